@@ -1,0 +1,67 @@
+/**
+ * Every error protofly raises on purpose, in one place (Fastify's `FST_ERR_*` model).
+ *
+ * A code is stable: programs branch on it, people search for it. The message names the
+ * offending field or value; `docs` says what the code means and what to do about it.
+ */
+export const ERRORS = {
+  PF_ERR_ADDRESS:
+    'An address is malformed. Addresses are user://<domain>/<name>, hyperty://<domain>/<id>, runtime://<domain>/<id>[/...] or domain://<host>[/...], with a lower-case DNS domain.',
+  PF_ERR_SCHEMA:
+    'A value does not match its JSON Schema in schemas/. The message gives the JSON pointer of the offending field.',
+  PF_ERR_NO_ROUTE: 'No listener on the bus for the destination address, and nothing to answer to.',
+  PF_ERR_QUEUE_FULL:
+    'A bus route has more undelivered messages than its bound: the sender is faster than the receiver. Slow down or raise queueLimit.',
+  PF_ERR_LISTENER:
+    'A bus listener threw while handling a message. The sender is not affected; the listener should handle its own errors.',
+  PF_ERR_CLOSED: 'The component was closed; it takes no more work.',
+  PF_ERR_STATUS:
+    'A stub reported a status transition its lifecycle does not allow (created → connecting → live ⇄ disconnected; failed; stopped).',
+  PF_ERR_FETCH: 'A catalogue or package could not be fetched (network error, HTTP error or time-out).',
+  PF_ERR_INTEGRITY: "A package's bytes do not match the integrity hash its descriptor names.",
+  PF_ERR_SIGNATURE: "A descriptor's signature is missing or does not verify against the key it names.",
+  PF_ERR_UNTRUSTED_KEY:
+    'The key that signed a descriptor is not trusted for its domain (not pinned, or different from the key recorded on first use).',
+  PF_ERR_ENGINE: "A plugin's engine range does not include this protofly version.",
+  PF_ERR_TOO_LARGE: 'A package or message is larger than the limit that applies to it.',
+  PF_ERR_DOWNGRADE: 'A catalogue offered an older version than one already seen for the same name and range.',
+  PF_ERR_CONFIG: 'A configuration value is missing or wrong. The message names the setting.',
+  PF_ERR_USAGE: 'A command was called with wrong arguments. See `protofly --help`.',
+} as const;
+
+/** A stable protofly error code. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a stable {@link ErrorCode}, a message naming what is wrong, and a docs line. */
+export class ProtoflyError extends Error {
+  override readonly name = 'ProtoflyError';
+  /** Stable code to branch on. */
+  readonly code: ErrorCode;
+  /** Structured facts about the failure (the field, the limit, the value...). */
+  readonly detail: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    detail: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
+    super(`${code}: ${message}`, options);
+    this.code = code;
+    this.detail = detail;
+  }
+
+  /** What the code means and what to do about it. */
+  get docs(): string {
+    return ERRORS[this.code];
+  }
+
+  toJSON(): { code: ErrorCode; message: string; detail: Readonly<Record<string, unknown>> } {
+    return { code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+/** True when `err` is a {@link ProtoflyError}, optionally with the given code. */
+export function isProtoflyError(err: unknown, code?: ErrorCode): err is ProtoflyError {
+  return err instanceof ProtoflyError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,101 @@
+import { ProtoflyError } from './errors.js';
+import type { Message } from './message.js';
+
+/**
+ * The stub contract. A stub package's default export is {@link Activate}: the sandbox
+ * calls it once per conversation with a {@link StubContext}, the stub's only door to the
+ * world, and gets back a {@link Stub}.
+ */
+
+/**
+ * A stub's lifecycle, a closed union: `created → connecting → live ⇄ disconnected`,
+ * then `failed` or `stopped`. (reTHINK drifted between "connected" and "live"; we say live.)
+ */
+export type StubStatus = 'created' | 'connecting' | 'live' | 'disconnected' | 'failed' | 'stopped';
+
+/** Which status may follow which. */
+export const STATUS_TRANSITIONS: Readonly<Record<StubStatus, readonly StubStatus[]>> = {
+  created: ['connecting', 'live', 'failed', 'stopped'],
+  connecting: ['live', 'disconnected', 'failed', 'stopped'],
+  live: ['disconnected', 'failed', 'stopped'],
+  disconnected: ['connecting', 'live', 'failed', 'stopped'],
+  failed: ['stopped'],
+  stopped: [],
+};
+
+/**
+ * Checks a status transition.
+ *
+ * @throws ProtoflyError `PF_ERR_STATUS` naming both states.
+ */
+export function assertTransition(from: StubStatus, to: StubStatus): void {
+  if (!STATUS_TRANSITIONS[from]?.includes(to)) {
+    throw new ProtoflyError('PF_ERR_STATUS', `a stub cannot go from '${from}' to '${to}'`, { from, to });
+  }
+}
+
+/** What a stub hears from a socket it opened. */
+export interface SocketDelegate {
+  onOpen?(protocol: string): void;
+  onMessage(data: string): void;
+  onClose?(code: number, reason: string): void;
+  onError?(message: string): void;
+}
+
+/** The small socket a stub gets from `ctx.connect`; the host owns the real one. */
+export interface StubSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A stub's log. The host rate-limits it and tags every line with the stub and conversation. */
+export interface StubLog {
+  debug(msg: string, data?: unknown): void;
+  info(msg: string, data?: unknown): void;
+  warn(msg: string, data?: unknown): void;
+  error(msg: string, data?: unknown): void;
+}
+
+/** State that the instances of one stub share per domain and identity (one socket, one registration). */
+export interface StubSession {
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+  delete(key: string): void;
+}
+
+/** Everything a stub may do. Nothing else is reachable from inside the sandbox. */
+export interface StubContext<Config = Readonly<Record<string, unknown>>> {
+  /** The domain whose protocol this stub speaks. */
+  readonly domain: string;
+  /** Who the runtime is: the local user's address, and the token that proves it. */
+  readonly identity: { readonly address: string; readonly token?: string };
+  /** Configuration, validated against the descriptor's configuration schema. */
+  readonly config: Config;
+  /** Shared per domain and identity across this stub's instances. */
+  readonly session: StubSession;
+  readonly log: StubLog;
+  /** Puts a message on the runtime bus. Its `from` must be an address this conversation was given. */
+  send(msg: Message): void;
+  /** Opens a WebSocket; only endpoints in the descriptor's allow-list are allowed. */
+  connect(url: string, protocols: readonly string[], delegate: SocketDelegate): StubSocket;
+  /** Reports a lifecycle transition. */
+  status(status: StubStatus, detail?: string): void;
+  /** Timers, all cleared when the stub stops. */
+  setTimeout(fn: () => void, ms: number): number;
+  clearTimeout(id: number): void;
+  setInterval(fn: () => void, ms: number): number;
+  clearInterval(id: number): void;
+}
+
+/** A running stub instance: one per conversation. */
+export interface Stub {
+  /** A message from the runtime bus for the far side. */
+  postMessage(msg: Message): void;
+  /** Ends this instance: close what it opened for this conversation. */
+  stop(): void | Promise<void>;
+  /** Optional state handed to a newer version during a live swap; JSON only. */
+  snapshot?(): unknown;
+}
+
+/** A stub package's default export. */
+export type Activate = (ctx: StubContext) => Stub | Promise<Stub>;

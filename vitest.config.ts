@@ -1,0 +1,8 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['{core,sandbox,plugins,server,cli,test}/**/*.test.ts'],
+    testTimeout: 20_000,
+  },
+});
