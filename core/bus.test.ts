@@ -122,7 +122,7 @@ describe('bus', () => {
 
   describe('timeouts', () => {
     beforeEach(() => {
-      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     });
     afterEach(() => {
       vi.useRealTimers();

@@ -46,7 +46,8 @@ interface Pending {
   readonly key: string;
   readonly request: Message;
   readonly handler: ResponseHandler;
-  timer: ReturnType<typeof setTimeout>;
+  /** performance.now() after which the bus answers 408. */
+  deadline: number;
 }
 
 const PREFIX = /^(user|hyperty|runtime|domain):\/\//;
@@ -57,7 +58,10 @@ const yieldTurn: (fn: () => void) => void = globalThis.setImmediate ?? ((fn) => 
 export class Bus {
   readonly #exact = new Map<string, Route>();
   readonly #prefix = new Map<string, Route>();
+  // Insertion order is deadline order (one timeout for all, and a 1xx re-inserts), so one
+  // timer armed for the oldest entry serves every pending request.
   readonly #pending = new Map<string, Pending>();
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #timeoutMs: number;
   readonly #queueLimit: number;
   readonly #validate: boolean;
@@ -144,6 +148,7 @@ export class Bus {
     this.#closed = true;
     for (const p of [...this.#pending.values()])
       this.#settle(p, response(p.request, Code.UNAVAILABLE, 'bus closed'));
+    clearTimeout(this.#sweepTimer);
     this.#exact.clear();
     this.#prefix.clear();
   }
@@ -195,23 +200,29 @@ export class Bus {
         },
       );
     }
-    const pending: Pending = { key, request: msg, handler, timer: this.#timer(msg) };
-    this.#pending.set(key, pending);
+    const deadline = performance.now() + this.#timeoutMs;
+    this.#pending.set(key, { key, request: msg, handler, deadline });
+    this.#arm(deadline);
   }
 
-  #timer(msg: Message): ReturnType<typeof setTimeout> {
-    const timer = setTimeout(() => {
-      const p = this.#pending.get(`${msg.from}\n${msg.id}`);
-      if (p)
-        this.#settle(p, response(p.request, Code.TIMEOUT, `no final response within ${this.#timeoutMs} ms`));
-    }, this.#timeoutMs);
+  #arm(deadline: number): void {
+    if (this.#sweepTimer !== undefined) return;
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, deadline - performance.now()));
     // A pending request must not keep a Node process alive on its own.
-    (timer as { unref?: () => void }).unref?.();
-    return timer;
+    (this.#sweepTimer as { unref?: () => void }).unref?.();
   }
+
+  /** Answers 408 to every request past its deadline, oldest first, then waits for the next one. */
+  readonly #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    const now = performance.now();
+    for (const p of this.#pending.values()) {
+      if (p.deadline > now) return this.#arm(p.deadline);
+      this.#settle(p, response(p.request, Code.TIMEOUT, `no final response within ${this.#timeoutMs} ms`));
+    }
+  };
 
   #settle(p: Pending, res: ResponseMessage): void {
-    clearTimeout(p.timer);
     this.#pending.delete(p.key);
     this.#call(p.handler, res);
   }
@@ -254,9 +265,10 @@ export class Bus {
     }
     if (target && msg.type === 'response' && this.#pending.get(target.key) === target) {
       if (!isProvisional(msg.body.code)) return this.#settle(target, msg);
-      // A provisional response restarts the wait for the final one.
-      clearTimeout(target.timer);
-      target.timer = this.#timer(target.request);
+      // A provisional response restarts the wait for the final one (and moves it to the back).
+      this.#pending.delete(target.key);
+      target.deadline = performance.now() + this.#timeoutMs;
+      this.#pending.set(target.key, target);
       return this.#call(target.handler, msg);
     }
     // No route when sent, or a response whose request has settled since (a 408 went first):

@@ -34,9 +34,9 @@ export type RuntimeAddress = string;
  */
 export type DomainAddress = string;
 /**
- * Any protofly address. One parser and one formatter in core/address.ts implement the same grammar.
+ * Any protofly address: the union of user, hyperty, runtime and domain addresses, as one pattern so that checking one costs one regular expression. One parser and one formatter in core/address.ts implement the same grammar.
  */
-export type Address = UserAddress | HypertyAddress | RuntimeAddress | DomainAddress;
+export type Address = string;
 /**
  * The canonical signaling bodies every stub translates to and from its domain's protocol. They travel as the `value` of create (new) and update (in-call) messages.
  */

@@ -120,11 +120,11 @@ function validate54(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate54.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern4 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate58(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var pattern4 = new RegExp("^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$", "u");
+function validate57(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate58.evaluated;
+  const evaluated0 = validate57.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -134,24 +134,53 @@ function validate58(data, { instancePath = "", parentData, parentDataProperty, r
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate58.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate57.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
         if (!pattern4.test(data)) {
-          validate58.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          validate57.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
           return false;
         }
       }
     } else {
-      validate58.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate57.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate58.errors = vErrors;
+  validate57.errors = vErrors;
   return errors === 0;
 }
-validate58.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern5 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+validate57.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate61(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate61.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate61.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 1) {
+          validate61.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          return false;
+        }
+      }
+    } else {
+      validate61.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate61.errors = vErrors;
+  return errors === 0;
+}
+validate61.evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate60(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -163,151 +192,50 @@ function validate60(data, { instancePath = "", parentData, parentDataProperty, r
     evaluated0.items = void 0;
   }
   if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate60.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.value === void 0 && (missing0 = "value")) {
+        validate60.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
-        if (!pattern5.test(data)) {
-          validate60.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "resource" || key0 === "value")) {
+            validate60.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.resource !== void 0) {
+            const _errs2 = errors;
+            if (!validate61(data.resource, { instancePath: instancePath + "/resource", parentData: data, parentDataProperty: "resource", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+              errors = vErrors.length;
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.value !== void 0) {
+              const _errs3 = errors;
+              var valid0 = _errs3 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
         }
       }
     } else {
-      validate60.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate60.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
   validate60.errors = vErrors;
   return errors === 0;
 }
-validate60.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern6 = new RegExp("^runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*$", "u");
-function validate62(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate62.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate62.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern6.test(data)) {
-          validate62.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*$" }, message: `must match pattern "^runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate62.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate62.errors = vErrors;
-  return errors === 0;
-}
-validate62.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern7 = new RegExp("^domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*$", "u");
-function validate64(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate64.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate64.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern7.test(data)) {
-          validate64.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*$" }, message: `must match pattern "^domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate64.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate64.errors = vErrors;
-  return errors === 0;
-}
-validate64.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate57(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate57.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  const _errs0 = errors;
-  let valid0 = false;
-  const _errs1 = errors;
-  if (!validate58(data, { instancePath, parentData, parentDataProperty, rootData, dynamicAnchors })) {
-    vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
-    errors = vErrors.length;
-  }
-  var _valid0 = _errs1 === errors;
-  valid0 = valid0 || _valid0;
-  const _errs2 = errors;
-  if (!validate60(data, { instancePath, parentData, parentDataProperty, rootData, dynamicAnchors })) {
-    vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
-    errors = vErrors.length;
-  }
-  var _valid0 = _errs2 === errors;
-  valid0 = valid0 || _valid0;
-  const _errs3 = errors;
-  if (!validate62(data, { instancePath, parentData, parentDataProperty, rootData, dynamicAnchors })) {
-    vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
-    errors = vErrors.length;
-  }
-  var _valid0 = _errs3 === errors;
-  valid0 = valid0 || _valid0;
-  const _errs4 = errors;
-  if (!validate64(data, { instancePath, parentData, parentDataProperty, rootData, dynamicAnchors })) {
-    vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
-    errors = vErrors.length;
-  }
-  var _valid0 = _errs4 === errors;
-  valid0 = valid0 || _valid0;
-  if (!valid0) {
-    const err0 = { instancePath, schemaPath: "#/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
-    if (vErrors === null) {
-      vErrors = [err0];
-    } else {
-      vErrors.push(err0);
-    }
-    errors++;
-    validate57.errors = vErrors;
-    return false;
-  } else {
-    errors = _errs0;
-    if (vErrors !== null) {
-      if (_errs0) {
-        vErrors.length = _errs0;
-      } else {
-        vErrors = null;
-      }
-    }
-  }
-  validate57.errors = vErrors;
-  return errors === 0;
-}
-validate57.evaluated = { "dynamicProps": false, "dynamicItems": false };
+validate60.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate69(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -338,10 +266,10 @@ function validate69(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate69.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate68(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate67(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate68.evaluated;
+  const evaluated0 = validate67.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -350,79 +278,47 @@ function validate68(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
-      let missing0;
-      if (data.value === void 0 && (missing0 = "value")) {
-        validate68.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
-        return false;
-      } else {
-        const _errs1 = errors;
-        for (const key0 in data) {
-          if (!(key0 === "resource" || key0 === "value")) {
-            validate68.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
-            return false;
-            break;
-          }
+      const _errs1 = errors;
+      for (const key0 in data) {
+        if (!(key0 === "resource" || key0 === "attribute")) {
+          validate67.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          return false;
+          break;
         }
-        if (_errs1 === errors) {
-          if (data.resource !== void 0) {
-            const _errs2 = errors;
-            if (!validate69(data.resource, { instancePath: instancePath + "/resource", parentData: data, parentDataProperty: "resource", rootData, dynamicAnchors })) {
+      }
+      if (_errs1 === errors) {
+        if (data.resource !== void 0) {
+          const _errs2 = errors;
+          if (!validate61(data.resource, { instancePath: instancePath + "/resource", parentData: data, parentDataProperty: "resource", rootData, dynamicAnchors })) {
+            vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+            errors = vErrors.length;
+          }
+          var valid0 = _errs2 === errors;
+        } else {
+          var valid0 = true;
+        }
+        if (valid0) {
+          if (data.attribute !== void 0) {
+            const _errs3 = errors;
+            if (!validate69(data.attribute, { instancePath: instancePath + "/attribute", parentData: data, parentDataProperty: "attribute", rootData, dynamicAnchors })) {
               vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
               errors = vErrors.length;
             }
-            var valid0 = _errs2 === errors;
+            var valid0 = _errs3 === errors;
           } else {
             var valid0 = true;
           }
-          if (valid0) {
-            if (data.value !== void 0) {
-              const _errs3 = errors;
-              var valid0 = _errs3 === errors;
-            } else {
-              var valid0 = true;
-            }
-          }
         }
       }
     } else {
-      validate68.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate67.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate68.errors = vErrors;
+  validate67.errors = vErrors;
   return errors === 0;
 }
-validate68.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate77(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate77.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate77.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 1) {
-          validate77.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-          return false;
-        }
-      }
-    } else {
-      validate77.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate77.errors = vErrors;
-  return errors === 0;
-}
-validate77.evaluated = { "dynamicProps": false, "dynamicItems": false };
+validate67.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate75(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -435,68 +331,15 @@ function validate75(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
-      const _errs1 = errors;
-      for (const key0 in data) {
-        if (!(key0 === "resource" || key0 === "attribute")) {
-          validate75.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
-          return false;
-          break;
-        }
-      }
-      if (_errs1 === errors) {
-        if (data.resource !== void 0) {
-          const _errs2 = errors;
-          if (!validate69(data.resource, { instancePath: instancePath + "/resource", parentData: data, parentDataProperty: "resource", rootData, dynamicAnchors })) {
-            vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
-            errors = vErrors.length;
-          }
-          var valid0 = _errs2 === errors;
-        } else {
-          var valid0 = true;
-        }
-        if (valid0) {
-          if (data.attribute !== void 0) {
-            const _errs3 = errors;
-            if (!validate77(data.attribute, { instancePath: instancePath + "/attribute", parentData: data, parentDataProperty: "attribute", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
-              errors = vErrors.length;
-            }
-            var valid0 = _errs3 === errors;
-          } else {
-            var valid0 = true;
-          }
-        }
-      }
-    } else {
-      validate75.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate75.errors = vErrors;
-  return errors === 0;
-}
-validate75.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate83(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate83.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.value === void 0 && (missing0 = "value")) {
-        validate83.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate75.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "resource" || key0 === "attribute" || key0 === "value")) {
-            validate83.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate75.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -504,8 +347,8 @@ function validate83(data, { instancePath = "", parentData, parentDataProperty, r
         if (_errs1 === errors) {
           if (data.resource !== void 0) {
             const _errs2 = errors;
-            if (!validate69(data.resource, { instancePath: instancePath + "/resource", parentData: data, parentDataProperty: "resource", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
+            if (!validate61(data.resource, { instancePath: instancePath + "/resource", parentData: data, parentDataProperty: "resource", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -515,8 +358,8 @@ function validate83(data, { instancePath = "", parentData, parentDataProperty, r
           if (valid0) {
             if (data.attribute !== void 0) {
               const _errs3 = errors;
-              if (!validate77(data.attribute, { instancePath: instancePath + "/attribute", parentData: data, parentDataProperty: "attribute", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+              if (!validate69(data.attribute, { instancePath: instancePath + "/attribute", parentData: data, parentDataProperty: "attribute", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -535,18 +378,18 @@ function validate83(data, { instancePath = "", parentData, parentDataProperty, r
         }
       }
     } else {
-      validate83.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate75.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate83.errors = vErrors;
+  validate75.errors = vErrors;
   return errors === 0;
 }
-validate83.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate102(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate75.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate94(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate102.evaluated;
+  const evaluated0 = validate94.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -557,13 +400,13 @@ function validate102(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.code === void 0 && (missing0 = "code")) {
-        validate102.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate94.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "code" || key0 === "description" || key0 === "value")) {
-            validate102.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate94.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -573,17 +416,17 @@ function validate102(data, { instancePath = "", parentData, parentDataProperty, 
             let data0 = data.code;
             const _errs2 = errors;
             if (!(typeof data0 == "number" && (!(data0 % 1) && !isNaN(data0)) && isFinite(data0))) {
-              validate102.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/properties/code/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+              validate94.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/properties/code/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
               return false;
             }
             if (errors === _errs2) {
               if (typeof data0 == "number" && isFinite(data0)) {
                 if (data0 > 699 || isNaN(data0)) {
-                  validate102.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/properties/code/maximum", keyword: "maximum", params: { comparison: "<=", limit: 699 }, message: "must be <= 699" }];
+                  validate94.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/properties/code/maximum", keyword: "maximum", params: { comparison: "<=", limit: 699 }, message: "must be <= 699" }];
                   return false;
                 } else {
                   if (data0 < 100 || isNaN(data0)) {
-                    validate102.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/properties/code/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                    validate94.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/properties/code/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                     return false;
                   }
                 }
@@ -600,11 +443,11 @@ function validate102(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs4) {
                 if (typeof data1 === "string") {
                   if (func1(data1) > 1024) {
-                    validate102.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+                    validate94.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
                     return false;
                   }
                 } else {
-                  validate102.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate94.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -624,19 +467,19 @@ function validate102(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate102.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate94.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate102.errors = vErrors;
+  validate94.errors = vErrors;
   return errors === 0;
 }
-validate102.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate94.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var root0 = { validate: validate53 };
-function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate99(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate107.evaluated;
+  const evaluated0 = validate99.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -647,13 +490,13 @@ function validate107(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.message === void 0 && (missing0 = "message")) {
-        validate107.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate99.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "message")) {
-            validate107.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate99.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -668,20 +511,20 @@ function validate107(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate107.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate99.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate107.errors = vErrors;
+  validate99.errors = vErrors;
   return errors === 0;
 }
-validate107.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema35 = { "title": "ExecuteBody", "type": "object", "additionalProperties": false, "required": ["method"], "properties": { "method": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_.]{0,127}$" }, "params": { "type": ["array", "object"], "additionalProperties": true } } };
-var pattern8 = new RegExp("^[A-Za-z_][A-Za-z0-9_.]{0,127}$", "u");
-function validate112(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate99.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema31 = { "title": "ExecuteBody", "type": "object", "additionalProperties": false, "required": ["method"], "properties": { "method": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_.]{0,127}$" }, "params": { "type": ["array", "object"], "additionalProperties": true } } };
+var pattern5 = new RegExp("^[A-Za-z_][A-Za-z0-9_.]{0,127}$", "u");
+function validate104(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate112.evaluated;
+  const evaluated0 = validate104.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -692,13 +535,13 @@ function validate112(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.method === void 0 && (missing0 = "method")) {
-        validate112.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate104.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "method" || key0 === "params")) {
-            validate112.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate104.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -709,12 +552,12 @@ function validate112(data, { instancePath = "", parentData, parentDataProperty, 
             const _errs2 = errors;
             if (errors === _errs2) {
               if (typeof data0 === "string") {
-                if (!pattern8.test(data0)) {
-                  validate112.errors = [{ instancePath: instancePath + "/method", schemaPath: "#/properties/method/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z_][A-Za-z0-9_.]{0,127}$" }, message: 'must match pattern "^[A-Za-z_][A-Za-z0-9_.]{0,127}$"' }];
+                if (!pattern5.test(data0)) {
+                  validate104.errors = [{ instancePath: instancePath + "/method", schemaPath: "#/properties/method/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z_][A-Za-z0-9_.]{0,127}$" }, message: 'must match pattern "^[A-Za-z_][A-Za-z0-9_.]{0,127}$"' }];
                   return false;
                 }
               } else {
-                validate112.errors = [{ instancePath: instancePath + "/method", schemaPath: "#/properties/method/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate104.errors = [{ instancePath: instancePath + "/method", schemaPath: "#/properties/method/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -727,7 +570,7 @@ function validate112(data, { instancePath = "", parentData, parentDataProperty, 
               let data1 = data.params;
               const _errs4 = errors;
               if (!data1 || typeof data1 != "object") {
-                validate112.errors = [{ instancePath: instancePath + "/params", schemaPath: "#/properties/params/type", keyword: "type", params: { type: schema35.properties.params.type }, message: "must be array,object" }];
+                validate104.errors = [{ instancePath: instancePath + "/params", schemaPath: "#/properties/params/type", keyword: "type", params: { type: schema31.properties.params.type }, message: "must be array,object" }];
                 return false;
               }
               var valid0 = _errs4 === errors;
@@ -738,14 +581,14 @@ function validate112(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate112.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate104.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate112.errors = vErrors;
+  validate104.errors = vErrors;
   return errors === 0;
 }
-validate112.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate104.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate53(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
@@ -830,8 +673,8 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
                           if (valid2) {
                             if (data.body !== void 0) {
                               const _errs9 = errors;
-                              if (!validate68(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+                              if (!validate60(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
                                 errors = vErrors.length;
                               }
                               var valid2 = _errs9 === errors;
@@ -914,8 +757,8 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
                           if (valid4) {
                             if (data.body !== void 0) {
                               const _errs17 = errors;
-                              if (!validate75(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
+                              if (!validate67(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
                                 errors = vErrors.length;
                               }
                               var valid4 = _errs17 === errors;
@@ -1000,8 +843,8 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
                           if (valid6) {
                             if (data.body !== void 0) {
                               const _errs25 = errors;
-                              if (!validate83(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+                              if (!validate75(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
                                 errors = vErrors.length;
                               }
                               var valid6 = _errs25 === errors;
@@ -1086,8 +929,8 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
                           if (valid8) {
                             if (data.body !== void 0) {
                               const _errs33 = errors;
-                              if (!validate75(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
+                              if (!validate67(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
                                 errors = vErrors.length;
                               }
                               var valid8 = _errs33 === errors;
@@ -1172,8 +1015,8 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
                           if (valid10) {
                             if (data.body !== void 0) {
                               const _errs41 = errors;
-                              if (!validate75(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
+                              if (!validate67(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
                                 errors = vErrors.length;
                               }
                               var valid10 = _errs41 === errors;
@@ -1258,8 +1101,8 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
                           if (valid12) {
                             if (data.body !== void 0) {
                               const _errs49 = errors;
-                              if (!validate75(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
+                              if (!validate67(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
                                 errors = vErrors.length;
                               }
                               var valid12 = _errs49 === errors;
@@ -1344,8 +1187,8 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
                           if (valid14) {
                             if (data.body !== void 0) {
                               const _errs57 = errors;
-                              if (!validate102(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+                              if (!validate94(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
                                 errors = vErrors.length;
                               }
                               var valid14 = _errs57 === errors;
@@ -1430,8 +1273,8 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
                           if (valid16) {
                             if (data.body !== void 0) {
                               const _errs65 = errors;
-                              if (!validate107(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+                              if (!validate99(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
                                 errors = vErrors.length;
                               }
                               var valid16 = _errs65 === errors;
@@ -1516,8 +1359,8 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
                           if (valid18) {
                             if (data.body !== void 0) {
                               const _errs73 = errors;
-                              if (!validate112(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
+                              if (!validate104(data.body, { instancePath: instancePath + "/body", parentData: data, parentDataProperty: "body", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
                                 errors = vErrors.length;
                               }
                               var valid18 = _errs73 === errors;
@@ -1557,14 +1400,14 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate53.evaluated = { "dynamicProps": true, "dynamicItems": false };
-var validateConversationBody = validate114;
-var schema36 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/conversation.schema.json", "title": "ConversationBody", "description": "The canonical signaling bodies every stub translates to and from its domain's protocol. They travel as the `value` of create (new) and update (in-call) messages.", "type": "object", "required": ["kind"], "discriminator": { "propertyName": "kind" }, "oneOf": [{ "title": "ChatBody", "description": "A chat message.", "type": "object", "additionalProperties": false, "required": ["kind", "text"], "properties": { "kind": { "const": "chat" }, "text": { "type": "string", "maxLength": 65536 }, "mime": { "description": "Content type of text; text/plain when absent.", "type": "string", "maxLength": 127, "pattern": "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" } } }, { "title": "CallOfferBody", "description": "A call invitation carrying an SDP offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "offer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" }, "media": { "type": "array", "uniqueItems": true, "items": { "enum": ["audio", "video", "data"] } } } }, { "title": "CallAnswerBody", "description": "The SDP answer that accepts a call offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "answer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" } } }, { "title": "IceCandidateBody", "description": "A trickled ICE candidate (RFC 8838); an empty candidate string ends the trickle.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "candidate"], "properties": { "kind": { "const": "candidate" }, "callId": { "$ref": "#/$defs/callId" }, "candidate": { "type": "string", "maxLength": 1024 }, "sdpMid": { "type": ["string", "null"], "maxLength": 64 }, "sdpMLineIndex": { "type": ["integer", "null"], "minimum": 0, "maximum": 1024 } } }, { "title": "CallProgressBody", "description": "Provisional call state from the far end, e.g. 180 ringing, 183 session progress.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "code"], "properties": { "kind": { "const": "progress" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "type": "integer", "minimum": 100, "maximum": 199 }, "description": { "type": "string", "maxLength": 256 } } }, { "title": "AcceptBody", "description": "The peer accepted the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "accept" }, "callId": { "$ref": "#/$defs/callId" } } }, { "title": "RejectBody", "description": "The peer refused the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind", "code"], "properties": { "kind": { "const": "reject" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "description": "Why, HTTP/SIP-like: 486 busy, 603 decline, 480 unavailable...", "type": "integer", "minimum": 300, "maximum": 699 }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "ByeBody", "description": "The call named by callId (or the whole conversation) ends.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "bye" }, "callId": { "$ref": "#/$defs/callId" }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "PresenceBody", "description": "A presence state.", "type": "object", "additionalProperties": false, "required": ["kind", "status"], "properties": { "kind": { "const": "presence" }, "status": { "enum": ["online", "away", "busy", "offline"] }, "note": { "type": "string", "maxLength": 256 } } }], "$defs": { "callId": { "description": "Identifies one call inside a conversation.", "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$" }, "sdp": { "description": "A session description (RFC 8866) as text.", "type": "string", "minLength": 1, "maxLength": 65536 } } };
+var validateConversationBody = validate106;
+var schema32 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/conversation.schema.json", "title": "ConversationBody", "description": "The canonical signaling bodies every stub translates to and from its domain's protocol. They travel as the `value` of create (new) and update (in-call) messages.", "type": "object", "required": ["kind"], "discriminator": { "propertyName": "kind" }, "oneOf": [{ "title": "ChatBody", "description": "A chat message.", "type": "object", "additionalProperties": false, "required": ["kind", "text"], "properties": { "kind": { "const": "chat" }, "text": { "type": "string", "maxLength": 65536 }, "mime": { "description": "Content type of text; text/plain when absent.", "type": "string", "maxLength": 127, "pattern": "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" } } }, { "title": "CallOfferBody", "description": "A call invitation carrying an SDP offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "offer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" }, "media": { "type": "array", "uniqueItems": true, "items": { "enum": ["audio", "video", "data"] } } } }, { "title": "CallAnswerBody", "description": "The SDP answer that accepts a call offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "answer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" } } }, { "title": "IceCandidateBody", "description": "A trickled ICE candidate (RFC 8838); an empty candidate string ends the trickle.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "candidate"], "properties": { "kind": { "const": "candidate" }, "callId": { "$ref": "#/$defs/callId" }, "candidate": { "type": "string", "maxLength": 1024 }, "sdpMid": { "type": ["string", "null"], "maxLength": 64 }, "sdpMLineIndex": { "type": ["integer", "null"], "minimum": 0, "maximum": 1024 } } }, { "title": "CallProgressBody", "description": "Provisional call state from the far end, e.g. 180 ringing, 183 session progress.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "code"], "properties": { "kind": { "const": "progress" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "type": "integer", "minimum": 100, "maximum": 199 }, "description": { "type": "string", "maxLength": 256 } } }, { "title": "AcceptBody", "description": "The peer accepted the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "accept" }, "callId": { "$ref": "#/$defs/callId" } } }, { "title": "RejectBody", "description": "The peer refused the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind", "code"], "properties": { "kind": { "const": "reject" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "description": "Why, HTTP/SIP-like: 486 busy, 603 decline, 480 unavailable...", "type": "integer", "minimum": 300, "maximum": 699 }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "ByeBody", "description": "The call named by callId (or the whole conversation) ends.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "bye" }, "callId": { "$ref": "#/$defs/callId" }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "PresenceBody", "description": "A presence state.", "type": "object", "additionalProperties": false, "required": ["kind", "status"], "properties": { "kind": { "const": "presence" }, "status": { "enum": ["online", "away", "busy", "offline"] }, "note": { "type": "string", "maxLength": 256 } } }], "$defs": { "callId": { "description": "Identifies one call inside a conversation.", "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$" }, "sdp": { "description": "A session description (RFC 8866) as text.", "type": "string", "minLength": 1, "maxLength": 65536 } } };
 var func0 = require_equal().default;
-var pattern9 = new RegExp("^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$", "u");
-function validate115(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var pattern6 = new RegExp("^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$", "u");
+function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate115.evaluated;
+  const evaluated0 = validate107.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -1574,32 +1417,32 @@ function validate115(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 128) {
-        validate115.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        validate107.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate115.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate107.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
           if (!pattern3.test(data)) {
-            validate115.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
+            validate107.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate115.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate107.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate115.errors = vErrors;
+  validate107.errors = vErrors;
   return errors === 0;
 }
-validate115.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate117(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate107.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate109(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate117.evaluated;
+  const evaluated0 = validate109.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -1609,28 +1452,28 @@ function validate117(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 65536) {
-        validate117.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
+        validate109.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate117.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate109.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         }
       }
     } else {
-      validate117.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate109.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate117.errors = vErrors;
+  validate109.errors = vErrors;
   return errors === 0;
 }
-validate117.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate114(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate109.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate106(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate114.evaluated;
+  const evaluated0 = validate106.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -1641,7 +1484,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind")) {
-        validate114.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate106.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const tag0 = data.kind;
@@ -1652,13 +1495,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing1;
                 if (data.kind === void 0 && (missing1 = "kind") || data.text === void 0 && (missing1 = "text")) {
-                  validate114.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                   return false;
                 } else {
                   const _errs4 = errors;
                   for (const key0 in data) {
                     if (!(key0 === "kind" || key0 === "text" || key0 === "mime")) {
-                      validate114.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -1667,7 +1510,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.kind !== void 0) {
                       const _errs5 = errors;
                       if ("chat" !== data.kind) {
-                        validate114.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/0/properties/kind/const", keyword: "const", params: { allowedValue: "chat" }, message: "must be equal to constant" }];
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/0/properties/kind/const", keyword: "const", params: { allowedValue: "chat" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid2 = _errs5 === errors;
@@ -1681,11 +1524,11 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs6) {
                           if (typeof data1 === "string") {
                             if (func1(data1) > 65536) {
-                              validate114.errors = [{ instancePath: instancePath + "/text", schemaPath: "#/oneOf/0/properties/text/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
+                              validate106.errors = [{ instancePath: instancePath + "/text", schemaPath: "#/oneOf/0/properties/text/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
                               return false;
                             }
                           } else {
-                            validate114.errors = [{ instancePath: instancePath + "/text", schemaPath: "#/oneOf/0/properties/text/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate106.errors = [{ instancePath: instancePath + "/text", schemaPath: "#/oneOf/0/properties/text/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -1700,16 +1543,16 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs8) {
                             if (typeof data2 === "string") {
                               if (func1(data2) > 127) {
-                                validate114.errors = [{ instancePath: instancePath + "/mime", schemaPath: "#/oneOf/0/properties/mime/maxLength", keyword: "maxLength", params: { limit: 127 }, message: "must NOT have more than 127 characters" }];
+                                validate106.errors = [{ instancePath: instancePath + "/mime", schemaPath: "#/oneOf/0/properties/mime/maxLength", keyword: "maxLength", params: { limit: 127 }, message: "must NOT have more than 127 characters" }];
                                 return false;
                               } else {
-                                if (!pattern9.test(data2)) {
-                                  validate114.errors = [{ instancePath: instancePath + "/mime", schemaPath: "#/oneOf/0/properties/mime/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" }, message: 'must match pattern "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$"' }];
+                                if (!pattern6.test(data2)) {
+                                  validate106.errors = [{ instancePath: instancePath + "/mime", schemaPath: "#/oneOf/0/properties/mime/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" }, message: 'must match pattern "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$"' }];
                                   return false;
                                 }
                               }
                             } else {
-                              validate114.errors = [{ instancePath: instancePath + "/mime", schemaPath: "#/oneOf/0/properties/mime/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate106.errors = [{ instancePath: instancePath + "/mime", schemaPath: "#/oneOf/0/properties/mime/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -1722,7 +1565,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate114.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -1733,13 +1576,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing2;
                 if (data.kind === void 0 && (missing2 = "kind") || data.callId === void 0 && (missing2 = "callId") || data.sdp === void 0 && (missing2 = "sdp")) {
-                  validate114.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                   return false;
                 } else {
                   const _errs12 = errors;
                   for (const key1 in data) {
                     if (!(key1 === "kind" || key1 === "callId" || key1 === "sdp" || key1 === "media")) {
-                      validate114.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -1748,7 +1591,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.kind !== void 0) {
                       const _errs13 = errors;
                       if ("offer" !== data.kind) {
-                        validate114.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/1/properties/kind/const", keyword: "const", params: { allowedValue: "offer" }, message: "must be equal to constant" }];
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/1/properties/kind/const", keyword: "const", params: { allowedValue: "offer" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid4 = _errs13 === errors;
@@ -1758,8 +1601,8 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid4) {
                       if (data.callId !== void 0) {
                         const _errs14 = errors;
-                        if (!validate115(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+                        if (!validate107(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
                           errors = vErrors.length;
                         }
                         var valid4 = _errs14 === errors;
@@ -1769,8 +1612,8 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid4) {
                         if (data.sdp !== void 0) {
                           const _errs15 = errors;
-                          if (!validate117(data.sdp, { instancePath: instancePath + "/sdp", parentData: data, parentDataProperty: "sdp", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+                          if (!validate109(data.sdp, { instancePath: instancePath + "/sdp", parentData: data, parentDataProperty: "sdp", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
                             errors = vErrors.length;
                           }
                           var valid4 = _errs15 === errors;
@@ -1789,7 +1632,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                                   let data7 = data6[i0];
                                   const _errs18 = errors;
                                   if (!(data7 === "audio" || data7 === "video" || data7 === "data")) {
-                                    validate114.errors = [{ instancePath: instancePath + "/media/" + i0, schemaPath: "#/oneOf/1/properties/media/items/enum", keyword: "enum", params: { allowedValues: schema36.oneOf[1].properties.media.items.enum }, message: "must be equal to one of the allowed values" }];
+                                    validate106.errors = [{ instancePath: instancePath + "/media/" + i0, schemaPath: "#/oneOf/1/properties/media/items/enum", keyword: "enum", params: { allowedValues: schema32.oneOf[1].properties.media.items.enum }, message: "must be equal to one of the allowed values" }];
                                     return false;
                                   }
                                   var valid5 = _errs18 === errors;
@@ -1804,7 +1647,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                                     outer0: for (; i1--; ) {
                                       for (j0 = i1; j0--; ) {
                                         if (func0(data6[i1], data6[j0])) {
-                                          validate114.errors = [{ instancePath: instancePath + "/media", schemaPath: "#/oneOf/1/properties/media/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          validate106.errors = [{ instancePath: instancePath + "/media", schemaPath: "#/oneOf/1/properties/media/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                           return false;
                                           break outer0;
                                         }
@@ -1813,7 +1656,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                                   }
                                 }
                               } else {
-                                validate114.errors = [{ instancePath: instancePath + "/media", schemaPath: "#/oneOf/1/properties/media/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                validate106.errors = [{ instancePath: instancePath + "/media", schemaPath: "#/oneOf/1/properties/media/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                 return false;
                               }
                             }
@@ -1827,7 +1670,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate114.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -1840,13 +1683,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing3;
                 if (data.kind === void 0 && (missing3 = "kind") || data.callId === void 0 && (missing3 = "callId") || data.sdp === void 0 && (missing3 = "sdp")) {
-                  validate114.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
                   return false;
                 } else {
                   const _errs21 = errors;
                   for (const key2 in data) {
                     if (!(key2 === "kind" || key2 === "callId" || key2 === "sdp")) {
-                      validate114.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -1855,7 +1698,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.kind !== void 0) {
                       const _errs22 = errors;
                       if ("answer" !== data.kind) {
-                        validate114.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/2/properties/kind/const", keyword: "const", params: { allowedValue: "answer" }, message: "must be equal to constant" }];
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/2/properties/kind/const", keyword: "const", params: { allowedValue: "answer" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid8 = _errs22 === errors;
@@ -1865,8 +1708,8 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid8) {
                       if (data.callId !== void 0) {
                         const _errs23 = errors;
-                        if (!validate115(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+                        if (!validate107(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
                           errors = vErrors.length;
                         }
                         var valid8 = _errs23 === errors;
@@ -1876,8 +1719,8 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid8) {
                         if (data.sdp !== void 0) {
                           const _errs24 = errors;
-                          if (!validate117(data.sdp, { instancePath: instancePath + "/sdp", parentData: data, parentDataProperty: "sdp", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+                          if (!validate109(data.sdp, { instancePath: instancePath + "/sdp", parentData: data, parentDataProperty: "sdp", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
                             errors = vErrors.length;
                           }
                           var valid8 = _errs24 === errors;
@@ -1889,7 +1732,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate114.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -1902,13 +1745,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing4;
                 if (data.kind === void 0 && (missing4 = "kind") || data.callId === void 0 && (missing4 = "callId") || data.candidate === void 0 && (missing4 = "candidate")) {
-                  validate114.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
                   return false;
                 } else {
                   const _errs27 = errors;
                   for (const key3 in data) {
                     if (!(key3 === "kind" || key3 === "callId" || key3 === "candidate" || key3 === "sdpMid" || key3 === "sdpMLineIndex")) {
-                      validate114.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -1917,7 +1760,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.kind !== void 0) {
                       const _errs28 = errors;
                       if ("candidate" !== data.kind) {
-                        validate114.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/3/properties/kind/const", keyword: "const", params: { allowedValue: "candidate" }, message: "must be equal to constant" }];
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/3/properties/kind/const", keyword: "const", params: { allowedValue: "candidate" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid10 = _errs28 === errors;
@@ -1927,8 +1770,8 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid10) {
                       if (data.callId !== void 0) {
                         const _errs29 = errors;
-                        if (!validate115(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+                        if (!validate107(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
                           errors = vErrors.length;
                         }
                         var valid10 = _errs29 === errors;
@@ -1942,11 +1785,11 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs30) {
                             if (typeof data13 === "string") {
                               if (func1(data13) > 1024) {
-                                validate114.errors = [{ instancePath: instancePath + "/candidate", schemaPath: "#/oneOf/3/properties/candidate/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+                                validate106.errors = [{ instancePath: instancePath + "/candidate", schemaPath: "#/oneOf/3/properties/candidate/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
                                 return false;
                               }
                             } else {
-                              validate114.errors = [{ instancePath: instancePath + "/candidate", schemaPath: "#/oneOf/3/properties/candidate/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate106.errors = [{ instancePath: instancePath + "/candidate", schemaPath: "#/oneOf/3/properties/candidate/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -1959,13 +1802,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                             let data14 = data.sdpMid;
                             const _errs32 = errors;
                             if (typeof data14 !== "string" && data14 !== null) {
-                              validate114.errors = [{ instancePath: instancePath + "/sdpMid", schemaPath: "#/oneOf/3/properties/sdpMid/type", keyword: "type", params: { type: schema36.oneOf[3].properties.sdpMid.type }, message: "must be string,null" }];
+                              validate106.errors = [{ instancePath: instancePath + "/sdpMid", schemaPath: "#/oneOf/3/properties/sdpMid/type", keyword: "type", params: { type: schema32.oneOf[3].properties.sdpMid.type }, message: "must be string,null" }];
                               return false;
                             }
                             if (errors === _errs32) {
                               if (typeof data14 === "string") {
                                 if (func1(data14) > 64) {
-                                  validate114.errors = [{ instancePath: instancePath + "/sdpMid", schemaPath: "#/oneOf/3/properties/sdpMid/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                                  validate106.errors = [{ instancePath: instancePath + "/sdpMid", schemaPath: "#/oneOf/3/properties/sdpMid/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
                                   return false;
                                 }
                               }
@@ -1979,17 +1822,17 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                               let data15 = data.sdpMLineIndex;
                               const _errs34 = errors;
                               if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15)) && data15 !== null) {
-                                validate114.errors = [{ instancePath: instancePath + "/sdpMLineIndex", schemaPath: "#/oneOf/3/properties/sdpMLineIndex/type", keyword: "type", params: { type: schema36.oneOf[3].properties.sdpMLineIndex.type }, message: "must be integer,null" }];
+                                validate106.errors = [{ instancePath: instancePath + "/sdpMLineIndex", schemaPath: "#/oneOf/3/properties/sdpMLineIndex/type", keyword: "type", params: { type: schema32.oneOf[3].properties.sdpMLineIndex.type }, message: "must be integer,null" }];
                                 return false;
                               }
                               if (errors === _errs34) {
                                 if (typeof data15 == "number" && isFinite(data15)) {
                                   if (data15 > 1024 || isNaN(data15)) {
-                                    validate114.errors = [{ instancePath: instancePath + "/sdpMLineIndex", schemaPath: "#/oneOf/3/properties/sdpMLineIndex/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                                    validate106.errors = [{ instancePath: instancePath + "/sdpMLineIndex", schemaPath: "#/oneOf/3/properties/sdpMLineIndex/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
                                     return false;
                                   } else {
                                     if (data15 < 0 || isNaN(data15)) {
-                                      validate114.errors = [{ instancePath: instancePath + "/sdpMLineIndex", schemaPath: "#/oneOf/3/properties/sdpMLineIndex/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                      validate106.errors = [{ instancePath: instancePath + "/sdpMLineIndex", schemaPath: "#/oneOf/3/properties/sdpMLineIndex/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                       return false;
                                     }
                                   }
@@ -2006,7 +1849,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate114.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2019,13 +1862,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing5;
                 if (data.kind === void 0 && (missing5 = "kind") || data.callId === void 0 && (missing5 = "callId") || data.code === void 0 && (missing5 = "code")) {
-                  validate114.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
                   return false;
                 } else {
                   const _errs38 = errors;
                   for (const key4 in data) {
                     if (!(key4 === "kind" || key4 === "callId" || key4 === "code" || key4 === "description")) {
-                      validate114.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -2034,7 +1877,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.kind !== void 0) {
                       const _errs39 = errors;
                       if ("progress" !== data.kind) {
-                        validate114.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/4/properties/kind/const", keyword: "const", params: { allowedValue: "progress" }, message: "must be equal to constant" }];
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/4/properties/kind/const", keyword: "const", params: { allowedValue: "progress" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid12 = _errs39 === errors;
@@ -2044,8 +1887,8 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid12) {
                       if (data.callId !== void 0) {
                         const _errs40 = errors;
-                        if (!validate115(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+                        if (!validate107(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
                           errors = vErrors.length;
                         }
                         var valid12 = _errs40 === errors;
@@ -2057,17 +1900,17 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                           let data18 = data.code;
                           const _errs41 = errors;
                           if (!(typeof data18 == "number" && (!(data18 % 1) && !isNaN(data18)) && isFinite(data18))) {
-                            validate114.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate106.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs41) {
                             if (typeof data18 == "number" && isFinite(data18)) {
                               if (data18 > 199 || isNaN(data18)) {
-                                validate114.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/maximum", keyword: "maximum", params: { comparison: "<=", limit: 199 }, message: "must be <= 199" }];
+                                validate106.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/maximum", keyword: "maximum", params: { comparison: "<=", limit: 199 }, message: "must be <= 199" }];
                                 return false;
                               } else {
                                 if (data18 < 100 || isNaN(data18)) {
-                                  validate114.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                                  validate106.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                                   return false;
                                 }
                               }
@@ -2084,11 +1927,11 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                             if (errors === _errs43) {
                               if (typeof data19 === "string") {
                                 if (func1(data19) > 256) {
-                                  validate114.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/oneOf/4/properties/description/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+                                  validate106.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/oneOf/4/properties/description/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
                                   return false;
                                 }
                               } else {
-                                validate114.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/oneOf/4/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                validate106.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/oneOf/4/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                 return false;
                               }
                             }
@@ -2102,7 +1945,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate114.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2115,13 +1958,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing6;
                 if (data.kind === void 0 && (missing6 = "kind")) {
-                  validate114.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
                   return false;
                 } else {
                   const _errs47 = errors;
                   for (const key5 in data) {
                     if (!(key5 === "kind" || key5 === "callId")) {
-                      validate114.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -2130,7 +1973,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.kind !== void 0) {
                       const _errs48 = errors;
                       if ("accept" !== data.kind) {
-                        validate114.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/5/properties/kind/const", keyword: "const", params: { allowedValue: "accept" }, message: "must be equal to constant" }];
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/5/properties/kind/const", keyword: "const", params: { allowedValue: "accept" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid14 = _errs48 === errors;
@@ -2140,8 +1983,8 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid14) {
                       if (data.callId !== void 0) {
                         const _errs49 = errors;
-                        if (!validate115(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+                        if (!validate107(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
                           errors = vErrors.length;
                         }
                         var valid14 = _errs49 === errors;
@@ -2152,7 +1995,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate114.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2165,13 +2008,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing7;
                 if (data.kind === void 0 && (missing7 = "kind") || data.code === void 0 && (missing7 = "code")) {
-                  validate114.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
                   return false;
                 } else {
                   const _errs52 = errors;
                   for (const key6 in data) {
                     if (!(key6 === "kind" || key6 === "callId" || key6 === "code" || key6 === "reason")) {
-                      validate114.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -2180,7 +2023,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.kind !== void 0) {
                       const _errs53 = errors;
                       if ("reject" !== data.kind) {
-                        validate114.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/6/properties/kind/const", keyword: "const", params: { allowedValue: "reject" }, message: "must be equal to constant" }];
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/6/properties/kind/const", keyword: "const", params: { allowedValue: "reject" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid16 = _errs53 === errors;
@@ -2190,8 +2033,8 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid16) {
                       if (data.callId !== void 0) {
                         const _errs54 = errors;
-                        if (!validate115(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+                        if (!validate107(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
                           errors = vErrors.length;
                         }
                         var valid16 = _errs54 === errors;
@@ -2203,17 +2046,17 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                           let data24 = data.code;
                           const _errs55 = errors;
                           if (!(typeof data24 == "number" && (!(data24 % 1) && !isNaN(data24)) && isFinite(data24))) {
-                            validate114.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/6/properties/code/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate106.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/6/properties/code/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs55) {
                             if (typeof data24 == "number" && isFinite(data24)) {
                               if (data24 > 699 || isNaN(data24)) {
-                                validate114.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/6/properties/code/maximum", keyword: "maximum", params: { comparison: "<=", limit: 699 }, message: "must be <= 699" }];
+                                validate106.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/6/properties/code/maximum", keyword: "maximum", params: { comparison: "<=", limit: 699 }, message: "must be <= 699" }];
                                 return false;
                               } else {
                                 if (data24 < 300 || isNaN(data24)) {
-                                  validate114.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/6/properties/code/minimum", keyword: "minimum", params: { comparison: ">=", limit: 300 }, message: "must be >= 300" }];
+                                  validate106.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/6/properties/code/minimum", keyword: "minimum", params: { comparison: ">=", limit: 300 }, message: "must be >= 300" }];
                                   return false;
                                 }
                               }
@@ -2230,11 +2073,11 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                             if (errors === _errs57) {
                               if (typeof data25 === "string") {
                                 if (func1(data25) > 256) {
-                                  validate114.errors = [{ instancePath: instancePath + "/reason", schemaPath: "#/oneOf/6/properties/reason/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+                                  validate106.errors = [{ instancePath: instancePath + "/reason", schemaPath: "#/oneOf/6/properties/reason/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
                                   return false;
                                 }
                               } else {
-                                validate114.errors = [{ instancePath: instancePath + "/reason", schemaPath: "#/oneOf/6/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                validate106.errors = [{ instancePath: instancePath + "/reason", schemaPath: "#/oneOf/6/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                 return false;
                               }
                             }
@@ -2248,7 +2091,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate114.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2261,13 +2104,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing8;
                 if (data.kind === void 0 && (missing8 = "kind")) {
-                  validate114.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
                   return false;
                 } else {
                   const _errs61 = errors;
                   for (const key7 in data) {
                     if (!(key7 === "kind" || key7 === "callId" || key7 === "reason")) {
-                      validate114.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -2276,7 +2119,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.kind !== void 0) {
                       const _errs62 = errors;
                       if ("bye" !== data.kind) {
-                        validate114.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/7/properties/kind/const", keyword: "const", params: { allowedValue: "bye" }, message: "must be equal to constant" }];
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/7/properties/kind/const", keyword: "const", params: { allowedValue: "bye" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid18 = _errs62 === errors;
@@ -2286,8 +2129,8 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid18) {
                       if (data.callId !== void 0) {
                         const _errs63 = errors;
-                        if (!validate115(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+                        if (!validate107(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
                           errors = vErrors.length;
                         }
                         var valid18 = _errs63 === errors;
@@ -2301,11 +2144,11 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs64) {
                             if (typeof data28 === "string") {
                               if (func1(data28) > 256) {
-                                validate114.errors = [{ instancePath: instancePath + "/reason", schemaPath: "#/oneOf/7/properties/reason/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+                                validate106.errors = [{ instancePath: instancePath + "/reason", schemaPath: "#/oneOf/7/properties/reason/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
                                 return false;
                               }
                             } else {
-                              validate114.errors = [{ instancePath: instancePath + "/reason", schemaPath: "#/oneOf/7/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate106.errors = [{ instancePath: instancePath + "/reason", schemaPath: "#/oneOf/7/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -2318,7 +2161,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate114.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2331,13 +2174,13 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing9;
                 if (data.kind === void 0 && (missing9 = "kind") || data.status === void 0 && (missing9 = "status")) {
-                  validate114.errors = [{ instancePath, schemaPath: "#/oneOf/8/required", keyword: "required", params: { missingProperty: missing9 }, message: "must have required property '" + missing9 + "'" }];
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/8/required", keyword: "required", params: { missingProperty: missing9 }, message: "must have required property '" + missing9 + "'" }];
                   return false;
                 } else {
                   const _errs68 = errors;
                   for (const key8 in data) {
                     if (!(key8 === "kind" || key8 === "status" || key8 === "note")) {
-                      validate114.errors = [{ instancePath, schemaPath: "#/oneOf/8/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/8/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -2346,7 +2189,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.kind !== void 0) {
                       const _errs69 = errors;
                       if ("presence" !== data.kind) {
-                        validate114.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/8/properties/kind/const", keyword: "const", params: { allowedValue: "presence" }, message: "must be equal to constant" }];
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/8/properties/kind/const", keyword: "const", params: { allowedValue: "presence" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid20 = _errs69 === errors;
@@ -2358,7 +2201,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                         let data30 = data.status;
                         const _errs70 = errors;
                         if (!(data30 === "online" || data30 === "away" || data30 === "busy" || data30 === "offline")) {
-                          validate114.errors = [{ instancePath: instancePath + "/status", schemaPath: "#/oneOf/8/properties/status/enum", keyword: "enum", params: { allowedValues: schema36.oneOf[8].properties.status.enum }, message: "must be equal to one of the allowed values" }];
+                          validate106.errors = [{ instancePath: instancePath + "/status", schemaPath: "#/oneOf/8/properties/status/enum", keyword: "enum", params: { allowedValues: schema32.oneOf[8].properties.status.enum }, message: "must be equal to one of the allowed values" }];
                           return false;
                         }
                         var valid20 = _errs70 === errors;
@@ -2372,11 +2215,11 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs71) {
                             if (typeof data31 === "string") {
                               if (func1(data31) > 256) {
-                                validate114.errors = [{ instancePath: instancePath + "/note", schemaPath: "#/oneOf/8/properties/note/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+                                validate106.errors = [{ instancePath: instancePath + "/note", schemaPath: "#/oneOf/8/properties/note/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
                                 return false;
                               }
                             } else {
-                              validate114.errors = [{ instancePath: instancePath + "/note", schemaPath: "#/oneOf/8/properties/note/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate106.errors = [{ instancePath: instancePath + "/note", schemaPath: "#/oneOf/8/properties/note/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -2389,7 +2232,7 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate114.errors = [{ instancePath, schemaPath: "#/oneOf/8/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/8/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2397,28 +2240,153 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
               props0 = true;
             }
           } else {
-            validate114.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "kind", tagValue: tag0 }, message: 'value of tag "kind" must be in oneOf' }];
+            validate106.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "kind", tagValue: tag0 }, message: 'value of tag "kind" must be in oneOf' }];
             return false;
           }
         } else {
-          validate114.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "kind", tagValue: tag0 }, message: 'tag "kind" must be string' }];
+          validate106.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "kind", tagValue: tag0 }, message: 'tag "kind" must be string' }];
           return false;
         }
       }
     } else {
-      validate114.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate106.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate114.errors = vErrors;
+  validate106.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-validate114.evaluated = { "dynamicProps": true, "dynamicItems": false };
-var validateStubDescriptor = validate126;
-var schema39 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/stub-descriptor.schema.json", "title": "StubDescriptor", "description": "What a domain publishes about one version of its protocol stub. Signed: no signature, no load.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "protocol", "capabilities", "engine", "sourcePackage", "configuration", "constraints", "signature"], "properties": { "kind": { "const": "stub" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "protocol": { "description": "The wire protocol the stub speaks to its domain's server, e.g. json-ws, sip-ws, xmpp-ws.", "type": "string", "pattern": "^[a-z][a-z0-9.-]{0,63}$" }, "capabilities": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "presence", "group"] } }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "constraints": { "title": "StubConstraints", "type": "object", "additionalProperties": false, "required": ["endpoints", "runtimes"], "properties": { "endpoints": { "description": "The only places ctx.connect may open. A pattern is ws:// or wss://, a host, an optional port (or * for any), and a path prefix.", "type": "array", "maxItems": 32, "items": { "type": "string", "maxLength": 512, "pattern": "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" } }, "runtimes": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["node", "browser"] } }, "memoryMb": { "description": "Heap limit of the stub's sandbox.", "type": "integer", "minimum": 8, "maximum": 4096 } } }, "signature": { "$ref": "common.schema.json#/$defs/signature" } } };
-var func25 = Object.prototype.hasOwnProperty;
-var pattern11 = new RegExp("^[a-z][a-z0-9-]{0,63}$", "u");
+validate106.evaluated = { "dynamicProps": true, "dynamicItems": false };
+var validateStubDescriptor = validate118;
+var schema35 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/stub-descriptor.schema.json", "title": "StubDescriptor", "description": "What a domain publishes about one version of its protocol stub. Signed: no signature, no load.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "protocol", "capabilities", "engine", "sourcePackage", "configuration", "constraints", "signature"], "properties": { "kind": { "const": "stub" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "protocol": { "description": "The wire protocol the stub speaks to its domain's server, e.g. json-ws, sip-ws, xmpp-ws.", "type": "string", "pattern": "^[a-z][a-z0-9.-]{0,63}$" }, "capabilities": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "presence", "group"] } }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "constraints": { "title": "StubConstraints", "type": "object", "additionalProperties": false, "required": ["endpoints", "runtimes"], "properties": { "endpoints": { "description": "The only places ctx.connect may open. A pattern is ws:// or wss://, a host, an optional port (or * for any), and a path prefix.", "type": "array", "maxItems": 32, "items": { "type": "string", "maxLength": 512, "pattern": "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" } }, "runtimes": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["node", "browser"] } }, "memoryMb": { "description": "Heap limit of the stub's sandbox.", "type": "integer", "minimum": 8, "maximum": 4096 } } }, "signature": { "$ref": "common.schema.json#/$defs/signature" } } };
+var func22 = Object.prototype.hasOwnProperty;
+var pattern8 = new RegExp("^[a-z][a-z0-9-]{0,63}$", "u");
+function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate119.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (!pattern8.test(data)) {
+        validate119.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
+        return false;
+      }
+    } else {
+      validate119.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate119.errors = vErrors;
+  return errors === 0;
+}
+validate119.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern9 = new RegExp("^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$", "u");
+function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate121.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 256) {
+        validate121.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+        return false;
+      } else {
+        if (!pattern9.test(data)) {
+          validate121.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
+          return false;
+        }
+      }
+    } else {
+      validate121.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate121.errors = vErrors;
+  return errors === 0;
+}
+validate121.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern10 = new RegExp("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
+function validate123(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate123.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 253) {
+        validate123.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        return false;
+      } else {
+        if (!pattern10.test(data)) {
+          validate123.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+          return false;
+        }
+      }
+    } else {
+      validate123.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate123.errors = vErrors;
+  return errors === 0;
+}
+validate123.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern12 = new RegExp("^[0-9A-Za-z.*^~<>=|+ -]+$", "u");
+function validate125(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate125.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 256) {
+        validate125.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 1) {
+          validate125.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          return false;
+        } else {
+          if (!pattern12.test(data)) {
+            validate125.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
+            return false;
+          }
+        }
+      }
+    } else {
+      validate125.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate125.errors = vErrors;
+  return errors === 0;
+}
+validate125.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema40 = { "title": "SourcePackage", "description": "The bundled code of a plugin: one self-contained ES module.", "type": "object", "additionalProperties": false, "required": ["url", "integrity", "size", "format"], "properties": { "url": { "description": "Where the package is, absolute or relative to the descriptor's URL.", "type": "string", "minLength": 1, "maxLength": 2048 }, "integrity": { "description": "Subresource Integrity of the package bytes: sha384, base64.", "type": "string", "pattern": "^sha384-[A-Za-z0-9+/]{64}$" }, "size": { "description": "Package size in bytes.", "type": "integer", "minimum": 1 }, "format": { "description": "Module format of the package.", "type": "string", "enum": ["esm"] } } };
+var pattern13 = new RegExp("^sha384-[A-Za-z0-9+/]{64}$", "u");
 function validate127(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -2430,141 +2398,16 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
-    if (typeof data === "string") {
-      if (!pattern11.test(data)) {
-        validate127.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
-        return false;
-      }
-    } else {
-      validate127.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate127.errors = vErrors;
-  return errors === 0;
-}
-validate127.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern12 = new RegExp("^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$", "u");
-function validate129(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate129.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 256) {
-        validate129.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
-        return false;
-      } else {
-        if (!pattern12.test(data)) {
-          validate129.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
-          return false;
-        }
-      }
-    } else {
-      validate129.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate129.errors = vErrors;
-  return errors === 0;
-}
-validate129.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern13 = new RegExp("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
-function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate131.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 253) {
-        validate131.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
-        return false;
-      } else {
-        if (!pattern13.test(data)) {
-          validate131.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
-          return false;
-        }
-      }
-    } else {
-      validate131.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate131.errors = vErrors;
-  return errors === 0;
-}
-validate131.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern15 = new RegExp("^[0-9A-Za-z.*^~<>=|+ -]+$", "u");
-function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate133.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 256) {
-        validate133.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 1) {
-          validate133.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-          return false;
-        } else {
-          if (!pattern15.test(data)) {
-            validate133.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
-            return false;
-          }
-        }
-      }
-    } else {
-      validate133.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate133.errors = vErrors;
-  return errors === 0;
-}
-validate133.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema44 = { "title": "SourcePackage", "description": "The bundled code of a plugin: one self-contained ES module.", "type": "object", "additionalProperties": false, "required": ["url", "integrity", "size", "format"], "properties": { "url": { "description": "Where the package is, absolute or relative to the descriptor's URL.", "type": "string", "minLength": 1, "maxLength": 2048 }, "integrity": { "description": "Subresource Integrity of the package bytes: sha384, base64.", "type": "string", "pattern": "^sha384-[A-Za-z0-9+/]{64}$" }, "size": { "description": "Package size in bytes.", "type": "integer", "minimum": 1 }, "format": { "description": "Module format of the package.", "type": "string", "enum": ["esm"] } } };
-var pattern16 = new RegExp("^sha384-[A-Za-z0-9+/]{64}$", "u");
-function validate135(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate135.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.url === void 0 && (missing0 = "url") || data.integrity === void 0 && (missing0 = "integrity") || data.size === void 0 && (missing0 = "size") || data.format === void 0 && (missing0 = "format")) {
-        validate135.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate127.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "url" || key0 === "integrity" || key0 === "size" || key0 === "format")) {
-            validate135.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate127.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2576,16 +2419,16 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 2048) {
-                  validate135.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                  validate127.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate135.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate127.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate135.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate127.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -2599,12 +2442,12 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
               const _errs4 = errors;
               if (errors === _errs4) {
                 if (typeof data1 === "string") {
-                  if (!pattern16.test(data1)) {
-                    validate135.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
+                  if (!pattern13.test(data1)) {
+                    validate127.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
                     return false;
                   }
                 } else {
-                  validate135.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate127.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -2617,13 +2460,13 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
                 let data2 = data.size;
                 const _errs6 = errors;
                 if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
-                  validate135.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                  validate127.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                   return false;
                 }
                 if (errors === _errs6) {
                   if (typeof data2 == "number" && isFinite(data2)) {
                     if (data2 < 1 || isNaN(data2)) {
-                      validate135.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                      validate127.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                       return false;
                     }
                   }
@@ -2637,11 +2480,11 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
                   let data3 = data.format;
                   const _errs8 = errors;
                   if (typeof data3 !== "string") {
-                    validate135.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate127.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                   if (!(data3 === "esm")) {
-                    validate135.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema44.properties.format.enum }, message: "must be equal to one of the allowed values" }];
+                    validate127.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
                     return false;
                   }
                   var valid0 = _errs8 === errors;
@@ -2654,18 +2497,18 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate135.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate127.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate135.errors = vErrors;
+  validate127.errors = vErrors;
   return errors === 0;
 }
-validate135.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate137(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate127.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate129(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate137.evaluated;
+  const evaluated0 = validate129.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2676,13 +2519,13 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.schema === void 0 && (missing0 = "schema")) {
-        validate137.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate129.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "schema" || key0 === "defaults")) {
-            validate137.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate129.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2694,7 +2537,7 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
               } else {
-                validate137.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate129.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2709,7 +2552,7 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs5) {
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                 } else {
-                  validate137.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate129.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -2721,19 +2564,19 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate137.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate129.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate137.errors = vErrors;
+  validate129.errors = vErrors;
   return errors === 0;
 }
-validate137.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var pattern18 = new RegExp("^[A-Za-z0-9_-]{86}$", "u");
-function validate139(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate129.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var pattern15 = new RegExp("^[A-Za-z0-9_-]{86}$", "u");
+function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate139.evaluated;
+  const evaluated0 = validate131.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2744,13 +2587,13 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.keyId === void 0 && (missing0 = "keyId") || data.alg === void 0 && (missing0 = "alg") || data.value === void 0 && (missing0 = "value")) {
-        validate139.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate131.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "keyId" || key0 === "alg" || key0 === "value")) {
-            validate139.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate131.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2762,16 +2605,16 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 128) {
-                  validate139.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                  validate131.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate139.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate131.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate139.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate131.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -2784,11 +2627,11 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
               let data1 = data.alg;
               const _errs4 = errors;
               if (typeof data1 !== "string") {
-                validate139.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate131.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
               if ("Ed25519" !== data1) {
-                validate139.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+                validate131.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
                 return false;
               }
               var valid0 = _errs4 === errors;
@@ -2801,12 +2644,12 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
                 const _errs6 = errors;
                 if (errors === _errs6) {
                   if (typeof data2 === "string") {
-                    if (!pattern18.test(data2)) {
-                      validate139.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
+                    if (!pattern15.test(data2)) {
+                      validate131.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
                       return false;
                     }
                   } else {
-                    validate139.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate131.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -2819,21 +2662,21 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate139.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate131.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate139.errors = vErrors;
+  validate131.errors = vErrors;
   return errors === 0;
 }
-validate139.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var pattern14 = new RegExp("^[a-z][a-z0-9.-]{0,63}$", "u");
-var pattern17 = new RegExp("^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$", "u");
-function validate126(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate131.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var pattern11 = new RegExp("^[a-z][a-z0-9.-]{0,63}$", "u");
+var pattern14 = new RegExp("^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$", "u");
+function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate126.evaluated;
+  const evaluated0 = validate118.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2844,13 +2687,13 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind") || data.name === void 0 && (missing0 = "name") || data.version === void 0 && (missing0 = "version") || data.domain === void 0 && (missing0 = "domain") || data.protocol === void 0 && (missing0 = "protocol") || data.capabilities === void 0 && (missing0 = "capabilities") || data.engine === void 0 && (missing0 = "engine") || data.sourcePackage === void 0 && (missing0 = "sourcePackage") || data.configuration === void 0 && (missing0 = "configuration") || data.constraints === void 0 && (missing0 = "constraints") || data.signature === void 0 && (missing0 = "signature")) {
-        validate126.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate118.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
-          if (!func25.call(schema39.properties, key0)) {
-            validate126.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          if (!func22.call(schema35.properties, key0)) {
+            validate118.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2859,7 +2702,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.kind !== void 0) {
             const _errs2 = errors;
             if ("stub" !== data.kind) {
-              validate126.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "stub" }, message: "must be equal to constant" }];
+              validate118.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "stub" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -2869,8 +2712,8 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.name !== void 0) {
               const _errs3 = errors;
-              if (!validate127(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate127.errors : vErrors.concat(validate127.errors);
+              if (!validate119(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -2880,8 +2723,8 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
             if (valid0) {
               if (data.version !== void 0) {
                 const _errs4 = errors;
-                if (!validate129(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
+                if (!validate121(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
                   errors = vErrors.length;
                 }
                 var valid0 = _errs4 === errors;
@@ -2891,8 +2734,8 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
               if (valid0) {
                 if (data.domain !== void 0) {
                   const _errs5 = errors;
-                  if (!validate131(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
-                    vErrors = vErrors === null ? validate131.errors : vErrors.concat(validate131.errors);
+                  if (!validate123(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
                     errors = vErrors.length;
                   }
                   var valid0 = _errs5 === errors;
@@ -2906,11 +2749,11 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                     if (errors === _errs6) {
                       if (typeof data4 === "string") {
                         if (func1(data4) > 1024) {
-                          validate126.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+                          validate118.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
                           return false;
                         }
                       } else {
-                        validate126.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                        validate118.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                         return false;
                       }
                     }
@@ -2924,12 +2767,12 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                       const _errs8 = errors;
                       if (errors === _errs8) {
                         if (typeof data5 === "string") {
-                          if (!pattern14.test(data5)) {
-                            validate126.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9.-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9.-]{0,63}$"' }];
+                          if (!pattern11.test(data5)) {
+                            validate118.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9.-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9.-]{0,63}$"' }];
                             return false;
                           }
                         } else {
-                          validate126.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                          validate118.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                           return false;
                         }
                       }
@@ -2944,7 +2787,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs10) {
                           if (Array.isArray(data6)) {
                             if (data6.length < 1) {
-                              validate126.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                              validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                               return false;
                             } else {
                               var valid1 = true;
@@ -2953,7 +2796,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                 let data7 = data6[i0];
                                 const _errs12 = errors;
                                 if (!(data7 === "chat" || data7 === "call" || data7 === "presence" || data7 === "group")) {
-                                  validate126.errors = [{ instancePath: instancePath + "/capabilities/" + i0, schemaPath: "#/properties/capabilities/items/enum", keyword: "enum", params: { allowedValues: schema39.properties.capabilities.items.enum }, message: "must be equal to one of the allowed values" }];
+                                  validate118.errors = [{ instancePath: instancePath + "/capabilities/" + i0, schemaPath: "#/properties/capabilities/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.capabilities.items.enum }, message: "must be equal to one of the allowed values" }];
                                   return false;
                                 }
                                 var valid1 = _errs12 === errors;
@@ -2968,7 +2811,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                   outer0: for (; i1--; ) {
                                     for (j0 = i1; j0--; ) {
                                       if (func0(data6[i1], data6[j0])) {
-                                        validate126.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                        validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                         return false;
                                         break outer0;
                                       }
@@ -2978,7 +2821,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate126.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                             return false;
                           }
                         }
@@ -2989,8 +2832,8 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid0) {
                         if (data.engine !== void 0) {
                           const _errs13 = errors;
-                          if (!validate133(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
+                          if (!validate125(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
                             errors = vErrors.length;
                           }
                           var valid0 = _errs13 === errors;
@@ -3000,8 +2843,8 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid0) {
                           if (data.sourcePackage !== void 0) {
                             const _errs14 = errors;
-                            if (!validate135(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
+                            if (!validate127(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate127.errors : vErrors.concat(validate127.errors);
                               errors = vErrors.length;
                             }
                             var valid0 = _errs14 === errors;
@@ -3011,8 +2854,8 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid0) {
                             if (data.configuration !== void 0) {
                               const _errs15 = errors;
-                              if (!validate137(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate137.errors : vErrors.concat(validate137.errors);
+                              if (!validate129(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
                                 errors = vErrors.length;
                               }
                               var valid0 = _errs15 === errors;
@@ -3027,13 +2870,13 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
                                     let missing1;
                                     if (data11.endpoints === void 0 && (missing1 = "endpoints") || data11.runtimes === void 0 && (missing1 = "runtimes")) {
-                                      validate126.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                                      validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                                       return false;
                                     } else {
                                       const _errs18 = errors;
                                       for (const key1 in data11) {
                                         if (!(key1 === "endpoints" || key1 === "runtimes" || key1 === "memoryMb")) {
-                                          validate126.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                                          validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                                           return false;
                                           break;
                                         }
@@ -3045,7 +2888,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                           if (errors === _errs19) {
                                             if (Array.isArray(data12)) {
                                               if (data12.length > 32) {
-                                                validate126.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items" }];
+                                                validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items" }];
                                                 return false;
                                               } else {
                                                 var valid4 = true;
@@ -3056,16 +2899,16 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                                   if (errors === _errs21) {
                                                     if (typeof data13 === "string") {
                                                       if (func1(data13) > 512) {
-                                                        validate126.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
                                                         return false;
                                                       } else {
-                                                        if (!pattern17.test(data13)) {
-                                                          validate126.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/pattern", keyword: "pattern", params: { pattern: "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" }, message: 'must match pattern "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$"' }];
+                                                        if (!pattern14.test(data13)) {
+                                                          validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/pattern", keyword: "pattern", params: { pattern: "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" }, message: 'must match pattern "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$"' }];
                                                           return false;
                                                         }
                                                       }
                                                     } else {
-                                                      validate126.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                                      validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                                       return false;
                                                     }
                                                   }
@@ -3076,7 +2919,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                                 }
                                               }
                                             } else {
-                                              validate126.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                              validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                               return false;
                                             }
                                           }
@@ -3091,7 +2934,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                             if (errors === _errs23) {
                                               if (Array.isArray(data14)) {
                                                 if (data14.length < 1) {
-                                                  validate126.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                                                  validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                                                   return false;
                                                 } else {
                                                   var valid5 = true;
@@ -3100,7 +2943,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                                     let data15 = data14[i3];
                                                     const _errs25 = errors;
                                                     if (!(data15 === "node" || data15 === "browser")) {
-                                                      validate126.errors = [{ instancePath: instancePath + "/constraints/runtimes/" + i3, schemaPath: "#/properties/constraints/properties/runtimes/items/enum", keyword: "enum", params: { allowedValues: schema39.properties.constraints.properties.runtimes.items.enum }, message: "must be equal to one of the allowed values" }];
+                                                      validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes/" + i3, schemaPath: "#/properties/constraints/properties/runtimes/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.constraints.properties.runtimes.items.enum }, message: "must be equal to one of the allowed values" }];
                                                       return false;
                                                     }
                                                     var valid5 = _errs25 === errors;
@@ -3115,7 +2958,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                                       outer1: for (; i4--; ) {
                                                         for (j1 = i4; j1--; ) {
                                                           if (func0(data14[i4], data14[j1])) {
-                                                            validate126.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/uniqueItems", keyword: "uniqueItems", params: { i: i4, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i4 + " are identical)" }];
+                                                            validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/uniqueItems", keyword: "uniqueItems", params: { i: i4, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i4 + " are identical)" }];
                                                             return false;
                                                             break outer1;
                                                           }
@@ -3125,7 +2968,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                                   }
                                                 }
                                               } else {
-                                                validate126.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                                validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                                 return false;
                                               }
                                             }
@@ -3138,17 +2981,17 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                               let data16 = data11.memoryMb;
                                               const _errs26 = errors;
                                               if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
-                                                validate126.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                 return false;
                                               }
                                               if (errors === _errs26) {
                                                 if (typeof data16 == "number" && isFinite(data16)) {
                                                   if (data16 > 4096 || isNaN(data16)) {
-                                                    validate126.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
+                                                    validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
                                                     return false;
                                                   } else {
                                                     if (data16 < 8 || isNaN(data16)) {
-                                                      validate126.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                                      validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
                                                       return false;
                                                     }
                                                   }
@@ -3163,7 +3006,7 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                                       }
                                     }
                                   } else {
-                                    validate126.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                    validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                     return false;
                                   }
                                 }
@@ -3174,8 +3017,8 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
                               if (valid0) {
                                 if (data.signature !== void 0) {
                                   const _errs28 = errors;
-                                  if (!validate139(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+                                  if (!validate131(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate131.errors : vErrors.concat(validate131.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid0 = _errs28 === errors;
@@ -3196,16 +3039,120 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate126.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate118.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate126.errors = vErrors;
+  validate118.errors = vErrors;
   return errors === 0;
 }
-validate126.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateBackendDescriptor = validate141;
-var schema47 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/backend-descriptor.schema.json", "title": "BackendDescriptor", "description": "What a domain publishes about one version of a service backend. Backends run in-process, so they load only when signed by the domain's own key.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "service", "engine", "sourcePackage", "configuration", "signature"], "properties": { "kind": { "const": "backend" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "service": { "$ref": "#/$defs/serviceName" }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "signature": { "$ref": "common.schema.json#/$defs/signature" } }, "$defs": { "serviceName": { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] } } };
+validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateBackendDescriptor = validate133;
+var schema43 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/backend-descriptor.schema.json", "title": "BackendDescriptor", "description": "What a domain publishes about one version of a service backend. Backends run in-process, so they load only when signed by the domain's own key.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "service", "engine", "sourcePackage", "configuration", "signature"], "properties": { "kind": { "const": "backend" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "service": { "$ref": "#/$defs/serviceName" }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "signature": { "$ref": "common.schema.json#/$defs/signature" } }, "$defs": { "serviceName": { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] } } };
+function validate134(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate134.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (!pattern8.test(data)) {
+        validate134.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
+        return false;
+      }
+    } else {
+      validate134.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate134.errors = vErrors;
+  return errors === 0;
+}
+validate134.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate136.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 256) {
+        validate136.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+        return false;
+      } else {
+        if (!pattern9.test(data)) {
+          validate136.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
+          return false;
+        }
+      }
+    } else {
+      validate136.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate136.errors = vErrors;
+  return errors === 0;
+}
+validate136.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate138(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate138.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 253) {
+        validate138.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        return false;
+      } else {
+        if (!pattern10.test(data)) {
+          validate138.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+          return false;
+        }
+      }
+    } else {
+      validate138.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate138.errors = vErrors;
+  return errors === 0;
+}
+validate138.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema47 = { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] };
+function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate140.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (!(data === "identity" || data === "location" || data === "cluster" || data === "cdr" || data === "provisioning")) {
+    validate140.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema47.enum }, message: "must be equal to one of the allowed values" }];
+    return false;
+  }
+  validate140.errors = vErrors;
+  return errors === 0;
+}
+validate140.evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate142(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -3218,9 +3165,19 @@ function validate142(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (typeof data === "string") {
-      if (!pattern11.test(data)) {
-        validate142.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
+      if (func1(data) > 256) {
+        validate142.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
         return false;
+      } else {
+        if (func1(data) < 1) {
+          validate142.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          return false;
+        } else {
+          if (!pattern12.test(data)) {
+            validate142.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
+            return false;
+          }
+        }
       }
     } else {
       validate142.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
@@ -3242,130 +3199,16 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 256) {
-        validate144.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
-        return false;
-      } else {
-        if (!pattern12.test(data)) {
-          validate144.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
-          return false;
-        }
-      }
-    } else {
-      validate144.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate144.errors = vErrors;
-  return errors === 0;
-}
-validate144.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate146(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate146.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 253) {
-        validate146.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
-        return false;
-      } else {
-        if (!pattern13.test(data)) {
-          validate146.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
-          return false;
-        }
-      }
-    } else {
-      validate146.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate146.errors = vErrors;
-  return errors === 0;
-}
-validate146.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema51 = { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] };
-function validate148(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate148.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (!(data === "identity" || data === "location" || data === "cluster" || data === "cdr" || data === "provisioning")) {
-    validate148.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema51.enum }, message: "must be equal to one of the allowed values" }];
-    return false;
-  }
-  validate148.errors = vErrors;
-  return errors === 0;
-}
-validate148.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate150(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate150.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 256) {
-        validate150.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 1) {
-          validate150.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-          return false;
-        } else {
-          if (!pattern15.test(data)) {
-            validate150.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
-            return false;
-          }
-        }
-      }
-    } else {
-      validate150.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate150.errors = vErrors;
-  return errors === 0;
-}
-validate150.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate152(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate152.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.url === void 0 && (missing0 = "url") || data.integrity === void 0 && (missing0 = "integrity") || data.size === void 0 && (missing0 = "size") || data.format === void 0 && (missing0 = "format")) {
-        validate152.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate144.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "url" || key0 === "integrity" || key0 === "size" || key0 === "format")) {
-            validate152.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate144.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3377,16 +3220,16 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 2048) {
-                  validate152.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                  validate144.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate152.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate144.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate152.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate144.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -3400,12 +3243,12 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
               const _errs4 = errors;
               if (errors === _errs4) {
                 if (typeof data1 === "string") {
-                  if (!pattern16.test(data1)) {
-                    validate152.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
+                  if (!pattern13.test(data1)) {
+                    validate144.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
                     return false;
                   }
                 } else {
-                  validate152.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate144.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -3418,13 +3261,13 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                 let data2 = data.size;
                 const _errs6 = errors;
                 if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
-                  validate152.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                  validate144.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                   return false;
                 }
                 if (errors === _errs6) {
                   if (typeof data2 == "number" && isFinite(data2)) {
                     if (data2 < 1 || isNaN(data2)) {
-                      validate152.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                      validate144.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                       return false;
                     }
                   }
@@ -3438,11 +3281,11 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                   let data3 = data.format;
                   const _errs8 = errors;
                   if (typeof data3 !== "string") {
-                    validate152.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate144.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                   if (!(data3 === "esm")) {
-                    validate152.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema44.properties.format.enum }, message: "must be equal to one of the allowed values" }];
+                    validate144.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
                     return false;
                   }
                   var valid0 = _errs8 === errors;
@@ -3455,18 +3298,18 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate152.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate144.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate152.errors = vErrors;
+  validate144.errors = vErrors;
   return errors === 0;
 }
-validate152.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate154(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate146(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate154.evaluated;
+  const evaluated0 = validate146.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3477,13 +3320,13 @@ function validate154(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.schema === void 0 && (missing0 = "schema")) {
-        validate154.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate146.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "schema" || key0 === "defaults")) {
-            validate154.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate146.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3495,7 +3338,7 @@ function validate154(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
               } else {
-                validate154.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate146.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -3510,7 +3353,7 @@ function validate154(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs5) {
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                 } else {
-                  validate154.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate146.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -3522,18 +3365,18 @@ function validate154(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate154.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate146.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate154.errors = vErrors;
+  validate146.errors = vErrors;
   return errors === 0;
 }
-validate154.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate146.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate148(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate156.evaluated;
+  const evaluated0 = validate148.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3544,13 +3387,13 @@ function validate156(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.keyId === void 0 && (missing0 = "keyId") || data.alg === void 0 && (missing0 = "alg") || data.value === void 0 && (missing0 = "value")) {
-        validate156.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate148.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "keyId" || key0 === "alg" || key0 === "value")) {
-            validate156.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate148.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3562,16 +3405,16 @@ function validate156(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 128) {
-                  validate156.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                  validate148.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate156.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate148.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate156.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate148.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -3584,11 +3427,11 @@ function validate156(data, { instancePath = "", parentData, parentDataProperty, 
               let data1 = data.alg;
               const _errs4 = errors;
               if (typeof data1 !== "string") {
-                validate156.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate148.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
               if ("Ed25519" !== data1) {
-                validate156.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+                validate148.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
                 return false;
               }
               var valid0 = _errs4 === errors;
@@ -3601,12 +3444,12 @@ function validate156(data, { instancePath = "", parentData, parentDataProperty, 
                 const _errs6 = errors;
                 if (errors === _errs6) {
                   if (typeof data2 === "string") {
-                    if (!pattern18.test(data2)) {
-                      validate156.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
+                    if (!pattern15.test(data2)) {
+                      validate148.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
                       return false;
                     }
                   } else {
-                    validate156.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate148.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -3619,19 +3462,19 @@ function validate156(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate156.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate148.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate156.errors = vErrors;
+  validate148.errors = vErrors;
   return errors === 0;
 }
-validate156.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate148.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate141.evaluated;
+  const evaluated0 = validate133.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3642,13 +3485,13 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind") || data.name === void 0 && (missing0 = "name") || data.version === void 0 && (missing0 = "version") || data.domain === void 0 && (missing0 = "domain") || data.service === void 0 && (missing0 = "service") || data.engine === void 0 && (missing0 = "engine") || data.sourcePackage === void 0 && (missing0 = "sourcePackage") || data.configuration === void 0 && (missing0 = "configuration") || data.signature === void 0 && (missing0 = "signature")) {
-        validate141.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate133.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
-          if (!func25.call(schema47.properties, key0)) {
-            validate141.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          if (!func22.call(schema43.properties, key0)) {
+            validate133.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3657,7 +3500,7 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.kind !== void 0) {
             const _errs2 = errors;
             if ("backend" !== data.kind) {
-              validate141.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "backend" }, message: "must be equal to constant" }];
+              validate133.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "backend" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -3667,8 +3510,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.name !== void 0) {
               const _errs3 = errors;
-              if (!validate142(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+              if (!validate134(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -3678,8 +3521,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
             if (valid0) {
               if (data.version !== void 0) {
                 const _errs4 = errors;
-                if (!validate144(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+                if (!validate136(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
                   errors = vErrors.length;
                 }
                 var valid0 = _errs4 === errors;
@@ -3689,8 +3532,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
               if (valid0) {
                 if (data.domain !== void 0) {
                   const _errs5 = errors;
-                  if (!validate146(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
-                    vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+                  if (!validate138(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
                     errors = vErrors.length;
                   }
                   var valid0 = _errs5 === errors;
@@ -3704,11 +3547,11 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
                     if (errors === _errs6) {
                       if (typeof data4 === "string") {
                         if (func1(data4) > 1024) {
-                          validate141.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+                          validate133.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
                           return false;
                         }
                       } else {
-                        validate141.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                        validate133.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                         return false;
                       }
                     }
@@ -3719,8 +3562,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
                   if (valid0) {
                     if (data.service !== void 0) {
                       const _errs8 = errors;
-                      if (!validate148(data.service, { instancePath: instancePath + "/service", parentData: data, parentDataProperty: "service", rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate148.errors : vErrors.concat(validate148.errors);
+                      if (!validate140(data.service, { instancePath: instancePath + "/service", parentData: data, parentDataProperty: "service", rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
                         errors = vErrors.length;
                       }
                       var valid0 = _errs8 === errors;
@@ -3730,8 +3573,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid0) {
                       if (data.engine !== void 0) {
                         const _errs9 = errors;
-                        if (!validate150(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
+                        if (!validate142(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
                           errors = vErrors.length;
                         }
                         var valid0 = _errs9 === errors;
@@ -3741,8 +3584,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid0) {
                         if (data.sourcePackage !== void 0) {
                           const _errs10 = errors;
-                          if (!validate152(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
+                          if (!validate144(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
                             errors = vErrors.length;
                           }
                           var valid0 = _errs10 === errors;
@@ -3752,8 +3595,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid0) {
                           if (data.configuration !== void 0) {
                             const _errs11 = errors;
-                            if (!validate154(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
+                            if (!validate146(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
                               errors = vErrors.length;
                             }
                             var valid0 = _errs11 === errors;
@@ -3763,8 +3606,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid0) {
                             if (data.signature !== void 0) {
                               const _errs12 = errors;
-                              if (!validate156(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
+                              if (!validate148(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate148.errors : vErrors.concat(validate148.errors);
                                 errors = vErrors.length;
                               }
                               var valid0 = _errs12 === errors;
@@ -3783,20 +3626,20 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate141.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate133.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate141.errors = vErrors;
+  validate133.errors = vErrors;
   return errors === 0;
 }
-validate141.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateDomainConfig = validate158;
-var schema56 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "services": { "description": "Which backend serves each service; in-memory defaults where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
-function validate159(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateDomainConfig = validate150;
+var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "services": { "description": "Which backend serves each service; in-memory defaults where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
+function validate151(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate159.evaluated;
+  const evaluated0 = validate151.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3806,27 +3649,27 @@ function validate159(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 253) {
-        validate159.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        validate151.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
         return false;
       } else {
-        if (!pattern13.test(data)) {
-          validate159.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+        if (!pattern10.test(data)) {
+          validate151.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
           return false;
         }
       }
     } else {
-      validate159.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate151.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate159.errors = vErrors;
+  validate151.errors = vErrors;
   return errors === 0;
 }
-validate159.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate162(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate151.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate154(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate162.evaluated;
+  const evaluated0 = validate154.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3835,23 +3678,23 @@ function validate162(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (typeof data === "string") {
-      if (!pattern11.test(data)) {
-        validate162.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
+      if (!pattern8.test(data)) {
+        validate154.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
         return false;
       }
     } else {
-      validate162.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate154.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate162.errors = vErrors;
+  validate154.errors = vErrors;
   return errors === 0;
 }
-validate162.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate161(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate154.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate153(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate161.evaluated;
+  const evaluated0 = validate153.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3862,13 +3705,13 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.backend === void 0 && (missing0 = "backend")) {
-        validate161.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate153.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "backend" || key0 === "config")) {
-            validate161.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate153.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3876,8 +3719,8 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.backend !== void 0) {
             const _errs2 = errors;
-            if (!validate162(data.backend, { instancePath: instancePath + "/backend", parentData: data, parentDataProperty: "backend", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+            if (!validate154(data.backend, { instancePath: instancePath + "/backend", parentData: data, parentDataProperty: "backend", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -3891,7 +3734,7 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                 } else {
-                  validate161.errors = [{ instancePath: instancePath + "/config", schemaPath: "#/properties/config/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate153.errors = [{ instancePath: instancePath + "/config", schemaPath: "#/properties/config/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -3903,21 +3746,21 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate161.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate153.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate161.errors = vErrors;
+  validate153.errors = vErrors;
   return errors === 0;
 }
-validate161.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema60 = { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } };
-var schema61 = { "title": "Ed25519Jwk", "description": "A public Ed25519 key as a JWK (RFC 8037).", "type": "object", "required": ["kty", "crv", "x", "kid"], "properties": { "kty": { "const": "OKP" }, "crv": { "const": "Ed25519" }, "x": { "type": "string", "pattern": "^[A-Za-z0-9_-]{43}$" }, "kid": { "type": "string", "minLength": 1, "maxLength": 128 }, "use": { "const": "sig" }, "alg": { "enum": ["EdDSA", "Ed25519"] } } };
-var pattern27 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
-function validate171(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate153.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema56 = { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } };
+var schema57 = { "title": "Ed25519Jwk", "description": "A public Ed25519 key as a JWK (RFC 8037).", "type": "object", "required": ["kty", "crv", "x", "kid"], "properties": { "kty": { "const": "OKP" }, "crv": { "const": "Ed25519" }, "x": { "type": "string", "pattern": "^[A-Za-z0-9_-]{43}$" }, "kid": { "type": "string", "minLength": 1, "maxLength": 128 }, "use": { "const": "sig" }, "alg": { "enum": ["EdDSA", "Ed25519"] } } };
+var pattern24 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
+function validate163(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate171.evaluated;
+  const evaluated0 = validate163.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3928,13 +3771,13 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate171.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate163.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate171.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate163.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -3945,7 +3788,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate171.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate163.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -3958,12 +3801,12 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
               const _errs3 = errors;
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
-                  if (!pattern27.test(data2)) {
-                    validate171.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                  if (!pattern24.test(data2)) {
+                    validate163.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate171.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate163.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -3978,16 +3821,16 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate171.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate163.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate171.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate163.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate171.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate163.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -3999,7 +3842,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate171.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate163.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -4011,7 +3854,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate171.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema61.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate163.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -4025,18 +3868,18 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate171.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate163.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate171.errors = vErrors;
+  validate163.errors = vErrors;
   return errors === 0;
 }
-validate171.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
-function validate169(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate163.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
+function validate161(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate169.evaluated;
+  const evaluated0 = validate161.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4047,13 +3890,13 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.mode === void 0 && (missing0 = "mode")) {
-        validate169.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate161.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "mode" || key0 === "pinned" || key0 === "allowDomains")) {
-            validate169.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate161.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -4063,7 +3906,7 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
             let data0 = data.mode;
             const _errs2 = errors;
             if (!(data0 === "pinned" || data0 === "tofu")) {
-              validate169.errors = [{ instancePath: instancePath + "/mode", schemaPath: "#/properties/mode/enum", keyword: "enum", params: { allowedValues: schema60.properties.mode.enum }, message: "must be equal to one of the allowed values" }];
+              validate161.errors = [{ instancePath: instancePath + "/mode", schemaPath: "#/properties/mode/enum", keyword: "enum", params: { allowedValues: schema56.properties.mode.enum }, message: "must be equal to one of the allowed values" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -4078,8 +3921,8 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                   for (const key1 in data1) {
                     const _errs5 = errors;
-                    if (!validate159(key1, { instancePath: instancePath + "/pinned", parentData: data1, parentDataProperty: "pinned", rootData, dynamicAnchors })) {
-                      vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
+                    if (!validate151(key1, { instancePath: instancePath + "/pinned", parentData: data1, parentDataProperty: "pinned", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
                       errors = vErrors.length;
                     }
                     var valid1 = _errs5 === errors;
@@ -4091,7 +3934,7 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                         vErrors.push(err0);
                       }
                       errors++;
-                      validate169.errors = vErrors;
+                      validate161.errors = vErrors;
                       return false;
                       break;
                     }
@@ -4103,15 +3946,15 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                       if (errors === _errs7) {
                         if (Array.isArray(data2)) {
                           if (data2.length < 1) {
-                            validate169.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                            validate161.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                             return false;
                           } else {
                             var valid3 = true;
                             const len0 = data2.length;
                             for (let i0 = 0; i0 < len0; i0++) {
                               const _errs9 = errors;
-                              if (!validate171(data2[i0], { instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate171.errors : vErrors.concat(validate171.errors);
+                              if (!validate163(data2[i0], { instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate163.errors : vErrors.concat(validate163.errors);
                                 errors = vErrors.length;
                               }
                               var valid3 = _errs9 === errors;
@@ -4121,7 +3964,7 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate169.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate161.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
@@ -4132,7 +3975,7 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate169.errors = [{ instancePath: instancePath + "/pinned", schemaPath: "#/properties/pinned/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate161.errors = [{ instancePath: instancePath + "/pinned", schemaPath: "#/properties/pinned/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -4150,8 +3993,8 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                     const len1 = data4.length;
                     for (let i1 = 0; i1 < len1; i1++) {
                       const _errs12 = errors;
-                      if (!validate159(data4[i1], { instancePath: instancePath + "/allowDomains/" + i1, parentData: data4, parentDataProperty: i1, rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
+                      if (!validate151(data4[i1], { instancePath: instancePath + "/allowDomains/" + i1, parentData: data4, parentDataProperty: i1, rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
                         errors = vErrors.length;
                       }
                       var valid4 = _errs12 === errors;
@@ -4160,7 +4003,7 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate169.errors = [{ instancePath: instancePath + "/allowDomains", schemaPath: "#/properties/allowDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                    validate161.errors = [{ instancePath: instancePath + "/allowDomains", schemaPath: "#/properties/allowDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                     return false;
                   }
                 }
@@ -4173,19 +4016,19 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate169.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate161.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate169.errors = vErrors;
+  validate161.errors = vErrors;
   return errors === 0;
 }
-validate169.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate158(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate161.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate150(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate158.evaluated;
+  const evaluated0 = validate150.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4196,13 +4039,13 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.domain === void 0 && (missing0 = "domain")) {
-        validate158.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate150.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
-          if (!func25.call(schema56.properties, key0)) {
-            validate158.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          if (!func22.call(schema52.properties, key0)) {
+            validate150.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -4210,8 +4053,8 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.domain !== void 0) {
             const _errs2 = errors;
-            if (!validate159(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
+            if (!validate151(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -4225,11 +4068,11 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (typeof data1 === "string") {
                   if (func1(data1) > 255) {
-                    validate158.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/maxLength", keyword: "maxLength", params: { limit: 255 }, message: "must NOT have more than 255 characters" }];
+                    validate150.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/maxLength", keyword: "maxLength", params: { limit: 255 }, message: "must NOT have more than 255 characters" }];
                     return false;
                   }
                 } else {
-                  validate158.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate150.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -4244,11 +4087,11 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data2 === "string") {
                     if (func1(data2) > 4096) {
-                      validate158.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
+                      validate150.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
                       return false;
                     }
                   } else {
-                    validate158.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate150.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -4265,7 +4108,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                       const _errs9 = errors;
                       for (const key1 in data3) {
                         if (!(key1 === "catalogue" || key1 === "messaging" || key1 === "admin")) {
-                          validate158.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                          validate150.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                           return false;
                           break;
                         }
@@ -4275,17 +4118,17 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                           let data4 = data3.catalogue;
                           const _errs10 = errors;
                           if (!(typeof data4 == "number" && (!(data4 % 1) && !isNaN(data4)) && isFinite(data4))) {
-                            validate158.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate150.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs10) {
                             if (typeof data4 == "number" && isFinite(data4)) {
                               if (data4 > 65535 || isNaN(data4)) {
-                                validate158.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
+                                validate150.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
                                 return false;
                               } else {
                                 if (data4 < 0 || isNaN(data4)) {
-                                  validate158.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                  validate150.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                   return false;
                                 }
                               }
@@ -4300,17 +4143,17 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                             let data5 = data3.messaging;
                             const _errs12 = errors;
                             if (!(typeof data5 == "number" && (!(data5 % 1) && !isNaN(data5)) && isFinite(data5))) {
-                              validate158.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate150.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs12) {
                               if (typeof data5 == "number" && isFinite(data5)) {
                                 if (data5 > 65535 || isNaN(data5)) {
-                                  validate158.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
+                                  validate150.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
                                   return false;
                                 } else {
                                   if (data5 < 0 || isNaN(data5)) {
-                                    validate158.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                    validate150.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                     return false;
                                   }
                                 }
@@ -4325,17 +4168,17 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                               let data6 = data3.admin;
                               const _errs14 = errors;
                               if (!(typeof data6 == "number" && (!(data6 % 1) && !isNaN(data6)) && isFinite(data6))) {
-                                validate158.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate150.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs14) {
                                 if (typeof data6 == "number" && isFinite(data6)) {
                                   if (data6 > 65535 || isNaN(data6)) {
-                                    validate158.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
+                                    validate150.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
                                     return false;
                                   } else {
                                     if (data6 < 0 || isNaN(data6)) {
-                                      validate158.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                      validate150.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                       return false;
                                     }
                                   }
@@ -4349,7 +4192,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                         }
                       }
                     } else {
-                      validate158.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate150.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -4365,13 +4208,13 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                       if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
                         let missing1;
                         if (data7.cert === void 0 && (missing1 = "cert") || data7.key === void 0 && (missing1 = "key")) {
-                          validate158.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                          validate150.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                           return false;
                         } else {
                           const _errs18 = errors;
                           for (const key2 in data7) {
                             if (!(key2 === "cert" || key2 === "key")) {
-                              validate158.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                              validate150.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                               return false;
                               break;
                             }
@@ -4380,7 +4223,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                             if (data7.cert !== void 0) {
                               const _errs19 = errors;
                               if (typeof data7.cert !== "string") {
-                                validate158.errors = [{ instancePath: instancePath + "/tls/cert", schemaPath: "#/properties/tls/properties/cert/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                validate150.errors = [{ instancePath: instancePath + "/tls/cert", schemaPath: "#/properties/tls/properties/cert/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                 return false;
                               }
                               var valid2 = _errs19 === errors;
@@ -4391,7 +4234,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                               if (data7.key !== void 0) {
                                 const _errs21 = errors;
                                 if (typeof data7.key !== "string") {
-                                  validate158.errors = [{ instancePath: instancePath + "/tls/key", schemaPath: "#/properties/tls/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                  validate150.errors = [{ instancePath: instancePath + "/tls/key", schemaPath: "#/properties/tls/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                   return false;
                                 }
                                 var valid2 = _errs21 === errors;
@@ -4402,7 +4245,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate158.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate150.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -4419,7 +4262,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                           const _errs25 = errors;
                           for (const key3 in data10) {
                             if (!(key3 === "identity" || key3 === "location" || key3 === "cluster" || key3 === "cdr" || key3 === "provisioning")) {
-                              validate158.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                              validate150.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                               return false;
                               break;
                             }
@@ -4427,8 +4270,8 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                           if (_errs25 === errors) {
                             if (data10.identity !== void 0) {
                               const _errs26 = errors;
-                              if (!validate161(data10.identity, { instancePath: instancePath + "/services/identity", parentData: data10, parentDataProperty: "identity", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+                              if (!validate153(data10.identity, { instancePath: instancePath + "/services/identity", parentData: data10, parentDataProperty: "identity", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
                                 errors = vErrors.length;
                               }
                               var valid3 = _errs26 === errors;
@@ -4438,8 +4281,8 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                             if (valid3) {
                               if (data10.location !== void 0) {
                                 const _errs27 = errors;
-                                if (!validate161(data10.location, { instancePath: instancePath + "/services/location", parentData: data10, parentDataProperty: "location", rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+                                if (!validate153(data10.location, { instancePath: instancePath + "/services/location", parentData: data10, parentDataProperty: "location", rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid3 = _errs27 === errors;
@@ -4449,8 +4292,8 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                               if (valid3) {
                                 if (data10.cluster !== void 0) {
                                   const _errs28 = errors;
-                                  if (!validate161(data10.cluster, { instancePath: instancePath + "/services/cluster", parentData: data10, parentDataProperty: "cluster", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+                                  if (!validate153(data10.cluster, { instancePath: instancePath + "/services/cluster", parentData: data10, parentDataProperty: "cluster", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid3 = _errs28 === errors;
@@ -4460,8 +4303,8 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (valid3) {
                                   if (data10.cdr !== void 0) {
                                     const _errs29 = errors;
-                                    if (!validate161(data10.cdr, { instancePath: instancePath + "/services/cdr", parentData: data10, parentDataProperty: "cdr", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+                                    if (!validate153(data10.cdr, { instancePath: instancePath + "/services/cdr", parentData: data10, parentDataProperty: "cdr", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid3 = _errs29 === errors;
@@ -4471,8 +4314,8 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (valid3) {
                                     if (data10.provisioning !== void 0) {
                                       const _errs30 = errors;
-                                      if (!validate161(data10.provisioning, { instancePath: instancePath + "/services/provisioning", parentData: data10, parentDataProperty: "provisioning", rootData, dynamicAnchors })) {
-                                        vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+                                      if (!validate153(data10.provisioning, { instancePath: instancePath + "/services/provisioning", parentData: data10, parentDataProperty: "provisioning", rootData, dynamicAnchors })) {
+                                        vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
                                         errors = vErrors.length;
                                       }
                                       var valid3 = _errs30 === errors;
@@ -4485,7 +4328,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate158.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                          validate150.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                           return false;
                         }
                       }
@@ -4507,11 +4350,11 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                               if (errors === _errs33) {
                                 if (typeof data17 === "string") {
                                   if (func1(data17) > 4096) {
-                                    validate158.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
+                                    validate150.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
                                     return false;
                                   }
                                 } else {
-                                  validate158.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                  validate150.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                   return false;
                                 }
                               }
@@ -4521,7 +4364,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate158.errors = [{ instancePath: instancePath + "/stubs", schemaPath: "#/properties/stubs/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            validate150.errors = [{ instancePath: instancePath + "/stubs", schemaPath: "#/properties/stubs/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                             return false;
                           }
                         }
@@ -4532,8 +4375,8 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid0) {
                         if (data.trust !== void 0) {
                           const _errs35 = errors;
-                          if (!validate169(data.trust, { instancePath: instancePath + "/trust", parentData: data, parentDataProperty: "trust", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate169.errors : vErrors.concat(validate169.errors);
+                          if (!validate161(data.trust, { instancePath: instancePath + "/trust", parentData: data, parentDataProperty: "trust", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
                             errors = vErrors.length;
                           }
                           var valid0 = _errs35 === errors;
@@ -4549,7 +4392,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                                 const _errs38 = errors;
                                 for (const key4 in data19) {
                                   if (!(key4 === "maxFrameBytes" || key4 === "messagesPerSecond" || key4 === "maxConnections" || key4 === "offlineMessages" || key4 === "offlineTtlSeconds")) {
-                                    validate158.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                                    validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                                     return false;
                                     break;
                                   }
@@ -4559,17 +4402,17 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                                     let data20 = data19.maxFrameBytes;
                                     const _errs39 = errors;
                                     if (!(typeof data20 == "number" && (!(data20 % 1) && !isNaN(data20)) && isFinite(data20))) {
-                                      validate158.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                      validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                       return false;
                                     }
                                     if (errors === _errs39) {
                                       if (typeof data20 == "number" && isFinite(data20)) {
                                         if (data20 > 16777216 || isNaN(data20)) {
-                                          validate158.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
+                                          validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
                                           return false;
                                         } else {
                                           if (data20 < 256 || isNaN(data20)) {
-                                            validate158.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
+                                            validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
                                             return false;
                                           }
                                         }
@@ -4584,13 +4427,13 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                                       let data21 = data19.messagesPerSecond;
                                       const _errs41 = errors;
                                       if (!(typeof data21 == "number" && (!(data21 % 1) && !isNaN(data21)) && isFinite(data21))) {
-                                        validate158.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                        validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                         return false;
                                       }
                                       if (errors === _errs41) {
                                         if (typeof data21 == "number" && isFinite(data21)) {
                                           if (data21 < 1 || isNaN(data21)) {
-                                            validate158.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                            validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                             return false;
                                           }
                                         }
@@ -4604,13 +4447,13 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                                         let data22 = data19.maxConnections;
                                         const _errs43 = errors;
                                         if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
-                                          validate158.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                          validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                           return false;
                                         }
                                         if (errors === _errs43) {
                                           if (typeof data22 == "number" && isFinite(data22)) {
                                             if (data22 < 1 || isNaN(data22)) {
-                                              validate158.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                              validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                               return false;
                                             }
                                           }
@@ -4624,13 +4467,13 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                                           let data23 = data19.offlineMessages;
                                           const _errs45 = errors;
                                           if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                                            validate158.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                            validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                             return false;
                                           }
                                           if (errors === _errs45) {
                                             if (typeof data23 == "number" && isFinite(data23)) {
                                               if (data23 < 0 || isNaN(data23)) {
-                                                validate158.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                                 return false;
                                               }
                                             }
@@ -4644,13 +4487,13 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                                             let data24 = data19.offlineTtlSeconds;
                                             const _errs47 = errors;
                                             if (!(typeof data24 == "number" && (!(data24 % 1) && !isNaN(data24)) && isFinite(data24))) {
-                                              validate158.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                              validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                               return false;
                                             }
                                             if (errors === _errs47) {
                                               if (typeof data24 == "number" && isFinite(data24)) {
                                                 if (data24 < 1 || isNaN(data24)) {
-                                                  validate158.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                  validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                   return false;
                                                 }
                                               }
@@ -4665,7 +4508,7 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
                                   }
                                 }
                               } else {
-                                validate158.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                 return false;
                               }
                             }
@@ -4684,84 +4527,50 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate158.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate150.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate158.errors = vErrors;
+  validate150.errors = vErrors;
   return errors === 0;
 }
-validate158.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAddress = validate175;
-function validate175(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate150.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAddress = validate167;
+function validate167(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate175.evaluated;
+  const evaluated0 = validate167.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
   if (evaluated0.dynamicItems) {
     evaluated0.items = void 0;
   }
-  const _errs0 = errors;
-  let valid0 = false;
-  const _errs1 = errors;
-  if (!validate58(data, { instancePath, parentData, parentDataProperty, rootData, dynamicAnchors })) {
-    vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
-    errors = vErrors.length;
-  }
-  var _valid0 = _errs1 === errors;
-  valid0 = valid0 || _valid0;
-  const _errs2 = errors;
-  if (!validate60(data, { instancePath, parentData, parentDataProperty, rootData, dynamicAnchors })) {
-    vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
-    errors = vErrors.length;
-  }
-  var _valid0 = _errs2 === errors;
-  valid0 = valid0 || _valid0;
-  const _errs3 = errors;
-  if (!validate62(data, { instancePath, parentData, parentDataProperty, rootData, dynamicAnchors })) {
-    vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
-    errors = vErrors.length;
-  }
-  var _valid0 = _errs3 === errors;
-  valid0 = valid0 || _valid0;
-  const _errs4 = errors;
-  if (!validate64(data, { instancePath, parentData, parentDataProperty, rootData, dynamicAnchors })) {
-    vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
-    errors = vErrors.length;
-  }
-  var _valid0 = _errs4 === errors;
-  valid0 = valid0 || _valid0;
-  if (!valid0) {
-    const err0 = { instancePath, schemaPath: "#/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
-    if (vErrors === null) {
-      vErrors = [err0];
-    } else {
-      vErrors.push(err0);
-    }
-    errors++;
-    validate175.errors = vErrors;
-    return false;
-  } else {
-    errors = _errs0;
-    if (vErrors !== null) {
-      if (_errs0) {
-        vErrors.length = _errs0;
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate167.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
       } else {
-        vErrors = null;
+        if (!pattern4.test(data)) {
+          validate167.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
+          return false;
+        }
       }
+    } else {
+      validate167.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
     }
   }
-  validate175.errors = vErrors;
+  validate167.errors = vErrors;
   return errors === 0;
 }
-validate175.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var validateJwks = validate180;
-function validate181(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate167.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validateJwks = validate168;
+function validate169(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate181.evaluated;
+  const evaluated0 = validate169.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4772,13 +4581,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate181.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate169.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate181.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate169.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -4789,7 +4598,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate181.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate169.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -4802,12 +4611,12 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               const _errs3 = errors;
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
-                  if (!pattern27.test(data2)) {
-                    validate181.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                  if (!pattern24.test(data2)) {
+                    validate169.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate181.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate169.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -4822,16 +4631,16 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate181.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate169.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate181.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate169.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate181.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate169.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -4843,7 +4652,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate181.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate169.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -4855,7 +4664,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate181.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema61.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate169.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -4869,18 +4678,18 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate181.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate169.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate181.errors = vErrors;
+  validate169.errors = vErrors;
   return errors === 0;
 }
-validate181.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
-function validate180(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate169.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
+function validate168(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate180.evaluated;
+  const evaluated0 = validate168.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4891,7 +4700,7 @@ function validate180(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.keys === void 0 && (missing0 = "keys")) {
-        validate180.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate168.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.keys !== void 0) {
@@ -4903,8 +4712,8 @@ function validate180(data, { instancePath = "", parentData, parentDataProperty, 
               const len0 = data0.length;
               for (let i0 = 0; i0 < len0; i0++) {
                 const _errs3 = errors;
-                if (!validate181(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
+                if (!validate169(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate169.errors : vErrors.concat(validate169.errors);
                   errors = vErrors.length;
                 }
                 var valid1 = _errs3 === errors;
@@ -4913,21 +4722,21 @@ function validate180(data, { instancePath = "", parentData, parentDataProperty, 
                 }
               }
             } else {
-              validate180.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+              validate168.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
               return false;
             }
           }
         }
       }
     } else {
-      validate180.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate168.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate180.errors = vErrors;
+  validate168.errors = vErrors;
   return errors === 0;
 }
-validate180.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
+validate168.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,
