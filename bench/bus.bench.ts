@@ -12,11 +12,17 @@ const FROM = 'hyperty://a.example/alice';
 const TO = 'hyperty://b.example/bob';
 
 function messages(n: number): Message[] {
-  return Array.from({ length: n }, (_, i) => request('create', FROM, TO, { value: { kind: 'chat', text: `m${i}` } }));
+  return Array.from({ length: n }, (_, i) =>
+    request('create', FROM, TO, { value: { kind: 'chat', text: `m${i}` } }),
+  );
 }
 
 /** Measures messages/s from the first send until `expected` deliveries were counted. */
-function counted(expected: number, subscribe: (count: () => void) => void, sendAll: () => void): () => Promise<number> {
+function counted(
+  expected: number,
+  subscribe: (count: () => void) => void,
+  sendAll: () => void,
+): () => Promise<number> {
   let seen = 0;
   let done: () => void = () => {};
   subscribe(() => {

@@ -27,7 +27,12 @@ export function percentile(samples: readonly number[], p: number): number {
  * Summarises samples of ours, and of a baseline when given. For a rate (a unit ending in
  * "/s") the tail that matters is the slow one, so its p99 is the 1st percentile.
  */
-export function result(name: string, unit: string, ours: readonly number[], baseline?: readonly number[]): Result {
+export function result(
+  name: string,
+  unit: string,
+  ours: readonly number[],
+  baseline?: readonly number[],
+): Result {
   const tail = unit.endsWith('/s') ? 1 : 99;
   const r: Result = { name, unit, median: percentile(ours, 50), p99: percentile(ours, tail) };
   if (baseline) {

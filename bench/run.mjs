@@ -30,7 +30,8 @@ await build({
   logLevel: 'warning',
 });
 
-const fmt = (n) => (n === undefined ? '' : n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3));
+const fmt = (n) =>
+  n === undefined ? '' : n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3);
 const results = [];
 for (const [i, file] of benches.entries()) {
   process.stderr.write(`[${i + 1}/${benches.length}] ${file}${quick ? ' (quick)' : ''}\n`);
@@ -51,6 +52,9 @@ const report = {
 };
 writeFileSync(join(here, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
 const rows = results.map(
-  (r) => `| ${r.name} | ${fmt(r.median)} | ${fmt(r.p99)} | ${r.unit} | ${fmt(r.baseline)} | ${r.ratio ? r.ratio.toFixed(2) : ''} |`,
+  (r) =>
+    `| ${r.name} | ${fmt(r.median)} | ${fmt(r.p99)} | ${r.unit} | ${fmt(r.baseline)} | ${r.ratio ? r.ratio.toFixed(2) : ''} |`,
 );
-console.log(['| benchmark | median | p99 | unit | baseline | ratio |', '|---|---|---|---|---|---|', ...rows].join('\n'));
+console.log(
+  ['| benchmark | median | p99 | unit | baseline | ratio |', '|---|---|---|---|---|---|', ...rows].join('\n'),
+);
