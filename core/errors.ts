@@ -25,6 +25,21 @@ export const ERRORS = {
   PF_ERR_ENGINE: "A plugin's engine range does not include this protofly version.",
   PF_ERR_TOO_LARGE: 'A package or message is larger than the limit that applies to it.',
   PF_ERR_DOWNGRADE: 'A catalogue offered an older version than one already seen for the same name and range.',
+  PF_ERR_ENDPOINT: "A stub tried to connect to a URL outside its descriptor's endpoint allow-list.",
+  PF_ERR_SPOOF:
+    'A message carried a `from` address its sender was not given (a stub, or a client of a messaging node).',
+  PF_ERR_SANDBOX:
+    'A stub failed inside its sandbox: it threw, crashed its worker, or could not be evaluated.',
+  PF_ERR_WATCHDOG: 'A stub stopped answering its heartbeat (a busy loop) and was terminated.',
+  PF_ERR_MEMORY: "A stub's sandbox went over its memory limit and was terminated.",
+  PF_ERR_FLOOD:
+    'A sender went over its message rate or buffer bound; the excess was refused, not queued without bound.',
+  PF_ERR_UNTRUSTED_DOMAIN:
+    'Code from a domain that is not trusted for the requested isolation (e.g. the inline host) was refused.',
+  PF_ERR_AUTH:
+    "An identity token is missing, malformed, expired or does not verify against its issuer domain's keys.",
+  PF_ERR_FORBIDDEN: 'The peer is authenticated but not allowed to do this (e.g. its domain is not admitted).',
+  PF_ERR_FRAME: 'A wire frame is malformed (not JSON, wrong shape) or too large.',
   PF_ERR_CONFIG: 'A configuration value is missing or wrong. The message names the setting.',
   PF_ERR_USAGE: 'A command was called with wrong arguments. See `protofly --help`.',
 } as const;

@@ -4,6 +4,7 @@ export * from './bus.js';
 export * from './errors.js';
 export type * from './generated/types.js';
 export * from './message.js';
+export type * from './plugin.js';
 export * from './service.js';
 export * from './stub.js';
 export * from './validate.js';

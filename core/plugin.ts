@@ -1,0 +1,20 @@
+import type { BackendDescriptor, StubDescriptor } from './generated/types.js';
+
+/** A plugin's descriptor: a stub's or a backend's. */
+export type Descriptor = StubDescriptor | BackendDescriptor;
+
+/**
+ * A package the loader has fetched and checked: its descriptor validated against the schema,
+ * its bytes against `sourcePackage.integrity` and `size`, its signature against a trusted key
+ * of the descriptor's domain, its engine range against this protofly. Only these reach a
+ * sandbox host.
+ */
+export interface VerifiedPackage<D extends Descriptor = Descriptor> {
+  readonly descriptor: D;
+  /** The package: one self-contained ES module, exactly the bytes the integrity names, as UTF-8. */
+  readonly source: string;
+  /** Where the descriptor was fetched from. */
+  readonly url: string;
+  /** The key that verified the signature: `<domain>#<kid>`. */
+  readonly signedBy: string;
+}
