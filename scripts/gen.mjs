@@ -34,6 +34,7 @@ const VALIDATORS = {
   validateDomainConfig: `${BASE}domain-config.schema.json`,
   validateAddress: `${BASE}common.schema.json#/$defs/address`,
   validateJwks: `${BASE}common.schema.json#/$defs/jwks`,
+  validateJsonWsFrame: `${BASE}json-ws-frame.schema.json`,
 };
 /** Validator name → the generated type it narrows to. */
 const NARROWS = {
@@ -44,6 +45,7 @@ const NARROWS = {
   validateDomainConfig: 'DomainConfig',
   validateAddress: 'Address',
   validateJwks: 'Jwks',
+  validateJsonWsFrame: 'JsonWsFrame',
 };
 
 async function validators() {

@@ -51,6 +51,10 @@ export type ConversationBody =
   | ByeBody
   | PresenceBody;
 /**
+ * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives with exactly one `ack` or one `err` carrying the message id, in the order received, so a client can match answers to its unacknowledged messages first in, first out.
+ */
+export type JsonWsFrame = AuthFrame | ReadyFrame | MsgFrame | AckFrame | ErrFrame;
+/**
  * The reTHINK message model, kept compatible: {id, type, from, to, body}. `to` is one address string: reTHINK's schema said an array while its code sent a string; one recipient per message keeps routing and response correlation unambiguous (fan-out is the node's job, through subscriptions).
  */
 export type Message =
@@ -340,6 +344,35 @@ export interface TrustConfig {
    */
   allowDomains?: DomainName[];
 }
+/**
+ * Client → node, first frame: the identity token (a JWT from the user's home domain whose audience is this node's domain) and the hyperty addresses the client had before a reconnect, to claim them again.
+ */
+export interface AuthFrame {
+  t: 'auth';
+  token: string;
+  /**
+   * @maxItems 64
+   */
+  hyperties?: HypertyAddress[];
+}
+/**
+ * Node → client: authenticated. `address` is the verified user address the connection is bound to; `hyperties` the claimed hyperty addresses it was granted.
+ */
+export interface ReadyFrame {
+  t: 'ready';
+  address: UserAddress;
+  /**
+   * @maxItems 64
+   */
+  hyperties: HypertyAddress[];
+}
+/**
+ * Either way: one canonical message.
+ */
+export interface MsgFrame {
+  t: 'msg';
+  m: Message;
+}
 export interface CreateMessage {
   id: MessageId;
   type: 'create';
@@ -461,6 +494,22 @@ export interface ExecuteBody {
     | {
         [k: string]: unknown | undefined;
       };
+}
+/**
+ * Node → client: the message with this id was delivered to every connected session of its recipient or stored for it.
+ */
+export interface AckFrame {
+  t: 'ack';
+  id: MessageId;
+}
+/**
+ * Node → client: a refusal with a protofly error code. With `id`, the message with that id was refused and will not be delivered; without, a frame whose id could not be read was refused.
+ */
+export interface ErrFrame {
+  t: 'err';
+  code: string;
+  message: string;
+  id?: MessageId;
 }
 /**
  * What a domain publishes about one version of its protocol stub. Signed: no signature, no load.

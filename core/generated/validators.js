@@ -4737,11 +4737,539 @@ function validate168(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate168.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
+var validateJsonWsFrame = validate171;
+var pattern27 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate172(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate172.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate172.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern27.test(data)) {
+          validate172.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate172.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate172.errors = vErrors;
+  return errors === 0;
+}
+validate172.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern28 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate174(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate174.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate174.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern28.test(data)) {
+          validate174.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate174.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate174.errors = vErrors;
+  return errors === 0;
+}
+validate174.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate178.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 128) {
+        validate178.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 1) {
+          validate178.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          return false;
+        } else {
+          if (!pattern3.test(data)) {
+            validate178.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
+            return false;
+          }
+        }
+      }
+    } else {
+      validate178.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate178.errors = vErrors;
+  return errors === 0;
+}
+validate178.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern30 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
+function validate171(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate171.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.t === void 0 && (missing0 = "t")) {
+        validate171.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const tag0 = data.t;
+        if (typeof tag0 == "string") {
+          if (tag0 === "auth") {
+            const _errs2 = errors;
+            if (errors === _errs2) {
+              if (data && typeof data == "object" && !Array.isArray(data)) {
+                let missing1;
+                if (data.t === void 0 && (missing1 = "t") || data.token === void 0 && (missing1 = "token")) {
+                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  return false;
+                } else {
+                  const _errs4 = errors;
+                  for (const key0 in data) {
+                    if (!(key0 === "t" || key0 === "token" || key0 === "hyperties")) {
+                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs4 === errors) {
+                    if (data.t !== void 0) {
+                      const _errs5 = errors;
+                      if ("auth" !== data.t) {
+                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid2 = _errs5 === errors;
+                    } else {
+                      var valid2 = true;
+                    }
+                    if (valid2) {
+                      if (data.token !== void 0) {
+                        let data1 = data.token;
+                        const _errs6 = errors;
+                        if (errors === _errs6) {
+                          if (typeof data1 === "string") {
+                            if (func1(data1) > 8192) {
+                              validate171.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
+                              return false;
+                            } else {
+                              if (func1(data1) < 1) {
+                                validate171.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                return false;
+                              }
+                            }
+                          } else {
+                            validate171.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            return false;
+                          }
+                        }
+                        var valid2 = _errs6 === errors;
+                      } else {
+                        var valid2 = true;
+                      }
+                      if (valid2) {
+                        if (data.hyperties !== void 0) {
+                          let data2 = data.hyperties;
+                          const _errs8 = errors;
+                          if (errors === _errs8) {
+                            if (Array.isArray(data2)) {
+                              if (data2.length > 64) {
+                                validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                return false;
+                              } else {
+                                var valid3 = true;
+                                const len0 = data2.length;
+                                for (let i0 = 0; i0 < len0; i0++) {
+                                  const _errs10 = errors;
+                                  if (!validate172(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+                                    errors = vErrors.length;
+                                  }
+                                  var valid3 = _errs10 === errors;
+                                  if (!valid3) {
+                                    break;
+                                  }
+                                }
+                                if (valid3) {
+                                  let i1 = data2.length;
+                                  let j0;
+                                  if (i1 > 1) {
+                                    outer0: for (; i1--; ) {
+                                      for (j0 = i1; j0--; ) {
+                                        if (func0(data2[i1], data2[j0])) {
+                                          validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          return false;
+                                          break outer0;
+                                        }
+                                      }
+                                    }
+                                  }
+                                }
+                              }
+                            } else {
+                              validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              return false;
+                            }
+                          }
+                          var valid2 = _errs8 === errors;
+                        } else {
+                          var valid2 = true;
+                        }
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            var props0 = true;
+          } else if (tag0 === "ready") {
+            const _errs11 = errors;
+            if (errors === _errs11) {
+              if (data && typeof data == "object" && !Array.isArray(data)) {
+                let missing2;
+                if (data.t === void 0 && (missing2 = "t") || data.address === void 0 && (missing2 = "address") || data.hyperties === void 0 && (missing2 = "hyperties")) {
+                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                  return false;
+                } else {
+                  const _errs13 = errors;
+                  for (const key1 in data) {
+                    if (!(key1 === "t" || key1 === "address" || key1 === "hyperties")) {
+                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs13 === errors) {
+                    if (data.t !== void 0) {
+                      const _errs14 = errors;
+                      if ("ready" !== data.t) {
+                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid6 = _errs14 === errors;
+                    } else {
+                      var valid6 = true;
+                    }
+                    if (valid6) {
+                      if (data.address !== void 0) {
+                        const _errs15 = errors;
+                        if (!validate174(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
+                          errors = vErrors.length;
+                        }
+                        var valid6 = _errs15 === errors;
+                      } else {
+                        var valid6 = true;
+                      }
+                      if (valid6) {
+                        if (data.hyperties !== void 0) {
+                          let data6 = data.hyperties;
+                          const _errs16 = errors;
+                          if (errors === _errs16) {
+                            if (Array.isArray(data6)) {
+                              if (data6.length > 64) {
+                                validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                return false;
+                              } else {
+                                var valid7 = true;
+                                const len1 = data6.length;
+                                for (let i2 = 0; i2 < len1; i2++) {
+                                  const _errs18 = errors;
+                                  if (!validate172(data6[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data6, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+                                    errors = vErrors.length;
+                                  }
+                                  var valid7 = _errs18 === errors;
+                                  if (!valid7) {
+                                    break;
+                                  }
+                                }
+                              }
+                            } else {
+                              validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              return false;
+                            }
+                          }
+                          var valid6 = _errs16 === errors;
+                        } else {
+                          var valid6 = true;
+                        }
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            if (props0 !== true) {
+              props0 = true;
+            }
+          } else if (tag0 === "msg") {
+            const _errs19 = errors;
+            if (errors === _errs19) {
+              if (data && typeof data == "object" && !Array.isArray(data)) {
+                let missing3;
+                if (data.t === void 0 && (missing3 = "t") || data.m === void 0 && (missing3 = "m")) {
+                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
+                  return false;
+                } else {
+                  const _errs21 = errors;
+                  for (const key2 in data) {
+                    if (!(key2 === "t" || key2 === "m")) {
+                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs21 === errors) {
+                    if (data.t !== void 0) {
+                      const _errs22 = errors;
+                      if ("msg" !== data.t) {
+                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid9 = _errs22 === errors;
+                    } else {
+                      var valid9 = true;
+                    }
+                    if (valid9) {
+                      if (data.m !== void 0) {
+                        const _errs23 = errors;
+                        if (!validate53(data.m, { instancePath: instancePath + "/m", parentData: data, parentDataProperty: "m", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+                          errors = vErrors.length;
+                        }
+                        var valid9 = _errs23 === errors;
+                      } else {
+                        var valid9 = true;
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            if (props0 !== true) {
+              props0 = true;
+            }
+          } else if (tag0 === "ack") {
+            const _errs24 = errors;
+            if (errors === _errs24) {
+              if (data && typeof data == "object" && !Array.isArray(data)) {
+                let missing4;
+                if (data.t === void 0 && (missing4 = "t") || data.id === void 0 && (missing4 = "id")) {
+                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
+                  return false;
+                } else {
+                  const _errs26 = errors;
+                  for (const key3 in data) {
+                    if (!(key3 === "t" || key3 === "id")) {
+                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs26 === errors) {
+                    if (data.t !== void 0) {
+                      const _errs27 = errors;
+                      if ("ack" !== data.t) {
+                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid11 = _errs27 === errors;
+                    } else {
+                      var valid11 = true;
+                    }
+                    if (valid11) {
+                      if (data.id !== void 0) {
+                        const _errs28 = errors;
+                        if (!validate178(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+                          errors = vErrors.length;
+                        }
+                        var valid11 = _errs28 === errors;
+                      } else {
+                        var valid11 = true;
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            if (props0 !== true) {
+              props0 = true;
+            }
+          } else if (tag0 === "err") {
+            const _errs29 = errors;
+            if (errors === _errs29) {
+              if (data && typeof data == "object" && !Array.isArray(data)) {
+                let missing5;
+                if (data.t === void 0 && (missing5 = "t") || data.code === void 0 && (missing5 = "code") || data.message === void 0 && (missing5 = "message")) {
+                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
+                  return false;
+                } else {
+                  const _errs31 = errors;
+                  for (const key4 in data) {
+                    if (!(key4 === "t" || key4 === "code" || key4 === "message" || key4 === "id")) {
+                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs31 === errors) {
+                    if (data.t !== void 0) {
+                      const _errs32 = errors;
+                      if ("err" !== data.t) {
+                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid13 = _errs32 === errors;
+                    } else {
+                      var valid13 = true;
+                    }
+                    if (valid13) {
+                      if (data.code !== void 0) {
+                        let data13 = data.code;
+                        const _errs33 = errors;
+                        if (errors === _errs33) {
+                          if (typeof data13 === "string") {
+                            if (func1(data13) > 64) {
+                              validate171.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                              return false;
+                            } else {
+                              if (!pattern30.test(data13)) {
+                                validate171.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
+                                return false;
+                              }
+                            }
+                          } else {
+                            validate171.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            return false;
+                          }
+                        }
+                        var valid13 = _errs33 === errors;
+                      } else {
+                        var valid13 = true;
+                      }
+                      if (valid13) {
+                        if (data.message !== void 0) {
+                          let data14 = data.message;
+                          const _errs35 = errors;
+                          if (errors === _errs35) {
+                            if (typeof data14 === "string") {
+                              if (func1(data14) > 2048) {
+                                validate171.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/4/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                return false;
+                              }
+                            } else {
+                              validate171.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/4/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              return false;
+                            }
+                          }
+                          var valid13 = _errs35 === errors;
+                        } else {
+                          var valid13 = true;
+                        }
+                        if (valid13) {
+                          if (data.id !== void 0) {
+                            const _errs37 = errors;
+                            if (!validate178(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+                              errors = vErrors.length;
+                            }
+                            var valid13 = _errs37 === errors;
+                          } else {
+                            var valid13 = true;
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            if (props0 !== true) {
+              props0 = true;
+            }
+          } else {
+            validate171.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
+            return false;
+          }
+        } else {
+          validate171.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
+          return false;
+        }
+      }
+    } else {
+      validate171.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate171.errors = vErrors;
+  evaluated0.props = props0;
+  return errors === 0;
+}
+validate171.evaluated = { "dynamicProps": true, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,
   validateConversationBody,
   validateDomainConfig,
+  validateJsonWsFrame,
   validateJwks,
   validateMessage,
   validateStubDescriptor
