@@ -1,5 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { ProtoflyError } from '../core/errors.js';
+import { isProtoflyError, ProtoflyError } from '../core/errors.js';
+import { catalogue } from './catalogue.js';
+import type { Command } from './command.js';
+import { keygen } from './keygen.js';
+import { publish } from './publish.js';
+import { verify } from './verify.js';
 
 /** The `protofly` command. Each later command is one entry in COMMANDS. */
 
@@ -7,12 +12,7 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
   version: string;
 };
 
-interface Command {
-  readonly summary: string;
-  run(args: readonly string[]): Promise<number>;
-}
-
-const COMMANDS: Readonly<Record<string, Command>> = {};
+const COMMANDS: Readonly<Record<string, Command>> = { keygen, publish, catalogue, verify };
 
 function help(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`);
@@ -47,5 +47,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`${help()}\n\n${err.message}`);
     return 2;
   }
-  return command.run(rest);
+  if (rest.includes('--help')) {
+    console.log(`${command.summary}\n\nusage: ${command.usage}`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (!isProtoflyError(err)) throw err;
+    // The code alone on the last line of stderr, for scripts.
+    console.error(`${err.message}\n${err.code}`);
+    return err.code === 'PF_ERR_USAGE' ? 2 : 1;
+  }
 }

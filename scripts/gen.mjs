@@ -143,7 +143,14 @@ async function types() {
   return ts.replace(/\/\*\*\n \* Every protofly contract[\s\S]*?\n}\n/, '');
 }
 
+/** The engine version plugins' `engine` ranges are checked against: package.json's. */
+function version() {
+  const { version: v } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  return `${BANNER}/** This protofly's version, from package.json. */\nexport const VERSION = '${v}';\n`;
+}
+
 const files = {
+  'version.ts': version(),
   'validators.js': await validators(),
   'validators.d.ts': validatorTypes(),
   'types.ts': await types(),

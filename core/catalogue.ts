@@ -1,0 +1,166 @@
+import { ProtoflyError } from './errors.js';
+
+/**
+ * Talks HTTP to domains' catalogues: where a domain's catalogue is, and bounded, timed
+ * fetches of descriptors, keys and packages. Web `fetch` only, so it runs in browsers too.
+ */
+
+export type PluginKind = 'stub' | 'backend';
+
+export interface CatalogueOptions {
+  /** Catalogue base URL per domain, for tests and local setups; others are `https://<domain>`. */
+  catalogues?: Readonly<Record<string, string>>;
+  /** Milliseconds for a whole fetch, body included. Default 5000. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** A JSON document and what HTTP said about caching it. */
+export interface Fetched<T> {
+  readonly body: T;
+  readonly etag?: string;
+  /** Seconds it may be reused without asking again (Cache-Control max-age). */
+  readonly maxAge: number;
+}
+
+export class CatalogueClient {
+  readonly #catalogues: Map<string, string>;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: CatalogueOptions = {}) {
+    this.#catalogues = new Map(Object.entries(options.catalogues ?? {}));
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  /** The catalogue base URL of a domain. */
+  baseOf(domain: string): string {
+    return (this.#catalogues.get(domain) ?? `https://${domain}`).replace(/\/+$/, '');
+  }
+
+  /** Uses `base` for `domain` unless one is configured. */
+  learn(domain: string, base: string): void {
+    if (!this.#catalogues.has(domain)) this.#catalogues.set(domain, base);
+  }
+
+  descriptorUrl(domain: string, kind: PluginKind, name: string, range?: string): string {
+    const query = range === undefined ? '' : `?version=${encodeURIComponent(range)}`;
+    return `${this.baseOf(domain)}/.well-known/protofly/${kind}/${encodeURIComponent(name)}${query}`;
+  }
+
+  keysUrl(domain: string): string {
+    return `${this.baseOf(domain)}/.well-known/protofly/keys`;
+  }
+
+  /**
+   * GETs a JSON document of at most `maxBytes`.
+   *
+   * @throws ProtoflyError `PF_ERR_FETCH` (network, HTTP error, time-out), `PF_ERR_NOT_FOUND`,
+   *   `PF_ERR_TOO_LARGE`, `PF_ERR_SCHEMA` (not JSON).
+   */
+  async json(url: string, maxBytes: number, what: string): Promise<Fetched<unknown>> {
+    const res = await this.#get(url, what);
+    const bytes = await this.#read(res, url, maxBytes, what);
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw new ProtoflyError('PF_ERR_SCHEMA', `${what}: ${url} is not JSON`, { url, pointer: '' });
+    }
+    const maxAge = /max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '');
+    const etag = res.headers.get('etag') ?? undefined;
+    return { body, maxAge: maxAge ? Number(maxAge[1]) : 0, ...(etag ? { etag } : {}) };
+  }
+
+  /**
+   * GETs at most `maxBytes` bytes.
+   *
+   * @throws ProtoflyError as {@link json}, but for JSON.
+   */
+  async bytes(url: string, maxBytes: number, what: string): Promise<Uint8Array> {
+    return this.#read(await this.#get(url, what), url, maxBytes, what);
+  }
+
+  async #get(url: string, what: string): Promise<Response> {
+    let res: Response;
+    try {
+      res = await this.#fetch(url, { signal: AbortSignal.timeout(this.#timeoutMs), redirect: 'error' });
+    } catch (err) {
+      throw this.#fetchError(err, url, what);
+    }
+    if (res.ok) return res;
+    const reason = await res.text().then(
+      (text) => {
+        try {
+          return (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? text.slice(0, 200);
+        } catch {
+          return text.slice(0, 200);
+        }
+      },
+      () => '',
+    );
+    const code = res.status === 404 ? 'PF_ERR_NOT_FOUND' : 'PF_ERR_FETCH';
+    throw new ProtoflyError(
+      code,
+      `${what}: ${url} answered HTTP ${res.status}${reason ? `: ${reason}` : ''}`,
+      {
+        url,
+        status: res.status,
+      },
+    );
+  }
+
+  /** Reads a body, refusing it as soon as it passes `maxBytes` (a declared length is checked first). */
+  async #read(res: Response, url: string, maxBytes: number, what: string): Promise<Uint8Array> {
+    const tooLarge = (size: number | string) =>
+      new ProtoflyError(
+        'PF_ERR_TOO_LARGE',
+        `${what}: ${url} is ${size} bytes, over the limit of ${maxBytes}`,
+        {
+          url,
+          limit: maxBytes,
+        },
+      );
+    const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+    if (declared > maxBytes) {
+      await res.body?.cancel();
+      throw tooLarge(declared);
+    }
+    if (!res.body) return new Uint8Array(0);
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > maxBytes) {
+          await reader.cancel();
+          throw tooLarge(`more than ${maxBytes}`);
+        }
+        chunks.push(value);
+      }
+    } catch (err) {
+      if (err instanceof ProtoflyError) throw err;
+      throw this.#fetchError(err, url, what);
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
+  }
+
+  #fetchError(err: unknown, url: string, what: string): ProtoflyError {
+    const name = (err as Error)?.name;
+    const why =
+      name === 'TimeoutError' || name === 'AbortError'
+        ? `timed out after ${this.#timeoutMs} ms`
+        : `failed: ${(err as Error)?.message ?? String(err)}${(err as { cause?: Error })?.cause ? ` (${(err as { cause: Error }).cause.message})` : ''}`;
+    return new ProtoflyError('PF_ERR_FETCH', `${what}: ${url} ${why}`, { url }, { cause: err });
+  }
+}

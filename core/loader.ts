@@ -1,0 +1,240 @@
+import semver from 'semver';
+import { CatalogueClient, type Fetched, type PluginKind } from './catalogue.js';
+import { ProtoflyError } from './errors.js';
+import { validateBackendDescriptor, validateStubDescriptor } from './generated/validators.js';
+import { VERSION } from './generated/version.js';
+import { assertIntegrity } from './integrity.js';
+import type { Descriptor, VerifiedPackage } from './plugin.js';
+import { assertSignature } from './signature.js';
+import { MemoryStore, type Store } from './store.js';
+import type { TrustStore } from './trust.js';
+import { assertValid } from './validate.js';
+
+/**
+ * The loader: a plugin reference in, a {@link VerifiedPackage} out, or a coded refusal.
+ *
+ * In order: fetch the descriptor (bounded, timed), schema, domain, signature against a
+ * trusted key, engine range, downgrade, declared size, then the package: from memory, from
+ * the store (hash checked again), or downloaded once however many loads ask, bounded by its
+ * declared size and checked against its integrity. Nothing is returned before every check
+ * passed, so nothing unverified can be instantiated.
+ */
+
+/** What to load: a domain's stub (`default` unless named) or backend, optionally within a semver range. */
+export interface LoadRequest {
+  readonly domain: string;
+  readonly kind?: PluginKind;
+  readonly name?: string;
+  readonly range?: string;
+}
+
+/** One check the loader passed, for CLIs and demos that show their work. */
+export interface CheckEvent {
+  readonly url: string;
+  readonly check:
+    | 'descriptor'
+    | 'schema'
+    | 'domain'
+    | 'signature'
+    | 'engine'
+    | 'downgrade'
+    | 'package'
+    | 'integrity';
+  readonly detail: string;
+}
+
+export interface LoaderOptions {
+  readonly trust: TrustStore;
+  readonly catalogue?: CatalogueClient;
+  /** Verified packages and the newest version seen per reference outlive the process here. Default: memory. */
+  readonly store?: Store;
+  /** A semver range per domain, used when a request names none. */
+  readonly ranges?: Readonly<Record<string, string>>;
+  /** The protofly version plugins' engine ranges must include. Default: this one. */
+  readonly engine?: string;
+  /** Largest package accepted, in bytes. Default 4 MiB. */
+  readonly maxPackageBytes?: number;
+  readonly onCheck?: (event: CheckEvent) => void;
+}
+
+const MAX_DESCRIPTOR_BYTES = 64 * 1024;
+const MAX_KEYS_BYTES = 64 * 1024;
+/** Verified package sources kept in memory, newest last. */
+const MEMORY_PACKAGES = 64;
+
+const VALIDATORS = { stub: validateStubDescriptor, backend: validateBackendDescriptor } as const;
+
+export class Loader {
+  readonly catalogue: CatalogueClient;
+  readonly #trust: TrustStore;
+  readonly #store: Store;
+  readonly #ranges: Readonly<Record<string, string>>;
+  readonly #engine: string;
+  readonly #maxPackageBytes: number;
+  readonly #onCheck: (event: CheckEvent) => void;
+  /** Verified results by descriptor URL, reused while the catalogue's max-age allows. */
+  readonly #verified = new Map<string, { pkg: VerifiedPackage; expires: number }>();
+  readonly #loading = new Map<string, Promise<VerifiedPackage>>();
+  readonly #sources = new Map<string, string>();
+  readonly #downloading = new Map<string, Promise<string>>();
+
+  constructor(options: LoaderOptions) {
+    this.catalogue = options.catalogue ?? new CatalogueClient();
+    this.#trust = options.trust;
+    this.#store = options.store ?? new MemoryStore();
+    this.#ranges = options.ranges ?? {};
+    this.#engine = options.engine ?? VERSION;
+    this.#maxPackageBytes = options.maxPackageBytes ?? 4 * 1024 * 1024;
+    this.#onCheck = options.onCheck ?? (() => {});
+  }
+
+  /** Loads and verifies a domain's plugin. */
+  load(req: LoadRequest): Promise<VerifiedPackage> {
+    const kind = req.kind ?? 'stub';
+    const name = req.name ?? 'default';
+    const range = req.range ?? this.#ranges[req.domain];
+    const url = this.catalogue.descriptorUrl(req.domain, kind, name, range);
+    return this.#load(url, kind, req.domain, `${req.domain}/${kind}/${name}@${range ?? '*'}`);
+  }
+
+  /**
+   * Loads and verifies the descriptor at `url`, for whatever domain it names; that domain's
+   * keys come from the same origin unless its catalogue is configured.
+   */
+  async loadUrl(url: string, kind: PluginKind = 'stub'): Promise<VerifiedPackage> {
+    const fetched = await this.catalogue.json(url, MAX_DESCRIPTOR_BYTES, 'descriptor');
+    const domain = (fetched.body as { domain?: unknown })?.domain;
+    if (typeof domain === 'string') this.catalogue.learn(domain, new URL(url).origin);
+    return this.#verify(url, kind, typeof domain === 'string' ? domain : '', `url:${url}`, fetched);
+  }
+
+  /** Forgets verified results (not trusted keys, not the versions seen), so the next load asks the catalogue. */
+  refresh(): void {
+    this.#verified.clear();
+  }
+
+  #load(url: string, kind: PluginKind, domain: string, ref: string): Promise<VerifiedPackage> {
+    const cached = this.#verified.get(url);
+    if (cached && cached.expires > Date.now()) return Promise.resolve(cached.pkg);
+    let loading = this.#loading.get(url);
+    if (!loading) {
+      loading = this.#verify(url, kind, domain, ref).finally(() => this.#loading.delete(url));
+      this.#loading.set(url, loading);
+    }
+    return loading;
+  }
+
+  async #verify(
+    url: string,
+    kind: PluginKind,
+    domain: string,
+    ref: string,
+    fetched?: Fetched<unknown>,
+  ): Promise<VerifiedPackage> {
+    const { body, maxAge } = fetched ?? (await this.catalogue.json(url, MAX_DESCRIPTOR_BYTES, 'descriptor'));
+    this.#check(url, 'descriptor', `${url}`);
+    assertValid(VALIDATORS[kind] as (d: unknown) => d is Descriptor, body, `${kind} descriptor`);
+    const d = body;
+    this.#check(url, 'schema', `${kind} descriptor ${d.name}@${d.version}`);
+    const id = `${d.domain}/${d.name}@${d.version}`;
+    if (d.domain !== domain) {
+      throw new ProtoflyError(
+        'PF_ERR_UNTRUSTED_KEY',
+        `${id}: the catalogue of ${domain} served a descriptor of ${d.domain}`,
+        {
+          domain,
+          claimed: d.domain,
+        },
+      );
+    }
+    this.#check(url, 'domain', d.domain);
+
+    const trusted = await this.#trust.keyFor(d.domain, d.signature.keyId, async () => {
+      return (
+        await this.catalogue.json(this.catalogue.keysUrl(d.domain), MAX_KEYS_BYTES, `keys of ${d.domain}`)
+      ).body;
+    });
+    await assertSignature(d, trusted.key);
+    this.#check(url, 'signature', `Ed25519 by ${trusted.id} (${trusted.how})`);
+
+    if (!semver.satisfies(this.#engine, d.engine, { includePrerelease: true })) {
+      throw new ProtoflyError('PF_ERR_ENGINE', `${id} needs protofly ${d.engine}; this is ${this.#engine}`, {
+        engine: d.engine,
+        version: this.#engine,
+      });
+    }
+    this.#check(url, 'engine', `${d.engine} includes ${this.#engine}`);
+
+    const seenKey = `seen:${ref}`;
+    const seen = await this.#store.get(seenKey);
+    if (seen !== undefined && semver.lt(d.version, seen)) {
+      throw new ProtoflyError('PF_ERR_DOWNGRADE', `${id} is older than ${seen}, already seen for ${ref}`, {
+        offered: d.version,
+        seen,
+      });
+    }
+    this.#check(url, 'downgrade', seen === undefined ? 'first version seen' : `not older than ${seen}`);
+
+    const source = await this.#package(d, url);
+    if (seen === undefined || semver.gt(d.version, seen)) await this.#store.set(seenKey, d.version);
+    const pkg: VerifiedPackage = { descriptor: d, source, url, signedBy: trusted.id };
+    this.#verified.set(url, { pkg, expires: Date.now() + maxAge * 1000 });
+    return pkg;
+  }
+
+  /** The verified source of a descriptor's package, downloaded at most once at a time. */
+  async #package(d: Descriptor, url: string): Promise<string> {
+    const { integrity, size } = d.sourcePackage;
+    const id = `${d.domain}/${d.name}@${d.version}`;
+    if (size > this.#maxPackageBytes) {
+      throw new ProtoflyError(
+        'PF_ERR_TOO_LARGE',
+        `${id}: package is ${size} bytes, over the limit of ${this.#maxPackageBytes}`,
+        {
+          size,
+          limit: this.#maxPackageBytes,
+        },
+      );
+    }
+    const inMemory = this.#sources.get(integrity);
+    if (inMemory !== undefined) {
+      this.#check(url, 'package', 'in memory');
+      return inMemory;
+    }
+    let pending = this.#downloading.get(integrity);
+    if (!pending) {
+      pending = this.#fetchPackage(d, url).finally(() => this.#downloading.delete(integrity));
+      this.#downloading.set(integrity, pending);
+    }
+    const source = await pending;
+    this.#sources.set(integrity, source);
+    if (this.#sources.size > MEMORY_PACKAGES)
+      this.#sources.delete(this.#sources.keys().next().value as string);
+    return source;
+  }
+
+  async #fetchPackage(d: Descriptor, url: string): Promise<string> {
+    const { integrity, size } = d.sourcePackage;
+    const id = `${d.domain}/${d.name}@${d.version}`;
+    const storeKey = `pkg:${integrity}`;
+    const stored = await this.#store.get(storeKey);
+    if (stored !== undefined) {
+      // The store is outside our control (a disk): check it again.
+      await assertIntegrity(new TextEncoder().encode(stored), integrity, `${id} (cached)`);
+      this.#check(url, 'package', 'from the store, integrity checked');
+      return stored;
+    }
+    const packageUrl = new URL(d.sourcePackage.url, url).href;
+    const bytes = await this.catalogue.bytes(packageUrl, size, `package of ${id}`);
+    this.#check(url, 'package', `${bytes.byteLength} bytes from ${packageUrl}`);
+    await assertIntegrity(bytes, integrity, `package of ${id}`);
+    this.#check(url, 'integrity', integrity);
+    const source = new TextDecoder().decode(bytes);
+    await this.#store.set(storeKey, source);
+    return source;
+  }
+
+  #check(url: string, check: CheckEvent['check'], detail: string): void {
+    this.#onCheck({ url, check, detail });
+  }
+}

@@ -1,0 +1,78 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { calculateJwkThumbprint } from 'jose';
+import { domainOf } from '../../core/address.js';
+import { toBase64Url } from '../../core/encoding.js';
+import { ProtoflyError } from '../../core/errors.js';
+import type { Ed25519Jwk, Signature } from '../../core/generated/types.js';
+
+/** A domain's Ed25519 signing key: the private key stays with the provider, the JWK is published. */
+export interface DomainKey {
+  readonly domain: string;
+  readonly privateKey: KeyObject;
+  readonly publicJwk: Ed25519Jwk;
+}
+
+/** The public JWK of a private key, with its RFC 7638 thumbprint as `kid`. */
+export async function publicJwkOf(privateKey: KeyObject): Promise<Ed25519Jwk> {
+  const { kty, crv, x } = createPublicKey(privateKey).export({ format: 'jwk' });
+  if (kty !== 'OKP' || crv !== 'Ed25519' || !x) {
+    throw new ProtoflyError('PF_ERR_CONFIG', `key is ${crv ?? kty}, not Ed25519`, { kty, crv });
+  }
+  const kid = await calculateJwkThumbprint({ kty, crv, x });
+  return { kty: 'OKP', crv: 'Ed25519', x, kid, use: 'sig', alg: 'EdDSA' };
+}
+
+/**
+ * `protofly keygen`: writes `<dir>/<domain>.key` (PKCS#8 PEM, mode 0600) and
+ * `<dir>/<domain>.pub.jwk`. Refuses to overwrite an existing key.
+ */
+export async function generateDomainKey(
+  domain: string,
+  dir: string,
+): Promise<DomainKey & { files: string[] }> {
+  domainOf(`domain://${domain}`); // throws PF_ERR_ADDRESS for a malformed domain
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const publicJwk = await publicJwkOf(privateKey);
+  await mkdir(dir, { recursive: true });
+  const keyFile = join(dir, `${domain}.key`);
+  const jwkFile = join(dir, `${domain}.pub.jwk`);
+  try {
+    await writeFile(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), {
+      mode: 0o600,
+      flag: 'wx',
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new ProtoflyError('PF_ERR_CONFIG', `${keyFile} exists; refusing to overwrite a domain key`, {
+        file: keyFile,
+      });
+    }
+    throw err;
+  }
+  await chmod(keyFile, 0o600); // the umask may have narrowed it further; make it exactly 0600
+  await writeFile(jwkFile, `${JSON.stringify(publicJwk, null, 2)}\n`);
+  return { domain, privateKey, publicJwk, files: [keyFile, jwkFile] };
+}
+
+/** Reads a domain key written by {@link generateDomainKey}; the domain defaults to the file name's. */
+export async function readDomainKey(
+  file: string,
+  domain = basename(file).replace(/\.key$/, ''),
+): Promise<DomainKey> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ProtoflyError('PF_ERR_CONFIG', `cannot read key ${file}: ${(err as Error).message}`, { file });
+  }
+  domainOf(`domain://${domain}`);
+  const privateKey = createPrivateKey(pem);
+  return { domain, privateKey, publicJwk: await publicJwkOf(privateKey) };
+}
+
+/** Signs `input` (a descriptor's JCS bytes) with a domain key. */
+export function signWith(key: DomainKey, input: Uint8Array): Signature {
+  return { keyId: key.publicJwk.kid, alg: 'Ed25519', value: toBase64Url(sign(null, input, key.privateKey)) };
+}

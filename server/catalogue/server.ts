@@ -1,0 +1,255 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import semver from 'semver';
+import type { PluginKind } from '../../core/catalogue.js';
+import { type ErrorCode, ProtoflyError } from '../../core/errors.js';
+import { layout } from './layout.js';
+
+/**
+ * The catalogue server: serves a catalogue directory (see layout.ts) over HTTP or HTTPS.
+ *
+ * - `GET /.well-known/protofly/<stub|backend>/<name>[?version=<range>]`: newest matching descriptor
+ * - `GET /.well-known/protofly/<stub|backend>/<name>/versions`: every version, newest first
+ * - `GET /.well-known/protofly/keys`: the domain's JWKS
+ * - `GET /packages/<sha384-hex>.js` (and `.js.map`): immutable, strong ETag
+ *
+ * Errors are JSON `{ error: { code, message } }`. Slow or abusive clients are bounded by
+ * header and request time-outs, a header size limit and a connection cap.
+ */
+export interface CatalogueServerOptions {
+  readonly dir: string;
+  /** PEM certificate and key: serve HTTPS. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Seconds a runtime may reuse a descriptor before asking again. Default 10. */
+  readonly descriptorMaxAge?: number;
+  readonly maxConnections?: number;
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  readonly maxHeaderBytes?: number;
+}
+
+export interface CatalogueServer {
+  readonly server: Server;
+  /** Listens; resolves to the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,63}$/;
+const PLUGIN_PATH = /^\/\.well-known\/protofly\/(stub|backend)\/([^/]+)(\/versions)?$/;
+const PACKAGE_PATH = /^\/packages\/([0-9a-f]{96})\.js(\.map)?$/;
+/** Immutable files kept in memory, bytes at most. */
+const FILE_CACHE_BYTES = 64 * 1024 * 1024;
+
+class HttpError extends ProtoflyError {
+  constructor(
+    readonly status: number,
+    code: ErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+interface Body {
+  readonly bytes: Buffer;
+  readonly etag: string;
+}
+
+export function createCatalogueServer(options: CatalogueServerOptions): CatalogueServer {
+  const { dir } = options;
+  const maxAge = options.descriptorMaxAge ?? 10;
+  // Descriptors of a version and packages never change once written: read each once.
+  const immutable = new Map<string, Body>();
+  let cachedBytes = 0;
+
+  async function readImmutable(file: string, etag?: string): Promise<Body | undefined> {
+    const hit = immutable.get(file);
+    if (hit) return hit;
+    const bytes = await readFile(file).catch(() => undefined);
+    if (!bytes) return undefined;
+    const body = { bytes, etag: etag ?? etagOf(bytes) };
+    if (cachedBytes + bytes.byteLength <= FILE_CACHE_BYTES) {
+      immutable.set(file, body);
+      cachedBytes += bytes.byteLength;
+    }
+    return body;
+  }
+
+  async function versions(kind: PluginKind, name: string): Promise<string[]> {
+    const files = await readdir(layout.plugin(dir, kind, name)).catch(() => [] as string[]);
+    return files
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .filter((v) => semver.valid(v))
+      .sort(semver.rcompare);
+  }
+
+  async function resolveName(kind: PluginKind, name: string): Promise<string> {
+    if (name !== 'default') return name;
+    const aliases = JSON.parse((await readFile(layout.aliases(dir), 'utf8').catch(() => undefined)) ?? '{}');
+    const target = aliases[`${kind}/default`];
+    if (typeof target !== 'string')
+      throw new HttpError(404, 'PF_ERR_NOT_FOUND', `this catalogue has no default ${kind}`);
+    return target;
+  }
+
+  async function plugin(
+    res: ServerResponse,
+    req: IncomingMessage,
+    url: URL,
+    match: RegExpExecArray,
+  ): Promise<void> {
+    const kind = match[1] as PluginKind;
+    const asked = decodeURIComponent(match[2]!);
+    if (asked !== 'default' && !NAME.test(asked)) {
+      throw new HttpError(
+        400,
+        'PF_ERR_SCHEMA',
+        `'${asked}' is not a ${kind} name (lower case, digits, dashes)`,
+      );
+    }
+    const name = await resolveName(kind, asked);
+    const all = await versions(kind, name);
+    if (all.length === 0) throw new HttpError(404, 'PF_ERR_NOT_FOUND', `no ${kind} named '${asked}'`);
+    if (match[3])
+      return send(
+        res,
+        req,
+        200,
+        json({ kind, name, versions: all }),
+        'application/json',
+        `public, max-age=${maxAge}`,
+      );
+    const range = url.searchParams.get('version') ?? '*';
+    if (semver.validRange(range) === null) {
+      throw new HttpError(400, 'PF_ERR_SCHEMA', `version '${range}' is not a semver range`);
+    }
+    const version = semver.maxSatisfying(all, range, { includePrerelease: false }) ?? undefined;
+    if (!version)
+      throw new HttpError(404, 'PF_ERR_NOT_FOUND', `no version of ${kind} '${name}' satisfies ${range}`);
+    const body = await readImmutable(layout.descriptor(dir, kind, name, version));
+    if (!body) throw new HttpError(404, 'PF_ERR_NOT_FOUND', `${kind} '${name}' ${version} vanished`);
+    return send(res, req, 200, body, 'application/json', `public, max-age=${maxAge}`);
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      throw new HttpError(
+        405,
+        'PF_ERR_USAGE',
+        `method ${req.method} is not allowed; the catalogue is read-only`,
+      );
+    }
+    const url = new URL(req.url ?? '/', 'http://catalogue');
+    if (url.pathname === '/.well-known/protofly/keys') {
+      const bytes = await readFile(layout.keys(dir)).catch(() => undefined);
+      if (!bytes) throw new HttpError(404, 'PF_ERR_NOT_FOUND', 'this catalogue publishes no keys yet');
+      return send(
+        res,
+        req,
+        200,
+        { bytes, etag: etagOf(bytes) },
+        'application/jwk-set+json',
+        'public, max-age=300',
+      );
+    }
+    const pluginMatch = PLUGIN_PATH.exec(url.pathname);
+    if (pluginMatch) return plugin(res, req, url, pluginMatch);
+    const pkg = PACKAGE_PATH.exec(url.pathname);
+    if (pkg) {
+      const hex = pkg[1]!;
+      const file = layout.package(dir, hex) + (pkg[2] ?? '');
+      const body = await readImmutable(file, `"${hex}${pkg[2] ? '.map' : ''}"`);
+      if (!body) throw new HttpError(404, 'PF_ERR_NOT_FOUND', `no package ${hex}`);
+      if (!pkg[2]) res.setHeader('sourcemap', `${hex}.js.map`);
+      const type = pkg[2] ? 'application/json' : 'text/javascript; charset=utf-8';
+      return send(res, req, 200, body, type, 'public, max-age=31536000, immutable');
+    }
+    throw new HttpError(404, 'PF_ERR_NOT_FOUND', `nothing at ${url.pathname}`);
+  }
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    route(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      const code = err instanceof ProtoflyError ? err.code : 'PF_ERR_FETCH';
+      const message = err instanceof ProtoflyError ? err.message : 'internal error';
+      if (!res.headersSent)
+        send(res, req, status, json({ error: { code, message } }), 'application/json', 'no-store');
+      else res.destroy();
+    });
+  };
+
+  const serverOptions = { maxHeaderSize: options.maxHeaderBytes ?? 8192 };
+  const server = options.tls
+    ? createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handler)
+    : createHttpServer(serverOptions, handler);
+  server.headersTimeout = options.headersTimeoutMs ?? 5000;
+  server.requestTimeout = options.requestTimeoutMs ?? 10_000;
+  server.keepAliveTimeout = 5000;
+  server.maxConnections = options.maxConnections ?? 1024;
+
+  return {
+    server,
+    listen(port = 0, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const { address, port: bound } = server.address() as AddressInfo;
+          const h = address.includes(':') ? `[${address}]` : address;
+          resolve(`${options.tls ? 'https' : 'http'}://${h}:${bound}`);
+        });
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function json(value: unknown): Body {
+  const bytes = Buffer.from(`${JSON.stringify(value)}\n`);
+  return { bytes, etag: etagOf(bytes) };
+}
+
+function etagOf(bytes: Buffer): string {
+  return `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+}
+
+function send(
+  res: ServerResponse,
+  req: IncomingMessage,
+  status: number,
+  body: Body,
+  type: string,
+  cache: string,
+): void {
+  res.setHeader('content-type', type);
+  res.setHeader('cache-control', cache);
+  res.setHeader('etag', body.etag);
+  res.setHeader('x-content-type-options', 'nosniff');
+  // Browser runtimes fetch other domains' catalogues.
+  res.setHeader('access-control-allow-origin', '*');
+  res.setHeader('access-control-expose-headers', 'etag');
+  if (status === 200 && req.headers['if-none-match'] === body.etag) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
+  res.statusCode = status;
+  res.setHeader('content-length', body.bytes.byteLength);
+  res.end(req.method === 'HEAD' ? undefined : body.bytes);
+}
