@@ -4,5 +4,6 @@ export default defineConfig({
   test: {
     include: ['{core,sandbox,plugins,server,cli,test}/**/*.test.ts'],
     testTimeout: 20_000,
+    globalSetup: ['test/support/build.ts'],
   },
 });

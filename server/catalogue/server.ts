@@ -189,7 +189,8 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
     });
   };
 
-  const serverOptions = { maxHeaderSize: options.maxHeaderBytes ?? 8192 };
+  // Node checks header and request time-outs every connectionsCheckingInterval (30 s by default).
+  const serverOptions = { maxHeaderSize: options.maxHeaderBytes ?? 8192, connectionsCheckingInterval: 1000 };
   const server = options.tls
     ? createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handler)
     : createHttpServer(serverOptions, handler);

@@ -1,0 +1,94 @@
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { integrityHex } from '../../core/integrity.js';
+import { type TestCatalogue, testCatalogue } from '../../test/support/domain-catalogue.js';
+
+const ECHO = join(import.meta.dirname, '../../test/fixtures/stubs/echo');
+let cat: TestCatalogue;
+let hex: string;
+
+beforeAll(async () => {
+  cat = await testCatalogue('b.example');
+  hex = integrityHex((await cat.publish(ECHO)).descriptor.sourcePackage.integrity);
+});
+afterAll(() => cat.close());
+
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${cat.url}${path}`, { headers });
+
+describe('catalogue server', () => {
+  it('serves packages immutable, with a strong ETag, a source map header and 304 on revalidation', async () => {
+    const res = await get(`/packages/${hex}.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(res.headers.get('etag')).toBe(`"${hex}"`);
+    expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(res.headers.get('sourcemap')).toBe(`${hex}.js.map`);
+    expect((await get(`/packages/${hex}.js`, { 'if-none-match': `"${hex}"` })).status).toBe(304);
+    expect((await get(`/packages/${hex}.js.map`)).status).toBe(200);
+  });
+
+  it('serves descriptors with an ETag and short caching, by name and by alias', async () => {
+    const res = await get('/.well-known/protofly/stub/default');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=10');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect((await res.json()).name).toBe('echo');
+    const etag = res.headers.get('etag')!;
+    expect((await get('/.well-known/protofly/stub/echo', { 'if-none-match': etag })).status).toBe(304);
+    expect((await (await get('/.well-known/protofly/keys')).json()).keys[0].kid).toBe(cat.key.publicJwk.kid);
+  });
+
+  it.each([
+    ['/.well-known/protofly/stub/nope', 404, 'PF_ERR_NOT_FOUND', /no stub named 'nope'/],
+    ['/.well-known/protofly/stub/echo?version=^7', 404, 'PF_ERR_NOT_FOUND', /satisfies \^7/],
+    ['/.well-known/protofly/stub/echo?version=not-a-range', 400, 'PF_ERR_SCHEMA', /not a semver range/],
+    ['/.well-known/protofly/stub/Bad..Name', 400, 'PF_ERR_SCHEMA', /is not a stub name/],
+    ['/.well-known/protofly/backend/default', 404, 'PF_ERR_NOT_FOUND', /no default backend/],
+    [`/packages/${'0'.repeat(96)}.js`, 404, 'PF_ERR_NOT_FOUND', /no package/],
+    ['/etc/passwd', 404, 'PF_ERR_NOT_FOUND', /nothing at/],
+    ['/packages/../keys.json', 404, 'PF_ERR_NOT_FOUND', /nothing at/],
+  ])('answers %s with %i and a coded JSON error', async (path, status, code, message) => {
+    const res = await get(path);
+    expect(res.status).toBe(status);
+    const body = await res.json();
+    expect(body.error.code).toBe(code);
+    expect(body.error.message).toMatch(message);
+  });
+
+  it('refuses writes with 405', async () => {
+    const res = await fetch(`${cat.url}/.well-known/protofly/stub/echo`, { method: 'PUT', body: '{}' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('refuses oversized headers with 431', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const u = new URL(cat.url);
+      request(
+        { host: u.hostname, port: u.port, path: '/', headers: { 'x-big': 'a'.repeat(20_000) } },
+        (res) => resolve(res.statusCode ?? 0),
+      )
+        .on('error', reject)
+        .end();
+    });
+    expect(status).toBe(431);
+  });
+
+  it('drops a client that never finishes its headers (slowloris), and keeps serving others', async () => {
+    cat.server.server.headersTimeout = 300;
+    cat.server.server.requestTimeout = 300;
+    const u = new URL(cat.url);
+    const closed = new Promise<string>((resolve) => {
+      const socket = connect(Number(u.port), u.hostname, () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n'));
+      let text = '';
+      socket.on('data', (d) => {
+        text += d;
+      });
+      socket.on('close', () => resolve(text));
+    });
+    expect((await get('/.well-known/protofly/keys')).status).toBe(200);
+    expect(await closed).toMatch(/^HTTP\/1\.1 408|^$/);
+  });
+});
