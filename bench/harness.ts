@@ -14,6 +14,8 @@ export interface Result {
 export interface BenchOptions {
   /** A short smoke run. */
   quick: boolean;
+  /** The repository root (benches run bundled from dist/, so their own directory says nothing). */
+  root: string;
 }
 
 /** The p-th percentile (0..100) of samples. */

@@ -36,7 +36,7 @@ const results = [];
 for (const [i, file] of benches.entries()) {
   process.stderr.write(`[${i + 1}/${benches.length}] ${file}${quick ? ' (quick)' : ''}\n`);
   const mod = await import(pathToFileURL(join(outdir, file.replace(/\.ts$/, '.mjs'))).href);
-  for (const r of await mod.default({ quick })) {
+  for (const r of await mod.default({ quick, root: join(here, '..') })) {
     results.push(r);
     const vs = r.ratio ? `, ${r.ratio.toFixed(2)}× baseline ${fmt(r.baseline)}` : '';
     process.stderr.write(`  ${r.name}: ${fmt(r.median)} ${r.unit} (p99 ${fmt(r.p99)})${vs}\n`);
