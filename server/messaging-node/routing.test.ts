@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { request, response } from '../../core/message.js';
+import { JsonWsClient } from '../../test/support/json-ws-client.js';
+import { type TwoDomains, twoDomains } from '../../test/support/node-fixture.js';
+
+const ALICE = 'user://a.example/alice';
+const BOB = 'user://b.example/bob';
+const CAROL = 'user://b.example/carol';
+const chat = (from: string, to: string, text = 'hi') =>
+  request('create', from, to, { value: { kind: 'chat', text } });
+
+let domains: TwoDomains;
+afterEach(() => domains?.close());
+
+describe('messaging node: routing', () => {
+  it('carries a request and its response between users of two domains, acknowledging each', async () => {
+    domains = await twoDomains();
+    const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
+    const bob = await JsonWsClient.ready(domains.node.url, await domains.token(BOB));
+    const hello = chat(ALICE, BOB, 'hello bob');
+    alice.msg(hello);
+    expect(await alice.take((f) => f.t === 'ack')).toEqual({ t: 'ack', id: hello.id });
+    expect((await bob.take((f) => f.t === 'msg')) as unknown).toEqual({ t: 'msg', m: hello });
+    const ok = response(hello, 200);
+    bob.msg(ok);
+    expect(await bob.take((f) => f.t === 'ack')).toEqual({ t: 'ack', id: hello.id });
+    expect((await alice.take((f) => f.t === 'msg')) as unknown).toEqual({ t: 'msg', m: ok });
+  });
+
+  it('forks a user:// message to every session of the user, and a hyperty:// one to one session', async () => {
+    domains = await twoDomains();
+    const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
+    const phone = await JsonWsClient.ready(domains.node.url, await domains.token(BOB), [
+      'hyperty://b.example/phone',
+    ]);
+    const laptop = await JsonWsClient.ready(domains.node.url, await domains.token(BOB));
+    const both = chat(ALICE, BOB, 'to every bob');
+    const one = chat(ALICE, 'hyperty://b.example/phone', 'to the phone');
+    alice.msg(both);
+    alice.msg(one);
+    await alice.take((f) => f.t === 'ack' && f.id === one.id);
+    await laptop.take((f) => f.t === 'msg');
+    await phone.take((f) => f.t === 'msg' && f.m.id === one.id);
+    expect(phone.messages()).toEqual([both, one]);
+    expect(laptop.messages()).toEqual([both]);
+    expect(domains.node.metrics.messagesOut).toBe(3);
+  });
+
+  it('keeps messages for an offline user and delivers them, in order, when the user returns', async () => {
+    domains = await twoDomains();
+    const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
+    const sent = [chat(ALICE, CAROL, 'one'), chat(ALICE, CAROL, 'two'), chat(ALICE, CAROL, 'three')];
+    for (const m of sent) alice.msg(m);
+    for (const m of sent) expect(await alice.take((f) => f.t === 'ack')).toEqual({ t: 'ack', id: m.id });
+    expect(domains.node.metrics.stored).toBe(3);
+    const carol = await JsonWsClient.ready(domains.node.url, await domains.token(CAROL));
+    await carol.take((f) => f.t === 'msg' && f.m.id === sent[2]!.id);
+    expect(carol.messages()).toEqual(sent);
+    // Taken out of the store: a second session of carol's gets nothing old.
+    const again = await JsonWsClient.ready(domains.node.url, await domains.token(CAROL));
+    const later = chat(ALICE, CAROL, 'four');
+    alice.msg(later);
+    await again.take((f) => f.t === 'msg');
+    expect(again.messages()).toEqual([later]);
+  });
+
+  it('refuses a message for an offline user over its bound with PF_ERR_QUEUE_FULL', async () => {
+    domains = await twoDomains({ offlineMessages: 2 });
+    const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
+    const sent = [chat(ALICE, CAROL, 'one'), chat(ALICE, CAROL, 'two'), chat(ALICE, CAROL, 'three')];
+    for (const m of sent) alice.msg(m);
+    await alice.take((f) => f.t === 'ack' && f.id === sent[1]!.id);
+    expect(await alice.take((f) => f.t === 'err')).toEqual({
+      t: 'err',
+      code: 'PF_ERR_QUEUE_FULL',
+      message: `${CAROL} is offline with 2 messages waiting (the most kept per address)`,
+      id: sent[2]!.id,
+    });
+  });
+
+  it('refuses to route to an address that is not a user or hyperty with PF_ERR_NO_ROUTE', async () => {
+    domains = await twoDomains();
+    const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
+    const m = chat(ALICE, 'domain://msg-node.b.example/registry');
+    alice.msg(m);
+    expect(await alice.take((f) => f.t === 'err')).toMatchObject({ code: 'PF_ERR_NO_ROUTE', id: m.id });
+  });
+});
