@@ -58,7 +58,8 @@ export class OfflineStore {
       );
     }
     const entry = { frame, expires: now + this.#limits.ttlMs };
-    if (list) list.push(entry);
+    // An emptied list was taken out of the map: start a new one.
+    if (list?.length) list.push(entry);
     else this.#byAddress.set(address, [entry]);
     this.#size++;
   }
