@@ -25,6 +25,15 @@ export interface PublishOptions {
   /** Make this stub the domain's `default`. The first stub published becomes it anyway. */
   readonly makeDefault?: boolean;
   readonly minify?: boolean;
+  /**
+   * What only the deployment knows, over the manifest: where this domain's server is. A
+   * built-in stub published by `protofly serve` gets the node's URL as its `url` default and
+   * as its only endpoint.
+   */
+  readonly deployment?: {
+    readonly endpoints?: readonly string[];
+    readonly defaults?: Readonly<Record<string, unknown>>;
+  };
 }
 
 export interface PublishResult {
@@ -44,7 +53,7 @@ export interface PublishResult {
 export async function publish(options: PublishOptions): Promise<PublishResult> {
   const { pluginDir, key, out } = options;
   const manifest = await readManifest(pluginDir);
-  const { entry, ...fields } = manifest;
+  const { entry, ...fields } = withDeployment(manifest, options.deployment);
   const bundle = await bundlePlugin(pluginDir, entry, options.minify ?? false);
   const integrity = await integrityOf(bundle.code);
   const hex = integrityHex(integrity);
@@ -89,6 +98,18 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   if (kind === 'stub') await setDefault(out, descriptor.name, options.makeDefault ?? false);
   await writeAtomic(descriptorFile, text);
   return { descriptor, descriptorFile, packageFile, changed: true };
+}
+
+function withDeployment(manifest: Manifest, deployment: PublishOptions['deployment']): Manifest {
+  if (!deployment) return manifest;
+  const m = manifest as Manifest & { constraints?: { endpoints?: readonly string[] } };
+  return {
+    ...m,
+    configuration: { ...m.configuration, defaults: { ...m.configuration?.defaults, ...deployment.defaults } },
+    ...(deployment.endpoints && m.constraints
+      ? { constraints: { ...m.constraints, endpoints: [...deployment.endpoints] } }
+      : {}),
+  } as Manifest;
 }
 
 async function readManifest(pluginDir: string): Promise<Manifest> {
