@@ -311,6 +311,12 @@ export interface DomainConfig {
    */
   stubs?: string[];
   trust?: TrustConfig;
+  /**
+   * Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain → origin.
+   */
+  peers?: {
+    [k: string]: string | undefined;
+  };
   limits?: {
     maxFrameBytes?: number;
     messagesPerSecond?: number;

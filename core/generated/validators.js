@@ -3635,7 +3635,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
 }
 validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateDomainConfig = validate150;
-var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "services": { "description": "Which backend serves each service; in-memory defaults where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
+var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "services": { "description": "Which backend serves each service; in-memory defaults where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
 function validate151(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -4024,6 +4024,7 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate161.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var pattern25 = new RegExp("^https?://[^\\s/]+$", "u");
 function validate150(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
@@ -4384,137 +4385,194 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                           var valid0 = true;
                         }
                         if (valid0) {
-                          if (data.limits !== void 0) {
-                            let data19 = data.limits;
+                          if (data.peers !== void 0) {
+                            let data19 = data.peers;
                             const _errs36 = errors;
                             if (errors === _errs36) {
                               if (data19 && typeof data19 == "object" && !Array.isArray(data19)) {
-                                const _errs38 = errors;
                                 for (const key4 in data19) {
-                                  if (!(key4 === "maxFrameBytes" || key4 === "messagesPerSecond" || key4 === "maxConnections" || key4 === "offlineMessages" || key4 === "offlineTtlSeconds")) {
-                                    validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                                  const _errs38 = errors;
+                                  if (!validate151(key4, { instancePath: instancePath + "/peers", parentData: data19, parentDataProperty: "peers", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
+                                    errors = vErrors.length;
+                                  }
+                                  var valid5 = _errs38 === errors;
+                                  if (!valid5) {
+                                    const err0 = { instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/propertyNames", keyword: "propertyNames", params: { propertyName: key4 }, message: "property name must be valid" };
+                                    if (vErrors === null) {
+                                      vErrors = [err0];
+                                    } else {
+                                      vErrors.push(err0);
+                                    }
+                                    errors++;
+                                    validate150.errors = vErrors;
                                     return false;
                                     break;
                                   }
                                 }
-                                if (_errs38 === errors) {
-                                  if (data19.maxFrameBytes !== void 0) {
-                                    let data20 = data19.maxFrameBytes;
-                                    const _errs39 = errors;
-                                    if (!(typeof data20 == "number" && (!(data20 % 1) && !isNaN(data20)) && isFinite(data20))) {
-                                      validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                      return false;
-                                    }
-                                    if (errors === _errs39) {
-                                      if (typeof data20 == "number" && isFinite(data20)) {
-                                        if (data20 > 16777216 || isNaN(data20)) {
-                                          validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
+                                if (valid5) {
+                                  for (const key5 in data19) {
+                                    let data20 = data19[key5];
+                                    const _errs40 = errors;
+                                    if (errors === _errs40) {
+                                      if (typeof data20 === "string") {
+                                        if (!pattern25.test(data20)) {
+                                          validate150.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^https?://[^\\s/]+$" }, message: 'must match pattern "^https?://[^\\s/]+$"' }];
                                           return false;
-                                        } else {
-                                          if (data20 < 256 || isNaN(data20)) {
-                                            validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
-                                            return false;
-                                          }
                                         }
-                                      }
-                                    }
-                                    var valid5 = _errs39 === errors;
-                                  } else {
-                                    var valid5 = true;
-                                  }
-                                  if (valid5) {
-                                    if (data19.messagesPerSecond !== void 0) {
-                                      let data21 = data19.messagesPerSecond;
-                                      const _errs41 = errors;
-                                      if (!(typeof data21 == "number" && (!(data21 % 1) && !isNaN(data21)) && isFinite(data21))) {
-                                        validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                      } else {
+                                        validate150.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                         return false;
                                       }
-                                      if (errors === _errs41) {
-                                        if (typeof data21 == "number" && isFinite(data21)) {
-                                          if (data21 < 1 || isNaN(data21)) {
-                                            validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
-                                            return false;
-                                          }
-                                        }
-                                      }
-                                      var valid5 = _errs41 === errors;
-                                    } else {
-                                      var valid5 = true;
                                     }
-                                    if (valid5) {
-                                      if (data19.maxConnections !== void 0) {
-                                        let data22 = data19.maxConnections;
-                                        const _errs43 = errors;
-                                        if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
-                                          validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                          return false;
-                                        }
-                                        if (errors === _errs43) {
-                                          if (typeof data22 == "number" && isFinite(data22)) {
-                                            if (data22 < 1 || isNaN(data22)) {
-                                              validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
-                                              return false;
-                                            }
-                                          }
-                                        }
-                                        var valid5 = _errs43 === errors;
-                                      } else {
-                                        var valid5 = true;
-                                      }
-                                      if (valid5) {
-                                        if (data19.offlineMessages !== void 0) {
-                                          let data23 = data19.offlineMessages;
-                                          const _errs45 = errors;
-                                          if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                                            validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                            return false;
-                                          }
-                                          if (errors === _errs45) {
-                                            if (typeof data23 == "number" && isFinite(data23)) {
-                                              if (data23 < 0 || isNaN(data23)) {
-                                                validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
-                                                return false;
-                                              }
-                                            }
-                                          }
-                                          var valid5 = _errs45 === errors;
-                                        } else {
-                                          var valid5 = true;
-                                        }
-                                        if (valid5) {
-                                          if (data19.offlineTtlSeconds !== void 0) {
-                                            let data24 = data19.offlineTtlSeconds;
-                                            const _errs47 = errors;
-                                            if (!(typeof data24 == "number" && (!(data24 % 1) && !isNaN(data24)) && isFinite(data24))) {
-                                              validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                              return false;
-                                            }
-                                            if (errors === _errs47) {
-                                              if (typeof data24 == "number" && isFinite(data24)) {
-                                                if (data24 < 1 || isNaN(data24)) {
-                                                  validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
-                                                  return false;
-                                                }
-                                              }
-                                            }
-                                            var valid5 = _errs47 === errors;
-                                          } else {
-                                            var valid5 = true;
-                                          }
-                                        }
-                                      }
+                                    var valid6 = _errs40 === errors;
+                                    if (!valid6) {
+                                      break;
                                     }
                                   }
                                 }
                               } else {
-                                validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                validate150.errors = [{ instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                 return false;
                               }
                             }
                             var valid0 = _errs36 === errors;
                           } else {
                             var valid0 = true;
+                          }
+                          if (valid0) {
+                            if (data.limits !== void 0) {
+                              let data21 = data.limits;
+                              const _errs42 = errors;
+                              if (errors === _errs42) {
+                                if (data21 && typeof data21 == "object" && !Array.isArray(data21)) {
+                                  const _errs44 = errors;
+                                  for (const key6 in data21) {
+                                    if (!(key6 === "maxFrameBytes" || key6 === "messagesPerSecond" || key6 === "maxConnections" || key6 === "offlineMessages" || key6 === "offlineTtlSeconds")) {
+                                      validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                                      return false;
+                                      break;
+                                    }
+                                  }
+                                  if (_errs44 === errors) {
+                                    if (data21.maxFrameBytes !== void 0) {
+                                      let data22 = data21.maxFrameBytes;
+                                      const _errs45 = errors;
+                                      if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
+                                        validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                        return false;
+                                      }
+                                      if (errors === _errs45) {
+                                        if (typeof data22 == "number" && isFinite(data22)) {
+                                          if (data22 > 16777216 || isNaN(data22)) {
+                                            validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
+                                            return false;
+                                          } else {
+                                            if (data22 < 256 || isNaN(data22)) {
+                                              validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
+                                              return false;
+                                            }
+                                          }
+                                        }
+                                      }
+                                      var valid7 = _errs45 === errors;
+                                    } else {
+                                      var valid7 = true;
+                                    }
+                                    if (valid7) {
+                                      if (data21.messagesPerSecond !== void 0) {
+                                        let data23 = data21.messagesPerSecond;
+                                        const _errs47 = errors;
+                                        if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
+                                          validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                          return false;
+                                        }
+                                        if (errors === _errs47) {
+                                          if (typeof data23 == "number" && isFinite(data23)) {
+                                            if (data23 < 1 || isNaN(data23)) {
+                                              validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                              return false;
+                                            }
+                                          }
+                                        }
+                                        var valid7 = _errs47 === errors;
+                                      } else {
+                                        var valid7 = true;
+                                      }
+                                      if (valid7) {
+                                        if (data21.maxConnections !== void 0) {
+                                          let data24 = data21.maxConnections;
+                                          const _errs49 = errors;
+                                          if (!(typeof data24 == "number" && (!(data24 % 1) && !isNaN(data24)) && isFinite(data24))) {
+                                            validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                            return false;
+                                          }
+                                          if (errors === _errs49) {
+                                            if (typeof data24 == "number" && isFinite(data24)) {
+                                              if (data24 < 1 || isNaN(data24)) {
+                                                validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                return false;
+                                              }
+                                            }
+                                          }
+                                          var valid7 = _errs49 === errors;
+                                        } else {
+                                          var valid7 = true;
+                                        }
+                                        if (valid7) {
+                                          if (data21.offlineMessages !== void 0) {
+                                            let data25 = data21.offlineMessages;
+                                            const _errs51 = errors;
+                                            if (!(typeof data25 == "number" && (!(data25 % 1) && !isNaN(data25)) && isFinite(data25))) {
+                                              validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                              return false;
+                                            }
+                                            if (errors === _errs51) {
+                                              if (typeof data25 == "number" && isFinite(data25)) {
+                                                if (data25 < 0 || isNaN(data25)) {
+                                                  validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                  return false;
+                                                }
+                                              }
+                                            }
+                                            var valid7 = _errs51 === errors;
+                                          } else {
+                                            var valid7 = true;
+                                          }
+                                          if (valid7) {
+                                            if (data21.offlineTtlSeconds !== void 0) {
+                                              let data26 = data21.offlineTtlSeconds;
+                                              const _errs53 = errors;
+                                              if (!(typeof data26 == "number" && (!(data26 % 1) && !isNaN(data26)) && isFinite(data26))) {
+                                                validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                return false;
+                                              }
+                                              if (errors === _errs53) {
+                                                if (typeof data26 == "number" && isFinite(data26)) {
+                                                  if (data26 < 1 || isNaN(data26)) {
+                                                    validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                    return false;
+                                                  }
+                                                }
+                                              }
+                                              var valid7 = _errs53 === errors;
+                                            } else {
+                                              var valid7 = true;
+                                            }
+                                          }
+                                        }
+                                      }
+                                    }
+                                  }
+                                } else {
+                                  validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                  return false;
+                                }
+                              }
+                              var valid0 = _errs42 === errors;
+                            } else {
+                              var valid0 = true;
+                            }
                           }
                         }
                       }
@@ -4535,11 +4593,11 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate150.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAddress = validate167;
-function validate167(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validateAddress = validate168;
+function validate168(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate167.evaluated;
+  const evaluated0 = validate168.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4549,28 +4607,28 @@ function validate167(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate167.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate168.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
         if (!pattern4.test(data)) {
-          validate167.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
+          validate168.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
           return false;
         }
       }
     } else {
-      validate167.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate168.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate167.errors = vErrors;
+  validate168.errors = vErrors;
   return errors === 0;
 }
-validate167.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var validateJwks = validate168;
-function validate169(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate168.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validateJwks = validate169;
+function validate170(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate169.evaluated;
+  const evaluated0 = validate170.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4581,13 +4639,13 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate169.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate170.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate169.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate170.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -4598,7 +4656,7 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate169.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate170.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -4612,11 +4670,11 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
                   if (!pattern24.test(data2)) {
-                    validate169.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                    validate170.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate169.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate170.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -4631,16 +4689,16 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate169.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate170.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate169.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate170.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate169.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate170.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -4652,7 +4710,7 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate169.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate170.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -4664,7 +4722,7 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate169.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate170.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -4678,18 +4736,18 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate169.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate170.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate169.errors = vErrors;
+  validate170.errors = vErrors;
   return errors === 0;
 }
-validate169.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
-function validate168(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate170.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
+function validate169(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate168.evaluated;
+  const evaluated0 = validate169.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4700,7 +4758,7 @@ function validate168(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.keys === void 0 && (missing0 = "keys")) {
-        validate168.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate169.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.keys !== void 0) {
@@ -4712,8 +4770,8 @@ function validate168(data, { instancePath = "", parentData, parentDataProperty, 
               const len0 = data0.length;
               for (let i0 = 0; i0 < len0; i0++) {
                 const _errs3 = errors;
-                if (!validate169(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate169.errors : vErrors.concat(validate169.errors);
+                if (!validate170(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
                   errors = vErrors.length;
                 }
                 var valid1 = _errs3 === errors;
@@ -4722,24 +4780,122 @@ function validate168(data, { instancePath = "", parentData, parentDataProperty, 
                 }
               }
             } else {
-              validate168.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+              validate169.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
               return false;
             }
           }
         }
       }
     } else {
-      validate168.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate169.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate168.errors = vErrors;
+  validate169.errors = vErrors;
   return errors === 0;
 }
-validate168.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
-var validateJsonWsFrame = validate171;
-var pattern27 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+validate169.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
+var validateJsonWsFrame = validate172;
+var pattern28 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate173(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate173.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate173.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern28.test(data)) {
+          validate173.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate173.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate173.errors = vErrors;
+  return errors === 0;
+}
+validate173.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern29 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate175(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate175.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate175.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern29.test(data)) {
+          validate175.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate175.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate175.errors = vErrors;
+  return errors === 0;
+}
+validate175.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate179(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate179.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 128) {
+        validate179.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 1) {
+          validate179.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          return false;
+        } else {
+          if (!pattern3.test(data)) {
+            validate179.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
+            return false;
+          }
+        }
+      }
+    } else {
+      validate179.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate179.errors = vErrors;
+  return errors === 0;
+}
+validate179.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern31 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
 function validate172(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
   let vErrors = null;
   let errors = 0;
   const evaluated0 = validate172.evaluated;
@@ -4750,108 +4906,10 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate172.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern27.test(data)) {
-          validate172.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate172.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate172.errors = vErrors;
-  return errors === 0;
-}
-validate172.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern28 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate174(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate174.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate174.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern28.test(data)) {
-          validate174.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate174.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate174.errors = vErrors;
-  return errors === 0;
-}
-validate174.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate178.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 128) {
-        validate178.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 1) {
-          validate178.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-          return false;
-        } else {
-          if (!pattern3.test(data)) {
-            validate178.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
-            return false;
-          }
-        }
-      }
-    } else {
-      validate178.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate178.errors = vErrors;
-  return errors === 0;
-}
-validate178.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern30 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
-function validate171(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  ;
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate171.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.t === void 0 && (missing0 = "t")) {
-        validate171.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate172.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const tag0 = data.t;
@@ -4862,13 +4920,13 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing1;
                 if (data.t === void 0 && (missing1 = "t") || data.token === void 0 && (missing1 = "token")) {
-                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                   return false;
                 } else {
                   const _errs4 = errors;
                   for (const key0 in data) {
                     if (!(key0 === "t" || key0 === "token" || key0 === "hyperties")) {
-                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -4877,7 +4935,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs5 = errors;
                       if ("auth" !== data.t) {
-                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
+                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid2 = _errs5 === errors;
@@ -4891,16 +4949,16 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs6) {
                           if (typeof data1 === "string") {
                             if (func1(data1) > 8192) {
-                              validate171.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
+                              validate172.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
                               return false;
                             } else {
                               if (func1(data1) < 1) {
-                                validate171.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                validate172.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                 return false;
                               }
                             }
                           } else {
-                            validate171.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate172.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -4915,15 +4973,15 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs8) {
                             if (Array.isArray(data2)) {
                               if (data2.length > 64) {
-                                validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid3 = true;
                                 const len0 = data2.length;
                                 for (let i0 = 0; i0 < len0; i0++) {
                                   const _errs10 = errors;
-                                  if (!validate172(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+                                  if (!validate173(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid3 = _errs10 === errors;
@@ -4938,7 +4996,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                                     outer0: for (; i1--; ) {
                                       for (j0 = i1; j0--; ) {
                                         if (func0(data2[i1], data2[j0])) {
-                                          validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                           return false;
                                           break outer0;
                                         }
@@ -4948,7 +5006,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -4961,7 +5019,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -4972,13 +5030,13 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing2;
                 if (data.t === void 0 && (missing2 = "t") || data.address === void 0 && (missing2 = "address") || data.hyperties === void 0 && (missing2 = "hyperties")) {
-                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                   return false;
                 } else {
                   const _errs13 = errors;
                   for (const key1 in data) {
                     if (!(key1 === "t" || key1 === "address" || key1 === "hyperties")) {
-                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -4987,7 +5045,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs14 = errors;
                       if ("ready" !== data.t) {
-                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
+                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid6 = _errs14 === errors;
@@ -4997,8 +5055,8 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid6) {
                       if (data.address !== void 0) {
                         const _errs15 = errors;
-                        if (!validate174(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
+                        if (!validate175(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
                           errors = vErrors.length;
                         }
                         var valid6 = _errs15 === errors;
@@ -5012,15 +5070,15 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs16) {
                             if (Array.isArray(data6)) {
                               if (data6.length > 64) {
-                                validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid7 = true;
                                 const len1 = data6.length;
                                 for (let i2 = 0; i2 < len1; i2++) {
                                   const _errs18 = errors;
-                                  if (!validate172(data6[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data6, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+                                  if (!validate173(data6[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data6, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid7 = _errs18 === errors;
@@ -5030,7 +5088,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate171.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -5043,7 +5101,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5056,13 +5114,13 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing3;
                 if (data.t === void 0 && (missing3 = "t") || data.m === void 0 && (missing3 = "m")) {
-                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
+                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
                   return false;
                 } else {
                   const _errs21 = errors;
                   for (const key2 in data) {
                     if (!(key2 === "t" || key2 === "m")) {
-                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5071,7 +5129,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs22 = errors;
                       if ("msg" !== data.t) {
-                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
+                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid9 = _errs22 === errors;
@@ -5093,7 +5151,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5106,13 +5164,13 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing4;
                 if (data.t === void 0 && (missing4 = "t") || data.id === void 0 && (missing4 = "id")) {
-                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
+                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
                   return false;
                 } else {
                   const _errs26 = errors;
                   for (const key3 in data) {
                     if (!(key3 === "t" || key3 === "id")) {
-                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5121,7 +5179,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs27 = errors;
                       if ("ack" !== data.t) {
-                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
+                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid11 = _errs27 === errors;
@@ -5131,8 +5189,8 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid11) {
                       if (data.id !== void 0) {
                         const _errs28 = errors;
-                        if (!validate178(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+                        if (!validate179(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
                           errors = vErrors.length;
                         }
                         var valid11 = _errs28 === errors;
@@ -5143,7 +5201,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5156,13 +5214,13 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing5;
                 if (data.t === void 0 && (missing5 = "t") || data.code === void 0 && (missing5 = "code") || data.message === void 0 && (missing5 = "message")) {
-                  validate171.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
+                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
                   return false;
                 } else {
                   const _errs31 = errors;
                   for (const key4 in data) {
                     if (!(key4 === "t" || key4 === "code" || key4 === "message" || key4 === "id")) {
-                      validate171.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5171,7 +5229,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs32 = errors;
                       if ("err" !== data.t) {
-                        validate171.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
+                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid13 = _errs32 === errors;
@@ -5185,16 +5243,16 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs33) {
                           if (typeof data13 === "string") {
                             if (func1(data13) > 64) {
-                              validate171.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                              validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
                               return false;
                             } else {
-                              if (!pattern30.test(data13)) {
-                                validate171.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
+                              if (!pattern31.test(data13)) {
+                                validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
                                 return false;
                               }
                             }
                           } else {
-                            validate171.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -5209,11 +5267,11 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs35) {
                             if (typeof data14 === "string") {
                               if (func1(data14) > 2048) {
-                                validate171.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/4/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                validate172.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/4/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                 return false;
                               }
                             } else {
-                              validate171.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/4/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate172.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/4/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -5224,8 +5282,8 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid13) {
                           if (data.id !== void 0) {
                             const _errs37 = errors;
-                            if (!validate178(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+                            if (!validate179(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
                               errors = vErrors.length;
                             }
                             var valid13 = _errs37 === errors;
@@ -5238,7 +5296,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate171.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5246,24 +5304,24 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
               props0 = true;
             }
           } else {
-            validate171.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
+            validate172.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
             return false;
           }
         } else {
-          validate171.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
+          validate172.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
           return false;
         }
       }
     } else {
-      validate171.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate172.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate171.errors = vErrors;
+  validate172.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-validate171.evaluated = { "dynamicProps": true, "dynamicItems": false };
+validate172.evaluated = { "dynamicProps": true, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,
