@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Writes a file so readers see the old content or the new, never half of it. */
@@ -8,4 +8,12 @@ export async function writeAtomic(file: string, data: string | Uint8Array, mode 
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(tmp, data, { mode });
   await rename(tmp, file);
+}
+
+/** Whether a file exists (and is reachable). */
+export async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }

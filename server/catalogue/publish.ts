@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { build } from 'esbuild';
 import type { PluginKind } from '../../core/catalogue.js';
@@ -9,7 +9,7 @@ import { integrityHex, integrityOf } from '../../core/integrity.js';
 import type { Descriptor } from '../../core/plugin.js';
 import { signingInput } from '../../core/signature.js';
 import { assertValid } from '../../core/validate.js';
-import { writeAtomic } from '../../node/files.js';
+import { exists, writeAtomic } from '../../node/files.js';
 import { type DomainKey, signWith } from './keys.js';
 import { layout } from './layout.js';
 
@@ -183,11 +183,4 @@ async function setDefault(out: string, name: string, force: boolean): Promise<vo
   if (aliases['stub/default'] && !force) return;
   aliases['stub/default'] = name;
   await writeAtomic(file, `${JSON.stringify(aliases, null, 2)}\n`);
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }
