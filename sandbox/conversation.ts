@@ -1,0 +1,224 @@
+import { isProtoflyError, ProtoflyError } from '../core/errors.js';
+import { assertMessage, type Message } from '../core/message.js';
+import { assertTransition, type StubStatus } from '../core/stub.js';
+import { FRAME_COST, type HostFrame } from './channel.js';
+import type { EndpointMatcher } from './endpoint.js';
+import type { ConversationContext, SandboxLogger, StubHandle } from './host.js';
+import { allowSenders, type SenderCheck } from './sender.js';
+import type { HostSession } from './session.js';
+
+/** What a conversation needs from the realm it runs in. */
+export interface ConversationLink {
+  post(frame: HostFrame): void;
+  /** The conversation ended (failed or stopped): release its session. Called once. */
+  release(conversation: Conversation): void;
+  readonly log: SandboxLogger;
+}
+
+/**
+ * One stub instance seen from the host: the {@link StubHandle} the runtime holds, and the
+ * checks on everything the stub sends across (schema, `from`, status transitions).
+ */
+export class Conversation implements StubHandle {
+  #status: StubStatus = 'created';
+  /** Failed or stopped as far as the host is concerned: nothing more goes in. */
+  #ended = false;
+  #released = false;
+  readonly #canSend: SenderCheck;
+  readonly activated: Promise<StubHandle>;
+  #activation: { resolve(handle: StubHandle): void; reject(err: ProtoflyError): void } | undefined;
+  #stopping: Promise<void> | undefined;
+  #stopped: (() => void) | undefined;
+  readonly #snapshots: { resolve(value: unknown): void; reject(err: ProtoflyError): void }[] = [];
+
+  constructor(
+    readonly cid: number,
+    readonly id: string,
+    /** The stub, as `domain/name@version`. */
+    readonly stub: string,
+    readonly session: HostSession,
+    /** The stub's endpoint allow-list, compiled. */
+    readonly endpoints: EndpointMatcher,
+    readonly ctx: ConversationContext,
+    readonly link: ConversationLink,
+  ) {
+    this.#canSend = allowSenders(ctx.from);
+    this.activated = new Promise<StubHandle>((resolve, reject) => {
+      this.#activation = { resolve, reject };
+    });
+  }
+
+  get status(): StubStatus {
+    return this.#status;
+  }
+
+  postMessage(msg: Message): void {
+    if (this.#ended) {
+      throw new ProtoflyError(
+        'PF_ERR_CLOSED',
+        `conversation ${this.id} (${this.stub}) is ${this.#status}; message ${msg.id} not delivered`,
+        { conversation: this.id },
+      );
+    }
+    const json = JSON.stringify(msg);
+    if (!this.session.out.take(FRAME_COST + json.length)) {
+      throw new ProtoflyError(
+        'PF_ERR_QUEUE_FULL',
+        `conversation ${this.id} (${this.stub}) has ${this.session.out.inFlight} bytes of messages its stub has not taken yet; message ${msg.id} not delivered`,
+        { conversation: this.id, window: this.session.out.windowBytes },
+      );
+    }
+    this.link.post({ t: 'deliver', cid: this.cid, session: this.session.id, json });
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    this.#stopping = new Promise<void>((resolve) => {
+      this.#stopped = resolve;
+    });
+    if (this.#ended) this.#finish();
+    else this.link.post({ t: 'stop', cid: this.cid });
+    return this.#stopping;
+  }
+
+  snapshot(): Promise<unknown> {
+    if (this.#ended) {
+      return Promise.reject(
+        new ProtoflyError('PF_ERR_CLOSED', `conversation ${this.id} (${this.stub}) is ${this.#status}`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#snapshots.push({ resolve, reject });
+      this.link.post({ t: 'snapshot', cid: this.cid });
+    });
+  }
+
+  // ---- what the worker reports ----
+
+  /** `activate` returned a stub. */
+  onActivated(): void {
+    this.#activation?.resolve(this);
+    this.#activation = undefined;
+  }
+
+  /** The stub sent a message: checked, then handed to the runtime. */
+  onSend(json: string): void {
+    if (this.#ended) return;
+    let msg: Message;
+    try {
+      const parsed: unknown = JSON.parse(json);
+      assertMessage(parsed);
+      msg = parsed;
+    } catch (err) {
+      return this.refused(
+        isProtoflyError(err)
+          ? err
+          : new ProtoflyError('PF_ERR_SCHEMA', `stub ${this.stub} sent text that is not JSON`),
+      );
+    }
+    if (!this.#canSend(msg.from)) {
+      return this.refused(
+        new ProtoflyError(
+          'PF_ERR_SPOOF',
+          `stub ${this.stub} of conversation ${this.id} sent ${msg.type} ${msg.id} from ${msg.from}, an address it was not given`,
+          { from: msg.from, conversation: this.id },
+        ),
+      );
+    }
+    try {
+      this.ctx.send(msg);
+    } catch (err) {
+      this.refused(
+        isProtoflyError(err)
+          ? err
+          : new ProtoflyError('PF_ERR_LISTENER', `the runtime's send threw on ${msg.type} ${msg.id}`, {
+              id: msg.id,
+            }),
+      );
+    }
+  }
+
+  /** The stub reported a status. */
+  onStatus(status: StubStatus, detail: string | undefined): void {
+    if (this.#ended) return;
+    try {
+      assertTransition(this.#status, status);
+    } catch (err) {
+      return this.refused(err as ProtoflyError);
+    }
+    this.#setStatus(status, detail);
+  }
+
+  onSnapshot(json: string | undefined): void {
+    this.#snapshots.shift()?.resolve(json === undefined ? undefined : JSON.parse(json));
+  }
+
+  /** The worker ended the stub's `stop()`; `error` when it threw or timed out. */
+  onStopped(error: string | undefined): void {
+    this.#stopping ??= Promise.resolve();
+    if (error === undefined) return this.#finish();
+    this.fail(
+      new ProtoflyError('PF_ERR_SANDBOX', `stub ${this.stub} failed in stop(): ${error}`, {
+        conversation: this.id,
+        stub: this.stub,
+      }),
+    );
+  }
+
+  /** Something the stub did was refused; the conversation goes on. Logged at debug: a stub can refuse itself often. */
+  refused(err: ProtoflyError): void {
+    this.link.log.debug({ conversation: this.id, stub: this.stub, code: err.code }, err.message);
+    this.#tell(() => this.ctx.delegate?.onRefused?.(err));
+  }
+
+  /** The host ends the conversation as failed: the stub threw, or its worker is gone. */
+  fail(err: ProtoflyError): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#status = 'failed';
+    this.link.log.warn({ conversation: this.id, stub: this.stub, code: err.code }, err.message);
+    this.#tell(() => this.ctx.delegate?.onStatus?.('failed', err.message, err));
+    this.#activation?.reject(err);
+    this.#activation = undefined;
+    for (const pending of this.#snapshots.splice(0)) pending.reject(err);
+    this.#release();
+    if (this.#stopping) this.#finish();
+  }
+
+  // ---- helpers ----
+
+  /** Ends the conversation as stopped (after failure too) and settles `stop()`. */
+  #finish(): void {
+    this.#ended = true;
+    if (this.#status !== 'stopped') this.#setStatus('stopped', undefined);
+    const closed = new ProtoflyError('PF_ERR_CLOSED', `conversation ${this.id} (${this.stub}) stopped`);
+    this.#activation?.reject(closed);
+    this.#activation = undefined;
+    for (const pending of this.#snapshots.splice(0)) pending.reject(closed);
+    this.#release();
+    this.#stopped?.();
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.link.release(this);
+  }
+
+  #setStatus(status: StubStatus, detail: string | undefined): void {
+    this.#status = status;
+    this.#tell(() => this.ctx.delegate?.onStatus?.(status, detail));
+  }
+
+  /** Calls the runtime's delegate; its exceptions are its own and are only logged. */
+  #tell(call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      this.link.log.error(
+        { conversation: this.id, stub: this.stub },
+        `a sandbox delegate threw: ${(err as Error)?.message ?? String(err)}`,
+      );
+    }
+  }
+}

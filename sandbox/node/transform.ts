@@ -1,0 +1,66 @@
+import { type TransformFailure, transform } from 'esbuild';
+import { ProtoflyError } from '../../core/errors.js';
+import type { StubDescriptor } from '../../core/generated/types.js';
+import type { VerifiedPackage } from '../../core/plugin.js';
+
+/**
+ * Turns a package (one ES module whose default export is `activate`) into a script that a
+ * SES Compartment evaluates to `function (module, exports, require)`.
+ *
+ * Why a CommonJS transform with esbuild, in the host: a Compartment evaluates scripts, not
+ * modules; its module support needs a module-source parser (Babel-based) loaded into every
+ * worker, and slower per package. esbuild is already a run-time dependency (publish bundles
+ * with it), its CJS output for a self-contained module is plain code around
+ * `module.exports`, and the transform costs about a millisecond, once per package version.
+ * Any `import` left in a package becomes `require(...)`, which the sandbox refuses.
+ */
+export async function packageScript(source: string, label: string): Promise<string> {
+  try {
+    const { code } = await transform(source, {
+      format: 'cjs',
+      target: 'es2022',
+      loader: 'js',
+      sourcefile: label,
+      logLevel: 'silent',
+    });
+    return `(function (module, exports, require) {\n${code}\n})`;
+  } catch (err) {
+    const first = (err as TransformFailure).errors?.[0]?.text ?? (err as Error).message;
+    throw new ProtoflyError(
+      'PF_ERR_SANDBOX',
+      `package ${label} is not an ES module the sandbox can run: ${first}`,
+      {
+        package: label,
+      },
+    );
+  }
+}
+
+/** Starts esbuild's service ahead of the first package, so that a cold package does not pay for it. */
+export function warmTransform(): void {
+  transform('', { logLevel: 'silent' }).catch(() => {});
+}
+
+/** Names a package version by its bytes too: two packages under one version never share an evaluation. */
+export function versionKey(descriptor: StubDescriptor): string {
+  return `${descriptor.domain}/${descriptor.name}@${descriptor.version} ${descriptor.sourcePackage.integrity}`;
+}
+
+/** The scripts of the package versions a host has seen, each transformed once. */
+export class ScriptCache {
+  readonly #scripts = new Map<string, Promise<string>>();
+
+  /** The script of `pkg`, transformed on first use. */
+  get(pkg: VerifiedPackage<StubDescriptor>): Promise<string> {
+    const key = versionKey(pkg.descriptor);
+    let script = this.#scripts.get(key);
+    if (!script) {
+      const { domain, name, version } = pkg.descriptor;
+      script = packageScript(pkg.source, `${domain}/${name}@${version}`);
+      // A failed transform is not cached (and not unhandled: the caller awaits it).
+      script.catch(() => this.#scripts.delete(key));
+      this.#scripts.set(key, script);
+    }
+    return script;
+  }
+}

@@ -1,0 +1,32 @@
+// The sandbox worker thread (built to dist/sandbox-worker.js). SES must be the first import:
+// it captures the intrinsics before anything else runs, and `lockdown()` then freezes them
+// for this thread only. The host process is never locked down (tsyringe needs its Reflect).
+import 'ses';
+import { parentPort } from 'node:worker_threads';
+import { ProtoflyError } from '../../core/errors.js';
+import type { HostFrame } from '../channel.js';
+import { evaluateInCompartment } from '../worker/compartment.js';
+import { Runtime } from '../worker/runtime.js';
+
+declare const lockdown: (options: Record<string, string>) => void;
+declare const harden: <T>(value: T) => T;
+
+const port = parentPort;
+if (!port) throw new Error('sandbox-worker.js runs as a worker thread');
+
+lockdown({
+  // The runtime catches every stub exception itself and counts stray rejections for the host.
+  errorTrapping: 'none',
+  unhandledRejectionTrapping: 'none',
+});
+// Errors thrown into stubs are ProtoflyErrors: their class is shared by every stub here.
+harden(ProtoflyError);
+
+const runtime = new Runtime({
+  post: (frame) => port.postMessage(frame),
+  evaluate: evaluateInCompartment,
+  harden,
+  externalMemory: () => process.memoryUsage().external,
+});
+process.on('unhandledRejection', () => runtime.rejection());
+port.on('message', (frame: HostFrame) => runtime.receive(frame));

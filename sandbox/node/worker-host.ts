@@ -1,0 +1,260 @@
+import { Worker } from 'node:worker_threads';
+import { ProtoflyError } from '../../core/errors.js';
+import type { StubDescriptor } from '../../core/generated/types.js';
+import type { VerifiedPackage } from '../../core/plugin.js';
+import type { StubLimits, WorkerFrame } from '../channel.js';
+import { consoleLogger, DEFAULT_LIMITS } from '../defaults.js';
+import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
+import { Realm } from '../realm.js';
+import type { SocketFactory } from '../sockets.js';
+import { sandboxWorkerUrl } from './locate.js';
+import { ScriptCache, versionKey, warmTransform } from './transform.js';
+import { openWebSocket } from './websocket.js';
+
+export interface NodeWorkerHostOptions {
+  /** Heap of a package whose descriptor names no `constraints.memoryMb`, in MiB. Default 64. */
+  readonly memoryMb?: number;
+  /** A worker that does not answer its heartbeat for this long is terminated, in ms. Default 2000. */
+  readonly watchdogMs?: number;
+  /**
+   * Packages with the same key may share a worker (when their memory limits are equal too).
+   * Default: the descriptor's domain, so a domain's stubs can only hurt each other. A package
+   * that was on a worker that crashed gets a worker of its own from then on.
+   */
+  readonly shareKey?: (descriptor: StubDescriptor) => string;
+  readonly limits?: Partial<StubLimits>;
+  readonly log?: SandboxLogger;
+  readonly openSocket?: SocketFactory;
+  /** The worker script. Default: `dist/sandbox-worker.js`, found by {@link sandboxWorkerUrl}. */
+  readonly workerUrl?: URL;
+}
+
+/**
+ * What a worker needs on top of its package's `memoryMb`: SES, the runtime and the channel
+ * take about 8 MiB of heap (measured on Node 20), so the package's budget is its own.
+ */
+const RUNTIME_HEAP_MB = 16;
+const MIB = 1024 * 1024;
+
+/** One worker thread and its realm. */
+interface Slot {
+  readonly worker: Worker;
+  readonly realm: Realm;
+  readonly memoryMb: number;
+  /** Packages (`domain/name`) placed here. */
+  readonly units: Set<string>;
+  /** The sharing group it serves, once taken. */
+  group?: string;
+}
+
+/**
+ * The default host: worker threads with heap limits, SES `lockdown()` inside each, one
+ * Compartment per package version. A warm spare worker (started and locked down, idle) takes
+ * the next cold package, and a new spare starts once that package is running. A heartbeat
+ * watchdog terminates a worker that stops answering (a busy loop) or holds more memory
+ * outside its heap than its limit (array buffers); the conversations on a terminated worker
+ * fail with a coded error, and the next `instantiate` for them starts afresh.
+ */
+export class NodeWorkerHost implements SandboxHost {
+  readonly #memoryMb: number;
+  readonly #watchdogMs: number;
+  readonly #shareKey: (descriptor: StubDescriptor) => string;
+  readonly #limits: StubLimits;
+  readonly #log: SandboxLogger;
+  readonly #openSocket: SocketFactory;
+  readonly #workerUrl: URL;
+  readonly #scripts = new ScriptCache();
+  readonly #slots = new Set<Slot>();
+  readonly #byUnit = new Map<string, Slot>();
+  readonly #byGroup = new Map<string, Slot>();
+  /** Packages that get a worker of their own. */
+  readonly #isolated = new Set<string>();
+  readonly #watchdog: ReturnType<typeof setInterval>;
+  #spare: Slot | undefined;
+  #spawned = 0;
+  #closed = false;
+
+  constructor(options: NodeWorkerHostOptions = {}) {
+    this.#memoryMb = options.memoryMb ?? 64;
+    this.#watchdogMs = options.watchdogMs ?? 2000;
+    this.#shareKey = options.shareKey ?? ((d) => d.domain);
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#log = options.log ?? consoleLogger;
+    this.#openSocket = options.openSocket ?? openWebSocket;
+    this.#workerUrl = options.workerUrl ?? sandboxWorkerUrl();
+    warmTransform();
+    this.#spare = this.#spawn(this.#memoryMb);
+    this.#watchdog = setInterval(() => this.#tick(), this.#watchdogMs / 4);
+    this.#watchdog.unref();
+  }
+
+  ready(): Promise<void> {
+    return this.#spare?.realm.ready ?? Promise.resolve();
+  }
+
+  async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
+    if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
+    const script = this.#scripts.get(pkg);
+    const { slot, fromSpare } = this.#place(pkg.descriptor);
+    try {
+      await slot.realm.ready;
+      const loaded = await slot.realm.load(versionKey(pkg.descriptor), pkg, await script);
+      return await slot.realm.activate(loaded, ctx);
+    } finally {
+      // Started after the cold package is running, so the two do not compete for a core.
+      if (fromSpare) this.#refill();
+    }
+  }
+
+  async terminate(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // The watchdog keeps running meanwhile: a stub stuck in a loop cannot hold up the stop.
+    await Promise.all([...this.#slots].map((slot) => slot.realm.stopAll()));
+    clearInterval(this.#watchdog);
+    const closed = new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
+    await Promise.all([...this.#slots].map((slot) => this.#end(slot, closed)));
+  }
+
+  /** Chooses the worker for a package: where it already runs, else its group's, else the spare or a new one. */
+  #place(descriptor: StubDescriptor): { slot: Slot; fromSpare: boolean } {
+    const unit = `${descriptor.domain}/${descriptor.name}`;
+    const memoryMb = descriptor.constraints.memoryMb ?? this.#memoryMb;
+    const current = this.#byUnit.get(unit);
+    if (current && !current.realm.dead && current.memoryMb === memoryMb)
+      return { slot: current, fromSpare: false };
+    const share = this.#isolated.has(unit) ? `alone ${unit}` : `share ${this.#shareKey(descriptor)}`;
+    const group = `${share} ${memoryMb}`;
+    let slot = this.#byGroup.get(group);
+    let fromSpare = false;
+    if (!slot || slot.realm.dead) {
+      const spare = this.#spare;
+      fromSpare = spare !== undefined && spare.memoryMb === memoryMb && !spare.realm.dead;
+      if (fromSpare) this.#spare = undefined;
+      slot = fromSpare && spare ? spare : this.#spawn(memoryMb);
+      slot.group = group;
+      this.#byGroup.set(group, slot);
+    }
+    slot.units.add(unit);
+    this.#byUnit.set(unit, slot);
+    return { slot, fromSpare };
+  }
+
+  #spawn(memoryMb: number): Slot {
+    this.#spawned += 1;
+    const label = `worker ${this.#spawned}`;
+    const worker = new Worker(this.#workerUrl, {
+      name: `protofly-sandbox-${this.#spawned}`,
+      // Nothing of the host's environment, arguments or loader flags reaches the worker.
+      env: {},
+      argv: [],
+      execArgv: [],
+      stdin: false,
+      resourceLimits: { maxOldGenerationSizeMb: memoryMb + RUNTIME_HEAP_MB },
+    });
+    // A sandbox worker never keeps the process alive on its own; the sockets it uses live in the host.
+    worker.unref();
+    const realm = new Realm((frame) => worker.postMessage(frame), {
+      label,
+      runtime: 'node',
+      limits: this.#limits,
+      log: this.#log,
+      openSocket: this.#openSocket,
+    });
+    const slot: Slot = { worker, realm, memoryMb, units: new Set() };
+    this.#slots.add(slot);
+    worker.on('message', (frame: WorkerFrame) => realm.receive(frame));
+    worker.on('error', (err: Error & { code?: string }) => {
+      const oom = err.code === 'ERR_WORKER_OUT_OF_MEMORY';
+      void this.#end(
+        slot,
+        oom
+          ? this.#error(
+              slot,
+              'PF_ERR_MEMORY',
+              `went over its ${memoryMb} MiB memory limit and was terminated`,
+            )
+          : this.#error(slot, 'PF_ERR_SANDBOX', `crashed: ${err.message}`),
+      );
+    });
+    worker.on(
+      'exit',
+      (code) => void this.#end(slot, this.#error(slot, 'PF_ERR_SANDBOX', `exited with code ${code}`)),
+    );
+    return slot;
+  }
+
+  /** Starts a new spare unless one is up (or the host is closed). */
+  #refill(): void {
+    if (this.#closed || (this.#spare && !this.#spare.realm.dead)) return;
+    this.#spare = this.#spawn(this.#memoryMb);
+  }
+
+  /** Heartbeat: pings every worker, and ends those that have not answered for `watchdogMs` or hold too much memory. */
+  #tick(): void {
+    const now = performance.now();
+    const silent: Slot[] = [];
+    for (const slot of this.#slots) {
+      const limitMb = slot.memoryMb + RUNTIME_HEAP_MB;
+      if (slot.realm.external > limitMb * MIB) {
+        const mb = Math.round(slot.realm.external / MIB);
+        void this.#end(
+          slot,
+          this.#error(
+            slot,
+            'PF_ERR_MEMORY',
+            `held ${mb} MiB outside its heap, over its ${slot.memoryMb} MiB limit, and was terminated`,
+          ),
+        );
+      } else if (now - slot.realm.lastPong > this.#watchdogMs) {
+        silent.push(slot);
+      } else {
+        slot.realm.ping();
+      }
+    }
+    if (silent.length === 0) return;
+    // Confirm after this turn's I/O: a pong may be waiting behind a host that was itself busy.
+    setImmediate(() => {
+      for (const slot of silent) {
+        const ms = Math.round(performance.now() - slot.realm.lastPong);
+        if (ms <= this.#watchdogMs) continue;
+        void this.#end(
+          slot,
+          this.#error(
+            slot,
+            'PF_ERR_WATCHDOG',
+            `did not answer its heartbeat for ${ms} ms (limit ${this.#watchdogMs} ms) and was terminated`,
+          ),
+        );
+      }
+    });
+  }
+
+  /** Ends a worker: everything on it fails with `err`, and the packages that shared it get a worker each from now on. */
+  async #end(slot: Slot, err: ProtoflyError): Promise<void> {
+    if (!this.#slots.delete(slot)) return;
+    slot.realm.die(err);
+    if (this.#spare === slot) this.#spare = undefined;
+    if (slot.group !== undefined && this.#byGroup.get(slot.group) === slot) this.#byGroup.delete(slot.group);
+    for (const unit of slot.units) {
+      if (this.#byUnit.get(unit) === slot) this.#byUnit.delete(unit);
+      if (slot.units.size > 1) this.#isolated.add(unit);
+    }
+    if (err.code !== 'PF_ERR_CLOSED')
+      this.#log.warn({ realm: slot.realm.label, code: err.code }, err.message);
+    this.#refill();
+    await slot.worker.terminate();
+  }
+
+  #error(
+    slot: Slot,
+    code: 'PF_ERR_MEMORY' | 'PF_ERR_SANDBOX' | 'PF_ERR_WATCHDOG',
+    what: string,
+  ): ProtoflyError {
+    const units = [...slot.units];
+    return new ProtoflyError(code, `sandbox ${slot.realm.label} (${units.join(', ') || 'idle'}) ${what}`, {
+      realm: slot.realm.label,
+      packages: units,
+    });
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The host's side of `ctx.connect`: a host opens real WebSockets through a factory, so the
+ * realm code stays free of any one WebSocket implementation (`ws` in Node, the global
+ * `WebSocket` in a browser).
+ */
+
+/** What a socket reports; text only (binary frames are decoded as UTF-8 by the factory). */
+export interface SocketEvents {
+  open(protocol: string): void;
+  message(data: string): void;
+  close(code: number, reason: string): void;
+  error(message: string): void;
+}
+
+/** A socket the host holds for a stub. */
+export interface HostSocket {
+  /** Sends text; ignored unless open. */
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  /** Stops reading while the stub has a full window of socket data it has not taken yet. */
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * Opens a socket to an already allowed, normalized URL. Must not follow redirects (a redirect
+ * could leave the allow-list) and must refuse incoming frames larger than `maxPayload` bytes.
+ * May throw synchronously (e.g. an invalid subprotocol).
+ */
+export type SocketFactory = (
+  url: string,
+  protocols: readonly string[],
+  events: SocketEvents,
+  options: { readonly maxPayload: number },
+) => HostSocket;

@@ -1,0 +1,37 @@
+import type { Message } from '../../core/message.js';
+import type { SocketDelegate, StubContext, StubStatus } from '../../core/stub.js';
+import type { FrameIdentity } from '../channel.js';
+import type { Instance } from './instance.js';
+
+/**
+ * Builds the `ctx` a stub's `activate` receives: plain closures over its {@link Instance},
+ * hardened, so the stub can neither reach the instance nor change what other code sees.
+ */
+export function createContext(
+  instance: Instance,
+  domain: string,
+  identity: FrameIdentity,
+  config: Readonly<Record<string, unknown>>,
+  harden: <T>(value: T) => T,
+): StubContext {
+  return harden({
+    domain,
+    identity,
+    config,
+    session: instance.session.api,
+    log: {
+      debug: (msg: string, data?: unknown) => instance.log('debug', msg, data),
+      info: (msg: string, data?: unknown) => instance.log('info', msg, data),
+      warn: (msg: string, data?: unknown) => instance.log('warn', msg, data),
+      error: (msg: string, data?: unknown) => instance.log('error', msg, data),
+    },
+    send: (msg: Message) => instance.send(msg),
+    connect: (url: string, protocols: readonly string[], delegate: SocketDelegate) =>
+      instance.connect(url, protocols, delegate),
+    status: (status: StubStatus, detail?: string) => instance.status(status, detail),
+    setTimeout: (fn: () => void, ms: number) => instance.timer(fn, ms, false),
+    clearTimeout: (id: number) => instance.clearTimer(id),
+    setInterval: (fn: () => void, ms: number) => instance.timer(fn, ms, true),
+    clearInterval: (id: number) => instance.clearTimer(id),
+  });
+}

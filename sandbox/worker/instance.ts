@@ -1,0 +1,303 @@
+import { type ErrorCode, ProtoflyError } from '../../core/errors.js';
+import type { Message } from '../../core/message.js';
+import {
+  assertTransition,
+  type SocketDelegate,
+  type Stub,
+  type StubSocket,
+  type StubStatus,
+} from '../../core/stub.js';
+import {
+  costOf,
+  type EntryPoint,
+  type LogLevel,
+  MAX_LOG_TEXT,
+  type StubLimits,
+  type WorkerFrame,
+} from '../channel.js';
+import type { EndpointMatcher } from '../endpoint.js';
+import { describeError } from './describe.js';
+import { RateLimit } from './rate.js';
+import type { WorkerSession, WorkerSocket } from './session.js';
+
+/** A package version evaluated in this worker. */
+export interface WorkerPackage {
+  readonly name: string;
+  readonly activate: (ctx: unknown) => unknown;
+  readonly endpoints: EndpointMatcher;
+}
+
+/** What an instance needs from the runtime it lives in. */
+export interface InstanceRuntime {
+  readonly limits: StubLimits;
+  post(frame: WorkerFrame): void;
+  harden<T>(value: T): T;
+  /** A fresh id for a timer or a socket, unique in this worker. */
+  nextId(): number;
+  addSocket(socket: WorkerSocket): void;
+  /** The instance ended (stopped or failed): forget it. */
+  ended(instance: Instance): void;
+}
+
+const CLOSE_CODE_OK = (code: number) => code === 1000 || (code >= 3000 && code <= 4999);
+
+/**
+ * One stub instance (one conversation) inside the worker: the worker side of every `ctx`
+ * capability, and the guard around every call into the stub. Whatever the stub throws, in
+ * whichever entry point, ends this instance and no other.
+ */
+export class Instance {
+  #status: StubStatus = 'created';
+  #state: 'active' | 'stopping' | 'ended' = 'active';
+  stub: Stub | undefined;
+  readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
+  readonly #logRate: RateLimit;
+  #logDropped = 0;
+
+  constructor(
+    readonly cid: number,
+    readonly pkg: WorkerPackage,
+    readonly session: WorkerSession,
+    readonly runtime: InstanceRuntime,
+  ) {
+    this.#logRate = new RateLimit(runtime.limits.logPerSecond, runtime.limits.logBurst);
+  }
+
+  get active(): boolean {
+    return this.#state === 'active';
+  }
+
+  /** Calls into the stub; a throw or a rejection fails this instance. */
+  invoke(where: EntryPoint, call: () => unknown): void {
+    if (this.#state === 'ended') return;
+    try {
+      const result = call();
+      if (
+        result !== null &&
+        typeof result === 'object' &&
+        typeof (result as Promise<unknown>).then === 'function'
+      ) {
+        (result as Promise<unknown>).then(undefined, (err: unknown) => this.fail(where, err));
+      }
+    } catch (err) {
+      this.fail(where, err);
+    }
+  }
+
+  /** Ends the instance because the stub threw in `where`. */
+  fail(where: EntryPoint, err: unknown): void {
+    if (this.#state === 'ended') return;
+    this.#end();
+    this.runtime.post({ t: 'failed', cid: this.cid, where, error: describeError(err) });
+  }
+
+  /** Calls the stub's `stop()` (bounded by `stopTimeoutMs`), then ends the instance. */
+  stop(): void {
+    if (this.#state !== 'active') return;
+    this.#state = 'stopping';
+    let settled = false;
+    const finish = (error?: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.#end();
+      this.runtime.post(
+        error === undefined ? { t: 'stopped', cid: this.cid } : { t: 'stopped', cid: this.cid, error },
+      );
+    };
+    const timer = setTimeout(
+      () => finish(`stop() did not settle within ${this.runtime.limits.stopTimeoutMs} ms`),
+      this.runtime.limits.stopTimeoutMs,
+    );
+    try {
+      Promise.resolve(this.stub?.stop()).then(
+        () => finish(),
+        (err: unknown) => finish(describeError(err)),
+      );
+    } catch (err) {
+      finish(describeError(err));
+    }
+  }
+
+  #end(): void {
+    this.#state = 'ended';
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.runtime.ended(this);
+  }
+
+  // ---- the capabilities behind ctx ----
+
+  send(msg: Message): void {
+    this.#assertOpen('send');
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(msg);
+    } catch (err) {
+      throw this.#refuse('PF_ERR_SCHEMA', `ctx.send: the message is not JSON (${describeError(err)})`);
+    }
+    if (typeof json !== 'string')
+      throw this.#refuse('PF_ERR_SCHEMA', `ctx.send: ${typeof msg} is not a message`);
+    this.#assertSize('ctx.send: message', json.length);
+    this.#post({ t: 'send', cid: this.cid, session: this.session.id, json }, 'send');
+  }
+
+  status(status: StubStatus, detail?: string): void {
+    this.#assertOpen('status');
+    try {
+      assertTransition(this.#status, status);
+    } catch (err) {
+      throw this.#refuse('PF_ERR_STATUS', (err as Error).message);
+    }
+    const text = detail === undefined ? undefined : cut(String(detail));
+    this.#post(
+      text === undefined
+        ? { t: 'status', cid: this.cid, session: this.session.id, status }
+        : { t: 'status', cid: this.cid, session: this.session.id, status, detail: text },
+      'status',
+    );
+    this.#status = status;
+  }
+
+  log(level: LogLevel, line: unknown, data: unknown): void {
+    if (this.#state === 'ended') return;
+    if (!this.#logRate.take()) {
+      this.#logDropped++;
+      return;
+    }
+    let json: string | undefined;
+    if (data !== undefined) {
+      try {
+        json = JSON.stringify(data);
+      } catch {
+        json = '"(not JSON)"';
+      }
+    }
+    const frame: WorkerFrame = {
+      t: 'log',
+      cid: this.cid,
+      session: this.session.id,
+      level,
+      line: cut(String(line)),
+      ...(json === undefined ? {} : { data: cut(json) }),
+      ...(this.#logDropped > 0 ? { dropped: this.#logDropped } : {}),
+    };
+    this.#post(frame, 'log');
+    this.#logDropped = 0;
+  }
+
+  connect(url: string, protocols: readonly string[], delegate: SocketDelegate): StubSocket {
+    this.#assertOpen('connect');
+    const allowed = this.pkg.endpoints(url);
+    if (allowed === undefined) {
+      throw this.#refuse(
+        'PF_ERR_ENDPOINT',
+        `ctx.connect: '${cut(String(url))}' is not in the endpoint allow-list of ${this.pkg.name}`,
+      );
+    }
+    const list = Array.isArray(protocols) ? Array.from(protocols, String) : undefined;
+    if (list === undefined) throw this.#refuse('PF_ERR_ENDPOINT', 'ctx.connect: protocols must be an array');
+    if (delegate === null || typeof delegate !== 'object' || typeof delegate.onMessage !== 'function') {
+      throw this.#refuse('PF_ERR_ENDPOINT', 'ctx.connect: the delegate needs an onMessage function');
+    }
+    const max = this.runtime.limits.maxSocketsPerSession;
+    if (this.session.sockets.size >= max) {
+      throw this.#refuse('PF_ERR_FLOOD', `ctx.connect: the session already holds ${max} sockets`);
+    }
+    const sock = this.runtime.nextId();
+    this.#post(
+      { t: 'connect', cid: this.cid, session: this.session.id, sock, url: allowed, protocols: list },
+      'connect',
+    );
+    const socket: WorkerSocket = { sock, session: this.session, opener: this, delegate, state: 'connecting' };
+    this.session.sockets.set(sock, socket);
+    this.runtime.addSocket(socket);
+    return this.runtime.harden({
+      send: (data: string) => this.#socketSend(socket, data),
+      close: (code?: number, reason?: string) => this.#socketClose(socket, code, reason),
+    });
+  }
+
+  #socketSend(socket: WorkerSocket, data: string): void {
+    if (socket.state !== 'open') {
+      throw this.#refuse('PF_ERR_CLOSED', `socket ${socket.sock} is ${socket.state}, not open`);
+    }
+    if (typeof data !== 'string')
+      throw this.#refuse('PF_ERR_FRAME', `socket.send takes a string, not ${typeof data}`);
+    this.#assertSize('socket.send: data', data.length);
+    this.#post({ t: 'socketSend', session: this.session.id, sock: socket.sock, data }, 'socket.send');
+  }
+
+  #socketClose(socket: WorkerSocket, code?: number, reason?: string): void {
+    if (socket.state === 'closed') return;
+    if (code !== undefined && !(Number.isInteger(code) && CLOSE_CODE_OK(code))) {
+      throw this.#refuse('PF_ERR_FRAME', `socket.close: code ${String(code)} is not 1000 or 3000-4999`);
+    }
+    const text = reason === undefined ? undefined : String(reason).slice(0, 120);
+    this.#post(
+      { t: 'socketClose', session: this.session.id, sock: socket.sock, code, reason: text },
+      'socket.close',
+    );
+  }
+
+  timer(fn: () => void, ms: number, repeat: boolean): number {
+    const what = repeat ? 'setInterval' : 'setTimeout';
+    this.#assertOpen(what);
+    if (typeof fn !== 'function')
+      throw this.#refuse('PF_ERR_SANDBOX', `ctx.${what} takes a function, not ${typeof fn}`);
+    const delay = Math.min(Math.max(Number(ms) || 0, 0), 2 ** 31 - 1);
+    const id = this.runtime.nextId();
+    const run = () => {
+      if (!repeat) this.#timers.delete(id);
+      this.invoke('timer', () => fn());
+    };
+    this.#timers.set(id, repeat ? setInterval(run, delay) : setTimeout(run, delay));
+    return id;
+  }
+
+  clearTimer(id: number): void {
+    const timer = this.#timers.get(id);
+    if (timer === undefined) return;
+    // Timeouts and intervals share one id space (HTML, Node): clearTimeout ends either.
+    clearTimeout(timer);
+    this.#timers.delete(id);
+  }
+
+  // ---- helpers ----
+
+  /** Posts a frame against the session's credit; refuses with `PF_ERR_FLOOD` when the window is full. */
+  #post(frame: WorkerFrame, what: string): void {
+    const session = this.session;
+    if (!session.out.take(costOf(frame))) {
+      if (!session.floodReported) {
+        session.floodReported = true;
+        this.runtime.post({ t: 'flood', cid: this.cid, what });
+      }
+      throw this.#refuse(
+        'PF_ERR_FLOOD',
+        `${what} refused: session ${session.id} has ${session.out.inFlight} bytes unacknowledged (window ${session.out.windowBytes})`,
+      );
+    }
+    this.runtime.post(frame);
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#state === 'ended') {
+      throw this.#refuse('PF_ERR_CLOSED', `ctx.${what}: conversation ${this.cid} has ended`);
+    }
+  }
+
+  #assertSize(what: string, length: number): void {
+    const max = this.runtime.limits.maxFrameBytes;
+    if (length > max)
+      throw this.#refuse('PF_ERR_TOO_LARGE', `${what} of ${length} characters is over ${max}`);
+  }
+
+  #refuse(code: ErrorCode, message: string): ProtoflyError {
+    return new ProtoflyError(code, message, { conversation: this.cid });
+  }
+}
+
+function cut(text: string): string {
+  return text.length > MAX_LOG_TEXT ? `${text.slice(0, MAX_LOG_TEXT)}…` : text;
+}

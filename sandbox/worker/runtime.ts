@@ -1,0 +1,263 @@
+import { ProtoflyError } from '../../core/errors.js';
+import type { Stub } from '../../core/stub.js';
+import { costOf, type HostFrame, type SocketEvent, type StubLimits, type WorkerFrame } from '../channel.js';
+import { compileEndpoints } from '../endpoint.js';
+import { createContext } from './context.js';
+import { describeError } from './describe.js';
+import { Instance, type InstanceRuntime, type WorkerPackage } from './instance.js';
+import { WorkerSession, type WorkerSocket } from './session.js';
+
+/** What the runtime needs from the realm it runs in (a locked-down worker, or the inline host's thread). */
+export interface RuntimeOptions {
+  /** Posts a frame to the host. */
+  post(frame: WorkerFrame): void;
+  /**
+   * Evaluates a package script (see the `load` frame) where the package gets nothing but what
+   * the realm allows, and returns its completion value.
+   */
+  evaluate(script: string, name: string): unknown;
+  /** Makes a value tamper-proof before a stub can see it. */
+  harden<T>(value: T): T;
+  /** Bytes this realm holds outside its JS heap (array buffers): the heap limit does not cover them. */
+  externalMemory(): number;
+}
+
+/**
+ * The worker side of the channel: evaluates packages, runs one {@link Instance} per
+ * conversation, keeps sessions and their credit, and answers the heartbeat. It runs beneath
+ * the stubs (in the worker's start compartment), so nothing a stub does reaches it except
+ * through the hardened `ctx` it was given.
+ */
+export class Runtime implements InstanceRuntime {
+  #limits: StubLimits | undefined;
+  readonly #packages = new Map<number, WorkerPackage>();
+  readonly #instances = new Map<number, Instance>();
+  readonly #sessions = new Map<number, WorkerSession>();
+  readonly #sockets = new Map<number, WorkerSocket>();
+  readonly #refuseRequire: (name: unknown) => never;
+  #ids = 0;
+  #rejections = 0;
+
+  constructor(readonly options: RuntimeOptions) {
+    this.#refuseRequire = options.harden((name: unknown) => {
+      throw new ProtoflyError(
+        'PF_ERR_SANDBOX',
+        `a stub imports nothing at run time, yet it required '${String(name)}'`,
+        {},
+      );
+    });
+  }
+
+  get limits(): StubLimits {
+    if (!this.#limits) throw new ProtoflyError('PF_ERR_SANDBOX', 'the sandbox worker got no init frame');
+    return this.#limits;
+  }
+
+  /** Handles one frame from the host. */
+  receive(frame: HostFrame): void {
+    switch (frame.t) {
+      case 'deliver':
+        return this.#deliver(frame.cid, frame.session, frame.json, costOf(frame));
+      case 'socket':
+        this.#ack(this.#sessions.get(frame.session), costOf(frame));
+        return this.#socketEvent(frame.sock, frame.event);
+      case 'ack': {
+        const session = this.#sessions.get(frame.session);
+        if (!session) return;
+        session.out.release(frame.bytes);
+        session.floodReported = false;
+        return;
+      }
+      case 'ping':
+        this.options.post({
+          t: 'pong',
+          external: this.options.externalMemory(),
+          rejections: this.#rejections,
+        });
+        this.#rejections = 0;
+        return;
+      case 'init':
+        this.#limits = frame.limits;
+        return this.options.post({ t: 'ready' });
+      case 'load':
+        return this.#load(frame.pkg, frame.name, frame.script, frame.endpoints);
+      case 'activate':
+        return this.#activate(frame);
+      case 'stop': {
+        const instance = this.#instances.get(frame.cid);
+        if (instance) instance.stop();
+        else this.options.post({ t: 'stopped', cid: frame.cid });
+        return;
+      }
+      case 'snapshot':
+        return this.#snapshot(frame.cid);
+      case 'endSession': {
+        const session = this.#sessions.get(frame.session);
+        if (!session) return;
+        for (const sock of session.sockets.keys()) this.#sockets.delete(sock);
+        session.end();
+        this.#sessions.delete(frame.session);
+        return;
+      }
+    }
+  }
+
+  /** A promise rejection nobody handled: a stub's, since the runtime handles its own. Counted for the host. */
+  rejection(): void {
+    this.#rejections++;
+  }
+
+  post(frame: WorkerFrame): void {
+    this.options.post(frame);
+  }
+
+  harden<T>(value: T): T {
+    return this.options.harden(value);
+  }
+
+  nextId(): number {
+    this.#ids += 1;
+    return this.#ids;
+  }
+
+  addSocket(socket: WorkerSocket): void {
+    this.#sockets.set(socket.sock, socket);
+  }
+
+  ended(instance: Instance): void {
+    this.#instances.delete(instance.cid);
+  }
+
+  #load(pkg: number, name: string, script: string, endpoints: readonly string[]): void {
+    try {
+      const factory = this.options.evaluate(script, name);
+      if (typeof factory !== 'function') throw new Error('the package script is not a function');
+      const module: { exports: { default?: unknown } } = { exports: {} };
+      factory(module, module.exports, this.#refuseRequire);
+      const activate = module.exports?.default;
+      if (typeof activate !== 'function') {
+        throw new Error(`its default export is ${typeof activate}, not an activate function`);
+      }
+      this.#packages.set(pkg, {
+        name,
+        activate: activate as WorkerPackage['activate'],
+        endpoints: compileEndpoints(endpoints),
+      });
+      this.options.post({ t: 'loaded', pkg });
+    } catch (err) {
+      this.options.post({ t: 'loaded', pkg, error: describeError(err) });
+    }
+  }
+
+  #activate(frame: Extract<HostFrame, { t: 'activate' }>): void {
+    const { cid } = frame;
+    const pkg = this.#packages.get(frame.pkg);
+    if (!pkg) {
+      return this.options.post({
+        t: 'failed',
+        cid,
+        where: 'activate',
+        error: `package ${frame.pkg} is not loaded`,
+      });
+    }
+    let session = this.#sessions.get(frame.session);
+    if (!session) {
+      session = new WorkerSession(frame.session, this.limits.windowBytes, this.options.harden);
+      this.#sessions.set(frame.session, session);
+    }
+    const instance = new Instance(cid, pkg, session, this);
+    this.#instances.set(cid, instance);
+
+    let settled = false;
+    const settle = (stub: unknown, thrown?: { readonly error: unknown }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (!instance.active) return;
+      const shape = thrown ? undefined : stubShapeError(stub);
+      if (thrown || shape) return instance.fail('activate', thrown ? thrown.error : new Error(shape));
+      instance.stub = stub as Stub;
+      this.options.post({ t: 'activated', cid });
+    };
+    const ms = this.limits.activateTimeoutMs;
+    const timer = setTimeout(
+      () => settle(undefined, { error: new Error(`activate did not settle within ${ms} ms`) }),
+      ms,
+    );
+    try {
+      const ctx = createContext(instance, frame.domain, frame.identity, frame.config, this.options.harden);
+      Promise.resolve(pkg.activate(ctx)).then(
+        (stub) => settle(stub),
+        (error: unknown) => settle(undefined, { error }),
+      );
+    } catch (error) {
+      settle(undefined, { error });
+    }
+  }
+
+  #deliver(cid: number, sessionId: number, json: string, cost: number): void {
+    const instance = this.#instances.get(cid);
+    const stub = instance?.stub;
+    if (stub && instance.active) instance.invoke('postMessage', () => stub.postMessage(JSON.parse(json)));
+    this.#ack(this.#sessions.get(sessionId), cost);
+  }
+
+  #snapshot(cid: number): void {
+    const instance = this.#instances.get(cid);
+    const stub = instance?.stub;
+    if (!stub || typeof stub.snapshot !== 'function') return this.options.post({ t: 'snapshot', cid });
+    instance.invoke('snapshot', () => {
+      const json = JSON.stringify(stub.snapshot?.());
+      if (json !== undefined && json.length > this.limits.maxFrameBytes) {
+        throw new Error(`its snapshot of ${json.length} characters is over ${this.limits.maxFrameBytes}`);
+      }
+      this.options.post(json === undefined ? { t: 'snapshot', cid } : { t: 'snapshot', cid, json });
+    });
+  }
+
+  #socketEvent(sock: number, event: SocketEvent): void {
+    const socket = this.#sockets.get(sock);
+    if (!socket) return;
+    const { delegate, opener } = socket;
+    if (event.type === 'open') socket.state = 'open';
+    if (event.type === 'close') {
+      socket.state = 'closed';
+      this.#sockets.delete(sock);
+      socket.session.sockets.delete(sock);
+    }
+    // Events reach the delegate for as long as the session lives, even after its opener
+    // ended: the socket may serve the session's other instances.
+    try {
+      if (event.type === 'message') delegate.onMessage(event.data);
+      else if (event.type === 'open') delegate.onOpen?.(event.protocol);
+      else if (event.type === 'close') delegate.onClose?.(event.code, event.reason);
+      else delegate.onError?.(event.message);
+    } catch (err) {
+      opener.fail('socket', err);
+    }
+  }
+
+  #ack(session: WorkerSession | undefined, cost: number): void {
+    if (!session) return;
+    const bytes = session.in.consume(cost);
+    if (bytes > 0) this.options.post({ t: 'ack', session: session.id, bytes });
+  }
+}
+
+/** Why `activate`'s result is not a stub, or undefined when it is one. */
+function stubShapeError(stub: unknown): string | undefined {
+  try {
+    const s = stub as Partial<Stub> | null;
+    if (
+      s !== null &&
+      typeof s === 'object' &&
+      typeof s.postMessage === 'function' &&
+      typeof s.stop === 'function'
+    ) {
+      return undefined;
+    }
+    return 'activate returned no stub (an object with postMessage and stop)';
+  } catch (err) {
+    return describeError(err);
+  }
+}
