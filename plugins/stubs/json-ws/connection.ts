@@ -1,0 +1,405 @@
+import type { ErrFrame, JsonWsFrame } from '../../../core/generated/types.js';
+import type { Message } from '../../../core/message.js';
+import type { StubContext, StubSocket, StubStatus } from '../../../core/stub.js';
+import { Backoff } from './backoff.js';
+import { type JsonWsSettings, settingsOf } from './config.js';
+import { Outbox, type Outgoing } from './outbox.js';
+import { Seen } from './seen.js';
+
+/** The WebSocket subprotocol of json-ws (the node's frames.ts names the same). */
+export const PROTOCOL = 'protofly.json-ws.v1';
+/** Where the connection lives in `ctx.session`: one per domain and identity. */
+const SESSION_KEY = 'json-ws/connection';
+/** Hyperty addresses remembered to claim again after a reconnect (the node's bound). */
+const MAX_HYPERTIES = 64;
+/** Retry delay when the host's window toward the socket or the runtime is full. */
+const BUSY_RETRY_MS = 10;
+
+/** What the app gets, as a response code, when the node refused its request with an error code. */
+const RESPONSE_CODES: Readonly<Record<string, number>> = {
+  PF_ERR_SCHEMA: 400,
+  PF_ERR_FRAME: 400,
+  PF_ERR_AUTH: 401,
+  PF_ERR_SPOOF: 403,
+  PF_ERR_FORBIDDEN: 403,
+  PF_ERR_NO_ROUTE: 404,
+  PF_ERR_TOO_LARGE: 413,
+  PF_ERR_QUEUE_FULL: 503,
+};
+
+type State = 'idle' | 'connecting' | 'live' | 'waiting' | 'failed' | 'closed';
+type Slot = 'connect' | 'flush' | 'inbox';
+
+interface Pending extends Outgoing {
+  readonly conversation: Conversation;
+}
+
+/** One stub instance (one conversation) on the shared connection. */
+export class Conversation {
+  /** The last status reported for this conversation. */
+  status: StubStatus = 'created';
+  /** Addresses this conversation sent to: messages from them come back to it. */
+  readonly peers = new Set<string>();
+
+  constructor(
+    readonly ctx: StubContext,
+    readonly connection: Connection,
+  ) {}
+
+  /** A message from the runtime for the far side. */
+  post(msg: Message): void {
+    this.connection.send(this, msg);
+  }
+
+  /** The conversation ends; the connection closes with the last one. */
+  stop(): void {
+    this.connection.leave(this);
+    this.report('stopped');
+  }
+
+  /** Reports `status` unless it is the one already reported. */
+  report(status: StubStatus, detail?: string): void {
+    if (this.status === status) return;
+    this.ctx.status(status, detail);
+    this.status = status;
+  }
+}
+
+/**
+ * One json-ws connection to a messaging node, shared through `ctx.session` by every
+ * conversation of the same domain and identity.
+ *
+ * - Authenticates with the first frame and reports `connecting → live`; on a lost socket,
+ *   `disconnected`, then reconnects after an exponential, jittered delay.
+ * - Keeps each message until the node acknowledges it, at most `windowSize` in flight, and
+ *   sends the unacknowledged ones again on the next socket (at-least-once on the wire).
+ * - Drops a received message whose key (sender, id, type or response code) it has seen, so
+ *   the app gets each message exactly once.
+ * - Uses only the context it is given: its owner's `connect` and timers (the oldest live
+ *   conversation's), each conversation's `send` and `status`.
+ */
+export class Connection {
+  readonly #settings: JsonWsSettings | undefined;
+  readonly #conversations: Conversation[] = [];
+  readonly #outbox = new Outbox<Pending>();
+  readonly #inbox: Message[] = [];
+  readonly #seen: Seen;
+  readonly #backoff: Backoff;
+  readonly #hyperties = new Set<string>();
+  readonly #timers = new Map<Slot, { id: number; fn: () => void; ms: number }>();
+  #owner: StubContext;
+  #socket: StubSocket | undefined;
+  /** Bumped for every new socket, so a late event of an old one changes nothing. */
+  #generation = 0;
+  #state: State = 'idle';
+  #failure = '';
+
+  private constructor(ctx: StubContext) {
+    this.#owner = ctx;
+    this.#settings = settingsOf(ctx.config);
+    const s = this.#settings;
+    this.#seen = new Seen(s?.dedupWindow ?? 1);
+    this.#backoff = new Backoff(
+      s?.reconnectDelayMs ?? 0,
+      s?.reconnectDelayMaxMs ?? 0,
+      s?.randomizationFactor ?? 0,
+      `${ctx.domain} ${ctx.identity.address}`,
+    );
+  }
+
+  /** The conversation of `ctx` on its session's connection, which is made on first use. */
+  static join(ctx: StubContext): Conversation {
+    let connection = ctx.session.get(SESSION_KEY) as Connection | undefined;
+    if (!connection) {
+      connection = new Connection(ctx);
+      ctx.session.set(SESSION_KEY, connection);
+    }
+    return connection.#join(ctx);
+  }
+
+  #join(ctx: StubContext): Conversation {
+    const conversation = new Conversation(ctx, this);
+    this.#conversations.push(conversation);
+    if (this.#state === 'idle' && !this.#settings) this.#fail('ctx.config has no url');
+    if (this.#state === 'failed') conversation.report('failed', this.#failure);
+    else conversation.report(this.#state === 'live' ? 'live' : 'connecting');
+    if (this.#state === 'idle') this.#connect();
+    return conversation;
+  }
+
+  /** Queues a message for the node; a request that cannot go is answered here with an error code. */
+  send(conversation: Conversation, msg: Message): void {
+    if (this.#state === 'closed') return;
+    const s = this.#settings!;
+    conversation.peers.add(msg.to);
+    if (msg.from.startsWith('hyperty://') && this.#hyperties.size < MAX_HYPERTIES)
+      this.#hyperties.add(msg.from);
+    if (this.#state === 'failed') return this.#answer(conversation, msg, 503, this.#failure);
+    const frame = `{"t":"msg","m":${JSON.stringify(msg)}}`;
+    if (frame.length * 3 > s.maxFrameBytes && utf8Length(frame) > s.maxFrameBytes) {
+      return this.#answer(
+        conversation,
+        msg,
+        413,
+        `message ${msg.id} is over ${s.maxFrameBytes} bytes framed`,
+      );
+    }
+    if (this.#outbox.size >= s.maxQueued) {
+      return this.#answer(conversation, msg, 503, `${s.maxQueued} messages are waiting for the node already`);
+    }
+    this.#outbox.push({ msg, frame, conversation });
+    this.#flush();
+  }
+
+  /** A conversation ended: the connection closes with the last, or moves to the oldest one left. */
+  leave(conversation: Conversation): void {
+    const i = this.#conversations.indexOf(conversation);
+    if (i < 0) return;
+    this.#conversations.splice(i, 1);
+    const next = this.#conversations[0];
+    if (!next) return this.#close();
+    if (conversation.ctx === this.#owner) this.#rehome(next.ctx);
+  }
+
+  #connect(): void {
+    const ctx = this.#owner;
+    const { url, connectTimeoutMs } = this.#settings!;
+    const token = ctx.identity.token;
+    if (!token) return this.#fail(`no identity token for ${ctx.identity.address}`);
+    const generation = ++this.#generation;
+    const current = () => generation === this.#generation;
+    this.#state = 'connecting';
+    this.#broadcast('connecting');
+    const hyperties = this.#hyperties.size ? [...this.#hyperties] : undefined;
+    try {
+      const socket = ctx.connect(url, [PROTOCOL], {
+        onOpen: () => {
+          if (current()) this.#trySend(socket, JSON.stringify({ t: 'auth', token, hyperties }));
+        },
+        onMessage: (data) => this.#onData(data, current()),
+        onClose: (code, reason) => {
+          if (current()) this.#lost(`closed ${code}${reason ? ` ${reason}` : ''}`, code);
+        },
+        // The close that follows says what happens next.
+        onError: (message) => ctx.log.debug('json-ws socket error', { url, message }),
+      });
+      this.#socket = socket;
+    } catch (err) {
+      return this.#fail(`cannot connect to ${url}: ${(err as Error).message}`);
+    }
+    this.#arm(
+      'connect',
+      () => current() && this.#lost(`no ready within ${connectTimeoutMs} ms`),
+      connectTimeoutMs,
+    );
+  }
+
+  #onData(data: string, current: boolean): void {
+    let frame: JsonWsFrame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return this.#owner.log.warn('json-ws: a frame that is not JSON', { data: data.slice(0, 80) });
+    }
+    if (typeof frame !== 'object' || frame === null) return;
+    // Messages count from any socket, even one being replaced (the dedup drops repeats);
+    // acknowledgements only from the current one, whose window they account for.
+    if (frame.t === 'msg') return this.#receive(frame.m);
+    if (!current) return;
+    if (frame.t === 'ack') {
+      this.#outbox.settle(frame.id);
+      this.#flush();
+    } else if (frame.t === 'err') {
+      this.#refused(frame);
+    } else if (frame.t === 'ready') {
+      this.#disarm('connect');
+      this.#state = 'live';
+      this.#backoff.reset();
+      this.#broadcast('live');
+      this.#flush();
+    }
+  }
+
+  /** Sends what the window allows; when the host cannot take more now, tries again shortly. */
+  #flush(): void {
+    if (this.#state !== 'live' || this.#timers.has('flush')) return;
+    const socket = this.#socket!;
+    const window = this.#settings!.windowSize;
+    for (let e = this.#outbox.next(window); e; e = this.#outbox.next(window)) {
+      if (!this.#trySend(socket, e.frame)) return this.#arm('flush', () => this.#flush(), BUSY_RETRY_MS);
+      this.#outbox.sent();
+    }
+  }
+
+  #trySend(socket: StubSocket, frame: string): boolean {
+    try {
+      socket.send(frame);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The node refused a message: a flood is sent again after a pause, anything else answered. */
+  #refused(frame: ErrFrame): void {
+    const entry = frame.id === undefined ? undefined : this.#outbox.settle(frame.id);
+    if (!entry) return this.#owner.log.warn(`json-ws: the node refused: ${frame.code}`, frame);
+    if (frame.code === 'PF_ERR_FLOOD') {
+      this.#outbox.retry(entry);
+      return this.#arm('flush', () => this.#flush(), this.#settings!.floodPauseMs);
+    }
+    this.#answer(
+      entry.conversation,
+      entry.msg,
+      RESPONSE_CODES[frame.code] ?? 500,
+      `${frame.code}: ${frame.message}`,
+    );
+    this.#flush();
+  }
+
+  #receive(m: Message): void {
+    const key = `${m.from} ${m.id} ${m.type === 'response' ? m.body.code : m.type}`;
+    if (!this.#seen.add(key)) return;
+    if (this.#inbox.length >= this.#settings!.maxQueued) {
+      this.#owner.log.warn('json-ws: the runtime is not taking messages; dropped the oldest', {
+        id: this.#inbox[0]!.id,
+      });
+      this.#inbox.shift();
+    }
+    this.#inbox.push(m);
+    if (!this.#timers.has('inbox')) this.#drainInbox();
+  }
+
+  /** Hands received messages to the runtime in order; waits when it is busy. */
+  #drainInbox(): void {
+    while (this.#inbox.length) {
+      if (!this.#deliver(this.#inbox[0]!)) return this.#arm('inbox', () => this.#drainInbox(), BUSY_RETRY_MS);
+      this.#inbox.shift();
+    }
+  }
+
+  /**
+   * Gives `m` to the conversation that talks to its sender, else to any that takes it (an
+   * incoming conversation). False when the runtime is busy and `m` should be tried again.
+   */
+  #deliver(m: Message): boolean {
+    const first = this.#conversations.find((c) => c.peers.has(m.from)) ?? this.#conversations[0];
+    const rest = this.#conversations.filter((c) => c !== first);
+    for (const c of first ? [first, ...rest] : rest) {
+      try {
+        c.ctx.send(m);
+        return true;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'PF_ERR_FLOOD' || code === 'PF_ERR_QUEUE_FULL') return false;
+      }
+    }
+    this.#owner.log.warn('json-ws: no conversation took a message', { id: m.id, from: m.from, to: m.to });
+    return true;
+  }
+
+  /** The socket is gone (closed, or no `ready` in time): reconnect later, unless refused for good. */
+  #lost(detail: string, code?: number): void {
+    this.#generation++;
+    this.#disarm('connect');
+    this.#disarm('flush');
+    this.#closeSocket();
+    this.#outbox.rewind();
+    // 44xx: the node refused the token or the domain; the same token will not do better.
+    if (code !== undefined && code >= 4400 && code < 4500)
+      return this.#fail(`the node refused us: ${detail}`);
+    this.#state = 'waiting';
+    const delay = this.#backoff.next();
+    this.#broadcast('disconnected', `${detail}; reconnecting in ${delay} ms`);
+    this.#arm('connect', () => this.#connect(), delay);
+  }
+
+  #fail(detail: string): void {
+    this.#state = 'failed';
+    this.#failure = detail;
+    for (const slot of [...this.#timers.keys()]) this.#disarm(slot);
+    this.#broadcast('failed', detail);
+    for (const e of this.#outbox.clear()) this.#answer(e.conversation, e.msg, 503, detail);
+  }
+
+  #close(): void {
+    for (const slot of [...this.#timers.keys()]) this.#disarm(slot);
+    this.#generation++;
+    this.#closeSocket();
+    this.#state = 'closed';
+    this.#outbox.clear();
+    this.#owner.session.delete(SESSION_KEY);
+  }
+
+  #closeSocket(): void {
+    try {
+      this.#socket?.close(1000);
+    } catch {
+      // Already closed.
+    }
+    this.#socket = undefined;
+  }
+
+  /** Moves the timers to another conversation's context: the owner's end with it. */
+  #rehome(owner: StubContext): void {
+    const timers = [...this.#timers];
+    for (const [slot] of timers) this.#disarm(slot);
+    this.#owner = owner;
+    for (const [slot, t] of timers) this.#arm(slot, t.fn, t.ms);
+  }
+
+  #arm(slot: Slot, fn: () => void, ms: number): void {
+    this.#disarm(slot);
+    const id = this.#owner.setTimeout(() => {
+      this.#timers.delete(slot);
+      fn();
+    }, ms);
+    this.#timers.set(slot, { id, fn, ms });
+  }
+
+  #disarm(slot: Slot): void {
+    const timer = this.#timers.get(slot);
+    if (!timer) return;
+    this.#owner.clearTimeout(timer.id);
+    this.#timers.delete(slot);
+  }
+
+  #broadcast(status: StubStatus, detail?: string): void {
+    for (const c of this.#conversations) {
+      try {
+        c.report(status, detail);
+      } catch (err) {
+        c.ctx.log.warn('json-ws: status not reported', { status, error: (err as Error).message });
+      }
+    }
+  }
+
+  /** Answers a request locally (the bus's way of saying it could not go); a response is only logged. */
+  #answer(conversation: Conversation, msg: Message, code: number, description: string): void {
+    if (msg.type === 'response') {
+      return conversation.ctx.log.warn('json-ws: response not delivered', { id: msg.id, code, description });
+    }
+    try {
+      conversation.ctx.send({
+        id: msg.id,
+        type: 'response',
+        from: msg.to,
+        to: msg.from,
+        body: { code, description },
+      });
+    } catch (err) {
+      conversation.ctx.log.warn('json-ws: could not answer', { id: msg.id, error: (err as Error).message });
+    }
+  }
+}
+
+/** UTF-8 length of a string, for the frame limit (the socket counts bytes, JavaScript counts UTF-16 units). */
+function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // +1 for 2-byte and each surrogate half (a pair is 4 bytes), +2 for the rest of the BMP.
+    if (c > 0x7f) n += c > 0x7ff && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
+  }
+  return n;
+}

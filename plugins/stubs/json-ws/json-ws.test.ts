@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Message, request, response } from '../../../core/message.js';
+import type { Stub } from '../../../core/stub.js';
+import { DirectContext, DirectSession } from '../../../test/support/direct-context.js';
+import { type TwoDomains, twoDomains } from '../../../test/support/node-fixture.js';
+import activate from './index.js';
+
+const ALICE = 'user://a.example/alice';
+const BOB = 'user://b.example/bob';
+const CAROL = 'user://b.example/carol';
+const chat = (from: string, to: string, text = 'hi') =>
+  request('create', from, to, { value: { kind: 'chat', text } });
+/** Short delays so reconnection happens within a test. */
+const FAST = { reconnectDelayMs: 20, reconnectDelayMaxMs: 100, connectTimeoutMs: 2000 };
+
+let domains: TwoDomains;
+const running: { stub: Stub; ctx: DirectContext; session: DirectSession }[] = [];
+
+afterEach(async () => {
+  for (const { stub, ctx, session } of running.splice(0)) {
+    await stub.stop();
+    ctx.end();
+    session.end();
+  }
+  await domains?.close();
+});
+
+/** Activates the json-ws stub for `address` against b.example's node. */
+async function open(address: string, options: { session?: DirectSession; token?: string } = {}) {
+  const session = options.session ?? new DirectSession();
+  const ctx = new DirectContext({
+    address,
+    domain: 'b.example',
+    token: options.token ?? (await domains.token(address)),
+    config: { url: domains.node.url, ...FAST },
+    session,
+  });
+  const stub = await activate(ctx);
+  running.push({ stub, ctx, session });
+  return { stub, ctx, session };
+}
+
+const live = (ctx: DirectContext) => ctx.until(() => ctx.statuses.at(-1) === 'live');
+const ids = (msgs: readonly Message[]) => msgs.map((m) => m.id);
+
+describe('json-ws stub', () => {
+  it('carries a chat and its response between users of two domains through the node', async () => {
+    domains = await twoDomains();
+    const alice = await open(ALICE);
+    const bob = await open(BOB);
+    await Promise.all([live(alice.ctx), live(bob.ctx)]);
+    expect(alice.ctx.statuses).toEqual(['connecting', 'live']);
+
+    const hello = chat(ALICE, BOB, 'hello bob');
+    alice.stub.postMessage(hello);
+    await bob.ctx.until(() => bob.ctx.received.length === 1);
+    expect(bob.ctx.received).toEqual([hello]);
+
+    const ok = response(hello, 200);
+    bob.stub.postMessage(ok);
+    await alice.ctx.until(() => alice.ctx.received.length === 1);
+    expect(alice.ctx.received).toEqual([ok]);
+  });
+
+  it('loses and duplicates nothing while the node restarts under 1000 messages', async () => {
+    domains = await twoDomains({ messagesPerSecond: 1_000_000 });
+    const alice = await open(ALICE);
+    const bob = await open(BOB);
+    await Promise.all([live(alice.ctx), live(bob.ctx)]);
+
+    const sent: Message[] = [];
+    let restarted: Promise<unknown> | undefined;
+    for (let i = 0; i < 1000; i++) {
+      const m = chat(ALICE, BOB, `message ${i}`);
+      sent.push(m);
+      alice.stub.postMessage(m);
+      // Bursts of 50: the restart starts while a whole burst is on its way to the node.
+      if (i === 349) restarted = domains.restart();
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 1));
+    }
+    await restarted;
+    await bob.ctx.until(() => bob.ctx.received.length >= 1000, 15_000);
+    await new Promise((r) => setTimeout(r, 200)); // a late duplicate would arrive meanwhile
+
+    expect(ids(bob.ctx.received)).toEqual(ids(sent));
+    // The restarted node got the 650 sent after the restart began, and the ones in flight again.
+    expect(domains.node.metrics.messagesIn).toBeGreaterThan(650);
+    expect(alice.session.opened).toBeGreaterThanOrEqual(2);
+    expect(alice.ctx.statuses).toContain('disconnected');
+    expect(alice.ctx.statuses.at(-1)).toBe('live');
+    expect(bob.ctx.statuses.at(-1)).toBe('live');
+  });
+
+  it('shares one socket among the conversations of one identity, and outlives the first', async () => {
+    domains = await twoDomains();
+    const session = new DirectSession();
+    const withBob = await open(ALICE, { session });
+    const withCarol = await open(ALICE, { session });
+    const bob = await open(BOB);
+    const carol = await open(CAROL);
+    await Promise.all([withBob, withCarol, bob, carol].map((s) => live(s.ctx)));
+    expect(session.opened).toBe(1);
+    expect(withCarol.ctx.statuses).toEqual(['connecting', 'live']);
+
+    const toBob = chat(ALICE, BOB);
+    const toCarol = chat(ALICE, CAROL);
+    withBob.stub.postMessage(toBob);
+    withCarol.stub.postMessage(toCarol);
+    await bob.ctx.until(() => bob.ctx.received.length === 1);
+    await carol.ctx.until(() => carol.ctx.received.length === 1);
+    // Each answer goes to the conversation that talks to its sender.
+    bob.stub.postMessage(response(toBob, 200));
+    carol.stub.postMessage(response(toCarol, 200));
+    await withBob.ctx.until(() => withBob.ctx.received.length === 1);
+    await withCarol.ctx.until(() => withCarol.ctx.received.length === 1);
+    expect(withBob.ctx.received.map((m) => m.from)).toEqual([BOB]);
+    expect(withCarol.ctx.received.map((m) => m.from)).toEqual([CAROL]);
+
+    // The first conversation, whose context opened the socket, ends; the second goes on.
+    await withBob.stub.stop();
+    withBob.ctx.end();
+    const again = chat(ALICE, CAROL, 'still there?');
+    withCarol.stub.postMessage(again);
+    await carol.ctx.until(() => carol.ctx.received.length === 2);
+    expect(carol.ctx.received[1]).toEqual(again);
+    expect(session.opened).toBe(1);
+
+    await withCarol.stub.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(session.sockets.size).toBe(0);
+    expect(session.store.size).toBe(0);
+  });
+
+  it('answers a request the node refuses with its response code', async () => {
+    domains = await twoDomains();
+    const alice = await open(ALICE);
+    await live(alice.ctx);
+    const spoof = chat(BOB, CAROL);
+    alice.stub.postMessage(spoof);
+    await alice.ctx.until(() => alice.ctx.received.length === 1);
+    expect(alice.ctx.received[0]).toEqual({
+      id: spoof.id,
+      type: 'response',
+      from: CAROL,
+      to: BOB,
+      body: { code: 403, description: `PF_ERR_SPOOF: ${ALICE} may not send as ${BOB}` },
+    });
+  });
+
+  it('answers 413 for a message over the frame limit without sending it', async () => {
+    domains = await twoDomains();
+    const alice = await open(ALICE);
+    await live(alice.ctx);
+    const big = chat(ALICE, BOB, 'é'.repeat(40_000)); // 40 000 characters, 80 000 bytes
+    alice.stub.postMessage(big);
+    await alice.ctx.until(() => alice.ctx.received.length === 1);
+    expect(alice.ctx.received[0]!.body).toEqual({
+      code: 413,
+      description: `message ${big.id} is over 65536 bytes framed`,
+    });
+    expect(domains.node.metrics.messagesIn).toBe(0);
+  });
+
+  it('fails for good when the node refuses its token, answering what waits with 503', async () => {
+    domains = await twoDomains();
+    const alice = await open(ALICE, { token: await domains.a.issue(ALICE, 300, 'c.example') });
+    const waiting = chat(ALICE, BOB);
+    alice.stub.postMessage(waiting);
+    await alice.ctx.until(() => alice.ctx.statuses.at(-1) === 'failed');
+    expect(alice.ctx.statuses).toEqual(['connecting', 'failed']);
+    expect(alice.ctx.received).toEqual([
+      expect.objectContaining({
+        id: waiting.id,
+        type: 'response',
+        body: expect.objectContaining({ code: 503 }),
+      }),
+    ]);
+    expect(alice.session.opened).toBe(1);
+  });
+});
