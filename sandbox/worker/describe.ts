@@ -2,21 +2,18 @@
 const MAX = 1024;
 
 /**
- * Describes whatever a stub threw, for the host, without trusting it: only own data
- * properties are read, so a thrown object's getters never run (a Proxy's traps still may;
- * they run on the stub's own thread, under the watchdog, and their exceptions are caught).
+ * Describes whatever a stub threw, for the host. Reading an error's `name` and `message` may
+ * run the stub's own getters (or a Proxy's traps): that is code it could run anyway, on its
+ * own thread, under the watchdog; whatever it throws here is caught, and what it returns is
+ * cut to a bounded length.
  */
 export function describeError(thrown: unknown): string {
   try {
-    if (thrown !== null && typeof thrown === 'object') {
-      const message = Object.getOwnPropertyDescriptor(thrown, 'message')?.value;
-      const proto = Object.getPrototypeOf(thrown);
-      const name = proto ? Object.getOwnPropertyDescriptor(proto, 'name')?.value : undefined;
-      if (typeof message !== 'string') return 'a non-Error object was thrown';
-      return cut(
-        typeof name === 'string' && !message.startsWith('PF_ERR_') ? `${name}: ${message}` : message,
-      );
+    if (thrown instanceof Error) {
+      const message = String(thrown.message);
+      return cut(message.startsWith('PF_ERR_') ? message : `${String(thrown.name)}: ${message}`);
     }
+    if (thrown !== null && typeof thrown === 'object') return 'a non-Error object was thrown';
     if (typeof thrown === 'function') return 'a function was thrown';
     return cut(`${typeof thrown} thrown: ${String(thrown)}`);
   } catch {

@@ -1,0 +1,12 @@
+/** The sandbox: where stub code runs, isolated. Runtime-neutral parts; the Node hosts are in `./node/index.js`. */
+export type { StubLimits } from './channel.js';
+export { DEFAULT_LIMITS } from './defaults.js';
+export { compileEndpoints, type EndpointMatcher } from './endpoint.js';
+export type {
+  ConversationContext,
+  SandboxHost,
+  SandboxLogger,
+  StubHandle,
+  StubHandleDelegate,
+} from './host.js';
+export type { HostSocket, SocketEvents, SocketFactory } from './sockets.js';

@@ -1,0 +1,114 @@
+import { ProtoflyError } from '../../core/errors.js';
+import type { StubDescriptor } from '../../core/generated/types.js';
+import type { VerifiedPackage } from '../../core/plugin.js';
+import type { HostFrame, StubLimits, WorkerFrame } from '../channel.js';
+import { consoleLogger, DEFAULT_LIMITS } from '../defaults.js';
+import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
+import { Realm } from '../realm.js';
+import type { SocketFactory } from '../sockets.js';
+import { Runtime } from '../worker/runtime.js';
+import { ScriptCache, versionKey } from './transform.js';
+import { openWebSocket } from './websocket.js';
+
+export interface InlineHostOptions {
+  /**
+   * The domains whose stubs may run inline. There is no default: a domain runs here only when
+   * the configuration names it, and every other package is refused.
+   */
+  readonly trustedDomains: readonly string[];
+  readonly limits?: Partial<StubLimits>;
+  readonly log?: SandboxLogger;
+  readonly openSocket?: SocketFactory;
+}
+
+/**
+ * Runs trusted development stubs in the runtime's own thread, with no isolation: no SES, no
+ * watchdog, no memory limit. It speaks the same channel as a worker (an in-thread port that
+ * copies every frame), so a stub behaves here as it will in the worker host: same checks,
+ * same credit, same frozen `ctx`. It says so loudly, and refuses any package whose domain its
+ * options do not list.
+ */
+export class InlineHost implements SandboxHost {
+  readonly #trusted: ReadonlySet<string>;
+  readonly #log: SandboxLogger;
+  readonly #realm: Realm;
+  readonly #scripts = new ScriptCache();
+  #closed = false;
+
+  constructor(options: InlineHostOptions) {
+    this.#trusted = new Set(options.trustedDomains);
+    this.#log = options.log ?? consoleLogger;
+    this.#log.warn(
+      { trustedDomains: [...this.#trusted] },
+      'INLINE SANDBOX: stubs run in the runtime thread with NO isolation (no SES, no watchdog, no memory limit); for trusted development stubs only',
+    );
+    // Each side hands the other a structured copy, a microtask later: what a worker port does.
+    const port =
+      <F>(receive: (frame: F) => void) =>
+      (frame: F) => {
+        const copy = structuredClone(frame);
+        queueMicrotask(() => receive(copy));
+      };
+    const runtime: Runtime = new Runtime({
+      post: port<WorkerFrame>((frame) => realm.receive(frame)),
+      // Trusted code: a plain function in this realm, with the same (module, exports, require) shape.
+      evaluate: (script) => new Function(`return ${script}`)(),
+      harden: freezeDeep,
+      externalMemory: () => 0,
+    });
+    const realm: Realm = new Realm(
+      port<HostFrame>((frame) => runtime.receive(frame)),
+      {
+        label: 'inline',
+        runtime: 'node',
+        limits: { ...DEFAULT_LIMITS, ...options.limits },
+        log: this.#log,
+        openSocket: options.openSocket ?? openWebSocket,
+      },
+    );
+    this.#realm = realm;
+  }
+
+  ready(): Promise<void> {
+    return this.#realm.ready;
+  }
+
+  async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
+    if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the inline sandbox host was terminated');
+    const { domain, name, version } = pkg.descriptor;
+    const label = `${domain}/${name}@${version}`;
+    if (!this.#trusted.has(domain)) {
+      throw new ProtoflyError(
+        'PF_ERR_UNTRUSTED_DOMAIN',
+        `the inline host refuses ${label}: domain ${domain} is not in its trustedDomains (${[...this.#trusted].join(', ') || 'none'})`,
+        { domain, package: label },
+      );
+    }
+    this.#log.warn({ stub: label, conversation: ctx.id }, `INLINE SANDBOX: running ${label} unisolated`);
+    const script = await this.#scripts.get(pkg);
+    const loaded = await this.#realm.load(versionKey(pkg.descriptor), pkg, script);
+    return this.#realm.activate(loaded, ctx);
+  }
+
+  async terminate(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#realm.stopAll();
+    this.#realm.die(new ProtoflyError('PF_ERR_CLOSED', 'the inline sandbox host was terminated'));
+  }
+}
+
+/**
+ * Freezes a value and what it holds (own properties, not prototypes): the inline stand-in for
+ * SES `harden`, so that a stub that tampers with its `ctx` fails here as it would in a worker.
+ */
+function freezeDeep<T>(value: T): T {
+  if ((typeof value !== 'object' || value === null) && typeof value !== 'function') return value;
+  if (Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const key of Reflect.ownKeys(value as object)) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if (descriptor && 'value' in descriptor) freezeDeep(descriptor.value);
+  }
+  return value;
+}

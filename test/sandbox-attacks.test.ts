@@ -1,0 +1,395 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { Bus } from '../core/bus.js';
+import type { ProtoflyError } from '../core/errors.js';
+import type { StubDescriptor } from '../core/generated/types.js';
+import type { VerifiedPackage } from '../core/plugin.js';
+import { FRAME_COST } from '../sandbox/channel.js';
+import { DEFAULT_LIMITS } from '../sandbox/defaults.js';
+import type { SandboxLogger } from '../sandbox/host.js';
+import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
+import { type ConverseOptions, converse, eventually, type TestConversation } from './support/conversation.js';
+import { verifiedPackageOf } from './support/packages.js';
+
+/**
+ * The attack suite: each malicious stub, loaded the way every package is, runs next to a
+ * well-behaved conversation. Every attack must be contained (what it tried is refused, or
+ * ends its own conversation or worker with a coded error), and the well-behaved conversation
+ * must keep exchanging messages with none lost. Attacks that leave their worker running share
+ * it with the well-behaved stub (a sharing policy that puts every package on one worker);
+ * attacks that end their worker get one of their own (the default policy: one per domain).
+ */
+
+const probeDir = join(import.meta.dirname, 'stubs/probe');
+const attack = (name: string) => verifiedPackageOf(join(import.meta.dirname, 'attacks', name));
+
+/** What the well-behaved stub sees of the intrinsics it shares with its neighbours. */
+const PRISTINE = { polluted: false, push: 'push', parse: 'number', stringify: '{"a":1}' };
+
+interface LogLine {
+  level: string;
+  fields: Record<string, unknown>;
+  msg: string;
+}
+
+/** Everything a scenario has at hand. */
+interface Scenario {
+  host: NodeWorkerHost;
+  bus: Bus;
+  good: TestConversation;
+  logs: LogLine[];
+  /** Starts a conversation with an attack package. */
+  open(pkg: VerifiedPackage<StubDescriptor>, options?: ConverseOptions): Promise<TestConversation>;
+}
+
+const secret = `secret-${randomBytes(8).toString('hex')}`;
+const dir = mkdtempSync(join(tmpdir(), 'pf-attacks-'));
+const secretPath = join(dir, 'secret.txt');
+const markerPath = join(dir, 'spawned');
+let wss: WebSocketServer;
+let wsPort: number;
+const wsPaths: string[] = [];
+let http: Server;
+let httpPort: number;
+let httpRequests = 0;
+
+beforeAll(async () => {
+  writeFileSync(secretPath, secret);
+  wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  wss.on('connection', (socket, req) => {
+    wsPaths.push(req.url ?? '');
+    socket.on('message', (data) => socket.send(String(data)));
+  });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  wsPort = (wss.address() as AddressInfo).port;
+  http = createServer((_req, res) => {
+    httpRequests += 1;
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  httpPort = (http.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => wss.close(resolve));
+  await new Promise((resolve) => http.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A logger that keeps every line. */
+function capture(logs: LogLine[]): SandboxLogger {
+  const at =
+    (level: string) =>
+    (fields: Record<string, unknown>, msg: string): void => {
+      logs.push({ level, fields, msg });
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Echoes through `c` one request after another until told to finish; reports any request that did not come back right. */
+function keepTalking(c: TestConversation): {
+  readonly sent: number;
+  finish(): Promise<{ sent: number; failures: string[] }>;
+} {
+  let running = true;
+  let sent = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      sent += 1;
+      const text = `m${sent}`;
+      const res = await c.echo(text);
+      const echoed = (res.body.value as { echo?: { value?: { text?: string } } })?.echo?.value?.text;
+      if (res.body.code !== 200 || echoed !== text)
+        failures.push(`${text}: ${res.body.code} ${res.body.description}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  return {
+    get sent() {
+      return sent;
+    },
+    async finish() {
+      running = false;
+      await loop;
+      return { sent, failures };
+    },
+  };
+}
+
+/**
+ * Runs an attack next to a well-behaved conversation, then checks the well-behaved one lost
+ * nothing and still sees pristine intrinsics.
+ */
+async function scenario(colocate: boolean, body: (s: Scenario) => Promise<void>): Promise<void> {
+  const logs: LogLine[] = [];
+  const host = new NodeWorkerHost({
+    watchdogMs: 1000,
+    log: capture(logs),
+    ...(colocate ? { shareKey: () => 'everyone' } : {}),
+  });
+  const bus = new Bus({ onError: () => {} });
+  const good = await converse(host, bus, await verifiedPackageOf(probeDir));
+  const talk = keepTalking(good);
+  try {
+    await body({ host, bus, good, logs, open: (pkg, options) => converse(host, bus, pkg, options) });
+    // The well-behaved conversation goes on after the attack, too.
+    const after = talk.sent + 3;
+    await eventually(() => talk.sent >= after, 'the well-behaved conversation keeps talking');
+    const { failures } = await talk.finish();
+    expect(failures).toEqual([]);
+    expect(good.handle.status).toBe('live');
+    expect(good.refusals).toEqual([]);
+    expect((await good.execute('pristine')).body.value).toEqual(PRISTINE);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  } finally {
+    await talk.finish();
+    await host.terminate();
+    bus.close();
+  }
+}
+
+/** Asks an attack for its outcomes and checks that each of `count` attempts was refused or found nothing. */
+async function expectContained(c: TestConversation, count: number): Promise<Record<string, string>> {
+  const res = await c.execute('report');
+  expect(res.body.code).toBe(200);
+  const outcomes = res.body.value as Record<string, string>;
+  expect(Object.keys(outcomes)).toHaveLength(count);
+  for (const [name, outcome] of Object.entries(outcomes))
+    expect(outcome, name).toMatch(/^(blocked: |no power$)/);
+  return outcomes;
+}
+
+/** Waits for the conversation to fail, and returns the coded error it failed with. */
+async function failure(c: TestConversation): Promise<ProtoflyError> {
+  await eventually(() => c.statuses.some((s) => s.status === 'failed'), `${c.peer} fails`);
+  const error = c.statuses.find((s) => s.status === 'failed')?.error;
+  if (!error) throw new Error(`${c.peer} failed without an error`);
+  return error;
+}
+
+describe('attack suite', () => {
+  it('attack-fs: cannot read a file', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-fs'), { config: { secretPath } });
+      const outcomes = await expectContained(c, 8);
+      expect(JSON.stringify([outcomes, c.updates, s.logs])).not.toContain(secret);
+    }));
+
+  it('attack-import: a dynamic import of a Node module is refused with the whole package', () =>
+    scenario(true, async (s) => {
+      await expect(s.open(await attack('attack-import'))).rejects.toMatchObject({
+        code: 'PF_ERR_SANDBOX',
+        message: expect.stringMatching(/attack-import.* could not be evaluated: .*import/),
+      });
+    }));
+
+  it('attack-process: reaches neither process.env, process.exit nor bindings', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-process'));
+      await expectContained(c, 9);
+      expect((await c.echo('still here')).body.code).toBe(200);
+    }));
+
+  it('attack-spawn: cannot start a process', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-spawn'), { config: { markerPath } });
+      await expectContained(c, 5);
+      expect(existsSync(markerPath)).toBe(false);
+    }));
+
+  it('attack-socket: connects only inside its allow-list', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-socket'), { config: { port: wsPort } });
+      const outcomes = await expectContained(c, 10);
+      expect(outcomes['forbidden path']).toMatch(/^blocked: PF_ERR_ENDPOINT/);
+      await eventually(() => wsPaths.includes('/allowed'), 'the allowed connection arrives');
+      expect(wsPaths).toEqual(['/allowed']);
+      wsPaths.length = 0;
+    }));
+
+  it('attack-fetch: makes no HTTP request', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-fetch'), { config: { port: httpPort } });
+      await expectContained(c, 6);
+      expect(httpRequests).toBe(0);
+    }));
+
+  it('attack-constructor: no Function constructor escapes the compartment', () =>
+    scenario(true, async (s) => {
+      await expectContained(await s.open(await attack('attack-constructor')), 11);
+    }));
+
+  it('attack-pollution: shared intrinsics, endowments and prototypes stay untouched', () =>
+    scenario(true, async (s) => {
+      const outcomes = await expectContained(await s.open(await attack('attack-pollution')), 14);
+      expect(outcomes['Object.prototype']).toMatch(/^blocked: /);
+      // The scenario then checks that its well-behaved neighbour, on the same worker, sees pristine intrinsics.
+    }));
+
+  it('attack-eval: eval, Function, string timers and nested compartments reach nothing', () =>
+    scenario(true, async (s) => {
+      const outcomes = await expectContained(await s.open(await attack('attack-eval')), 8);
+      expect(outcomes['string timer']).toMatch(/^blocked: PF_ERR_SANDBOX: ctx.setTimeout takes a function/);
+    }));
+
+  it('attack-loop: a busy loop is ended by the watchdog, and the stub runs again when asked', () =>
+    scenario(false, async (s) => {
+      const pkg = await attack('attack-loop');
+      const c = await s.open(pkg);
+      void c.execute('spin');
+      const error = await failure(c);
+      expect(error.code).toBe('PF_ERR_WATCHDOG');
+      expect(error.message).toMatch(/attack-loop\.test\/attack-loop.*did not answer its heartbeat/);
+      const again = await s.open(pkg);
+      expect((await again.echo('back')).body.code).toBe(200);
+    }));
+
+  it('attack-loop-evaluate: a busy loop while evaluating fails the instantiation', () =>
+    scenario(false, async (s) => {
+      await expect(s.open(await attack('attack-loop-evaluate'))).rejects.toMatchObject({
+        code: 'PF_ERR_WATCHDOG',
+      });
+    }));
+
+  it('attack-memory: a heap bomb ends its worker at the memory limit', () =>
+    scenario(false, async (s) => {
+      const c = await s.open(await attack('attack-memory'));
+      expect((await c.execute('bomb')).body.value).toBe('allocating');
+      const error = await failure(c);
+      expect(error.code).toBe('PF_ERR_MEMORY');
+      expect(error.message).toMatch(/went over its 64 MiB memory limit/);
+    }));
+
+  it('attack-buffer: array buffers outside the heap end the worker at the heartbeat', () =>
+    scenario(false, async (s) => {
+      const c = await s.open(await attack('attack-buffer'));
+      expect((await c.execute('bomb')).body.value).toBe('allocating');
+      const error = await failure(c);
+      expect(error.code).toBe('PF_ERR_MEMORY');
+      expect(error.message).toMatch(/MiB outside its heap, over its 64 MiB limit/);
+    }));
+
+  it('attack-flood: a message flood is bounded at the source and refused with PF_ERR_FLOOD', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-flood'));
+      expect((await c.execute('flood')).body.value).toBe('flooding');
+      await eventually(() => c.refusals.some((e) => e.code === 'PF_ERR_FLOOD'), 'the flood is reported');
+      const counts = (await c.execute('report')).body.value as {
+        accepted: number;
+        refused: number;
+        other: number;
+      };
+      expect(counts.accepted + counts.refused).toBe(100_000);
+      expect(counts.other).toBe(0);
+      expect(counts.accepted).toBeLessThanOrEqual(DEFAULT_LIMITS.windowBytes / FRAME_COST);
+      // What was taken is delivered, all of it.
+      await eventually(() => c.updates.length === counts.accepted, 'every accepted update arrives');
+      expect(c.refusals.map((e) => e.code)).toEqual(['PF_ERR_FLOOD']);
+    }));
+
+  it('attack-log-flood: log lines are rate-limited, and the drop is counted', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-log-flood'));
+      const lines = () => s.logs.filter((l) => l.fields.conversation === c.handle.id);
+      expect((await c.execute('flood')).body.value).toBe('flood');
+      const spam = lines().length;
+      expect(spam).toBeGreaterThan(0);
+      // The burst, and what the rate refills while the loop runs.
+      expect(spam).toBeLessThan(DEFAULT_LIMITS.logBurst * 2);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect((await c.execute('once')).body.value).toBe('once');
+      await eventually(() => lines().length === spam + 1, 'the line after the flood arrives');
+      expect(lines()[spam]!.msg).toBe('after the flood');
+      // Every line is either logged or counted as dropped in the next line that is.
+      const dropped = lines().reduce((sum, l) => sum + Number(l.fields.dropped ?? 0), 0);
+      expect(spam + dropped).toBe(100_000);
+    }));
+
+  it('attack-spoof: sends nothing from an address it was not given, nothing malformed or oversized', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-spoof'));
+      const outcomes = (await c.execute('spoof')).body.value as Record<string, string>;
+      expect(outcomes.oversized).toMatch(/^blocked: PF_ERR_TOO_LARGE/);
+      expect(outcomes['rewritten identity']).toMatch(/^blocked: /);
+      await eventually(() => c.updates.length > 0, 'the honest update arrives');
+      expect(c.updates.map((m) => (m.body as { value: unknown }).value)).toEqual(['honest']);
+      expect(c.refusals.map((e) => e.code)).toEqual([
+        'PF_ERR_SPOOF',
+        'PF_ERR_SPOOF',
+        'PF_ERR_SPOOF',
+        'PF_ERR_SCHEMA',
+      ]);
+      expect(c.refusals[0]!.message).toContain(`from ${c.app}, an address it was not given`);
+    }));
+
+  it('attack-throw: a throw in any entry point fails that conversation only', () =>
+    scenario(true, async (s) => {
+      const pkg = await attack('attack-throw');
+      const bystander = await s.open(pkg);
+      for (const where of ['activate', 'activate-async', 'activate-shape']) {
+        await expect(s.open(pkg, { config: { where } }), where).rejects.toMatchObject({
+          code: 'PF_ERR_SANDBOX',
+          detail: { where: 'activate' },
+        });
+      }
+      const entries = {
+        throw: 'postMessage',
+        reject: 'postMessage',
+        proxy: 'postMessage',
+        timer: 'timer',
+        socket: 'socket',
+      };
+      for (const [method, where] of Object.entries(entries)) {
+        const c = await s.open(pkg, { config: { url: `ws://127.0.0.1:${wsPort}/allowed` } });
+        void c.execute(method);
+        const error = await failure(c);
+        expect([method, error.code, error.detail.where]).toEqual([method, 'PF_ERR_SANDBOX', where]);
+      }
+      const stray = await s.open(pkg);
+      expect((await stray.execute('stray')).body.code).toBe(200);
+      await eventually(
+        () => s.logs.some((l) => /promise rejection\(s\) unhandled/.test(l.msg)),
+        'the stray is logged',
+      );
+      expect(stray.handle.status).toBe('live');
+
+      const stopper = await s.open(pkg, { config: { where: 'stop' } });
+      await stopper.handle.stop();
+      expect(stopper.statuses.map((x) => x.status)).toEqual(['live', 'failed', 'stopped']);
+      expect(stopper.statuses[1]!.error?.message).toMatch(/failed in stop\(\): Error: boom in stop/);
+
+      const snapper = await s.open(pkg, { config: { where: 'snapshot' } });
+      await expect(snapper.handle.snapshot()).rejects.toMatchObject({
+        code: 'PF_ERR_SANDBOX',
+        detail: { where: 'snapshot' },
+      });
+
+      expect((await bystander.echo('unharmed')).body.code).toBe(200);
+      expect(bystander.handle.status).toBe('live');
+      wsPaths.length = 0;
+    }));
+
+  it('attack-throw-module: a throw while evaluating fails the instantiation', () =>
+    scenario(true, async (s) => {
+      await expect(s.open(await attack('attack-throw-module'))).rejects.toMatchObject({
+        code: 'PF_ERR_SANDBOX',
+        message: expect.stringMatching(/could not be evaluated: Error: boom at load/),
+      });
+    }));
+
+  it('attack-tamper: the objects it was handed cannot be changed, and still work', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-tamper'), { config: { port: wsPort } });
+      await expectContained(c, 13);
+      expect((await c.echo('ctx still works')).body.code).toBe(200);
+      await eventually(() => wsPaths.includes('/allowed'), 'its socket opened');
+      wsPaths.length = 0;
+    }));
+});
