@@ -51,7 +51,7 @@ export type ConversationBody =
   | ByeBody
   | PresenceBody;
 /**
- * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives with exactly one `ack` or one `err` carrying the message id, in the order received, so a client can match answers to its unacknowledged messages first in, first out.
+ * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received.
  */
 export type JsonWsFrame = AuthFrame | ReadyFrame | MsgFrame | AckFrame | ErrFrame;
 /**
@@ -502,11 +502,14 @@ export interface ExecuteBody {
       };
 }
 /**
- * Node → client: the message with this id was delivered to every connected session of its recipient or stored for it.
+ * Node → client: the messages with these ids, in the order received, were each delivered to every connected session of their recipient or stored for it. The node may hold an acknowledgement for a few milliseconds (ackDelayMs) to send it with others, never after an `err` for a later message.
  */
 export interface AckFrame {
   t: 'ack';
-  id: MessageId;
+  /**
+   * @minItems 1
+   */
+  ids: [MessageId, ...MessageId[]];
 }
 /**
  * Node → client: a refusal with a protofly error code. With `id`, the message with that id was refused and will not be delivered; without, a frame whose id could not be read was refused.

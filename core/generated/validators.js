@@ -5163,13 +5163,13 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs24) {
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing4;
-                if (data.t === void 0 && (missing4 = "t") || data.id === void 0 && (missing4 = "id")) {
+                if (data.t === void 0 && (missing4 = "t") || data.ids === void 0 && (missing4 = "ids")) {
                   validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
                   return false;
                 } else {
                   const _errs26 = errors;
                   for (const key3 in data) {
-                    if (!(key3 === "t" || key3 === "id")) {
+                    if (!(key3 === "t" || key3 === "ids")) {
                       validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
@@ -5187,11 +5187,33 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                       var valid11 = true;
                     }
                     if (valid11) {
-                      if (data.id !== void 0) {
+                      if (data.ids !== void 0) {
+                        let data11 = data.ids;
                         const _errs28 = errors;
-                        if (!validate179(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
-                          errors = vErrors.length;
+                        if (errors === _errs28) {
+                          if (Array.isArray(data11)) {
+                            if (data11.length < 1) {
+                              validate172.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/3/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                              return false;
+                            } else {
+                              var valid12 = true;
+                              const len2 = data11.length;
+                              for (let i3 = 0; i3 < len2; i3++) {
+                                const _errs30 = errors;
+                                if (!validate179(data11[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data11, parentDataProperty: i3, rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+                                  errors = vErrors.length;
+                                }
+                                var valid12 = _errs30 === errors;
+                                if (!valid12) {
+                                  break;
+                                }
+                              }
+                            }
+                          } else {
+                            validate172.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/3/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            return false;
+                          }
                         }
                         var valid11 = _errs28 === errors;
                       } else {
@@ -5209,15 +5231,15 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
               props0 = true;
             }
           } else if (tag0 === "err") {
-            const _errs29 = errors;
-            if (errors === _errs29) {
+            const _errs31 = errors;
+            if (errors === _errs31) {
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing5;
                 if (data.t === void 0 && (missing5 = "t") || data.code === void 0 && (missing5 = "code") || data.message === void 0 && (missing5 = "message")) {
                   validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
                   return false;
                 } else {
-                  const _errs31 = errors;
+                  const _errs33 = errors;
                   for (const key4 in data) {
                     if (!(key4 === "t" || key4 === "code" || key4 === "message" || key4 === "id")) {
                       validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
@@ -5225,28 +5247,28 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                       break;
                     }
                   }
-                  if (_errs31 === errors) {
+                  if (_errs33 === errors) {
                     if (data.t !== void 0) {
-                      const _errs32 = errors;
+                      const _errs34 = errors;
                       if ("err" !== data.t) {
                         validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
                         return false;
                       }
-                      var valid13 = _errs32 === errors;
+                      var valid14 = _errs34 === errors;
                     } else {
-                      var valid13 = true;
+                      var valid14 = true;
                     }
-                    if (valid13) {
+                    if (valid14) {
                       if (data.code !== void 0) {
-                        let data13 = data.code;
-                        const _errs33 = errors;
-                        if (errors === _errs33) {
-                          if (typeof data13 === "string") {
-                            if (func1(data13) > 64) {
+                        let data14 = data.code;
+                        const _errs35 = errors;
+                        if (errors === _errs35) {
+                          if (typeof data14 === "string") {
+                            if (func1(data14) > 64) {
                               validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
                               return false;
                             } else {
-                              if (!pattern31.test(data13)) {
+                              if (!pattern31.test(data14)) {
                                 validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
                                 return false;
                               }
@@ -5256,17 +5278,17 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                             return false;
                           }
                         }
-                        var valid13 = _errs33 === errors;
+                        var valid14 = _errs35 === errors;
                       } else {
-                        var valid13 = true;
+                        var valid14 = true;
                       }
-                      if (valid13) {
+                      if (valid14) {
                         if (data.message !== void 0) {
-                          let data14 = data.message;
-                          const _errs35 = errors;
-                          if (errors === _errs35) {
-                            if (typeof data14 === "string") {
-                              if (func1(data14) > 2048) {
+                          let data15 = data.message;
+                          const _errs37 = errors;
+                          if (errors === _errs37) {
+                            if (typeof data15 === "string") {
+                              if (func1(data15) > 2048) {
                                 validate172.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/4/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                 return false;
                               }
@@ -5275,20 +5297,20 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                               return false;
                             }
                           }
-                          var valid13 = _errs35 === errors;
+                          var valid14 = _errs37 === errors;
                         } else {
-                          var valid13 = true;
+                          var valid14 = true;
                         }
-                        if (valid13) {
+                        if (valid14) {
                           if (data.id !== void 0) {
-                            const _errs37 = errors;
+                            const _errs39 = errors;
                             if (!validate179(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
                               vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
                               errors = vErrors.length;
                             }
-                            var valid13 = _errs37 === errors;
+                            var valid14 = _errs39 === errors;
                           } else {
-                            var valid13 = true;
+                            var valid14 = true;
                           }
                         }
                       }

@@ -64,7 +64,7 @@ describe('messaging node: authentication', () => {
     });
     const honest = chat(ALICE, BOB, 'I am alice');
     alice.msg(honest);
-    expect(await alice.take((f) => f.t === 'ack')).toEqual({ t: 'ack', id: honest.id });
+    expect(await alice.take((f) => f.t === 'ack')).toEqual({ t: 'ack', ids: [honest.id] });
     expect((await bob.take((f) => f.t === 'msg')) as unknown).toEqual({ t: 'msg', m: honest });
     expect(bob.messages()).toEqual([honest]);
   });
@@ -75,7 +75,7 @@ describe('messaging node: authentication', () => {
     const bob = await JsonWsClient.ready(domains.node.url, await domains.token(BOB));
     const mine = chat('hyperty://a.example/alice-1', BOB);
     alice.msg(mine);
-    expect(await alice.take((f) => f.t === 'ack' || f.t === 'err')).toEqual({ t: 'ack', id: mine.id });
+    expect(await alice.take((f) => f.t === 'ack' || f.t === 'err')).toEqual({ t: 'ack', ids: [mine.id] });
     for (const from of ['hyperty://b.example/x', 'runtime://a.example/r1']) {
       const m = chat(from, BOB);
       alice.msg(m);

@@ -52,9 +52,9 @@ export function msgFrame(m: Message): Buffer {
   return Buffer.from(`{"t":"msg","m":${JSON.stringify(m)}}`);
 }
 
-/** The `ack` frame for message `id`. */
-export function ackFrame(id: string): string {
-  return `{"t":"ack","id":${JSON.stringify(id)}}`;
+/** The `ack` frame for messages `ids`. */
+export function ackFrame(ids: readonly string[]): string {
+  return `{"t":"ack","ids":${JSON.stringify(ids)}}`;
 }
 
 /** The `err` frame for a refusal; with `id` when it refuses that message. */

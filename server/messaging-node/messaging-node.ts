@@ -4,7 +4,7 @@ import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { AuthFrame, Message } from '../../core/generated/types.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
-import { ackFrame, errFrame, msgFrame, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
+import { errFrame, msgFrame, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
 import { NodeMetrics } from './metrics.js';
 import { OfflineStore } from './offline-store.js';
 import { type MessagingNodeOptions, type NodeSettings, settingsOf } from './options.js';
@@ -21,7 +21,7 @@ import { Session } from './session.js';
  * user address, and every message whose `from` is neither that address nor a hyperty address
  * of the user is refused. `user://` messages go to every session of the user (forking),
  * `hyperty://` ones to the one session bound to the address; with no session, they are kept
- * for a while. Every message gets one `ack` or one `err`, in order.
+ * for a while. Every message is answered once, by its id in an `ack` or an `err`, in order.
  *
  * Close codes: 1012 shutdown (reconnect), 1013 try again later (node full, issuer's keys
  * unreachable), 1009 frame too large, 1008 no `auth` in time, 4401 token refused
@@ -144,6 +144,7 @@ class Node implements MessagingNode {
       (s) =>
         new Promise<void>((resolve) => {
           s.ws.once('close', () => resolve());
+          s.flushAcks(); // fewer messages for the clients to resend
           s.ws.close(CLOSE.SERVICE_RESTART, 'service restart');
         }),
     );
@@ -159,9 +160,9 @@ class Node implements MessagingNode {
   }
 
   #onConnection(ws: WebSocket): void {
-    const { messagesPerSecond, burst, maxConnections, authTimeoutMs } = this.#settings;
+    const { messagesPerSecond, burst, maxConnections, authTimeoutMs, ackDelayMs } = this.#settings;
     if (this.#closing) return ws.close(CLOSE.SERVICE_RESTART, 'service restart');
-    const session = new Session(ws, messagesPerSecond, burst);
+    const session = new Session(ws, messagesPerSecond, burst, ackDelayMs);
     ws.on('error', (err) => this.#onSocketError(err));
     if (this.#sessions.size >= maxConnections) {
       const full = new ProtoflyError('PF_ERR_FLOOD', `node is at its limit of ${maxConnections} connections`);
@@ -179,6 +180,7 @@ class Node implements MessagingNode {
     });
     ws.on('close', () => {
       clearTimeout(authTimer);
+      session.flushAcks();
       this.#sessions.delete(session);
       if (session.address) this.#registry.remove(session, performance.now());
     });
@@ -294,7 +296,7 @@ class Node implements MessagingNode {
       }
       this.metrics.stored++;
     }
-    session.send(ackFrame(m.id));
+    session.ack(m.id);
     this.metrics.acks++;
   }
 
@@ -307,7 +309,9 @@ class Node implements MessagingNode {
   /** Counts a refusal and tells the client, if it can still hear. */
   #refuse(session: Session, err: ProtoflyError, id?: string): void {
     this.metrics.refuse(err.code);
-    if (session.ws.readyState === WebSocket.OPEN) session.send(errFrame(err, id));
+    if (session.ws.readyState !== WebSocket.OPEN) return;
+    session.flushAcks();
+    session.send(errFrame(err, id));
   }
 
   /** `ws` reports protocol violations here and closes the socket itself (1009 too large, 1002, 1007). */

@@ -24,6 +24,8 @@ export interface MessagingNodeOptions {
   readonly burst?: number;
   /** Open connections at most. Default 10000. */
   readonly maxConnections?: number;
+  /** Milliseconds an acknowledgement may wait to share a frame with others. Default 2. */
+  readonly ackDelayMs?: number;
   /** Messages kept per offline address. Default 100. */
   readonly offlineMessages?: number;
   /** Seconds an offline message is kept. Default 300. */
@@ -53,6 +55,7 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     messagesPerSecond: rate,
     burst: 2 * rate,
     maxConnections: 10_000,
+    ackDelayMs: 2,
     offlineMessages: 100,
     offlineTtlSeconds: 300,
     offlineTotal: 100_000,

@@ -19,12 +19,22 @@ describe('messaging node: routing', () => {
     const bob = await JsonWsClient.ready(domains.node.url, await domains.token(BOB));
     const hello = chat(ALICE, BOB, 'hello bob');
     alice.msg(hello);
-    expect(await alice.take((f) => f.t === 'ack')).toEqual({ t: 'ack', id: hello.id });
+    expect(await alice.take((f) => f.t === 'ack')).toEqual({ t: 'ack', ids: [hello.id] });
     expect((await bob.take((f) => f.t === 'msg')) as unknown).toEqual({ t: 'msg', m: hello });
     const ok = response(hello, 200);
     bob.msg(ok);
-    expect(await bob.take((f) => f.t === 'ack')).toEqual({ t: 'ack', id: hello.id });
+    expect(await bob.take((f) => f.t === 'ack')).toEqual({ t: 'ack', ids: [hello.id] });
     expect((await alice.take((f) => f.t === 'msg')) as unknown).toEqual({ t: 'msg', m: ok });
+  });
+
+  it('acknowledges every message once, in order, several to a frame', async () => {
+    domains = await twoDomains();
+    const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
+    const sent = Array.from({ length: 20 }, (_, i) => chat(ALICE, BOB, `${i}`));
+    for (const m of sent) alice.msg(m);
+    await alice.take((f) => f.t === 'ack' && f.ids.includes(sent[19]!.id));
+    expect(alice.answers()).toEqual(sent.map((m) => ({ id: m.id, ok: true })));
+    expect(alice.frames.filter((f) => f.t === 'ack').length).toBeLessThan(20);
   });
 
   it('forks a user:// message to every session of the user, and a hyperty:// one to one session', async () => {
@@ -38,7 +48,7 @@ describe('messaging node: routing', () => {
     const one = chat(ALICE, 'hyperty://b.example/phone', 'to the phone');
     alice.msg(both);
     alice.msg(one);
-    await alice.take((f) => f.t === 'ack' && f.id === one.id);
+    await alice.take((f) => f.t === 'ack' && f.ids.includes(one.id));
     await laptop.take((f) => f.t === 'msg');
     await phone.take((f) => f.t === 'msg' && f.m.id === one.id);
     expect(phone.messages()).toEqual([both, one]);
@@ -51,7 +61,8 @@ describe('messaging node: routing', () => {
     const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
     const sent = [chat(ALICE, CAROL, 'one'), chat(ALICE, CAROL, 'two'), chat(ALICE, CAROL, 'three')];
     for (const m of sent) alice.msg(m);
-    for (const m of sent) expect(await alice.take((f) => f.t === 'ack')).toEqual({ t: 'ack', id: m.id });
+    await alice.take((f) => f.t === 'ack' && f.ids.includes(sent[2]!.id));
+    expect(alice.answers()).toEqual(sent.map((m) => ({ id: m.id, ok: true })));
     expect(domains.node.metrics.stored).toBe(3);
     const carol = await JsonWsClient.ready(domains.node.url, await domains.token(CAROL));
     await carol.take((f) => f.t === 'msg' && f.m.id === sent[2]!.id);
@@ -69,8 +80,13 @@ describe('messaging node: routing', () => {
     const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
     const sent = [chat(ALICE, CAROL, 'one'), chat(ALICE, CAROL, 'two'), chat(ALICE, CAROL, 'three')];
     for (const m of sent) alice.msg(m);
-    await alice.take((f) => f.t === 'ack' && f.id === sent[1]!.id);
-    expect(await alice.take((f) => f.t === 'err')).toEqual({
+    await alice.take((f) => f.t === 'err');
+    expect(alice.answers()).toEqual([
+      { id: sent[0]!.id, ok: true },
+      { id: sent[1]!.id, ok: true },
+      { id: sent[2]!.id, ok: false },
+    ]);
+    expect(alice.frames.find((f) => f.t === 'err')).toEqual({
       t: 'err',
       code: 'PF_ERR_QUEUE_FULL',
       message: `${CAROL} is offline with 2 messages waiting (the most kept per address)`,

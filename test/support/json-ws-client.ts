@@ -88,6 +88,17 @@ export class JsonWsClient {
     }
   }
 
+  /** The ids the node answered so far, acknowledged or refused, in order. */
+  answers(): { id: string; ok: boolean }[] {
+    return this.frames.flatMap<{ id: string; ok: boolean }>((f) =>
+      f.t === 'ack'
+        ? f.ids.map((id) => ({ id, ok: true }))
+        : f.t === 'err' && f.id
+          ? [{ id: f.id, ok: false }]
+          : [],
+    );
+  }
+
   /** The messages received so far. */
   messages(): Message[] {
     return this.frames.flatMap((f) => (f.t === 'msg' ? [f.m] : []));

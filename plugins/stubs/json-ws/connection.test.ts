@@ -103,10 +103,10 @@ describe('json-ws connection', () => {
       if (frame.t !== 'msg') return;
       if (peers.indexOf(peer) === 0) {
         // The first socket acknowledges the first message only, then the node goes away.
-        if (msgIds(peer).length === 1) peer.ws.send(JSON.stringify({ t: 'ack', id: frame.m.id }));
+        if (msgIds(peer).length === 1) peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
         if (msgIds(peer).length === 3) peer.ws.close(1012, 'service restart');
       } else {
-        peer.ws.send(JSON.stringify({ t: 'ack', id: frame.m.id }));
+        peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
       }
     });
     const { stub, ctx } = await open(url);
@@ -130,7 +130,7 @@ describe('json-ws connection', () => {
     await until(() => msgIds(peers[0]).length === 2);
     await new Promise((r) => setTimeout(r, 50));
     expect(msgIds(peers[0])).toHaveLength(2);
-    peers[0]!.ws.send(JSON.stringify({ t: 'ack', id: sent[0]!.id }));
+    peers[0]!.ws.send(JSON.stringify({ t: 'ack', ids: [sent[0]!.id] }));
     await until(() => msgIds(peers[0]).length === 3);
     expect(msgIds(peers[0])).toEqual(sent.map((m) => m.id));
   });
@@ -142,7 +142,7 @@ describe('json-ws connection', () => {
       const flood = refusals++ === 0;
       const answer = flood
         ? { t: 'err', code: 'PF_ERR_FLOOD', message: 'slow down', id: frame.m.id }
-        : { t: 'ack', id: frame.m.id };
+        : { t: 'ack', ids: [frame.m.id] };
       peer.ws.send(JSON.stringify(answer));
     });
     const { stub, ctx } = await open(url, { floodPauseMs: 20 });

@@ -207,7 +207,7 @@ export class Connection {
     if (frame.t === 'msg') return this.#receive(frame.m);
     if (!current) return;
     if (frame.t === 'ack') {
-      this.#outbox.settle(frame.id);
+      for (const id of frame.ids) this.#outbox.settle(id);
       this.#flush();
     } else if (frame.t === 'err') {
       this.#refused(frame);
