@@ -13,7 +13,7 @@ import { KeyCache, type KeyCacheOptions } from './key-cache.js';
 import type { KeysOf } from './keys-of.js';
 
 /** The signature algorithms accepted: Ed25519, by its JOSE name and its fully specified one. */
-export const TOKEN_ALGORITHMS = ['EdDSA', 'Ed25519'];
+const TOKEN_ALGORITHMS = ['EdDSA', 'Ed25519'];
 
 export interface TokenVerifierOptions {
   /** This domain: the audience every token must name, and the issuer whose keys are local. */

@@ -68,7 +68,7 @@ export function readyFrame(address: string, hyperties: readonly string[]): strin
 }
 
 /** A ProtoflyError's message without its `PF_ERR_...: ` prefix, which the frame carries apart. */
-export function reason(err: ProtoflyError): string {
+function reason(err: ProtoflyError): string {
   return err.message.slice(err.code.length + 2);
 }
 

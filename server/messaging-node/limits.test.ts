@@ -89,6 +89,17 @@ describe('messaging node: limits and malformed input', () => {
     expect(bob.messages().filter((m) => m.from === MALLORY).length).toBe(3000 - refused.length);
   });
 
+  it('answers junk only within the rate budget, and drops the rest unanswered', async () => {
+    domains = await twoDomains({ messagesPerSecond: 10, burst: 10 });
+    const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
+    for (let i = 0; i < 100; i++) alice.send('junk');
+    await new Promise((r) => setTimeout(r, 100));
+    const answered = alice.frames.filter((f) => f.t === 'err').length;
+    expect(answered).toBeGreaterThanOrEqual(10);
+    expect(answered).toBeLessThan(20);
+    expect(domains.node.metrics.refused.get('PF_ERR_FLOOD')).toBe(100 - answered);
+  });
+
   it('turns connections away with 1013 once maxConnections are open', async () => {
     domains = await twoDomains({ maxConnections: 1 });
     await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));

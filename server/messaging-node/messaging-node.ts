@@ -195,6 +195,8 @@ class Node implements MessagingNode {
       frame = readClientFrame(data, isBinary);
     } catch (err) {
       const e = err as ProtoflyError;
+      // Junk takes from the same budget as messages; past it, it is dropped unanswered.
+      if (!session.bucket.take()) return this.metrics.refuse('PF_ERR_FLOOD');
       return this.#refuse(session, e, e.detail.id as string | undefined);
     }
     if (frame.t === 'auth') return void this.#authenticate(session, frame);

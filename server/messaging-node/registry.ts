@@ -8,7 +8,7 @@ interface Binding {
 }
 
 /** Hyperty addresses one session may hold. */
-export const MAX_HYPERTIES = 64;
+const MAX_HYPERTIES = 64;
 
 /**
  * Who is connected: the sessions of each user address (all get a `user://` message: forking)

@@ -20,10 +20,6 @@ export class Outbox<E extends Outgoing> {
     return this.#entries.length;
   }
 
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   push(entry: E): void {
     this.#entries.push(entry);
   }
