@@ -41,6 +41,11 @@ export interface DirectContextOptions {
   readonly config: Readonly<Record<string, unknown>>;
   readonly session: DirectSession;
   readonly domain?: string;
+  /**
+   * The `from` addresses `send` accepts, exact or as prefixes ending in `/` (the host's
+   * ConversationContext.from); anything else throws PF_ERR_SPOOF. Default: any.
+   */
+  readonly from?: readonly string[];
 }
 
 /** A StubContext for one conversation, recording what the stub hands the runtime. */
@@ -55,6 +60,7 @@ export class DirectContext implements StubContext {
   readonly received: Message[] = [];
   readonly log = { debug() {}, info() {}, warn() {}, error() {} };
   readonly #session: DirectSession;
+  readonly #from: readonly string[] | undefined;
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
   #nextTimer = 1;
   #status: StubStatus = 'created';
@@ -66,11 +72,18 @@ export class DirectContext implements StubContext {
     this.identity = { address: options.address, token: options.token };
     this.config = options.config;
     this.#session = options.session;
+    this.#from = options.from;
     this.session = options.session.api;
   }
 
   send(msg: Message): void {
     this.#assertOpen('send');
+    if (
+      this.#from &&
+      !this.#from.some((a) => msg.from === a || (a.endsWith('/') && msg.from.startsWith(a)))
+    ) {
+      throw new ProtoflyError('PF_ERR_SPOOF', `ctx.send: this conversation was not given ${msg.from}`);
+    }
     this.received.push(msg);
     this.#wake();
   }

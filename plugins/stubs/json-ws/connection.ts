@@ -284,18 +284,15 @@ export class Connection {
    */
   #deliver(m: Message): boolean {
     const first = this.#conversations.find((c) => c.peers.has(m.from)) ?? this.#conversations[0];
-    const rest = this.#conversations.filter((c) => c !== first);
-    for (const c of first ? [first, ...rest] : rest) {
-      try {
-        c.ctx.send(m);
-        return true;
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code === 'PF_ERR_FLOOD' || code === 'PF_ERR_QUEUE_FULL') return false;
-      }
+    let outcome = first ? offer(first, m) : 'refused';
+    for (let i = 0; outcome === 'refused' && i < this.#conversations.length; i++) {
+      const c = this.#conversations[i]!;
+      if (c !== first) outcome = offer(c, m);
     }
-    this.#owner.log.warn('json-ws: no conversation took a message', { id: m.id, from: m.from, to: m.to });
-    return true;
+    if (outcome === 'refused') {
+      this.#owner.log.warn('json-ws: no conversation took a message', { id: m.id, from: m.from, to: m.to });
+    }
+    return outcome !== 'busy';
   }
 
   /** The socket is gone (closed, or no `ready` in time): reconnect later, unless refused for good. */
@@ -390,6 +387,17 @@ export class Connection {
     } catch (err) {
       conversation.ctx.log.warn('json-ws: could not answer', { id: msg.id, error: (err as Error).message });
     }
+  }
+}
+
+/** Puts `m` on the runtime bus through `c`: taken, refused by it (not its peer), or busy (try later). */
+function offer(c: Conversation, m: Message): 'taken' | 'refused' | 'busy' {
+  try {
+    c.ctx.send(m);
+    return 'taken';
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return code === 'PF_ERR_FLOOD' || code === 'PF_ERR_QUEUE_FULL' ? 'busy' : 'refused';
   }
 }
 

@@ -26,7 +26,10 @@ afterEach(async () => {
 });
 
 /** Activates the json-ws stub for `address` against b.example's node. */
-async function open(address: string, options: { session?: DirectSession; token?: string } = {}) {
+async function open(
+  address: string,
+  options: { session?: DirectSession; token?: string; from?: readonly string[] } = {},
+) {
   const session = options.session ?? new DirectSession();
   const ctx = new DirectContext({
     address,
@@ -34,6 +37,7 @@ async function open(address: string, options: { session?: DirectSession; token?:
     token: options.token ?? (await domains.token(address)),
     config: { url: domains.node.url, ...FAST },
     session,
+    from: options.from,
   });
   const stub = await activate(ctx);
   running.push({ stub, ctx, session });
@@ -129,6 +133,20 @@ describe('json-ws stub', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(session.sockets.size).toBe(0);
     expect(session.store.size).toBe(0);
+  });
+
+  it('hands a message from a new peer to the conversation allowed to take it', async () => {
+    domains = await twoDomains();
+    const session = new DirectSession();
+    const withBob = await open(ALICE, { session, from: [BOB] });
+    const listener = await open(ALICE, { session, from: ['user://'] });
+    const carol = await open(CAROL);
+    await Promise.all([withBob, listener, carol].map((s) => live(s.ctx)));
+    const hello = chat(CAROL, ALICE, 'hello alice');
+    carol.stub.postMessage(hello);
+    await listener.ctx.until(() => listener.ctx.received.length === 1);
+    expect(listener.ctx.received).toEqual([hello]);
+    expect(withBob.ctx.received).toEqual([]);
   });
 
   it('answers a request the node refuses with its response code', async () => {
