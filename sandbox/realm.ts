@@ -1,6 +1,5 @@
 import { ProtoflyError } from '../core/errors.js';
 import type { StubDescriptor } from '../core/generated/types.js';
-import type { VerifiedPackage } from '../core/plugin.js';
 import {
   costOf,
   type HostFrame,
@@ -14,6 +13,7 @@ import { compileEndpoints, type EndpointMatcher } from './endpoint.js';
 import type { ConversationContext, SandboxLogger, StubHandle } from './host.js';
 import { HostSession } from './session.js';
 import type { SocketFactory } from './sockets.js';
+import { warmUp } from './warm-up.js';
 
 export interface RealmOptions {
   /** Names the realm in logs ("worker 3", "inline"). */
@@ -94,11 +94,11 @@ export class Realm {
    * @throws ProtoflyError `PF_ERR_SANDBOX` when it cannot be evaluated, or is not made for
    *   this realm's runtime.
    */
-  load(key: string, pkg: VerifiedPackage<StubDescriptor>, script: string): Promise<LoadedPackage> {
+  load(key: string, descriptor: StubDescriptor, script: string): Promise<LoadedPackage> {
     let loaded = this.#packages.get(key);
     if (loaded) return loaded;
     if (this.#dead) return Promise.reject(this.#dead);
-    const { domain, name, version, constraints } = pkg.descriptor;
+    const { domain, name, version, constraints } = descriptor;
     const label = `${domain}/${name}@${version}`;
     const runtime = this.#options.runtime;
     if (!constraints.runtimes.includes(runtime)) {
@@ -233,7 +233,8 @@ export class Realm {
         }
         return;
       case 'ready':
-        return this.#markReady();
+        // Ready once warm: the first package then finds the worker's code paths compiled.
+        return void warmUp(this).then(this.#markReady);
       case 'loaded':
         return this.#loaded(frame.pkg, frame.error);
       case 'activated':

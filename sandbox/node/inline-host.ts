@@ -86,7 +86,7 @@ export class InlineHost implements SandboxHost {
     }
     this.#log.warn({ stub: label, conversation: ctx.id }, `INLINE SANDBOX: running ${label} unisolated`);
     const script = await this.#scripts.get(pkg);
-    const loaded = await this.#realm.load(versionKey(pkg.descriptor), pkg, script);
+    const loaded = await this.#realm.load(versionKey(pkg.descriptor), pkg.descriptor, script);
     return this.#realm.activate(loaded, ctx);
   }
 

@@ -2,19 +2,22 @@ import { type TransformFailure, transform } from 'esbuild';
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
+import { bundleScript, wrapScript } from '../script.js';
 
 /**
- * Turns a package (one ES module whose default export is `activate`) into a script that a
- * SES Compartment evaluates to `function (module, exports, require)`.
+ * Turns a package (one ES module whose default export is `activate`) into a package script
+ * (see `../script.ts`), once per package version.
  *
- * Why a CommonJS transform with esbuild, in the host: a Compartment evaluates scripts, not
- * modules; its module support needs a module-source parser (Babel-based) loaded into every
- * worker, and slower per package. esbuild is already a run-time dependency (publish bundles
- * with it), its CJS output for a self-contained module is plain code around
- * `module.exports`, and the transform costs about a millisecond, once per package version.
- * Any `import` left in a package becomes `require(...)`, which the sandbox refuses.
+ * Why not the Compartment's own module support: it needs a module-source parser (Babel-based)
+ * loaded into every worker, and is slower per package. A bundle from `protofly publish` only
+ * needs its closing `export` rewritten ({@link bundleScript}: microseconds). Anything else goes
+ * through a CommonJS transform with esbuild, already a run-time dependency: plain code around
+ * `module.exports`, in 1 to 5 ms; an `import` left in a package becomes `require(...)`, which
+ * the sandbox refuses.
  */
 export async function packageScript(source: string, label: string): Promise<string> {
+  const bundled = bundleScript(source);
+  if (bundled !== undefined) return bundled;
   try {
     const { code } = await transform(source, {
       format: 'cjs',
@@ -23,7 +26,7 @@ export async function packageScript(source: string, label: string): Promise<stri
       sourcefile: label,
       logLevel: 'silent',
     });
-    return `(function (module, exports, require) {\n${code}\n})`;
+    return wrapScript(code);
   } catch (err) {
     const first = (err as TransformFailure).errors?.[0]?.text ?? (err as Error).message;
     throw new ProtoflyError(

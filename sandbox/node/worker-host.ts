@@ -98,7 +98,7 @@ export class NodeWorkerHost implements SandboxHost {
     const { slot, fromSpare } = this.#place(pkg.descriptor);
     try {
       await slot.realm.ready;
-      const loaded = await slot.realm.load(versionKey(pkg.descriptor), pkg, await script);
+      const loaded = await slot.realm.load(versionKey(pkg.descriptor), pkg.descriptor, await script);
       return await slot.realm.activate(loaded, ctx);
     } finally {
       // Started after the cold package is running, so the two do not compete for a core.

@@ -10,7 +10,11 @@ import type { Activate, StubContext, StubSocket, StubStatus } from '../../../cor
 
 type Params = Record<string, unknown>;
 
+/** Instances activated from this evaluation of the package: shared only if the package is evaluated once. */
+let activations = 0;
+
 const activate: Activate = (ctx) => {
+  activations += 1;
   let counter = 0;
   let delivered = 0;
   const socketKey = 'socket';
@@ -54,6 +58,7 @@ const activate: Activate = (ctx) => {
     config: () => ctx.config,
     identity: () => ctx.identity,
     delivered: () => delivered,
+    activations: () => activations,
     random: () => [typeof Date.now(), typeof Math.random(), typeof crypto.randomUUID()],
   };
 
