@@ -264,6 +264,23 @@ describe('NodeWorkerHost limits and policies', () => {
     }
   });
 
+  it('ends a worker that has been idle, and evaluates its packages afresh when asked again', async () => {
+    const lines: Line[] = [];
+    const host = new NodeWorkerHost({ idleMs: 100, watchdogMs: 200, log: capture(lines) });
+    const bus = new Bus();
+    try {
+      const first = await converse(host, bus, await probe());
+      expect((await first.execute('activations')).body.value).toBe(1);
+      await first.handle.stop();
+      await eventually(() => lines.some((l) => /was idle for 100 ms/.test(l.msg)), 'the idle worker ends');
+      const later = await converse(host, bus, await probe());
+      expect((await later.execute('activations')).body.value).toBe(1);
+    } finally {
+      await host.terminate();
+      bus.close();
+    }
+  });
+
   it('stops every conversation when terminated, and takes no more', async () => {
     const host = new NodeWorkerHost();
     const bus = new Bus();

@@ -16,6 +16,8 @@ export interface NodeWorkerHostOptions {
   readonly memoryMb?: number;
   /** A worker that does not answer its heartbeat for this long is terminated, in ms. Default 2000. */
   readonly watchdogMs?: number;
+  /** A worker with no conversation for this long is ended, with the packages evaluated in it, in ms. Default 60000. */
+  readonly idleMs?: number;
   /**
    * Packages with the same key may share a worker (when their memory limits are equal too).
    * Default: the descriptor's domain, so a domain's stubs can only hurt each other. A package
@@ -45,6 +47,10 @@ interface Slot {
   readonly units: Set<string>;
   /** The sharing group it serves, once taken. */
   group?: string;
+  /** Instantiations under way here. */
+  pending: number;
+  /** performance.now() since which it has had no conversation, nor one under way. */
+  idleSince?: number;
 }
 
 /**
@@ -58,6 +64,7 @@ interface Slot {
 export class NodeWorkerHost implements SandboxHost {
   readonly #memoryMb: number;
   readonly #watchdogMs: number;
+  readonly #idleMs: number;
   readonly #shareKey: (descriptor: StubDescriptor) => string;
   readonly #limits: StubLimits;
   readonly #log: SandboxLogger;
@@ -77,6 +84,7 @@ export class NodeWorkerHost implements SandboxHost {
   constructor(options: NodeWorkerHostOptions = {}) {
     this.#memoryMb = options.memoryMb ?? 64;
     this.#watchdogMs = options.watchdogMs ?? 2000;
+    this.#idleMs = options.idleMs ?? 60_000;
     this.#shareKey = options.shareKey ?? ((d) => d.domain);
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.log ?? consoleLogger;
@@ -96,11 +104,13 @@ export class NodeWorkerHost implements SandboxHost {
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
     const script = this.#scripts.get(pkg);
     const { slot, fromSpare } = this.#place(pkg.descriptor);
+    slot.pending++;
     try {
       await slot.realm.ready;
       const loaded = await slot.realm.load(versionKey(pkg.descriptor), pkg.descriptor, await script);
       return await slot.realm.activate(loaded, ctx);
     } finally {
+      slot.pending--;
       // Started after the cold package is running, so the two do not compete for a core.
       if (fromSpare) this.#refill();
     }
@@ -161,7 +171,7 @@ export class NodeWorkerHost implements SandboxHost {
       log: this.#log,
       openSocket: this.#openSocket,
     });
-    const slot: Slot = { worker, realm, memoryMb, units: new Set() };
+    const slot: Slot = { worker, realm, memoryMb, units: new Set(), pending: 0 };
     this.#slots.add(slot);
     worker.on('message', (frame: WorkerFrame) => realm.receive(frame));
     worker.on('error', (err: Error & { code?: string }) => {
@@ -190,11 +200,22 @@ export class NodeWorkerHost implements SandboxHost {
     this.#spare = this.#spawn(this.#memoryMb);
   }
 
-  /** Heartbeat: pings every worker, and ends those that have not answered for `watchdogMs` or hold too much memory. */
+  /**
+   * Heartbeat: pings every worker, and ends those that have not answered for `watchdogMs`,
+   * hold too much memory, or have been idle for `idleMs`.
+   */
   #tick(): void {
     const now = performance.now();
     const silent: Slot[] = [];
     for (const slot of this.#slots) {
+      if (this.#idle(slot, now)) {
+        const idle = new ProtoflyError(
+          'PF_ERR_CLOSED',
+          `sandbox ${slot.realm.label} was idle for ${this.#idleMs} ms`,
+        );
+        void this.#end(slot, idle);
+        continue;
+      }
       const limitMb = slot.memoryMb + RUNTIME_HEAP_MB;
       if (slot.realm.external > limitMb * MIB) {
         const mb = Math.round(slot.realm.external / MIB);
@@ -230,18 +251,33 @@ export class NodeWorkerHost implements SandboxHost {
     });
   }
 
-  /** Ends a worker: everything on it fails with `err`, and the packages that shared it get a worker each from now on. */
+  /** True when `slot` (not the spare) has had nothing to do for `idleMs`; notes when it became idle. */
+  #idle(slot: Slot, now: number): boolean {
+    if (slot === this.#spare || slot.pending > 0 || slot.realm.conversations > 0) {
+      slot.idleSince = undefined;
+      return false;
+    }
+    slot.idleSince ??= now;
+    return now - slot.idleSince >= this.#idleMs;
+  }
+
+  /**
+   * Ends a worker: everything on it fails with `err`. When it crashed (any code but
+   * `PF_ERR_CLOSED`), the packages that shared it get a worker each from now on: one of them
+   * misbehaved, and nothing says which.
+   */
   async #end(slot: Slot, err: ProtoflyError): Promise<void> {
     if (!this.#slots.delete(slot)) return;
     slot.realm.die(err);
+    const crashed = err.code !== 'PF_ERR_CLOSED';
     if (this.#spare === slot) this.#spare = undefined;
     if (slot.group !== undefined && this.#byGroup.get(slot.group) === slot) this.#byGroup.delete(slot.group);
     for (const unit of slot.units) {
       if (this.#byUnit.get(unit) === slot) this.#byUnit.delete(unit);
-      if (slot.units.size > 1) this.#isolated.add(unit);
+      if (crashed && slot.units.size > 1) this.#isolated.add(unit);
     }
-    if (err.code !== 'PF_ERR_CLOSED')
-      this.#log.warn({ realm: slot.realm.label, code: err.code }, err.message);
+    if (crashed) this.#log.warn({ realm: slot.realm.label, code: err.code }, err.message);
+    else this.#log.debug({ realm: slot.realm.label }, err.message);
     this.#refill();
     await slot.worker.terminate();
   }
