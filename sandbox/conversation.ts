@@ -1,7 +1,7 @@
 import { isProtoflyError, ProtoflyError } from '../core/errors.js';
 import { assertMessage, type Message } from '../core/message.js';
 import { assertTransition, type StubStatus } from '../core/stub.js';
-import { FRAME_COST, type HostFrame } from './channel.js';
+import { costOf, type HostFrame } from './channel.js';
 import type { EndpointMatcher } from './endpoint.js';
 import type { ConversationContext, SandboxLogger, StubHandle } from './host.js';
 import { allowSenders, type SenderCheck } from './sender.js';
@@ -60,15 +60,20 @@ export class Conversation implements StubHandle {
         { conversation: this.id },
       );
     }
-    const json = JSON.stringify(msg);
-    if (!this.session.out.take(FRAME_COST + json.length)) {
+    const frame: HostFrame = {
+      t: 'deliver',
+      cid: this.cid,
+      session: this.session.id,
+      json: JSON.stringify(msg),
+    };
+    if (!this.session.out.take(costOf(frame))) {
       throw new ProtoflyError(
         'PF_ERR_QUEUE_FULL',
         `conversation ${this.id} (${this.stub}) has ${this.session.out.inFlight} bytes of messages its stub has not taken yet; message ${msg.id} not delivered`,
         { conversation: this.id, window: this.session.out.windowBytes },
       );
     }
-    this.link.post({ t: 'deliver', cid: this.cid, session: this.session.id, json });
+    this.link.post(frame);
   }
 
   stop(): Promise<void> {

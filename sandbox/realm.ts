@@ -8,7 +8,7 @@ import {
   type StubLimits,
   type WorkerFrame,
 } from './channel.js';
-import { Conversation } from './conversation.js';
+import { Conversation, type ConversationLink } from './conversation.js';
 import { compileEndpoints, type EndpointMatcher } from './endpoint.js';
 import type { ConversationContext, SandboxLogger, StubHandle } from './host.js';
 import { HostSession } from './session.js';
@@ -60,11 +60,18 @@ export class Realm {
   readonly #conversations = new Map<number, Conversation>();
   readonly #sessions = new Map<string, HostSession>();
   readonly #sessionsById = new Map<number, HostSession>();
+  /** What every conversation here reaches the realm through. */
+  readonly #link: ConversationLink;
   #ids = 0;
 
   constructor(post: (frame: HostFrame) => void, options: RealmOptions) {
     this.#post = post;
     this.#options = options;
+    this.#link = {
+      post: (frame) => this.#send(frame),
+      release: (conversation) => this.#release(conversation),
+      log: options.log,
+    };
     this.ready = new Promise<void>((resolve, reject) => {
       this.#markReady = resolve;
       this.#failReady = reject;
@@ -128,11 +135,6 @@ export class Realm {
     const cid = this.#nextId();
     const { domain } = pkg;
     const session = this.#session(`${domain}\n${pkg.name}\n${ctx.identity.address}`);
-    const link = {
-      post: (frame: HostFrame) => this.#send(frame),
-      release: (c: Conversation) => this.#release(c),
-      log: this.#options.log,
-    };
     const conversation = new Conversation(
       cid,
       ctx.id ?? `c${cid}`,
@@ -140,7 +142,7 @@ export class Realm {
       session,
       pkg.endpoints,
       ctx,
-      link,
+      this.#link,
     );
     this.#conversations.set(cid, conversation);
     const identity =
