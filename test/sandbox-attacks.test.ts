@@ -301,8 +301,8 @@ describe('attack suite', () => {
       expect((await c.execute('flood')).body.value).toBe('flood');
       const spam = lines().length;
       expect(spam).toBeGreaterThan(0);
-      // The burst, and what the rate refills while the loop runs.
-      expect(spam).toBeLessThan(DEFAULT_LIMITS.logBurst * 2);
+      // The burst, and what the rate refills while the loop runs (seconds, on a busy machine).
+      expect(spam).toBeLessThan(DEFAULT_LIMITS.logBurst + DEFAULT_LIMITS.logPerSecond * 10);
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect((await c.execute('once')).body.value).toBe('once');
       await eventually(() => lines().length === spam + 1, 'the line after the flood arrives');
