@@ -12,7 +12,8 @@ declare const lockdown: (options: Record<string, string>) => void;
 declare const harden: <T>(value: T) => T;
 
 const port = parentPort;
-if (!port) throw new Error('sandbox-worker.js runs as a worker thread');
+if (!port)
+  throw new ProtoflyError('PF_ERR_CONFIG', 'sandbox-worker.js runs as a worker thread, not as a program');
 
 lockdown({
   // The runtime catches every stub exception itself and counts stray rejections for the host.

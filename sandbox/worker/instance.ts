@@ -77,18 +77,18 @@ export class Instance {
         typeof result === 'object' &&
         typeof (result as Promise<unknown>).then === 'function'
       ) {
-        (result as Promise<unknown>).then(undefined, (err: unknown) => this.fail(where, err));
+        (result as Promise<unknown>).then(undefined, (err: unknown) => this.fail(where, describeError(err)));
       }
     } catch (err) {
-      this.fail(where, err);
+      this.fail(where, describeError(err));
     }
   }
 
-  /** Ends the instance because the stub threw in `where`. */
-  fail(where: EntryPoint, err: unknown): void {
+  /** Ends the instance because the stub failed in `where`, for the reason `why`. */
+  fail(where: EntryPoint, why: string): void {
     if (this.#state === 'ended') return;
     this.#end();
-    this.runtime.post({ t: 'failed', cid: this.cid, where, error: describeError(err) });
+    this.runtime.post({ t: 'failed', cid: this.cid, where, error: why });
   }
 
   /** Calls the stub's `stop()` (bounded by `stopTimeoutMs`), then ends the instance. */

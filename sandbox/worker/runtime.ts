@@ -129,23 +129,28 @@ export class Runtime implements InstanceRuntime {
   }
 
   #load(pkg: number, name: string, script: string, endpoints: readonly string[]): void {
+    const error = this.#evaluate(pkg, name, script, endpoints);
+    this.options.post(error === undefined ? { t: 'loaded', pkg } : { t: 'loaded', pkg, error });
+  }
+
+  /** Evaluates a package and keeps its `activate`; says why not when it cannot. */
+  #evaluate(pkg: number, name: string, script: string, endpoints: readonly string[]): string | undefined {
     try {
       const factory = this.options.evaluate(script, name);
-      if (typeof factory !== 'function') throw new Error('the package script is not a function');
+      if (typeof factory !== 'function') return 'the package script is not a function';
       const module: { exports: { default?: unknown } } = { exports: {} };
       factory(module, module.exports, this.#refuseRequire);
       const activate = module.exports?.default;
-      if (typeof activate !== 'function') {
-        throw new Error(`its default export is ${typeof activate}, not an activate function`);
-      }
+      if (typeof activate !== 'function')
+        return `its default export is ${typeof activate}, not an activate function`;
       this.#packages.set(pkg, {
         name,
         activate: activate as WorkerPackage['activate'],
         endpoints: compileEndpoints(endpoints),
       });
-      this.options.post({ t: 'loaded', pkg });
+      return undefined;
     } catch (err) {
-      this.options.post({ t: 'loaded', pkg, error: describeError(err) });
+      return describeError(err);
     }
   }
 
@@ -168,30 +173,28 @@ export class Runtime implements InstanceRuntime {
     const instance = new Instance(cid, pkg, session, this);
     this.#instances.set(cid, instance);
 
+    // Settles once, with a stub or with why there is none.
     let settled = false;
-    const settle = (stub: unknown, thrown?: { readonly error: unknown }) => {
+    const settle = (stub: unknown, failure?: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (!instance.active) return;
-      const shape = thrown ? undefined : stubShapeError(stub);
-      if (thrown || shape) return instance.fail('activate', thrown ? thrown.error : new Error(shape));
+      const why = failure ?? stubShapeError(stub);
+      if (why !== undefined) return instance.fail('activate', why);
       instance.stub = stub as Stub;
       this.options.post({ t: 'activated', cid });
     };
     const ms = this.limits.activateTimeoutMs;
-    const timer = setTimeout(
-      () => settle(undefined, { error: new Error(`activate did not settle within ${ms} ms`) }),
-      ms,
-    );
+    const timer = setTimeout(() => settle(undefined, `activate did not settle within ${ms} ms`), ms);
     try {
       const ctx = createContext(instance, frame.domain, frame.identity, frame.config, this.options.harden);
       Promise.resolve(pkg.activate(ctx)).then(
         (stub) => settle(stub),
-        (error: unknown) => settle(undefined, { error }),
+        (err: unknown) => settle(undefined, describeError(err)),
       );
-    } catch (error) {
-      settle(undefined, { error });
+    } catch (err) {
+      settle(undefined, describeError(err));
     }
   }
 
@@ -208,8 +211,9 @@ export class Runtime implements InstanceRuntime {
     if (!stub || typeof stub.snapshot !== 'function') return this.options.post({ t: 'snapshot', cid });
     instance.invoke('snapshot', () => {
       const json = JSON.stringify(stub.snapshot?.());
-      if (json !== undefined && json.length > this.limits.maxFrameBytes) {
-        throw new Error(`its snapshot of ${json.length} characters is over ${this.limits.maxFrameBytes}`);
+      const max = this.limits.maxFrameBytes;
+      if (json !== undefined && json.length > max) {
+        return instance.fail('snapshot', `its snapshot of ${json.length} characters is over ${max}`);
       }
       this.options.post(json === undefined ? { t: 'snapshot', cid } : { t: 'snapshot', cid, json });
     });
@@ -233,7 +237,7 @@ export class Runtime implements InstanceRuntime {
       else if (event.type === 'close') delegate.onClose?.(event.code, event.reason);
       else delegate.onError?.(event.message);
     } catch (err) {
-      opener.fail('socket', err);
+      opener.fail('socket', describeError(err));
     }
   }
 
