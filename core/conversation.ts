@@ -44,12 +44,14 @@ export interface ConversationLink {
 }
 
 const CREATES = new Set<ConversationBody['kind']>(['chat', 'offer']);
-/** Inbound messages buffered for an async iterator that is not reading. */
+/** Inbound messages held for a reader that is not reading (or not listening yet); past it they are refused with 503. */
 const ITERATOR_BUFFER = 10_000;
 
 export class Conversation extends Emitter<ConversationEvents> {
   #status: StubStatus = 'connecting';
   #closed = false;
+  /** What arrived before anyone listened (an incoming conversation's first messages). */
+  readonly #unheard: Incoming[] = [];
 
   constructor(
     /** The peer's address. */
@@ -66,6 +68,17 @@ export class Conversation extends Emitter<ConversationEvents> {
 
   get status(): StubStatus {
     return this.#status;
+  }
+
+  /** Adds a listener. The first `message` listener also gets, in order, what arrived before it. */
+  override on<K extends keyof ConversationEvents>(event: K, listener: ConversationEvents[K]): () => void {
+    const off = super.on(event, listener);
+    if (event === 'message' && this.#unheard.length > 0) {
+      queueMicrotask(() => {
+        for (const m of this.#unheard.splice(0)) this.emit('message', m);
+      });
+    }
+    return off;
   }
 
   /** Sends a chat message; resolves when the far side (or its server) acknowledged it. */
@@ -205,7 +218,10 @@ export class Conversation extends Emitter<ConversationEvents> {
       );
       return 400;
     }
-    this.emit('message', { body: value, from: msg.from, id: msg.id });
+    const incoming = { body: value, from: msg.from, id: msg.id };
+    if (this.listenerCount('message') > 0) this.emit('message', incoming);
+    else if (this.#unheard.length < ITERATOR_BUFFER) this.#unheard.push(incoming);
+    else return 503;
     return 200;
   }
 

@@ -18,6 +18,11 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
     return () => set.delete(listener);
   }
 
+  /** How many listeners an event has. */
+  listenerCount(event: keyof Events): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+
   protected emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
     const set = this.#listeners.get(event);
     if (!set) return;

@@ -5,32 +5,78 @@ import type { VerifiedPackage } from './plugin.js';
 import type { StubStatus } from './stub.js';
 
 /**
- * What the runtime needs from a sandbox host (sandbox/ implements it: a Node worker with SES
- * compartments, a browser Web Worker, inline for trusted development). Declared here because
- * core depends on no other folder.
+ * The one interface every sandbox host implements (sandbox/ has them; it is declared here
+ * because core, whose runtime uses it, depends on no other folder): the Node worker host (worker threads, SES
+ * compartments), the inline host (trusted development stubs, no isolation) and, later, a
+ * browser Web Worker host. Nothing here names a Node API.
+ *
+ * A host evaluates a verified package once per version and calls its `activate(ctx)` once per
+ * conversation; the caller gets a {@link StubHandle} and hears about the instance through a
+ * {@link StubHandleDelegate}.
  */
 export interface SandboxHost {
-  /** Evaluates the package (once per version) and activates one stub instance. */
-  instantiate(pkg: VerifiedPackage<StubDescriptor>, options: InstanceOptions): Promise<StubInstance>;
-  /** Ends every instance and releases the sandbox. */
-  close(): Promise<void>;
+  /**
+   * Runs `pkg`'s stub for one conversation. Resolves once `activate` has returned; the stub's
+   * own status reports (`connecting`, `live`, ...) reach `ctx.delegate`.
+   *
+   * @throws ProtoflyError `PF_ERR_SANDBOX` when the package cannot be evaluated or `activate`
+   *   throws, `PF_ERR_WATCHDOG` / `PF_ERR_MEMORY` when its worker is terminated meanwhile,
+   *   `PF_ERR_UNTRUSTED_DOMAIN` when this host may not run code of the package's domain,
+   *   `PF_ERR_CLOSED` after {@link terminate}.
+   */
+  instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle>;
+  /** Resolves when the host can take a cold package without starting a worker (its warm spare is up). */
+  ready(): Promise<void>;
+  /** Stops every instance (status `stopped`), closes their sockets and ends the workers. */
+  terminate(): Promise<void>;
 }
 
-export interface InstanceOptions {
-  /** The stub's domain: the carrier of this conversation. */
-  readonly domain: string;
+/** What the runtime hands a host for one conversation. */
+export interface ConversationContext {
+  /** Names the conversation in logs and errors. Default: a counter. */
+  readonly id?: string;
+  /** Who the runtime is: the stub's `ctx.identity`. */
   readonly identity: { readonly address: string; readonly token?: string };
-  /** Validated against the descriptor's configuration schema. */
+  /** The stub's `ctx.config`, already validated against the descriptor's configuration schema. */
   readonly config: Readonly<Record<string, unknown>>;
-  /** Receives every message the stub sends; the runtime checks and routes it. */
+  /**
+   * The `from` addresses the stub may send with: exact addresses, or prefixes ending in `/`.
+   * Anything else it sends is refused with `PF_ERR_SPOOF`.
+   */
+  readonly from: readonly string[];
+  /** Where the stub's messages go (the runtime bus), after validation. */
   send(msg: Message): void;
-  onStatus(status: StubStatus, detail?: string): void;
-  /** The instance failed (it threw, its sandbox crashed or was terminated) and is gone. */
-  onFailure(err: ProtoflyError): void;
+  readonly delegate?: StubHandleDelegate;
 }
 
-/** One running stub instance, as its host exposes it. */
-export interface StubInstance {
+/** A running stub instance, seen from the runtime. */
+export interface StubHandle {
+  readonly id: string;
+  readonly status: StubStatus;
+  /**
+   * Gives the stub a message from the bus. Asynchronous: the stub sees it later, in order.
+   *
+   * @throws ProtoflyError `PF_ERR_CLOSED` once the instance failed or stopped,
+   *   `PF_ERR_QUEUE_FULL` when the stub has a window of messages it has not taken yet.
+   */
   postMessage(msg: Message): void;
+  /** Calls the stub's `stop()`, clears its timers, and settles once it is `stopped`. Never rejects. */
   stop(): Promise<void>;
+  /** The stub's `snapshot()` as JSON, or undefined when it has none. */
+  snapshot(): Promise<unknown>;
+}
+
+/** What a host tells the runtime about one instance (SIP.js-style delegate). */
+export interface StubHandleDelegate {
+  /**
+   * The status changed: reported by the stub, or `failed` / `stopped` decided by the host.
+   * `error` says why the host failed the instance (`PF_ERR_SANDBOX` the stub threw,
+   * `PF_ERR_WATCHDOG`, `PF_ERR_MEMORY` its worker was terminated, ...).
+   */
+  onStatus?(status: StubStatus, detail: string | undefined, error?: ProtoflyError): void;
+  /**
+   * Something the stub did was refused and dropped; the instance goes on (`PF_ERR_SPOOF`,
+   * `PF_ERR_SCHEMA`, `PF_ERR_FLOOD`, `PF_ERR_STATUS`, ...).
+   */
+  onRefused?(error: ProtoflyError): void;
 }

@@ -13,7 +13,7 @@ import { Conversation, carrierOf } from './conversation.js';
 import { isProtoflyError, ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';
 import type { StubDescriptor } from './generated/types.js';
-import type { SandboxHost, StubInstance } from './host.js';
+import type { SandboxHost, StubHandle } from './host.js';
 import type { Loader } from './loader.js';
 import { Code, type Message, response } from './message.js';
 import type { VerifiedPackage } from './plugin.js';
@@ -71,7 +71,7 @@ interface ScopeInit {
  */
 @injectable()
 class ConversationScope implements Disposable {
-  instance: StubInstance | undefined;
+  instance: StubHandle | undefined;
   readonly #held: Message[] = [];
   readonly #unlisten: () => void;
 
@@ -79,7 +79,7 @@ class ConversationScope implements Disposable {
     this.#unlisten = init.bus.listen(init.peer, (msg) => this.#toStub(msg));
   }
 
-  attach(instance: StubInstance): void {
+  attach(instance: StubHandle): void {
     this.instance = instance;
     for (const msg of this.#held.splice(0)) this.#toStub(msg);
   }
@@ -116,7 +116,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
   readonly #conversations = new Map<string, Conversation>();
   readonly #opening = new Map<string, Promise<Conversation>>();
   readonly #unlisten: () => void;
-  #inbox: Promise<StubInstance> | undefined;
+  #inbox: Promise<StubHandle> | undefined;
   #closed = false;
 
   constructor(options: RuntimeOptions) {
@@ -244,32 +244,34 @@ export class Runtime extends Emitter<RuntimeEvents> {
   }
 
   /**
-   * Activates a stub instance for `peer` (or the inbox, for no peer). What the instance sends
-   * is checked before it reaches the bus: it must be addressed to this runtime's user and come
-   * from the peer (the inbox: from anyone but this user).
+   * Activates a stub instance for `peer` (or the inbox, for no peer). The host lets it send only
+   * from the peer (the inbox: from any user or hyperty); the runtime adds that it may only send
+   * to this runtime's user, and that the inbox may not speak as this user.
    */
   async #instantiate(
     pkg: VerifiedPackage<StubDescriptor>,
     peer: string | undefined,
     onStatus: (status: StubStatus, detail?: string) => void,
     conversation?: Conversation,
-  ): Promise<StubInstance> {
+  ): Promise<StubHandle> {
     const d = pkg.descriptor;
     const token = await this.identity.token?.(d.domain);
     const report = (err: ProtoflyError) => (conversation ? conversation.fail(err) : this.emit('error', err));
     return this.#host.instantiate(pkg, {
-      domain: d.domain,
+      id: `${d.domain}/${d.name}→${peer ?? 'inbox'}`,
       identity:
         token === undefined ? { address: this.identity.address } : { address: this.identity.address, token },
       config: pluginConfig(d, this.#stubConfig[d.domain]),
-      onStatus,
-      onFailure: (err) => {
-        report(err);
-        onStatus('failed', err.message);
+      from: peer === undefined ? ['user://', 'hyperty://'] : [peer],
+      delegate: {
+        onStatus: (status, detail, error) => {
+          if (error) report(error);
+          onStatus(status, detail);
+        },
+        onRefused: report,
       },
       send: (msg) => {
-        const wrongFrom = peer === undefined ? msg.from === this.identity.address : msg.from !== peer;
-        if (msg.to !== this.identity.address || wrongFrom) {
+        if (msg.to !== this.identity.address || msg.from === this.identity.address) {
           return report(
             new ProtoflyError(
               'PF_ERR_SPOOF',

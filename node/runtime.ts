@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { CatalogueClient } from '../core/catalogue.js';
+import type { CheckEvent } from '../core/loader.js';
+import { Loader } from '../core/loader.js';
+import { Runtime, type RuntimeIdentity, type RuntimeOptions } from '../core/runtime.js';
+import { MemoryStore, type Store } from '../core/store.js';
+import { type TrustOptions, TrustStore } from '../core/trust.js';
+import type { SandboxHost } from '../sandbox/host.js';
+import { NodeWorkerHost, type NodeWorkerHostOptions } from '../sandbox/node/worker-host.js';
+import { FileStore } from './file-store.js';
+
+/** A runtime in Node with the usual parts: worker sandbox, verifying loader, stores on disk or in memory. */
+export interface NodeRuntimeOptions {
+  readonly identity: RuntimeIdentity;
+  /** Catalogue base URL per domain, for domains not served at https://<domain>. */
+  readonly catalogues?: Readonly<Record<string, string>>;
+  /** Default: trust on first use. */
+  readonly trust?: Omit<TrustOptions, 'store'>;
+  /** Where verified packages and trusted keys are kept; memory when absent. */
+  readonly dataDir?: string;
+  /** Stub configuration per carrier domain. */
+  readonly stubConfig?: RuntimeOptions['stubConfig'];
+  readonly ranges?: Readonly<Record<string, string>>;
+  /** A host to share between runtimes; otherwise one is made (and terminated on close). */
+  readonly host?: SandboxHost;
+  readonly hostOptions?: NodeWorkerHostOptions;
+  readonly onCheck?: (event: CheckEvent) => void;
+  readonly liveTimeoutMs?: number;
+}
+
+/** A runtime and what it owns. */
+export interface NodeRuntime {
+  readonly runtime: Runtime;
+  readonly loader: Loader;
+  readonly host: SandboxHost;
+  close(): Promise<void>;
+}
+
+export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
+  const store = (name: string): Store =>
+    options.dataDir ? new FileStore(join(options.dataDir, name)) : new MemoryStore();
+  const loader = new Loader({
+    trust: new TrustStore({ mode: 'tofu', ...options.trust, store: store('trust') }),
+    catalogue: new CatalogueClient({ catalogues: options.catalogues ?? {} }),
+    store: store('packages'),
+    ...(options.ranges ? { ranges: options.ranges } : {}),
+    ...(options.onCheck ? { onCheck: options.onCheck } : {}),
+  });
+  const host = options.host ?? new NodeWorkerHost(options.hostOptions);
+  const runtime = new Runtime({
+    identity: options.identity,
+    loader,
+    host,
+    ...(options.stubConfig ? { stubConfig: options.stubConfig } : {}),
+    ...(options.liveTimeoutMs ? { liveTimeoutMs: options.liveTimeoutMs } : {}),
+  });
+  return {
+    runtime,
+    loader,
+    host,
+    async close() {
+      await runtime.close();
+      if (!options.host) await host.terminate();
+    },
+  };
+}
