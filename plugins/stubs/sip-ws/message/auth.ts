@@ -1,4 +1,4 @@
-import { all, GEN_VALUE, isWsp, scan, skipWsp, TOKEN } from './chars.js';
+import { all, GEN_VALUE, isWsp, lower, scan, skipWsp, TOKEN } from './chars.js';
 import { fail, show } from './fault.js';
 import type { Params } from './params.js';
 import { quotedEnd } from './quoted-string.js';
@@ -32,7 +32,7 @@ export function parseAuth(s: string): AuthValue {
     const start = skipWsp(s, eq + 1);
     const end = s.charCodeAt(start) === 0x22 ? quotedEnd(s, start) : scan(s, start, TOKEN);
     if (end === start) fail(`parameter ${show(s.slice(i, nameEnd))} has no value`);
-    const name = s.slice(i, nameEnd).toLowerCase();
+    const name = lower(s.slice(i, nameEnd));
     if (out.has(name)) fail(`parameter '${name}' appears twice`);
     out.set(name, s.slice(start, end));
     i = skipWsp(s, end);

@@ -84,6 +84,24 @@ export function skipWsp(s: string, from: number): number {
   return i;
 }
 
+/** `s` in lower case; the same string, not a copy, when it has no upper-case ASCII letter (the usual case). */
+export function lower(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return s.toLowerCase();
+  }
+  return s;
+}
+
+/** `s` in upper case; the same string when it has no lower-case ASCII letter. */
+export function upper(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) return s.toUpperCase();
+  }
+  return s;
+}
+
 /** True for a control character other than HTAB (RFC 5234 CTL minus the white space SIP allows in text). */
 export function isControl(c: number): boolean {
   return (c < 0x20 && c !== 0x09) || c === 0x7f;

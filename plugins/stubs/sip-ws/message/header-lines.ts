@@ -1,6 +1,6 @@
-import { isWsp, scan, TOKEN, trimWsp } from './chars.js';
+import { isWsp, scan, skipWsp, TOKEN, trimWsp } from './chars.js';
 import { fail, show } from './fault.js';
-import { headerName } from './header-names.js';
+import { headerName, knownHeaderAt } from './header-names.js';
 import { appendChecked, type Headers } from './headers.js';
 
 /**
@@ -49,11 +49,17 @@ export function readHeaderLines(head: string, from: number, headers: Headers): s
     if (colon === -1 || colon > end) fail(`header line ${show(head.slice(pos, end))} has no colon`);
     let nameEnd = colon;
     while (nameEnd > pos && isWsp(head.charCodeAt(nameEnd - 1))) nameEnd--;
-    if (nameEnd === pos || scan(head, pos, TOKEN) !== nameEnd) {
-      fail(`header name ${show(head.slice(pos, colon))} is not a token`);
+    let known = knownHeaderAt(head, pos, nameEnd);
+    if (known === undefined) {
+      if (nameEnd === pos || scan(head, pos, TOKEN) !== nameEnd) {
+        fail(`header name ${show(head.slice(pos, colon))} is not a token`);
+      }
+      known = headerName(head.slice(pos, nameEnd));
     }
-    ({ name, key } = headerName(head.slice(pos, nameEnd)));
-    value = trimWsp(head.slice(colon + 1, end));
+    ({ name, key } = known);
+    let valueEnd = end;
+    while (valueEnd > colon + 1 && isWsp(head.charCodeAt(valueEnd - 1))) valueEnd--;
+    value = head.slice(skipWsp(head, colon + 1), valueEnd);
     pos = next;
   }
   flush();

@@ -112,6 +112,26 @@ const byExact = new Map<string, HeaderName>(byLower);
 for (const name of KNOWN) byExact.set(name, byLower.get(name.toLowerCase())!);
 for (const letter of Object.keys(COMPACT)) byExact.set(letter.toUpperCase(), byLower.get(letter)!);
 
+// Header lines mostly spell names as registered; finding those in place, by length and first
+// letter, spares the parser a substring and a hash per line.
+const bySpelling: (Array<readonly [string, HeaderName]> | undefined)[] = [];
+for (const entry of byExact) {
+  const bucket = entry[0].length * 128 + entry[0].charCodeAt(0);
+  bySpelling[bucket] = [...(bySpelling[bucket] ?? []), entry];
+}
+
+/**
+ * The header name written in `text` from `start` to `end` when it is spelled as registered (in
+ * full or compact, or all lower-case); undefined otherwise, and then {@link headerName} decides.
+ */
+export function knownHeaderAt(text: string, start: number, end: number): HeaderName | undefined {
+  const first = text.charCodeAt(start);
+  const candidates = first < 128 ? bySpelling[(end - start) * 128 + first] : undefined;
+  if (candidates)
+    for (const [spelling, name] of candidates) if (text.startsWith(spelling, start)) return name;
+  return undefined;
+}
+
 /** RFC 3261 §7.3.1 / §7.3.3: the full spelling and lookup key of header name `name` (a compact form included). */
 export function headerName(name: string): HeaderName {
   const known = byExact.get(name);

@@ -14,9 +14,9 @@ export interface HeaderField {
 export const appendChecked = Symbol('appendChecked');
 
 /**
- * The header fields of a message, in order, kept as text. A typed view of a header is parsed
- * the first time it is asked for (`all`, `first`) and kept until that header changes, so a
- * path that only forwards a message never parses the headers it does not read.
+ * The header fields of a message, in order, kept as text. A typed view of a field is parsed
+ * the first time it is asked for (`all`, `first`) and kept with the field until it changes, so
+ * a path that only forwards a message never parses the headers it does not read.
  *
  * Content-Length is not among the fields: it describes the body, and `serialize` writes it.
  */
@@ -25,7 +25,9 @@ export class Headers {
   readonly fields: readonly HeaderField[];
   readonly #fields: HeaderField[] = [];
   readonly #keys: string[] = [];
-  #parsed: Map<string, readonly unknown[]> | undefined;
+  /** Per field: the codec that parsed it and what it gave (its list elements), or undefined. */
+  readonly #parsedBy: (HeaderCodec<unknown> | undefined)[] = [];
+  readonly #parsed: (readonly unknown[] | undefined)[] = [];
 
   constructor() {
     this.fields = this.#fields;
@@ -34,6 +36,8 @@ export class Headers {
   [appendChecked](name: string, key: string, value: string): void {
     this.#fields.push({ name, value });
     this.#keys.push(key);
+    this.#parsedBy.push(undefined);
+    this.#parsed.push(undefined);
   }
 
   /** The first value of header `name` (any spelling, compact forms included), as text. */
@@ -44,7 +48,10 @@ export class Headers {
 
   /** Every field value of header `name`, as text, in order (a list field is not split). */
   getAll(name: string): string[] {
-    return this.#values(headerName(name).key);
+    const key = headerName(name).key;
+    const out: string[] = [];
+    for (let i = 0; i < this.#keys.length; i++) if (this.#keys[i] === key) out.push(this.#fields[i]!.value);
+    return out;
   }
 
   /** True when header `name` is present. */
@@ -55,17 +62,13 @@ export class Headers {
   /** Adds a field after the others. */
   append(name: string, value: string): void {
     const field = checked(name, value);
-    this.#fields.push(field);
-    this.#keys.push(headerName(field.name).key);
-    this.#forget(field.name);
+    this.#insert(this.#fields.length, [field], headerName(field.name).key);
   }
 
   /** Adds a field before the others (a proxy's Via or Record-Route goes on top). */
   prepend(name: string, value: string): void {
     const field = checked(name, value);
-    this.#fields.unshift(field);
-    this.#keys.unshift(headerName(field.name).key);
-    this.#forget(field.name);
+    this.#insert(0, [field], headerName(field.name).key);
   }
 
   /** Replaces every field of header `name` by one with `value`, where the first one was. */
@@ -80,32 +83,29 @@ export class Headers {
 
   /**
    * Every value of the header `codec` reads, parsed, list fields split into their elements.
-   * Parsed once, then kept until the header changes.
+   * Each field is parsed once, then kept until it changes.
    *
    * @throws ProtoflyError `PF_ERR_SIP_PARSE` naming the header and value, or saying a
    * single-valued header appears more than once.
    */
   all<T>(codec: HeaderCodec<T>): readonly T[] {
-    const cached = this.#parsed?.get(codec.key);
-    if (cached) return cached as readonly T[];
-    const out: T[] = [];
+    let found: readonly T[] | undefined;
+    let merged: T[] | undefined;
     for (let i = 0; i < this.#keys.length; i++) {
       if (this.#keys[i] !== codec.key) continue;
-      if (codec.kind === 'single' && out.length > 0) {
-        const n = this.#values(codec.key).length;
+      if (found !== undefined && codec.kind === 'single') {
+        const n = this.getAll(codec.name).length;
         fail(`${codec.name} appears ${n} times; it may appear once`, { header: codec.name });
       }
-      const value = this.#fields[i]!.value;
-      try {
-        if (codec.kind !== 'list') out.push(codec.parse(value));
-        else if (value !== '' || !codec.empty) for (const el of splitList(value)) out.push(codec.parse(el));
-      } catch (err) {
-        within(err, `${codec.name} header`, value, { header: codec.name });
+      const values = this.#parse(i, codec);
+      if (found === undefined) {
+        found = values;
+      } else {
+        merged ??= [...found];
+        merged.push(...values);
       }
     }
-    this.#parsed ??= new Map();
-    this.#parsed.set(codec.key, out);
-    return out;
+    return merged ?? found ?? [];
   }
 
   /** The first value of the header `codec` reads, parsed; see {@link all}. */
@@ -113,41 +113,55 @@ export class Headers {
     return this.all(codec)[0];
   }
 
-  /** Replaces header `codec.name` by one field per value, formatted; the typed view is kept as given. */
+  /** Replaces header `codec.name` by one field per value, formatted; the typed views are kept as given. */
   put<T>(codec: HeaderCodec<T>, values: readonly T[]): void {
     if (codec.kind === 'single' && values.length > 1)
       fail(`${codec.name} takes one value, got ${values.length}`);
-    this.#replace(
+    const at = this.#replace(
       codec.name,
       values.map((v) => checked(codec.name, codec.format(v))),
     );
-    this.#parsed ??= new Map();
-    this.#parsed.set(codec.key, [...values]);
+    values.forEach((v, i) => {
+      this.#parsedBy[at + i] = codec as HeaderCodec<unknown>;
+      this.#parsed[at + i] = [v];
+    });
   }
 
-  #values(key: string): string[] {
-    const out: string[] = [];
-    for (let i = 0; i < this.#keys.length; i++) if (this.#keys[i] === key) out.push(this.#fields[i]!.value);
-    return out;
+  /** The values of field `i` as `codec` reads them, parsed now or earlier. */
+  #parse<T>(i: number, codec: HeaderCodec<T>): readonly T[] {
+    if (this.#parsedBy[i] === codec) return this.#parsed[i] as readonly T[];
+    const value = this.#fields[i]!.value;
+    let values: T[];
+    try {
+      if (codec.kind !== 'list') values = [codec.parse(value)];
+      else if (value === '' && codec.empty) values = [];
+      else values = splitList(value).map((el) => codec.parse(el));
+    } catch (err) {
+      return within(err, `${codec.name} header`, value, { header: codec.name });
+    }
+    this.#parsedBy[i] = codec as HeaderCodec<unknown>;
+    this.#parsed[i] = values;
+    return values;
   }
 
-  #replace(name: string, fields: HeaderField[]): void {
+  #insert(at: number, fields: HeaderField[], key: string): void {
+    this.#fields.splice(at, 0, ...fields);
+    this.#keys.splice(at, 0, ...fields.map(() => key));
+    this.#parsedBy.splice(at, 0, ...fields.map(() => undefined));
+    this.#parsed.splice(at, 0, ...fields.map(() => undefined));
+  }
+
+  /** Removes the fields of header `name`, puts `fields` where the first one was; returns that index. */
+  #replace(name: string, fields: HeaderField[]): number {
     const key = headerName(name).key;
     let at = this.#keys.indexOf(key);
     if (at === -1) at = this.#keys.length;
     for (let i = this.#keys.length - 1; i >= at; i--) {
-      if (this.#keys[i] === key) {
-        this.#keys.splice(i, 1);
-        this.#fields.splice(i, 1);
-      }
+      if (this.#keys[i] !== key) continue;
+      for (const list of [this.#fields, this.#keys, this.#parsedBy, this.#parsed]) list.splice(i, 1);
     }
-    this.#fields.splice(at, 0, ...fields);
-    this.#keys.splice(at, 0, ...fields.map(() => key));
-    this.#forget(name);
-  }
-
-  #forget(name: string): void {
-    this.#parsed?.delete(headerName(name).key);
+    this.#insert(at, fields, key);
+    return at;
   }
 }
 

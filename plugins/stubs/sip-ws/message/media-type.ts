@@ -1,4 +1,4 @@
-import { scan, skipWsp, TOKEN } from './chars.js';
+import { lower, scan, skipWsp, TOKEN } from './chars.js';
 import { fail } from './fault.js';
 import { formatParams, type Params, parseParams } from './params.js';
 
@@ -20,8 +20,8 @@ export function parseMediaType(s: string): MediaType {
   const subEnd = scan(s, subStart, TOKEN);
   if (subEnd === subStart) fail('the subtype is missing or is not a token');
   return {
-    type: s.slice(0, typeEnd).toLowerCase(),
-    subtype: s.slice(subStart, subEnd).toLowerCase(),
+    type: lower(s.slice(0, typeEnd)),
+    subtype: lower(s.slice(subStart, subEnd)),
     params: parseParams(s, subEnd),
   };
 }

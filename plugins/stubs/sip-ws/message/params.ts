@@ -1,4 +1,4 @@
-import { all, GEN_VALUE, scan, skipWsp, TOKEN } from './chars.js';
+import { all, GEN_VALUE, lower, scan, skipWsp, TOKEN } from './chars.js';
 import { fail, show } from './fault.js';
 import { quotedEnd } from './quoted-string.js';
 
@@ -26,7 +26,7 @@ export function parseParams(s: string, from: number): Params {
     i = skipWsp(s, i + 1);
     const nameEnd = scan(s, i, TOKEN);
     if (nameEnd === i) fail(`empty or malformed parameter at ${show(s.slice(i - 1))}`);
-    const name = s.slice(i, nameEnd).toLowerCase();
+    const name = lower(s.slice(i, nameEnd));
     i = skipWsp(s, nameEnd);
     let value: string | null = null;
     if (s.charCodeAt(i) === 0x3d) {

@@ -47,11 +47,12 @@ function missing(header: string): never {
   return fail(`the message has no ${header} header`, { header });
 }
 
+const ONCE: readonly HeaderCodec<unknown>[] = [FROM, TO, CALL_ID];
+
 /** RFC 3261 §8.1.1, §8.1.1.5: the headers without which no transaction or dialog can work. */
 function checkRequired(start: StartLine, headers: Headers): void {
   if (headers.all(VIA).length === 0) missing('Via');
-  const single: readonly HeaderCodec<unknown>[] = [FROM, TO, CALL_ID];
-  for (const codec of single) if (headers.first(codec) === undefined) missing(codec.name);
+  for (const codec of ONCE) if (headers.first(codec) === undefined) missing(codec.name);
   const cseq = headers.first(CSEQ) ?? missing('CSeq');
   if (start.kind !== 'request') return;
   if (cseq.method !== start.method) {

@@ -21,7 +21,7 @@ const ANY_VERSION = /^SIP\/\d+\.\d+$/i;
 
 function version(v: string, line: string): void {
   // RFC 3261 §7.1: the version is case-insensitive (but sent upper-case).
-  if (v.length === VERSION.length && v.toUpperCase() === VERSION) return;
+  if (v === VERSION || (v.length === VERSION.length && v.toUpperCase() === VERSION)) return;
   if (ANY_VERSION.test(v))
     fail(`SIP version ${show(v)} is not supported`, { status: 505, part: 'start-line' });
   fail(`start line ${show(line)} has no SIP version where one belongs`, { part: 'start-line' });
@@ -29,7 +29,7 @@ function version(v: string, line: string): void {
 
 /** True when `line` is a Status-Line: a method is a token, and a token cannot contain "/". */
 function isStatusLine(line: string): boolean {
-  return line.length > 4 && line.slice(0, 4).toUpperCase() === 'SIP/';
+  return line.startsWith('SIP/') || (line.length > 4 && line.slice(0, 4).toUpperCase() === 'SIP/');
 }
 
 /** RFC 3261 §7.1 / §7.2 / §25.1: parses a start line. */

@@ -1,7 +1,7 @@
-import { all, HNV, HOST, is, PARAM, PASSWORD, SCHEME, URIC, USER } from './chars.js';
+import { all, HNV, HOST, is, lower, PARAM, PASSWORD, SCHEME, URIC, USER } from './chars.js';
 import { parseDecimal } from './decimal.js';
 import { isEscaped, percentDecode, percentEncode } from './escape.js';
-import { fail, show } from './fault.js';
+import { fail, show, within } from './fault.js';
 import { NO_PARAMS, type Params } from './params.js';
 
 /**
@@ -63,11 +63,12 @@ const IPV6_REFERENCE = /^\[[0-9A-Fa-f:.]+\]$/;
  * Refuses white space, bad escapes and characters outside each component's set.
  */
 export function parseUri(s: string): Uri {
+  if (s.startsWith('sip:')) return parseSipUri(s, 'sip', 4);
   const colon = s.indexOf(':');
   if (colon <= 0 || !is(s.charCodeAt(0), SCHEME) || !all(s.slice(0, colon), SCHEME)) {
     fail(`URI ${show(s)} has no scheme`);
   }
-  const scheme = s.slice(0, colon).toLowerCase();
+  const scheme = lower(s.slice(0, colon));
   if (scheme === 'sip' || scheme === 'sips') return parseSipUri(s, scheme, colon + 1);
   if (scheme === 'tel') return parseTelUri(s, colon + 1);
   const opaque = s.slice(colon + 1);
@@ -142,7 +143,11 @@ function hostPort(hp: string, uri: string): [string, number | undefined] {
   if (!isHost(host)) fail(`URI ${show(uri)} has a malformed host ${show(host)}`);
   if (colon === -1) return [host, undefined];
   if (hp.charCodeAt(colon) !== 0x3a) fail(`URI ${show(uri)} has text after its host`);
-  return [host, parseDecimal(hp.slice(colon + 1), 65535, `port of URI ${show(uri)}`)];
+  try {
+    return [host, parseDecimal(hp.slice(colon + 1), 65535, 'port')];
+  } catch (err) {
+    return within(err, 'URI', uri, {});
+  }
 }
 
 /** RFC 3261 §25.1 `uri-parameter = pname [ "=" pvalue ]`, added to `p` (made when undefined). */
@@ -162,7 +167,7 @@ function uriParam(
   ) {
     fail(`URI ${show(uri)} has a malformed parameter ${show(param)}`);
   }
-  const key = percentDecode(name).toLowerCase();
+  const key = lower(percentDecode(name));
   const out = p ?? new Map<string, string | null>();
   if (out.has(key)) fail(`URI ${show(uri)} has parameter '${key}' twice`);
   return out.set(key, value === null ? null : percentDecode(value));

@@ -16,10 +16,19 @@ function width(s: string, i: number): number {
   return 3;
 }
 
+const NON_ASCII = /[\u0080-\uffff]/g;
+
+/** Index of the first non-ASCII code unit of `s` at or after `from` (s.length when none): ASCII is one byte each. */
+function asciiEnd(s: string, from: number): number {
+  NON_ASCII.lastIndex = from;
+  return NON_ASCII.exec(s)?.index ?? s.length;
+}
+
 /** UTF-8 length in bytes of `s` from index `from`. */
 export function utf8Length(s: string, from = 0): number {
-  let n = 0;
-  for (let i = from; i < s.length; i++) {
+  const ascii = asciiEnd(s, from);
+  let n = ascii - from;
+  for (let i = ascii; i < s.length; i++) {
     const w = width(s, i);
     n += w;
     if (w === 4) i++;
@@ -32,8 +41,10 @@ export function utf8Length(s: string, from = 0): number {
  * fewer bytes or the count ends inside a character.
  */
 export function utf8End(s: string, from: number, bytes: number): number {
-  let n = 0;
-  let i = from;
+  const ascii = asciiEnd(s, from);
+  if (ascii - from >= bytes) return from + bytes;
+  let n = ascii - from;
+  let i = ascii;
   while (n < bytes && i < s.length) {
     const w = width(s, i);
     n += w;

@@ -1,4 +1,4 @@
-import { HOST, isWsp, scan, skipWsp, TOKEN } from './chars.js';
+import { HOST, isWsp, scan, skipWsp, TOKEN, upper } from './chars.js';
 import { parseDecimal } from './decimal.js';
 import { fail, show } from './fault.js';
 import { formatParams, type Params, parseParams } from './params.js';
@@ -21,13 +21,18 @@ export interface Via {
 /** RFC 3261 §8.1.1.7: the prefix of a branch made by an RFC 3261 element. */
 export const MAGIC_COOKIE = 'z9hG4bK';
 
-/** Reads `token SWS` and the separator that must follow; returns [token, index after the separator's SWS]. */
-function part(s: string, from: number, what: string, sep: number): [string, number] {
+/** The index just past `SWS "/" SWS` at `from`, where `what` ended. */
+function slash(s: string, from: number, what: string): number {
+  const at = skipWsp(s, from);
+  if (s.charCodeAt(at) !== 0x2f) fail(`expected '/' after the ${what}`);
+  return skipWsp(s, at + 1);
+}
+
+/** The end of the token at `from`, which must not be empty. */
+function token(s: string, from: number, what: string): number {
   const end = scan(s, from, TOKEN);
   if (end === from) fail(`${what} is missing or malformed`);
-  const next = skipWsp(s, end);
-  if (s.charCodeAt(next) !== sep) fail(`expected '${String.fromCharCode(sep)}' after the ${what}`);
-  return [s.slice(from, end), skipWsp(s, next + 1)];
+  return end;
 }
 
 /**
@@ -42,10 +47,11 @@ function part(s: string, from: number, what: string, sep: number): [string, numb
  * reject it; this stack has no RFC 2543 fallback to offer instead).
  */
 export function parseVia(s: string): Via {
-  const [protocol, afterProtocol] = part(s, 0, 'protocol name', 0x2f);
-  const [version, afterVersion] = part(s, afterProtocol, 'protocol version', 0x2f);
-  const transportEnd = scan(s, afterVersion, TOKEN);
-  if (transportEnd === afterVersion) fail('transport is missing or malformed');
+  const protocolEnd = token(s, 0, 'protocol name');
+  const versionStart = slash(s, protocolEnd, 'protocol name');
+  const versionEnd = token(s, versionStart, 'protocol version');
+  const transportStart = slash(s, versionEnd, 'protocol version');
+  const transportEnd = token(s, transportStart, 'transport');
   if (!isWsp(s.charCodeAt(transportEnd))) fail('expected white space between the transport and sent-by');
   const hostStart = skipWsp(s, transportEnd);
   const hostEnd = s.charCodeAt(hostStart) === 0x5b ? s.indexOf(']', hostStart) + 1 : scan(s, hostStart, HOST);
@@ -68,9 +74,9 @@ export function parseVia(s: string): Via {
     if (rport !== undefined && rport !== null) parseDecimal(rport, 65535, 'rport');
   }
   return {
-    protocol: protocol.toUpperCase(),
-    version,
-    transport: s.slice(afterVersion, transportEnd).toUpperCase(),
+    protocol: upper(s.slice(0, protocolEnd)),
+    version: s.slice(versionStart, versionEnd),
+    transport: upper(s.slice(transportStart, transportEnd)),
     host: s.slice(hostStart, hostEnd),
     port,
     params,
