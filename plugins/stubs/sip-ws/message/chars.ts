@@ -8,24 +8,22 @@
 export const TOKEN = 1;
 /** word (Call-ID): token characters and ( ) < > : \ DQUOTE / [ ] ? { } */
 export const WORD = 2;
-/** unreserved: alphanum / mark (- _ . ! ~ * ' ( )) */
-export const UNRESERVED = 4;
 /** user: unreserved / user-unreserved (& = + $ , ; ? /), escapes aside */
-export const USER = 8;
-/** password: unreserved / & = + $ , , escapes aside */
-export const PASSWORD = 16;
+export const USER = 4;
+/** password: unreserved / & = + $ , (escapes aside) */
+export const PASSWORD = 8;
 /** paramchar: unreserved / param-unreserved ([ ] / : & + $), escapes aside */
-export const PARAM = 32;
+export const PARAM = 16;
 /** hname / hvalue: unreserved / hnv-unreserved ([ ] / ? : + $), escapes aside */
-export const HNV = 64;
+export const HNV = 32;
 /** uric (RFC 2396): reserved / unreserved / [ ], escapes aside: the opaque part of another scheme's URI */
-export const URIC = 128;
+export const URIC = 64;
 /** hostname / IPv4address: alphanum / "-" / "." */
-export const HOST = 256;
+export const HOST = 128;
 /** scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) after its first letter */
-export const SCHEME = 512;
+export const SCHEME = 256;
 /** a header parameter value (gen-value: token / host, with IPv6 for `received`) */
-export const GEN_VALUE = 1024;
+export const GEN_VALUE = 512;
 
 const table = new Uint16Array(128);
 
@@ -36,7 +34,8 @@ function add(chars: string, flags: number): void {
 const ALPHA = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const DIGIT = '0123456789';
 const ALNUM = ALPHA + DIGIT;
-const URI_BASIC = UNRESERVED | USER | PASSWORD | PARAM | HNV | URIC;
+/** Every URI component allows unreserved = alphanum / mark (- _ . ! ~ * ' ( )). */
+const URI_BASIC = USER | PASSWORD | PARAM | HNV | URIC;
 
 add(ALNUM, TOKEN | WORD | URI_BASIC | HOST | SCHEME | GEN_VALUE);
 add("-_.!~*'()", URI_BASIC);

@@ -1,5 +1,5 @@
 import { is } from './chars.js';
-import { encodeUtf8 } from './utf8.js';
+import { decodeUtf8, encodeUtf8 } from './utf8.js';
 
 /**
  * RFC 3261 §19.1.2 and §25.1 `escaped = "%" HEXDIG HEXDIG`: the escaping of URI components.
@@ -7,7 +7,6 @@ import { encodeUtf8 } from './utf8.js';
  * `lr`), and escaped again when formatted.
  */
 
-const lenient = new TextDecoder('utf-8');
 const HEX = '0123456789ABCDEF';
 
 function isHex(c: number): boolean {
@@ -44,7 +43,7 @@ export function percentDecode(s: string): string {
         for (const b of encodeUtf8(s[i]!)) bytes.push(b);
       }
     }
-    return lenient.decode(new Uint8Array(bytes));
+    return decodeUtf8(new Uint8Array(bytes), false);
   }
 }
 
