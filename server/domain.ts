@@ -142,3 +142,42 @@ async function readTls(tls: { cert: string; key: string }): Promise<{ cert: stri
 function findPackageRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..');
 }
+
+/** Several domains on loopback that know where each other's catalogues and keys are. */
+export interface LocalDomains {
+  readonly byName: ReadonlyMap<string, RunningDomain>;
+  /** Catalogue base URL per domain: what a runtime's (and an identity's) config needs. */
+  readonly peers: Readonly<Record<string, string>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts each named domain in `<dir>/<domain>`, in order; every domain finds the others' keys
+ * (to admit their users) through one shared peers map, filled as they start.
+ */
+export async function startLocalDomains(
+  names: readonly string[],
+  dir: string,
+  options: DomainOptions & { limits?: DomainConfig['limits'] } = {},
+): Promise<LocalDomains> {
+  const peers: Record<string, string> = {};
+  const byName = new Map<string, RunningDomain>();
+  const close = () => Promise.allSettled([...byName.values()].map((d) => d.close())).then(() => {});
+  try {
+    for (const domain of names) {
+      const config = {
+        domain,
+        dataDir: join(dir, domain),
+        peers,
+        ...(options.limits ? { limits: options.limits } : {}),
+      };
+      const running = await startDomain(config, options);
+      peers[domain] = running.catalogueUrl;
+      byName.set(domain, running);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { byName, peers, close };
+}

@@ -20,7 +20,7 @@ let domains: Domains;
 let host: NodeWorkerHost;
 
 beforeAll(async () => {
-  domains = await startDomains({ 'a.example': ['alice'], 'b.example': ['bob'] });
+  domains = await startDomains(['a.example', 'b.example']);
   host = new NodeWorkerHost();
   await host.ready();
 });
