@@ -134,7 +134,9 @@ export class Realm {
     if (this.#dead) return Promise.reject(this.#dead);
     const cid = this.#nextId();
     const { domain } = pkg;
-    const session = this.#session(`${domain}\n${pkg.name}\n${ctx.identity.address}`);
+    // Per evaluated package: another version (or the same bytes under another descriptor) is
+    // other code, and its instances must not find this one's objects in their session.
+    const session = this.#session(`${pkg.id}\n${ctx.identity.address}`);
     const conversation = new Conversation(
       cid,
       ctx.id ?? `c${cid}`,

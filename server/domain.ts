@@ -30,6 +30,8 @@ export interface RunningDomain {
   readonly identity: StaticIdentity;
   readonly published: readonly PublishResult[];
   readonly dataDir: string;
+  /** Shuts the messaging node down gracefully (clients are told to reconnect) and starts it again on the same port. */
+  restartNode(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,7 +69,7 @@ export async function startDomain(config: unknown, options: DomainOptions = {}):
   const catalogueDir = join(dataDir, 'catalogue');
   const tls = c.tls ? await readTls(c.tls) : undefined;
   const catalogue: CatalogueServer = createCatalogueServer({ dir: catalogueDir, ...(tls ? { tls } : {}) });
-  const node: MessagingNode = await startMessagingNode({
+  const nodeOptions = {
     domain: c.domain,
     identity,
     host,
@@ -75,7 +77,8 @@ export async function startDomain(config: unknown, options: DomainOptions = {}):
     adminPort: c.ports?.admin ?? 0,
     log: log.child({ component: 'messaging-node' }),
     ...(c.limits ?? {}),
-  });
+  };
+  let node: MessagingNode = await startMessagingNode(nodeOptions);
   const catalogueUrl = await catalogue.listen(c.ports?.catalogue ?? 0, host).catch(async (err: unknown) => {
     await node.close();
     throw err;
@@ -105,12 +108,22 @@ export async function startDomain(config: unknown, options: DomainOptions = {}):
   return {
     domain: c.domain,
     catalogueUrl,
-    nodeUrl: node.url,
-    adminUrl: node.adminUrl,
+    get nodeUrl() {
+      return node.url;
+    },
+    get adminUrl() {
+      return node.adminUrl;
+    },
     key,
     identity,
     published,
     dataDir,
+    async restartNode() {
+      const { port } = node;
+      const adminPort = Number(new URL(node.adminUrl).port);
+      await node.close();
+      node = await startMessagingNode({ ...nodeOptions, port, adminPort });
+    },
     async close() {
       await Promise.all([node.close(), catalogue.close()]);
     },

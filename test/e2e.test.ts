@@ -62,3 +62,72 @@ describe('signaling on the fly', () => {
     await withBob.bye(callId);
   });
 });
+
+describe('many domains, restarts and refusals', () => {
+  let three: Domains;
+  beforeAll(async () => {
+    three = await startDomains(['a.example', 'b.example', 'c.example']);
+  });
+  afterAll(() => three?.close());
+
+  it('one runtime holds conversations with two other domains at once, each through its own domain’s stub', async () => {
+    const bob = three.runtime(BOB, { host });
+    const carol = three.runtime('user://c.example/carol', { host });
+    await Promise.all([bob.runtime.register(), carol.runtime.register()]);
+    const bobIn = new Promise<Conversation>((resolve) => bob.runtime.on('conversation', resolve));
+    const carolIn = new Promise<Conversation>((resolve) => carol.runtime.on('conversation', resolve));
+
+    const alice = three.runtime(ALICE, { host });
+    const [withBob, withCarol] = await Promise.all([
+      alice.runtime.conversation(BOB),
+      alice.runtime.conversation('user://c.example/carol'),
+    ]);
+    expect([withBob.carrier.domain, withCarol.carrier.domain]).toEqual(['b.example', 'c.example']);
+    await Promise.all([withBob.send('to Bob'), withCarol.send('to Carol')]);
+    const [b, c] = await Promise.all([bobIn, carolIn]);
+    expect((await next(b)).body).toEqual({ kind: 'chat', text: 'to Bob' });
+    expect((await next(c)).body).toEqual({ kind: 'chat', text: 'to Carol' });
+    const fromBoth = [next(withBob), next(withCarol)];
+    await Promise.all([b.send('from Bob'), c.send('from Carol')]);
+    expect((await Promise.all(fromBoth)).map((m) => m.body)).toEqual([
+      { kind: 'chat', text: 'from Bob' },
+      { kind: 'chat', text: 'from Carol' },
+    ]);
+    expect(alice.runtime.conversations.size).toBe(2);
+  });
+
+  it('loses and duplicates nothing when the messaging node restarts while 1000 messages are sent', async () => {
+    const fast = { reconnectDelayMs: 50, reconnectDelayMaxMs: 200 };
+    const dave = three.runtime('user://b.example/dave', { host, stubConfig: { 'b.example': fast } });
+    await dave.runtime.register();
+    const daveIn = new Promise<Conversation>((resolve) => dave.runtime.on('conversation', resolve));
+    const erin = three.runtime('user://a.example/erin', { host, stubConfig: { 'b.example': fast } });
+    const withDave = await erin.runtime.conversation('user://b.example/dave');
+    await withDave.send('hello');
+    const atDave = await daveIn;
+    const texts: string[] = [];
+    atDave.on('message', (m) => texts.push((m.body as { text: string }).text));
+    const statuses: string[] = [];
+    withDave.on('status', (s) => statuses.push(s));
+
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < 1000; i++) {
+      sends.push(withDave.send(`m${i}`));
+      if (i === 300) sends.push(three.byName.get('b.example')!.restartNode());
+      if (i % 50 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(sends);
+    await expect.poll(() => texts.length, { timeout: 15_000 }).toBe(1001);
+    expect(texts).toEqual(['hello', ...Array.from({ length: 1000 }, (_, i) => `m${i}`)]);
+    expect(statuses).toContain('disconnected');
+    expect(withDave.status).toBe('live');
+  });
+
+  it('refuses a runtime whose token the carrier’s node rejects, with a coded error', async () => {
+    const mallory = three.runtime('user://a.example/mallory', {
+      host,
+      identity: { address: 'user://a.example/mallory', token: async () => 'not-a-jwt' },
+    });
+    await expect(mallory.runtime.conversation(BOB)).rejects.toThrow(/PF_ERR_/);
+  });
+});

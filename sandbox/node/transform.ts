@@ -46,7 +46,9 @@ export function warmTransform(): void {
 
 /** Names a package version by its bytes too: two packages under one version never share an evaluation. */
 export function versionKey(descriptor: StubDescriptor): string {
-  return `${descriptor.domain}/${descriptor.name}@${descriptor.version} ${descriptor.sourcePackage.integrity}`;
+  // The signature names the whole descriptor: the same bytes published by two catalogues (or
+  // two deployments) with other endpoints are two packages here, each with its own allow-list.
+  return `${descriptor.domain}/${descriptor.name}@${descriptor.version} ${descriptor.signature.value}`;
 }
 
 /** The scripts of the package versions a host has seen, each transformed once. */

@@ -23,7 +23,7 @@ export async function startDomains(names: readonly string[]): Promise<Domains> {
   const local = await startLocalDomains(names, dir, {
     users: new Map(),
     log,
-    limits: { messagesPerSecond: 5000 },
+    limits: { messagesPerSecond: 5000, offlineMessages: 5000 },
   });
   const runtimes: NodeRuntime[] = [];
   return {
