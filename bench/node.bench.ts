@@ -1,9 +1,15 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { JsonWsFrame } from '../core/generated/types.js';
 import { type Message, request, response } from '../core/message.js';
+import { createNodeRuntime } from '../node/runtime.js';
 import activate from '../plugins/stubs/json-ws/index.js';
+import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
+import { startLocalDomains } from '../server/domain.js';
 import { startMessagingNode } from '../server/messaging-node/messaging-node.js';
 import { DirectContext, DirectSession } from '../test/support/direct-context.js';
 import { testIdentity } from '../test/support/identity-fixtures.js';
@@ -16,7 +22,10 @@ import { type BenchOptions, percentile, type Result, result } from './harness.js
  * - the messaging node, with bare clients speaking json-ws (the node validates every frame,
  *   checks the sender, rate-limits, acknowledges and counts);
  * - the node with the json-ws stub at both ends (framing, ack window, de-duplication),
- *   run on a direct context, without a sandbox.
+ *   run on a direct context, without a sandbox;
+ * - the whole product: Alice's runtime (bus, conversation, sandboxed stub in a worker) →
+ *   b.example's node → Bob's runtime, whose app takes the chat and whose runtime answers 200
+ *   back the same way. The round trip ends when Alice's `send` resolves.
  *
  * Latency: one message at a time. Throughput: `WINDOW` round trips in flight.
  */
@@ -160,6 +169,47 @@ async function stubPath(): Promise<Path> {
   return path;
 }
 
+/** Two runtimes, each with the verified json-ws stub in a worker sandbox, through real domains. */
+async function runtimePath(): Promise<Path> {
+  const dir = await mkdtemp(join(tmpdir(), 'pf-bench-node-'));
+  const domains = await startLocalDomains(['a.example', 'b.example'], dir, {
+    users: new Map(),
+    log: pino({ level: 'silent' }),
+    limits: { messagesPerSecond: 1_000_000 },
+  });
+  const host = new NodeWorkerHost();
+  const runtime = (address: string) => {
+    const home = domains.byName.get(address.split('/')[2]!)!;
+    return createNodeRuntime({
+      identity: { address, token: (aud) => home.identity.issue(address, 600, aud) },
+      catalogues: domains.peers,
+      host,
+    });
+  };
+  const bob = runtime('user://b.example/bob');
+  await bob.runtime.register();
+  const alice = runtime('user://a.example/alice');
+  const withBob = await alice.runtime.conversation('user://b.example/bob');
+  const text = (chat().body as { value: { text: string } }).value.text;
+  const path: Path = {
+    send: () => {
+      withBob.send(text).then(
+        (res) => path.onReply(res),
+        (err: Error) => console.error(err.message),
+      );
+    },
+    onReply: () => {},
+    close: async () => {
+      await alice.close();
+      await bob.close();
+      await host.terminate();
+      await domains.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return path;
+}
+
 /** `n` round trips one after another; microseconds each. */
 async function latencies(path: Path, n: number): Promise<number[]> {
   const samples: number[] = [];
@@ -227,6 +277,7 @@ export default async function nodeBench({ quick }: BenchOptions): Promise<Result
   for (const [name, start] of [
     ['node, bare clients', nodePath],
     ['node, json-ws stub at both ends', stubPath],
+    ['runtime + sandbox + json-ws stub + node, end to end', runtimePath],
   ] as const) {
     const path = await start();
     results.push(...(await compare(name, path, hub, rounds, n)));

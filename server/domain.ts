@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import type { DomainConfig } from '../core/generated/types.js';
 import { validateDomainConfig } from '../core/generated/validators.js';
 import { assertValid } from '../core/validate.js';
 import { exists } from '../node/files.js';
+import { packageRoot } from '../node/package-root.js';
 import { type DomainKey, generateDomainKey, readDomainKey } from './catalogue/keys.js';
 import { type PublishResult, publish } from './catalogue/publish.js';
 import { type CatalogueServer, createCatalogueServer } from './catalogue/server.js';
@@ -41,9 +41,8 @@ export interface DomainOptions {
   readonly log?: Logger;
 }
 
-const PACKAGE_ROOT = findPackageRoot();
 /** The stubs every protofly domain serves unless its config lists others. */
-export const BUILTIN_STUBS = [join(PACKAGE_ROOT, 'plugins/stubs/json-ws')];
+export const BUILTIN_STUBS = [join(packageRoot(import.meta.url), 'plugins/stubs/json-ws')];
 
 /**
  * Validates a domain config and starts the domain.
@@ -149,11 +148,6 @@ async function usersOf(c: DomainConfig, dataDir: string, log: Logger): Promise<U
 
 async function readTls(tls: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
   return { cert: await readFile(tls.cert, 'utf8'), key: await readFile(tls.key, 'utf8') };
-}
-
-/** The folder holding package.json, from source (server/) and from the bundle (dist/) alike. */
-function findPackageRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..');
 }
 
 /** Several domains on loopback that know where each other's catalogues and keys are. */

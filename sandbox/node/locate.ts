@@ -1,31 +1,17 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ProtoflyError } from '../../core/errors.js';
-
-const SCRIPT = 'sandbox-worker.js';
+import { packageRoot } from '../../node/package-root.js';
 
 /**
- * Finds the worker script `scripts/build.mjs` writes to `dist/sandbox-worker.js`.
- *
- * A worker thread needs a JavaScript file, and this module runs from three places: its
- * TypeScript source under vitest (`sandbox/node/`), bundled into `dist/cli.js`, and bundled
- * into a benchmark under `dist/bench/`. Rather than a relative path that fits only one of
- * them, it looks for `sandbox-worker.js` and `dist/sandbox-worker.js` in this module's
- * directory and each parent, up to the package root (the first directory with a
- * package.json), once per process.
+ * The worker script `scripts/build.mjs` writes to `dist/sandbox-worker.js`: a worker thread
+ * needs a JavaScript file, whether this module runs from source or bundled.
  *
  * @throws ProtoflyError `PF_ERR_CONFIG` when there is none: run `npm run build`.
  */
 export function sandboxWorkerUrl(from: string = import.meta.url): URL {
-  let dir = new URL('.', from);
-  for (;;) {
-    for (const candidate of [new URL(SCRIPT, dir), new URL(`dist/${SCRIPT}`, dir)]) {
-      if (existsSync(candidate)) return candidate;
-    }
-    const parent = new URL('..', dir);
-    if (existsSync(new URL('package.json', dir)) || parent.href === dir.href) break;
-    dir = parent;
-  }
-  throw new ProtoflyError('PF_ERR_CONFIG', `no ${SCRIPT} next to or above ${from}: run npm run build`, {
-    from,
-  });
+  const file = join(packageRoot(from), 'dist', 'sandbox-worker.js');
+  if (existsSync(file)) return pathToFileURL(file);
+  throw new ProtoflyError('PF_ERR_CONFIG', `no ${file}: run npm run build`, { from });
 }
