@@ -85,23 +85,28 @@ export async function startDomain(config: unknown, options: DomainOptions = {}):
 
   // The built-in stubs learn where this domain's node is: their `url` default and only endpoint.
   const published: PublishResult[] = [];
-  for (const pluginDir of c.stubs?.map((s) => resolve(s)) ?? BUILTIN_STUBS) {
-    const builtin = BUILTIN_STUBS.includes(pluginDir);
-    const deployment = builtin
-      ? { endpoints: [`${node.url.replace(/\/?$/, '/')}`], defaults: { url: node.url } }
-      : undefined;
-    const result = await publish({
-      pluginDir,
-      key,
-      out: catalogueDir,
-      ...(deployment ? { deployment } : {}),
-    });
-    published.push(result);
-    const d = result.descriptor;
-    log.info(
-      { stub: `${d.name}@${d.version}`, integrity: d.sourcePackage.integrity, changed: result.changed },
-      'published',
-    );
+  try {
+    for (const pluginDir of c.stubs?.map((s) => resolve(s)) ?? BUILTIN_STUBS) {
+      const builtin = BUILTIN_STUBS.includes(pluginDir);
+      const deployment = builtin
+        ? { endpoints: [`${node.url.replace(/\/?$/, '/')}`], defaults: { url: node.url } }
+        : undefined;
+      const result = await publish({
+        pluginDir,
+        key,
+        out: catalogueDir,
+        ...(deployment ? { deployment, redeploy: true } : {}),
+      });
+      published.push(result);
+      const d = result.descriptor;
+      log.info(
+        { stub: `${d.name}@${d.version}`, integrity: d.sourcePackage.integrity, changed: result.changed },
+        'published',
+      );
+    }
+  } catch (err) {
+    await Promise.all([node.close(), catalogue.close()]);
+    throw err;
   }
 
   return {

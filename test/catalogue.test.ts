@@ -11,6 +11,7 @@ import { signingInput } from '../core/signature.js';
 import { TrustStore } from '../core/trust.js';
 import { FileStore } from '../node/file-store.js';
 import { generateDomainKey, signWith } from '../server/catalogue/keys.js';
+import { publish } from '../server/catalogue/publish.js';
 import { type TestCatalogue, testCatalogue } from './support/domain-catalogue.js';
 
 const ECHO = join(import.meta.dirname, 'fixtures/stubs/echo');
@@ -254,5 +255,32 @@ describe('caching', () => {
       'export default () => { globalThis.pwned = true };',
     );
     await refused(loader({ store }).load({ domain: DOMAIN }), 'PF_ERR_INTEGRITY', /\(cached\)/);
+  });
+});
+
+describe('redeploying', () => {
+  it('re-signs the same package under the same version for a moved deployment, never another package', async () => {
+    const first = await cat.publish(ECHO);
+    const moved = await publish({
+      pluginDir: ECHO,
+      key: cat.key,
+      out: cat.dir,
+      deployment: { endpoints: ['ws://127.0.0.1:9999/'] },
+      redeploy: true,
+    });
+    expect(moved.changed).toBe(true);
+    expect(moved.descriptor.sourcePackage).toEqual(first.descriptor.sourcePackage);
+    expect((await loader().load({ domain: DOMAIN })).descriptor).toMatchObject({
+      constraints: { endpoints: ['ws://127.0.0.1:9999/'] },
+    });
+    const changed = await variant('changed', {}, 'export default () => ({ postMessage() {}, stop() {} });\n');
+    await expect(
+      (await import('../server/catalogue/publish.js')).publish({
+        pluginDir: changed,
+        key: cat.key,
+        out: cat.dir,
+        redeploy: true,
+      }),
+    ).rejects.toThrow(/PF_ERR_CONFIG: b\.example\/echo@1\.0\.0 is already published with other content/);
   });
 });

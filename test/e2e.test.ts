@@ -128,6 +128,8 @@ describe('many domains, restarts and refusals', () => {
       host,
       identity: { address: 'user://a.example/mallory', token: async () => 'not-a-jwt' },
     });
-    await expect(mallory.runtime.conversation(BOB)).rejects.toThrow(/PF_ERR_/);
+    await expect(mallory.runtime.conversation(BOB)).rejects.toThrow(
+      /PF_ERR_CONVERSATION: the stub for user:\/\/b\.example\/bob failed: .*PF_ERR_AUTH/,
+    );
   });
 });

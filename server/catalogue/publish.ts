@@ -34,6 +34,11 @@ export interface PublishOptions {
     readonly endpoints?: readonly string[];
     readonly defaults?: Readonly<Record<string, unknown>>;
   };
+  /**
+   * The deployment may have moved (a restart on other ports): the same package under the same
+   * version may be re-signed with the new deployment. A different package is still refused.
+   */
+  readonly redeploy?: boolean;
 }
 
 export interface PublishResult {
@@ -81,7 +86,9 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   const existing = await readFile(descriptorFile, 'utf8').catch(() => undefined);
   const packageFile = layout.package(out, hex);
   if (existing === text) return { descriptor, descriptorFile, packageFile, changed: false };
-  if (existing !== undefined) {
+  const samePackage =
+    existing !== undefined && (JSON.parse(existing) as Descriptor).sourcePackage.integrity === integrity;
+  if (existing !== undefined && !(options.redeploy && samePackage)) {
     throw new ProtoflyError(
       'PF_ERR_CONFIG',
       `${descriptor.domain}/${descriptor.name}@${descriptor.version} is already published with other content; bump the version`,
