@@ -69,6 +69,12 @@ export interface StubContext<Config = Readonly<Record<string, unknown>>> {
   readonly domain: string;
   /** Who the runtime is: the local user's address, and the token that proves it. */
   readonly identity: { readonly address: string; readonly token?: string };
+  /**
+   * The peer this instance carries the conversation with: the one address it may send from.
+   * Undefined for the inbox instance, which may send from any peer and so takes the
+   * conversations peers open (a stub sharing one connection needs to know which is which).
+   */
+  readonly peer?: string;
   /** Configuration, validated against the descriptor's configuration schema. */
   readonly config: Config;
   /** Shared per domain and identity across this stub's instances. */

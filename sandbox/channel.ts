@@ -106,6 +106,8 @@ export type HostFrame =
       readonly session: number;
       readonly domain: string;
       readonly identity: FrameIdentity;
+      /** The conversation's peer (`ctx.peer`); absent for the inbox. */
+      readonly peer?: string;
       readonly config: Readonly<Record<string, unknown>>;
     }
   | { readonly t: 'deliver'; readonly cid: number; readonly session: number; readonly json: string }

@@ -159,6 +159,7 @@ export class Realm {
         session: session.id,
         domain,
         identity,
+        ...peerOf(ctx.from),
         config: ctx.config,
       });
     } catch (err) {
@@ -431,4 +432,13 @@ export class Realm {
     }
     session.sockets.clear();
   }
+}
+
+/**
+ * The conversation's peer, as the activate frame carries it: the one exact address its stub
+ * may send from. None for the inbox, whose senders are prefixes.
+ */
+function peerOf(from: readonly string[]): { peer?: string } {
+  const only = from.length === 1 ? from[0]! : undefined;
+  return only === undefined || only.endsWith('/') ? {} : { peer: only };
 }

@@ -107,6 +107,15 @@ describe('NodeWorkerHost', () => {
     });
   });
 
+  it('tells the stub of a conversation its peer, and an inbox that it has none', async () => {
+    const inbox = await converse(host, bus, await probe());
+    expect((await inbox.execute('peer')).body.value).toBeNull();
+    const pkg = await probe();
+    const peer = `user://${pkg.descriptor.domain}/peered`;
+    const c = await converse(host, bus, pkg, { id: 'peered', from: [peer] });
+    expect((await c.execute('peer')).body.value).toBe(peer);
+  });
+
   it('shares ctx.session per package, domain and identity, for as long as one of its conversations lives', async () => {
     const a = await converse(host, bus, await probe(), { identity: 'user://a.example/ann' });
     const b = await converse(host, bus, await probe(), { identity: 'user://a.example/ann' });

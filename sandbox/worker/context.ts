@@ -11,12 +11,14 @@ export function createContext(
   instance: Instance,
   domain: string,
   identity: FrameIdentity,
+  peer: string | undefined,
   config: Readonly<Record<string, unknown>>,
   harden: <T>(value: T) => T,
 ): StubContext {
   return harden({
     domain,
     identity,
+    peer,
     config,
     session: instance.session.api,
     log: {

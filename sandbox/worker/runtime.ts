@@ -188,7 +188,14 @@ export class Runtime implements InstanceRuntime {
     const ms = this.limits.activateTimeoutMs;
     const timer = setTimeout(() => settle(undefined, `activate did not settle within ${ms} ms`), ms);
     try {
-      const ctx = createContext(instance, frame.domain, frame.identity, frame.config, this.options.harden);
+      const ctx = createContext(
+        instance,
+        frame.domain,
+        frame.identity,
+        frame.peer,
+        frame.config,
+        this.options.harden,
+      );
       Promise.resolve(pkg.activate(ctx)).then(
         (stub) => settle(stub),
         (err: unknown) => settle(undefined, describeError(err)),

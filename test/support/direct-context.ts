@@ -46,12 +46,15 @@ export interface DirectContextOptions {
    * ConversationContext.from); anything else throws PF_ERR_SPOOF. Default: any.
    */
   readonly from?: readonly string[];
+  /** `ctx.peer`: the conversation's peer; none for an inbox. */
+  readonly peer?: string;
 }
 
 /** A StubContext for one conversation, recording what the stub hands the runtime. */
 export class DirectContext implements StubContext {
   readonly domain: string;
   readonly identity: { readonly address: string; readonly token?: string };
+  readonly peer: string | undefined;
   readonly config: Readonly<Record<string, unknown>>;
   readonly session: StubSession;
   /** Every status reported, in order. */
@@ -70,6 +73,7 @@ export class DirectContext implements StubContext {
   constructor(options: DirectContextOptions) {
     this.domain = options.domain ?? options.address.split('/')[2]!;
     this.identity = { address: options.address, token: options.token };
+    this.peer = options.peer;
     this.config = options.config;
     this.#session = options.session;
     this.#from = options.from;

@@ -57,6 +57,7 @@ const activate: Activate = (ctx) => {
     status: (p) => ctx.status(p.status as StubStatus, 'asked to'),
     config: () => ctx.config,
     identity: () => ctx.identity,
+    peer: () => ctx.peer ?? null,
     delivered: () => delivered,
     activations: () => activations,
     random: () => [typeof Date.now(), typeof Math.random(), typeof crypto.randomUUID()],
