@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createCatalogueServer } from '../server/catalogue/server.js';
-import { type Command, parse, required } from './command.js';
+import { type Command, parse, required, untilSignal } from './command.js';
 
 const usage =
   'protofly catalogue --dir <catalogue-dir> [--port 8080] [--host 127.0.0.1] [--cert <pem> --key <pem>]';
@@ -31,9 +31,7 @@ export const catalogue: Command = {
     });
     const url = await server.listen(Number(values.port), values.host);
     console.log(`catalogue of ${values.dir} at ${url}`);
-    await new Promise<void>((done) => {
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done());
-    });
+    await untilSignal();
     await server.close();
     return 0;
   },

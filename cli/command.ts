@@ -27,3 +27,10 @@ export function required(value: string | boolean | undefined, name: string, usag
   }
   return value;
 }
+
+/** Resolves on SIGINT or SIGTERM: how a long-running command learns it should stop. */
+export function untilSignal(): Promise<void> {
+  return new Promise((done) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done());
+  });
+}

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ProtoflyError } from '../core/errors.js';
 import { startDomain } from '../server/domain.js';
-import { type Command, parse } from './command.js';
+import { type Command, parse, untilSignal } from './command.js';
 
 const usage = 'protofly serve [--config <domain.yaml|json>] [--domain <d>] [--data <dir>]';
 
@@ -37,9 +37,7 @@ export const serve: Command = {
       'Ctrl-C stops it.',
     ];
     console.log(lines.join('\n'));
-    await new Promise<void>((done) => {
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done());
-    });
+    await untilSignal();
     await domain.close();
     return 0;
   },

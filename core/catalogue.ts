@@ -7,6 +7,9 @@ import { ProtoflyError } from './errors.js';
 
 export type PluginKind = 'stub' | 'backend';
 
+/** Where a domain publishes its public keys (JWKS), relative to its catalogue's base. */
+export const KEYS_PATH = '/.well-known/protofly/keys';
+
 export interface CatalogueOptions {
   /** Catalogue base URL per domain, for tests and local setups; others are `https://<domain>`. */
   catalogues?: Readonly<Record<string, string>>;
@@ -50,7 +53,7 @@ export class CatalogueClient {
   }
 
   keysUrl(domain: string): string {
-    return `${this.baseOf(domain)}/.well-known/protofly/keys`;
+    return `${this.baseOf(domain)}${KEYS_PATH}`;
   }
 
   /**

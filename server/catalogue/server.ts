@@ -9,7 +9,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import semver from 'semver';
-import type { PluginKind } from '../../core/catalogue.js';
+import { KEYS_PATH, type PluginKind } from '../../core/catalogue.js';
 import { type ErrorCode, ProtoflyError } from '../../core/errors.js';
 import { layout } from './layout.js';
 
@@ -151,7 +151,7 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
       );
     }
     const url = new URL(req.url ?? '/', 'http://catalogue');
-    if (url.pathname === '/.well-known/protofly/keys') {
+    if (url.pathname === KEYS_PATH) {
       const bytes = await readFile(layout.keys(dir)).catch(() => undefined);
       if (!bytes) throw new HttpError(404, 'PF_ERR_NOT_FOUND', 'this catalogue publishes no keys yet');
       return send(

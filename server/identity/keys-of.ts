@@ -1,10 +1,7 @@
-import { ProtoflyError } from '../../core/errors.js';
+import { CatalogueClient } from '../../core/catalogue.js';
 import type { Jwks } from '../../core/generated/types.js';
 import { validateJwks } from '../../core/generated/validators.js';
-import { schemaError } from '../../core/validate.js';
-
-/** Where a domain publishes its public keys, relative to its origin. */
-export const KEYS_PATH = '/.well-known/protofly/keys';
+import { assertValid } from '../../core/validate.js';
 
 /** Finds a domain's published public keys. */
 export type KeysOf = (domain: string) => Promise<Jwks>;
@@ -22,56 +19,22 @@ export interface HttpKeysOptions {
 }
 
 /**
- * Fetches `<origin>/.well-known/protofly/keys` and checks it against the `jwks` schema.
+ * Fetches `<origin>/.well-known/protofly/keys` (bounded, timed, as the catalogue client fetches
+ * everything) and checks it against the `jwks` schema.
  *
  * @returns a {@link KeysOf} whose promise rejects with a `ProtoflyError`: `PF_ERR_FETCH`
- *   (unreachable, HTTP error, time-out, too large, not JSON) or `PF_ERR_SCHEMA`.
+ *   (unreachable, HTTP error, time-out), `PF_ERR_NOT_FOUND`, `PF_ERR_TOO_LARGE` or
+ *   `PF_ERR_SCHEMA` (not JSON, not a key set).
  */
 export function httpKeysOf(options: HttpKeysOptions = {}): KeysOf {
-  const timeoutMs = options.timeoutMs ?? 5000;
+  const client = new CatalogueClient({
+    catalogues: options.origins ?? {},
+    timeoutMs: options.timeoutMs ?? 5000,
+  });
   const maxBytes = options.maxBytes ?? 64 * 1024;
   return async (domain) => {
-    const url = `${options.origins?.[domain] ?? `https://${domain}`}${KEYS_PATH}`;
-    const fail = (why: string, cause?: unknown): never => {
-      throw new ProtoflyError(
-        'PF_ERR_FETCH',
-        `keys of ${domain} from ${url}: ${why}`,
-        { domain, url },
-        { cause },
-      );
-    };
-    let text = '';
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-      if (!res.ok) fail(`HTTP ${res.status}`);
-      text = await readCapped(res, maxBytes);
-    } catch (err) {
-      if (err instanceof ProtoflyError) throw err;
-      fail((err as Error).message, err);
-    }
-    let jwks: unknown;
-    try {
-      jwks = JSON.parse(text);
-    } catch (err) {
-      fail('not JSON', err);
-    }
-    if (!validateJwks(jwks)) throw schemaError(`keys of ${domain}`, validateJwks.errors ?? []);
-    return jwks;
+    const { body } = await client.json(client.keysUrl(domain), maxBytes, `keys of ${domain}`);
+    assertValid(validateJwks, body, `keys of ${domain}`);
+    return body;
   };
-}
-
-/** The body as text, refusing more than `maxBytes` without reading it all. */
-async function readCapped(res: Response, maxBytes: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body?.getReader();
-  for (let r = await reader?.read(); r && !r.done; r = await reader?.read()) {
-    size += r.value.byteLength;
-    if (size > maxBytes) {
-      await reader?.cancel();
-      throw new ProtoflyError('PF_ERR_FETCH', `${res.url}: key set larger than ${maxBytes} bytes`);
-    }
-    chunks.push(r.value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

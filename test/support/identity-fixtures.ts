@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { calculateJwkThumbprint } from 'jose';
-import type { Ed25519Jwk, Jwks } from '../../core/generated/types.js';
-import { KEYS_PATH } from '../../server/identity/keys-of.js';
+import { KEYS_PATH } from '../../core/catalogue.js';
+import type { Jwks } from '../../core/generated/types.js';
+import { publicJwkOf } from '../../server/catalogue/keys.js';
 import {
   type SigningKey,
   StaticIdentity,
@@ -12,11 +12,8 @@ import {
 
 /** A fresh Ed25519 signing key with its public JWK. */
 export async function testKey(): Promise<SigningKey> {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const { x } = publicKey.export({ format: 'jwk' });
-  const kid = await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: x! });
-  const publicJwk: Ed25519Jwk = { kty: 'OKP', crv: 'Ed25519', x: x!, kid, use: 'sig', alg: 'EdDSA' };
-  return { privateKey, publicJwk };
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return { privateKey, publicJwk: await publicJwkOf(privateKey) };
 }
 
 /** An identity for `domain` with no users (tokens are issued directly) and a fresh key. */
