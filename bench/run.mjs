@@ -16,6 +16,8 @@ const benches = readdirSync(here)
   .filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)))
   .sort();
 
+// The sandbox worker and the CLI are built first: benches start workers from dist/.
+await import('../scripts/build.mjs');
 const outdir = join(here, '..', 'dist', 'bench');
 mkdirSync(outdir, { recursive: true });
 await build({
