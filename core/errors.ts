@@ -46,6 +46,8 @@ export const ERRORS = {
   PF_ERR_DELIVERY:
     'A message was refused by the far side or its server (4xx/5xx), or not acknowledged in time (408). detail.code has the response code.',
   PF_ERR_CONVERSATION: 'A conversation could not be opened, or was used after it ended.',
+  PF_ERR_SWAP:
+    'A live swap of a conversation to a new stub version failed: the old version gave no valid snapshot, or the new one threw, failed or did not go live in time. The conversation was rolled back to the version it ran; detail names both.',
   PF_ERR_CONFIG: 'A configuration value is missing or wrong. The message names the setting.',
   PF_ERR_USAGE: 'A command was called with wrong arguments. See `protofly --help`.',
 } as const;

@@ -25,6 +25,13 @@ export interface SandboxHost {
    *   `PF_ERR_CLOSED` after {@link terminate}.
    */
   instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle>;
+  /**
+   * The caller needs `pkg` no more (a newer version superseded it): its evaluation (the
+   * compartment, and what the package's module holds) is dropped as soon as no instance of it
+   * runs on this host, now or when the last one ends, so its memory can be collected. A later
+   * {@link instantiate} of it evaluates it again.
+   */
+  unload(pkg: VerifiedPackage<StubDescriptor>): void;
   /** Resolves when the host can take a cold package without starting a worker (its warm spare is up). */
   ready(): Promise<void>;
   /** Stops every instance (status `stopped`), closes their sockets and ends the workers. */
@@ -39,6 +46,8 @@ export interface ConversationContext {
   readonly identity: { readonly address: string; readonly token?: string };
   /** The stub's `ctx.config`, already validated against the descriptor's configuration schema. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** The stub's `ctx.snapshot`: JSON from another version's instance, in a live swap. */
+  readonly snapshot?: unknown;
   /**
    * The `from` addresses the stub may send with: exact addresses, or prefixes ending in `/`.
    * Anything else it sends is refused with `PF_ERR_SPOOF`.

@@ -75,6 +75,13 @@ export interface StubContext<Config = Readonly<Record<string, unknown>>> {
    * conversations peers open (a stub sharing one connection needs to know which is which).
    */
   readonly peer?: string;
+  /**
+   * When this instance takes over a running conversation from another version of the stub
+   * (a live swap): what that instance's {@link Stub.snapshot} returned, as plain JSON (hardened).
+   * Undefined for a new conversation. A stub must check its shape: an older or newer version
+   * wrote it.
+   */
+  readonly snapshot?: unknown;
   /** Configuration, validated against the descriptor's configuration schema. */
   readonly config: Config;
   /** Shared per domain and identity across this stub's instances. */
@@ -99,7 +106,14 @@ export interface Stub {
   postMessage(msg: Message): void;
   /** Ends this instance: close what it opened for this conversation. */
   stop(): void | Promise<void>;
-  /** Optional state handed to a newer version during a live swap; JSON only. */
+  /**
+   * State to hand to the instance of another version that takes this conversation over in a
+   * live swap (it gets it as `ctx.snapshot`). JSON only, at most the sandbox's frame limit.
+   * Called while the runtime holds the conversation's outbound messages; this instance keeps
+   * running until the new one is live (and again if the swap is rolled back), so it must not
+   * change anything here: only describe what the new instance needs (e.g. unacknowledged
+   * messages to resend, which the far side de-duplicates).
+   */
   snapshot?(): unknown;
 }
 

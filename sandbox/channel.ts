@@ -109,10 +109,14 @@ export type HostFrame =
       /** The conversation's peer (`ctx.peer`); absent for the inbox. */
       readonly peer?: string;
       readonly config: Readonly<Record<string, unknown>>;
+      /** `ctx.snapshot` as JSON: what another version's instance handed over in a live swap. */
+      readonly snapshot?: string;
     }
   | { readonly t: 'deliver'; readonly cid: number; readonly session: number; readonly json: string }
   | { readonly t: 'stop'; readonly cid: number }
   | { readonly t: 'snapshot'; readonly cid: number }
+  /** Forget an evaluated package (none of its instances runs): its compartment can be collected. */
+  | { readonly t: 'unload'; readonly pkg: number }
   | { readonly t: 'socket'; readonly session: number; readonly sock: number; readonly event: SocketEvent }
   | { readonly t: 'ack'; readonly session: number; readonly bytes: number }
   | { readonly t: 'endSession'; readonly session: number }
@@ -165,10 +169,13 @@ export type WorkerFrame =
   /** The stub threw (or rejected) in an entry point; the worker has ended the instance. */
   | { readonly t: 'failed'; readonly cid: number; readonly where: EntryPoint; readonly error: string }
   | { readonly t: 'stopped'; readonly cid: number; readonly error?: string }
-  /** The stub's snapshot as JSON; absent when it has none. (A snapshot that throws fails the conversation.) */
-  | { readonly t: 'snapshot'; readonly cid: number; readonly json?: string }
+  /**
+   * The stub's snapshot as JSON; absent when it has none. `error` when it is over the frame
+   * limit: refused, the instance goes on. (A snapshot that throws fails the conversation.)
+   */
+  | { readonly t: 'snapshot'; readonly cid: number; readonly json?: string; readonly error?: string }
   | { readonly t: 'ack'; readonly session: number; readonly bytes: number }
   /** A stub of `cid` went over its session's window; what it tried was refused. Sent once per episode. */
   | { readonly t: 'flood'; readonly cid: number; readonly what: string }
-  /** Heartbeat answer: memory outside the JS heap, and unhandled rejections since the last pong. */
-  | { readonly t: 'pong'; readonly external: number; readonly rejections: number };
+  /** Heartbeat answer: JS heap in use, memory outside it, and unhandled rejections since the last pong. */
+  | { readonly t: 'pong'; readonly heap: number; readonly external: number; readonly rejections: number };

@@ -154,8 +154,15 @@ export class Conversation implements StubHandle {
     this.#setStatus(status, detail);
   }
 
-  onSnapshot(json: string | undefined): void {
-    this.#snapshots.shift()?.resolve(json === undefined ? undefined : JSON.parse(json));
+  /** The stub's snapshot arrived, or `error` says why it was refused (over the frame limit). */
+  onSnapshot(json: string | undefined, error: string | undefined): void {
+    const pending = this.#snapshots.shift();
+    if (error === undefined) return pending?.resolve(json === undefined ? undefined : JSON.parse(json));
+    pending?.reject(
+      new ProtoflyError('PF_ERR_TOO_LARGE', `stub ${this.stub} of conversation ${this.id}: ${error}`, {
+        conversation: this.id,
+      }),
+    );
   }
 
   /** The worker ended the stub's `stop()`; `error` when it threw or timed out. */

@@ -28,11 +28,25 @@ export interface RealmOptions {
 /** A package version evaluated in a realm. */
 export interface LoadedPackage {
   readonly id: number;
+  /** What the host named it by in {@link Realm.load}. */
+  readonly key: string;
   readonly domain: string;
   readonly name: string;
   /** `domain/name@version`. */
   readonly label: string;
   readonly endpoints: EndpointMatcher;
+}
+
+/** A package evaluated (or being evaluated) here, and who needs it. */
+interface PackageEntry {
+  readonly key: string;
+  readonly id: number;
+  readonly label: string;
+  readonly loaded: Promise<LoadedPackage>;
+  /** Loads not yet activated, plus conversations running it. */
+  uses: number;
+  /** The host unloads it: dropped once `uses` is 0. */
+  unload: boolean;
 }
 
 /**
@@ -50,9 +64,15 @@ export class Realm {
   lastPong = performance.now();
   /** Bytes the worker held outside its JS heap at the last heartbeat. */
   external = 0;
+  /** Bytes of JS heap the worker used at the last heartbeat. */
+  heap = 0;
+  /** Who waits for the next heartbeat answer. */
+  readonly #pongs: (() => void)[] = [];
   readonly #post: (frame: HostFrame) => void;
   readonly #options: RealmOptions;
-  readonly #packages = new Map<string, Promise<LoadedPackage>>();
+  readonly #packages = new Map<string, PackageEntry>();
+  /** The package entry of each conversation, released with it. */
+  readonly #entryOf = new Map<number, PackageEntry>();
   readonly #loads = new Map<
     number,
     { pkg: LoadedPackage; resolve(pkg: LoadedPackage): void; reject(err: ProtoflyError): void }
@@ -95,6 +115,11 @@ export class Realm {
     return this.#conversations.size;
   }
 
+  /** The packages evaluated here (or being evaluated), as `domain/name@version`. */
+  get packages(): string[] {
+    return [...this.#packages.values()].map((entry) => entry.label);
+  }
+
   /**
    * Evaluates a package version here, once: later calls with the same `key` share the result.
    *
@@ -102,8 +127,13 @@ export class Realm {
    *   this realm's runtime.
    */
   load(key: string, descriptor: StubDescriptor, script: string): Promise<LoadedPackage> {
-    let loaded = this.#packages.get(key);
-    if (loaded) return loaded;
+    const known = this.#packages.get(key);
+    if (known) {
+      // Needed again: whoever unloaded it, this caller's activation keeps it.
+      known.uses++;
+      known.unload = false;
+      return known.loaded;
+    }
     if (this.#dead) return Promise.reject(this.#dead);
     const { domain, name, version, constraints } = descriptor;
     const label = `${domain}/${name}@${version}`;
@@ -119,20 +149,28 @@ export class Realm {
     }
     const id = this.#nextId();
     const endpoints = compileEndpoints(constraints.endpoints);
-    loaded = new Promise<LoadedPackage>((resolve, reject) => {
-      this.#loads.set(id, { pkg: { id, domain, name, label, endpoints }, resolve, reject });
+    const loaded = new Promise<LoadedPackage>((resolve, reject) => {
+      this.#loads.set(id, { pkg: { id, key, domain, name, label, endpoints }, resolve, reject });
     });
+    const entry: PackageEntry = { key, id, label, loaded, uses: 1, unload: false };
     // A package that failed to evaluate is not cached: a later try evaluates it again.
-    loaded.catch(() => this.#packages.delete(key));
-    this.#packages.set(key, loaded);
+    loaded.catch(() => {
+      if (this.#packages.get(key) === entry) this.#packages.delete(key);
+    });
+    this.#packages.set(key, entry);
     this.#post({ t: 'load', pkg: id, name: label, script, endpoints: constraints.endpoints });
     return loaded;
   }
 
-  /** Activates a loaded package for one conversation; resolves once `activate` returned a stub. */
+  /**
+   * Activates a package for one conversation, right after {@link load} returned it (the load
+   * keeps it evaluated until then); resolves once `activate` returned a stub.
+   */
   activate(pkg: LoadedPackage, ctx: ConversationContext): Promise<StubHandle> {
     if (this.#dead) return Promise.reject(this.#dead);
     const cid = this.#nextId();
+    const entry = this.#packages.get(pkg.key);
+    if (entry?.id === pkg.id) this.#entryOf.set(cid, entry);
     const { domain } = pkg;
     // Per evaluated package: another version (or the same bytes under another descriptor) is
     // other code, and its instances must not find this one's objects in their session.
@@ -161,6 +199,7 @@ export class Realm {
         identity,
         ...peerOf(ctx.from),
         config: ctx.config,
+        ...(ctx.snapshot === undefined ? {} : { snapshot: JSON.stringify(ctx.snapshot) }),
       });
     } catch (err) {
       conversation.fail(
@@ -179,6 +218,27 @@ export class Realm {
     this.#send({ t: 'ping' });
   }
 
+  /** Resolves with the worker's memory at its next heartbeat answer (at once if the realm died). */
+  measure(): Promise<{ heap: number; external: number }> {
+    const answered = new Promise<void>((resolve) => {
+      if (this.#dead) resolve();
+      else this.#pongs.push(resolve);
+    });
+    this.ping();
+    return answered.then(() => ({ heap: this.heap, external: this.external }));
+  }
+
+  /**
+   * The host needs the package it loaded as `key` no more: its evaluation is dropped once none
+   * of its instances runs (now, or when the last one ends), so the worker can collect it.
+   */
+  unload(key: string): void {
+    const entry = this.#packages.get(key);
+    if (!entry) return;
+    entry.unload = true;
+    this.#dropIfUnused(entry);
+  }
+
   /** Stops every conversation here; resolves when all are stopped (or the realm died). */
   async stopAll(): Promise<void> {
     await Promise.all([...this.#conversations.values()].map((c) => c.stop()));
@@ -192,6 +252,7 @@ export class Realm {
     if (this.#dead) return;
     this.#dead = err;
     this.#failReady(err);
+    for (const answered of this.#pongs.splice(0)) answered();
     for (const load of this.#loads.values()) load.reject(err);
     this.#loads.clear();
     for (const conversation of [...this.#conversations.values()]) conversation.fail(err);
@@ -230,6 +291,8 @@ export class Realm {
       case 'pong':
         this.lastPong = performance.now();
         this.external = frame.external;
+        this.heap = frame.heap;
+        for (const answered of this.#pongs.splice(0)) answered();
         if (frame.rejections > 0) {
           this.#options.log.warn(
             { realm: this.label, rejections: frame.rejections },
@@ -258,7 +321,7 @@ export class Realm {
       case 'stopped':
         return this.#conversations.get(frame.cid)?.onStopped(frame.error);
       case 'snapshot':
-        return this.#conversations.get(frame.cid)?.onSnapshot(frame.json);
+        return this.#conversations.get(frame.cid)?.onSnapshot(frame.json, frame.error);
       case 'flood': {
         const conversation = this.#conversations.get(frame.cid);
         conversation?.refused(
@@ -307,8 +370,20 @@ export class Realm {
     return session;
   }
 
+  #dropIfUnused(entry: PackageEntry): void {
+    if (!entry.unload || entry.uses > 0 || this.#packages.get(entry.key) !== entry) return;
+    this.#packages.delete(entry.key);
+    this.#send({ t: 'unload', pkg: entry.id });
+  }
+
   #release(conversation: Conversation): void {
     this.#conversations.delete(conversation.cid);
+    const entry = this.#entryOf.get(conversation.cid);
+    if (entry) {
+      this.#entryOf.delete(conversation.cid);
+      entry.uses--;
+      this.#dropIfUnused(entry);
+    }
     const session = conversation.session;
     session.refs--;
     if (session.refs > 0 || this.#sessions.get(session.key) !== session) return;

@@ -54,7 +54,8 @@ export class InlineHost implements SandboxHost {
       // Trusted code: a plain function in this realm, with the same (module, exports, require) shape.
       evaluate: (script) => new Function(`return ${script}`)(),
       harden: freezeDeep,
-      externalMemory: () => 0,
+      // The runtime's own thread: nothing here is the stubs' alone.
+      memory: () => ({ heap: 0, external: 0 }),
     });
     const realm: Realm = new Realm(
       port<HostFrame>((frame) => runtime.receive(frame)),
@@ -88,6 +89,11 @@ export class InlineHost implements SandboxHost {
     const script = await this.#scripts.get(pkg);
     const loaded = await this.#realm.load(versionKey(pkg.descriptor), pkg.descriptor, script);
     return this.#realm.activate(loaded, ctx);
+  }
+
+  unload(pkg: VerifiedPackage<StubDescriptor>): void {
+    this.#scripts.forget(pkg);
+    this.#realm.unload(versionKey(pkg.descriptor));
   }
 
   async terminate(): Promise<void> {

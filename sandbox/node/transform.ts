@@ -68,4 +68,9 @@ export class ScriptCache {
     }
     return script;
   }
+
+  /** Forgets the script of `pkg` (the host unloads it). */
+  forget(pkg: VerifiedPackage<StubDescriptor>): void {
+    this.#scripts.delete(versionKey(pkg.descriptor));
+  }
 }

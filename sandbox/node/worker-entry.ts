@@ -27,7 +27,10 @@ const runtime = new Runtime({
   post: (frame) => port.postMessage(frame),
   evaluate: evaluateInCompartment,
   harden,
-  externalMemory: () => process.memoryUsage().external,
+  memory: () => {
+    const { heapUsed, external } = process.memoryUsage();
+    return { heap: heapUsed, external };
+  },
 });
 process.on('unhandledRejection', () => runtime.rejection());
 port.on('message', (frame: HostFrame) => runtime.receive(frame));

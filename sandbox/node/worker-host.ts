@@ -11,6 +11,17 @@ import { sandboxWorkerUrl } from './locate.js';
 import { ScriptCache, versionKey, warmTransform } from './transform.js';
 import { openWebSocket } from './websocket.js';
 
+/** One worker's memory, from {@link NodeWorkerHost.measure}. */
+export interface SandboxMemory {
+  readonly realm: string;
+  /** Packages evaluated in it, as `domain/name@version`. */
+  readonly packages: readonly string[];
+  /** Bytes of JS heap in use after a full collection. */
+  readonly heap: number;
+  /** Bytes held outside the heap (array buffers). */
+  readonly external: number;
+}
+
 export interface NodeWorkerHostOptions {
   /** Heap of a package whose descriptor names no `constraints.memoryMb`, in MiB. Default 64. */
   readonly memoryMb?: number;
@@ -114,6 +125,32 @@ export class NodeWorkerHost implements SandboxHost {
       // Started after the cold package is running, so the two do not compete for a core.
       if (fromSpare) this.#refill();
     }
+  }
+
+  unload(pkg: VerifiedPackage<StubDescriptor>): void {
+    this.#scripts.forget(pkg);
+    const key = versionKey(pkg.descriptor);
+    for (const slot of this.#slots) slot.realm.unload(key);
+  }
+
+  /**
+   * Each worker's memory after a full garbage collection, and the packages evaluated in it. The
+   * collection is forced by taking a heap snapshot (V8 collects before it snapshots), which is
+   * read and dropped: it costs tens to hundreds of milliseconds per worker, for tests and
+   * diagnostics, never for the message path.
+   */
+  async measure(): Promise<SandboxMemory[]> {
+    const slots = [...this.#slots].filter((slot) => slot !== this.#spare && !slot.realm.dead);
+    return Promise.all(
+      slots.map(async (slot) => {
+        const snapshot = await slot.worker.getHeapSnapshot();
+        for await (const _ of snapshot) {
+          // Drained only: the collection before it is what was wanted.
+        }
+        const { heap, external } = await slot.realm.measure();
+        return { realm: slot.realm.label, packages: slot.realm.packages, heap, external };
+      }),
+    );
   }
 
   async terminate(): Promise<void> {

@@ -13,12 +13,14 @@ export function createContext(
   identity: FrameIdentity,
   peer: string | undefined,
   config: Readonly<Record<string, unknown>>,
+  snapshot: unknown,
   harden: <T>(value: T) => T,
 ): StubContext {
   return harden({
     domain,
     identity,
     peer,
+    snapshot,
     config,
     session: instance.session.api,
     log: {

@@ -18,8 +18,11 @@ export interface RuntimeOptions {
   evaluate(script: string, name: string): unknown;
   /** Makes a value tamper-proof before a stub can see it. */
   harden<T>(value: T): T;
-  /** Bytes this realm holds outside its JS heap (array buffers): the heap limit does not cover them. */
-  externalMemory(): number;
+  /**
+   * Bytes of JS heap this realm uses, and bytes it holds outside its heap (array buffers: the
+   * heap limit does not cover them).
+   */
+  memory(): { readonly heap: number; readonly external: number };
 }
 
 /**
@@ -68,14 +71,12 @@ export class Runtime implements InstanceRuntime {
         session.floodReported = false;
         return;
       }
-      case 'ping':
-        this.options.post({
-          t: 'pong',
-          external: this.options.externalMemory(),
-          rejections: this.#rejections,
-        });
+      case 'ping': {
+        const { heap, external } = this.options.memory();
+        this.options.post({ t: 'pong', heap, external, rejections: this.#rejections });
         this.#rejections = 0;
         return;
+      }
       case 'init':
         this.#limits = frame.limits;
         return this.options.post({ t: 'ready' });
@@ -91,6 +92,11 @@ export class Runtime implements InstanceRuntime {
       }
       case 'snapshot':
         return this.#snapshot(frame.cid);
+      case 'unload':
+        // The host unloads a package none of whose instances runs: dropping its `activate`
+        // leaves nothing reachable in its compartment.
+        this.#packages.delete(frame.pkg);
+        return;
       case 'endSession': {
         const session = this.#sessions.get(frame.session);
         if (!session) return;
@@ -194,6 +200,7 @@ export class Runtime implements InstanceRuntime {
         frame.identity,
         frame.peer,
         frame.config,
+        frame.snapshot === undefined ? undefined : JSON.parse(frame.snapshot),
         this.options.harden,
       );
       Promise.resolve(pkg.activate(ctx)).then(
@@ -220,7 +227,12 @@ export class Runtime implements InstanceRuntime {
       const json = JSON.stringify(stub.snapshot?.());
       const max = this.limits.maxFrameBytes;
       if (json !== undefined && json.length > max) {
-        return instance.fail('snapshot', `its snapshot of ${json.length} characters is over ${max}`);
+        // Refused, not failed: the instance keeps its conversation (a live swap then rolls back).
+        return this.options.post({
+          t: 'snapshot',
+          cid,
+          error: `its snapshot of ${json.length} characters is over ${max}`,
+        });
       }
       this.options.post(json === undefined ? { t: 'snapshot', cid } : { t: 'snapshot', cid, json });
     });
