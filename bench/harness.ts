@@ -1,3 +1,6 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 /**
  * What every benchmark reports: samples are summarised as median and p99; `baseline` is the
  * median of the reference measured in the same run, `ratio` = ours / baseline.
@@ -59,4 +62,12 @@ export async function alternate(
     theirs.push(await base());
   }
   return [ours, theirs];
+}
+
+/** Heap bytes in use after a full collection, for memory figures that do not depend on GC timing. */
+export function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
 }

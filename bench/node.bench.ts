@@ -1,9 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import type { JsonWsFrame } from '../core/generated/types.js';
 import { type Message, request, response } from '../core/message.js';
 import { createNodeRuntime } from '../node/runtime.js';
@@ -14,6 +13,7 @@ import { startMessagingNode } from '../server/messaging-node/messaging-node.js';
 import { DirectContext, DirectSession } from '../test/support/direct-context.js';
 import { testIdentity } from '../test/support/identity-fixtures.js';
 import { type BenchOptions, percentile, type Result, result } from './harness.js';
+import { startPlainHub } from './plain-hub.js';
 
 /**
  * Chat round trips Alice → Bob → Alice on loopback, four WebSocket hops each, through:
@@ -84,25 +84,11 @@ async function barePair(
 
 /** The baseline hub. */
 async function hubPath(): Promise<Path> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-  await new Promise((r) => wss.once('listening', r));
-  const clients = new Map<string, WebSocket>();
-  wss.on('connection', (ws) =>
-    ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString());
-      if (frame.t === 'hello') {
-        clients.set(frame.address, ws);
-        ws.send('{"t":"ready"}');
-      } else {
-        clients.get(frame.m.to)?.send(JSON.stringify(frame));
-      }
-    }),
-  );
-  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+  const hub = await startPlainHub();
   return barePair(
-    url,
+    hub.url,
     async (address) => ({ t: 'hello', address }),
-    () => new Promise((r) => wss.close(() => r())),
+    () => hub.close(),
   );
 }
 
