@@ -1,0 +1,58 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createNodeRuntime } from '../node/runtime.js';
+import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
+import { startLocalDomains } from '../server/domain.js';
+import { type BenchOptions, heapAfterGc, type Result, result } from './harness.js';
+
+/**
+ * Many concurrent conversations in one runtime on one loaded stub (b.example's json-ws, all
+ * instances sharing one socket): the time to open one, and the memory each costs, in the
+ * runtime's process (heap after GC) and in the sandbox worker (its heap after GC), together.
+ */
+export default async function conversationsBench({ quick }: BenchOptions): Promise<Result[]> {
+  const n = quick ? 1000 : 10_000;
+  const dir = await mkdtemp(join(tmpdir(), 'pf-bench-conv-'));
+  const domains = await startLocalDomains(['a.example', 'b.example'], dir, {
+    users: new Map(),
+    log: pino({ level: 'silent' }),
+  });
+  // The worker's heap limit must hold every instance.
+  const host = new NodeWorkerHost({ memoryMb: 512, idleMs: 600_000 });
+  const home = domains.byName.get('a.example')!;
+  const alice = createNodeRuntime({
+    identity: {
+      address: 'user://a.example/alice',
+      token: (aud) => home.identity.issue('user://a.example/alice', 3600, aud),
+    },
+    catalogues: domains.peers,
+    host,
+  });
+  // Load and evaluate the package, and open the shared socket, before measuring.
+  await alice.runtime.conversation('user://b.example/warm-up');
+  const sandboxBytes = async () => (await host.measure()).reduce((sum, w) => sum + w.heap + w.external, 0);
+  const before = heapAfterGc() + (await sandboxBytes());
+  const opening: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await alice.runtime.conversation(`user://b.example/peer-${i}`);
+    opening.push(performance.now() - t0);
+  }
+  const perConversation = (heapAfterGc() + (await sandboxBytes()) - before) / n;
+  const open = alice.runtime.conversations.size - 1;
+  await alice.close();
+  await host.terminate();
+  await domains.close();
+  await rm(dir, { recursive: true, force: true });
+  return [
+    result(`conversations: open one more (of ${open} on one stub)`, 'ms', opening),
+    {
+      name: `conversations: memory per conversation (${open} open)`,
+      unit: 'KB',
+      median: perConversation / 1024,
+      p99: perConversation / 1024,
+    },
+  ];
+}
