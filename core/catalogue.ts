@@ -1,4 +1,5 @@
 import { ProtoflyError } from './errors.js';
+import { type SseEvent, SseParser } from './sse.js';
 
 /**
  * Talks HTTP to domains' catalogues: where a domain's catalogue is, and bounded, timed
@@ -9,6 +10,8 @@ export type PluginKind = 'stub' | 'backend';
 
 /** Where a domain publishes its public keys (JWKS), relative to its catalogue's base. */
 export const KEYS_PATH = '/.well-known/protofly/keys';
+/** Where a catalogue announces new versions (Server-Sent Events), relative to its base. */
+export const EVENTS_PATH = '/.well-known/protofly/events';
 
 export interface CatalogueOptions {
   /** Catalogue base URL per domain, for tests and local setups; others are `https://<domain>`. */
@@ -56,6 +59,104 @@ export class CatalogueClient {
     return `${this.baseOf(domain)}${KEYS_PATH}`;
   }
 
+  /** Every version of a plugin, newest first: what polling watches for a new one. */
+  versionsUrl(domain: string, kind: PluginKind, name: string): string {
+    return `${this.baseOf(domain)}/.well-known/protofly/${kind}/${encodeURIComponent(name)}/versions`;
+  }
+
+  eventsUrl(domain: string): string {
+    return `${this.baseOf(domain)}${EVENTS_PATH}`;
+  }
+
+  /**
+   * A conditional GET (`If-None-Match: etag`): resolves with the document's ETag now, `etag`
+   * itself when it did not change (304). A changed body is read, bounded, and dropped.
+   *
+   * @throws ProtoflyError as {@link json}, but for JSON.
+   */
+  async etag(
+    url: string,
+    etag: string | undefined,
+    maxBytes: number,
+    what: string,
+  ): Promise<string | undefined> {
+    const res = await this.#get(url, what, { headers: etag === undefined ? {} : { 'if-none-match': etag } });
+    if (res.status === 304) {
+      await res.body?.cancel();
+      return etag;
+    }
+    await this.#read(res, url, maxBytes, what);
+    return res.headers.get('etag') ?? undefined;
+  }
+
+  /**
+   * Opens `domain`'s update stream (Server-Sent Events). Resolves once the catalogue answered
+   * with one (within the fetch time-out); its events then come until the stream ends, stays
+   * silent for `idleMs` (a stream whose heartbeats stopped is as good as gone), or `signal`
+   * aborts.
+   *
+   * @throws ProtoflyError `PF_ERR_NOT_FOUND` when the catalogue has no update stream (404, or
+   *   not `text/event-stream`), `PF_ERR_FETCH` (network, HTTP error, time-out), also while
+   *   reading.
+   */
+  async events(domain: string, signal: AbortSignal, idleMs: number): Promise<AsyncIterable<SseEvent>> {
+    const url = this.eventsUrl(domain);
+    const what = `update stream of ${domain}`;
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    signal.addEventListener('abort', abort);
+    let timer = setTimeout(abort, this.#timeoutMs);
+    let res: Response;
+    try {
+      res = await this.#get(url, what, {
+        signal: controller.signal,
+        headers: { accept: 'text/event-stream' },
+      });
+    } catch (err) {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abort);
+      throw err;
+    }
+    const type = res.headers.get('content-type') ?? '';
+    if (!type.startsWith('text/event-stream') || !res.body) {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abort);
+      await res.body?.cancel();
+      throw new ProtoflyError(
+        'PF_ERR_NOT_FOUND',
+        `${what}: ${url} answered ${type || 'no body'}, not an event stream`,
+        {
+          url,
+        },
+      );
+    }
+    const reader = res.body.getReader();
+    const fetchError = (err: unknown) => this.#fetchError(err, url, what);
+    return (async function* read() {
+      const parser = new SseParser();
+      const decoder = new TextDecoder();
+      try {
+        for (;;) {
+          clearTimeout(timer);
+          timer = setTimeout(abort, idleMs);
+          const { done, value } = await reader.read();
+          if (done) return;
+          yield* parser.push(decoder.decode(value, { stream: true }));
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        if (controller.signal.aborted) {
+          throw new ProtoflyError('PF_ERR_FETCH', `${what}: ${url} was silent for ${idleMs} ms`, { url });
+        }
+        throw fetchError(err);
+      } finally {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', abort);
+        reader.cancel().catch(() => {});
+      }
+    })();
+  }
+
   /**
    * GETs a JSON document of at most `maxBytes`.
    *
@@ -85,14 +186,22 @@ export class CatalogueClient {
     return this.#read(await this.#get(url, what), url, maxBytes, what);
   }
 
-  async #get(url: string, what: string): Promise<Response> {
+  async #get(
+    url: string,
+    what: string,
+    init: { signal?: AbortSignal; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     let res: Response;
     try {
-      res = await this.#fetch(url, { signal: AbortSignal.timeout(this.#timeoutMs), redirect: 'error' });
+      res = await this.#fetch(url, {
+        signal: init.signal ?? AbortSignal.timeout(this.#timeoutMs),
+        redirect: 'error',
+        ...(init.headers ? { headers: init.headers } : {}),
+      });
     } catch (err) {
       throw this.#fetchError(err, url, what);
     }
-    if (res.ok) return res;
+    if (res.ok || res.status === 304) return res;
     const reason = await res.text().then(
       (text) => {
         try {

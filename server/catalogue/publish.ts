@@ -26,6 +26,11 @@ export interface PublishOptions {
   readonly makeDefault?: boolean;
   readonly minify?: boolean;
   /**
+   * Publish as this version instead of the manifest's: a provider's release of a new version
+   * of the same plugin folder (the hot-swap demo and tests publish their v2 so).
+   */
+  readonly version?: string;
+  /**
    * What only the deployment knows, over the manifest: where this domain's server is. A
    * built-in stub published by `protofly serve` gets the node's URL as its `url` default and
    * as its only endpoint.
@@ -58,7 +63,10 @@ export interface PublishResult {
 export async function publish(options: PublishOptions): Promise<PublishResult> {
   const { pluginDir, key, out } = options;
   const manifest = await readManifest(pluginDir);
-  const { entry, ...fields } = withDeployment(manifest, options.deployment);
+  const { entry, ...fields } = withDeployment(
+    options.version === undefined ? manifest : { ...manifest, version: options.version },
+    options.deployment,
+  );
   const bundle = await bundlePlugin(pluginDir, entry, options.minify ?? false);
   const integrity = await integrityOf(bundle.code);
   const hex = integrityHex(integrity);

@@ -9,8 +9,10 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import semver from 'semver';
-import { KEYS_PATH, type PluginKind } from '../../core/catalogue.js';
+import { EVENTS_PATH, KEYS_PATH, type PluginKind } from '../../core/catalogue.js';
 import { type ErrorCode, ProtoflyError } from '../../core/errors.js';
+import { CatalogueChanges } from './changes.js';
+import { EventStream } from './events.js';
 import { layout } from './layout.js';
 
 /**
@@ -19,6 +21,8 @@ import { layout } from './layout.js';
  * - `GET /.well-known/protofly/<stub|backend>/<name>[?version=<range>]`: newest matching descriptor
  * - `GET /.well-known/protofly/<stub|backend>/<name>/versions`: every version, newest first
  * - `GET /.well-known/protofly/keys`: the domain's JWKS
+ * - `GET /.well-known/protofly/events`: Server-Sent Events, one `publish` event per version
+ *   published into the directory while the server runs (see events.ts)
  * - `GET /packages/<sha384-hex>.js` (and `.js.map`): immutable, strong ETag
  *
  * Errors are JSON `{ error: { code, message } }`. Slow or abusive clients are bounded by
@@ -34,6 +38,12 @@ export interface CatalogueServerOptions {
   readonly headersTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
   readonly maxHeaderBytes?: number;
+  /** How often the directory is scanned for new versions, besides watching it, in ms. Default 250. */
+  readonly scanMs?: number;
+  /** Subscribers of the update stream at most. Default 256. */
+  readonly maxSubscribers?: number;
+  /** Comment lines on a quiet update stream this often, in ms. Default 15000. */
+  readonly heartbeatMs?: number;
 }
 
 export interface CatalogueServer {
@@ -70,6 +80,9 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
   // Descriptors of a version and packages never change once written: read each once.
   const immutable = new Map<string, Body>();
   let cachedBytes = 0;
+  const maxSubscribers = options.maxSubscribers ?? 256;
+  const events = new EventStream({ heartbeatMs: options.heartbeatMs ?? 15_000, maxSubscribers });
+  const changes = new CatalogueChanges(dir, (notice) => events.publish(notice), options.scanMs ?? 250);
 
   async function readImmutable(file: string, etag?: string): Promise<Body | undefined> {
     const hit = immutable.get(file);
@@ -151,6 +164,14 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
       );
     }
     const url = new URL(req.url ?? '/', 'http://catalogue');
+    if (url.pathname === EVENTS_PATH) {
+      if (events.subscribe(req, res)) return;
+      throw new HttpError(
+        503,
+        'PF_ERR_FLOOD',
+        `the update stream is at its ${maxSubscribers} subscribers; poll`,
+      );
+    }
     if (url.pathname === KEYS_PATH) {
       const bytes = await readFile(layout.keys(dir)).catch(() => undefined);
       if (!bytes) throw new HttpError(404, 'PF_ERR_NOT_FOUND', 'this catalogue publishes no keys yet');
@@ -201,7 +222,8 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
 
   return {
     server,
-    listen(port = 0, host = '127.0.0.1') {
+    async listen(port = 0, host = '127.0.0.1') {
+      await changes.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -213,6 +235,8 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
       });
     },
     close() {
+      changes.close();
+      events.close();
       return new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
