@@ -4,7 +4,7 @@ import type { StubContext, StubSocket, StubStatus } from '../../../core/stub.js'
 import { Backoff } from './backoff.js';
 import { type JsonWsSettings, settingsOf } from './config.js';
 import { Outbox, type Outgoing } from './outbox.js';
-import { Seen } from './seen.js';
+import { messageKey, Seen } from '../../../core/seen.js';
 
 /** The WebSocket subprotocol of json-ws (the node's frames.ts names the same). */
 export const PROTOCOL = 'protofly.json-ws.v1';
@@ -258,8 +258,7 @@ export class Connection {
   }
 
   #receive(m: Message): void {
-    const key = `${m.from} ${m.id} ${m.type === 'response' ? m.body.code : m.type}`;
-    if (!this.#seen.add(key)) return;
+    if (!this.#seen.add(messageKey(m))) return;
     if (this.#inbox.length >= this.#settings!.maxQueued) {
       this.#owner.log.warn('json-ws: the runtime is not taking messages; dropped the oldest', {
         id: this.#inbox[0]!.id,

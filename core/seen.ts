@@ -1,6 +1,9 @@
+import type { Message } from './message.js';
+
 /**
  * The keys of the last `capacity` messages received, to drop a duplicate: a message is resent
- * after a reconnect when its acknowledgement was lost, though it may have arrived.
+ * after a reconnect when its acknowledgement was lost, though it may have arrived; and while
+ * two versions of a stub run (a live swap), both may receive it.
  */
 export class Seen {
   readonly #keys = new Set<string>();
@@ -23,4 +26,9 @@ export class Seen {
     this.#keys.add(key);
     return true;
   }
+}
+
+/** What makes a message itself for de-duplication: its sender, its id, and its type or (a response) its code. */
+export function messageKey(m: Message): string {
+  return `${m.from} ${m.id} ${m.type === 'response' ? m.body.code : m.type}`;
 }
