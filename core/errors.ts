@@ -17,7 +17,9 @@ export const ERRORS = {
   PF_ERR_CLOSED: 'The component was closed; it takes no more work.',
   PF_ERR_STATUS:
     'A stub reported a status transition its lifecycle does not allow (created → connecting → live ⇄ disconnected; failed; stopped).',
-  PF_ERR_NOT_FOUND: 'A catalogue has no such plugin, version or package.',
+  PF_ERR_NOT_FOUND:
+    'A catalogue has no such plugin, version or package; or a user directory has no such user.',
+  PF_ERR_EXISTS: 'Something was to be created under a name that is taken (a user name in a directory).',
   PF_ERR_FETCH: 'A catalogue or package could not be fetched (network error, HTTP error or time-out).',
   PF_ERR_INTEGRITY: "A package's bytes do not match the integrity hash its descriptor names.",
   PF_ERR_SIGNATURE: "A descriptor's signature is missing or does not verify against the key it names.",

@@ -6,7 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { container as rootContainer } from 'tsyringe';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Backend, type Identity, registerBackend, TOKENS } from './service.js';
+import { testKey } from '../test/support/identity-fixtures.js';
+import { type Backend, type BackendContext, type Identity, registerBackend, TOKENS } from './service.js';
 
 const identity: Identity = {
   authenticate: async (name) => `user://a.example/${name}`,
@@ -16,6 +17,13 @@ const identity: Identity = {
 
 const dir = mkdtempSync(join(tmpdir(), 'pf-inject-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const context = async (): Promise<Omit<BackendContext, 'resolve'>> => ({
+  domain: 'a.example',
+  config: {},
+  dataDir: dir,
+  key: await testKey(),
+  peers: {},
+});
 
 describe('service tokens and injection', () => {
   it('resolves explicit @inject(TOKEN) parameters from esbuild output', async () => {
@@ -46,7 +54,7 @@ describe('service tokens and injection', () => {
   it('registers a backend under its service token in a per-conversation child container', async () => {
     const backend: Backend<'identity'> = { service: 'identity', create: () => identity };
     const child = rootContainer.createChildContainer();
-    await registerBackend(child, 'identity', backend, { domain: 'a.example', config: {} });
+    await registerBackend(child, 'identity', backend, await context());
     expect(child.resolve(TOKENS.identity)).toBe(identity);
     expect(rootContainer.isRegistered(TOKENS.identity)).toBe(false);
     await child.dispose();
@@ -55,10 +63,7 @@ describe('service tokens and injection', () => {
   it('refuses a backend configured for the wrong service', async () => {
     const backend: Backend<'identity'> = { service: 'identity', create: () => identity };
     await expect(
-      registerBackend(rootContainer.createChildContainer(), 'cdr', backend, {
-        domain: 'a.example',
-        config: {},
-      }),
+      registerBackend(rootContainer.createChildContainer(), 'cdr', backend, await context()),
     ).rejects.toThrow(/PF_ERR_CONFIG: backend for 'identity' was configured to serve 'cdr'/);
   });
 });

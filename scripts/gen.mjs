@@ -35,6 +35,8 @@ const VALIDATORS = {
   validateAddress: `${BASE}common.schema.json#/$defs/address`,
   validateJwks: `${BASE}common.schema.json#/$defs/jwks`,
   validateJsonWsFrame: `${BASE}json-ws-frame.schema.json`,
+  validateUserCreate: `${BASE}provisioning.schema.json#/$defs/userCreate`,
+  validateUserUpdate: `${BASE}provisioning.schema.json#/$defs/userUpdate`,
 };
 /** Validator name → the generated type it narrows to. */
 const NARROWS = {
@@ -46,6 +48,8 @@ const NARROWS = {
   validateAddress: 'Address',
   validateJwks: 'Jwks',
   validateJsonWsFrame: 'JsonWsFrame',
+  validateUserCreate: 'UserCreate',
+  validateUserUpdate: 'UserUpdate',
 };
 
 async function validators() {

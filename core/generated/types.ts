@@ -71,6 +71,11 @@ export type Message =
  * Unique per sender; a response reuses the request's id.
  */
 export type MessageId = string;
+/**
+ * The name part of a user address: user://<domain>/<name>.
+ */
+export type UserName = string;
+export type Password = string;
 
 /**
  * What a domain publishes about one version of a service backend. Backends run in-process, so they load only when signed by the domain's own key.
@@ -519,6 +524,43 @@ export interface ErrFrame {
   code: string;
   message: string;
   id?: MessageId;
+}
+/**
+ * POST /provisioning/v1/users
+ */
+export interface UserCreate {
+  name: UserName;
+  password: Password;
+}
+/**
+ * PATCH /provisioning/v1/users/<name>: a new password, disabling or enabling again.
+ */
+export interface UserUpdate {
+  password?: Password;
+  disabled?: boolean;
+}
+/**
+ * A user as the API answers: never a secret.
+ */
+export interface User {
+  name: UserName;
+  address: UserAddress;
+  disabled: boolean;
+}
+/**
+ * GET /provisioning/v1/users
+ */
+export interface UserList {
+  users: User[];
+}
+/**
+ * Any refusal: the protofly error code and a message naming the offending value.
+ */
+export interface ApiError {
+  error: {
+    code: string;
+    message: string;
+  };
 }
 /**
  * What a domain publishes about one version of its protocol stub. Signed: no signature, no load.

@@ -1,12 +1,14 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What the admin port answers. */
 export interface AdminRoutes {
   /** `/health`: 200 while serving, 503 while shutting down. */
-  health(): { ok: boolean; [fact: string]: unknown };
+  health(): Promise<{ ok: boolean; [fact: string]: unknown }>;
   /** `/metrics`: Prometheus text. */
-  metrics(): string;
+  metrics(): Promise<string>;
+  /** `/provisioning/...`: the provisioning REST API, when the domain serves it. */
+  provisioning?(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
 export interface AdminServer {
@@ -15,30 +17,22 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-/** Starts the health and metrics HTTP listener, apart from the client port so it can stay private. */
+/** Starts the health, metrics and provisioning HTTP listener, apart from the client port so it can stay private. */
 export async function startAdminServer(
   host: string,
   port: number,
   routes: AdminRoutes,
 ): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
-    if (req.url === '/health') {
-      const health = routes.health();
-      return void res
-        .writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify(health));
-    }
-    if (req.url === '/metrics') {
-      return void res
-        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
-        .end(routes.metrics());
-    }
-    res.writeHead(404).end();
+    route(req, res, routes).catch((err: Error) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`${err.message}\n`);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, resolve);
+    // Each node's own port, even when node:cluster shares the messaging port among nodes.
+    server.listen({ port, host, exclusive: true }, resolve);
   });
   const actual = (server.address() as AddressInfo).port;
   return {
@@ -50,4 +44,21 @@ export async function startAdminServer(
         server.closeAllConnections();
       }),
   };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, routes: AdminRoutes): Promise<void> {
+  if (routes.provisioning && req.url?.startsWith('/provisioning/')) return routes.provisioning(req, res);
+  if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
+  if (req.url === '/health') {
+    const health = await routes.health();
+    return void res
+      .writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json' })
+      .end(JSON.stringify(health));
+  }
+  if (req.url === '/metrics') {
+    return void res
+      .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+      .end(await routes.metrics());
+  }
+  res.writeHead(404).end();
 }

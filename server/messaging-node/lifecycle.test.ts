@@ -18,7 +18,13 @@ describe('messaging node: health, metrics, heartbeat, shutdown', () => {
     await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
     const res = await fetch(`${domains.node.adminUrl}/health`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, domain: 'b.example', connections: 1, stored: 0 });
+    expect(await res.json()).toEqual({
+      ok: true,
+      domain: 'b.example',
+      node: 'local',
+      connections: 1,
+      stored: 0,
+    });
     expect((await fetch(`${domains.node.adminUrl}/nope`)).status).toBe(404);
   });
 

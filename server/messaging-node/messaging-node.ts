@@ -1,14 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { AuthFrame, Message } from '../../core/generated/types.js';
+import type { ClusterMember, Frame, HoldLimits, Registration } from '../../core/service.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
+import { CdrRecorder } from './cdr-recorder.js';
 import { errFrame, msgFrame, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
 import { NodeMetrics } from './metrics.js';
-import { OfflineStore } from './offline-store.js';
 import { type MessagingNodeOptions, type NodeSettings, settingsOf } from './options.js';
-import { Registry } from './registry.js';
+import { provisioningApi } from './provisioning-api.js';
 import { Session } from './session.js';
 
 /**
@@ -20,8 +21,12 @@ import { Session } from './session.js';
  * logs and browsers need no custom headers). The connection is then bound to the verified
  * user address, and every message whose `from` is neither that address nor a hyperty address
  * of the user is refused. `user://` messages go to every session of the user (forking),
- * `hyperty://` ones to the one session bound to the address; with no session, they are kept
- * for a while. Every message is answered once, by its id in an `ack` or an `err`, in order.
+ * `hyperty://` ones to the newest session holding the address; with no session, they are
+ * held for a while. Every message is answered once, by its id in an `ack` or an `err`, in order.
+ *
+ * Sessions are found through the domain's Location service and reached on other nodes through
+ * its Cluster service, so several nodes serve one domain when both are shared (Redis). A
+ * message is acknowledged once a session has it or the cluster holds it for the recipient.
  *
  * Close codes: 1012 shutdown (reconnect), 1013 try again later (node full, issuer's keys
  * unreachable), 1009 frame too large, 1008 no `auth` in time, 4401 token refused
@@ -31,8 +36,10 @@ export interface MessagingNode {
   /** Where clients connect: `ws://<host>:<port>/`. */
   readonly url: string;
   readonly port: number;
-  /** Health and metrics: `http://<host>:<adminPort>`. */
+  /** Health, metrics and provisioning: `http://<host>:<adminPort>`. */
   readonly adminUrl: string;
+  /** This node's id in its cluster. */
+  readonly id: string;
   readonly metrics: NodeMetrics;
   /** Open connections, authenticated or not. */
   readonly connections: number;
@@ -49,7 +56,10 @@ export const CLOSE = {
   FORBIDDEN: 4403,
 } as const;
 
-/** Starts a messaging node on its WebSocket and admin ports. */
+/** Hyperty addresses one session may hold. */
+const MAX_HYPERTIES = 64;
+
+/** Starts a messaging node on its WebSocket and admin ports, joined to its cluster. */
 export async function startMessagingNode(options: MessagingNodeOptions): Promise<MessagingNode> {
   const node = new Node(settingsOf(options));
   await node.listen();
@@ -59,25 +69,24 @@ export async function startMessagingNode(options: MessagingNodeOptions): Promise
 class Node implements MessagingNode {
   readonly metrics = new NodeMetrics();
   readonly #settings: NodeSettings;
-  readonly #sessions = new Set<Session>();
-  readonly #registry: Registry;
-  readonly #store: OfflineStore;
+  /** Every open connection, by session id. */
+  readonly #sessions = new Map<string, Session>();
+  readonly #hold: HoldLimits;
+  readonly #cdr: CdrRecorder | undefined;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
+  /** Unregistrations under way, awaited before the node reports closed. */
+  readonly #leaving = new Set<Promise<void>>();
   #admin: AdminServer | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closing: Promise<void> | undefined;
   #port = 0;
+  #nextSession = 0;
 
   constructor(settings: NodeSettings) {
     this.#settings = settings;
-    const ttlMs = settings.offlineTtlSeconds * 1000;
-    this.#registry = new Registry(ttlMs);
-    this.#store = new OfflineStore({
-      perAddress: settings.offlineMessages,
-      total: settings.offlineTotal,
-      ttlMs,
-    });
+    this.#hold = { perAddress: settings.offlineMessages, ttlMs: settings.offlineTtlSeconds * 1000 };
+    this.#cdr = settings.cdr && new CdrRecorder(settings.cdr, settings.log);
     this.#http = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
       res.end(`json-ws: open a WebSocket with subprotocol ${PROTOCOL}\n`);
@@ -90,6 +99,10 @@ class Node implements MessagingNode {
       handleProtocols: (offered) => (offered.has(PROTOCOL) ? PROTOCOL : false),
     });
     this.#wss.on('connection', (ws) => this.#onConnection(ws));
+  }
+
+  get id(): string {
+    return this.#settings.cluster.node;
   }
 
   get url(): string {
@@ -109,24 +122,31 @@ class Node implements MessagingNode {
   }
 
   async listen(): Promise<void> {
-    const { host, port, adminPort, heartbeatMs, log } = this.#settings;
+    const { host, port, adminPort, heartbeatMs, log, cluster, identity, provisioning } = this.#settings;
+    await cluster.join(this.#member);
+    await this.#cdr?.start();
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', reject);
-      this.#http.listen(port, host, resolve);
+      // Under node:cluster (protofly serve --cluster) the nodes share this port: the primary
+      // hands each connection to one of them. The admin port is each node's own.
+      this.#http.listen({ port, host }, resolve);
     });
     this.#port = (this.#http.address() as AddressInfo).port;
     this.#admin = await startAdminServer(host, adminPort, {
-      health: () => ({
+      health: async () => ({
         ok: !this.#closing,
         domain: this.#settings.domain,
+        node: this.id,
         connections: this.#sessions.size,
-        stored: this.#store.size,
+        stored: await cluster.held(),
       }),
-      metrics: () => this.metrics.render({ connections: this.#sessions.size, storedNow: this.#store.size }),
+      metrics: async () =>
+        this.metrics.render({ connections: this.#sessions.size, storedNow: await cluster.held() }),
+      ...(provisioning ? { provisioning: provisioningApi(provisioning, identity, log) } : {}),
     });
     this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
     log.info(
-      { domain: this.#settings.domain, url: this.url, admin: this.adminUrl },
+      { domain: this.#settings.domain, node: this.id, url: this.url, admin: this.adminUrl },
       'messaging node listening',
     );
   }
@@ -140,7 +160,7 @@ class Node implements MessagingNode {
     const { shutdownGraceMs, log } = this.#settings;
     clearInterval(this.#heartbeat);
     const listening = new Promise<void>((resolve) => this.#http.close(() => resolve()));
-    const closed = [...this.#sessions].map(
+    const closed = [...this.#sessions.values()].map(
       (s) =>
         new Promise<void>((resolve) => {
           s.ws.once('close', () => resolve());
@@ -149,27 +169,48 @@ class Node implements MessagingNode {
         }),
     );
     const grace = setTimeout(() => {
-      for (const s of this.#sessions) s.ws.terminate();
+      for (const s of this.#sessions.values()) s.ws.terminate();
     }, shutdownGraceMs);
     await Promise.all(closed);
     clearTimeout(grace);
     this.#wss.close();
     await listening;
+    await Promise.all(this.#leaving);
+    await this.#cdr?.close();
     await this.#admin?.close();
-    log.info({ domain: this.#settings.domain }, 'messaging node closed');
+    log.info({ domain: this.#settings.domain, node: this.id }, 'messaging node closed');
   }
+
+  /** What the other nodes of the cluster reach this one through. */
+  readonly #member: ClusterMember = {
+    deliver: (id, frame) => {
+      const session = this.#sessions.get(id);
+      if (!session?.address || !session.open) return false;
+      session.deliver(frame);
+      this.metrics.messagesOut++;
+      return true;
+    },
+    held: (address) => void this.#takeHeldFor(address),
+    rejoined: () => void this.#rejoin(),
+  };
 
   #onConnection(ws: WebSocket): void {
     const { messagesPerSecond, burst, maxConnections, authTimeoutMs, ackDelayMs } = this.#settings;
     if (this.#closing) return ws.close(CLOSE.SERVICE_RESTART, 'service restart');
-    const session = new Session(ws, messagesPerSecond, burst, ackDelayMs);
+    const session = new Session(
+      ws,
+      `${this.id}.${++this.#nextSession}`,
+      messagesPerSecond,
+      burst,
+      ackDelayMs,
+    );
     ws.on('error', (err) => this.#onSocketError(err));
     if (this.#sessions.size >= maxConnections) {
       const full = new ProtoflyError('PF_ERR_FLOOD', `node is at its limit of ${maxConnections} connections`);
       this.#refuse(session, full);
       return ws.close(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
     }
-    this.#sessions.add(session);
+    this.#sessions.set(session.id, session);
     const authTimer = setTimeout(() => {
       if (session.address) return;
       this.#refuse(session, new ProtoflyError('PF_ERR_AUTH', `no auth frame within ${authTimeoutMs} ms`));
@@ -181,15 +222,15 @@ class Node implements MessagingNode {
     ws.on('close', () => {
       clearTimeout(authTimer);
       session.flushAcks();
-      this.#sessions.delete(session);
-      if (session.address) this.#registry.remove(session, performance.now());
+      this.#sessions.delete(session.id);
+      if (session.address) this.#unregister(session);
     });
     ws.on('message', (data, isBinary) => this.#onFrame(session, data, isBinary));
   }
 
   #onFrame(session: Session, data: RawData, isBinary: boolean): void {
     // Once closing, nothing is taken: the sender gets no ack and resends after reconnecting.
-    if (session.ws.readyState !== WebSocket.OPEN || this.#closing) return;
+    if (!session.open || this.#closing) return;
     let frame: ReturnType<typeof readClientFrame>;
     try {
       frame = readClientFrame(data, isBinary);
@@ -205,7 +246,18 @@ class Node implements MessagingNode {
       const err = new ProtoflyError('PF_ERR_AUTH', `message ${frame.m.id} sent before authenticating`);
       return this.#refuse(session, err, frame.m.id);
     }
-    this.#route(session, frame.m);
+    const m = frame.m;
+    // Behind a message still waiting on a service, or on its own when it has to wait.
+    if (session.queue) session.queue = session.queue.then(() => this.#route(session, m));
+    else {
+      const waiting = this.#route(session, m);
+      if (!waiting) return;
+      session.queue = waiting;
+    }
+    const tail = session.queue;
+    void tail.then(() => {
+      if (session.queue === tail) session.queue = undefined;
+    });
   }
 
   async #authenticate(session: Session, frame: AuthFrame): Promise<void> {
@@ -240,16 +292,33 @@ class Node implements MessagingNode {
     } finally {
       session.authenticating = false;
     }
-    if (session.ws.readyState !== WebSocket.OPEN || this.#closing) return;
+    if (!session.open || this.#closing) return;
     session.bind(address);
-    this.#registry.add(session);
-    const granted = (frame.hyperties ?? []).filter((h) => this.#registry.claim(session, h));
-    session.send(readyFrame(address, granted));
-    for (const a of [address, ...granted]) this.#deliverStored(session, a);
-    this.#settings.log.debug({ address, hyperties: granted }, 'session ready');
+    // Whatever reaches the session from now on waits until what was held for it is out.
+    session.catchingUp++;
+    session.deferred = [];
+    try {
+      await this.#settings.location.register(this.#registration(session, address));
+      const granted: string[] = [];
+      for (const h of frame.hyperties ?? []) if (await this.#claim(session, h)) granted.push(h);
+      if (!session.open) return;
+      session.send(readyFrame(address, granted));
+      await this.#takeHeld(session, [address, ...granted]);
+      this.#settings.log.debug({ address, hyperties: granted }, 'session ready');
+    } catch (err) {
+      this.#failed(session, err, 'registering');
+    } finally {
+      this.#caughtUp(session);
+    }
   }
 
-  #route(session: Session, m: Message): void {
+  /**
+   * Routes one message: the sender checks, then the recipient's sessions through Location,
+   * here or on other nodes. Synchronous unless a service has to be waited on; the promise
+   * returned then never rejects.
+   */
+  #route(session: Session, m: Message): Promise<void> | undefined {
+    if (!session.open) return;
     const now = performance.now();
     if (!session.bucket.take(now)) {
       const { messagesPerSecond } = this.#settings;
@@ -260,60 +329,200 @@ class Node implements MessagingNode {
       );
       return this.#refuse(session, err, m.id);
     }
-    if (m.from !== session.address) {
-      const claim = m.from.startsWith('hyperty://') ? this.#registry.claim(session, m.from) : false;
-      if (!claim) {
-        const err = new ProtoflyError('PF_ERR_SPOOF', `${session.address} may not send as ${m.from}`, {
-          from: m.from,
-        });
-        return this.#refuse(session, err, m.id);
-      }
-      if (claim === 'claimed') this.#deliverStored(session, m.from);
+    if (m.from !== session.address && !session.hyperties.has(m.from)) {
+      if (!m.from.startsWith('hyperty://')) return this.#refuse(session, spoof(session, m), m.id);
+      return this.#claim(session, m.from).then(
+        async (claimed) => {
+          if (!claimed) return this.#refuse(session, spoof(session, m), m.id);
+          await this.#takeHeld(session, [m.from]);
+          return this.#forward(session, m);
+        },
+        (err) => this.#failed(session, err, 'claiming', m.id),
+      );
     }
-    let targets: readonly Session[] | undefined;
-    if (m.to.startsWith('user://')) {
-      targets = this.#registry.sessionsOf(m.to);
-    } else if (m.to.startsWith('hyperty://')) {
-      const one = this.#registry.sessionOf(m.to);
-      targets = one && [one];
-    } else {
+    return this.#forward(session, m);
+  }
+
+  #forward(session: Session, m: Message): Promise<void> | undefined {
+    if (!m.to.startsWith('user://') && !m.to.startsWith('hyperty://')) {
       const err = new ProtoflyError(
         'PF_ERR_NO_ROUTE',
         `${m.to}: a node routes user:// and hyperty:// addresses`,
-        {
-          to: m.to,
-        },
+        { to: m.to },
       );
       return this.#refuse(session, err, m.id);
     }
-    const frame = msgFrame(m);
-    if (targets) {
-      for (const target of targets) target.send(frame);
-      this.metrics.messagesOut += targets.length;
-    } else {
-      try {
-        this.#store.put(m.to, frame, now);
-      } catch (err) {
-        return this.#refuse(session, err as ProtoflyError, m.id);
-      }
-      this.metrics.stored++;
+    let found: ReturnType<NodeSettings['location']['lookup']>;
+    try {
+      found = this.#settings.location.lookup(m.to);
+    } catch (err) {
+      return this.#failed(session, err, 'looking up', m.id);
     }
-    session.ack(m.id);
-    this.metrics.acks++;
+    if (Array.isArray(found)) return this.#deliver(session, m, found);
+    return (found as Promise<readonly Registration[]>).then(
+      (regs) => this.#deliver(session, m, regs),
+      (err) => this.#failed(session, err, 'looking up', m.id),
+    );
   }
 
-  #deliverStored(session: Session, address: string): void {
-    const frames = this.#store.take(address, performance.now());
-    for (const frame of frames) session.send(frame);
-    this.metrics.messagesOut += frames.length;
+  /** Gives `m` to the sessions registered for its recipient (one for a hyperty), else holds it. */
+  #deliver(session: Session, m: Message, regs: readonly Registration[]): Promise<void> | undefined {
+    const frame = msgFrame(m);
+    const targets = m.to.startsWith('hyperty://') ? regs.slice(0, 1) : regs;
+    let delivered = 0;
+    let remote: Promise<boolean>[] | undefined;
+    for (const reg of targets) {
+      if (reg.node !== this.id) {
+        remote ??= [];
+        remote.push(this.#settings.cluster.deliver(reg.node, reg.session, frame));
+      } else if (this.#member.deliver(reg.session, frame)) {
+        delivered++;
+      }
+    }
+    if (!remote) return delivered ? this.#accepted(session, m) : this.#holdFor(session, m, frame);
+    return Promise.all(remote).then(
+      (results) => {
+        delivered += results.filter(Boolean).length;
+        return delivered ? this.#accepted(session, m) : this.#holdFor(session, m, frame);
+      },
+      (err) => this.#failed(session, err, 'delivering', m.id),
+    );
+  }
+
+  #holdFor(session: Session, m: Message, frame: Frame): Promise<void> {
+    return this.#settings.cluster.hold(m.to, frame, this.#hold).then(
+      () => {
+        this.metrics.stored++;
+        this.#accepted(session, m);
+      },
+      (err) => this.#failed(session, err, 'holding', m.id),
+    );
+  }
+
+  #accepted(session: Session, m: Message): undefined {
+    session.ack(m.id);
+    this.metrics.acks++;
+    this.#cdr?.seen(m);
+    return undefined;
+  }
+
+  /** Claims hyperty address `h` for `session`: in the user's domain, within the bound, not another user's. */
+  async #claim(session: Session, h: string): Promise<boolean> {
+    if (session.hyperties.has(h)) return true;
+    if (!inDomain(h, session.userDomain!) || session.hyperties.size >= MAX_HYPERTIES) return false;
+    const claimed = await this.#settings.location.register(this.#registration(session, h));
+    if (claimed) session.hyperties.add(h);
+    return claimed;
+  }
+
+  #registration(session: Session, address: string): Registration {
+    return {
+      address,
+      owner: session.address!,
+      node: this.id,
+      session: session.id,
+      since: session.since,
+      // Renewed every heartbeat: a node that dies stops being routed to a few beats later.
+      expires: Date.now() + 3 * this.#settings.heartbeatMs,
+    };
+  }
+
+  /** Sends what was held for `addresses` to `session`, then what arrived for it meanwhile. */
+  async #takeHeld(session: Session, addresses: readonly string[]): Promise<void> {
+    session.catchingUp++;
+    session.deferred ??= [];
+    try {
+      for (const address of addresses) {
+        const frames = await this.#settings.cluster.release(address);
+        if (!session.open) {
+          // Gone meanwhile: hold them again for the next session.
+          for (const f of frames) await this.#settings.cluster.hold(address, f, this.#hold);
+          continue;
+        }
+        for (const f of frames) session.send(f);
+        this.metrics.messagesOut += frames.length;
+      }
+    } finally {
+      this.#caughtUp(session);
+    }
+  }
+
+  #caughtUp(session: Session): void {
+    if (--session.catchingUp > 0) return;
+    const deferred = session.deferred ?? [];
+    session.deferred = undefined;
+    if (session.open) for (const f of deferred) session.send(f);
+  }
+
+  /** A cluster notice: frames were held for `address`; its sessions here take them. */
+  async #takeHeldFor(address: string): Promise<void> {
+    try {
+      const regs = await this.#settings.location.lookup(address);
+      const here = regs.filter((r) => r.node === this.id).map((r) => this.#sessions.get(r.session));
+      const session = here.find((s) => s?.open);
+      if (session) await this.#takeHeld(session, [address]);
+    } catch (err) {
+      this.#settings.log.warn({ address, err: (err as Error).message }, 'held frames not taken');
+    }
+  }
+
+  /** The cluster's shared state may be gone (Redis restarted): register again, take what was held meanwhile. */
+  async #rejoin(): Promise<void> {
+    this.#settings.log.info({ node: this.id }, 'rejoined the cluster: registering sessions again');
+    await this.#renew();
+    const sessions = [...this.#sessions.values()].filter((s) => s.address && s.open);
+    await Promise.all(sessions.map((s) => this.#takeHeld(s, [s.address!, ...s.hyperties]))).catch(
+      (err: Error) => this.#settings.log.warn({ err: err.message }, 'held frames not taken after rejoining'),
+    );
+  }
+
+  /** Renews the registrations of every authenticated session. */
+  async #renew(): Promise<void> {
+    const { location, log } = this.#settings;
+    const renewals: Promise<boolean>[] = [];
+    for (const s of this.#sessions.values()) {
+      if (!s.address || !s.open) continue;
+      for (const a of [s.address, ...s.hyperties]) renewals.push(location.register(this.#registration(s, a)));
+    }
+    await Promise.all(renewals).catch((err: Error) =>
+      log.warn({ err: err.message }, 'registrations not renewed'),
+    );
+  }
+
+  #unregister(session: Session): void {
+    const { location, log } = this.#settings;
+    const leaving = Promise.all(
+      [session.address!, ...session.hyperties].map((a) => location.unregister(a, session.id)),
+    ).then(
+      () => undefined,
+      (err: Error) => log.warn({ session: session.id, err: err.message }, 'not unregistered'),
+    );
+    this.#leaving.add(leaving);
+    void leaving.then(() => this.#leaving.delete(leaving));
+  }
+
+  /** A service failed on a message's way: the sender is told with a coded error. */
+  #failed(session: Session, err: unknown, doing: string, id?: string): undefined {
+    const e = isProtoflyError(err)
+      ? err
+      : new ProtoflyError(
+          'PF_ERR_DELIVERY',
+          `${doing}${id ? ` message ${id}` : ''} failed: ${(err as Error)?.message ?? String(err)}`,
+          { code: 503 },
+          { cause: err },
+        );
+    this.#settings.log.warn({ session: session.id, code: e.code, reason: e.message }, `${doing} failed`);
+    this.#refuse(session, e, id);
+    return undefined;
   }
 
   /** Counts a refusal and tells the client, if it can still hear. */
-  #refuse(session: Session, err: ProtoflyError, id?: string): void {
+  #refuse(session: Session, err: ProtoflyError, id?: string): undefined {
     this.metrics.refuse(err.code);
-    if (session.ws.readyState !== WebSocket.OPEN) return;
+    if (!session.open) return;
     session.flushAcks();
     session.send(errFrame(err, id));
+    return undefined;
   }
 
   /** `ws` reports protocol violations here and closes the socket itself (1009 too large, 1002, 1007). */
@@ -323,9 +532,9 @@ class Node implements MessagingNode {
     this.#settings.log.info({ code, reason: err.message }, 'connection closed on a bad frame');
   }
 
-  /** Heartbeat: cut peers that missed the last ping, ping the rest, expire what is kept. */
+  /** Heartbeat: cut peers that missed the last ping, ping the rest, renew registrations. */
   #beat(): void {
-    for (const session of this.#sessions) {
+    for (const session of this.#sessions.values()) {
       if (!session.alive) {
         this.#settings.log.info({ address: session.address }, 'dead peer cut');
         session.ws.terminate();
@@ -334,8 +543,15 @@ class Node implements MessagingNode {
       session.alive = false;
       session.ws.ping();
     }
-    const now = performance.now();
-    this.#store.sweep(now);
-    this.#registry.sweep(now);
+    void this.#renew();
   }
+}
+
+function spoof(session: Session, m: Message): ProtoflyError {
+  return new ProtoflyError('PF_ERR_SPOOF', `${session.address} may not send as ${m.from}`, { from: m.from });
+}
+
+function inDomain(hyperty: string, domain: string): boolean {
+  const start = 'hyperty://'.length;
+  return hyperty.slice(start, hyperty.indexOf('/', start)) === domain;
 }

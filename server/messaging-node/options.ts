@@ -1,5 +1,7 @@
 import { type Logger, pino } from 'pino';
-import type { Identity } from '../../core/service.js';
+import { LocalCluster } from '../../core/local-cluster.js';
+import { MemoryLocation } from '../../core/memory-location.js';
+import type { Cdr, Cluster, Identity, Location, Provisioning } from '../../core/service.js';
 
 /**
  * What a messaging node is started with. The limits have the names of the domain config's
@@ -8,8 +10,16 @@ import type { Identity } from '../../core/service.js';
 export interface MessagingNodeOptions {
   /** The domain this node serves (for logs and health; tokens are checked by `identity`). */
   readonly domain: string;
-  /** Verifies identity tokens: the domain's Identity service. */
-  readonly identity: Pick<Identity, 'verify'>;
+  /** Verifies identity tokens and administrators' passwords: the domain's Identity service. */
+  readonly identity: Pick<Identity, 'verify' | 'authenticate'>;
+  /** Where sessions are registered and found: the domain's Location service. Default: this process's memory. */
+  readonly location?: Location;
+  /** Delivery to other nodes and frames held for the offline: the Cluster service. Default: one process. */
+  readonly cluster?: Cluster;
+  /** Records a detail record per conversation, when given. */
+  readonly cdr?: CdrOptions;
+  /** Serves the provisioning REST API on the admin port, when given. */
+  readonly provisioning?: Provisioning;
   /** Interface for both listeners. Default 127.0.0.1. */
   readonly host?: string;
   /** WebSocket port; 0 picks a free one. Default 0. */
@@ -28,9 +38,9 @@ export interface MessagingNodeOptions {
   readonly ackDelayMs?: number;
   /** Messages kept per offline address. Default 100. */
   readonly offlineMessages?: number;
-  /** Seconds an offline message is kept. Default 300. */
+  /** Seconds an offline message is kept, and a hyperty address its owner's after they left. Default 300. */
   readonly offlineTtlSeconds?: number;
-  /** Messages kept for all offline addresses together. Default 100000. */
+  /** Messages kept for all offline addresses together, by the default cluster. Default 100000. */
   readonly offlineTotal?: number;
   /** Milliseconds between pings; a peer that has not answered the previous one is cut. Default 30000. */
   readonly heartbeatMs?: number;
@@ -41,13 +51,28 @@ export interface MessagingNodeOptions {
   readonly log?: Logger;
 }
 
+/** What the node records conversations with. */
+export interface CdrOptions {
+  readonly service: Cdr;
+  /** The stub (`name@version`) the domain serves for this node. */
+  readonly stub: string;
+  /** Milliseconds without a message after which a conversation's record ends. Default 300000. */
+  readonly idleMs?: number;
+  /** Milliseconds between writes of what was counted. Default 1000. */
+  readonly flushMs?: number;
+}
+
 /** The options with every default filled in. */
-export type NodeSettings = Required<MessagingNodeOptions>;
+export type NodeSettings = Required<Omit<MessagingNodeOptions, 'cdr' | 'provisioning'>> &
+  Pick<MessagingNodeOptions, 'cdr' | 'provisioning'>;
 
 /** Fills in the defaults. */
 export function settingsOf(options: MessagingNodeOptions): NodeSettings {
   const rate = options.messagesPerSecond ?? 100;
+  const ttlMs = (options.offlineTtlSeconds ?? 300) * 1000;
   return {
+    location: new MemoryLocation({ retainMs: ttlMs }),
+    cluster: new LocalCluster({ total: options.offlineTotal ?? 100_000 }),
     host: '127.0.0.1',
     port: 0,
     adminPort: 0,

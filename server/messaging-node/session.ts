@@ -1,27 +1,41 @@
 import type { WebSocket } from 'ws';
+import type { Frame } from '../../core/service.js';
 import { TokenBucket } from '../token-bucket.js';
 import { ackFrame } from './frames.js';
 
 /**
  * One client connection, and once it has authenticated, the user it speaks for: its verified
- * address and the hyperty addresses bound to it.
+ * address, its id in the domain's Location service, and the hyperty addresses it holds.
  */
 export class Session {
   /** The verified user address; undefined until the `auth` frame verified. */
   address: string | undefined;
   /** The domain of `address`: the only domain whose hyperty addresses this session may claim. */
   userDomain: string | undefined;
+  /** When it authenticated, in milliseconds since the epoch: the newest session gets a hyperty's messages. */
+  since = 0;
   /** A verification is under way. */
   authenticating = false;
   readonly hyperties = new Set<string>();
   /** Answered the last ping (or is new). */
   alive = true;
   readonly bucket: TokenBucket;
+  /**
+   * The routing of this session's messages that is still waiting on a service; later messages
+   * wait behind it, so they are answered and delivered in the order sent.
+   */
+  queue: Promise<void> | undefined;
+  /** Frames for this session that arrived while held ones were being taken out; sent after them. */
+  deferred: Frame[] | undefined;
+  /** Takings-out of held frames under way. */
+  catchingUp = 0;
   #acks: string[] = [];
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly ws: WebSocket,
+    /** Unique in the domain: the node's id and a counter. */
+    readonly id: string,
     rate: number,
     burst: number,
     readonly ackDelayMs: number,
@@ -33,6 +47,12 @@ export class Session {
   bind(address: string): void {
     this.address = address;
     this.userDomain = address.slice('user://'.length, address.indexOf('/', 'user://'.length));
+    this.since = Date.now();
+  }
+
+  /** Whether frames can still be written to the client. */
+  get open(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
   }
 
   /**
@@ -51,12 +71,18 @@ export class Session {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     if (this.#acks.length === 0) return;
-    if (this.ws.readyState === this.ws.OPEN) this.send(ackFrame(this.#acks));
+    if (this.open) this.send(ackFrame(this.#acks));
     this.#acks = [];
   };
 
-  /** Sends a frame built once for many sessions (a Buffer) or for this one (a string), as text. */
-  send(frame: Buffer | string): void {
+  /** Sends a frame built once for many sessions (bytes) or for this one (a string), as text. */
+  send(frame: Frame): void {
     this.ws.send(frame, { binary: false });
+  }
+
+  /** Delivers a message frame: now, or after the held frames being taken out for this session. */
+  deliver(frame: Frame): void {
+    if (this.deferred) this.deferred.push(frame);
+    else this.send(frame);
   }
 }
