@@ -1,0 +1,196 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { ProtoflyError } from '../core/errors.js';
+import { packageRoot } from '../node/package-root.js';
+
+/** The Kamailio config protofly's tests, benchmarks and `demo --sip` run (test/kamailio/kamailio.cfg). */
+export const KAMAILIO_CONFIG = join(packageRoot(import.meta.url), 'test/kamailio/kamailio.cfg');
+/** Where Debian puts the binary; `PROTOFLY_KAMAILIO` names another. */
+const BINARY = process.env.PROTOFLY_KAMAILIO ?? '/usr/sbin/kamailio';
+/** What to run when it is missing. */
+export const KAMAILIO_INSTALL = 'apt-get install -y kamailio kamailio-websocket-modules';
+/** Kept of its standard error, for a failure's message. */
+const LOG_BYTES = 32 * 1024;
+
+export interface KamailioOptions {
+  /** The SIP domain it serves (an alias of itself, and the digest realm). */
+  readonly domain: string;
+  /** Users of the domain and their passwords: the db_text subscriber table. */
+  readonly users: Readonly<Record<string, string>>;
+  /** Digest algorithm of its challenges. Default MD5. */
+  readonly algorithm?: 'MD5' | 'SHA-256';
+  /** Shortens tm's wait timer, for load (PEERS.md: finished transactions otherwise fill shared memory). */
+  readonly loadTest?: boolean;
+}
+
+/** A Kamailio running in the foreground on two loopback ports of its own. */
+export interface Kamailio {
+  readonly domain: string;
+  /** RFC 7118 WebSocket listener. */
+  readonly wsUrl: string;
+  /** JSON-RPC (jsonrpcs over xhttp) for the guest credential service. */
+  readonly rpcUrl: string;
+  /** The end of its standard error. */
+  log(): string;
+  /** Stops it and starts it again on the same ports, with the same users (its memory, guests included, is gone). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** True when the Kamailio binary is installed. */
+export function kamailioInstalled(): boolean {
+  return existsSync(BINARY);
+}
+
+/**
+ * Starts Kamailio in the foreground (`-DD -E`) with its own run directory and db_text tables,
+ * and resolves once its WebSocket listener completes a `sip` handshake.
+ *
+ * @throws ProtoflyError `PF_ERR_CONFIG` when Kamailio is not installed (saying how to install
+ *   it) or exits or does not listen within 10 s (with the end of its log).
+ */
+export async function startKamailio(options: KamailioOptions): Promise<Kamailio> {
+  if (!kamailioInstalled()) {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `Kamailio is not installed at ${BINARY}; install it with: ${KAMAILIO_INSTALL}`,
+      {
+        binary: BINARY,
+      },
+    );
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'pf-kamailio-'));
+  const db = join(dir, 'db');
+  await mkdir(db);
+  await mkdir(join(dir, 'run'));
+  // db_text: every column filled (an empty field fails the whole table), version row for subscriber 7.
+  const rows = Object.entries(options.users).map(
+    ([user, pw], i) => `${i + 1}:${user}:${options.domain}:${escapeDbText(pw)}:x:x`,
+  );
+  await writeFile(
+    join(db, 'subscriber'),
+    `id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) \n${rows.join('\n')}\n`,
+  );
+  await writeFile(
+    join(db, 'version'),
+    'id(int,auto) table_name(string) table_version(int) \n0:subscriber:7\n',
+  );
+  const [wsPort, rpcPort] = [await freePort(), await freePort()];
+  const args = [
+    '-f',
+    KAMAILIO_CONFIG,
+    '-DD',
+    '-E',
+    '-m',
+    '64',
+    '-M',
+    '8',
+    '-Y',
+    join(dir, 'run'),
+    '--substdef',
+    `!WS_PORT!${wsPort}!`,
+    '--substdef',
+    `!RPC_PORT!${rpcPort}!`,
+    '--substdef',
+    `!DOMAIN!${options.domain}!`,
+    '--substdef',
+    `!DB_URL!text://${db}!`,
+    '--substdef',
+    `!ALGORITHM!${options.algorithm ?? 'MD5'}!`,
+    ...(options.loadTest ? ['-A', 'LOAD_TEST'] : []),
+  ];
+  let log = '';
+  let child: ChildProcess | undefined;
+  const kill = () => child?.kill('SIGTERM');
+  process.once('exit', kill);
+  const wsUrl = `ws://127.0.0.1:${wsPort}`;
+
+  const start = async () => {
+    const c = spawn(BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    c.stderr?.on('data', (d: Buffer) => {
+      log = (log + d.toString()).slice(-LOG_BYTES);
+    });
+    const exited = new Promise<never>((_, reject) =>
+      c.once('exit', (code) =>
+        reject(new ProtoflyError('PF_ERR_CONFIG', `Kamailio exited (${code}) before listening:\n${log}`)),
+      ),
+    );
+    exited.catch(() => {});
+    await Promise.race([handshake(wsUrl, 10_000, () => log), exited]);
+  };
+  const stop = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGTERM');
+    });
+  };
+
+  await start();
+  return {
+    domain: options.domain,
+    wsUrl,
+    rpcUrl: `http://127.0.0.1:${rpcPort}/RPC`,
+    log: () => log,
+    async restart() {
+      await stop();
+      await start();
+    },
+    async stop() {
+      await stop();
+      process.off('exit', kill);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** db_text separates columns with ':', escaped with a backslash like its other specials. */
+function escapeDbText(value: string): string {
+  return value.replace(
+    /[\\:\n\r\t]/g,
+    (c) => `\\${c === '\n' ? 'n' : c === '\r' ? 'r' : c === '\t' ? 't' : c}`,
+  );
+}
+
+/** A loopback port free now (closed again at once: Kamailio binds it next). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once a WebSocket handshake with subprotocol `sip` succeeds at `url`. */
+async function handshake(url: string, timeoutMs: number, log: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const ws = new WebSocket(url, 'sip');
+      ws.once('open', () => {
+        ws.close();
+        resolve(true);
+      });
+      ws.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) {
+      throw new ProtoflyError(
+        'PF_ERR_CONFIG',
+        `Kamailio did not listen at ${url} within ${timeoutMs} ms:\n${log()}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

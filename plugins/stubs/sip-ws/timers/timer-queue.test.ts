@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type TimerHost, TimerQueue } from './timer-queue.js';
+
+/** A host on the real clock that counts what is armed, like a conversation's context. */
+function host(): TimerHost & { armed: Set<number>; ended: boolean } {
+  const timers = new Map<number, ReturnType<typeof setTimeout>>();
+  let next = 1;
+  const h = {
+    armed: new Set<number>(),
+    ended: false,
+    setTimeout(fn: () => void, ms: number) {
+      if (h.ended) throw new Error('context ended');
+      const id = next++;
+      h.armed.add(id);
+      timers.set(
+        id,
+        setTimeout(() => {
+          h.armed.delete(id);
+          fn();
+        }, ms),
+      );
+      return id;
+    },
+    clearTimeout(id: number) {
+      clearTimeout(timers.get(id));
+      h.armed.delete(id);
+    },
+  };
+  return h;
+}
+
+const queues: TimerQueue[] = [];
+afterEach(() => {
+  for (const q of queues.splice(0)) q.clear();
+});
+
+function queue(h: TimerHost, errors: unknown[] = []): TimerQueue {
+  const q = new TimerQueue(h, (err) => errors.push(err));
+  queues.push(q);
+  return q;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('TimerQueue', () => {
+  it('runs calls in deadline order, then in order of scheduling, on one host timer', async () => {
+    const h = host();
+    const q = queue(h);
+    const ran: string[] = [];
+    q.after(30, () => ran.push('c'));
+    q.after(10, () => ran.push('a'));
+    q.after(10, () => ran.push('b'));
+    q.after(20, () => ran.push('x')).cancel();
+    expect(h.armed.size).toBe(1);
+    await sleep(60);
+    expect(ran).toEqual(['a', 'b', 'c']);
+    expect(h.armed.size).toBe(0);
+    expect(q.size).toBe(0);
+  });
+
+  it('re-arms for an earlier deadline, and keeps going when a call throws', async () => {
+    const h = host();
+    const errors: unknown[] = [];
+    const q = queue(h, errors);
+    const ran: number[] = [];
+    q.after(1000, () => ran.push(1000));
+    q.after(5, () => {
+      throw new Error('boom');
+    });
+    q.after(10, () => ran.push(10));
+    await sleep(40);
+    expect(ran).toEqual([10]);
+    expect(errors).toHaveLength(1);
+    expect(h.armed.size).toBe(1);
+  });
+
+  it('moves its timers to another host when the first one goes away', async () => {
+    const first = host();
+    const second = host();
+    const q = queue(first);
+    const ran: string[] = [];
+    q.after(20, () => ran.push('moved'));
+    q.rehome(second);
+    first.ended = true;
+    expect(first.armed.size).toBe(0);
+    expect(second.armed.size).toBe(1);
+    await sleep(50);
+    expect(ran).toEqual(['moved']);
+  });
+});

@@ -1,0 +1,256 @@
+import { isProtoflyError } from '../../../../core/errors.js';
+import type { StubLog } from '../../../../core/stub.js';
+import { type Dialog, dialogKey, tagOf } from '../dialogs/dialog.js';
+import type { Credentials } from '../digest/credentials.js';
+import {
+  AUTHORIZATION,
+  CSEQ,
+  PROXY_AUTHORIZATION,
+  REQUIRE,
+  type SipMessage,
+  SipRequest,
+  type SipResponse,
+  UNSUPPORTED,
+  VIA,
+} from '../message/index.js';
+import type { Timer, TimerQueue } from '../timers/timer-queue.js';
+import type { InviteServerTransaction } from '../transactions/invite-server-transaction.js';
+import { type ServerTransaction, TransactionLayer } from '../transactions/transaction-layer.js';
+import { newBranch } from './identifiers.js';
+import { createResponse } from './responses.js';
+
+/** Where the core's messages go, and what names this user agent in Via (RFC 7118 §5.2). */
+export interface CoreTransport {
+  readonly host: string;
+  readonly viaTransport: 'WS' | 'WSS';
+  send(message: SipMessage): boolean;
+}
+
+/** What the core hands up to the sessions above it (the transaction user). */
+export interface CoreDelegate {
+  /** A new request: outside a dialog (`dialog` undefined), or within `dialog`, its CSeq checked. */
+  onRequest(transaction: ServerTransaction, request: SipRequest, dialog: Dialog | undefined): void;
+  /** §9.2: a CANCEL matched `invite`, still without a final response; the CANCEL got its 200. */
+  onCancel(invite: InviteServerTransaction): void;
+  /** §13.3.1.4: the ACK of a 2xx this user agent sent arrived in `dialog`. */
+  onAck(request: SipRequest, dialog: Dialog): void;
+}
+
+/** One request sent, through its authentication retries: `request` is the last one sent. */
+export interface Outgoing {
+  readonly request: SipRequest;
+}
+
+/**
+ * The user agent core (RFC 3261 §8, §12-§13, §22): what UAC and UAS do around transactions.
+ *
+ * - Sends requests in client transactions with a fresh Via branch (§8.1.1.7) and the
+ *   credentials seen challenges call for; answers a 401/407 once with credentials (§22.2),
+ *   again only when the nonce was stale, so a wrong password costs one retry, not a loop.
+ *   A timeout or transport error reaches the caller as a 408 or 503 response (§8.1.3.1).
+ * - Opens server transactions for new requests, refuses unknown extensions in Require
+ *   with 420 (§8.2.2.3), matches in-dialog requests to their dialog or answers 481
+ *   (§12.2.2), and handles CANCEL (§9.2).
+ * - ACKs 2xx responses (§13.2.2.4) and repeats its own 2xx to INVITE until their ACK
+ *   (§13.3.1.4).
+ */
+export class UserAgentCore {
+  readonly transactions: TransactionLayer;
+  readonly dialogs = new Map<string, Dialog>();
+  /** §13.2.2.4: the ACK sent for each dialog's 2xx, sent again when the 2xx is. */
+  readonly #acks = new Map<string, SipRequest>();
+  /** §13.3.1.4: the retransmission timer of each 2xx not yet acknowledged. */
+  readonly #unacknowledged = new Map<string, Timer>();
+  readonly #transport: CoreTransport;
+  readonly #timers: TimerQueue;
+  readonly #delegate: CoreDelegate;
+  readonly #log: () => StubLog;
+  credentials: Credentials | undefined;
+
+  constructor(
+    transport: CoreTransport,
+    timers: TimerQueue,
+    t1Ms: number,
+    delegate: CoreDelegate,
+    log: () => StubLog,
+  ) {
+    this.#transport = transport;
+    this.#timers = timers;
+    this.#delegate = delegate;
+    this.#log = log;
+    this.transactions = new TransactionLayer((m) => transport.send(m), timers, t1Ms);
+  }
+
+  /**
+   * Sends `request` (no Via yet, or a CANCEL's copied one) and hands every response to
+   * `onResponse`: 1xx, then one final; for INVITE also 2xx retransmissions.
+   */
+  send(request: SipRequest, onResponse: (response: SipResponse) => void): Outgoing {
+    const out = { request };
+    let answered = false;
+    const attempt = (r: SipRequest) => {
+      out.request = r;
+      if (r.method !== 'CANCEL' && r.method !== 'ACK') {
+        r.headers.put(VIA, [this.#via()]);
+        this.credentials?.authorize(r, answered);
+      }
+      this.transactions.send(r, {
+        onResponse: (response) => {
+          if ((response.status === 401 || response.status === 407) && this.#retry(r, response, answered)) {
+            answered = true;
+            return attempt(nextAttempt(r));
+          }
+          onResponse(response);
+        },
+        onTimeout: () => onResponse(createResponse(r, 408, { reason: 'Request Timeout (no response)' })),
+        onTransportError: () =>
+          onResponse(createResponse(r, 503, { reason: 'Service Unavailable (connection lost)' })),
+      });
+    };
+    attempt(request);
+    return out;
+  }
+
+  /** §13.2.2.4: ACKs a 2xx to `invite` within `dialog` (and again for each retransmission of it). */
+  ack(dialog: Dialog, invite: SipRequest): void {
+    let ack = this.#acks.get(dialog.key);
+    if (!ack) {
+      ack = dialog.request('ACK', undefined, invite.cseq.seq);
+      ack.headers.put(VIA, [this.#via()]);
+      // §22.1: an ACK for a 2xx carries the INVITE's credentials.
+      for (const codec of [AUTHORIZATION, PROXY_AUTHORIZATION]) {
+        const values = invite.headers.all(codec);
+        if (values.length > 0) ack.headers.put(codec, values);
+      }
+      this.#acks.set(dialog.key, ack);
+    }
+    this.#transport.send(ack);
+  }
+
+  /**
+   * §13.3.1.4: sends a 2xx to an INVITE through its transaction, then again at T1, 2·T1...
+   * (at most T2 apart) until the ACK; `onNoAck` after 64·T1 without one.
+   */
+  accept(
+    transaction: InviteServerTransaction,
+    response: SipResponse,
+    dialog: Dialog,
+    onNoAck: () => void,
+  ): void {
+    transaction.respond(response);
+    const { t1, t2, timeout } = this.transactions.timers;
+    const started = Date.now();
+    const again = (interval: number): Timer =>
+      this.#timers.after(interval, () => {
+        if (Date.now() - started >= timeout) {
+          this.#unacknowledged.delete(dialog.key);
+          return onNoAck();
+        }
+        this.#transport.send(response);
+        this.#unacknowledged.set(dialog.key, again(Math.min(interval * 2, t2)));
+      });
+    this.#unacknowledged.set(dialog.key, again(t1));
+  }
+
+  /** Forgets a dialog that ended. */
+  forget(dialog: Dialog): void {
+    this.dialogs.delete(dialog.key);
+    this.#acks.delete(dialog.key);
+    this.#unacknowledged.get(dialog.key)?.cancel();
+    this.#unacknowledged.delete(dialog.key);
+  }
+
+  /** The connection is gone: every transaction ends; dialogs stay (their requests may go on another). */
+  abort(): void {
+    this.transactions.abort();
+  }
+
+  /** A message from the transport. Never throws: a message that breaks a rule is answered or dropped. */
+  receive(message: SipMessage): void {
+    try {
+      if (message instanceof SipRequest) this.#request(message);
+      else this.#response(message);
+    } catch (err) {
+      // A typed view parsed late (a malformed Contact, Record-Route...): the message is dropped.
+      const why = isProtoflyError(err) ? err.message : String(err);
+      this.#log().warn('sip-ws: dropped a message that breaks a rule', { error: why });
+    }
+  }
+
+  #response(response: SipResponse): void {
+    if (this.transactions.receiveResponse(response)) return;
+    // §13.2.2.4: a 2xx retransmitted after its transaction ended gets its ACK again.
+    if (response.cseq.method !== 'INVITE' || response.status < 200 || response.status >= 300) return;
+    const key = dialogKey(response.callId, tagOf(response.from) ?? '', tagOf(response.to) ?? '');
+    const ack = this.#acks.get(key);
+    if (ack) this.#transport.send(ack);
+  }
+
+  #request(request: SipRequest): void {
+    if (this.transactions.receiveRequest(request)) return;
+    const toTag = tagOf(request.to);
+    const key = toTag === undefined ? undefined : dialogKey(request.callId, toTag, tagOf(request.from) ?? '');
+    if (request.method === 'ACK') {
+      const dialog = key === undefined ? undefined : this.dialogs.get(key);
+      if (!dialog) return;
+      this.#unacknowledged.get(dialog.key)?.cancel();
+      this.#unacknowledged.delete(dialog.key);
+      return this.#delegate.onAck(request, dialog);
+    }
+    const transaction = this.transactions.receive(request);
+    if (request.method === 'CANCEL') return this.#cancel(transaction, request);
+    const required = request.headers.all(REQUIRE);
+    if (required.length > 0) {
+      // §8.2.2.3: this user agent supports no extension a request may require.
+      const res = createResponse(request, 420);
+      res.headers.put(UNSUPPORTED, required);
+      return transaction.respond(res);
+    }
+    if (key === undefined) return this.#delegate.onRequest(transaction, request, undefined);
+    const dialog = this.dialogs.get(key);
+    if (!dialog) return transaction.respond(createResponse(request, 481));
+    if (!dialog.receive(request))
+      return transaction.respond(createResponse(request, 500, { reason: 'CSeq out of order' }));
+    this.#delegate.onRequest(transaction, request, dialog);
+  }
+
+  /** §9.2: 200 to the CANCEL and the TU answers the INVITE 487; 481 when there is nothing to cancel. */
+  #cancel(transaction: ServerTransaction, cancel: SipRequest): void {
+    const invite = this.transactions.cancelled(cancel);
+    if (!invite?.pending) return transaction.respond(createResponse(cancel, 481));
+    transaction.respond(createResponse(cancel, 200));
+    this.#delegate.onCancel(invite);
+  }
+
+  /** §22.2-22.3: whether a 401/407 is answered with (new) credentials; false hands it to the caller. */
+  #retry(request: SipRequest, response: SipResponse, answeredOnce: boolean): boolean {
+    if (!this.credentials || request.method === 'CANCEL' || request.method === 'ACK') return false;
+    try {
+      const challenge = this.credentials.learn(response);
+      return !answeredOnce || challenge.stale;
+    } catch (err) {
+      this.#log().warn('sip-ws: a challenge could not be answered', { error: (err as Error).message });
+      return false;
+    }
+  }
+
+  /** RFC 7118 §5.2: `SIP/2.0/WS <random>.invalid;branch=z9hG4bK...`. */
+  #via() {
+    return {
+      protocol: 'SIP',
+      version: '2.0',
+      transport: this.#transport.viaTransport,
+      host: this.#transport.host,
+      port: undefined,
+      params: new Map([['branch', newBranch()]]),
+    };
+  }
+}
+
+/** §22.2: the request sent again with credentials: same Call-ID, From and To, CSeq one higher. */
+function nextAttempt(previous: SipRequest): SipRequest {
+  const copy = new SipRequest(previous.method, previous.uri, undefined, previous.body);
+  for (const field of previous.headers.fields) copy.headers.append(field.name, field.value);
+  copy.headers.put(CSEQ, [{ seq: previous.cseq.seq + 1, method: previous.method }]);
+  return copy;
+}

@@ -1,0 +1,397 @@
+import { parseAddress } from '../../../core/address.js';
+import { isProtoflyError, type ProtoflyError } from '../../../core/errors.js';
+import type { ConversationBody } from '../../../core/generated/types.js';
+import type { Message } from '../../../core/message.js';
+import type { StubContext, StubStatus } from '../../../core/stub.js';
+import { type SipWsSettings, settingsOf } from './config.js';
+import type { Dialog } from './dialogs/dialog.js';
+import { Credentials } from './digest/credentials.js';
+import { percentDecode } from './message/escape.js';
+import { isSipUri, type NameAddr, parseUri, type SipRequest, type SipUri } from './message/index.js';
+import { fetchGuestCredentials } from './registration/guest-credentials.js';
+import { Registration } from './registration/registration.js';
+import { sipUriOf } from './sessions/addresses.js';
+import { Calls } from './sessions/calls.js';
+import { Chat } from './sessions/chat.js';
+import type { Answered, AppRequest, SessionHost } from './sessions/session-host.js';
+import { TimerQueue } from './timers/timer-queue.js';
+import { InviteServerTransaction } from './transactions/invite-server-transaction.js';
+import type { ServerTransaction } from './transactions/transaction-layer.js';
+import { Transport } from './transport/transport.js';
+import { randomToken } from './user-agent-core/identifiers.js';
+import { createResponse } from './user-agent-core/responses.js';
+import { UserAgentCore } from './user-agent-core/user-agent-core.js';
+
+/** Where the user agent lives in `ctx.session`: one per domain and identity. */
+const SESSION_KEY = 'sip-ws/user-agent';
+/** RFC 3261 §20.5: the methods this user agent takes. */
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, MESSAGE, OPTIONS';
+/** How long the runtime may take to answer what was delivered before the far side hears 408. */
+const ANSWER_TIMEOUT_MS = 30_000;
+/** How long leaving waits for the registrar to drop the binding. */
+const UNREGISTER_WAIT_MS = 2000;
+
+type State = 'connecting' | 'live' | 'disconnected' | 'failed' | 'closed';
+
+/** One stub instance (one conversation, or the inbox) on the shared user agent. */
+export class StubConversation {
+  status: StubStatus = 'created';
+
+  constructor(
+    readonly ctx: StubContext,
+    readonly ua: UserAgent,
+  ) {}
+
+  /** The peer of this conversation; undefined for the inbox. */
+  get peer(): string | undefined {
+    return this.ctx.peer;
+  }
+
+  post(msg: Message): void {
+    this.ua.post(this, msg);
+  }
+
+  stop(): Promise<void> {
+    return this.ua.leave(this);
+  }
+
+  /** Reports `status` unless it is the current one; a conversation that never connected waits as `connecting`. */
+  report(status: StubStatus, detail?: string): void {
+    const next = this.status === 'created' && status === 'disconnected' ? 'connecting' : status;
+    if (this.status === next) return;
+    try {
+      this.ctx.status(next, detail);
+      this.status = next;
+    } catch (err) {
+      this.ctx.log.warn('sip-ws: status not reported', { status: next, error: (err as Error).message });
+    }
+  }
+}
+
+/**
+ * One SIP user agent per domain and identity, shared through `ctx.session` by every
+ * conversation (and the inbox) of that identity: one WebSocket, one registration, one
+ * transaction layer and every dialog. It speaks for the runtime's user as
+ *
+ * - a user of this domain: `sip:<name>@<domain>`, with the password from the stub config;
+ * - a guest: `sip:<name>~<home domain>@<domain>`, with credentials the domain's guest
+ *   service hands out for the user's identity token (registration/guest-protocol.ts).
+ *
+ * Statuses: `connecting` until the REGISTER succeeds, `live`, `disconnected` while the
+ * socket is gone (it reconnects and registers again), `failed` when the domain refused the
+ * credentials (no retry: the next conversation, after every one has ended, tries afresh).
+ */
+export class UserAgent implements SessionHost {
+  readonly timers: TimerQueue;
+  readonly core: UserAgentCore;
+  readonly #settings: SipWsSettings;
+  readonly #conversations: StubConversation[] = [];
+  readonly #transport: Transport;
+  readonly #chat = new Chat(this);
+  readonly #calls = new Calls(this);
+  readonly #pending = new Map<string, { answered: Answered; timer: { cancel(): void } }>();
+  readonly #ids = `sip-${randomToken(8)}`;
+  #count = 0;
+  #owner: StubContext;
+  #state: State = 'connecting';
+  #failure = '';
+  #registration: Registration | undefined;
+  local: NameAddr;
+  readonly contact: NameAddr;
+  /** RFC 5626 §4.1: one instance id for this user agent's life, across reconnects. */
+  readonly #instance = `"<urn:uuid:${crypto.randomUUID()}>"`;
+
+  private constructor(ctx: StubContext) {
+    this.#owner = ctx;
+    this.#settings = settingsOf(ctx.config);
+    this.timers = new TimerQueue(ctx, (err) =>
+      this.#owner.log.error('sip-ws: a timer failed', { error: String((err as Error)?.message ?? err) }),
+    );
+    const settings = this.#settings;
+    const transport = new Transport(settings, () => this.#owner, this.timers, {
+      onConnected: () => this.#connected(),
+      onMessage: (m) => this.core.receive(m),
+      onDisconnected: (detail, delay) => this.#disconnected(detail, delay),
+    });
+    this.core = new UserAgentCore(
+      transport,
+      this.timers,
+      settings.t1Ms,
+      this.#coreDelegate(),
+      () => this.#owner.log,
+    );
+    const contactUri = parseUri(`sip:${randomToken(8)}@${transport.host};transport=ws;ob`);
+    this.contact = { displayName: undefined, uri: contactUri, params: new Map() };
+    this.local = { displayName: undefined, uri: sipUriOf(ctx.identity.address), params: new Map() };
+    this.#transport = transport;
+  }
+
+  /** The conversation of `ctx` on its session's user agent, made (and connected) on first use. */
+  static join(ctx: StubContext): StubConversation {
+    let ua = ctx.session.get(SESSION_KEY) as UserAgent | undefined;
+    if (!ua) {
+      ua = new UserAgent(ctx);
+      ctx.session.set(SESSION_KEY, ua);
+      if (ua.#settings.url === '') ua.#fail('PF_ERR_CONFIG: ctx.config has no url');
+      else ua.#transport.connect();
+    }
+    const conversation = new StubConversation(ctx, ua);
+    ua.#conversations.push(conversation);
+    if (ua.#state === 'failed') conversation.report('failed', ua.#failure);
+    else conversation.report(ua.#state === 'live' ? 'live' : 'connecting');
+    return conversation;
+  }
+
+  // ---- the app's side ----
+
+  /** A message from the runtime for the far side, through `from`. */
+  post(from: StubConversation, msg: Message): void {
+    if (msg.type === 'response') return this.#answered(msg.id, msg.body.code, msg.body.description);
+    const app: AppRequest = {
+      id: msg.id,
+      peer: msg.to,
+      respond: (code, description) => answer(from, msg, code, description),
+    };
+    if (this.#state !== 'live') {
+      const why =
+        this.#state === 'failed' ? this.#failure : `not registered with ${from.ctx.domain} (${this.#state})`;
+      return app.respond(503, why);
+    }
+    const value = (msg.body as { value?: ConversationBody }).value;
+    const kind = value?.kind;
+    try {
+      if (msg.type === 'create' && kind === 'chat')
+        return this.#chat.send(app, value as Extract<ConversationBody, { kind: 'chat' }>);
+      if (msg.type === 'create' && kind === 'offer')
+        return this.#calls.offer(app, value as Extract<ConversationBody, { kind: 'offer' }>);
+      if (msg.type === 'update' && value && kind !== 'chat' && kind !== 'offer' && kind !== 'presence') {
+        return this.#calls.update(app, value as Parameters<Calls['update']>[1]);
+      }
+    } catch (err) {
+      // A body that passed no schema check (a raw bus message) can fail a SIP writer: answer, never throw.
+      return app.respond(400, isProtoflyError(err) ? err.message : String(err));
+    }
+    app.respond(501, `sip-ws carries chat and calls; not ${msg.type} ${kind ?? ''}`.trim());
+  }
+
+  /** A conversation ended; with the last one the binding is removed and the socket closed. */
+  async leave(conversation: StubConversation): Promise<void> {
+    const i = this.#conversations.indexOf(conversation);
+    if (i < 0) return;
+    this.#conversations.splice(i, 1);
+    conversation.report('stopped');
+    const peer = conversation.peer;
+    if (peer !== undefined && !this.#conversations.some((c) => c.peer === peer)) this.#calls.hangUpWith(peer);
+    const next = this.#conversations[0];
+    if (next) {
+      if (conversation.ctx === this.#owner) {
+        this.#owner = next.ctx;
+        this.timers.rehome(next.ctx);
+      }
+      return;
+    }
+    await this.#close();
+  }
+
+  // ---- the far side's ---
+
+  /** SessionHost: hands a canonical body from `from` to the runtime. */
+  deliver(from: string, body: ConversationBody, answered?: Answered): boolean {
+    const to = this.#owner.identity.address;
+    const id = `${this.#ids}-${++this.#count}`;
+    const type = body.kind === 'chat' || body.kind === 'offer' ? 'create' : 'update';
+    const msg = { id, type, from, to, body: { value: body } } as Message;
+    const takers = [
+      ...this.#conversations.filter((c) => c.peer === from),
+      ...this.#conversations.filter((c) => c.peer === undefined),
+    ];
+    for (const c of takers) {
+      try {
+        c.ctx.send(msg);
+      } catch (err) {
+        const code = (err as ProtoflyError).code;
+        if (code !== 'PF_ERR_FLOOD' && code !== 'PF_ERR_QUEUE_FULL') continue;
+        answered?.(503, 'the runtime is busy');
+        return true;
+      }
+      if (answered) {
+        const timer = this.timers.after(ANSWER_TIMEOUT_MS, () => this.#answered(id, 408));
+        this.#pending.set(id, { answered, timer });
+      }
+      return true;
+    }
+    return false;
+  }
+
+  #answered(id: string, code: number, description?: string): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    pending.timer.cancel();
+    pending.answered(code, description);
+  }
+
+  #coreDelegate() {
+    return {
+      onRequest: (t: ServerTransaction, request: SipRequest, dialog: Dialog | undefined) =>
+        this.#request(t, request, dialog),
+      onCancel: (invite: InviteServerTransaction) => this.#calls.cancelled(invite),
+      onAck: () => {},
+    };
+  }
+
+  /** §8.2: a new request for this user agent. */
+  #request(t: ServerTransaction, request: SipRequest, dialog: Dialog | undefined): void {
+    const method = request.method;
+    if (method === 'MESSAGE') return this.#chat.receive(t, request);
+    if (dialog) return this.#calls.receiveInDialog(t, request, dialog);
+    if (method === 'INVITE' && t instanceof InviteServerTransaction) return this.#calls.receive(t, request);
+    if (method === 'OPTIONS') {
+      const res = createResponse(request, 200);
+      res.headers.append('Allow', ALLOW);
+      return t.respond(res);
+    }
+    // §8.2.1: a method this user agent does not take outside a dialog (BYE here has no dialog: 481).
+    const res = createResponse(request, method === 'BYE' ? 481 : 405);
+    if (method !== 'BYE') res.headers.append('Allow', ALLOW);
+    t.respond(res);
+  }
+
+  // ---- connection and registration ----
+
+  #connected(): void {
+    this.#setState('connecting', 'registering');
+    this.#credentials((credentials) => {
+      if (this.#state !== 'connecting') return;
+      this.core.credentials = credentials.secret;
+      this.local = credentials.local;
+      const uri = credentials.local.uri as SipUri;
+      if (!this.#registration || this.#registration.aor.user !== uri.user) {
+        this.#registration?.cancel();
+        const contact = {
+          ...this.contact,
+          params: new Map([
+            ['reg-id', '1'],
+            ['+sip.instance', this.#instance],
+          ]),
+        };
+        this.#registration = new Registration(
+          this.core,
+          this.timers,
+          uri,
+          contact,
+          this.#settings.registerExpires,
+          {
+            onRegistered: () => this.#setState('live'),
+            onFailed: (err) => this.#fail(`${err.code}: ${err.message}`),
+            onUnavailable: (detail, retryMs) =>
+              this.#setState('disconnected', `${detail}; registering again in ${retryMs} ms`),
+          },
+        );
+      }
+      this.#registration.register();
+    });
+  }
+
+  /**
+   * The credentials to register with: this domain's own users' from the config; a guest's
+   * from the guest service, fetched on every connection (a restarted SIP server forgets them).
+   */
+  #credentials(done: (c: { secret: Credentials; local: NameAddr }) => void): void {
+    const ctx = this.#owner;
+    const settings = this.#settings;
+    const { domain, path } = parseAddress(ctx.identity.address);
+    if (domain === ctx.domain) {
+      const name = percentDecode(path[0]!);
+      if (settings.password === undefined) {
+        return this.#fail(`PF_ERR_CONFIG: no password for sip:${name}@${ctx.domain} in the stub config`);
+      }
+      return done({ secret: new Credentials(name, settings.password), local: this.local });
+    }
+    if (settings.guestUrl === undefined) {
+      return this.#fail(`PF_ERR_CONFIG: ${ctx.domain} names no guestUrl, so it admits no users of ${domain}`);
+    }
+    fetchGuestCredentials(ctx, settings.guestUrl, this.timers, (result) => {
+      if (isProtoflyError(result)) {
+        if (result.code === 'PF_ERR_FETCH') return this.#transportLost(result.message);
+        return this.#fail(`${result.code}: ${result.message}`);
+      }
+      let aor: NameAddr['uri'];
+      try {
+        aor = parseUri(result.aor);
+      } catch {
+        return this.#fail(`PF_ERR_FRAME: guest service gave AOR ${JSON.stringify(result.aor)}`);
+      }
+      if (!isSipUri(aor)) return this.#fail(`PF_ERR_FRAME: guest service gave AOR ${result.aor}`);
+      const displayName = `${percentDecode(path[0]!)}@${domain}`;
+      done({
+        secret: new Credentials(result.username, result.password),
+        local: { displayName, uri: aor, params: new Map() },
+      });
+    });
+  }
+
+  /** The guest service could not answer now: like a lost connection, try the whole again later. */
+  #transportLost(detail: string): void {
+    this.#setState('disconnected', detail);
+    this.timers.after(this.#settings.reconnectDelayMs, () => {
+      if (this.#state === 'disconnected' && this.#transport.connected) this.#connected();
+    });
+  }
+
+  #disconnected(detail: string, delayMs: number): void {
+    this.core.abort();
+    this.#registration?.cancel();
+    if (this.#state === 'failed' || this.#state === 'closed') return;
+    this.#setState('disconnected', `${detail}; reconnecting in ${delayMs} ms`);
+  }
+
+  #fail(detail: string): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'failed';
+    this.#failure = detail;
+    this.#registration?.cancel();
+    this.#transport.close();
+    this.core.abort();
+    for (const c of this.#conversations) c.report('failed', detail);
+  }
+
+  #setState(state: 'connecting' | 'live' | 'disconnected', detail?: string): void {
+    if (this.#state === 'failed' || this.#state === 'closed') return;
+    this.#state = state;
+    for (const c of this.#conversations) c.report(state, detail);
+  }
+
+  async #close(): Promise<void> {
+    const registration = this.#registration;
+    if (this.#state === 'live' && registration) {
+      await new Promise<void>((resolve) => {
+        registration.unregister(resolve);
+        this.timers.after(UNREGISTER_WAIT_MS, resolve);
+      });
+    }
+    this.#state = 'closed';
+    this.#calls.hangUpWith();
+    this.#transport.close();
+    this.core.abort();
+    this.timers.clear();
+    for (const p of this.#pending.values()) p.timer.cancel();
+    this.#pending.clear();
+    this.#owner.session.delete(SESSION_KEY);
+  }
+}
+
+/** Answers the app's request `msg` through the conversation it came by (a response from the peer). */
+function answer(conversation: StubConversation, msg: Message, code: number, description?: string): void {
+  try {
+    conversation.ctx.send({
+      id: msg.id,
+      type: 'response',
+      from: msg.to,
+      to: msg.from,
+      body: description === undefined ? { code } : { code, description },
+    });
+  } catch (err) {
+    conversation.ctx.log.warn('sip-ws: could not answer', { id: msg.id, error: (err as Error).message });
+  }
+}

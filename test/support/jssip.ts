@@ -1,0 +1,132 @@
+import JsSIP from 'jssip';
+import type { RTCSession } from 'jssip/lib/RTCSession.js';
+import type { IncomingMessageEvent, RTCSessionEvent, UA } from 'jssip/lib/UA.js';
+import WebSocket from 'ws';
+import { installSdpPeerConnection, NO_MEDIA } from './sdp-peer-connection.js';
+
+/**
+ * JsSIP 3.13 in Node as the real third-party user agent of the SIP interop tests. Node 20 has
+ * no global WebSocket and JsSIP opens `new WebSocket(url, 'sip')` on the global: it gets `ws`.
+ */
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+installSdpPeerConnection();
+JsSIP.debug.disable('JsSIP:*');
+
+/** A chat JsSIP received. */
+export interface Received {
+  readonly from: string;
+  readonly displayName: string;
+  readonly body: string;
+  readonly contentType: string;
+}
+
+export interface JsSipUser {
+  readonly ua: UA;
+  readonly uri: string;
+  readonly messages: Received[];
+  /** Calls offered to this user, in order. */
+  readonly incoming: RTCSession[];
+  /** Resolves with the next chat (or one already here and not yet taken). */
+  nextMessage(): Promise<Received>;
+  /** Resolves with the next incoming call. */
+  nextCall(): Promise<RTCSession>;
+  /** Sends a MESSAGE; resolves with the final status code. */
+  send(target: string, text: string): Promise<number>;
+  /** Calls `target` with an SDP offer. */
+  call(target: string): RTCSession;
+  /** Answers an incoming call with an SDP answer. */
+  answer(session: RTCSession): void;
+  stop(): Promise<void>;
+}
+
+/** Starts a JsSIP UA for `user@domain` at `wsUrl`, registered (rejects with the cause when registration fails). */
+export async function jssipUser(
+  wsUrl: string,
+  domain: string,
+  user: string,
+  password: string,
+  options: { register?: boolean } = {},
+): Promise<JsSipUser> {
+  const uri = `sip:${user}@${domain}`;
+  const ua = new JsSIP.UA({
+    sockets: [new JsSIP.WebSocketInterface(wsUrl)],
+    uri,
+    password,
+    register: options.register ?? true,
+    session_timers: false,
+    connection_recovery_min_interval: 1,
+    connection_recovery_max_interval: 2,
+  });
+  const messages: Received[] = [];
+  const incoming: RTCSession[] = [];
+  const waiting: { messages: ((m: Received) => void)[]; calls: ((s: RTCSession) => void)[] } = {
+    messages: [],
+    calls: [],
+  };
+  let taken = 0;
+  let callsTaken = 0;
+  ua.on('newMessage', (e: IncomingMessageEvent | { originator: 'local' }) => {
+    if (e.originator !== 'remote') return;
+    const request = e.request;
+    const m = {
+      from: request.from.uri.toString(),
+      displayName: request.from.display_name ?? '',
+      body: request.body ?? '',
+      contentType: request.getHeader('Content-Type') ?? '',
+    };
+    messages.push(m);
+    waiting.messages.shift()?.(messages[taken++]!);
+  });
+  ua.on('newRTCSession', (e: RTCSessionEvent) => {
+    if (e.originator !== 'remote') return;
+    incoming.push(e.session);
+    waiting.calls.shift()?.(incoming[callsTaken++]!);
+  });
+  if (options.register ?? true) {
+    await new Promise<void>((resolve, reject) => {
+      ua.once('registered', () => resolve());
+      ua.once('registrationFailed', (e) => reject(new Error(`${uri} did not register: ${e.cause}`)));
+      ua.start();
+    });
+  } else {
+    await new Promise<void>((resolve) => {
+      ua.once('connected', () => resolve());
+      ua.start();
+    });
+  }
+  return {
+    ua,
+    uri,
+    messages,
+    incoming,
+    nextMessage: () =>
+      taken < messages.length
+        ? Promise.resolve(messages[taken++]!)
+        : new Promise((resolve) => waiting.messages.push(resolve)),
+    nextCall: () =>
+      callsTaken < incoming.length
+        ? Promise.resolve(incoming[callsTaken++]!)
+        : new Promise((resolve) => waiting.calls.push(resolve)),
+    send: (target, text) =>
+      new Promise((resolve) => {
+        ua.sendMessage(target, text, {
+          eventHandlers: {
+            succeeded: (e) => resolve(e.response.status_code),
+            // A local failure (timeout, transport) has no response: 0.
+            failed: (e) => resolve(e.response?.status_code ?? 0),
+          },
+        });
+      }),
+    call: (target) => ua.call(target, { mediaStream: NO_MEDIA as never, pcConfig: {} }),
+    answer: (session) => session.answer({ mediaStream: NO_MEDIA as never }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (!ua.isConnected()) {
+          ua.stop();
+          return resolve();
+        }
+        ua.once('disconnected', () => resolve());
+        ua.stop();
+      }),
+  };
+}
