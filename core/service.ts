@@ -189,7 +189,7 @@ export interface Cdr extends Closable {
 }
 
 /** The users of a domain as its administrators manage them: the identity's directory and the domain's policy. */
-export interface Provisioning extends UserDirectory {
+export interface Provisioning extends UserDirectory, Closable {
   /** Whether the user `address` may provision users. */
   isAdmin(address: string): boolean;
 }

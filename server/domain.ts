@@ -2,24 +2,25 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import type { DomainConfig } from '../core/generated/types.js';
+import { ProtoflyError } from '../core/errors.js';
+import type { BackendDescriptor, DomainConfig } from '../core/generated/types.js';
 import { validateDomainConfig } from '../core/generated/validators.js';
+import type { Identity, Services } from '../core/service.js';
 import { assertValid } from '../core/validate.js';
 import { exists } from '../node/files.js';
 import { packageRoot } from '../node/package-root.js';
+import { publishBackends, startServices } from './backends/start-services.js';
 import { type DomainKey, generateDomainKey, readDomainKey } from './catalogue/keys.js';
 import { type PublishResult, publish } from './catalogue/publish.js';
 import { type CatalogueServer, createCatalogueServer } from './catalogue/server.js';
-import { httpKeysOf } from './identity/keys-of.js';
-import { StaticIdentity } from './identity/static-identity.js';
-import { readUsersFile, type Users } from './identity/users-file.js';
 import { type MessagingNode, startMessagingNode } from './messaging-node/messaging-node.js';
 
 /**
  * One domain, everything a provider runs for it in one process: its signing key (made on
  * first start, kept in the data directory), its catalogue with the built-in stubs published
- * and signed for this deployment, its identity, and its messaging node. `protofly serve`
- * runs one; `protofly demo` runs two.
+ * and signed for this deployment, its services (each from a backend published in that
+ * catalogue and loaded verified), and its messaging node. `protofly serve` runs one;
+ * `protofly demo` runs two; `protofly serve --cluster` runs the node part in several processes.
  */
 export interface RunningDomain {
   readonly domain: string;
@@ -27,8 +28,12 @@ export interface RunningDomain {
   readonly nodeUrl: string;
   readonly adminUrl: string;
   readonly key: DomainKey;
-  readonly identity: StaticIdentity;
+  readonly identity: Identity;
+  readonly services: Services;
+  /** The stubs published for this deployment. */
   readonly published: readonly PublishResult[];
+  /** The backends serving the services, as verified. */
+  readonly backends: readonly BackendDescriptor[];
   readonly dataDir: string;
   /** Shuts the messaging node down gracefully (clients are told to reconnect) and starts it again on the same port. */
   restartNode(): Promise<void>;
@@ -36,100 +41,228 @@ export interface RunningDomain {
 }
 
 export interface DomainOptions {
-  /** Users, when not read from a users file (the demo makes its own). */
-  readonly users?: Users;
+  /** Users (name → scrypt hash) given to identity-static instead of a users file (the demo makes its own). */
+  readonly users?: ReadonlyMap<string, string>;
   readonly log?: Logger;
 }
 
 /** The stubs every protofly domain serves unless its config lists others. */
 export const BUILTIN_STUBS = [join(packageRoot(import.meta.url), 'plugins/stubs/json-ws')];
 
+/** A domain config checked against its schema, with what every process of the domain derives from it. */
+export interface PreparedDomain {
+  readonly config: DomainConfig;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly catalogueDir: string;
+  readonly key: DomainKey;
+  readonly log: Logger;
+}
+
+/**
+ * Validates a domain config and reads (or, the first time, makes) the domain's key.
+ *
+ * @throws ProtoflyError `PF_ERR_SCHEMA` naming a wrong setting.
+ */
+export async function prepareDomain(config: unknown, options: DomainOptions = {}): Promise<PreparedDomain> {
+  assertValid(validateDomainConfig, config, 'domain config');
+  const c = withInlineUsers(config, options.users);
+  const log = options.log ?? pino({ name: c.domain });
+  const dataDir = resolve(c.dataDir ?? join('.protofly', c.domain));
+  const key = await domainKey(c.domain, join(dataDir, 'keys'), log);
+  return {
+    config: c,
+    host: c.host ?? '127.0.0.1',
+    dataDir,
+    catalogueDir: join(dataDir, 'catalogue'),
+    key,
+    log,
+  };
+}
+
 /**
  * Validates a domain config and starts the domain.
  *
- * @throws ProtoflyError `PF_ERR_SCHEMA` naming a wrong setting, `PF_ERR_CONFIG` for unreadable files.
+ * @throws ProtoflyError `PF_ERR_SCHEMA` naming a wrong setting, `PF_ERR_CONFIG` for unreadable
+ *   files or a setting that cannot work, and the loader's codes for a backend that does not verify.
  */
 export async function startDomain(config: unknown, options: DomainOptions = {}): Promise<RunningDomain> {
-  assertValid(validateDomainConfig, config, 'domain config');
-  const c: DomainConfig = config;
-  const log = options.log ?? pino({ name: c.domain });
-  const host = c.host ?? '127.0.0.1';
-  const dataDir = resolve(c.dataDir ?? join('.protofly', c.domain));
-  const key = await domainKey(c.domain, join(dataDir, 'keys'), log);
-  const users = options.users ?? (await usersOf(c, dataDir, log));
-  const identity = new StaticIdentity({
-    domain: c.domain,
-    key,
-    users,
-    keysOf: httpKeysOf({ origins: (c.peers ?? {}) as Record<string, string> }),
-    ...(c.trust?.allowDomains ? { allowDomains: c.trust.allowDomains } : {}),
-  });
-
-  const catalogueDir = join(dataDir, 'catalogue');
-  const tls = c.tls ? await readTls(c.tls) : undefined;
-  const catalogue: CatalogueServer = createCatalogueServer({ dir: catalogueDir, ...(tls ? { tls } : {}) });
-  const nodeOptions = {
-    domain: c.domain,
-    identity,
-    host,
-    port: c.ports?.messaging ?? 0,
-    adminPort: c.ports?.admin ?? 0,
-    log: log.child({ component: 'messaging-node' }),
-    ...(c.limits ?? {}),
+  const d = await prepareDomain(config, options);
+  const catalogue = await startCatalogue(d);
+  const closing: (() => Promise<void>)[] = [() => catalogue.server.close()];
+  const closeAll = async () => {
+    for (const close of closing.reverse()) await close();
   };
-  let node: MessagingNode = await startMessagingNode(nodeOptions);
-  const catalogueUrl = await catalogue.listen(c.ports?.catalogue ?? 0, host).catch(async (err: unknown) => {
-    await node.close();
-    throw err;
-  });
-
-  // The built-in stubs learn where this domain's node is: their `url` default and only endpoint.
-  const published: PublishResult[] = [];
   try {
-    for (const pluginDir of c.stubs?.map((s) => resolve(s)) ?? BUILTIN_STUBS) {
-      const builtin = BUILTIN_STUBS.includes(pluginDir);
-      const deployment = builtin
-        ? { endpoints: [`${node.url.replace(/\/?$/, '/')}`], defaults: { url: node.url } }
-        : undefined;
-      const result = await publish({
-        pluginDir,
-        key,
-        out: catalogueDir,
-        ...(deployment ? { deployment, redeploy: true } : {}),
-      });
-      published.push(result);
-      const d = result.descriptor;
-      log.info(
-        { stub: `${d.name}@${d.version}`, integrity: d.sourcePackage.integrity, changed: result.changed },
-        'published',
-      );
-    }
+    await publishBackends(d.config.services, d.key, d.catalogueDir);
+    const node = await startDomainNode(d, catalogue.url);
+    closing.push(() => node.close());
+    const published = await publishStubs(d, node.url);
+    return {
+      domain: d.config.domain,
+      catalogueUrl: catalogue.url,
+      get nodeUrl() {
+        return node.node.url;
+      },
+      get adminUrl() {
+        return node.node.adminUrl;
+      },
+      key: d.key,
+      identity: node.services.identity,
+      services: node.services,
+      published,
+      backends: node.backends,
+      dataDir: d.dataDir,
+      restartNode: () => node.restart(),
+      close: closeAll,
+    };
   } catch (err) {
-    await Promise.all([node.close(), catalogue.close()]);
+    await closeAll();
     throw err;
   }
+}
 
-  return {
+/** Starts the domain's catalogue server. */
+export async function startCatalogue(d: PreparedDomain): Promise<{ server: CatalogueServer; url: string }> {
+  const tls = d.config.tls ? await readTls(d.config.tls) : undefined;
+  const server = createCatalogueServer({ dir: d.catalogueDir, ...(tls ? { tls } : {}) });
+  return { server, url: await server.listen(d.config.ports?.catalogue ?? 0, d.host) };
+}
+
+/** One messaging node of a domain with the services it runs on. */
+export interface DomainNode {
+  readonly node: MessagingNode;
+  readonly url: string;
+  readonly services: Services;
+  readonly backends: readonly BackendDescriptor[];
+  /** Closes the node and starts it again on the same ports, with the same services. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the domain's services from the backends published in its catalogue at
+ * `catalogueUrl`, then a messaging node on them.
+ *
+ * @param portOffset - added to a configured admin port: the nth node process of a domain
+ *   listens on admin port + n (the messaging port is shared).
+ */
+export async function startDomainNode(
+  d: PreparedDomain,
+  catalogueUrl: string,
+  portOffset = 0,
+): Promise<DomainNode> {
+  const c = d.config;
+  const started = await startServices({
     domain: c.domain,
+    key: d.key,
+    dataDir: d.dataDir,
     catalogueUrl,
-    get nodeUrl() {
+    choices: c.services,
+    peers: (c.peers ?? {}) as Record<string, string>,
+    ...(c.trust?.allowDomains ? { allowDomains: c.trust.allowDomains } : {}),
+  });
+  const { services } = started;
+  const adminPort = c.ports?.admin ? c.ports.admin + portOffset : 0;
+  const options = {
+    domain: c.domain,
+    identity: services.identity,
+    location: services.location,
+    cluster: services.cluster,
+    cdr: { service: services.cdr, stub: await jsonWsStubOf(c) },
+    provisioning: services.provisioning,
+    host: d.host,
+    port: c.ports?.messaging ?? 0,
+    adminPort,
+    log: d.log.child({ component: 'messaging-node' }),
+    ...(c.limits ?? {}),
+  };
+  let node: MessagingNode;
+  try {
+    if ((c.nodes ?? 1) > 1 && services.location.scope !== 'shared') {
+      throw new ProtoflyError(
+        'PF_ERR_CONFIG',
+        `nodes: ${c.nodes} node processes need a shared location (services.location is ${started.backends.find((b) => b.service === 'location')?.name}); use protofly serve --cluster redis://...`,
+        { nodes: c.nodes },
+      );
+    }
+    node = await startMessagingNode(options);
+  } catch (err) {
+    await started.close();
+    throw err;
+  }
+  return {
+    get node() {
+      return node;
+    },
+    get url() {
       return node.url;
     },
-    get adminUrl() {
-      return node.adminUrl;
-    },
-    key,
-    identity,
-    published,
-    dataDir,
-    async restartNode() {
+    services,
+    backends: started.backends,
+    async restart() {
       const { port } = node;
-      const adminPort = Number(new URL(node.adminUrl).port);
       await node.close();
-      node = await startMessagingNode({ ...nodeOptions, port, adminPort });
+      node = await startMessagingNode({ ...options, port, adminPort: Number(new URL(node.adminUrl).port) });
     },
     async close() {
-      await Promise.all([node.close(), catalogue.close()]);
+      await node.close();
+      await started.close();
+    },
+  };
+}
+
+/**
+ * Publishes the domain's stubs, signed with its key. The built-in ones learn where this
+ * domain's node is: `nodeUrl` becomes their `url` default and only endpoint.
+ */
+export async function publishStubs(d: PreparedDomain, nodeUrl: string): Promise<PublishResult[]> {
+  const published: PublishResult[] = [];
+  for (const pluginDir of stubDirs(d.config)) {
+    const deployment = BUILTIN_STUBS.includes(pluginDir)
+      ? { endpoints: [`${nodeUrl.replace(/\/?$/, '/')}`], defaults: { url: nodeUrl } }
+      : undefined;
+    const result = await publish({
+      pluginDir,
+      key: d.key,
+      out: d.catalogueDir,
+      ...(deployment ? { deployment, redeploy: true } : {}),
+    });
+    published.push(result);
+    const s = result.descriptor;
+    d.log.info(
+      { stub: `${s.name}@${s.version}`, integrity: s.sourcePackage.integrity, changed: result.changed },
+      'published',
+    );
+  }
+  return published;
+}
+
+function stubDirs(c: DomainConfig): string[] {
+  return c.stubs?.map((s) => resolve(s)) ?? BUILTIN_STUBS;
+}
+
+/** The stub (`name@version`) that speaks json-ws, the node's protocol, among the domain's: what its CDRs name. */
+async function jsonWsStubOf(c: DomainConfig): Promise<string> {
+  for (const dir of stubDirs(c)) {
+    const m = JSON.parse(await readFile(join(dir, 'protofly.json'), 'utf8')) as Record<string, string>;
+    if (m.protocol === 'json-ws') return `${m.name}@${m.version}`;
+  }
+  return 'json-ws';
+}
+
+/** The config with `users` given to identity-static inline, unless the config chose otherwise. */
+function withInlineUsers(c: DomainConfig, users: ReadonlyMap<string, string> | undefined): DomainConfig {
+  const identity = c.services?.identity;
+  if (!users || (identity && identity.backend !== 'identity-static')) return c;
+  return {
+    ...c,
+    services: {
+      ...c.services,
+      identity: {
+        backend: 'identity-static',
+        config: { ...identity?.config, users: Object.fromEntries(users) },
+      },
     },
   };
 }
@@ -141,14 +274,6 @@ async function domainKey(domain: string, dir: string, log: Logger): Promise<Doma
   const key = await generateDomainKey(domain, dir);
   log.info({ kid: key.publicJwk.kid, file }, 'generated the domain signing key');
   return key;
-}
-
-async function usersOf(c: DomainConfig, dataDir: string, log: Logger): Promise<Users> {
-  const configured = c.services?.identity?.config?.usersFile;
-  const file = typeof configured === 'string' ? resolve(configured) : join(dataDir, 'users.yaml');
-  if (typeof configured === 'string' || (await exists(file))) return readUsersFile(file);
-  log.warn({ file }, 'no users file: nobody of this domain can sign in');
-  return new Map();
 }
 
 async function readTls(tls: { cert: string; key: string }): Promise<{ cert: string; key: string }> {

@@ -302,7 +302,11 @@ export interface DomainConfig {
     key: string;
   };
   /**
-   * Which backend serves each service; in-memory defaults where absent.
+   * Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.
+   */
+  nodes?: number;
+  /**
+   * Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.
    */
   services?: {
     identity?: BackendChoice;

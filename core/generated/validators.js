@@ -3635,7 +3635,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
 }
 validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateDomainConfig = validate150;
-var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "services": { "description": "Which backend serves each service; in-memory defaults where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
+var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
 function validate151(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -4255,82 +4255,24 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                     var valid0 = true;
                   }
                   if (valid0) {
-                    if (data.services !== void 0) {
-                      let data10 = data.services;
+                    if (data.nodes !== void 0) {
+                      let data10 = data.nodes;
                       const _errs23 = errors;
+                      if (!(typeof data10 == "number" && (!(data10 % 1) && !isNaN(data10)) && isFinite(data10))) {
+                        validate150.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                        return false;
+                      }
                       if (errors === _errs23) {
-                        if (data10 && typeof data10 == "object" && !Array.isArray(data10)) {
-                          const _errs25 = errors;
-                          for (const key3 in data10) {
-                            if (!(key3 === "identity" || key3 === "location" || key3 === "cluster" || key3 === "cdr" || key3 === "provisioning")) {
-                              validate150.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                        if (typeof data10 == "number" && isFinite(data10)) {
+                          if (data10 > 64 || isNaN(data10)) {
+                            validate150.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                            return false;
+                          } else {
+                            if (data10 < 1 || isNaN(data10)) {
+                              validate150.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                               return false;
-                              break;
                             }
                           }
-                          if (_errs25 === errors) {
-                            if (data10.identity !== void 0) {
-                              const _errs26 = errors;
-                              if (!validate153(data10.identity, { instancePath: instancePath + "/services/identity", parentData: data10, parentDataProperty: "identity", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
-                                errors = vErrors.length;
-                              }
-                              var valid3 = _errs26 === errors;
-                            } else {
-                              var valid3 = true;
-                            }
-                            if (valid3) {
-                              if (data10.location !== void 0) {
-                                const _errs27 = errors;
-                                if (!validate153(data10.location, { instancePath: instancePath + "/services/location", parentData: data10, parentDataProperty: "location", rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
-                                  errors = vErrors.length;
-                                }
-                                var valid3 = _errs27 === errors;
-                              } else {
-                                var valid3 = true;
-                              }
-                              if (valid3) {
-                                if (data10.cluster !== void 0) {
-                                  const _errs28 = errors;
-                                  if (!validate153(data10.cluster, { instancePath: instancePath + "/services/cluster", parentData: data10, parentDataProperty: "cluster", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
-                                    errors = vErrors.length;
-                                  }
-                                  var valid3 = _errs28 === errors;
-                                } else {
-                                  var valid3 = true;
-                                }
-                                if (valid3) {
-                                  if (data10.cdr !== void 0) {
-                                    const _errs29 = errors;
-                                    if (!validate153(data10.cdr, { instancePath: instancePath + "/services/cdr", parentData: data10, parentDataProperty: "cdr", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
-                                      errors = vErrors.length;
-                                    }
-                                    var valid3 = _errs29 === errors;
-                                  } else {
-                                    var valid3 = true;
-                                  }
-                                  if (valid3) {
-                                    if (data10.provisioning !== void 0) {
-                                      const _errs30 = errors;
-                                      if (!validate153(data10.provisioning, { instancePath: instancePath + "/services/provisioning", parentData: data10, parentDataProperty: "provisioning", rootData, dynamicAnchors })) {
-                                        vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
-                                        errors = vErrors.length;
-                                      }
-                                      var valid3 = _errs30 === errors;
-                                    } else {
-                                      var valid3 = true;
-                                    }
-                                  }
-                                }
-                              }
-                            }
-                          }
-                        } else {
-                          validate150.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                          return false;
                         }
                       }
                       var valid0 = _errs23 === errors;
@@ -4338,160 +4280,223 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                       var valid0 = true;
                     }
                     if (valid0) {
-                      if (data.stubs !== void 0) {
-                        let data16 = data.stubs;
-                        const _errs31 = errors;
-                        if (errors === _errs31) {
-                          if (Array.isArray(data16)) {
-                            var valid4 = true;
-                            const len0 = data16.length;
-                            for (let i0 = 0; i0 < len0; i0++) {
-                              let data17 = data16[i0];
-                              const _errs33 = errors;
-                              if (errors === _errs33) {
-                                if (typeof data17 === "string") {
-                                  if (func1(data17) > 4096) {
-                                    validate150.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
-                                    return false;
-                                  }
-                                } else {
-                                  validate150.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                                  return false;
-                                }
-                              }
-                              var valid4 = _errs33 === errors;
-                              if (!valid4) {
+                      if (data.services !== void 0) {
+                        let data11 = data.services;
+                        const _errs25 = errors;
+                        if (errors === _errs25) {
+                          if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
+                            const _errs27 = errors;
+                            for (const key3 in data11) {
+                              if (!(key3 === "identity" || key3 === "location" || key3 === "cluster" || key3 === "cdr" || key3 === "provisioning")) {
+                                validate150.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                                return false;
                                 break;
                               }
                             }
+                            if (_errs27 === errors) {
+                              if (data11.identity !== void 0) {
+                                const _errs28 = errors;
+                                if (!validate153(data11.identity, { instancePath: instancePath + "/services/identity", parentData: data11, parentDataProperty: "identity", rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                  errors = vErrors.length;
+                                }
+                                var valid3 = _errs28 === errors;
+                              } else {
+                                var valid3 = true;
+                              }
+                              if (valid3) {
+                                if (data11.location !== void 0) {
+                                  const _errs29 = errors;
+                                  if (!validate153(data11.location, { instancePath: instancePath + "/services/location", parentData: data11, parentDataProperty: "location", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                    errors = vErrors.length;
+                                  }
+                                  var valid3 = _errs29 === errors;
+                                } else {
+                                  var valid3 = true;
+                                }
+                                if (valid3) {
+                                  if (data11.cluster !== void 0) {
+                                    const _errs30 = errors;
+                                    if (!validate153(data11.cluster, { instancePath: instancePath + "/services/cluster", parentData: data11, parentDataProperty: "cluster", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                      errors = vErrors.length;
+                                    }
+                                    var valid3 = _errs30 === errors;
+                                  } else {
+                                    var valid3 = true;
+                                  }
+                                  if (valid3) {
+                                    if (data11.cdr !== void 0) {
+                                      const _errs31 = errors;
+                                      if (!validate153(data11.cdr, { instancePath: instancePath + "/services/cdr", parentData: data11, parentDataProperty: "cdr", rootData, dynamicAnchors })) {
+                                        vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                        errors = vErrors.length;
+                                      }
+                                      var valid3 = _errs31 === errors;
+                                    } else {
+                                      var valid3 = true;
+                                    }
+                                    if (valid3) {
+                                      if (data11.provisioning !== void 0) {
+                                        const _errs32 = errors;
+                                        if (!validate153(data11.provisioning, { instancePath: instancePath + "/services/provisioning", parentData: data11, parentDataProperty: "provisioning", rootData, dynamicAnchors })) {
+                                          vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                          errors = vErrors.length;
+                                        }
+                                        var valid3 = _errs32 === errors;
+                                      } else {
+                                        var valid3 = true;
+                                      }
+                                    }
+                                  }
+                                }
+                              }
+                            }
                           } else {
-                            validate150.errors = [{ instancePath: instancePath + "/stubs", schemaPath: "#/properties/stubs/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            validate150.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                             return false;
                           }
                         }
-                        var valid0 = _errs31 === errors;
+                        var valid0 = _errs25 === errors;
                       } else {
                         var valid0 = true;
                       }
                       if (valid0) {
-                        if (data.trust !== void 0) {
-                          const _errs35 = errors;
-                          if (!validate161(data.trust, { instancePath: instancePath + "/trust", parentData: data, parentDataProperty: "trust", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
-                            errors = vErrors.length;
+                        if (data.stubs !== void 0) {
+                          let data17 = data.stubs;
+                          const _errs33 = errors;
+                          if (errors === _errs33) {
+                            if (Array.isArray(data17)) {
+                              var valid4 = true;
+                              const len0 = data17.length;
+                              for (let i0 = 0; i0 < len0; i0++) {
+                                let data18 = data17[i0];
+                                const _errs35 = errors;
+                                if (errors === _errs35) {
+                                  if (typeof data18 === "string") {
+                                    if (func1(data18) > 4096) {
+                                      validate150.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
+                                      return false;
+                                    }
+                                  } else {
+                                    validate150.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                    return false;
+                                  }
+                                }
+                                var valid4 = _errs35 === errors;
+                                if (!valid4) {
+                                  break;
+                                }
+                              }
+                            } else {
+                              validate150.errors = [{ instancePath: instancePath + "/stubs", schemaPath: "#/properties/stubs/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              return false;
+                            }
                           }
-                          var valid0 = _errs35 === errors;
+                          var valid0 = _errs33 === errors;
                         } else {
                           var valid0 = true;
                         }
                         if (valid0) {
-                          if (data.peers !== void 0) {
-                            let data19 = data.peers;
-                            const _errs36 = errors;
-                            if (errors === _errs36) {
-                              if (data19 && typeof data19 == "object" && !Array.isArray(data19)) {
-                                for (const key4 in data19) {
-                                  const _errs38 = errors;
-                                  if (!validate151(key4, { instancePath: instancePath + "/peers", parentData: data19, parentDataProperty: "peers", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
-                                    errors = vErrors.length;
-                                  }
-                                  var valid5 = _errs38 === errors;
-                                  if (!valid5) {
-                                    const err0 = { instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/propertyNames", keyword: "propertyNames", params: { propertyName: key4 }, message: "property name must be valid" };
-                                    if (vErrors === null) {
-                                      vErrors = [err0];
-                                    } else {
-                                      vErrors.push(err0);
-                                    }
-                                    errors++;
-                                    validate150.errors = vErrors;
-                                    return false;
-                                    break;
-                                  }
-                                }
-                                if (valid5) {
-                                  for (const key5 in data19) {
-                                    let data20 = data19[key5];
-                                    const _errs40 = errors;
-                                    if (errors === _errs40) {
-                                      if (typeof data20 === "string") {
-                                        if (!pattern25.test(data20)) {
-                                          validate150.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^https?://[^\\s/]+$" }, message: 'must match pattern "^https?://[^\\s/]+$"' }];
-                                          return false;
-                                        }
-                                      } else {
-                                        validate150.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                                        return false;
-                                      }
-                                    }
-                                    var valid6 = _errs40 === errors;
-                                    if (!valid6) {
-                                      break;
-                                    }
-                                  }
-                                }
-                              } else {
-                                validate150.errors = [{ instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                                return false;
-                              }
+                          if (data.trust !== void 0) {
+                            const _errs37 = errors;
+                            if (!validate161(data.trust, { instancePath: instancePath + "/trust", parentData: data, parentDataProperty: "trust", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+                              errors = vErrors.length;
                             }
-                            var valid0 = _errs36 === errors;
+                            var valid0 = _errs37 === errors;
                           } else {
                             var valid0 = true;
                           }
                           if (valid0) {
-                            if (data.limits !== void 0) {
-                              let data21 = data.limits;
-                              const _errs42 = errors;
-                              if (errors === _errs42) {
-                                if (data21 && typeof data21 == "object" && !Array.isArray(data21)) {
-                                  const _errs44 = errors;
-                                  for (const key6 in data21) {
-                                    if (!(key6 === "maxFrameBytes" || key6 === "messagesPerSecond" || key6 === "maxConnections" || key6 === "offlineMessages" || key6 === "offlineTtlSeconds")) {
-                                      validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                            if (data.peers !== void 0) {
+                              let data20 = data.peers;
+                              const _errs38 = errors;
+                              if (errors === _errs38) {
+                                if (data20 && typeof data20 == "object" && !Array.isArray(data20)) {
+                                  for (const key4 in data20) {
+                                    const _errs40 = errors;
+                                    if (!validate151(key4, { instancePath: instancePath + "/peers", parentData: data20, parentDataProperty: "peers", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
+                                      errors = vErrors.length;
+                                    }
+                                    var valid5 = _errs40 === errors;
+                                    if (!valid5) {
+                                      const err0 = { instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/propertyNames", keyword: "propertyNames", params: { propertyName: key4 }, message: "property name must be valid" };
+                                      if (vErrors === null) {
+                                        vErrors = [err0];
+                                      } else {
+                                        vErrors.push(err0);
+                                      }
+                                      errors++;
+                                      validate150.errors = vErrors;
                                       return false;
                                       break;
                                     }
                                   }
-                                  if (_errs44 === errors) {
-                                    if (data21.maxFrameBytes !== void 0) {
-                                      let data22 = data21.maxFrameBytes;
-                                      const _errs45 = errors;
-                                      if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
-                                        validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                        return false;
-                                      }
-                                      if (errors === _errs45) {
-                                        if (typeof data22 == "number" && isFinite(data22)) {
-                                          if (data22 > 16777216 || isNaN(data22)) {
-                                            validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
+                                  if (valid5) {
+                                    for (const key5 in data20) {
+                                      let data21 = data20[key5];
+                                      const _errs42 = errors;
+                                      if (errors === _errs42) {
+                                        if (typeof data21 === "string") {
+                                          if (!pattern25.test(data21)) {
+                                            validate150.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^https?://[^\\s/]+$" }, message: 'must match pattern "^https?://[^\\s/]+$"' }];
                                             return false;
-                                          } else {
-                                            if (data22 < 256 || isNaN(data22)) {
-                                              validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
-                                              return false;
-                                            }
                                           }
+                                        } else {
+                                          validate150.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                          return false;
                                         }
                                       }
-                                      var valid7 = _errs45 === errors;
-                                    } else {
-                                      var valid7 = true;
+                                      var valid6 = _errs42 === errors;
+                                      if (!valid6) {
+                                        break;
+                                      }
                                     }
-                                    if (valid7) {
-                                      if (data21.messagesPerSecond !== void 0) {
-                                        let data23 = data21.messagesPerSecond;
+                                  }
+                                } else {
+                                  validate150.errors = [{ instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                  return false;
+                                }
+                              }
+                              var valid0 = _errs38 === errors;
+                            } else {
+                              var valid0 = true;
+                            }
+                            if (valid0) {
+                              if (data.limits !== void 0) {
+                                let data22 = data.limits;
+                                const _errs44 = errors;
+                                if (errors === _errs44) {
+                                  if (data22 && typeof data22 == "object" && !Array.isArray(data22)) {
+                                    const _errs46 = errors;
+                                    for (const key6 in data22) {
+                                      if (!(key6 === "maxFrameBytes" || key6 === "messagesPerSecond" || key6 === "maxConnections" || key6 === "offlineMessages" || key6 === "offlineTtlSeconds")) {
+                                        validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                                        return false;
+                                        break;
+                                      }
+                                    }
+                                    if (_errs46 === errors) {
+                                      if (data22.maxFrameBytes !== void 0) {
+                                        let data23 = data22.maxFrameBytes;
                                         const _errs47 = errors;
                                         if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                                          validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                          validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                           return false;
                                         }
                                         if (errors === _errs47) {
                                           if (typeof data23 == "number" && isFinite(data23)) {
-                                            if (data23 < 1 || isNaN(data23)) {
-                                              validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                            if (data23 > 16777216 || isNaN(data23)) {
+                                              validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
                                               return false;
+                                            } else {
+                                              if (data23 < 256 || isNaN(data23)) {
+                                                validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
+                                                return false;
+                                              }
                                             }
                                           }
                                         }
@@ -4500,17 +4505,17 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                         var valid7 = true;
                                       }
                                       if (valid7) {
-                                        if (data21.maxConnections !== void 0) {
-                                          let data24 = data21.maxConnections;
+                                        if (data22.messagesPerSecond !== void 0) {
+                                          let data24 = data22.messagesPerSecond;
                                           const _errs49 = errors;
                                           if (!(typeof data24 == "number" && (!(data24 % 1) && !isNaN(data24)) && isFinite(data24))) {
-                                            validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                            validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                             return false;
                                           }
                                           if (errors === _errs49) {
                                             if (typeof data24 == "number" && isFinite(data24)) {
                                               if (data24 < 1 || isNaN(data24)) {
-                                                validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                 return false;
                                               }
                                             }
@@ -4520,17 +4525,17 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                           var valid7 = true;
                                         }
                                         if (valid7) {
-                                          if (data21.offlineMessages !== void 0) {
-                                            let data25 = data21.offlineMessages;
+                                          if (data22.maxConnections !== void 0) {
+                                            let data25 = data22.maxConnections;
                                             const _errs51 = errors;
                                             if (!(typeof data25 == "number" && (!(data25 % 1) && !isNaN(data25)) && isFinite(data25))) {
-                                              validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                              validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                               return false;
                                             }
                                             if (errors === _errs51) {
                                               if (typeof data25 == "number" && isFinite(data25)) {
-                                                if (data25 < 0 || isNaN(data25)) {
-                                                  validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                if (data25 < 1 || isNaN(data25)) {
+                                                  validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                   return false;
                                                 }
                                               }
@@ -4540,17 +4545,17 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                             var valid7 = true;
                                           }
                                           if (valid7) {
-                                            if (data21.offlineTtlSeconds !== void 0) {
-                                              let data26 = data21.offlineTtlSeconds;
+                                            if (data22.offlineMessages !== void 0) {
+                                              let data26 = data22.offlineMessages;
                                               const _errs53 = errors;
                                               if (!(typeof data26 == "number" && (!(data26 % 1) && !isNaN(data26)) && isFinite(data26))) {
-                                                validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                 return false;
                                               }
                                               if (errors === _errs53) {
                                                 if (typeof data26 == "number" && isFinite(data26)) {
-                                                  if (data26 < 1 || isNaN(data26)) {
-                                                    validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                  if (data26 < 0 || isNaN(data26)) {
+                                                    validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                                     return false;
                                                   }
                                                 }
@@ -4559,19 +4564,40 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                             } else {
                                               var valid7 = true;
                                             }
+                                            if (valid7) {
+                                              if (data22.offlineTtlSeconds !== void 0) {
+                                                let data27 = data22.offlineTtlSeconds;
+                                                const _errs55 = errors;
+                                                if (!(typeof data27 == "number" && (!(data27 % 1) && !isNaN(data27)) && isFinite(data27))) {
+                                                  validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                  return false;
+                                                }
+                                                if (errors === _errs55) {
+                                                  if (typeof data27 == "number" && isFinite(data27)) {
+                                                    if (data27 < 1 || isNaN(data27)) {
+                                                      validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                      return false;
+                                                    }
+                                                  }
+                                                }
+                                                var valid7 = _errs55 === errors;
+                                              } else {
+                                                var valid7 = true;
+                                              }
+                                            }
                                           }
                                         }
                                       }
                                     }
+                                  } else {
+                                    validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                    return false;
                                   }
-                                } else {
-                                  validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                                  return false;
                                 }
+                                var valid0 = _errs44 === errors;
+                              } else {
+                                var valid0 = true;
                               }
-                              var valid0 = _errs42 === errors;
-                            } else {
-                              var valid0 = true;
                             }
                           }
                         }

@@ -67,7 +67,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     options.version === undefined ? manifest : { ...manifest, version: options.version },
     options.deployment,
   );
-  const bundle = await bundlePlugin(pluginDir, entry, options.minify ?? false);
+  const bundle = await bundlePlugin(pluginDir, entry, fields.kind, options.minify ?? false);
   const integrity = await integrityOf(bundle.code);
   const hex = integrityHex(integrity);
 
@@ -150,10 +150,16 @@ async function readManifest(pluginDir: string): Promise<Manifest> {
   return manifest as Manifest;
 }
 
-/** One self-contained ES module and its source map; deterministic for the same sources. */
+/**
+ * One ES module and its source map; deterministic for the same sources. A stub's is
+ * self-contained (it runs in a sandbox that hands it everything). A backend runs in-process
+ * on Node: Node built-ins and npm packages (native ones like better-sqlite3 cannot be
+ * bundled) stay imports, resolved where the backend is loaded.
+ */
 async function bundlePlugin(
   pluginDir: string,
   entry: string,
+  kind: PluginKind,
   minify: boolean,
 ): Promise<{ code: Uint8Array; map: Uint8Array }> {
   const result = await build({
@@ -162,7 +168,7 @@ async function bundlePlugin(
     outfile: 'package.js',
     bundle: true,
     format: 'esm',
-    platform: 'neutral',
+    ...(kind === 'backend' ? { platform: 'node', packages: 'external' } : { platform: 'neutral' }),
     target: 'es2022',
     minify,
     sourcemap: 'external',

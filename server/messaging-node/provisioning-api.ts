@@ -5,7 +5,7 @@ import type { User } from '../../core/generated/types.js';
 import { validateUserCreate, validateUserUpdate } from '../../core/generated/validators.js';
 import type { Identity, Provisioning, UserRecord } from '../../core/service.js';
 import { assertValid } from '../../core/validate.js';
-import { TokenBucket } from '../token-bucket.js';
+import { TokenBucket } from '../../core/token-bucket.js';
 
 /** Where the API lives on the admin port. */
 export const PROVISIONING_PATH = '/provisioning/v1/users';

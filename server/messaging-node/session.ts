@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Frame } from '../../core/service.js';
-import { TokenBucket } from '../token-bucket.js';
+import { TokenBucket } from '../../core/token-bucket.js';
 import { ackFrame } from './frames.js';
 
 /**

@@ -8,7 +8,7 @@ import {
   type SigningKey,
   StaticIdentity,
   type StaticIdentityOptions,
-} from '../../server/identity/static-identity.js';
+} from '../../plugins/backends/identity-static/static-identity.js';
 
 /** A fresh Ed25519 signing key with its public JWK. */
 export async function testKey(): Promise<SigningKey> {

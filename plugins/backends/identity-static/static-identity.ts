@@ -1,13 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { parseAddress, userAddress } from '../../core/address.js';
-import { ProtoflyError } from '../../core/errors.js';
-import type { Ed25519Jwk, Jwks } from '../../core/generated/types.js';
-import type { Identity } from '../../core/service.js';
+import { parseAddress, userAddress } from '../../../core/address.js';
+import { ProtoflyError } from '../../../core/errors.js';
+import type { Ed25519Jwk, Jwks } from '../../../core/generated/types.js';
+import type { Identity } from '../../../core/service.js';
 import type { KeyCacheOptions } from './key-cache.js';
 import type { KeysOf } from './keys-of.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { TokenVerifier } from './token-verifier.js';
+import { UserStore } from './user-store.js';
 import type { Users } from './users-file.js';
 
 /** The key a domain signs its users' tokens with (a catalogue `DomainKey` fits). */
@@ -21,7 +22,8 @@ export interface StaticIdentityOptions {
   readonly key: SigningKey;
   /** The domain's published key set, which must hold `key`'s public JWK. Default: that key alone. */
   readonly keys?: Jwks;
-  readonly users: Users;
+  /** The users: a store over a users file, or a map kept in memory. */
+  readonly users: UserStore | Users;
   /** Default token lifetime in seconds. Default 3600. */
   readonly ttlSeconds?: number;
   /** Finds foreign domains' keys; without it only this domain's users are admitted. */
@@ -41,13 +43,14 @@ function nobodysHash(): Promise<string> {
 /**
  * The {@link Identity} service over a static users file: checks passwords, issues its users
  * Ed25519-signed JWTs, and verifies tokens from its own and (through `keysOf`) foreign domains.
+ * Its users directory changes the file (`protofly users`, provisioning).
  */
 export class StaticIdentity implements Identity {
   readonly domain: string;
   /** The public keys to publish at `/.well-known/protofly/keys`. */
   readonly keys: Jwks;
   readonly #key: SigningKey;
-  readonly #users: Users;
+  readonly users: UserStore;
   readonly #ttl: number;
   readonly #verifier: TokenVerifier;
 
@@ -61,22 +64,21 @@ export class StaticIdentity implements Identity {
         `identity of ${this.domain}: signing key ${options.key.publicJwk.kid} is not in the published keys`,
       );
     }
-    this.#users = options.users;
+    this.users = options.users instanceof UserStore ? options.users : new UserStore({ users: options.users });
     this.#ttl = options.ttlSeconds ?? 3600;
     this.#verifier = new TokenVerifier({ ...options, keys: this.keys });
   }
 
   async authenticate(name: string, password: string): Promise<string | undefined> {
-    const hash = this.#users.get(name);
-    const ok = await verifyPassword(password, hash ?? (await nobodysHash()));
-    return ok && hash ? userAddress(this.domain, name) : undefined;
+    const user = await this.users.entry(name);
+    const ok = await verifyPassword(password, user?.hash ?? (await nobodysHash()));
+    return ok && user && !user.disabled ? userAddress(this.domain, name) : undefined;
   }
 
   /**
    * A token for `address`, a user of this domain.
    *
    * @param audience - the domain whose messaging node will check it; default this domain.
-   *   (Wider than `Identity.issue`: a runtime needs tokens for foreign nodes.)
    * @throws ProtoflyError `PF_ERR_FORBIDDEN` when `address` is not a user of this domain.
    */
   async issue(address: string, ttlSeconds = this.#ttl, audience = this.domain): Promise<string> {

@@ -1,8 +1,8 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseUsers, readUsersFile } from './users-file.js';
+import { parseUsers, readUsersFile, writeUsersFile } from './users-file.js';
 
 const HASH = 'scrypt$32768$8$1$c2FsdA$aGFzaA';
 
@@ -11,8 +11,24 @@ describe('users file', () => {
     const dir = await mkdtemp(join(tmpdir(), 'users-'));
     await writeFile(join(dir, 'users.yaml'), `users:\n  alice: ${HASH}\n`);
     await writeFile(join(dir, 'users.json'), JSON.stringify({ users: { bob: HASH } }));
-    expect([...(await readUsersFile(join(dir, 'users.yaml')))]).toEqual([['alice', HASH]]);
-    expect([...(await readUsersFile(join(dir, 'users.json')))]).toEqual([['bob', HASH]]);
+    expect([...(await readUsersFile(join(dir, 'users.yaml')))]).toEqual([
+      ['alice', { hash: HASH, disabled: false }],
+    ]);
+    expect([...(await readUsersFile(join(dir, 'users.json')))]).toEqual([
+      ['bob', { hash: HASH, disabled: false }],
+    ]);
+  });
+
+  it('writes what it reads, disabled users with their hash, readable by the owner only', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'users-'));
+    const file = join(dir, 'users.yaml');
+    const users = new Map([
+      ['alice', { hash: HASH, disabled: false }],
+      ['mallory', { hash: HASH, disabled: true }],
+    ]);
+    await writeUsersFile(file, users);
+    expect(await readUsersFile(file)).toEqual(users);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 
   it('names the entry that is wrong', () => {
@@ -23,6 +39,9 @@ describe('users file', () => {
       "PF_ERR_CONFIG: u.yaml: user 'carol' has no scrypt password hash",
     );
     expect(() => parseUsers({ users: [] }, 'u.yaml')).toThrow("PF_ERR_CONFIG: u.yaml: 'users' must map");
+    expect(() => parseUsers({ users: { dave: { disabled: true } } }, 'u.yaml')).toThrow(
+      "PF_ERR_CONFIG: u.yaml: user 'dave' has no scrypt password hash",
+    );
   });
 
   it('says which file cannot be read', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
-import { ProtoflyError } from '../../core/errors.js';
+import { ProtoflyError } from '../../../core/errors.js';
 
 /**
  * Password hashes for the static users file: scrypt (RFC 7914) through node:crypto, written

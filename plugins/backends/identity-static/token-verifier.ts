@@ -6,9 +6,9 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { parseAddress } from '../../core/address.js';
-import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
-import type { Jwks } from '../../core/generated/types.js';
+import { parseAddress } from '../../../core/address.js';
+import { isProtoflyError, ProtoflyError } from '../../../core/errors.js';
+import type { Jwks } from '../../../core/generated/types.js';
 import { KeyCache, type KeyCacheOptions } from './key-cache.js';
 import type { KeysOf } from './keys-of.js';
 

@@ -1,6 +1,11 @@
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type KeysServer, serveKeys, testIdentity, testKey } from '../../test/support/identity-fixtures.js';
+import {
+  type KeysServer,
+  serveKeys,
+  testIdentity,
+  testKey,
+} from '../../../test/support/identity-fixtures.js';
 import { httpKeysOf } from './keys-of.js';
 import { hashPassword } from './password.js';
 
@@ -25,10 +30,21 @@ async function twoDomains(options: { allowDomains?: string[]; cooldownMs?: numbe
 
 describe('StaticIdentity', () => {
   it('authenticates users of its file and nobody else', async () => {
-    const id = await testIdentity('a.example', { users: new Map([['alice', await hashPassword('pw')]]) });
+    const id = await testIdentity('a.example', {
+      users: new Map([['alice', { hash: await hashPassword('pw'), disabled: false }]]),
+    });
     expect(await id.authenticate('alice', 'pw')).toBe(ALICE);
     expect(await id.authenticate('alice', 'wrong')).toBeUndefined();
     expect(await id.authenticate('mallory', 'pw')).toBeUndefined();
+  });
+
+  it('refuses a disabled user with the right password, and takes them back once enabled', async () => {
+    const id = await testIdentity('a.example', {
+      users: new Map([['alice', { hash: await hashPassword('pw'), disabled: true }]]),
+    });
+    expect(await id.authenticate('alice', 'pw')).toBeUndefined();
+    await id.users.update('alice', { disabled: false });
+    expect(await id.authenticate('alice', 'pw')).toBe(ALICE);
   });
 
   it('verifies its own tokens without fetching anything', async () => {

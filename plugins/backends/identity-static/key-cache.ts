@@ -1,6 +1,6 @@
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
-import { ProtoflyError } from '../../core/errors.js';
-import { TokenBucket } from '../token-bucket.js';
+import { ProtoflyError } from '../../../core/errors.js';
+import { TokenBucket } from '../../../core/token-bucket.js';
 import type { KeysOf } from './keys-of.js';
 
 export interface KeyCacheOptions {

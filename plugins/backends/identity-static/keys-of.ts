@@ -1,7 +1,7 @@
-import { CatalogueClient } from '../../core/catalogue.js';
-import type { Jwks } from '../../core/generated/types.js';
-import { validateJwks } from '../../core/generated/validators.js';
-import { assertValid } from '../../core/validate.js';
+import { CatalogueClient } from '../../../core/catalogue.js';
+import type { Jwks } from '../../../core/generated/types.js';
+import { validateJwks } from '../../../core/generated/validators.js';
+import { assertValid } from '../../../core/validate.js';
 
 /** Finds a domain's published public keys. */
 export type KeysOf = (domain: string) => Promise<Jwks>;

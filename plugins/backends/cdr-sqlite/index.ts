@@ -1,0 +1,13 @@
+import { resolve } from 'node:path';
+import type { Backend } from '../../../core/service.js';
+import { SqliteCdr } from './sqlite-cdr.js';
+
+/** cdr-sqlite: detail records in an SQLite file of the domain's data directory. */
+const backend: Backend<'cdr'> = {
+  service: 'cdr',
+  create: (ctx) =>
+    new SqliteCdr(resolve(ctx.dataDir, ctx.config.database as string), {
+      busyTimeoutMs: ctx.config.busyTimeoutMs as number,
+    }),
+};
+export default backend;

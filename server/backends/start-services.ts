@@ -1,0 +1,142 @@
+import { join } from 'node:path';
+import { container as rootContainer } from 'tsyringe';
+import { CatalogueClient } from '../../core/catalogue.js';
+import { pluginConfig } from '../../core/config.js';
+import { ProtoflyError } from '../../core/errors.js';
+import type { BackendDescriptor, DomainConfig, ServiceName } from '../../core/generated/types.js';
+import { Loader } from '../../core/loader.js';
+import type { VerifiedPackage } from '../../core/plugin.js';
+import { type Closable, registerBackend, type Services, TOKENS } from '../../core/service.js';
+import { TrustStore } from '../../core/trust.js';
+import { exists } from '../../node/files.js';
+import { packageRoot } from '../../node/package-root.js';
+import type { DomainKey } from '../catalogue/keys.js';
+import { type PublishResult, publish } from '../catalogue/publish.js';
+import { importBackend } from './import-backend.js';
+
+/** Where the backends protofly ships live: `plugins/backends/<name>`. */
+export const BUILTIN_BACKENDS = join(packageRoot(import.meta.url), 'plugins/backends');
+
+/** The backend of each service when a domain config names none. */
+export const DEFAULT_BACKENDS: Readonly<Record<ServiceName, string>> = {
+  identity: 'identity-static',
+  location: 'location-memory',
+  cluster: 'cluster-local',
+  cdr: 'cdr-sqlite',
+  provisioning: 'provisioning-identity',
+};
+
+/** Services in the order they are created: each may build on the ones before it. */
+const ORDER: readonly ServiceName[] = ['identity', 'location', 'cluster', 'cdr', 'provisioning'];
+
+type Choices = DomainConfig['services'];
+
+/** The backend name chosen for each service. */
+export function backendsChosen(choices: Choices): Record<ServiceName, string> {
+  return Object.fromEntries(ORDER.map((s) => [s, choices?.[s]?.backend ?? DEFAULT_BACKENDS[s]])) as Record<
+    ServiceName,
+    string
+  >;
+}
+
+/**
+ * Publishes, signed with the domain's key, each chosen backend that protofly ships. A backend
+ * of another name must have been published into the catalogue already (`protofly publish`).
+ */
+export async function publishBackends(
+  choices: Choices,
+  key: DomainKey,
+  catalogueDir: string,
+): Promise<PublishResult[]> {
+  const published: PublishResult[] = [];
+  for (const name of Object.values(backendsChosen(choices))) {
+    const pluginDir = join(BUILTIN_BACKENDS, name);
+    if (await exists(join(pluginDir, 'protofly.json'))) {
+      published.push(await publish({ pluginDir, key, out: catalogueDir }));
+    }
+  }
+  return published;
+}
+
+export interface StartServicesOptions {
+  readonly domain: string;
+  readonly key: DomainKey;
+  readonly dataDir: string;
+  /** The domain's own catalogue, where its backends are published. */
+  readonly catalogueUrl: string;
+  readonly choices: Choices;
+  readonly peers: Readonly<Record<string, string>>;
+  readonly allowDomains?: readonly string[];
+}
+
+/** A domain's services, created from its verified backends. */
+export interface DomainServices {
+  readonly services: Services;
+  /** The descriptor of each backend, as verified. */
+  readonly backends: readonly BackendDescriptor[];
+  /** Closes every service, the last created first. */
+  close(): Promise<void>;
+}
+
+/**
+ * Loads the chosen backend of every service from the domain's own catalogue through the
+ * verifying loader, trusting the domain's own key only (a backend runs in-process with the
+ * domain's privileges), imports it and creates its service in a container of the domain's,
+ * each with its validated configuration.
+ *
+ * @throws ProtoflyError from the loader (`PF_ERR_SIGNATURE`, `PF_ERR_UNTRUSTED_KEY`, ...),
+ *   `PF_ERR_SCHEMA` for a configuration its schema refuses, `PF_ERR_CONFIG` for a backend of
+ *   another service or one that fails to start.
+ */
+export async function startServices(options: StartServicesOptions): Promise<DomainServices> {
+  const { domain, key, dataDir } = options;
+  const loader = new Loader({
+    trust: new TrustStore({ mode: 'pinned', pinned: { [domain]: [key.publicJwk] } }),
+    catalogue: new CatalogueClient({ catalogues: { [domain]: options.catalogueUrl } }),
+  });
+  const container = rootContainer.createChildContainer();
+  const started: Closable[] = [];
+  const backends: BackendDescriptor[] = [];
+  const close = async () => {
+    for (const s of started.reverse()) await s.close?.();
+  };
+  try {
+    for (const [service, name] of Object.entries(backendsChosen(options.choices)) as [
+      ServiceName,
+      string,
+    ][]) {
+      const pkg = (await loader.load({
+        domain,
+        kind: 'backend',
+        name,
+      })) as VerifiedPackage<BackendDescriptor>;
+      if (pkg.descriptor.service !== service) {
+        throw new ProtoflyError(
+          'PF_ERR_CONFIG',
+          `services.${service}: backend ${name} serves '${pkg.descriptor.service}'`,
+          { service, backend: name },
+        );
+      }
+      const backend = await importBackend(pkg, join(dataDir, 'backends'));
+      const config = pluginConfig(pkg.descriptor, options.choices?.[service]?.config ?? {});
+      started.push(
+        await registerBackend(container, service, backend, {
+          domain,
+          config,
+          dataDir,
+          key,
+          peers: options.peers,
+          ...(options.allowDomains ? { allowDomains: options.allowDomains } : {}),
+        }),
+      );
+      backends.push(pkg.descriptor);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const services = Object.fromEntries(
+    ORDER.map((s) => [s, container.resolve(TOKENS[s])]),
+  ) as unknown as Services;
+  return { services, backends, close };
+}
