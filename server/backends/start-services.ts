@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { join } from 'node:path';
 import { container as rootContainer } from 'tsyringe';
 import { CatalogueClient } from '../../core/catalogue.js';

@@ -1,0 +1,42 @@
+import { ProtoflyError } from '../../../core/errors.js';
+import { type Backend, TOKENS } from '../../../core/service.js';
+import { connectRedis } from '../redis-connection.js';
+import { RedisCluster } from './redis-cluster.js';
+
+/**
+ * cluster-redis: node processes of one domain reach each other's sessions through Redis
+ * pub/sub. It needs a Location every node shares (location-redis): with a per-process one,
+ * no node would find the others' sessions.
+ */
+const backend: Backend<'cluster'> = {
+  service: 'cluster',
+  async create(ctx) {
+    const location = ctx.resolve(TOKENS.location);
+    if (location.scope !== 'shared') {
+      throw new ProtoflyError(
+        'PF_ERR_CONFIG',
+        `services.cluster: cluster-redis needs a location every node shares (location-redis), not one of scope '${location.scope}'`,
+      );
+    }
+    const { url, prefix, heartbeatMs, deliveryTimeoutMs, connectTimeoutMs } = ctx.config as {
+      url: string;
+      prefix?: string;
+      heartbeatMs: number;
+      deliveryTimeoutMs: number;
+      connectTimeoutMs: number;
+    };
+    const cmd = await connectRedis(url, `protofly-cluster-${process.pid}`, connectTimeoutMs);
+    const sub = await connectRedis(url, `protofly-cluster-sub-${process.pid}`, connectTimeoutMs).catch(
+      (err: unknown) => {
+        cmd.disconnect();
+        throw err;
+      },
+    );
+    return new RedisCluster(cmd, sub, {
+      prefix: prefix ?? `pf:${ctx.domain}:`,
+      heartbeatMs,
+      deliveryTimeoutMs,
+    });
+  },
+};
+export default backend;

@@ -1,0 +1,273 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { ProtoflyError } from '../../../core/errors.js';
+import type { Cluster, ClusterMember, Frame, HoldLimits } from '../../../core/service.js';
+import { closeRedis, defineScript, type Script } from '../redis-connection.js';
+import { type Delivery, decodeBatch, encodeConfirmations, encodeDeliveries } from './wire.js';
+
+/**
+ * Holds a frame for an address: drops the expired head of its list, refuses (0) at the bound,
+ * appends `<expires ms> <frame>`, and announces the address on the held channel, in one step
+ * so a node that hears the notice finds the frame.
+ * KEYS: the list. ARGV: entry, per-address bound, ttl ms, now ms, channel, address.
+ */
+const HOLD = `
+while true do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head or tonumber(string.match(head, '^(%d+) ')) > tonumber(ARGV[4]) then break end
+  redis.call('LPOP', KEYS[1])
+end
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1`;
+
+/** Takes out everything held for an address. KEYS: the list. */
+const RELEASE = `
+local all = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return all`;
+
+export interface RedisClusterOptions {
+  /** Prefix of every key and channel. */
+  readonly prefix: string;
+  /** Milliseconds between presence renewals; a node is gone three beats after its last. */
+  readonly heartbeatMs: number;
+  /** Milliseconds a published delivery waits for its confirmation before it counts as not delivered. */
+  readonly deliveryTimeoutMs: number;
+}
+
+interface Pending {
+  readonly resolve: (delivered: boolean) => void;
+  /** When the PUBLISH carrying it was answered; 0 before (a Redis outage does not time it out). */
+  sentAt: number;
+}
+
+/**
+ * The {@link Cluster} service over Redis, for the messaging node processes of one domain.
+ *
+ * - Delivery: frames for another node are batched per node and tick and published on that
+ *   node's channel, `<prefix>node:<id>`; it writes each to its session and publishes back a
+ *   confirmation per frame. A frame counts as delivered only then: when no node listens
+ *   (PUBLISH reached nobody: it died), the session is gone, or no confirmation comes in time,
+ *   the sender holds it instead, so a message acknowledged to its sender is with a session or
+ *   held. A frame may then reach a session twice (a confirmation lost with a dying node); the
+ *   json-ws stub drops repeats.
+ * - Held frames: a Redis list per address, bounded and expiring; holding announces the address
+ *   on `<prefix>held`, and the node with a session of it takes them (a user who reconnected to
+ *   another node after theirs died gets what was held meanwhile).
+ * - Presence: a sorted set of node ids scored by when they stop counting.
+ * - Redis restarting: commands wait for it; once this node's subscription is back it rejoins
+ *   (its member registers its sessions again and takes what was held for them).
+ */
+export class RedisCluster implements Cluster {
+  readonly node: string;
+  readonly #cmd: Redis;
+  readonly #sub: Redis;
+  readonly #options: RedisClusterOptions;
+  readonly #hold: Script<number>;
+  readonly #release: Script<Buffer[]>;
+  readonly #pending = new Map<number, Pending>();
+  readonly #deliveries = new Map<string, Delivery[]>();
+  readonly #confirmations = new Map<string, [number, boolean][]>();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #member: ClusterMember | undefined;
+  #subscribed = false;
+  #flushing = false;
+  #seq = 0;
+
+  /** @param cmd - for commands and publishing; `sub` - for this node's subscriptions only */
+  constructor(cmd: Redis, sub: Redis, options: RedisClusterOptions) {
+    this.node = `${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.#cmd = cmd;
+    this.#sub = sub;
+    this.#options = options;
+    this.#hold = defineScript(cmd, 'pfClusterHold', 1, HOLD);
+    this.#release = defineScript(cmd, 'pfClusterRelease', 1, RELEASE, true);
+    sub.on('messageBuffer', (channel: Buffer, data: Buffer) => this.#onMessage(channel.toString(), data));
+    // 'ready' again means the link was lost and is back (Redis may have restarted, empty).
+    sub.on('ready', () => {
+      if (this.#subscribed) void this.#rejoin();
+    });
+  }
+
+  async join(member: ClusterMember): Promise<void> {
+    this.#member = member;
+    if (this.#subscribed) return;
+    await this.#sub.subscribe(this.#channel(this.node), this.#heldChannel);
+    this.#subscribed = true;
+    await this.#beat();
+    const { heartbeatMs, deliveryTimeoutMs } = this.#options;
+    this.#timers.push(
+      setInterval(() => void this.#beat(), heartbeatMs),
+      setInterval(() => this.#expire(), Math.max(10, deliveryTimeoutMs / 4)),
+    );
+    for (const t of this.#timers) t.unref();
+  }
+
+  deliver(node: string, session: string, frame: Frame): Promise<boolean> {
+    return new Promise((resolve) => {
+      const seq = ++this.#seq;
+      this.#pending.set(seq, { resolve, sentAt: 0 });
+      const batch = this.#deliveries.get(node);
+      if (batch) batch.push({ seq, session, frame });
+      else this.#deliveries.set(node, [{ seq, session, frame }]);
+      this.#scheduleFlush();
+    });
+  }
+
+  async hold(address: string, frame: Frame, limits: HoldLimits): Promise<void> {
+    const now = Date.now();
+    const entry = Buffer.concat([Buffer.from(`${now + limits.ttlMs} `), Buffer.from(frame)]);
+    const kept = await this.#hold(
+      this.#heldKey(address),
+      entry,
+      limits.perAddress,
+      limits.ttlMs,
+      now,
+      this.#heldChannel,
+      address,
+    );
+    if (kept === 0) {
+      throw new ProtoflyError(
+        'PF_ERR_QUEUE_FULL',
+        `${address} is offline with ${limits.perAddress} messages waiting (the most kept per address)`,
+        { address, limit: limits.perAddress },
+      );
+    }
+  }
+
+  async release(address: string): Promise<readonly Frame[]> {
+    const entries = await this.#release(this.#heldKey(address));
+    const now = Date.now();
+    const frames: Frame[] = [];
+    for (const e of entries) {
+      const space = e.indexOf(0x20);
+      if (Number(e.toString('latin1', 0, space)) > now) frames.push(e.subarray(space + 1));
+    }
+    return frames;
+  }
+
+  async held(): Promise<number> {
+    let count = 0;
+    const stream = this.#cmd.scanStream({ match: `${this.#options.prefix}held:*`, count: 500 });
+    for await (const keys of stream as AsyncIterable<string[]>) {
+      const lengths = await Promise.all(keys.map((k) => this.#cmd.llen(k)));
+      count += lengths.reduce((a, b) => a + b, 0);
+    }
+    return count;
+  }
+
+  async nodes(): Promise<readonly string[]> {
+    return this.#cmd.zrangebyscore(this.#nodesKey, Date.now(), '+inf');
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    this.#member = undefined;
+    for (const p of this.#pending.values()) p.resolve(false);
+    this.#pending.clear();
+    if (this.#cmd.status === 'ready') await this.#cmd.zrem(this.#nodesKey, this.node).catch(() => {});
+    await Promise.all([closeRedis(this.#sub), closeRedis(this.#cmd)]);
+  }
+
+  #onMessage(channel: string, data: Buffer): void {
+    if (channel === this.#heldChannel) return this.#member?.held(data.toString());
+    const batch = decodeBatch(data);
+    if (batch?.kind === 'confirmations') {
+      for (const [seq, delivered] of batch.results) {
+        const p = this.#pending.get(seq);
+        this.#pending.delete(seq);
+        p?.resolve(delivered);
+      }
+    } else if (batch?.kind === 'deliveries') {
+      const results = batch.items.map((d): [number, boolean] => [
+        d.seq,
+        this.#member?.deliver(d.session, d.frame) ?? false,
+      ]);
+      const queued = this.#confirmations.get(batch.from);
+      if (queued) queued.push(...results);
+      else this.#confirmations.set(batch.from, results);
+      this.#scheduleFlush();
+    }
+  }
+
+  /** Publishes what this tick queued: one message per destination node. */
+  #scheduleFlush(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(() => {
+      this.#flushing = false;
+      for (const [node, items] of this.#deliveries) {
+        this.#cmd.publish(this.#channel(node), encodeDeliveries(this.node, items)).then(
+          (receivers) => this.#published(items, receivers),
+          () => this.#published(items, 0),
+        );
+      }
+      for (const [node, results] of this.#confirmations) {
+        // A lost confirmation times out at the sender, which holds the frame: a repeat, not a loss.
+        this.#cmd.publish(this.#channel(node), encodeConfirmations(this.node, results)).catch(() => {});
+      }
+      this.#deliveries.clear();
+      this.#confirmations.clear();
+    });
+  }
+
+  /** No node listened: nothing was delivered. Else the confirmations' clock starts. */
+  #published(items: readonly Delivery[], receivers: number): void {
+    const now = performance.now();
+    for (const { seq } of items) {
+      const p = this.#pending.get(seq);
+      if (!p) continue;
+      if (receivers > 0) {
+        p.sentAt = now;
+        continue;
+      }
+      this.#pending.delete(seq);
+      p.resolve(false);
+    }
+  }
+
+  /** Deliveries published and not confirmed in time count as not delivered. */
+  #expire(): void {
+    const before = performance.now() - this.#options.deliveryTimeoutMs;
+    for (const [seq, p] of this.#pending) {
+      if (p.sentAt === 0 || p.sentAt > before) continue;
+      this.#pending.delete(seq);
+      p.resolve(false);
+    }
+  }
+
+  async #beat(): Promise<void> {
+    const now = Date.now();
+    await this.#cmd
+      .multi()
+      .zadd(this.#nodesKey, now + 3 * this.#options.heartbeatMs, this.node)
+      .zremrangebyscore(this.#nodesKey, '-inf', now)
+      .exec()
+      .catch(() => {});
+  }
+
+  async #rejoin(): Promise<void> {
+    await this.#sub.subscribe(this.#channel(this.node), this.#heldChannel);
+    await this.#beat();
+    this.#member?.rejoined();
+  }
+
+  #channel(node: string): string {
+    return `${this.#options.prefix}node:${node}`;
+  }
+
+  get #heldChannel(): string {
+    return `${this.#options.prefix}held`;
+  }
+
+  get #nodesKey(): string {
+    return `${this.#options.prefix}nodes`;
+  }
+
+  #heldKey(address: string): string {
+    return `${this.#options.prefix}held:${address}`;
+  }
+}

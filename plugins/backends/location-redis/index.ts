@@ -1,0 +1,19 @@
+import type { Backend } from '../../../core/service.js';
+import { connectRedis } from '../redis-connection.js';
+import { RedisLocation } from './redis-location.js';
+
+/** location-redis: registrations in Redis, seen by every node process of the domain. */
+const backend: Backend<'location'> = {
+  service: 'location',
+  async create(ctx) {
+    const { url, prefix, retainSeconds, connectTimeoutMs } = ctx.config as {
+      url: string;
+      prefix?: string;
+      retainSeconds: number;
+      connectTimeoutMs: number;
+    };
+    const redis = await connectRedis(url, `protofly-location-${process.pid}`, connectTimeoutMs);
+    return new RedisLocation(redis, prefix ?? `pf:${ctx.domain}:`, retainSeconds * 1000);
+  },
+};
+export default backend;

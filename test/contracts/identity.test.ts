@@ -1,0 +1,28 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { serviceOf } from '../support/backends.js';
+import { identityContract } from './identity.contract.js';
+
+identityContract({
+  name: 'identity-static (users file)',
+  create: () => serviceOf('identity', 'identity-static'),
+});
+identityContract({
+  name: 'identity-static (inline users)',
+  create: () => serviceOf('identity', 'identity-static', { users: {} }),
+});
+
+describe('identity-static', () => {
+  it('keeps its users in the file, read again when another process changed it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pf-identity-'));
+    const one = await serviceOf('identity', 'identity-static', {}, {}, dir);
+    const two = await serviceOf('identity', 'identity-static', {}, {}, dir);
+    await one.users!.create('alice', 'alice pass');
+    expect(await readFile(join(dir, 'users.yaml'), 'utf8')).toMatch(/^users:\n {2}alice: scrypt\$/);
+    expect(await two.authenticate('alice', 'alice pass')).toBe('user://backends.test/alice');
+    await two.users!.update('alice', { disabled: true });
+    expect(await one.authenticate('alice', 'alice pass')).toBeUndefined();
+  });
+});
