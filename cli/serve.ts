@@ -1,28 +1,57 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ProtoflyError } from '../core/errors.js';
+import type { PublishResult } from '../server/catalogue/publish.js';
+import { isClusterNode, type NodeReport, runClusterNode, startCluster } from '../server/cluster-mode.js';
 import { startDomain } from '../server/domain.js';
 import { type Command, parse, untilSignal } from './command.js';
 
-const usage = 'protofly serve [--config <domain.yaml|json>] [--domain <d>] [--data <dir>]';
+const usage =
+  'protofly serve [--config <domain.yaml|json>] [--domain <d>] [--data <dir>] [--cluster <redis://host:port>] [--nodes <n>]';
 
 /** What `protofly serve` runs with no config: a domain on loopback, in memory but its key and catalogue. */
 const DEFAULTS = { domain: 'localhost', ports: { catalogue: 7080, messaging: 7081, admin: 7082 } };
 
 export const serve: Command = {
-  summary: 'run a domain: catalogue with the built-in stubs, identity and messaging node',
+  summary:
+    'run a domain: catalogue, services, messaging node(s); --cluster for several node processes on Redis',
   usage,
   async run(args) {
+    if (isClusterNode()) {
+      await runClusterNode();
+      return 0;
+    }
     const { values } = parse(
       args,
-      { config: { type: 'string' }, domain: { type: 'string' }, data: { type: 'string' } },
+      {
+        config: { type: 'string' },
+        domain: { type: 'string' },
+        data: { type: 'string' },
+        cluster: { type: 'string' },
+        nodes: { type: 'string' },
+      },
       usage,
     );
     const config: Record<string, unknown> = values.config ? await readConfig(values.config) : { ...DEFAULTS };
     if (values.domain) config.domain = values.domain;
     if (values.data) config.dataDir = values.data;
-    const domain = await startDomain(config);
-    const lines = [
+    if (values.cluster) withRedis(config, values.cluster);
+    if (values.nodes !== undefined) config.nodes = Number(values.nodes);
+    else if (values.cluster) config.nodes ??= 2;
+    const served = Number(config.nodes ?? 1) > 1 ? await serveCluster(config, args) : await serveOne(config);
+    console.log([...served.lines, 'Ctrl-C stops it.'].join('\n'));
+    await untilSignal();
+    await served.close();
+    return 0;
+  },
+};
+
+type Served = { lines: string[]; close(): Promise<void> };
+
+async function serveOne(config: Record<string, unknown>): Promise<Served> {
+  const domain = await startDomain(config);
+  return {
+    lines: [
       `protofly domain ${domain.domain}`,
       `  catalogue   ${domain.catalogueUrl}/.well-known/protofly/stub/default`,
       `  keys        ${domain.catalogueUrl}/.well-known/protofly/keys  (kid ${domain.key.publicJwk.kid})`,
@@ -30,18 +59,47 @@ export const serve: Command = {
       `  health      ${domain.adminUrl}/health`,
       `  metrics     ${domain.adminUrl}/metrics`,
       `  data        ${domain.dataDir}`,
-      ...domain.published.map(
-        (p) =>
-          `  stub        ${p.descriptor.name}@${p.descriptor.version} ${p.descriptor.sourcePackage.integrity}`,
-      ),
-      'Ctrl-C stops it.',
-    ];
-    console.log(lines.join('\n'));
-    await untilSignal();
-    await domain.close();
-    return 0;
-  },
-};
+      ...stubLines(domain.published),
+      ...domain.backends.map((b) => `  backend     ${b.service} ${b.name}@${b.version}`),
+    ],
+    close: () => domain.close(),
+  };
+}
+
+async function serveCluster(config: Record<string, unknown>, args: readonly string[]): Promise<Served> {
+  const running = await startCluster(config, ['serve', ...args]);
+  const nodeLine = (n: NodeReport) => `  node        ${n.id} pid ${n.pid} admin ${n.adminUrl}`;
+  running.onRespawn = (n) => console.log(`${nodeLine(n)} (started again)`);
+  const nodes = [...running.nodes.values()];
+  return {
+    lines: [
+      `protofly domain ${running.domain} (${nodes.length} node processes)`,
+      `  catalogue   ${running.catalogueUrl}/.well-known/protofly/stub/default`,
+      `  keys        ${running.catalogueUrl}/.well-known/protofly/keys  (kid ${running.keyId})`,
+      `  messaging   ${running.nodeUrl}`,
+      ...nodes.map(nodeLine),
+      `  data        ${running.dataDir}`,
+      ...stubLines(running.published),
+      ...(nodes[0]?.backends ?? []).map((b) => `  backend     ${b.service} ${b.name}@${b.version}`),
+    ],
+    close: () => running.close(),
+  };
+}
+
+function stubLines(published: readonly PublishResult[]): string[] {
+  return published.map(
+    (p) =>
+      `  stub        ${p.descriptor.name}@${p.descriptor.version} ${p.descriptor.sourcePackage.integrity}`,
+  );
+}
+
+/** `--cluster <url>`: location and cluster on that Redis, unless the config chose other backends. */
+function withRedis(config: Record<string, unknown>, url: string): void {
+  const services = { ...(config.services as Record<string, unknown> | undefined) };
+  services.location ??= { backend: 'location-redis', config: { url } };
+  services.cluster ??= { backend: 'cluster-redis', config: { url } };
+  config.services = services;
+}
 
 /** Reads a domain config in JSON or YAML; the schema check happens in startDomain. */
 async function readConfig(file: string): Promise<Record<string, unknown>> {

@@ -71,7 +71,13 @@ class Node implements MessagingNode {
   readonly #settings: NodeSettings;
   /** Every open connection, by session id. */
   readonly #sessions = new Map<string, Session>();
-  readonly #hold: HoldLimits;
+  /**
+   * This node's own sessions by the addresses they hold. Routing goes through Location; this
+   * is for what must happen at once, without a round trip: a session that frames were just
+   * held for starts catching up before the next frame for it can arrive.
+   */
+  readonly #holders = new Map<string, Set<Session>>();
+  readonly #holdLimits: HoldLimits;
   readonly #cdr: CdrRecorder | undefined;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
@@ -85,7 +91,7 @@ class Node implements MessagingNode {
 
   constructor(settings: NodeSettings) {
     this.#settings = settings;
-    this.#hold = { perAddress: settings.offlineMessages, ttlMs: settings.offlineTtlSeconds * 1000 };
+    this.#holdLimits = { perAddress: settings.offlineMessages, ttlMs: settings.offlineTtlSeconds * 1000 };
     this.#cdr = settings.cdr && new CdrRecorder(settings.cdr, settings.log);
     this.#http = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
@@ -190,7 +196,7 @@ class Node implements MessagingNode {
       this.metrics.messagesOut++;
       return true;
     },
-    held: (address) => void this.#takeHeldFor(address),
+    held: (address) => this.#takeHeldFor(address),
     rejoined: () => void this.#rejoin(),
   };
 
@@ -223,7 +229,9 @@ class Node implements MessagingNode {
       clearTimeout(authTimer);
       session.flushAcks();
       this.#sessions.delete(session.id);
-      if (session.address) this.#unregister(session);
+      if (!session.address) return;
+      for (const a of [session.address, ...session.hyperties]) this.#removeHolder(a, session);
+      this.#unregister(session);
     });
     ws.on('message', (data, isBinary) => this.#onFrame(session, data, isBinary));
   }
@@ -297,6 +305,7 @@ class Node implements MessagingNode {
     // Whatever reaches the session from now on waits until what was held for it is out.
     session.catchingUp++;
     session.deferred = [];
+    this.#addHolder(address, session);
     try {
       await this.#settings.location.register(this.#registration(session, address));
       const granted: string[] = [];
@@ -390,9 +399,12 @@ class Node implements MessagingNode {
   }
 
   #holdFor(session: Session, m: Message, frame: Frame): Promise<void> {
-    return this.#settings.cluster.hold(m.to, frame, this.#hold).then(
+    return this.#settings.cluster.hold(m.to, frame, this.#holdLimits).then(
       () => {
         this.metrics.stored++;
+        // A session of the recipient here (one that registered meanwhile) takes it before
+        // the sender's next message can reach it.
+        this.#takeHeldFor(m.to);
         this.#accepted(session, m);
       },
       (err) => this.#failed(session, err, 'holding', m.id),
@@ -411,7 +423,10 @@ class Node implements MessagingNode {
     if (session.hyperties.has(h)) return true;
     if (!inDomain(h, session.userDomain!) || session.hyperties.size >= MAX_HYPERTIES) return false;
     const claimed = await this.#settings.location.register(this.#registration(session, h));
-    if (claimed) session.hyperties.add(h);
+    if (claimed && session.open) {
+      session.hyperties.add(h);
+      this.#addHolder(h, session);
+    }
     return claimed;
   }
 
@@ -436,7 +451,7 @@ class Node implements MessagingNode {
         const frames = await this.#settings.cluster.release(address);
         if (!session.open) {
           // Gone meanwhile: hold them again for the next session.
-          for (const f of frames) await this.#settings.cluster.hold(address, f, this.#hold);
+          for (const f of frames) await this.#settings.cluster.hold(address, f, this.#holdLimits);
           continue;
         }
         for (const f of frames) session.send(f);
@@ -454,16 +469,27 @@ class Node implements MessagingNode {
     if (session.open) for (const f of deferred) session.send(f);
   }
 
-  /** A cluster notice: frames were held for `address`; its sessions here take them. */
-  async #takeHeldFor(address: string): Promise<void> {
-    try {
-      const regs = await this.#settings.location.lookup(address);
-      const here = regs.filter((r) => r.node === this.id).map((r) => this.#sessions.get(r.session));
-      const session = here.find((s) => s?.open);
-      if (session) await this.#takeHeld(session, [address]);
-    } catch (err) {
-      this.#settings.log.warn({ address, err: (err as Error).message }, 'held frames not taken');
+  /** Frames were held for `address`: its newest session here, if any, takes them now. */
+  #takeHeldFor(address: string): void {
+    const holders = [...(this.#holders.get(address) ?? [])].filter((s) => s.open);
+    const newest = holders.at(-1);
+    if (newest) {
+      this.#takeHeld(newest, [address]).catch((err: Error) =>
+        this.#settings.log.warn({ address, err: err.message }, 'held frames not taken'),
+      );
     }
+  }
+
+  #addHolder(address: string, session: Session): void {
+    const set = this.#holders.get(address);
+    if (set) set.add(session);
+    else this.#holders.set(address, new Set([session]));
+  }
+
+  #removeHolder(address: string, session: Session): void {
+    const set = this.#holders.get(address);
+    set?.delete(session);
+    if (set?.size === 0) this.#holders.delete(address);
   }
 
   /** The cluster's shared state may be gone (Redis restarted): register again, take what was held meanwhile. */

@@ -29,6 +29,12 @@ local all = redis.call('LRANGE', KEYS[1], 0, -1)
 redis.call('DEL', KEYS[1])
 return all`;
 
+/**
+ * Milliseconds after which an unconfirmed delivery makes this node ask Redis whether its
+ * destination still listens: a node that died is noticed in this time, not the full timeout.
+ */
+const PROBE_MS = 200;
+
 export interface RedisClusterOptions {
   /** Prefix of every key and channel. */
   readonly prefix: string;
@@ -40,6 +46,7 @@ export interface RedisClusterOptions {
 
 interface Pending {
   readonly resolve: (delivered: boolean) => void;
+  readonly node: string;
   /** When the PUBLISH carrying it was answered; 0 before (a Redis outage does not time it out). */
   sentAt: number;
 }
@@ -75,6 +82,7 @@ export class RedisCluster implements Cluster {
   #member: ClusterMember | undefined;
   #subscribed = false;
   #flushing = false;
+  #probing = false;
   #seq = 0;
 
   /** @param cmd - for commands and publishing; `sub` - for this node's subscriptions only */
@@ -101,7 +109,7 @@ export class RedisCluster implements Cluster {
     const { heartbeatMs, deliveryTimeoutMs } = this.#options;
     this.#timers.push(
       setInterval(() => void this.#beat(), heartbeatMs),
-      setInterval(() => this.#expire(), Math.max(10, deliveryTimeoutMs / 4)),
+      setInterval(() => this.#expire(), Math.min(PROBE_MS / 2, deliveryTimeoutMs / 4)),
     );
     for (const t of this.#timers) t.unref();
   }
@@ -109,7 +117,7 @@ export class RedisCluster implements Cluster {
   deliver(node: string, session: string, frame: Frame): Promise<boolean> {
     return new Promise((resolve) => {
       const seq = ++this.#seq;
-      this.#pending.set(seq, { resolve, sentAt: 0 });
+      this.#pending.set(seq, { resolve, node, sentAt: 0 });
       const batch = this.#deliveries.get(node);
       if (batch) batch.push({ seq, session, frame });
       else this.#deliveries.set(node, [{ seq, session, frame }]);
@@ -229,14 +237,39 @@ export class RedisCluster implements Cluster {
     }
   }
 
-  /** Deliveries published and not confirmed in time count as not delivered. */
+  /**
+   * Deliveries published and not confirmed in time count as not delivered, and so do those to
+   * a node that no longer listens on its channel (it died with them unprocessed).
+   */
   #expire(): void {
-    const before = performance.now() - this.#options.deliveryTimeoutMs;
+    const now = performance.now();
+    const overdue = new Set<string>();
     for (const [seq, p] of this.#pending) {
-      if (p.sentAt === 0 || p.sentAt > before) continue;
-      this.#pending.delete(seq);
-      p.resolve(false);
+      if (p.sentAt === 0) continue;
+      if (now - p.sentAt > this.#options.deliveryTimeoutMs) {
+        this.#pending.delete(seq);
+        p.resolve(false);
+      } else if (now - p.sentAt > PROBE_MS) {
+        overdue.add(p.node);
+      }
     }
+    if (overdue.size === 0 || this.#probing) return;
+    this.#probing = true;
+    const nodes = [...overdue];
+    this.#cmd
+      .pubsub('NUMSUB', ...nodes.map((n) => this.#channel(n)))
+      .then((reply) => {
+        const gone = new Set(nodes.filter((_, i) => Number((reply as unknown[])[2 * i + 1]) === 0));
+        for (const [seq, p] of this.#pending) {
+          if (p.sentAt === 0 || !gone.has(p.node)) continue;
+          this.#pending.delete(seq);
+          p.resolve(false);
+        }
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.#probing = false;
+      });
   }
 
   async #beat(): Promise<void> {

@@ -1,0 +1,311 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Conversation } from '../core/conversation.js';
+import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
+import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
+import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
+import { readDomainKey } from '../server/catalogue/keys.js';
+import { type RedisServer, startRedis } from './support/redis-server.js';
+
+const BIN = join(import.meta.dirname, '../bin/protofly.js');
+const DOMAIN = 'c.example';
+const FAST = { [DOMAIN]: { reconnectDelayMs: 50, reconnectDelayMaxMs: 200, randomizationFactor: 0 } };
+
+interface NodeLine {
+  id: string;
+  pid: number;
+  admin: string;
+}
+
+/** `protofly serve --cluster` as a child process: the primary and its node processes. */
+interface Served {
+  readonly child: ChildProcess;
+  readonly catalogue: string;
+  readonly nodes: NodeLine[];
+  /** Node processes started again after one died, in order. */
+  readonly respawned: NodeLine[];
+  readonly issuer: StaticIdentity;
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+const NODE_LINE = /^\s+node\s+(\S+) pid (\d+) admin (\S+)( \(started again\))?$/gm;
+
+async function serveCluster(dir: string, redisUrl: string, nodes: number): Promise<Served> {
+  const dataDir = join(dir, 'data');
+  const config = join(dir, 'domain.yaml');
+  // A rate limit above what the tests send: a flood refusal is resent later, out of order.
+  await writeFile(
+    config,
+    `domain: ${DOMAIN}\ndataDir: ${dataDir}\nports: { catalogue: 0, messaging: 0, admin: 0 }\nlimits: { messagesPerSecond: 5000 }\n`,
+  );
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--config', config, '--cluster', redisUrl, '--nodes', String(nodes)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stderr.on('data', (d) => {
+    out += d;
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('Ctrl-C stops it.')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+  });
+  await ready;
+  const lines = () => [...out.matchAll(NODE_LINE)];
+  const key = await readDomainKey(join(dataDir, 'keys', `${DOMAIN}.key`), DOMAIN);
+  return {
+    child,
+    catalogue: new URL(/^\s+catalogue\s+(\S+)/m.exec(out)![1]!).origin,
+    nodes: lines()
+      .filter((m) => !m[4])
+      .map((m) => ({ id: m[1]!, pid: Number(m[2]), admin: m[3]! })),
+    get respawned() {
+      return lines()
+        .filter((m) => m[4])
+        .map((m) => ({ id: m[1]!, pid: Number(m[2]), admin: m[3]! }));
+    },
+    issuer: new StaticIdentity({ domain: DOMAIN, key, users: new Map() }),
+    output: () => out,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Open connections on a node, from its own admin port. */
+async function connections(node: NodeLine): Promise<number> {
+  return ((await (await fetch(`${node.admin}/health`)).json()) as { connections: number }).connections;
+}
+
+/** Each node's connection count. */
+const counts = (nodes: readonly NodeLine[]) => Promise.all(nodes.map(connections));
+
+let host: NodeWorkerHost;
+beforeAll(async () => {
+  host = new NodeWorkerHost();
+  await host.ready();
+});
+afterAll(() => host?.terminate());
+
+/** A runtime of `user` that loads c.example's stub from the cluster's catalogue, verified. */
+function runtimeOf(served: Served, user: string, runtimes: NodeRuntime[]): NodeRuntime {
+  const address = `user://${DOMAIN}/${user}`;
+  const rt = createNodeRuntime({
+    identity: { address, token: (aud) => served.issuer.issue(address, 600, aud) },
+    catalogues: { [DOMAIN]: served.catalogue },
+    host,
+    stubConfig: FAST,
+  });
+  runtimes.push(rt);
+  return rt;
+}
+
+/** Registers `user` and waits until a node counts the connection; returns the node's index. */
+async function connect(served: Served, rt: NodeRuntime): Promise<number> {
+  const before = await counts(served.nodes);
+  await rt.runtime.register();
+  let after = before;
+  await expect
+    .poll(async () => {
+      after = await counts(served.nodes);
+      return after.reduce((a, b) => a + b, 0);
+    })
+    .toBe(before.reduce((a, b) => a + b, 0) + 1);
+  return after.findIndex((n, i) => n > before[i]!);
+}
+
+/** The texts a conversation receives from now on. */
+function texts(c: Conversation): string[] {
+  const got: string[] = [];
+  c.on('message', (m) => got.push((m.body as { text: string }).text));
+  return got;
+}
+
+/**
+ * Sends `n` chats, calling `during` once `at` have been sent; resolves with the texts the far
+ * side acknowledged (its runtime answered 200) and those that failed.
+ */
+async function stream(c: Conversation, n: number, at: number, during: () => unknown) {
+  const acknowledged: string[] = [];
+  const failed: string[] = [];
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const text = `m${i}`;
+    sends.push(
+      c.send(text).then(
+        () => void acknowledged.push(text),
+        () => void failed.push(text),
+      ),
+    );
+    if (i === at) await during();
+    if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+  }
+  await Promise.all(sends);
+  return { acknowledged, failed };
+}
+
+/** Opens alice → `to`, delivers a first chat, and returns both ends. */
+async function open(alice: NodeRuntime, to: NodeRuntime, toAddress: string) {
+  const incoming = new Promise<Conversation>((resolve) => to.runtime.on('conversation', resolve));
+  const out = await alice.runtime.conversation(toAddress);
+  await out.send('hello');
+  const inc = await incoming;
+  const first = await inc[Symbol.asyncIterator]().next();
+  expect(first.value?.body).toEqual({ kind: 'chat', text: 'hello' });
+  return { out, inc };
+}
+
+/** Nothing acknowledged went missing, nothing came twice, and everything came in the order sent. */
+function expectDelivered(received: readonly string[], sent: { acknowledged: string[]; failed: string[] }) {
+  expect(new Set(received).size).toBe(received.length);
+  for (const text of sent.acknowledged) expect(received).toContain(text);
+  const order = (t: string) => Number(t.slice(1));
+  expect([...received].sort((a, b) => order(a) - order(b))).toEqual(received);
+}
+
+describe('protofly serve --cluster: two node processes on Redis', () => {
+  let dir: string;
+  let redis: RedisServer;
+  let served: Served;
+  const runtimes: NodeRuntime[] = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pf-cluster2-'));
+    redis = await startRedis();
+    served = await serveCluster(dir, redis.url, 2);
+  });
+  afterAll(async () => {
+    await Promise.allSettled(runtimes.map((r) => r.close()));
+    expect(await served?.stop()).toBe(0);
+    await redis?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs two node processes on one messaging port, each with its own admin port', () => {
+    expect(served.nodes).toHaveLength(2);
+    expect(new Set(served.nodes.map((n) => n.pid)).size).toBe(2);
+    expect(new Set(served.nodes.map((n) => n.admin)).size).toBe(2);
+  });
+
+  it('carries a chat between users on different nodes, both ways', async () => {
+    const bob = runtimeOf(served, 'bob', runtimes);
+    const alice = runtimeOf(served, 'alice', runtimes);
+    const bobNode = await connect(served, bob);
+    const aliceNode = await connect(served, alice);
+    expect(aliceNode).not.toBe(bobNode);
+    const { out, inc } = await open(alice, bob, `user://${DOMAIN}/bob`);
+    const back = texts(out);
+    await inc.send('hi alice');
+    await expect.poll(() => back).toEqual(['hi alice']);
+  });
+
+  it("loses nothing acknowledged when the recipient's node is killed mid-conversation", async () => {
+    const dave = runtimeOf(served, 'dave', runtimes);
+    const erin = runtimeOf(served, 'erin', runtimes);
+    const daveNode = await connect(served, dave);
+    const erinNode = await connect(served, erin);
+    expect(erinNode).not.toBe(daveNode);
+    const { out, inc } = await open(erin, dave, `user://${DOMAIN}/dave`);
+    const received = texts(inc);
+    const victim = served.nodes[daveNode]!;
+    const sent = await stream(out, 300, 100, () => process.kill(victim.pid, 'SIGKILL'));
+    await expect
+      .poll(() => received.length, { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(sent.acknowledged.length);
+    expectDelivered(received, sent);
+    expect(sent.acknowledged.length).toBeGreaterThan(250);
+    // The primary starts a node in place of the dead one.
+    await expect.poll(() => served.respawned.length, { timeout: 10_000 }).toBe(1);
+  });
+});
+
+describe('protofly serve --cluster: three node processes on Redis', () => {
+  let dir: string;
+  let redis: RedisServer;
+  let served: Served;
+  const runtimes: NodeRuntime[] = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pf-cluster3-'));
+    redis = await startRedis();
+    served = await serveCluster(dir, redis.url, 3);
+  });
+  afterAll(async () => {
+    await Promise.allSettled(runtimes.map((r) => r.close()));
+    expect(await served?.stop()).toBe(0);
+    await redis?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("chats around three users on three nodes, and loses nothing acknowledged when the sender's node is killed", async () => {
+    const users = ['alice', 'bob', 'carol'].map((u) => runtimeOf(served, u, runtimes));
+    const placed: number[] = [];
+    for (const rt of users) placed.push(await connect(served, rt));
+    expect(new Set(placed).size).toBe(3);
+    const [alice, bob, carol] = users as [NodeRuntime, NodeRuntime, NodeRuntime];
+    const ab = await open(alice, bob, `user://${DOMAIN}/bob`);
+    const bc = await open(bob, carol, `user://${DOMAIN}/carol`);
+    const ca = await open(carol, alice, `user://${DOMAIN}/alice`);
+    for (const pair of [ab, bc, ca]) {
+      const back = texts(pair.out);
+      await pair.inc.send('reply');
+      await expect.poll(() => back).toEqual(['reply']);
+    }
+    const received = texts(ab.inc);
+    const sendersNode = served.nodes[placed[0]!]!;
+    const sent = await stream(ab.out, 300, 100, () => process.kill(sendersNode.pid, 'SIGKILL'));
+    await expect
+      .poll(() => received.length, { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(sent.acknowledged.length);
+    expectDelivered(received, sent);
+    expect(sent.acknowledged.length).toBeGreaterThan(250);
+  });
+});
+
+describe('protofly serve --cluster: Redis restarting', () => {
+  let dir: string;
+  let redis: RedisServer;
+  let served: Served;
+  const runtimes: NodeRuntime[] = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pf-cluster-redis-'));
+    redis = await startRedis();
+    served = await serveCluster(dir, redis.url, 2);
+  });
+  afterAll(async () => {
+    await Promise.allSettled(runtimes.map((r) => r.close()));
+    expect(await served?.stop()).toBe(0);
+    await redis?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reconnects the nodes to a restarted, empty Redis and loses nothing acknowledged', async () => {
+    const bob = runtimeOf(served, 'bob', runtimes);
+    const alice = runtimeOf(served, 'alice', runtimes);
+    expect(await connect(served, bob)).not.toBe(await connect(served, alice));
+    const { out, inc } = await open(alice, bob, `user://${DOMAIN}/bob`);
+    const received = texts(inc);
+    const sent = await stream(out, 200, 50, async () => {
+      await redis.stop();
+      await new Promise((r) => setTimeout(r, 300));
+      await redis.start();
+    });
+    await expect
+      .poll(() => received.length, { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(sent.acknowledged.length);
+    expectDelivered(received, sent);
+    // After the restart, new messages still cross nodes.
+    const after = texts(out);
+    await inc.send('after the restart');
+    await expect.poll(() => after, { timeout: 10_000 }).toEqual(['after the restart']);
+  });
+});
