@@ -37,6 +37,10 @@ export interface Kamailio {
   readonly rpcUrl: string;
   /** The end of its standard error. */
   log(): string;
+  /** Calls a JSON-RPC method (`ul.lookup`, `htable.get`...); resolves with its result, or rejects with its error. */
+  rpc(method: string, params: readonly unknown[]): Promise<unknown>;
+  /** Its counters whose names start with `group` (`sl:`, `registrar:`, `tmx:`...), by name. */
+  stats(group: string): Promise<Record<string, number>>;
   /** Stops it and starts it again on the same ports, with the same users (its memory, guests included, is gone). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -134,12 +138,32 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     });
   };
 
+  const rpc = async (method: string, params: readonly unknown[]): Promise<unknown> => {
+    const res = await fetch(`http://127.0.0.1:${rpcPort}/RPC`, {
+      method: 'POST',
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    });
+    const reply = (await res.json()) as { result?: unknown; error?: { message: string } };
+    if (reply.error) throw new ProtoflyError('PF_ERR_FETCH', `Kamailio ${method}: ${reply.error.message}`);
+    return reply.result;
+  };
+
   await start();
   return {
     domain: options.domain,
     wsUrl,
     rpcUrl: `http://127.0.0.1:${rpcPort}/RPC`,
     log: () => log,
+    rpc,
+    async stats(group) {
+      const result = (await rpc('stats.get_statistics', [group])) as string[];
+      return Object.fromEntries(
+        result.map((line) => {
+          const [name, value] = line.split(' = ');
+          return [name!, Number(value)];
+        }),
+      );
+    },
     async restart() {
       await stop();
       await start();

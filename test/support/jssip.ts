@@ -119,13 +119,14 @@ export async function jssipUser(
       }),
     call: (target) => ua.call(target, { mediaStream: NO_MEDIA as never, pcConfig: {} }),
     answer: (session) => session.answer({ mediaStream: NO_MEDIA as never }),
+    // JsSIP's stop() lingers ~2 s for its transactions; the binding is gone once it unregistered.
     stop: () =>
       new Promise<void>((resolve) => {
-        if (!ua.isConnected()) {
+        if (!ua.isRegistered()) {
           ua.stop();
           return resolve();
         }
-        ua.once('disconnected', () => resolve());
+        ua.once('unregistered', () => resolve());
         ua.stop();
       }),
   };

@@ -14,7 +14,7 @@ import { sipUriOf } from './sessions/addresses.js';
 import { Calls } from './sessions/calls.js';
 import { Chat } from './sessions/chat.js';
 import type { Answered, AppRequest, SessionHost } from './sessions/session-host.js';
-import { TimerQueue } from './timers/timer-queue.js';
+import { type Timer, TimerQueue } from './timers/timer-queue.js';
 import { InviteServerTransaction } from './transactions/invite-server-transaction.js';
 import type { ServerTransaction } from './transactions/transaction-layer.js';
 import { Transport } from './transport/transport.js';
@@ -96,6 +96,8 @@ export class UserAgent implements SessionHost {
   #state: State = 'connecting';
   #failure = '';
   #registration: Registration | undefined;
+  /** When a guest's credentials are asked for again. */
+  #renewal: Timer | undefined;
   local: NameAddr;
   readonly contact: NameAddr;
   /** RFC 5626 §4.1: one instance id for this user agent's life, across reconnects. */
@@ -132,7 +134,8 @@ export class UserAgent implements SessionHost {
     if (!ua) {
       ua = new UserAgent(ctx);
       ctx.session.set(SESSION_KEY, ua);
-      if (ua.#settings.url === '') ua.#fail('PF_ERR_CONFIG: ctx.config has no url');
+      const missing = ua.#missing();
+      if (missing) ua.#fail(`PF_ERR_CONFIG: ${missing}`);
       else ua.#transport.connect();
     }
     const conversation = new StubConversation(ctx, ua);
@@ -302,33 +305,63 @@ export class UserAgent implements SessionHost {
     const settings = this.#settings;
     const { domain, path } = parseAddress(ctx.identity.address);
     if (domain === ctx.domain) {
-      const name = percentDecode(path[0]!);
-      if (settings.password === undefined) {
-        return this.#fail(`PF_ERR_CONFIG: no password for sip:${name}@${ctx.domain} in the stub config`);
-      }
-      return done({ secret: new Credentials(name, settings.password), local: this.local });
+      return done({
+        secret: new Credentials(percentDecode(path[0]!), settings.password!),
+        local: this.local,
+      });
     }
-    if (settings.guestUrl === undefined) {
-      return this.#fail(`PF_ERR_CONFIG: ${ctx.domain} names no guestUrl, so it admits no users of ${domain}`);
-    }
-    fetchGuestCredentials(ctx, settings.guestUrl, this.timers, (result) => {
+    this.#guest(settings.guestUrl!, `${percentDecode(path[0]!)}@${domain}`, done);
+  }
+
+  /**
+   * A guest's credentials from the guest service; asked again halfway through their life, so
+   * that a conversation longer than that keeps its registration (the service renews the same
+   * password).
+   */
+  #guest(
+    url: string,
+    displayName: string,
+    done: (c: { secret: Credentials; local: NameAddr }) => void,
+  ): void {
+    this.#renewal?.cancel();
+    fetchGuestCredentials(this.#owner, url, this.timers, (result) => {
+      if (this.#state === 'failed' || this.#state === 'closed') return;
       if (isProtoflyError(result)) {
         if (result.code === 'PF_ERR_FETCH') return this.#transportLost(result.message);
         return this.#fail(`${result.code}: ${result.message}`);
       }
-      let aor: NameAddr['uri'];
+      let aor: NameAddr['uri'] | undefined;
       try {
         aor = parseUri(result.aor);
       } catch {
-        return this.#fail(`PF_ERR_FRAME: guest service gave AOR ${JSON.stringify(result.aor)}`);
+        aor = undefined;
       }
-      if (!isSipUri(aor)) return this.#fail(`PF_ERR_FRAME: guest service gave AOR ${result.aor}`);
-      const displayName = `${percentDecode(path[0]!)}@${domain}`;
+      if (!aor || !isSipUri(aor))
+        return this.#fail(`PF_ERR_FRAME: guest service gave AOR ${JSON.stringify(result.aor)}`);
+      this.#renewal = this.timers.after(result.expires * 500, () =>
+        this.#guest(url, displayName, (c) => {
+          this.core.credentials = c.secret;
+        }),
+      );
       done({
         secret: new Credentials(result.username, result.password),
         local: { displayName, uri: aor, params: new Map() },
       });
     });
+  }
+
+  /** What the config lacks to register the runtime's user, if anything. */
+  #missing(): string | undefined {
+    const ctx = this.#owner;
+    const { domain, path } = parseAddress(ctx.identity.address);
+    if (this.#settings.url === '') return 'ctx.config has no url';
+    if (domain === ctx.domain && this.#settings.password === undefined) {
+      return `no password for sip:${percentDecode(path[0]!)}@${domain} in the stub config`;
+    }
+    if (domain !== ctx.domain && this.#settings.guestUrl === undefined) {
+      return `${ctx.domain} names no guestUrl, so it admits no users of ${domain}`;
+    }
+    return undefined;
   }
 
   /** The guest service could not answer now: like a lost connection, try the whole again later. */
@@ -342,6 +375,7 @@ export class UserAgent implements SessionHost {
   #disconnected(detail: string, delayMs: number): void {
     this.core.abort();
     this.#registration?.cancel();
+    this.#renewal?.cancel();
     if (this.#state === 'failed' || this.#state === 'closed') return;
     this.#setState('disconnected', `${detail}; reconnecting in ${delayMs} ms`);
   }
@@ -351,6 +385,7 @@ export class UserAgent implements SessionHost {
     this.#state = 'failed';
     this.#failure = detail;
     this.#registration?.cancel();
+    this.#renewal?.cancel();
     this.#transport.close();
     this.core.abort();
     for (const c of this.#conversations) c.report('failed', detail);

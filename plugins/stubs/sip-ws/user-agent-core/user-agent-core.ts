@@ -5,7 +5,9 @@ import type { Credentials } from '../digest/credentials.js';
 import {
   AUTHORIZATION,
   CSEQ,
+  isSipUri,
   PROXY_AUTHORIZATION,
+  RECORD_ROUTE,
   REQUIRE,
   type SipMessage,
   SipRequest,
@@ -206,7 +208,12 @@ export class UserAgentCore {
       res.headers.put(UNSUPPORTED, required);
       return transaction.respond(res);
     }
-    if (key === undefined) return this.#delegate.onRequest(transaction, request, undefined);
+    if (key === undefined) {
+      if (request.method === 'INVITE' && !dialogForming(request)) {
+        return transaction.respond(createResponse(request, 400, { reason: 'Bad Contact or Record-Route' }));
+      }
+      return this.#delegate.onRequest(transaction, request, undefined);
+    }
     const dialog = this.dialogs.get(key);
     if (!dialog) return transaction.respond(createResponse(request, 481));
     if (!dialog.receive(request))
@@ -244,6 +251,20 @@ export class UserAgentCore {
       port: undefined,
       params: new Map([['branch', newBranch()]]),
     };
+  }
+}
+
+/**
+ * §8.1.1.8, §12.1.1: a request that makes a dialog has exactly one Contact, a SIP URI, and
+ * Record-Route values that parse: the dialog is built from them when it is answered.
+ */
+function dialogForming(request: SipRequest): boolean {
+  try {
+    const contacts = request.contacts;
+    request.headers.all(RECORD_ROUTE);
+    return contacts.length === 1 && isSipUri(contacts[0]!.uri);
+  } catch {
+    return false;
   }
 }
 

@@ -1,0 +1,274 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Kamailio, startKamailio } from '../../../cli/kamailio.js';
+import { type Message, request, response } from '../../../core/message.js';
+import type { SocketDelegate, Stub, StubSocket } from '../../../core/stub.js';
+import { eventually } from '../../../test/support/conversation.js';
+import {
+  DirectContext,
+  type DirectContextOptions,
+  DirectSession,
+} from '../../../test/support/direct-context.js';
+import { type SipWorld, startSipWorld } from '../../../test/support/sip-world.js';
+import activate from './index.js';
+import { parse, type SipMessage, SipRequest, SipResponse, SUPPORTED } from './message/index.js';
+
+/** A context that also records every frame its sockets carry. */
+class TappedContext extends DirectContext {
+  readonly wire: { out: boolean; data: string }[] = [];
+
+  override connect(url: string, protocols: readonly string[], delegate: SocketDelegate): StubSocket {
+    const socket = super.connect(url, protocols, {
+      ...delegate,
+      onMessage: (data) => {
+        this.wire.push({ out: false, data });
+        delegate.onMessage(data);
+      },
+    });
+    return {
+      send: (data) => {
+        this.wire.push({ out: true, data });
+        socket.send(data);
+      },
+      close: (code, reason) => socket.close(code, reason),
+    };
+  }
+
+  /** The SIP messages sent (`out`) or received, parsed; keep-alives left out. */
+  sip(out: boolean): SipMessage[] {
+    // Keep-alives are blank; the guest service speaks JSON.
+    return this.wire
+      .filter((f) => f.out === out && f.data.trim() !== '' && !f.data.startsWith('{'))
+      .map((f) => parse(f.data));
+  }
+
+  requests(method: string): SipRequest[] {
+    return this.sip(true).filter((m): m is SipRequest => m instanceof SipRequest && m.method === method);
+  }
+
+  responses(status: number, method: string): SipResponse[] {
+    return this.sip(false).filter(
+      (m): m is SipResponse => m instanceof SipResponse && m.status === status && m.cseq.method === method,
+    );
+  }
+}
+
+const FAST = { reconnectDelayMs: 50, reconnectDelayMaxMs: 100, randomizationFactor: 0 };
+const running: { stub: Stub; ctx: DirectContext; session: DirectSession }[] = [];
+
+/** Activates the stub for `address`, talking to `peer`. */
+async function open(
+  address: string,
+  config: Record<string, unknown>,
+  options: Partial<DirectContextOptions> = {},
+): Promise<{ stub: Stub; ctx: TappedContext }> {
+  const session = new DirectSession();
+  const ctx = new TappedContext({
+    address,
+    config: { ...FAST, ...config },
+    session,
+    domain: 'c.example',
+    ...options,
+  });
+  const stub = await activate(ctx);
+  running.push({ stub, ctx, session });
+  return { stub, ctx };
+}
+
+const settled = (ctx: DirectContext) =>
+  ctx.until(() => ['live', 'failed'].includes(ctx.statuses.at(-1) ?? ''));
+const chat = (from: string, to: string, text: string) =>
+  request('create', from, to, { value: { kind: 'chat', text } });
+/** Answers every create that reaches `ctx` with 200, as a runtime would. */
+function answering(ctx: DirectContext, stub: Stub): () => Message[] {
+  let seen = 0;
+  const timer = setInterval(() => {
+    for (const m of ctx.received.slice(seen)) if (m.type === 'create') stub.postMessage(response(m, 200));
+    seen = ctx.received.length;
+  }, 5);
+  timers.push(timer);
+  return () => ctx.received.filter((m) => m.type === 'create');
+}
+const timers: ReturnType<typeof setInterval>[] = [];
+
+afterEach(async () => {
+  for (const t of timers.splice(0)) clearInterval(t);
+  for (const { stub, ctx, session } of running.splice(0)) {
+    await stub.stop();
+    ctx.end();
+    session.end();
+  }
+});
+
+describe('sip-ws against Kamailio (MD5)', () => {
+  let kam: Kamailio;
+  beforeAll(async () => {
+    kam = await startKamailio({ domain: 'c.example', users: { carol: 'carol-pw', dave: 'dave-pw' } });
+  });
+  afterAll(async () => {
+    await kam?.stop();
+  });
+
+  it('registers as RFC 7118 and RFC 5626 ask: .invalid Via, ws contact with ob, reg-id and +sip.instance', async () => {
+    const { ctx } = await open('user://c.example/carol', { url: kam.wsUrl, password: 'carol-pw' });
+    await settled(ctx);
+    expect(ctx.statuses).toEqual(['connecting', 'live']);
+    const [first, second] = ctx.requests('REGISTER');
+    expect(first!.via.transport).toBe('WS');
+    expect(first!.via.host).toMatch(/^[a-z0-9]+\.invalid$/);
+    expect(first!.headers.all(SUPPORTED)).toEqual(['path', 'outbound']);
+    const contact = first!.contacts[0]!;
+    expect(contact.uri).toMatchObject({
+      params: new Map([
+        ['transport', 'ws'],
+        ['ob', null],
+      ]),
+    });
+    expect(contact.params.get('reg-id')).toBe('1');
+    // §22.2: the challenge is answered on the same Call-ID with the next CSeq.
+    expect(second!.callId).toBe(first!.callId);
+    expect(second!.cseq.seq).toBe(first!.cseq.seq + 1);
+    expect(second!.headers.get('Authorization')).toMatch(
+      /^Digest username="carol", realm="c.example".*algorithm=MD5.*qop=auth, nc=00000001/,
+    );
+    // Kamailio holds the binding as outbound asks: instance and reg-id.
+    const binding = (await kam.rpc('ul.lookup', ['location', 'carol'])) as {
+      Contacts: { Contact: Record<string, unknown> }[];
+    };
+    expect(binding.Contacts[0]!.Contact).toMatchObject({
+      Instance: contact.params.get('+sip.instance')!.slice(1, -1),
+      'Reg-Id': 1,
+    });
+  });
+
+  it('is challenged once, then sends its credentials first (one transaction per MESSAGE)', async () => {
+    const carol = await open(
+      'user://c.example/carol',
+      { url: kam.wsUrl, password: 'carol-pw' },
+      { peer: 'user://c.example/dave' },
+    );
+    const dave = await open('user://c.example/dave', { url: kam.wsUrl, password: 'dave-pw' });
+    await Promise.all([settled(carol.ctx), settled(dave.ctx)]);
+    const taken = answering(dave.ctx, dave.stub);
+    const responses = () => carol.ctx.received.filter((m) => m.type === 'response').length;
+    carol.stub.postMessage(chat('user://c.example/carol', 'user://c.example/dave', 'one'));
+    await carol.ctx.until(() => responses() === 1);
+    for (const text of ['two', 'three']) {
+      carol.stub.postMessage(chat('user://c.example/carol', 'user://c.example/dave', text));
+    }
+    await carol.ctx.until(() => responses() === 3);
+    expect(carol.ctx.received.map((m) => (m.body as { code: number }).code)).toEqual([200, 200, 200]);
+    expect(
+      taken()
+        .map((m) => (m.body as { value: { text: string } }).value.text)
+        .sort(),
+    ).toEqual(['one', 'three', 'two']);
+    expect(carol.ctx.responses(407, 'MESSAGE')).toHaveLength(1);
+    expect(carol.ctx.requests('MESSAGE')).toHaveLength(4);
+  });
+
+  it('refreshes its registration ahead of the expiry the registrar granted', async () => {
+    const { ctx } = await open('user://c.example/carol', {
+      url: kam.wsUrl,
+      password: 'carol-pw',
+      registerExpires: 10,
+    });
+    await settled(ctx);
+    await eventually(() => ctx.responses(200, 'REGISTER').length === 2, 'a refreshed registration', 9000);
+    const [, refresh] = ctx.responses(200, 'REGISTER');
+    expect(refresh!.contacts[0]!.params.get('expires')).toBe('10');
+    expect(ctx.statuses).toEqual(['connecting', 'live']);
+  }, 15_000);
+
+  it('keeps the connection alive with CRLF pings, which Kamailio answers (RFC 5626 §4.4.1)', async () => {
+    const { ctx } = await open('user://c.example/carol', {
+      url: kam.wsUrl,
+      password: 'carol-pw',
+      keepAliveMs: 50,
+    });
+    await settled(ctx);
+    await eventually(() => ctx.wire.filter((f) => !f.out && f.data === '\r\n').length >= 2, 'two pongs');
+    expect(ctx.wire.filter((f) => f.out && f.data === '\r\n\r\n').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('fails with a coded error on a wrong password, after exactly one answered challenge', async () => {
+    const { ctx } = await open('user://c.example/carol', { url: kam.wsUrl, password: 'wrong' });
+    await settled(ctx);
+    expect(ctx.statuses).toEqual(['connecting', 'failed']);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(ctx.requests('REGISTER')).toHaveLength(2);
+    // What the app sends now is answered at once, with why.
+    const { stub } = running.at(-1)!;
+    stub.postMessage(chat('user://c.example/carol', 'user://c.example/dave', 'still there?'));
+    await ctx.until(() => ctx.received.length === 1);
+    expect(ctx.received[0]!.body).toMatchObject({
+      code: 503,
+      description: expect.stringMatching(/^PF_ERR_AUTH: /),
+    });
+  });
+
+  it('fails with a coded error when the config lacks what it needs', async () => {
+    const own = await open('user://c.example/carol', { url: kam.wsUrl });
+    const guest = await open('user://a.example/alice', { url: kam.wsUrl });
+    await Promise.all([settled(own.ctx), settled(guest.ctx)]);
+    expect(own.ctx.statuses).toEqual(['failed']);
+    expect(guest.ctx.statuses).toEqual(['failed']);
+  });
+});
+
+describe('sip-ws with SHA-256 digest', () => {
+  let kam: Kamailio;
+  beforeAll(async () => {
+    kam = await startKamailio({
+      domain: 'c.example',
+      users: { carol: 'carol-pw', dave: 'dave-pw' },
+      algorithm: 'SHA-256',
+    });
+  });
+  afterAll(async () => {
+    await kam?.stop();
+  });
+
+  it('answers SHA-256 challenges (RFC 7616, RFC 8760) for REGISTER and MESSAGE', async () => {
+    const carol = await open(
+      'user://c.example/carol',
+      { url: kam.wsUrl, password: 'carol-pw' },
+      { peer: 'user://c.example/dave' },
+    );
+    const dave = await open('user://c.example/dave', { url: kam.wsUrl, password: 'dave-pw' });
+    await Promise.all([settled(carol.ctx), settled(dave.ctx)]);
+    expect(carol.ctx.statuses).toEqual(['connecting', 'live']);
+    expect(carol.ctx.requests('REGISTER')[1]!.headers.get('Authorization')).toMatch(/algorithm=SHA-256/);
+    answering(dave.ctx, dave.stub);
+    carol.stub.postMessage(chat('user://c.example/carol', 'user://c.example/dave', 'hashed with SHA-256'));
+    await carol.ctx.until(() => carol.ctx.received.length === 1);
+    expect(carol.ctx.received[0]!.body).toMatchObject({ code: 200 });
+    expect(carol.ctx.requests('MESSAGE')[1]!.headers.get('Proxy-Authorization')).toMatch(/algorithm=SHA-256/);
+  });
+});
+
+describe('sip-ws as a guest', () => {
+  let world: SipWorld;
+  beforeAll(async () => {
+    world = await startSipWorld({ dave: 'dave-pw' }, ['a.example'], {}, 2);
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it('renews short-lived guest credentials so that the registration outlives them', async () => {
+    const address = 'user://a.example/alice';
+    const token = await world.domains!.byName.get('a.example')!.identity.issue(address, 600, 'c.example');
+    const { ctx } = await open(
+      address,
+      { url: world.kamailio.wsUrl, guestUrl: world.sip.guestUrl, registerExpires: 10 },
+      { token },
+    );
+    await settled(ctx);
+    expect(ctx.requests('REGISTER')[0]!.to.uri).toMatchObject({ user: 'alice~a.example', host: 'c.example' });
+    // The password lives 2 s and the binding 10 s: the refresh 5 s on needs a renewed password.
+    await eventually(() => ctx.responses(200, 'REGISTER').length === 2, 'a refreshed registration', 9000);
+    expect(ctx.statuses).toEqual(['connecting', 'live']);
+    const fetches = ctx.wire.filter((f) => f.out && f.data.startsWith('{"t":"guest"')).length;
+    expect(fetches).toBeGreaterThanOrEqual(4);
+  }, 15_000);
+});

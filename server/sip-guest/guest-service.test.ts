@@ -1,0 +1,131 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { GUEST_SUBPROTOCOL } from '../../plugins/stubs/sip-ws/registration/guest-protocol.js';
+import { jssipUser } from '../../test/support/jssip.js';
+import { type SipWorld, startSipWorld } from '../../test/support/sip-world.js';
+import { generateDomainKey } from '../catalogue/keys.js';
+import { startGuestService } from './guest-service.js';
+import { kamailioGuests } from './kamailio-guests.js';
+
+type Answer = { frame?: Record<string, unknown>; close: number; reason: string };
+
+/** Sends one text to the guest service and resolves with what it answered and how it closed. */
+function ask(url: string, text: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, GUEST_SUBPROTOCOL);
+    let frame: Record<string, unknown> | undefined;
+    ws.on('open', () => ws.send(text));
+    ws.on('message', (data) => {
+      frame = JSON.parse(String(data));
+    });
+    ws.on('close', (close, reason) =>
+      resolve({ ...(frame ? { frame } : {}), close, reason: String(reason) }),
+    );
+    ws.on('error', reject);
+  });
+}
+
+let world: SipWorld;
+const token = (address: string, audience = 'c.example') =>
+  world.domains!.byName.get('a.example')!.identity.issue(address, 600, audience);
+const guest = async (address: string) =>
+  ask(world.sip.guestUrl, JSON.stringify({ t: 'guest', token: await token(address) }));
+
+beforeAll(async () => {
+  world = await startSipWorld({ dave: 'dave-pw' }, ['a.example']);
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+describe('the guest credential service of a SIP domain', () => {
+  it('admits a user of another domain as <name>~<domain>, and the password registers that AOR in Kamailio', async () => {
+    const first = await guest('user://a.example/alice');
+    expect(first.close).toBe(1000);
+    expect(first.frame).toMatchObject({
+      t: 'credentials',
+      username: 'alice~a.example',
+      aor: 'sip:alice~a.example@c.example',
+      realm: 'c.example',
+      expires: 3600,
+    });
+    const password = first.frame!.password as string;
+    expect(password.length).toBeGreaterThanOrEqual(24);
+    // Asking again while it is good renews the same password: a second device is not locked out.
+    expect((await guest('user://a.example/alice')).frame!.password).toBe(password);
+    const ua = await jssipUser(world.kamailio.wsUrl, 'c.example', 'alice~a.example', password);
+    await ua.stop();
+  });
+
+  it('never lets a guest password register as one of the domain’s own users', async () => {
+    const { frame } = await guest('user://a.example/alice');
+    const password = frame!.password as string;
+    // As dave, with dave's name and the guest's password: the subscriber table says no.
+    await expect(jssipUser(world.kamailio.wsUrl, 'c.example', 'dave', password)).rejects.toThrow(
+      /did not register/,
+    );
+    // As dave, authenticating as the guest: the guest's credentials name another user.
+    const JsSIP = (await import('jssip')).default;
+    const ua = new JsSIP.UA({
+      sockets: [new JsSIP.WebSocketInterface(world.kamailio.wsUrl)],
+      uri: 'sip:dave@c.example',
+      authorization_user: 'alice~a.example',
+      password,
+      register: true,
+    });
+    const outcome = await new Promise<string>((resolve) => {
+      ua.once('registered', () => resolve('registered'));
+      ua.once('registrationFailed', (e) => resolve(String(e.cause)));
+      ua.start();
+    });
+    ua.stop();
+    expect(outcome).toBe('Authentication Error');
+  });
+
+  it('refuses what is not a good token for it, each with its close code', async () => {
+    const url = world.sip.guestUrl;
+    expect((await ask(url, 'not json')).close).toBe(4400);
+    expect((await ask(url, JSON.stringify({ t: 'guest' }))).close).toBe(4400);
+    expect((await ask(url, JSON.stringify({ t: 'guest', token: 'a.b.c' }))).close).toBe(4401);
+    const elsewhere = await token('user://a.example/alice', 'b.example');
+    expect((await ask(url, JSON.stringify({ t: 'guest', token: elsewhere }))).close).toBe(4401);
+    // Signed with a key a.example never published.
+    const dir = await mkdtemp(join(tmpdir(), 'pf-stranger-'));
+    const stranger = await generateDomainKey('a.example', dir);
+    await rm(dir, { recursive: true });
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA', kid: stranger.publicJwk.kid })
+      .setIssuer('a.example')
+      .setSubject('user://a.example/alice')
+      .setAudience('c.example')
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(stranger.privateKey);
+    expect((await ask(url, JSON.stringify({ t: 'guest', token: forged }))).close).toBe(4401);
+  });
+
+  it('refuses the domain’s own users (they have passwords), and says when the SIP server cannot be told', async () => {
+    const request = JSON.stringify({ t: 'guest', token: 'checked by verify' });
+    const service = await startGuestService({
+      domain: 'c.example',
+      verify: async () => 'user://c.example/dave',
+      store: kamailioGuests(world.kamailio.rpcUrl),
+    });
+    const down = await startGuestService({
+      domain: 'c.example',
+      verify: async () => 'user://a.example/alice',
+      store: kamailioGuests('http://127.0.0.1:9/RPC', 500),
+    });
+    try {
+      expect((await ask(service.url, request)).close).toBe(4403);
+      expect((await ask(down.url, request)).close).toBe(4503);
+    } finally {
+      await service.close();
+      await down.close();
+    }
+  });
+});

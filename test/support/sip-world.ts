@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Kamailio, type KamailioOptions, startKamailio } from '../../cli/kamailio.js';
+import type { Conversation, Incoming } from '../../core/conversation.js';
+import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../node/runtime.js';
+import { generateDomainKey } from '../../server/catalogue/keys.js';
+import { type RunningSipDomain, startSipDomain } from '../../server/sip-domain.js';
+import { type Domains, startDomains } from './domains.js';
+import { type JsSipUser, jssipUser } from './jssip.js';
+
+/** c.example, a SIP domain (Kamailio + its protofly catalogue and guest service), beside protofly domains. */
+export interface SipWorld {
+  readonly kamailio: Kamailio;
+  readonly sip: RunningSipDomain;
+  /** The protofly (json-ws) domains, when asked for. */
+  readonly domains: Domains | undefined;
+  /** Catalogue base URL per domain, c.example's included. */
+  readonly catalogues: Readonly<Record<string, string>>;
+  /** A runtime for a user of c.example (`password` in its stub config) or of a protofly domain (tokens from it). */
+  runtime(address: string, options?: Partial<NodeRuntimeOptions> & { password?: string }): NodeRuntime;
+  /** A JsSIP user agent of c.example, registered. */
+  jssip(user: string): Promise<JsSipUser>;
+  /** Ends the runtimes and user agents made so far (their bindings go): one test's users do not ring in the next. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const SIP_DOMAIN = 'c.example';
+
+/** Fast reconnection and short transaction timers, for tests that break connections. */
+export const FAST = { reconnectDelayMs: 50, reconnectDelayMaxMs: 200, randomizationFactor: 0 };
+
+/** Starts Kamailio for c.example with `users`, its catalogue and guest service, and the protofly domains named. */
+export async function startSipWorld(
+  users: Readonly<Record<string, string>>,
+  protoflyDomains: readonly string[] = [],
+  kamailioOptions: Partial<KamailioOptions> = {},
+  guestTtlSeconds?: number,
+): Promise<SipWorld> {
+  const dir = await mkdtemp(join(tmpdir(), 'pf-sip-'));
+  const domains = protoflyDomains.length > 0 ? await startDomains(protoflyDomains) : undefined;
+  const catalogues: Record<string, string> = (domains?.catalogues as Record<string, string>) ?? {};
+  const kamailio = await startKamailio({ domain: SIP_DOMAIN, users, ...kamailioOptions });
+  const sip = await startSipDomain({
+    domain: SIP_DOMAIN,
+    key: await generateDomainKey(SIP_DOMAIN, join(dir, 'keys')),
+    catalogueDir: join(dir, 'catalogue'),
+    sipUrl: kamailio.wsUrl,
+    rpcUrl: kamailio.rpcUrl,
+    peers: catalogues,
+    ...(guestTtlSeconds ? { guestTtlSeconds } : {}),
+  });
+  // The same object every runtime and identity reads: c.example is found like any other domain.
+  catalogues[SIP_DOMAIN] = sip.catalogueUrl;
+  const runtimes: NodeRuntime[] = [];
+  const agents: JsSipUser[] = [];
+  const reset = async () => {
+    await Promise.allSettled(agents.splice(0).map((a) => a.stop()));
+    await Promise.allSettled(runtimes.splice(0).map((r) => r.close()));
+  };
+  return {
+    kamailio,
+    sip,
+    domains,
+    catalogues,
+    runtime(address, options = {}) {
+      const { password, ...rest } = options;
+      const home = address.split('/')[2]!;
+      const stubConfig = { [SIP_DOMAIN]: { ...FAST, ...(password ? { password } : {}) } };
+      if (home === SIP_DOMAIN) {
+        const rt = createNodeRuntime({ identity: { address }, catalogues, stubConfig, ...rest });
+        runtimes.push(rt);
+        return rt;
+      }
+      if (!domains) throw new Error(`no protofly domain for ${address}`);
+      const rt = domains.runtime(address, { stubConfig, ...rest });
+      runtimes.push(rt);
+      return rt;
+    },
+    async jssip(user) {
+      const agent = await jssipUser(kamailio.wsUrl, SIP_DOMAIN, user, users[user] ?? '');
+      agents.push(agent);
+      return agent;
+    },
+    reset,
+    async close() {
+      await reset();
+      await domains?.close();
+      await sip.close();
+      await kamailio.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The next message a conversation receives. */
+export function nextMessage(c: Conversation): Promise<Incoming> {
+  return new Promise((resolve) => {
+    const off = c.on('message', (m) => {
+      off();
+      resolve(m);
+    });
+  });
+}
+
+/** A runtime's next incoming conversation. */
+export function nextConversation(rt: NodeRuntime): Promise<Conversation> {
+  return new Promise((resolve) => {
+    const off = rt.runtime.on('conversation', (c) => {
+      off();
+      resolve(c);
+    });
+  });
+}
