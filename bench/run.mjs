@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --quick] [-- name...]`: bundles each bench/*.bench.ts with esbuild, runs it,
 // prints a table and writes bench/results.json. Numbers are reported, never asserted.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -57,6 +57,24 @@ const rows = results.map(
   (r) =>
     `| ${r.name} | ${fmt(r.median)} | ${fmt(r.p99)} | ${r.unit} | ${fmt(r.baseline)} | ${r.ratio ? r.ratio.toFixed(2) : ''} |`,
 );
-console.log(
-  ['| benchmark | median | p99 | unit | baseline | ratio |', '|---|---|---|---|---|---|', ...rows].join('\n'),
-);
+const table = [
+  `Measured ${report.date.slice(0, 10)} on ${report.machine}, Node ${report.node}${quick ? ' (quick run)' : ''}; ratio = ours / baseline, same run.`,
+  '',
+  '| benchmark | median | p99 | unit | baseline | ratio |',
+  '|---|---|---|---|---|---|',
+  ...rows,
+].join('\n');
+console.log(table);
+// A full run of every benchmark is what the README's Performance section shows.
+if (!quick && only.length === 0) {
+  const readme = join(here, '..', 'README.md');
+  const text = readFileSync(readme, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  if (text.includes(start) && text.includes(end)) {
+    writeFileSync(
+      readme,
+      `${text.slice(0, text.indexOf(start) + start.length)}\n${table}\n${text.slice(text.indexOf(end))}`,
+    );
+  }
+}
