@@ -1,16 +1,32 @@
-import JsSIP from 'jssip';
 import type { RTCSession } from 'jssip/lib/RTCSession.js';
 import type { IncomingMessageEvent, RTCSessionEvent, UA } from 'jssip/lib/UA.js';
 import WebSocket from 'ws';
+import { ProtoflyError } from '../core/errors.js';
 import { installSdpPeerConnection, NO_MEDIA } from './sdp-peer-connection.js';
 
 /**
- * JsSIP 3.13 in Node as the real third-party user agent of the SIP interop tests. Node 20 has
- * no global WebSocket and JsSIP opens `new WebSocket(url, 'sip')` on the global: it gets `ws`.
+ * JsSIP 3.13 in Node as a real third-party SIP user agent: the peer of the SIP interop tests,
+ * the Dave of `protofly demo --sip`, the baseline of the Kamailio benchmark. JsSIP is a
+ * development dependency, loaded when first asked for.
  */
-(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
-installSdpPeerConnection();
-JsSIP.debug.disable('JsSIP:*');
+type JsSip = typeof import('jssip');
+
+async function loadJsSip(): Promise<JsSip> {
+  let JsSIP: JsSip;
+  try {
+    JsSIP = (await import('jssip')).default;
+  } catch (err) {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `JsSIP is not installed (a development dependency: npm install): ${(err as Error).message}`,
+    );
+  }
+  // Node 20 has no global WebSocket, and JsSIP opens `new WebSocket(url, 'sip')` on the global.
+  (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+  installSdpPeerConnection();
+  JsSIP.debug.disable('JsSIP:*');
+  return JsSIP;
+}
 
 /** A chat JsSIP received. */
 export interface Received {
@@ -45,13 +61,15 @@ export async function jssipUser(
   domain: string,
   user: string,
   password: string,
-  options: { register?: boolean } = {},
+  options: { register?: boolean; authorizationUser?: string } = {},
 ): Promise<JsSipUser> {
+  const JsSIP = await loadJsSip();
   const uri = `sip:${user}@${domain}`;
   const ua = new JsSIP.UA({
     sockets: [new JsSIP.WebSocketInterface(wsUrl)],
     uri,
     password,
+    ...(options.authorizationUser ? { authorization_user: options.authorizationUser } : {}),
     register: options.register ?? true,
     session_timers: false,
     connection_recovery_min_interval: 1,

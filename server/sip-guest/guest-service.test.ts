@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { jssipUser } from '../../cli/jssip-user.js';
 import { GUEST_SUBPROTOCOL } from '../../plugins/stubs/sip-ws/registration/guest-protocol.js';
-import { jssipUser } from '../../test/support/jssip.js';
 import { type SipWorld, startSipWorld } from '../../test/support/sip-world.js';
 import { generateDomainKey } from '../catalogue/keys.js';
 import { startGuestService } from './guest-service.js';
@@ -69,21 +69,11 @@ describe('the guest credential service of a SIP domain', () => {
       /did not register/,
     );
     // As dave, authenticating as the guest: the guest's credentials name another user.
-    const JsSIP = (await import('jssip')).default;
-    const ua = new JsSIP.UA({
-      sockets: [new JsSIP.WebSocketInterface(world.kamailio.wsUrl)],
-      uri: 'sip:dave@c.example',
-      authorization_user: 'alice~a.example',
-      password,
-      register: true,
-    });
-    const outcome = await new Promise<string>((resolve) => {
-      ua.once('registered', () => resolve('registered'));
-      ua.once('registrationFailed', (e) => resolve(String(e.cause)));
-      ua.start();
-    });
-    ua.stop();
-    expect(outcome).toBe('Authentication Error');
+    await expect(
+      jssipUser(world.kamailio.wsUrl, 'c.example', 'dave', password, {
+        authorizationUser: 'alice~a.example',
+      }),
+    ).rejects.toThrow(/did not register: Authentication Error/);
   });
 
   it('refuses what is not a good token for it, each with its close code', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sdp } from '../../cli/sdp-peer-connection.js';
 import type { CheckEvent } from '../../core/loader.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
-import { sdp } from '../support/sdp-peer-connection.js';
 import { nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';
 
 const ALICE = 'user://a.example/alice';

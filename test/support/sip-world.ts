@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type JsSipUser, jssipUser } from '../../cli/jssip-user.js';
 import { type Kamailio, type KamailioOptions, startKamailio } from '../../cli/kamailio.js';
 import type { Conversation, Incoming } from '../../core/conversation.js';
 import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../node/runtime.js';
 import { generateDomainKey } from '../../server/catalogue/keys.js';
 import { type RunningSipDomain, startSipDomain } from '../../server/sip-domain.js';
 import { type Domains, startDomains } from './domains.js';
-import { type JsSipUser, jssipUser } from './jssip.js';
 
 /** c.example, a SIP domain (Kamailio + its protofly catalogue and guest service), beside protofly domains. */
 export interface SipWorld {
