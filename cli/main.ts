@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { isProtoflyError, ProtoflyError } from '../core/errors.js';
 import { catalogue } from './catalogue.js';
+import { cdr } from './cdr.js';
 import type { Command } from './command.js';
 import { demo } from './demo.js';
 import { keygen } from './keygen.js';
 import { publish } from './publish.js';
 import { serve } from './serve.js';
+import { users } from './users.js';
 import { verify } from './verify.js';
 
 /** The `protofly` command. Each later command is one entry in COMMANDS. */
@@ -14,7 +16,16 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
   version: string;
 };
 
-const COMMANDS: Readonly<Record<string, Command>> = { serve, demo, keygen, publish, catalogue, verify };
+const COMMANDS: Readonly<Record<string, Command>> = {
+  serve,
+  demo,
+  keygen,
+  publish,
+  catalogue,
+  verify,
+  users,
+  cdr,
+};
 
 function help(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`);

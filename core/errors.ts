@@ -58,8 +58,12 @@ export const ERRORS = {
 export type ErrorCode = keyof typeof ERRORS;
 
 /** An error with a stable {@link ErrorCode}, a message naming what is wrong, and a docs line. */
+/** Marks the errors of every copy of this module: a backend runs in-process with its own bundled copy. */
+const BRAND = Symbol.for('protofly.error');
+
 export class ProtoflyError extends Error {
   override readonly name = 'ProtoflyError';
+  readonly [BRAND] = true;
   /** Stable code to branch on. */
   readonly code: ErrorCode;
   /** Structured facts about the failure (the field, the limit, the value...). */
@@ -86,7 +90,13 @@ export class ProtoflyError extends Error {
   }
 }
 
-/** True when `err` is a {@link ProtoflyError}, optionally with the given code. */
+/**
+ * True when `err` is a {@link ProtoflyError}, optionally with the given code; also one thrown
+ * by another copy of this module (an in-process backend's), which `instanceof` would miss.
+ */
 export function isProtoflyError(err: unknown, code?: ErrorCode): err is ProtoflyError {
-  return err instanceof ProtoflyError && (code === undefined || err.code === code);
+  return (
+    (err as { [BRAND]?: unknown } | null)?.[BRAND] === true &&
+    (code === undefined || (err as ProtoflyError).code === code)
+  );
 }

@@ -4,8 +4,8 @@ import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { User } from '../../core/generated/types.js';
 import { validateUserCreate, validateUserUpdate } from '../../core/generated/validators.js';
 import type { Identity, Provisioning, UserRecord } from '../../core/service.js';
-import { assertValid } from '../../core/validate.js';
 import { TokenBucket } from '../../core/token-bucket.js';
+import { assertValid } from '../../core/validate.js';
 
 /** Where the API lives on the admin port. */
 export const PROVISIONING_PATH = '/provisioning/v1/users';

@@ -16,6 +16,8 @@ import { type TestCatalogue, testCatalogue } from './domain-catalogue.js';
 
 /** The domain the test backends are published by. */
 export const BACKENDS_DOMAIN = 'backends.test';
+/** Where verified backends are imported from (`<sha384-hex>.mjs`). */
+export const BACKENDS_DIR = join(tmpdir(), `pf-backends-${process.pid}`);
 
 let catalogue: Promise<TestCatalogue> | undefined;
 const loaded = new Map<string, Promise<{ backend: Backend; descriptor: BackendDescriptor }>>();
@@ -51,7 +53,7 @@ async function load(name: string): Promise<{ backend: Backend; descriptor: Backe
     kind: 'backend',
     name,
   })) as VerifiedPackage<BackendDescriptor>;
-  return { backend: await importBackend(pkg, join(cat.dir, '..', 'backends')), descriptor: pkg.descriptor };
+  return { backend: await importBackend(pkg, BACKENDS_DIR), descriptor: pkg.descriptor };
 }
 
 /**

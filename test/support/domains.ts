@@ -16,11 +16,14 @@ export interface Domains {
   close(): Promise<void>;
 }
 
-/** Starts the domains in a fresh data directory; tokens are issued directly, so no users file is needed. */
-export async function startDomains(names: readonly string[]): Promise<Domains> {
-  const dir = await mkdtemp(join(tmpdir(), 'pf-domains-'));
+/**
+ * Starts the domains in `dir` (one data directory each), a fresh one by default, removed on
+ * close; tokens are issued directly, so no users file is needed.
+ */
+export async function startDomains(names: readonly string[], dir?: string): Promise<Domains> {
+  const root = dir ?? (await mkdtemp(join(tmpdir(), 'pf-domains-')));
   const log = pino({ level: process.env.PF_LOG ?? 'silent' });
-  const local = await startLocalDomains(names, dir, {
+  const local = await startLocalDomains(names, root, {
     users: new Map(),
     log,
     limits: { messagesPerSecond: 5000, offlineMessages: 5000 },
@@ -43,7 +46,7 @@ export async function startDomains(names: readonly string[]): Promise<Domains> {
     async close() {
       await Promise.allSettled(runtimes.map((r) => r.close()));
       await local.close();
-      await rm(dir, { recursive: true, force: true });
+      if (dir === undefined) await rm(root, { recursive: true, force: true });
     },
   };
 }

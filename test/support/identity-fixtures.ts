@@ -3,12 +3,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KEYS_PATH } from '../../core/catalogue.js';
 import type { Jwks } from '../../core/generated/types.js';
-import { publicJwkOf } from '../../server/catalogue/keys.js';
 import {
   type SigningKey,
   StaticIdentity,
   type StaticIdentityOptions,
 } from '../../plugins/backends/identity-static/static-identity.js';
+import { publicJwkOf } from '../../server/catalogue/keys.js';
 
 /** A fresh Ed25519 signing key with its public JWK. */
 export async function testKey(): Promise<SigningKey> {
