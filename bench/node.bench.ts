@@ -2,9 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { WebSocket } from 'ws';
-import type { JsonWsFrame } from '../core/generated/types.js';
-import { type Message, request, response } from '../core/message.js';
+import { type Message, response } from '../core/message.js';
 import { createNodeRuntime } from '../node/runtime.js';
 import activate from '../plugins/stubs/json-ws/index.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -12,8 +10,9 @@ import { startLocalDomains } from '../server/domain.js';
 import { startMessagingNode } from '../server/messaging-node/messaging-node.js';
 import { DirectContext, DirectSession } from '../test/support/direct-context.js';
 import { testIdentity } from '../test/support/identity-fixtures.js';
-import { type BenchOptions, percentile, type Result, result } from './harness.js';
+import type { BenchOptions, Result } from './harness.js';
 import { startPlainHub } from './plain-hub.js';
+import { ALICE, BOB, barePair, chat, compare, type Path } from './round-trips.js';
 
 /**
  * Chat round trips Alice → Bob → Alice on loopback, four WebSocket hops each, through:
@@ -27,66 +26,14 @@ import { startPlainHub } from './plain-hub.js';
  *   b.example's node → Bob's runtime, whose app takes the chat and whose runtime answers 200
  *   back the same way. The round trip ends when Alice's `send` resolves.
  *
- * Latency: one message at a time. Throughput: `WINDOW` round trips in flight.
+ * Latency: one message at a time. Throughput: `WINDOW` round trips in flight (round-trips.ts).
  */
-
-const ALICE = 'user://b.example/alice';
-const BOB = 'user://b.example/bob';
-const WINDOW = 64;
-
-/** Alice's end of a route to Bob, who answers every message with a 200. */
-interface Path {
-  send(m: Message): void;
-  onReply: (m: Message) => void;
-  close(): Promise<void>;
-}
-
-const chat = () =>
-  request('create', ALICE, BOB, { value: { kind: 'chat', text: 'hello bob, a chat message' } });
-
-/** A bare client: sends `hello`, waits for `ready`, then gives every `msg` frame to `onMsg`. */
-function bareClient(
-  url: string,
-  hello: object,
-  onMsg: (m: Message, ws: WebSocket) => void,
-): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, ['protofly.json-ws.v1'], { perMessageDeflate: false });
-    ws.on('open', () => ws.send(JSON.stringify(hello)));
-    ws.on('error', reject);
-    ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as JsonWsFrame;
-      if (frame.t === 'msg') onMsg(frame.m, ws);
-      else if (frame.t === 'ready') resolve(ws);
-    });
-  });
-}
-
-/** Alice and an echoing Bob as bare clients of `url`; `close` ends what serves them. */
-async function barePair(
-  url: string,
-  hello: (address: string) => Promise<object>,
-  close: () => Promise<void>,
-): Promise<Path> {
-  const path: Path = { send: () => {}, onReply: () => {}, close: async () => {} };
-  const bob = await bareClient(url, await hello(BOB), (m, ws) =>
-    ws.send(JSON.stringify({ t: 'msg', m: response(m, 200) })),
-  );
-  const alice = await bareClient(url, await hello(ALICE), (m) => path.onReply(m));
-  path.send = (m) => alice.send(JSON.stringify({ t: 'msg', m }));
-  path.close = async () => {
-    alice.close();
-    bob.close();
-    await close();
-  };
-  return path;
-}
 
 /** The baseline hub. */
 async function hubPath(): Promise<Path> {
   const hub = await startPlainHub();
   return barePair(
-    hub.url,
+    { alice: hub.url, bob: hub.url },
     async (address) => ({ t: 'hello', address }),
     () => hub.close(),
   );
@@ -107,7 +54,7 @@ async function startNode() {
 async function nodePath(): Promise<Path> {
   const { node, identity } = await startNode();
   return barePair(
-    node.url,
+    { alice: node.url, bob: node.url },
     async (address) => ({ t: 'auth', token: await identity.issue(address) }),
     () => node.close(),
   );
@@ -140,7 +87,7 @@ async function stubPath(): Promise<Path> {
   const bob = await open(BOB);
   bob.ctx.deliver = (m) => bob.stub.postMessage(response(m, 200));
   const path: Path = {
-    send: (m) => alice.stub.postMessage(m),
+    send: () => alice.stub.postMessage(chat()),
     onReply: () => {},
     close: async () => {
       for (const end of [alice, bob]) {
@@ -194,65 +141,6 @@ async function runtimePath(): Promise<Path> {
     },
   };
   return path;
-}
-
-/** `n` round trips one after another; microseconds each. */
-async function latencies(path: Path, n: number): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      path.onReply = () => resolve();
-      path.send(chat());
-    });
-    samples.push((performance.now() - t0) * 1000);
-  }
-  return samples;
-}
-
-/** Round trips a second with `WINDOW` in flight, over `n` round trips. */
-function throughput(path: Path, n: number): Promise<number> {
-  return new Promise((resolve) => {
-    let sent = 0;
-    let done = 0;
-    const t0 = performance.now();
-    path.onReply = () => {
-      if (++done === n) resolve(n / ((performance.now() - t0) / 1000));
-      else if (sent < n) {
-        sent++;
-        path.send(chat());
-      }
-    };
-    for (; sent < Math.min(WINDOW, n); sent++) path.send(chat());
-  });
-}
-
-/** Ours against the baseline, alternating rounds so both see the same machine state. */
-async function compare(name: string, ours: Path, base: Path, rounds: number, n: number): Promise<Result[]> {
-  await latencies(ours, n);
-  await latencies(base, n);
-  const lat: [number[], number[]] = [[], []];
-  const rate: [number[], number[]] = [[], []];
-  for (let r = 0; r < rounds; r++) {
-    lat[0].push(...(await latencies(ours, n)));
-    lat[1].push(...(await latencies(base, n)));
-    rate[0].push(await throughput(ours, n * 4));
-    rate[1].push(await throughput(base, n * 4));
-  }
-  const p99 = percentile(lat[0], 99);
-  const baseP99 = percentile(lat[1], 99);
-  return [
-    result(`${name}: round trip latency (p50)`, 'µs', lat[0], lat[1]),
-    {
-      name: `${name}: round trip latency (p99)`,
-      unit: 'µs',
-      median: p99,
-      p99,
-      baseline: baseP99,
-      ratio: p99 / baseP99,
-    },
-    result(`${name}: round trips, ${WINDOW} in flight`, 'round trips/s', rate[0], rate[1]),
-  ];
 }
 
 export default async function nodeBench({ quick }: BenchOptions): Promise<Result[]> {

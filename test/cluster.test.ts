@@ -37,10 +37,11 @@ const NODE_LINE = /^\s+node\s+(\S+) pid (\d+) admin (\S+)( \(started again\))?$/
 async function serveCluster(dir: string, redisUrl: string, nodes: number): Promise<Served> {
   const dataDir = join(dir, 'data');
   const config = join(dir, 'domain.yaml');
-  // A rate limit above what the tests send: a flood refusal is resent later, out of order.
+  // A rate limit above what the tests send (a flood refusal is resent later, out of order),
+  // and room to hold every message in flight to a node that dies.
   await writeFile(
     config,
-    `domain: ${DOMAIN}\ndataDir: ${dataDir}\nports: { catalogue: 0, messaging: 0, admin: 0 }\nlimits: { messagesPerSecond: 5000 }\n`,
+    `domain: ${DOMAIN}\ndataDir: ${dataDir}\nports: { catalogue: 0, messaging: 0, admin: 0 }\nlimits: { messagesPerSecond: 5000, offlineMessages: 1000 }\n`,
   );
   const child = spawn(
     process.execPath,

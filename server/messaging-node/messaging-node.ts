@@ -323,8 +323,8 @@ class Node implements MessagingNode {
 
   /**
    * Routes one message: the sender checks, then the recipient's sessions through Location,
-   * here or on other nodes. Synchronous unless a service has to be waited on; the promise
-   * returned then never rejects.
+   * here or on other nodes. Returns a promise only when the session's later messages must wait
+   * for it (a hyperty address being claimed); it never rejects.
    */
   #route(session: Session, m: Message): Promise<void> | undefined {
     if (!session.open) return;
@@ -344,15 +344,16 @@ class Node implements MessagingNode {
         async (claimed) => {
           if (!claimed) return this.#refuse(session, spoof(session, m), m.id);
           await this.#takeHeld(session, [m.from]);
-          return this.#forward(session, m);
+          this.#forward(session, m);
         },
         (err) => this.#failed(session, err, 'claiming', m.id),
       );
     }
-    return this.#forward(session, m);
+    this.#forward(session, m);
   }
 
-  #forward(session: Session, m: Message): Promise<void> | undefined {
+  /** Looks the recipient up; lookups answer in the order asked, so messages leave in the order sent. */
+  #forward(session: Session, m: Message): void {
     if (!m.to.startsWith('user://') && !m.to.startsWith('hyperty://')) {
       const err = new ProtoflyError(
         'PF_ERR_NO_ROUTE',
@@ -367,17 +368,72 @@ class Node implements MessagingNode {
     } catch (err) {
       return this.#failed(session, err, 'looking up', m.id);
     }
-    if (Array.isArray(found)) return this.#deliver(session, m, found);
-    return (found as Promise<readonly Registration[]>).then(
-      (regs) => this.#deliver(session, m, regs),
+    if (Array.isArray(found)) return this.#dispatch(session, m, found);
+    (found as Promise<readonly Registration[]>).then(
+      (regs) => this.#dispatch(session, m, regs),
       (err) => this.#failed(session, err, 'looking up', m.id),
     );
   }
 
-  /** Gives `m` to the sessions registered for its recipient (one for a hyperty), else holds it. */
-  #deliver(session: Session, m: Message, regs: readonly Registration[]): Promise<void> | undefined {
-    const frame = msgFrame(m);
+  /**
+   * Sends `m` on its way. Messages of a session to one recipient form a lane: one goes out at
+   * once when the ones before it went to the same sessions (it cannot overtake them there),
+   * and is settled (acknowledged, or held when not delivered) after them, so held messages
+   * keep their order; one bound elsewhere waits until they all settled, so it never
+   * overtakes one of them that ends up held.
+   */
+  #dispatch(session: Session, m: Message, regs: readonly Registration[]): void {
     const targets = m.to.startsWith('hyperty://') ? regs.slice(0, 1) : regs;
+    const key = laneKey(targets);
+    const lane = session.lanes.get(m.to);
+    if (!lane) {
+      const done = this.#deliver(session, m, targets);
+      if (done) this.#lane(session, m.to, key, Promise.resolve(), done);
+    } else if (lane.targets === key) {
+      const after = lane.settled;
+      this.#lane(
+        session,
+        m.to,
+        key,
+        lane.issue,
+        lane.issue.then(() => this.#deliver(session, m, targets, after)),
+      );
+    } else {
+      this.#lane(
+        session,
+        m.to,
+        key,
+        lane.settled,
+        lane.settled.then(() => this.#deliver(session, m, targets)),
+      );
+    }
+  }
+
+  #lane(session: Session, to: string, targets: string, issue: Promise<void>, done: Promise<void>): void {
+    const before = session.lanes.get(to);
+    const lane = {
+      targets,
+      issue,
+      settled: before ? Promise.all([before.settled, done]).then(() => {}) : done,
+    };
+    session.lanes.set(to, lane);
+    void lane.settled.then(() => {
+      if (session.lanes.get(to) === lane) session.lanes.delete(to);
+    });
+  }
+
+  /**
+   * Gives `m` to the sessions `targets` (here, or through the cluster), then, once `after`
+   * settled too, acknowledges it if any took it, else holds it. Synchronous when every target
+   * is here and nothing is to be waited for.
+   */
+  #deliver(
+    session: Session,
+    m: Message,
+    targets: readonly Registration[],
+    after?: Promise<void>,
+  ): Promise<void> | undefined {
+    const frame = msgFrame(m);
     let delivered = 0;
     let remote: Promise<boolean>[] | undefined;
     for (const reg of targets) {
@@ -388,9 +444,9 @@ class Node implements MessagingNode {
         delivered++;
       }
     }
-    if (!remote) return delivered ? this.#accepted(session, m) : this.#holdFor(session, m, frame);
-    return Promise.all(remote).then(
-      (results) => {
+    if (!remote && !after) return delivered ? this.#accepted(session, m) : this.#holdFor(session, m, frame);
+    return Promise.all([Promise.all(remote ?? []), after]).then(
+      ([results]) => {
         delivered += results.filter(Boolean).length;
         return delivered ? this.#accepted(session, m) : this.#holdFor(session, m, frame);
       },
@@ -571,6 +627,11 @@ class Node implements MessagingNode {
     }
     void this.#renew();
   }
+}
+
+/** What a lane's messages went to: the sessions (ids unique in the domain), or none (held). */
+function laneKey(targets: readonly Registration[]): string {
+  return targets.map((r) => r.session).join(' ');
 }
 
 function spoof(session: Session, m: Message): ProtoflyError {

@@ -3,6 +3,16 @@ import type { Frame } from '../../core/service.js';
 import { TokenBucket } from '../../core/token-bucket.js';
 import { ackFrame } from './frames.js';
 
+/** A session's messages to one recipient that are still on their way, and where they went. */
+export interface Lane {
+  /** The sessions they went to (ids, space-separated); empty when held. */
+  readonly targets: string;
+  /** Settles when a message to the same sessions may be sent. */
+  readonly issue: Promise<void>;
+  /** Settles when every one of them is delivered, held or refused. */
+  readonly settled: Promise<void>;
+}
+
 /**
  * One client connection, and once it has authenticated, the user it speaks for: its verified
  * address, its id in the domain's Location service, and the hyperty addresses it holds.
@@ -21,10 +31,12 @@ export class Session {
   alive = true;
   readonly bucket: TokenBucket;
   /**
-   * The routing of this session's messages that is still waiting on a service; later messages
-   * wait behind it, so they are answered and delivered in the order sent.
+   * A hyperty address this session sends from being claimed: later messages wait behind it,
+   * since whether they may be sent depends on it.
    */
   queue: Promise<void> | undefined;
+  /** Per recipient, this session's messages still on their way (see the node's dispatch). */
+  readonly lanes = new Map<string, Lane>();
   /** Frames for this session that arrived while held ones were being taken out; sent after them. */
   deferred: Frame[] | undefined;
   /** Takings-out of held frames under way. */
