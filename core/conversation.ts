@@ -24,6 +24,8 @@ export interface ConversationEvents {
   message(incoming: Incoming): void;
   status(status: StubStatus, detail?: string): void;
   error(err: ProtoflyError): void;
+  /** A live swap moved the conversation to another version of its stub. */
+  carrier(carrier: Carrier, previous: Carrier): void;
 }
 
 /** Which stub carries a conversation. */
@@ -50,6 +52,7 @@ const ITERATOR_BUFFER = 10_000;
 export class Conversation extends Emitter<ConversationEvents> {
   #status: StubStatus = 'connecting';
   #closed = false;
+  #carrier: Carrier;
   /** What arrived before anyone listened (an incoming conversation's first messages). */
   readonly #unheard: Incoming[] = [];
 
@@ -58,16 +61,22 @@ export class Conversation extends Emitter<ConversationEvents> {
     readonly peer: string,
     /** This runtime's user. */
     readonly local: string,
-    readonly carrier: Carrier,
+    carrier: Carrier,
     /** True when the peer opened it. */
     readonly incoming: boolean,
     private readonly link: ConversationLink,
   ) {
     super();
+    this.#carrier = carrier;
   }
 
   get status(): StubStatus {
     return this.#status;
+  }
+
+  /** The stub version carrying the conversation now. */
+  get carrier(): Carrier {
+    return this.#carrier;
   }
 
   /** Adds a listener. The first `message` listener also gets, in order, what arrived before it. */
@@ -228,6 +237,13 @@ export class Conversation extends Emitter<ConversationEvents> {
   /** @internal the stub instance's status, as its host reports it */
   setStatus(status: StubStatus, detail?: string): void {
     this.#setStatus(status, detail);
+  }
+
+  /** @internal a live swap moved the conversation to another version of its stub */
+  moveTo(carrier: Carrier): void {
+    const previous = this.#carrier;
+    this.#carrier = carrier;
+    this.emit('carrier', carrier, previous);
   }
 
   /** @internal a failure of the conversation's stub or of its link */

@@ -108,9 +108,14 @@ export class Loader {
     return this.#verify(url, kind, typeof domain === 'string' ? domain : '', `url:${url}`, fetched);
   }
 
-  /** Forgets verified results (not trusted keys, not the versions seen), so the next load asks the catalogue. */
-  refresh(): void {
-    this.#verified.clear();
+  /**
+   * Forgets verified results (of `domain`, or all), not trusted keys nor the versions seen, so
+   * the next load asks the catalogue.
+   */
+  refresh(domain?: string): void {
+    for (const [url, { pkg }] of this.#verified) {
+      if (domain === undefined || pkg.descriptor.domain === domain) this.#verified.delete(url);
+    }
   }
 
   #load(url: string, kind: PluginKind, domain: string, ref: string): Promise<VerifiedPackage> {

@@ -1,15 +1,9 @@
 import 'reflect-metadata';
-import {
-  type DependencyContainer,
-  type Disposable,
-  inject,
-  injectable,
-  container as rootContainer,
-} from 'tsyringe';
+import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { parseAddress } from './address.js';
 import { Bus } from './bus.js';
 import { pluginConfig } from './config.js';
-import { Conversation, carrierOf } from './conversation.js';
+import { type Carrier, Conversation, carrierOf } from './conversation.js';
 import { isProtoflyError, ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';
 import type { StubDescriptor } from './generated/types.js';
@@ -17,7 +11,11 @@ import type { SandboxHost, StubHandle } from './host.js';
 import type { Loader } from './loader.js';
 import { Code, type Message, response } from './message.js';
 import type { VerifiedPackage } from './plugin.js';
+import { ConversationScope, type Instance, SCOPE_INIT, type ScopeInit } from './scope.js';
 import type { StubStatus } from './stub.js';
+import { type SwapLink, swapLive } from './swap.js';
+import { UpdateWatcher, type UpdateWatcherOptions } from './updates.js';
+import { Versions, versionOf } from './versions.js';
 
 /**
  * The runtime: opens conversations with peers in any domain by loading that domain's stub
@@ -33,6 +31,16 @@ export interface RuntimeIdentity {
   token?(audience: string): Promise<string>;
 }
 
+/**
+ * What a new version of a domain's stub does to a runtime:
+ *
+ * - `pin`: nothing; the runtime keeps the version it first verified, for every conversation.
+ * - `new-conversations` (the default): new conversations (and the inbox) use it; running ones
+ *   keep theirs until they end, then the old version is unloaded from the sandbox.
+ * - `live`: running conversations move to it too (a live swap, see swap.ts).
+ */
+export type UpdatePolicy = 'pin' | 'new-conversations' | 'live';
+
 export interface RuntimeOptions {
   readonly identity: RuntimeIdentity;
   readonly loader: Loader;
@@ -44,65 +52,60 @@ export interface RuntimeOptions {
   readonly liveTimeoutMs?: number;
   /** Parent of every conversation's container. Default: a child of tsyringe's root. */
   readonly container?: DependencyContainer;
-  /** Outbound messages held for an instance that is not there yet. Default 1000. */
+  /** Outbound messages held for an instance that is not there yet (or during a swap). Default 1000. */
   readonly holdLimit?: number;
+  /** The update policy per carrier domain; `'*'` for the others. Default `new-conversations`. */
+  readonly updates?: Readonly<Record<string, UpdatePolicy>>;
+  /**
+   * How long a live swap may take, from the snapshot to the new instance live, before it is
+   * rolled back. Default 2000 ms: under the bus's request time-out, so that requests held
+   * during a swap that is rolled back still get their answer.
+   */
+  readonly swapTimeoutMs?: number;
+  /** How the runtime listens for new versions (polling interval, retries). */
+  readonly watch?: Omit<UpdateWatcherOptions, 'catalogue'>;
+}
+
+/** Which stub version carries a conversation, or the inbox. */
+export interface VersionEvent {
+  /** The conversation's peer; undefined for the inbox. */
+  readonly peer?: string;
+  readonly carrier: Carrier;
+  /** `start`: a new conversation; `swap`: a live swap moved it from `previous`; `rollback`: a swap to `attempted` failed (`error`). */
+  readonly change: 'start' | 'swap' | 'rollback';
+  readonly previous?: Carrier;
+  readonly attempted?: Carrier;
+  /** A swap: outbound messages held meanwhile, and for how long, in ms. */
+  readonly held?: number;
+  readonly heldMs?: number;
+  readonly error?: ProtoflyError;
+}
+
+/** A new version of a domain's stub this runtime took, or could not take. */
+export interface UpdateEvent {
+  readonly domain: string;
+  readonly policy: UpdatePolicy;
+  /** The version new conversations get from now on. */
+  readonly carrier?: Carrier;
+  readonly previous?: Carrier;
+  /** Why the catalogue's version was not taken (it failed verification, or could not be fetched). */
+  readonly error?: ProtoflyError;
 }
 
 export interface RuntimeEvents {
   /** A peer opened a conversation. */
   conversation(conversation: Conversation): void;
+  /** Which version carries which conversation: when it starts, and when a swap moves it (or fails to). */
+  version(event: VersionEvent): void;
+  /** A domain's new stub version was taken (or refused). */
+  update(event: UpdateEvent): void;
+  /** A superseded version runs no instance any more and was unloaded from the sandbox. */
+  unload(carrier: Carrier): void;
   /** Something went wrong that belongs to no caller: a stub broke a rule, a message could not be routed. */
   error(err: ProtoflyError): void;
 }
 
-/** What a conversation's scope is built from. */
-const SCOPE_INIT = Symbol.for('protofly.runtime.scope-init');
-interface ScopeInit {
-  readonly bus: Bus;
-  readonly peer: string;
-  readonly holdLimit: number;
-  readonly onError: (err: ProtoflyError) => void;
-}
-
-/**
- * A conversation's resources, resolved in its own child container and disposed with it: the
- * bus route to the peer, and the stub instance behind it. Messages for the peer are held
- * (bounded) until the instance is there.
- */
-@injectable()
-class ConversationScope implements Disposable {
-  instance: StubHandle | undefined;
-  readonly #held: Message[] = [];
-  readonly #unlisten: () => void;
-
-  constructor(@inject(SCOPE_INIT) private readonly init: ScopeInit) {
-    this.#unlisten = init.bus.listen(init.peer, (msg) => this.#toStub(msg));
-  }
-
-  attach(instance: StubHandle): void {
-    this.instance = instance;
-    for (const msg of this.#held.splice(0)) this.#toStub(msg);
-  }
-
-  #toStub(msg: Message): void {
-    if (this.instance) return this.instance.postMessage(msg);
-    if (this.#held.length < this.init.holdLimit) {
-      this.#held.push(msg);
-      return;
-    }
-    const err = new ProtoflyError(
-      'PF_ERR_FLOOD',
-      `${this.#held.length} messages held for ${this.init.peer}; ${msg.id} refused`,
-    );
-    if (msg.type === 'response') return this.init.onError(err);
-    this.init.bus.send(response(msg, Code.UNAVAILABLE, err.message));
-  }
-
-  async dispose(): Promise<void> {
-    this.#unlisten();
-    await this.instance?.stop();
-  }
-}
+type StubPackage = VerifiedPackage<StubDescriptor>;
 
 export class Runtime extends Emitter<RuntimeEvents> {
   readonly bus: Bus;
@@ -113,10 +116,24 @@ export class Runtime extends Emitter<RuntimeEvents> {
   readonly #liveTimeoutMs: number;
   readonly #container: DependencyContainer;
   readonly #holdLimit: number;
+  readonly #policies: Readonly<Record<string, UpdatePolicy>>;
+  readonly #swapTimeoutMs: number;
   readonly #conversations = new Map<string, Conversation>();
+  readonly #scopes = new Map<string, ConversationScope>();
   readonly #opening = new Map<string, Promise<Conversation>>();
+  readonly #versions = new Versions();
+  readonly #watcher: UpdateWatcher;
+  readonly #unwatch = new Map<string, () => void>();
+  /** Versions whose live swap failed on their own account: never taken again. */
+  readonly #refused = new Set<string>();
+  /** The domains being checked for a new version; `again` when a notice came meanwhile. */
+  readonly #checking = new Map<string, { again: boolean }>();
+  /** The swap under way (or queued) per scope: one at a time. */
+  readonly #swaps = new Map<ConversationScope, Promise<void>>();
+  readonly #swapLink: SwapLink;
   readonly #unlisten: () => void;
-  #inbox: Promise<StubHandle> | undefined;
+  #inbox: Promise<void> | undefined;
+  #inboxScope: ConversationScope | undefined;
   #closed = false;
 
   constructor(options: RuntimeOptions) {
@@ -128,14 +145,33 @@ export class Runtime extends Emitter<RuntimeEvents> {
     this.#liveTimeoutMs = options.liveTimeoutMs ?? 10_000;
     this.#container = options.container ?? rootContainer.createChildContainer();
     this.#holdLimit = options.holdLimit ?? 1000;
+    this.#policies = options.updates ?? {};
+    this.#swapTimeoutMs = options.swapTimeoutMs ?? 2000;
     this.bus = options.bus ?? new Bus({ onError: (err) => this.emit('error', err) });
     parseAddress(this.identity.address);
     this.#unlisten = this.bus.listen(this.identity.address, (msg) => this.#toApp(msg));
+    this.#watcher = new UpdateWatcher({ ...options.watch, catalogue: this.#loader.catalogue }, (err) =>
+      this.emit('error', asError(err)),
+    );
+    this.#watcher.on('update', (domain, notice) => {
+      if (notice?.kind !== 'backend') this.#check(domain);
+    });
+    this.#watcher.on('error', (err) => this.emit('error', err));
+    this.#swapLink = {
+      start: (scope, pkg, snapshot) => this.#start(pkg, scope, snapshot),
+      stop: (instance) => this.#stop(instance),
+      deliver: (pkg, msg) => this.#deliver(pkg, msg, (err) => this.emit('error', err)),
+    };
   }
 
   /** The conversations open now, by peer. */
   get conversations(): ReadonlyMap<string, Conversation> {
     return this.#conversations;
+  }
+
+  /** The update policy for a carrier domain. */
+  policy(domain: string): UpdatePolicy {
+    return this.#policies[domain] ?? this.#policies['*'] ?? 'new-conversations';
   }
 
   /**
@@ -160,40 +196,50 @@ export class Runtime extends Emitter<RuntimeEvents> {
   register(): Promise<void> {
     if (!this.#inbox) {
       const home = parseAddress(this.identity.address).domain;
-      this.#inbox = this.#loader.load({ domain: home }).then(async (pkg) => {
-        const inbox = await this.#instantiate(
-          pkg as VerifiedPackage<StubDescriptor>,
-          undefined,
-          (s, detail) => {
-            if (s === 'failed')
+      this.#inbox = this.#packageFor(home).then(async (pkg) => {
+        const scope = new ConversationScope(
+          this.#scopeInit(undefined, (status, detail) => {
+            if (status === 'failed') {
               this.emit(
                 'error',
                 new ProtoflyError('PF_ERR_SANDBOX', `inbox stub of ${home} failed: ${detail}`),
               );
-          },
+            }
+          }),
         );
-        return inbox;
+        const instance = this.#start(pkg, scope);
+        scope.current = instance;
+        this.#inboxScope = scope;
+        try {
+          scope.attach(instance, await instance.started);
+        } catch (err) {
+          this.#inboxScope = undefined;
+          await this.#stop(instance);
+          throw err;
+        }
+        this.emit('version', { carrier: carrierOf(pkg.descriptor), change: 'start' });
       });
       this.#inbox.catch(() => {
         this.#inbox = undefined;
       });
     }
-    return this.#inbox.then(() => {});
+    return this.#inbox;
   }
 
-  /** Ends every conversation and the inbox. */
+  /** Ends every conversation, the inbox, and the watching of catalogues. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#watcher.close();
+    this.#unwatch.clear();
     await Promise.allSettled([...this.#conversations.values()].map((c) => c.close()));
-    const inbox = await this.#inbox?.catch(() => undefined);
-    await inbox?.stop();
+    await this.#inbox?.catch(() => undefined);
+    await this.#inboxScope?.dispose();
     this.#unlisten();
   }
 
   async #open(peer: string, capabilities: readonly string[]): Promise<Conversation> {
-    const carrierDomain = parseAddress(peer).domain;
-    const pkg = (await this.#loader.load({ domain: carrierDomain })) as VerifiedPackage<StubDescriptor>;
+    const pkg = await this.#packageFor(parseAddress(peer).domain);
     const d = pkg.descriptor;
     const missing = capabilities.filter((c) => !(d.capabilities as readonly string[]).includes(c));
     if (missing.length > 0) {
@@ -213,34 +259,244 @@ export class Runtime extends Emitter<RuntimeEvents> {
     return conversation;
   }
 
-  /** Creates a conversation and its scope, and starts its stub instance (not waiting for it). */
-  #begin(peer: string, pkg: VerifiedPackage<StubDescriptor>, incoming: boolean): Conversation {
-    const child = this.#container.createChildContainer();
-    child.registerInstance<ScopeInit>(SCOPE_INIT, {
-      bus: this.bus,
-      peer,
-      holdLimit: this.#holdLimit,
-      onError: (err) => conversation.fail(err),
+  /**
+   * The version of `domain`'s stub a new conversation gets: the pinned one, or what the loader
+   * verifies now (then taken, see {@link #adopt}). While the catalogue is away or serves a
+   * version that fails verification, the version in use stays good.
+   */
+  async #packageFor(domain: string): Promise<StubPackage> {
+    const current = this.#versions.current(domain);
+    const policy = this.policy(domain);
+    if (current && policy === 'pin') return current;
+    let pkg: StubPackage;
+    try {
+      pkg = (await this.#loader.load({ domain })) as StubPackage;
+    } catch (err) {
+      if (!current) throw err;
+      this.emit('update', { domain, policy, error: asError(err) });
+      return current;
+    }
+    return this.#adopt(pkg);
+  }
+
+  /**
+   * Takes a verified version of a domain's stub for new conversations, unless it is the one in
+   * use, was refused, or the domain is pinned; unloads the one it replaces if that runs nothing,
+   * and moves the inbox (and, under `live`, the running conversations) to it.
+   */
+  #adopt(pkg: StubPackage): StubPackage {
+    const domain = pkg.descriptor.domain;
+    const policy = this.policy(domain);
+    const current = this.#versions.current(domain);
+    if (
+      current &&
+      (policy === 'pin' || versionOf(current) === versionOf(pkg) || this.#refused.has(versionOf(pkg)))
+    ) {
+      return current;
+    }
+    const idle = this.#versions.setCurrent(pkg);
+    if (idle) this.#unload(idle);
+    if (!current) return pkg;
+    this.emit('update', {
+      domain,
+      policy,
+      carrier: carrierOf(pkg.descriptor),
+      previous: carrierOf(current.descriptor),
     });
-    const scope = child.resolve(ConversationScope);
+    const inbox = this.#inboxScope;
+    if (inbox?.current?.pkg.descriptor.domain === domain) this.#swap(inbox);
+    if (policy === 'live') {
+      for (const scope of this.#scopes.values()) {
+        if (scope.current?.pkg.descriptor.domain === domain) this.#swap(scope);
+      }
+    }
+    return pkg;
+  }
+
+  /** Asks the catalogue of `domain` for its version again (a notice came); one check at a time per domain. */
+  #check(domain: string): void {
+    const running = this.#checking.get(domain);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: true };
+    this.#checking.set(domain, state);
+    void (async () => {
+      while (state.again && !this.#closed) {
+        state.again = false;
+        this.#loader.refresh(domain);
+        await this.#packageFor(domain).catch((err: unknown) => this.emit('error', asError(err)));
+      }
+      this.#checking.delete(domain);
+    })();
+  }
+
+  /** Queues a live swap of `scope` to its domain's current version (the inbox's under any policy but `pin`). */
+  #swap(scope: ConversationScope): void {
+    const previous = this.#swaps.get(scope) ?? Promise.resolve();
+    const next = previous.then(() => this.#swapNow(scope));
+    this.#swaps.set(scope, next);
+    void next.finally(() => {
+      if (this.#swaps.get(scope) === next) this.#swaps.delete(scope);
+    });
+  }
+
+  async #swapNow(scope: ConversationScope): Promise<void> {
+    const from = scope.current;
+    if (!from || scope.disposed || this.#closed) return;
+    const domain = from.pkg.descriptor.domain;
+    const to = this.#versions.current(domain);
+    if (!to || versionOf(to) === versionOf(from.pkg) || this.policy(domain) === 'pin') return;
+    // One still activating is swapped once it runs; one that never did has nothing to move.
+    await from.started.catch(() => undefined);
+    if (!from.handle || scope.disposed) return;
+    const outcome = await swapLive(scope, to, this.#swapLink, this.#swapTimeoutMs);
+    const peer = scope.peer;
+    const conversation = peer === undefined ? undefined : this.#conversations.get(peer);
+    const [carrier, previous] = [carrierOf(to.descriptor), carrierOf(from.pkg.descriptor)];
+    if (outcome.ok) {
+      conversation?.moveTo(carrier);
+      this.emit('version', {
+        ...(peer === undefined ? {} : { peer }),
+        carrier,
+        previous,
+        change: 'swap',
+        held: outcome.held,
+        heldMs: outcome.heldMs,
+      });
+      return;
+    }
+    const error = outcome.error!;
+    if (isProtoflyError(error.cause, 'PF_ERR_CLOSED')) return;
+    if (outcome.newVersionFailed && !this.#refused.has(versionOf(to))) {
+      // New conversations would fail on it too: they keep the version that works.
+      this.#refused.add(versionOf(to));
+      if (this.#versions.current(domain) === to) {
+        const idle = this.#versions.setCurrent(from.pkg);
+        if (idle) this.#unload(idle);
+      }
+    }
+    this.emit('version', {
+      ...(peer === undefined ? {} : { peer }),
+      carrier: previous,
+      attempted: carrier,
+      change: 'rollback',
+      held: outcome.held,
+      heldMs: outcome.heldMs,
+      error,
+    });
+    if (conversation) conversation.fail(error);
+    else this.emit('error', error);
+  }
+
+  /**
+   * What an instance did wrong: the conversation's (or, for the inbox, the runtime's) concern
+   * when it carries the conversation; a swap candidate's failure is the cause its swap reports,
+   * and anything else it does is the runtime's.
+   */
+  #report(scope: ConversationScope, instance: Instance, err: ProtoflyError): void {
+    scope.error(instance, err, (e) => {
+      if (instance !== scope.candidate || !isProtoflyError(e, 'PF_ERR_SANDBOX')) this.emit('error', e);
+    });
+  }
+
+  /** What a scope needs from the runtime; `peer` undefined for the inbox. */
+  #scopeInit(
+    peer: string | undefined,
+    onStatus: ScopeInit['onStatus'],
+    conversation?: Conversation,
+  ): ScopeInit {
+    return {
+      bus: this.bus,
+      ...(peer === undefined ? {} : { peer }),
+      holdLimit: this.#holdLimit,
+      onStatus,
+      onError: (err) => (conversation ? conversation.fail(err) : this.emit('error', err)),
+      stop: (instance) => this.#stop(instance),
+    };
+  }
+
+  /** Creates a conversation and its scope, and starts its stub instance (not waiting for it). */
+  #begin(peer: string, pkg: StubPackage, incoming: boolean): Conversation {
+    const child = this.#container.createChildContainer();
     const conversation = new Conversation(peer, this.identity.address, carrierOf(pkg.descriptor), incoming, {
       request: (msg) => this.bus.request(msg),
       close: async () => {
         this.#conversations.delete(peer);
+        this.#scopes.delete(peer);
         await child.dispose();
       },
     });
+    child.registerInstance<ScopeInit>(
+      SCOPE_INIT,
+      this.#scopeInit(peer, (s, detail) => conversation.setStatus(s, detail), conversation),
+    );
+    const scope = child.resolve(ConversationScope);
     this.#conversations.set(peer, conversation);
-    this.#instantiate(pkg, peer, (s, detail) => conversation.setStatus(s, detail), conversation)
-      .then((instance) => {
-        if (this.#conversations.get(peer) === conversation) scope.attach(instance);
-        else void instance.stop();
-      })
-      .catch((err: unknown) => {
+    this.#scopes.set(peer, scope);
+    const instance = this.#start(pkg, scope, conversation);
+    scope.current = instance;
+    instance.started.then(
+      (handle) => scope.attach(instance, handle),
+      (err: unknown) => {
         conversation.fail(asError(err));
         conversation.setStatus('failed', asError(err).message);
-      });
+      },
+    );
+    this.emit('version', { peer, carrier: carrierOf(pkg.descriptor), change: 'start' });
     return conversation;
+  }
+
+  /**
+   * Starts an instance of `pkg` for `scope` (counted in until {@link #stop}); its status
+   * reports go to the scope, which knows whether it carries the conversation.
+   */
+  #start(pkg: StubPackage, scope: ConversationScope, snapshot?: unknown): Instance {
+    if (this.#versions.started(pkg)) this.#watch(pkg.descriptor.domain);
+    const instance: Instance = {
+      pkg,
+      status: 'created',
+      started: this.#instantiate(
+        pkg,
+        scope.peer,
+        snapshot,
+        (status, detail) => scope.status(instance, status, detail),
+        (msg) => this.#fromStub(instance, scope, msg),
+        (err) => this.#report(scope, instance, err),
+      ),
+    };
+    return instance;
+  }
+
+  /** Stops an instance once its activation settled, and counts it out; unloads its version when that was its last instance and it is superseded. */
+  #stop(instance: Instance): Promise<void> {
+    instance.stopping ??= instance.started
+      .then(
+        (handle) => handle.stop(),
+        () => undefined,
+      )
+      .then(() => {
+        const domain = instance.pkg.descriptor.domain;
+        const { obsolete, last } = this.#versions.ended(instance.pkg);
+        if (obsolete) this.#unload(instance.pkg);
+        if (last) {
+          this.#unwatch.get(domain)?.();
+          this.#unwatch.delete(domain);
+        }
+      });
+    return instance.stopping;
+  }
+
+  #unload(pkg: StubPackage): void {
+    this.#host.unload(pkg);
+    this.emit('unload', carrierOf(pkg.descriptor));
+  }
+
+  /** Listens for new versions of `domain` while it runs instances here, unless it is pinned. */
+  #watch(domain: string): void {
+    if (this.#closed || this.policy(domain) === 'pin' || this.#unwatch.has(domain)) return;
+    this.#unwatch.set(domain, this.#watcher.subscribe(domain));
   }
 
   /**
@@ -249,20 +505,22 @@ export class Runtime extends Emitter<RuntimeEvents> {
    * to this runtime's user, and that the inbox may not speak as this user.
    */
   async #instantiate(
-    pkg: VerifiedPackage<StubDescriptor>,
+    pkg: StubPackage,
     peer: string | undefined,
+    snapshot: unknown,
     onStatus: (status: StubStatus, detail?: string) => void,
-    conversation?: Conversation,
+    send: (msg: Message) => void,
+    report: (err: ProtoflyError) => void,
   ): Promise<StubHandle> {
     const d = pkg.descriptor;
     const token = await this.identity.token?.(d.domain);
-    const report = (err: ProtoflyError) => (conversation ? conversation.fail(err) : this.emit('error', err));
     return this.#host.instantiate(pkg, {
-      id: `${d.domain}/${d.name}→${peer ?? 'inbox'}`,
+      id: `${d.domain}/${d.name}@${d.version}→${peer ?? 'inbox'}`,
       identity:
         token === undefined ? { address: this.identity.address } : { address: this.identity.address, token },
       config: pluginConfig(d, this.#stubConfig[d.domain]),
       from: peer === undefined ? ['user://', 'hyperty://'] : [peer],
+      ...(snapshot === undefined ? {} : { snapshot }),
       delegate: {
         onStatus: (status, detail, error) => {
           if (error) report(error);
@@ -270,26 +528,46 @@ export class Runtime extends Emitter<RuntimeEvents> {
         },
         onRefused: report,
       },
-      send: (msg) => {
-        if (msg.to !== this.identity.address || msg.from === this.identity.address) {
-          return report(
-            new ProtoflyError(
-              'PF_ERR_SPOOF',
-              `stub ${d.domain}/${d.name} sent ${msg.type} ${msg.id} from ${msg.from} to ${msg.to}; it may only send from ${peer ?? 'a peer'} to ${this.identity.address}`,
-              { from: msg.from, to: msg.to },
-            ),
-          );
-        }
-        if (peer === undefined && msg.type !== 'response' && !this.#conversations.has(msg.from)) {
-          this.emit('conversation', this.#begin(msg.from, pkg, true));
-        }
-        try {
-          this.bus.send(msg);
-        } catch (err) {
-          report(asError(err));
-        }
-      },
+      send,
     });
+  }
+
+  /**
+   * A message a stub instance sends into the runtime. An inbox message from a new peer opens
+   * a conversation; one that came through the version a swap is bringing up waits for the
+   * swap (see swap.ts); the rest goes to the bus unless another version delivered it already.
+   */
+  #fromStub(instance: Instance, scope: ConversationScope, msg: Message): void {
+    const d = instance.pkg.descriptor;
+    const peer = scope.peer;
+    const report = (err: ProtoflyError) => this.#report(scope, instance, err);
+    if (msg.to !== this.identity.address || msg.from === this.identity.address) {
+      return report(
+        new ProtoflyError(
+          'PF_ERR_SPOOF',
+          `stub ${d.domain}/${d.name} sent ${msg.type} ${msg.id} from ${msg.from} to ${msg.to}; it may only send from ${peer ?? 'a peer'} to ${this.identity.address}`,
+          { from: msg.from, to: msg.to },
+        ),
+      );
+    }
+    if (peer === undefined && msg.type !== 'response' && !this.#conversations.has(msg.from)) {
+      this.emit(
+        'conversation',
+        this.#begin(msg.from, this.#versions.current(d.domain) ?? instance.pkg, true),
+      );
+    }
+    if (this.#scopes.get(msg.from)?.park(instance.pkg, msg)) return;
+    this.#deliver(instance.pkg, msg, report);
+  }
+
+  /** Puts an inbound message on the bus, unless another version of its stub delivered it already. */
+  #deliver(pkg: StubPackage, msg: Message, report: (err: ProtoflyError) => void): void {
+    if (this.#versions.duplicate(pkg.descriptor.domain, msg)) return;
+    try {
+      this.bus.send(msg);
+    } catch (err) {
+      report(asError(err));
+    }
   }
 
   /** Resolves when the conversation's stub is live; rejects when it fails or takes too long. */

@@ -26,6 +26,11 @@ export interface NodeRuntimeOptions {
   readonly hostOptions?: NodeWorkerHostOptions;
   readonly onCheck?: (event: CheckEvent) => void;
   readonly liveTimeoutMs?: number;
+  /** The update policy per carrier domain (`'*'`: the others); see {@link RuntimeOptions.updates}. */
+  readonly updates?: RuntimeOptions['updates'];
+  readonly swapTimeoutMs?: number;
+  readonly holdLimit?: number;
+  readonly watch?: RuntimeOptions['watch'];
 }
 
 /** A runtime and what it owns. */
@@ -53,6 +58,10 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
     host,
     ...(options.stubConfig ? { stubConfig: options.stubConfig } : {}),
     ...(options.liveTimeoutMs ? { liveTimeoutMs: options.liveTimeoutMs } : {}),
+    ...(options.updates ? { updates: options.updates } : {}),
+    ...(options.swapTimeoutMs ? { swapTimeoutMs: options.swapTimeoutMs } : {}),
+    ...(options.holdLimit ? { holdLimit: options.holdLimit } : {}),
+    ...(options.watch ? { watch: options.watch } : {}),
   });
   return {
     runtime,

@@ -66,8 +66,11 @@ export class Realm {
   external = 0;
   /** Bytes of JS heap the worker used at the last heartbeat. */
   heap = 0;
-  /** Who waits for the next heartbeat answer. */
-  readonly #pongs: (() => void)[] = [];
+  /** Heartbeats asked for and answered: the worker answers each, in order. */
+  #pings = 0;
+  #pongs = 0;
+  /** Who waits for the answer to which heartbeat. */
+  readonly #awaiting: { readonly ping: number; readonly answered: () => void }[] = [];
   readonly #post: (frame: HostFrame) => void;
   readonly #options: RealmOptions;
   readonly #packages = new Map<string, PackageEntry>();
@@ -215,16 +218,22 @@ export class Realm {
 
   /** Asks for a heartbeat answer. */
   ping(): void {
+    if (this.#dead) return;
+    this.#pings++;
     this.#send({ t: 'ping' });
   }
 
-  /** Resolves with the worker's memory at its next heartbeat answer (at once if the realm died). */
+  /**
+   * Resolves with the worker's memory as it answers a heartbeat asked for now (not one asked
+   * earlier, whose answer may be on its way); at once if the realm died.
+   */
   measure(): Promise<{ heap: number; external: number }> {
+    this.ping();
+    const ping = this.#pings;
     const answered = new Promise<void>((resolve) => {
       if (this.#dead) resolve();
-      else this.#pongs.push(resolve);
+      else this.#awaiting.push({ ping, answered: resolve });
     });
-    this.ping();
     return answered.then(() => ({ heap: this.heap, external: this.external }));
   }
 
@@ -252,7 +261,7 @@ export class Realm {
     if (this.#dead) return;
     this.#dead = err;
     this.#failReady(err);
-    for (const answered of this.#pongs.splice(0)) answered();
+    for (const { answered } of this.#awaiting.splice(0)) answered();
     for (const load of this.#loads.values()) load.reject(err);
     this.#loads.clear();
     for (const conversation of [...this.#conversations.values()]) conversation.fail(err);
@@ -292,7 +301,8 @@ export class Realm {
         this.lastPong = performance.now();
         this.external = frame.external;
         this.heap = frame.heap;
-        for (const answered of this.#pongs.splice(0)) answered();
+        this.#pongs++;
+        while (this.#awaiting[0] && this.#awaiting[0].ping <= this.#pongs) this.#awaiting.shift()!.answered();
         if (frame.rejections > 0) {
           this.#options.log.warn(
             { realm: this.label, rejections: frame.rejections },

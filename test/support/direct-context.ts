@@ -48,6 +48,8 @@ export interface DirectContextOptions {
   readonly from?: readonly string[];
   /** `ctx.peer`: the conversation's peer; none for an inbox. */
   readonly peer?: string;
+  /** `ctx.snapshot`: what another version's instance handed over in a live swap. */
+  readonly snapshot?: unknown;
 }
 
 /** A StubContext for one conversation, recording what the stub hands the runtime. */
@@ -55,6 +57,7 @@ export class DirectContext implements StubContext {
   readonly domain: string;
   readonly identity: { readonly address: string; readonly token?: string };
   readonly peer: string | undefined;
+  readonly snapshot: unknown;
   readonly config: Readonly<Record<string, unknown>>;
   readonly session: StubSession;
   /** Every status reported, in order. */
@@ -74,6 +77,7 @@ export class DirectContext implements StubContext {
     this.domain = options.domain ?? options.address.split('/')[2]!;
     this.identity = { address: options.address, token: options.token };
     this.peer = options.peer;
+    this.snapshot = options.snapshot;
     this.config = options.config;
     this.#session = options.session;
     this.#from = options.from;

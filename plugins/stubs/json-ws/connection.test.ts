@@ -55,6 +55,7 @@ async function scriptedNode(script: (peer: Peer, frame: JsonWsFrame) => void, re
 async function open(
   url: string,
   config: Record<string, unknown> = {},
+  snapshot?: unknown,
 ): Promise<{ stub: Stub; ctx: DirectContext }> {
   const session = new DirectSession();
   const ctx = new DirectContext({
@@ -63,6 +64,7 @@ async function open(
     token: 'token',
     config: { url, reconnectDelayMs: 10, reconnectDelayMaxMs: 50, ...config },
     session,
+    ...(snapshot === undefined ? {} : { snapshot }),
   });
   const stub = await activate(ctx);
   cleanups.push(() => {
@@ -159,5 +161,38 @@ describe('json-ws connection', () => {
     await until(() => peers.length >= 2);
     expect(ctx.statuses.slice(0, 3)).toEqual(['connecting', 'disconnected', 'connecting']);
     await until(() => peers[0]!.ws.readyState === peers[0]!.ws.CLOSED);
+  });
+
+  it('hands a swap its unacknowledged messages, and the new version sends them again first, in order', async () => {
+    // The node acknowledges nothing on the first socket: every message stays in its outbox.
+    const url = await scriptedNode((peer, frame) => {
+      if (frame.t === 'msg' && peers.indexOf(peer) > 0)
+        peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
+    });
+    const v1 = await open(url);
+    const sent = [chat(ALICE, BOB, 'one'), chat('hyperty://a.example/h1', BOB, 'two')];
+    for (const m of sent) v1.stub.postMessage(m);
+    await until(() => msgIds(peers[0]).length === 2);
+    const snapshot = v1.stub.snapshot?.();
+    expect(snapshot).toEqual({
+      v: 1,
+      peers: [BOB],
+      hyperties: ['hyperty://a.example/h1'],
+      outbox: sent,
+    });
+
+    // The other version: its own session and socket, the snapshot as ctx.snapshot.
+    const v2 = await open(url, {}, JSON.parse(JSON.stringify(snapshot)));
+    const later = chat(ALICE, BOB, 'three');
+    v2.stub.postMessage(later);
+    await until(() => msgIds(peers[1]).length === 3);
+    expect(msgIds(peers[1])).toEqual([...sent, later].map((m) => m.id));
+    expect(peers[1]!.frames[0]).toMatchObject({ t: 'auth', hyperties: ['hyperty://a.example/h1'] });
+    // Messages from the peer reach the new version's conversation (it knows its peers).
+    peers[1]!.ws.send(JSON.stringify({ t: 'msg', m: chat(BOB, ALICE, 'back') }));
+    await v2.ctx.until(() => v2.ctx.received.length === 1);
+    // A snapshot this version cannot read is ignored: it starts afresh.
+    const v3 = await open(url, {}, { v: 99, outbox: 'x' });
+    expect(v3.stub.snapshot?.()).toEqual({ v: 1, peers: [], hyperties: [], outbox: [] });
   });
 });

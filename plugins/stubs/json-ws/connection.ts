@@ -1,10 +1,11 @@
 import type { ErrFrame, JsonWsFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
+import { messageKey, Seen } from '../../../core/seen.js';
 import type { StubContext, StubSocket, StubStatus } from '../../../core/stub.js';
 import { Backoff } from './backoff.js';
 import { type JsonWsSettings, settingsOf } from './config.js';
 import { Outbox, type Outgoing } from './outbox.js';
-import { messageKey, Seen } from '../../../core/seen.js';
+import { type JsonWsSnapshot, readSnapshot } from './snapshot.js';
 
 /** The WebSocket subprotocol of json-ws (the node's frames.ts names the same). */
 export const PROTOCOL = 'protofly.json-ws.v1';
@@ -40,6 +41,8 @@ export class Conversation {
   status: StubStatus = 'created';
   /** Addresses this conversation sent to: messages from them come back to it. */
   readonly peers = new Set<string>();
+  /** Hyperty addresses this conversation sent from (the connection claims them). */
+  readonly hyperties = new Set<string>();
 
   constructor(
     readonly ctx: StubContext,
@@ -49,6 +52,11 @@ export class Conversation {
   /** A message from the runtime for the far side. */
   post(msg: Message): void {
     this.connection.send(this, msg);
+  }
+
+  /** What the instance of another version needs to take this conversation over (see snapshot.ts). */
+  snapshot(): JsonWsSnapshot {
+    return this.connection.snapshotOf(this);
   }
 
   /** The conversation ends; the connection closes with the last one. */
@@ -123,8 +131,37 @@ export class Connection {
     if (this.#state === 'idle' && !this.#settings) this.#fail('ctx.config has no url');
     if (this.#state === 'failed') conversation.report('failed', this.#failure);
     else conversation.report(this.#state === 'live' ? 'live' : 'connecting');
+    const taken = readSnapshot(ctx.snapshot);
+    if (taken) this.#takeOver(conversation, taken);
     if (this.#state === 'idle') this.#connect();
     return conversation;
+  }
+
+  /**
+   * Takes over a conversation another version ran (a live swap): its peers, its hyperty
+   * addresses, and its unacknowledged messages, queued first and sent again.
+   */
+  #takeOver(conversation: Conversation, snapshot: JsonWsSnapshot): void {
+    for (const peer of snapshot.peers) conversation.peers.add(peer);
+    for (const h of snapshot.hyperties) this.#claim(conversation, h);
+    for (const msg of snapshot.outbox) this.send(conversation, msg);
+  }
+
+  /** Remembers a hyperty address of `conversation`, to claim on (re)connecting. */
+  #claim(conversation: Conversation, hyperty: string): void {
+    if (this.#hyperties.size >= MAX_HYPERTIES && !this.#hyperties.has(hyperty)) return;
+    this.#hyperties.add(hyperty);
+    conversation.hyperties.add(hyperty);
+  }
+
+  /** The snapshot of one conversation on this connection (see snapshot.ts). */
+  snapshotOf(conversation: Conversation): JsonWsSnapshot {
+    return {
+      v: 1,
+      peers: [...conversation.peers],
+      hyperties: [...conversation.hyperties],
+      outbox: this.#outbox.entries.filter((e) => e.conversation === conversation).map((e) => e.msg),
+    };
   }
 
   /** Queues a message for the node; a request that cannot go is answered here with an error code. */
@@ -132,8 +169,7 @@ export class Connection {
     if (this.#state === 'closed') return;
     const s = this.#settings!;
     conversation.peers.add(msg.to);
-    if (msg.from.startsWith('hyperty://') && this.#hyperties.size < MAX_HYPERTIES)
-      this.#hyperties.add(msg.from);
+    if (msg.from.startsWith('hyperty://')) this.#claim(conversation, msg.from);
     if (this.#state === 'failed') return this.#answer(conversation, msg, 503, this.#failure);
     const frame = `{"t":"msg","m":${JSON.stringify(msg)}}`;
     if (frame.length * 3 > s.maxFrameBytes && utf8Length(frame) > s.maxFrameBytes) {

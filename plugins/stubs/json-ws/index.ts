@@ -12,6 +12,7 @@ const activate: Activate = (ctx) => {
   return {
     postMessage: (msg) => conversation.post(msg),
     stop: () => conversation.stop(),
+    snapshot: () => conversation.snapshot(),
   };
 };
 

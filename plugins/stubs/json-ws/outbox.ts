@@ -20,6 +20,11 @@ export class Outbox<E extends Outgoing> {
     return this.#entries.length;
   }
 
+  /** Every entry held, in send order. */
+  get entries(): readonly E[] {
+    return this.#entries;
+  }
+
   push(entry: E): void {
     this.#entries.push(entry);
   }

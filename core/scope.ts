@@ -1,0 +1,157 @@
+import { type Disposable, inject, injectable } from 'tsyringe';
+import type { Bus } from './bus.js';
+import { ProtoflyError } from './errors.js';
+import type { StubDescriptor } from './generated/types.js';
+import type { StubHandle } from './host.js';
+import { Code, type Message, response } from './message.js';
+import type { VerifiedPackage } from './plugin.js';
+import type { StubStatus } from './stub.js';
+import { versionOf } from './versions.js';
+
+/** One stub instance of a conversation (or of the inbox), and the package version it runs. */
+export interface Instance {
+  readonly pkg: VerifiedPackage<StubDescriptor>;
+  /** Resolves once `activate` returned; rejects when it did not. */
+  readonly started: Promise<StubHandle>;
+  handle?: StubHandle;
+  status: StubStatus;
+  /** Set once it is being stopped. */
+  stopping?: Promise<void>;
+}
+
+/** What a conversation's scope is built from. */
+export const SCOPE_INIT = Symbol.for('protofly.runtime.scope-init');
+export interface ScopeInit {
+  readonly bus: Bus;
+  /** The conversation's peer; none for the inbox, which has no route of its own. */
+  readonly peer?: string;
+  readonly holdLimit: number;
+  /** The carrying instance's status: the conversation's. */
+  readonly onStatus: (status: StubStatus, detail?: string) => void;
+  readonly onError: (err: ProtoflyError) => void;
+  /** Stops an instance (and counts it out); never rejects. */
+  readonly stop: (instance: Instance) => Promise<void>;
+}
+
+/**
+ * A conversation's resources, resolved in its own child container and disposed with it: the
+ * bus route to the peer, and the stub instance that carries the conversation. Messages for the
+ * peer are held (bounded) while no instance takes them: before the first is there, and while a
+ * live swap brings up another version (see swap.ts).
+ */
+@injectable()
+export class ConversationScope implements Disposable {
+  /** The instance that carries the conversation: it takes the outbound messages, its status is the conversation's. */
+  current: Instance | undefined;
+  /** The instance of another version a live swap is bringing up. */
+  candidate: Instance | undefined;
+  /** Told of the candidate's status reports (by the swap waiting for it to go live). */
+  onCandidateStatus: ((status: StubStatus, detail?: string) => void) | undefined;
+  readonly #held: Message[] = [];
+  #holding = false;
+  /** Inbound messages that came through the candidate's version while the current instance still ran. */
+  readonly #parked: Message[] = [];
+  readonly #unlisten: () => void;
+  #disposed = false;
+
+  constructor(@inject(SCOPE_INIT) private readonly init: ScopeInit) {
+    const { peer } = init;
+    this.#unlisten = peer === undefined ? () => {} : init.bus.listen(peer, (msg) => this.#toStub(msg));
+  }
+
+  /** The conversation's peer; undefined for the inbox. */
+  get peer(): string | undefined {
+    return this.init.peer;
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Outbound messages held now. */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** The current instance's `activate` returned: it takes what was held for it. */
+  attach(instance: Instance, handle: StubHandle): void {
+    instance.handle = handle;
+    if (instance === this.current && !this.#holding) this.#flush();
+  }
+
+  /** From now on, outbound messages wait for {@link release} (a live swap begins). */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** `instance` carries the conversation from now on, and takes what was held, in order. */
+  release(instance: Instance): void {
+    this.current = instance;
+    this.candidate = undefined;
+    this.onCandidateStatus = undefined;
+    this.#holding = false;
+    if (instance.handle) this.#flush();
+  }
+
+  /**
+   * Something an instance did was refused, or it failed: the conversation's concern when it is
+   * the carrying instance; else `otherwise` (a candidate's failure is the cause its swap reports).
+   */
+  error(instance: Instance, err: ProtoflyError, otherwise: (err: ProtoflyError) => void): void {
+    if (instance === this.current) this.init.onError(err);
+    else otherwise(err);
+  }
+
+  /** A status report from one of this scope's instances. */
+  status(instance: Instance, status: StubStatus, detail?: string): void {
+    instance.status = status;
+    if (instance === this.current) this.init.onStatus(status, detail);
+    else if (instance === this.candidate) this.onCandidateStatus?.(status, detail);
+  }
+
+  /**
+   * Keeps an inbound message that came through `pkg` while a swap brings that version up and
+   * the current instance still runs: delivered after the current one stopped (see swap.ts for
+   * why). False when it is not such a message, or when too many are parked already (delivered
+   * at once then: late order beats loss).
+   */
+  park(pkg: VerifiedPackage<StubDescriptor>, msg: Message): boolean {
+    const candidate = this.candidate;
+    if (!candidate || versionOf(candidate.pkg) !== versionOf(pkg)) return false;
+    if (this.current && versionOf(this.current.pkg) === versionOf(pkg)) return false;
+    if (this.#parked.length >= this.init.holdLimit) return false;
+    this.#parked.push(msg);
+    return true;
+  }
+
+  /** Takes out the parked messages, in order. */
+  unpark(): Message[] {
+    return this.#parked.splice(0);
+  }
+
+  async dispose(): Promise<void> {
+    this.#disposed = true;
+    this.#unlisten();
+    const instances = [this.current, this.candidate].filter((i): i is Instance => i !== undefined);
+    await Promise.all(instances.map((i) => this.init.stop(i)));
+  }
+
+  #flush(): void {
+    for (const msg of this.#held.splice(0)) this.#toStub(msg);
+  }
+
+  #toStub(msg: Message): void {
+    const handle = this.current?.handle;
+    if (handle && !this.#holding) return handle.postMessage(msg);
+    if (this.#held.length < this.init.holdLimit) {
+      this.#held.push(msg);
+      return;
+    }
+    const err = new ProtoflyError(
+      'PF_ERR_FLOOD',
+      `${this.#held.length} messages held for ${msg.to}; ${msg.id} refused`,
+    );
+    if (msg.type === 'response') return this.init.onError(err);
+    this.init.bus.send(response(msg, Code.UNAVAILABLE, err.message));
+  }
+}
