@@ -17,10 +17,7 @@ export const serve: Command = {
     'run a domain: catalogue, services, messaging node(s); --cluster for several node processes on Redis',
   usage,
   async run(args) {
-    if (isClusterNode()) {
-      await runClusterNode();
-      return 0;
-    }
+    if (isClusterNode()) return runClusterNode();
     const { values } = parse(
       args,
       {

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
+import { type ErrorCode, isProtoflyError, ProtoflyError } from '../core/errors.js';
 import type { BackendDescriptor } from '../core/generated/types.js';
 import { packageRoot } from '../node/package-root.js';
 import { publishBackends } from './backends/start-services.js';
@@ -23,6 +24,13 @@ import {
  * loads the backends from it, verified, and runs one messaging node. A node that dies is
  * started again.
  */
+
+/** What a node process tells the primary when it cannot start. */
+interface NodeFailure {
+  readonly t: 'failed';
+  readonly code: ErrorCode;
+  readonly message: string;
+}
 
 /** What a node process reports to the primary once it serves. */
 export interface NodeReport {
@@ -86,7 +94,9 @@ export async function startCluster(
     });
     workers.add(worker);
     return new Promise((resolve, reject) => {
-      worker.on('message', (m: NodeReport) => {
+      let failure: ProtoflyError | undefined;
+      worker.on('message', (m: NodeReport | NodeFailure) => {
+        if (m?.t === 'failed') failure = new ProtoflyError(m.code, m.message.slice(m.code.length + 2));
         if (m?.t !== 'ready') return;
         nodes.set(index, m);
         resolve(m);
@@ -94,7 +104,13 @@ export async function startCluster(
       worker.on('exit', (code, signal) => {
         workers.delete(worker);
         if (nodes.get(index)?.pid === worker.process.pid) nodes.delete(index);
-        reject(new Error(`node process ${index} exited (${signal ?? code}) before serving`));
+        reject(
+          failure ??
+            new ProtoflyError(
+              'PF_ERR_CONFIG',
+              `node process ${index} exited (${signal ?? code}) before serving`,
+            ),
+        );
         if (closing) return;
         d.log.warn({ index, pid: worker.process.pid, code, signal }, 'node process died; starting another');
         setTimeout(() => {
@@ -151,15 +167,29 @@ export async function startCluster(
 /**
  * Runs one node process of a cluster: the domain's services from the primary's catalogue and
  * a messaging node on the shared port, until SIGTERM or SIGINT closes it gracefully.
+ *
+ * @returns the exit status: 1 when the node could not start (the primary reports why).
  */
-export async function runClusterNode(): Promise<void> {
+export async function runClusterNode(): Promise<number> {
   const { config, catalogueUrl, index } = JSON.parse(process.env[NODE_ENV]!) as {
     config: unknown;
     catalogueUrl: string;
     index: number;
   };
   const d = await prepareDomain(config);
-  const node = await startDomainNode(d, catalogueUrl, index);
+  let node: Awaited<ReturnType<typeof startDomainNode>>;
+  try {
+    node = await startDomainNode(d, catalogueUrl, index);
+  } catch (err) {
+    // The primary says why, with the code; this process just ends.
+    if (isProtoflyError(err)) {
+      const failure: NodeFailure = { t: 'failed', code: err.code, message: err.message };
+      await new Promise<void>((sent) => process.send!(failure, () => sent()));
+    }
+    process.disconnect();
+    if (!isProtoflyError(err)) throw err;
+    return 1;
+  }
   const report: NodeReport = {
     t: 'ready',
     index,
@@ -178,4 +208,5 @@ export async function runClusterNode(): Promise<void> {
   await node.close();
   // The IPC channel to the primary would keep this process alive.
   if (process.connected) process.disconnect();
+  return 0;
 }

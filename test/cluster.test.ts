@@ -310,3 +310,27 @@ describe('protofly serve --cluster: Redis restarting', () => {
     await expect.poll(() => after, { timeout: 10_000 }).toEqual(['after the restart']);
   });
 });
+
+describe('protofly serve --nodes without a shared location', () => {
+  it('refuses to start several node processes on a location each would see alone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pf-cluster-local-'));
+    const config = join(dir, 'domain.yaml');
+    await writeFile(
+      config,
+      `domain: ${DOMAIN}\ndataDir: ${join(dir, 'data')}\nports: { catalogue: 0, messaging: 0, admin: 0 }\n`,
+    );
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--nodes', '2'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(1);
+    expect(err.trim().split('\n')).toEqual([
+      'PF_ERR_CONFIG: nodes: 2 node processes need a shared location (services.location is location-memory); use protofly serve --cluster redis://...',
+      'PF_ERR_CONFIG',
+    ]);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
