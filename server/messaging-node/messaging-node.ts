@@ -384,12 +384,14 @@ class Node implements MessagingNode {
    */
   #dispatch(session: Session, m: Message, regs: readonly Registration[]): void {
     const targets = m.to.startsWith('hyperty://') ? regs.slice(0, 1) : regs;
-    const key = laneKey(targets);
     const lane = session.lanes.get(m.to);
     if (!lane) {
       const done = this.#deliver(session, m, targets);
-      if (done) this.#lane(session, m.to, key, Promise.resolve(), done);
-    } else if (lane.targets === key) {
+      if (done) this.#lane(session, m.to, laneKey(targets), Promise.resolve(), done);
+      return;
+    }
+    const key = laneKey(targets);
+    if (lane.targets === key) {
       const after = lane.settled;
       this.#lane(
         session,
