@@ -5,9 +5,10 @@ import { pino } from 'pino';
 import type { Conversation, Incoming } from '../core/conversation.js';
 import { isProtoflyError } from '../core/errors.js';
 import type { CheckEvent } from '../core/loader.js';
+import type { Runtime, RuntimeOptions } from '../core/runtime.js';
 import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
-import { startLocalDomains } from '../server/domain.js';
+import { type RunningDomain, startLocalDomains } from '../server/domain.js';
 import { type Command, parse } from './command.js';
 import { type Row, renderLadder } from './ladder.js';
 
@@ -30,6 +31,8 @@ export interface DemoReport {
   /** Milliseconds per phase. */
   timings: Record<string, number>;
   ladder: { columns: string[]; rows: Row[] };
+  /** `--swap`: which runtime moved what to which version, and how long its messages were held. */
+  swaps?: { runtime: string; peer: string; from: string; to: string; heldMs: number }[];
 }
 
 const ALICE = 'user://a.example/alice';
@@ -37,12 +40,38 @@ const BOB = 'user://b.example/bob';
 const COLUMNS = ['alice@a.example', 'b.example catalogue', 'b.example node', 'bob@b.example'];
 const [A, CAT, NODE, B] = [0, 1, 2, 3] as const;
 
+/** What a step between the chat and the call runs on (`--swap`: demo-swap.ts). */
+export interface DemoStage {
+  readonly alice: Runtime;
+  readonly bob: Runtime;
+  /** Alice's conversation with Bob. */
+  readonly withBob: Conversation;
+  readonly rows: Row[];
+  readonly report: DemoReport;
+  /** The ladder's columns. */
+  readonly column: {
+    readonly alice: number;
+    readonly catalogue: number;
+    readonly node: number;
+    readonly bob: number;
+  };
+  domain(name: string): RunningDomain;
+}
+
+/** A step the demo runs between the chat and the call, with the update policies its runtimes need. */
+export interface DemoInterlude {
+  /** Names its phase in the timings. */
+  readonly phase: string;
+  readonly updates?: RuntimeOptions['updates'];
+  run(stage: DemoStage): Promise<void>;
+}
+
 /**
  * The demo: two domains on loopback, each with its own key, catalogue and node; Bob's runtime
  * registers with b.example, and Alice's runtime, which has never seen b.example, loads its stub
  * on the fly, verifies it, chats with Bob and makes a call offer/answer through it.
  */
-export async function runDemo(): Promise<DemoReport> {
+export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
   const report: DemoReport = {
     ok: false,
     stubs: [],
@@ -76,6 +105,7 @@ export async function runDemo(): Promise<DemoReport> {
         catalogues: local.peers,
         host: host!,
         ...(onCheck ? { onCheck } : {}),
+        ...(interlude?.updates ? { updates: interlude.updates } : {}),
       });
       runtimes.push(rt);
       return { rt, who };
@@ -92,6 +122,8 @@ export async function runDemo(): Promise<DemoReport> {
     const withBob = await alice.rt.runtime.conversation(BOB, { capabilities: ['chat', 'call'] });
     const c = withBob.carrier;
     const stub = `${c.name}@${c.version}`;
+    // What carries Alice's side now: another version after a swap.
+    const carried = () => `${withBob.carrier.name}@${withBob.carrier.version}`;
     rows.push({ from: CAT, to: A, label: `${stub} + package` });
     rows.push({
       note: `verified ${checks.filter((k) => ['schema', 'signature', 'engine', 'integrity'].includes(k)).join(', ')}`,
@@ -135,10 +167,10 @@ export async function runDemo(): Promise<DemoReport> {
       await sending;
       report.messages.delivered++;
       rows.push(
-        dir === 1 ? { from: A, to: NODE, label: `${label} [${stub}]` } : { from: B, to: NODE, label },
+        dir === 1 ? { from: A, to: NODE, label: `${label} [${carried()}]` } : { from: B, to: NODE, label },
       );
       rows.push(
-        dir === 1 ? { from: NODE, to: B, label } : { from: NODE, to: A, label: `${label} [${stub}]` },
+        dir === 1 ? { from: NODE, to: B, label } : { from: NODE, to: A, label: `${label} [${carried()}]` },
       );
       return { target, m };
     };
@@ -151,6 +183,18 @@ export async function runDemo(): Promise<DemoReport> {
     );
     await exchange(withAlice, withBob, () => withAlice.send('Hello Alice'), 'chat', -1);
     phase('chat both ways');
+    if (interlude) {
+      await interlude.run({
+        alice: alice.rt.runtime,
+        bob: bob.rt.runtime,
+        withBob,
+        rows,
+        report,
+        column: { alice: A, catalogue: CAT, node: NODE, bob: B },
+        domain: (name) => local.byName.get(name)!,
+      });
+      phase(interlude.phase);
+    }
     let callId = '';
     await exchange(
       withBob,

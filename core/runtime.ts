@@ -365,6 +365,8 @@ export class Runtime extends Emitter<RuntimeEvents> {
         held: outcome.held,
         heldMs: outcome.heldMs,
       });
+      // The next swap of this scope waits until this one's old instance is gone.
+      await outcome.retired;
       return;
     }
     const error = outcome.error!;

@@ -49,7 +49,8 @@ export class ConversationScope implements Disposable {
   onCandidateStatus: ((status: StubStatus, detail?: string) => void) | undefined;
   readonly #held: Message[] = [];
   #holding = false;
-  /** Inbound messages that came through the candidate's version while the current instance still ran. */
+  /** The version a swap brings up, whose inbound messages wait until the old instance stopped. */
+  #parking: VerifiedPackage<StubDescriptor> | undefined;
   readonly #parked: Message[] = [];
   readonly #unlisten: () => void;
   #disposed = false;
@@ -110,22 +111,30 @@ export class ConversationScope implements Disposable {
   }
 
   /**
-   * Keeps an inbound message that came through `pkg` while a swap brings that version up and
-   * the current instance still runs: delivered after the current one stopped (see swap.ts for
-   * why). False when it is not such a message, or when too many are parked already (delivered
-   * at once then: late order beats loss).
+   * A swap brings up `candidate`: its status reports go to {@link onCandidateStatus}, and inbound
+   * messages through its version are parked until {@link unpark}, once the old instance stopped
+   * (see swap.ts for why).
+   */
+  propose(candidate: Instance): void {
+    this.candidate = candidate;
+    this.#parking = candidate.pkg;
+  }
+
+  /**
+   * Keeps an inbound message that came through `pkg`, the version a swap brings up, until the
+   * old instance stopped. False when it is not such a message, or when too many are parked
+   * already (delivered at once then: late order beats loss).
    */
   park(pkg: VerifiedPackage<StubDescriptor>, msg: Message): boolean {
-    const candidate = this.candidate;
-    if (!candidate || versionOf(candidate.pkg) !== versionOf(pkg)) return false;
-    if (this.current && versionOf(this.current.pkg) === versionOf(pkg)) return false;
+    if (!this.#parking || versionOf(this.#parking) !== versionOf(pkg)) return false;
     if (this.#parked.length >= this.init.holdLimit) return false;
     this.#parked.push(msg);
     return true;
   }
 
-  /** Takes out the parked messages, in order. */
+  /** Ends parking: takes out the parked messages, in order. */
   unpark(): Message[] {
+    this.#parking = undefined;
     return this.#parked.splice(0);
   }
 

@@ -45,6 +45,11 @@ export interface SwapOutcome {
   readonly error?: ProtoflyError;
   /** The new version itself failed (it threw, failed, or was not live in time), not the old one's snapshot. */
   readonly newVersionFailed: boolean;
+  /**
+   * A swap that went through: settles once the old instance stopped and what came through the
+   * new version meanwhile was delivered. The new one carries the conversation already.
+   */
+  readonly retired?: Promise<void>;
 }
 
 /** The label of a package in messages. */
@@ -55,7 +60,9 @@ export function labelOf(pkg: StubPackage): string {
 
 /**
  * Moves the conversation of `scope` from its current instance to a new instance of `to`, or
- * rolls it back (see above). Never rejects: the outcome says what happened.
+ * rolls it back (see above). Resolves as the new instance takes over (the old one then retires,
+ * see {@link SwapOutcome.retired}) or once rolled back. Never rejects: the outcome says what
+ * happened.
  */
 export async function swapLive(
   scope: ConversationScope,
@@ -102,7 +109,7 @@ export async function swapLive(
   // Closed meanwhile: its disposal stopped the old instance, and must find no new one.
   if (scope.disposed) return closed();
   const candidate = link.start(scope, to, snapshot);
-  scope.candidate = candidate;
+  scope.propose(candidate);
   try {
     // A stub may report `live` from inside `activate`, before its handle exists: wait for both.
     const [handle] = await within(
@@ -125,9 +132,10 @@ export async function swapLive(
   const held = scope.held;
   scope.release(candidate);
   const heldMs = performance.now() - begun;
-  await link.stop(from);
-  for (const msg of scope.unpark()) link.deliver(to, msg);
-  return { ok: true, held, heldMs, newVersionFailed: false };
+  const retired = link.stop(from).then(() => {
+    for (const msg of scope.unpark()) link.deliver(to, msg);
+  });
+  return { ok: true, held, heldMs, newVersionFailed: false, retired };
 }
 
 /** Resolves when `candidate` reports `live`; rejects when its activation fails or it reports `failed` or `stopped`. */
