@@ -29,7 +29,7 @@ export function assertSnapshot(value: unknown, what: string): void {
       return;
     }
     if (Array.isArray(v)) {
-      v.forEach((item, i) => visit(item, `${pointer}/${i}`, depth + 1));
+      for (let i = 0; i < v.length; i++) visit(v[i], `${pointer}/${i}`, depth + 1);
       return;
     }
     if (typeof v === 'object') {
