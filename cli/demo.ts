@@ -10,9 +10,10 @@ import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { type RunningDomain, startLocalDomains } from '../server/domain.js';
 import { type Command, parse } from './command.js';
+import { runSipDemo } from './demo-sip.js';
 import { type Row, renderLadder } from './ladder.js';
 
-const usage = 'protofly demo [--json]';
+const usage = 'protofly demo [--sip] [--json]';
 
 /** What the demo did, for people (ladder) and scripts (--json). */
 export interface DemoReport {
@@ -236,11 +237,13 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
 }
 
 export const demo: Command = {
-  summary: 'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob',
+  summary:
+    'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP)',
   usage,
   async run(args) {
-    const { values } = parse(args, { json: { type: 'boolean' } }, usage);
-    const report = await runDemo();
+    const { values } = parse(args, { json: { type: 'boolean' }, sip: { type: 'boolean' } }, usage);
+    // --sip: a.example's Alice also talks to Dave at c.example, a Kamailio domain (cli/demo-sip.ts).
+    const report = values.sip ? await runSipDemo() : await runDemo();
     if (values.json) {
       console.log(JSON.stringify(report, null, 2));
       return report.ok ? 0 : 1;

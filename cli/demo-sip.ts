@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Conversation, Incoming } from '../core/conversation.js';
+import { isProtoflyError, ProtoflyError } from '../core/errors.js';
+import type { CheckEvent } from '../core/loader.js';
+import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
+import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
+import { generateDomainKey } from '../server/catalogue/keys.js';
+import { startLocalDomains } from '../server/domain.js';
+import { type RunningSipDomain, startSipDomain } from '../server/sip-domain.js';
+import type { DemoReport } from './demo.js';
+import { type JsSipUser, jssipUser } from './jssip-user.js';
+import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from './kamailio.js';
+import { sdp } from './sdp-peer-connection.js';
+
+const ALICE = 'user://a.example/alice';
+const BOB = 'user://b.example/bob';
+const DAVE = 'user://c.example/dave';
+const COLUMNS = [
+  'bob@b.example',
+  'b.example node',
+  'alice@a.example',
+  'c.example catalogue, guests',
+  'Kamailio c.example',
+  'dave (JsSIP)',
+];
+const [B, NODE, A, CAT, KAM, D] = [0, 1, 2, 3, 4, 5] as const;
+
+/**
+ * `protofly demo --sip`: the cross-protocol conversation. a.example and b.example are protofly
+ * domains (json-ws); c.example runs Kamailio, and Dave uses JsSIP there. Alice's runtime, which
+ * has never seen c.example, loads its sip-ws stub from c.example's catalogue, verifies it, gets
+ * guest credentials with her a.example token, registers as sip:alice~a.example@c.example, and
+ * chats and calls with Dave, while it chats with Bob over json-ws.
+ *
+ * @throws ProtoflyError `PF_ERR_CONFIG` saying how to install Kamailio when it is missing.
+ */
+export async function runSipDemo(): Promise<DemoReport> {
+  if (!kamailioInstalled()) {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `protofly demo --sip runs Kamailio as c.example's SIP server, and it is not installed. Install it (Debian/Ubuntu, as root):\n  ${KAMAILIO_INSTALL}\nthen run protofly demo --sip again. (protofly demo, without --sip, needs nothing.)`,
+    );
+  }
+  const report: DemoReport = {
+    ok: false,
+    stubs: [],
+    messages: { sent: 0, delivered: 0 },
+    timings: {},
+    ladder: { columns: COLUMNS, rows: [] },
+  };
+  const rows = report.ladder.rows;
+  let clock = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    report.timings[name] = Math.round((now - clock) * 100) / 100;
+    clock = now;
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'protofly-demo-sip-'));
+  const log = pino({ level: 'silent' });
+  const local = await startLocalDomains(['a.example', 'b.example'], dir, { users: new Map(), log });
+  const peers = local.peers as Record<string, string>;
+  const runtimes: NodeRuntime[] = [];
+  let kamailio: Kamailio | undefined;
+  let sip: RunningSipDomain | undefined;
+  let dave: JsSipUser | undefined;
+  let host: NodeWorkerHost | undefined;
+  try {
+    const davePassword = randomBytes(12).toString('base64url');
+    kamailio = await startKamailio({ domain: 'c.example', users: { dave: davePassword } });
+    sip = await startSipDomain({
+      domain: 'c.example',
+      key: await generateDomainKey('c.example', join(dir, 'c.example', 'keys')),
+      catalogueDir: join(dir, 'c.example', 'catalogue'),
+      sipUrl: kamailio.wsUrl,
+      rpcUrl: kamailio.rpcUrl,
+      peers,
+      log,
+    });
+    const catalogueUrl = sip.catalogueUrl;
+    peers['c.example'] = catalogueUrl;
+    phase('domains (a, b: protofly; c: Kamailio)');
+    host = new NodeWorkerHost();
+    await host.ready();
+    phase('sandbox');
+
+    const runtimeFor = (address: string, onCheck?: (e: CheckEvent) => void) => {
+      const home = local.byName.get(address.split('/')[2]!)!;
+      const rt = createNodeRuntime({
+        identity: { address, token: (aud) => home.identity.issue(address, 600, aud) },
+        catalogues: peers,
+        host: host!,
+        ...(onCheck ? { onCheck } : {}),
+      });
+      runtimes.push(rt);
+      return rt;
+    };
+    const bob = runtimeFor(BOB);
+    await bob.runtime.register();
+    rows.push({ from: B, to: NODE, label: 'register json-ws' });
+    dave = await jssipUser(kamailio.wsUrl, 'c.example', 'dave', davePassword);
+    rows.push({ from: D, to: KAM, label: 'REGISTER (digest)' });
+    phase('bob and dave register');
+    const bobHears = new Promise<Conversation>((resolve) => bob.runtime.on('conversation', resolve));
+
+    const checks: CheckEvent[] = [];
+    const alice = runtimeFor(ALICE, (e) => checks.push(e));
+    rows.push({ from: A, to: CAT, label: 'GET stub/default' });
+    const [withBob, withDave] = await Promise.all([
+      alice.runtime.conversation(BOB, { capabilities: ['chat'] }),
+      alice.runtime.conversation(DAVE, { capabilities: ['chat', 'call'] }),
+    ]);
+    const stub = `${withDave.carrier.name}@${withDave.carrier.version}`;
+    rows.push({ from: CAT, to: A, label: `${stub} + package` });
+    const verified = checks
+      .filter((e) => e.url.startsWith(catalogueUrl))
+      .map((e) => e.check)
+      .filter((c) => ['schema', 'signature', 'engine', 'integrity'].includes(c));
+    rows.push({ note: `c.example's ${stub} verified: ${[...new Set(verified)].join(', ')}` });
+    rows.push({ from: A, to: CAT, label: 'guest? (a.example token)' });
+    rows.push({ from: CAT, to: A, label: 'alice~a.example, password' });
+    rows.push({ from: A, to: KAM, label: `REGISTER (digest) [${stub}]` });
+    rows.push({ from: A, to: NODE, label: 'connect json-ws' });
+    phase('alice loads c.example’s and b.example’s stubs');
+    for (const domain of ['b.example', 'c.example']) {
+      const pkg = await alice.loader.load({ domain });
+      report.stubs.push({
+        for: ALICE,
+        domain: pkg.descriptor.domain,
+        name: pkg.descriptor.name,
+        version: pkg.descriptor.version,
+        integrity: pkg.descriptor.sourcePackage.integrity,
+        verified: true,
+        signedBy: pkg.signedBy,
+      });
+    }
+
+    const count = async <T>(sending: Promise<T>, arrived: Promise<unknown>): Promise<T> => {
+      report.messages.sent++;
+      const [result] = await Promise.all([sending, arrived]);
+      report.messages.delivered++;
+      return result;
+    };
+    const next = (c: Conversation) =>
+      new Promise<Incoming>((resolve) => {
+        const off = c.on('message', (m) => {
+          off();
+          resolve(m);
+        });
+      });
+
+    await count(withDave.send('Hello Dave: I loaded c.example’s SIP stub on the fly'), dave.nextMessage());
+    rows.push({ from: A, to: KAM, label: `MESSAGE [${stub}]` }, { from: KAM, to: D, label: 'MESSAGE' });
+    // Bob's conversation exists once Alice's first message arrived; it holds that message for him.
+    await count(withBob.send('Hello Bob, over json-ws'), bobHears.then(next));
+    const withAlice = await bobHears;
+    rows.push({ from: A, to: NODE, label: 'chat [json-ws]' }, { from: NODE, to: B, label: 'chat' });
+    const fromDave = next(withDave);
+    await count(dave.send('sip:alice~a.example@c.example', 'Hello Alice, from Kamailio'), fromDave);
+    rows.push({ from: D, to: KAM, label: 'MESSAGE' }, { from: KAM, to: A, label: `MESSAGE [${stub}]` });
+    await count(withAlice.send('Hello Alice, from b.example'), next(withBob));
+    rows.push({ from: B, to: NODE, label: 'chat' }, { from: NODE, to: A, label: 'chat [json-ws]' });
+    phase('chat both ways, both protocols');
+
+    const events = withDave[Symbol.asyncIterator]();
+    const callId = await count(
+      withDave.call(sdp('alice'), ['audio']),
+      dave.nextCall().then(async (session) => {
+        const confirmed = new Promise((resolve) => session.once('confirmed', resolve));
+        dave!.answer(session);
+        await confirmed;
+      }),
+    );
+    rows.push(
+      { from: A, to: KAM, label: `INVITE (SDP offer) [${stub}]` },
+      { from: KAM, to: D, label: 'INVITE' },
+    );
+    rows.push({ from: D, to: A, label: '180 Ringing' });
+    rows.push({ from: D, to: A, label: '200 OK (SDP answer)' }, { from: A, to: D, label: 'ACK' });
+    let event = await events.next();
+    while (!event.done && event.value.body.kind !== 'answer') event = await events.next();
+    if (event.done) throw new ProtoflyError('PF_ERR_CONVERSATION', 'the call ended before its answer');
+    const ended = dave.incoming.at(-1)!;
+    await count(withDave.bye(callId), new Promise((resolve) => ended.once('ended', resolve)));
+    rows.push({ from: A, to: KAM, label: `BYE [${stub}]` }, { from: KAM, to: D, label: 'BYE' });
+    phase('call: offer, answer, ACK, BYE');
+    report.ok = report.messages.sent === report.messages.delivered;
+  } catch (err) {
+    report.error = isProtoflyError(err)
+      ? { code: err.code, message: err.message }
+      : { code: 'PF_ERR_DEMO', message: String(err) };
+  } finally {
+    await dave?.stop();
+    await Promise.allSettled(runtimes.map((r) => r.close()));
+    await host?.terminate();
+    await sip?.close();
+    await kamailio?.stop();
+    await local.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return report;
+}
