@@ -8,7 +8,7 @@ import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
-import { type RedisServer, startRedis } from './support/redis-server.js';
+import { type RedisServer, redisOnDemand } from './support/redis-server.js';
 
 const BIN = join(import.meta.dirname, '../bin/protofly.js');
 const DOMAIN = 'c.example';
@@ -176,42 +176,52 @@ function expectDelivered(received: readonly string[], sent: { acknowledged: stri
   expect([...received].sort((a, b) => order(a) - order(b))).toEqual(received);
 }
 
+/** A cluster of node processes on its own redis-server, and the runtimes a describe made for it. */
+interface ClusterRun {
+  readonly served: Served;
+  readonly redis: RedisServer;
+  readonly runtimes: NodeRuntime[];
+}
+
 /**
- * A cluster of `nodes` node processes on a redis-server of its own for the enclosing describe;
- * everything is stopped after it, the primary's exit status checked last.
+ * A cluster of `nodes` node processes for the enclosing describe, started by its first test
+ * (a missing redis-server fails each of its tests) and stopped after them, the primary's exit
+ * status checked last.
  */
-function clusterFor(nodes: number) {
-  const ctx = {
-    served: undefined as unknown as Served,
-    redis: undefined as unknown as RedisServer,
-    runtimes: [] as NodeRuntime[],
-  };
+function clusterFor(nodes: number): () => Promise<ClusterRun> {
   let dir = '';
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), `pf-cluster${nodes}-`));
-    ctx.redis = await startRedis();
-    ctx.served = await serveCluster(dir, ctx.redis.url, nodes);
-  });
+  let run: Promise<ClusterRun> | undefined;
+  const redis = redisOnDemand();
   afterAll(async () => {
-    await Promise.allSettled(ctx.runtimes.map((r) => r.close()));
-    const status = await ctx.served?.stop();
-    await ctx.redis?.stop();
+    const started = await run?.catch(() => undefined);
+    if (!started) return;
+    await Promise.allSettled(started.runtimes.map((r) => r.close()));
+    const status = await started.served.stop();
     await rm(dir, { recursive: true, force: true });
     expect(status).toBe(0);
   });
-  return ctx;
+  return () => {
+    run ??= (async () => {
+      dir = await mkdtemp(join(tmpdir(), `pf-cluster${nodes}-`));
+      const server = await redis();
+      return { served: await serveCluster(dir, server.url, nodes), redis: server, runtimes: [] };
+    })();
+    return run;
+  };
 }
 
 describe('protofly serve --cluster: two node processes on Redis', () => {
-  const c = clusterFor(2);
+  const cluster = clusterFor(2);
 
-  it('runs two node processes on one messaging port, each with its own admin port', () => {
+  it('runs two node processes on one messaging port, each with its own admin port', async () => {
+    const c = await cluster();
     expect(c.served.nodes).toHaveLength(2);
     expect(new Set(c.served.nodes.map((n) => n.pid)).size).toBe(2);
     expect(new Set(c.served.nodes.map((n) => n.admin)).size).toBe(2);
   });
 
   it('carries a chat between users on different nodes, both ways', async () => {
+    const c = await cluster();
     const bob = runtimeOf(c, 'bob');
     const alice = runtimeOf(c, 'alice');
     const bobNode = await connect(c.served, bob);
@@ -224,6 +234,7 @@ describe('protofly serve --cluster: two node processes on Redis', () => {
   });
 
   it("loses nothing acknowledged when the recipient's node is killed mid-conversation", async () => {
+    const c = await cluster();
     const dave = runtimeOf(c, 'dave');
     const erin = runtimeOf(c, 'erin');
     const daveNode = await connect(c.served, dave);
@@ -244,9 +255,10 @@ describe('protofly serve --cluster: two node processes on Redis', () => {
 });
 
 describe('protofly serve --cluster: three node processes on Redis', () => {
-  const c = clusterFor(3);
+  const cluster = clusterFor(3);
 
   it("chats around three users on three nodes, and loses nothing acknowledged when the sender's node is killed", async () => {
+    const c = await cluster();
     const users = ['alice', 'bob', 'carol'].map((u) => runtimeOf(c, u));
     const placed: number[] = [];
     for (const rt of users) placed.push(await connect(c.served, rt));
@@ -272,9 +284,10 @@ describe('protofly serve --cluster: three node processes on Redis', () => {
 });
 
 describe('protofly serve --cluster: Redis restarting', () => {
-  const c = clusterFor(2);
+  const cluster = clusterFor(2);
 
   it('reconnects the nodes to a restarted, empty Redis and loses nothing acknowledged', async () => {
+    const c = await cluster();
     const bob = runtimeOf(c, 'bob');
     const alice = runtimeOf(c, 'alice');
     expect(await connect(c.served, bob)).not.toBe(await connect(c.served, alice));

@@ -1,13 +1,8 @@
-import { afterAll, beforeAll } from 'vitest';
 import { serviceOf } from '../support/backends.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { redisOnDemand } from '../support/redis-server.js';
 import { locationContract } from './location.contract.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(() => redis?.stop());
+const redis = redisOnDemand();
 
 locationContract({
   name: 'location-memory',
@@ -16,6 +11,10 @@ locationContract({
 
 locationContract({
   name: 'location-redis',
-  create: ({ retainSeconds, namespace }) =>
-    serviceOf('location', 'location-redis', { url: redis.url, prefix: `t:${namespace}:`, retainSeconds }),
+  create: async ({ retainSeconds, namespace }) =>
+    serviceOf('location', 'location-redis', {
+      url: (await redis()).url,
+      prefix: `t:${namespace}:`,
+      retainSeconds,
+    }),
 });

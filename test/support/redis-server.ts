@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { afterAll } from 'vitest';
 
 /** A real redis-server on a free loopback port, in the foreground, with no persistence. */
 export interface RedisServer {
@@ -44,6 +45,22 @@ export async function startRedis(): Promise<RedisServer> {
   };
   await server.start();
   return server;
+}
+
+/**
+ * A redis-server for the tests of one file, started by the first test that asks for it (so a
+ * missing redis-server fails each test that needs it, and only those), stopped after them.
+ * Call at the file's top level.
+ */
+export function redisOnDemand(): () => Promise<RedisServer> {
+  let started: Promise<RedisServer> | undefined;
+  afterAll(async () => {
+    await (await started?.catch(() => undefined))?.stop();
+  });
+  return () => {
+    started ??= startRedis();
+    return started;
+  };
 }
 
 function launch(port: number): Promise<ChildProcess> {
