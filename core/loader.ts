@@ -116,6 +116,10 @@ export class Loader {
     for (const [url, { pkg }] of this.#verified) {
       if (domain === undefined || pkg.descriptor.domain === domain) this.#verified.delete(url);
     }
+    // A load under way may have fetched its descriptor before what prompted the refresh: the
+    // next load starts afresh (the one under way still settles for whoever awaits it).
+    const base = domain === undefined ? '' : `${this.catalogue.baseOf(domain)}/`;
+    for (const url of this.#loading.keys()) if (url.startsWith(base)) this.#loading.delete(url);
   }
 
   #load(url: string, kind: PluginKind, domain: string, ref: string): Promise<VerifiedPackage> {
@@ -123,7 +127,10 @@ export class Loader {
     if (cached && cached.expires > Date.now()) return Promise.resolve(cached.pkg);
     let loading = this.#loading.get(url);
     if (!loading) {
-      loading = this.#verify(url, kind, domain, ref).finally(() => this.#loading.delete(url));
+      const started = this.#verify(url, kind, domain, ref).finally(() => {
+        if (this.#loading.get(url) === started) this.#loading.delete(url);
+      });
+      loading = started;
       this.#loading.set(url, loading);
     }
     return loading;

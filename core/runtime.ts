@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import semver from 'semver';
 import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { parseAddress } from './address.js';
 import { Bus } from './bus.js';
@@ -288,9 +289,14 @@ export class Runtime extends Emitter<RuntimeEvents> {
     const domain = pkg.descriptor.domain;
     const policy = this.policy(domain);
     const current = this.#versions.current(domain);
+    // Versions only move forward: a slow load that verified an older one before a newer came
+    // must not bring it back (a provider rolls back by publishing a higher version).
     if (
       current &&
-      (policy === 'pin' || versionOf(current) === versionOf(pkg) || this.#refused.has(versionOf(pkg)))
+      (policy === 'pin' ||
+        versionOf(current) === versionOf(pkg) ||
+        this.#refused.has(versionOf(pkg)) ||
+        semver.lt(pkg.descriptor.version, current.descriptor.version))
     ) {
       return current;
     }

@@ -129,8 +129,11 @@ export class UpdateWatcher extends Emitter<UpdateEvents> {
         }
       } catch (err) {
         if (signal.aborted) return;
-        if (streams && isProtoflyError(err, 'PF_ERR_NOT_FOUND')) {
-          // A catalogue without an update stream: poll it, at once.
+        if (
+          streams &&
+          (isProtoflyError(err, 'PF_ERR_NOT_FOUND') || (isProtoflyError(err) && err.detail.status === 503))
+        ) {
+          // A catalogue without an update stream, or with no room on it: poll it, at once.
           streams = false;
           continue;
         }
