@@ -51,7 +51,7 @@ export const swapInterlude: DemoInterlude = {
       await releaseStub(stage.domain('b.example'), { pluginDir: BUILTIN_STUBS[0]!, version: next });
       const chats: Promise<unknown>[] = [];
       const deadline = performance.now() + SWAPS_WITHIN_MS;
-      while (!done()) {
+      while (!done() || chats.length === 0) {
         const failed = seen.find((s) => s.kind === 'version' && s.event.change === 'rollback');
         if (failed?.kind === 'version') throw failed.event.error!;
         if (performance.now() > deadline) {
@@ -60,19 +60,21 @@ export const swapInterlude: DemoInterlude = {
             `json-ws@${next} did not replace json-ws@${from.version} within ${SWAPS_WITHIN_MS} ms`,
           );
         }
-        if (chats.length < CHATS_DURING && seen.some((s) => s.kind === 'update' && s.name === 'alice')) {
-          chats.push(withBob.send(`chat ${chats.length + 1} during the swap`));
-          report.messages.sent++;
+        // Sent as Alice's runtime takes the new version: its swap holds them, then releases them in order.
+        if (chats.length === 0 && seen.some((s) => s.kind === 'update' && s.name === 'alice')) {
+          for (let i = 1; i <= CHATS_DURING; i++) chats.push(withBob.send(`chat ${i} during the swap`));
+          report.messages.sent += CHATS_DURING;
         }
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
       await Promise.all(chats);
       report.messages.delivered += chats.length;
       rows.push(...seen.sort((a, b) => a.at - b.at).flatMap((s) => ladderRows(s, column)));
+      const held = seen.find((s) => s.kind === 'version' && s.name === 'alice');
       rows.push({
         from: column.alice,
         to: column.node,
-        label: `${chats.length} chats, held then in order [json-ws@${next}]`,
+        label: `${chats.length} chats, ${held?.kind === 'version' ? (held.event.held ?? 0) : 0} held, in order [json-ws@${next}]`,
       });
       report.swaps = seen.flatMap((s) =>
         s.kind === 'version'

@@ -11,9 +11,10 @@ import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { type RunningDomain, startLocalDomains } from '../server/domain.js';
 import { type Command, parse } from './command.js';
 import { runSipDemo } from './demo-sip.js';
+import { swapInterlude } from './demo-swap.js';
 import { type Row, renderLadder } from './ladder.js';
 
-const usage = 'protofly demo [--sip] [--json]';
+const usage = 'protofly demo [--sip | --swap] [--json]';
 
 /** What the demo did, for people (ladder) and scripts (--json). */
 export interface DemoReport {
@@ -238,12 +239,17 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
 
 export const demo: Command = {
   summary:
-    'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP)',
+    'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP); --swap releases a new b.example stub mid-demo, swapped live',
   usage,
   async run(args) {
-    const { values } = parse(args, { json: { type: 'boolean' }, sip: { type: 'boolean' } }, usage);
+    const { values } = parse(
+      args,
+      { json: { type: 'boolean' }, sip: { type: 'boolean' }, swap: { type: 'boolean' } },
+      usage,
+    );
     // --sip: a.example's Alice also talks to Dave at c.example, a Kamailio domain (cli/demo-sip.ts).
-    const report = values.sip ? await runSipDemo() : await runDemo();
+    // --swap: b.example releases a new version of its stub mid-demo, swapped live (cli/demo-swap.ts).
+    const report = values.sip ? await runSipDemo() : await runDemo(values.swap ? swapInterlude : undefined);
     if (values.json) {
       console.log(JSON.stringify(report, null, 2));
       return report.ok ? 0 : 1;
@@ -253,6 +259,11 @@ export const demo: Command = {
     for (const s of report.stubs) {
       console.log(
         `stub for ${s.for}: ${s.domain}/${s.name}@${s.version} ${s.integrity} ${s.verified ? `verified, signed by ${s.signedBy}` : 'NOT verified'}`,
+      );
+    }
+    for (const s of report.swaps ?? []) {
+      console.log(
+        `swap in ${s.runtime}'s runtime: ${s.peer} ${s.from} → ${s.to}, messages held ${s.heldMs} ms`,
       );
     }
     console.log(`messages: ${report.messages.sent} sent, ${report.messages.delivered} delivered`);
