@@ -28,8 +28,14 @@ import { Session } from './session.js';
  * its Cluster service, so several nodes serve one domain when both are shared (Redis). A
  * message is acknowledged once a session has it or the cluster holds it for the recipient.
  *
- * Close codes: 1012 shutdown (reconnect), 1013 try again later (node full, issuer's keys
- * unreachable), 1009 frame too large, 1008 no `auth` in time, 4401 token refused
+ * Group conversations: a session that sends `subscribe` to `domain://msg-node.<domain>/group/<name>`
+ * gets every other message its members send there (fan-out, one encoding for all); `unsubscribe`
+ * leaves. A session whose socket holds more than `maxBufferedBytes` unsent is a slow consumer:
+ * told, dropped (1013), and what was bound for it is held for its user, so the others are not
+ * slowed and nothing acknowledged is lost.
+ *
+ * Close codes: 1012 shutdown (reconnect), 1013 try again later (node full, slow consumer,
+ * issuer's keys unreachable), 1009 frame too large, 1008 no `auth` in time, 4401 token refused
  * (PF_ERR_AUTH), 4403 domain not admitted (PF_ERR_FORBIDDEN).
  */
 export interface MessagingNode {
@@ -78,6 +84,9 @@ class Node implements MessagingNode {
    */
   readonly #holders = new Map<string, Set<Session>>();
   readonly #holdLimits: HoldLimits;
+  /** This node's groups: their subscribers, by group address. */
+  readonly #groups = new Map<string, Set<Session>>();
+  readonly #groupPrefix: string;
   readonly #cdr: CdrRecorder | undefined;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
@@ -92,6 +101,7 @@ class Node implements MessagingNode {
   constructor(settings: NodeSettings) {
     this.#settings = settings;
     this.#holdLimits = { perAddress: settings.offlineMessages, ttlMs: settings.offlineTtlSeconds * 1000 };
+    this.#groupPrefix = `domain://msg-node.${settings.domain}/group/`;
     this.#cdr = settings.cdr && new CdrRecorder(settings.cdr, settings.log);
     this.#http = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
@@ -192,6 +202,7 @@ class Node implements MessagingNode {
     deliver: (id, frame) => {
       const session = this.#sessions.get(id);
       if (!session?.address || !session.open) return false;
+      if (session.ws.bufferedAmount > this.#settings.maxBufferedBytes) return this.#dropSlow(session);
       session.deliver(frame);
       this.metrics.messagesOut++;
       return true;
@@ -231,6 +242,7 @@ class Node implements MessagingNode {
       this.#sessions.delete(session.id);
       if (!session.address) return;
       for (const a of [session.address, ...session.hyperties]) this.#removeHolder(a, session);
+      for (const group of session.groups) this.#leave(session, group);
       this.#unregister(session);
     });
     ws.on('message', (data, isBinary) => this.#onFrame(session, data, isBinary));
@@ -354,10 +366,11 @@ class Node implements MessagingNode {
 
   /** Looks the recipient up; lookups answer in the order asked, so messages leave in the order sent. */
   #forward(session: Session, m: Message): void {
+    if (m.to.startsWith(this.#groupPrefix)) return this.#toGroup(session, m);
     if (!m.to.startsWith('user://') && !m.to.startsWith('hyperty://')) {
       const err = new ProtoflyError(
         'PF_ERR_NO_ROUTE',
-        `${m.to}: a node routes user:// and hyperty:// addresses`,
+        `${m.to}: a node routes user://, hyperty:// and ${this.#groupPrefix}<name> addresses`,
         { to: m.to },
       );
       return this.#refuse(session, err, m.id);
@@ -454,6 +467,59 @@ class Node implements MessagingNode {
       },
       (err) => this.#failed(session, err, 'delivering', m.id),
     );
+  }
+
+  /**
+   * A message to a group: `subscribe` joins, `unsubscribe` leaves, anything else from a member
+   * goes to every other member, encoded once. Groups live on this node.
+   */
+  #toGroup(session: Session, m: Message): undefined {
+    const group = m.to;
+    const members = this.#groups.get(group);
+    if (m.type === 'subscribe') {
+      if (!members) this.#groups.set(group, new Set([session]));
+      else if (members.size >= this.#settings.maxGroupSize && !members.has(session)) {
+        const full = new ProtoflyError('PF_ERR_FLOOD', `${group} has its limit of ${members.size} members`);
+        return this.#refuse(session, full, m.id);
+      } else members.add(session);
+      session.groups.add(group);
+      return this.#accepted(session, m);
+    }
+    if (m.type === 'unsubscribe') {
+      this.#leave(session, group);
+      return this.#accepted(session, m);
+    }
+    if (!members?.has(session)) {
+      const err = new ProtoflyError('PF_ERR_FORBIDDEN', `${session.address} is not a member of ${group}`, {
+        to: group,
+      });
+      return this.#refuse(session, err, m.id);
+    }
+    const frame = msgFrame(m);
+    for (const member of members) if (member !== session) this.#member.deliver(member.id, frame);
+    return this.#accepted(session, m);
+  }
+
+  #leave(session: Session, group: string): void {
+    session.groups.delete(group);
+    const members = this.#groups.get(group);
+    members?.delete(session);
+    if (members?.size === 0) this.#groups.delete(group);
+  }
+
+  /** Tells a slow consumer and drops it; returns false: the frame was not delivered to it. */
+  #dropSlow(session: Session): false {
+    const bytes = session.ws.bufferedAmount;
+    const err = new ProtoflyError(
+      'PF_ERR_FLOOD',
+      `slow consumer: ${bytes} bytes unsent, over the bound of ${this.#settings.maxBufferedBytes}; reconnect to get what is held`,
+      { buffered: bytes },
+    );
+    this.#refuse(session, err);
+    session.ws.close(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD slow consumer');
+    // Closing waits for the buffer to drain; a consumer that does not read must not hold it.
+    setTimeout(() => session.ws.terminate(), 1000).unref();
+    return false;
   }
 
   #holdFor(session: Session, m: Message, frame: Frame): Promise<void> {

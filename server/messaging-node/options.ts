@@ -48,6 +48,13 @@ export interface MessagingNodeOptions {
   readonly authTimeoutMs?: number;
   /** Milliseconds clients get to close after a shutdown starts before they are cut. Default 5000. */
   readonly shutdownGraceMs?: number;
+  /**
+   * Bytes a session's socket may hold unsent; past it the session is a slow consumer: it is
+   * told, dropped, and what was bound for it is held for its user. Default 1 MiB.
+   */
+  readonly maxBufferedBytes?: number;
+  /** Subscribers one group may have. Default 10000. */
+  readonly maxGroupSize?: number;
   readonly log?: Logger;
 }
 
@@ -87,6 +94,8 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     heartbeatMs: 30_000,
     authTimeoutMs: 10_000,
     shutdownGraceMs: 5000,
+    maxBufferedBytes: 1024 * 1024,
+    maxGroupSize: 10_000,
     log: pino({ name: 'messaging-node' }),
     ...definedOnly(options),
   };

@@ -41,6 +41,8 @@ export class Session {
   deferred: Frame[] | undefined;
   /** Takings-out of held frames under way. */
   catchingUp = 0;
+  /** The groups this session subscribed to. */
+  readonly groups = new Set<string>();
   #acks: string[] = [];
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
