@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// A load generator in its own process (forked by bench/connections.bench.ts): holds many
-// WebSocket clients of a messaging server, each sending a chat to a random other client every
-// few seconds, and reports delivery latency and loss over IPC. Sender and receiver share this
-// process's clock, so latency is one clock's difference.
+// A load generator in its own process (forked by bench/connections.bench.ts and
+// bench/fanout.bench.ts): holds many WebSocket clients of a messaging server and reports
+// delivery latency and loss over IPC. Mode `pairs`: each client sends a chat to a random other
+// client every few seconds. Mode `fanout`: every client subscribes to `group`, and the first
+// sends `rate` updates a second to it. Senders and receivers share this process's clock, so
+// latency is one clock's difference.
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const { url, protocol, clients, rate, seconds, concurrency } = config;
+const { url, protocol, clients, rate, seconds, concurrency, mode = 'pairs', group } = config;
 const sockets = new Array(clients.length);
 const latencies = [];
 let received = 0;
@@ -22,7 +24,7 @@ function connect(i) {
       if (frame.t === 'ready') {
         sockets[i] = ws;
         resolve();
-      } else if (frame.t === 'msg' && frame.m.type === 'create') {
+      } else if (frame.t === 'msg' && (frame.m.type === 'create' || frame.m.type === 'update')) {
         received++;
         latencies.push(performance.now() - Number(frame.m.body.value.text));
       }
@@ -36,6 +38,18 @@ for (let next = 0; next < clients.length; ) {
   for (let k = 0; k < concurrency && next < clients.length; k++) batch.push(connect(next++));
   await Promise.all(batch);
 }
+if (mode === 'fanout') {
+  // Subscribe everyone, then give the server a moment to take the last ones.
+  for (const [i, ws] of sockets.entries()) {
+    ws.send(
+      JSON.stringify({
+        t: 'msg',
+        m: { id: `s${i}`, type: 'subscribe', from: clients[i].address, to: group, body: {} },
+      }),
+    );
+  }
+  await new Promise((r) => setTimeout(r, 500));
+}
 process.send({ t: 'connected', ms: performance.now() - t0 });
 await new Promise((resolve) => process.once('message', resolve));
 
@@ -47,18 +61,19 @@ let owed = 0;
 const timer = setInterval(() => {
   owed += perTick;
   for (; owed >= 1; owed--) {
-    const i = Math.floor(Math.random() * clients.length);
+    const i = mode === 'fanout' ? 0 : Math.floor(Math.random() * clients.length);
     let j = Math.floor(Math.random() * (clients.length - 1));
     if (j >= i) j++;
     const m = {
       id: `l${++seq}`,
-      type: 'create',
+      type: mode === 'fanout' ? 'update' : 'create',
       from: clients[i].address,
-      to: clients[j].address,
+      to: mode === 'fanout' ? group : clients[j].address,
       body: { value: { kind: 'chat', text: String(performance.now()) } },
     };
     sockets[i].send(JSON.stringify({ t: 'msg', m }));
-    sent++;
+    // A group message is due at every other member.
+    sent += mode === 'fanout' ? clients.length - 1 : 1;
   }
 }, 10);
 await new Promise((r) => setTimeout(r, seconds * 1000));
