@@ -166,6 +166,33 @@ describe('sip-ws against Kamailio (MD5)', () => {
     expect(carol.ctx.requests('MESSAGE')).toHaveLength(4);
   });
 
+  it('takes an answer the runtime gives within the delivery itself', async () => {
+    const carol = await open(
+      'user://c.example/carol',
+      { url: kam.wsUrl, password: 'carol-pw' },
+      { peer: 'user://c.example/dave' },
+    );
+    const session = new DirectSession();
+    let dave: Stub | undefined;
+    const ctx = new (class extends DirectContext {
+      override send(msg: Message): void {
+        super.send(msg);
+        if (msg.type === 'create') dave!.postMessage(response(msg, 200));
+      }
+    })({
+      address: 'user://c.example/dave',
+      config: { ...FAST, url: kam.wsUrl, password: 'dave-pw' },
+      session,
+      domain: 'c.example',
+    });
+    dave = await activate(ctx);
+    running.push({ stub: dave, ctx, session });
+    await Promise.all([settled(carol.ctx), settled(ctx)]);
+    carol.stub.postMessage(chat('user://c.example/carol', 'user://c.example/dave', 'answered at once'));
+    await carol.ctx.until(() => carol.ctx.received.length === 1);
+    expect(carol.ctx.received[0]!.body).toMatchObject({ code: 200 });
+  });
+
   it('refreshes its registration ahead of the expiry the registrar granted', async () => {
     const { ctx } = await open('user://c.example/carol', {
       url: kam.wsUrl,

@@ -208,21 +208,22 @@ export class UserAgent implements SessionHost {
       ...this.#conversations.filter((c) => c.peer === from),
       ...this.#conversations.filter((c) => c.peer === undefined),
     ];
+    // Waiting before sending: a runtime may answer within the send itself.
+    const timer = answered && this.timers.after(ANSWER_TIMEOUT_MS, () => this.#answered(id, 408));
+    if (answered && timer) this.#pending.set(id, { answered, timer });
     for (const c of takers) {
       try {
         c.ctx.send(msg);
+        return true;
       } catch (err) {
         const code = (err as ProtoflyError).code;
         if (code !== 'PF_ERR_FLOOD' && code !== 'PF_ERR_QUEUE_FULL') continue;
-        answered?.(503, 'the runtime is busy');
+        this.#answered(id, 503, 'the runtime is busy');
         return true;
       }
-      if (answered) {
-        const timer = this.timers.after(ANSWER_TIMEOUT_MS, () => this.#answered(id, 408));
-        this.#pending.set(id, { answered, timer });
-      }
-      return true;
     }
+    timer?.cancel();
+    this.#pending.delete(id);
     return false;
   }
 
