@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sdp } from '../../cli/sdp-peer-connection.js';
 import type { CheckEvent } from '../../core/loader.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
@@ -15,6 +15,9 @@ beforeAll(async () => {
   world = await startSipWorld({ dave: 'dave-pw' }, ['a.example', 'b.example']);
   host = new NodeWorkerHost();
   await host.ready();
+});
+afterEach(async () => {
+  await world.reset();
 });
 afterAll(async () => {
   await world?.close();
@@ -71,5 +74,25 @@ describe('one runtime, two protocols', () => {
     await confirmed;
     session.terminate();
     expect((await inbox.next()).value.body).toEqual({ kind: 'bye', callId });
+  });
+
+  it('a guest registers again after Kamailio restarts (its guest password went with it) and the conversation goes on', async () => {
+    const dave = await world.jssip('dave');
+    const alice = world.runtime(ALICE, { host });
+    const withDave = await alice.runtime.conversation(DAVE);
+    const statuses: string[] = [];
+    const live = new Promise<void>((resolve) =>
+      withDave.on('status', (s) => {
+        statuses.push(s);
+        if (s === 'live') resolve();
+      }),
+    );
+    const daveBack = new Promise((resolve) => dave.ua.once('registered', resolve));
+    await world.kamailio.restart();
+    await live;
+    expect(statuses).toEqual(['disconnected', 'connecting', 'live']);
+    await daveBack;
+    await withDave.send('still here');
+    expect((await dave.nextMessage()).body).toBe('still here');
   });
 });
