@@ -108,7 +108,8 @@ export abstract class Call {
 export class OutgoingCall extends Call {
   state: 'calling' | 'early' | 'confirmed' = 'calling';
   #offer: AppRequest | undefined;
-  #hangup: AppRequest | undefined;
+  /** The app hung up before the call was answered (its request, if it made one). */
+  #hangup: { readonly app: AppRequest | undefined } | undefined;
   #cancelled = false;
   #invite: { readonly request: SipRequest } | undefined;
 
@@ -132,7 +133,7 @@ export class OutgoingCall extends Call {
   hangUp(app?: AppRequest): void {
     if (this.ended) return app?.respond(200, 'the call had ended');
     if (this.state === 'confirmed') return this.bye(app);
-    this.#hangup = app ?? { id: '', peer: this.peer, respond: () => {} };
+    this.#hangup = { app };
     if (this.state === 'early') this.#cancel();
   }
 
@@ -154,7 +155,7 @@ export class OutgoingCall extends Call {
     }
     if (status < 300) return this.#accepted(res);
     this.#answerOffer(codeOf(status), `${status} ${res.reason}`);
-    if (this.#hangup) this.#hangup.respond(200);
+    if (this.#hangup) this.#hangup.app?.respond(200);
     else if (!this.ended)
       this.tell({ kind: 'reject', callId: this.callId, code: status, reason: res.reason.slice(0, 256) });
     this.end();
@@ -173,7 +174,7 @@ export class OutgoingCall extends Call {
     if (this.state === 'confirmed') return;
     this.state = 'confirmed';
     this.#answerOffer(200, `${res.status} ${res.reason}`);
-    if (this.#hangup) return this.bye(this.#hangup);
+    if (this.#hangup) return this.bye(this.#hangup.app);
     const sdp = sdpOf(res);
     if (sdp === undefined) {
       this.tell({ kind: 'reject', callId: this.callId, code: 488, reason: 'the 2xx carried no SDP answer' });

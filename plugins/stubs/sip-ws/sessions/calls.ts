@@ -63,6 +63,9 @@ export class Calls {
           : app.respond(400, 'progress is for a call offered to you');
       case 'reject':
         return call instanceof IncomingCall ? call.reject(app, body.code) : call.hangUp(app);
+      default:
+        // Only a raw bus message can get here: conversations send canonical bodies.
+        return app.respond(400, `no call body of kind ${JSON.stringify((body as { kind: unknown }).kind)}`);
     }
   }
 
