@@ -148,6 +148,8 @@ export default async function kamailioBench({ quick }: BenchOptions): Promise<Re
       });
     const carolRt = runtime('carol');
     const daveRt = runtime('dave');
+    // Dave's app reads what arrives (a conversation holds 10 000 unread, then answers 503).
+    daveRt.runtime.on('conversation', (c) => c.on('message', () => {}));
     await daveRt.runtime.register();
     const withDave = await carolRt.runtime.conversation(`user://${DOMAIN}/dave`);
     const [product, theirsAgain] = await alternate(

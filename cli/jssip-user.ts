@@ -103,7 +103,10 @@ export async function jssipUser(
   if (options.register ?? true) {
     await new Promise<void>((resolve, reject) => {
       ua.once('registered', () => resolve());
-      ua.once('registrationFailed', (e) => reject(new Error(`${uri} did not register: ${e.cause}`)));
+      ua.once('registrationFailed', (e) => {
+        const code = e.cause === 'Authentication Error' ? 'PF_ERR_AUTH' : 'PF_ERR_DELIVERY';
+        reject(new ProtoflyError(code, `${uri} did not register: ${e.cause}`, { cause: e.cause }));
+      });
       ua.start();
     });
   } else {
