@@ -265,18 +265,26 @@ export class Instance {
 
   // ---- helpers ----
 
-  /** Posts a frame against the session's credit; refuses with `PF_ERR_FLOOD` when the window is full. */
+  /**
+   * Posts a frame against the session's credit; refuses with `PF_ERR_FLOOD` when the window is
+   * full. Every refusal of one episode throws the same hardened error: building an error costs
+   * microseconds under SES, and a stub refused in a tight loop would otherwise spend its turn
+   * there until the watchdog ends the whole worker, acks and all.
+   */
   #post(frame: WorkerFrame, what: string): void {
     const session = this.session;
     if (!session.out.take(costOf(frame))) {
-      if (!session.floodReported) {
-        session.floodReported = true;
+      if (session.flood === undefined) {
+        session.flood = this.runtime.harden(
+          new ProtoflyError(
+            'PF_ERR_FLOOD',
+            `${what} refused: session ${session.id} has ${session.out.inFlight} bytes unacknowledged (window ${session.out.windowBytes}); what its stubs send is refused until the host catches up`,
+            { session: session.id, window: session.out.windowBytes },
+          ),
+        );
         this.runtime.post({ t: 'flood', cid: this.cid, what });
       }
-      throw this.#refuse(
-        'PF_ERR_FLOOD',
-        `${what} refused: session ${session.id} has ${session.out.inFlight} bytes unacknowledged (window ${session.out.windowBytes})`,
-      );
+      throw session.flood;
     }
     this.runtime.post(frame);
   }

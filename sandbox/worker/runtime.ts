@@ -68,7 +68,7 @@ export class Runtime implements InstanceRuntime {
         const session = this.#sessions.get(frame.session);
         if (!session) return;
         session.out.release(frame.bytes);
-        session.floodReported = false;
+        session.flood = undefined;
         return;
       }
       case 'ping': {

@@ -1,3 +1,4 @@
+import type { ProtoflyError } from '../../core/errors.js';
 import type { SocketDelegate, StubSession } from '../../core/stub.js';
 import { Credit } from '../credit.js';
 import type { Instance } from './instance.js';
@@ -26,8 +27,11 @@ export class WorkerSession {
   /** Host → worker frames, acknowledged as processed. */
   readonly in: Credit;
   readonly sockets = new Map<number, WorkerSocket>();
-  /** A flood was reported for the current episode (cleared by the next ack). */
-  floodReported = false;
+  /**
+   * The refusal of the current flood episode, once reported to the host: thrown again for
+   * every attempt until the next ack ends the episode.
+   */
+  flood: ProtoflyError | undefined;
 
   constructor(
     readonly id: number,
