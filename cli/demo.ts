@@ -149,7 +149,6 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
     }
 
     const exchange = async (
-      from: Conversation,
       to: Promise<Conversation> | Conversation,
       send: () => Promise<unknown>,
       label: string,
@@ -177,13 +176,12 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
       return { target, m };
     };
     const { target: withAlice } = await exchange(
-      withBob,
       incoming,
       () => withBob.send('Hello Bob: I loaded your domain’s stub on the fly'),
       'chat',
       1,
     );
-    await exchange(withAlice, withBob, () => withAlice.send('Hello Alice'), 'chat', -1);
+    await exchange(withBob, () => withAlice.send('Hello Alice'), 'chat', -1);
     phase('chat both ways');
     if (interlude) {
       await interlude.run({
@@ -199,7 +197,6 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
     }
     let callId = '';
     await exchange(
-      withBob,
       withAlice,
       async () => {
         callId = await withBob.call(
@@ -211,7 +208,6 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
       1,
     );
     await exchange(
-      withAlice,
       withBob,
       () =>
         withAlice.answer(
@@ -221,7 +217,7 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
       'answer (SDP)',
       -1,
     );
-    await exchange(withBob, withAlice, () => withBob.bye(callId), 'bye', 1);
+    await exchange(withAlice, () => withBob.bye(callId), 'bye', 1);
     phase('call offer/answer/bye');
     report.ok = report.messages.sent === report.messages.delivered;
   } catch (err) {
