@@ -14,6 +14,12 @@ export const KAMAILIO_CONFIG = join(packageRoot(import.meta.url), 'test/kamailio
 const BINARY = process.env.PROTOFLY_KAMAILIO ?? '/usr/sbin/kamailio';
 /** What to run when it is missing. */
 export const KAMAILIO_INSTALL = 'apt-get install -y kamailio kamailio-websocket-modules';
+/**
+ * Runs Kamailio (`$0 "$@"`) on a leash: it gets SIGTERM when this process closes the pipe on the
+ * shell's standard input, or dies in any way (even SIGKILL), so no Kamailio outlives its test.
+ * The shell exits with Kamailio.
+ */
+const LEASH = 'exec 3<&0; "$0" "$@" & pid=$!; (cat <&3 >/dev/null; kill -TERM $pid 2>/dev/null) & wait $pid';
 /** Kept of its standard error, for a failure's message. */
 const LOG_BYTES = 32 * 1024;
 
@@ -110,12 +116,10 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
   ];
   let log = '';
   let child: ChildProcess | undefined;
-  const kill = () => child?.kill('SIGTERM');
-  process.once('exit', kill);
   const wsUrl = `ws://127.0.0.1:${wsPort}`;
 
   const start = async () => {
-    const c = spawn(BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn('sh', ['-c', LEASH, BINARY, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
     child = c;
     c.stderr?.on('data', (d: Buffer) => {
       log = (log + d.toString()).slice(-LOG_BYTES);
@@ -134,7 +138,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     if (!c || c.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
-      c.kill('SIGTERM');
+      c.stdin?.end();
     });
   };
 
@@ -170,7 +174,6 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     },
     async stop() {
       await stop();
-      process.off('exit', kill);
       await rm(dir, { recursive: true, force: true });
     },
   };
