@@ -45,8 +45,6 @@ export interface Kamailio {
   log(): string;
   /** Calls a JSON-RPC method (`ul.lookup`, `htable.get`...); resolves with its result, or rejects with its error. */
   rpc(method: string, params: readonly unknown[]): Promise<unknown>;
-  /** Its counters whose names start with `group` (`sl:`, `registrar:`, `tmx:`...), by name. */
-  stats(group: string): Promise<Record<string, number>>;
   /** Stops it and starts it again on the same ports, with the same users (its memory, guests included, is gone). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -159,15 +157,6 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     rpcUrl: `http://127.0.0.1:${rpcPort}/RPC`,
     log: () => log,
     rpc,
-    async stats(group) {
-      const result = (await rpc('stats.get_statistics', [group])) as string[];
-      return Object.fromEntries(
-        result.map((line) => {
-          const [name, value] = line.split(' = ');
-          return [name!, Number(value)];
-        }),
-      );
-    },
     async restart() {
       await stop();
       await start();
