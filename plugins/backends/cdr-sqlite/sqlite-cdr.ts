@@ -46,7 +46,7 @@ export class SqliteCdr implements Cdr {
       });
       this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
       if (!options.readonly) {
-        this.#db.pragma('journal_mode = WAL');
+        walMode(this.#db, options.busyTimeoutMs ?? 5000);
         this.#db.pragma('synchronous = NORMAL');
         migrate(this.#db, file);
       }
@@ -123,5 +123,25 @@ export class SqliteCdr implements Cdr {
 
   async close(): Promise<void> {
     this.#db.close();
+  }
+}
+
+/**
+ * Switches the database to WAL. The switch needs the database to itself, and SQLite answers
+ * SQLITE_BUSY at once instead of waiting its busy timeout when another process has it open (the
+ * node processes of a cluster start together): so wait and try again, until the timeout. WAL
+ * is kept in the file, so a database already in it needs nothing.
+ */
+function walMode(db: Database.Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if (!/busy|locked/i.test((err as Error).message) || Date.now() > deadline) throw err;
+      Atomics.wait(pause, 0, 0, 20);
+    }
   }
 }
