@@ -1,4 +1,4 @@
-import type { BenchOptions, Result } from './harness.js';
+import { type BenchOptions, type Result, single } from './harness.js';
 import { nodeAgainstHub } from './load.js';
 
 /**
@@ -16,34 +16,21 @@ export default async function connectionsBench({ quick, root }: BenchOptions): P
     mode: 'pairs',
     root,
   });
-  const one = (name: string, unit: string, value: number, baseline: number): Result => ({
-    name,
-    unit,
-    median: value,
-    p99: value,
-    baseline,
-    ratio: value / baseline,
-  });
   return [
-    one(
+    single(
       `connections: ${n} sessions held, memory per connection`,
       'KB',
       ours.bytesPerConnection / 1024,
       base.bytesPerConnection / 1024,
     ),
-    one(
+    single(
       `connections: ${n} sessions, time to connect and authenticate all`,
       'ms',
       ours.connectMs,
       base.connectMs,
     ),
-    one(`connections: delivery latency p50 at ${rate} msg/s`, 'ms', ours.p50, base.p50),
-    one(`connections: delivery latency p99 at ${rate} msg/s`, 'ms', ours.p99, base.p99),
-    {
-      name: `connections: messages lost of ${ours.sent} sent`,
-      unit: 'messages',
-      median: ours.sent - ours.received,
-      p99: ours.sent - ours.received,
-    },
+    single(`connections: delivery latency p50 at ${rate} msg/s`, 'ms', ours.p50, base.p50),
+    single(`connections: delivery latency p99 at ${rate} msg/s`, 'ms', ours.p99, base.p99),
+    single(`connections: messages lost of ${ours.sent} sent`, 'messages', ours.sent - ours.received),
   ];
 }

@@ -1,4 +1,4 @@
-import type { BenchOptions, Result } from './harness.js';
+import { type BenchOptions, type Result, single } from './harness.js';
 import { nodeAgainstHub } from './load.js';
 
 /**
@@ -16,22 +16,9 @@ export default async function fanoutBench({ quick, root }: BenchOptions): Promis
     mode: 'fanout',
     root,
   });
-  const one = (name: string, value: number, baseline: number): Result => ({
-    name,
-    unit: 'ms',
-    median: value,
-    p99: value,
-    baseline,
-    ratio: value / baseline,
-  });
   return [
-    one(`fan-out: ${n} subscribers, ${rate} updates/s, delivery latency p50`, ours.p50, base.p50),
-    one(`fan-out: ${n} subscribers, ${rate} updates/s, delivery latency p99`, ours.p99, base.p99),
-    {
-      name: `fan-out: deliveries lost of ${ours.sent} due`,
-      unit: 'messages',
-      median: ours.sent - ours.received,
-      p99: ours.sent - ours.received,
-    },
+    single(`fan-out: ${n} subscribers, ${rate} updates/s, delivery latency p50`, 'ms', ours.p50, base.p50),
+    single(`fan-out: ${n} subscribers, ${rate} updates/s, delivery latency p99`, 'ms', ours.p99, base.p99),
+    single(`fan-out: deliveries lost of ${ours.sent} due`, 'messages', ours.sent - ours.received),
   ];
 }

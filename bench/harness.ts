@@ -47,6 +47,16 @@ export function result(
   return r;
 }
 
+/** A figure measured once (not a distribution), against a baseline measured in the same run when given. */
+export function single(name: string, unit: string, value: number, baseline?: number): Result {
+  const r: Result = { name, unit, median: value, p99: value };
+  if (baseline !== undefined) {
+    r.baseline = baseline;
+    r.ratio = value / baseline;
+  }
+  return r;
+}
+
 /** Runs `round` `rounds` times after one warm-up, alternating with `base` so both see the same machine state. */
 export async function alternate(
   rounds: number,
