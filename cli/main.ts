@@ -66,10 +66,26 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   try {
     return await command.run(rest);
-  } catch (err) {
+  } catch (caught) {
+    const err = listenError(caught);
     if (!isProtoflyError(err)) throw err;
     // The code alone on the last line of stderr, for scripts.
     console.error(`${err.message}\n${err.code}`);
     return err.code === 'PF_ERR_USAGE' ? 2 : 1;
   }
+}
+
+/** A port that cannot be listened on is a configuration problem: say which, with a code. */
+function listenError(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e?.syscall !== 'listen' || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES')) return err;
+  const why = e.code === 'EADDRINUSE' ? 'is in use' : 'is not allowed';
+  return new ProtoflyError(
+    'PF_ERR_CONFIG',
+    `${e.address}:${e.port} ${why}: choose other ports in the domain config`,
+    {
+      address: e.address,
+      port: e.port,
+    },
+  );
 }
