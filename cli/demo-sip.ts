@@ -11,7 +11,7 @@ import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { startLocalDomains } from '../server/domain.js';
 import { type RunningSipDomain, startSipDomain } from '../server/sip-domain.js';
-import type { DemoReport } from './demo.js';
+import { type DemoReport, emptyReport, phaseTimer } from './demo.js';
 import { type JsSipUser, jssipUser } from './jssip-user.js';
 import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from './kamailio.js';
 import { sdp } from './sdp-peer-connection.js';
@@ -45,20 +45,9 @@ export async function runSipDemo(): Promise<DemoReport> {
       `protofly demo --sip runs Kamailio as c.example's SIP server, and it is not installed. Install it (Debian/Ubuntu, as root):\n  ${KAMAILIO_INSTALL}\nthen run protofly demo --sip again. (protofly demo, without --sip, needs nothing.)`,
     );
   }
-  const report: DemoReport = {
-    ok: false,
-    stubs: [],
-    messages: { sent: 0, delivered: 0 },
-    timings: {},
-    ladder: { columns: COLUMNS, rows: [] },
-  };
+  const report = emptyReport(COLUMNS);
   const rows = report.ladder.rows;
-  let clock = performance.now();
-  const phase = (name: string) => {
-    const now = performance.now();
-    report.timings[name] = Math.round((now - clock) * 100) / 100;
-    clock = now;
-  };
+  const phase = phaseTimer(report);
   const dir = await mkdtemp(join(tmpdir(), 'protofly-demo-sip-'));
   const log = pino({ level: 'silent' });
   const local = await startLocalDomains(['a.example', 'b.example'], dir, { users: new Map(), log });

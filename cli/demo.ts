@@ -68,29 +68,39 @@ export interface DemoInterlude {
   run(stage: DemoStage): Promise<void>;
 }
 
+/** A report with nothing done yet, for a ladder with these columns. */
+export function emptyReport(columns: string[]): DemoReport {
+  return {
+    ok: false,
+    stubs: [],
+    messages: { sent: 0, delivered: 0 },
+    timings: {},
+    ladder: { columns, rows: [] },
+  };
+}
+
+/** Records, under `name`, the milliseconds since the previous phase ended (or since the timer started). */
+export function phaseTimer(report: DemoReport): (name: string) => void {
+  let clock = performance.now();
+  return (name) => {
+    const now = performance.now();
+    report.timings[name] = Math.round((now - clock) * 100) / 100;
+    clock = now;
+  };
+}
+
 /**
  * The demo: two domains on loopback, each with its own key, catalogue and node; Bob's runtime
  * registers with b.example, and Alice's runtime, which has never seen b.example, loads its stub
  * on the fly, verifies it, chats with Bob and makes a call offer/answer through it.
  */
 export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
-  const report: DemoReport = {
-    ok: false,
-    stubs: [],
-    messages: { sent: 0, delivered: 0 },
-    timings: {},
-    ladder: { columns: COLUMNS, rows: [] },
-  };
+  const report = emptyReport(COLUMNS);
   const rows = report.ladder.rows;
   const dir = await mkdtemp(join(tmpdir(), 'protofly-demo-'));
   const runtimes: NodeRuntime[] = [];
   let host: NodeWorkerHost | undefined;
-  let clock = performance.now();
-  const phase = (name: string) => {
-    const now = performance.now();
-    report.timings[name] = Math.round((now - clock) * 100) / 100;
-    clock = now;
-  };
+  const phase = phaseTimer(report);
   const local = await startLocalDomains(['a.example', 'b.example'], dir, {
     users: new Map(),
     log: pino({ level: 'silent' }),
