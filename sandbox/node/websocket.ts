@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+import { batchWrites } from '../../node/write-batch.js';
 import type { SocketFactory } from '../sockets.js';
 
 /** Time a WebSocket opening handshake may take. */
@@ -12,13 +14,19 @@ export const openWebSocket: SocketFactory = (url, protocols, events, { maxPayloa
     maxPayload,
     handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
   });
+  let socket: Socket | undefined;
+  ws.on('upgrade', (res) => {
+    socket = res.socket;
+  });
   ws.on('open', () => events.open(ws.protocol));
   ws.on('message', (data) => events.message(String(data)));
   ws.on('close', (code, reason) => events.close(code, reason.toString()));
   ws.on('error', (err) => events.error(err.message));
   return {
     send: (data) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(data);
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (socket) batchWrites(socket);
+      ws.send(data);
     },
     close: (code, reason) => ws.close(code, reason),
     pause: () => ws.pause(),

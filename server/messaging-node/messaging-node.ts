@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { AuthFrame, Message } from '../../core/generated/types.js';
@@ -114,7 +114,7 @@ class Node implements MessagingNode {
       clientTracking: false,
       handleProtocols: (offered) => (offered.has(PROTOCOL) ? PROTOCOL : false),
     });
-    this.#wss.on('connection', (ws) => this.#onConnection(ws));
+    this.#wss.on('connection', (ws, req) => this.#onConnection(ws, req.socket));
   }
 
   get id(): string {
@@ -211,11 +211,12 @@ class Node implements MessagingNode {
     rejoined: () => void this.#rejoin(),
   };
 
-  #onConnection(ws: WebSocket): void {
+  #onConnection(ws: WebSocket, socket: Socket): void {
     const { messagesPerSecond, burst, maxConnections, authTimeoutMs, ackDelayMs } = this.#settings;
     if (this.#closing) return ws.close(CLOSE.SERVICE_RESTART, 'service restart');
     const session = new Session(
       ws,
+      socket,
       `${this.id}.${++this.#nextSession}`,
       messagesPerSecond,
       burst,

@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { batchWrites } from '../../node/write-batch.js';
 import type { Frame } from '../../core/service.js';
 import { TokenBucket } from '../../core/token-bucket.js';
 import { ackFrame } from './frames.js';
@@ -48,6 +50,8 @@ export class Session {
 
   constructor(
     readonly ws: WebSocket,
+    /** The connection under `ws`, whose writes of one event-loop turn are sent together. */
+    readonly socket: Socket,
     /** Unique in the domain: the node's id and a counter. */
     readonly id: string,
     rate: number,
@@ -91,6 +95,7 @@ export class Session {
 
   /** Sends a frame built once for many sessions (bytes) or for this one (a string), as text. */
   send(frame: Frame): void {
+    batchWrites(this.socket);
     this.ws.send(frame, { binary: false });
   }
 
