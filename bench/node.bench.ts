@@ -13,6 +13,7 @@ import { testIdentity } from '../test/support/identity-fixtures.js';
 import type { BenchOptions, Result } from './harness.js';
 import { startPlainHub } from './plain-hub.js';
 import { ALICE, BOB, barePair, chat, compare, type Path } from './round-trips.js';
+import { workerFloorPath } from './worker-floor.js';
 
 /**
  * Chat round trips Alice → Bob → Alice on loopback, four WebSocket hops each, through:
@@ -25,6 +26,9 @@ import { ALICE, BOB, barePair, chat, compare, type Path } from './round-trips.js
  * - the whole product: Alice's runtime (bus, conversation, sandboxed stub in a worker) →
  *   b.example's node → Bob's runtime, whose app takes the chat and whose runtime answers 200
  *   back the same way. The round trip ends when Alice's `send` resolves.
+ *
+ * - the floor of any sandbox on this machine: a hub like the baseline's, each client's frames
+ *   crossing to a worker thread and back as a stub's do, and no work done (worker-floor.ts).
  *
  * Latency: one message at a time. Throughput: `WINDOW` round trips in flight (round-trips.ts).
  */
@@ -161,6 +165,11 @@ export default async function nodeBench({ quick }: BenchOptions): Promise<Result
     ['node, bare clients', nodePath],
     ['node, json-ws stub at both ends', stubPath],
     ['runtime + sandbox + json-ws stub + node, end to end', runtimePath],
+    [
+      'floor: the hub, each client behind a worker thread (8 crossings, no work)',
+      () => workerFloorPath('port'),
+    ],
+    ['floor, both threads busy-polling (not shippable)', () => workerFloorPath('spin')],
   ] as const) {
     const path = await start();
     results.push(...(await compare(name, path, hub, rounds, n)));

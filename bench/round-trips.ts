@@ -26,7 +26,7 @@ export const chat = (from = ALICE, to = BOB) =>
   request('create', from, to, { value: { kind: 'chat', text: 'hello bob, a chat message' } });
 
 /** A bare client: sends `hello`, waits for `ready`, then gives every `msg` frame to `onMsg`. */
-function bareClient(
+export function bareClient(
   url: string,
   hello: object,
   onMsg: (m: Message, ws: WebSocket) => void,

@@ -1,5 +1,12 @@
 import type { Socket } from 'node:net';
 
+/**
+ * Bytes a socket may hold corked before they go out anyway: a burst to one peer still leaves in
+ * few writes, and what waits on a socket stays a measure of its reader (the node drops a slow
+ * consumer by it), not of this turn.
+ */
+const MAX_CORKED_BYTES = 16 * 1024;
+
 const corked = new Set<Socket>();
 let flushing = false;
 
@@ -20,7 +27,10 @@ function uncorkAll(): void {
  * for the rest of its turn (`setImmediate` runs right after the poll phase).
  */
 export function batchWrites(socket: Socket): void {
-  if (corked.has(socket)) return;
+  if (corked.has(socket)) {
+    if (socket.writableLength < MAX_CORKED_BYTES) return;
+    socket.uncork();
+  }
   socket.cork();
   corked.add(socket);
   if (!flushing) {

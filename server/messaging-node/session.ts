@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import { batchWrites } from '../../node/write-batch.js';
 import type { Frame } from '../../core/service.js';
 import { TokenBucket } from '../../core/token-bucket.js';
+import { batchWrites } from '../../node/write-batch.js';
 import { ackFrame } from './frames.js';
 
 /** A session's messages to one recipient that are still on their way, and where they went. */
