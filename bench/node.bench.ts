@@ -170,6 +170,10 @@ export default async function nodeBench({ quick }: BenchOptions): Promise<Result
       () => workerFloorPath('port'),
     ],
     ['floor, both threads busy-polling (not shippable)', () => workerFloorPath('spin')],
+    [
+      'floor, sockets held in the worker (4 crossings, 4 hops across threads)',
+      () => workerFloorPath('sockets'),
+    ],
   ] as const) {
     const path = await start();
     results.push(...(await compare(name, path, hub, rounds, n)));
