@@ -51,9 +51,9 @@ export type ConversationBody =
   | ByeBody
   | PresenceBody;
 /**
- * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received.
+ * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received. A client that asked for receipts in `auth` says with `received` how many `msg` frames it has taken; what it had not taken when its connection ends is held for its recipients again (XEP-0198's acknowledgements, for json-ws).
  */
-export type JsonWsFrame = AuthFrame | ReadyFrame | MsgFrame | AckFrame | ErrFrame;
+export type JsonWsFrame = AuthFrame | ReadyFrame | MsgFrame | ReceivedFrame | AckFrame | ErrFrame;
 /**
  * The reTHINK message model, kept compatible: {id, type, from, to, body}. `to` is one address string: reTHINK's schema said an array while its code sent a string; one recipient per message keeps routing and response correlation unambiguous (fan-out is the node's job, through subscriptions).
  */
@@ -360,7 +360,7 @@ export interface TrustConfig {
   allowDomains?: DomainName[];
 }
 /**
- * Client → node, first frame: the identity token (a JWT from the user's home domain whose audience is this node's domain) and the hyperty addresses the client had before a reconnect, to claim them again.
+ * Client → node, first frame: the identity token (a JWT from the user's home domain whose audience is this node's domain) and the hyperty addresses the client had before a reconnect, to claim them again. With `receipts`, the client will say what it has taken (`received`), and the node keeps each `msg` frame it sends until then.
  */
 export interface AuthFrame {
   t: 'auth';
@@ -369,6 +369,7 @@ export interface AuthFrame {
    * @maxItems 64
    */
   hyperties?: HypertyAddress[];
+  receipts?: boolean;
 }
 /**
  * Node → client: authenticated. `address` is the verified user address the connection is bound to; `hyperties` the claimed hyperty addresses it was granted.
@@ -509,6 +510,13 @@ export interface ExecuteBody {
     | {
         [k: string]: unknown | undefined;
       };
+}
+/**
+ * Client → node, from a client that asked for receipts: it has taken the first `n` `msg` frames the node sent on this connection (a running count, so a receipt stands for all before it). The node forgets them; those it sent after are held for their recipients again if the connection ends first.
+ */
+export interface ReceivedFrame {
+  t: 'received';
+  n: number;
 }
 /**
  * Node → client: the messages with these ids, in the order received, were each delivered to every connected session of their recipient or stored for it. The node may hold an acknowledgement for a few milliseconds (ackDelayMs) to send it with others, never after an `err` for a later message.

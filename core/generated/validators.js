@@ -4951,7 +4951,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                 } else {
                   const _errs4 = errors;
                   for (const key0 in data) {
-                    if (!(key0 === "t" || key0 === "token" || key0 === "hyperties")) {
+                    if (!(key0 === "t" || key0 === "token" || key0 === "hyperties" || key0 === "receipts")) {
                       validate172.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
@@ -5040,6 +5040,18 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                         } else {
                           var valid2 = true;
                         }
+                        if (valid2) {
+                          if (data.receipts !== void 0) {
+                            const _errs11 = errors;
+                            if (typeof data.receipts !== "boolean") {
+                              validate172.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                              return false;
+                            }
+                            var valid2 = _errs11 === errors;
+                          } else {
+                            var valid2 = true;
+                          }
+                        }
                       }
                     }
                   }
@@ -5051,15 +5063,15 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
             }
             var props0 = true;
           } else if (tag0 === "ready") {
-            const _errs11 = errors;
-            if (errors === _errs11) {
+            const _errs13 = errors;
+            if (errors === _errs13) {
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing2;
                 if (data.t === void 0 && (missing2 = "t") || data.address === void 0 && (missing2 = "address") || data.hyperties === void 0 && (missing2 = "hyperties")) {
                   validate172.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                   return false;
                 } else {
-                  const _errs13 = errors;
+                  const _errs15 = errors;
                   for (const key1 in data) {
                     if (!(key1 === "t" || key1 === "address" || key1 === "hyperties")) {
                       validate172.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
@@ -5067,47 +5079,47 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                       break;
                     }
                   }
-                  if (_errs13 === errors) {
+                  if (_errs15 === errors) {
                     if (data.t !== void 0) {
-                      const _errs14 = errors;
+                      const _errs16 = errors;
                       if ("ready" !== data.t) {
                         validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
                         return false;
                       }
-                      var valid6 = _errs14 === errors;
+                      var valid6 = _errs16 === errors;
                     } else {
                       var valid6 = true;
                     }
                     if (valid6) {
                       if (data.address !== void 0) {
-                        const _errs15 = errors;
+                        const _errs17 = errors;
                         if (!validate175(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
                           vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
                           errors = vErrors.length;
                         }
-                        var valid6 = _errs15 === errors;
+                        var valid6 = _errs17 === errors;
                       } else {
                         var valid6 = true;
                       }
                       if (valid6) {
                         if (data.hyperties !== void 0) {
-                          let data6 = data.hyperties;
-                          const _errs16 = errors;
-                          if (errors === _errs16) {
-                            if (Array.isArray(data6)) {
-                              if (data6.length > 64) {
+                          let data7 = data.hyperties;
+                          const _errs18 = errors;
+                          if (errors === _errs18) {
+                            if (Array.isArray(data7)) {
+                              if (data7.length > 64) {
                                 validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid7 = true;
-                                const len1 = data6.length;
+                                const len1 = data7.length;
                                 for (let i2 = 0; i2 < len1; i2++) {
-                                  const _errs18 = errors;
-                                  if (!validate173(data6[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data6, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                                  const _errs20 = errors;
+                                  if (!validate173(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
                                     vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
                                     errors = vErrors.length;
                                   }
-                                  var valid7 = _errs18 === errors;
+                                  var valid7 = _errs20 === errors;
                                   if (!valid7) {
                                     break;
                                   }
@@ -5118,7 +5130,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                               return false;
                             }
                           }
-                          var valid6 = _errs16 === errors;
+                          var valid6 = _errs18 === errors;
                         } else {
                           var valid6 = true;
                         }
@@ -5135,15 +5147,15 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
               props0 = true;
             }
           } else if (tag0 === "msg") {
-            const _errs19 = errors;
-            if (errors === _errs19) {
+            const _errs21 = errors;
+            if (errors === _errs21) {
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing3;
                 if (data.t === void 0 && (missing3 = "t") || data.m === void 0 && (missing3 = "m")) {
                   validate172.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
                   return false;
                 } else {
-                  const _errs21 = errors;
+                  const _errs23 = errors;
                   for (const key2 in data) {
                     if (!(key2 === "t" || key2 === "m")) {
                       validate172.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
@@ -5151,25 +5163,25 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                       break;
                     }
                   }
-                  if (_errs21 === errors) {
+                  if (_errs23 === errors) {
                     if (data.t !== void 0) {
-                      const _errs22 = errors;
+                      const _errs24 = errors;
                       if ("msg" !== data.t) {
                         validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
                         return false;
                       }
-                      var valid9 = _errs22 === errors;
+                      var valid9 = _errs24 === errors;
                     } else {
                       var valid9 = true;
                     }
                     if (valid9) {
                       if (data.m !== void 0) {
-                        const _errs23 = errors;
+                        const _errs25 = errors;
                         if (!validate53(data.m, { instancePath: instancePath + "/m", parentData: data, parentDataProperty: "m", rootData, dynamicAnchors })) {
                           vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
                           errors = vErrors.length;
                         }
-                        var valid9 = _errs23 === errors;
+                        var valid9 = _errs25 === errors;
                       } else {
                         var valid9 = true;
                       }
@@ -5184,64 +5196,56 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
             if (props0 !== true) {
               props0 = true;
             }
-          } else if (tag0 === "ack") {
-            const _errs24 = errors;
-            if (errors === _errs24) {
+          } else if (tag0 === "received") {
+            const _errs26 = errors;
+            if (errors === _errs26) {
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing4;
-                if (data.t === void 0 && (missing4 = "t") || data.ids === void 0 && (missing4 = "ids")) {
+                if (data.t === void 0 && (missing4 = "t") || data.n === void 0 && (missing4 = "n")) {
                   validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
                   return false;
                 } else {
-                  const _errs26 = errors;
+                  const _errs28 = errors;
                   for (const key3 in data) {
-                    if (!(key3 === "t" || key3 === "ids")) {
+                    if (!(key3 === "t" || key3 === "n")) {
                       validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
                   }
-                  if (_errs26 === errors) {
+                  if (_errs28 === errors) {
                     if (data.t !== void 0) {
-                      const _errs27 = errors;
-                      if ("ack" !== data.t) {
-                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
+                      const _errs29 = errors;
+                      if ("received" !== data.t) {
+                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
                         return false;
                       }
-                      var valid11 = _errs27 === errors;
+                      var valid11 = _errs29 === errors;
                     } else {
                       var valid11 = true;
                     }
                     if (valid11) {
-                      if (data.ids !== void 0) {
-                        let data11 = data.ids;
-                        const _errs28 = errors;
-                        if (errors === _errs28) {
-                          if (Array.isArray(data11)) {
-                            if (data11.length < 1) {
-                              validate172.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/3/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                      if (data.n !== void 0) {
+                        let data12 = data.n;
+                        const _errs30 = errors;
+                        if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
+                          validate172.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          return false;
+                        }
+                        if (errors === _errs30) {
+                          if (typeof data12 == "number" && isFinite(data12)) {
+                            if (data12 > 9007199254740991 || isNaN(data12)) {
+                              validate172.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
                               return false;
                             } else {
-                              var valid12 = true;
-                              const len2 = data11.length;
-                              for (let i3 = 0; i3 < len2; i3++) {
-                                const _errs30 = errors;
-                                if (!validate179(data11[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data11, parentDataProperty: i3, rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
-                                  errors = vErrors.length;
-                                }
-                                var valid12 = _errs30 === errors;
-                                if (!valid12) {
-                                  break;
-                                }
+                              if (data12 < 0 || isNaN(data12)) {
+                                validate172.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                return false;
                               }
                             }
-                          } else {
-                            validate172.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/3/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                            return false;
                           }
                         }
-                        var valid11 = _errs28 === errors;
+                        var valid11 = _errs30 === errors;
                       } else {
                         var valid11 = true;
                       }
@@ -5256,87 +5260,159 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
             if (props0 !== true) {
               props0 = true;
             }
-          } else if (tag0 === "err") {
-            const _errs31 = errors;
-            if (errors === _errs31) {
+          } else if (tag0 === "ack") {
+            const _errs32 = errors;
+            if (errors === _errs32) {
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing5;
-                if (data.t === void 0 && (missing5 = "t") || data.code === void 0 && (missing5 = "code") || data.message === void 0 && (missing5 = "message")) {
+                if (data.t === void 0 && (missing5 = "t") || data.ids === void 0 && (missing5 = "ids")) {
                   validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
                   return false;
                 } else {
-                  const _errs33 = errors;
+                  const _errs34 = errors;
                   for (const key4 in data) {
-                    if (!(key4 === "t" || key4 === "code" || key4 === "message" || key4 === "id")) {
+                    if (!(key4 === "t" || key4 === "ids")) {
                       validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
                   }
-                  if (_errs33 === errors) {
+                  if (_errs34 === errors) {
                     if (data.t !== void 0) {
-                      const _errs34 = errors;
-                      if ("err" !== data.t) {
-                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
+                      const _errs35 = errors;
+                      if ("ack" !== data.t) {
+                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
                         return false;
                       }
-                      var valid14 = _errs34 === errors;
+                      var valid13 = _errs35 === errors;
                     } else {
-                      var valid14 = true;
+                      var valid13 = true;
                     }
-                    if (valid14) {
-                      if (data.code !== void 0) {
-                        let data14 = data.code;
-                        const _errs35 = errors;
-                        if (errors === _errs35) {
-                          if (typeof data14 === "string") {
-                            if (func1(data14) > 64) {
-                              validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                    if (valid13) {
+                      if (data.ids !== void 0) {
+                        let data14 = data.ids;
+                        const _errs36 = errors;
+                        if (errors === _errs36) {
+                          if (Array.isArray(data14)) {
+                            if (data14.length < 1) {
+                              validate172.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                               return false;
                             } else {
-                              if (!pattern31.test(data14)) {
-                                validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
+                              var valid14 = true;
+                              const len2 = data14.length;
+                              for (let i3 = 0; i3 < len2; i3++) {
+                                const _errs38 = errors;
+                                if (!validate179(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+                                  errors = vErrors.length;
+                                }
+                                var valid14 = _errs38 === errors;
+                                if (!valid14) {
+                                  break;
+                                }
+                              }
+                            }
+                          } else {
+                            validate172.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            return false;
+                          }
+                        }
+                        var valid13 = _errs36 === errors;
+                      } else {
+                        var valid13 = true;
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            if (props0 !== true) {
+              props0 = true;
+            }
+          } else if (tag0 === "err") {
+            const _errs39 = errors;
+            if (errors === _errs39) {
+              if (data && typeof data == "object" && !Array.isArray(data)) {
+                let missing6;
+                if (data.t === void 0 && (missing6 = "t") || data.code === void 0 && (missing6 = "code") || data.message === void 0 && (missing6 = "message")) {
+                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
+                  return false;
+                } else {
+                  const _errs41 = errors;
+                  for (const key5 in data) {
+                    if (!(key5 === "t" || key5 === "code" || key5 === "message" || key5 === "id")) {
+                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs41 === errors) {
+                    if (data.t !== void 0) {
+                      const _errs42 = errors;
+                      if ("err" !== data.t) {
+                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid16 = _errs42 === errors;
+                    } else {
+                      var valid16 = true;
+                    }
+                    if (valid16) {
+                      if (data.code !== void 0) {
+                        let data17 = data.code;
+                        const _errs43 = errors;
+                        if (errors === _errs43) {
+                          if (typeof data17 === "string") {
+                            if (func1(data17) > 64) {
+                              validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                              return false;
+                            } else {
+                              if (!pattern31.test(data17)) {
+                                validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
                                 return false;
                               }
                             }
                           } else {
-                            validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/4/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
-                        var valid14 = _errs35 === errors;
+                        var valid16 = _errs43 === errors;
                       } else {
-                        var valid14 = true;
+                        var valid16 = true;
                       }
-                      if (valid14) {
+                      if (valid16) {
                         if (data.message !== void 0) {
-                          let data15 = data.message;
-                          const _errs37 = errors;
-                          if (errors === _errs37) {
-                            if (typeof data15 === "string") {
-                              if (func1(data15) > 2048) {
-                                validate172.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/4/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                          let data18 = data.message;
+                          const _errs45 = errors;
+                          if (errors === _errs45) {
+                            if (typeof data18 === "string") {
+                              if (func1(data18) > 2048) {
+                                validate172.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                 return false;
                               }
                             } else {
-                              validate172.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/4/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate172.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
-                          var valid14 = _errs37 === errors;
+                          var valid16 = _errs45 === errors;
                         } else {
-                          var valid14 = true;
+                          var valid16 = true;
                         }
-                        if (valid14) {
+                        if (valid16) {
                           if (data.id !== void 0) {
-                            const _errs39 = errors;
+                            const _errs47 = errors;
                             if (!validate179(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
                               vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
                               errors = vErrors.length;
                             }
-                            var valid14 = _errs39 === errors;
+                            var valid16 = _errs47 === errors;
                           } else {
-                            var valid14 = true;
+                            var valid16 = true;
                           }
                         }
                       }
@@ -5344,7 +5420,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }

@@ -44,7 +44,11 @@ describe('messaging node: limits and malformed input', () => {
       { t: 'err', code: 'PF_ERR_FRAME', message: "not JSON: '{not json'" },
       { t: 'err', code: 'PF_ERR_FRAME', message: 'binary frames are not json-ws; send text' },
       { t: 'err', code: 'PF_ERR_FRAME', message: 'binary frames are not json-ws; send text' },
-      { t: 'err', code: 'PF_ERR_FRAME', message: "clients send 'auth' and 'msg' frames, not 'ack'" },
+      {
+        t: 'err',
+        code: 'PF_ERR_FRAME',
+        message: "clients send 'auth', 'msg' and 'received' frames, not 'ack'",
+      },
       { t: 'err', code: 'PF_ERR_SCHEMA', message: 'frame: /m/body/value is required', id: bad.id },
       {
         t: 'err',

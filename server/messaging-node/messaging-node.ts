@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
-import type { AuthFrame, Message } from '../../core/generated/types.js';
+import type { AuthFrame, Message, MsgFrame } from '../../core/generated/types.js';
 import type { ClusterMember, Frame, HoldLimits, Registration } from '../../core/service.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import { CdrRecorder } from './cdr-recorder.js';
@@ -201,8 +201,18 @@ class Node implements MessagingNode {
   readonly #member: ClusterMember = {
     deliver: (id, frame) => {
       const session = this.#sessions.get(id);
-      if (!session?.address || !session.open) return false;
-      if (session.ws.bufferedAmount > this.#settings.maxBufferedBytes) return this.#dropSlow(session);
+      if (!session?.address) return false;
+      if (!session.open) {
+        // Going (its close event may come later): what it had not taken is held before this.
+        this.#holdAgain(session.takeUnreceived());
+        return false;
+      }
+      if (
+        session.ws.bufferedAmount > this.#settings.maxBufferedBytes ||
+        (session.unreceived?.length ?? 0) >= this.#settings.maxUnreceived
+      ) {
+        return this.#dropSlow(session);
+      }
       session.deliver(frame);
       this.metrics.messagesOut++;
       return true;
@@ -244,6 +254,7 @@ class Node implements MessagingNode {
       if (!session.address) return;
       for (const a of [session.address, ...session.hyperties]) this.#removeHolder(a, session);
       for (const group of session.groups) this.#leave(session, group);
+      this.#holdAgain(session.takeUnreceived());
       this.#unregister(session);
     });
     ws.on('message', (data, isBinary) => this.#onFrame(session, data, isBinary));
@@ -262,6 +273,7 @@ class Node implements MessagingNode {
       return this.#refuse(session, e, e.detail.id as string | undefined);
     }
     if (frame.t === 'auth') return void this.#authenticate(session, frame);
+    if (frame.t === 'received') return this.#receipt(session, frame.n);
     this.metrics.messagesIn++;
     if (!session.address) {
       const err = new ProtoflyError('PF_ERR_AUTH', `message ${frame.m.id} sent before authenticating`);
@@ -279,6 +291,20 @@ class Node implements MessagingNode {
     void tail.then(() => {
       if (session.queue === tail) session.queue = undefined;
     });
+  }
+
+  #receipt(session: Session, n: number): void {
+    if (session.receipt(n)) return;
+    const err = session.unreceived
+      ? new ProtoflyError(
+          'PF_ERR_FRAME',
+          `received ${n}: ${session.received} msg frames were taken before, and ${session.unreceived.length} sent since`,
+        )
+      : new ProtoflyError(
+          'PF_ERR_FRAME',
+          "a 'received' frame from a session that did not ask for receipts in auth",
+        );
+    this.#refuse(session, err);
   }
 
   async #authenticate(session: Session, frame: AuthFrame): Promise<void> {
@@ -315,6 +341,7 @@ class Node implements MessagingNode {
     }
     if (!session.open || this.#closing) return;
     session.bind(address);
+    if (frame.receipts) session.unreceived = [];
     // Whatever reaches the session from now on waits until what was held for it is out.
     session.catchingUp++;
     session.deferred = [];
@@ -511,13 +538,17 @@ class Node implements MessagingNode {
   /** Tells a slow consumer and drops it; returns false: the frame was not delivered to it. */
   #dropSlow(session: Session): false {
     const bytes = session.ws.bufferedAmount;
+    const unreceived = session.unreceived?.length ?? 0;
+    const { maxBufferedBytes, maxUnreceived } = this.#settings;
     const err = new ProtoflyError(
       'PF_ERR_FLOOD',
-      `slow consumer: ${bytes} bytes unsent, over the bound of ${this.#settings.maxBufferedBytes}; reconnect to get what is held`,
-      { buffered: bytes },
+      `slow consumer: ${bytes} bytes unsent (bound ${maxBufferedBytes}), ${unreceived} messages not received (bound ${maxUnreceived}); reconnect to get what is held`,
+      { buffered: bytes, unreceived },
     );
     this.#refuse(session, err);
     session.ws.close(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD slow consumer');
+    // Held now (closing, it takes none back), before the frame that found it slow.
+    this.#holdAgain(session.takeUnreceived());
     // Closing waits for the buffer to drain; a consumer that does not read must not hold it.
     setTimeout(() => session.ws.terminate(), 1000).unref();
     return false;
@@ -579,7 +610,7 @@ class Node implements MessagingNode {
           for (const f of frames) await this.#settings.cluster.hold(address, f, this.#holdLimits);
           continue;
         }
-        for (const f of frames) session.send(f);
+        for (const f of frames) session.sendMsg(f);
         this.metrics.messagesOut += frames.length;
       }
     } finally {
@@ -591,7 +622,8 @@ class Node implements MessagingNode {
     if (--session.catchingUp > 0) return;
     const deferred = session.deferred ?? [];
     session.deferred = undefined;
-    if (session.open) for (const f of deferred) session.send(f);
+    if (session.open) for (const f of deferred) session.sendMsg(f);
+    else this.#holdAgain(deferred);
   }
 
   /** Frames were held for `address`: its newest session here, if any, takes them now. */
@@ -648,8 +680,46 @@ class Node implements MessagingNode {
       () => undefined,
       (err: Error) => log.warn({ session: session.id, err: err.message }, 'not unregistered'),
     );
-    this.#leaving.add(leaving);
-    void leaving.then(() => this.#leaving.delete(leaving));
+    this.#track(leaving);
+  }
+
+  /**
+   * Holds again, for their recipients, `msg` frames that a session's client will not take: those
+   * a client with receipts had not said it took when its connection ended (XEP-0198 §4's
+   * unacknowledged stanzas), and those that waited behind held ones when it ended. Their senders
+   * had their acks: without this, a client that vanished (a crash, a cut network) would lose
+   * what was on its way to it. The holds are issued at once and in order, so that what arrives
+   * for the recipient later is held after them. The client may have taken some and not said so
+   * yet; its stub drops those as duplicates. Group updates are live only and are not held.
+   */
+  #holdAgain(frames: readonly Frame[]): void {
+    const holds: Promise<void>[] = [];
+    for (const frame of frames) {
+      const { m } = JSON.parse(typeof frame === 'string' ? frame : Buffer.from(frame).toString()) as MsgFrame;
+      if (m.to.startsWith(this.#groupPrefix)) continue;
+      holds.push(
+        this.#settings.cluster.hold(m.to, frame, this.#holdLimits).then(
+          () => {
+            this.metrics.stored++;
+          },
+          (err: Error) => {
+            const code = isProtoflyError(err) ? err.code : 'PF_ERR_DELIVERY';
+            this.metrics.refuse(code);
+            this.#settings.log.warn(
+              { to: m.to, id: m.id, code, err: err.message },
+              'a message its recipient had not taken could not be held again',
+            );
+          },
+        ),
+      );
+    }
+    if (holds.length) this.#track(Promise.all(holds).then(() => {}));
+  }
+
+  /** Work a shutdown waits for. */
+  #track(work: Promise<void>): void {
+    this.#leaving.add(work);
+    void work.then(() => this.#leaving.delete(work));
   }
 
   /** A service failed on a message's way: the sender is told with a coded error. */

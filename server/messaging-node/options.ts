@@ -53,6 +53,11 @@ export interface MessagingNodeOptions {
    * told, dropped, and what was bound for it is held for its user. Default 1 MiB.
    */
   readonly maxBufferedBytes?: number;
+  /**
+   * Messages a session with receipts may have been sent and not yet said it took; past it the
+   * session is a slow consumer too. Default 1000.
+   */
+  readonly maxUnreceived?: number;
   /** Subscribers one group may have. Default 10000. */
   readonly maxGroupSize?: number;
   readonly log?: Logger;
@@ -95,6 +100,7 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     authTimeoutMs: 10_000,
     shutdownGraceMs: 5000,
     maxBufferedBytes: 1024 * 1024,
+    maxUnreceived: 1000,
     maxGroupSize: 10_000,
     log: pino({ name: 'messaging-node' }),
     ...definedOnly(options),

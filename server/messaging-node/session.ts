@@ -45,6 +45,12 @@ export class Session {
   catchingUp = 0;
   /** The groups this session subscribed to. */
   readonly groups = new Set<string>();
+  /**
+   * With receipts on (the client asked in `auth`): the `msg` frames sent that the client has
+   * not yet said it took, oldest first, and how many it has said it took.
+   */
+  unreceived: Frame[] | undefined;
+  received = 0;
   #acks: string[] = [];
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -102,6 +108,32 @@ export class Session {
   /** Delivers a message frame: now, or after the held frames being taken out for this session. */
   deliver(frame: Frame): void {
     if (this.deferred) this.deferred.push(frame);
-    else this.send(frame);
+    else this.sendMsg(frame);
+  }
+
+  /** Sends a `msg` frame, kept until the client says it took it when receipts are on. */
+  sendMsg(frame: Frame): void {
+    this.unreceived?.push(frame);
+    this.send(frame);
+  }
+
+  /** The `msg` frames the client has not said it took, which this session now forgets. */
+  takeUnreceived(): Frame[] {
+    const frames = this.unreceived ?? [];
+    this.unreceived = undefined;
+    return frames;
+  }
+
+  /**
+   * The client took the first `n` `msg` frames of this connection: forgets them.
+   *
+   * @returns false when `n` goes back, or beyond what was sent (the receipt is refused).
+   */
+  receipt(n: number): boolean {
+    const taken = n - this.received;
+    if (!this.unreceived || taken < 0 || taken > this.unreceived.length) return false;
+    this.unreceived.splice(0, taken);
+    this.received = n;
+    return true;
   }
 }

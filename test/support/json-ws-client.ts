@@ -30,11 +30,16 @@ export class JsonWsClient {
     );
   }
 
-  /** Connects and authenticates; resolves with the `ready` frame's client. */
-  static async ready(url: string, token: string, hyperties?: string[]): Promise<JsonWsClient> {
+  /** Connects and authenticates (asking for receipts when told to); resolves with the `ready` frame's client. */
+  static async ready(
+    url: string,
+    token: string,
+    hyperties?: string[],
+    receipts?: boolean,
+  ): Promise<JsonWsClient> {
     const client = new JsonWsClient(url);
     await client.opened();
-    client.send({ t: 'auth', token, hyperties });
+    client.send({ t: 'auth', token, hyperties, receipts });
     await client.take((f) => f.t === 'ready');
     return client;
   }

@@ -100,6 +100,31 @@ describe('json-ws connection', () => {
     expect(ctx.received).toEqual([hello, trying, ok]);
   });
 
+  it('tells the node how many messages it took: soon after one, at once every hundred, counted per socket', async () => {
+    const url = await scriptedNode(() => {});
+    const { ctx } = await open(url);
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
+    const receipts = (peer: Peer | undefined) =>
+      peer?.frames.flatMap((f) => (f.t === 'received' ? [f.n] : [])) ?? [];
+    peers[0]!.ws.send(JSON.stringify({ t: 'msg', m: chat(BOB, ALICE, 'one') }));
+    await until(() => receipts(peers[0]).length === 1);
+    expect(receipts(peers[0])).toEqual([1]);
+    for (let i = 0; i < 150; i++)
+      peers[0]!.ws.send(JSON.stringify({ t: 'msg', m: chat(BOB, ALICE, `${i}`) }));
+    await until(() => receipts(peers[0]).at(-1) === 151);
+    const told = receipts(peers[0]);
+    // Batched (a few frames, not 151), rising, and never more than a hundred untold.
+    expect(told.length).toBeLessThan(8);
+    for (let i = 1; i < told.length; i++) expect(told[i]! - told[i - 1]!).toBeGreaterThan(0);
+    for (let i = 1; i < told.length; i++) expect(told[i]! - told[i - 1]!).toBeLessThanOrEqual(100);
+    // A new socket counts from zero: the node forgot the old one's.
+    peers[0]!.ws.close(1012, 'service restart');
+    await until(() => peers.length === 2 && ctx.statuses.at(-1) === 'live');
+    peers[1]!.ws.send(JSON.stringify({ t: 'msg', m: chat(BOB, ALICE, 'again') }));
+    await until(() => receipts(peers[1]).length === 1);
+    expect(receipts(peers[1])).toEqual([1]);
+  });
+
   it('resends what was not acknowledged, in order, on the next socket, and claims its hyperties again', async () => {
     const url = await scriptedNode((peer, frame) => {
       if (frame.t !== 'msg') return;
@@ -120,7 +145,12 @@ describe('json-ws connection', () => {
     await until(() => msgIds(peers[1]).length === 3);
     expect(msgIds(peers[0])).toEqual(sent.map((m) => m.id));
     expect(msgIds(peers[1])).toEqual([sent[1]!.id, sent[2]!.id, later.id]);
-    expect(peers[1]!.frames[0]).toEqual({ t: 'auth', token: 'token', hyperties: ['hyperty://a.example/h1'] });
+    expect(peers[1]!.frames[0]).toEqual({
+      t: 'auth',
+      token: 'token',
+      hyperties: ['hyperty://a.example/h1'],
+      receipts: true,
+    });
     expect(ctx.statuses).toEqual(['connecting', 'live', 'disconnected', 'connecting', 'live']);
   });
 

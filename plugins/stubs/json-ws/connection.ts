@@ -15,6 +15,12 @@ const SESSION_KEY = 'json-ws/connection';
 const MAX_HYPERTIES = 64;
 /** Retry delay when the host's window toward the socket or the runtime is full. */
 const BUSY_RETRY_MS = 10;
+/**
+ * The node is told what this connection took (`received`) this long after a message, or at
+ * once when this many are untold: few frames, and far below the node's bound (1000 by default).
+ */
+const RECEIPT_DELAY_MS = 5;
+const RECEIPT_EVERY = 100;
 
 /** What the app gets, as a response code, when the node refused its request with an error code. */
 const RESPONSE_CODES: Readonly<Record<string, number>> = {
@@ -29,7 +35,7 @@ const RESPONSE_CODES: Readonly<Record<string, number>> = {
 };
 
 type State = 'idle' | 'connecting' | 'live' | 'waiting' | 'failed' | 'closed';
-type Slot = 'connect' | 'flush' | 'inbox';
+type Slot = 'connect' | 'flush' | 'inbox' | 'receipt';
 
 interface Pending extends Outgoing {
   readonly conversation: Conversation;
@@ -81,6 +87,8 @@ export class Conversation {
  *   `disconnected`, then reconnects after an exponential, jittered delay.
  * - Keeps each message until the node acknowledges it, at most `windowSize` in flight, and
  *   sends the unacknowledged ones again on the next socket (at-least-once on the wire).
+ * - Tells the node how many messages it took (`received`, asked for in `auth`), so that what
+ *   was on its way when the socket died is held for it again rather than lost.
  * - Drops a received message whose key (sender, id, type or response code) it has seen, so
  *   the app gets each message exactly once.
  * - Uses only the context it is given: its owner's `connect` and timers (the oldest live
@@ -99,6 +107,9 @@ export class Connection {
   #socket: StubSocket | undefined;
   /** Bumped for every new socket, so a late event of an old one changes nothing. */
   #generation = 0;
+  /** `msg` frames the current socket brought, and how many of them the node was told of. */
+  #taken = 0;
+  #told = 0;
   #state: State = 'idle';
   #failure = '';
 
@@ -207,10 +218,14 @@ export class Connection {
     this.#state = 'connecting';
     this.#broadcast('connecting');
     const hyperties = this.#hyperties.size ? [...this.#hyperties] : undefined;
+    this.#taken = 0;
+    this.#told = 0;
     try {
       const socket = ctx.connect(url, [PROTOCOL], {
         onOpen: () => {
-          if (current()) this.#trySend(socket, JSON.stringify({ t: 'auth', token, hyperties }));
+          // Receipts: what the node sent that this side never took is held for us again.
+          const auth = { t: 'auth', token, hyperties, receipts: true };
+          if (current()) this.#trySend(socket, JSON.stringify(auth));
         },
         onMessage: (data) => this.#onData(data, current()),
         onClose: (code, reason) => {
@@ -240,7 +255,10 @@ export class Connection {
     if (typeof frame !== 'object' || frame === null) return;
     // Messages count from any socket, even one being replaced (the dedup drops repeats);
     // acknowledgements only from the current one, whose window they account for.
-    if (frame.t === 'msg') return this.#receive(frame.m);
+    if (frame.t === 'msg') {
+      if (current) this.#took();
+      return this.#receive(frame.m);
+    }
     if (!current) return;
     if (frame.t === 'ack') {
       for (const id of frame.ids) this.#outbox.settle(id);
@@ -254,6 +272,22 @@ export class Connection {
       this.#broadcast('live');
       this.#flush();
     }
+  }
+
+  /** One more `msg` frame taken from the current socket: the node hears of it soon, with others. */
+  #took(): void {
+    if (++this.#taken - this.#told >= RECEIPT_EVERY) this.#tell();
+    else if (!this.#timers.has('receipt')) this.#arm('receipt', () => this.#tell(), RECEIPT_DELAY_MS);
+  }
+
+  /** Tells the node how many `msg` frames this connection took; tries again when the host is busy. */
+  #tell(): void {
+    this.#disarm('receipt');
+    if (this.#taken === this.#told || !this.#socket) return;
+    if (!this.#trySend(this.#socket, `{"t":"received","n":${this.#taken}}`)) {
+      return this.#arm('receipt', () => this.#tell(), BUSY_RETRY_MS);
+    }
+    this.#told = this.#taken;
   }
 
   /** Sends what the window allows; when the host cannot take more now, tries again shortly. */
@@ -335,6 +369,7 @@ export class Connection {
     this.#generation++;
     this.#disarm('connect');
     this.#disarm('flush');
+    this.#disarm('receipt');
     this.#closeSocket();
     this.#outbox.rewind();
     // 44xx: the node refused the token or the domain; the same token will not do better.
