@@ -7,34 +7,38 @@ import type { Socket } from 'node:net';
  */
 const MAX_CORKED_BYTES = 16 * 1024;
 
+/** Sockets written to in this event-loop turn, and those of them corked. */
+const written = new Set<Socket>();
 const corked = new Set<Socket>();
-let flushing = false;
 
-function uncorkAll(): void {
-  flushing = false;
+function endTurn(): void {
   for (const socket of corked) socket.uncork();
   corked.clear();
+  written.clear();
 }
 
 /**
- * Holds `socket`'s writes until this event-loop turn's I/O callbacks have run, so that every
- * WebSocket frame written to it in the turn leaves in one `writev` instead of one each (what
- * uWebSockets calls corking). Call it before a write; it costs a Set lookup after the first.
+ * Batches a socket's writes within one event-loop turn: the first write of the turn goes out
+ * at once, and any after it are held (corked) until the turn's I/O callbacks have run, then
+ * leave together in one `writev` (uWebSockets' corking, minus the wait for a lone frame). Call
+ * it before a write.
  *
  * A write on loopback or a LAN costs a syscall and the kernel's TCP work, which is most of a
  * relayed message's cost: with many messages in flight, a read of one socket brings several
- * frames, and their deliveries to one recipient now share a write. A lone message waits only
- * for the rest of its turn (`setImmediate` runs right after the poll phase).
+ * frames, and their deliveries to one recipient now share a write. A lone message, or one
+ * fanned out to many sockets once each, waits for nothing.
  */
 export function batchWrites(socket: Socket): void {
-  if (corked.has(socket)) {
-    if (socket.writableLength < MAX_CORKED_BYTES) return;
-    socket.uncork();
+  if (!written.has(socket)) {
+    if (written.size === 0) setImmediate(endTurn);
+    written.add(socket);
+    return;
   }
-  socket.cork();
-  corked.add(socket);
-  if (!flushing) {
-    flushing = true;
-    setImmediate(uncorkAll);
+  if (!corked.has(socket)) {
+    socket.cork();
+    corked.add(socket);
+  } else if (socket.writableLength >= MAX_CORKED_BYTES) {
+    socket.uncork();
+    socket.cork();
   }
 }
