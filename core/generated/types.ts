@@ -512,7 +512,7 @@ export interface ExecuteBody {
       };
 }
 /**
- * Client → node, from a client that asked for receipts: it has taken the first `n` `msg` frames the node sent on this connection (a running count, so a receipt stands for all before it). The node forgets them; those it sent after are held for their recipients again if the connection ends first.
+ * Client → node, from a client that asked for receipts: it has taken the first `n` `msg` frames the node sent on this connection (a running count, so a receipt stands for all before it). The node forgets them; those it sent after are held for their recipients again if the connection ends first. It may then get again a message it took but had not told of yet: a client with receipts drops repeats (by sender and id).
  */
 export interface ReceivedFrame {
   t: 'received';
