@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Conversation, Incoming } from '../core/conversation.js';
-import { isProtoflyError, ProtoflyError } from '../core/errors.js';
+import { ProtoflyError } from '../core/errors.js';
 import type { CheckEvent } from '../core/loader.js';
 import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { startLocalDomains } from '../server/domain.js';
 import { type RunningSipDomain, startSipDomain } from '../server/sip-domain.js';
-import { type DemoReport, emptyReport, phaseTimer } from './demo.js';
+import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo.js';
 import { type JsSipUser, jssipUser } from './jssip-user.js';
 import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from './kamailio.js';
 import { sdp } from './sdp-peer-connection.js';
@@ -178,9 +178,7 @@ export async function runSipDemo(): Promise<DemoReport> {
     phase('call: offer, answer, ACK, BYE');
     report.ok = report.messages.sent === report.messages.delivered;
   } catch (err) {
-    report.error = isProtoflyError(err)
-      ? { code: err.code, message: err.message }
-      : { code: 'PF_ERR_DEMO', message: String(err) };
+    report.error = failureOf(err);
   } finally {
     await dave?.stop();
     await Promise.allSettled(runtimes.map((r) => r.close()));

@@ -79,6 +79,13 @@ export function emptyReport(columns: string[]): DemoReport {
   };
 }
 
+/** What went wrong, for the report: a coded error as it is, anything else as `PF_ERR_DEMO`. */
+export function failureOf(err: unknown): NonNullable<DemoReport['error']> {
+  return isProtoflyError(err)
+    ? { code: err.code, message: err.message }
+    : { code: 'PF_ERR_DEMO', message: String(err) };
+}
+
 /** Records, under `name`, the milliseconds since the previous phase ended (or since the timer started). */
 export function phaseTimer(report: DemoReport): (name: string) => void {
   let clock = performance.now();
@@ -231,9 +238,7 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
     phase('call offer/answer/bye');
     report.ok = report.messages.sent === report.messages.delivered;
   } catch (err) {
-    report.error = isProtoflyError(err)
-      ? { code: err.code, message: err.message }
-      : { code: 'PF_ERR_DEMO', message: String(err) };
+    report.error = failureOf(err);
   } finally {
     await Promise.allSettled(runtimes.map((r) => r.close()));
     await host?.terminate();

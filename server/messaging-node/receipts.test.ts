@@ -26,8 +26,11 @@ describe('messaging node: receipts (what a client took)', () => {
     await bob.take((f) => f.t === 'msg' && f.m.id === sent[2]!.id);
     await alice.take((f) => f.t === 'ack' && f.ids.includes(sent[2]!.id));
     bob.send({ t: 'received', n: 1 });
+    // The node answers a session's frames in order: once this is acknowledged, so was the receipt taken.
+    const mark = request('create', BOB, ALICE, { value: { kind: 'chat', text: 'mark' } });
+    bob.msg(mark);
+    await bob.take((f) => f.t === 'ack' && f.ids.includes(mark.id));
     // Bob's side goes away without a close (a crash, a cut network): no close frame, no more reads.
-    await new Promise((r) => setTimeout(r, 20));
     bob.ws.terminate();
     const later = chat('four');
     alice.msg(later);
