@@ -42,7 +42,9 @@ export const ERRORS = {
   PF_ERR_AUTH:
     "An identity token is missing, malformed, expired or does not verify against its issuer domain's keys.",
   PF_ERR_FORBIDDEN: 'The peer is authenticated but not allowed to do this (e.g. its domain is not admitted).',
-  PF_ERR_FRAME: 'A wire frame is malformed (not JSON, wrong shape) or too large.',
+  PF_ERR_FRAME: 'A wire frame is malformed (not JSON, wrong shape, nested too deep) or too large.',
+  PF_ERR_INTERNAL:
+    "Handling a connection's frame failed unexpectedly; that connection was closed (1011), every other one is served on. Reconnect; report it if it repeats.",
   PF_ERR_SIP_PARSE:
     'A SIP message, header value or URI does not follow the RFC 3261 grammar (or a rule RFC 3261 states for it). The message names the part; detail.status is the response a UAS sends (400, or 505 for another SIP version).',
   PF_ERR_DELIVERY:

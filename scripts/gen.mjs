@@ -37,6 +37,7 @@ const VALIDATORS = {
   validateJsonWsFrame: `${BASE}json-ws-frame.schema.json`,
   validateUserCreate: `${BASE}provisioning.schema.json#/$defs/userCreate`,
   validateUserUpdate: `${BASE}provisioning.schema.json#/$defs/userUpdate`,
+  validateGroupMembersBody: `${BASE}group.schema.json#/$defs/groupMembersBody`,
 };
 /** Validator name → the generated type it narrows to. */
 const NARROWS = {
@@ -50,6 +51,7 @@ const NARROWS = {
   validateJsonWsFrame: 'JsonWsFrame',
   validateUserCreate: 'UserCreate',
   validateUserUpdate: 'UserUpdate',
+  validateGroupMembersBody: 'GroupMembersBody',
 };
 
 async function validators() {
