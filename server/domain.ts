@@ -176,6 +176,7 @@ export async function startDomainNode(
     adminPort,
     log: d.log.child({ component: 'messaging-node' }),
     ...(c.limits ?? {}),
+    ...(c.groups ? { groups: c.groups } : {}),
   };
   let node: MessagingNode;
   try {

@@ -16,14 +16,32 @@ export const PROTOCOL = 'protofly.json-ws.v1';
 const ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
- * Parses and checks a frame from a client: `auth`, `msg` or `received`.
+ * Parses and checks a frame from a client: `auth`, `msg` or `received`. Its nesting is
+ * bounded before it is parsed: whatever is parsed is later serialised again, and
+ * `JSON.stringify` recurses (a few thousand levels overflow the stack).
  *
- * @throws ProtoflyError `PF_ERR_FRAME` (not JSON, binary, wrong shape, a frame only the node
- *   sends) or `PF_ERR_SCHEMA` (a `msg` whose message is invalid); `detail.id` is the
- *   message id when one could be read.
+ * @param maxDepth - most nested arrays and objects, the frame's own object counting as 1
+ * @throws ProtoflyError `PF_ERR_FRAME` (binary, nested deeper than `maxDepth`, not JSON,
+ *   wrong shape, a frame only the node sends) or `PF_ERR_SCHEMA` (a `msg` whose message is
+ *   invalid); `detail.id` is the message id when one could be read.
  */
-export function readClientFrame(data: RawData, isBinary: boolean): AuthFrame | MsgFrame | ReceivedFrame {
-  if (isBinary) throw frameError('binary frames are not json-ws; send text');
+export function readClientFrame(
+  data: RawData,
+  isBinary: boolean,
+  maxDepth: number,
+): AuthFrame | MsgFrame | ReceivedFrame {
+  if (isBinary || !Buffer.isBuffer(data)) throw frameError('binary frames are not json-ws; send text');
+  // A frame of n bytes nests at most n deep: short ones need no scan.
+  if (data.length > maxDepth) {
+    const depth = depthOf(data);
+    if (depth > maxDepth) {
+      throw new ProtoflyError(
+        'PF_ERR_FRAME',
+        `JSON nested ${depth} deep, over the limit of ${maxDepth} (maxJsonDepth)`,
+        { depth, limit: maxDepth },
+      );
+    }
+  }
   let frame: unknown;
   try {
     frame = JSON.parse(data.toString());
@@ -70,6 +88,30 @@ export function readyFrame(address: string, hyperties: readonly string[]): strin
 /** A ProtoflyError's message without its `PF_ERR_...: ` prefix, which the frame carries apart. */
 function reason(err: ProtoflyError): string {
   return err.message.slice(err.code.length + 2);
+}
+
+/**
+ * The deepest nesting of arrays and objects in JSON text, in one pass over its bytes without
+ * allocating: brackets inside strings do not count, nor an escaped quote. Bytes are enough:
+ * in UTF-8, no byte of a multi-byte character is ASCII. Wrong JSON gives some number;
+ * JSON.parse refuses it next.
+ */
+export function depthOf(text: Uint8Array): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash: the next byte is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > deepest) deepest = depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
 }
 
 function frameError(message: string, id?: string): ProtoflyError {

@@ -3,10 +3,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { AuthFrame, Message, MsgFrame } from '../../core/generated/types.js';
+import { validateGroupMembersBody } from '../../core/generated/validators.js';
 import type { ClusterMember, Frame, HoldLimits, Registration } from '../../core/service.js';
+import { schemaError } from '../../core/validate.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import { CdrRecorder } from './cdr-recorder.js';
 import { errFrame, msgFrame, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
+import { Groups } from './groups.js';
 import { NodeMetrics } from './metrics.js';
 import { type MessagingNodeOptions, type NodeSettings, settingsOf } from './options.js';
 import { provisioningApi } from './provisioning-api.js';
@@ -30,12 +33,20 @@ import { Session } from './session.js';
  *
  * Group conversations: a session that sends `subscribe` to `domain://msg-node.<domain>/group/<name>`
  * gets every other message its members send there (fan-out, one encoding for all); `unsubscribe`
- * leaves. A session whose socket holds more than `maxBufferedBytes` unsent is a slow consumer:
+ * leaves. Who may join is the domain's group policy and the group owner's roster (see Groups). A session whose socket holds more than `maxBufferedBytes` unsent is a slow consumer:
  * told, dropped (1013), and what was bound for it is held for its user, so the others are not
  * slowed and nothing acknowledged is lost.
  *
- * Close codes: 1012 shutdown (reconnect), 1013 try again later (node full, slow consumer,
- * issuer's keys unreachable), 1009 frame too large, 1008 no `auth` in time, 4401 token refused
+ * No input stops the node: a frame's nesting is bounded before it is parsed (maxJsonDepth), and
+ * whatever still throws while a session's frame is handled (parsed, checked, routed, encoded,
+ * delivered, fanned out, received) closes that session alone (1011, PF_ERR_INTERNAL), counted
+ * and logged. Connections not yet authenticated are bounded apart (maxPendingAuth, and per
+ * remote address) and get authTimeoutMs to authenticate; only authenticated ones count
+ * against maxConnections.
+ *
+ * Close codes: 1012 shutdown (reconnect), 1013 try again later (node full, too many
+ * connections authenticating, slow consumer, issuer's keys unreachable), 1009 frame too large,
+ * 1008 no `auth` in time, 1011 handling a frame failed (PF_ERR_INTERNAL), 4401 token refused
  * (PF_ERR_AUTH), 4403 domain not admitted (PF_ERR_FORBIDDEN).
  */
 export interface MessagingNode {
@@ -49,6 +60,8 @@ export interface MessagingNode {
   readonly metrics: NodeMetrics;
   /** Open connections, authenticated or not. */
   readonly connections: number;
+  /** Open connections not yet authenticated. */
+  readonly pendingAuth: number;
   /** Graceful shutdown: clients are told to reconnect (1012), then the listeners close. */
   close(): Promise<void>;
 }
@@ -58,12 +71,17 @@ export const CLOSE = {
   SERVICE_RESTART: 1012,
   TRY_AGAIN_LATER: 1013,
   POLICY: 1008,
+  INTERNAL_ERROR: 1011,
   UNAUTHORIZED: 4401,
   FORBIDDEN: 4403,
 } as const;
 
 /** Hyperty addresses one session may hold. */
 const MAX_HYPERTIES = 64;
+/** Recipients one session may have refused messages waiting to be sent again to (see #route). */
+const MAX_REFUSED_RUNS = 1024;
+/** Milliseconds a socket the node closed has to finish the closing handshake before it is cut. */
+const CLOSE_GRACE_MS = 1000;
 
 /** Starts a messaging node on its WebSocket and admin ports, joined to its cluster. */
 export async function startMessagingNode(options: MessagingNodeOptions): Promise<MessagingNode> {
@@ -84,9 +102,13 @@ class Node implements MessagingNode {
    */
   readonly #holders = new Map<string, Set<Session>>();
   readonly #holdLimits: HoldLimits;
-  /** This node's groups: their subscribers, by group address. */
-  readonly #groups = new Map<string, Set<Session>>();
+  readonly #groups: Groups;
   readonly #groupPrefix: string;
+  /** Connections authenticated now: what maxConnections bounds. */
+  #authenticated = 0;
+  /** Connections not yet authenticated, in all and by remote address. */
+  #pending = 0;
+  readonly #pendingFrom = new Map<string, number>();
   readonly #cdr: CdrRecorder | undefined;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
@@ -102,6 +124,7 @@ class Node implements MessagingNode {
     this.#settings = settings;
     this.#holdLimits = { perAddress: settings.offlineMessages, ttlMs: settings.offlineTtlSeconds * 1000 };
     this.#groupPrefix = `domain://msg-node.${settings.domain}/group/`;
+    this.#groups = new Groups(settings.domain, settings.groups, settings.maxGroupSize);
     this.#cdr = settings.cdr && new CdrRecorder(settings.cdr, settings.log);
     this.#http = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
@@ -137,6 +160,10 @@ class Node implements MessagingNode {
     return this.#sessions.size;
   }
 
+  get pendingAuth(): number {
+    return this.#pending;
+  }
+
   async listen(): Promise<void> {
     const { host, port, adminPort, heartbeatMs, log, cluster, identity, provisioning } = this.#settings;
     await cluster.join(this.#member);
@@ -157,7 +184,11 @@ class Node implements MessagingNode {
         stored: await cluster.held(),
       }),
       metrics: async () =>
-        this.metrics.render({ connections: this.#sessions.size, storedNow: await cluster.held() }),
+        this.metrics.render({
+          connections: this.#sessions.size,
+          pendingAuth: this.#pending,
+          storedNow: await cluster.held(),
+        }),
       ...(provisioning ? { provisioning: provisioningApi(provisioning, identity, log) } : {}),
     });
     this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
@@ -202,62 +233,134 @@ class Node implements MessagingNode {
     deliver: (id, frame) => {
       const session = this.#sessions.get(id);
       if (!session?.address) return false;
-      if (!session.open) {
-        // Going (its close event may come later): what it had not taken is held before this.
-        this.#holdAgain(session.takeUnreceived());
+      try {
+        return this.#deliverTo(session, frame);
+      } catch (err) {
+        session.fail(err);
         return false;
       }
-      if (
-        session.ws.bufferedAmount > this.#settings.maxBufferedBytes ||
-        (session.unreceived?.length ?? 0) >= this.#settings.maxUnreceived
-      ) {
-        return this.#dropSlow(session);
-      }
-      session.deliver(frame);
-      this.metrics.messagesOut++;
-      return true;
     },
     held: (address) => this.#takeHeldFor(address),
     rejoined: () => void this.#rejoin(),
   };
 
+  /** Gives a `msg` frame to one of this node's sessions; false when it did not take it. */
+  #deliverTo(session: Session, frame: Frame): boolean {
+    if (!session.open) {
+      // Going (its close event may come later): what it had not taken is held before this.
+      this.#holdAgain(session.takeUnreceived());
+      return false;
+    }
+    if (
+      session.ws.bufferedAmount > this.#settings.maxBufferedBytes ||
+      (session.unreceived?.length ?? 0) >= this.#settings.maxUnreceived
+    ) {
+      return this.#dropSlow(session);
+    }
+    session.deliver(frame);
+    this.metrics.messagesOut++;
+    return true;
+  }
+
   #onConnection(ws: WebSocket, socket: Socket): void {
-    const { messagesPerSecond, burst, maxConnections, authTimeoutMs, ackDelayMs } = this.#settings;
+    const { messagesPerSecond, burst, authTimeoutMs, ackDelayMs } = this.#settings;
     if (this.#closing) return ws.close(CLOSE.SERVICE_RESTART, 'service restart');
-    const session = new Session(
+    const session: Session = new Session(
       ws,
       socket,
       `${this.id}.${++this.#nextSession}`,
       messagesPerSecond,
       burst,
       ackDelayMs,
+      (err) => this.#contain(session, err),
     );
     ws.on('error', (err) => this.#onSocketError(err));
-    if (this.#sessions.size >= maxConnections) {
-      const full = new ProtoflyError('PF_ERR_FLOOD', `node is at its limit of ${maxConnections} connections`);
+    const from = socket.remoteAddress ?? '';
+    const full = this.#full() ?? this.#pendingFull(from);
+    if (full) {
       this.#refuse(session, full);
       return ws.close(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
     }
     this.#sessions.set(session.id, session);
+    this.#pending++;
+    this.#pendingFrom.set(from, (this.#pendingFrom.get(from) ?? 0) + 1);
+    session.pendingFrom = from;
     const authTimer = setTimeout(() => {
-      if (session.address) return;
+      if (session.address || !session.open) return;
       this.#refuse(session, new ProtoflyError('PF_ERR_AUTH', `no auth frame within ${authTimeoutMs} ms`));
-      ws.close(CLOSE.POLICY, 'PF_ERR_AUTH');
+      this.#cut(session, CLOSE.POLICY, 'PF_ERR_AUTH');
     }, authTimeoutMs);
     ws.on('pong', () => {
       session.alive = true;
     });
     ws.on('close', () => {
       clearTimeout(authTimer);
-      session.flushAcks();
-      this.#sessions.delete(session.id);
-      if (!session.address) return;
-      for (const a of [session.address, ...session.hyperties]) this.#removeHolder(a, session);
-      for (const group of session.groups) this.#leave(session, group);
-      this.#holdAgain(session.takeUnreceived());
-      this.#unregister(session);
+      try {
+        this.#closed(session);
+      } catch (err) {
+        session.fail(err);
+      }
     });
-    ws.on('message', (data, isBinary) => this.#onFrame(session, data, isBinary));
+    // The guard of every frame: whatever its handling throws ends this session, not the node.
+    ws.on('message', (data, isBinary) => {
+      try {
+        this.#onFrame(session, data, isBinary);
+      } catch (err) {
+        session.fail(err);
+      }
+    });
+  }
+
+  /** The refusal of one more authenticated connection, when the node has its maxConnections. */
+  #full(): ProtoflyError | undefined {
+    const { maxConnections } = this.#settings;
+    if (this.#authenticated < maxConnections) return;
+    return new ProtoflyError('PF_ERR_FLOOD', `node is at its limit of ${maxConnections} connections`, {
+      limit: maxConnections,
+    });
+  }
+
+  /** The refusal of one more connection authenticating, from `from` (a remote IP address). */
+  #pendingFull(from: string): ProtoflyError | undefined {
+    const { maxPendingAuth, maxPendingAuthPerAddress } = this.#settings;
+    if (this.#pending >= maxPendingAuth) {
+      return new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `${this.#pending} connections are authenticating, the node's limit (maxPendingAuth ${maxPendingAuth})`,
+        { limit: maxPendingAuth },
+      );
+    }
+    if ((this.#pendingFrom.get(from) ?? 0) >= maxPendingAuthPerAddress) {
+      return new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `${maxPendingAuthPerAddress} connections from ${from} are authenticating, the limit for one address (maxPendingAuthPerAddress)`,
+        { limit: maxPendingAuthPerAddress },
+      );
+    }
+  }
+
+  /** `session` no longer counts as authenticating: it did, or it is gone. */
+  #settlePending(session: Session): void {
+    const from = session.pendingFrom;
+    if (from === undefined) return;
+    session.pendingFrom = undefined;
+    this.#pending--;
+    const n = this.#pendingFrom.get(from)! - 1;
+    if (n === 0) this.#pendingFrom.delete(from);
+    else this.#pendingFrom.set(from, n);
+  }
+
+  /** The connection closed: what it held is let go, what was bound for it is held for its user. */
+  #closed(session: Session): void {
+    this.#settlePending(session);
+    session.flushAcks();
+    this.#sessions.delete(session.id);
+    if (!session.address) return;
+    this.#authenticated--;
+    for (const a of [session.address, ...session.hyperties]) this.#removeHolder(a, session);
+    for (const group of session.groups) this.#groups.leave(session, group);
+    this.#holdAgain(session.takeUnreceived());
+    this.#unregister(session);
   }
 
   #onFrame(session: Session, data: RawData, isBinary: boolean): void {
@@ -265,14 +368,14 @@ class Node implements MessagingNode {
     if (!session.open || this.#closing) return;
     let frame: ReturnType<typeof readClientFrame>;
     try {
-      frame = readClientFrame(data, isBinary);
+      frame = readClientFrame(data, isBinary, this.#settings.maxJsonDepth);
     } catch (err) {
       const e = err as ProtoflyError;
       // Junk takes from the same budget as messages; past it, it is dropped unanswered.
       if (!session.bucket.take()) return this.metrics.refuse('PF_ERR_FLOOD');
       return this.#refuse(session, e, e.detail.id as string | undefined);
     }
-    if (frame.t === 'auth') return void this.#authenticate(session, frame);
+    if (frame.t === 'auth') return void this.#authenticate(session, frame).catch(session.fail);
     if (frame.t === 'received') return this.#receipt(session, frame.n);
     this.metrics.messagesIn++;
     if (!session.address) {
@@ -281,16 +384,47 @@ class Node implements MessagingNode {
     }
     const m = frame.m;
     // Behind a message still waiting on a service, or on its own when it has to wait.
-    if (session.queue) session.queue = session.queue.then(() => this.#route(session, m));
-    else {
-      const waiting = this.#route(session, m);
-      if (!waiting) return;
-      session.queue = waiting;
-    }
-    const tail = session.queue;
+    const waiting = session.queue
+      ? session.queue.then(() => this.#route(session, m))
+      : this.#route(session, m);
+    if (!waiting) return;
+    const tail = waiting.catch(session.fail);
+    session.queue = tail;
     void tail.then(() => {
       if (session.queue === tail) session.queue = undefined;
     });
+  }
+
+  /**
+   * Contains a failure in handling `session`'s frames (a bug, or input that got past the
+   * checks): the session is told, closed (1011) and counted; the node serves on.
+   */
+  #contain(session: Session, err: unknown): void {
+    if (session.failed) return;
+    session.failed = true;
+    this.metrics.contained++;
+    const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    this.#settings.log.error(
+      { session: session.id, address: session.address, err: reason.slice(0, 512) },
+      'handling a frame failed: session closed',
+    );
+    const e = new ProtoflyError(
+      'PF_ERR_INTERNAL',
+      `handling a frame of this connection failed (${reason}); reconnect`,
+    );
+    try {
+      this.#refuse(session, e);
+      this.#cut(session, CLOSE.INTERNAL_ERROR, 'PF_ERR_INTERNAL');
+    } catch {
+      session.ws.terminate(); // it cannot even be told
+    }
+  }
+
+  /** Closes with `code`, and cuts the socket if the peer does not finish closing soon. */
+  #cut(session: Session, code: number, reason: string): void {
+    this.#settlePending(session);
+    session.ws.close(code, reason);
+    setTimeout(() => session.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   #receipt(session: Session, n: number): void {
@@ -335,11 +469,18 @@ class Node implements MessagingNode {
             ? CLOSE.TRY_AGAIN_LATER
             : CLOSE.UNAUTHORIZED;
       this.#settings.log.info({ code: e.code, reason: e.message }, 'connection refused');
-      return session.ws.close(code, e.code);
+      return this.#cut(session, code, e.code);
     } finally {
       session.authenticating = false;
     }
     if (!session.open || this.#closing) return;
+    const full = this.#full();
+    if (full) {
+      this.#refuse(session, full);
+      return this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+    }
+    this.#settlePending(session);
+    this.#authenticated++;
     session.bind(address);
     if (frame.receipts) session.unreceived = [];
     // Whatever reaches the session from now on waits until what was held for it is out.
@@ -368,16 +509,19 @@ class Node implements MessagingNode {
    */
   #route(session: Session, m: Message): Promise<void> | undefined {
     if (!session.open) return;
-    const now = performance.now();
-    if (!session.bucket.take(now)) {
-      const { messagesPerSecond } = this.#settings;
+    // Refused messages to a recipient form a run, so that a client sending them again in order
+    // keeps its order: what it sent after one refused is refused too until it sends that one again.
+    const refused = session.refusedTo?.get(m.to);
+    if (refused !== undefined && refused !== m.id) {
       const err = new ProtoflyError(
         'PF_ERR_FLOOD',
-        `${session.address} is over ${messagesPerSecond} messages/s; message ${m.id} refused`,
-        { limit: messagesPerSecond },
+        `message ${m.id} refused to keep order: ${refused}, sent to ${m.to} before it, was refused for the rate; send ${refused} again first`,
+        { refused },
       );
       return this.#refuse(session, err, m.id);
     }
+    if (!session.bucket.take(performance.now())) return this.#overRate(session, m);
+    if (refused !== undefined) session.refusedTo!.delete(m.to);
     if (m.from !== session.address && !session.hyperties.has(m.from)) {
       if (!m.from.startsWith('hyperty://')) return this.#refuse(session, spoof(session, m), m.id);
       return this.#claim(session, m.from).then(
@@ -390,6 +534,31 @@ class Node implements MessagingNode {
       );
     }
     this.#forward(session, m);
+  }
+
+  /** Refuses `m`, over its session's rate, and starts the run of refusals to its recipient. */
+  #overRate(session: Session, m: Message): undefined {
+    const { messagesPerSecond } = this.#settings;
+    session.refusedTo ??= new Map();
+    const runs = session.refusedTo;
+    if (!runs.has(m.to) && runs.size >= MAX_REFUSED_RUNS) {
+      // Order cannot be kept for one more recipient: fail closed rather than keep without bound.
+      const err = new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `refused messages to ${runs.size} recipients are waiting to be sent again, the limit; reconnect`,
+        { limit: MAX_REFUSED_RUNS },
+      );
+      this.#refuse(session, err, m.id);
+      this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+      return;
+    }
+    runs.set(m.to, m.id);
+    const err = new ProtoflyError(
+      'PF_ERR_FLOOD',
+      `${session.address} is over ${messagesPerSecond} messages/s; message ${m.id} refused`,
+      { limit: messagesPerSecond },
+    );
+    return this.#refuse(session, err, m.id);
   }
 
   /** Looks the recipient up; lookups answer in the order asked, so messages leave in the order sent. */
@@ -410,10 +579,12 @@ class Node implements MessagingNode {
       return this.#failed(session, err, 'looking up', m.id);
     }
     if (Array.isArray(found)) return this.#dispatch(session, m, found);
-    (found as Promise<readonly Registration[]>).then(
-      (regs) => this.#dispatch(session, m, regs),
-      (err) => this.#failed(session, err, 'looking up', m.id),
-    );
+    (found as Promise<readonly Registration[]>)
+      .then(
+        (regs) => this.#dispatch(session, m, regs),
+        (err) => this.#failed(session, err, 'looking up', m.id),
+      )
+      .catch(session.fail);
   }
 
   /**
@@ -460,9 +631,11 @@ class Node implements MessagingNode {
       settled: before ? Promise.all([before.settled, done]).then(() => {}) : done,
     };
     session.lanes.set(to, lane);
-    void lane.settled.then(() => {
-      if (session.lanes.get(to) === lane) session.lanes.delete(to);
-    });
+    lane.settled
+      .then(() => {
+        if (session.lanes.get(to) === lane) session.lanes.delete(to);
+      })
+      .catch(session.fail);
   }
 
   /**
@@ -498,25 +671,30 @@ class Node implements MessagingNode {
   }
 
   /**
-   * A message to a group: `subscribe` joins, `unsubscribe` leaves, anything else from a member
-   * goes to every other member, encoded once. Groups live on this node.
+   * A message to a group: `subscribe` joins, `unsubscribe` leaves, an update with a `members`
+   * body from the owner changes who may join, anything else from a subscriber goes to every
+   * other one, encoded once. Groups live on this node.
    */
   #toGroup(session: Session, m: Message): undefined {
     const group = m.to;
-    const members = this.#groups.get(group);
     if (m.type === 'subscribe') {
-      if (!members) this.#groups.set(group, new Set([session]));
-      else if (members.size >= this.#settings.maxGroupSize && !members.has(session)) {
-        const full = new ProtoflyError('PF_ERR_FLOOD', `${group} has its limit of ${members.size} members`);
-        return this.#refuse(session, full, m.id);
-      } else members.add(session);
-      session.groups.add(group);
-      return this.#accepted(session, m);
+      const refused = this.#groups.join(session, group);
+      return refused ? this.#refuse(session, refused, m.id) : this.#accepted(session, m);
     }
     if (m.type === 'unsubscribe') {
-      this.#leave(session, group);
+      this.#groups.leave(session, group);
       return this.#accepted(session, m);
     }
+    if (m.type === 'update' && (m.body.value as { kind?: unknown } | null)?.kind === 'members') {
+      const body = m.body.value;
+      if (!validateGroupMembersBody(body)) {
+        const err = schemaError('members body', validateGroupMembersBody.errors ?? []);
+        return this.#refuse(session, err, m.id);
+      }
+      const refused = this.#groups.members(session, group, body);
+      return refused ? this.#refuse(session, refused, m.id) : this.#accepted(session, m);
+    }
+    const members = this.#groups.subscribers(group);
     if (!members?.has(session)) {
       const err = new ProtoflyError('PF_ERR_FORBIDDEN', `${session.address} is not a member of ${group}`, {
         to: group,
@@ -526,13 +704,6 @@ class Node implements MessagingNode {
     const frame = msgFrame(m);
     for (const member of members) if (member !== session) this.#member.deliver(member.id, frame);
     return this.#accepted(session, m);
-  }
-
-  #leave(session: Session, group: string): void {
-    session.groups.delete(group);
-    const members = this.#groups.get(group);
-    members?.delete(session);
-    if (members?.size === 0) this.#groups.delete(group);
   }
 
   /** Tells a slow consumer and drops it; returns false: the frame was not delivered to it. */
@@ -546,11 +717,10 @@ class Node implements MessagingNode {
       { buffered: bytes, unreceived },
     );
     this.#refuse(session, err);
-    session.ws.close(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD slow consumer');
+    // Closing waits for the buffer to drain; a consumer that does not read must not hold it.
+    this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD slow consumer');
     // Held now (closing, it takes none back), before the frame that found it slow.
     this.#holdAgain(session.takeUnreceived());
-    // Closing waits for the buffer to drain; a consumer that does not read must not hold it.
-    setTimeout(() => session.ws.terminate(), 1000).unref();
     return false;
   }
 

@@ -10,6 +10,8 @@ export class NodeMetrics {
   acks = 0;
   /** Messages put in the offline store. */
   stored = 0;
+  /** Sessions closed because handling one of their frames failed (PF_ERR_INTERNAL). */
+  contained = 0;
   /** Refusals by error code. */
   readonly refused = new Map<string, number>();
 
@@ -19,14 +21,21 @@ export class NodeMetrics {
   }
 
   /** The exposition text, with the gauges read now. */
-  render(gauges: { connections: number; storedNow: number }): string {
+  render(gauges: { connections: number; pendingAuth: number; storedNow: number }): string {
     const lines = [
       ...metric('connections', 'gauge', 'Open WebSocket connections.', gauges.connections),
+      ...metric('pending_auth', 'gauge', 'Open connections not yet authenticated.', gauges.pendingAuth),
       ...metric('messages_in_total', 'counter', 'Messages received from clients.', this.messagesIn),
       ...metric('messages_out_total', 'counter', 'Messages sent to sessions.', this.messagesOut),
       ...metric('acks_total', 'counter', 'Messages acknowledged.', this.acks),
       ...metric('stored_total', 'counter', 'Messages stored for an offline recipient.', this.stored),
       ...metric('stored_messages', 'gauge', 'Messages in the offline store now.', gauges.storedNow),
+      ...metric(
+        'sessions_failed_total',
+        'counter',
+        'Sessions closed because handling one of their frames failed; the node served on.',
+        this.contained,
+      ),
       '# HELP protofly_node_refused_total Frames and connections refused, by error code.',
       '# TYPE protofly_node_refused_total counter',
       ...[...this.refused].map(([code, n]) => `protofly_node_refused_total{code="${code}"} ${n}`),

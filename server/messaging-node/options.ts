@@ -28,12 +28,27 @@ export interface MessagingNodeOptions {
   readonly adminPort?: number;
   /** Largest frame accepted, in bytes; a larger one closes the connection with 1009. Default 64 KiB. */
   readonly maxFrameBytes?: number;
+  /**
+   * Deepest nesting of arrays and objects in a frame, its own object counting as 1; a deeper
+   * frame is refused (PF_ERR_FRAME) before it is parsed. Default 64.
+   */
+  readonly maxJsonDepth?: number;
   /** Sustained messages a second per connection. Default 100. */
   readonly messagesPerSecond?: number;
   /** Messages a connection may send at once above the sustained rate. Default 2 × messagesPerSecond. */
   readonly burst?: number;
-  /** Open connections at most. Default 10000. */
+  /**
+   * Authenticated connections at most; past it a new connection, or one authenticating, is
+   * turned away (1013). Default 10000.
+   */
   readonly maxConnections?: number;
+  /**
+   * Connections not yet authenticated, at most: they are bounded apart from maxConnections,
+   * so silent sockets cannot take authenticated users' places. Default 1024.
+   */
+  readonly maxPendingAuth?: number;
+  /** Connections not yet authenticated from one remote address, at most. Default 32. */
+  readonly maxPendingAuthPerAddress?: number;
   /** Milliseconds an acknowledgement may wait to share a frame with others. Default 2. */
   readonly ackDelayMs?: number;
   /** Messages kept per offline address. Default 100. */
@@ -44,7 +59,7 @@ export interface MessagingNodeOptions {
   readonly offlineTotal?: number;
   /** Milliseconds between pings; a peer that has not answered the previous one is cut. Default 30000. */
   readonly heartbeatMs?: number;
-  /** Milliseconds a new connection has to authenticate. Default 10000. */
+  /** Milliseconds a new connection has to authenticate (its token verified included). Default 5000. */
   readonly authTimeoutMs?: number;
   /** Milliseconds clients get to close after a shutdown starts before they are cut. Default 5000. */
   readonly shutdownGraceMs?: number;
@@ -58,9 +73,22 @@ export interface MessagingNodeOptions {
    * session is a slow consumer too. Default 1000.
    */
   readonly maxUnreceived?: number;
-  /** Subscribers one group may have. Default 10000. */
+  /** Subscribers one group may have, and members its owner may add. Default 10000. */
   readonly maxGroupSize?: number;
+  /** Who may join groups. Default: users of this node's domain, any of them. */
+  readonly groups?: GroupPolicy;
   readonly log?: Logger;
+}
+
+/** Who may join a group (`domain://msg-node.<domain>/group/<name>`): the domain config's `groups`. */
+export interface GroupPolicy {
+  /**
+   * `members`: only the group's owner and the members it added; `domain`: any admitted user
+   * the owner has not removed; `any`: as `domain`, with users of every domain admitted.
+   */
+  readonly subscribe?: 'members' | 'domain' | 'any';
+  /** Domains whose users are admitted to groups besides the node's own (unless `any`). */
+  readonly foreignDomains?: readonly string[];
 }
 
 /** What the node records conversations with. */
@@ -89,19 +117,23 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     port: 0,
     adminPort: 0,
     maxFrameBytes: 64 * 1024,
+    maxJsonDepth: 64,
     messagesPerSecond: rate,
     burst: 2 * rate,
     maxConnections: 10_000,
+    maxPendingAuth: 1024,
+    maxPendingAuthPerAddress: 32,
     ackDelayMs: 2,
     offlineMessages: 100,
     offlineTtlSeconds: 300,
     offlineTotal: 100_000,
     heartbeatMs: 30_000,
-    authTimeoutMs: 10_000,
+    authTimeoutMs: 5000,
     shutdownGraceMs: 5000,
     maxBufferedBytes: 1024 * 1024,
     maxUnreceived: 1000,
     maxGroupSize: 10_000,
+    groups: {},
     log: pino({ name: 'messaging-node' }),
     ...definedOnly(options),
   };

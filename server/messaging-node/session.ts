@@ -46,6 +46,15 @@ export class Session {
   /** The groups this session subscribed to. */
   readonly groups = new Set<string>();
   /**
+   * Per recipient, the message of this session refused for its rate: later ones to that
+   * recipient are refused too, until this one is sent again, so that retries keep the order.
+   */
+  refusedTo: Map<string, string> | undefined;
+  /** The remote address this connection counts under while it is not yet authenticated. */
+  pendingFrom: string | undefined;
+  /** Handling one of its frames failed: it is being closed. */
+  failed = false;
+  /**
    * With receipts on (the client asked in `auth`): the `msg` frames sent that the client has
    * not yet said it took, oldest first, and how many it has said it took.
    */
@@ -63,6 +72,11 @@ export class Session {
     rate: number,
     burst: number,
     readonly ackDelayMs: number,
+    /**
+     * Contains a failure in handling this session's frames: the end of every promise chain
+     * a frame of it starts, made once per session so the message path allocates none.
+     */
+    readonly fail: (err: unknown) => void,
   ) {
     this.bucket = new TokenBucket(rate, burst);
   }
