@@ -287,8 +287,12 @@ class Node implements MessagingNode {
     session.pendingFrom = from;
     const authTimer = setTimeout(() => {
       if (session.address || !session.open) return;
-      this.#refuse(session, new ProtoflyError('PF_ERR_AUTH', `no auth frame within ${authTimeoutMs} ms`));
-      this.#cut(session, CLOSE.POLICY, 'PF_ERR_AUTH');
+      try {
+        this.#refuse(session, new ProtoflyError('PF_ERR_AUTH', `no auth frame within ${authTimeoutMs} ms`));
+        this.#cut(session, CLOSE.POLICY, 'PF_ERR_AUTH');
+      } catch (err) {
+        session.fail(err);
+      }
     }, authTimeoutMs);
     ws.on('pong', () => {
       session.alive = true;

@@ -98,8 +98,17 @@ export class Session {
    * write per batch instead of one per message, and none on the path of a quick reply.
    */
   ack(id: string): void {
-    if (this.#acks.push(id) === 1) this.#ackTimer = setTimeout(this.flushAcks, this.ackDelayMs);
+    if (this.#acks.push(id) === 1) this.#ackTimer = setTimeout(this.#flushLater, this.ackDelayMs);
   }
+
+  /** The ack timer's task: like every task of this session's, it fails alone. */
+  readonly #flushLater = (): void => {
+    try {
+      this.flushAcks();
+    } catch (err) {
+      this.fail(err);
+    }
+  };
 
   /**
    * Sends the pending acknowledgements now: before an error frame (answers stay in order) and
