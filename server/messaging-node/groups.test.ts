@@ -97,3 +97,105 @@ describe('messaging node: group conversations', () => {
     expect(slow.messages().length).toBeLessThan(sent.length);
   }, 60_000);
 });
+
+describe('messaging node: group owners and membership', () => {
+  const ALICE = 'user://a.example/alice';
+  const members = (from: string, change: { add?: string[]; remove?: string[] }) =>
+    request('update', from, GROUP, { value: { kind: 'members', ...change } });
+
+  /** Sends `m` and resolves with its answer: the ack, or the err naming it. */
+  async function answer(c: JsonWsClient, m: Message) {
+    c.msg(m);
+    return c.take((f) => (f.t === 'ack' && f.ids.includes(m.id)) || (f.t === 'err' && f.id === m.id));
+  }
+  const login = async (u: string) => JsonWsClient.ready(domains.node.url, await domains.token(u));
+  const ok = (m: Message) => ({ t: 'ack', ids: [m.id] });
+
+  it("admits only the node's own domain by default, and foreign domains the policy names", async () => {
+    domains = await twoDomains();
+    const alice = await login(ALICE);
+    expect(await answer(alice, subscribe(ALICE))).toMatchObject({
+      code: 'PF_ERR_FORBIDDEN',
+      message: "users of a.example may not join this node's groups (groups policy)",
+    });
+    await domains.close();
+    domains = await twoDomains({ groups: { foreignDomains: ['a.example'] } });
+    const again = await login(ALICE);
+    const s = subscribe(ALICE);
+    expect(await answer(again, s)).toEqual(ok(s));
+  });
+
+  it("with subscribe 'members': the creator owns the group, and only it lets users in or out", async () => {
+    domains = await twoDomains({ groups: { subscribe: 'members' } });
+    const [owner, u1] = [await login(user(0)), await login(user(1))];
+    const created = subscribe(user(0));
+    expect(await answer(owner, created)).toEqual(ok(created));
+    expect(await answer(u1, subscribe(user(1)))).toMatchObject({
+      code: 'PF_ERR_FORBIDDEN',
+      message: `${user(1)} is not a member of ${GROUP}; its owner adds members`,
+    });
+    expect(await answer(u1, members(user(1), { add: [user(1)] }))).toMatchObject({
+      code: 'PF_ERR_FORBIDDEN',
+      message: `${user(1)} does not own ${GROUP}; only its owner changes its members`,
+    });
+    const add = members(user(0), { add: [user(1)] });
+    expect(await answer(owner, add)).toEqual(ok(add));
+    const joined = subscribe(user(1));
+    expect(await answer(u1, joined)).toEqual(ok(joined));
+    const hello = update(user(0), 'hello');
+    expect(await answer(owner, hello)).toEqual(ok(hello));
+    await u1.take((f) => f.t === 'msg' && f.m.id === hello.id);
+    // Out: no more updates, and no way back in until added again.
+    const remove = members(user(0), { remove: [user(1)] });
+    expect(await answer(owner, remove)).toEqual(ok(remove));
+    expect(await answer(u1, update(user(1), 'still here?'))).toMatchObject({ code: 'PF_ERR_FORBIDDEN' });
+    expect(await answer(u1, subscribe(user(1)))).toMatchObject({ code: 'PF_ERR_FORBIDDEN' });
+    const after = update(user(0), 'after');
+    expect(await answer(owner, after)).toEqual(ok(after));
+    expect(texts(u1)).toEqual(['hello']);
+    expect(await answer(owner, members(user(0), { remove: [user(0)] }))).toMatchObject({
+      code: 'PF_ERR_FORBIDDEN',
+      message: `${user(0)} owns ${GROUP} and cannot be removed`,
+    });
+    expect(await answer(owner, members(user(0), { add: [ALICE] }))).toMatchObject({
+      code: 'PF_ERR_FORBIDDEN',
+      message: `${ALICE}: users of its domain may not join this node's groups (groups policy)`,
+    });
+    expect(await answer(owner, members(user(0), { add: ['bob'] }))).toMatchObject({
+      code: 'PF_ERR_SCHEMA',
+      message: expect.stringContaining('members body: /add/0'),
+    });
+    // The members body is the owner's word to the node, not an update for the members.
+    expect(u1.messages().some((m) => (m.body as { value: { kind: string } }).value.kind === 'members')).toBe(
+      false,
+    );
+  });
+
+  it("with the default policy, the owner's removal keeps a user out; the group ends with its last subscriber", async () => {
+    domains = await twoDomains({ maxGroupSize: 3 });
+    const [owner, u1, u2] = [await login(user(0)), await login(user(1)), await login(user(2))];
+    for (const [c, i] of [
+      [owner, 0],
+      [u1, 1],
+    ] as const) {
+      const s = subscribe(user(i));
+      expect(await answer(c, s)).toEqual(ok(s));
+    }
+    const remove = members(user(0), { remove: [user(1)] });
+    expect(await answer(owner, remove)).toEqual(ok(remove));
+    expect(await answer(u1, subscribe(user(1)))).toMatchObject({ code: 'PF_ERR_FORBIDDEN' });
+    expect(await answer(owner, members(user(0), { add: [user(2), user(3), user(4)] }))).toMatchObject({
+      code: 'PF_ERR_FLOOD',
+      message: `${GROUP} would have 4 members listed, over its limit of 3`,
+    });
+    const leave = request('unsubscribe', user(0), GROUP, {});
+    expect(await answer(owner, leave)).toEqual(ok(leave));
+    // Nobody left: the next subscriber makes the group anew and owns it.
+    const s2 = subscribe(user(2));
+    expect(await answer(u2, s2)).toEqual(ok(s2));
+    const back = members(user(2), { add: [user(1)] });
+    expect(await answer(u2, back)).toEqual(ok(back));
+    const s1 = subscribe(user(1));
+    expect(await answer(u1, s1)).toEqual(ok(s1));
+  });
+});
