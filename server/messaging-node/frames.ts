@@ -92,26 +92,36 @@ function reason(err: ProtoflyError): string {
 
 /**
  * The deepest nesting of arrays and objects in JSON text, in one pass over its bytes without
- * allocating: brackets inside strings do not count, nor an escaped quote. Bytes are enough:
- * in UTF-8, no byte of a multi-byte character is ASCII. Wrong JSON gives some number;
- * JSON.parse refuses it next.
+ * allocating: brackets inside strings do not count. Bytes are enough: in UTF-8, no byte of a
+ * multi-byte character is ASCII. Wrong JSON gives some number; JSON.parse refuses it next.
  */
 export function depthOf(text: Uint8Array): number {
   let depth = 0;
   let deepest = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (inString) {
-      if (c === 0x5c)
-        i++; // a backslash: the next byte is escaped
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
+    const c = text[i];
+    if (c === 0x22) i = closingQuote(text, i);
     else if (c === 0x5b || c === 0x7b) {
       if (++depth > deepest) deepest = depth;
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return deepest;
+}
+
+/**
+ * Where the string opened at `open` ends (the text's length if it does not). Found with
+ * indexOf, native and much faster than a loop over the bytes, which are mostly in strings; a
+ * quote after an odd number of backslashes is escaped.
+ */
+function closingQuote(text: Uint8Array, open: number): number {
+  let quote = open;
+  for (;;) {
+    quote = text.indexOf(0x22, quote + 1);
+    if (quote < 0) return text.length;
+    let slashes = 0;
+    while (text[quote - 1 - slashes] === 0x5c) slashes++;
+    if (slashes % 2 === 0) return quote;
+  }
 }
 
 function frameError(message: string, id?: string): ProtoflyError {
