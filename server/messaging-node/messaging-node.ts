@@ -33,9 +33,10 @@ import { Session } from './session.js';
  *
  * Group conversations: a session that sends `subscribe` to `domain://msg-node.<domain>/group/<name>`
  * gets every other message its members send there (fan-out, one encoding for all); `unsubscribe`
- * leaves. Who may join is the domain's group policy and the group owner's roster (see Groups). A session whose socket holds more than `maxBufferedBytes` unsent is a slow consumer:
- * told, dropped (1013), and what was bound for it is held for its user, so the others are not
- * slowed and nothing acknowledged is lost.
+ * leaves. Who may join is the domain's group policy and the group owner's word (see Groups).
+ * A session whose socket holds more than `maxBufferedBytes` unsent is a slow consumer: told,
+ * dropped (1013), and what was bound for it is held for its user, so the others are not slowed
+ * and nothing acknowledged is lost.
  *
  * No input stops the node: a frame's nesting is bounded before it is parsed (maxJsonDepth), and
  * whatever still throws while a session's frame is handled (parsed, checked, routed, encoded,
@@ -279,7 +280,7 @@ class Node implements MessagingNode {
     const full = this.#full() ?? this.#pendingFull(from);
     if (full) {
       this.#refuse(session, full);
-      return ws.close(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+      return this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
     }
     this.#sessions.set(session.id, session);
     this.#pending++;
