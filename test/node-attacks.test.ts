@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ErrFrame, JsonWsFrame } from '../core/generated/types.js';
+import { validateDomainConfig } from '../core/generated/validators.js';
 import { MemoryLocation } from '../core/memory-location.js';
 import { type Message, request } from '../core/message.js';
 import type { Location } from '../core/service.js';
@@ -415,5 +416,33 @@ describe('messaging node: order under refusals', () => {
     });
     await bob.take((f) => f.t === 'msg' && f.m.id === b.id);
     expect(bob.messages().map((m) => m.id)).toEqual([a.id, b.id]);
+  });
+});
+
+describe("domain config: the node's bounds and group policy", () => {
+  it('takes limits.maxJsonDepth, maxPendingAuth, maxPendingAuthPerAddress, authTimeoutMs and groups, within bounds', () => {
+    const config = (extra: object) => ({ domain: 'b.example', ...extra });
+    expect(
+      validateDomainConfig(
+        config({
+          limits: {
+            maxJsonDepth: 64,
+            maxPendingAuth: 1024,
+            maxPendingAuthPerAddress: 32,
+            authTimeoutMs: 5000,
+          },
+          groups: { subscribe: 'members', foreignDomains: ['a.example'] },
+        }),
+      ),
+    ).toBe(true);
+    for (const wrong of [
+      { limits: { maxJsonDepth: 100_000 } },
+      { limits: { maxPendingAuth: 0 } },
+      { limits: { authTimeoutMs: 10 } },
+      { groups: { subscribe: 'everyone' } },
+      { groups: { foreignDomains: ['not a domain'] } },
+    ]) {
+      expect(validateDomainConfig(config(wrong))).toBe(false);
+    }
   });
 });
