@@ -317,7 +317,7 @@ describe('messaging node attacks: connections that do not authenticate', () => {
     expect(await fifth.closed).toEqual({ code: 1013, reason: 'PF_ERR_FLOOD' });
     // A slot is free again once a silent socket is gone.
     await silents[0]!.close();
-    await vi.waitFor(() => expect(domains.node.pendingAuth).toBe(3));
+    await vi.waitFor(() => expect(domains.node.pendingAuth).toBe(3), { timeout: 10_000 });
     await silent();
     expect(domains.node.pendingAuth).toBe(4);
     // Four sockets authenticating take none of the two places of authenticated users.
@@ -361,7 +361,7 @@ describe('messaging node attacks: connections that do not authenticate', () => {
 
 describe('messaging node: order under refusals', () => {
   it('refuses the rest of a run to a recipient after one refusal, so that in-order retries keep the order', async () => {
-    domains = await twoDomains({ messagesPerSecond: 1000, burst: 100 });
+    domains = await twoDomains({ messagesPerSecond: 200, burst: 100 });
     const alice = await login(ALICE, '127.0.0.70');
     const bob = await login(BOB, '127.0.0.71');
     const sent = Array.from({ length: 600 }, (_, i) => chat(ALICE, BOB, `m${i}`));
@@ -370,7 +370,7 @@ describe('messaging node: order under refusals', () => {
     let answered = 0;
     // A client that sends again what was refused, in order, after a pause (its back-off).
     while (pending.length) {
-      if (rounds++) await new Promise((r) => setTimeout(r, 20));
+      if (rounds++) await new Promise((r) => setTimeout(r, 100));
       for (const m of pending) alice.msg(m);
       await outcome(alice, pending.at(-1)!.id);
       const answers = alice.answers().slice(answered);
@@ -387,7 +387,7 @@ describe('messaging node: order under refusals', () => {
     const errs = alice.frames.filter((f): f is ErrFrame => f.t === 'err');
     expect(errs[0]).toMatchObject({
       code: 'PF_ERR_FLOOD',
-      message: expect.stringContaining('over 1000 messages/s'),
+      message: expect.stringContaining('over 200 messages/s'),
     });
     expect(errs[1]).toMatchObject({
       code: 'PF_ERR_FLOOD',
