@@ -30,7 +30,7 @@ export const ERRORS = {
   PF_ERR_DOWNGRADE: 'A catalogue offered an older version than one already seen for the same name and range.',
   PF_ERR_ENDPOINT: "A stub tried to connect to a URL outside its descriptor's endpoint allow-list.",
   PF_ERR_SPOOF:
-    'A message carried a `from` address its sender was not given (a stub, or a client of a messaging node).',
+    'A message carried a `from` address its sender was not given (a stub, or a client of a messaging node), or a response came from another address than the one its request was sent to.',
   PF_ERR_SANDBOX:
     'A stub failed inside its sandbox: it threw, crashed its worker, or could not be evaluated.',
   PF_ERR_WATCHDOG: 'A stub stopped answering its heartbeat (a busy loop) and was terminated.',
