@@ -25,6 +25,8 @@ export const ERRORS = {
   PF_ERR_SIGNATURE: "A descriptor's signature is missing or does not verify against the key it names.",
   PF_ERR_UNTRUSTED_KEY:
     'The key that signed a descriptor is not trusted for its domain (not pinned, or different from the key recorded on first use).',
+  PF_ERR_DESCRIPTOR:
+    'A catalogue served another descriptor than the one asked for: another kind or name, or a version outside the requested range. detail.field names the field, detail.asked and detail.served the values.',
   PF_ERR_ENGINE: "A plugin's engine range does not include this protofly version.",
   PF_ERR_TOO_LARGE: 'A package or message is larger than the limit that applies to it.',
   PF_ERR_DOWNGRADE: 'A catalogue offered an older version than one already seen for the same name and range.',
