@@ -22,7 +22,8 @@ export const ERRORS = {
   PF_ERR_EXISTS: 'Something was to be created under a name that is taken (a user name in a directory).',
   PF_ERR_FETCH: 'A catalogue or package could not be fetched (network error, HTTP error or time-out).',
   PF_ERR_INTEGRITY: "A package's bytes do not match the integrity hash its descriptor names.",
-  PF_ERR_SIGNATURE: "A descriptor's signature is missing or does not verify against the key it names.",
+  PF_ERR_SIGNATURE:
+    "A descriptor's signature is missing or does not verify against the key it names, or the descriptor has no RFC 8785 canonical form to sign (a lone surrogate, a number beyond JSON's range): detail.pointer names the value.",
   PF_ERR_UNTRUSTED_KEY:
     'The key that signed a descriptor is not trusted for its domain (not pinned, or different from the key recorded on first use).',
   PF_ERR_DESCRIPTOR:

@@ -221,7 +221,7 @@ export class Loader {
     if (seen !== undefined && semver.valid(seen) === null) {
       throw new ProtoflyError(
         'PF_ERR_DOWNGRADE',
-        `${id}: the version recorded as seen for ${ref} is not a version (${JSON.stringify(seen.slice(0, 100))}); the store is damaged`,
+        `${id}: the version recorded as seen for ${ref} is not a version (${shortly(seen)}); the store is damaged`,
         { offered: d.version, seen },
       );
     }
@@ -282,7 +282,16 @@ export class Loader {
       this.#check(url, 'package', 'from the store, integrity checked');
       return stored;
     }
-    const packageUrl = new URL(d.sourcePackage.url, url).href;
+    let packageUrl: string;
+    try {
+      packageUrl = new URL(d.sourcePackage.url, url).href;
+    } catch {
+      throw new ProtoflyError(
+        'PF_ERR_SCHEMA',
+        `${id}: /sourcePackage/url ${shortly(d.sourcePackage.url)} is not a URL`,
+        { pointer: '/sourcePackage/url' },
+      );
+    }
     const bytes = await this.catalogue.bytes(packageUrl, size, `package of ${id}`);
     this.#check(url, 'package', `${bytes.byteLength} bytes from ${packageUrl}`);
     await assertIntegrity(bytes, integrity, `package of ${id}`);
@@ -308,9 +317,17 @@ interface Asked {
 
 /** The refusal of a descriptor that is not the one asked for, naming the field. */
 function notAsked(url: string, field: string, asked: string, served: unknown): ProtoflyError {
+  const shown = shortly(served);
   return new ProtoflyError(
     'PF_ERR_DESCRIPTOR',
-    `${url} served a descriptor whose ${field} is ${JSON.stringify(served)?.slice(0, 100)}; asked for ${field === 'version' ? `a version within ${asked}` : asked}`,
-    { field, asked, served },
+    `${url} served a descriptor whose ${field} is ${shown}; asked for ${field === 'version' ? `a version within ${asked}` : asked}`,
+    { field, asked, served: typeof served === 'string' ? served.slice(0, 100) : shown },
   );
+}
+
+/** A served value in a message: a string quoted and cut short; of anything else, only its type (it may nest deeper than JSON.stringify can go). */
+function shortly(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 100));
+  if (typeof value !== 'object' || value === null) return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }

@@ -355,6 +355,18 @@ describe('caching', () => {
     );
     await refused(loader({ store }).load({ domain: DOMAIN }), 'PF_ERR_INTEGRITY', /\(cached\)/);
   });
+  it('a damaged store fails closed, with a code: unreadable trusted keys, a seen version that is none', async () => {
+    await cat.publish(ECHO);
+    const store = new FileStore(join(work, 'store'));
+    await store.set(`trust:${DOMAIN}`, '{"keys": [');
+    await refused(
+      loader({ trust: new TrustStore({ mode: 'tofu', store }) }).load({ domain: DOMAIN }),
+      'PF_ERR_UNTRUSTED_KEY',
+      /keys recorded for domain b\.example are unreadable/,
+    );
+    await store.set(`seen:${DOMAIN}/stub/default@*`, '99999999999999999999.0.0');
+    await refused(loader({ store }).load({ domain: DOMAIN }), 'PF_ERR_DOWNGRADE', /the store is damaged/);
+  });
 });
 
 describe('redeploying', () => {
