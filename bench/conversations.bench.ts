@@ -31,6 +31,8 @@ export default async function conversationsBench({ quick }: BenchOptions): Promi
     },
     catalogues: domains.peers,
     host,
+    // Each run makes new domain keys: nothing to keep.
+    dataDir: false,
   });
   // Load and evaluate the package, and open the shared socket, before measuring.
   await alice.runtime.conversation('user://b.example/warm-up');

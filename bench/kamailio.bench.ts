@@ -146,6 +146,8 @@ export default async function kamailioBench({ quick }: BenchOptions): Promise<Re
         catalogues: { [DOMAIN]: sip.catalogueUrl },
         stubConfig: { [DOMAIN]: { password: 'pw', keepAliveMs: 0 } },
         host,
+        // Each run makes new domain keys: nothing to keep.
+        dataDir: false,
       });
     const carolRt = runtime('carol');
     const daveRt = runtime('dave');

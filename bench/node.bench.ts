@@ -124,6 +124,8 @@ async function runtimePath(): Promise<Path> {
       identity: { address, token: (aud) => home.identity.issue(address, 600, aud) },
       catalogues: domains.peers,
       host,
+      // Each run makes new domain keys: nothing to keep.
+      dataDir: false,
     });
   };
   const bob = runtime('user://b.example/bob');

@@ -40,6 +40,8 @@ export default async function swapBench({ quick, root }: BenchOptions): Promise<
       identity: { address, token: (aud) => home.identity.issue(address, 3600, aud) },
       catalogues: domains.peers,
       host,
+      // Each run makes new domain keys: nothing to keep.
+      dataDir: false,
       updates: { 'b.example': live ? 'live' : 'pin' },
     });
   };

@@ -82,6 +82,8 @@ export async function runSipDemo(): Promise<DemoReport> {
         identity: { address, token: (aud) => home.identity.issue(address, 600, aud) },
         catalogues: peers,
         host: host!,
+        // The demo's domains get new keys each run: what its runtimes learn stays in its directory.
+        dataDir: join(dir, 'runtimes', String(runtimes.length)),
         ...(onCheck ? { onCheck } : {}),
       });
       runtimes.push(rt);

@@ -123,6 +123,8 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
         identity: { address, token: (aud) => home.identity.issue(address, 600, aud) },
         catalogues: local.peers,
         host: host!,
+        // The demo's domains get new keys each run: what its runtimes learn stays in its directory.
+        dataDir: join(dir, 'runtimes', String(runtimes.length)),
         ...(onCheck ? { onCheck } : {}),
         ...(interlude?.updates ? { updates: interlude.updates } : {}),
       });

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CatalogueClient } from '../core/catalogue.js';
 import { ProtoflyError } from '../core/errors.js';
@@ -7,9 +6,11 @@ import type { Ed25519Jwk } from '../core/generated/types.js';
 import { Loader } from '../core/loader.js';
 import { TrustStore } from '../core/trust.js';
 import { FileStore } from '../node/file-store.js';
+import { protoflyHome } from '../node/home.js';
 import { type Command, parse } from './command.js';
 
-const usage = 'protofly verify <descriptor-url> [--trust <pub.jwk>] [--kind stub|backend]';
+const usage =
+  'protofly verify <descriptor-url> [--trust <pub.jwk>] [--catalogue <base-url>] [--kind stub|backend]';
 
 export const verify: Command = {
   summary: 'fetch a descriptor and its package and run every check a runtime runs',
@@ -17,7 +18,7 @@ export const verify: Command = {
   async run(args) {
     const { values, positionals } = parse(
       args,
-      { trust: { type: 'string' }, kind: { type: 'string', default: 'stub' } },
+      { trust: { type: 'string' }, catalogue: { type: 'string' }, kind: { type: 'string', default: 'stub' } },
       usage,
     );
     const [url] = positionals;
@@ -27,14 +28,19 @@ export const verify: Command = {
       throw new ProtoflyError('PF_ERR_USAGE', `--kind must be stub or backend, not '${values.kind}'`);
     }
     // With --trust, that key is the only one trusted, for whatever domain the descriptor names.
-    const home = process.env.PROTOFLY_HOME ?? join(homedir(), '.protofly');
-    let trust = new TrustStore({ mode: 'tofu', store: new FileStore(join(home, 'trust')) });
+    // Without, the domain's keys come from its catalogue (--catalogue, else https://<domain>),
+    // never from the descriptor URL's origin, and are trusted on first use.
+    let trust = new TrustStore({ mode: 'tofu', store: new FileStore(join(protoflyHome(), 'trust')) });
+    const domain = values.trust || values.catalogue ? await domainOfDescriptor(url) : undefined;
     if (values.trust) {
       const jwk = JSON.parse(await readFile(values.trust, 'utf8')) as Ed25519Jwk;
-      const domain = await domainOfDescriptor(url);
-      trust = new TrustStore({ mode: 'pinned', pinned: { [domain]: [jwk] } });
+      trust = new TrustStore({ mode: 'pinned', pinned: { [domain!]: [jwk] } });
     }
-    const loader = new Loader({ trust, onCheck: (e) => console.log(`ok ${e.check.padEnd(10)} ${e.detail}`) });
+    const loader = new Loader({
+      trust,
+      catalogue: new CatalogueClient(values.catalogue ? { catalogues: { [domain!]: values.catalogue } } : {}),
+      onCheck: (e) => console.log(`ok ${e.check.padEnd(10)} ${e.detail}`),
+    });
     const pkg = await loader.loadUrl(url, values.kind);
     const d = pkg.descriptor;
     console.log(`verified ${d.kind} ${d.domain}/${d.name}@${d.version}, signed by ${pkg.signedBy}`);

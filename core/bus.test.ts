@@ -72,6 +72,33 @@ describe('bus', () => {
     expect(bus.stats().pending).toBe(0);
   });
 
+  it('settles a request only with a response from where it went: a forged one is refused, the real one settles', async () => {
+    const MALLORY = 'user://c.example/mallory';
+    let toBob: Message | undefined;
+    bus.listen(BOB, (m) => {
+      toBob = m;
+    });
+    const seen: ResponseMessage[] = [];
+    const req = chat('hi');
+    bus.send(req, (r) => seen.push(r));
+    await flush();
+    // Another domain's stub knows (or guessed) the id, and answers as itself, then as Alice.
+    const forged = { ...response(toBob!, 200, 'forged'), from: MALLORY };
+    bus.send(forged);
+    bus.send({ ...forged, from: ALICE, body: { code: 100, description: 'forged' } });
+    await flush();
+    expect(seen).toEqual([]);
+    expect(bus.stats().pending).toBe(1);
+    expect(errors.map((e) => [e.code, e.detail.from, e.detail.expected])).toEqual([
+      ['PF_ERR_SPOOF', MALLORY, BOB],
+      ['PF_ERR_SPOOF', ALICE, BOB],
+    ]);
+    bus.send(response(toBob!, 200, 'real'));
+    await flush();
+    expect(seen.map((r) => [r.from, r.body.description])).toEqual([[BOB, 'real']]);
+    expect(bus.stats().pending).toBe(0);
+  });
+
   it('refuses an invalid message synchronously, naming the field', () => {
     expect(() => bus.send({ ...chat('x'), to: 'bob' } as Message)).toThrow(/PF_ERR_SCHEMA: message: \/to/);
   });

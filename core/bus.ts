@@ -29,7 +29,7 @@ export interface BusOptions {
   queueLimit?: number;
   /** Validate every message against `schemas/message.schema.json`. Default true. */
   validate?: boolean;
-  /** Told of failures that have no sender to go to: a listener threw, a message nobody can take. Default: console.error. */
+  /** Told of failures that have no sender to go to: a listener threw, a message nobody can take, a response refused as spoofed. Default: console.error. */
   onError?: (err: ProtoflyError, msg: Message) => void;
 }
 
@@ -106,6 +106,11 @@ export class Bus {
   /**
    * Sends a message. Responses to it, if any, go to `onResponse` (see {@link request}).
    *
+   * A response settles the request of its `to` and `id` only when its `from` is the request's
+   * `to`: whoever answers speaks as the address the request was sent to (a stub answering for
+   * its peer, or for its server, does so from the peer's address). Any other response with that
+   * id is refused with `PF_ERR_SPOOF` through `onError`, and the request waits on.
+   *
    * @throws ProtoflyError `PF_ERR_SCHEMA` for an invalid message, `PF_ERR_QUEUE_FULL`
    *   when its route holds too many undelivered messages, `PF_ERR_CLOSED` after close.
    */
@@ -115,7 +120,18 @@ export class Bus {
     if (this.#validate) assertMessage(msg);
     if (msg.type === 'response') {
       const pending = this.#pending.get(`${msg.to}\n${msg.id}`);
-      if (pending) return this.#enqueue(msg, pending);
+      if (pending) {
+        if (msg.from === pending.request.to) return this.#enqueue(msg, pending);
+        // Not from where the request went: refused, and the request waits for the real answer.
+        return this.#onError(
+          new ProtoflyError(
+            'PF_ERR_SPOOF',
+            `response ${msg.id} to ${msg.to} came from ${msg.from}, not from ${pending.request.to} where the request went; refused`,
+            { id: msg.id, from: msg.from, expected: pending.request.to },
+          ),
+          msg,
+        );
+      }
     }
     const route = this.#route(msg.to);
     if (route && route.queued >= this.#queueLimit) {
@@ -130,9 +146,9 @@ export class Bus {
   }
 
   /**
-   * Sends a request and resolves with its final response: the recipient's, or the bus's
-   * own 408 after `timeoutMs` without one (each 1xx restarts the wait), or 404 when no
-   * listener takes the address.
+   * Sends a request and resolves with its final response: the recipient's (from the address
+   * it was sent to, see {@link send}), or the bus's own 408 after `timeoutMs` without one (each
+   * 1xx restarts the wait), or 404 when no listener takes the address.
    */
   request(msg: Message): Promise<ResponseMessage> {
     return new Promise((resolve) => {

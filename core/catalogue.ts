@@ -30,7 +30,7 @@ export interface Fetched<T> {
 }
 
 export class CatalogueClient {
-  readonly #catalogues: Map<string, string>;
+  readonly #catalogues: ReadonlyMap<string, string>;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
 
@@ -43,11 +43,6 @@ export class CatalogueClient {
   /** The catalogue base URL of a domain. */
   baseOf(domain: string): string {
     return (this.#catalogues.get(domain) ?? `https://${domain}`).replace(/\/+$/, '');
-  }
-
-  /** Uses `base` for `domain` unless one is configured. */
-  learn(domain: string, base: string): void {
-    if (!this.#catalogues.has(domain)) this.#catalogues.set(domain, base);
   }
 
   descriptorUrl(domain: string, kind: PluginKind, name: string, range?: string): string {

@@ -22,15 +22,18 @@ export const ERRORS = {
   PF_ERR_EXISTS: 'Something was to be created under a name that is taken (a user name in a directory).',
   PF_ERR_FETCH: 'A catalogue or package could not be fetched (network error, HTTP error or time-out).',
   PF_ERR_INTEGRITY: "A package's bytes do not match the integrity hash its descriptor names.",
-  PF_ERR_SIGNATURE: "A descriptor's signature is missing or does not verify against the key it names.",
+  PF_ERR_SIGNATURE:
+    "A descriptor's signature is missing or does not verify against the key it names, or the descriptor has no RFC 8785 canonical form to sign (a lone surrogate, a number beyond JSON's range): detail.pointer names the value.",
   PF_ERR_UNTRUSTED_KEY:
     'The key that signed a descriptor is not trusted for its domain (not pinned, or different from the key recorded on first use).',
+  PF_ERR_DESCRIPTOR:
+    'A catalogue served another descriptor than the one asked for: another kind or name, or a version outside the requested range. detail.field names the field, detail.asked and detail.served the values.',
   PF_ERR_ENGINE: "A plugin's engine range does not include this protofly version.",
   PF_ERR_TOO_LARGE: 'A package or message is larger than the limit that applies to it.',
   PF_ERR_DOWNGRADE: 'A catalogue offered an older version than one already seen for the same name and range.',
   PF_ERR_ENDPOINT: "A stub tried to connect to a URL outside its descriptor's endpoint allow-list.",
   PF_ERR_SPOOF:
-    'A message carried a `from` address its sender was not given (a stub, or a client of a messaging node).',
+    'A message carried a `from` address its sender was not given (a stub, or a client of a messaging node), or a response came from another address than the one its request was sent to.',
   PF_ERR_SANDBOX:
     'A stub failed inside its sandbox: it threw, crashed its worker, or could not be evaluated.',
   PF_ERR_WATCHDOG: 'A stub stopped answering its heartbeat (a busy loop) and was terminated.',

@@ -13,8 +13,9 @@ import { assertValid } from './validate.js';
 /**
  * The loader: a plugin reference in, a {@link VerifiedPackage} out, or a coded refusal.
  *
- * In order: fetch the descriptor (bounded, timed), schema, domain, signature against a
- * trusted key, engine range, downgrade, declared size, then the package: from memory, from
+ * In order: fetch the descriptor (bounded, timed), schema, that it is the one asked for (kind,
+ * domain, name, version within the range), signature against a key trusted for its domain,
+ * engine range, downgrade, declared size, then the package: from memory, from
  * the store (hash checked again), or downloaded once however many loads ask, bounded by its
  * declared size and checked against its integrity. Nothing is returned before every check
  * passed, so nothing unverified can be instantiated.
@@ -88,24 +89,44 @@ export class Loader {
     this.#onCheck = options.onCheck ?? (() => {});
   }
 
-  /** Loads and verifies a domain's plugin. */
+  /**
+   * Loads and verifies a domain's plugin. The catalogue must serve that very plugin: another
+   * kind, domain or name, or a version outside the range, is refused.
+   *
+   * @throws ProtoflyError `PF_ERR_CONFIG` for a range that is not a semver range, else any
+   *   verification refusal (see the class).
+   */
   load(req: LoadRequest): Promise<VerifiedPackage> {
     const kind = req.kind ?? 'stub';
     const name = req.name ?? 'default';
     const range = req.range ?? this.#ranges[req.domain];
+    if (range !== undefined && semver.validRange(range) === null) {
+      return Promise.reject(
+        new ProtoflyError('PF_ERR_CONFIG', `range '${range}' for ${req.domain} is not a semver range`, {
+          range,
+        }),
+      );
+    }
     const url = this.catalogue.descriptorUrl(req.domain, kind, name, range);
-    return this.#load(url, kind, req.domain, `${req.domain}/${kind}/${name}@${range ?? '*'}`);
+    // `default` names whichever plugin the domain chose.
+    const asked = {
+      kind,
+      domain: req.domain,
+      ...(name === 'default' ? {} : { name }),
+      ...(range === undefined ? {} : { range }),
+    };
+    return this.#load(url, asked, `${req.domain}/${kind}/${name}@${range ?? '*'}`);
   }
 
   /**
-   * Loads and verifies the descriptor at `url`, for whatever domain it names; that domain's
-   * keys come from the same origin unless its catalogue is configured.
+   * Loads and verifies the descriptor at `url`, for whatever domain it names. That domain's keys
+   * come from its own catalogue (configured, else `https://<domain>`), never from `url`'s
+   * origin: a descriptor anyone can serve verifies only under the keys its domain publishes, and
+   * only those are recorded on first use.
    */
   async loadUrl(url: string, kind: PluginKind = 'stub'): Promise<VerifiedPackage> {
     const fetched = await this.catalogue.json(url, MAX_DESCRIPTOR_BYTES, 'descriptor');
-    const domain = (fetched.body as { domain?: unknown })?.domain;
-    if (typeof domain === 'string') this.catalogue.learn(domain, new URL(url).origin);
-    return this.#verify(url, kind, typeof domain === 'string' ? domain : '', `url:${url}`, fetched);
+    return this.#verify(url, { kind }, `url:${url}`, fetched);
   }
 
   /**
@@ -122,12 +143,12 @@ export class Loader {
     for (const url of this.#loading.keys()) if (url.startsWith(base)) this.#loading.delete(url);
   }
 
-  #load(url: string, kind: PluginKind, domain: string, ref: string): Promise<VerifiedPackage> {
+  #load(url: string, asked: Asked, ref: string): Promise<VerifiedPackage> {
     const cached = this.#verified.get(url);
     if (cached && cached.expires > Date.now()) return Promise.resolve(cached.pkg);
     let loading = this.#loading.get(url);
     if (!loading) {
-      const started = this.#verify(url, kind, domain, ref).finally(() => {
+      const started = this.#verify(url, asked, ref).finally(() => {
         if (this.#loading.get(url) === started) this.#loading.delete(url);
       });
       loading = started;
@@ -138,28 +159,45 @@ export class Loader {
 
   async #verify(
     url: string,
-    kind: PluginKind,
-    domain: string,
+    asked: Asked,
     ref: string,
     fetched?: Fetched<unknown>,
   ): Promise<VerifiedPackage> {
+    const { kind } = asked;
     const { body, maxAge } = fetched ?? (await this.catalogue.json(url, MAX_DESCRIPTOR_BYTES, 'descriptor'));
     this.#check(url, 'descriptor', `${url}`);
+    // Another kind would fail the schema somewhere; say what is wrong instead.
+    const served = (body as { kind?: unknown } | null)?.kind;
+    if (served !== undefined && served !== kind) throw notAsked(url, 'kind', kind, served);
     assertValid(VALIDATORS[kind] as (d: unknown) => d is Descriptor, body, `${kind} descriptor`);
     const d = body;
+    // The schema's pattern lets through versions semver cannot compare (a part over 2^53).
+    if (semver.valid(d.version) === null) {
+      throw new ProtoflyError(
+        'PF_ERR_SCHEMA',
+        `${kind} descriptor: /version '${d.version}' is out of range`,
+        {
+          pointer: '/version',
+        },
+      );
+    }
     this.#check(url, 'schema', `${kind} descriptor ${d.name}@${d.version}`);
     const id = `${d.domain}/${d.name}@${d.version}`;
-    if (d.domain !== domain) {
+    if (asked.domain !== undefined && d.domain !== asked.domain) {
       throw new ProtoflyError(
         'PF_ERR_UNTRUSTED_KEY',
-        `${id}: the catalogue of ${domain} served a descriptor of ${d.domain}`,
+        `${id}: the catalogue of ${asked.domain} served a descriptor of ${d.domain}`,
         {
-          domain,
+          domain: asked.domain,
           claimed: d.domain,
         },
       );
     }
-    this.#check(url, 'domain', d.domain);
+    if (asked.name !== undefined && d.name !== asked.name) throw notAsked(url, 'name', asked.name, d.name);
+    if (asked.range !== undefined && !semver.satisfies(d.version, asked.range)) {
+      throw notAsked(url, 'version', asked.range, d.version);
+    }
+    this.#check(url, 'domain', asked.range === undefined ? d.domain : `${id}, within ${asked.range}`);
 
     const trusted = await this.#trust.keyFor(d.domain, d.signature.keyId, async () => {
       return (
@@ -179,6 +217,14 @@ export class Loader {
 
     const seenKey = `seen:${ref}`;
     const seen = await this.#store.get(seenKey);
+    // The store is outside our control (a disk): what it says must still be a version.
+    if (seen !== undefined && semver.valid(seen) === null) {
+      throw new ProtoflyError(
+        'PF_ERR_DOWNGRADE',
+        `${id}: the version recorded as seen for ${ref} is not a version (${shortly(seen)}); the store is damaged`,
+        { offered: d.version, seen },
+      );
+    }
     if (seen !== undefined && semver.lt(d.version, seen)) {
       throw new ProtoflyError('PF_ERR_DOWNGRADE', `${id} is older than ${seen}, already seen for ${ref}`, {
         offered: d.version,
@@ -236,7 +282,16 @@ export class Loader {
       this.#check(url, 'package', 'from the store, integrity checked');
       return stored;
     }
-    const packageUrl = new URL(d.sourcePackage.url, url).href;
+    let packageUrl: string;
+    try {
+      packageUrl = new URL(d.sourcePackage.url, url).href;
+    } catch {
+      throw new ProtoflyError(
+        'PF_ERR_SCHEMA',
+        `${id}: /sourcePackage/url ${shortly(d.sourcePackage.url)} is not a URL`,
+        { pointer: '/sourcePackage/url' },
+      );
+    }
     const bytes = await this.catalogue.bytes(packageUrl, size, `package of ${id}`);
     this.#check(url, 'package', `${bytes.byteLength} bytes from ${packageUrl}`);
     await assertIntegrity(bytes, integrity, `package of ${id}`);
@@ -249,4 +304,30 @@ export class Loader {
   #check(url: string, check: CheckEvent['check'], detail: string): void {
     this.#onCheck({ url, check, detail });
   }
+}
+
+/** What a load asked for; `loadUrl` asks for a kind only. */
+interface Asked {
+  readonly kind: PluginKind;
+  readonly domain?: string;
+  readonly name?: string;
+  /** A valid semver range. */
+  readonly range?: string;
+}
+
+/** The refusal of a descriptor that is not the one asked for, naming the field. */
+function notAsked(url: string, field: string, asked: string, served: unknown): ProtoflyError {
+  const shown = shortly(served);
+  return new ProtoflyError(
+    'PF_ERR_DESCRIPTOR',
+    `${url} served a descriptor whose ${field} is ${shown}; asked for ${field === 'version' ? `a version within ${asked}` : asked}`,
+    { field, asked, served: typeof served === 'string' ? served.slice(0, 100) : shown },
+  );
+}
+
+/** A served value in a message: a string quoted and cut short; of anything else, only its type (it may nest deeper than JSON.stringify can go). */
+function shortly(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 100));
+  if (typeof value !== 'object' || value === null) return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }

@@ -82,6 +82,35 @@ describe('message', () => {
     expect(ids.size).toBe(1000);
   });
 
+  it('makes ids nobody can predict from the ones before: no shared prefix, every character uniform', () => {
+    // Enough ids to span several random batches.
+    const ids = Array.from({ length: 5000 }, nextId);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    // Consecutive ids share no more leading characters than chance allows (a counter or a
+    // per-realm prefix would share many).
+    const shared = ids.slice(1).map((id, i) => {
+      let n = 0;
+      while (n < id.length && id[n] === ids[i]![n]) n++;
+      return n;
+    });
+    expect(Math.max(...shared)).toBeLessThan(5);
+    // Each position is uniform over the 64 characters: a chi-squared test per position (63
+    // degrees of freedom; 130 is beyond p = 1e-6), and no position is constant.
+    const expected = ids.length / 64;
+    for (let pos = 0; pos < 22; pos++) {
+      const counts = new Map<string, number>();
+      for (const id of ids) counts.set(id[pos]!, (counts.get(id[pos]!) ?? 0) + 1);
+      let chi2 = 0;
+      for (const c of alphabet) chi2 += ((counts.get(c) ?? 0) - expected) ** 2 / expected;
+      expect(chi2, `position ${pos}`).toBeLessThan(130);
+    }
+    // Bits of one id say nothing about the next: the next id's first character agrees with the
+    // previous one's first character about 1/64 of the time.
+    const agree = ids.slice(1).filter((id, i) => id[0] === ids[i]![0]).length / (ids.length - 1);
+    expect(agree).toBeLessThan(0.04);
+  });
+
   it('validates the canonical conversation bodies', () => {
     expect(validateConversationBody({ kind: 'offer', callId: 'c1', sdp: 'v=0\r\n' })).toBe(true);
     expect(validateConversationBody({ kind: 'presence', status: 'online' })).toBe(true);

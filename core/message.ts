@@ -74,16 +74,39 @@ export function isProvisional(code: number): boolean {
   return code < 200;
 }
 
-// Ids are unique per sender: a random prefix per realm and a counter, cheaper than a UUID per message.
-const ID_PREFIX = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) =>
-  b.toString(16).padStart(2, '0'),
-).join('');
-let idCounter = 0;
+/** Characters of an id: 22 of base64url's alphabet, 6 random bits each (132 bits). */
+const ID_CHARS = 22;
+const BASE64URL = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', (c) =>
+  c.charCodeAt(0),
+);
+/** Id characters of 1024 ids, drawn in one call to the random source (under its 64 KiB bound). */
+const idChars = new Uint8Array(ID_CHARS * 1024);
+let idCharsAt = idChars.length;
+/** Ids are decoded 16 at a time: an id is a slice of that string and keeps it alive, so it stays short. */
+const DECODED = ID_CHARS * 16;
+const latin1 = new TextDecoder('latin1');
+let ids = '';
+let idAt = 0;
 
-/** A fresh message id, unique within this JavaScript realm and very likely across realms. */
+/**
+ * A fresh message id: 132 bits from the platform's cryptographic random source, so that nobody
+ * can guess an id from the ones before it (a response is matched to its request by id).
+ * Drawn and encoded in batches: about a hundred nanoseconds an id.
+ */
 export function nextId(): string {
-  idCounter += 1;
-  return `${ID_PREFIX}-${idCounter.toString(36)}`;
+  if (idAt === ids.length) {
+    if (idCharsAt === idChars.length) {
+      crypto.getRandomValues(idChars);
+      // 64 divides 256: the low 6 bits of a uniform byte are uniform.
+      for (let i = 0; i < idChars.length; i++) idChars[i] = BASE64URL[idChars[i]! & 63]!;
+      idCharsAt = 0;
+    }
+    ids = latin1.decode(idChars.subarray(idCharsAt, idCharsAt + DECODED));
+    idCharsAt += DECODED;
+    idAt = 0;
+  }
+  idAt += ID_CHARS;
+  return ids.slice(idAt - ID_CHARS, idAt);
 }
 
 /** Builds a request message. */

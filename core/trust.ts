@@ -74,9 +74,29 @@ export class TrustStore {
     await this.#store.delete(storeKey(domain));
   }
 
+  /**
+   * The keys recorded for `domain`, if any.
+   *
+   * @throws ProtoflyError `PF_ERR_UNTRUSTED_KEY` when the record is unreadable: the store is
+   *   outside our control (a disk), and a damaged record must not turn into a new first use.
+   */
   async #recorded(domain: string): Promise<readonly Ed25519Jwk[] | undefined> {
     const text = await this.#store.get(storeKey(domain));
-    return text === undefined ? undefined : (JSON.parse(text) as Jwks).keys;
+    if (text === undefined) return undefined;
+    let jwks: unknown;
+    try {
+      jwks = JSON.parse(text);
+    } catch {
+      jwks = undefined;
+    }
+    if (!validateJwks(jwks)) {
+      throw new ProtoflyError(
+        'PF_ERR_UNTRUSTED_KEY',
+        `the keys recorded for domain ${domain} are unreadable (the store is damaged); forget the domain to trust its keys on first use again`,
+        { domain },
+      );
+    }
+    return (jwks as Jwks).keys;
   }
 
   /** Fetches and records a domain's keys once, even when several loads ask at the same time. */
@@ -116,7 +136,17 @@ export class TrustStore {
       key = importVerifyKey(jwk);
       this.#imported.set(cacheKey, key);
     }
-    return { key: await key, id, how };
+    try {
+      return { key: await key, id, how };
+    } catch (err) {
+      // The schema checks the shape; the platform may still refuse the point (browsers do).
+      throw new ProtoflyError(
+        'PF_ERR_UNTRUSTED_KEY',
+        `key ${kid} of domain ${domain} is not a usable Ed25519 public key: ${(err as Error)?.message ?? String(err)}`,
+        { domain, kid },
+        { cause: err },
+      );
+    }
   }
 }
 

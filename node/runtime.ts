@@ -8,16 +8,22 @@ import { type TrustOptions, TrustStore } from '../core/trust.js';
 import type { SandboxHost } from '../sandbox/host.js';
 import { NodeWorkerHost, type NodeWorkerHostOptions } from '../sandbox/node/worker-host.js';
 import { FileStore } from './file-store.js';
+import { protoflyHome } from './home.js';
 
-/** A runtime in Node with the usual parts: worker sandbox, verifying loader, stores on disk or in memory. */
+/** A runtime in Node with the usual parts: worker sandbox, verifying loader, stores on disk (or in memory). */
 export interface NodeRuntimeOptions {
   readonly identity: RuntimeIdentity;
   /** Catalogue base URL per domain, for domains not served at https://<domain>. */
   readonly catalogues?: Readonly<Record<string, string>>;
   /** Default: trust on first use. */
   readonly trust?: Omit<TrustOptions, 'store'>;
-  /** Where verified packages and trusted keys are kept; memory when absent. */
-  readonly dataDir?: string;
+  /**
+   * Where the keys trusted on first use (`trust/`), the newest versions seen and the verified
+   * packages (`packages/`) are kept, so that a restart is neither a new first use nor blind to a
+   * downgrade. Default: {@link protoflyHome} (`$PROTOFLY_HOME`, else `~/.protofly`), which
+   * `protofly verify` uses too. `false`: memory only, gone with the process.
+   */
+  readonly dataDir?: string | false;
   /** Stub configuration per carrier domain. */
   readonly stubConfig?: RuntimeOptions['stubConfig'];
   readonly ranges?: Readonly<Record<string, string>>;
@@ -42,8 +48,9 @@ export interface NodeRuntime {
 }
 
 export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
+  const dataDir = options.dataDir ?? protoflyHome();
   const store = (name: string): Store =>
-    options.dataDir ? new FileStore(join(options.dataDir, name)) : new MemoryStore();
+    dataDir === false ? new MemoryStore() : new FileStore(join(dataDir, name));
   const loader = new Loader({
     trust: new TrustStore({ mode: 'tofu', ...options.trust, store: store('trust') }),
     catalogue: new CatalogueClient({ catalogues: options.catalogues ?? {} }),

@@ -1,7 +1,7 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CatalogueClient } from '../core/catalogue.js';
 import { type ErrorCode, isProtoflyError } from '../core/errors.js';
@@ -232,6 +232,105 @@ describe('refusals, each with its code and nothing instantiated', () => {
   });
 });
 
+describe('the descriptor served is the one asked for', () => {
+  const noop = 'export default () => ({ postMessage() {}, stop() {} });\n';
+
+  it('another plugin’s validly signed descriptor under the name asked for: PF_ERR_DESCRIPTOR naming the name', async () => {
+    const echo = await cat.publish(ECHO, true);
+    const other = await cat.publish(await variant('other', { name: 'other' }, noop));
+    await cp(other.descriptorFile, echo.descriptorFile);
+    await refused(
+      loader().load({ domain: DOMAIN, name: 'echo' }),
+      'PF_ERR_DESCRIPTOR',
+      /whose name is "other"; asked for echo/,
+    );
+    // The default plugin is whichever the domain chose: any name.
+    expect((await loader().load({ domain: DOMAIN })).descriptor.name).toBe('other');
+  });
+
+  it('a validly signed version outside the range asked for: PF_ERR_DESCRIPTOR naming the version', async () => {
+    const v1 = await cat.publish(ECHO);
+    const v2 = await cat.publish(await variant('v2', { version: '2.0.0' }, noop));
+    await cp(v2.descriptorFile, v1.descriptorFile);
+    const outcome = await loader()
+      .load({ domain: DOMAIN, name: 'echo', range: '^1' })
+      .catch((err: unknown) => err);
+    expect(isProtoflyError(outcome, 'PF_ERR_DESCRIPTOR'), String(outcome)).toBe(true);
+    expect((outcome as Error).message).toMatch(/version is "2\.0\.0"; asked for a version within \^1/);
+    expect((outcome as { detail: unknown }).detail).toEqual({
+      field: 'version',
+      asked: '^1',
+      served: '2.0.0',
+    });
+    // Within the range configured for the domain, the same.
+    await refused(
+      loader({ ranges: { [DOMAIN]: '1.x' } }).load({ domain: DOMAIN, name: 'echo' }),
+      'PF_ERR_DESCRIPTOR',
+    );
+  });
+
+  it('a stub descriptor served where a backend was asked for: PF_ERR_DESCRIPTOR naming the kind', async () => {
+    const echo = await cat.publish(ECHO);
+    const asBackend = join(cat.dir, 'backend', 'echo', '1.0.0.json');
+    await mkdir(dirname(asBackend), { recursive: true });
+    await cp(echo.descriptorFile, asBackend);
+    await refused(
+      loader().load({ domain: DOMAIN, kind: 'backend', name: 'echo' }),
+      'PF_ERR_DESCRIPTOR',
+      /whose kind is "stub"; asked for backend/,
+    );
+  });
+
+  it('a range that is not a semver range: PF_ERR_CONFIG before any fetch', async () => {
+    await cat.publish(ECHO);
+    await refused(
+      loader().load({ domain: DOMAIN, range: '^^1' }),
+      'PF_ERR_CONFIG',
+      /'\^\^1'.*not a semver range/,
+    );
+  });
+});
+
+describe('trust on first use learns keys only from the domain’s own catalogue', () => {
+  it('loadUrl on an attacker’s origin does not record the domain’s key: it verifies under the keys the domain publishes', async () => {
+    await cat.publish(ECHO);
+    // The attacker runs a catalogue of their own, with their own key, for the same domain.
+    const evil = await testCatalogue(DOMAIN);
+    try {
+      await evil.publish(ECHO);
+      const attacked = `${evil.url}/.well-known/protofly/stub/echo`;
+      const store = new FileStore(join(work, 'trust'));
+      const tofu = (catalogues: Record<string, string>) =>
+        new Loader({
+          trust: new TrustStore({ mode: 'tofu', store }),
+          catalogue: new CatalogueClient({ catalogues, timeoutMs: 2000 }),
+        });
+
+      // No catalogue configured for b.example: its keys are at https://b.example, out of reach
+      // here, so nothing is learned, and certainly not from the attacker's origin.
+      await refused(
+        tofu({}).loadUrl(attacked),
+        'PF_ERR_FETCH',
+        /https:\/\/b\.example\/\.well-known\/protofly\/keys/,
+      );
+      expect(await store.get(`trust:${DOMAIN}`)).toBeUndefined();
+
+      // b.example's catalogue configured: its keys are recorded, the attacker's signature refused.
+      await refused(
+        tofu({ [DOMAIN]: cat.url }).loadUrl(attacked),
+        'PF_ERR_UNTRUSTED_KEY',
+        /is not among the domain's published keys/,
+      );
+      const recorded = JSON.parse((await store.get(`trust:${DOMAIN}`))!) as { keys: { x: string }[] };
+      expect(recorded.keys.map((k) => k.x)).toEqual([cat.key.publicJwk.x]);
+      const genuine = await tofu({ [DOMAIN]: cat.url }).loadUrl(`${cat.url}/.well-known/protofly/stub/echo`);
+      expect(genuine.signedBy).toBe(`${DOMAIN}#${cat.key.publicJwk.kid}`);
+    } finally {
+      await evil.close();
+    }
+  });
+});
+
 describe('caching', () => {
   it('shares one download among concurrent loads, and a second start downloads nothing', async () => {
     await cat.publish(ECHO);
@@ -255,6 +354,18 @@ describe('caching', () => {
       'export default () => { globalThis.pwned = true };',
     );
     await refused(loader({ store }).load({ domain: DOMAIN }), 'PF_ERR_INTEGRITY', /\(cached\)/);
+  });
+  it('a damaged store fails closed, with a code: unreadable trusted keys, a seen version that is none', async () => {
+    await cat.publish(ECHO);
+    const store = new FileStore(join(work, 'store'));
+    await store.set(`trust:${DOMAIN}`, '{"keys": [');
+    await refused(
+      loader({ trust: new TrustStore({ mode: 'tofu', store }) }).load({ domain: DOMAIN }),
+      'PF_ERR_UNTRUSTED_KEY',
+      /keys recorded for domain b\.example are unreadable/,
+    );
+    await store.set(`seen:${DOMAIN}/stub/default@*`, '99999999999999999999.0.0');
+    await refused(loader({ store }).load({ domain: DOMAIN }), 'PF_ERR_DOWNGRADE', /the store is damaged/);
   });
 });
 

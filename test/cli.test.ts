@@ -98,13 +98,17 @@ describe('protofly command', () => {
     expect(lastLine(bad.stderr)).toBe('PF_ERR_UNTRUSTED_KEY');
   });
 
-  it('verify without --trust uses trust on first use, recorded under PROTOFLY_HOME', async () => {
-    const first = await protofly('verify', `${url}/.well-known/protofly/stub/default`);
+  it('verify without --trust uses trust on first use of the keys from the domain’s catalogue, recorded under PROTOFLY_HOME', async () => {
+    const descriptor = `${url}/.well-known/protofly/stub/default`;
+    // b.example's keys are at https://b.example unless its catalogue is named: the descriptor
+    // URL's origin is not the domain's.
+    const elsewhere = await protofly('verify', descriptor);
+    expect(lastLine(elsewhere.stderr)).toBe('PF_ERR_FETCH');
+    expect(elsewhere.stderr).toMatch(/https:\/\/b\.example\/\.well-known\/protofly\/keys/);
+    const first = await protofly('verify', descriptor, '--catalogue', url);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/\(first-use\)/);
-    expect((await protofly('verify', `${url}/.well-known/protofly/stub/default`)).stdout).toMatch(
-      /\(recorded\)/,
-    );
+    expect((await protofly('verify', descriptor, '--catalogue', url)).stdout).toMatch(/\(recorded\)/);
   });
 
   it('refuses to publish a stub that imports a Node module', async () => {

@@ -108,6 +108,7 @@ function runtimeOf(c: { served: Served; runtimes: NodeRuntime[] }, user: string)
     catalogues: { [DOMAIN]: served.catalogue },
     host,
     stubConfig: FAST,
+    dataDir: false,
   });
   runtimes.push(rt);
   return rt;

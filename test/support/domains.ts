@@ -11,7 +11,10 @@ export interface Domains {
   readonly byName: ReadonlyMap<string, RunningDomain>;
   /** Catalogue base URL per domain: what a runtime's config says. */
   readonly catalogues: Readonly<Record<string, string>>;
-  /** A runtime for `address` (a user of one of these domains), holding tokens from its home domain. */
+  /**
+   * A runtime for `address` (a user of one of these domains), holding tokens from its home
+   * domain; its data directory is a fresh one under the domains' unless `options` name one.
+   */
   runtime(address: string, options?: Partial<NodeRuntimeOptions>): NodeRuntime;
   close(): Promise<void>;
 }
@@ -38,6 +41,7 @@ export async function startDomains(names: readonly string[], dir?: string): Prom
       const rt = createNodeRuntime({
         identity: { address, token: (audience) => home.identity.issue(address, 600, audience) },
         catalogues: local.peers,
+        dataDir: join(root, 'runtimes', String(runtimes.length)),
         ...options,
       });
       runtimes.push(rt);

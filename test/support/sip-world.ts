@@ -54,6 +54,7 @@ export async function startSipWorld(
   // The same object every runtime and identity reads: c.example is found like any other domain.
   catalogues[SIP_DOMAIN] = sip.catalogueUrl;
   const runtimes: NodeRuntime[] = [];
+  let made = 0;
   const agents: JsSipUser[] = [];
   const reset = async () => {
     await Promise.allSettled(agents.splice(0).map((a) => a.stop()));
@@ -69,7 +70,13 @@ export async function startSipWorld(
       const home = address.split('/')[2]!;
       const stubConfig = { [SIP_DOMAIN]: { ...FAST, ...(password ? { password } : {}) } };
       if (home === SIP_DOMAIN) {
-        const rt = createNodeRuntime({ identity: { address }, catalogues, stubConfig, ...rest });
+        const rt = createNodeRuntime({
+          identity: { address },
+          catalogues,
+          stubConfig,
+          dataDir: join(dir, 'runtimes', String(made++)),
+          ...rest,
+        });
         runtimes.push(rt);
         return rt;
       }
