@@ -171,6 +171,21 @@ describe('messaging node: group owners and membership', () => {
     );
   });
 
+  it('bounds the groups one connection joins (each costs memory until its last subscriber leaves)', async () => {
+    domains = await twoDomains({ messagesPerSecond: 10_000 });
+    const u0 = await login(user(0));
+    const joins = Array.from({ length: 257 }, (_, i) =>
+      request('subscribe', user(0), `domain://msg-node.b.example/group/g${i}`, {}),
+    );
+    for (const j of joins) u0.msg(j);
+    const last = joins.at(-1)!;
+    expect(await u0.take((f) => f.t === 'err' && f.id === last.id)).toMatchObject({
+      code: 'PF_ERR_FLOOD',
+      message: `${user(0)} has joined 256 groups on this connection, the limit`,
+    });
+    expect(u0.answers().filter((a) => a.ok)).toHaveLength(256);
+  });
+
   it("with the default policy, the owner's removal keeps a user out; the group ends with its last subscriber", async () => {
     domains = await twoDomains({ maxGroupSize: 3 });
     const [owner, u1, u2] = [await login(user(0)), await login(user(1)), await login(user(2))];

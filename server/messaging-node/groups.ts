@@ -4,6 +4,9 @@ import type { GroupMembersBody } from '../../core/generated/types.js';
 import type { GroupPolicy } from './options.js';
 import type { Session } from './session.js';
 
+/** Groups one session may be subscribed to at once. */
+const MAX_GROUPS_PER_SESSION = 256;
+
 /** One group: who owns it, who the owner let in or put out, and the sessions subscribed. */
 interface Group {
   /** The user whose session created the group. */
@@ -44,18 +47,27 @@ export class Groups {
   /** Subscribes `session` to `group`, creating the group (owned by its user) if it has no subscriber. */
   join(session: Session, group: string): ProtoflyError | undefined {
     const user = session.address!;
-    if (!this.#admits(session.userDomain!))
+    if (!this.#admits(session.userDomain!)) {
       return forbidden(
         `users of ${session.userDomain} may not join this node's groups (groups policy)`,
         group,
       );
+    }
     const g = this.#groups.get(group);
+    if (g?.sessions.has(session)) return;
+    // Each group costs the node memory until its last subscriber leaves: one session makes few.
+    if (session.groups.size >= MAX_GROUPS_PER_SESSION) {
+      return new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `${user} has joined ${session.groups.size} groups on this connection, the limit`,
+        { limit: MAX_GROUPS_PER_SESSION },
+      );
+    }
     if (!g) {
       this.#groups.set(group, { owner: user, roster: new Map(), sessions: new Set([session]) });
       session.groups.add(group);
       return;
     }
-    if (g.sessions.has(session)) return;
     const word = g.roster.get(user);
     if (user !== g.owner && (word === false || (this.#membersOnly && word !== true))) {
       return forbidden(`${user} is not a member of ${group}; its owner adds members`, group);

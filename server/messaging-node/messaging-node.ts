@@ -287,9 +287,10 @@ class Node implements MessagingNode {
     this.#pendingFrom.set(from, (this.#pendingFrom.get(from) ?? 0) + 1);
     session.pendingFrom = from;
     const authTimer = setTimeout(() => {
-      if (session.address || !session.open) return;
+      if (session.address) return;
       try {
         this.#refuse(session, new ProtoflyError('PF_ERR_AUTH', `no auth frame within ${authTimeoutMs} ms`));
+        // Even one closing already (a bad frame): a peer that does not finish closing keeps no slot.
         this.#cut(session, CLOSE.POLICY, 'PF_ERR_AUTH');
       } catch (err) {
         session.fail(err);
