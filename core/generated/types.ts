@@ -51,9 +51,10 @@ export type ConversationBody =
   | ByeBody
   | PresenceBody;
 /**
- * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received. A client that asked for receipts in `auth` says with `received` how many `msg` frames it has taken; what it had not taken when its connection ends is held for its recipients again (XEP-0198's acknowledgements, for json-ws).
+ * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received. A client that has heard nothing for a while sends `ping`, which the node answers with `pong` at once: a node that stopped (its TCP connection still open) is noticed without waiting for a send to time out. A client that asked for receipts in `auth` says with `received` how many `msg` frames it has taken; what it had not taken when its connection ends is held for its recipients again (XEP-0198's acknowledgements, for json-ws).
  */
-export type JsonWsFrame = AuthFrame | ReadyFrame | MsgFrame | ReceivedFrame | AckFrame | ErrFrame;
+export type JsonWsFrame =
+  AuthFrame | ReadyFrame | MsgFrame | ReceivedFrame | AckFrame | ErrFrame | PingFrame | PongFrame;
 /**
  * The reTHINK message model, kept compatible: {id, type, from, to, body}. `to` is one address string: reTHINK's schema said an array while its code sent a string; one recipient per message keeps routing and response correlation unambiguous (fan-out is the node's job, through subscriptions).
  */
@@ -512,7 +513,7 @@ export interface ExecuteBody {
       };
 }
 /**
- * Client → node, from a client that asked for receipts: it has taken the first `n` `msg` frames the node sent on this connection (a running count, so a receipt stands for all before it). The node forgets them; those it sent after are held for their recipients again if the connection ends first. It may then get again a message it took but had not told of yet: a client with receipts drops repeats (by sender and id).
+ * Client → node, from a client that asked for receipts: it has taken the first `n` `msg` frames the node sent on this connection (a running count, so a receipt stands for all before it). Taken means handed on for good: to its runtime, or refused as malformed; a message the client could not hand on yet (its runtime busy) is not taken, so the node keeps it. The node forgets those taken; those it sent after are held for their recipients again if the connection ends first. It may then get again a message it took but had not told of yet: a client with receipts drops repeats (by sender and id).
  */
 export interface ReceivedFrame {
   t: 'received';
@@ -536,6 +537,18 @@ export interface ErrFrame {
   code: string;
   message: string;
   id?: MessageId;
+}
+/**
+ * Client → node: are you there? The node answers with `pong`, before or after `auth`. Any frame from the node answers it as well: the client only needs to hear something.
+ */
+export interface PingFrame {
+  t: 'ping';
+}
+/**
+ * Node → client: the answer to `ping`.
+ */
+export interface PongFrame {
+  t: 'pong';
 }
 /**
  * POST /provisioning/v1/users

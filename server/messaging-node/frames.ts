@@ -1,6 +1,6 @@
 import type { RawData } from 'ws';
 import { ProtoflyError } from '../../core/errors.js';
-import type { AuthFrame, Message, MsgFrame, ReceivedFrame } from '../../core/generated/types.js';
+import type { AuthFrame, Message, MsgFrame, PingFrame, ReceivedFrame } from '../../core/generated/types.js';
 import { validateJsonWsFrame } from '../../core/generated/validators.js';
 import { schemaError } from '../../core/validate.js';
 
@@ -16,13 +16,16 @@ export const PROTOCOL = 'protofly.json-ws.v1';
 const ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
- * Parses and checks a frame from a client: `auth`, `msg` or `received`.
+ * Parses and checks a frame from a client: `auth`, `msg`, `received` or `ping`.
  *
  * @throws ProtoflyError `PF_ERR_FRAME` (not JSON, binary, wrong shape, a frame only the node
  *   sends) or `PF_ERR_SCHEMA` (a `msg` whose message is invalid); `detail.id` is the
  *   message id when one could be read.
  */
-export function readClientFrame(data: RawData, isBinary: boolean): AuthFrame | MsgFrame | ReceivedFrame {
+export function readClientFrame(
+  data: RawData,
+  isBinary: boolean,
+): AuthFrame | MsgFrame | ReceivedFrame | PingFrame {
   if (isBinary) throw frameError('binary frames are not json-ws; send text');
   let frame: unknown;
   try {
@@ -39,8 +42,8 @@ export function readClientFrame(data: RawData, isBinary: boolean): AuthFrame | M
     }
     throw frameError(reason(err), id);
   }
-  if (frame.t !== 'auth' && frame.t !== 'msg' && frame.t !== 'received') {
-    throw frameError(`clients send 'auth', 'msg' and 'received' frames, not '${frame.t}'`);
+  if (frame.t !== 'auth' && frame.t !== 'msg' && frame.t !== 'received' && frame.t !== 'ping') {
+    throw frameError(`clients send 'auth', 'msg', 'received' and 'ping' frames, not '${frame.t}'`);
   }
   return frame;
 }
@@ -51,6 +54,9 @@ export function msgFrame(m: Message): Buffer {
   // key, whatever parser the recipient uses (duplicate keys are a classic spoofing trick).
   return Buffer.from(`{"t":"msg","m":${JSON.stringify(m)}}`);
 }
+
+/** The answer to a `ping`. */
+export const PONG = '{"t":"pong"}';
 
 /** The `ack` frame for messages `ids`. */
 export function ackFrame(ids: readonly string[]): string {

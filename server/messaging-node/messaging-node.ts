@@ -6,7 +6,7 @@ import type { AuthFrame, Message, MsgFrame } from '../../core/generated/types.js
 import type { ClusterMember, Frame, HoldLimits, Registration } from '../../core/service.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import { CdrRecorder } from './cdr-recorder.js';
-import { errFrame, msgFrame, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
+import { errFrame, msgFrame, PONG, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
 import { NodeMetrics } from './metrics.js';
 import { type MessagingNodeOptions, type NodeSettings, settingsOf } from './options.js';
 import { provisioningApi } from './provisioning-api.js';
@@ -272,6 +272,7 @@ class Node implements MessagingNode {
       if (!session.bucket.take()) return this.metrics.refuse('PF_ERR_FLOOD');
       return this.#refuse(session, e, e.detail.id as string | undefined);
     }
+    if (frame.t === 'ping') return this.#pong(session);
     if (frame.t === 'auth') return void this.#authenticate(session, frame);
     if (frame.t === 'received') return this.#receipt(session, frame.n);
     this.metrics.messagesIn++;
@@ -291,6 +292,12 @@ class Node implements MessagingNode {
     void tail.then(() => {
       if (session.queue === tail) session.queue = undefined;
     });
+  }
+
+  /** A client checks the node is there: answered at once, within the session's rate like any frame. */
+  #pong(session: Session): void {
+    if (session.bucket.take()) session.send(PONG);
+    else this.metrics.refuse('PF_ERR_FLOOD');
   }
 
   #receipt(session: Session, n: number): void {
