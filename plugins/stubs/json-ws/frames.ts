@@ -174,8 +174,8 @@ function isMessageId(x: unknown): boolean {
 
 /** A string of `min` to `max` characters, counted as JSON Schema does (code points). */
 function isText(x: unknown, min: number, max: number): x is string {
-  if (typeof x !== 'string') return false;
-  // Code points never outnumber UTF-16 units: count them only when it can matter.
+  // A code point is one or two UTF-16 units: count them only when that can matter.
+  if (typeof x !== 'string' || x.length > max * 2) return false;
   const n = x.length > max || x.length < min * 2 ? codePoints(x) : x.length;
   return n >= min && n <= max;
 }
