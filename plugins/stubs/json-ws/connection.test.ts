@@ -270,7 +270,7 @@ describe('json-ws connection', () => {
     const calls = warn.mock.calls as unknown as [string, { refused: number; why: string }][];
     const refusals = calls.filter(([line]) => line === 'json-ws: refused a frame from the node');
     expect(refusals.map(([, data]) => data.refused)).toEqual([1, 2, 3, 4, 5]);
-    expect(refusals[0]![1]).toMatchObject({ why: 'ack: keys' });
+    expect(refusals[0]![1]).toMatchObject({ code: 'PF_ERR_FRAME', why: 'ack: keys' });
     // The malformed `msg` counts in the node's numbering: taken (refused for good) with the good one.
     await until(() => peers[0]!.frames.some((f) => f.t === 'received' && f.n === 2));
     expect(ctx.statuses).toEqual(['connecting', 'live']);

@@ -113,6 +113,12 @@ export class Conversation {
  *   `pingTimeoutMs`, reports `disconnected` and reconnects, keeping what it was sending.
  * - Uses only the context it is given: its owner's `connect` and timers (the oldest live
  *   conversation's), each conversation's `send` and `status`.
+ *
+ * What it relies on from the stub contract (core/stub.ts) for back-pressure: `ctx.send` that
+ * throws has not taken the message (PF_ERR_FLOOD, PF_ERR_QUEUE_FULL: the host or runtime is
+ * busy, try later; any other code: refused for good); one that returns has. A request the
+ * runtime then cannot take is answered by it (a 503 response, through `postMessage`), which
+ * goes back to the sender: refused, not dropped.
  */
 export class Connection {
   readonly #settings: JsonWsSettings | undefined;
@@ -279,6 +285,7 @@ export class Connection {
     const frame = readServerFrame(data);
     if (!('t' in frame)) {
       this.#owner.log.warn('json-ws: refused a frame from the node', {
+        code: 'PF_ERR_FRAME',
         why: frame.why,
         refused: ++this.#refusedFrames,
         data: data.slice(0, 80),
