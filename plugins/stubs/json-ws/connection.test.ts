@@ -383,7 +383,6 @@ describe('json-ws connection', () => {
       const answered = pong();
       await beat();
       await answered;
-      vi.advanceTimersByTime(500);
     }
     expect(ctx.statuses).toEqual(['connecting', 'live']);
     // The node stops: a message goes unacknowledged, the next ping unanswered.

@@ -281,7 +281,11 @@ export class Connection {
   }
 
   #onData(data: string, current: boolean): void {
-    if (current) this.#heard = true;
+    if (current) {
+      this.#heard = true;
+      // The answer to a ping: the next one is due an interval from now, not from the deadline.
+      if (this.#pinging) this.#beat();
+    }
     const frame = readServerFrame(data);
     if (!('t' in frame)) {
       this.#owner.log.warn('json-ws: refused a frame from the node', {
@@ -315,7 +319,8 @@ export class Connection {
 
   /**
    * The liveness check, every `pingIntervalMs`: quiet since the last one, the node gets a ping;
-   * still quiet `pingTimeoutMs` after it, the socket is given up.
+   * still quiet `pingTimeoutMs` after it, the socket is given up. A flag per frame, a timer per
+   * interval: nothing per message.
    */
   #beat(): void {
     const { pingIntervalMs, pingTimeoutMs } = this.#settings!;

@@ -197,6 +197,31 @@ describe('json-ws stub', () => {
     expect(alice.session.opened).toBe(1);
   });
 
+  it('stays live on a quiet connection: the node answers its pings', async () => {
+    domains = await twoDomains();
+    const session = new DirectSession();
+    const ctx = new DirectContext({
+      address: ALICE,
+      domain: 'b.example',
+      token: await domains.token(ALICE),
+      // Pings every 20 ms of quiet; a deadline no loaded machine misses.
+      config: { url: domains.node.url, ...FAST, pingIntervalMs: 20, pingTimeoutMs: 5000 },
+      session,
+    });
+    const stub = await activate(ctx);
+    running.push({ stub, ctx, session });
+    await live(ctx);
+    const [ws] = session.sockets;
+    let pongs = 0;
+    await new Promise<void>((resolve) =>
+      ws!.on('message', (data) => {
+        if (String(data) === '{"t":"pong"}' && ++pongs === 3) resolve();
+      }),
+    );
+    expect(ctx.statuses).toEqual(['connecting', 'live']);
+    expect(session.opened).toBe(1);
+  });
+
   // Issue #23: 600 at once used to arrive with 268 out of order, in reversed runs. The order
   // needs both sides: the node refusing a run once it refused one message (until that one comes
   // again: the node-hardening branch), and the stub resending a refused run in order.
