@@ -255,6 +255,7 @@ export class Connection {
     this.#arrived = 0;
     this.#taken = 0;
     this.#told = 0;
+    this.#pinging = false;
     try {
       const socket = ctx.connect(url, [PROTOCOL], {
         onOpen: () => {
