@@ -266,7 +266,7 @@ describe('json-ws stub', () => {
 
 /** Messages the stub holds for the node, sent or not (its snapshot lists them). */
 function outboxOf(stub: Stub): number {
-  return (stub.snapshot?.() as { outbox: unknown[] }).outbox.length;
+  return (stub.snapshot!() as { outbox: unknown[] }).outbox.length;
 }
 
 const until = async (check: () => boolean, ms = 20_000) => {
