@@ -16,6 +16,11 @@ export class Seen {
     this.#ring = new Array(capacity);
   }
 
+  /** Whether `key` is recorded. */
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
   /** Records `key`; false if it was recorded already (a duplicate). */
   add(key: string): boolean {
     if (this.#keys.has(key)) return false;

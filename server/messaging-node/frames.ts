@@ -1,6 +1,6 @@
 import type { RawData } from 'ws';
 import { ProtoflyError } from '../../core/errors.js';
-import type { AuthFrame, Message, MsgFrame, ReceivedFrame } from '../../core/generated/types.js';
+import type { AuthFrame, Message, MsgFrame, PingFrame, ReceivedFrame } from '../../core/generated/types.js';
 import { validateJsonWsFrame } from '../../core/generated/validators.js';
 import { schemaError } from '../../core/validate.js';
 
@@ -16,8 +16,8 @@ export const PROTOCOL = 'protofly.json-ws.v1';
 const ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
- * Parses and checks a frame from a client: `auth`, `msg` or `received`. Its nesting is
- * bounded before it is parsed: whatever is parsed is later serialised again, and
+ * Parses and checks a frame from a client: `auth`, `msg`, `received` or `ping`. Its nesting
+ * is bounded before it is parsed: whatever is parsed is later serialised again, and
  * `JSON.stringify` recurses (a few thousand levels overflow the stack).
  *
  * @param maxDepth - most nested arrays and objects, the frame's own object counting as 1
@@ -29,7 +29,7 @@ export function readClientFrame(
   data: RawData,
   isBinary: boolean,
   maxDepth: number,
-): AuthFrame | MsgFrame | ReceivedFrame {
+): AuthFrame | MsgFrame | ReceivedFrame | PingFrame {
   if (isBinary || !Buffer.isBuffer(data)) throw frameError('binary frames are not json-ws; send text');
   // A frame of n bytes nests at most n deep: short ones need no scan.
   if (data.length > maxDepth) {
@@ -57,8 +57,8 @@ export function readClientFrame(
     }
     throw frameError(reason(err), id);
   }
-  if (frame.t !== 'auth' && frame.t !== 'msg' && frame.t !== 'received') {
-    throw frameError(`clients send 'auth', 'msg' and 'received' frames, not '${frame.t}'`);
+  if (frame.t !== 'auth' && frame.t !== 'msg' && frame.t !== 'received' && frame.t !== 'ping') {
+    throw frameError(`clients send 'auth', 'msg', 'received' and 'ping' frames, not '${frame.t}'`);
   }
   return frame;
 }
@@ -69,6 +69,9 @@ export function msgFrame(m: Message): Buffer {
   // key, whatever parser the recipient uses (duplicate keys are a classic spoofing trick).
   return Buffer.from(`{"t":"msg","m":${JSON.stringify(m)}}`);
 }
+
+/** The answer to a `ping`. */
+export const PONG = '{"t":"pong"}';
 
 /** The `ack` frame for messages `ids`. */
 export function ackFrame(ids: readonly string[]): string {

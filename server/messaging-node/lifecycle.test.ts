@@ -54,6 +54,20 @@ describe('messaging node: health, metrics, heartbeat, shutdown', () => {
     expect(text).toContain('# TYPE protofly_node_connections gauge\n');
   });
 
+  it('answers a json-ws ping with a pong, before and after auth', async () => {
+    domains = await twoDomains();
+    const early = new JsonWsClient(domains.node.url);
+    await early.opened();
+    early.send({ t: 'ping' });
+    expect(await early.take((f) => f.t === 'pong')).toEqual({ t: 'pong' });
+    const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
+    alice.send({ t: 'ping' });
+    alice.send({ t: 'ping' });
+    await alice.take((f) => f.t === 'pong');
+    await alice.take((f) => f.t === 'pong');
+    expect(alice.frames.filter((f) => f.t === 'err')).toEqual([]);
+  });
+
   it('cuts a peer that stops answering pings', async () => {
     domains = await twoDomains({ heartbeatMs: 50 });
     const deaf = new JsonWsClient(domains.node.url, { autoPong: false });

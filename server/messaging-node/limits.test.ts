@@ -47,7 +47,7 @@ describe('messaging node: limits and malformed input', () => {
       {
         t: 'err',
         code: 'PF_ERR_FRAME',
-        message: "clients send 'auth', 'msg' and 'received' frames, not 'ack'",
+        message: "clients send 'auth', 'msg', 'received' and 'ping' frames, not 'ack'",
       },
       { t: 'err', code: 'PF_ERR_SCHEMA', message: 'frame: /m/body/value is required', id: bad.id },
       {

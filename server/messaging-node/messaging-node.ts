@@ -8,7 +8,7 @@ import type { ClusterMember, Frame, HoldLimits, Registration } from '../../core/
 import { schemaError } from '../../core/validate.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import { CdrRecorder } from './cdr-recorder.js';
-import { errFrame, msgFrame, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
+import { errFrame, msgFrame, PONG, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
 import { Groups } from './groups.js';
 import { NodeMetrics } from './metrics.js';
 import { type MessagingNodeOptions, type NodeSettings, settingsOf } from './options.js';
@@ -381,6 +381,7 @@ class Node implements MessagingNode {
       if (!session.bucket.take()) return this.metrics.refuse('PF_ERR_FLOOD');
       return this.#refuse(session, e, e.detail.id as string | undefined);
     }
+    if (frame.t === 'ping') return this.#pong(session);
     if (frame.t === 'auth') return void this.#authenticate(session, frame).catch(session.fail);
     if (frame.t === 'received') return this.#receipt(session, frame.n);
     this.metrics.messagesIn++;
@@ -431,6 +432,12 @@ class Node implements MessagingNode {
     this.#settlePending(session);
     session.ws.close(code, reason);
     setTimeout(() => session.ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** A client checks the node is there: answered at once, within the session's rate like any frame. */
+  #pong(session: Session): void {
+    if (session.bucket.take()) session.send(PONG);
+    else this.metrics.refuse('PF_ERR_FLOOD');
   }
 
   #receipt(session: Session, n: number): void {

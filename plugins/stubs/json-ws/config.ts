@@ -23,6 +23,10 @@ export interface JsonWsSettings {
   readonly dedupWindow: number;
   /** Pause after the node refused a message as a flood, before sending it again. */
   readonly floodPauseMs: number;
+  /** Quiet this long (nothing heard from the node), the stub pings it; 0 never pings. */
+  readonly pingIntervalMs: number;
+  /** A ping unanswered this long gives the socket up: `disconnected`, then a reconnect. */
+  readonly pingTimeoutMs: number;
 }
 
 export const DEFAULTS: Omit<JsonWsSettings, 'url'> = {
@@ -35,6 +39,8 @@ export const DEFAULTS: Omit<JsonWsSettings, 'url'> = {
   maxQueued: 10_000,
   dedupWindow: 10_000,
   floodPauseMs: 250,
+  pingIntervalMs: 10_000,
+  pingTimeoutMs: 5_000,
 };
 
 /** `ctx.config` over the defaults; undefined when it names no URL to connect to. */

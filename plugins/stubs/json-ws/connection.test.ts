@@ -1,8 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { ProtoflyError } from '../../../core/errors.js';
 import type { JsonWsFrame } from '../../../core/generated/types.js';
-import { request, response } from '../../../core/message.js';
+import { validateMessage } from '../../../core/generated/validators.js';
+import { type Message, request, response } from '../../../core/message.js';
 import type { Stub } from '../../../core/stub.js';
 import { DirectContext, DirectSession } from '../../../test/support/direct-context.js';
 import activate from './index.js';
@@ -25,10 +28,24 @@ interface Peer {
 
 let server: WebSocketServer;
 const peers: Peer[] = [];
+/** Called with every frame the scripted node gets: for waits that need no timer (fake clocks). */
+const hearing = new Set<(peer: Peer, frame: JsonWsFrame) => void>();
+/** Resolves with the next frame from a client that `match` takes. */
+const heard = (match: (frame: JsonWsFrame, peer: Peer) => boolean) =>
+  new Promise<JsonWsFrame>((resolve) => {
+    const listener = (peer: Peer, frame: JsonWsFrame) => {
+      if (!match(frame, peer)) return;
+      hearing.delete(listener);
+      resolve(frame);
+    };
+    hearing.add(listener);
+  });
 const cleanups: (() => void)[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const c of cleanups.splice(0)) c();
   peers.length = 0;
+  hearing.clear();
   await new Promise((r) => server.close(r));
 });
 
@@ -41,6 +58,7 @@ async function scriptedNode(script: (peer: Peer, frame: JsonWsFrame) => void, re
     ws.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as JsonWsFrame;
       peer.frames.push(frame);
+      for (const heard of hearing) heard(peer, frame);
       if (frame.t === 'auth') {
         if (ready) ws.send(JSON.stringify({ t: 'ready', address: ALICE, hyperties: frame.hyperties ?? [] }));
         return;
@@ -56,7 +74,7 @@ async function open(
   url: string,
   config: Record<string, unknown> = {},
   snapshot?: unknown,
-): Promise<{ stub: Stub; ctx: DirectContext }> {
+): Promise<{ stub: Stub; ctx: DirectContext; session: DirectSession }> {
   const session = new DirectSession();
   const ctx = new DirectContext({
     address: ALICE,
@@ -72,7 +90,7 @@ async function open(
     ctx.end();
     session.end();
   });
-  return { stub, ctx };
+  return { stub, ctx, session };
 }
 
 const until = async (check: () => boolean, ms = 5000) => {
@@ -225,4 +243,204 @@ describe('json-ws connection', () => {
     const v3 = await open(url, {}, { v: 99, outbox: 'x' });
     expect(v3.stub.snapshot?.()).toEqual({ v: 1, peers: [], hyperties: [], outbox: [] });
   });
+
+  it('acts on no frame the schema refuses: logged, counted, ignored, and nothing throws', async () => {
+    const url = await scriptedNode((peer, frame) => {
+      if (frame.t === 'msg') peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
+    });
+    const { stub, ctx } = await open(url);
+    const warn = vi.spyOn(ctx.log, 'warn');
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
+    const m = chat(ALICE, BOB);
+    const bad = [
+      { t: 'ack' }, // threw before: `ids` was read as an array
+      { t: 'ack', ids: 'x' },
+      { t: 'err', code: 'PF_ERR_FLOOD', id: m.id }, // no message: not an err frame
+      { t: 'msg', m: { ...chat(BOB, ALICE), from: 'bob' } },
+      { t: 'ready' },
+    ];
+    for (const f of bad) peers[0]!.ws.send(JSON.stringify(f));
+    stub.postMessage(m);
+    await until(() => msgIds(peers[0]).length === 1);
+    const back = chat(BOB, ALICE, 'still here');
+    peers[0]!.ws.send(JSON.stringify({ t: 'msg', m: back }));
+    await ctx.until(() => ctx.received.length === 1);
+    expect(ctx.received).toEqual([back]);
+    // DirectContext's log takes no arguments; the stub's calls have them.
+    const calls = warn.mock.calls as unknown as [string, { refused: number; why: string }][];
+    const refusals = calls.filter(([line]) => line === 'json-ws: refused a frame from the node');
+    expect(refusals.map(([, data]) => data.refused)).toEqual([1, 2, 3, 4, 5]);
+    expect(refusals[0]![1]).toMatchObject({ code: 'PF_ERR_FRAME', why: 'ack: keys' });
+    // The malformed `msg` counts in the node's numbering: taken (refused for good) with the good one.
+    await until(() => peers[0]!.frames.some((f) => f.t === 'received' && f.n === 2));
+    expect(ctx.statuses).toEqual(['connecting', 'live']);
+  });
+
+  it('throws nothing and hands the runtime only messages, whatever a hostile node sends, then works on', async () => {
+    const url = await scriptedNode((peer, frame) => {
+      if (frame.t === 'msg') peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
+    });
+    const { stub, ctx } = await open(url);
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
+    const ws = peers[0]!.ws;
+    const valid = { t: 'msg', m: chat(BOB, ALICE) };
+    const templates: object[] = [
+      valid,
+      { t: 'ack', ids: ['a'] },
+      { t: 'err', code: 'PF_ERR_FLOOD', message: 'x', id: 'a' },
+      { t: 'ready', address: ALICE, hyperties: [] },
+      { t: 'pong' },
+    ];
+    /** A template with one value anywhere in it replaced by any JSON. */
+    const wrongTyped = fc
+      .tuple(fc.constantFrom(...templates), fc.nat(), fc.jsonValue({ maxDepth: 2 }))
+      .map(([t, at, v]) => replaceAt(t, at, v));
+    const frames = fc.oneof(
+      { arbitrary: fc.jsonValue().map((v) => JSON.stringify(v)), weight: 4 },
+      { arbitrary: fc.string(), weight: 2 },
+      { arbitrary: wrongTyped.map((v) => JSON.stringify(v)), weight: 8 },
+      // Deep, huge, binary and not UTF-8: now and then, each.
+      fc.integer({ min: 1000, max: 20_000 }).map((n) => `{"t":"msg","m":${'['.repeat(n)}${']'.repeat(n)}}`),
+      fc
+        .integer({ min: 3000, max: 300_000 })
+        .map((n) => JSON.stringify({ t: 'err', code: 'PF_ERR_X', message: 'x'.repeat(n) })),
+      fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+      fc.constant(Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0xff, 0xfe, 0x7d])), // {"t":<not UTF-8>}
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(frames, { maxLength: 8 }), async (batch) => {
+        for (const f of batch) ws.send(f, { binary: typeof f !== 'string' });
+      }),
+      { numRuns: 150 },
+    );
+    // Whatever came, what reached the runtime is messages, and the connection still works both ways.
+    const end = chat(BOB, ALICE, 'the end');
+    ws.send(JSON.stringify({ t: 'msg', m: end }));
+    await ctx.until(() => ctx.received.some((r) => r.id === end.id));
+    for (const r of ctx.received) expect(validateMessage(r)).toBe(true);
+    const m = chat(ALICE, BOB, 'after all that');
+    stub.postMessage(m);
+    await until(() => msgIds(peers.at(-1)).includes(m.id));
+    expect(ctx.statuses.at(-1)).toBe('live');
+  }, 60_000);
+
+  it('sends a run the node refused as a flood again in order, each message once', async () => {
+    // The node refuses a run: once it refused one message, every later one, until that one comes again.
+    const accepted: string[] = [];
+    let refusing: string | undefined;
+    let refusals = 0;
+    const url = await scriptedNode((peer, frame) => {
+      if (frame.t !== 'msg') return;
+      const id = frame.m.id;
+      if (refusing === id) refusing = undefined;
+      else if (refusing !== undefined || accepted.length === 5 || accepted.length === 12) {
+        refusing ??= id;
+        refusals++;
+        return peer.ws.send(JSON.stringify({ t: 'err', code: 'PF_ERR_FLOOD', message: 'slow down', id }));
+      }
+      accepted.push(id);
+      peer.ws.send(JSON.stringify({ t: 'ack', ids: [id] }));
+    });
+    const { stub, ctx } = await open(url, { floodPauseMs: 5 });
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
+    const sent = Array.from({ length: 20 }, (_, i) => chat(ALICE, BOB, `${i}`));
+    for (const m of sent) stub.postMessage(m);
+    await until(() => accepted.length === sent.length);
+    expect(accepted).toEqual(sent.map((m) => m.id));
+    expect(refusals).toBe(15 + 8);
+    expect(ctx.received).toEqual([]);
+  });
+
+  it('pings a quiet node, and reconnects, keeping what it sends, when a ping goes unanswered (fake clock)', async () => {
+    let frozen = false;
+    const url = await scriptedNode((peer, frame) => {
+      if (frozen && peers.indexOf(peer) === 0) return; // a stopped process: the socket stays, nothing answers
+      if (frame.t === 'ping') peer.ws.send('{"t":"pong"}');
+      if (frame.t === 'msg') peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
+    });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { stub, ctx, session } = await open(url, { pingIntervalMs: 1000, pingTimeoutMs: 500 });
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
+    /** Resolves once the stub's socket got a pong (its handler runs first: the stub has it then). */
+    const pong = () =>
+      new Promise<void>((resolve) => {
+        const [ws] = session.sockets;
+        const listener = (data: unknown) => {
+          if (String(data) !== '{"t":"pong"}') return;
+          ws!.off('message', listener);
+          resolve();
+        };
+        ws!.on('message', listener);
+      });
+    /** The next beat: a ping goes out, within `pingIntervalMs` of quiet. */
+    const beat = async () => {
+      const ping = heard((f) => f.t === 'ping');
+      vi.advanceTimersByTime(1000);
+      await ping;
+    };
+    // Answered pings: no deadline missed, however long it goes on.
+    for (let i = 0; i < 4; i++) {
+      const answered = pong();
+      await beat();
+      await answered;
+    }
+    expect(ctx.statuses).toEqual(['connecting', 'live']);
+    // The node stops: a message goes unacknowledged, the next ping unanswered.
+    frozen = true;
+    const m = chat(ALICE, BOB, 'during the freeze');
+    stub.postMessage(m);
+    await heard((f) => f.t === 'msg');
+    await beat();
+    vi.advanceTimersByTime(499);
+    expect(ctx.statuses).toEqual(['connecting', 'live']);
+    vi.advanceTimersByTime(1);
+    expect(ctx.statuses).toEqual(['connecting', 'live', 'disconnected']);
+    // Reconnected after its backoff, it sends the unacknowledged message again.
+    const again = heard((f, peer) => f.t === 'msg' && peers.indexOf(peer) === 1);
+    vi.advanceTimersByTime(50);
+    expect(await again).toMatchObject({ t: 'msg', m: { id: m.id } });
+    expect(ctx.statuses).toEqual(['connecting', 'live', 'disconnected', 'connecting', 'live']);
+  });
+
+  it('tells the node of no message its runtime has not taken, and of each once it is taken', async () => {
+    const url = await scriptedNode(() => {});
+    const { ctx } = await open(url);
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
+    // The runtime refuses for a while, as a host whose window toward it is full.
+    const take = ctx.send.bind(ctx);
+    let busy = true;
+    let refused = 0;
+    ctx.send = (msg: Message) => {
+      if (busy) {
+        refused++;
+        throw new ProtoflyError('PF_ERR_QUEUE_FULL', 'the runtime is busy');
+      }
+      take(msg);
+    };
+    const sent = [chat(BOB, ALICE, '1'), chat(BOB, ALICE, '2'), chat(BOB, ALICE, '3')];
+    for (const m of sent) peers[0]!.ws.send(JSON.stringify({ t: 'msg', m }));
+    await until(() => refused >= 5);
+    expect(peers[0]!.frames.filter((f) => f.t === 'received')).toEqual([]);
+    busy = false;
+    await until(() => peers[0]!.frames.some((f) => f.t === 'received'));
+    expect(peers[0]!.frames.filter((f) => f.t === 'received')).toEqual([{ t: 'received', n: 3 }]);
+    expect(ctx.received).toEqual(sent);
+  });
 });
+
+/** `template` with its `at`-th value (depth first, modulo their number) replaced by `value`. */
+function replaceAt(template: object, at: number, value: unknown): unknown {
+  const slots: [Record<string, unknown>, string][] = [];
+  const walk = (x: unknown) => {
+    if (typeof x !== 'object' || x === null) return;
+    for (const [k, v] of Object.entries(x)) {
+      slots.push([x as Record<string, unknown>, k]);
+      walk(v);
+    }
+  };
+  const copy = structuredClone(template);
+  walk(copy);
+  const [parent, key] = slots[at % slots.length]!;
+  parent[key] = value;
+  return copy;
+}

@@ -1,9 +1,10 @@
-import type { ErrFrame, JsonWsFrame } from '../../../core/generated/types.js';
+import type { ErrFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
 import type { StubContext, StubSocket, StubStatus } from '../../../core/stub.js';
 import { Backoff } from './backoff.js';
 import { type JsonWsSettings, settingsOf } from './config.js';
+import { readServerFrame } from './frames.js';
 import { Outbox, type Outgoing } from './outbox.js';
 import { type JsonWsSnapshot, readSnapshot } from './snapshot.js';
 
@@ -35,10 +36,20 @@ const RESPONSE_CODES: Readonly<Record<string, number>> = {
 };
 
 type State = 'idle' | 'connecting' | 'live' | 'waiting' | 'failed' | 'closed';
-type Slot = 'connect' | 'flush' | 'inbox' | 'receipt';
+type Slot = 'connect' | 'flush' | 'inbox' | 'receipt' | 'ping';
 
 interface Pending extends Outgoing {
   readonly conversation: Conversation;
+}
+
+/**
+ * A `msg` frame received, waiting to be handed to the runtime: its number on the socket that
+ * brought it (for the receipt), and its message, or none when it was refused as malformed.
+ */
+interface Inbound {
+  readonly m: Message | undefined;
+  readonly generation: number;
+  readonly n: number;
 }
 
 /** One stub instance (one conversation) on the shared connection. */
@@ -87,18 +98,33 @@ export class Conversation {
  *   `disconnected`, then reconnects after an exponential, jittered delay.
  * - Keeps each message until the node acknowledges it, at most `windowSize` in flight, and
  *   sends the unacknowledged ones again on the next socket (at-least-once on the wire).
- * - Tells the node how many messages it took (`received`, asked for in `auth`), so that what
- *   was on its way when the socket died is held for it again rather than lost.
+ * - After a refusal as a flood, sends nothing new until the node answered everything on the
+ *   wire and a pause passed, then sends the refused ones again in their place: a refused run
+ *   keeps its order.
+ * - Tells the node how many messages it took (`received`, asked for in `auth`): handed to the
+ *   runtime, in order. What the runtime cannot take yet (it throws PF_ERR_FLOOD or
+ *   PF_ERR_QUEUE_FULL) is kept and not told of, so the node keeps it too, and past its bound
+ *   drops this connection as a slow consumer and holds the rest: back-pressure, nothing dropped.
  * - Drops a received message whose key (sender, id, type or response code) it has seen, so
  *   the app gets each message exactly once.
+ * - Reads every frame against the schema (frames.ts) before acting on it: a bad one is logged,
+ *   counted and ignored; nothing the node sends can make it throw.
+ * - Pings a node it has heard nothing from for `pingIntervalMs`; without an answer within
+ *   `pingTimeoutMs`, reports `disconnected` and reconnects, keeping what it was sending.
  * - Uses only the context it is given: its owner's `connect` and timers (the oldest live
  *   conversation's), each conversation's `send` and `status`.
+ *
+ * What it relies on from the stub contract (core/stub.ts) for back-pressure: `ctx.send` that
+ * throws has not taken the message (PF_ERR_FLOOD, PF_ERR_QUEUE_FULL: the host or runtime is
+ * busy, try later; any other code: refused for good); one that returns has. A request the
+ * runtime then cannot take is answered by it (a 503 response, through `postMessage`), which
+ * goes back to the sender: refused, not dropped.
  */
 export class Connection {
   readonly #settings: JsonWsSettings | undefined;
   readonly #conversations: Conversation[] = [];
   readonly #outbox = new Outbox<Pending>();
-  readonly #inbox: Message[] = [];
+  readonly #inbox: Inbound[] = [];
   readonly #seen: Seen;
   readonly #backoff: Backoff;
   readonly #hyperties = new Set<string>();
@@ -107,9 +133,17 @@ export class Connection {
   #socket: StubSocket | undefined;
   /** Bumped for every new socket, so a late event of an old one changes nothing. */
   #generation = 0;
-  /** `msg` frames the current socket brought, and how many of them the node was told of. */
+  /** `msg` frames the current socket brought, how many were taken (handed on), and told of. */
+  #arrived = 0;
   #taken = 0;
   #told = 0;
+  /** A flood refusal is being waited out: nothing new goes until the wire is answered. */
+  #backingOff = false;
+  /** Some frame came from the node since the last liveness check; a ping is out. */
+  #heard = false;
+  #pinging = false;
+  /** Frames from the node refused as malformed, on every socket. */
+  #refusedFrames = 0;
   #state: State = 'idle';
   #failure = '';
 
@@ -218,8 +252,10 @@ export class Connection {
     this.#state = 'connecting';
     this.#broadcast('connecting');
     const hyperties = this.#hyperties.size ? [...this.#hyperties] : undefined;
+    this.#arrived = 0;
     this.#taken = 0;
     this.#told = 0;
+    this.#pinging = false;
     try {
       const socket = ctx.connect(url, [PROTOCOL], {
         onOpen: () => {
@@ -246,19 +282,26 @@ export class Connection {
   }
 
   #onData(data: string, current: boolean): void {
-    let frame: JsonWsFrame;
-    try {
-      frame = JSON.parse(data);
-    } catch {
-      return this.#owner.log.warn('json-ws: a frame that is not JSON', { data: data.slice(0, 80) });
+    if (current) {
+      this.#heard = true;
+      // The answer to a ping: the next one is due an interval from now, not from the deadline.
+      if (this.#pinging) this.#beat();
     }
-    if (typeof frame !== 'object' || frame === null) return;
+    const frame = readServerFrame(data);
+    if (!('t' in frame)) {
+      this.#owner.log.warn('json-ws: refused a frame from the node', {
+        code: 'PF_ERR_FRAME',
+        why: frame.why,
+        refused: ++this.#refusedFrames,
+        data: data.slice(0, 80),
+      });
+      // The node numbers it all the same: it is taken (refused for good), in its turn.
+      if (frame.msg && current) this.#receive(undefined);
+      return;
+    }
     // Messages count from any socket, even one being replaced (the dedup drops repeats);
     // acknowledgements only from the current one, whose window they account for.
-    if (frame.t === 'msg') {
-      if (current) this.#took();
-      return this.#receive(frame.m);
-    }
+    if (frame.t === 'msg') return this.#receive(frame.m, current);
     if (!current) return;
     if (frame.t === 'ack') {
       for (const id of frame.ids) this.#outbox.settle(id);
@@ -271,12 +314,34 @@ export class Connection {
       this.#backoff.reset();
       this.#broadcast('live');
       this.#flush();
+      this.#beat();
     }
   }
 
-  /** One more `msg` frame taken from the current socket: the node hears of it soon, with others. */
-  #took(): void {
-    if (++this.#taken - this.#told >= RECEIPT_EVERY) this.#tell();
+  /**
+   * The liveness check, every `pingIntervalMs`: quiet since the last one, the node gets a ping;
+   * still quiet `pingTimeoutMs` after it, the socket is given up. A flag per frame, a timer per
+   * interval: nothing per message.
+   */
+  #beat(): void {
+    const { pingIntervalMs, pingTimeoutMs } = this.#settings!;
+    if (pingIntervalMs === 0) return;
+    if (this.#heard) {
+      this.#heard = false;
+      this.#pinging = false;
+      return this.#arm('ping', () => this.#beat(), pingIntervalMs);
+    }
+    if (this.#pinging) return this.#lost(`no answer to a ping within ${pingTimeoutMs} ms`);
+    this.#pinging = true;
+    // A ping the host could not take now is as good as lost: the deadline says what follows.
+    this.#trySend(this.#socket!, '{"t":"ping"}');
+    this.#arm('ping', () => this.#beat(), pingTimeoutMs);
+  }
+
+  /** The `msg` frame numbered `n` on the current socket is taken: the node hears of it soon, with others. */
+  #took(n: number): void {
+    this.#taken = n;
+    if (n - this.#told >= RECEIPT_EVERY) this.#tell();
     else if (!this.#timers.has('receipt')) this.#arm('receipt', () => this.#tell(), RECEIPT_DELAY_MS);
   }
 
@@ -293,6 +358,10 @@ export class Connection {
   /** Sends what the window allows; when the host cannot take more now, tries again shortly. */
   #flush(): void {
     if (this.#state !== 'live' || this.#timers.has('flush')) return;
+    if (this.#backingOff) {
+      if (this.#outbox.inFlight > 0) return;
+      this.#backingOff = false;
+    }
     const socket = this.#socket!;
     const window = this.#settings!.windowSize;
     for (let e = this.#outbox.next(window); e; e = this.#outbox.next(window)) {
@@ -310,14 +379,19 @@ export class Connection {
     }
   }
 
-  /** The node refused a message: a flood is sent again after a pause, anything else answered. */
+  /**
+   * The node refused a message. A flood: it goes again in its place, after a pause and after
+   * every message on the wire was answered (the node refuses the rest of a run too, and those
+   * go again after it). Anything else: the app is answered.
+   */
   #refused(frame: ErrFrame): void {
-    const entry = frame.id === undefined ? undefined : this.#outbox.settle(frame.id);
-    if (!entry) return this.#owner.log.warn(`json-ws: the node refused: ${frame.code}`, frame);
-    if (frame.code === 'PF_ERR_FLOOD') {
-      this.#outbox.retry(entry);
+    if (frame.code === 'PF_ERR_FLOOD' && frame.id !== undefined && this.#outbox.giveBack(frame.id)) {
+      if (this.#backingOff) return this.#flush();
+      this.#backingOff = true;
       return this.#arm('flush', () => this.#flush(), this.#settings!.floodPauseMs);
     }
+    const entry = frame.id === undefined ? undefined : this.#outbox.settle(frame.id);
+    if (!entry) return this.#owner.log.warn(`json-ws: the node refused: ${frame.code}`, frame);
     this.#answer(
       entry.conversation,
       entry.msg,
@@ -327,23 +401,30 @@ export class Connection {
     this.#flush();
   }
 
-  #receive(m: Message): void {
-    if (!this.#seen.add(messageKey(m))) return;
+  /**
+   * Queues a received message (none: a malformed `msg` frame) for the runtime, numbered when it
+   * came on the current socket. Past `maxQueued` the runtime is not keeping up: the socket is
+   * given up untold, so the node holds the rest again for the next one.
+   */
+  #receive(m: Message | undefined, current = true): void {
     if (this.#inbox.length >= this.#settings!.maxQueued) {
-      this.#owner.log.warn('json-ws: the runtime is not taking messages; dropped the oldest', {
-        id: this.#inbox[0]!.id,
-      });
-      this.#inbox.shift();
+      if (current) this.#lost(`the runtime has not taken ${this.#inbox.length} messages`);
+      return;
     }
-    this.#inbox.push(m);
+    this.#inbox.push({ m, generation: this.#generation, n: current ? ++this.#arrived : 0 });
     if (!this.#timers.has('inbox')) this.#drainInbox();
   }
 
-  /** Hands received messages to the runtime in order; waits when it is busy. */
+  /** Hands received messages to the runtime in order, skipping repeats; waits when it is busy. */
   #drainInbox(): void {
-    while (this.#inbox.length) {
-      if (!this.#deliver(this.#inbox[0]!)) return this.#arm('inbox', () => this.#drainInbox(), BUSY_RETRY_MS);
+    for (let next = this.#inbox[0]; next; next = this.#inbox[0]) {
+      const key = next.m && messageKey(next.m);
+      if (key !== undefined && !this.#seen.has(key)) {
+        if (!this.#deliver(next.m!)) return this.#arm('inbox', () => this.#drainInbox(), BUSY_RETRY_MS);
+        this.#seen.add(key);
+      }
       this.#inbox.shift();
+      if (next.generation === this.#generation && next.n > 0) this.#took(next.n);
     }
   }
 
@@ -370,8 +451,10 @@ export class Connection {
     this.#disarm('connect');
     this.#disarm('flush');
     this.#disarm('receipt');
+    this.#disarm('ping');
     this.#closeSocket();
     this.#outbox.rewind();
+    this.#backingOff = false;
     // 44xx: the node refused the token or the domain; the same token will not do better.
     if (code !== undefined && code >= 4400 && code < 4500)
       return this.#fail(`the node refused us: ${detail}`);

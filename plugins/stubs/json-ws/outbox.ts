@@ -7,17 +7,26 @@ export interface Outgoing {
 }
 
 /**
- * Messages not yet acknowledged by the node, in send order: the first `inFlight` are on the
- * wire, the rest wait for room in the window. The node answers each message with one `ack` or
- * one `err` naming its id, in order, so the one settled is nearly always the first.
+ * Messages not yet acknowledged by the node, in send order, each on the wire or waiting to go.
+ * The node answers each message with one `ack` or one `err` naming its id, in order, so the one
+ * settled is nearly always the first. A message given back ({@link giveBack}) stays where it
+ * was: sent again, it goes before every later one, so a refused run keeps its order.
  */
 export class Outbox<E extends Outgoing> {
   readonly #entries: E[] = [];
-  #inFlight = 0;
+  /** The entries on the wire (sent, not yet answered). */
+  readonly #onWire = new Set<E>();
+  /** Every entry before this index is on the wire. */
+  #cursor = 0;
 
   /** Messages held, sent or not. */
   get size(): number {
     return this.#entries.length;
+  }
+
+  /** Messages on the wire, waiting for their answer. */
+  get inFlight(): number {
+    return this.#onWire.size;
   }
 
   /** Every entry held, in send order. */
@@ -29,40 +38,59 @@ export class Outbox<E extends Outgoing> {
     this.#entries.push(entry);
   }
 
-  /** The next entry to send, if any and if fewer than `window` are in flight. */
+  /** The first entry not on the wire, if any and if fewer than `window` are in flight. */
   next(window: number): E | undefined {
-    return this.#inFlight < window ? this.#entries[this.#inFlight] : undefined;
+    if (this.#onWire.size >= window) return undefined;
+    while (this.#cursor < this.#entries.length && this.#onWire.has(this.#entries[this.#cursor]!))
+      this.#cursor++;
+    return this.#entries[this.#cursor];
   }
 
   /** The entry {@link next} returned went on the wire. */
   sent(): void {
-    this.#inFlight++;
+    this.#onWire.add(this.#entries[this.#cursor++]!);
   }
 
-  /** Takes out the first in-flight entry with message id `id`: the node acknowledged or refused it. */
+  /** Takes out the first entry on the wire with message id `id`: the node acknowledged or refused it. */
   settle(id: string): E | undefined {
-    for (let i = 0; i < this.#inFlight; i++) {
-      if (this.#entries[i]!.msg.id === id) {
-        this.#inFlight--;
-        return this.#entries.splice(i, 1)[0];
-      }
-    }
-    return undefined;
+    const i = this.#indexOnWire(id);
+    if (i < 0) return undefined;
+    const [entry] = this.#entries.splice(i, 1);
+    this.#onWire.delete(entry!);
+    if (i < this.#cursor) this.#cursor--;
+    return entry;
   }
 
-  /** Puts a settled entry back as the next one to send. */
-  retry(entry: E): void {
-    this.#entries.splice(this.#inFlight, 0, entry);
+  /** The node refused the entry on the wire with message id `id` for now: it goes again, in its place. */
+  giveBack(id: string): E | undefined {
+    const i = this.#indexOnWire(id);
+    if (i < 0) return undefined;
+    const entry = this.#entries[i]!;
+    this.#onWire.delete(entry);
+    this.#cursor = Math.min(this.#cursor, i);
+    return entry;
   }
 
   /** The socket is gone: whatever was in flight is sent again on the next one. */
   rewind(): void {
-    this.#inFlight = 0;
+    this.#onWire.clear();
+    this.#cursor = 0;
   }
 
   /** Takes out everything. */
   clear(): E[] {
-    this.#inFlight = 0;
+    this.rewind();
     return this.#entries.splice(0);
+  }
+
+  #indexOnWire(id: string): number {
+    // Stops after the last entry on the wire: an unknown id costs at most a window's worth.
+    for (let i = 0, seen = 0; seen < this.#onWire.size && i < this.#entries.length; i++) {
+      const e = this.#entries[i]!;
+      if (!this.#onWire.has(e)) continue;
+      if (e.msg.id === id) return i;
+      seen++;
+    }
+    return -1;
   }
 }
