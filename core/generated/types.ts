@@ -51,7 +51,7 @@ export type ConversationBody =
   | ByeBody
   | PresenceBody;
 /**
- * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received. A client that has heard nothing for a while sends `ping`, which the node answers with `pong` at once: a node that stopped (its TCP connection still open) is noticed without waiting for a send to time out. A client that asked for receipts in `auth` says with `received` how many `msg` frames it has taken; what it had not taken when its connection ends is held for its recipients again (XEP-0198's acknowledgements, for json-ws).
+ * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received. A client that has heard nothing for a while sends `ping`, which the node answers with `pong` at once: a node that stopped (its TCP connection still open) is noticed without waiting for a send to time out. A client that asked for receipts in `auth` says with `received` how many `msg` frames it has taken; what it had not taken when its connection ends is held for its recipients again (XEP-0198's acknowledgements, for json-ws). Order under refusals: once the node refuses a message of a connection to a recipient for its rate (PF_ERR_FLOOD), it refuses every later message of that connection to that recipient (PF_ERR_FLOOD, saying it was refused to keep order) until the refused one is sent again, or the connection ends; so a client that sends again what was refused, in order, keeps its order. Messages to other recipients are not held back.
  */
 export type JsonWsFrame =
   AuthFrame | ReadyFrame | MsgFrame | ReceivedFrame | AckFrame | ErrFrame | PingFrame | PongFrame;
@@ -329,14 +329,34 @@ export interface DomainConfig {
   };
   limits?: {
     maxFrameBytes?: number;
+    /**
+     * Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.
+     */
+    maxJsonDepth?: number;
     messagesPerSecond?: number;
+    /**
+     * Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000.
+     */
     maxConnections?: number;
+    /**
+     * Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.
+     */
+    maxPendingAuth?: number;
+    /**
+     * Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.
+     */
+    maxPendingAuthPerAddress?: number;
+    /**
+     * Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_AUTH). Default 5000.
+     */
+    authTimeoutMs?: number;
     /**
      * Messages kept per offline user.
      */
     offlineMessages?: number;
     offlineTtlSeconds?: number;
   };
+  groups?: GroupPolicy;
 }
 export interface BackendChoice {
   backend: PluginName;
@@ -359,6 +379,35 @@ export interface TrustConfig {
    * Foreign domains admitted; all when absent.
    */
   allowDomains?: DomainName[];
+}
+/**
+ * Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.
+ */
+export interface GroupPolicy {
+  /**
+   * `members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.
+   */
+  subscribe?: 'members' | 'domain' | 'any';
+  /**
+   * Domains whose users may join groups besides this node's own (ignored under `any`). Default none.
+   *
+   * @maxItems 1024
+   */
+  foreignDomains?: DomainName[];
+}
+/**
+ * The value of an update to a messaging node's group (domain://msg-node.<domain>/group/<name>) from the group's owner: users admitted to (`add`) or put out of (`remove`) the group. A removed user's sessions leave the group, and it may not subscribe again until added. It is not passed on to the members. The node answers with an ack, or an err: PF_ERR_SCHEMA (not this shape), PF_ERR_FORBIDDEN (not the owner; the owner removing itself; adding a user whose domain the node's group policy does not admit), PF_ERR_FLOOD (more members than the group's bound).
+ */
+export interface GroupMembersBody {
+  kind: 'members';
+  /**
+   * @maxItems 256
+   */
+  add?: UserAddress[];
+  /**
+   * @maxItems 256
+   */
+  remove?: UserAddress[];
 }
 /**
  * Client → node, first frame: the identity token (a JWT from the user's home domain whose audience is this node's domain) and the hyperty addresses the client had before a reconnect, to claim them again. With `receipts`, the client will say what it has taken (`received`), and the node keeps each `msg` frame it sends until then.
