@@ -35,7 +35,7 @@ function flooding(refusals: number): { runtime: Runtime; frames: WorkerFrame[]; 
     memory: () => ({ heap: 0, external: 0 }),
   });
   runtime.receive({ t: 'init', limits: { ...DEFAULT_LIMITS, windowBytes: 2048 } });
-  runtime.receive({ t: 'load', pkg: 1, name: 'flood', script: '', endpoints: [] });
+  runtime.receive({ t: 'load', pkg: 1, name: 'flood', script: '', endpoints: [], limits: DEFAULT_LIMITS });
   runtime.receive({
     t: 'activate',
     cid: 2,
