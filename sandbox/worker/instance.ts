@@ -57,8 +57,6 @@ export class Instance {
   readonly #logRate: RateLimit;
   #logDropped = 0;
   readonly #sendRate: RateLimit;
-  /** The refusal of the current episode over the message rate: one error, however often the stub tries. */
-  #tooFast: ProtoflyError | undefined;
 
   constructor(
     readonly cid: number,
@@ -302,20 +300,21 @@ export class Instance {
     this.runtime.post(frame);
   }
 
-  /** Refuses a message over the package's rate; the host hears of each episode once. */
+  /**
+   * Refuses a message over the package's rate. It shares the session's flood episode with the
+   * window (see {@link #post}): one hardened error and one report to the host per episode.
+   */
   #assertRate(): void {
-    if (this.#sendRate.take()) {
-      this.#tooFast = undefined;
-      return;
-    }
-    if (this.#tooFast === undefined) {
+    if (this.#sendRate.take()) return;
+    const session = this.session;
+    if (session.flood === undefined) {
       const rate = this.pkg.limits.messagesPerSecond;
-      this.#tooFast = this.runtime.harden(
+      session.flood = this.runtime.harden(
         this.#refuse('PF_ERR_FLOOD', `ctx.send refused: over ${rate} messages per second`),
       );
       this.runtime.post({ t: 'flood', cid: this.cid, what: `send (over ${rate} per second)` });
     }
-    throw this.#tooFast;
+    throw session.flood;
   }
 
   #assertOpen(what: string): void {
