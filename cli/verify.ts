@@ -5,11 +5,13 @@ import { CatalogueClient } from '../core/catalogue.js';
 import { ProtoflyError } from '../core/errors.js';
 import type { Ed25519Jwk } from '../core/generated/types.js';
 import { Loader } from '../core/loader.js';
+import type { PolicyOption } from '../core/policy.js';
 import { TrustStore } from '../core/trust.js';
 import { FileStore } from '../node/file-store.js';
 import { type Command, parse } from './command.js';
 
-const usage = 'protofly verify <descriptor-url> [--trust <pub.jwk>] [--kind stub|backend]';
+const usage =
+  'protofly verify <descriptor-url> [--trust <pub.jwk>] [--kind stub|backend] [--policy development|<policy.json>]';
 
 export const verify: Command = {
   summary: 'fetch a descriptor and its package and run every check a runtime runs',
@@ -17,7 +19,7 @@ export const verify: Command = {
   async run(args) {
     const { values, positionals } = parse(
       args,
-      { trust: { type: 'string' }, kind: { type: 'string', default: 'stub' } },
+      { trust: { type: 'string' }, kind: { type: 'string', default: 'stub' }, policy: { type: 'string' } },
       usage,
     );
     const [url] = positionals;
@@ -34,13 +36,28 @@ export const verify: Command = {
       const domain = await domainOfDescriptor(url);
       trust = new TrustStore({ mode: 'pinned', pinned: { [domain]: [jwk] } });
     }
-    const loader = new Loader({ trust, onCheck: (e) => console.log(`ok ${e.check.padEnd(10)} ${e.detail}`) });
+    const loader = new Loader({
+      trust,
+      // The runtime policy the descriptor is checked against: the safe default unless named.
+      ...(values.policy ? { policy: await policyOf(values.policy) } : {}),
+      onCheck: (e) => console.log(`ok ${e.check.padEnd(10)} ${e.detail}`),
+    });
     const pkg = await loader.loadUrl(url, values.kind);
     const d = pkg.descriptor;
     console.log(`verified ${d.kind} ${d.domain}/${d.name}@${d.version}, signed by ${pkg.signedBy}`);
     return 0;
   },
 };
+
+/** `development`, or a file following schemas/runtime-policy.schema.json (checked by the loader). */
+async function policyOf(value: string): Promise<PolicyOption> {
+  if (value === 'development' || value === 'default') return value;
+  try {
+    return JSON.parse(await readFile(value, 'utf8')) as PolicyOption;
+  } catch (err) {
+    throw new ProtoflyError('PF_ERR_USAGE', `--policy ${value}: ${(err as Error).message}\nusage: ${usage}`);
+  }
+}
 
 /** The domain a descriptor claims, read before any check so that --trust can pin it. */
 async function domainOfDescriptor(url: string): Promise<string> {
