@@ -20,13 +20,15 @@ export type { RuntimePolicy };
 export type PolicyOption = RuntimePolicy | 'default' | 'development';
 
 /** The safe default: every field at its schema default. */
-export const defaultPolicy: RuntimePolicy = {};
+export const defaultPolicy: RuntimePolicy = Object.freeze({});
 
 /**
  * For tests, demos and a domain on one machine (`protofly serve`, whose stubs reach its node
  * on loopback): the safe default, and loopback addresses allowed for every domain's stubs.
  */
-export const developmentPolicy: RuntimePolicy = { endpoints: { addresses: ['loopback'] } };
+export const developmentPolicy: RuntimePolicy = Object.freeze({
+  endpoints: Object.freeze({ addresses: Object.freeze(['loopback'] as AddressClass[]) as AddressClass[] }),
+});
 
 /** A policy with every default filled in. */
 export interface ResolvedPolicy {

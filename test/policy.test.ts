@@ -139,6 +139,13 @@ describe('endpoints a descriptor may declare', () => {
 });
 
 describe('limits a descriptor may ask for', () => {
+  it('a policy is checked against its schema too', () => {
+    expect(() => loader({ limits: { memoryMb: 1 } })).toThrow(
+      /PF_ERR_SCHEMA: runtime policy: \/limits\/memoryMb/,
+    );
+    expect(() => loader({ endpoints: { addresses: ['everywhere' as 'special'] } })).toThrow(/PF_ERR_SCHEMA/);
+  });
+
   it('refuses more memory than the ceiling, and takes less', async () => {
     await signed((d) => {
       constraints(d).memoryMb = 128;
