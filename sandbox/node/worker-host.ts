@@ -36,7 +36,9 @@ export interface NodeWorkerHostOptions {
   readonly memoryMb?: number;
   /**
    * A worker that does not answer its heartbeat for this long is terminated, in ms: the ceiling
-   * of its packages' `constraints.watchdogMs`. Default: the policy's `limits.watchdogMs`.
+   * of its packages' `constraints.watchdogMs`. Default: the policy's `limits.watchdogMs`. The
+   * heartbeat runs every quarter of this, so a package that asks for less is held to it at
+   * that granularity.
    */
   readonly watchdogMs?: number;
   /** A worker with no conversation for this long is ended, with the packages evaluated in it, in ms. Default 60000. */
