@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { developmentPolicy } from '../core/policy.js';
 import { createNodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { startLocalDomains } from '../server/domain.js';
@@ -22,9 +23,15 @@ export default async function conversationsBench({ quick }: BenchOptions): Promi
   // The worker's heap limit must hold every instance.
   // Its heartbeat may wait behind a full collection of that heap on a busy machine: this
   // measures capacity, not containment.
-  const host = new NodeWorkerHost({ memoryMb: 512, idleMs: 600_000, watchdogMs: 15_000 });
+  const host = new NodeWorkerHost({
+    policy: developmentPolicy,
+    memoryMb: 512,
+    idleMs: 600_000,
+    watchdogMs: 15_000,
+  });
   const home = domains.byName.get('a.example')!;
   const alice = createNodeRuntime({
+    policy: developmentPolicy,
     identity: {
       address: 'user://a.example/alice',
       token: (aud) => home.identity.issue('user://a.example/alice', 3600, aud),

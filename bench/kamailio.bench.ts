@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type JsSipUser, jssipUser } from '../cli/jssip-user.js';
 import { type Kamailio, startKamailio } from '../cli/kamailio.js';
 import { type Message, request, response } from '../core/message.js';
+import { developmentPolicy } from '../core/policy.js';
 import type { Stub } from '../core/stub.js';
 import { createNodeRuntime } from '../node/runtime.js';
 import activate from '../plugins/stubs/sip-ws/index.js';
@@ -139,9 +140,10 @@ export default async function kamailioBench({ quick }: BenchOptions): Promise<Re
       sipUrl: kam.wsUrl,
       rpcUrl: kam.rpcUrl,
     });
-    const host = new NodeWorkerHost();
+    const host = new NodeWorkerHost({ policy: developmentPolicy });
     const runtime = (user: string) =>
       createNodeRuntime({
+        policy: developmentPolicy,
         identity: { address: `user://${DOMAIN}/${user}` },
         catalogues: { [DOMAIN]: sip.catalogueUrl },
         stubConfig: { [DOMAIN]: { password: 'pw', keepAliveMs: 0 } },

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CatalogueClient } from '../core/catalogue.js';
 import { Loader } from '../core/loader.js';
+import { developmentPolicy } from '../core/policy.js';
 import { MemoryStore, type Store } from '../core/store.js';
 import { TrustStore } from '../core/trust.js';
 import { testCatalogue } from '../test/support/domain-catalogue.js';
@@ -31,7 +32,8 @@ export default async function loaderBench({ quick, root }: BenchOptions): Promis
   const { descriptor } = await cat.publish(plugin);
   const trust = new TrustStore({ mode: 'pinned', pinned: { 'b.example': [cat.key.publicJwk] } });
   const catalogue = new CatalogueClient({ catalogues: { 'b.example': cat.url } });
-  const load = (store: Store) => new Loader({ trust, catalogue, store }).load({ domain: 'b.example' });
+  const load = (store: Store) =>
+    new Loader({ policy: developmentPolicy, trust, catalogue, store }).load({ domain: 'b.example' });
   const timed = async (fn: () => Promise<unknown>) => {
     const t0 = performance.now();
     await fn();
@@ -40,7 +42,7 @@ export default async function loaderBench({ quick, root }: BenchOptions): Promis
 
   const warmStore = new MemoryStore();
   await load(warmStore);
-  const fresh = new Loader({ trust, catalogue, store: warmStore });
+  const fresh = new Loader({ policy: developmentPolicy, trust, catalogue, store: warmStore });
   await fresh.load({ domain: 'b.example' });
   const descriptorUrl = catalogue.descriptorUrl('b.example', 'stub', 'default');
   const packageUrl = new URL(descriptor.sourcePackage.url, descriptorUrl).href;

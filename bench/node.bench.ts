@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { type Message, response } from '../core/message.js';
+import { developmentPolicy } from '../core/policy.js';
 import { createNodeRuntime } from '../node/runtime.js';
 import activate from '../plugins/stubs/json-ws/index.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -117,10 +118,11 @@ async function runtimePath(): Promise<Path> {
     log: pino({ level: 'silent' }),
     limits: { messagesPerSecond: 1_000_000 },
   });
-  const host = new NodeWorkerHost();
+  const host = new NodeWorkerHost({ policy: developmentPolicy });
   const runtime = (address: string) => {
     const home = domains.byName.get(address.split('/')[2]!)!;
     return createNodeRuntime({
+      policy: developmentPolicy,
       identity: { address, token: (aud) => home.identity.issue(address, 600, aud) },
       catalogues: domains.peers,
       host,

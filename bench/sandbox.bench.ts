@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { StubDescriptor } from '../core/generated/types.js';
 import { type Message, request } from '../core/message.js';
 import type { VerifiedPackage } from '../core/plugin.js';
+import { developmentPolicy } from '../core/policy.js';
 import type { StubContext } from '../core/stub.js';
 import type { ConversationContext, SandboxLogger } from '../sandbox/host.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -44,7 +45,7 @@ function renamed(pkg: VerifiedPackage<StubDescriptor>, domain: string): Verified
 async function coldSamples(pkg: VerifiedPackage<StubDescriptor>, rounds: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i <= rounds; i++) {
-    const host = new NodeWorkerHost({ log: quiet });
+    const host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
     await host.ready();
     const t0 = performance.now();
     let live = 0;
@@ -86,7 +87,7 @@ export default async function sandboxBench({ quick, root }: BenchOptions): Promi
   const coldBig = await coldSamples(big, rounds);
   await cleanup();
 
-  const host = new NodeWorkerHost({ log: quiet });
+  const host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
   await host.ready();
   let reply: (msg: Message) => void = () => {};
   const handle = await host.instantiate(

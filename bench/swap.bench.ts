@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { developmentPolicy } from '../core/policy.js';
 import type { VersionEvent } from '../core/runtime.js';
 import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -33,10 +34,11 @@ export default async function swapBench({ quick, root }: BenchOptions): Promise<
     log: pino({ level: 'silent' }),
     limits: { messagesPerSecond: 1_000_000 },
   });
-  const host = new NodeWorkerHost({ idleMs: 600_000 });
+  const host = new NodeWorkerHost({ policy: developmentPolicy, idleMs: 600_000 });
   const runtime = (address: string, live: boolean): NodeRuntime => {
     const home = domains.byName.get(address.split('/')[2]!)!;
     return createNodeRuntime({
+      policy: developmentPolicy,
       identity: { address, token: (aud) => home.identity.issue(address, 3600, aud) },
       catalogues: domains.peers,
       host,

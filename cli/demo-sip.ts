@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import type { Conversation, Incoming } from '../core/conversation.js';
 import { ProtoflyError } from '../core/errors.js';
 import type { CheckEvent } from '../core/loader.js';
+import { developmentPolicy } from '../core/policy.js';
 import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
@@ -72,13 +73,14 @@ export async function runSipDemo(): Promise<DemoReport> {
     const catalogueUrl = sip.catalogueUrl;
     peers['c.example'] = catalogueUrl;
     phase('domains (a, b: protofly; c: Kamailio)');
-    host = new NodeWorkerHost();
+    host = new NodeWorkerHost({ policy: developmentPolicy });
     await host.ready();
     phase('sandbox');
 
     const runtimeFor = (address: string, onCheck?: (e: CheckEvent) => void) => {
       const home = local.byName.get(address.split('/')[2]!)!;
       const rt = createNodeRuntime({
+        policy: developmentPolicy,
         identity: { address, token: (aud) => home.identity.issue(address, 600, aud) },
         catalogues: peers,
         host: host!,

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import type { Conversation, Incoming } from '../core/conversation.js';
 import { isProtoflyError } from '../core/errors.js';
 import type { CheckEvent } from '../core/loader.js';
+import { developmentPolicy } from '../core/policy.js';
 import type { Runtime, RuntimeOptions } from '../core/runtime.js';
 import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -114,12 +115,13 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
   });
   try {
     phase('domains');
-    host = new NodeWorkerHost();
+    host = new NodeWorkerHost({ policy: developmentPolicy });
     await host.ready();
     phase('sandbox');
     const runtimeFor = (address: string, who: number, onCheck?: (e: CheckEvent) => void) => {
       const home = local.byName.get(address.split('/')[2]!)!;
       const rt = createNodeRuntime({
+        policy: developmentPolicy,
         identity: { address, token: (aud) => home.identity.issue(address, 600, aud) },
         catalogues: local.peers,
         host: host!,

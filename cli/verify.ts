@@ -4,13 +4,14 @@ import { CatalogueClient } from '../core/catalogue.js';
 import { ProtoflyError } from '../core/errors.js';
 import type { Ed25519Jwk } from '../core/generated/types.js';
 import { Loader } from '../core/loader.js';
+import type { PolicyOption } from '../core/policy.js';
 import { TrustStore } from '../core/trust.js';
 import { FileStore } from '../node/file-store.js';
 import { protoflyHome } from '../node/home.js';
 import { type Command, parse } from './command.js';
 
 const usage =
-  'protofly verify <descriptor-url> [--trust <pub.jwk>] [--catalogue <base-url>] [--kind stub|backend]';
+  'protofly verify <descriptor-url> [--trust <pub.jwk>] [--catalogue <base-url>] [--kind stub|backend] [--policy development|<policy.json>]';
 
 export const verify: Command = {
   summary: 'fetch a descriptor and its package and run every check a runtime runs',
@@ -18,7 +19,12 @@ export const verify: Command = {
   async run(args) {
     const { values, positionals } = parse(
       args,
-      { trust: { type: 'string' }, catalogue: { type: 'string' }, kind: { type: 'string', default: 'stub' } },
+      {
+        trust: { type: 'string' },
+        catalogue: { type: 'string' },
+        kind: { type: 'string', default: 'stub' },
+        policy: { type: 'string' },
+      },
       usage,
     );
     const [url] = positionals;
@@ -39,6 +45,8 @@ export const verify: Command = {
     const loader = new Loader({
       trust,
       catalogue: new CatalogueClient(values.catalogue ? { catalogues: { [domain!]: values.catalogue } } : {}),
+      // The runtime policy the descriptor is checked against: the safe default unless named.
+      ...(values.policy ? { policy: await policyOf(values.policy) } : {}),
       onCheck: (e) => console.log(`ok ${e.check.padEnd(10)} ${e.detail}`),
     });
     const pkg = await loader.loadUrl(url, values.kind);
@@ -47,6 +55,16 @@ export const verify: Command = {
     return 0;
   },
 };
+
+/** `development`, or a file following schemas/runtime-policy.schema.json (checked by the loader). */
+async function policyOf(value: string): Promise<PolicyOption> {
+  if (value === 'development' || value === 'default') return value;
+  try {
+    return JSON.parse(await readFile(value, 'utf8')) as PolicyOption;
+  } catch (err) {
+    throw new ProtoflyError('PF_ERR_USAGE', `--policy ${value}: ${(err as Error).message}\nusage: ${usage}`);
+  }
+}
 
 /** The domain a descriptor claims, read before any check so that --trust can pin it. */
 async function domainOfDescriptor(url: string): Promise<string> {

@@ -32,6 +32,8 @@ export const ERRORS = {
   PF_ERR_TOO_LARGE: 'A package or message is larger than the limit that applies to it.',
   PF_ERR_DOWNGRADE: 'A catalogue offered an older version than one already seen for the same name and range.',
   PF_ERR_ENDPOINT: "A stub tried to connect to a URL outside its descriptor's endpoint allow-list.",
+  PF_ERR_POLICY:
+    "A descriptor asked for more than the runtime policy grants (schemas/runtime-policy.schema.json): an endpoint on another domain's host or on a loopback, private, link-local or special address, a limit over the host's ceiling, a package on another origin, a configuration schema outside the safe subset; or a stub connected to an address the policy refuses. The message names the policy key and the descriptor field.",
   PF_ERR_SPOOF:
     'A message carried a `from` address its sender was not given (a stub, or a client of a messaging node), or a response came from another address than the one its request was sent to.',
   PF_ERR_SANDBOX:

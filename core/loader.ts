@@ -5,6 +5,7 @@ import { validateBackendDescriptor, validateStubDescriptor } from './generated/v
 import { VERSION } from './generated/version.js';
 import { assertIntegrity } from './integrity.js';
 import type { Descriptor, VerifiedPackage } from './plugin.js';
+import { assertPolicy, type PolicyOption, type ResolvedPolicy, resolvePolicy } from './policy.js';
 import { assertSignature } from './signature.js';
 import { MemoryStore, type Store } from './store.js';
 import type { TrustStore } from './trust.js';
@@ -15,6 +16,7 @@ import { assertValid } from './validate.js';
  *
  * In order: fetch the descriptor (bounded, timed), schema, that it is the one asked for (kind,
  * domain, name, version within the range), signature against a key trusted for its domain,
+ * the runtime policy (package origin, configuration schema, a stub's endpoints and limits),
  * engine range, downgrade, declared size, then the package: from memory, from
  * the store (hash checked again), or downloaded once however many loads ask, bounded by its
  * declared size and checked against its integrity. Nothing is returned before every check
@@ -37,6 +39,7 @@ export interface CheckEvent {
     | 'schema'
     | 'domain'
     | 'signature'
+    | 'policy'
     | 'engine'
     | 'downgrade'
     | 'package'
@@ -55,6 +58,8 @@ export interface LoaderOptions {
   readonly engine?: string;
   /** Largest package accepted, in bytes. Default 4 MiB. */
   readonly maxPackageBytes?: number;
+  /** What any descriptor may ask for. Default: the safe default policy (no loopback, no private addresses). */
+  readonly policy?: PolicyOption;
   readonly onCheck?: (event: CheckEvent) => void;
 }
 
@@ -72,6 +77,7 @@ export class Loader {
   readonly #ranges: Readonly<Record<string, string>>;
   readonly #engine: string;
   readonly #maxPackageBytes: number;
+  readonly #policy: ResolvedPolicy;
   readonly #onCheck: (event: CheckEvent) => void;
   /** Verified results by descriptor URL, reused while the catalogue's max-age allows. */
   readonly #verified = new Map<string, { pkg: VerifiedPackage; expires: number }>();
@@ -86,6 +92,7 @@ export class Loader {
     this.#ranges = options.ranges ?? {};
     this.#engine = options.engine ?? VERSION;
     this.#maxPackageBytes = options.maxPackageBytes ?? 4 * 1024 * 1024;
+    this.#policy = resolvePolicy(options.policy);
     this.#onCheck = options.onCheck ?? (() => {});
   }
 
@@ -206,6 +213,14 @@ export class Loader {
     });
     await assertSignature(d, trusted.key);
     this.#check(url, 'signature', `Ed25519 by ${trusted.id} (${trusted.how})`);
+
+    // Before anything the descriptor names is fetched or compiled.
+    assertPolicy(d, url, this.#policy);
+    this.#check(
+      url,
+      'policy',
+      'package origin, configuration schema, endpoints and limits within the policy',
+    );
 
     if (!semver.satisfies(this.#engine, d.engine, { includePrerelease: true })) {
       throw new ProtoflyError('PF_ERR_ENGINE', `${id} needs protofly ${d.engine}; this is ${this.#engine}`, {

@@ -18,3 +18,14 @@ export interface VerifiedPackage<D extends Descriptor = Descriptor> {
   /** The key that verified the signature: `<domain>#<kid>`. */
   readonly signedBy: string;
 }
+
+/**
+ * Names a descriptor by what was verified: its signature covers every field, so the same
+ * package bytes published by two catalogues (or two deployments) with other endpoints, limits
+ * or configuration schemas are two keys. Whatever is compiled or cached from a remote
+ * descriptor (a configuration validator, a package's script, its evaluation in a sandbox) is
+ * keyed by this, never by the package bytes alone.
+ */
+export function descriptorKey(descriptor: Descriptor): string {
+  return `${descriptor.domain}/${descriptor.name}@${descriptor.version} ${descriptor.signature.value}`;
+}

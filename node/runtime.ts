@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { CatalogueClient } from '../core/catalogue.js';
 import type { CheckEvent } from '../core/loader.js';
 import { Loader } from '../core/loader.js';
+import type { PolicyOption } from '../core/policy.js';
 import { Runtime, type RuntimeIdentity, type RuntimeOptions } from '../core/runtime.js';
 import { MemoryStore, type Store } from '../core/store.js';
 import { type TrustOptions, TrustStore } from '../core/trust.js';
@@ -13,6 +14,13 @@ import { protoflyHome } from './home.js';
 /** A runtime in Node with the usual parts: worker sandbox, verifying loader, stores on disk (or in memory). */
 export interface NodeRuntimeOptions {
   readonly identity: RuntimeIdentity;
+  /**
+   * What any domain's descriptor may ask of this runtime (`schemas/runtime-policy.schema.json`):
+   * the loader refuses what is outside it, and the host made here takes its ceilings and
+   * address checks from it (a `host` handed in brings its own). Default: the safe default;
+   * `'development'` also allows loopback, for tests, demos and a domain on one machine.
+   */
+  readonly policy?: PolicyOption;
   /** Catalogue base URL per domain, for domains not served at https://<domain>. */
   readonly catalogues?: Readonly<Record<string, string>>;
   /** Default: trust on first use. */
@@ -55,10 +63,13 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
     trust: new TrustStore({ mode: 'tofu', ...options.trust, store: store('trust') }),
     catalogue: new CatalogueClient({ catalogues: options.catalogues ?? {} }),
     store: store('packages'),
+    ...(options.policy ? { policy: options.policy } : {}),
     ...(options.ranges ? { ranges: options.ranges } : {}),
     ...(options.onCheck ? { onCheck: options.onCheck } : {}),
   });
-  const host = options.host ?? new NodeWorkerHost(options.hostOptions);
+  const host =
+    options.host ??
+    new NodeWorkerHost({ ...(options.policy ? { policy: options.policy } : {}), ...options.hostOptions });
   const runtime = new Runtime({
     identity: options.identity,
     loader,

@@ -37,10 +37,20 @@ export interface StubLimits {
   readonly logBurst: number;
   /** WebSockets one session may hold open. */
   readonly maxSocketsPerSession: number;
+  /** Timers one instance may have pending. */
+  readonly maxTimers: number;
+  /** Messages (`ctx.send`) one instance may send per second, with bursts of one second's worth. */
+  readonly messagesPerSecond: number;
   /** How long `activate` and `stop` may take to settle, in ms. */
   readonly activateTimeoutMs: number;
   readonly stopTimeoutMs: number;
 }
+
+/**
+ * The limits a package's descriptor may lower (its `constraints`), each at most the host's:
+ * selected by the host when it loads the package, enforced by both sides.
+ */
+export type PackageLimits = Pick<StubLimits, 'maxSocketsPerSession' | 'maxTimers' | 'messagesPerSecond'>;
 
 /** Longest log line or log data (as JSON) that crosses, in UTF-16 code units; the rest is cut. */
 export const MAX_LOG_TEXT = 4096;
@@ -98,6 +108,7 @@ export type HostFrame =
       readonly name: string;
       readonly script: string;
       readonly endpoints: readonly string[];
+      readonly limits: PackageLimits;
     }
   | {
       readonly t: 'activate';

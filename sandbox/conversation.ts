@@ -1,7 +1,7 @@
 import { isProtoflyError, ProtoflyError } from '../core/errors.js';
 import { assertMessage, type Message } from '../core/message.js';
 import { assertTransition, type StubStatus } from '../core/stub.js';
-import { costOf, type HostFrame } from './channel.js';
+import { costOf, type HostFrame, type PackageLimits } from './channel.js';
 import type { EndpointMatcher } from './endpoint.js';
 import type { ConversationContext, SandboxLogger, StubHandle } from './host.js';
 import { allowSenders, type SenderCheck } from './sender.js';
@@ -39,6 +39,8 @@ export class Conversation implements StubHandle {
     readonly session: HostSession,
     /** The stub's endpoint allow-list, compiled. */
     readonly endpoints: EndpointMatcher,
+    /** The limits selected for the stub's package. */
+    readonly limits: PackageLimits,
     readonly ctx: ConversationContext,
     readonly link: ConversationLink,
   ) {

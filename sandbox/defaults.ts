@@ -1,3 +1,4 @@
+import { DEFAULT_CEILINGS, type ResolvedPolicy } from '../core/policy.js';
 import type { StubLimits } from './channel.js';
 import type { SandboxLogger } from './host.js';
 
@@ -7,7 +8,10 @@ export const DEFAULT_LIMITS: StubLimits = {
   maxFrameBytes: 256 * 1024,
   logPerSecond: 50,
   logBurst: 100,
-  maxSocketsPerSession: 8,
+  // The ceilings of the default runtime policy.
+  maxSocketsPerSession: DEFAULT_CEILINGS.maxSocketsPerSession,
+  maxTimers: DEFAULT_CEILINGS.maxTimers,
+  messagesPerSecond: DEFAULT_CEILINGS.messagesPerSecond,
   activateTimeoutMs: 10_000,
   stopTimeoutMs: 5_000,
 };
@@ -19,3 +23,12 @@ export const consoleLogger: SandboxLogger = {
   warn: (fields, msg) => console.warn(msg, fields),
   error: (fields, msg) => console.error(msg, fields),
 };
+
+/**
+ * A host's limits: the defaults, the policy's ceilings over them, and the host's own settings
+ * over those.
+ */
+export function hostLimits(policy: ResolvedPolicy, limits: Partial<StubLimits> = {}): StubLimits {
+  const { maxSocketsPerSession, maxTimers, messagesPerSecond } = policy.limits;
+  return { ...DEFAULT_LIMITS, maxSocketsPerSession, maxTimers, messagesPerSecond, ...limits };
+}

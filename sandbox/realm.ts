@@ -1,9 +1,11 @@
 import { ProtoflyError } from '../core/errors.js';
 import type { StubDescriptor } from '../core/generated/types.js';
+import { assertAddress, assertEndpoints, type ResolvedPolicy, withinCeiling } from '../core/policy.js';
 import {
   costOf,
   type HostFrame,
   LOG_LEVELS,
+  type PackageLimits,
   type SocketEvent,
   type StubLimits,
   type WorkerFrame,
@@ -20,7 +22,10 @@ export interface RealmOptions {
   readonly label: string;
   /** What the realm is, for the descriptor's `constraints.runtimes`. */
   readonly runtime: 'node' | 'browser';
+  /** The host's limits: ceilings of what a package's descriptor may ask for. */
   readonly limits: StubLimits;
+  /** Checked again here: a package's endpoints when it loads, each address its stub connects to. */
+  readonly policy: ResolvedPolicy;
   readonly log: SandboxLogger;
   readonly openSocket: SocketFactory;
 }
@@ -35,6 +40,8 @@ export interface LoadedPackage {
   /** `domain/name@version`. */
   readonly label: string;
   readonly endpoints: EndpointMatcher;
+  /** The limits selected for it: what its descriptor asks, within the host's. */
+  readonly limits: PackageLimits;
 }
 
 /** A package evaluated (or being evaluated) here, and who needs it. */
@@ -127,7 +134,7 @@ export class Realm {
    * Evaluates a package version here, once: later calls with the same `key` share the result.
    *
    * @throws ProtoflyError `PF_ERR_SANDBOX` when it cannot be evaluated, or is not made for
-   *   this realm's runtime.
+   *   this realm's runtime; `PF_ERR_POLICY` when its endpoints or limits are outside the policy.
    */
   load(key: string, descriptor: StubDescriptor, script: string): Promise<LoadedPackage> {
     const known = this.#packages.get(key);
@@ -150,10 +157,18 @@ export class Realm {
         ),
       );
     }
+    let limits: PackageLimits;
+    try {
+      // The loader checked these against its policy; this host holds its own.
+      assertEndpoints(descriptor, this.#options.policy);
+      limits = packageLimits(descriptor, this.#options.limits);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const id = this.#nextId();
     const endpoints = compileEndpoints(constraints.endpoints);
     const loaded = new Promise<LoadedPackage>((resolve, reject) => {
-      this.#loads.set(id, { pkg: { id, key, domain, name, label, endpoints }, resolve, reject });
+      this.#loads.set(id, { pkg: { id, key, domain, name, label, endpoints, limits }, resolve, reject });
     });
     const entry: PackageEntry = { key, id, label, loaded, uses: 1, unload: false };
     // A package that failed to evaluate is not cached: a later try evaluates it again.
@@ -161,7 +176,7 @@ export class Realm {
       if (this.#packages.get(key) === entry) this.#packages.delete(key);
     });
     this.#packages.set(key, entry);
-    this.#post({ t: 'load', pkg: id, name: label, script, endpoints: constraints.endpoints });
+    this.#post({ t: 'load', pkg: id, name: label, script, endpoints: constraints.endpoints, limits });
     return loaded;
   }
 
@@ -184,6 +199,7 @@ export class Realm {
       pkg.label,
       session,
       pkg.endpoints,
+      pkg.limits,
       ctx,
       this.#link,
     );
@@ -337,7 +353,7 @@ export class Realm {
         conversation?.refused(
           new ProtoflyError(
             'PF_ERR_FLOOD',
-            `stub ${conversation.stub} of conversation ${conversation.id} went over its channel window; its ${frame.what} and what follows are refused until the host catches up`,
+            `stub ${conversation.stub} of conversation ${conversation.id} went over its channel window or its message rate; its ${frame.what} and what follows are refused until it is back under`,
             { conversation: conversation.id, stub: conversation.stub, what: frame.what },
           ),
         );
@@ -442,7 +458,13 @@ export class Realm {
         ),
       );
     }
-    const max = this.#options.limits.maxSocketsPerSession;
+    const host = new URL(url).hostname;
+    try {
+      assertAddress(host, this.#options.policy, url, `stub ${conversation.stub}`);
+    } catch (err) {
+      return fail(err as ProtoflyError);
+    }
+    const max = conversation.limits.maxSocketsPerSession;
     const protocols = frame.protocols;
     if (
       session.sockets.size >= max ||
@@ -471,7 +493,23 @@ export class Realm {
           },
           error: (message) => this.#toStub(session, sock, { type: 'error', message }),
         },
-        { maxPayload: this.#options.limits.maxFrameBytes },
+        {
+          maxPayload: this.#options.limits.maxFrameBytes,
+          // DNS may answer with an address the name did not show (rebinding): checked before connecting.
+          checkAddress: (address) => {
+            try {
+              assertAddress(
+                address,
+                this.#options.policy,
+                url,
+                `stub ${conversation.stub} (${host} resolved)`,
+              );
+            } catch (err) {
+              conversation.refused(err as ProtoflyError);
+              throw err;
+            }
+          },
+        },
       );
       session.sockets.set(sock, socket);
       if (session.paused) socket.pause();
@@ -517,6 +555,15 @@ export class Realm {
     }
     session.sockets.clear();
   }
+}
+
+/** The limits a package runs under: what its descriptor asks for, at most the host's. */
+function packageLimits(descriptor: StubDescriptor, limits: StubLimits): PackageLimits {
+  return {
+    maxSocketsPerSession: withinCeiling(descriptor, 'maxSocketsPerSession', limits.maxSocketsPerSession),
+    maxTimers: withinCeiling(descriptor, 'maxTimers', limits.maxTimers),
+    messagesPerSecond: withinCeiling(descriptor, 'messagesPerSecond', limits.messagesPerSecond),
+  };
 }
 
 /**

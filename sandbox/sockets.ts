@@ -25,11 +25,14 @@ export interface HostSocket {
 /**
  * Opens a socket to an already allowed, normalized URL. Must not follow redirects (a redirect
  * could leave the allow-list) and must refuse incoming frames larger than `maxPayload` bytes.
+ * Where it resolves names itself (Node), it must call `checkAddress` with every address the
+ * URL's host resolves to and connect to none when one throws (the runtime policy refuses it);
+ * where it cannot (a browser), the host's check of the URL is all there is.
  * May throw synchronously (e.g. an invalid subprotocol).
  */
 export type SocketFactory = (
   url: string,
   protocols: readonly string[],
   events: SocketEvents,
-  options: { readonly maxPayload: number },
+  options: { readonly maxPayload: number; readonly checkAddress: (address: string) => void },
 ) => HostSocket;

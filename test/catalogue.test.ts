@@ -7,6 +7,7 @@ import { CatalogueClient } from '../core/catalogue.js';
 import { type ErrorCode, isProtoflyError } from '../core/errors.js';
 import { Loader, type LoaderOptions } from '../core/loader.js';
 import type { VerifiedPackage } from '../core/plugin.js';
+import { developmentPolicy } from '../core/policy.js';
 import { signingInput } from '../core/signature.js';
 import { TrustStore } from '../core/trust.js';
 import { FileStore } from '../node/file-store.js';
@@ -32,6 +33,8 @@ async function variant(name: string, change: Record<string, unknown>, source?: s
 
 function loader(options: Partial<LoaderOptions> = {}): Loader {
   return new Loader({
+    // Deployments here are on loopback.
+    policy: developmentPolicy,
     trust: new TrustStore({ mode: 'pinned', pinned: { [DOMAIN]: [cat.key.publicJwk] } }),
     catalogue: new CatalogueClient({ catalogues: { [DOMAIN]: cat.url }, timeoutMs: 2000 }),
     ...options,

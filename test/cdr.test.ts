@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation } from '../core/conversation.js';
 import { integrityHex } from '../core/integrity.js';
+import { developmentPolicy } from '../core/policy.js';
 import type { CdrRecord } from '../core/service.js';
 import { SqliteCdr } from '../plugins/backends/cdr-sqlite/sqlite-cdr.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -22,7 +23,7 @@ let dir: string;
 let host: NodeWorkerHost;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pf-cdr-'));
-  host = new NodeWorkerHost();
+  host = new NodeWorkerHost({ policy: developmentPolicy });
   await host.ready();
 });
 afterAll(async () => {

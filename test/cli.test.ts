@@ -84,7 +84,7 @@ describe('protofly command', () => {
       join(dir, 'keys/b.example.pub.jwk'),
     );
     expect(ok.code).toBe(0);
-    for (const check of ['schema', 'signature', 'engine', 'integrity'])
+    for (const check of ['schema', 'signature', 'policy', 'engine', 'integrity'])
       expect(ok.stdout).toMatch(new RegExp(`ok ${check}`));
 
     await protofly('keygen', '--domain', 'b.example', '--out', join(dir, 'other'));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation } from '../core/conversation.js';
+import { developmentPolicy } from '../core/policy.js';
 import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -94,7 +95,7 @@ const counts = (nodes: readonly NodeLine[]) => Promise.all(nodes.map(connections
 
 let host: NodeWorkerHost;
 beforeAll(async () => {
-  host = new NodeWorkerHost();
+  host = new NodeWorkerHost({ policy: developmentPolicy });
   await host.ready();
 });
 afterAll(() => host?.terminate());
@@ -104,6 +105,7 @@ function runtimeOf(c: { served: Served; runtimes: NodeRuntime[] }, user: string)
   const { served, runtimes } = c;
   const address = `user://${DOMAIN}/${user}`;
   const rt = createNodeRuntime({
+    policy: developmentPolicy,
     identity: { address, token: (aud) => served.issuer.issue(address, 600, aud) },
     catalogues: { [DOMAIN]: served.catalogue },
     host,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Incoming } from '../core/conversation.js';
+import { developmentPolicy } from '../core/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { type Domains, startDomains } from './support/domains.js';
 
@@ -21,7 +22,7 @@ let host: NodeWorkerHost;
 
 beforeAll(async () => {
   domains = await startDomains(['a.example', 'b.example']);
-  host = new NodeWorkerHost();
+  host = new NodeWorkerHost({ policy: developmentPolicy });
   await host.ready();
 });
 afterAll(async () => {

@@ -10,6 +10,7 @@ import { Bus } from '../core/bus.js';
 import type { ProtoflyError } from '../core/errors.js';
 import type { StubDescriptor } from '../core/generated/types.js';
 import type { VerifiedPackage } from '../core/plugin.js';
+import { developmentPolicy } from '../core/policy.js';
 import { FRAME_COST } from '../sandbox/channel.js';
 import { DEFAULT_LIMITS } from '../sandbox/defaults.js';
 import type { SandboxLogger } from '../sandbox/host.js';
@@ -130,6 +131,7 @@ function keepTalking(c: TestConversation): {
 async function scenario(colocate: boolean, body: (s: Scenario) => Promise<void>): Promise<void> {
   const logs: LogLine[] = [];
   const host = new NodeWorkerHost({
+    policy: developmentPolicy,
     watchdogMs: 1000,
     log: capture(logs),
     ...(colocate ? { shareKey: () => 'everyone' } : {}),

@@ -5,6 +5,7 @@ import { CatalogueClient } from '../core/catalogue.js';
 import type { StubDescriptor } from '../core/generated/types.js';
 import { Loader } from '../core/loader.js';
 import type { VerifiedPackage } from '../core/plugin.js';
+import { developmentPolicy } from '../core/policy.js';
 import { TrustStore } from '../core/trust.js';
 import { NodeWorkerHost, type SandboxMemory } from '../sandbox/node/worker-host.js';
 import { publish } from '../server/catalogue/publish.js';
@@ -31,6 +32,7 @@ const versions = new Map<string, VerifiedPackage<StubDescriptor>>();
 beforeAll(async () => {
   cat = await testCatalogue(DOMAIN);
   const loader = new Loader({
+    policy: developmentPolicy,
     trust: new TrustStore({ mode: 'pinned', pinned: { [DOMAIN]: [cat.key.publicJwk] } }),
     catalogue: new CatalogueClient({ catalogues: { [DOMAIN]: cat.url } }),
   });
@@ -41,7 +43,10 @@ beforeAll(async () => {
       (await loader.load({ domain: DOMAIN, range: version })) as VerifiedPackage<StubDescriptor>,
     );
   }
-  host = new NodeWorkerHost({ log: { debug() {}, info() {}, warn() {}, error() {} } });
+  host = new NodeWorkerHost({
+    policy: developmentPolicy,
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+  });
   bus = new Bus();
   await host.ready();
 });

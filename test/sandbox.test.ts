@@ -6,6 +6,7 @@ import { Bus } from '../core/bus.js';
 import type { StubDescriptor } from '../core/generated/types.js';
 import { request } from '../core/message.js';
 import type { VerifiedPackage } from '../core/plugin.js';
+import { developmentPolicy } from '../core/policy.js';
 import type { SandboxLogger } from '../sandbox/host.js';
 import { InlineHost } from '../sandbox/node/inline-host.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -62,7 +63,7 @@ describe('NodeWorkerHost', () => {
   let host: NodeWorkerHost;
   let bus: Bus;
   beforeAll(async () => {
-    host = new NodeWorkerHost({ log: capture(lines) });
+    host = new NodeWorkerHost({ policy: developmentPolicy, log: capture(lines) });
     bus = new Bus();
     await host.ready();
   });
@@ -222,7 +223,7 @@ describe('NodeWorkerHost', () => {
 
 describe('NodeWorkerHost limits and policies', () => {
   it('refuses deliveries beyond the window with PF_ERR_QUEUE_FULL, and delivers every one it took', async () => {
-    const host = new NodeWorkerHost({ limits: { windowBytes: 8192 } });
+    const host = new NodeWorkerHost({ policy: developmentPolicy, limits: { windowBytes: 8192 } });
     const bus = new Bus();
     try {
       const c = await converse(host, bus, await probe());
@@ -248,7 +249,12 @@ describe('NodeWorkerHost limits and policies', () => {
 
   it('restarts after a crash, and gives each package that shared the crashed worker a worker of its own', async () => {
     const lines: Line[] = [];
-    const host = new NodeWorkerHost({ watchdogMs: 500, shareKey: () => 'everyone', log: capture(lines) });
+    const host = new NodeWorkerHost({
+      policy: developmentPolicy,
+      watchdogMs: 500,
+      shareKey: () => 'everyone',
+      log: capture(lines),
+    });
     const bus = new Bus({ onError: () => {} });
     try {
       const good = await converse(host, bus, await probe());
@@ -275,7 +281,12 @@ describe('NodeWorkerHost limits and policies', () => {
 
   it('ends a worker that has been idle, and evaluates its packages afresh when asked again', async () => {
     const lines: Line[] = [];
-    const host = new NodeWorkerHost({ idleMs: 100, watchdogMs: 200, log: capture(lines) });
+    const host = new NodeWorkerHost({
+      policy: developmentPolicy,
+      idleMs: 100,
+      watchdogMs: 200,
+      log: capture(lines),
+    });
     const bus = new Bus();
     try {
       const first = await converse(host, bus, await probe());
@@ -291,7 +302,7 @@ describe('NodeWorkerHost limits and policies', () => {
   });
 
   it('stops every conversation when terminated, and takes no more', async () => {
-    const host = new NodeWorkerHost();
+    const host = new NodeWorkerHost({ policy: developmentPolicy });
     const bus = new Bus();
     const a = await converse(host, bus, await probe());
     const b = await converse(host, bus, await probe());
@@ -305,7 +316,11 @@ describe('NodeWorkerHost limits and policies', () => {
 describe('InlineHost', () => {
   it('refuses a package from a domain its options do not trust, and says loudly what it is', async () => {
     const lines: Line[] = [];
-    const host = new InlineHost({ trustedDomains: ['dev.example'], log: capture(lines) });
+    const host = new InlineHost({
+      policy: developmentPolicy,
+      trustedDomains: ['dev.example'],
+      log: capture(lines),
+    });
     expect(lines[0]).toMatchObject({ level: 'warn', msg: expect.stringMatching(/NO isolation/) });
     const bus = new Bus();
     await expect(converse(host, bus, await probe())).rejects.toThrow(
@@ -317,7 +332,11 @@ describe('InlineHost', () => {
 
   it('runs a trusted stub with the same ctx and checks as a worker', async () => {
     const lines: Line[] = [];
-    const host = new InlineHost({ trustedDomains: ['probe.test'], log: capture(lines) });
+    const host = new InlineHost({
+      policy: developmentPolicy,
+      trustedDomains: ['probe.test'],
+      log: capture(lines),
+    });
     const bus = new Bus();
     try {
       const c = await converse(host, bus, await probe());

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Incoming } from '../core/conversation.js';
 import type { ProtoflyError } from '../core/errors.js';
+import { developmentPolicy } from '../core/policy.js';
 import type { Runtime, RuntimeEvents, VersionEvent } from '../core/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { layout } from '../server/catalogue/layout.js';
@@ -49,7 +50,7 @@ let domains: Domains | undefined;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
-  host = new NodeWorkerHost({ log: quiet });
+  host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
   await host.ready();
 });
 afterAll(() => host?.terminate());
@@ -226,7 +227,7 @@ describe('new-conversations', () => {
     const bob = d.runtime(BOB, { host });
     const carol = d.runtime(CAROL, { host });
     await Promise.all([bob.runtime.register(), carol.runtime.register()]);
-    const own = new NodeWorkerHost({ log: quiet });
+    const own = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
     try {
       const alice = d.runtime(ALICE, { host: own, watch: WATCH });
       const updates = collect(alice.runtime, 'update');

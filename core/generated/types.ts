@@ -77,6 +77,7 @@ export type MessageId = string;
  */
 export type UserName = string;
 export type Password = string;
+export type AddressClass = 'loopback' | 'private' | 'link-local' | 'special';
 
 /**
  * What a domain publishes about one version of a service backend. Backends run in-process, so they load only when signed by the domain's own key.
@@ -637,6 +638,82 @@ export interface ApiError {
   };
 }
 /**
+ * What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (core/policy.ts) is the safe default plus `addresses: [loopback]`, for tests, demos and local domains.
+ */
+export interface RuntimePolicy {
+  endpoints?: EndpointPolicy;
+  limits?: PolicyLimits;
+  packages?: PackagePolicy;
+  configurationSchema?: ConfigurationSchemaPolicy;
+}
+/**
+ * Where a stub may connect. A descriptor's endpoint hosts must be the carrier domain itself, one of its subdomains, or a host listed for it here; and no endpoint, named or resolved, may be a special address unless its class is listed in `addresses`.
+ */
+export interface EndpointPolicy {
+  /**
+   * Hosts a carrier domain's stubs may connect to besides the domain and its subdomains, per carrier domain. Default: none.
+   */
+  hosts?: {
+    /**
+     * @maxItems 64
+     */
+    [k: string]: DomainName[] | undefined;
+  };
+  /**
+   * Classes of special addresses stubs may reach: `loopback` (127.0.0.0/8, ::1, `localhost` and `*.localhost`), `private` (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), `link-local` (169.254/16, fe80::/10), `special` (every other non-global address: 0.0.0.0/8, ::, multicast, reserved, documentation, benchmarking, broadcast, NAT64 and 6to4 of any of these). IPv4-mapped IPv6 addresses are judged by their IPv4 address. Default: none.
+   */
+  addresses?: AddressClass[];
+}
+/**
+ * The host's ceilings. A stub descriptor's `constraints` may ask for less of each, never more.
+ */
+export interface PolicyLimits {
+  /**
+   * Heap of a stub's sandbox, in MiB. Default 64.
+   */
+  memoryMb?: number;
+  /**
+   * CPU budget: how long a stub's sandbox may leave its heartbeat unanswered (a busy loop) before it is terminated, in ms. Default 2000.
+   */
+  watchdogMs?: number;
+  /**
+   * Timers (ctx.setTimeout, ctx.setInterval) one conversation's stub may have pending. Default 1024.
+   */
+  maxTimers?: number;
+  /**
+   * WebSockets one session (a package and an identity) may hold open. Default 8.
+   */
+  maxSocketsPerSession?: number;
+  /**
+   * Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 5000.
+   */
+  messagesPerSecond?: number;
+}
+/**
+ * Where packages may come from: the origin of the catalogue that served the descriptor, or one listed here. Checked before any fetch.
+ */
+export interface PackagePolicy {
+  /**
+   * Other origins (`https://cdn.example`) packages may be fetched from. Default: none.
+   *
+   * @maxItems 64
+   */
+  origins?: string[];
+}
+/**
+ * Bounds of a descriptor's `configuration.schema`, which the runtime compiles and runs on its own thread. Only a safe subset of JSON Schema is accepted (no `pattern`, `patternProperties`, `format`, `$ref` to anything but `#...`, `$dynamicRef`, unknown keywords), within these bounds.
+ */
+export interface ConfigurationSchemaPolicy {
+  /**
+   * Largest schema, as JSON text. Default 16384.
+   */
+  maxBytes?: number;
+  /**
+   * Deepest nesting of objects and arrays in the schema. Default 16.
+   */
+  maxDepth?: number;
+}
+/**
  * What a domain publishes about one version of its protocol stub. Signed: no signature, no load.
  */
 export interface StubDescriptor {
@@ -671,7 +748,23 @@ export interface StubConstraints {
    */
   runtimes: ['node' | 'browser', ...('node' | 'browser')[]];
   /**
-   * Heap limit of the stub's sandbox.
+   * Heap limit of the stub's sandbox, in MiB: at most the runtime policy's `limits.memoryMb`, which is also the default.
    */
   memoryMb?: number;
+  /**
+   * Asks for less than the runtime policy's `limits.watchdogMs` (also the default); asking for more is refused.
+   */
+  watchdogMs?: number;
+  /**
+   * Asks for less than the runtime policy's `limits.maxTimers` (also the default); asking for more is refused.
+   */
+  maxTimers?: number;
+  /**
+   * Asks for less than the runtime policy's `limits.maxSocketsPerSession` (also the default); asking for more is refused.
+   */
+  maxSocketsPerSession?: number;
+  /**
+   * Asks for less than the runtime policy's `limits.messagesPerSecond` (also the default); asking for more is refused.
+   */
+  messagesPerSecond?: number;
 }

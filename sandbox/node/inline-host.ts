@@ -1,13 +1,14 @@
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
+import { type PolicyOption, resolvePolicy } from '../../core/policy.js';
 import type { HostFrame, StubLimits, WorkerFrame } from '../channel.js';
-import { consoleLogger, DEFAULT_LIMITS } from '../defaults.js';
+import { consoleLogger, hostLimits } from '../defaults.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
 import { Realm } from '../realm.js';
 import type { SocketFactory } from '../sockets.js';
 import { Runtime } from '../worker/runtime.js';
-import { ScriptCache, versionKey } from './transform.js';
+import { ScriptCache } from './transform.js';
 import { openWebSocket } from './websocket.js';
 
 export interface InlineHostOptions {
@@ -16,6 +17,8 @@ export interface InlineHostOptions {
    * the configuration names it, and every other package is refused.
    */
   readonly trustedDomains: readonly string[];
+  /** The runtime policy: the limits' ceilings and the addresses stubs may connect to. Default: the safe default. */
+  readonly policy?: PolicyOption;
   readonly limits?: Partial<StubLimits>;
   readonly log?: SandboxLogger;
   readonly openSocket?: SocketFactory;
@@ -42,6 +45,7 @@ export class InlineHost implements SandboxHost {
       { trustedDomains: [...this.#trusted] },
       'INLINE SANDBOX: stubs run in the runtime thread with NO isolation (no SES, no watchdog, no memory limit); for trusted development stubs only',
     );
+    const policy = resolvePolicy(options.policy);
     // Each side hands the other a structured copy, a microtask later: what a worker port does.
     const port =
       <F>(receive: (frame: F) => void) =>
@@ -62,7 +66,8 @@ export class InlineHost implements SandboxHost {
       {
         label: 'inline',
         runtime: 'node',
-        limits: { ...DEFAULT_LIMITS, ...options.limits },
+        limits: hostLimits(policy, options.limits),
+        policy,
         log: this.#log,
         openSocket: options.openSocket ?? openWebSocket,
       },
@@ -87,13 +92,13 @@ export class InlineHost implements SandboxHost {
     }
     this.#log.warn({ stub: label, conversation: ctx.id }, `INLINE SANDBOX: running ${label} unisolated`);
     const script = await this.#scripts.get(pkg);
-    const loaded = await this.#realm.load(versionKey(pkg.descriptor), pkg.descriptor, script);
+    const loaded = await this.#realm.load(descriptorKey(pkg.descriptor), pkg.descriptor, script);
     return this.#realm.activate(loaded, ctx);
   }
 
   unload(pkg: VerifiedPackage<StubDescriptor>): void {
     this.#scripts.forget(pkg);
-    this.#realm.unload(versionKey(pkg.descriptor));
+    this.#realm.unload(descriptorKey(pkg.descriptor));
   }
 
   async terminate(): Promise<void> {

@@ -1,7 +1,7 @@
 import { type TransformFailure, transform } from 'esbuild';
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
 import { bundleScript, wrapScript } from '../script.js';
 
 /**
@@ -44,20 +44,13 @@ export function warmTransform(): void {
   transform('', { logLevel: 'silent' }).catch(() => {});
 }
 
-/** Names a package version by its bytes too: two packages under one version never share an evaluation. */
-export function versionKey(descriptor: StubDescriptor): string {
-  // The signature names the whole descriptor: the same bytes published by two catalogues (or
-  // two deployments) with other endpoints are two packages here, each with its own allow-list.
-  return `${descriptor.domain}/${descriptor.name}@${descriptor.version} ${descriptor.signature.value}`;
-}
-
-/** The scripts of the package versions a host has seen, each transformed once. */
+/** The scripts of the package versions a host has seen, each transformed once, by {@link descriptorKey}. */
 export class ScriptCache {
   readonly #scripts = new Map<string, Promise<string>>();
 
   /** The script of `pkg`, transformed on first use. */
   get(pkg: VerifiedPackage<StubDescriptor>): Promise<string> {
-    const key = versionKey(pkg.descriptor);
+    const key = descriptorKey(pkg.descriptor);
     let script = this.#scripts.get(key);
     if (!script) {
       const { domain, name, version } = pkg.descriptor;
@@ -71,6 +64,6 @@ export class ScriptCache {
 
   /** Forgets the script of `pkg` (the host unloads it). */
   forget(pkg: VerifiedPackage<StubDescriptor>): void {
-    this.#scripts.delete(versionKey(pkg.descriptor));
+    this.#scripts.delete(descriptorKey(pkg.descriptor));
   }
 }

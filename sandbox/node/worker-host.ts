@@ -1,14 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
+import { type PolicyOption, type ResolvedPolicy, resolvePolicy, withinCeiling } from '../../core/policy.js';
 import type { StubLimits, WorkerFrame } from '../channel.js';
-import { consoleLogger, DEFAULT_LIMITS } from '../defaults.js';
+import { consoleLogger, hostLimits } from '../defaults.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
 import { Realm } from '../realm.js';
 import type { SocketFactory } from '../sockets.js';
 import { sandboxWorkerUrl } from './locate.js';
-import { ScriptCache, versionKey, warmTransform } from './transform.js';
+import { ScriptCache, warmTransform } from './transform.js';
 import { openWebSocket } from './websocket.js';
 
 /** One worker's memory, from {@link NodeWorkerHost.measure}. */
@@ -23,14 +24,27 @@ export interface SandboxMemory {
 }
 
 export interface NodeWorkerHostOptions {
-  /** Heap of a package whose descriptor names no `constraints.memoryMb`, in MiB. Default 64. */
+  /**
+   * The runtime policy: the ceilings below when they are not given, and the addresses stubs
+   * may connect to (checked on the URL and on what DNS answers). Default: the safe default.
+   */
+  readonly policy?: PolicyOption;
+  /**
+   * Heap of a package's worker, in MiB: the ceiling of its descriptor's `constraints.memoryMb`,
+   * and what it gets when it names none. Default: the policy's `limits.memoryMb`.
+   */
   readonly memoryMb?: number;
-  /** A worker that does not answer its heartbeat for this long is terminated, in ms. Default 2000. */
+  /**
+   * A worker that does not answer its heartbeat for this long is terminated, in ms: the ceiling
+   * of its packages' `constraints.watchdogMs`. Default: the policy's `limits.watchdogMs`. The
+   * heartbeat runs every quarter of this, so a package that asks for less is held to it at
+   * that granularity.
+   */
   readonly watchdogMs?: number;
   /** A worker with no conversation for this long is ended, with the packages evaluated in it, in ms. Default 60000. */
   readonly idleMs?: number;
   /**
-   * Packages with the same key may share a worker (when their memory limits are equal too).
+   * Packages with the same key may share a worker (when their memory and watchdog limits are equal too).
    * Default: the descriptor's domain, so a domain's stubs can only hurt each other. A package
    * that was on a worker that crashed gets a worker of its own from then on.
    */
@@ -54,6 +68,8 @@ interface Slot {
   readonly worker: Worker;
   readonly realm: Realm;
   readonly memoryMb: number;
+  /** How long it may leave a heartbeat unanswered, in ms. */
+  readonly watchdogMs: number;
   /** Packages (`domain/name`) placed here. */
   readonly units: Set<string>;
   /** The sharing group it serves, once taken. */
@@ -78,6 +94,7 @@ export class NodeWorkerHost implements SandboxHost {
   readonly #idleMs: number;
   readonly #shareKey: (descriptor: StubDescriptor) => string;
   readonly #limits: StubLimits;
+  readonly #policy: ResolvedPolicy;
   readonly #log: SandboxLogger;
   readonly #openSocket: SocketFactory;
   readonly #workerUrl: URL;
@@ -93,16 +110,17 @@ export class NodeWorkerHost implements SandboxHost {
   #closed = false;
 
   constructor(options: NodeWorkerHostOptions = {}) {
-    this.#memoryMb = options.memoryMb ?? 64;
-    this.#watchdogMs = options.watchdogMs ?? 2000;
+    this.#policy = resolvePolicy(options.policy);
+    this.#memoryMb = options.memoryMb ?? this.#policy.limits.memoryMb;
+    this.#watchdogMs = options.watchdogMs ?? this.#policy.limits.watchdogMs;
     this.#idleMs = options.idleMs ?? 60_000;
     this.#shareKey = options.shareKey ?? ((d) => d.domain);
-    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#limits = hostLimits(this.#policy, options.limits);
     this.#log = options.log ?? consoleLogger;
     this.#openSocket = options.openSocket ?? openWebSocket;
     this.#workerUrl = options.workerUrl ?? sandboxWorkerUrl();
     warmTransform();
-    this.#spare = this.#spawn(this.#memoryMb);
+    this.#spare = this.#spawn(this.#memoryMb, this.#watchdogMs);
     this.#watchdog = setInterval(() => this.#tick(), this.#watchdogMs / 4);
     this.#watchdog.unref();
   }
@@ -118,7 +136,7 @@ export class NodeWorkerHost implements SandboxHost {
     slot.pending++;
     try {
       await slot.realm.ready;
-      const loaded = await slot.realm.load(versionKey(pkg.descriptor), pkg.descriptor, await script);
+      const loaded = await slot.realm.load(descriptorKey(pkg.descriptor), pkg.descriptor, await script);
       return await slot.realm.activate(loaded, ctx);
     } finally {
       slot.pending--;
@@ -129,7 +147,7 @@ export class NodeWorkerHost implements SandboxHost {
 
   unload(pkg: VerifiedPackage<StubDescriptor>): void {
     this.#scripts.forget(pkg);
-    const key = versionKey(pkg.descriptor);
+    const key = descriptorKey(pkg.descriptor);
     for (const slot of this.#slots) slot.realm.unload(key);
   }
 
@@ -165,22 +183,29 @@ export class NodeWorkerHost implements SandboxHost {
     await Promise.all([...this.#slots].map((slot) => this.#end(slot, closed)));
   }
 
-  /** Chooses the worker for a package: where it already runs, else its group's, else the spare or a new one. */
+  /**
+   * Chooses the worker for a package: where it already runs, else its group's, else the spare
+   * or a new one; with the memory and watchdog limits its descriptor asks for, within the host's.
+   *
+   * @throws ProtoflyError `PF_ERR_POLICY` when the descriptor asks for more than the host's.
+   */
   #place(descriptor: StubDescriptor): { slot: Slot; fromSpare: boolean } {
     const unit = `${descriptor.domain}/${descriptor.name}`;
-    const memoryMb = descriptor.constraints.memoryMb ?? this.#memoryMb;
+    const memoryMb = withinCeiling(descriptor, 'memoryMb', this.#memoryMb);
+    const watchdogMs = withinCeiling(descriptor, 'watchdogMs', this.#watchdogMs);
+    const fits = (slot: Slot | undefined): slot is Slot =>
+      slot !== undefined && !slot.realm.dead && slot.memoryMb === memoryMb && slot.watchdogMs === watchdogMs;
     const current = this.#byUnit.get(unit);
-    if (current && !current.realm.dead && current.memoryMb === memoryMb)
-      return { slot: current, fromSpare: false };
+    if (fits(current)) return { slot: current, fromSpare: false };
     const share = this.#isolated.has(unit) ? `alone ${unit}` : `share ${this.#shareKey(descriptor)}`;
-    const group = `${share} ${memoryMb}`;
+    const group = `${share} ${memoryMb} ${watchdogMs}`;
     let slot = this.#byGroup.get(group);
     let fromSpare = false;
     if (!slot || slot.realm.dead) {
       const spare = this.#spare;
-      fromSpare = spare !== undefined && spare.memoryMb === memoryMb && !spare.realm.dead;
+      fromSpare = fits(spare);
       if (fromSpare) this.#spare = undefined;
-      slot = fromSpare && spare ? spare : this.#spawn(memoryMb);
+      slot = fromSpare && spare ? spare : this.#spawn(memoryMb, watchdogMs);
       slot.group = group;
       this.#byGroup.set(group, slot);
     }
@@ -189,7 +214,7 @@ export class NodeWorkerHost implements SandboxHost {
     return { slot, fromSpare };
   }
 
-  #spawn(memoryMb: number): Slot {
+  #spawn(memoryMb: number, watchdogMs: number): Slot {
     this.#spawned += 1;
     const label = `worker ${this.#spawned}`;
     const worker = new Worker(this.#workerUrl, {
@@ -207,10 +232,11 @@ export class NodeWorkerHost implements SandboxHost {
       label,
       runtime: 'node',
       limits: this.#limits,
+      policy: this.#policy,
       log: this.#log,
       openSocket: this.#openSocket,
     });
-    const slot: Slot = { worker, realm, memoryMb, units: new Set(), pending: 0 };
+    const slot: Slot = { worker, realm, memoryMb, watchdogMs, units: new Set(), pending: 0 };
     this.#slots.add(slot);
     worker.on('message', (frame: WorkerFrame) => realm.receive(frame));
     worker.on('error', (err: Error & { code?: string }) => {
@@ -236,7 +262,7 @@ export class NodeWorkerHost implements SandboxHost {
   /** Starts a new spare unless one is up (or the host is closed). */
   #refill(): void {
     if (this.#closed || (this.#spare && !this.#spare.realm.dead)) return;
-    this.#spare = this.#spawn(this.#memoryMb);
+    this.#spare = this.#spawn(this.#memoryMb, this.#watchdogMs);
   }
 
   /**
@@ -266,7 +292,7 @@ export class NodeWorkerHost implements SandboxHost {
             `held ${mb} MiB outside its heap, over its ${slot.memoryMb} MiB limit, and was terminated`,
           ),
         );
-      } else if (now - slot.realm.lastPong > this.#watchdogMs) {
+      } else if (now - slot.realm.lastPong > slot.watchdogMs) {
         silent.push(slot);
       } else {
         slot.realm.ping();
@@ -277,13 +303,13 @@ export class NodeWorkerHost implements SandboxHost {
     setImmediate(() => {
       for (const slot of silent) {
         const ms = Math.round(performance.now() - slot.realm.lastPong);
-        if (ms <= this.#watchdogMs) continue;
+        if (ms <= slot.watchdogMs) continue;
         void this.#end(
           slot,
           this.#error(
             slot,
             'PF_ERR_WATCHDOG',
-            `did not answer its heartbeat for ${ms} ms (limit ${this.#watchdogMs} ms) and was terminated`,
+            `did not answer its heartbeat for ${ms} ms (limit ${slot.watchdogMs} ms) and was terminated`,
           ),
         );
       }

@@ -12,6 +12,7 @@ import {
   type EntryPoint,
   type LogLevel,
   MAX_LOG_TEXT,
+  type PackageLimits,
   type StubLimits,
   type WorkerFrame,
 } from '../channel.js';
@@ -25,6 +26,8 @@ export interface WorkerPackage {
   readonly name: string;
   readonly activate: (ctx: unknown) => unknown;
   readonly endpoints: EndpointMatcher;
+  /** The limits the host selected for it. */
+  readonly limits: PackageLimits;
 }
 
 /** What an instance needs from the runtime it lives in. */
@@ -53,6 +56,7 @@ export class Instance {
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
   readonly #logRate: RateLimit;
   #logDropped = 0;
+  readonly #sendRate: RateLimit;
 
   constructor(
     readonly cid: number,
@@ -61,6 +65,8 @@ export class Instance {
     readonly runtime: InstanceRuntime,
   ) {
     this.#logRate = new RateLimit(runtime.limits.logPerSecond, runtime.limits.logBurst);
+    const { messagesPerSecond } = pkg.limits;
+    this.#sendRate = new RateLimit(messagesPerSecond, messagesPerSecond);
   }
 
   get active(): boolean {
@@ -139,6 +145,7 @@ export class Instance {
     if (typeof json !== 'string')
       throw this.#refuse('PF_ERR_SCHEMA', `ctx.send: ${typeof msg} is not a message`);
     this.#assertSize('ctx.send: message', json.length);
+    this.#assertRate();
     this.#post({ t: 'send', cid: this.cid, session: this.session.id, json }, 'send');
   }
 
@@ -200,7 +207,7 @@ export class Instance {
     if (delegate === null || typeof delegate !== 'object' || typeof delegate.onMessage !== 'function') {
       throw this.#refuse('PF_ERR_ENDPOINT', 'ctx.connect: the delegate needs an onMessage function');
     }
-    const max = this.runtime.limits.maxSocketsPerSession;
+    const max = this.pkg.limits.maxSocketsPerSession;
     if (this.session.sockets.size >= max) {
       throw this.#refuse('PF_ERR_FLOOD', `ctx.connect: the session already holds ${max} sockets`);
     }
@@ -245,6 +252,10 @@ export class Instance {
     this.#assertOpen(what);
     if (typeof fn !== 'function')
       throw this.#refuse('PF_ERR_SANDBOX', `ctx.${what} takes a function, not ${typeof fn}`);
+    const max = this.pkg.limits.maxTimers;
+    if (this.#timers.size >= max) {
+      throw this.#refuse('PF_ERR_FLOOD', `ctx.${what}: ${max} timers are pending already, the limit`);
+    }
     const delay = Math.min(Math.max(Number(ms) || 0, 0), 2 ** 31 - 1);
     const id = this.runtime.nextId();
     const run = () => {
@@ -287,6 +298,23 @@ export class Instance {
       throw session.flood;
     }
     this.runtime.post(frame);
+  }
+
+  /**
+   * Refuses a message over the package's rate. It shares the session's flood episode with the
+   * window (see {@link #post}): one hardened error and one report to the host per episode.
+   */
+  #assertRate(): void {
+    if (this.#sendRate.take()) return;
+    const session = this.session;
+    if (session.flood === undefined) {
+      const rate = this.pkg.limits.messagesPerSecond;
+      session.flood = this.runtime.harden(
+        this.#refuse('PF_ERR_FLOOD', `ctx.send refused: over ${rate} messages per second`),
+      );
+      this.runtime.post({ t: 'flood', cid: this.cid, what: `send (over ${rate} per second)` });
+    }
+    throw session.flood;
   }
 
   #assertOpen(what: string): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../core/message.js';
 import type { StubContext } from '../../core/stub.js';
-import { FRAME_COST, type WorkerFrame } from '../channel.js';
+import { FRAME_COST, type PackageLimits, type WorkerFrame } from '../channel.js';
 import { DEFAULT_LIMITS } from '../defaults.js';
 import { Runtime } from './runtime.js';
 
@@ -9,7 +9,10 @@ import { Runtime } from './runtime.js';
  * A runtime on a fake port, with one instance of a stub that, on each message, sends updates
  * until it has been refused `refusals` times; what it caught lands in `caught`.
  */
-function flooding(refusals: number): { runtime: Runtime; frames: WorkerFrame[]; caught: unknown[] } {
+function flooding(
+  refusals: number,
+  limits: PackageLimits = DEFAULT_LIMITS,
+): { runtime: Runtime; frames: WorkerFrame[]; caught: unknown[] } {
   const frames: WorkerFrame[] = [];
   const caught: unknown[] = [];
   const activate = (ctx: StubContext) => ({
@@ -35,7 +38,7 @@ function flooding(refusals: number): { runtime: Runtime; frames: WorkerFrame[]; 
     memory: () => ({ heap: 0, external: 0 }),
   });
   runtime.receive({ t: 'init', limits: { ...DEFAULT_LIMITS, windowBytes: 2048 } });
-  runtime.receive({ t: 'load', pkg: 1, name: 'flood', script: '', endpoints: [] });
+  runtime.receive({ t: 'load', pkg: 1, name: 'flood', script: '', endpoints: [], limits });
   runtime.receive({
     t: 'activate',
     cid: 2,
@@ -83,5 +86,21 @@ describe('worker runtime: a flooding stub', () => {
     expect(caught[3]).not.toBe(first);
     expect(caught.slice(3).every((err) => err === caught[3])).toBe(true);
     expect(frames.filter((f) => f.t === 'flood')).toHaveLength(2);
+  });
+
+  it('is held to the message rate its package was given, below the window', async () => {
+    const { runtime, frames, caught } = flooding(2, { ...DEFAULT_LIMITS, messagesPerSecond: 3 });
+    await Promise.resolve();
+    runtime.receive({ t: 'deliver', cid: 2, session: 3, json: JSON.stringify(execute) });
+    // A burst of one second's worth, then the same frozen refusal, reported once.
+    expect(frames.filter((f) => f.t === 'send')).toHaveLength(3);
+    expect(caught).toHaveLength(2);
+    expect(caught[0]).toBe(caught[1]);
+    expect((caught[0] as Error).message).toMatch(
+      /PF_ERR_FLOOD: ctx.send refused: over 3 messages per second/,
+    );
+    expect(frames.filter((f) => f.t === 'flood')).toEqual([
+      { t: 'flood', cid: 2, what: 'send (over 3 per second)' },
+    ]);
   });
 });

@@ -1,6 +1,13 @@
 import { ProtoflyError } from '../../core/errors.js';
 import type { Stub } from '../../core/stub.js';
-import { costOf, type HostFrame, type SocketEvent, type StubLimits, type WorkerFrame } from '../channel.js';
+import {
+  costOf,
+  type HostFrame,
+  type PackageLimits,
+  type SocketEvent,
+  type StubLimits,
+  type WorkerFrame,
+} from '../channel.js';
 import { compileEndpoints } from '../endpoint.js';
 import { createContext } from './context.js';
 import { describeError } from './describe.js';
@@ -81,7 +88,7 @@ export class Runtime implements InstanceRuntime {
         this.#limits = frame.limits;
         return this.options.post({ t: 'ready' });
       case 'load':
-        return this.#load(frame.pkg, frame.name, frame.script, frame.endpoints);
+        return this.#load(frame);
       case 'activate':
         return this.#activate(frame);
       case 'stop': {
@@ -134,13 +141,20 @@ export class Runtime implements InstanceRuntime {
     this.#instances.delete(instance.cid);
   }
 
-  #load(pkg: number, name: string, script: string, endpoints: readonly string[]): void {
-    const error = this.#evaluate(pkg, name, script, endpoints);
+  #load(frame: Extract<HostFrame, { t: 'load' }>): void {
+    const { pkg, name, script, endpoints, limits } = frame;
+    const error = this.#evaluate(pkg, name, script, endpoints, limits);
     this.options.post(error === undefined ? { t: 'loaded', pkg } : { t: 'loaded', pkg, error });
   }
 
   /** Evaluates a package and keeps its `activate`; says why not when it cannot. */
-  #evaluate(pkg: number, name: string, script: string, endpoints: readonly string[]): string | undefined {
+  #evaluate(
+    pkg: number,
+    name: string,
+    script: string,
+    endpoints: readonly string[],
+    limits: PackageLimits,
+  ): string | undefined {
     try {
       const factory = this.options.evaluate(script, name);
       if (typeof factory !== 'function') return 'the package script is not a function';
@@ -153,6 +167,7 @@ export class Runtime implements InstanceRuntime {
         name,
         activate: activate as WorkerPackage['activate'],
         endpoints: compileEndpoints(endpoints),
+        limits,
       });
       return undefined;
     } catch (err) {

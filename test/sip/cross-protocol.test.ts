@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sdp } from '../../cli/sdp-peer-connection.js';
 import type { CheckEvent } from '../../core/loader.js';
+import { developmentPolicy } from '../../core/policy.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';
 
@@ -13,7 +14,7 @@ let host: NodeWorkerHost;
 
 beforeAll(async () => {
   world = await startSipWorld({ dave: 'dave-pw' }, ['a.example', 'b.example']);
-  host = new NodeWorkerHost();
+  host = new NodeWorkerHost({ policy: developmentPolicy });
   await host.ready();
 });
 afterEach(async () => {

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sdp } from '../../cli/sdp-peer-connection.js';
+import { developmentPolicy } from '../../core/policy.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';
 
@@ -11,7 +12,7 @@ let host: NodeWorkerHost;
 
 beforeAll(async () => {
   world = await startSipWorld({ carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' });
-  host = new NodeWorkerHost();
+  host = new NodeWorkerHost({ policy: developmentPolicy });
   await host.ready();
 });
 afterEach(async () => {

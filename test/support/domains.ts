@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseAddress } from '../../core/address.js';
+import { developmentPolicy } from '../../core/policy.js';
 import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../node/runtime.js';
 import { type RunningDomain, startLocalDomains } from '../../server/domain.js';
 
@@ -39,6 +40,7 @@ export async function startDomains(names: readonly string[], dir?: string): Prom
       const home = local.byName.get(parseAddress(address).domain);
       if (!home) throw new Error(`no domain for ${address}`);
       const rt = createNodeRuntime({
+        policy: developmentPolicy,
         identity: { address, token: (audience) => home.identity.issue(address, 600, audience) },
         catalogues: local.peers,
         dataDir: join(root, 'runtimes', String(runtimes.length)),

@@ -4,6 +4,7 @@ import { CatalogueClient } from '../../core/catalogue.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
 import { Loader } from '../../core/loader.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
+import { developmentPolicy } from '../../core/policy.js';
 import { TrustStore } from '../../core/trust.js';
 import { testCatalogue } from './domain-catalogue.js';
 
@@ -31,6 +32,7 @@ async function load(pluginDir: string): Promise<VerifiedPackage<StubDescriptor>>
   cat.server.server.unref();
   await cat.publish(pluginDir, true);
   const loader = new Loader({
+    policy: developmentPolicy,
     trust: new TrustStore({ mode: 'pinned', pinned: { [domain]: [cat.key.publicJwk] } }),
     catalogue: new CatalogueClient({ catalogues: { [domain]: cat.url } }),
   });

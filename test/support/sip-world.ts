@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type JsSipUser, jssipUser } from '../../cli/jssip-user.js';
 import { type Kamailio, type KamailioOptions, startKamailio } from '../../cli/kamailio.js';
 import type { Conversation, Incoming } from '../../core/conversation.js';
+import { developmentPolicy } from '../../core/policy.js';
 import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../node/runtime.js';
 import { generateDomainKey } from '../../server/catalogue/keys.js';
 import { type RunningSipDomain, startSipDomain } from '../../server/sip-domain.js';
@@ -71,6 +72,7 @@ export async function startSipWorld(
       const stubConfig = { [SIP_DOMAIN]: { ...FAST, ...(password ? { password } : {}) } };
       if (home === SIP_DOMAIN) {
         const rt = createNodeRuntime({
+          policy: developmentPolicy,
           identity: { address },
           catalogues,
           stubConfig,
