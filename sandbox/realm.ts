@@ -60,8 +60,6 @@ export class Realm {
   #markReady!: () => void;
   #failReady!: (err: ProtoflyError) => void;
   #dead: ProtoflyError | undefined;
-  /** performance.now() of the last heartbeat answer. */
-  lastPong = performance.now();
   /** Bytes the worker held outside its JS heap at the last heartbeat. */
   external = 0;
   /** Bytes of JS heap the worker used at the last heartbeat. */
@@ -111,6 +109,16 @@ export class Realm {
   /** Why the realm died, or undefined while it lives. */
   get dead(): ProtoflyError | undefined {
     return this.#dead;
+  }
+
+  /** Heartbeats asked for so far. */
+  get pings(): number {
+    return this.#pings;
+  }
+
+  /** Heartbeats answered so far, in the order asked. */
+  get pongs(): number {
+    return this.#pongs;
   }
 
   /** Conversations running here. */
@@ -298,7 +306,6 @@ export class Realm {
         this.#closeSocket(frame.session, frame.sock, frame.code, frame.reason);
         return this.#consume(frame.session, costOf(frame));
       case 'pong':
-        this.lastPong = performance.now();
         this.external = frame.external;
         this.heap = frame.heap;
         this.#pongs++;

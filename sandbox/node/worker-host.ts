@@ -62,6 +62,8 @@ interface Slot {
   pending: number;
   /** performance.now() since which it has had no conversation, nor one under way. */
   idleSince?: number;
+  /** How long it has owed a heartbeat answer, counting only time the host's own thread ran. */
+  silence: number;
 }
 
 /**
@@ -88,6 +90,10 @@ export class NodeWorkerHost implements SandboxHost {
   /** Packages that get a worker of their own. */
   readonly #isolated = new Set<string>();
   readonly #watchdog: ReturnType<typeof setInterval>;
+  /** The heartbeat period: a quarter of `watchdogMs`. */
+  readonly #period: number;
+  /** performance.now() of the last heartbeat. */
+  #lastTick = performance.now();
   #spare: Slot | undefined;
   #spawned = 0;
   #closed = false;
@@ -103,7 +109,8 @@ export class NodeWorkerHost implements SandboxHost {
     this.#workerUrl = options.workerUrl ?? sandboxWorkerUrl();
     warmTransform();
     this.#spare = this.#spawn(this.#memoryMb);
-    this.#watchdog = setInterval(() => this.#tick(), this.#watchdogMs / 4);
+    this.#period = this.#watchdogMs / 4;
+    this.#watchdog = setInterval(() => this.#tick(), this.#period);
     this.#watchdog.unref();
   }
 
@@ -210,7 +217,7 @@ export class NodeWorkerHost implements SandboxHost {
       log: this.#log,
       openSocket: this.#openSocket,
     });
-    const slot: Slot = { worker, realm, memoryMb, units: new Set(), pending: 0 };
+    const slot: Slot = { worker, realm, memoryMb, units: new Set(), pending: 0, silence: 0 };
     this.#slots.add(slot);
     worker.on('message', (frame: WorkerFrame) => realm.receive(frame));
     worker.on('error', (err: Error & { code?: string }) => {
@@ -240,12 +247,20 @@ export class NodeWorkerHost implements SandboxHost {
   }
 
   /**
-   * Heartbeat: pings every worker, and ends those that have not answered for `watchdogMs`,
+   * Heartbeat: pings every worker, and ends those that have owed an answer for `watchdogMs`,
    * hold too much memory, or have been idle for `idleMs`.
+   *
+   * A worker's silence is counted in the host's running time: each heartbeat adds the time
+   * since the last one, but never more than a period. When the host's own thread stalls (a GC
+   * pause, slow app code, the process stopped), the late heartbeat adds one period however
+   * long the stall, and the workers get fresh pings and further heartbeats before any is
+   * judged: the host blames a worker only for its own unresponsiveness.
    */
   #tick(): void {
     const now = performance.now();
-    const silent: Slot[] = [];
+    const ran = Math.min(now - this.#lastTick, this.#period);
+    this.#lastTick = now;
+    const suspects: { slot: Slot; asked: number }[] = [];
     for (const slot of this.#slots) {
       if (this.#idle(slot, now)) {
         const idle = new ProtoflyError(
@@ -266,24 +281,23 @@ export class NodeWorkerHost implements SandboxHost {
             `held ${mb} MiB outside its heap, over its ${slot.memoryMb} MiB limit, and was terminated`,
           ),
         );
-      } else if (now - slot.realm.lastPong > this.#watchdogMs) {
-        silent.push(slot);
-      } else {
-        slot.realm.ping();
+        continue;
       }
+      slot.silence = slot.realm.pongs < slot.realm.pings ? slot.silence + ran : 0;
+      if (slot.silence > this.#watchdogMs) suspects.push({ slot, asked: slot.realm.pings });
+      slot.realm.ping();
     }
-    if (silent.length === 0) return;
-    // Confirm after this turn's I/O: a pong may be waiting behind a host that was itself busy.
+    if (suspects.length === 0) return;
+    // Confirm after this turn's I/O: an answer may be waiting behind a host that was itself busy.
     setImmediate(() => {
-      for (const slot of silent) {
-        const ms = Math.round(performance.now() - slot.realm.lastPong);
-        if (ms <= this.#watchdogMs) continue;
+      for (const { slot, asked } of suspects) {
+        if (slot.realm.pongs >= asked) continue;
         void this.#end(
           slot,
           this.#error(
             slot,
             'PF_ERR_WATCHDOG',
-            `did not answer its heartbeat for ${ms} ms (limit ${this.#watchdogMs} ms) and was terminated`,
+            `did not answer its heartbeat for ${Math.round(slot.silence)} ms (limit ${this.#watchdogMs} ms) and was terminated`,
           ),
         );
       }
