@@ -420,7 +420,7 @@ export class Realm {
 
   #log(frame: Extract<WorkerFrame, { t: 'log' }>): void {
     const conversation = this.#conversations.get(frame.cid);
-    if (!conversation || !LOG_LEVELS.includes(frame.level)) return;
+    if (!conversation || conversation.ended || !LOG_LEVELS.includes(frame.level)) return;
     const fields: Record<string, unknown> = { stub: conversation.stub, conversation: conversation.id };
     if (frame.data !== undefined) fields.data = frame.data;
     if (frame.dropped !== undefined) fields.dropped = frame.dropped;
@@ -431,7 +431,7 @@ export class Realm {
     const { sock } = frame;
     const conversation = this.#conversations.get(frame.cid);
     const session = this.#sessionsById.get(frame.session);
-    if (!conversation || !session || conversation.session !== session) return;
+    if (!conversation || conversation.ended || !session || conversation.session !== session) return;
     const fail = (err: ProtoflyError) => {
       conversation.refused(err);
       this.#toStub(session, sock, { type: 'error', message: err.message }, true);

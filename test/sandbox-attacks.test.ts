@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import { Bus } from '../core/bus.js';
 import type { ProtoflyError } from '../core/errors.js';
 import type { StubDescriptor } from '../core/generated/types.js';
+import { request } from '../core/message.js';
 import type { VerifiedPackage } from '../core/plugin.js';
 import { FRAME_COST } from '../sandbox/channel.js';
 import { DEFAULT_LIMITS } from '../sandbox/defaults.js';
@@ -375,6 +376,27 @@ describe('attack suite', () => {
       expect((await bystander.echo('unharmed')).body.code).toBe(200);
       expect(bystander.handle.status).toBe('live');
       wsPaths.length = 0;
+    }));
+
+  it('attack-zombie: once a stub says it failed, nothing more it sends reaches the app, and it is stopped', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-zombie'));
+      const lines = () => s.logs.filter((l) => l.fields.conversation === c.handle.id).map((l) => l.msg);
+      expect((await c.execute('zombie')).body.value).toBe('zombie');
+      // The host stops what the stub declared failed; the worker's answer comes after every
+      // frame the stub sent before it, so nothing is still on its way.
+      await eventually(() => c.handle.status === 'stopped', 'the zombie is stopped');
+      expect(c.statuses.map(({ status, detail }) => ({ status, detail }))).toEqual([
+        { status: 'live', detail: undefined },
+        { status: 'failed', detail: 'by its own word' },
+        { status: 'stopped', detail: undefined },
+      ]);
+      expect(c.updates.map((m) => (m.body as { value: unknown }).value)).toEqual(['before']);
+      expect(lines()).toEqual(['before']);
+      expect(c.refusals).toEqual([]);
+      expect(() => c.handle.postMessage(request('create', c.app, c.peer, { value: {} }))).toThrow(
+        /PF_ERR_CLOSED|stopped/,
+      );
     }));
 
   it('attack-throw-module: a throw while evaluating fails the instantiation', () =>
