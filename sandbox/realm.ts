@@ -60,6 +60,7 @@ export class Realm {
   #markReady!: () => void;
   #failReady!: (err: ProtoflyError) => void;
   #dead: ProtoflyError | undefined;
+  #started = false;
   /** Bytes the worker held outside its JS heap at the last heartbeat. */
   external = 0;
   /** Bytes of JS heap the worker used at the last heartbeat. */
@@ -109,6 +110,11 @@ export class Realm {
   /** Why the realm died, or undefined while it lives. */
   get dead(): ProtoflyError | undefined {
     return this.#dead;
+  }
+
+  /** The worker's runtime is up (it said `ready`): from then on, an unanswered heartbeat is its own. */
+  get started(): boolean {
+    return this.#started;
   }
 
   /** Heartbeats asked for so far. */
@@ -318,6 +324,7 @@ export class Realm {
         }
         return;
       case 'ready':
+        this.#started = true;
         // Ready once warm: the first package then finds the worker's code paths compiled.
         return void warmUp(this).then(this.#markReady);
       case 'loaded':

@@ -283,7 +283,9 @@ export class NodeWorkerHost implements SandboxHost {
         );
         continue;
       }
-      slot.silence = slot.realm.pongs < slot.realm.pings ? slot.silence + ran : 0;
+      // A worker still starting runs none of a stub's code: a slow start is the machine's.
+      const owes = slot.realm.started && slot.realm.pongs < slot.realm.pings;
+      slot.silence = owes ? slot.silence + ran : 0;
       if (slot.silence > this.#watchdogMs) suspects.push({ slot, asked: slot.realm.pings });
       slot.realm.ping();
     }
