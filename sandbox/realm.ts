@@ -323,6 +323,9 @@ export class Realm {
           );
         }
         return;
+      case 'memory':
+        // The host that metered the worker ends it (see NodeWorkerHost).
+        return;
       case 'ready':
         this.#started = true;
         // Ready once warm: the first package then finds the worker's code paths compiled.

@@ -207,6 +207,8 @@ export class NodeWorkerHost implements SandboxHost {
       execArgv: [],
       stdin: false,
       resourceLimits: { maxOldGenerationSizeMb: memoryMb + RUNTIME_HEAP_MB },
+      // Array buffers live outside the heap: the worker bounds them where they are made.
+      workerData: { arrayBufferBytes: memoryMb * MIB },
     });
     // A sandbox worker never keeps the process alive on its own; the sockets it uses live in the host.
     worker.unref();
@@ -219,7 +221,19 @@ export class NodeWorkerHost implements SandboxHost {
     });
     const slot: Slot = { worker, realm, memoryMb, units: new Set(), pending: 0, silence: 0 };
     this.#slots.add(slot);
-    worker.on('message', (frame: WorkerFrame) => realm.receive(frame));
+    worker.on('message', (frame: WorkerFrame) => {
+      if (frame.t !== 'memory') return realm.receive(frame);
+      const [held, wanted] = [frame.held, frame.bytes].map((b) => Math.round(b / MIB));
+      void this.#end(
+        slot,
+        this.#error(
+          slot,
+          'PF_ERR_MEMORY',
+          `held ${held} MiB of array buffers and would have taken ${wanted} MiB, over its ${memoryMb} MiB limit, and was terminated`,
+          { held: frame.held, limit: memoryMb * MIB },
+        ),
+      );
+    });
     worker.on('error', (err: Error & { code?: string }) => {
       const oom = err.code === 'ERR_WORKER_OUT_OF_MEMORY';
       void this.#end(
@@ -341,11 +355,13 @@ export class NodeWorkerHost implements SandboxHost {
     slot: Slot,
     code: 'PF_ERR_MEMORY' | 'PF_ERR_SANDBOX' | 'PF_ERR_WATCHDOG',
     what: string,
+    detail: Record<string, unknown> = {},
   ): ProtoflyError {
     const units = [...slot.units];
     return new ProtoflyError(code, `sandbox ${slot.realm.label} (${units.join(', ') || 'idle'}) ${what}`, {
       realm: slot.realm.label,
       packages: units,
+      ...detail,
     });
   }
 }
