@@ -93,4 +93,20 @@ describe('a shared session when one of its conversations fails', () => {
     }
     expect(first.updates.filter((m) => (m.body as { value: unknown }).value !== 'tick').length).toBe(1);
   });
+
+  it("refuses at once, in ctx.send, a message from another conversation's peer", async () => {
+    const peerOf = (id: string) => `user://shared-line.test/${id}`;
+    const open = async (id: string) =>
+      converse(host, bus, await line(), {
+        id,
+        config: { url },
+        identity: 'user://a.example/bea',
+        from: [peerOf(id)],
+      });
+    const [one, two] = [await open('peer-one'), await open('peer-two')];
+    expect((await two.execute('speakAs', { from: peerOf('peer-one') })).body.value).toBe('PF_ERR_SPOOF');
+    expect((await two.execute('speakAs', { from: peerOf('peer-two') })).body.value).toBe('taken');
+    await eventually(() => two.updates.length === 1, 'the update from its own peer arrives');
+    expect([one.refusals, two.refusals]).toEqual([[], []]);
+  });
 });

@@ -65,6 +65,8 @@ export class Instance {
     readonly pkg: WorkerPackage,
     readonly session: WorkerSession,
     readonly runtime: InstanceRuntime,
+    /** The one address it may send from (`ctx.peer`); undefined for the inbox. */
+    readonly peer?: string,
   ) {
     this.#logRate = new RateLimit(runtime.limits.logPerSecond, runtime.limits.logBurst);
     session.instances.add(this);
@@ -154,6 +156,15 @@ export class Instance {
 
   send(msg: Message): void {
     this.#assertOpen('send');
+    // The host refuses any other sender as well; refused here, at once, a stub routing through
+    // a session's conversations (one connection for all) can try the next one.
+    const from = this.peer === undefined || msg === null || typeof msg !== 'object' ? undefined : msg.from;
+    if (from !== undefined && from !== this.peer) {
+      throw this.#refuse(
+        'PF_ERR_SPOOF',
+        `ctx.send: conversation ${this.cid} sends from ${this.peer} only, not ${cut(String(from))}`,
+      );
+    }
     let json: string | undefined;
     try {
       json = JSON.stringify(msg);

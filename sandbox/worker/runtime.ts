@@ -176,7 +176,7 @@ export class Runtime implements InstanceRuntime {
       session = new WorkerSession(frame.session, this.limits.windowBytes, this.options.harden);
       this.#sessions.set(frame.session, session);
     }
-    const instance = new Instance(cid, pkg, session, this);
+    const instance = new Instance(cid, pkg, session, this, frame.peer);
     this.#instances.set(cid, instance);
 
     // Settles once, with a stub or with why there is none.

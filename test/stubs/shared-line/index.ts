@@ -6,7 +6,7 @@ import type { Activate, StubContext, StubSocket } from '../../../core/stub.js';
  * through the first conversation's `ctx` (as a json-ws connection is). A conversation's
  * `execute say` is queued, flushed onto the socket by a timer, and routed back from the echo
  * to that conversation as an update. `execute tick` starts a timer of the conversation's own;
- * `execute throw` throws.
+ * `execute speakAs` sends from another address; `execute throw` throws.
  */
 
 interface Line {
@@ -81,6 +81,17 @@ const activate: Activate = (ctx) => {
       if (msg.type !== 'execute') return;
       const { method, params } = msg.body;
       if (method === 'throw') throw new Error(`boom in ${me}`);
+      if (method === 'speakAs') {
+        // Routes an update from another address through this conversation, as a shared
+        // connection that guesses wrong would.
+        const from = String((params as { from?: unknown } | undefined)?.from);
+        try {
+          ctx.send({ id: `as-${me}`, type: 'update', from, to: msg.from, body: { value: 'spoken' } });
+          return answer(ctx, msg, 'taken');
+        } catch (err) {
+          return answer(ctx, msg, (err as { code?: string }).code);
+        }
+      }
       if (method === 'tick') {
         const tick = {
           id: `tick-${me}`,
