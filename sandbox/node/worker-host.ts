@@ -64,6 +64,8 @@ interface Slot {
   idleSince?: number;
   /** How long it has owed a heartbeat answer, counting only time the host's own thread ran. */
   silence: number;
+  /** Heap snapshots {@link NodeWorkerHost.measure} has under way in it: its thread is the host's meanwhile. */
+  measuring: number;
 }
 
 /**
@@ -151,10 +153,15 @@ export class NodeWorkerHost implements SandboxHost {
     const slots = [...this.#slots].filter((slot) => slot !== this.#spare && !slot.realm.dead);
     return Promise.all(
       slots.map(async (slot) => {
-        for (let i = 0; i < 2; i++) {
-          for await (const _ of await slot.worker.getHeapSnapshot()) {
-            // Drained only: the collection before it is what was wanted.
+        slot.measuring++;
+        try {
+          for (let i = 0; i < 2; i++) {
+            for await (const _ of await slot.worker.getHeapSnapshot()) {
+              // Drained only: the collection before it is what was wanted.
+            }
           }
+        } finally {
+          slot.measuring--;
         }
         const { heap, external } = await slot.realm.measure();
         return { realm: slot.realm.label, packages: slot.realm.packages, heap, external };
@@ -219,7 +226,7 @@ export class NodeWorkerHost implements SandboxHost {
       log: this.#log,
       openSocket: this.#openSocket,
     });
-    const slot: Slot = { worker, realm, memoryMb, units: new Set(), pending: 0, silence: 0 };
+    const slot: Slot = { worker, realm, memoryMb, units: new Set(), pending: 0, silence: 0, measuring: 0 };
     this.#slots.add(slot);
     worker.on('message', (frame: WorkerFrame) => {
       if (frame.t !== 'memory') return realm.receive(frame);
@@ -297,8 +304,9 @@ export class NodeWorkerHost implements SandboxHost {
         );
         continue;
       }
-      // A worker still starting runs none of a stub's code: a slow start is the machine's.
-      const owes = slot.realm.started && slot.realm.pongs < slot.realm.pings;
+      // A worker still starting, or taking a heap snapshot for the host, runs none of a stub's
+      // code: the time is not its silence.
+      const owes = slot.realm.started && slot.measuring === 0 && slot.realm.pongs < slot.realm.pings;
       slot.silence = owes ? slot.silence + ran : 0;
       if (slot.silence > this.#watchdogMs) suspects.push({ slot, asked: slot.realm.pings });
       slot.realm.ping();
