@@ -69,7 +69,11 @@ export interface StubHandle {
    *   `PF_ERR_QUEUE_FULL` when the stub has a window of messages it has not taken yet.
    */
   postMessage(msg: Message): void;
-  /** Calls the stub's `stop()`, clears its timers, and settles once it is `stopped`. Never rejects. */
+  /**
+   * Calls the stub's `stop()`, clears its timers, and settles once it is `stopped`. Never
+   * rejects. What the instance shares with others of its session (`ctx.session`, sockets)
+   * stays with them.
+   */
   stop(): Promise<void>;
   /** The stub's `snapshot()` as JSON, or undefined when it has none. */
   snapshot(): Promise<unknown>;
@@ -81,6 +85,11 @@ export interface StubHandleDelegate {
    * The status changed: reported by the stub, or `failed` / `stopped` decided by the host.
    * `error` says why the host failed the instance (`PF_ERR_SANDBOX` the stub threw,
    * `PF_ERR_WATCHDOG`, `PF_ERR_MEMORY` its worker was terminated, ...).
+   *
+   * `failed` or `stopped` is final, whoever says it: the host stops the instance and passes
+   * on nothing more from it (messages, statuses, refusals, logs); only the `stopped` that ends
+   * a `failed` follows. An instance's end touches no other instance: the timers and sockets
+   * of a failed one that its session's other instances may use go on for them.
    */
   onStatus?(status: StubStatus, detail: string | undefined, error?: ProtoflyError): void;
   /**

@@ -189,4 +189,9 @@ export type WorkerFrame =
   /** A stub of `cid` went over its session's window; what it tried was refused. Sent once per episode. */
   | { readonly t: 'flood'; readonly cid: number; readonly what: string }
   /** Heartbeat answer: JS heap in use, memory outside it, and unhandled rejections since the last pong. */
-  | { readonly t: 'pong'; readonly heap: number; readonly external: number; readonly rejections: number };
+  | { readonly t: 'pong'; readonly heap: number; readonly external: number; readonly rejections: number }
+  /**
+   * An allocation was refused at the worker's array-buffer limit (see worker/buffers.ts): it
+   * would have held `bytes`, and holds `held`. The Node host ends the worker. Sent once.
+   */
+  | { readonly t: 'memory'; readonly bytes: number; readonly held: number };

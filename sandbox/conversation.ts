@@ -54,6 +54,11 @@ export class Conversation implements StubHandle {
     return this.#status;
   }
 
+  /** Failed or stopped, by the host or by the stub's own word: nothing from the stub is taken any more. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
   postMessage(msg: Message): void {
     if (this.#ended) {
       throw new ProtoflyError(
@@ -145,7 +150,10 @@ export class Conversation implements StubHandle {
     }
   }
 
-  /** The stub reported a status. */
+  /**
+   * The stub reported a status. `failed` and `stopped` are its last word: from then on nothing
+   * it sends is taken (messages, statuses, logs, refusals), and its instance is stopped.
+   */
   onStatus(status: StubStatus, detail: string | undefined): void {
     if (this.#ended) return;
     try {
@@ -154,10 +162,15 @@ export class Conversation implements StubHandle {
       return this.refused(err as ProtoflyError);
     }
     this.#setStatus(status, detail);
+    if (status !== 'failed' && status !== 'stopped') return;
+    this.#ended = true;
+    // The worker's `stopped` answer releases the conversation (see onStopped).
+    if (!this.#stopping) this.link.post({ t: 'stop', cid: this.cid });
   }
 
   /** The stub's snapshot arrived, or `error` says why it was refused (over the frame limit). */
   onSnapshot(json: string | undefined, error: string | undefined): void {
+    if (this.#ended) return;
     const pending = this.#snapshots.shift();
     if (error === undefined) return pending?.resolve(json === undefined ? undefined : JSON.parse(json));
     pending?.reject(
@@ -181,17 +194,21 @@ export class Conversation implements StubHandle {
 
   /** Something the stub did was refused; the conversation goes on. Logged at debug: a stub can refuse itself often. */
   refused(err: ProtoflyError): void {
+    if (this.#ended) return;
     this.link.log.debug({ conversation: this.id, stub: this.stub, code: err.code }, err.message);
     this.#tell(() => this.ctx.delegate?.onRefused?.(err));
   }
 
   /** The host ends the conversation as failed: the stub threw, or its worker is gone. */
   fail(err: ProtoflyError): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#status = 'failed';
-    this.link.log.warn({ conversation: this.id, stub: this.stub, code: err.code }, err.message);
-    this.#tell(() => this.ctx.delegate?.onStatus?.('failed', err.message, err));
+    if (this.#released) return;
+    // Ended by the stub's own word already: that status stands, the rest is released.
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#status = 'failed';
+      this.link.log.warn({ conversation: this.id, stub: this.stub, code: err.code }, err.message);
+      this.#tell(() => this.ctx.delegate?.onStatus?.('failed', err.message, err));
+    }
     this.#activation?.reject(err);
     this.#activation = undefined;
     for (const pending of this.#snapshots.splice(0)) pending.reject(err);

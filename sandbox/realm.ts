@@ -67,8 +67,7 @@ export class Realm {
   #markReady!: () => void;
   #failReady!: (err: ProtoflyError) => void;
   #dead: ProtoflyError | undefined;
-  /** performance.now() of the last heartbeat answer. */
-  lastPong = performance.now();
+  #started = false;
   /** Bytes the worker held outside its JS heap at the last heartbeat. */
   external = 0;
   /** Bytes of JS heap the worker used at the last heartbeat. */
@@ -118,6 +117,21 @@ export class Realm {
   /** Why the realm died, or undefined while it lives. */
   get dead(): ProtoflyError | undefined {
     return this.#dead;
+  }
+
+  /** The worker's runtime is up (it said `ready`): from then on, an unanswered heartbeat is its own. */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** Heartbeats asked for so far. */
+  get pings(): number {
+    return this.#pings;
+  }
+
+  /** Heartbeats answered so far, in the order asked. */
+  get pongs(): number {
+    return this.#pongs;
   }
 
   /** Conversations running here. */
@@ -314,7 +328,6 @@ export class Realm {
         this.#closeSocket(frame.session, frame.sock, frame.code, frame.reason);
         return this.#consume(frame.session, costOf(frame));
       case 'pong':
-        this.lastPong = performance.now();
         this.external = frame.external;
         this.heap = frame.heap;
         this.#pongs++;
@@ -326,7 +339,11 @@ export class Realm {
           );
         }
         return;
+      case 'memory':
+        // The host that metered the worker ends it (see NodeWorkerHost).
+        return;
       case 'ready':
+        this.#started = true;
         // Ready once warm: the first package then finds the worker's code paths compiled.
         return void warmUp(this).then(this.#markReady);
       case 'loaded':
@@ -429,7 +446,7 @@ export class Realm {
 
   #log(frame: Extract<WorkerFrame, { t: 'log' }>): void {
     const conversation = this.#conversations.get(frame.cid);
-    if (!conversation || !LOG_LEVELS.includes(frame.level)) return;
+    if (!conversation || conversation.ended || !LOG_LEVELS.includes(frame.level)) return;
     const fields: Record<string, unknown> = { stub: conversation.stub, conversation: conversation.id };
     if (frame.data !== undefined) fields.data = frame.data;
     if (frame.dropped !== undefined) fields.dropped = frame.dropped;
@@ -440,7 +457,7 @@ export class Realm {
     const { sock } = frame;
     const conversation = this.#conversations.get(frame.cid);
     const session = this.#sessionsById.get(frame.session);
-    if (!conversation || !session || conversation.session !== session) return;
+    if (!conversation || conversation.ended || !session || conversation.session !== session) return;
     const fail = (err: ProtoflyError) => {
       conversation.refused(err);
       this.#toStub(session, sock, { type: 'error', message: err.message }, true);

@@ -1,6 +1,9 @@
-// The sandbox worker thread (built to dist/sandbox-worker.js). SES must be the first import:
-// it captures the intrinsics before anything else runs, and `lockdown()` then freezes them
-// for this thread only. The host process is never locked down (tsyringe needs its Reflect).
+// The sandbox worker thread (built to dist/sandbox-worker.js). SES comes first but for the
+// array-buffer meter, whose allocators SES must find in place of the native ones (its shims
+// capture them at import): it captures the intrinsics before anything else runs, and
+// `lockdown()` then freezes them for this thread only. The host process is never locked
+// down (tsyringe needs its Reflect).
+import './worker-meter.js';
 import 'ses';
 import { parentPort } from 'node:worker_threads';
 import { ProtoflyError } from '../../core/errors.js';

@@ -78,6 +78,10 @@ interface Slot {
   pending: number;
   /** performance.now() since which it has had no conversation, nor one under way. */
   idleSince?: number;
+  /** How long it has owed a heartbeat answer, counting only time the host's own thread ran. */
+  silence: number;
+  /** Heap snapshots {@link NodeWorkerHost.measure} has under way in it: its thread is the host's meanwhile. */
+  measuring: number;
 }
 
 /**
@@ -105,6 +109,10 @@ export class NodeWorkerHost implements SandboxHost {
   /** Packages that get a worker of their own. */
   readonly #isolated = new Set<string>();
   readonly #watchdog: ReturnType<typeof setInterval>;
+  /** The heartbeat period: a quarter of `watchdogMs`. */
+  readonly #period: number;
+  /** performance.now() of the last heartbeat. */
+  #lastTick = performance.now();
   #spare: Slot | undefined;
   #spawned = 0;
   #closed = false;
@@ -121,7 +129,8 @@ export class NodeWorkerHost implements SandboxHost {
     this.#workerUrl = options.workerUrl ?? sandboxWorkerUrl();
     warmTransform();
     this.#spare = this.#spawn(this.#memoryMb, this.#watchdogMs);
-    this.#watchdog = setInterval(() => this.#tick(), this.#watchdogMs / 4);
+    this.#period = this.#watchdogMs / 4;
+    this.#watchdog = setInterval(() => this.#tick(), this.#period);
     this.#watchdog.unref();
   }
 
@@ -162,10 +171,15 @@ export class NodeWorkerHost implements SandboxHost {
     const slots = [...this.#slots].filter((slot) => slot !== this.#spare && !slot.realm.dead);
     return Promise.all(
       slots.map(async (slot) => {
-        for (let i = 0; i < 2; i++) {
-          for await (const _ of await slot.worker.getHeapSnapshot()) {
-            // Drained only: the collection before it is what was wanted.
+        slot.measuring++;
+        try {
+          for (let i = 0; i < 2; i++) {
+            for await (const _ of await slot.worker.getHeapSnapshot()) {
+              // Drained only: the collection before it is what was wanted.
+            }
           }
+        } finally {
+          slot.measuring--;
         }
         const { heap, external } = await slot.realm.measure();
         return { realm: slot.realm.label, packages: slot.realm.packages, heap, external };
@@ -225,6 +239,8 @@ export class NodeWorkerHost implements SandboxHost {
       execArgv: [],
       stdin: false,
       resourceLimits: { maxOldGenerationSizeMb: memoryMb + RUNTIME_HEAP_MB },
+      // Array buffers live outside the heap: the worker bounds them where they are made.
+      workerData: { arrayBufferBytes: memoryMb * MIB },
     });
     // A sandbox worker never keeps the process alive on its own; the sockets it uses live in the host.
     worker.unref();
@@ -236,9 +252,30 @@ export class NodeWorkerHost implements SandboxHost {
       log: this.#log,
       openSocket: this.#openSocket,
     });
-    const slot: Slot = { worker, realm, memoryMb, watchdogMs, units: new Set(), pending: 0 };
+    const slot: Slot = {
+      worker,
+      realm,
+      memoryMb,
+      watchdogMs,
+      units: new Set(),
+      pending: 0,
+      silence: 0,
+      measuring: 0,
+    };
     this.#slots.add(slot);
-    worker.on('message', (frame: WorkerFrame) => realm.receive(frame));
+    worker.on('message', (frame: WorkerFrame) => {
+      if (frame.t !== 'memory') return realm.receive(frame);
+      const [held, wanted] = [frame.held, frame.bytes].map((b) => Math.round(b / MIB));
+      void this.#end(
+        slot,
+        this.#error(
+          slot,
+          'PF_ERR_MEMORY',
+          `held ${held} MiB of array buffers and would have taken ${wanted} MiB, over its ${memoryMb} MiB limit, and was terminated`,
+          { held: frame.held, limit: memoryMb * MIB },
+        ),
+      );
+    });
     worker.on('error', (err: Error & { code?: string }) => {
       const oom = err.code === 'ERR_WORKER_OUT_OF_MEMORY';
       void this.#end(
@@ -266,12 +303,20 @@ export class NodeWorkerHost implements SandboxHost {
   }
 
   /**
-   * Heartbeat: pings every worker, and ends those that have not answered for `watchdogMs`,
+   * Heartbeat: pings every worker, and ends those that have owed an answer for `watchdogMs`,
    * hold too much memory, or have been idle for `idleMs`.
+   *
+   * A worker's silence is counted in the host's running time: each heartbeat adds the time
+   * since the last one, but never more than a period. When the host's own thread stalls (a GC
+   * pause, slow app code, the process stopped), the late heartbeat adds one period however
+   * long the stall, and the workers get fresh pings and further heartbeats before any is
+   * judged: the host blames a worker only for its own unresponsiveness.
    */
   #tick(): void {
     const now = performance.now();
-    const silent: Slot[] = [];
+    const ran = Math.min(now - this.#lastTick, this.#period);
+    this.#lastTick = now;
+    const suspects: { slot: Slot; asked: number }[] = [];
     for (const slot of this.#slots) {
       if (this.#idle(slot, now)) {
         const idle = new ProtoflyError(
@@ -292,24 +337,26 @@ export class NodeWorkerHost implements SandboxHost {
             `held ${mb} MiB outside its heap, over its ${slot.memoryMb} MiB limit, and was terminated`,
           ),
         );
-      } else if (now - slot.realm.lastPong > slot.watchdogMs) {
-        silent.push(slot);
-      } else {
-        slot.realm.ping();
+        continue;
       }
+      // A worker still starting, or taking a heap snapshot for the host, runs none of a stub's
+      // code: the time is not its silence.
+      const owes = slot.realm.started && slot.measuring === 0 && slot.realm.pongs < slot.realm.pings;
+      slot.silence = owes ? slot.silence + ran : 0;
+      if (slot.silence > slot.watchdogMs) suspects.push({ slot, asked: slot.realm.pings });
+      slot.realm.ping();
     }
-    if (silent.length === 0) return;
-    // Confirm after this turn's I/O: a pong may be waiting behind a host that was itself busy.
+    if (suspects.length === 0) return;
+    // Confirm after this turn's I/O: an answer may be waiting behind a host that was itself busy.
     setImmediate(() => {
-      for (const slot of silent) {
-        const ms = Math.round(performance.now() - slot.realm.lastPong);
-        if (ms <= slot.watchdogMs) continue;
+      for (const { slot, asked } of suspects) {
+        if (slot.realm.pongs >= asked) continue;
         void this.#end(
           slot,
           this.#error(
             slot,
             'PF_ERR_WATCHDOG',
-            `did not answer its heartbeat for ${ms} ms (limit ${slot.watchdogMs} ms) and was terminated`,
+            `did not answer its heartbeat for ${Math.round(slot.silence)} ms (limit ${slot.watchdogMs} ms) and was terminated`,
           ),
         );
       }
@@ -351,11 +398,13 @@ export class NodeWorkerHost implements SandboxHost {
     slot: Slot,
     code: 'PF_ERR_MEMORY' | 'PF_ERR_SANDBOX' | 'PF_ERR_WATCHDOG',
     what: string,
+    detail: Record<string, unknown> = {},
   ): ProtoflyError {
     const units = [...slot.units];
     return new ProtoflyError(code, `sandbox ${slot.realm.label} (${units.join(', ') || 'idle'}) ${what}`, {
       realm: slot.realm.label,
       packages: units,
+      ...detail,
     });
   }
 }

@@ -48,6 +48,12 @@ const CLOSE_CODE_OK = (code: number) => code === 1000 || (code >= 3000 && code <
  * One stub instance (one conversation) inside the worker: the worker side of every `ctx`
  * capability, and the guard around every call into the stub. Whatever the stub throws, in
  * whichever entry point, ends this instance and no other.
+ *
+ * Timers and sockets may serve the whole session (one connection shared by a domain's
+ * conversations, driven by the first one's `ctx`). So once the instance ends, its `ctx` still
+ * sets timers and opens sockets for the session while another of its instances lives, and
+ * the timers it failed with go on for the session (see {@link WorkerSession}); what is
+ * the conversation's own (`send`, `status`, `log`) ends with it.
  */
 export class Instance {
   #status: StubStatus = 'created';
@@ -63,8 +69,11 @@ export class Instance {
     readonly pkg: WorkerPackage,
     readonly session: WorkerSession,
     readonly runtime: InstanceRuntime,
+    /** The one address it may send from (`ctx.peer`); undefined for the inbox. */
+    readonly peer?: string,
   ) {
     this.#logRate = new RateLimit(runtime.limits.logPerSecond, runtime.limits.logBurst);
+    session.instances.add(this);
     const { messagesPerSecond } = pkg.limits;
     this.#sendRate = new RateLimit(messagesPerSecond, messagesPerSecond);
   }
@@ -73,9 +82,15 @@ export class Instance {
     return this.#state === 'active';
   }
 
-  /** Calls into the stub; a throw or a rejection fails this instance. */
+  /**
+   * Calls into the stub; a throw or a rejection fails this instance. Once it ended, the call
+   * serves its session (a timer or socket it left there), which answers for it.
+   */
   invoke(where: EntryPoint, call: () => unknown): void {
-    if (this.#state === 'ended') return;
+    if (this.#state === 'ended') {
+      this.session.run(where, call, this.cid);
+      return;
+    }
     try {
       const result = call();
       if (
@@ -93,7 +108,9 @@ export class Instance {
   /** Ends the instance because the stub failed in `where`, for the reason `why`. */
   fail(where: EntryPoint, why: string): void {
     if (this.#state === 'ended') return;
-    this.#end();
+    // The stub had no say in this end: its timers may drive what the session's other
+    // instances share, so they go on for the session.
+    this.#end(true);
     this.runtime.post({ t: 'failed', cid: this.cid, where, error: why });
   }
 
@@ -106,7 +123,7 @@ export class Instance {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      this.#end();
+      this.#end(false);
       this.runtime.post(
         error === undefined ? { t: 'stopped', cid: this.cid } : { t: 'stopped', cid: this.cid, error },
       );
@@ -125,9 +142,18 @@ export class Instance {
     }
   }
 
-  #end(): void {
+  /**
+   * Leaves the session at once. Its timers end with it, unless `orphan` and the session has
+   * another instance: then they pass to the session.
+   */
+  #end(orphan: boolean): void {
     this.#state = 'ended';
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.session.instances.delete(this);
+    const keep = orphan && this.session.steward !== undefined;
+    for (const [id, timer] of this.#timers) {
+      if (keep) this.session.timers.set(id, timer);
+      else clearTimeout(timer);
+    }
     this.#timers.clear();
     this.runtime.ended(this);
   }
@@ -136,6 +162,15 @@ export class Instance {
 
   send(msg: Message): void {
     this.#assertOpen('send');
+    // The host refuses any other sender as well; refused here, at once, a stub routing through
+    // a session's conversations (one connection for all) can try the next one.
+    const from = this.peer === undefined || msg === null || typeof msg !== 'object' ? undefined : msg.from;
+    if (from !== undefined && from !== this.peer) {
+      throw this.#refuse(
+        'PF_ERR_SPOOF',
+        `ctx.send: conversation ${this.cid} sends from ${this.peer} only, not ${cut(String(from))}`,
+      );
+    }
     let json: string | undefined;
     try {
       json = JSON.stringify(msg);
@@ -194,7 +229,7 @@ export class Instance {
   }
 
   connect(url: string, protocols: readonly string[], delegate: SocketDelegate): StubSocket {
-    this.#assertOpen('connect');
+    const agent = this.#agent('connect');
     const allowed = this.pkg.endpoints(url);
     if (allowed === undefined) {
       throw this.#refuse(
@@ -213,7 +248,7 @@ export class Instance {
     }
     const sock = this.runtime.nextId();
     this.#post(
-      { t: 'connect', cid: this.cid, session: this.session.id, sock, url: allowed, protocols: list },
+      { t: 'connect', cid: agent.cid, session: this.session.id, sock, url: allowed, protocols: list },
       'connect',
     );
     const socket: WorkerSocket = { sock, session: this.session, opener: this, delegate, state: 'connecting' };
@@ -249,7 +284,7 @@ export class Instance {
 
   timer(fn: () => void, ms: number, repeat: boolean): number {
     const what = repeat ? 'setInterval' : 'setTimeout';
-    this.#assertOpen(what);
+    this.#agent(what);
     if (typeof fn !== 'function')
       throw this.#refuse('PF_ERR_SANDBOX', `ctx.${what} takes a function, not ${typeof fn}`);
     const max = this.pkg.limits.maxTimers;
@@ -259,19 +294,28 @@ export class Instance {
     const delay = Math.min(Math.max(Number(ms) || 0, 0), 2 ** 31 - 1);
     const id = this.runtime.nextId();
     const run = () => {
-      if (!repeat) this.#timers.delete(id);
-      this.invoke('timer', () => fn());
+      if (!repeat) {
+        this.#timers.delete(id);
+        this.session.timers.delete(id);
+      }
+      if (this.#state !== 'ended') return this.invoke('timer', fn);
+      // The session's now: one that throws is cleared, as nobody answers for it.
+      if (!this.session.run('timer', fn, this.cid)) this.clearTimer(id);
     };
-    this.#timers.set(id, repeat ? setInterval(run, delay) : setTimeout(run, delay));
+    const timer = repeat ? setInterval(run, delay) : setTimeout(run, delay);
+    (this.#state === 'ended' ? this.session.timers : this.#timers).set(id, timer);
     return id;
   }
 
+  /** Clears a timer of this instance, or one its session took over. */
   clearTimer(id: number): void {
-    const timer = this.#timers.get(id);
+    const own = this.#timers.get(id);
+    const timer = own ?? this.session.timers.get(id);
     if (timer === undefined) return;
     // Timeouts and intervals share one id space (HTML, Node): clearTimeout ends either.
     clearTimeout(timer);
-    this.#timers.delete(id);
+    if (own === undefined) this.session.timers.delete(id);
+    else this.#timers.delete(id);
   }
 
   // ---- helpers ----
@@ -293,7 +337,8 @@ export class Instance {
             { session: session.id, window: session.out.windowBytes },
           ),
         );
-        this.runtime.post({ t: 'flood', cid: this.cid, what });
+        const cid = this.#state === 'ended' ? (this.session.steward?.cid ?? this.cid) : this.cid;
+        this.runtime.post({ t: 'flood', cid, what });
       }
       throw session.flood;
     }
@@ -315,6 +360,22 @@ export class Instance {
       this.runtime.post({ t: 'flood', cid: this.cid, what: `send (over ${rate} per second)` });
     }
     throw session.flood;
+  }
+
+  /**
+   * Who acts for a session capability (a timer, a socket) asked through this `ctx`: this
+   * instance, or once it ended, the session's oldest live one.
+   *
+   * @throws ProtoflyError `PF_ERR_CLOSED` when the instance ended and its session has no other.
+   */
+  #agent(what: string): Instance {
+    if (this.#state !== 'ended') return this;
+    const steward = this.session.steward;
+    if (steward) return steward;
+    throw this.#refuse(
+      'PF_ERR_CLOSED',
+      `ctx.${what}: conversation ${this.cid} has ended, and no other conversation uses its session`,
+    );
   }
 
   #assertOpen(what: string): void {

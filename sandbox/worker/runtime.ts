@@ -191,7 +191,7 @@ export class Runtime implements InstanceRuntime {
       session = new WorkerSession(frame.session, this.limits.windowBytes, this.options.harden);
       this.#sessions.set(frame.session, session);
     }
-    const instance = new Instance(cid, pkg, session, this);
+    const instance = new Instance(cid, pkg, session, this, frame.peer);
     this.#instances.set(cid, instance);
 
     // Settles once, with a stub or with why there is none.
@@ -265,14 +265,12 @@ export class Runtime implements InstanceRuntime {
     }
     // Events reach the delegate for as long as the session lives, even after its opener
     // ended: the socket may serve the session's other instances.
-    try {
+    opener.invoke('socket', () => {
       if (event.type === 'message') delegate.onMessage(event.data);
       else if (event.type === 'open') delegate.onOpen?.(event.protocol);
       else if (event.type === 'close') delegate.onClose?.(event.code, event.reason);
       else delegate.onError?.(event.message);
-    } catch (err) {
-      opener.fail('socket', describeError(err));
-    }
+    });
   }
 
   #ack(session: WorkerSession | undefined, cost: number): void {

@@ -468,8 +468,9 @@ export class Connection {
     this.#state = 'failed';
     this.#failure = detail;
     for (const slot of [...this.#timers.keys()]) this.#disarm(slot);
-    this.#broadcast('failed', detail);
+    // Answered first: after a conversation's `failed`, the host takes nothing more from it.
     for (const e of this.#outbox.clear()) this.#answer(e.conversation, e.msg, 503, detail);
+    this.#broadcast('failed', detail);
   }
 
   #close(): void {
