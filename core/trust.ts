@@ -45,7 +45,8 @@ export class TrustStore {
 
   /**
    * The trusted key `kid` of `domain`. `publishedKeys` fetches the domain's JWKS; it is only
-   * called on first use.
+   * called on first use, and must fetch from the domain's own catalogue (the loader's
+   * `keysUrl(domain)`), never from wherever a descriptor came from: what it returns is recorded.
    *
    * @throws ProtoflyError `PF_ERR_UNTRUSTED_KEY` naming the domain and the key.
    */
