@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { Bus } from '../core/bus.js';
+import { developmentPolicy } from '../core/policy.js';
 import type { SandboxLogger } from '../sandbox/host.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { type ConverseOptions, converse, eventually, type TestConversation } from './support/conversation.js';
@@ -47,7 +48,7 @@ describe('a shared session when one of its conversations fails', () => {
   let host: NodeWorkerHost;
   let bus: Bus;
   beforeAll(async () => {
-    host = new NodeWorkerHost({ log });
+    host = new NodeWorkerHost({ policy: developmentPolicy, log });
     bus = new Bus({ timeoutMs: 10_000 });
     await host.ready();
   });

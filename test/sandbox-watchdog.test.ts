@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '../core/bus.js';
+import { developmentPolicy } from '../core/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { converse, eventually, type TestConversation } from './support/conversation.js';
 import { verifiedPackageOf } from './support/packages.js';
@@ -40,7 +41,7 @@ describe('NodeWorkerHost watchdog', () => {
   let host: NodeWorkerHost;
   let bus: Bus;
   beforeAll(async () => {
-    host = new NodeWorkerHost({ watchdogMs: WATCHDOG_MS });
+    host = new NodeWorkerHost({ policy: developmentPolicy, watchdogMs: WATCHDOG_MS });
     bus = new Bus({ timeoutMs: 10_000 });
     await host.ready();
   });
