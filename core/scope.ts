@@ -15,6 +15,8 @@ export interface Instance {
   readonly started: Promise<StubHandle>;
   handle?: StubHandle;
   status: StubStatus;
+  /** Why the host failed it (`PF_ERR_SANDBOX` it threw, `PF_ERR_MEMORY`, `PF_ERR_WATCHDOG`...). */
+  failure?: ProtoflyError;
   /** Set once it is being stopped. */
   stopping?: Promise<void>;
 }
@@ -87,11 +89,25 @@ export class ConversationScope implements Disposable {
 
   /** `instance` carries the conversation from now on, and takes what was held, in order. */
   release(instance: Instance): void {
+    const changed = instance !== this.current;
     this.current = instance;
     this.candidate = undefined;
     this.onCandidateStatus = undefined;
     this.#holding = false;
+    // Another instance carries it now (one revived after a swap): its status is the conversation's.
+    if (changed) this.init.onStatus(instance.status);
     if (instance.handle) this.#flush();
+  }
+
+  /**
+   * Takes back a message held for the stub, before the stub got it. True when it was held
+   * (it will not be sent now).
+   */
+  withdraw(id: string): boolean {
+    const i = this.#held.findIndex((m) => m.id === id);
+    if (i < 0) return false;
+    this.#held.splice(i, 1);
+    return true;
   }
 
   /**
@@ -106,7 +122,10 @@ export class ConversationScope implements Disposable {
   /** A status report from one of this scope's instances. */
   status(instance: Instance, status: StubStatus, detail?: string): void {
     instance.status = status;
-    if (instance === this.current) this.init.onStatus(status, detail);
+    // The carrying instance ending during a swap (the two share a worker, which the new version
+    // brought down) is for the swap to settle: it revives the old version if it rolls back.
+    const ended = status === 'failed' || status === 'stopped';
+    if (instance === this.current && !(ended && this.candidate)) this.init.onStatus(status, detail);
     else if (instance === this.candidate) this.onCandidateStatus?.(status, detail);
   }
 
@@ -151,16 +170,34 @@ export class ConversationScope implements Disposable {
 
   #toStub(msg: Message): void {
     const handle = this.current?.handle;
-    if (handle && !this.#holding) return handle.postMessage(msg);
+    if (handle && !this.#holding) {
+      try {
+        return handle.postMessage(msg);
+      } catch (err) {
+        // The stub's window is full, or it ended: it never got the message, so say so.
+        return this.#refuse(msg, err as ProtoflyError);
+      }
+    }
     if (this.#held.length < this.init.holdLimit) {
       this.#held.push(msg);
       return;
     }
-    const err = new ProtoflyError(
-      'PF_ERR_FLOOD',
-      `${this.#held.length} messages held for ${msg.to}; ${msg.id} refused`,
+    this.#refuse(
+      msg,
+      new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `${this.#held.length} messages held for ${msg.to}; ${msg.id} refused`,
+      ),
     );
+  }
+
+  /** A message the stub did not take: a request is answered 503 (not delivered), a response reported. */
+  #refuse(msg: Message, err: ProtoflyError): void {
     if (msg.type === 'response') return this.init.onError(err);
-    this.init.bus.send(response(msg, Code.UNAVAILABLE, err.message));
+    try {
+      this.init.bus.send(response(msg, Code.UNAVAILABLE, err.message));
+    } catch (e) {
+      this.init.onError(e as ProtoflyError);
+    }
   }
 }

@@ -50,6 +50,14 @@ export class Outbox<E extends Outgoing> {
     return undefined;
   }
 
+  /** Takes out an entry with message id `id` that is not in flight (withdrawn before it was sent). */
+  take(id: string): E | undefined {
+    for (let i = this.#inFlight; i < this.#entries.length; i++) {
+      if (this.#entries[i]!.msg.id === id) return this.#entries.splice(i, 1)[0];
+    }
+    return undefined;
+  }
+
   /** Puts a settled entry back as the next one to send. */
   retry(entry: E): void {
     this.#entries.splice(this.#inFlight, 0, entry);
