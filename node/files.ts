@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ProtoflyError } from '../core/errors.js';
 
 /** System codes that say the disk, not the caller, is at fault: full, read-only, not ours. */
@@ -35,15 +35,45 @@ function storageReason(code: string): string {
  *   (no temporary file is left behind).
  */
 export async function writeAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await mkdir(dirname(file), { recursive: true });
+  } catch (err) {
+    // A recursive mkdir on a read-only file system can say ENOENT for the directory it could not make.
+    const e = err as NodeJS.ErrnoException;
+    throw storageError(
+      e.code === 'ENOENT' ? Object.assign(e, { code: 'EROFS' }) : e,
+      `create ${dirname(file)}`,
+    );
+  }
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
     await writeFile(tmp, data, { mode });
     await rename(tmp, file);
   } catch (err) {
     // A full disk can leave a partial temporary file: it must not fill what little is left.
     await rm(tmp, { force: true }).catch(() => undefined);
     throw storageError(err, `write ${file}`);
+  }
+}
+
+/**
+ * Checks that `dir` can be written (made if missing), by writing and removing a small file.
+ *
+ * @throws ProtoflyError `PF_ERR_STORAGE` naming `dir` when it is read-only, full or not ours.
+ */
+export async function assertWritable(dir: string): Promise<void> {
+  const probe = join(dir, `.write-check-${randomBytes(6).toString('hex')}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, 'protofly');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw storageError(
+      e.code === 'ENOENT' ? Object.assign(e, { code: 'EROFS' }) : e,
+      `write the data directory ${dir}`,
+    );
+  } finally {
+    await rm(probe, { force: true }).catch(() => undefined);
   }
 }
 
