@@ -103,10 +103,9 @@ export interface RuntimeEvents {
   /** A superseded version runs no instance any more and was unloaded from the sandbox. */
   unload(carrier: Carrier): void;
   /**
-   * The inbox's stub instance failed for a reason not its own code's (its worker died, e.g.
-   * brought down by another instance): `lost`, then `restored` once registered again, retried
-   * with back-off; `refused` when it failed on its own (it threw), and register() must be
-   * called again.
+   * The inbox's stub instance failed (its worker died, e.g. brought down by another instance):
+   * `lost`, then `restored` once registered again, retried with back-off; `refused` when an
+   * attempt's activation threw (the stub fails on its own): register() must be called again.
    */
   inbox(event: InboxEvent): void;
   /** Something went wrong that belongs to no caller: a stub broke a rule, a message could not be routed. */
@@ -258,9 +257,10 @@ export class Runtime extends Emitter<RuntimeEvents> {
   }
 
   /**
-   * The inbox's instance failed: it is dropped, so that register() builds it again; when its
-   * code did not fail on its own (its worker died, or was terminated), the runtime registers
-   * again itself, with back-off.
+   * The inbox's instance failed: it is dropped, so that register() builds it again, and the
+   * runtime does so itself, with back-off: a worker that died (its memory, a crash, another
+   * instance in it) is not the stub's fault. It stops when an attempt's activation throws:
+   * that stub fails on its own.
    */
   #inboxFailed(scope: ConversationScope, home: string, detail: string | undefined): void {
     if (this.#inboxScope !== scope) return;
@@ -273,8 +273,6 @@ export class Runtime extends Emitter<RuntimeEvents> {
     // The host's reason was reported with the failure already.
     if (!cause) this.emit('error', error);
     if (this.#closed) return;
-    // Its own code threw: registering it again would only fail again.
-    if (isProtoflyError(cause, 'PF_ERR_SANDBOX')) return this.emit('inbox', { state: 'refused', error });
     this.emit('inbox', { state: 'lost', error });
     this.#inboxRetry ??= { attempt: 0 };
     this.#reregister();
@@ -293,7 +291,13 @@ export class Runtime extends Emitter<RuntimeEvents> {
           this.emit('inbox', { state: 'restored', attempt: retry.attempt });
         },
         (err: unknown) => {
-          this.emit('inbox', { state: 'lost', error: asError(err), attempt: retry.attempt, delayMs });
+          const error = asError(err);
+          // Its activation threw: it fails on its own, and only a new register() tries again.
+          if (error.code === 'PF_ERR_SANDBOX') {
+            this.#inboxRetry = undefined;
+            return this.emit('inbox', { state: 'refused', error, attempt: retry.attempt });
+          }
+          this.emit('inbox', { state: 'lost', error, attempt: retry.attempt, delayMs });
           this.#reregister();
         },
       );

@@ -192,7 +192,10 @@ export class ConversationScope implements Disposable {
     }
     this.#refuse(
       msg,
-      new ProtoflyError('PF_ERR_FLOOD', `${this.#held.length} messages held for ${msg.to}; ${msg.id} refused`),
+      new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `${this.#held.length} messages held for ${msg.to}; ${msg.id} refused`,
+      ),
     );
   }
 

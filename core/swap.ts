@@ -184,8 +184,13 @@ function live(scope: ConversationScope, candidate: Instance): Promise<void> {
     scope.onCandidateStatus = (status, detail) => {
       if (status === 'live') resolve();
       else if (status === 'failed' || status === 'stopped') {
+        // The host's reason when it gave one (PF_ERR_MEMORY, PF_ERR_WATCHDOG...).
         reject(
-          new ProtoflyError('PF_ERR_SANDBOX', `${labelOf(candidate.pkg)} ${status}: ${detail ?? ''}`.trim()),
+          candidate.failure ??
+            new ProtoflyError(
+              'PF_ERR_SANDBOX',
+              `${labelOf(candidate.pkg)} ${status}: ${detail ?? ''}`.trim(),
+            ),
         );
       }
     };

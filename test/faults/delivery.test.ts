@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Conversation, Incoming } from '../../core/conversation.js';
+import type { Conversation } from '../../core/conversation.js';
 import type { ProtoflyError } from '../../core/errors.js';
-import type { InboxEvent, Runtime, VersionEvent } from '../../core/runtime.js';
+import type { Runtime, VersionEvent } from '../../core/runtime.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { Ledger } from './ledger.js';
 import { type FaultWorld, faultWorld, JSON_WS, stubDir } from './world.js';
@@ -38,7 +38,7 @@ function host(): NodeWorkerHost {
 }
 
 /** Resolves with the first `event` of `rt` that `match` accepts. */
-function next<T>(rt: Runtime, event: 'version' | 'inbox', match: (e: T) => boolean): Promise<T> {
+function next<T>(rt: Runtime, event: 'version', match: (e: T) => boolean): Promise<T> {
   return new Promise((resolve) => {
     const off = rt.on(event, ((e: T) => {
       if (!match(e)) return;
@@ -62,121 +62,124 @@ async function aliceAndBob(w: FaultWorld, options: { alice?: Options; bob?: Opti
 }
 
 describe('delivery under faults', () => {
-  it('a reader of the async iterator 10 000 behind: what is over is refused (503), never acknowledged and dropped', async () => {
-    world = await faultWorld();
-    const { withBob, withAlice } = await aliceAndBob(world);
-    const ledger = new Ledger();
-    // Bob's app reads with the iterator (its first next() makes it a reader), but only once
-    // every send settled: it falls more than 10 000 behind.
-    const iterator = withAlice[Symbol.asyncIterator]();
-    const first = iterator.next();
-    await ledger.stream(ALICE, withBob, 12_000, 500);
-    void (async () => {
-      for (let r = await first; !r.done; r = await iterator.next()) ledger.heard(r.value);
-    })();
-    const report = await ledger.check();
-    expect(report.sent).toBe(12_000);
-    expect(report.resolved).toBeGreaterThanOrEqual(10_000);
-    expect(report.resolved + (report.notDelivered[503] ?? 0)).toBe(12_000);
-  }, CASE_MS);
+  it(
+    'a reader of the async iterator 10 000 behind: what is over is refused (503), never acknowledged and dropped',
+    async () => {
+      world = await faultWorld();
+      const { withBob, withAlice } = await aliceAndBob(world);
+      const ledger = new Ledger();
+      // Bob's app reads with the iterator (its first next() makes it a reader), but only once
+      // every send settled: it falls more than 10 000 behind.
+      const iterator = withAlice[Symbol.asyncIterator]();
+      const first = iterator.next();
+      await ledger.stream(ALICE, withBob, 12_000, 500);
+      void (async () => {
+        for (let r = await first; !r.done; r = await iterator.next()) ledger.heard(r.value);
+      })();
+      const report = await ledger.check();
+      expect(report.sent).toBe(12_000);
+      expect(report.resolved).toBeGreaterThanOrEqual(10_000);
+      expect(report.resolved + (report.notDelivered[503] ?? 0)).toBe(12_000);
+    },
+    CASE_MS,
+  );
 
-  it('a node restarted mid-stream, gracefully then killed: no send rejected that arrives, none lost or doubled', async () => {
-    world = await faultWorld();
-    const w = world;
-    const { withBob, withAlice } = await aliceAndBob(w);
-    const ledger = new Ledger();
-    ledger.listen(withAlice);
-    const streaming = ledger.stream(ALICE, withBob, 3000, 200);
-    await ledger.until(() => ledger.settled >= 500);
-    await w.node.signal('SIGTERM');
-    await w.node.start();
-    await ledger.until(() => ledger.settled >= 1500);
-    await w.node.signal('SIGKILL');
-    await w.node.start();
-    await streaming;
-    const report = await ledger.check();
-    expect(report).toMatchObject({ sent: 3000, resolved: 3000, unknown: 0 });
-  }, CASE_MS);
+  it(
+    'a node restarted mid-stream, gracefully then killed: no send rejected that arrives, none lost or doubled',
+    async () => {
+      world = await faultWorld();
+      const w = world;
+      const { withBob, withAlice } = await aliceAndBob(w);
+      const ledger = new Ledger();
+      ledger.listen(withAlice);
+      const streaming = ledger.stream(ALICE, withBob, 3000, 200);
+      await ledger.until(() => ledger.settled >= 500);
+      await w.node.signal('SIGTERM');
+      await w.node.start();
+      await ledger.until(() => ledger.settled >= 1500);
+      await w.node.signal('SIGKILL');
+      await w.node.start();
+      await streaming;
+      const report = await ledger.check();
+      expect(report).toMatchObject({ sent: 3000, resolved: 3000, unknown: 0 });
+    },
+    CASE_MS,
+  );
 
-  it('a live swap to a version that exhausts its memory: rolled back, the app survives, nothing dropped', async () => {
-    world = await faultWorld();
-    const w = world;
-    const unhandled: unknown[] = [];
-    const onUnhandled = (err: unknown) => unhandled.push(err);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+  it(
+    'a live swap to a version that exhausts its memory: rolled back, the app survives, nothing dropped',
+    async () => {
+      world = await faultWorld();
+      const w = world;
+      const unhandled: unknown[] = [];
+      const onUnhandled = (err: unknown) => unhandled.push(err);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const { alice, withBob, withAlice } = await aliceAndBob(w, {
+          // The bomb must bring the worker down before the swap's time-out.
+          alice: { updates: { 'b.example': 'live' }, swapTimeoutMs: 15_000 },
+          bob: { updates: { 'b.example': 'pin' } },
+        });
+        const ledger = new Ledger();
+        ledger.listen(withAlice);
+        const rollback = next<VersionEvent>(alice.runtime, 'version', (e) => e.change === 'rollback');
+        const streaming = ledger.stream(ALICE, withBob, 2000, 100);
+        await ledger.until(() => ledger.settled >= 200);
+        await w.release(stubDir('memory-bomb'), '0.2.0');
+        const event = await rollback;
+        await streaming;
+        const report = await ledger.check();
+        expect(report).toMatchObject({ sent: 2000, resolved: 2000, unknown: 0 });
+        expect(event).toMatchObject({
+          peer: BOB,
+          carrier: { version: '0.1.0' },
+          attempted: { version: '0.2.0' },
+        });
+        expect((event.error!.cause as ProtoflyError).code).toBe('PF_ERR_MEMORY');
+        expect(withBob.carrier.version).toBe('0.1.0');
+        expect(withBob.status).toBe('live');
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    },
+    CASE_MS,
+  );
+
+  it(
+    'a release while the node is down is not refused: taken once the node is back, by running and new conversations',
+    async () => {
+      world = await faultWorld();
+      const w = world;
       const { alice, withBob, withAlice } = await aliceAndBob(w, {
-        // The bomb must bring the worker down before the swap's time-out.
-        alice: { updates: { 'b.example': 'live' }, swapTimeoutMs: 15_000 },
+        alice: { updates: { 'b.example': 'live' }, swapTimeoutMs: 1000 },
         bob: { updates: { 'b.example': 'pin' } },
       });
       const ledger = new Ledger();
       ledger.listen(withAlice);
+      const down = new Promise<void>((r) => withBob.on('status', (s) => s === 'disconnected' && r()));
+      await w.node.signal('SIGKILL');
+      await down;
+      // Sent while the node is away: held by the stub, not failed.
+      const streaming = ledger.stream(ALICE, withBob, 200, 50);
       const rollback = next<VersionEvent>(alice.runtime, 'version', (e) => e.change === 'rollback');
-      const streaming = ledger.stream(ALICE, withBob, 2000, 100);
-      await ledger.until(() => ledger.settled >= 200);
-      await w.release(stubDir('memory-bomb'), '0.2.0');
-      const event = await rollback;
+      await w.release(JSON_WS, '0.2.0');
+      const failed = await rollback;
+      expect(failed).toMatchObject({
+        attempted: { version: '0.2.0' },
+        error: { detail: { cause: 'PF_ERR_SWAP' } },
+      });
+      const swapped = next<VersionEvent>(
+        alice.runtime,
+        'version',
+        (e) => e.change === 'swap' && e.peer === BOB,
+      );
+      await w.node.start();
+      expect((await swapped).carrier.version).toBe('0.2.0');
       await streaming;
-      const report = await ledger.check();
-      expect(report).toMatchObject({ sent: 2000, resolved: 2000, unknown: 0 });
-      expect(event).toMatchObject({ peer: BOB, carrier: { version: '0.1.0' }, attempted: { version: '0.2.0' } });
-      expect((event.error?.cause as ProtoflyError).code).toBe('PF_ERR_MEMORY');
-      expect(withBob.carrier.version).toBe('0.1.0');
-      expect(withBob.status).toBe('live');
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
-  }, CASE_MS);
-
-  it('a release while the node is down is not refused: taken once the node is back, by running and new conversations', async () => {
-    world = await faultWorld();
-    const w = world;
-    const { alice, withBob, withAlice } = await aliceAndBob(w, {
-      alice: { updates: { 'b.example': 'live' }, swapTimeoutMs: 1000 },
-      bob: { updates: { 'b.example': 'pin' } },
-    });
-    const ledger = new Ledger();
-    ledger.listen(withAlice);
-    const down = new Promise<void>((r) => withBob.on('status', (s) => s === 'disconnected' && r()));
-    await w.node.signal('SIGKILL');
-    await down;
-    // Sent while the node is away: held by the stub, not failed.
-    const streaming = ledger.stream(ALICE, withBob, 200, 50);
-    const rollback = next<VersionEvent>(alice.runtime, 'version', (e) => e.change === 'rollback');
-    await w.release(JSON_WS, '0.2.0');
-    const failed = await rollback;
-    expect(failed).toMatchObject({ attempted: { version: '0.2.0' }, error: { detail: { cause: 'PF_ERR_SWAP' } } });
-    const swapped = next<VersionEvent>(alice.runtime, 'version', (e) => e.change === 'swap' && e.peer === BOB);
-    await w.node.start();
-    expect((await swapped).carrier.version).toBe('0.2.0');
-    await streaming;
-    expect(await ledger.check()).toMatchObject({ sent: 200, resolved: 200, unknown: 0 });
-    expect((await alice.runtime.conversation(CAROL)).carrier.version).toBe('0.2.0');
-  }, CASE_MS);
-
-  it("an inbox whose worker died registers again by itself, and its user is reachable", async () => {
-    world = await faultWorld();
-    const w = world;
-    // Everyone runs 0.2.0: json-ws, but a conversation with user://b.example/bomb exhausts its worker.
-    await w.release(stubDir('memory-bomb'), '0.2.0');
-    const bob = w.runtime('bob', { host: host() });
-    await bob.runtime.register();
-    const lost = next<InboxEvent>(bob.runtime, 'inbox', (e) => e.state === 'lost');
-    const restored = next<InboxEvent>(bob.runtime, 'inbox', (e) => e.state === 'restored');
-    await expect(bob.runtime.conversation('user://b.example/bomb')).rejects.toMatchObject({
-      code: 'PF_ERR_CONVERSATION',
-    });
-    expect((await lost).error?.code).toBe('PF_ERR_MEMORY');
-    await restored;
-    const incoming = new Promise<Conversation>((resolve) => bob.runtime.on('conversation', resolve));
-    const alice = w.runtime('alice', { host: host() });
-    const withBob = await alice.runtime.conversation(BOB);
-    const ledger = new Ledger();
-    const streaming = ledger.stream(ALICE, withBob, 100, 20);
-    ledger.listen(await incoming);
-    await streaming;
-    expect(await ledger.check()).toMatchObject({ sent: 100, resolved: 100 });
-  }, CASE_MS);
+      expect(await ledger.check()).toMatchObject({ sent: 200, resolved: 200, unknown: 0 });
+      expect((await alice.runtime.conversation(CAROL)).carrier.version).toBe('0.2.0');
+    },
+    CASE_MS,
+  );
 });

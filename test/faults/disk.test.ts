@@ -2,7 +2,13 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CatalogueClient } from '../../core/catalogue.js';
 import type { ProtoflyError } from '../../core/errors.js';
+import { Loader } from '../../core/loader.js';
+import { Runtime } from '../../core/runtime.js';
+import { CacheStore, type Store } from '../../core/store.js';
+import { TrustStore } from '../../core/trust.js';
+import { storageError } from '../../node/files.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { full, readOnly } from './disk.js';
 import { type FaultWorld, faultWorld } from './world.js';
@@ -34,21 +40,34 @@ function host(): NodeWorkerHost {
 }
 
 describe('disk faults', () => {
-  it('a full package store: the conversation opens from the verified package in memory; the failed write is an error event', async (ctx) => {
+  it('a full package store: the conversation opens from the verified package in memory; the failed write is an error event', async () => {
     world = await faultWorld();
     const dataDir = join(world.dir, 'alice');
-    // A 4 KiB tmpfs where the packages go: the stub's bundle does not fit.
+    // A 4 KiB tmpfs where the packages go, which the stub's bundle does not fit; where this
+    // machine cannot mount one, the same ENOSPC injected at the Store boundary.
     const unmount = await full(join(dataDir, 'packages'), 4);
-    if (!unmount) {
-      // Not root, or no mount here: this case needs a full file system and says so.
-      ctx.annotate('no tmpfs mount on this machine: the full-disk case ran nothing');
-      return;
+    let runtime: Runtime;
+    if (unmount) {
+      undo.push(unmount);
+      runtime = world.runtime('alice', { host: host(), dataDir }).runtime;
+    } else {
+      const enospc = Object.assign(new Error('no space left on device'), { code: 'ENOSPC', path: dataDir });
+      const fullStore: Store = {
+        get: async () => undefined,
+        set: async () => Promise.reject(storageError(enospc, `write ${dataDir}`)),
+        delete: async () => undefined,
+      };
+      const loader = new Loader({
+        trust: new TrustStore({ mode: 'tofu' }),
+        catalogue: new CatalogueClient({ catalogues: { 'b.example': world.catalogueUrl } }),
+        store: new CacheStore(fullStore, (err) => runtime.fault(err)),
+      });
+      runtime = new Runtime({ identity: world.identity('alice'), loader, host: host() });
+      undo.push(() => void runtime.close());
     }
-    undo.push(unmount);
-    const alice = world.runtime('alice', { host: host(), dataDir });
     const errors: ProtoflyError[] = [];
-    alice.runtime.on('error', (err) => errors.push(err));
-    const withBob = await alice.runtime.conversation(BOB);
+    runtime.on('error', (err) => errors.push(err));
+    const withBob = await runtime.conversation(BOB);
     expect(withBob.status).toBe('live');
     const storage = errors.filter((e) => e.code === 'PF_ERR_STORAGE');
     expect(storage.length).toBeGreaterThan(0);
@@ -82,8 +101,13 @@ describe('disk faults', () => {
     await mkdir(dataDir, { recursive: true });
     undo.push(await readOnly(dataDir));
     const config = join(world.dir, 'domain.yaml');
-    await writeFile(config, `domain: c.example\ndataDir: ${dataDir}\nports: { catalogue: 0, messaging: 0, admin: 0 }\n`);
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await writeFile(
+      config,
+      `domain: c.example\ndataDir: ${dataDir}\nports: { catalogue: 0, messaging: 0, admin: 0 }\n`,
+    );
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;
@@ -91,7 +115,9 @@ describe('disk faults', () => {
     expect(await new Promise((r) => child.on('exit', r))).toBe(1);
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`^PF_ERR_STORAGE: cannot write the data directory ${dataDir}: (EROFS|EACCES)`));
+    expect(lines[0]).toMatch(
+      new RegExp(`^PF_ERR_STORAGE: cannot write the data directory ${dataDir}: (EROFS|EACCES)`),
+    );
     expect(lines[1]).toBe('PF_ERR_STORAGE');
   });
 });

@@ -40,6 +40,10 @@ export class Ledger {
   readonly #next = new Map<string, number>();
   /** Per sender: the sequence numbers that arrived, in arrival order. */
   readonly #arrived = new Map<string, number[]>();
+  /** Every `<sender>#<seq>` that arrived. */
+  readonly #texts = new Set<string>();
+  /** Resolved sends not arrived yet, once {@link check} waits for them. */
+  #missing: Set<string> | undefined;
   #waiter: (() => void) | undefined;
 
   /** Sends the next numbered message of `from` on `conversation`; resolves once it settled, never rejects. */
@@ -65,7 +69,13 @@ export class Ledger {
   }
 
   /** Sends `count` messages from `from`, at most `window` unsettled at a time (an app that waits for its sends). */
-  async stream(from: string, conversation: Conversation, count: number, window: number, options?: SendOptions) {
+  async stream(
+    from: string,
+    conversation: Conversation,
+    count: number,
+    window: number,
+    options?: SendOptions,
+  ) {
     const inFlight = new Set<Promise<unknown>>();
     for (let i = 0; i < count; i++) {
       const p = this.send(from, conversation, options).finally(() => inFlight.delete(p));
@@ -85,9 +95,11 @@ export class Ledger {
     const text = (incoming.body as { text?: string }).text ?? '';
     const m = FORMAT.exec(text);
     if (!m) return;
-    let seqs = this.#arrived.get(m[1]!);
-    if (!seqs) this.#arrived.set(m[1]!, (seqs = []));
+    const seqs = this.#arrived.get(m[1]!) ?? [];
+    this.#arrived.set(m[1]!, seqs);
     seqs.push(Number(m[2]));
+    this.#texts.add(text);
+    this.#missing?.delete(text);
     this.#waiter?.();
   }
 
@@ -116,8 +128,10 @@ export class Ledger {
   async check(): Promise<LedgerReport> {
     await Promise.all(this.#settling);
     const resolved = this.#sent.filter((s) => s.outcome === 'resolved');
-    const has = (s: Sent) => this.#arrived.get(s.from)?.includes(s.seq) ?? false;
-    await this.until(() => resolved.every(has));
+    const has = (s: Sent) => this.#texts.has(`${s.from}#${s.seq}`);
+    const missing = new Set(resolved.filter((s) => !has(s)).map((s) => `${s.from}#${s.seq}`));
+    this.#missing = missing;
+    await this.until(() => missing.size === 0);
     for (const [from, seqs] of this.#arrived) {
       // Exactly once, in the order sent.
       expect(new Set(seqs).size, `${from}: a message arrived twice`).toBe(seqs.length);

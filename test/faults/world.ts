@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { pino } from 'pino';
+import type { RuntimeIdentity } from '../../core/runtime.js';
 import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../node/runtime.js';
 import { StaticIdentity } from '../../plugins/backends/identity-static/static-identity.js';
 import { publish } from '../../server/catalogue/publish.js';
@@ -62,7 +63,9 @@ export class NodeProcess {
         out += d;
         if (out.includes('ready ')) resolve();
       });
-      child.once('exit', (code, signal) => reject(new Error(`node exited ${code ?? signal} before ready: ${out}`)));
+      child.once('exit', (code, signal) =>
+        reject(new Error(`node exited ${code ?? signal} before ready: ${out}`)),
+      );
     });
   }
 
@@ -85,6 +88,8 @@ export interface FaultWorld {
   readonly node: NodeProcess;
   readonly catalogueUrl: string;
   readonly dir: string;
+  /** Who `user://b.example/<name>` is, with tokens from b.example. */
+  identity(name: string): RuntimeIdentity;
   /** A runtime for `user://b.example/<name>`, closed with the world. */
   runtime(name: string, options?: Partial<NodeRuntimeOptions>): NodeRuntime;
   /** Publishes `pluginDir` as `version` of b.example's json-ws, for the same node. */
@@ -103,14 +108,18 @@ export async function faultWorld(): Promise<FaultWorld> {
   await publishStubs(d, node.url);
   const identity = new StaticIdentity({ domain: DOMAIN, key: d.key, users: new Map() });
   const runtimes: NodeRuntime[] = [];
+  const identityOf = (name: string): RuntimeIdentity => {
+    const address = `user://${DOMAIN}/${name}`;
+    return { address, token: (audience) => identity.issue(address, 600, audience) };
+  };
   return {
     node,
     catalogueUrl: catalogue.url,
     dir,
+    identity: identityOf,
     runtime(name, options = {}) {
-      const address = `user://${DOMAIN}/${name}`;
       const rt = createNodeRuntime({
-        identity: { address, token: (audience) => identity.issue(address, 600, audience) },
+        identity: identityOf(name),
         catalogues: { [DOMAIN]: catalogue.url },
         // Quick reconnects: the suite is about what survives a fault, not about waiting it out.
         stubConfig: { [DOMAIN]: { reconnectDelayMs: 50, reconnectDelayMaxMs: 200 } },
@@ -148,10 +157,4 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Makes `dir` (for a data directory). */
-export async function makeDir(dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  return dir;
 }

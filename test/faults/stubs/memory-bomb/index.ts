@@ -1,16 +1,13 @@
 import type { Activate } from '../../../../core/stub.js';
 import jsonWs from '../../../../plugins/stubs/json-ws/index.js';
 
-/** The peer whose conversation this stub blows up on. */
-const BOMB = 'user://b.example/bomb';
-
 /**
- * json-ws, except that an instance taking over a conversation (a live swap) or carrying one
- * with {@link BOMB} never goes live: it fills the heap, 1 MiB of strings a millisecond, until
- * the sandbox's memory limit terminates its worker, and every instance in it.
+ * json-ws, except that an instance taking over a conversation (a live swap) never goes live:
+ * it fills the heap, 1 MiB of strings a millisecond, until the sandbox's memory limit
+ * terminates its worker, and every instance in it (the old version's too).
  */
 const activate: Activate = (ctx) => {
-  if (ctx.snapshot === undefined && ctx.peer !== BOMB) return jsonWs(ctx);
+  if (ctx.snapshot === undefined) return jsonWs(ctx);
   ctx.status('connecting', 'filling the heap');
   const hoard: string[] = [];
   ctx.setInterval(() => {
