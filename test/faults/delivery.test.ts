@@ -182,4 +182,33 @@ describe('delivery under faults', () => {
     },
     CASE_MS,
   );
+
+  it(
+    'a send with a deadline while the node is down is withdrawn: rejected, and never delivered after the node is back',
+    async () => {
+      world = await faultWorld();
+      const w = world;
+      const { withBob, withAlice } = await aliceAndBob(w);
+      const ledger = new Ledger();
+      ledger.listen(withAlice);
+      const down = new Promise<void>((r) => withBob.on('status', (s) => s === 'disconnected' && r()));
+      await w.node.signal('SIGKILL');
+      await down;
+      // Held by the stub, never on the wire: withdrawn at their deadline.
+      const outcomes = await Promise.all(
+        [0, 1, 2].map(() => ledger.send(ALICE, withBob, { timeoutMs: 200 })),
+      );
+      expect(outcomes).toEqual(['not-delivered', 'not-delivered', 'not-delivered']);
+      await w.node.start();
+      // Sent after: arrives, and the withdrawn ones do not come with it.
+      await ledger.send(ALICE, withBob);
+      expect(await ledger.check()).toMatchObject({
+        sent: 4,
+        resolved: 1,
+        notDelivered: { 408: 3 },
+        arrived: 1,
+      });
+    },
+    CASE_MS,
+  );
 });
