@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isProtoflyError, ProtoflyError } from '../core/errors.js';
+import { storageError } from '../node/files.js';
 import { catalogue } from './catalogue.js';
 import { cdr } from './cdr.js';
 import type { Command } from './command.js';
@@ -67,7 +68,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (caught) {
-    const err = listenError(caught);
+    // A disk fault nothing coded on the way (a full or read-only directory) is coded here.
+    const err = storageError(listenError(caught), `run ${name}`);
     if (!isProtoflyError(err)) throw err;
     // The code alone on the last line of stderr, for scripts.
     console.error(`${err.message}\n${err.code}`);

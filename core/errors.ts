@@ -57,6 +57,8 @@ export const ERRORS = {
   PF_ERR_CONVERSATION: 'A conversation could not be opened, or was used after it ended.',
   PF_ERR_SWAP:
     'A live swap of a conversation to a new stub version failed: the old version gave no valid snapshot, or the new one threw, failed or did not go live in time. The conversation was rolled back to the version it ran; detail names both.',
+  PF_ERR_STORAGE:
+    'A data directory or store cannot be written or read: the disk is full (ENOSPC, EDQUOT), read-only (EROFS) or not ours (EACCES, EPERM). detail names the path and the system code; free space or fix the permissions. A cache that cannot be written is only logged.',
   PF_ERR_CONFIG: 'A configuration value is missing or wrong. The message names the setting.',
   PF_ERR_USAGE: 'A command was called with wrong arguments. See `protofly --help`.',
 } as const;

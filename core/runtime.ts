@@ -10,10 +10,10 @@ import { Emitter } from './events.js';
 import type { StubDescriptor } from './generated/types.js';
 import type { SandboxHost, StubHandle } from './host.js';
 import type { Loader } from './loader.js';
-import { Code, type Message, response } from './message.js';
+import { Code, type Message, type ResponseMessage, request, response } from './message.js';
 import type { VerifiedPackage } from './plugin.js';
 import { ConversationScope, type Instance, SCOPE_INIT, type ScopeInit } from './scope.js';
-import type { StubStatus } from './stub.js';
+import { type StubStatus, WITHDRAW } from './stub.js';
 import { type SwapLink, swapLive } from './swap.js';
 import { UpdateWatcher, type UpdateWatcherOptions } from './updates.js';
 import { Versions, versionOf } from './versions.js';
@@ -102,11 +102,31 @@ export interface RuntimeEvents {
   update(event: UpdateEvent): void;
   /** A superseded version runs no instance any more and was unloaded from the sandbox. */
   unload(carrier: Carrier): void;
+  /**
+   * The inbox's stub instance failed (its worker died, e.g. brought down by another instance):
+   * `lost`, then `restored` once registered again, retried with back-off; `refused` when an
+   * attempt's activation threw (the stub fails on its own): register() must be called again.
+   */
+  inbox(event: InboxEvent): void;
   /** Something went wrong that belongs to no caller: a stub broke a rule, a message could not be routed. */
   error(err: ProtoflyError): void;
 }
 
+/** What happened to the inbox (see {@link RuntimeEvents.inbox}). */
+export interface InboxEvent {
+  readonly state: 'lost' | 'restored' | 'refused';
+  /** Why it was lost, or why registering again failed. */
+  readonly error?: ProtoflyError;
+  /** Registering again: which attempt this is, and the delay before it, in ms. */
+  readonly attempt?: number;
+  readonly delayMs?: number;
+}
+
 type StubPackage = VerifiedPackage<StubDescriptor>;
+
+/** Back-off of re-registering the inbox: first delay, and the longest. */
+const INBOX_RETRY_MS = 100;
+const INBOX_RETRY_MAX_MS = 5000;
 
 export class Runtime extends Emitter<RuntimeEvents> {
   readonly bus: Bus;
@@ -133,8 +153,12 @@ export class Runtime extends Emitter<RuntimeEvents> {
   readonly #swaps = new Map<ConversationScope, Promise<void>>();
   readonly #swapLink: SwapLink;
   readonly #unlisten: () => void;
+  /** Scopes whose swap found the carrier unreachable: swapped again once they are live. */
+  readonly #deferred = new WeakSet<ConversationScope>();
   #inbox: Promise<void> | undefined;
   #inboxScope: ConversationScope | undefined;
+  /** Re-registering the inbox after it was lost: the timer, and attempts so far. */
+  #inboxRetry: { timer?: ReturnType<typeof setTimeout>; attempt: number } | undefined;
   #closed = false;
 
   constructor(options: RuntimeOptions) {
@@ -192,45 +216,110 @@ export class Runtime extends Emitter<RuntimeEvents> {
 
   /**
    * Connects to the home domain with its stub so that peers can open conversations with this
-   * user; they arrive as `conversation` events.
+   * user; they arrive as `conversation` events. Once the inbox's instance failed, calling it
+   * again registers anew; when it failed for a reason not its own code's, the runtime does so
+   * itself, with back-off (see {@link RuntimeEvents.inbox}).
    */
   register(): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new ProtoflyError('PF_ERR_CLOSED', 'the runtime is closed; nothing registered'));
+    }
     if (!this.#inbox) {
-      const home = parseAddress(this.identity.address).domain;
-      this.#inbox = this.#packageFor(home).then(async (pkg) => {
-        const scope = new ConversationScope(
-          this.#scopeInit(undefined, (status, detail) => {
-            if (status === 'failed') {
-              this.emit(
-                'error',
-                new ProtoflyError('PF_ERR_SANDBOX', `inbox stub of ${home} failed: ${detail}`),
-              );
-            }
-          }),
-        );
-        const instance = this.#start(pkg, scope);
-        scope.current = instance;
-        this.#inboxScope = scope;
-        try {
-          scope.attach(instance, await instance.started);
-        } catch (err) {
-          this.#inboxScope = undefined;
-          await this.#stop(instance);
-          throw err;
-        }
-        this.emit('version', { carrier: carrierOf(pkg.descriptor), change: 'start' });
-      });
-      this.#inbox.catch(() => {
-        this.#inbox = undefined;
+      const inbox = this.#registerInbox();
+      this.#inbox = inbox;
+      inbox.catch(() => {
+        if (this.#inbox === inbox) this.#inbox = undefined;
       });
     }
     return this.#inbox;
+  }
+
+  async #registerInbox(): Promise<void> {
+    const home = parseAddress(this.identity.address).domain;
+    const pkg = await this.#packageFor(home);
+    const scope: ConversationScope = new ConversationScope(
+      this.#scopeInit(undefined, (status, detail) => {
+        if (status === 'live') this.#resume(scope);
+        if (status === 'failed') this.#inboxFailed(scope, home, detail);
+      }),
+    );
+    const instance = this.#start(pkg, scope);
+    scope.current = instance;
+    this.#inboxScope = scope;
+    try {
+      scope.attach(instance, await instance.started);
+    } catch (err) {
+      if (this.#inboxScope === scope) this.#inboxScope = undefined;
+      await this.#stop(instance);
+      throw err;
+    }
+    this.emit('version', { carrier: carrierOf(pkg.descriptor), change: 'start' });
+  }
+
+  /**
+   * The inbox's instance failed: it is dropped, so that register() builds it again, and the
+   * runtime does so itself, with back-off: a worker that died (its memory, a crash, another
+   * instance in it) is not the stub's fault. It stops when an attempt's activation throws:
+   * that stub fails on its own.
+   */
+  #inboxFailed(scope: ConversationScope, home: string, detail: string | undefined): void {
+    if (this.#inboxScope !== scope) return;
+    this.#inboxScope = undefined;
+    this.#inbox = undefined;
+    void scope.dispose();
+    const cause = scope.current?.failure;
+    const error =
+      cause ?? new ProtoflyError('PF_ERR_SANDBOX', `inbox stub of ${home} failed: ${detail ?? ''}`.trim());
+    // The host's reason was reported with the failure already.
+    if (!cause) this.emit('error', error);
+    if (this.#closed) return;
+    this.emit('inbox', { state: 'lost', error });
+    this.#inboxRetry ??= { attempt: 0 };
+    this.#reregister();
+  }
+
+  /** Registers the inbox again after a delay that doubles per failed attempt. */
+  #reregister(): void {
+    const retry = this.#inboxRetry;
+    if (!retry || this.#closed) return;
+    retry.attempt++;
+    const delayMs = Math.min(INBOX_RETRY_MAX_MS, INBOX_RETRY_MS * 2 ** (retry.attempt - 1));
+    retry.timer = setTimeout(() => {
+      this.register().then(
+        () => {
+          this.#inboxRetry = undefined;
+          this.emit('inbox', { state: 'restored', attempt: retry.attempt });
+        },
+        (err: unknown) => {
+          const error = asError(err);
+          // Its activation threw: it fails on its own, and only a new register() tries again.
+          if (error.code === 'PF_ERR_SANDBOX') {
+            this.#inboxRetry = undefined;
+            return this.emit('inbox', { state: 'refused', error, attempt: retry.attempt });
+          }
+          this.emit('inbox', { state: 'lost', error, attempt: retry.attempt, delayMs });
+          this.#reregister();
+        },
+      );
+    }, delayMs);
+  }
+
+  /**
+   * A failure of a part the runtime was built with that belongs to no caller (its package
+   * cache could not be written): told as an `error` event; the runtime goes on.
+   *
+   * @internal for the parts a runtime is assembled from (node/runtime.ts)
+   */
+  fault(err: unknown): void {
+    this.emit('error', asError(err));
   }
 
   /** Ends every conversation, the inbox, and the watching of catalogues. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#inboxRetry?.timer);
+    this.#inboxRetry = undefined;
     this.#watcher.close();
     this.#unwatch.clear();
     await Promise.allSettled([...this.#conversations.values()].map((c) => c.close()));
@@ -341,7 +430,10 @@ export class Runtime extends Emitter<RuntimeEvents> {
   /** Queues a live swap of `scope` to its domain's current version (the inbox's under any policy but `pin`). */
   #swap(scope: ConversationScope): void {
     const previous = this.#swaps.get(scope) ?? Promise.resolve();
-    const next = previous.then(() => this.#swapNow(scope));
+    // Nothing a swap does may reject into the app: whatever escapes is reported.
+    const next = previous
+      .then(() => this.#swapNow(scope))
+      .catch((err: unknown) => this.emit('error', asError(err)));
     this.#swaps.set(scope, next);
     void next.finally(() => {
       if (this.#swaps.get(scope) === next) this.#swaps.delete(scope);
@@ -377,6 +469,8 @@ export class Runtime extends Emitter<RuntimeEvents> {
     }
     const error = outcome.error!;
     if (isProtoflyError(error.cause, 'PF_ERR_CLOSED')) return;
+    // Not live in time while its server was away: tried again once the conversation is live.
+    if (outcome.unreachable) this.#deferred.add(scope);
     if (outcome.newVersionFailed && !this.#refused.has(versionOf(to))) {
       // New conversations would fail on it too: they keep the version that works.
       this.#refused.add(versionOf(to));
@@ -396,6 +490,11 @@ export class Runtime extends Emitter<RuntimeEvents> {
     });
     if (conversation) conversation.fail(error);
     else this.emit('error', error);
+  }
+
+  /** `scope`'s instance is live (again): a swap that found the carrier unreachable is tried again. */
+  #resume(scope: ConversationScope): void {
+    if (this.#deferred.delete(scope)) this.#swap(scope);
   }
 
   /**
@@ -428,8 +527,10 @@ export class Runtime extends Emitter<RuntimeEvents> {
   /** Creates a conversation and its scope, and starts its stub instance (not waiting for it). */
   #begin(peer: string, pkg: StubPackage, incoming: boolean): Conversation {
     const child = this.#container.createChildContainer();
+    let scope: ConversationScope | undefined;
     const conversation = new Conversation(peer, this.identity.address, carrierOf(pkg.descriptor), incoming, {
-      request: (msg) => this.bus.request(msg),
+      send: (msg) => this.bus.send(msg),
+      withdraw: (msg) => this.#withdraw(scope!, msg),
       close: async () => {
         this.#conversations.delete(peer);
         this.#scopes.delete(peer);
@@ -438,9 +539,16 @@ export class Runtime extends Emitter<RuntimeEvents> {
     });
     child.registerInstance<ScopeInit>(
       SCOPE_INIT,
-      this.#scopeInit(peer, (s, detail) => conversation.setStatus(s, detail), conversation),
+      this.#scopeInit(
+        peer,
+        (s, detail) => {
+          conversation.setStatus(s, detail);
+          if (s === 'live' && scope) this.#resume(scope);
+        },
+        conversation,
+      ),
     );
-    const scope = child.resolve(ConversationScope);
+    scope = child.resolve(ConversationScope);
     this.#conversations.set(peer, conversation);
     this.#scopes.set(peer, scope);
     const instance = this.#start(pkg, scope, conversation);
@@ -469,7 +577,10 @@ export class Runtime extends Emitter<RuntimeEvents> {
         pkg,
         scope.peer,
         snapshot,
-        (status, detail) => scope.status(instance, status, detail),
+        (status, detail, error) => {
+          if (error) instance.failure = error;
+          scope.status(instance, status, detail);
+        },
         (msg) => this.#fromStub(instance, scope, msg),
         (err) => this.#report(scope, instance, err),
       ),
@@ -516,7 +627,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
     pkg: StubPackage,
     peer: string | undefined,
     snapshot: unknown,
-    onStatus: (status: StubStatus, detail?: string) => void,
+    onStatus: (status: StubStatus, detail?: string, error?: ProtoflyError) => void,
     send: (msg: Message) => void,
     report: (err: ProtoflyError) => void,
   ): Promise<StubHandle> {
@@ -532,7 +643,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
       delegate: {
         onStatus: (status, detail, error) => {
           if (error) report(error);
-          onStatus(status, detail);
+          onStatus(status, detail, error);
         },
         onRefused: report,
       },
@@ -555,6 +666,17 @@ export class Runtime extends Emitter<RuntimeEvents> {
           'PF_ERR_SPOOF',
           `stub ${d.domain}/${d.name} sent ${msg.type} ${msg.id} from ${msg.from} to ${msg.to}; it may only send from ${peer ?? 'a peer'} to ${this.identity.address}`,
           { from: msg.from, to: msg.to },
+        ),
+      );
+    }
+    // The answer to a conversation's request comes through that conversation's stub: the inbox
+    // may speak for any peer, so it may not settle what another instance carries.
+    if (peer === undefined && msg.type === 'response' && this.#scopes.has(msg.from)) {
+      return report(
+        new ProtoflyError(
+          'PF_ERR_SPOOF',
+          `the inbox stub ${d.domain}/${d.name} answered ${msg.id} for ${msg.from}, whose conversation another instance carries`,
+          { from: msg.from, id: msg.id },
         ),
       );
     }
@@ -617,9 +739,23 @@ export class Runtime extends Emitter<RuntimeEvents> {
     });
   }
 
-  /** A message for this runtime's user, from a stub: to its conversation, answered 200 or 400. */
+  /**
+   * Asks for a conversation's request to be withdrawn: taken out of the scope's hold if it is
+   * there, else the stub is asked (see {@link WITHDRAW}). True when it will not be delivered.
+   */
+  async #withdraw(scope: ConversationScope, msg: Message): Promise<boolean> {
+    if (scope.withdraw(msg.id)) return true;
+    if (scope.disposed) return false;
+    const res = await this.bus.request(
+      request('execute', msg.from, msg.to, { method: WITHDRAW, params: { id: msg.id } }),
+    );
+    return res.body.code >= 200 && res.body.code < 300;
+  }
+
+  /** A message for this runtime's user, from a stub: to its conversation, answered 200, 400 or 503. */
   #toApp(msg: Message): void {
     if (msg.type === 'response') {
+      if (this.#conversations.get(msg.from)?.settle(msg as ResponseMessage)) return;
       // A response nobody waits for any more (its request settled): nothing to answer.
       return this.emit(
         'error',

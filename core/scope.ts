@@ -1,12 +1,15 @@
 import { type Disposable, inject, injectable } from 'tsyringe';
 import type { Bus } from './bus.js';
-import { ProtoflyError } from './errors.js';
+import { isProtoflyError, ProtoflyError } from './errors.js';
 import type { StubDescriptor } from './generated/types.js';
 import type { StubHandle } from './host.js';
 import { Code, type Message, response } from './message.js';
 import type { VerifiedPackage } from './plugin.js';
 import type { StubStatus } from './stub.js';
 import { versionOf } from './versions.js';
+
+/** How soon a stub whose window was full is given what waited, in ms. */
+const BUSY_RETRY_MS = 5;
 
 /** One stub instance of a conversation (or of the inbox), and the package version it runs. */
 export interface Instance {
@@ -15,6 +18,8 @@ export interface Instance {
   readonly started: Promise<StubHandle>;
   handle?: StubHandle;
   status: StubStatus;
+  /** Why the host failed it (`PF_ERR_SANDBOX` it threw, `PF_ERR_MEMORY`, `PF_ERR_WATCHDOG`...). */
+  failure?: ProtoflyError;
   /** Set once it is being stopped. */
   stopping?: Promise<void>;
 }
@@ -49,6 +54,8 @@ export class ConversationScope implements Disposable {
   onCandidateStatus: ((status: StubStatus, detail?: string) => void) | undefined;
   readonly #held: Message[] = [];
   #holding = false;
+  /** The timer that gives the stub what waited for room in its window. */
+  #retry: ReturnType<typeof setTimeout> | undefined;
   /** The version a swap brings up, whose inbound messages wait until the old instance stopped. */
   #parking: VerifiedPackage<StubDescriptor> | undefined;
   readonly #parked: Message[] = [];
@@ -87,11 +94,25 @@ export class ConversationScope implements Disposable {
 
   /** `instance` carries the conversation from now on, and takes what was held, in order. */
   release(instance: Instance): void {
+    const changed = instance !== this.current;
     this.current = instance;
     this.candidate = undefined;
     this.onCandidateStatus = undefined;
     this.#holding = false;
+    // Another instance carries it now (one revived after a swap): its status is the conversation's.
+    if (changed) this.init.onStatus(instance.status);
     if (instance.handle) this.#flush();
+  }
+
+  /**
+   * Takes back a message held for the stub, before the stub got it. True when it was held
+   * (it will not be sent now).
+   */
+  withdraw(id: string): boolean {
+    const i = this.#held.findIndex((m) => m.id === id);
+    if (i < 0) return false;
+    this.#held.splice(i, 1);
+    return true;
   }
 
   /**
@@ -106,7 +127,10 @@ export class ConversationScope implements Disposable {
   /** A status report from one of this scope's instances. */
   status(instance: Instance, status: StubStatus, detail?: string): void {
     instance.status = status;
-    if (instance === this.current) this.init.onStatus(status, detail);
+    // The carrying instance ending during a swap (the two share a worker, which the new version
+    // brought down) is for the swap to settle: it revives the old version if it rolls back.
+    const ended = status === 'failed' || status === 'stopped';
+    if (instance === this.current && !(ended && this.candidate)) this.init.onStatus(status, detail);
     else if (instance === this.candidate) this.onCandidateStatus?.(status, detail);
   }
 
@@ -140,27 +164,67 @@ export class ConversationScope implements Disposable {
 
   async dispose(): Promise<void> {
     this.#disposed = true;
+    clearTimeout(this.#retry);
     this.#unlisten();
     const instances = [this.current, this.candidate].filter((i): i is Instance => i !== undefined);
     await Promise.all(instances.map((i) => this.init.stop(i)));
   }
 
+  /** Gives the current instance what was held, in order, until its window is full. */
   #flush(): void {
-    for (const msg of this.#held.splice(0)) this.#toStub(msg);
+    this.#retry = undefined;
+    const handle = this.current?.handle;
+    while (handle && !this.#holding && this.#held.length > 0) {
+      if (!this.#post(handle, this.#held[0]!)) return;
+      this.#held.shift();
+    }
   }
 
   #toStub(msg: Message): void {
     const handle = this.current?.handle;
-    if (handle && !this.#holding) return handle.postMessage(msg);
-    if (this.#held.length < this.init.holdLimit) {
+    // Behind what is held, in order: the current instance takes it when it takes those.
+    if (handle && !this.#holding && this.#held.length === 0 && this.#post(handle, msg)) return;
+    if (this.#held.length < this.init.holdLimit || msg.type === 'response') {
+      // A response is held whatever the bound: it settles a request the peer is waiting on,
+      // and there are no more of them than requests the stub delivered.
       this.#held.push(msg);
       return;
     }
-    const err = new ProtoflyError(
-      'PF_ERR_FLOOD',
-      `${this.#held.length} messages held for ${msg.to}; ${msg.id} refused`,
+    this.#refuse(
+      msg,
+      new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `${this.#held.length} messages held for ${msg.to}; ${msg.id} refused`,
+      ),
     );
+  }
+
+  /**
+   * Gives `msg` to the stub. False when its window is full: the message waits and is given
+   * again shortly (the host says nothing when the window opens). A stub that ended never
+   * gets it: a request is answered 503, a response reported.
+   */
+  #post(handle: StubHandle, msg: Message): boolean {
+    try {
+      handle.postMessage(msg);
+      return true;
+    } catch (err) {
+      if (isProtoflyError(err, 'PF_ERR_QUEUE_FULL') && !this.#disposed) {
+        this.#retry ??= setTimeout(() => this.#flush(), BUSY_RETRY_MS);
+        return false;
+      }
+      this.#refuse(msg, err as ProtoflyError);
+      return true;
+    }
+  }
+
+  /** A message the stub did not take: a request is answered 503 (not delivered), a response reported. */
+  #refuse(msg: Message, err: ProtoflyError): void {
     if (msg.type === 'response') return this.init.onError(err);
-    this.init.bus.send(response(msg, Code.UNAVAILABLE, err.message));
+    try {
+      this.init.bus.send(response(msg, Code.UNAVAILABLE, err.message));
+    } catch (e) {
+      this.init.onError(e as ProtoflyError);
+    }
   }
 }

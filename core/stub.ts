@@ -102,7 +102,13 @@ export interface StubContext<Config = Readonly<Record<string, unknown>>> {
 
 /** A running stub instance: one per conversation. */
 export interface Stub {
-  /** A message from the runtime bus for the far side. */
+  /**
+   * A message from the runtime bus for the far side. A request is answered once, with a final
+   * response: the far side's, or the stub's own when it will not deliver it (e.g. 503, 413).
+   * While it cannot send (its connection is down) it holds the request: no deadline applies, and
+   * a provisional 1xx is not needed. An `execute` of method {@link WITHDRAW} is for the stub
+   * itself, never the wire: see {@link WITHDRAW}.
+   */
   postMessage(msg: Message): void;
   /** Ends this instance: close what it opened for this conversation. */
   stop(): void | Promise<void>;
@@ -119,3 +125,19 @@ export interface Stub {
 
 /** A stub package's default export. */
 export type Activate = (ctx: StubContext) => Stub | Promise<Stub>;
+
+/**
+ * The `execute` method by which the runtime asks a stub to withdraw a request (a send's deadline
+ * passed): `{type: 'execute', from, to, body: {method: WITHDRAW, params: {id}}}`, from and to as
+ * in the request. The stub answers 200 when the request will not go (it never was on the wire:
+ * taken out, and never answered), 409 when it was on the wire already (its own response will
+ * say what became of it), 404 when it holds no such request. Any other answer counts as 409.
+ */
+export const WITHDRAW = 'protofly.withdraw';
+
+/** The id of the request `msg` withdraws, if it is a withdrawal (see {@link WITHDRAW}). */
+export function withdrawnId(msg: Message): string | undefined {
+  if (msg.type !== 'execute' || msg.body.method !== WITHDRAW) return undefined;
+  const id = (msg.body.params as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' ? id : undefined;
+}

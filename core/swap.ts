@@ -16,6 +16,13 @@ import { assertSnapshot } from './snapshot.js';
  *    held messages in order; then the old one stops.
  * 5. Rollback: if the snapshot is refused, or the new instance throws, fails, or is not live
  *    within the time-out, the old one takes the held messages and goes on; the new one stops.
+ *    When the old one ended meanwhile (both ran in one worker, which the new version brought
+ *    down), a new instance of the old version takes the snapshot and the held messages: nothing
+ *    is dropped, and nothing is thrown at the app.
+ *
+ * A new version not live in time while the old one is not live either (the carrier's server is
+ * unreachable) did not fail on its own: the outcome says `unreachable`, and the runtime tries
+ * again once the conversation is live, rather than refusing the version.
  *
  * Inbound messages can come through both versions at once (a server that forks a user's
  * messages to each of its connections). Those that come through the new version while the old
@@ -43,8 +50,10 @@ export interface SwapOutcome {
   readonly heldMs: number;
   /** `PF_ERR_SWAP` when it was rolled back, with the cause's code in `detail.cause`. */
   readonly error?: ProtoflyError;
-  /** The new version itself failed (it threw, failed, or was not live in time), not the old one's snapshot. */
+  /** The new version failed on its own (it threw, failed, or was not live in time while the old one was), not the old one's snapshot. */
   readonly newVersionFailed: boolean;
+  /** The new version was not live in time while the carrier was unreachable (the old one was not live either): worth trying again. */
+  readonly unreachable?: boolean;
   /**
    * A swap that went through: settles once the old instance stopped and what came through the
    * new version meanwhile was delivered. The new one carries the conversation already.
@@ -73,11 +82,12 @@ export async function swapLive(
   const from = scope.current;
   const begun = performance.now();
   const deadline = begun + timeoutMs;
-  const failure = (cause: ProtoflyError, newVersionFailed: boolean): SwapOutcome => ({
+  const failure = (cause: ProtoflyError, newVersionFailed: boolean, unreachable = false): SwapOutcome => ({
     ok: false,
     held: scope.held,
     heldMs: performance.now() - begun,
     newVersionFailed,
+    ...(unreachable ? { unreachable } : {}),
     error: new ProtoflyError(
       'PF_ERR_SWAP',
       `${scope.peer === undefined ? 'the inbox' : `conversation with ${scope.peer}`} stays on ${from ? labelOf(from.pkg) : 'no stub'}, not ${labelOf(to)}: ${cause.message}`,
@@ -120,10 +130,13 @@ export async function swapLive(
     );
     scope.attach(candidate, handle);
   } catch (err) {
-    const outcome = failure(asError(err), true);
-    scope.release(from);
-    for (const msg of scope.unpark()) link.deliver(to, msg);
+    const cause = asError(err);
+    // Not live in time, and neither is the old one: the server is away, not the new version broken.
+    const unreachable = cause.code === 'PF_ERR_SWAP' && from.status !== 'live' && !ended(candidate);
+    const outcome = failure(cause, !unreachable, unreachable);
     await link.stop(candidate);
+    await rollBack(scope, from, snapshot, link);
+    for (const msg of scope.unpark()) link.deliver(to, msg);
     return outcome;
   }
   // Closed meanwhile: its disposal stops both instances.
@@ -138,6 +151,32 @@ export async function swapLive(
   return { ok: true, held, heldMs, newVersionFailed: false, retired };
 }
 
+/**
+ * The old instance carries the conversation again and takes what was held. If it ended
+ * meanwhile, an instance of its version started from the snapshot does; if even that one
+ * cannot start, the conversation fails (its status says so) and the held requests are answered.
+ */
+async function rollBack(
+  scope: ConversationScope,
+  from: Instance,
+  snapshot: unknown,
+  link: SwapLink,
+): Promise<void> {
+  if (!ended(from) || scope.disposed) return scope.release(from);
+  const revived = link.start(scope, from.pkg, snapshot);
+  try {
+    revived.handle = await revived.started;
+  } catch {
+    revived.status = 'failed';
+  }
+  void link.stop(from);
+  if (!scope.disposed) scope.release(revived);
+}
+
+function ended(instance: Instance): boolean {
+  return instance.status === 'failed' || instance.status === 'stopped';
+}
+
 /** Resolves when `candidate` reports `live`; rejects when its activation fails or it reports `failed` or `stopped`. */
 function live(scope: ConversationScope, candidate: Instance): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -145,8 +184,13 @@ function live(scope: ConversationScope, candidate: Instance): Promise<void> {
     scope.onCandidateStatus = (status, detail) => {
       if (status === 'live') resolve();
       else if (status === 'failed' || status === 'stopped') {
+        // The host's reason when it gave one (PF_ERR_MEMORY, PF_ERR_WATCHDOG...).
         reject(
-          new ProtoflyError('PF_ERR_SANDBOX', `${labelOf(candidate.pkg)} ${status}: ${detail ?? ''}`.trim()),
+          candidate.failure ??
+            new ProtoflyError(
+              'PF_ERR_SANDBOX',
+              `${labelOf(candidate.pkg)} ${status}: ${detail ?? ''}`.trim(),
+            ),
         );
       }
     };

@@ -1,11 +1,12 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Store } from '../core/store.js';
-import { writeAtomic } from './files.js';
+import { storageError, writeAtomic } from './files.js';
 
 /**
  * A {@link Store} on disk, one file per key, for Node runtimes: verified packages and keys
- * trusted on first use survive a restart, so a second start downloads no package.
+ * trusted on first use survive a restart, so a second start downloads no package. A disk
+ * that is full, read-only or not writable fails with `PF_ERR_STORAGE`.
  */
 export class FileStore implements Store {
   constructor(readonly dir: string) {}
@@ -15,7 +16,7 @@ export class FileStore implements Store {
       return await readFile(this.#path(key), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      throw storageError(err, `read ${this.#path(key)}`);
     }
   }
 
@@ -23,8 +24,12 @@ export class FileStore implements Store {
     return writeAtomic(this.#path(key), value, 0o600);
   }
 
-  delete(key: string): Promise<void> {
-    return rm(this.#path(key), { force: true });
+  async delete(key: string): Promise<void> {
+    try {
+      await rm(this.#path(key), { force: true });
+    } catch (err) {
+      throw storageError(err, `delete ${this.#path(key)}`);
+    }
   }
 
   #path(key: string): string {

@@ -4,7 +4,7 @@ import type { CheckEvent } from '../core/loader.js';
 import { Loader } from '../core/loader.js';
 import type { PolicyOption } from '../core/policy.js';
 import { Runtime, type RuntimeIdentity, type RuntimeOptions } from '../core/runtime.js';
-import { MemoryStore, type Store } from '../core/store.js';
+import { CacheStore, MemoryStore, type Store } from '../core/store.js';
 import { type TrustOptions, TrustStore } from '../core/trust.js';
 import type { SandboxHost } from '../sandbox/host.js';
 import { NodeWorkerHost, type NodeWorkerHostOptions } from '../sandbox/node/worker-host.js';
@@ -55,6 +55,11 @@ export interface NodeRuntime {
   close(): Promise<void>;
 }
 
+/**
+ * A runtime on Node. A data directory that is full or read-only fails only what must be
+ * recorded (a key trusted on first use: `PF_ERR_STORAGE`); verified packages are a cache, so a
+ * package that cannot be written is reported as an `error` event and the conversation opens.
+ */
 export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
   const dataDir = options.dataDir ?? protoflyHome();
   const store = (name: string): Store =>
@@ -62,7 +67,7 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
   const loader = new Loader({
     trust: new TrustStore({ mode: 'tofu', ...options.trust, store: store('trust') }),
     catalogue: new CatalogueClient({ catalogues: options.catalogues ?? {} }),
-    store: store('packages'),
+    store: new CacheStore(store('packages'), (err) => runtime.fault(err)),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.ranges ? { ranges: options.ranges } : {}),
     ...(options.onCheck ? { onCheck: options.onCheck } : {}),

@@ -7,7 +7,7 @@ import type { BackendDescriptor, DomainConfig } from '../core/generated/types.js
 import { validateDomainConfig } from '../core/generated/validators.js';
 import type { Identity, Services } from '../core/service.js';
 import { assertValid } from '../core/validate.js';
-import { exists } from '../node/files.js';
+import { assertWritable, exists } from '../node/files.js';
 import { packageRoot } from '../node/package-root.js';
 import { publishBackends, startServices } from './backends/start-services.js';
 import { type DomainKey, generateDomainKey, readDomainKey } from './catalogue/keys.js';
@@ -60,15 +60,19 @@ export interface PreparedDomain {
 }
 
 /**
- * Validates a domain config and reads (or, the first time, makes) the domain's key.
+ * Validates a domain config, checks that its data directory can be written, and reads (or, the
+ * first time, makes) the domain's key.
  *
- * @throws ProtoflyError `PF_ERR_SCHEMA` naming a wrong setting.
+ * @throws ProtoflyError `PF_ERR_SCHEMA` naming a wrong setting, `PF_ERR_STORAGE` when the data
+ *   directory is read-only, full or not writable (its CDRs, catalogue and backends live there).
  */
 export async function prepareDomain(config: unknown, options: DomainOptions = {}): Promise<PreparedDomain> {
   assertValid(validateDomainConfig, config, 'domain config');
   const c = withInlineUsers(config, options.users);
   const log = options.log ?? pino({ name: c.domain });
   const dataDir = resolve(c.dataDir ?? join('.protofly', c.domain));
+  // One clear refusal up front rather than a failure in whichever part writes first.
+  await assertWritable(dataDir);
   const key = await domainKey(c.domain, join(dataDir, 'keys'), log);
   return {
     config: c,

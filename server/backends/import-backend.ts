@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readlink, symlink, unlink } from 'node:fs/promises';
+import { mkdir, readFile, readlink, symlink, unlink } from 'node:fs/promises';
 import { builtinModules, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,7 +31,9 @@ export async function importBackend(pkg: VerifiedPackage<BackendDescriptor>, dir
   const d = pkg.descriptor;
   const id = `${d.domain}/${d.name}@${d.version}`;
   const file = join(dir, `${integrityHex(d.sourcePackage.integrity)}.mjs`);
-  await writeAtomic(file, pkg.source);
+  // Written unless its verified bytes are there already: a read-only data directory still serves.
+  if ((await readFile(file, 'utf8').catch(() => undefined)) !== pkg.source)
+    await writeAtomic(file, pkg.source);
   for (const name of await packagesImported(pkg.source))
     await link(join(dir, 'node_modules', name), name, id);
   const mod = (await import(pathToFileURL(file).href)) as { default?: Partial<Backend> };

@@ -1,7 +1,7 @@
 import type { ErrFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
-import type { StubContext, StubSocket, StubStatus } from '../../../core/stub.js';
+import { type StubContext, type StubSocket, type StubStatus, withdrawnId } from '../../../core/stub.js';
 import { Backoff } from './backoff.js';
 import { type JsonWsSettings, settingsOf } from './config.js';
 import { readServerFrame } from './frames.js';
@@ -40,6 +40,8 @@ type Slot = 'connect' | 'flush' | 'inbox' | 'receipt' | 'ping';
 
 interface Pending extends Outgoing {
   readonly conversation: Conversation;
+  /** It went on a socket once (or another version's instance may have sent it): it cannot be withdrawn. */
+  wired: boolean;
 }
 
 /**
@@ -189,7 +191,8 @@ export class Connection {
   #takeOver(conversation: Conversation, snapshot: JsonWsSnapshot): void {
     for (const peer of snapshot.peers) conversation.peers.add(peer);
     for (const h of snapshot.hyperties) this.#claim(conversation, h);
-    for (const msg of snapshot.outbox) this.send(conversation, msg);
+    // The other version may have sent them: none of them can be withdrawn any more.
+    for (const msg of snapshot.outbox) this.send(conversation, msg, true);
   }
 
   /** Remembers a hyperty address of `conversation`, to claim on (re)connecting. */
@@ -209,10 +212,16 @@ export class Connection {
     };
   }
 
-  /** Queues a message for the node; a request that cannot go is answered here with an error code. */
-  send(conversation: Conversation, msg: Message): void {
+  /**
+   * Queues a message for the node; a request that cannot go is answered here with an error
+   * code. A withdrawal (core/stub.ts) is answered here: 200 when the request it names never
+   * went on a socket (taken out), 409 when it did, 404 when it is not held.
+   */
+  send(conversation: Conversation, msg: Message, wired = false): void {
     if (this.#state === 'closed') return;
     const s = this.#settings!;
+    const withdrawn = withdrawnId(msg);
+    if (withdrawn !== undefined) return this.#withdraw(conversation, msg, withdrawn);
     conversation.peers.add(msg.to);
     if (msg.from.startsWith('hyperty://')) this.#claim(conversation, msg.from);
     if (this.#state === 'failed') return this.#answer(conversation, msg, 503, this.#failure);
@@ -228,8 +237,16 @@ export class Connection {
     if (this.#outbox.size >= s.maxQueued) {
       return this.#answer(conversation, msg, 503, `${s.maxQueued} messages are waiting for the node already`);
     }
-    this.#outbox.push({ msg, frame, conversation });
+    this.#outbox.push({ msg, frame, conversation, wired });
     this.#flush();
+  }
+
+  #withdraw(conversation: Conversation, msg: Message, id: string): void {
+    const entry = this.#outbox.entries.find((e) => e.msg.id === id && e.conversation === conversation);
+    if (!entry) return this.#answer(conversation, msg, 404, `${id} is not held`);
+    if (entry.wired) return this.#answer(conversation, msg, 409, `${id} was sent already`);
+    this.#outbox.take(id);
+    this.#answer(conversation, msg, 200, `${id} withdrawn`);
   }
 
   /** A conversation ended: the connection closes with the last, or moves to the oldest one left. */
@@ -366,6 +383,7 @@ export class Connection {
     const window = this.#settings!.windowSize;
     for (let e = this.#outbox.next(window); e; e = this.#outbox.next(window)) {
       if (!this.#trySend(socket, e.frame)) return this.#arm('flush', () => this.#flush(), BUSY_RETRY_MS);
+      e.wired = true;
       this.#outbox.sent();
     }
   }
@@ -525,7 +543,7 @@ export class Connection {
     }
   }
 
-  /** Answers a request locally (the bus's way of saying it could not go); a response is only logged. */
+  /** Answers a request locally (that it could not go, or a withdrawal); a response is only logged. */
   #answer(conversation: Conversation, msg: Message, code: number, description: string): void {
     if (msg.type === 'response') {
       return conversation.ctx.log.warn('json-ws: response not delivered', { id: msg.id, code, description });

@@ -71,6 +71,15 @@ export class Outbox<E extends Outgoing> {
     return entry;
   }
 
+  /** Takes out the entry with message id `id` if it is not on the wire (withdrawn before it was sent). */
+  take(id: string): E | undefined {
+    const i = this.#entries.findIndex((e) => e.msg.id === id);
+    if (i < 0 || this.#onWire.has(this.#entries[i]!)) return undefined;
+    const [entry] = this.#entries.splice(i, 1);
+    if (i < this.#cursor) this.#cursor--;
+    return entry;
+  }
+
   /** The socket is gone: whatever was in flight is sent again on the next one. */
   rewind(): void {
     this.#onWire.clear();
