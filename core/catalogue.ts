@@ -12,6 +12,8 @@ export type PluginKind = 'stub' | 'backend';
 export const KEYS_PATH = '/.well-known/protofly/keys';
 /** Where a catalogue announces new versions (Server-Sent Events), relative to its base. */
 export const EVENTS_PATH = '/.well-known/protofly/events';
+/** A domain's OAuth authorization server metadata (RFC 8414): where its token endpoint is. */
+export const AUTHORIZATION_SERVER_PATH = '/.well-known/oauth-authorization-server';
 
 export interface CatalogueOptions {
   /** Catalogue base URL per domain, for tests and local setups; others are `https://<domain>`. */
@@ -165,16 +167,37 @@ export class CatalogueClient {
    */
   async json(url: string, maxBytes: number, what: string): Promise<Fetched<unknown>> {
     const res = await this.#get(url, what);
-    const bytes = await this.#read(res, url, maxBytes, what);
-    let body: unknown;
-    try {
-      body = JSON.parse(new TextDecoder().decode(bytes));
-    } catch {
-      throw new ProtoflyError('PF_ERR_SCHEMA', `${what}: ${url} is not JSON`, { url, pointer: '' });
-    }
+    const body = parseJson(await this.#read(res, url, maxBytes, what), url, what);
     const maxAge = /max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '');
     const etag = res.headers.get('etag') ?? undefined;
     return { body, maxAge: maxAge ? Number(maxAge[1]) : 0, ...(etag ? { etag } : {}) };
+  }
+
+  /**
+   * POSTs `form` (application/x-www-form-urlencoded) and reads the JSON answer of at most
+   * `maxBytes`, whatever its HTTP status: an OAuth endpoint explains its refusals in the body.
+   *
+   * @throws ProtoflyError `PF_ERR_FETCH` (network, time-out), `PF_ERR_TOO_LARGE`, `PF_ERR_SCHEMA` (not JSON).
+   */
+  async postForm(
+    url: string,
+    form: Readonly<Record<string, string>>,
+    maxBytes: number,
+    what: string,
+  ): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method: 'POST',
+        body: new URLSearchParams(form),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+        redirect: 'error',
+      });
+    } catch (err) {
+      throw this.#fetchError(err, url, what);
+    }
+    const body = parseJson(await this.#read(res, url, maxBytes, what), url, what);
+    return { status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined, body };
   }
 
   /**
@@ -274,5 +297,13 @@ export class CatalogueClient {
         ? `timed out after ${this.#timeoutMs} ms`
         : `failed: ${(err as Error)?.message ?? String(err)}${(err as { cause?: Error })?.cause ? ` (${(err as { cause: Error }).cause.message})` : ''}`;
     return new ProtoflyError('PF_ERR_FETCH', `${what}: ${url} ${why}`, { url }, { cause: err });
+  }
+}
+
+function parseJson(bytes: Uint8Array, url: string, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new ProtoflyError('PF_ERR_SCHEMA', `${what}: ${url} is not JSON`, { url, pointer: '' });
   }
 }

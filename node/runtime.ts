@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { CatalogueClient } from '../core/catalogue.js';
 import type { CheckEvent } from '../core/loader.js';
 import { Loader } from '../core/loader.js';
+import { PasswordLogin } from '../core/password-login.js';
 import { Runtime, type RuntimeIdentity, type RuntimeOptions } from '../core/runtime.js';
 import { MemoryStore, type Store } from '../core/store.js';
 import { type TrustOptions, TrustStore } from '../core/trust.js';
@@ -11,7 +12,12 @@ import { FileStore } from './file-store.js';
 
 /** A runtime in Node with the usual parts: worker sandbox, verifying loader, stores on disk or in memory. */
 export interface NodeRuntimeOptions {
-  readonly identity: RuntimeIdentity;
+  /**
+   * Who the runtime's user is: with `password`, a user of a protofly domain, logged in at the
+   * home domain's token endpoint by the runtime itself (see core/password-login.ts); with
+   * `token(audience)`, an app's own identity provider.
+   */
+  readonly identity: RuntimeIdentity | PasswordIdentity;
   /** Catalogue base URL per domain, for domains not served at https://<domain>. */
   readonly catalogues?: Readonly<Record<string, string>>;
   /** Default: trust on first use. */
@@ -33,6 +39,13 @@ export interface NodeRuntimeOptions {
   readonly watch?: RuntimeOptions['watch'];
 }
 
+/** A user of a protofly domain and their password. */
+export interface PasswordIdentity {
+  /** `user://<home-domain>/<name>`. */
+  readonly address: string;
+  readonly password: string;
+}
+
 /** A runtime and what it owns. */
 export interface NodeRuntime {
   readonly runtime: Runtime;
@@ -44,16 +57,20 @@ export interface NodeRuntime {
 export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
   const store = (name: string): Store =>
     options.dataDir ? new FileStore(join(options.dataDir, name)) : new MemoryStore();
+  const catalogue = new CatalogueClient({ catalogues: options.catalogues ?? {} });
   const loader = new Loader({
     trust: new TrustStore({ mode: 'tofu', ...options.trust, store: store('trust') }),
-    catalogue: new CatalogueClient({ catalogues: options.catalogues ?? {} }),
+    catalogue,
     store: store('packages'),
     ...(options.ranges ? { ranges: options.ranges } : {}),
     ...(options.onCheck ? { onCheck: options.onCheck } : {}),
   });
   const host = options.host ?? new NodeWorkerHost(options.hostOptions);
   const runtime = new Runtime({
-    identity: options.identity,
+    identity:
+      'password' in options.identity
+        ? new PasswordLogin({ ...options.identity, catalogue })
+        : options.identity,
     loader,
     host,
     ...(options.stubConfig ? { stubConfig: options.stubConfig } : {}),

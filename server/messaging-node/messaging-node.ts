@@ -4,6 +4,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { AuthFrame, Message, MsgFrame } from '../../core/generated/types.js';
 import type { ClusterMember, Frame, HoldLimits, Registration } from '../../core/service.js';
+import { TOKEN_PATH } from '../identity/token-endpoint.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import { CdrRecorder } from './cdr-recorder.js';
 import { errFrame, msgFrame, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
@@ -103,7 +104,11 @@ class Node implements MessagingNode {
     this.#holdLimits = { perAddress: settings.offlineMessages, ttlMs: settings.offlineTtlSeconds * 1000 };
     this.#groupPrefix = `domain://msg-node.${settings.domain}/group/`;
     this.#cdr = settings.cdr && new CdrRecorder(settings.cdr, settings.log);
-    this.#http = createServer((_req, res) => {
+    this.#http = createServer((req, res) => {
+      if (settings.tokenEndpoint && req.url?.split('?')[0] === TOKEN_PATH) {
+        void settings.tokenEndpoint(req, res);
+        return;
+      }
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
       res.end(`json-ws: open a WebSocket with subprotocol ${PROTOCOL}\n`);
     });
