@@ -105,7 +105,12 @@ export class CatalogueClient {
     const url = this.eventsUrl(domain);
     const what = `update stream of ${domain}`;
     const controller = new AbortController();
-    const abort = () => controller.abort();
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    // Aborting the fetch alone can leave a pending read, and the socket, open: cancel the read too.
+    const abort = () => {
+      controller.abort();
+      reader?.cancel().catch(() => {});
+    };
     signal.addEventListener('abort', abort);
     let timer = setTimeout(abort, this.#timeoutMs);
     let res: Response;
@@ -132,7 +137,8 @@ export class CatalogueClient {
         },
       );
     }
-    const reader = res.body.getReader();
+    const body = res.body.getReader();
+    reader = body;
     const fetchError = (err: unknown) => this.#fetchError(err, url, what);
     return (async function* read() {
       const parser = new SseParser();
@@ -141,7 +147,7 @@ export class CatalogueClient {
         for (;;) {
           clearTimeout(timer);
           timer = setTimeout(abort, idleMs);
-          const { done, value } = await reader.read();
+          const { done, value } = await body.read();
           if (done) return;
           yield* parser.push(decoder.decode(value, { stream: true }));
         }
@@ -154,7 +160,7 @@ export class CatalogueClient {
       } finally {
         clearTimeout(timer);
         signal.removeEventListener('abort', abort);
-        reader.cancel().catch(() => {});
+        body.cancel().catch(() => {});
       }
     })();
   }

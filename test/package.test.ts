@@ -120,7 +120,7 @@ afterAll(async () => {
     await exited;
   }
   await rm(dir, { recursive: true, force: true });
-});
+}, 60_000);
 
 describe('the installed package', () => {
   it('exports its entries to plain JavaScript, with no TypeScript set-up', async () => {
@@ -149,5 +149,5 @@ console.log(new ProtoflyError('PF_ERR_AUTH', 'x').docs.length > 0, parseAddress(
       env: { ...process.env, PROTOFLY_CATALOGUE: catalogue },
     });
     expect(stdout).toBe('bob got: hi Bob\nalice got: hi Alice\n');
-  });
+  }, 120_000);
 });
