@@ -170,6 +170,21 @@ describe('the token endpoint', () => {
     expect(next.body).toMatchObject({ error: 'invalid_grant', pf_code: 'PF_ERR_AUTH' });
   });
 
+  it('refuses a refresh once the user is disabled', async () => {
+    const hash = await hashPassword(PASSWORD);
+    const own = await testIdentity('a.example', { users: new Map([['alice', { hash, disabled: false }]]) });
+    const { url, server } = await endpointOf(own);
+    servers.push(server);
+    const { refresh_token } = (await login(url)).body;
+    await own.users.update('alice', { disabled: true });
+    const refused = await post(url, { grant_type: 'refresh_token', refresh_token: refresh_token as string });
+    expect(refused.body).toMatchObject({
+      error: 'invalid_grant',
+      pf_code: 'PF_ERR_AUTH',
+      error_description: expect.stringMatching(/disabled/),
+    });
+  });
+
   it('refuses a refresh once its time is over', async () => {
     let now = 1_000_000;
     const url = await start({ refresh: { now: () => now, ttlMs: 60_000 } });

@@ -114,8 +114,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server!.once('exit', resolve));
     server.removeAllListeners('exit');
+    const exited = new Promise((resolve) => server!.once('exit', resolve));
     server.kill('SIGTERM');
     await exited;
   }
