@@ -12,7 +12,8 @@
 //
 // With --types, also emits the entries' declarations into dist/types/ with tsc
 // (tsconfig.types.json): tsc reads the decorators as the sources do; a bundled .d.ts would need
-// another tool. Tests build without it, as they need only the JavaScript.
+// another tool. Tests build without it, as they need only the JavaScript; --types-only emits
+// the declarations alone (the package test, which must not rewrite dist/ under other tests).
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -47,15 +48,19 @@ async function types() {
   await copyFile('core/generated/validators.d.ts', 'dist/types/core/generated/validators.d.ts');
 }
 
-await rm('dist/chunks', { recursive: true, force: true });
-await Promise.all([
-  build({
-    ...common,
-    entryPoints: ENTRIES,
-    packages: 'external',
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-  }),
-  build({ ...common, entryPoints: { 'sandbox-worker': 'sandbox/node/worker-entry.ts' } }),
-  process.argv.includes('--types') ? types() : undefined,
-]);
+if (process.argv.includes('--types-only')) {
+  await types();
+} else {
+  await rm('dist/chunks', { recursive: true, force: true });
+  await Promise.all([
+    build({
+      ...common,
+      entryPoints: ENTRIES,
+      packages: 'external',
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+    }),
+    build({ ...common, entryPoints: { 'sandbox-worker': 'sandbox/node/worker-entry.ts' } }),
+    process.argv.includes('--types') ? types() : undefined,
+  ]);
+}

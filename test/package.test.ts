@@ -82,8 +82,12 @@ beforeAll(async () => {
   app = join(dir, 'app');
   dataDir = join(dir, 'localhost');
   await mkdir(app);
-  // `npm pack` runs `prepare`: the package is built (JavaScript and declarations) as published.
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT });
+  // The JavaScript in dist/ is what vitest's global setup built; `prepare` (which builds it
+  // again) is not run, since other tests use dist/ meanwhile. The declarations are emitted here.
+  await run(process.execPath, ['scripts/build.mjs', '--types-only'], { cwd: ROOT });
+  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
+    cwd: ROOT,
+  });
   const tarball = join(dir, (JSON.parse(stdout) as { filename: string }[])[0]!.filename);
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
   const install = (network: string) =>
