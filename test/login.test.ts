@@ -218,7 +218,7 @@ describe('a runtime that logs in with a password', () => {
       ]),
       log: pino({ level: 'silent' }),
     });
-  });
+  }, 60_000);
   afterAll(async () => {
     await Promise.allSettled(runtimes.map((r) => r.close()));
     await local?.close();
