@@ -183,6 +183,7 @@ export class CatalogueClient {
    * POSTs `form` (application/x-www-form-urlencoded) and reads the JSON answer of at most
    * `maxBytes`, whatever its HTTP status: an OAuth endpoint explains its refusals in the body.
    *
+   * @param timeoutMs - default the client's time-out
    * @throws ProtoflyError `PF_ERR_FETCH` (network, time-out), `PF_ERR_TOO_LARGE`, `PF_ERR_SCHEMA` (not JSON).
    */
   async postForm(
@@ -190,13 +191,14 @@ export class CatalogueClient {
     form: Readonly<Record<string, string>>,
     maxBytes: number,
     what: string,
+    timeoutMs = this.#timeoutMs,
   ): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
     let res: Response;
     try {
       res = await this.#fetch(url, {
         method: 'POST',
         body: new URLSearchParams(form),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
         redirect: 'error',
       });
     } catch (err) {

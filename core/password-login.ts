@@ -28,6 +28,8 @@ interface Held {
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024;
+/** A log-in checks a password with a deliberately slow hash (scrypt): longer than a catalogue fetch. */
+const GRANT_TIMEOUT_MS = 30_000;
 
 export class PasswordLogin implements RuntimeIdentity {
   readonly address: string;
@@ -99,6 +101,7 @@ export class PasswordLogin implements RuntimeIdentity {
       { ...form, audience },
       MAX_ANSWER_BYTES,
       what,
+      GRANT_TIMEOUT_MS,
     );
     const answer = (body ?? {}) as Record<string, unknown>;
     if (status !== 200) {
