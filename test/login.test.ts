@@ -36,7 +36,8 @@ async function post(url: string, form: Record<string, string>) {
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
-describe('the token endpoint', () => {
+// Every log-in checks a password with scrypt, slow on purpose: room for a loaded machine.
+describe('the token endpoint', { timeout: 60_000 }, () => {
   let identity: StaticIdentity;
   const servers: Server[] = [];
   const start = async (options: Partial<TokenEndpointOptions> = {}) => {
@@ -198,7 +199,7 @@ describe('the token endpoint', () => {
   });
 });
 
-describe('a runtime that logs in with a password', () => {
+describe('a runtime that logs in with a password', { timeout: 60_000 }, () => {
   let dir: string;
   let local: LocalDomains;
   const runtimes: NodeRuntime[] = [];
