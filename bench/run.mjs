@@ -65,9 +65,9 @@ const table = [
   ...rows,
 ].join('\n');
 console.log(table);
-// A full run of every benchmark is what the README's Performance section shows.
+// A full run of every benchmark is what bench/README.md shows.
 if (!quick && only.length === 0) {
-  const readme = join(here, '..', 'README.md');
+  const readme = join(here, 'README.md');
   const text = readFileSync(readme, 'utf8');
   const start = '<!-- bench:start -->';
   const end = '<!-- bench:end -->';

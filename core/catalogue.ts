@@ -12,6 +12,8 @@ export type PluginKind = 'stub' | 'backend';
 export const KEYS_PATH = '/.well-known/protofly/keys';
 /** Where a catalogue announces new versions (Server-Sent Events), relative to its base. */
 export const EVENTS_PATH = '/.well-known/protofly/events';
+/** A domain's OAuth authorization server metadata (RFC 8414): where its token endpoint is. */
+export const AUTHORIZATION_SERVER_PATH = '/.well-known/oauth-authorization-server';
 
 export interface CatalogueOptions {
   /** Catalogue base URL per domain, for tests and local setups; others are `https://<domain>`. */
@@ -98,7 +100,12 @@ export class CatalogueClient {
     const url = this.eventsUrl(domain);
     const what = `update stream of ${domain}`;
     const controller = new AbortController();
-    const abort = () => controller.abort();
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    // Aborting the fetch alone can leave a pending read, and the socket, open: cancel the read too.
+    const abort = () => {
+      controller.abort();
+      reader?.cancel().catch(() => {});
+    };
     signal.addEventListener('abort', abort);
     let timer = setTimeout(abort, this.#timeoutMs);
     let res: Response;
@@ -125,7 +132,8 @@ export class CatalogueClient {
         },
       );
     }
-    const reader = res.body.getReader();
+    const body = res.body.getReader();
+    reader = body;
     const fetchError = (err: unknown) => this.#fetchError(err, url, what);
     return (async function* read() {
       const parser = new SseParser();
@@ -134,7 +142,7 @@ export class CatalogueClient {
         for (;;) {
           clearTimeout(timer);
           timer = setTimeout(abort, idleMs);
-          const { done, value } = await reader.read();
+          const { done, value } = await body.read();
           if (done) return;
           yield* parser.push(decoder.decode(value, { stream: true }));
         }
@@ -147,7 +155,7 @@ export class CatalogueClient {
       } finally {
         clearTimeout(timer);
         signal.removeEventListener('abort', abort);
-        reader.cancel().catch(() => {});
+        body.cancel().catch(() => {});
       }
     })();
   }
@@ -160,16 +168,39 @@ export class CatalogueClient {
    */
   async json(url: string, maxBytes: number, what: string): Promise<Fetched<unknown>> {
     const res = await this.#get(url, what);
-    const bytes = await this.#read(res, url, maxBytes, what);
-    let body: unknown;
-    try {
-      body = JSON.parse(new TextDecoder().decode(bytes));
-    } catch {
-      throw new ProtoflyError('PF_ERR_SCHEMA', `${what}: ${url} is not JSON`, { url, pointer: '' });
-    }
+    const body = parseJson(await this.#read(res, url, maxBytes, what), url, what);
     const maxAge = /max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '');
     const etag = res.headers.get('etag') ?? undefined;
     return { body, maxAge: maxAge ? Number(maxAge[1]) : 0, ...(etag ? { etag } : {}) };
+  }
+
+  /**
+   * POSTs `form` (application/x-www-form-urlencoded) and reads the JSON answer of at most
+   * `maxBytes`, whatever its HTTP status: an OAuth endpoint explains its refusals in the body.
+   *
+   * @param timeoutMs - default the client's time-out
+   * @throws ProtoflyError `PF_ERR_FETCH` (network, time-out), `PF_ERR_TOO_LARGE`, `PF_ERR_SCHEMA` (not JSON).
+   */
+  async postForm(
+    url: string,
+    form: Readonly<Record<string, string>>,
+    maxBytes: number,
+    what: string,
+    timeoutMs = this.#timeoutMs,
+  ): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method: 'POST',
+        body: new URLSearchParams(form),
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: 'error',
+      });
+    } catch (err) {
+      throw this.#fetchError(err, url, what);
+    }
+    const body = parseJson(await this.#read(res, url, maxBytes, what), url, what);
+    return { status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined, body };
   }
 
   /**
@@ -269,5 +300,13 @@ export class CatalogueClient {
         ? `timed out after ${this.#timeoutMs} ms`
         : `failed: ${(err as Error)?.message ?? String(err)}${(err as { cause?: Error })?.cause ? ` (${(err as { cause: Error }).cause.message})` : ''}`;
     return new ProtoflyError('PF_ERR_FETCH', `${what}: ${url} ${why}`, { url }, { cause: err });
+  }
+}
+
+function parseJson(bytes: Uint8Array, url: string, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new ProtoflyError('PF_ERR_SCHEMA', `${what}: ${url} is not JSON`, { url, pointer: '' });
   }
 }

@@ -41,11 +41,13 @@ export const ERRORS = {
   PF_ERR_WATCHDOG: 'A stub stopped answering its heartbeat (a busy loop) and was terminated.',
   PF_ERR_MEMORY: "A stub's sandbox went over its memory limit and was terminated.",
   PF_ERR_FLOOD:
-    'A sender went over its message rate or buffer bound; the excess was refused, not queued without bound.',
+    'A sender went over its message rate or buffer bound (or the request rate per user or address at a token endpoint: HTTP 429); the excess was refused, not queued without bound.',
   PF_ERR_UNTRUSTED_DOMAIN:
     'Code from a domain that is not trusted for the requested isolation (e.g. the inline host) was refused.',
   PF_ERR_AUTH:
-    "An identity token is missing, malformed, expired or does not verify against its issuer domain's keys.",
+    "An identity token is missing, malformed, expired or does not verify against its issuer domain's keys; or a log-in at a token endpoint was refused (wrong user or password, refresh token unknown, used or expired: HTTP 400 invalid_grant).",
+  PF_ERR_LOCKED:
+    'Too many failed log-ins for this user or from this address: the token endpoint refuses every log-in for them until the lock-out ends (HTTP 429 with Retry-After; detail.retryAfterSeconds).',
   PF_ERR_FORBIDDEN: 'The peer is authenticated but not allowed to do this (e.g. its domain is not admitted).',
   PF_ERR_FRAME: 'A wire frame is malformed (not JSON, wrong shape, nested too deep) or too large.',
   PF_ERR_INTERNAL:

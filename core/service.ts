@@ -60,6 +60,8 @@ export interface Identity extends Closable {
   issue(address: string, ttlSeconds?: number, audience?: string): Promise<string>;
   /** The address a token proves, or a coded error. */
   verify(token: string): Promise<string>;
+  /** Whether `address`, a user of this domain, may still get tokens (exists, not disabled): checked at each refresh. */
+  active?(address: string): Promise<boolean>;
   /** The users, when this backend can change them (provisioning builds on it). */
   readonly users?: UserDirectory;
 }

@@ -3,6 +3,7 @@ import { CatalogueClient } from '../core/catalogue.js';
 import type { CheckEvent } from '../core/loader.js';
 import { Loader } from '../core/loader.js';
 import type { PolicyOption } from '../core/policy.js';
+import { PasswordLogin } from '../core/password-login.js';
 import { Runtime, type RuntimeIdentity, type RuntimeOptions } from '../core/runtime.js';
 import { CacheStore, MemoryStore, type Store } from '../core/store.js';
 import { type TrustOptions, TrustStore } from '../core/trust.js';
@@ -13,7 +14,12 @@ import { protoflyHome } from './home.js';
 
 /** A runtime in Node with the usual parts: worker sandbox, verifying loader, stores on disk (or in memory). */
 export interface NodeRuntimeOptions {
-  readonly identity: RuntimeIdentity;
+  /**
+   * Who the runtime's user is: with `password`, a user of a protofly domain, logged in at the
+   * home domain's token endpoint by the runtime itself (see core/password-login.ts); with
+   * `token(audience)`, an app's own identity provider.
+   */
+  readonly identity: RuntimeIdentity | PasswordIdentity;
   /**
    * What any domain's descriptor may ask of this runtime (`schemas/runtime-policy.schema.json`):
    * the loader refuses what is outside it, and the host made here takes its ceilings and
@@ -47,6 +53,13 @@ export interface NodeRuntimeOptions {
   readonly watch?: RuntimeOptions['watch'];
 }
 
+/** A user of a protofly domain and their password. */
+export interface PasswordIdentity {
+  /** `user://<home-domain>/<name>`. */
+  readonly address: string;
+  readonly password: string;
+}
+
 /** A runtime and what it owns. */
 export interface NodeRuntime {
   readonly runtime: Runtime;
@@ -64,9 +77,10 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
   const dataDir = options.dataDir ?? protoflyHome();
   const store = (name: string): Store =>
     dataDir === false ? new MemoryStore() : new FileStore(join(dataDir, name));
+  const catalogue = new CatalogueClient({ catalogues: options.catalogues ?? {} });
   const loader = new Loader({
     trust: new TrustStore({ mode: 'tofu', ...options.trust, store: store('trust') }),
-    catalogue: new CatalogueClient({ catalogues: options.catalogues ?? {} }),
+    catalogue,
     store: new CacheStore(store('packages'), (err) => runtime.fault(err)),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.ranges ? { ranges: options.ranges } : {}),
@@ -76,7 +90,10 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
     options.host ??
     new NodeWorkerHost({ ...(options.policy ? { policy: options.policy } : {}), ...options.hostOptions });
   const runtime = new Runtime({
-    identity: options.identity,
+    identity:
+      'password' in options.identity
+        ? new PasswordLogin({ ...options.identity, catalogue })
+        : options.identity,
     loader,
     host,
     ...(options.stubConfig ? { stubConfig: options.stubConfig } : {}),

@@ -1,12 +1,23 @@
 #!/usr/bin/env node
-// Bundles the command line into dist/ with esbuild. Dependencies stay external (installed
-// by npm); decorators compile without emitted metadata, which is why every injected
-// parameter names its token.
+// Bundles the package's entries into dist/ with esbuild: the command line (dist/cli.js) and the
+// entries package.json exports (dist/index.js, stub.js, stub-testing.js, server.js), split so
+// that they share one copy of each module (chunks/). Dependencies stay external (installed by
+// npm); decorators compile without emitted metadata, which is why every injected parameter
+// names its token.
 //
 // Also bundles the sandbox worker thread into dist/sandbox-worker.js (a worker needs a
 // JavaScript file; sandbox/node/locate.ts finds it from source and from any bundle). SES is
 // bundled into it rather than left external: the worker then loads one file, not SES's module
 // graph, which is most of a spare worker's start-up.
+//
+// With --types, also emits the entries' declarations into dist/types/ with tsc
+// (tsconfig.types.json): tsc reads the decorators as the sources do; a bundled .d.ts would need
+// another tool. Tests build without it, as they need only the JavaScript; --types-only emits
+// the declarations alone (the package test, which must not rewrite dist/ under other tests).
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
 import { build } from 'esbuild';
 
 const common = {
@@ -19,7 +30,37 @@ const common = {
   logLevel: 'warning',
 };
 
-await Promise.all([
-  build({ ...common, entryPoints: { cli: 'cli/main.ts' }, packages: 'external' }),
-  build({ ...common, entryPoints: { 'sandbox-worker': 'sandbox/node/worker-entry.ts' } }),
-]);
+/** The modules package.json exports, by the file each is bundled into. */
+export const ENTRIES = {
+  cli: 'cli/main.ts',
+  index: 'node/index.ts',
+  stub: 'core/stub.ts',
+  'stub-testing': 'test/support/direct-context.ts',
+  server: 'server/index.ts',
+};
+
+async function types() {
+  await rm('dist/types', { recursive: true, force: true });
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.types.json']);
+  // A hand-written declaration beside generated JavaScript: tsc emits none for it.
+  await mkdir('dist/types/core/generated', { recursive: true });
+  await copyFile('core/generated/validators.d.ts', 'dist/types/core/generated/validators.d.ts');
+}
+
+if (process.argv.includes('--types-only')) {
+  await types();
+} else {
+  await rm('dist/chunks', { recursive: true, force: true });
+  await Promise.all([
+    build({
+      ...common,
+      entryPoints: ENTRIES,
+      packages: 'external',
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+    }),
+    build({ ...common, entryPoints: { 'sandbox-worker': 'sandbox/node/worker-entry.ts' } }),
+    process.argv.includes('--types') ? types() : undefined,
+  ]);
+}

@@ -6,6 +6,7 @@ import { packageRoot } from '../node/package-root.js';
 import { publishBackends } from './backends/start-services.js';
 import type { PublishResult } from './catalogue/publish.js';
 import {
+  advertiseTokenEndpoint,
   type DomainOptions,
   prepareDomain,
   publishStubs,
@@ -151,6 +152,7 @@ export async function startCluster(
   }
   const nodeUrl = reports[0]!.url;
   const published = await publishStubs(d, nodeUrl);
+  await advertiseTokenEndpoint(d, nodeUrl);
   const running: RunningCluster = {
     domain: d.config.domain,
     catalogueUrl: catalogue.url,

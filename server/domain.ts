@@ -7,12 +7,14 @@ import type { BackendDescriptor, DomainConfig } from '../core/generated/types.js
 import { validateDomainConfig } from '../core/generated/validators.js';
 import type { Identity, Services } from '../core/service.js';
 import { assertValid } from '../core/validate.js';
-import { assertWritable, exists } from '../node/files.js';
+import { assertWritable, exists, writeAtomic } from '../node/files.js';
 import { packageRoot } from '../node/package-root.js';
 import { publishBackends, startServices } from './backends/start-services.js';
 import { type DomainKey, generateDomainKey, readDomainKey } from './catalogue/keys.js';
+import { layout } from './catalogue/layout.js';
 import { type PublishResult, publish } from './catalogue/publish.js';
 import { type CatalogueServer, createCatalogueServer } from './catalogue/server.js';
+import { TOKEN_PATH, tokenEndpoint } from './identity/token-endpoint.js';
 import { type MessagingNode, startMessagingNode } from './messaging-node/messaging-node.js';
 
 /**
@@ -102,6 +104,7 @@ export async function startDomain(config: unknown, options: DomainOptions = {}):
     const node = await startDomainNode(d, catalogue.url);
     closing.push(() => node.close());
     const published = await publishStubs(d, node.url);
+    await advertiseTokenEndpoint(d, node.url);
     return {
       domain: d.config.domain,
       catalogueUrl: catalogue.url,
@@ -175,6 +178,7 @@ export async function startDomainNode(
     cluster: services.cluster,
     cdr: { service: services.cdr, stub: await jsonWsStubOf(c) },
     provisioning: services.provisioning,
+    tokenEndpoint: tokenEndpoint({ domain: c.domain, identity: services.identity }),
     host: d.host,
     port: c.ports?.messaging ?? 0,
     adminPort,
@@ -241,6 +245,23 @@ export async function publishStubs(d: PreparedDomain, nodeUrl: string): Promise<
     );
   }
   return published;
+}
+
+/**
+ * Writes the domain's RFC 8414 metadata into its catalogue: the token endpoint is on the
+ * messaging node's client port (each node process serves it), found from the catalogue a
+ * runtime already knows for the domain.
+ */
+export async function advertiseTokenEndpoint(d: PreparedDomain, nodeUrl: string): Promise<void> {
+  const url = new URL(TOKEN_PATH, nodeUrl.replace(/^ws/, 'http'));
+  const metadata = {
+    // The `iss` of the domain's tokens (a domain name, where RFC 8414 has a URL).
+    issuer: d.config.domain,
+    token_endpoint: url.href,
+    grant_types_supported: ['password', 'refresh_token'],
+    token_endpoint_auth_methods_supported: ['none'],
+  };
+  await writeAtomic(layout.authorizationServer(d.catalogueDir), `${JSON.stringify(metadata, null, 2)}\n`);
 }
 
 function stubDirs(c: DomainConfig): string[] {

@@ -7,6 +7,7 @@ import type { PluginKind } from '../../core/catalogue.js';
  * ```
  * keys.json                      the domain's JWKS
  * aliases.json                   { "stub/default": "json-ws" }
+ * oauth-authorization-server.json  where the domain's token endpoint is (RFC 8414 metadata)
  * <kind>/<name>/<version>.json   signed descriptors (kind: stub | backend)
  * packages/<sha384-hex>.js       content-addressed packages, never overwritten
  * packages/<sha384-hex>.js.map   their source maps
@@ -15,6 +16,7 @@ import type { PluginKind } from '../../core/catalogue.js';
 export const layout = {
   keys: (dir: string) => join(dir, 'keys.json'),
   aliases: (dir: string) => join(dir, 'aliases.json'),
+  authorizationServer: (dir: string) => join(dir, 'oauth-authorization-server.json'),
   plugin: (dir: string, kind: PluginKind, name: string) => join(dir, kind, name),
   descriptor: (dir: string, kind: PluginKind, name: string, version: string) =>
     join(dir, kind, name, `${version}.json`),

@@ -9,7 +9,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import semver from 'semver';
-import { EVENTS_PATH, KEYS_PATH, type PluginKind } from '../../core/catalogue.js';
+import { AUTHORIZATION_SERVER_PATH, EVENTS_PATH, KEYS_PATH, type PluginKind } from '../../core/catalogue.js';
 import { type ErrorCode, ProtoflyError } from '../../core/errors.js';
 import { CatalogueChanges } from './changes.js';
 import { EventStream } from './events.js';
@@ -21,6 +21,7 @@ import { layout } from './layout.js';
  * - `GET /.well-known/protofly/<stub|backend>/<name>[?version=<range>]`: newest matching descriptor
  * - `GET /.well-known/protofly/<stub|backend>/<name>/versions`: every version, newest first
  * - `GET /.well-known/protofly/keys`: the domain's JWKS
+ * - `GET /.well-known/oauth-authorization-server`: where the domain's token endpoint is (RFC 8414)
  * - `GET /.well-known/protofly/events`: Server-Sent Events, one `publish` event per version
  *   published into the directory while the server runs (see events.ts)
  * - `GET /packages/<sha384-hex>.js` (and `.js.map`): immutable, strong ETag
@@ -183,6 +184,11 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
         'application/jwk-set+json',
         'public, max-age=300',
       );
+    }
+    if (url.pathname === AUTHORIZATION_SERVER_PATH) {
+      const bytes = await readFile(layout.authorizationServer(dir)).catch(() => undefined);
+      if (!bytes) throw new HttpError(404, 'PF_ERR_NOT_FOUND', 'this domain advertises no token endpoint');
+      return send(res, req, 200, { bytes, etag: etagOf(bytes) }, 'application/json', 'public, max-age=60');
     }
     const pluginMatch = PLUGIN_PATH.exec(url.pathname);
     if (pluginMatch) return plugin(res, req, url, pluginMatch);

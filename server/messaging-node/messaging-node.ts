@@ -6,6 +6,7 @@ import type { AuthFrame, Message, MsgFrame } from '../../core/generated/types.js
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
 import type { ClusterMember, Frame, HoldLimits, Registration } from '../../core/service.js';
 import { schemaError } from '../../core/validate.js';
+import { TOKEN_PATH } from '../identity/token-endpoint.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import { CdrRecorder } from './cdr-recorder.js';
 import { errFrame, msgFrame, PONG, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
@@ -127,7 +128,11 @@ class Node implements MessagingNode {
     this.#groupPrefix = `domain://msg-node.${settings.domain}/group/`;
     this.#groups = new Groups(settings.domain, settings.groups, settings.maxGroupSize);
     this.#cdr = settings.cdr && new CdrRecorder(settings.cdr, settings.log);
-    this.#http = createServer((_req, res) => {
+    this.#http = createServer((req, res) => {
+      if (settings.tokenEndpoint && req.url?.split('?')[0] === TOKEN_PATH) {
+        void settings.tokenEndpoint(req, res);
+        return;
+      }
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
       res.end(`json-ws: open a WebSocket with subprotocol ${PROTOCOL}\n`);
     });

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
 import { LocalCluster } from '../../core/local-cluster.js';
 import { MemoryLocation } from '../../core/memory-location.js';
@@ -77,6 +78,8 @@ export interface MessagingNodeOptions {
   readonly maxGroupSize?: number;
   /** Who may join groups. Default: users of this node's domain, any of them. */
   readonly groups?: GroupPolicy;
+  /** Answers `POST /.well-known/protofly/token` on the client port: the domain's token endpoint (server/identity). */
+  readonly tokenEndpoint?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   readonly log?: Logger;
 }
 
@@ -103,8 +106,8 @@ export interface CdrOptions {
 }
 
 /** The options with every default filled in. */
-export type NodeSettings = Required<Omit<MessagingNodeOptions, 'cdr' | 'provisioning'>> &
-  Pick<MessagingNodeOptions, 'cdr' | 'provisioning'>;
+export type NodeSettings = Required<Omit<MessagingNodeOptions, 'cdr' | 'provisioning' | 'tokenEndpoint'>> &
+  Pick<MessagingNodeOptions, 'cdr' | 'provisioning' | 'tokenEndpoint'>;
 
 /** Fills in the defaults. */
 export function settingsOf(options: MessagingNodeOptions): NodeSettings {

@@ -43,8 +43,12 @@ describe('StaticIdentity', () => {
       users: new Map([['alice', { hash: await hashPassword('pw'), disabled: true }]]),
     });
     expect(await id.authenticate('alice', 'pw')).toBeUndefined();
+    expect(await id.active(ALICE)).toBe(false);
     await id.users.update('alice', { disabled: false });
     expect(await id.authenticate('alice', 'pw')).toBe(ALICE);
+    expect(await id.active(ALICE)).toBe(true);
+    expect(await id.active('user://a.example/mallory')).toBe(false);
+    expect(await id.active('user://b.example/alice')).toBe(false);
   });
 
   it('verifies its own tokens without fetching anything', async () => {

@@ -75,6 +75,13 @@ export class StaticIdentity implements Identity {
     return ok && user && !user.disabled ? userAddress(this.domain, name) : undefined;
   }
 
+  async active(address: string): Promise<boolean> {
+    const parsed = parseAddress(address);
+    if (parsed.scheme !== 'user' || parsed.domain !== this.domain) return false;
+    const user = await this.users.entry(parsed.path[0]!);
+    return user !== undefined && !user.disabled;
+  }
+
   /**
    * A token for `address`, a user of this domain.
    *

@@ -1,0 +1,207 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseAddress, userAddress } from '../../core/address.js';
+import { type ErrorCode, isProtoflyError, ProtoflyError } from '../../core/errors.js';
+import type { Identity } from '../../core/service.js';
+import { LoginGuard, type LoginGuardOptions } from './login-guard.js';
+import { RefreshTokens, type RefreshTokensOptions } from './refresh-tokens.js';
+
+/**
+ * A domain's token endpoint, shaped as OAuth 2.0's (RFC 6749) for a public client:
+ *
+ * - `grant_type=password&username=<name>&password=<pw>[&audience=<domain>]` (§4.3): a user of
+ *   this domain logs in;
+ * - `grant_type=refresh_token&refresh_token=<t>[&audience=<domain>]` (§6): a new access token,
+ *   and a new refresh token (the one given is spent, see refresh-tokens.ts).
+ *
+ * The access token is the domain's short-lived Ed25519 JWT (what the identity service issues)
+ * for `audience`, the domain whose node will check it (default this domain): a runtime asks its
+ * home domain here for a token to reach another domain's node. Answers follow §5.1
+ * (`access_token`, `token_type`, `expires_in`, `refresh_token`; `Cache-Control: no-store`) and
+ * §5.2 (`error`, `error_description`, and `pf_code`, protofly's code). Guessing is bounded per
+ * user and per client address (see login-guard.ts): over the rate or locked out, 429 with
+ * Retry-After.
+ */
+export interface TokenEndpointOptions {
+  readonly domain: string;
+  readonly identity: Pick<Identity, 'authenticate' | 'issue' | 'active'>;
+  /** Access token lifetime in seconds. Default 600. */
+  readonly accessTtlSeconds?: number;
+  readonly guard?: LoginGuardOptions;
+  readonly refresh?: RefreshTokensOptions;
+}
+
+/** Where a domain's messaging node serves the endpoint; its catalogue advertises the URL (RFC 8414 metadata). */
+export const TOKEN_PATH = '/.well-known/protofly/token';
+const MAX_BODY_BYTES = 4096;
+
+/** The §5.1 success answer. */
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly refresh_token: string;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export function tokenEndpoint(options: TokenEndpointOptions): Handler {
+  const guard = new LoginGuard(options.guard);
+  const refreshTokens = new RefreshTokens(options.refresh);
+  const ttl = options.accessTtlSeconds ?? 600;
+  const { identity, domain } = options;
+
+  const grant = async (form: URLSearchParams, client: string): Promise<TokenResponse> => {
+    const audience = audienceOf(form.get('audience') ?? domain);
+    const type = form.get('grant_type');
+    let address: string;
+    let refresh: string;
+    if (type === 'password') {
+      const name = required(form, 'username');
+      const password = required(form, 'password');
+      const keys = [`user:${name}`, `address:${client}`];
+      guard.admit(keys);
+      const found = await identity.authenticate(name, password);
+      if (!found) {
+        guard.failed(keys);
+        throw new ProtoflyError('PF_ERR_AUTH', `wrong user or password for ${userAddress(domain, name)}`);
+      }
+      guard.succeeded(keys[0]!);
+      address = found;
+      refresh = refreshTokens.issue(address);
+    } else if (type === 'refresh_token') {
+      const token = required(form, 'refresh_token');
+      guard.admit([`address:${client}`]);
+      const rotated = refreshTokens.rotate(token);
+      if (identity.active && !(await identity.active(rotated.address))) {
+        refreshTokens.revoke(rotated.next);
+        throw new ProtoflyError(
+          'PF_ERR_AUTH',
+          `${rotated.address} may no longer log in (disabled or removed)`,
+        );
+      }
+      address = rotated.address;
+      refresh = rotated.next;
+    } else {
+      throw new OAuthError(
+        'unsupported_grant_type',
+        'PF_ERR_SCHEMA',
+        `grant_type '${type ?? ''}': this endpoint takes password and refresh_token`,
+      );
+    }
+    return {
+      access_token: await identity.issue(address, ttl, audience),
+      token_type: 'Bearer',
+      expires_in: ttl,
+      refresh_token: refresh,
+    };
+  };
+
+  return async (req, res) => {
+    try {
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        throw new OAuthError(
+          'invalid_request',
+          'PF_ERR_SCHEMA',
+          `${req.method}: the token endpoint takes POST`,
+          405,
+        );
+      }
+      const type = req.headers['content-type']?.split(';')[0]?.trim();
+      if (type !== 'application/x-www-form-urlencoded') {
+        throw new OAuthError(
+          'invalid_request',
+          'PF_ERR_SCHEMA',
+          `content-type '${type ?? ''}': the token endpoint takes application/x-www-form-urlencoded`,
+        );
+      }
+      const form = new URLSearchParams(await readBody(req));
+      reply(res, 200, await grant(form, req.socket.remoteAddress ?? 'unknown'));
+    } catch (err) {
+      refuse(res, err);
+    }
+  };
+}
+
+/** A §5.2 refusal that names its OAuth `error` itself. */
+class OAuthError extends ProtoflyError {
+  constructor(
+    readonly error: string,
+    code: ErrorCode,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(code, message);
+  }
+}
+
+function refuse(res: ServerResponse, err: unknown): void {
+  const known = isProtoflyError(err) ? err : undefined;
+  const code = known?.code;
+  const retry = known?.detail.retryAfterSeconds;
+  const status =
+    err instanceof OAuthError
+      ? err.status
+      : code === 'PF_ERR_LOCKED' || code === 'PF_ERR_FLOOD'
+        ? 429
+        : known
+          ? 400
+          : 500;
+  const error =
+    err instanceof OAuthError
+      ? err.error
+      : code === 'PF_ERR_AUTH'
+        ? 'invalid_grant'
+        : status === 429
+          ? 'temporarily_unavailable'
+          : known
+            ? 'invalid_request'
+            : 'server_error';
+  if (typeof retry === 'number') res.setHeader('retry-after', String(retry));
+  reply(res, status, {
+    error,
+    error_description: known?.message ?? 'the token endpoint failed',
+    ...(code ? { pf_code: code } : {}),
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, {
+    'content-type': 'application/json;charset=UTF-8',
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+  });
+  res.end(JSON.stringify(body));
+}
+
+function required(form: URLSearchParams, name: string): string {
+  const value = form.get(name);
+  if (!value) throw new OAuthError('invalid_request', 'PF_ERR_SCHEMA', `missing parameter '${name}'`);
+  return value;
+}
+
+function audienceOf(audience: string): string {
+  try {
+    if (parseAddress(`domain://${audience}`).domain === audience) return audience;
+  } catch {
+    // Refused below with the parameter named.
+  }
+  throw new OAuthError('invalid_request', 'PF_ERR_SCHEMA', `audience '${audience}' is not a domain name`);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      throw new OAuthError(
+        'invalid_request',
+        'PF_ERR_TOO_LARGE',
+        `request body over ${MAX_BODY_BYTES} bytes`,
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
