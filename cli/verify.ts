@@ -7,30 +7,41 @@ import type { Ed25519Jwk } from '../core/generated/types.js';
 import { Loader } from '../core/loader.js';
 import { TrustStore } from '../core/trust.js';
 import { FileStore } from '../node/file-store.js';
-import { type Command, parse } from './command.js';
-
-const usage = 'protofly verify <descriptor-url> [--trust <pub.jwk>] [--kind stub|backend]';
+import { type Command, parse, usageError } from './command.js';
 
 export const verify: Command = {
   summary: 'fetch a descriptor and its package and run every check a runtime runs',
-  usage,
+  usage: 'protofly verify <descriptor-url> [--trust <pub.jwk>] [--kind stub|backend]',
+  help: [
+    'Options:',
+    "  --trust <file>   the domain's public key (a .pub.jwk, as protofly keygen writes it): the only",
+    '                   key trusted (default: trust on first use, recorded under $PROTOFLY_HOME,',
+    '                   default ~/.protofly)',
+    '  --kind <k>       stub (default) or backend',
+    '',
+    'Prints each check passed; a refusal exits 1 with `PF_ERR_...: message` as the last line of stderr.',
+    '',
+    'Example:',
+    '  protofly verify http://127.0.0.1:8080/.well-known/protofly/stub/default --trust keys/b.example.pub.jwk',
+  ].join('\n'),
   async run(args) {
     const { values, positionals } = parse(
       args,
       { trust: { type: 'string' }, kind: { type: 'string', default: 'stub' } },
-      usage,
+      'verify',
     );
     const [url] = positionals;
-    if (!url || positionals.length > 1)
-      throw new ProtoflyError('PF_ERR_USAGE', `one descriptor URL expected\nusage: ${usage}`);
+    if (!url || positionals.length > 1) throw usageError('verify', 'one descriptor URL expected');
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      throw usageError('verify', `'${url}' is not an http(s) URL`);
     if (values.kind !== 'stub' && values.kind !== 'backend') {
-      throw new ProtoflyError('PF_ERR_USAGE', `--kind must be stub or backend, not '${values.kind}'`);
+      throw usageError('verify', `--kind must be stub or backend, not '${values.kind}'`);
     }
     // With --trust, that key is the only one trusted, for whatever domain the descriptor names.
     const home = process.env.PROTOFLY_HOME ?? join(homedir(), '.protofly');
     let trust = new TrustStore({ mode: 'tofu', store: new FileStore(join(home, 'trust')) });
     if (values.trust) {
-      const jwk = JSON.parse(await readFile(values.trust, 'utf8')) as Ed25519Jwk;
+      const jwk = await trustedKey(values.trust);
       const domain = await domainOfDescriptor(url);
       trust = new TrustStore({ mode: 'pinned', pinned: { [domain]: [jwk] } });
     }
@@ -49,4 +60,35 @@ async function domainOfDescriptor(url: string): Promise<string> {
   if (typeof domain !== 'string')
     throw new ProtoflyError('PF_ERR_SCHEMA', 'descriptor: /domain is required', { pointer: '/domain' });
   return domain;
+}
+
+/** The public key of `--trust`: an Ed25519 JWK. */
+async function trustedKey(file: string): Promise<Ed25519Jwk> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ProtoflyError('PF_ERR_CONFIG', `cannot read --trust ${file}: ${(err as Error).message}`, {
+      file,
+    });
+  }
+  let jwk: Partial<Ed25519Jwk> | undefined;
+  try {
+    jwk = JSON.parse(text) as Partial<Ed25519Jwk>;
+  } catch {
+    // Said below, with what was expected.
+  }
+  if (
+    jwk?.kty !== 'OKP' ||
+    jwk.crv !== 'Ed25519' ||
+    typeof jwk.x !== 'string' ||
+    typeof jwk.kid !== 'string'
+  ) {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `--trust ${file} is not an Ed25519 public JWK (kty OKP, crv Ed25519, x, kid), as protofly keygen writes in <domain>.pub.jwk`,
+      { file },
+    );
+  }
+  return jwk as Ed25519Jwk;
 }

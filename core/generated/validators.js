@@ -2259,7 +2259,7 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
 }
 validate106.evaluated = { "dynamicProps": true, "dynamicItems": false };
 var validateStubDescriptor = validate118;
-var schema35 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/stub-descriptor.schema.json", "title": "StubDescriptor", "description": "What a domain publishes about one version of its protocol stub. Signed: no signature, no load.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "protocol", "capabilities", "engine", "sourcePackage", "configuration", "constraints", "signature"], "properties": { "kind": { "const": "stub" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "protocol": { "description": "The wire protocol the stub speaks to its domain's server, e.g. json-ws, sip-ws, xmpp-ws.", "type": "string", "pattern": "^[a-z][a-z0-9.-]{0,63}$" }, "capabilities": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "presence", "group"] } }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "constraints": { "title": "StubConstraints", "type": "object", "additionalProperties": false, "required": ["endpoints", "runtimes"], "properties": { "endpoints": { "description": "The only places ctx.connect may open. A pattern is ws:// or wss://, a host, an optional port (or * for any), and a path prefix.", "type": "array", "maxItems": 32, "items": { "type": "string", "maxLength": 512, "pattern": "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" } }, "runtimes": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["node", "browser"] } }, "memoryMb": { "description": "Heap limit of the stub's sandbox.", "type": "integer", "minimum": 8, "maximum": 4096 } } }, "signature": { "$ref": "common.schema.json#/$defs/signature" } } };
+var schema35 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/stub-descriptor.schema.json", "title": "StubDescriptor", "description": "What a domain publishes about one version of its protocol stub. Signed: no signature, no load.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "protocol", "capabilities", "engine", "sourcePackage", "configuration", "constraints", "signature"], "properties": { "kind": { "const": "stub" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "rollback": { "description": "Set when this version brings an earlier one back (`protofly rollback`): `to` is the version whose package and configuration it carries, `of` the newest version it supersedes. A rollback is a higher version like any other, so downgrade protection stays as strict as it is.", "type": "object", "additionalProperties": false, "required": ["of", "to"], "properties": { "of": { "$ref": "common.schema.json#/$defs/semver" }, "to": { "$ref": "common.schema.json#/$defs/semver" } } }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "protocol": { "description": "The wire protocol the stub speaks to its domain's server, e.g. json-ws, sip-ws, xmpp-ws.", "type": "string", "pattern": "^[a-z][a-z0-9.-]{0,63}$" }, "capabilities": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "presence", "group"] } }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "constraints": { "title": "StubConstraints", "type": "object", "additionalProperties": false, "required": ["endpoints", "runtimes"], "properties": { "endpoints": { "description": "The only places ctx.connect may open. A pattern is ws:// or wss://, a host, an optional port (or * for any), and a path prefix.", "type": "array", "maxItems": 32, "items": { "type": "string", "maxLength": 512, "pattern": "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" } }, "runtimes": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["node", "browser"] } }, "memoryMb": { "description": "Heap limit of the stub's sandbox.", "type": "integer", "minimum": 8, "maximum": 4096 } } }, "signature": { "$ref": "common.schema.json#/$defs/signature" } } };
 var func22 = Object.prototype.hasOwnProperty;
 var pattern8 = new RegExp("^[a-z][a-z0-9-]{0,63}$", "u");
 function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
@@ -2319,37 +2319,6 @@ function validate121(data, { instancePath = "", parentData, parentDataProperty, 
 }
 validate121.evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern10 = new RegExp("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
-function validate123(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate123.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 253) {
-        validate123.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
-        return false;
-      } else {
-        if (!pattern10.test(data)) {
-          validate123.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
-          return false;
-        }
-      }
-    } else {
-      validate123.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate123.errors = vErrors;
-  return errors === 0;
-}
-validate123.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern12 = new RegExp("^[0-9A-Za-z.*^~<>=|+ -]+$", "u");
 function validate125(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -2362,18 +2331,13 @@ function validate125(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (typeof data === "string") {
-      if (func1(data) > 256) {
-        validate125.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+      if (func1(data) > 253) {
+        validate125.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
         return false;
       } else {
-        if (func1(data) < 1) {
-          validate125.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+        if (!pattern10.test(data)) {
+          validate125.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
           return false;
-        } else {
-          if (!pattern12.test(data)) {
-            validate125.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
-            return false;
-          }
         }
       }
     } else {
@@ -2385,8 +2349,7 @@ function validate125(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate125.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema40 = { "title": "SourcePackage", "description": "The bundled code of a plugin: one self-contained ES module.", "type": "object", "additionalProperties": false, "required": ["url", "integrity", "size", "format"], "properties": { "url": { "description": "Where the package is, absolute or relative to the descriptor's URL.", "type": "string", "minLength": 1, "maxLength": 2048 }, "integrity": { "description": "Subresource Integrity of the package bytes: sha384, base64.", "type": "string", "pattern": "^sha384-[A-Za-z0-9+/]{64}$" }, "size": { "description": "Package size in bytes.", "type": "integer", "minimum": 1 }, "format": { "description": "Module format of the package.", "type": "string", "enum": ["esm"] } } };
-var pattern13 = new RegExp("^sha384-[A-Za-z0-9+/]{64}$", "u");
+var pattern12 = new RegExp("^[0-9A-Za-z.*^~<>=|+ -]+$", "u");
 function validate127(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -2398,16 +2361,53 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 256) {
+        validate127.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 1) {
+          validate127.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          return false;
+        } else {
+          if (!pattern12.test(data)) {
+            validate127.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
+            return false;
+          }
+        }
+      }
+    } else {
+      validate127.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate127.errors = vErrors;
+  return errors === 0;
+}
+validate127.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema40 = { "title": "SourcePackage", "description": "The bundled code of a plugin: one self-contained ES module.", "type": "object", "additionalProperties": false, "required": ["url", "integrity", "size", "format"], "properties": { "url": { "description": "Where the package is, absolute or relative to the descriptor's URL.", "type": "string", "minLength": 1, "maxLength": 2048 }, "integrity": { "description": "Subresource Integrity of the package bytes: sha384, base64.", "type": "string", "pattern": "^sha384-[A-Za-z0-9+/]{64}$" }, "size": { "description": "Package size in bytes.", "type": "integer", "minimum": 1 }, "format": { "description": "Module format of the package.", "type": "string", "enum": ["esm"] } } };
+var pattern13 = new RegExp("^sha384-[A-Za-z0-9+/]{64}$", "u");
+function validate129(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate129.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.url === void 0 && (missing0 = "url") || data.integrity === void 0 && (missing0 = "integrity") || data.size === void 0 && (missing0 = "size") || data.format === void 0 && (missing0 = "format")) {
-        validate127.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate129.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "url" || key0 === "integrity" || key0 === "size" || key0 === "format")) {
-            validate127.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate129.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2419,16 +2419,16 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 2048) {
-                  validate127.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                  validate129.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate127.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate129.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate127.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate129.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -2443,11 +2443,11 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs4) {
                 if (typeof data1 === "string") {
                   if (!pattern13.test(data1)) {
-                    validate127.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
+                    validate129.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
                     return false;
                   }
                 } else {
-                  validate127.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate129.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -2460,13 +2460,13 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
                 let data2 = data.size;
                 const _errs6 = errors;
                 if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
-                  validate127.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                  validate129.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                   return false;
                 }
                 if (errors === _errs6) {
                   if (typeof data2 == "number" && isFinite(data2)) {
                     if (data2 < 1 || isNaN(data2)) {
-                      validate127.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                      validate129.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                       return false;
                     }
                   }
@@ -2480,11 +2480,11 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
                   let data3 = data.format;
                   const _errs8 = errors;
                   if (typeof data3 !== "string") {
-                    validate127.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate129.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                   if (!(data3 === "esm")) {
-                    validate127.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
+                    validate129.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
                     return false;
                   }
                   var valid0 = _errs8 === errors;
@@ -2497,18 +2497,18 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate127.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate129.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate127.errors = vErrors;
+  validate129.errors = vErrors;
   return errors === 0;
 }
-validate127.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate129(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate129.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate129.evaluated;
+  const evaluated0 = validate131.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2519,13 +2519,13 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.schema === void 0 && (missing0 = "schema")) {
-        validate129.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate131.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "schema" || key0 === "defaults")) {
-            validate129.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate131.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2537,7 +2537,7 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
               } else {
-                validate129.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate131.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2552,111 +2552,13 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs5) {
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                 } else {
-                  validate129.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate131.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
               var valid0 = _errs5 === errors;
             } else {
               var valid0 = true;
-            }
-          }
-        }
-      }
-    } else {
-      validate129.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate129.errors = vErrors;
-  return errors === 0;
-}
-validate129.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var pattern15 = new RegExp("^[A-Za-z0-9_-]{86}$", "u");
-function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate131.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (data && typeof data == "object" && !Array.isArray(data)) {
-      let missing0;
-      if (data.keyId === void 0 && (missing0 = "keyId") || data.alg === void 0 && (missing0 = "alg") || data.value === void 0 && (missing0 = "value")) {
-        validate131.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
-        return false;
-      } else {
-        const _errs1 = errors;
-        for (const key0 in data) {
-          if (!(key0 === "keyId" || key0 === "alg" || key0 === "value")) {
-            validate131.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
-            return false;
-            break;
-          }
-        }
-        if (_errs1 === errors) {
-          if (data.keyId !== void 0) {
-            let data0 = data.keyId;
-            const _errs2 = errors;
-            if (errors === _errs2) {
-              if (typeof data0 === "string") {
-                if (func1(data0) > 128) {
-                  validate131.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
-                  return false;
-                } else {
-                  if (func1(data0) < 1) {
-                    validate131.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-                    return false;
-                  }
-                }
-              } else {
-                validate131.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                return false;
-              }
-            }
-            var valid0 = _errs2 === errors;
-          } else {
-            var valid0 = true;
-          }
-          if (valid0) {
-            if (data.alg !== void 0) {
-              let data1 = data.alg;
-              const _errs4 = errors;
-              if (typeof data1 !== "string") {
-                validate131.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                return false;
-              }
-              if ("Ed25519" !== data1) {
-                validate131.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
-                return false;
-              }
-              var valid0 = _errs4 === errors;
-            } else {
-              var valid0 = true;
-            }
-            if (valid0) {
-              if (data.value !== void 0) {
-                let data2 = data.value;
-                const _errs6 = errors;
-                if (errors === _errs6) {
-                  if (typeof data2 === "string") {
-                    if (!pattern15.test(data2)) {
-                      validate131.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
-                      return false;
-                    }
-                  } else {
-                    validate131.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                    return false;
-                  }
-                }
-                var valid0 = _errs6 === errors;
-              } else {
-                var valid0 = true;
-              }
             }
           }
         }
@@ -2670,6 +2572,104 @@ function validate131(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate131.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var pattern15 = new RegExp("^[A-Za-z0-9_-]{86}$", "u");
+function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate133.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.keyId === void 0 && (missing0 = "keyId") || data.alg === void 0 && (missing0 = "alg") || data.value === void 0 && (missing0 = "value")) {
+        validate133.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "keyId" || key0 === "alg" || key0 === "value")) {
+            validate133.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.keyId !== void 0) {
+            let data0 = data.keyId;
+            const _errs2 = errors;
+            if (errors === _errs2) {
+              if (typeof data0 === "string") {
+                if (func1(data0) > 128) {
+                  validate133.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                  return false;
+                } else {
+                  if (func1(data0) < 1) {
+                    validate133.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    return false;
+                  }
+                }
+              } else {
+                validate133.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                return false;
+              }
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.alg !== void 0) {
+              let data1 = data.alg;
+              const _errs4 = errors;
+              if (typeof data1 !== "string") {
+                validate133.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                return false;
+              }
+              if ("Ed25519" !== data1) {
+                validate133.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+                return false;
+              }
+              var valid0 = _errs4 === errors;
+            } else {
+              var valid0 = true;
+            }
+            if (valid0) {
+              if (data.value !== void 0) {
+                let data2 = data.value;
+                const _errs6 = errors;
+                if (errors === _errs6) {
+                  if (typeof data2 === "string") {
+                    if (!pattern15.test(data2)) {
+                      validate133.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
+                      return false;
+                    }
+                  } else {
+                    validate133.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    return false;
+                  }
+                }
+                var valid0 = _errs6 === errors;
+              } else {
+                var valid0 = true;
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate133.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate133.errors = vErrors;
+  return errors === 0;
+}
+validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var pattern11 = new RegExp("^[a-z][a-z0-9.-]{0,63}$", "u");
 var pattern14 = new RegExp("^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$", "u");
 function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
@@ -2732,298 +2732,352 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                 var valid0 = true;
               }
               if (valid0) {
-                if (data.domain !== void 0) {
+                if (data.rollback !== void 0) {
+                  let data3 = data.rollback;
                   const _errs5 = errors;
-                  if (!validate123(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
-                    vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
-                    errors = vErrors.length;
+                  if (errors === _errs5) {
+                    if (data3 && typeof data3 == "object" && !Array.isArray(data3)) {
+                      let missing1;
+                      if (data3.of === void 0 && (missing1 = "of") || data3.to === void 0 && (missing1 = "to")) {
+                        validate118.errors = [{ instancePath: instancePath + "/rollback", schemaPath: "#/properties/rollback/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                        return false;
+                      } else {
+                        const _errs7 = errors;
+                        for (const key1 in data3) {
+                          if (!(key1 === "of" || key1 === "to")) {
+                            validate118.errors = [{ instancePath: instancePath + "/rollback", schemaPath: "#/properties/rollback/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                            return false;
+                            break;
+                          }
+                        }
+                        if (_errs7 === errors) {
+                          if (data3.of !== void 0) {
+                            const _errs8 = errors;
+                            if (!validate121(data3.of, { instancePath: instancePath + "/rollback/of", parentData: data3, parentDataProperty: "of", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+                              errors = vErrors.length;
+                            }
+                            var valid1 = _errs8 === errors;
+                          } else {
+                            var valid1 = true;
+                          }
+                          if (valid1) {
+                            if (data3.to !== void 0) {
+                              const _errs9 = errors;
+                              if (!validate121(data3.to, { instancePath: instancePath + "/rollback/to", parentData: data3, parentDataProperty: "to", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+                                errors = vErrors.length;
+                              }
+                              var valid1 = _errs9 === errors;
+                            } else {
+                              var valid1 = true;
+                            }
+                          }
+                        }
+                      }
+                    } else {
+                      validate118.errors = [{ instancePath: instancePath + "/rollback", schemaPath: "#/properties/rollback/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      return false;
+                    }
                   }
                   var valid0 = _errs5 === errors;
                 } else {
                   var valid0 = true;
                 }
                 if (valid0) {
-                  if (data.description !== void 0) {
-                    let data4 = data.description;
-                    const _errs6 = errors;
-                    if (errors === _errs6) {
-                      if (typeof data4 === "string") {
-                        if (func1(data4) > 1024) {
-                          validate118.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
-                          return false;
-                        }
-                      } else {
-                        validate118.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                        return false;
-                      }
+                  if (data.domain !== void 0) {
+                    const _errs10 = errors;
+                    if (!validate125(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
+                      errors = vErrors.length;
                     }
-                    var valid0 = _errs6 === errors;
+                    var valid0 = _errs10 === errors;
                   } else {
                     var valid0 = true;
                   }
                   if (valid0) {
-                    if (data.protocol !== void 0) {
-                      let data5 = data.protocol;
-                      const _errs8 = errors;
-                      if (errors === _errs8) {
-                        if (typeof data5 === "string") {
-                          if (!pattern11.test(data5)) {
-                            validate118.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9.-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9.-]{0,63}$"' }];
+                    if (data.description !== void 0) {
+                      let data7 = data.description;
+                      const _errs11 = errors;
+                      if (errors === _errs11) {
+                        if (typeof data7 === "string") {
+                          if (func1(data7) > 1024) {
+                            validate118.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
                             return false;
                           }
                         } else {
-                          validate118.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                          validate118.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                           return false;
                         }
                       }
-                      var valid0 = _errs8 === errors;
+                      var valid0 = _errs11 === errors;
                     } else {
                       var valid0 = true;
                     }
                     if (valid0) {
-                      if (data.capabilities !== void 0) {
-                        let data6 = data.capabilities;
-                        const _errs10 = errors;
-                        if (errors === _errs10) {
-                          if (Array.isArray(data6)) {
-                            if (data6.length < 1) {
-                              validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                      if (data.protocol !== void 0) {
+                        let data8 = data.protocol;
+                        const _errs13 = errors;
+                        if (errors === _errs13) {
+                          if (typeof data8 === "string") {
+                            if (!pattern11.test(data8)) {
+                              validate118.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9.-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9.-]{0,63}$"' }];
                               return false;
-                            } else {
-                              var valid1 = true;
-                              const len0 = data6.length;
-                              for (let i0 = 0; i0 < len0; i0++) {
-                                let data7 = data6[i0];
-                                const _errs12 = errors;
-                                if (!(data7 === "chat" || data7 === "call" || data7 === "presence" || data7 === "group")) {
-                                  validate118.errors = [{ instancePath: instancePath + "/capabilities/" + i0, schemaPath: "#/properties/capabilities/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.capabilities.items.enum }, message: "must be equal to one of the allowed values" }];
-                                  return false;
+                            }
+                          } else {
+                            validate118.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            return false;
+                          }
+                        }
+                        var valid0 = _errs13 === errors;
+                      } else {
+                        var valid0 = true;
+                      }
+                      if (valid0) {
+                        if (data.capabilities !== void 0) {
+                          let data9 = data.capabilities;
+                          const _errs15 = errors;
+                          if (errors === _errs15) {
+                            if (Array.isArray(data9)) {
+                              if (data9.length < 1) {
+                                validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                                return false;
+                              } else {
+                                var valid2 = true;
+                                const len0 = data9.length;
+                                for (let i0 = 0; i0 < len0; i0++) {
+                                  let data10 = data9[i0];
+                                  const _errs17 = errors;
+                                  if (!(data10 === "chat" || data10 === "call" || data10 === "presence" || data10 === "group")) {
+                                    validate118.errors = [{ instancePath: instancePath + "/capabilities/" + i0, schemaPath: "#/properties/capabilities/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.capabilities.items.enum }, message: "must be equal to one of the allowed values" }];
+                                    return false;
+                                  }
+                                  var valid2 = _errs17 === errors;
+                                  if (!valid2) {
+                                    break;
+                                  }
                                 }
-                                var valid1 = _errs12 === errors;
-                                if (!valid1) {
-                                  break;
-                                }
-                              }
-                              if (valid1) {
-                                let i1 = data6.length;
-                                let j0;
-                                if (i1 > 1) {
-                                  outer0: for (; i1--; ) {
-                                    for (j0 = i1; j0--; ) {
-                                      if (func0(data6[i1], data6[j0])) {
-                                        validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
-                                        return false;
-                                        break outer0;
+                                if (valid2) {
+                                  let i1 = data9.length;
+                                  let j0;
+                                  if (i1 > 1) {
+                                    outer0: for (; i1--; ) {
+                                      for (j0 = i1; j0--; ) {
+                                        if (func0(data9[i1], data9[j0])) {
+                                          validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          return false;
+                                          break outer0;
+                                        }
                                       }
                                     }
                                   }
                                 }
                               }
+                            } else {
+                              validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              return false;
                             }
-                          } else {
-                            validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                            return false;
                           }
-                        }
-                        var valid0 = _errs10 === errors;
-                      } else {
-                        var valid0 = true;
-                      }
-                      if (valid0) {
-                        if (data.engine !== void 0) {
-                          const _errs13 = errors;
-                          if (!validate125(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
-                            errors = vErrors.length;
-                          }
-                          var valid0 = _errs13 === errors;
+                          var valid0 = _errs15 === errors;
                         } else {
                           var valid0 = true;
                         }
                         if (valid0) {
-                          if (data.sourcePackage !== void 0) {
-                            const _errs14 = errors;
-                            if (!validate127(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
+                          if (data.engine !== void 0) {
+                            const _errs18 = errors;
+                            if (!validate127(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
                               vErrors = vErrors === null ? validate127.errors : vErrors.concat(validate127.errors);
                               errors = vErrors.length;
                             }
-                            var valid0 = _errs14 === errors;
+                            var valid0 = _errs18 === errors;
                           } else {
                             var valid0 = true;
                           }
                           if (valid0) {
-                            if (data.configuration !== void 0) {
-                              const _errs15 = errors;
-                              if (!validate129(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
+                            if (data.sourcePackage !== void 0) {
+                              const _errs19 = errors;
+                              if (!validate129(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
                                 vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
                                 errors = vErrors.length;
                               }
-                              var valid0 = _errs15 === errors;
+                              var valid0 = _errs19 === errors;
                             } else {
                               var valid0 = true;
                             }
                             if (valid0) {
-                              if (data.constraints !== void 0) {
-                                let data11 = data.constraints;
-                                const _errs16 = errors;
-                                if (errors === _errs16) {
-                                  if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
-                                    let missing1;
-                                    if (data11.endpoints === void 0 && (missing1 = "endpoints") || data11.runtimes === void 0 && (missing1 = "runtimes")) {
-                                      validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
-                                      return false;
-                                    } else {
-                                      const _errs18 = errors;
-                                      for (const key1 in data11) {
-                                        if (!(key1 === "endpoints" || key1 === "runtimes" || key1 === "memoryMb")) {
-                                          validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
-                                          return false;
-                                          break;
-                                        }
-                                      }
-                                      if (_errs18 === errors) {
-                                        if (data11.endpoints !== void 0) {
-                                          let data12 = data11.endpoints;
-                                          const _errs19 = errors;
-                                          if (errors === _errs19) {
-                                            if (Array.isArray(data12)) {
-                                              if (data12.length > 32) {
-                                                validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items" }];
-                                                return false;
-                                              } else {
-                                                var valid4 = true;
-                                                const len1 = data12.length;
-                                                for (let i2 = 0; i2 < len1; i2++) {
-                                                  let data13 = data12[i2];
-                                                  const _errs21 = errors;
-                                                  if (errors === _errs21) {
-                                                    if (typeof data13 === "string") {
-                                                      if (func1(data13) > 512) {
-                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-                                                        return false;
-                                                      } else {
-                                                        if (!pattern14.test(data13)) {
-                                                          validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/pattern", keyword: "pattern", params: { pattern: "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" }, message: 'must match pattern "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$"' }];
-                                                          return false;
-                                                        }
-                                                      }
-                                                    } else {
-                                                      validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                                                      return false;
-                                                    }
-                                                  }
-                                                  var valid4 = _errs21 === errors;
-                                                  if (!valid4) {
-                                                    break;
-                                                  }
-                                                }
-                                              }
-                                            } else {
-                                              validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                                              return false;
-                                            }
+                              if (data.configuration !== void 0) {
+                                const _errs20 = errors;
+                                if (!validate131(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate131.errors : vErrors.concat(validate131.errors);
+                                  errors = vErrors.length;
+                                }
+                                var valid0 = _errs20 === errors;
+                              } else {
+                                var valid0 = true;
+                              }
+                              if (valid0) {
+                                if (data.constraints !== void 0) {
+                                  let data14 = data.constraints;
+                                  const _errs21 = errors;
+                                  if (errors === _errs21) {
+                                    if (data14 && typeof data14 == "object" && !Array.isArray(data14)) {
+                                      let missing2;
+                                      if (data14.endpoints === void 0 && (missing2 = "endpoints") || data14.runtimes === void 0 && (missing2 = "runtimes")) {
+                                        validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                                        return false;
+                                      } else {
+                                        const _errs23 = errors;
+                                        for (const key2 in data14) {
+                                          if (!(key2 === "endpoints" || key2 === "runtimes" || key2 === "memoryMb")) {
+                                            validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                                            return false;
+                                            break;
                                           }
-                                          var valid3 = _errs19 === errors;
-                                        } else {
-                                          var valid3 = true;
                                         }
-                                        if (valid3) {
-                                          if (data11.runtimes !== void 0) {
-                                            let data14 = data11.runtimes;
-                                            const _errs23 = errors;
-                                            if (errors === _errs23) {
-                                              if (Array.isArray(data14)) {
-                                                if (data14.length < 1) {
-                                                  validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                                        if (_errs23 === errors) {
+                                          if (data14.endpoints !== void 0) {
+                                            let data15 = data14.endpoints;
+                                            const _errs24 = errors;
+                                            if (errors === _errs24) {
+                                              if (Array.isArray(data15)) {
+                                                if (data15.length > 32) {
+                                                  validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items" }];
                                                   return false;
                                                 } else {
                                                   var valid5 = true;
-                                                  const len2 = data14.length;
-                                                  for (let i3 = 0; i3 < len2; i3++) {
-                                                    let data15 = data14[i3];
-                                                    const _errs25 = errors;
-                                                    if (!(data15 === "node" || data15 === "browser")) {
-                                                      validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes/" + i3, schemaPath: "#/properties/constraints/properties/runtimes/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.constraints.properties.runtimes.items.enum }, message: "must be equal to one of the allowed values" }];
-                                                      return false;
+                                                  const len1 = data15.length;
+                                                  for (let i2 = 0; i2 < len1; i2++) {
+                                                    let data16 = data15[i2];
+                                                    const _errs26 = errors;
+                                                    if (errors === _errs26) {
+                                                      if (typeof data16 === "string") {
+                                                        if (func1(data16) > 512) {
+                                                          validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+                                                          return false;
+                                                        } else {
+                                                          if (!pattern14.test(data16)) {
+                                                            validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/pattern", keyword: "pattern", params: { pattern: "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" }, message: 'must match pattern "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$"' }];
+                                                            return false;
+                                                          }
+                                                        }
+                                                      } else {
+                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                                        return false;
+                                                      }
                                                     }
-                                                    var valid5 = _errs25 === errors;
+                                                    var valid5 = _errs26 === errors;
                                                     if (!valid5) {
                                                       break;
                                                     }
                                                   }
-                                                  if (valid5) {
-                                                    let i4 = data14.length;
-                                                    let j1;
-                                                    if (i4 > 1) {
-                                                      outer1: for (; i4--; ) {
-                                                        for (j1 = i4; j1--; ) {
-                                                          if (func0(data14[i4], data14[j1])) {
-                                                            validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/uniqueItems", keyword: "uniqueItems", params: { i: i4, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i4 + " are identical)" }];
-                                                            return false;
-                                                            break outer1;
+                                                }
+                                              } else {
+                                                validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                                return false;
+                                              }
+                                            }
+                                            var valid4 = _errs24 === errors;
+                                          } else {
+                                            var valid4 = true;
+                                          }
+                                          if (valid4) {
+                                            if (data14.runtimes !== void 0) {
+                                              let data17 = data14.runtimes;
+                                              const _errs28 = errors;
+                                              if (errors === _errs28) {
+                                                if (Array.isArray(data17)) {
+                                                  if (data17.length < 1) {
+                                                    validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                                                    return false;
+                                                  } else {
+                                                    var valid6 = true;
+                                                    const len2 = data17.length;
+                                                    for (let i3 = 0; i3 < len2; i3++) {
+                                                      let data18 = data17[i3];
+                                                      const _errs30 = errors;
+                                                      if (!(data18 === "node" || data18 === "browser")) {
+                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes/" + i3, schemaPath: "#/properties/constraints/properties/runtimes/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.constraints.properties.runtimes.items.enum }, message: "must be equal to one of the allowed values" }];
+                                                        return false;
+                                                      }
+                                                      var valid6 = _errs30 === errors;
+                                                      if (!valid6) {
+                                                        break;
+                                                      }
+                                                    }
+                                                    if (valid6) {
+                                                      let i4 = data17.length;
+                                                      let j1;
+                                                      if (i4 > 1) {
+                                                        outer1: for (; i4--; ) {
+                                                          for (j1 = i4; j1--; ) {
+                                                            if (func0(data17[i4], data17[j1])) {
+                                                              validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/uniqueItems", keyword: "uniqueItems", params: { i: i4, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i4 + " are identical)" }];
+                                                              return false;
+                                                              break outer1;
+                                                            }
                                                           }
                                                         }
                                                       }
                                                     }
                                                   }
+                                                } else {
+                                                  validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                                  return false;
                                                 }
-                                              } else {
-                                                validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                                                return false;
                                               }
+                                              var valid4 = _errs28 === errors;
+                                            } else {
+                                              var valid4 = true;
                                             }
-                                            var valid3 = _errs23 === errors;
-                                          } else {
-                                            var valid3 = true;
-                                          }
-                                          if (valid3) {
-                                            if (data11.memoryMb !== void 0) {
-                                              let data16 = data11.memoryMb;
-                                              const _errs26 = errors;
-                                              if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
-                                                validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                                return false;
-                                              }
-                                              if (errors === _errs26) {
-                                                if (typeof data16 == "number" && isFinite(data16)) {
-                                                  if (data16 > 4096 || isNaN(data16)) {
-                                                    validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
-                                                    return false;
-                                                  } else {
-                                                    if (data16 < 8 || isNaN(data16)) {
-                                                      validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                            if (valid4) {
+                                              if (data14.memoryMb !== void 0) {
+                                                let data19 = data14.memoryMb;
+                                                const _errs31 = errors;
+                                                if (!(typeof data19 == "number" && (!(data19 % 1) && !isNaN(data19)) && isFinite(data19))) {
+                                                  validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                  return false;
+                                                }
+                                                if (errors === _errs31) {
+                                                  if (typeof data19 == "number" && isFinite(data19)) {
+                                                    if (data19 > 4096 || isNaN(data19)) {
+                                                      validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
                                                       return false;
+                                                    } else {
+                                                      if (data19 < 8 || isNaN(data19)) {
+                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                                        return false;
+                                                      }
                                                     }
                                                   }
                                                 }
+                                                var valid4 = _errs31 === errors;
+                                              } else {
+                                                var valid4 = true;
                                               }
-                                              var valid3 = _errs26 === errors;
-                                            } else {
-                                              var valid3 = true;
                                             }
                                           }
                                         }
                                       }
+                                    } else {
+                                      validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                      return false;
                                     }
-                                  } else {
-                                    validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                                    return false;
                                   }
-                                }
-                                var valid0 = _errs16 === errors;
-                              } else {
-                                var valid0 = true;
-                              }
-                              if (valid0) {
-                                if (data.signature !== void 0) {
-                                  const _errs28 = errors;
-                                  if (!validate131(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate131.errors : vErrors.concat(validate131.errors);
-                                    errors = vErrors.length;
-                                  }
-                                  var valid0 = _errs28 === errors;
+                                  var valid0 = _errs21 === errors;
                                 } else {
                                   var valid0 = true;
+                                }
+                                if (valid0) {
+                                  if (data.signature !== void 0) {
+                                    const _errs33 = errors;
+                                    if (!validate133(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
+                                      errors = vErrors.length;
+                                    }
+                                    var valid0 = _errs33 === errors;
+                                  } else {
+                                    var valid0 = true;
+                                  }
                                 }
                               }
                             }
@@ -3047,33 +3101,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateBackendDescriptor = validate133;
+var validateBackendDescriptor = validate135;
 var schema43 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/backend-descriptor.schema.json", "title": "BackendDescriptor", "description": "What a domain publishes about one version of a service backend. Backends run in-process, so they load only when signed by the domain's own key.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "service", "engine", "sourcePackage", "configuration", "signature"], "properties": { "kind": { "const": "backend" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "service": { "$ref": "#/$defs/serviceName" }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "signature": { "$ref": "common.schema.json#/$defs/signature" } }, "$defs": { "serviceName": { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] } } };
-function validate134(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate134.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (!pattern8.test(data)) {
-        validate134.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
-        return false;
-      }
-    } else {
-      validate134.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate134.errors = vErrors;
-  return errors === 0;
-}
-validate134.evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -3086,14 +3115,9 @@ function validate136(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (typeof data === "string") {
-      if (func1(data) > 256) {
-        validate136.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+      if (!pattern8.test(data)) {
+        validate136.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
         return false;
-      } else {
-        if (!pattern9.test(data)) {
-          validate136.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
-          return false;
-        }
       }
     } else {
       validate136.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
@@ -3116,12 +3140,12 @@ function validate138(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (typeof data === "string") {
-      if (func1(data) > 253) {
-        validate138.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+      if (func1(data) > 256) {
+        validate138.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
         return false;
       } else {
-        if (!pattern10.test(data)) {
-          validate138.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+        if (!pattern9.test(data)) {
+          validate138.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
           return false;
         }
       }
@@ -3134,7 +3158,6 @@ function validate138(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate138.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema47 = { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] };
 function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -3145,14 +3168,27 @@ function validate140(data, { instancePath = "", parentData, parentDataProperty, 
   if (evaluated0.dynamicItems) {
     evaluated0.items = void 0;
   }
-  if (!(data === "identity" || data === "location" || data === "cluster" || data === "cdr" || data === "provisioning")) {
-    validate140.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema47.enum }, message: "must be equal to one of the allowed values" }];
-    return false;
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 253) {
+        validate140.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        return false;
+      } else {
+        if (!pattern10.test(data)) {
+          validate140.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+          return false;
+        }
+      }
+    } else {
+      validate140.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
   }
   validate140.errors = vErrors;
   return errors === 0;
 }
 validate140.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema47 = { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] };
 function validate142(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -3163,26 +3199,9 @@ function validate142(data, { instancePath = "", parentData, parentDataProperty, 
   if (evaluated0.dynamicItems) {
     evaluated0.items = void 0;
   }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 256) {
-        validate142.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 1) {
-          validate142.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-          return false;
-        } else {
-          if (!pattern12.test(data)) {
-            validate142.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
-            return false;
-          }
-        }
-      }
-    } else {
-      validate142.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
+  if (!(data === "identity" || data === "location" || data === "cluster" || data === "cdr" || data === "provisioning")) {
+    validate142.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema47.enum }, message: "must be equal to one of the allowed values" }];
+    return false;
   }
   validate142.errors = vErrors;
   return errors === 0;
@@ -3199,16 +3218,51 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 256) {
+        validate144.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 1) {
+          validate144.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          return false;
+        } else {
+          if (!pattern12.test(data)) {
+            validate144.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
+            return false;
+          }
+        }
+      }
+    } else {
+      validate144.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate144.errors = vErrors;
+  return errors === 0;
+}
+validate144.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate146(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate146.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.url === void 0 && (missing0 = "url") || data.integrity === void 0 && (missing0 = "integrity") || data.size === void 0 && (missing0 = "size") || data.format === void 0 && (missing0 = "format")) {
-        validate144.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate146.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "url" || key0 === "integrity" || key0 === "size" || key0 === "format")) {
-            validate144.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate146.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3220,16 +3274,16 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 2048) {
-                  validate144.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                  validate146.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate144.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate146.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate144.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate146.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -3244,11 +3298,11 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs4) {
                 if (typeof data1 === "string") {
                   if (!pattern13.test(data1)) {
-                    validate144.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
+                    validate146.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
                     return false;
                   }
                 } else {
-                  validate144.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate146.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -3261,13 +3315,13 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
                 let data2 = data.size;
                 const _errs6 = errors;
                 if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
-                  validate144.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                  validate146.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                   return false;
                 }
                 if (errors === _errs6) {
                   if (typeof data2 == "number" && isFinite(data2)) {
                     if (data2 < 1 || isNaN(data2)) {
-                      validate144.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                      validate146.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                       return false;
                     }
                   }
@@ -3281,11 +3335,11 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
                   let data3 = data.format;
                   const _errs8 = errors;
                   if (typeof data3 !== "string") {
-                    validate144.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate146.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                   if (!(data3 === "esm")) {
-                    validate144.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
+                    validate146.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
                     return false;
                   }
                   var valid0 = _errs8 === errors;
@@ -3293,73 +3347,6 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
                   var valid0 = true;
                 }
               }
-            }
-          }
-        }
-      }
-    } else {
-      validate144.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate144.errors = vErrors;
-  return errors === 0;
-}
-validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate146(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate146.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (data && typeof data == "object" && !Array.isArray(data)) {
-      let missing0;
-      if (data.schema === void 0 && (missing0 = "schema")) {
-        validate146.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
-        return false;
-      } else {
-        const _errs1 = errors;
-        for (const key0 in data) {
-          if (!(key0 === "schema" || key0 === "defaults")) {
-            validate146.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
-            return false;
-            break;
-          }
-        }
-        if (_errs1 === errors) {
-          if (data.schema !== void 0) {
-            let data0 = data.schema;
-            const _errs2 = errors;
-            if (errors === _errs2) {
-              if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
-              } else {
-                validate146.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                return false;
-              }
-            }
-            var valid0 = _errs2 === errors;
-          } else {
-            var valid0 = true;
-          }
-          if (valid0) {
-            if (data.defaults !== void 0) {
-              let data1 = data.defaults;
-              const _errs5 = errors;
-              if (errors === _errs5) {
-                if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
-                } else {
-                  validate146.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                  return false;
-                }
-              }
-              var valid0 = _errs5 === errors;
-            } else {
-              var valid0 = true;
             }
           }
         }
@@ -3386,35 +3373,26 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
-      if (data.keyId === void 0 && (missing0 = "keyId") || data.alg === void 0 && (missing0 = "alg") || data.value === void 0 && (missing0 = "value")) {
+      if (data.schema === void 0 && (missing0 = "schema")) {
         validate148.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
-          if (!(key0 === "keyId" || key0 === "alg" || key0 === "value")) {
+          if (!(key0 === "schema" || key0 === "defaults")) {
             validate148.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
         }
         if (_errs1 === errors) {
-          if (data.keyId !== void 0) {
-            let data0 = data.keyId;
+          if (data.schema !== void 0) {
+            let data0 = data.schema;
             const _errs2 = errors;
             if (errors === _errs2) {
-              if (typeof data0 === "string") {
-                if (func1(data0) > 128) {
-                  validate148.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
-                  return false;
-                } else {
-                  if (func1(data0) < 1) {
-                    validate148.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-                    return false;
-                  }
-                }
+              if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
               } else {
-                validate148.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate148.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -3423,40 +3401,19 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
             var valid0 = true;
           }
           if (valid0) {
-            if (data.alg !== void 0) {
-              let data1 = data.alg;
-              const _errs4 = errors;
-              if (typeof data1 !== "string") {
-                validate148.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                return false;
+            if (data.defaults !== void 0) {
+              let data1 = data.defaults;
+              const _errs5 = errors;
+              if (errors === _errs5) {
+                if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
+                } else {
+                  validate148.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  return false;
+                }
               }
-              if ("Ed25519" !== data1) {
-                validate148.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
-                return false;
-              }
-              var valid0 = _errs4 === errors;
+              var valid0 = _errs5 === errors;
             } else {
               var valid0 = true;
-            }
-            if (valid0) {
-              if (data.value !== void 0) {
-                let data2 = data.value;
-                const _errs6 = errors;
-                if (errors === _errs6) {
-                  if (typeof data2 === "string") {
-                    if (!pattern15.test(data2)) {
-                      validate148.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
-                      return false;
-                    }
-                  } else {
-                    validate148.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                    return false;
-                  }
-                }
-                var valid0 = _errs6 === errors;
-              } else {
-                var valid0 = true;
-              }
             }
           }
         }
@@ -3470,11 +3427,108 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate148.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate150(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate150.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.keyId === void 0 && (missing0 = "keyId") || data.alg === void 0 && (missing0 = "alg") || data.value === void 0 && (missing0 = "value")) {
+        validate150.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "keyId" || key0 === "alg" || key0 === "value")) {
+            validate150.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.keyId !== void 0) {
+            let data0 = data.keyId;
+            const _errs2 = errors;
+            if (errors === _errs2) {
+              if (typeof data0 === "string") {
+                if (func1(data0) > 128) {
+                  validate150.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                  return false;
+                } else {
+                  if (func1(data0) < 1) {
+                    validate150.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    return false;
+                  }
+                }
+              } else {
+                validate150.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                return false;
+              }
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.alg !== void 0) {
+              let data1 = data.alg;
+              const _errs4 = errors;
+              if (typeof data1 !== "string") {
+                validate150.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                return false;
+              }
+              if ("Ed25519" !== data1) {
+                validate150.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+                return false;
+              }
+              var valid0 = _errs4 === errors;
+            } else {
+              var valid0 = true;
+            }
+            if (valid0) {
+              if (data.value !== void 0) {
+                let data2 = data.value;
+                const _errs6 = errors;
+                if (errors === _errs6) {
+                  if (typeof data2 === "string") {
+                    if (!pattern15.test(data2)) {
+                      validate150.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
+                      return false;
+                    }
+                  } else {
+                    validate150.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    return false;
+                  }
+                }
+                var valid0 = _errs6 === errors;
+              } else {
+                var valid0 = true;
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate150.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate150.errors = vErrors;
+  return errors === 0;
+}
+validate150.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate135(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate133.evaluated;
+  const evaluated0 = validate135.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3485,13 +3539,13 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind") || data.name === void 0 && (missing0 = "name") || data.version === void 0 && (missing0 = "version") || data.domain === void 0 && (missing0 = "domain") || data.service === void 0 && (missing0 = "service") || data.engine === void 0 && (missing0 = "engine") || data.sourcePackage === void 0 && (missing0 = "sourcePackage") || data.configuration === void 0 && (missing0 = "configuration") || data.signature === void 0 && (missing0 = "signature")) {
-        validate133.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate135.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!func22.call(schema43.properties, key0)) {
-            validate133.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate135.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3500,7 +3554,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.kind !== void 0) {
             const _errs2 = errors;
             if ("backend" !== data.kind) {
-              validate133.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "backend" }, message: "must be equal to constant" }];
+              validate135.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "backend" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -3510,8 +3564,8 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.name !== void 0) {
               const _errs3 = errors;
-              if (!validate134(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
+              if (!validate136(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -3521,8 +3575,8 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
             if (valid0) {
               if (data.version !== void 0) {
                 const _errs4 = errors;
-                if (!validate136(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+                if (!validate138(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
                   errors = vErrors.length;
                 }
                 var valid0 = _errs4 === errors;
@@ -3532,8 +3586,8 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
               if (valid0) {
                 if (data.domain !== void 0) {
                   const _errs5 = errors;
-                  if (!validate138(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
-                    vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
+                  if (!validate140(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
                     errors = vErrors.length;
                   }
                   var valid0 = _errs5 === errors;
@@ -3547,11 +3601,11 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
                     if (errors === _errs6) {
                       if (typeof data4 === "string") {
                         if (func1(data4) > 1024) {
-                          validate133.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+                          validate135.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
                           return false;
                         }
                       } else {
-                        validate133.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                        validate135.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                         return false;
                       }
                     }
@@ -3562,8 +3616,8 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
                   if (valid0) {
                     if (data.service !== void 0) {
                       const _errs8 = errors;
-                      if (!validate140(data.service, { instancePath: instancePath + "/service", parentData: data, parentDataProperty: "service", rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
+                      if (!validate142(data.service, { instancePath: instancePath + "/service", parentData: data, parentDataProperty: "service", rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
                         errors = vErrors.length;
                       }
                       var valid0 = _errs8 === errors;
@@ -3573,8 +3627,8 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid0) {
                       if (data.engine !== void 0) {
                         const _errs9 = errors;
-                        if (!validate142(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+                        if (!validate144(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
                           errors = vErrors.length;
                         }
                         var valid0 = _errs9 === errors;
@@ -3584,8 +3638,8 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid0) {
                         if (data.sourcePackage !== void 0) {
                           const _errs10 = errors;
-                          if (!validate144(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+                          if (!validate146(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
                             errors = vErrors.length;
                           }
                           var valid0 = _errs10 === errors;
@@ -3595,8 +3649,8 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid0) {
                           if (data.configuration !== void 0) {
                             const _errs11 = errors;
-                            if (!validate146(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+                            if (!validate148(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate148.errors : vErrors.concat(validate148.errors);
                               errors = vErrors.length;
                             }
                             var valid0 = _errs11 === errors;
@@ -3606,8 +3660,8 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid0) {
                             if (data.signature !== void 0) {
                               const _errs12 = errors;
-                              if (!validate148(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate148.errors : vErrors.concat(validate148.errors);
+                              if (!validate150(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
                                 errors = vErrors.length;
                               }
                               var valid0 = _errs12 === errors;
@@ -3626,71 +3680,16 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate133.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate135.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate133.errors = vErrors;
+  validate135.errors = vErrors;
   return errors === 0;
 }
-validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateDomainConfig = validate150;
+validate135.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateDomainConfig = validate152;
 var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
-function validate151(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate151.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 253) {
-        validate151.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
-        return false;
-      } else {
-        if (!pattern10.test(data)) {
-          validate151.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
-          return false;
-        }
-      }
-    } else {
-      validate151.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate151.errors = vErrors;
-  return errors === 0;
-}
-validate151.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate154(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate154.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (!pattern8.test(data)) {
-        validate154.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
-        return false;
-      }
-    } else {
-      validate154.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate154.errors = vErrors;
-  return errors === 0;
-}
-validate154.evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate153(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -3702,16 +3701,71 @@ function validate153(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 253) {
+        validate153.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        return false;
+      } else {
+        if (!pattern10.test(data)) {
+          validate153.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+          return false;
+        }
+      }
+    } else {
+      validate153.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate153.errors = vErrors;
+  return errors === 0;
+}
+validate153.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate156.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (!pattern8.test(data)) {
+        validate156.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
+        return false;
+      }
+    } else {
+      validate156.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate156.errors = vErrors;
+  return errors === 0;
+}
+validate156.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate155(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate155.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.backend === void 0 && (missing0 = "backend")) {
-        validate153.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate155.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "backend" || key0 === "config")) {
-            validate153.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate155.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3719,8 +3773,8 @@ function validate153(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.backend !== void 0) {
             const _errs2 = errors;
-            if (!validate154(data.backend, { instancePath: instancePath + "/backend", parentData: data, parentDataProperty: "backend", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
+            if (!validate156(data.backend, { instancePath: instancePath + "/backend", parentData: data, parentDataProperty: "backend", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -3734,7 +3788,7 @@ function validate153(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                 } else {
-                  validate153.errors = [{ instancePath: instancePath + "/config", schemaPath: "#/properties/config/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate155.errors = [{ instancePath: instancePath + "/config", schemaPath: "#/properties/config/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -3746,21 +3800,21 @@ function validate153(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate153.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate155.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate153.errors = vErrors;
+  validate155.errors = vErrors;
   return errors === 0;
 }
-validate153.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate155.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var schema56 = { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } };
 var schema57 = { "title": "Ed25519Jwk", "description": "A public Ed25519 key as a JWK (RFC 8037).", "type": "object", "required": ["kty", "crv", "x", "kid"], "properties": { "kty": { "const": "OKP" }, "crv": { "const": "Ed25519" }, "x": { "type": "string", "pattern": "^[A-Za-z0-9_-]{43}$" }, "kid": { "type": "string", "minLength": 1, "maxLength": 128 }, "use": { "const": "sig" }, "alg": { "enum": ["EdDSA", "Ed25519"] } } };
 var pattern24 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
-function validate163(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate165(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate163.evaluated;
+  const evaluated0 = validate165.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3771,13 +3825,13 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate163.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate165.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate163.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate165.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -3788,7 +3842,7 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate163.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate165.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -3802,11 +3856,11 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
                   if (!pattern24.test(data2)) {
-                    validate163.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                    validate165.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate163.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate165.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -3821,16 +3875,16 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate163.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate165.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate163.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate165.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate163.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate165.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -3842,7 +3896,7 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate163.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate165.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -3854,7 +3908,7 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate163.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate165.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -3868,18 +3922,18 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate163.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate165.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate163.errors = vErrors;
+  validate165.errors = vErrors;
   return errors === 0;
 }
-validate163.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
-function validate161(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate165.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
+function validate163(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate161.evaluated;
+  const evaluated0 = validate163.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3890,13 +3944,13 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.mode === void 0 && (missing0 = "mode")) {
-        validate161.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate163.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "mode" || key0 === "pinned" || key0 === "allowDomains")) {
-            validate161.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate163.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3906,7 +3960,7 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
             let data0 = data.mode;
             const _errs2 = errors;
             if (!(data0 === "pinned" || data0 === "tofu")) {
-              validate161.errors = [{ instancePath: instancePath + "/mode", schemaPath: "#/properties/mode/enum", keyword: "enum", params: { allowedValues: schema56.properties.mode.enum }, message: "must be equal to one of the allowed values" }];
+              validate163.errors = [{ instancePath: instancePath + "/mode", schemaPath: "#/properties/mode/enum", keyword: "enum", params: { allowedValues: schema56.properties.mode.enum }, message: "must be equal to one of the allowed values" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -3921,8 +3975,8 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                   for (const key1 in data1) {
                     const _errs5 = errors;
-                    if (!validate151(key1, { instancePath: instancePath + "/pinned", parentData: data1, parentDataProperty: "pinned", rootData, dynamicAnchors })) {
-                      vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
+                    if (!validate153(key1, { instancePath: instancePath + "/pinned", parentData: data1, parentDataProperty: "pinned", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
                       errors = vErrors.length;
                     }
                     var valid1 = _errs5 === errors;
@@ -3934,7 +3988,7 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
                         vErrors.push(err0);
                       }
                       errors++;
-                      validate161.errors = vErrors;
+                      validate163.errors = vErrors;
                       return false;
                       break;
                     }
@@ -3946,15 +4000,15 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
                       if (errors === _errs7) {
                         if (Array.isArray(data2)) {
                           if (data2.length < 1) {
-                            validate161.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                            validate163.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                             return false;
                           } else {
                             var valid3 = true;
                             const len0 = data2.length;
                             for (let i0 = 0; i0 < len0; i0++) {
                               const _errs9 = errors;
-                              if (!validate163(data2[i0], { instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate163.errors : vErrors.concat(validate163.errors);
+                              if (!validate165(data2[i0], { instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
                                 errors = vErrors.length;
                               }
                               var valid3 = _errs9 === errors;
@@ -3964,7 +4018,7 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate161.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate163.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
@@ -3975,7 +4029,7 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate161.errors = [{ instancePath: instancePath + "/pinned", schemaPath: "#/properties/pinned/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate163.errors = [{ instancePath: instancePath + "/pinned", schemaPath: "#/properties/pinned/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -3993,8 +4047,8 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
                     const len1 = data4.length;
                     for (let i1 = 0; i1 < len1; i1++) {
                       const _errs12 = errors;
-                      if (!validate151(data4[i1], { instancePath: instancePath + "/allowDomains/" + i1, parentData: data4, parentDataProperty: i1, rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
+                      if (!validate153(data4[i1], { instancePath: instancePath + "/allowDomains/" + i1, parentData: data4, parentDataProperty: i1, rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
                         errors = vErrors.length;
                       }
                       var valid4 = _errs12 === errors;
@@ -4003,7 +4057,7 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate161.errors = [{ instancePath: instancePath + "/allowDomains", schemaPath: "#/properties/allowDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                    validate163.errors = [{ instancePath: instancePath + "/allowDomains", schemaPath: "#/properties/allowDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                     return false;
                   }
                 }
@@ -4016,20 +4070,20 @@ function validate161(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate161.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate163.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate161.errors = vErrors;
+  validate163.errors = vErrors;
   return errors === 0;
 }
-validate161.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate163.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var pattern25 = new RegExp("^https?://[^\\s/]+$", "u");
-function validate150(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate152(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate150.evaluated;
+  const evaluated0 = validate152.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4040,13 +4094,13 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.domain === void 0 && (missing0 = "domain")) {
-        validate150.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate152.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!func22.call(schema52.properties, key0)) {
-            validate150.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate152.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -4054,8 +4108,8 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.domain !== void 0) {
             const _errs2 = errors;
-            if (!validate151(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
+            if (!validate153(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -4069,11 +4123,11 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (typeof data1 === "string") {
                   if (func1(data1) > 255) {
-                    validate150.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/maxLength", keyword: "maxLength", params: { limit: 255 }, message: "must NOT have more than 255 characters" }];
+                    validate152.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/maxLength", keyword: "maxLength", params: { limit: 255 }, message: "must NOT have more than 255 characters" }];
                     return false;
                   }
                 } else {
-                  validate150.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate152.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -4088,11 +4142,11 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data2 === "string") {
                     if (func1(data2) > 4096) {
-                      validate150.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
+                      validate152.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
                       return false;
                     }
                   } else {
-                    validate150.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate152.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -4109,7 +4163,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                       const _errs9 = errors;
                       for (const key1 in data3) {
                         if (!(key1 === "catalogue" || key1 === "messaging" || key1 === "admin")) {
-                          validate150.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                          validate152.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                           return false;
                           break;
                         }
@@ -4119,17 +4173,17 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                           let data4 = data3.catalogue;
                           const _errs10 = errors;
                           if (!(typeof data4 == "number" && (!(data4 % 1) && !isNaN(data4)) && isFinite(data4))) {
-                            validate150.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate152.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs10) {
                             if (typeof data4 == "number" && isFinite(data4)) {
                               if (data4 > 65535 || isNaN(data4)) {
-                                validate150.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
+                                validate152.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
                                 return false;
                               } else {
                                 if (data4 < 0 || isNaN(data4)) {
-                                  validate150.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                  validate152.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                   return false;
                                 }
                               }
@@ -4144,17 +4198,17 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                             let data5 = data3.messaging;
                             const _errs12 = errors;
                             if (!(typeof data5 == "number" && (!(data5 % 1) && !isNaN(data5)) && isFinite(data5))) {
-                              validate150.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate152.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs12) {
                               if (typeof data5 == "number" && isFinite(data5)) {
                                 if (data5 > 65535 || isNaN(data5)) {
-                                  validate150.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
+                                  validate152.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
                                   return false;
                                 } else {
                                   if (data5 < 0 || isNaN(data5)) {
-                                    validate150.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                    validate152.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                     return false;
                                   }
                                 }
@@ -4169,17 +4223,17 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                               let data6 = data3.admin;
                               const _errs14 = errors;
                               if (!(typeof data6 == "number" && (!(data6 % 1) && !isNaN(data6)) && isFinite(data6))) {
-                                validate150.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate152.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs14) {
                                 if (typeof data6 == "number" && isFinite(data6)) {
                                   if (data6 > 65535 || isNaN(data6)) {
-                                    validate150.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
+                                    validate152.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
                                     return false;
                                   } else {
                                     if (data6 < 0 || isNaN(data6)) {
-                                      validate150.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                      validate152.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                       return false;
                                     }
                                   }
@@ -4193,7 +4247,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                         }
                       }
                     } else {
-                      validate150.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate152.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -4209,13 +4263,13 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                       if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
                         let missing1;
                         if (data7.cert === void 0 && (missing1 = "cert") || data7.key === void 0 && (missing1 = "key")) {
-                          validate150.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                          validate152.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                           return false;
                         } else {
                           const _errs18 = errors;
                           for (const key2 in data7) {
                             if (!(key2 === "cert" || key2 === "key")) {
-                              validate150.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                              validate152.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                               return false;
                               break;
                             }
@@ -4224,7 +4278,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                             if (data7.cert !== void 0) {
                               const _errs19 = errors;
                               if (typeof data7.cert !== "string") {
-                                validate150.errors = [{ instancePath: instancePath + "/tls/cert", schemaPath: "#/properties/tls/properties/cert/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                validate152.errors = [{ instancePath: instancePath + "/tls/cert", schemaPath: "#/properties/tls/properties/cert/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                 return false;
                               }
                               var valid2 = _errs19 === errors;
@@ -4235,7 +4289,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                               if (data7.key !== void 0) {
                                 const _errs21 = errors;
                                 if (typeof data7.key !== "string") {
-                                  validate150.errors = [{ instancePath: instancePath + "/tls/key", schemaPath: "#/properties/tls/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                  validate152.errors = [{ instancePath: instancePath + "/tls/key", schemaPath: "#/properties/tls/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                   return false;
                                 }
                                 var valid2 = _errs21 === errors;
@@ -4246,7 +4300,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate150.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate152.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -4259,17 +4313,17 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                       let data10 = data.nodes;
                       const _errs23 = errors;
                       if (!(typeof data10 == "number" && (!(data10 % 1) && !isNaN(data10)) && isFinite(data10))) {
-                        validate150.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                        validate152.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                         return false;
                       }
                       if (errors === _errs23) {
                         if (typeof data10 == "number" && isFinite(data10)) {
                           if (data10 > 64 || isNaN(data10)) {
-                            validate150.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                            validate152.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
                             return false;
                           } else {
                             if (data10 < 1 || isNaN(data10)) {
-                              validate150.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                              validate152.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                               return false;
                             }
                           }
@@ -4288,7 +4342,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                             const _errs27 = errors;
                             for (const key3 in data11) {
                               if (!(key3 === "identity" || key3 === "location" || key3 === "cluster" || key3 === "cdr" || key3 === "provisioning")) {
-                                validate150.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                                validate152.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                                 return false;
                                 break;
                               }
@@ -4296,8 +4350,8 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                             if (_errs27 === errors) {
                               if (data11.identity !== void 0) {
                                 const _errs28 = errors;
-                                if (!validate153(data11.identity, { instancePath: instancePath + "/services/identity", parentData: data11, parentDataProperty: "identity", rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                if (!validate155(data11.identity, { instancePath: instancePath + "/services/identity", parentData: data11, parentDataProperty: "identity", rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid3 = _errs28 === errors;
@@ -4307,8 +4361,8 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                               if (valid3) {
                                 if (data11.location !== void 0) {
                                   const _errs29 = errors;
-                                  if (!validate153(data11.location, { instancePath: instancePath + "/services/location", parentData: data11, parentDataProperty: "location", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                  if (!validate155(data11.location, { instancePath: instancePath + "/services/location", parentData: data11, parentDataProperty: "location", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid3 = _errs29 === errors;
@@ -4318,8 +4372,8 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (valid3) {
                                   if (data11.cluster !== void 0) {
                                     const _errs30 = errors;
-                                    if (!validate153(data11.cluster, { instancePath: instancePath + "/services/cluster", parentData: data11, parentDataProperty: "cluster", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                    if (!validate155(data11.cluster, { instancePath: instancePath + "/services/cluster", parentData: data11, parentDataProperty: "cluster", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid3 = _errs30 === errors;
@@ -4329,8 +4383,8 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (valid3) {
                                     if (data11.cdr !== void 0) {
                                       const _errs31 = errors;
-                                      if (!validate153(data11.cdr, { instancePath: instancePath + "/services/cdr", parentData: data11, parentDataProperty: "cdr", rootData, dynamicAnchors })) {
-                                        vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                      if (!validate155(data11.cdr, { instancePath: instancePath + "/services/cdr", parentData: data11, parentDataProperty: "cdr", rootData, dynamicAnchors })) {
+                                        vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
                                         errors = vErrors.length;
                                       }
                                       var valid3 = _errs31 === errors;
@@ -4340,8 +4394,8 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                     if (valid3) {
                                       if (data11.provisioning !== void 0) {
                                         const _errs32 = errors;
-                                        if (!validate153(data11.provisioning, { instancePath: instancePath + "/services/provisioning", parentData: data11, parentDataProperty: "provisioning", rootData, dynamicAnchors })) {
-                                          vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                        if (!validate155(data11.provisioning, { instancePath: instancePath + "/services/provisioning", parentData: data11, parentDataProperty: "provisioning", rootData, dynamicAnchors })) {
+                                          vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
                                           errors = vErrors.length;
                                         }
                                         var valid3 = _errs32 === errors;
@@ -4354,7 +4408,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate150.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                            validate152.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                             return false;
                           }
                         }
@@ -4376,11 +4430,11 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (errors === _errs35) {
                                   if (typeof data18 === "string") {
                                     if (func1(data18) > 4096) {
-                                      validate150.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
+                                      validate152.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
                                       return false;
                                     }
                                   } else {
-                                    validate150.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                    validate152.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                     return false;
                                   }
                                 }
@@ -4390,7 +4444,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate150.errors = [{ instancePath: instancePath + "/stubs", schemaPath: "#/properties/stubs/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate152.errors = [{ instancePath: instancePath + "/stubs", schemaPath: "#/properties/stubs/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -4401,8 +4455,8 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid0) {
                           if (data.trust !== void 0) {
                             const _errs37 = errors;
-                            if (!validate161(data.trust, { instancePath: instancePath + "/trust", parentData: data, parentDataProperty: "trust", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+                            if (!validate163(data.trust, { instancePath: instancePath + "/trust", parentData: data, parentDataProperty: "trust", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate163.errors : vErrors.concat(validate163.errors);
                               errors = vErrors.length;
                             }
                             var valid0 = _errs37 === errors;
@@ -4417,8 +4471,8 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (data20 && typeof data20 == "object" && !Array.isArray(data20)) {
                                   for (const key4 in data20) {
                                     const _errs40 = errors;
-                                    if (!validate151(key4, { instancePath: instancePath + "/peers", parentData: data20, parentDataProperty: "peers", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
+                                    if (!validate153(key4, { instancePath: instancePath + "/peers", parentData: data20, parentDataProperty: "peers", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid5 = _errs40 === errors;
@@ -4430,7 +4484,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                         vErrors.push(err0);
                                       }
                                       errors++;
-                                      validate150.errors = vErrors;
+                                      validate152.errors = vErrors;
                                       return false;
                                       break;
                                     }
@@ -4442,11 +4496,11 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                       if (errors === _errs42) {
                                         if (typeof data21 === "string") {
                                           if (!pattern25.test(data21)) {
-                                            validate150.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^https?://[^\\s/]+$" }, message: 'must match pattern "^https?://[^\\s/]+$"' }];
+                                            validate152.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^https?://[^\\s/]+$" }, message: 'must match pattern "^https?://[^\\s/]+$"' }];
                                             return false;
                                           }
                                         } else {
-                                          validate150.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                          validate152.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                           return false;
                                         }
                                       }
@@ -4457,7 +4511,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                     }
                                   }
                                 } else {
-                                  validate150.errors = [{ instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                  validate152.errors = [{ instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                   return false;
                                 }
                               }
@@ -4474,7 +4528,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                     const _errs46 = errors;
                                     for (const key6 in data22) {
                                       if (!(key6 === "maxFrameBytes" || key6 === "messagesPerSecond" || key6 === "maxConnections" || key6 === "offlineMessages" || key6 === "offlineTtlSeconds")) {
-                                        validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                                        validate152.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                                         return false;
                                         break;
                                       }
@@ -4484,17 +4538,17 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                         let data23 = data22.maxFrameBytes;
                                         const _errs47 = errors;
                                         if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                                          validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                          validate152.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                           return false;
                                         }
                                         if (errors === _errs47) {
                                           if (typeof data23 == "number" && isFinite(data23)) {
                                             if (data23 > 16777216 || isNaN(data23)) {
-                                              validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
+                                              validate152.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
                                               return false;
                                             } else {
                                               if (data23 < 256 || isNaN(data23)) {
-                                                validate150.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
+                                                validate152.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
                                                 return false;
                                               }
                                             }
@@ -4509,13 +4563,13 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                           let data24 = data22.messagesPerSecond;
                                           const _errs49 = errors;
                                           if (!(typeof data24 == "number" && (!(data24 % 1) && !isNaN(data24)) && isFinite(data24))) {
-                                            validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                            validate152.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                             return false;
                                           }
                                           if (errors === _errs49) {
                                             if (typeof data24 == "number" && isFinite(data24)) {
                                               if (data24 < 1 || isNaN(data24)) {
-                                                validate150.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                validate152.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                 return false;
                                               }
                                             }
@@ -4529,13 +4583,13 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                             let data25 = data22.maxConnections;
                                             const _errs51 = errors;
                                             if (!(typeof data25 == "number" && (!(data25 % 1) && !isNaN(data25)) && isFinite(data25))) {
-                                              validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                              validate152.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                               return false;
                                             }
                                             if (errors === _errs51) {
                                               if (typeof data25 == "number" && isFinite(data25)) {
                                                 if (data25 < 1 || isNaN(data25)) {
-                                                  validate150.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                  validate152.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                   return false;
                                                 }
                                               }
@@ -4549,13 +4603,13 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                               let data26 = data22.offlineMessages;
                                               const _errs53 = errors;
                                               if (!(typeof data26 == "number" && (!(data26 % 1) && !isNaN(data26)) && isFinite(data26))) {
-                                                validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                validate152.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                 return false;
                                               }
                                               if (errors === _errs53) {
                                                 if (typeof data26 == "number" && isFinite(data26)) {
                                                   if (data26 < 0 || isNaN(data26)) {
-                                                    validate150.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                    validate152.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                                     return false;
                                                   }
                                                 }
@@ -4569,13 +4623,13 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                                 let data27 = data22.offlineTtlSeconds;
                                                 const _errs55 = errors;
                                                 if (!(typeof data27 == "number" && (!(data27 % 1) && !isNaN(data27)) && isFinite(data27))) {
-                                                  validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                  validate152.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                   return false;
                                                 }
                                                 if (errors === _errs55) {
                                                   if (typeof data27 == "number" && isFinite(data27)) {
                                                     if (data27 < 1 || isNaN(data27)) {
-                                                      validate150.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                      validate152.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                       return false;
                                                     }
                                                   }
@@ -4590,7 +4644,7 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                                       }
                                     }
                                   } else {
-                                    validate150.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                    validate152.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                     return false;
                                   }
                                 }
@@ -4611,46 +4665,15 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate150.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate152.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate150.errors = vErrors;
+  validate152.errors = vErrors;
   return errors === 0;
 }
-validate150.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAddress = validate168;
-function validate168(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate168.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate168.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern4.test(data)) {
-          validate168.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate168.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate168.errors = vErrors;
-  return errors === 0;
-}
-validate168.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var validateJwks = validate169;
+validate152.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAddress = validate170;
 function validate170(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -4662,16 +4685,47 @@ function validate170(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate170.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern4.test(data)) {
+          validate170.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate170.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate170.errors = vErrors;
+  return errors === 0;
+}
+validate170.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validateJwks = validate171;
+function validate172(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate172.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate170.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate172.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate170.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate172.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -4682,7 +4736,7 @@ function validate170(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate170.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate172.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -4696,11 +4750,11 @@ function validate170(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
                   if (!pattern24.test(data2)) {
-                    validate170.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                    validate172.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate170.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate172.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -4715,16 +4769,16 @@ function validate170(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate170.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate172.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate170.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate172.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate170.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate172.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -4736,7 +4790,7 @@ function validate170(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate170.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate172.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -4748,7 +4802,7 @@ function validate170(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate170.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate172.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -4762,18 +4816,18 @@ function validate170(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate170.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate172.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate170.errors = vErrors;
+  validate172.errors = vErrors;
   return errors === 0;
 }
-validate170.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
-function validate169(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate172.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
+function validate171(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate169.evaluated;
+  const evaluated0 = validate171.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4784,7 +4838,7 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.keys === void 0 && (missing0 = "keys")) {
-        validate169.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate171.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.keys !== void 0) {
@@ -4796,8 +4850,8 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
               const len0 = data0.length;
               for (let i0 = 0; i0 < len0; i0++) {
                 const _errs3 = errors;
-                if (!validate170(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
+                if (!validate172(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
                   errors = vErrors.length;
                 }
                 var valid1 = _errs3 === errors;
@@ -4806,54 +4860,23 @@ function validate169(data, { instancePath = "", parentData, parentDataProperty, 
                 }
               }
             } else {
-              validate169.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+              validate171.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
               return false;
             }
           }
         }
       }
     } else {
-      validate169.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate171.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate169.errors = vErrors;
+  validate171.errors = vErrors;
   return errors === 0;
 }
-validate169.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
-var validateJsonWsFrame = validate172;
+validate171.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
+var validateJsonWsFrame = validate174;
 var pattern28 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate173(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate173.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate173.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern28.test(data)) {
-          validate173.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate173.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate173.errors = vErrors;
-  return errors === 0;
-}
-validate173.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern29 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
 function validate175(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -4870,8 +4893,8 @@ function validate175(data, { instancePath = "", parentData, parentDataProperty, 
         validate175.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern29.test(data)) {
-          validate175.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+        if (!pattern28.test(data)) {
+          validate175.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
       }
@@ -4884,10 +4907,41 @@ function validate175(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate175.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate179(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var pattern29 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate177(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate179.evaluated;
+  const evaluated0 = validate177.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate177.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern29.test(data)) {
+          validate177.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate177.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate177.errors = vErrors;
+  return errors === 0;
+}
+validate177.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate181(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate181.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4897,34 +4951,34 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 128) {
-        validate179.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        validate181.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate179.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate181.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
           if (!pattern3.test(data)) {
-            validate179.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
+            validate181.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate179.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate181.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate179.errors = vErrors;
+  validate181.errors = vErrors;
   return errors === 0;
 }
-validate179.evaluated = { "dynamicProps": false, "dynamicItems": false };
+validate181.evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern31 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
-function validate172(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate174(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate172.evaluated;
+  const evaluated0 = validate174.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4935,7 +4989,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.t === void 0 && (missing0 = "t")) {
-        validate172.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate174.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const tag0 = data.t;
@@ -4946,13 +5000,13 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing1;
                 if (data.t === void 0 && (missing1 = "t") || data.token === void 0 && (missing1 = "token")) {
-                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  validate174.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                   return false;
                 } else {
                   const _errs4 = errors;
                   for (const key0 in data) {
                     if (!(key0 === "t" || key0 === "token" || key0 === "hyperties" || key0 === "receipts")) {
-                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+                      validate174.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -4961,7 +5015,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs5 = errors;
                       if ("auth" !== data.t) {
-                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
+                        validate174.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid2 = _errs5 === errors;
@@ -4975,16 +5029,16 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs6) {
                           if (typeof data1 === "string") {
                             if (func1(data1) > 8192) {
-                              validate172.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
+                              validate174.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
                               return false;
                             } else {
                               if (func1(data1) < 1) {
-                                validate172.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                validate174.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                 return false;
                               }
                             }
                           } else {
-                            validate172.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate174.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -4999,15 +5053,15 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs8) {
                             if (Array.isArray(data2)) {
                               if (data2.length > 64) {
-                                validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate174.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid3 = true;
                                 const len0 = data2.length;
                                 for (let i0 = 0; i0 < len0; i0++) {
                                   const _errs10 = errors;
-                                  if (!validate173(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+                                  if (!validate175(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid3 = _errs10 === errors;
@@ -5022,7 +5076,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                                     outer0: for (; i1--; ) {
                                       for (j0 = i1; j0--; ) {
                                         if (func0(data2[i1], data2[j0])) {
-                                          validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          validate174.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                           return false;
                                           break outer0;
                                         }
@@ -5032,7 +5086,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate174.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -5044,7 +5098,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                           if (data.receipts !== void 0) {
                             const _errs11 = errors;
                             if (typeof data.receipts !== "boolean") {
-                              validate172.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                              validate174.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
                               return false;
                             }
                             var valid2 = _errs11 === errors;
@@ -5057,7 +5111,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate174.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5068,13 +5122,13 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing2;
                 if (data.t === void 0 && (missing2 = "t") || data.address === void 0 && (missing2 = "address") || data.hyperties === void 0 && (missing2 = "hyperties")) {
-                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                  validate174.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                   return false;
                 } else {
                   const _errs15 = errors;
                   for (const key1 in data) {
                     if (!(key1 === "t" || key1 === "address" || key1 === "hyperties")) {
-                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      validate174.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5083,7 +5137,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs16 = errors;
                       if ("ready" !== data.t) {
-                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
+                        validate174.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid6 = _errs16 === errors;
@@ -5093,8 +5147,8 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid6) {
                       if (data.address !== void 0) {
                         const _errs17 = errors;
-                        if (!validate175(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+                        if (!validate177(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
                           errors = vErrors.length;
                         }
                         var valid6 = _errs17 === errors;
@@ -5108,15 +5162,15 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs18) {
                             if (Array.isArray(data7)) {
                               if (data7.length > 64) {
-                                validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate174.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid7 = true;
                                 const len1 = data7.length;
                                 for (let i2 = 0; i2 < len1; i2++) {
                                   const _errs20 = errors;
-                                  if (!validate173(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+                                  if (!validate175(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid7 = _errs20 === errors;
@@ -5126,7 +5180,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate172.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate174.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -5139,7 +5193,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate174.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5152,13 +5206,13 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing3;
                 if (data.t === void 0 && (missing3 = "t") || data.m === void 0 && (missing3 = "m")) {
-                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
+                  validate174.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
                   return false;
                 } else {
                   const _errs23 = errors;
                   for (const key2 in data) {
                     if (!(key2 === "t" || key2 === "m")) {
-                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                      validate174.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5167,7 +5221,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs24 = errors;
                       if ("msg" !== data.t) {
-                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
+                        validate174.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid9 = _errs24 === errors;
@@ -5189,7 +5243,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate174.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5202,13 +5256,13 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing4;
                 if (data.t === void 0 && (missing4 = "t") || data.n === void 0 && (missing4 = "n")) {
-                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
+                  validate174.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
                   return false;
                 } else {
                   const _errs28 = errors;
                   for (const key3 in data) {
                     if (!(key3 === "t" || key3 === "n")) {
-                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                      validate174.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5217,7 +5271,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs29 = errors;
                       if ("received" !== data.t) {
-                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
+                        validate174.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid11 = _errs29 === errors;
@@ -5229,17 +5283,17 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                         let data12 = data.n;
                         const _errs30 = errors;
                         if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                          validate172.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate174.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs30) {
                           if (typeof data12 == "number" && isFinite(data12)) {
                             if (data12 > 9007199254740991 || isNaN(data12)) {
-                              validate172.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
+                              validate174.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
                               return false;
                             } else {
                               if (data12 < 0 || isNaN(data12)) {
-                                validate172.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                validate174.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                 return false;
                               }
                             }
@@ -5253,7 +5307,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate174.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5266,13 +5320,13 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing5;
                 if (data.t === void 0 && (missing5 = "t") || data.ids === void 0 && (missing5 = "ids")) {
-                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
+                  validate174.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
                   return false;
                 } else {
                   const _errs34 = errors;
                   for (const key4 in data) {
                     if (!(key4 === "t" || key4 === "ids")) {
-                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate174.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5281,7 +5335,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs35 = errors;
                       if ("ack" !== data.t) {
-                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
+                        validate174.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid13 = _errs35 === errors;
@@ -5295,15 +5349,15 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs36) {
                           if (Array.isArray(data14)) {
                             if (data14.length < 1) {
-                              validate172.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                              validate174.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                               return false;
                             } else {
                               var valid14 = true;
                               const len2 = data14.length;
                               for (let i3 = 0; i3 < len2; i3++) {
                                 const _errs38 = errors;
-                                if (!validate179(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+                                if (!validate181(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid14 = _errs38 === errors;
@@ -5313,7 +5367,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate172.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            validate174.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                             return false;
                           }
                         }
@@ -5325,7 +5379,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate174.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5338,13 +5392,13 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing6;
                 if (data.t === void 0 && (missing6 = "t") || data.code === void 0 && (missing6 = "code") || data.message === void 0 && (missing6 = "message")) {
-                  validate172.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
+                  validate174.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
                   return false;
                 } else {
                   const _errs41 = errors;
                   for (const key5 in data) {
                     if (!(key5 === "t" || key5 === "code" || key5 === "message" || key5 === "id")) {
-                      validate172.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                      validate174.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5353,7 +5407,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs42 = errors;
                       if ("err" !== data.t) {
-                        validate172.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
+                        validate174.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid16 = _errs42 === errors;
@@ -5367,16 +5421,16 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs43) {
                           if (typeof data17 === "string") {
                             if (func1(data17) > 64) {
-                              validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                              validate174.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
                               return false;
                             } else {
                               if (!pattern31.test(data17)) {
-                                validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
+                                validate174.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
                                 return false;
                               }
                             }
                           } else {
-                            validate172.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate174.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -5391,11 +5445,11 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs45) {
                             if (typeof data18 === "string") {
                               if (func1(data18) > 2048) {
-                                validate172.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                validate174.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                 return false;
                               }
                             } else {
-                              validate172.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate174.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -5406,8 +5460,8 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid16) {
                           if (data.id !== void 0) {
                             const _errs47 = errors;
-                            if (!validate179(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+                            if (!validate181(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
                               errors = vErrors.length;
                             }
                             var valid16 = _errs47 === errors;
@@ -5420,7 +5474,7 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate172.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate174.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5428,61 +5482,26 @@ function validate172(data, { instancePath = "", parentData, parentDataProperty, 
               props0 = true;
             }
           } else {
-            validate172.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
+            validate174.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
             return false;
           }
         } else {
-          validate172.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
+          validate174.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
           return false;
         }
       }
     } else {
-      validate172.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate174.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate172.errors = vErrors;
+  validate174.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-validate172.evaluated = { "dynamicProps": true, "dynamicItems": false };
-var validateUserCreate = validate183;
+validate174.evaluated = { "dynamicProps": true, "dynamicItems": false };
+var validateUserCreate = validate185;
 var pattern32 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
-function validate184(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate184.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 128) {
-        validate184.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 1) {
-          validate184.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-          return false;
-        } else {
-          if (!pattern32.test(data)) {
-            validate184.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
-            return false;
-          }
-        }
-      }
-    } else {
-      validate184.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate184.errors = vErrors;
-  return errors === 0;
-}
-validate184.evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate186(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5495,13 +5514,18 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (typeof data === "string") {
-      if (func1(data) > 1024) {
-        validate186.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+      if (func1(data) > 128) {
+        validate186.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       } else {
-        if (func1(data) < 8) {
-          validate186.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
+        if (func1(data) < 1) {
+          validate186.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
+        } else {
+          if (!pattern32.test(data)) {
+            validate186.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
+            return false;
+          }
         }
       }
     } else {
@@ -5513,66 +5537,6 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate186.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate183(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate183.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (data && typeof data == "object" && !Array.isArray(data)) {
-      let missing0;
-      if (data.name === void 0 && (missing0 = "name") || data.password === void 0 && (missing0 = "password")) {
-        validate183.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
-        return false;
-      } else {
-        const _errs1 = errors;
-        for (const key0 in data) {
-          if (!(key0 === "name" || key0 === "password")) {
-            validate183.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
-            return false;
-            break;
-          }
-        }
-        if (_errs1 === errors) {
-          if (data.name !== void 0) {
-            const _errs2 = errors;
-            if (!validate184(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
-              errors = vErrors.length;
-            }
-            var valid0 = _errs2 === errors;
-          } else {
-            var valid0 = true;
-          }
-          if (valid0) {
-            if (data.password !== void 0) {
-              const _errs3 = errors;
-              if (!validate186(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
-                errors = vErrors.length;
-              }
-              var valid0 = _errs3 === errors;
-            } else {
-              var valid0 = true;
-            }
-          }
-        }
-      }
-    } else {
-      validate183.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate183.errors = vErrors;
-  return errors === 0;
-}
-validate183.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateUserUpdate = validate188;
 function validate188(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5584,15 +5548,105 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 1024) {
+        validate188.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 8) {
+          validate188.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
+          return false;
+        }
+      }
+    } else {
+      validate188.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate188.errors = vErrors;
+  return errors === 0;
+}
+validate188.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate185(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate185.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.name === void 0 && (missing0 = "name") || data.password === void 0 && (missing0 = "password")) {
+        validate185.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "name" || key0 === "password")) {
+            validate185.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.name !== void 0) {
+            const _errs2 = errors;
+            if (!validate186(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+              errors = vErrors.length;
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.password !== void 0) {
+              const _errs3 = errors;
+              if (!validate188(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+                errors = vErrors.length;
+              }
+              var valid0 = _errs3 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate185.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate185.errors = vErrors;
+  return errors === 0;
+}
+validate185.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateUserUpdate = validate190;
+function validate190(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate190.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       if (Object.keys(data).length < 1) {
-        validate188.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
+        validate190.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "password" || key0 === "disabled")) {
-            validate188.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate190.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -5600,8 +5654,8 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.password !== void 0) {
             const _errs2 = errors;
-            if (!validate186(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+            if (!validate188(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -5612,7 +5666,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
             if (data.disabled !== void 0) {
               const _errs3 = errors;
               if (typeof data.disabled !== "boolean") {
-                validate188.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                validate190.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
                 return false;
               }
               var valid0 = _errs3 === errors;
@@ -5623,14 +5677,14 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate188.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate190.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate188.errors = vErrors;
+  validate190.errors = vErrors;
   return errors === 0;
 }
-validate188.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate190.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,
