@@ -11,14 +11,18 @@ export interface Run {
   readonly stderr: string;
 }
 
-/** Runs the `protofly` command (dist/cli.js: `npm run build` first) as a child process, to its exit. */
+/**
+ * Runs the `protofly` command (dist/cli.js: `npm run build` first) as a child process, to its
+ * exit; one that is still running after a minute (a half-started server) is killed, code -1.
+ */
 export function protofly(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { ...process.env, ...env } },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
     child.stdin?.end();
   });
