@@ -292,7 +292,12 @@ export const demo: Command = {
     console.log(`messages: ${report.messages.sent} sent, ${report.messages.delivered} delivered`);
     for (const [name, ms] of Object.entries(report.timings))
       console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${name}`);
-    if (report.error) console.error(`${report.error.message}\n${report.error.code}`);
+    if (report.error) {
+      const { code, message } = report.error;
+      // One line last on stderr, `PF_ERR_...: message`, as every command fails.
+      const line = message.startsWith(`${code}: `) ? message : `${code}: ${message}`;
+      console.error(line.replace(/\s*\n\s*/g, ' '));
+    }
     console.log(report.ok ? 'ok' : 'FAILED');
     return report.ok ? 0 : 1;
   },
