@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ProtoflyError } from '../core/errors.js';
 import { createCatalogueServer } from '../server/catalogue/server.js';
@@ -35,6 +35,15 @@ export const catalogue: Command = {
     );
     const dir = resolve(required(values.dir, 'dir', 'catalogue'));
     const port = portOption(values.port, 'port', 'catalogue');
+    if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+      throw new ProtoflyError(
+        'PF_ERR_CONFIG',
+        `no catalogue directory at ${values.dir} (protofly publish --out makes one)`,
+        {
+          dir,
+        },
+      );
+    }
     if (Boolean(values.cert) !== Boolean(values.key))
       throw usageError('catalogue', '--cert and --key go together');
     const tls =

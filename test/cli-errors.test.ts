@@ -128,6 +128,11 @@ describe('protofly refuses bad input with one coded line and no process left hal
     );
   });
 
+  it('a catalogue directory that is not there', async () => {
+    const line = refusal(await protofly(['catalogue', '--dir', join(dir, 'no-catalogue'), '--port', '0']), 1);
+    expect(line).toMatch(/^PF_ERR_CONFIG: no catalogue directory at .*no-catalogue/);
+  });
+
   it('the catalogue port in use', async () => {
     const held = await holdPort();
     try {
