@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isProtoflyError, ProtoflyError } from '../core/errors.js';
 import { catalogue } from './catalogue.js';
 import { cdr } from './cdr.js';
+import { chat } from './chat.js';
 import type { Command } from './command.js';
 import { demo } from './demo.js';
 import { keygen } from './keygen.js';
@@ -29,6 +30,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   verify,
   users,
   cdr,
+  chat,
 };
 
 function help(): string {

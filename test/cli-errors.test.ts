@@ -221,6 +221,15 @@ describe('protofly refuses bad input with one coded line and no process left hal
     );
   });
 
+  it('chat without a way to log in, or with a token file that is not there', async () => {
+    const who = ['chat', '--as', 'user://a.example/alice', 'user://b.example/bob'];
+    expect(refusal(await protofly(who), 2)).toMatch(
+      /^PF_ERR_USAGE: one of --key or --token-file is required/,
+    );
+    const missing = refusal(await protofly([...who, '--token-file', join(dir, 'no.jwt')]), 1);
+    expect(missing).toMatch(/^PF_ERR_CONFIG: cannot read token file .*no\.jwt/);
+  });
+
   it('release and rollback into a folder that is no domain data directory', async () => {
     await mkdir(join(dir, 'empty-data'), { recursive: true });
     const line = refusal(await protofly(['release', JSON_WS, '--data', join(dir, 'empty-data')]), 1);
