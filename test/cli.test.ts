@@ -51,6 +51,7 @@ describe('protofly command', { timeout: 120_000 }, () => {
       'verify',
       'users',
       'cdr',
+      'chat',
     ];
     // In-process: what is printed is the point here, not the process.
     const helps: { code: number; stdout: string }[] = [];
