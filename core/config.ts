@@ -5,7 +5,7 @@ import { schemaError } from './validate.js';
 /**
  * A plugin's configuration: the descriptor's defaults under the runtime's values, checked
  * against the descriptor's configuration schema. The schema comes with the package, so it is
- * compiled at run time, once per package version.
+ * compiled at run time, once per descriptor (versions of one package may differ in schema).
  */
 const ajv = new Ajv2020({ strict: false, allErrors: false, useDefaults: true });
 const compiled = new Map<string, ValidateFunction>();
@@ -19,7 +19,7 @@ export function pluginConfig(
   descriptor: Descriptor,
   values: Readonly<Record<string, unknown>> = {},
 ): Record<string, unknown> {
-  const key = descriptor.sourcePackage.integrity;
+  const key = descriptor.signature.value;
   let validate = compiled.get(key);
   if (!validate) {
     validate = ajv.compile(descriptor.configuration.schema);

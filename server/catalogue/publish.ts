@@ -4,13 +4,17 @@ import { build } from 'esbuild';
 import semver from 'semver';
 import type { PluginKind } from '../../core/catalogue.js';
 import { pluginConfig } from '../../core/config.js';
-import { ProtoflyError } from '../../core/errors.js';
+import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { Jwks } from '../../core/generated/types.js';
-import { validateBackendDescriptor, validateStubDescriptor } from '../../core/generated/validators.js';
+import {
+  type ValidationError,
+  validateBackendDescriptor,
+  validateStubDescriptor,
+} from '../../core/generated/validators.js';
 import { integrityHex, integrityOf } from '../../core/integrity.js';
 import type { Descriptor } from '../../core/plugin.js';
 import { signingInput } from '../../core/signature.js';
-import { assertValid } from '../../core/validate.js';
+import { assertValid, schemaError } from '../../core/validate.js';
 import { exists, writeAtomic } from '../../node/files.js';
 import { type DomainKey, signWith } from './keys.js';
 import { layout } from './layout.js';
@@ -120,11 +124,10 @@ export async function publishDescriptor(
     try {
       pluginConfig(descriptor);
     } catch (err) {
-      const e = err as ProtoflyError;
-      throw new ProtoflyError(
-        'PF_ERR_SCHEMA',
-        `${id} refused: no runtime could load it, its configuration with what the domain fills in does not satisfy its schema: ${e.message.replace(/^PF_ERR_SCHEMA: configuration of [^:]+: /, '')}`,
-        e.detail as Record<string, unknown>,
+      if (!isProtoflyError(err, 'PF_ERR_SCHEMA')) throw err;
+      throw schemaError(
+        `${id} refused: no runtime could start it, its configuration with what the domain fills in does not satisfy its schema`,
+        (err.detail.errors ?? []) as ValidationError[],
       );
     }
   }
