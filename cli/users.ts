@@ -49,7 +49,8 @@ export const users: Command = {
     if (!action || (!Object.hasOwn(DONE, action) && action !== 'list'))
       throw usageError('users', `unknown action '${action ?? ''}': add, passwd, disable, enable or list`);
     if (extra.length || (action === 'list' && name)) throw usageError('users', 'one user name at most');
-    if (values.data && !(await exists(values.data))) {
+    // Users may be added before the domain first starts; anything else needs the domain there.
+    if (values.data && action !== 'add' && !(await exists(values.data))) {
       throw new ProtoflyError('PF_ERR_CONFIG', `no domain data directory at ${values.data}`, {
         dir: values.data,
       });

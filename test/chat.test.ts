@@ -19,7 +19,10 @@ describe('protofly chat', { timeout: 120_000 }, () => {
     const d = domains;
     const bob = d.runtime('user://b.example/bob');
     await bob.runtime.register();
-    const incoming = new Promise<Conversation>((resolve) => bob.runtime.on('conversation', resolve));
+    let withAlice: Conversation | undefined;
+    bob.runtime.on('conversation', (c) => {
+      withAlice = c;
+    });
 
     const a = d.byName.get('a.example')!;
     const peers = Object.entries(d.catalogues).flatMap(([domain, url]) => ['--peer', `${domain}=${url}`]);
@@ -53,11 +56,11 @@ describe('protofly chat', { timeout: 120_000 }, () => {
         60_000,
       );
       child.stdin.write('hello bob\n');
-      const withAlice = await incoming;
+      await eventually(() => withAlice !== undefined, "Alice's conversation at Bob", 60_000);
       const atBob: string[] = [];
-      withAlice.on('message', (m: Incoming) => atBob.push((m.body as { text: string }).text));
+      withAlice!.on('message', (m: Incoming) => atBob.push((m.body as { text: string }).text));
       await eventually(() => atBob.includes('hello bob'), 'the line at Bob');
-      await withAlice.send('hi alice');
+      await withAlice!.send('hi alice');
       await eventually(() => out.includes('user://b.example/bob: hi alice'), 'the reply printed');
     } finally {
       child.stdin.end();
