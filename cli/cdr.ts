@@ -1,8 +1,7 @@
 import { join, resolve } from 'node:path';
-import { ProtoflyError } from '../core/errors.js';
 import type { CdrRecord } from '../core/service.js';
 import { SqliteCdr } from '../plugins/backends/cdr-sqlite/sqlite-cdr.js';
-import { type Command, parse } from './command.js';
+import { type Command, parse, usageError } from './command.js';
 
 const usage =
   'protofly cdr (--db <cdr.sqlite> | --data <domain data dir>) [--since <ISO time>] [--until <ISO time>] [--party <address>] [--limit <n>] [--format table|csv|json]';
@@ -28,6 +27,21 @@ const COLUMNS = [
 export const cdr: Command = {
   summary: 'list or export (CSV, JSON) the call and chat detail records of a domain',
   usage,
+  help: [
+    'Options:',
+    '  --data <dir>       the domain data directory; reads <dir>/cdr.sqlite',
+    '  --db <file>        a cdr-sqlite database instead',
+    '  --since <ISO>      records that started at or after this time',
+    '  --until <ISO>      records that started before this time',
+    '  --party <address>  records with this party, e.g. user://b.example/bob',
+    '  --limit <n>        at most n records, newest first (default: all)',
+    '  --format <f>       table (default), csv or json',
+    '',
+    'It only reads: safe while the domain runs.',
+    '',
+    'Example:',
+    '  protofly cdr --data .protofly/localhost --since 2026-01-01T00:00:00Z --format csv',
+  ].join('\n'),
   async run(args) {
     const { values } = parse(
       args,
@@ -40,16 +54,13 @@ export const cdr: Command = {
         limit: { type: 'string' },
         format: { type: 'string' },
       },
-      usage,
+      'cdr',
     );
     const file = values.db ?? (values.data ? join(values.data, 'cdr.sqlite') : undefined);
-    if (!file) throw new ProtoflyError('PF_ERR_USAGE', `--db or --data is required\nusage: ${usage}`);
+    if (!file) throw usageError('cdr', '--db or --data is required');
     const format = values.format ?? 'table';
     if (!['table', 'csv', 'json'].includes(format)) {
-      throw new ProtoflyError(
-        'PF_ERR_USAGE',
-        `--format '${format}' is not table, csv or json\nusage: ${usage}`,
-      );
+      throw usageError('cdr', `--format '${format}' is not table, csv or json`);
     }
     const store = new SqliteCdr(resolve(file), { readonly: true });
     try {
@@ -112,14 +123,12 @@ function csvCell(cell: string): string {
 
 function time(value: string, name: string): number {
   const ms = Date.parse(value);
-  if (Number.isNaN(ms))
-    throw new ProtoflyError('PF_ERR_USAGE', `--${name} '${value}' is not an ISO 8601 time`);
+  if (Number.isNaN(ms)) throw usageError('cdr', `--${name} '${value}' is not an ISO 8601 time`);
   return ms;
 }
 
 function count(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new ProtoflyError('PF_ERR_USAGE', `--limit '${value}' is not a positive integer`);
+  if (!Number.isInteger(n) || n < 1) throw usageError('cdr', `--limit '${value}' is not a positive integer`);
   return n;
 }

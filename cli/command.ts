@@ -5,27 +5,47 @@ import { ProtoflyError } from '../core/errors.js';
 export interface Command {
   readonly summary: string;
   readonly usage: string;
+  /** Its options with their defaults, and an example: what `protofly <command> --help` adds to the usage. */
+  readonly help: string;
   /** Resolves to the exit status; throws a ProtoflyError to fail with its code. */
   run(args: readonly string[]): Promise<number>;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** Parses a command's arguments; wrong ones are `PF_ERR_USAGE` naming the problem. */
-export function parse<O extends Options>(args: readonly string[], options: O, usage: string) {
+/** A wrong call of command `name`: `PF_ERR_USAGE` saying what is wrong and where the help is. */
+export function usageError(name: string, message: string): ProtoflyError {
+  return new ProtoflyError('PF_ERR_USAGE', `${message} (see protofly ${name} --help)`, { command: name });
+}
+
+/** Parses command `name`'s arguments; wrong ones are `PF_ERR_USAGE` naming the problem. */
+export function parse<O extends Options>(args: readonly string[], options: O, name: string) {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new ProtoflyError('PF_ERR_USAGE', `${(err as Error).message}\nusage: ${usage}`);
+    throw usageError(name, (err as Error).message.split('\n')[0] ?? 'wrong arguments');
   }
 }
 
 /** A required option's value, or `PF_ERR_USAGE`. */
-export function required(value: string | boolean | undefined, name: string, usage: string): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new ProtoflyError('PF_ERR_USAGE', `--${name} is required\nusage: ${usage}`);
-  }
+export function required(value: string | boolean | undefined, option: string, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw usageError(name, `--${option} is required`);
   return value;
+}
+
+/** A port option's value (0: any free port), or `PF_ERR_USAGE`. */
+export function portOption(value: string, option: string, name: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port <= 65535)) throw usageError(name, `--${option} must be a port number (0-65535), not '${value}'`);
+  return port;
+}
+
+/**
+ * Tells a person at a terminal what a long operation is doing, on stderr; says nothing to a
+ * script, whose output stays what the command prints.
+ */
+export function progress(text: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`${text}…\n`);
 }
 
 /** Resolves on SIGINT or SIGTERM: how a long-running command learns it should stop. */

@@ -10,7 +10,7 @@ import type { Runtime, RuntimeOptions } from '../core/runtime.js';
 import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { type RunningDomain, startLocalDomains } from '../server/domain.js';
-import { type Command, parse } from './command.js';
+import { type Command, parse, usageError } from './command.js';
 import { runSipDemo } from './demo-sip.js';
 import { swapInterlude } from './demo-swap.js';
 import { type Row, renderLadder } from './ladder.js';
@@ -256,12 +256,24 @@ export const demo: Command = {
   summary:
     'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP); --swap releases a new b.example stub mid-demo, swapped live',
   usage,
+  help: [
+    'Options:',
+    '  --sip     also Dave at c.example, a Kamailio domain: json-ws and SIP in one runtime (needs kamailio)',
+    '  --swap    b.example releases json-ws 0.2.0 between the chat and the call; conversations move live',
+    '  --json    the report as one JSON object: ok, stubs, messages, timings, ladder',
+    '',
+    'Everything runs on loopback in a temporary folder, removed at the end.',
+    '',
+    'Example:',
+    '  protofly demo --swap',
+  ].join('\n'),
   async run(args) {
     const { values } = parse(
       args,
       { json: { type: 'boolean' }, sip: { type: 'boolean' }, swap: { type: 'boolean' } },
-      usage,
+      'demo',
     );
+    if (values.sip && values.swap) throw usageError('demo', '--sip and --swap are two demos: choose one');
     // --sip: a.example's Alice also talks to Dave at c.example, a Kamailio domain (cli/demo-sip.ts).
     // --swap: b.example releases a new version of its stub mid-demo, swapped live (cli/demo-swap.ts).
     const report = values.sip ? await runSipDemo() : await runDemo(values.swap ? swapInterlude : undefined);
@@ -284,7 +296,12 @@ export const demo: Command = {
     console.log(`messages: ${report.messages.sent} sent, ${report.messages.delivered} delivered`);
     for (const [name, ms] of Object.entries(report.timings))
       console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${name}`);
-    if (report.error) console.error(`${report.error.message}\n${report.error.code}`);
+    if (report.error) {
+      const { code, message } = report.error;
+      // One line last on stderr, `PF_ERR_...: message`, as every command fails.
+      const line = message.startsWith(`${code}: `) ? message : `${code}: ${message}`;
+      console.error(line.replace(/\s*\n\s*/g, ' '));
+    }
     console.log(report.ok ? 'ok' : 'FAILED');
     return report.ok ? 0 : 1;
   },

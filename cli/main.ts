@@ -3,10 +3,13 @@ import { isProtoflyError, ProtoflyError } from '../core/errors.js';
 import { storageError } from '../node/files.js';
 import { catalogue } from './catalogue.js';
 import { cdr } from './cdr.js';
+import { chat } from './chat.js';
 import type { Command } from './command.js';
 import { demo } from './demo.js';
 import { keygen } from './keygen.js';
 import { publish } from './publish.js';
+import { release } from './release.js';
+import { rollback } from './rollback.js';
 import { serve } from './serve.js';
 import { users } from './users.js';
 import { verify } from './verify.js';
@@ -22,10 +25,13 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   demo,
   keygen,
   publish,
+  release,
+  rollback,
   catalogue,
   verify,
   users,
   cdr,
+  chat,
 };
 
 function help(): string {
@@ -61,33 +67,51 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`${help()}\n\n${err.message}`);
     return 2;
   }
-  if (rest.includes('--help')) {
-    console.log(`${command.summary}\n\nusage: ${command.usage}`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`${command.summary}\n\nusage: ${command.usage}\n\n${command.help}`);
     return 0;
   }
   try {
     return await command.run(rest);
   } catch (caught) {
-    // A disk fault nothing coded on the way (a full or read-only directory) is coded here.
-    const err = storageError(listenError(caught), `run ${name}`);
+    // A disk fault nothing coded on the way (a full or read-only directory) is PF_ERR_STORAGE;
+    // any other refusal of the system, PF_ERR_CONFIG.
+    const err = systemError(storageError(caught, `run ${name}`));
     if (!isProtoflyError(err)) throw err;
-    // The code alone on the last line of stderr, for scripts.
-    console.error(`${err.message}\n${err.code}`);
+    // One line, `PF_ERR_...: message`, last on stderr: for people and scripts alike.
+    console.error(err.message.replace(/\s*\n\s*/g, ' '));
     return err.code === 'PF_ERR_USAGE' ? 2 : 1;
   }
 }
 
-/** A port that cannot be listened on is a configuration problem: say which, with a code. */
-function listenError(err: unknown): unknown {
+/**
+ * What the operating system refused (a port in use, a data directory under a file, a folder
+ * not allowed) is a configuration problem: say which, with a code.
+ */
+function systemError(err: unknown): unknown {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (e?.syscall !== 'listen' || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES')) return err;
-  const why = e.code === 'EADDRINUSE' ? 'is in use' : 'is not allowed';
-  return new ProtoflyError(
-    'PF_ERR_CONFIG',
-    `${e.address}:${e.port} ${why}: choose other ports in the domain config`,
-    {
-      address: e.address,
-      port: e.port,
-    },
-  );
+  if (typeof e?.code !== 'string' || typeof e.syscall !== 'string') return err;
+  if (e.syscall === 'listen') {
+    const why = e.code === 'EADDRINUSE' ? 'is in use' : `cannot be listened on (${e.code})`;
+    return new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `${e.address}:${e.port} ${why}: choose other ports in the domain config`,
+      { address: e.address, port: e.port },
+    );
+  }
+  const what = e.path ? `${e.syscall} ${e.path}` : e.syscall;
+  const why = ERRNO[e.code] ? `${ERRNO[e.code]} (${e.code})` : e.code;
+  return new ProtoflyError('PF_ERR_CONFIG', `cannot ${what}: ${why}`, { path: e.path, errno: e.code });
 }
+
+/** What the usual refusals of the file system mean, for a person. */
+const ERRNO: Readonly<Record<string, string>> = {
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  EEXIST: 'it exists already',
+  EISDIR: 'it is a folder',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+};

@@ -4,10 +4,7 @@ import { ProtoflyError } from '../core/errors.js';
 import type { PublishResult } from '../server/catalogue/publish.js';
 import { isClusterNode, type NodeReport, runClusterNode, startCluster } from '../server/cluster-mode.js';
 import { startDomain } from '../server/domain.js';
-import { type Command, parse, untilSignal } from './command.js';
-
-const usage =
-  'protofly serve [--config <domain.yaml|json>] [--domain <d>] [--data <dir>] [--cluster <redis://host:port>] [--nodes <n>]';
+import { type Command, parse, progress, untilSignal, usageError } from './command.js';
 
 /** What `protofly serve` runs with no config: a domain on loopback, in memory but its key and catalogue. */
 const DEFAULTS = { domain: 'localhost', ports: { catalogue: 7080, messaging: 7081, admin: 7082 } };
@@ -15,7 +12,24 @@ const DEFAULTS = { domain: 'localhost', ports: { catalogue: 7080, messaging: 708
 export const serve: Command = {
   summary:
     'run a domain: catalogue, services, messaging node(s); --cluster for several node processes on Redis',
-  usage,
+  usage:
+    'protofly serve [--config <domain.yaml|json>] [--domain <d>] [--data <dir>] [--cluster <redis://host:port>] [--nodes <n>]',
+  help: [
+    'Options:',
+    '  --config <file>    the domain config, YAML or JSON (schemas/domain-config.schema.json); without',
+    '                     it: domain localhost, catalogue :7080, messaging :7081, admin :7082',
+    '  --domain <d>       the domain, over the config',
+    '  --data <dir>       keys, catalogue, users and records, over the config (default .protofly/<domain>)',
+    '  --cluster <url>    run the messaging node in several processes on this Redis',
+    '                     (location-redis and cluster-redis unless the config chose others)',
+    '  --nodes <n>        node processes (default 1; 2 with --cluster)',
+    '',
+    'Every wrong setting of the config is named at once (PF_ERR_SCHEMA); a port in use is',
+    'PF_ERR_CONFIG, and nothing is left listening. Pino logs go to stdout; Ctrl-C stops it.',
+    '',
+    'Example:',
+    '  protofly serve --config b.example.yaml',
+  ].join('\n'),
   async run(args) {
     if (isClusterNode()) return runClusterNode();
     const { values } = parse(
@@ -27,14 +41,22 @@ export const serve: Command = {
         cluster: { type: 'string' },
         nodes: { type: 'string' },
       },
-      usage,
+      'serve',
     );
     const config: Record<string, unknown> = values.config ? await readConfig(values.config) : { ...DEFAULTS };
     if (values.domain) config.domain = values.domain;
     if (values.data) config.dataDir = values.data;
-    if (values.cluster) withRedis(config, values.cluster);
-    if (values.nodes !== undefined) config.nodes = Number(values.nodes);
-    else if (values.cluster) config.nodes ??= 2;
+    if (values.cluster) {
+      if (!/^rediss?:\/\/./.test(values.cluster))
+        throw usageError('serve', `--cluster must be a redis:// URL, not '${values.cluster}'`);
+      withRedis(config, values.cluster);
+    }
+    if (values.nodes !== undefined) {
+      if (!/^[1-9]\d{0,2}$/.test(values.nodes))
+        throw usageError('serve', `--nodes must be a whole number from 1, not '${values.nodes}'`);
+      config.nodes = Number(values.nodes);
+    } else if (values.cluster) config.nodes ??= 2;
+    progress(`starting ${String(config.domain ?? 'the domain')}`);
     const served = Number(config.nodes ?? 1) > 1 ? await serveCluster(config, args) : await serveOne(config);
     console.log([...served.lines, 'Ctrl-C stops it.'].join('\n'));
     await untilSignal();
@@ -108,15 +130,31 @@ async function readConfig(file: string): Promise<Record<string, unknown>> {
       file,
     });
   }
+  const format = file.endsWith('.json') ? 'JSON' : 'YAML';
+  let config: unknown;
   try {
-    return (file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
+    config = format === 'JSON' ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
     throw new ProtoflyError(
       'PF_ERR_CONFIG',
-      `config ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+      `config ${file} is not valid ${format}: ${(err as Error).message}`,
       {
         file,
       },
     );
   }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    const what =
+      config === null || config === undefined
+        ? 'is empty'
+        : `is a ${Array.isArray(config) ? 'list' : typeof config}`;
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `config ${file} ${what}: it must be a mapping, with at least domain`,
+      {
+        file,
+      },
+    );
+  }
+  return config as Record<string, unknown>;
 }

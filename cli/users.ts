@@ -2,12 +2,9 @@ import { join, resolve } from 'node:path';
 import { ProtoflyError } from '../core/errors.js';
 import { validateUserCreate } from '../core/generated/validators.js';
 import { assertValid } from '../core/validate.js';
+import { exists } from '../node/files.js';
 import { UserStore } from '../plugins/backends/identity-static/user-store.js';
-import { type Command, parse } from './command.js';
-
-const usage =
-  'protofly users add|passwd|disable|enable|list [<name>] (--file <users.yaml> | --data <domain data dir>) [--json]\n' +
-  '  add and passwd read the password from the first line of stdin';
+import { type Command, parse, usageError } from './command.js';
 
 const DONE: Readonly<Record<string, string>> = {
   add: 'added',
@@ -22,17 +19,47 @@ const DONE: Readonly<Record<string, string>> = {
  */
 export const users: Command = {
   summary: 'add, disable, enable or list the users of an identity-static users file',
-  usage,
+  usage:
+    'protofly users add|passwd|disable|enable|list [<name>] (--data <domain data dir> | --file <users.yaml>) [--json]',
+  help: [
+    'Actions:',
+    '  add <name>        add a user; the password is the first line of stdin',
+    '  passwd <name>     change a password, read from stdin',
+    '  disable <name>    refuse the user (their tokens and logins) until enabled',
+    '  enable <name>     admit a disabled user again',
+    '  list              every user, (disabled) marked',
+    '',
+    'Options:',
+    '  --data <dir>      the domain data directory; edits <dir>/users.yaml',
+    '  --file <file>     a users file instead (add makes it; the others need it)',
+    '  --json            list as JSON',
+    '',
+    'A running domain takes the change without a restart.',
+    '',
+    'Example:',
+    "  printf '%s\\n' 's3cret-pass' | protofly users add bob --data .protofly/localhost",
+  ].join('\n'),
   async run(args) {
     const { values, positionals } = parse(
       args,
       { file: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' } },
-      usage,
+      'users',
     );
     const [action, name, ...extra] = positionals;
+    if (!action || (!Object.hasOwn(DONE, action) && action !== 'list'))
+      throw usageError('users', `unknown action '${action ?? ''}': add, passwd, disable, enable or list`);
+    if (extra.length || (action === 'list' && name)) throw usageError('users', 'one user name at most');
+    // Users may be added before the domain first starts; anything else needs the domain there.
+    if (values.data && action !== 'add' && !(await exists(values.data))) {
+      throw new ProtoflyError('PF_ERR_CONFIG', `no domain data directory at ${values.data}`, {
+        dir: values.data,
+      });
+    }
     const file = values.file ?? (values.data ? join(values.data, 'users.yaml') : undefined);
-    if (!file || extra.length)
-      throw new ProtoflyError('PF_ERR_USAGE', `--file or --data is required\nusage: ${usage}`);
+    if (!file) throw usageError('users', '--data or --file is required');
+    if (values.file && action !== 'add' && !(await exists(file))) {
+      throw new ProtoflyError('PF_ERR_CONFIG', `no users file at ${file}`, { file });
+    }
     const store = new UserStore({ file: resolve(file) });
     if (action === 'list') {
       const list = await store.list();
@@ -40,17 +67,15 @@ export const users: Command = {
       else for (const u of list) console.log(`${u.name}${u.disabled ? ' (disabled)' : ''}`);
       return 0;
     }
-    if (!name) throw new ProtoflyError('PF_ERR_USAGE', `a user name is required\nusage: ${usage}`);
+    if (!name) throw usageError('users', `${action} needs a user name`);
     if (action === 'add' || action === 'passwd') {
       const password = await passwordFromStdin();
       // The same rules as the provisioning API's.
       assertValid(validateUserCreate, { name, password }, 'user');
       if (action === 'add') await store.create(name, password);
       else await store.update(name, { password });
-    } else if (action === 'disable' || action === 'enable') {
-      await store.update(name, { disabled: action === 'disable' });
     } else {
-      throw new ProtoflyError('PF_ERR_USAGE', `unknown action '${action ?? ''}'\nusage: ${usage}`);
+      await store.update(name, { disabled: action === 'disable' });
     }
     console.log(`${DONE[action]} ${name} in ${store.file}`);
     return 0;
@@ -60,10 +85,7 @@ export const users: Command = {
 /** The first line of stdin. */
 async function passwordFromStdin(): Promise<string> {
   if (process.stdin.isTTY) {
-    throw new ProtoflyError(
-      'PF_ERR_USAGE',
-      `give the password on stdin (it is not echoed back)\nusage: ${usage}`,
-    );
+    throw usageError('users', 'give the password on stdin (it is not echoed back)');
   }
   let text = '';
   for await (const chunk of process.stdin) text += chunk;

@@ -8,14 +8,28 @@ import type { PolicyOption } from '../core/policy.js';
 import { TrustStore } from '../core/trust.js';
 import { FileStore } from '../node/file-store.js';
 import { protoflyHome } from '../node/home.js';
-import { type Command, parse } from './command.js';
-
-const usage =
-  'protofly verify <descriptor-url> [--trust <pub.jwk>] [--catalogue <base-url>] [--kind stub|backend] [--policy development|<policy.json>]';
+import { type Command, parse, usageError } from './command.js';
 
 export const verify: Command = {
   summary: 'fetch a descriptor and its package and run every check a runtime runs',
-  usage,
+  usage:
+    'protofly verify <descriptor-url> [--trust <pub.jwk>] [--catalogue <base-url>] [--kind stub|backend] [--policy development|<policy.json>]',
+  help: [
+    'Options:',
+    "  --trust <file>   the domain's public key (a .pub.jwk, as protofly keygen writes it): the only",
+    '                   key trusted (default: trust on first use, recorded under $PROTOFLY_HOME,',
+    '                   default ~/.protofly)',
+    "  --catalogue <u>  where the descriptor's domain serves its catalogue and keys (default:",
+    "                   https://<domain>); a domain's keys never come from the URL's origin",
+    '  --kind <k>       stub (default) or backend',
+    '  --policy <p>     the runtime policy to check against: development (allows loopback), or',
+    '                   a file following schemas/runtime-policy.schema.json (default: the safe one)',
+    '',
+    'Prints each check passed; a refusal exits 1 with `PF_ERR_...: message` as the last line of stderr.',
+    '',
+    'Example:',
+    '  protofly verify http://127.0.0.1:8080/.well-known/protofly/stub/default --trust keys/b.example.pub.jwk',
+  ].join('\n'),
   async run(args) {
     const { values, positionals } = parse(
       args,
@@ -25,13 +39,14 @@ export const verify: Command = {
         kind: { type: 'string', default: 'stub' },
         policy: { type: 'string' },
       },
-      usage,
+      'verify',
     );
     const [url] = positionals;
-    if (!url || positionals.length > 1)
-      throw new ProtoflyError('PF_ERR_USAGE', `one descriptor URL expected\nusage: ${usage}`);
+    if (!url || positionals.length > 1) throw usageError('verify', 'one descriptor URL expected');
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      throw usageError('verify', `'${url}' is not an http(s) URL`);
     if (values.kind !== 'stub' && values.kind !== 'backend') {
-      throw new ProtoflyError('PF_ERR_USAGE', `--kind must be stub or backend, not '${values.kind}'`);
+      throw usageError('verify', `--kind must be stub or backend, not '${values.kind}'`);
     }
     // With --trust, that key is the only one trusted, for whatever domain the descriptor names.
     // Without, the domain's keys come from its catalogue (--catalogue, else https://<domain>),
@@ -39,7 +54,7 @@ export const verify: Command = {
     let trust = new TrustStore({ mode: 'tofu', store: new FileStore(join(protoflyHome(), 'trust')) });
     const domain = values.trust || values.catalogue ? await domainOfDescriptor(url) : undefined;
     if (values.trust) {
-      const jwk = JSON.parse(await readFile(values.trust, 'utf8')) as Ed25519Jwk;
+      const jwk = await trustedKey(values.trust);
       trust = new TrustStore({ mode: 'pinned', pinned: { [domain!]: [jwk] } });
     }
     const loader = new Loader({
@@ -62,7 +77,7 @@ async function policyOf(value: string): Promise<PolicyOption> {
   try {
     return JSON.parse(await readFile(value, 'utf8')) as PolicyOption;
   } catch (err) {
-    throw new ProtoflyError('PF_ERR_USAGE', `--policy ${value}: ${(err as Error).message}\nusage: ${usage}`);
+    throw usageError('verify', `--policy ${value}: ${(err as Error).message}`);
   }
 }
 
@@ -73,4 +88,35 @@ async function domainOfDescriptor(url: string): Promise<string> {
   if (typeof domain !== 'string')
     throw new ProtoflyError('PF_ERR_SCHEMA', 'descriptor: /domain is required', { pointer: '/domain' });
   return domain;
+}
+
+/** The public key of `--trust`: an Ed25519 JWK. */
+async function trustedKey(file: string): Promise<Ed25519Jwk> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ProtoflyError('PF_ERR_CONFIG', `cannot read --trust ${file}: ${(err as Error).message}`, {
+      file,
+    });
+  }
+  let jwk: Partial<Ed25519Jwk> | undefined;
+  try {
+    jwk = JSON.parse(text) as Partial<Ed25519Jwk>;
+  } catch {
+    // Said below, with what was expected.
+  }
+  if (
+    jwk?.kty !== 'OKP' ||
+    jwk.crv !== 'Ed25519' ||
+    typeof jwk.x !== 'string' ||
+    typeof jwk.kid !== 'string'
+  ) {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `--trust ${file} is not an Ed25519 public JWK (kty OKP, crv Ed25519, x, kid), as protofly keygen writes in <domain>.pub.jwk`,
+      { file },
+    );
+  }
+  return jwk as Ed25519Jwk;
 }

@@ -61,6 +61,8 @@ export const ERRORS = {
     'A live swap of a conversation to a new stub version failed: the old version gave no valid snapshot, or the new one threw, failed or did not go live in time. The conversation was rolled back to the version it ran; detail names both.',
   PF_ERR_STORAGE:
     'A data directory or store cannot be written or read: the disk is full (ENOSPC, EDQUOT), read-only (EROFS) or not ours (EACCES, EPERM). detail names the path and the system code; free space or fix the permissions. A cache that cannot be written is only logged.',
+  PF_ERR_FOREIGN_KEY:
+    "A catalogue directory holds what another key signed (another domain's, or another key of this domain): it is not published into with this one.",
   PF_ERR_CONFIG: 'A configuration value is missing or wrong. The message names the setting.',
   PF_ERR_USAGE: 'A command was called with wrong arguments. See `protofly --help`.',
 } as const;

@@ -10,17 +10,27 @@ export function assertValid<T>(validator: Validator<T>, data: unknown, what: str
   if (!validator(data)) throw schemaError(what, validator.errors ?? []);
 }
 
-/** Builds the `PF_ERR_SCHEMA` error for a failed validation: the first error's JSON pointer and reason. */
+/**
+ * Builds the `PF_ERR_SCHEMA` error for a failed validation: each error's JSON pointer and
+ * reason (one, from a validator that stops at the first), the first's in `detail`.
+ */
 export function schemaError(what: string, errors: readonly ValidationError[]): ProtoflyError {
   const first = errors[0];
   const pointer = first ? pointerOf(first) : '';
-  const reason = first ? describe(first) : 'is invalid';
-  return new ProtoflyError('PF_ERR_SCHEMA', `${what}: ${pointer || '(root)'} ${reason}`, {
+  const reasons = errors.length
+    ? [...new Set(errors.map((e) => `${pointerOf(e) || '(root)'} ${describe(e)}`))]
+    : ['(root) is invalid'];
+  const shown = reasons.slice(0, MAX_REASONS);
+  if (reasons.length > MAX_REASONS) shown.push(`and ${reasons.length - MAX_REASONS} more`);
+  return new ProtoflyError('PF_ERR_SCHEMA', `${what}: ${shown.join('; ')}`, {
     pointer,
     keyword: first?.keyword,
     errors,
   });
 }
+
+/** Reasons named in one message at most. */
+const MAX_REASONS = 20;
 
 /** The pointer of the offending value; for a missing property, the property that is missing. */
 function pointerOf(e: ValidationError): string {

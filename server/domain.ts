@@ -4,9 +4,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { ProtoflyError } from '../core/errors.js';
 import type { BackendDescriptor, DomainConfig } from '../core/generated/types.js';
-import { validateDomainConfig } from '../core/generated/validators.js';
 import type { Identity, Services } from '../core/service.js';
-import { assertValid } from '../core/validate.js';
 import { assertWritable, exists, writeAtomic } from '../node/files.js';
 import { packageRoot } from '../node/package-root.js';
 import { publishBackends, startServices } from './backends/start-services.js';
@@ -14,6 +12,7 @@ import { type DomainKey, generateDomainKey, readDomainKey } from './catalogue/ke
 import { layout } from './catalogue/layout.js';
 import { type PublishResult, publish } from './catalogue/publish.js';
 import { type CatalogueServer, createCatalogueServer } from './catalogue/server.js';
+import { checkDomainConfig } from './domain-config.js';
 import { TOKEN_PATH, tokenEndpoint } from './identity/token-endpoint.js';
 import { type MessagingNode, startMessagingNode } from './messaging-node/messaging-node.js';
 
@@ -65,11 +64,12 @@ export interface PreparedDomain {
  * Validates a domain config, checks that its data directory can be written, and reads (or, the
  * first time, makes) the domain's key.
  *
- * @throws ProtoflyError `PF_ERR_SCHEMA` naming a wrong setting, `PF_ERR_STORAGE` when the data
- *   directory is read-only, full or not writable (its CDRs, catalogue and backends live there).
+ * @throws ProtoflyError `PF_ERR_SCHEMA` naming every wrong setting, `PF_ERR_CONFIG` for
+ *   settings that cannot work together, `PF_ERR_STORAGE` when the data directory is read-only,
+ *   full or not writable (its CDRs, catalogue and backends live there).
  */
 export async function prepareDomain(config: unknown, options: DomainOptions = {}): Promise<PreparedDomain> {
-  assertValid(validateDomainConfig, config, 'domain config');
+  checkDomainConfig(config);
   const c = withInlineUsers(config, options.users);
   const log = options.log ?? pino({ name: c.domain });
   const dataDir = resolve(c.dataDir ?? join('.protofly', c.domain));

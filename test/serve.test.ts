@@ -73,7 +73,7 @@ describe('protofly serve', () => {
     expect(kids[1]).toBe(kids[0]);
   });
 
-  it('refuses a config that breaks the schema, naming the field, with the code on the last line', async () => {
+  it('refuses a config that breaks the schema, naming the field, in one coded line last on stderr', async () => {
     const bad = join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ domain: 'B_AD' }));
     const child = spawn(process.execPath, [BIN, 'serve', '--config', bad], {
@@ -85,7 +85,7 @@ describe('protofly serve', () => {
     });
     expect(await new Promise((r) => child.on('exit', r))).toBe(1);
     expect(err).toMatch(/PF_ERR_SCHEMA: domain config: \/domain must match pattern/);
-    expect(err.trimEnd().split('\n').at(-1)).toBe('PF_ERR_SCHEMA');
+    expect(err.trimEnd().split('\n').at(-1)).toMatch(/^PF_ERR_SCHEMA: domain config: /);
   });
 });
 

@@ -720,6 +720,13 @@ export interface StubDescriptor {
   kind: 'stub';
   name: PluginName;
   version: SemVer;
+  /**
+   * Set when this version brings an earlier one back (`protofly rollback`): `to` is the version whose package and configuration it carries, `of` the newest version it supersedes. A rollback is a higher version like any other, so downgrade protection stays as strict as it is.
+   */
+  rollback?: {
+    of: SemVer;
+    to: SemVer;
+  };
   domain: DomainName;
   description?: string;
   /**

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
 import { domainOf } from '../../core/address.js';
 import { toBase64Url } from '../../core/encoding.js';
@@ -25,7 +25,13 @@ export async function publicJwkOf(privateKey: KeyObject): Promise<Ed25519Jwk> {
 }
 
 /**
- * `protofly keygen`: writes `<dir>/<domain>.key` (PKCS#8 PEM, mode 0600) and
+ * The line a key file names its domain on, before the PEM block: RFC 7468 explanatory text,
+ * which PEM readers skip. The domain travels with the key, whatever the file is called.
+ */
+const DOMAIN_LINE = /^protofly-domain: *(\S+) *$/m;
+
+/**
+ * `protofly keygen`: writes `<dir>/<domain>.key` (PKCS#8 PEM naming its domain, mode 0600) and
  * `<dir>/<domain>.pub.jwk`. Refuses to overwrite an existing key.
  */
 export async function generateDomainKey(
@@ -39,10 +45,14 @@ export async function generateDomainKey(
   const keyFile = join(dir, `${domain}.key`);
   const jwkFile = join(dir, `${domain}.pub.jwk`);
   try {
-    await writeFile(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), {
-      mode: 0o600,
-      flag: 'wx',
-    });
+    await writeFile(
+      keyFile,
+      `protofly-domain: ${domain}\n${privateKey.export({ format: 'pem', type: 'pkcs8' })}`,
+      {
+        mode: 0o600,
+        flag: 'wx',
+      },
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new ProtoflyError('PF_ERR_CONFIG', `${keyFile} exists; refusing to overwrite a domain key`, {
@@ -56,20 +66,53 @@ export async function generateDomainKey(
   return { domain, privateKey, publicJwk, files: [keyFile, jwkFile] };
 }
 
-/** Reads a domain key written by {@link generateDomainKey}; the domain defaults to the file name's. */
-export async function readDomainKey(
-  file: string,
-  domain = basename(file).replace(/\.key$/, ''),
-): Promise<DomainKey> {
+/**
+ * Reads a domain key written by {@link generateDomainKey}. The domain is the one the key file
+ * names; `domain` is for a key file that names none (a PEM made elsewhere) and must agree with
+ * one that does.
+ *
+ * @throws ProtoflyError `PF_ERR_CONFIG` for an unreadable file, one that is not an Ed25519
+ *   private key, a key of no known domain, or a domain other than the file's.
+ */
+export async function readDomainKey(file: string, domain?: string): Promise<DomainKey> {
   let pem: string;
   try {
     pem = await readFile(file, 'utf8');
   } catch (err) {
     throw new ProtoflyError('PF_ERR_CONFIG', `cannot read key ${file}: ${(err as Error).message}`, { file });
   }
-  domainOf(`domain://${domain}`);
-  const privateKey = createPrivateKey(pem);
-  return { domain, privateKey, publicJwk: await publicJwkOf(privateKey) };
+  const named = DOMAIN_LINE.exec(pem.slice(0, Math.max(0, pem.indexOf('-----BEGIN'))))?.[1];
+  if (named && domain && named !== domain) {
+    throw new ProtoflyError('PF_ERR_CONFIG', `key ${file} is the key of ${named}, not of ${domain}`, {
+      file,
+      domain: named,
+    });
+  }
+  const of = named ?? domain;
+  if (!of) {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `key ${file} names no domain (no 'protofly-domain:' line); give the domain with --domain`,
+      { file },
+    );
+  }
+  domainOf(`domain://${of}`);
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(pem);
+  } catch {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `key ${file} is not a private key (PKCS#8 PEM, as protofly keygen writes; a .pub.jwk is the public half)`,
+      { file },
+    );
+  }
+  if (privateKey.asymmetricKeyType !== 'ed25519') {
+    throw new ProtoflyError('PF_ERR_CONFIG', `key ${file} is ${privateKey.asymmetricKeyType}, not Ed25519`, {
+      file,
+    });
+  }
+  return { domain: of, privateKey, publicJwk: await publicJwkOf(privateKey) };
 }
 
 /** Signs `input` (a descriptor's JCS bytes) with a domain key. */

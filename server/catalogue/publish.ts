@@ -1,14 +1,20 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { build } from 'esbuild';
+import semver from 'semver';
 import type { PluginKind } from '../../core/catalogue.js';
-import { ProtoflyError } from '../../core/errors.js';
+import { pluginConfig } from '../../core/config.js';
+import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { Jwks } from '../../core/generated/types.js';
-import { validateBackendDescriptor, validateStubDescriptor } from '../../core/generated/validators.js';
+import {
+  type ValidationError,
+  validateBackendDescriptor,
+  validateStubDescriptor,
+} from '../../core/generated/validators.js';
 import { integrityHex, integrityOf } from '../../core/integrity.js';
 import type { Descriptor } from '../../core/plugin.js';
 import { signingInput } from '../../core/signature.js';
-import { assertValid } from '../../core/validate.js';
+import { assertValid, schemaError } from '../../core/validate.js';
 import { exists, writeAtomic } from '../../node/files.js';
 import { type DomainKey, signWith } from './keys.js';
 import { layout } from './layout.js';
@@ -44,6 +50,11 @@ export interface PublishOptions {
    * version may be re-signed with the new deployment. A different package is still refused.
    */
   readonly redeploy?: boolean;
+  /**
+   * Refuse a stub whose configuration defaults (the deployment's included) do not satisfy its
+   * own configuration schema: a release must work for a runtime that configures nothing.
+   */
+  readonly complete?: boolean;
 }
 
 export interface PublishResult {
@@ -61,7 +72,7 @@ export interface PublishResult {
  * a changed plugin under a published version is refused; packages are never overwritten.
  */
 export async function publish(options: PublishOptions): Promise<PublishResult> {
-  const { pluginDir, key, out } = options;
+  const { pluginDir, key } = options;
   const manifest = await readManifest(pluginDir);
   const { entry, ...fields } = withDeployment(
     options.version === undefined ? manifest : { ...manifest, version: options.version },
@@ -70,49 +81,146 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   const bundle = await bundlePlugin(pluginDir, entry, fields.kind, options.minify ?? false);
   const integrity = await integrityOf(bundle.code);
   const hex = integrityHex(integrity);
+  return publishDescriptor(
+    {
+      ...fields,
+      domain: key.domain,
+      sourcePackage: {
+        url: layout.packageUrl(hex),
+        integrity,
+        size: bundle.code.byteLength,
+        format: 'esm' as const,
+      },
+    } as Omit<Descriptor, 'signature'>,
+    { ...options, from: join(pluginDir, 'protofly.json'), bundle },
+  );
+}
 
-  const unsigned = {
-    ...fields,
-    domain: key.domain,
-    sourcePackage: {
-      url: layout.packageUrl(hex),
-      integrity,
-      size: bundle.code.byteLength,
-      format: 'esm' as const,
-    },
-  } as Omit<Descriptor, 'signature'>;
+/**
+ * Signs a descriptor with the domain key and writes it into the catalogue, with its package
+ * when `bundle` is given (else the package must be there: a rollback names one published
+ * before). The same descriptor again is a no-op but for `makeDefault`; other content under a
+ * published version is refused unless only the deployment moved (`redeploy`).
+ */
+export async function publishDescriptor(
+  unsigned: Omit<Descriptor, 'signature'>,
+  options: Pick<PublishOptions, 'key' | 'out' | 'makeDefault' | 'redeploy' | 'complete'> & {
+    /** Where the descriptor's fields came from, for error messages. */
+    readonly from: string;
+    readonly bundle?: { readonly code: Uint8Array; readonly map: Uint8Array };
+  },
+): Promise<PublishResult> {
+  const { key, out } = options;
+  await assertOwnCatalogue(out, key);
   const descriptor = { ...unsigned, signature: signWith(key, signingInput(unsigned)) } as Descriptor;
   const kind: PluginKind = descriptor.kind;
   assertValid<Descriptor>(
     kind === 'stub' ? validateStubDescriptor : validateBackendDescriptor,
     descriptor,
-    `${kind} descriptor (from ${join(pluginDir, 'protofly.json')})`,
+    `${kind} descriptor (from ${options.from})`,
   );
+  const id = `${descriptor.domain}/${descriptor.name}@${descriptor.version}`;
+  if (options.complete) {
+    try {
+      pluginConfig(descriptor);
+    } catch (err) {
+      if (!isProtoflyError(err, 'PF_ERR_SCHEMA')) throw err;
+      throw schemaError(
+        `${id} refused: no runtime could start it, its configuration with what the domain fills in does not satisfy its schema`,
+        (err.detail.errors ?? []) as ValidationError[],
+      );
+    }
+  }
 
+  const hex = integrityHex(descriptor.sourcePackage.integrity);
   const descriptorFile = layout.descriptor(out, kind, descriptor.name, descriptor.version);
   const text = `${JSON.stringify(descriptor, null, 2)}\n`;
   const existing = await readFile(descriptorFile, 'utf8').catch(() => undefined);
   const packageFile = layout.package(out, hex);
-  if (existing === text) return { descriptor, descriptorFile, packageFile, changed: false };
+  if (existing === text) {
+    if (kind === 'stub' && options.makeDefault) await setDefault(out, descriptor.name, true);
+    return { descriptor, descriptorFile, packageFile, changed: false };
+  }
   const samePackage =
-    existing !== undefined && (JSON.parse(existing) as Descriptor).sourcePackage.integrity === integrity;
+    existing !== undefined &&
+    (JSON.parse(existing) as Descriptor).sourcePackage.integrity === descriptor.sourcePackage.integrity;
   if (existing !== undefined && !(options.redeploy && samePackage)) {
     throw new ProtoflyError(
       'PF_ERR_CONFIG',
-      `${descriptor.domain}/${descriptor.name}@${descriptor.version} is already published with other content; bump the version`,
+      `${id} is already published with other content; bump the version`,
       { file: descriptorFile },
     );
   }
 
   // Content-addressed: an existing file of that name has these very bytes, so it is left alone.
   if (!(await exists(packageFile))) {
-    await writeAtomic(packageFile, bundle.code);
-    await writeAtomic(`${packageFile}.map`, bundle.map);
+    if (!options.bundle) {
+      throw new ProtoflyError(
+        'PF_ERR_NOT_FOUND',
+        `${id}: its package ${packageFile} is not in the catalogue`,
+        {
+          file: packageFile,
+        },
+      );
+    }
+    await writeAtomic(packageFile, options.bundle.code);
+    await writeAtomic(`${packageFile}.map`, options.bundle.map);
   }
   await addKey(out, key);
   if (kind === 'stub') await setDefault(out, descriptor.name, options.makeDefault ?? false);
   await writeAtomic(descriptorFile, text);
   return { descriptor, descriptorFile, packageFile, changed: true };
+}
+
+/** The versions of a plugin published in a catalogue directory, newest first. */
+export async function publishedVersions(out: string, kind: PluginKind, name: string): Promise<string[]> {
+  const files = await readdir(layout.plugin(out, kind, name)).catch(() => [] as string[]);
+  return files
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .filter((v) => semver.valid(v))
+    .sort(semver.rcompare);
+}
+
+/** A descriptor published in a catalogue directory, or undefined. */
+export async function readPublished(
+  out: string,
+  kind: PluginKind,
+  name: string,
+  version: string,
+): Promise<Descriptor | undefined> {
+  const text = await readFile(layout.descriptor(out, kind, name, version), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as Descriptor);
+}
+
+/**
+ * A catalogue directory is one domain's, signed with one key: what its JWKS lists. Another
+ * key (another domain's, or a stray key of this one) would make runtimes refuse what it signs,
+ * or serve one domain's catalogue with another's descriptors.
+ *
+ * @throws ProtoflyError `PF_ERR_FOREIGN_KEY`.
+ */
+async function assertOwnCatalogue(out: string, key: DomainKey): Promise<void> {
+  const text = await readFile(layout.keys(out), 'utf8').catch(() => undefined);
+  const kids = text === undefined ? [] : ((JSON.parse(text) as Jwks).keys ?? []).map((k) => k.kid);
+  const owner = await catalogueDomain(out);
+  if ((kids.length === 0 || kids.includes(key.publicJwk.kid)) && (owner ?? key.domain) === key.domain) return;
+  throw new ProtoflyError(
+    'PF_ERR_FOREIGN_KEY',
+    `${out} is the catalogue of ${owner ?? 'another domain'}, signed with key ${kids.join(', ')}; this key is ${key.domain}'s (${key.publicJwk.kid})`,
+    { dir: out, domain: owner, keys: kids, key: key.publicJwk.kid },
+  );
+}
+
+/** The domain the descriptors of a catalogue directory name, if it has any. */
+async function catalogueDomain(out: string): Promise<string | undefined> {
+  for (const kind of ['stub', 'backend'] as const) {
+    for (const name of await readdir(join(out, kind)).catch(() => [] as string[])) {
+      const [version] = await publishedVersions(out, kind, name);
+      if (version) return (await readPublished(out, kind, name, version))?.domain;
+    }
+  }
+  return undefined;
 }
 
 function withDeployment(manifest: Manifest, deployment: PublishOptions['deployment']): Manifest {
@@ -127,7 +235,8 @@ function withDeployment(manifest: Manifest, deployment: PublishOptions['deployme
   } as Manifest;
 }
 
-async function readManifest(pluginDir: string): Promise<Manifest> {
+/** A plugin folder's manifest, with its entry checked to stay inside the folder. */
+export async function readManifest(pluginDir: string): Promise<Manifest> {
   const file = join(pluginDir, 'protofly.json');
   let manifest: unknown;
   try {

@@ -144,6 +144,11 @@ class Node implements MessagingNode {
       handleProtocols: (offered) => (offered.has(PROTOCOL) ? PROTOCOL : false),
     });
     this.#wss.on('connection', (ws, req) => this.#onConnection(ws, req.socket));
+    // ws repeats the HTTP server's errors here; listen() reports those of listening (a port in
+    // use), and without a listener here each would also be an uncaught exception.
+    this.#wss.on('error', (err) => {
+      if (this.#port) settings.log.error({ err }, 'messaging node listener error');
+    });
   }
 
   get id(): string {
@@ -174,29 +179,39 @@ class Node implements MessagingNode {
     const { host, port, adminPort, heartbeatMs, log, cluster, identity, provisioning } = this.#settings;
     await cluster.join(this.#member);
     await this.#cdr?.start();
-    await new Promise<void>((resolve, reject) => {
-      this.#http.once('error', reject);
-      // Under node:cluster (protofly serve --cluster) the nodes share this port: the primary
-      // hands each connection to one of them. The admin port is each node's own.
-      this.#http.listen({ port, host }, resolve);
-    });
-    this.#port = (this.#http.address() as AddressInfo).port;
-    this.#admin = await startAdminServer(host, adminPort, {
-      health: async () => ({
-        ok: !this.#closing,
-        domain: this.#settings.domain,
-        node: this.id,
-        connections: this.#sessions.size,
-        stored: await cluster.held(),
-      }),
-      metrics: async () =>
-        this.metrics.render({
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#http.once('error', reject);
+        // Under node:cluster (protofly serve --cluster) the nodes share this port: the primary
+        // hands each connection to one of them. The admin port is each node's own.
+        this.#http.listen({ port, host }, () => {
+          this.#http.off('error', reject);
+          resolve();
+        });
+      });
+      this.#port = (this.#http.address() as AddressInfo).port;
+      this.#admin = await startAdminServer(host, adminPort, {
+        health: async () => ({
+          ok: !this.#closing,
+          domain: this.#settings.domain,
+          node: this.id,
           connections: this.#sessions.size,
-          pendingAuth: this.#pending,
-          storedNow: await cluster.held(),
+          stored: await cluster.held(),
         }),
-      ...(provisioning ? { provisioning: provisioningApi(provisioning, identity, log) } : {}),
-    });
+        metrics: async () =>
+          this.metrics.render({
+            connections: this.#sessions.size,
+            pendingAuth: this.#pending,
+            storedNow: await cluster.held(),
+          }),
+        ...(provisioning ? { provisioning: provisioningApi(provisioning, identity, log) } : {}),
+      });
+    } catch (err) {
+      // A node that cannot take both ports keeps neither: nothing is left half started.
+      await new Promise((resolve) => this.#http.close(resolve));
+      await this.#cdr?.close();
+      throw err;
+    }
     this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
     log.info(
       { domain: this.#settings.domain, node: this.id, url: this.url, admin: this.adminUrl },

@@ -1,0 +1,97 @@
+import { createInterface } from 'node:readline';
+import { parseAddress } from '../core/address.js';
+import type { Conversation, Incoming } from '../core/conversation.js';
+import { isProtoflyError } from '../core/errors.js';
+import { createNodeRuntime } from '../node/runtime.js';
+import { type Command, parse, progress, required, untilSignal, usageError } from './command.js';
+import { type Login, login } from './login.js';
+
+export const chat: Command = {
+  summary: 'chat with a peer from the terminal: what arrives is printed, each line typed is sent',
+  usage:
+    'protofly chat --as <user address> <peer address> (--key <home domain.key> | --token-file <file>) [--peer <domain>=<catalogue URL>]...',
+  help: [
+    'Options:',
+    '  --as <address>       who you are, e.g. user://a.example/alice (required)',
+    "  --key <file>         your home domain's key: tokens are minted with it, as the domain would",
+    '  --token-file <file>  a token your home domain issued, shown to every domain',
+    '  --peer <d>=<url>     where domain d serves its catalogue, for domains not at https://<d>',
+    '                       (repeat for each; your home domain too)',
+    '',
+    "The peer's domain stub is fetched, verified (trust on first use) and run in a sandbox. Each line",
+    'on stdin is sent as a chat; stdin ending or Ctrl-C ends the conversation.',
+    '',
+    'Example:',
+    '  protofly chat --as user://localhost/alice user://localhost/bob --key .protofly/localhost/keys/localhost.key \\',
+    '    --peer localhost=http://127.0.0.1:7080',
+  ].join('\n'),
+  async run(args) {
+    const { values, positionals } = parse(
+      args,
+      {
+        as: { type: 'string' },
+        key: { type: 'string' },
+        'token-file': { type: 'string' },
+        peer: { type: 'string', multiple: true },
+      },
+      'chat',
+    );
+    const [peer] = positionals;
+    if (!peer || positionals.length > 1) throw usageError('chat', 'one peer address expected');
+    parseAddress(peer);
+    const address = required(values.as, 'as', 'chat');
+    const tokenFile = values['token-file'];
+    if (Boolean(values.key) === Boolean(tokenFile))
+      throw usageError('chat', 'one of --key or --token-file is required');
+    const how: Login = values.key
+      ? { address, key: values.key }
+      : { address, tokenFile: tokenFile as string };
+    const identity = await login(how);
+    const node = createNodeRuntime({ identity, catalogues: catalogues(values.peer ?? []) });
+    try {
+      progress(`loading ${parseAddress(peer).domain}'s stub and opening the conversation`);
+      const conversation = await node.runtime.conversation(peer);
+      print(conversation);
+      // Conversations the peer opens (after this one ended on their side) show too.
+      node.runtime.on('conversation', (c) => print(c));
+      await node.runtime.register();
+      console.log(`chatting with ${peer} over ${conversation.carrier.name}@${conversation.carrier.version}`);
+      await Promise.race([send(conversation), untilSignal()]);
+    } finally {
+      await node.close();
+    }
+    return 0;
+  },
+};
+
+/** `--peer d=url` options as a catalogue map. */
+function catalogues(peers: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const p of peers) {
+    const at = p.indexOf('=');
+    const url = p.slice(at + 1);
+    if (at < 1 || !URL.canParse(url))
+      throw usageError('chat', `--peer must be <domain>=<catalogue URL>, not '${p}'`);
+    map[p.slice(0, at)] = url;
+  }
+  return map;
+}
+
+function print(conversation: Conversation): void {
+  conversation.on('message', (m: Incoming) => {
+    const body = m.body as { text?: unknown };
+    console.log(`${m.from}: ${typeof body.text === 'string' ? body.text : JSON.stringify(m.body)}`);
+  });
+}
+
+/** Sends each line of stdin until it ends; a refused line is said on stderr, and the chat goes on. */
+async function send(conversation: Conversation): Promise<void> {
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.length === 0) continue;
+    try {
+      await conversation.send(line);
+    } catch (err) {
+      console.error(isProtoflyError(err) ? err.message : String(err));
+    }
+  }
+}
