@@ -3,13 +3,13 @@ import { parseAddress } from '../core/address.js';
 import type { Conversation, Incoming } from '../core/conversation.js';
 import { isProtoflyError } from '../core/errors.js';
 import { createNodeRuntime } from '../node/runtime.js';
-import { type Command, parse, progress, required, untilSignal, usageError } from './command.js';
+import { type Command, parse, policyOption, progress, required, untilSignal, usageError } from './command.js';
 import { type Login, login } from './login.js';
 
 export const chat: Command = {
   summary: 'chat with a peer from the terminal: what arrives is printed, each line typed is sent',
   usage:
-    'protofly chat --as <user address> <peer address> (--key <home domain.key> | --token-file <file>) [--peer <domain>=<catalogue URL>]...',
+    'protofly chat --as <user address> <peer address> [--key <home domain.key> | --token-file <file>] [--peer <domain>=<catalogue URL>]... [--policy development|<policy.json>]',
   help: [
     'Options:',
     '  --as <address>       who you are, e.g. user://a.example/alice (required)',
@@ -17,13 +17,18 @@ export const chat: Command = {
     '  --token-file <file>  a token your home domain issued, shown to every domain',
     '  --peer <d>=<url>     where domain d serves its catalogue, for domains not at https://<d>',
     '                       (repeat for each; your home domain too)',
+    '  --policy <p>         the runtime policy: development (allows loopback endpoints, for a domain',
+    '                       on this machine), or a policy file (default: the safe one)',
+    '',
+    'Without --key or --token-file, you log in with your password, taken from PROTOFLY_PASSWORD,',
+    "at your home domain's token endpoint.",
     '',
     "The peer's domain stub is fetched, verified (trust on first use) and run in a sandbox. Each line",
     'on stdin is sent as a chat; stdin ending or Ctrl-C ends the conversation.',
     '',
     'Example:',
-    '  protofly chat --as user://localhost/alice user://localhost/bob --key .protofly/localhost/keys/localhost.key \\',
-    '    --peer localhost=http://127.0.0.1:7080',
+    '  PROTOFLY_PASSWORD=... protofly chat --as user://localhost/alice user://localhost/bob \\',
+    '    --peer localhost=http://127.0.0.1:7080 --policy development',
   ].join('\n'),
   async run(args) {
     const { values, positionals } = parse(
@@ -33,6 +38,7 @@ export const chat: Command = {
         key: { type: 'string' },
         'token-file': { type: 'string' },
         peer: { type: 'string', multiple: true },
+        policy: { type: 'string' },
       },
       'chat',
     );
@@ -41,13 +47,21 @@ export const chat: Command = {
     parseAddress(peer);
     const address = required(values.as, 'as', 'chat');
     const tokenFile = values['token-file'];
-    if (Boolean(values.key) === Boolean(tokenFile))
-      throw usageError('chat', 'one of --key or --token-file is required');
+    if (values.key && tokenFile) throw usageError('chat', 'give --key or --token-file, not both');
+    const password = process.env.PROTOFLY_PASSWORD;
+    if (!values.key && !tokenFile && !password)
+      throw usageError('chat', 'one of --key, --token-file or PROTOFLY_PASSWORD is required');
     const how: Login = values.key
       ? { address, key: values.key }
-      : { address, tokenFile: tokenFile as string };
+      : tokenFile
+        ? { address, tokenFile }
+        : { address, password: password as string };
     const identity = await login(how);
-    const node = createNodeRuntime({ identity, catalogues: catalogues(values.peer ?? []) });
+    const node = createNodeRuntime({
+      identity,
+      catalogues: catalogues(values.peer ?? []),
+      ...(values.policy ? { policy: await policyOption(values.policy, 'chat') } : {}),
+    });
     try {
       progress(`loading ${parseAddress(peer).domain}'s stub and opening the conversation`);
       const conversation = await node.runtime.conversation(peer);

@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ProtoflyError } from '../core/errors.js';
+import type { PolicyOption } from '../core/policy.js';
 
 /** One `protofly` command. */
 export interface Command {
@@ -53,4 +55,17 @@ export function untilSignal(): Promise<void> {
   return new Promise((done) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done());
   });
+}
+
+/**
+ * A `--policy` option: `development` (loopback allowed, for a domain on this machine),
+ * `default`, or a file following schemas/runtime-policy.schema.json (checked where it is used).
+ */
+export async function policyOption(value: string, command: string): Promise<PolicyOption> {
+  if (value === 'development' || value === 'default') return value;
+  try {
+    return JSON.parse(await readFile(value, 'utf8')) as PolicyOption;
+  } catch (err) {
+    throw usageError(command, `--policy ${value}: ${(err as Error).message}`);
+  }
 }

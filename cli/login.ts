@@ -2,19 +2,21 @@ import { readFile } from 'node:fs/promises';
 import { parseAddress } from '../core/address.js';
 import { ProtoflyError } from '../core/errors.js';
 import type { RuntimeIdentity } from '../core/runtime.js';
+import type { PasswordIdentity } from '../node/runtime.js';
 import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
 
 /**
  * How a person at the terminal becomes a user for a runtime: one way per variant, each
- * turning into a {@link RuntimeIdentity}. A password login against the home domain's token
- * endpoint is one more variant here, and nothing else changes.
+ * turning into the identity a runtime takes.
  */
 export type Login =
   /** Tokens minted with the home domain's own key, as the domain would issue them (its operator, the demo). */
   | { readonly address: string; readonly key: string }
   /** One token, issued beforehand, shown to every domain. */
-  | { readonly address: string; readonly tokenFile: string };
+  | { readonly address: string; readonly tokenFile: string }
+  /** A password, logged in at the home domain's token endpoint by the runtime. */
+  | { readonly address: string; readonly password: string };
 
 /** Token lifetime when minted with the domain key, in seconds. */
 const TTL_SECONDS = 600;
@@ -25,7 +27,7 @@ const TTL_SECONDS = 600;
  * @throws ProtoflyError `PF_ERR_ADDRESS` for an address that is not a user's, `PF_ERR_CONFIG`
  *   for an unreadable token file or a key of another domain than the address's.
  */
-export async function login(how: Login): Promise<RuntimeIdentity> {
+export async function login(how: Login): Promise<RuntimeIdentity | PasswordIdentity> {
   const { address } = how;
   const home = parseAddress(address);
   if (home.scheme !== 'user') {
@@ -33,6 +35,7 @@ export async function login(how: Login): Promise<RuntimeIdentity> {
       address,
     });
   }
+  if ('password' in how) return { address, password: how.password };
   if ('key' in how) {
     const key = await readDomainKey(how.key, home.domain);
     const issuer = new StaticIdentity({ domain: key.domain, key, users: new Map() });

@@ -4,11 +4,10 @@ import { CatalogueClient } from '../core/catalogue.js';
 import { ProtoflyError } from '../core/errors.js';
 import type { Ed25519Jwk } from '../core/generated/types.js';
 import { Loader } from '../core/loader.js';
-import type { PolicyOption } from '../core/policy.js';
 import { TrustStore } from '../core/trust.js';
 import { FileStore } from '../node/file-store.js';
 import { protoflyHome } from '../node/home.js';
-import { type Command, parse, usageError } from './command.js';
+import { type Command, parse, policyOption, usageError } from './command.js';
 
 export const verify: Command = {
   summary: 'fetch a descriptor and its package and run every check a runtime runs',
@@ -61,7 +60,7 @@ export const verify: Command = {
       trust,
       catalogue: new CatalogueClient(values.catalogue ? { catalogues: { [domain!]: values.catalogue } } : {}),
       // The runtime policy the descriptor is checked against: the safe default unless named.
-      ...(values.policy ? { policy: await policyOf(values.policy) } : {}),
+      ...(values.policy ? { policy: await policyOption(values.policy, 'verify') } : {}),
       onCheck: (e) => console.log(`ok ${e.check.padEnd(10)} ${e.detail}`),
     });
     const pkg = await loader.loadUrl(url, values.kind);
@@ -70,16 +69,6 @@ export const verify: Command = {
     return 0;
   },
 };
-
-/** `development`, or a file following schemas/runtime-policy.schema.json (checked by the loader). */
-async function policyOf(value: string): Promise<PolicyOption> {
-  if (value === 'development' || value === 'default') return value;
-  try {
-    return JSON.parse(await readFile(value, 'utf8')) as PolicyOption;
-  } catch (err) {
-    throw usageError('verify', `--policy ${value}: ${(err as Error).message}`);
-  }
-}
 
 /** The domain a descriptor claims, read before any check so that --trust can pin it. */
 async function domainOfDescriptor(url: string): Promise<string> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ErrorCode, isProtoflyError } from '../core/errors.js';
 import type { CheckEvent } from '../core/loader.js';
+import { developmentPolicy } from '../core/policy.js';
 import { signingInput } from '../core/signature.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey, signWith } from '../server/catalogue/keys.js';
@@ -18,7 +19,7 @@ let cat: TestCatalogue;
 let work: string;
 
 beforeAll(() => {
-  host = new NodeWorkerHost();
+  host = new NodeWorkerHost({ policy: developmentPolicy });
 });
 afterAll(() => host.terminate());
 beforeEach(async () => {
@@ -34,6 +35,7 @@ afterEach(async () => {
 async function loadIn(options: Partial<NodeRuntimeOptions>): Promise<string> {
   const checks: CheckEvent[] = [];
   const rt = createNodeRuntime({
+    policy: developmentPolicy,
     identity: { address: 'user://a.example/alice' },
     catalogues: { [DOMAIN]: cat.url },
     host,

@@ -37,8 +37,10 @@ describe('protofly chat', { timeout: 120_000 }, () => {
         '--key',
         join(a.dataDir, 'keys/a.example.key'),
         ...peers,
+        '--policy',
+        'development',
       ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
+      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PROTOFLY_HOME: join(a.dataDir, 'home') } },
     );
     let out = '';
     let err = '';

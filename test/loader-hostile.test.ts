@@ -8,6 +8,7 @@ import { CatalogueClient, KEYS_PATH } from '../core/catalogue.js';
 import { isProtoflyError } from '../core/errors.js';
 import { Loader } from '../core/loader.js';
 import type { Descriptor } from '../core/plugin.js';
+import { developmentPolicy } from '../core/policy.js';
 import { signingInput } from '../core/signature.js';
 import { MemoryStore } from '../core/store.js';
 import { TrustStore } from '../core/trust.js';
@@ -216,6 +217,7 @@ async function outcome(): Promise<unknown> {
     trust: new TrustStore({ mode: 'tofu' }),
     catalogue: new CatalogueClient({ catalogues: { [DOMAIN]: url }, timeoutMs: 5000 }),
     store,
+    policy: developmentPolicy,
   });
   return loader.load({ domain: DOMAIN, name: 'echo' }).then(
     () => 'ok',

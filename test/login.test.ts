@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTHORIZATION_SERVER_PATH, CatalogueClient } from '../core/catalogue.js';
 import type { Conversation, Incoming } from '../core/conversation.js';
 import { PasswordLogin } from '../core/password-login.js';
+import { developmentPolicy } from '../core/policy.js';
 import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { hashPassword } from '../plugins/backends/identity-static/password.js';
 import type { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
@@ -204,7 +205,11 @@ describe('a runtime that logs in with a password', { timeout: 60_000 }, () => {
   let local: LocalDomains;
   const runtimes: NodeRuntime[] = [];
   const runtime = (address: string, password = PASSWORD) => {
-    const rt = createNodeRuntime({ identity: { address, password }, catalogues: local.peers });
+    const rt = createNodeRuntime({
+      identity: { address, password },
+      catalogues: local.peers,
+      policy: developmentPolicy,
+    });
     runtimes.push(rt);
     return rt;
   };

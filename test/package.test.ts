@@ -150,7 +150,7 @@ console.log(new ProtoflyError('PF_ERR_AUTH', 'x').docs.length > 0, parseAddress(
     await writeFile(join(app, 'example.mjs'), await readmeExample());
     const { stdout } = await run(process.execPath, ['example.mjs'], {
       cwd: app,
-      env: { ...process.env, PROTOFLY_CATALOGUE: catalogue },
+      env: { ...process.env, PROTOFLY_CATALOGUE: catalogue, PROTOFLY_HOME: join(app, '.protofly') },
     });
     expect(stdout).toBe('bob got: hi Bob\nalice got: hi Alice\n');
   }, 120_000);

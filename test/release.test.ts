@@ -6,6 +6,7 @@ import { CatalogueClient } from '../core/catalogue.js';
 import type { Conversation, Incoming } from '../core/conversation.js';
 import type { StubDescriptor } from '../core/generated/types.js';
 import { Loader } from '../core/loader.js';
+import { developmentPolicy } from '../core/policy.js';
 import { MemoryStore } from '../core/store.js';
 import { TrustStore } from '../core/trust.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -33,7 +34,7 @@ let domains: Domains | undefined;
 let scratch: string;
 
 beforeAll(async () => {
-  host = new NodeWorkerHost({ log: quiet });
+  host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
   await host.ready();
   scratch = await mkdtemp(join(tmpdir(), 'pf-release-'));
 });
@@ -112,7 +113,12 @@ describe('protofly release and rollback, against a running domain', { timeout: 1
     // newest (a stale mirror) is refused by a loader that saw the rollback.
     const trust = new TrustStore({ mode: 'pinned', pinned: { 'b.example': [b.key.publicJwk] } });
     const store = new MemoryStore();
-    const real = new Loader({ trust, store, catalogue: new CatalogueClient({ catalogues: d.catalogues }) });
+    const real = new Loader({
+      trust,
+      store,
+      catalogue: new CatalogueClient({ catalogues: d.catalogues }),
+      policy: developmentPolicy,
+    });
     expect((await real.load({ domain: 'b.example' })).descriptor.version).toBe('0.2.1');
     const stale = join(scratch, 'stale');
     await cp(catalogue, stale, { recursive: true });
@@ -124,6 +130,7 @@ describe('protofly release and rollback, against a running domain', { timeout: 1
         trust,
         store,
         catalogue: new CatalogueClient({ catalogues: { 'b.example': url } }),
+        policy: developmentPolicy,
       });
       await expect(replayed.load({ domain: 'b.example' })).rejects.toMatchObject({
         code: 'PF_ERR_DOWNGRADE',
