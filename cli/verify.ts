@@ -51,9 +51,9 @@ export const verify: Command = {
     // Without, the domain's keys come from its catalogue (--catalogue, else https://<domain>),
     // never from the descriptor URL's origin, and are trusted on first use.
     let trust = new TrustStore({ mode: 'tofu', store: new FileStore(join(protoflyHome(), 'trust')) });
+    const jwk = values.trust ? await trustedKey(values.trust) : undefined;
     const domain = values.trust || values.catalogue ? await domainOfDescriptor(url) : undefined;
-    if (values.trust) {
-      const jwk = await trustedKey(values.trust);
+    if (jwk) {
       trust = new TrustStore({ mode: 'pinned', pinned: { [domain!]: [jwk] } });
     }
     const loader = new Loader({

@@ -215,7 +215,8 @@ export class Loader {
     this.#check(url, 'signature', `Ed25519 by ${trusted.id} (${trusted.how})`);
 
     // Before anything the descriptor names is fetched or compiled.
-    assertPolicy(d, url, this.#policy);
+    const packageUrl = packageUrlOf(d, url);
+    assertPolicy(d, url, packageUrl, this.#policy);
     this.#check(
       url,
       'policy',
@@ -248,7 +249,7 @@ export class Loader {
     }
     this.#check(url, 'downgrade', seen === undefined ? 'first version seen' : `not older than ${seen}`);
 
-    const source = await this.#package(d, url);
+    const source = await this.#package(d, url, packageUrl);
     if (seen === undefined || semver.gt(d.version, seen)) await this.#store.set(seenKey, d.version);
     const pkg: VerifiedPackage = { descriptor: d, source, url, signedBy: trusted.id };
     this.#verified.set(url, { pkg, expires: Date.now() + maxAge * 1000 });
@@ -256,7 +257,7 @@ export class Loader {
   }
 
   /** The verified source of a descriptor's package, downloaded at most once at a time. */
-  async #package(d: Descriptor, url: string): Promise<string> {
+  async #package(d: Descriptor, url: string, packageUrl: string): Promise<string> {
     const { integrity, size } = d.sourcePackage;
     const id = `${d.domain}/${d.name}@${d.version}`;
     if (size > this.#maxPackageBytes) {
@@ -276,7 +277,7 @@ export class Loader {
     }
     let pending = this.#downloading.get(integrity);
     if (!pending) {
-      pending = this.#fetchPackage(d, url).finally(() => this.#downloading.delete(integrity));
+      pending = this.#fetchPackage(d, url, packageUrl).finally(() => this.#downloading.delete(integrity));
       this.#downloading.set(integrity, pending);
     }
     const source = await pending;
@@ -286,7 +287,7 @@ export class Loader {
     return source;
   }
 
-  async #fetchPackage(d: Descriptor, url: string): Promise<string> {
+  async #fetchPackage(d: Descriptor, url: string, packageUrl: string): Promise<string> {
     const { integrity, size } = d.sourcePackage;
     const id = `${d.domain}/${d.name}@${d.version}`;
     const storeKey = `pkg:${integrity}`;
@@ -296,16 +297,6 @@ export class Loader {
       await assertIntegrity(new TextEncoder().encode(stored), integrity, `${id} (cached)`);
       this.#check(url, 'package', 'from the store, integrity checked');
       return stored;
-    }
-    let packageUrl: string;
-    try {
-      packageUrl = new URL(d.sourcePackage.url, url).href;
-    } catch {
-      throw new ProtoflyError(
-        'PF_ERR_SCHEMA',
-        `${id}: /sourcePackage/url ${shortly(d.sourcePackage.url)} is not a URL`,
-        { pointer: '/sourcePackage/url' },
-      );
     }
     const bytes = await this.catalogue.bytes(packageUrl, size, `package of ${id}`);
     this.#check(url, 'package', `${bytes.byteLength} bytes from ${packageUrl}`);
@@ -341,6 +332,22 @@ function notAsked(url: string, field: string, asked: string, served: unknown): P
 }
 
 /** A served value in a message: a string quoted and cut short; of anything else, only its type (it may nest deeper than JSON.stringify can go). */
+/**
+ * Where a descriptor's package is, resolved against the descriptor's own URL.
+ *
+ * @throws ProtoflyError `PF_ERR_SCHEMA` when `sourcePackage.url` is not a URL.
+ */
+function packageUrlOf(d: Descriptor, descriptorUrl: string): string {
+  if (!URL.canParse(d.sourcePackage.url, descriptorUrl)) {
+    throw new ProtoflyError(
+      'PF_ERR_SCHEMA',
+      `${d.domain}/${d.name}@${d.version}: /sourcePackage/url ${shortly(d.sourcePackage.url)} is not a URL`,
+      { pointer: '/sourcePackage/url' },
+    );
+  }
+  return new URL(d.sourcePackage.url, descriptorUrl).href;
+}
+
 function shortly(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.slice(0, 100));
   if (typeof value !== 'object' || value === null) return String(value);

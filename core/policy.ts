@@ -78,12 +78,18 @@ export function resolvePolicy(option: PolicyOption = 'default'): ResolvedPolicy 
  * its limits.
  *
  * @param descriptorUrl - where the descriptor was fetched from: its origin is the catalogue's.
+ * @param packageUrl - its `sourcePackage.url`, resolved against `descriptorUrl`.
  * @throws ProtoflyError `PF_ERR_POLICY` naming the policy key and the descriptor field.
  */
-export function assertPolicy(descriptor: Descriptor, descriptorUrl: string, policy: ResolvedPolicy): void {
+export function assertPolicy(
+  descriptor: Descriptor,
+  descriptorUrl: string,
+  packageUrl: string,
+  policy: ResolvedPolicy,
+): void {
   const id = idOf(descriptor);
   const catalogue = new URL(descriptorUrl).origin;
-  const origin = new URL(descriptor.sourcePackage.url, descriptorUrl).origin;
+  const origin = new URL(packageUrl).origin;
   if (origin !== catalogue && !policy.origins.includes(origin)) {
     throw policyError(
       'packages.origins',

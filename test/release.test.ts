@@ -147,13 +147,13 @@ describe('protofly release and rollback, against a running domain', { timeout: 1
     const plugin = join(scratch, 'tls-only');
     await mkdir(plugin);
     const manifest = JSON.parse(await readFile(join(JSON_WS, 'protofly.json'), 'utf8'));
-    manifest.configuration.schema.properties.url.pattern = '^wss://';
+    manifest.configuration.schema.properties.url.enum = ['wss://b.example/'];
     await writeFile(join(plugin, 'protofly.json'), JSON.stringify(manifest));
     await writeFile(join(plugin, 'index.ts'), 'export default () => ({ postMessage() {}, stop() {} });\n');
     const run = await protofly(['release', plugin, '--data', b.dataDir, '--version', '0.3.0']);
     expect(run.code).toBe(1);
     expect(lastLine(run.stderr)).toMatch(
-      /^PF_ERR_SCHEMA: b\.example\/json-ws@0\.3\.0 refused: .*\/url must match pattern/,
+      /^PF_ERR_SCHEMA: b\.example\/json-ws@0\.3\.0 refused: .*\/url must be equal to one of the allowed values/,
     );
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
     await expect(

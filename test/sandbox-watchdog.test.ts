@@ -42,7 +42,7 @@ describe('NodeWorkerHost watchdog', () => {
   let bus: Bus;
   beforeAll(async () => {
     host = new NodeWorkerHost({ policy: developmentPolicy, watchdogMs: WATCHDOG_MS });
-    bus = new Bus({ timeoutMs: 10_000 });
+    bus = new Bus({ timeoutMs: 60_000 });
     await host.ready();
   });
   afterAll(async () => {

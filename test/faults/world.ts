@@ -121,6 +121,8 @@ export async function faultWorld(): Promise<FaultWorld> {
     runtime(name, options = {}) {
       const rt = createNodeRuntime({
         policy: developmentPolicy,
+        // Each test makes b.example anew, with a new key: trust is kept per runtime, in memory.
+        dataDir: false,
         identity: identityOf(name),
         catalogues: { [DOMAIN]: catalogue.url },
         // Quick reconnects: the suite is about what survives a fault, not about waiting it out.
