@@ -45,7 +45,7 @@ export const DEFAULT_CEILINGS: Readonly<Required<PolicyLimits>> = {
   watchdogMs: 2000,
   maxTimers: 1024,
   maxSocketsPerSession: 8,
-  messagesPerSecond: 5000,
+  messagesPerSecond: 100_000,
 };
 
 const resolved = new WeakMap<RuntimePolicy, ResolvedPolicy>();

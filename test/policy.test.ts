@@ -161,7 +161,7 @@ describe('limits a descriptor may ask for', () => {
     ['watchdogMs', 60_000],
     ['maxTimers', 5000],
     ['maxSocketsPerSession', 64],
-    ['messagesPerSecond', 100_000],
+    ['messagesPerSecond', 200_000],
   ] as const) {
     it(`refuses ${key} over the ceiling`, async () => {
       await signed((d) => {

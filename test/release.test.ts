@@ -153,7 +153,7 @@ describe('protofly release and rollback, against a running domain', { timeout: 1
     const run = await protofly(['release', plugin, '--data', b.dataDir, '--version', '0.3.0']);
     expect(run.code).toBe(1);
     expect(lastLine(run.stderr)).toMatch(
-      /^PF_ERR_SCHEMA: b\.example\/json-ws@0\.3\.0 refused: .*\/url must be equal to one of the allowed values/,
+      /^PF_ERR_SCHEMA: b\.example\/json-ws@0\.3\.0 refused: .*\/url must be one of \[/,
     );
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
     await expect(

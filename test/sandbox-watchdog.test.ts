@@ -16,7 +16,9 @@ const probe = () => verifiedPackageOf(join(import.meta.dirname, 'stubs/probe'));
 const loop = () => verifiedPackageOf(join(import.meta.dirname, 'attacks/attack-loop'));
 
 /** A healthy worker answers a heartbeat in well under a millisecond; this is far beyond a loaded machine's scheduling delays. */
-const WATCHDOG_MS = 500;
+// Long enough that a worker starved of CPU by a loaded machine is not judged unresponsive; the
+// host's stalls below are five times as long.
+const WATCHDOG_MS = 1500;
 
 /** Holds the host's thread, as slow app code or a long GC pause would. */
 function block(ms: number): void {
@@ -32,8 +34,9 @@ const failed = (c: TestConversation) => c.statuses.filter((s) => s.status === 'f
 async function keepEchoing(c: TestConversation, ms: number): Promise<void> {
   const until = performance.now() + ms;
   for (let i = 0; performance.now() < until; i++) {
-    expect(failed(c)).toEqual([]);
-    expect((await c.echo(`e${i}`)).body.code).toBe(200);
+    const answer = await c.echo(`e${i}`);
+    // A worker ended meanwhile answers nothing (the bus's 408): the failure says why.
+    expect({ code: answer.body.code, failed: failed(c) }).toEqual({ code: 200, failed: [] });
   }
 }
 
@@ -42,7 +45,7 @@ describe('NodeWorkerHost watchdog', () => {
   let bus: Bus;
   beforeAll(async () => {
     host = new NodeWorkerHost({ policy: developmentPolicy, watchdogMs: WATCHDOG_MS });
-    bus = new Bus({ timeoutMs: 60_000 });
+    bus = new Bus({ timeoutMs: 10_000 });
     await host.ready();
   });
   afterAll(async () => {
@@ -61,7 +64,7 @@ describe('NodeWorkerHost watchdog', () => {
     expect(failed(c)).toEqual([]);
     expect(c.handle.status).toBe('live');
     await c.handle.stop();
-  }, 60_000);
+  }, 120_000);
 
   it('still ends a worker whose stub spins, with PF_ERR_WATCHDOG, and the package runs again in a new one', async () => {
     const pkg = await loop();
@@ -70,7 +73,7 @@ describe('NodeWorkerHost watchdog', () => {
     void c.execute('spin');
     await eventually(() => failed(c).length > 0, 'the spinning stub fails', 30_000);
     expect(failed(c)[0]!.error?.code).toBe('PF_ERR_WATCHDOG');
-    expect(failed(c)[0]!.error?.message).toMatch(/did not answer its heartbeat for \d+ ms \(limit 500 ms\)/);
+    expect(failed(c)[0]!.error?.message).toMatch(/did not answer its heartbeat for \d+ ms \(limit 1500 ms\)/);
     const again = await converse(host, bus, pkg);
     expect((await again.echo('back')).body.code).toBe(200);
     expect((await neighbour.echo('unharmed')).body.code).toBe(200);

@@ -685,7 +685,7 @@ export interface PolicyLimits {
    */
   maxSocketsPerSession?: number;
   /**
-   * Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 5000.
+   * Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 100000: far above what a conversation carries (the end-to-end benchmark runs about 20 000 round trips a second through one), a ceiling against a stub that spins, while the credit window bounds what is queued.
    */
   messagesPerSecond?: number;
 }
