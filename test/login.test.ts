@@ -209,6 +209,7 @@ describe('a runtime that logs in with a password', { timeout: 60_000 }, () => {
       identity: { address, password },
       catalogues: local.peers,
       policy: developmentPolicy,
+      dataDir: false,
     });
     runtimes.push(rt);
     return rt;

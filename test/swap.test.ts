@@ -89,11 +89,17 @@ describe('live', () => {
     const atBob = inbox(withAlice);
     const atAlice = inbox(withBob);
     let sent = 0;
-    let settled = 0;
-    let inFlightAtUpdate = -1;
-    alice.runtime.on('update', () => {
-      inFlightAtUpdate = sent - settled;
-    });
+    let sentAtSwap = -1;
+    // The second half waits for Alice's swap: whatever the machine's speed, the swap comes in
+    // the middle of the stream, with messages sent through the old version before it and the
+    // new one after.
+    const aliceSwapped = new Promise<void>((resolve) =>
+      alice.runtime.on('version', (e) => {
+        if (e.change !== 'swap') return;
+        sentAtSwap = sent;
+        resolve();
+      }),
+    );
 
     const sends: Promise<unknown>[] = [];
     for (let i = 0; i < 1000; i++) {
@@ -102,9 +108,10 @@ describe('live', () => {
         [withAlice, 'b'],
       ] as const) {
         sent++;
-        sends.push(c.send(`${label}${i}`).finally(() => settled++));
+        sends.push(c.send(`${label}${i}`));
       }
       if (i === 100) void releaseStub(d.byName.get('b.example')!, { pluginDir: JSON_WS, version: '0.2.0' });
+      if (i === 500) await aliceSwapped;
       // Paced, so that the swap happens while messages are sent and answered.
       if (i % 10 === 9) await sleep(1);
     }
@@ -114,7 +121,8 @@ describe('live', () => {
     await sleep(200);
     expect(atBob).toEqual(['hello', ...Array.from({ length: 1000 }, (_, i) => `a${i}`)]);
     expect(atAlice).toEqual(Array.from({ length: 1000 }, (_, i) => `b${i}`));
-    expect(inFlightAtUpdate).toBeGreaterThan(0);
+    expect(sentAtSwap).toBeGreaterThan(200);
+    expect(sentAtSwap).toBeLessThan(2000);
 
     // Both ends moved: Alice's conversation, Bob's conversation and Bob's inbox.
     const swaps = (events: VersionEvent[]) => events.filter((e) => e.change === 'swap');
