@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -11,6 +10,7 @@ import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '..
 import { StaticIdentity } from '../../plugins/backends/identity-static/static-identity.js';
 import { publish } from '../../server/catalogue/publish.js';
 import { type PreparedDomain, prepareDomain, publishStubs, startCatalogue } from '../../server/domain.js';
+import { freePort } from '../support/ports.js';
 
 /**
  * The fault suite's world: one domain, b.example, whose catalogue runs in the test process and
@@ -149,16 +149,4 @@ export async function faultWorld(): Promise<FaultWorld> {
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** A port free now, for a node that must come back on the same one. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

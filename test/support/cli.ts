@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const BIN = join(import.meta.dirname, '../../bin/protofly.js');
@@ -30,27 +29,3 @@ export function protofly(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
 
 /** The last line of a command's output: where a failure's `PF_ERR_...: message` is. */
 export const lastLine = (text: string) => text.trimEnd().split('\n').at(-1) ?? '';
-
-/** True when nothing listens on `port` of 127.0.0.1 (it can be listened on). */
-export function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve(true)));
-  });
-}
-
-/** A port nothing listens on now, and a server holding another one until `release()`. */
-export async function holdPort(): Promise<{ port: number; release(): Promise<void> }> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1' }, resolve));
-  const { port } = server.address() as { port: number };
-  return { port, release: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
-/** A port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const held = await holdPort();
-  await held.release();
-  return held.port;
-}

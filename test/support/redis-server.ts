@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll } from 'vitest';
+import { freePort } from './ports.js';
 
 /** A real redis-server on a free loopback port, in the foreground, with no persistence. */
 export interface RedisServer {
@@ -77,17 +77,5 @@ function launch(port: number): Promise<ChildProcess> {
     });
     child.once('exit', (code) => reject(new Error(`redis-server exited ${code} on port ${port}: ${out}`)));
     child.once('error', reject);
-  });
-}
-
-/** A port nobody listens on now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
   });
 }
