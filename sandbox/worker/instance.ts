@@ -18,6 +18,7 @@ import {
 } from '../channel.js';
 import type { EndpointMatcher } from '../endpoint.js';
 import { describeError } from './describe.js';
+import { guard } from './guard.js';
 import { RateLimit } from './rate.js';
 import type { WorkerSession, WorkerSocket } from './session.js';
 
@@ -91,18 +92,7 @@ export class Instance {
       this.session.run(where, call, this.cid);
       return;
     }
-    try {
-      const result = call();
-      if (
-        result !== null &&
-        typeof result === 'object' &&
-        typeof (result as Promise<unknown>).then === 'function'
-      ) {
-        (result as Promise<unknown>).then(undefined, (err: unknown) => this.fail(where, describeError(err)));
-      }
-    } catch (err) {
-      this.fail(where, describeError(err));
-    }
+    guard(call, (err) => this.fail(where, describeError(err)));
   }
 
   /** Ends the instance because the stub failed in `where`, for the reason `why`. */

@@ -3,6 +3,7 @@ import type { SocketDelegate, StubSession } from '../../core/stub.js';
 import type { EntryPoint } from '../channel.js';
 import { Credit } from '../credit.js';
 import { describeError } from './describe.js';
+import { guard } from './guard.js';
 import type { Instance } from './instance.js';
 
 /** A WebSocket the host holds for a stub, seen from the worker. */
@@ -81,20 +82,7 @@ export class WorkerSession {
         `a ${where} left to the session by ended conversation ${from} threw: ${describeError(err)}`,
         undefined,
       );
-    try {
-      const result = call();
-      if (
-        result !== null &&
-        typeof result === 'object' &&
-        typeof (result as Promise<unknown>).then === 'function'
-      ) {
-        (result as Promise<unknown>).then(undefined, report);
-      }
-      return true;
-    } catch (err) {
-      report(err);
-      return false;
-    }
+    return guard(call, report);
   }
 
   /** The host ended the session: forget its state; the host closes its sockets. */
