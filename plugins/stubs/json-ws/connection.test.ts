@@ -143,26 +143,31 @@ describe('json-ws connection', () => {
     expect(receipts(peers[1])).toEqual([1]);
   });
 
-  it('resends what was not acknowledged, in order, on the next socket, and claims its hyperties again', async () => {
+  it('resends what was not acknowledged or not answered, in order, on the next socket, and claims its hyperties again', async () => {
+    const sent = [chat('hyperty://a.example/h1', BOB, 'a'), chat(ALICE, BOB, 'b'), chat(ALICE, BOB, 'c')];
+    const answered = chat(ALICE, BOB, 'answered');
     const url = await scriptedNode((peer, frame) => {
       if (frame.t !== 'msg') return;
       if (peers.indexOf(peer) === 0) {
-        // The first socket acknowledges the first message only, then the node goes away.
-        if (msgIds(peer).length === 1) peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
-        if (msgIds(peer).length === 3) peer.ws.close(1012, 'service restart');
+        // The first socket acknowledges the first two, Bob answers the second only, then the
+        // node goes away: the first was acknowledged, but its answer may be lost with the node.
+        const n = msgIds(peer).length;
+        if (n === 1) peer.ws.send(JSON.stringify({ t: 'ack', ids: [answered.id, frame.m.id] }));
+        if (n === 1) peer.ws.send(JSON.stringify({ t: 'msg', m: response(answered, 200) }));
+        if (n === 3) peer.ws.close(1012, 'service restart');
       } else {
         peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
       }
     });
     const { stub, ctx } = await open(url);
-    const sent = [chat('hyperty://a.example/h1', BOB, 'a'), chat(ALICE, BOB, 'b'), chat(ALICE, BOB, 'c')];
+    stub.postMessage(answered);
     for (const m of sent) stub.postMessage(m);
     await until(() => peers.length === 2 && ctx.statuses.at(-1) === 'live');
     const later = chat(ALICE, BOB, 'd');
     stub.postMessage(later);
-    await until(() => msgIds(peers[1]).length === 3);
-    expect(msgIds(peers[0])).toEqual(sent.map((m) => m.id));
-    expect(msgIds(peers[1])).toEqual([sent[1]!.id, sent[2]!.id, later.id]);
+    await until(() => msgIds(peers[1]).length === 4);
+    expect(msgIds(peers[0])).toEqual([answered, ...sent].map((m) => m.id));
+    expect(msgIds(peers[1])).toEqual([...sent, later].map((m) => m.id));
     expect(peers[1]!.frames[0]).toEqual({
       t: 'auth',
       token: 'token',
@@ -170,6 +175,32 @@ describe('json-ws connection', () => {
       receipts: true,
     });
     expect(ctx.statuses).toEqual(['connecting', 'live', 'disconnected', 'connecting', 'live']);
+  });
+
+  it('answers a request that comes again with the answer it gave, once it gave one', async () => {
+    const url = await scriptedNode((peer, frame) => {
+      if (frame.t === 'msg') peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
+    });
+    const { stub, ctx } = await open(url);
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
+    const asked = chat(BOB, ALICE, 'are you there?');
+    const again = () => peers[0]!.ws.send(JSON.stringify({ t: 'msg', m: asked }));
+    again();
+    await ctx.until(() => ctx.received.length === 1);
+    // Not answered yet: a repeat is dropped (taken, as its receipt says), the answer to come
+    // will do for both.
+    const taken = heard((f) => f.t === 'received' && f.n === 2);
+    again();
+    await taken;
+    const answer = response(asked, 200);
+    stub.postMessage(answer);
+    await until(() => msgIds(peers[0]).length === 1);
+    // Bob lost the answer (a node went down) and asks again: the same answer goes again.
+    again();
+    await until(() => msgIds(peers[0]).length === 2);
+    const answers = peers[0]!.frames.flatMap((f) => (f.t === 'msg' ? [f.m] : []));
+    expect(answers).toEqual([answer, answer]);
+    expect(ctx.received).toEqual([asked]);
   });
 
   it('keeps at most windowSize messages unacknowledged on the wire', async () => {

@@ -99,7 +99,10 @@ export class Conversation {
  * - Authenticates with the first frame and reports `connecting → live`; on a lost socket,
  *   `disconnected`, then reconnects after an exponential, jittered delay.
  * - Keeps each message until the node acknowledges it, at most `windowSize` in flight, and
- *   sends the unacknowledged ones again on the next socket (at-least-once on the wire).
+ *   sends the unacknowledged ones again on the next socket (at-least-once on the wire). Keeps
+ *   each request to a peer until the peer's final answer comes, and sends the unanswered ones
+ *   again, first, on the next socket: a node that goes down loses what it held and the answers
+ *   on their way. A request that comes again gets the answer it got (within `dedupWindow`).
  * - After a refusal as a flood, sends nothing new until the node answered everything on the
  *   wire and a pause passed, then sends the refused ones again in their place: a refused run
  *   keeps its order.
@@ -128,6 +131,14 @@ export class Connection {
   readonly #outbox = new Outbox<Pending>();
   readonly #inbox: Inbound[] = [];
   readonly #seen: Seen;
+  /**
+   * Requests the node acknowledged whose far side has not answered yet (a final response), in
+   * send order. A node that goes down may have lost them, or their answers: they go again on
+   * the next socket, first, and the far side answers a repeat from {@link #answers}.
+   */
+  readonly #awaiting = new Map<string, Pending>();
+  /** The final responses this connection sent, by the request they answer (`<from> <id>`). */
+  readonly #answers: Seen<Pending>;
   readonly #backoff: Backoff;
   readonly #hyperties = new Set<string>();
   readonly #timers = new Map<Slot, { id: number; fn: () => void; ms: number }>();
@@ -154,6 +165,7 @@ export class Connection {
     this.#settings = settingsOf(ctx.config);
     const s = this.#settings;
     this.#seen = new Seen(s?.dedupWindow ?? 1);
+    this.#answers = new Seen(s?.dedupWindow ?? 1);
     this.#backoff = new Backoff(
       s?.reconnectDelayMs ?? 0,
       s?.reconnectDelayMaxMs ?? 0,
@@ -208,7 +220,9 @@ export class Connection {
       v: 1,
       peers: [...conversation.peers],
       hyperties: [...conversation.hyperties],
-      outbox: this.#outbox.entries.filter((e) => e.conversation === conversation).map((e) => e.msg),
+      outbox: [...this.#awaiting.values(), ...this.#outbox.entries]
+        .filter((e) => e.conversation === conversation)
+        .map((e) => e.msg),
     };
   }
 
@@ -237,7 +251,10 @@ export class Connection {
     if (this.#outbox.size >= s.maxQueued) {
       return this.#answer(conversation, msg, 503, `${s.maxQueued} messages are waiting for the node already`);
     }
-    this.#outbox.push({ msg, frame, conversation, wired });
+    const entry: Pending = { msg, frame, conversation, wired };
+    if (msg.type === 'response' && (msg.body.code as number) >= 200)
+      this.#answers.add(`${msg.to} ${msg.id}`, entry);
+    this.#outbox.push(entry);
     this.#flush();
   }
 
@@ -254,6 +271,7 @@ export class Connection {
     const i = this.#conversations.indexOf(conversation);
     if (i < 0) return;
     this.#conversations.splice(i, 1);
+    for (const [id, e] of this.#awaiting) if (e.conversation === conversation) this.#awaiting.delete(id);
     const next = this.#conversations[0];
     if (!next) return this.#close();
     if (conversation.ctx === this.#owner) this.#rehome(next.ctx);
@@ -321,7 +339,7 @@ export class Connection {
     if (frame.t === 'msg') return this.#receive(frame.m, current);
     if (!current) return;
     if (frame.t === 'ack') {
-      for (const id of frame.ids) this.#outbox.settle(id);
+      for (const id of frame.ids) this.#acknowledged(this.#outbox.settle(id));
       this.#flush();
     } else if (frame.t === 'err') {
       this.#refused(frame);
@@ -398,6 +416,18 @@ export class Connection {
   }
 
   /**
+   * The node has `entry`. A request to a peer waits for the peer's final answer (the node's own
+   * addresses answer nothing beyond the `ack`); the oldest stop waiting past `dedupWindow`.
+   */
+  #acknowledged(entry: Pending | undefined): void {
+    if (!entry || entry.msg.type === 'response' || entry.msg.to.startsWith('domain://')) return;
+    if (this.#awaiting.size >= this.#settings!.dedupWindow) {
+      this.#awaiting.delete(this.#awaiting.keys().next().value!);
+    }
+    this.#awaiting.set(entry.msg.id, entry);
+  }
+
+  /**
    * The node refused a message. A flood: it goes again in its place, after a pause and after
    * every message on the wire was answered (the node refuses the rest of a run too, and those
    * go again after it). Anything else: the app is answered.
@@ -425,6 +455,14 @@ export class Connection {
    * given up untold, so the node holds the rest again for the next one.
    */
   #receive(m: Message | undefined, current = true): void {
+    // A final answer from the peer the request went to: it needs no resending.
+    if (
+      m?.type === 'response' &&
+      (m.body.code as number) >= 200 &&
+      this.#awaiting.get(m.id)?.msg.to === m.from
+    ) {
+      this.#awaiting.delete(m.id);
+    }
     if (this.#inbox.length >= this.#settings!.maxQueued) {
       if (current) this.#lost(`the runtime has not taken ${this.#inbox.length} messages`);
       return;
@@ -440,10 +478,23 @@ export class Connection {
       if (key !== undefined && !this.#seen.has(key)) {
         if (!this.#deliver(next.m!)) return this.#arm('inbox', () => this.#drainInbox(), BUSY_RETRY_MS);
         this.#seen.add(key);
+      } else if (key !== undefined && next.m!.type !== 'response') {
+        this.#answerAgain(next.m!);
       }
       this.#inbox.shift();
       if (next.generation === this.#generation && next.n > 0) this.#took(next.n);
     }
+  }
+
+  /**
+   * A request seen before came again: its sender lost our answer (with a node that went down)
+   * and sent it again. The answer goes again, if it was given and is not still on its way.
+   */
+  #answerAgain(m: Message): void {
+    const answer = this.#answers.get(`${m.from} ${m.id}`);
+    if (!answer || this.#outbox.entries.includes(answer)) return;
+    this.#outbox.push(answer);
+    this.#flush();
   }
 
   /**
@@ -471,7 +522,9 @@ export class Connection {
     this.#disarm('receipt');
     this.#disarm('ping');
     this.#closeSocket();
-    this.#outbox.rewind();
+    // Answers lost with the node are asked for again: the requests go first, in their order.
+    this.#outbox.rewind([...this.#awaiting.values()]);
+    this.#awaiting.clear();
     this.#backingOff = false;
     // 44xx: the node refused the token or the domain; the same token will not do better.
     if (code !== undefined && code >= 4400 && code < 4500)
@@ -497,6 +550,7 @@ export class Connection {
     this.#closeSocket();
     this.#state = 'closed';
     this.#outbox.clear();
+    this.#awaiting.clear();
     this.#owner.session.delete(SESSION_KEY);
   }
 

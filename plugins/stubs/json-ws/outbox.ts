@@ -80,10 +80,14 @@ export class Outbox<E extends Outgoing> {
     return entry;
   }
 
-  /** The socket is gone: whatever was in flight is sent again on the next one. */
-  rewind(): void {
+  /**
+   * The socket is gone: whatever was in flight is sent again on the next one, after `first`
+   * (entries taken out earlier that must go again before everything held).
+   */
+  rewind(first: readonly E[] = []): void {
     this.#onWire.clear();
     this.#cursor = 0;
+    if (first.length > 0) this.#entries.unshift(...first);
   }
 
   /** Takes out everything. */

@@ -12,7 +12,8 @@ export interface JsonWsSnapshot {
   /** Hyperty addresses to claim again on the new connection. */
   readonly hyperties: readonly string[];
   /**
-   * The conversation's messages the node has not acknowledged, sent or not, in order. The new
+   * The conversation's messages the node has not acknowledged, sent or not, and its requests
+   * the node acknowledged whose far side has not answered yet, in order. The new
    * instance sends them again before anything newer; the far side drops those that had arrived
    * (its de-duplication), so none is lost, none doubled, and the order holds.
    */
