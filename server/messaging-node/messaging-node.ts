@@ -9,12 +9,12 @@ import { schemaError } from '../../core/validate.js';
 import { TOKEN_PATH } from '../identity/token-endpoint.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import { CdrRecorder } from './cdr-recorder.js';
+import { ClientSession } from './client-session.js';
 import { errFrame, msgFrame, PONG, PROTOCOL, readClientFrame, readyFrame } from './frames.js';
 import { Groups } from './groups.js';
 import { NodeMetrics } from './metrics.js';
 import { type MessagingNodeOptions, type NodeSettings, settingsOf } from './options.js';
 import { provisioningApi } from './provisioning-api.js';
-import { Session } from './session.js';
 
 /**
  * The messaging node: protofly's own server for a domain, speaking json-ws
@@ -96,13 +96,13 @@ class Node implements MessagingNode {
   readonly metrics = new NodeMetrics();
   readonly #settings: NodeSettings;
   /** Every open connection, by session id. */
-  readonly #sessions = new Map<string, Session>();
+  readonly #sessions = new Map<string, ClientSession>();
   /**
    * This node's own sessions by the addresses they hold. Routing goes through Location; this
    * is for what must happen at once, without a round trip: a session that frames were just
    * held for starts catching up before the next frame for it can arrive.
    */
-  readonly #holders = new Map<string, Set<Session>>();
+  readonly #holders = new Map<string, Set<ClientSession>>();
   readonly #holdLimits: HoldLimits;
   readonly #groups: Groups;
   readonly #groupPrefix: string;
@@ -111,6 +111,10 @@ class Node implements MessagingNode {
   /** Connections not yet authenticated, in all and by remote address. */
   #pending = 0;
   readonly #pendingFrom = new Map<string, number>();
+  /** The remote address each connection not yet authenticated counts under. */
+  readonly #pendingOf = new Map<ClientSession, string>();
+  /** Connections whose token is being verified. */
+  readonly #verifying = new Set<ClientSession>();
   readonly #cdr: CdrRecorder | undefined;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
@@ -266,7 +270,7 @@ class Node implements MessagingNode {
   };
 
   /** Gives a `msg` frame to one of this node's sessions; false when it did not take it. */
-  #deliverTo(session: Session, frame: Frame): boolean {
+  #deliverTo(session: ClientSession, frame: Frame): boolean {
     if (!session.open) {
       // Going (its close event may come later): what it had not taken is held before this.
       this.#holdAgain(session.takeUnreceived());
@@ -286,14 +290,14 @@ class Node implements MessagingNode {
   #onConnection(ws: WebSocket, socket: Socket): void {
     const { messagesPerSecond, burst, authTimeoutMs, ackDelayMs } = this.#settings;
     if (this.#closing) return ws.close(CLOSE.SERVICE_RESTART, 'service restart');
-    const session: Session = new Session(
+    const session = new ClientSession(
       ws,
       socket,
       `${this.id}.${++this.#nextSession}`,
       messagesPerSecond,
       burst,
       ackDelayMs,
-      (err) => this.#contain(session, err),
+      (s, err) => this.#contain(s, err),
     );
     ws.on('error', (err) => this.#onSocketError(err));
     const from = socket.remoteAddress ?? '';
@@ -305,7 +309,7 @@ class Node implements MessagingNode {
     this.#sessions.set(session.id, session);
     this.#pending++;
     this.#pendingFrom.set(from, (this.#pendingFrom.get(from) ?? 0) + 1);
-    session.pendingFrom = from;
+    this.#pendingOf.set(session, from);
     const authTimer = setTimeout(() => {
       if (session.address) return;
       try {
@@ -316,9 +320,6 @@ class Node implements MessagingNode {
         session.fail(err);
       }
     }, authTimeoutMs);
-    ws.on('pong', () => {
-      session.alive = true;
-    });
     ws.on('close', () => {
       clearTimeout(authTimer);
       try {
@@ -366,10 +367,10 @@ class Node implements MessagingNode {
   }
 
   /** `session` no longer counts as authenticating: it did, or it is gone. */
-  #settlePending(session: Session): void {
-    const from = session.pendingFrom;
+  #settlePending(session: ClientSession): void {
+    const from = this.#pendingOf.get(session);
     if (from === undefined) return;
-    session.pendingFrom = undefined;
+    this.#pendingOf.delete(session);
     this.#pending--;
     const n = this.#pendingFrom.get(from)! - 1;
     if (n === 0) this.#pendingFrom.delete(from);
@@ -377,19 +378,19 @@ class Node implements MessagingNode {
   }
 
   /** The connection closed: what it held is let go, what was bound for it is held for its user. */
-  #closed(session: Session): void {
+  #closed(session: ClientSession): void {
     this.#settlePending(session);
     session.flushAcks();
     this.#sessions.delete(session.id);
     if (!session.address) return;
     this.#authenticated--;
     for (const a of [session.address, ...session.hyperties]) this.#removeHolder(a, session);
-    for (const group of session.groups) this.#groups.leave(session, group);
+    this.#groups.leaveAll(session);
     this.#holdAgain(session.takeUnreceived());
     this.#unregister(session);
   }
 
-  #onFrame(session: Session, data: RawData, isBinary: boolean): void {
+  #onFrame(session: ClientSession, data: RawData, isBinary: boolean): void {
     // Once closing, nothing is taken: the sender gets no ack and resends after reconnecting.
     if (!session.open || this.#closing) return;
     let frame: ReturnType<typeof readClientFrame>;
@@ -411,24 +412,16 @@ class Node implements MessagingNode {
     }
     const m = frame.m;
     // Behind a message still waiting on a service, or on its own when it has to wait.
-    const waiting = session.queue
-      ? session.queue.then(() => this.#route(session, m))
-      : this.#route(session, m);
-    if (!waiting) return;
-    const tail = waiting.catch(session.fail);
-    session.queue = tail;
-    void tail.then(() => {
-      if (session.queue === tail) session.queue = undefined;
-    });
+    const order = session.order;
+    const waiting = order.queue ? order.queue.then(() => this.#route(session, m)) : this.#route(session, m);
+    if (waiting) order.wait(waiting, session.fail);
   }
 
   /**
    * Contains a failure in handling `session`'s frames (a bug, or input that got past the
    * checks): the session is told, closed (1011) and counted; the node serves on.
    */
-  #contain(session: Session, err: unknown): void {
-    if (session.failed) return;
-    session.failed = true;
+  #contain(session: ClientSession, err: unknown): void {
     this.metrics.contained++;
     const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     this.#settings.log.error(
@@ -448,19 +441,19 @@ class Node implements MessagingNode {
   }
 
   /** Closes with `code`, and cuts the socket if the peer does not finish closing soon. */
-  #cut(session: Session, code: number, reason: string): void {
+  #cut(session: ClientSession, code: number, reason: string): void {
     this.#settlePending(session);
     session.ws.close(code, reason);
     setTimeout(() => session.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   /** A client checks the node is there: answered at once, within the session's rate like any frame. */
-  #pong(session: Session): void {
+  #pong(session: ClientSession): void {
     if (session.bucket.take()) session.send(PONG);
     else this.metrics.refuse('PF_ERR_FLOOD');
   }
 
-  #receipt(session: Session, n: number): void {
+  #receipt(session: ClientSession, n: number): void {
     if (session.receipt(n)) return;
     const err = session.unreceived
       ? new ProtoflyError(
@@ -474,14 +467,14 @@ class Node implements MessagingNode {
     this.#refuse(session, err);
   }
 
-  async #authenticate(session: Session, frame: AuthFrame): Promise<void> {
-    if (session.address || session.authenticating) {
+  async #authenticate(session: ClientSession, frame: AuthFrame): Promise<void> {
+    if (session.address || this.#verifying.has(session)) {
       return this.#refuse(
         session,
         new ProtoflyError('PF_ERR_FRAME', 'already authenticated: one auth frame only'),
       );
     }
-    session.authenticating = true;
+    this.#verifying.add(session);
     let address: string;
     try {
       address = await this.#settings.identity.verify(frame.token);
@@ -504,7 +497,7 @@ class Node implements MessagingNode {
       this.#settings.log.info({ code: e.code, reason: e.message }, 'connection refused');
       return this.#cut(session, code, e.code);
     } finally {
-      session.authenticating = false;
+      this.#verifying.delete(session);
     }
     if (!session.open || this.#closing) return;
     const full = this.#full();
@@ -514,11 +507,9 @@ class Node implements MessagingNode {
     }
     this.#settlePending(session);
     this.#authenticated++;
-    session.bind(address);
-    if (frame.receipts) session.unreceived = [];
+    session.bind(address, frame.receipts === true);
     // Whatever reaches the session from now on waits until what was held for it is out.
-    session.catchingUp++;
-    session.deferred = [];
+    session.catchUp();
     this.#addHolder(address, session);
     try {
       await this.#settings.location.register(this.#registration(session, address));
@@ -540,11 +531,11 @@ class Node implements MessagingNode {
    * here or on other nodes. Returns a promise only when the session's later messages must wait
    * for it (a hyperty address being claimed); it never rejects.
    */
-  #route(session: Session, m: Message): Promise<void> | undefined {
+  #route(session: ClientSession, m: Message): Promise<void> | undefined {
     if (!session.open) return;
     // Refused messages to a recipient form a run, so that a client sending them again in order
     // keeps its order: what it sent after one refused is refused too until it sends that one again.
-    const refused = session.refusedTo?.get(m.to);
+    const refused = session.order.refused(m.to);
     if (refused !== undefined && refused !== m.id) {
       const err = new ProtoflyError(
         'PF_ERR_FLOOD',
@@ -554,7 +545,7 @@ class Node implements MessagingNode {
       return this.#refuse(session, err, m.id);
     }
     if (!session.bucket.take(performance.now())) return this.#overRate(session, m);
-    if (refused !== undefined) session.refusedTo!.delete(m.to);
+    if (refused !== undefined) session.order.resent(m.to);
     if (m.from !== session.address && !session.hyperties.has(m.from)) {
       if (!m.from.startsWith('hyperty://')) return this.#refuse(session, spoof(session, m), m.id);
       return this.#claim(session, m.from).then(
@@ -570,22 +561,21 @@ class Node implements MessagingNode {
   }
 
   /** Refuses `m`, over its session's rate, and starts the run of refusals to its recipient. */
-  #overRate(session: Session, m: Message): undefined {
+  #overRate(session: ClientSession, m: Message): undefined {
     const { messagesPerSecond } = this.#settings;
-    session.refusedTo ??= new Map();
-    const runs = session.refusedTo;
-    if (!runs.has(m.to) && runs.size >= MAX_REFUSED_RUNS) {
+    const order = session.order;
+    if (!order.inRun(m.to) && order.runs >= MAX_REFUSED_RUNS) {
       // Order cannot be kept for one more recipient: fail closed rather than keep without bound.
       const err = new ProtoflyError(
         'PF_ERR_FLOOD',
-        `refused messages to ${runs.size} recipients are waiting to be sent again, the limit; reconnect`,
+        `refused messages to ${order.runs} recipients are waiting to be sent again, the limit; reconnect`,
         { limit: MAX_REFUSED_RUNS },
       );
       this.#refuse(session, err, m.id);
       this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
       return;
     }
-    runs.set(m.to, m.id);
+    order.startRun(m.to, m.id);
     const err = new ProtoflyError(
       'PF_ERR_FLOOD',
       `${session.address} is over ${messagesPerSecond} messages/s; message ${m.id} refused`,
@@ -595,7 +585,7 @@ class Node implements MessagingNode {
   }
 
   /** Looks the recipient up; lookups answer in the order asked, so messages leave in the order sent. */
-  #forward(session: Session, m: Message): void {
+  #forward(session: ClientSession, m: Message): void {
     if (m.to.startsWith(this.#groupPrefix)) return this.#toGroup(session, m);
     if (!m.to.startsWith('user://') && !m.to.startsWith('hyperty://')) {
       const err = new ProtoflyError(
@@ -627,48 +617,33 @@ class Node implements MessagingNode {
    * keep their order; one bound elsewhere waits until they all settled, so it never
    * overtakes one of them that ends up held.
    */
-  #dispatch(session: Session, m: Message, regs: readonly Registration[]): void {
+  #dispatch(session: ClientSession, m: Message, regs: readonly Registration[]): void {
     const targets = m.to.startsWith('hyperty://') ? regs.slice(0, 1) : regs;
-    const lane = session.lanes.get(m.to);
+    const lane = session.order.lane(m.to);
     if (!lane) {
       const done = this.#deliver(session, m, targets);
-      if (done) this.#lane(session, m.to, laneKey(targets), Promise.resolve(), done);
+      if (done) session.order.extend(m.to, laneKey(targets), Promise.resolve(), done, session.fail);
       return;
     }
     const key = laneKey(targets);
     if (lane.targets === key) {
       const after = lane.settled;
-      this.#lane(
-        session,
+      session.order.extend(
         m.to,
         key,
         lane.issue,
         lane.issue.then(() => this.#deliver(session, m, targets, after)),
+        session.fail,
       );
     } else {
-      this.#lane(
-        session,
+      session.order.extend(
         m.to,
         key,
         lane.settled,
         lane.settled.then(() => this.#deliver(session, m, targets)),
+        session.fail,
       );
     }
-  }
-
-  #lane(session: Session, to: string, targets: string, issue: Promise<void>, done: Promise<void>): void {
-    const before = session.lanes.get(to);
-    const lane = {
-      targets,
-      issue,
-      settled: before ? Promise.all([before.settled, done]).then(() => {}) : done,
-    };
-    session.lanes.set(to, lane);
-    lane.settled
-      .then(() => {
-        if (session.lanes.get(to) === lane) session.lanes.delete(to);
-      })
-      .catch(session.fail);
   }
 
   /**
@@ -677,7 +652,7 @@ class Node implements MessagingNode {
    * is here and nothing is to be waited for.
    */
   #deliver(
-    session: Session,
+    session: ClientSession,
     m: Message,
     targets: readonly Registration[],
     after?: Promise<void>,
@@ -708,7 +683,7 @@ class Node implements MessagingNode {
    * body from the owner changes who may join, anything else from a subscriber goes to every
    * other one, encoded once. Groups live on this node.
    */
-  #toGroup(session: Session, m: Message): undefined {
+  #toGroup(session: ClientSession, m: Message): undefined {
     const group = m.to;
     if (m.type === 'subscribe') {
       const refused = this.#groups.join(session, group);
@@ -740,7 +715,7 @@ class Node implements MessagingNode {
   }
 
   /** Tells a slow consumer and drops it; returns false: the frame was not delivered to it. */
-  #dropSlow(session: Session): false {
+  #dropSlow(session: ClientSession): false {
     const bytes = session.ws.bufferedAmount;
     const unreceived = session.unreceived?.length ?? 0;
     const { maxBufferedBytes, maxUnreceived } = this.#settings;
@@ -757,7 +732,7 @@ class Node implements MessagingNode {
     return false;
   }
 
-  #holdFor(session: Session, m: Message, frame: Frame): Promise<void> {
+  #holdFor(session: ClientSession, m: Message, frame: Frame): Promise<void> {
     return this.#settings.cluster.hold(m.to, frame, this.#holdLimits).then(
       () => {
         this.metrics.stored++;
@@ -770,7 +745,7 @@ class Node implements MessagingNode {
     );
   }
 
-  #accepted(session: Session, m: Message): undefined {
+  #accepted(session: ClientSession, m: Message): undefined {
     session.ack(m.id);
     this.metrics.acks++;
     this.#cdr?.seen(m);
@@ -778,18 +753,18 @@ class Node implements MessagingNode {
   }
 
   /** Claims hyperty address `h` for `session`: in the user's domain, within the bound, not another user's. */
-  async #claim(session: Session, h: string): Promise<boolean> {
+  async #claim(session: ClientSession, h: string): Promise<boolean> {
     if (session.hyperties.has(h)) return true;
     if (!inDomain(h, session.userDomain!) || session.hyperties.size >= MAX_HYPERTIES) return false;
     const claimed = await this.#settings.location.register(this.#registration(session, h));
     if (claimed && session.open) {
-      session.hyperties.add(h);
+      session.addHyperty(h);
       this.#addHolder(h, session);
     }
     return claimed;
   }
 
-  #registration(session: Session, address: string): Registration {
+  #registration(session: ClientSession, address: string): Registration {
     return {
       address,
       owner: session.address!,
@@ -802,9 +777,8 @@ class Node implements MessagingNode {
   }
 
   /** Sends what was held for `addresses` to `session`, then what arrived for it meanwhile. */
-  async #takeHeld(session: Session, addresses: readonly string[]): Promise<void> {
-    session.catchingUp++;
-    session.deferred ??= [];
+  async #takeHeld(session: ClientSession, addresses: readonly string[]): Promise<void> {
+    session.catchUp();
     try {
       for (const address of addresses) {
         const frames = await this.#settings.cluster.release(address);
@@ -821,10 +795,9 @@ class Node implements MessagingNode {
     }
   }
 
-  #caughtUp(session: Session): void {
-    if (--session.catchingUp > 0) return;
-    const deferred = session.deferred ?? [];
-    session.deferred = undefined;
+  #caughtUp(session: ClientSession): void {
+    const deferred = session.caughtUp();
+    if (!deferred) return;
     if (session.open) for (const f of deferred) session.sendMsg(f);
     else this.#holdAgain(deferred);
   }
@@ -840,13 +813,13 @@ class Node implements MessagingNode {
     }
   }
 
-  #addHolder(address: string, session: Session): void {
+  #addHolder(address: string, session: ClientSession): void {
     const set = this.#holders.get(address);
     if (set) set.add(session);
     else this.#holders.set(address, new Set([session]));
   }
 
-  #removeHolder(address: string, session: Session): void {
+  #removeHolder(address: string, session: ClientSession): void {
     const set = this.#holders.get(address);
     set?.delete(session);
     if (set?.size === 0) this.#holders.delete(address);
@@ -875,7 +848,7 @@ class Node implements MessagingNode {
     );
   }
 
-  #unregister(session: Session): void {
+  #unregister(session: ClientSession): void {
     const { location, log } = this.#settings;
     const leaving = Promise.all(
       [session.address!, ...session.hyperties].map((a) => location.unregister(a, session.id)),
@@ -926,7 +899,7 @@ class Node implements MessagingNode {
   }
 
   /** A service failed on a message's way: the sender is told with a coded error. */
-  #failed(session: Session, err: unknown, doing: string, id?: string): undefined {
+  #failed(session: ClientSession, err: unknown, doing: string, id?: string): undefined {
     const e = isProtoflyError(err)
       ? err
       : new ProtoflyError(
@@ -941,7 +914,7 @@ class Node implements MessagingNode {
   }
 
   /** Counts a refusal and tells the client, if it can still hear. */
-  #refuse(session: Session, err: ProtoflyError, id?: string): undefined {
+  #refuse(session: ClientSession, err: ProtoflyError, id?: string): undefined {
     this.metrics.refuse(err.code);
     if (!session.open) return;
     session.flushAcks();
@@ -959,13 +932,9 @@ class Node implements MessagingNode {
   /** Heartbeat: cut peers that missed the last ping, ping the rest, renew registrations. */
   #beat(): void {
     for (const session of this.#sessions.values()) {
-      if (!session.alive) {
-        this.#settings.log.info({ address: session.address }, 'dead peer cut');
-        session.ws.terminate();
-        continue;
-      }
-      session.alive = false;
-      session.ws.ping();
+      if (session.beat()) continue;
+      this.#settings.log.info({ address: session.address }, 'dead peer cut');
+      session.ws.terminate();
     }
     void this.#renew();
   }
@@ -976,7 +945,7 @@ function laneKey(targets: readonly Registration[]): string {
   return targets.map((r) => r.session).join(' ');
 }
 
-function spoof(session: Session, m: Message): ProtoflyError {
+function spoof(session: ClientSession, m: Message): ProtoflyError {
   return new ProtoflyError('PF_ERR_SPOOF', `${session.address} may not send as ${m.from}`, { from: m.from });
 }
 
