@@ -6,6 +6,9 @@ import { batchWrites } from '../../node/write-batch.js';
 import { ackFrame } from './frames.js';
 import { SendOrder } from './send-order.js';
 
+/** Milliseconds a socket the node closed has to finish the closing handshake before it is cut. */
+const CLOSE_GRACE_MS = 1000;
+
 /**
  * One client connection to the node, and once it has authenticated, the user it speaks for: its
  * verified address, its id in the domain's Location service (the `session` of its
@@ -41,6 +44,11 @@ export class ClientSession {
   #received = 0;
   #acks: string[] = [];
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Contains a failure in handling this session's frames, the first time: the end of every
+   * promise chain a frame of it starts, made once per session so the message path allocates none.
+   */
+  readonly fail: (err: unknown) => void;
 
   constructor(
     readonly ws: WebSocket,
@@ -64,12 +72,6 @@ export class ClientSession {
       this.#alive = true;
     });
   }
-
-  /**
-   * Contains a failure in handling this session's frames, the first time: the end of every
-   * promise chain a frame of it starts, made once per session so the message path allocates none.
-   */
-  readonly fail: (err: unknown) => void;
 
   /** The verified user address; undefined until the `auth` frame verified. */
   get address(): string | undefined {
@@ -107,6 +109,12 @@ export class ClientSession {
   /** Whether frames can still be written to the client. */
   get open(): boolean {
     return this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Closes with `code`, and cuts the socket if the peer does not finish closing soon. */
+  cut(code: number, reason: string): void {
+    this.ws.close(code, reason);
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   /** The heartbeat: pings the peer, unless it did not answer the last ping (then false). */
