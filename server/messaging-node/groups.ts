@@ -1,8 +1,8 @@
 import { domainOf } from '../../core/address.js';
 import { ProtoflyError } from '../../core/errors.js';
 import type { GroupMembersBody } from '../../core/generated/types.js';
+import type { ClientSession } from './client-session.js';
 import type { GroupPolicy } from './options.js';
-import type { Session } from './session.js';
 
 /** Groups one session may be subscribed to at once. */
 const MAX_GROUPS_PER_SESSION = 256;
@@ -13,7 +13,7 @@ interface Group {
   readonly owner: string;
   /** The owner's word on users: true added, false removed. */
   readonly roster: Map<string, boolean>;
-  readonly sessions: Set<Session>;
+  readonly sessions: Set<ClientSession>;
 }
 
 /**
@@ -24,6 +24,8 @@ interface Group {
  */
 export class Groups {
   readonly #groups = new Map<string, Group>();
+  /** The groups each session subscribed to. */
+  readonly #joined = new Map<ClientSession, Set<string>>();
   readonly #membersOnly: boolean;
   /** The domains whose users may join; undefined: every domain. */
   readonly #domains: ReadonlySet<string> | undefined;
@@ -40,12 +42,12 @@ export class Groups {
   }
 
   /** The sessions subscribed to `group`, if it exists. */
-  subscribers(group: string): ReadonlySet<Session> | undefined {
+  subscribers(group: string): ReadonlySet<ClientSession> | undefined {
     return this.#groups.get(group)?.sessions;
   }
 
   /** Subscribes `session` to `group`, creating the group (owned by its user) if it has no subscriber. */
-  join(session: Session, group: string): ProtoflyError | undefined {
+  join(session: ClientSession, group: string): ProtoflyError | undefined {
     const user = session.address!;
     if (!this.#admits(session.userDomain!)) {
       return forbidden(
@@ -55,17 +57,18 @@ export class Groups {
     }
     const g = this.#groups.get(group);
     if (g?.sessions.has(session)) return;
+    const joined = this.#joined.get(session)?.size ?? 0;
     // Each group costs the node memory until its last subscriber leaves: one session makes few.
-    if (session.groups.size >= MAX_GROUPS_PER_SESSION) {
+    if (joined >= MAX_GROUPS_PER_SESSION) {
       return new ProtoflyError(
         'PF_ERR_FLOOD',
-        `${user} has joined ${session.groups.size} groups on this connection, the limit`,
+        `${user} has joined ${joined} groups on this connection, the limit`,
         { limit: MAX_GROUPS_PER_SESSION },
       );
     }
     if (!g) {
       this.#groups.set(group, { owner: user, roster: new Map(), sessions: new Set([session]) });
-      session.groups.add(group);
+      this.#join(session, group);
       return;
     }
     const word = g.roster.get(user);
@@ -78,22 +81,35 @@ export class Groups {
       });
     }
     g.sessions.add(session);
-    session.groups.add(group);
+    this.#join(session, group);
+  }
+
+  #join(session: ClientSession, group: string): void {
+    const joined = this.#joined.get(session);
+    if (joined) joined.add(group);
+    else this.#joined.set(session, new Set([group]));
   }
 
   /** Unsubscribes `session` from `group`; the group ends with its last subscriber. */
-  leave(session: Session, group: string): void {
-    session.groups.delete(group);
+  leave(session: ClientSession, group: string): void {
+    const joined = this.#joined.get(session);
+    joined?.delete(group);
+    if (joined?.size === 0) this.#joined.delete(session);
     const g = this.#groups.get(group);
     g?.sessions.delete(session);
     if (g?.sessions.size === 0) this.#groups.delete(group);
+  }
+
+  /** `session` leaves every group it subscribed to (its connection ended). */
+  leaveAll(session: ClientSession): void {
+    for (const group of this.#joined.get(session) ?? []) this.leave(session, group);
   }
 
   /**
    * The owner's change of members: all of it applies, or none (the refusal is returned).
    * Removed users' sessions leave the group.
    */
-  members(session: Session, group: string, body: GroupMembersBody): ProtoflyError | undefined {
+  members(session: ClientSession, group: string, body: GroupMembersBody): ProtoflyError | undefined {
     const g = this.#groups.get(group);
     if (!g || g.owner !== session.address) {
       return forbidden(`${session.address} does not own ${group}; only its owner changes its members`, group);

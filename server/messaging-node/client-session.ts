@@ -1,0 +1,221 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import type { Frame } from '../../core/service.js';
+import { TokenBucket } from '../../core/token-bucket.js';
+import { batchWrites } from '../../node/write-batch.js';
+import { ackFrame } from './frames.js';
+import { SendOrder } from './send-order.js';
+
+/** Milliseconds a socket the node closed has to finish the closing handshake before it is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * One client connection to the node, and once it has authenticated, the user it speaks for: its
+ * verified address, its id in the domain's Location service (the `session` of its
+ * Registrations), and the hyperty addresses it holds. Named apart from a stub's `ctx.session`
+ * and the sandbox's HostSession/WorkerSession; "session" is kept because Location, the
+ * metrics (`sessions_failed_total`) and the node's contract already call it that.
+ *
+ * Its state is its own, read from outside through getters and changed through its methods;
+ * what a part of the node keeps per session lives in that part (admission's pending count,
+ * groups' memberships) or in an object only that part uses (routing's `order`).
+ */
+export class ClientSession {
+  #address: string | undefined;
+  #userDomain: string | undefined;
+  #since = 0;
+  readonly #hyperties = new Set<string>();
+  readonly bucket: TokenBucket;
+  /** Routing's: what keeps this session's messages in the order sent. */
+  readonly order = new SendOrder();
+  /** Answered the last ping (or is new). */
+  #alive = true;
+  /** Frames for this session that arrived while held ones were being taken out; sent after them. */
+  #deferred: Frame[] | undefined;
+  /** Takings-out of held frames under way. */
+  #catchingUp = 0;
+  /** Handling one of its frames failed: it is being closed. */
+  #failed = false;
+  /**
+   * With receipts on (the client asked in `auth`): the `msg` frames sent that the client has
+   * not yet said it took, oldest first, and how many it has said it took.
+   */
+  #unreceived: Frame[] | undefined;
+  #received = 0;
+  #acks: string[] = [];
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Contains a failure in handling this session's frames, the first time: the end of every
+   * promise chain a frame of it starts, made once per session so the message path allocates none.
+   */
+  readonly fail: (err: unknown) => void;
+
+  constructor(
+    readonly ws: WebSocket,
+    /** The connection under `ws`, whose writes of one event-loop turn are sent together. */
+    readonly socket: Socket,
+    /** Unique in the domain: the node's id and a counter. */
+    readonly id: string,
+    rate: number,
+    burst: number,
+    readonly ackDelayMs: number,
+    /** Contains a failure in handling this session's frames; called once per session. */
+    contain: (session: ClientSession, err: unknown) => void,
+  ) {
+    this.bucket = new TokenBucket(rate, burst);
+    this.fail = (err) => {
+      if (this.#failed) return;
+      this.#failed = true;
+      contain(this, err);
+    };
+    ws.on('pong', () => {
+      this.#alive = true;
+    });
+  }
+
+  /** The verified user address; undefined until the `auth` frame verified. */
+  get address(): string | undefined {
+    return this.#address;
+  }
+
+  /** The domain of `address`: the only domain whose hyperty addresses this session may claim. */
+  get userDomain(): string | undefined {
+    return this.#userDomain;
+  }
+
+  /** When it authenticated, in milliseconds since the epoch: the newest session gets a hyperty's messages. */
+  get since(): number {
+    return this.#since;
+  }
+
+  /** The hyperty addresses it holds. */
+  get hyperties(): ReadonlySet<string> {
+    return this.#hyperties;
+  }
+
+  /** Binds the session to its verified user address. */
+  bind(address: string, receipts: boolean): void {
+    this.#address = address;
+    this.#userDomain = address.slice('user://'.length, address.indexOf('/', 'user://'.length));
+    this.#since = Date.now();
+    if (receipts) this.#unreceived = [];
+  }
+
+  /** It now holds hyperty address `h` (Location granted it). */
+  addHyperty(h: string): void {
+    this.#hyperties.add(h);
+  }
+
+  /** Whether frames can still be written to the client. */
+  get open(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Closes with `code`, and cuts the socket if the peer does not finish closing soon. */
+  cut(code: number, reason: string): void {
+    this.ws.close(code, reason);
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** The heartbeat: pings the peer, unless it did not answer the last ping (then false). */
+  beat(): boolean {
+    if (!this.#alive) return false;
+    this.#alive = false;
+    this.ws.ping();
+    return true;
+  }
+
+  /**
+   * Acknowledges message `id` within `ackDelayMs`, together with the others of that time: one
+   * write per batch instead of one per message, and none on the path of a quick reply.
+   */
+  ack(id: string): void {
+    if (this.#acks.push(id) === 1) this.#ackTimer = setTimeout(this.#flushLater, this.ackDelayMs);
+  }
+
+  /** The ack timer's task: like every task of this session's, it fails alone. */
+  readonly #flushLater = (): void => {
+    try {
+      this.flushAcks();
+    } catch (err) {
+      this.fail(err);
+    }
+  };
+
+  /**
+   * Sends the pending acknowledgements now: before an error frame (answers stay in order) and
+   * before a shutdown. A closed socket's are dropped; its client resends those messages.
+   */
+  readonly flushAcks = (): void => {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    if (this.#acks.length === 0) return;
+    if (this.open) this.send(ackFrame(this.#acks));
+    this.#acks = [];
+  };
+
+  /** Sends a frame built once for many sessions (bytes) or for this one (a string), as text. */
+  send(frame: Frame): void {
+    batchWrites(this.socket);
+    this.ws.send(frame, { binary: false });
+  }
+
+  /** Delivers a message frame: now, or after the held frames being taken out for this session. */
+  deliver(frame: Frame): void {
+    if (this.#deferred) this.#deferred.push(frame);
+    else this.sendMsg(frame);
+  }
+
+  /** Sends a `msg` frame, kept until the client says it took it when receipts are on. */
+  sendMsg(frame: Frame): void {
+    this.#unreceived?.push(frame);
+    this.send(frame);
+  }
+
+  /** Held frames are being taken out for it: what is delivered meanwhile waits behind them. */
+  catchUp(): void {
+    this.#catchingUp++;
+    this.#deferred ??= [];
+  }
+
+  /**
+   * A taking-out of held frames ended. When it was the last, returns the frames that waited
+   * behind it, which the session no longer keeps; else undefined.
+   */
+  caughtUp(): Frame[] | undefined {
+    if (--this.#catchingUp > 0) return;
+    const deferred = this.#deferred ?? [];
+    this.#deferred = undefined;
+    return deferred;
+  }
+
+  /** With receipts on, the `msg` frames sent that the client has not said it took; else undefined. */
+  get unreceived(): readonly Frame[] | undefined {
+    return this.#unreceived;
+  }
+
+  /** How many `msg` frames the client has said it took. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** The `msg` frames the client has not said it took, which this session now forgets. */
+  takeUnreceived(): Frame[] {
+    const frames = this.#unreceived ?? [];
+    this.#unreceived = undefined;
+    return frames;
+  }
+
+  /**
+   * The client took the first `n` `msg` frames of this connection: forgets them.
+   *
+   * @returns false when `n` goes back, or beyond what was sent (the receipt is refused).
+   */
+  receipt(n: number): boolean {
+    const taken = n - this.#received;
+    if (!this.#unreceived || taken < 0 || taken > this.#unreceived.length) return false;
+    this.#unreceived.splice(0, taken);
+    this.#received = n;
+    return true;
+  }
+}

@@ -1,0 +1,182 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { ClusterMember } from '../../core/service.js';
+import { TOKEN_PATH } from '../identity/token-endpoint.js';
+import { type AdminServer, startAdminServer } from './admin-server.js';
+import type { Admission } from './admission.js';
+import type { CdrRecorder } from './cdr-recorder.js';
+import type { ClientSession } from './client-session.js';
+import { PROTOCOL } from './frames.js';
+import type { Holds } from './holds.js';
+import type { NodeMetrics } from './metrics.js';
+import type { NodeSettings } from './options.js';
+import type { Outstanding } from './outstanding.js';
+import type { Presence } from './presence.js';
+import { provisioningApi } from './provisioning-api.js';
+import type { Routing } from './routing.js';
+
+/** The parts the lifecycle starts, beats and stops. */
+export interface LifecycleParts {
+  readonly metrics: NodeMetrics;
+  readonly admission: Admission;
+  readonly routing: Routing;
+  readonly holds: Holds;
+  readonly presence: Presence;
+  /** Every open connection, by session id (admission's). */
+  readonly sessions: ReadonlyMap<string, ClientSession>;
+  readonly cdr: CdrRecorder | undefined;
+  readonly outstanding: Outstanding;
+}
+
+/**
+ * The node's life: its listeners (WebSocket with the token endpoint beside it, and the admin
+ * port), its membership of the cluster, the heartbeat, and the graceful shutdown.
+ *
+ * The heartbeat (heartbeatMs) cuts peers that missed the last ping, pings the rest and renews
+ * every session's registrations, so a node that dies stops being routed to a few beats later.
+ * When the cluster's shared state may be gone (Redis restarted), every session registers again
+ * and takes what was held meanwhile. A shutdown tells clients to reconnect (1012), then waits for
+ * their connections, the work they left, and the listeners.
+ */
+export class Lifecycle {
+  readonly #settings: NodeSettings;
+  readonly #parts: LifecycleParts;
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+  #admin: AdminServer | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #closing: Promise<void> | undefined;
+  #port = 0;
+
+  constructor(settings: NodeSettings, parts: LifecycleParts) {
+    this.#settings = settings;
+    this.#parts = parts;
+    this.#http = createServer((req, res) => {
+      if (settings.tokenEndpoint && req.url?.split('?')[0] === TOKEN_PATH) {
+        void settings.tokenEndpoint(req, res);
+        return;
+      }
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      res.end(`json-ws: open a WebSocket with subprotocol ${PROTOCOL}\n`);
+    });
+    this.#wss = new WebSocketServer({
+      server: this.#http,
+      maxPayload: settings.maxFrameBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (offered) => (offered.has(PROTOCOL) ? PROTOCOL : false),
+    });
+    this.#wss.on('connection', (ws, req) => parts.admission.connect(ws, req.socket));
+    // ws repeats the HTTP server's errors here; listen() reports those of listening (a port in
+    // use), and without a listener here each would also be an uncaught exception.
+    this.#wss.on('error', (err) => {
+      if (this.#port) settings.log.error({ err }, 'messaging node listener error');
+    });
+  }
+
+  /** The WebSocket port, once listening. */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** The admin server's URL, once listening. */
+  get adminUrl(): string {
+    return this.#admin!.url;
+  }
+
+  /** Joins the cluster and takes both ports; a node that cannot take both keeps neither. */
+  async listen(): Promise<void> {
+    const { host, port, adminPort, heartbeatMs, log, cluster, identity, provisioning, domain } =
+      this.#settings;
+    const { metrics, admission, sessions, cdr } = this.#parts;
+    await cluster.join(this.#member);
+    await cdr?.start();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#http.once('error', reject);
+        // Under node:cluster (protofly serve --cluster) the nodes share this port: the primary
+        // hands each connection to one of them. The admin port is each node's own.
+        this.#http.listen({ port, host }, () => {
+          this.#http.off('error', reject);
+          resolve();
+        });
+      });
+      this.#port = (this.#http.address() as AddressInfo).port;
+      this.#admin = await startAdminServer(host, adminPort, {
+        health: async () => ({
+          ok: !this.#closing,
+          domain,
+          node: cluster.node,
+          connections: sessions.size,
+          stored: await cluster.held(),
+        }),
+        metrics: async () =>
+          metrics.render({
+            connections: sessions.size,
+            pendingAuth: admission.pending,
+            storedNow: await cluster.held(),
+          }),
+        ...(provisioning ? { provisioning: provisioningApi(provisioning, identity, log) } : {}),
+      });
+    } catch (err) {
+      await new Promise((resolve) => this.#http.close(resolve));
+      await cdr?.close();
+      throw err;
+    }
+    this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
+    log.info(
+      { domain, node: cluster.node, url: `ws://${host}:${this.#port}/`, admin: this.adminUrl },
+      'messaging node listening',
+    );
+  }
+
+  /** Graceful shutdown, once however often asked. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    const { shutdownGraceMs, log, domain, cluster } = this.#settings;
+    clearInterval(this.#heartbeat);
+    const listening = new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    await this.#parts.admission.closeAll(shutdownGraceMs);
+    this.#wss.close();
+    await listening;
+    await this.#parts.outstanding.settled();
+    await this.#parts.cdr?.close();
+    await this.#admin?.close();
+    log.info({ domain, node: cluster.node }, 'messaging node closed');
+  }
+
+  /** What the other nodes of the cluster reach this one through. */
+  readonly #member: ClusterMember = {
+    deliver: (id, frame) => this.#parts.routing.deliverHere(id, frame),
+    held: (address) => this.#parts.holds.takeHeldFor(address),
+    rejoined: () => void this.#rejoin(),
+  };
+
+  /** Heartbeat: cut peers that missed the last ping, ping the rest, renew registrations. */
+  #beat(): void {
+    const { sessions, presence } = this.#parts;
+    for (const session of sessions.values()) {
+      if (session.beat()) continue;
+      this.#settings.log.info({ address: session.address }, 'dead peer cut');
+      session.ws.terminate();
+    }
+    void presence.renew(sessions.values());
+  }
+
+  /** The cluster's shared state may be gone (Redis restarted): register again, take what was held meanwhile. */
+  async #rejoin(): Promise<void> {
+    const { log, cluster } = this.#settings;
+    const { sessions, presence, holds } = this.#parts;
+    log.info({ node: cluster.node }, 'rejoined the cluster: registering sessions again');
+    await presence.renew(sessions.values());
+    const open = [...sessions.values()].filter((s) => s.address && s.open);
+    await Promise.all(open.map((s) => holds.takeHeld(s, [s.address!, ...s.hyperties]))).catch((err: Error) =>
+      log.warn({ err: err.message }, 'held frames not taken after rejoining'),
+    );
+  }
+}

@@ -1,0 +1,322 @@
+import { ProtoflyError } from '../../core/errors.js';
+import type { Message } from '../../core/generated/types.js';
+import { validateGroupMembersBody } from '../../core/generated/validators.js';
+import type { Frame, Registration } from '../../core/service.js';
+import { schemaError } from '../../core/validate.js';
+import type { ClientSession } from './client-session.js';
+import { CLOSE, msgFrame } from './frames.js';
+import type { Groups } from './groups.js';
+import type { Holds } from './holds.js';
+import type { NodeMetrics } from './metrics.js';
+import type { NodeSettings } from './options.js';
+import type { Presence } from './presence.js';
+import type { Replies } from './replies.js';
+
+/** Recipients one session may have refused messages waiting to be sent again to (see #route). */
+const MAX_REFUSED_RUNS = 1024;
+
+/**
+ * Routing: an authenticated session's messages to their recipients. Every message whose `from`
+ * is neither the session's user address nor a hyperty address it holds (or may claim) is
+ * refused (PF_ERR_SPOOF). The recipient's sessions are found through the domain's Location
+ * service and reached here or, through its Cluster service, on other nodes; a message is
+ * acknowledged once a session has it or the cluster holds it for the recipient (holds.ts),
+ * and its session's messages keep their order throughout (SendOrder). Messages to
+ * `domain://msg-node.<domain>/group/<name>` go to the group's other subscribers (groups.ts).
+ *
+ * A session whose socket holds more than `maxBufferedBytes` unsent, or more than
+ * `maxUnreceived` messages its client has not said it took, is a slow consumer: told, dropped
+ * (1013), and what was bound for it is held for its user, so the others are not slowed and
+ * nothing acknowledged is lost.
+ */
+export class Routing {
+  readonly #settings: NodeSettings;
+  readonly #metrics: NodeMetrics;
+  readonly #replies: Replies;
+  readonly #holds: Holds;
+  readonly #groups: Groups;
+  readonly #presence: Presence;
+  /** Every open connection of this node, by session id (admission's, read here). */
+  readonly #sessions: ReadonlyMap<string, ClientSession>;
+  readonly #groupPrefix: string;
+
+  constructor(
+    settings: NodeSettings,
+    replies: Replies,
+    holds: Holds,
+    groups: Groups,
+    presence: Presence,
+    sessions: ReadonlyMap<string, ClientSession>,
+    groupPrefix: string,
+  ) {
+    this.#settings = settings;
+    this.#metrics = replies.metrics;
+    this.#replies = replies;
+    this.#holds = holds;
+    this.#groups = groups;
+    this.#presence = presence;
+    this.#sessions = sessions;
+    this.#groupPrefix = groupPrefix;
+  }
+
+  /** A `msg` frame of an authenticated session: routed behind a message still waiting on a claim. */
+  receive(session: ClientSession, m: Message): void {
+    const order = session.order;
+    // Behind a message still waiting on a service, or on its own when it has to wait.
+    const waiting = order.queue ? order.queue.then(() => this.#route(session, m)) : this.#route(session, m);
+    if (waiting) order.wait(waiting, session.fail);
+  }
+
+  /**
+   * Gives a `msg` frame to the session `id` of this node (asked by this node or another one
+   * through the cluster); false when it did not take it.
+   */
+  deliverHere(id: string, frame: Frame): boolean {
+    const session = this.#sessions.get(id);
+    if (!session?.address) return false;
+    try {
+      return this.#deliverTo(session, frame);
+    } catch (err) {
+      session.fail(err);
+      return false;
+    }
+  }
+
+  /**
+   * Routes one message: the sender checks, then the recipient's sessions through Location,
+   * here or on other nodes. Returns a promise only when the session's later messages must wait
+   * for it (a hyperty address being claimed); it never rejects.
+   */
+  #route(session: ClientSession, m: Message): Promise<void> | undefined {
+    if (!session.open) return;
+    // Refused messages to a recipient form a run, so that a client sending them again in order
+    // keeps its order: what it sent after one refused is refused too until it sends that one again.
+    const refused = session.order.refused(m.to);
+    if (refused !== undefined && refused !== m.id) {
+      const err = new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `message ${m.id} refused to keep order: ${refused}, sent to ${m.to} before it, was refused for the rate; send ${refused} again first`,
+        { refused },
+      );
+      return this.#replies.refuse(session, err, m.id);
+    }
+    if (!session.bucket.take(performance.now())) return this.#overRate(session, m);
+    if (refused !== undefined) session.order.resent(m.to);
+    if (m.from !== session.address && !session.hyperties.has(m.from)) {
+      if (!m.from.startsWith('hyperty://')) return this.#replies.refuse(session, spoof(session, m), m.id);
+      return this.#presence.claim(session, m.from).then(
+        async (claimed) => {
+          if (!claimed) return this.#replies.refuse(session, spoof(session, m), m.id);
+          await this.#holds.takeHeld(session, [m.from]);
+          this.#forward(session, m);
+        },
+        (err) => this.#replies.failed(session, err, 'claiming', m.id),
+      );
+    }
+    this.#forward(session, m);
+  }
+
+  /** Refuses `m`, over its session's rate, and starts the run of refusals to its recipient. */
+  #overRate(session: ClientSession, m: Message): undefined {
+    const { messagesPerSecond } = this.#settings;
+    const order = session.order;
+    if (!order.inRun(m.to) && order.runs >= MAX_REFUSED_RUNS) {
+      // Order cannot be kept for one more recipient: fail closed rather than keep without bound.
+      const err = new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `refused messages to ${order.runs} recipients are waiting to be sent again, the limit; reconnect`,
+        { limit: MAX_REFUSED_RUNS },
+      );
+      this.#replies.refuse(session, err, m.id);
+      session.cut(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+      return;
+    }
+    order.startRun(m.to, m.id);
+    const err = new ProtoflyError(
+      'PF_ERR_FLOOD',
+      `${session.address} is over ${messagesPerSecond} messages/s; message ${m.id} refused`,
+      { limit: messagesPerSecond },
+    );
+    return this.#replies.refuse(session, err, m.id);
+  }
+
+  /** Looks the recipient up; lookups answer in the order asked, so messages leave in the order sent. */
+  #forward(session: ClientSession, m: Message): void {
+    if (m.to.startsWith(this.#groupPrefix)) return this.#toGroup(session, m);
+    if (!m.to.startsWith('user://') && !m.to.startsWith('hyperty://')) {
+      const err = new ProtoflyError(
+        'PF_ERR_NO_ROUTE',
+        `${m.to}: a node routes user://, hyperty:// and ${this.#groupPrefix}<name> addresses`,
+        { to: m.to },
+      );
+      return this.#replies.refuse(session, err, m.id);
+    }
+    let found: ReturnType<NodeSettings['location']['lookup']>;
+    try {
+      found = this.#settings.location.lookup(m.to);
+    } catch (err) {
+      return this.#replies.failed(session, err, 'looking up', m.id);
+    }
+    if (Array.isArray(found)) return this.#dispatch(session, m, found);
+    (found as Promise<readonly Registration[]>)
+      .then(
+        (regs) => this.#dispatch(session, m, regs),
+        (err) => this.#replies.failed(session, err, 'looking up', m.id),
+      )
+      .catch(session.fail);
+  }
+
+  /**
+   * Sends `m` on its way. Messages of a session to one recipient form a lane: one goes out at
+   * once when the ones before it went to the same sessions (it cannot overtake them there),
+   * and is settled (acknowledged, or held when not delivered) after them, so held messages
+   * keep their order; one bound elsewhere waits until they all settled, so it never
+   * overtakes one of them that ends up held.
+   */
+  #dispatch(session: ClientSession, m: Message, regs: readonly Registration[]): void {
+    const targets = m.to.startsWith('hyperty://') ? regs.slice(0, 1) : regs;
+    const order = session.order;
+    const lane = order.lane(m.to);
+    if (!lane) {
+      const done = this.#deliver(session, m, targets);
+      if (done) order.extend(m.to, laneKey(targets), Promise.resolve(), done, session.fail);
+      return;
+    }
+    const key = laneKey(targets);
+    if (lane.targets === key) {
+      const after = lane.settled;
+      order.extend(
+        m.to,
+        key,
+        lane.issue,
+        lane.issue.then(() => this.#deliver(session, m, targets, after)),
+        session.fail,
+      );
+    } else {
+      order.extend(
+        m.to,
+        key,
+        lane.settled,
+        lane.settled.then(() => this.#deliver(session, m, targets)),
+        session.fail,
+      );
+    }
+  }
+
+  /**
+   * Gives `m` to the sessions `targets` (here, or through the cluster), then, once `after`
+   * settled too, acknowledges it if any took it, else holds it. Synchronous when every target
+   * is here and nothing is to be waited for.
+   */
+  #deliver(
+    session: ClientSession,
+    m: Message,
+    targets: readonly Registration[],
+    after?: Promise<void>,
+  ): Promise<void> | undefined {
+    const { cluster } = this.#settings;
+    const frame = msgFrame(m);
+    let delivered = 0;
+    let remote: Promise<boolean>[] | undefined;
+    for (const reg of targets) {
+      if (reg.node !== cluster.node) {
+        remote ??= [];
+        remote.push(cluster.deliver(reg.node, reg.session, frame));
+      } else if (this.deliverHere(reg.session, frame)) {
+        delivered++;
+      }
+    }
+    if (!remote && !after) {
+      return delivered ? this.#replies.accepted(session, m) : this.#holds.holdFor(session, m, frame);
+    }
+    return Promise.all([Promise.all(remote ?? []), after]).then(
+      ([results]) => {
+        delivered += results.filter(Boolean).length;
+        return delivered ? this.#replies.accepted(session, m) : this.#holds.holdFor(session, m, frame);
+      },
+      (err) => this.#replies.failed(session, err, 'delivering', m.id),
+    );
+  }
+
+  /** Gives a `msg` frame to one of this node's sessions; false when it did not take it. */
+  #deliverTo(session: ClientSession, frame: Frame): boolean {
+    if (!session.open) {
+      // Going (its close event may come later): what it had not taken is held before this.
+      this.#holds.holdAgain(session.takeUnreceived());
+      return false;
+    }
+    if (
+      session.ws.bufferedAmount > this.#settings.maxBufferedBytes ||
+      (session.unreceived?.length ?? 0) >= this.#settings.maxUnreceived
+    ) {
+      return this.#dropSlow(session);
+    }
+    session.deliver(frame);
+    this.#metrics.messagesOut++;
+    return true;
+  }
+
+  /**
+   * A message to a group: `subscribe` joins, `unsubscribe` leaves, an update with a `members`
+   * body from the owner changes who may join, anything else from a subscriber goes to every
+   * other one, encoded once. Groups live on this node.
+   */
+  #toGroup(session: ClientSession, m: Message): undefined {
+    const group = m.to;
+    if (m.type === 'subscribe') {
+      const refused = this.#groups.join(session, group);
+      return refused ? this.#replies.refuse(session, refused, m.id) : this.#replies.accepted(session, m);
+    }
+    if (m.type === 'unsubscribe') {
+      this.#groups.leave(session, group);
+      return this.#replies.accepted(session, m);
+    }
+    if (m.type === 'update' && (m.body.value as { kind?: unknown } | null)?.kind === 'members') {
+      const body = m.body.value;
+      if (!validateGroupMembersBody(body)) {
+        const err = schemaError('members body', validateGroupMembersBody.errors ?? []);
+        return this.#replies.refuse(session, err, m.id);
+      }
+      const refused = this.#groups.members(session, group, body);
+      return refused ? this.#replies.refuse(session, refused, m.id) : this.#replies.accepted(session, m);
+    }
+    const members = this.#groups.subscribers(group);
+    if (!members?.has(session)) {
+      const err = new ProtoflyError('PF_ERR_FORBIDDEN', `${session.address} is not a member of ${group}`, {
+        to: group,
+      });
+      return this.#replies.refuse(session, err, m.id);
+    }
+    const frame = msgFrame(m);
+    for (const member of members) if (member !== session) this.deliverHere(member.id, frame);
+    return this.#replies.accepted(session, m);
+  }
+
+  /** Tells a slow consumer and drops it; returns false: the frame was not delivered to it. */
+  #dropSlow(session: ClientSession): false {
+    const bytes = session.ws.bufferedAmount;
+    const unreceived = session.unreceived?.length ?? 0;
+    const { maxBufferedBytes, maxUnreceived } = this.#settings;
+    const err = new ProtoflyError(
+      'PF_ERR_FLOOD',
+      `slow consumer: ${bytes} bytes unsent (bound ${maxBufferedBytes}), ${unreceived} messages not received (bound ${maxUnreceived}); reconnect to get what is held`,
+      { buffered: bytes, unreceived },
+    );
+    this.#replies.refuse(session, err);
+    // Closing waits for the buffer to drain; a consumer that does not read must not hold it.
+    // (A session routed to has authenticated: it holds no slot of admission's to give back.)
+    session.cut(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD slow consumer');
+    // Held now (closing, it takes none back), before the frame that found it slow.
+    this.#holds.holdAgain(session.takeUnreceived());
+    return false;
+  }
+}
+
+/** What a lane's messages went to: the sessions (ids unique in the domain), or none (held). */
+function laneKey(targets: readonly Registration[]): string {
+  return targets.map((r) => r.session).join(' ');
+}
+
+function spoof(session: ClientSession, m: Message): ProtoflyError {
+  return new ProtoflyError('PF_ERR_SPOOF', `${session.address} may not send as ${m.from}`, { from: m.from });
+}

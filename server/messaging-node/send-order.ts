@@ -1,0 +1,101 @@
+/** A session's messages to one recipient that are still on their way, and where they went. */
+export interface Lane {
+  /** The sessions they went to (ids, space-separated); empty when held. */
+  readonly targets: string;
+  /** Settles when a message to the same sessions may be sent. */
+  readonly issue: Promise<void>;
+  /** Settles when every one of them is delivered, held or refused. */
+  readonly settled: Promise<void>;
+}
+
+/**
+ * What keeps one session's messages in the order its client sent them; routing's state for
+ * that session (see routing.ts), written by nothing else. Three things can reorder them: a
+ * message waiting for a hyperty address to be claimed, messages to one recipient settling out
+ * of order (lanes), and a client sending again only some of the messages refused for its rate
+ * (runs of refusals).
+ */
+export class SendOrder {
+  #queue: Promise<void> | undefined;
+  /** Per recipient, this session's messages still on their way. */
+  readonly #lanes = new Map<string, Lane>();
+  /**
+   * Per recipient, the message of this session refused for its rate: later ones to that
+   * recipient are refused too, until this one is sent again, so that retries keep the order.
+   */
+  #refusedTo: Map<string, string> | undefined;
+
+  /**
+   * A hyperty address this session sends from being claimed: later messages wait behind it,
+   * since whether they may be sent depends on it.
+   */
+  get queue(): Promise<void> | undefined {
+    return this.#queue;
+  }
+
+  /** Later messages wait for `waiting`; `fail` ends its chain (it never rejects past it). */
+  wait(waiting: Promise<void>, fail: (err: unknown) => void): void {
+    const tail = waiting.catch(fail);
+    this.#queue = tail;
+    void tail.then(() => {
+      if (this.#queue === tail) this.#queue = undefined;
+    });
+  }
+
+  /** The messages to `to` still on their way, if any. */
+  lane(to: string): Lane | undefined {
+    return this.#lanes.get(to);
+  }
+
+  /**
+   * Adds to the lane to `to` a message that went to `targets`: the next one to the same
+   * targets may go once `issue` settled; `done` settles with this one. The lane ends once all
+   * of it settled.
+   */
+  extend(
+    to: string,
+    targets: string,
+    issue: Promise<void>,
+    done: Promise<void>,
+    fail: (err: unknown) => void,
+  ): void {
+    const before = this.#lanes.get(to);
+    const lane = {
+      targets,
+      issue,
+      settled: before ? Promise.all([before.settled, done]).then(() => {}) : done,
+    };
+    this.#lanes.set(to, lane);
+    lane.settled
+      .then(() => {
+        if (this.#lanes.get(to) === lane) this.#lanes.delete(to);
+      })
+      .catch(fail);
+  }
+
+  /** The message to `to` refused for the rate that must be sent again first, if any. */
+  refused(to: string): string | undefined {
+    return this.#refusedTo?.get(to);
+  }
+
+  /** The refused message to `to` was sent again: the run of refusals to `to` ends. */
+  resent(to: string): void {
+    this.#refusedTo?.delete(to);
+  }
+
+  /** Recipients with a run of refusals. */
+  get runs(): number {
+    return this.#refusedTo?.size ?? 0;
+  }
+
+  /** Whether a run of refusals to `to` is under way. */
+  inRun(to: string): boolean {
+    return this.#refusedTo?.has(to) ?? false;
+  }
+
+  /** Message `id` to `to` was refused for the rate: later ones to `to` wait for it to be sent again. */
+  startRun(to: string, id: string): void {
+    this.#refusedTo ??= new Map();
+    this.#refusedTo.set(to, id);
+  }
+}
