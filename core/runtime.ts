@@ -12,7 +12,7 @@ import type { SandboxHost, StubHandle } from './host.js';
 import type { Loader } from './loader.js';
 import { Code, type Message, type ResponseMessage, request, response } from './message.js';
 import type { VerifiedPackage } from './plugin.js';
-import { ConversationScope, type Instance, SCOPE_INIT, type ScopeInit } from './scope.js';
+import { type Activation, ConversationScope, SCOPE_INIT, type ScopeInit } from './scope.js';
 import { type StubStatus, WITHDRAW } from './stub.js';
 import { type SwapLink, swapLive } from './swap.js';
 import { UpdateWatcher, type UpdateWatcherOptions } from './updates.js';
@@ -502,7 +502,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
    * when it carries the conversation; a swap candidate's failure is the cause its swap reports,
    * and anything else it does is the runtime's.
    */
-  #report(scope: ConversationScope, instance: Instance, err: ProtoflyError): void {
+  #report(scope: ConversationScope, instance: Activation, err: ProtoflyError): void {
     scope.error(instance, err, (e) => {
       if (instance !== scope.candidate || !isProtoflyError(e, 'PF_ERR_SANDBOX')) this.emit('error', e);
     });
@@ -568,9 +568,9 @@ export class Runtime extends Emitter<RuntimeEvents> {
    * Starts an instance of `pkg` for `scope` (counted in until {@link #stop}); its status
    * reports go to the scope, which knows whether it carries the conversation.
    */
-  #start(pkg: StubPackage, scope: ConversationScope, snapshot?: unknown): Instance {
+  #start(pkg: StubPackage, scope: ConversationScope, snapshot?: unknown): Activation {
     if (this.#versions.started(pkg)) this.#watch(pkg.descriptor.domain);
-    const instance: Instance = {
+    const instance: Activation = {
       pkg,
       status: 'created',
       started: this.#instantiate(
@@ -589,7 +589,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
   }
 
   /** Stops an instance once its activation settled, and counts it out; unloads its version when that was its last instance and it is superseded. */
-  #stop(instance: Instance): Promise<void> {
+  #stop(instance: Activation): Promise<void> {
     instance.stopping ??= instance.started
       .then(
         (handle) => handle.stop(),
@@ -656,7 +656,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
    * a conversation; one that came through the version a swap is bringing up waits for the
    * swap (see swap.ts); the rest goes to the bus unless another version delivered it already.
    */
-  #fromStub(instance: Instance, scope: ConversationScope, msg: Message): void {
+  #fromStub(instance: Activation, scope: ConversationScope, msg: Message): void {
     const d = instance.pkg.descriptor;
     const peer = scope.peer;
     const report = (err: ProtoflyError) => this.#report(scope, instance, err);

@@ -4,7 +4,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { AuthFrame, Message, MsgFrame } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
-import type { ClusterMember, Frame, HoldLimits, Registration } from '../../core/service.js';
+import type { Binding, ClusterMember, Frame, HoldLimits } from '../../core/service.js';
 import { schemaError } from '../../core/validate.js';
 import { TOKEN_PATH } from '../identity/token-endpoint.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
@@ -612,7 +612,7 @@ class Node implements MessagingNode {
       return this.#failed(session, err, 'looking up', m.id);
     }
     if (Array.isArray(found)) return this.#dispatch(session, m, found);
-    (found as Promise<readonly Registration[]>)
+    (found as Promise<readonly Binding[]>)
       .then(
         (regs) => this.#dispatch(session, m, regs),
         (err) => this.#failed(session, err, 'looking up', m.id),
@@ -627,7 +627,7 @@ class Node implements MessagingNode {
    * keep their order; one bound elsewhere waits until they all settled, so it never
    * overtakes one of them that ends up held.
    */
-  #dispatch(session: Session, m: Message, regs: readonly Registration[]): void {
+  #dispatch(session: Session, m: Message, regs: readonly Binding[]): void {
     const targets = m.to.startsWith('hyperty://') ? regs.slice(0, 1) : regs;
     const lane = session.lanes.get(m.to);
     if (!lane) {
@@ -679,7 +679,7 @@ class Node implements MessagingNode {
   #deliver(
     session: Session,
     m: Message,
-    targets: readonly Registration[],
+    targets: readonly Binding[],
     after?: Promise<void>,
   ): Promise<void> | undefined {
     const frame = msgFrame(m);
@@ -789,7 +789,7 @@ class Node implements MessagingNode {
     return claimed;
   }
 
-  #registration(session: Session, address: string): Registration {
+  #registration(session: Session, address: string): Binding {
     return {
       address,
       owner: session.address!,
@@ -972,7 +972,7 @@ class Node implements MessagingNode {
 }
 
 /** What a lane's messages went to: the sessions (ids unique in the domain), or none (held). */
-function laneKey(targets: readonly Registration[]): string {
+function laneKey(targets: readonly Binding[]): string {
   return targets.map((r) => r.session).join(' ');
 }
 
