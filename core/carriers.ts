@@ -1,3 +1,5 @@
+// A little over 400 lines, for one thing: a carrier domain's versions, watching, swaps and
+// unloading share one state (see Carriers).
 import semver from 'semver';
 import type { Bus } from './bus.js';
 import { pluginConfig } from './config.js';
@@ -15,15 +17,6 @@ import type { StubStatus } from './stub.js';
 import { type SwapLink, swapLive } from './swap.js';
 import { UpdateWatcher } from './updates.js';
 import { Versions, versionOf } from './versions.js';
-
-/**
- * The carrier domains of a runtime: the domains whose stubs carry its conversations and its
- * inbox. Per domain, which version new conversations get (the update policy, see
- * {@link UpdatePolicy}), the watching of its catalogue for new versions while it runs
- * instances, the live swaps that move running ones, swaps tried again once an unreachable
- * carrier is back, and the unloading of versions that run nothing any more. It starts and stops
- * every stub instance, so that it counts them; where their messages go is the runtime's.
- */
 
 /**
  * What a new version of a domain's stub does to a runtime:
@@ -87,6 +80,14 @@ export interface CarriersLink {
 
 type StubPackage = VerifiedPackage<StubDescriptor>;
 
+/**
+ * The carrier domains of a runtime: the domains whose stubs carry its conversations and its
+ * inbox. Per domain, which version new conversations get (the update policy, see
+ * {@link UpdatePolicy}), the watching of its catalogue for new versions while it runs
+ * instances, the live swaps that move running ones, swaps tried again once an unreachable
+ * carrier is back, and the unloading of versions that run nothing any more. It starts and stops
+ * every stub instance, so that it counts them; where their messages go is the runtime's.
+ */
 export class Carriers extends Emitter<CarriersEvents> {
   readonly #link: CarriersLink;
   readonly #identity: RuntimeIdentity;

@@ -4,12 +4,6 @@ import { ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';
 import { ConversationScope, type ScopeInit } from './scope.js';
 
-/**
- * The inbox: a stub instance of the user's home domain with no peer of its own, through which
- * peers open conversations with this user. It is registered once asked to, and again, with
- * back-off, when its instance fails for a reason not its own code's.
- */
-
 /** What happened to the inbox (see {@link InboxEvents.inbox}). */
 export interface InboxEvent {
   readonly state: 'lost' | 'restored' | 'refused';
@@ -43,6 +37,11 @@ export interface InboxLink {
 const RETRY_MS = 100;
 const RETRY_MAX_MS = 5000;
 
+/**
+ * The inbox: a stub instance of the user's home domain with no peer of its own, through which
+ * peers open conversations with this user. It is registered once asked to, and again, with
+ * back-off, when its instance fails for a reason not its own code's.
+ */
 export class Inbox extends Emitter<InboxEvents> {
   readonly #home: string;
   readonly #link: InboxLink;

@@ -19,14 +19,6 @@ import type { UpdateWatcherOptions } from './updates.js';
 export type { UpdateEvent, UpdatePolicy, VersionEvent } from './carriers.js';
 export type { InboxEvent } from './inbox.js';
 
-/**
- * The runtime, the app's façade: opens conversations with peers in any domain by loading that
- * domain's stub on the fly, and takes the conversations peers open (the inbox, inbox.ts). Which
- * version of a domain's stub runs, and moving to new ones, is its carriers' (carriers.ts); what
- * it keeps is the conversations and the routing of their messages. Browser-safe: the sandbox
- * host, the loader's store and the identity's token source are handed in.
- */
-
 /** Who the runtime's user is, and how they prove it to a carrier domain. */
 export interface RuntimeIdentity {
   /** `user://<home-domain>/<name>`. */
@@ -81,6 +73,13 @@ export interface RuntimeEvents {
 
 type StubPackage = VerifiedPackage<StubDescriptor>;
 
+/**
+ * The runtime, the app's façade: opens conversations with peers in any domain by loading that
+ * domain's stub on the fly, and takes the conversations peers open (the inbox, inbox.ts). Which
+ * version of a domain's stub runs, and moving to new ones, is its carriers' (carriers.ts); what
+ * it keeps is the conversations and the routing of their messages. Browser-safe: the sandbox
+ * host, the loader's store and the identity's token source are handed in.
+ */
 export class Runtime extends Emitter<RuntimeEvents> {
   readonly bus: Bus;
   readonly identity: RuntimeIdentity;
