@@ -1,4 +1,4 @@
-import type { Location, Registration } from './service.js';
+import type { Binding, Location } from './service.js';
 
 export interface MemoryLocationOptions {
   /** Milliseconds a hyperty address stays its owner's after their last session of it ends. Default 300000. */
@@ -13,7 +13,7 @@ export interface MemoryLocationOptions {
 export class MemoryLocation implements Location {
   readonly scope = 'process';
   /** Registrations per address, newest first. */
-  readonly #byAddress = new Map<string, Registration[]>();
+  readonly #byAddress = new Map<string, Binding[]>();
   /** Owners of addresses whose sessions are gone, until when; in release order, so in expiry order. */
   readonly #retained = new Map<string, { owner: string; until: number }>();
   readonly #retainMs: number;
@@ -22,7 +22,7 @@ export class MemoryLocation implements Location {
     this.#retainMs = options.retainMs ?? 300_000;
   }
 
-  async register(reg: Registration): Promise<boolean> {
+  async register(reg: Binding): Promise<boolean> {
     const now = Date.now();
     const list = this.#live(reg.address, now);
     if (reg.address !== reg.owner) {
@@ -50,12 +50,12 @@ export class MemoryLocation implements Location {
     this.#forgetRetained(now);
   }
 
-  lookup(address: string): readonly Registration[] {
+  lookup(address: string): readonly Binding[] {
     return this.#live(address, Date.now());
   }
 
   /** The unexpired registrations of `address`; expired ones are dropped (allocating only then). */
-  #live(address: string, now: number): Registration[] {
+  #live(address: string, now: number): Binding[] {
     const list = this.#byAddress.get(address);
     if (!list) return [];
     let expired = false;

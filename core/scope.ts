@@ -11,8 +11,12 @@ import { versionOf } from './versions.js';
 /** How soon a stub whose window was full is given what waited, in ms. */
 const BUSY_RETRY_MS = 5;
 
-/** One stub instance of a conversation (or of the inbox), and the package version it runs. */
-export interface Instance {
+/**
+ * One stub instance of a conversation (or of the inbox) as the runtime tracks it from its
+ * activation on: the package version it runs, its handle once `activate` returned, its status.
+ * (The sandbox's own instance classes are the same instance seen from the worker.)
+ */
+export interface Activation {
   readonly pkg: VerifiedPackage<StubDescriptor>;
   /** Resolves once `activate` returned; rejects when it did not. */
   readonly started: Promise<StubHandle>;
@@ -35,7 +39,7 @@ export interface ScopeInit {
   readonly onStatus: (status: StubStatus, detail?: string) => void;
   readonly onError: (err: ProtoflyError) => void;
   /** Stops an instance (and counts it out); never rejects. */
-  readonly stop: (instance: Instance) => Promise<void>;
+  readonly stop: (instance: Activation) => Promise<void>;
 }
 
 /**
@@ -47,9 +51,9 @@ export interface ScopeInit {
 @injectable()
 export class ConversationScope implements Disposable {
   /** The instance that carries the conversation: it takes the outbound messages, its status is the conversation's. */
-  current: Instance | undefined;
+  current: Activation | undefined;
   /** The instance of another version a live swap is bringing up. */
-  candidate: Instance | undefined;
+  candidate: Activation | undefined;
   /** Told of the candidate's status reports (by the swap waiting for it to go live). */
   onCandidateStatus: ((status: StubStatus, detail?: string) => void) | undefined;
   readonly #held: Message[] = [];
@@ -82,7 +86,7 @@ export class ConversationScope implements Disposable {
   }
 
   /** The current instance's `activate` returned: it takes what was held for it. */
-  attach(instance: Instance, handle: StubHandle): void {
+  attach(instance: Activation, handle: StubHandle): void {
     instance.handle = handle;
     if (instance === this.current && !this.#holding) this.#flush();
   }
@@ -93,7 +97,7 @@ export class ConversationScope implements Disposable {
   }
 
   /** `instance` carries the conversation from now on, and takes what was held, in order. */
-  release(instance: Instance): void {
+  release(instance: Activation): void {
     const changed = instance !== this.current;
     this.current = instance;
     this.candidate = undefined;
@@ -119,13 +123,13 @@ export class ConversationScope implements Disposable {
    * Something an instance did was refused, or it failed: the conversation's concern when it is
    * the carrying instance; else `otherwise` (a candidate's failure is the cause its swap reports).
    */
-  error(instance: Instance, err: ProtoflyError, otherwise: (err: ProtoflyError) => void): void {
+  error(instance: Activation, err: ProtoflyError, otherwise: (err: ProtoflyError) => void): void {
     if (instance === this.current) this.init.onError(err);
     else otherwise(err);
   }
 
   /** A status report from one of this scope's instances. */
-  status(instance: Instance, status: StubStatus, detail?: string): void {
+  status(instance: Activation, status: StubStatus, detail?: string): void {
     instance.status = status;
     // The carrying instance ending during a swap (the two share a worker, which the new version
     // brought down) is for the swap to settle: it revives the old version if it rolls back.
@@ -139,7 +143,7 @@ export class ConversationScope implements Disposable {
    * messages through its version are parked until {@link unpark}, once the old instance stopped
    * (see swap.ts for why).
    */
-  propose(candidate: Instance): void {
+  propose(candidate: Activation): void {
     this.candidate = candidate;
     this.#parking = candidate.pkg;
   }
@@ -166,7 +170,7 @@ export class ConversationScope implements Disposable {
     this.#disposed = true;
     clearTimeout(this.#retry);
     this.#unlisten();
-    const instances = [this.current, this.candidate].filter((i): i is Instance => i !== undefined);
+    const instances = [this.current, this.candidate].filter((i): i is Activation => i !== undefined);
     await Promise.all(instances.map((i) => this.init.stop(i)));
   }
 

@@ -66,8 +66,11 @@ export interface Identity extends Closable {
   readonly users?: UserDirectory;
 }
 
-/** A session holding an address (a user's, or a hyperty's it claimed) on a node. */
-export interface Registration {
+/**
+ * A location binding: a session on a node holds an address (a user's, or a hyperty's it
+ * claimed), until it expires unless renewed. (The sip-ws stub's `Registration` is a SIP client's.)
+ */
+export interface Binding {
   readonly address: string;
   /** The user address that holds `address`: itself for a user address. */
   readonly owner: string;
@@ -76,24 +79,24 @@ export interface Registration {
   readonly session: string;
   /** Milliseconds since the epoch when the session took the address: the newest one gets a hyperty's messages. */
   readonly since: number;
-  /** Milliseconds since the epoch after which the registration no longer counts unless renewed. */
+  /** Milliseconds since the epoch after which the binding no longer counts unless renewed. */
   readonly expires: number;
 }
 
 /** Where users and hyperties are connected: which sessions hold an address, on which node. */
 export interface Location extends Closable {
-  /** `process`: only this process sees the registrations; `shared`: every node of the domain does. */
+  /** `process`: only this process sees the bindings; `shared`: every node of the domain does. */
   readonly scope: 'process' | 'shared';
   /**
-   * Adds or renews a registration. An address other than its owner (a hyperty) belongs to the
+   * Adds or renews a binding. An address other than its owner (a hyperty) belongs to the
    * first owner that registers it, and stays theirs for a while after their last session ends.
    *
-   * @returns false when another owner holds `reg.address`.
+   * @returns false when another owner holds `binding.address`.
    */
-  register(reg: Registration): Promise<boolean>;
+  register(binding: Binding): Promise<boolean>;
   unregister(address: string, session: string): Promise<void>;
-  /** The unexpired registrations of `address`, newest first. */
-  lookup(address: string): MaybePromise<readonly Registration[]>;
+  /** The unexpired bindings of `address`, newest first. */
+  lookup(address: string): MaybePromise<readonly Binding[]>;
 }
 
 /** What a node gives its cluster, to hear from the other nodes. */

@@ -2,7 +2,7 @@ import { isProtoflyError, ProtoflyError } from './errors.js';
 import type { StubDescriptor } from './generated/types.js';
 import type { Message } from './message.js';
 import type { VerifiedPackage } from './plugin.js';
-import type { ConversationScope, Instance } from './scope.js';
+import type { Activation, ConversationScope } from './scope.js';
 import { assertSnapshot } from './snapshot.js';
 
 /**
@@ -36,9 +36,9 @@ type StubPackage = VerifiedPackage<StubDescriptor>;
 /** What a swap needs from its runtime. */
 export interface SwapLink {
   /** Starts an instance of `pkg` for the scope's conversation, activated with `snapshot`. */
-  start(scope: ConversationScope, pkg: StubPackage, snapshot: unknown): Instance;
+  start(scope: ConversationScope, pkg: StubPackage, snapshot: unknown): Activation;
   /** Stops an instance and counts it out; never rejects. */
-  stop(instance: Instance): Promise<void>;
+  stop(instance: Activation): Promise<void>;
   /** Delivers an inbound message that came through `pkg`, through the duplicate filter. */
   deliver(pkg: StubPackage, msg: Message): void;
 }
@@ -158,7 +158,7 @@ export async function swapLive(
  */
 async function rollBack(
   scope: ConversationScope,
-  from: Instance,
+  from: Activation,
   snapshot: unknown,
   link: SwapLink,
 ): Promise<void> {
@@ -173,12 +173,12 @@ async function rollBack(
   if (!scope.disposed) scope.release(revived);
 }
 
-function ended(instance: Instance): boolean {
+function ended(instance: Activation): boolean {
   return instance.status === 'failed' || instance.status === 'stopped';
 }
 
 /** Resolves when `candidate` reports `live`; rejects when its activation fails or it reports `failed` or `stopped`. */
-function live(scope: ConversationScope, candidate: Instance): Promise<void> {
+function live(scope: ConversationScope, candidate: Activation): Promise<void> {
   return new Promise((resolve, reject) => {
     if (candidate.status === 'live') return resolve();
     scope.onCandidateStatus = (status, detail) => {

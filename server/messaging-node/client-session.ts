@@ -12,7 +12,7 @@ const CLOSE_GRACE_MS = 1000;
 /**
  * One client connection to the node, and once it has authenticated, the user it speaks for: its
  * verified address, its id in the domain's Location service (the `session` of its
- * Registrations), and the hyperty addresses it holds. Named apart from a stub's `ctx.session`
+ * Bindings), and the hyperty addresses it holds. Named apart from a stub's `ctx.session`
  * and the sandbox's HostSession/WorkerSession; "session" is kept because Location, the
  * metrics (`sessions_failed_total`) and the node's contract already call it that.
  *

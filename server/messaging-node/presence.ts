@@ -1,4 +1,4 @@
-import type { Registration } from '../../core/service.js';
+import type { Binding } from '../../core/service.js';
 import type { ClientSession } from './client-session.js';
 import type { Holds } from './holds.js';
 import type { NodeSettings } from './options.js';
@@ -67,7 +67,7 @@ export class Presence {
     this.#outstanding.track(leaving);
   }
 
-  #registration(session: ClientSession, address: string): Registration {
+  #registration(session: ClientSession, address: string): Binding {
     return {
       address,
       owner: session.address!,

@@ -1,7 +1,7 @@
 import { ProtoflyError } from '../../core/errors.js';
 import type { Message } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
-import type { Frame, Registration } from '../../core/service.js';
+import type { Frame, Binding } from '../../core/service.js';
 import { schemaError } from '../../core/validate.js';
 import type { ClientSession } from './client-session.js';
 import { CLOSE, msgFrame } from './frames.js';
@@ -158,7 +158,7 @@ export class Routing {
       return this.#replies.failed(session, err, 'looking up', m.id);
     }
     if (Array.isArray(found)) return this.#dispatch(session, m, found);
-    (found as Promise<readonly Registration[]>)
+    (found as Promise<readonly Binding[]>)
       .then(
         (regs) => this.#dispatch(session, m, regs),
         (err) => this.#replies.failed(session, err, 'looking up', m.id),
@@ -173,7 +173,7 @@ export class Routing {
    * keep their order; one bound elsewhere waits until they all settled, so it never
    * overtakes one of them that ends up held.
    */
-  #dispatch(session: ClientSession, m: Message, regs: readonly Registration[]): void {
+  #dispatch(session: ClientSession, m: Message, regs: readonly Binding[]): void {
     const targets = m.to.startsWith('hyperty://') ? regs.slice(0, 1) : regs;
     const order = session.order;
     const lane = order.lane(m.to);
@@ -211,7 +211,7 @@ export class Routing {
   #deliver(
     session: ClientSession,
     m: Message,
-    targets: readonly Registration[],
+    targets: readonly Binding[],
     after?: Promise<void>,
   ): Promise<void> | undefined {
     const { cluster } = this.#settings;
@@ -313,7 +313,7 @@ export class Routing {
 }
 
 /** What a lane's messages went to: the sessions (ids unique in the domain), or none (held). */
-function laneKey(targets: readonly Registration[]): string {
+function laneKey(targets: readonly Binding[]): string {
   return targets.map((r) => r.session).join(' ');
 }
 

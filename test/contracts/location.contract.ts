@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Location, Registration } from '../../core/service.js';
+import type { Binding, Location } from '../../core/service.js';
 
 /** A Location backend under test: `create` makes one; the same `namespace` names the same shared store. */
 export interface LocationSubject {
@@ -27,7 +27,7 @@ export function locationContract(subject: LocationSubject): void {
     afterEach(async () => {
       await Promise.all(made.splice(0).map((l) => l.close?.()));
     });
-    const reg = (over: Partial<Registration> = {}): Registration => ({
+    const reg = (over: Partial<Binding> = {}): Binding => ({
       address: BOB,
       owner: BOB,
       node: 'n1',

@@ -51,10 +51,13 @@ export class NodeProcess {
     private readonly keyFile: string,
   ) {}
 
-  /** Starts the node (again) on its port; resolves once it listens. */
-  async start(): Promise<void> {
+  /**
+   * Starts the node (again) on its port; resolves once it listens. It admits tokens signed with
+   * the domain's key, or with the key in `keyFile` (a node restarted with a rotated key).
+   */
+  async start(keyFile = this.keyFile): Promise<void> {
     await bundleNode();
-    const child = spawn(process.execPath, [NODE_BUNDLE, DOMAIN, this.keyFile, String(this.port)], {
+    const child = spawn(process.execPath, [NODE_BUNDLE, DOMAIN, keyFile, String(this.port)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     this.#child = child;

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Location, Registration } from '../../../core/service.js';
+import type { Binding, Location } from '../../../core/service.js';
 import { closeRedis, defineScript, type Script } from '../redis-connection.js';
 
 /**
@@ -55,7 +55,7 @@ export class RedisLocation implements Location {
     this.#unregister = defineScript(redis, 'pfLocationUnregister', 2, UNREGISTER);
   }
 
-  async register(reg: Registration): Promise<boolean> {
+  async register(reg: Binding): Promise<boolean> {
     const entry = `${reg.since} ${reg.expires} ${reg.node} ${reg.owner}`;
     const ttl = Math.max(1, reg.expires - Date.now());
     const owned = reg.address === reg.owner ? '0' : '1';
@@ -70,10 +70,10 @@ export class RedisLocation implements Location {
     await this.#unregister(hash, owner, session, address, this.#retainMs);
   }
 
-  async lookup(address: string): Promise<readonly Registration[]> {
+  async lookup(address: string): Promise<readonly Binding[]> {
     const entries = await this.#redis.hgetall(this.#keys(address)[0]);
     const now = Date.now();
-    const regs: Registration[] = [];
+    const regs: Binding[] = [];
     for (const [session, entry] of Object.entries(entries)) {
       const [since, expires, node, owner] = entry.split(' ') as [string, string, string, string];
       if (Number(expires) > now)
