@@ -80,7 +80,7 @@ export class Runtime implements InstanceRuntime {
       }
       case 'ping': {
         const { heap, external } = this.options.memory();
-        this.options.post({ t: 'pong', heap, external, rejections: this.#rejections });
+        this.options.post({ t: 'pong', id: frame.id, heap, external, rejections: this.#rejections });
         this.#rejections = 0;
         return;
       }
