@@ -17,7 +17,7 @@ import type { StubStatus } from '../core/stub.js';
  *
  * Flow control is credit based, per session and per direction: a sender may have at most
  * `windowBytes` of frame cost unacknowledged, and the receiver acknowledges every half window
- * it has processed. The worker enforces its side in the runtime beneath the stubs'
+ * it has processed. The worker enforces its side in the supervisor beneath the stubs'
  * compartments, so a stub that floods is refused at the source and host memory stays bounded.
  */
 

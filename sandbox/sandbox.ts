@@ -110,7 +110,7 @@ export class Sandbox implements LinkReceiver {
    * Evaluates a package version here, once: later calls with the same `key` share the result.
    *
    * @throws ProtoflyError `PF_ERR_SANDBOX` when it cannot be evaluated, or is not made for
-   *   this sandbox's runtime; `PF_ERR_POLICY` when its endpoints or limits are outside the policy.
+   *   this sandbox's `runtime`; `PF_ERR_POLICY` when its endpoints or limits are outside the policy.
    */
   load(key: string, descriptor: StubDescriptor, script: string): Promise<LoadedPackage> {
     const known = this.#packages.get(key);

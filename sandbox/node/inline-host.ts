@@ -7,7 +7,7 @@ import { consoleLogger, hostLimits } from '../defaults.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
 import { Sandbox } from '../sandbox.js';
 import type { SocketFactory } from '../sockets.js';
-import { Runtime } from '../worker/runtime.js';
+import { Supervisor } from '../worker/supervisor.js';
 import { WorkerLink } from '../worker-link.js';
 import { ScriptCache } from './transform.js';
 import { openWebSocket } from './websocket.js';
@@ -55,7 +55,7 @@ export class InlineHost implements SandboxHost {
         const copy = structuredClone(frame);
         queueMicrotask(() => receive(copy));
       };
-    const runtime: Runtime = new Runtime({
+    const supervisor: Supervisor = new Supervisor({
       post: port<WorkerFrame>((frame) => link.receive(frame)),
       // Trusted code: a plain function in this realm, with the same (module, exports, require) shape.
       evaluate: (script) => new Function(`return ${script}`)(),
@@ -65,7 +65,7 @@ export class InlineHost implements SandboxHost {
     });
     const limits = hostLimits(policy, options.limits);
     const link: WorkerLink = new WorkerLink(
-      port<HostFrame>((frame) => runtime.receive(frame)),
+      port<HostFrame>((frame) => supervisor.receive(frame)),
       { label: 'inline', limits, log: this.#log },
     );
     this.#link = link;

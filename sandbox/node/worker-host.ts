@@ -59,7 +59,7 @@ export interface NodeWorkerHostOptions {
 }
 
 /**
- * What a worker needs on top of its package's `memoryMb`: SES, the runtime and the channel
+ * What a worker needs on top of its package's `memoryMb`: SES, the supervisor and the channel
  * take about 8 MiB of heap (measured on Node 20), so the package's budget is its own.
  */
 const RUNTIME_HEAP_MB = 16;
