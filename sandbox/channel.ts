@@ -17,7 +17,7 @@ import type { StubStatus } from '../core/stub.js';
  *
  * Flow control is credit based, per session and per direction: a sender may have at most
  * `windowBytes` of frame cost unacknowledged, and the receiver acknowledges every half window
- * it has processed. The worker enforces its side in the runtime beneath the stubs'
+ * it has processed. The worker enforces its side in the supervisor beneath the stubs'
  * compartments, so a stub that floods is refused at the source and host memory stays bounded.
  */
 
@@ -131,7 +131,8 @@ export type HostFrame =
   | { readonly t: 'socket'; readonly session: number; readonly sock: number; readonly event: SocketEvent }
   | { readonly t: 'ack'; readonly session: number; readonly bytes: number }
   | { readonly t: 'endSession'; readonly session: number }
-  | { readonly t: 'ping' };
+  /** Heartbeat; `id` comes back in the pong. */
+  | { readonly t: 'ping'; readonly id: number };
 
 /** Where a stub threw. */
 export type EntryPoint = 'activate' | 'postMessage' | 'stop' | 'snapshot' | 'timer' | 'socket';
@@ -188,8 +189,14 @@ export type WorkerFrame =
   | { readonly t: 'ack'; readonly session: number; readonly bytes: number }
   /** A stub of `cid` went over its session's window; what it tried was refused. Sent once per episode. */
   | { readonly t: 'flood'; readonly cid: number; readonly what: string }
-  /** Heartbeat answer: JS heap in use, memory outside it, and unhandled rejections since the last pong. */
-  | { readonly t: 'pong'; readonly heap: number; readonly external: number; readonly rejections: number }
+  /** Heartbeat answer to ping `id`: JS heap in use, memory outside it, and unhandled rejections since the last pong. */
+  | {
+      readonly t: 'pong';
+      readonly id: number;
+      readonly heap: number;
+      readonly external: number;
+      readonly rejections: number;
+    }
   /**
    * An allocation was refused at the worker's array-buffer limit (see worker/buffers.ts): it
    * would have held `bytes`, and holds `held`. The Node host ends the worker. Sent once.

@@ -1,11 +1,11 @@
 import type { StubDescriptor } from '../core/generated/types.js';
 import { request } from '../core/message.js';
-import type { Realm } from './realm.js';
+import type { Sandbox } from './sandbox.js';
 import { wrapScript } from './script.js';
 
 /**
- * A realm's first package and first conversation pay for compiling the worker's code paths
- * (compartment creation, `ctx`, the channel) and the host's: about 3 ms on Node 20. A realm
+ * A sandbox's first package and first conversation pay for compiling the worker's code paths
+ * (compartment creation, `ctx`, the channel) and the host's: about 3 ms on Node 20. A sandbox
  * pays that before it says it is ready, with a built-in stub that answers one message and
  * stops, so that a cold package on a warm spare does not.
  */
@@ -34,16 +34,16 @@ const SCRIPT = wrapScript(`module.exports = { default: (ctx) => {
   };
 } };`);
 
-/** Runs the warm-up stub once in `realm`; never rejects (a realm that cannot is dying, and says so itself). */
-export async function warmUp(realm: Realm): Promise<void> {
+/** Runs the warm-up stub once in `sandbox`; never rejects (a sandbox that cannot is dying, and says so itself). */
+export async function warmUp(sandbox: Sandbox): Promise<void> {
   try {
-    const pkg = await realm.load('built-in warm-up', DESCRIPTOR, SCRIPT);
+    const pkg = await sandbox.load('built-in warm-up', DESCRIPTOR, SCRIPT);
     const here = `user://${DOMAIN}/warm-up`;
     let answered: () => void = () => {};
     const answer = new Promise<void>((resolve) => {
       answered = resolve;
     });
-    const handle = await realm.activate(pkg, {
+    const handle = await sandbox.activate(pkg, {
       id: 'warm-up',
       identity: { address: here },
       config: {},
@@ -55,6 +55,6 @@ export async function warmUp(realm: Realm): Promise<void> {
     await answer;
     await handle.stop();
   } catch {
-    // Nothing to do: the realm reports its own death.
+    // Nothing to do: the sandbox reports its own death.
   }
 }

@@ -5,9 +5,10 @@ import { type PolicyOption, resolvePolicy } from '../../core/policy.js';
 import type { HostFrame, StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
-import { Realm } from '../realm.js';
+import { Sandbox } from '../sandbox.js';
 import type { SocketFactory } from '../sockets.js';
-import { Runtime } from '../worker/runtime.js';
+import { Supervisor } from '../worker/supervisor.js';
+import { WorkerLink } from '../worker-link.js';
 import { ScriptCache } from './transform.js';
 import { openWebSocket } from './websocket.js';
 
@@ -34,7 +35,8 @@ export interface InlineHostOptions {
 export class InlineHost implements SandboxHost {
   readonly #trusted: ReadonlySet<string>;
   readonly #log: SandboxLogger;
-  readonly #realm: Realm;
+  readonly #link: WorkerLink;
+  readonly #sandbox: Sandbox;
   readonly #scripts = new ScriptCache();
   #closed = false;
 
@@ -53,30 +55,31 @@ export class InlineHost implements SandboxHost {
         const copy = structuredClone(frame);
         queueMicrotask(() => receive(copy));
       };
-    const runtime: Runtime = new Runtime({
-      post: port<WorkerFrame>((frame) => realm.receive(frame)),
+    const supervisor: Supervisor = new Supervisor({
+      post: port<WorkerFrame>((frame) => link.receive(frame)),
       // Trusted code: a plain function in this realm, with the same (module, exports, require) shape.
       evaluate: (script) => new Function(`return ${script}`)(),
       harden: freezeDeep,
       // The runtime's own thread: nothing here is the stubs' alone.
       memory: () => ({ heap: 0, external: 0 }),
     });
-    const realm: Realm = new Realm(
-      port<HostFrame>((frame) => runtime.receive(frame)),
-      {
-        label: 'inline',
-        runtime: 'node',
-        limits: hostLimits(policy, options.limits),
-        policy,
-        log: this.#log,
-        openSocket: options.openSocket ?? openWebSocket,
-      },
+    const limits = hostLimits(policy, options.limits);
+    const link: WorkerLink = new WorkerLink(
+      port<HostFrame>((frame) => supervisor.receive(frame)),
+      { label: 'inline', limits, log: this.#log },
     );
-    this.#realm = realm;
+    this.#link = link;
+    this.#sandbox = new Sandbox(link, {
+      runtime: 'node',
+      limits,
+      policy,
+      log: this.#log,
+      openSocket: options.openSocket ?? openWebSocket,
+    });
   }
 
   ready(): Promise<void> {
-    return this.#realm.ready;
+    return this.#sandbox.ready;
   }
 
   async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
@@ -92,20 +95,20 @@ export class InlineHost implements SandboxHost {
     }
     this.#log.warn({ stub: label, conversation: ctx.id }, `INLINE SANDBOX: running ${label} unisolated`);
     const script = await this.#scripts.get(pkg);
-    const loaded = await this.#realm.load(descriptorKey(pkg.descriptor), pkg.descriptor, script);
-    return this.#realm.activate(loaded, ctx);
+    const loaded = await this.#sandbox.load(descriptorKey(pkg.descriptor), pkg.descriptor, script);
+    return this.#sandbox.activate(loaded, ctx);
   }
 
   unload(pkg: VerifiedPackage<StubDescriptor>): void {
     this.#scripts.forget(pkg);
-    this.#realm.unload(descriptorKey(pkg.descriptor));
+    this.#sandbox.unload(descriptorKey(pkg.descriptor));
   }
 
   async terminate(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#realm.stopAll();
-    this.#realm.die(new ProtoflyError('PF_ERR_CLOSED', 'the inline sandbox host was terminated'));
+    await this.#sandbox.stopAll();
+    this.#link.die(new ProtoflyError('PF_ERR_CLOSED', 'the inline sandbox host was terminated'));
   }
 }
 

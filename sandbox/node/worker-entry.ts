@@ -9,7 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import { ProtoflyError } from '../../core/errors.js';
 import type { HostFrame } from '../channel.js';
 import { evaluateInCompartment } from '../worker/compartment.js';
-import { Runtime } from '../worker/runtime.js';
+import { Supervisor } from '../worker/supervisor.js';
 
 declare const lockdown: (options: Record<string, string>) => void;
 declare const harden: <T>(value: T) => T;
@@ -19,14 +19,14 @@ if (!port)
   throw new ProtoflyError('PF_ERR_CONFIG', 'sandbox-worker.js runs as a worker thread, not as a program');
 
 lockdown({
-  // The runtime catches every stub exception itself and counts stray rejections for the host.
+  // The supervisor catches every stub exception itself and counts stray rejections for the host.
   errorTrapping: 'none',
   unhandledRejectionTrapping: 'none',
 });
 // Errors thrown into stubs are ProtoflyErrors: their class is shared by every stub here.
 harden(ProtoflyError);
 
-const runtime = new Runtime({
+const supervisor = new Supervisor({
   post: (frame) => port.postMessage(frame),
   evaluate: evaluateInCompartment,
   harden,
@@ -35,5 +35,5 @@ const runtime = new Runtime({
     return { heap: heapUsed, external };
   },
 });
-process.on('unhandledRejection', () => runtime.rejection());
-port.on('message', (frame: HostFrame) => runtime.receive(frame));
+process.on('unhandledRejection', () => supervisor.rejection());
+port.on('message', (frame: HostFrame) => supervisor.receive(frame));

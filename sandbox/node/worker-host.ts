@@ -6,15 +6,17 @@ import { type PolicyOption, type ResolvedPolicy, resolvePolicy, withinCeiling } 
 import type { StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
-import { Realm } from '../realm.js';
+import { Sandbox } from '../sandbox.js';
 import type { SocketFactory } from '../sockets.js';
+import { WorkerLink } from '../worker-link.js';
 import { sandboxWorkerUrl } from './locate.js';
 import { ScriptCache, warmTransform } from './transform.js';
 import { openWebSocket } from './websocket.js';
 
 /** One worker's memory, from {@link NodeWorkerHost.measure}. */
 export interface SandboxMemory {
-  readonly realm: string;
+  /** The worker's label ("worker 3"). */
+  readonly sandbox: string;
   /** Packages evaluated in it, as `domain/name@version`. */
   readonly packages: readonly string[];
   /** Bytes of JS heap in use after a full collection. */
@@ -57,16 +59,17 @@ export interface NodeWorkerHostOptions {
 }
 
 /**
- * What a worker needs on top of its package's `memoryMb`: SES, the runtime and the channel
+ * What a worker needs on top of its package's `memoryMb`: SES, the supervisor and the channel
  * take about 8 MiB of heap (measured on Node 20), so the package's budget is its own.
  */
 const RUNTIME_HEAP_MB = 16;
 const MIB = 1024 * 1024;
 
-/** One worker thread and its realm. */
+/** One worker thread, the link to it and the sandbox it is. */
 interface Slot {
   readonly worker: Worker;
-  readonly realm: Realm;
+  readonly link: WorkerLink;
+  readonly sandbox: Sandbox;
   readonly memoryMb: number;
   /** How long it may leave a heartbeat unanswered, in ms. */
   readonly watchdogMs: number;
@@ -135,7 +138,7 @@ export class NodeWorkerHost implements SandboxHost {
   }
 
   ready(): Promise<void> {
-    return this.#spare?.realm.ready ?? Promise.resolve();
+    return this.#spare?.sandbox.ready ?? Promise.resolve();
   }
 
   async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
@@ -144,9 +147,9 @@ export class NodeWorkerHost implements SandboxHost {
     const { slot, fromSpare } = this.#place(pkg.descriptor);
     slot.pending++;
     try {
-      await slot.realm.ready;
-      const loaded = await slot.realm.load(descriptorKey(pkg.descriptor), pkg.descriptor, await script);
-      return await slot.realm.activate(loaded, ctx);
+      await slot.sandbox.ready;
+      const loaded = await slot.sandbox.load(descriptorKey(pkg.descriptor), pkg.descriptor, await script);
+      return await slot.sandbox.activate(loaded, ctx);
     } finally {
       slot.pending--;
       // Started after the cold package is running, so the two do not compete for a core.
@@ -157,7 +160,7 @@ export class NodeWorkerHost implements SandboxHost {
   unload(pkg: VerifiedPackage<StubDescriptor>): void {
     this.#scripts.forget(pkg);
     const key = descriptorKey(pkg.descriptor);
-    for (const slot of this.#slots) slot.realm.unload(key);
+    for (const slot of this.#slots) slot.sandbox.unload(key);
   }
 
   /**
@@ -168,7 +171,7 @@ export class NodeWorkerHost implements SandboxHost {
    * diagnostics, never for the message path.
    */
   async measure(): Promise<SandboxMemory[]> {
-    const slots = [...this.#slots].filter((slot) => slot !== this.#spare && !slot.realm.dead);
+    const slots = [...this.#slots].filter((slot) => slot !== this.#spare && !slot.link.dead);
     return Promise.all(
       slots.map(async (slot) => {
         slot.measuring++;
@@ -181,8 +184,8 @@ export class NodeWorkerHost implements SandboxHost {
         } finally {
           slot.measuring--;
         }
-        const { heap, external } = await slot.realm.measure();
-        return { realm: slot.realm.label, packages: slot.realm.packages, heap, external };
+        const { heap, external } = await slot.link.measure();
+        return { sandbox: slot.link.label, packages: slot.sandbox.packages, heap, external };
       }),
     );
   }
@@ -191,7 +194,7 @@ export class NodeWorkerHost implements SandboxHost {
     if (this.#closed) return;
     this.#closed = true;
     // The watchdog keeps running meanwhile: a stub stuck in a loop cannot hold up the stop.
-    await Promise.all([...this.#slots].map((slot) => slot.realm.stopAll()));
+    await Promise.all([...this.#slots].map((slot) => slot.sandbox.stopAll()));
     clearInterval(this.#watchdog);
     const closed = new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
     await Promise.all([...this.#slots].map((slot) => this.#end(slot, closed)));
@@ -208,14 +211,14 @@ export class NodeWorkerHost implements SandboxHost {
     const memoryMb = withinCeiling(descriptor, 'memoryMb', this.#memoryMb);
     const watchdogMs = withinCeiling(descriptor, 'watchdogMs', this.#watchdogMs);
     const fits = (slot: Slot | undefined): slot is Slot =>
-      slot !== undefined && !slot.realm.dead && slot.memoryMb === memoryMb && slot.watchdogMs === watchdogMs;
+      slot !== undefined && !slot.link.dead && slot.memoryMb === memoryMb && slot.watchdogMs === watchdogMs;
     const current = this.#byUnit.get(unit);
     if (fits(current)) return { slot: current, fromSpare: false };
     const share = this.#isolated.has(unit) ? `alone ${unit}` : `share ${this.#shareKey(descriptor)}`;
     const group = `${share} ${memoryMb} ${watchdogMs}`;
     let slot = this.#byGroup.get(group);
     let fromSpare = false;
-    if (!slot || slot.realm.dead) {
+    if (!slot || slot.link.dead) {
       const spare = this.#spare;
       fromSpare = fits(spare);
       if (fromSpare) this.#spare = undefined;
@@ -244,8 +247,12 @@ export class NodeWorkerHost implements SandboxHost {
     });
     // A sandbox worker never keeps the process alive on its own; the sockets it uses live in the host.
     worker.unref();
-    const realm = new Realm((frame) => worker.postMessage(frame), {
+    const link = new WorkerLink((frame) => worker.postMessage(frame), {
       label,
+      limits: this.#limits,
+      log: this.#log,
+    });
+    const sandbox = new Sandbox(link, {
       runtime: 'node',
       limits: this.#limits,
       policy: this.#policy,
@@ -254,7 +261,8 @@ export class NodeWorkerHost implements SandboxHost {
     });
     const slot: Slot = {
       worker,
-      realm,
+      link,
+      sandbox,
       memoryMb,
       watchdogMs,
       units: new Set(),
@@ -264,7 +272,7 @@ export class NodeWorkerHost implements SandboxHost {
     };
     this.#slots.add(slot);
     worker.on('message', (frame: WorkerFrame) => {
-      if (frame.t !== 'memory') return realm.receive(frame);
+      if (frame.t !== 'memory') return link.receive(frame);
       const [held, wanted] = [frame.held, frame.bytes].map((b) => Math.round(b / MIB));
       void this.#end(
         slot,
@@ -298,7 +306,7 @@ export class NodeWorkerHost implements SandboxHost {
 
   /** Starts a new spare unless one is up (or the host is closed). */
   #refill(): void {
-    if (this.#closed || (this.#spare && !this.#spare.realm.dead)) return;
+    if (this.#closed || (this.#spare && !this.#spare.link.dead)) return;
     this.#spare = this.#spawn(this.#memoryMb, this.#watchdogMs);
   }
 
@@ -321,14 +329,14 @@ export class NodeWorkerHost implements SandboxHost {
       if (this.#idle(slot, now)) {
         const idle = new ProtoflyError(
           'PF_ERR_CLOSED',
-          `sandbox ${slot.realm.label} was idle for ${this.#idleMs} ms`,
+          `sandbox ${slot.link.label} was idle for ${this.#idleMs} ms`,
         );
         void this.#end(slot, idle);
         continue;
       }
       const limitMb = slot.memoryMb + RUNTIME_HEAP_MB;
-      if (slot.realm.external > limitMb * MIB) {
-        const mb = Math.round(slot.realm.external / MIB);
+      if (slot.link.external > limitMb * MIB) {
+        const mb = Math.round(slot.link.external / MIB);
         void this.#end(
           slot,
           this.#error(
@@ -341,16 +349,16 @@ export class NodeWorkerHost implements SandboxHost {
       }
       // A worker still starting, or taking a heap snapshot for the host, runs none of a stub's
       // code: the time is not its silence.
-      const owes = slot.realm.started && slot.measuring === 0 && slot.realm.pongs < slot.realm.pings;
+      const owes = slot.link.started && slot.measuring === 0 && slot.link.pongs < slot.link.pings;
       slot.silence = owes ? slot.silence + ran : 0;
-      if (slot.silence > slot.watchdogMs) suspects.push({ slot, asked: slot.realm.pings });
-      slot.realm.ping();
+      if (slot.silence > slot.watchdogMs) suspects.push({ slot, asked: slot.link.pings });
+      slot.link.ping();
     }
     if (suspects.length === 0) return;
     // Confirm after this turn's I/O: an answer may be waiting behind a host that was itself busy.
     setImmediate(() => {
       for (const { slot, asked } of suspects) {
-        if (slot.realm.pongs >= asked) continue;
+        if (slot.link.pongs >= asked) continue;
         void this.#end(
           slot,
           this.#error(
@@ -365,7 +373,7 @@ export class NodeWorkerHost implements SandboxHost {
 
   /** True when `slot` (not the spare) has had nothing to do for `idleMs`; notes when it became idle. */
   #idle(slot: Slot, now: number): boolean {
-    if (slot === this.#spare || slot.pending > 0 || slot.realm.conversations > 0) {
+    if (slot === this.#spare || slot.pending > 0 || slot.sandbox.conversations > 0) {
       slot.idleSince = undefined;
       return false;
     }
@@ -380,7 +388,7 @@ export class NodeWorkerHost implements SandboxHost {
    */
   async #end(slot: Slot, err: ProtoflyError): Promise<void> {
     if (!this.#slots.delete(slot)) return;
-    slot.realm.die(err);
+    slot.link.die(err);
     const crashed = err.code !== 'PF_ERR_CLOSED';
     if (this.#spare === slot) this.#spare = undefined;
     if (slot.group !== undefined && this.#byGroup.get(slot.group) === slot) this.#byGroup.delete(slot.group);
@@ -388,8 +396,8 @@ export class NodeWorkerHost implements SandboxHost {
       if (this.#byUnit.get(unit) === slot) this.#byUnit.delete(unit);
       if (crashed && slot.units.size > 1) this.#isolated.add(unit);
     }
-    if (crashed) this.#log.warn({ realm: slot.realm.label, code: err.code }, err.message);
-    else this.#log.debug({ realm: slot.realm.label }, err.message);
+    if (crashed) this.#log.warn({ sandbox: slot.link.label, code: err.code }, err.message);
+    else this.#log.debug({ sandbox: slot.link.label }, err.message);
     this.#refill();
     await slot.worker.terminate();
   }
@@ -401,8 +409,8 @@ export class NodeWorkerHost implements SandboxHost {
     detail: Record<string, unknown> = {},
   ): ProtoflyError {
     const units = [...slot.units];
-    return new ProtoflyError(code, `sandbox ${slot.realm.label} (${units.join(', ') || 'idle'}) ${what}`, {
-      realm: slot.realm.label,
+    return new ProtoflyError(code, `sandbox ${slot.link.label} (${units.join(', ') || 'idle'}) ${what}`, {
+      sandbox: slot.link.label,
       packages: units,
       ...detail,
     });

@@ -15,7 +15,7 @@ import { ProtoflyError } from '../../core/errors.js';
  * bytes charged, so small allocations cost an addition. An allocation that would take the
  * realm over `limit` is refused (`PF_ERR_MEMORY`) and `over` is called: the realm holds at
  * most `limit` plus what was allocated before the last measure and never charged (the
- * runtime's own buffers, a few kilobytes). Sizes that only the allocation itself knows (an
+ * supervisor's own buffers, a few kilobytes). Sizes that only the allocation itself knows (an
  * iterable's, an encoded string's) are charged once known: those bytes came through the JS
  * heap, whose limit bounds them.
  */

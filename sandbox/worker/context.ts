@@ -1,14 +1,14 @@
 import type { Message } from '../../core/message.js';
 import type { SocketDelegate, StubContext, StubStatus } from '../../core/stub.js';
 import type { FrameIdentity } from '../channel.js';
-import type { Instance } from './instance.js';
+import type { WorkerInstance } from './instance.js';
 
 /**
- * Builds the `ctx` a stub's `activate` receives: plain closures over its {@link Instance},
+ * Builds the `ctx` a stub's `activate` receives: plain closures over its {@link WorkerInstance},
  * hardened, so the stub can neither reach the instance nor change what other code sees.
  */
 export function createContext(
-  instance: Instance,
+  instance: WorkerInstance,
   domain: string,
   identity: FrameIdentity,
   peer: string | undefined,

@@ -31,8 +31,8 @@ export interface WorkerPackage {
   readonly limits: PackageLimits;
 }
 
-/** What an instance needs from the runtime it lives in. */
-export interface InstanceRuntime {
+/** What an instance needs from the supervisor it lives in. */
+export interface InstanceSupervisor {
   readonly limits: StubLimits;
   post(frame: WorkerFrame): void;
   harden<T>(value: T): T;
@@ -40,15 +40,16 @@ export interface InstanceRuntime {
   nextId(): number;
   addSocket(socket: WorkerSocket): void;
   /** The instance ended (stopped or failed): forget it. */
-  ended(instance: Instance): void;
+  ended(instance: WorkerInstance): void;
 }
 
 const CLOSE_CODE_OK = (code: number) => code === 1000 || (code >= 3000 && code <= 4999);
 
 /**
- * One stub instance (one conversation) inside the worker: the worker side of every `ctx`
- * capability, and the guard around every call into the stub. Whatever the stub throws, in
- * whichever entry point, ends this instance and no other.
+ * The worker side of one stub instance (one conversation's; the host side is
+ * sandbox/instance.ts): what backs every `ctx` capability, and the guard around every call
+ * into the stub. Whatever the stub throws, in whichever entry point, ends this instance and
+ * no other.
  *
  * Timers and sockets may serve the whole session (one connection shared by a domain's
  * conversations, driven by the first one's `ctx`). So once the instance ends, its `ctx` still
@@ -56,7 +57,7 @@ const CLOSE_CODE_OK = (code: number) => code === 1000 || (code >= 3000 && code <
  * the timers it failed with go on for the session (see {@link WorkerSession}); what is
  * the conversation's own (`send`, `status`, `log`) ends with it.
  */
-export class Instance {
+export class WorkerInstance {
   #status: StubStatus = 'created';
   #state: 'active' | 'stopping' | 'ended' = 'active';
   stub: Stub | undefined;
@@ -69,11 +70,11 @@ export class Instance {
     readonly cid: number,
     readonly pkg: WorkerPackage,
     readonly session: WorkerSession,
-    readonly runtime: InstanceRuntime,
+    readonly supervisor: InstanceSupervisor,
     /** The one address it may send from (`ctx.peer`); undefined for the inbox. */
     readonly peer?: string,
   ) {
-    this.#logRate = new RateLimit(runtime.limits.logPerSecond, runtime.limits.logBurst);
+    this.#logRate = new RateLimit(supervisor.limits.logPerSecond, supervisor.limits.logBurst);
     session.instances.add(this);
     const { messagesPerSecond } = pkg.limits;
     this.#sendRate = new RateLimit(messagesPerSecond, messagesPerSecond);
@@ -101,7 +102,7 @@ export class Instance {
     // The stub had no say in this end: its timers may drive what the session's other
     // instances share, so they go on for the session.
     this.#end(true);
-    this.runtime.post({ t: 'failed', cid: this.cid, where, error: why });
+    this.supervisor.post({ t: 'failed', cid: this.cid, where, error: why });
   }
 
   /** Calls the stub's `stop()` (bounded by `stopTimeoutMs`), then ends the instance. */
@@ -114,13 +115,13 @@ export class Instance {
       settled = true;
       clearTimeout(timer);
       this.#end(false);
-      this.runtime.post(
+      this.supervisor.post(
         error === undefined ? { t: 'stopped', cid: this.cid } : { t: 'stopped', cid: this.cid, error },
       );
     };
     const timer = setTimeout(
-      () => finish(`stop() did not settle within ${this.runtime.limits.stopTimeoutMs} ms`),
-      this.runtime.limits.stopTimeoutMs,
+      () => finish(`stop() did not settle within ${this.supervisor.limits.stopTimeoutMs} ms`),
+      this.supervisor.limits.stopTimeoutMs,
     );
     try {
       Promise.resolve(this.stub?.stop()).then(
@@ -145,7 +146,7 @@ export class Instance {
       else clearTimeout(timer);
     }
     this.#timers.clear();
-    this.runtime.ended(this);
+    this.supervisor.ended(this);
   }
 
   // ---- the capabilities behind ctx ----
@@ -236,15 +237,15 @@ export class Instance {
     if (this.session.sockets.size >= max) {
       throw this.#refuse('PF_ERR_FLOOD', `ctx.connect: the session already holds ${max} sockets`);
     }
-    const sock = this.runtime.nextId();
+    const sock = this.supervisor.nextId();
     this.#post(
       { t: 'connect', cid: agent.cid, session: this.session.id, sock, url: allowed, protocols: list },
       'connect',
     );
     const socket: WorkerSocket = { sock, session: this.session, opener: this, delegate, state: 'connecting' };
     this.session.sockets.set(sock, socket);
-    this.runtime.addSocket(socket);
-    return this.runtime.harden({
+    this.supervisor.addSocket(socket);
+    return this.supervisor.harden({
       send: (data: string) => this.#socketSend(socket, data),
       close: (code?: number, reason?: string) => this.#socketClose(socket, code, reason),
     });
@@ -282,7 +283,7 @@ export class Instance {
       throw this.#refuse('PF_ERR_FLOOD', `ctx.${what}: ${max} timers are pending already, the limit`);
     }
     const delay = Math.min(Math.max(Number(ms) || 0, 0), 2 ** 31 - 1);
-    const id = this.runtime.nextId();
+    const id = this.supervisor.nextId();
     const run = () => {
       if (!repeat) {
         this.#timers.delete(id);
@@ -320,7 +321,7 @@ export class Instance {
     const session = this.session;
     if (!session.out.take(costOf(frame))) {
       if (session.flood === undefined) {
-        session.flood = this.runtime.harden(
+        session.flood = this.supervisor.harden(
           new ProtoflyError(
             'PF_ERR_FLOOD',
             `${what} refused: session ${session.id} has ${session.out.inFlight} bytes unacknowledged (window ${session.out.windowBytes}); what its stubs send is refused until the host catches up`,
@@ -328,11 +329,11 @@ export class Instance {
           ),
         );
         const cid = this.#state === 'ended' ? (this.session.steward?.cid ?? this.cid) : this.cid;
-        this.runtime.post({ t: 'flood', cid, what });
+        this.supervisor.post({ t: 'flood', cid, what });
       }
       throw session.flood;
     }
-    this.runtime.post(frame);
+    this.supervisor.post(frame);
   }
 
   /**
@@ -344,10 +345,10 @@ export class Instance {
     const session = this.session;
     if (session.flood === undefined) {
       const rate = this.pkg.limits.messagesPerSecond;
-      session.flood = this.runtime.harden(
+      session.flood = this.supervisor.harden(
         this.#refuse('PF_ERR_FLOOD', `ctx.send refused: over ${rate} messages per second`),
       );
-      this.runtime.post({ t: 'flood', cid: this.cid, what: `send (over ${rate} per second)` });
+      this.supervisor.post({ t: 'flood', cid: this.cid, what: `send (over ${rate} per second)` });
     }
     throw session.flood;
   }
@@ -358,7 +359,7 @@ export class Instance {
    *
    * @throws ProtoflyError `PF_ERR_CLOSED` when the instance ended and its session has no other.
    */
-  #agent(what: string): Instance {
+  #agent(what: string): WorkerInstance {
     if (this.#state !== 'ended') return this;
     const steward = this.session.steward;
     if (steward) return steward;
@@ -375,7 +376,7 @@ export class Instance {
   }
 
   #assertSize(what: string, length: number): void {
-    const max = this.runtime.limits.maxFrameBytes;
+    const max = this.supervisor.limits.maxFrameBytes;
     if (length > max)
       throw this.#refuse('PF_ERR_TOO_LARGE', `${what} of ${length} characters is over ${max}`);
   }

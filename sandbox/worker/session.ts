@@ -4,23 +4,24 @@ import type { EntryPoint } from '../channel.js';
 import { Credit } from '../credit.js';
 import { describeError } from './describe.js';
 import { guard } from './guard.js';
-import type { Instance } from './instance.js';
+import type { WorkerInstance } from './instance.js';
 
 /** A WebSocket the host holds for a stub, seen from the worker. */
 export interface WorkerSocket {
   readonly sock: number;
   readonly session: WorkerSession;
   /** The instance that opened it: its delegate's exceptions fail that instance, or once it ended, are the session's. */
-  readonly opener: Instance;
+  readonly opener: WorkerInstance;
   readonly delegate: SocketDelegate;
   state: 'connecting' | 'open' | 'closed';
 }
 
 /**
- * What the instances of one stub share per (package, domain, identity): the `ctx.session`
- * store, the sockets they opened (a socket lives as long as its session, so one connection
- * can serve many conversations), the timers of instances that failed, and the session's
- * credit in both directions.
+ * The worker side of a stub session (what the instances of one stub share per package, domain
+ * and identity; the host side is sandbox/session.ts): the `ctx.session` store, the sockets
+ * they opened (a socket lives as long as its session, so one connection can serve many
+ * conversations), the timers of instances that failed, and the session's credit in both
+ * directions.
  *
  * One instance's end touches no other's timers, sockets or routing: it leaves the session at
  * once, and what it left there (timers, sockets, the delegates on them) goes on while another
@@ -37,7 +38,7 @@ export class WorkerSession {
   readonly in: Credit;
   readonly sockets = new Map<number, WorkerSocket>();
   /** The instances running on it, oldest first. */
-  readonly instances = new Set<Instance>();
+  readonly instances = new Set<WorkerInstance>();
   /** Timers the session took over from instances that ended, by id. */
   readonly timers = new Map<number, ReturnType<typeof setTimeout>>();
   /**
@@ -66,7 +67,7 @@ export class WorkerSession {
   }
 
   /** The oldest instance running on the session: it acts for the ones that ended. */
-  get steward(): Instance | undefined {
+  get steward(): WorkerInstance | undefined {
     for (const instance of this.instances) return instance;
     return undefined;
   }

@@ -39,7 +39,7 @@ type State = 'idle' | 'connecting' | 'live' | 'waiting' | 'failed' | 'closed';
 type Slot = 'connect' | 'flush' | 'inbox' | 'receipt' | 'ping';
 
 interface Pending extends Outgoing {
-  readonly conversation: Conversation;
+  readonly conversation: Member;
   /** It went on a socket once (or another version's instance may have sent it): it cannot be withdrawn. */
   wired: boolean;
 }
@@ -54,8 +54,8 @@ interface Inbound {
   readonly n: number;
 }
 
-/** One stub instance (one conversation) on the shared connection. */
-export class Conversation {
+/** One stub instance (one conversation's) as a member of the shared connection: joins, posts, leaves. */
+export class Member {
   /** The last status reported for this conversation. */
   status: StubStatus = 'created';
   /** Addresses this conversation sent to: messages from them come back to it. */
@@ -127,7 +127,7 @@ export class Conversation {
  */
 export class Connection {
   readonly #settings: JsonWsSettings | undefined;
-  readonly #conversations: Conversation[] = [];
+  readonly #conversations: Member[] = [];
   readonly #outbox = new Outbox<Pending>();
   readonly #inbox: Inbound[] = [];
   readonly #seen: Seen;
@@ -175,7 +175,7 @@ export class Connection {
   }
 
   /** The conversation of `ctx` on its session's connection, which is made on first use. */
-  static join(ctx: StubContext): Conversation {
+  static join(ctx: StubContext): Member {
     let connection = ctx.session.get(SESSION_KEY) as Connection | undefined;
     if (!connection) {
       connection = new Connection(ctx);
@@ -184,8 +184,8 @@ export class Connection {
     return connection.#join(ctx);
   }
 
-  #join(ctx: StubContext): Conversation {
-    const conversation = new Conversation(ctx, this);
+  #join(ctx: StubContext): Member {
+    const conversation = new Member(ctx, this);
     this.#conversations.push(conversation);
     if (this.#state === 'idle' && !this.#settings) this.#fail('ctx.config has no url');
     if (this.#state === 'failed') conversation.report('failed', this.#failure);
@@ -200,7 +200,7 @@ export class Connection {
    * Takes over a conversation another version ran (a live swap): its peers, its hyperty
    * addresses, and its unacknowledged messages, queued first and sent again.
    */
-  #takeOver(conversation: Conversation, snapshot: JsonWsSnapshot): void {
+  #takeOver(conversation: Member, snapshot: JsonWsSnapshot): void {
     for (const peer of snapshot.peers) conversation.peers.add(peer);
     for (const h of snapshot.hyperties) this.#claim(conversation, h);
     // The other version may have sent them: none of them can be withdrawn any more.
@@ -208,14 +208,14 @@ export class Connection {
   }
 
   /** Remembers a hyperty address of `conversation`, to claim on (re)connecting. */
-  #claim(conversation: Conversation, hyperty: string): void {
+  #claim(conversation: Member, hyperty: string): void {
     if (this.#hyperties.size >= MAX_HYPERTIES && !this.#hyperties.has(hyperty)) return;
     this.#hyperties.add(hyperty);
     conversation.hyperties.add(hyperty);
   }
 
   /** The snapshot of one conversation on this connection (see snapshot.ts). */
-  snapshotOf(conversation: Conversation): JsonWsSnapshot {
+  snapshotOf(conversation: Member): JsonWsSnapshot {
     return {
       v: 1,
       peers: [...conversation.peers],
@@ -231,7 +231,7 @@ export class Connection {
    * code. A withdrawal (core/stub.ts) is answered here: 200 when the request it names never
    * went on a socket (taken out), 409 when it did, 404 when it is not held.
    */
-  send(conversation: Conversation, msg: Message, wired = false): void {
+  send(conversation: Member, msg: Message, wired = false): void {
     if (this.#state === 'closed') return;
     const s = this.#settings!;
     const withdrawn = withdrawnId(msg);
@@ -258,7 +258,7 @@ export class Connection {
     this.#flush();
   }
 
-  #withdraw(conversation: Conversation, msg: Message, id: string): void {
+  #withdraw(conversation: Member, msg: Message, id: string): void {
     const entry = this.#outbox.entries.find((e) => e.msg.id === id && e.conversation === conversation);
     if (!entry) return this.#answer(conversation, msg, 404, `${id} is not held`);
     if (entry.wired) return this.#answer(conversation, msg, 409, `${id} was sent already`);
@@ -267,7 +267,7 @@ export class Connection {
   }
 
   /** A conversation ended: the connection closes with the last, or moves to the oldest one left. */
-  leave(conversation: Conversation): void {
+  leave(conversation: Member): void {
     const i = this.#conversations.indexOf(conversation);
     if (i < 0) return;
     this.#conversations.splice(i, 1);
@@ -598,7 +598,7 @@ export class Connection {
   }
 
   /** Answers a request locally (that it could not go, or a withdrawal); a response is only logged. */
-  #answer(conversation: Conversation, msg: Message, code: number, description: string): void {
+  #answer(conversation: Member, msg: Message, code: number, description: string): void {
     if (msg.type === 'response') {
       return conversation.ctx.log.warn('json-ws: response not delivered', { id: msg.id, code, description });
     }
@@ -617,7 +617,7 @@ export class Connection {
 }
 
 /** Puts `m` on the runtime bus through `c`: taken, refused by it (not its peer), or busy (try later). */
-function offer(c: Conversation, m: Message): 'taken' | 'refused' | 'busy' {
+function offer(c: Member, m: Message): 'taken' | 'refused' | 'busy' {
   try {
     c.ctx.send(m);
     return 'taken';

@@ -33,8 +33,8 @@ const UNREGISTER_WAIT_MS = 2000;
 
 type State = 'connecting' | 'live' | 'disconnected' | 'failed' | 'closed';
 
-/** One stub instance (one conversation, or the inbox) on the shared user agent. */
-export class StubConversation {
+/** One stub instance (one conversation's, or the inbox's) as a member of the shared user agent: joins, posts, leaves. */
+export class Member {
   status: StubStatus = 'created';
 
   constructor(
@@ -85,7 +85,7 @@ export class UserAgent implements SessionHost {
   readonly timers: TimerQueue;
   readonly core: UserAgentCore;
   readonly #settings: SipWsSettings;
-  readonly #conversations: StubConversation[] = [];
+  readonly #conversations: Member[] = [];
   readonly #transport: Transport;
   readonly #chat = new Chat(this);
   readonly #calls = new Calls(this);
@@ -129,7 +129,7 @@ export class UserAgent implements SessionHost {
   }
 
   /** The conversation of `ctx` on its session's user agent, made (and connected) on first use. */
-  static join(ctx: StubContext): StubConversation {
+  static join(ctx: StubContext): Member {
     let ua = ctx.session.get(SESSION_KEY) as UserAgent | undefined;
     if (!ua) {
       ua = new UserAgent(ctx);
@@ -138,7 +138,7 @@ export class UserAgent implements SessionHost {
       if (missing) ua.#fail(`PF_ERR_CONFIG: ${missing}`);
       else ua.#transport.connect();
     }
-    const conversation = new StubConversation(ctx, ua);
+    const conversation = new Member(ctx, ua);
     ua.#conversations.push(conversation);
     if (ua.#state === 'failed') conversation.report('failed', ua.#failure);
     else conversation.report(ua.#state === 'live' ? 'live' : 'connecting');
@@ -148,7 +148,7 @@ export class UserAgent implements SessionHost {
   // ---- the app's side ----
 
   /** A message from the runtime for the far side, through `from`. */
-  post(from: StubConversation, msg: Message): void {
+  post(from: Member, msg: Message): void {
     if (msg.type === 'response') return this.#answered(msg.id, msg.body.code, msg.body.description);
     const app: AppRequest = {
       id: msg.id,
@@ -178,7 +178,7 @@ export class UserAgent implements SessionHost {
   }
 
   /** A conversation ended; with the last one the binding is removed and the socket closed. */
-  async leave(conversation: StubConversation): Promise<void> {
+  async leave(conversation: Member): Promise<void> {
     const i = this.#conversations.indexOf(conversation);
     if (i < 0) return;
     this.#conversations.splice(i, 1);
@@ -418,7 +418,7 @@ export class UserAgent implements SessionHost {
 }
 
 /** Answers the app's request `msg` through the conversation it came by (a response from the peer). */
-function answer(conversation: StubConversation, msg: Message, code: number, description?: string): void {
+function answer(conversation: Member, msg: Message, code: number, description?: string): void {
   try {
     conversation.ctx.send({
       id: msg.id,

@@ -3,16 +3,16 @@ import type { Message } from '../../core/message.js';
 import type { StubContext } from '../../core/stub.js';
 import { FRAME_COST, type PackageLimits, type WorkerFrame } from '../channel.js';
 import { DEFAULT_LIMITS } from '../defaults.js';
-import { Runtime } from './runtime.js';
+import { Supervisor } from './supervisor.js';
 
 /**
- * A runtime on a fake port, with one instance of a stub that, on each message, sends updates
+ * A supervisor on a fake port, with one instance of a stub that, on each message, sends updates
  * until it has been refused `refusals` times; what it caught lands in `caught`.
  */
 function flooding(
   refusals: number,
   limits: PackageLimits = DEFAULT_LIMITS,
-): { runtime: Runtime; frames: WorkerFrame[]; caught: unknown[] } {
+): { supervisor: Supervisor; frames: WorkerFrame[]; caught: unknown[] } {
   const frames: WorkerFrame[] = [];
   const caught: unknown[] = [];
   const activate = (ctx: StubContext) => ({
@@ -28,7 +28,7 @@ function flooding(
     },
     stop() {},
   });
-  const runtime = new Runtime({
+  const supervisor = new Supervisor({
     post: (frame) => frames.push(frame),
     // The package script's completion value: a factory in this realm, standing in for a compartment's.
     evaluate: () => (pkg: { exports: unknown }) => {
@@ -37,9 +37,9 @@ function flooding(
     harden: <T>(value: T) => Object.freeze(value),
     memory: () => ({ heap: 0, external: 0 }),
   });
-  runtime.receive({ t: 'init', limits: { ...DEFAULT_LIMITS, windowBytes: 2048 } });
-  runtime.receive({ t: 'load', pkg: 1, name: 'flood', script: '', endpoints: [], limits });
-  runtime.receive({
+  supervisor.receive({ t: 'init', limits: { ...DEFAULT_LIMITS, windowBytes: 2048 } });
+  supervisor.receive({ t: 'load', pkg: 1, name: 'flood', script: '', endpoints: [], limits });
+  supervisor.receive({
     t: 'activate',
     cid: 2,
     pkg: 1,
@@ -48,7 +48,7 @@ function flooding(
     identity: { address: 'user://a.example/alice' },
     config: {},
   });
-  return { runtime, frames, caught };
+  return { supervisor, frames, caught };
 }
 
 const execute: Message = {
@@ -59,13 +59,13 @@ const execute: Message = {
   body: { method: 'flood', params: {} },
 };
 
-describe('worker runtime: a flooding stub', () => {
+describe('worker supervisor: a flooding stub', () => {
   it('is refused with one hardened error per episode, which the next ack ends', async () => {
-    const { runtime, frames, caught } = flooding(3);
+    const { supervisor, frames, caught } = flooding(3);
     // activate settles a microtask later.
     await Promise.resolve();
     expect(frames.some((f) => f.t === 'activated')).toBe(true);
-    runtime.receive({ t: 'deliver', cid: 2, session: 3, json: JSON.stringify(execute) });
+    supervisor.receive({ t: 'deliver', cid: 2, session: 3, json: JSON.stringify(execute) });
 
     // Refusing must cost next to nothing (a stub refused in a loop otherwise holds the worker
     // past its watchdog): every refusal of the episode is the same error, frozen.
@@ -79,8 +79,8 @@ describe('worker runtime: a flooding stub', () => {
     // The host acknowledges what it took: a new episode, with its own error and report.
     const sent = frames.filter((f) => f.t === 'send');
     const bytes = sent.reduce((sum, f) => sum + (f.t === 'send' ? FRAME_COST + f.json.length : 0), 0);
-    runtime.receive({ t: 'ack', session: 3, bytes });
-    runtime.receive({ t: 'deliver', cid: 2, session: 3, json: JSON.stringify({ ...execute, id: 'y' }) });
+    supervisor.receive({ t: 'ack', session: 3, bytes });
+    supervisor.receive({ t: 'deliver', cid: 2, session: 3, json: JSON.stringify({ ...execute, id: 'y' }) });
     expect(frames.filter((f) => f.t === 'send').length).toBeGreaterThan(sent.length);
     expect(caught).toHaveLength(6);
     expect(caught[3]).not.toBe(first);
@@ -89,9 +89,9 @@ describe('worker runtime: a flooding stub', () => {
   });
 
   it('is held to the message rate its package was given, below the window', async () => {
-    const { runtime, frames, caught } = flooding(2, { ...DEFAULT_LIMITS, messagesPerSecond: 3 });
+    const { supervisor, frames, caught } = flooding(2, { ...DEFAULT_LIMITS, messagesPerSecond: 3 });
     await Promise.resolve();
-    runtime.receive({ t: 'deliver', cid: 2, session: 3, json: JSON.stringify(execute) });
+    supervisor.receive({ t: 'deliver', cid: 2, session: 3, json: JSON.stringify(execute) });
     // A burst of one second's worth, then the same frozen refusal, reported once.
     expect(frames.filter((f) => f.t === 'send')).toHaveLength(3);
     expect(caught).toHaveLength(2);

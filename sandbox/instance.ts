@@ -7,19 +7,20 @@ import type { ConversationContext, SandboxLogger, StubHandle } from './host.js';
 import { allowSenders, type SenderCheck } from './sender.js';
 import type { HostSession } from './session.js';
 
-/** What a conversation needs from the realm it runs in. */
-export interface ConversationLink {
+/** What a host instance needs from the sandbox it runs in. */
+export interface InstanceOwner {
   post(frame: HostFrame): void;
-  /** The conversation ended (failed or stopped): release its session. Called once. */
-  release(conversation: Conversation): void;
+  /** The instance ended (failed or stopped): release its session. Called once. */
+  release(instance: HostInstance): void;
   readonly log: SandboxLogger;
 }
 
 /**
- * One stub instance seen from the host: the {@link StubHandle} the runtime holds, and the
- * checks on everything the stub sends across (schema, `from`, status transitions).
+ * The host side of one stub instance (one conversation's; the worker side is
+ * worker/instance.ts): the {@link StubHandle} the runtime holds, and the checks on everything
+ * the stub sends across (schema, `from`, status transitions).
  */
-export class Conversation implements StubHandle {
+export class HostInstance implements StubHandle {
   #status: StubStatus = 'created';
   /** Failed or stopped as far as the host is concerned: nothing more goes in. */
   #ended = false;
@@ -42,7 +43,7 @@ export class Conversation implements StubHandle {
     /** The limits selected for the stub's package. */
     readonly limits: PackageLimits,
     readonly ctx: ConversationContext,
-    readonly link: ConversationLink,
+    readonly owner: InstanceOwner,
   ) {
     this.#canSend = allowSenders(ctx.from);
     this.activated = new Promise<StubHandle>((resolve, reject) => {
@@ -80,7 +81,7 @@ export class Conversation implements StubHandle {
         { conversation: this.id, window: this.session.out.windowBytes },
       );
     }
-    this.link.post(frame);
+    this.owner.post(frame);
   }
 
   stop(): Promise<void> {
@@ -89,7 +90,7 @@ export class Conversation implements StubHandle {
       this.#stopped = resolve;
     });
     if (this.#ended) this.#finish();
-    else this.link.post({ t: 'stop', cid: this.cid });
+    else this.owner.post({ t: 'stop', cid: this.cid });
     return this.#stopping;
   }
 
@@ -101,7 +102,7 @@ export class Conversation implements StubHandle {
     }
     return new Promise((resolve, reject) => {
       this.#snapshots.push({ resolve, reject });
-      this.link.post({ t: 'snapshot', cid: this.cid });
+      this.owner.post({ t: 'snapshot', cid: this.cid });
     });
   }
 
@@ -165,7 +166,7 @@ export class Conversation implements StubHandle {
     if (status !== 'failed' && status !== 'stopped') return;
     this.#ended = true;
     // The worker's `stopped` answer releases the conversation (see onStopped).
-    if (!this.#stopping) this.link.post({ t: 'stop', cid: this.cid });
+    if (!this.#stopping) this.owner.post({ t: 'stop', cid: this.cid });
   }
 
   /** The stub's snapshot arrived, or `error` says why it was refused (over the frame limit). */
@@ -195,7 +196,7 @@ export class Conversation implements StubHandle {
   /** Something the stub did was refused; the conversation goes on. Logged at debug: a stub can refuse itself often. */
   refused(err: ProtoflyError): void {
     if (this.#ended) return;
-    this.link.log.debug({ conversation: this.id, stub: this.stub, code: err.code }, err.message);
+    this.owner.log.debug({ conversation: this.id, stub: this.stub, code: err.code }, err.message);
     this.#tell(() => this.ctx.delegate?.onRefused?.(err));
   }
 
@@ -206,7 +207,7 @@ export class Conversation implements StubHandle {
     if (!this.#ended) {
       this.#ended = true;
       this.#status = 'failed';
-      this.link.log.warn({ conversation: this.id, stub: this.stub, code: err.code }, err.message);
+      this.owner.log.warn({ conversation: this.id, stub: this.stub, code: err.code }, err.message);
       this.#tell(() => this.ctx.delegate?.onStatus?.('failed', err.message, err));
     }
     this.#activation?.reject(err);
@@ -233,7 +234,7 @@ export class Conversation implements StubHandle {
   #release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.link.release(this);
+    this.owner.release(this);
   }
 
   #setStatus(status: StubStatus, detail: string | undefined): void {
@@ -246,7 +247,7 @@ export class Conversation implements StubHandle {
     try {
       call();
     } catch (err) {
-      this.link.log.error(
+      this.owner.log.error(
         { conversation: this.id, stub: this.stub },
         `a sandbox delegate threw: ${(err as Error)?.message ?? String(err)}`,
       );

@@ -11,44 +11,45 @@ import {
 import { compileEndpoints } from '../endpoint.js';
 import { createContext } from './context.js';
 import { describeError } from './describe.js';
-import { Instance, type InstanceRuntime, type WorkerPackage } from './instance.js';
+import { type InstanceSupervisor, WorkerInstance, type WorkerPackage } from './instance.js';
 import { WorkerSession, type WorkerSocket } from './session.js';
 
-/** What the runtime needs from the realm it runs in (a locked-down worker, or the inline host's thread). */
-export interface RuntimeOptions {
+/** What the supervisor needs from where it runs (a locked-down worker, or the inline host's thread). */
+export interface SupervisorOptions {
   /** Posts a frame to the host. */
   post(frame: WorkerFrame): void;
   /**
    * Evaluates a package script (see the `load` frame) where the package gets nothing but what
-   * the realm allows, and returns its completion value.
+   * the sandbox allows, and returns its completion value.
    */
   evaluate(script: string, name: string): unknown;
   /** Makes a value tamper-proof before a stub can see it. */
   harden<T>(value: T): T;
   /**
-   * Bytes of JS heap this realm uses, and bytes it holds outside its heap (array buffers: the
+   * Bytes of JS heap this thread uses, and bytes it holds outside its heap (array buffers: the
    * heap limit does not cover them).
    */
   memory(): { readonly heap: number; readonly external: number };
 }
 
 /**
- * The worker side of the channel: evaluates packages, runs one {@link Instance} per
- * conversation, keeps sessions and their credit, and answers the heartbeat. It runs beneath
+ * The worker side of the channel, beneath the stubs: evaluates packages, runs one
+ * {@link WorkerInstance} per conversation, keeps sessions and their credit, and answers the
+ * heartbeat. It runs beneath
  * the stubs (in the worker's start compartment), so nothing a stub does reaches it except
  * through the hardened `ctx` it was given.
  */
-export class Runtime implements InstanceRuntime {
+export class Supervisor implements InstanceSupervisor {
   #limits: StubLimits | undefined;
   readonly #packages = new Map<number, WorkerPackage>();
-  readonly #instances = new Map<number, Instance>();
+  readonly #instances = new Map<number, WorkerInstance>();
   readonly #sessions = new Map<number, WorkerSession>();
   readonly #sockets = new Map<number, WorkerSocket>();
   readonly #refuseRequire: (name: unknown) => never;
   #ids = 0;
   #rejections = 0;
 
-  constructor(readonly options: RuntimeOptions) {
+  constructor(readonly options: SupervisorOptions) {
     this.#refuseRequire = options.harden((name: unknown) => {
       throw new ProtoflyError(
         'PF_ERR_SANDBOX',
@@ -80,7 +81,7 @@ export class Runtime implements InstanceRuntime {
       }
       case 'ping': {
         const { heap, external } = this.options.memory();
-        this.options.post({ t: 'pong', heap, external, rejections: this.#rejections });
+        this.options.post({ t: 'pong', id: frame.id, heap, external, rejections: this.#rejections });
         this.#rejections = 0;
         return;
       }
@@ -115,7 +116,7 @@ export class Runtime implements InstanceRuntime {
     }
   }
 
-  /** A promise rejection nobody handled: a stub's, since the runtime handles its own. Counted for the host. */
+  /** A promise rejection nobody handled: a stub's, since the supervisor handles its own. Counted for the host. */
   rejection(): void {
     this.#rejections++;
   }
@@ -137,7 +138,7 @@ export class Runtime implements InstanceRuntime {
     this.#sockets.set(socket.sock, socket);
   }
 
-  ended(instance: Instance): void {
+  ended(instance: WorkerInstance): void {
     this.#instances.delete(instance.cid);
   }
 
@@ -191,7 +192,7 @@ export class Runtime implements InstanceRuntime {
       session = new WorkerSession(frame.session, this.limits.windowBytes, this.options.harden);
       this.#sessions.set(frame.session, session);
     }
-    const instance = new Instance(cid, pkg, session, this, frame.peer);
+    const instance = new WorkerInstance(cid, pkg, session, this, frame.peer);
     this.#instances.set(cid, instance);
 
     // Settles once, with a stub or with why there is none.
