@@ -77,7 +77,8 @@ async function scriptedNode(script: (peer: Peer, frame: JsonWsFrame) => void, re
       peer.frames.push(frame);
       for (const heard of hearing) heard(peer, frame);
       if (frame.t !== 'auth') script(peer, frame);
-      else if (ready) ws.send(JSON.stringify({ t: 'ready', address: ALICE, hyperties: frame.hyperties ?? [] }));
+      else if (ready)
+        ws.send(JSON.stringify({ t: 'ready', address: ALICE, hyperties: frame.hyperties ?? [] }));
       changed();
     });
     ws.on('close', changed);
