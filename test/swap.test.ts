@@ -27,6 +27,11 @@ const JSON_WS = join(import.meta.dirname, '../plugins/stubs/json-ws');
 const stub = (name: string) => join(import.meta.dirname, 'stubs', name);
 /** Quick retries, so a test about an outage does not wait for the production back-off. */
 const WATCH = { retryMs: 50, maxRetryMs: 200, pollMs: 100 };
+/**
+ * No stub here spins; the policy's 2 s ended a healthy worker (16 MiB ballast, collected) at a
+ * load of 22 on two cores. The watchdog has its own test (sandbox-watchdog.test.ts).
+ */
+const WATCHDOG_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (m: Incoming) => (m.body as { text: string }).text;
@@ -51,7 +56,7 @@ let domains: Domains | undefined;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
-  host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
+  host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet, watchdogMs: WATCHDOG_MS });
   await host.ready();
 });
 afterAll(() => host?.terminate());
@@ -238,7 +243,7 @@ describe('new-conversations', () => {
     const bob = d.runtime(BOB, { host });
     const carol = d.runtime(CAROL, { host });
     await Promise.all([bob.runtime.register(), carol.runtime.register()]);
-    const own = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
+    const own = new NodeWorkerHost({ policy: developmentPolicy, log: quiet, watchdogMs: WATCHDOG_MS });
     try {
       const alice = d.runtime(ALICE, { host: own, watch: WATCH });
       const updates = collect(alice.runtime, 'update');
