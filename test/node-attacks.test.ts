@@ -22,7 +22,10 @@ const chat = (from: string, to: string, text = 'hi') =>
   request('create', from, to, { value: { kind: 'chat', text } });
 
 let domains: TwoDomains;
-afterEach(() => domains?.close());
+afterEach(() => {
+  vi.useRealTimers();
+  return domains?.close();
+});
 
 /** Connects from `localAddress` (any of 127/8 on Linux) and authenticates as `user`. */
 async function login(user: string, localAddress = '127.0.0.1'): Promise<JsonWsClient> {
@@ -362,6 +365,9 @@ describe('messaging node attacks: connections that do not authenticate', () => {
 describe('messaging node: order under refusals', () => {
   it('refuses the rest of a run to a recipient after one refusal, so that in-order retries keep the order', async () => {
     domains = await twoDomains({ messagesPerSecond: 200, burst: 100 });
+    // The rate's clock (performance.now) moves only between rounds: each round has exactly the
+    // tokens its pause refilled, whatever the machine's load (on real time a slow node refused nothing).
+    vi.useFakeTimers({ toFake: ['performance'] });
     const alice = await login(ALICE, '127.0.0.70');
     const bob = await login(BOB, '127.0.0.71');
     const sent = Array.from({ length: 600 }, (_, i) => chat(ALICE, BOB, `m${i}`));
@@ -370,7 +376,7 @@ describe('messaging node: order under refusals', () => {
     let answered = 0;
     // A client that sends again what was refused, in order, after a pause (its back-off).
     while (pending.length) {
-      if (rounds++) await new Promise((r) => setTimeout(r, 100));
+      if (rounds++) vi.advanceTimersByTime(100);
       for (const m of pending) alice.msg(m);
       await outcome(alice, pending.at(-1)!.id);
       const answers = alice.answers().slice(answered);

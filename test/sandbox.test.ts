@@ -34,7 +34,6 @@ function capture(lines: Line[]): SandboxLogger {
 }
 
 const events = (c: TestConversation) => c.updates.map((m) => (m.body as { value: { event: string } }).value);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let wss: WebSocketServer;
 let allowed: string;
@@ -139,8 +138,12 @@ describe('NodeWorkerHost', () => {
     await eventually(() => c.updates.length >= 3, 'three ticks');
     await c.handle.stop();
     const ticks = c.updates.length;
-    await sleep(50);
+    // A timer of the same period, started after the stop, ticks three times: one the stop left would have ticked meanwhile.
+    const witness = await converse(host, bus, await probe());
+    await witness.execute('timer', { ms: 5, repeat: true });
+    await eventually(() => witness.updates.length >= 3, 'three ticks of the witness');
     expect(c.updates.length).toBe(ticks);
+    await witness.handle.stop();
   });
 
   it('opens a WebSocket in the allow-list for the stub, and closes it when its session ends', async () => {

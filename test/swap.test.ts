@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Incoming } from '../core/conversation.js';
@@ -26,6 +27,11 @@ const JSON_WS = join(import.meta.dirname, '../plugins/stubs/json-ws');
 const stub = (name: string) => join(import.meta.dirname, 'stubs', name);
 /** Quick retries, so a test about an outage does not wait for the production back-off. */
 const WATCH = { retryMs: 50, maxRetryMs: 200, pollMs: 100 };
+/**
+ * No stub here spins; the policy's 2 s ended a healthy worker (16 MiB ballast, collected) at a
+ * load of 22 on two cores. The watchdog has its own test (sandbox-watchdog.test.ts).
+ */
+const WATCHDOG_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (m: Incoming) => (m.body as { text: string }).text;
@@ -50,7 +56,7 @@ let domains: Domains | undefined;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
-  host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
+  host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet, watchdogMs: WATCHDOG_MS });
   await host.ready();
 });
 afterAll(() => host?.terminate());
@@ -116,11 +122,12 @@ describe('live', () => {
       if (i % 10 === 9) await sleep(1);
     }
     await Promise.all(sends);
-    await eventually(() => atBob.length >= 1001 && atAlice.length >= 1000, 'every message delivered', 15_000);
-    // Anything doubled would have come by now, with what came after it.
-    await sleep(200);
-    expect(atBob).toEqual(['hello', ...Array.from({ length: 1000 }, (_, i) => `a${i}`)]);
-    expect(atAlice).toEqual(Array.from({ length: 1000 }, (_, i) => `b${i}`));
+    await eventually(() => atBob.length >= 1001 && atAlice.length >= 1000, 'every message delivered', 60_000);
+    // Sent after all of them, each way: anything doubled would come before these.
+    await Promise.all([withBob.send('a-end'), withAlice.send('b-end')]);
+    await eventually(() => atBob.includes('a-end') && atAlice.includes('b-end'), 'the last ones');
+    expect(atBob).toEqual(['hello', ...Array.from({ length: 1000 }, (_, i) => `a${i}`), 'a-end']);
+    expect(atAlice).toEqual([...Array.from({ length: 1000 }, (_, i) => `b${i}`), 'b-end']);
     expect(sentAtSwap).toBeGreaterThan(200);
     expect(sentAtSwap).toBeLessThan(2000);
 
@@ -153,7 +160,8 @@ describe('live', () => {
     const reply = new Promise<Incoming>((resolve) => withBob.on('message', resolve));
     await withAlice.send('after');
     expect(text(await reply)).toBe('after');
-  });
+    // 2000 messages through a swap: 14 s at a load of 20 on two cores, a second or two when idle.
+  }, 120_000);
 
   it('rolls back from a version that throws in activate, one that never goes live, and never takes one that fails verification', async () => {
     const d = await fresh();
@@ -235,7 +243,7 @@ describe('new-conversations', () => {
     const bob = d.runtime(BOB, { host });
     const carol = d.runtime(CAROL, { host });
     await Promise.all([bob.runtime.register(), carol.runtime.register()]);
-    const own = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
+    const own = new NodeWorkerHost({ policy: developmentPolicy, log: quiet, watchdogMs: WATCHDOG_MS });
     try {
       const alice = d.runtime(ALICE, { host: own, watch: WATCH });
       const updates = collect(alice.runtime, 'update');
@@ -273,7 +281,8 @@ describe('new-conversations', () => {
     } finally {
       await own.terminate();
     }
-  });
+    // A worker host of its own, three releases and three runtimes: over 20 s at a load of 20 on two cores.
+  }, 120_000);
 });
 
 describe('pin', () => {
@@ -325,13 +334,23 @@ describe('a catalogue that goes away', () => {
     const atAlice = inbox(withBob);
 
     await mirror.close();
+    // What answers on the mirror's port now takes each connection and drops it: a failed retry, counted.
+    let retries = 0;
+    const dropping = createServer((socket) => {
+      retries++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) =>
+      dropping.listen(Number(new URL(catalogues['b.example']).port), '127.0.0.1', resolve),
+    );
     await eventually(() => errors.some((e) => e.code === 'PF_ERR_FETCH'), 'the outage reported');
     await Promise.all([withBob.send('during'), withAlice.send('during')]);
     await eventually(() => atAlice.length === 1, 'the reply');
     expect(withBob.status).toBe('live');
     expect(withBob.carrier.version).toBe('0.1.0');
     // One report for the outage, however many retries failed.
-    await sleep(300);
+    const before = retries;
+    await eventually(() => retries >= before + 3, 'three more failed retries');
     expect(errors.filter((e) => e.code === 'PF_ERR_FETCH')).toHaveLength(1);
 
     // A new conversation once the descriptor's max-age is over: the catalogue cannot be asked,
@@ -342,5 +361,6 @@ describe('a catalogue that goes away', () => {
     const withCarol = await alice.runtime.conversation(CAROL);
     expect(withCarol.carrier.version).toBe('0.1.0');
     expect(updates.at(-1)).toMatchObject({ domain: 'b.example', error: { code: 'PF_ERR_FETCH' } });
+    dropping.close();
   });
 });

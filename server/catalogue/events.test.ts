@@ -85,14 +85,21 @@ describe('catalogue update notice', () => {
 
   it('reports a catalogue that goes away once, and checks again when it is back', async () => {
     const cat = await catalogue();
-    const { watcher, updates, errors } = watch(cat);
+    let failed = 0;
+    const counting: typeof fetch = (input, init) =>
+      fetch(input, init).catch((err) => {
+        failed++;
+        throw err;
+      });
+    const { watcher, updates, errors } = watch(cat, counting);
     const end = watcher.subscribe(DOMAIN);
     await eventually(() => updates.length === 1, 'the watcher connected');
     const port = Number(new URL(cat.url).port);
     await cat.server.close();
     await eventually(() => errors.length === 1, 'the outage reported');
     // Several retries fail meanwhile; the outage is still one report.
-    await new Promise((r) => setTimeout(r, 500));
+    const before = failed;
+    await eventually(() => failed >= before + 3, 'three more failed retries');
     expect(errors).toHaveLength(1);
     expect(errors[0]!.code).toBe('PF_ERR_FETCH');
     cat.server = createCatalogueServer({ dir: cat.dir });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { request } from '../../core/message.js';
 import { JsonWsClient } from '../../test/support/json-ws-client.js';
 import { type TwoDomains, twoDomains } from '../../test/support/node-fixture.js';
@@ -10,7 +10,10 @@ const chat = (from: string, to: string, text = 'hi') =>
   request('create', from, to, { value: { kind: 'chat', text } });
 
 let domains: TwoDomains;
-afterEach(() => domains?.close());
+afterEach(async () => {
+  await domains?.close();
+  vi.useRealTimers();
+});
 
 describe('messaging node: health, metrics, heartbeat, shutdown', () => {
   it('reports health as JSON on the admin port', async () => {
@@ -68,13 +71,26 @@ describe('messaging node: health, metrics, heartbeat, shutdown', () => {
     expect(alice.frames.filter((f) => f.t === 'err')).toEqual([]);
   });
 
-  it('cuts a peer that stops answering pings', async () => {
+  it('cuts a peer that stops answering pings (heartbeat on a fake clock)', async () => {
+    // The heartbeat's interval on vitest's clock: a beat comes when the test says, never because the machine was slow.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     domains = await twoDomains({ heartbeatMs: 50 });
     const deaf = new JsonWsClient(domains.node.url, { autoPong: false });
     await deaf.opened();
     const alive = await JsonWsClient.ready(domains.node.url, await domains.token(BOB));
+    /** One beat, done once the node has read alive's pong: its answer to a frame sent after the pong. */
+    const beat = async () => {
+      const pinged = new Promise((r) => alive.ws.once('ping', r));
+      vi.advanceTimersByTime(50);
+      await pinged;
+      alive.send({ t: 'ping' });
+      await alive.take((f) => f.t === 'pong');
+    };
+    await beat();
+    expect(deaf.ws.readyState).toBe(deaf.ws.OPEN); // pinged once, not yet late
+    await beat();
     expect((await deaf.closed).code).toBe(1006); // terminated: no close frame
-    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 4; i++) await beat();
     expect(alive.ws.readyState).toBe(alive.ws.OPEN);
     expect(domains.node.connections).toBe(1);
   });

@@ -1,6 +1,19 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/** What the node reads at scrape time rather than counting as it goes. */
+export interface NodeGauges {
+  connections: number;
+  pendingAuth: number;
+  storedNow: number;
+}
+
 /**
- * The node's counters, rendered in the Prometheus text exposition format (version 0.0.4).
- * Plain numbers bumped on the message path; the text is built only when scraped.
+ * The node's counters, exposed through prom-client in the Prometheus text format (version 0.0.4).
+ *
+ * The message path bumps plain numbers: prom-client's `inc()` allocates per call (a result object,
+ * a labels object, a label hash string), which the hot path must not. Each metric hands its number
+ * to prom-client in `collect()`, run only when scraped. One registry per node, never prom-client's
+ * global one: several nodes share a process in tests and in a local cluster.
  */
 export class NodeMetrics {
   /** `msg` frames received from clients, accepted or not. */
@@ -15,36 +28,66 @@ export class NodeMetrics {
   /** Refusals by error code. */
   readonly refused = new Map<string, number>();
 
+  readonly #registry = new Registry();
+  /** Set by `render` for the gauges' `collect()`; the scrape is the only reader. */
+  #gauges: NodeGauges = { connections: 0, pendingAuth: 0, storedNow: 0 };
+
+  constructor() {
+    const gauge = (name: string, help: string, read: (g: NodeGauges) => number) => {
+      const gauges = () => this.#gauges;
+      new Gauge({
+        name: `protofly_node_${name}`,
+        help,
+        registers: [this.#registry],
+        collect() {
+          this.set(read(gauges()));
+        },
+      });
+    };
+    const counter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name: `protofly_node_${name}`,
+        help,
+        registers: [this.#registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    const refused = this.refused;
+    // Registration order is exposition order, kept as it was when the text was written by hand.
+    gauge('connections', 'Open WebSocket connections.', (g) => g.connections);
+    gauge('pending_auth', 'Open connections not yet authenticated.', (g) => g.pendingAuth);
+    counter('messages_in_total', 'Messages received from clients.', () => this.messagesIn);
+    counter('messages_out_total', 'Messages sent to sessions.', () => this.messagesOut);
+    counter('acks_total', 'Messages acknowledged.', () => this.acks);
+    counter('stored_total', 'Messages stored for an offline recipient.', () => this.stored);
+    gauge('stored_messages', 'Messages in the offline store now.', (g) => g.storedNow);
+    counter(
+      'sessions_failed_total',
+      'Sessions closed because handling one of their frames failed; the node served on.',
+      () => this.contained,
+    );
+    new Counter({
+      name: 'protofly_node_refused_total',
+      help: 'Frames and connections refused, by error code.',
+      labelNames: ['code'],
+      registers: [this.#registry],
+      collect() {
+        this.reset();
+        for (const [code, n] of refused) this.inc({ code }, n);
+      },
+    });
+  }
+
   /** Counts a refusal. */
   refuse(code: string): void {
     this.refused.set(code, (this.refused.get(code) ?? 0) + 1);
   }
 
   /** The exposition text, with the gauges read now. */
-  render(gauges: { connections: number; pendingAuth: number; storedNow: number }): string {
-    const lines = [
-      ...metric('connections', 'gauge', 'Open WebSocket connections.', gauges.connections),
-      ...metric('pending_auth', 'gauge', 'Open connections not yet authenticated.', gauges.pendingAuth),
-      ...metric('messages_in_total', 'counter', 'Messages received from clients.', this.messagesIn),
-      ...metric('messages_out_total', 'counter', 'Messages sent to sessions.', this.messagesOut),
-      ...metric('acks_total', 'counter', 'Messages acknowledged.', this.acks),
-      ...metric('stored_total', 'counter', 'Messages stored for an offline recipient.', this.stored),
-      ...metric('stored_messages', 'gauge', 'Messages in the offline store now.', gauges.storedNow),
-      ...metric(
-        'sessions_failed_total',
-        'counter',
-        'Sessions closed because handling one of their frames failed; the node served on.',
-        this.contained,
-      ),
-      '# HELP protofly_node_refused_total Frames and connections refused, by error code.',
-      '# TYPE protofly_node_refused_total counter',
-      ...[...this.refused].map(([code, n]) => `protofly_node_refused_total{code="${code}"} ${n}`),
-    ];
-    return `${lines.join('\n')}\n`;
+  render(gauges: NodeGauges): Promise<string> {
+    this.#gauges = gauges;
+    return this.#registry.metrics();
   }
-}
-
-function metric(name: string, type: 'gauge' | 'counter', help: string, value: number): string[] {
-  const full = `protofly_node_${name}`;
-  return [`# HELP ${full} ${help}`, `# TYPE ${full} ${type}`, `${full} ${value}`];
 }

@@ -27,14 +27,14 @@ export class Presence {
 
   /** Registers `session` at its user address (bound and counted as a holder by then). */
   register(session: ClientSession): Promise<boolean> {
-    return this.#settings.location.register(this.#registration(session, session.address!));
+    return this.#settings.location.register(this.#binding(session, session.address!));
   }
 
   /** Claims hyperty address `h` for `session`: in the user's domain, within the bound, not another user's. */
   async claim(session: ClientSession, h: string): Promise<boolean> {
     if (session.hyperties.has(h)) return true;
     if (!inDomain(h, session.userDomain!) || session.hyperties.size >= MAX_HYPERTIES) return false;
-    const claimed = await this.#settings.location.register(this.#registration(session, h));
+    const claimed = await this.#settings.location.register(this.#binding(session, h));
     if (claimed && session.open) {
       session.addHyperty(h);
       this.#holds.addHolder(h, session);
@@ -48,7 +48,7 @@ export class Presence {
     const renewals: Promise<boolean>[] = [];
     for (const s of sessions) {
       if (!s.address || !s.open) continue;
-      for (const a of [s.address, ...s.hyperties]) renewals.push(location.register(this.#registration(s, a)));
+      for (const a of [s.address, ...s.hyperties]) renewals.push(location.register(this.#binding(s, a)));
     }
     await Promise.all(renewals).catch((err: Error) =>
       log.warn({ err: err.message }, 'registrations not renewed'),
@@ -67,7 +67,7 @@ export class Presence {
     this.#outstanding.track(leaving);
   }
 
-  #registration(session: ClientSession, address: string): Binding {
+  #binding(session: ClientSession, address: string): Binding {
     return {
       address,
       owner: session.address!,

@@ -50,7 +50,8 @@ describe('messaging node: receipts (what a client took)', () => {
     alice.msg(m);
     await bob.take((f) => f.t === 'msg' && f.m.id === m.id);
     bob.ws.terminate();
-    await new Promise((r) => setTimeout(r, 50));
+    // Bob comes back once the node has seen him go, so nothing of his first session is left to fork to.
+    await expect.poll(() => domains.node.connections, { timeout: 10_000 }).toBe(1);
     const back = await JsonWsClient.ready(domains.node.url, await domains.token(BOB));
     const probe = chat('probe');
     alice.msg(probe);

@@ -40,12 +40,29 @@ const heard = (match: (frame: JsonWsFrame, peer: Peer) => boolean) =>
     };
     hearing.add(listener);
   });
+/** Re-checked whenever the scripted node sees something: a connection, a frame (once handled), a close. */
+const watchers = new Set<() => void>();
+const changed = () => {
+  for (const watch of [...watchers]) watch();
+};
+/** Resolves once `check()` holds; no clock, so a busy machine only makes it later (the test's timeout bounds it). */
+const until = (check: () => boolean) =>
+  new Promise<void>((resolve) => {
+    const watch = () => {
+      if (!check()) return;
+      watchers.delete(watch);
+      resolve();
+    };
+    watchers.add(watch);
+    watch();
+  });
 const cleanups: (() => void)[] = [];
 afterEach(async () => {
   vi.useRealTimers();
   for (const c of cleanups.splice(0)) c();
   peers.length = 0;
   hearing.clear();
+  watchers.clear();
   await new Promise((r) => server.close(r));
 });
 
@@ -59,12 +76,13 @@ async function scriptedNode(script: (peer: Peer, frame: JsonWsFrame) => void, re
       const frame = JSON.parse(data.toString()) as JsonWsFrame;
       peer.frames.push(frame);
       for (const heard of hearing) heard(peer, frame);
-      if (frame.t === 'auth') {
-        if (ready) ws.send(JSON.stringify({ t: 'ready', address: ALICE, hyperties: frame.hyperties ?? [] }));
-        return;
-      }
-      script(peer, frame);
+      if (frame.t !== 'auth') script(peer, frame);
+      else if (ready)
+        ws.send(JSON.stringify({ t: 'ready', address: ALICE, hyperties: frame.hyperties ?? [] }));
+      changed();
     });
+    ws.on('close', changed);
+    changed();
   });
   await new Promise((r) => server.once('listening', r));
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
@@ -93,11 +111,6 @@ async function open(
   return { stub, ctx, session };
 }
 
-const until = async (check: () => boolean, ms = 5000) => {
-  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 5))) {
-    if (Date.now() > end) throw new Error('condition not met');
-  }
-};
 const msgIds = (peer: Peer | undefined) => peer?.frames.flatMap((f) => (f.t === 'msg' ? [f.m.id] : [])) ?? [];
 
 describe('json-ws connection', () => {
@@ -105,17 +118,18 @@ describe('json-ws connection', () => {
     const hello = chat(BOB, ALICE);
     const trying = response(chat(ALICE, BOB), 100);
     const ok = { ...trying, body: { code: 200, description: 'OK' } };
+    // Sent last: once it is in, every duplicate before it was handled (one socket keeps order).
+    const marker = chat(BOB, ALICE, 'marker');
     const url = await scriptedNode(() => {});
     server.on('connection', (ws) => {
       ws.once('message', () => {
-        for (const m of [hello, hello, trying, ok, trying, ok, hello])
+        for (const m of [hello, hello, trying, ok, trying, ok, hello, marker])
           ws.send(JSON.stringify({ t: 'msg', m }));
       });
     });
     const { ctx } = await open(url);
-    await ctx.until(() => ctx.received.length >= 3);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(ctx.received).toEqual([hello, trying, ok]);
+    await ctx.until(() => ctx.received.some((m) => m.id === marker.id));
+    expect(ctx.received).toEqual([hello, trying, ok, marker]);
   });
 
   it('tells the node how many messages it took: soon after one, at once every hundred, counted per socket', async () => {
@@ -137,7 +151,8 @@ describe('json-ws connection', () => {
     for (let i = 1; i < told.length; i++) expect(told[i]! - told[i - 1]!).toBeLessThanOrEqual(100);
     // A new socket counts from zero: the node forgot the old one's.
     peers[0]!.ws.close(1012, 'service restart');
-    await until(() => peers.length === 2 && ctx.statuses.at(-1) === 'live');
+    await until(() => peers.length === 2);
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
     peers[1]!.ws.send(JSON.stringify({ t: 'msg', m: chat(BOB, ALICE, 'again') }));
     await until(() => receipts(peers[1]).length === 1);
     expect(receipts(peers[1])).toEqual([1]);
@@ -162,7 +177,8 @@ describe('json-ws connection', () => {
     const { stub, ctx } = await open(url);
     stub.postMessage(answered);
     for (const m of sent) stub.postMessage(m);
-    await until(() => peers.length === 2 && ctx.statuses.at(-1) === 'live');
+    await until(() => peers.length === 2);
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
     const later = chat(ALICE, BOB, 'd');
     stub.postMessage(later);
     await until(() => msgIds(peers[1]).length === 4);
@@ -209,7 +225,9 @@ describe('json-ws connection', () => {
     const sent = [chat(ALICE, BOB, '1'), chat(ALICE, BOB, '2'), chat(ALICE, BOB, '3')];
     for (const m of sent) stub.postMessage(m);
     await until(() => msgIds(peers[0]).length === 2);
-    await new Promise((r) => setTimeout(r, 50));
+    // A message from the node, then the stub's receipt for it: anything it sent before is in by then.
+    peers[0]!.ws.send(JSON.stringify({ t: 'msg', m: chat(BOB, ALICE) }));
+    await until(() => peers[0]!.frames.some((f) => f.t === 'received'));
     expect(msgIds(peers[0])).toHaveLength(2);
     peers[0]!.ws.send(JSON.stringify({ t: 'ack', ids: [sent[0]!.id] }));
     await until(() => msgIds(peers[0]).length === 3);
@@ -444,6 +462,7 @@ describe('json-ws connection', () => {
     ctx.send = (msg: Message) => {
       if (busy) {
         refused++;
+        changed();
         throw new ProtoflyError('PF_ERR_QUEUE_FULL', 'the runtime is busy');
       }
       take(msg);

@@ -94,9 +94,12 @@ describe('json-ws stub', () => {
     }
     await restarted;
     await bob.ctx.until(() => bob.ctx.received.length >= 1000, 15_000);
-    await new Promise((r) => setTimeout(r, 200)); // a late duplicate would arrive meanwhile
+    // Sent after all of them, on the same path: a late duplicate would come before it.
+    const marker = chat(ALICE, BOB, 'marker');
+    alice.stub.postMessage(marker);
+    await bob.ctx.until(() => bob.ctx.received.some((m) => m.id === marker.id));
 
-    expect(ids(bob.ctx.received)).toEqual(ids(sent));
+    expect(ids(bob.ctx.received)).toEqual(ids([...sent, marker]));
     // The restarted node got the 650 sent after the restart began, and the ones in flight again.
     expect(domains.node.metrics.messagesIn).toBeGreaterThan(650);
     expect(alice.session.opened).toBeGreaterThanOrEqual(2);
@@ -139,8 +142,10 @@ describe('json-ws stub', () => {
     expect(carol.ctx.received[1]).toEqual(again);
     expect(session.opened).toBe(1);
 
+    const [ws] = session.sockets;
+    const closed = new Promise((r) => ws!.once('close', r));
     await withCarol.stub.stop();
-    await new Promise((r) => setTimeout(r, 50));
+    await closed;
     expect(session.sockets.size).toBe(0);
     expect(session.store.size).toBe(0);
   });
@@ -244,7 +249,7 @@ describe('json-ws stub', () => {
     for (const m of sent) alice.stub.postMessage(m);
     await bob.ctx.until(() => bob.ctx.received.length >= sent.length, 30_000);
     // Every one answered: nothing more is on its way that could arrive twice.
-    await until(() => outboxOf(alice.stub) === 0);
+    await untilHeard(alice.session, () => outboxOf(alice.stub) === 0);
     expect(ids(bob.ctx.received)).toEqual(ids(sent));
     expect(domains.node.metrics.refused.get('PF_ERR_FLOOD')).toBeGreaterThan(0);
     // Bob's answers, each a 200 (none refused by the node and answered by the stub), in order.
@@ -284,8 +289,15 @@ function outboxOf(stub: Stub): number {
   return (stub.snapshot!() as { outbox: unknown[] }).outbox.length;
 }
 
-const until = async (check: () => boolean, ms = 20_000) => {
-  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 5))) {
-    if (Date.now() > end) throw new Error('condition not met');
-  }
-};
+/** Resolves once `check()` holds, re-checked on each frame the session's socket gets (after the stub took it). */
+const untilHeard = (session: DirectSession, check: () => boolean) =>
+  new Promise<void>((resolve) => {
+    const [ws] = session.sockets;
+    const listener = () => {
+      if (!check()) return;
+      ws!.off('message', listener);
+      resolve();
+    };
+    ws!.on('message', listener);
+    listener();
+  });

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Kamailio, startKamailio } from '../../../cli/kamailio.js';
 import { type Message, request, response } from '../../../core/message.js';
 import type { SocketDelegate, Stub, StubSocket } from '../../../core/stub.js';
@@ -91,6 +91,7 @@ function answering(ctx: DirectContext, stub: Stub): () => Message[] {
 const timers: ReturnType<typeof setInterval>[] = [];
 
 afterEach(async () => {
+  vi.useRealTimers();
   for (const t of timers.splice(0)) clearInterval(t);
   for (const { stub, ctx, session } of running.splice(0)) {
     await stub.stop();
@@ -218,13 +219,17 @@ describe('sip-ws against Kamailio (MD5)', () => {
   });
 
   it('fails with a coded error on a wrong password, after exactly one answered challenge', async () => {
+    // The stub's timers (and its clock) on vitest's: after the failure, a minute of them runs at once.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const { ctx } = await open('user://c.example/carol', { url: kam.wsUrl, password: 'wrong' });
     await settled(ctx);
     expect(ctx.statuses).toEqual(['connecting', 'failed']);
-    await new Promise((r) => setTimeout(r, 400));
+    const { stub, session } = running.at(-1)!;
+    // No loop of retries: with every backoff and timer of a minute run, no other socket was opened.
+    vi.advanceTimersByTime(60_000);
+    expect(session.opened).toBe(1);
     expect(ctx.requests('REGISTER')).toHaveLength(2);
     // What the app sends now is answered at once, with why.
-    const { stub } = running.at(-1)!;
     stub.postMessage(chat('user://c.example/carol', 'user://c.example/dave', 'still there?'));
     await ctx.until(() => ctx.received.length === 1);
     expect(ctx.received[0]!.body).toMatchObject({

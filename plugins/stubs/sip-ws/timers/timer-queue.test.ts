@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type TimerHost, TimerQueue } from './timer-queue.js';
 
-/** A host on the real clock that counts what is armed, like a conversation's context. */
+/** A host on the (faked) clock that counts what is armed, like a conversation's context. */
 function host(): TimerHost & { armed: Set<number>; ended: boolean } {
   const timers = new Map<number, ReturnType<typeof setTimeout>>();
   let next = 1;
@@ -30,8 +30,13 @@ function host(): TimerHost & { armed: Set<number>; ended: boolean } {
 }
 
 const queues: TimerQueue[] = [];
+// The queue reads Date.now() and arms the host's setTimeout: both on vitest's clock, moved by hand.
+beforeEach(() => {
+  vi.useFakeTimers();
+});
 afterEach(() => {
   for (const q of queues.splice(0)) q.clear();
+  vi.useRealTimers();
 });
 
 function queue(h: TimerHost, errors: unknown[] = []): TimerQueue {
@@ -40,10 +45,8 @@ function queue(h: TimerHost, errors: unknown[] = []): TimerQueue {
   return q;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('TimerQueue', () => {
-  it('runs calls in deadline order, then in order of scheduling, on one host timer', async () => {
+  it('runs calls in deadline order, then in order of scheduling, on one host timer', () => {
     const h = host();
     const q = queue(h);
     const ran: string[] = [];
@@ -52,13 +55,17 @@ describe('TimerQueue', () => {
     q.after(10, () => ran.push('b'));
     q.after(20, () => ran.push('x')).cancel();
     expect(h.armed.size).toBe(1);
-    await sleep(60);
+    vi.advanceTimersByTime(10);
+    expect(ran).toEqual(['a', 'b']);
+    vi.advanceTimersByTime(19);
+    expect(ran).toEqual(['a', 'b']);
+    vi.advanceTimersByTime(1);
     expect(ran).toEqual(['a', 'b', 'c']);
     expect(h.armed.size).toBe(0);
     expect(q.size).toBe(0);
   });
 
-  it('re-arms for an earlier deadline, and keeps going when a call throws', async () => {
+  it('re-arms for an earlier deadline, and keeps going when a call throws', () => {
     const h = host();
     const errors: unknown[] = [];
     const q = queue(h, errors);
@@ -68,13 +75,15 @@ describe('TimerQueue', () => {
       throw new Error('boom');
     });
     q.after(10, () => ran.push(10));
-    await sleep(40);
+    vi.advanceTimersByTime(999);
     expect(ran).toEqual([10]);
     expect(errors).toHaveLength(1);
     expect(h.armed.size).toBe(1);
+    vi.advanceTimersByTime(1);
+    expect(ran).toEqual([10, 1000]);
   });
 
-  it('moves its timers to another host when the first one goes away', async () => {
+  it('moves its timers to another host when the first one goes away', () => {
     const first = host();
     const second = host();
     const q = queue(first);
@@ -84,7 +93,9 @@ describe('TimerQueue', () => {
     first.ended = true;
     expect(first.armed.size).toBe(0);
     expect(second.armed.size).toBe(1);
-    await sleep(50);
+    vi.advanceTimersByTime(19);
+    expect(ran).toEqual([]);
+    vi.advanceTimersByTime(1);
     expect(ran).toEqual(['moved']);
   });
 });

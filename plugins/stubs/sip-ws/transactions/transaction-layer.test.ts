@@ -1,16 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parse, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import { TimerQueue } from '../timers/timer-queue.js';
 import { createResponse } from '../user-agent-core/responses.js';
 import type { InviteClientTransaction } from './invite-client-transaction.js';
 import { TransactionLayer } from './transaction-layer.js';
 
-/** T1 of 5 ms: Timers B, F, H, L, M are 320 ms. */
-const T1 = 5;
+/** RFC 3261's default T1: Timers B, F, H, L, M are 64·T1 = 32 s, on vitest's clock. */
+const T1 = 500;
 
 const queues: TimerQueue[] = [];
+beforeEach(() => {
+  vi.useFakeTimers();
+});
 afterEach(() => {
   for (const q of queues.splice(0)) q.clear();
+  vi.useRealTimers();
 });
 
 /** A layer whose transport records what it sends (or refuses when `down`). */
@@ -66,8 +70,6 @@ const request = (method: string, branch = 'z9hG4bKabc') =>
     ].join('\r\n'),
   ) as SipRequest;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('client transactions (RFC 3261 §17.1)', () => {
   it('non-INVITE: provisional and final responses reach the user, then the transaction is gone (Timer K = 0)', () => {
     const { l, sent } = layer();
@@ -96,16 +98,19 @@ describe('client transactions (RFC 3261 §17.1)', () => {
     expect(l.receiveResponse(createResponse(request('INVITE', 'z9hG4bKother'), 180))).toBe(false);
   });
 
-  it('Timer F (64·T1) times a non-INVITE out; a transport that cannot send is a transport error', async () => {
+  it('Timer F (64·T1) times a non-INVITE out; a transport that cannot send is a transport error', () => {
     const { l } = layer();
     const u = user();
     l.send(request('MESSAGE'), u);
-    await sleep(64 * T1 + 60);
+    vi.advanceTimersByTime(64 * T1 - 1);
+    expect(u.told).toEqual([]);
+    vi.advanceTimersByTime(1);
     expect(u.told).toEqual(['timeout']);
     const down = layer(true);
     const v = user();
     down.l.send(request('MESSAGE'), v);
-    await sleep(20);
+    expect(v.told).toEqual([]); // told on the next turn, not from inside send
+    vi.advanceTimersByTime(0);
     expect(v.told).toEqual(['transport']);
   });
 
@@ -126,7 +131,7 @@ describe('client transactions (RFC 3261 §17.1)', () => {
     expect(l.size).toBe(0);
   });
 
-  it('INVITE: a 2xx goes to Accepted (RFC 6026); its retransmissions reach the user, who ACKs them, until Timer M', async () => {
+  it('INVITE: a 2xx goes to Accepted (RFC 6026); its retransmissions reach the user, who ACKs them, until Timer M', () => {
     const { l, sent } = layer();
     const u = user();
     const invite = request('INVITE');
@@ -137,7 +142,9 @@ describe('client transactions (RFC 3261 §17.1)', () => {
     l.receiveResponse(ok);
     expect(u.told).toEqual(['200', '200']);
     expect(sent).toHaveLength(1); // no ACK from the transaction for a 2xx
-    await sleep(64 * T1 + 60);
+    vi.advanceTimersByTime(64 * T1 - 1);
+    expect(t.state).toBe('accepted');
+    vi.advanceTimersByTime(1);
     expect(t.state).toBe('terminated');
     // Timer B only runs while Calling: the 2xx came before it, so no timeout was told.
     expect(u.told).toEqual(['200', '200']);
