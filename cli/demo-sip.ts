@@ -12,7 +12,7 @@ import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { startLocalDomains } from '../server/domain.js';
 import { type RunningSipDomain, startSipDomain } from '../server/sip-domain.js';
-import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo.js';
+import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo-report.js';
 import { type JsSipUser, jssipUser } from './jssip-user.js';
 import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from './kamailio.js';
 import { sdp } from './sdp-peer-connection.js';
