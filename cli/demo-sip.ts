@@ -11,11 +11,11 @@ import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { startLocalDomains } from '../server/domain.js';
+import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from '../server/kamailio.js';
+import { type JsSipUser, jssipUser } from '../server/sip-client/jssip-user.js';
+import { sdp } from '../server/sip-client/sdp-peer-connection.js';
 import { type RunningSipDomain, startSipDomain } from '../server/sip-domain.js';
 import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo-report.js';
-import { type JsSipUser, jssipUser } from './jssip-user.js';
-import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from './kamailio.js';
-import { sdp } from './sdp-peer-connection.js';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
