@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { ProtoflyError } from '../core/errors.js';
 import { validateUserCreate } from '../core/generated/validators.js';
 import { assertValid } from '../core/validate.js';
-import { exists } from '../node/files.js';
+import { exists, writeAtomic } from '../node/files.js';
 import { UserStore } from '../plugins/backends/identity-static/user-store.js';
 import { type Command, parse, usageError } from './command.js';
 
@@ -60,7 +60,7 @@ export const users: Command = {
     if (values.file && action !== 'add' && !(await exists(file))) {
       throw new ProtoflyError('PF_ERR_CONFIG', `no users file at ${file}`, { file });
     }
-    const store = new UserStore({ file: resolve(file) });
+    const store = new UserStore({ file: resolve(file), write: writeAtomic });
     if (action === 'list') {
       const list = await store.list();
       if (values.json) console.log(JSON.stringify(list));

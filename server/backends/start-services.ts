@@ -9,7 +9,7 @@ import { Loader } from '../../core/loader.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
 import { type Closable, registerBackend, type Services, TOKENS } from '../../core/service.js';
 import { TrustStore } from '../../core/trust.js';
-import { exists } from '../../node/files.js';
+import { exists, writeAtomic } from '../../node/files.js';
 import { packageRoot } from '../../node/package-root.js';
 import type { DomainKey } from '../catalogue/keys.js';
 import { type PublishResult, publish } from '../catalogue/publish.js';
@@ -127,6 +127,7 @@ export async function startServices(options: StartServicesOptions): Promise<Doma
           dataDir,
           key,
           peers: options.peers,
+          writeAtomic,
           ...(options.allowDomains ? { allowDomains: options.allowDomains } : {}),
         }),
       );
