@@ -136,7 +136,7 @@ export default async function kamailioBench({ quick }: BenchOptions): Promise<Re
     const sip = await startSipDomain({
       domain: DOMAIN,
       key: await generateDomainKey(DOMAIN, join(dir, 'keys')),
-      catalogueDir: join(dir, 'catalogue'),
+      dataDir: dir,
       sipUrl: kam.wsUrl,
       rpcUrl: kam.rpcUrl,
     });

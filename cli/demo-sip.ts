@@ -64,7 +64,7 @@ export async function runSipDemo(): Promise<DemoReport> {
     sip = await startSipDomain({
       domain: 'c.example',
       key: await generateDomainKey('c.example', join(dir, 'c.example', 'keys')),
-      catalogueDir: join(dir, 'c.example', 'catalogue'),
+      dataDir: join(dir, 'c.example'),
       sipUrl: kamailio.wsUrl,
       rpcUrl: kamailio.rpcUrl,
       peers,

@@ -46,7 +46,7 @@ export async function startSipWorld(
   const sip = await startSipDomain({
     domain: SIP_DOMAIN,
     key: await generateDomainKey(SIP_DOMAIN, join(dir, 'keys')),
-    catalogueDir: join(dir, 'catalogue'),
+    dataDir: dir,
     sipUrl: kamailio.wsUrl,
     rpcUrl: kamailio.rpcUrl,
     peers: catalogues,
