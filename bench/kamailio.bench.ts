@@ -1,8 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type JsSipUser, jssipUser } from '../cli/jssip-user.js';
-import { type Kamailio, startKamailio } from '../cli/kamailio.js';
 import { type Message, request, response } from '../core/message.js';
 import { developmentPolicy } from '../core/policy.js';
 import type { Stub } from '../core/stub.js';
@@ -10,6 +8,8 @@ import { createNodeRuntime } from '../node/runtime.js';
 import activate from '../plugins/stubs/sip-ws/index.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
+import { type Kamailio, startKamailio } from '../server/kamailio.js';
+import { type JsSipUser, jssipUser } from '../server/sip-client/jssip-user.js';
 import { startSipDomain } from '../server/sip-domain.js';
 import { DirectContext, DirectSession } from '../test/support/direct-context.js';
 import { alternate, type BenchOptions, type Result, result } from './harness.js';
@@ -136,7 +136,7 @@ export default async function kamailioBench({ quick }: BenchOptions): Promise<Re
     const sip = await startSipDomain({
       domain: DOMAIN,
       key: await generateDomainKey(DOMAIN, join(dir, 'keys')),
-      catalogueDir: join(dir, 'catalogue'),
+      dataDir: dir,
       sipUrl: kam.wsUrl,
       rpcUrl: kam.rpcUrl,
     });

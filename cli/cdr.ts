@@ -1,6 +1,6 @@
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { CdrRecord } from '../core/service.js';
-import { SqliteCdr } from '../plugins/backends/cdr-sqlite/sqlite-cdr.js';
+import { localService } from '../server/backends/local-service.js';
 import { type Command, parse, usageError } from './command.js';
 
 const usage =
@@ -62,7 +62,11 @@ export const cdr: Command = {
     if (!['table', 'csv', 'json'].includes(format)) {
       throw usageError('cdr', `--format '${format}' is not table, csv or json`);
     }
-    const store = new SqliteCdr(resolve(file), { readonly: true });
+    const database = resolve(file);
+    const store = await localService('cdr', {
+      dataDir: dirname(database),
+      config: { database, readonly: true },
+    });
     try {
       const records = await store.list({
         ...(values.since ? { since: time(values.since, 'since') } : {}),
@@ -72,7 +76,7 @@ export const cdr: Command = {
       });
       console.log(format === 'json' ? JSON.stringify(records.map(jsonOf), null, 2) : text(records, format));
     } finally {
-      await store.close();
+      await store.close?.();
     }
     return 0;
   },

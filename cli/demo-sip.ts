@@ -11,11 +11,11 @@ import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { startLocalDomains } from '../server/domain.js';
+import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from '../server/kamailio.js';
+import { type JsSipUser, jssipUser } from '../server/sip-client/jssip-user.js';
+import { sdp } from '../server/sip-client/sdp-peer-connection.js';
 import { type RunningSipDomain, startSipDomain } from '../server/sip-domain.js';
-import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo.js';
-import { type JsSipUser, jssipUser } from './jssip-user.js';
-import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from './kamailio.js';
-import { sdp } from './sdp-peer-connection.js';
+import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo-report.js';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
@@ -64,7 +64,7 @@ export async function runSipDemo(): Promise<DemoReport> {
     sip = await startSipDomain({
       domain: 'c.example',
       key: await generateDomainKey('c.example', join(dir, 'c.example', 'keys')),
-      catalogueDir: join(dir, 'c.example', 'catalogue'),
+      dataDir: join(dir, 'c.example'),
       sipUrl: kamailio.wsUrl,
       rpcUrl: kamailio.rpcUrl,
       peers,

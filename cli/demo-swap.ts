@@ -4,7 +4,7 @@ import { ProtoflyError } from '../core/errors.js';
 import type { Runtime, UpdateEvent, VersionEvent } from '../core/runtime.js';
 import { BUILTIN_STUBS } from '../server/domain.js';
 import { releaseStub } from '../server/release.js';
-import type { DemoInterlude, DemoStage } from './demo.js';
+import type { DemoInterlude, DemoStage } from './demo-stage.js';
 import type { Row } from './ladder.js';
 
 /**

@@ -3,99 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Conversation, Incoming } from '../core/conversation.js';
-import { isProtoflyError } from '../core/errors.js';
 import type { CheckEvent } from '../core/loader.js';
 import { developmentPolicy } from '../core/policy.js';
-import type { Runtime, RuntimeOptions } from '../core/runtime.js';
 import { createNodeRuntime, type NodeRuntime } from '../node/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
-import { type RunningDomain, startLocalDomains } from '../server/domain.js';
+import { startLocalDomains } from '../server/domain.js';
 import { type Command, parse, usageError } from './command.js';
+import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo-report.js';
 import { runSipDemo } from './demo-sip.js';
+import type { DemoInterlude } from './demo-stage.js';
 import { swapInterlude } from './demo-swap.js';
-import { type Row, renderLadder } from './ladder.js';
+import { renderLadder } from './ladder.js';
 
 const usage = 'protofly demo [--sip | --swap] [--json]';
-
-/** What the demo did, for people (ladder) and scripts (--json). */
-export interface DemoReport {
-  ok: boolean;
-  error?: { code: string; message: string };
-  stubs: {
-    domain: string;
-    name: string;
-    version: string;
-    integrity: string;
-    verified: boolean;
-    signedBy: string;
-    for: string;
-  }[];
-  messages: { sent: number; delivered: number };
-  /** Milliseconds per phase. */
-  timings: Record<string, number>;
-  ladder: { columns: string[]; rows: Row[] };
-  /** `--swap`: which runtime moved what to which version, and how long its messages were held. */
-  swaps?: { runtime: string; peer: string; from: string; to: string; heldMs: number }[];
-}
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
 const COLUMNS = ['alice@a.example', 'b.example catalogue', 'b.example node', 'bob@b.example'];
 const [A, CAT, NODE, B] = [0, 1, 2, 3] as const;
-
-/** What a step between the chat and the call runs on (`--swap`: demo-swap.ts). */
-export interface DemoStage {
-  readonly alice: Runtime;
-  readonly bob: Runtime;
-  /** Alice's conversation with Bob. */
-  readonly withBob: Conversation;
-  readonly rows: Row[];
-  readonly report: DemoReport;
-  /** The ladder's columns. */
-  readonly column: {
-    readonly alice: number;
-    readonly catalogue: number;
-    readonly node: number;
-    readonly bob: number;
-  };
-  domain(name: string): RunningDomain;
-}
-
-/** A step the demo runs between the chat and the call, with the update policies its runtimes need. */
-export interface DemoInterlude {
-  /** Names its phase in the timings. */
-  readonly phase: string;
-  readonly updates?: RuntimeOptions['updates'];
-  run(stage: DemoStage): Promise<void>;
-}
-
-/** A report with nothing done yet, for a ladder with these columns. */
-export function emptyReport(columns: string[]): DemoReport {
-  return {
-    ok: false,
-    stubs: [],
-    messages: { sent: 0, delivered: 0 },
-    timings: {},
-    ladder: { columns, rows: [] },
-  };
-}
-
-/** What went wrong, for the report: a coded error as it is, anything else as `PF_ERR_DEMO`. */
-export function failureOf(err: unknown): NonNullable<DemoReport['error']> {
-  return isProtoflyError(err)
-    ? { code: err.code, message: err.message }
-    : { code: 'PF_ERR_DEMO', message: String(err) };
-}
-
-/** Records, under `name`, the milliseconds since the previous phase ended (or since the timer started). */
-export function phaseTimer(report: DemoReport): (name: string) => void {
-  let clock = performance.now();
-  return (name) => {
-    const now = performance.now();
-    report.timings[name] = Math.round((now - clock) * 100) / 100;
-    clock = now;
-  };
-}
 
 /**
  * The demo: two domains on loopback, each with its own key, catalogue and node; Bob's runtime

@@ -3,7 +3,7 @@ import { parseAddress } from '../core/address.js';
 import { ProtoflyError } from '../core/errors.js';
 import type { RuntimeIdentity } from '../core/runtime.js';
 import type { PasswordIdentity } from '../node/runtime.js';
-import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
+import { localService } from '../server/backends/local-service.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
 
 /**
@@ -38,7 +38,7 @@ export async function login(how: Login): Promise<RuntimeIdentity | PasswordIdent
   if ('password' in how) return { address, password: how.password };
   if ('key' in how) {
     const key = await readDomainKey(how.key, home.domain);
-    const issuer = new StaticIdentity({ domain: key.domain, key, users: new Map() });
+    const issuer = await localService('identity', { dataDir: process.cwd(), key, config: { users: {} } });
     return { address, token: (audience) => issuer.issue(address, TTL_SECONDS, audience) };
   }
   let token: string;

@@ -1,9 +1,9 @@
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ProtoflyError } from '../core/errors.js';
 import { validateUserCreate } from '../core/generated/validators.js';
 import { assertValid } from '../core/validate.js';
 import { exists } from '../node/files.js';
-import { UserStore } from '../plugins/backends/identity-static/user-store.js';
+import { localService } from '../server/backends/local-service.js';
 import { type Command, parse, usageError } from './command.js';
 
 const DONE: Readonly<Record<string, string>> = {
@@ -60,7 +60,9 @@ export const users: Command = {
     if (values.file && action !== 'add' && !(await exists(file))) {
       throw new ProtoflyError('PF_ERR_CONFIG', `no users file at ${file}`, { file });
     }
-    const store = new UserStore({ file: resolve(file) });
+    const usersFile = resolve(file);
+    const store = (await localService('identity', { dataDir: dirname(usersFile), config: { usersFile } }))
+      .users!;
     if (action === 'list') {
       const list = await store.list();
       if (values.json) console.log(JSON.stringify(list));
@@ -77,7 +79,7 @@ export const users: Command = {
     } else {
       await store.update(name, { disabled: action === 'disable' });
     }
-    console.log(`${DONE[action]} ${name} in ${store.file}`);
+    console.log(`${DONE[action]} ${name} in ${usersFile}`);
     return 0;
   },
 };

@@ -23,6 +23,10 @@ const context = async (): Promise<Omit<BackendContext, 'resolve'>> => ({
   dataDir: dir,
   key: await testKey(),
   peers: {},
+  // The backends of these tests keep no files.
+  writeAtomic: async (file) => {
+    throw new Error(`unexpected write of ${file}`);
+  },
 });
 
 describe('service tokens and injection', () => {

@@ -221,6 +221,12 @@ export const TOKENS: { readonly [K in ServiceName]: ServiceToken<Services[K]> } 
   provisioning: token('provisioning'),
 };
 
+/**
+ * Writes a file so readers see the old content or the new, never half of it; `PF_ERR_STORAGE`
+ * when the disk is full, read-only or not writable.
+ */
+export type WriteAtomic = (file: string, data: string | Uint8Array, mode?: number) => Promise<void>;
+
 /** What a backend is given when it is created. */
 export interface BackendContext {
   readonly domain: string;
@@ -234,6 +240,8 @@ export interface BackendContext {
   readonly peers: Readonly<Record<string, string>>;
   /** Foreign domains whose users are admitted; all when absent. */
   readonly allowDomains?: readonly string[];
+  /** How the host writes files (the server's own `writeAtomic`): a backend that keeps files uses this one. */
+  readonly writeAtomic: WriteAtomic;
   /** Another service this backend builds on (provisioning over identity, cluster over location). */
   resolve<T>(token: ServiceToken<T>): T;
 }

@@ -27,21 +27,40 @@ const require = createRequire(import.meta.url);
  * @throws ProtoflyError `PF_ERR_CONFIG` when a package it needs is not installed, or its
  *   default export is not a backend of the service its descriptor names.
  */
-export async function importBackend(pkg: VerifiedPackage<BackendDescriptor>, dir: string): Promise<Backend> {
+export function importBackend(pkg: VerifiedPackage<BackendDescriptor>, dir: string): Promise<Backend> {
   const d = pkg.descriptor;
-  const id = `${d.domain}/${d.name}@${d.version}`;
-  const file = join(dir, `${integrityHex(d.sourcePackage.integrity)}.mjs`);
+  return importBundle(
+    {
+      id: `${d.domain}/${d.name}@${d.version}`,
+      service: d.service,
+      hex: integrityHex(d.sourcePackage.integrity),
+      source: pkg.source,
+    },
+    dir,
+  );
+}
+
+/** A backend bundle (as publish makes it) to import: `id` names it in errors, `hex` is its sha384. */
+export interface BackendBundle {
+  readonly id: string;
+  readonly service: BackendDescriptor['service'];
+  readonly hex: string;
+  readonly source: string;
+}
+
+/** {@link importBackend}'s work, for a bundle whoever made it: written as `<dir>/<hex>.mjs`, linked, imported, checked. */
+export async function importBundle(bundle: BackendBundle, dir: string): Promise<Backend> {
+  const { id, service, source } = bundle;
+  const file = join(dir, `${bundle.hex}.mjs`);
   // Written unless its verified bytes are there already: a read-only data directory still serves.
-  if ((await readFile(file, 'utf8').catch(() => undefined)) !== pkg.source)
-    await writeAtomic(file, pkg.source);
-  for (const name of await packagesImported(pkg.source))
-    await link(join(dir, 'node_modules', name), name, id);
+  if ((await readFile(file, 'utf8').catch(() => undefined)) !== source) await writeAtomic(file, source);
+  for (const name of await packagesImported(source)) await link(join(dir, 'node_modules', name), name, id);
   const mod = (await import(pathToFileURL(file).href)) as { default?: Partial<Backend> };
   const backend = mod.default;
-  if (backend?.service !== d.service || typeof backend.create !== 'function') {
+  if (backend?.service !== service || typeof backend.create !== 'function') {
     throw new ProtoflyError(
       'PF_ERR_CONFIG',
-      `${id}: its default export is not a backend of '${d.service}' ({ service, create })`,
+      `${id}: its default export is not a backend of '${service}' ({ service, create })`,
       { backend: id },
     );
   }

@@ -9,7 +9,7 @@ import { Loader } from '../../core/loader.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
 import { type Closable, registerBackend, type Services, TOKENS } from '../../core/service.js';
 import { TrustStore } from '../../core/trust.js';
-import { exists } from '../../node/files.js';
+import { exists, writeAtomic } from '../../node/files.js';
 import { packageRoot } from '../../node/package-root.js';
 import type { DomainKey } from '../catalogue/keys.js';
 import { type PublishResult, publish } from '../catalogue/publish.js';
@@ -32,12 +32,14 @@ const ORDER: readonly ServiceName[] = ['identity', 'location', 'cluster', 'cdr',
 
 type Choices = DomainConfig['services'];
 
-/** The backend name chosen for each service. */
-export function backendsChosen(choices: Choices): Record<ServiceName, string> {
-  return Object.fromEntries(ORDER.map((s) => [s, choices?.[s]?.backend ?? DEFAULT_BACKENDS[s]])) as Record<
-    ServiceName,
-    string
-  >;
+/** The backend name chosen for each service of `only` (default: every service). */
+export function backendsChosen(
+  choices: Choices,
+  only: readonly ServiceName[] = ORDER,
+): Partial<Record<ServiceName, string>> {
+  return Object.fromEntries(
+    ORDER.filter((s) => only.includes(s)).map((s) => [s, choices?.[s]?.backend ?? DEFAULT_BACKENDS[s]]),
+  );
 }
 
 /**
@@ -48,9 +50,10 @@ export async function publishBackends(
   choices: Choices,
   key: DomainKey,
   catalogueDir: string,
+  only?: readonly ServiceName[],
 ): Promise<PublishResult[]> {
   const published: PublishResult[] = [];
-  for (const name of Object.values(backendsChosen(choices))) {
+  for (const name of Object.values(backendsChosen(choices, only))) {
     const pluginDir = join(BUILTIN_BACKENDS, name);
     if (await exists(join(pluginDir, 'protofly.json'))) {
       published.push(await publish({ pluginDir, key, out: catalogueDir }));
@@ -59,7 +62,7 @@ export async function publishBackends(
   return published;
 }
 
-export interface StartServicesOptions {
+export interface StartServicesOptions<K extends ServiceName = ServiceName> {
   readonly domain: string;
   readonly key: DomainKey;
   readonly dataDir: string;
@@ -68,11 +71,13 @@ export interface StartServicesOptions {
   readonly choices: Choices;
   readonly peers: Readonly<Record<string, string>>;
   readonly allowDomains?: readonly string[];
+  /** Only these services (each may build on those before it); default every service. */
+  readonly only?: readonly K[];
 }
 
 /** A domain's services, created from its verified backends. */
-export interface DomainServices {
-  readonly services: Services;
+export interface DomainServices<K extends ServiceName = ServiceName> {
+  readonly services: Pick<Services, K>;
   /** The descriptor of each backend, as verified. */
   readonly backends: readonly BackendDescriptor[];
   /** Closes every service, the last created first. */
@@ -80,7 +85,7 @@ export interface DomainServices {
 }
 
 /**
- * Loads the chosen backend of every service from the domain's own catalogue through the
+ * Loads the chosen backend of every service (or of `only`) from the domain's own catalogue through the
  * verifying loader, trusting the domain's own key only (a backend runs in-process with the
  * domain's privileges), imports it and creates its service in a container of the domain's,
  * each with its validated configuration.
@@ -89,7 +94,9 @@ export interface DomainServices {
  *   `PF_ERR_SCHEMA` for a configuration its schema refuses, `PF_ERR_CONFIG` for a backend of
  *   another service or one that fails to start.
  */
-export async function startServices(options: StartServicesOptions): Promise<DomainServices> {
+export async function startServices<K extends ServiceName = ServiceName>(
+  options: StartServicesOptions<K>,
+): Promise<DomainServices<K>> {
   const { domain, key, dataDir } = options;
   const loader = new Loader({
     trust: new TrustStore({ mode: 'pinned', pinned: { [domain]: [key.publicJwk] } }),
@@ -102,7 +109,7 @@ export async function startServices(options: StartServicesOptions): Promise<Doma
     for (const s of started.reverse()) await s.close?.();
   };
   try {
-    for (const [service, name] of Object.entries(backendsChosen(options.choices)) as [
+    for (const [service, name] of Object.entries(backendsChosen(options.choices, options.only)) as [
       ServiceName,
       string,
     ][]) {
@@ -127,6 +134,7 @@ export async function startServices(options: StartServicesOptions): Promise<Doma
           dataDir,
           key,
           peers: options.peers,
+          writeAtomic,
           ...(options.allowDomains ? { allowDomains: options.allowDomains } : {}),
         }),
       );
@@ -137,7 +145,7 @@ export async function startServices(options: StartServicesOptions): Promise<Doma
     throw err;
   }
   const services = Object.fromEntries(
-    ORDER.map((s) => [s, container.resolve(TOKENS[s])]),
-  ) as unknown as Services;
+    ORDER.filter((s) => options.only?.includes(s as K) ?? true).map((s) => [s, container.resolve(TOKENS[s])]),
+  ) as unknown as Pick<Services, K>;
   return { services, backends, close };
 }

@@ -265,7 +265,7 @@ export async function readManifest(pluginDir: string): Promise<Manifest> {
  * on Node: Node built-ins and npm packages (native ones like better-sqlite3 cannot be
  * bundled) stay imports, resolved where the backend is loaded.
  */
-async function bundlePlugin(
+export async function bundlePlugin(
   pluginDir: string,
   entry: string,
   kind: PluginKind,

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { jssipUser } from '../../cli/jssip-user.js';
-import { GUEST_SUBPROTOCOL } from '../../plugins/stubs/sip-ws/registration/guest-protocol.js';
+import { GUEST_SUBPROTOCOL } from '../../core/guest-protocol.js';
 import { type SipWorld, startSipWorld } from '../../test/support/sip-world.js';
 import { generateDomainKey } from '../catalogue/keys.js';
+import { jssipUser } from '../sip-client/jssip-user.js';
 import { startGuestService } from './guest-service.js';
 import { kamailioGuests } from './kamailio-guests.js';
 

@@ -9,7 +9,7 @@ import {
   GUEST_SUBPROTOCOL,
   type GuestCredentials,
   type GuestRequest,
-} from '../../plugins/stubs/sip-ws/registration/guest-protocol.js';
+} from '../../core/guest-protocol.js';
 import type { GuestStore } from './kamailio-guests.js';
 
 export interface GuestServiceOptions {

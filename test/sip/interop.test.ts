@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sdp } from '../../cli/sdp-peer-connection.js';
 import { developmentPolicy } from '../../core/policy.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
+import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
 import { nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';
 
 const CAROL = 'user://c.example/carol';

@@ -10,6 +10,7 @@ import { Loader } from '../../core/loader.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
 import { type Backend, registerBackend, type Services, TOKENS } from '../../core/service.js';
 import { TrustStore } from '../../core/trust.js';
+import { writeAtomic } from '../../node/files.js';
 import { importBackend } from '../../server/backends/import-backend.js';
 import { BUILTIN_BACKENDS } from '../../server/backends/start-services.js';
 import { type TestCatalogue, testCatalogue } from './domain-catalogue.js';
@@ -78,5 +79,6 @@ export async function serviceOf<K extends ServiceName>(
     dataDir: dataDir ?? (await mkdtemp(join(tmpdir(), `pf-${name}-`))),
     key: cat.key,
     peers: {},
+    writeAtomic,
   });
 }

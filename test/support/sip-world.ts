@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type JsSipUser, jssipUser } from '../../cli/jssip-user.js';
-import { type Kamailio, type KamailioOptions, startKamailio } from '../../cli/kamailio.js';
 import type { Conversation, Incoming } from '../../core/conversation.js';
 import { developmentPolicy } from '../../core/policy.js';
 import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../node/runtime.js';
 import { generateDomainKey } from '../../server/catalogue/keys.js';
+import { type Kamailio, type KamailioOptions, startKamailio } from '../../server/kamailio.js';
+import { type JsSipUser, jssipUser } from '../../server/sip-client/jssip-user.js';
 import { type RunningSipDomain, startSipDomain } from '../../server/sip-domain.js';
 import { type Domains, startDomains } from './domains.js';
 
@@ -46,7 +46,7 @@ export async function startSipWorld(
   const sip = await startSipDomain({
     domain: SIP_DOMAIN,
     key: await generateDomainKey(SIP_DOMAIN, join(dir, 'keys')),
-    catalogueDir: join(dir, 'catalogue'),
+    dataDir: dir,
     sipUrl: kamailio.wsUrl,
     rpcUrl: kamailio.rpcUrl,
     peers: catalogues,

@@ -8,6 +8,7 @@ const backend: Backend<'cdr'> = {
   create: (ctx) =>
     new SqliteCdr(resolve(ctx.dataDir, ctx.config.database as string), {
       busyTimeoutMs: ctx.config.busyTimeoutMs as number,
+      readonly: ctx.config.readonly as boolean,
     }),
 };
 export default backend;

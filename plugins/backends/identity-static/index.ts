@@ -19,7 +19,7 @@ const backend: Backend<'identity'> = {
       key: ctx.key as SigningKey,
       users: users
         ? new UserStore({ users: parseUsers({ users }, 'identity-static config /users') })
-        : new UserStore({ file: resolve(ctx.dataDir, usersFile) }),
+        : new UserStore({ file: resolve(ctx.dataDir, usersFile), write: ctx.writeAtomic }),
       ttlSeconds,
       keysOf: httpKeysOf({ origins: ctx.peers }),
       ...(ctx.allowDomains ? { allowDomains: ctx.allowDomains } : {}),

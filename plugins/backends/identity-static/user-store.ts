@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { ProtoflyError } from '../../../core/errors.js';
-import type { UserChange, UserDirectory, UserRecord } from '../../../core/service.js';
+import type { UserChange, UserDirectory, UserRecord, WriteAtomic } from '../../../core/service.js';
 import { hashPassword } from './password.js';
 import { checkUserName, readUsersFile, type UserEntry, type Users, writeUsersFile } from './users-file.js';
 
@@ -14,14 +14,16 @@ import { checkUserName, readUsersFile, type UserEntry, type Users, writeUsersFil
  */
 export class UserStore implements UserDirectory {
   readonly file: string | undefined;
+  readonly #write: WriteAtomic | undefined;
   #users: Map<string, UserEntry>;
   /** The file's mtime and size when last read; a missing file reads as no users. */
   #seen = '';
   #writing: Promise<unknown> = Promise.resolve();
 
-  /** Users in `file`, read on first use; or `users` kept in memory. */
-  constructor(source: { readonly file: string } | { readonly users: Users }) {
+  /** Users in `file`, read on first use and changed with `write`; or `users` kept in memory. */
+  constructor(source: { readonly file: string; readonly write: WriteAtomic } | { readonly users: Users }) {
     this.file = 'file' in source ? source.file : undefined;
+    this.#write = 'write' in source ? source.write : undefined;
     this.#users = new Map('users' in source ? source.users : []);
   }
 
@@ -59,7 +61,7 @@ export class UserStore implements UserDirectory {
     const done = this.#writing.then(async () => {
       const users = new Map(await this.#current());
       edit(users, users.get(name));
-      if (this.file) await writeUsersFile(this.file, users);
+      if (this.file) await writeUsersFile(this.file, users, this.#write!);
       this.#users = users;
       this.#seen = await this.#version();
       return { name, disabled: users.get(name)!.disabled };

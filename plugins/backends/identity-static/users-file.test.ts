@@ -2,6 +2,7 @@ import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeAtomic } from '../../../node/files.js';
 import { parseUsers, readUsersFile, writeUsersFile } from './users-file.js';
 
 const HASH = 'scrypt$32768$8$1$c2FsdA$aGFzaA';
@@ -26,7 +27,7 @@ describe('users file', () => {
       ['alice', { hash: HASH, disabled: false }],
       ['mallory', { hash: HASH, disabled: true }],
     ]);
-    await writeUsersFile(file, users);
+    await writeUsersFile(file, users, writeAtomic);
     expect(await readUsersFile(file)).toEqual(users);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   });

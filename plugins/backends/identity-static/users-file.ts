@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { userAddress } from '../../../core/address.js';
 import { ProtoflyError } from '../../../core/errors.js';
-import { writeAtomic } from '../../../node/files.js';
+import type { WriteAtomic } from '../../../core/service.js';
 
 /**
  * The static users file: a domain's users and their password hashes, in JSON or YAML. A
@@ -98,17 +98,17 @@ export async function readUsersFile(path: string): Promise<Users> {
 }
 
 /**
- * Writes a users file as YAML, atomically and readable by its owner only (hashes are secrets
- * worth guarding even so).
+ * Writes a users file as YAML, with `write` (atomic: the host's), readable by its owner only
+ * (hashes are secrets worth guarding even so).
  *
  * @throws ProtoflyError `PF_ERR_CONFIG` when it cannot be written.
  */
-export async function writeUsersFile(path: string, users: Users): Promise<void> {
+export async function writeUsersFile(path: string, users: Users, write: WriteAtomic): Promise<void> {
   const data = Object.fromEntries(
     [...users].map(([name, u]) => [name, u.disabled ? { hash: u.hash, disabled: true } : u.hash]),
   );
   try {
-    await writeAtomic(path, stringify({ users: data }), 0o600);
+    await write(path, stringify({ users: data }), 0o600);
   } catch (err) {
     throw new ProtoflyError('PF_ERR_CONFIG', `cannot write users file ${path}: ${(err as Error).message}`, {
       file: path,

@@ -1,8 +1,8 @@
+import { Backoff } from '../../../core/backoff.js';
 import type { ErrFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
 import { type StubContext, type StubSocket, type StubStatus, withdrawnId } from '../../../core/stub.js';
-import { Backoff } from './backoff.js';
 import { type JsonWsSettings, settingsOf } from './config.js';
 import { readServerFrame } from './frames.js';
 import { Outbox, type Outgoing } from './outbox.js';

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Kamailio, startKamailio } from '../../../cli/kamailio.js';
 import { type Message, request, response } from '../../../core/message.js';
 import type { SocketDelegate, Stub, StubSocket } from '../../../core/stub.js';
+import { type Kamailio, startKamailio } from '../../../server/kamailio.js';
 import { eventually } from '../../../test/support/conversation.js';
 import {
   DirectContext,

@@ -75,7 +75,7 @@ export class Member {
  *
  * - a user of this domain: `sip:<name>@<domain>`, with the password from the stub config;
  * - a guest: `sip:<name>~<home domain>@<domain>`, with credentials the domain's guest
- *   service hands out for the user's identity token (registration/guest-protocol.ts).
+ *   service hands out for the user's identity token (core/guest-protocol.ts).
  *
  * Statuses: `connecting` until the REGISTER succeeds, `live`, `disconnected` while the
  * socket is gone (it reconnects and registers again), `failed` when the domain refused the

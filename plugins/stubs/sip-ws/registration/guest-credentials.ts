@@ -1,7 +1,7 @@
 import { type ErrorCode, ProtoflyError } from '../../../../core/errors.js';
+import { GUEST_CLOSE, GUEST_SUBPROTOCOL, type GuestCredentials } from '../../../../core/guest-protocol.js';
 import type { StubContext, StubSocket } from '../../../../core/stub.js';
 import type { TimerQueue } from '../timers/timer-queue.js';
-import { GUEST_CLOSE, GUEST_SUBPROTOCOL, type GuestCredentials } from './guest-protocol.js';
 
 /** How long the guest service may take to answer. */
 const GUEST_TIMEOUT_MS = 10_000;

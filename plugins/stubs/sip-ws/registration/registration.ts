@@ -1,5 +1,5 @@
+import { Backoff } from '../../../../core/backoff.js';
 import { ProtoflyError } from '../../../../core/errors.js';
-import { Backoff } from '../../json-ws/backoff.js';
 import {
   CALL_ID,
   CONTACT,

@@ -1,6 +1,6 @@
+import { Backoff } from '../../../../core/backoff.js';
 import { isProtoflyError } from '../../../../core/errors.js';
 import type { StubContext, StubSocket } from '../../../../core/stub.js';
-import { Backoff } from '../../json-ws/backoff.js';
 import type { SipWsSettings } from '../config.js';
 import { parse, type SipMessage, serialize } from '../message/index.js';
 import type { Timer, TimerQueue } from '../timers/timer-queue.js';

@@ -8,6 +8,9 @@
  *                       "aor":"sip:alice~a.example@c.example","realm":"c.example","expires":3600}
  *
  * A refusal is a close code, with the reason as text.
+ *
+ * In core because it is a contract between two sides that may not import each other: the
+ * sip-ws stub (plugins/) and the guest service (server/).
  */
 
 /** The WebSocket subprotocol both ends name. */

@@ -1,7 +1,7 @@
 import type { RTCSession } from 'jssip/lib/RTCSession.js';
 import type { IncomingMessageEvent, RTCSessionEvent, UA } from 'jssip/lib/UA.js';
 import WebSocket from 'ws';
-import { ProtoflyError } from '../core/errors.js';
+import { ProtoflyError } from '../../core/errors.js';
 import { installSdpPeerConnection, NO_MEDIA } from './sdp-peer-connection.js';
 
 /**

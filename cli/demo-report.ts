@@ -1,0 +1,51 @@
+import { isProtoflyError } from '../core/errors.js';
+import type { Row } from './ladder.js';
+
+/** What the demo did, for people (ladder) and scripts (--json). */
+export interface DemoReport {
+  ok: boolean;
+  error?: { code: string; message: string };
+  stubs: {
+    domain: string;
+    name: string;
+    version: string;
+    integrity: string;
+    verified: boolean;
+    signedBy: string;
+    for: string;
+  }[];
+  messages: { sent: number; delivered: number };
+  /** Milliseconds per phase. */
+  timings: Record<string, number>;
+  ladder: { columns: string[]; rows: Row[] };
+  /** `--swap`: which runtime moved what to which version, and how long its messages were held. */
+  swaps?: { runtime: string; peer: string; from: string; to: string; heldMs: number }[];
+}
+
+/** A report with nothing done yet, for a ladder with these columns. */
+export function emptyReport(columns: string[]): DemoReport {
+  return {
+    ok: false,
+    stubs: [],
+    messages: { sent: 0, delivered: 0 },
+    timings: {},
+    ladder: { columns, rows: [] },
+  };
+}
+
+/** What went wrong, for the report: a coded error as it is, anything else as `PF_ERR_DEMO`. */
+export function failureOf(err: unknown): NonNullable<DemoReport['error']> {
+  return isProtoflyError(err)
+    ? { code: err.code, message: err.message }
+    : { code: 'PF_ERR_DEMO', message: String(err) };
+}
+
+/** Records, under `name`, the milliseconds since the previous phase ended (or since the timer started). */
+export function phaseTimer(report: DemoReport): (name: string) => void {
+  let clock = performance.now();
+  return (name) => {
+    const now = performance.now();
+    report.timings[name] = Math.round((now - clock) * 100) / 100;
+    clock = now;
+  };
+}
