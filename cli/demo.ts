@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Conversation, Incoming } from '../core/conversation.js';
-import { isProtoflyError } from '../core/errors.js';
+import { asProtoflyError } from '../core/errors.js';
 import type { CheckEvent } from '../core/loader.js';
 import { developmentPolicy } from '../core/policy.js';
 import type { Runtime, RuntimeOptions } from '../core/runtime.js';
@@ -82,9 +82,8 @@ export function emptyReport(columns: string[]): DemoReport {
 
 /** What went wrong, for the report: a coded error as it is, anything else as `PF_ERR_DEMO`. */
 export function failureOf(err: unknown): NonNullable<DemoReport['error']> {
-  return isProtoflyError(err)
-    ? { code: err.code, message: err.message }
-    : { code: 'PF_ERR_DEMO', message: String(err) };
+  const { code, message } = asProtoflyError(err, 'PF_ERR_DEMO');
+  return { code, message };
 }
 
 /** Records, under `name`, the milliseconds since the previous phase ended (or since the timer started). */

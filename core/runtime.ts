@@ -5,7 +5,7 @@ import { parseAddress } from './address.js';
 import { Bus } from './bus.js';
 import { pluginConfig } from './config.js';
 import { type Carrier, Conversation, carrierOf } from './conversation.js';
-import { isProtoflyError, ProtoflyError } from './errors.js';
+import { asProtoflyError, isProtoflyError, ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';
 import type { StubDescriptor } from './generated/types.js';
 import type { SandboxHost, StubHandle } from './host.js';
@@ -162,7 +162,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
   #closed = false;
 
   constructor(options: RuntimeOptions) {
-    super((err) => this.emit('error', asError(err)));
+    super((err) => this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX')));
     this.identity = options.identity;
     this.#loader = options.loader;
     this.#host = options.host;
@@ -176,7 +176,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
     parseAddress(this.identity.address);
     this.#unlisten = this.bus.listen(this.identity.address, (msg) => this.#toApp(msg));
     this.#watcher = new UpdateWatcher({ ...options.watch, catalogue: this.#loader.catalogue }, (err) =>
-      this.emit('error', asError(err)),
+      this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX')),
     );
     this.#watcher.on('update', (domain, notice) => {
       if (notice?.kind !== 'backend') this.#check(domain);
@@ -291,7 +291,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
           this.emit('inbox', { state: 'restored', attempt: retry.attempt });
         },
         (err: unknown) => {
-          const error = asError(err);
+          const error = asProtoflyError(err, 'PF_ERR_SANDBOX');
           // Its activation threw: it fails on its own, and only a new register() tries again.
           if (error.code === 'PF_ERR_SANDBOX') {
             this.#inboxRetry = undefined;
@@ -311,7 +311,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
    * @internal for the parts a runtime is assembled from (node/runtime.ts)
    */
   fault(err: unknown): void {
-    this.emit('error', asError(err));
+    this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX'));
   }
 
   /** Ends every conversation, the inbox, and the watching of catalogues. */
@@ -363,7 +363,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
       pkg = (await this.#loader.load({ domain })) as StubPackage;
     } catch (err) {
       if (!current) throw err;
-      this.emit('update', { domain, policy, error: asError(err) });
+      this.emit('update', { domain, policy, error: asProtoflyError(err, 'PF_ERR_SANDBOX') });
       return current;
     }
     return this.#adopt(pkg);
@@ -421,7 +421,9 @@ export class Runtime extends Emitter<RuntimeEvents> {
       while (state.again && !this.#closed) {
         state.again = false;
         this.#loader.refresh(domain);
-        await this.#packageFor(domain).catch((err: unknown) => this.emit('error', asError(err)));
+        await this.#packageFor(domain).catch((err: unknown) =>
+          this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX')),
+        );
       }
       this.#checking.delete(domain);
     })();
@@ -433,7 +435,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
     // Nothing a swap does may reject into the app: whatever escapes is reported.
     const next = previous
       .then(() => this.#swapNow(scope))
-      .catch((err: unknown) => this.emit('error', asError(err)));
+      .catch((err: unknown) => this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX')));
     this.#swaps.set(scope, next);
     void next.finally(() => {
       if (this.#swaps.get(scope) === next) this.#swaps.delete(scope);
@@ -556,8 +558,8 @@ export class Runtime extends Emitter<RuntimeEvents> {
     instance.started.then(
       (handle) => scope.attach(instance, handle),
       (err: unknown) => {
-        conversation.fail(asError(err));
-        conversation.setStatus('failed', asError(err).message);
+        conversation.fail(asProtoflyError(err, 'PF_ERR_SANDBOX'));
+        conversation.setStatus('failed', asProtoflyError(err, 'PF_ERR_SANDBOX').message);
       },
     );
     this.emit('version', { peer, carrier: carrierOf(pkg.descriptor), change: 'start' });
@@ -696,7 +698,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
     try {
       this.bus.send(msg);
     } catch (err) {
-      report(asError(err));
+      report(asProtoflyError(err, 'PF_ERR_SANDBOX'));
     }
   }
 
@@ -766,9 +768,4 @@ export class Runtime extends Emitter<RuntimeEvents> {
     const code = conversation ? conversation.deliver(msg) : Code.NOT_FOUND;
     this.bus.send(response(msg, code));
   }
-}
-
-function asError(err: unknown): ProtoflyError {
-  if (isProtoflyError(err)) return err;
-  return new ProtoflyError('PF_ERR_SANDBOX', (err as Error)?.message ?? String(err), {}, { cause: err });
 }

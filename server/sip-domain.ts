@@ -56,7 +56,10 @@ export async function startSipDomain(options: SipDomainOptions): Promise<Running
     ...(options.guestTtlSeconds ? { ttlSeconds: options.guestTtlSeconds } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
-  const catalogue = createCatalogueServer({ dir: options.catalogueDir });
+  const catalogue = createCatalogueServer({
+    dir: options.catalogueDir,
+    ...(options.log ? { log: options.log } : {}),
+  });
   try {
     const catalogueUrl = await catalogue.listen(0, '127.0.0.1');
     const sipEndpoint = new URL(options.sipUrl).href;
