@@ -295,9 +295,14 @@ export function statusOf(code: string): number {
   return ERRORS[isErrorCode(code) ? code : 'PF_ERR_INTERNAL'].status;
 }
 
-/** The WebSocket close code for a connection closed with `code`; 1008 (RFC 6455's generic refusal) when it has none. */
+/**
+ * The WebSocket close code for a connection closed for `code`: its own, else by RFC 6455
+ * §7.4.1 1011 for a failure of the server's (a 5xx status) and 1008 (the generic refusal) for
+ * the rest.
+ */
 export function closeCodeOf(code: ErrorCode): number {
-  return (ERRORS[code] as ErrorSpec).close ?? 1008;
+  const spec: ErrorSpec = ERRORS[code];
+  return spec.close ?? (spec.status >= 500 ? 1011 : 1008);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
+import { closeCodeOf, type ErrorCode, isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { AuthFrame, Message, MsgFrame } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
 import type { ClusterMember, Frame, HoldLimits, Registration } from '../../core/service.js';
@@ -46,10 +46,11 @@ import { Session } from './session.js';
  * remote address) and get authTimeoutMs to authenticate; only authenticated ones count
  * against maxConnections.
  *
- * Close codes: 1012 shutdown (reconnect), 1013 try again later (node full, too many
- * connections authenticating, slow consumer, issuer's keys unreachable), 1009 frame too large,
- * 1008 no `auth` in time, 1011 handling a frame failed (PF_ERR_INTERNAL), 4401 token refused
- * (PF_ERR_AUTH), 4403 domain not admitted (PF_ERR_FORBIDDEN).
+ * Close codes: 1012 shutdown (reconnect), 1009 frame too large (ws's own); every other close is
+ * for an error code, its reason, with that code's close code (core/errors.ts): 1013 PF_ERR_FLOOD
+ * (node full, too many connections authenticating, slow consumer), 1013 PF_ERR_FETCH (issuer's
+ * keys unreachable), 1008 PF_ERR_TIMEOUT (no `auth` in time), 1011 PF_ERR_INTERNAL (handling a
+ * frame failed), 4401 PF_ERR_AUTH (token refused), 4403 PF_ERR_FORBIDDEN (domain not admitted).
  */
 export interface MessagingNode {
   /** Where clients connect: `ws://<host>:<port>/`. */
@@ -68,14 +69,9 @@ export interface MessagingNode {
   close(): Promise<void>;
 }
 
-/** Close codes the node uses beyond RFC 6455's. */
+/** The close code the node uses that is no error's (those are in core/errors.ts). */
 export const CLOSE = {
   SERVICE_RESTART: 1012,
-  TRY_AGAIN_LATER: 1013,
-  POLICY: 1008,
-  INTERNAL_ERROR: 1011,
-  UNAUTHORIZED: 4401,
-  FORBIDDEN: 4403,
 } as const;
 
 /** Hyperty addresses one session may hold. */
@@ -205,6 +201,7 @@ class Node implements MessagingNode {
             storedNow: await cluster.held(),
           }),
         ...(provisioning ? { provisioning: provisioningApi(provisioning, identity, log) } : {}),
+        log,
       });
     } catch (err) {
       // A node that cannot take both ports keeps neither: nothing is left half started.
@@ -300,7 +297,7 @@ class Node implements MessagingNode {
     const full = this.#full() ?? this.#pendingFull(from);
     if (full) {
       this.#refuse(session, full);
-      return this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+      return this.#cut(session, 'PF_ERR_FLOOD');
     }
     this.#sessions.set(session.id, session);
     this.#pending++;
@@ -309,9 +306,12 @@ class Node implements MessagingNode {
     const authTimer = setTimeout(() => {
       if (session.address) return;
       try {
-        this.#refuse(session, new ProtoflyError('PF_ERR_AUTH', `no auth frame within ${authTimeoutMs} ms`));
+        this.#refuse(
+          session,
+          new ProtoflyError('PF_ERR_TIMEOUT', `not authenticated within ${authTimeoutMs} ms`),
+        );
         // Even one closing already (a bad frame): a peer that does not finish closing keeps no slot.
-        this.#cut(session, CLOSE.POLICY, 'PF_ERR_AUTH');
+        this.#cut(session, 'PF_ERR_TIMEOUT');
       } catch (err) {
         session.fail(err);
       }
@@ -441,16 +441,16 @@ class Node implements MessagingNode {
     );
     try {
       this.#refuse(session, e);
-      this.#cut(session, CLOSE.INTERNAL_ERROR, 'PF_ERR_INTERNAL');
+      this.#cut(session, 'PF_ERR_INTERNAL');
     } catch {
       session.ws.terminate(); // it cannot even be told
     }
   }
 
-  /** Closes with `code`, and cuts the socket if the peer does not finish closing soon. */
-  #cut(session: Session, code: number, reason: string): void {
+  /** Closes for `code` (its close code, see core/errors.ts), and cuts the socket if the peer does not finish closing soon. */
+  #cut(session: Session, code: ErrorCode, reason: string = code): void {
     this.#settlePending(session);
-    session.ws.close(code, reason);
+    session.ws.close(closeCodeOf(code), reason);
     setTimeout(() => session.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
@@ -495,14 +495,8 @@ class Node implements MessagingNode {
             { cause: err },
           );
       this.#refuse(session, e);
-      const code =
-        e.code === 'PF_ERR_FORBIDDEN'
-          ? CLOSE.FORBIDDEN
-          : e.code === 'PF_ERR_FETCH'
-            ? CLOSE.TRY_AGAIN_LATER
-            : CLOSE.UNAUTHORIZED;
       this.#settings.log.info({ code: e.code, reason: e.message }, 'connection refused');
-      return this.#cut(session, code, e.code);
+      return this.#cut(session, e.code);
     } finally {
       session.authenticating = false;
     }
@@ -510,7 +504,7 @@ class Node implements MessagingNode {
     const full = this.#full();
     if (full) {
       this.#refuse(session, full);
-      return this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+      return this.#cut(session, 'PF_ERR_FLOOD');
     }
     this.#settlePending(session);
     this.#authenticated++;
@@ -582,7 +576,7 @@ class Node implements MessagingNode {
         { limit: MAX_REFUSED_RUNS },
       );
       this.#refuse(session, err, m.id);
-      this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+      this.#cut(session, 'PF_ERR_FLOOD');
       return;
     }
     runs.set(m.to, m.id);
@@ -751,7 +745,7 @@ class Node implements MessagingNode {
     );
     this.#refuse(session, err);
     // Closing waits for the buffer to drain; a consumer that does not read must not hold it.
-    this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD slow consumer');
+    this.#cut(session, 'PF_ERR_FLOOD', 'PF_ERR_FLOOD slow consumer');
     // Held now (closing, it takes none back), before the frame that found it slow.
     this.#holdAgain(session.takeUnreceived());
     return false;

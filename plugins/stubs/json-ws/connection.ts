@@ -1,3 +1,4 @@
+import { statusOf } from '../../../core/errors.js';
 import type { ErrFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
@@ -22,18 +23,6 @@ const BUSY_RETRY_MS = 10;
  */
 const RECEIPT_DELAY_MS = 5;
 const RECEIPT_EVERY = 100;
-
-/** What the app gets, as a response code, when the node refused its request with an error code. */
-const RESPONSE_CODES: Readonly<Record<string, number>> = {
-  PF_ERR_SCHEMA: 400,
-  PF_ERR_FRAME: 400,
-  PF_ERR_AUTH: 401,
-  PF_ERR_SPOOF: 403,
-  PF_ERR_FORBIDDEN: 403,
-  PF_ERR_NO_ROUTE: 404,
-  PF_ERR_TOO_LARGE: 413,
-  PF_ERR_QUEUE_FULL: 503,
-};
 
 type State = 'idle' | 'connecting' | 'live' | 'waiting' | 'failed' | 'closed';
 type Slot = 'connect' | 'flush' | 'inbox' | 'receipt' | 'ping';
@@ -410,12 +399,8 @@ export class Connection {
     }
     const entry = frame.id === undefined ? undefined : this.#outbox.settle(frame.id);
     if (!entry) return this.#owner.log.warn(`json-ws: the node refused: ${frame.code}`, frame);
-    this.#answer(
-      entry.conversation,
-      entry.msg,
-      RESPONSE_CODES[frame.code] ?? 500,
-      `${frame.code}: ${frame.message}`,
-    );
+    // The app gets the code's response code (core/errors.ts), and the code in the description.
+    this.#answer(entry.conversation, entry.msg, statusOf(frame.code), `${frame.code}: ${frame.message}`);
     this.#flush();
   }
 
