@@ -316,7 +316,7 @@ export class Realm {
         this.#sessionsById.get(frame.session)?.sockets.get(frame.sock)?.send(String(frame.data));
         return this.#consume(frame.session, costOf(frame));
       case 'status':
-        this.#conversations.get(frame.cid)?.onStatus(frame.status, frame.detail);
+        this.#conversations.get(frame.cid)?.onStatus(frame.status, frame.detail, frame.code);
         return this.#consume(frame.session, costOf(frame));
       case 'log':
         this.#log(frame);

@@ -221,6 +221,8 @@ describe('sip-ws against Kamailio (MD5)', () => {
     const { ctx } = await open('user://c.example/carol', { url: kam.wsUrl, password: 'wrong' });
     await settled(ctx);
     expect(ctx.statuses).toEqual(['connecting', 'failed']);
+    // A code, not text for the app to search.
+    expect(ctx.failedWith).toBe('PF_ERR_AUTH');
     await new Promise((r) => setTimeout(r, 400));
     expect(ctx.requests('REGISTER')).toHaveLength(2);
     // What the app sends now is answered at once, with why.
@@ -239,6 +241,7 @@ describe('sip-ws against Kamailio (MD5)', () => {
     await Promise.all([settled(own.ctx), settled(guest.ctx)]);
     expect(own.ctx.statuses).toEqual(['failed']);
     expect(guest.ctx.statuses).toEqual(['failed']);
+    expect([own.ctx.failedWith, guest.ctx.failedWith]).toEqual(['PF_ERR_CONFIG', 'PF_ERR_CONFIG']);
   });
 });
 
