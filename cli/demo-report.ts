@@ -1,4 +1,4 @@
-import { isProtoflyError } from '../core/errors.js';
+import { asProtoflyError } from '../core/errors.js';
 import type { Row } from './ladder.js';
 
 /** What the demo did, for people (ladder) and scripts (--json). */
@@ -35,9 +35,8 @@ export function emptyReport(columns: string[]): DemoReport {
 
 /** What went wrong, for the report: a coded error as it is, anything else as `PF_ERR_DEMO`. */
 export function failureOf(err: unknown): NonNullable<DemoReport['error']> {
-  return isProtoflyError(err)
-    ? { code: err.code, message: err.message }
-    : { code: 'PF_ERR_DEMO', message: String(err) };
+  const { code, message } = asProtoflyError(err, 'PF_ERR_DEMO');
+  return { code, message };
 }
 
 /** Records, under `name`, the milliseconds since the previous phase ended (or since the timer started). */

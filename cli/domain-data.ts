@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ProtoflyError } from '../core/errors.js';
+import { ifPresent } from '../node/files.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
 import type { ReleaseTarget } from '../server/release.js';
 
@@ -13,7 +14,7 @@ import type { ReleaseTarget } from '../server/release.js';
  */
 export async function domainData(dir: string, domain?: string): Promise<ReleaseTarget> {
   const keys = join(resolve(dir), 'keys');
-  const files = await readdir(keys).catch(() => undefined);
+  const files = await ifPresent(readdir(keys), keys, 'list');
   if (!files) {
     throw new ProtoflyError(
       'PF_ERR_CONFIG',

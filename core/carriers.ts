@@ -4,7 +4,7 @@ import semver from 'semver';
 import type { Bus } from './bus.js';
 import { pluginConfig } from './config.js';
 import { type Carrier, carrierOf } from './conversation.js';
-import { isProtoflyError, ProtoflyError } from './errors.js';
+import { asProtoflyError, isProtoflyError, ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';
 import type { StubDescriptor } from './generated/types.js';
 import type { SandboxHost, StubHandle } from './host.js';
@@ -158,7 +158,7 @@ export class Carriers extends Emitter<CarriersEvents> {
       pkg = (await this.#loader.load({ domain })) as StubPackage;
     } catch (err) {
       if (!current) throw err;
-      this.emit('update', { domain, policy, error: asError(err) });
+      this.emit('update', { domain, policy, error: asProtoflyError(err, 'PF_ERR_SANDBOX') });
       return current;
     }
     return this.#adopt(pkg);
@@ -224,7 +224,7 @@ export class Carriers extends Emitter<CarriersEvents> {
     try {
       this.#link.bus.send(msg);
     } catch (err) {
-      report(asError(err));
+      report(asProtoflyError(err, 'PF_ERR_SANDBOX'));
     }
   }
 
@@ -294,7 +294,7 @@ export class Carriers extends Emitter<CarriersEvents> {
       while (state.again && !this.#closed) {
         state.again = false;
         this.#loader.refresh(domain);
-        await this.packageFor(domain).catch((err: unknown) => this.emit('error', asError(err)));
+        await this.packageFor(domain).catch((err: unknown) => this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX')));
       }
       this.#checking.delete(domain);
     })();
@@ -306,7 +306,7 @@ export class Carriers extends Emitter<CarriersEvents> {
     // Nothing a swap does may reject into the app: whatever escapes is reported.
     const next = previous
       .then(() => this.#swapNow(scope))
-      .catch((err: unknown) => this.emit('error', asError(err)));
+      .catch((err: unknown) => this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX')));
     this.#swaps.set(scope, next);
     void next.finally(() => {
       if (this.#swaps.get(scope) === next) this.#swaps.delete(scope);
@@ -398,10 +398,4 @@ export class Carriers extends Emitter<CarriersEvents> {
       send,
     });
   }
-}
-
-/** `err` as a ProtoflyError: anything else a stub's activation threw is `PF_ERR_SANDBOX`. */
-export function asError(err: unknown): ProtoflyError {
-  if (isProtoflyError(err)) return err;
-  return new ProtoflyError('PF_ERR_SANDBOX', (err as Error)?.message ?? String(err), {}, { cause: err });
 }

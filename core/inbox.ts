@@ -1,6 +1,6 @@
-import { asError, type Carriers, type VersionEvent } from './carriers.js';
+import { type Carriers, type VersionEvent } from './carriers.js';
 import { carrierOf } from './conversation.js';
-import { ProtoflyError } from './errors.js';
+import { asProtoflyError, ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';
 import { ConversationScope, type ScopeInit } from './scope.js';
 
@@ -149,7 +149,7 @@ export class Inbox extends Emitter<InboxEvents> {
           this.emit('inbox', { state: 'restored', attempt: retry.attempt });
         },
         (err: unknown) => {
-          const error = asError(err);
+          const error = asProtoflyError(err, 'PF_ERR_SANDBOX');
           // Its activation threw: it fails on its own, and only a new register() tries again.
           if (error.code === 'PF_ERR_SANDBOX') {
             this.#retry = undefined;

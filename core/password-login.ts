@@ -1,6 +1,6 @@
 import { parseAddress } from './address.js';
 import { AUTHORIZATION_SERVER_PATH, type CatalogueClient } from './catalogue.js';
-import { ERRORS, type ErrorCode, ProtoflyError } from './errors.js';
+import { isErrorCode, ProtoflyError } from './errors.js';
 import type { RuntimeIdentity } from './runtime.js';
 
 /**
@@ -107,7 +107,7 @@ export class PasswordLogin implements RuntimeIdentity {
     if (status !== 200) {
       const code = answer.pf_code;
       throw new ProtoflyError(
-        typeof code === 'string' && code in ERRORS ? (code as ErrorCode) : 'PF_ERR_AUTH',
+        isErrorCode(code) ? code : 'PF_ERR_AUTH',
         `${this.address}: ${what} refused (HTTP ${status} ${String(answer.error)}): ${String(answer.error_description)}`,
         { status, error: answer.error, ...(retryAfter ? { retryAfterSeconds: Number(retryAfter) } : {}) },
       );

@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { parseAddress } from './address.js';
 import { Bus } from './bus.js';
-import { asError, Carriers, type UpdateEvent, type UpdatePolicy, type VersionEvent } from './carriers.js';
+import { Carriers, type UpdateEvent, type UpdatePolicy, type VersionEvent } from './carriers.js';
 import { type Carrier, Conversation, carrierOf } from './conversation.js';
-import { ProtoflyError } from './errors.js';
+import { asProtoflyError, ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';
 import type { StubDescriptor } from './generated/types.js';
 import type { SandboxHost } from './host.js';
@@ -95,8 +95,8 @@ export class Runtime extends Emitter<RuntimeEvents> {
   #closed = false;
 
   constructor(options: RuntimeOptions) {
-    super((err) => this.emit('error', asError(err)));
-    const onListenerError = (err: unknown) => this.emit('error', asError(err));
+    super((err) => this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX')));
+    const onListenerError = (err: unknown) => this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX'));
     this.identity = options.identity;
     this.#liveTimeoutMs = options.liveTimeoutMs ?? 10_000;
     this.#container = options.container ?? rootContainer.createChildContainer();
@@ -171,7 +171,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
    * @internal for the parts a runtime is assembled from (node/runtime.ts)
    */
   fault(err: unknown): void {
-    this.emit('error', asError(err));
+    this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX'));
   }
 
   /** Ends every conversation, the inbox, and the watching of catalogues. */
@@ -271,8 +271,8 @@ export class Runtime extends Emitter<RuntimeEvents> {
     instance.started.then(
       (handle) => scope.attach(instance, handle),
       (err: unknown) => {
-        conversation.fail(asError(err));
-        conversation.setStatus('failed', asError(err).message);
+        conversation.fail(asProtoflyError(err, 'PF_ERR_SANDBOX'));
+        conversation.setStatus('failed', asProtoflyError(err, 'PF_ERR_SANDBOX').message);
       },
     );
     this.emit('version', { peer, carrier: carrierOf(pkg.descriptor), change: 'start' });

@@ -1,4 +1,4 @@
-import { ProtoflyError } from './errors.js';
+import { ProtoflyError, type StubErrorCode } from './errors.js';
 import type { Message } from './message.js';
 
 /**
@@ -91,8 +91,13 @@ export interface StubContext<Config = Readonly<Record<string, unknown>>> {
   send(msg: Message): void;
   /** Opens a WebSocket; only endpoints in the descriptor's allow-list are allowed. */
   connect(url: string, protocols: readonly string[], delegate: SocketDelegate): StubSocket;
-  /** Reports a lifecycle transition. */
-  status(status: StubStatus, detail?: string): void;
+  /**
+   * Reports a lifecycle transition. With `failed`, `code` says why in the terms the app branches
+   * on (`PF_ERR_AUTH`: the far side refused the credentials): the app gets that code. Only the
+   * stub-facing codes of core/errors.ts (`stub: true`) are taken; the host refuses any other,
+   * and a code with another status (`PF_ERR_STATUS`).
+   */
+  status(status: StubStatus, detail?: string, code?: StubErrorCode): void;
   /** Timers, all cleared when the stub stops. */
   setTimeout(fn: () => void, ms: number): number;
   clearTimeout(id: number): void;

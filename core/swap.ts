@@ -1,4 +1,4 @@
-import { isProtoflyError, ProtoflyError } from './errors.js';
+import { asProtoflyError, ProtoflyError } from './errors.js';
 import type { StubDescriptor } from './generated/types.js';
 import type { Message } from './message.js';
 import type { VerifiedPackage } from './plugin.js';
@@ -110,7 +110,7 @@ export async function swapLive(
     );
     assertSnapshot(snapshot, `snapshot of ${labelOf(from.pkg)}`);
   } catch (err) {
-    const outcome = failure(asError(err), false);
+    const outcome = failure(asProtoflyError(err, 'PF_ERR_SANDBOX'), false);
     scope.release(from);
     return outcome;
   }
@@ -130,7 +130,7 @@ export async function swapLive(
     );
     scope.attach(candidate, handle);
   } catch (err) {
-    const cause = asError(err);
+    const cause = asProtoflyError(err, 'PF_ERR_SANDBOX');
     // Not live in time, and neither is the old one: the server is away, not the new version broken.
     const unreachable = cause.code === 'PF_ERR_SWAP' && from.status !== 'live' && !ended(candidate);
     const outcome = failure(cause, !unreachable, unreachable);
@@ -209,9 +209,4 @@ function within<T>(promise: Promise<T>, deadline: number, timeoutMs: number, wha
     );
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-function asError(err: unknown): ProtoflyError {
-  if (isProtoflyError(err)) return err;
-  return new ProtoflyError('PF_ERR_SANDBOX', (err as Error)?.message ?? String(err), {}, { cause: err });
 }

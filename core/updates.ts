@@ -1,5 +1,5 @@
 import type { CatalogueClient, PluginKind } from './catalogue.js';
-import { isProtoflyError, ProtoflyError } from './errors.js';
+import { asProtoflyError, isProtoflyError, type ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';
 
 /**
@@ -137,7 +137,7 @@ export class UpdateWatcher extends Emitter<UpdateEvents> {
           streams = false;
           continue;
         }
-        if (!failing) this.emit('error', asError(err, domain));
+        if (!failing) this.emit('error', asProtoflyError(err, 'PF_ERR_FETCH', `watching ${domain}`));
         failing = true;
         retry = Math.min(retry * 2, this.#maxRetryMs);
       }
@@ -161,13 +161,6 @@ function noticeOf(data: string): PublishNotice | undefined {
     // Not JSON: not an event of ours.
   }
   return undefined;
-}
-
-function asError(err: unknown, domain: string): ProtoflyError {
-  if (isProtoflyError(err)) return err;
-  return new ProtoflyError('PF_ERR_FETCH', `watching ${domain}: ${(err as Error)?.message ?? String(err)}`, {
-    domain,
-  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

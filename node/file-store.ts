@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Store } from '../core/store.js';
-import { storageError, writeAtomic } from './files.js';
+import { ifPresent, storageError, writeAtomic } from './files.js';
 
 /**
  * A {@link Store} on disk, one file per key, for Node runtimes: verified packages and keys
@@ -11,13 +11,8 @@ import { storageError, writeAtomic } from './files.js';
 export class FileStore implements Store {
   constructor(readonly dir: string) {}
 
-  async get(key: string): Promise<string | undefined> {
-    try {
-      return await readFile(this.#path(key), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw storageError(err, `read ${this.#path(key)}`);
-    }
+  get(key: string): Promise<string | undefined> {
+    return ifPresent(readFile(this.#path(key), 'utf8'), this.#path(key));
   }
 
   set(key: string, value: string): Promise<void> {

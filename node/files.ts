@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ProtoflyError } from '../core/errors.js';
+import { isProtoflyError, ProtoflyError } from '../core/errors.js';
 
 /** System codes that say the disk, not the caller, is at fault: full, read-only, not ours. */
 const STORAGE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO']);
@@ -11,21 +11,52 @@ const STORAGE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', '
  * read-only, not writable), else `err` itself.
  */
 export function storageError(err: unknown, what: string): unknown {
+  return STORAGE_CODES.has((err as NodeJS.ErrnoException)?.code ?? '') ? ioError(err, what) : err;
+}
+
+/**
+ * `err`, a failed file operation, as `PF_ERR_STORAGE` naming `what`, its system code and its
+ * path (the error's, else `path`: some, EISDIR from a read, carry none), with `err` as cause.
+ */
+export function ioError(err: unknown, what: string, path?: string): ProtoflyError {
+  if (isProtoflyError(err)) return err;
   const e = err as NodeJS.ErrnoException;
-  if (!STORAGE_CODES.has(e?.code ?? '')) return err;
+  const code = e?.code ?? 'EIO';
+  const at = e?.path ?? path;
   return new ProtoflyError(
     'PF_ERR_STORAGE',
-    `cannot ${what}: ${e.code} (${storageReason(e.code!)})${e.path ? ` at ${e.path}` : ''}`,
-    { code: e.code, ...(e.path ? { path: e.path } : {}) },
+    `cannot ${what}: ${code} (${STORAGE_REASONS[code] ?? e?.message ?? String(err)})${at ? ` at ${at}` : ''}`,
+    { code, ...(at ? { path: at } : {}) },
     { cause: err },
   );
 }
 
-function storageReason(code: string): string {
-  if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk is full';
-  if (code === 'EROFS') return 'the file system is read-only';
-  if (code === 'EIO') return 'the disk failed';
-  return 'not writable by this process';
+const STORAGE_REASONS: Readonly<Record<string, string>> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk is full',
+  EROFS: 'the file system is read-only',
+  EIO: 'the disk failed',
+  EACCES: 'not permitted to this process',
+  EPERM: 'not permitted to this process',
+  EISDIR: 'a directory where a file belongs',
+  ENOTDIR: 'a file where a directory belongs',
+};
+
+/**
+ * What `io`, a read (or `doing`) of `path`, gives, or undefined when there is nothing there:
+ * ENOENT is the only failure that means absent.
+ *
+ * @throws ProtoflyError `PF_ERR_STORAGE` naming the path for any other (unreadable, a directory
+ *   where a file belongs, a failing disk), so that nothing unreadable is taken for absent and
+ *   overwritten.
+ */
+export async function ifPresent<T>(io: Promise<T>, path: string, doing = 'read'): Promise<T | undefined> {
+  try {
+    return await io;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') return undefined;
+    throw ioError(err, `${doing} ${path}`, path);
+  }
 }
 
 /**
@@ -77,10 +108,16 @@ export async function assertWritable(dir: string): Promise<void> {
   }
 }
 
-/** Whether a file exists (and is reachable). */
+/**
+ * Whether a file exists.
+ *
+ * @throws ProtoflyError `PF_ERR_STORAGE` when that cannot be told (see {@link ifPresent}).
+ */
 export async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
+  return (
+    (await ifPresent(
+      access(file).then(() => true),
+      `reach ${file}`,
+    )) ?? false
   );
 }

@@ -75,7 +75,7 @@ export function costOf(frame: HostFrame | WorkerFrame): number {
     case 'connect':
       return FRAME_COST + frame.url.length;
     case 'status':
-      return FRAME_COST + (frame.detail?.length ?? 0);
+      return FRAME_COST + (frame.detail?.length ?? 0) + (frame.code?.length ?? 0);
     case 'socket':
       return FRAME_COST + (frame.event.type === 'message' ? frame.event.data.length : 0);
     case 'socketClose':
@@ -150,6 +150,8 @@ export type WorkerFrame =
       readonly session: number;
       readonly status: StubStatus;
       readonly detail?: string;
+      /** Why it failed, a stub-facing code; the host checks it again (see core/stub.ts). */
+      readonly code?: string;
     }
   | {
       readonly t: 'log';

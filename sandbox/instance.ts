@@ -1,4 +1,4 @@
-import { isProtoflyError, ProtoflyError } from '../core/errors.js';
+import { isProtoflyError, isStubErrorCode, ProtoflyError, type StubErrorCode } from '../core/errors.js';
 import { assertMessage, type Message } from '../core/message.js';
 import { assertTransition, type StubStatus } from '../core/stub.js';
 import { costOf, type HostFrame, type PackageLimits } from './channel.js';
@@ -155,14 +155,26 @@ export class HostInstance implements StubHandle {
    * The stub reported a status. `failed` and `stopped` are its last word: from then on nothing
    * it sends is taken (messages, statuses, logs, refusals), and its instance is stopped.
    */
-  onStatus(status: StubStatus, detail: string | undefined): void {
+  onStatus(status: StubStatus, detail: string | undefined, code?: string): void {
     if (this.#ended) return;
     try {
       assertTransition(this.#status, status);
     } catch (err) {
       return this.refused(err as ProtoflyError);
     }
-    this.#setStatus(status, detail);
+    // Checked again here: the worker is the untrusted side. A forged code is refused, and the
+    // failure stands without it.
+    const coded = code !== undefined && status === 'failed' && isStubErrorCode(code);
+    if (code !== undefined && !coded) {
+      this.refused(
+        new ProtoflyError(
+          'PF_ERR_STATUS',
+          `stub ${this.stub} reported ${status} with code ${code.slice(0, 64)}, which is not a stub's`,
+          { conversation: this.id },
+        ),
+      );
+    }
+    this.#setStatus(status, detail, coded ? stubFailure(code, this.stub, this.id, detail) : undefined);
     if (status !== 'failed' && status !== 'stopped') return;
     this.#ended = true;
     // The worker's `stopped` answer releases the conversation (see onStopped).
@@ -237,9 +249,9 @@ export class HostInstance implements StubHandle {
     this.owner.release(this);
   }
 
-  #setStatus(status: StubStatus, detail: string | undefined): void {
+  #setStatus(status: StubStatus, detail: string | undefined, error?: ProtoflyError): void {
     this.#status = status;
-    this.#tell(() => this.ctx.delegate?.onStatus?.(status, detail));
+    this.#tell(() => this.ctx.delegate?.onStatus?.(status, detail, error));
   }
 
   /** Calls the runtime's delegate; its exceptions are its own and are only logged. */
@@ -253,4 +265,13 @@ export class HostInstance implements StubHandle {
       );
     }
   }
+}
+
+/**
+ * The error a stub failed with, by its own code: its detail as the message (without the code
+ * in front, when the stub passed a coded error's message), and the stub in `detail`.
+ */
+function stubFailure(code: StubErrorCode, stub: string, conversation: string, detail = ''): ProtoflyError {
+  const text = detail.startsWith(`${code}: `) ? detail.slice(code.length + 2) : detail;
+  return new ProtoflyError(code, `stub ${stub}: ${text || 'failed'}`, { stub, conversation });
 }

@@ -255,7 +255,7 @@ export class Sandbox implements LinkReceiver {
         this.#bridge.send(frame.session, frame.sock, String(frame.data));
         return this.#consume(frame.session, costOf(frame));
       case 'status':
-        this.#instances.get(frame.cid)?.onStatus(frame.status, frame.detail);
+        this.#instances.get(frame.cid)?.onStatus(frame.status, frame.detail, frame.code);
         return this.#consume(frame.session, costOf(frame));
       case 'log':
         this.#log(frame);

@@ -132,7 +132,7 @@ export async function startDomain(config: unknown, options: DomainOptions = {}):
 /** Starts the domain's catalogue server. */
 export async function startCatalogue(d: PreparedDomain): Promise<{ server: CatalogueServer; url: string }> {
   const tls = d.config.tls ? await readTls(d.config.tls) : undefined;
-  const server = createCatalogueServer({ dir: d.catalogueDir, ...(tls ? { tls } : {}) });
+  const server = createCatalogueServer({ dir: d.catalogueDir, log: d.log, ...(tls ? { tls } : {}) });
   return { server, url: await server.listen(d.config.ports?.catalogue ?? 0, d.host) };
 }
 

@@ -105,6 +105,25 @@ describe('publish → catalogue → verified load', () => {
   });
 });
 
+describe('publish into a catalogue it cannot read', () => {
+  it('refuses with PF_ERR_STORAGE naming the file, and leaves an unreadable JWKS as it is', async () => {
+    await cat.publish(ECHO);
+    const keys = join(cat.dir, 'keys.json');
+    // A directory where the JWKS belongs fails to read for root too (chmod 000 would not).
+    await rm(keys);
+    await mkdir(keys);
+    await writeFile(join(keys, 'kept'), 'x');
+    const outcome = await cat.publish(await variant('v2', { version: '1.1.0' })).catch((err: unknown) => err);
+    expect(isProtoflyError(outcome, 'PF_ERR_STORAGE'), String(outcome)).toBe(true);
+    expect((outcome as { detail: { path: string; code: string } }).detail).toMatchObject({
+      path: keys,
+      code: 'EISDIR',
+    });
+    expect((outcome as Error).cause).toMatchObject({ code: 'EISDIR' });
+    expect(await readFile(join(keys, 'kept'), 'utf8')).toBe('x');
+  });
+});
+
 describe('refusals, each with its code and nothing instantiated', () => {
   it('one flipped byte in a package: PF_ERR_INTEGRITY', async () => {
     const { packageFile } = await cat.publish(ECHO);

@@ -347,15 +347,15 @@ describe('messaging node attacks: connections that do not authenticate', () => {
     expect(domains.node.connections).toBe(8);
   });
 
-  it('closes a socket silent past authTimeoutMs (1008, PF_ERR_AUTH), and its place is free', async () => {
+  it('closes a socket silent past authTimeoutMs (1008, PF_ERR_TIMEOUT), and its place is free', async () => {
     domains = await twoDomains({ authTimeoutMs: 200, maxPendingAuth: 3 });
     const silents = await Promise.all(Array.from({ length: 3 }, (_, i) => silent(`127.0.0.${60 + i}`)));
     for (const s of silents) {
       expect(await s.take((f) => f.t === 'err')).toMatchObject({
-        code: 'PF_ERR_AUTH',
-        message: 'no auth frame within 200 ms',
+        code: 'PF_ERR_TIMEOUT',
+        message: 'not authenticated within 200 ms',
       });
-      expect(await s.closed).toEqual({ code: 1008, reason: 'PF_ERR_AUTH' });
+      expect(await s.closed).toEqual({ code: 1008, reason: 'PF_ERR_TIMEOUT' });
     }
     expect(domains.node.pendingAuth).toBe(0);
     await roundTrip(await neighbours());

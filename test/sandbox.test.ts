@@ -202,6 +202,33 @@ describe('NodeWorkerHost', () => {
     expect(c.handle.status).toBe('live');
   });
 
+  it('passes a failure with a stub-facing code to the app as that code, the stub named', async () => {
+    const c = await converse(host, bus, await probe());
+    await c.execute('fail', { code: 'PF_ERR_AUTH', detail: 'PF_ERR_AUTH: the registrar refused alice' });
+    await eventually(() => c.handle.status === 'failed', 'the stub fails');
+    const failed = c.statuses.at(-1)!;
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.code).toBe('PF_ERR_AUTH');
+    // The code once, though the stub passed a coded error's message.
+    expect(failed.error?.message).toBe(
+      'PF_ERR_AUTH: stub probe.test/probe@1.0.0: the registrar refused alice',
+    );
+  });
+
+  it("refuses a code that is not a stub's (a forged runtime verdict) or one given with another status", async () => {
+    const c = await converse(host, bus, await probe());
+    for (const params of [
+      { status: 'failed', code: 'PF_ERR_POLICY' },
+      { status: 'failed', code: 'toString' },
+      { status: 'disconnected', code: 'PF_ERR_AUTH' },
+    ]) {
+      const refused = await c.execute('status', params);
+      expect(refused.body).toMatchObject({ code: 500, value: { code: 'PF_ERR_STATUS' } });
+    }
+    expect(c.handle.status).toBe('live');
+    expect(c.statuses.map((s) => s.status)).toEqual(['live']);
+  });
+
   it("takes the stub's snapshot as JSON", async () => {
     const c = await converse(host, bus, await probe());
     await c.echo('one');

@@ -348,7 +348,7 @@ export interface DomainConfig {
      */
     maxPendingAuthPerAddress?: number;
     /**
-     * Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_AUTH). Default 5000.
+     * Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.
      */
     authTimeoutMs?: number;
     /**

@@ -32,7 +32,7 @@ export function createContext(
     send: (msg: Message) => instance.send(msg),
     connect: (url: string, protocols: readonly string[], delegate: SocketDelegate) =>
       instance.connect(url, protocols, delegate),
-    status: (status: StubStatus, detail?: string) => instance.status(status, detail),
+    status: (status: StubStatus, detail?: string, code?: unknown) => instance.status(status, detail, code),
     setTimeout: (fn: () => void, ms: number) => instance.timer(fn, ms, false),
     clearTimeout: (id: number) => instance.clearTimer(id),
     setInterval: (fn: () => void, ms: number) => instance.timer(fn, ms, true),

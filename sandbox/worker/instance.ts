@@ -1,4 +1,4 @@
-import { type ErrorCode, ProtoflyError } from '../../core/errors.js';
+import { type ErrorCode, isStubErrorCode, ProtoflyError } from '../../core/errors.js';
 import type { Message } from '../../core/message.js';
 import {
   assertTransition,
@@ -175,18 +175,29 @@ export class WorkerInstance {
     this.#post({ t: 'send', cid: this.cid, session: this.session.id, json }, 'send');
   }
 
-  status(status: StubStatus, detail?: string): void {
+  status(status: StubStatus, detail?: string, code?: unknown): void {
     this.#assertOpen('status');
     try {
       assertTransition(this.#status, status);
     } catch (err) {
       throw this.#refuse('PF_ERR_STATUS', (err as Error).message);
     }
+    if (code !== undefined && !(status === 'failed' && isStubErrorCode(code))) {
+      throw this.#refuse(
+        'PF_ERR_STATUS',
+        `ctx.status: ${status} with code ${String(code).slice(0, 64)}: a stub fails with a stub-facing code only`,
+      );
+    }
     const text = detail === undefined ? undefined : cut(String(detail));
     this.#post(
-      text === undefined
-        ? { t: 'status', cid: this.cid, session: this.session.id, status }
-        : { t: 'status', cid: this.cid, session: this.session.id, status, detail: text },
+      {
+        t: 'status',
+        cid: this.cid,
+        session: this.session.id,
+        status,
+        ...(text === undefined ? {} : { detail: text }),
+        ...(code === undefined ? {} : { code }),
+      },
       'status',
     );
     this.#status = status;

@@ -118,7 +118,7 @@ describe('catalogue update notice', () => {
     expect(first.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const second = await fetch(`${url}${EVENTS_PATH}`);
     expect(second.status).toBe(503);
-    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('PF_ERR_FLOOD');
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('PF_ERR_BUSY');
     const reading = first.text();
     await server.close();
     expect(await reading).toMatch(/^retry: 1000\n\n/);

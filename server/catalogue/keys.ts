@@ -79,7 +79,12 @@ export async function readDomainKey(file: string, domain?: string): Promise<Doma
   try {
     pem = await readFile(file, 'utf8');
   } catch (err) {
-    throw new ProtoflyError('PF_ERR_CONFIG', `cannot read key ${file}: ${(err as Error).message}`, { file });
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `cannot read key ${file}: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
   }
   const named = DOMAIN_LINE.exec(pem.slice(0, Math.max(0, pem.indexOf('-----BEGIN'))))?.[1];
   if (named && domain && named !== domain) {

@@ -15,7 +15,7 @@ import { integrityHex, integrityOf } from '../../core/integrity.js';
 import type { Descriptor } from '../../core/plugin.js';
 import { signingInput } from '../../core/signature.js';
 import { assertValid, schemaError } from '../../core/validate.js';
-import { exists, writeAtomic } from '../../node/files.js';
+import { exists, ifPresent, writeAtomic } from '../../node/files.js';
 import { type DomainKey, signWith } from './keys.js';
 import { layout } from './layout.js';
 
@@ -135,7 +135,7 @@ export async function publishDescriptor(
   const hex = integrityHex(descriptor.sourcePackage.integrity);
   const descriptorFile = layout.descriptor(out, kind, descriptor.name, descriptor.version);
   const text = `${JSON.stringify(descriptor, null, 2)}\n`;
-  const existing = await readFile(descriptorFile, 'utf8').catch(() => undefined);
+  const existing = await ifPresent(readFile(descriptorFile, 'utf8'), descriptorFile);
   const packageFile = layout.package(out, hex);
   if (existing === text) {
     if (kind === 'stub' && options.makeDefault) await setDefault(out, descriptor.name, true);
@@ -174,7 +174,8 @@ export async function publishDescriptor(
 
 /** The versions of a plugin published in a catalogue directory, newest first. */
 export async function publishedVersions(out: string, kind: PluginKind, name: string): Promise<string[]> {
-  const files = await readdir(layout.plugin(out, kind, name)).catch(() => [] as string[]);
+  const folder = layout.plugin(out, kind, name);
+  const files = (await ifPresent(readdir(folder), folder, 'list')) ?? [];
   return files
     .filter((f) => f.endsWith('.json'))
     .map((f) => f.slice(0, -'.json'.length))
@@ -189,7 +190,8 @@ export async function readPublished(
   name: string,
   version: string,
 ): Promise<Descriptor | undefined> {
-  const text = await readFile(layout.descriptor(out, kind, name, version), 'utf8').catch(() => undefined);
+  const file = layout.descriptor(out, kind, name, version);
+  const text = await ifPresent(readFile(file, 'utf8'), file);
   return text === undefined ? undefined : (JSON.parse(text) as Descriptor);
 }
 
@@ -201,7 +203,8 @@ export async function readPublished(
  * @throws ProtoflyError `PF_ERR_FOREIGN_KEY`.
  */
 async function assertOwnCatalogue(out: string, key: DomainKey): Promise<void> {
-  const text = await readFile(layout.keys(out), 'utf8').catch(() => undefined);
+  const file = layout.keys(out);
+  const text = await ifPresent(readFile(file, 'utf8'), file);
   const kids = text === undefined ? [] : ((JSON.parse(text) as Jwks).keys ?? []).map((k) => k.kid);
   const owner = await catalogueDomain(out);
   if ((kids.length === 0 || kids.includes(key.publicJwk.kid)) && (owner ?? key.domain) === key.domain) return;
@@ -215,7 +218,7 @@ async function assertOwnCatalogue(out: string, key: DomainKey): Promise<void> {
 /** The domain the descriptors of a catalogue directory name, if it has any. */
 async function catalogueDomain(out: string): Promise<string | undefined> {
   for (const kind of ['stub', 'backend'] as const) {
-    for (const name of await readdir(join(out, kind)).catch(() => [] as string[])) {
+    for (const name of (await ifPresent(readdir(join(out, kind)), join(out, kind), 'list')) ?? []) {
       const [version] = await publishedVersions(out, kind, name);
       if (version) return (await readPublished(out, kind, name, version))?.domain;
     }
@@ -242,9 +245,12 @@ export async function readManifest(pluginDir: string): Promise<Manifest> {
   try {
     manifest = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new ProtoflyError('PF_ERR_CONFIG', `cannot read manifest ${file}: ${(err as Error).message}`, {
-      file,
-    });
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `cannot read manifest ${file}: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
   }
   const entry = (manifest as { entry?: unknown })?.entry;
   if (typeof entry !== 'string' || entry.length === 0 || isAbsolute(entry) || entry.includes('..')) {
@@ -298,7 +304,7 @@ export async function bundlePlugin(
 /** Adds the domain's public key to the catalogue's JWKS. */
 async function addKey(out: string, key: DomainKey): Promise<void> {
   const file = layout.keys(out);
-  const jwks = JSON.parse((await readFile(file, 'utf8').catch(() => undefined)) ?? '{"keys":[]}') as Jwks;
+  const jwks = JSON.parse((await ifPresent(readFile(file, 'utf8'), file)) ?? '{"keys":[]}') as Jwks;
   if (jwks.keys.some((k) => k.kid === key.publicJwk.kid)) return;
   jwks.keys.push(key.publicJwk);
   await writeAtomic(file, `${JSON.stringify(jwks, null, 2)}\n`);
@@ -306,7 +312,7 @@ async function addKey(out: string, key: DomainKey): Promise<void> {
 
 async function setDefault(out: string, name: string, force: boolean): Promise<void> {
   const file = layout.aliases(out);
-  const aliases = JSON.parse((await readFile(file, 'utf8').catch(() => undefined)) ?? '{}') as Record<
+  const aliases = JSON.parse((await ifPresent(readFile(file, 'utf8'), file)) ?? '{}') as Record<
     string,
     string
   >;

@@ -1,9 +1,15 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS_PATH } from '../../core/catalogue.js';
 import { integrityHex } from '../../core/integrity.js';
 import { type TestCatalogue, testCatalogue } from '../../test/support/domain-catalogue.js';
+import { layout } from './layout.js';
+import { createCatalogueServer } from './server.js';
 
 const ECHO = join(import.meta.dirname, '../../test/fixtures/stubs/echo');
 let cat: TestCatalogue;
@@ -57,10 +63,37 @@ describe('catalogue server', () => {
     expect(body.error.message).toMatch(message);
   });
 
-  it('refuses writes with 405', async () => {
+  it('refuses writes with 405, coded PF_ERR_METHOD', async () => {
     const res = await fetch(`${cat.url}/.well-known/protofly/stub/echo`, { method: 'PUT', body: '{}' });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET, HEAD');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PF_ERR_METHOD');
+  });
+
+  it('answers a file it cannot read with a coded 500 and logs its cause, not sends it; an absent one is a 404', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pf-cat-unreadable-'));
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({}, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const server = createCatalogueServer({ dir, log });
+    try {
+      const url = await server.listen();
+      const absent = await fetch(`${url}${KEYS_PATH}`);
+      expect(absent.status).toBe(404);
+      expect(((await absent.json()) as { error: { code: string } }).error.code).toBe('PF_ERR_NOT_FOUND');
+      // A directory where the JWKS belongs: unreadable for root too.
+      await mkdir(layout.keys(dir));
+      const res = await fetch(`${url}${KEYS_PATH}`);
+      expect(res.status).toBe(500);
+      const { error } = (await res.json()) as { error: { code: string; message: string } };
+      expect(error.code).toBe('PF_ERR_STORAGE');
+      expect(error.message).not.toContain(dir);
+      const logged = lines.find((l) => l.msg === 'catalogue request failed');
+      expect(JSON.stringify(logged?.err)).toContain('EISDIR');
+      expect(JSON.stringify(logged?.err)).toContain(layout.keys(dir));
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses oversized headers with 431', async () => {

@@ -8,9 +8,12 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
 import semver from 'semver';
 import { AUTHORIZATION_SERVER_PATH, EVENTS_PATH, KEYS_PATH, type PluginKind } from '../../core/catalogue.js';
-import { type ErrorCode, ProtoflyError } from '../../core/errors.js';
+import { asProtoflyError, ProtoflyError } from '../../core/errors.js';
+import { ifPresent } from '../../node/files.js';
 import { CatalogueChanges } from './changes.js';
 import { EventStream } from './events.js';
 import { layout } from './layout.js';
@@ -26,8 +29,10 @@ import { layout } from './layout.js';
  *   published into the directory while the server runs (see events.ts)
  * - `GET /packages/<sha384-hex>.js` (and `.js.map`): immutable, strong ETag
  *
- * Errors are JSON `{ error: { code, message } }`. Slow or abusive clients are bounded by
- * header and request time-outs, a header size limit and a connection cap.
+ * Errors are JSON `{ error: { code, message } }` with their code's status (core/errors.ts). A
+ * failure of the server itself (an unreadable file, a bug) is a 500 whose cause is logged, not
+ * sent. Slow or abusive clients are bounded by header and request time-outs, a header size limit
+ * and a connection cap.
  */
 export interface CatalogueServerOptions {
   readonly dir: string;
@@ -45,6 +50,8 @@ export interface CatalogueServerOptions {
   readonly maxSubscribers?: number;
   /** Comment lines on a quiet update stream this often, in ms. Default 15000. */
   readonly heartbeatMs?: number;
+  /** Where failures are logged. Default: pino, named `catalogue`. */
+  readonly log?: Logger;
 }
 
 export interface CatalogueServer {
@@ -60,16 +67,6 @@ const PACKAGE_PATH = /^\/packages\/([0-9a-f]{96})\.js(\.map)?$/;
 /** Immutable files kept in memory, bytes at most. */
 const FILE_CACHE_BYTES = 64 * 1024 * 1024;
 
-class HttpError extends ProtoflyError {
-  constructor(
-    readonly status: number,
-    code: ErrorCode,
-    message: string,
-  ) {
-    super(code, message);
-  }
-}
-
 interface Body {
   readonly bytes: Buffer;
   readonly etag: string;
@@ -77,6 +74,7 @@ interface Body {
 
 export function createCatalogueServer(options: CatalogueServerOptions): CatalogueServer {
   const { dir } = options;
+  const log = options.log ?? pino({ name: 'catalogue' });
   const maxAge = options.descriptorMaxAge ?? 10;
   // Descriptors of a version and packages never change once written: read each once.
   const immutable = new Map<string, Body>();
@@ -88,7 +86,7 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
   async function readImmutable(file: string, etag?: string): Promise<Body | undefined> {
     const hit = immutable.get(file);
     if (hit) return hit;
-    const bytes = await readFile(file).catch(() => undefined);
+    const bytes = await ifPresent(readFile(file), file);
     if (!bytes) return undefined;
     const body = { bytes, etag: etag ?? etagOf(bytes) };
     if (cachedBytes + bytes.byteLength <= FILE_CACHE_BYTES) {
@@ -99,7 +97,8 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
   }
 
   async function versions(kind: PluginKind, name: string): Promise<string[]> {
-    const files = await readdir(layout.plugin(dir, kind, name)).catch(() => [] as string[]);
+    const folder = layout.plugin(dir, kind, name);
+    const files = (await ifPresent(readdir(folder), folder, 'list')) ?? [];
     return files
       .filter((f) => f.endsWith('.json'))
       .map((f) => f.slice(0, -'.json'.length))
@@ -109,10 +108,11 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
 
   async function resolveName(kind: PluginKind, name: string): Promise<string> {
     if (name !== 'default') return name;
-    const aliases = JSON.parse((await readFile(layout.aliases(dir), 'utf8').catch(() => undefined)) ?? '{}');
+    const file = layout.aliases(dir);
+    const aliases = JSON.parse((await ifPresent(readFile(file, 'utf8'), file)) ?? '{}');
     const target = aliases[`${kind}/default`];
     if (typeof target !== 'string')
-      throw new HttpError(404, 'PF_ERR_NOT_FOUND', `this catalogue has no default ${kind}`);
+      throw new ProtoflyError('PF_ERR_NOT_FOUND', `this catalogue has no default ${kind}`);
     return target;
   }
 
@@ -125,15 +125,14 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
     const kind = match[1] as PluginKind;
     const asked = decodeURIComponent(match[2]!);
     if (asked !== 'default' && !NAME.test(asked)) {
-      throw new HttpError(
-        400,
+      throw new ProtoflyError(
         'PF_ERR_SCHEMA',
         `'${asked}' is not a ${kind} name (lower case, digits, dashes)`,
       );
     }
     const name = await resolveName(kind, asked);
     const all = await versions(kind, name);
-    if (all.length === 0) throw new HttpError(404, 'PF_ERR_NOT_FOUND', `no ${kind} named '${asked}'`);
+    if (all.length === 0) throw new ProtoflyError('PF_ERR_NOT_FOUND', `no ${kind} named '${asked}'`);
     if (match[3])
       return send(
         res,
@@ -145,37 +144,36 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
       );
     const range = url.searchParams.get('version') ?? '*';
     if (semver.validRange(range) === null) {
-      throw new HttpError(400, 'PF_ERR_SCHEMA', `version '${range}' is not a semver range`);
+      throw new ProtoflyError('PF_ERR_SCHEMA', `version '${range}' is not a semver range`);
     }
     const version = semver.maxSatisfying(all, range, { includePrerelease: false }) ?? undefined;
     if (!version)
-      throw new HttpError(404, 'PF_ERR_NOT_FOUND', `no version of ${kind} '${name}' satisfies ${range}`);
+      throw new ProtoflyError('PF_ERR_NOT_FOUND', `no version of ${kind} '${name}' satisfies ${range}`);
     const body = await readImmutable(layout.descriptor(dir, kind, name, version));
-    if (!body) throw new HttpError(404, 'PF_ERR_NOT_FOUND', `${kind} '${name}' ${version} vanished`);
+    if (!body) throw new ProtoflyError('PF_ERR_NOT_FOUND', `${kind} '${name}' ${version} vanished`);
     return send(res, req, 200, body, 'application/json', `public, max-age=${maxAge}`);
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      throw new HttpError(
-        405,
-        'PF_ERR_USAGE',
+      throw new ProtoflyError(
+        'PF_ERR_METHOD',
         `method ${req.method} is not allowed; the catalogue is read-only`,
       );
     }
     const url = new URL(req.url ?? '/', 'http://catalogue');
     if (url.pathname === EVENTS_PATH) {
       if (events.subscribe(req, res)) return;
-      throw new HttpError(
-        503,
-        'PF_ERR_FLOOD',
+      throw new ProtoflyError(
+        'PF_ERR_BUSY',
         `the update stream is at its ${maxSubscribers} subscribers; poll`,
       );
     }
     if (url.pathname === KEYS_PATH) {
-      const bytes = await readFile(layout.keys(dir)).catch(() => undefined);
-      if (!bytes) throw new HttpError(404, 'PF_ERR_NOT_FOUND', 'this catalogue publishes no keys yet');
+      const file = layout.keys(dir);
+      const bytes = await ifPresent(readFile(file), file);
+      if (!bytes) throw new ProtoflyError('PF_ERR_NOT_FOUND', 'this catalogue publishes no keys yet');
       return send(
         res,
         req,
@@ -186,8 +184,9 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
       );
     }
     if (url.pathname === AUTHORIZATION_SERVER_PATH) {
-      const bytes = await readFile(layout.authorizationServer(dir)).catch(() => undefined);
-      if (!bytes) throw new HttpError(404, 'PF_ERR_NOT_FOUND', 'this domain advertises no token endpoint');
+      const file = layout.authorizationServer(dir);
+      const bytes = await ifPresent(readFile(file), file);
+      if (!bytes) throw new ProtoflyError('PF_ERR_NOT_FOUND', 'this domain advertises no token endpoint');
       return send(res, req, 200, { bytes, etag: etagOf(bytes) }, 'application/json', 'public, max-age=60');
     }
     const pluginMatch = PLUGIN_PATH.exec(url.pathname);
@@ -197,19 +196,22 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
       const hex = pkg[1]!;
       const file = layout.package(dir, hex) + (pkg[2] ?? '');
       const body = await readImmutable(file, `"${hex}${pkg[2] ? '.map' : ''}"`);
-      if (!body) throw new HttpError(404, 'PF_ERR_NOT_FOUND', `no package ${hex}`);
+      if (!body) throw new ProtoflyError('PF_ERR_NOT_FOUND', `no package ${hex}`);
       if (!pkg[2]) res.setHeader('sourcemap', `${hex}.js.map`);
       const type = pkg[2] ? 'application/json' : 'text/javascript; charset=utf-8';
       return send(res, req, 200, body, type, 'public, max-age=31536000, immutable');
     }
-    throw new HttpError(404, 'PF_ERR_NOT_FOUND', `nothing at ${url.pathname}`);
+    throw new ProtoflyError('PF_ERR_NOT_FOUND', `nothing at ${url.pathname}`);
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : 500;
-      const code = err instanceof ProtoflyError ? err.code : 'PF_ERR_FETCH';
-      const message = err instanceof ProtoflyError ? err.message : 'internal error';
+      const e = asProtoflyError(err, 'PF_ERR_INTERNAL');
+      const { code, status } = e;
+      // The server's own failure (500): its cause is for the log, not for whoever asked.
+      const failed = status === 500;
+      if (failed) log.error({ err, method: req.method, url: req.url }, 'catalogue request failed');
+      const message = failed ? `${code}: the catalogue failed on this request; its log has why` : e.message;
       if (!res.headersSent)
         send(res, req, status, json({ error: { code, message } }), 'application/json', 'no-store');
       else res.destroy();

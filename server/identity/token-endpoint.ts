@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseAddress, userAddress } from '../../core/address.js';
-import { type ErrorCode, isProtoflyError, ProtoflyError } from '../../core/errors.js';
+import { type ErrorCode, isProtoflyError, ProtoflyError, statusOf } from '../../core/errors.js';
 import type { Identity } from '../../core/service.js';
 import { LoginGuard, type LoginGuardOptions } from './login-guard.js';
 import { RefreshTokens, type RefreshTokensOptions } from './refresh-tokens.js';
@@ -102,9 +102,8 @@ export function tokenEndpoint(options: TokenEndpointOptions): Handler {
         res.setHeader('allow', 'POST');
         throw new OAuthError(
           'invalid_request',
-          'PF_ERR_SCHEMA',
+          'PF_ERR_METHOD',
           `${req.method}: the token endpoint takes POST`,
-          405,
         );
       }
       const type = req.headers['content-type']?.split(';')[0]?.trim();
@@ -129,7 +128,6 @@ class OAuthError extends ProtoflyError {
     readonly error: string,
     code: ErrorCode,
     message: string,
-    readonly status = 400,
   ) {
     super(code, message);
   }
@@ -139,14 +137,9 @@ function refuse(res: ServerResponse, err: unknown): void {
   const known = isProtoflyError(err) ? err : undefined;
   const code = known?.code;
   const retry = known?.detail.retryAfterSeconds;
-  const status =
-    err instanceof OAuthError
-      ? err.status
-      : code === 'PF_ERR_LOCKED' || code === 'PF_ERR_FLOOD'
-        ? 429
-        : known
-          ? 400
-          : 500;
+  const wire = statusOf(code ?? 'PF_ERR_INTERNAL');
+  // §5.2: a refusal is 400 whatever its code; a wrong method, a rate limit and a failure of ours keep theirs.
+  const status = wire === 405 || wire === 429 || wire >= 500 ? wire : 400;
   const error =
     err instanceof OAuthError
       ? err.error
@@ -154,9 +147,9 @@ function refuse(res: ServerResponse, err: unknown): void {
         ? 'invalid_grant'
         : status === 429
           ? 'temporarily_unavailable'
-          : known
-            ? 'invalid_request'
-            : 'server_error';
+          : status >= 500
+            ? 'server_error'
+            : 'invalid_request';
   if (typeof retry === 'number') res.setHeader('retry-after', String(retry));
   reply(res, status, {
     error,

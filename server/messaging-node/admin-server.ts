@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { asProtoflyError, ProtoflyError } from '../../core/errors.js';
 
 /** What the admin port answers. */
 export interface AdminRoutes {
@@ -9,6 +11,8 @@ export interface AdminRoutes {
   metrics(): Promise<string>;
   /** `/provisioning/...`: the provisioning REST API, when the domain serves it. */
   provisioning?(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Where a route's failure is logged. */
+  readonly log: Logger;
 }
 
 export interface AdminServer {
@@ -17,16 +21,24 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-/** Starts the health, metrics and provisioning HTTP listener, apart from the client port so it can stay private. */
+/**
+ * Starts the health, metrics and provisioning HTTP listener, apart from the client port so it
+ * can stay private. A refusal is a JSON `{ error: { code, message } }` with its code's status;
+ * a failure (a route threw) is a 500 whose cause goes to `routes.log`.
+ */
 export async function startAdminServer(
   host: string,
   port: number,
   routes: AdminRoutes,
 ): Promise<AdminServer> {
+  const { log } = routes;
   const server: Server = createServer((req, res) => {
-    route(req, res, routes).catch((err: Error) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`${err.message}\n`);
+    route(req, res, routes).catch((err: unknown) => {
+      const e = asProtoflyError(err, 'PF_ERR_INTERNAL');
+      if (e.status === 500) log.error({ err, url: req.url }, 'admin request failed');
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(e.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: e.code, message: e.message } }));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -48,7 +60,10 @@ export async function startAdminServer(
 
 async function route(req: IncomingMessage, res: ServerResponse, routes: AdminRoutes): Promise<void> {
   if (routes.provisioning && req.url?.startsWith('/provisioning/')) return routes.provisioning(req, res);
-  if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
+  if (req.method !== 'GET') {
+    res.setHeader('allow', 'GET');
+    throw new ProtoflyError('PF_ERR_METHOD', `${req.method} is not allowed; the admin port takes GET`);
+  }
   if (req.url === '/health') {
     const health = await routes.health();
     return void res
@@ -60,5 +75,5 @@ async function route(req: IncomingMessage, res: ServerResponse, routes: AdminRou
       .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
       .end(await routes.metrics());
   }
-  res.writeHead(404).end();
+  throw new ProtoflyError('PF_ERR_NOT_FOUND', `nothing at ${req.url}`);
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
-import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
+import { type ErrorCode, isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { AuthFrame } from '../../core/generated/types.js';
 import { ClientSession } from './client-session.js';
 import { CLOSE, PONG, readClientFrame, readyFrame } from './frames.js';
@@ -89,7 +89,7 @@ export class Admission {
     const full = this.#full() ?? this.#pendingFull(from);
     if (full) {
       this.#replies.refuse(session, full);
-      return this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+      return this.#cut(session, 'PF_ERR_FLOOD');
     }
     this.#sessions.set(session.id, session);
     this.#pending++;
@@ -100,10 +100,10 @@ export class Admission {
       try {
         this.#replies.refuse(
           session,
-          new ProtoflyError('PF_ERR_AUTH', `no auth frame within ${authTimeoutMs} ms`),
+          new ProtoflyError('PF_ERR_TIMEOUT', `not authenticated within ${authTimeoutMs} ms`),
         );
         // Even one closing already (a bad frame): a peer that does not finish closing keeps no slot.
-        this.#cut(session, CLOSE.POLICY, 'PF_ERR_AUTH');
+        this.#cut(session, 'PF_ERR_TIMEOUT');
       } catch (err) {
         session.fail(err);
       }
@@ -187,10 +187,10 @@ export class Admission {
     else this.#pendingFrom.set(from, n);
   }
 
-  /** Closes `session` with `code` (see ClientSession.cut); a connection authenticating gives back its slot now. */
-  #cut(session: ClientSession, code: number, reason: string): void {
+  /** Closes `session` for `code` (see ClientSession.cut); a connection authenticating gives back its slot now. */
+  #cut(session: ClientSession, code: ErrorCode): void {
     this.#settlePending(session);
-    session.cut(code, reason);
+    session.cut(code);
   }
 
   /** The connection closed: what it held is let go, what was bound for it is held for its user. */
@@ -246,7 +246,7 @@ export class Admission {
     );
     try {
       this.#replies.refuse(session, e);
-      this.#cut(session, CLOSE.INTERNAL_ERROR, 'PF_ERR_INTERNAL');
+      this.#cut(session, 'PF_ERR_INTERNAL');
     } catch {
       session.ws.terminate(); // it cannot even be told
     }
@@ -285,14 +285,8 @@ export class Admission {
             { cause: err },
           );
       this.#replies.refuse(session, e);
-      const code =
-        e.code === 'PF_ERR_FORBIDDEN'
-          ? CLOSE.FORBIDDEN
-          : e.code === 'PF_ERR_FETCH'
-            ? CLOSE.TRY_AGAIN_LATER
-            : CLOSE.UNAUTHORIZED;
       this.#settings.log.info({ code: e.code, reason: e.message }, 'connection refused');
-      return this.#cut(session, code, e.code);
+      return this.#cut(session, e.code);
     } finally {
       this.#verifying.delete(session);
     }
@@ -300,7 +294,7 @@ export class Admission {
     const full = this.#full();
     if (full) {
       this.#replies.refuse(session, full);
-      return this.#cut(session, CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+      return this.#cut(session, 'PF_ERR_FLOOD');
     }
     this.#settlePending(session);
     this.#authenticated++;

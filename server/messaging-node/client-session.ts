@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { closeCodeOf, type ErrorCode } from '../../core/errors.js';
 import type { Frame } from '../../core/service.js';
 import { TokenBucket } from '../../core/token-bucket.js';
 import { batchWrites } from '../../node/write-batch.js';
@@ -111,9 +112,12 @@ export class ClientSession {
     return this.ws.readyState === this.ws.OPEN;
   }
 
-  /** Closes with `code`, and cuts the socket if the peer does not finish closing soon. */
-  cut(code: number, reason: string): void {
-    this.ws.close(code, reason);
+  /**
+   * Closes for error `code`, with that code's close code (core/errors.ts) and `reason`, and cuts
+   * the socket if the peer does not finish closing soon.
+   */
+  cut(code: ErrorCode, reason: string = code): void {
+    this.ws.close(closeCodeOf(code), reason);
     setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 

@@ -12,14 +12,9 @@ import { schemaError } from '../../core/validate.js';
 /** The WebSocket subprotocol of json-ws. */
 export const PROTOCOL = 'protofly.json-ws.v1';
 
-/** Close codes the node uses beyond RFC 6455's. */
+/** The close code the node uses that is no error's (those are in core/errors.ts). */
 export const CLOSE = {
   SERVICE_RESTART: 1012,
-  TRY_AGAIN_LATER: 1013,
-  POLICY: 1008,
-  INTERNAL_ERROR: 1011,
-  UNAUTHORIZED: 4401,
-  FORBIDDEN: 4403,
 } as const;
 
 /** The message id of a frame that failed, when it can be read, so the error can name it. */

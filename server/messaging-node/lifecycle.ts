@@ -118,6 +118,7 @@ export class Lifecycle {
             storedNow: await cluster.held(),
           }),
         ...(provisioning ? { provisioning: provisioningApi(provisioning, identity, log) } : {}),
+        log,
       });
     } catch (err) {
       await new Promise((resolve) => this.#http.close(resolve));

@@ -39,10 +39,11 @@ export { CLOSE } from './frames.js';
  * get authTimeoutMs to authenticate; only authenticated ones count against maxConnections
  * (admission.ts). Heartbeat, rejoining the cluster and shutdown: lifecycle.ts.
  *
- * Close codes: 1012 shutdown (reconnect), 1013 try again later (node full, too many
- * connections authenticating, slow consumer, issuer's keys unreachable), 1009 frame too large,
- * 1008 no `auth` in time, 1011 handling a frame failed (PF_ERR_INTERNAL), 4401 token refused
- * (PF_ERR_AUTH), 4403 domain not admitted (PF_ERR_FORBIDDEN).
+ * Close codes: 1012 shutdown (reconnect), 1009 frame too large (ws's own); every other close is
+ * for an error code, its reason, with that code's close code (core/errors.ts): 1013 PF_ERR_FLOOD
+ * (node full, too many connections authenticating, slow consumer), 1013 PF_ERR_FETCH (issuer's
+ * keys unreachable), 1008 PF_ERR_TIMEOUT (no `auth` in time), 1011 PF_ERR_INTERNAL (handling a
+ * frame failed), 4401 PF_ERR_AUTH (token refused), 4403 PF_ERR_FORBIDDEN (domain not admitted).
  */
 export interface MessagingNode {
   /** Where clients connect: `ws://<host>:<port>/`. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
+import { asProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { User } from '../../core/generated/types.js';
 import { validateUserCreate, validateUserUpdate } from '../../core/generated/validators.js';
 import type { Identity, Provisioning, UserRecord } from '../../core/service.js';
@@ -10,17 +10,6 @@ import { assertValid } from '../../core/validate.js';
 /** Where the API lives on the admin port. */
 export const PROVISIONING_PATH = '/provisioning/v1/users';
 const MAX_BODY_BYTES = 16 * 1024;
-/** HTTP status per error code; anything else is a 500. */
-const STATUS: Readonly<Record<string, number>> = {
-  PF_ERR_SCHEMA: 400,
-  PF_ERR_FRAME: 400,
-  PF_ERR_AUTH: 401,
-  PF_ERR_FORBIDDEN: 403,
-  PF_ERR_NOT_FOUND: 404,
-  PF_ERR_EXISTS: 409,
-  PF_ERR_TOO_LARGE: 413,
-  PF_ERR_FLOOD: 429,
-};
 
 /**
  * The provisioning REST API (Sippo's SAPI idea), on a node's admin port:
@@ -33,7 +22,8 @@ const STATUS: Readonly<Record<string, number>> = {
  * Bodies are schemas/provisioning.schema.json's. Every request carries HTTP Basic credentials
  * of a user the Provisioning service calls an administrator, checked by the Identity service;
  * failed checks are rate limited for the whole port (they cost a password hash each).
- * Refusals are `ApiError` bodies with the protofly error code.
+ * Refusals are `ApiError` bodies with the protofly error code, and its status (core/errors.ts);
+ * a failure of ours is a 500 whose cause is logged.
  */
 export function provisioningApi(
   provisioning: Provisioning,
@@ -85,9 +75,11 @@ export function provisioningApi(
           log.info({ by, user: body.name }, 'user created');
           return reply(res, 201, view(created));
         }
-        return void res.writeHead(405, { allow: 'GET, POST' }).end();
+        throw notAllowed(res, req, 'GET, POST');
       }
-      if (!url.pathname.startsWith(`${PROVISIONING_PATH}/`)) return void res.writeHead(404).end();
+      if (!url.pathname.startsWith(`${PROVISIONING_PATH}/`)) {
+        throw new ProtoflyError('PF_ERR_NOT_FOUND', `nothing at ${url.pathname}`);
+      }
       const name = decodeURIComponent(url.pathname.slice(PROVISIONING_PATH.length + 1));
       if (req.method === 'GET') {
         const user = (await provisioning.list()).find((u) => u.name === name);
@@ -104,15 +96,20 @@ export function provisioningApi(
         );
         return reply(res, 200, view(updated));
       }
-      res.writeHead(405, { allow: 'GET, PATCH' }).end();
+      throw notAllowed(res, req, 'GET, PATCH');
     } catch (err) {
-      const e = isProtoflyError(err) ? err : new ProtoflyError('PF_ERR_CONFIG', (err as Error).message);
-      const status = STATUS[e.code] ?? 500;
-      if (status === 500) log.error({ err: e.message }, 'provisioning failed');
-      if (status === 401) res.setHeader('www-authenticate', 'Basic realm="protofly provisioning"');
-      reply(res, status, { error: { code: e.code, message: e.message.slice(e.code.length + 2) } });
+      const e = asProtoflyError(err, 'PF_ERR_INTERNAL');
+      if (e.status === 500) log.error({ err }, 'provisioning failed');
+      if (e.status === 401) res.setHeader('www-authenticate', 'Basic realm="protofly provisioning"');
+      reply(res, e.status, { error: { code: e.code, message: e.message.slice(e.code.length + 2) } });
     }
   };
+}
+
+/** `PF_ERR_METHOD`, with the Allow header RFC 9110 §15.5.6 asks for. */
+function notAllowed(res: ServerResponse, req: IncomingMessage, allow: string): ProtoflyError {
+  res.setHeader('allow', allow);
+  return new ProtoflyError('PF_ERR_METHOD', `${req.method} is not allowed here; ${allow} are`);
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

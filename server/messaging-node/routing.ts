@@ -1,10 +1,10 @@
 import { ProtoflyError } from '../../core/errors.js';
 import type { Message } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
-import type { Frame, Binding } from '../../core/service.js';
+import type { Binding, Frame } from '../../core/service.js';
 import { schemaError } from '../../core/validate.js';
 import type { ClientSession } from './client-session.js';
-import { CLOSE, msgFrame } from './frames.js';
+import { msgFrame } from './frames.js';
 import type { Groups } from './groups.js';
 import type { Holds } from './holds.js';
 import type { NodeMetrics } from './metrics.js';
@@ -128,7 +128,7 @@ export class Routing {
         { limit: MAX_REFUSED_RUNS },
       );
       this.#replies.refuse(session, err, m.id);
-      session.cut(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD');
+      session.cut('PF_ERR_FLOOD');
       return;
     }
     order.startRun(m.to, m.id);
@@ -305,7 +305,7 @@ export class Routing {
     this.#replies.refuse(session, err);
     // Closing waits for the buffer to drain; a consumer that does not read must not hold it.
     // (A session routed to has authenticated: it holds no slot of admission's to give back.)
-    session.cut(CLOSE.TRY_AGAIN_LATER, 'PF_ERR_FLOOD slow consumer');
+    session.cut('PF_ERR_FLOOD', 'PF_ERR_FLOOD slow consumer');
     // Held now (closing, it takes none back), before the frame that found it slow.
     this.#holds.holdAgain(session.takeUnreceived());
     return false;

@@ -62,6 +62,8 @@ export class DirectContext implements StubContext {
   readonly session: StubSession;
   /** Every status reported, in order. */
   readonly statuses: StubStatus[] = [];
+  /** The code given with `failed`, if any. */
+  failedWith: string | undefined;
   /** Every message the stub put on the "bus", in order. */
   readonly received: Message[] = [];
   readonly log = { debug() {}, info() {}, warn() {}, error() {} };
@@ -119,11 +121,12 @@ export class DirectContext implements StubContext {
     };
   }
 
-  status(status: StubStatus, _detail?: string): void {
+  status(status: StubStatus, _detail?: string, code?: string): void {
     this.#assertOpen('status');
     assertTransition(this.#status, status);
     this.#status = status;
     this.statuses.push(status);
+    if (status === 'failed') this.failedWith = code;
     this.#wake();
   }
 

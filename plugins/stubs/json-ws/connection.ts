@@ -1,4 +1,5 @@
 import { Backoff } from '../../../core/backoff.js';
+import { isStubErrorCode, type StubErrorCode, statusOf } from '../../../core/errors.js';
 import type { ErrFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
@@ -22,18 +23,6 @@ const BUSY_RETRY_MS = 10;
  */
 const RECEIPT_DELAY_MS = 5;
 const RECEIPT_EVERY = 100;
-
-/** What the app gets, as a response code, when the node refused its request with an error code. */
-const RESPONSE_CODES: Readonly<Record<string, number>> = {
-  PF_ERR_SCHEMA: 400,
-  PF_ERR_FRAME: 400,
-  PF_ERR_AUTH: 401,
-  PF_ERR_SPOOF: 403,
-  PF_ERR_FORBIDDEN: 403,
-  PF_ERR_NO_ROUTE: 404,
-  PF_ERR_TOO_LARGE: 413,
-  PF_ERR_QUEUE_FULL: 503,
-};
 
 type State = 'idle' | 'connecting' | 'live' | 'waiting' | 'failed' | 'closed';
 type Slot = 'connect' | 'flush' | 'inbox' | 'receipt' | 'ping';
@@ -85,9 +74,9 @@ export class Member {
   }
 
   /** Reports `status` unless it is the one already reported. */
-  report(status: StubStatus, detail?: string): void {
+  report(status: StubStatus, detail?: string, code?: StubErrorCode): void {
     if (this.status === status) return;
-    this.ctx.status(status, detail);
+    this.ctx.status(status, detail, code);
     this.status = status;
   }
 }
@@ -159,6 +148,8 @@ export class Connection {
   #refusedFrames = 0;
   #state: State = 'idle';
   #failure = '';
+  /** The code it failed with, when the node gave one a stub may pass on. */
+  #failureCode: StubErrorCode | undefined;
 
   private constructor(ctx: StubContext) {
     this.#owner = ctx;
@@ -187,8 +178,8 @@ export class Connection {
   #join(ctx: StubContext): Member {
     const conversation = new Member(ctx, this);
     this.#conversations.push(conversation);
-    if (this.#state === 'idle' && !this.#settings) this.#fail('ctx.config has no url');
-    if (this.#state === 'failed') conversation.report('failed', this.#failure);
+    if (this.#state === 'idle' && !this.#settings) this.#fail('ctx.config has no url', 'PF_ERR_CONFIG');
+    if (this.#state === 'failed') conversation.report('failed', this.#failure, this.#failureCode);
     else conversation.report(this.#state === 'live' ? 'live' : 'connecting');
     const taken = readSnapshot(ctx.snapshot);
     if (taken) this.#takeOver(conversation, taken);
@@ -281,7 +272,7 @@ export class Connection {
     const ctx = this.#owner;
     const { url, connectTimeoutMs } = this.#settings!;
     const token = ctx.identity.token;
-    if (!token) return this.#fail(`no identity token for ${ctx.identity.address}`);
+    if (!token) return this.#fail(`no identity token for ${ctx.identity.address}`, 'PF_ERR_AUTH');
     const generation = ++this.#generation;
     const current = () => generation === this.#generation;
     this.#state = 'connecting';
@@ -300,7 +291,7 @@ export class Connection {
         },
         onMessage: (data) => this.#onData(data, current()),
         onClose: (code, reason) => {
-          if (current()) this.#lost(`closed ${code}${reason ? ` ${reason}` : ''}`, code);
+          if (current()) this.#lost(`closed ${code}${reason ? ` ${reason}` : ''}`, code, reason);
         },
         // The close that follows says what happens next.
         onError: (message) => ctx.log.debug('json-ws socket error', { url, message }),
@@ -440,12 +431,8 @@ export class Connection {
     }
     const entry = frame.id === undefined ? undefined : this.#outbox.settle(frame.id);
     if (!entry) return this.#owner.log.warn(`json-ws: the node refused: ${frame.code}`, frame);
-    this.#answer(
-      entry.conversation,
-      entry.msg,
-      RESPONSE_CODES[frame.code] ?? 500,
-      `${frame.code}: ${frame.message}`,
-    );
+    // The app gets the code's response code (core/errors.ts), and the code in the description.
+    this.#answer(entry.conversation, entry.msg, statusOf(frame.code), `${frame.code}: ${frame.message}`);
     this.#flush();
   }
 
@@ -515,7 +502,7 @@ export class Connection {
   }
 
   /** The socket is gone (closed, or no `ready` in time): reconnect later, unless refused for good. */
-  #lost(detail: string, code?: number): void {
+  #lost(detail: string, code?: number, reason?: string): void {
     this.#generation++;
     this.#disarm('connect');
     this.#disarm('flush');
@@ -528,20 +515,22 @@ export class Connection {
     this.#backingOff = false;
     // 44xx: the node refused the token or the domain; the same token will not do better.
     if (code !== undefined && code >= 4400 && code < 4500)
-      return this.#fail(`the node refused us: ${detail}`);
+      // The node gives its error code as the reason: the app gets it (PF_ERR_AUTH, PF_ERR_FORBIDDEN).
+      return this.#fail(`the node refused us: ${detail}`, isStubErrorCode(reason) ? reason : undefined);
     this.#state = 'waiting';
     const delay = this.#backoff.next();
     this.#broadcast('disconnected', `${detail}; reconnecting in ${delay} ms`);
     this.#arm('connect', () => this.#connect(), delay);
   }
 
-  #fail(detail: string): void {
+  #fail(detail: string, code?: StubErrorCode): void {
     this.#state = 'failed';
     this.#failure = detail;
     for (const slot of [...this.#timers.keys()]) this.#disarm(slot);
     // Answered first: after a conversation's `failed`, the host takes nothing more from it.
     for (const e of this.#outbox.clear()) this.#answer(e.conversation, e.msg, 503, detail);
-    this.#broadcast('failed', detail);
+    this.#failureCode = code;
+    this.#broadcast('failed', detail, code);
   }
 
   #close(): void {
@@ -587,10 +576,10 @@ export class Connection {
     this.#timers.delete(slot);
   }
 
-  #broadcast(status: StubStatus, detail?: string): void {
+  #broadcast(status: StubStatus, detail?: string, code?: StubErrorCode): void {
     for (const c of this.#conversations) {
       try {
-        c.report(status, detail);
+        c.report(status, detail, code);
       } catch (err) {
         c.ctx.log.warn('json-ws: status not reported', { status, error: (err as Error).message });
       }

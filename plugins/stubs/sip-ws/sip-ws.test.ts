@@ -224,6 +224,8 @@ describe('sip-ws against Kamailio (MD5)', () => {
     const { ctx } = await open('user://c.example/carol', { url: kam.wsUrl, password: 'wrong' });
     await settled(ctx);
     expect(ctx.statuses).toEqual(['connecting', 'failed']);
+    // A code, not text for the app to search.
+    expect(ctx.failedWith).toBe('PF_ERR_AUTH');
     const { stub, session } = running.at(-1)!;
     // No loop of retries: with every backoff and timer of a minute run, no other socket was opened.
     vi.advanceTimersByTime(60_000);
@@ -244,6 +246,7 @@ describe('sip-ws against Kamailio (MD5)', () => {
     await Promise.all([settled(own.ctx), settled(guest.ctx)]);
     expect(own.ctx.statuses).toEqual(['failed']);
     expect(guest.ctx.statuses).toEqual(['failed']);
+    expect([own.ctx.failedWith, guest.ctx.failedWith]).toEqual(['PF_ERR_CONFIG', 'PF_ERR_CONFIG']);
   });
 });
 

@@ -1,5 +1,10 @@
 import { parseAddress } from '../../../core/address.js';
-import { isProtoflyError, type ProtoflyError } from '../../../core/errors.js';
+import {
+  isProtoflyError,
+  isStubErrorCode,
+  type ProtoflyError,
+  type StubErrorCode,
+} from '../../../core/errors.js';
 import type { ConversationBody } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import type { StubContext, StubStatus } from '../../../core/stub.js';
@@ -55,12 +60,15 @@ export class Member {
     return this.ua.leave(this);
   }
 
-  /** Reports `status` unless it is the current one; a conversation that never connected waits as `connecting`. */
-  report(status: StubStatus, detail?: string): void {
+  /**
+   * Reports `status` (with `failed`, the code it failed with) unless it is the current one; a
+   * conversation that never connected waits as `connecting`.
+   */
+  report(status: StubStatus, detail?: string, code?: StubErrorCode): void {
     const next = this.status === 'created' && status === 'disconnected' ? 'connecting' : status;
     if (this.status === next) return;
     try {
-      this.ctx.status(next, detail);
+      this.ctx.status(next, detail, code);
       this.status = next;
     } catch (err) {
       this.ctx.log.warn('sip-ws: status not reported', { status: next, error: (err as Error).message });
@@ -95,6 +103,7 @@ export class UserAgent implements SessionHost {
   #owner: StubContext;
   #state: State = 'connecting';
   #failure = '';
+  #failureCode: StubErrorCode | undefined;
   #registration: Registration | undefined;
   /** When a guest's credentials are asked for again. */
   #renewal: Timer | undefined;
@@ -135,12 +144,12 @@ export class UserAgent implements SessionHost {
       ua = new UserAgent(ctx);
       ctx.session.set(SESSION_KEY, ua);
       const missing = ua.#missing();
-      if (missing) ua.#fail(`PF_ERR_CONFIG: ${missing}`);
+      if (missing) ua.#fail(missing, 'PF_ERR_CONFIG');
       else ua.#transport.connect();
     }
     const conversation = new Member(ctx, ua);
     ua.#conversations.push(conversation);
-    if (ua.#state === 'failed') conversation.report('failed', ua.#failure);
+    if (ua.#state === 'failed') conversation.report('failed', ua.#failure, ua.#failureCode);
     else conversation.report(ua.#state === 'live' ? 'live' : 'connecting');
     return conversation;
   }
@@ -287,7 +296,7 @@ export class UserAgent implements SessionHost {
           this.#settings.registerExpires,
           {
             onRegistered: () => this.#setState('live'),
-            onFailed: (err) => this.#fail(`${err.code}: ${err.message}`),
+            onFailed: (err) => this.#failWith(err),
             onUnavailable: (detail, retryMs) =>
               this.#setState('disconnected', `${detail}; registering again in ${retryMs} ms`),
           },
@@ -329,7 +338,7 @@ export class UserAgent implements SessionHost {
       if (this.#state === 'failed' || this.#state === 'closed') return;
       if (isProtoflyError(result)) {
         if (result.code === 'PF_ERR_FETCH') return this.#transportLost(result.message);
-        return this.#fail(`${result.code}: ${result.message}`);
+        return this.#failWith(result);
       }
       let aor: NameAddr['uri'] | undefined;
       try {
@@ -338,7 +347,7 @@ export class UserAgent implements SessionHost {
         aor = undefined;
       }
       if (!aor || !isSipUri(aor))
-        return this.#fail(`PF_ERR_FRAME: guest service gave AOR ${JSON.stringify(result.aor)}`);
+        return this.#fail(`guest service gave AOR ${JSON.stringify(result.aor)}`, 'PF_ERR_FRAME');
       this.#renewal = this.timers.after(result.expires * 500, () =>
         this.#guest(url, displayName, (c) => {
           this.core.credentials = c.secret;
@@ -381,15 +390,22 @@ export class UserAgent implements SessionHost {
     this.#setState('disconnected', `${detail}; reconnecting in ${delayMs} ms`);
   }
 
-  #fail(detail: string): void {
+  /** Fails with `err`'s message, and its code when a stub may give it (the far side's verdict). */
+  #failWith(err: ProtoflyError): void {
+    this.#fail(err.message, isStubErrorCode(err.code) ? err.code : undefined);
+  }
+
+  /** Fails for good: every conversation reports `failed` with `detail` and `code` (see core/stub.ts). */
+  #fail(detail: string, code?: StubErrorCode): void {
     if (this.#state === 'closed') return;
     this.#state = 'failed';
     this.#failure = detail;
+    this.#failureCode = code;
     this.#registration?.cancel();
     this.#renewal?.cancel();
     this.#transport.close();
     this.core.abort();
-    for (const c of this.#conversations) c.report('failed', detail);
+    for (const c of this.#conversations) c.report('failed', detail, code);
   }
 
   #setState(state: 'connecting' | 'live' | 'disconnected', detail?: string): void {

@@ -1,3 +1,4 @@
+import type { StubErrorCode } from '../../../core/errors.js';
 import type { Message } from '../../../core/message.js';
 import type { Activate, StubContext, StubSocket, StubStatus } from '../../../core/stub.js';
 
@@ -54,7 +55,9 @@ const activate: Activate = (ctx) => {
     log: (p) => {
       for (let i = 0; i < Number(p.n ?? 1); i++) ctx.log.info(`${String(p.text)} ${i}`, { i });
     },
-    status: (p) => ctx.status(p.status as StubStatus, 'asked to'),
+    status: (p) => ctx.status(p.status as StubStatus, 'asked to', p.code as StubErrorCode | undefined),
+    // After the answer: a failed stub's answer would not be taken.
+    fail: (p) => ctx.setTimeout(() => ctx.status('failed', String(p.detail), p.code as StubErrorCode), 0),
     config: () => ctx.config,
     identity: () => ctx.identity,
     peer: () => ctx.peer ?? null,

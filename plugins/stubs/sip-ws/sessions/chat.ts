@@ -40,7 +40,10 @@ export class Chat {
     const [type, subtype] = (body.mime ?? 'text/plain').split('/') as [string, string];
     h.put(CONTENT_TYPE, [{ type, subtype, params: new Map([['charset', 'UTF-8']]) }]);
     this.host.core.send(new SipRequest('MESSAGE', to.uri, h, body.text), (res) => {
-      if (res.status >= 200) app.respond(codeOf(res.status), `${res.status} ${res.reason}`);
+      if (res.status < 200) return;
+      // The SIP status only when it is not the code the app gets: "got 500 500 ..." said it twice.
+      const code = codeOf(res.status);
+      app.respond(code, code === res.status ? res.reason : `SIP ${res.status} ${res.reason}`);
     });
   }
 
