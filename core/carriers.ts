@@ -4,7 +4,7 @@ import semver from 'semver';
 import type { Bus } from './bus.js';
 import { pluginConfig } from './config.js';
 import { type Carrier, carrierOf } from './conversation.js';
-import { asProtoflyError, isProtoflyError, ProtoflyError } from './errors.js';
+import { asProtoflyError, isProtoflyError, type ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';
 import type { StubDescriptor } from './generated/types.js';
 import type { SandboxHost, StubHandle } from './host.js';
@@ -294,7 +294,9 @@ export class Carriers extends Emitter<CarriersEvents> {
       while (state.again && !this.#closed) {
         state.again = false;
         this.#loader.refresh(domain);
-        await this.packageFor(domain).catch((err: unknown) => this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX')));
+        await this.packageFor(domain).catch((err: unknown) =>
+          this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX')),
+        );
       }
       this.#checking.delete(domain);
     })();

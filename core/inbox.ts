@@ -1,4 +1,4 @@
-import { type Carriers, type VersionEvent } from './carriers.js';
+import type { Carriers, VersionEvent } from './carriers.js';
 import { carrierOf } from './conversation.js';
 import { asProtoflyError, ProtoflyError } from './errors.js';
 import { Emitter } from './events.js';

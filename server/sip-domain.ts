@@ -48,7 +48,10 @@ export interface RunningSipDomain {
 export async function startSipDomain(options: SipDomainOptions): Promise<RunningSipDomain> {
   const { domain, key } = options;
   const catalogueDir = join(options.dataDir, 'catalogue');
-  const catalogue = createCatalogueServer({ dir: catalogueDir, ...(options.log ? { log: options.log } : {}) });
+  const catalogue = createCatalogueServer({
+    dir: catalogueDir,
+    ...(options.log ? { log: options.log } : {}),
+  });
   let identity: DomainServices<'identity'> | undefined;
   let guests: GuestService | undefined;
   try {
