@@ -11,17 +11,24 @@ import type { NodeMetrics } from './metrics.js';
  * was accepted) or an `err` (refused, with a coded error); both are counted. Used by every part.
  */
 export class Replies {
+  readonly #log: Logger;
+  readonly #cdr: CdrRecorder | undefined;
+
   constructor(
+    /** The node's counters, which the other parts count on too. */
     readonly metrics: NodeMetrics,
-    readonly log: Logger,
-    readonly cdr: CdrRecorder | undefined,
-  ) {}
+    log: Logger,
+    cdr: CdrRecorder | undefined,
+  ) {
+    this.#log = log;
+    this.#cdr = cdr;
+  }
 
   /** Message `m` of `session` was accepted: acknowledged (batched, see ClientSession.ack) and recorded. */
   accepted(session: ClientSession, m: Message): undefined {
     session.ack(m.id);
     this.metrics.acks++;
-    this.cdr?.seen(m);
+    this.#cdr?.seen(m);
     return undefined;
   }
 
@@ -44,7 +51,7 @@ export class Replies {
           { code: 503 },
           { cause: err },
         );
-    this.log.warn({ session: session.id, code: e.code, reason: e.message }, `${doing} failed`);
+    this.#log.warn({ session: session.id, code: e.code, reason: e.message }, `${doing} failed`);
     this.refuse(session, e, id);
     return undefined;
   }
