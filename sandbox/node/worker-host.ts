@@ -123,7 +123,8 @@ interface Slot {
  * Compartment per package version. A warm spare worker (started and locked down, idle) takes
  * the next cold package, and a new spare starts once that package is running. A heartbeat
  * watchdog terminates a worker that stops answering (a busy loop) or holds more memory
- * outside its heap than its limit (array buffers); the conversations on a terminated worker
+ * outside its heap than its limit (array buffers); where {@link heapSampled}, a sampler ends a
+ * worker whose heap is over its limit; the conversations on a terminated worker
  * fail with a coded error, and the next `instantiate` for them starts afresh.
  */
 export class NodeWorkerHost implements SandboxHost {
