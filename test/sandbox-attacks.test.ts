@@ -200,9 +200,9 @@ async function expectContained(c: TestConversation, count: number): Promise<Reco
   return outcomes;
 }
 
-/** Waits for the conversation to fail, and returns the coded error it failed with. */
-async function failure(c: TestConversation): Promise<ProtoflyError> {
-  await eventually(() => c.statuses.some((s) => s.status === 'failed'), `${c.peer} fails`);
+/** Waits (up to `ms`) for the conversation to fail, and returns the coded error it failed with. */
+async function failure(c: TestConversation, ms?: number): Promise<ProtoflyError> {
+  await eventually(() => c.statuses.some((s) => s.status === 'failed'), `${c.peer} fails`, ms);
   const error = c.statuses.find((s) => s.status === 'failed')?.error;
   if (!error) throw new Error(`${c.peer} failed without an error`);
   return error;
@@ -302,7 +302,8 @@ describe('attack suite', () => {
           for (const shape of HEAP_BOMBS) {
             const c = await s.open(pkg);
             expect((await c.execute('bomb', { shape })).body.value).toBe('allocating');
-            const error = await failure(c);
+            // Filling 80 MiB a MiB at a time took up to 9 s on a loaded machine.
+            const error = await failure(c, 60_000);
             expect([shape, error.code]).toEqual([shape, 'PF_ERR_MEMORY']);
             expect(error.message).toMatch(/went over its 64 MiB memory limit/);
           }
@@ -310,7 +311,7 @@ describe('attack suite', () => {
         // The loop that never yields is for the memory bound, not the watchdog, to end.
         30_000,
       ),
-    120_000,
+    300_000,
   );
 
   it('attack-buffer: array buffers outside the heap end the worker at their limit', () =>
