@@ -65,6 +65,38 @@ export interface NodeWorkerHostOptions {
 const RUNTIME_HEAP_MB = 16;
 const MIB = 1024 * 1024;
 
+/**
+ * Young generation of a sandbox worker, in MiB (8 MiB semi-spaces). When V8 reaches a worker's
+ * heap limit, Node ends the worker and grants the collection under way 16 MiB more; a
+ * scavenge that promotes more than that at once ends the whole process with V8's fatal OOM.
+ * Node 24's default young generation for a worker is 192 MiB (64 MiB semi-spaces; Node 20:
+ * 48), so a heap bomb of small strings did exactly that there.
+ */
+const YOUNG_MB = 24;
+
+/** `Worker#getHeapStatistics` (Node ≥ 22.16): the host can read a worker's heap from its own thread. */
+type HeapReader = (this: Worker) => Promise<{ used_heap_size: number }>;
+const readHeap = (Worker.prototype as unknown as { getHeapStatistics?: HeapReader }).getHeapStatistics;
+
+/**
+ * Whether the host bounds each worker's heap itself, by sampling it every {@link SAMPLE_MS}
+ * (Node ≥ 22.16), rather than by V8's heap limit alone. At V8's limit a single allocation
+ * bigger than the 16 MiB grace (one array that grows, one long string) ends the whole process,
+ * on Node 20 as on 24; so where the host can sample, V8's limit is set {@link HEADROOM_MB}
+ * higher, and the sample ends the worker first.
+ */
+export const heapSampled = typeof readHeap === 'function';
+/**
+ * How often the host reads each worker's heap, in ms. The sample is answered at the worker's
+ * next interrupt check, so a synchronous loop is sampled too.
+ */
+const SAMPLE_MS = 50;
+/**
+ * V8's limit over the sampled one, in MiB: V8's largest single object (a string or an array's
+ * elements, 1 GiB) plus what a stub allocates between two samples.
+ */
+const HEADROOM_MB = 1280;
+
 /** One worker thread, the link to it and the sandbox it is. */
 interface Slot {
   readonly worker: Worker;
@@ -85,6 +117,8 @@ interface Slot {
   silence: number;
   /** Heap snapshots {@link NodeWorkerHost.measure} has under way in it: its thread is the host's meanwhile. */
   measuring: number;
+  /** A heap sample is under way: one at a time, however long the worker takes to answer. */
+  sampling: boolean;
 }
 
 /**
@@ -92,7 +126,8 @@ interface Slot {
  * Compartment per package version. A warm spare worker (started and locked down, idle) takes
  * the next cold package, and a new spare starts once that package is running. A heartbeat
  * watchdog terminates a worker that stops answering (a busy loop) or holds more memory
- * outside its heap than its limit (array buffers); the conversations on a terminated worker
+ * outside its heap than its limit (array buffers); where {@link heapSampled}, a sampler ends a
+ * worker whose heap is over its limit; the conversations on a terminated worker
  * fail with a coded error, and the next `instantiate` for them starts afresh.
  */
 export class NodeWorkerHost implements SandboxHost {
@@ -112,6 +147,8 @@ export class NodeWorkerHost implements SandboxHost {
   /** Packages that get a worker of their own. */
   readonly #isolated = new Set<string>();
   readonly #watchdog: ReturnType<typeof setInterval>;
+  /** Reads every worker's heap, where {@link heapSampled}. */
+  readonly #sampler: ReturnType<typeof setInterval> | undefined;
   /** The heartbeat period: a quarter of `watchdogMs`. */
   readonly #period: number;
   /** performance.now() of the last heartbeat. */
@@ -135,6 +172,10 @@ export class NodeWorkerHost implements SandboxHost {
     this.#period = this.#watchdogMs / 4;
     this.#watchdog = setInterval(() => this.#tick(), this.#period);
     this.#watchdog.unref();
+    if (heapSampled) {
+      this.#sampler = setInterval(() => this.#sample(), SAMPLE_MS);
+      this.#sampler.unref();
+    }
   }
 
   ready(): Promise<void> {
@@ -196,6 +237,7 @@ export class NodeWorkerHost implements SandboxHost {
     // The watchdog keeps running meanwhile: a stub stuck in a loop cannot hold up the stop.
     await Promise.all([...this.#slots].map((slot) => slot.sandbox.stopAll()));
     clearInterval(this.#watchdog);
+    clearInterval(this.#sampler);
     const closed = new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
     await Promise.all([...this.#slots].map((slot) => this.#end(slot, closed)));
   }
@@ -241,7 +283,10 @@ export class NodeWorkerHost implements SandboxHost {
       argv: [],
       execArgv: [],
       stdin: false,
-      resourceLimits: { maxOldGenerationSizeMb: memoryMb + RUNTIME_HEAP_MB },
+      resourceLimits: {
+        maxOldGenerationSizeMb: memoryMb + RUNTIME_HEAP_MB + (heapSampled ? HEADROOM_MB : 0),
+        maxYoungGenerationSizeMb: YOUNG_MB,
+      },
       // Array buffers live outside the heap: the worker bounds them where they are made.
       workerData: { arrayBufferBytes: memoryMb * MIB },
     });
@@ -269,6 +314,7 @@ export class NodeWorkerHost implements SandboxHost {
       pending: 0,
       silence: 0,
       measuring: 0,
+      sampling: false,
     };
     this.#slots.add(slot);
     worker.on('message', (frame: WorkerFrame) => {
@@ -369,6 +415,37 @@ export class NodeWorkerHost implements SandboxHost {
         );
       }
     });
+  }
+
+  /**
+   * Reads each worker's heap and ends those over their package's `memoryMb` plus the runtime's
+   * share. The heap read counts garbage not yet collected; with short-lived garbage dying in
+   * the young generation, a stub holding 44 MiB under heavy churn read at most 52 MiB (46 MiB
+   * under V8's limit alone).
+   */
+  #sample(): void {
+    for (const slot of this.#slots) {
+      if (slot.sampling || !readHeap) continue;
+      slot.sampling = true;
+      Reflect.apply(readHeap, slot.worker, []).then(
+        ({ used_heap_size: heap }) => {
+          slot.sampling = false;
+          const limit = (slot.memoryMb + RUNTIME_HEAP_MB) * MIB;
+          if (heap <= limit) return;
+          const error = this.#error(
+            slot,
+            'PF_ERR_MEMORY',
+            `went over its ${slot.memoryMb} MiB memory limit (${Math.round(heap / MIB)} MiB of heap) and was terminated`,
+            { heap, limit },
+          );
+          void this.#end(slot, error);
+        },
+        // Not running yet, or ended meanwhile: nothing to read.
+        () => {
+          slot.sampling = false;
+        },
+      );
+    }
   }
 
   /** True when `slot` (not the spare) has had nothing to do for `idleMs`; notes when it became idle. */
