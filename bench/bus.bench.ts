@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { Bus } from '../core/bus.js';
 import { type Message, request, response } from '../core/message.js';
+import { Bus } from '../runtime/bus.js';
 import { alternate, type BenchOptions, type Result, result } from './harness.js';
 
 /**

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
-import type { Cluster, Location } from '../core/service.js';
 import { type MessagingNode, startMessagingNode } from '../server/messaging-node/messaging-node.js';
+import type { Cluster, Location } from '../server/services/service.js';
 import { serviceOf } from '../test/support/backends.js';
 import { testIdentity } from '../test/support/identity-fixtures.js';
 import { startRedis } from '../test/support/redis-server.js';

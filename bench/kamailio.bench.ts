@@ -2,16 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Message, request, response } from '../core/message.js';
-import { developmentPolicy } from '../core/policy.js';
 import type { Stub } from '../core/stub.js';
-import { createNodeRuntime } from '../node/runtime.js';
+import { createNodeRuntime } from '../entry/node-runtime.js';
 import activate from '../plugins/stubs/sip-ws/index.js';
+import { developmentPolicy } from '../runtime/policy.js';
+import { DirectContext, DirectSession } from '../sandbox/node/direct-context.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { type Kamailio, startKamailio } from '../server/kamailio.js';
 import { type JsSipUser, jssipUser } from '../server/sip-client/jssip-user.js';
 import { startSipDomain } from '../server/sip-domain.js';
-import { DirectContext, DirectSession } from '../test/support/direct-context.js';
 import { alternate, type BenchOptions, type Result, result } from './harness.js';
 
 /**

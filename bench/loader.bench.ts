@@ -1,11 +1,11 @@
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CatalogueClient } from '../core/catalogue.js';
-import { Loader } from '../core/loader.js';
-import { developmentPolicy } from '../core/policy.js';
 import { MemoryStore, type Store } from '../core/store.js';
-import { TrustStore } from '../core/trust.js';
+import { CatalogueClient } from '../runtime/catalogue.js';
+import { Loader } from '../runtime/loader.js';
+import { developmentPolicy } from '../runtime/policy.js';
+import { TrustStore } from '../runtime/trust.js';
 import { testCatalogue } from '../test/support/domain-catalogue.js';
 import { type BenchOptions, type Result, result } from './harness.js';
 

@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
-import type { CdrRecord } from '../core/service.js';
 import { localService } from '../server/backends/local-service.js';
+import type { CdrRecord } from '../server/services/service.js';
 import { type Command, parse, usageError } from './command.js';
 
 const usage =

@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline';
 import { parseAddress } from '../core/address.js';
-import type { Conversation, Incoming } from '../core/conversation.js';
 import { isProtoflyError } from '../core/errors.js';
-import { createNodeRuntime } from '../node/runtime.js';
+import { createNodeRuntime } from '../entry/node-runtime.js';
+import type { Conversation, Incoming } from '../runtime/conversation.js';
 import { type Command, parse, policyOption, progress, required, untilSignal, usageError } from './command.js';
 import { type Login, login } from './login.js';
 

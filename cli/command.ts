@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ProtoflyError } from '../core/errors.js';
-import type { PolicyOption } from '../core/policy.js';
+import type { PolicyOption } from '../runtime/policy.js';
 
 /** One `protofly` command. */
 export interface Command {

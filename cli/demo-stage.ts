@@ -1,5 +1,5 @@
-import type { Conversation } from '../core/conversation.js';
-import type { Runtime, RuntimeOptions } from '../core/runtime.js';
+import type { Conversation } from '../runtime/conversation.js';
+import type { Runtime, RuntimeOptions } from '../runtime/runtime.js';
 import type { RunningDomain } from '../server/domain.js';
 import type { DemoReport } from './demo-report.js';
 import type { Row } from './ladder.js';

@@ -1,7 +1,7 @@
 import semver from 'semver';
-import type { Carrier } from '../core/conversation.js';
 import { ProtoflyError } from '../core/errors.js';
-import type { Runtime, UpdateEvent, VersionEvent } from '../core/runtime.js';
+import type { Carrier } from '../runtime/conversation.js';
+import type { Runtime, UpdateEvent, VersionEvent } from '../runtime/runtime.js';
 import { BUILTIN_STUBS } from '../server/domain.js';
 import { releaseStub } from '../server/release.js';
 import type { DemoInterlude, DemoStage } from './demo-stage.js';

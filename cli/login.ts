@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseAddress } from '../core/address.js';
 import { ProtoflyError } from '../core/errors.js';
-import type { RuntimeIdentity } from '../core/runtime.js';
-import type { PasswordIdentity } from '../node/runtime.js';
+import type { PasswordIdentity } from '../entry/node-runtime.js';
+import type { RuntimeIdentity } from '../runtime/runtime.js';
 import { localService } from '../server/backends/local-service.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
 

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CatalogueClient } from '../core/catalogue.js';
 import { ProtoflyError } from '../core/errors.js';
 import type { Ed25519Jwk } from '../core/generated/types.js';
-import { Loader } from '../core/loader.js';
-import { TrustStore } from '../core/trust.js';
 import { FileStore } from '../node/file-store.js';
 import { protoflyHome } from '../node/home.js';
+import { CatalogueClient } from '../runtime/catalogue.js';
+import { Loader } from '../runtime/loader.js';
+import { TrustStore } from '../runtime/trust.js';
 import { type Command, parse, policyOption, usageError } from './command.js';
 
 export const verify: Command = {

@@ -1,4 +1,4 @@
-import { DEFAULT_CEILINGS, type ResolvedPolicy } from '../core/policy.js';
+import { DEFAULT_CEILINGS, type ResolvedPolicy } from '../runtime/policy.js';
 import type { StubLimits } from './channel.js';
 import type { SandboxLogger } from './host.js';
 

@@ -1,6 +1,6 @@
 import { ProtoflyError } from '../core/errors.js';
 import type { StubDescriptor } from '../core/generated/types.js';
-import { assertEndpoints, type ResolvedPolicy, withinCeiling } from '../core/policy.js';
+import { assertEndpoints, type ResolvedPolicy, withinCeiling } from '../runtime/policy.js';
 import { costOf, LOG_LEVELS, type PackageLimits, type StubLimits } from './channel.js';
 import { compileEndpoints, type EndpointMatcher } from './endpoint.js';
 import type { ConversationContext, SandboxLogger, StubHandle } from './host.js';

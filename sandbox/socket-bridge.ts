@@ -1,5 +1,5 @@
 import { ProtoflyError } from '../core/errors.js';
-import { assertAddress, type ResolvedPolicy } from '../core/policy.js';
+import { assertAddress, type ResolvedPolicy } from '../runtime/policy.js';
 import { costOf, type HostFrame, type SocketEvent, type WorkerFrame } from './channel.js';
 import type { SandboxLogger } from './host.js';
 import type { HostInstance } from './instance.js';

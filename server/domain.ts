@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { ProtoflyError } from '../core/errors.js';
 import type { BackendDescriptor, DomainConfig } from '../core/generated/types.js';
-import type { Identity, Services } from '../core/service.js';
 import { assertWritable, exists, writeAtomic } from '../node/files.js';
 import { packageRoot } from '../node/package-root.js';
 import { publishBackends, startServices } from './backends/start-services.js';
@@ -15,6 +14,7 @@ import { type CatalogueServer, createCatalogueServer } from './catalogue/server.
 import { checkDomainConfig } from './domain-config.js';
 import { TOKEN_PATH, tokenEndpoint } from './identity/token-endpoint.js';
 import { type MessagingNode, startMessagingNode } from './messaging-node/messaging-node.js';
+import type { Identity, Services } from './services/service.js';
 
 /**
  * One domain, everything a provider runs for it in one process: its signing key (made on

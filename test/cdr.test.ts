@@ -6,12 +6,12 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Conversation } from '../core/conversation.js';
-import { integrityHex } from '../core/integrity.js';
-import { developmentPolicy } from '../core/policy.js';
-import type { CdrRecord } from '../core/service.js';
 import { SqliteCdr } from '../plugins/backends/cdr-sqlite/sqlite-cdr.js';
+import type { Conversation } from '../runtime/conversation.js';
+import { integrityHex } from '../runtime/integrity.js';
+import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
+import type { CdrRecord } from '../server/services/service.js';
 import { BACKENDS_DIR, verifiedBackend } from './support/backends.js';
 import { type Domains, startDomains } from './support/domains.js';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Conversation, Incoming } from '../core/conversation.js';
+import type { Conversation, Incoming } from '../runtime/conversation.js';
 import { eventually } from './support/conversation.js';
 import { type Domains, startDomains } from './support/domains.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Conversation, Incoming } from '../core/conversation.js';
-import { developmentPolicy } from '../core/policy.js';
+import type { Conversation, Incoming } from '../runtime/conversation.js';
+import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { type Domains, startDomains } from './support/domains.js';
 

@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ErrFrame, JsonWsFrame } from '../core/generated/types.js';
 import { validateDomainConfig } from '../core/generated/validators.js';
-import { MemoryLocation } from '../core/memory-location.js';
 import { type Message, request } from '../core/message.js';
-import type { Location } from '../core/service.js';
+import { MemoryLocation } from '../server/services/memory-location.js';
+import type { Location } from '../server/services/service.js';
 import { JsonWsClient } from './support/json-ws-client.js';
 import { type TwoDomains, twoDomains } from './support/node-fixture.js';
 

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus } from '../core/bus.js';
-import { CatalogueClient } from '../core/catalogue.js';
 import type { StubDescriptor } from '../core/generated/types.js';
-import { Loader } from '../core/loader.js';
 import type { VerifiedPackage } from '../core/plugin.js';
-import { developmentPolicy } from '../core/policy.js';
-import { TrustStore } from '../core/trust.js';
+import { Bus } from '../runtime/bus.js';
+import { CatalogueClient } from '../runtime/catalogue.js';
+import { Loader } from '../runtime/loader.js';
+import { developmentPolicy } from '../runtime/policy.js';
+import { TrustStore } from '../runtime/trust.js';
 import { NodeWorkerHost, type SandboxMemory } from '../sandbox/node/worker-host.js';
 import { publish } from '../server/catalogue/publish.js';
 import { converse } from './support/conversation.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus } from '../core/bus.js';
-import { developmentPolicy } from '../core/policy.js';
+import { Bus } from '../runtime/bus.js';
+import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { converse, eventually, type TestConversation } from './support/conversation.js';
 import { verifiedPackageOf } from './support/packages.js';

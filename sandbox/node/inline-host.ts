@@ -1,7 +1,7 @@
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
 import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
-import { type PolicyOption, resolvePolicy } from '../../core/policy.js';
+import { type PolicyOption, resolvePolicy } from '../../runtime/policy.js';
 import type { HostFrame, StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';

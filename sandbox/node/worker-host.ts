@@ -2,7 +2,12 @@ import { Worker } from 'node:worker_threads';
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
 import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
-import { type PolicyOption, type ResolvedPolicy, resolvePolicy, withinCeiling } from '../../core/policy.js';
+import {
+  type PolicyOption,
+  type ResolvedPolicy,
+  resolvePolicy,
+  withinCeiling,
+} from '../../runtime/policy.js';
 import type { StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';

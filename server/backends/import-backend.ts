@@ -6,10 +6,10 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { ProtoflyError } from '../../core/errors.js';
 import type { BackendDescriptor } from '../../core/generated/types.js';
-import { integrityHex } from '../../core/integrity.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
-import type { Backend } from '../../core/service.js';
 import { writeAtomic } from '../../node/files.js';
+import { integrityHex } from '../../runtime/integrity.js';
+import type { Backend } from '../services/service.js';
 
 /** Resolves packages the way protofly's own code does, wherever it is installed. */
 const require = createRequire(import.meta.url);

@@ -1,12 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { ProtoflyError } from '../../core/errors.js';
-import { integrityHex, integrityOf } from '../../core/integrity.js';
-import type { Services } from '../../core/service.js';
 import { writeAtomic } from '../../node/files.js';
 import { protoflyHome } from '../../node/home.js';
+import { integrityHex, integrityOf } from '../../runtime/integrity.js';
 import { type DomainKey, publicJwkOf } from '../catalogue/keys.js';
 import { bundlePlugin, readManifest } from '../catalogue/publish.js';
+import type { Services } from '../services/service.js';
 import { importBundle } from './import-backend.js';
 import { BUILTIN_BACKENDS } from './start-services.js';
 

@@ -1,18 +1,18 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { container as rootContainer } from 'tsyringe';
-import { CatalogueClient } from '../../core/catalogue.js';
-import { pluginConfig } from '../../core/config.js';
 import { ProtoflyError } from '../../core/errors.js';
 import type { BackendDescriptor, DomainConfig, ServiceName } from '../../core/generated/types.js';
-import { Loader } from '../../core/loader.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
-import { type Closable, registerBackend, type Services, TOKENS } from '../../core/service.js';
-import { TrustStore } from '../../core/trust.js';
 import { exists, writeAtomic } from '../../node/files.js';
 import { packageRoot } from '../../node/package-root.js';
+import { CatalogueClient } from '../../runtime/catalogue.js';
+import { pluginConfig } from '../../runtime/config.js';
+import { Loader } from '../../runtime/loader.js';
+import { TrustStore } from '../../runtime/trust.js';
 import type { DomainKey } from '../catalogue/keys.js';
 import { type PublishResult, publish } from '../catalogue/publish.js';
+import { type Closable, registerBackend, type Services, TOKENS } from '../services/service.js';
 import { importBackend } from './import-backend.js';
 
 /** Where the backends protofly ships live: `plugins/backends/<name>`. */

@@ -1,8 +1,8 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import semver from 'semver';
-import type { PluginKind } from '../../core/catalogue.js';
-import type { PublishNotice } from '../../core/updates.js';
+import type { PluginKind } from '../../runtime/catalogue.js';
+import type { PublishNotice } from '../../runtime/updates.js';
 import { layout } from './layout.js';
 
 const KINDS: readonly PluginKind[] = ['stub', 'backend'];

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CatalogueClient, EVENTS_PATH } from '../../core/catalogue.js';
 import type { ProtoflyError } from '../../core/errors.js';
-import { type PublishNotice, UpdateWatcher } from '../../core/updates.js';
+import { CatalogueClient, EVENTS_PATH } from '../../runtime/catalogue.js';
+import { type PublishNotice, UpdateWatcher } from '../../runtime/updates.js';
 import { eventually } from '../../test/support/conversation.js';
 import { type TestCatalogue, testCatalogue } from '../../test/support/domain-catalogue.js';
 import { publish } from './publish.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { PublishNotice } from '../../core/updates.js';
+import type { PublishNotice } from '../../runtime/updates.js';
 
 export interface EventStreamOptions {
   /** A comment line this often keeps proxies and idle time-outs from closing a quiet stream, in ms. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { PluginKind } from '../../core/catalogue.js';
+import type { PluginKind } from '../../runtime/catalogue.js';
 
 /**
  * A catalogue directory, as `protofly publish` writes it and the catalogue server reads it:

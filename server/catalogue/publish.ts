@@ -2,8 +2,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { build } from 'esbuild';
 import semver from 'semver';
-import type { PluginKind } from '../../core/catalogue.js';
-import { pluginConfig } from '../../core/config.js';
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { Jwks } from '../../core/generated/types.js';
 import {
@@ -11,11 +9,13 @@ import {
   validateBackendDescriptor,
   validateStubDescriptor,
 } from '../../core/generated/validators.js';
-import { integrityHex, integrityOf } from '../../core/integrity.js';
 import type { Descriptor } from '../../core/plugin.js';
-import { signingInput } from '../../core/signature.js';
 import { assertValid, schemaError } from '../../core/validate.js';
 import { exists, ifPresent, writeAtomic } from '../../node/files.js';
+import type { PluginKind } from '../../runtime/catalogue.js';
+import { pluginConfig } from '../../runtime/config.js';
+import { integrityHex, integrityOf } from '../../runtime/integrity.js';
+import { signingInput } from '../../runtime/signature.js';
 import { type DomainKey, signWith } from './keys.js';
 import { layout } from './layout.js';
 

@@ -11,9 +11,14 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import semver from 'semver';
-import { AUTHORIZATION_SERVER_PATH, EVENTS_PATH, KEYS_PATH, type PluginKind } from '../../core/catalogue.js';
 import { asProtoflyError, ProtoflyError } from '../../core/errors.js';
 import { ifPresent } from '../../node/files.js';
+import {
+  AUTHORIZATION_SERVER_PATH,
+  EVENTS_PATH,
+  KEYS_PATH,
+  type PluginKind,
+} from '../../runtime/catalogue.js';
 import { CatalogueChanges } from './changes.js';
 import { EventStream } from './events.js';
 import { layout } from './layout.js';

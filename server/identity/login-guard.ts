@@ -1,5 +1,5 @@
 import { ProtoflyError } from '../../core/errors.js';
-import { TokenBucket } from '../../core/token-bucket.js';
+import { TokenBucket } from '../services/token-bucket.js';
 
 /**
  * What bounds guessing at a token endpoint, per key (`user:<name>`, `address:<ip>`): a request

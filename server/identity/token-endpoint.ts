@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseAddress, userAddress } from '../../core/address.js';
 import { type ErrorCode, isProtoflyError, ProtoflyError, statusOf } from '../../core/errors.js';
-import type { Identity } from '../../core/service.js';
+import type { Identity } from '../services/service.js';
 import { LoginGuard, type LoginGuardOptions } from './login-guard.js';
 import { RefreshTokens, type RefreshTokensOptions } from './refresh-tokens.js';
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Message } from '../../core/generated/types.js';
-import type { CdrUpdate } from '../../core/service.js';
+import type { CdrUpdate } from '../services/service.js';
 import type { CdrOptions } from './options.js';
 
 /** The node speaks json-ws to its clients; a CDR names it as the conversation's protocol. */

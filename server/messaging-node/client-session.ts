@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { closeCodeOf, type ErrorCode } from '../../core/errors.js';
-import type { Frame } from '../../core/service.js';
-import { TokenBucket } from '../../core/token-bucket.js';
 import { batchWrites } from '../../node/write-batch.js';
+import type { Frame } from '../services/service.js';
+import { TokenBucket } from '../services/token-bucket.js';
 import { ackFrame } from './frames.js';
 import { SendOrder } from './send-order.js';
 

@@ -1,6 +1,6 @@
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { Message, MsgFrame } from '../../core/generated/types.js';
-import type { Frame, HoldLimits } from '../../core/service.js';
+import type { Frame, HoldLimits } from '../services/service.js';
 import type { ClientSession } from './client-session.js';
 import type { NodeSettings } from './options.js';
 import type { Outstanding } from './outstanding.js';

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import type { ClusterMember } from '../../core/service.js';
 import { TOKEN_PATH } from '../identity/token-endpoint.js';
+import type { ClusterMember } from '../services/service.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import type { Admission } from './admission.js';
 import type { CdrRecorder } from './cdr-recorder.js';

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
-import { LocalCluster } from '../../core/local-cluster.js';
-import { MemoryLocation } from '../../core/memory-location.js';
-import type { Cdr, Cluster, Identity, Location, Provisioning } from '../../core/service.js';
+import { LocalCluster } from '../services/local-cluster.js';
+import { MemoryLocation } from '../services/memory-location.js';
+import type { Cdr, Cluster, Identity, Location, Provisioning } from '../services/service.js';
 
 /**
  * What a messaging node is started with. The limits have the names of the domain config's

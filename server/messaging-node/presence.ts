@@ -1,4 +1,4 @@
-import type { Binding } from '../../core/service.js';
+import type { Binding } from '../services/service.js';
 import type { ClientSession } from './client-session.js';
 import type { Holds } from './holds.js';
 import type { NodeSettings } from './options.js';

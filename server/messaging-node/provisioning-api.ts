@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import { asProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { User } from '../../core/generated/types.js';
 import { validateUserCreate, validateUserUpdate } from '../../core/generated/validators.js';
-import type { Identity, Provisioning, UserRecord } from '../../core/service.js';
-import { TokenBucket } from '../../core/token-bucket.js';
 import { assertValid } from '../../core/validate.js';
+import type { Identity, Provisioning, UserRecord } from '../services/service.js';
+import { TokenBucket } from '../services/token-bucket.js';
 
 /** Where the API lives on the admin port. */
 export const PROVISIONING_PATH = '/provisioning/v1/users';

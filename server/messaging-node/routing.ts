@@ -1,8 +1,8 @@
 import { ProtoflyError } from '../../core/errors.js';
 import type { Message } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
-import type { Binding, Frame } from '../../core/service.js';
 import { schemaError } from '../../core/validate.js';
+import type { Binding, Frame } from '../services/service.js';
 import type { ClientSession } from './client-session.js';
 import { msgFrame } from './frames.js';
 import type { Groups } from './groups.js';

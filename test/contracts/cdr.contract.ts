@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Cdr, CdrUpdate } from '../../core/service.js';
+import type { Cdr, CdrUpdate } from '../../server/services/service.js';
 
 /** A Cdr backend under test. */
 export interface CdrSubject {

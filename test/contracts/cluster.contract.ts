@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Cluster, ClusterMember, Frame } from '../../core/service.js';
+import type { Cluster, ClusterMember, Frame } from '../../server/services/service.js';
 
 /** A Cluster backend under test: the same `namespace` names the same cluster (nodes that see each other). */
 export interface ClusterSubject {

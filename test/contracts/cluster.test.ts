@@ -1,5 +1,5 @@
 import { afterAll } from 'vitest';
-import type { Location } from '../../core/service.js';
+import type { Location } from '../../server/services/service.js';
 import { serviceOf } from '../support/backends.js';
 import { redisOnDemand } from '../support/redis-server.js';
 import { clusterContract, clusterNodesContract } from './cluster.contract.js';

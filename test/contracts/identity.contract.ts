@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Identity } from '../../core/service.js';
+import type { Identity } from '../../server/services/service.js';
 import { BACKENDS_DOMAIN } from '../support/backends.js';
 
 /** An Identity backend under test, of domain backends.test, whose directory starts empty. */

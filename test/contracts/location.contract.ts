@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Binding, Location } from '../../core/service.js';
+import type { Binding, Location } from '../../server/services/service.js';
 
 /** A Location backend under test: `create` makes one; the same `namespace` names the same shared store. */
 export interface LocationSubject {

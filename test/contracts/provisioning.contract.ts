@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Identity, Provisioning } from '../../core/service.js';
+import type { Identity, Provisioning } from '../../server/services/service.js';
 import { BACKENDS_DOMAIN } from '../support/backends.js';
 
 /** A Provisioning backend under test, over an identity, with `admins` its administrators. */

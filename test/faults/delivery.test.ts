@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Conversation } from '../../core/conversation.js';
 import type { ProtoflyError } from '../../core/errors.js';
-import { developmentPolicy } from '../../core/policy.js';
-import type { Runtime, VersionEvent } from '../../core/runtime.js';
+import type { Conversation } from '../../runtime/conversation.js';
+import { developmentPolicy } from '../../runtime/policy.js';
+import type { Runtime, VersionEvent } from '../../runtime/runtime.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { Ledger } from './ledger.js';
 import { type FaultWorld, faultWorld, JSON_WS, stubDir } from './world.js';

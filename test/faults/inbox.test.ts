@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Conversation, Incoming } from '../../core/conversation.js';
-import { developmentPolicy } from '../../core/policy.js';
-import type { InboxEvent, Runtime, RuntimeIdentity } from '../../core/runtime.js';
 import { StaticIdentity } from '../../plugins/backends/identity-static/static-identity.js';
+import type { Conversation, Incoming } from '../../runtime/conversation.js';
+import { developmentPolicy } from '../../runtime/policy.js';
+import type { InboxEvent, Runtime, RuntimeIdentity } from '../../runtime/runtime.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../../server/catalogue/keys.js';
 import { DOMAIN, type FaultWorld, faultWorld } from './world.js';

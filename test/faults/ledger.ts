@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import type { Conversation, Incoming, SendOptions } from '../../core/conversation.js';
 import { isProtoflyError } from '../../core/errors.js';
+import type { Conversation, Incoming, SendOptions } from '../../runtime/conversation.js';
 
 /**
  * The one app-level check of the fault suite. Senders send through {@link Ledger.send}, which

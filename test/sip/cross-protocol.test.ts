@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckEvent } from '../../core/loader.js';
-import { developmentPolicy } from '../../core/policy.js';
+import type { CheckEvent } from '../../runtime/loader.js';
+import { developmentPolicy } from '../../runtime/policy.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
 import { nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';

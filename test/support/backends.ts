@@ -3,16 +3,16 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { container as rootContainer } from 'tsyringe';
-import { CatalogueClient } from '../../core/catalogue.js';
-import { pluginConfig } from '../../core/config.js';
 import type { BackendDescriptor, ServiceName } from '../../core/generated/types.js';
-import { Loader } from '../../core/loader.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
-import { type Backend, registerBackend, type Services, TOKENS } from '../../core/service.js';
-import { TrustStore } from '../../core/trust.js';
 import { writeAtomic } from '../../node/files.js';
+import { CatalogueClient } from '../../runtime/catalogue.js';
+import { pluginConfig } from '../../runtime/config.js';
+import { Loader } from '../../runtime/loader.js';
+import { TrustStore } from '../../runtime/trust.js';
 import { importBackend } from '../../server/backends/import-backend.js';
 import { BUILTIN_BACKENDS } from '../../server/backends/start-services.js';
+import { type Backend, registerBackend, type Services, TOKENS } from '../../server/services/service.js';
 import { type TestCatalogue, testCatalogue } from './domain-catalogue.js';
 
 /** The domain the test backends are published by. */

@@ -1,9 +1,9 @@
-import type { Bus } from '../../core/bus.js';
 import type { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
 import { type Message, nextId, type ResponseMessage, request } from '../../core/message.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
 import type { StubStatus } from '../../core/stub.js';
+import type { Bus } from '../../runtime/bus.js';
 import type { SandboxHost, StubHandle } from '../../sandbox/host.js';
 
 /** What the runtime saw of one conversation with a sandboxed stub, over a real bus. */

@@ -1,13 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KEYS_PATH } from '../../core/catalogue.js';
 import type { Jwks } from '../../core/generated/types.js';
 import {
   type SigningKey,
   StaticIdentity,
   type StaticIdentityOptions,
 } from '../../plugins/backends/identity-static/static-identity.js';
+import { KEYS_PATH } from '../../runtime/catalogue.js';
 import { publicJwkOf } from '../../server/catalogue/keys.js';
 
 /** A fresh Ed25519 signing key with its public JWK. */

@@ -1,8 +1,8 @@
 import { pino } from 'pino';
-import { httpKeysOf } from '../../plugins/backends/identity-static/keys-of.js';
 import type { StaticIdentity } from '../../plugins/backends/identity-static/static-identity.js';
 import { type MessagingNode, startMessagingNode } from '../../server/messaging-node/messaging-node.js';
 import type { MessagingNodeOptions } from '../../server/messaging-node/options.js';
+import { httpKeysOf } from '../../server/services/keys-of.js';
 import { type KeysServer, serveKeys, testIdentity } from './identity-fixtures.js';
 
 /**

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CatalogueClient } from '../../core/catalogue.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
-import { Loader } from '../../core/loader.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
-import { developmentPolicy } from '../../core/policy.js';
-import { TrustStore } from '../../core/trust.js';
+import { CatalogueClient } from '../../runtime/catalogue.js';
+import { Loader } from '../../runtime/loader.js';
+import { developmentPolicy } from '../../runtime/policy.js';
+import { TrustStore } from '../../runtime/trust.js';
 import { testCatalogue } from './domain-catalogue.js';
 
 const cache = new Map<string, Promise<VerifiedPackage<StubDescriptor>>>();

@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Conversation, Incoming } from '../../core/conversation.js';
-import { developmentPolicy } from '../../core/policy.js';
-import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../node/runtime.js';
+import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../entry/node-runtime.js';
+import type { Conversation, Incoming } from '../../runtime/conversation.js';
+import { developmentPolicy } from '../../runtime/policy.js';
 import { generateDomainKey } from '../../server/catalogue/keys.js';
 import { type Kamailio, type KamailioOptions, startKamailio } from '../../server/kamailio.js';
 import { type JsSipUser, jssipUser } from '../../server/sip-client/jssip-user.js';

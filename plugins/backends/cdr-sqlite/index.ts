@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Backend } from '../../../core/service.js';
+import type { Backend } from '../../../server/services/service.js';
 import { SqliteCdr } from './sqlite-cdr.js';
 
 /** cdr-sqlite: detail records in an SQLite file of the domain's data directory. */

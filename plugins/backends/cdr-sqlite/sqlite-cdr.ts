@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { ProtoflyError } from '../../../core/errors.js';
-import type { Cdr, CdrFilter, CdrRecord, CdrUpdate } from '../../../core/service.js';
+import type { Cdr, CdrFilter, CdrRecord, CdrUpdate } from '../../../server/services/service.js';
 import { migrate } from './migrations.js';
 
 export interface SqliteCdrOptions {

@@ -1,5 +1,5 @@
-import { LocalCluster } from '../../../core/local-cluster.js';
-import type { Backend } from '../../../core/service.js';
+import { LocalCluster } from '../../../server/services/local-cluster.js';
+import type { Backend } from '../../../server/services/service.js';
 
 /** cluster-local: one node, offline messages held in its memory. */
 const backend: Backend<'cluster'> = {

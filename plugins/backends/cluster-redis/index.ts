@@ -1,5 +1,5 @@
 import { ProtoflyError } from '../../../core/errors.js';
-import { type Backend, TOKENS } from '../../../core/service.js';
+import { type Backend, TOKENS } from '../../../server/services/service.js';
 import { connectRedis } from '../redis-connection.js';
 import { RedisCluster } from './redis-cluster.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ProtoflyError } from '../../../core/errors.js';
-import type { Cluster, ClusterMember, Frame, HoldLimits } from '../../../core/service.js';
+import type { Cluster, ClusterMember, Frame, HoldLimits } from '../../../server/services/service.js';
 import { closeRedis, defineScript, type Script } from '../redis-connection.js';
 import { type Delivery, decodeBatch, encodeConfirmations, encodeDeliveries } from './wire.js';
 

@@ -1,4 +1,4 @@
-import type { Frame } from '../../../core/service.js';
+import type { Frame } from '../../../server/services/service.js';
 
 /**
  * What nodes publish to each other's channel, in batches (one PUBLISH per destination node per

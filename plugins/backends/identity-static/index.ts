@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import type { Backend } from '../../../core/service.js';
-import { httpKeysOf } from './keys-of.js';
+import { httpKeysOf } from '../../../server/services/keys-of.js';
+import type { Backend } from '../../../server/services/service.js';
 import { type SigningKey, StaticIdentity } from './static-identity.js';
 import { UserStore } from './user-store.js';
 import { parseUsers } from './users-file.js';

@@ -1,12 +1,12 @@
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { httpKeysOf } from '../../../server/services/keys-of.js';
 import {
   type KeysServer,
   serveKeys,
   testIdentity,
   testKey,
 } from '../../../test/support/identity-fixtures.js';
-import { httpKeysOf } from './keys-of.js';
 import { hashPassword } from './password.js';
 
 const ALICE = 'user://a.example/alice';

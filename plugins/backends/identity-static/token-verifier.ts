@@ -9,8 +9,8 @@ import {
 import { parseAddress } from '../../../core/address.js';
 import { isProtoflyError, ProtoflyError } from '../../../core/errors.js';
 import type { Jwks } from '../../../core/generated/types.js';
+import type { KeysOf } from '../../../server/services/keys-of.js';
 import { KeyCache, type KeyCacheOptions } from './key-cache.js';
-import type { KeysOf } from './keys-of.js';
 
 /** The signature algorithms accepted: Ed25519, by its JOSE name and its fully specified one. */
 const TOKEN_ALGORITHMS = ['EdDSA', 'Ed25519'];

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { ProtoflyError } from '../../../core/errors.js';
-import type { UserChange, UserDirectory, UserRecord, WriteAtomic } from '../../../core/service.js';
+import type { UserChange, UserDirectory, UserRecord, WriteAtomic } from '../../../server/services/service.js';
 import { hashPassword } from './password.js';
 import { checkUserName, readUsersFile, type UserEntry, type Users, writeUsersFile } from './users-file.js';
 

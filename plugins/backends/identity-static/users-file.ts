@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { userAddress } from '../../../core/address.js';
 import { ProtoflyError } from '../../../core/errors.js';
-import type { WriteAtomic } from '../../../core/service.js';
+import type { WriteAtomic } from '../../../server/services/service.js';
 
 /**
  * The static users file: a domain's users and their password hashes, in JSON or YAML. A

@@ -1,5 +1,5 @@
-import { MemoryLocation } from '../../../core/memory-location.js';
-import type { Backend } from '../../../core/service.js';
+import { MemoryLocation } from '../../../server/services/memory-location.js';
+import type { Backend } from '../../../server/services/service.js';
 
 /** location-memory: registrations in the node process's memory, found without waiting. */
 const backend: Backend<'location'> = {

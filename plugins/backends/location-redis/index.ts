@@ -1,4 +1,4 @@
-import type { Backend } from '../../../core/service.js';
+import type { Backend } from '../../../server/services/service.js';
 import { connectRedis } from '../redis-connection.js';
 import { RedisLocation } from './redis-location.js';
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Binding, Location } from '../../../core/service.js';
+import type { Binding, Location } from '../../../server/services/service.js';
 import { closeRedis, defineScript, type Script } from '../redis-connection.js';
 
 /**

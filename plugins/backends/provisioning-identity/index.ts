@@ -1,6 +1,6 @@
 import { userAddress } from '../../../core/address.js';
 import { ProtoflyError } from '../../../core/errors.js';
-import { type Backend, type Provisioning, TOKENS } from '../../../core/service.js';
+import { type Backend, type Provisioning, TOKENS } from '../../../server/services/service.js';
 
 /**
  * provisioning-identity: the users of the identity service, as its directory keeps them, for

@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Message, request, response } from '../../../core/message.js';
 import type { SocketDelegate, Stub, StubSocket } from '../../../core/stub.js';
-import { type Kamailio, startKamailio } from '../../../server/kamailio.js';
-import { eventually } from '../../../test/support/conversation.js';
 import {
   DirectContext,
   type DirectContextOptions,
   DirectSession,
-} from '../../../test/support/direct-context.js';
+} from '../../../sandbox/node/direct-context.js';
+import { type Kamailio, startKamailio } from '../../../server/kamailio.js';
+import { eventually } from '../../../test/support/conversation.js';
 import { type SipWorld, startSipWorld } from '../../../test/support/sip-world.js';
 import activate from './index.js';
 import { parse, type SipMessage, SipRequest, SipResponse, SUPPORTED } from './message/index.js';

@@ -1,0 +1,49 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { type Descriptor, descriptorKey } from '../core/plugin.js';
+import { schemaError } from '../core/validate.js';
+import { assertSafeSchema, MAX_SCHEMA_BOUNDS } from './safe-schema.js';
+
+/**
+ * A plugin's configuration: the descriptor's defaults under the runtime's values, checked
+ * against the descriptor's configuration schema. The schema comes with the descriptor, so it
+ * is compiled at run time, on the runtime's thread: once per verified descriptor, and only
+ * when it is in the safe subset (no regular expressions, no remote references; the loader
+ * has checked it against the policy's bounds already).
+ */
+const ajv = new Ajv2020({ strict: false, allErrors: false, useDefaults: true });
+const compiled = new Map<string, ValidateFunction>();
+/** Validators kept, newest last: descriptors come and go with versions. */
+const MAX_COMPILED = 256;
+
+/**
+ * The validated configuration for a plugin.
+ *
+ * @throws ProtoflyError `PF_ERR_SCHEMA` naming the offending setting; `PF_ERR_POLICY` when
+ *   the descriptor's schema is outside the safe subset.
+ */
+export function pluginConfig(
+  descriptor: Descriptor,
+  values: Readonly<Record<string, unknown>> = {},
+): Record<string, unknown> {
+  // Keyed by what was verified: the same package bytes under another descriptor bring another schema.
+  const key = descriptorKey(descriptor);
+  let validate = compiled.get(key);
+  if (!validate) {
+    const { schema } = descriptor.configuration;
+    assertSafeSchema(
+      schema,
+      MAX_SCHEMA_BOUNDS,
+      `${descriptor.domain}/${descriptor.name}@${descriptor.version}`,
+    );
+    validate = ajv.compile(schema);
+    // Ajv keeps every schema it compiled; the validator is all we keep.
+    ajv.removeSchema(schema);
+    compiled.set(key, validate);
+    if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
+  }
+  const config = { ...descriptor.configuration.defaults, ...values };
+  if (!validate(config)) {
+    throw schemaError(`configuration of ${descriptor.domain}/${descriptor.name}`, validate.errors ?? []);
+  }
+  return config;
+}

@@ -1,0 +1,279 @@
+import 'reflect-metadata';
+import type { DependencyContainer } from 'tsyringe';
+import { ProtoflyError } from '../../core/errors.js';
+import type { Ed25519Jwk, ServiceName } from '../../core/generated/types.js';
+
+/**
+ * Services and backends (Sippo's idea): a *service* is what a domain offers, a *backend* is
+ * how. Services are tsyringe tokens declared here; backends live in plugins/backends and a
+ * domain config picks them.
+ *
+ * Tokens are `Symbol.for` symbols so that separately bundled backends name the same
+ * token. Every injected constructor parameter must say `@inject(TOKEN)`: bundlers
+ * drop decorator metadata silently.
+ */
+
+/** A service token that remembers the interface it stands for. */
+export type ServiceToken<T> = symbol & { readonly __service?: T };
+
+/** A value now or later: backends that answer from memory stay synchronous on the message path. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** A json-ws frame as the messaging node sends it: text, or its UTF-8 bytes built once for many sessions. */
+export type Frame = string | Uint8Array;
+
+/** What a service holding connections or files releases at shutdown. */
+export interface Closable {
+  close?(): Promise<void>;
+}
+
+/** A user of a directory, without secrets. */
+export interface UserRecord {
+  readonly name: string;
+  readonly disabled: boolean;
+}
+
+/** A change to a user: a new password, or being disabled or enabled again. */
+export interface UserChange {
+  readonly password?: string;
+  readonly disabled?: boolean;
+}
+
+/** The users an identity backend keeps, when they can be changed. */
+export interface UserDirectory {
+  list(): Promise<readonly UserRecord[]>;
+  /** @throws ProtoflyError `PF_ERR_EXISTS` when the name is taken. */
+  create(name: string, password: string): Promise<UserRecord>;
+  /** @throws ProtoflyError `PF_ERR_NOT_FOUND` for an unknown user. */
+  update(name: string, change: UserChange): Promise<UserRecord>;
+}
+
+/** A user's credentials check and the tokens that prove who they are. */
+export interface Identity extends Closable {
+  /** The user's address when the password is right and the user is not disabled, else undefined. */
+  authenticate(name: string, password: string): Promise<string | undefined>;
+  /**
+   * A short-lived signed token for `address`, a user of this domain.
+   *
+   * @param audience - the domain whose messaging node will check it; default this domain.
+   */
+  issue(address: string, ttlSeconds?: number, audience?: string): Promise<string>;
+  /** The address a token proves, or a coded error. */
+  verify(token: string): Promise<string>;
+  /** Whether `address`, a user of this domain, may still get tokens (exists, not disabled): checked at each refresh. */
+  active?(address: string): Promise<boolean>;
+  /** The users, when this backend can change them (provisioning builds on it). */
+  readonly users?: UserDirectory;
+}
+
+/**
+ * A location binding: a session on a node holds an address (a user's, or a hyperty's it
+ * claimed), until it expires unless renewed. (The sip-ws stub's `Registration` is a SIP client's.)
+ */
+export interface Binding {
+  readonly address: string;
+  /** The user address that holds `address`: itself for a user address. */
+  readonly owner: string;
+  readonly node: string;
+  /** Unique in the domain (nodes prefix their session ids with their own id). */
+  readonly session: string;
+  /** Milliseconds since the epoch when the session took the address: the newest one gets a hyperty's messages. */
+  readonly since: number;
+  /** Milliseconds since the epoch after which the binding no longer counts unless renewed. */
+  readonly expires: number;
+}
+
+/** Where users and hyperties are connected: which sessions hold an address, on which node. */
+export interface Location extends Closable {
+  /** `process`: only this process sees the bindings; `shared`: every node of the domain does. */
+  readonly scope: 'process' | 'shared';
+  /**
+   * Adds or renews a binding. An address other than its owner (a hyperty) belongs to the
+   * first owner that registers it, and stays theirs for a while after their last session ends.
+   *
+   * @returns false when another owner holds `binding.address`.
+   */
+  register(binding: Binding): Promise<boolean>;
+  unregister(address: string, session: string): Promise<void>;
+  /** The unexpired bindings of `address`, newest first. */
+  lookup(address: string): MaybePromise<readonly Binding[]>;
+}
+
+/** What a node gives its cluster, to hear from the other nodes. */
+export interface ClusterMember {
+  /** A frame from another node for `session` of this one; false when that session is not here. */
+  deliver(session: string, frame: Frame): boolean;
+  /** Frames were held for `address`: a node with a session of it takes them. */
+  held(address: string): void;
+  /** The shared state may have been lost (the link came back): register every session again, take what is held. */
+  rejoined(): void;
+}
+
+/** How long and how many frames are held for one address. */
+export interface HoldLimits {
+  readonly perAddress: number;
+  readonly ttlMs: number;
+}
+
+/** Message delivery between the nodes of one domain, and frames held for addresses with no session. */
+export interface Cluster extends Closable {
+  /** This node's id, unique in the domain. */
+  readonly node: string;
+  /** Starts hearing from the other nodes. */
+  join(member: ClusterMember): Promise<void>;
+  /**
+   * Delivers a frame to a session on another node.
+   *
+   * @returns true once that node has written it to the session; false when it could not
+   *   (no such session or node, or no answer in time): the caller holds the frame instead.
+   */
+  deliver(node: string, session: string, frame: Frame): Promise<boolean>;
+  /**
+   * Holds a frame for `address` and tells the nodes, so one with a session of it takes it.
+   *
+   * @throws ProtoflyError `PF_ERR_QUEUE_FULL` when `address` or the whole store is at its bound.
+   */
+  hold(address: string, frame: Frame, limits: HoldLimits): Promise<void>;
+  /** Takes the unexpired frames held for `address`, oldest first. */
+  release(address: string): Promise<readonly Frame[]>;
+  /** Frames held now, for health and metrics. */
+  held(): Promise<number>;
+  /** The nodes alive now. */
+  nodes(): Promise<readonly string[]>;
+}
+
+/** What one node saw of one conversation since its last report. */
+export interface CdrUpdate {
+  /** The conversation: its two parties, its kind, and for a call its callId. */
+  readonly key: string;
+  readonly kind: 'chat' | 'call';
+  readonly parties: readonly [string, string];
+  readonly callId?: string;
+  /** The wire protocol and the stub (`name@version`) the domain serves it with. */
+  readonly protocol: string;
+  readonly stub: string;
+  /** Milliseconds since the epoch: the first and last message of this report. */
+  readonly first: number;
+  readonly last: number;
+  readonly messages: number;
+  /** How it stands (`chatting`, `ringing`, `answered`, ...), or how it ended. */
+  readonly outcome: string;
+  /** When it ended; absent while open. */
+  readonly end?: number;
+}
+
+/** One conversation's detail record. */
+export interface CdrRecord {
+  readonly id: number;
+  readonly kind: 'chat' | 'call';
+  readonly parties: readonly [string, string];
+  readonly callId?: string;
+  readonly protocol: string;
+  readonly stub: string;
+  readonly start: number;
+  readonly end?: number;
+  readonly outcome: string;
+  readonly messages: number;
+}
+
+/** Which records to list: started in [since, until), with a party, newest first, at most `limit`. */
+export interface CdrFilter {
+  readonly since?: number;
+  readonly until?: number;
+  readonly party?: string;
+  readonly limit?: number;
+}
+
+/** Call and chat detail records. */
+export interface Cdr extends Closable {
+  /** Adds each update to the open record of its conversation, or opens one. */
+  record(updates: readonly CdrUpdate[]): Promise<void>;
+  /** Ends open records with no message since `before` as `outcome` (left open by a node that stopped). */
+  closeStale(before: number, outcome: string): Promise<number>;
+  list(filter?: CdrFilter): Promise<readonly CdrRecord[]>;
+}
+
+/** The users of a domain as its administrators manage them: the identity's directory and the domain's policy. */
+export interface Provisioning extends UserDirectory, Closable {
+  /** Whether the user `address` may provision users. */
+  isAdmin(address: string): boolean;
+}
+
+/** What each service token stands for. */
+export interface Services {
+  identity: Identity;
+  location: Location;
+  cluster: Cluster;
+  cdr: Cdr;
+  provisioning: Provisioning;
+}
+
+function token<K extends ServiceName>(name: K): ServiceToken<Services[K]> {
+  return Symbol.for(`protofly.service.${name}`);
+}
+
+/** The service tokens. */
+export const TOKENS: { readonly [K in ServiceName]: ServiceToken<Services[K]> } = {
+  identity: token('identity'),
+  location: token('location'),
+  cluster: token('cluster'),
+  cdr: token('cdr'),
+  provisioning: token('provisioning'),
+};
+
+/**
+ * Writes a file so readers see the old content or the new, never half of it; `PF_ERR_STORAGE`
+ * when the disk is full, read-only or not writable.
+ */
+export type WriteAtomic = (file: string, data: string | Uint8Array, mode?: number) => Promise<void>;
+
+/** What a backend is given when it is created. */
+export interface BackendContext {
+  readonly domain: string;
+  /** Validated against the backend descriptor's configuration schema, defaults filled in. */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** The domain's data directory: relative paths in `config` are relative to it. */
+  readonly dataDir: string;
+  /** The domain's signing key: a Node `KeyObject` or a `CryptoKey`, and its public JWK. */
+  readonly key: { readonly privateKey: object; readonly publicJwk: Ed25519Jwk };
+  /** Other domains' origins, for those not served at https://<domain>. */
+  readonly peers: Readonly<Record<string, string>>;
+  /** Foreign domains whose users are admitted; all when absent. */
+  readonly allowDomains?: readonly string[];
+  /** How the host writes files (the server's own `writeAtomic`): a backend that keeps files uses this one. */
+  readonly writeAtomic: WriteAtomic;
+  /** Another service this backend builds on (provisioning over identity, cluster over location). */
+  resolve<T>(token: ServiceToken<T>): T;
+}
+
+/** A backend package's default export. */
+export interface Backend<K extends ServiceName = ServiceName> {
+  readonly service: K;
+  create(ctx: BackendContext): Services[K] | Promise<Services[K]>;
+}
+
+/**
+ * Creates a backend's service and registers it in `container` under its token.
+ *
+ * @throws ProtoflyError `PF_ERR_CONFIG` when the backend serves another service.
+ */
+export async function registerBackend<K extends ServiceName>(
+  container: DependencyContainer,
+  service: K,
+  backend: Backend,
+  ctx: Omit<BackendContext, 'resolve'>,
+): Promise<Services[K]> {
+  if (backend.service !== service) {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `backend for '${backend.service}' was configured to serve '${service}'`,
+      {
+        service,
+        backend: backend.service,
+      },
+    );
+  }
+  const instance = (await backend.create({ ...ctx, resolve: (t) => container.resolve(t) })) as Services[K];
+  container.registerInstance(TOKENS[service], instance);
+  return instance;
+}

@@ -1,0 +1,40 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../plugins/stubs/json-ws/config.js';
+import { publish } from '../server/catalogue/publish.js';
+import { testKey } from './support/identity-fixtures.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+describe('json-ws manifest', () => {
+  it('declares the defaults the stub applies', async () => {
+    const manifest = JSON.parse(await readFile(join(here, 'protofly.json'), 'utf8'));
+    expect(manifest.configuration.defaults).toEqual(DEFAULTS);
+    expect(Object.keys(manifest.configuration.schema.properties).sort()).toEqual(
+      ['url', ...Object.keys(DEFAULTS)].sort(),
+    );
+  });
+
+  it('publishes as a valid signed descriptor whose package imports nothing', async () => {
+    const key = { domain: 'b.example', ...(await testKey()) } as Parameters<typeof publish>[0]['key'];
+    const result = await publish({
+      pluginDir: here,
+      key,
+      out: await mkdtemp(join(tmpdir(), 'catalogue-')),
+      deployment: { endpoints: ['ws://127.0.0.1:9000/'], defaults: { url: 'ws://127.0.0.1:9000/' } },
+    });
+    expect(result.descriptor).toMatchObject({
+      kind: 'stub',
+      name: 'json-ws',
+      protocol: 'json-ws',
+      domain: 'b.example',
+    });
+    const code = await readFile(result.packageFile, 'utf8');
+    expect(code).not.toMatch(/^\s*import\s/m);
+    expect(code).not.toMatch(/\brequire\(|Math\.random|Date\.now/);
+    expect(code).toContain('export {');
+  });
+});
