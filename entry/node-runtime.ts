@@ -16,7 +16,7 @@ import { NodeWorkerHost, type NodeWorkerHostOptions } from '../sandbox/node/work
 export interface NodeRuntimeOptions {
   /**
    * Who the runtime's user is: with `password`, a user of a protofly domain, logged in at the
-   * home domain's token endpoint by the runtime itself (see core/password-login.ts); with
+   * home domain's token endpoint by the runtime itself (see runtime/password-login.ts); with
    * `token(audience)`, an app's own identity provider.
    */
   readonly identity: RuntimeIdentity | PasswordIdentity;

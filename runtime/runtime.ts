@@ -168,7 +168,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
    * A failure of a part the runtime was built with that belongs to no caller (its package
    * cache could not be written): told as an `error` event; the runtime goes on.
    *
-   * @internal for the parts a runtime is assembled from (node/runtime.ts)
+   * @internal for the parts a runtime is assembled from (entry/node-runtime.ts)
    */
   fault(err: unknown): void {
     this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX'));

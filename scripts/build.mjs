@@ -33,10 +33,10 @@ const common = {
 /** The modules package.json exports, by the file each is bundled into. */
 export const ENTRIES = {
   cli: 'cli/main.ts',
-  index: 'node/index.ts',
-  stub: 'core/stub.ts',
-  'stub-testing': 'test/support/direct-context.ts',
-  server: 'server/index.ts',
+  index: 'entry/node.ts',
+  stub: 'entry/stub.ts',
+  'stub-testing': 'entry/stub-testing.ts',
+  server: 'entry/server.ts',
 };
 
 async function types() {

@@ -638,7 +638,7 @@ export interface ApiError {
   };
 }
 /**
- * What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (core/policy.ts) is the safe default plus `addresses: [loopback]`, for tests, demos and local domains.
+ * What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]`, for tests, demos and local domains.
  */
 export interface RuntimePolicy {
   endpoints?: EndpointPolicy;

@@ -32,7 +32,7 @@ const context = async (): Promise<Omit<BackendContext, 'resolve'>> => ({
 describe('service tokens and injection', () => {
   it('resolves explicit @inject(TOKEN) parameters from esbuild output', async () => {
     const out = await build({
-      entryPoints: [join(import.meta.dirname, '../test/fixtures/injection/app.ts')],
+      entryPoints: [join(import.meta.dirname, '../../test/fixtures/injection/app.ts')],
       bundle: true,
       format: 'esm',
       platform: 'node',

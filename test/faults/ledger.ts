@@ -6,7 +6,7 @@ import type { Conversation, Incoming, SendOptions } from '../../runtime/conversa
  * The one app-level check of the fault suite. Senders send through {@link Ledger.send}, which
  * numbers each message per sender; recipients' apps report what they got through
  * {@link Ledger.heard}. {@link Ledger.check} then holds the runtime to what send() promises
- * (core/conversation.ts):
+ * (runtime/conversation.ts):
  *
  * - no send is left hanging: every one settles;
  * - every resolved send arrives, exactly once;

@@ -7,7 +7,7 @@ import type { JsonWsFrame } from '../../../core/generated/types.js';
 import { validateMessage } from '../../../core/generated/validators.js';
 import { type Message, request, response } from '../../../core/message.js';
 import type { Stub } from '../../../core/stub.js';
-import { DirectContext, DirectSession } from '../../../sandbox/node/direct-context.js';
+import { DirectContext, DirectSession } from '../../../entry/stub-testing.js';
 import activate from './index.js';
 
 /**

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProtoflyError } from '../../../core/errors.js';
 import { type Message, request, response } from '../../../core/message.js';
 import type { Stub } from '../../../core/stub.js';
-import { DirectContext, DirectSession } from '../../../sandbox/node/direct-context.js';
+import { DirectContext, DirectSession } from '../../../entry/stub-testing.js';
 import { type TwoDomains, twoDomains } from '../../../test/support/node-fixture.js';
 import activate from './index.js';
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import { validateMessage } from '../../../core/generated/validators.js';
 import { type Message, response } from '../../../core/message.js';
-import { DirectContext, DirectSession } from '../../../sandbox/node/direct-context.js';
+import { DirectContext, DirectSession } from '../../../entry/stub-testing.js';
 import { eventually } from '../../../test/support/conversation.js';
 import activate from './index.js';
 import { parse, type SipRequest, type SipResponse, serialize } from './message/index.js';

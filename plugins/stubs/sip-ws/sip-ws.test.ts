@@ -1,11 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Message, request, response } from '../../../core/message.js';
 import type { SocketDelegate, Stub, StubSocket } from '../../../core/stub.js';
-import {
-  DirectContext,
-  type DirectContextOptions,
-  DirectSession,
-} from '../../../sandbox/node/direct-context.js';
+import { DirectContext, type DirectContextOptions, DirectSession } from '../../../entry/stub-testing.js';
 import { type Kamailio, startKamailio } from '../../../server/kamailio.js';
 import { eventually } from '../../../test/support/conversation.js';
 import { type SipWorld, startSipWorld } from '../../../test/support/sip-world.js';

@@ -1,0 +1,2 @@
+/** `protofly/stub`: the stub contract, what a stub's `activate(ctx)` is given and returns. */
+export * from '../core/stub.js';
