@@ -1,17 +1,16 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../plugins/stubs/json-ws/config.js';
 import { publish } from '../server/catalogue/publish.js';
 import { testKey } from './support/identity-fixtures.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const pluginDir = join(import.meta.dirname, '../plugins/stubs/json-ws');
 
 describe('json-ws manifest', () => {
   it('declares the defaults the stub applies', async () => {
-    const manifest = JSON.parse(await readFile(join(here, 'protofly.json'), 'utf8'));
+    const manifest = JSON.parse(await readFile(join(pluginDir, 'protofly.json'), 'utf8'));
     expect(manifest.configuration.defaults).toEqual(DEFAULTS);
     expect(Object.keys(manifest.configuration.schema.properties).sort()).toEqual(
       ['url', ...Object.keys(DEFAULTS)].sort(),
@@ -21,7 +20,7 @@ describe('json-ws manifest', () => {
   it('publishes as a valid signed descriptor whose package imports nothing', async () => {
     const key = { domain: 'b.example', ...(await testKey()) } as Parameters<typeof publish>[0]['key'];
     const result = await publish({
-      pluginDir: here,
+      pluginDir,
       key,
       out: await mkdtemp(join(tmpdir(), 'catalogue-')),
       deployment: { endpoints: ['ws://127.0.0.1:9000/'], defaults: { url: 'ws://127.0.0.1:9000/' } },
