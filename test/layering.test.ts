@@ -61,21 +61,7 @@ const OUTSIDE = ['bin/protofly.js', 'vitest.config.ts'];
  * Known violations, as `importer → imported` file pairs, that other branches of issue 14 fix in
  * place. Removed when branch seams lands.
  */
-const KNOWN_VIOLATIONS: readonly string[] = [
-  // removed when branch seams lands
-  'cli/cdr.ts → plugins/backends/cdr-sqlite/sqlite-cdr.ts',
-  'cli/login.ts → plugins/backends/identity-static/static-identity.ts',
-  'cli/users.ts → plugins/backends/identity-static/user-store.ts',
-  'cli/demo-sip.ts ↔ cli/demo.ts',
-  'plugins/backends/identity-static/users-file.ts → node/files.ts',
-  'plugins/stubs/sip-ws/registration/registration.ts → plugins/stubs/json-ws/backoff.ts',
-  'plugins/stubs/sip-ws/transport/transport.ts → plugins/stubs/json-ws/backoff.ts',
-  'plugins/stubs/sip-ws/sip-ws.test.ts → cli/kamailio.ts',
-  'server/sip-domain.ts → plugins/backends/identity-static/token-verifier.ts',
-  'server/sip-guest/guest-service.ts → plugins/stubs/sip-ws/registration/guest-protocol.ts',
-  'server/sip-guest/guest-service.test.ts → plugins/stubs/sip-ws/registration/guest-protocol.ts',
-  'server/sip-guest/guest-service.test.ts → cli/jssip-user.ts',
-];
+const KNOWN_VIOLATIONS: readonly string[] = [];
 
 /** One import of ours, or of a Node built-in. */
 interface Edge {

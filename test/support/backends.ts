@@ -6,6 +6,10 @@ import { container as rootContainer } from 'tsyringe';
 import type { BackendDescriptor, ServiceName } from '../../core/generated/types.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
 import { writeAtomic } from '../../node/files.js';
+
+/** How a server writes files for its backends (`BackendContext.writeAtomic`), for backends' unit tests. */
+export { writeAtomic };
+
 import { CatalogueClient } from '../../runtime/catalogue.js';
 import { pluginConfig } from '../../runtime/config.js';
 import { Loader } from '../../runtime/loader.js';

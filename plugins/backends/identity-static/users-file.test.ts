@@ -2,7 +2,7 @@ import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeAtomic } from '../../../node/files.js';
+import { writeAtomic } from '../../../test/support/backends.js';
 import { parseUsers, readUsersFile, writeUsersFile } from './users-file.js';
 
 const HASH = 'scrypt$32768$8$1$c2FsdA$aGFzaA';

@@ -1,12 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Message, request, response } from '../../../core/message.js';
-import type { SocketDelegate, Stub, StubSocket } from '../../../core/stub.js';
-import { DirectContext, type DirectContextOptions, DirectSession } from '../../../entry/stub-testing.js';
-import { type Kamailio, startKamailio } from '../../../server/kamailio.js';
-import { eventually } from '../../../test/support/conversation.js';
-import { type SipWorld, startSipWorld } from '../../../test/support/sip-world.js';
-import activate from './index.js';
-import { parse, type SipMessage, SipRequest, SipResponse, SUPPORTED } from './message/index.js';
+import { type Message, request, response } from '../../core/message.js';
+import type { SocketDelegate, Stub, StubSocket } from '../../core/stub.js';
+import { DirectContext, type DirectContextOptions, DirectSession } from '../../entry/stub-testing.js';
+import activate from '../../plugins/stubs/sip-ws/index.js';
+import {
+  parse,
+  type SipMessage,
+  SipRequest,
+  SipResponse,
+  SUPPORTED,
+} from '../../plugins/stubs/sip-ws/message/index.js';
+import { type Kamailio, startKamailio } from '../../server/kamailio.js';
+import { eventually } from '../support/conversation.js';
+import { type SipWorld, startSipWorld } from '../support/sip-world.js';
 
 /** A context that also records every frame its sockets carry. */
 class TappedContext extends DirectContext {
