@@ -129,8 +129,11 @@ describe('many domains, restarts and refusals', () => {
       host,
       identity: { address: 'user://a.example/mallory', token: async () => 'not-a-jwt' },
     });
-    await expect(mallory.runtime.conversation(BOB)).rejects.toThrow(
-      /PF_ERR_CONVERSATION: the stub for user:\/\/b\.example\/bob failed: .*PF_ERR_AUTH/,
+    const opening = mallory.runtime.conversation(BOB);
+    // The stub's own code reaches the app, with the stub named and the node's close.
+    await expect(opening).rejects.toMatchObject({ code: 'PF_ERR_AUTH' });
+    await expect(opening).rejects.toThrow(
+      /^PF_ERR_AUTH: stub b\.example\/json-ws@[^:]+: the node refused us: closed 4401/,
     );
   });
 });
