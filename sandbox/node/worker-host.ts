@@ -1,3 +1,6 @@
+// Over 400 lines, for one thing: the pool of worker slots. Placement, the warm spare, the
+// watchdog and the heap sampler all read and end the same slots through one #end, so they
+// stay in one class rather than in parts that share a slot's mutable state.
 import { Worker } from 'node:worker_threads';
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';

@@ -1,3 +1,5 @@
+// A little over 400 lines, for one thing: everything a stub instance's ctx can do, each
+// capability checked and charged here, at the one place the untrusted side calls.
 import { type ErrorCode, isStubErrorCode, ProtoflyError } from '../../core/errors.js';
 import type { Message } from '../../core/message.js';
 import {

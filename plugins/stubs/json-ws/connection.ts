@@ -1,3 +1,6 @@
+// Over 400 lines, for one thing: one socket's state machine. The outbox, the requests awaiting
+// their answer, the inbox, receipts and liveness all turn over together on every new socket
+// (the generation), so they stay in one class rather than in parts that share its fields.
 import { Backoff } from '../../../core/backoff.js';
 import { isStubErrorCode, type StubErrorCode, statusOf } from '../../../core/errors.js';
 import type { ErrFrame } from '../../../core/generated/types.js';

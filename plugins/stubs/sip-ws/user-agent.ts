@@ -1,3 +1,5 @@
+// A little over 400 lines, for one thing: the user agent one identity shares among its
+// conversations (transport, registration, dialogs and who gets what), as RFC 3261 §8 has it.
 import { parseAddress } from '../../../core/address.js';
 import {
   isProtoflyError,
