@@ -19,6 +19,10 @@ function connect(i) {
     const ws = new WebSocket(url, protocol ? [protocol] : [], { perMessageDeflate: false });
     ws.on('open', () => ws.send(JSON.stringify(clients[i].hello)));
     ws.on('error', reject);
+    // Refused before it was ready (a server's bound): say so, rather than wait for ever.
+    ws.on('close', (code, reason) => {
+      if (!sockets[i]) reject(new Error(`client ${i} closed before ready: ${code} ${reason}`));
+    });
     ws.on('message', (data) => {
       const frame = JSON.parse(data.toString());
       if (frame.t === 'ready') {

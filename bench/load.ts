@@ -8,6 +8,9 @@ import { testIdentity } from '../test/support/identity-fixtures.js';
 import { heapAfterGc } from './harness.js';
 import { startPlainHub } from './plain-hub.js';
 
+/** Connections the load generator opens at a time, all from 127.0.0.1. */
+const CONCURRENCY = 200;
+
 /**
  * Drives a messaging node and, under the same load, the plain `ws` hub, with many clients held
  * by a load generator in another process (bench/load-clients.mjs).
@@ -46,7 +49,7 @@ async function drive(
   const { rate, seconds, mode } = o;
   await writeFile(
     file,
-    JSON.stringify({ url, protocol, clients, rate, seconds, mode, group: GROUP, concurrency: 200 }),
+    JSON.stringify({ url, protocol, clients, rate, seconds, mode, group: GROUP, concurrency: CONCURRENCY }),
   );
   const before = heapAfterGc();
   const child = fork(join(o.root, 'bench/load-clients.mjs'), [file], { stdio: 'inherit' });
@@ -85,6 +88,9 @@ export async function nodeAgainstHub(o: LoadOptions): Promise<[Run, Run]> {
     domain: 'b.example',
     identity,
     maxConnections: o.clients + 100,
+    // The load comes from one address, CONCURRENCY connections authenticating at a time: the
+    // per-address bound on those (32 by default, against one attacker) is the load's here.
+    maxPendingAuthPerAddress: CONCURRENCY,
     log: pino({ level: 'silent' }),
   });
   const clients = await Promise.all(
