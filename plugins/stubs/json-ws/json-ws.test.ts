@@ -254,8 +254,9 @@ describe('json-ws stub', () => {
     expect(outboxOf(alice.stub)).toBe(0);
     expect(ids(bob.ctx.received)).toEqual(ids(sent));
     expect(domains.node.metrics.refused.get('PF_ERR_FLOOD')).toBeGreaterThan(0);
-    // Bob's answers, each a 200 (none refused by the node and answered by the stub), in order.
-    expect(ids(alice.ctx.received)).toEqual(ids(sent));
+    // Bob's answers, each a 200 (none refused by the node and answered by the stub), each once.
+    // Their order is not the point: an answer lost with a socket comes again after later ones.
+    expect(ids(alice.ctx.received).sort()).toEqual(ids(sent).sort());
     expect(alice.ctx.received.every((m) => m.type === 'response' && m.body.code === 200)).toBe(true);
   }, 60_000);
 
