@@ -193,6 +193,20 @@ describe('json-ws connection', () => {
     expect(ctx.statuses).toEqual(['connecting', 'live', 'disconnected', 'connecting', 'live']);
   });
 
+  it('waits for nothing once the answer came before the node acknowledged the request', async () => {
+    const url = await scriptedNode((peer, frame) => {
+      if (frame.t !== 'msg') return;
+      // Acks are batched: the far side's answer can overtake the ack of its request.
+      peer.ws.send(JSON.stringify({ t: 'msg', m: response(frame.m, 200) }));
+      peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
+      peer.ws.send(JSON.stringify({ t: 'msg', m: chat(BOB, ALICE, 'after the ack') }));
+    });
+    const { stub, ctx } = await open(url);
+    stub.postMessage(chat(ALICE, BOB));
+    await ctx.until(() => ctx.received.length === 2);
+    expect((stub.snapshot!() as { outbox: unknown[] }).outbox).toEqual([]);
+  });
+
   it('answers a request that comes again with the answer it gave, once it gave one', async () => {
     const url = await scriptedNode((peer, frame) => {
       if (frame.t === 'msg') peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));

@@ -34,6 +34,8 @@ interface Pending extends Outgoing {
   readonly conversation: Member;
   /** It went on a socket once (or another version's instance may have sent it): it cannot be withdrawn. */
   wired: boolean;
+  /** Its far side's final answer came before the node's `ack` (acks are batched): nothing to wait for. */
+  answered?: boolean;
 }
 
 /**
@@ -414,11 +416,24 @@ export class Connection {
    * addresses answer nothing beyond the `ack`); the oldest stop waiting past `dedupWindow`.
    */
   #acknowledged(entry: Pending | undefined): void {
-    if (!entry || entry.msg.type === 'response' || entry.msg.to.startsWith('domain://')) return;
+    if (!entry || entry.answered || entry.msg.type === 'response' || entry.msg.to.startsWith('domain://'))
+      return;
     if (this.#awaiting.size >= this.#settings!.dedupWindow) {
       this.#awaiting.delete(this.#awaiting.keys().next().value!);
     }
     this.#awaiting.set(entry.msg.id, entry);
+  }
+
+  /** `m` is a final answer: the request it answers, from the peer it went to, waits no more. */
+  #answered(m: Message): void {
+    const waiting = this.#awaiting.get(m.id);
+    if (waiting) {
+      if (waiting.msg.to === m.from) this.#awaiting.delete(m.id);
+      return;
+    }
+    // Answered before the node's `ack` of it came.
+    const onWire = this.#outbox.onWire(m.id);
+    if (onWire?.msg.to === m.from) onWire.answered = true;
   }
 
   /**
@@ -446,13 +461,7 @@ export class Connection {
    */
   #receive(m: Message | undefined, current = true): void {
     // A final answer from the peer the request went to: it needs no resending.
-    if (
-      m?.type === 'response' &&
-      (m.body.code as number) >= 200 &&
-      this.#awaiting.get(m.id)?.msg.to === m.from
-    ) {
-      this.#awaiting.delete(m.id);
-    }
+    if (m?.type === 'response' && (m.body.code as number) >= 200) this.#answered(m);
     if (this.#inbox.length >= this.#settings!.maxQueued) {
       if (current) this.#lost(`the runtime has not taken ${this.#inbox.length} messages`);
       return;

@@ -51,6 +51,12 @@ export class Outbox<E extends Outgoing> {
     this.#onWire.add(this.#entries[this.#cursor++]!);
   }
 
+  /** The first entry on the wire with message id `id`, if any. */
+  onWire(id: string): E | undefined {
+    const i = this.#indexOnWire(id);
+    return i < 0 ? undefined : this.#entries[i];
+  }
+
   /** Takes out the first entry on the wire with message id `id`: the node acknowledged or refused it. */
   settle(id: string): E | undefined {
     const i = this.#indexOnWire(id);
