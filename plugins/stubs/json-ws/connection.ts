@@ -431,9 +431,14 @@ export class Connection {
       if (waiting.msg.to === m.from) this.#awaiting.delete(m.id);
       return;
     }
-    // Answered before the node's `ack` of it came.
+    // Answered before the node's `ack` of it came (acks are batched), or while it waits to go
+    // again (a socket was lost): on the wire it waits for nothing; not on it, it need not go.
     const onWire = this.#outbox.onWire(m.id);
-    if (onWire?.msg.to === m.from) onWire.answered = true;
+    if (onWire) {
+      if (onWire.msg.to === m.from) onWire.answered = true;
+      return;
+    }
+    if (this.#outbox.entries.some((e) => e.msg.id === m.id && e.msg.to === m.from)) this.#outbox.take(m.id);
   }
 
   /**
