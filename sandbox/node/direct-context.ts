@@ -104,12 +104,13 @@ export class DirectContext implements StubContext {
     const session = this.#session;
     session.sockets.add(ws);
     session.opened++;
-    ws.on('open', () => delegate.onOpen?.(ws.protocol));
-    ws.on('message', (data) => delegate.onMessage(data.toString()));
-    ws.on('error', (err) => delegate.onError?.(err.message));
+    // The stub runs on these events and its timers: after each, what `until` waits for may hold.
+    ws.on('open', () => this.#then(() => delegate.onOpen?.(ws.protocol)));
+    ws.on('message', (data) => this.#then(() => delegate.onMessage(data.toString())));
+    ws.on('error', (err) => this.#then(() => delegate.onError?.(err.message)));
     ws.on('close', (code, reason) => {
       session.sockets.delete(ws);
-      delegate.onClose?.(code, reason.toString());
+      this.#then(() => delegate.onClose?.(code, reason.toString()));
     });
     return {
       send: (data) => {
@@ -137,7 +138,7 @@ export class DirectContext implements StubContext {
       id,
       setTimeout(() => {
         this.#timers.delete(id);
-        fn();
+        this.#then(fn);
       }, ms),
     );
     return id;
@@ -151,7 +152,10 @@ export class DirectContext implements StubContext {
   setInterval(fn: () => void, ms: number): number {
     this.#assertOpen('setInterval');
     const id = this.#nextTimer++;
-    this.#timers.set(id, setInterval(fn, ms));
+    this.#timers.set(
+      id,
+      setInterval(() => this.#then(fn), ms),
+    );
     return id;
   }
 
@@ -166,7 +170,10 @@ export class DirectContext implements StubContext {
     this.#timers.clear();
   }
 
-  /** Resolves once `check()` holds, re-checked whenever the stub sends or reports; fails after `timeoutMs`. */
+  /**
+   * Resolves once `check()` holds, re-checked whenever the stub sends, reports, or has run on one
+   * of its sockets' events or timers; fails after `timeoutMs`.
+   */
   until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
     return new Promise((resolve, reject) => {
       const done = () => {
@@ -182,6 +189,15 @@ export class DirectContext implements StubContext {
       this.#waiters.add(done);
       done();
     });
+  }
+
+  /** Runs the stub's handler `fn`, then lets the waiters look at what it changed. */
+  #then(fn: () => void): void {
+    try {
+      fn();
+    } finally {
+      this.#wake();
+    }
   }
 
   #wake(): void {
