@@ -73,7 +73,7 @@ export class Admission {
 
   /** A client connected: it is admitted (to authenticate within authTimeoutMs) or refused (1013). */
   connect(ws: WebSocket, socket: Socket): void {
-    const { messagesPerSecond, burst, authTimeoutMs, ackDelayMs } = this.#settings;
+    const { messagesPerSecond, burst, authTimeoutMs, ackDelayMs, closeGraceMs } = this.#settings;
     if (this.#closing) return ws.close(CLOSE.SERVICE_RESTART, 'service restart');
     const session = new ClientSession(
       ws,
@@ -82,6 +82,7 @@ export class Admission {
       messagesPerSecond,
       burst,
       ackDelayMs,
+      closeGraceMs,
       (s, err) => this.#contain(s, err),
     );
     ws.on('error', (err) => this.#onSocketError(err));

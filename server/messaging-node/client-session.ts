@@ -7,8 +7,6 @@ import { TokenBucket } from '../services/token-bucket.js';
 import { ackFrame } from './frames.js';
 import { SendOrder } from './send-order.js';
 
-/** Milliseconds a socket the node closed has to finish the closing handshake before it is cut. */
-const CLOSE_GRACE_MS = 1000;
 
 /**
  * One client connection to the node, and once it has authenticated, the user it speaks for: its
@@ -60,6 +58,8 @@ export class ClientSession {
     rate: number,
     burst: number,
     readonly ackDelayMs: number,
+    /** Milliseconds a socket the node closed has to finish the closing handshake before it is cut. */
+    readonly closeGraceMs: number,
     /** Contains a failure in handling this session's frames; called once per session. */
     contain: (session: ClientSession, err: unknown) => void,
   ) {
@@ -118,7 +118,7 @@ export class ClientSession {
    */
   cut(code: ErrorCode, reason: string = code): void {
     this.ws.close(closeCodeOf(code), reason);
-    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+    setTimeout(() => this.ws.terminate(), this.closeGraceMs).unref();
   }
 
   /** The heartbeat: pings the peer, unless it did not answer the last ping (then false). */

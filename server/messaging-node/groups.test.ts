@@ -70,6 +70,8 @@ describe('messaging node: group conversations', () => {
       maxBufferedBytes: 64 * 1024,
       messagesPerSecond: 100_000,
       maxFrameBytes: 1024 * 1024,
+      // It reads again only after the others got everything, however long that takes here.
+      closeGraceMs: 600_000,
     });
     const clients = await members(3);
     const slow = clients[2]!;

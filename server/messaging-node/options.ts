@@ -62,6 +62,11 @@ export interface MessagingNodeOptions {
   readonly heartbeatMs?: number;
   /** Milliseconds a new connection has to authenticate (its token verified included). Default 5000. */
   readonly authTimeoutMs?: number;
+  /**
+   * Milliseconds a connection the node closes (refused, slow, failed) has to read the close
+   * frame before it is cut: a consumer that does not read must not hold its buffers. Default 1000.
+   */
+  readonly closeGraceMs?: number;
   /** Milliseconds clients get to close after a shutdown starts before they are cut. Default 5000. */
   readonly shutdownGraceMs?: number;
   /**
@@ -132,6 +137,7 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     offlineTotal: 100_000,
     heartbeatMs: 30_000,
     authTimeoutMs: 5000,
+    closeGraceMs: 1000,
     shutdownGraceMs: 5000,
     maxBufferedBytes: 1024 * 1024,
     maxUnreceived: 1000,
