@@ -7,7 +7,6 @@ import { TokenBucket } from '../services/token-bucket.js';
 import { ackFrame } from './frames.js';
 import { SendOrder } from './send-order.js';
 
-
 /**
  * One client connection to the node, and once it has authenticated, the user it speaks for: its
  * verified address, its id in the domain's Location service (the `session` of its
