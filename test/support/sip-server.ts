@@ -68,7 +68,8 @@ export async function scriptedSipServer(): Promise<ScriptedSipServer> {
         waiters.add(check);
         check();
       }),
-    reply: (request, status) => peer?.send(serialize(createResponse(request, status, { toTag: 'x' })) as string),
+    reply: (request, status) =>
+      peer?.send(serialize(createResponse(request, status, { toTag: 'x' })) as string),
     drop: () => peer?.terminate(),
     get registering() {
       return registering;
