@@ -155,7 +155,7 @@ export function withdrawnId(msg: Message): string | undefined {
  * rejects as when its conversation ends with the request unanswered (`detail.unknown`), never
  * as not delivered: sending it again may make a duplicate.
  */
-export const UNKNOWN = { unknown: true } as const;
+export const UNKNOWN = Object.freeze({ unknown: true } as const);
 
 /** Whether `res` is a stub's answer that the fate of its request is unknown (see {@link UNKNOWN}). */
 export function isUnknown(res: ResponseMessage): boolean {
