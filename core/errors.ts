@@ -191,7 +191,7 @@ export const ERRORS = {
   },
   PF_ERR_CONVERSATION: {
     status: 503,
-    docs: 'A conversation could not be opened, or was used after it ended.',
+    docs: 'A conversation could not be opened, or was used after it ended. With detail.unknown, a message it sent has no answer and will have none (the conversation ended, or its stub gave up waiting on the wire): it may or may not have arrived.',
   },
   PF_ERR_SWAP: {
     status: 500,

@@ -1,5 +1,5 @@
 import { ProtoflyError, type StubErrorCode } from './errors.js';
-import type { Message } from './message.js';
+import type { Message, ResponseMessage } from './message.js';
 
 /**
  * The stub contract. A stub package's default export is {@link Activate}: the sandbox
@@ -109,7 +109,8 @@ export interface StubContext<Config = Readonly<Record<string, unknown>>> {
 export interface Stub {
   /**
    * A message from the runtime bus for the far side. A request is answered once, with a final
-   * response: the far side's, or the stub's own when it will not deliver it (e.g. 503, 413).
+   * response: the far side's, or the stub's own when it will not deliver it (e.g. 503, 413),
+   * or its own marked {@link UNKNOWN} when it went on the wire and no answer will come.
    * While it cannot send (its connection is down) it holds the request: no deadline applies, and
    * a provisional 1xx is not needed. An `execute` of method {@link WITHDRAW} is for the stub
    * itself, never the wire: see {@link WITHDRAW}.
@@ -145,4 +146,18 @@ export function withdrawnId(msg: Message): string | undefined {
   if (msg.type !== 'execute' || msg.body.method !== WITHDRAW) return undefined;
   const id = (msg.body.params as { id?: unknown } | undefined)?.id;
   return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * The `value` of a stub's own final response (3xx-6xx) to a request that went on the wire and
+ * whose fate it cannot learn: no answer came and none will (a protocol timer ran out, the
+ * connection was lost after sending), so the far side may have it. The app's send() then
+ * rejects as when its conversation ends with the request unanswered (`detail.unknown`), never
+ * as not delivered: sending it again may make a duplicate.
+ */
+export const UNKNOWN = Object.freeze({ unknown: true } as const);
+
+/** Whether `res` is a stub's answer that the fate of its request is unknown (see {@link UNKNOWN}). */
+export function isUnknown(res: ResponseMessage): boolean {
+  return res.body.code >= 300 && (res.body.value as { unknown?: unknown } | undefined)?.unknown === true;
 }

@@ -3,7 +3,7 @@ import { Emitter } from '../core/events.js';
 import type { ConversationBody, StubDescriptor } from '../core/generated/types.js';
 import { validateConversationBody } from '../core/generated/validators.js';
 import { Code, isProvisional, type Message, nextId, type ResponseMessage, request } from '../core/message.js';
-import type { StubStatus } from '../core/stub.js';
+import { isUnknown, type StubStatus } from '../core/stub.js';
 import { assertValid } from '../core/validate.js';
 
 /**
@@ -134,8 +134,9 @@ export class Conversation extends Emitter<ConversationEvents> {
    * - Rejected with `PF_ERR_DELIVERY`: it was not delivered and will not be (`detail.code`:
    *   refused by the far side or its server, 503 when a bound was full, or `withdrawn` at
    *   `timeoutMs` before it went on the wire). Sending it again makes no duplicate.
-   * - Rejected with `PF_ERR_CONVERSATION`: the conversation ended (closed, or its stub failed)
-   *   before an answer came; it may or may not have arrived (`detail.unknown`).
+   * - Rejected with `PF_ERR_CONVERSATION` and `detail.unknown`: no answer came and none will
+   *   (the conversation ended, or its stub gave up waiting on the wire, e.g. a SIP transaction
+   *   timed out: `UNKNOWN` in core/stub.ts); it may or may not have arrived.
    * - Pending: the message is on its way, e.g. held by a stub that reconnects; there is no
    *   deadline unless `timeoutMs` asks for one.
    * Messages from one sender arrive in the order they were sent.
@@ -250,6 +251,8 @@ export class Conversation extends Emitter<ConversationEvents> {
     this.#awaiting.delete(res.id);
     clearTimeout(awaiting.timer);
     if (res.body.code < 300) awaiting.resolve(res);
+    else if (isUnknown(res))
+      awaiting.reject(fateUnknown(awaiting, `${res.body.code} ${res.body.description ?? ''}`.trim()));
     else awaiting.reject(notDelivered(awaiting, res.body.code, res.body.description ?? ''));
     return true;
   }
@@ -258,13 +261,7 @@ export class Conversation extends Emitter<ConversationEvents> {
   #abandon(why: string): void {
     for (const awaiting of this.#awaiting.values()) {
       clearTimeout(awaiting.timer);
-      awaiting.reject(
-        new ProtoflyError(
-          'PF_ERR_CONVERSATION',
-          `${awaiting.kind} ${awaiting.msg.id} to ${this.peer} has no answer and the conversation ${why}; it may have arrived`,
-          { id: awaiting.msg.id, unknown: true },
-        ),
-      );
+      awaiting.reject(fateUnknown(awaiting, `the conversation ${why}`));
     }
     this.#awaiting.clear();
   }
@@ -377,6 +374,15 @@ function notDelivered(
     'PF_ERR_DELIVERY',
     `${awaiting.kind} ${awaiting.msg.id} to ${awaiting.msg.to} got ${code} ${description}`.trim(),
     { code, id: awaiting.msg.id, ...(withdrawn ? { withdrawn } : {}) },
+  );
+}
+
+/** No answer came to a request and none will (`why`): it may or may not have arrived. */
+function fateUnknown(awaiting: Awaiting, why: string): ProtoflyError {
+  return new ProtoflyError(
+    'PF_ERR_CONVERSATION',
+    `${awaiting.kind} ${awaiting.msg.id} to ${awaiting.msg.to} has no answer (${why}); it may have arrived`,
+    { id: awaiting.msg.id, unknown: true },
   );
 }
 

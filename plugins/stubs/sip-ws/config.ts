@@ -21,6 +21,8 @@ export interface SipWsSettings {
   readonly randomizationFactor: number;
   /** RFC 3261 §17.1.1.1 T1, the round-trip estimate every transaction timer derives from. */
   readonly t1Ms: number;
+  /** The app's requests held while not registered, at most; beyond, they are answered 503. */
+  readonly maxQueued: number;
 }
 
 export const DEFAULTS = {
@@ -30,6 +32,7 @@ export const DEFAULTS = {
   reconnectDelayMaxMs: 8000,
   randomizationFactor: 0.5,
   t1Ms: 500,
+  maxQueued: 1000,
 } as const;
 
 /** `ctx.config` over the defaults. */
@@ -48,5 +51,6 @@ export function settingsOf(config: Readonly<Record<string, unknown>>): SipWsSett
     reconnectDelayMaxMs: number('reconnectDelayMaxMs'),
     randomizationFactor: number('randomizationFactor'),
     t1Ms: number('t1Ms'),
+    maxQueued: number('maxQueued'),
   };
 }

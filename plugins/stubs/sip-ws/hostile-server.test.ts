@@ -1,14 +1,12 @@
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import { validateMessage } from '../../../core/generated/validators.js';
 import { type Message, response } from '../../../core/message.js';
 import { DirectContext, DirectSession } from '../../../entry/stub-testing.js';
 import { eventually } from '../../../test/support/conversation.js';
+import { type ScriptedSipServer, scriptedSipServer } from '../../../test/support/sip-server.js';
 import activate from './index.js';
-import { parse, type SipRequest, type SipResponse, serialize } from './message/index.js';
-import { createResponse } from './user-agent-core/responses.js';
+import { parse, type SipResponse } from './message/index.js';
 
 /**
  * The stub against a SIP server that misbehaves: a WebSocket server that registers it, then
@@ -16,44 +14,6 @@ import { createResponse } from './user-agent-core/responses.js';
  * exception in a socket handler here would fail the test run), stays live, and answers what
  * it can answer.
  */
-
-interface Hostile {
-  readonly url: string;
-  /** What the stub sent, as text. */
-  readonly heard: string[];
-  /** Sends a text frame, or a binary one for bytes. */
-  send(frame: string | Uint8Array): void;
-  close(): Promise<void>;
-}
-
-async function hostile(): Promise<Hostile> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'sip' });
-  await new Promise((r) => wss.once('listening', r));
-  const heard: string[] = [];
-  let peer: WsSocket | undefined;
-  wss.on('connection', (ws) => {
-    peer = ws;
-    ws.on('message', (data) => {
-      const text = String(data);
-      heard.push(text);
-      if (!text.startsWith('REGISTER')) return;
-      const req = parse(text) as SipRequest;
-      const ok = createResponse(req, 200, { toTag: 'reg' });
-      ok.headers.append('Contact', `${req.headers.get('Contact')}`);
-      ws.send(serialize(ok) as string);
-    });
-  });
-  return {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
-    heard,
-    send: (frame) => peer?.send(frame, { binary: typeof frame !== 'string' }),
-    close: () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => r());
-      }),
-  };
-}
 
 const crlf = (...lines: string[]) => [...lines, ''].join('\r\n');
 const request = (method: string, branch: string, extra: string[] = [], body = '') =>
@@ -102,7 +62,7 @@ function mutate(text: string, edits: readonly (readonly [number, string])[]): st
   return mutated;
 }
 
-let server: Hostile | undefined;
+let server: ScriptedSipServer | undefined;
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
   await cleanup?.();
@@ -110,7 +70,7 @@ afterEach(async () => {
 });
 
 async function liveStub() {
-  server = await hostile();
+  server = await scriptedSipServer();
   const session = new DirectSession();
   const ctx = new DirectContext({
     address: 'user://c.example/carol',
@@ -130,7 +90,7 @@ async function liveStub() {
 }
 
 /** The status of the response the stub sent to the request with `branch`, once it sent one. */
-async function answered(h: Hostile, branch: string): Promise<number> {
+async function answered(h: ScriptedSipServer, branch: string): Promise<number> {
   const find = () =>
     h.heard
       .filter((t) => t.startsWith('SIP/2.0') && t.includes(branch))

@@ -9,7 +9,7 @@ import {
 } from '../../../core/errors.js';
 import type { ConversationBody } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
-import type { StubContext, StubStatus } from '../../../core/stub.js';
+import { type StubContext, type StubStatus, UNKNOWN, withdrawnId } from '../../../core/stub.js';
 import { type SipWsSettings, settingsOf } from './config.js';
 import type { Dialog } from './dialogs/dialog.js';
 import { Credentials } from './digest/credentials.js';
@@ -20,6 +20,7 @@ import { Registration } from './registration/registration.js';
 import { sipUriOf } from './sessions/addresses.js';
 import { Calls } from './sessions/calls.js';
 import { Chat } from './sessions/chat.js';
+import { Outbox } from './sessions/outbox.js';
 import type { Answered, AppRequest, SessionHost } from './sessions/session-host.js';
 import { type Timer, TimerQueue } from './timers/timer-queue.js';
 import { InviteServerTransaction } from './transactions/invite-server-transaction.js';
@@ -100,6 +101,7 @@ export class UserAgent implements SessionHost {
   readonly #chat = new Chat(this);
   readonly #calls = new Calls(this);
   readonly #pending = new Map<string, { answered: Answered; timer: { cancel(): void } }>();
+  readonly #outbox: Outbox<Member>;
   readonly #ids = `sip-${randomToken(8)}`;
   #count = 0;
   #owner: StubContext;
@@ -117,6 +119,7 @@ export class UserAgent implements SessionHost {
   private constructor(ctx: StubContext) {
     this.#owner = ctx;
     this.#settings = settingsOf(ctx.config);
+    this.#outbox = new Outbox(this.#settings.maxQueued);
     this.timers = new TimerQueue(ctx, (err) =>
       this.#owner.log.error('sip-ws: a timer failed', { error: String((err as Error)?.message ?? err) }),
     );
@@ -158,19 +161,41 @@ export class UserAgent implements SessionHost {
 
   // ---- the app's side ----
 
-  /** A message from the runtime for the far side, through `from`. */
+  /**
+   * A message from the runtime for the far side, through `from`. A request waits in the outbox
+   * while this user agent is not registered (answered 503 when it failed), and goes once it is.
+   * A withdrawal (core/stub.ts) is answered here: 200 when the request it names was held
+   * (taken out), 409 when it went to SIP, 404 when it is neither.
+   */
   post(from: Member, msg: Message): void {
     if (msg.type === 'response') return this.#answered(msg.id, msg.body.code, msg.body.description);
+    const withdrawn = withdrawnId(msg);
+    if (withdrawn !== undefined) {
+      const code = this.#outbox.withdraw(from, withdrawn);
+      const why = { 200: 'withdrawn', 404: 'is not held', 409: 'was sent already' }[code];
+      return answer(from, msg, code, `${withdrawn} ${why}`);
+    }
+    if (this.#state === 'failed') return answer(from, msg, 503, this.#failure);
+    if (this.#state === 'live') return this.#send(from, msg);
+    if (!this.#outbox.hold(from, msg)) {
+      const why = `${this.#settings.maxQueued} messages are waiting to register with ${from.ctx.domain} already`;
+      answer(from, msg, 503, why);
+    }
+  }
+
+  /** Hands the app's request `msg` to SIP; its final response answers it through `from`. */
+  #send(from: Member, msg: Message): void {
+    const settle = (code: number, description: string | undefined, value?: unknown) => {
+      this.#outbox.answered(msg.id);
+      answer(from, msg, code, description, value);
+    };
     const app: AppRequest = {
       id: msg.id,
       peer: msg.to,
-      respond: (code, description) => answer(from, msg, code, description),
+      respond: (code, description) => settle(code, description),
+      unknown: (code, description) => settle(code, description, UNKNOWN),
     };
-    if (this.#state !== 'live') {
-      const why =
-        this.#state === 'failed' ? this.#failure : `not registered with ${from.ctx.domain} (${this.#state})`;
-      return app.respond(503, why);
-    }
+    this.#outbox.sending(from, msg);
     const value = (msg.body as { value?: ConversationBody }).value;
     const kind = value?.kind;
     try {
@@ -193,6 +218,7 @@ export class UserAgent implements SessionHost {
     const i = this.#conversations.indexOf(conversation);
     if (i < 0) return;
     this.#conversations.splice(i, 1);
+    this.#outbox.forget(conversation);
     conversation.report('stopped');
     const peer = conversation.peer;
     if (peer !== undefined && !this.#conversations.some((c) => c.peer === peer)) this.#calls.hangUpWith(peer);
@@ -408,12 +434,20 @@ export class UserAgent implements SessionHost {
     this.#transport.close();
     this.core.abort();
     for (const c of this.#conversations) c.report('failed', detail, code);
+    // Never sent: not delivered.
+    for (const { from, msg } of this.#outbox.drain()) answer(from, msg, 503, detail);
   }
 
   #setState(state: 'connecting' | 'live' | 'disconnected', detail?: string): void {
     if (this.#state === 'failed' || this.#state === 'closed') return;
     this.#state = state;
     for (const c of this.#conversations) c.report(state, detail);
+    // Registered: what waited goes, in order.
+    while (this.#state === 'live') {
+      const held = this.#outbox.next();
+      if (!held) return;
+      this.#send(held.from, held.msg);
+    }
   }
 
   async #close(): Promise<void> {
@@ -431,19 +465,30 @@ export class UserAgent implements SessionHost {
     this.timers.clear();
     for (const p of this.#pending.values()) p.timer.cancel();
     this.#pending.clear();
+    this.#outbox.drain();
     this.#owner.session.delete(SESSION_KEY);
   }
 }
 
 /** Answers the app's request `msg` through the conversation it came by (a response from the peer). */
-function answer(conversation: Member, msg: Message, code: number, description?: string): void {
+function answer(
+  conversation: Member,
+  msg: Message,
+  code: number,
+  description?: string,
+  value?: unknown,
+): void {
   try {
     conversation.ctx.send({
       id: msg.id,
       type: 'response',
       from: msg.to,
       to: msg.from,
-      body: description === undefined ? { code } : { code, description },
+      body: {
+        code,
+        ...(description === undefined ? {} : { description }),
+        ...(value === undefined ? {} : { value }),
+      },
     });
   } catch (err) {
     conversation.ctx.log.warn('sip-ws: could not answer', { id: msg.id, error: (err as Error).message });

@@ -78,10 +78,12 @@ export abstract class Call {
     const dialog = this.dialog;
     this.end();
     if (!dialog) return app?.respond(200);
-    this.host.core.send(dialog.request('BYE', undefined), (res) => {
+    this.host.core.send(dialog.request('BYE', undefined), (res, unanswered) => {
+      if (res.status < 200) return;
+      // §17.1.2.2: Timer F (or a lost connection) with the BYE sent: the far side may have it.
+      if (unanswered) return app?.unknown(res.status, res.reason);
       // 481: the far side had ended it already; over either way.
-      if (res.status >= 200)
-        app?.respond(res.status === 481 ? 200 : codeOf(res.status), `${res.status} ${res.reason}`);
+      app?.respond(res.status === 481 ? 200 : codeOf(res.status), `${res.status} ${res.reason}`);
     });
   }
 
@@ -125,8 +127,8 @@ export class OutgoingCall extends Call {
     h.put(CSEQ, [{ seq: 1, method: 'INVITE' }]);
     h.put(CONTACT, [this.host.contact]);
     h.put(CONTENT_TYPE, [SDP]);
-    this.#invite = this.host.core.send(new SipRequest('INVITE', to.uri, h, sdp), (res) =>
-      this.#response(res),
+    this.#invite = this.host.core.send(new SipRequest('INVITE', to.uri, h, sdp), (res, unanswered) =>
+      this.#response(res, unanswered),
     );
   }
 
@@ -137,7 +139,7 @@ export class OutgoingCall extends Call {
     if (this.state === 'early') this.#cancel();
   }
 
-  #response(res: SipResponse): void {
+  #response(res: SipResponse, unanswered: boolean): void {
     const status = res.status;
     if (status < 200) {
       this.#answerOffer(200, `${status} ${res.reason}`);
@@ -154,7 +156,8 @@ export class OutgoingCall extends Call {
       return;
     }
     if (status < 300) return this.#accepted(res);
-    this.#answerOffer(codeOf(status), `${status} ${res.reason}`);
+    // §17.1.1.2: Timer B (or a lost connection) before any 1xx, the INVITE sent: it may be ringing.
+    this.#answerOffer(codeOf(status), `${status} ${res.reason}`, unanswered);
     if (this.#hangup) this.#hangup.app?.respond(200);
     else if (!this.ended)
       this.tell({ kind: 'reject', callId: this.callId, code: status, reason: res.reason.slice(0, 256) });
@@ -183,8 +186,9 @@ export class OutgoingCall extends Call {
     this.tell({ kind: 'answer', callId: this.callId, sdp });
   }
 
-  #answerOffer(code: number, description: string): void {
-    this.#offer?.respond(code, description);
+  #answerOffer(code: number, description: string, unanswered = false): void {
+    if (unanswered) this.#offer?.unknown(code, description);
+    else this.#offer?.respond(code, description);
     this.#offer = undefined;
   }
 

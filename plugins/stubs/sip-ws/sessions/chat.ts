@@ -39,8 +39,11 @@ export class Chat {
     h.put(CSEQ, [{ seq: 1, method: 'MESSAGE' }]);
     const [type, subtype] = (body.mime ?? 'text/plain').split('/') as [string, string];
     h.put(CONTENT_TYPE, [{ type, subtype, params: new Map([['charset', 'UTF-8']]) }]);
-    this.host.core.send(new SipRequest('MESSAGE', to.uri, h, body.text), (res) => {
+    this.host.core.send(new SipRequest('MESSAGE', to.uri, h, body.text), (res, unanswered) => {
       if (res.status < 200) return;
+      // RFC 3261 §17.1.2.2: Timer F fired (or the connection went) with the MESSAGE sent; a 408
+      // received is the far side's answer, this one only says none came: it may have arrived.
+      if (unanswered) return app.unknown(res.status, res.reason);
       // The SIP status only when it is not the code the app gets: "got 500 500 ..." said it twice.
       const code = codeOf(res.status);
       app.respond(code, code === res.status ? res.reason : `SIP ${res.status} ${res.reason}`);

@@ -1,7 +1,7 @@
 import type { ConversationBody } from '../../../../core/generated/types.js';
 import type { NameAddr } from '../message/index.js';
 import type { TimerQueue } from '../timers/timer-queue.js';
-import type { UserAgentCore } from '../user-agent-core/user-agent-core.js';
+import type { ResponseHandler, UserAgentCore } from '../user-agent-core/user-agent-core.js';
 
 /** A request the app sent through a conversation, waiting for its answer. */
 export interface AppRequest {
@@ -10,6 +10,11 @@ export interface AppRequest {
   readonly peer: string;
   /** Answers it: a response from the peer to the app. */
   respond(code: number, description?: string): void;
+  /**
+   * Answers that it went on the wire and no answer will come (the SIP response that says so is
+   * the core's own: {@link ResponseHandler}): the far side may have it (core/stub.ts `UNKNOWN`).
+   */
+  unknown(code: number, description: string): void;
 }
 
 /** The runtime's answer to something delivered: its response code and description. */

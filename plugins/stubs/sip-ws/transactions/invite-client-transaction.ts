@@ -25,6 +25,8 @@ import { type ClientTransactionUser, Transaction, type TransactionContext } from
  */
 export class InviteClientTransaction extends Transaction {
   state: 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated' = 'calling';
+  /** Whether the request went on the wire (a transport error after it leaves its fate unknown). */
+  readonly #sent: boolean;
 
   constructor(
     key: string,
@@ -37,7 +39,8 @@ export class InviteClientTransaction extends Transaction {
     this.after(context.values.timeout, () => {
       if (this.state === 'calling') this.#end(() => this.user.onTimeout());
     });
-    if (!context.send(request)) this.after(0, () => this.#end(() => this.user.onTransportError()));
+    this.#sent = context.send(request);
+    if (!this.#sent) this.after(0, () => this.#end(() => this.user.onTransportError(false)));
   }
 
   /** §17.1.1.2: a response matched to this transaction (§17.1.3). */
@@ -69,7 +72,7 @@ export class InviteClientTransaction extends Transaction {
 
   abort(): void {
     if (this.state === 'calling' || this.state === 'proceeding')
-      this.#end(() => this.user.onTransportError());
+      this.#end(() => this.user.onTransportError(this.#sent));
     else if (this.state !== 'terminated') this.#end(() => {});
   }
 

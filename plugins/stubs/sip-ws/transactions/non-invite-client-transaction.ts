@@ -11,6 +11,8 @@ import { type ClientTransactionUser, Transaction, type TransactionContext } from
  */
 export class NonInviteClientTransaction extends Transaction {
   state: 'trying' | 'proceeding' | 'completed' | 'terminated' = 'trying';
+  /** Whether the request went on the wire (a transport error after it leaves its fate unknown). */
+  readonly #sent: boolean;
 
   constructor(
     key: string,
@@ -21,7 +23,8 @@ export class NonInviteClientTransaction extends Transaction {
     super(key, request, context);
     // §17.1.2.2: Timer F bounds the whole transaction.
     this.after(context.values.timeout, () => this.#end(() => this.user.onTimeout()));
-    if (!context.send(request)) this.after(0, () => this.#end(() => this.user.onTransportError()));
+    this.#sent = context.send(request);
+    if (!this.#sent) this.after(0, () => this.#end(() => this.user.onTransportError(false)));
   }
 
   /** §17.1.2.2: a response matched to this transaction (§17.1.3). */
@@ -39,7 +42,7 @@ export class NonInviteClientTransaction extends Transaction {
 
   abort(): void {
     if (this.state !== 'completed' && this.state !== 'terminated')
-      this.#end(() => this.user.onTransportError());
+      this.#end(() => this.user.onTransportError(this.#sent));
   }
 
   #end(tell: () => void): void {

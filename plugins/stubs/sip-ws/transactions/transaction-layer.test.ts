@@ -49,7 +49,7 @@ function user() {
     told,
     onResponse: (r: SipResponse) => told.push(String(r.status)),
     onTimeout: () => told.push('timeout'),
-    onTransportError: () => told.push('transport'),
+    onTransportError: (sent: boolean) => told.push(sent ? 'transport after sending' : 'transport'),
   };
 }
 
@@ -191,13 +191,16 @@ describe('server transactions (RFC 3261 §17.2)', () => {
     expect(l.receiveRequest(message)).toBe(false);
   });
 
-  it('a lost connection ends every transaction, telling each client user', () => {
+  it('a lost connection ends every transaction, telling each client user its request had gone', () => {
     const { l } = layer();
     const u = user();
+    const v = user();
     l.send(request('INVITE'), u);
+    l.send(request('MESSAGE', 'z9hG4bKout'), v);
     l.receive(request('MESSAGE', 'z9hG4bKin'));
     l.abort();
-    expect(u.told).toEqual(['transport']);
+    expect(u.told).toEqual(['transport after sending']);
+    expect(v.told).toEqual(['transport after sending']);
     expect(l.size).toBe(0);
   });
 });

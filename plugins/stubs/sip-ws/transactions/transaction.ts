@@ -8,8 +8,11 @@ export interface ClientTransactionUser {
   onResponse(response: SipResponse): void;
   /** Timer B or F fired before a final response (§17.1.1.2, §17.1.2.2): the TU treats it as a 408. */
   onTimeout(): void;
-  /** The transport failed (§17.1.4): the TU treats it as a 503. */
-  onTransportError(): void;
+  /**
+   * The transport failed (§17.1.4): the TU treats it as a 503. `sent`: the request had gone on
+   * the wire before (the connection was lost while waiting), so the far side may have it.
+   */
+  onTransportError(sent: boolean): void;
 }
 
 /** What the transaction layer gives each transaction. */

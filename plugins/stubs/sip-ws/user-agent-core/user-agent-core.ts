@@ -38,6 +38,16 @@ export interface CoreDelegate {
   onAck(request: SipRequest, dialog: Dialog): void;
 }
 
+/**
+ * Gets every response to a request sent: 1xx, then one final; for INVITE also 2xx
+ * retransmissions. `unanswered` is true on the final response the core made itself for a
+ * request that went on the wire and will get none: Timer B or F fired (§17.1.1.2, §17.1.2.2)
+ * or the connection was lost after sending (§17.1.4). §8.1.3.1 has the TU treat those as 408
+ * and 503, but unlike a 408 or 503 received, or the 503 for a request that never went out,
+ * they do not say the far side lacks the request: it may have it.
+ */
+export type ResponseHandler = (response: SipResponse, unanswered: boolean) => void;
+
 /** One request sent, through its authentication retries: `request` is the last one sent. */
 export interface Outgoing {
   readonly request: SipRequest;
@@ -49,7 +59,8 @@ export interface Outgoing {
  * - Sends requests in client transactions with a fresh Via branch (§8.1.1.7) and the
  *   credentials seen challenges call for; answers a 401/407 once with credentials (§22.2),
  *   again only when the nonce was stale, so a wrong password costs one retry, not a loop.
- *   A timeout or transport error reaches the caller as a 408 or 503 response (§8.1.3.1).
+ *   A timeout or transport error reaches the caller as a 408 or 503 response (§8.1.3.1),
+ *   told apart from a received one (see {@link ResponseHandler}).
  * - Opens server transactions for new requests, refuses unknown extensions in Require
  *   with 420 (§8.2.2.3), matches in-dialog requests to their dialog or answers 481
  *   (§12.2.2), and handles CANCEL (§9.2).
@@ -85,9 +96,9 @@ export class UserAgentCore {
 
   /**
    * Sends `request` (no Via yet, or a CANCEL's copied one) and hands every response to
-   * `onResponse`: 1xx, then one final; for INVITE also 2xx retransmissions.
+   * `onResponse`.
    */
-  send(request: SipRequest, onResponse: (response: SipResponse) => void): Outgoing {
+  send(request: SipRequest, onResponse: ResponseHandler): Outgoing {
     const out = { request };
     let answered = false;
     const attempt = (r: SipRequest) => {
@@ -102,11 +113,14 @@ export class UserAgentCore {
             answered = true;
             return attempt(nextAttempt(r));
           }
-          onResponse(response);
+          onResponse(response, false);
         },
-        onTimeout: () => onResponse(createResponse(r, 408, { reason: 'Request Timeout (no response)' })),
-        onTransportError: () =>
-          onResponse(createResponse(r, 503, { reason: 'Service Unavailable (connection lost)' })),
+        onTimeout: () =>
+          onResponse(createResponse(r, 408, { reason: 'Request Timeout (no response)' }), true),
+        onTransportError: (sent) =>
+          sent
+            ? onResponse(createResponse(r, 503, { reason: 'Service Unavailable (connection lost)' }), true)
+            : onResponse(createResponse(r, 503, { reason: 'Service Unavailable (not sent)' }), false),
       });
     };
     attempt(request);
