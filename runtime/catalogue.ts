@@ -217,12 +217,18 @@ export class CatalogueClient {
     what: string,
     init: { signal?: AbortSignal; headers?: Record<string, string> } = {},
   ): Promise<Response> {
+    const request: RequestInit = {
+      signal: init.signal ?? AbortSignal.timeout(this.#timeoutMs),
+      redirect: 'error',
+      ...(init.headers ? { headers: init.headers } : {}),
+    };
     let res: Response;
     try {
-      res = await this.#fetch(url, {
-        signal: init.signal ?? AbortSignal.timeout(this.#timeoutMs),
-        redirect: 'error',
-        ...(init.headers ? { headers: init.headers } : {}),
+      res = await this.#fetch(url, request).catch((err: unknown) => {
+        // A kept-alive connection the server closed as this GET went out: a GET is idempotent,
+        // so it may go again at once, once (RFC 9110 §9.2.2).
+        if (!connectionLost(err) || request.signal?.aborted) throw err;
+        return this.#fetch(url, request);
       });
     } catch (err) {
       throw this.#fetchError(err, url, what);
@@ -301,6 +307,12 @@ export class CatalogueClient {
         : `failed: ${(err as Error)?.message ?? String(err)}${(err as { cause?: Error })?.cause ? ` (${(err as { cause: Error }).cause.message})` : ''}`;
     return new ProtoflyError('PF_ERR_FETCH', `${what}: ${url} ${why}`, { url }, { cause: err });
   }
+}
+
+/** Whether a fetch failed because its connection closed under it (not a refusal, not a time-out). */
+function connectionLost(err: unknown): boolean {
+  const code = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function parseJson(bytes: Uint8Array, url: string, what: string): unknown {
