@@ -1,0 +1,677 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { Arbitrary } from 'fast-check';
+import { type Message, request, response } from '../../../core/message.js';
+import type { Activate } from '../../../core/stub.js';
+import { assertSafeSchema, MAX_SCHEMA_BOUNDS } from '../../../runtime/safe-schema.js';
+import { DirectSession } from '../direct-context.js';
+import { runtimeImports } from './bundle-imports.js';
+import { type ContextSettings, type Instance, Instances } from './conformance-context.js';
+import { type HostileScript, startHostileServer } from './hostile-server.js';
+
+export type { ContextSettings } from './conformance-context.js';
+export type { HostileScript } from './hostile-server.js';
+
+/**
+ * `stubConformance`: what every stub does, checked by one suite that each stub runs with its
+ * own server (in the shape of Hono's shared router tests). Each property is a plain async
+ * function of the options ({@link stubProperties}), so a test can run one directly and see it
+ * fail; `stubConformance` registers each as one test named after it.
+ */
+
+/** The server the stub speaks to, started for one property and closed after it. */
+export interface ConformanceServer {
+  /**
+   * Restarts the server where it was: the stubs' sockets die, and they must come back. When
+   * absent, the reconnection property only kills the stubs' sockets.
+   */
+  restart?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A stub's manifest (its protofly.json), as far as the suite reads it. */
+export interface ConformanceManifest {
+  readonly name?: string;
+  /** `chat`, `call`, `presence`: a stub offering calls says `call`. */
+  readonly capabilities?: readonly string[];
+  readonly configuration?: {
+    readonly schema: unknown;
+    readonly defaults?: Readonly<Record<string, unknown>>;
+  };
+}
+
+/** The two test functions the suite registers its properties with (vitest's, jest's, mocha's). */
+export interface TestRunner {
+  describe(name: string, fn: () => void): void;
+  it(name: string, fn: () => Promise<void>, timeoutMs?: number): void;
+}
+
+/** A server that brings the stub live and then misbehaves; see {@link HostileScript}. */
+export interface HostileOptions extends HostileScript {
+  /** Well-formed frames a server of the stub's protocol sends: the suite mutates them. */
+  readonly samples: readonly string[];
+  /** The context settings that point the stub at the hostile server's `url`. */
+  context(url: string, address: string): ContextSettings;
+}
+
+export interface StubConformanceOptions<S extends ConformanceServer = ConformanceServer> {
+  /** Names the stub in the tests' titles and in failures. */
+  readonly name: string;
+  /** The stub's default export. */
+  readonly activate: Activate;
+  /** The stub's protofly.json. */
+  readonly manifest: ConformanceManifest;
+  /** The stub as published: its bundled code (e.g. what `protofly publish` makes of it). */
+  bundle(): Promise<string | Uint8Array>;
+  /** Starts a real server for the stub to talk to (one per property; it is closed after). */
+  server(): Promise<S>;
+  /**
+   * Two users the server knows, who can reach each other through it: the first calls the
+   * second. Each property starts its own instances, and stops them.
+   */
+  readonly users: readonly [string, string];
+  /** How a context for `address` talks to `server`: its token, config and domain. */
+  context(server: S, address: string): ContextSettings | Promise<ContextSettings>;
+  /** A context for `address` that `server` refuses (a wrong password, a token for elsewhere): the stub must fail. */
+  refused(server: S, address: string): ContextSettings | Promise<ContextSettings>;
+  readonly hostile: HostileOptions;
+  /** The optional capabilities the stub has; one it has not is checked to be absent, and said so. */
+  readonly offers: {
+    /** It carries calls (offer, answer, bye); its manifest lists `call`. */
+    readonly calls: boolean;
+    /** Its instances have `snapshot()`, and take `ctx.snapshot` over (a live swap). */
+    readonly snapshot: boolean;
+  };
+  /** The test functions to register with (`{ describe, it }` from 'vitest'). */
+  readonly runner: TestRunner;
+  /** The longest wait for one event (a socket opened, a message arrived): a bound, not a budget. Default 20 s. */
+  readonly waitMs?: number;
+}
+
+/** One property: a title, a plain async check, and the capability it needs, if any. */
+export interface StubProperty {
+  readonly title: string;
+  readonly run: (env: StubConformanceOptions) => Promise<void>;
+  readonly capability?: keyof StubConformanceOptions['offers'];
+  /** For a capability the stub does not offer: checks that it indeed has none. */
+  readonly absent?: (env: StubConformanceOptions) => Promise<void>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: each stub's options name their own server type.
+type AnyOptions = StubConformanceOptions<any>;
+
+/** Registers every property as one test of `options.runner`. */
+export function stubConformance<S extends ConformanceServer>(options: StubConformanceOptions<S>): void {
+  const { describe, it } = options.runner;
+  const env = options as AnyOptions;
+  describe(`stub conformance: ${options.name}`, () => {
+    for (const p of Object.values(stubProperties)) {
+      if (!p.capability || options.offers[p.capability]) it(p.title, () => p.run(env), 120_000);
+      else it(`${p.title}: not offered (${p.capability} is false in the options)`, () => p.absent!(env));
+    }
+  });
+}
+
+/** Fails with `why` unless `ok`. */
+function check(ok: boolean, why: string): asserts ok {
+  if (!ok) throw new Error(why);
+}
+
+/** Runs `body` as property `title`: any failure names the stub and the property. */
+function property(
+  title: string,
+  body: (env: StubConformanceOptions, world: World) => Promise<void>,
+  more: Omit<StubProperty, 'title' | 'run'> = {},
+): StubProperty {
+  return {
+    title,
+    ...more,
+    async run(env) {
+      const world = new World(env);
+      try {
+        await body(env, world);
+        await world.close();
+      } catch (err) {
+        // What the instances did wrong explains the failure best: it goes first.
+        const faults = await world.close().then(
+          () => undefined,
+          (e: Error) => e.message,
+        );
+        const why = [faults, (err as Error).message].filter(Boolean).join('\n');
+        throw new Error(`${env.name}: ${title}: ${why}`, { cause: err });
+      }
+    },
+  };
+}
+
+/** What one property runs: the server, the instances, and waits bounded by `waitMs`. */
+class World {
+  readonly #env: StubConformanceOptions;
+  readonly instances: Instances;
+  #server: ConformanceServer | undefined;
+  readonly #closers: (() => Promise<void>)[] = [];
+
+  constructor(env: StubConformanceOptions) {
+    this.#env = env;
+    this.instances = new Instances(env.activate, env.manifest.configuration?.defaults ?? {});
+  }
+
+  get alice(): string {
+    return this.#env.users[0];
+  }
+
+  get bob(): string {
+    return this.#env.users[1];
+  }
+
+  async server(): Promise<ConformanceServer> {
+    this.#server ??= await this.#env.server();
+    return this.#server;
+  }
+
+  /** Starts `address`'s instance against the server. */
+  async start(
+    address: string,
+    options: { session?: DirectSession; peer?: string; snapshot?: unknown; refused?: boolean } = {},
+  ): Promise<Instance> {
+    const server = await this.server();
+    const settings = await (options.refused ? this.#env.refused : this.#env.context)(server, address);
+    return this.instances.start(address, settings, options);
+  }
+
+  /** Resolves once `ok()` holds, re-checked on every event of `of`'s context. */
+  async until(of: Instance, what: string, ok: () => boolean): Promise<void> {
+    const ms = this.#env.waitMs ?? 20_000;
+    await of.ctx.until(ok, ms).catch(() => {
+      throw new Error(
+        `${what}: not within ${ms} ms (${of.address}: ${['created', ...of.ctx.statuses].join(' → ')})`,
+      );
+    });
+  }
+
+  live(of: Instance, what = `${of.address} live`): Promise<void> {
+    return this.until(of, what, () => of.ctx.statuses.at(-1) === 'live');
+  }
+
+  /** Resolves once every socket of `session` closed. */
+  async closed(session: DirectSession, what: string): Promise<void> {
+    const ms = this.#env.waitMs ?? 20_000;
+    const open = [...session.sockets].map(
+      (ws) =>
+        new Promise<void>((resolve) =>
+          ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()),
+        ),
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(open),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  onClose(fn: () => Promise<void>): void {
+    this.#closers.push(fn);
+  }
+
+  /** Stops everything; throws what any instance did wrong meanwhile. */
+  async close(): Promise<void> {
+    try {
+      await this.instances.close();
+    } finally {
+      for (const fn of this.#closers.splice(0)) await fn();
+      const server = this.#server;
+      this.#server = undefined;
+      await server?.close();
+    }
+  }
+}
+
+const chat = (from: string, to: string, text: string) =>
+  request('create', from, to, { value: { kind: 'chat', text } });
+/** The value of a create or update, when it has one. */
+const bodyValue = (m: Message): Record<string, unknown> | undefined =>
+  m.type === 'create' || m.type === 'update' ? (m.body.value as Record<string, unknown>) : undefined;
+/** The chats `i` handed its runtime, by text. */
+const chatsOf = (i: Instance): string[] =>
+  i.ctx.received.flatMap((m) => {
+    const v = m.type === 'create' ? bodyValue(m) : undefined;
+    return v?.kind === 'chat' ? [String(v.text)] : [];
+  });
+/** The final responses `i` handed its runtime to request `id`. */
+const answersTo = (i: Instance, id: string): Message[] =>
+  i.ctx.received.filter((m) => m.type === 'response' && m.id === id && m.body.code >= 200);
+const codeOf = (m: Message | undefined): number | undefined =>
+  m?.type === 'response' ? m.body.code : undefined;
+/** Sends of `i` of a canonical body of `kind`. */
+const bodiesOf = (i: Instance, kind: string) =>
+  i.ctx.received.filter((m) => bodyValue(m)?.kind === kind) as (Message & {
+    body: { value: Record<string, unknown> };
+  })[];
+/** Kills every socket of the session, as a network that drops a connection does. */
+const dropSockets = (session: DirectSession) => {
+  for (const ws of session.sockets) ws.terminate();
+};
+const sdp = (origin: string) =>
+  [
+    'v=0',
+    `o=${origin} 1 1 IN IP4 127.0.0.1`,
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    'm=audio 9 RTP/AVP 0',
+    '',
+  ].join('\r\n');
+
+/** The properties, by key; `stubConformance` registers them in this order. */
+export const stubProperties = {
+  statusTransitions: property(
+    'reports only the status transitions its lifecycle allows: up, a lost socket, back, stop, a refusal',
+    async (_, w) => {
+      const a = await w.start(w.alice, { peer: w.bob });
+      await w.live(a);
+      dropSockets(a.session);
+      // From live, a lost connection can only be `disconnected` (core/stub.ts STATUS_TRANSITIONS).
+      await w.until(a, 'disconnected, then live again, after its socket died', () => {
+        const s = a.ctx.statuses;
+        return s.at(-1) === 'live' && s.lastIndexOf('disconnected') > s.indexOf('live');
+      });
+      await a.stop();
+      const refused = await w.start(w.alice, { peer: w.bob, refused: true });
+      await w.until(refused, 'failed when the server refused its credentials', () =>
+        refused.ctx.statuses.includes('failed'),
+      );
+    },
+  ),
+
+  chat: property('carries a chat to the peer and its answer back', async (_, w) => {
+    const a = await w.start(w.alice, { peer: w.bob });
+    const b = await w.start(w.bob);
+    await Promise.all([w.live(a), w.live(b)]);
+    const hello = chat(w.alice, w.bob, 'hello, conformance');
+    a.post(hello);
+    await w.until(b, 'the chat reaches the peer', () => chatsOf(b).length > 0);
+    const got = b.ctx.received.find((m) => bodyValue(m)?.kind === 'chat')!;
+    check(
+      got.type === 'create' && got.from === w.alice && got.to === w.bob,
+      `the peer got ${JSON.stringify(got)}, not a create from ${w.alice} to ${w.bob}`,
+    );
+    check(chatsOf(b).join() === 'hello, conformance', `the peer got the chats ${JSON.stringify(chatsOf(b))}`);
+    b.post(response(got, 200));
+    await w.until(a, "the peer's answer comes back", () => answersTo(a, hello.id).length > 0);
+    const answer = answersTo(a, hello.id);
+    check(answer.length === 1, `the answer came ${answer.length} times`);
+    check(
+      codeOf(answer[0]) === 200 && answer[0]!.from === w.bob && answer[0]!.to === w.alice,
+      `the answer was ${JSON.stringify(answer[0])}, not 200 from ${w.bob} to ${w.alice}`,
+    );
+  }),
+
+  call: property(
+    'carries a call: offer, answer and bye, each answered',
+    async (env, w) => {
+      check(
+        env.manifest.capabilities?.includes('call') === true,
+        `offers.calls is true, but the manifest's capabilities (${env.manifest.capabilities}) lack 'call'`,
+      );
+      const a = await w.start(w.alice, { peer: w.bob });
+      const b = await w.start(w.bob);
+      // Both runtimes answer what they are handed, as the app's conversation does.
+      a.answering();
+      b.answering();
+      await Promise.all([w.live(a), w.live(b)]);
+      const callId = `conformance-${Date.now()}`;
+      const offer = request('create', w.alice, w.bob, {
+        value: { kind: 'offer', callId, sdp: sdp('alice'), media: ['audio'] },
+      });
+      a.post(offer);
+      await w.until(b, 'the offer reaches the peer', () => bodiesOf(b, 'offer').length > 0);
+      const offered = bodiesOf(b, 'offer')[0]!;
+      check(
+        offered.type === 'create' && String(offered.body.value.sdp).includes('m=audio'),
+        `the peer got ${JSON.stringify(offered)}, not a create offer with the SDP`,
+      );
+      await w.until(a, 'the offer is answered', () => answersTo(a, offer.id).length > 0);
+      check(
+        codeOf(answersTo(a, offer.id)[0]) === 200,
+        `the offer was answered ${JSON.stringify(answersTo(a, offer.id))}`,
+      );
+
+      const theirs = String(offered.body.value.callId);
+      const accept = request('update', w.bob, w.alice, {
+        value: { kind: 'answer', callId: theirs, sdp: sdp('bob') },
+      });
+      b.post(accept);
+      await w.until(a, 'the SDP answer reaches the caller', () => bodiesOf(a, 'answer').length > 0);
+      const answered = bodiesOf(a, 'answer')[0]!.body.value;
+      check(
+        answered.callId === callId && String(answered.sdp).includes('m=audio'),
+        `the caller got ${JSON.stringify(answered)}, not the answer to call ${callId}`,
+      );
+      await w.until(b, 'the SDP answer is answered', () => answersTo(b, accept.id).length > 0);
+      check(
+        codeOf(answersTo(b, accept.id)[0]) === 200,
+        `the answer was answered ${JSON.stringify(answersTo(b, accept.id))}`,
+      );
+
+      const bye = request('update', w.alice, w.bob, { value: { kind: 'bye', callId } });
+      a.post(bye);
+      await w.until(b, 'the bye reaches the peer', () => bodiesOf(b, 'bye').length > 0);
+      check(
+        bodiesOf(b, 'bye')[0]!.body.value.callId === theirs,
+        `the peer got ${JSON.stringify(bodiesOf(b, 'bye')[0])}, not the bye of its call ${theirs}`,
+      );
+      await w.until(a, 'the bye is answered', () => answersTo(a, bye.id).length > 0);
+      check(
+        codeOf(answersTo(a, bye.id)[0]) === 200,
+        `the bye was answered ${JSON.stringify(answersTo(a, bye.id))}`,
+      );
+    },
+    {
+      capability: 'calls',
+      absent: async (env) =>
+        check(
+          !env.manifest.capabilities?.includes('call'),
+          `offers.calls is false, but the manifest's capabilities list 'call'`,
+        ),
+    },
+  ),
+
+  answersWhileNotLive: property(
+    'answers a request itself while not live: one sent before it is live, and one after it failed',
+    async (_, w) => {
+      const b = await w.start(w.bob);
+      b.answering();
+      await w.live(b);
+      const a = await w.start(w.alice, { peer: w.bob });
+      // Right after activate: held until live, or answered at once; never dropped.
+      const early = chat(w.alice, w.bob, 'before live');
+      a.post(early);
+      await w.until(a, 'a request sent before live is answered', () => answersTo(a, early.id).length > 0);
+      const f = await w.start(w.alice, { peer: w.bob, refused: true });
+      await w.until(f, 'failed when the server refused its credentials', () =>
+        f.ctx.statuses.includes('failed'),
+      );
+      const late = chat(w.alice, w.bob, 'after failing');
+      f.post(late);
+      await w.until(f, 'a request sent after failing is answered', () => answersTo(f, late.id).length > 0);
+      const code = codeOf(answersTo(f, late.id)[0])!;
+      check(code >= 400, `a request sent after failing was answered ${code}, not an error`);
+    },
+  ),
+
+  oneSocketPerSession: property(
+    "shares one socket among one identity's conversations, closed and emptied with the last",
+    async (_, w) => {
+      const b = await w.start(w.bob);
+      b.answering();
+      const session = new DirectSession();
+      const withBob = await w.start(w.alice, { session, peer: w.bob });
+      const inbox = await w.start(w.alice, { session });
+      await Promise.all([w.live(b), w.live(withBob), w.live(inbox)]);
+      check(session.opened === 1, `two conversations of one identity opened ${session.opened} sockets`);
+      const first = chat(w.alice, w.bob, 'from the conversation');
+      withBob.post(first);
+      await w.until(
+        withBob,
+        'the answer comes to the conversation that asked',
+        () => answersTo(withBob, first.id).length > 0,
+      );
+      check(
+        answersTo(inbox, first.id).length === 0,
+        'the other conversation was handed an answer to a request it never sent',
+      );
+      // The first conversation ends (perhaps the one whose context opened the socket); the other goes on.
+      await withBob.stop();
+      const second = chat(w.alice, w.bob, 'from the one left');
+      inbox.post(second);
+      await w.until(inbox, 'the conversation left carries on', () => answersTo(inbox, second.id).length > 0);
+      check(
+        session.opened === 1,
+        `the conversation left opened a socket of its own (${session.opened} in all)`,
+      );
+      await inbox.stop();
+      await w.closed(session, "the session's socket closes with its last conversation");
+      check(
+        session.store.size === 0,
+        `the session still holds ${[...session.store.keys()].join(', ')} after its last conversation stopped`,
+      );
+    },
+  ),
+
+  reconnection: property(
+    'reconnects after its socket dies and the server restarts, losing nothing and repeating nothing',
+    async (_, w) => {
+      const server = await w.server();
+      const a = await w.start(w.alice, { peer: w.bob });
+      const b = await w.start(w.bob);
+      b.answering();
+      await Promise.all([w.live(a), w.live(b)]);
+      const sent: Message[] = [];
+      const send = (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const m = chat(w.alice, w.bob, `message ${sent.length}`);
+          sent.push(m);
+          a.post(m);
+        }
+      };
+      send(20);
+      dropSockets(a.session);
+      send(10);
+      if (server.restart) {
+        await server.restart();
+        send(10);
+      }
+      await w.until(a, 'every request is answered', () => sent.every((m) => answersTo(a, m.id).length > 0));
+      // Back to normal: live again, and one more goes through (after any late copy on the same path).
+      await w.live(a, 'live again');
+      await w.live(b, 'the peer live again');
+      const marker = chat(w.alice, w.bob, 'marker');
+      a.post(marker);
+      await w.until(
+        a,
+        'a message sent once live again is answered',
+        () => answersTo(a, marker.id).length > 0,
+      );
+      check(
+        codeOf(answersTo(a, marker.id)[0]) === 200,
+        `once live again, a message was answered ${JSON.stringify(answersTo(a, marker.id))}`,
+      );
+      const twice = sent.filter((m) => answersTo(a, m.id).length > 1).map((m) => m.id);
+      check(twice.length === 0, `requests answered more than once: ${twice.join(', ')}`);
+      const texts = chatsOf(b);
+      const repeated = texts.filter((t, i) => texts.indexOf(t) !== i);
+      check(repeated.length === 0, `the peer was handed these twice: ${repeated.join(', ')}`);
+      const lost = sent
+        .filter((m) => codeOf(answersTo(a, m.id)[0]) === 200)
+        .map((m) => (m.body as { value: { text: string } }).value.text)
+        .filter((t) => !texts.includes(t));
+      check(lost.length === 0, `answered 200, yet never handed to the peer: ${lost.join(', ')}`);
+    },
+  ),
+
+  hostileFrames: property(
+    'throws nothing and reports coherently whatever frames a hostile server sends (property-based)',
+    async (env, w) => {
+      const fc = await fastCheck();
+      const h = await startHostileServer(env.hostile);
+      w.onClose(() => h.close());
+      const a = await w.instances.start(w.alice, env.hostile.context(h.url, w.alice), { peer: w.bob });
+      await w.live(a, 'live with the hostile server (its script brings it live)');
+      const frames = hostileFrames(fc, env.hostile.samples);
+      await fc.assert(
+        fc.asyncProperty(fc.array(frames, { maxLength: 8 }), async (batch) => {
+          const [ws] = a.session.sockets;
+          if (!ws) return;
+          const expected = a.ctx.frames + batch.length;
+          for (const f of batch) h.send(f);
+          // Each batch waits until the stub took it (or its socket closed: the stub gave it up).
+          await w.until(
+            a,
+            `the stub takes a batch of ${batch.length} frames`,
+            () => a.ctx.frames >= expected || ws.readyState !== ws.OPEN,
+          );
+          const fault = a.ctx.faults();
+          check(fault === undefined, `after the frames ${JSON.stringify(batch).slice(0, 400)}: ${fault}`);
+        }),
+        { numRuns: 100 },
+      );
+      const last = a.ctx.statuses.at(-1);
+      check(
+        last !== 'failed' && last !== 'stopped',
+        `the stub did not keep running: its last status is ${last}`,
+      );
+    },
+  ),
+
+  manifestDefaults: property(
+    'has manifest defaults, and configurations, that its configuration schema accepts',
+    async (env, w) => {
+      const configuration = env.manifest.configuration;
+      check(configuration !== undefined, 'the manifest has no configuration');
+      // The runtime refuses a schema outside its safe subset (no patterns, no remote $ref).
+      assertSafeSchema(configuration.schema, MAX_SCHEMA_BOUNDS, env.name);
+      const ajv = new Ajv2020({ strict: false, allErrors: true });
+      const schema = configuration.schema as Record<string, unknown>;
+      // Defaults alone need not name what a deployment must (`required`).
+      const loose = ajv.compile({ ...schema, required: [] });
+      const whole = ajv.compile(schema);
+      const defaults = configuration.defaults ?? {};
+      check(loose(defaults), `the defaults ${JSON.stringify(defaults)}: ${ajv.errorsText(loose.errors)}`);
+      const server = await w.server();
+      for (const user of env.users) {
+        const config = { ...defaults, ...(await env.context(server, user)).config };
+        check(
+          whole(config),
+          `${user}'s configuration ${JSON.stringify(config)}: ${ajv.errorsText(whole.errors)}`,
+        );
+      }
+    },
+  ),
+
+  noRuntimeImports: property('imports nothing at run time: its bundle is self-contained', async (env) => {
+    const code = await env.bundle();
+    const imports = await runtimeImports(typeof code === 'string' ? code : new TextDecoder().decode(code));
+    check(imports.length === 0, `the bundle loads at run time: ${imports.join('; ')}`);
+  }),
+
+  snapshotRestore: property(
+    'hands a conversation to a new instance with snapshot and restore: its pending request answered once',
+    async (_, w) => {
+      const b = await w.start(w.bob);
+      const old = await w.start(w.alice, { peer: w.bob });
+      await Promise.all([w.live(b), w.live(old)]);
+      const pending = chat(w.alice, w.bob, 'across a swap');
+      old.post(pending);
+      await w.until(b, 'the request reaches the peer', () => chatsOf(b).length > 0);
+      check(
+        typeof old.stub.snapshot === 'function',
+        'offers.snapshot is true, but the stub has no snapshot()',
+      );
+      const taken = old.stub.snapshot!();
+      const text = JSON.stringify(taken);
+      check(text !== undefined, 'snapshot() returned no JSON');
+      // The new version's instance runs in a session of its own (sessions are never shared across versions).
+      const next = await w.start(w.alice, { peer: w.bob, snapshot: JSON.parse(text) });
+      await w.live(next, 'the new instance live');
+      await old.stop();
+      const got = b.ctx.received.find((m) => bodyValue(m)?.kind === 'chat')!;
+      b.post(response(got, 200));
+      await w.until(
+        next,
+        'the answer to the request the old instance sent reaches the new one',
+        () => answersTo(next, pending.id).length > 0,
+      );
+      check(
+        answersTo(next, pending.id).length === 1,
+        `the answer came ${answersTo(next, pending.id).length} times`,
+      );
+      check(chatsOf(b).length === 1, `the peer was handed the request ${chatsOf(b).length} times`);
+      const after = chat(w.alice, w.bob, 'after the swap');
+      next.post(after);
+      await w.until(b, 'the new instance carries the conversation on', () =>
+        chatsOf(b).includes('after the swap'),
+      );
+    },
+    {
+      capability: 'snapshot',
+      absent: async (env) => {
+        const w = new World(env);
+        try {
+          const a = await w.start(w.alice, { peer: w.bob });
+          check(a.stub.snapshot === undefined, 'offers.snapshot is false, but the stub has snapshot()');
+        } finally {
+          await w.close();
+        }
+      },
+    },
+  ),
+} satisfies Record<string, StubProperty>;
+
+/** fast-check, loaded when the hostile property runs: a stub's tests have it, a runtime need not. */
+async function fastCheck(): Promise<typeof import('fast-check').default> {
+  try {
+    return (await import('fast-check')).default;
+  } catch (err) {
+    throw new Error(
+      `the hostile-frames property needs fast-check: npm install -D fast-check (${(err as Error).message})`,
+    );
+  }
+}
+
+/** Frames a hostile server sends: the stub's own, mutated, truncated or swapped; any JSON; bytes; huge ones. */
+function hostileFrames(
+  fc: typeof import('fast-check').default,
+  samples: readonly string[],
+): Arbitrary<string | Uint8Array> {
+  const sample = fc.constantFrom(...samples);
+  const edits = fc.array(fc.tuple(fc.nat(), fc.string({ maxLength: 6 })), { maxLength: 4 });
+  const mutate = (text: string, changes: readonly (readonly [number, string])[]) => {
+    let out = text;
+    for (const [at, insert] of changes) {
+      const i = at % (out.length + 1);
+      out = out.slice(0, i) + insert + out.slice(i + 1);
+    }
+    return out;
+  };
+  return fc.oneof(
+    { arbitrary: fc.tuple(sample, edits).map(([t, e]) => mutate(t, e)), weight: 6 },
+    { arbitrary: sample, weight: 1 },
+    { arbitrary: fc.tuple(sample, fc.nat()).map(([t, n]) => t.slice(0, n % (t.length + 1))), weight: 1 },
+    // A sample's JSON with one value swapped for any JSON (a field of the wrong type, missing, null).
+    {
+      arbitrary: fc.tuple(sample, fc.jsonValue(), fc.nat()).map(([t, v, n]) => swapValue(t, v, n)),
+      weight: 3,
+    },
+    { arbitrary: fc.jsonValue().map((v) => JSON.stringify(v)), weight: 2 },
+    { arbitrary: fc.string({ unit: 'binary' }), weight: 1 },
+    fc.constantFrom('', ' ', '\r\n', '\r\n\r\n', 'null', '{}', '[]'),
+    fc.uint8Array({ maxLength: 64 }),
+    fc.integer({ min: 10_000, max: 200_000 }).map((n) => `${'['.repeat(n)}${']'.repeat(n)}`),
+    fc.tuple(sample, fc.integer({ min: 10_000, max: 200_000 })).map(([t, n]) => t + 'x'.repeat(n)),
+  );
+}
+
+/** `text` (JSON) with its `n`th value, at any depth, replaced by `value`; `text` itself when not JSON. */
+function swapValue(text: string, value: unknown, n: number): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const slots: [Record<string, unknown>, string][] = [];
+  const walk = (x: unknown) => {
+    if (typeof x !== 'object' || x === null) return;
+    for (const [k, v] of Object.entries(x)) {
+      slots.push([x as Record<string, unknown>, k]);
+      walk(v);
+    }
+  };
+  walk(parsed);
+  if (slots.length === 0) return JSON.stringify(value);
+  const [holder, key] = slots[n % slots.length]!;
+  if (value === undefined) delete holder[key];
+  else holder[key] = value;
+  return JSON.stringify(parsed);
+}
