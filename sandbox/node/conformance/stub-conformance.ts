@@ -449,20 +449,39 @@ export const stubProperties = {
       await Promise.all([w.live(a), w.live(b)]);
       const sent: Message[] = [];
       const send = (n: number) => {
-        for (let i = 0; i < n; i++) {
-          const m = chat(w.alice, w.bob, `message ${sent.length}`);
+        const batch = Array.from({ length: n }, (_, i) => chat(w.alice, w.bob, `message ${sent.length + i}`));
+        for (const m of batch) {
           sent.push(m);
           a.post(m);
         }
+        return batch;
       };
-      send(20);
+      const answered = (batch: readonly Message[]) => batch.every((m) => answersTo(a, m.id).length > 0);
+      // Before: a run answered while all is well. Then runs in flight when the socket dies, sent
+      // while it is down, and in flight again when the server restarts.
+      const before = send(10);
+      await w.until(a, 'a first run answered', () => answered(before));
+      const refused = before.filter((m) => codeOf(answersTo(a, m.id)[0]) !== 200);
+      check(
+        refused.length === 0,
+        `while live, requests were answered ${refused.map((m) => codeOf(answersTo(a, m.id)[0]))}`,
+      );
+      send(10);
       dropSockets(a.session);
       send(10);
+      await w.until(
+        a,
+        'live again after its socket died',
+        () =>
+          a.ctx.statuses.lastIndexOf('live') > a.ctx.statuses.indexOf('disconnected') &&
+          a.ctx.statuses.includes('disconnected'),
+      );
       if (server.restart) {
+        send(10);
         await server.restart();
         send(10);
       }
-      await w.until(a, 'every request is answered', () => sent.every((m) => answersTo(a, m.id).length > 0));
+      await w.until(a, 'every request answered', () => answered(sent));
       // Back to normal: live again, and one more goes through (after any late copy on the same path).
       await w.live(a, 'live again');
       await w.live(b, 'the peer live again');
@@ -504,6 +523,7 @@ export const stubProperties = {
           const [ws] = a.session.sockets;
           if (!ws) return;
           const expected = a.ctx.frames + batch.length;
+          const before = a.ctx.faults();
           for (const f of batch) h.send(f);
           // Each batch waits until the stub took it (or its socket closed: the stub gave it up).
           await w.until(
@@ -511,8 +531,9 @@ export const stubProperties = {
             `the stub takes a batch of ${batch.length} frames`,
             () => a.ctx.frames >= expected || ws.readyState !== ws.OPEN,
           );
+          // Only what this batch caused: fast-check shrinks a failing batch by running smaller ones.
           const fault = a.ctx.faults();
-          check(fault === undefined, `after the frames ${JSON.stringify(batch).slice(0, 400)}: ${fault}`);
+          check(fault === before, `after the frames ${JSON.stringify(batch).slice(0, 400)}: ${fault}`);
         }),
         { numRuns: 100 },
       );
@@ -556,42 +577,47 @@ export const stubProperties = {
   }),
 
   snapshotRestore: property(
-    'hands a conversation to a new instance with snapshot and restore: its pending request answered once',
+    'hands a conversation to a new instance with snapshot and restore: what it had on the wire and what it held, each answered once',
     async (_, w) => {
       const b = await w.start(w.bob);
       const old = await w.start(w.alice, { peer: w.bob });
       await Promise.all([w.live(b), w.live(old)]);
-      const pending = chat(w.alice, w.bob, 'across a swap');
-      old.post(pending);
-      await w.until(b, 'the request reaches the peer', () => chatsOf(b).length > 0);
       check(
         typeof old.stub.snapshot === 'function',
         'offers.snapshot is true, but the stub has no snapshot()',
       );
-      const taken = old.stub.snapshot!();
-      const text = JSON.stringify(taken);
+      const onWire = chat(w.alice, w.bob, 'on the wire');
+      old.post(onWire);
+      await w.until(b, 'the first request reaches the peer', () => chatsOf(b).length > 0);
+      // Its socket dies: what it is handed now it holds (none of it can go), and it hands it over.
+      dropSockets(old.session);
+      const held = chat(w.alice, w.bob, 'held');
+      old.post(held);
+      const text = JSON.stringify(old.stub.snapshot!());
       check(text !== undefined, 'snapshot() returned no JSON');
+      await old.stop();
       // The new version's instance runs in a session of its own (sessions are never shared across versions).
       const next = await w.start(w.alice, { peer: w.bob, snapshot: JSON.parse(text) });
       await w.live(next, 'the new instance live');
-      await old.stop();
-      const got = b.ctx.received.find((m) => bodyValue(m)?.kind === 'chat')!;
-      b.post(response(got, 200));
+      await w.until(b, 'the held request reaches the peer through the new instance', () =>
+        chatsOf(b).includes('held'),
+      );
+      for (const m of b.ctx.received.filter((m) => bodyValue(m)?.kind === 'chat')) b.post(response(m, 200));
+      const answers = (m: Message) => [...answersTo(old, m.id), ...answersTo(next, m.id)];
       await w.until(
         next,
-        'the answer to the request the old instance sent reaches the new one',
-        () => answersTo(next, pending.id).length > 0,
+        'both requests answered',
+        () => answers(onWire).length > 0 && answers(held).length > 0,
       );
-      check(
-        answersTo(next, pending.id).length === 1,
-        `the answer came ${answersTo(next, pending.id).length} times`,
-      );
-      check(chatsOf(b).length === 1, `the peer was handed the request ${chatsOf(b).length} times`);
-      const after = chat(w.alice, w.bob, 'after the swap');
-      next.post(after);
-      await w.until(b, 'the new instance carries the conversation on', () =>
-        chatsOf(b).includes('after the swap'),
-      );
+      for (const m of [onWire, held]) {
+        const got = answers(m);
+        check(
+          got.length === 1 && codeOf(got[0]) === 200,
+          `'${bodyValue(m)?.text}' was answered ${JSON.stringify(got.map(codeOf))}, not 200 once`,
+        );
+      }
+      const texts = chatsOf(b);
+      check(texts.length === 2, `the peer was handed ${JSON.stringify(texts)}, not each request once`);
     },
     {
       capability: 'snapshot',
@@ -638,9 +664,11 @@ function hostileFrames(
     { arbitrary: fc.tuple(sample, edits).map(([t, e]) => mutate(t, e)), weight: 6 },
     { arbitrary: sample, weight: 1 },
     { arbitrary: fc.tuple(sample, fc.nat()).map(([t, n]) => t.slice(0, n % (t.length + 1))), weight: 1 },
-    // A sample's JSON with one value swapped for any JSON (a field of the wrong type, missing, null).
+    // A sample's JSON with one value swapped for any JSON (a field of the wrong type, null) or dropped.
     {
-      arbitrary: fc.tuple(sample, fc.jsonValue(), fc.nat()).map(([t, v, n]) => swapValue(t, v, n)),
+      arbitrary: fc
+        .tuple(sample, fc.option(fc.jsonValue(), { nil: undefined }), fc.nat())
+        .map(([t, v, n]) => swapValue(t, v, n)),
       weight: 3,
     },
     { arbitrary: fc.jsonValue().map((v) => JSON.stringify(v)), weight: 2 },
@@ -652,7 +680,7 @@ function hostileFrames(
   );
 }
 
-/** `text` (JSON) with its `n`th value, at any depth, replaced by `value`; `text` itself when not JSON. */
+/** `text` (JSON) with its `n`th value, at any depth, replaced by `value` (dropped when undefined); `text` itself when not JSON. */
 function swapValue(text: string, value: unknown, n: number): string {
   let parsed: unknown;
   try {
