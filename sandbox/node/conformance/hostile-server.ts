@@ -24,6 +24,7 @@ export interface HostileScript {
   reply(frame: string): readonly string[];
 }
 
+/** Starts a hostile server on a free loopback port, following `script` until the test takes over. */
 export async function startHostileServer(script: HostileScript): Promise<HostileServer> {
   const wss = new WebSocketServer({
     host: '127.0.0.1',
