@@ -14,7 +14,7 @@ const jsonWs = base.activate;
 
 /** json-ws with `fault`, against the same node; waits cut short, as the fault makes one never end. */
 function broken(fault: string, patch: Partial<StubConformanceOptions<Node>>): StubConformanceOptions {
-  return { ...base, name: `json-ws ${fault}`, waitMs: 3000, ...patch } as StubConformanceOptions;
+  return { ...base, name: `json-ws ${fault}`, waitMs: 3000, ...patch };
 }
 
 /** The context json-ws gets, with some of it replaced. */

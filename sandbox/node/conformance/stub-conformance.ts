@@ -53,6 +53,11 @@ export interface HostileOptions extends HostileScript {
   context(url: string, address: string): ContextSettings;
 }
 
+/**
+ * What `stubConformance` needs to know of a stub: its code, its manifest and bundle, a real
+ * server of its protocol with two users, and a script for a hostile one. `S` is the caller's
+ * own handle on the server it starts.
+ */
 export interface StubConformanceOptions<S extends ConformanceServer = ConformanceServer> {
   /** Names the stub in the tests' titles and in failures. */
   readonly name: string;
@@ -96,13 +101,10 @@ export interface StubProperty {
   readonly absent?: (env: StubConformanceOptions) => Promise<void>;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: each stub's options name their own server type.
-type AnyOptions = StubConformanceOptions<any>;
-
 /** Registers every property as one test of `options.runner`. */
 export function stubConformance<S extends ConformanceServer>(options: StubConformanceOptions<S>): void {
   const { describe, it } = options.runner;
-  const env = options as AnyOptions;
+  const env: StubConformanceOptions = options;
   describe(`stub conformance: ${options.name}`, () => {
     for (const p of Object.values(stubProperties)) {
       if (!p.capability || options.offers[p.capability]) it(p.title, () => p.run(env), 120_000);
