@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Message, response } from '../core/message.js';
 import type { Activate, StubContext, StubStatus } from '../core/stub.js';
 import { type StubConformanceOptions, stubProperties } from '../entry/stub-testing.js';
@@ -9,7 +9,7 @@ import { jsonWsConformance, type Node } from './support/json-ws-conformance.js';
  * stub below is json-ws with one fault put in, and the property it breaks is run directly.
  */
 
-const base = jsonWsConformance({ describe, it });
+const base = jsonWsConformance({ describe, it, timers: vi });
 const jsonWs = base.activate;
 
 /** json-ws with `fault`, against the same node; waits cut short, as the fault makes one never end. */
@@ -106,6 +106,28 @@ describe('stubConformance against broken stubs', () => {
     );
   });
 
+  it('fails one that keeps knocking after the server refused it, on the fake clock', async () => {
+    const env = broken('that keeps knocking', {
+      activate: (ctx) =>
+        jsonWs(
+          ctxWith(ctx, {
+            status: (s, d, c) => {
+              ctx.status(s, d, c);
+              if (s !== 'failed') return;
+              // A minute later, and every minute: a new socket to the server that refused it.
+              ctx.setInterval(
+                () => ctx.connect(String(ctx.config.url), [], { onMessage() {} }).close(),
+                60_000,
+              );
+            },
+          }),
+        ),
+    });
+    await expect(stubProperties.refusedForGood.run(env)).rejects.toThrow(
+      /^json-ws that keeps knocking: fails for good when the server refuses it.*: after failing it opened 10 more sockets: a refusal is final, not retried/,
+    );
+  });
+
   it('fails one that drops what it is handed before it is live', async () => {
     const env = broken('that drops early requests', {
       activate: posting((m, next, _, status) => status() === 'live' && next(m)),
@@ -146,6 +168,8 @@ describe('stubConformance against broken stubs', () => {
 
   it('fails one that throws on an `ack` frame without ids (json-ws once did), with a counterexample', async () => {
     const env = broken('that trusts ack frames', {
+      // A run that meets such a frame within its first dozen batches: the failure, not the search, is tested.
+      hostile: { ...base.hostile, seed: 901944483 },
       activate: (ctx) =>
         jsonWs(
           ctxWith(ctx, {
@@ -168,7 +192,7 @@ describe('stubConformance against broken stubs', () => {
         ),
     });
     await expect(stubProperties.hostileFrames.run(env)).rejects.toThrow(
-      /^json-ws that trusts ack frames: throws nothing and reports coherently whatever frames a hostile server sends.*threw out of onMessage: .*(not iterable|Cannot read properties)/s,
+      /^json-ws that trusts ack frames: throws nothing and reports coherently whatever frames a hostile server sends.*threw out of onMessage: frame\.ids is not iterable.*Counterexample: \[\[.*ack/s,
     );
   });
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { describe, it } from 'vitest';
+import { describe, it, vi } from 'vitest';
 import { type ConformanceServer, stubConformance } from '../../entry/stub-testing.js';
 import activate from '../../plugins/stubs/sip-ws/index.js';
 import { parse, type SipRequest, serialize } from '../../plugins/stubs/sip-ws/message/index.js';
@@ -89,5 +89,5 @@ stubConformance<Sip>({
     context: (url) => ({ domain: SIP_DOMAIN, config: { url, password: 'pw', keepAliveMs: 0, ...FAST } }),
   },
   offers: { calls: true, snapshot: false },
-  runner: { describe, it },
+  runner: { describe, it, timers: vi },
 });

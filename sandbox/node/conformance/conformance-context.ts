@@ -71,7 +71,10 @@ export class ConformanceContext extends DirectContext {
    * code, a message that is not canonical.
    */
   faults(): string | undefined {
-    const faults = [...this.thrown];
+    // The same throw again (a handler that throws on every such frame) is counted, not repeated.
+    const counts = new Map<string, number>();
+    for (const t of this.thrown) counts.set(t, (counts.get(t) ?? 0) + 1);
+    const faults = [...counts].map(([t, n]) => (n > 1 ? `${t} (${n} times)` : t));
     let from: StubStatus = 'created';
     for (const to of this.attempts) {
       if (!STATUS_TRANSITIONS[from].includes(to)) {

@@ -39,10 +39,18 @@ export interface ConformanceManifest {
   };
 }
 
-/** The two test functions the suite registers its properties with (vitest's, jest's, mocha's). */
+/** The test framework's functions the suite uses: vitest's (`{ describe, it, timers: vi }`) or jest's. */
 export interface TestRunner {
   describe(name: string, fn: () => void): void;
   it(name: string, fn: () => Promise<void>, timeoutMs?: number): void;
+  /** Its fake clock, for a property that runs a stub's protocol timers at once: vitest's `vi`, jest's `jest`. */
+  readonly timers: {
+    useFakeTimers(config?: {
+      toFake?: ('setTimeout' | 'clearTimeout' | 'setInterval' | 'clearInterval' | 'Date')[];
+    }): unknown;
+    advanceTimersByTime(ms: number): unknown;
+    useRealTimers(): unknown;
+  };
 }
 
 /** A server that brings the stub live and then misbehaves; see {@link HostileScript}. */
@@ -51,6 +59,8 @@ export interface HostileOptions extends HostileScript {
   readonly samples: readonly string[];
   /** The context settings that point the stub at the hostile server's `url`. */
   context(url: string, address: string): ContextSettings;
+  /** fast-check's seed, to replay a failure (its message gives the seed). Default: a new one each run. */
+  readonly seed?: number;
 }
 
 /**
@@ -145,6 +155,9 @@ function property(
   };
 }
 
+/** The clock's own timers, taken before any property fakes the global ones. */
+const REAL = { setTimeout: globalThis.setTimeout, clearTimeout: globalThis.clearTimeout };
+
 /** What one property runs: the server, the instances, and waits bounded by `waitMs`. */
 class World {
   readonly #env: StubConformanceOptions;
@@ -183,11 +196,10 @@ class World {
   /** Resolves once `ok()` holds, re-checked on every event of `of`'s context. */
   async until(of: Instance, what: string, ok: () => boolean): Promise<void> {
     const ms = this.#env.waitMs ?? 20_000;
-    await of.ctx.until(ok, ms).catch(() => {
-      throw new Error(
-        `${what}: not within ${ms} ms (${of.address}: ${['created', ...of.ctx.statuses].join(' → ')})`,
-      );
-    });
+    const why = () =>
+      `${what}: not within ${ms} ms (${of.address}: ${['created', ...of.ctx.statuses].join(' → ')})`;
+    // The context's own bound is on the global clock, which a property may have faked.
+    await this.#bounded(of.ctx.until(ok, ms + 1000), why);
   }
 
   live(of: Instance, what = `${of.address} live`): Promise<void> {
@@ -196,20 +208,26 @@ class World {
 
   /** Resolves once every socket of `session` closed. */
   async closed(session: DirectSession, what: string): Promise<void> {
-    const ms = this.#env.waitMs ?? 20_000;
     const open = [...session.sockets].map(
       (ws) =>
         new Promise<void>((resolve) =>
           ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()),
         ),
     );
+    await this.#bounded(Promise.all(open), () => `${what}: not within ${this.#env.waitMs ?? 20_000} ms`);
+  }
+
+  /** `done`, or an error saying `why` after `waitMs` on the real clock. */
+  async #bounded(done: Promise<unknown>, why: () => string): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(open),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const bound = new Promise<never>((_, reject) => {
+      timer = REAL.setTimeout(() => reject(new Error(why())), this.#env.waitMs ?? 20_000);
+    });
+    try {
+      await Promise.race([done.catch(() => bound), bound]);
+    } finally {
+      REAL.clearTimeout(timer);
+    }
   }
 
   onClose(fn: () => Promise<void>): void {
@@ -379,6 +397,34 @@ export const stubProperties = {
     },
   ),
 
+  refusedForGood: property(
+    'fails for good when the server refuses it: no retry, however long its timers run (a fake clock)',
+    async (env, w) => {
+      // The server first: its start-up is not the stub's to run on a fake clock.
+      await w.server();
+      const { timers } = env.runner;
+      timers.useFakeTimers({
+        toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+      });
+      try {
+        const f = await w.start(w.alice, { peer: w.bob, refused: true });
+        await w.until(f, 'failed when the server refused its credentials', () =>
+          f.ctx.statuses.includes('failed'),
+        );
+        const opened = f.session.opened;
+        // Ten minutes of its backoffs, keep-alives and refreshes, run at once.
+        timers.advanceTimersByTime(10 * 60_000);
+        check(
+          f.session.opened === opened,
+          `after failing it opened ${f.session.opened - opened} more sockets: a refusal is final, not retried`,
+        );
+        check(f.ctx.statuses.at(-1) === 'failed', `after failing it reported ${f.ctx.statuses.join(' → ')}`);
+      } finally {
+        timers.useRealTimers();
+      }
+    },
+  ),
+
   answersWhileNotLive: property(
     'answers a request itself while not live: one sent before it is live, and one after it failed',
     async (_, w) => {
@@ -537,7 +583,7 @@ export const stubProperties = {
           const fault = a.ctx.faults();
           check(fault === before, `after the frames ${JSON.stringify(batch).slice(0, 400)}: ${fault}`);
         }),
-        { numRuns: 100 },
+        { numRuns: 100, seed: env.hostile.seed },
       );
       const last = a.ctx.statuses.at(-1);
       check(
