@@ -14,7 +14,7 @@ const jsonWs = base.activate;
 
 /** json-ws with `fault`, against the same node; waits cut short, as the fault makes one never end. */
 function broken(fault: string, patch: Partial<StubConformanceOptions<Node>>): StubConformanceOptions {
-  return { ...base, name: `json-ws ${fault}`, waitMs: 3000, ...patch };
+  return { ...base, name: `json-ws ${fault}`, waitMs: 8000, ...patch };
 }
 
 /** The context json-ws gets, with some of it replaced. */
@@ -102,7 +102,7 @@ describe('stubConformance against broken stubs', () => {
       }),
     });
     await expect(stubProperties.call.run(env)).rejects.toThrow(
-      /^json-ws that drops byes: carries a call: offer, answer and bye, each answered: the bye reaches the peer: not within 3000 ms/,
+      /^json-ws that drops byes: carries a call: offer, answer and bye, each answered: the bye reaches the peer: not within 8000 ms/,
     );
   });
 
@@ -133,7 +133,7 @@ describe('stubConformance against broken stubs', () => {
       activate: posting((m, next, _, status) => status() === 'live' && next(m)),
     });
     await expect(stubProperties.answersWhileNotLive.run(env)).rejects.toThrow(
-      /^json-ws that drops early requests: answers a request itself while not live.*: a request sent before live is answered: not within 3000 ms/,
+      /^json-ws that drops early requests: answers a request itself while not live.*: a request sent before live is answered: not within 8000 ms/,
     );
   });
 
@@ -222,7 +222,7 @@ describe('stubConformance against broken stubs', () => {
       },
     });
     await expect(stubProperties.snapshotRestore.run(env)).rejects.toThrow(
-      /^json-ws with an empty snapshot: hands a conversation to a new instance .*: the held request reaches the peer through the new instance: not within 3000 ms/,
+      /^json-ws with an empty snapshot: hands a conversation to a new instance .*: the held request reaches the peer through the new instance: not within 8000 ms/,
     );
   });
 });
