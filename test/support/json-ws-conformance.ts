@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { ConformanceServer, StubConformanceOptions, TestRunner } from '../../entry/stub-testing.js';
-import { PROTOCOL } from '../../plugins/stubs/json-ws/connection.js';
 import activate from '../../plugins/stubs/json-ws/index.js';
+import { PROTOCOL } from '../../server/messaging-node/frames.js';
 import { type TwoDomains, twoDomains } from './node-fixture.js';
 import { stubFolder } from './packages.js';
 
