@@ -6,6 +6,7 @@ import { CatalogueClient } from '../../runtime/catalogue.js';
 import { Loader } from '../../runtime/loader.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { TrustStore } from '../../runtime/trust.js';
+import { bundlePlugin, type Manifest, readManifest } from '../../server/catalogue/publish.js';
 import { testCatalogue } from './domain-catalogue.js';
 
 const cache = new Map<string, Promise<VerifiedPackage<StubDescriptor>>>();
@@ -37,4 +38,15 @@ async function load(pluginDir: string): Promise<VerifiedPackage<StubDescriptor>>
     catalogue: new CatalogueClient({ catalogues: { [domain]: cat.url } }),
   });
   return (await loader.load({ domain })) as VerifiedPackage<StubDescriptor>;
+}
+
+/** A stub folder's manifest (protofly.json) and its code as `protofly publish` bundles it. */
+export async function stubFolder(
+  pluginDir: string,
+): Promise<{ manifest: Manifest; bundle: () => Promise<Uint8Array> }> {
+  const manifest = await readManifest(pluginDir);
+  return {
+    manifest,
+    bundle: async () => (await bundlePlugin(pluginDir, manifest.entry, 'stub', true)).code,
+  };
 }
