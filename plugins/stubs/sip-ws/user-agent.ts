@@ -9,7 +9,9 @@ import {
 } from '../../../core/errors.js';
 import type { ConversationBody } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
-import type { StubContext, StubStatus } from '../../../core/stub.js';
+import type { StubContext } from '../../../core/stub.js';
+import { answer } from '../../../core/stub-kit/answer.js';
+import { SessionMember, SharedSession, shared } from '../../../core/stub-kit/shared-session.js';
 import { type SipWsSettings, settingsOf } from './config.js';
 import type { Dialog } from './dialogs/dialog.js';
 import { Credentials } from './digest/credentials.js';
@@ -26,7 +28,7 @@ import { InviteServerTransaction } from './transactions/invite-server-transactio
 import type { ServerTransaction } from './transactions/transaction-layer.js';
 import { Transport } from './transport/transport.js';
 import { randomToken } from './user-agent-core/identifiers.js';
-import { createResponse } from './user-agent-core/responses.js';
+import { createResponse, reasonPhrase } from './user-agent-core/responses.js';
 import { UserAgentCore } from './user-agent-core/user-agent-core.js';
 
 /** Where the user agent lives in `ctx.session`: one per domain and identity. */
@@ -41,13 +43,13 @@ const UNREGISTER_WAIT_MS = 2000;
 type State = 'connecting' | 'live' | 'disconnected' | 'failed' | 'closed';
 
 /** One stub instance (one conversation's, or the inbox's) as a member of the shared user agent: joins, posts, leaves. */
-export class Member {
-  status: StubStatus = 'created';
-
+export class Member extends SessionMember {
   constructor(
-    readonly ctx: StubContext,
+    ctx: StubContext,
     readonly ua: UserAgent,
-  ) {}
+  ) {
+    super(ctx);
+  }
 
   /** The peer of this conversation; undefined for the inbox. */
   get peer(): string | undefined {
@@ -60,21 +62,6 @@ export class Member {
 
   stop(): Promise<void> {
     return this.ua.leave(this);
-  }
-
-  /**
-   * Reports `status` (with `failed`, the code it failed with) unless it is the current one; a
-   * conversation that never connected waits as `connecting`.
-   */
-  report(status: StubStatus, detail?: string, code?: StubErrorCode): void {
-    const next = this.status === 'created' && status === 'disconnected' ? 'connecting' : status;
-    if (this.status === next) return;
-    try {
-      this.ctx.status(next, detail, code);
-      this.status = next;
-    } catch (err) {
-      this.ctx.log.warn('sip-ws: status not reported', { status: next, error: (err as Error).message });
-    }
   }
 }
 
@@ -95,17 +82,15 @@ export class UserAgent implements SessionHost {
   readonly timers: TimerQueue;
   readonly core: UserAgentCore;
   readonly #settings: SipWsSettings;
-  readonly #conversations: Member[] = [];
+  /** The members, the timers' host (the oldest conversation's context), the status they report. */
+  readonly #session: SharedSession<Member>;
   readonly #transport: Transport;
   readonly #chat = new Chat(this);
   readonly #calls = new Calls(this);
   readonly #pending = new Map<string, { answered: Answered; timer: { cancel(): void } }>();
   readonly #ids = `sip-${randomToken(8)}`;
   #count = 0;
-  #owner: StubContext;
   #state: State = 'connecting';
-  #failure = '';
-  #failureCode: StubErrorCode | undefined;
   #registration: Registration | undefined;
   /** When a guest's credentials are asked for again. */
   #renewal: Timer | undefined;
@@ -115,13 +100,14 @@ export class UserAgent implements SessionHost {
   readonly #instance = `"<urn:uuid:${crypto.randomUUID()}>"`;
 
   private constructor(ctx: StubContext) {
-    this.#owner = ctx;
+    const session = new SharedSession<Member>(ctx, SESSION_KEY);
+    this.#session = session;
     this.#settings = settingsOf(ctx.config);
-    this.timers = new TimerQueue(ctx, (err) =>
-      this.#owner.log.error('sip-ws: a timer failed', { error: String((err as Error)?.message ?? err) }),
+    this.timers = new TimerQueue(session, (err) =>
+      session.owner.log.error('sip-ws: a timer failed', { error: String((err as Error)?.message ?? err) }),
     );
     const settings = this.#settings;
-    const transport = new Transport(settings, () => this.#owner, this.timers, {
+    const transport = new Transport(settings, () => session.owner, this.timers, {
       onConnected: () => this.#connected(),
       onMessage: (m) => this.core.receive(m),
       onDisconnected: (detail, delay) => this.#disconnected(detail, delay),
@@ -131,28 +117,22 @@ export class UserAgent implements SessionHost {
       this.timers,
       settings.t1Ms,
       this.#coreDelegate(),
-      () => this.#owner.log,
+      () => session.owner.log,
     );
     const contactUri = parseUri(`sip:${randomToken(8)}@${transport.host};transport=ws;ob`);
     this.contact = { displayName: undefined, uri: contactUri, params: new Map() };
     this.local = { displayName: undefined, uri: sipUriOf(ctx.identity.address), params: new Map() };
     this.#transport = transport;
+    const missing = this.#missing();
+    if (missing) this.#fail(missing, 'PF_ERR_CONFIG');
+    else transport.connect();
   }
 
   /** The conversation of `ctx` on its session's user agent, made (and connected) on first use. */
   static join(ctx: StubContext): Member {
-    let ua = ctx.session.get(SESSION_KEY) as UserAgent | undefined;
-    if (!ua) {
-      ua = new UserAgent(ctx);
-      ctx.session.set(SESSION_KEY, ua);
-      const missing = ua.#missing();
-      if (missing) ua.#fail(missing, 'PF_ERR_CONFIG');
-      else ua.#transport.connect();
-    }
+    const ua = shared(ctx, SESSION_KEY, () => new UserAgent(ctx));
     const conversation = new Member(ctx, ua);
-    ua.#conversations.push(conversation);
-    if (ua.#state === 'failed') conversation.report('failed', ua.#failure, ua.#failureCode);
-    else conversation.report(ua.#state === 'live' ? 'live' : 'connecting');
+    ua.#session.join(conversation);
     return conversation;
   }
 
@@ -164,11 +144,14 @@ export class UserAgent implements SessionHost {
     const app: AppRequest = {
       id: msg.id,
       peer: msg.to,
-      respond: (code, description) => answer(from, msg, code, description),
+      // Without a description, the SIP reason phrase: more precise than the class's (488, 405).
+      respond: (code, description) => answer(from.ctx, msg, code, description ?? reasonPhrase(code)),
     };
     if (this.#state !== 'live') {
       const why =
-        this.#state === 'failed' ? this.#failure : `not registered with ${from.ctx.domain} (${this.#state})`;
+        this.#state === 'failed'
+          ? this.#session.failure!.detail
+          : `not registered with ${from.ctx.domain} (${this.#state})`;
       return app.respond(503, why);
     }
     const value = (msg.body as { value?: ConversationBody }).value;
@@ -190,34 +173,26 @@ export class UserAgent implements SessionHost {
 
   /** A conversation ended; with the last one the binding is removed and the socket closed. */
   async leave(conversation: Member): Promise<void> {
-    const i = this.#conversations.indexOf(conversation);
-    if (i < 0) return;
-    this.#conversations.splice(i, 1);
+    if (!this.#session.leave(conversation)) return;
     conversation.report('stopped');
+    const conversations = this.#session.members;
     const peer = conversation.peer;
-    if (peer !== undefined && !this.#conversations.some((c) => c.peer === peer)) this.#calls.hangUpWith(peer);
-    const next = this.#conversations[0];
-    if (next) {
-      if (conversation.ctx === this.#owner) {
-        this.#owner = next.ctx;
-        this.timers.rehome(next.ctx);
-      }
-      return;
-    }
-    await this.#close();
+    if (peer !== undefined && !conversations.some((c) => c.peer === peer)) this.#calls.hangUpWith(peer);
+    if (conversations.length === 0) await this.#close();
   }
 
   // ---- the far side's ---
 
   /** SessionHost: hands a canonical body from `from` to the runtime. */
   deliver(from: string, body: ConversationBody, answered?: Answered): boolean {
-    const to = this.#owner.identity.address;
+    const to = this.#session.owner.identity.address;
     const id = `${this.#ids}-${++this.#count}`;
     const type = body.kind === 'chat' || body.kind === 'offer' ? 'create' : 'update';
     const msg = { id, type, from, to, body: { value: body } } as Message;
+    const conversations = this.#session.members;
     const takers = [
-      ...this.#conversations.filter((c) => c.peer === from),
-      ...this.#conversations.filter((c) => c.peer === undefined),
+      ...conversations.filter((c) => c.peer === from),
+      ...conversations.filter((c) => c.peer === undefined),
     ];
     // Waiting before sending: a runtime may answer within the send itself.
     const timer = answered && this.timers.after(ANSWER_TIMEOUT_MS, () => this.#answered(id, 408));
@@ -313,7 +288,7 @@ export class UserAgent implements SessionHost {
    * from the guest service, fetched on every connection (a restarted SIP server forgets them).
    */
   #credentials(done: (c: { secret: Credentials; local: NameAddr }) => void): void {
-    const ctx = this.#owner;
+    const ctx = this.#session.owner;
     const settings = this.#settings;
     const { domain, path } = parseAddress(ctx.identity.address);
     if (domain === ctx.domain) {
@@ -336,7 +311,7 @@ export class UserAgent implements SessionHost {
     done: (c: { secret: Credentials; local: NameAddr }) => void,
   ): void {
     this.#renewal?.cancel();
-    fetchGuestCredentials(this.#owner, url, this.timers, (result) => {
+    fetchGuestCredentials(this.#session.owner, url, this.timers, (result) => {
       if (this.#state === 'failed' || this.#state === 'closed') return;
       if (isProtoflyError(result)) {
         if (result.code === 'PF_ERR_FETCH') return this.#transportLost(result.message);
@@ -364,7 +339,7 @@ export class UserAgent implements SessionHost {
 
   /** What the config lacks to register the runtime's user, if anything. */
   #missing(): string | undefined {
-    const ctx = this.#owner;
+    const ctx = this.#session.owner;
     const { domain, path } = parseAddress(ctx.identity.address);
     if (this.#settings.url === '') return 'ctx.config has no url';
     if (domain === ctx.domain && this.#settings.password === undefined) {
@@ -401,19 +376,18 @@ export class UserAgent implements SessionHost {
   #fail(detail: string, code?: StubErrorCode): void {
     if (this.#state === 'closed') return;
     this.#state = 'failed';
-    this.#failure = detail;
-    this.#failureCode = code;
-    this.#registration?.cancel();
-    this.#renewal?.cancel();
-    this.#transport.close();
-    this.core.abort();
-    for (const c of this.#conversations) c.report('failed', detail, code);
+    this.#session.fail(detail, code, () => {
+      this.#registration?.cancel();
+      this.#renewal?.cancel();
+      this.#transport.close();
+      this.core.abort();
+    });
   }
 
   #setState(state: 'connecting' | 'live' | 'disconnected', detail?: string): void {
     if (this.#state === 'failed' || this.#state === 'closed') return;
     this.#state = state;
-    for (const c of this.#conversations) c.report(state, detail);
+    this.#session.broadcast(state, detail);
   }
 
   async #close(): Promise<void> {
@@ -431,21 +405,6 @@ export class UserAgent implements SessionHost {
     this.timers.clear();
     for (const p of this.#pending.values()) p.timer.cancel();
     this.#pending.clear();
-    this.#owner.session.delete(SESSION_KEY);
-  }
-}
-
-/** Answers the app's request `msg` through the conversation it came by (a response from the peer). */
-function answer(conversation: Member, msg: Message, code: number, description?: string): void {
-  try {
-    conversation.ctx.send({
-      id: msg.id,
-      type: 'response',
-      from: msg.to,
-      to: msg.from,
-      body: description === undefined ? { code } : { code, description },
-    });
-  } catch (err) {
-    conversation.ctx.log.warn('sip-ws: could not answer', { id: msg.id, error: (err as Error).message });
+    this.#session.close();
   }
 }
