@@ -1,4 +1,4 @@
-import type { StubErrorCode } from '../errors.js';
+import { isStubErrorCode, type StubErrorCode } from '../errors.js';
 import type { StubContext, StubStatus } from '../stub.js';
 
 /**
@@ -16,17 +16,18 @@ export interface Failure {
   readonly code: StubErrorCode | undefined;
 }
 
-/** One stub instance as a member of a shared session: its context, and the status it reported last. */
+/**
+ * One stub instance as a member of a shared session: its context, and the status it reported
+ * last. `report(status, detail?, code?)` reports a status (with `failed`, the code it failed
+ * with) unless it is the one reported last; a member that never reported waits as `connecting`,
+ * not `disconnected` (core/stub.ts's transitions). It never throws: a status the host refuses
+ * is logged and not recorded.
+ */
 export class SessionMember {
   status: StubStatus = 'created';
 
   constructor(readonly ctx: StubContext) {}
 
-  /**
-   * Reports `status` (with `failed`, the code it failed with) unless it is the one reported last.
-   * A member that never reported waits as `connecting`, not `disconnected` (core/stub.ts's
-   * transitions). Never throws: a status the host refuses is logged and not recorded.
-   */
   report(status: StubStatus, detail?: string, code?: StubErrorCode): void {
     const next = this.status === 'created' && status === 'disconnected' ? 'connecting' : status;
     if (this.status === next) return;
@@ -48,25 +49,39 @@ interface Armed {
 }
 
 /**
- * The plumbing of a shared session: its members in the order they joined, the status they all
- * report, and timers on its owner's context.
+ * The plumbing of a shared session, owned by the context it is made with and held in
+ * `ctx.session` under `key` (see {@link shared}).
  *
- * - The owner is the oldest member: a context's timers end with its conversation, and the
- *   session outlives conversations. When the owner leaves, every timer moves at once to the next
- *   oldest, keeping its deadline; the last member stays the owner until the session closes.
- * - {@link broadcast} reports a status to every member, {@link fail} fails them all with a code;
- *   a member joining later reports what the others did (`live`, `failed` with the same detail
- *   and code, else `connecting`).
+ * - `members`, oldest first. `join(member)` adds one, which reports what the others did (`live`,
+ *   `failed` with the same detail and code, else `connecting`); `leave(member)` takes one out
+ *   (false when it had left already). The stub closes the session when none is left: `close()`
+ *   stops its timers, and `ctx.session` forgets it, so the next instance starts afresh.
+ * - `owner` is the oldest member's context: the session's timers, connections and log are its.
+ *   A context's timers end with its conversation, and the session outlives conversations: when
+ *   the owner leaves, every timer moves at once to the next oldest, deadline kept. The last
+ *   member stays the owner until the session closes.
+ * - `setTimeout(fn, ms)` and `clearTimeout(id)`: timers on the owner's clock, whoever the owner
+ *   is when they run.
+ * - `broadcast(status, detail?)`: every member reports a status. `fail(detail, code?, settle?)`
+ *   fails for good: every member, and every one joining later, reports `failed` with `detail`
+ *   and `code`, the far side's verdict, which the app gets. It is kept only when a stub may give
+ *   it (core/errors.ts, `stub: true`; the host refuses any other): a stub passes on what the far
+ *   side said unchecked. `failure` says why afterwards. `settle`
+ *   runs first, with the failure recorded, to answer what the members still wait for: after its
+ *   `failed` the host takes nothing more from a member.
+ *
+ * (What its members say is here rather than on them: esbuild keeps a member's comment in a
+ * readable bundle, and every stub carries this class.)
  */
 export class SharedSession<M extends SessionMember = SessionMember> implements TimerHost {
   readonly #members: M[] = [];
   readonly #timers = new Map<number, Armed>();
   #nextTimer = 1;
   #owner: StubContext;
-  #status: Exclude<StubStatus, 'stopped'> = 'created';
+  // Only whether it is live matters (to a member joining); a failure is `#failure`.
+  #live = false;
   #failure: Failure | undefined;
 
-  /** A session owned by `ctx`, held in `ctx.session` under `key` (see {@link shared}). */
   constructor(
     ctx: StubContext,
     readonly key: string,
@@ -74,37 +89,24 @@ export class SharedSession<M extends SessionMember = SessionMember> implements T
     this.#owner = ctx;
   }
 
-  /** The members, oldest first. */
   get members(): readonly M[] {
     return this.#members;
   }
 
-  /** The context whose timers, connections and log the session uses: its oldest member's. */
   get owner(): StubContext {
     return this.#owner;
   }
 
-  /** The status last broadcast (`created` before any). */
-  get status(): Exclude<StubStatus, 'stopped'> {
-    return this.#status;
-  }
-
-  /** Why it failed, once it did. */
   get failure(): Failure | undefined {
     return this.#failure;
   }
 
-  /** Adds `member`, which reports the session's status. */
   join(member: M): void {
     this.#members.push(member);
     if (this.#failure) member.report('failed', this.#failure.detail, this.#failure.code);
-    else member.report(this.#status === 'live' ? 'live' : 'connecting');
+    else member.report(this.#live ? 'live' : 'connecting');
   }
 
-  /**
-   * Takes `member` out; its timers move to the next oldest when it was the owner. False when it
-   * was not a member (it left already). The stub closes the session when none is left.
-   */
   leave(member: M): boolean {
     const i = this.#members.indexOf(member);
     if (i < 0) return false;
@@ -114,26 +116,18 @@ export class SharedSession<M extends SessionMember = SessionMember> implements T
     return true;
   }
 
-  /** Every member reports `status`. */
   broadcast(status: 'connecting' | 'live' | 'disconnected', detail?: string): void {
-    this.#status = status;
+    this.#live = status === 'live';
     for (const m of this.#members) m.report(status, detail);
   }
 
-  /**
-   * Fails for good: every member, and every one joining later, reports `failed` with `detail`
-   * and `code` (a stub-facing code: the app gets it). `settle` runs first, with the failure
-   * recorded: what the members still wait for is answered there, as after its `failed` the host
-   * takes nothing more from a member.
-   */
-  fail(detail: string, code?: StubErrorCode, settle?: () => void): void {
-    this.#status = 'failed';
-    this.#failure = { detail, code };
+  fail(detail: string, code?: string, settle?: () => void): void {
+    const given = isStubErrorCode(code) ? code : undefined;
+    this.#failure = { detail, code: given };
     settle?.();
-    for (const m of this.#members) m.report('failed', detail, code);
+    for (const m of this.#members) m.report('failed', detail, given);
   }
 
-  /** Calls `fn` after `ms` milliseconds on the owner's clock, whoever the owner is then. */
   setTimeout(fn: () => void, ms: number): number {
     const id = this.#nextTimer++;
     const run = () => {
@@ -151,14 +145,12 @@ export class SharedSession<M extends SessionMember = SessionMember> implements T
     this.#timers.delete(id);
   }
 
-  /** Ends the session: its timers stop, and `ctx.session` forgets it (the next instance starts afresh). */
   close(): void {
     for (const timer of this.#timers.values()) this.#owner.clearTimeout(timer.host);
     this.#timers.clear();
     this.#owner.session.delete(this.key);
   }
 
-  /** Moves every timer to `owner`'s context, deadlines kept: the old owner's end with it. */
   #rehome(owner: StubContext): void {
     for (const timer of this.#timers.values()) this.#owner.clearTimeout(timer.host);
     this.#owner = owner;

@@ -2,7 +2,7 @@
 // their answer, the inbox, receipts and liveness all turn over together on every new socket
 // (the generation), so they stay in one class rather than in parts that share its fields.
 import { Backoff } from '../../../core/backoff.js';
-import { isStubErrorCode, type StubErrorCode, statusOf } from '../../../core/errors.js';
+import { statusOf } from '../../../core/errors.js';
 import type { ErrFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
@@ -515,7 +515,7 @@ export class Connection {
     // 44xx: the node refused the token or the domain; the same token will not do better.
     if (code !== undefined && code >= 4400 && code < 4500)
       // The node gives its error code as the reason: the app gets it (PF_ERR_AUTH, PF_ERR_FORBIDDEN).
-      return this.#fail(`the node refused us: ${detail}`, isStubErrorCode(reason) ? reason : undefined);
+      return this.#fail(`the node refused us: ${detail}`, reason);
     this.#state = 'waiting';
     const delay = this.#backoff.next();
     this.#session.broadcast('disconnected', `${detail}; reconnecting in ${delay} ms`);
@@ -523,7 +523,7 @@ export class Connection {
   }
 
   /** Fails for good, with the code the app gets when the node gave one a stub may pass on. */
-  #fail(detail: string, code?: StubErrorCode): void {
+  #fail(detail: string, code?: string): void {
     this.#state = 'failed';
     for (const slot of [...this.#timers.keys()]) this.#disarm(slot);
     this.#session.fail(detail, code, () => {

@@ -1,12 +1,7 @@
 // A little over 400 lines, for one thing: the user agent one identity shares among its
 // conversations (transport, registration, dialogs and who gets what), as RFC 3261 §8 has it.
 import { parseAddress } from '../../../core/address.js';
-import {
-  isProtoflyError,
-  isStubErrorCode,
-  type ProtoflyError,
-  type StubErrorCode,
-} from '../../../core/errors.js';
+import { isProtoflyError, type ProtoflyError } from '../../../core/errors.js';
 import type { ConversationBody } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import type { StubContext } from '../../../core/stub.js';
@@ -273,7 +268,7 @@ export class UserAgent implements SessionHost {
           this.#settings.registerExpires,
           {
             onRegistered: () => this.#setState('live'),
-            onFailed: (err) => this.#failWith(err),
+            onFailed: (err) => this.#fail(err.message, err.code),
             onUnavailable: (detail, retryMs) =>
               this.#setState('disconnected', `${detail}; registering again in ${retryMs} ms`),
           },
@@ -315,7 +310,7 @@ export class UserAgent implements SessionHost {
       if (this.#state === 'failed' || this.#state === 'closed') return;
       if (isProtoflyError(result)) {
         if (result.code === 'PF_ERR_FETCH') return this.#transportLost(result.message);
-        return this.#failWith(result);
+        return this.#fail(result.message, result.code);
       }
       let aor: NameAddr['uri'] | undefined;
       try {
@@ -367,13 +362,11 @@ export class UserAgent implements SessionHost {
     this.#setState('disconnected', `${detail}; reconnecting in ${delayMs} ms`);
   }
 
-  /** Fails with `err`'s message, and its code when a stub may give it (the far side's verdict). */
-  #failWith(err: ProtoflyError): void {
-    this.#fail(err.message, isStubErrorCode(err.code) ? err.code : undefined);
-  }
-
-  /** Fails for good: every conversation reports `failed` with `detail` and `code` (see core/stub.ts). */
-  #fail(detail: string, code?: StubErrorCode): void {
+  /**
+   * Fails for good: every conversation reports `failed` with `detail`, and `code` when a stub may
+   * give it (the far side's verdict; see core/stub-kit/shared-session.ts).
+   */
+  #fail(detail: string, code?: string): void {
     if (this.#state === 'closed') return;
     this.#state = 'failed';
     this.#session.fail(detail, code, () => {
