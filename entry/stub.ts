@@ -25,5 +25,7 @@ export * from '../core/seen.js';
 export * from '../core/stub.js';
 /** A stub's own answer to a request that will not go. */
 export * from '../core/stub-kit/answer.js';
+/** Handing the runtime what the far side sent: taken, refused, or busy (try later). */
+export * from '../core/stub-kit/offer.js';
 /** One socket (or registration) per domain and identity, shared by the instances. */
 export * from '../core/stub-kit/shared-session.js';

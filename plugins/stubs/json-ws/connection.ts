@@ -8,6 +8,7 @@ import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
 import { type StubContext, type StubSocket, withdrawnId } from '../../../core/stub.js';
 import { answer } from '../../../core/stub-kit/answer.js';
+import { offer } from '../../../core/stub-kit/offer.js';
 import { SessionMember, SharedSession, shared } from '../../../core/stub-kit/shared-session.js';
 import { type JsonWsSettings, settingsOf } from './config.js';
 import { readServerFrame } from './frames.js';
@@ -485,10 +486,10 @@ export class Connection {
   #deliver(m: Message): boolean {
     const conversations = this.#session.members;
     const first = conversations.find((c) => c.peers.has(m.from)) ?? conversations[0];
-    let outcome = first ? offer(first, m) : 'refused';
+    let outcome = first ? offer(first.ctx, m) : 'refused';
     for (let i = 0; outcome === 'refused' && i < conversations.length; i++) {
       const c = conversations[i]!;
-      if (c !== first) outcome = offer(c, m);
+      if (c !== first) outcome = offer(c.ctx, m);
     }
     if (outcome === 'refused') {
       this.#session.owner.log.warn('json-ws: no conversation took a message', {
@@ -564,17 +565,6 @@ export class Connection {
     if (id === undefined) return;
     this.#session.clearTimeout(id);
     this.#timers.delete(slot);
-  }
-}
-
-/** Puts `m` on the runtime bus through `c`: taken, refused by it (not its peer), or busy (try later). */
-function offer(c: Member, m: Message): 'taken' | 'refused' | 'busy' {
-  try {
-    c.ctx.send(m);
-    return 'taken';
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    return code === 'PF_ERR_FLOOD' || code === 'PF_ERR_QUEUE_FULL' ? 'busy' : 'refused';
   }
 }
 

@@ -1,11 +1,12 @@
 // A little over 400 lines, for one thing: the user agent one identity shares among its
 // conversations (transport, registration, dialogs and who gets what), as RFC 3261 §8 has it.
 import { parseAddress } from '../../../core/address.js';
-import { isProtoflyError, type ProtoflyError } from '../../../core/errors.js';
+import { isProtoflyError } from '../../../core/errors.js';
 import type { ConversationBody } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import type { StubContext } from '../../../core/stub.js';
 import { answer } from '../../../core/stub-kit/answer.js';
+import { offer } from '../../../core/stub-kit/offer.js';
 import { SessionMember, SharedSession, shared } from '../../../core/stub-kit/shared-session.js';
 import { type SipWsSettings, settingsOf } from './config.js';
 import type { Dialog } from './dialogs/dialog.js';
@@ -193,15 +194,10 @@ export class UserAgent implements SessionHost {
     const timer = answered && this.timers.after(ANSWER_TIMEOUT_MS, () => this.#answered(id, 408));
     if (answered && timer) this.#pending.set(id, { answered, timer });
     for (const c of takers) {
-      try {
-        c.ctx.send(msg);
-        return true;
-      } catch (err) {
-        const code = (err as ProtoflyError).code;
-        if (code !== 'PF_ERR_FLOOD' && code !== 'PF_ERR_QUEUE_FULL') continue;
-        this.#answered(id, 503, 'the runtime is busy');
-        return true;
-      }
+      const outcome = offer(c.ctx, msg);
+      if (outcome === 'refused') continue;
+      if (outcome === 'busy') this.#answered(id, 503, 'the runtime is busy');
+      return true;
     }
     timer?.cancel();
     this.#pending.delete(id);
