@@ -6,8 +6,8 @@
  * jitter comes from a small PRNG seeded per identity: different users still spread out after
  * a node restart, which is all jitter is for.
  *
- * Part of what a stub may import from core (with `stub`, `message`, `address`, `errors`, `seen`
- * and `generated/`): every stub that reconnects shares this one, never another stub's folder.
+ * Part of the stub kit (`protofly/stub`; see entry/stub.ts): every stub that reconnects shares
+ * this one, never another stub's folder.
  */
 export class Backoff {
   #attempts = 0;

@@ -12,10 +12,12 @@ import { assertValid } from './validate.js';
 
 /**
  * Messages: the reTHINK model `{ id, type, from, to, body }`, kept compatible.
- * Constructors for requests and responses, and the response codes.
+ * Constructors for requests and responses, the response codes (response.ts, which stubs
+ * import: this file's checks carry the generated validators), and the check.
  */
 
 export type { Message, ResponseMessage } from './generated/types.js';
+export { Code, isProvisional, reasonOf, response } from './response.js';
 
 /** A message type. */
 export type MessageType = Message['type'];
@@ -31,47 +33,6 @@ export interface BodyOf {
   unsubscribe: TargetBody;
   forward: ForwardBody;
   execute: ExecuteBody;
-}
-
-/** Response codes, HTTP-like, with the meanings protofly gives them. */
-export const Code = {
-  TRYING: 100,
-  OK: 200,
-  ACCEPTED: 202,
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  TIMEOUT: 408,
-  TOO_LARGE: 413,
-  TOO_MANY: 429,
-  INTERNAL: 500,
-  UNAVAILABLE: 503,
-} as const;
-
-const REASONS: Readonly<Record<number, string>> = {
-  100: 'Trying',
-  200: 'OK',
-  202: 'Accepted',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  429: 'Too Many Requests',
-  500: 'Internal Error',
-  503: 'Service Unavailable',
-};
-
-/** The standard reason phrase of a code, or a generic one for its class. */
-export function reasonOf(code: number): string {
-  return REASONS[code] ?? REASONS[Math.floor(code / 100) * 100] ?? `Code ${code}`;
-}
-
-/** A 1xx code: the request is in progress; more responses follow. */
-export function isProvisional(code: number): boolean {
-  return code < 200;
 }
 
 /** Characters of an id: 22 of base64url's alphabet, 6 random bits each (132 bits). */
@@ -118,13 +79,6 @@ export function request<T extends keyof BodyOf>(
   id: string = nextId(),
 ): Extract<RequestMessage, { type: T }> {
   return { id, type, from, to, body } as Extract<RequestMessage, { type: T }>;
-}
-
-/** Builds the response to `req`: same `id`, `from` and `to` swapped. */
-export function response(req: Message, code: number, description?: string, value?: unknown): ResponseMessage {
-  const body: ResponseMessage['body'] = { code, description: description ?? reasonOf(code) };
-  if (value !== undefined) body.value = value;
-  return { id: req.id, type: 'response', from: req.to, to: req.from, body };
 }
 
 /**

@@ -1,2 +1,31 @@
-/** `protofly/stub`: the stub contract, what a stub's `activate(ctx)` is given and returns. */
+/**
+ * `protofly/stub`: what a stub is given and returns (core/stub.ts), and the kit stubs are written
+ * with. Everything here is browser-safe and light: no schema validators, nothing of Node, so a
+ * stub bundles what it imports of it and stays small (test/stub-bundles.test.ts holds it to that).
+ */
+
+/** Addresses: `parseAddress`, `formatAddress`, `domainOf`, `userAddress`, `hypertyAddress`. */
+export * from '../core/address.js';
+/** Reconnect delays. */
+export * from '../core/backoff.js';
+/** Failing with a code: the codes a stub may give (`isStubErrorCode`), `ProtoflyError`. */
+export {
+  type ErrorCode,
+  isProtoflyError,
+  isStubErrorCode,
+  ProtoflyError,
+  type StubErrorCode,
+  statusOf,
+} from '../core/errors.js';
+export type { Message, RequestMessage, ResponseMessage } from '../core/message.js';
+/** Responses: `response(req, code, description?)`, `Code`, reason phrases. */
+export * from '../core/response.js';
+/** De-duplication of what a reconnect or a live swap delivers twice. */
+export * from '../core/seen.js';
 export * from '../core/stub.js';
+/** A stub's own answer to a request that will not go. */
+export * from '../core/stub-kit/answer.js';
+/** Handing the runtime what the far side sent: taken, refused, or busy (try later). */
+export * from '../core/stub-kit/offer.js';
+/** One socket (or registration) per domain and identity, shared by the instances. */
+export * from '../core/stub-kit/shared-session.js';

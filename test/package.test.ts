@@ -132,15 +132,16 @@ describe('the installed package', () => {
     await writeFile(
       probe,
       `import { createNodeRuntime, Runtime, Conversation, ProtoflyError, parseAddress } from 'protofly';
-import { assertTransition } from 'protofly/stub';
+import { assertTransition, response, answer, Seen, Backoff, SharedSession } from 'protofly/stub';
 import { DirectContext } from 'protofly/stub/testing';
 import { startDomain, createCatalogueServer, startMessagingNode, tokenEndpoint } from 'protofly/server';
-console.log([createNodeRuntime, Runtime, Conversation, ProtoflyError, parseAddress, assertTransition, DirectContext,
-  startDomain, createCatalogueServer, startMessagingNode, tokenEndpoint].map((f) => typeof f).join(' '));
+console.log([createNodeRuntime, Runtime, Conversation, ProtoflyError, parseAddress, assertTransition, response, answer,
+  Seen, Backoff, SharedSession, DirectContext, startDomain, createCatalogueServer, startMessagingNode, tokenEndpoint]
+  .map((f) => typeof f).join(' '));
 console.log(new ProtoflyError('PF_ERR_AUTH', 'x').docs.length > 0, parseAddress('user://localhost/alice').domain);`,
     );
     const { stdout } = await run(process.execPath, [probe], { cwd: app });
-    expect(stdout).toBe(`${Array(11).fill('function').join(' ')}\ntrue localhost\n`);
+    expect(stdout).toBe(`${Array(16).fill('function').join(' ')}\ntrue localhost\n`);
   });
 
   it("runs the README's app example: two users of `protofly serve` log in and chat both ways", async () => {

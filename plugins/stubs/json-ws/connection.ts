@@ -2,11 +2,14 @@
 // their answer, the inbox, receipts and liveness all turn over together on every new socket
 // (the generation), so they stay in one class rather than in parts that share its fields.
 import { Backoff } from '../../../core/backoff.js';
-import { isStubErrorCode, type StubErrorCode, statusOf } from '../../../core/errors.js';
+import { statusOf } from '../../../core/errors.js';
 import type { ErrFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
-import { type StubContext, type StubSocket, type StubStatus, withdrawnId } from '../../../core/stub.js';
+import { type StubContext, type StubSocket, withdrawnId } from '../../../core/stub.js';
+import { answer } from '../../../core/stub-kit/answer.js';
+import { offer } from '../../../core/stub-kit/offer.js';
+import { SessionMember, SharedSession, shared } from '../../../core/stub-kit/shared-session.js';
 import { type JsonWsSettings, settingsOf } from './config.js';
 import { readServerFrame } from './frames.js';
 import { Outbox, type Outgoing } from './outbox.js';
@@ -49,18 +52,18 @@ interface Inbound {
 }
 
 /** One stub instance (one conversation's) as a member of the shared connection: joins, posts, leaves. */
-export class Member {
-  /** The last status reported for this conversation. */
-  status: StubStatus = 'created';
+export class Member extends SessionMember {
   /** Addresses this conversation sent to: messages from them come back to it. */
   readonly peers = new Set<string>();
   /** Hyperty addresses this conversation sent from (the connection claims them). */
   readonly hyperties = new Set<string>();
 
   constructor(
-    readonly ctx: StubContext,
+    ctx: StubContext,
     readonly connection: Connection,
-  ) {}
+  ) {
+    super(ctx);
+  }
 
   /** A message from the runtime for the far side. */
   post(msg: Message): void {
@@ -76,13 +79,6 @@ export class Member {
   stop(): void {
     this.connection.leave(this);
     this.report('stopped');
-  }
-
-  /** Reports `status` unless it is the one already reported. */
-  report(status: StubStatus, detail?: string, code?: StubErrorCode): void {
-    if (this.status === status) return;
-    this.ctx.status(status, detail, code);
-    this.status = status;
   }
 }
 
@@ -121,7 +117,8 @@ export class Member {
  */
 export class Connection {
   readonly #settings: JsonWsSettings | undefined;
-  readonly #conversations: Member[] = [];
+  /** The members, the timers (on the oldest conversation's context), the status they report. */
+  readonly #session: SharedSession<Member>;
   readonly #outbox = new Outbox<Pending>();
   readonly #inbox: Inbound[] = [];
   readonly #seen: Seen;
@@ -135,8 +132,8 @@ export class Connection {
   readonly #answers: Seen<Pending>;
   readonly #backoff: Backoff;
   readonly #hyperties = new Set<string>();
-  readonly #timers = new Map<Slot, { id: number; fn: () => void; ms: number }>();
-  #owner: StubContext;
+  /** The session's timers, by what they are for. */
+  readonly #timers = new Map<Slot, number>();
   #socket: StubSocket | undefined;
   /** Bumped for every new socket, so a late event of an old one changes nothing. */
   #generation = 0;
@@ -152,12 +149,9 @@ export class Connection {
   /** Frames from the node refused as malformed, on every socket. */
   #refusedFrames = 0;
   #state: State = 'idle';
-  #failure = '';
-  /** The code it failed with, when the node gave one a stub may pass on. */
-  #failureCode: StubErrorCode | undefined;
 
   private constructor(ctx: StubContext) {
-    this.#owner = ctx;
+    this.#session = new SharedSession(ctx, SESSION_KEY);
     this.#settings = settingsOf(ctx.config);
     const s = this.#settings;
     this.#seen = new Seen(s?.dedupWindow ?? 1);
@@ -172,20 +166,13 @@ export class Connection {
 
   /** The conversation of `ctx` on its session's connection, which is made on first use. */
   static join(ctx: StubContext): Member {
-    let connection = ctx.session.get(SESSION_KEY) as Connection | undefined;
-    if (!connection) {
-      connection = new Connection(ctx);
-      ctx.session.set(SESSION_KEY, connection);
-    }
-    return connection.#join(ctx);
+    return shared(ctx, SESSION_KEY, () => new Connection(ctx)).#join(ctx);
   }
 
   #join(ctx: StubContext): Member {
     const conversation = new Member(ctx, this);
-    this.#conversations.push(conversation);
     if (this.#state === 'idle' && !this.#settings) this.#fail('ctx.config has no url', 'PF_ERR_CONFIG');
-    if (this.#state === 'failed') conversation.report('failed', this.#failure, this.#failureCode);
-    else conversation.report(this.#state === 'live' ? 'live' : 'connecting');
+    this.#session.join(conversation);
     const taken = readSnapshot(ctx.snapshot);
     if (taken) this.#takeOver(conversation, taken);
     if (this.#state === 'idle') this.#connect();
@@ -234,18 +221,13 @@ export class Connection {
     if (withdrawn !== undefined) return this.#withdraw(conversation, msg, withdrawn);
     conversation.peers.add(msg.to);
     if (msg.from.startsWith('hyperty://')) this.#claim(conversation, msg.from);
-    if (this.#state === 'failed') return this.#answer(conversation, msg, 503, this.#failure);
+    if (this.#state === 'failed') return answer(conversation.ctx, msg, 503, this.#session.failure!.detail);
     const frame = `{"t":"msg","m":${JSON.stringify(msg)}}`;
     if (frame.length * 3 > s.maxFrameBytes && utf8Length(frame) > s.maxFrameBytes) {
-      return this.#answer(
-        conversation,
-        msg,
-        413,
-        `message ${msg.id} is over ${s.maxFrameBytes} bytes framed`,
-      );
+      return answer(conversation.ctx, msg, 413, `message ${msg.id} is over ${s.maxFrameBytes} bytes framed`);
     }
     if (this.#outbox.size >= s.maxQueued) {
-      return this.#answer(conversation, msg, 503, `${s.maxQueued} messages are waiting for the node already`);
+      return answer(conversation.ctx, msg, 503, `${s.maxQueued} messages are waiting for the node already`);
     }
     const entry: Pending = { msg, frame, conversation, wired };
     if (msg.type === 'response' && (msg.body.code as number) >= 200)
@@ -256,32 +238,28 @@ export class Connection {
 
   #withdraw(conversation: Member, msg: Message, id: string): void {
     const entry = this.#outbox.entries.find((e) => e.msg.id === id && e.conversation === conversation);
-    if (!entry) return this.#answer(conversation, msg, 404, `${id} is not held`);
-    if (entry.wired) return this.#answer(conversation, msg, 409, `${id} was sent already`);
+    if (!entry) return answer(conversation.ctx, msg, 404, `${id} is not held`);
+    if (entry.wired) return answer(conversation.ctx, msg, 409, `${id} was sent already`);
     this.#outbox.take(id);
-    this.#answer(conversation, msg, 200, `${id} withdrawn`);
+    answer(conversation.ctx, msg, 200, `${id} withdrawn`);
   }
 
   /** A conversation ended: the connection closes with the last, or moves to the oldest one left. */
   leave(conversation: Member): void {
-    const i = this.#conversations.indexOf(conversation);
-    if (i < 0) return;
-    this.#conversations.splice(i, 1);
+    if (!this.#session.leave(conversation)) return;
     for (const [id, e] of this.#awaiting) if (e.conversation === conversation) this.#awaiting.delete(id);
-    const next = this.#conversations[0];
-    if (!next) return this.#close();
-    if (conversation.ctx === this.#owner) this.#rehome(next.ctx);
+    if (this.#session.members.length === 0) this.#close();
   }
 
   #connect(): void {
-    const ctx = this.#owner;
+    const ctx = this.#session.owner;
     const { url, connectTimeoutMs } = this.#settings!;
     const token = ctx.identity.token;
     if (!token) return this.#fail(`no identity token for ${ctx.identity.address}`, 'PF_ERR_AUTH');
     const generation = ++this.#generation;
     const current = () => generation === this.#generation;
     this.#state = 'connecting';
-    this.#broadcast('connecting');
+    this.#session.broadcast('connecting');
     const hyperties = this.#hyperties.size ? [...this.#hyperties] : undefined;
     this.#arrived = 0;
     this.#taken = 0;
@@ -320,7 +298,7 @@ export class Connection {
     }
     const frame = readServerFrame(data);
     if (!('t' in frame)) {
-      this.#owner.log.warn('json-ws: refused a frame from the node', {
+      this.#session.owner.log.warn('json-ws: refused a frame from the node', {
         code: 'PF_ERR_FRAME',
         why: frame.why,
         refused: ++this.#refusedFrames,
@@ -343,7 +321,7 @@ export class Connection {
       this.#disarm('connect');
       this.#state = 'live';
       this.#backoff.reset();
-      this.#broadcast('live');
+      this.#session.broadcast('live');
       this.#flush();
       this.#beat();
     }
@@ -453,9 +431,9 @@ export class Connection {
       return this.#arm('flush', () => this.#flush(), this.#settings!.floodPauseMs);
     }
     const entry = frame.id === undefined ? undefined : this.#outbox.settle(frame.id);
-    if (!entry) return this.#owner.log.warn(`json-ws: the node refused: ${frame.code}`, frame);
+    if (!entry) return this.#session.owner.log.warn(`json-ws: the node refused: ${frame.code}`, frame);
     // The app gets the code's response code (core/errors.ts), and the code in the description.
-    this.#answer(entry.conversation, entry.msg, statusOf(frame.code), `${frame.code}: ${frame.message}`);
+    answer(entry.conversation.ctx, entry.msg, statusOf(frame.code), `${frame.code}: ${frame.message}`);
     this.#flush();
   }
 
@@ -495,9 +473,9 @@ export class Connection {
    * and sent it again. The answer goes again, if it was given and is not still on its way.
    */
   #answerAgain(m: Message): void {
-    const answer = this.#answers.get(`${m.from} ${m.id}`);
-    if (!answer || this.#outbox.entries.includes(answer)) return;
-    this.#outbox.push(answer);
+    const given = this.#answers.get(`${m.from} ${m.id}`);
+    if (!given || this.#outbox.entries.includes(given)) return;
+    this.#outbox.push(given);
     this.#flush();
   }
 
@@ -506,14 +484,19 @@ export class Connection {
    * incoming conversation). False when the runtime is busy and `m` should be tried again.
    */
   #deliver(m: Message): boolean {
-    const first = this.#conversations.find((c) => c.peers.has(m.from)) ?? this.#conversations[0];
-    let outcome = first ? offer(first, m) : 'refused';
-    for (let i = 0; outcome === 'refused' && i < this.#conversations.length; i++) {
-      const c = this.#conversations[i]!;
-      if (c !== first) outcome = offer(c, m);
+    const conversations = this.#session.members;
+    const first = conversations.find((c) => c.peers.has(m.from)) ?? conversations[0];
+    let outcome = first ? offer(first.ctx, m) : 'refused';
+    for (let i = 0; outcome === 'refused' && i < conversations.length; i++) {
+      const c = conversations[i]!;
+      if (c !== first) outcome = offer(c.ctx, m);
     }
     if (outcome === 'refused') {
-      this.#owner.log.warn('json-ws: no conversation took a message', { id: m.id, from: m.from, to: m.to });
+      this.#session.owner.log.warn('json-ws: no conversation took a message', {
+        id: m.id,
+        from: m.from,
+        to: m.to,
+      });
     }
     return outcome !== 'busy';
   }
@@ -533,21 +516,20 @@ export class Connection {
     // 44xx: the node refused the token or the domain; the same token will not do better.
     if (code !== undefined && code >= 4400 && code < 4500)
       // The node gives its error code as the reason: the app gets it (PF_ERR_AUTH, PF_ERR_FORBIDDEN).
-      return this.#fail(`the node refused us: ${detail}`, isStubErrorCode(reason) ? reason : undefined);
+      return this.#fail(`the node refused us: ${detail}`, reason);
     this.#state = 'waiting';
     const delay = this.#backoff.next();
-    this.#broadcast('disconnected', `${detail}; reconnecting in ${delay} ms`);
+    this.#session.broadcast('disconnected', `${detail}; reconnecting in ${delay} ms`);
     this.#arm('connect', () => this.#connect(), delay);
   }
 
-  #fail(detail: string, code?: StubErrorCode): void {
+  /** Fails for good, with the code the app gets when the node gave one a stub may pass on. */
+  #fail(detail: string, code?: string): void {
     this.#state = 'failed';
-    this.#failure = detail;
     for (const slot of [...this.#timers.keys()]) this.#disarm(slot);
-    // Answered first: after a conversation's `failed`, the host takes nothing more from it.
-    for (const e of this.#outbox.clear()) this.#answer(e.conversation, e.msg, 503, detail);
-    this.#failureCode = code;
-    this.#broadcast('failed', detail, code);
+    this.#session.fail(detail, code, () => {
+      for (const e of this.#outbox.clear()) answer(e.conversation.ctx, e.msg, 503, detail);
+    });
   }
 
   #close(): void {
@@ -557,7 +539,7 @@ export class Connection {
     this.#state = 'closed';
     this.#outbox.clear();
     this.#awaiting.clear();
-    this.#owner.session.delete(SESSION_KEY);
+    this.#session.close();
   }
 
   #closeSocket(): void {
@@ -569,67 +551,20 @@ export class Connection {
     this.#socket = undefined;
   }
 
-  /** Moves the timers to another conversation's context: the owner's end with it. */
-  #rehome(owner: StubContext): void {
-    const timers = [...this.#timers];
-    for (const [slot] of timers) this.#disarm(slot);
-    this.#owner = owner;
-    for (const [slot, t] of timers) this.#arm(slot, t.fn, t.ms);
-  }
-
   #arm(slot: Slot, fn: () => void, ms: number): void {
     this.#disarm(slot);
-    const id = this.#owner.setTimeout(() => {
+    const id = this.#session.setTimeout(() => {
       this.#timers.delete(slot);
       fn();
     }, ms);
-    this.#timers.set(slot, { id, fn, ms });
+    this.#timers.set(slot, id);
   }
 
   #disarm(slot: Slot): void {
-    const timer = this.#timers.get(slot);
-    if (!timer) return;
-    this.#owner.clearTimeout(timer.id);
+    const id = this.#timers.get(slot);
+    if (id === undefined) return;
+    this.#session.clearTimeout(id);
     this.#timers.delete(slot);
-  }
-
-  #broadcast(status: StubStatus, detail?: string, code?: StubErrorCode): void {
-    for (const c of this.#conversations) {
-      try {
-        c.report(status, detail, code);
-      } catch (err) {
-        c.ctx.log.warn('json-ws: status not reported', { status, error: (err as Error).message });
-      }
-    }
-  }
-
-  /** Answers a request locally (that it could not go, or a withdrawal); a response is only logged. */
-  #answer(conversation: Member, msg: Message, code: number, description: string): void {
-    if (msg.type === 'response') {
-      return conversation.ctx.log.warn('json-ws: response not delivered', { id: msg.id, code, description });
-    }
-    try {
-      conversation.ctx.send({
-        id: msg.id,
-        type: 'response',
-        from: msg.to,
-        to: msg.from,
-        body: { code, description },
-      });
-    } catch (err) {
-      conversation.ctx.log.warn('json-ws: could not answer', { id: msg.id, error: (err as Error).message });
-    }
-  }
-}
-
-/** Puts `m` on the runtime bus through `c`: taken, refused by it (not its peer), or busy (try later). */
-function offer(c: Member, m: Message): 'taken' | 'refused' | 'busy' {
-  try {
-    c.ctx.send(m);
-    return 'taken';
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    return code === 'PF_ERR_FLOOD' || code === 'PF_ERR_QUEUE_FULL' ? 'busy' : 'refused';
   }
 }
 

@@ -1,15 +1,13 @@
 // A little over 400 lines, for one thing: the user agent one identity shares among its
 // conversations (transport, registration, dialogs and who gets what), as RFC 3261 §8 has it.
 import { parseAddress } from '../../../core/address.js';
-import {
-  isProtoflyError,
-  isStubErrorCode,
-  type ProtoflyError,
-  type StubErrorCode,
-} from '../../../core/errors.js';
+import { isProtoflyError } from '../../../core/errors.js';
 import type { ConversationBody } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
-import { type StubContext, type StubStatus, UNKNOWN, withdrawnId } from '../../../core/stub.js';
+import { type StubContext, UNKNOWN, withdrawnId } from '../../../core/stub.js';
+import { answer } from '../../../core/stub-kit/answer.js';
+import { offer } from '../../../core/stub-kit/offer.js';
+import { SessionMember, SharedSession, shared } from '../../../core/stub-kit/shared-session.js';
 import { type SipWsSettings, settingsOf } from './config.js';
 import type { Dialog } from './dialogs/dialog.js';
 import { Credentials } from './digest/credentials.js';
@@ -27,7 +25,7 @@ import { InviteServerTransaction } from './transactions/invite-server-transactio
 import type { ServerTransaction } from './transactions/transaction-layer.js';
 import { Transport } from './transport/transport.js';
 import { randomToken } from './user-agent-core/identifiers.js';
-import { createResponse } from './user-agent-core/responses.js';
+import { createResponse, reasonPhrase } from './user-agent-core/responses.js';
 import { UserAgentCore } from './user-agent-core/user-agent-core.js';
 
 /** Where the user agent lives in `ctx.session`: one per domain and identity. */
@@ -42,13 +40,13 @@ const UNREGISTER_WAIT_MS = 2000;
 type State = 'connecting' | 'live' | 'disconnected' | 'failed' | 'closed';
 
 /** One stub instance (one conversation's, or the inbox's) as a member of the shared user agent: joins, posts, leaves. */
-export class Member {
-  status: StubStatus = 'created';
-
+export class Member extends SessionMember {
   constructor(
-    readonly ctx: StubContext,
+    ctx: StubContext,
     readonly ua: UserAgent,
-  ) {}
+  ) {
+    super(ctx);
+  }
 
   /** The peer of this conversation; undefined for the inbox. */
   get peer(): string | undefined {
@@ -61,21 +59,6 @@ export class Member {
 
   stop(): Promise<void> {
     return this.ua.leave(this);
-  }
-
-  /**
-   * Reports `status` (with `failed`, the code it failed with) unless it is the current one; a
-   * conversation that never connected waits as `connecting`.
-   */
-  report(status: StubStatus, detail?: string, code?: StubErrorCode): void {
-    const next = this.status === 'created' && status === 'disconnected' ? 'connecting' : status;
-    if (this.status === next) return;
-    try {
-      this.ctx.status(next, detail, code);
-      this.status = next;
-    } catch (err) {
-      this.ctx.log.warn('sip-ws: status not reported', { status: next, error: (err as Error).message });
-    }
   }
 }
 
@@ -96,7 +79,8 @@ export class UserAgent implements SessionHost {
   readonly timers: TimerQueue;
   readonly core: UserAgentCore;
   readonly #settings: SipWsSettings;
-  readonly #conversations: Member[] = [];
+  /** The members, the timers' host (the oldest conversation's context), the status they report. */
+  readonly #session: SharedSession<Member>;
   readonly #transport: Transport;
   readonly #chat = new Chat(this);
   readonly #calls = new Calls(this);
@@ -104,10 +88,7 @@ export class UserAgent implements SessionHost {
   readonly #outbox: Outbox<Member>;
   readonly #ids = `sip-${randomToken(8)}`;
   #count = 0;
-  #owner: StubContext;
   #state: State = 'connecting';
-  #failure = '';
-  #failureCode: StubErrorCode | undefined;
   #registration: Registration | undefined;
   /** When a guest's credentials are asked for again. */
   #renewal: Timer | undefined;
@@ -117,14 +98,15 @@ export class UserAgent implements SessionHost {
   readonly #instance = `"<urn:uuid:${crypto.randomUUID()}>"`;
 
   private constructor(ctx: StubContext) {
-    this.#owner = ctx;
+    const session = new SharedSession<Member>(ctx, SESSION_KEY);
+    this.#session = session;
     this.#settings = settingsOf(ctx.config);
     this.#outbox = new Outbox(this.#settings.maxQueued);
-    this.timers = new TimerQueue(ctx, (err) =>
-      this.#owner.log.error('sip-ws: a timer failed', { error: String((err as Error)?.message ?? err) }),
+    this.timers = new TimerQueue(session, (err) =>
+      session.owner.log.error('sip-ws: a timer failed', { error: String((err as Error)?.message ?? err) }),
     );
     const settings = this.#settings;
-    const transport = new Transport(settings, () => this.#owner, this.timers, {
+    const transport = new Transport(settings, () => session.owner, this.timers, {
       onConnected: () => this.#connected(),
       onMessage: (m) => this.core.receive(m),
       onDisconnected: (detail, delay) => this.#disconnected(detail, delay),
@@ -134,28 +116,22 @@ export class UserAgent implements SessionHost {
       this.timers,
       settings.t1Ms,
       this.#coreDelegate(),
-      () => this.#owner.log,
+      () => session.owner.log,
     );
     const contactUri = parseUri(`sip:${randomToken(8)}@${transport.host};transport=ws;ob`);
     this.contact = { displayName: undefined, uri: contactUri, params: new Map() };
     this.local = { displayName: undefined, uri: sipUriOf(ctx.identity.address), params: new Map() };
     this.#transport = transport;
+    const missing = this.#missing();
+    if (missing) this.#fail(missing, 'PF_ERR_CONFIG');
+    else transport.connect();
   }
 
   /** The conversation of `ctx` on its session's user agent, made (and connected) on first use. */
   static join(ctx: StubContext): Member {
-    let ua = ctx.session.get(SESSION_KEY) as UserAgent | undefined;
-    if (!ua) {
-      ua = new UserAgent(ctx);
-      ctx.session.set(SESSION_KEY, ua);
-      const missing = ua.#missing();
-      if (missing) ua.#fail(missing, 'PF_ERR_CONFIG');
-      else ua.#transport.connect();
-    }
+    const ua = shared(ctx, SESSION_KEY, () => new UserAgent(ctx));
     const conversation = new Member(ctx, ua);
-    ua.#conversations.push(conversation);
-    if (ua.#state === 'failed') conversation.report('failed', ua.#failure, ua.#failureCode);
-    else conversation.report(ua.#state === 'live' ? 'live' : 'connecting');
+    ua.#session.join(conversation);
     return conversation;
   }
 
@@ -173,13 +149,13 @@ export class UserAgent implements SessionHost {
     if (withdrawn !== undefined) {
       const code = this.#outbox.withdraw(from, withdrawn);
       const why = { 200: 'withdrawn', 404: 'is not held', 409: 'was sent already' }[code];
-      return answer(from, msg, code, `${withdrawn} ${why}`);
+      return answer(from.ctx, msg, code, `${withdrawn} ${why}`);
     }
-    if (this.#state === 'failed') return answer(from, msg, 503, this.#failure);
+    if (this.#state === 'failed') return answer(from.ctx, msg, 503, this.#session.failure!.detail);
     if (this.#state === 'live') return this.#send(from, msg);
     if (!this.#outbox.hold(from, msg)) {
       const why = `${this.#settings.maxQueued} messages are waiting to register with ${from.ctx.domain} already`;
-      answer(from, msg, 503, why);
+      answer(from.ctx, msg, 503, why);
     }
   }
 
@@ -187,7 +163,8 @@ export class UserAgent implements SessionHost {
   #send(from: Member, msg: Message): void {
     const settle = (code: number, description: string | undefined, value?: unknown) => {
       this.#outbox.answered(msg.id);
-      answer(from, msg, code, description, value);
+      // Without a description, the SIP reason phrase: more precise than the class's (488, 405).
+      answer(from.ctx, msg, code, description ?? reasonPhrase(code), value);
     };
     const app: AppRequest = {
       id: msg.id,
@@ -215,49 +192,36 @@ export class UserAgent implements SessionHost {
 
   /** A conversation ended; with the last one the binding is removed and the socket closed. */
   async leave(conversation: Member): Promise<void> {
-    const i = this.#conversations.indexOf(conversation);
-    if (i < 0) return;
-    this.#conversations.splice(i, 1);
+    if (!this.#session.leave(conversation)) return;
     this.#outbox.forget(conversation);
     conversation.report('stopped');
+    const conversations = this.#session.members;
     const peer = conversation.peer;
-    if (peer !== undefined && !this.#conversations.some((c) => c.peer === peer)) this.#calls.hangUpWith(peer);
-    const next = this.#conversations[0];
-    if (next) {
-      if (conversation.ctx === this.#owner) {
-        this.#owner = next.ctx;
-        this.timers.rehome(next.ctx);
-      }
-      return;
-    }
-    await this.#close();
+    if (peer !== undefined && !conversations.some((c) => c.peer === peer)) this.#calls.hangUpWith(peer);
+    if (conversations.length === 0) await this.#close();
   }
 
   // ---- the far side's ---
 
   /** SessionHost: hands a canonical body from `from` to the runtime. */
   deliver(from: string, body: ConversationBody, answered?: Answered): boolean {
-    const to = this.#owner.identity.address;
+    const to = this.#session.owner.identity.address;
     const id = `${this.#ids}-${++this.#count}`;
     const type = body.kind === 'chat' || body.kind === 'offer' ? 'create' : 'update';
     const msg = { id, type, from, to, body: { value: body } } as Message;
+    const conversations = this.#session.members;
     const takers = [
-      ...this.#conversations.filter((c) => c.peer === from),
-      ...this.#conversations.filter((c) => c.peer === undefined),
+      ...conversations.filter((c) => c.peer === from),
+      ...conversations.filter((c) => c.peer === undefined),
     ];
     // Waiting before sending: a runtime may answer within the send itself.
     const timer = answered && this.timers.after(ANSWER_TIMEOUT_MS, () => this.#answered(id, 408));
     if (answered && timer) this.#pending.set(id, { answered, timer });
     for (const c of takers) {
-      try {
-        c.ctx.send(msg);
-        return true;
-      } catch (err) {
-        const code = (err as ProtoflyError).code;
-        if (code !== 'PF_ERR_FLOOD' && code !== 'PF_ERR_QUEUE_FULL') continue;
-        this.#answered(id, 503, 'the runtime is busy');
-        return true;
-      }
+      const outcome = offer(c.ctx, msg);
+      if (outcome === 'refused') continue;
+      if (outcome === 'busy') this.#answered(id, 503, 'the runtime is busy');
+      return true;
     }
     timer?.cancel();
     this.#pending.delete(id);
@@ -324,7 +288,7 @@ export class UserAgent implements SessionHost {
           this.#settings.registerExpires,
           {
             onRegistered: () => this.#setState('live'),
-            onFailed: (err) => this.#failWith(err),
+            onFailed: (err) => this.#fail(err.message, err.code),
             onUnavailable: (detail, retryMs) =>
               this.#setState('disconnected', `${detail}; registering again in ${retryMs} ms`),
           },
@@ -339,7 +303,7 @@ export class UserAgent implements SessionHost {
    * from the guest service, fetched on every connection (a restarted SIP server forgets them).
    */
   #credentials(done: (c: { secret: Credentials; local: NameAddr }) => void): void {
-    const ctx = this.#owner;
+    const ctx = this.#session.owner;
     const settings = this.#settings;
     const { domain, path } = parseAddress(ctx.identity.address);
     if (domain === ctx.domain) {
@@ -362,11 +326,11 @@ export class UserAgent implements SessionHost {
     done: (c: { secret: Credentials; local: NameAddr }) => void,
   ): void {
     this.#renewal?.cancel();
-    fetchGuestCredentials(this.#owner, url, this.timers, (result) => {
+    fetchGuestCredentials(this.#session.owner, url, this.timers, (result) => {
       if (this.#state === 'failed' || this.#state === 'closed') return;
       if (isProtoflyError(result)) {
         if (result.code === 'PF_ERR_FETCH') return this.#transportLost(result.message);
-        return this.#failWith(result);
+        return this.#fail(result.message, result.code);
       }
       let aor: NameAddr['uri'] | undefined;
       try {
@@ -390,7 +354,7 @@ export class UserAgent implements SessionHost {
 
   /** What the config lacks to register the runtime's user, if anything. */
   #missing(): string | undefined {
-    const ctx = this.#owner;
+    const ctx = this.#session.owner;
     const { domain, path } = parseAddress(ctx.identity.address);
     if (this.#settings.url === '') return 'ctx.config has no url';
     if (domain === ctx.domain && this.#settings.password === undefined) {
@@ -418,30 +382,27 @@ export class UserAgent implements SessionHost {
     this.#setState('disconnected', `${detail}; reconnecting in ${delayMs} ms`);
   }
 
-  /** Fails with `err`'s message, and its code when a stub may give it (the far side's verdict). */
-  #failWith(err: ProtoflyError): void {
-    this.#fail(err.message, isStubErrorCode(err.code) ? err.code : undefined);
-  }
-
-  /** Fails for good: every conversation reports `failed` with `detail` and `code` (see core/stub.ts). */
-  #fail(detail: string, code?: StubErrorCode): void {
+  /**
+   * Fails for good: every conversation reports `failed` with `detail`, and `code` when a stub may
+   * give it (the far side's verdict; see core/stub-kit/shared-session.ts).
+   */
+  #fail(detail: string, code?: string): void {
     if (this.#state === 'closed') return;
     this.#state = 'failed';
-    this.#failure = detail;
-    this.#failureCode = code;
-    this.#registration?.cancel();
-    this.#renewal?.cancel();
-    this.#transport.close();
-    this.core.abort();
-    for (const c of this.#conversations) c.report('failed', detail, code);
-    // Never sent: not delivered.
-    for (const { from, msg } of this.#outbox.drain()) answer(from, msg, 503, detail);
+    this.#session.fail(detail, code, () => {
+      this.#registration?.cancel();
+      this.#renewal?.cancel();
+      this.#transport.close();
+      this.core.abort();
+      // Never sent: not delivered.
+      for (const { from, msg } of this.#outbox.drain()) answer(from.ctx, msg, 503, detail);
+    });
   }
 
   #setState(state: 'connecting' | 'live' | 'disconnected', detail?: string): void {
     if (this.#state === 'failed' || this.#state === 'closed') return;
     this.#state = state;
-    for (const c of this.#conversations) c.report(state, detail);
+    this.#session.broadcast(state, detail);
     // Registered: what waited goes, in order.
     while (this.#state === 'live') {
       const held = this.#outbox.next();
@@ -466,31 +427,6 @@ export class UserAgent implements SessionHost {
     for (const p of this.#pending.values()) p.timer.cancel();
     this.#pending.clear();
     this.#outbox.drain();
-    this.#owner.session.delete(SESSION_KEY);
-  }
-}
-
-/** Answers the app's request `msg` through the conversation it came by (a response from the peer). */
-function answer(
-  conversation: Member,
-  msg: Message,
-  code: number,
-  description?: string,
-  value?: unknown,
-): void {
-  try {
-    conversation.ctx.send({
-      id: msg.id,
-      type: 'response',
-      from: msg.to,
-      to: msg.from,
-      body: {
-        code,
-        ...(description === undefined ? {} : { description }),
-        ...(value === undefined ? {} : { value }),
-      },
-    });
-  } catch (err) {
-    conversation.ctx.log.warn('sip-ws: could not answer', { id: msg.id, error: (err as Error).message });
+    this.#session.close();
   }
 }

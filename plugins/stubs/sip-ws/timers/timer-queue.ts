@@ -1,7 +1,4 @@
-import type { StubContext } from '../../../../core/stub.js';
-
-/** The two calls a queue needs from a context: the context's timers end with its conversation. */
-export type TimerHost = Pick<StubContext, 'setTimeout' | 'clearTimeout'>;
+import type { TimerHost } from '../../../../core/stub-kit/shared-session.js';
 
 /** A scheduled call; cancelling twice, or after it ran, does nothing. */
 export interface Timer {
@@ -18,12 +15,12 @@ interface Entry {
  * Every timer of one SIP user agent (RFC 3261 §17 Timers B, F, H, M..., registration refresh,
  * keep-alive, 2xx retransmission) on one context timer, armed for the earliest deadline.
  *
- * Why one: the context that owns the timers is a conversation's, and its timers die with it;
- * the user agent outlives conversations, so it moves (`rehome`) to another context's timers
- * in one step. And thousands of transactions in flight cost one host timer, not thousands.
+ * Why one: thousands of transactions in flight cost one host timer, not thousands. The host is
+ * the user agent's shared session (core/stub-kit), which moves that timer to another
+ * conversation's context when the one it runs on ends.
  */
 export class TimerQueue {
-  #host: TimerHost;
+  readonly #host: TimerHost;
   /** A binary min-heap by deadline, then by order of scheduling. Cancelled entries stay until they surface. */
   readonly #heap: Entry[] = [];
   #seq = 0;
@@ -50,13 +47,6 @@ export class TimerQueue {
         entry.fn = undefined;
       },
     };
-  }
-
-  /** Moves every timer onto `host`'s clock (the previous owner is going away). */
-  rehome(host: TimerHost): void {
-    this.#disarm();
-    this.#host = host;
-    this.#arm();
   }
 
   /** Cancels everything. */
