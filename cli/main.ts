@@ -7,6 +7,7 @@ import { chat } from './chat.js';
 import type { Command } from './command.js';
 import { demo } from './demo.js';
 import { keygen } from './keygen.js';
+import { newProject } from './new.js';
 import { publish } from './publish.js';
 import { release } from './release.js';
 import { rollback } from './rollback.js';
@@ -32,6 +33,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   users,
   cdr,
   chat,
+  new: newProject,
 };
 
 function help(): string {
