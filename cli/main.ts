@@ -6,6 +6,7 @@ import { cdr } from './cdr.js';
 import { chat } from './chat.js';
 import type { Command } from './command.js';
 import { demo } from './demo.js';
+import { dev } from './dev.js';
 import { keygen } from './keygen.js';
 import { newProject } from './new.js';
 import { publish } from './publish.js';
@@ -34,6 +35,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cdr,
   chat,
   new: newProject,
+  dev,
 };
 
 function help(): string {
