@@ -60,15 +60,18 @@ export const dev: Command = {
     try {
       progress(`bundling ${dir} and starting its development domain`);
       const show = (row: Row) => console.log(renderLadder(COLUMNS, [row]).split('\n').slice(1).join('\n'));
+      // The domain's users by name alone: the ladder is narrow.
+      let local = (text: string) => text;
       const domain = await startDevDomain({
         pluginDir,
         dataDir: resolve(values.data ?? join(pluginDir, '.protofly', 'dev')),
         upstream: server?.url ?? values.upstream!,
         port,
         ...(values.domain ? { domain: values.domain } : {}),
-        onRelay: (event) => show(relayRow(event)),
+        onRelay: (event) => show(relayRow(event, local)),
         onPublish: (event) => show(publishRow(event)),
       });
+      local = (text) => text.replaceAll(`user://${domain.domain}/`, '');
       try {
         const d = domain.first.descriptor;
         const chat = (me: string, peer: string) =>
@@ -101,11 +104,11 @@ export const dev: Command = {
   },
 };
 
-function relayRow(e: RelayEvent): Row {
+function relayRow(e: RelayEvent, local: (text: string) => string): Row {
   if (e.kind === 'open') return { note: `#${e.connection} connected` };
   if (e.kind === 'close')
     return { note: `#${e.connection} closed ${e.code}${e.reason ? ` ${e.reason}` : ''}` };
-  const label = `#${e.connection} ${e.data}`;
+  const label = `#${e.connection} ${local(e.data)}`;
   return e.direction === 'out' ? { from: STUB, to: SERVER, label } : { from: SERVER, to: STUB, label };
 }
 
