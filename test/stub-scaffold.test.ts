@@ -151,6 +151,20 @@ describe('a stub project made by protofly new, outside the repository', () => {
       node.runtime.on('version', (e) => versions.push(e));
       return { address, runtime: node.runtime, versions };
     };
+    // A runtime that is no development runtime refuses what the development key signed, though
+    // it allows the loopback endpoints.
+    const careful = createNodeRuntime({
+      policy: { endpoints: { addresses: ['loopback'] } },
+      identity: { address: `user://${domain}/carol`, token: async () => 'token' },
+      catalogues: { [domain!]: catalogue! },
+      dataDir: false,
+    });
+    runtimes.push(careful);
+    const refused = await careful.runtime.conversation(`user://${domain}/bob`).catch((e) => e);
+    expect(refused, String(refused)).toMatchObject({
+      code: 'PF_ERR_POLICY',
+      detail: { policy: 'developmentKeys' },
+    });
     const bob = runtimeOf('bob');
     const alice = runtimeOf('alice');
     await bob.runtime.register();

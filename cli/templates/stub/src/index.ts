@@ -77,7 +77,7 @@ class Line {
       return offer(member, { id: msg.id, type: 'response', from: msg.to, to: msg.from, body: refusal });
     }
     // While the line is down, requests wait in `pending` and go on WELCOME.
-    if (this.welcomed) this.#socket.send(frame);
+    if (this.welcomed) this.#send(frame);
   }
 
   /** An instance stops; the last one closes the line. */
@@ -88,6 +88,16 @@ class Line {
     if (this.members.size > 0) return;
     member.ctx.session.delete('line');
     this.#socket.close(1000, 'done');
+  }
+
+  /** Writes a frame. One a closing socket refuses is not lost: requests wait in `pending`, answers in `answered`. */
+  #send(frame: string): void {
+    try {
+      this.#socket.send(frame);
+    } catch (err) {
+      for (const m of this.members)
+        m.ctx.log.debug('linechat: not sent, the socket is closing', { error: String(err) });
+    }
   }
 
   #connect({ ctx }: Member): StubSocket {
@@ -123,9 +133,9 @@ class Line {
     const members = [...this.members];
     if (to !== members[0]?.ctx.identity.address) return;
     const again = this.answered.get(`${from} ${id}`);
-    if (again) return this.#socket.send(again);
+    if (again) return this.#send(again);
     const member = members.find((m) => m.ctx.peer === from) ?? members.find((m) => m.ctx.peer === undefined);
-    if (!member) return this.#socket.send(`ACK ${id} ${to} ${from} 404`);
+    if (!member) return this.#send(`ACK ${id} ${to} ${from} 404`);
     offer(member, { id, type: 'create', from, to, body: { value: { kind: 'chat', text } } });
   }
 
@@ -133,7 +143,7 @@ class Line {
   #live(member: Member): void {
     if (!member.live) member.ctx.status('live');
     member.live = true;
-    for (const frame of member.pending.values()) this.#socket.send(frame);
+    for (const frame of member.pending.values()) this.#send(frame);
   }
 
   /** The socket closed: every instance is disconnected, and one of them connects again later. */
