@@ -1,5 +1,5 @@
 import type { ConversationBody, Message } from 'protofly';
-import type { Activate, StubContext, StubSocket } from 'protofly/stub';
+import type { Activate, StubContext, StubLog, StubSocket } from 'protofly/stub';
 
 /**
  * A protofly stub for linechat, a made-up line protocol: one text line per WebSocket message.
@@ -90,13 +90,17 @@ class Line {
     this.#socket.close(1000, 'done');
   }
 
+  /** The log of the session's first instance: there is no console in a sandbox. */
+  get #log(): StubLog | undefined {
+    return this.members.values().next().value?.ctx.log;
+  }
+
   /** Writes a frame. One a closing socket refuses is not lost: requests wait in `pending`, answers in `answered`. */
   #send(frame: string): void {
     try {
       this.#socket.send(frame);
     } catch (err) {
-      for (const m of this.members)
-        m.ctx.log.debug('linechat: not sent, the socket is closing', { error: String(err) });
+      this.#log?.debug('linechat: not sent, the socket is closing', { error: String(err) });
     }
   }
 
@@ -124,7 +128,7 @@ class Line {
       const description = code < 300 ? 'OK' : 'not delivered';
       offer(member, { id, type: 'response', from, to, body: { code, description } });
     } else {
-      for (const m of this.members) m.ctx.log.warn('linechat: unknown frame', { frame: data.slice(0, 80) });
+      this.#log?.warn('linechat: unknown frame', { frame: data.slice(0, 80) });
     }
   }
 
