@@ -22,7 +22,7 @@ export const newProject: Command = {
     'Writes into a new or empty folder a TypeScript project for a stub of linechat, a made-up line',
     "protocol (src/index.ts), the protocol's example server (server.ts), its tests against that",
     'server (npm test) and `npm run dev` (protofly dev: a local domain that publishes each save).',
-    'docs/writing-a-stub.md in the protofly repository explains it.',
+    'The guide that explains it ships with the package: node_modules/protofly/docs/writing-a-stub.md.',
     '',
     'Example:',
     '  protofly new stub linechat && cd linechat && npm install && npm test',

@@ -110,6 +110,11 @@ describe('a stub project made by protofly new, outside the repository', () => {
   it('passes its own tests: npm test', async () => {
     const out = await inProject('npm', ['test']);
     expect(out).toMatch(/Tests\s+\d+ passed/);
+    // The guide its README points to came with the package.
+    expect(await readFile(join(project, 'README.md'), 'utf8')).toContain(
+      'node_modules/protofly/docs/writing-a-stub.md',
+    );
+    await readFile(join(project, 'node_modules/protofly/docs/writing-a-stub.md'), 'utf8');
   }, 300_000);
 
   it('runs under protofly dev: a runtime chats through it, and a saved edit is live in both runtimes with no message lost', async () => {
