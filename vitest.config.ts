@@ -1,6 +1,19 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // The stub scaffold (cli/templates/stub/) imports the package by name, as it does once
+  // written out; here that name is the sources, so its own tests run in this suite.
+  resolve: {
+    alias: [
+      { find: /^protofly$/, replacement: fileURLToPath(new URL('entry/node.ts', import.meta.url)) },
+      { find: /^protofly\/stub$/, replacement: fileURLToPath(new URL('entry/stub.ts', import.meta.url)) },
+      {
+        find: /^protofly\/stub\/testing$/,
+        replacement: fileURLToPath(new URL('entry/stub-testing.ts', import.meta.url)),
+      },
+    ],
+  },
   test: {
     include: ['{core,runtime,node,sandbox,plugins,server,entry,cli,test}/**/*.test.ts'],
     // Bounds for a hung test or hook, not expectations: tests wait on events. Start-ups of

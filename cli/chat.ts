@@ -3,13 +3,14 @@ import { parseAddress } from '../core/address.js';
 import { isProtoflyError } from '../core/errors.js';
 import { createNodeRuntime } from '../entry/node-runtime.js';
 import type { Conversation, Incoming } from '../runtime/conversation.js';
+import type { UpdatePolicy } from '../runtime/runtime.js';
 import { type Command, parse, policyOption, progress, required, untilSignal, usageError } from './command.js';
 import { type Login, login } from './login.js';
 
 export const chat: Command = {
   summary: 'chat with a peer from the terminal: what arrives is printed, each line typed is sent',
   usage:
-    'protofly chat --as <user address> <peer address> [--key <home domain.key> | --token-file <file>] [--peer <domain>=<catalogue URL>]... [--policy development|<policy.json>]',
+    'protofly chat --as <user address> <peer address> [--key <home domain.key> | --token-file <file>] [--peer <domain>=<catalogue URL>]... [--policy development|<policy.json>] [--updates pin|new-conversations|live]',
   help: [
     'Options:',
     '  --as <address>       who you are, e.g. user://a.example/alice (required)',
@@ -19,6 +20,8 @@ export const chat: Command = {
     '                       (repeat for each; your home domain too)',
     '  --policy <p>         the runtime policy: development (allows loopback endpoints, for a domain',
     '                       on this machine), or a policy file (default: the safe one)',
+    "  --updates <p>        what a domain's new stub version does: pin, new-conversations (default),",
+    '                       or live (the running conversation moves to it; protofly dev prints this)',
     '',
     'Without --key or --token-file, you log in with your password, taken from PROTOFLY_PASSWORD,',
     "at your home domain's token endpoint.",
@@ -39,6 +42,7 @@ export const chat: Command = {
         'token-file': { type: 'string' },
         peer: { type: 'string', multiple: true },
         policy: { type: 'string' },
+        updates: { type: 'string' },
       },
       'chat',
     );
@@ -56,11 +60,15 @@ export const chat: Command = {
       : tokenFile
         ? { address, tokenFile }
         : { address, password: password as string };
+    const updates = values.updates;
+    if (updates !== undefined && !UPDATE_POLICIES.includes(updates as UpdatePolicy))
+      throw usageError('chat', `--updates must be ${UPDATE_POLICIES.join(', ')}, not '${updates}'`);
     const identity = await login(how);
     const node = createNodeRuntime({
       identity,
       catalogues: catalogues(values.peer ?? []),
       ...(values.policy ? { policy: await policyOption(values.policy, 'chat') } : {}),
+      ...(updates ? { updates: { '*': updates as UpdatePolicy } } : {}),
     });
     try {
       progress(`loading ${parseAddress(peer).domain}'s stub and opening the conversation`);
@@ -77,6 +85,8 @@ export const chat: Command = {
     return 0;
   },
 };
+
+const UPDATE_POLICIES: readonly UpdatePolicy[] = ['pin', 'new-conversations', 'live'];
 
 /** `--peer d=url` options as a catalogue map. */
 function catalogues(peers: readonly string[]): Record<string, string> {

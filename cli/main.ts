@@ -6,7 +6,9 @@ import { cdr } from './cdr.js';
 import { chat } from './chat.js';
 import type { Command } from './command.js';
 import { demo } from './demo.js';
+import { dev } from './dev.js';
 import { keygen } from './keygen.js';
+import { newProject } from './new.js';
 import { publish } from './publish.js';
 import { release } from './release.js';
 import { rollback } from './rollback.js';
@@ -32,6 +34,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   users,
   cdr,
   chat,
+  new: newProject,
+  dev,
 };
 
 function help(): string {

@@ -7,7 +7,13 @@ import { MemoryStore, type Store } from '../core/store.js';
 import { assertValid } from '../core/validate.js';
 import { CatalogueClient, type Fetched, type PluginKind } from './catalogue.js';
 import { assertIntegrity } from './integrity.js';
-import { assertPolicy, type PolicyOption, type ResolvedPolicy, resolvePolicy } from './policy.js';
+import {
+  assertPolicy,
+  assertSigner,
+  type PolicyOption,
+  type ResolvedPolicy,
+  resolvePolicy,
+} from './policy.js';
 import { assertSignature } from './signature.js';
 import type { TrustStore } from './trust.js';
 
@@ -211,6 +217,7 @@ export class Loader {
         await this.catalogue.json(this.catalogue.keysUrl(d.domain), MAX_KEYS_BYTES, `keys of ${d.domain}`)
       ).body;
     });
+    assertSigner(d, trusted, this.#policy);
     await assertSignature(d, trusted.key);
     this.#check(url, 'signature', `Ed25519 by ${trusted.id} (${trusted.how})`);
 

@@ -24,14 +24,17 @@ export const defaultPolicy: RuntimePolicy = Object.freeze({});
 
 /**
  * For tests, demos and a domain on one machine (`protofly serve`, whose stubs reach its node
- * on loopback): the safe default, and loopback addresses allowed for every domain's stubs.
+ * on loopback; `protofly dev`): the safe default, loopback addresses allowed for every domain's
+ * stubs, and descriptors signed by development keys accepted.
  */
 export const developmentPolicy: RuntimePolicy = Object.freeze({
   endpoints: Object.freeze({ addresses: Object.freeze(['loopback'] as AddressClass[]) as AddressClass[] }),
+  developmentKeys: true,
 });
 
 /** A policy with every default filled in. */
 export interface ResolvedPolicy {
+  readonly developmentKeys: boolean;
   readonly hosts: Readonly<Record<string, readonly string[] | undefined>>;
   readonly addresses: ReadonlySet<AddressClass>;
   readonly limits: Readonly<Required<PolicyLimits>>;
@@ -61,6 +64,7 @@ export function resolvePolicy(option: PolicyOption = 'default'): ResolvedPolicy 
   if (!done) {
     assertValid(validateRuntimePolicy, policy, 'runtime policy');
     done = {
+      developmentKeys: policy.developmentKeys ?? false,
       hosts: policy.endpoints?.hosts ?? {},
       addresses: new Set(policy.endpoints?.addresses ?? []),
       limits: { ...DEFAULT_CEILINGS, ...policy.limits },
@@ -105,6 +109,27 @@ export function assertPolicy(
       withinCeiling(descriptor, key, policy.limits[key]);
     }
   }
+}
+
+/**
+ * Checks who signed a descriptor: a development key (`protofly dev`'s, marked in its JWK) only
+ * for a runtime whose policy accepts them, so that a throwaway key never signs for a user's
+ * runtime by mistake.
+ *
+ * @throws ProtoflyError `PF_ERR_POLICY` naming `developmentKeys`.
+ */
+export function assertSigner(
+  descriptor: Descriptor,
+  signer: { readonly id: string; readonly development: boolean },
+  policy: ResolvedPolicy,
+): void {
+  if (!signer.development || policy.developmentKeys) return;
+  throw policyError(
+    'developmentKeys',
+    'signature/keyId',
+    `${idOf(descriptor)} is signed by ${signer.id}, a development key (protofly dev), which this runtime does not accept: a development runtime sets developmentKeys (developmentPolicy)`,
+    { key: signer.id },
+  );
 }
 
 /**

@@ -28,6 +28,8 @@ export interface TrustedKey {
   readonly id: string;
   /** How it came to be trusted. */
   readonly how: 'pinned' | 'recorded' | 'first-use';
+  /** Marked as a development key in its JWK: only a development policy accepts what it signs. */
+  readonly development: boolean;
 }
 
 export class TrustStore {
@@ -138,7 +140,7 @@ export class TrustStore {
       this.#imported.set(cacheKey, key);
     }
     try {
-      return { key: await key, id, how };
+      return { key: await key, id, how, development: jwk.development === true };
     } catch (err) {
       // The schema checks the shape; the platform may still refuse the point (browsers do).
       throw new ProtoflyError(

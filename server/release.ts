@@ -29,7 +29,7 @@ import type { RunningDomain } from './domain.js';
  */
 
 /** common.schema.json#/$defs/pluginName: a name is also a folder of the catalogue. */
-const PLUGIN_NAME = /^[a-z][a-z0-9-]{0,63}$/;
+export const PLUGIN_NAME = /^[a-z][a-z0-9-]{0,63}$/;
 
 /** Where a stub is released: a domain's catalogue directory and its key. */
 export interface ReleaseTarget {

@@ -241,4 +241,33 @@ describe('protofly refuses bad input with one coded line and no process left hal
     );
     expect(version).toMatch(/^PF_ERR_CONFIG: .*empty-data is not a domain data directory/);
   });
+
+  it('new stub into a folder that is not empty, under a name no stub may have, or of something else', async () => {
+    const full = join(dir, 'full');
+    await mkdir(full);
+    await writeFile(join(full, 'notes.txt'), 'mine');
+    expect(refusal(await protofly(['new', 'stub', full]), 1)).toMatch(/^PF_ERR_CONFIG: .*full is not empty/);
+    expect(refusal(await protofly(['new', 'stub', join(dir, 'Line_Chat')]), 2)).toMatch(
+      /^PF_ERR_USAGE: 'Line_Chat' is not a stub name .*--name/,
+    );
+    expect(refusal(await protofly(['new', 'app', join(dir, 'x')]), 2)).toMatch(
+      /^PF_ERR_USAGE: what to make: stub/,
+    );
+  });
+
+  it('dev without a server, on a folder with no stub, or with a server module that has no start()', async () => {
+    expect(refusal(await protofly(['dev', dir]), 2)).toMatch(
+      /^PF_ERR_USAGE: give --server <module> or --upstream/,
+    );
+    expect(refusal(await protofly(['dev', dir, '--upstream', 'http://x/']), 2)).toMatch(
+      /^PF_ERR_USAGE: --upstream must be a ws:\/\/ or wss:\/\/ URL/,
+    );
+    expect(
+      refusal(await protofly(['dev', join(dir, 'nothing'), '--upstream', 'ws://127.0.0.1:9/']), 1),
+    ).toMatch(/^PF_ERR_CONFIG: cannot read manifest .*nothing\/protofly\.json/);
+    const server = await file('no-start.mjs', 'export const begin = () => {};\n');
+    expect(refusal(await protofly(['dev', JSON_WS, '--server', server]), 1)).toMatch(
+      /^PF_ERR_CONFIG: .*no-start\.mjs exports no start\(\)/,
+    );
+  });
 });

@@ -52,6 +52,8 @@ describe('protofly command', { timeout: 120_000 }, () => {
       'users',
       'cdr',
       'chat',
+      'new',
+      'dev',
     ];
     // In-process: what is printed is the point here, not the process.
     const helps: { code: number; stdout: string }[] = [];

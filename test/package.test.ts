@@ -1,10 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installPacked, packProtofly } from './support/packed.js';
 
 /**
  * The package as an app gets it: packed with `npm pack`, installed into a fresh project with no
@@ -82,31 +82,9 @@ beforeAll(async () => {
   app = join(dir, 'app');
   dataDir = join(dir, 'localhost');
   await mkdir(app);
-  // The JavaScript in dist/ is what vitest's global setup built; `prepare` (which builds it
-  // again) is not run, since other tests use dist/ meanwhile. The declarations are emitted here.
-  await run(process.execPath, ['scripts/build.mjs', '--types-only'], { cwd: ROOT });
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
-    cwd: ROOT,
-  });
-  const tarball = join(dir, (JSON.parse(stdout) as { filename: string }[])[0]!.filename);
+  const tarball = await packProtofly(dir);
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-  const install = (network: string) =>
-    run('npm', ['install', tarball, network, '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app });
-  // From npm's cache when everything is there, else from the registry.
-  await install('--offline').catch(() => install('--prefer-offline'));
-  // better-sqlite3 (the CDR backend's) compiles from source on install where no prebuilt binary
-  // is reachable, minutes on a small machine: give it the binary this checkout's `npm ci` built,
-  // for the same version and the same Node.
-  const requireHere = createRequire(join(ROOT, 'package.json'));
-  const requireThere = createRequire(join(app, 'node_modules/protofly/package.json'));
-  const ours = requireHere('better-sqlite3/package.json').version;
-  const theirs = requireThere('better-sqlite3/package.json').version;
-  expect(theirs, 'better-sqlite3 installed for the app is the version this checkout built').toBe(ours);
-  const release = 'build/Release';
-  const built = join(requireHere.resolve('better-sqlite3/package.json'), '..', release);
-  const target = join(requireThere.resolve('better-sqlite3/package.json'), '..', release);
-  await mkdir(target, { recursive: true });
-  await copyFile(join(built, 'better_sqlite3.node'), join(target, 'better_sqlite3.node'));
+  await installPacked(app, [tarball]);
 
   const config = join(dir, 'localhost.yaml');
   await writeFile(

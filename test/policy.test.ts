@@ -18,7 +18,7 @@ import { addressClass } from '../runtime/special-address.js';
 import { TrustStore } from '../runtime/trust.js';
 import { webSocketFactory } from '../sandbox/node/websocket.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
-import { signWith } from '../server/catalogue/keys.js';
+import { generateDomainKey, readDomainKey, signWith } from '../server/catalogue/keys.js';
 import { converse, eventually } from './support/conversation.js';
 import { type TestCatalogue, testCatalogue } from './support/domain-catalogue.js';
 
@@ -135,6 +135,47 @@ describe('endpoints a descriptor may declare', () => {
     await refusedBy('endpoints.addresses', 'constraints/endpoints/2');
     expect((await loader(developmentPolicy).load({ domain: DOMAIN })).descriptor.name).toBe('echo');
     expect((await loader('development').load({ domain: DOMAIN })).descriptor.name).toBe('echo');
+  });
+});
+
+describe('who signed', () => {
+  it('refuses what a development key signed, marked in its file and JWK, unless the policy accepts development keys', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pf-devkey-'));
+    try {
+      const key = await generateDomainKey(DOMAIN, dir, true);
+      expect(key.publicJwk.development).toBe(true);
+      const read = await readDomainKey(join(dir, `${DOMAIN}.key`));
+      expect(read.publicJwk).toEqual(key.publicJwk);
+      // Keys are made unmarked unless asked.
+      expect((await generateDomainKey('c.example', dir)).publicJwk.development).toBeUndefined();
+      const { descriptorFile } = await cat.publish(ECHO, true);
+      const d = JSON.parse(await readFile(descriptorFile, 'utf8'));
+      delete d.signature;
+      d.signature = signWith(key, signingInput(d));
+      await writeFile(descriptorFile, JSON.stringify(d));
+      const signedBy = (policy?: PolicyOption) =>
+        new Loader({
+          trust: new TrustStore({ mode: 'pinned', pinned: { [DOMAIN]: [key.publicJwk] } }),
+          catalogue: new CatalogueClient({ catalogues: { [DOMAIN]: cat.url } }),
+          ...(policy === undefined ? {} : { policy }),
+        }).load({ domain: DOMAIN });
+      const before = cat.packageRequests;
+      const err = await signedBy().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isProtoflyError(err, 'PF_ERR_POLICY'), String(err)).toBe(true);
+      expect((err as ProtoflyError).detail).toMatchObject({
+        policy: 'developmentKeys',
+        field: 'signature/keyId',
+      });
+      expect((err as ProtoflyError).message).toMatch(/a development key \(protofly dev\)/);
+      expect(cat.packageRequests).toBe(before);
+      expect((await signedBy('development')).signedBy).toBe(`${DOMAIN}#${key.publicJwk.kid}`);
+      expect((await signedBy({ developmentKeys: true })).descriptor.name).toBe('echo');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -156,6 +156,10 @@ export interface Ed25519Jwk {
   kid: string;
   use?: 'sig';
   alg?: 'EdDSA' | 'Ed25519';
+  /**
+   * Marks a development key (`protofly dev`, a throwaway key for a plugin being written): what it signs is accepted only by a runtime whose policy sets `developmentKeys`; any other refuses it (PF_ERR_POLICY).
+   */
+  development?: true;
 }
 /**
  * A JSON Web Key Set of a domain's public keys.
@@ -638,9 +642,13 @@ export interface ApiError {
   };
 }
 /**
- * What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]`, for tests, demos and local domains.
+ * What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]` and `developmentKeys`, for tests, demos, local domains and `protofly dev`.
  */
 export interface RuntimePolicy {
+  /**
+   * Accept descriptors signed by a development key (one whose JWK is marked `development`, as `protofly dev` makes for a plugin being written). Default false: a runtime refuses them (PF_ERR_POLICY) unless told it is a development runtime; `developmentPolicy` sets it.
+   */
+  developmentKeys?: boolean;
   endpoints?: EndpointPolicy;
   limits?: PolicyLimits;
   packages?: PackagePolicy;

@@ -3913,7 +3913,7 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
 }
 validate155.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var schema56 = { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } };
-var schema57 = { "title": "Ed25519Jwk", "description": "A public Ed25519 key as a JWK (RFC 8037).", "type": "object", "required": ["kty", "crv", "x", "kid"], "properties": { "kty": { "const": "OKP" }, "crv": { "const": "Ed25519" }, "x": { "type": "string", "pattern": "^[A-Za-z0-9_-]{43}$" }, "kid": { "type": "string", "minLength": 1, "maxLength": 128 }, "use": { "const": "sig" }, "alg": { "enum": ["EdDSA", "Ed25519"] } } };
+var schema57 = { "title": "Ed25519Jwk", "description": "A public Ed25519 key as a JWK (RFC 8037).", "type": "object", "required": ["kty", "crv", "x", "kid"], "properties": { "kty": { "const": "OKP" }, "crv": { "const": "Ed25519" }, "x": { "type": "string", "pattern": "^[A-Za-z0-9_-]{43}$" }, "kid": { "type": "string", "minLength": 1, "maxLength": 128 }, "use": { "const": "sig" }, "alg": { "enum": ["EdDSA", "Ed25519"] }, "development": { "description": "Marks a development key (`protofly dev`, a throwaway key for a plugin being written): what it signs is accepted only by a runtime whose policy sets `developmentKeys`; any other refuses it (PF_ERR_POLICY).", "const": true } } };
 var pattern24 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
 function validate165(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
@@ -4019,6 +4019,18 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
                   } else {
                     var valid0 = true;
                   }
+                  if (valid0) {
+                    if (data.development !== void 0) {
+                      const _errs9 = errors;
+                      if (true !== data.development) {
+                        validate165.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid0 = _errs9 === errors;
+                    } else {
+                      var valid0 = true;
+                    }
+                  }
                 }
               }
             }
@@ -4033,7 +4045,7 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
   validate165.errors = vErrors;
   return errors === 0;
 }
-validate165.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
+validate165.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
 function validate163(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5023,220 +5035,206 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       const _errs1 = errors;
       for (const key0 in data) {
-        if (!(key0 === "endpoints" || key0 === "limits" || key0 === "packages" || key0 === "configurationSchema")) {
+        if (!(key0 === "developmentKeys" || key0 === "endpoints" || key0 === "limits" || key0 === "packages" || key0 === "configurationSchema")) {
           validate171.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
           return false;
           break;
         }
       }
       if (_errs1 === errors) {
-        if (data.endpoints !== void 0) {
-          let data0 = data.endpoints;
+        if (data.developmentKeys !== void 0) {
           const _errs2 = errors;
-          if (errors === _errs2) {
-            if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
-              const _errs4 = errors;
-              for (const key1 in data0) {
-                if (!(key1 === "hosts" || key1 === "addresses")) {
-                  validate171.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
-                  return false;
-                  break;
-                }
-              }
-              if (_errs4 === errors) {
-                if (data0.hosts !== void 0) {
-                  let data1 = data0.hosts;
-                  const _errs5 = errors;
-                  if (errors === _errs5) {
-                    if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
-                      for (const key2 in data1) {
-                        const _errs7 = errors;
-                        if (!validate172(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data1, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
-                          errors = vErrors.length;
-                        }
-                        var valid2 = _errs7 === errors;
-                        if (!valid2) {
-                          const err0 = { instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/propertyNames", keyword: "propertyNames", params: { propertyName: key2 }, message: "property name must be valid" };
-                          if (vErrors === null) {
-                            vErrors = [err0];
-                          } else {
-                            vErrors.push(err0);
-                          }
-                          errors++;
-                          validate171.errors = vErrors;
-                          return false;
-                          break;
-                        }
-                      }
-                      if (valid2) {
-                        for (const key3 in data1) {
-                          let data2 = data1[key3];
-                          const _errs9 = errors;
-                          if (errors === _errs9) {
-                            if (Array.isArray(data2)) {
-                              if (data2.length > 64) {
-                                validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
-                                return false;
-                              } else {
-                                var valid4 = true;
-                                const len0 = data2.length;
-                                for (let i0 = 0; i0 < len0; i0++) {
-                                  const _errs11 = errors;
-                                  if (!validate172(data2[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
-                                    errors = vErrors.length;
-                                  }
-                                  var valid4 = _errs11 === errors;
-                                  if (!valid4) {
-                                    break;
-                                  }
-                                }
-                                if (valid4) {
-                                  let i1 = data2.length;
-                                  let j0;
-                                  if (i1 > 1) {
-                                    outer0: for (; i1--; ) {
-                                      for (j0 = i1; j0--; ) {
-                                        if (func0(data2[i1], data2[j0])) {
-                                          validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
-                                          return false;
-                                          break outer0;
-                                        }
-                                      }
-                                    }
-                                  }
-                                }
-                              }
-                            } else {
-                              validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                              return false;
-                            }
-                          }
-                          var valid3 = _errs9 === errors;
-                          if (!valid3) {
-                            break;
-                          }
-                        }
-                      }
-                    } else {
-                      validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                      return false;
-                    }
-                  }
-                  var valid1 = _errs5 === errors;
-                } else {
-                  var valid1 = true;
-                }
-                if (valid1) {
-                  if (data0.addresses !== void 0) {
-                    let data4 = data0.addresses;
-                    const _errs12 = errors;
-                    if (errors === _errs12) {
-                      if (Array.isArray(data4)) {
-                        var valid6 = true;
-                        const len1 = data4.length;
-                        for (let i2 = 0; i2 < len1; i2++) {
-                          const _errs14 = errors;
-                          if (!validate175(data4[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data4, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
-                            errors = vErrors.length;
-                          }
-                          var valid6 = _errs14 === errors;
-                          if (!valid6) {
-                            break;
-                          }
-                        }
-                        if (valid6) {
-                          let i3 = data4.length;
-                          let j1;
-                          if (i3 > 1) {
-                            outer1: for (; i3--; ) {
-                              for (j1 = i3; j1--; ) {
-                                if (func0(data4[i3], data4[j1])) {
-                                  validate171.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
-                                  return false;
-                                  break outer1;
-                                }
-                              }
-                            }
-                          }
-                        }
-                      } else {
-                        validate171.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                        return false;
-                      }
-                    }
-                    var valid1 = _errs12 === errors;
-                  } else {
-                    var valid1 = true;
-                  }
-                }
-              }
-            } else {
-              validate171.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-              return false;
-            }
+          if (typeof data.developmentKeys !== "boolean") {
+            validate171.errors = [{ instancePath: instancePath + "/developmentKeys", schemaPath: "#/properties/developmentKeys/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+            return false;
           }
           var valid0 = _errs2 === errors;
         } else {
           var valid0 = true;
         }
         if (valid0) {
-          if (data.limits !== void 0) {
-            let data6 = data.limits;
-            const _errs15 = errors;
-            if (errors === _errs15) {
-              if (data6 && typeof data6 == "object" && !Array.isArray(data6)) {
-                const _errs17 = errors;
-                for (const key4 in data6) {
-                  if (!(key4 === "memoryMb" || key4 === "watchdogMs" || key4 === "maxTimers" || key4 === "maxSocketsPerSession" || key4 === "messagesPerSecond")) {
-                    validate171.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+          if (data.endpoints !== void 0) {
+            let data1 = data.endpoints;
+            const _errs4 = errors;
+            if (errors === _errs4) {
+              if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
+                const _errs6 = errors;
+                for (const key1 in data1) {
+                  if (!(key1 === "hosts" || key1 === "addresses")) {
+                    validate171.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                     return false;
                     break;
                   }
                 }
-                if (_errs17 === errors) {
-                  if (data6.memoryMb !== void 0) {
-                    let data7 = data6.memoryMb;
-                    const _errs18 = errors;
-                    if (!(typeof data7 == "number" && (!(data7 % 1) && !isNaN(data7)) && isFinite(data7))) {
-                      validate171.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                      return false;
-                    }
-                    if (errors === _errs18) {
-                      if (typeof data7 == "number" && isFinite(data7)) {
-                        if (data7 > 4096 || isNaN(data7)) {
-                          validate171.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
-                          return false;
-                        } else {
-                          if (data7 < 8 || isNaN(data7)) {
-                            validate171.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                if (_errs6 === errors) {
+                  if (data1.hosts !== void 0) {
+                    let data2 = data1.hosts;
+                    const _errs7 = errors;
+                    if (errors === _errs7) {
+                      if (data2 && typeof data2 == "object" && !Array.isArray(data2)) {
+                        for (const key2 in data2) {
+                          const _errs9 = errors;
+                          if (!validate172(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data2, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+                            errors = vErrors.length;
+                          }
+                          var valid2 = _errs9 === errors;
+                          if (!valid2) {
+                            const err0 = { instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/propertyNames", keyword: "propertyNames", params: { propertyName: key2 }, message: "property name must be valid" };
+                            if (vErrors === null) {
+                              vErrors = [err0];
+                            } else {
+                              vErrors.push(err0);
+                            }
+                            errors++;
+                            validate171.errors = vErrors;
                             return false;
+                            break;
                           }
                         }
+                        if (valid2) {
+                          for (const key3 in data2) {
+                            let data3 = data2[key3];
+                            const _errs11 = errors;
+                            if (errors === _errs11) {
+                              if (Array.isArray(data3)) {
+                                if (data3.length > 64) {
+                                  validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                  return false;
+                                } else {
+                                  var valid4 = true;
+                                  const len0 = data3.length;
+                                  for (let i0 = 0; i0 < len0; i0++) {
+                                    const _errs13 = errors;
+                                    if (!validate172(data3[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data3, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+                                      errors = vErrors.length;
+                                    }
+                                    var valid4 = _errs13 === errors;
+                                    if (!valid4) {
+                                      break;
+                                    }
+                                  }
+                                  if (valid4) {
+                                    let i1 = data3.length;
+                                    let j0;
+                                    if (i1 > 1) {
+                                      outer0: for (; i1--; ) {
+                                        for (j0 = i1; j0--; ) {
+                                          if (func0(data3[i1], data3[j0])) {
+                                            validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                            return false;
+                                            break outer0;
+                                          }
+                                        }
+                                      }
+                                    }
+                                  }
+                                }
+                              } else {
+                                validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                return false;
+                              }
+                            }
+                            var valid3 = _errs11 === errors;
+                            if (!valid3) {
+                              break;
+                            }
+                          }
+                        }
+                      } else {
+                        validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        return false;
                       }
                     }
-                    var valid8 = _errs18 === errors;
+                    var valid1 = _errs7 === errors;
                   } else {
-                    var valid8 = true;
+                    var valid1 = true;
                   }
-                  if (valid8) {
-                    if (data6.watchdogMs !== void 0) {
-                      let data8 = data6.watchdogMs;
+                  if (valid1) {
+                    if (data1.addresses !== void 0) {
+                      let data5 = data1.addresses;
+                      const _errs14 = errors;
+                      if (errors === _errs14) {
+                        if (Array.isArray(data5)) {
+                          var valid6 = true;
+                          const len1 = data5.length;
+                          for (let i2 = 0; i2 < len1; i2++) {
+                            const _errs16 = errors;
+                            if (!validate175(data5[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data5, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+                              errors = vErrors.length;
+                            }
+                            var valid6 = _errs16 === errors;
+                            if (!valid6) {
+                              break;
+                            }
+                          }
+                          if (valid6) {
+                            let i3 = data5.length;
+                            let j1;
+                            if (i3 > 1) {
+                              outer1: for (; i3--; ) {
+                                for (j1 = i3; j1--; ) {
+                                  if (func0(data5[i3], data5[j1])) {
+                                    validate171.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
+                                    return false;
+                                    break outer1;
+                                  }
+                                }
+                              }
+                            }
+                          }
+                        } else {
+                          validate171.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          return false;
+                        }
+                      }
+                      var valid1 = _errs14 === errors;
+                    } else {
+                      var valid1 = true;
+                    }
+                  }
+                }
+              } else {
+                validate171.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            var valid0 = _errs4 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.limits !== void 0) {
+              let data7 = data.limits;
+              const _errs17 = errors;
+              if (errors === _errs17) {
+                if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
+                  const _errs19 = errors;
+                  for (const key4 in data7) {
+                    if (!(key4 === "memoryMb" || key4 === "watchdogMs" || key4 === "maxTimers" || key4 === "maxSocketsPerSession" || key4 === "messagesPerSecond")) {
+                      validate171.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs19 === errors) {
+                    if (data7.memoryMb !== void 0) {
+                      let data8 = data7.memoryMb;
                       const _errs20 = errors;
                       if (!(typeof data8 == "number" && (!(data8 % 1) && !isNaN(data8)) && isFinite(data8))) {
-                        validate171.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                        validate171.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                         return false;
                       }
                       if (errors === _errs20) {
                         if (typeof data8 == "number" && isFinite(data8)) {
-                          if (data8 > 6e5 || isNaN(data8)) {
-                            validate171.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                          if (data8 > 4096 || isNaN(data8)) {
+                            validate171.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
                             return false;
                           } else {
-                            if (data8 < 100 || isNaN(data8)) {
-                              validate171.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                            if (data8 < 8 || isNaN(data8)) {
+                              validate171.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
                               return false;
                             }
                           }
@@ -5247,21 +5245,21 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                       var valid8 = true;
                     }
                     if (valid8) {
-                      if (data6.maxTimers !== void 0) {
-                        let data9 = data6.maxTimers;
+                      if (data7.watchdogMs !== void 0) {
+                        let data9 = data7.watchdogMs;
                         const _errs22 = errors;
                         if (!(typeof data9 == "number" && (!(data9 % 1) && !isNaN(data9)) && isFinite(data9))) {
-                          validate171.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate171.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs22) {
                           if (typeof data9 == "number" && isFinite(data9)) {
-                            if (data9 > 1e5 || isNaN(data9)) {
-                              validate171.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                            if (data9 > 6e5 || isNaN(data9)) {
+                              validate171.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                               return false;
                             } else {
-                              if (data9 < 0 || isNaN(data9)) {
-                                validate171.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                              if (data9 < 100 || isNaN(data9)) {
+                                validate171.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                                 return false;
                               }
                             }
@@ -5272,21 +5270,21 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                         var valid8 = true;
                       }
                       if (valid8) {
-                        if (data6.maxSocketsPerSession !== void 0) {
-                          let data10 = data6.maxSocketsPerSession;
+                        if (data7.maxTimers !== void 0) {
+                          let data10 = data7.maxTimers;
                           const _errs24 = errors;
                           if (!(typeof data10 == "number" && (!(data10 % 1) && !isNaN(data10)) && isFinite(data10))) {
-                            validate171.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate171.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs24) {
                             if (typeof data10 == "number" && isFinite(data10)) {
-                              if (data10 > 1024 || isNaN(data10)) {
-                                validate171.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                              if (data10 > 1e5 || isNaN(data10)) {
+                                validate171.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
                                 return false;
                               } else {
                                 if (data10 < 0 || isNaN(data10)) {
-                                  validate171.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                  validate171.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                   return false;
                                 }
                               }
@@ -5297,21 +5295,21 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                           var valid8 = true;
                         }
                         if (valid8) {
-                          if (data6.messagesPerSecond !== void 0) {
-                            let data11 = data6.messagesPerSecond;
+                          if (data7.maxSocketsPerSession !== void 0) {
+                            let data11 = data7.maxSocketsPerSession;
                             const _errs26 = errors;
                             if (!(typeof data11 == "number" && (!(data11 % 1) && !isNaN(data11)) && isFinite(data11))) {
-                              validate171.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate171.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs26) {
                               if (typeof data11 == "number" && isFinite(data11)) {
-                                if (data11 > 1e6 || isNaN(data11)) {
-                                  validate171.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
+                                if (data11 > 1024 || isNaN(data11)) {
+                                  validate171.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
                                   return false;
                                 } else {
-                                  if (data11 < 1 || isNaN(data11)) {
-                                    validate171.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                  if (data11 < 0 || isNaN(data11)) {
+                                    validate171.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                     return false;
                                   }
                                 }
@@ -5321,162 +5319,162 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                           } else {
                             var valid8 = true;
                           }
-                        }
-                      }
-                    }
-                  }
-                }
-              } else {
-                validate171.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                return false;
-              }
-            }
-            var valid0 = _errs15 === errors;
-          } else {
-            var valid0 = true;
-          }
-          if (valid0) {
-            if (data.packages !== void 0) {
-              let data12 = data.packages;
-              const _errs28 = errors;
-              if (errors === _errs28) {
-                if (data12 && typeof data12 == "object" && !Array.isArray(data12)) {
-                  const _errs30 = errors;
-                  for (const key5 in data12) {
-                    if (!(key5 === "origins")) {
-                      validate171.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
-                      return false;
-                      break;
-                    }
-                  }
-                  if (_errs30 === errors) {
-                    if (data12.origins !== void 0) {
-                      let data13 = data12.origins;
-                      const _errs31 = errors;
-                      if (errors === _errs31) {
-                        if (Array.isArray(data13)) {
-                          if (data13.length > 64) {
-                            validate171.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
-                            return false;
-                          } else {
-                            var valid10 = true;
-                            const len2 = data13.length;
-                            for (let i4 = 0; i4 < len2; i4++) {
-                              let data14 = data13[i4];
-                              const _errs33 = errors;
-                              if (errors === _errs33) {
-                                if (typeof data14 === "string") {
-                                  if (func1(data14) > 2048) {
-                                    validate171.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                          if (valid8) {
+                            if (data7.messagesPerSecond !== void 0) {
+                              let data12 = data7.messagesPerSecond;
+                              const _errs28 = errors;
+                              if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
+                                validate171.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                return false;
+                              }
+                              if (errors === _errs28) {
+                                if (typeof data12 == "number" && isFinite(data12)) {
+                                  if (data12 > 1e6 || isNaN(data12)) {
+                                    validate171.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
                                     return false;
                                   } else {
-                                    if (!pattern27.test(data14)) {
-                                      validate171.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
+                                    if (data12 < 1 || isNaN(data12)) {
+                                      validate171.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                       return false;
                                     }
                                   }
-                                } else {
-                                  validate171.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                                  return false;
                                 }
                               }
-                              var valid10 = _errs33 === errors;
-                              if (!valid10) {
-                                break;
-                              }
-                            }
-                            if (valid10) {
-                              let i5 = data13.length;
-                              let j2;
-                              if (i5 > 1) {
-                                const indices0 = {};
-                                for (; i5--; ) {
-                                  let item0 = data13[i5];
-                                  if (typeof item0 !== "string") {
-                                    continue;
-                                  }
-                                  if (typeof indices0[item0] == "number") {
-                                    j2 = indices0[item0];
-                                    validate171.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i5, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)" }];
-                                    return false;
-                                    break;
-                                  }
-                                  indices0[item0] = i5;
-                                }
-                              }
+                              var valid8 = _errs28 === errors;
+                            } else {
+                              var valid8 = true;
                             }
                           }
-                        } else {
-                          validate171.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                          return false;
                         }
                       }
                     }
                   }
                 } else {
-                  validate171.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate171.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
-              var valid0 = _errs28 === errors;
+              var valid0 = _errs17 === errors;
             } else {
               var valid0 = true;
             }
             if (valid0) {
-              if (data.configurationSchema !== void 0) {
-                let data15 = data.configurationSchema;
-                const _errs35 = errors;
-                if (errors === _errs35) {
-                  if (data15 && typeof data15 == "object" && !Array.isArray(data15)) {
-                    const _errs37 = errors;
-                    for (const key6 in data15) {
-                      if (!(key6 === "maxBytes" || key6 === "maxDepth")) {
-                        validate171.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+              if (data.packages !== void 0) {
+                let data13 = data.packages;
+                const _errs30 = errors;
+                if (errors === _errs30) {
+                  if (data13 && typeof data13 == "object" && !Array.isArray(data13)) {
+                    const _errs32 = errors;
+                    for (const key5 in data13) {
+                      if (!(key5 === "origins")) {
+                        validate171.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                         return false;
                         break;
                       }
                     }
-                    if (_errs37 === errors) {
-                      if (data15.maxBytes !== void 0) {
-                        let data16 = data15.maxBytes;
-                        const _errs38 = errors;
-                        if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
-                          validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                          return false;
-                        }
-                        if (errors === _errs38) {
-                          if (typeof data16 == "number" && isFinite(data16)) {
-                            if (data16 > 1048576 || isNaN(data16)) {
-                              validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
+                    if (_errs32 === errors) {
+                      if (data13.origins !== void 0) {
+                        let data14 = data13.origins;
+                        const _errs33 = errors;
+                        if (errors === _errs33) {
+                          if (Array.isArray(data14)) {
+                            if (data14.length > 64) {
+                              validate171.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                               return false;
                             } else {
-                              if (data16 < 2 || isNaN(data16)) {
-                                validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
-                                return false;
+                              var valid10 = true;
+                              const len2 = data14.length;
+                              for (let i4 = 0; i4 < len2; i4++) {
+                                let data15 = data14[i4];
+                                const _errs35 = errors;
+                                if (errors === _errs35) {
+                                  if (typeof data15 === "string") {
+                                    if (func1(data15) > 2048) {
+                                      validate171.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                      return false;
+                                    } else {
+                                      if (!pattern27.test(data15)) {
+                                        validate171.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
+                                        return false;
+                                      }
+                                    }
+                                  } else {
+                                    validate171.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                    return false;
+                                  }
+                                }
+                                var valid10 = _errs35 === errors;
+                                if (!valid10) {
+                                  break;
+                                }
+                              }
+                              if (valid10) {
+                                let i5 = data14.length;
+                                let j2;
+                                if (i5 > 1) {
+                                  const indices0 = {};
+                                  for (; i5--; ) {
+                                    let item0 = data14[i5];
+                                    if (typeof item0 !== "string") {
+                                      continue;
+                                    }
+                                    if (typeof indices0[item0] == "number") {
+                                      j2 = indices0[item0];
+                                      validate171.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i5, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)" }];
+                                      return false;
+                                      break;
+                                    }
+                                    indices0[item0] = i5;
+                                  }
+                                }
                               }
                             }
+                          } else {
+                            validate171.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            return false;
                           }
                         }
-                        var valid12 = _errs38 === errors;
-                      } else {
-                        var valid12 = true;
                       }
-                      if (valid12) {
-                        if (data15.maxDepth !== void 0) {
-                          let data17 = data15.maxDepth;
+                    }
+                  } else {
+                    validate171.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                    return false;
+                  }
+                }
+                var valid0 = _errs30 === errors;
+              } else {
+                var valid0 = true;
+              }
+              if (valid0) {
+                if (data.configurationSchema !== void 0) {
+                  let data16 = data.configurationSchema;
+                  const _errs37 = errors;
+                  if (errors === _errs37) {
+                    if (data16 && typeof data16 == "object" && !Array.isArray(data16)) {
+                      const _errs39 = errors;
+                      for (const key6 in data16) {
+                        if (!(key6 === "maxBytes" || key6 === "maxDepth")) {
+                          validate171.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                          return false;
+                          break;
+                        }
+                      }
+                      if (_errs39 === errors) {
+                        if (data16.maxBytes !== void 0) {
+                          let data17 = data16.maxBytes;
                           const _errs40 = errors;
                           if (!(typeof data17 == "number" && (!(data17 % 1) && !isNaN(data17)) && isFinite(data17))) {
-                            validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs40) {
                             if (typeof data17 == "number" && isFinite(data17)) {
-                              if (data17 > 64 || isNaN(data17)) {
-                                validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                              if (data17 > 1048576 || isNaN(data17)) {
+                                validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
                                 return false;
                               } else {
-                                if (data17 < 1 || isNaN(data17)) {
-                                  validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                if (data17 < 2 || isNaN(data17)) {
+                                  validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
                                   return false;
                                 }
                               }
@@ -5486,16 +5484,42 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                         } else {
                           var valid12 = true;
                         }
+                        if (valid12) {
+                          if (data16.maxDepth !== void 0) {
+                            let data18 = data16.maxDepth;
+                            const _errs42 = errors;
+                            if (!(typeof data18 == "number" && (!(data18 % 1) && !isNaN(data18)) && isFinite(data18))) {
+                              validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              return false;
+                            }
+                            if (errors === _errs42) {
+                              if (typeof data18 == "number" && isFinite(data18)) {
+                                if (data18 > 64 || isNaN(data18)) {
+                                  validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                                  return false;
+                                } else {
+                                  if (data18 < 1 || isNaN(data18)) {
+                                    validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                    return false;
+                                  }
+                                }
+                              }
+                            }
+                            var valid12 = _errs42 === errors;
+                          } else {
+                            var valid12 = true;
+                          }
+                        }
                       }
+                    } else {
+                      validate171.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      return false;
                     }
-                  } else {
-                    validate171.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                    return false;
                   }
+                  var valid0 = _errs37 === errors;
+                } else {
+                  var valid0 = true;
                 }
-                var valid0 = _errs35 === errors;
-              } else {
-                var valid0 = true;
               }
             }
           }
@@ -5646,6 +5670,18 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
                   } else {
                     var valid0 = true;
                   }
+                  if (valid0) {
+                    if (data.development !== void 0) {
+                      const _errs9 = errors;
+                      if (true !== data.development) {
+                        validate179.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid0 = _errs9 === errors;
+                    } else {
+                      var valid0 = true;
+                    }
+                  }
                 }
               }
             }
@@ -5660,7 +5696,7 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
   validate179.errors = vErrors;
   return errors === 0;
 }
-validate179.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true }, "dynamicProps": false, "dynamicItems": false };
+validate179.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
 function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;

@@ -14,14 +14,18 @@ export interface DomainKey {
   readonly publicJwk: Ed25519Jwk;
 }
 
-/** The public JWK of a private key, with its RFC 7638 thumbprint as `kid`. */
-export async function publicJwkOf(privateKey: KeyObject): Promise<Ed25519Jwk> {
+/**
+ * The public JWK of a private key, with its RFC 7638 thumbprint as `kid`; marked `development`
+ * for a development key (only a development policy accepts what it signs).
+ */
+export async function publicJwkOf(privateKey: KeyObject, development = false): Promise<Ed25519Jwk> {
   const { kty, crv, x } = createPublicKey(privateKey).export({ format: 'jwk' });
   if (kty !== 'OKP' || crv !== 'Ed25519' || !x) {
     throw new ProtoflyError('PF_ERR_CONFIG', `key is ${crv ?? kty}, not Ed25519`, { kty, crv });
   }
   const kid = await calculateJwkThumbprint({ kty, crv, x });
-  return { kty: 'OKP', crv: 'Ed25519', x, kid, use: 'sig', alg: 'EdDSA' };
+  const jwk: Ed25519Jwk = { kty: 'OKP', crv: 'Ed25519', x, kid, use: 'sig', alg: 'EdDSA' };
+  return development ? { ...jwk, development: true } : jwk;
 }
 
 /**
@@ -29,25 +33,29 @@ export async function publicJwkOf(privateKey: KeyObject): Promise<Ed25519Jwk> {
  * which PEM readers skip. The domain travels with the key, whatever the file is called.
  */
 const DOMAIN_LINE = /^protofly-domain: *(\S+) *$/m;
+/** The line that marks a development key (`protofly dev`), beside the domain's. */
+const DEVELOPMENT_LINE = 'protofly-key: development';
 
 /**
  * `protofly keygen`: writes `<dir>/<domain>.key` (PKCS#8 PEM naming its domain, mode 0600) and
- * `<dir>/<domain>.pub.jwk`. Refuses to overwrite an existing key.
+ * `<dir>/<domain>.pub.jwk`. Refuses to overwrite an existing key. A `development` key
+ * (`protofly dev`'s) says so in its file and its JWK.
  */
 export async function generateDomainKey(
   domain: string,
   dir: string,
+  development = false,
 ): Promise<DomainKey & { files: string[] }> {
   domainOf(`domain://${domain}`); // throws PF_ERR_ADDRESS for a malformed domain
   const { privateKey } = generateKeyPairSync('ed25519');
-  const publicJwk = await publicJwkOf(privateKey);
+  const publicJwk = await publicJwkOf(privateKey, development);
   await mkdir(dir, { recursive: true });
   const keyFile = join(dir, `${domain}.key`);
   const jwkFile = join(dir, `${domain}.pub.jwk`);
   try {
     await writeFile(
       keyFile,
-      `protofly-domain: ${domain}\n${privateKey.export({ format: 'pem', type: 'pkcs8' })}`,
+      `protofly-domain: ${domain}\n${development ? `${DEVELOPMENT_LINE}\n` : ''}${privateKey.export({ format: 'pem', type: 'pkcs8' })}`,
       {
         mode: 0o600,
         flag: 'wx',
@@ -86,7 +94,8 @@ export async function readDomainKey(file: string, domain?: string): Promise<Doma
       { cause: err },
     );
   }
-  const named = DOMAIN_LINE.exec(pem.slice(0, Math.max(0, pem.indexOf('-----BEGIN'))))?.[1];
+  const preamble = pem.slice(0, Math.max(0, pem.indexOf('-----BEGIN')));
+  const named = DOMAIN_LINE.exec(preamble)?.[1];
   if (named && domain && named !== domain) {
     throw new ProtoflyError('PF_ERR_CONFIG', `key ${file} is the key of ${named}, not of ${domain}`, {
       file,
@@ -117,7 +126,8 @@ export async function readDomainKey(file: string, domain?: string): Promise<Doma
       file,
     });
   }
-  return { domain: of, privateKey, publicJwk: await publicJwkOf(privateKey) };
+  const development = preamble.split('\n').some((l) => l.trim() === DEVELOPMENT_LINE);
+  return { domain: of, privateKey, publicJwk: await publicJwkOf(privateKey, development) };
 }
 
 /** Signs `input` (a descriptor's JCS bytes) with a domain key. */

@@ -57,6 +57,12 @@ export interface CatalogueServerOptions {
   readonly heartbeatMs?: number;
   /** Where failures are logged. Default: pino, named `catalogue`. */
   readonly log?: Logger;
+  /**
+   * Count prerelease versions (`0.1.0-dev.3`) as versions a range matches, the newest first: a
+   * development catalogue's (`protofly dev`). Default false: a domain's prereleases are served
+   * only when asked for by a range that names one.
+   */
+  readonly prereleases?: boolean;
 }
 
 export interface CatalogueServer {
@@ -81,6 +87,7 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
   const { dir } = options;
   const log = options.log ?? pino({ name: 'catalogue' });
   const maxAge = options.descriptorMaxAge ?? 10;
+  const prereleases = options.prereleases ?? false;
   // Descriptors of a version and packages never change once written: read each once.
   const immutable = new Map<string, Body>();
   let cachedBytes = 0;
@@ -151,7 +158,7 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
     if (semver.validRange(range) === null) {
       throw new ProtoflyError('PF_ERR_SCHEMA', `version '${range}' is not a semver range`);
     }
-    const version = semver.maxSatisfying(all, range, { includePrerelease: false }) ?? undefined;
+    const version = semver.maxSatisfying(all, range, { includePrerelease: prereleases }) ?? undefined;
     if (!version)
       throw new ProtoflyError('PF_ERR_NOT_FOUND', `no version of ${kind} '${name}' satisfies ${range}`);
     const body = await readImmutable(layout.descriptor(dir, kind, name, version));
