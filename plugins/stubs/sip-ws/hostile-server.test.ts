@@ -159,7 +159,7 @@ describe('sip-ws facing a misbehaving SIP server', () => {
     );
     server.send(request('BYE', 'nodialog'));
     server.send(request('SUBSCRIBE', 'unknown', ['Event: presence']));
-    server.send(request('INVITE', 'needs100rel', ['Require: 100rel', 'Contact: <sip:dave@h.invalid>']));
+    server.send(request('INVITE', 'needsext', ['Require: x-teleport', 'Contact: <sip:dave@h.invalid>']));
     server.send(request('INVITE', 'nosdp', ['Contact: <sip:dave@h.invalid>']));
     server.send(request('MESSAGE', 'binary', ['Content-Type: application/octet-stream'], 'xx'));
     server.send(
@@ -168,7 +168,7 @@ describe('sip-ws facing a misbehaving SIP server', () => {
     server.send(request('OPTIONS', 'options'));
     expect(await answered(server, 'nodialog')).toBe(481);
     expect(await answered(server, 'unknown')).toBe(405);
-    expect(await answered(server, 'needs100rel')).toBe(420);
+    expect(await answered(server, 'needsext')).toBe(420);
     expect(await answered(server, 'nosdp')).toBe(488);
     expect(await answered(server, 'binary')).toBe(415);
     expect(await answered(server, 'badcontact')).toBe(400);

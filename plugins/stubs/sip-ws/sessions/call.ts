@@ -8,23 +8,27 @@ import {
   FROM,
   Headers,
   MAX_FORWARDS,
-  RECORD_ROUTE,
+  type MediaType,
+  REQUIRE,
   ROUTE,
   type SipMessage,
   SipRequest,
-  SipResponse,
+  type SipResponse,
+  SUPPORTED as SUPPORTED_HEADER,
   TO,
   VIA,
 } from '../message/index.js';
-import type { InviteServerTransaction } from '../transactions/invite-server-transaction.js';
+import { InviteServerTransaction } from '../transactions/invite-server-transaction.js';
 import type { ServerTransaction } from '../transactions/transaction-layer.js';
-import { newTag } from '../user-agent-core/identifiers.js';
-import { createResponse, withTag } from '../user-agent-core/responses.js';
+import { newTag, randomInt } from '../user-agent-core/identifiers.js';
+import { ReliableProvisionals } from '../user-agent-core/reliable-provisionals.js';
+import { createResponse, type ResponseOptions, SUPPORTED, withTag } from '../user-agent-core/responses.js';
 import { sipUriOf } from './addresses.js';
-import { codeOf, sipStatusOf } from './codes.js';
+import { answerWith, sipStatusOf } from './codes.js';
+import { DEFAULT_DTMF_MS, DTMF_RELAY, formatDtmfRelay, parseDtmfRelay } from './dtmf.js';
 import type { AppRequest, SessionHost } from './session-host.js';
 
-const SDP = { type: 'application', subtype: 'sdp', params: new Map() };
+const SDP: MediaType = { type: 'application', subtype: 'sdp', params: new Map() };
 
 /** The SDP a message carries, when it carries one (RFC 3264 offer or answer). */
 export function sdpOf(message: SipMessage): string | undefined {
@@ -36,11 +40,24 @@ export function sdpOf(message: SipMessage): string | undefined {
 /**
  * One call: an INVITE dialog (RFC 3261 §13-15) carrying an SDP offer/answer (RFC 3264),
  * spoken to the app as canonical call bodies under one `callId`. The two roles are
- * {@link OutgoingCall} and {@link IncomingCall}; what a dialog does in either is here.
+ * {@link OutgoingCall} and {@link IncomingCall}; what a dialog does in either is here:
+ *
+ * - renegotiation (RFC 3264 §8): the app's `update` is a re-INVITE (RFC 3311 §5.1: "it is
+ *   RECOMMENDED that a re-INVITE be used instead" of UPDATE in a confirmed dialog), whose 2xx
+ *   is the app's `answer` and whose refusal a `reject` that leaves the call as it was; a
+ *   re-INVITE or UPDATE with an offer is the app's `update`, its `answer` the 2xx with SDP, its
+ *   `reject` the refusal. One offer at a time (§14, RFC 3311 §5.2): glare is 491, and our
+ *   re-INVITE refused 491 goes once more after §14.1's random wait.
+ * - DTMF: the app's `dtmf` is one INFO per key (application/dtmf-relay); such an INFO is the
+ *   app's `dtmf`.
  */
 export abstract class Call {
   dialog: Dialog | undefined;
   ended = false;
+  /** The far side's offer (re-INVITE or UPDATE) the app has not answered yet. */
+  #offered: { readonly transaction: ServerTransaction; readonly request: SipRequest } | undefined;
+  /** The app's offer (re-INVITE) not yet answered by the far side. */
+  #offering: { readonly app: AppRequest; readonly sdp: string; retried: boolean } | undefined;
 
   constructor(
     protected readonly host: SessionHost,
@@ -55,6 +72,9 @@ export abstract class Call {
   /** The app ends the call (a canonical `bye`); `app` is answered once it is over, if given. */
   abstract hangUp(app?: AppRequest): void;
 
+  /** Whether the call is answered (its dialog confirmed). */
+  protected abstract get confirmed(): boolean;
+
   /** §15.1.2, §14: a request within the call's dialog. */
   receive(transaction: ServerTransaction, request: SipRequest): void {
     const respond = (status: number) => transaction.respond(createResponse(request, status));
@@ -64,13 +84,90 @@ export abstract class Call {
         this.tell({ kind: 'bye', callId: this.callId });
         return this.end();
       case 'INVITE':
-        // §14.2: a re-INVITE this side cannot take leaves the session as it was.
-        return respond(488);
+      case 'UPDATE':
+        return this.#reoffered(transaction, request);
+      case 'INFO':
+        return this.#info(transaction, request);
+      case 'PRACK':
+        return this.prack(transaction, request);
       case 'OPTIONS':
         return respond(200);
       default:
         return respond(405);
     }
+  }
+
+  /** RFC 3262 §3: a PRACK; only a call that sent reliable provisional responses takes one. */
+  protected prack(transaction: ServerTransaction, request: SipRequest): void {
+    transaction.respond(createResponse(request, 481));
+  }
+
+  /** The app's new offer in the established call: a re-INVITE. */
+  renegotiate(app: AppRequest, sdp: string): void {
+    if (this.ended || !this.confirmed || !this.dialog)
+      return app.respond(409, `call ${this.callId} is not established`);
+    if (this.#offered || this.#offering)
+      return app.respond(491, `call ${this.callId} has an offer waiting for its answer`);
+    this.#offering = { app, sdp, retried: false };
+    this.#reinvite();
+  }
+
+  /** The app's SDP answer: to the far side's pending offer when there is one. */
+  answer(app: AppRequest, sdp: string): void {
+    const offered = this.#offered;
+    if (!offered || this.ended) return this.answerCall(app, sdp);
+    this.#offered = undefined;
+    const res = createResponse(offered.request, 200, {
+      contact: this.host.contact,
+      body: { type: SDP, text: sdp },
+    });
+    if (offered.transaction instanceof InviteServerTransaction) {
+      this.host.core.accept(offered.transaction, res, this.dialog!, () => this.#noAck());
+    } else {
+      offered.transaction.respond(res);
+    }
+    app.respond(200);
+  }
+
+  /** The answer to the call's first offer (an incoming call's); the base has none to answer. */
+  protected answerCall(app: AppRequest, _sdp: string): void {
+    app.respond(404, `no offer waits for an answer in call ${this.callId}`);
+  }
+
+  /** The app's `reject`: of the far side's pending offer (the call stays as it was), else of the call. */
+  reject(app: AppRequest, code: number): void {
+    const offered = this.#offered;
+    if (!offered) return this.rejectCall(app, code);
+    this.#offered = undefined;
+    offered.transaction.respond(createResponse(offered.request, code));
+    app.respond(200);
+  }
+
+  /** The app refuses the call itself: the caller's side hangs up. */
+  protected rejectCall(app: AppRequest, _code: number): void {
+    this.hangUp(app);
+  }
+
+  /** The app's `dtmf`: one INFO per key, in order; answered once the last is, or with the first failure. */
+  dtmf(app: AppRequest, digits: string, duration = DEFAULT_DTMF_MS): void {
+    if (this.ended || !this.confirmed || !this.dialog)
+      return app.respond(409, `call ${this.callId} is not established`);
+    const next = (i: number): void => {
+      if (i === digits.length) return app.respond(200);
+      if (this.ended || !this.dialog) return app.respond(409, `call ${this.callId} ended`);
+      const info = withBody(
+        this.dialog.request('INFO', undefined),
+        DTMF_RELAY,
+        formatDtmfRelay(digits[i]!, duration),
+      );
+      this.#send(info, (res) => {
+        if (res.status < 200) return;
+        if (res.status < 300) return next(i + 1);
+        this.#failed(res);
+        answerWith(app, res);
+      });
+    };
+    next(0);
   }
 
   /** §15.1.1: sends BYE in the dialog; the app's request is answered by the BYE's final response. */
@@ -80,8 +177,9 @@ export abstract class Call {
     if (!dialog) return app?.respond(200);
     this.host.core.send(dialog.request('BYE', undefined), (res) => {
       // 481: the far side had ended it already; over either way.
-      if (res.status >= 200)
-        app?.respond(res.status === 481 ? 200 : codeOf(res.status), `${res.status} ${res.reason}`);
+      if (res.status < 200) return;
+      if (res.status === 481) app?.respond(200);
+      else if (app) answerWith(app, res);
     });
   }
 
@@ -93,8 +191,143 @@ export abstract class Call {
   protected end(): void {
     if (this.ended) return;
     this.ended = true;
+    // §15.1.2: "It is RECOMMENDED that a 487 (Request Terminated) response be generated to those pending requests."
+    if (this.#offered) this.#offered.transaction.respond(createResponse(this.#offered.request, 487));
+    this.#offered = undefined;
+    this.#offering?.app.respond(409, `call ${this.callId} ended`);
+    this.#offering = undefined;
     if (this.dialog) this.host.core.forget(this.dialog);
     this.onEnded(this);
+  }
+
+  /** §9.2: a CANCEL for `transaction`, a re-INVITE of this call: 487, the session stays as it was. */
+  cancelledOffer(transaction: ServerTransaction): void {
+    if (this.#offered?.transaction !== transaction) return;
+    this.#offered = undefined;
+    transaction.respond(createResponse(transaction.request, 487));
+  }
+
+  /** §14.2, RFC 3311 §5.2: an offer from the far side within the dialog. */
+  #reoffered(transaction: ServerTransaction, request: SipRequest): void {
+    const respond = (status: number, options?: ResponseOptions) =>
+      transaction.respond(createResponse(request, status, options));
+    if (!this.confirmed) return respond(491);
+    // §14.2: "MUST return a 491 (Request Pending)" while our own offer is in progress.
+    if (this.#offering) return respond(491);
+    // §14.2: "MUST return a 500 [...] and MUST include a Retry-After header field with a randomly
+    // chosen value of between 0 and 10 seconds" while an earlier offer waits for its answer.
+    if (this.#offered) return respond(500, { extra: [['Retry-After', String(randomInt(11))]] });
+    const sdp = sdpOf(request);
+    if (sdp === undefined) {
+      // An UPDATE without an offer only refreshes the target (RFC 3311 §5.2); a re-INVITE without
+      // one asks us for an offer, which only the app could make: refused, the session unchanged.
+      return request.method === 'UPDATE' ? respond(200, { contact: this.host.contact }) : respond(488);
+    }
+    this.#offered = { transaction, request };
+    const taken = this.host.deliver(this.peer, { kind: 'update', callId: this.callId, sdp }, (code) => {
+      if (code >= 300 && this.#offered?.request === request) {
+        this.#offered = undefined;
+        respond(sipStatusOf(code));
+      }
+    });
+    if (!taken && this.#offered?.request === request) {
+      this.#offered = undefined;
+      respond(480);
+    }
+  }
+
+  /** §14.1: the app's offer as a re-INVITE; the 2xx is ACKed and its SDP is the app's `answer`. */
+  #reinvite(): void {
+    const offering = this.#offering!;
+    const dialog = this.dialog!;
+    const invite = withBody(dialog.request('INVITE', this.host.contact), SDP, offering.sdp);
+    invite.headers.append('Supported', SUPPORTED.join(', '));
+    const out = this.#send(invite, (res) => {
+      if (res.status < 200 || this.#offering !== offering) return;
+      if (res.status < 300) {
+        this.host.core.ack(dialog, out.request);
+        this.#offering = undefined;
+        offering.app.respond(200);
+        const answer = sdpOf(res);
+        return this.tell(
+          answer === undefined
+            ? { kind: 'reject', callId: this.callId, code: 488, reason: 'the 2xx carried no SDP answer' }
+            : { kind: 'answer', callId: this.callId, sdp: answer },
+        );
+      }
+      if (res.status === 491 && !offering.retried) {
+        // §14.1: "If the UAC [...] is the owner of the Call-ID [...] between 2.1 and 4 seconds in
+        // units of 10 ms. If the UAC is not the owner [...] between 0 and 2 seconds".
+        offering.retried = true;
+        const wait = this instanceof OutgoingCall ? 2100 + 10 * randomInt(191) : 10 * randomInt(201);
+        this.host.timers.after(wait, () => {
+          if (this.#offering !== offering || this.ended) return;
+          if (this.#offered) {
+            this.#offering = undefined;
+            return offering.app.respond(491, 'the far side made an offer first');
+          }
+          this.#reinvite();
+        });
+        return;
+      }
+      this.#offering = undefined;
+      if (this.#failed(res)) return answerWith(offering.app, res);
+      offering.app.respond(200);
+      this.tell({ kind: 'reject', callId: this.callId, code: res.status, reason: res.reason.slice(0, 256) });
+    });
+  }
+
+  /** RFC 6086 §4.2.2: an INFO; dtmf-relay goes to the app, the rest is refused. */
+  #info(transaction: ServerTransaction, request: SipRequest): void {
+    const respond = (status: number, options?: ResponseOptions) =>
+      transaction.respond(createResponse(request, status, options));
+    // "the UA MUST send a 469 (Bad Info Package) response [...] which contains a Recv-Info header
+    // field with Info Packages for which the UA is willing to receive": none.
+    if (request.headers.has('Info-Package')) return respond(469, { extra: [['Recv-Info', '']] });
+    const type = request.contentType;
+    if (request.body === '' && type === undefined) return respond(200);
+    if (
+      type?.type !== DTMF_RELAY.type ||
+      type.subtype !== DTMF_RELAY.subtype ||
+      typeof request.body !== 'string'
+    )
+      return respond(415);
+    const key = parseDtmfRelay(request.body);
+    if (!key) return respond(400, { reason: 'No valid Signal in the dtmf-relay body' });
+    const body: ConversationBody =
+      key.duration === undefined
+        ? { kind: 'dtmf', callId: this.callId, digits: key.digit }
+        : { kind: 'dtmf', callId: this.callId, digits: key.digit, duration: key.duration };
+    if (!this.host.deliver(this.peer, body, (code) => respond(sipStatusOf(code)))) respond(480);
+  }
+
+  /** Sends `request` in the dialog, keeping the dialog's CSeq past any retry with credentials. */
+  #send(request: SipRequest, onResponse: (res: SipResponse) => void) {
+    const dialog = this.dialog!;
+    const out = this.host.core.send(request, (res) => {
+      dialog.localSeq = Math.max(dialog.localSeq, out.request.cseq.seq);
+      onResponse(res);
+    });
+    return out;
+  }
+
+  /**
+   * §12.2.1.2: "If the response for a request within a dialog is a 481 (Call/Transaction Does
+   * Not Exist) or a 408 (Request Timeout), the UAC SHOULD terminate the dialog": the app hears
+   * `bye`. True when it did.
+   */
+  #failed(res: SipResponse): boolean {
+    if (res.status !== 481 && res.status !== 408) return false;
+    this.tell({ kind: 'bye', callId: this.callId, reason: `${res.status} ${res.reason}`.slice(0, 256) });
+    if (res.status === 408) this.bye();
+    else this.end();
+    return true;
+  }
+
+  /** §13.3.1.4: no ACK for our 2xx in 64·T1: the call ends with a BYE. */
+  #noAck(): void {
+    this.tell({ kind: 'bye', callId: this.callId, reason: 'no ACK for the answer' });
+    this.bye();
   }
 }
 
@@ -103,11 +336,14 @@ export abstract class Call {
  * answers the app's request (the domain has the offer); 180-199 are `progress`; a 2xx is ACKed
  * (§13.2.2.4) and its SDP is the `answer`; a 3xx-6xx final after that is a coded `reject`,
  * before it the answer to the app's request. A `bye` before the answer CANCELs (§9.1), once a
- * provisional response allows it.
+ * provisional response allows it. RFC 3262 §4: the INVITE says `Supported: 100rel`; a reliable
+ * provisional response (Require: 100rel, RSeq) gets its PRACK in its early dialog, once.
  */
 export class OutgoingCall extends Call {
   state: 'calling' | 'early' | 'confirmed' = 'calling';
   #offer: AppRequest | undefined;
+  /** RFC 3262 §4: per To tag, the early dialog of reliable provisional responses and the last RSeq. */
+  readonly #early = new Map<string, { readonly dialog: Dialog; rseq: number }>();
   /** The app hung up before the call was answered (its request, if it made one). */
   #hangup: { readonly app: AppRequest | undefined } | undefined;
   #cancelled = false;
@@ -124,10 +360,15 @@ export class OutgoingCall extends Call {
     h.put(CALL_ID, [this.sipCallId]);
     h.put(CSEQ, [{ seq: 1, method: 'INVITE' }]);
     h.put(CONTACT, [this.host.contact]);
+    h.put(SUPPORTED_HEADER, [...SUPPORTED]);
     h.put(CONTENT_TYPE, [SDP]);
     this.#invite = this.host.core.send(new SipRequest('INVITE', to.uri, h, sdp), (res) =>
       this.#response(res),
     );
+  }
+
+  protected get confirmed(): boolean {
+    return this.state === 'confirmed';
   }
 
   hangUp(app?: AppRequest): void {
@@ -140,7 +381,8 @@ export class OutgoingCall extends Call {
   #response(res: SipResponse): void {
     const status = res.status;
     if (status < 200) {
-      this.#answerOffer(200, `${status} ${res.reason}`);
+      if (!this.#reliable(res)) return;
+      this.#answerOffer(200, `SIP ${status} ${res.reason}`);
       if (this.state === 'calling') this.state = 'early';
       if (status > 100 && !this.#hangup) {
         this.tell({
@@ -154,7 +396,7 @@ export class OutgoingCall extends Call {
       return;
     }
     if (status < 300) return this.#accepted(res);
-    this.#answerOffer(codeOf(status), `${status} ${res.reason}`);
+    this.#answerOffer(status, res.reason);
     if (this.#hangup) this.#hangup.app?.respond(200);
     else if (!this.ended)
       this.tell({ kind: 'reject', callId: this.callId, code: status, reason: res.reason.slice(0, 256) });
@@ -166,6 +408,10 @@ export class OutgoingCall extends Call {
     const invite = this.#invite!.request;
     if (!this.dialog) {
       this.dialog = Dialog.asUac(invite, res);
+      // §13.2.2.4: an early dialog becomes this one; its PRACKs used CSeq numbers already.
+      const early = this.#early.get(this.dialog.remoteTag);
+      if (early) this.dialog.localSeq = Math.max(this.dialog.localSeq, early.dialog.localSeq);
+      this.#early.clear();
       this.host.core.dialogs.set(this.dialog.key, this.dialog);
     } else if (this.dialog.remoteTag !== (res.to.params.get('tag') ?? '')) {
       return; // A second fork answered: RFC 3261 §13.2.2.4 would ACK and BYE it; it is left to time out.
@@ -173,7 +419,7 @@ export class OutgoingCall extends Call {
     this.host.core.ack(this.dialog, invite);
     if (this.state === 'confirmed') return;
     this.state = 'confirmed';
-    this.#answerOffer(200, `${res.status} ${res.reason}`);
+    this.#answerOffer(200, `SIP ${res.status} ${res.reason}`);
     if (this.#hangup) return this.bye(this.#hangup.app);
     const sdp = sdpOf(res);
     if (sdp === undefined) {
@@ -181,6 +427,30 @@ export class OutgoingCall extends Call {
       return this.bye();
     }
     this.tell({ kind: 'answer', callId: this.callId, sdp });
+  }
+
+  /**
+   * RFC 3262 §4: PRACKs a reliable provisional response (in its early dialog, RAck naming it).
+   * False for one to discard: "retransmissions of that response MUST be discarded", and one
+   * out of order is not acknowledged. An unreliable one is kept (true).
+   */
+  #reliable(res: SipResponse): boolean {
+    const rseq = Number(res.headers.get('RSeq'));
+    const tag = res.to.params.get('tag');
+    if (!res.headers.all(REQUIRE).includes('100rel') || !Number.isInteger(rseq) || rseq < 1 || !tag)
+      return true;
+    let early = this.#early.get(tag);
+    if (early && rseq !== early.rseq + 1) return false;
+    const invite = this.#invite!.request;
+    if (!early) {
+      early = { dialog: Dialog.asUac(invite, res), rseq };
+      this.#early.set(tag, early);
+    }
+    early.rseq = rseq;
+    const prack = early.dialog.request('PRACK', undefined);
+    prack.headers.append('RAck', `${rseq} ${invite.cseq.seq} ${invite.cseq.method}`);
+    this.host.core.send(prack, () => {});
+    return true;
   }
 
   #answerOffer(code: number, description: string): void {
@@ -217,16 +487,38 @@ export class OutgoingCall extends Call {
 export class IncomingCall extends Call {
   state: 'offered' | 'ringing' | 'confirmed' = 'offered';
   readonly #toTag = newTag();
+  /** RFC 3262 §3: set when the INVITE requires reliable provisional responses. */
+  readonly #reliable: ReliableProvisionals | undefined;
 
   constructor(
     host: SessionHost,
     peer: string,
     callId: string,
     private readonly transaction: InviteServerTransaction,
-    private readonly invite: SipRequest,
+    /** The INVITE that offered the call. */
+    readonly invite: SipRequest,
     onEnded: (call: Call) => void,
   ) {
     super(host, peer, callId, invite.callId, onEnded);
+    if (invite.headers.all(REQUIRE).includes('100rel')) {
+      this.#reliable = new ReliableProvisionals(
+        transaction,
+        host.timers,
+        host.core.transactions.timers.t1,
+        () => {
+          this.tell({
+            kind: 'bye',
+            callId: this.callId,
+            reason: 'no PRACK for a reliable provisional response',
+          });
+          this.#final(500, 'No PRACK');
+        },
+      );
+    }
+  }
+
+  protected get confirmed(): boolean {
+    return this.state === 'confirmed';
   }
 
   /** Hands the offer to the app; answers 488 to an INVITE without an SDP offer. */
@@ -242,27 +534,31 @@ export class IncomingCall extends Call {
       if (this.ended || this.state !== 'offered') return;
       if (code >= 300) return this.#final(sipStatusOf(code));
       this.state = 'ringing';
-      this.transaction.respond(this.#dialogResponse(180));
+      this.#provisional(180);
     });
     if (!taken) this.#final(480);
   }
 
-  /** The app's SDP answer: the 2xx, and the dialog (§12.1.1). */
-  answer(app: AppRequest, sdp: string): void {
+  /** The app's SDP answer to the call's offer: the 2xx, and the dialog (§12.1.1). */
+  protected override answerCall(app: AppRequest, sdp: string): void {
     if (this.state !== 'ringing' || this.ended) return app.respond(404, `call ${this.callId} is not ringing`);
     this.state = 'confirmed';
-    this.dialog = Dialog.asUas(this.invite, this.#toTag);
-    this.host.core.dialogs.set(this.dialog.key, this.dialog);
-    const res = this.#dialogResponse(200, sdp);
-    this.host.core.accept(this.transaction, res, this.dialog, () => {
+    this.#reliable?.stop();
+    const dialog = this.#dialog();
+    const res = createResponse(this.invite, 200, {
+      toTag: this.#toTag,
+      contact: this.host.contact,
+      body: { type: SDP, text: sdp },
+    });
+    this.host.core.accept(this.transaction, res, dialog, () => {
       this.tell({ kind: 'bye', callId: this.callId, reason: 'no ACK for the answer' });
       this.bye();
     });
     app.respond(200);
   }
 
-  /** The app's refusal: the final response with its code (RFC 3261 §21.4-21.6). */
-  reject(app: AppRequest, code: number): void {
+  /** The app's refusal of the call: the final response with its code (RFC 3261 §21.4-21.6). */
+  protected override rejectCall(app: AppRequest, code: number): void {
     if (this.state === 'confirmed' || this.ended)
       return app.respond(404, `call ${this.callId} is not ringing`);
     this.#final(code);
@@ -272,7 +568,7 @@ export class IncomingCall extends Call {
   /** The app's provisional state, 180-199. */
   progress(app: AppRequest, code: number): void {
     if (this.state !== 'ringing' || this.ended || code < 180) return app.respond(400, `no ${code} now`);
-    this.transaction.respond(this.#dialogResponse(code));
+    this.#provisional(code);
     app.respond(200);
   }
 
@@ -283,27 +579,48 @@ export class IncomingCall extends Call {
     app?.respond(200);
   }
 
-  /** §9.2: the caller cancelled before an answer: 487 to the INVITE, `bye` to the app. */
-  cancelled(): void {
-    if (this.ended || this.state === 'confirmed') return;
-    this.#final(487);
-    this.tell({ kind: 'bye', callId: this.callId, reason: 'cancelled' });
+  /**
+   * §9.2: the caller cancelled before an answer: 487 to the INVITE, `bye` to the app. Returns
+   * the To tag of the INVITE's responses, for the CANCEL's 200.
+   */
+  cancelled(): string {
+    if (!this.ended && this.state !== 'confirmed') {
+      this.#final(487);
+      this.tell({ kind: 'bye', callId: this.callId, reason: 'cancelled' });
+    }
+    return this.#toTag;
   }
 
-  #final(status: number): void {
-    this.transaction.respond(createResponse(this.invite, status, { toTag: this.#toTag }));
+  /** RFC 3262 §3: the PRACK of our reliable provisional response gets 200; any other 481. */
+  protected override prack(transaction: ServerTransaction, request: SipRequest): void {
+    const acknowledged = this.#reliable?.prack(request) ?? false;
+    transaction.respond(createResponse(request, acknowledged ? 200 : 481));
+  }
+
+  /**
+   * A 18x. §12.1.1: it makes an (early) dialog, so it copies Record-Route and has a Contact;
+   * RFC 3262 §3: reliable when the INVITE required it, its early dialog then kept for the PRACK.
+   */
+  #provisional(status: number): void {
+    const options = { toTag: this.#toTag, contact: this.host.contact };
+    if (!this.#reliable) return this.transaction.respond(createResponse(this.invite, status, options));
+    this.#dialog();
+    this.#reliable.send((extra) => createResponse(this.invite, status, { ...options, extra }));
+  }
+
+  /** The call's dialog (§12.1.1), made by the first response that needs it. */
+  #dialog(): Dialog {
+    if (!this.dialog) {
+      this.dialog = Dialog.asUas(this.invite, this.#toTag);
+      this.host.core.dialogs.set(this.dialog.key, this.dialog);
+    }
+    return this.dialog;
+  }
+
+  #final(status: number, reason?: string): void {
+    this.#reliable?.stop();
+    this.transaction.respond(createResponse(this.invite, status, { toTag: this.#toTag, reason }));
     this.end();
-  }
-
-  /** §12.1.1: a response that makes a dialog copies Record-Route and has a Contact; a 2xx carries the answer. */
-  #dialogResponse(status: number, sdp?: string): SipResponse {
-    const { headers, reason } = createResponse(this.invite, status, { toTag: this.#toTag });
-    const rr = this.invite.headers.all(RECORD_ROUTE);
-    if (rr.length > 0) headers.put(RECORD_ROUTE, rr);
-    headers.put(CONTACT, [this.host.contact]);
-    if (sdp === undefined) return new SipResponse(status, reason, headers);
-    headers.put(CONTENT_TYPE, [SDP]);
-    return new SipResponse(status, reason, headers, sdp);
   }
 }
 
@@ -314,4 +631,10 @@ function mediaOf(sdp: string): ('audio' | 'video' | 'data')[] {
     out.add(m[1] === 'application' ? 'data' : (m[1] as 'audio' | 'video'));
   }
   return [...out];
+}
+
+/** `request` with `text` as its body, of type `type`. */
+function withBody(request: SipRequest, type: MediaType, text: string): SipRequest {
+  request.headers.put(CONTENT_TYPE, [type]);
+  return new SipRequest(request.method, request.uri, request.headers, text);
 }

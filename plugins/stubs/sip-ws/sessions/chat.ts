@@ -13,7 +13,7 @@ import type { ServerTransaction } from '../transactions/transaction-layer.js';
 import { newCallId, newTag } from '../user-agent-core/identifiers.js';
 import { createResponse, withTag } from '../user-agent-core/responses.js';
 import { addressOf, sipUriOf } from './addresses.js';
-import { codeOf, sipStatusOf } from './codes.js';
+import { answerWith, sipStatusOf } from './codes.js';
 import type { AppRequest, SessionHost } from './session-host.js';
 
 /** The schema's bound on a chat's text (schemas/conversation.schema.json). */
@@ -40,17 +40,14 @@ export class Chat {
     const [type, subtype] = (body.mime ?? 'text/plain').split('/') as [string, string];
     h.put(CONTENT_TYPE, [{ type, subtype, params: new Map([['charset', 'UTF-8']]) }]);
     this.host.core.send(new SipRequest('MESSAGE', to.uri, h, body.text), (res) => {
-      if (res.status < 200) return;
-      // The SIP status only when it is not the code the app gets: "got 500 500 ..." said it twice.
-      const code = codeOf(res.status);
-      app.respond(code, code === res.status ? res.reason : `SIP ${res.status} ${res.reason}`);
+      if (res.status >= 200) answerWith(app, res);
     });
   }
 
   /** RFC 3428 §7: a MESSAGE for this user, in a dialog or not. */
   receive(transaction: ServerTransaction, request: SipRequest): void {
     const answer = (status: number, reason?: string) =>
-      transaction.respond(createResponse(request, status, { reason, toTag: newTag() }));
+      transaction.respond(createResponse(request, status, { reason }));
     const from = addressOf(request.from.uri);
     if (!from) return answer(403, 'Sender is not a user address');
     const type = request.contentType;
@@ -59,9 +56,7 @@ export class Chat {
       typeof request.body !== 'string' ||
       !(type === undefined || type.type === 'text' || mime === 'message/cpim')
     ) {
-      const res = createResponse(request, 415, { toTag: newTag() });
-      res.headers.append('Accept', 'text/plain, text/*, message/cpim');
-      return transaction.respond(res);
+      return answer(415);
     }
     if (request.body.length > MAX_TEXT) return answer(413);
     const chat: ChatBody =
