@@ -25,6 +25,11 @@ export interface ScriptedSipServer {
   /** Resolves with the first message the stub sent (or sends) that `match` accepts. */
   next<T extends SipMessage>(match: (m: SipMessage) => m is T): Promise<T>;
   next(match: (m: SipMessage) => boolean): Promise<SipMessage>;
+  /**
+   * Resolves once the stub answered an OPTIONS sent now: whatever it sent before that answer
+   * (on the same socket, in order) has been heard.
+   */
+  barrier(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,10 +60,16 @@ export async function scriptedSipServer(): Promise<ScriptedSipServer> {
       return undefined;
     }
   };
-  return {
+  let barriers = 0;
+  const server = {
     url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
     heard,
-    send: (frame) => peer?.send(frame, { binary: typeof frame !== 'string' }),
+    send: (frame: string | Uint8Array) => peer?.send(frame, { binary: typeof frame !== 'string' }),
+    barrier: async () => {
+      const branch = `barrier${++barriers}`;
+      server.send(sipRequest('OPTIONS', branch));
+      await server.next(responseTo(branch, 200));
+    },
     next: (match: (m: SipMessage) => boolean) =>
       new Promise<SipMessage>((resolve) => {
         let seen = 0;
@@ -79,7 +90,8 @@ export async function scriptedSipServer(): Promise<ScriptedSipServer> {
         for (const c of wss.clients) c.terminate();
         wss.close(() => r());
       }),
-  } as ScriptedSipServer;
+  };
+  return server as ScriptedSipServer;
 }
 
 export const CAROL = 'user://c.example/carol';
@@ -115,7 +127,10 @@ export const crlf = (...lines: string[]) => [...lines, ''].join('\r\n');
 export interface ScriptedRequest {
   readonly extra?: readonly string[];
   readonly body?: string;
+  /** The Call-ID; `<branch>@c.example` by default. */
   readonly callId?: string;
+  /** Dave's From tag; `d1` by default. */
+  readonly fromTag?: string;
   readonly cseq?: number;
   /** The To tag: the stub's, for a request within its dialog. */
   readonly toTag?: string;
@@ -130,14 +145,22 @@ export function sipRequest(method: string, branch: string, r: ScriptedRequest = 
       `Via: SIP/2.0/WS 10.0.0.1:5066;branch=z9hG4bK${branch}`,
       'Max-Forwards: 70',
       `To: <sip:carol@c.example>${r.toTag ? `;tag=${r.toTag}` : ''}`,
-      'From: <sip:dave@c.example>;tag=d1',
-      `Call-ID: ${r.callId ?? branch}@c.example`,
+      `From: <sip:dave@c.example>;tag=${r.fromTag ?? 'd1'}`,
+      `Call-ID: ${r.callId ?? `${branch}@c.example`}`,
       `CSeq: ${r.cseq ?? 1} ${method}`,
       ...(r.extra ?? []),
       `Content-Length: ${Buffer.byteLength(body)}`,
       '',
     ) + body
   );
+}
+
+/**
+ * What makes a scripted request one within the dialog of `invite`, a call the stub made and
+ * dave answered with {@link reply} (To tag `d-dialog`), at `cseq`.
+ */
+export function dialogOf(invite: SipRequest, cseq: number): ScriptedRequest {
+  return { callId: invite.callId, toTag: invite.from.params.get('tag')!, fromTag: 'd-dialog', cseq };
 }
 
 /** Matches the stub's responses to the request of `branch` (with `method`, when given). */

@@ -166,7 +166,7 @@ describe('every response of the sip-ws stub carries what its status and method r
     const ringing = await server!.next(responseTo('cancelled', 180, 'INVITE'));
     expect(ringing.headers.get('Contact')).toMatch(/transport=ws/);
     expect(ringing.headers.get('Record-Route')).toBe('<sip:10.0.0.9;lr>');
-    const cancel = await exchange('cancelled', 'CANCEL', { callId: 'cancelled' });
+    const cancel = await exchange('cancelled', 'CANCEL', { callId: 'cancelled@c.example' });
     expectResponse(cancel.res, cancel.req, { status: 200 });
     const terminated = await server!.next(responseTo('cancelled', 200, 'INVITE'));
     expect(terminated.status).toBe(487);
@@ -181,7 +181,7 @@ describe('every response of the sip-ws stub carries what its status and method r
     const r180 = await server!.next(responseTo('call', 180, 'INVITE'));
     const tag = r180.to.params.get('tag')!;
     // §8.2.2.2: the same Call-ID again outside the dialog is a merged request.
-    const merged = await exchange('merged', 'INVITE', { ...invite, callId: 'call' });
+    const merged = await exchange('merged', 'INVITE', { ...invite, callId: 'call@c.example' });
     expectResponse(merged.res, merged.req, { status: 482 });
     const callId = (offer.body as { value: { callId: string } }).value.callId;
     post(stub, { kind: 'answer', callId, sdp: SDP });
@@ -197,12 +197,12 @@ describe('every response of the sip-ws stub carries what its status and method r
     });
     expect(ok.to.params.get('tag')).toBe(tag);
     expect(ok.body).toBe(SDP);
-    server!.send(sipRequest('ACK', 'ack1', { callId: 'call', toTag: tag }));
+    server!.send(sipRequest('ACK', 'ack1', { callId: 'call@c.example', toTag: tag }));
 
     // Within the dialog.
     let seq = 1;
     const inDialog = (extra: ScriptedRequest = {}): ScriptedRequest => ({
-      callId: 'call',
+      callId: 'call@c.example',
       toTag: tag,
       cseq: ++seq,
       ...extra,
@@ -231,7 +231,7 @@ describe('every response of the sip-ws stub carries what its status and method r
       ],
       ['d-info-empty', 'INFO', inDialog(), { status: 200 }],
       ['d-reinvite-nosdp', 'INVITE', inDialog({ extra: invite.extra!.slice(0, 1) }), { status: 488 }],
-      ['d-old-cseq', 'OPTIONS', { callId: 'call', toTag: tag, cseq: 1 }, { status: 500 }],
+      ['d-old-cseq', 'OPTIONS', { callId: 'call@c.example', toTag: tag, cseq: 1 }, { status: 500 }],
     ];
     for (const [branch, method, r, expected] of rows) {
       const { req, res } = await exchange(branch, method, r);
@@ -267,7 +267,7 @@ describe('every response of the sip-ws stub carries what its status and method r
       status: 200,
       headers: { ...capabilities, Contact: /transport=ws/, 'Content-Type': /sdp/ },
     });
-    server!.send(sipRequest('ACK', 'ack2', { callId: 'call', toTag: tag, cseq: reinvite.cseq! }));
+    server!.send(sipRequest('ACK', 'ack2', { callId: 'call@c.example', toTag: tag, cseq: reinvite.cseq! }));
 
     // An UPDATE the app refuses: its code, and the call goes on.
     server!.send(sipRequest('UPDATE', 'd-update', inDialog({ extra: [sdpType], body: SDP })));
