@@ -272,7 +272,11 @@ describe('reliable provisional responses (RFC 3262)', () => {
     await server!.barrier();
     expect(copies()).toBe(3);
     // The app's 183 is reliable too, with the next RSeq.
-    expect(codeOf(await post(s, { kind: 'progress', callId: (bodyOf(offer) as { callId: string }).callId, code: 183 }))).toBe(200);
+    expect(
+      codeOf(
+        await post(s, { kind: 'progress', callId: (bodyOf(offer) as { callId: string }).callId, code: 183 }),
+      ),
+    ).toBe(200);
     const progress = await server!.next(responseTo('rel', 183));
     expect(Number(progress.headers.get('RSeq'))).toBe(rseq + 1);
   });
