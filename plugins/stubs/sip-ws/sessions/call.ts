@@ -57,7 +57,9 @@ export abstract class Call {
   /** The far side's offer (re-INVITE or UPDATE) the app has not answered yet. */
   #offered: { readonly transaction: ServerTransaction; readonly request: SipRequest } | undefined;
   /** The app's offer (re-INVITE) not yet answered by the far side. */
-  #offering: { readonly app: AppRequest; readonly sdp: string; retried: boolean } | undefined;
+  #offering:
+    | { readonly app: AppRequest; readonly sdp: string; retried: boolean; answered: boolean }
+    | undefined;
 
   constructor(
     protected readonly host: SessionHost,
@@ -108,7 +110,7 @@ export abstract class Call {
       return app.respond(409, `call ${this.callId} is not established`);
     if (this.#offered || this.#offering)
       return app.respond(491, `call ${this.callId} has an offer waiting for its answer`);
-    this.#offering = { app, sdp, retried: false };
+    this.#offering = { app, sdp, retried: false, answered: false };
     this.#reinvite();
   }
 
@@ -194,7 +196,7 @@ export abstract class Call {
     // §15.1.2: "It is RECOMMENDED that a 487 (Request Terminated) response be generated to those pending requests."
     if (this.#offered) this.#offered.transaction.respond(createResponse(this.#offered.request, 487));
     this.#offered = undefined;
-    this.#offering?.app.respond(409, `call ${this.callId} ended`);
+    if (this.#offering?.answered === false) this.#offering.app.respond(409, `call ${this.callId} ended`);
     this.#offering = undefined;
     if (this.dialog) this.host.core.forget(this.dialog);
     this.onEnded(this);
@@ -236,18 +238,28 @@ export abstract class Call {
     }
   }
 
-  /** §14.1: the app's offer as a re-INVITE; the 2xx is ACKed and its SDP is the app's `answer`. */
+  /**
+   * §14.1: the app's offer as a re-INVITE. As for the call's first offer, the app's request is
+   * answered by the first response (the domain has the offer); the 2xx is ACKed and its SDP is
+   * the app's `answer`; a refusal is a `reject` that leaves the call as it was.
+   */
   #reinvite(): void {
     const offering = this.#offering!;
     const dialog = this.dialog!;
     const invite = withBody(dialog.request('INVITE', this.host.contact), SDP, offering.sdp);
     invite.headers.append('Supported', SUPPORTED.join(', '));
+    const answerApp = (code = 200, description?: string) => {
+      if (!offering.answered) offering.app.respond(code, description);
+      offering.answered = true;
+    };
     const out = this.#send(invite, (res) => {
-      if (res.status < 200 || this.#offering !== offering) return;
+      // §13.2.2.4: every 2xx, retransmissions included, gets its ACK.
+      if (res.status >= 200 && res.status < 300 && !this.ended) this.host.core.ack(dialog, out.request);
+      if (this.#offering !== offering) return;
+      if (res.status < 200) return answerApp();
+      this.#offering = undefined;
       if (res.status < 300) {
-        this.host.core.ack(dialog, out.request);
-        this.#offering = undefined;
-        offering.app.respond(200);
+        answerApp();
         const answer = sdpOf(res);
         return this.tell(
           answer === undefined
@@ -258,21 +270,25 @@ export abstract class Call {
       if (res.status === 491 && !offering.retried) {
         // §14.1: "If the UAC [...] is the owner of the Call-ID [...] between 2.1 and 4 seconds in
         // units of 10 ms. If the UAC is not the owner [...] between 0 and 2 seconds".
+        this.#offering = offering;
         offering.retried = true;
         const wait = this instanceof OutgoingCall ? 2100 + 10 * randomInt(191) : 10 * randomInt(201);
         this.host.timers.after(wait, () => {
           if (this.#offering !== offering || this.ended) return;
-          if (this.#offered) {
-            this.#offering = undefined;
-            return offering.app.respond(491, 'the far side made an offer first');
-          }
-          this.#reinvite();
+          if (!this.#offered) return this.#reinvite();
+          // The far side's offer came meanwhile: ours gives way.
+          this.#offering = undefined;
+          answerApp();
+          this.tell({ kind: 'reject', callId: this.callId, code: 491, reason: 'Request Pending' });
         });
         return;
       }
-      this.#offering = undefined;
-      if (this.#failed(res)) return answerWith(offering.app, res);
-      offering.app.respond(200);
+      if (res.status === 481 || res.status === 408) {
+        if (!offering.answered) answerWith(offering.app, res);
+        offering.answered = true;
+        return this.#failed(res);
+      }
+      answerApp();
       this.tell({ kind: 'reject', callId: this.callId, code: res.status, reason: res.reason.slice(0, 256) });
     });
   }
