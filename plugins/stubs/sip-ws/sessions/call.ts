@@ -498,12 +498,13 @@ export class OutgoingCall extends Call {
  * caller hears 180 (Ringing). The app's `answer` is the 2xx with its SDP, repeated until the
  * ACK (§13.3.1.4); its `reject` the final response with its code; its `progress` a 18x; a
  * `bye` before answering declines (603). A CANCEL (§9.2) ends it as a `bye` with reason
- * "cancelled".
+ * "cancelled". RFC 3262 §3: for a caller that requires or supports `100rel`, the 18x are
+ * reliable (RSeq, sent again until their PRACK, in the early dialog they make).
  */
 export class IncomingCall extends Call {
   state: 'offered' | 'ringing' | 'confirmed' = 'offered';
   readonly #toTag = newTag();
-  /** RFC 3262 §3: set when the INVITE requires reliable provisional responses. */
+  /** RFC 3262 §3: set when the INVITE requires or supports reliable provisional responses. */
   readonly #reliable: ReliableProvisionals | undefined;
 
   constructor(
@@ -516,7 +517,9 @@ export class IncomingCall extends Call {
     onEnded: (call: Call) => void,
   ) {
     super(host, peer, callId, invite.callId, onEnded);
-    if (invite.headers.all(REQUIRE).includes('100rel')) {
+    // RFC 3262 §3: reliable when the caller requires it, and (a MAY) when it supports it.
+    const reliable = [...invite.headers.all(REQUIRE), ...invite.headers.all(SUPPORTED_HEADER)];
+    if (reliable.includes('100rel')) {
       this.#reliable = new ReliableProvisionals(
         transaction,
         host.timers,
