@@ -148,7 +148,15 @@ describe('renegotiation: re-INVITE and UPDATE as canonical update', () => {
     expect(info.uri).toMatchObject({ host: '10.0.0.2' });
     server!.send(reply(info, 200));
     // An UPDATE with an offer (RFC 3311 §5.2): the same, answered at once by the app's answer.
-    server!.send(inDialog('UPDATE', 'up1', 2, ['Content-Type: application/sdp'], SDP));
+    server!.send(
+      inDialog(
+        'UPDATE',
+        'up1',
+        2,
+        ['Contact: <sip:dave@10.0.0.3;transport=ws>', 'Content-Type: application/sdp'],
+        SDP,
+      ),
+    );
     const upd = await delivered(s, 'update', 1);
     s.stub.postMessage(response(upd, 200));
     await post(s, { kind: 'answer', callId: 'c1', sdp: HOLD });
@@ -156,6 +164,9 @@ describe('renegotiation: re-INVITE and UPDATE as canonical update', () => {
     expect(upOk.status).toBe(200);
     expect(upOk.body).toBe(HOLD);
     expect(upOk.headers.get('Contact')).toMatch(/transport=ws/);
+    // UPDATE refreshes the target too (RFC 3311 §5.2).
+    send(s, { kind: 'dtmf', callId: 'c1', digits: '2' });
+    expect((await server!.next(requestOf('INFO', info.cseq.seq))).uri).toMatchObject({ host: '10.0.0.3' });
   });
 
   it('glare (§14.1): a re-INVITE crossing ours gets 491; ours, refused 491, goes once more after 2.1-4 s', async () => {
