@@ -182,9 +182,15 @@ export const requestOf =
 export function reply(
   request: SipRequest,
   status: number,
-  options: { toTag?: string; extra?: readonly (readonly [string, string])[]; sdp?: string } = {},
+  options: {
+    toTag?: string;
+    reason?: string;
+    extra?: readonly (readonly [string, string])[];
+    sdp?: string;
+  } = {},
 ): string {
   const res = createResponse(request, status, {
+    reason: options.reason,
     toTag: options.toTag ?? 'd-dialog',
     extra: [['Contact', '<sip:dave@10.0.0.1:5066;transport=ws>'], ...(options.extra ?? [])],
     ...(options.sdp

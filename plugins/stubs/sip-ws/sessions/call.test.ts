@@ -79,6 +79,23 @@ async function outgoingCall(s: Stub) {
   return invite;
 }
 
+describe('what the app is answered with', () => {
+  it('the far side’s code with its reason once: not “486 486 Busy Here”, whatever the path', async () => {
+    const s = await live();
+    const refused = post(s, { kind: 'offer', callId: 'c0', sdp: SDP });
+    server!.send(reply(await server!.next(requestOf('INVITE')), 486));
+    expect((await refused).body).toEqual({ code: 486, description: 'Busy Here' });
+    const chat = request('create', CAROL, DAVE, { value: { kind: 'chat', text: 'hi' } });
+    s.stub.postMessage(chat);
+    server!.send(reply(await server!.next(requestOf('MESSAGE')), 500, { reason: 'No error' }));
+    await s.ctx.until(() => s.ctx.received.some((m) => m.id === chat.id));
+    expect(s.ctx.received.find((m) => m.id === chat.id)!.body).toEqual({
+      code: 500,
+      description: 'No error',
+    });
+  });
+});
+
 describe('renegotiation: re-INVITE and UPDATE as canonical update', () => {
   it('the app holds and resumes: a re-INVITE with its SDP, ACKed, whose answer the app hears', async () => {
     const s = await live();
@@ -228,6 +245,9 @@ describe('DTMF: INFO with application/dtmf-relay as canonical dtmf', () => {
     const s = await live();
     expect(codeOf(await post(s, { kind: 'dtmf', callId: 'nope', digits: '1' }))).toBe(404);
     const invite = await outgoingCall(s);
+    // A raw bus message, past no schema, cannot write into the INFO body.
+    const raw = { kind: 'dtmf', callId: 'c1', digits: '1\r\nSignal=9' } as ConversationBody;
+    expect(codeOf(await post(s, raw))).toBe(400);
     for (const [i, signal] of ['10', '11'].entries()) {
       server!.send(
         sipRequest('INFO', `k${i}`, {

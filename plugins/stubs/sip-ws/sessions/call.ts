@@ -25,7 +25,7 @@ import { ReliableProvisionals } from '../user-agent-core/reliable-provisionals.j
 import { createResponse, type ResponseOptions, SUPPORTED, withTag } from '../user-agent-core/responses.js';
 import { sipUriOf } from './addresses.js';
 import { answerWith, sipStatusOf } from './codes.js';
-import { DEFAULT_DTMF_MS, DTMF_RELAY, formatDtmfRelay, parseDtmfRelay } from './dtmf.js';
+import { DEFAULT_DTMF_MS, DTMF_RELAY, formatDtmfRelay, isDtmf, parseDtmfRelay } from './dtmf.js';
 import type { AppRequest, SessionHost } from './session-host.js';
 
 const SDP: MediaType = { type: 'application', subtype: 'sdp', params: new Map() };
@@ -152,6 +152,8 @@ export abstract class Call {
 
   /** The app's `dtmf`: one INFO per key, in order; answered once the last is, or with the first failure. */
   dtmf(app: AppRequest, digits: string, duration = DEFAULT_DTMF_MS): void {
+    // A raw bus message skips the schema: what goes into the INFO body is checked here too.
+    if (!isDtmf(digits, duration)) return app.respond(400, 'digits are 0-9 * # A-D, duration 1-60000 ms');
     if (this.ended || !this.confirmed || !this.dialog)
       return app.respond(409, `call ${this.callId} is not established`);
     const next = (i: number): void => {
@@ -286,7 +288,8 @@ export abstract class Call {
       if (res.status === 481 || res.status === 408) {
         if (!offering.answered) answerWith(offering.app, res);
         offering.answered = true;
-        return this.#failed(res);
+        this.#failed(res);
+        return;
       }
       answerApp();
       this.tell({ kind: 'reject', callId: this.callId, code: res.status, reason: res.reason.slice(0, 256) });
@@ -330,14 +333,13 @@ export abstract class Call {
   /**
    * §12.2.1.2: "If the response for a request within a dialog is a 481 (Call/Transaction Does
    * Not Exist) or a 408 (Request Timeout), the UAC SHOULD terminate the dialog": the app hears
-   * `bye`. True when it did.
+   * `bye`.
    */
-  #failed(res: SipResponse): boolean {
-    if (res.status !== 481 && res.status !== 408) return false;
+  #failed(res: SipResponse): void {
+    if (res.status !== 481 && res.status !== 408) return;
     this.tell({ kind: 'bye', callId: this.callId, reason: `${res.status} ${res.reason}`.slice(0, 256) });
     if (res.status === 408) this.bye();
     else this.end();
-    return true;
   }
 
   /** §13.3.1.4: no ACK for our 2xx in 64·T1: the call ends with a BYE. */

@@ -19,6 +19,16 @@ export const DEFAULT_DTMF_MS = 160;
 const MAX_DURATION_MS = 60_000;
 const SIGNAL = /^(?:[0-9*#A-D]|1[01])$/;
 
+/** Whether `digits` and `durationMs` are what the schema allows a dtmf body (and a dtmf-relay body can carry). */
+export function isDtmf(digits: string, durationMs: number): boolean {
+  return (
+    /^[0-9*#A-D]{1,64}$/.test(digits) &&
+    Number.isInteger(durationMs) &&
+    durationMs >= 1 &&
+    durationMs <= MAX_DURATION_MS
+  );
+}
+
 /** A dtmf-relay body for one key. */
 export function formatDtmfRelay(digit: string, durationMs: number): string {
   return `Signal=${digit}\r\nDuration=${durationMs}\r\n`;
