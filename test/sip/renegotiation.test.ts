@@ -91,7 +91,7 @@ function once<T>(session: { once(e: string, f: (x: T) => void): void }, event: s
 }
 
 describe('renegotiation and DTMF with JsSIP', () => {
-  it('JsSIP holds and resumes (re-INVITE): the runtime answers the update; JsSIP’s INFO keys arrive as dtmf', async () => {
+  it('JsSIP holds and resumes (re-INVITE), restarts ICE (UPDATE): the runtime answers each update; JsSIP’s INFO keys arrive as dtmf', async () => {
     const dave = await world.jssip('dave');
     const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
     const withDave = await carol.runtime.conversation(DAVE);
@@ -122,6 +122,14 @@ describe('renegotiation and DTMF with JsSIP', () => {
     await withDave.answer(callId, sendrecv);
     await resumed;
     expect(session.connection.remoteDescription?.sdp).toBe(sendrecv);
+
+    // An ICE restart by UPDATE (RFC 3311): the same update, answered in the UPDATE's 200.
+    const restarted = new Promise<void>((done) => session.renegotiate({ useUpdate: true }, done));
+    expect(await fromDave()).toMatchObject({ kind: 'update', callId });
+    const fresh = sdp('carol').replace('a=ice-ufrag:abcd', 'a=ice-ufrag:wxyz');
+    await withDave.answer(callId, fresh);
+    await restarted;
+    expect(session.connection.remoteDescription?.sdp).toBe(fresh);
 
     // JsSIP's DTMF_TRANSPORT enum is a type only; its INFO value is the string.
     session.sendDTMF('7', { transportType: 'INFO' as never, duration: 150 });
