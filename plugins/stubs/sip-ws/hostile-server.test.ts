@@ -1,14 +1,15 @@
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import { validateMessage } from '../../../core/generated/validators.js';
 import { type Message, response } from '../../../core/message.js';
-import { DirectContext, DirectSession } from '../../../entry/stub-testing.js';
-import { eventually } from '../../../test/support/conversation.js';
-import activate from './index.js';
-import { parse, type SipRequest, type SipResponse, serialize } from './message/index.js';
-import { createResponse } from './user-agent-core/responses.js';
+import {
+  crlf,
+  responseTo,
+  type ScriptedSipServer,
+  scriptedSipServer,
+  sipRequest,
+  stubAt,
+} from '../../../test/support/scripted-sip.js';
 
 /**
  * The stub against a SIP server that misbehaves: a WebSocket server that registers it, then
@@ -17,58 +18,8 @@ import { createResponse } from './user-agent-core/responses.js';
  * it can answer.
  */
 
-interface Hostile {
-  readonly url: string;
-  /** What the stub sent, as text. */
-  readonly heard: string[];
-  /** Sends a text frame, or a binary one for bytes. */
-  send(frame: string | Uint8Array): void;
-  close(): Promise<void>;
-}
-
-async function hostile(): Promise<Hostile> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'sip' });
-  await new Promise((r) => wss.once('listening', r));
-  const heard: string[] = [];
-  let peer: WsSocket | undefined;
-  wss.on('connection', (ws) => {
-    peer = ws;
-    ws.on('message', (data) => {
-      const text = String(data);
-      heard.push(text);
-      if (!text.startsWith('REGISTER')) return;
-      const req = parse(text) as SipRequest;
-      const ok = createResponse(req, 200, { toTag: 'reg' });
-      ok.headers.append('Contact', `${req.headers.get('Contact')}`);
-      ws.send(serialize(ok) as string);
-    });
-  });
-  return {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
-    heard,
-    send: (frame) => peer?.send(frame, { binary: typeof frame !== 'string' }),
-    close: () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => r());
-      }),
-  };
-}
-
-const crlf = (...lines: string[]) => [...lines, ''].join('\r\n');
 const request = (method: string, branch: string, extra: string[] = [], body = '') =>
-  crlf(
-    `${method} sip:carol@x.invalid;transport=ws SIP/2.0`,
-    `Via: SIP/2.0/WS 10.0.0.1:5066;branch=z9hG4bK${branch}`,
-    'Max-Forwards: 70',
-    'To: <sip:carol@c.example>',
-    'From: <sip:dave@c.example>;tag=d1',
-    `Call-ID: ${branch}@c.example`,
-    `CSeq: 1 ${method}`,
-    ...extra,
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    '',
-  ) + body;
+  sipRequest(method, branch, { extra, body });
 
 /** Well-formed messages a server may send: requests for the stub, and a response. */
 const valid = [
@@ -102,7 +53,7 @@ function mutate(text: string, edits: readonly (readonly [number, string])[]): st
   return mutated;
 }
 
-let server: Hostile | undefined;
+let server: ScriptedSipServer | undefined;
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
   await cleanup?.();
@@ -110,34 +61,15 @@ afterEach(async () => {
 });
 
 async function liveStub() {
-  server = await hostile();
-  const session = new DirectSession();
-  const ctx = new DirectContext({
-    address: 'user://c.example/carol',
-    config: { url: server.url, password: 'pw', keepAliveMs: 0 },
-    session,
-    domain: 'c.example',
-    peer: 'user://c.example/dave',
-  });
-  const stub = await activate(ctx);
-  cleanup = async () => {
-    await stub.stop();
-    ctx.end();
-    session.end();
-  };
-  await ctx.until(() => ctx.statuses.at(-1) === 'live');
+  server = await scriptedSipServer();
+  const { ctx, stub, stop } = await stubAt(server);
+  cleanup = stop;
   return { ctx, stub, server };
 }
 
 /** The status of the response the stub sent to the request with `branch`, once it sent one. */
-async function answered(h: Hostile, branch: string): Promise<number> {
-  const find = () =>
-    h.heard
-      .filter((t) => t.startsWith('SIP/2.0') && t.includes(branch))
-      .map((t) => parse(t) as SipResponse)
-      .find((r) => r.status >= 200);
-  await eventually(() => find() !== undefined, `a final response to ${branch}`);
-  return find()!.status;
+async function answered(h: ScriptedSipServer, branch: string): Promise<number> {
+  return (await h.next(responseTo(branch, 200))).status;
 }
 
 describe('sip-ws facing a misbehaving SIP server', () => {
