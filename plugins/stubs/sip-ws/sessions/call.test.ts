@@ -186,6 +186,29 @@ describe('renegotiation: re-INVITE and UPDATE as canonical update', () => {
     expect((await server!.next(requestOf('INFO', info.cseq.seq))).uri).toMatchObject({ host: '10.0.0.3' });
   });
 
+  it('an update the app leaves unanswered is refused 408 after 32·T1, and the next one goes to the app', async () => {
+    const s = await live();
+    const invite = await outgoingCall(s);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const offer = (branch: string, cseq: number) =>
+      sipRequest('UPDATE', branch, {
+        ...dialogOf(invite, cseq),
+        extra: ['Content-Type: application/sdp'],
+        body: SDP,
+      });
+    server!.send(offer('u1', 1));
+    s.stub.postMessage(response(await delivered(s, 'update'), 200));
+    vi.advanceTimersByTime(15_999);
+    await server!.barrier();
+    expect(server!.heard.some((t) => t.startsWith('SIP/2.0') && t.includes('z9hG4bKu1'))).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect((await server!.next(responseTo('u1'))).status).toBe(408);
+    server!.send(offer('u2', 2));
+    s.stub.postMessage(response(await delivered(s, 'update', 1), 200));
+    await post(s, { kind: 'answer', callId: 'c1', sdp: HOLD });
+    expect((await server!.next(responseTo('u2'))).status).toBe(200);
+  });
+
   it('glare (§14.1): a re-INVITE crossing ours gets 491; ours, refused 491, goes once more after 2.1-4 s', async () => {
     const s = await live();
     const invite = await outgoingCall(s);

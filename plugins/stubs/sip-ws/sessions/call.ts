@@ -18,6 +18,7 @@ import {
   TO,
   VIA,
 } from '../message/index.js';
+import type { Timer } from '../timers/timer-queue.js';
 import { InviteServerTransaction } from '../transactions/invite-server-transaction.js';
 import type { ServerTransaction } from '../transactions/transaction-layer.js';
 import { newTag, randomInt } from '../user-agent-core/identifiers.js';
@@ -55,7 +56,9 @@ export abstract class Call {
   dialog: Dialog | undefined;
   ended = false;
   /** The far side's offer (re-INVITE or UPDATE) the app has not answered yet. */
-  #offered: { readonly transaction: ServerTransaction; readonly request: SipRequest } | undefined;
+  #offered:
+    | { readonly transaction: ServerTransaction; readonly request: SipRequest; readonly timer: Timer }
+    | undefined;
   /** The app's offer (re-INVITE) not yet answered by the far side. */
   #offering:
     | { readonly app: AppRequest; readonly sdp: string; retried: boolean; answered: boolean }
@@ -116,9 +119,8 @@ export abstract class Call {
 
   /** The app's SDP answer: to the far side's pending offer when there is one. */
   answer(app: AppRequest, sdp: string): void {
-    const offered = this.#offered;
-    if (!offered || this.ended) return this.answerCall(app, sdp);
-    this.#offered = undefined;
+    const offered = this.#takeOffered();
+    if (!offered) return this.answerCall(app, sdp);
     const res = createResponse(offered.request, 200, {
       contact: this.host.contact,
       body: { type: SDP, text: sdp },
@@ -138,9 +140,8 @@ export abstract class Call {
 
   /** The app's `reject`: of the far side's pending offer (the call stays as it was), else of the call. */
   reject(app: AppRequest, code: number): void {
-    const offered = this.#offered;
+    const offered = this.#takeOffered();
     if (!offered) return this.rejectCall(app, code);
-    this.#offered = undefined;
     offered.transaction.respond(createResponse(offered.request, code));
     app.respond(200);
   }
@@ -196,8 +197,8 @@ export abstract class Call {
     if (this.ended) return;
     this.ended = true;
     // §15.1.2: "It is RECOMMENDED that a 487 (Request Terminated) response be generated to those pending requests."
-    if (this.#offered) this.#offered.transaction.respond(createResponse(this.#offered.request, 487));
-    this.#offered = undefined;
+    const offered = this.#takeOffered();
+    offered?.transaction.respond(createResponse(offered.request, 487));
     if (this.#offering?.answered === false) this.#offering.app.respond(409, `call ${this.callId} ended`);
     this.#offering = undefined;
     if (this.dialog) this.host.core.forget(this.dialog);
@@ -206,9 +207,21 @@ export abstract class Call {
 
   /** §9.2: a CANCEL for `transaction`, a re-INVITE of this call: 487, the session stays as it was. */
   cancelledOffer(transaction: ServerTransaction): void {
-    if (this.#offered?.transaction !== transaction) return;
+    if (this.#offered?.transaction === transaction) this.#refuseOffered(transaction.request, 487);
+  }
+
+  /** The far side's offer waiting for the app, no longer waiting. */
+  #takeOffered() {
+    const offered = this.#offered;
+    offered?.timer.cancel();
     this.#offered = undefined;
-    transaction.respond(createResponse(transaction.request, 487));
+    return offered;
+  }
+
+  /** Refuses the far side's offer `request` with `status`, if it still waits for the app. */
+  #refuseOffered(request: SipRequest, status: number): void {
+    if (this.#offered?.request !== request) return;
+    this.#takeOffered()!.transaction.respond(createResponse(request, status));
   }
 
   /** §14.2, RFC 3311 §5.2: an offer from the far side within the dialog. */
@@ -227,17 +240,17 @@ export abstract class Call {
       // one asks us for an offer, which only the app could make: refused, the session unchanged.
       return request.method === 'UPDATE' ? respond(200, { contact: this.host.contact }) : respond(488);
     }
-    this.#offered = { transaction, request };
-    const taken = this.host.deliver(this.peer, { kind: 'update', callId: this.callId, sdp }, (code) => {
-      if (code >= 300 && this.#offered?.request === request) {
-        this.#offered = undefined;
-        respond(sipStatusOf(code));
-      }
+    // An offer the app leaves unanswered would hold the dialog's offers forever (500 to each):
+    // 408 after 32·T1, before the far side's own UPDATE transaction gives up (Timer F, 64·T1).
+    const timer = this.host.timers.after(this.host.core.transactions.timers.timeout / 2, () =>
+      this.#refuseOffered(request, 408),
+    );
+    this.#offered = { transaction, request, timer };
+    const update: ConversationBody = { kind: 'update', callId: this.callId, sdp };
+    const taken = this.host.deliver(this.peer, update, (code) => {
+      if (code >= 300) this.#refuseOffered(request, sipStatusOf(code));
     });
-    if (!taken && this.#offered?.request === request) {
-      this.#offered = undefined;
-      respond(480);
-    }
+    if (!taken) this.#refuseOffered(request, 480);
   }
 
   /**
