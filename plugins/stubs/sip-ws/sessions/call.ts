@@ -1,35 +1,23 @@
 import type { ConversationBody } from '../../../../core/generated/types.js';
-import { Dialog } from '../dialogs/dialog.js';
+import type { Dialog } from '../dialogs/dialog.js';
 import {
-  CALL_ID,
-  CONTACT,
   CONTENT_TYPE,
-  CSEQ,
-  FROM,
-  Headers,
-  MAX_FORWARDS,
   type MediaType,
-  REQUIRE,
-  ROUTE,
   type SipMessage,
   SipRequest,
   type SipResponse,
-  SUPPORTED as SUPPORTED_HEADER,
-  TO,
-  VIA,
 } from '../message/index.js';
 import type { Timer } from '../timers/timer-queue.js';
 import { InviteServerTransaction } from '../transactions/invite-server-transaction.js';
 import type { ServerTransaction } from '../transactions/transaction-layer.js';
-import { newTag, randomInt } from '../user-agent-core/identifiers.js';
-import { ReliableProvisionals } from '../user-agent-core/reliable-provisionals.js';
-import { createResponse, type ResponseOptions, SUPPORTED, withTag } from '../user-agent-core/responses.js';
-import { sipUriOf } from './addresses.js';
+import { randomInt } from '../user-agent-core/identifiers.js';
+import { createResponse, type ResponseOptions, SUPPORTED } from '../user-agent-core/responses.js';
 import { answerWith, sipStatusOf } from './codes.js';
 import { DEFAULT_DTMF_MS, DTMF_RELAY, formatDtmfRelay, isDtmf, parseDtmfRelay } from './dtmf.js';
 import type { AppRequest, SessionHost } from './session-host.js';
 
-const SDP: MediaType = { type: 'application', subtype: 'sdp', params: new Map() };
+/** RFC 4566 §8.1: the media type of a session description. */
+export const SDP: MediaType = { type: 'application', subtype: 'sdp', params: new Map() };
 
 /** The SDP a message carries, when it carries one (RFC 3264 offer or answer). */
 export function sdpOf(message: SipMessage): string | undefined {
@@ -79,6 +67,9 @@ export abstract class Call {
 
   /** Whether the call is answered (its dialog confirmed). */
   protected abstract get confirmed(): boolean;
+
+  /** §14.1: whether this side made the Call-ID (the caller's), which sets how long it waits after a 491. */
+  protected abstract readonly ownsCallId: boolean;
 
   /** §15.1.2, §14: a request within the call's dialog. */
   receive(transaction: ServerTransaction, request: SipRequest): void {
@@ -287,7 +278,7 @@ export abstract class Call {
         // units of 10 ms. If the UAC is not the owner [...] between 0 and 2 seconds".
         this.#offering = offering;
         offering.retried = true;
-        const wait = this instanceof OutgoingCall ? 2100 + 10 * randomInt(191) : 10 * randomInt(201);
+        const wait = this.ownsCallId ? 2100 + 10 * randomInt(191) : 10 * randomInt(201);
         this.host.timers.after(wait, () => {
           if (this.#offering !== offering || this.ended) return;
           if (!this.#offered) return this.#reinvite();
@@ -362,313 +353,8 @@ export abstract class Call {
   }
 }
 
-/**
- * The UAC side (§13.2): the app's offer becomes an INVITE. Its first provisional response
- * answers the app's request (the domain has the offer); 180-199 are `progress`; a 2xx is ACKed
- * (§13.2.2.4) and its SDP is the `answer`; a 3xx-6xx final after that is a coded `reject`,
- * before it the answer to the app's request. A `bye` before the answer CANCELs (§9.1), once a
- * provisional response allows it. RFC 3262 §4: the INVITE says `Supported: 100rel`; a reliable
- * provisional response (Require: 100rel, RSeq) gets its PRACK in its early dialog, once.
- */
-export class OutgoingCall extends Call {
-  state: 'calling' | 'early' | 'confirmed' = 'calling';
-  #offer: AppRequest | undefined;
-  /** RFC 3262 §4: per To tag, the early dialog of reliable provisional responses and the last RSeq. */
-  readonly #early = new Map<string, { readonly dialog: Dialog; rseq: number }>();
-  /** The app hung up before the call was answered (its request, if it made one). */
-  #hangup: { readonly app: AppRequest | undefined } | undefined;
-  #cancelled = false;
-  #invite: { readonly request: SipRequest } | undefined;
-
-  /** Sends the INVITE carrying `sdp`. */
-  start(app: AppRequest, sdp: string): void {
-    this.#offer = app;
-    const to = { displayName: undefined, uri: sipUriOf(this.peer), params: new Map() };
-    const h = new Headers();
-    h.put(MAX_FORWARDS, [70]);
-    h.put(TO, [to]);
-    h.put(FROM, [withTag(this.host.local, newTag())]);
-    h.put(CALL_ID, [this.sipCallId]);
-    h.put(CSEQ, [{ seq: 1, method: 'INVITE' }]);
-    h.put(CONTACT, [this.host.contact]);
-    h.put(SUPPORTED_HEADER, [...SUPPORTED]);
-    h.put(CONTENT_TYPE, [SDP]);
-    this.#invite = this.host.core.send(new SipRequest('INVITE', to.uri, h, sdp), (res) =>
-      this.#response(res),
-    );
-  }
-
-  protected get confirmed(): boolean {
-    return this.state === 'confirmed';
-  }
-
-  hangUp(app?: AppRequest): void {
-    if (this.ended) return app?.respond(200, 'the call had ended');
-    if (this.state === 'confirmed') return this.bye(app);
-    this.#hangup = { app };
-    if (this.state === 'early') this.#cancel();
-  }
-
-  #response(res: SipResponse): void {
-    const status = res.status;
-    if (status < 200) {
-      if (!this.#reliable(res)) return;
-      this.#answerOffer(200, `SIP ${status} ${res.reason}`);
-      if (this.state === 'calling') this.state = 'early';
-      if (status > 100 && !this.#hangup) {
-        this.tell({
-          kind: 'progress',
-          callId: this.callId,
-          code: status,
-          description: res.reason.slice(0, 256),
-        });
-      }
-      if (this.#hangup) this.#cancel();
-      return;
-    }
-    if (status < 300) return this.#accepted(res);
-    this.#answerOffer(status, res.reason);
-    if (this.#hangup) this.#hangup.app?.respond(200);
-    else if (!this.ended)
-      this.tell({ kind: 'reject', callId: this.callId, code: status, reason: res.reason.slice(0, 256) });
-    this.end();
-  }
-
-  /** §13.2.2.4: a 2xx, or one retransmitted: ACK it; the first also makes the dialog. */
-  #accepted(res: SipResponse): void {
-    const invite = this.#invite!.request;
-    if (!this.dialog) {
-      this.dialog = Dialog.asUac(invite, res);
-      // §13.2.2.4: an early dialog becomes this one; its PRACKs used CSeq numbers already.
-      const early = this.#early.get(this.dialog.remoteTag);
-      if (early) this.dialog.localSeq = Math.max(this.dialog.localSeq, early.dialog.localSeq);
-      this.#early.clear();
-      this.host.core.dialogs.set(this.dialog.key, this.dialog);
-    } else if (this.dialog.remoteTag !== (res.to.params.get('tag') ?? '')) {
-      return; // A second fork answered: RFC 3261 §13.2.2.4 would ACK and BYE it; it is left to time out.
-    }
-    this.host.core.ack(this.dialog, invite);
-    if (this.state === 'confirmed') return;
-    this.state = 'confirmed';
-    this.#answerOffer(200, `SIP ${res.status} ${res.reason}`);
-    if (this.#hangup) return this.bye(this.#hangup.app);
-    const sdp = sdpOf(res);
-    if (sdp === undefined) {
-      this.tell({ kind: 'reject', callId: this.callId, code: 488, reason: 'the 2xx carried no SDP answer' });
-      return this.bye();
-    }
-    this.tell({ kind: 'answer', callId: this.callId, sdp });
-  }
-
-  /**
-   * RFC 3262 §4: PRACKs a reliable provisional response (in its early dialog, RAck naming it).
-   * False for one to discard: "retransmissions of that response MUST be discarded", and one
-   * out of order is not acknowledged. An unreliable one is kept (true).
-   */
-  #reliable(res: SipResponse): boolean {
-    const rseq = Number(res.headers.get('RSeq'));
-    const tag = res.to.params.get('tag');
-    if (!res.headers.all(REQUIRE).includes('100rel') || !Number.isInteger(rseq) || rseq < 1 || !tag)
-      return true;
-    let early = this.#early.get(tag);
-    if (early && rseq !== early.rseq + 1) return false;
-    const invite = this.#invite!.request;
-    if (!early) {
-      early = { dialog: Dialog.asUac(invite, res), rseq };
-      this.#early.set(tag, early);
-    }
-    early.rseq = rseq;
-    const prack = early.dialog.request('PRACK', undefined);
-    prack.headers.append('RAck', `${rseq} ${invite.cseq.seq} ${invite.cseq.method}`);
-    this.host.core.send(prack, () => {});
-    return true;
-  }
-
-  #answerOffer(code: number, description: string): void {
-    this.#offer?.respond(code, description);
-    this.#offer = undefined;
-  }
-
-  /** §9.1: CANCEL copies the INVITE's Request-URI, Call-ID, To, From, CSeq number, top Via and Route. */
-  #cancel(): void {
-    if (this.#cancelled || !this.#invite) return;
-    this.#cancelled = true;
-    const invite = this.#invite.request;
-    const h = new Headers();
-    h.put(VIA, [invite.via]);
-    h.put(MAX_FORWARDS, [70]);
-    h.put(TO, [invite.to]);
-    h.put(FROM, [invite.from]);
-    h.put(CALL_ID, [invite.callId]);
-    h.put(CSEQ, [{ seq: invite.cseq.seq, method: 'CANCEL' }]);
-    const routes = invite.headers.all(ROUTE);
-    if (routes.length > 0) h.put(ROUTE, routes);
-    // Its own final response says little: the INVITE's 487 (or a 2xx, then BYE) ends the call.
-    this.host.core.send(new SipRequest('CANCEL', invite.uri, h), () => {});
-  }
-}
-
-/**
- * The UAS side (§13.3): an INVITE becomes the app's `offer`; once the runtime took it the
- * caller hears 180 (Ringing). The app's `answer` is the 2xx with its SDP, repeated until the
- * ACK (§13.3.1.4); its `reject` the final response with its code; its `progress` a 18x; a
- * `bye` before answering declines (603). A CANCEL (§9.2) ends it as a `bye` with reason
- * "cancelled". RFC 3262 §3: for a caller that requires or supports `100rel`, the 18x are
- * reliable (RSeq, sent again until their PRACK, in the early dialog they make).
- */
-export class IncomingCall extends Call {
-  state: 'offered' | 'ringing' | 'confirmed' = 'offered';
-  readonly #toTag = newTag();
-  /** RFC 3262 §3: set when the INVITE requires or supports reliable provisional responses. */
-  readonly #reliable: ReliableProvisionals | undefined;
-
-  constructor(
-    host: SessionHost,
-    peer: string,
-    callId: string,
-    private readonly transaction: InviteServerTransaction,
-    /** The INVITE that offered the call. */
-    readonly invite: SipRequest,
-    onEnded: (call: Call) => void,
-  ) {
-    super(host, peer, callId, invite.callId, onEnded);
-    // RFC 3262 §3: reliable when the caller requires it, and (a MAY) when it supports it.
-    const reliable = [...invite.headers.all(REQUIRE), ...invite.headers.all(SUPPORTED_HEADER)];
-    if (reliable.includes('100rel')) {
-      this.#reliable = new ReliableProvisionals(
-        transaction,
-        host.timers,
-        host.core.transactions.timers.t1,
-        () => {
-          this.tell({
-            kind: 'bye',
-            callId: this.callId,
-            reason: 'no PRACK for a reliable provisional response',
-          });
-          this.#final(500, 'No PRACK');
-        },
-      );
-    }
-  }
-
-  protected get confirmed(): boolean {
-    return this.state === 'confirmed';
-  }
-
-  /** Hands the offer to the app; answers 488 to an INVITE without an SDP offer. */
-  start(): void {
-    const sdp = sdpOf(this.invite);
-    if (sdp === undefined) return this.#final(488);
-    const media = mediaOf(sdp);
-    const offer: ConversationBody =
-      media.length > 0
-        ? { kind: 'offer', callId: this.callId, sdp, media }
-        : { kind: 'offer', callId: this.callId, sdp };
-    const taken = this.host.deliver(this.peer, offer, (code) => {
-      if (this.ended || this.state !== 'offered') return;
-      if (code >= 300) return this.#final(sipStatusOf(code));
-      this.state = 'ringing';
-      this.#provisional(180);
-    });
-    if (!taken) this.#final(480);
-  }
-
-  /** The app's SDP answer to the call's offer: the 2xx, and the dialog (§12.1.1). */
-  protected override answerCall(app: AppRequest, sdp: string): void {
-    if (this.state !== 'ringing' || this.ended) return app.respond(404, `call ${this.callId} is not ringing`);
-    this.state = 'confirmed';
-    this.#reliable?.stop();
-    const dialog = this.#dialog();
-    const res = createResponse(this.invite, 200, {
-      toTag: this.#toTag,
-      contact: this.host.contact,
-      body: { type: SDP, text: sdp },
-    });
-    this.host.core.accept(this.transaction, res, dialog, () => {
-      this.tell({ kind: 'bye', callId: this.callId, reason: 'no ACK for the answer' });
-      this.bye();
-    });
-    app.respond(200);
-  }
-
-  /** The app's refusal of the call: the final response with its code (RFC 3261 §21.4-21.6). */
-  protected override rejectCall(app: AppRequest, code: number): void {
-    if (this.state === 'confirmed' || this.ended)
-      return app.respond(404, `call ${this.callId} is not ringing`);
-    this.#final(code);
-    app.respond(200);
-  }
-
-  /** The app's provisional state, 180-199. */
-  progress(app: AppRequest, code: number): void {
-    if (this.state !== 'ringing' || this.ended || code < 180) return app.respond(400, `no ${code} now`);
-    this.#provisional(code);
-    app.respond(200);
-  }
-
-  hangUp(app?: AppRequest): void {
-    if (this.ended) return app?.respond(200, 'the call had ended');
-    if (this.state === 'confirmed') return this.bye(app);
-    this.#final(603);
-    app?.respond(200);
-  }
-
-  /**
-   * §9.2: the caller cancelled before an answer: 487 to the INVITE, `bye` to the app. Returns
-   * the To tag of the INVITE's responses, for the CANCEL's 200.
-   */
-  cancelled(): string {
-    if (!this.ended && this.state !== 'confirmed') {
-      this.#final(487);
-      this.tell({ kind: 'bye', callId: this.callId, reason: 'cancelled' });
-    }
-    return this.#toTag;
-  }
-
-  /** RFC 3262 §3: the PRACK of our reliable provisional response gets 200; any other 481. */
-  protected override prack(transaction: ServerTransaction, request: SipRequest): void {
-    const acknowledged = this.#reliable?.prack(request) ?? false;
-    transaction.respond(createResponse(request, acknowledged ? 200 : 481));
-  }
-
-  /**
-   * A 18x. §12.1.1: it makes an (early) dialog, so it copies Record-Route and has a Contact;
-   * RFC 3262 §3: reliable when the INVITE required it, its early dialog then kept for the PRACK.
-   */
-  #provisional(status: number): void {
-    const options = { toTag: this.#toTag, contact: this.host.contact };
-    if (!this.#reliable) return this.transaction.respond(createResponse(this.invite, status, options));
-    this.#dialog();
-    this.#reliable.send((extra) => createResponse(this.invite, status, { ...options, extra }));
-  }
-
-  /** The call's dialog (§12.1.1), made by the first response that needs it. */
-  #dialog(): Dialog {
-    if (!this.dialog) {
-      this.dialog = Dialog.asUas(this.invite, this.#toTag);
-      this.host.core.dialogs.set(this.dialog.key, this.dialog);
-    }
-    return this.dialog;
-  }
-
-  #final(status: number, reason?: string): void {
-    this.#reliable?.stop();
-    this.transaction.respond(createResponse(this.invite, status, { toTag: this.#toTag, reason }));
-    this.end();
-  }
-}
-
-/** The media an SDP offers (RFC 8866 §5.14 m= lines), as canonical names. */
-function mediaOf(sdp: string): ('audio' | 'video' | 'data')[] {
-  const out = new Set<'audio' | 'video' | 'data'>();
-  for (const m of sdp.matchAll(/^m=(audio|video|application) /gm)) {
-    out.add(m[1] === 'application' ? 'data' : (m[1] as 'audio' | 'video'));
-  }
-  return [...out];
-}
-
 /** `request` with `text` as its body, of type `type`. */
-function withBody(request: SipRequest, type: MediaType, text: string): SipRequest {
+export function withBody(request: SipRequest, type: MediaType, text: string): SipRequest {
   request.headers.put(CONTENT_TYPE, [type]);
   return new SipRequest(request.method, request.uri, request.headers, text);
 }

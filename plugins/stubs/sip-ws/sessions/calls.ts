@@ -6,7 +6,9 @@ import type { ServerTransaction } from '../transactions/transaction-layer.js';
 import { newCallId } from '../user-agent-core/identifiers.js';
 import { createResponse } from '../user-agent-core/responses.js';
 import { addressOf } from './addresses.js';
-import { type Call, IncomingCall, OutgoingCall } from './call.js';
+import type { Call } from './call.js';
+import { IncomingCall } from './incoming-call.js';
+import { OutgoingCall } from './outgoing-call.js';
 import type { AppRequest, SessionHost } from './session-host.js';
 
 /** schemas/conversation.schema.json `callId`: 1-128 visible ASCII characters. */
