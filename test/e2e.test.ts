@@ -60,6 +60,20 @@ describe('signaling on the fly', () => {
     const answer = next(withBob);
     await withAlice.answer(callId, 'v=0\r\no=bob 1 1 IN IP4 127.0.0.1\r\n');
     expect((await answer).body).toMatchObject({ kind: 'answer', callId });
+    // Renegotiation and keys: canonical bodies json-ws carries as it carries any.
+    const update = next(withAlice);
+    await withBob.post({
+      kind: 'update',
+      callId,
+      sdp: 'v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\na=sendonly\r\n',
+    });
+    expect((await update).body).toMatchObject({ kind: 'update', callId });
+    const updated = next(withBob);
+    await withAlice.answer(callId, 'v=0\r\no=bob 1 2 IN IP4 127.0.0.1\r\na=recvonly\r\n');
+    expect((await updated).body).toMatchObject({ kind: 'answer', callId });
+    const keys = next(withAlice);
+    await withBob.post({ kind: 'dtmf', callId, digits: '123#', duration: 100 });
+    expect((await keys).body).toEqual({ kind: 'dtmf', callId, digits: '123#', duration: 100 });
     await withBob.bye(callId);
   });
 });

@@ -38,7 +38,7 @@ export type DomainAddress = string;
  */
 export type Address = string;
 /**
- * The canonical signaling bodies every stub translates to and from its domain's protocol. They travel as the `value` of create (new) and update (in-call) messages.
+ * The canonical signaling bodies every stub translates to and from its domain's protocol. They travel as the `value` of create (new: chat, offer) and update (in-call: everything else) messages. A call is offer → answer (or reject), then any number of update → answer (or reject) renegotiations and dtmf key presses, until a bye.
  */
 export type ConversationBody =
   | ChatBody
@@ -49,6 +49,8 @@ export type ConversationBody =
   | AcceptBody
   | RejectBody
   | ByeBody
+  | CallUpdateBody
+  | DtmfBody
   | PresenceBody;
 /**
  * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received. A client that has heard nothing for a while sends `ping`, which the node answers with `pong` at once: a node that stopped (its TCP connection still open) is noticed without waiting for a send to time out. A client that asked for receipts in `auth` says with `received` how many `msg` frames it has taken; what it had not taken when its connection ends is held for its recipients again (XEP-0198's acknowledgements, for json-ws). Order under refusals: once the node refuses a message of a connection to a recipient for its rate (PF_ERR_FLOOD), it refuses every later message of that connection to that recipient (PF_ERR_FLOOD, saying it was refused to keep order) until the refused one is sent again, or the connection ends; so a client that sends again what was refused, in order, keeps its order. Messages to other recipients are not held back.
@@ -267,6 +269,38 @@ export interface ByeBody {
    */
   callId?: string;
   reason?: string;
+}
+/**
+ * A new SDP offer within an established call (RFC 3264 §8): hold, resume, an ICE restart, media added or removed. The peer answers it with an `answer` body for the same callId, or refuses it with a `reject` (488, 491...), which leaves the call as it was. Only one offer is outstanding per call: one made while the other side's is unanswered is refused 491 (glare). SIP: a re-INVITE, or an UPDATE (RFC 3311) when the peer allows it.
+ */
+export interface CallUpdateBody {
+  kind: 'update';
+  /**
+   * Identifies one call inside a conversation.
+   */
+  callId: string;
+  /**
+   * A session description (RFC 8866) as text.
+   */
+  sdp: string;
+}
+/**
+ * Telephone keys pressed during a call (DTMF), one body per key press or per sequence. SIP: one INFO with application/dtmf-relay (Signal=, Duration=) per digit.
+ */
+export interface DtmfBody {
+  kind: 'dtmf';
+  /**
+   * Identifies one call inside a conversation.
+   */
+  callId: string;
+  /**
+   * The keys, in order: 0-9, *, #, A-D.
+   */
+  digits: string;
+  /**
+   * How long each key is held, in milliseconds; the stub's default (SIP: 160 ms) when absent.
+   */
+  duration?: number;
 }
 /**
  * A presence state.

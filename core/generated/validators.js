@@ -1401,9 +1401,10 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
 }
 validate53.evaluated = { "dynamicProps": true, "dynamicItems": false };
 var validateConversationBody = validate106;
-var schema32 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/conversation.schema.json", "title": "ConversationBody", "description": "The canonical signaling bodies every stub translates to and from its domain's protocol. They travel as the `value` of create (new) and update (in-call) messages.", "type": "object", "required": ["kind"], "discriminator": { "propertyName": "kind" }, "oneOf": [{ "title": "ChatBody", "description": "A chat message.", "type": "object", "additionalProperties": false, "required": ["kind", "text"], "properties": { "kind": { "const": "chat" }, "text": { "type": "string", "maxLength": 65536 }, "mime": { "description": "Content type of text; text/plain when absent.", "type": "string", "maxLength": 127, "pattern": "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" } } }, { "title": "CallOfferBody", "description": "A call invitation carrying an SDP offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "offer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" }, "media": { "type": "array", "uniqueItems": true, "items": { "enum": ["audio", "video", "data"] } } } }, { "title": "CallAnswerBody", "description": "The SDP answer that accepts a call offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "answer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" } } }, { "title": "IceCandidateBody", "description": "A trickled ICE candidate (RFC 8838); an empty candidate string ends the trickle.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "candidate"], "properties": { "kind": { "const": "candidate" }, "callId": { "$ref": "#/$defs/callId" }, "candidate": { "type": "string", "maxLength": 1024 }, "sdpMid": { "type": ["string", "null"], "maxLength": 64 }, "sdpMLineIndex": { "type": ["integer", "null"], "minimum": 0, "maximum": 1024 } } }, { "title": "CallProgressBody", "description": "Provisional call state from the far end, e.g. 180 ringing, 183 session progress.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "code"], "properties": { "kind": { "const": "progress" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "type": "integer", "minimum": 100, "maximum": 199 }, "description": { "type": "string", "maxLength": 256 } } }, { "title": "AcceptBody", "description": "The peer accepted the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "accept" }, "callId": { "$ref": "#/$defs/callId" } } }, { "title": "RejectBody", "description": "The peer refused the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind", "code"], "properties": { "kind": { "const": "reject" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "description": "Why, HTTP/SIP-like: 486 busy, 603 decline, 480 unavailable...", "type": "integer", "minimum": 300, "maximum": 699 }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "ByeBody", "description": "The call named by callId (or the whole conversation) ends.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "bye" }, "callId": { "$ref": "#/$defs/callId" }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "PresenceBody", "description": "A presence state.", "type": "object", "additionalProperties": false, "required": ["kind", "status"], "properties": { "kind": { "const": "presence" }, "status": { "enum": ["online", "away", "busy", "offline"] }, "note": { "type": "string", "maxLength": 256 } } }], "$defs": { "callId": { "description": "Identifies one call inside a conversation.", "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$" }, "sdp": { "description": "A session description (RFC 8866) as text.", "type": "string", "minLength": 1, "maxLength": 65536 } } };
+var schema32 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/conversation.schema.json", "title": "ConversationBody", "description": "The canonical signaling bodies every stub translates to and from its domain's protocol. They travel as the `value` of create (new: chat, offer) and update (in-call: everything else) messages. A call is offer \u2192 answer (or reject), then any number of update \u2192 answer (or reject) renegotiations and dtmf key presses, until a bye.", "type": "object", "required": ["kind"], "discriminator": { "propertyName": "kind" }, "oneOf": [{ "title": "ChatBody", "description": "A chat message.", "type": "object", "additionalProperties": false, "required": ["kind", "text"], "properties": { "kind": { "const": "chat" }, "text": { "type": "string", "maxLength": 65536 }, "mime": { "description": "Content type of text; text/plain when absent.", "type": "string", "maxLength": 127, "pattern": "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" } } }, { "title": "CallOfferBody", "description": "A call invitation carrying an SDP offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "offer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" }, "media": { "type": "array", "uniqueItems": true, "items": { "enum": ["audio", "video", "data"] } } } }, { "title": "CallAnswerBody", "description": "The SDP answer that accepts a call offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "answer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" } } }, { "title": "IceCandidateBody", "description": "A trickled ICE candidate (RFC 8838); an empty candidate string ends the trickle.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "candidate"], "properties": { "kind": { "const": "candidate" }, "callId": { "$ref": "#/$defs/callId" }, "candidate": { "type": "string", "maxLength": 1024 }, "sdpMid": { "type": ["string", "null"], "maxLength": 64 }, "sdpMLineIndex": { "type": ["integer", "null"], "minimum": 0, "maximum": 1024 } } }, { "title": "CallProgressBody", "description": "Provisional call state from the far end, e.g. 180 ringing, 183 session progress.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "code"], "properties": { "kind": { "const": "progress" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "type": "integer", "minimum": 100, "maximum": 199 }, "description": { "type": "string", "maxLength": 256 } } }, { "title": "AcceptBody", "description": "The peer accepted the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "accept" }, "callId": { "$ref": "#/$defs/callId" } } }, { "title": "RejectBody", "description": "The peer refused the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind", "code"], "properties": { "kind": { "const": "reject" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "description": "Why, HTTP/SIP-like: 486 busy, 603 decline, 480 unavailable...", "type": "integer", "minimum": 300, "maximum": 699 }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "ByeBody", "description": "The call named by callId (or the whole conversation) ends.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "bye" }, "callId": { "$ref": "#/$defs/callId" }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "CallUpdateBody", "description": "A new SDP offer within an established call (RFC 3264 \xA78): hold, resume, an ICE restart, media added or removed. The peer answers it with an `answer` body for the same callId, or refuses it with a `reject` (488, 491...), which leaves the call as it was. Only one offer is outstanding per call: one made while the other side's is unanswered is refused 491 (glare). SIP: a re-INVITE, or an UPDATE (RFC 3311) when the peer allows it.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "update" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" } } }, { "title": "DtmfBody", "description": "Telephone keys pressed during a call (DTMF), one body per key press or per sequence. SIP: one INFO with application/dtmf-relay (Signal=, Duration=) per digit.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "digits"], "properties": { "kind": { "const": "dtmf" }, "callId": { "$ref": "#/$defs/callId" }, "digits": { "description": "The keys, in order: 0-9, *, #, A-D.", "type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[0-9*#A-D]+$" }, "duration": { "description": "How long each key is held, in milliseconds; the stub's default (SIP: 160 ms) when absent.", "type": "integer", "minimum": 1, "maximum": 6e4 } } }, { "title": "PresenceBody", "description": "A presence state.", "type": "object", "additionalProperties": false, "required": ["kind", "status"], "properties": { "kind": { "const": "presence" }, "status": { "enum": ["online", "away", "busy", "offline"] }, "note": { "type": "string", "maxLength": 256 } } }], "$defs": { "callId": { "description": "Identifies one call inside a conversation.", "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$" }, "sdp": { "description": "A session description (RFC 8866) as text.", "type": "string", "minLength": 1, "maxLength": 65536 } } };
 var func0 = require_equal().default;
 var pattern6 = new RegExp("^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$", "u");
+var pattern8 = new RegExp("^[0-9*#A-D]+$", "u");
 function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -2168,18 +2169,18 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
             if (props0 !== true) {
               props0 = true;
             }
-          } else if (tag0 === "presence") {
+          } else if (tag0 === "update") {
             const _errs66 = errors;
             if (errors === _errs66) {
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing9;
-                if (data.kind === void 0 && (missing9 = "kind") || data.status === void 0 && (missing9 = "status")) {
+                if (data.kind === void 0 && (missing9 = "kind") || data.callId === void 0 && (missing9 = "callId") || data.sdp === void 0 && (missing9 = "sdp")) {
                   validate106.errors = [{ instancePath, schemaPath: "#/oneOf/8/required", keyword: "required", params: { missingProperty: missing9 }, message: "must have required property '" + missing9 + "'" }];
                   return false;
                 } else {
                   const _errs68 = errors;
                   for (const key8 in data) {
-                    if (!(key8 === "kind" || key8 === "status" || key8 === "note")) {
+                    if (!(key8 === "kind" || key8 === "callId" || key8 === "sdp")) {
                       validate106.errors = [{ instancePath, schemaPath: "#/oneOf/8/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
@@ -2188,8 +2189,8 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs68 === errors) {
                     if (data.kind !== void 0) {
                       const _errs69 = errors;
-                      if ("presence" !== data.kind) {
-                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/8/properties/kind/const", keyword: "const", params: { allowedValue: "presence" }, message: "must be equal to constant" }];
+                      if ("update" !== data.kind) {
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/8/properties/kind/const", keyword: "const", params: { allowedValue: "update" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid20 = _errs69 === errors;
@@ -2197,31 +2198,22 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
                       var valid20 = true;
                     }
                     if (valid20) {
-                      if (data.status !== void 0) {
-                        let data30 = data.status;
+                      if (data.callId !== void 0) {
                         const _errs70 = errors;
-                        if (!(data30 === "online" || data30 === "away" || data30 === "busy" || data30 === "offline")) {
-                          validate106.errors = [{ instancePath: instancePath + "/status", schemaPath: "#/oneOf/8/properties/status/enum", keyword: "enum", params: { allowedValues: schema32.oneOf[8].properties.status.enum }, message: "must be equal to one of the allowed values" }];
-                          return false;
+                        if (!validate107(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+                          errors = vErrors.length;
                         }
                         var valid20 = _errs70 === errors;
                       } else {
                         var valid20 = true;
                       }
                       if (valid20) {
-                        if (data.note !== void 0) {
-                          let data31 = data.note;
+                        if (data.sdp !== void 0) {
                           const _errs71 = errors;
-                          if (errors === _errs71) {
-                            if (typeof data31 === "string") {
-                              if (func1(data31) > 256) {
-                                validate106.errors = [{ instancePath: instancePath + "/note", schemaPath: "#/oneOf/8/properties/note/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
-                                return false;
-                              }
-                            } else {
-                              validate106.errors = [{ instancePath: instancePath + "/note", schemaPath: "#/oneOf/8/properties/note/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                              return false;
-                            }
+                          if (!validate109(data.sdp, { instancePath: instancePath + "/sdp", parentData: data, parentDataProperty: "sdp", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
+                            errors = vErrors.length;
                           }
                           var valid20 = _errs71 === errors;
                         } else {
@@ -2233,6 +2225,183 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
                 }
               } else {
                 validate106.errors = [{ instancePath, schemaPath: "#/oneOf/8/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            if (props0 !== true) {
+              props0 = true;
+            }
+          } else if (tag0 === "dtmf") {
+            const _errs72 = errors;
+            if (errors === _errs72) {
+              if (data && typeof data == "object" && !Array.isArray(data)) {
+                let missing10;
+                if (data.kind === void 0 && (missing10 = "kind") || data.callId === void 0 && (missing10 = "callId") || data.digits === void 0 && (missing10 = "digits")) {
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/9/required", keyword: "required", params: { missingProperty: missing10 }, message: "must have required property '" + missing10 + "'" }];
+                  return false;
+                } else {
+                  const _errs74 = errors;
+                  for (const key9 in data) {
+                    if (!(key9 === "kind" || key9 === "callId" || key9 === "digits" || key9 === "duration")) {
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/9/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs74 === errors) {
+                    if (data.kind !== void 0) {
+                      const _errs75 = errors;
+                      if ("dtmf" !== data.kind) {
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/9/properties/kind/const", keyword: "const", params: { allowedValue: "dtmf" }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid22 = _errs75 === errors;
+                    } else {
+                      var valid22 = true;
+                    }
+                    if (valid22) {
+                      if (data.callId !== void 0) {
+                        const _errs76 = errors;
+                        if (!validate107(data.callId, { instancePath: instancePath + "/callId", parentData: data, parentDataProperty: "callId", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+                          errors = vErrors.length;
+                        }
+                        var valid22 = _errs76 === errors;
+                      } else {
+                        var valid22 = true;
+                      }
+                      if (valid22) {
+                        if (data.digits !== void 0) {
+                          let data34 = data.digits;
+                          const _errs77 = errors;
+                          if (errors === _errs77) {
+                            if (typeof data34 === "string") {
+                              if (func1(data34) > 64) {
+                                validate106.errors = [{ instancePath: instancePath + "/digits", schemaPath: "#/oneOf/9/properties/digits/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                                return false;
+                              } else {
+                                if (func1(data34) < 1) {
+                                  validate106.errors = [{ instancePath: instancePath + "/digits", schemaPath: "#/oneOf/9/properties/digits/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                  return false;
+                                } else {
+                                  if (!pattern8.test(data34)) {
+                                    validate106.errors = [{ instancePath: instancePath + "/digits", schemaPath: "#/oneOf/9/properties/digits/pattern", keyword: "pattern", params: { pattern: "^[0-9*#A-D]+$" }, message: 'must match pattern "^[0-9*#A-D]+$"' }];
+                                    return false;
+                                  }
+                                }
+                              }
+                            } else {
+                              validate106.errors = [{ instancePath: instancePath + "/digits", schemaPath: "#/oneOf/9/properties/digits/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              return false;
+                            }
+                          }
+                          var valid22 = _errs77 === errors;
+                        } else {
+                          var valid22 = true;
+                        }
+                        if (valid22) {
+                          if (data.duration !== void 0) {
+                            let data35 = data.duration;
+                            const _errs79 = errors;
+                            if (!(typeof data35 == "number" && (!(data35 % 1) && !isNaN(data35)) && isFinite(data35))) {
+                              validate106.errors = [{ instancePath: instancePath + "/duration", schemaPath: "#/oneOf/9/properties/duration/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              return false;
+                            }
+                            if (errors === _errs79) {
+                              if (typeof data35 == "number" && isFinite(data35)) {
+                                if (data35 > 6e4 || isNaN(data35)) {
+                                  validate106.errors = [{ instancePath: instancePath + "/duration", schemaPath: "#/oneOf/9/properties/duration/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e4 }, message: "must be <= 60000" }];
+                                  return false;
+                                } else {
+                                  if (data35 < 1 || isNaN(data35)) {
+                                    validate106.errors = [{ instancePath: instancePath + "/duration", schemaPath: "#/oneOf/9/properties/duration/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                    return false;
+                                  }
+                                }
+                              }
+                            }
+                            var valid22 = _errs79 === errors;
+                          } else {
+                            var valid22 = true;
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/9/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            if (props0 !== true) {
+              props0 = true;
+            }
+          } else if (tag0 === "presence") {
+            const _errs81 = errors;
+            if (errors === _errs81) {
+              if (data && typeof data == "object" && !Array.isArray(data)) {
+                let missing11;
+                if (data.kind === void 0 && (missing11 = "kind") || data.status === void 0 && (missing11 = "status")) {
+                  validate106.errors = [{ instancePath, schemaPath: "#/oneOf/10/required", keyword: "required", params: { missingProperty: missing11 }, message: "must have required property '" + missing11 + "'" }];
+                  return false;
+                } else {
+                  const _errs83 = errors;
+                  for (const key10 in data) {
+                    if (!(key10 === "kind" || key10 === "status" || key10 === "note")) {
+                      validate106.errors = [{ instancePath, schemaPath: "#/oneOf/10/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs83 === errors) {
+                    if (data.kind !== void 0) {
+                      const _errs84 = errors;
+                      if ("presence" !== data.kind) {
+                        validate106.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/oneOf/10/properties/kind/const", keyword: "const", params: { allowedValue: "presence" }, message: "must be equal to constant" }];
+                        return false;
+                      }
+                      var valid24 = _errs84 === errors;
+                    } else {
+                      var valid24 = true;
+                    }
+                    if (valid24) {
+                      if (data.status !== void 0) {
+                        let data37 = data.status;
+                        const _errs85 = errors;
+                        if (!(data37 === "online" || data37 === "away" || data37 === "busy" || data37 === "offline")) {
+                          validate106.errors = [{ instancePath: instancePath + "/status", schemaPath: "#/oneOf/10/properties/status/enum", keyword: "enum", params: { allowedValues: schema32.oneOf[10].properties.status.enum }, message: "must be equal to one of the allowed values" }];
+                          return false;
+                        }
+                        var valid24 = _errs85 === errors;
+                      } else {
+                        var valid24 = true;
+                      }
+                      if (valid24) {
+                        if (data.note !== void 0) {
+                          let data38 = data.note;
+                          const _errs86 = errors;
+                          if (errors === _errs86) {
+                            if (typeof data38 === "string") {
+                              if (func1(data38) > 256) {
+                                validate106.errors = [{ instancePath: instancePath + "/note", schemaPath: "#/oneOf/10/properties/note/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+                                return false;
+                              }
+                            } else {
+                              validate106.errors = [{ instancePath: instancePath + "/note", schemaPath: "#/oneOf/10/properties/note/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              return false;
+                            }
+                          }
+                          var valid24 = _errs86 === errors;
+                        } else {
+                          var valid24 = true;
+                        }
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate106.errors = [{ instancePath, schemaPath: "#/oneOf/10/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2258,14 +2427,14 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate106.evaluated = { "dynamicProps": true, "dynamicItems": false };
-var validateStubDescriptor = validate118;
+var validateStubDescriptor = validate121;
 var schema35 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/stub-descriptor.schema.json", "title": "StubDescriptor", "description": "What a domain publishes about one version of its protocol stub. Signed: no signature, no load.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "protocol", "capabilities", "engine", "sourcePackage", "configuration", "constraints", "signature"], "properties": { "kind": { "const": "stub" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "rollback": { "description": "Set when this version brings an earlier one back (`protofly rollback`): `to` is the version whose package and configuration it carries, `of` the newest version it supersedes. A rollback is a higher version like any other, so downgrade protection stays as strict as it is.", "type": "object", "additionalProperties": false, "required": ["of", "to"], "properties": { "of": { "$ref": "common.schema.json#/$defs/semver" }, "to": { "$ref": "common.schema.json#/$defs/semver" } } }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "protocol": { "description": "The wire protocol the stub speaks to its domain's server, e.g. json-ws, sip-ws, xmpp-ws.", "type": "string", "pattern": "^[a-z][a-z0-9.-]{0,63}$" }, "capabilities": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "presence", "group"] } }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "constraints": { "title": "StubConstraints", "type": "object", "additionalProperties": false, "required": ["endpoints", "runtimes"], "properties": { "endpoints": { "description": "The only places ctx.connect may open. A pattern is ws:// or wss://, a host, an optional port (or * for any), and a path prefix.", "type": "array", "maxItems": 32, "items": { "type": "string", "maxLength": 512, "pattern": "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" } }, "runtimes": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["node", "browser"] } }, "memoryMb": { "description": "Heap limit of the stub's sandbox, in MiB: at most the runtime policy's `limits.memoryMb`, which is also the default.", "type": "integer", "minimum": 8, "maximum": 4096 }, "watchdogMs": { "description": "Asks for less than the runtime policy's `limits.watchdogMs` (also the default); asking for more is refused.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "maxTimers": { "description": "Asks for less than the runtime policy's `limits.maxTimers` (also the default); asking for more is refused.", "type": "integer", "minimum": 0, "maximum": 1e5 }, "maxSocketsPerSession": { "description": "Asks for less than the runtime policy's `limits.maxSocketsPerSession` (also the default); asking for more is refused.", "type": "integer", "minimum": 0, "maximum": 1024 }, "messagesPerSecond": { "description": "Asks for less than the runtime policy's `limits.messagesPerSecond` (also the default); asking for more is refused.", "type": "integer", "minimum": 1, "maximum": 1e6 } } }, "signature": { "$ref": "common.schema.json#/$defs/signature" } } };
-var func22 = Object.prototype.hasOwnProperty;
-var pattern8 = new RegExp("^[a-z][a-z0-9-]{0,63}$", "u");
-function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var func24 = Object.prototype.hasOwnProperty;
+var pattern9 = new RegExp("^[a-z][a-z0-9-]{0,63}$", "u");
+function validate122(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate119.evaluated;
+  const evaluated0 = validate122.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2274,24 +2443,24 @@ function validate119(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (typeof data === "string") {
-      if (!pattern8.test(data)) {
-        validate119.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
+      if (!pattern9.test(data)) {
+        validate122.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
         return false;
       }
     } else {
-      validate119.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate122.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate119.errors = vErrors;
+  validate122.errors = vErrors;
   return errors === 0;
 }
-validate119.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern9 = new RegExp("^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$", "u");
-function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate122.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern10 = new RegExp("^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$", "u");
+function validate124(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate121.evaluated;
+  const evaluated0 = validate124.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2301,28 +2470,28 @@ function validate121(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 256) {
-        validate121.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+        validate124.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
         return false;
       } else {
-        if (!pattern9.test(data)) {
-          validate121.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
+        if (!pattern10.test(data)) {
+          validate124.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
           return false;
         }
       }
     } else {
-      validate121.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate124.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate121.errors = vErrors;
+  validate124.errors = vErrors;
   return errors === 0;
 }
-validate121.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern10 = new RegExp("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
-function validate125(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate124.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern11 = new RegExp("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
+function validate128(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate125.evaluated;
+  const evaluated0 = validate128.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2332,28 +2501,28 @@ function validate125(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 253) {
-        validate125.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        validate128.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
         return false;
       } else {
-        if (!pattern10.test(data)) {
-          validate125.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+        if (!pattern11.test(data)) {
+          validate128.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
           return false;
         }
       }
     } else {
-      validate125.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate128.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate125.errors = vErrors;
+  validate128.errors = vErrors;
   return errors === 0;
 }
-validate125.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern12 = new RegExp("^[0-9A-Za-z.*^~<>=|+ -]+$", "u");
-function validate127(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate128.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern13 = new RegExp("^[0-9A-Za-z.*^~<>=|+ -]+$", "u");
+function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate127.evaluated;
+  const evaluated0 = validate130.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2363,34 +2532,34 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 256) {
-        validate127.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+        validate130.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate127.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate130.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
-          if (!pattern12.test(data)) {
-            validate127.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
+          if (!pattern13.test(data)) {
+            validate130.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate127.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate130.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate127.errors = vErrors;
+  validate130.errors = vErrors;
   return errors === 0;
 }
-validate127.evaluated = { "dynamicProps": false, "dynamicItems": false };
+validate130.evaluated = { "dynamicProps": false, "dynamicItems": false };
 var schema40 = { "title": "SourcePackage", "description": "The bundled code of a plugin: one self-contained ES module.", "type": "object", "additionalProperties": false, "required": ["url", "integrity", "size", "format"], "properties": { "url": { "description": "Where the package is, absolute or relative to the descriptor's URL.", "type": "string", "minLength": 1, "maxLength": 2048 }, "integrity": { "description": "Subresource Integrity of the package bytes: sha384, base64.", "type": "string", "pattern": "^sha384-[A-Za-z0-9+/]{64}$" }, "size": { "description": "Package size in bytes.", "type": "integer", "minimum": 1 }, "format": { "description": "Module format of the package.", "type": "string", "enum": ["esm"] } } };
-var pattern13 = new RegExp("^sha384-[A-Za-z0-9+/]{64}$", "u");
-function validate129(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var pattern14 = new RegExp("^sha384-[A-Za-z0-9+/]{64}$", "u");
+function validate132(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate129.evaluated;
+  const evaluated0 = validate132.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2401,13 +2570,13 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.url === void 0 && (missing0 = "url") || data.integrity === void 0 && (missing0 = "integrity") || data.size === void 0 && (missing0 = "size") || data.format === void 0 && (missing0 = "format")) {
-        validate129.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate132.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "url" || key0 === "integrity" || key0 === "size" || key0 === "format")) {
-            validate129.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate132.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2419,16 +2588,16 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 2048) {
-                  validate129.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                  validate132.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate129.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate132.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate129.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate132.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -2442,12 +2611,12 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
               const _errs4 = errors;
               if (errors === _errs4) {
                 if (typeof data1 === "string") {
-                  if (!pattern13.test(data1)) {
-                    validate129.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
+                  if (!pattern14.test(data1)) {
+                    validate132.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
                     return false;
                   }
                 } else {
-                  validate129.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate132.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -2460,13 +2629,13 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
                 let data2 = data.size;
                 const _errs6 = errors;
                 if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
-                  validate129.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                  validate132.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                   return false;
                 }
                 if (errors === _errs6) {
                   if (typeof data2 == "number" && isFinite(data2)) {
                     if (data2 < 1 || isNaN(data2)) {
-                      validate129.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                      validate132.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                       return false;
                     }
                   }
@@ -2480,11 +2649,11 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
                   let data3 = data.format;
                   const _errs8 = errors;
                   if (typeof data3 !== "string") {
-                    validate129.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate132.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                   if (!(data3 === "esm")) {
-                    validate129.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
+                    validate132.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
                     return false;
                   }
                   var valid0 = _errs8 === errors;
@@ -2497,18 +2666,18 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate129.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate132.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate129.errors = vErrors;
+  validate132.errors = vErrors;
   return errors === 0;
 }
-validate129.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate132.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate134(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate131.evaluated;
+  const evaluated0 = validate134.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2519,13 +2688,13 @@ function validate131(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.schema === void 0 && (missing0 = "schema")) {
-        validate131.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate134.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "schema" || key0 === "defaults")) {
-            validate131.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate134.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2537,7 +2706,7 @@ function validate131(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
               } else {
-                validate131.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate134.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -2552,7 +2721,7 @@ function validate131(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs5) {
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                 } else {
-                  validate131.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate134.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -2564,19 +2733,19 @@ function validate131(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate131.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate134.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate131.errors = vErrors;
+  validate134.errors = vErrors;
   return errors === 0;
 }
-validate131.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var pattern15 = new RegExp("^[A-Za-z0-9_-]{86}$", "u");
-function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate134.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var pattern16 = new RegExp("^[A-Za-z0-9_-]{86}$", "u");
+function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate133.evaluated;
+  const evaluated0 = validate136.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2587,13 +2756,13 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.keyId === void 0 && (missing0 = "keyId") || data.alg === void 0 && (missing0 = "alg") || data.value === void 0 && (missing0 = "value")) {
-        validate133.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate136.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "keyId" || key0 === "alg" || key0 === "value")) {
-            validate133.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate136.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2605,16 +2774,16 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 128) {
-                  validate133.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                  validate136.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate133.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate136.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate133.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate136.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -2627,11 +2796,11 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
               let data1 = data.alg;
               const _errs4 = errors;
               if (typeof data1 !== "string") {
-                validate133.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate136.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
               if ("Ed25519" !== data1) {
-                validate133.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+                validate136.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
                 return false;
               }
               var valid0 = _errs4 === errors;
@@ -2644,12 +2813,12 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
                 const _errs6 = errors;
                 if (errors === _errs6) {
                   if (typeof data2 === "string") {
-                    if (!pattern15.test(data2)) {
-                      validate133.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
+                    if (!pattern16.test(data2)) {
+                      validate136.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
                       return false;
                     }
                   } else {
-                    validate133.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate136.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -2662,21 +2831,21 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate133.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate136.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate133.errors = vErrors;
+  validate136.errors = vErrors;
   return errors === 0;
 }
-validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var pattern11 = new RegExp("^[a-z][a-z0-9.-]{0,63}$", "u");
-var pattern14 = new RegExp("^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$", "u");
-function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate136.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var pattern12 = new RegExp("^[a-z][a-z0-9.-]{0,63}$", "u");
+var pattern15 = new RegExp("^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$", "u");
+function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate118.evaluated;
+  const evaluated0 = validate121.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2687,13 +2856,13 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind") || data.name === void 0 && (missing0 = "name") || data.version === void 0 && (missing0 = "version") || data.domain === void 0 && (missing0 = "domain") || data.protocol === void 0 && (missing0 = "protocol") || data.capabilities === void 0 && (missing0 = "capabilities") || data.engine === void 0 && (missing0 = "engine") || data.sourcePackage === void 0 && (missing0 = "sourcePackage") || data.configuration === void 0 && (missing0 = "configuration") || data.constraints === void 0 && (missing0 = "constraints") || data.signature === void 0 && (missing0 = "signature")) {
-        validate118.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate121.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
-          if (!func22.call(schema35.properties, key0)) {
-            validate118.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          if (!func24.call(schema35.properties, key0)) {
+            validate121.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -2702,7 +2871,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.kind !== void 0) {
             const _errs2 = errors;
             if ("stub" !== data.kind) {
-              validate118.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "stub" }, message: "must be equal to constant" }];
+              validate121.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "stub" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -2712,8 +2881,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.name !== void 0) {
               const _errs3 = errors;
-              if (!validate119(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
+              if (!validate122(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -2723,8 +2892,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
             if (valid0) {
               if (data.version !== void 0) {
                 const _errs4 = errors;
-                if (!validate121(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+                if (!validate124(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
                   errors = vErrors.length;
                 }
                 var valid0 = _errs4 === errors;
@@ -2739,13 +2908,13 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data3 && typeof data3 == "object" && !Array.isArray(data3)) {
                       let missing1;
                       if (data3.of === void 0 && (missing1 = "of") || data3.to === void 0 && (missing1 = "to")) {
-                        validate118.errors = [{ instancePath: instancePath + "/rollback", schemaPath: "#/properties/rollback/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                        validate121.errors = [{ instancePath: instancePath + "/rollback", schemaPath: "#/properties/rollback/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                         return false;
                       } else {
                         const _errs7 = errors;
                         for (const key1 in data3) {
                           if (!(key1 === "of" || key1 === "to")) {
-                            validate118.errors = [{ instancePath: instancePath + "/rollback", schemaPath: "#/properties/rollback/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                            validate121.errors = [{ instancePath: instancePath + "/rollback", schemaPath: "#/properties/rollback/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                             return false;
                             break;
                           }
@@ -2753,8 +2922,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                         if (_errs7 === errors) {
                           if (data3.of !== void 0) {
                             const _errs8 = errors;
-                            if (!validate121(data3.of, { instancePath: instancePath + "/rollback/of", parentData: data3, parentDataProperty: "of", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+                            if (!validate124(data3.of, { instancePath: instancePath + "/rollback/of", parentData: data3, parentDataProperty: "of", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
                               errors = vErrors.length;
                             }
                             var valid1 = _errs8 === errors;
@@ -2764,8 +2933,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid1) {
                             if (data3.to !== void 0) {
                               const _errs9 = errors;
-                              if (!validate121(data3.to, { instancePath: instancePath + "/rollback/to", parentData: data3, parentDataProperty: "to", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+                              if (!validate124(data3.to, { instancePath: instancePath + "/rollback/to", parentData: data3, parentDataProperty: "to", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
                                 errors = vErrors.length;
                               }
                               var valid1 = _errs9 === errors;
@@ -2776,7 +2945,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                         }
                       }
                     } else {
-                      validate118.errors = [{ instancePath: instancePath + "/rollback", schemaPath: "#/properties/rollback/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate121.errors = [{ instancePath: instancePath + "/rollback", schemaPath: "#/properties/rollback/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -2787,8 +2956,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                 if (valid0) {
                   if (data.domain !== void 0) {
                     const _errs10 = errors;
-                    if (!validate125(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
-                      vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
+                    if (!validate128(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate128.errors : vErrors.concat(validate128.errors);
                       errors = vErrors.length;
                     }
                     var valid0 = _errs10 === errors;
@@ -2802,11 +2971,11 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                       if (errors === _errs11) {
                         if (typeof data7 === "string") {
                           if (func1(data7) > 1024) {
-                            validate118.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+                            validate121.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
                             return false;
                           }
                         } else {
-                          validate118.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                          validate121.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                           return false;
                         }
                       }
@@ -2820,12 +2989,12 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                         const _errs13 = errors;
                         if (errors === _errs13) {
                           if (typeof data8 === "string") {
-                            if (!pattern11.test(data8)) {
-                              validate118.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9.-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9.-]{0,63}$"' }];
+                            if (!pattern12.test(data8)) {
+                              validate121.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9.-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9.-]{0,63}$"' }];
                               return false;
                             }
                           } else {
-                            validate118.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate121.errors = [{ instancePath: instancePath + "/protocol", schemaPath: "#/properties/protocol/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -2840,7 +3009,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs15) {
                             if (Array.isArray(data9)) {
                               if (data9.length < 1) {
-                                validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                                validate121.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                                 return false;
                               } else {
                                 var valid2 = true;
@@ -2849,7 +3018,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                   let data10 = data9[i0];
                                   const _errs17 = errors;
                                   if (!(data10 === "chat" || data10 === "call" || data10 === "presence" || data10 === "group")) {
-                                    validate118.errors = [{ instancePath: instancePath + "/capabilities/" + i0, schemaPath: "#/properties/capabilities/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.capabilities.items.enum }, message: "must be equal to one of the allowed values" }];
+                                    validate121.errors = [{ instancePath: instancePath + "/capabilities/" + i0, schemaPath: "#/properties/capabilities/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.capabilities.items.enum }, message: "must be equal to one of the allowed values" }];
                                     return false;
                                   }
                                   var valid2 = _errs17 === errors;
@@ -2864,7 +3033,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                     outer0: for (; i1--; ) {
                                       for (j0 = i1; j0--; ) {
                                         if (func0(data9[i1], data9[j0])) {
-                                          validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          validate121.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                           return false;
                                           break outer0;
                                         }
@@ -2874,7 +3043,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate118.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate121.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -2885,8 +3054,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid0) {
                           if (data.engine !== void 0) {
                             const _errs18 = errors;
-                            if (!validate127(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate127.errors : vErrors.concat(validate127.errors);
+                            if (!validate130(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
                               errors = vErrors.length;
                             }
                             var valid0 = _errs18 === errors;
@@ -2896,8 +3065,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid0) {
                             if (data.sourcePackage !== void 0) {
                               const _errs19 = errors;
-                              if (!validate129(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
+                              if (!validate132(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
                                 errors = vErrors.length;
                               }
                               var valid0 = _errs19 === errors;
@@ -2907,8 +3076,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                             if (valid0) {
                               if (data.configuration !== void 0) {
                                 const _errs20 = errors;
-                                if (!validate131(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate131.errors : vErrors.concat(validate131.errors);
+                                if (!validate134(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid0 = _errs20 === errors;
@@ -2923,13 +3092,13 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                     if (data14 && typeof data14 == "object" && !Array.isArray(data14)) {
                                       let missing2;
                                       if (data14.endpoints === void 0 && (missing2 = "endpoints") || data14.runtimes === void 0 && (missing2 = "runtimes")) {
-                                        validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                                        validate121.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                                         return false;
                                       } else {
                                         const _errs23 = errors;
                                         for (const key2 in data14) {
                                           if (!(key2 === "endpoints" || key2 === "runtimes" || key2 === "memoryMb" || key2 === "watchdogMs" || key2 === "maxTimers" || key2 === "maxSocketsPerSession" || key2 === "messagesPerSecond")) {
-                                            validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                                            validate121.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                                             return false;
                                             break;
                                           }
@@ -2941,7 +3110,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                             if (errors === _errs24) {
                                               if (Array.isArray(data15)) {
                                                 if (data15.length > 32) {
-                                                  validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items" }];
+                                                  validate121.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items" }];
                                                   return false;
                                                 } else {
                                                   var valid5 = true;
@@ -2952,16 +3121,16 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                     if (errors === _errs26) {
                                                       if (typeof data16 === "string") {
                                                         if (func1(data16) > 512) {
-                                                          validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+                                                          validate121.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
                                                           return false;
                                                         } else {
-                                                          if (!pattern14.test(data16)) {
-                                                            validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/pattern", keyword: "pattern", params: { pattern: "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" }, message: 'must match pattern "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$"' }];
+                                                          if (!pattern15.test(data16)) {
+                                                            validate121.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/pattern", keyword: "pattern", params: { pattern: "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" }, message: 'must match pattern "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$"' }];
                                                             return false;
                                                           }
                                                         }
                                                       } else {
-                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                                        validate121.errors = [{ instancePath: instancePath + "/constraints/endpoints/" + i2, schemaPath: "#/properties/constraints/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                                         return false;
                                                       }
                                                     }
@@ -2972,7 +3141,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                   }
                                                 }
                                               } else {
-                                                validate118.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                                validate121.errors = [{ instancePath: instancePath + "/constraints/endpoints", schemaPath: "#/properties/constraints/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                                 return false;
                                               }
                                             }
@@ -2987,7 +3156,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                               if (errors === _errs28) {
                                                 if (Array.isArray(data17)) {
                                                   if (data17.length < 1) {
-                                                    validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                                                    validate121.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                                                     return false;
                                                   } else {
                                                     var valid6 = true;
@@ -2996,7 +3165,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                       let data18 = data17[i3];
                                                       const _errs30 = errors;
                                                       if (!(data18 === "node" || data18 === "browser")) {
-                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes/" + i3, schemaPath: "#/properties/constraints/properties/runtimes/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.constraints.properties.runtimes.items.enum }, message: "must be equal to one of the allowed values" }];
+                                                        validate121.errors = [{ instancePath: instancePath + "/constraints/runtimes/" + i3, schemaPath: "#/properties/constraints/properties/runtimes/items/enum", keyword: "enum", params: { allowedValues: schema35.properties.constraints.properties.runtimes.items.enum }, message: "must be equal to one of the allowed values" }];
                                                         return false;
                                                       }
                                                       var valid6 = _errs30 === errors;
@@ -3011,7 +3180,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                         outer1: for (; i4--; ) {
                                                           for (j1 = i4; j1--; ) {
                                                             if (func0(data17[i4], data17[j1])) {
-                                                              validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/uniqueItems", keyword: "uniqueItems", params: { i: i4, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i4 + " are identical)" }];
+                                                              validate121.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/uniqueItems", keyword: "uniqueItems", params: { i: i4, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i4 + " are identical)" }];
                                                               return false;
                                                               break outer1;
                                                             }
@@ -3021,7 +3190,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                     }
                                                   }
                                                 } else {
-                                                  validate118.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                                  validate121.errors = [{ instancePath: instancePath + "/constraints/runtimes", schemaPath: "#/properties/constraints/properties/runtimes/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                                   return false;
                                                 }
                                               }
@@ -3034,17 +3203,17 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                 let data19 = data14.memoryMb;
                                                 const _errs31 = errors;
                                                 if (!(typeof data19 == "number" && (!(data19 % 1) && !isNaN(data19)) && isFinite(data19))) {
-                                                  validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                  validate121.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                   return false;
                                                 }
                                                 if (errors === _errs31) {
                                                   if (typeof data19 == "number" && isFinite(data19)) {
                                                     if (data19 > 4096 || isNaN(data19)) {
-                                                      validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
+                                                      validate121.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
                                                       return false;
                                                     } else {
                                                       if (data19 < 8 || isNaN(data19)) {
-                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                                        validate121.errors = [{ instancePath: instancePath + "/constraints/memoryMb", schemaPath: "#/properties/constraints/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
                                                         return false;
                                                       }
                                                     }
@@ -3059,17 +3228,17 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                   let data20 = data14.watchdogMs;
                                                   const _errs33 = errors;
                                                   if (!(typeof data20 == "number" && (!(data20 % 1) && !isNaN(data20)) && isFinite(data20))) {
-                                                    validate118.errors = [{ instancePath: instancePath + "/constraints/watchdogMs", schemaPath: "#/properties/constraints/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                    validate121.errors = [{ instancePath: instancePath + "/constraints/watchdogMs", schemaPath: "#/properties/constraints/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                     return false;
                                                   }
                                                   if (errors === _errs33) {
                                                     if (typeof data20 == "number" && isFinite(data20)) {
                                                       if (data20 > 6e5 || isNaN(data20)) {
-                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/watchdogMs", schemaPath: "#/properties/constraints/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                                                        validate121.errors = [{ instancePath: instancePath + "/constraints/watchdogMs", schemaPath: "#/properties/constraints/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                                                         return false;
                                                       } else {
                                                         if (data20 < 100 || isNaN(data20)) {
-                                                          validate118.errors = [{ instancePath: instancePath + "/constraints/watchdogMs", schemaPath: "#/properties/constraints/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                                                          validate121.errors = [{ instancePath: instancePath + "/constraints/watchdogMs", schemaPath: "#/properties/constraints/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                                                           return false;
                                                         }
                                                       }
@@ -3084,17 +3253,17 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                     let data21 = data14.maxTimers;
                                                     const _errs35 = errors;
                                                     if (!(typeof data21 == "number" && (!(data21 % 1) && !isNaN(data21)) && isFinite(data21))) {
-                                                      validate118.errors = [{ instancePath: instancePath + "/constraints/maxTimers", schemaPath: "#/properties/constraints/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                      validate121.errors = [{ instancePath: instancePath + "/constraints/maxTimers", schemaPath: "#/properties/constraints/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                       return false;
                                                     }
                                                     if (errors === _errs35) {
                                                       if (typeof data21 == "number" && isFinite(data21)) {
                                                         if (data21 > 1e5 || isNaN(data21)) {
-                                                          validate118.errors = [{ instancePath: instancePath + "/constraints/maxTimers", schemaPath: "#/properties/constraints/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                                          validate121.errors = [{ instancePath: instancePath + "/constraints/maxTimers", schemaPath: "#/properties/constraints/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
                                                           return false;
                                                         } else {
                                                           if (data21 < 0 || isNaN(data21)) {
-                                                            validate118.errors = [{ instancePath: instancePath + "/constraints/maxTimers", schemaPath: "#/properties/constraints/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                            validate121.errors = [{ instancePath: instancePath + "/constraints/maxTimers", schemaPath: "#/properties/constraints/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                                             return false;
                                                           }
                                                         }
@@ -3109,17 +3278,17 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                       let data22 = data14.maxSocketsPerSession;
                                                       const _errs37 = errors;
                                                       if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
-                                                        validate118.errors = [{ instancePath: instancePath + "/constraints/maxSocketsPerSession", schemaPath: "#/properties/constraints/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                        validate121.errors = [{ instancePath: instancePath + "/constraints/maxSocketsPerSession", schemaPath: "#/properties/constraints/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                         return false;
                                                       }
                                                       if (errors === _errs37) {
                                                         if (typeof data22 == "number" && isFinite(data22)) {
                                                           if (data22 > 1024 || isNaN(data22)) {
-                                                            validate118.errors = [{ instancePath: instancePath + "/constraints/maxSocketsPerSession", schemaPath: "#/properties/constraints/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                                                            validate121.errors = [{ instancePath: instancePath + "/constraints/maxSocketsPerSession", schemaPath: "#/properties/constraints/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
                                                             return false;
                                                           } else {
                                                             if (data22 < 0 || isNaN(data22)) {
-                                                              validate118.errors = [{ instancePath: instancePath + "/constraints/maxSocketsPerSession", schemaPath: "#/properties/constraints/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                              validate121.errors = [{ instancePath: instancePath + "/constraints/maxSocketsPerSession", schemaPath: "#/properties/constraints/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                                               return false;
                                                             }
                                                           }
@@ -3134,17 +3303,17 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                                         let data23 = data14.messagesPerSecond;
                                                         const _errs39 = errors;
                                                         if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                                                          validate118.errors = [{ instancePath: instancePath + "/constraints/messagesPerSecond", schemaPath: "#/properties/constraints/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                          validate121.errors = [{ instancePath: instancePath + "/constraints/messagesPerSecond", schemaPath: "#/properties/constraints/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                           return false;
                                                         }
                                                         if (errors === _errs39) {
                                                           if (typeof data23 == "number" && isFinite(data23)) {
                                                             if (data23 > 1e6 || isNaN(data23)) {
-                                                              validate118.errors = [{ instancePath: instancePath + "/constraints/messagesPerSecond", schemaPath: "#/properties/constraints/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
+                                                              validate121.errors = [{ instancePath: instancePath + "/constraints/messagesPerSecond", schemaPath: "#/properties/constraints/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
                                                               return false;
                                                             } else {
                                                               if (data23 < 1 || isNaN(data23)) {
-                                                                validate118.errors = [{ instancePath: instancePath + "/constraints/messagesPerSecond", schemaPath: "#/properties/constraints/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                                validate121.errors = [{ instancePath: instancePath + "/constraints/messagesPerSecond", schemaPath: "#/properties/constraints/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                                 return false;
                                                               }
                                                             }
@@ -3163,7 +3332,7 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                         }
                                       }
                                     } else {
-                                      validate118.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                      validate121.errors = [{ instancePath: instancePath + "/constraints", schemaPath: "#/properties/constraints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                       return false;
                                     }
                                   }
@@ -3174,8 +3343,8 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (valid0) {
                                   if (data.signature !== void 0) {
                                     const _errs41 = errors;
-                                    if (!validate133(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
+                                    if (!validate136(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid0 = _errs41 === errors;
@@ -3197,20 +3366,20 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate118.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate121.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate118.errors = vErrors;
+  validate121.errors = vErrors;
   return errors === 0;
 }
-validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateBackendDescriptor = validate135;
+validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateBackendDescriptor = validate138;
 var schema43 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/backend-descriptor.schema.json", "title": "BackendDescriptor", "description": "What a domain publishes about one version of a service backend. Backends run in-process, so they load only when signed by the domain's own key.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "service", "engine", "sourcePackage", "configuration", "signature"], "properties": { "kind": { "const": "backend" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "service": { "$ref": "#/$defs/serviceName" }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "signature": { "$ref": "common.schema.json#/$defs/signature" } }, "$defs": { "serviceName": { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] } } };
-function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate139(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate136.evaluated;
+  const evaluated0 = validate139.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3219,23 +3388,23 @@ function validate136(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (typeof data === "string") {
-      if (!pattern8.test(data)) {
-        validate136.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
+      if (!pattern9.test(data)) {
+        validate139.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
         return false;
       }
     } else {
-      validate136.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate139.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate136.errors = vErrors;
+  validate139.errors = vErrors;
   return errors === 0;
 }
-validate136.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate138(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate139.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate138.evaluated;
+  const evaluated0 = validate141.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3245,27 +3414,27 @@ function validate138(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 256) {
-        validate138.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+        validate141.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
         return false;
       } else {
-        if (!pattern9.test(data)) {
-          validate138.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
+        if (!pattern10.test(data)) {
+          validate141.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$" }, message: 'must match pattern "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"' }];
           return false;
         }
       }
     } else {
-      validate138.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate141.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate138.errors = vErrors;
+  validate141.errors = vErrors;
   return errors === 0;
 }
-validate138.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate141.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate143(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate140.evaluated;
+  const evaluated0 = validate143.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3275,28 +3444,28 @@ function validate140(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 253) {
-        validate140.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        validate143.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
         return false;
       } else {
-        if (!pattern10.test(data)) {
-          validate140.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+        if (!pattern11.test(data)) {
+          validate143.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
           return false;
         }
       }
     } else {
-      validate140.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate143.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate140.errors = vErrors;
+  validate143.errors = vErrors;
   return errors === 0;
 }
-validate140.evaluated = { "dynamicProps": false, "dynamicItems": false };
+validate143.evaluated = { "dynamicProps": false, "dynamicItems": false };
 var schema47 = { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] };
-function validate142(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate145(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate142.evaluated;
+  const evaluated0 = validate145.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3304,17 +3473,17 @@ function validate142(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (!(data === "identity" || data === "location" || data === "cluster" || data === "cdr" || data === "provisioning")) {
-    validate142.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema47.enum }, message: "must be equal to one of the allowed values" }];
+    validate145.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema47.enum }, message: "must be equal to one of the allowed values" }];
     return false;
   }
-  validate142.errors = vErrors;
+  validate145.errors = vErrors;
   return errors === 0;
 }
-validate142.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate145.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate147(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate144.evaluated;
+  const evaluated0 = validate147.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3324,32 +3493,32 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 256) {
-        validate144.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+        validate147.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate144.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate147.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
-          if (!pattern12.test(data)) {
-            validate144.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
+          if (!pattern13.test(data)) {
+            validate147.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[0-9A-Za-z.*^~<>=|+ -]+$" }, message: 'must match pattern "^[0-9A-Za-z.*^~<>=|+ -]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate144.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate147.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate144.errors = vErrors;
+  validate147.errors = vErrors;
   return errors === 0;
 }
-validate144.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate146(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate147.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate149(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate146.evaluated;
+  const evaluated0 = validate149.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3360,13 +3529,13 @@ function validate146(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.url === void 0 && (missing0 = "url") || data.integrity === void 0 && (missing0 = "integrity") || data.size === void 0 && (missing0 = "size") || data.format === void 0 && (missing0 = "format")) {
-        validate146.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate149.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "url" || key0 === "integrity" || key0 === "size" || key0 === "format")) {
-            validate146.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate149.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3378,16 +3547,16 @@ function validate146(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 2048) {
-                  validate146.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                  validate149.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate146.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate149.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate146.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate149.errors = [{ instancePath: instancePath + "/url", schemaPath: "#/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -3401,12 +3570,12 @@ function validate146(data, { instancePath = "", parentData, parentDataProperty, 
               const _errs4 = errors;
               if (errors === _errs4) {
                 if (typeof data1 === "string") {
-                  if (!pattern13.test(data1)) {
-                    validate146.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
+                  if (!pattern14.test(data1)) {
+                    validate149.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/pattern", keyword: "pattern", params: { pattern: "^sha384-[A-Za-z0-9+/]{64}$" }, message: 'must match pattern "^sha384-[A-Za-z0-9+/]{64}$"' }];
                     return false;
                   }
                 } else {
-                  validate146.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate149.errors = [{ instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -3419,13 +3588,13 @@ function validate146(data, { instancePath = "", parentData, parentDataProperty, 
                 let data2 = data.size;
                 const _errs6 = errors;
                 if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
-                  validate146.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                  validate149.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                   return false;
                 }
                 if (errors === _errs6) {
                   if (typeof data2 == "number" && isFinite(data2)) {
                     if (data2 < 1 || isNaN(data2)) {
-                      validate146.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                      validate149.errors = [{ instancePath: instancePath + "/size", schemaPath: "#/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                       return false;
                     }
                   }
@@ -3439,11 +3608,11 @@ function validate146(data, { instancePath = "", parentData, parentDataProperty, 
                   let data3 = data.format;
                   const _errs8 = errors;
                   if (typeof data3 !== "string") {
-                    validate146.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate149.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                   if (!(data3 === "esm")) {
-                    validate146.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
+                    validate149.errors = [{ instancePath: instancePath + "/format", schemaPath: "#/properties/format/enum", keyword: "enum", params: { allowedValues: schema40.properties.format.enum }, message: "must be equal to one of the allowed values" }];
                     return false;
                   }
                   var valid0 = _errs8 === errors;
@@ -3456,18 +3625,18 @@ function validate146(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate146.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate149.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate146.errors = vErrors;
+  validate149.errors = vErrors;
   return errors === 0;
 }
-validate146.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate148(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate149.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate151(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate148.evaluated;
+  const evaluated0 = validate151.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3478,13 +3647,13 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.schema === void 0 && (missing0 = "schema")) {
-        validate148.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate151.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "schema" || key0 === "defaults")) {
-            validate148.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate151.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3496,7 +3665,7 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
               } else {
-                validate148.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate151.errors = [{ instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -3511,7 +3680,7 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs5) {
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                 } else {
-                  validate148.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate151.errors = [{ instancePath: instancePath + "/defaults", schemaPath: "#/properties/defaults/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -3523,18 +3692,18 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate148.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate151.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate148.errors = vErrors;
+  validate151.errors = vErrors;
   return errors === 0;
 }
-validate148.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate150(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate151.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate153(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate150.evaluated;
+  const evaluated0 = validate153.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3545,13 +3714,13 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.keyId === void 0 && (missing0 = "keyId") || data.alg === void 0 && (missing0 = "alg") || data.value === void 0 && (missing0 = "value")) {
-        validate150.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate153.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "keyId" || key0 === "alg" || key0 === "value")) {
-            validate150.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate153.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3563,16 +3732,16 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
             if (errors === _errs2) {
               if (typeof data0 === "string") {
                 if (func1(data0) > 128) {
-                  validate150.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                  validate153.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                   return false;
                 } else {
                   if (func1(data0) < 1) {
-                    validate150.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                    validate153.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                     return false;
                   }
                 }
               } else {
-                validate150.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate153.errors = [{ instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
             }
@@ -3585,11 +3754,11 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
               let data1 = data.alg;
               const _errs4 = errors;
               if (typeof data1 !== "string") {
-                validate150.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate153.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
               if ("Ed25519" !== data1) {
-                validate150.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+                validate153.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
                 return false;
               }
               var valid0 = _errs4 === errors;
@@ -3602,12 +3771,12 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
                 const _errs6 = errors;
                 if (errors === _errs6) {
                   if (typeof data2 === "string") {
-                    if (!pattern15.test(data2)) {
-                      validate150.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
+                    if (!pattern16.test(data2)) {
+                      validate153.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{86}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{86}$"' }];
                       return false;
                     }
                   } else {
-                    validate150.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate153.errors = [{ instancePath: instancePath + "/value", schemaPath: "#/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -3620,19 +3789,19 @@ function validate150(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate150.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate153.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate150.errors = vErrors;
+  validate153.errors = vErrors;
   return errors === 0;
 }
-validate150.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate135(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate153.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate138(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate135.evaluated;
+  const evaluated0 = validate138.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3643,13 +3812,13 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind") || data.name === void 0 && (missing0 = "name") || data.version === void 0 && (missing0 = "version") || data.domain === void 0 && (missing0 = "domain") || data.service === void 0 && (missing0 = "service") || data.engine === void 0 && (missing0 = "engine") || data.sourcePackage === void 0 && (missing0 = "sourcePackage") || data.configuration === void 0 && (missing0 = "configuration") || data.signature === void 0 && (missing0 = "signature")) {
-        validate135.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate138.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
-          if (!func22.call(schema43.properties, key0)) {
-            validate135.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          if (!func24.call(schema43.properties, key0)) {
+            validate138.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3658,7 +3827,7 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.kind !== void 0) {
             const _errs2 = errors;
             if ("backend" !== data.kind) {
-              validate135.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "backend" }, message: "must be equal to constant" }];
+              validate138.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "backend" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -3668,8 +3837,8 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.name !== void 0) {
               const _errs3 = errors;
-              if (!validate136(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+              if (!validate139(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -3679,8 +3848,8 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
             if (valid0) {
               if (data.version !== void 0) {
                 const _errs4 = errors;
-                if (!validate138(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
+                if (!validate141(data.version, { instancePath: instancePath + "/version", parentData: data, parentDataProperty: "version", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
                   errors = vErrors.length;
                 }
                 var valid0 = _errs4 === errors;
@@ -3690,8 +3859,8 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
               if (valid0) {
                 if (data.domain !== void 0) {
                   const _errs5 = errors;
-                  if (!validate140(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
-                    vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
+                  if (!validate143(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
                     errors = vErrors.length;
                   }
                   var valid0 = _errs5 === errors;
@@ -3705,11 +3874,11 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
                     if (errors === _errs6) {
                       if (typeof data4 === "string") {
                         if (func1(data4) > 1024) {
-                          validate135.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+                          validate138.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
                           return false;
                         }
                       } else {
-                        validate135.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                        validate138.errors = [{ instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                         return false;
                       }
                     }
@@ -3720,8 +3889,8 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
                   if (valid0) {
                     if (data.service !== void 0) {
                       const _errs8 = errors;
-                      if (!validate142(data.service, { instancePath: instancePath + "/service", parentData: data, parentDataProperty: "service", rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+                      if (!validate145(data.service, { instancePath: instancePath + "/service", parentData: data, parentDataProperty: "service", rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
                         errors = vErrors.length;
                       }
                       var valid0 = _errs8 === errors;
@@ -3731,8 +3900,8 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid0) {
                       if (data.engine !== void 0) {
                         const _errs9 = errors;
-                        if (!validate144(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+                        if (!validate147(data.engine, { instancePath: instancePath + "/engine", parentData: data, parentDataProperty: "engine", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
                           errors = vErrors.length;
                         }
                         var valid0 = _errs9 === errors;
@@ -3742,8 +3911,8 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid0) {
                         if (data.sourcePackage !== void 0) {
                           const _errs10 = errors;
-                          if (!validate146(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+                          if (!validate149(data.sourcePackage, { instancePath: instancePath + "/sourcePackage", parentData: data, parentDataProperty: "sourcePackage", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
                             errors = vErrors.length;
                           }
                           var valid0 = _errs10 === errors;
@@ -3753,8 +3922,8 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid0) {
                           if (data.configuration !== void 0) {
                             const _errs11 = errors;
-                            if (!validate148(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate148.errors : vErrors.concat(validate148.errors);
+                            if (!validate151(data.configuration, { instancePath: instancePath + "/configuration", parentData: data, parentDataProperty: "configuration", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
                               errors = vErrors.length;
                             }
                             var valid0 = _errs11 === errors;
@@ -3764,8 +3933,8 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid0) {
                             if (data.signature !== void 0) {
                               const _errs12 = errors;
-                              if (!validate150(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
+                              if (!validate153(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
                                 errors = vErrors.length;
                               }
                               var valid0 = _errs12 === errors;
@@ -3784,46 +3953,16 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate135.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate138.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate135.errors = vErrors;
+  validate138.errors = vErrors;
   return errors === 0;
 }
-validate135.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateDomainConfig = validate152;
+validate138.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateDomainConfig = validate155;
 var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
-function validate153(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate153.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 253) {
-        validate153.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
-        return false;
-      } else {
-        if (!pattern10.test(data)) {
-          validate153.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
-          return false;
-        }
-      }
-    } else {
-      validate153.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate153.errors = vErrors;
-  return errors === 0;
-}
-validate153.evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -3836,9 +3975,14 @@ function validate156(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (typeof data === "string") {
-      if (!pattern8.test(data)) {
-        validate156.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
+      if (func1(data) > 253) {
+        validate156.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
         return false;
+      } else {
+        if (!pattern11.test(data)) {
+          validate156.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+          return false;
+        }
       }
     } else {
       validate156.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
@@ -3849,10 +3993,35 @@ function validate156(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate156.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate155(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate159(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate155.evaluated;
+  const evaluated0 = validate159.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (!pattern9.test(data)) {
+        validate159.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{0,63}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{0,63}$"' }];
+        return false;
+      }
+    } else {
+      validate159.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate159.errors = vErrors;
+  return errors === 0;
+}
+validate159.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate158(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate158.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3863,13 +4032,13 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.backend === void 0 && (missing0 = "backend")) {
-        validate155.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate158.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "backend" || key0 === "config")) {
-            validate155.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate158.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -3877,8 +4046,8 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.backend !== void 0) {
             const _errs2 = errors;
-            if (!validate156(data.backend, { instancePath: instancePath + "/backend", parentData: data, parentDataProperty: "backend", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
+            if (!validate159(data.backend, { instancePath: instancePath + "/backend", parentData: data, parentDataProperty: "backend", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -3892,7 +4061,7 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                 } else {
-                  validate155.errors = [{ instancePath: instancePath + "/config", schemaPath: "#/properties/config/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate158.errors = [{ instancePath: instancePath + "/config", schemaPath: "#/properties/config/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -3904,21 +4073,21 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate155.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate158.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate155.errors = vErrors;
+  validate158.errors = vErrors;
   return errors === 0;
 }
-validate155.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate158.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var schema56 = { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } };
 var schema57 = { "title": "Ed25519Jwk", "description": "A public Ed25519 key as a JWK (RFC 8037).", "type": "object", "required": ["kty", "crv", "x", "kid"], "properties": { "kty": { "const": "OKP" }, "crv": { "const": "Ed25519" }, "x": { "type": "string", "pattern": "^[A-Za-z0-9_-]{43}$" }, "kid": { "type": "string", "minLength": 1, "maxLength": 128 }, "use": { "const": "sig" }, "alg": { "enum": ["EdDSA", "Ed25519"] }, "development": { "description": "Marks a development key (`protofly dev`, a throwaway key for a plugin being written): what it signs is accepted only by a runtime whose policy sets `developmentKeys`; any other refuses it (PF_ERR_POLICY).", "const": true } } };
-var pattern24 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
-function validate165(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var pattern25 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
+function validate168(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate165.evaluated;
+  const evaluated0 = validate168.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3929,13 +4098,13 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate165.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate168.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate165.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate168.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -3946,7 +4115,7 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate165.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate168.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -3959,12 +4128,12 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
               const _errs3 = errors;
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
-                  if (!pattern24.test(data2)) {
-                    validate165.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                  if (!pattern25.test(data2)) {
+                    validate168.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate165.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate168.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -3979,16 +4148,16 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate165.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate168.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate165.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate168.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate165.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate168.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -4000,7 +4169,7 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate165.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate168.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -4012,7 +4181,7 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate165.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate168.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -4023,7 +4192,7 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.development !== void 0) {
                       const _errs9 = errors;
                       if (true !== data.development) {
-                        validate165.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
+                        validate168.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid0 = _errs9 === errors;
@@ -4038,18 +4207,18 @@ function validate165(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate165.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate168.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate165.errors = vErrors;
+  validate168.errors = vErrors;
   return errors === 0;
 }
-validate165.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
-function validate163(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate168.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
+function validate166(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate163.evaluated;
+  const evaluated0 = validate166.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4060,13 +4229,13 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.mode === void 0 && (missing0 = "mode")) {
-        validate163.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate166.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "mode" || key0 === "pinned" || key0 === "allowDomains")) {
-            validate163.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate166.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -4076,7 +4245,7 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
             let data0 = data.mode;
             const _errs2 = errors;
             if (!(data0 === "pinned" || data0 === "tofu")) {
-              validate163.errors = [{ instancePath: instancePath + "/mode", schemaPath: "#/properties/mode/enum", keyword: "enum", params: { allowedValues: schema56.properties.mode.enum }, message: "must be equal to one of the allowed values" }];
+              validate166.errors = [{ instancePath: instancePath + "/mode", schemaPath: "#/properties/mode/enum", keyword: "enum", params: { allowedValues: schema56.properties.mode.enum }, message: "must be equal to one of the allowed values" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -4091,8 +4260,8 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                   for (const key1 in data1) {
                     const _errs5 = errors;
-                    if (!validate153(key1, { instancePath: instancePath + "/pinned", parentData: data1, parentDataProperty: "pinned", rootData, dynamicAnchors })) {
-                      vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                    if (!validate156(key1, { instancePath: instancePath + "/pinned", parentData: data1, parentDataProperty: "pinned", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
                       errors = vErrors.length;
                     }
                     var valid1 = _errs5 === errors;
@@ -4104,7 +4273,7 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                         vErrors.push(err0);
                       }
                       errors++;
-                      validate163.errors = vErrors;
+                      validate166.errors = vErrors;
                       return false;
                       break;
                     }
@@ -4116,15 +4285,15 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                       if (errors === _errs7) {
                         if (Array.isArray(data2)) {
                           if (data2.length < 1) {
-                            validate163.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                            validate166.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                             return false;
                           } else {
                             var valid3 = true;
                             const len0 = data2.length;
                             for (let i0 = 0; i0 < len0; i0++) {
                               const _errs9 = errors;
-                              if (!validate165(data2[i0], { instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
+                              if (!validate168(data2[i0], { instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
                                 errors = vErrors.length;
                               }
                               var valid3 = _errs9 === errors;
@@ -4134,7 +4303,7 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate163.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate166.errors = [{ instancePath: instancePath + "/pinned/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/pinned/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
@@ -4145,7 +4314,7 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate163.errors = [{ instancePath: instancePath + "/pinned", schemaPath: "#/properties/pinned/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate166.errors = [{ instancePath: instancePath + "/pinned", schemaPath: "#/properties/pinned/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -4163,8 +4332,8 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                     const len1 = data4.length;
                     for (let i1 = 0; i1 < len1; i1++) {
                       const _errs12 = errors;
-                      if (!validate153(data4[i1], { instancePath: instancePath + "/allowDomains/" + i1, parentData: data4, parentDataProperty: i1, rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                      if (!validate156(data4[i1], { instancePath: instancePath + "/allowDomains/" + i1, parentData: data4, parentDataProperty: i1, rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
                         errors = vErrors.length;
                       }
                       var valid4 = _errs12 === errors;
@@ -4173,7 +4342,7 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate163.errors = [{ instancePath: instancePath + "/allowDomains", schemaPath: "#/properties/allowDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                    validate166.errors = [{ instancePath: instancePath + "/allowDomains", schemaPath: "#/properties/allowDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                     return false;
                   }
                 }
@@ -4186,20 +4355,20 @@ function validate163(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate163.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate166.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate163.errors = vErrors;
+  validate166.errors = vErrors;
   return errors === 0;
 }
-validate163.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var pattern25 = new RegExp("^https?://[^\\s/]+$", "u");
-function validate152(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate166.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var pattern26 = new RegExp("^https?://[^\\s/]+$", "u");
+function validate155(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate152.evaluated;
+  const evaluated0 = validate155.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4210,13 +4379,13 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.domain === void 0 && (missing0 = "domain")) {
-        validate152.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate155.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
-          if (!func22.call(schema52.properties, key0)) {
-            validate152.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          if (!func24.call(schema52.properties, key0)) {
+            validate155.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -4224,8 +4393,8 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.domain !== void 0) {
             const _errs2 = errors;
-            if (!validate153(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+            if (!validate156(data.domain, { instancePath: instancePath + "/domain", parentData: data, parentDataProperty: "domain", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -4239,11 +4408,11 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (typeof data1 === "string") {
                   if (func1(data1) > 255) {
-                    validate152.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/maxLength", keyword: "maxLength", params: { limit: 255 }, message: "must NOT have more than 255 characters" }];
+                    validate155.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/maxLength", keyword: "maxLength", params: { limit: 255 }, message: "must NOT have more than 255 characters" }];
                     return false;
                   }
                 } else {
-                  validate152.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate155.errors = [{ instancePath: instancePath + "/host", schemaPath: "#/properties/host/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -4258,11 +4427,11 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data2 === "string") {
                     if (func1(data2) > 4096) {
-                      validate152.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
+                      validate155.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
                       return false;
                     }
                   } else {
-                    validate152.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate155.errors = [{ instancePath: instancePath + "/dataDir", schemaPath: "#/properties/dataDir/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -4279,7 +4448,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                       const _errs9 = errors;
                       for (const key1 in data3) {
                         if (!(key1 === "catalogue" || key1 === "messaging" || key1 === "admin")) {
-                          validate152.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                          validate155.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                           return false;
                           break;
                         }
@@ -4289,17 +4458,17 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                           let data4 = data3.catalogue;
                           const _errs10 = errors;
                           if (!(typeof data4 == "number" && (!(data4 % 1) && !isNaN(data4)) && isFinite(data4))) {
-                            validate152.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate155.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs10) {
                             if (typeof data4 == "number" && isFinite(data4)) {
                               if (data4 > 65535 || isNaN(data4)) {
-                                validate152.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
+                                validate155.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
                                 return false;
                               } else {
                                 if (data4 < 0 || isNaN(data4)) {
-                                  validate152.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                  validate155.errors = [{ instancePath: instancePath + "/ports/catalogue", schemaPath: "#/properties/ports/properties/catalogue/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                   return false;
                                 }
                               }
@@ -4314,17 +4483,17 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                             let data5 = data3.messaging;
                             const _errs12 = errors;
                             if (!(typeof data5 == "number" && (!(data5 % 1) && !isNaN(data5)) && isFinite(data5))) {
-                              validate152.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate155.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs12) {
                               if (typeof data5 == "number" && isFinite(data5)) {
                                 if (data5 > 65535 || isNaN(data5)) {
-                                  validate152.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
+                                  validate155.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
                                   return false;
                                 } else {
                                   if (data5 < 0 || isNaN(data5)) {
-                                    validate152.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                    validate155.errors = [{ instancePath: instancePath + "/ports/messaging", schemaPath: "#/properties/ports/properties/messaging/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                     return false;
                                   }
                                 }
@@ -4339,17 +4508,17 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                               let data6 = data3.admin;
                               const _errs14 = errors;
                               if (!(typeof data6 == "number" && (!(data6 % 1) && !isNaN(data6)) && isFinite(data6))) {
-                                validate152.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate155.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs14) {
                                 if (typeof data6 == "number" && isFinite(data6)) {
                                   if (data6 > 65535 || isNaN(data6)) {
-                                    validate152.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
+                                    validate155.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/maximum", keyword: "maximum", params: { comparison: "<=", limit: 65535 }, message: "must be <= 65535" }];
                                     return false;
                                   } else {
                                     if (data6 < 0 || isNaN(data6)) {
-                                      validate152.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                      validate155.errors = [{ instancePath: instancePath + "/ports/admin", schemaPath: "#/properties/ports/properties/admin/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                       return false;
                                     }
                                   }
@@ -4363,7 +4532,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                         }
                       }
                     } else {
-                      validate152.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate155.errors = [{ instancePath: instancePath + "/ports", schemaPath: "#/properties/ports/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -4379,13 +4548,13 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                       if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
                         let missing1;
                         if (data7.cert === void 0 && (missing1 = "cert") || data7.key === void 0 && (missing1 = "key")) {
-                          validate152.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                          validate155.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                           return false;
                         } else {
                           const _errs18 = errors;
                           for (const key2 in data7) {
                             if (!(key2 === "cert" || key2 === "key")) {
-                              validate152.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                              validate155.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                               return false;
                               break;
                             }
@@ -4394,7 +4563,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                             if (data7.cert !== void 0) {
                               const _errs19 = errors;
                               if (typeof data7.cert !== "string") {
-                                validate152.errors = [{ instancePath: instancePath + "/tls/cert", schemaPath: "#/properties/tls/properties/cert/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                validate155.errors = [{ instancePath: instancePath + "/tls/cert", schemaPath: "#/properties/tls/properties/cert/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                 return false;
                               }
                               var valid2 = _errs19 === errors;
@@ -4405,7 +4574,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                               if (data7.key !== void 0) {
                                 const _errs21 = errors;
                                 if (typeof data7.key !== "string") {
-                                  validate152.errors = [{ instancePath: instancePath + "/tls/key", schemaPath: "#/properties/tls/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                  validate155.errors = [{ instancePath: instancePath + "/tls/key", schemaPath: "#/properties/tls/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                   return false;
                                 }
                                 var valid2 = _errs21 === errors;
@@ -4416,7 +4585,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate152.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate155.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -4429,17 +4598,17 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                       let data10 = data.nodes;
                       const _errs23 = errors;
                       if (!(typeof data10 == "number" && (!(data10 % 1) && !isNaN(data10)) && isFinite(data10))) {
-                        validate152.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                        validate155.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                         return false;
                       }
                       if (errors === _errs23) {
                         if (typeof data10 == "number" && isFinite(data10)) {
                           if (data10 > 64 || isNaN(data10)) {
-                            validate152.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                            validate155.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
                             return false;
                           } else {
                             if (data10 < 1 || isNaN(data10)) {
-                              validate152.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                              validate155.errors = [{ instancePath: instancePath + "/nodes", schemaPath: "#/properties/nodes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                               return false;
                             }
                           }
@@ -4458,7 +4627,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                             const _errs27 = errors;
                             for (const key3 in data11) {
                               if (!(key3 === "identity" || key3 === "location" || key3 === "cluster" || key3 === "cdr" || key3 === "provisioning")) {
-                                validate152.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                                validate155.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                                 return false;
                                 break;
                               }
@@ -4466,8 +4635,8 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                             if (_errs27 === errors) {
                               if (data11.identity !== void 0) {
                                 const _errs28 = errors;
-                                if (!validate155(data11.identity, { instancePath: instancePath + "/services/identity", parentData: data11, parentDataProperty: "identity", rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
+                                if (!validate158(data11.identity, { instancePath: instancePath + "/services/identity", parentData: data11, parentDataProperty: "identity", rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid3 = _errs28 === errors;
@@ -4477,8 +4646,8 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                               if (valid3) {
                                 if (data11.location !== void 0) {
                                   const _errs29 = errors;
-                                  if (!validate155(data11.location, { instancePath: instancePath + "/services/location", parentData: data11, parentDataProperty: "location", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
+                                  if (!validate158(data11.location, { instancePath: instancePath + "/services/location", parentData: data11, parentDataProperty: "location", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid3 = _errs29 === errors;
@@ -4488,8 +4657,8 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (valid3) {
                                   if (data11.cluster !== void 0) {
                                     const _errs30 = errors;
-                                    if (!validate155(data11.cluster, { instancePath: instancePath + "/services/cluster", parentData: data11, parentDataProperty: "cluster", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
+                                    if (!validate158(data11.cluster, { instancePath: instancePath + "/services/cluster", parentData: data11, parentDataProperty: "cluster", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid3 = _errs30 === errors;
@@ -4499,8 +4668,8 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (valid3) {
                                     if (data11.cdr !== void 0) {
                                       const _errs31 = errors;
-                                      if (!validate155(data11.cdr, { instancePath: instancePath + "/services/cdr", parentData: data11, parentDataProperty: "cdr", rootData, dynamicAnchors })) {
-                                        vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
+                                      if (!validate158(data11.cdr, { instancePath: instancePath + "/services/cdr", parentData: data11, parentDataProperty: "cdr", rootData, dynamicAnchors })) {
+                                        vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
                                         errors = vErrors.length;
                                       }
                                       var valid3 = _errs31 === errors;
@@ -4510,8 +4679,8 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                     if (valid3) {
                                       if (data11.provisioning !== void 0) {
                                         const _errs32 = errors;
-                                        if (!validate155(data11.provisioning, { instancePath: instancePath + "/services/provisioning", parentData: data11, parentDataProperty: "provisioning", rootData, dynamicAnchors })) {
-                                          vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
+                                        if (!validate158(data11.provisioning, { instancePath: instancePath + "/services/provisioning", parentData: data11, parentDataProperty: "provisioning", rootData, dynamicAnchors })) {
+                                          vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
                                           errors = vErrors.length;
                                         }
                                         var valid3 = _errs32 === errors;
@@ -4524,7 +4693,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate152.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                            validate155.errors = [{ instancePath: instancePath + "/services", schemaPath: "#/properties/services/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                             return false;
                           }
                         }
@@ -4546,11 +4715,11 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (errors === _errs35) {
                                   if (typeof data18 === "string") {
                                     if (func1(data18) > 4096) {
-                                      validate152.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
+                                      validate155.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters" }];
                                       return false;
                                     }
                                   } else {
-                                    validate152.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                    validate155.errors = [{ instancePath: instancePath + "/stubs/" + i0, schemaPath: "#/properties/stubs/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                     return false;
                                   }
                                 }
@@ -4560,7 +4729,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate152.errors = [{ instancePath: instancePath + "/stubs", schemaPath: "#/properties/stubs/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate155.errors = [{ instancePath: instancePath + "/stubs", schemaPath: "#/properties/stubs/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -4571,8 +4740,8 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid0) {
                           if (data.trust !== void 0) {
                             const _errs37 = errors;
-                            if (!validate163(data.trust, { instancePath: instancePath + "/trust", parentData: data, parentDataProperty: "trust", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate163.errors : vErrors.concat(validate163.errors);
+                            if (!validate166(data.trust, { instancePath: instancePath + "/trust", parentData: data, parentDataProperty: "trust", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
                               errors = vErrors.length;
                             }
                             var valid0 = _errs37 === errors;
@@ -4587,8 +4756,8 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (data20 && typeof data20 == "object" && !Array.isArray(data20)) {
                                   for (const key4 in data20) {
                                     const _errs40 = errors;
-                                    if (!validate153(key4, { instancePath: instancePath + "/peers", parentData: data20, parentDataProperty: "peers", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                    if (!validate156(key4, { instancePath: instancePath + "/peers", parentData: data20, parentDataProperty: "peers", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid5 = _errs40 === errors;
@@ -4600,7 +4769,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                         vErrors.push(err0);
                                       }
                                       errors++;
-                                      validate152.errors = vErrors;
+                                      validate155.errors = vErrors;
                                       return false;
                                       break;
                                     }
@@ -4611,12 +4780,12 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                       const _errs42 = errors;
                                       if (errors === _errs42) {
                                         if (typeof data21 === "string") {
-                                          if (!pattern25.test(data21)) {
-                                            validate152.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^https?://[^\\s/]+$" }, message: 'must match pattern "^https?://[^\\s/]+$"' }];
+                                          if (!pattern26.test(data21)) {
+                                            validate155.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^https?://[^\\s/]+$" }, message: 'must match pattern "^https?://[^\\s/]+$"' }];
                                             return false;
                                           }
                                         } else {
-                                          validate152.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                          validate155.errors = [{ instancePath: instancePath + "/peers/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/peers/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                           return false;
                                         }
                                       }
@@ -4627,7 +4796,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                     }
                                   }
                                 } else {
-                                  validate152.errors = [{ instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                  validate155.errors = [{ instancePath: instancePath + "/peers", schemaPath: "#/properties/peers/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                   return false;
                                 }
                               }
@@ -4643,8 +4812,8 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (data22 && typeof data22 == "object" && !Array.isArray(data22)) {
                                     const _errs46 = errors;
                                     for (const key6 in data22) {
-                                      if (!func22.call(schema52.properties.limits.properties, key6)) {
-                                        validate152.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                                      if (!func24.call(schema52.properties.limits.properties, key6)) {
+                                        validate155.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                                         return false;
                                         break;
                                       }
@@ -4654,17 +4823,17 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                         let data23 = data22.maxFrameBytes;
                                         const _errs47 = errors;
                                         if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                                          validate152.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                          validate155.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                           return false;
                                         }
                                         if (errors === _errs47) {
                                           if (typeof data23 == "number" && isFinite(data23)) {
                                             if (data23 > 16777216 || isNaN(data23)) {
-                                              validate152.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
+                                              validate155.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
                                               return false;
                                             } else {
                                               if (data23 < 256 || isNaN(data23)) {
-                                                validate152.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
+                                                validate155.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
                                                 return false;
                                               }
                                             }
@@ -4679,17 +4848,17 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                           let data24 = data22.maxJsonDepth;
                                           const _errs49 = errors;
                                           if (!(typeof data24 == "number" && (!(data24 % 1) && !isNaN(data24)) && isFinite(data24))) {
-                                            validate152.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                            validate155.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                             return false;
                                           }
                                           if (errors === _errs49) {
                                             if (typeof data24 == "number" && isFinite(data24)) {
                                               if (data24 > 1024 || isNaN(data24)) {
-                                                validate152.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                                                validate155.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
                                                 return false;
                                               } else {
                                                 if (data24 < 8 || isNaN(data24)) {
-                                                  validate152.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                                  validate155.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
                                                   return false;
                                                 }
                                               }
@@ -4704,13 +4873,13 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                             let data25 = data22.messagesPerSecond;
                                             const _errs51 = errors;
                                             if (!(typeof data25 == "number" && (!(data25 % 1) && !isNaN(data25)) && isFinite(data25))) {
-                                              validate152.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                              validate155.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                               return false;
                                             }
                                             if (errors === _errs51) {
                                               if (typeof data25 == "number" && isFinite(data25)) {
                                                 if (data25 < 1 || isNaN(data25)) {
-                                                  validate152.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                  validate155.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                   return false;
                                                 }
                                               }
@@ -4724,13 +4893,13 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                               let data26 = data22.maxConnections;
                                               const _errs53 = errors;
                                               if (!(typeof data26 == "number" && (!(data26 % 1) && !isNaN(data26)) && isFinite(data26))) {
-                                                validate152.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                 return false;
                                               }
                                               if (errors === _errs53) {
                                                 if (typeof data26 == "number" && isFinite(data26)) {
                                                   if (data26 < 1 || isNaN(data26)) {
-                                                    validate152.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                    validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                     return false;
                                                   }
                                                 }
@@ -4744,13 +4913,13 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                                 let data27 = data22.maxPendingAuth;
                                                 const _errs55 = errors;
                                                 if (!(typeof data27 == "number" && (!(data27 % 1) && !isNaN(data27)) && isFinite(data27))) {
-                                                  validate152.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                  validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                   return false;
                                                 }
                                                 if (errors === _errs55) {
                                                   if (typeof data27 == "number" && isFinite(data27)) {
                                                     if (data27 < 1 || isNaN(data27)) {
-                                                      validate152.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                      validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                       return false;
                                                     }
                                                   }
@@ -4764,13 +4933,13 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                                   let data28 = data22.maxPendingAuthPerAddress;
                                                   const _errs57 = errors;
                                                   if (!(typeof data28 == "number" && (!(data28 % 1) && !isNaN(data28)) && isFinite(data28))) {
-                                                    validate152.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                    validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                     return false;
                                                   }
                                                   if (errors === _errs57) {
                                                     if (typeof data28 == "number" && isFinite(data28)) {
                                                       if (data28 < 1 || isNaN(data28)) {
-                                                        validate152.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                        validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                         return false;
                                                       }
                                                     }
@@ -4784,17 +4953,17 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                                     let data29 = data22.authTimeoutMs;
                                                     const _errs59 = errors;
                                                     if (!(typeof data29 == "number" && (!(data29 % 1) && !isNaN(data29)) && isFinite(data29))) {
-                                                      validate152.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                      validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                       return false;
                                                     }
                                                     if (errors === _errs59) {
                                                       if (typeof data29 == "number" && isFinite(data29)) {
                                                         if (data29 > 6e5 || isNaN(data29)) {
-                                                          validate152.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                                                          validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                                                           return false;
                                                         } else {
                                                           if (data29 < 100 || isNaN(data29)) {
-                                                            validate152.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                                                            validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                                                             return false;
                                                           }
                                                         }
@@ -4809,13 +4978,13 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                                       let data30 = data22.offlineMessages;
                                                       const _errs61 = errors;
                                                       if (!(typeof data30 == "number" && (!(data30 % 1) && !isNaN(data30)) && isFinite(data30))) {
-                                                        validate152.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                        validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                         return false;
                                                       }
                                                       if (errors === _errs61) {
                                                         if (typeof data30 == "number" && isFinite(data30)) {
                                                           if (data30 < 0 || isNaN(data30)) {
-                                                            validate152.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                            validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                                             return false;
                                                           }
                                                         }
@@ -4829,13 +4998,13 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                                         let data31 = data22.offlineTtlSeconds;
                                                         const _errs63 = errors;
                                                         if (!(typeof data31 == "number" && (!(data31 % 1) && !isNaN(data31)) && isFinite(data31))) {
-                                                          validate152.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                          validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                           return false;
                                                         }
                                                         if (errors === _errs63) {
                                                           if (typeof data31 == "number" && isFinite(data31)) {
                                                             if (data31 < 1 || isNaN(data31)) {
-                                                              validate152.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                              validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                               return false;
                                                             }
                                                           }
@@ -4854,7 +5023,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                       }
                                     }
                                   } else {
-                                    validate152.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                    validate155.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                     return false;
                                   }
                                 }
@@ -4871,7 +5040,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                       const _errs67 = errors;
                                       for (const key7 in data32) {
                                         if (!(key7 === "subscribe" || key7 === "foreignDomains")) {
-                                          validate152.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                                          validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                                           return false;
                                           break;
                                         }
@@ -4881,7 +5050,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                           let data33 = data32.subscribe;
                                           const _errs68 = errors;
                                           if (!(data33 === "members" || data33 === "domain" || data33 === "any")) {
-                                            validate152.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
+                                            validate155.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
                                             return false;
                                           }
                                           var valid8 = _errs68 === errors;
@@ -4895,15 +5064,15 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                             if (errors === _errs69) {
                                               if (Array.isArray(data34)) {
                                                 if (data34.length > 1024) {
-                                                  validate152.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
+                                                  validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
                                                   return false;
                                                 } else {
                                                   var valid9 = true;
                                                   const len1 = data34.length;
                                                   for (let i1 = 0; i1 < len1; i1++) {
                                                     const _errs71 = errors;
-                                                    if (!validate153(data34[i1], { instancePath: instancePath + "/groups/foreignDomains/" + i1, parentData: data34, parentDataProperty: i1, rootData, dynamicAnchors })) {
-                                                      vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+                                                    if (!validate156(data34[i1], { instancePath: instancePath + "/groups/foreignDomains/" + i1, parentData: data34, parentDataProperty: i1, rootData, dynamicAnchors })) {
+                                                      vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
                                                       errors = vErrors.length;
                                                     }
                                                     var valid9 = _errs71 === errors;
@@ -4918,7 +5087,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                                       outer0: for (; i2--; ) {
                                                         for (j0 = i2; j0--; ) {
                                                           if (func0(data34[i2], data34[j0])) {
-                                                            validate152.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i2, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i2 + " are identical)" }];
+                                                            validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i2, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i2 + " are identical)" }];
                                                             return false;
                                                             break outer0;
                                                           }
@@ -4928,7 +5097,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                                   }
                                                 }
                                               } else {
-                                                validate152.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                                validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                                 return false;
                                               }
                                             }
@@ -4939,7 +5108,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
                                         }
                                       }
                                     } else {
-                                      validate152.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                      validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                       return false;
                                     }
                                   }
@@ -4961,46 +5130,15 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate152.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate155.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate152.errors = vErrors;
+  validate155.errors = vErrors;
   return errors === 0;
 }
-validate152.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRuntimePolicy = validate171;
-function validate172(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate172.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 253) {
-        validate172.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
-        return false;
-      } else {
-        if (!pattern10.test(data)) {
-          validate172.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
-          return false;
-        }
-      }
-    } else {
-      validate172.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate172.errors = vErrors;
-  return errors === 0;
-}
-validate172.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema60 = { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] };
+validate155.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRuntimePolicy = validate174;
 function validate175(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5011,20 +5149,51 @@ function validate175(data, { instancePath = "", parentData, parentDataProperty, 
   if (evaluated0.dynamicItems) {
     evaluated0.items = void 0;
   }
-  if (!(data === "loopback" || data === "private" || data === "link-local" || data === "special")) {
-    validate175.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema60.enum }, message: "must be equal to one of the allowed values" }];
-    return false;
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 253) {
+        validate175.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        return false;
+      } else {
+        if (!pattern11.test(data)) {
+          validate175.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+          return false;
+        }
+      }
+    } else {
+      validate175.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
   }
   validate175.errors = vErrors;
   return errors === 0;
 }
 validate175.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern27 = new RegExp("^https?://[^/?#\\s]+$", "u");
-function validate171(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var schema60 = { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] };
+function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate178.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (!(data === "loopback" || data === "private" || data === "link-local" || data === "special")) {
+    validate178.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema60.enum }, message: "must be equal to one of the allowed values" }];
+    return false;
+  }
+  validate178.errors = vErrors;
+  return errors === 0;
+}
+validate178.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern28 = new RegExp("^https?://[^/?#\\s]+$", "u");
+function validate174(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate171.evaluated;
+  const evaluated0 = validate174.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5036,7 +5205,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
       const _errs1 = errors;
       for (const key0 in data) {
         if (!(key0 === "developmentKeys" || key0 === "endpoints" || key0 === "limits" || key0 === "packages" || key0 === "configurationSchema")) {
-          validate171.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          validate174.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
           return false;
           break;
         }
@@ -5045,7 +5214,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
         if (data.developmentKeys !== void 0) {
           const _errs2 = errors;
           if (typeof data.developmentKeys !== "boolean") {
-            validate171.errors = [{ instancePath: instancePath + "/developmentKeys", schemaPath: "#/properties/developmentKeys/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+            validate174.errors = [{ instancePath: instancePath + "/developmentKeys", schemaPath: "#/properties/developmentKeys/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
             return false;
           }
           var valid0 = _errs2 === errors;
@@ -5061,7 +5230,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                 const _errs6 = errors;
                 for (const key1 in data1) {
                   if (!(key1 === "hosts" || key1 === "addresses")) {
-                    validate171.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                    validate174.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                     return false;
                     break;
                   }
@@ -5074,8 +5243,8 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                       if (data2 && typeof data2 == "object" && !Array.isArray(data2)) {
                         for (const key2 in data2) {
                           const _errs9 = errors;
-                          if (!validate172(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data2, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+                          if (!validate175(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data2, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
                             errors = vErrors.length;
                           }
                           var valid2 = _errs9 === errors;
@@ -5087,7 +5256,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                               vErrors.push(err0);
                             }
                             errors++;
-                            validate171.errors = vErrors;
+                            validate174.errors = vErrors;
                             return false;
                             break;
                           }
@@ -5099,15 +5268,15 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                             if (errors === _errs11) {
                               if (Array.isArray(data3)) {
                                 if (data3.length > 64) {
-                                  validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                  validate174.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                   return false;
                                 } else {
                                   var valid4 = true;
                                   const len0 = data3.length;
                                   for (let i0 = 0; i0 < len0; i0++) {
                                     const _errs13 = errors;
-                                    if (!validate172(data3[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data3, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+                                    if (!validate175(data3[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data3, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid4 = _errs13 === errors;
@@ -5122,7 +5291,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                                       outer0: for (; i1--; ) {
                                         for (j0 = i1; j0--; ) {
                                           if (func0(data3[i1], data3[j0])) {
-                                            validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                            validate174.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                             return false;
                                             break outer0;
                                           }
@@ -5132,7 +5301,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                                   }
                                 }
                               } else {
-                                validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                validate174.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                 return false;
                               }
                             }
@@ -5143,7 +5312,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate171.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate174.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -5161,8 +5330,8 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                           const len1 = data5.length;
                           for (let i2 = 0; i2 < len1; i2++) {
                             const _errs16 = errors;
-                            if (!validate175(data5[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data5, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+                            if (!validate178(data5[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data5, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
                               errors = vErrors.length;
                             }
                             var valid6 = _errs16 === errors;
@@ -5177,7 +5346,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                               outer1: for (; i3--; ) {
                                 for (j1 = i3; j1--; ) {
                                   if (func0(data5[i3], data5[j1])) {
-                                    validate171.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
+                                    validate174.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
                                     return false;
                                     break outer1;
                                   }
@@ -5186,7 +5355,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate171.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate174.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
@@ -5197,7 +5366,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate171.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate174.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5214,7 +5383,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                   const _errs19 = errors;
                   for (const key4 in data7) {
                     if (!(key4 === "memoryMb" || key4 === "watchdogMs" || key4 === "maxTimers" || key4 === "maxSocketsPerSession" || key4 === "messagesPerSecond")) {
-                      validate171.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate174.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5224,17 +5393,17 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                       let data8 = data7.memoryMb;
                       const _errs20 = errors;
                       if (!(typeof data8 == "number" && (!(data8 % 1) && !isNaN(data8)) && isFinite(data8))) {
-                        validate171.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                        validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                         return false;
                       }
                       if (errors === _errs20) {
                         if (typeof data8 == "number" && isFinite(data8)) {
                           if (data8 > 4096 || isNaN(data8)) {
-                            validate171.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
+                            validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
                             return false;
                           } else {
                             if (data8 < 8 || isNaN(data8)) {
-                              validate171.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                              validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
                               return false;
                             }
                           }
@@ -5249,17 +5418,17 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                         let data9 = data7.watchdogMs;
                         const _errs22 = errors;
                         if (!(typeof data9 == "number" && (!(data9 % 1) && !isNaN(data9)) && isFinite(data9))) {
-                          validate171.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs22) {
                           if (typeof data9 == "number" && isFinite(data9)) {
                             if (data9 > 6e5 || isNaN(data9)) {
-                              validate171.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                              validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                               return false;
                             } else {
                               if (data9 < 100 || isNaN(data9)) {
-                                validate171.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                                validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                                 return false;
                               }
                             }
@@ -5274,17 +5443,17 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                           let data10 = data7.maxTimers;
                           const _errs24 = errors;
                           if (!(typeof data10 == "number" && (!(data10 % 1) && !isNaN(data10)) && isFinite(data10))) {
-                            validate171.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs24) {
                             if (typeof data10 == "number" && isFinite(data10)) {
                               if (data10 > 1e5 || isNaN(data10)) {
-                                validate171.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
                                 return false;
                               } else {
                                 if (data10 < 0 || isNaN(data10)) {
-                                  validate171.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                  validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                   return false;
                                 }
                               }
@@ -5299,17 +5468,17 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                             let data11 = data7.maxSocketsPerSession;
                             const _errs26 = errors;
                             if (!(typeof data11 == "number" && (!(data11 % 1) && !isNaN(data11)) && isFinite(data11))) {
-                              validate171.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs26) {
                               if (typeof data11 == "number" && isFinite(data11)) {
                                 if (data11 > 1024 || isNaN(data11)) {
-                                  validate171.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                                  validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
                                   return false;
                                 } else {
                                   if (data11 < 0 || isNaN(data11)) {
-                                    validate171.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                    validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                     return false;
                                   }
                                 }
@@ -5324,17 +5493,17 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                               let data12 = data7.messagesPerSecond;
                               const _errs28 = errors;
                               if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                                validate171.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs28) {
                                 if (typeof data12 == "number" && isFinite(data12)) {
                                   if (data12 > 1e6 || isNaN(data12)) {
-                                    validate171.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
+                                    validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
                                     return false;
                                   } else {
                                     if (data12 < 1 || isNaN(data12)) {
-                                      validate171.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                      validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                       return false;
                                     }
                                   }
@@ -5350,7 +5519,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate171.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate174.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -5367,7 +5536,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                     const _errs32 = errors;
                     for (const key5 in data13) {
                       if (!(key5 === "origins")) {
-                        validate171.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                        validate174.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                         return false;
                         break;
                       }
@@ -5379,7 +5548,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs33) {
                           if (Array.isArray(data14)) {
                             if (data14.length > 64) {
-                              validate171.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                              validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                               return false;
                             } else {
                               var valid10 = true;
@@ -5390,16 +5559,16 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (errors === _errs35) {
                                   if (typeof data15 === "string") {
                                     if (func1(data15) > 2048) {
-                                      validate171.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                      validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                       return false;
                                     } else {
-                                      if (!pattern27.test(data15)) {
-                                        validate171.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
+                                      if (!pattern28.test(data15)) {
+                                        validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
                                         return false;
                                       }
                                     }
                                   } else {
-                                    validate171.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                    validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                     return false;
                                   }
                                 }
@@ -5420,7 +5589,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                                     }
                                     if (typeof indices0[item0] == "number") {
                                       j2 = indices0[item0];
-                                      validate171.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i5, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)" }];
+                                      validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i5, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)" }];
                                       return false;
                                       break;
                                     }
@@ -5430,14 +5599,14 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate171.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                             return false;
                           }
                         }
                       }
                     }
                   } else {
-                    validate171.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                    validate174.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                     return false;
                   }
                 }
@@ -5454,7 +5623,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                       const _errs39 = errors;
                       for (const key6 in data16) {
                         if (!(key6 === "maxBytes" || key6 === "maxDepth")) {
-                          validate171.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                          validate174.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                           return false;
                           break;
                         }
@@ -5464,17 +5633,17 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                           let data17 = data16.maxBytes;
                           const _errs40 = errors;
                           if (!(typeof data17 == "number" && (!(data17 % 1) && !isNaN(data17)) && isFinite(data17))) {
-                            validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs40) {
                             if (typeof data17 == "number" && isFinite(data17)) {
                               if (data17 > 1048576 || isNaN(data17)) {
-                                validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
+                                validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
                                 return false;
                               } else {
                                 if (data17 < 2 || isNaN(data17)) {
-                                  validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
+                                  validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
                                   return false;
                                 }
                               }
@@ -5489,17 +5658,17 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                             let data18 = data16.maxDepth;
                             const _errs42 = errors;
                             if (!(typeof data18 == "number" && (!(data18 % 1) && !isNaN(data18)) && isFinite(data18))) {
-                              validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs42) {
                               if (typeof data18 == "number" && isFinite(data18)) {
                                 if (data18 > 64 || isNaN(data18)) {
-                                  validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                                  validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
                                   return false;
                                 } else {
                                   if (data18 < 1 || isNaN(data18)) {
-                                    validate171.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                    validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                     return false;
                                   }
                                 }
@@ -5512,7 +5681,7 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
                         }
                       }
                     } else {
-                      validate171.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate174.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -5526,19 +5695,19 @@ function validate171(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate171.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate174.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate171.errors = vErrors;
+  validate174.errors = vErrors;
   return errors === 0;
 }
-validate171.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAddress = validate177;
-function validate177(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate174.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAddress = validate180;
+function validate180(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate177.evaluated;
+  const evaluated0 = validate180.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5548,28 +5717,28 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate177.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate180.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
         if (!pattern4.test(data)) {
-          validate177.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
+          validate180.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
           return false;
         }
       }
     } else {
-      validate177.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate180.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate177.errors = vErrors;
+  validate180.errors = vErrors;
   return errors === 0;
 }
-validate177.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var validateJwks = validate178;
-function validate179(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate180.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validateJwks = validate181;
+function validate182(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate179.evaluated;
+  const evaluated0 = validate182.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5580,13 +5749,13 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate179.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate182.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate179.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate182.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -5597,7 +5766,7 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate179.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate182.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -5610,12 +5779,12 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
               const _errs3 = errors;
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
-                  if (!pattern24.test(data2)) {
-                    validate179.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                  if (!pattern25.test(data2)) {
+                    validate182.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate179.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate182.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -5630,16 +5799,16 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate179.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate182.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate179.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate182.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate179.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate182.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -5651,7 +5820,7 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate179.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate182.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -5663,7 +5832,7 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate179.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate182.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -5674,7 +5843,7 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.development !== void 0) {
                       const _errs9 = errors;
                       if (true !== data.development) {
-                        validate179.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
+                        validate182.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid0 = _errs9 === errors;
@@ -5689,166 +5858,15 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate179.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate179.errors = vErrors;
-  return errors === 0;
-}
-validate179.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
-function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate178.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (data && typeof data == "object" && !Array.isArray(data)) {
-      let missing0;
-      if (data.keys === void 0 && (missing0 = "keys")) {
-        validate178.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
-        return false;
-      } else {
-        if (data.keys !== void 0) {
-          let data0 = data.keys;
-          const _errs1 = errors;
-          if (errors === _errs1) {
-            if (Array.isArray(data0)) {
-              var valid1 = true;
-              const len0 = data0.length;
-              for (let i0 = 0; i0 < len0; i0++) {
-                const _errs3 = errors;
-                if (!validate179(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
-                  errors = vErrors.length;
-                }
-                var valid1 = _errs3 === errors;
-                if (!valid1) {
-                  break;
-                }
-              }
-            } else {
-              validate178.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-              return false;
-            }
-          }
-        }
-      }
-    } else {
-      validate178.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate178.errors = vErrors;
-  return errors === 0;
-}
-validate178.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
-var validateJsonWsFrame = validate181;
-var pattern30 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate182(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate182.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate182.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern30.test(data)) {
-          validate182.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate182.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate182.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
   validate182.errors = vErrors;
   return errors === 0;
 }
-validate182.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern31 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate184(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate184.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate184.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern31.test(data)) {
-          validate184.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate184.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate184.errors = vErrors;
-  return errors === 0;
-}
-validate184.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate188(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate188.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 128) {
-        validate188.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 1) {
-          validate188.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-          return false;
-        } else {
-          if (!pattern3.test(data)) {
-            validate188.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
-            return false;
-          }
-        }
-      }
-    } else {
-      validate188.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate188.errors = vErrors;
-  return errors === 0;
-}
-validate188.evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern33 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
+validate182.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
 function validate181(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  ;
   let vErrors = null;
   let errors = 0;
   const evaluated0 = validate181.evaluated;
@@ -5861,8 +5879,159 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
-      if (data.t === void 0 && (missing0 = "t")) {
+      if (data.keys === void 0 && (missing0 = "keys")) {
         validate181.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        if (data.keys !== void 0) {
+          let data0 = data.keys;
+          const _errs1 = errors;
+          if (errors === _errs1) {
+            if (Array.isArray(data0)) {
+              var valid1 = true;
+              const len0 = data0.length;
+              for (let i0 = 0; i0 < len0; i0++) {
+                const _errs3 = errors;
+                if (!validate182(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+                  errors = vErrors.length;
+                }
+                var valid1 = _errs3 === errors;
+                if (!valid1) {
+                  break;
+                }
+              }
+            } else {
+              validate181.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+              return false;
+            }
+          }
+        }
+      }
+    } else {
+      validate181.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate181.errors = vErrors;
+  return errors === 0;
+}
+validate181.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
+var validateJsonWsFrame = validate184;
+var pattern31 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate185(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate185.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate185.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern31.test(data)) {
+          validate185.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate185.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate185.errors = vErrors;
+  return errors === 0;
+}
+validate185.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern32 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate187(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate187.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate187.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern32.test(data)) {
+          validate187.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate187.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate187.errors = vErrors;
+  return errors === 0;
+}
+validate187.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate191(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate191.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 128) {
+        validate191.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 1) {
+          validate191.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          return false;
+        } else {
+          if (!pattern3.test(data)) {
+            validate191.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
+            return false;
+          }
+        }
+      }
+    } else {
+      validate191.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate191.errors = vErrors;
+  return errors === 0;
+}
+validate191.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern34 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
+function validate184(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate184.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.t === void 0 && (missing0 = "t")) {
+        validate184.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const tag0 = data.t;
@@ -5873,13 +6042,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing1;
                 if (data.t === void 0 && (missing1 = "t") || data.token === void 0 && (missing1 = "token")) {
-                  validate181.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                   return false;
                 } else {
                   const _errs4 = errors;
                   for (const key0 in data) {
                     if (!(key0 === "t" || key0 === "token" || key0 === "hyperties" || key0 === "receipts")) {
-                      validate181.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5888,7 +6057,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs5 = errors;
                       if ("auth" !== data.t) {
-                        validate181.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
+                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid2 = _errs5 === errors;
@@ -5902,16 +6071,16 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs6) {
                           if (typeof data1 === "string") {
                             if (func1(data1) > 8192) {
-                              validate181.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
+                              validate184.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
                               return false;
                             } else {
                               if (func1(data1) < 1) {
-                                validate181.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                validate184.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                 return false;
                               }
                             }
                           } else {
-                            validate181.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate184.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -5926,15 +6095,15 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs8) {
                             if (Array.isArray(data2)) {
                               if (data2.length > 64) {
-                                validate181.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid3 = true;
                                 const len0 = data2.length;
                                 for (let i0 = 0; i0 < len0; i0++) {
                                   const _errs10 = errors;
-                                  if (!validate182(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+                                  if (!validate185(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid3 = _errs10 === errors;
@@ -5949,7 +6118,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                                     outer0: for (; i1--; ) {
                                       for (j0 = i1; j0--; ) {
                                         if (func0(data2[i1], data2[j0])) {
-                                          validate181.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                           return false;
                                           break outer0;
                                         }
@@ -5959,7 +6128,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate181.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -5971,7 +6140,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                           if (data.receipts !== void 0) {
                             const _errs11 = errors;
                             if (typeof data.receipts !== "boolean") {
-                              validate181.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                              validate184.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
                               return false;
                             }
                             var valid2 = _errs11 === errors;
@@ -5984,7 +6153,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate181.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5995,13 +6164,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing2;
                 if (data.t === void 0 && (missing2 = "t") || data.address === void 0 && (missing2 = "address") || data.hyperties === void 0 && (missing2 = "hyperties")) {
-                  validate181.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                   return false;
                 } else {
                   const _errs15 = errors;
                   for (const key1 in data) {
                     if (!(key1 === "t" || key1 === "address" || key1 === "hyperties")) {
-                      validate181.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6010,7 +6179,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs16 = errors;
                       if ("ready" !== data.t) {
-                        validate181.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
+                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid6 = _errs16 === errors;
@@ -6020,8 +6189,8 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid6) {
                       if (data.address !== void 0) {
                         const _errs17 = errors;
-                        if (!validate184(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
+                        if (!validate187(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
                           errors = vErrors.length;
                         }
                         var valid6 = _errs17 === errors;
@@ -6035,15 +6204,15 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs18) {
                             if (Array.isArray(data7)) {
                               if (data7.length > 64) {
-                                validate181.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid7 = true;
                                 const len1 = data7.length;
                                 for (let i2 = 0; i2 < len1; i2++) {
                                   const _errs20 = errors;
-                                  if (!validate182(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+                                  if (!validate185(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid7 = _errs20 === errors;
@@ -6053,7 +6222,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate181.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -6066,7 +6235,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate181.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6079,13 +6248,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing3;
                 if (data.t === void 0 && (missing3 = "t") || data.m === void 0 && (missing3 = "m")) {
-                  validate181.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
+                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
                   return false;
                 } else {
                   const _errs23 = errors;
                   for (const key2 in data) {
                     if (!(key2 === "t" || key2 === "m")) {
-                      validate181.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6094,7 +6263,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs24 = errors;
                       if ("msg" !== data.t) {
-                        validate181.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
+                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid9 = _errs24 === errors;
@@ -6116,7 +6285,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate181.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6129,13 +6298,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing4;
                 if (data.t === void 0 && (missing4 = "t") || data.n === void 0 && (missing4 = "n")) {
-                  validate181.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
+                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
                   return false;
                 } else {
                   const _errs28 = errors;
                   for (const key3 in data) {
                     if (!(key3 === "t" || key3 === "n")) {
-                      validate181.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6144,7 +6313,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs29 = errors;
                       if ("received" !== data.t) {
-                        validate181.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
+                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid11 = _errs29 === errors;
@@ -6156,17 +6325,17 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                         let data12 = data.n;
                         const _errs30 = errors;
                         if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                          validate181.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate184.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs30) {
                           if (typeof data12 == "number" && isFinite(data12)) {
                             if (data12 > 9007199254740991 || isNaN(data12)) {
-                              validate181.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
+                              validate184.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
                               return false;
                             } else {
                               if (data12 < 0 || isNaN(data12)) {
-                                validate181.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                validate184.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                 return false;
                               }
                             }
@@ -6180,7 +6349,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate181.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6193,13 +6362,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing5;
                 if (data.t === void 0 && (missing5 = "t") || data.ids === void 0 && (missing5 = "ids")) {
-                  validate181.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
+                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
                   return false;
                 } else {
                   const _errs34 = errors;
                   for (const key4 in data) {
                     if (!(key4 === "t" || key4 === "ids")) {
-                      validate181.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6208,7 +6377,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs35 = errors;
                       if ("ack" !== data.t) {
-                        validate181.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
+                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid13 = _errs35 === errors;
@@ -6222,15 +6391,15 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs36) {
                           if (Array.isArray(data14)) {
                             if (data14.length < 1) {
-                              validate181.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                              validate184.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                               return false;
                             } else {
                               var valid14 = true;
                               const len2 = data14.length;
                               for (let i3 = 0; i3 < len2; i3++) {
                                 const _errs38 = errors;
-                                if (!validate188(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+                                if (!validate191(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid14 = _errs38 === errors;
@@ -6240,7 +6409,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate181.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            validate184.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                             return false;
                           }
                         }
@@ -6252,7 +6421,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate181.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6265,13 +6434,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing6;
                 if (data.t === void 0 && (missing6 = "t") || data.code === void 0 && (missing6 = "code") || data.message === void 0 && (missing6 = "message")) {
-                  validate181.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
+                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
                   return false;
                 } else {
                   const _errs41 = errors;
                   for (const key5 in data) {
                     if (!(key5 === "t" || key5 === "code" || key5 === "message" || key5 === "id")) {
-                      validate181.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6280,7 +6449,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs42 = errors;
                       if ("err" !== data.t) {
-                        validate181.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
+                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid16 = _errs42 === errors;
@@ -6294,16 +6463,16 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs43) {
                           if (typeof data17 === "string") {
                             if (func1(data17) > 64) {
-                              validate181.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                              validate184.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
                               return false;
                             } else {
-                              if (!pattern33.test(data17)) {
-                                validate181.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
+                              if (!pattern34.test(data17)) {
+                                validate184.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
                                 return false;
                               }
                             }
                           } else {
-                            validate181.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate184.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -6318,11 +6487,11 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs45) {
                             if (typeof data18 === "string") {
                               if (func1(data18) > 2048) {
-                                validate181.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                validate184.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                 return false;
                               }
                             } else {
-                              validate181.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate184.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -6333,8 +6502,8 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid16) {
                           if (data.id !== void 0) {
                             const _errs47 = errors;
-                            if (!validate188(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+                            if (!validate191(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
                               errors = vErrors.length;
                             }
                             var valid16 = _errs47 === errors;
@@ -6347,7 +6516,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate181.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6360,13 +6529,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing7;
                 if (data.t === void 0 && (missing7 = "t")) {
-                  validate181.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
+                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
                   return false;
                 } else {
                   const _errs50 = errors;
                   for (const key6 in data) {
                     if (!(key6 === "t")) {
-                      validate181.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6374,14 +6543,14 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs50 === errors) {
                     if (data.t !== void 0) {
                       if ("ping" !== data.t) {
-                        validate181.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/6/properties/t/const", keyword: "const", params: { allowedValue: "ping" }, message: "must be equal to constant" }];
+                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/6/properties/t/const", keyword: "const", params: { allowedValue: "ping" }, message: "must be equal to constant" }];
                         return false;
                       }
                     }
                   }
                 }
               } else {
-                validate181.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6394,13 +6563,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing8;
                 if (data.t === void 0 && (missing8 = "t")) {
-                  validate181.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
+                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
                   return false;
                 } else {
                   const _errs54 = errors;
                   for (const key7 in data) {
                     if (!(key7 === "t")) {
-                      validate181.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6408,14 +6577,14 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs54 === errors) {
                     if (data.t !== void 0) {
                       if ("pong" !== data.t) {
-                        validate181.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/7/properties/t/const", keyword: "const", params: { allowedValue: "pong" }, message: "must be equal to constant" }];
+                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/7/properties/t/const", keyword: "const", params: { allowedValue: "pong" }, message: "must be equal to constant" }];
                         return false;
                       }
                     }
                   }
                 }
               } else {
-                validate181.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6423,30 +6592,30 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
               props0 = true;
             }
           } else {
-            validate181.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
+            validate184.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
             return false;
           }
         } else {
-          validate181.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
+          validate184.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
           return false;
         }
       }
     } else {
-      validate181.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate184.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate181.errors = vErrors;
+  validate184.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-validate181.evaluated = { "dynamicProps": true, "dynamicItems": false };
-var validateUserCreate = validate192;
-var pattern34 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
-function validate193(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate184.evaluated = { "dynamicProps": true, "dynamicItems": false };
+var validateUserCreate = validate195;
+var pattern35 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
+function validate196(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate193.evaluated;
+  const evaluated0 = validate196.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6456,28 +6625,58 @@ function validate193(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 128) {
-        validate193.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        validate196.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate193.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate196.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
-          if (!pattern34.test(data)) {
-            validate193.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
+          if (!pattern35.test(data)) {
+            validate196.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate193.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate196.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate193.errors = vErrors;
+  validate196.errors = vErrors;
   return errors === 0;
 }
-validate193.evaluated = { "dynamicProps": false, "dynamicItems": false };
+validate196.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate198(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate198.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 1024) {
+        validate198.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 8) {
+          validate198.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
+          return false;
+        }
+      }
+    } else {
+      validate198.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate198.errors = vErrors;
+  return errors === 0;
+}
+validate198.evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate195(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -6489,46 +6688,16 @@ function validate195(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 1024) {
-        validate195.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 8) {
-          validate195.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
-          return false;
-        }
-      }
-    } else {
-      validate195.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate195.errors = vErrors;
-  return errors === 0;
-}
-validate195.evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate192(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate192.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.name === void 0 && (missing0 = "name") || data.password === void 0 && (missing0 = "password")) {
-        validate192.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate195.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "name" || key0 === "password")) {
-            validate192.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate195.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -6536,8 +6705,8 @@ function validate192(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.name !== void 0) {
             const _errs2 = errors;
-            if (!validate193(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate193.errors : vErrors.concat(validate193.errors);
+            if (!validate196(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -6547,8 +6716,8 @@ function validate192(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.password !== void 0) {
               const _errs3 = errors;
-              if (!validate195(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+              if (!validate198(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -6559,104 +6728,15 @@ function validate192(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate192.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate195.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate192.errors = vErrors;
+  validate195.errors = vErrors;
   return errors === 0;
 }
-validate192.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateUserUpdate = validate197;
-function validate197(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate197.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (data && typeof data == "object" && !Array.isArray(data)) {
-      if (Object.keys(data).length < 1) {
-        validate197.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
-        return false;
-      } else {
-        const _errs1 = errors;
-        for (const key0 in data) {
-          if (!(key0 === "password" || key0 === "disabled")) {
-            validate197.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
-            return false;
-            break;
-          }
-        }
-        if (_errs1 === errors) {
-          if (data.password !== void 0) {
-            const _errs2 = errors;
-            if (!validate195(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
-              errors = vErrors.length;
-            }
-            var valid0 = _errs2 === errors;
-          } else {
-            var valid0 = true;
-          }
-          if (valid0) {
-            if (data.disabled !== void 0) {
-              const _errs3 = errors;
-              if (typeof data.disabled !== "boolean") {
-                validate197.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
-                return false;
-              }
-              var valid0 = _errs3 === errors;
-            } else {
-              var valid0 = true;
-            }
-          }
-        }
-      }
-    } else {
-      validate197.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate197.errors = vErrors;
-  return errors === 0;
-}
-validate197.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateGroupMembersBody = validate200;
-function validate201(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate201.evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate201.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern31.test(data)) {
-          validate201.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate201.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate201.errors = vErrors;
-  return errors === 0;
-}
-validate201.evaluated = { "dynamicProps": false, "dynamicItems": false };
+validate195.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateUserUpdate = validate200;
 function validate200(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -6669,15 +6749,104 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
+      if (Object.keys(data).length < 1) {
+        validate200.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "password" || key0 === "disabled")) {
+            validate200.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.password !== void 0) {
+            const _errs2 = errors;
+            if (!validate198(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
+              errors = vErrors.length;
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.disabled !== void 0) {
+              const _errs3 = errors;
+              if (typeof data.disabled !== "boolean") {
+                validate200.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                return false;
+              }
+              var valid0 = _errs3 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate200.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate200.errors = vErrors;
+  return errors === 0;
+}
+validate200.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupMembersBody = validate203;
+function validate204(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate204.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate204.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern32.test(data)) {
+          validate204.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate204.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate204.errors = vErrors;
+  return errors === 0;
+}
+validate204.evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate203(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate203.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind")) {
-        validate200.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate203.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "kind" || key0 === "add" || key0 === "remove")) {
-            validate200.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate203.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -6686,7 +6855,7 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.kind !== void 0) {
             const _errs2 = errors;
             if ("members" !== data.kind) {
-              validate200.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "members" }, message: "must be equal to constant" }];
+              validate203.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "members" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -6700,15 +6869,15 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (Array.isArray(data1)) {
                   if (data1.length > 256) {
-                    validate200.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
+                    validate203.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
                     return false;
                   } else {
                     var valid1 = true;
                     const len0 = data1.length;
                     for (let i0 = 0; i0 < len0; i0++) {
                       const _errs5 = errors;
-                      if (!validate201(data1[i0], { instancePath: instancePath + "/add/" + i0, parentData: data1, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+                      if (!validate204(data1[i0], { instancePath: instancePath + "/add/" + i0, parentData: data1, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
                         errors = vErrors.length;
                       }
                       var valid1 = _errs5 === errors;
@@ -6723,7 +6892,7 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
                         outer0: for (; i1--; ) {
                           for (j0 = i1; j0--; ) {
                             if (func0(data1[i1], data1[j0])) {
-                              validate200.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                              validate203.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                               return false;
                               break outer0;
                             }
@@ -6733,7 +6902,7 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate200.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                  validate203.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                   return false;
                 }
               }
@@ -6748,15 +6917,15 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs6) {
                   if (Array.isArray(data3)) {
                     if (data3.length > 256) {
-                      validate200.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
+                      validate203.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
                       return false;
                     } else {
                       var valid3 = true;
                       const len1 = data3.length;
                       for (let i2 = 0; i2 < len1; i2++) {
                         const _errs8 = errors;
-                        if (!validate201(data3[i2], { instancePath: instancePath + "/remove/" + i2, parentData: data3, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+                        if (!validate204(data3[i2], { instancePath: instancePath + "/remove/" + i2, parentData: data3, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
                           errors = vErrors.length;
                         }
                         var valid3 = _errs8 === errors;
@@ -6771,7 +6940,7 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
                           outer1: for (; i3--; ) {
                             for (j1 = i3; j1--; ) {
                               if (func0(data3[i3], data3[j1])) {
-                                validate200.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
+                                validate203.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
                                 return false;
                                 break outer1;
                               }
@@ -6781,7 +6950,7 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate200.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                    validate203.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                     return false;
                   }
                 }
@@ -6794,14 +6963,14 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate200.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate203.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate200.errors = vErrors;
+  validate203.errors = vErrors;
   return errors === 0;
 }
-validate200.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate203.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,

@@ -7,7 +7,7 @@ import type { Conversation } from '../../runtime/conversation.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { generateDomainKey } from '../../server/catalogue/keys.js';
 import { type RunningSipDomain, startSipDomain } from '../../server/sip-domain.js';
-import { type ScriptedSipServer, scriptedSipServer } from '../support/sip-server.js';
+import { type ScriptedSipServer, scriptedSipServer } from '../support/scripted-sip.js';
 
 /**
  * What an app's send() over SIP means, end to end: c.example's published sip-ws stub, verified

@@ -250,6 +250,43 @@ describe('sip-ws against Kamailio (MD5)', () => {
     expect(guest.ctx.statuses).toEqual(['failed']);
     expect([own.ctx.failedWith, guest.ctx.failedWith]).toEqual(['PF_ERR_CONFIG', 'PF_ERR_CONFIG']);
   });
+
+  it('two stubs call through Kamailio with reliable provisional responses (RFC 3262): 180 with RSeq, PRACK, 200', async () => {
+    const CAROL = 'user://c.example/carol';
+    const DAVE = 'user://c.example/dave';
+    const sdp = 'v=0\r\no=carol 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n';
+    const carol = await open(CAROL, { url: kam.wsUrl, password: 'carol-pw' }, { peer: DAVE });
+    const dave = await open(DAVE, { url: kam.wsUrl, password: 'dave-pw' });
+    await Promise.all([settled(carol.ctx), settled(dave.ctx)]);
+    const body = (m: Message) => (m.body as { value?: { kind: string; callId?: string } }).value;
+    carol.stub.postMessage(request('create', CAROL, DAVE, { value: { kind: 'offer', callId: 'c1', sdp } }));
+    await dave.ctx.until(() => dave.ctx.received.some((m) => body(m)?.kind === 'offer'));
+    const offer = dave.ctx.received.find((m) => body(m)?.kind === 'offer')!;
+    dave.stub.postMessage(response(offer, 200));
+    // Carol's PRACK crosses Kamailio in the early dialog; Dave's 200 to it comes back.
+    await carol.ctx.until(() => carol.ctx.responses(200, 'PRACK').length === 1);
+    const invite = carol.ctx.requests('INVITE').at(-1)!;
+    expect(invite.headers.get('Supported')).toMatch(/\b100rel\b/);
+    const ringing = dave.ctx
+      .sip(true)
+      .find((m): m is SipResponse => m instanceof SipResponse && m.status === 180)!;
+    expect(ringing.headers.get('Require')).toBe('100rel');
+    const rseq = Number(ringing.headers.get('RSeq'));
+    const prack = carol.ctx.requests('PRACK')[0]!;
+    expect(prack.headers.get('RAck')).toBe(`${rseq} ${invite.cseq.seq} INVITE`);
+    expect(prack.cseq.seq).toBe(invite.cseq.seq + 1);
+    await carol.ctx.until(() => carol.ctx.received.some((m) => body(m)?.kind === 'progress'));
+    // Answered: the dialog the early one became goes on after the PRACK's CSeq.
+    dave.stub.postMessage(
+      request('update', DAVE, CAROL, { value: { kind: 'answer', callId: body(offer)!.callId!, sdp } }),
+    );
+    await carol.ctx.until(() => carol.ctx.received.some((m) => body(m)?.kind === 'answer'));
+    carol.stub.postMessage(request('update', CAROL, DAVE, { value: { kind: 'bye', callId: 'c1' } }));
+    await dave.ctx.until(() => dave.ctx.received.some((m) => body(m)?.kind === 'bye'));
+    expect(carol.ctx.requests('BYE')[0]!.cseq.seq).toBe(prack.cseq.seq + 1);
+    // One 180 only: the PRACK stopped its retransmission, and the app heard one progress.
+    expect(carol.ctx.received.filter((m) => body(m)?.kind === 'progress')).toHaveLength(1);
+  });
 });
 
 describe('sip-ws with SHA-256 digest', () => {

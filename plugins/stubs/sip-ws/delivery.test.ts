@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Message, type ResponseMessage, request } from '../../../core/message.js';
 import { isUnknown, UNKNOWN, WITHDRAW } from '../../../core/stub.js';
 import { DirectContext, DirectSession } from '../../../entry/stub-testing.js';
-import { type ScriptedSipServer, scriptedSipServer } from '../../../test/support/sip-server.js';
+import { type ScriptedSipServer, scriptedSipServer } from '../../../test/support/scripted-sip.js';
 import activate from './index.js';
 
 /**

@@ -2,11 +2,14 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateMessage } from '../../../core/generated/validators.js';
 import { type Message, response } from '../../../core/message.js';
-import { DirectContext, DirectSession } from '../../../entry/stub-testing.js';
-import { eventually } from '../../../test/support/conversation.js';
-import { type ScriptedSipServer, scriptedSipServer } from '../../../test/support/sip-server.js';
-import activate from './index.js';
-import { parse, type SipResponse } from './message/index.js';
+import {
+  crlf,
+  responseTo,
+  type ScriptedSipServer,
+  scriptedSipServer,
+  sipRequest,
+  stubAt,
+} from '../../../test/support/scripted-sip.js';
 
 /**
  * The stub against a SIP server that misbehaves: a WebSocket server that registers it, then
@@ -15,20 +18,8 @@ import { parse, type SipResponse } from './message/index.js';
  * it can answer.
  */
 
-const crlf = (...lines: string[]) => [...lines, ''].join('\r\n');
 const request = (method: string, branch: string, extra: string[] = [], body = '') =>
-  crlf(
-    `${method} sip:carol@x.invalid;transport=ws SIP/2.0`,
-    `Via: SIP/2.0/WS 10.0.0.1:5066;branch=z9hG4bK${branch}`,
-    'Max-Forwards: 70',
-    'To: <sip:carol@c.example>',
-    'From: <sip:dave@c.example>;tag=d1',
-    `Call-ID: ${branch}@c.example`,
-    `CSeq: 1 ${method}`,
-    ...extra,
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    '',
-  ) + body;
+  sipRequest(method, branch, { extra, body });
 
 /** Well-formed messages a server may send: requests for the stub, and a response. */
 const valid = [
@@ -71,33 +62,14 @@ afterEach(async () => {
 
 async function liveStub() {
   server = await scriptedSipServer();
-  const session = new DirectSession();
-  const ctx = new DirectContext({
-    address: 'user://c.example/carol',
-    config: { url: server.url, password: 'pw', keepAliveMs: 0 },
-    session,
-    domain: 'c.example',
-    peer: 'user://c.example/dave',
-  });
-  const stub = await activate(ctx);
-  cleanup = async () => {
-    await stub.stop();
-    ctx.end();
-    session.end();
-  };
-  await ctx.until(() => ctx.statuses.at(-1) === 'live');
+  const { ctx, stub, stop } = await stubAt(server);
+  cleanup = stop;
   return { ctx, stub, server };
 }
 
 /** The status of the response the stub sent to the request with `branch`, once it sent one. */
 async function answered(h: ScriptedSipServer, branch: string): Promise<number> {
-  const find = () =>
-    h.heard
-      .filter((t) => t.startsWith('SIP/2.0') && t.includes(branch))
-      .map((t) => parse(t) as SipResponse)
-      .find((r) => r.status >= 200);
-  await eventually(() => find() !== undefined, `a final response to ${branch}`);
-  return find()!.status;
+  return (await h.next(responseTo(branch, 200))).status;
 }
 
 describe('sip-ws facing a misbehaving SIP server', () => {
@@ -119,7 +91,7 @@ describe('sip-ws facing a misbehaving SIP server', () => {
     );
     server.send(request('BYE', 'nodialog'));
     server.send(request('SUBSCRIBE', 'unknown', ['Event: presence']));
-    server.send(request('INVITE', 'needs100rel', ['Require: 100rel', 'Contact: <sip:dave@h.invalid>']));
+    server.send(request('INVITE', 'needsext', ['Require: x-teleport', 'Contact: <sip:dave@h.invalid>']));
     server.send(request('INVITE', 'nosdp', ['Contact: <sip:dave@h.invalid>']));
     server.send(request('MESSAGE', 'binary', ['Content-Type: application/octet-stream'], 'xx'));
     server.send(
@@ -128,7 +100,7 @@ describe('sip-ws facing a misbehaving SIP server', () => {
     server.send(request('OPTIONS', 'options'));
     expect(await answered(server, 'nodialog')).toBe(481);
     expect(await answered(server, 'unknown')).toBe(405);
-    expect(await answered(server, 'needs100rel')).toBe(420);
+    expect(await answered(server, 'needsext')).toBe(420);
     expect(await answered(server, 'nosdp')).toBe(488);
     expect(await answered(server, 'binary')).toBe(415);
     expect(await answered(server, 'badcontact')).toBe(400);

@@ -30,8 +30,8 @@ import { UserAgentCore } from './user-agent-core/user-agent-core.js';
 
 /** Where the user agent lives in `ctx.session`: one per domain and identity. */
 const SESSION_KEY = 'sip-ws/user-agent';
-/** RFC 3261 §20.5: the methods this user agent takes. */
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, MESSAGE, OPTIONS';
+/** The methods this user agent takes only within a dialog. */
+const IN_DIALOG = new Set(['BYE', 'INFO', 'UPDATE', 'PRACK']);
 /** How long the runtime may take to answer what was delivered before the far side hears 408. */
 const ANSWER_TIMEOUT_MS = 30_000;
 /** How long leaving waits for the registrar to drop the binding. */
@@ -251,15 +251,10 @@ export class UserAgent implements SessionHost {
     if (method === 'MESSAGE') return this.#chat.receive(t, request);
     if (dialog) return this.#calls.receiveInDialog(t, request, dialog);
     if (method === 'INVITE' && t instanceof InviteServerTransaction) return this.#calls.receive(t, request);
-    if (method === 'OPTIONS') {
-      const res = createResponse(request, 200);
-      res.headers.append('Allow', ALLOW);
-      return t.respond(res);
-    }
-    // §8.2.1: a method this user agent does not take outside a dialog (BYE here has no dialog: 481).
-    const res = createResponse(request, method === 'BYE' ? 481 : 405);
-    if (method !== 'BYE') res.headers.append('Allow', ALLOW);
-    t.respond(res);
+    if (method === 'OPTIONS') return t.respond(createResponse(request, 200));
+    // §8.2.1: a method this user agent does not take outside a dialog gets 405; one that only
+    // lives in a dialog, here without one, 481 (§15.1.2; RFC 6086 §4.2.2, 3311 §5.2, 3262 §3).
+    t.respond(createResponse(request, IN_DIALOG.has(method) ? 481 : 405));
   }
 
   // ---- connection and registration ----

@@ -28,9 +28,9 @@ export function tagOf(a: NameAddr): string | undefined {
 
 /**
  * RFC 3261 §12: a peer-to-peer relationship between two user agents, made by a 2xx to an
- * INVITE. It holds what every later request in it needs: the route set, the remote target,
- * both sequence numbers and both tags. (Early dialogs are not kept: without reliable
- * provisional responses, RFC 3262, nothing is sent in them.)
+ * INVITE, or early by a reliable provisional response (RFC 3262: its PRACK is sent in it). It
+ * holds what every later request in it needs: the route set, the remote target, both sequence
+ * numbers and both tags.
  */
 export class Dialog {
   /** §12.2.1.1: the last CSeq sent in the dialog. */
@@ -137,7 +137,7 @@ export class Dialog {
   /**
    * §12.2.2: checks a request received in the dialog. False when its CSeq is lower than the
    * last one (out of order: the UAS answers 500); otherwise records it, and a target refresh
-   * request's Contact becomes the remote target.
+   * request's Contact (re-INVITE, §12.2; UPDATE, RFC 3311 §5.2) becomes the remote target.
    */
   receive(request: SipRequest): boolean {
     const seq = request.cseq.seq;
@@ -145,7 +145,8 @@ export class Dialog {
       if (this.remoteSeq !== undefined && seq <= this.remoteSeq) return false;
       this.remoteSeq = seq;
     }
-    const contact = request.method === 'INVITE' ? request.contacts[0] : undefined;
+    const refresh = request.method === 'INVITE' || request.method === 'UPDATE';
+    const contact = refresh ? request.contacts[0] : undefined;
     if (contact) this.remoteTarget = contact.uri;
     return true;
   }

@@ -3,10 +3,12 @@ import type { Dialog } from '../dialogs/dialog.js';
 import type { SipRequest } from '../message/index.js';
 import type { InviteServerTransaction } from '../transactions/invite-server-transaction.js';
 import type { ServerTransaction } from '../transactions/transaction-layer.js';
-import { newCallId, newTag } from '../user-agent-core/identifiers.js';
+import { newCallId } from '../user-agent-core/identifiers.js';
 import { createResponse } from '../user-agent-core/responses.js';
 import { addressOf } from './addresses.js';
-import { type Call, IncomingCall, OutgoingCall } from './call.js';
+import type { Call } from './call.js';
+import { IncomingCall } from './incoming-call.js';
+import { OutgoingCall } from './outgoing-call.js';
 import type { AppRequest, SessionHost } from './session-host.js';
 
 /** schemas/conversation.schema.json `callId`: 1-128 visible ASCII characters. */
@@ -32,7 +34,7 @@ export class Calls {
     call.start(app, body.sdp);
   }
 
-  /** The app's answer, reject, progress, accept, bye or candidate for a call (or, for bye, all its calls with the peer). */
+  /** The app's answer, reject, progress, accept, bye, update, dtmf or candidate for a call (or, for bye, all its calls with the peer). */
   update(app: AppRequest, body: Exclude<ConversationBody, { kind: 'chat' | 'offer' | 'presence' }>): void {
     if (body.kind === 'candidate') {
       return app.respond(
@@ -40,7 +42,7 @@ export class Calls {
         'SIP carries ICE candidates in the SDP: send the offer or answer once gathered',
       );
     }
-    if (body.callId === undefined) {
+    if (!('callId' in body) || body.callId === undefined) {
       // The whole conversation: a bye ends its calls; accepting or refusing it has no SIP form.
       if (body.kind === 'bye') this.hangUpWith(app.peer);
       return app.respond(200);
@@ -54,15 +56,17 @@ export class Calls {
         // SIP accepts with the answer's 2xx: nothing goes on the wire for this.
         return app.respond(200);
       case 'answer':
-        return call instanceof IncomingCall
-          ? call.answer(app, body.sdp)
-          : app.respond(400, 'an answer is for a call offered to you');
+        return call.answer(app, body.sdp);
+      case 'update':
+        return call.renegotiate(app, body.sdp);
+      case 'dtmf':
+        return call.dtmf(app, body.digits, body.duration);
       case 'progress':
         return call instanceof IncomingCall
           ? call.progress(app, body.code)
           : app.respond(400, 'progress is for a call offered to you');
       case 'reject':
-        return call instanceof IncomingCall ? call.reject(app, body.code) : call.hangUp(app);
+        return call.reject(app, body.code);
       default:
         // Only a raw bus message can get here: conversations send canonical bodies.
         return app.respond(400, `no call body of kind ${JSON.stringify((body as { kind: unknown }).kind)}`);
@@ -74,7 +78,7 @@ export class Calls {
     const peer = addressOf(request.from.uri);
     if (!peer || this.#bySipCallId.has(request.callId)) {
       // §8.2.2.2: an INVITE with a Call-ID already in use here is a merged request (482).
-      return transaction.respond(createResponse(request, peer ? 482 : 403, { toTag: newTag() }));
+      return transaction.respond(createResponse(request, peer ? 482 : 403));
     }
     const callId =
       CALL_ID.test(request.callId) && !this.#byCallId.has(key(peer, request.callId))
@@ -92,10 +96,12 @@ export class Calls {
     transaction.respond(createResponse(request, 481));
   }
 
-  /** §9.2: the INVITE `transaction` was cancelled. */
-  cancelled(transaction: InviteServerTransaction): void {
+  /** §9.2: the INVITE `transaction` was cancelled; returns the To tag of its responses, when it makes one. */
+  cancelled(transaction: InviteServerTransaction): string | undefined {
     const call = this.#bySipCallId.get(transaction.request.callId);
-    if (call instanceof IncomingCall) call.cancelled();
+    if (call instanceof IncomingCall && transaction.request === call.invite) return call.cancelled();
+    call?.cancelledOffer(transaction);
+    return undefined;
   }
 
   /** Ends every call with `peer` (their conversation is gone), or every call. */

@@ -13,7 +13,7 @@ import type { ServerTransaction } from '../transactions/transaction-layer.js';
 import { newCallId, newTag } from '../user-agent-core/identifiers.js';
 import { createResponse, withTag } from '../user-agent-core/responses.js';
 import { addressOf, sipUriOf } from './addresses.js';
-import { codeOf, sipStatusOf } from './codes.js';
+import { answerWith, sipStatusOf } from './codes.js';
 import type { AppRequest, SessionHost } from './session-host.js';
 
 /** The schema's bound on a chat's text (schemas/conversation.schema.json). */
@@ -44,16 +44,14 @@ export class Chat {
       // RFC 3261 §17.1.2.2: Timer F fired (or the connection went) with the MESSAGE sent; a 408
       // received is the far side's answer, this one only says none came: it may have arrived.
       if (unanswered) return app.unknown(res.status, res.reason);
-      // The SIP status only when it is not the code the app gets: "got 500 500 ..." said it twice.
-      const code = codeOf(res.status);
-      app.respond(code, code === res.status ? res.reason : `SIP ${res.status} ${res.reason}`);
+      answerWith(app, res);
     });
   }
 
   /** RFC 3428 §7: a MESSAGE for this user, in a dialog or not. */
   receive(transaction: ServerTransaction, request: SipRequest): void {
     const answer = (status: number, reason?: string) =>
-      transaction.respond(createResponse(request, status, { reason, toTag: newTag() }));
+      transaction.respond(createResponse(request, status, { reason }));
     const from = addressOf(request.from.uri);
     if (!from) return answer(403, 'Sender is not a user address');
     const type = request.contentType;
@@ -62,9 +60,7 @@ export class Chat {
       typeof request.body !== 'string' ||
       !(type === undefined || type.type === 'text' || mime === 'message/cpim')
     ) {
-      const res = createResponse(request, 415, { toTag: newTag() });
-      res.headers.append('Accept', 'text/plain, text/*, message/cpim');
-      return transaction.respond(res);
+      return answer(415);
     }
     if (request.body.length > MAX_TEXT) return answer(413);
     const chat: ChatBody =

@@ -1,3 +1,6 @@
+import type { SipResponse } from '../message/index.js';
+import type { AppRequest } from './session-host.js';
+
 /**
  * Response codes across the two models. protofly's are HTTP-like (core/message.ts `Code`);
  * SIP's (RFC 3261 §21) share the classes and most meanings.
@@ -28,4 +31,14 @@ export function sipStatusOf(code: number): number {
 /** The protofly code for a SIP final response: 2xx is 200; every other final keeps its code. */
 export function codeOf(status: number): number {
   return status >= 200 && status < 300 ? 200 : status;
+}
+
+/**
+ * Answers the app's request with the far side's final response: its code, its reason as the
+ * description, and the SIP status in front only when the code is another ("got 500 500 ..."
+ * said it twice).
+ */
+export function answerWith(app: AppRequest, res: SipResponse): void {
+  const code = codeOf(res.status);
+  app.respond(code, code === res.status ? res.reason : `SIP ${res.status} ${res.reason}`);
 }

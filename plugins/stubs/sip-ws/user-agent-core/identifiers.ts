@@ -26,3 +26,8 @@ export const newBranch = (): string => MAGIC_COOKIE + randomToken(16);
 export const newCallId = (): string => randomToken(22);
 /** A client nonce (RFC 7616 §3.4). */
 export const newCnonce = (): string => randomToken(16);
+
+/** A random integer from 0 to `n` - 1 (for waits chosen at random, RFC 3261 §14). */
+export function randomInt(n: number): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]! % n;
+}

@@ -12,14 +12,13 @@ import {
   type SipMessage,
   SipRequest,
   type SipResponse,
-  UNSUPPORTED,
   VIA,
 } from '../message/index.js';
 import type { Timer, TimerQueue } from '../timers/timer-queue.js';
 import type { InviteServerTransaction } from '../transactions/invite-server-transaction.js';
 import { type ServerTransaction, TransactionLayer } from '../transactions/transaction-layer.js';
 import { newBranch } from './identifiers.js';
-import { createResponse } from './responses.js';
+import { createResponse, isSupported } from './responses.js';
 
 /** Where the core's messages go, and what names this user agent in Via (RFC 7118 §5.2). */
 export interface CoreTransport {
@@ -32,8 +31,11 @@ export interface CoreTransport {
 export interface CoreDelegate {
   /** A new request: outside a dialog (`dialog` undefined), or within `dialog`, its CSeq checked. */
   onRequest(transaction: ServerTransaction, request: SipRequest, dialog: Dialog | undefined): void;
-  /** §9.2: a CANCEL matched `invite`, still without a final response; the CANCEL got its 200. */
-  onCancel(invite: InviteServerTransaction): void;
+  /**
+   * §9.2: a CANCEL matched `invite`, still without a final response: the TU answers it (487).
+   * Returns the To tag it answers with, which the CANCEL's 200 then has too.
+   */
+  onCancel(invite: InviteServerTransaction): string | undefined;
   /** §13.3.1.4: the ACK of a 2xx this user agent sent arrived in `dialog`. */
   onAck(request: SipRequest, dialog: Dialog): void;
 }
@@ -70,7 +72,7 @@ export interface Outgoing {
 export class UserAgentCore {
   readonly transactions: TransactionLayer;
   readonly dialogs = new Map<string, Dialog>();
-  /** §13.2.2.4: the ACK sent for each dialog's 2xx, sent again when the 2xx is. */
+  /** §13.2.2.4: the ACK sent for each dialog's latest 2xx to an INVITE, sent again when that 2xx is. */
   readonly #acks = new Map<string, SipRequest>();
   /** §13.3.1.4: the retransmission timer of each 2xx not yet acknowledged. */
   readonly #unacknowledged = new Map<string, Timer>();
@@ -130,7 +132,8 @@ export class UserAgentCore {
   /** §13.2.2.4: ACKs a 2xx to `invite` within `dialog` (and again for each retransmission of it). */
   ack(dialog: Dialog, invite: SipRequest): void {
     let ack = this.#acks.get(dialog.key);
-    if (!ack) {
+    // A re-INVITE's 2xx (§14.1) gets an ACK of its own CSeq.
+    if (ack?.cseq.seq !== invite.cseq.seq) {
       ack = dialog.request('ACK', undefined, invite.cseq.seq);
       ack.headers.put(VIA, [this.#via()]);
       // §22.1: an ACK for a 2xx carries the INVITE's credentials.
@@ -199,7 +202,7 @@ export class UserAgentCore {
     if (response.cseq.method !== 'INVITE' || response.status < 200 || response.status >= 300) return;
     const key = dialogKey(response.callId, tagOf(response.from) ?? '', tagOf(response.to) ?? '');
     const ack = this.#acks.get(key);
-    if (ack) this.#transport.send(ack);
+    if (ack?.cseq.seq === response.cseq.seq) this.#transport.send(ack);
   }
 
   #request(request: SipRequest): void {
@@ -215,13 +218,9 @@ export class UserAgentCore {
     }
     const transaction = this.transactions.receive(request);
     if (request.method === 'CANCEL') return this.#cancel(transaction, request);
-    const required = request.headers.all(REQUIRE);
-    if (required.length > 0) {
-      // §8.2.2.3: this user agent supports no extension a request may require.
-      const res = createResponse(request, 420);
-      res.headers.put(UNSUPPORTED, required);
-      return transaction.respond(res);
-    }
+    // §8.2.2.3: a request that requires an extension this user agent lacks gets 420 naming it.
+    const unsupported = request.headers.all(REQUIRE).filter((tag) => !isSupported(tag));
+    if (unsupported.length > 0) return transaction.respond(createResponse(request, 420, { unsupported }));
     if (key === undefined) {
       if (request.method === 'INVITE' && !dialogForming(request)) {
         return transaction.respond(createResponse(request, 400, { reason: 'Bad Contact or Record-Route' }));
@@ -235,12 +234,16 @@ export class UserAgentCore {
     this.#delegate.onRequest(transaction, request, dialog);
   }
 
-  /** §9.2: 200 to the CANCEL and the TU answers the INVITE 487; 481 when there is nothing to cancel. */
+  /**
+   * §9.2: the TU answers the INVITE 487, then the CANCEL gets 200, "The To tag of the response
+   * to the CANCEL and the To tag in the response to the original request SHOULD be the same";
+   * 481 when there is nothing to cancel.
+   */
   #cancel(transaction: ServerTransaction, cancel: SipRequest): void {
     const invite = this.transactions.cancelled(cancel);
     if (!invite?.pending) return transaction.respond(createResponse(cancel, 481));
-    transaction.respond(createResponse(cancel, 200));
-    this.#delegate.onCancel(invite);
+    const toTag = this.#delegate.onCancel(invite);
+    transaction.respond(createResponse(cancel, 200, { toTag }));
   }
 
   /** §22.2-22.3: whether a 401/407 is answered with (new) credentials; false hands it to the caller. */
