@@ -31,7 +31,7 @@ interface Layer {
  * npm packages code that runs in browsers may not import: a container that needs the
  * reflect-metadata global (runtime/ wires its parts by hand).
  */
-const NOT_IN_BROWSERS = ['tsyringe', 'reflect-metadata'];
+const NOT_IN_BROWSERS = ['tsyringe', 'reflect-metadata', 'ajv'];
 
 /** Which folder may import which. Lower layers first. */
 const LAYERS: readonly Layer[] = [
