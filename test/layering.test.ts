@@ -39,7 +39,10 @@ const LAYERS: readonly Layer[] = [
   { folder: 'core/', may: [], browser: true },
   { folder: 'runtime/', may: ['core/'], browser: true },
   { folder: 'node/', may: ['core/'] },
+  { folder: 'browser/', may: ['core/'], browser: true },
   { folder: 'sandbox/', may: ['core/', 'runtime/', 'node/'] },
+  // The browser host: the shared host and worker sides, none of the Node hosts.
+  { folder: 'sandbox/browser/', may: ['core/', 'runtime/', 'sandbox/'], browser: true },
   // What backends import: the backend contract and server-only services, none of the rest of server/.
   { folder: 'server/services/', may: ['core/', 'runtime/'] },
   { folder: 'server/', may: ['core/', 'runtime/', 'node/', 'server/services/'] },
@@ -48,7 +51,16 @@ const LAYERS: readonly Layer[] = [
   // Plugins are loaded through the verifying loader, never imported by the package's code.
   {
     folder: 'entry/',
-    may: ['core/', 'runtime/', 'node/', 'sandbox/', 'server/services/', 'server/'],
+    may: [
+      'core/',
+      'runtime/',
+      'node/',
+      'browser/',
+      'sandbox/',
+      'sandbox/browser/',
+      'server/services/',
+      'server/',
+    ],
   },
   {
     folder: 'cli/',
