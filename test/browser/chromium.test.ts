@@ -61,6 +61,11 @@ async function startPageServer(): Promise<void> {
     '/page.js': { body: page, csp: PAGE_CSP },
     '/browser.js': { body: await readFile(join(root, 'dist', 'browser.js')), csp: PAGE_CSP },
     '/browser-worker.js': { body: await readFile(join(root, 'dist', 'browser-worker.js')), csp: WORKER_CSP },
+    // The worker under the page's own policy: SES may not evaluate there.
+    '/browser-worker-strict.js': {
+      body: await readFile(join(root, 'dist', 'browser-worker.js')),
+      csp: PAGE_CSP,
+    },
   };
   const b = domains.catalogues['b.example']!;
   server = createServer((req, res) => {
@@ -187,6 +192,22 @@ describe('protofly/browser in Chromium', () => {
       /b\.example\/json-ws.*sha384-/,
     );
     expect(await page.evaluate(() => window.pf.violations)).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('fails closed with PF_ERR_SANDBOX naming the directive when the worker’s own policy forbids evaluation', async () => {
+    const page = await openPage();
+    const settings = {
+      address: ALICE,
+      catalogues: domains.catalogues,
+      database: 'protofly-strict',
+      worker: '/browser-worker-strict.js',
+    };
+    const opened = await page.evaluate(([s, peer]) => window.pf.open(s, peer), [settings, BOB] as const);
+    expect(opened).toMatchObject({ refused: { code: 'PF_ERR_SANDBOX' } });
+    expect((opened as { refused: { message: string } }).refused.message).toMatch(
+      /could not be evaluated.*unsafe-eval/,
+    );
     await page.close();
   }, 60_000);
 });

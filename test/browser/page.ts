@@ -9,6 +9,8 @@ interface Settings {
   readonly address: string;
   readonly catalogues: Record<string, string>;
   readonly database: string;
+  /** The sandbox worker's path on this origin. Default /browser-worker.js. */
+  readonly worker?: string;
 }
 
 const violations: string[] = [];
@@ -35,7 +37,7 @@ const pf = {
         address: settings.address,
         token: async (audience) => (await fetch(`/token?audience=${encodeURIComponent(audience)}`)).text(),
       },
-      workerUrl: new URL('/browser-worker.js', location.origin),
+      workerUrl: new URL(settings.worker ?? '/browser-worker.js', location.origin),
       catalogues: settings.catalogues,
       policy: 'development',
       database: settings.database,
