@@ -42,7 +42,8 @@ let profile: string;
 
 /**
  * The page's origin: the page, its script, the built package and worker, a token endpoint for
- * the test's Alice (tokens issued by a.example, as its token endpoint would after a log-in), and
+ * the test's Alice and Bob (tokens issued by their home domain, as its token endpoint would
+ * after a log-in), and
  * `/tampered-b/`: b.example's catalogue with every package byte-flipped (`/packages/` is where
  * its descriptors' package URLs land).
  */
@@ -81,13 +82,12 @@ async function startPageServer(): Promise<void> {
     }
     if (url.pathname === '/token') {
       const audience = url.searchParams.get('audience') ?? '';
-      void domains.byName
-        .get('a.example')!
-        .identity.issue(ALICE, 600, audience)
-        .then((token) => {
-          res.writeHead(200, { 'content-type': 'text/plain' });
-          res.end(token);
-        });
+      const address = url.searchParams.get('address') ?? '';
+      const home = domains.byName.get(address === BOB ? 'b.example' : 'a.example')!;
+      void home.identity.issue(address, 600, audience).then((token) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(token);
+      });
       return;
     }
     const tampered = url.pathname.startsWith('/tampered-b/');
@@ -139,13 +139,15 @@ beforeAll(async () => {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // Host candidates as addresses, not mDNS names that nothing here would resolve.
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
     ],
   });
 }, 120_000);
 
 afterAll(async () => {
   await context?.close();
-  await new Promise((resolve) => server?.close(resolve));
+  if (server) await new Promise((resolve) => server.close(resolve));
   await domains?.close();
   await host?.terminate();
   if (profile) await rm(profile, { recursive: true, force: true });
@@ -195,6 +197,24 @@ describe('protofly/browser in Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('a WebRTC call between two pages of two domains connects, its offer, answer and candidates carried by b.example’s stub', async () => {
+    const [alicePage, bobPage] = [await openPage(), await openPage()];
+    const bob = { address: BOB, catalogues: domains.catalogues, database: 'protofly-bob' };
+    expect(await bobPage.evaluate((s) => window.pf.register(s), bob)).toEqual({ registered: true });
+    const alice = { address: ALICE, catalogues: domains.catalogues, database: 'protofly-alice' };
+    const opened = await alicePage.evaluate(([s, peer]) => window.pf.open(s, peer), [alice, BOB] as const);
+    expect(opened).toMatchObject({ status: 'live' });
+
+    const call = (await alicePage.evaluate(() => window.pf.call())) as { ice: string; rttMs: number };
+    expect(['connected', 'completed']).toContain(call.ice);
+    expect(call.rttMs).toBeGreaterThan(0);
+    expect(['connected', 'completed']).toContain(await bobPage.evaluate(() => window.pf.answered));
+    for (const page of [alicePage, bobPage]) {
+      expect(await page.evaluate(() => window.pf.violations)).toEqual([]);
+      await page.close();
+    }
+  }, 60_000);
+
   it('fails closed with PF_ERR_SANDBOX naming the directive when the worker’s own policy forbids evaluation', async () => {
     const page = await openPage();
     const settings = {
@@ -217,6 +237,9 @@ declare global {
     pf: {
       violations: string[];
       open(settings: unknown, peer: string): Promise<unknown>;
+      register(settings: unknown): Promise<unknown>;
+      call(): Promise<unknown>;
+      answered: Promise<string> | undefined;
       send(text: string): Promise<unknown>;
       next(): Promise<unknown>;
     };
