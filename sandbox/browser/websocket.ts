@@ -29,8 +29,14 @@ export const openBrowserWebSocket: SocketFactory = (url, protocols, events, { ma
     send: (data) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(data);
     },
-    close: (code, reason) =>
-      ws.close(code === undefined || code === 1000 || code >= 3000 ? code : 1000, reason),
+    close: (code, reason) => {
+      // A page may close with 1000 or 3000-4999 only, and a reason of at most 123 bytes.
+      try {
+        ws.close(code === undefined || code === 1000 || code >= 3000 ? code : 1000, reason);
+      } catch {
+        ws.close();
+      }
+    },
     pause: () => {},
     resume: () => {},
   };
