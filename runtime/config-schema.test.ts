@@ -11,7 +11,6 @@ const ajv = new Ajv2020({ strict: false, allErrors: false, useDefaults: true });
 const NAMES = ['a', 'b', 'c', 'd/e', 'f~g'];
 const name = fc.constantFrom(...NAMES);
 const small = fc.integer({ min: -3, max: 6 });
-const json = fc.jsonValue({ maxDepth: 2 });
 /** Values that hit the generated schemas' bounds more often than any JSON would. */
 const scalar = fc.oneof(
   small,
