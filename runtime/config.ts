@@ -1,18 +1,18 @@
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { type Descriptor, descriptorKey } from '../core/plugin.js';
 import { schemaError } from '../core/validate.js';
+import { type SchemaCheck, schemaCheck } from './config-schema.js';
 import { assertSafeSchema, MAX_SCHEMA_BOUNDS } from './safe-schema.js';
 
 /**
  * A plugin's configuration: the descriptor's defaults under the runtime's values, checked
  * against the descriptor's configuration schema. The schema comes with the descriptor, so it
- * is compiled at run time, on the runtime's thread: once per verified descriptor, and only
- * when it is in the safe subset (no regular expressions, no remote references; the loader
- * has checked it against the policy's bounds already).
+ * is checked by a walker of the safe subset (config-schema.ts; no code is generated, which a
+ * page's Content Security Policy would refuse), on the runtime's thread, and only when it is
+ * in the safe subset (no regular expressions, no remote references; the loader has checked it
+ * against the policy's bounds already).
  */
-const ajv = new Ajv2020({ strict: false, allErrors: false, useDefaults: true });
-const compiled = new Map<string, ValidateFunction>();
-/** Validators kept, newest last: descriptors come and go with versions. */
+const compiled = new Map<string, SchemaCheck>();
+/** Checks kept, newest last: descriptors come and go with versions. */
 const MAX_COMPILED = 256;
 
 /**
@@ -30,20 +30,14 @@ export function pluginConfig(
   let validate = compiled.get(key);
   if (!validate) {
     const { schema } = descriptor.configuration;
-    assertSafeSchema(
-      schema,
-      MAX_SCHEMA_BOUNDS,
-      `${descriptor.domain}/${descriptor.name}@${descriptor.version}`,
-    );
-    validate = ajv.compile(schema);
-    // Ajv keeps every schema it compiled; the validator is all we keep.
-    ajv.removeSchema(schema);
+    const what = `${descriptor.domain}/${descriptor.name}@${descriptor.version}`;
+    assertSafeSchema(schema, MAX_SCHEMA_BOUNDS, what);
+    validate = schemaCheck(schema, what);
     compiled.set(key, validate);
     if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
   }
   const config = { ...descriptor.configuration.defaults, ...values };
-  if (!validate(config)) {
-    throw schemaError(`configuration of ${descriptor.domain}/${descriptor.name}`, validate.errors ?? []);
-  }
+  const error = validate(config);
+  if (error) throw schemaError(`configuration of ${descriptor.domain}/${descriptor.name}`, [error]);
   return config;
 }

@@ -1,5 +1,3 @@
-import 'reflect-metadata';
-import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { parseAddress } from '../core/address.js';
 import { asProtoflyError, ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
@@ -13,7 +11,7 @@ import { Carriers, type UpdateEvent, type UpdatePolicy, type VersionEvent } from
 import { type Carrier, Conversation, carrierOf } from './conversation.js';
 import { Inbox, type InboxEvent } from './inbox.js';
 import type { Loader } from './loader.js';
-import { type Activation, ConversationScope, SCOPE_INIT, type ScopeInit } from './scope.js';
+import { type Activation, ConversationScope, type ScopeInit } from './scope.js';
 import type { UpdateWatcherOptions } from './updates.js';
 
 export type { UpdateEvent, UpdatePolicy, VersionEvent } from './carriers.js';
@@ -36,8 +34,6 @@ export interface RuntimeOptions {
   readonly bus?: Bus;
   /** How long a new stub instance may take to go live. Default 10 s. */
   readonly liveTimeoutMs?: number;
-  /** Parent of every conversation's container. Default: a child of tsyringe's root. */
-  readonly container?: DependencyContainer;
   /** Outbound messages held for an instance that is not there yet (or during a swap). Default 1000. */
   readonly holdLimit?: number;
   /** The update policy per carrier domain; `'*'` for the others. Default `new-conversations`. */
@@ -84,7 +80,6 @@ export class Runtime extends Emitter<RuntimeEvents> {
   readonly bus: Bus;
   readonly identity: RuntimeIdentity;
   readonly #liveTimeoutMs: number;
-  readonly #container: DependencyContainer;
   readonly #holdLimit: number;
   readonly #conversations = new Map<string, Conversation>();
   readonly #scopes = new Map<string, ConversationScope>();
@@ -99,7 +94,6 @@ export class Runtime extends Emitter<RuntimeEvents> {
     const onListenerError = (err: unknown) => this.emit('error', asProtoflyError(err, 'PF_ERR_SANDBOX'));
     this.identity = options.identity;
     this.#liveTimeoutMs = options.liveTimeoutMs ?? 10_000;
-    this.#container = options.container ?? rootContainer.createChildContainer();
     this.#holdLimit = options.holdLimit ?? 1000;
     this.bus = options.bus ?? new Bus({ onError: (err) => this.emit('error', err) });
     const home = parseAddress(this.identity.address).domain;
@@ -241,7 +235,6 @@ export class Runtime extends Emitter<RuntimeEvents> {
 
   /** Creates a conversation and its scope, and starts its stub instance (not waiting for it). */
   #begin(peer: string, pkg: StubPackage, incoming: boolean): Conversation {
-    const child = this.#container.createChildContainer();
     let scope: ConversationScope | undefined;
     const conversation = new Conversation(peer, this.identity.address, carrierOf(pkg.descriptor), incoming, {
       send: (msg) => this.bus.send(msg),
@@ -249,11 +242,10 @@ export class Runtime extends Emitter<RuntimeEvents> {
       close: async () => {
         this.#conversations.delete(peer);
         this.#scopes.delete(peer);
-        await child.dispose();
+        await scope!.dispose();
       },
     });
-    child.registerInstance<ScopeInit>(
-      SCOPE_INIT,
+    scope = new ConversationScope(
       this.#scopeInit(
         peer,
         (s, detail) => {
@@ -263,7 +255,6 @@ export class Runtime extends Emitter<RuntimeEvents> {
         conversation,
       ),
     );
-    scope = child.resolve(ConversationScope);
     this.#conversations.set(peer, conversation);
     this.#scopes.set(peer, scope);
     const instance = this.#carriers.start(pkg, scope);

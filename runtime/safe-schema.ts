@@ -66,6 +66,41 @@ const VALUE = new Set([
   'required',
   'dependentRequired',
 ]);
+const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'null', 'object', 'array']);
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+const isNames = (v: unknown) => Array.isArray(v) && v.every((n) => typeof n === 'string');
+/**
+ * What the value of a keyword must be, where JSON Schema's meta-schema says (a schema that
+ * breaks it is refused, not half-applied: the checker in config-schema.ts reads these as given).
+ */
+const SHAPES: Readonly<Record<string, readonly [(v: unknown) => boolean, string]>> = {
+  type: [
+    (v) => TYPES.has(v as string) || (Array.isArray(v) && v.length > 0 && v.every((t) => TYPES.has(t))),
+    'a JSON type name or a non-empty array of them',
+  ],
+  enum: [Array.isArray, 'an array'],
+  multipleOf: [(v) => isNumber(v) && (v as number) > 0, 'a number above 0'],
+  maximum: [isNumber, 'a number'],
+  exclusiveMaximum: [isNumber, 'a number'],
+  minimum: [isNumber, 'a number'],
+  exclusiveMinimum: [isNumber, 'a number'],
+  maxLength: [isCount, 'a non-negative integer'],
+  minLength: [isCount, 'a non-negative integer'],
+  maxItems: [isCount, 'a non-negative integer'],
+  minItems: [isCount, 'a non-negative integer'],
+  maxContains: [isCount, 'a non-negative integer'],
+  minContains: [isCount, 'a non-negative integer'],
+  maxProperties: [isCount, 'a non-negative integer'],
+  minProperties: [isCount, 'a non-negative integer'],
+  required: [isNames, 'an array of property names'],
+  dependentRequired: [
+    (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every(isNames),
+    'an object of arrays of property names',
+  ],
+  uniqueItems: [(v) => typeof v === 'boolean', 'a boolean'],
+};
+
 /** `uniqueItems` compares every pair of items: allowed only under a `maxItems` this small. */
 const MAX_UNIQUE_ITEMS = 256;
 
@@ -97,9 +132,14 @@ function walk(schema: unknown, pointer: string, depth: number, maxDepth: number,
   const s = schema as Record<string, unknown>;
   for (const [key, value] of Object.entries(s)) {
     const at = `${pointer}/${pointerToken(key)}`;
+    const shape = SHAPES[key];
+    if (shape && !shape[0](value))
+      throw refusal(what, at, `is ${JSON.stringify(value)?.slice(0, 40)}, not ${shape[1]}`);
     if (SCHEMA.has(key)) walk(value, at, depth + 1, maxDepth, what);
     else if (SCHEMA_ARRAY.has(key)) {
-      if (!Array.isArray(value)) throw refusal(what, at, 'is not an array of schemas');
+      if (!Array.isArray(value) || value.length === 0) {
+        throw refusal(what, at, 'is not a non-empty array of schemas');
+      }
       for (const [i, item] of value.entries()) walk(item, `${at}/${i}`, depth + 2, maxDepth, what);
     } else if (SCHEMA_MAP.has(key)) {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {

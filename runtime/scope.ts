@@ -1,4 +1,3 @@
-import { type Disposable, inject, injectable } from 'tsyringe';
 import { isProtoflyError, ProtoflyError } from '../core/errors.js';
 import type { StubDescriptor } from '../core/generated/types.js';
 import type { StubHandle } from '../core/host.js';
@@ -29,7 +28,6 @@ export interface Activation {
 }
 
 /** What a conversation's scope is built from. */
-export const SCOPE_INIT = Symbol.for('protofly.runtime.scope-init');
 export interface ScopeInit {
   readonly bus: Bus;
   /** The conversation's peer; none for the inbox, which has no route of its own. */
@@ -43,13 +41,12 @@ export interface ScopeInit {
 }
 
 /**
- * A conversation's resources, resolved in its own child container and disposed with it: the
+ * A conversation's resources, made with it and disposed with it: the
  * bus route to the peer, and the stub instance that carries the conversation. Messages for the
  * peer are held (bounded) while no instance takes them: before the first is there, and while a
  * live swap brings up another version (see swap.ts).
  */
-@injectable()
-export class ConversationScope implements Disposable {
+export class ConversationScope {
   /** The instance that carries the conversation: it takes the outbound messages, its status is the conversation's. */
   current: Activation | undefined;
   /** The instance of another version a live swap is bringing up. */
@@ -66,7 +63,7 @@ export class ConversationScope implements Disposable {
   readonly #unlisten: () => void;
   #disposed = false;
 
-  constructor(@inject(SCOPE_INIT) private readonly init: ScopeInit) {
+  constructor(private readonly init: ScopeInit) {
     const { peer } = init;
     this.#unlisten = peer === undefined ? () => {} : init.bus.listen(peer, (msg) => this.#toStub(msg));
   }

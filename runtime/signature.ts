@@ -30,10 +30,34 @@ export function signingInput(descriptor: Omit<Descriptor, 'signature'> | Descrip
   return new TextEncoder().encode(text);
 }
 
-/** Imports an Ed25519 public JWK for verification. */
-export function importVerifyKey(jwk: Ed25519Jwk): Promise<CryptoKey> {
+/**
+ * Imports an Ed25519 public JWK for verification.
+ *
+ * @throws ProtoflyError `PF_ERR_SIGNATURE` naming Ed25519 when the platform cannot verify it at
+ *   all (a browser whose WebCrypto lacks Ed25519, or a page that is not a secure context and has
+ *   no `crypto.subtle`): nothing it loads could be verified, so it is refused, not trusted.
+ */
+export async function importVerifyKey(jwk: Ed25519Jwk): Promise<CryptoKey> {
   const { kty, crv, x } = jwk;
-  return crypto.subtle.importKey('jwk', { kty, crv, x }, { name: 'Ed25519' }, false, ['verify']);
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) {
+    throw unsupported('this context has no WebCrypto (crypto.subtle: a page that is not a secure context)');
+  }
+  try {
+    return await subtle.importKey('jwk', { kty, crv, x }, { name: 'Ed25519' }, false, ['verify']);
+  } catch (err) {
+    if ((err as Error)?.name !== 'NotSupportedError') throw err;
+    throw unsupported(`this platform's WebCrypto does not implement Ed25519: ${(err as Error).message}`, err);
+  }
+}
+
+function unsupported(reason: string, cause?: unknown): ProtoflyError {
+  return new ProtoflyError(
+    'PF_ERR_SIGNATURE',
+    `descriptor signatures (Ed25519) cannot be verified: ${reason}; every stub is refused`,
+    { algorithm: 'Ed25519' },
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ProtoflyError } from '../core/errors.js';
+import { isProtoflyError, ProtoflyError } from '../core/errors.js';
 import type { Ed25519Jwk, Jwks } from '../core/generated/types.js';
 import { validateJwks } from '../core/generated/validators.js';
 import { MemoryStore, type Store } from '../core/store.js';
@@ -142,6 +142,8 @@ export class TrustStore {
     try {
       return { key: await key, id, how, development: jwk.development === true };
     } catch (err) {
+      // A platform that cannot verify Ed25519 at all says so itself (PF_ERR_SIGNATURE).
+      if (isProtoflyError(err)) throw err;
       // The schema checks the shape; the platform may still refuse the point (browsers do).
       throw new ProtoflyError(
         'PF_ERR_UNTRUSTED_KEY',

@@ -10,6 +10,10 @@
 // bundled into it rather than left external: the worker then loads one file, not SES's module
 // graph, which is most of a spare worker's start-up.
 //
+// Also bundles the runtime for browsers (dist/browser.js, package.json's `./browser`) and its
+// sandbox Web Worker (dist/browser-worker.js): self-contained and minified, for a page to load
+// from its own origin under a Content Security Policy without `unsafe-eval`.
+//
 // With --types, also emits the entries' declarations into dist/types/ with tsc
 // (tsconfig.types.json): tsc reads the decorators as the sources do; a bundled .d.ts would need
 // another tool. Tests build without it, as they need only the JavaScript; --types-only emits
@@ -61,6 +65,13 @@ if (process.argv.includes('--types-only')) {
       chunkNames: 'chunks/[name]-[hash]',
     }),
     build({ ...common, entryPoints: { 'sandbox-worker': 'sandbox/node/worker-entry.ts' } }),
+    build({
+      ...common,
+      platform: 'browser',
+      target: 'es2022',
+      minify: true,
+      entryPoints: { browser: 'entry/browser.ts', 'browser-worker': 'sandbox/browser/worker-entry.ts' },
+    }),
     process.argv.includes('--types') ? types() : undefined,
   ]);
 }

@@ -27,13 +27,22 @@ interface Layer {
   readonly browser?: true;
 }
 
+/**
+ * npm packages code that runs in browsers may not import: a container that needs the
+ * reflect-metadata global (runtime/ wires its parts by hand).
+ */
+const NOT_IN_BROWSERS = ['tsyringe', 'reflect-metadata', 'ajv'];
+
 /** Which folder may import which. Lower layers first. */
 const LAYERS: readonly Layer[] = [
   { folder: 'schemas/', may: [] },
   { folder: 'core/', may: [], browser: true },
   { folder: 'runtime/', may: ['core/'], browser: true },
   { folder: 'node/', may: ['core/'] },
+  { folder: 'browser/', may: ['core/'], browser: true },
   { folder: 'sandbox/', may: ['core/', 'runtime/', 'node/'] },
+  // The browser host: the shared host and worker sides, none of the Node hosts.
+  { folder: 'sandbox/browser/', may: ['core/', 'runtime/', 'sandbox/'], browser: true },
   // What backends import: the backend contract and server-only services, none of the rest of server/.
   { folder: 'server/services/', may: ['core/', 'runtime/'] },
   { folder: 'server/', may: ['core/', 'runtime/', 'node/', 'server/services/'] },
@@ -42,7 +51,16 @@ const LAYERS: readonly Layer[] = [
   // Plugins are loaded through the verifying loader, never imported by the package's code.
   {
     folder: 'entry/',
-    may: ['core/', 'runtime/', 'node/', 'sandbox/', 'server/services/', 'server/'],
+    may: [
+      'core/',
+      'runtime/',
+      'node/',
+      'browser/',
+      'sandbox/',
+      'sandbox/browser/',
+      'server/services/',
+      'server/',
+    ],
   },
   {
     folder: 'cli/',
@@ -66,7 +84,7 @@ const KNOWN_VIOLATIONS: readonly string[] = [];
 /** One import of ours, or of a Node built-in. */
 interface Edge {
   readonly from: string;
-  /** Repository-relative file it names, or `node:<name>` for a built-in. */
+  /** Repository-relative file it names, `node:<name>` for a built-in, `npm:<name>` for a package. */
   readonly to: string;
   readonly specifier: string;
   /** Erased at build time (`import type`, `export type`, every named binding type-only). */
@@ -95,6 +113,10 @@ function importsOf(file: string, text: string, exists: (path: string) => boolean
       });
     } else if (specifier.startsWith('node:') || BUILTINS.has(specifier.split('/')[0]!)) {
       edges.push({ from: file, to: `node:${specifier.replace(/^node:/, '')}`, specifier, typeOnly });
+    } else {
+      const parts = specifier.split('/');
+      const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+      edges.push({ from: file, to: `npm:${name}`, specifier, typeOnly });
     }
   };
   const visit = (node: ts.Node): void => {
@@ -156,6 +178,12 @@ function breaks(edge: Edge, layers: readonly Layer[] = LAYERS): string | undefin
   if (edge.to.startsWith('node:')) {
     return from.browser && !test ? `${from.folder} runs without Node: no Node built-ins` : undefined;
   }
+  if (edge.to.startsWith('npm:')) {
+    const browserOnly = from.browser && !test && !edge.typeOnly;
+    return browserOnly && NOT_IN_BROWSERS.includes(edge.to.slice(4))
+      ? `${from.folder} runs in browsers: not ${NOT_IN_BROWSERS.join(', ')}`
+      : undefined;
+  }
   const to = layerOf(edge.to, layers);
   const allowed = [from.folder, ...from.may, ...(test ? TEST_EXTRAS : [])];
   const rule = () =>
@@ -176,7 +204,7 @@ function breaks(edge: Edge, layers: readonly Layer[] = LAYERS): string | undefin
 function cycles(edges: readonly Edge[]): string[][] {
   const next = new Map<string, string[]>();
   for (const e of edges) {
-    if (e.typeOnly || e.to.startsWith('node:')) continue;
+    if (e.typeOnly || e.to.startsWith('node:') || e.to.startsWith('npm:')) continue;
     next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
   }
   // Tarjan's strongly connected components; each of more than one file is a cycle.
@@ -282,6 +310,10 @@ describe('layering', () => {
     );
     expect(breaks(edge('plugins/stubs/a/index.ts', 'node:net'))).toMatch(/no Node built-ins/);
     expect(breaks(edge('plugins/stubs/a/index.test.ts', 'node:net'))).toBeUndefined();
+    expect(breaks(edge('runtime/a.ts', 'npm:tsyringe'))).toMatch(/runs in browsers: not tsyringe/);
+    expect(breaks(edge('core/a.ts', 'npm:reflect-metadata'))).toMatch(/runs in browsers/);
+    expect(breaks(edge('runtime/a.ts', 'npm:canonicalize'))).toBeUndefined();
+    expect(breaks(edge('server/a.ts', 'npm:tsyringe'))).toBeUndefined();
     expect(breaks(edge('server/x.test.ts', 'test/support/ports.ts'))).toBeUndefined();
     expect(breaks(edge('server/x.ts', 'test/support/ports.ts'))).toMatch(/^server\/ may import/);
     expect(breaks(edge('server/x.ts', 'sandbox/host.ts'))).toMatch(/^server\/ may import/);

@@ -248,6 +248,9 @@ describe('configuration schemas', () => {
       { type: 'array', uniqueItems: true },
       'configuration/schema/uniqueItems',
     ],
+    ['a bound that is not a number', { type: 'integer', minimum: '5' }, 'configuration/schema/minimum'],
+    ['an unknown type', { type: 'strng' }, 'configuration/schema/type'],
+    ['an empty allOf', { allOf: [] }, 'configuration/schema/allOf'],
   ];
   for (const [what, schema, field] of unsafe) {
     it(`refuses ${what}, before compiling it`, async () => {

@@ -2,7 +2,7 @@
 // array-buffer meter, whose allocators SES must find in place of the native ones (its shims
 // capture them at import): it captures the intrinsics before anything else runs, and
 // `lockdown()` then freezes them for this thread only. The host process is never locked
-// down (tsyringe needs its Reflect).
+// down (the server's tsyringe needs its Reflect).
 import './worker-meter.js';
 import 'ses';
 import { parentPort } from 'node:worker_threads';

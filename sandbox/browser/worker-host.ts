@@ -1,0 +1,218 @@
+import { ProtoflyError } from '../../core/errors.js';
+import type { StubDescriptor } from '../../core/generated/types.js';
+import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
+import {
+  type PolicyOption,
+  type ResolvedPolicy,
+  resolvePolicy,
+  withinCeiling,
+} from '../../runtime/policy.js';
+import type { StubLimits, WorkerFrame } from '../channel.js';
+import { consoleLogger, hostLimits } from '../defaults.js';
+import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
+import { Sandbox } from '../sandbox.js';
+import { bundleScript } from '../script.js';
+import type { SocketFactory } from '../sockets.js';
+import { WorkerLink } from '../worker-link.js';
+import { openBrowserWebSocket } from './websocket.js';
+
+export interface BrowserWorkerHostOptions {
+  /**
+   * The sandbox worker script (`dist/browser-worker.js`), served from the page's own origin:
+   * a module worker, which a `worker-src 'self'` policy allows. Stubs are evaluated in SES
+   * compartments there, which evaluate code: that script's own response may carry a policy
+   * with `'unsafe-eval'` (a dedicated worker's policy is its script's), the page's need not.
+   */
+  readonly workerUrl: string | URL;
+  /** The runtime policy: ceilings and the addresses stubs may connect to. Default: the safe default. */
+  readonly policy?: PolicyOption;
+  /** The heartbeat watchdog's limit, in ms (ceiling of the descriptors'). Default: the policy's. */
+  readonly watchdogMs?: number;
+  /** A worker with no conversation for this long is ended, in ms. Default 60000. */
+  readonly idleMs?: number;
+  readonly limits?: Partial<StubLimits>;
+  readonly log?: SandboxLogger;
+  readonly openSocket?: SocketFactory;
+}
+
+/** One Web Worker, the link to it and the sandbox it is. */
+interface Slot {
+  readonly worker: Worker;
+  readonly link: WorkerLink;
+  readonly sandbox: Sandbox;
+  readonly key: string;
+  readonly watchdogMs: number;
+  /** How long it has owed a heartbeat answer, counting only time the page's thread ran. */
+  silence: number;
+  pending: number;
+  idleSince?: number;
+}
+
+/**
+ * The browser host: each carrier domain's stubs in a dedicated module Web Worker under SES
+ * `lockdown()`, one Compartment per package version; the same host side as in Node (sandbox.ts:
+ * frame checks, sessions, credit; socket-bridge.ts: the sockets, held by the page and checked
+ * against the runtime policy) over a {@link WorkerLink}. A heartbeat watchdog ends a worker that
+ * stops answering (a busy loop), failing its conversations with `PF_ERR_WATCHDOG`, as in Node.
+ * What a browser does not offer: a heap limit for a worker (Chromium's heap reading is reported,
+ * not enforced; a page's memory is bounded by the browser's per-tab limit alone), an array-buffer
+ * meter, and a worker of its own per package; so a domain's stubs share its worker. Packages
+ * must be `protofly publish` bundles (the browser has no transform for other module text).
+ */
+export class BrowserWorkerHost implements SandboxHost {
+  readonly #options: BrowserWorkerHostOptions;
+  readonly #policy: ResolvedPolicy;
+  readonly #limits: StubLimits;
+  readonly #log: SandboxLogger;
+  readonly #watchdogMs: number;
+  readonly #idleMs: number;
+  readonly #period: number;
+  readonly #slots = new Map<string, Slot>();
+  readonly #watchdog: ReturnType<typeof setInterval>;
+  #lastTick = performance.now();
+  #spawned = 0;
+  #closed = false;
+
+  constructor(options: BrowserWorkerHostOptions) {
+    this.#options = options;
+    this.#policy = resolvePolicy(options.policy);
+    this.#limits = hostLimits(this.#policy, options.limits);
+    this.#log = options.log ?? consoleLogger;
+    this.#watchdogMs = options.watchdogMs ?? this.#policy.limits.watchdogMs;
+    this.#idleMs = options.idleMs ?? 60_000;
+    this.#period = this.#watchdogMs / 4;
+    this.#watchdog = setInterval(() => this.#tick(), this.#period);
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
+    if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
+    const { domain, name, version } = pkg.descriptor;
+    const label = `${domain}/${name}@${version}`;
+    const script = bundleScript(pkg.source);
+    if (script === undefined) {
+      throw new ProtoflyError(
+        'PF_ERR_SANDBOX',
+        `package ${label} is not a protofly publish bundle, the only package form the browser sandbox runs`,
+        { package: label },
+      );
+    }
+    const watchdogMs = withinCeiling(pkg.descriptor, 'watchdogMs', this.#watchdogMs);
+    const slot = this.#slot(`${domain} ${watchdogMs}`, watchdogMs);
+    slot.pending++;
+    try {
+      await slot.sandbox.ready;
+      const loaded = await slot.sandbox.load(descriptorKey(pkg.descriptor), pkg.descriptor, script);
+      return await slot.sandbox.activate(loaded, ctx);
+    } finally {
+      slot.pending--;
+    }
+  }
+
+  unload(pkg: VerifiedPackage<StubDescriptor>): void {
+    const key = descriptorKey(pkg.descriptor);
+    for (const slot of this.#slots.values()) slot.sandbox.unload(key);
+  }
+
+  async terminate(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#slots.values()].map((slot) => slot.sandbox.stopAll()));
+    clearInterval(this.#watchdog);
+    const closed = new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
+    for (const slot of [...this.#slots.values()]) this.#end(slot, closed);
+  }
+
+  #slot(key: string, watchdogMs: number): Slot {
+    const current = this.#slots.get(key);
+    if (current && !current.link.dead) return current;
+    this.#spawned += 1;
+    const label = `worker ${this.#spawned}`;
+    const worker = new Worker(this.#options.workerUrl, {
+      type: 'module',
+      name: `protofly-sandbox-${this.#spawned}`,
+    });
+    const link = new WorkerLink((frame) => worker.postMessage(frame), {
+      label,
+      limits: this.#limits,
+      log: this.#log,
+    });
+    const sandbox = new Sandbox(link, {
+      runtime: 'browser',
+      limits: this.#limits,
+      policy: this.#policy,
+      log: this.#log,
+      openSocket: this.#options.openSocket ?? openBrowserWebSocket,
+    });
+    const slot: Slot = { worker, link, sandbox, key, watchdogMs, silence: 0, pending: 0 };
+    this.#slots.set(key, slot);
+    worker.onmessage = (event: MessageEvent<WorkerFrame>) => link.receive(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#end(
+        slot,
+        this.#error(slot, 'PF_ERR_SANDBOX', `crashed: ${event.message || 'the worker script failed'}`),
+      );
+    };
+    worker.onmessageerror = () =>
+      this.#end(slot, this.#error(slot, 'PF_ERR_SANDBOX', 'sent a frame the page could not read'));
+    return slot;
+  }
+
+  /**
+   * Heartbeat: pings every worker, ends those that owed an answer for their `watchdogMs` and
+   * those idle for `idleMs`. Silence counts the page's own running time (at most a period per
+   * beat), so a page the browser throttled (a background tab) blames no worker for it.
+   */
+  #tick(): void {
+    const now = performance.now();
+    const ran = Math.min(now - this.#lastTick, this.#period);
+    this.#lastTick = now;
+    for (const slot of [...this.#slots.values()]) {
+      if (slot.pending === 0 && slot.sandbox.conversations === 0) {
+        slot.idleSince ??= now;
+        if (now - slot.idleSince >= this.#idleMs) {
+          this.#end(
+            slot,
+            new ProtoflyError('PF_ERR_CLOSED', `sandbox ${slot.link.label} was idle for ${this.#idleMs} ms`),
+          );
+          continue;
+        }
+      } else slot.idleSince = undefined;
+      const owes = slot.link.started && slot.link.pongs < slot.link.pings;
+      slot.silence = owes ? slot.silence + ran : 0;
+      if (slot.silence > slot.watchdogMs) {
+        this.#end(
+          slot,
+          this.#error(
+            slot,
+            'PF_ERR_WATCHDOG',
+            `did not answer its heartbeat for ${Math.round(slot.silence)} ms (limit ${slot.watchdogMs} ms) and was terminated`,
+          ),
+        );
+        continue;
+      }
+      slot.link.ping();
+    }
+  }
+
+  #end(slot: Slot, err: ProtoflyError): void {
+    if (this.#slots.get(slot.key) !== slot) return;
+    this.#slots.delete(slot.key);
+    slot.link.die(err);
+    if (err.code === 'PF_ERR_CLOSED') this.#log.debug({ sandbox: slot.link.label }, err.message);
+    else this.#log.warn({ sandbox: slot.link.label, code: err.code }, err.message);
+    slot.worker.terminate();
+  }
+
+  #error(slot: Slot, code: 'PF_ERR_SANDBOX' | 'PF_ERR_WATCHDOG', what: string): ProtoflyError {
+    const packages = slot.sandbox.packages;
+    return new ProtoflyError(code, `sandbox ${slot.link.label} (${packages.join(', ') || 'idle'}) ${what}`, {
+      sandbox: slot.link.label,
+      packages,
+    });
+  }
+}
