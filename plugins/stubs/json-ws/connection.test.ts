@@ -67,7 +67,11 @@ afterEach(async () => {
 });
 
 /** A node that answers auth with ready and hands every connection to `script`. */
-async function scriptedNode(script: (peer: Peer, frame: JsonWsFrame) => void, ready = true): Promise<string> {
+async function scriptedNode(
+  script: (peer: Peer, frame: JsonWsFrame) => void,
+  ready = true,
+  address = ALICE,
+): Promise<string> {
   server = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'protofly.json-ws.v1' });
   server.on('connection', (ws) => {
     const peer: Peer = { ws, frames: [] };
@@ -78,7 +82,7 @@ async function scriptedNode(script: (peer: Peer, frame: JsonWsFrame) => void, re
       for (const heard of hearing) heard(peer, frame);
       if (frame.t !== 'auth') script(peer, frame);
       else if (ready)
-        ws.send(JSON.stringify({ t: 'ready', address: ALICE, hyperties: frame.hyperties ?? [] }));
+        ws.send(JSON.stringify({ t: 'ready', address, hyperties: frame.hyperties ?? [] }));
       changed();
     });
     ws.on('close', changed);
@@ -264,6 +268,18 @@ describe('json-ws connection', () => {
     await until(() => msgIds(peers[0]).length === 2);
     expect(msgIds(peers[0])).toEqual([m.id, m.id]);
     expect(ctx.received).toEqual([]);
+  });
+
+  it('fails with PF_ERR_AUTH, and sends nothing, when the node binds the socket to another user', async () => {
+    const url = await scriptedNode(() => {}, true, BOB);
+    const { stub, ctx } = await open(url);
+    stub.postMessage(chat(ALICE, BOB));
+    await ctx.until(() => ctx.statuses.at(-1) === 'failed');
+    expect(ctx.failedWith).toBe('PF_ERR_AUTH');
+    // The chat is answered here, not sent as Bob.
+    expect(ctx.received).toMatchObject([{ type: 'response', body: { code: 503 } }]);
+    expect(msgIds(peers[0])).toEqual([]);
+    await until(() => peers[0]!.ws.readyState === peers[0]!.ws.CLOSED);
   });
 
   it('gives up on a socket with no ready within connectTimeoutMs and tries a new one', async () => {

@@ -317,7 +317,15 @@ export class Connection {
       this.#flush();
     } else if (frame.t === 'err') {
       this.#refused(frame);
-    } else if (frame.t === 'ready') {
+    } else if (frame.t === 'ready' && this.#state === 'connecting') {
+      // The node binds the socket to the token's user: another than ours is a wrong token, or a
+      // node that lies; either way, nothing of ours may go out as someone else.
+      const ours = this.#session.owner.identity.address;
+      if (frame.address !== ours) {
+        this.#generation++;
+        this.#closeSocket();
+        return this.#fail(`the node took this connection for ${frame.address}, not ${ours}`, 'PF_ERR_AUTH');
+      }
       this.#disarm('connect');
       this.#state = 'live';
       this.#backoff.reset();
