@@ -35,12 +35,24 @@ type Config = {
   readonly reconnectMaxMs: number;
 };
 
+/** `MSG <id> <from> <to> <text>`, read. */
+interface Chat {
+  readonly verb: 'MSG';
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly text: string;
+}
+/** `ACK <id> <from> <to> <code>`, read. */
+interface Ack {
+  readonly verb: 'ACK';
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly code: number;
+}
 /** A frame from the server, read. */
-type Frame =
-  | { readonly verb: 'WELCOME' }
-  | { readonly verb: 'MSG'; readonly id: string; readonly from: string; readonly to: string; readonly text: string }
-  | { readonly verb: 'ACK'; readonly id: string; readonly from: string; readonly to: string; readonly code: number };
-type Chat = Extract<Frame, { verb: 'MSG' }>;
+type Frame = { readonly verb: 'WELCOME' } | Chat | Ack;
 
 /** MSGs remembered, with the answers given to them: a MSG sent again is answered again, never delivered twice. */
 const REMEMBERED = 1000;
@@ -173,7 +185,7 @@ class Line {
   }
 
   /** The far side's answer: to the conversation whose request it answers. */
-  #answered(ack: Extract<Frame, { verb: 'ACK' }>): void {
+  #answered(ack: Ack): void {
     for (const m of this.#session.members) {
       const req = m.pending.get(ack.id);
       if (req?.to !== ack.from || req.from !== ack.to) continue;
@@ -239,7 +251,8 @@ function read(data: string): Frame | undefined {
   const text = rest.join(' ');
   if (verb === 'MSG' && text.length <= 65536) return { verb, id, from, to, text };
   const code = Number(text);
-  if (verb === 'ACK' && Number.isInteger(code) && code >= 200 && code <= 699) return { verb, id, from, to, code };
+  if (verb === 'ACK' && Number.isInteger(code) && code >= 200 && code <= 699)
+    return { verb, id, from, to, code };
   return undefined;
 }
 
@@ -256,7 +269,9 @@ function isUser(address: string): boolean {
 function restore(snapshot: unknown): Chat[] {
   const frames = (snapshot as { pending?: unknown } | undefined)?.pending;
   if (!Array.isArray(frames)) return [];
-  return frames.map((f) => (typeof f === 'string' ? read(f) : undefined)).filter((f): f is Chat => f?.verb === 'MSG');
+  return frames
+    .map((f) => (typeof f === 'string' ? read(f) : undefined))
+    .filter((f): f is Chat => f?.verb === 'MSG');
 }
 
 const activate: Activate = (ctx) => {
