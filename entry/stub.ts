@@ -17,6 +17,8 @@ export {
   type StubErrorCode,
   statusOf,
 } from '../core/errors.js';
+/** The canonical bodies a stub translates to and from its protocol (a chat, a call's offer, …). */
+export type { ConversationBody } from '../core/generated/types.js';
 export type { Message, RequestMessage, ResponseMessage } from '../core/message.js';
 /** Responses: `response(req, code, description?)`, `Code`, reason phrases. */
 export * from '../core/response.js';

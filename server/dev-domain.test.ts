@@ -80,7 +80,7 @@ describe('protofly dev, its domain', () => {
       expect(failed.kind === 'failed' && isProtoflyError(failed.error, 'PF_ERR_CONFIG')).toBe(true);
       await writeFile(
         source,
-        text.replace("'linechat: unknown frame'", "'linechat: a frame it does not know'"),
+        text.replace("'linechat: a frame not understood'", "'linechat: a frame it does not know'"),
       );
       const published = await p.next(2);
       expect(published.kind === 'published' && published.result.descriptor.version).toBe('0.1.0-dev.2');

@@ -20,9 +20,9 @@ import { installPacked, packProtofly } from './support/packed.js';
 
 const exec = promisify(execFile);
 /** The edit: Bob's stub marks what it delivers. */
-const BEFORE = "body: { value: { kind: 'chat', text } }";
+const BEFORE = 'offer(member.ctx, request(chat))';
 // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript written into the stub's source.
-const AFTER = "body: { value: { kind: 'chat', text: `[dev] ${text}` } }";
+const AFTER = 'offer(member.ctx, request({ ...chat, text: `[dev] ${chat.text}` }))';
 /** A bound for a hang, not a measurement: the edit-to-live time is printed. */
 const LIVE_WITHIN_MS = 30_000;
 

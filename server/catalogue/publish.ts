@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
 import semver from 'semver';
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { Jwks } from '../../core/generated/types.js';
@@ -12,6 +13,7 @@ import {
 import type { Descriptor } from '../../core/plugin.js';
 import { assertValid, schemaError } from '../../core/validate.js';
 import { exists, ifPresent, writeAtomic } from '../../node/files.js';
+import { packageRoot } from '../../node/package-root.js';
 import type { PluginKind } from '../../runtime/catalogue.js';
 import { pluginConfig } from '../../runtime/config.js';
 import { integrityHex, integrityOf } from '../../runtime/integrity.js';
@@ -283,7 +285,9 @@ export async function bundlePlugin(
     outfile: 'package.js',
     bundle: true,
     format: 'esm',
-    ...(kind === 'backend' ? { platform: 'node', packages: 'external' } : { platform: 'neutral' }),
+    ...(kind === 'backend'
+      ? { platform: 'node', packages: 'external' }
+      : { platform: 'neutral', plugins: [ownKit] }),
     target: 'es2022',
     minify,
     sourcemap: 'external',
@@ -300,6 +304,25 @@ export async function bundlePlugin(
     throw new ProtoflyError('PF_ERR_CONFIG', `bundling ${entry} produced no output`, { entry });
   return { code: code.contents, map: map.contents };
 }
+
+/**
+ * `protofly/stub` for a stub whose folder has no protofly installed (the scaffold's template in
+ * this repository, a copy of it, a folder published by a protofly installed elsewhere): this
+ * package's own kit, from its sources or its bundle, whichever runs. Where the folder resolves
+ * it, the folder's own is taken.
+ */
+const ownKit: Plugin = {
+  name: 'protofly-own-kit',
+  setup(b) {
+    b.onResolve({ filter: /^protofly\/stub$/ }, async ({ path, kind, resolveDir, pluginData }) => {
+      if (pluginData === ownKit) return undefined;
+      const theirs = await b.resolve(path, { kind, resolveDir, pluginData: ownKit });
+      if (theirs.errors.length === 0) return theirs;
+      const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
+      return { path: join(packageRoot(import.meta.url), fromSource ? 'entry/stub.ts' : 'dist/stub.js') };
+    });
+  },
+};
 
 /** Adds the domain's public key to the catalogue's JWKS. */
 async function addKey(out: string, key: DomainKey): Promise<void> {

@@ -6,7 +6,6 @@ import { CatalogueClient } from '../../runtime/catalogue.js';
 import { Loader } from '../../runtime/loader.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { TrustStore } from '../../runtime/trust.js';
-import { bundlePlugin, type Manifest, readManifest } from '../../server/catalogue/publish.js';
 import { testCatalogue } from './domain-catalogue.js';
 
 const cache = new Map<string, Promise<VerifiedPackage<StubDescriptor>>>();
@@ -40,13 +39,5 @@ async function load(pluginDir: string): Promise<VerifiedPackage<StubDescriptor>>
   return (await loader.load({ domain })) as VerifiedPackage<StubDescriptor>;
 }
 
-/** A stub folder's manifest (protofly.json) and its code as `protofly publish` bundles it. */
-export async function stubFolder(
-  pluginDir: string,
-): Promise<{ manifest: Manifest; bundle: () => Promise<Uint8Array> }> {
-  const manifest = await readManifest(pluginDir);
-  return {
-    manifest,
-    bundle: async () => (await bundlePlugin(pluginDir, manifest.entry, 'stub', true)).code,
-  };
-}
+/** A stub folder's manifest and bundle: the package's own helper (`protofly/stub/testing`). */
+export { stubFolder } from '../../entry/stub-testing.js';

@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 /**
- * linechat's example server: takes `HELLO <address> <token>` (it believes the address; a real
- * server would check the token with the user's home domain), then routes each `MSG` and `ACK` to
- * every connection of its `<to>`. A MSG nobody is connected to take is answered 404 here.
+ * linechat's example server: takes `HELLO <address> <token>` (it believes the address when a token
+ * comes with it; a real server would check the token with the user's home domain), then routes
+ * each `MSG` and `ACK` to every connection of its `<to>`. A MSG nobody is connected to take is
+ * answered 404 here.
  */
 export interface LinechatServer {
   /** Where clients connect: `ws://127.0.0.1:<port>/`. */
@@ -27,7 +28,7 @@ export async function start(port = 0): Promise<LinechatServer> {
       const frame = data.toString();
       const [verb, a = '', b = '', c = ''] = frame.split(' ');
       if (me === undefined) {
-        if (verb !== 'HELLO' || !a.startsWith('user://'))
+        if (verb !== 'HELLO' || !a.startsWith('user://') || !b)
           return ws.close(4401, 'HELLO <address> <token> first');
         me = a;
         users.set(me, (users.get(me) ?? new Set()).add(ws));

@@ -1,6 +1,13 @@
-import type { Message } from 'protofly';
-import { DirectContext, DirectSession } from 'protofly/stub/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import type { Message } from 'protofly/stub';
+import {
+  type ConformanceServer,
+  DirectContext,
+  DirectSession,
+  stubConformance,
+  stubFolder,
+} from 'protofly/stub/testing';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LinechatServer, start } from '../server.js';
 import activate from '../src/index.js';
 
@@ -10,11 +17,49 @@ import activate from '../src/index.js';
  * statuses; `until` waits for a condition, re-checked after every event the stub runs on.
  */
 
-// stubConformance: the shared conformance suite (`protofly/stub/testing`) goes here, run
-// against the example server, beside the linechat cases below.
-
 const ALICE = 'user://linechat.localhost/alice';
 const BOB = 'user://linechat.localhost/bob';
+/** Short reconnection delays, so that a test sees the stub come back at once. */
+const FAST = { reconnectMs: 5, reconnectMaxMs: 50 };
+
+// stubConformance: the conformance suite every stub passes (`protofly/stub/testing`), against the
+// example server. Each property is a test of its own, named after what it checks.
+const { manifest, bundle } = await stubFolder(join(import.meta.dirname, '..'));
+
+/** The example server as the suite uses it: `restart()` starts it again on the same port. */
+async function linechat(): Promise<ConformanceServer & { readonly url: string }> {
+  let server = await start();
+  const { url } = server;
+  return {
+    url,
+    restart: async () => {
+      await server.close();
+      server = await start(Number(new URL(url).port));
+    },
+    close: () => server.close(),
+  };
+}
+
+stubConformance({
+  name: 'linechat',
+  activate,
+  manifest,
+  bundle,
+  server: linechat,
+  users: [ALICE, BOB],
+  context: ({ url }) => ({ token: 'token', config: { url, ...FAST } }),
+  // No token: the example server refuses the HELLO.
+  refused: ({ url }) => ({ config: { url, ...FAST } }),
+  hostile: {
+    // The hostile server says WELCOME to the HELLO, then sends whatever fast-check makes of these.
+    reply: (frame) => (frame.startsWith('HELLO ') ? [`WELCOME ${frame.split(' ')[1]}`] : []),
+    samples: [`WELCOME ${ALICE}`, `MSG m1 ${BOB} ${ALICE} hi Alice`, `ACK m2 ${BOB} ${ALICE} 200`],
+    context: (url) => ({ token: 'token', config: { url, ...FAST } }),
+  },
+  // linechat carries chats, not calls; its instances hand over a snapshot in a live swap.
+  offers: { calls: false, snapshot: true },
+  runner: { describe, it, timers: vi },
+});
 
 let server: LinechatServer;
 beforeAll(async () => {
@@ -27,7 +72,7 @@ async function instance(address: string, session: DirectSession, peer?: string) 
   const ctx = new DirectContext({
     address,
     token: 'token',
-    config: { url: server.url, reconnectMs: 5 },
+    config: { url: server.url, ...FAST },
     session,
     ...(peer ? { peer, from: [peer] } : {}),
   });
@@ -78,19 +123,6 @@ describe('linechat stub', () => {
     });
     await alice.stop();
     await bob.stop();
-  });
-
-  it('shares one socket among the instances of a session, closed when the last one stops', async () => {
-    const session = new DirectSession();
-    const inbox = await instance(ALICE, session);
-    const withBob = await instance(ALICE, session, BOB);
-    expect(session.opened).toBe(1);
-    await inbox.stop();
-    expect(session.store.has('line')).toBe(true);
-    await withBob.stop();
-    expect(session.store.size).toBe(0);
-    // The socket's events reach the instance that opened it: the inbox.
-    await inbox.ctx.until(() => session.sockets.size === 0);
   });
 
   it('answers a chat nobody is connected to take with 404', async () => {
