@@ -81,8 +81,7 @@ async function scriptedNode(
       peer.frames.push(frame);
       for (const heard of hearing) heard(peer, frame);
       if (frame.t !== 'auth') script(peer, frame);
-      else if (ready)
-        ws.send(JSON.stringify({ t: 'ready', address, hyperties: frame.hyperties ?? [] }));
+      else if (ready) ws.send(JSON.stringify({ t: 'ready', address, hyperties: frame.hyperties ?? [] }));
       changed();
     });
     ws.on('close', changed);
