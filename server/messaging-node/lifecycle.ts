@@ -169,15 +169,24 @@ export class Lifecycle {
     void presence.renew(sessions.values());
   }
 
-  /** The cluster's shared state may be gone (Redis restarted): register again, take what was held meanwhile. */
+  /**
+   * The cluster's shared state may be gone (Redis restarted): register again, take what was
+   * held meanwhile. Each session starts catching up before it is findable again, so a frame
+   * another node sends it once it is, waits behind what was held before.
+   */
   async #rejoin(): Promise<void> {
     const { log, cluster } = this.#settings;
     const { sessions, presence, holds } = this.#parts;
     log.info({ node: cluster.node }, 'rejoined the cluster: registering sessions again');
-    await presence.renew(sessions.values());
     const open = [...sessions.values()].filter((s) => s.address && s.open);
-    await Promise.all(open.map((s) => holds.takeHeld(s, [s.address!, ...s.hyperties]))).catch((err: Error) =>
-      log.warn({ err: err.message }, 'held frames not taken after rejoining'),
-    );
+    for (const s of open) s.catchUp();
+    try {
+      await presence.renew(sessions.values());
+      await Promise.all(open.map((s) => holds.takeHeld(s, [s.address!, ...s.hyperties])));
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'held frames not taken after rejoining');
+    } finally {
+      for (const s of open) holds.caughtUp(s);
+    }
   }
 }

@@ -35,6 +35,9 @@ return all`;
  */
 const PROBE_MS = 200;
 
+/** Milliseconds between publishing again a batch nobody heard while the other node may be resubscribing. */
+const REPUBLISH_MS = 50;
+
 export interface RedisClusterOptions {
   /** Prefix of every key and channel. */
   readonly prefix: string;
@@ -65,8 +68,14 @@ interface Pending {
  *   on `<prefix>held`, and the node with a session of it takes them (a user who reconnected to
  *   another node after theirs died gets what was held meanwhile).
  * - Presence: a sorted set of node ids scored by when they stop counting.
+ * - Order: a node has one batch at a time in flight to another node (what queues meanwhile
+ *   goes in the next), so a batch nobody heard is never overtaken by a later one heard.
  * - Redis restarting: commands wait for it; once this node's subscription is back it rejoins
- *   (its member registers its sessions again and takes what was held for them).
+ *   (its member registers its sessions again and takes what was held for them). For as long
+ *   as presence takes to forget a node (three beats) after this node's own link came back,
+ *   "nobody heard" may mean the other node is still resubscribing, not gone: the batch is
+ *   published again until it is heard or deliveryTimeoutMs passed. Held at once instead, it
+ *   would reach the session after later frames heard directly.
  */
 export class RedisCluster implements Cluster {
   readonly node: string;
@@ -78,12 +87,17 @@ export class RedisCluster implements Cluster {
   readonly #pending = new Map<number, Pending>();
   readonly #deliveries = new Map<string, Delivery[]>();
   readonly #confirmations = new Map<string, [number, boolean][]>();
+  /** Nodes with a batch of deliveries in flight (published and not answered, or to be published again). */
+  readonly #inFlight = new Set<string>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #member: ClusterMember | undefined;
   #subscribed = false;
   #flushing = false;
   #probing = false;
   #seq = 0;
+  /** performance.now() when the command link last became ready. */
+  #linkBackAt = 0;
+  #closed = false;
 
   /** @param cmd - for commands and publishing; `sub` - for this node's subscriptions only */
   constructor(cmd: Redis, sub: Redis, options: RedisClusterOptions) {
@@ -93,6 +107,9 @@ export class RedisCluster implements Cluster {
     this.#options = options;
     this.#hold = defineScript(cmd, 'pfClusterHold', 1, HOLD);
     this.#release = defineScript(cmd, 'pfClusterRelease', 1, RELEASE, true);
+    cmd.on('ready', () => {
+      this.#linkBackAt = performance.now();
+    });
     sub.on('messageBuffer', (channel: Buffer, data: Buffer) => this.#onMessage(channel.toString(), data));
     // 'ready' again means the link was lost and is back (Redis may have restarted, empty).
     sub.on('ready', () => {
@@ -173,6 +190,7 @@ export class RedisCluster implements Cluster {
 
   async close(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
+    this.#closed = true;
     this.#member = undefined;
     for (const p of this.#pending.values()) p.resolve(false);
     this.#pending.clear();
@@ -201,25 +219,44 @@ export class RedisCluster implements Cluster {
     }
   }
 
-  /** Publishes what this tick queued: one message per destination node. */
+  /** Publishes what this tick queued: one message per destination node without one in flight. */
   #scheduleFlush(): void {
     if (this.#flushing) return;
     this.#flushing = true;
     setImmediate(() => {
       this.#flushing = false;
       for (const [node, items] of this.#deliveries) {
-        this.#cmd.publish(this.#channel(node), encodeDeliveries(this.node, items)).then(
-          (receivers) => this.#published(items, receivers),
-          () => this.#published(items, 0),
-        );
+        if (this.#inFlight.has(node)) continue;
+        this.#deliveries.delete(node);
+        this.#inFlight.add(node);
+        this.#publish(node, items, encodeDeliveries(this.node, items), performance.now());
       }
       for (const [node, results] of this.#confirmations) {
         // A lost confirmation times out at the sender, which holds the frame: a repeat, not a loss.
         this.#cmd.publish(this.#channel(node), encodeConfirmations(this.node, results)).catch(() => {});
       }
-      this.#deliveries.clear();
       this.#confirmations.clear();
     });
+  }
+
+  /** Publishes a batch of deliveries first tried at `since`, again while nobody hears it and the other node may be resubscribing. */
+  #publish(node: string, items: readonly Delivery[], batch: Buffer, since: number): void {
+    const settle = (receivers: number) => {
+      if (this.#closed) return;
+      const now = performance.now();
+      if (
+        receivers === 0 &&
+        now - this.#linkBackAt < 3 * this.#options.heartbeatMs &&
+        now - since < this.#options.deliveryTimeoutMs
+      ) {
+        setTimeout(() => this.#publish(node, items, batch, since), REPUBLISH_MS).unref();
+        return;
+      }
+      this.#inFlight.delete(node);
+      this.#published(items, receivers);
+      if (this.#deliveries.has(node)) this.#scheduleFlush();
+    };
+    this.#cmd.publish(this.#channel(node), batch).then(settle, () => settle(0));
   }
 
   /** No node listened: nothing was delivered. Else the confirmations' clock starts. */
