@@ -134,8 +134,16 @@ describe('configuration schema walker', () => {
         if (typeof s === 'object') ajv.removeSchema(s as object);
         const theirs = structuredClone(data);
         const mine = structuredClone(data);
-        const expected = validate(theirs);
         const error = schemaCheck(s, 'generated')(mine);
+        let expected: boolean;
+        try {
+          expected = validate(theirs);
+        } catch (err) {
+          // ajv's own bug: some of its generated code throws (`contains: false` under `not` and
+          // `anyOf` refers to a variable it never declared). No reference answer to compare with.
+          expect(err).toBeInstanceOf(ReferenceError);
+          return;
+        }
         expect(error === undefined).toBe(expected);
         if (expected) expect(mine).toEqual(theirs);
         else expect(error?.keyword).toBeTypeOf('string');
