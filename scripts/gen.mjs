@@ -68,7 +68,12 @@ async function validators() {
   });
   ajv.addKeyword({ keyword: 'tsType', metaSchema: { type: 'string' } });
   for (const s of schemas) ajv.addSchema(s);
-  const source = standaloneCode(ajv, VALIDATORS);
+  // ajv keeps what a validator evaluated on the function (`validateN.evaluated = ...`): a
+  // top-level assignment, which keeps every validator in any bundle that imports one. As a
+  // constant of its own, a bundler drops the validators a bundle does not use.
+  const source = standaloneCode(ajv, VALIDATORS)
+    .replace(/\b(validate\d+)\.evaluated = /g, 'const $1_evaluated = ')
+    .replace(/\b(validate\d+)\.evaluated\b/g, '$1_evaluated');
   const out = await build({
     stdin: { contents: source, resolveDir: root, loader: 'js', sourcefile: 'validators.js' },
     bundle: true,

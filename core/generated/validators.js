@@ -88,7 +88,7 @@ var pattern3 = new RegExp("^[\\x21-\\x7e]+$", "u");
 function validate54(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate54.evaluated;
+  const evaluated0 = validate54_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -119,12 +119,12 @@ function validate54(data, { instancePath = "", parentData, parentDataProperty, r
   validate54.errors = vErrors;
   return errors === 0;
 }
-validate54.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate54_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern4 = new RegExp("^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$", "u");
 function validate57(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate57.evaluated;
+  const evaluated0 = validate57_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -150,11 +150,11 @@ function validate57(data, { instancePath = "", parentData, parentDataProperty, r
   validate57.errors = vErrors;
   return errors === 0;
 }
-validate57.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate57_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate61(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate61.evaluated;
+  const evaluated0 = validate61_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -180,11 +180,11 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
   validate61.errors = vErrors;
   return errors === 0;
 }
-validate61.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate61_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate60(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate60.evaluated;
+  const evaluated0 = validate60_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -235,11 +235,11 @@ function validate60(data, { instancePath = "", parentData, parentDataProperty, r
   validate60.errors = vErrors;
   return errors === 0;
 }
-validate60.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate60_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate69(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate69.evaluated;
+  const evaluated0 = validate69_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -265,11 +265,11 @@ function validate69(data, { instancePath = "", parentData, parentDataProperty, r
   validate69.errors = vErrors;
   return errors === 0;
 }
-validate69.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate69_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate67(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate67.evaluated;
+  const evaluated0 = validate67_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -318,11 +318,11 @@ function validate67(data, { instancePath = "", parentData, parentDataProperty, r
   validate67.errors = vErrors;
   return errors === 0;
 }
-validate67.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate67_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate75(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate75.evaluated;
+  const evaluated0 = validate75_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -385,11 +385,11 @@ function validate75(data, { instancePath = "", parentData, parentDataProperty, r
   validate75.errors = vErrors;
   return errors === 0;
 }
-validate75.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate75_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate94(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate94.evaluated;
+  const evaluated0 = validate94_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -474,12 +474,12 @@ function validate94(data, { instancePath = "", parentData, parentDataProperty, r
   validate94.errors = vErrors;
   return errors === 0;
 }
-validate94.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate94_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var root0 = { validate: validate53 };
 function validate99(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate99.evaluated;
+  const evaluated0 = validate99_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -518,13 +518,13 @@ function validate99(data, { instancePath = "", parentData, parentDataProperty, r
   validate99.errors = vErrors;
   return errors === 0;
 }
-validate99.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate99_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var schema31 = { "title": "ExecuteBody", "type": "object", "additionalProperties": false, "required": ["method"], "properties": { "method": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_.]{0,127}$" }, "params": { "type": ["array", "object"], "additionalProperties": true } } };
 var pattern5 = new RegExp("^[A-Za-z_][A-Za-z0-9_.]{0,127}$", "u");
 function validate104(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate104.evaluated;
+  const evaluated0 = validate104_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -588,12 +588,12 @@ function validate104(data, { instancePath = "", parentData, parentDataProperty, 
   validate104.errors = vErrors;
   return errors === 0;
 }
-validate104.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate104_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate53(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate53.evaluated;
+  const evaluated0 = validate53_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -1399,7 +1399,7 @@ function validate53(data, { instancePath = "", parentData, parentDataProperty, r
   evaluated0.props = props0;
   return errors === 0;
 }
-validate53.evaluated = { "dynamicProps": true, "dynamicItems": false };
+var validate53_evaluated = { "dynamicProps": true, "dynamicItems": false };
 var validateConversationBody = validate106;
 var schema32 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/conversation.schema.json", "title": "ConversationBody", "description": "The canonical signaling bodies every stub translates to and from its domain's protocol. They travel as the `value` of create (new: chat, offer) and update (in-call: everything else) messages. A call is offer \u2192 answer (or reject), then any number of update \u2192 answer (or reject) renegotiations and dtmf key presses, until a bye.", "type": "object", "required": ["kind"], "discriminator": { "propertyName": "kind" }, "oneOf": [{ "title": "ChatBody", "description": "A chat message.", "type": "object", "additionalProperties": false, "required": ["kind", "text"], "properties": { "kind": { "const": "chat" }, "text": { "type": "string", "maxLength": 65536 }, "mime": { "description": "Content type of text; text/plain when absent.", "type": "string", "maxLength": 127, "pattern": "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" } } }, { "title": "CallOfferBody", "description": "A call invitation carrying an SDP offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "offer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" }, "media": { "type": "array", "uniqueItems": true, "items": { "enum": ["audio", "video", "data"] } } } }, { "title": "CallAnswerBody", "description": "The SDP answer that accepts a call offer.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "answer" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" } } }, { "title": "IceCandidateBody", "description": "A trickled ICE candidate (RFC 8838); an empty candidate string ends the trickle.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "candidate"], "properties": { "kind": { "const": "candidate" }, "callId": { "$ref": "#/$defs/callId" }, "candidate": { "type": "string", "maxLength": 1024 }, "sdpMid": { "type": ["string", "null"], "maxLength": 64 }, "sdpMLineIndex": { "type": ["integer", "null"], "minimum": 0, "maximum": 1024 } } }, { "title": "CallProgressBody", "description": "Provisional call state from the far end, e.g. 180 ringing, 183 session progress.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "code"], "properties": { "kind": { "const": "progress" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "type": "integer", "minimum": 100, "maximum": 199 }, "description": { "type": "string", "maxLength": 256 } } }, { "title": "AcceptBody", "description": "The peer accepted the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "accept" }, "callId": { "$ref": "#/$defs/callId" } } }, { "title": "RejectBody", "description": "The peer refused the conversation or the call named by callId.", "type": "object", "additionalProperties": false, "required": ["kind", "code"], "properties": { "kind": { "const": "reject" }, "callId": { "$ref": "#/$defs/callId" }, "code": { "description": "Why, HTTP/SIP-like: 486 busy, 603 decline, 480 unavailable...", "type": "integer", "minimum": 300, "maximum": 699 }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "ByeBody", "description": "The call named by callId (or the whole conversation) ends.", "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "bye" }, "callId": { "$ref": "#/$defs/callId" }, "reason": { "type": "string", "maxLength": 256 } } }, { "title": "CallUpdateBody", "description": "A new SDP offer within an established call (RFC 3264 \xA78): hold, resume, an ICE restart, media added or removed. The peer answers it with an `answer` body for the same callId, or refuses it with a `reject` (488, 491...), which leaves the call as it was. Only one offer is outstanding per call: one made while the other side's is unanswered is refused 491 (glare). SIP: a re-INVITE, or an UPDATE (RFC 3311) when the peer allows it.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "sdp"], "properties": { "kind": { "const": "update" }, "callId": { "$ref": "#/$defs/callId" }, "sdp": { "$ref": "#/$defs/sdp" } } }, { "title": "DtmfBody", "description": "Telephone keys pressed during a call (DTMF), one body per key press or per sequence. SIP: one INFO with application/dtmf-relay (Signal=, Duration=) per digit.", "type": "object", "additionalProperties": false, "required": ["kind", "callId", "digits"], "properties": { "kind": { "const": "dtmf" }, "callId": { "$ref": "#/$defs/callId" }, "digits": { "description": "The keys, in order: 0-9, *, #, A-D.", "type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[0-9*#A-D]+$" }, "duration": { "description": "How long each key is held, in milliseconds; the stub's default (SIP: 160 ms) when absent.", "type": "integer", "minimum": 1, "maximum": 6e4 } } }, { "title": "PresenceBody", "description": "A presence state.", "type": "object", "additionalProperties": false, "required": ["kind", "status"], "properties": { "kind": { "const": "presence" }, "status": { "enum": ["online", "away", "busy", "offline"] }, "note": { "type": "string", "maxLength": 256 } } }], "$defs": { "callId": { "description": "Identifies one call inside a conversation.", "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$" }, "sdp": { "description": "A session description (RFC 8866) as text.", "type": "string", "minLength": 1, "maxLength": 65536 } } };
 var func0 = require_equal().default;
@@ -1408,7 +1408,7 @@ var pattern8 = new RegExp("^[0-9*#A-D]+$", "u");
 function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate107.evaluated;
+  const evaluated0 = validate107_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -1439,11 +1439,11 @@ function validate107(data, { instancePath = "", parentData, parentDataProperty, 
   validate107.errors = vErrors;
   return errors === 0;
 }
-validate107.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate107_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate109(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate109.evaluated;
+  const evaluated0 = validate109_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -1469,12 +1469,12 @@ function validate109(data, { instancePath = "", parentData, parentDataProperty, 
   validate109.errors = vErrors;
   return errors === 0;
 }
-validate109.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate109_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate106(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate106.evaluated;
+  const evaluated0 = validate106_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2426,7 +2426,7 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
   evaluated0.props = props0;
   return errors === 0;
 }
-validate106.evaluated = { "dynamicProps": true, "dynamicItems": false };
+var validate106_evaluated = { "dynamicProps": true, "dynamicItems": false };
 var validateStubDescriptor = validate121;
 var schema35 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/stub-descriptor.schema.json", "title": "StubDescriptor", "description": "What a domain publishes about one version of its protocol stub. Signed: no signature, no load.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "protocol", "capabilities", "engine", "sourcePackage", "configuration", "constraints", "signature"], "properties": { "kind": { "const": "stub" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "rollback": { "description": "Set when this version brings an earlier one back (`protofly rollback`): `to` is the version whose package and configuration it carries, `of` the newest version it supersedes. A rollback is a higher version like any other, so downgrade protection stays as strict as it is.", "type": "object", "additionalProperties": false, "required": ["of", "to"], "properties": { "of": { "$ref": "common.schema.json#/$defs/semver" }, "to": { "$ref": "common.schema.json#/$defs/semver" } } }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "protocol": { "description": "The wire protocol the stub speaks to its domain's server, e.g. json-ws, sip-ws, xmpp-ws.", "type": "string", "pattern": "^[a-z][a-z0-9.-]{0,63}$" }, "capabilities": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "presence", "group"] } }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "constraints": { "title": "StubConstraints", "type": "object", "additionalProperties": false, "required": ["endpoints", "runtimes"], "properties": { "endpoints": { "description": "The only places ctx.connect may open. A pattern is ws:// or wss://, a host, an optional port (or * for any), and a path prefix.", "type": "array", "maxItems": 32, "items": { "type": "string", "maxLength": 512, "pattern": "^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$" } }, "runtimes": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["node", "browser"] } }, "memoryMb": { "description": "Heap limit of the stub's sandbox, in MiB: at most the runtime policy's `limits.memoryMb`, which is also the default.", "type": "integer", "minimum": 8, "maximum": 4096 }, "watchdogMs": { "description": "Asks for less than the runtime policy's `limits.watchdogMs` (also the default); asking for more is refused.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "maxTimers": { "description": "Asks for less than the runtime policy's `limits.maxTimers` (also the default); asking for more is refused.", "type": "integer", "minimum": 0, "maximum": 1e5 }, "maxSocketsPerSession": { "description": "Asks for less than the runtime policy's `limits.maxSocketsPerSession` (also the default); asking for more is refused.", "type": "integer", "minimum": 0, "maximum": 1024 }, "messagesPerSecond": { "description": "Asks for less than the runtime policy's `limits.messagesPerSecond` (also the default); asking for more is refused.", "type": "integer", "minimum": 1, "maximum": 1e6 } } }, "signature": { "$ref": "common.schema.json#/$defs/signature" } } };
 var func24 = Object.prototype.hasOwnProperty;
@@ -2434,7 +2434,7 @@ var pattern9 = new RegExp("^[a-z][a-z0-9-]{0,63}$", "u");
 function validate122(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate122.evaluated;
+  const evaluated0 = validate122_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2455,12 +2455,12 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
   validate122.errors = vErrors;
   return errors === 0;
 }
-validate122.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate122_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern10 = new RegExp("^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$", "u");
 function validate124(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate124.evaluated;
+  const evaluated0 = validate124_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2486,12 +2486,12 @@ function validate124(data, { instancePath = "", parentData, parentDataProperty, 
   validate124.errors = vErrors;
   return errors === 0;
 }
-validate124.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate124_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern11 = new RegExp("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
 function validate128(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate128.evaluated;
+  const evaluated0 = validate128_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2517,12 +2517,12 @@ function validate128(data, { instancePath = "", parentData, parentDataProperty, 
   validate128.errors = vErrors;
   return errors === 0;
 }
-validate128.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate128_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern13 = new RegExp("^[0-9A-Za-z.*^~<>=|+ -]+$", "u");
 function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate130.evaluated;
+  const evaluated0 = validate130_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2553,13 +2553,13 @@ function validate130(data, { instancePath = "", parentData, parentDataProperty, 
   validate130.errors = vErrors;
   return errors === 0;
 }
-validate130.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate130_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var schema40 = { "title": "SourcePackage", "description": "The bundled code of a plugin: one self-contained ES module.", "type": "object", "additionalProperties": false, "required": ["url", "integrity", "size", "format"], "properties": { "url": { "description": "Where the package is, absolute or relative to the descriptor's URL.", "type": "string", "minLength": 1, "maxLength": 2048 }, "integrity": { "description": "Subresource Integrity of the package bytes: sha384, base64.", "type": "string", "pattern": "^sha384-[A-Za-z0-9+/]{64}$" }, "size": { "description": "Package size in bytes.", "type": "integer", "minimum": 1 }, "format": { "description": "Module format of the package.", "type": "string", "enum": ["esm"] } } };
 var pattern14 = new RegExp("^sha384-[A-Za-z0-9+/]{64}$", "u");
 function validate132(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate132.evaluated;
+  const evaluated0 = validate132_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2673,11 +2673,11 @@ function validate132(data, { instancePath = "", parentData, parentDataProperty, 
   validate132.errors = vErrors;
   return errors === 0;
 }
-validate132.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate132_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate134(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate134.evaluated;
+  const evaluated0 = validate134_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2740,12 +2740,12 @@ function validate134(data, { instancePath = "", parentData, parentDataProperty, 
   validate134.errors = vErrors;
   return errors === 0;
 }
-validate134.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate134_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var pattern16 = new RegExp("^[A-Za-z0-9_-]{86}$", "u");
 function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate136.evaluated;
+  const evaluated0 = validate136_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -2838,14 +2838,14 @@ function validate136(data, { instancePath = "", parentData, parentDataProperty, 
   validate136.errors = vErrors;
   return errors === 0;
 }
-validate136.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate136_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var pattern12 = new RegExp("^[a-z][a-z0-9.-]{0,63}$", "u");
 var pattern15 = new RegExp("^wss?://[a-z0-9.-]+(:([0-9]{1,5}|\\*))?/[^\\s]*$", "u");
 function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate121.evaluated;
+  const evaluated0 = validate121_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3373,13 +3373,13 @@ function validate121(data, { instancePath = "", parentData, parentDataProperty, 
   validate121.errors = vErrors;
   return errors === 0;
 }
-validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate121_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateBackendDescriptor = validate138;
 var schema43 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/backend-descriptor.schema.json", "title": "BackendDescriptor", "description": "What a domain publishes about one version of a service backend. Backends run in-process, so they load only when signed by the domain's own key.", "type": "object", "additionalProperties": false, "required": ["kind", "name", "version", "domain", "service", "engine", "sourcePackage", "configuration", "signature"], "properties": { "kind": { "const": "backend" }, "name": { "$ref": "common.schema.json#/$defs/pluginName" }, "version": { "$ref": "common.schema.json#/$defs/semver" }, "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "description": { "type": "string", "maxLength": 1024 }, "service": { "$ref": "#/$defs/serviceName" }, "engine": { "$ref": "common.schema.json#/$defs/semverRange" }, "sourcePackage": { "$ref": "common.schema.json#/$defs/sourcePackage" }, "configuration": { "$ref": "common.schema.json#/$defs/configuration" }, "signature": { "$ref": "common.schema.json#/$defs/signature" } }, "$defs": { "serviceName": { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] } } };
 function validate139(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate139.evaluated;
+  const evaluated0 = validate139_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3400,11 +3400,11 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
   validate139.errors = vErrors;
   return errors === 0;
 }
-validate139.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate139_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate141.evaluated;
+  const evaluated0 = validate141_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3430,11 +3430,11 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
   validate141.errors = vErrors;
   return errors === 0;
 }
-validate141.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate141_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate143(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate143.evaluated;
+  const evaluated0 = validate143_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3460,12 +3460,12 @@ function validate143(data, { instancePath = "", parentData, parentDataProperty, 
   validate143.errors = vErrors;
   return errors === 0;
 }
-validate143.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate143_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var schema47 = { "title": "ServiceName", "enum": ["identity", "location", "cluster", "cdr", "provisioning"] };
 function validate145(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate145.evaluated;
+  const evaluated0 = validate145_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3479,11 +3479,11 @@ function validate145(data, { instancePath = "", parentData, parentDataProperty, 
   validate145.errors = vErrors;
   return errors === 0;
 }
-validate145.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate145_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate147(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate147.evaluated;
+  const evaluated0 = validate147_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3514,11 +3514,11 @@ function validate147(data, { instancePath = "", parentData, parentDataProperty, 
   validate147.errors = vErrors;
   return errors === 0;
 }
-validate147.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate147_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate149(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate149.evaluated;
+  const evaluated0 = validate149_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3632,11 +3632,11 @@ function validate149(data, { instancePath = "", parentData, parentDataProperty, 
   validate149.errors = vErrors;
   return errors === 0;
 }
-validate149.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate149_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate151(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate151.evaluated;
+  const evaluated0 = validate151_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3699,11 +3699,11 @@ function validate151(data, { instancePath = "", parentData, parentDataProperty, 
   validate151.errors = vErrors;
   return errors === 0;
 }
-validate151.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate151_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate153(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate153.evaluated;
+  const evaluated0 = validate153_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3796,12 +3796,12 @@ function validate153(data, { instancePath = "", parentData, parentDataProperty, 
   validate153.errors = vErrors;
   return errors === 0;
 }
-validate153.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate153_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate138(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate138.evaluated;
+  const evaluated0 = validate138_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3960,13 +3960,13 @@ function validate138(data, { instancePath = "", parentData, parentDataProperty, 
   validate138.errors = vErrors;
   return errors === 0;
 }
-validate138.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate138_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateDomainConfig = validate155;
 var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
 function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate156.evaluated;
+  const evaluated0 = validate156_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -3992,11 +3992,11 @@ function validate156(data, { instancePath = "", parentData, parentDataProperty, 
   validate156.errors = vErrors;
   return errors === 0;
 }
-validate156.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate156_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate159(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate159.evaluated;
+  const evaluated0 = validate159_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4017,11 +4017,11 @@ function validate159(data, { instancePath = "", parentData, parentDataProperty, 
   validate159.errors = vErrors;
   return errors === 0;
 }
-validate159.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate159_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate158(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate158.evaluated;
+  const evaluated0 = validate158_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4080,14 +4080,14 @@ function validate158(data, { instancePath = "", parentData, parentDataProperty, 
   validate158.errors = vErrors;
   return errors === 0;
 }
-validate158.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate158_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var schema56 = { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } };
 var schema57 = { "title": "Ed25519Jwk", "description": "A public Ed25519 key as a JWK (RFC 8037).", "type": "object", "required": ["kty", "crv", "x", "kid"], "properties": { "kty": { "const": "OKP" }, "crv": { "const": "Ed25519" }, "x": { "type": "string", "pattern": "^[A-Za-z0-9_-]{43}$" }, "kid": { "type": "string", "minLength": 1, "maxLength": 128 }, "use": { "const": "sig" }, "alg": { "enum": ["EdDSA", "Ed25519"] }, "development": { "description": "Marks a development key (`protofly dev`, a throwaway key for a plugin being written): what it signs is accepted only by a runtime whose policy sets `developmentKeys`; any other refuses it (PF_ERR_POLICY).", "const": true } } };
 var pattern25 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
 function validate168(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate168.evaluated;
+  const evaluated0 = validate168_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4214,11 +4214,11 @@ function validate168(data, { instancePath = "", parentData, parentDataProperty, 
   validate168.errors = vErrors;
   return errors === 0;
 }
-validate168.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
+var validate168_evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
 function validate166(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate166.evaluated;
+  const evaluated0 = validate166_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -4362,13 +4362,13 @@ function validate166(data, { instancePath = "", parentData, parentDataProperty, 
   validate166.errors = vErrors;
   return errors === 0;
 }
-validate166.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate166_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var pattern26 = new RegExp("^https?://[^\\s/]+$", "u");
 function validate155(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate155.evaluated;
+  const evaluated0 = validate155_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5137,12 +5137,12 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
   validate155.errors = vErrors;
   return errors === 0;
 }
-validate155.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate155_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateRuntimePolicy = validate174;
 function validate175(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate175.evaluated;
+  const evaluated0 = validate175_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5168,12 +5168,12 @@ function validate175(data, { instancePath = "", parentData, parentDataProperty, 
   validate175.errors = vErrors;
   return errors === 0;
 }
-validate175.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate175_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var schema60 = { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] };
 function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate178.evaluated;
+  const evaluated0 = validate178_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5187,13 +5187,13 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
   validate178.errors = vErrors;
   return errors === 0;
 }
-validate178.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate178_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern28 = new RegExp("^https?://[^/?#\\s]+$", "u");
 function validate174(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate174.evaluated;
+  const evaluated0 = validate174_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5702,12 +5702,12 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
   validate174.errors = vErrors;
   return errors === 0;
 }
-validate174.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate174_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateAddress = validate180;
 function validate180(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate180.evaluated;
+  const evaluated0 = validate180_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5733,12 +5733,12 @@ function validate180(data, { instancePath = "", parentData, parentDataProperty, 
   validate180.errors = vErrors;
   return errors === 0;
 }
-validate180.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate180_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var validateJwks = validate181;
 function validate182(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate182.evaluated;
+  const evaluated0 = validate182_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5865,11 +5865,11 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
   validate182.errors = vErrors;
   return errors === 0;
 }
-validate182.evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
+var validate182_evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
 function validate181(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate181.evaluated;
+  const evaluated0 = validate181_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5916,13 +5916,13 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
   validate181.errors = vErrors;
   return errors === 0;
 }
-validate181.evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
+var validate181_evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
 var validateJsonWsFrame = validate184;
 var pattern31 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
 function validate185(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate185.evaluated;
+  const evaluated0 = validate185_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5948,12 +5948,12 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
   validate185.errors = vErrors;
   return errors === 0;
 }
-validate185.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate185_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern32 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
 function validate187(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate187.evaluated;
+  const evaluated0 = validate187_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5979,11 +5979,11 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
   validate187.errors = vErrors;
   return errors === 0;
 }
-validate187.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate187_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate191(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate191.evaluated;
+  const evaluated0 = validate191_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6014,13 +6014,13 @@ function validate191(data, { instancePath = "", parentData, parentDataProperty, 
   validate191.errors = vErrors;
   return errors === 0;
 }
-validate191.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate191_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern34 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
 function validate184(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate184.evaluated;
+  const evaluated0 = validate184_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6609,13 +6609,13 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
   evaluated0.props = props0;
   return errors === 0;
 }
-validate184.evaluated = { "dynamicProps": true, "dynamicItems": false };
+var validate184_evaluated = { "dynamicProps": true, "dynamicItems": false };
 var validateUserCreate = validate195;
 var pattern35 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
 function validate196(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate196.evaluated;
+  const evaluated0 = validate196_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6646,11 +6646,11 @@ function validate196(data, { instancePath = "", parentData, parentDataProperty, 
   validate196.errors = vErrors;
   return errors === 0;
 }
-validate196.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate196_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate198(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate198.evaluated;
+  const evaluated0 = validate198_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6676,11 +6676,11 @@ function validate198(data, { instancePath = "", parentData, parentDataProperty, 
   validate198.errors = vErrors;
   return errors === 0;
 }
-validate198.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate198_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate195(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate195.evaluated;
+  const evaluated0 = validate195_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6735,12 +6735,12 @@ function validate195(data, { instancePath = "", parentData, parentDataProperty, 
   validate195.errors = vErrors;
   return errors === 0;
 }
-validate195.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate195_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateUserUpdate = validate200;
 function validate200(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate200.evaluated;
+  const evaluated0 = validate200_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6794,12 +6794,12 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
   validate200.errors = vErrors;
   return errors === 0;
 }
-validate200.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate200_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateGroupMembersBody = validate203;
 function validate204(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate204.evaluated;
+  const evaluated0 = validate204_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6825,11 +6825,11 @@ function validate204(data, { instancePath = "", parentData, parentDataProperty, 
   validate204.errors = vErrors;
   return errors === 0;
 }
-validate204.evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate204_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate203(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate203.evaluated;
+  const evaluated0 = validate203_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6970,7 +6970,7 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
   validate203.errors = vErrors;
   return errors === 0;
 }
-validate203.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate203_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,
