@@ -1,31 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Cluster, ClusterMember, Frame } from '../../server/services/service.js';
+import type { Cluster } from '../../server/services/service.js';
+import { RecordingMember } from '../support/cluster-member.js';
 
 /** A Cluster backend under test: the same `namespace` names the same cluster (nodes that see each other). */
 export interface ClusterSubject {
   readonly name: string;
   create(namespace: string): Promise<Cluster>;
-}
-
-/** A member that records what its cluster tells it; `accept` says whether a session is here. */
-export class RecordingMember implements ClusterMember {
-  readonly delivered: { session: string; frame: string }[] = [];
-  readonly heldFor: string[] = [];
-  rejoins = 0;
-  accept = true;
-
-  deliver(session: string, frame: Frame): boolean {
-    if (this.accept) this.delivered.push({ session, frame: Buffer.from(frame).toString() });
-    return this.accept;
-  }
-
-  held(address: string): void {
-    this.heldFor.push(address);
-  }
-
-  rejoined(): void {
-    this.rejoins++;
-  }
 }
 
 const BOB = 'user://b.example/bob';

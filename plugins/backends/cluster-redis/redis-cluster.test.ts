@@ -1,5 +1,5 @@
 import { afterAll, expect, it } from 'vitest';
-import { RecordingMember } from '../../../test/contracts/cluster.contract.js';
+import { RecordingMember } from '../../../test/support/cluster-member.js';
 import { startRedis } from '../../../test/support/redis-server.js';
 import { connectRedis } from '../redis-connection.js';
 import { RedisCluster } from './redis-cluster.js';
