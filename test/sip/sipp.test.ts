@@ -1,0 +1,95 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Conversation } from '../../runtime/conversation.js';
+import { developmentPolicy } from '../../runtime/policy.js';
+import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
+import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
+import { describeRun, type Sipp, type SippOptions, startLines, startSipp } from '../support/sipp.js';
+import { nextConversation, type SipWorld, startSipWorld } from '../support/sip-world.js';
+
+const CAROL = 'user://c.example/carol';
+const SIPP = 'user://sipp.example/sipp';
+
+let world: SipWorld;
+let host: NodeWorkerHost;
+
+beforeAll(async () => {
+  world = await startSipWorld({ carol: 'carol-pw' }, [], { udp: true });
+  host = new NodeWorkerHost({ policy: developmentPolicy });
+  await host.ready();
+});
+afterEach(async () => {
+  await world.reset();
+});
+afterAll(async () => {
+  await world?.close();
+  await host?.terminate();
+});
+
+/** Runs a scenario to its end against Kamailio's UDP side. */
+async function sipp(scenario: string, options: Omit<SippOptions, 'proxyPort'> = {}) {
+  const run = await startSipp(scenario, { proxyPort: world.kamailio.udpPort!, ...options });
+  return run.done;
+}
+
+/** `p`, unless sipp ends first: then a failure telling what sipp did. */
+function until<T>(sipp: Sipp, p: Promise<T>): Promise<T> {
+  const ended = sipp.done.then((run) => {
+    throw new Error(`sipp ended first: ${describeRun(run)}`);
+  });
+  ended.catch(() => {});
+  return Promise.race([p, ended]);
+}
+
+/** The bodies a conversation receives, one at a time. */
+function inbox(c: Conversation) {
+  const it = c[Symbol.asyncIterator]();
+  return async () => (await it.next()).value.body as Record<string, unknown>;
+}
+
+describe('sipp through Kamailio: chat', () => {
+  it('a MESSAGE retransmitted and merged reaches the user once, every copy answered', async () => {
+    const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
+    await carol.runtime.register();
+    const arriving = nextConversation(carol);
+    carol.runtime.on('error', (e) => console.log('RUNTIME ERROR', e));
+    arriving.then((c) => { console.log('CONV', c.peer); c.on('status', (s, d) => console.log('STATUS', s, d)); c.on('error', (e) => console.log('CERR', e)); });
+    const run = await sipp('message-retransmitted', { service: 'carol' });
+    console.log(describeRun(run), world.kamailio.log());
+    expect(run.status, describeRun(run)).toBe(0);
+    const withSipp = await arriving;
+    expect(withSipp.peer).toBe(SIPP);
+    const next = inbox(withSipp);
+    expect(await next()).toEqual({ kind: 'chat', text: 'once, though sent three times' });
+    expect((await sipp('message', { service: 'carol' })).status).toBe(0);
+    expect(await next()).toEqual({ kind: 'chat', text: 'a barrier\r\n' });
+  });
+});
+
+describe('sipp through Kamailio: calls', () => {
+  it('sipp calls: reliable 180 PRACKed, answered, held by re-INVITE, resumed by UPDATE, keys by INFO, BYE', async () => {
+    const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
+    await carol.runtime.register();
+    const arriving = nextConversation(carol);
+    const running = await startSipp('call-in', { proxyPort: world.kamailio.udpPort!, service: 'carol' });
+    const withSipp = await until(running, arriving);
+    const next = () => until(running, inbox(withSipp)());
+    const offer = await next();
+    expect(offer).toMatchObject({ kind: 'offer', media: ['audio'] });
+    const callId = offer.callId as string;
+    await withSipp.answer(callId, sdp('carol'));
+    const hold = await next();
+    expect(hold).toMatchObject({ kind: 'update', callId });
+    expect(hold.sdp).toContain('a=sendonly');
+    await withSipp.answer(callId, sdp('carol').replace('a=sendrecv', 'a=recvonly'));
+    const resume = await next();
+    expect(resume).toMatchObject({ kind: 'update', callId });
+    expect(resume.sdp).toContain('a=sendrecv');
+    await withSipp.answer(callId, sdp('carol'));
+    expect(await next()).toEqual({ kind: 'dtmf', callId, digits: '5', duration: 200 });
+    expect(await next()).toEqual({ kind: 'bye', callId });
+    const run = await running.done;
+    expect(run.status, describeRun(run)).toBe(0);
+    const sent = run.messages.find((m) => m.direction === 'received' && m.startLine.startsWith('SIP/2.0 180'));
+    expect(sent?.text).toMatch(/^RSeq: *\d+/m);
+  });
+});
