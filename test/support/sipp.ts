@@ -129,9 +129,9 @@ export function startLines(run: SippRun, direction: SippMessage['direction']): s
   return run.messages.filter((m) => m.direction === direction).map((m) => m.startLine);
 }
 
-/** A short account of a run for a failed assertion: its errors and the start lines in order. */
+/** An account of a run for a failed assertion: its errors and the messages in order. */
 export function describeRun(run: SippRun): string {
-  const lines = run.messages.map((m) => `${m.direction === 'sent' ? '>' : '<'} ${m.startLine}`);
+  const lines = run.messages.map((m) => `${m.direction === 'sent' ? '>' : '<'} ${m.text}\n`);
   return `sipp exited ${run.status}\n${run.errors}${run.stderr}\n${lines.join('\n')}`;
 }
 
