@@ -74,6 +74,8 @@ export class UserAgentCore {
   readonly dialogs = new Map<string, Dialog>();
   /** §13.2.2.4: the ACK sent for each dialog's latest 2xx to an INVITE, sent again when that 2xx is. */
   readonly #acks = new Map<string, SipRequest>();
+  /** §8.2.2.2: the requests outside a dialog received in the last 64·T1, by {@link mergeKey}. */
+  readonly #recent = new Set<string>();
   /** §13.3.1.4: the retransmission timer of each 2xx not yet acknowledged. */
   readonly #unacknowledged = new Map<string, Timer>();
   readonly #transport: CoreTransport;
@@ -222,6 +224,7 @@ export class UserAgentCore {
     const unsupported = request.headers.all(REQUIRE).filter((tag) => !isSupported(tag));
     if (unsupported.length > 0) return transaction.respond(createResponse(request, 420, { unsupported }));
     if (key === undefined) {
+      if (this.#merged(request)) return transaction.respond(createResponse(request, 482));
       if (request.method === 'INVITE' && !dialogForming(request)) {
         return transaction.respond(createResponse(request, 400, { reason: 'Bad Contact or Record-Route' }));
       }
@@ -232,6 +235,23 @@ export class UserAgentCore {
     if (!dialog.receive(request))
       return transaction.respond(createResponse(request, 500, { reason: 'CSeq out of order' }));
     this.#delegate.onRequest(transaction, request, dialog);
+  }
+
+  /**
+   * §8.2.2.2: a request without a To tag whose From tag, Call-ID and CSeq are those of one
+   * received before, under another branch, is a copy that reached this user agent twice (a
+   * fork, or a hop that lost its transaction): "the UAS core SHOULD generate a 482 (Loop
+   * Detected) response". The RFC asks it while that transaction is ongoing; over this
+   * reliable hop a non-INVITE one ends with its response (Timer J is 0), while the hops behind
+   * it may be unreliable, so the request is remembered for 64·T1, the life Timer J gives it
+   * there (§17.2.2): a chat is not delivered twice.
+   */
+  #merged(request: SipRequest): boolean {
+    const key = mergeKey(request);
+    if (this.#recent.has(key)) return true;
+    this.#recent.add(key);
+    this.#timers.after(this.transactions.timers.timeout, () => this.#recent.delete(key));
+    return false;
   }
 
   /**
@@ -283,6 +303,11 @@ function dialogForming(request: SipRequest): boolean {
   } catch {
     return false;
   }
+}
+
+/** §8.2.2.2: what names a request apart from its branch: From tag, Call-ID and CSeq. */
+function mergeKey(request: SipRequest): string {
+  return `${tagOf(request.from) ?? ''}\n${request.callId}\n${request.cseq.seq} ${request.cseq.method}`;
 }
 
 /** §22.2: the request sent again with credentials: same Call-ID, From and To, CSeq one higher. */
