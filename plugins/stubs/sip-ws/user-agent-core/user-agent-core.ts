@@ -32,8 +32,9 @@ export interface CoreDelegate {
   /** A new request: outside a dialog (`dialog` undefined), or within `dialog`, its CSeq checked. */
   onRequest(transaction: ServerTransaction, request: SipRequest, dialog: Dialog | undefined): void;
   /**
-   * §9.2: a CANCEL matched `invite`, still without a final response: the TU answers it (487).
-   * Returns the To tag it answers with, which the CANCEL's 200 then has too.
+   * §9.2: a CANCEL matched `invite`: the TU answers it (487) unless a final response went
+   * already (then the CANCEL has no effect). Returns the To tag of its responses, which the
+   * CANCEL's 200 then has too.
    */
   onCancel(invite: InviteServerTransaction): string | undefined;
   /** §13.3.1.4: the ACK of a 2xx this user agent sent arrived in `dialog`. */
@@ -256,12 +257,14 @@ export class UserAgentCore {
 
   /**
    * §9.2: the TU answers the INVITE 487, then the CANCEL gets 200, "The To tag of the response
-   * to the CANCEL and the To tag in the response to the original request SHOULD be the same";
-   * 481 when there is nothing to cancel.
+   * to the CANCEL and the To tag in the response to the original request SHOULD be the same".
+   * A CANCEL that crossed the final response still matches the INVITE's transaction (RFC 6026
+   * Accepted, or Completed): "as long as the CANCEL matched an existing transaction, the UAS
+   * answers the CANCEL request itself with a 200", the INVITE unchanged. 481 when none matches.
    */
   #cancel(transaction: ServerTransaction, cancel: SipRequest): void {
     const invite = this.transactions.cancelled(cancel);
-    if (!invite?.pending) return transaction.respond(createResponse(cancel, 481));
+    if (!invite) return transaction.respond(createResponse(cancel, 481));
     const toTag = this.#delegate.onCancel(invite);
     transaction.respond(createResponse(cancel, 200, { toTag }));
   }
