@@ -147,4 +147,39 @@ describe('sipp through Kamailio: calls', () => {
       expect.stringMatching(/^BYE /),
     ]);
   });
+
+  it('CANCEL races the 200, three times: whichever reaches the user agent first wins, and sipp and the app agree', async () => {
+    const carol = await carolRegistered();
+    const arriving = nextConversation(carol);
+    let next: (() => Promise<Record<string, unknown>>) | undefined;
+    let withSipp: Conversation | undefined;
+    for (let round = 0; round < 3; round++) {
+      const running = await startSipp('cancel-race', {
+        proxyPort: world.kamailio.udpPort!,
+        service: 'carol',
+      });
+      withSipp ??= await until(running, arriving);
+      next ??= inbox(withSipp);
+      const offer = await until(running, next());
+      expect(offer).toMatchObject({ kind: 'offer' });
+      const callId = offer.callId as string;
+      // The first round, answered only once cancelled: the CANCEL wins (487). The others,
+      // answered as soon as offered, while sipp cancels as soon as it hears the 180 that went
+      // with the offer: the two cross (the runs seen so far had the 200 win).
+      const cancelled = round === 0 ? await next() : undefined;
+      const answered = withSipp.answer(callId, sdp('carol')).then(
+        () => 'answered',
+        (err: unknown) => err,
+      );
+      const run = await running.done;
+      expect(run.status, describeRun(run)).toBe(0);
+      if (startLines(run, 'received').includes('SIP/2.0 487 Request Terminated')) {
+        expect(cancelled ?? (await next())).toEqual({ kind: 'bye', callId, reason: 'cancelled' });
+        expect(await answered).toMatchObject({ code: 'PF_ERR_DELIVERY', detail: { code: 404 } });
+      } else {
+        expect(await answered).toBe('answered');
+        expect(await next()).toEqual({ kind: 'bye', callId });
+      }
+    }
+  });
 });
