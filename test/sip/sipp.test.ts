@@ -88,6 +88,24 @@ describe('sipp through Kamailio: chat', () => {
   });
 });
 
+describe('sipp through Kamailio: malformed requests', () => {
+  it('a header that does not parse gets 400 naming it, at once; the next request is served', async () => {
+    const carol = await carolRegistered();
+    const arriving = nextConversation(carol);
+    const run = await sipp('malformed', { service: 'carol' });
+    expect(run.status, describeRun(run)).toBe(0);
+    expect(startLines(run, 'received').filter((l) => !l.startsWith('SIP/2.0 100'))).toEqual([
+      'SIP/2.0 400 Bad Content-Type header field',
+      'SIP/2.0 400 Bad Require header field',
+      'SIP/2.0 400 Bad Contact or Record-Route',
+      'SIP/2.0 200 OK',
+    ]);
+    // Only the well-formed one reached the app.
+    const withSipp = await arriving;
+    expect(await inbox(withSipp)()).toEqual({ kind: 'chat', text: 'well-formed\r\n' });
+  });
+});
+
 describe('sipp through Kamailio: calls', () => {
   it('sipp calls: reliable 180 PRACKed, answered, held by re-INVITE, resumed by UPDATE, keys by INFO, BYE', async () => {
     const carol = await carolRegistered();

@@ -220,6 +220,21 @@ export class UserAgentCore {
       return this.#delegate.onAck(request, dialog);
     }
     const transaction = this.transactions.receive(request);
+    try {
+      this.#serve(transaction, request, key);
+    } catch (err) {
+      if (!isProtoflyError(err, 'PF_ERR_SIP_PARSE')) throw err;
+      // A header parsed when read does not parse: §21.4.1, 400, "The Reason-Phrase SHOULD
+      // identify the syntax problem in more detail"; the sender hears it now, not by its timeout.
+      const header = err.detail.header;
+      const reason = typeof header === 'string' ? `Bad ${header} header field` : 'Bad Request';
+      transaction.respond(createResponse(request, 400, { reason }));
+      this.#log().warn('sip-ws: refused a malformed request', { error: err.message });
+    }
+  }
+
+  /** A new request in its server transaction `transaction`; `key` names its dialog when it has a To tag. */
+  #serve(transaction: ServerTransaction, request: SipRequest, key: string | undefined): void {
     if (request.method === 'CANCEL') return this.#cancel(transaction, request);
     // §8.2.2.3: a request that requires an extension this user agent lacks gets 420 naming it.
     const unsupported = request.headers.all(REQUIRE).filter((tag) => !isSupported(tag));
