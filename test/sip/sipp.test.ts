@@ -88,6 +88,31 @@ describe('sipp through Kamailio: chat', () => {
   });
 });
 
+describe('sipp through Kamailio: an INVITE retransmitted and merged', () => {
+  it('the app sees one offer, then its cancellation; the merged copy gets 482', async () => {
+    const carol = await carolRegistered();
+    const arriving = nextConversation(carol);
+    const running = await startSipp('invite-retransmitted', {
+      proxyPort: world.kamailio.udpPort!,
+      service: 'carol',
+    });
+    const withSipp = await until(running, arriving);
+    const next = inbox(withSipp);
+    const offer = await until(running, next());
+    expect(offer).toMatchObject({ kind: 'offer' });
+    // The app does not answer: nothing races the 482. The next body is the CANCEL's bye, not a second offer.
+    expect(await until(running, next())).toEqual({ kind: 'bye', callId: offer.callId, reason: 'cancelled' });
+    const run = await running.done;
+    expect(run.status, describeRun(run)).toBe(0);
+    const finals = startLines(run, 'received').filter((l) => !/^SIP\/2\.0 1/.test(l));
+    expect(finals.sort()).toEqual([
+      'SIP/2.0 200 canceling',
+      'SIP/2.0 482 Loop Detected',
+      'SIP/2.0 487 Request Terminated',
+    ]);
+  });
+});
+
 describe('sipp through Kamailio: malformed requests', () => {
   it('a header that does not parse gets 400 naming it, at once; the next request is served', async () => {
     const carol = await carolRegistered();

@@ -55,17 +55,15 @@ export interface SippOptions {
   readonly keys?: Readonly<Record<string, string>>;
 }
 
-/** True when the sipp binary is installed. */
-export function sippInstalled(): boolean {
-  return existsSync(BINARY);
-}
-
 /**
  * Starts sipp with test/sip/sipp/`scenario`.xml for one call (`-m 1`), sending to Kamailio
  * over UDP from a loopback port of its own, with its message and error traces in a temporary
  * folder. Resolves once sipp listens on its port (so a UAS scenario hears the first request).
+ * Throws when sipp is not installed: the test fails, saying how to install it.
  */
 export async function startSipp(scenario: string, options: SippOptions): Promise<Sipp> {
+  if (!existsSync(BINARY))
+    throw new Error(`sipp is not installed at ${BINARY}; install it with: apt-get install -y sipp`);
   const dir = await mkdtemp(join(tmpdir(), 'pf-sipp-'));
   const port = await freeUdpPort();
   const messageFile = join(dir, 'messages.log');
