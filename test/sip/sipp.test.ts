@@ -6,11 +6,22 @@ import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
 import { nextConversation, type SipWorld, startSipWorld } from '../support/sip-world.js';
 import { describeRun, type Sipp, type SippOptions, startLines, startSipp } from '../support/sipp.js';
 
+/**
+ * sipp (Debian's package) as the far SIP user agent, over UDP through Kamailio to a protofly
+ * runtime with the sip-ws stub on WebSocket, for what a library does not produce: requests
+ * retransmitted and merged, reliable provisional responses both ways and a PRACK the 2xx
+ * overtakes, re-INVITE and UPDATE, INFO DTMF with bad bodies, malformed headers, a CANCEL
+ * crossing the 200. Scenarios in test/sip/sipp/; the results table in
+ * plugins/stubs/sip-ws/README.md.
+ */
+
 const CAROL = 'user://c.example/carol';
 const SIPP = 'user://sipp.example/sipp';
 
 let world: SipWorld;
 let host: NodeWorkerHost;
+/** The sipp processes a test started: ended with it, whatever its outcome. */
+const started: Sipp[] = [];
 
 beforeAll(async () => {
   world = await startSipWorld({ carol: 'carol-pw' }, [], { udp: true });
@@ -18,6 +29,7 @@ beforeAll(async () => {
   await host.ready();
 });
 afterEach(async () => {
+  for (const s of started.splice(0)) s.kill();
   await world.reset();
   // sipp's binding, made by `reachable`: one test's sipp does not ring in the next.
   await world.kamailio.rpc('ul.rm', ['location', 'sipp']).catch(() => {});
@@ -27,10 +39,16 @@ afterAll(async () => {
   await host?.terminate();
 });
 
+/** Starts a scenario against Kamailio's UDP side. */
+async function play(scenario: string, options: Omit<SippOptions, 'proxyPort'> = {}): Promise<Sipp> {
+  const s = await startSipp(scenario, { proxyPort: world.kamailio.udpPort!, ...options });
+  started.push(s);
+  return s;
+}
+
 /** Runs a scenario to its end against Kamailio's UDP side. */
 async function sipp(scenario: string, options: Omit<SippOptions, 'proxyPort'> = {}) {
-  const run = await startSipp(scenario, { proxyPort: world.kamailio.udpPort!, ...options });
-  return run.done;
+  return (await play(scenario, options)).done;
 }
 
 /**
@@ -92,10 +110,7 @@ describe('sipp through Kamailio: an INVITE retransmitted and merged', () => {
   it('the app sees one offer, then its cancellation; the merged copy gets 482', async () => {
     const carol = await carolRegistered();
     const arriving = nextConversation(carol);
-    const running = await startSipp('invite-retransmitted', {
-      proxyPort: world.kamailio.udpPort!,
-      service: 'carol',
-    });
+    const running = await play('invite-retransmitted', { service: 'carol' });
     const withSipp = await until(running, arriving);
     const next = inbox(withSipp);
     const offer = await until(running, next());
@@ -135,7 +150,7 @@ describe('sipp through Kamailio: calls', () => {
   it('sipp calls: reliable 180 PRACKed, answered, held by re-INVITE, resumed by UPDATE, keys by INFO, BYE', async () => {
     const carol = await carolRegistered();
     const arriving = nextConversation(carol);
-    const running = await startSipp('call-in', { proxyPort: world.kamailio.udpPort!, service: 'carol' });
+    const running = await play('call-in', { service: 'carol' });
     const withSipp = await until(running, arriving);
     const next = () => until(running, inbox(withSipp)());
     const offer = await next();
@@ -161,7 +176,7 @@ describe('sipp through Kamailio: calls', () => {
   });
 
   it('the runtime calls sipp, which requires 100rel: PRACK, answer, hold by re-INVITE, # by INFO, BYE', async () => {
-    const running = await startSipp('call-out', { proxyPort: world.kamailio.udpPort!, service: 'sipp' });
+    const running = await play('call-out', { service: 'sipp' });
     await reachable(running);
     const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
     const withSipp = await carol.runtime.conversation('user://c.example/sipp');
@@ -197,10 +212,7 @@ describe('sipp through Kamailio: calls', () => {
     let next: (() => Promise<Record<string, unknown>>) | undefined;
     let withSipp: Conversation | undefined;
     for (let round = 0; round < 3; round++) {
-      const running = await startSipp('cancel-race', {
-        proxyPort: world.kamailio.udpPort!,
-        service: 'carol',
-      });
+      const running = await play('cancel-race', { service: 'carol' });
       withSipp ??= await until(running, arriving);
       next ??= inbox(withSipp);
       const offer = await until(running, next());
