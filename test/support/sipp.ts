@@ -86,6 +86,8 @@ export async function startSipp(scenario: string, options: SippOptions): Promise
     TIMEOUT,
     '-timeout_error',
     '-nostdin',
+    // Only the retransmissions a scenario writes: none of sipp's own on a slow answer.
+    '-nr',
     '-trace_msg',
     '-message_file',
     messageFile,
@@ -122,9 +124,16 @@ export async function startSipp(scenario: string, options: SippOptions): Promise
   };
 }
 
-/** The start lines of the messages of `run` that went `direction`. */
+/**
+ * The start lines of the messages of `run` that went `direction`; of those received, a
+ * retransmission (the same message again, as Kamailio sends over UDP to a slow sipp) once.
+ */
 export function startLines(run: SippRun, direction: SippMessage['direction']): string[] {
-  return run.messages.filter((m) => m.direction === direction).map((m) => m.startLine);
+  const seen = new Set<string>();
+  return run.messages
+    .filter((m) => m.direction === direction)
+    .filter((m) => direction === 'sent' || (!seen.has(m.text) && seen.add(m.text)))
+    .map((m) => m.startLine);
 }
 
 /** An account of a run for a failed assertion: its errors and the messages in order. */
