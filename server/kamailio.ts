@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -32,6 +33,8 @@ export interface KamailioOptions {
   readonly algorithm?: 'MD5' | 'SHA-256';
   /** Shortens tm's wait timer, for load (PEERS.md: finished transactions otherwise fill shared memory). */
   readonly loadTest?: boolean;
+  /** Also listens for plain SIP over UDP on a loopback port, for test peers such as sipp. */
+  readonly udp?: boolean;
 }
 
 /** A Kamailio running in the foreground on two loopback ports of its own. */
@@ -41,6 +44,8 @@ export interface Kamailio {
   readonly wsUrl: string;
   /** JSON-RPC (jsonrpcs over xhttp) for the guest credential service. */
   readonly rpcUrl: string;
+  /** The loopback UDP port for plain SIP, when `udp` was asked for. */
+  readonly udpPort: number | undefined;
   /** The end of its standard error. */
   log(): string;
   /** Calls a JSON-RPC method (`ul.lookup`, `htable.get`...); resolves with its result, or rejects with its error. */
@@ -89,6 +94,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     'id(int,auto) table_name(string) table_version(int) \n0:subscriber:7\n',
   );
   const [wsPort, rpcPort] = [await freePort(), await freePort()];
+  const udpPort = options.udp ? await freeUdpPort() : undefined;
   const args = [
     '-f',
     KAMAILIO_CONFIG,
@@ -111,6 +117,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     '--substdef',
     `!ALGORITHM!${options.algorithm ?? 'MD5'}!`,
     ...(options.loadTest ? ['-A', 'LOAD_TEST'] : []),
+    ...(udpPort ? ['-A', 'WITH_UDP', '--substdef', `!UDP_PORT!${udpPort}!`] : []),
   ];
   let log = '';
   let child: ChildProcess | undefined;
@@ -155,6 +162,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     domain: options.domain,
     wsUrl,
     rpcUrl: `http://127.0.0.1:${rpcPort}/RPC`,
+    udpPort,
     log: () => log,
     rpc,
     async restart() {
@@ -184,6 +192,18 @@ function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A loopback UDP port free now (closed again at once: Kamailio binds it next). */
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
     });
   });
 }

@@ -131,6 +131,8 @@ describe('every response of the sip-ws stub carries what its status and method r
         { status: 413 },
       ],
       ['unknown-dialog', 'INFO', { toTag: 'nosuchdialog' }, { status: 481 }],
+      // §21.4.1: a header read late that does not parse (found by sipp: it used to be dropped).
+      ['badtype', 'MESSAGE', { extra: ['Content-Type: text'], body: 'x' }, { status: 400 }],
       ['cancel-nothing', 'CANCEL', {}, { status: 481 }],
     ];
     for (const [branch, method, r, expected] of rows) {
@@ -198,6 +200,11 @@ describe('every response of the sip-ws stub carries what its status and method r
     expect(ok.to.params.get('tag')).toBe(tag);
     expect(ok.body).toBe(SDP);
     server!.send(sipRequest('ACK', 'ack1', { callId: 'call@c.example', toTag: tag }));
+    // §9.2: a CANCEL that crossed the 2xx (found by sipp racing one) still matches the INVITE's
+    // transaction: 200 with the dialog's To tag, and no effect on the call (the rows below).
+    const late = await exchange('call', 'CANCEL', { callId: 'call@c.example' });
+    expectResponse(late.res, late.req, { status: 200 });
+    expect(late.res.to.params.get('tag')).toBe(tag);
 
     // Within the dialog.
     let seq = 1;

@@ -352,6 +352,45 @@ describe('reliable provisional responses (RFC 3262)', () => {
     expect(bodyOf(await delivered(s, 'bye'))).toMatchObject({ kind: 'bye' });
   });
 
+  it('UAS: the 2xx overtakes the PRACK (found by sipp): that PRACK still gets 200, the call goes on', async () => {
+    const s = await live();
+    server!.send(
+      sipRequest('INVITE', 'race', {
+        extra: ['Supported: 100rel', 'Contact: <sip:dave@10.0.0.1>', 'Content-Type: application/sdp'],
+        body: SDP,
+      }),
+    );
+    const offer = await delivered(s, 'offer');
+    s.stub.postMessage(response(offer, 200));
+    const ringing = await server!.next(responseTo('race', 180));
+    const rseq = ringing.headers.get('RSeq');
+    const callId = (bodyOf(offer) as { callId: string }).callId;
+    expect(codeOf(await post(s, { kind: 'answer', callId, sdp: SDP }))).toBe(200);
+    const ok = await server!.next(responseTo('race', 200));
+    const tag = ok.to.params.get('tag')!;
+    // RFC 3262 §3: the 180 has no SDP, so the 2xx may go first; the PRACK the caller had sent
+    // matches the 180 all the same. A 481 would end the call (RFC 3261 §12.2.1.2).
+    server!.send(
+      sipRequest('PRACK', 'late', {
+        callId: 'race@c.example',
+        toTag: tag,
+        cseq: 2,
+        extra: [`RAck: ${rseq} 1 INVITE`],
+      }),
+    );
+    expect((await server!.next(responseTo('late'))).status).toBe(200);
+    // Only once: a second PRACK for it matches nothing.
+    server!.send(
+      sipRequest('PRACK', 'again', {
+        callId: 'race@c.example',
+        toTag: tag,
+        cseq: 3,
+        extra: [`RAck: ${rseq} 1 INVITE`],
+      }),
+    );
+    expect((await server!.next(responseTo('again'))).status).toBe(481);
+  });
+
   it('UAC: says Supported: 100rel, PRACKs a reliable 183 once in its early dialog, and counts its CSeq', async () => {
     const s = await live();
     const answered = post(s, { kind: 'offer', callId: 'c1', sdp: SDP });

@@ -24,11 +24,6 @@ export class InviteServerTransaction extends Transaction {
     context.send(this.#last);
   }
 
-  /** True until a final response was sent: a CANCEL still has something to cancel (§9.2). */
-  get pending(): boolean {
-    return this.state === 'proceeding';
-  }
-
   /** §17.2.1: the TU's response. */
   respond(response: SipResponse): void {
     if (this.state !== 'proceeding') return;

@@ -50,10 +50,14 @@ export class ReliableProvisionals {
     return true;
   }
 
-  /** A final response went: nothing more to retransmit. */
+  /**
+   * A final response went: nothing more to retransmit, and nothing more to send. The response
+   * still unacknowledged stays so: §3 lets a final response without SDP overtake its PRACK, and
+   * that PRACK, already on its way, "matches" it and gets 200. A 481 would end the call at the
+   * caller (RFC 3261 §12.2.1.2).
+   */
   stop(): void {
     this.#unacknowledged?.timer.cancel();
-    this.#unacknowledged = undefined;
     this.#waiting.length = 0;
   }
 

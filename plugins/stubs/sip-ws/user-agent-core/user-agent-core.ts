@@ -32,8 +32,9 @@ export interface CoreDelegate {
   /** A new request: outside a dialog (`dialog` undefined), or within `dialog`, its CSeq checked. */
   onRequest(transaction: ServerTransaction, request: SipRequest, dialog: Dialog | undefined): void;
   /**
-   * §9.2: a CANCEL matched `invite`, still without a final response: the TU answers it (487).
-   * Returns the To tag it answers with, which the CANCEL's 200 then has too.
+   * §9.2: a CANCEL matched `invite`: the TU answers it (487) unless a final response went
+   * already (then the CANCEL has no effect). Returns the To tag of its responses, which the
+   * CANCEL's 200 then has too.
    */
   onCancel(invite: InviteServerTransaction): string | undefined;
   /** §13.3.1.4: the ACK of a 2xx this user agent sent arrived in `dialog`. */
@@ -74,6 +75,8 @@ export class UserAgentCore {
   readonly dialogs = new Map<string, Dialog>();
   /** §13.2.2.4: the ACK sent for each dialog's latest 2xx to an INVITE, sent again when that 2xx is. */
   readonly #acks = new Map<string, SipRequest>();
+  /** §8.2.2.2: the requests outside a dialog received in the last 64·T1, by {@link mergeKey}. */
+  readonly #recent = new Set<string>();
   /** §13.3.1.4: the retransmission timer of each 2xx not yet acknowledged. */
   readonly #unacknowledged = new Map<string, Timer>();
   readonly #transport: CoreTransport;
@@ -217,11 +220,27 @@ export class UserAgentCore {
       return this.#delegate.onAck(request, dialog);
     }
     const transaction = this.transactions.receive(request);
+    try {
+      this.#serve(transaction, request, key);
+    } catch (err) {
+      if (!isProtoflyError(err, 'PF_ERR_SIP_PARSE')) throw err;
+      // A header parsed when read does not parse: §21.4.1, 400, "The Reason-Phrase SHOULD
+      // identify the syntax problem in more detail"; the sender hears it now, not by its timeout.
+      const header = err.detail.header;
+      const reason = typeof header === 'string' ? `Bad ${header} header field` : 'Bad Request';
+      transaction.respond(createResponse(request, 400, { reason }));
+      this.#log().warn('sip-ws: refused a malformed request', { error: err.message });
+    }
+  }
+
+  /** A new request in its server transaction `transaction`; `key` names its dialog when it has a To tag. */
+  #serve(transaction: ServerTransaction, request: SipRequest, key: string | undefined): void {
     if (request.method === 'CANCEL') return this.#cancel(transaction, request);
     // §8.2.2.3: a request that requires an extension this user agent lacks gets 420 naming it.
     const unsupported = request.headers.all(REQUIRE).filter((tag) => !isSupported(tag));
     if (unsupported.length > 0) return transaction.respond(createResponse(request, 420, { unsupported }));
     if (key === undefined) {
+      if (this.#merged(request)) return transaction.respond(createResponse(request, 482));
       if (request.method === 'INVITE' && !dialogForming(request)) {
         return transaction.respond(createResponse(request, 400, { reason: 'Bad Contact or Record-Route' }));
       }
@@ -235,13 +254,32 @@ export class UserAgentCore {
   }
 
   /**
+   * §8.2.2.2: a request without a To tag whose From tag, Call-ID and CSeq are those of one
+   * received before, under another branch, is a copy that reached this user agent twice (a
+   * fork, or a hop that lost its transaction): "the UAS core SHOULD generate a 482 (Loop
+   * Detected) response". The RFC asks it while that transaction is ongoing; over this
+   * reliable hop a non-INVITE one ends with its response (Timer J is 0), while the hops behind
+   * it may be unreliable, so the request is remembered for 64·T1, the life Timer J gives it
+   * there (§17.2.2): a chat is not delivered twice.
+   */
+  #merged(request: SipRequest): boolean {
+    const key = mergeKey(request);
+    if (this.#recent.has(key)) return true;
+    this.#recent.add(key);
+    this.#timers.after(this.transactions.timers.timeout, () => this.#recent.delete(key));
+    return false;
+  }
+
+  /**
    * §9.2: the TU answers the INVITE 487, then the CANCEL gets 200, "The To tag of the response
-   * to the CANCEL and the To tag in the response to the original request SHOULD be the same";
-   * 481 when there is nothing to cancel.
+   * to the CANCEL and the To tag in the response to the original request SHOULD be the same".
+   * A CANCEL that crossed the final response still matches the INVITE's transaction (RFC 6026
+   * Accepted, or Completed): "as long as the CANCEL matched an existing transaction, the UAS
+   * answers the CANCEL request itself with a 200", the INVITE unchanged. 481 when none matches.
    */
   #cancel(transaction: ServerTransaction, cancel: SipRequest): void {
     const invite = this.transactions.cancelled(cancel);
-    if (!invite?.pending) return transaction.respond(createResponse(cancel, 481));
+    if (!invite) return transaction.respond(createResponse(cancel, 481));
     const toTag = this.#delegate.onCancel(invite);
     transaction.respond(createResponse(cancel, 200, { toTag }));
   }
@@ -283,6 +321,11 @@ function dialogForming(request: SipRequest): boolean {
   } catch {
     return false;
   }
+}
+
+/** §8.2.2.2: what names a request apart from its branch: From tag, Call-ID and CSeq. */
+function mergeKey(request: SipRequest): string {
+  return `${tagOf(request.from) ?? ''}\n${request.callId}\n${request.cseq.seq} ${request.cseq.method}`;
 }
 
 /** §22.2: the request sent again with credentials: same Call-ID, From and To, CSeq one higher. */
