@@ -147,7 +147,7 @@ describe('many domains, restarts and refusals', () => {
     // The stub's own code reaches the app, with the stub named and the node's close.
     await expect(opening).rejects.toMatchObject({ code: 'PF_ERR_AUTH' });
     await expect(opening).rejects.toThrow(
-      /^PF_ERR_AUTH: stub b\.example\/json-ws@[^:]+: the node refused us: closed 4401/,
+      /^PF_ERR_AUTH: stub b\.example\/json-ws@[^:]+: the node refused user:\/\/a\.example\/mallory \(closed 4401\): token /,
     );
   });
 });
