@@ -150,4 +150,22 @@ describe('many domains, restarts and refusals', () => {
       /^PF_ERR_AUTH: stub b\.example\/json-ws@[^:]+: the node refused user:\/\/a\.example\/mallory \(closed 4401\): token /,
     );
   });
+
+  it('rejects register() with PF_ERR_AUTH when the home node refuses the token; the caller alone is told', async () => {
+    const bob = domains.runtime(BOB, {
+      host,
+      identity: { address: BOB, token: async () => 'not-a-jwt' },
+    });
+    const told: string[] = [];
+    bob.runtime.on('error', (err) => told.push(err.code));
+    bob.runtime.on('inbox', (e) => told.push(e.state));
+    const registering = bob.runtime.register();
+    await expect(registering).rejects.toMatchObject({ code: 'PF_ERR_AUTH' });
+    // The node's own words name what it refused; the code once, in front.
+    await expect(registering).rejects.toThrow(
+      /^PF_ERR_AUTH: stub b\.example\/json-ws@[^:]+: the node refused user:\/\/b\.example\/bob \(closed 4401\): token 'not-a-jwt\.\.\.' is not a JWT$/,
+    );
+    // The caller has it: no error event, nor an inbox `lost` (which comes with the failure, and starts a retry).
+    expect(told).toEqual([]);
+  });
 });
