@@ -5,6 +5,7 @@ import { Code, type Message, response } from '../core/message.js';
 import type { VerifiedPackage } from '../core/plugin.js';
 import type { StubStatus } from '../core/stub.js';
 import type { Bus } from './bus.js';
+import { labelOf } from './swap.js';
 import { versionOf } from './versions.js';
 
 /** How soon a stub whose window was full is given what waited, in ms. */
@@ -126,7 +127,7 @@ export class ConversationScope {
           settle(
             new ProtoflyError(
               'PF_ERR_TIMEOUT',
-              `the stub for ${this.#who} was not live (reachable at ${current.pkg.descriptor.domain}) within ${timeoutMs} ms; last status ${this.current?.status}`,
+              `the stub ${labelOf(current.pkg)} for ${this.#who} was not live (reachable at ${current.pkg.descriptor.domain}) within ${timeoutMs} ms; last status ${this.current?.status}`,
               { timeoutMs },
             ),
           ),
@@ -191,7 +192,7 @@ export class ConversationScope {
   /** Why `instance` ended before it was live. */
   #ended(instance: Activation): ProtoflyError {
     if (instance.failure) return instance.failure;
-    const label = `${instance.pkg.descriptor.domain}/${instance.pkg.descriptor.name}@${instance.pkg.descriptor.version}`;
+    const label = labelOf(instance.pkg);
     return instance.status === 'stopped'
       ? new ProtoflyError('PF_ERR_CLOSED', `the stub ${label} for ${this.#who} stopped before it was live`)
       : new ProtoflyError(
