@@ -91,8 +91,10 @@ export class Inbox extends Emitter<InboxEvents> {
     this.#retry = undefined;
   }
 
-  /** Once a registration under way settled, stops the inbox's instance. */
+  /** Stops the inbox's instance, once a registration under way settled (one not live yet ends now). */
   async dispose(): Promise<void> {
+    // Its register() rejects (PF_ERR_CLOSED) rather than wait for its stub to go live.
+    void this.#pending?.dispose();
     await this.#registering?.catch(() => undefined);
     await this.#scope?.dispose();
   }
@@ -101,6 +103,7 @@ export class Inbox extends Emitter<InboxEvents> {
   async #register(): Promise<void> {
     const { carriers } = this.#link;
     const pkg = await carriers.packageFor(this.#home);
+    if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the runtime closed while registering');
     const init = this.#link.scopeInit((status, detail) => {
       if (status === 'live') carriers.resume(scope);
       if (status === 'failed') this.#failed(scope, detail);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SandboxHost } from '../core/host.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { releaseStub } from '../server/release.js';
@@ -50,6 +51,29 @@ describe('a stub that never goes live', () => {
     expect(told).toEqual([]);
     // Its instance was stopped: asked again, the runtime starts another, and gives it up again.
     await expect(bob.runtime.register()).rejects.toMatchObject({ code: 'PF_ERR_TIMEOUT' });
+  });
+
+  it('is given up when the runtime closes meanwhile: register() rejects with PF_ERR_CLOSED, not at its time-out', async () => {
+    let activated!: () => void;
+    const running = new Promise<void>((resolve) => {
+      activated = resolve;
+    });
+    // The worker host, telling when the inbox's stub has been activated (it then waits to go live).
+    const watched: SandboxHost = {
+      instantiate: (pkg, ctx) =>
+        host.instantiate(pkg, ctx).then((handle) => {
+          activated();
+          return handle;
+        }),
+      unload: (pkg) => host.unload(pkg),
+      ready: () => host.ready(),
+      terminate: async () => {},
+    };
+    const bob = domains.runtime(BOB, { host: watched, liveTimeoutMs: 600_000 });
+    const registering = bob.runtime.register();
+    await running;
+    await bob.runtime.close();
+    await expect(registering).rejects.toMatchObject({ code: 'PF_ERR_CLOSED' });
   });
 
   it('is given up by conversation() after liveTimeoutMs, and the conversation is closed', async () => {
