@@ -62,9 +62,9 @@ export class ConversationScope {
   #parking: VerifiedPackage<StubDescriptor> | undefined;
   readonly #parked: Message[] = [];
   readonly #unlisten: () => void;
-  /** The callers of {@link live} waiting for the carrying instance. */
   /** The carrying instance's last status detail. */
   #detail: string | undefined;
+  /** The callers of {@link live} waiting for the carrying instance. */
   readonly #waiting = new Set<(instance: Activation, err?: ProtoflyError) => void>();
   #disposed = false;
 
