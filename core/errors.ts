@@ -173,7 +173,7 @@ export const ERRORS = {
   PF_ERR_TIMEOUT: {
     status: 408,
     close: 1008,
-    docs: 'A peer did not do in time what it had to: a new connection to a messaging node did not authenticate within authTimeoutMs. Nothing was refused for good: connect again.',
+    docs: "A peer did not do in time what it had to: a new connection to a messaging node did not authenticate within authTimeoutMs; or a stub did not become reachable at its domain (`live`) within the runtime's liveTimeoutMs, so register() or conversation() gave it up. Nothing was refused for good: try again.",
   },
   PF_ERR_METHOD: {
     status: 405,

@@ -10,6 +10,12 @@ import type { Message, ResponseMessage } from './message.js';
 /**
  * A stub's lifecycle, a closed union: `created → connecting → live ⇄ disconnected`,
  * then `failed` or `stopped`. (reTHINK drifted between "connected" and "live"; we say live.)
+ *
+ * `live` means reachable at its domain: from that moment the far side delivers to this user
+ * what peers send, and takes what the stub sends (sip-ws: the 200 to its REGISTER, listing its
+ * binding; json-ws: the node's `ready`). Not when a socket opened: `runtime.register()` and
+ * `runtime.conversation()` resolve on the first `live`, and a peer may write at once. `failed`
+ * before it rejects them with the stub's code (see {@link StubContext.status}).
  */
 export type StubStatus = 'created' | 'connecting' | 'live' | 'disconnected' | 'failed' | 'stopped';
 
@@ -92,10 +98,13 @@ export interface StubContext<Config = Readonly<Record<string, unknown>>> {
   /** Opens a WebSocket; only endpoints in the descriptor's allow-list are allowed. */
   connect(url: string, protocols: readonly string[], delegate: SocketDelegate): StubSocket;
   /**
-   * Reports a lifecycle transition. With `failed`, `code` says why in the terms the app branches
-   * on (`PF_ERR_AUTH`: the far side refused the credentials): the app gets that code. Only the
-   * stub-facing codes of core/errors.ts (`stub: true`) are taken; the host refuses any other,
-   * and a code with another status (`PF_ERR_STATUS`).
+   * Reports a lifecycle transition. `live` only once reachable at the domain (see
+   * {@link StubStatus}). With `failed`, `code` says why in the terms the app branches on
+   * (`PF_ERR_AUTH`: the far side refused the credentials) and `detail` names what was refused:
+   * the app gets that code, from `register()` or `conversation()` when it comes before `live`.
+   * Only the stub-facing codes of core/errors.ts (`stub: true`) are taken; the host refuses any
+   * other, and a code with another status (`PF_ERR_STATUS`). A stub that says neither is given
+   * up by the runtime after its `liveTimeoutMs` (`PF_ERR_TIMEOUT`).
    */
   status(status: StubStatus, detail?: string, code?: StubErrorCode): void;
   /** Timers, all cleared when the stub stops. */

@@ -178,7 +178,11 @@ export class Carriers extends Emitter<CarriersEvents> {
         scope.peer,
         snapshot,
         (status, detail, error) => {
-          if (error) instance.failure = error;
+          if (error) {
+            // Recorded first: whoever hears of it may ask whether it is the instance's failure.
+            instance.failure = error;
+            this.report(scope, instance, error);
+          }
           scope.status(instance, status, detail);
         },
         (msg) => this.#link.fromStub(instance, scope, msg),
@@ -391,10 +395,7 @@ export class Carriers extends Emitter<CarriersEvents> {
       from: peer === undefined ? ['user://', 'hyperty://'] : [peer],
       ...(snapshot === undefined ? {} : { snapshot }),
       delegate: {
-        onStatus: (status, detail, error) => {
-          if (error) report(error);
-          onStatus(status, detail, error);
-        },
+        onStatus,
         onRefused: report,
       },
       send,

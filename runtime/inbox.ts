@@ -16,9 +16,11 @@ export interface InboxEvent {
 
 export interface InboxEvents {
   /**
-   * The inbox's stub instance failed (its worker died, e.g. brought down by another instance):
-   * `lost`, then `restored` once registered again, retried with back-off; `refused` when an
-   * attempt's activation threw (the stub fails on its own): register() must be called again.
+   * The inbox's stub instance failed after it was live (its worker died, e.g. brought down by
+   * another instance; the far side dropped it): `lost`, then `restored` once live again,
+   * retried with back-off; `refused` when an attempt's activation threw (the stub fails on its
+   * own): register() must be called again. A failure before the first `live` is not told here:
+   * register() rejects with it.
    */
   inbox(event: InboxEvent): void;
   /** The inbox started on a version. */
@@ -29,6 +31,8 @@ export interface InboxEvents {
 /** What the inbox needs from its runtime. */
 export interface InboxLink {
   readonly carriers: Carriers;
+  /** How long its instance may take to go live (see RuntimeOptions.liveTimeoutMs). */
+  readonly liveTimeoutMs: number;
   /** What the inbox's scope is built from. */
   scopeInit(onStatus: ScopeInit['onStatus']): ScopeInit;
 }
@@ -47,6 +51,8 @@ export class Inbox extends Emitter<InboxEvents> {
   readonly #link: InboxLink;
   #registering: Promise<void> | undefined;
   #scope: ConversationScope | undefined;
+  /** The scope of a registration not live yet: how it fails is its register() caller's. */
+  #pending: ConversationScope | undefined;
   /** Registering again after the inbox was lost: the timer, and attempts so far. */
   #retry: { timer?: ReturnType<typeof setTimeout>; attempt: number } | undefined;
   #closed = false;
@@ -85,30 +91,43 @@ export class Inbox extends Emitter<InboxEvents> {
     this.#retry = undefined;
   }
 
-  /** Once a registration under way settled, stops the inbox's instance. */
+  /** Stops the inbox's instance, once a registration under way settled (one not live yet ends now). */
   async dispose(): Promise<void> {
+    // Its register() rejects (PF_ERR_CLOSED) rather than wait for its stub to go live.
+    void this.#pending?.dispose();
     await this.#registering?.catch(() => undefined);
     await this.#scope?.dispose();
   }
 
+  /** Starts the inbox's instance; settles once it is live, or with why it is not (scope.ts, `live`). */
   async #register(): Promise<void> {
     const { carriers } = this.#link;
     const pkg = await carriers.packageFor(this.#home);
-    const scope: ConversationScope = new ConversationScope(
-      this.#link.scopeInit((status, detail) => {
-        if (status === 'live') carriers.resume(scope);
-        if (status === 'failed') this.#failed(scope, detail);
-      }),
-    );
+    if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the runtime closed while registering');
+    const init = this.#link.scopeInit((status, detail) => {
+      if (status === 'live') carriers.resume(scope);
+      if (status === 'failed') this.#failed(scope, detail);
+    });
+    const scope: ConversationScope = new ConversationScope({
+      ...init,
+      // The failure of a registration under way is its caller's: register() rejects with it.
+      onError: (err) => {
+        if (this.#pending !== scope || err !== scope.current?.failure) init.onError(err);
+      },
+    });
     const instance = carriers.start(pkg, scope);
     scope.current = instance;
     this.#scope = scope;
+    this.#pending = scope;
     try {
-      scope.attach(instance, await instance.started);
+      const started = instance.started.then((handle) => scope.attach(instance, handle));
+      await Promise.all([started, scope.live(this.#link.liveTimeoutMs)]);
     } catch (err) {
       if (this.#scope === scope) this.#scope = undefined;
-      await carriers.stop(instance);
+      await scope.dispose();
       throw err;
+    } finally {
+      if (this.#pending === scope) this.#pending = undefined;
     }
     this.emit('version', { carrier: carrierOf(pkg.descriptor), change: 'start' });
   }
@@ -120,7 +139,8 @@ export class Inbox extends Emitter<InboxEvents> {
    * that stub fails on its own.
    */
   #failed(scope: ConversationScope, detail: string | undefined): void {
-    if (this.#scope !== scope) return;
+    // Not live yet: its register() rejects with the failure, and nothing is retried.
+    if (this.#scope !== scope || this.#pending === scope) return;
     this.#scope = undefined;
     this.#registering = undefined;
     void scope.dispose();

@@ -32,7 +32,11 @@ export interface RuntimeOptions {
   /** Stub configuration per carrier domain, over the descriptor's defaults. */
   readonly stubConfig?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly bus?: Bus;
-  /** How long a new stub instance may take to go live. Default 10 s. */
+  /**
+   * How long a new stub instance may take to go live (reachable at its domain, core/stub.ts)
+   * before conversation() or register() gives it up with `PF_ERR_TIMEOUT`: the runtime's bound,
+   * whatever the stub's descriptor says. Default 10 s.
+   */
   readonly liveTimeoutMs?: number;
   /** Outbound messages held for an instance that is not there yet (or during a swap). Default 1000. */
   readonly holdLimit?: number;
@@ -58,9 +62,11 @@ export interface RuntimeEvents {
   /** A superseded version runs no instance any more and was unloaded from the sandbox. */
   unload(carrier: Carrier): void;
   /**
-   * The inbox's stub instance failed (its worker died, e.g. brought down by another instance):
-   * `lost`, then `restored` once registered again, retried with back-off; `refused` when an
-   * attempt's activation threw (the stub fails on its own): register() must be called again.
+   * The inbox's stub instance failed after it was live (its worker died, e.g. brought down by
+   * another instance; the far side dropped it): `lost`, then `restored` once live again,
+   * retried with back-off; `refused` when an attempt's activation threw (the stub fails on its
+   * own): register() must be called again. A failure before the first `live` is not told here:
+   * register() rejects with it.
    */
   inbox(event: InboxEvent): void;
   /** Something went wrong that belongs to no caller: a stub broke a rule, a message could not be routed. */
@@ -114,7 +120,11 @@ export class Runtime extends Emitter<RuntimeEvents> {
     this.#carriers = carriers;
     const inbox = new Inbox(
       home,
-      { carriers, scopeInit: (onStatus) => this.#scopeInit(undefined, onStatus) },
+      {
+        carriers,
+        liveTimeoutMs: this.#liveTimeoutMs,
+        scopeInit: (onStatus) => this.#scopeInit(undefined, onStatus),
+      },
       onListenerError,
     );
     inbox.on('inbox', (event) => this.emit('inbox', event));
@@ -135,10 +145,13 @@ export class Runtime extends Emitter<RuntimeEvents> {
 
   /**
    * Opens (or returns the open) conversation with `peer`: loads the peer domain's stub through
-   * the loader (verified), activates it in the sandbox, and resolves once it is live.
+   * the loader (verified), activates it in the sandbox, and resolves once it is live: reachable
+   * at the peer's domain (core/stub.ts).
    *
    * @throws ProtoflyError from the loader (any verification refusal), `PF_ERR_CONVERSATION`
-   *   when the stub lacks a capability or does not go live in time, `PF_ERR_SANDBOX`.
+   *   when the stub lacks a capability, the stub's own code when it fails first (`PF_ERR_AUTH`:
+   *   its credentials were refused), `PF_ERR_TIMEOUT` when it is not live within
+   *   `liveTimeoutMs`, `PF_ERR_SANDBOX` (it threw, or failed without a code).
    */
   conversation(peer: string, options: { capabilities?: readonly string[] } = {}): Promise<Conversation> {
     const open = this.#conversations.get(peer) ?? this.#opening.get(peer);
@@ -150,9 +163,16 @@ export class Runtime extends Emitter<RuntimeEvents> {
 
   /**
    * Connects to the home domain with its stub so that peers can open conversations with this
-   * user; they arrive as `conversation` events. Once the inbox's instance failed, calling it
-   * again registers anew; when it failed for a reason not its own code's, the runtime does so
-   * itself, with back-off (see {@link RuntimeEvents.inbox}).
+   * user; they arrive as `conversation` events. Resolves once the stub is live: reachable at
+   * the home domain (core/stub.ts; for SIP, the registrar's 200 lists our binding), so a peer
+   * may write at once. Once the inbox's instance failed, calling it again registers anew; when
+   * it failed after it was live for a reason not its own code's, the runtime does so itself,
+   * with back-off (see {@link RuntimeEvents.inbox}).
+   *
+   * @throws ProtoflyError as {@link conversation}: the stub's own code when it fails before it
+   *   is live (`PF_ERR_AUTH`: the home domain refused the credentials, the message says what),
+   *   `PF_ERR_TIMEOUT` past `liveTimeoutMs`, `PF_ERR_SANDBOX`, `PF_ERR_CLOSED`; the failure is
+   *   the caller's then, not an `error` event.
    */
   register(): Promise<void> {
     return this.#inbox.register();
@@ -192,7 +212,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
     }
     const conversation = this.#begin(peer, pkg, false);
     try {
-      await this.#live(conversation);
+      await this.#scopes.get(peer)!.live(this.#liveTimeoutMs);
     } catch (err) {
       await conversation.close();
       throw err;
@@ -307,45 +327,6 @@ export class Runtime extends Emitter<RuntimeEvents> {
     }
     if (this.#scopes.get(msg.from)?.park(instance.pkg, msg)) return;
     this.#carriers.deliver(instance.pkg, msg, report);
-  }
-
-  /** Resolves when the conversation's stub is live; rejects when it fails or takes too long. */
-  #live(conversation: Conversation): Promise<void> {
-    if (conversation.status === 'live') return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new ProtoflyError(
-            'PF_ERR_CONVERSATION',
-            `the stub for ${conversation.peer} did not go live within ${this.#liveTimeoutMs} ms (status ${conversation.status})`,
-          ),
-        );
-      }, this.#liveTimeoutMs);
-      const offError = conversation.on('error', (err) => {
-        done();
-        reject(err);
-      });
-      const offStatus = conversation.on('status', (status, detail) => {
-        if (status === 'live') {
-          done();
-          resolve();
-        } else if (status === 'failed' || status === 'stopped') {
-          done();
-          reject(
-            new ProtoflyError(
-              'PF_ERR_CONVERSATION',
-              `the stub for ${conversation.peer} ${status}: ${detail ?? ''}`,
-            ),
-          );
-        }
-      });
-      const done = () => {
-        clearTimeout(timer);
-        offError();
-        offStatus();
-      };
-    });
   }
 
   /**

@@ -1,10 +1,11 @@
-import { isProtoflyError, ProtoflyError } from '../core/errors.js';
+import { asProtoflyError, isProtoflyError, ProtoflyError } from '../core/errors.js';
 import type { StubDescriptor } from '../core/generated/types.js';
 import type { StubHandle } from '../core/host.js';
 import { Code, type Message, response } from '../core/message.js';
 import type { VerifiedPackage } from '../core/plugin.js';
 import type { StubStatus } from '../core/stub.js';
 import type { Bus } from './bus.js';
+import { labelOf } from './swap.js';
 import { versionOf } from './versions.js';
 
 /** How soon a stub whose window was full is given what waited, in ms. */
@@ -61,6 +62,10 @@ export class ConversationScope {
   #parking: VerifiedPackage<StubDescriptor> | undefined;
   readonly #parked: Message[] = [];
   readonly #unlisten: () => void;
+  /** The carrying instance's last status detail. */
+  #detail: string | undefined;
+  /** The callers of {@link live} waiting for the carrying instance. */
+  readonly #waiting = new Set<(instance: Activation, err?: ProtoflyError) => void>();
   #disposed = false;
 
   constructor(private readonly init: ScopeInit) {
@@ -101,8 +106,50 @@ export class ConversationScope {
     this.onCandidateStatus = undefined;
     this.#holding = false;
     // Another instance carries it now (one revived after a swap): its status is the conversation's.
-    if (changed) this.init.onStatus(instance.status);
+    if (changed) this.#carrying(instance, instance.status);
     if (instance.handle) this.#flush();
+  }
+
+  /**
+   * Resolves once the instance carrying the conversation is live: reachable at its domain
+   * (core/stub.ts, `live`). Rejects with why it is not: its activation failed; it failed first,
+   * with the error its stub (`PF_ERR_AUTH` for refused credentials) or host gave, else
+   * `PF_ERR_SANDBOX`; it stopped first (`PF_ERR_CLOSED`); or `PF_ERR_TIMEOUT` after `timeoutMs`,
+   * the runtime's bound for a stub that says neither. The caller ends the scope when it rejects.
+   */
+  live(timeoutMs: number): Promise<void> {
+    const current = this.current;
+    if (!current)
+      return Promise.reject(new ProtoflyError('PF_ERR_CLOSED', `no stub instance for ${this.#who}`));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          settle(
+            new ProtoflyError(
+              'PF_ERR_TIMEOUT',
+              `the stub ${labelOf(current.pkg)} for ${this.#who} was not live (reachable at ${current.pkg.descriptor.domain}) within ${timeoutMs} ms; last status ${this.current?.status}`,
+              { timeoutMs },
+            ),
+          ),
+        timeoutMs,
+      );
+      const settle = (err?: ProtoflyError) => {
+        clearTimeout(timer);
+        this.#waiting.delete(wait);
+        if (err) reject(err);
+        else resolve();
+      };
+      const wait = (instance: Activation, err?: ProtoflyError) => {
+        if (err) return settle(err);
+        if (instance.status === 'live') return settle();
+        if (instance.status === 'failed' || instance.status === 'stopped') settle(this.#ended(instance));
+      };
+      this.#waiting.add(wait);
+      current.started.catch((err: unknown) => {
+        if (this.current === current) wait(current, asProtoflyError(err, 'PF_ERR_SANDBOX'));
+      });
+      wait(current);
+    });
   }
 
   /**
@@ -131,8 +178,32 @@ export class ConversationScope {
     // The carrying instance ending during a swap (the two share a worker, which the new version
     // brought down) is for the swap to settle: it revives the old version if it rolls back.
     const ended = status === 'failed' || status === 'stopped';
-    if (instance === this.current && !(ended && this.candidate)) this.init.onStatus(status, detail);
+    if (instance === this.current && !(ended && this.candidate)) this.#carrying(instance, status, detail);
     else if (instance === this.candidate) this.onCandidateStatus?.(status, detail);
+  }
+
+  /** The carrying instance's status: the conversation's, and what {@link live} waits for. */
+  #carrying(instance: Activation, status: StubStatus, detail?: string): void {
+    this.#detail = detail;
+    this.init.onStatus(status, detail);
+    for (const wait of [...this.#waiting]) wait(instance);
+  }
+
+  /** Why `instance` ended before it was live. */
+  #ended(instance: Activation): ProtoflyError {
+    if (instance.failure) return instance.failure;
+    const label = labelOf(instance.pkg);
+    return instance.status === 'stopped'
+      ? new ProtoflyError('PF_ERR_CLOSED', `the stub ${label} for ${this.#who} stopped before it was live`)
+      : new ProtoflyError(
+          'PF_ERR_SANDBOX',
+          `the stub ${label} for ${this.#who} failed: ${this.#detail ?? 'no reason given'}`,
+        );
+  }
+
+  /** Who the conversation is with, in messages. */
+  get #who(): string {
+    return this.init.peer ?? 'the inbox';
   }
 
   /**

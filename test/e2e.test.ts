@@ -147,7 +147,27 @@ describe('many domains, restarts and refusals', () => {
     // The stub's own code reaches the app, with the stub named and the node's close.
     await expect(opening).rejects.toMatchObject({ code: 'PF_ERR_AUTH' });
     await expect(opening).rejects.toThrow(
-      /^PF_ERR_AUTH: stub b\.example\/json-ws@[^:]+: the node refused us: closed 4401/,
+      /^PF_ERR_AUTH: stub b\.example\/json-ws@[^:]+: the node refused user:\/\/a\.example\/mallory \(closed 4401\): token /,
     );
+  });
+
+  it('rejects register() with PF_ERR_AUTH when the home node refuses the token; the caller alone is told', async () => {
+    // One no runtime on this host registered: instances of one user on one host share its connection.
+    const TRUDY = 'user://b.example/trudy';
+    const trudy = domains.runtime(TRUDY, {
+      host,
+      identity: { address: TRUDY, token: async () => 'not-a-jwt' },
+    });
+    const told: string[] = [];
+    trudy.runtime.on('error', (err) => told.push(err.code));
+    trudy.runtime.on('inbox', (e) => told.push(e.state));
+    const registering = trudy.runtime.register();
+    await expect(registering).rejects.toMatchObject({ code: 'PF_ERR_AUTH' });
+    // The node's own words name what it refused; the code once, in front.
+    await expect(registering).rejects.toThrow(
+      /^PF_ERR_AUTH: stub b\.example\/json-ws@[^:]+: the node refused user:\/\/b\.example\/trudy \(closed 4401\): token 'not-a-jwt\.\.\.' is not a JWT$/,
+    );
+    // The caller has it: no error event, nor an inbox `lost` (which comes with the failure, and starts a retry).
+    expect(told).toEqual([]);
   });
 });

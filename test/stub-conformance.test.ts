@@ -128,6 +128,27 @@ describe('stubConformance against broken stubs', () => {
     );
   });
 
+  it('fails one that says live when its socket opens, before the node took its token', async () => {
+    const env = broken('that says live too early', {
+      activate: (ctx) =>
+        jsonWs(
+          ctxWith(ctx, {
+            connect: (url, protocols, delegate) =>
+              ctx.connect(url, protocols, {
+                ...delegate,
+                onOpen: (protocol) => {
+                  ctx.status('live');
+                  delegate.onOpen?.(protocol);
+                },
+              }),
+          }),
+        ),
+    });
+    await expect(stubProperties.liveMeansReachable.run(env)).rejects.toThrow(
+      /^json-ws that says live too early: says live only once reachable at its domain.*\nit said live before the server refused its credentials \(connecting → live → failed\)/s,
+    );
+  });
+
   it('fails one that drops what it is handed before it is live', async () => {
     const env = broken('that drops early requests', {
       activate: posting((m, next, _, status) => status() === 'live' && next(m)),

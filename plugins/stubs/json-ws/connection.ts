@@ -23,6 +23,8 @@ const SESSION_KEY = 'json-ws/connection';
 const MAX_HYPERTIES = 64;
 /** Retry delay when the host's window toward the socket or the runtime is full. */
 const BUSY_RETRY_MS = 10;
+/** The most of a node's refusal text a failure quotes: the node is not trusted to be brief. */
+const MAX_REFUSAL = 300;
 /**
  * The node is told what this connection took (`received`) this long after a message, or at
  * once when this many are untold: few frames, and far below the node's bound (1000 by default).
@@ -148,6 +150,8 @@ export class Connection {
   #pinging = false;
   /** Frames from the node refused as malformed, on every socket. */
   #refusedFrames = 0;
+  /** What the node said when it refused this connection (an `err` of no message): why it closes. */
+  #refusal: { readonly code: string; readonly message: string } | undefined;
   #state: State = 'idle';
 
   private constructor(ctx: StubContext) {
@@ -265,6 +269,7 @@ export class Connection {
     this.#taken = 0;
     this.#told = 0;
     this.#pinging = false;
+    this.#refusal = undefined;
     try {
       const socket = ctx.connect(url, [PROTOCOL], {
         onOpen: () => {
@@ -438,6 +443,8 @@ export class Connection {
       this.#backingOff = true;
       return this.#arm('flush', () => this.#flush(), this.#settings!.floodPauseMs);
     }
+    if (frame.id === undefined)
+      this.#refusal = { code: frame.code, message: frame.message.slice(0, MAX_REFUSAL) };
     const entry = frame.id === undefined ? undefined : this.#outbox.settle(frame.id);
     if (!entry) return this.#session.owner.log.warn(`json-ws: the node refused: ${frame.code}`, frame);
     // The app gets the code's response code (core/errors.ts), and the code in the description.
@@ -522,9 +529,14 @@ export class Connection {
     this.#awaiting.clear();
     this.#backingOff = false;
     // 44xx: the node refused the token or the domain; the same token will not do better.
-    if (code !== undefined && code >= 4400 && code < 4500)
-      // The node gives its error code as the reason: the app gets it (PF_ERR_AUTH, PF_ERR_FORBIDDEN).
-      return this.#fail(`the node refused us: ${detail}`, reason);
+    if (code !== undefined && code >= 4400 && code < 4500) {
+      // The node gives its error code as the reason: the app gets it (PF_ERR_AUTH, PF_ERR_FORBIDDEN),
+      // and what it said before closing names what it refused.
+      const refusal = this.#refusal;
+      const said = (refusal && refusal.code === reason ? refusal.message : reason) || 'no reason given';
+      const who = this.#session.owner.identity.address;
+      return this.#fail(`the node refused ${who} (closed ${code}): ${said}`, reason);
+    }
     this.#state = 'waiting';
     const delay = this.#backoff.next();
     this.#session.broadcast('disconnected', `${detail}; reconnecting in ${delay} ms`);

@@ -24,10 +24,16 @@ export class ConformanceContext extends DirectContext {
   readonly thrown: string[] = [];
   /** Frames handed to the stub's `onMessage` so far, on any socket. */
   frames = 0;
+  /** The detail given with `failed`, if any. */
+  failedDetail: string | undefined;
+  /** Told of every status the context took, as it takes it (a property acting at that moment). */
+  onStatus: ((status: StubStatus) => void) | undefined;
 
   override status(status: StubStatus, detail?: string, code?: string): void {
     this.attempts.push(status);
     super.status(status, detail, code);
+    if (status === 'failed') this.failedDetail = detail;
+    this.onStatus?.(status);
   }
 
   override connect(url: string, protocols: readonly string[], delegate: SocketDelegate): StubSocket {
@@ -134,7 +140,12 @@ export class Instances {
   async start(
     address: string,
     settings: ContextSettings,
-    options: { session?: DirectSession; peer?: string; snapshot?: unknown } = {},
+    options: {
+      session?: DirectSession;
+      peer?: string;
+      snapshot?: unknown;
+      onStatus?: (status: StubStatus) => void;
+    } = {},
   ): Promise<Instance> {
     const session = options.session ?? new DirectSession();
     const contextOptions: DirectContextOptions = {
@@ -147,6 +158,7 @@ export class Instances {
       snapshot: options.snapshot,
     };
     const ctx = new ConformanceContext(contextOptions);
+    ctx.onStatus = options.onStatus;
     const stub = await this.activate(ctx);
     let answer = false;
     let stopped = false;

@@ -1,6 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { type Message, request, response } from '../../../core/message.js';
-import type { Activate } from '../../../core/stub.js';
+import type { Activate, StubStatus } from '../../../core/stub.js';
 import { assertSafeSchema, MAX_SCHEMA_BOUNDS } from '../../../runtime/safe-schema.js';
 import { DirectSession } from '../direct-context.js';
 import { runtimeImports } from './bundle-imports.js';
@@ -86,7 +86,10 @@ export interface StubConformanceOptions<S extends ConformanceServer = Conformanc
   readonly users: readonly [string, string];
   /** How a context for `address` talks to `server`: its token, config and domain. */
   context(server: S, address: string): ContextSettings | Promise<ContextSettings>;
-  /** A context for `address` that `server` refuses (a wrong password, a token for elsewhere): the stub must fail. */
+  /**
+   * A context for `address` whose credentials `server` refuses (a wrong password, a token for
+   * elsewhere): the stub must fail, with `PF_ERR_AUTH`, and never say `live`.
+   */
   refused(server: S, address: string): ContextSettings | Promise<ContextSettings>;
   readonly hostile: HostileOptions;
   /** The optional capabilities the stub has; one it has not is checked to be absent, and said so. */
@@ -186,7 +189,13 @@ class World {
   /** Starts `address`'s instance against the server. */
   async start(
     address: string,
-    options: { session?: DirectSession; peer?: string; snapshot?: unknown; refused?: boolean } = {},
+    options: {
+      session?: DirectSession;
+      peer?: string;
+      snapshot?: unknown;
+      refused?: boolean;
+      onStatus?: (status: StubStatus) => void;
+    } = {},
   ): Promise<Instance> {
     const server = await this.server();
     const settings = await (options.refused ? this.#env.refused : this.#env.context)(server, address);
@@ -422,6 +431,56 @@ export const stubProperties = {
       } finally {
         timers.useRealTimers();
       }
+    },
+  ),
+
+  liveMeansReachable: property(
+    'says live only once reachable at its domain: a chat sent to it the moment it says live arrives; refused credentials fail it with PF_ERR_AUTH, never live',
+    async (_, w) => {
+      const a = await w.start(w.alice, { peer: w.bob });
+      await w.live(a);
+      // The peer writes the moment the inbox says live, as an app may once register() resolved.
+      const first = chat(w.alice, w.bob, 'the moment it is live');
+      let written = false;
+      const b = await w.start(w.bob, {
+        onStatus: (status) => {
+          if (status !== 'live' || written) return;
+          written = true;
+          a.post(first);
+        },
+      });
+      // Before anything can arrive: going live takes the server's answer, a later turn.
+      b.answering();
+      await w.until(
+        a,
+        'the chat sent the moment it said live is answered',
+        () => answersTo(a, first.id).length > 0,
+      );
+      const code = codeOf(answersTo(a, first.id)[0]);
+      check(
+        code === 200,
+        `a chat sent to ${w.bob} the moment it said live was answered ${code}: it said live before it was reachable`,
+      );
+      check(
+        chatsOf(b).join() === 'the moment it is live',
+        `${w.bob} was handed ${JSON.stringify(chatsOf(b))}`,
+      );
+      const f = await w.start(w.alice, { peer: w.bob, refused: true });
+      await w.until(f, 'failed when the server refused its credentials', () =>
+        f.ctx.statuses.includes('failed'),
+      );
+      check(
+        !f.ctx.statuses.includes('live'),
+        `it said live before the server refused its credentials (${f.ctx.statuses.join(' → ')})`,
+      );
+      check(
+        f.ctx.failedWith === 'PF_ERR_AUTH',
+        `refused credentials failed it with ${f.ctx.failedWith}, not PF_ERR_AUTH`,
+      );
+      check(
+        (f.ctx.failedDetail ?? '').trim() !== '',
+        'it failed without a detail naming what the server refused',
+      );
     },
   ),
 

@@ -94,12 +94,15 @@ export class Registration {
     const status = res.status;
     if (status < 200) return;
     if (status < 300) {
+      // Registered means reachable: the 200 lists our binding (§10.3 step 8), with a life.
       const granted = this.#granted(res);
-      if (granted <= 0) {
+      if (granted === undefined || granted <= 0) {
         return this.delegate.onFailed(
-          new ProtoflyError('PF_ERR_FORBIDDEN', `registrar kept no binding for ${this.#aorText()}`, {
-            status,
-          }),
+          new ProtoflyError(
+            'PF_ERR_FORBIDDEN',
+            `registrar kept no binding for ${this.#aorText()}: its ${status} lists ${granted === undefined ? `${res.contacts.length} contacts, not ours` : 'ours with expires 0'}`,
+            { status },
+          ),
         );
       }
       this.#backoff.reset();
@@ -143,15 +146,19 @@ export class Registration {
     });
   }
 
-  /** §10.2.4: the expiry of our binding: its Contact's expires, else the Expires header, else what was asked. */
-  #granted(res: SipResponse): number {
+  /**
+   * §10.2.4: the expiry of our binding: its Contact's expires, else the Expires header, else
+   * what was asked. Undefined when the response does not list our binding.
+   */
+  #granted(res: SipResponse): number | undefined {
     const instance = this.contact.params.get('+sip.instance');
     const ours = res.contacts.find(
       (c) =>
         (instance !== undefined && c.params.get('+sip.instance') === instance) ||
         ('user' in c.uri && c.uri.user === (this.contact.uri as SipUri).user),
     );
-    const param = ours?.params.get('expires');
+    if (!ours) return undefined;
+    const param = ours.params.get('expires');
     if (param !== undefined && param !== null && /^\d+$/.test(param)) return Number(param);
     return res.headers.first(EXPIRES) ?? this.#expires;
   }
