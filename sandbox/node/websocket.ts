@@ -97,16 +97,14 @@ export function webSocketFactory(resolve: Resolver = dnsLookup): SocketFactory {
     ws.on('message', (data) => events.message(String(data)));
     ws.on('close', (code, reason) => events.close(code, reason.toString()));
     ws.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== undefined && UNTRUSTED.has(err.code)) {
-        refused(
-          new ProtoflyError(
-            'PF_ERR_TLS',
-            `${url}: the server's certificate is not trusted (${err.code}: ${err.message}); a runtime trusts another certificate authority through its policy's tls.ca`,
-            { url, tls: err.code },
-          ),
-        );
-      }
-      events.error(err.message);
+      if (err.code === undefined || !UNTRUSTED.has(err.code)) return events.error(err.message);
+      const untrusted = new ProtoflyError(
+        'PF_ERR_TLS',
+        `${url}: the server's certificate is not trusted (${err.code}: ${err.message}); a runtime trusts another certificate authority through its policy's tls.ca`,
+        { url, tls: err.code },
+      );
+      refused(untrusted);
+      events.error(untrusted.message);
     });
     return {
       send: (data) => {
