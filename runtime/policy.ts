@@ -81,7 +81,8 @@ export function resolvePolicy(option: PolicyOption = 'default'): ResolvedPolicy 
       hosts: policy.endpoints?.hosts ?? {},
       addresses: new Set(policy.endpoints?.addresses ?? []),
       plainWebSocket: policy.endpoints?.plainWebSocket ?? 'never',
-      ca: policy.tls?.ca ?? [],
+      // A copy: what was checked is what is used, whatever becomes of the caller's array.
+      ca: Object.freeze([...(policy.tls?.ca ?? [])]),
       limits: { ...DEFAULT_CEILINGS, ...policy.limits },
       origins: policy.packages?.origins ?? [],
       configurationSchema: { maxBytes: 16 * 1024, maxDepth: 16, ...policy.configurationSchema },

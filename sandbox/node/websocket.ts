@@ -39,6 +39,18 @@ const UNTRUSTED = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** Node's roots plus a policy's CAs, made once per resolved policy (whose `ca` is one frozen array). */
+const trustedWith = new WeakMap<readonly string[], string[]>();
+
+function trusted(ca: readonly string[]): string[] {
+  let list = trustedWith.get(ca);
+  if (!list) {
+    list = [...rootCertificates, ...ca];
+    trustedWith.set(ca, list);
+  }
+  return list;
+}
+
 /** Resolves a name to all its addresses, as `dns.lookup` with `all: true` does. */
 export type Resolver = (
   hostname: string,
@@ -87,7 +99,7 @@ export function webSocketFactory(resolve: Resolver = dnsLookup): SocketFactory {
       maxPayload,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       lookup: checkedLookup(checkAddress, resolve),
-      ...(ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
+      ...(ca.length > 0 ? { ca: trusted(ca) } : {}),
     });
     let socket: Socket | undefined;
     ws.on('upgrade', (res) => {
