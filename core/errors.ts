@@ -113,6 +113,11 @@ export const ERRORS = {
     status: 403,
     docs: "A descriptor asked for more than the runtime policy grants (schemas/runtime-policy.schema.json): an endpoint on another domain's host or on a loopback, private, link-local or special address, a limit over the host's ceiling, a package on another origin, a configuration schema outside the safe subset; or a stub connected to an address the policy refuses. The message names the policy key and the descriptor field.",
   },
+  PF_ERR_TLS: {
+    status: 502,
+    stub: true,
+    docs: "A `wss://` server presented a certificate the runtime does not trust (no chain to a trusted certificate authority, another host's name, expired): the connection was refused, and the stub does not retry it. The message names the URL and the TLS error. A Node runtime trusts another certificate authority through its policy's `tls.ca` (schemas/runtime-policy.schema.json); stubs pass the code on as the far side's.",
+  },
   PF_ERR_SPOOF: {
     status: 403,
     docs: 'A message carried a `from` address its sender was not given (a stub, or a client of a messaging node), or a response came from another address than the one its request was sent to.',

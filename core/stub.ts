@@ -95,7 +95,12 @@ export interface StubContext<Config = Readonly<Record<string, unknown>>> {
   readonly log: StubLog;
   /** Puts a message on the runtime bus. Its `from` must be an address this conversation was given. */
   send(msg: Message): void;
-  /** Opens a WebSocket; only endpoints in the descriptor's allow-list are allowed. */
+  /**
+   * Opens a WebSocket; only endpoints in the descriptor's allow-list are allowed. A socket the
+   * runtime refuses (its policy: an address class, plain `ws://`; a `wss://` certificate it does
+   * not trust) gets an error with the coded message, then a close with code 1006 and the error
+   * code (`PF_ERR_POLICY`, `PF_ERR_TLS`...) as reason: no peer can send 1006 (RFC 6455 §7.4.1).
+   */
   connect(url: string, protocols: readonly string[], delegate: SocketDelegate): StubSocket;
   /**
    * Reports a lifecycle transition. `live` only once reachable at the domain (see

@@ -1,5 +1,11 @@
 import { ProtoflyError } from '../core/errors.js';
-import type { AddressClass, PolicyLimits, RuntimePolicy, StubDescriptor } from '../core/generated/types.js';
+import type {
+  AddressClass,
+  EndpointPolicy,
+  PolicyLimits,
+  RuntimePolicy,
+  StubDescriptor,
+} from '../core/generated/types.js';
 import { validateRuntimePolicy } from '../core/generated/validators.js';
 import type { Descriptor } from '../core/plugin.js';
 import { assertValid } from '../core/validate.js';
@@ -25,10 +31,14 @@ export const defaultPolicy: RuntimePolicy = Object.freeze({});
 /**
  * For tests, demos and a domain on one machine (`protofly serve`, whose stubs reach its node
  * on loopback; `protofly dev`): the safe default, loopback addresses allowed for every domain's
- * stubs, and descriptors signed by development keys accepted.
+ * stubs, over plain `ws://` too (the traffic never leaves the machine), and descriptors signed
+ * by development keys accepted.
  */
 export const developmentPolicy: RuntimePolicy = Object.freeze({
-  endpoints: Object.freeze({ addresses: Object.freeze(['loopback'] as AddressClass[]) as AddressClass[] }),
+  endpoints: Object.freeze({
+    addresses: Object.freeze(['loopback'] as AddressClass[]) as AddressClass[],
+    plainWebSocket: 'loopback' as const,
+  }),
   developmentKeys: true,
 });
 
@@ -37,6 +47,9 @@ export interface ResolvedPolicy {
   readonly developmentKeys: boolean;
   readonly hosts: Readonly<Record<string, readonly string[] | undefined>>;
   readonly addresses: ReadonlySet<AddressClass>;
+  readonly plainWebSocket: NonNullable<EndpointPolicy['plainWebSocket']>;
+  /** Certificate authorities (PEM) a stub's `wss://` connections trust besides the bundled roots. */
+  readonly ca: readonly string[];
   readonly limits: Readonly<Required<PolicyLimits>>;
   readonly origins: readonly string[];
   readonly configurationSchema: SchemaBounds;
@@ -67,6 +80,9 @@ export function resolvePolicy(option: PolicyOption = 'default'): ResolvedPolicy 
       developmentKeys: policy.developmentKeys ?? false,
       hosts: policy.endpoints?.hosts ?? {},
       addresses: new Set(policy.endpoints?.addresses ?? []),
+      plainWebSocket: policy.endpoints?.plainWebSocket ?? 'never',
+      // A copy: what was checked is what is used, whatever becomes of the caller's array.
+      ca: Object.freeze([...(policy.tls?.ca ?? [])]),
       limits: { ...DEFAULT_CEILINGS, ...policy.limits },
       origins: policy.packages?.origins ?? [],
       configurationSchema: { maxBytes: 16 * 1024, maxDepth: 16, ...policy.configurationSchema },
@@ -184,6 +200,27 @@ export function assertAddress(host: string, policy: ResolvedPolicy, field: strin
     field,
     `${what} reaches ${host}, a ${cls} address, which the policy does not allow`,
     { host, class: cls },
+  );
+}
+
+/**
+ * Checks the scheme of a URL a stub connects to, and for plain `ws://` under `loopback` each
+ * host or address it reaches (the named host, then every address it resolves to): `wss://`
+ * always passes; `ws://` as `endpoints.plainWebSocket` says.
+ *
+ * @param url - the URL the stub opens, named in the error.
+ * @param host - the URL's host, or an address it resolved to.
+ * @throws ProtoflyError `PF_ERR_POLICY` naming `endpoints.plainWebSocket` and the URL.
+ */
+export function assertScheme(url: string, host: string, policy: ResolvedPolicy, what: string): void {
+  const allowed = policy.plainWebSocket;
+  if (!url.startsWith('ws:') || allowed === 'always') return;
+  if (allowed === 'loopback' && addressClass(host) === 'loopback') return;
+  throw policyError(
+    'endpoints.plainWebSocket',
+    url,
+    `${what} may not open ${url}: plain ws:// ${host === new URL(url).hostname ? '' : `(${host} resolved) `}is not encrypted, and the policy's endpoints.plainWebSocket is '${allowed}'${allowed === 'never' ? ' (wss:// only)' : ' (loopback addresses only)'}`,
+    { url, host },
   );
 }
 

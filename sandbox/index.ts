@@ -9,4 +9,4 @@ export type {
   StubHandle,
   StubHandleDelegate,
 } from './host.js';
-export type { HostSocket, SocketEvents, SocketFactory } from './sockets.js';
+export type { HostSocket, SocketEvents, SocketFactory, SocketOptions } from './sockets.js';

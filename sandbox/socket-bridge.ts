@@ -1,5 +1,5 @@
 import { ProtoflyError } from '../core/errors.js';
-import { assertAddress, type ResolvedPolicy } from '../runtime/policy.js';
+import { assertAddress, assertScheme, type ResolvedPolicy } from '../runtime/policy.js';
 import { costOf, type HostFrame, type SocketEvent, type WorkerFrame } from './channel.js';
 import type { SandboxLogger } from './host.js';
 import type { HostInstance } from './instance.js';
@@ -43,8 +43,11 @@ export class SocketBridge {
 
   /**
    * Opens the socket `instance`'s stub asked for, after checking its URL against the stub's
-   * endpoint allow-list and the policy, and its count against the package's limit. A refusal
-   * is told to the instance and to the stub (an error, then a close).
+   * endpoint allow-list and the policy (addresses, plain `ws://`), and its count against the
+   * package's limit. A refusal, here or once the socket is under way (an address DNS gave, a
+   * certificate the runtime does not trust), is told to the instance, and to the stub as an
+   * error then a close 1006 whose reason is the code: no peer can send 1006 (RFC 6455 §7.4.1),
+   * so the stub knows the runtime refused, not the far side.
    */
   connect(instance: HostInstance, frame: Extract<WorkerFrame, { t: 'connect' }>): void {
     const { sock } = frame;
@@ -70,6 +73,7 @@ export class SocketBridge {
     const { policy } = this.#options;
     try {
       assertAddress(host, policy, url, `stub ${instance.stub}`);
+      assertScheme(url, host, policy, `stub ${instance.stub}`);
     } catch (err) {
       return fail(err as ProtoflyError);
     }
@@ -90,6 +94,12 @@ export class SocketBridge {
         ),
       );
     }
+    /** The runtime's refusal of the socket under way, which its close then names. */
+    let refusal: ProtoflyError | undefined;
+    const refused = (err: ProtoflyError) => {
+      refusal ??= err;
+      instance.refused(err);
+    };
     try {
       const socket = this.#options.openSocket(
         url,
@@ -99,7 +109,10 @@ export class SocketBridge {
           message: (data) => this.#toStub(group, sock, { type: 'message', data }),
           close: (code, reason) => {
             sockets.delete(sock);
-            this.#toStub(group, sock, { type: 'close', code, reason }, true);
+            const event = refusal
+              ? ({ type: 'close', code: 1006, reason: refusal.code } as const)
+              : ({ type: 'close', code, reason } as const);
+            this.#toStub(group, sock, event, true);
           },
           error: (message) => this.#toStub(group, sock, { type: 'error', message }),
         },
@@ -109,11 +122,14 @@ export class SocketBridge {
           checkAddress: (address) => {
             try {
               assertAddress(address, policy, url, `stub ${instance.stub} (${host} resolved)`);
+              assertScheme(url, address, policy, `stub ${instance.stub}`);
             } catch (err) {
-              instance.refused(err as ProtoflyError);
+              refused(err as ProtoflyError);
               throw err;
             }
           },
+          ca: policy.ca,
+          refused,
         },
       );
       sockets.set(sock, socket);

@@ -1,3 +1,5 @@
+import type { ProtoflyError } from '../core/errors.js';
+
 /**
  * The host's side of `ctx.connect`: a host opens real WebSockets through a factory, so the
  * realm code stays free of any one WebSocket implementation (`ws` in Node, the global
@@ -34,5 +36,22 @@ export type SocketFactory = (
   url: string,
   protocols: readonly string[],
   events: SocketEvents,
-  options: { readonly maxPayload: number; readonly checkAddress: (address: string) => void },
+  options: SocketOptions,
 ) => HostSocket;
+
+/** What the host asks of a socket it opens through a {@link SocketFactory}. */
+export interface SocketOptions {
+  readonly maxPayload: number;
+  readonly checkAddress: (address: string) => void;
+  /**
+   * Certificate authorities (PEM) a `wss://` server's certificate may chain to besides the
+   * factory's own roots (the runtime policy's `tls.ca`). A factory that cannot add any (a
+   * browser's) is in a host that refuses a policy naming some.
+   */
+  readonly ca: readonly string[];
+  /**
+   * The runtime, not the far side, refuses the socket under way (`PF_ERR_TLS`: a certificate
+   * it does not trust): called before the error and close events that follow.
+   */
+  readonly refused: (err: ProtoflyError) => void;
+}

@@ -14,7 +14,7 @@ export const KAMAILIO_CONFIG = join(packageRoot(import.meta.url), 'test/kamailio
 /** Where Debian puts the binary; `PROTOFLY_KAMAILIO` names another. */
 const BINARY = process.env.PROTOFLY_KAMAILIO ?? '/usr/sbin/kamailio';
 /** What to run when it is missing. */
-export const KAMAILIO_INSTALL = 'apt-get install -y kamailio kamailio-websocket-modules';
+export const KAMAILIO_INSTALL = 'apt-get install -y kamailio kamailio-websocket-modules kamailio-tls-modules';
 /**
  * Runs Kamailio (`$0 "$@"`) on a leash: it gets SIGTERM when this process closes the pipe on the
  * shell's standard input, or dies in any way (even SIGKILL), so no Kamailio outlives its test.
@@ -35,6 +35,11 @@ export interface KamailioOptions {
   readonly loadTest?: boolean;
   /** Also listens for plain SIP over UDP on a loopback port, for test peers such as sipp. */
   readonly udp?: boolean;
+  /**
+   * A secure WebSocket (wss) listener too, with this certificate and key (PEM files; Debian's
+   * kamailio-tls-modules). Default: plain ws only.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 /** A Kamailio running in the foreground on two loopback ports of its own. */
@@ -42,6 +47,8 @@ export interface Kamailio {
   readonly domain: string;
   /** RFC 7118 WebSocket listener. */
   readonly wsUrl: string;
+  /** RFC 7118 secure WebSocket listener, when started with `tls`. */
+  readonly wssUrl: string | undefined;
   /** JSON-RPC (jsonrpcs over xhttp) for the guest credential service. */
   readonly rpcUrl: string;
   /** The loopback UDP port for plain SIP, when `udp` was asked for. */
@@ -95,6 +102,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
   );
   const [wsPort, rpcPort] = [await freePort(), await freePort()];
   const udpPort = options.udp ? await freeUdpPort() : undefined;
+  const wssPort = options.tls ? await freePort() : undefined;
   const args = [
     '-f',
     KAMAILIO_CONFIG,
@@ -118,6 +126,18 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     `!ALGORITHM!${options.algorithm ?? 'MD5'}!`,
     ...(options.loadTest ? ['-A', 'LOAD_TEST'] : []),
     ...(udpPort ? ['-A', 'WITH_UDP', '--substdef', `!UDP_PORT!${udpPort}!`] : []),
+    ...(options.tls
+      ? [
+          '-A',
+          'WITH_TLS',
+          '--substdef',
+          `!WSS_PORT!${wssPort}!`,
+          '--substdef',
+          `!TLS_CERT!${options.tls.certFile}!`,
+          '--substdef',
+          `!TLS_KEY!${options.tls.keyFile}!`,
+        ]
+      : []),
   ];
   let log = '';
   let child: ChildProcess | undefined;
@@ -135,6 +155,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
       ),
     );
     exited.catch(() => {});
+    // Kamailio binds every listener before its workers answer on any: ws answering means wss is up too.
     await Promise.race([handshake(wsUrl, 10_000, () => log), exited]);
   };
   const stop = async () => {
@@ -161,6 +182,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
   return {
     domain: options.domain,
     wsUrl,
+    wssUrl: wssPort === undefined ? undefined : `wss://127.0.0.1:${wssPort}`,
     rpcUrl: `http://127.0.0.1:${rpcPort}/RPC`,
     udpPort,
     log: () => log,

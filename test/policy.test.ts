@@ -12,7 +12,7 @@ import { Bus } from '../runtime/bus.js';
 import { CatalogueClient } from '../runtime/catalogue.js';
 import { pluginConfig } from '../runtime/config.js';
 import { Loader } from '../runtime/loader.js';
-import { developmentPolicy, type PolicyOption } from '../runtime/policy.js';
+import { assertScheme, developmentPolicy, type PolicyOption, resolvePolicy } from '../runtime/policy.js';
 import { signingInput } from '../runtime/signature.js';
 import { addressClass } from '../runtime/special-address.js';
 import { TrustStore } from '../runtime/trust.js';
@@ -337,6 +337,63 @@ describe('address classes', () => {
   });
 });
 
+describe('plain ws://', () => {
+  const policy = (plainWebSocket?: 'never' | 'loopback' | 'always') =>
+    resolvePolicy(plainWebSocket ? { endpoints: { plainWebSocket } } : {});
+  const refused = (url: string, host: string, p: ReturnType<typeof policy>) => {
+    try {
+      assertScheme(url, host, p, 'stub x');
+      return undefined;
+    } catch (err) {
+      return err as ProtoflyError;
+    }
+  };
+
+  it('is refused by default, allowed to loopback addresses only under loopback, and wss:// always passes', () => {
+    const never = refused('ws://sip.b.example/ws', 'sip.b.example', policy());
+    expect(never?.code).toBe('PF_ERR_POLICY');
+    expect(never?.message).toContain('ws://sip.b.example/ws');
+    expect(never?.detail).toMatchObject({ policy: 'endpoints.plainWebSocket', url: 'ws://sip.b.example/ws' });
+    for (const host of ['127.0.0.1', '127.8.9.1', 'localhost', '[::1]', '::1']) {
+      expect(
+        refused(
+          `ws://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:5066/`,
+          host,
+          policy('loopback'),
+        ),
+      ).toBeUndefined();
+    }
+    for (const host of ['10.0.0.1', '93.184.216.34', 'sip.b.example', '[::ffff:10.0.0.1]']) {
+      expect(refused(`ws://${host}/`, host, policy('loopback'))?.detail).toMatchObject({
+        policy: 'endpoints.plainWebSocket',
+      });
+    }
+    // A loopback name that resolved elsewhere (rebinding) is judged by the address.
+    expect(refused('ws://localhost:5066/', '192.0.2.7', policy('loopback'))?.message).toContain(
+      '192.0.2.7 resolved',
+    );
+    expect(refused('ws://sip.b.example/', 'sip.b.example', policy('always'))).toBeUndefined();
+    fc.assert(
+      fc.property(
+        fc.domain(),
+        fc.constantFrom('never', 'loopback', 'always') as fc.Arbitrary<'never'>,
+        (host, p) => {
+          expect(refused(`wss://${host}/`, host, policy(p))).toBeUndefined();
+        },
+      ),
+    );
+  });
+
+  it('the development policy allows it to loopback, and a policy is checked against its schema', () => {
+    expect(resolvePolicy('development').plainWebSocket).toBe('loopback');
+    expect(resolvePolicy('default').plainWebSocket).toBe('never');
+    expect(() => resolvePolicy({ endpoints: { plainWebSocket: 'sometimes' as 'never' } })).toThrow(
+      /PF_ERR_SCHEMA/,
+    );
+    expect(() => resolvePolicy({ tls: { ca: ['not a certificate'] } })).toThrow(/PF_ERR_SCHEMA/);
+  });
+});
+
 describe('when a stub connects', () => {
   const NAME = 'node.probe-policy.test';
   let server: WebSocketServer;
@@ -394,9 +451,35 @@ describe('when a stub connects', () => {
     };
   }
 
-  it('refuses a name that resolves to loopback under the default policy: nothing is connected', async () => {
+  it('refuses plain ws:// under the default policy, naming the URL and endpoints.plainWebSocket: nothing is connected', async () => {
     const before = connections;
     const { c, close } = await connectThrough(undefined);
+    try {
+      await eventually(() => c.refusals.length > 0, 'the refusal is reported');
+      expect(c.refusals[0]!.code).toBe('PF_ERR_POLICY');
+      expect(c.refusals[0]!.message).toContain(`ws://${NAME}:${port}/`);
+      expect(c.refusals[0]!.detail).toMatchObject({ policy: 'endpoints.plainWebSocket' });
+      await eventually(
+        () => c.updates.some((u) => (u.body as { value?: { event?: string } }).value?.event === 'close'),
+        'the stub sees its socket closed',
+      );
+      // 1006 with the code: what no peer can send, so the stub can tell the runtime refused.
+      const closed = c.updates.find(
+        (u) => (u.body as { value?: { event?: string } }).value?.event === 'close',
+      );
+      expect((closed!.body as { value: unknown }).value).toMatchObject({
+        code: 1006,
+        reason: 'PF_ERR_POLICY',
+      });
+      expect(connections).toBe(before);
+    } finally {
+      await close();
+    }
+  });
+
+  it('refuses a name that resolves to loopback where plain ws:// is allowed but loopback is not: nothing is connected', async () => {
+    const before = connections;
+    const { c, close } = await connectThrough({ endpoints: { plainWebSocket: 'always' } });
     try {
       await eventually(() => c.refusals.length > 0, 'the refusal is reported');
       expect(c.refusals[0]!.code).toBe('PF_ERR_POLICY');
@@ -414,9 +497,12 @@ describe('when a stub connects', () => {
     }
   });
 
-  it('connects to the same name under the development policy', async () => {
+  it('connects to the same name under a policy allowing loopback (and plain ws:// to any name)', async () => {
     const before = connections;
-    const { c, close } = await connectThrough(developmentPolicy);
+    const { c, close } = await connectThrough({
+      ...developmentPolicy,
+      endpoints: { addresses: ['loopback'], plainWebSocket: 'always' },
+    });
     try {
       await eventually(
         () => c.updates.some((u) => (u.body as { value?: { event?: string } }).value?.event === 'open'),

@@ -684,6 +684,7 @@ export interface RuntimePolicy {
    */
   developmentKeys?: boolean;
   endpoints?: EndpointPolicy;
+  tls?: TlsPolicy;
   limits?: PolicyLimits;
   packages?: PackagePolicy;
   configurationSchema?: ConfigurationSchemaPolicy;
@@ -705,6 +706,21 @@ export interface EndpointPolicy {
    * Classes of special addresses stubs may reach: `loopback` (127.0.0.0/8, ::1, `localhost` and `*.localhost`), `private` (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), `link-local` (169.254/16, fe80::/10), `special` (every other non-global address: 0.0.0.0/8, ::, multicast, reserved, documentation, benchmarking, broadcast, NAT64 and 6to4 of any of these). IPv4-mapped IPv6 addresses are judged by their IPv4 address. Default: none.
    */
   addresses?: AddressClass[];
+  /**
+   * Where a stub may open a plain `ws://` WebSocket, whose traffic (credentials and tokens included) anyone on the path can read and change: `never` (`wss://` only), `loopback` (only to a loopback address, named and resolved: the traffic never leaves the machine), `always`. Default `never`; `developmentPolicy` sets `loopback`. A refused `ws://` URL fails its connection with PF_ERR_POLICY naming this key.
+   */
+  plainWebSocket?: 'never' | 'loopback' | 'always';
+}
+/**
+ * How a stub's `wss://` connections are authenticated. The server's certificate must chain to a trusted certificate authority and name the URL's host; one that does not fails the connection with PF_ERR_TLS. Node runtimes only: a browser trusts what the browser trusts, and a browser host refuses a policy that sets `ca`.
+ */
+export interface TlsPolicy {
+  /**
+   * Certificate authorities (PEM) trusted besides Node's bundled roots (`tls.rootCertificates`), e.g. a company's or a test's own CA. Default: none.
+   *
+   * @maxItems 64
+   */
+  ca?: string[];
 }
 /**
  * The host's ceilings. A stub descriptor's `constraints` may ask for less of each, never more.

@@ -5139,6 +5139,7 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate155_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateRuntimePolicy = validate174;
+var schema58 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/runtime-policy.schema.json", "title": "RuntimePolicy", "description": "What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]` and `developmentKeys`, for tests, demos, local domains and `protofly dev`.", "type": "object", "additionalProperties": false, "properties": { "developmentKeys": { "description": "Accept descriptors signed by a development key (one whose JWK is marked `development`, as `protofly dev` makes for a plugin being written). Default false: a runtime refuses them (PF_ERR_POLICY) unless told it is a development runtime; `developmentPolicy` sets it.", "type": "boolean" }, "endpoints": { "title": "EndpointPolicy", "description": "Where a stub may connect. A descriptor's endpoint hosts must be the carrier domain itself, one of its subdomains, or a host listed for it here; and no endpoint, named or resolved, may be a special address unless its class is listed in `addresses`.", "type": "object", "additionalProperties": false, "properties": { "hosts": { "description": "Hosts a carrier domain's stubs may connect to besides the domain and its subdomains, per carrier domain. Default: none.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } }, "addresses": { "description": "Classes of special addresses stubs may reach: `loopback` (127.0.0.0/8, ::1, `localhost` and `*.localhost`), `private` (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), `link-local` (169.254/16, fe80::/10), `special` (every other non-global address: 0.0.0.0/8, ::, multicast, reserved, documentation, benchmarking, broadcast, NAT64 and 6to4 of any of these). IPv4-mapped IPv6 addresses are judged by their IPv4 address. Default: none.", "type": "array", "uniqueItems": true, "items": { "$ref": "#/$defs/addressClass" } }, "plainWebSocket": { "description": "Where a stub may open a plain `ws://` WebSocket, whose traffic (credentials and tokens included) anyone on the path can read and change: `never` (`wss://` only), `loopback` (only to a loopback address, named and resolved: the traffic never leaves the machine), `always`. Default `never`; `developmentPolicy` sets `loopback`. A refused `ws://` URL fails its connection with PF_ERR_POLICY naming this key.", "enum": ["never", "loopback", "always"] } } }, "tls": { "title": "TlsPolicy", "description": "How a stub's `wss://` connections are authenticated. The server's certificate must chain to a trusted certificate authority and name the URL's host; one that does not fails the connection with PF_ERR_TLS. Node runtimes only: a browser trusts what the browser trusts, and a browser host refuses a policy that sets `ca`.", "type": "object", "additionalProperties": false, "properties": { "ca": { "description": "Certificate authorities (PEM) trusted besides Node's bundled roots (`tls.rootCertificates`), e.g. a company's or a test's own CA. Default: none.", "type": "array", "maxItems": 64, "items": { "type": "string", "minLength": 1, "maxLength": 65536, "pattern": "^-----BEGIN CERTIFICATE-----" } } } }, "limits": { "title": "PolicyLimits", "description": "The host's ceilings. A stub descriptor's `constraints` may ask for less of each, never more.", "type": "object", "additionalProperties": false, "properties": { "memoryMb": { "description": "Heap of a stub's sandbox, in MiB. Default 64.", "type": "integer", "minimum": 8, "maximum": 4096 }, "watchdogMs": { "description": "CPU budget: how long a stub's sandbox may leave its heartbeat unanswered (a busy loop) before it is terminated, in ms. Default 2000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "maxTimers": { "description": "Timers (ctx.setTimeout, ctx.setInterval) one conversation's stub may have pending. Default 1024.", "type": "integer", "minimum": 0, "maximum": 1e5 }, "maxSocketsPerSession": { "description": "WebSockets one session (a package and an identity) may hold open. Default 8.", "type": "integer", "minimum": 0, "maximum": 1024 }, "messagesPerSecond": { "description": "Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 100000: far above what a conversation carries (the end-to-end benchmark runs about 20 000 round trips a second through one), a ceiling against a stub that spins, while the credit window bounds what is queued.", "type": "integer", "minimum": 1, "maximum": 1e6 } } }, "packages": { "title": "PackagePolicy", "description": "Where packages may come from: the origin of the catalogue that served the descriptor, or one listed here. Checked before any fetch.", "type": "object", "additionalProperties": false, "properties": { "origins": { "description": "Other origins (`https://cdn.example`) packages may be fetched from. Default: none.", "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "type": "string", "maxLength": 2048, "pattern": "^https?://[^/?#\\s]+$" } } } }, "configurationSchema": { "title": "ConfigurationSchemaPolicy", "description": "Bounds of a descriptor's `configuration.schema`, which the runtime compiles and runs on its own thread. Only a safe subset of JSON Schema is accepted (no `pattern`, `patternProperties`, `format`, `$ref` to anything but `#...`, `$dynamicRef`, unknown keywords), within these bounds.", "type": "object", "additionalProperties": false, "properties": { "maxBytes": { "description": "Largest schema, as JSON text. Default 16384.", "type": "integer", "minimum": 2, "maximum": 1048576 }, "maxDepth": { "description": "Deepest nesting of objects and arrays in the schema. Default 16.", "type": "integer", "minimum": 1, "maximum": 64 } } } }, "$defs": { "addressClass": { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] } } };
 function validate175(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5188,7 +5189,8 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate178_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern28 = new RegExp("^https?://[^/?#\\s]+$", "u");
+var pattern28 = new RegExp("^-----BEGIN CERTIFICATE-----", "u");
+var pattern29 = new RegExp("^https?://[^/?#\\s]+$", "u");
 function validate174(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
@@ -5204,7 +5206,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       const _errs1 = errors;
       for (const key0 in data) {
-        if (!(key0 === "developmentKeys" || key0 === "endpoints" || key0 === "limits" || key0 === "packages" || key0 === "configurationSchema")) {
+        if (!(key0 === "developmentKeys" || key0 === "endpoints" || key0 === "tls" || key0 === "limits" || key0 === "packages" || key0 === "configurationSchema")) {
           validate174.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
           return false;
           break;
@@ -5229,7 +5231,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
               if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
                 const _errs6 = errors;
                 for (const key1 in data1) {
-                  if (!(key1 === "hosts" || key1 === "addresses")) {
+                  if (!(key1 === "hosts" || key1 === "addresses" || key1 === "plainWebSocket")) {
                     validate174.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                     return false;
                     break;
@@ -5363,6 +5365,19 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                     } else {
                       var valid1 = true;
                     }
+                    if (valid1) {
+                      if (data1.plainWebSocket !== void 0) {
+                        let data7 = data1.plainWebSocket;
+                        const _errs17 = errors;
+                        if (!(data7 === "never" || data7 === "loopback" || data7 === "always")) {
+                          validate174.errors = [{ instancePath: instancePath + "/endpoints/plainWebSocket", schemaPath: "#/properties/endpoints/properties/plainWebSocket/enum", keyword: "enum", params: { allowedValues: schema58.properties.endpoints.properties.plainWebSocket.enum }, message: "must be equal to one of the allowed values" }];
+                          return false;
+                        }
+                        var valid1 = _errs17 === errors;
+                      } else {
+                        var valid1 = true;
+                      }
+                    }
                   }
                 }
               } else {
@@ -5375,319 +5390,392 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
             var valid0 = true;
           }
           if (valid0) {
-            if (data.limits !== void 0) {
-              let data7 = data.limits;
-              const _errs17 = errors;
-              if (errors === _errs17) {
-                if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
-                  const _errs19 = errors;
-                  for (const key4 in data7) {
-                    if (!(key4 === "memoryMb" || key4 === "watchdogMs" || key4 === "maxTimers" || key4 === "maxSocketsPerSession" || key4 === "messagesPerSecond")) {
-                      validate174.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+            if (data.tls !== void 0) {
+              let data8 = data.tls;
+              const _errs18 = errors;
+              if (errors === _errs18) {
+                if (data8 && typeof data8 == "object" && !Array.isArray(data8)) {
+                  const _errs20 = errors;
+                  for (const key4 in data8) {
+                    if (!(key4 === "ca")) {
+                      validate174.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
                   }
-                  if (_errs19 === errors) {
-                    if (data7.memoryMb !== void 0) {
-                      let data8 = data7.memoryMb;
-                      const _errs20 = errors;
-                      if (!(typeof data8 == "number" && (!(data8 % 1) && !isNaN(data8)) && isFinite(data8))) {
-                        validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                        return false;
-                      }
-                      if (errors === _errs20) {
-                        if (typeof data8 == "number" && isFinite(data8)) {
-                          if (data8 > 4096 || isNaN(data8)) {
-                            validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
+                  if (_errs20 === errors) {
+                    if (data8.ca !== void 0) {
+                      let data9 = data8.ca;
+                      const _errs21 = errors;
+                      if (errors === _errs21) {
+                        if (Array.isArray(data9)) {
+                          if (data9.length > 64) {
+                            validate174.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                             return false;
                           } else {
-                            if (data8 < 8 || isNaN(data8)) {
-                              validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
-                              return false;
-                            }
-                          }
-                        }
-                      }
-                      var valid8 = _errs20 === errors;
-                    } else {
-                      var valid8 = true;
-                    }
-                    if (valid8) {
-                      if (data7.watchdogMs !== void 0) {
-                        let data9 = data7.watchdogMs;
-                        const _errs22 = errors;
-                        if (!(typeof data9 == "number" && (!(data9 % 1) && !isNaN(data9)) && isFinite(data9))) {
-                          validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                          return false;
-                        }
-                        if (errors === _errs22) {
-                          if (typeof data9 == "number" && isFinite(data9)) {
-                            if (data9 > 6e5 || isNaN(data9)) {
-                              validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
-                              return false;
-                            } else {
-                              if (data9 < 100 || isNaN(data9)) {
-                                validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
-                                return false;
-                              }
-                            }
-                          }
-                        }
-                        var valid8 = _errs22 === errors;
-                      } else {
-                        var valid8 = true;
-                      }
-                      if (valid8) {
-                        if (data7.maxTimers !== void 0) {
-                          let data10 = data7.maxTimers;
-                          const _errs24 = errors;
-                          if (!(typeof data10 == "number" && (!(data10 % 1) && !isNaN(data10)) && isFinite(data10))) {
-                            validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                            return false;
-                          }
-                          if (errors === _errs24) {
-                            if (typeof data10 == "number" && isFinite(data10)) {
-                              if (data10 > 1e5 || isNaN(data10)) {
-                                validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
-                                return false;
-                              } else {
-                                if (data10 < 0 || isNaN(data10)) {
-                                  validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
-                                  return false;
-                                }
-                              }
-                            }
-                          }
-                          var valid8 = _errs24 === errors;
-                        } else {
-                          var valid8 = true;
-                        }
-                        if (valid8) {
-                          if (data7.maxSocketsPerSession !== void 0) {
-                            let data11 = data7.maxSocketsPerSession;
-                            const _errs26 = errors;
-                            if (!(typeof data11 == "number" && (!(data11 % 1) && !isNaN(data11)) && isFinite(data11))) {
-                              validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                              return false;
-                            }
-                            if (errors === _errs26) {
-                              if (typeof data11 == "number" && isFinite(data11)) {
-                                if (data11 > 1024 || isNaN(data11)) {
-                                  validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
-                                  return false;
-                                } else {
-                                  if (data11 < 0 || isNaN(data11)) {
-                                    validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
-                                    return false;
-                                  }
-                                }
-                              }
-                            }
-                            var valid8 = _errs26 === errors;
-                          } else {
-                            var valid8 = true;
-                          }
-                          if (valid8) {
-                            if (data7.messagesPerSecond !== void 0) {
-                              let data12 = data7.messagesPerSecond;
-                              const _errs28 = errors;
-                              if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                                validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                return false;
-                              }
-                              if (errors === _errs28) {
-                                if (typeof data12 == "number" && isFinite(data12)) {
-                                  if (data12 > 1e6 || isNaN(data12)) {
-                                    validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
+                            var valid9 = true;
+                            const len2 = data9.length;
+                            for (let i4 = 0; i4 < len2; i4++) {
+                              let data10 = data9[i4];
+                              const _errs23 = errors;
+                              if (errors === _errs23) {
+                                if (typeof data10 === "string") {
+                                  if (func1(data10) > 65536) {
+                                    validate174.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
                                     return false;
                                   } else {
-                                    if (data12 < 1 || isNaN(data12)) {
-                                      validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                    if (func1(data10) < 1) {
+                                      validate174.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                       return false;
+                                    } else {
+                                      if (!pattern28.test(data10)) {
+                                        validate174.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/pattern", keyword: "pattern", params: { pattern: "^-----BEGIN CERTIFICATE-----" }, message: 'must match pattern "^-----BEGIN CERTIFICATE-----"' }];
+                                        return false;
+                                      }
                                     }
                                   }
+                                } else {
+                                  validate174.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                  return false;
                                 }
                               }
-                              var valid8 = _errs28 === errors;
-                            } else {
-                              var valid8 = true;
+                              var valid9 = _errs23 === errors;
+                              if (!valid9) {
+                                break;
+                              }
                             }
                           }
+                        } else {
+                          validate174.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          return false;
                         }
                       }
                     }
                   }
                 } else {
-                  validate174.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate174.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
-              var valid0 = _errs17 === errors;
+              var valid0 = _errs18 === errors;
             } else {
               var valid0 = true;
             }
             if (valid0) {
-              if (data.packages !== void 0) {
-                let data13 = data.packages;
-                const _errs30 = errors;
-                if (errors === _errs30) {
-                  if (data13 && typeof data13 == "object" && !Array.isArray(data13)) {
-                    const _errs32 = errors;
-                    for (const key5 in data13) {
-                      if (!(key5 === "origins")) {
-                        validate174.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+              if (data.limits !== void 0) {
+                let data11 = data.limits;
+                const _errs25 = errors;
+                if (errors === _errs25) {
+                  if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
+                    const _errs27 = errors;
+                    for (const key5 in data11) {
+                      if (!(key5 === "memoryMb" || key5 === "watchdogMs" || key5 === "maxTimers" || key5 === "maxSocketsPerSession" || key5 === "messagesPerSecond")) {
+                        validate174.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                         return false;
                         break;
                       }
                     }
-                    if (_errs32 === errors) {
-                      if (data13.origins !== void 0) {
-                        let data14 = data13.origins;
-                        const _errs33 = errors;
-                        if (errors === _errs33) {
-                          if (Array.isArray(data14)) {
-                            if (data14.length > 64) {
-                              validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                    if (_errs27 === errors) {
+                      if (data11.memoryMb !== void 0) {
+                        let data12 = data11.memoryMb;
+                        const _errs28 = errors;
+                        if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
+                          validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          return false;
+                        }
+                        if (errors === _errs28) {
+                          if (typeof data12 == "number" && isFinite(data12)) {
+                            if (data12 > 4096 || isNaN(data12)) {
+                              validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
                               return false;
                             } else {
-                              var valid10 = true;
-                              const len2 = data14.length;
-                              for (let i4 = 0; i4 < len2; i4++) {
-                                let data15 = data14[i4];
-                                const _errs35 = errors;
-                                if (errors === _errs35) {
-                                  if (typeof data15 === "string") {
-                                    if (func1(data15) > 2048) {
-                                      validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
-                                      return false;
-                                    } else {
-                                      if (!pattern28.test(data15)) {
-                                        validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
-                                        return false;
-                                      }
-                                    }
-                                  } else {
-                                    validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i4, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                                    return false;
-                                  }
-                                }
-                                var valid10 = _errs35 === errors;
-                                if (!valid10) {
-                                  break;
+                              if (data12 < 8 || isNaN(data12)) {
+                                validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                return false;
+                              }
+                            }
+                          }
+                        }
+                        var valid10 = _errs28 === errors;
+                      } else {
+                        var valid10 = true;
+                      }
+                      if (valid10) {
+                        if (data11.watchdogMs !== void 0) {
+                          let data13 = data11.watchdogMs;
+                          const _errs30 = errors;
+                          if (!(typeof data13 == "number" && (!(data13 % 1) && !isNaN(data13)) && isFinite(data13))) {
+                            validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            return false;
+                          }
+                          if (errors === _errs30) {
+                            if (typeof data13 == "number" && isFinite(data13)) {
+                              if (data13 > 6e5 || isNaN(data13)) {
+                                validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                                return false;
+                              } else {
+                                if (data13 < 100 || isNaN(data13)) {
+                                  validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                                  return false;
                                 }
                               }
-                              if (valid10) {
-                                let i5 = data14.length;
-                                let j2;
-                                if (i5 > 1) {
-                                  const indices0 = {};
-                                  for (; i5--; ) {
-                                    let item0 = data14[i5];
-                                    if (typeof item0 !== "string") {
-                                      continue;
-                                    }
-                                    if (typeof indices0[item0] == "number") {
-                                      j2 = indices0[item0];
-                                      validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i5, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)" }];
-                                      return false;
-                                      break;
-                                    }
-                                    indices0[item0] = i5;
+                            }
+                          }
+                          var valid10 = _errs30 === errors;
+                        } else {
+                          var valid10 = true;
+                        }
+                        if (valid10) {
+                          if (data11.maxTimers !== void 0) {
+                            let data14 = data11.maxTimers;
+                            const _errs32 = errors;
+                            if (!(typeof data14 == "number" && (!(data14 % 1) && !isNaN(data14)) && isFinite(data14))) {
+                              validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              return false;
+                            }
+                            if (errors === _errs32) {
+                              if (typeof data14 == "number" && isFinite(data14)) {
+                                if (data14 > 1e5 || isNaN(data14)) {
+                                  validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                  return false;
+                                } else {
+                                  if (data14 < 0 || isNaN(data14)) {
+                                    validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                    return false;
                                   }
                                 }
                               }
                             }
+                            var valid10 = _errs32 === errors;
                           } else {
-                            validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                            return false;
+                            var valid10 = true;
+                          }
+                          if (valid10) {
+                            if (data11.maxSocketsPerSession !== void 0) {
+                              let data15 = data11.maxSocketsPerSession;
+                              const _errs34 = errors;
+                              if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
+                                validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                return false;
+                              }
+                              if (errors === _errs34) {
+                                if (typeof data15 == "number" && isFinite(data15)) {
+                                  if (data15 > 1024 || isNaN(data15)) {
+                                    validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                                    return false;
+                                  } else {
+                                    if (data15 < 0 || isNaN(data15)) {
+                                      validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                      return false;
+                                    }
+                                  }
+                                }
+                              }
+                              var valid10 = _errs34 === errors;
+                            } else {
+                              var valid10 = true;
+                            }
+                            if (valid10) {
+                              if (data11.messagesPerSecond !== void 0) {
+                                let data16 = data11.messagesPerSecond;
+                                const _errs36 = errors;
+                                if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
+                                  validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                  return false;
+                                }
+                                if (errors === _errs36) {
+                                  if (typeof data16 == "number" && isFinite(data16)) {
+                                    if (data16 > 1e6 || isNaN(data16)) {
+                                      validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
+                                      return false;
+                                    } else {
+                                      if (data16 < 1 || isNaN(data16)) {
+                                        validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                        return false;
+                                      }
+                                    }
+                                  }
+                                }
+                                var valid10 = _errs36 === errors;
+                              } else {
+                                var valid10 = true;
+                              }
+                            }
                           }
                         }
                       }
                     }
                   } else {
-                    validate174.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                    validate174.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                     return false;
                   }
                 }
-                var valid0 = _errs30 === errors;
+                var valid0 = _errs25 === errors;
               } else {
                 var valid0 = true;
               }
               if (valid0) {
-                if (data.configurationSchema !== void 0) {
-                  let data16 = data.configurationSchema;
-                  const _errs37 = errors;
-                  if (errors === _errs37) {
-                    if (data16 && typeof data16 == "object" && !Array.isArray(data16)) {
-                      const _errs39 = errors;
-                      for (const key6 in data16) {
-                        if (!(key6 === "maxBytes" || key6 === "maxDepth")) {
-                          validate174.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                if (data.packages !== void 0) {
+                  let data17 = data.packages;
+                  const _errs38 = errors;
+                  if (errors === _errs38) {
+                    if (data17 && typeof data17 == "object" && !Array.isArray(data17)) {
+                      const _errs40 = errors;
+                      for (const key6 in data17) {
+                        if (!(key6 === "origins")) {
+                          validate174.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                           return false;
                           break;
                         }
                       }
-                      if (_errs39 === errors) {
-                        if (data16.maxBytes !== void 0) {
-                          let data17 = data16.maxBytes;
-                          const _errs40 = errors;
-                          if (!(typeof data17 == "number" && (!(data17 % 1) && !isNaN(data17)) && isFinite(data17))) {
-                            validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                            return false;
-                          }
-                          if (errors === _errs40) {
-                            if (typeof data17 == "number" && isFinite(data17)) {
-                              if (data17 > 1048576 || isNaN(data17)) {
-                                validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
+                      if (_errs40 === errors) {
+                        if (data17.origins !== void 0) {
+                          let data18 = data17.origins;
+                          const _errs41 = errors;
+                          if (errors === _errs41) {
+                            if (Array.isArray(data18)) {
+                              if (data18.length > 64) {
+                                validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
-                                if (data17 < 2 || isNaN(data17)) {
-                                  validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
-                                  return false;
+                                var valid12 = true;
+                                const len3 = data18.length;
+                                for (let i5 = 0; i5 < len3; i5++) {
+                                  let data19 = data18[i5];
+                                  const _errs43 = errors;
+                                  if (errors === _errs43) {
+                                    if (typeof data19 === "string") {
+                                      if (func1(data19) > 2048) {
+                                        validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                        return false;
+                                      } else {
+                                        if (!pattern29.test(data19)) {
+                                          validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
+                                          return false;
+                                        }
+                                      }
+                                    } else {
+                                      validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                      return false;
+                                    }
+                                  }
+                                  var valid12 = _errs43 === errors;
+                                  if (!valid12) {
+                                    break;
+                                  }
+                                }
+                                if (valid12) {
+                                  let i6 = data18.length;
+                                  let j2;
+                                  if (i6 > 1) {
+                                    const indices0 = {};
+                                    for (; i6--; ) {
+                                      let item0 = data18[i6];
+                                      if (typeof item0 !== "string") {
+                                        continue;
+                                      }
+                                      if (typeof indices0[item0] == "number") {
+                                        j2 = indices0[item0];
+                                        validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
+                                        return false;
+                                        break;
+                                      }
+                                      indices0[item0] = i6;
+                                    }
+                                  }
                                 }
                               }
-                            }
-                          }
-                          var valid12 = _errs40 === errors;
-                        } else {
-                          var valid12 = true;
-                        }
-                        if (valid12) {
-                          if (data16.maxDepth !== void 0) {
-                            let data18 = data16.maxDepth;
-                            const _errs42 = errors;
-                            if (!(typeof data18 == "number" && (!(data18 % 1) && !isNaN(data18)) && isFinite(data18))) {
-                              validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            } else {
+                              validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
-                            if (errors === _errs42) {
-                              if (typeof data18 == "number" && isFinite(data18)) {
-                                if (data18 > 64 || isNaN(data18)) {
-                                  validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                          }
+                        }
+                      }
+                    } else {
+                      validate174.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      return false;
+                    }
+                  }
+                  var valid0 = _errs38 === errors;
+                } else {
+                  var valid0 = true;
+                }
+                if (valid0) {
+                  if (data.configurationSchema !== void 0) {
+                    let data20 = data.configurationSchema;
+                    const _errs45 = errors;
+                    if (errors === _errs45) {
+                      if (data20 && typeof data20 == "object" && !Array.isArray(data20)) {
+                        const _errs47 = errors;
+                        for (const key7 in data20) {
+                          if (!(key7 === "maxBytes" || key7 === "maxDepth")) {
+                            validate174.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                            return false;
+                            break;
+                          }
+                        }
+                        if (_errs47 === errors) {
+                          if (data20.maxBytes !== void 0) {
+                            let data21 = data20.maxBytes;
+                            const _errs48 = errors;
+                            if (!(typeof data21 == "number" && (!(data21 % 1) && !isNaN(data21)) && isFinite(data21))) {
+                              validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              return false;
+                            }
+                            if (errors === _errs48) {
+                              if (typeof data21 == "number" && isFinite(data21)) {
+                                if (data21 > 1048576 || isNaN(data21)) {
+                                  validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
                                   return false;
                                 } else {
-                                  if (data18 < 1 || isNaN(data18)) {
-                                    validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                  if (data21 < 2 || isNaN(data21)) {
+                                    validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
                                     return false;
                                   }
                                 }
                               }
                             }
-                            var valid12 = _errs42 === errors;
+                            var valid14 = _errs48 === errors;
                           } else {
-                            var valid12 = true;
+                            var valid14 = true;
+                          }
+                          if (valid14) {
+                            if (data20.maxDepth !== void 0) {
+                              let data22 = data20.maxDepth;
+                              const _errs50 = errors;
+                              if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
+                                validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                return false;
+                              }
+                              if (errors === _errs50) {
+                                if (typeof data22 == "number" && isFinite(data22)) {
+                                  if (data22 > 64 || isNaN(data22)) {
+                                    validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                                    return false;
+                                  } else {
+                                    if (data22 < 1 || isNaN(data22)) {
+                                      validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                      return false;
+                                    }
+                                  }
+                                }
+                              }
+                              var valid14 = _errs50 === errors;
+                            } else {
+                              var valid14 = true;
+                            }
                           }
                         }
+                      } else {
+                        validate174.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        return false;
                       }
-                    } else {
-                      validate174.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                      return false;
                     }
+                    var valid0 = _errs45 === errors;
+                  } else {
+                    var valid0 = true;
                   }
-                  var valid0 = _errs37 === errors;
-                } else {
-                  var valid0 = true;
                 }
               }
             }
@@ -5918,7 +6006,7 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate181_evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
 var validateJsonWsFrame = validate184;
-var pattern31 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+var pattern32 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
 function validate185(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5935,7 +6023,7 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
         validate185.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern31.test(data)) {
+        if (!pattern32.test(data)) {
           validate185.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
@@ -5949,7 +6037,7 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate185_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern32 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+var pattern33 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
 function validate187(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5966,7 +6054,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
         validate187.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern32.test(data)) {
+        if (!pattern33.test(data)) {
           validate187.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
@@ -6015,7 +6103,7 @@ function validate191(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate191_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern34 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
+var pattern35 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
 function validate184(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
@@ -6466,7 +6554,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                               validate184.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
                               return false;
                             } else {
-                              if (!pattern34.test(data17)) {
+                              if (!pattern35.test(data17)) {
                                 validate184.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
                                 return false;
                               }
@@ -6611,7 +6699,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate184_evaluated = { "dynamicProps": true, "dynamicItems": false };
 var validateUserCreate = validate195;
-var pattern35 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
+var pattern36 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
 function validate196(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -6632,7 +6720,7 @@ function validate196(data, { instancePath = "", parentData, parentDataProperty, 
           validate196.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
-          if (!pattern35.test(data)) {
+          if (!pattern36.test(data)) {
             validate196.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
             return false;
           }
@@ -6812,7 +6900,7 @@ function validate204(data, { instancePath = "", parentData, parentDataProperty, 
         validate204.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern32.test(data)) {
+        if (!pattern33.test(data)) {
           validate204.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }

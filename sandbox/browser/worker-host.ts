@@ -76,6 +76,14 @@ export class BrowserWorkerHost implements SandboxHost {
   constructor(options: BrowserWorkerHostOptions) {
     this.#options = options;
     this.#policy = resolvePolicy(options.policy);
+    // The page's WebSocket verifies with the browser's own trust store: nothing can add to it.
+    if (this.#policy.ca.length > 0) {
+      throw new ProtoflyError(
+        'PF_ERR_POLICY',
+        "the runtime policy's tls.ca names certificate authorities, which a browser host cannot add to the browser's own (install the CA in the browser or system instead) (policy key tls.ca)",
+        { policy: 'tls.ca' },
+      );
+    }
     this.#limits = hostLimits(this.#policy, options.limits);
     this.#log = options.log ?? consoleLogger;
     this.#watchdogMs = options.watchdogMs ?? this.#policy.limits.watchdogMs;

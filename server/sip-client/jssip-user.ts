@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import type { RTCSession } from 'jssip/lib/RTCSession.js';
 import type { IncomingMessageEvent, RTCSessionEvent, UA } from 'jssip/lib/UA.js';
 import WebSocket from 'ws';
@@ -55,18 +56,46 @@ export interface JsSipUser {
   stop(): Promise<void>;
 }
 
-/** Starts a JsSIP UA for `user@domain` at `wsUrl`, registered (rejects with the cause when registration fails). */
+/**
+ * JsSIP's WebSocket interface trusting `ca` (PEM) besides Node's roots for a `wss://` server.
+ * JsSIP opens its socket with `new WebSocket(url, 'sip')` on the global, synchronously in
+ * `connect()`; the global is this one's only for that call.
+ */
+function trustingInterface(JsSIP: JsSip, url: string, ca: string): InstanceType<JsSip['WebSocketInterface']> {
+  class Trusting extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { ca: [...rootCertificates, ca] });
+    }
+  }
+  return new (class extends JsSIP.WebSocketInterface {
+    override connect(): void {
+      const global = globalThis as { WebSocket?: unknown };
+      const before = global.WebSocket;
+      global.WebSocket = Trusting;
+      try {
+        super.connect();
+      } finally {
+        global.WebSocket = before;
+      }
+    }
+  })(url);
+}
+
+/**
+ * Starts a JsSIP UA for `user@domain` at `wsUrl` (`ws://` or `wss://`; `ca` a certificate
+ * authority to trust for it), registered (rejects with the cause when registration fails).
+ */
 export async function jssipUser(
   wsUrl: string,
   domain: string,
   user: string,
   password: string,
-  options: { register?: boolean; authorizationUser?: string } = {},
+  options: { register?: boolean; authorizationUser?: string; ca?: string } = {},
 ): Promise<JsSipUser> {
   const JsSIP = await loadJsSip();
   const uri = `sip:${user}@${domain}`;
   const ua = new JsSIP.UA({
-    sockets: [new JsSIP.WebSocketInterface(wsUrl)],
+    sockets: [options.ca ? trustingInterface(JsSIP, wsUrl, options.ca) : new JsSIP.WebSocketInterface(wsUrl)],
     uri,
     password,
     ...(options.authorizationUser ? { authorization_user: options.authorizationUser } : {}),

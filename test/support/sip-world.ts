@@ -20,8 +20,8 @@ export interface SipWorld {
   readonly catalogues: Readonly<Record<string, string>>;
   /** A runtime for a user of c.example (`password` in its stub config) or of a protofly domain (tokens from it). */
   runtime(address: string, options?: Partial<NodeRuntimeOptions> & { password?: string }): NodeRuntime;
-  /** A JsSIP user agent of c.example, registered. */
-  jssip(user: string): Promise<JsSipUser>;
+  /** A JsSIP user agent of c.example, registered, at the URL the domain publishes (trusting `ca` for wss). */
+  jssip(user: string, options?: { ca?: string }): Promise<JsSipUser>;
   /** Ends the runtimes and user agents made so far (their bindings go): one test's users do not ring in the next. */
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -32,7 +32,10 @@ export const SIP_DOMAIN = 'c.example';
 /** Fast reconnection and short transaction timers, for tests that break connections. */
 export const FAST = { reconnectDelayMs: 50, reconnectDelayMaxMs: 200, randomizationFactor: 0 };
 
-/** Starts Kamailio for c.example with `users`, its catalogue and guest service, and the protofly domains named. */
+/**
+ * Starts Kamailio for c.example with `users`, its catalogue and guest service, and the protofly
+ * domains named. With `kamailioOptions.tls`, the domain publishes Kamailio's wss listener.
+ */
 export async function startSipWorld(
   users: Readonly<Record<string, string>>,
   protoflyDomains: readonly string[] = [],
@@ -47,7 +50,7 @@ export async function startSipWorld(
     domain: SIP_DOMAIN,
     key: await generateDomainKey(SIP_DOMAIN, join(dir, 'keys')),
     dataDir: dir,
-    sipUrl: kamailio.wsUrl,
+    sipUrl: kamailio.wssUrl ?? kamailio.wsUrl,
     rpcUrl: kamailio.rpcUrl,
     peers: catalogues,
     ...(guestTtlSeconds ? { guestTtlSeconds } : {}),
@@ -87,8 +90,9 @@ export async function startSipWorld(
       runtimes.push(rt);
       return rt;
     },
-    async jssip(user) {
-      const agent = await jssipUser(kamailio.wsUrl, SIP_DOMAIN, user, users[user] ?? '');
+    async jssip(user, options = {}) {
+      const url = kamailio.wssUrl ?? kamailio.wsUrl;
+      const agent = await jssipUser(url, SIP_DOMAIN, user, users[user] ?? '', options);
       agents.push(agent);
       return agent;
     },

@@ -110,6 +110,7 @@ export class UserAgent implements SessionHost {
       onConnected: () => this.#connected(),
       onMessage: (m) => this.core.receive(m),
       onDisconnected: (detail, delay) => this.#disconnected(detail, delay),
+      onRefused: (detail, code) => this.#fail(detail, code),
     });
     this.core = new UserAgentCore(
       transport,

@@ -1,7 +1,8 @@
-import { type ErrorCode, ProtoflyError } from '../../../../core/errors.js';
+import { type ErrorCode, isProtoflyError, ProtoflyError } from '../../../../core/errors.js';
 import { GUEST_CLOSE, GUEST_SUBPROTOCOL, type GuestCredentials } from '../../../../core/guest-protocol.js';
 import type { StubContext, StubSocket } from '../../../../core/stub.js';
 import type { TimerQueue } from '../timers/timer-queue.js';
+import { refusedForGood, runtimeRefusal } from '../transport/transport.js';
 
 /** How long the guest service may take to answer. */
 const GUEST_TIMEOUT_MS = 10_000;
@@ -16,7 +17,8 @@ const REFUSALS: Readonly<Record<number, ErrorCode>> = {
  * Asks the domain's guest service (`url`) for short-lived digest credentials, proving who the
  * user is with `ctx.identity.token` (issued by the user's home domain for this domain).
  * `done` is called once: with the credentials, or with a coded error (`PF_ERR_AUTH`,
- * `PF_ERR_FORBIDDEN`: refused for good; `PF_ERR_FETCH`: the service could not answer now).
+ * `PF_ERR_FORBIDDEN`, or the runtime's refusal of the socket, `PF_ERR_POLICY`, `PF_ERR_TLS`...:
+ * refused for good; `PF_ERR_FETCH`: the service could not answer now).
  */
 export function fetchGuestCredentials(
   ctx: StubContext,
@@ -47,6 +49,8 @@ export function fetchGuestCredentials(
       new ProtoflyError('PF_ERR_FETCH', `guest service ${url} did not answer within ${GUEST_TIMEOUT_MS} ms`),
     ),
   );
+  /** What the host said before a close: its refusal's message, when it refused. */
+  let error: string | undefined;
   try {
     socket = ctx.connect(url, [GUEST_SUBPROTOCOL], {
       onOpen: () => socket?.send(JSON.stringify({ t: 'guest', token })),
@@ -60,16 +64,25 @@ export function fetchGuestCredentials(
             ),
         );
       },
-      onClose: (code, reason) =>
+      onClose: (code, reason) => {
+        const refused = runtimeRefusal(code, reason);
         settle(
-          new ProtoflyError(
-            REFUSALS[code] ?? 'PF_ERR_FETCH',
-            `guest service ${url} refused ${ctx.identity.address}: ${code} ${reason}`.trim(),
-            { code },
-          ),
-        ),
+          refused
+            ? // The host's message has its code in front already.
+              new ProtoflyError(refused, error?.replace(/^PF_ERR_\w+: /, '') ?? `${url} refused`, { url })
+            : new ProtoflyError(
+                REFUSALS[code] ?? 'PF_ERR_FETCH',
+                `guest service ${url} refused ${ctx.identity.address}: ${code} ${reason}`.trim(),
+                { code },
+              ),
+        );
+      },
+      onError: (message) => {
+        error = message;
+      },
     });
   } catch (err) {
+    if (isProtoflyError(err) && refusedForGood(err.code)) return settle(err);
     settle(new ProtoflyError('PF_ERR_FETCH', `cannot reach guest service ${url}: ${(err as Error).message}`));
   }
 }

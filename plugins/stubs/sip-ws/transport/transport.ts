@@ -1,5 +1,5 @@
 import { Backoff } from '../../../../core/backoff.js';
-import { isProtoflyError } from '../../../../core/errors.js';
+import { type ErrorCode, isProtoflyError } from '../../../../core/errors.js';
 import type { StubContext, StubSocket } from '../../../../core/stub.js';
 import type { SipWsSettings } from '../config.js';
 import { parse, type SipMessage, serialize } from '../message/index.js';
@@ -14,6 +14,24 @@ const PONG = '\r\n';
 /** RFC 5626 §4.4.1: a pong is due within 10 seconds. */
 const PONG_TIMEOUT_MS = 10_000;
 
+/**
+ * The runtime's refusals of a socket that stand as long as it runs: outside the descriptor's
+ * endpoints, outside its policy (plain `ws://` where it wants `wss://`), a certificate it does
+ * not trust. The host closes a socket it refused with 1006 and the code as reason, a close no
+ * peer can send (RFC 6455 §7.4.1): neither the server nor the network can fake one.
+ */
+const FINAL_REFUSALS: ReadonlySet<string> = new Set(['PF_ERR_ENDPOINT', 'PF_ERR_POLICY', 'PF_ERR_TLS']);
+
+/** Whether `code` is one of the runtime's refusals that stand (as `ctx.connect` throws them too). */
+export function refusedForGood(code: string): code is ErrorCode {
+  return FINAL_REFUSALS.has(code);
+}
+
+/** The code of the runtime's final refusal a socket closed with, if it was one. */
+export function runtimeRefusal(code: number, reason: string): ErrorCode | undefined {
+  return code === 1006 && refusedForGood(reason) ? reason : undefined;
+}
+
 /** What the transport tells its user agent. */
 export interface TransportDelegate {
   /** A socket is open and speaks SIP. */
@@ -22,6 +40,8 @@ export interface TransportDelegate {
   onMessage(message: SipMessage): void;
   /** The socket is gone; the transport connects again after `delayMs`. */
   onDisconnected(detail: string, delayMs: number): void;
+  /** The runtime refused the socket for good ({@link runtimeRefusal}): the transport is closed. */
+  onRefused(detail: string, code: ErrorCode): void;
 }
 
 /**
@@ -84,6 +104,8 @@ export class Transport {
     const generation = ++this.#generation;
     const current = () => generation === this.#generation;
     const url = this.#settings.url;
+    /** What the host said before a close: its refusal's message, when it refused. */
+    let error: string | undefined;
     try {
       this.#socket = this.#owner().connect(url, [SUBPROTOCOL], {
         onOpen: (protocol) => {
@@ -101,12 +123,20 @@ export class Transport {
           if (current()) this.#receive(data);
         },
         onClose: (code, reason) => {
-          if (current()) this.#lost(`${url} closed ${code}${reason ? ` ${reason}` : ''}`);
+          if (!current()) return;
+          const refused = runtimeRefusal(code, reason);
+          if (refused) return this.#refused(error ?? `${refused}: ${url} refused`, refused);
+          this.#lost(`${url} closed ${code}${reason ? ` ${reason}` : ''}`);
         },
         // The close that follows says what happens next.
-        onError: (message) => this.#owner().log.debug('sip-ws socket error', { url, message }),
+        onError: (message) => {
+          error = message;
+          this.#owner().log.debug('sip-ws socket error', { url, message });
+        },
       });
     } catch (err) {
+      // The sandbox's own check of the URL (the endpoint allow-list) throws at once.
+      if (isProtoflyError(err) && refusedForGood(err.code)) return this.#refused(err.message, err.code);
       this.#lost(`cannot connect to ${url}: ${(err as Error).message}`);
     }
   }
@@ -188,6 +218,13 @@ export class Transport {
     const delay = this.#backoff.next();
     this.#delegate.onDisconnected(detail, delay);
     this.#reconnect = this.#timers.after(delay, () => this.connect());
+  }
+
+  /** The runtime will not let this socket be: no reconnection. */
+  #refused(detail: string, code: ErrorCode): void {
+    if (this.#closed) return;
+    this.close();
+    this.#delegate.onRefused(detail, code);
   }
 
   #drop(): void {
