@@ -9,6 +9,9 @@ import { ProtoflyError } from 'protofly/stub';
  * the password too, else the exchange is refused.
  */
 
+/** Bytes WebCrypto takes (on an ArrayBuffer, not a shared one). */
+type Bytes = Uint8Array<ArrayBuffer>;
+
 export type ScramHash = 'SHA-1' | 'SHA-256';
 
 /** The SASL mechanism names, strongest first. */
@@ -33,7 +36,7 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 /** Decodes padded base64; undefined for anything else (white space included: SASL sends none). */
-export function fromBase64(text: string): Uint8Array | undefined {
+export function fromBase64(text: string): Bytes | undefined {
   if (text.length % 4 !== 0) return undefined;
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - pad);
@@ -52,7 +55,7 @@ export function fromBase64(text: string): Uint8Array | undefined {
 }
 
 /** `text` in UTF-8 (the sandbox has no TextEncoder). Lone surrogates become U+FFFD. */
-export function utf8(text: string): Uint8Array {
+export function utf8(text: string): Bytes {
   const out: number[] = [];
   for (let i = 0; i < text.length; i++) {
     let c = text.codePointAt(i)!;
@@ -93,7 +96,7 @@ function refuse(why: string): never {
 
 const bytesOf = (buffer: ArrayBuffer) => new Uint8Array(buffer);
 
-async function hmac(hash: ScramHash, key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+async function hmac(hash: ScramHash, key: Bytes, data: Bytes): Promise<Bytes> {
   const k = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash }, false, ['sign']);
   return bytesOf(await crypto.subtle.sign('HMAC', k, data));
 }
@@ -105,7 +108,7 @@ export class ScramClient {
   readonly #password: string;
   readonly #nonce: string;
   readonly #maxIterations: number;
-  #serverSignature: Uint8Array | undefined;
+  #serverSignature: Bytes | undefined;
 
   /** `nonce` is printable ASCII without ','; `maxIterations` bounds the server's `i`. */
   constructor(hash: ScramHash, user: string, password: string, nonce: string, maxIterations: number) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isXmlText, parseXml, textOf, type Xml, type XmlElement, type XmlNode, writeXml } from './xml.js';
+import { isXmlText, parseXml, textOf, writeXml, type Xml, type XmlElement, type XmlNode } from './xml.js';
 
 /** What a tree written by `writeXml` reads back as: namespaces resolved, adjacent texts joined. */
 function expected(tree: Xml | string, scope: string): XmlNode {
@@ -19,7 +19,9 @@ function expected(tree: Xml | string, scope: string): XmlNode {
 const xmlChar = fc
   .oneof(fc.integer({ min: 0x20, max: 0xd7ff }), fc.constantFrom(0x9, 0xa, 0xd, 0x10000, 0x1f600, 0xfffd))
   .map((c) => String.fromCodePoint(c));
-const text = fc.array(fc.oneof(xmlChar, fc.constantFrom('<', '&', '>', '"', "'", ']]>', '\r\n')), { maxLength: 12 }).map((a) => a.join(''));
+const text = fc
+  .array(fc.oneof(xmlChar, fc.constantFrom('<', '&', '>', '"', "'", ']]>', '\r\n')), { maxLength: 12 })
+  .map((a) => a.join(''));
 const name = fc.constantFrom('message', 'body', 'a', 'x-y', 'n.1', 'é');
 const tree: fc.Arbitrary<Xml> = fc.letrec<{ el: Xml }>((tie) => ({
   el: fc
@@ -88,19 +90,47 @@ describe('the XML reader', () => {
     ['<1a/>', 'a name expected'],
     [`${'<a>'.repeat(40)}${'</a>'.repeat(40)}`, 'nested deeper'],
   ])('refuses %j with PF_ERR_FRAME (%s)', (frame, why) => {
-    expect(() => parseXml(frame)).toThrow(expect.objectContaining({ code: 'PF_ERR_FRAME', message: expect.stringContaining(why) }));
+    expect(() => parseXml(frame)).toThrow(
+      expect.objectContaining({ code: 'PF_ERR_FRAME', message: expect.stringContaining(why) }),
+    );
   });
 
   it('throws nothing but PF_ERR_FRAME, whatever the frame (property)', () => {
-    const piece = fc.constantFrom('<', '>', '/', '=', '"', "'", '&', ';', '#', 'x', 'a', ':', ' ', '!', '?', 'xmlns', 'amp', '\u0000', '\ud800');
+    const piece = fc.constantFrom(
+      '<',
+      '>',
+      '/',
+      '=',
+      '"',
+      "'",
+      '&',
+      ';',
+      '#',
+      'x',
+      'a',
+      ':',
+      ' ',
+      '!',
+      '?',
+      'xmlns',
+      'amp',
+      '\u0000',
+      '\ud800',
+    );
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.array(piece, { maxLength: 40 }).map((a) => a.join(''))), (frame) => {
-        try {
-          parseXml(frame);
-        } catch (err) {
-          expect((err as { code?: string }).code).toBe('PF_ERR_FRAME');
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(piece, { maxLength: 40 }).map((a) => a.join('')),
+        ),
+        (frame) => {
+          try {
+            parseXml(frame);
+          } catch (err) {
+            expect((err as { code?: string }).code).toBe('PF_ERR_FRAME');
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });

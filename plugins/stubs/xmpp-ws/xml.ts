@@ -195,7 +195,8 @@ class Reader {
         continue;
       }
       // `]]>` may not appear in character data (XML 1.0 §2.4).
-      if (c === 0x3e && end < 0 && this.text.startsWith(']]', this.#at - 2)) refuse("']]>' in text", this.#at);
+      if (c === 0x3e && end < 0 && this.text.startsWith(']]', this.#at - 2))
+        refuse("']]>' in text", this.#at);
       // Line ends become LF (§2.11); in a value, any white space a space (§3.3.3).
       if (c === 0xd || (end >= 0 && (c === 0x9 || c === 0xa))) {
         out += `${this.text.slice(from, this.#at)}${end < 0 ? '\n' : ' '}`;

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Message, request, response } from '../../core/message.js';
+import { DirectContext, DirectSession } from '../../entry/stub-testing.js';
+import activate from '../../plugins/stubs/xmpp-ws/index.js';
+import { type Prosody, startProsody } from '../support/prosody.js';
+
+/** The xmpp-ws stub in the test process (DirectContext) against a real Prosody: log-in, chats and receipts. */
+
+const DIR = join(import.meta.dirname, '../../plugins/stubs/xmpp-ws');
+const DEFAULTS = JSON.parse(readFileSync(join(DIR, 'protofly.json'), 'utf8')).configuration.defaults;
+export const XMPP_DOMAIN = 'x.example';
+const PASSWORDS: Record<string, string> = { alice: 'alice-pw', bob: 'bob-pw' };
+const ALICE = `user://${XMPP_DOMAIN}/alice`;
+const BOB = `user://${XMPP_DOMAIN}/bob`;
+const FAST = { reconnectDelayMs: 50, reconnectDelayMaxMs: 200, randomizationFactor: 0 };
+
+let prosody: Prosody;
+beforeAll(async () => {
+  prosody = await startProsody({ domain: XMPP_DOMAIN, users: PASSWORDS });
+});
+afterAll(() => prosody?.stop());
+
+async function instance(address: string, config: Record<string, unknown> = {}, peer?: string) {
+  const user = address.split('/')[3]!;
+  const ctx = new DirectContext({
+    address,
+    domain: XMPP_DOMAIN,
+    config: { ...DEFAULTS, url: prosody.wsUrl, password: PASSWORDS[user], ...FAST, ...config },
+    session: new DirectSession(),
+    ...(peer ? { peer, from: [peer] } : {}),
+  });
+  const stub = await activate(ctx);
+  return {
+    ctx,
+    stub,
+    stop: async () => {
+      await stub.stop();
+      ctx.end();
+    },
+  };
+}
+
+const chat = (from: string, to: string, text: string) =>
+  request('create', from, to, { value: { kind: 'chat', text } });
+
+describe('xmpp-ws against Prosody', () => {
+  it.each(['SCRAM-SHA-256', 'SCRAM-SHA-1'])(
+    'logs in with %s, carries a chat, and the receipt is its 200',
+    async (mechanism) => {
+      const alice = await instance(ALICE, { mechanisms: [mechanism] }, BOB);
+      const bob = await instance(BOB, { mechanisms: [mechanism] });
+      await alice.ctx.until(() => alice.ctx.statuses.includes('live'));
+      await bob.ctx.until(() => bob.ctx.statuses.includes('live'));
+      // Text XML must escape, and beyond the BMP.
+      const hello = chat(ALICE, BOB, `hi <Bob> & "you" 😀 ${mechanism}`);
+      alice.stub.postMessage(hello);
+      await bob.ctx.until(() => bob.ctx.received.length === 1);
+      const got = bob.ctx.received[0] as Message;
+      expect(got).toMatchObject({
+        id: hello.id,
+        type: 'create',
+        from: ALICE,
+        to: BOB,
+        body: { value: { kind: 'chat', text: `hi <Bob> & "you" 😀 ${mechanism}` } },
+      });
+      bob.stub.postMessage(response(got, 200));
+      await alice.ctx.until(() => alice.ctx.received.length === 1);
+      expect(alice.ctx.received[0]).toMatchObject({
+        id: hello.id,
+        type: 'response',
+        from: BOB,
+        body: { code: 200 },
+      });
+      await alice.stop();
+      await bob.stop();
+    },
+  );
+
+  it('fails for good with PF_ERR_AUTH on a wrong password, and answers what it held 503', async () => {
+    const alice = await instance(ALICE, { password: 'wrong' }, BOB);
+    const held = chat(ALICE, BOB, 'never goes');
+    alice.stub.postMessage(held);
+    await alice.ctx.until(() => alice.ctx.statuses.includes('failed'));
+    expect(alice.ctx.failedWith).toBe('PF_ERR_AUTH');
+    expect(alice.ctx.received).toMatchObject([{ id: held.id, type: 'response', body: { code: 503 } }]);
+    await alice.stop();
+  });
+});
