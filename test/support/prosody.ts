@@ -13,6 +13,14 @@ import { freePort } from './ports.js';
  * offline messages stay (they are on disk).
  */
 
+/** The XMPP domain of the tests, and its users' passwords. */
+export const XMPP_DOMAIN = 'x.example';
+export const PASSWORDS: Readonly<Record<string, string>> = {
+  alice: 'alice-pw',
+  bob: 'bob-pw',
+  erin: 'erin-pw',
+};
+
 export interface ProsodyOptions {
   /** The virtual host it serves: the XMPP domain, and the protofly domain of its users. */
   readonly domain: string;

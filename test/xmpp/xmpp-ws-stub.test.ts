@@ -4,17 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Message, request, response } from '../../core/message.js';
 import { DirectContext, DirectSession } from '../../entry/stub-testing.js';
 import activate from '../../plugins/stubs/xmpp-ws/index.js';
-import { type Prosody, startProsody } from '../support/prosody.js';
+import { PASSWORDS, type Prosody, startProsody, XMPP_DOMAIN } from '../support/prosody.js';
+import { FAST } from '../support/sip-world.js';
 
 /** The xmpp-ws stub in the test process (DirectContext) against a real Prosody: log-in, chats and receipts. */
 
 const DIR = join(import.meta.dirname, '../../plugins/stubs/xmpp-ws');
 const DEFAULTS = JSON.parse(readFileSync(join(DIR, 'protofly.json'), 'utf8')).configuration.defaults;
-export const XMPP_DOMAIN = 'x.example';
-const PASSWORDS: Record<string, string> = { alice: 'alice-pw', bob: 'bob-pw' };
 const ALICE = `user://${XMPP_DOMAIN}/alice`;
 const BOB = `user://${XMPP_DOMAIN}/bob`;
-const FAST = { reconnectDelayMs: 50, reconnectDelayMaxMs: 200, randomizationFactor: 0 };
 
 let prosody: Prosody;
 beforeAll(async () => {
