@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,8 @@ const encoded = (s: string) =>
 
 /** Starts Prosody for `options.domain` and resolves once its WebSocket endpoint takes an `xmpp` handshake. */
 export async function startProsody(options: ProsodyOptions): Promise<Prosody> {
+  if (!existsSync(BINARY))
+    throw new Error(`Prosody is not installed at ${BINARY}; install it with: apt-get install -y prosody`);
   const dir = await mkdtemp(join(tmpdir(), 'pf-prosody-'));
   const data = join(dir, 'data');
   const accounts = join(data, encoded(options.domain), 'accounts');
