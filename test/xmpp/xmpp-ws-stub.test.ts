@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Message, request, response } from '../../core/message.js';
 import { DirectContext, DirectSession } from '../../entry/stub-testing.js';
 import activate from '../../plugins/stubs/xmpp-ws/index.js';
+import { ConformanceContext } from '../../sandbox/node/conformance/conformance-context.js';
+import { startHostileServer } from '../../sandbox/node/conformance/hostile-server.js';
 import { PASSWORDS, type Prosody, startProsody, XMPP_DOMAIN } from '../support/prosody.js';
 import { FAST } from '../support/sip-world.js';
+import { xmppScript } from '../support/xmpp-script.js';
 
 /** The xmpp-ws stub in the test process (DirectContext) against a real Prosody: log-in, chats and receipts. */
 
@@ -20,12 +23,17 @@ beforeAll(async () => {
 });
 afterAll(() => prosody?.stop());
 
-async function instance(address: string, config: Record<string, unknown> = {}, peer?: string) {
+async function instance(
+  address: string,
+  config: Record<string, unknown> = {},
+  peer?: string,
+  url = prosody.wsUrl,
+) {
   const user = address.split('/')[3]!;
   const ctx = new DirectContext({
     address,
     domain: XMPP_DOMAIN,
-    config: { ...DEFAULTS, url: prosody.wsUrl, password: PASSWORDS[user], ...FAST, ...config },
+    config: { ...DEFAULTS, url, password: PASSWORDS[user], ...FAST, ...config },
     session: new DirectSession(),
     ...(peer ? { peer, from: [peer] } : {}),
   });
@@ -84,5 +92,64 @@ describe('xmpp-ws against Prosody', () => {
     expect(alice.ctx.failedWith).toBe('PF_ERR_AUTH');
     expect(alice.ctx.received).toMatchObject([{ id: held.id, type: 'response', body: { code: 503 } }]);
     await alice.stop();
+  });
+
+  it('pings while live (XEP-0199), and gives up a socket whose pong does not come, then comes back (fake clock)', async () => {
+    const pings = { answer: true };
+    const script = xmppScript(pings);
+    const heard: string[] = [];
+    const listeners = new Set<() => void>();
+    const server = await startHostileServer({
+      protocol: 'xmpp',
+      reply: (frame) => {
+        heard.push(frame);
+        for (const l of listeners) l();
+        return script(frame);
+      },
+    });
+    /** Resolves once the server heard `n` pings. */
+    const pinged = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => heard.filter((f) => f.includes('urn:xmpp:ping')).length >= n && resolve();
+        listeners.add(check);
+        check();
+      });
+    const config = { password: 'pw', pingIntervalMs: 30_000, pingTimeoutMs: 10_000 };
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      // A context that counts the frames the stub was handed: the pong's arrival is an event to wait on.
+      const ctx = new ConformanceContext({
+        address: ALICE,
+        domain: XMPP_DOMAIN,
+        config: { ...DEFAULTS, url: server.url, ...FAST, ...config },
+        session: new DirectSession(),
+        peer: BOB,
+        from: [BOB],
+      });
+      const stub = await activate(ctx);
+      await ctx.until(() => ctx.statuses.includes('live'));
+      expect(heard.some((f) => f.includes('urn:xmpp:ping'))).toBe(false);
+      const frames = ctx.frames;
+      vi.advanceTimersByTime(30_000);
+      await pinged(1);
+      // Answered: the next one goes an interval later, and the stream stays live.
+      await ctx.until(() => ctx.frames > frames);
+      pings.answer = false;
+      vi.advanceTimersByTime(30_000);
+      await pinged(2);
+      expect(ctx.statuses).toEqual(['connecting', 'live']);
+      vi.advanceTimersByTime(10_000);
+      await ctx.until(() => ctx.statuses.includes('disconnected'));
+      // The backoff's first delay (FAST: 50 ms), and it logs in again.
+      vi.advanceTimersByTime(50);
+      await ctx.until(() => ctx.statuses.at(-1) === 'live');
+      expect(ctx.statuses).toEqual(['connecting', 'live', 'disconnected', 'live']);
+      expect(ctx.faults()).toBeUndefined();
+      await stub.stop();
+      ctx.end();
+    } finally {
+      vi.useRealTimers();
+      await server.close();
+    }
   });
 });
