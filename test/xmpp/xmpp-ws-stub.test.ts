@@ -94,6 +94,32 @@ describe('xmpp-ws against Prosody', () => {
     await alice.stop();
   });
 
+  it('answers itself what XMPP cannot carry or it will not hold, and withdrawals', async () => {
+    const alice = await instance(ALICE, { maxQueued: 1, maxFrameBytes: 1024 }, BOB);
+    const codeOf = (id: string) =>
+      alice.ctx.received.find((m) => m.type === 'response' && m.id === id)?.body as
+        | { code: number }
+        | undefined;
+    const offer = request('create', ALICE, BOB, { value: { kind: 'offer', callId: 'c', sdp: 'v=0' } });
+    const nul = chat(ALICE, BOB, 'a\u0000b');
+    const big = chat(ALICE, BOB, 'x'.repeat(2000));
+    const held = chat(ALICE, BOB, 'held');
+    const over = chat(ALICE, BOB, 'one too many');
+    // Posted at once, before it is live: `held` waits, the others are answered here.
+    for (const m of [offer, nul, big, held, over]) alice.stub.postMessage(m);
+    const withdraw = (id: string) =>
+      request('execute', ALICE, BOB, { method: 'protofly.withdraw', params: { id } });
+    const w1 = withdraw(held.id);
+    const w2 = withdraw('nothing');
+    alice.stub.postMessage(w1);
+    alice.stub.postMessage(w2);
+    expect([offer, nul, big, over, w1, w2].map((m) => codeOf(m.id)?.code)).toEqual([
+      501, 400, 413, 503, 409, 404,
+    ]);
+    expect(codeOf(held.id)).toBeUndefined();
+    await alice.stop();
+  });
+
   it('pings while live (XEP-0199), and gives up a socket whose pong does not come, then comes back (fake clock)', async () => {
     const pings = { answer: true };
     const script = xmppScript(pings);

@@ -45,6 +45,7 @@ type Config = {
   readonly pingTimeoutMs: number;
   readonly maxFrameBytes: number;
   readonly dedupWindow: number;
+  readonly maxQueued: number;
 };
 
 /** A chat handed to the runtime: where its receipt goes, and its XMPP id. */
@@ -144,6 +145,8 @@ class Stream {
       );
     const failure = this.#session.failure;
     if (failure) return answer(member.ctx, msg, 503, failure.detail);
+    if (member.pending.size >= this.#config.maxQueued)
+      return answer(member.ctx, msg, 503, `${this.#config.maxQueued} chats wait for their receipts already`);
     member.pending.set(msg.id, msg);
     if (this.#phase === 'ready') this.#write(x.chat(msg.id, to, text));
   }
