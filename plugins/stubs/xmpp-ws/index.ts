@@ -258,11 +258,10 @@ class Stream {
   /** Stream features: SASL mechanisms before authentication, binding after. */
   #features(mechanisms: readonly string[], bind: boolean): void {
     if (this.#phase === 'opening') {
-      const chosen = this.#config.mechanisms
-        .filter((m) => mechanisms.includes(m) && SCRAM_MECHANISMS[m])
-        .sort(
-          (a, b) => Object.keys(SCRAM_MECHANISMS).indexOf(a) - Object.keys(SCRAM_MECHANISMS).indexOf(b),
-        )[0];
+      // The strongest both sides allow (SCRAM_MECHANISMS lists them strongest first).
+      const chosen = Object.keys(SCRAM_MECHANISMS).find(
+        (m) => this.#config.mechanisms.includes(m) && mechanisms.includes(m),
+      );
       if (!chosen)
         return this.#fail(
           `no SASL mechanism in common (the server offers ${mechanisms.join(', ') || 'none'})`,

@@ -57,6 +57,16 @@ describe('SCRAM', () => {
     expect(() => client.verify('not base64!')).toThrow(/signature is wrong/);
   });
 
+  it('refuses a second challenge: one PBKDF2 per exchange', async () => {
+    const v = VECTORS[0];
+    const client = new ScramClient(v.hash, 'user', 'pencil', v.nonce, 10_000);
+    await client.final(b64(v.serverFirst));
+    await expect(client.final(b64(v.serverFirst))).rejects.toMatchObject({
+      code: 'PF_ERR_AUTH',
+      message: expect.stringContaining('challenged twice'),
+    });
+  });
+
   it('escapes , and = in the user name (RFC 5802 §5.1)', () => {
     const client = new ScramClient('SHA-1', 'a=b,c', 'pw', 'n', 10);
     expect(unb64(client.first())).toBe('n,,n=a=3Db=2Cc,r=n');

@@ -109,6 +109,7 @@ export class ScramClient {
   readonly #nonce: string;
   readonly #maxIterations: number;
   #serverSignature: Bytes | undefined;
+  #challenged = false;
 
   /** `nonce` is printable ASCII without ','; `maxIterations` bounds the server's `i`. */
   constructor(hash: ScramHash, user: string, password: string, nonce: string, maxIterations: number) {
@@ -133,9 +134,12 @@ export class ScramClient {
    * The client-final-message for the server-first-message `challenge` (both base64).
    *
    * @throws ProtoflyError `PF_ERR_AUTH` when the challenge is not SCRAM's, its nonce does not
-   *   extend ours, or its iteration count is out of bounds.
+   *   extend ours, its iteration count is out of bounds, or it is a second one.
    */
   async final(challenge: string): Promise<string> {
+    // One PBKDF2 per exchange: a server that challenges again would have the stub hash for it.
+    if (this.#challenged) refuse('the server challenged twice');
+    this.#challenged = true;
     const bytes = fromBase64(challenge);
     const serverFirst = bytes && ascii(bytes);
     const attrs = serverFirst === undefined ? undefined : attributes(serverFirst);
