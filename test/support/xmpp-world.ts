@@ -34,6 +34,12 @@ export interface XmppUser {
   received(n: number): Promise<void>;
   /** Sends a chat asking for a receipt; resolves once the receipt came. */
   send(to: string, text: string, id: string): Promise<void>;
+  /** Every presence received so far: who, its type and `<show/>`. */
+  readonly presences: { readonly from: string; readonly type?: string; readonly show?: string }[];
+  /** Resolves once a presence from bare JID `from` came (its own resources' come too). */
+  presenced(from: string): Promise<void>;
+  /** Sends directed presence (RFC 6121 §4.6). */
+  presence(to: string, show?: string, status?: string): Promise<void>;
   /** Resolves on its next `online` (after a reconnect). */
   online(): Promise<void>;
   stop(): Promise<void>;
@@ -103,7 +109,15 @@ async function startXmppUser(service: string, username: string, password: string
     xmpp.send(xml('presence')).catch(() => {});
     notify();
   });
+  const presences: XmppUser['presences'][number][] = [];
   xmpp.on('stanza', (stanza) => {
+    if (stanza.is('presence')) {
+      const { from, type } = stanza.attrs as { from: string; type?: string };
+      const show = stanza.getChildText('show') ?? undefined;
+      presences.push({ from, ...(type ? { type } : {}), ...(show ? { show } : {}) });
+      notify();
+      return;
+    }
     if (!stanza.is('message')) return;
     const received = stanza.getChild('received', 'urn:xmpp:receipts');
     if (received) {
@@ -135,6 +149,17 @@ async function startXmppUser(service: string, username: string, password: string
     jid: `${username}@${XMPP_DOMAIN}`,
     chats,
     received: (n) => until(() => chats.length >= n),
+    presences,
+    presenced: (from) => until(() => presences.some((p) => p.from.startsWith(`${from}/`))),
+    presence: (to, show, status) =>
+      xmpp.send(
+        xml(
+          'presence',
+          { to },
+          ...(show ? [xml('show', {}, show)] : []),
+          ...(status ? [xml('status', {}, status)] : []),
+        ),
+      ),
     async send(to, text, id) {
       const receipt = new Promise<void>((resolve) => receipts.set(id, resolve));
       await xmpp.send(

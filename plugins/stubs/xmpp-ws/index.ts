@@ -15,7 +15,7 @@ import {
   shared,
   withdrawnId,
 } from 'protofly/stub';
-import { addressOf, bare, full, jidOf, readJid } from './jid.js';
+import { addressOf, bare, full, type Jid, jidOf, readJid } from './jid.js';
 import { SCRAM_MECHANISMS, ScramClient, toBase64 } from './scram.js';
 import * as x from './stanzas.js';
 import { isXmlText, parseXml, writeXml, type Xml } from './xml.js';
@@ -62,6 +62,8 @@ type Phase = 'opening' | 'authenticating' | 'restarting' | 'binding' | 'ready';
 class Member extends SessionMember {
   /** This conversation's chats not answered yet, by id: they go (again) whenever the stream is ready. */
   readonly pending = new Map<string, Message>();
+  /** The app's latest presence toward the peer, not yet sent (the stream was down). */
+  presence: Message | undefined;
 }
 
 /** Random characters for nonces and ids (the sandbox offers `crypto.getRandomValues`). */
@@ -131,8 +133,10 @@ class Stream {
       // A chat may have gone before a reconnect: never taken back (200), its receipt will say.
       return answer(member.ctx, msg, member.pending.has(withdrawn) ? 409 : 404);
     }
+    const presence = presenceOf(msg);
+    if (presence) return this.#presence(member, msg, presence);
     const text = textOf(msg);
-    if (text === undefined) return answer(member.ctx, msg, 501, 'xmpp-ws carries chats only');
+    if (text === undefined) return answer(member.ctx, msg, 501, 'xmpp-ws carries chats and presence only');
     const to = jidOf(msg.to);
     if (!to) return answer(member.ctx, msg, 400, `${msg.to} has no XMPP address`);
     if (!isXmlText(text)) return answer(member.ctx, msg, 400, 'the text holds characters XML cannot carry');
@@ -149,6 +153,33 @@ class Stream {
       return answer(member.ctx, msg, 503, `${this.#config.maxQueued} chats wait for their receipts already`);
     member.pending.set(msg.id, msg);
     if (this.#phase === 'ready') this.#write(x.chat(msg.id, to, text));
+  }
+
+  /**
+   * The app's presence toward its peer: directed presence (RFC 6121 §4.6), answered 200 once
+   * written, as XMPP acknowledges no presence. While the stream is down, the latest waits.
+   */
+  #presence(member: Member, msg: Message, body: Presence): void {
+    const to = jidOf(msg.to);
+    if (!to) return answer(member.ctx, msg, 400, `${msg.to} has no XMPP address`);
+    if (body.note !== undefined && !isXmlText(body.note))
+      return answer(member.ctx, msg, 400, 'the note holds characters XML cannot carry');
+    const failure = this.#session.failure;
+    if (failure) return answer(member.ctx, msg, 503, failure.detail);
+    // A newer state replaces one still waiting, which is answered: it was superseded, not lost.
+    const waiting = member.presence;
+    if (waiting) answer(member.ctx, waiting, 200);
+    member.presence = msg;
+    if (this.#phase === 'ready') this.#sendPresence(member);
+  }
+
+  #sendPresence(member: Member): void {
+    const msg = member.presence;
+    const body = msg && presenceOf(msg);
+    member.presence = undefined;
+    if (!msg || !body) return;
+    this.#write(x.directedPresence(jidOf(msg.to)!, body.status, body.note));
+    answer(member.ctx, msg, 200);
   }
 
   /** An instance stops; the last one closes the stream. */
@@ -245,6 +276,8 @@ class Stream {
         return this.#answered(bare(frame.from), frame.id, 200);
       case 'message-error':
         return this.#answered(bare(frame.from), frame.id, frame.code);
+      case 'presence':
+        return this.#presenceOf(frame.from, frame.status, frame.note);
       case 'stream-error':
         // The server closes next; a reconnect follows unless it was a verdict on us.
         return log.warn('xmpp-ws: stream error', { condition: frame.condition });
@@ -327,8 +360,10 @@ class Stream {
     this.#backoff.reset();
     this.#write(x.presence());
     this.#session.broadcast('live');
-    for (const m of this.#session.members)
+    for (const m of this.#session.members) {
       for (const msg of m.pending.values()) this.#write(x.chat(msg.id, jidOf(msg.to)!, textOf(msg)!));
+      this.#sendPresence(m);
+    }
     for (const reply of this.#unsent.splice(0)) this.#write(reply);
     this.#schedulePing();
   }
@@ -378,6 +413,21 @@ class Stream {
     if (outcome === 'taken') return;
     // Nobody here takes it (404), or the runtime cannot now (503): the sender is told.
     this.#answer(response(msg, outcome === 'busy' ? 503 : 404) as Message & { type: 'response' });
+  }
+
+  /** Someone's presence: an `update` to the conversation with them, else the inbox; one's own resources' is not. */
+  #presenceOf(jid: Jid, status: x.PresenceStatus, note: string | undefined): void {
+    const from = addressOf(jid)!;
+    const to = this.#session.owner.identity.address;
+    if (from === to) return;
+    const members = this.#session.members;
+    const member = members.find((m) => m.ctx.peer === from) ?? members.find((m) => !m.ctx.peer);
+    const value: Presence =
+      note === undefined ? { kind: 'presence', status } : { kind: 'presence', status, note };
+    const msg: Message = { id: this.#id('presence-'), type: 'update', from, to, body: { value } };
+    // A state, not a request anyone waits on: one the runtime cannot take now is superseded by the next.
+    if (!member || offer(member.ctx, msg) !== 'taken')
+      this.#session.owner.log.debug('xmpp-ws: a presence not taken', { from });
   }
 
   /** A receipt or an error from `from` for chat `id`: to the conversation that sent it. */
@@ -443,6 +493,15 @@ function isMessageId(id: string): boolean {
     if (c < 0x21 || c > 0x7e) return false;
   }
   return true;
+}
+
+/** The canonical presence body. */
+type Presence = { readonly kind: 'presence'; readonly status: x.PresenceStatus; readonly note?: string };
+
+/** The presence an `update` carries; undefined for anything else. */
+function presenceOf(msg: Message): Presence | undefined {
+  const body = msg.type === 'update' ? (msg.body.value as ConversationBody) : undefined;
+  return body?.kind === 'presence' ? (body as Presence) : undefined;
 }
 
 /** The text of a chat request; undefined for anything else. */

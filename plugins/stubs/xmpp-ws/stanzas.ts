@@ -59,6 +59,33 @@ export const stanzaError = (
   { xmlns: NS.client, type: 'error', id, to },
   ['error', { type: 'cancel' }, [condition, { xmlns: NS.stanzas }]],
 ];
+/** The canonical presence states, and XMPP's `<show/>` for each (none: available; RFC 6121 §4.7.2.1). */
+export type PresenceStatus = 'online' | 'away' | 'busy' | 'offline';
+const SHOW: Readonly<Record<PresenceStatus, string | undefined>> = {
+  online: undefined,
+  away: 'away',
+  busy: 'dnd',
+  offline: undefined,
+};
+
+/** Directed presence to `to` (RFC 6121 §4.6): `offline` is `unavailable`; `note` its `<status/>`. */
+export function directedPresence(to: string, status: PresenceStatus, note: string | undefined): Xml {
+  const show = SHOW[status];
+  return [
+    'presence',
+    { xmlns: NS.client, to, type: status === 'offline' ? 'unavailable' : undefined },
+    ...(show ? [['show', {}, show] as Xml] : []),
+    ...(note ? [['status', {}, note] as Xml] : []),
+  ];
+}
+
+/** The canonical status of a presence stanza's type and `<show/>` (`xa` is away, `chat` online). */
+function statusOf(type: string | undefined, show: string | undefined): PresenceStatus {
+  if (type === 'unavailable') return 'offline';
+  if (show === 'away' || show === 'xa') return 'away';
+  return show === 'dnd' ? 'busy' : 'online';
+}
+
 export const pong = (id: string, to: string | undefined): Xml => [
   'iq',
   { xmlns: NS.client, type: 'result', id, to },
@@ -116,6 +143,12 @@ export type Frame =
   | Chat
   | { readonly verb: 'receipt'; readonly from: Jid; readonly id: string }
   | { readonly verb: 'message-error'; readonly from: Jid; readonly id: string; readonly code: number }
+  | {
+      readonly verb: 'presence';
+      readonly from: Jid;
+      readonly status: PresenceStatus;
+      readonly note: string | undefined;
+    }
   | { readonly verb: 'ignored'; readonly what: string };
 
 /** The first child element's name (a condition), whatever its namespace. */
@@ -143,7 +176,7 @@ export function readFrame(el: XmlElement): Frame | undefined {
   const id = attrs.get('id');
   if (name === 'iq') return readIq(el, id);
   if (name === 'message') return readMessage(el, id);
-  if (name === 'presence') return { verb: 'ignored', what: 'presence' };
+  if (name === 'presence') return readPresence(el);
   return undefined;
 }
 
@@ -180,4 +213,23 @@ function readMessage(el: XmlElement, id: string | undefined): Frame | undefined 
   if (type !== 'chat' && type !== 'normal') return { verb: 'ignored', what: `a ${type} message` };
   const wantsReceipt = child(el, 'request', NS.receipts) !== undefined;
   return { verb: 'chat', from, id, text: textOf(body), wantsReceipt };
+}
+
+/** The canonical body's note is at most this long. */
+const MAX_NOTE = 256;
+
+/** Availability from someone (RFC 6121 §4.7): available or unavailable; subscriptions, probes and errors are not presence states. */
+function readPresence(el: XmlElement): Frame | undefined {
+  const from = readJid(el.attrs.get('from'));
+  const type = el.attrs.get('type');
+  if (!from || (type !== undefined && type !== 'unavailable'))
+    return { verb: 'ignored', what: `a presence of type ${type}` };
+  const show = child(el, 'show');
+  const note = child(el, 'status');
+  return {
+    verb: 'presence',
+    from,
+    status: statusOf(type, show && textOf(show).trim()),
+    note: note ? textOf(note).slice(0, MAX_NOTE) || undefined : undefined,
+  };
 }
