@@ -231,6 +231,13 @@ describe('attack suite', () => {
       expect((await c.echo('still here')).body.code).toBe(200);
     }));
 
+  it('attack-crypto: crypto.subtle gives bounded PBKDF2, HMAC and digests on its own keys, nothing more', () =>
+    scenario(true, async (s) => {
+      const c = await s.open(await attack('attack-crypto'));
+      const outcomes = await expectContained(c, 7);
+      expect(outcomes['PBKDF2 beyond the iteration bound']).toMatch(/iterations must be 1\.\.1000000/);
+    }));
+
   it('attack-spawn: cannot start a process', () =>
     scenario(true, async (s) => {
       const c = await s.open(await attack('attack-spawn'), { config: { markerPath } });

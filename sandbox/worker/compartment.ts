@@ -28,9 +28,72 @@ function stubEndowments(): object {
     crypto: {
       getRandomValues: <T extends ArrayBufferView>(array: T): T => globalThis.crypto.getRandomValues(array),
       randomUUID: (): string => globalThis.crypto.randomUUID(),
+      subtle: subtleEndowment(),
     },
   });
   return endowments;
+}
+
+/** PBKDF2 iterations a stub may ask for at most: the work runs off the stub's thread, where no watchdog reaches. */
+export const MAX_PBKDF2_ITERATIONS = 1_000_000;
+/** Bits `deriveBits` gives at most (SCRAM needs a hash's length). */
+const MAX_DERIVED_BITS = 512;
+
+/**
+ * The part of WebCrypto a stub needs to authenticate (SASL SCRAM: PBKDF2, HMAC, digests):
+ * `importKey('raw', ...)`, `sign`, `deriveBits` (PBKDF2) and `digest`. A key is a hardened empty
+ * object standing for the host's `CryptoKey`, which never reaches the compartment (its prototype
+ * is a host object SES does not freeze). PBKDF2 runs in the engine's thread pool, out of the
+ * watchdog's reach: its iteration count is bounded here, and the algorithm is copied field by
+ * field so that what was checked is what runs.
+ */
+function subtleEndowment(): object {
+  const subtle = globalThis.crypto.subtle;
+  const keys = new WeakMap<object, CryptoKey>();
+  const keyOf = (handle: unknown): CryptoKey => {
+    const key = typeof handle === 'object' && handle !== null ? keys.get(handle) : undefined;
+    if (!key) throw new TypeError('crypto.subtle: not a key this sandbox made');
+    return key;
+  };
+  const hashOf = (alg: unknown) => String((alg as { hash?: unknown }).hash);
+  return {
+    digest: (alg: string, data: BufferSource) => subtle.digest(String(alg), data),
+    importKey: async (
+      format: string,
+      data: BufferSource,
+      alg: string | { name: string; hash?: string },
+      _extractable: boolean,
+      usages: readonly KeyUsage[],
+    ) => {
+      if (format !== 'raw') throw new TypeError("crypto.subtle: only 'raw' keys are offered");
+      const name = String(typeof alg === 'string' ? alg : alg.name);
+      const algorithm = name === 'HMAC' ? { name, hash: hashOf(alg) } : name;
+      const key = await subtle.importKey(
+        'raw',
+        data,
+        algorithm,
+        false,
+        [...usages].map(String) as KeyUsage[],
+      );
+      const handle = harden({});
+      keys.set(handle, key);
+      return handle;
+    },
+    sign: (alg: string, key: object, data: BufferSource) => subtle.sign(String(alg), keyOf(key), data),
+    deriveBits: async (
+      alg: { name: string; hash: string; salt: BufferSource; iterations: number },
+      key: object,
+      length: number,
+    ) => {
+      const { name, salt, iterations } = alg;
+      if (name !== 'PBKDF2') throw new TypeError('crypto.subtle: deriveBits offers PBKDF2 only');
+      if (!Number.isInteger(iterations) || iterations < 1 || iterations > MAX_PBKDF2_ITERATIONS)
+        throw new RangeError(`crypto.subtle: PBKDF2 iterations must be 1..${MAX_PBKDF2_ITERATIONS}`);
+      if (!Number.isInteger(length) || length < 8 || length > MAX_DERIVED_BITS)
+        throw new RangeError(`crypto.subtle: deriveBits gives 8..${MAX_DERIVED_BITS} bits`);
+      return subtle.deriveBits({ name, hash: hashOf(alg), salt, iterations }, keyOf(key), length);
+    },
+  };
 }
 
 /** Evaluates `script` in a fresh compartment named `name` and returns its completion value. */

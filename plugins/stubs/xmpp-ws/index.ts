@@ -1,0 +1,548 @@
+import {
+  type Activate,
+  answer,
+  Backoff,
+  type ConversationBody,
+  isProvisional,
+  type Message,
+  offer,
+  response,
+  Seen,
+  SessionMember,
+  SharedSession,
+  type StubContext,
+  type StubSocket,
+  shared,
+  withdrawnId,
+} from 'protofly/stub';
+import { addressOf, bare, full, type Jid, jidOf, readJid } from './jid.js';
+import { SCRAM_MECHANISMS, ScramClient, toBase64 } from './scram.js';
+import * as x from './stanzas.js';
+import { isXmlText, parseXml, writeXml, type Xml } from './xml.js';
+
+/**
+ * A protofly stub for XMPP over WebSocket (RFC 7395), to a server such as Prosody. One socket
+ * per user (the session's instances share it): `<open/>`, SASL SCRAM, `<open/>` again, resource
+ * binding, initial presence; then live. A chat the app sends is a `<message type="chat">`
+ * asking for a receipt (XEP-0184): the receipt is the 200 the app awaits, a message error its
+ * error. A chat that comes is handed to the runtime, and the runtime's answer goes back as a
+ * receipt (or an error). What is not answered waits, and goes again after a reconnect with its
+ * id: the receiving stub de-duplicates by sender and id, and gives its receipt again.
+ */
+
+/** Its configuration (protofly.json's schema): checked, defaults filled in, by the runtime. */
+type Config = {
+  readonly url: string;
+  readonly password?: string;
+  readonly resource: string;
+  readonly mechanisms: readonly string[];
+  readonly maxIterations: number;
+  readonly reconnectDelayMs: number;
+  readonly reconnectDelayMaxMs: number;
+  readonly randomizationFactor: number;
+  readonly connectTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
+  readonly maxFrameBytes: number;
+  readonly dedupWindow: number;
+  readonly maxQueued: number;
+};
+
+/** A chat handed to the runtime: where its receipt goes, and its XMPP id. */
+interface Inbound {
+  readonly to: string;
+  readonly id: string;
+  readonly wantsReceipt: boolean;
+}
+
+/** Where one socket is in RFC 6120's order; `ready` once bound, with presence sent. */
+type Phase = 'opening' | 'authenticating' | 'restarting' | 'binding' | 'ready';
+
+/** One instance, as a member of its session's stream: a conversation with `ctx.peer`, or the inbox (no peer). */
+class Member extends SessionMember {
+  /** This conversation's chats not answered yet, by id: they go (again) whenever the stream is ready. */
+  readonly pending = new Map<string, Message>();
+  /** The app's latest presence toward the peer, not yet sent (the stream was down). */
+  presence: Message | undefined;
+}
+
+/** Random characters for nonces and ids (the sandbox offers `crypto.getRandomValues`). */
+function random(n: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(n));
+  return toBase64(bytes).replace(/[+/=]/g, 'x').slice(0, n);
+}
+
+/** The one XMPP stream the instances of a session (this stub version, this user) share. */
+class Stream {
+  readonly #session: SharedSession<Member>;
+  readonly #config: Config;
+  readonly #backoff: Backoff;
+  readonly #domain: string;
+  readonly #user: string;
+  /** Asked for once per session: receipts for what went before a reconnect come back to it. */
+  readonly #resource: string;
+  /** Chats handed to the runtime, by `<sender address> <id>`: a copy is dropped. */
+  readonly #delivered: Seen<Inbound>;
+  /** The receipts (or errors) given, by the same key: a chat sent again is answered again. */
+  readonly #answers: Seen<Xml>;
+  /** Receipts and errors given while the stream was down: they go once it is ready. */
+  readonly #unsent: Xml[] = [];
+  #socket: StubSocket | undefined;
+  #phase: Phase = 'opening';
+  #scram: ScramClient | undefined;
+  #connectTimer: number | undefined;
+  #pingTimer: number | undefined;
+  #next = 0;
+
+  constructor(ctx: StubContext) {
+    this.#session = new SharedSession(ctx, 'xmpp-ws/stream');
+    this.#config = ctx.config as Config;
+    const { reconnectDelayMs, reconnectDelayMaxMs, randomizationFactor, dedupWindow } = this.#config;
+    this.#backoff = new Backoff(
+      reconnectDelayMs,
+      reconnectDelayMaxMs,
+      randomizationFactor,
+      ctx.identity.address,
+    );
+    this.#delivered = new Seen(dedupWindow);
+    this.#answers = new Seen(dedupWindow);
+    const jid = readJid(jidOf(ctx.identity.address));
+    this.#domain = jid?.domain ?? ctx.domain;
+    this.#user = jid?.local ?? '';
+    this.#resource = `${this.#config.resource}.${random(8)}`;
+    if (!jid) {
+      // Nothing to log in as: failed once the first member joined (and hears it).
+      this.#session.fail(`${ctx.identity.address} has no XMPP address`, 'PF_ERR_AUTH');
+      return;
+    }
+    this.#connect();
+  }
+
+  join(ctx: StubContext): Member {
+    const member = new Member(ctx);
+    this.#session.join(member);
+    for (const msg of restore(ctx.snapshot)) this.post(member, msg);
+    return member;
+  }
+
+  /** What the runtime hands the stub: chats for the far side, and its answers to theirs. */
+  post(member: Member, msg: Message): void {
+    if (msg.type === 'response') return this.#answer(msg);
+    const withdrawn = withdrawnId(msg);
+    if (withdrawn !== undefined) {
+      // A chat may have gone before a reconnect: never taken back (200), its receipt will say.
+      return answer(member.ctx, msg, member.pending.has(withdrawn) ? 409 : 404);
+    }
+    const presence = presenceOf(msg);
+    if (presence) return this.#presence(member, msg, presence);
+    const text = textOf(msg);
+    if (text === undefined) return answer(member.ctx, msg, 501, 'xmpp-ws carries chats and presence only');
+    const to = jidOf(msg.to);
+    if (!to) return answer(member.ctx, msg, 400, `${msg.to} has no XMPP address`);
+    if (!isXmlText(text)) return answer(member.ctx, msg, 400, 'the text holds characters XML cannot carry');
+    if (writeXml(x.chat(msg.id, to, text)).length > this.#config.maxFrameBytes)
+      return answer(
+        member.ctx,
+        msg,
+        413,
+        `a chat is at most ${this.#config.maxFrameBytes} characters of XML`,
+      );
+    const failure = this.#session.failure;
+    if (failure) return answer(member.ctx, msg, 503, failure.detail);
+    if (member.pending.size >= this.#config.maxQueued)
+      return answer(member.ctx, msg, 503, `${this.#config.maxQueued} chats wait for their receipts already`);
+    member.pending.set(msg.id, msg);
+    if (this.#phase === 'ready') this.#write(x.chat(msg.id, to, text));
+  }
+
+  /**
+   * The app's presence toward its peer: directed presence (RFC 6121 §4.6), answered 200 once
+   * written, as XMPP acknowledges no presence. While the stream is down, the latest waits.
+   */
+  #presence(member: Member, msg: Message, body: Presence): void {
+    const to = jidOf(msg.to);
+    if (!to) return answer(member.ctx, msg, 400, `${msg.to} has no XMPP address`);
+    if (body.note !== undefined && !isXmlText(body.note))
+      return answer(member.ctx, msg, 400, 'the note holds characters XML cannot carry');
+    const failure = this.#session.failure;
+    if (failure) return answer(member.ctx, msg, 503, failure.detail);
+    // A newer state replaces one still waiting, which is answered: it was superseded, not lost.
+    const waiting = member.presence;
+    if (waiting) answer(member.ctx, waiting, 200);
+    member.presence = msg;
+    if (this.#phase === 'ready') this.#sendPresence(member);
+  }
+
+  #sendPresence(member: Member): void {
+    const msg = member.presence;
+    const body = msg && presenceOf(msg);
+    member.presence = undefined;
+    if (!msg || !body) return;
+    this.#write(x.directedPresence(jidOf(msg.to)!, body.status, body.note));
+    answer(member.ctx, msg, 200);
+  }
+
+  /** An instance stops; the last one closes the stream. */
+  leave(member: Member): void {
+    if (!this.#session.leave(member) || this.#session.members.length > 0) return;
+    this.#session.close();
+    const socket = this.#socket;
+    if (socket && this.#phase === 'ready') this.#write(x.close());
+    this.#socket = undefined;
+    socket?.close(1000, 'done');
+  }
+
+  /** The runtime's answer to a chat it was handed: a receipt (200) or an error, to the sender. */
+  #answer(res: Message & { type: 'response' }): void {
+    if (isProvisional(res.body.code)) return;
+    const key = `${res.to} ${res.id}`;
+    const inbound = this.#delivered.get(key);
+    if (!inbound || this.#answers.has(key)) return;
+    const reply =
+      res.body.code === 200
+        ? inbound.wantsReceipt
+          ? x.receipt(this.#id('r'), inbound.to, inbound.id)
+          : undefined
+        : x.stanzaError('message', inbound.id, inbound.to, x.conditionOfCode(res.body.code));
+    if (!reply) return;
+    this.#answers.add(key, reply);
+    if (this.#phase === 'ready') this.#write(reply);
+    else this.#unsent.push(reply);
+  }
+
+  #id(prefix: string): string {
+    return `${prefix}${++this.#next}`;
+  }
+
+  /** Opens the socket, on the clock of the session's oldest member, and bounds the log-in. */
+  #connect(): void {
+    const ctx = this.#session.owner;
+    this.#phase = 'opening';
+    let socket: StubSocket;
+    try {
+      socket = ctx.connect(this.#config.url, ['xmpp'], {
+        onOpen: () => socket === this.#socket && this.#write(x.open(this.#domain)),
+        // A socket given up (closed by the stub) is heard no more.
+        onMessage: (data) => socket === this.#socket && this.#receive(data),
+        onClose: (code, reason) => socket === this.#socket && this.#lost(reason || `closed (${code})`),
+      });
+    } catch (err) {
+      // Its url is outside the endpoints the runtime allows: no retry will do better.
+      return this.#fail(`cannot connect: ${(err as Error).message}`);
+    }
+    this.#socket = socket;
+    this.#connectTimer = this.#session.setTimeout(
+      () => this.#giveUp(`not ready within ${this.#config.connectTimeoutMs} ms`),
+      this.#config.connectTimeoutMs,
+    );
+  }
+
+  /** A frame from the server. Whatever it holds, nothing here throws: a bad frame is logged. */
+  #receive(data: string): void {
+    const log = this.#session.owner.log;
+    if (data.length > this.#config.maxFrameBytes)
+      return log.warn('xmpp-ws: a frame too large, dropped', { length: data.length });
+    let frame: x.Frame | undefined;
+    try {
+      frame = x.readFrame(parseXml(data));
+    } catch (err) {
+      return log.warn('xmpp-ws: a frame that is not XMPP XML', { error: (err as Error).message });
+    }
+    if (!frame) return log.debug('xmpp-ws: a frame not understood', { frame: data.slice(0, 80) });
+    switch (frame.verb) {
+      case 'features':
+        return this.#features(frame.mechanisms, frame.bind);
+      case 'challenge':
+        return this.#challenge(frame.data);
+      case 'success':
+        return this.#success(frame.data);
+      case 'failure':
+        // A server that is only busy says so; anything else is a verdict on the credentials.
+        if (frame.condition === 'temporary-auth-failure') return this.#giveUp('temporary-auth-failure');
+        return this.#fail(`the server refused the log-in: ${frame.condition}`, 'PF_ERR_AUTH');
+      case 'iq-result':
+      case 'iq-error':
+        return this.#iqAnswered(frame.verb, frame.id, frame.jid);
+      case 'iq-request':
+        // Every iq get/set is answered (RFC 6120 §8.2.3): a ping with a pong, the rest with an error.
+        return this.#write(
+          frame.ping
+            ? x.pong(frame.id, frame.from)
+            : x.stanzaError('iq', frame.id, frame.from, 'service-unavailable'),
+        );
+      case 'chat':
+        return this.#deliver(frame);
+      case 'receipt':
+        return this.#answered(bare(frame.from), frame.id, 200);
+      case 'message-error':
+        return this.#answered(bare(frame.from), frame.id, frame.code);
+      case 'presence':
+        return this.#presenceOf(frame.from, frame.status, frame.note);
+      case 'stream-error':
+        // The server closes next; a reconnect follows unless it was a verdict on us.
+        return log.warn('xmpp-ws: stream error', { condition: frame.condition });
+      case 'close':
+        return this.#giveUp('the server closed the stream');
+      default:
+        return;
+    }
+  }
+
+  /** Stream features: SASL mechanisms before authentication, binding after. */
+  #features(mechanisms: readonly string[], bind: boolean): void {
+    if (this.#phase === 'opening') {
+      // The strongest both sides allow (SCRAM_MECHANISMS lists them strongest first).
+      const chosen = Object.keys(SCRAM_MECHANISMS).find(
+        (m) => this.#config.mechanisms.includes(m) && mechanisms.includes(m),
+      );
+      if (!chosen)
+        return this.#fail(
+          `no SASL mechanism in common (the server offers ${mechanisms.join(', ') || 'none'})`,
+          'PF_ERR_AUTH',
+        );
+      const ctx = this.#session.owner;
+      const password = this.#config.password ?? ctx.identity.token ?? '';
+      this.#scram = new ScramClient(
+        SCRAM_MECHANISMS[chosen]!,
+        this.#user,
+        password,
+        random(24),
+        this.#config.maxIterations,
+      );
+      this.#phase = 'authenticating';
+      return this.#write(x.auth(chosen, this.#scram.first()));
+    }
+    if (this.#phase === 'restarting' && bind) {
+      this.#phase = 'binding';
+      this.#write(x.bindRequest('bind', this.#resource));
+    }
+  }
+
+  #challenge(data: string): void {
+    const scram = this.#scram;
+    const socket = this.#socket;
+    if (this.#phase !== 'authenticating' || !scram) return;
+    scram.final(data).then(
+      (reply) => socket === this.#socket && this.#write(x.saslResponse(reply)),
+      (err: Error) => socket === this.#socket && this.#fail(err.message, 'PF_ERR_AUTH'),
+    );
+  }
+
+  #success(data: string): void {
+    if (this.#phase !== 'authenticating' || !this.#scram) return;
+    try {
+      this.#scram.verify(data);
+    } catch (err) {
+      return this.#fail((err as Error).message, 'PF_ERR_AUTH');
+    }
+    this.#scram = undefined;
+    this.#phase = 'restarting';
+    this.#write(x.open(this.#domain));
+  }
+
+  #iqAnswered(verb: 'iq-result' | 'iq-error', id: string, jid: string | undefined): void {
+    if (id === 'bind' && this.#phase === 'binding') {
+      if (verb === 'iq-error' || !jid) return this.#giveUp('the server refused to bind a resource');
+      return this.#ready();
+    }
+    if (this.#pingTimer !== undefined && id.startsWith('ping')) {
+      this.#session.clearTimeout(this.#pingTimer);
+      this.#pingTimer = undefined;
+      this.#schedulePing();
+    }
+  }
+
+  /** Bound: presence, then what waited goes, and the members are live. */
+  #ready(): void {
+    this.#phase = 'ready';
+    if (this.#connectTimer !== undefined) this.#session.clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.#backoff.reset();
+    this.#write(x.presence());
+    this.#session.broadcast('live');
+    for (const m of this.#session.members) {
+      for (const msg of m.pending.values()) this.#write(x.chat(msg.id, jidOf(msg.to)!, textOf(msg)!));
+      this.#sendPresence(m);
+    }
+    for (const reply of this.#unsent.splice(0)) this.#write(reply);
+    this.#schedulePing();
+  }
+
+  /** XEP-0199: a ping every `pingIntervalMs` while ready; one unanswered in `pingTimeoutMs` gives the socket up. */
+  #schedulePing(): void {
+    const { pingIntervalMs, pingTimeoutMs } = this.#config;
+    if (pingIntervalMs === 0) return;
+    const socket = this.#socket;
+    this.#pingTimer = this.#session.setTimeout(() => {
+      if (socket !== this.#socket || this.#phase !== 'ready') return;
+      this.#write(x.ping(this.#id('ping'), this.#domain));
+      this.#pingTimer = this.#session.setTimeout(
+        () => socket === this.#socket && this.#giveUp(`no pong within ${pingTimeoutMs} ms`),
+        pingTimeoutMs,
+      );
+    }, pingIntervalMs);
+  }
+
+  /** A chat from someone: to the conversation with them, else to the inbox. */
+  #deliver(chat: x.Chat): void {
+    const from = addressOf(chat.from)!;
+    const to = this.#session.owner.identity.address;
+    const id = chat.id ?? this.#id('xmpp-');
+    const key = `${from} ${id}`;
+    const again = this.#answers.get(key);
+    if (again) return this.#write(again);
+    const inbound: Inbound = {
+      to: full(chat.from),
+      id,
+      wantsReceipt: chat.wantsReceipt && chat.id !== undefined,
+    };
+    // Handed over already, and not answered yet: its answer will come.
+    if (!this.#delivered.add(key, inbound)) return;
+    const members = this.#session.members;
+    const member = members.find((m) => m.ctx.peer === from) ?? members.find((m) => !m.ctx.peer);
+    // A canonical id is printable ASCII; an XMPP id may be anything, so a strange one is not passed on.
+    const msg: Message = {
+      id: isMessageId(id) ? id : this.#id('xmpp-'),
+      type: 'create',
+      from,
+      to,
+      body: { value: { kind: 'chat', text: chat.text } },
+    };
+    if (msg.id !== id) this.#delivered.add(`${from} ${msg.id}`, inbound);
+    const outcome = member ? offer(member.ctx, msg) : 'refused';
+    if (outcome === 'taken') return;
+    // Nobody here takes it (404), or the runtime cannot now (503): the sender is told.
+    this.#answer(response(msg, outcome === 'busy' ? 503 : 404) as Message & { type: 'response' });
+  }
+
+  /** Someone's presence: an `update` to the conversation with them, else the inbox; one's own resources' is not. */
+  #presenceOf(jid: Jid, status: x.PresenceStatus, note: string | undefined): void {
+    const from = addressOf(jid)!;
+    const to = this.#session.owner.identity.address;
+    if (from === to) return;
+    const members = this.#session.members;
+    const member = members.find((m) => m.ctx.peer === from) ?? members.find((m) => !m.ctx.peer);
+    const value: Presence =
+      note === undefined ? { kind: 'presence', status } : { kind: 'presence', status, note };
+    const msg: Message = { id: this.#id('presence-'), type: 'update', from, to, body: { value } };
+    // A state, not a request anyone waits on: one the runtime cannot take now is superseded by the next.
+    if (!member || offer(member.ctx, msg) !== 'taken')
+      this.#session.owner.log.debug('xmpp-ws: a presence not taken', { from });
+  }
+
+  /** A receipt or an error from `from` for chat `id`: to the conversation that sent it. */
+  #answered(from: string, id: string, code: number): void {
+    for (const m of this.#session.members) {
+      const req = m.pending.get(id);
+      if (!req || jidOf(req.to) !== from) continue;
+      m.pending.delete(id);
+      if (offer(m.ctx, response(req, code)) !== 'taken')
+        m.ctx.log.warn('xmpp-ws: the runtime did not take an answer', { id });
+      return;
+    }
+  }
+
+  /** The socket is of no more use: closed, and the stream comes back later. */
+  #giveUp(why: string): void {
+    const socket = this.#socket;
+    this.#lost(why);
+    socket?.close(1000, why.slice(0, 100));
+  }
+
+  /** The socket closed: every instance is disconnected, and the stream connects again later. */
+  #lost(why: string): void {
+    if (this.#session.failure) return;
+    this.#socket = undefined;
+    this.#phase = 'opening';
+    this.#scram = undefined;
+    for (const t of [this.#connectTimer, this.#pingTimer]) if (t !== undefined) this.#session.clearTimeout(t);
+    this.#connectTimer = this.#pingTimer = undefined;
+    this.#session.broadcast('disconnected', why);
+    this.#session.setTimeout(() => this.#connect(), this.#backoff.next());
+  }
+
+  /** Fails for good: what the members still wait for is answered first, and the socket closes. */
+  #fail(detail: string, code?: string): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    for (const t of [this.#connectTimer, this.#pingTimer]) if (t !== undefined) this.#session.clearTimeout(t);
+    this.#session.fail(detail, code, () => {
+      for (const m of this.#session.members) {
+        for (const msg of m.pending.values()) answer(m.ctx, msg, 503, detail);
+        m.pending.clear();
+      }
+    });
+    socket?.close(1000, 'failed');
+  }
+
+  /** Writes a stanza. One a closing socket refuses is not lost: chats wait in `pending`, answers in `#answers`. */
+  #write(tree: Xml): void {
+    try {
+      this.#socket?.send(writeXml(tree));
+    } catch (err) {
+      this.#session.owner.log.debug('xmpp-ws: not sent, the socket is closing', { error: String(err) });
+    }
+  }
+}
+
+/** Whether `id` may be a canonical message's id (schemas/message.schema.json, messageId). */
+function isMessageId(id: string): boolean {
+  if (id.length < 1 || id.length > 128) return false;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/** The canonical presence body. */
+type Presence = { readonly kind: 'presence'; readonly status: x.PresenceStatus; readonly note?: string };
+
+/** The presence an `update` carries; undefined for anything else. */
+function presenceOf(msg: Message): Presence | undefined {
+  const body = msg.type === 'update' ? (msg.body.value as ConversationBody) : undefined;
+  return body?.kind === 'presence' ? (body as Presence) : undefined;
+}
+
+/** The text of a chat request; undefined for anything else. */
+function textOf(msg: Message): string | undefined {
+  const body = msg.type === 'create' ? (msg.body.value as ConversationBody) : undefined;
+  return body?.kind === 'chat' && typeof body.text === 'string' ? body.text : undefined;
+}
+
+/** The chats another version of this stub had not had answered (a live swap), if its snapshot is one of ours. */
+function restore(snapshot: unknown): Message[] {
+  const pending = (snapshot as { pending?: unknown } | undefined)?.pending;
+  if (!Array.isArray(pending)) return [];
+  return pending.flatMap((p: unknown) => {
+    const { id, from, to, text } = (p ?? {}) as Record<string, unknown>;
+    if (
+      typeof id !== 'string' ||
+      !isMessageId(id) ||
+      typeof from !== 'string' ||
+      typeof to !== 'string' ||
+      typeof text !== 'string'
+    )
+      return [];
+    return [{ id, type: 'create', from, to, body: { value: { kind: 'chat', text } } } satisfies Message];
+  });
+}
+
+const activate: Activate = (ctx) => {
+  const stream = shared(ctx, 'xmpp-ws/stream', () => new Stream(ctx));
+  const member = stream.join(ctx);
+  return {
+    postMessage: (msg) => stream.post(member, msg),
+    stop: () => stream.leave(member),
+    snapshot: () => ({
+      pending: [...member.pending.values()].map((m) => ({
+        id: m.id,
+        from: m.from,
+        to: m.to,
+        text: textOf(m),
+      })),
+    }),
+  };
+};
+
+export default activate;
