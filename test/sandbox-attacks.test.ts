@@ -234,8 +234,12 @@ describe('attack suite', () => {
   it('attack-crypto: crypto.subtle gives bounded PBKDF2, HMAC and digests on its own keys, nothing more', () =>
     scenario(true, async (s) => {
       const c = await s.open(await attack('attack-crypto'));
-      const outcomes = await expectContained(c, 7);
+      const outcomes = await expectContained(c, 9);
       expect(outcomes['PBKDF2 beyond the iteration bound']).toMatch(/iterations must be 1\.\.1000000/);
+      expect(outcomes['two operations at once in the shared thread pool']).toMatch(/one operation at a time/);
+      expect(outcomes["PBKDF2 past the minute's iterations"]).toMatch(
+        /over 1000000 PBKDF2 iterations a minute/,
+      );
     }));
 
   it('attack-spawn: cannot start a process', () =>

@@ -4,6 +4,8 @@
  * `process`, `require`, `fetch`, `WebSocket`, timers or the worker's own `globalThis`.
  */
 
+import { RateLimit } from './rate.js';
+
 // SES installs these globals; they are declared here rather than through `ses`'s types so
 // that they exist for this file only, never for host code (which must not lock down).
 declare const Compartment: new (options: {
@@ -34,7 +36,12 @@ function stubEndowments(): object {
   return endowments;
 }
 
-/** PBKDF2 iterations a stub may ask for at most: the work runs off the stub's thread, where no watchdog reaches. */
+/**
+ * PBKDF2 iterations a stub may ask for in one call, and in a minute (a token bucket): the work
+ * runs in the engine's thread pool, off the stub's thread, where no watchdog reaches. A SCRAM
+ * log-in takes 4096 to about 100 000 (RFC 7677); a stub looping on PBKDF2 would take the pool
+ * the whole runtime shares.
+ */
 export const MAX_PBKDF2_ITERATIONS = 1_000_000;
 /** Bits `deriveBits` gives at most (SCRAM needs a hash's length). */
 const MAX_DERIVED_BITS = 512;
@@ -56,8 +63,20 @@ function subtleEndowment(): object {
     return key;
   };
   const hashOf = (alg: unknown) => String((alg as { hash?: unknown }).hash);
+  const budget = new RateLimit(MAX_PBKDF2_ITERATIONS / 60, MAX_PBKDF2_ITERATIONS);
+  // One operation at a time: a stub's calls queue no work in the shared pool beyond one.
+  let busy = false;
+  const one = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (busy) throw new RangeError('crypto.subtle: one operation at a time (await the last one)');
+    busy = true;
+    try {
+      return await run();
+    } finally {
+      busy = false;
+    }
+  };
   return {
-    digest: (alg: string, data: BufferSource) => subtle.digest(String(alg), data),
+    digest: (alg: string, data: BufferSource) => one(() => subtle.digest(String(alg), data)),
     importKey: async (
       format: string,
       data: BufferSource,
@@ -68,18 +87,15 @@ function subtleEndowment(): object {
       if (format !== 'raw') throw new TypeError("crypto.subtle: only 'raw' keys are offered");
       const name = String(typeof alg === 'string' ? alg : alg.name);
       const algorithm = name === 'HMAC' ? { name, hash: hashOf(alg) } : name;
-      const key = await subtle.importKey(
-        'raw',
-        data,
-        algorithm,
-        false,
-        [...usages].map(String) as KeyUsage[],
+      const key = await one(() =>
+        subtle.importKey('raw', data, algorithm, false, [...usages].map(String) as KeyUsage[]),
       );
       const handle = harden({});
       keys.set(handle, key);
       return handle;
     },
-    sign: (alg: string, key: object, data: BufferSource) => subtle.sign(String(alg), keyOf(key), data),
+    sign: (alg: string, key: object, data: BufferSource) =>
+      one(() => subtle.sign(String(alg), keyOf(key), data)),
     deriveBits: async (
       alg: { name: string; hash: string; salt: BufferSource; iterations: number },
       key: object,
@@ -91,7 +107,12 @@ function subtleEndowment(): object {
         throw new RangeError(`crypto.subtle: PBKDF2 iterations must be 1..${MAX_PBKDF2_ITERATIONS}`);
       if (!Number.isInteger(length) || length < 8 || length > MAX_DERIVED_BITS)
         throw new RangeError(`crypto.subtle: deriveBits gives 8..${MAX_DERIVED_BITS} bits`);
-      return subtle.deriveBits({ name, hash: hashOf(alg), salt, iterations }, keyOf(key), length);
+      const derive = { name, hash: hashOf(alg), salt, iterations };
+      return one(async () => {
+        if (!budget.take(iterations))
+          throw new RangeError(`crypto.subtle: over ${MAX_PBKDF2_ITERATIONS} PBKDF2 iterations a minute`);
+        return subtle.deriveBits(derive, keyOf(key), length);
+      });
     },
   };
 }

@@ -10,13 +10,13 @@ export class RateLimit {
     this.#tokens = burst;
   }
 
-  /** Takes a token; false when none is left. */
-  take(): boolean {
+  /** Takes `n` tokens; false, and nothing taken, when fewer are left. */
+  take(n = 1): boolean {
     const now = performance.now();
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) * this.perSecond) / 1000);
     this.#last = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < n) return false;
+    this.#tokens -= n;
     return true;
   }
 }

@@ -3,7 +3,7 @@ import { attemptAsync, type Outcomes, reportingStub } from '../report.js';
 
 /**
  * Attack: the sandbox's crypto.subtle (sandbox/worker/compartment.ts) beyond what it offers:
- * PBKDF2 work no watchdog reaches, a key it did not make, the host's CryptoKey behind a handle.
+ * PBKDF2 work no watchdog reaches (one call, at once, or in a minute), a key it did not make, the host's CryptoKey behind a handle.
  */
 
 // biome-ignore lint/suspicious/noExplicitAny: an attacker probes untyped objects.
@@ -48,6 +48,22 @@ const activate: Activate = async (ctx) => {
     const handle = await pbkdf2();
     // A handle is a frozen empty object: nothing of the host's key, nothing to write on.
     return !Object.isFrozen(handle) || Reflect.ownKeys(handle).length > 0 || 'algorithm' in handle;
+  });
+  await attemptAsync(outcomes, 'two operations at once in the shared thread pool', async () => {
+    const key = await pbkdf2();
+    const derive = () =>
+      subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-1', salt: raw, iterations: 1000 }, key, 160);
+    // Both settle before the next attempt: a refusal is its own, not the last one's still running.
+    const refused = (await Promise.allSettled([derive(), derive()])).find((r) => r.status === 'rejected');
+    if (refused) throw refused.reason;
+    return true;
+  });
+  await attemptAsync(outcomes, "PBKDF2 past the minute's iterations", async () => {
+    const key = await pbkdf2();
+    for (let i = 0; i < 3; i++) {
+      await subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-1', salt: raw, iterations: 400_000 }, key, 160);
+    }
+    return true;
   });
   await attemptAsync(outcomes, 'a method not offered (encrypt, exportKey, generateKey)', async () =>
     ['encrypt', 'exportKey', 'generateKey', 'unwrapKey'].some((m) => typeof subtle[m] === 'function'),
