@@ -178,13 +178,18 @@ export async function startDomainNode(
     cluster: services.cluster,
     cdr: { service: services.cdr, stub: await jsonWsStubOf(c) },
     provisioning: services.provisioning,
-    tokenEndpoint: tokenEndpoint({ domain: c.domain, identity: services.identity }),
+    tokenEndpoint: tokenEndpoint({
+      domain: c.domain,
+      identity: services.identity,
+      ...(c.browsers?.token ? { origins: c.browsers.token } : {}),
+    }),
     host: d.host,
     port: c.ports?.messaging ?? 0,
     adminPort,
     log: d.log.child({ component: 'messaging-node' }),
     ...(c.limits ?? {}),
     ...(c.groups ? { groups: c.groups } : {}),
+    ...(c.browsers?.messaging ? { origins: c.browsers.messaging } : {}),
   };
   let node: MessagingNode;
   try {
@@ -321,7 +326,7 @@ export interface LocalDomains {
 export async function startLocalDomains(
   names: readonly string[],
   dir: string,
-  options: DomainOptions & { limits?: DomainConfig['limits'] } = {},
+  options: DomainOptions & { limits?: DomainConfig['limits']; browsers?: DomainConfig['browsers'] } = {},
 ): Promise<LocalDomains> {
   const peers: Record<string, string> = {};
   const byName = new Map<string, RunningDomain>();
@@ -333,6 +338,7 @@ export async function startLocalDomains(
         dataDir: join(dir, domain),
         peers,
         ...(options.limits ? { limits: options.limits } : {}),
+        ...(options.browsers ? { browsers: options.browsers } : {}),
       };
       const running = await startDomain(config, options);
       peers[domain] = running.catalogueUrl;
