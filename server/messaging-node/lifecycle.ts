@@ -91,7 +91,10 @@ export class Lifecycle {
     }
     const { code, message } = this.#pages.refusal(origin!);
     this.#parts.metrics.refuse(code);
-    this.#settings.log.info({ code, origin, from: req.socket.remoteAddress }, 'WebSocket refused: page origin not allowed');
+    this.#settings.log.info(
+      { code, origin, from: req.socket.remoteAddress },
+      'WebSocket refused: page origin not allowed',
+    );
     const body = JSON.stringify({ error: { code, message } });
     // A peer that resets meanwhile is nothing to report; it must not be an uncaught error.
     socket.on('error', () => socket.destroy());

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseAddress } from '../../core/address.js';
-import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../entry/node-runtime.js';
 import type { DomainConfig } from '../../core/generated/types.js';
+import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../entry/node-runtime.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { type RunningDomain, startLocalDomains } from '../../server/domain.js';
 
