@@ -6,6 +6,7 @@ import { ProtoflyError } from '../core/errors.js';
 import type { BackendDescriptor, DomainConfig } from '../core/generated/types.js';
 import { assertWritable, exists, writeAtomic } from '../node/files.js';
 import { packageRoot } from '../node/package-root.js';
+import { BROWSER_ORIGINS } from '../runtime/password-login.js';
 import { publishBackends, startServices } from './backends/start-services.js';
 import { type DomainKey, generateDomainKey, readDomainKey } from './catalogue/keys.js';
 import { layout } from './catalogue/layout.js';
@@ -14,6 +15,7 @@ import { type CatalogueServer, createCatalogueServer } from './catalogue/server.
 import { checkDomainConfig } from './domain-config.js';
 import { TOKEN_PATH, tokenEndpoint } from './identity/token-endpoint.js';
 import { type MessagingNode, startMessagingNode } from './messaging-node/messaging-node.js';
+import { originOf } from './page-origins.js';
 import type { Identity, Services } from './services/service.js';
 
 /**
@@ -265,6 +267,9 @@ export async function advertiseTokenEndpoint(d: PreparedDomain, nodeUrl: string)
     token_endpoint: url.href,
     grant_types_supported: ['password', 'refresh_token'],
     token_endpoint_auth_methods_supported: ['none'],
+    // The pages the endpoint serves: a refused page cannot see why (the browser hides the
+    // answer), so a runtime in one checks here first and says so (runtime/password-login.ts).
+    [BROWSER_ORIGINS]: (d.config.browsers?.token ?? []).map(originOf),
   };
   await writeAtomic(layout.authorizationServer(d.catalogueDir), `${JSON.stringify(metadata, null, 2)}\n`);
 }

@@ -27,7 +27,7 @@ export class PageOrigins {
     this.#service = service;
     this.#any = origins.includes('*');
     // The form browsers send: lower-case host, no default port.
-    this.#allowed = new Set(origins.filter((o) => o !== '*').map(serialized));
+    this.#allowed = new Set(origins.filter((o) => o !== '*').map(originOf));
   }
 
   /** Whether a request with this `Origin` header (undefined: none, not a page) may be served. */
@@ -55,7 +55,12 @@ export function isPreflight(req: IncomingMessage): boolean {
 /** How long a browser may keep a preflight's answer, in seconds (Chromium keeps at most 7200). */
 export const PREFLIGHT_MAX_AGE = '7200';
 
-function serialized(origin: string): string {
+/**
+ * `origin` as browsers send it (lower-case host, no default port).
+ *
+ * @throws ProtoflyError `PF_ERR_CONFIG` when it is not an origin.
+ */
+export function originOf(origin: string): string {
   let url: URL | undefined;
   try {
     url = new URL(origin);

@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../plugins/backends/identity-static/password.js';
-import type { StaticIdentity } from '../../plugins/backends/identity-static/static-identity.js';
-import { testIdentity } from '../../test/support/identity-fixtures.js';
-import { TOKEN_PATH, tokenEndpoint } from './token-endpoint.js';
+import { hashPassword } from '../plugins/backends/identity-static/password.js';
+import type { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
+import { TOKEN_PATH, tokenEndpoint } from '../server/identity/token-endpoint.js';
+import { testIdentity } from './support/identity-fixtures.js';
 
 /** The token endpoint for pages (CORS, Fetch §3.2), over real HTTP. */
 
@@ -43,10 +43,13 @@ const login = (password: string, origin?: string) =>
   });
 
 /** The CORS headers of an answer. */
-const cors = (res: Response) =>
-  Object.fromEntries(
-    [...res.headers].filter(([name]) => name.startsWith('access-control-') || name === 'vary'),
-  );
+function cors(res: Response): Record<string, string> {
+  const found: Record<string, string> = {};
+  res.headers.forEach((value, name) => {
+    if (name.startsWith('access-control-') || name === 'vary') found[name] = value;
+  });
+  return found;
+}
 
 // Each log-in checks a password with scrypt, slow on purpose: room for a loaded machine.
 describe('the token endpoint, from pages', { timeout: 60_000 }, () => {
