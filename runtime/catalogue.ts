@@ -240,6 +240,10 @@ export class CatalogueClient {
     const request: RequestInit = {
       signal: init.signal ?? AbortSignal.timeout(this.#timeoutMs),
       redirect: 'error',
+      // A browser's HTTP cache would answer a check after an update notice with the descriptor
+      // it holds for max-age: it revalidates instead (a 304 when nothing changed). The loader
+      // keeps what it verified for max-age itself.
+      cache: 'no-cache',
       ...(init.headers ? { headers: init.headers } : {}),
     };
     let res: Response;
