@@ -298,6 +298,26 @@ describe('protofly/browser across origins', () => {
       `pages of ${otherOrigin} may not log in at the token endpoint of a.example, which serves pages of ${origin}`,
     );
     await page.close();
+
+    // With a token from elsewhere (the page's own server), the page gets as far as b.example's
+    // node, which refuses the WebSocket (403): the browser shows the page a failed socket only,
+    // so the conversation does not go live; the node counted the refusal.
+    const b = domains.byName.get('b.example')!;
+    const refusals = async () =>
+      Number(
+        /protofly_node_refused_total\{code="PF_ERR_ORIGIN"\} (\d+)/.exec(
+          await (await fetch(`${b.adminUrl}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const before = await refusals();
+    const tokened = await openPage(otherOrigin);
+    const { password: _, ...withTokens } = settings('protofly-refused-node');
+    const failed = await tokened.evaluate(([s, peer]) => window.pf.open(s, peer), [withTokens, BOB] as const);
+    expect(failed).toMatchObject({
+      refused: { code: 'PF_ERR_CONVERSATION', message: expect.stringMatching(/did not go live/) },
+    });
+    expect(await refusals()).toBeGreaterThan(before);
+    await tokened.close();
   }, 60_000);
 
   it('a version b.example publishes reaches the page through its EventSource', async () => {
