@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isProtoflyError } from '../core/errors.js';
+import { checkDomainConfig } from './domain-config.js';
 import { PageOrigins } from './page-origins.js';
+
+/** Origins as configured: a scheme, a host, perhaps a port. */
+const origins = fc
+  .tuple(fc.constantFrom('http', 'https'), fc.domain(), fc.option(fc.integer({ min: 1, max: 65535 })))
+  .map(([scheme, host, port]) => `${scheme}://${host}${port === null ? '' : `:${port}`}`);
 
 describe('page origins', () => {
   it('allows exactly the origins listed, in the form browsers send them; no Origin is no page', () => {
@@ -18,7 +24,7 @@ describe('page origins', () => {
     ])
       expect(pages.allows(other)).toBe(false);
     fc.assert(
-      fc.property(fc.webUrl(), fc.string(), (url, junk) => {
+      fc.property(origins, fc.string(), (url, junk) => {
         const origin = new URL(url).origin;
         const listed = new PageOrigins([origin], 'x');
         expect(listed.allows(origin)).toBe(true);
@@ -44,4 +50,26 @@ describe('page origins', () => {
       }
     },
   );
+
+  it.each([
+    [{ token: ['*'] }, '/browsers/token/0'],
+    [{ messaging: ['https://a.example/app'] }, '/browsers/messaging/0'],
+    [{ token: ['ws://a.example'] }, '/browsers/token/0'],
+    [{ pages: ['https://a.example'] }, '/browsers'],
+  ])('a domain config with browsers %j is refused with PF_ERR_SCHEMA at %s', (browsers, pointer) => {
+    try {
+      checkDomainConfig({ domain: 'a.example', browsers });
+      expect.unreachable();
+    } catch (err) {
+      expect(isProtoflyError(err, 'PF_ERR_SCHEMA')).toBe(true);
+      expect((err as Error).message).toContain(pointer);
+    }
+  });
+
+  it('takes a domain config that lists origins, and * for the node', () => {
+    checkDomainConfig({
+      domain: 'a.example',
+      browsers: { token: ['https://app.a.example'], messaging: ['*', 'http://127.0.0.1:8080'] },
+    });
+  });
 });
