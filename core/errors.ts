@@ -164,6 +164,10 @@ export const ERRORS = {
     stub: true,
     docs: 'The peer is authenticated but not allowed to do this (e.g. its domain is not admitted).',
   },
+  PF_ERR_ORIGIN: {
+    status: 403,
+    docs: "A web page's origin (its Origin header) is not among those the domain lets use this service from a browser (domain config `browsers`): the token endpoint refuses it with 403 before reading the request, the messaging node at the WebSocket upgrade. In a page this shows as a failed fetch or WebSocket (browsers hide the refusal); the server's log names the origin. Add the page's origin to the domain's config.",
+  },
   PF_ERR_FRAME: {
     status: 400,
     close: 4400,

@@ -52,7 +52,8 @@ export interface BrowserRuntime {
  * A runtime in a browser page, with the same `Runtime` and `Conversation` as in Node
  * (entry/node-runtime.ts): descriptors verified with the page's WebCrypto (Ed25519; where the
  * browser lacks it, every stub is refused with `PF_ERR_SIGNATURE`), stubs run in Web Workers
- * under SES, sockets opened by the page after the policy's checks.
+ * under SES, sockets opened by the page after the policy's checks, catalogues' update streams
+ * read with the page's EventSource.
  */
 export function createBrowserRuntime(options: BrowserRuntimeOptions): BrowserRuntime {
   const database = options.database ?? 'protofly';
@@ -60,7 +61,8 @@ export function createBrowserRuntime(options: BrowserRuntimeOptions): BrowserRun
   // Not awaited here: a refusal surfaces at the first read or write, as PF_ERR_STORAGE.
   db?.catch(() => {});
   const store = (name: string): Store => (db ? new IdbStore(db, name) : new MemoryStore());
-  const catalogue = new CatalogueClient({ catalogues: options.catalogues ?? {} });
+  // Update streams with the page's EventSource (the browser parses them and holds the connection).
+  const catalogue = new CatalogueClient({ catalogues: options.catalogues ?? {}, eventSource: EventSource });
   const loader = new Loader({
     trust: new TrustStore({ mode: 'tofu', ...options.trust, store: store('trust') }),
     catalogue,

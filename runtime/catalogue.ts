@@ -1,4 +1,5 @@
 import { ProtoflyError } from '../core/errors.js';
+import { eventSourceStream } from './event-source.js';
 import { type SseEvent, SseParser } from './sse.js';
 
 /**
@@ -12,6 +13,12 @@ export type PluginKind = 'stub' | 'backend';
 export const KEYS_PATH = '/.well-known/protofly/keys';
 /** Where a catalogue announces new versions (Server-Sent Events), relative to its base. */
 export const EVENTS_PATH = '/.well-known/protofly/events';
+/**
+ * The update stream's events: `publish`, a new version (data `{"kind","name","version"}`), and
+ * `ping`, the heartbeat of a quiet stream (empty data). The heartbeat is an event rather than an
+ * SSE comment so that a page's EventSource, which hides comments, sees the stream is alive.
+ */
+export const UPDATE_EVENTS = { publish: 'publish', heartbeat: 'ping' } as const;
 /** A domain's OAuth authorization server metadata (RFC 8414): where its token endpoint is. */
 export const AUTHORIZATION_SERVER_PATH = '/.well-known/oauth-authorization-server';
 
@@ -21,6 +28,12 @@ export interface CatalogueOptions {
   /** Milliseconds for a whole fetch, body included. Default 5000. */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /**
+   * A page's `EventSource`: update streams are read with it (see event-source.ts) rather than
+   * with `fetch`, as a browser runtime does. Default: `fetch` and the SSE parser (Node has no
+   * EventSource).
+   */
+  eventSource?: typeof EventSource;
 }
 
 /** A JSON document and what HTTP said about caching it. */
@@ -35,11 +48,13 @@ export class CatalogueClient {
   readonly #catalogues: ReadonlyMap<string, string>;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #eventSource: typeof EventSource | undefined;
 
   constructor(options: CatalogueOptions = {}) {
     this.#catalogues = new Map(Object.entries(options.catalogues ?? {}));
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#eventSource = options.eventSource;
   }
 
   /** The catalogue base URL of a domain. */
@@ -99,6 +114,11 @@ export class CatalogueClient {
   async events(domain: string, signal: AbortSignal, idleMs: number): Promise<AsyncIterable<SseEvent>> {
     const url = this.eventsUrl(domain);
     const what = `update stream of ${domain}`;
+    if (this.#eventSource) {
+      const names = Object.values(UPDATE_EVENTS);
+      const timeoutMs = this.#timeoutMs;
+      return eventSourceStream(this.#eventSource, { url, what, names, signal, timeoutMs, idleMs });
+    }
     const controller = new AbortController();
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     // Aborting the fetch alone can leave a pending read, and the socket, open: cancel the read too.
@@ -220,6 +240,10 @@ export class CatalogueClient {
     const request: RequestInit = {
       signal: init.signal ?? AbortSignal.timeout(this.#timeoutMs),
       redirect: 'error',
+      // A browser's HTTP cache would answer a check after an update notice with the descriptor
+      // it holds for max-age: it revalidates instead (a 304 when nothing changed). The loader
+      // keeps what it verified for max-age itself.
+      cache: 'no-cache',
       ...(init.headers ? { headers: init.headers } : {}),
     };
     let res: Response;

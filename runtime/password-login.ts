@@ -28,6 +28,11 @@ interface Held {
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024;
+/**
+ * The RFC 8414 metadata member (protofly's) listing the origins of the pages the token endpoint
+ * serves: the home domain's config `browsers.token`.
+ */
+export const BROWSER_ORIGINS = 'pf_browser_origins';
 /** A log-in checks a password with a deliberately slow hash (scrypt): longer than a catalogue fetch. */
 const GRANT_TIMEOUT_MS = 30_000;
 
@@ -40,6 +45,8 @@ export class PasswordLogin implements RuntimeIdentity {
   readonly #now: () => number;
   readonly #held = new Map<string, Held>();
   #endpoint: string | undefined;
+  /** The pages the endpoint serves, where its metadata says. */
+  #pages: readonly string[] | undefined;
   #refresh: string | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -94,6 +101,7 @@ export class PasswordLogin implements RuntimeIdentity {
 
   async #grant(audience: string, form: Record<string, string>): Promise<string> {
     const endpoint = await this.#tokenEndpoint();
+    this.#checkPage();
     const asked = this.#now();
     const what = `token endpoint of ${this.#domain}`;
     const { status, retryAfter, body } = await this.#catalogue.postForm(
@@ -125,6 +133,23 @@ export class PasswordLogin implements RuntimeIdentity {
     return token;
   }
 
+  /**
+   * In a page (which has an `origin`; Node has none): refuses a log-in the endpoint would refuse
+   * for the page's origin, since the browser would show the page only a failed fetch. The
+   * endpoint decides; this only names why.
+   *
+   * @throws ProtoflyError `PF_ERR_ORIGIN`
+   */
+  #checkPage(): void {
+    const page = (globalThis as { origin?: unknown }).origin;
+    if (typeof page !== 'string' || !this.#pages || this.#pages.includes(page)) return;
+    throw new ProtoflyError(
+      'PF_ERR_ORIGIN',
+      `${this.address}: pages of ${page} may not log in at the token endpoint of ${this.#domain}, which serves pages of ${this.#pages.join(', ') || 'no origin'}`,
+      { origin: page },
+    );
+  }
+
   async #tokenEndpoint(): Promise<string> {
     if (this.#endpoint) return this.#endpoint;
     const base = this.#catalogue.baseOf(this.#domain);
@@ -132,6 +157,8 @@ export class PasswordLogin implements RuntimeIdentity {
     const what = `token endpoint metadata of ${this.#domain}`;
     const { body } = await this.#catalogue.json(url, MAX_ANSWER_BYTES, what);
     const endpoint = (body as { token_endpoint?: unknown } | null)?.token_endpoint;
+    const pages = (body as Record<string, unknown> | null)?.[BROWSER_ORIGINS];
+    if (Array.isArray(pages)) this.#pages = pages.filter((p): p is string => typeof p === 'string');
     let parsed: URL | undefined;
     try {
       parsed = typeof endpoint === 'string' ? new URL(endpoint) : undefined;

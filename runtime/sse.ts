@@ -13,7 +13,7 @@ export interface SseEvent {
 }
 
 /** The longest line kept while waiting for its end; a stream that sends more is not an event stream. */
-const MAX_LINE = 64 * 1024;
+export const MAX_LINE = 64 * 1024;
 
 export class SseParser {
   #buffer = '';

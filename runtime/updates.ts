@@ -1,6 +1,6 @@
 import { asProtoflyError, isProtoflyError, type ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
-import type { CatalogueClient, PluginKind } from './catalogue.js';
+import { type CatalogueClient, type PluginKind, UPDATE_EVENTS } from './catalogue.js';
 
 /**
  * Learns when domains publish new versions, for a runtime that runs their stubs: it listens to
@@ -112,7 +112,7 @@ export class UpdateWatcher extends Emitter<UpdateEvents> {
           // Whatever was published while not connected is news too.
           this.emit('update', domain);
           for await (const event of events) {
-            const notice = event.event === 'publish' ? noticeOf(event.data) : undefined;
+            const notice = event.event === UPDATE_EVENTS.publish ? noticeOf(event.data) : undefined;
             if (notice) this.emit('update', domain, notice);
           }
         } else {

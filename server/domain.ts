@@ -6,6 +6,7 @@ import { ProtoflyError } from '../core/errors.js';
 import type { BackendDescriptor, DomainConfig } from '../core/generated/types.js';
 import { assertWritable, exists, writeAtomic } from '../node/files.js';
 import { packageRoot } from '../node/package-root.js';
+import { BROWSER_ORIGINS } from '../runtime/password-login.js';
 import { publishBackends, startServices } from './backends/start-services.js';
 import { type DomainKey, generateDomainKey, readDomainKey } from './catalogue/keys.js';
 import { layout } from './catalogue/layout.js';
@@ -14,6 +15,7 @@ import { type CatalogueServer, createCatalogueServer } from './catalogue/server.
 import { checkDomainConfig } from './domain-config.js';
 import { TOKEN_PATH, tokenEndpoint } from './identity/token-endpoint.js';
 import { type MessagingNode, startMessagingNode } from './messaging-node/messaging-node.js';
+import { originOf } from './page-origins.js';
 import type { Identity, Services } from './services/service.js';
 
 /**
@@ -178,13 +180,18 @@ export async function startDomainNode(
     cluster: services.cluster,
     cdr: { service: services.cdr, stub: await jsonWsStubOf(c) },
     provisioning: services.provisioning,
-    tokenEndpoint: tokenEndpoint({ domain: c.domain, identity: services.identity }),
+    tokenEndpoint: tokenEndpoint({
+      domain: c.domain,
+      identity: services.identity,
+      ...(c.browsers?.token ? { origins: c.browsers.token } : {}),
+    }),
     host: d.host,
     port: c.ports?.messaging ?? 0,
     adminPort,
     log: d.log.child({ component: 'messaging-node' }),
     ...(c.limits ?? {}),
     ...(c.groups ? { groups: c.groups } : {}),
+    ...(c.browsers?.messaging ? { origins: c.browsers.messaging } : {}),
   };
   let node: MessagingNode;
   try {
@@ -260,6 +267,9 @@ export async function advertiseTokenEndpoint(d: PreparedDomain, nodeUrl: string)
     token_endpoint: url.href,
     grant_types_supported: ['password', 'refresh_token'],
     token_endpoint_auth_methods_supported: ['none'],
+    // The pages the endpoint serves: a refused page cannot see why (the browser hides the
+    // answer), so a runtime in one checks here first and says so (runtime/password-login.ts).
+    [BROWSER_ORIGINS]: (d.config.browsers?.token ?? []).map(originOf),
   };
   await writeAtomic(layout.authorizationServer(d.catalogueDir), `${JSON.stringify(metadata, null, 2)}\n`);
 }
@@ -321,7 +331,7 @@ export interface LocalDomains {
 export async function startLocalDomains(
   names: readonly string[],
   dir: string,
-  options: DomainOptions & { limits?: DomainConfig['limits'] } = {},
+  options: DomainOptions & { limits?: DomainConfig['limits']; browsers?: DomainConfig['browsers'] } = {},
 ): Promise<LocalDomains> {
   const peers: Record<string, string> = {};
   const byName = new Map<string, RunningDomain>();
@@ -333,6 +343,7 @@ export async function startLocalDomains(
         dataDir: join(dir, domain),
         peers,
         ...(options.limits ? { limits: options.limits } : {}),
+        ...(options.browsers ? { browsers: options.browsers } : {}),
       };
       const running = await startDomain(config, options);
       peers[domain] = running.catalogueUrl;

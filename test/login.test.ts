@@ -103,7 +103,7 @@ describe('the token endpoint', { timeout: 60_000 }, () => {
     });
     const get = await fetch(url);
     expect(get.status).toBe(405);
-    expect(get.headers.get('allow')).toBe('POST');
+    expect(get.headers.get('allow')).toBe('POST, OPTIONS');
     const json = await fetch(url, {
       method: 'POST',
       body: '{}',

@@ -366,6 +366,7 @@ export interface DomainConfig {
   peers?: {
     [k: string]: string | undefined;
   };
+  browsers?: BrowserAccess;
   limits?: {
     maxFrameBytes?: number;
     /**
@@ -418,6 +419,25 @@ export interface TrustConfig {
    * Foreign domains admitted; all when absent.
    */
   allowDomains?: DomainName[];
+}
+/**
+ * Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.
+ */
+export interface BrowserAccess {
+  /**
+   * Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.
+   *
+   * @maxItems 1024
+   *
+   * Items: A web origin: scheme://host[:port], no path.
+   */
+  token?: string[];
+  /**
+   * Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.
+   *
+   * @maxItems 1024
+   */
+  messaging?: (string | '*')[];
 }
 /**
  * Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.

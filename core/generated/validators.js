@@ -3962,7 +3962,7 @@ function validate138(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate138_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateDomainConfig = validate155;
-var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } } };
+var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "browsers": { "title": "BrowserAccess", "description": "Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.", "type": "object", "additionalProperties": false, "properties": { "token": { "description": "Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "#/$defs/origin" } }, "messaging": { "description": "Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "anyOf": [{ "$ref": "#/$defs/origin" }, { "const": "*" }] } } } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } }, "origin": { "description": "A web origin: scheme://host[:port], no path.", "type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+$" } } };
 function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -4363,6 +4363,37 @@ function validate166(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate166_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var pattern27 = new RegExp("^https?://[^\\s/?#@]+$", "u");
+function validate173(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate173_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 2048) {
+        validate173.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+        return false;
+      } else {
+        if (!pattern27.test(data)) {
+          validate173.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^https?://[^\\s/?#@]+$" }, message: 'must match pattern "^https?://[^\\s/?#@]+$"' }];
+          return false;
+        }
+      }
+    } else {
+      validate173.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate173.errors = vErrors;
+  return errors === 0;
+}
+var validate173_evaluated = { "dynamicProps": false, "dynamicItems": false };
 var pattern26 = new RegExp("^https?://[^\\s/]+$", "u");
 function validate155(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
@@ -4805,38 +4836,61 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                               var valid0 = true;
                             }
                             if (valid0) {
-                              if (data.limits !== void 0) {
-                                let data22 = data.limits;
+                              if (data.browsers !== void 0) {
+                                let data22 = data.browsers;
                                 const _errs44 = errors;
                                 if (errors === _errs44) {
                                   if (data22 && typeof data22 == "object" && !Array.isArray(data22)) {
                                     const _errs46 = errors;
                                     for (const key6 in data22) {
-                                      if (!func24.call(schema52.properties.limits.properties, key6)) {
-                                        validate155.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                                      if (!(key6 === "token" || key6 === "messaging")) {
+                                        validate155.errors = [{ instancePath: instancePath + "/browsers", schemaPath: "#/properties/browsers/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                                         return false;
                                         break;
                                       }
                                     }
                                     if (_errs46 === errors) {
-                                      if (data22.maxFrameBytes !== void 0) {
-                                        let data23 = data22.maxFrameBytes;
+                                      if (data22.token !== void 0) {
+                                        let data23 = data22.token;
                                         const _errs47 = errors;
-                                        if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                                          validate155.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                          return false;
-                                        }
                                         if (errors === _errs47) {
-                                          if (typeof data23 == "number" && isFinite(data23)) {
-                                            if (data23 > 16777216 || isNaN(data23)) {
-                                              validate155.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
+                                          if (Array.isArray(data23)) {
+                                            if (data23.length > 1024) {
+                                              validate155.errors = [{ instancePath: instancePath + "/browsers/token", schemaPath: "#/properties/browsers/properties/token/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
                                               return false;
                                             } else {
-                                              if (data23 < 256 || isNaN(data23)) {
-                                                validate155.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
-                                                return false;
+                                              var valid8 = true;
+                                              const len1 = data23.length;
+                                              for (let i1 = 0; i1 < len1; i1++) {
+                                                const _errs49 = errors;
+                                                if (!validate173(data23[i1], { instancePath: instancePath + "/browsers/token/" + i1, parentData: data23, parentDataProperty: i1, rootData, dynamicAnchors })) {
+                                                  vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+                                                  errors = vErrors.length;
+                                                }
+                                                var valid8 = _errs49 === errors;
+                                                if (!valid8) {
+                                                  break;
+                                                }
+                                              }
+                                              if (valid8) {
+                                                let i2 = data23.length;
+                                                let j0;
+                                                if (i2 > 1) {
+                                                  outer0: for (; i2--; ) {
+                                                    for (j0 = i2; j0--; ) {
+                                                      if (func0(data23[i2], data23[j0])) {
+                                                        validate155.errors = [{ instancePath: instancePath + "/browsers/token", schemaPath: "#/properties/browsers/properties/token/uniqueItems", keyword: "uniqueItems", params: { i: i2, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i2 + " are identical)" }];
+                                                        return false;
+                                                        break outer0;
+                                                      }
+                                                    }
+                                                  }
+                                                }
                                               }
                                             }
+                                          } else {
+                                            validate155.errors = [{ instancePath: instancePath + "/browsers/token", schemaPath: "#/properties/browsers/properties/token/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                            return false;
                                           }
                                         }
                                         var valid7 = _errs47 === errors;
@@ -4844,186 +4898,95 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                         var valid7 = true;
                                       }
                                       if (valid7) {
-                                        if (data22.maxJsonDepth !== void 0) {
-                                          let data24 = data22.maxJsonDepth;
-                                          const _errs49 = errors;
-                                          if (!(typeof data24 == "number" && (!(data24 % 1) && !isNaN(data24)) && isFinite(data24))) {
-                                            validate155.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                            return false;
-                                          }
-                                          if (errors === _errs49) {
-                                            if (typeof data24 == "number" && isFinite(data24)) {
-                                              if (data24 > 1024 || isNaN(data24)) {
-                                                validate155.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                                        if (data22.messaging !== void 0) {
+                                          let data25 = data22.messaging;
+                                          const _errs50 = errors;
+                                          if (errors === _errs50) {
+                                            if (Array.isArray(data25)) {
+                                              if (data25.length > 1024) {
+                                                validate155.errors = [{ instancePath: instancePath + "/browsers/messaging", schemaPath: "#/properties/browsers/properties/messaging/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
                                                 return false;
                                               } else {
-                                                if (data24 < 8 || isNaN(data24)) {
-                                                  validate155.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
-                                                  return false;
+                                                var valid10 = true;
+                                                const len2 = data25.length;
+                                                for (let i3 = 0; i3 < len2; i3++) {
+                                                  let data26 = data25[i3];
+                                                  const _errs52 = errors;
+                                                  const _errs53 = errors;
+                                                  let valid11 = false;
+                                                  const _errs54 = errors;
+                                                  if (!validate173(data26, { instancePath: instancePath + "/browsers/messaging/" + i3, parentData: data25, parentDataProperty: i3, rootData, dynamicAnchors })) {
+                                                    vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+                                                    errors = vErrors.length;
+                                                  }
+                                                  var _valid0 = _errs54 === errors;
+                                                  valid11 = valid11 || _valid0;
+                                                  const _errs55 = errors;
+                                                  if ("*" !== data26) {
+                                                    const err1 = { instancePath: instancePath + "/browsers/messaging/" + i3, schemaPath: "#/properties/browsers/properties/messaging/items/anyOf/1/const", keyword: "const", params: { allowedValue: "*" }, message: "must be equal to constant" };
+                                                    if (vErrors === null) {
+                                                      vErrors = [err1];
+                                                    } else {
+                                                      vErrors.push(err1);
+                                                    }
+                                                    errors++;
+                                                  }
+                                                  var _valid0 = _errs55 === errors;
+                                                  valid11 = valid11 || _valid0;
+                                                  if (!valid11) {
+                                                    const err2 = { instancePath: instancePath + "/browsers/messaging/" + i3, schemaPath: "#/properties/browsers/properties/messaging/items/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
+                                                    if (vErrors === null) {
+                                                      vErrors = [err2];
+                                                    } else {
+                                                      vErrors.push(err2);
+                                                    }
+                                                    errors++;
+                                                    validate155.errors = vErrors;
+                                                    return false;
+                                                  } else {
+                                                    errors = _errs53;
+                                                    if (vErrors !== null) {
+                                                      if (_errs53) {
+                                                        vErrors.length = _errs53;
+                                                      } else {
+                                                        vErrors = null;
+                                                      }
+                                                    }
+                                                  }
+                                                  var valid10 = _errs52 === errors;
+                                                  if (!valid10) {
+                                                    break;
+                                                  }
+                                                }
+                                                if (valid10) {
+                                                  let i4 = data25.length;
+                                                  let j1;
+                                                  if (i4 > 1) {
+                                                    outer1: for (; i4--; ) {
+                                                      for (j1 = i4; j1--; ) {
+                                                        if (func0(data25[i4], data25[j1])) {
+                                                          validate155.errors = [{ instancePath: instancePath + "/browsers/messaging", schemaPath: "#/properties/browsers/properties/messaging/uniqueItems", keyword: "uniqueItems", params: { i: i4, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i4 + " are identical)" }];
+                                                          return false;
+                                                          break outer1;
+                                                        }
+                                                      }
+                                                    }
+                                                  }
                                                 }
                                               }
-                                            }
-                                          }
-                                          var valid7 = _errs49 === errors;
-                                        } else {
-                                          var valid7 = true;
-                                        }
-                                        if (valid7) {
-                                          if (data22.messagesPerSecond !== void 0) {
-                                            let data25 = data22.messagesPerSecond;
-                                            const _errs51 = errors;
-                                            if (!(typeof data25 == "number" && (!(data25 % 1) && !isNaN(data25)) && isFinite(data25))) {
-                                              validate155.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                            } else {
+                                              validate155.errors = [{ instancePath: instancePath + "/browsers/messaging", schemaPath: "#/properties/browsers/properties/messaging/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                               return false;
                                             }
-                                            if (errors === _errs51) {
-                                              if (typeof data25 == "number" && isFinite(data25)) {
-                                                if (data25 < 1 || isNaN(data25)) {
-                                                  validate155.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
-                                                  return false;
-                                                }
-                                              }
-                                            }
-                                            var valid7 = _errs51 === errors;
-                                          } else {
-                                            var valid7 = true;
                                           }
-                                          if (valid7) {
-                                            if (data22.maxConnections !== void 0) {
-                                              let data26 = data22.maxConnections;
-                                              const _errs53 = errors;
-                                              if (!(typeof data26 == "number" && (!(data26 % 1) && !isNaN(data26)) && isFinite(data26))) {
-                                                validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                                return false;
-                                              }
-                                              if (errors === _errs53) {
-                                                if (typeof data26 == "number" && isFinite(data26)) {
-                                                  if (data26 < 1 || isNaN(data26)) {
-                                                    validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
-                                                    return false;
-                                                  }
-                                                }
-                                              }
-                                              var valid7 = _errs53 === errors;
-                                            } else {
-                                              var valid7 = true;
-                                            }
-                                            if (valid7) {
-                                              if (data22.maxPendingAuth !== void 0) {
-                                                let data27 = data22.maxPendingAuth;
-                                                const _errs55 = errors;
-                                                if (!(typeof data27 == "number" && (!(data27 % 1) && !isNaN(data27)) && isFinite(data27))) {
-                                                  validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                                  return false;
-                                                }
-                                                if (errors === _errs55) {
-                                                  if (typeof data27 == "number" && isFinite(data27)) {
-                                                    if (data27 < 1 || isNaN(data27)) {
-                                                      validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
-                                                      return false;
-                                                    }
-                                                  }
-                                                }
-                                                var valid7 = _errs55 === errors;
-                                              } else {
-                                                var valid7 = true;
-                                              }
-                                              if (valid7) {
-                                                if (data22.maxPendingAuthPerAddress !== void 0) {
-                                                  let data28 = data22.maxPendingAuthPerAddress;
-                                                  const _errs57 = errors;
-                                                  if (!(typeof data28 == "number" && (!(data28 % 1) && !isNaN(data28)) && isFinite(data28))) {
-                                                    validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                                    return false;
-                                                  }
-                                                  if (errors === _errs57) {
-                                                    if (typeof data28 == "number" && isFinite(data28)) {
-                                                      if (data28 < 1 || isNaN(data28)) {
-                                                        validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
-                                                        return false;
-                                                      }
-                                                    }
-                                                  }
-                                                  var valid7 = _errs57 === errors;
-                                                } else {
-                                                  var valid7 = true;
-                                                }
-                                                if (valid7) {
-                                                  if (data22.authTimeoutMs !== void 0) {
-                                                    let data29 = data22.authTimeoutMs;
-                                                    const _errs59 = errors;
-                                                    if (!(typeof data29 == "number" && (!(data29 % 1) && !isNaN(data29)) && isFinite(data29))) {
-                                                      validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                                      return false;
-                                                    }
-                                                    if (errors === _errs59) {
-                                                      if (typeof data29 == "number" && isFinite(data29)) {
-                                                        if (data29 > 6e5 || isNaN(data29)) {
-                                                          validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
-                                                          return false;
-                                                        } else {
-                                                          if (data29 < 100 || isNaN(data29)) {
-                                                            validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
-                                                            return false;
-                                                          }
-                                                        }
-                                                      }
-                                                    }
-                                                    var valid7 = _errs59 === errors;
-                                                  } else {
-                                                    var valid7 = true;
-                                                  }
-                                                  if (valid7) {
-                                                    if (data22.offlineMessages !== void 0) {
-                                                      let data30 = data22.offlineMessages;
-                                                      const _errs61 = errors;
-                                                      if (!(typeof data30 == "number" && (!(data30 % 1) && !isNaN(data30)) && isFinite(data30))) {
-                                                        validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                                        return false;
-                                                      }
-                                                      if (errors === _errs61) {
-                                                        if (typeof data30 == "number" && isFinite(data30)) {
-                                                          if (data30 < 0 || isNaN(data30)) {
-                                                            validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
-                                                            return false;
-                                                          }
-                                                        }
-                                                      }
-                                                      var valid7 = _errs61 === errors;
-                                                    } else {
-                                                      var valid7 = true;
-                                                    }
-                                                    if (valid7) {
-                                                      if (data22.offlineTtlSeconds !== void 0) {
-                                                        let data31 = data22.offlineTtlSeconds;
-                                                        const _errs63 = errors;
-                                                        if (!(typeof data31 == "number" && (!(data31 % 1) && !isNaN(data31)) && isFinite(data31))) {
-                                                          validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
-                                                          return false;
-                                                        }
-                                                        if (errors === _errs63) {
-                                                          if (typeof data31 == "number" && isFinite(data31)) {
-                                                            if (data31 < 1 || isNaN(data31)) {
-                                                              validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
-                                                              return false;
-                                                            }
-                                                          }
-                                                        }
-                                                        var valid7 = _errs63 === errors;
-                                                      } else {
-                                                        var valid7 = true;
-                                                      }
-                                                    }
-                                                  }
-                                                }
-                                              }
-                                            }
-                                          }
+                                          var valid7 = _errs50 === errors;
+                                        } else {
+                                          var valid7 = true;
                                         }
                                       }
                                     }
                                   } else {
-                                    validate155.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                    validate155.errors = [{ instancePath: instancePath + "/browsers", schemaPath: "#/properties/browsers/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                     return false;
                                   }
                                 }
@@ -5032,89 +4995,317 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                 var valid0 = true;
                               }
                               if (valid0) {
-                                if (data.groups !== void 0) {
-                                  let data32 = data.groups;
-                                  const _errs65 = errors;
-                                  if (errors === _errs65) {
-                                    if (data32 && typeof data32 == "object" && !Array.isArray(data32)) {
-                                      const _errs67 = errors;
-                                      for (const key7 in data32) {
-                                        if (!(key7 === "subscribe" || key7 === "foreignDomains")) {
-                                          validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                                if (data.limits !== void 0) {
+                                  let data27 = data.limits;
+                                  const _errs56 = errors;
+                                  if (errors === _errs56) {
+                                    if (data27 && typeof data27 == "object" && !Array.isArray(data27)) {
+                                      const _errs58 = errors;
+                                      for (const key7 in data27) {
+                                        if (!func24.call(schema52.properties.limits.properties, key7)) {
+                                          validate155.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                                           return false;
                                           break;
                                         }
                                       }
-                                      if (_errs67 === errors) {
-                                        if (data32.subscribe !== void 0) {
-                                          let data33 = data32.subscribe;
-                                          const _errs68 = errors;
-                                          if (!(data33 === "members" || data33 === "domain" || data33 === "any")) {
-                                            validate155.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
+                                      if (_errs58 === errors) {
+                                        if (data27.maxFrameBytes !== void 0) {
+                                          let data28 = data27.maxFrameBytes;
+                                          const _errs59 = errors;
+                                          if (!(typeof data28 == "number" && (!(data28 % 1) && !isNaN(data28)) && isFinite(data28))) {
+                                            validate155.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                             return false;
                                           }
-                                          var valid8 = _errs68 === errors;
+                                          if (errors === _errs59) {
+                                            if (typeof data28 == "number" && isFinite(data28)) {
+                                              if (data28 > 16777216 || isNaN(data28)) {
+                                                validate155.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16777216 }, message: "must be <= 16777216" }];
+                                                return false;
+                                              } else {
+                                                if (data28 < 256 || isNaN(data28)) {
+                                                  validate155.errors = [{ instancePath: instancePath + "/limits/maxFrameBytes", schemaPath: "#/properties/limits/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 256 }, message: "must be >= 256" }];
+                                                  return false;
+                                                }
+                                              }
+                                            }
+                                          }
+                                          var valid13 = _errs59 === errors;
                                         } else {
-                                          var valid8 = true;
+                                          var valid13 = true;
                                         }
-                                        if (valid8) {
-                                          if (data32.foreignDomains !== void 0) {
-                                            let data34 = data32.foreignDomains;
-                                            const _errs69 = errors;
-                                            if (errors === _errs69) {
-                                              if (Array.isArray(data34)) {
-                                                if (data34.length > 1024) {
-                                                  validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
+                                        if (valid13) {
+                                          if (data27.maxJsonDepth !== void 0) {
+                                            let data29 = data27.maxJsonDepth;
+                                            const _errs61 = errors;
+                                            if (!(typeof data29 == "number" && (!(data29 % 1) && !isNaN(data29)) && isFinite(data29))) {
+                                              validate155.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                              return false;
+                                            }
+                                            if (errors === _errs61) {
+                                              if (typeof data29 == "number" && isFinite(data29)) {
+                                                if (data29 > 1024 || isNaN(data29)) {
+                                                  validate155.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
                                                   return false;
                                                 } else {
-                                                  var valid9 = true;
-                                                  const len1 = data34.length;
-                                                  for (let i1 = 0; i1 < len1; i1++) {
-                                                    const _errs71 = errors;
-                                                    if (!validate156(data34[i1], { instancePath: instancePath + "/groups/foreignDomains/" + i1, parentData: data34, parentDataProperty: i1, rootData, dynamicAnchors })) {
-                                                      vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
-                                                      errors = vErrors.length;
-                                                    }
-                                                    var valid9 = _errs71 === errors;
-                                                    if (!valid9) {
-                                                      break;
+                                                  if (data29 < 8 || isNaN(data29)) {
+                                                    validate155.errors = [{ instancePath: instancePath + "/limits/maxJsonDepth", schemaPath: "#/properties/limits/properties/maxJsonDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                                    return false;
+                                                  }
+                                                }
+                                              }
+                                            }
+                                            var valid13 = _errs61 === errors;
+                                          } else {
+                                            var valid13 = true;
+                                          }
+                                          if (valid13) {
+                                            if (data27.messagesPerSecond !== void 0) {
+                                              let data30 = data27.messagesPerSecond;
+                                              const _errs63 = errors;
+                                              if (!(typeof data30 == "number" && (!(data30 % 1) && !isNaN(data30)) && isFinite(data30))) {
+                                                validate155.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                return false;
+                                              }
+                                              if (errors === _errs63) {
+                                                if (typeof data30 == "number" && isFinite(data30)) {
+                                                  if (data30 < 1 || isNaN(data30)) {
+                                                    validate155.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                    return false;
+                                                  }
+                                                }
+                                              }
+                                              var valid13 = _errs63 === errors;
+                                            } else {
+                                              var valid13 = true;
+                                            }
+                                            if (valid13) {
+                                              if (data27.maxConnections !== void 0) {
+                                                let data31 = data27.maxConnections;
+                                                const _errs65 = errors;
+                                                if (!(typeof data31 == "number" && (!(data31 % 1) && !isNaN(data31)) && isFinite(data31))) {
+                                                  validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                  return false;
+                                                }
+                                                if (errors === _errs65) {
+                                                  if (typeof data31 == "number" && isFinite(data31)) {
+                                                    if (data31 < 1 || isNaN(data31)) {
+                                                      validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                      return false;
                                                     }
                                                   }
-                                                  if (valid9) {
-                                                    let i2 = data34.length;
-                                                    let j0;
-                                                    if (i2 > 1) {
-                                                      outer0: for (; i2--; ) {
-                                                        for (j0 = i2; j0--; ) {
-                                                          if (func0(data34[i2], data34[j0])) {
-                                                            validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i2, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i2 + " are identical)" }];
+                                                }
+                                                var valid13 = _errs65 === errors;
+                                              } else {
+                                                var valid13 = true;
+                                              }
+                                              if (valid13) {
+                                                if (data27.maxPendingAuth !== void 0) {
+                                                  let data32 = data27.maxPendingAuth;
+                                                  const _errs67 = errors;
+                                                  if (!(typeof data32 == "number" && (!(data32 % 1) && !isNaN(data32)) && isFinite(data32))) {
+                                                    validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                    return false;
+                                                  }
+                                                  if (errors === _errs67) {
+                                                    if (typeof data32 == "number" && isFinite(data32)) {
+                                                      if (data32 < 1 || isNaN(data32)) {
+                                                        validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                        return false;
+                                                      }
+                                                    }
+                                                  }
+                                                  var valid13 = _errs67 === errors;
+                                                } else {
+                                                  var valid13 = true;
+                                                }
+                                                if (valid13) {
+                                                  if (data27.maxPendingAuthPerAddress !== void 0) {
+                                                    let data33 = data27.maxPendingAuthPerAddress;
+                                                    const _errs69 = errors;
+                                                    if (!(typeof data33 == "number" && (!(data33 % 1) && !isNaN(data33)) && isFinite(data33))) {
+                                                      validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                      return false;
+                                                    }
+                                                    if (errors === _errs69) {
+                                                      if (typeof data33 == "number" && isFinite(data33)) {
+                                                        if (data33 < 1 || isNaN(data33)) {
+                                                          validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                          return false;
+                                                        }
+                                                      }
+                                                    }
+                                                    var valid13 = _errs69 === errors;
+                                                  } else {
+                                                    var valid13 = true;
+                                                  }
+                                                  if (valid13) {
+                                                    if (data27.authTimeoutMs !== void 0) {
+                                                      let data34 = data27.authTimeoutMs;
+                                                      const _errs71 = errors;
+                                                      if (!(typeof data34 == "number" && (!(data34 % 1) && !isNaN(data34)) && isFinite(data34))) {
+                                                        validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                        return false;
+                                                      }
+                                                      if (errors === _errs71) {
+                                                        if (typeof data34 == "number" && isFinite(data34)) {
+                                                          if (data34 > 6e5 || isNaN(data34)) {
+                                                            validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                                                             return false;
-                                                            break outer0;
+                                                          } else {
+                                                            if (data34 < 100 || isNaN(data34)) {
+                                                              validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                                                              return false;
+                                                            }
                                                           }
+                                                        }
+                                                      }
+                                                      var valid13 = _errs71 === errors;
+                                                    } else {
+                                                      var valid13 = true;
+                                                    }
+                                                    if (valid13) {
+                                                      if (data27.offlineMessages !== void 0) {
+                                                        let data35 = data27.offlineMessages;
+                                                        const _errs73 = errors;
+                                                        if (!(typeof data35 == "number" && (!(data35 % 1) && !isNaN(data35)) && isFinite(data35))) {
+                                                          validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                          return false;
+                                                        }
+                                                        if (errors === _errs73) {
+                                                          if (typeof data35 == "number" && isFinite(data35)) {
+                                                            if (data35 < 0 || isNaN(data35)) {
+                                                              validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                              return false;
+                                                            }
+                                                          }
+                                                        }
+                                                        var valid13 = _errs73 === errors;
+                                                      } else {
+                                                        var valid13 = true;
+                                                      }
+                                                      if (valid13) {
+                                                        if (data27.offlineTtlSeconds !== void 0) {
+                                                          let data36 = data27.offlineTtlSeconds;
+                                                          const _errs75 = errors;
+                                                          if (!(typeof data36 == "number" && (!(data36 % 1) && !isNaN(data36)) && isFinite(data36))) {
+                                                            validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                            return false;
+                                                          }
+                                                          if (errors === _errs75) {
+                                                            if (typeof data36 == "number" && isFinite(data36)) {
+                                                              if (data36 < 1 || isNaN(data36)) {
+                                                                validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                                return false;
+                                                              }
+                                                            }
+                                                          }
+                                                          var valid13 = _errs75 === errors;
+                                                        } else {
+                                                          var valid13 = true;
                                                         }
                                                       }
                                                     }
                                                   }
                                                 }
-                                              } else {
-                                                validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                                                return false;
                                               }
                                             }
-                                            var valid8 = _errs69 === errors;
-                                          } else {
-                                            var valid8 = true;
                                           }
                                         }
                                       }
                                     } else {
-                                      validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                      validate155.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                       return false;
                                     }
                                   }
-                                  var valid0 = _errs65 === errors;
+                                  var valid0 = _errs56 === errors;
                                 } else {
                                   var valid0 = true;
+                                }
+                                if (valid0) {
+                                  if (data.groups !== void 0) {
+                                    let data37 = data.groups;
+                                    const _errs77 = errors;
+                                    if (errors === _errs77) {
+                                      if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
+                                        const _errs79 = errors;
+                                        for (const key8 in data37) {
+                                          if (!(key8 === "subscribe" || key8 === "foreignDomains")) {
+                                            validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
+                                            return false;
+                                            break;
+                                          }
+                                        }
+                                        if (_errs79 === errors) {
+                                          if (data37.subscribe !== void 0) {
+                                            let data38 = data37.subscribe;
+                                            const _errs80 = errors;
+                                            if (!(data38 === "members" || data38 === "domain" || data38 === "any")) {
+                                              validate155.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
+                                              return false;
+                                            }
+                                            var valid14 = _errs80 === errors;
+                                          } else {
+                                            var valid14 = true;
+                                          }
+                                          if (valid14) {
+                                            if (data37.foreignDomains !== void 0) {
+                                              let data39 = data37.foreignDomains;
+                                              const _errs81 = errors;
+                                              if (errors === _errs81) {
+                                                if (Array.isArray(data39)) {
+                                                  if (data39.length > 1024) {
+                                                    validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
+                                                    return false;
+                                                  } else {
+                                                    var valid15 = true;
+                                                    const len3 = data39.length;
+                                                    for (let i5 = 0; i5 < len3; i5++) {
+                                                      const _errs83 = errors;
+                                                      if (!validate156(data39[i5], { instancePath: instancePath + "/groups/foreignDomains/" + i5, parentData: data39, parentDataProperty: i5, rootData, dynamicAnchors })) {
+                                                        vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
+                                                        errors = vErrors.length;
+                                                      }
+                                                      var valid15 = _errs83 === errors;
+                                                      if (!valid15) {
+                                                        break;
+                                                      }
+                                                    }
+                                                    if (valid15) {
+                                                      let i6 = data39.length;
+                                                      let j2;
+                                                      if (i6 > 1) {
+                                                        outer2: for (; i6--; ) {
+                                                          for (j2 = i6; j2--; ) {
+                                                            if (func0(data39[i6], data39[j2])) {
+                                                              validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
+                                                              return false;
+                                                              break outer2;
+                                                            }
+                                                          }
+                                                        }
+                                                      }
+                                                    }
+                                                  }
+                                                } else {
+                                                  validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                                  return false;
+                                                }
+                                              }
+                                              var valid14 = _errs81 === errors;
+                                            } else {
+                                              var valid14 = true;
+                                            }
+                                          }
+                                        }
+                                      } else {
+                                        validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                        return false;
+                                      }
+                                    }
+                                    var valid0 = _errs77 === errors;
+                                  } else {
+                                    var valid0 = true;
+                                  }
                                 }
                               }
                             }
@@ -5138,39 +5329,8 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate155_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRuntimePolicy = validate174;
-var schema58 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/runtime-policy.schema.json", "title": "RuntimePolicy", "description": "What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]` and `developmentKeys`, for tests, demos, local domains and `protofly dev`.", "type": "object", "additionalProperties": false, "properties": { "developmentKeys": { "description": "Accept descriptors signed by a development key (one whose JWK is marked `development`, as `protofly dev` makes for a plugin being written). Default false: a runtime refuses them (PF_ERR_POLICY) unless told it is a development runtime; `developmentPolicy` sets it.", "type": "boolean" }, "endpoints": { "title": "EndpointPolicy", "description": "Where a stub may connect. A descriptor's endpoint hosts must be the carrier domain itself, one of its subdomains, or a host listed for it here; and no endpoint, named or resolved, may be a special address unless its class is listed in `addresses`.", "type": "object", "additionalProperties": false, "properties": { "hosts": { "description": "Hosts a carrier domain's stubs may connect to besides the domain and its subdomains, per carrier domain. Default: none.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } }, "addresses": { "description": "Classes of special addresses stubs may reach: `loopback` (127.0.0.0/8, ::1, `localhost` and `*.localhost`), `private` (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), `link-local` (169.254/16, fe80::/10), `special` (every other non-global address: 0.0.0.0/8, ::, multicast, reserved, documentation, benchmarking, broadcast, NAT64 and 6to4 of any of these). IPv4-mapped IPv6 addresses are judged by their IPv4 address. Default: none.", "type": "array", "uniqueItems": true, "items": { "$ref": "#/$defs/addressClass" } }, "plainWebSocket": { "description": "Where a stub may open a plain `ws://` WebSocket, whose traffic (credentials and tokens included) anyone on the path can read and change: `never` (`wss://` only), `loopback` (only to a loopback address, named and resolved: the traffic never leaves the machine), `always`. Default `never`; `developmentPolicy` sets `loopback`. A refused `ws://` URL fails its connection with PF_ERR_POLICY naming this key.", "enum": ["never", "loopback", "always"] } } }, "tls": { "title": "TlsPolicy", "description": "How a stub's `wss://` connections are authenticated. The server's certificate must chain to a trusted certificate authority and name the URL's host; one that does not fails the connection with PF_ERR_TLS. Node runtimes only: a browser trusts what the browser trusts, and a browser host refuses a policy that sets `ca`.", "type": "object", "additionalProperties": false, "properties": { "ca": { "description": "Certificate authorities (PEM) trusted besides Node's bundled roots (`tls.rootCertificates`), e.g. a company's or a test's own CA. Default: none.", "type": "array", "maxItems": 64, "items": { "type": "string", "minLength": 1, "maxLength": 65536, "pattern": "^-----BEGIN CERTIFICATE-----" } } } }, "limits": { "title": "PolicyLimits", "description": "The host's ceilings. A stub descriptor's `constraints` may ask for less of each, never more.", "type": "object", "additionalProperties": false, "properties": { "memoryMb": { "description": "Heap of a stub's sandbox, in MiB. Default 64.", "type": "integer", "minimum": 8, "maximum": 4096 }, "watchdogMs": { "description": "CPU budget: how long a stub's sandbox may leave its heartbeat unanswered (a busy loop) before it is terminated, in ms. Default 2000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "maxTimers": { "description": "Timers (ctx.setTimeout, ctx.setInterval) one conversation's stub may have pending. Default 1024.", "type": "integer", "minimum": 0, "maximum": 1e5 }, "maxSocketsPerSession": { "description": "WebSockets one session (a package and an identity) may hold open. Default 8.", "type": "integer", "minimum": 0, "maximum": 1024 }, "messagesPerSecond": { "description": "Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 100000: far above what a conversation carries (the end-to-end benchmark runs about 20 000 round trips a second through one), a ceiling against a stub that spins, while the credit window bounds what is queued.", "type": "integer", "minimum": 1, "maximum": 1e6 } } }, "packages": { "title": "PackagePolicy", "description": "Where packages may come from: the origin of the catalogue that served the descriptor, or one listed here. Checked before any fetch.", "type": "object", "additionalProperties": false, "properties": { "origins": { "description": "Other origins (`https://cdn.example`) packages may be fetched from. Default: none.", "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "type": "string", "maxLength": 2048, "pattern": "^https?://[^/?#\\s]+$" } } } }, "configurationSchema": { "title": "ConfigurationSchemaPolicy", "description": "Bounds of a descriptor's `configuration.schema`, which the runtime compiles and runs on its own thread. Only a safe subset of JSON Schema is accepted (no `pattern`, `patternProperties`, `format`, `$ref` to anything but `#...`, `$dynamicRef`, unknown keywords), within these bounds.", "type": "object", "additionalProperties": false, "properties": { "maxBytes": { "description": "Largest schema, as JSON text. Default 16384.", "type": "integer", "minimum": 2, "maximum": 1048576 }, "maxDepth": { "description": "Deepest nesting of objects and arrays in the schema. Default 16.", "type": "integer", "minimum": 1, "maximum": 64 } } } }, "$defs": { "addressClass": { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] } } };
-function validate175(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate175_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 253) {
-        validate175.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
-        return false;
-      } else {
-        if (!pattern11.test(data)) {
-          validate175.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
-          return false;
-        }
-      }
-    } else {
-      validate175.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate175.errors = vErrors;
-  return errors === 0;
-}
-var validate175_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema60 = { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] };
+var validateRuntimePolicy = validate177;
+var schema59 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/runtime-policy.schema.json", "title": "RuntimePolicy", "description": "What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]` and `developmentKeys`, for tests, demos, local domains and `protofly dev`.", "type": "object", "additionalProperties": false, "properties": { "developmentKeys": { "description": "Accept descriptors signed by a development key (one whose JWK is marked `development`, as `protofly dev` makes for a plugin being written). Default false: a runtime refuses them (PF_ERR_POLICY) unless told it is a development runtime; `developmentPolicy` sets it.", "type": "boolean" }, "endpoints": { "title": "EndpointPolicy", "description": "Where a stub may connect. A descriptor's endpoint hosts must be the carrier domain itself, one of its subdomains, or a host listed for it here; and no endpoint, named or resolved, may be a special address unless its class is listed in `addresses`.", "type": "object", "additionalProperties": false, "properties": { "hosts": { "description": "Hosts a carrier domain's stubs may connect to besides the domain and its subdomains, per carrier domain. Default: none.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } }, "addresses": { "description": "Classes of special addresses stubs may reach: `loopback` (127.0.0.0/8, ::1, `localhost` and `*.localhost`), `private` (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), `link-local` (169.254/16, fe80::/10), `special` (every other non-global address: 0.0.0.0/8, ::, multicast, reserved, documentation, benchmarking, broadcast, NAT64 and 6to4 of any of these). IPv4-mapped IPv6 addresses are judged by their IPv4 address. Default: none.", "type": "array", "uniqueItems": true, "items": { "$ref": "#/$defs/addressClass" } }, "plainWebSocket": { "description": "Where a stub may open a plain `ws://` WebSocket, whose traffic (credentials and tokens included) anyone on the path can read and change: `never` (`wss://` only), `loopback` (only to a loopback address, named and resolved: the traffic never leaves the machine), `always`. Default `never`; `developmentPolicy` sets `loopback`. A refused `ws://` URL fails its connection with PF_ERR_POLICY naming this key.", "enum": ["never", "loopback", "always"] } } }, "tls": { "title": "TlsPolicy", "description": "How a stub's `wss://` connections are authenticated. The server's certificate must chain to a trusted certificate authority and name the URL's host; one that does not fails the connection with PF_ERR_TLS. Node runtimes only: a browser trusts what the browser trusts, and a browser host refuses a policy that sets `ca`.", "type": "object", "additionalProperties": false, "properties": { "ca": { "description": "Certificate authorities (PEM) trusted besides Node's bundled roots (`tls.rootCertificates`), e.g. a company's or a test's own CA. Default: none.", "type": "array", "maxItems": 64, "items": { "type": "string", "minLength": 1, "maxLength": 65536, "pattern": "^-----BEGIN CERTIFICATE-----" } } } }, "limits": { "title": "PolicyLimits", "description": "The host's ceilings. A stub descriptor's `constraints` may ask for less of each, never more.", "type": "object", "additionalProperties": false, "properties": { "memoryMb": { "description": "Heap of a stub's sandbox, in MiB. Default 64.", "type": "integer", "minimum": 8, "maximum": 4096 }, "watchdogMs": { "description": "CPU budget: how long a stub's sandbox may leave its heartbeat unanswered (a busy loop) before it is terminated, in ms. Default 2000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "maxTimers": { "description": "Timers (ctx.setTimeout, ctx.setInterval) one conversation's stub may have pending. Default 1024.", "type": "integer", "minimum": 0, "maximum": 1e5 }, "maxSocketsPerSession": { "description": "WebSockets one session (a package and an identity) may hold open. Default 8.", "type": "integer", "minimum": 0, "maximum": 1024 }, "messagesPerSecond": { "description": "Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 100000: far above what a conversation carries (the end-to-end benchmark runs about 20 000 round trips a second through one), a ceiling against a stub that spins, while the credit window bounds what is queued.", "type": "integer", "minimum": 1, "maximum": 1e6 } } }, "packages": { "title": "PackagePolicy", "description": "Where packages may come from: the origin of the catalogue that served the descriptor, or one listed here. Checked before any fetch.", "type": "object", "additionalProperties": false, "properties": { "origins": { "description": "Other origins (`https://cdn.example`) packages may be fetched from. Default: none.", "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "type": "string", "maxLength": 2048, "pattern": "^https?://[^/?#\\s]+$" } } } }, "configurationSchema": { "title": "ConfigurationSchemaPolicy", "description": "Bounds of a descriptor's `configuration.schema`, which the runtime compiles and runs on its own thread. Only a safe subset of JSON Schema is accepted (no `pattern`, `patternProperties`, `format`, `$ref` to anything but `#...`, `$dynamicRef`, unknown keywords), within these bounds.", "type": "object", "additionalProperties": false, "properties": { "maxBytes": { "description": "Largest schema, as JSON text. Default 16384.", "type": "integer", "minimum": 2, "maximum": 1048576 }, "maxDepth": { "description": "Deepest nesting of objects and arrays in the schema. Default 16.", "type": "integer", "minimum": 1, "maximum": 64 } } } }, "$defs": { "addressClass": { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] } } };
 function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5181,21 +5341,52 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
   if (evaluated0.dynamicItems) {
     evaluated0.items = void 0;
   }
-  if (!(data === "loopback" || data === "private" || data === "link-local" || data === "special")) {
-    validate178.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema60.enum }, message: "must be equal to one of the allowed values" }];
-    return false;
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 253) {
+        validate178.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        return false;
+      } else {
+        if (!pattern11.test(data)) {
+          validate178.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+          return false;
+        }
+      }
+    } else {
+      validate178.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
   }
   validate178.errors = vErrors;
   return errors === 0;
 }
 var validate178_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern28 = new RegExp("^-----BEGIN CERTIFICATE-----", "u");
-var pattern29 = new RegExp("^https?://[^/?#\\s]+$", "u");
-function validate174(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var schema61 = { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] };
+function validate181(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate181_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (!(data === "loopback" || data === "private" || data === "link-local" || data === "special")) {
+    validate181.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema61.enum }, message: "must be equal to one of the allowed values" }];
+    return false;
+  }
+  validate181.errors = vErrors;
+  return errors === 0;
+}
+var validate181_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern29 = new RegExp("^-----BEGIN CERTIFICATE-----", "u");
+var pattern30 = new RegExp("^https?://[^/?#\\s]+$", "u");
+function validate177(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate174_evaluated;
+  const evaluated0 = validate177_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5207,7 +5398,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
       const _errs1 = errors;
       for (const key0 in data) {
         if (!(key0 === "developmentKeys" || key0 === "endpoints" || key0 === "tls" || key0 === "limits" || key0 === "packages" || key0 === "configurationSchema")) {
-          validate174.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          validate177.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
           return false;
           break;
         }
@@ -5216,7 +5407,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
         if (data.developmentKeys !== void 0) {
           const _errs2 = errors;
           if (typeof data.developmentKeys !== "boolean") {
-            validate174.errors = [{ instancePath: instancePath + "/developmentKeys", schemaPath: "#/properties/developmentKeys/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+            validate177.errors = [{ instancePath: instancePath + "/developmentKeys", schemaPath: "#/properties/developmentKeys/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
             return false;
           }
           var valid0 = _errs2 === errors;
@@ -5232,7 +5423,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                 const _errs6 = errors;
                 for (const key1 in data1) {
                   if (!(key1 === "hosts" || key1 === "addresses" || key1 === "plainWebSocket")) {
-                    validate174.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                    validate177.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                     return false;
                     break;
                   }
@@ -5245,8 +5436,8 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                       if (data2 && typeof data2 == "object" && !Array.isArray(data2)) {
                         for (const key2 in data2) {
                           const _errs9 = errors;
-                          if (!validate175(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data2, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+                          if (!validate178(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data2, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
                             errors = vErrors.length;
                           }
                           var valid2 = _errs9 === errors;
@@ -5258,7 +5449,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                               vErrors.push(err0);
                             }
                             errors++;
-                            validate174.errors = vErrors;
+                            validate177.errors = vErrors;
                             return false;
                             break;
                           }
@@ -5270,15 +5461,15 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                             if (errors === _errs11) {
                               if (Array.isArray(data3)) {
                                 if (data3.length > 64) {
-                                  validate174.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                  validate177.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                   return false;
                                 } else {
                                   var valid4 = true;
                                   const len0 = data3.length;
                                   for (let i0 = 0; i0 < len0; i0++) {
                                     const _errs13 = errors;
-                                    if (!validate175(data3[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data3, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+                                    if (!validate178(data3[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data3, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid4 = _errs13 === errors;
@@ -5293,7 +5484,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                                       outer0: for (; i1--; ) {
                                         for (j0 = i1; j0--; ) {
                                           if (func0(data3[i1], data3[j0])) {
-                                            validate174.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                            validate177.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                             return false;
                                             break outer0;
                                           }
@@ -5303,7 +5494,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                                   }
                                 }
                               } else {
-                                validate174.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                validate177.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                 return false;
                               }
                             }
@@ -5314,7 +5505,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate174.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate177.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -5332,8 +5523,8 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                           const len1 = data5.length;
                           for (let i2 = 0; i2 < len1; i2++) {
                             const _errs16 = errors;
-                            if (!validate178(data5[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data5, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+                            if (!validate181(data5[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data5, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
                               errors = vErrors.length;
                             }
                             var valid6 = _errs16 === errors;
@@ -5348,7 +5539,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                               outer1: for (; i3--; ) {
                                 for (j1 = i3; j1--; ) {
                                   if (func0(data5[i3], data5[j1])) {
-                                    validate174.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
+                                    validate177.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
                                     return false;
                                     break outer1;
                                   }
@@ -5357,7 +5548,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate174.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate177.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
@@ -5370,7 +5561,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                         let data7 = data1.plainWebSocket;
                         const _errs17 = errors;
                         if (!(data7 === "never" || data7 === "loopback" || data7 === "always")) {
-                          validate174.errors = [{ instancePath: instancePath + "/endpoints/plainWebSocket", schemaPath: "#/properties/endpoints/properties/plainWebSocket/enum", keyword: "enum", params: { allowedValues: schema58.properties.endpoints.properties.plainWebSocket.enum }, message: "must be equal to one of the allowed values" }];
+                          validate177.errors = [{ instancePath: instancePath + "/endpoints/plainWebSocket", schemaPath: "#/properties/endpoints/properties/plainWebSocket/enum", keyword: "enum", params: { allowedValues: schema59.properties.endpoints.properties.plainWebSocket.enum }, message: "must be equal to one of the allowed values" }];
                           return false;
                         }
                         var valid1 = _errs17 === errors;
@@ -5381,7 +5572,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate174.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate177.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5398,7 +5589,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                   const _errs20 = errors;
                   for (const key4 in data8) {
                     if (!(key4 === "ca")) {
-                      validate174.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate177.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5410,7 +5601,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                       if (errors === _errs21) {
                         if (Array.isArray(data9)) {
                           if (data9.length > 64) {
-                            validate174.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                            validate177.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                             return false;
                           } else {
                             var valid9 = true;
@@ -5421,21 +5612,21 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                               if (errors === _errs23) {
                                 if (typeof data10 === "string") {
                                   if (func1(data10) > 65536) {
-                                    validate174.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
+                                    validate177.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
                                     return false;
                                   } else {
                                     if (func1(data10) < 1) {
-                                      validate174.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                      validate177.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                       return false;
                                     } else {
-                                      if (!pattern28.test(data10)) {
-                                        validate174.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/pattern", keyword: "pattern", params: { pattern: "^-----BEGIN CERTIFICATE-----" }, message: 'must match pattern "^-----BEGIN CERTIFICATE-----"' }];
+                                      if (!pattern29.test(data10)) {
+                                        validate177.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/pattern", keyword: "pattern", params: { pattern: "^-----BEGIN CERTIFICATE-----" }, message: 'must match pattern "^-----BEGIN CERTIFICATE-----"' }];
                                         return false;
                                       }
                                     }
                                   }
                                 } else {
-                                  validate174.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                  validate177.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                   return false;
                                 }
                               }
@@ -5446,14 +5637,14 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate174.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate177.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
                     }
                   }
                 } else {
-                  validate174.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate177.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -5470,7 +5661,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                     const _errs27 = errors;
                     for (const key5 in data11) {
                       if (!(key5 === "memoryMb" || key5 === "watchdogMs" || key5 === "maxTimers" || key5 === "maxSocketsPerSession" || key5 === "messagesPerSecond")) {
-                        validate174.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                        validate177.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                         return false;
                         break;
                       }
@@ -5480,17 +5671,17 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                         let data12 = data11.memoryMb;
                         const _errs28 = errors;
                         if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                          validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate177.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs28) {
                           if (typeof data12 == "number" && isFinite(data12)) {
                             if (data12 > 4096 || isNaN(data12)) {
-                              validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
+                              validate177.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
                               return false;
                             } else {
                               if (data12 < 8 || isNaN(data12)) {
-                                validate174.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                validate177.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
                                 return false;
                               }
                             }
@@ -5505,17 +5696,17 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                           let data13 = data11.watchdogMs;
                           const _errs30 = errors;
                           if (!(typeof data13 == "number" && (!(data13 % 1) && !isNaN(data13)) && isFinite(data13))) {
-                            validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate177.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs30) {
                             if (typeof data13 == "number" && isFinite(data13)) {
                               if (data13 > 6e5 || isNaN(data13)) {
-                                validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                                validate177.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                                 return false;
                               } else {
                                 if (data13 < 100 || isNaN(data13)) {
-                                  validate174.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                                  validate177.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                                   return false;
                                 }
                               }
@@ -5530,17 +5721,17 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                             let data14 = data11.maxTimers;
                             const _errs32 = errors;
                             if (!(typeof data14 == "number" && (!(data14 % 1) && !isNaN(data14)) && isFinite(data14))) {
-                              validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate177.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs32) {
                               if (typeof data14 == "number" && isFinite(data14)) {
                                 if (data14 > 1e5 || isNaN(data14)) {
-                                  validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                  validate177.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
                                   return false;
                                 } else {
                                   if (data14 < 0 || isNaN(data14)) {
-                                    validate174.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                    validate177.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                     return false;
                                   }
                                 }
@@ -5555,17 +5746,17 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                               let data15 = data11.maxSocketsPerSession;
                               const _errs34 = errors;
                               if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
-                                validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate177.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs34) {
                                 if (typeof data15 == "number" && isFinite(data15)) {
                                   if (data15 > 1024 || isNaN(data15)) {
-                                    validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                                    validate177.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
                                     return false;
                                   } else {
                                     if (data15 < 0 || isNaN(data15)) {
-                                      validate174.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                      validate177.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                       return false;
                                     }
                                   }
@@ -5580,17 +5771,17 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                                 let data16 = data11.messagesPerSecond;
                                 const _errs36 = errors;
                                 if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
-                                  validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                  validate177.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                   return false;
                                 }
                                 if (errors === _errs36) {
                                   if (typeof data16 == "number" && isFinite(data16)) {
                                     if (data16 > 1e6 || isNaN(data16)) {
-                                      validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
+                                      validate177.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
                                       return false;
                                     } else {
                                       if (data16 < 1 || isNaN(data16)) {
-                                        validate174.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                        validate177.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                         return false;
                                       }
                                     }
@@ -5606,7 +5797,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate174.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                    validate177.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                     return false;
                   }
                 }
@@ -5623,7 +5814,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                       const _errs40 = errors;
                       for (const key6 in data17) {
                         if (!(key6 === "origins")) {
-                          validate174.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                          validate177.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                           return false;
                           break;
                         }
@@ -5635,7 +5826,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs41) {
                             if (Array.isArray(data18)) {
                               if (data18.length > 64) {
-                                validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate177.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid12 = true;
@@ -5646,16 +5837,16 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (errors === _errs43) {
                                     if (typeof data19 === "string") {
                                       if (func1(data19) > 2048) {
-                                        validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                        validate177.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                         return false;
                                       } else {
-                                        if (!pattern29.test(data19)) {
-                                          validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
+                                        if (!pattern30.test(data19)) {
+                                          validate177.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
                                           return false;
                                         }
                                       }
                                     } else {
-                                      validate174.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                      validate177.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                       return false;
                                     }
                                   }
@@ -5676,7 +5867,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                                       }
                                       if (typeof indices0[item0] == "number") {
                                         j2 = indices0[item0];
-                                        validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
+                                        validate177.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
                                         return false;
                                         break;
                                       }
@@ -5686,14 +5877,14 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate174.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate177.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
                         }
                       }
                     } else {
-                      validate174.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate177.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -5710,7 +5901,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                         const _errs47 = errors;
                         for (const key7 in data20) {
                           if (!(key7 === "maxBytes" || key7 === "maxDepth")) {
-                            validate174.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                            validate177.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                             return false;
                             break;
                           }
@@ -5720,17 +5911,17 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                             let data21 = data20.maxBytes;
                             const _errs48 = errors;
                             if (!(typeof data21 == "number" && (!(data21 % 1) && !isNaN(data21)) && isFinite(data21))) {
-                              validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs48) {
                               if (typeof data21 == "number" && isFinite(data21)) {
                                 if (data21 > 1048576 || isNaN(data21)) {
-                                  validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
+                                  validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
                                   return false;
                                 } else {
                                   if (data21 < 2 || isNaN(data21)) {
-                                    validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
+                                    validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
                                     return false;
                                   }
                                 }
@@ -5745,17 +5936,17 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                               let data22 = data20.maxDepth;
                               const _errs50 = errors;
                               if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
-                                validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs50) {
                                 if (typeof data22 == "number" && isFinite(data22)) {
                                   if (data22 > 64 || isNaN(data22)) {
-                                    validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                                    validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
                                     return false;
                                   } else {
                                     if (data22 < 1 || isNaN(data22)) {
-                                      validate174.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                      validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                       return false;
                                     }
                                   }
@@ -5768,7 +5959,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate174.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate177.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -5783,19 +5974,19 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate174.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate177.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate174.errors = vErrors;
+  validate177.errors = vErrors;
   return errors === 0;
 }
-var validate174_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAddress = validate180;
-function validate180(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate177_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAddress = validate183;
+function validate183(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate180_evaluated;
+  const evaluated0 = validate183_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5805,28 +5996,28 @@ function validate180(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate180.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate183.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
         if (!pattern4.test(data)) {
-          validate180.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
+          validate183.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
           return false;
         }
       }
     } else {
-      validate180.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate183.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate180.errors = vErrors;
+  validate183.errors = vErrors;
   return errors === 0;
 }
-var validate180_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var validateJwks = validate181;
-function validate182(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate183_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validateJwks = validate184;
+function validate185(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate182_evaluated;
+  const evaluated0 = validate185_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5837,13 +6028,13 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate182.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate185.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate182.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate185.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -5854,7 +6045,7 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate182.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate185.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -5868,11 +6059,11 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
                   if (!pattern25.test(data2)) {
-                    validate182.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                    validate185.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate182.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate185.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -5887,16 +6078,16 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate182.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate185.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate182.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate185.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate182.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate185.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -5908,7 +6099,7 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate182.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate185.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -5920,7 +6111,7 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate182.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate185.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -5931,7 +6122,7 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.development !== void 0) {
                       const _errs9 = errors;
                       if (true !== data.development) {
-                        validate182.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
+                        validate185.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid0 = _errs9 === errors;
@@ -5946,166 +6137,15 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate182.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate182.errors = vErrors;
-  return errors === 0;
-}
-var validate182_evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
-function validate181(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate181_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (data && typeof data == "object" && !Array.isArray(data)) {
-      let missing0;
-      if (data.keys === void 0 && (missing0 = "keys")) {
-        validate181.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
-        return false;
-      } else {
-        if (data.keys !== void 0) {
-          let data0 = data.keys;
-          const _errs1 = errors;
-          if (errors === _errs1) {
-            if (Array.isArray(data0)) {
-              var valid1 = true;
-              const len0 = data0.length;
-              for (let i0 = 0; i0 < len0; i0++) {
-                const _errs3 = errors;
-                if (!validate182(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
-                  errors = vErrors.length;
-                }
-                var valid1 = _errs3 === errors;
-                if (!valid1) {
-                  break;
-                }
-              }
-            } else {
-              validate181.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-              return false;
-            }
-          }
-        }
-      }
-    } else {
-      validate181.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate181.errors = vErrors;
-  return errors === 0;
-}
-var validate181_evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
-var validateJsonWsFrame = validate184;
-var pattern32 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate185(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate185_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate185.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern32.test(data)) {
-          validate185.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate185.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate185.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
   validate185.errors = vErrors;
   return errors === 0;
 }
-var validate185_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern33 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate187(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate187_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate187.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern33.test(data)) {
-          validate187.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate187.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate187.errors = vErrors;
-  return errors === 0;
-}
-var validate187_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate191(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate191_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 128) {
-        validate191.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 1) {
-          validate191.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-          return false;
-        } else {
-          if (!pattern3.test(data)) {
-            validate191.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
-            return false;
-          }
-        }
-      }
-    } else {
-      validate191.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate191.errors = vErrors;
-  return errors === 0;
-}
-var validate191_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern35 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
+var validate185_evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
 function validate184(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  ;
   let vErrors = null;
   let errors = 0;
   const evaluated0 = validate184_evaluated;
@@ -6118,8 +6158,159 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
-      if (data.t === void 0 && (missing0 = "t")) {
+      if (data.keys === void 0 && (missing0 = "keys")) {
         validate184.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        if (data.keys !== void 0) {
+          let data0 = data.keys;
+          const _errs1 = errors;
+          if (errors === _errs1) {
+            if (Array.isArray(data0)) {
+              var valid1 = true;
+              const len0 = data0.length;
+              for (let i0 = 0; i0 < len0; i0++) {
+                const _errs3 = errors;
+                if (!validate185(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+                  errors = vErrors.length;
+                }
+                var valid1 = _errs3 === errors;
+                if (!valid1) {
+                  break;
+                }
+              }
+            } else {
+              validate184.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+              return false;
+            }
+          }
+        }
+      }
+    } else {
+      validate184.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate184.errors = vErrors;
+  return errors === 0;
+}
+var validate184_evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
+var validateJsonWsFrame = validate187;
+var pattern33 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate188(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate188_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate188.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern33.test(data)) {
+          validate188.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate188.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate188.errors = vErrors;
+  return errors === 0;
+}
+var validate188_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern34 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate190(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate190_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate190.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern34.test(data)) {
+          validate190.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate190.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate190.errors = vErrors;
+  return errors === 0;
+}
+var validate190_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate194(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate194_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 128) {
+        validate194.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 1) {
+          validate194.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          return false;
+        } else {
+          if (!pattern3.test(data)) {
+            validate194.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
+            return false;
+          }
+        }
+      }
+    } else {
+      validate194.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate194.errors = vErrors;
+  return errors === 0;
+}
+var validate194_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern36 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
+function validate187(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate187_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.t === void 0 && (missing0 = "t")) {
+        validate187.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const tag0 = data.t;
@@ -6130,13 +6321,13 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing1;
                 if (data.t === void 0 && (missing1 = "t") || data.token === void 0 && (missing1 = "token")) {
-                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                   return false;
                 } else {
                   const _errs4 = errors;
                   for (const key0 in data) {
                     if (!(key0 === "t" || key0 === "token" || key0 === "hyperties" || key0 === "receipts")) {
-                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6145,7 +6336,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs5 = errors;
                       if ("auth" !== data.t) {
-                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
+                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid2 = _errs5 === errors;
@@ -6159,16 +6350,16 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs6) {
                           if (typeof data1 === "string") {
                             if (func1(data1) > 8192) {
-                              validate184.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
+                              validate187.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
                               return false;
                             } else {
                               if (func1(data1) < 1) {
-                                validate184.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                validate187.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                 return false;
                               }
                             }
                           } else {
-                            validate184.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate187.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -6183,15 +6374,15 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs8) {
                             if (Array.isArray(data2)) {
                               if (data2.length > 64) {
-                                validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid3 = true;
                                 const len0 = data2.length;
                                 for (let i0 = 0; i0 < len0; i0++) {
                                   const _errs10 = errors;
-                                  if (!validate185(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+                                  if (!validate188(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid3 = _errs10 === errors;
@@ -6206,7 +6397,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                                     outer0: for (; i1--; ) {
                                       for (j0 = i1; j0--; ) {
                                         if (func0(data2[i1], data2[j0])) {
-                                          validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                           return false;
                                           break outer0;
                                         }
@@ -6216,7 +6407,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -6228,7 +6419,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                           if (data.receipts !== void 0) {
                             const _errs11 = errors;
                             if (typeof data.receipts !== "boolean") {
-                              validate184.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                              validate187.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
                               return false;
                             }
                             var valid2 = _errs11 === errors;
@@ -6241,7 +6432,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6252,13 +6443,13 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing2;
                 if (data.t === void 0 && (missing2 = "t") || data.address === void 0 && (missing2 = "address") || data.hyperties === void 0 && (missing2 = "hyperties")) {
-                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                   return false;
                 } else {
                   const _errs15 = errors;
                   for (const key1 in data) {
                     if (!(key1 === "t" || key1 === "address" || key1 === "hyperties")) {
-                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6267,7 +6458,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs16 = errors;
                       if ("ready" !== data.t) {
-                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
+                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid6 = _errs16 === errors;
@@ -6277,8 +6468,8 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid6) {
                       if (data.address !== void 0) {
                         const _errs17 = errors;
-                        if (!validate187(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
+                        if (!validate190(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
                           errors = vErrors.length;
                         }
                         var valid6 = _errs17 === errors;
@@ -6292,15 +6483,15 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs18) {
                             if (Array.isArray(data7)) {
                               if (data7.length > 64) {
-                                validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid7 = true;
                                 const len1 = data7.length;
                                 for (let i2 = 0; i2 < len1; i2++) {
                                   const _errs20 = errors;
-                                  if (!validate185(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+                                  if (!validate188(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid7 = _errs20 === errors;
@@ -6310,7 +6501,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate184.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -6323,7 +6514,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6336,13 +6527,13 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing3;
                 if (data.t === void 0 && (missing3 = "t") || data.m === void 0 && (missing3 = "m")) {
-                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
+                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
                   return false;
                 } else {
                   const _errs23 = errors;
                   for (const key2 in data) {
                     if (!(key2 === "t" || key2 === "m")) {
-                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6351,7 +6542,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs24 = errors;
                       if ("msg" !== data.t) {
-                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
+                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid9 = _errs24 === errors;
@@ -6373,7 +6564,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6386,13 +6577,13 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing4;
                 if (data.t === void 0 && (missing4 = "t") || data.n === void 0 && (missing4 = "n")) {
-                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
+                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
                   return false;
                 } else {
                   const _errs28 = errors;
                   for (const key3 in data) {
                     if (!(key3 === "t" || key3 === "n")) {
-                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6401,7 +6592,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs29 = errors;
                       if ("received" !== data.t) {
-                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
+                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid11 = _errs29 === errors;
@@ -6413,17 +6604,17 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                         let data12 = data.n;
                         const _errs30 = errors;
                         if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                          validate184.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate187.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs30) {
                           if (typeof data12 == "number" && isFinite(data12)) {
                             if (data12 > 9007199254740991 || isNaN(data12)) {
-                              validate184.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
+                              validate187.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
                               return false;
                             } else {
                               if (data12 < 0 || isNaN(data12)) {
-                                validate184.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                validate187.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                 return false;
                               }
                             }
@@ -6437,7 +6628,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6450,13 +6641,13 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing5;
                 if (data.t === void 0 && (missing5 = "t") || data.ids === void 0 && (missing5 = "ids")) {
-                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
+                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
                   return false;
                 } else {
                   const _errs34 = errors;
                   for (const key4 in data) {
                     if (!(key4 === "t" || key4 === "ids")) {
-                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6465,7 +6656,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs35 = errors;
                       if ("ack" !== data.t) {
-                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
+                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid13 = _errs35 === errors;
@@ -6479,15 +6670,15 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs36) {
                           if (Array.isArray(data14)) {
                             if (data14.length < 1) {
-                              validate184.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                              validate187.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                               return false;
                             } else {
                               var valid14 = true;
                               const len2 = data14.length;
                               for (let i3 = 0; i3 < len2; i3++) {
                                 const _errs38 = errors;
-                                if (!validate191(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
+                                if (!validate194(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid14 = _errs38 === errors;
@@ -6497,7 +6688,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate184.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            validate187.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                             return false;
                           }
                         }
@@ -6509,7 +6700,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6522,13 +6713,13 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing6;
                 if (data.t === void 0 && (missing6 = "t") || data.code === void 0 && (missing6 = "code") || data.message === void 0 && (missing6 = "message")) {
-                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
+                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
                   return false;
                 } else {
                   const _errs41 = errors;
                   for (const key5 in data) {
                     if (!(key5 === "t" || key5 === "code" || key5 === "message" || key5 === "id")) {
-                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6537,7 +6728,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs42 = errors;
                       if ("err" !== data.t) {
-                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
+                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid16 = _errs42 === errors;
@@ -6551,16 +6742,16 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs43) {
                           if (typeof data17 === "string") {
                             if (func1(data17) > 64) {
-                              validate184.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                              validate187.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
                               return false;
                             } else {
-                              if (!pattern35.test(data17)) {
-                                validate184.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
+                              if (!pattern36.test(data17)) {
+                                validate187.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
                                 return false;
                               }
                             }
                           } else {
-                            validate184.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate187.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -6575,11 +6766,11 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs45) {
                             if (typeof data18 === "string") {
                               if (func1(data18) > 2048) {
-                                validate184.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                validate187.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                 return false;
                               }
                             } else {
-                              validate184.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate187.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -6590,8 +6781,8 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid16) {
                           if (data.id !== void 0) {
                             const _errs47 = errors;
-                            if (!validate191(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
+                            if (!validate194(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
                               errors = vErrors.length;
                             }
                             var valid16 = _errs47 === errors;
@@ -6604,7 +6795,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6617,13 +6808,13 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing7;
                 if (data.t === void 0 && (missing7 = "t")) {
-                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
+                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
                   return false;
                 } else {
                   const _errs50 = errors;
                   for (const key6 in data) {
                     if (!(key6 === "t")) {
-                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6631,14 +6822,14 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs50 === errors) {
                     if (data.t !== void 0) {
                       if ("ping" !== data.t) {
-                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/6/properties/t/const", keyword: "const", params: { allowedValue: "ping" }, message: "must be equal to constant" }];
+                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/6/properties/t/const", keyword: "const", params: { allowedValue: "ping" }, message: "must be equal to constant" }];
                         return false;
                       }
                     }
                   }
                 }
               } else {
-                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6651,13 +6842,13 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing8;
                 if (data.t === void 0 && (missing8 = "t")) {
-                  validate184.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
+                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
                   return false;
                 } else {
                   const _errs54 = errors;
                   for (const key7 in data) {
                     if (!(key7 === "t")) {
-                      validate184.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6665,14 +6856,14 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs54 === errors) {
                     if (data.t !== void 0) {
                       if ("pong" !== data.t) {
-                        validate184.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/7/properties/t/const", keyword: "const", params: { allowedValue: "pong" }, message: "must be equal to constant" }];
+                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/7/properties/t/const", keyword: "const", params: { allowedValue: "pong" }, message: "must be equal to constant" }];
                         return false;
                       }
                     }
                   }
                 }
               } else {
-                validate184.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6680,30 +6871,30 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               props0 = true;
             }
           } else {
-            validate184.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
+            validate187.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
             return false;
           }
         } else {
-          validate184.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
+          validate187.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
           return false;
         }
       }
     } else {
-      validate184.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate187.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate184.errors = vErrors;
+  validate187.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-var validate184_evaluated = { "dynamicProps": true, "dynamicItems": false };
-var validateUserCreate = validate195;
-var pattern36 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
-function validate196(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate187_evaluated = { "dynamicProps": true, "dynamicItems": false };
+var validateUserCreate = validate198;
+var pattern37 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
+function validate199(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate196_evaluated;
+  const evaluated0 = validate199_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6713,28 +6904,58 @@ function validate196(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 128) {
-        validate196.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        validate199.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate196.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate199.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
-          if (!pattern36.test(data)) {
-            validate196.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
+          if (!pattern37.test(data)) {
+            validate199.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate196.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate199.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate196.errors = vErrors;
+  validate199.errors = vErrors;
   return errors === 0;
 }
-var validate196_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate199_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate201(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate201_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 1024) {
+        validate201.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+        return false;
+      } else {
+        if (func1(data) < 8) {
+          validate201.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
+          return false;
+        }
+      }
+    } else {
+      validate201.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate201.errors = vErrors;
+  return errors === 0;
+}
+var validate201_evaluated = { "dynamicProps": false, "dynamicItems": false };
 function validate198(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -6746,46 +6967,16 @@ function validate198(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 1024) {
-        validate198.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
-        return false;
-      } else {
-        if (func1(data) < 8) {
-          validate198.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
-          return false;
-        }
-      }
-    } else {
-      validate198.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate198.errors = vErrors;
-  return errors === 0;
-}
-var validate198_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate195(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate195_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.name === void 0 && (missing0 = "name") || data.password === void 0 && (missing0 = "password")) {
-        validate195.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate198.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "name" || key0 === "password")) {
-            validate195.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate198.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -6793,8 +6984,8 @@ function validate195(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.name !== void 0) {
             const _errs2 = errors;
-            if (!validate196(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
+            if (!validate199(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -6804,8 +6995,8 @@ function validate195(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.password !== void 0) {
               const _errs3 = errors;
-              if (!validate198(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
+              if (!validate201(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -6816,104 +7007,15 @@ function validate195(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate195.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate198.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate195.errors = vErrors;
+  validate198.errors = vErrors;
   return errors === 0;
 }
-var validate195_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateUserUpdate = validate200;
-function validate200(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate200_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (data && typeof data == "object" && !Array.isArray(data)) {
-      if (Object.keys(data).length < 1) {
-        validate200.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
-        return false;
-      } else {
-        const _errs1 = errors;
-        for (const key0 in data) {
-          if (!(key0 === "password" || key0 === "disabled")) {
-            validate200.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
-            return false;
-            break;
-          }
-        }
-        if (_errs1 === errors) {
-          if (data.password !== void 0) {
-            const _errs2 = errors;
-            if (!validate198(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
-              errors = vErrors.length;
-            }
-            var valid0 = _errs2 === errors;
-          } else {
-            var valid0 = true;
-          }
-          if (valid0) {
-            if (data.disabled !== void 0) {
-              const _errs3 = errors;
-              if (typeof data.disabled !== "boolean") {
-                validate200.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
-                return false;
-              }
-              var valid0 = _errs3 === errors;
-            } else {
-              var valid0 = true;
-            }
-          }
-        }
-      }
-    } else {
-      validate200.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-      return false;
-    }
-  }
-  validate200.errors = vErrors;
-  return errors === 0;
-}
-var validate200_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateGroupMembersBody = validate203;
-function validate204(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate204_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (func1(data) > 512) {
-        validate204.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
-        return false;
-      } else {
-        if (!pattern33.test(data)) {
-          validate204.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
-          return false;
-        }
-      }
-    } else {
-      validate204.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate204.errors = vErrors;
-  return errors === 0;
-}
-var validate204_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validate198_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateUserUpdate = validate203;
 function validate203(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -6926,15 +7028,104 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
+      if (Object.keys(data).length < 1) {
+        validate203.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "password" || key0 === "disabled")) {
+            validate203.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.password !== void 0) {
+            const _errs2 = errors;
+            if (!validate201(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+              errors = vErrors.length;
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.disabled !== void 0) {
+              const _errs3 = errors;
+              if (typeof data.disabled !== "boolean") {
+                validate203.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                return false;
+              }
+              var valid0 = _errs3 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate203.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate203.errors = vErrors;
+  return errors === 0;
+}
+var validate203_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupMembersBody = validate206;
+function validate207(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate207_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate207.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern34.test(data)) {
+          validate207.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate207.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate207.errors = vErrors;
+  return errors === 0;
+}
+var validate207_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate206(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate206_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind")) {
-        validate203.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate206.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "kind" || key0 === "add" || key0 === "remove")) {
-            validate203.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate206.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -6943,7 +7134,7 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.kind !== void 0) {
             const _errs2 = errors;
             if ("members" !== data.kind) {
-              validate203.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "members" }, message: "must be equal to constant" }];
+              validate206.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "members" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -6957,15 +7148,15 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (Array.isArray(data1)) {
                   if (data1.length > 256) {
-                    validate203.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
+                    validate206.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
                     return false;
                   } else {
                     var valid1 = true;
                     const len0 = data1.length;
                     for (let i0 = 0; i0 < len0; i0++) {
                       const _errs5 = errors;
-                      if (!validate204(data1[i0], { instancePath: instancePath + "/add/" + i0, parentData: data1, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
+                      if (!validate207(data1[i0], { instancePath: instancePath + "/add/" + i0, parentData: data1, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
                         errors = vErrors.length;
                       }
                       var valid1 = _errs5 === errors;
@@ -6980,7 +7171,7 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
                         outer0: for (; i1--; ) {
                           for (j0 = i1; j0--; ) {
                             if (func0(data1[i1], data1[j0])) {
-                              validate203.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                              validate206.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                               return false;
                               break outer0;
                             }
@@ -6990,7 +7181,7 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate203.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                  validate206.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                   return false;
                 }
               }
@@ -7005,15 +7196,15 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs6) {
                   if (Array.isArray(data3)) {
                     if (data3.length > 256) {
-                      validate203.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
+                      validate206.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
                       return false;
                     } else {
                       var valid3 = true;
                       const len1 = data3.length;
                       for (let i2 = 0; i2 < len1; i2++) {
                         const _errs8 = errors;
-                        if (!validate204(data3[i2], { instancePath: instancePath + "/remove/" + i2, parentData: data3, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
+                        if (!validate207(data3[i2], { instancePath: instancePath + "/remove/" + i2, parentData: data3, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
                           errors = vErrors.length;
                         }
                         var valid3 = _errs8 === errors;
@@ -7028,7 +7219,7 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
                           outer1: for (; i3--; ) {
                             for (j1 = i3; j1--; ) {
                               if (func0(data3[i3], data3[j1])) {
-                                validate203.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
+                                validate206.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
                                 return false;
                                 break outer1;
                               }
@@ -7038,7 +7229,7 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate203.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                    validate206.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                     return false;
                   }
                 }
@@ -7051,14 +7242,14 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate203.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate206.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate203.errors = vErrors;
+  validate206.errors = vErrors;
   return errors === 0;
 }
-var validate203_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate206_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { UPDATE_EVENTS } from '../../runtime/catalogue.js';
 import type { PublishNotice } from '../../runtime/updates.js';
 
 export interface EventStreamOptions {
@@ -12,10 +13,13 @@ export interface EventStreamOptions {
 const RETRY_MS = 1000;
 /** Bytes a subscriber may leave unread before it is dropped (it reconnects, and checks then). */
 const MAX_UNREAD = 64 * 1024;
+/** The heartbeat: an event with empty data (a comment would not reach a page's EventSource). */
+const HEARTBEAT = `event: ${UPDATE_EVENTS.heartbeat}\ndata:\n\n`;
 
 /**
  * The catalogue's update notice: Server-Sent Events at `/.well-known/protofly/events`. Each
- * new version is one `publish` event whose data is `{"kind","name","version"}`. There are no
+ * new version is one `publish` event whose data is `{"kind","name","version"}`; a quiet stream
+ * gets a `ping` event every heartbeatMs (see UPDATE_EVENTS). There are no
  * event ids to resume from: a runtime checks the catalogue whenever it (re)connects, which
  * covers whatever it missed meanwhile.
  */
@@ -26,7 +30,7 @@ export class EventStream {
 
   constructor(options: EventStreamOptions) {
     this.#options = options;
-    this.#heartbeat = setInterval(() => this.#write(': ping\n\n'), options.heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#write(HEARTBEAT), options.heartbeatMs);
     this.#heartbeat.unref();
   }
 
@@ -54,7 +58,7 @@ export class EventStream {
   /** Tells every subscriber about a new version. */
   publish(notice: PublishNotice): void {
     const { kind, name, version } = notice;
-    this.#write(`event: publish\ndata: ${JSON.stringify({ kind, name, version })}\n\n`);
+    this.#write(`event: ${UPDATE_EVENTS.publish}\ndata: ${JSON.stringify({ kind, name, version })}\n\n`);
   }
 
   /** Ends every subscription. */

@@ -66,7 +66,7 @@ describe('catalogue server', () => {
   it('refuses writes with 405, coded PF_ERR_METHOD', async () => {
     const res = await fetch(`${cat.url}/.well-known/protofly/stub/echo`, { method: 'PUT', body: '{}' });
     expect(res.status).toBe(405);
-    expect(res.headers.get('allow')).toBe('GET, HEAD');
+    expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PF_ERR_METHOD');
   });
 
@@ -94,6 +94,37 @@ describe('catalogue server', () => {
       await server.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('is readable by pages of any origin, without credentials: *, the preflight of a conditional GET answered 204', async () => {
+    const path = '/.well-known/protofly/stub/echo/versions';
+    const res = await fetch(`${cat.url}${path}`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'if-none-match',
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-methods')).toBe('GET, HEAD');
+    expect(res.headers.get('access-control-allow-headers')).toBe('if-none-match');
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    for (const p of [
+      path,
+      `/packages/${hex}.js`,
+      '/.well-known/protofly/keys',
+      '/.well-known/protofly/stub/nope',
+    ]) {
+      const answer = await get(p, { origin: 'https://app.example' });
+      expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+      expect(answer.headers.get('access-control-expose-headers')).toBe('etag');
+    }
+    const stream = new AbortController();
+    const events = await fetch(`${cat.url}/.well-known/protofly/events`, { signal: stream.signal });
+    expect(events.headers.get('access-control-allow-origin')).toBe('*');
+    stream.abort();
   });
 
   it('refuses oversized headers with 431', async () => {

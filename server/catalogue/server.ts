@@ -19,6 +19,7 @@ import {
   KEYS_PATH,
   type PluginKind,
 } from '../../runtime/catalogue.js';
+import { isPreflight, PREFLIGHT_MAX_AGE } from '../page-origins.js';
 import { CatalogueChanges } from './changes.js';
 import { EventStream } from './events.js';
 import { layout } from './layout.js';
@@ -34,7 +35,8 @@ import { layout } from './layout.js';
  *   published into the directory while the server runs (see events.ts)
  * - `GET /packages/<sha384-hex>.js` (and `.js.map`): immutable, strong ETag
  *
- * Errors are JSON `{ error: { code, message } }` with their code's status (core/errors.ts). A
+ * Every answer is readable by pages of any origin (CORS `*`, see {@link PUBLIC_CORS}); `OPTIONS`
+ * answers a preflight. Errors are JSON `{ error: { code, message } }` with their code's status (core/errors.ts). A
  * failure of the server itself (an unreadable file, a bug) is a 500 whose cause is logged, not
  * sent. Slow or abusive clients are bounded by header and request time-outs, a header size limit
  * and a connection cap.
@@ -71,6 +73,21 @@ export interface CatalogueServer {
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
 }
+
+/**
+ * CORS on every answer, for pages of any origin. A catalogue's documents are public and
+ * signed: whoever fetches them outside a browser gets the same bytes, so an origin list would
+ * keep nothing secret, and the runtime in a page of any site must load any domain's stubs
+ * (signaling on the fly). `*` also means no credentials: a browser sends no cookies with these
+ * requests and would refuse to share an answer to one that had them. The same answer for every
+ * origin: no `Vary: Origin`. The ETag is exposed for the runtime's conditional GETs.
+ */
+const PUBLIC_CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'etag',
+} as const;
+/** Methods the catalogue takes. */
+const METHODS = 'GET, HEAD';
 
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
 const PLUGIN_PATH = /^\/\.well-known\/protofly\/(stub|backend)\/([^/]+)(\/versions)?$/;
@@ -167,8 +184,9 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'OPTIONS') return preflight(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
+      res.setHeader('allow', `${METHODS}, OPTIONS`);
       throw new ProtoflyError(
         'PF_ERR_METHOD',
         `method ${req.method} is not allowed; the catalogue is read-only`,
@@ -286,9 +304,7 @@ function send(
   res.setHeader('cache-control', cache);
   res.setHeader('etag', body.etag);
   res.setHeader('x-content-type-options', 'nosniff');
-  // Browser runtimes fetch other domains' catalogues.
-  res.setHeader('access-control-allow-origin', '*');
-  res.setHeader('access-control-expose-headers', 'etag');
+  for (const [name, value] of Object.entries(PUBLIC_CORS)) res.setHeader(name, value);
   if (status === 200 && req.headers['if-none-match'] === body.etag) {
     res.statusCode = 304;
     res.end();
@@ -297,4 +313,22 @@ function send(
   res.statusCode = status;
   res.setHeader('content-length', body.bytes.byteLength);
   res.end(req.method === 'HEAD' ? undefined : body.bytes);
+}
+
+/**
+ * `OPTIONS`: a CORS preflight (Fetch §3.2.2) gets 204 with what any origin may send: GET and
+ * HEAD, and `If-None-Match` (a runtime's conditional GET, the one header it sends that is not
+ * CORS-safelisted). A browser refuses by itself what this does not list. A plain `OPTIONS` gets
+ * the methods (RFC 9110 §9.3.7).
+ */
+function preflight(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('allow', `${METHODS}, OPTIONS`);
+  if (isPreflight(req)) {
+    res.setHeader('access-control-allow-origin', PUBLIC_CORS['access-control-allow-origin']);
+    res.setHeader('access-control-allow-methods', METHODS);
+    res.setHeader('access-control-allow-headers', 'if-none-match');
+    res.setHeader('access-control-max-age', PREFLIGHT_MAX_AGE);
+  }
+  res.statusCode = 204;
+  res.end();
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseAddress, userAddress } from '../../core/address.js';
 import { type ErrorCode, isProtoflyError, ProtoflyError, statusOf } from '../../core/errors.js';
+import { isPreflight, PageOrigins, PREFLIGHT_MAX_AGE } from '../page-origins.js';
 import type { Identity } from '../services/service.js';
 import { LoginGuard, type LoginGuardOptions } from './login-guard.js';
 import { RefreshTokens, type RefreshTokensOptions } from './refresh-tokens.js';
@@ -20,6 +21,15 @@ import { RefreshTokens, type RefreshTokensOptions } from './refresh-tokens.js';
  * §5.2 (`error`, `error_description`, and `pf_code`, protofly's code). Guessing is bounded per
  * user and per client address (see login-guard.ts): over the rate or locked out, 429 with
  * Retry-After.
+ *
+ * Pages (CORS, Fetch §3.2): a request with an `Origin` among `origins` is answered with that
+ * origin in `Access-Control-Allow-Origin` (and `Vary: Origin`, the answer depending on it), its
+ * preflight with 204; no credentials are allowed, none are needed (the grant is in the body).
+ * A request from any other page is refused with 403 `PF_ERR_ORIGIN` before its body is read
+ * or any guard counts it, and without CORS headers, so the page reads nothing: a form POST is
+ * a "simple" request that a browser sends without asking first, so withholding the headers
+ * alone would still let any page make its visitors log in. A request without `Origin` is no
+ * page (see page-origins.ts).
  */
 export interface TokenEndpointOptions {
   readonly domain: string;
@@ -28,6 +38,8 @@ export interface TokenEndpointOptions {
   readonly accessTtlSeconds?: number;
   readonly guard?: LoginGuardOptions;
   readonly refresh?: RefreshTokensOptions;
+  /** Origins of the pages that may use the endpoint (the domain config's `browsers.token`). Default none. */
+  readonly origins?: readonly string[];
 }
 
 /** Where a domain's messaging node serves the endpoint; its catalogue advertises the URL (RFC 8414 metadata). */
@@ -49,6 +61,7 @@ export function tokenEndpoint(options: TokenEndpointOptions): Handler {
   const refreshTokens = new RefreshTokens(options.refresh);
   const ttl = options.accessTtlSeconds ?? 600;
   const { identity, domain } = options;
+  const pages = new PageOrigins(options.origins ?? [], `the token endpoint of ${domain}`);
 
   const grant = async (form: URLSearchParams, client: string): Promise<TokenResponse> => {
     const audience = audienceOf(form.get('audience') ?? domain);
@@ -98,8 +111,17 @@ export function tokenEndpoint(options: TokenEndpointOptions): Handler {
 
   return async (req, res) => {
     try {
+      const origin = req.headers.origin;
+      res.setHeader('vary', 'origin');
+      if (!pages.allows(origin)) throw pages.refusal(origin!);
+      if (origin !== undefined) {
+        res.setHeader('access-control-allow-origin', origin);
+        // A refusal's Retry-After is for the runtime to read.
+        res.setHeader('access-control-expose-headers', 'retry-after');
+      }
+      if (req.method === 'OPTIONS') return preflight(req, res);
       if (req.method !== 'POST') {
-        res.setHeader('allow', 'POST');
+        res.setHeader('allow', 'POST, OPTIONS');
         throw new OAuthError(
           'invalid_request',
           'PF_ERR_METHOD',
@@ -133,23 +155,38 @@ class OAuthError extends ProtoflyError {
   }
 }
 
+/** `OPTIONS` from an allowed page, or no page: a preflight gets what a page may send (RFC 9110 §9.3.7 for the rest). */
+function preflight(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('allow', 'POST, OPTIONS');
+  if (isPreflight(req)) {
+    res.setHeader('access-control-allow-methods', 'POST');
+    res.setHeader('access-control-allow-headers', 'content-type');
+    res.setHeader('access-control-max-age', PREFLIGHT_MAX_AGE);
+  }
+  res.writeHead(204, { 'cache-control': 'no-store' });
+  res.end();
+}
+
 function refuse(res: ServerResponse, err: unknown): void {
   const known = isProtoflyError(err) ? err : undefined;
   const code = known?.code;
   const retry = known?.detail.retryAfterSeconds;
   const wire = statusOf(code ?? 'PF_ERR_INTERNAL');
-  // §5.2: a refusal is 400 whatever its code; a wrong method, a rate limit and a failure of ours keep theirs.
-  const status = wire === 405 || wire === 429 || wire >= 500 ? wire : 400;
+  // §5.2: a refusal is 400 whatever its code; a page refused, a wrong method, a rate limit and a
+  // failure of ours keep theirs (the first is no OAuth refusal: the request was not looked at).
+  const status = code === 'PF_ERR_ORIGIN' || wire === 405 || wire === 429 || wire >= 500 ? wire : 400;
   const error =
     err instanceof OAuthError
       ? err.error
       : code === 'PF_ERR_AUTH'
         ? 'invalid_grant'
-        : status === 429
-          ? 'temporarily_unavailable'
-          : status >= 500
-            ? 'server_error'
-            : 'invalid_request';
+        : code === 'PF_ERR_ORIGIN'
+          ? 'unauthorized_client'
+          : status === 429
+            ? 'temporarily_unavailable'
+            : status >= 500
+              ? 'server_error'
+              : 'invalid_request';
   if (typeof retry === 'number') res.setHeader('retry-after', String(retry));
   reply(res, status, {
     error,

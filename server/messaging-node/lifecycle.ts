@@ -1,7 +1,9 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { TOKEN_PATH } from '../identity/token-endpoint.js';
+import { PageOrigins } from '../page-origins.js';
 import type { ClusterMember } from '../services/service.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import type { Admission } from './admission.js';
@@ -31,7 +33,10 @@ export interface LifecycleParts {
 
 /**
  * The node's life: its listeners (WebSocket with the token endpoint beside it, and the admin
- * port), its membership of the cluster, the heartbeat, and the graceful shutdown.
+ * port), its membership of the cluster, the heartbeat, and the graceful shutdown. A WebSocket
+ * upgrade from a page whose origin the domain does not allow is refused before any connection
+ * exists: 403 with the coded error as JSON, and a log line (a browser shows the page only a
+ * failed WebSocket).
  *
  * The heartbeat (heartbeatMs) cuts peers that missed the last ping, pings the rest and renews
  * every session's registrations, so a node that dies stops being routed to a few beats later.
@@ -44,6 +49,7 @@ export class Lifecycle {
   readonly #parts: LifecycleParts;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
+  readonly #pages: PageOrigins;
   #admin: AdminServer | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closing: Promise<void> | undefined;
@@ -60,19 +66,41 @@ export class Lifecycle {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
       res.end(`json-ws: open a WebSocket with subprotocol ${PROTOCOL}\n`);
     });
+    this.#pages = new PageOrigins(settings.origins, `the messaging node of ${settings.domain}`);
     this.#wss = new WebSocketServer({
-      server: this.#http,
+      noServer: true,
       maxPayload: settings.maxFrameBytes,
       perMessageDeflate: false,
       clientTracking: false,
       handleProtocols: (offered) => (offered.has(PROTOCOL) ? PROTOCOL : false),
     });
-    this.#wss.on('connection', (ws, req) => parts.admission.connect(ws, req.socket));
-    // ws repeats the HTTP server's errors here; listen() reports those of listening (a port in
-    // use), and without a listener here each would also be an uncaught exception.
-    this.#wss.on('error', (err) => {
+    this.#http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
+    // listen() reports the errors of listening (a port in use); without a listener here each
+    // would also be an uncaught exception.
+    this.#http.on('error', (err) => {
       if (this.#port) settings.log.error({ err }, 'messaging node listener error');
     });
+  }
+
+  /** A WebSocket handshake: refused (403) for a page of an origin not allowed, else ws's. */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const origin = req.headers.origin;
+    if (this.#pages.allows(origin)) {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#parts.admission.connect(ws, req.socket));
+      return;
+    }
+    const { code, message } = this.#pages.refusal(origin!);
+    this.#parts.metrics.refuse(code);
+    this.#settings.log.info(
+      { code, origin, from: req.socket.remoteAddress },
+      'WebSocket refused: page origin not allowed',
+    );
+    const body = JSON.stringify({ error: { code, message } });
+    // A peer that resets meanwhile is nothing to report; it must not be an uncaught error.
+    socket.on('error', () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }
 
   /** The WebSocket port, once listening. */

@@ -39,6 +39,9 @@ export { CLOSE } from './frames.js';
  * get authTimeoutMs to authenticate; only authenticated ones count against maxConnections
  * (admission.ts). Heartbeat, rejoining the cluster and shutdown: lifecycle.ts.
  *
+ * A page whose origin the domain does not list (`origins`) is refused at the upgrade: HTTP 403
+ * with `PF_ERR_ORIGIN` as JSON, and a log line (lifecycle.ts, server/page-origins.ts).
+ *
  * Close codes: 1012 shutdown (reconnect), 1009 frame too large (ws's own); every other close is
  * for an error code, its reason, with that code's close code (core/errors.ts): 1013 PF_ERR_FLOOD
  * (node full, too many connections authenticating, slow consumer), 1013 PF_ERR_FETCH (issuer's

@@ -83,6 +83,12 @@ export interface MessagingNodeOptions {
   readonly maxGroupSize?: number;
   /** Who may join groups. Default: users of this node's domain, any of them. */
   readonly groups?: GroupPolicy;
+  /**
+   * Origins of the pages that may open a WebSocket to the node (`*`: any page); another page is
+   * refused at the upgrade (403, PF_ERR_ORIGIN), a client that sends no Origin is no page and is
+   * admitted (see server/page-origins.ts). The domain config's `browsers.messaging`. Default none.
+   */
+  readonly origins?: readonly string[];
   /** Answers `POST /.well-known/protofly/token` on the client port: the domain's token endpoint (server/identity). */
   readonly tokenEndpoint?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   readonly log?: Logger;
@@ -143,6 +149,7 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     maxUnreceived: 1000,
     maxGroupSize: 10_000,
     groups: {},
+    origins: [],
     log: pino({ name: 'messaging-node' }),
     ...definedOnly(options),
   };

@@ -3,25 +3,33 @@
  * no browser is downloaded): a page under a strict Content Security Policy runs Alice's runtime
  * for a.example, which loads b.example's json-ws stub from b.example's catalogue, verifies it
  * with WebCrypto, runs it in a Web Worker under SES, and chats with Bob, a Node runtime here.
- * Without Chromium the test fails: `.ci/run` installs it.
+ * The page, the catalogues, the token endpoints and the nodes are each on an origin of their
+ * own (loopback ports), as on the web: the domains let the page's origin log in and connect,
+ * and refuse the same page served from another one. Without Chromium the test fails: `.ci/run`
+ * installs it.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transform } from 'esbuild';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../plugins/backends/identity-static/password.js';
 import type { Conversation } from '../../runtime/conversation.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
+import { releaseStub } from '../../server/release.js';
 import { type Domains, startDomains } from '../support/domains.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
+const PASSWORD = 'correct horse';
+/** A user of b.example whom only the cross-origin page talks to. */
+const DAVE = 'user://b.example/dave';
 const root = join(import.meta.dirname, '..', '..');
 
 /** What the page is served under: its own scripts only, no eval, no inline script. */
@@ -37,6 +45,9 @@ let domains: Domains;
 let host: NodeWorkerHost;
 let server: Server;
 let origin: string;
+/** The same pages on another origin, which the domains do not allow. */
+let other: Server;
+let otherOrigin: string;
 let context: BrowserContext;
 let profile: string;
 
@@ -68,8 +79,7 @@ async function startPageServer(): Promise<void> {
       csp: PAGE_CSP,
     },
   };
-  const b = domains.catalogues['b.example']!;
-  server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const file = files[url.pathname];
     if (file) {
@@ -92,7 +102,9 @@ async function startPageServer(): Promise<void> {
     }
     const tampered = url.pathname.startsWith('/tampered-b/');
     if (tampered || url.pathname.startsWith('/packages/')) {
-      const upstream = b + (tampered ? url.pathname.slice('/tampered-b'.length) : url.pathname);
+      const upstream =
+        domains.catalogues['b.example']! +
+        (tampered ? url.pathname.slice('/tampered-b'.length) : url.pathname);
       void fetch(upstream).then(async (r) => {
         const bytes = Buffer.from(await r.arrayBuffer());
         if (!tampered && bytes.length > 0) bytes[bytes.length >> 1]! ^= 1;
@@ -105,18 +117,24 @@ async function startPageServer(): Promise<void> {
     }
     // The browser asks for /favicon.ico: an answer without a body, not a 404 in the page's console.
     res.writeHead(url.pathname === '/favicon.ico' ? 204 : 404).end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const listen = async (s: Server) => {
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  };
+  server = createServer(handler);
+  origin = await listen(server);
+  other = createServer(handler);
+  otherOrigin = await listen(other);
 }
 
-/** A fresh page of the test's browser, loaded and ready. */
-async function openPage(): Promise<Page> {
+/** A fresh page of the test's browser, loaded and ready, from `at` (default the allowed origin). */
+async function openPage(at = origin): Promise<Page> {
   const page = await context.newPage();
   // The page's and its worker's console, for a failure's story.
   page.on('console', (m) => console.log(`[page ${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-  await page.goto(`${origin}/`);
+  await page.goto(`${at}/`);
   await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
   return page;
 }
@@ -124,9 +142,13 @@ async function openPage(): Promise<Page> {
 beforeAll(async () => {
   // Fails, never skips: the suite needs the browser (.ci/run installs Debian's chromium).
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
-  domains = await startDomains(['a.example', 'b.example']);
-  host = new NodeWorkerHost({ policy: developmentPolicy });
   await startPageServer();
+  // The page's origin may log in at each domain and connect to its node; otherOrigin may not.
+  domains = await startDomains(['a.example', 'b.example'], undefined, {
+    browsers: { token: [origin], messaging: [origin] },
+    users: new Map([['alice', await hashPassword(PASSWORD)]]),
+  });
+  host = new NodeWorkerHost({ policy: developmentPolicy });
   profile = await mkdtemp(join(tmpdir(), 'pf-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -147,7 +169,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
-  if (server) await new Promise((resolve) => server.close(resolve));
+  for (const s of [server, other]) if (s) await new Promise((resolve) => s.close(resolve));
   await domains?.close();
   await host?.terminate();
   if (profile) await rm(profile, { recursive: true, force: true });
@@ -232,10 +254,101 @@ describe('protofly/browser in Chromium', () => {
   }, 60_000);
 });
 
+describe('protofly/browser across origins', () => {
+  /** `ws://host:port/` as the origin of its HTTP side (where a node serves its token endpoint). */
+  const originOf = (url: string) => new URL(url.replace(/^ws/, 'http')).origin;
+  const settings = (database: string) => ({
+    address: ALICE,
+    password: PASSWORD,
+    catalogues: domains.catalogues,
+    database,
+  });
+
+  it('a page logs in at a.example’s token endpoint, loads b.example’s stub and chats with Dave through b.example’s node, each on another origin that allows the page', async () => {
+    const [a, b] = [domains.byName.get('a.example')!, domains.byName.get('b.example')!];
+    const origins = [origin, originOf(a.nodeUrl), a.catalogueUrl, b.catalogueUrl, originOf(b.nodeUrl)];
+    expect(new Set(origins.map((o) => new URL(o).origin)).size).toBe(5);
+    const dave = domains.runtime(DAVE, { host });
+    await dave.runtime.register();
+    const incoming = new Promise<Conversation>((resolve) => dave.runtime.on('conversation', resolve));
+
+    const page = await openPage();
+    const opened = await page.evaluate(([s, peer]) => window.pf.open(s, peer), [
+      settings('protofly-cors'),
+      DAVE,
+    ] as const);
+    expect(opened).toMatchObject({ carrier: { domain: 'b.example' }, status: 'live' });
+    expect(await page.evaluate(() => window.pf.send('Hi Dave, logged in from a page'))).toMatchObject({
+      code: 200,
+    });
+    const first = await (await incoming)[Symbol.asyncIterator]().next();
+    expect(first.value?.body).toEqual({ kind: 'chat', text: 'Hi Dave, logged in from a page' });
+    expect(await page.evaluate(() => window.pf.violations)).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('refuses the same page from an origin the domains do not allow: PF_ERR_ORIGIN before its log-in, and 403 at b.example’s node', async () => {
+    const page = await openPage(otherOrigin);
+    const refused = await page.evaluate(([s, peer]) => window.pf.open(s, peer), [
+      settings('protofly-refused'),
+      BOB,
+    ] as const);
+    expect(refused).toMatchObject({ refused: { code: 'PF_ERR_ORIGIN' } });
+    expect((refused as { refused: { message: string } }).refused.message).toContain(
+      `pages of ${otherOrigin} may not log in at the token endpoint of a.example, which serves pages of ${origin}`,
+    );
+    await page.close();
+
+    // With a token from elsewhere (the page's own server), the page gets as far as b.example's
+    // node, which refuses the WebSocket (403): the browser shows the page a failed socket only,
+    // so the conversation does not go live; the node counted the refusal.
+    const b = domains.byName.get('b.example')!;
+    const refusals = async () =>
+      Number(
+        /protofly_node_refused_total\{code="PF_ERR_ORIGIN"\} (\d+)/.exec(
+          await (await fetch(`${b.adminUrl}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const before = await refusals();
+    const tokened = await openPage(otherOrigin);
+    const { password: _, ...withTokens } = settings('protofly-refused-node');
+    const failed = await tokened.evaluate(([s, peer]) => window.pf.open(s, peer), [withTokens, BOB] as const);
+    expect(failed).toMatchObject({
+      refused: { code: 'PF_ERR_CONVERSATION', message: expect.stringMatching(/did not go live/) },
+    });
+    expect(await refusals()).toBeGreaterThan(before);
+    await tokened.close();
+  }, 60_000);
+
+  it('a version b.example publishes reaches the page through its EventSource', async () => {
+    const b = domains.byName.get('b.example')!;
+    const page = await openPage();
+    const opened = await page.evaluate(([s, peer]) => window.pf.open(s, peer), [
+      settings('protofly-updates'),
+      BOB,
+    ] as const);
+    expect(opened).toMatchObject({ carrier: { domain: 'b.example', version: '0.1.0' }, status: 'live' });
+    const events = `${b.catalogueUrl}/.well-known/protofly/events`;
+    await page.waitForFunction((url) => window.pf.streams.connected.includes(url), events);
+
+    await releaseStub(b, { pluginDir: join(root, 'plugins', 'stubs', 'json-ws'), version: '0.2.0' });
+    expect(await page.evaluate(() => window.pf.update('0.2.0'))).toMatchObject({
+      domain: 'b.example',
+      carrier: { domain: 'b.example', name: 'json-ws', version: '0.2.0' },
+    });
+    expect(await page.evaluate(() => window.pf.streams.published)).toContainEqual(
+      JSON.stringify({ kind: 'stub', name: 'json-ws', version: '0.2.0' }),
+    );
+    await page.close();
+  }, 60_000);
+});
+
 declare global {
   interface Window {
     pf: {
       violations: string[];
+      streams: { opened: string[]; connected: string[]; published: string[] };
+      update(version: string): Promise<unknown>;
       open(settings: unknown, peer: string): Promise<unknown>;
       register(settings: unknown): Promise<unknown>;
       call(): Promise<unknown>;

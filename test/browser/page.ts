@@ -11,12 +11,32 @@ interface Settings {
   readonly database: string;
   /** The sandbox worker's path on this origin. Default /browser-worker.js. */
   readonly worker?: string;
+  /** Log in with this password at the home domain's token endpoint, rather than take the test's tokens. */
+  readonly password?: string;
 }
 
 const violations: string[] = [];
 document.addEventListener('securitypolicyviolation', (e) =>
   violations.push(`${e.violatedDirective} ${e.blockedURI}`),
 );
+
+/**
+ * The update streams the runtime opens with the page's EventSource, and the `publish` events
+ * they deliver: the page's own EventSource, recorded (the runtime takes the global when made).
+ */
+const streams = { opened: [] as string[], connected: [] as string[], published: [] as string[] };
+const PageEventSource = globalThis.EventSource;
+globalThis.EventSource = class extends PageEventSource {
+  constructor(url: string | URL, init?: EventSourceInit) {
+    super(url, init);
+    streams.opened.push(String(url));
+    this.addEventListener('open', () => streams.connected.push(String(url)));
+    this.addEventListener('publish', (e) => streams.published.push(String((e as MessageEvent).data)));
+  }
+};
+/** The runtime's `update` events, as plain data. */
+const updates: unknown[] = [];
+let onUpdate: (() => void) | undefined;
 
 const received: Browser.Incoming[] = [];
 /** The call's signaling, handed to the peer connection rather than to `next()`. */
@@ -31,6 +51,21 @@ const coded = (err: unknown) => ({ code: (err as { code?: string }).code, messag
 
 const pf = {
   violations,
+  streams,
+  updates,
+  /** The runtime's first `update` event with a carrier of `version`, or with an error. */
+  async update(version: string): Promise<unknown> {
+    for (;;) {
+      const found = updates.find((u) => {
+        const { carrier, error } = u as { carrier?: { version?: string }; error?: string };
+        return carrier?.version === version || error !== undefined;
+      });
+      if (found) return found;
+      await new Promise<void>((resolve) => {
+        onUpdate = resolve;
+      });
+    }
+  },
   /** Creates the runtime and opens a conversation with `peer`; the carrier, or the refusal. */
   async open(settings: Settings, peer: string) {
     // A module specifier the bundler leaves alone: the built package, as an app would load it.
@@ -106,17 +141,24 @@ async function start(settings: Settings): Promise<Browser.Runtime> {
   // A module specifier the bundler leaves alone: the built package, as an app would load it.
   const lib = (await import(`${location.origin}/browser.js`)) as typeof Browser;
   const who = encodeURIComponent(settings.address);
-  return lib.createBrowserRuntime({
-    identity: {
-      address: settings.address,
-      token: async (audience) =>
-        (await fetch(`/token?address=${who}&audience=${encodeURIComponent(audience)}`)).text(),
-    },
+  const { runtime: started } = lib.createBrowserRuntime({
+    identity: settings.password
+      ? { address: settings.address, password: settings.password }
+      : {
+          address: settings.address,
+          token: async (audience) =>
+            (await fetch(`/token?address=${who}&audience=${encodeURIComponent(audience)}`)).text(),
+        },
     workerUrl: new URL(settings.worker ?? '/browser-worker.js', location.origin),
     catalogues: settings.catalogues,
     policy: 'development',
     database: settings.database,
-  }).runtime;
+  });
+  started.on('update', (e) => {
+    updates.push({ domain: e.domain, policy: e.policy, carrier: e.carrier, error: e.error?.code });
+    onUpdate?.();
+  });
+  return started;
 }
 
 /** Messages of `c`: signaling to the call, the rest to {@link pf.next}. */

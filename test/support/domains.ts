@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseAddress } from '../../core/address.js';
+import type { DomainConfig } from '../../core/generated/types.js';
 import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../entry/node-runtime.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { type RunningDomain, startLocalDomains } from '../../server/domain.js';
@@ -20,17 +21,30 @@ export interface Domains {
   close(): Promise<void>;
 }
 
+/** What the domains are started with besides their names. */
+export interface DomainsOptions {
+  /** Which pages may use every domain from a browser. Default none. */
+  readonly browsers?: DomainConfig['browsers'];
+  /** Users who log in with a password (name → scrypt hash), in every domain. Default none. */
+  readonly users?: ReadonlyMap<string, string>;
+}
+
 /**
  * Starts the domains in `dir` (one data directory each), a fresh one by default, removed on
  * close; tokens are issued directly, so no users file is needed.
  */
-export async function startDomains(names: readonly string[], dir?: string): Promise<Domains> {
+export async function startDomains(
+  names: readonly string[],
+  dir?: string,
+  options: DomainsOptions = {},
+): Promise<Domains> {
   const root = dir ?? (await mkdtemp(join(tmpdir(), 'pf-domains-')));
   const log = pino({ level: process.env.PF_LOG ?? 'silent' });
   const local = await startLocalDomains(names, root, {
-    users: new Map(),
+    users: options.users ?? new Map(),
     log,
     limits: { messagesPerSecond: 5000, offlineMessages: 5000 },
+    ...(options.browsers ? { browsers: options.browsers } : {}),
   });
   const runtimes: NodeRuntime[] = [];
   return {
