@@ -314,7 +314,7 @@ describe('protofly/browser across origins', () => {
     const { password: _, ...withTokens } = settings('protofly-refused-node');
     const failed = await tokened.evaluate(([s, peer]) => window.pf.open(s, peer), [withTokens, BOB] as const);
     expect(failed).toMatchObject({
-      refused: { code: 'PF_ERR_CONVERSATION', message: expect.stringMatching(/did not go live/) },
+      refused: { code: 'PF_ERR_TIMEOUT', message: expect.stringMatching(/was not live/) },
     });
     expect(await refusals()).toBeGreaterThan(before);
     await tokened.close();
