@@ -186,7 +186,10 @@ export class Carriers extends Emitter<CarriersEvents> {
           scope.status(instance, status, detail);
         },
         (msg) => this.#link.fromStub(instance, scope, msg),
-        (err) => this.report(scope, instance, err),
+        (err) => {
+          instance.refusal = err;
+          this.report(scope, instance, err);
+        },
       ),
     };
     return instance;

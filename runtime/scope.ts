@@ -24,6 +24,12 @@ export interface Activation {
   status: StubStatus;
   /** Why the host failed it (`PF_ERR_SANDBOX` it threw, `PF_ERR_MEMORY`, `PF_ERR_WATCHDOG`...). */
   failure?: ProtoflyError;
+  /**
+   * The runtime's last refusal of something it asked for (a socket the policy refuses, a send):
+   * why it failed when its stub gives no code of its own (a stub may not pass on the runtime's
+   * verdicts, core/errors.ts `stub`).
+   */
+  refusal?: ProtoflyError;
   /** Set once it is being stopped. */
   stopping?: Promise<void>;
 }
@@ -113,8 +119,8 @@ export class ConversationScope {
   /**
    * Resolves once the instance carrying the conversation is live: reachable at its domain
    * (core/stub.ts, `live`). Rejects with why it is not: its activation failed; it failed first,
-   * with the error its stub (`PF_ERR_AUTH` for refused credentials) or host gave, else
-   * `PF_ERR_SANDBOX`; it stopped first (`PF_ERR_CLOSED`); or `PF_ERR_TIMEOUT` after `timeoutMs`,
+   * with the error its stub (`PF_ERR_AUTH` for refused credentials) or host gave, else the
+   * runtime's last refusal of it (`PF_ERR_POLICY` for a socket), else `PF_ERR_SANDBOX`; it stopped first (`PF_ERR_CLOSED`); or `PF_ERR_TIMEOUT` after `timeoutMs`,
    * the runtime's bound for a stub that says neither. The caller ends the scope when it rejects.
    */
   live(timeoutMs: number): Promise<void> {
@@ -192,6 +198,7 @@ export class ConversationScope {
   /** Why `instance` ended before it was live. */
   #ended(instance: Activation): ProtoflyError {
     if (instance.failure) return instance.failure;
+    if (instance.status === 'failed' && instance.refusal) return instance.refusal;
     const label = labelOf(instance.pkg);
     return instance.status === 'stopped'
       ? new ProtoflyError('PF_ERR_CLOSED', `the stub ${label} for ${this.#who} stopped before it was live`)
