@@ -51,6 +51,8 @@ scope.performance = { now: () => host.now() };
 scope.crypto = {
   getRandomValues<T extends ArrayBufferView>(array: T): T {
     const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+    // Web Crypto's bound, which the host's source keeps too.
+    if (bytes.length > 65_536) throw new RangeError('getRandomValues: more than 65536 bytes asked');
     const random = host.random(bytes.length);
     for (let i = 0; i < bytes.length; i++) bytes[i] = random.charCodeAt(i);
     return array;
