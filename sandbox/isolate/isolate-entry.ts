@@ -2,9 +2,12 @@
 // isolate has no module loader). An isolate is a bare V8 heap: no timers, no clock but Date,
 // no randomness source but Math.random. The host hands in, as synchronous callbacks, what the
 // worker side needs (see isolate-host.ts): `post` (frames out), `timer`/`clear` (its timers are
-// the host's, so an isolate never runs unless the host calls it), `now` and `random`. They are
-// captured here and deleted from the global before SES locks it down, so a stub never reaches
-// them. What the host calls in, it finds on `globalThis.__protofly`: `receive` and `fire`.
+// the host's, so an isolate never runs unless the host calls it), `now`, `random`, `uuid` and
+// `url` (WHATWG parsing, which V8 lacks and the endpoint check needs). They are captured here
+// and deleted from the global before SES locks it down, and compartments get none of them, so
+// a stub never reaches them. What the host calls in, it finds on `globalThis.__protoflyIsolate`:
+// `receive` and `fire`.
+import './isolate-meter.js';
 import 'ses';
 import { ProtoflyError } from '../../core/errors.js';
 import type { HostFrame, WorkerFrame } from '../channel.js';
@@ -24,6 +27,8 @@ interface HostCallbacks {
   /** `n` random bytes, as a latin-1 string (one char per byte: cheap to copy across). */
   random(n: number): string;
   uuid(): string;
+  /** The WHATWG parse of `input`, as JSON of its parts; '' when it does not parse. */
+  url(input: string): string;
 }
 
 const scope = globalThis as unknown as Record<string, unknown>;
@@ -48,6 +53,29 @@ scope.setInterval = schedule(true);
 scope.clearTimeout = cancel;
 scope.clearInterval = cancel;
 scope.performance = { now: () => host.now() };
+/** The parts of a parsed URL that the supervisor reads (endpoint.ts), from the host's parser. */
+const URL_PARTS = [
+  'href',
+  'protocol',
+  'username',
+  'password',
+  'hostname',
+  'port',
+  'pathname',
+  'search',
+  'hash',
+];
+scope.URL = class URL {
+  constructor(input: unknown) {
+    const json = host.url(String(input));
+    if (json === '') throw new TypeError(`Invalid URL: ${String(input)}`);
+    const parts = JSON.parse(json) as Record<string, string>;
+    for (const key of URL_PARTS) Object.defineProperty(this, key, { value: parts[key], enumerable: true });
+  }
+  toString(): string {
+    return (this as unknown as { href: string }).href;
+  }
+};
 scope.crypto = {
   getRandomValues<T extends ArrayBufferView>(array: T): T {
     const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);

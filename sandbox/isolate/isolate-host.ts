@@ -16,6 +16,7 @@ import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from
 import { sandboxScriptUrl } from '../node/locate.js';
 import { ScriptCache, warmTransform } from '../node/transform.js';
 import { openWebSocket } from '../node/websocket.js';
+import { HEADROOM_MB, RUNTIME_HEAP_MB, SAMPLE_MS } from '../node/worker-host.js';
 import { Sandbox } from '../sandbox.js';
 import type { SocketFactory } from '../sockets.js';
 import { WorkerLink } from '../worker-link.js';
@@ -39,8 +40,7 @@ export interface IsolateHostOptions {
   readonly isolateUrl?: URL;
 }
 
-/** What an isolate needs on top of its package's `memoryMb`: SES and the supervisor take about 2 MiB. */
-const RUNTIME_HEAP_MB = 16;
+const MIB = 1024 * 1024;
 
 /** One isolate, the link to it and the sandbox it is. */
 interface Slot {
@@ -67,10 +67,11 @@ interface Slot {
  * (`isolated-vm`), with SES `lockdown()` inside and one Compartment per package version, over
  * the same host side as the worker host (sandbox.ts, socket-bridge.ts). A call into an isolate
  * runs on the host's thread, so a round trip wakes no thread. Limits, from the runtime's
- * policy: the isolate's heap (isolated-vm disposes it over its `memoryLimit`:
- * `PF_ERR_MEMORY`) and the time of each call (a call over `watchdogMs` is ended:
- * `PF_ERR_WATCHDOG`); either ends the isolate and fails its conversations, and the packages that
- * shared it get an isolate each from then on. Timers and sockets are the host's.
+ * policy: the isolate's heap, read between calls ({@link IsolateHost.#sample}), its array
+ * buffers, metered where they are made (isolate-meter.ts), both `PF_ERR_MEMORY`; and the time
+ * of each call (a call over `watchdogMs` is ended: `PF_ERR_WATCHDOG`). Each ends the isolate
+ * and fails its conversations, and the packages that shared it get an isolate each from then
+ * on; other isolates go on. Timers and sockets are the host's.
  */
 export class IsolateHost implements SandboxHost {
   readonly #ivm: IsolatedVm;
@@ -85,6 +86,8 @@ export class IsolateHost implements SandboxHost {
   readonly #slots = new Map<string, Slot>();
   /** Packages that get an isolate of their own. */
   readonly #alone = new Set<string>();
+  /** Reads every isolate's heap between calls (see {@link IsolateHost.#sample}). */
+  readonly #sampler: ReturnType<typeof setInterval>;
   /** V8's code cache of the isolate script, from the first isolate: later ones skip parsing it. */
   #cachedData: object | undefined;
   #made = 0;
@@ -103,6 +106,8 @@ export class IsolateHost implements SandboxHost {
       'utf8',
     );
     warmTransform();
+    this.#sampler = setInterval(() => this.#sample(), SAMPLE_MS);
+    this.#sampler.unref();
   }
 
   ready(): Promise<void> {
@@ -128,8 +133,32 @@ export class IsolateHost implements SandboxHost {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#slots.values()].map((slot) => slot.sandbox.stopAll()));
+    clearInterval(this.#sampler);
     const closed = new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
     for (const slot of [...this.#slots.values()]) this.#end(slot, closed);
+  }
+
+  /**
+   * Ends the isolates whose heap is over their package's `memoryMb` plus the runtime's share.
+   * isolated-vm's own limit is set {@link HEADROOM_MB} higher, as the worker host sets V8's:
+   * at that limit isolated-vm disposes an isolate only if the allocation under way fits what
+   * V8 has left, and one that does not (a Map's table doubling) aborts the whole process. A
+   * stub runs only inside a call, so reading between calls (the host's thread is free then)
+   * sees all it kept; within one call, time bounds it, and the headroom is V8's largest object.
+   */
+  #sample(): void {
+    for (const slot of this.#slots.values()) {
+      if (slot.ended || slot.isolate.isDisposed) continue;
+      const heap = slot.isolate.getHeapStatisticsSync().used_heap_size;
+      const limit = (slot.memoryMb + RUNTIME_HEAP_MB) * MIB;
+      if (heap <= limit) continue;
+      const error = this.#error(
+        slot,
+        'PF_ERR_MEMORY',
+        `went over its ${slot.memoryMb} MiB memory limit (${Math.round(heap / MIB)} MiB of heap) and was ended`,
+      );
+      this.#end(slot, error);
+    }
   }
 
   /**
@@ -154,7 +183,7 @@ export class IsolateHost implements SandboxHost {
     const label = `isolate ${this.#made}`;
     const ivm = this.#ivm;
     const isolate = new ivm.Isolate({
-      memoryLimit: memoryMb + RUNTIME_HEAP_MB,
+      memoryLimit: memoryMb + RUNTIME_HEAP_MB + HEADROOM_MB,
       onCatastrophicError: (message) => this.#log.error({ sandbox: label }, `isolated-vm: ${message}`),
     });
     const context = isolate.createContextSync();
@@ -184,10 +213,17 @@ export class IsolateHost implements SandboxHost {
       () => performance.now(),
       (n: number) => randomBytes(Math.min(n, 65_536)).toString('latin1'),
       () => randomUUID(),
+      (input: string) => {
+        const url = URL.parse(input);
+        if (!url) return '';
+        const { href, protocol, username, password, hostname, port, pathname, search, hash } = url;
+        return JSON.stringify({ href, protocol, username, password, hostname, port, pathname, search, hash });
+      },
+      () => isolate.getHeapStatisticsSync().externally_allocated_size,
     ].map((fn) => new ivm.Callback(fn as (...args: never[]) => unknown));
     context.evalClosureSync(
-      'globalThis.__protoflyHost = { post: $0, timer: $1, clear: $2, now: $3, random: $4, uuid: $5 };',
-      callbacks,
+      'globalThis.__protoflyHost = { post: $0, timer: $1, clear: $2, now: $3, random: $4, uuid: $5, url: $6, buffers: $7, arrayBufferBytes: $8 };',
+      [...callbacks, memoryMb * MIB],
     );
     const compiled = isolate.compileScriptSync(this.#source, {
       filename: 'sandbox-isolate.js',
@@ -228,8 +264,11 @@ export class IsolateHost implements SandboxHost {
   }
 
   /**
-   * Calls into an isolate, within its time budget. A call that throws ends the isolate: the
-   * supervisor catches every stub exception, so a throw is a limit (time, memory) or a fault.
+   * Calls into an isolate, within its time budget. The supervisor catches every stub
+   * exception, so a call throws for a limit (time, memory), which ends the isolate, or for a
+   * promise rejection nobody handled during the call (isolated-vm throws its reason once the
+   * call's microtasks ran, with the call's work done), which is a stub's and is logged, as the
+   * worker host logs the ones its workers count.
    */
   #call(slot: Slot, fn: IsolateReference, arg: string | number): void {
     if (slot.ended) return;
@@ -237,20 +276,21 @@ export class IsolateHost implements SandboxHost {
       fn.applySync(undefined, [arg], { timeout: slot.watchdogMs });
     } catch (err) {
       const message = (err as Error).message;
-      const error =
-        slot.isolate.isDisposed || /memory limit/i.test(message)
-          ? this.#error(
-              slot,
-              'PF_ERR_MEMORY',
-              `went over its ${slot.memoryMb} MiB memory limit and was ended`,
-            )
-          : /timed out/i.test(message)
-            ? this.#error(
-                slot,
-                'PF_ERR_WATCHDOG',
-                `held the thread over its ${slot.watchdogMs} ms per call and was ended`,
-              )
-            : this.#error(slot, 'PF_ERR_SANDBOX', `crashed: ${message}`);
+      const memory = slot.isolate.isDisposed || /memory limit/i.test(message);
+      if (!memory && !/^Script execution timed out/.test(message)) {
+        this.#log.warn(
+          { sandbox: slot.link.label, rejection: message },
+          `stubs in ${slot.link.label} left 1 promise rejection(s) unhandled`,
+        );
+        return;
+      }
+      const error = memory
+        ? this.#error(slot, 'PF_ERR_MEMORY', `went over its ${slot.memoryMb} MiB memory limit and was ended`)
+        : this.#error(
+            slot,
+            'PF_ERR_WATCHDOG',
+            `held the thread over its ${slot.watchdogMs} ms per call and was ended`,
+          );
       // Ended after the caller's turn: the host code that called in is mid-way through a frame.
       this.#closeSlot(slot, error);
       queueMicrotask(() => this.#end(slot, error));
@@ -264,6 +304,11 @@ export class IsolateHost implements SandboxHost {
     for (const json of batches) {
       for (const frame of JSON.parse(json) as WorkerFrame[]) {
         if (slot.ended) return;
+        if (frame.t === 'memory') {
+          const [held, wanted] = [frame.held, frame.bytes].map((b) => Math.round(b / MIB));
+          const what = `held ${held} MiB of array buffers and would have taken ${wanted} MiB, over its ${slot.memoryMb} MiB limit, and was ended`;
+          return this.#end(slot, this.#error(slot, 'PF_ERR_MEMORY', what));
+        }
         slot.link.receive(frame);
       }
     }
@@ -292,11 +337,7 @@ export class IsolateHost implements SandboxHost {
     if (!slot.isolate.isDisposed) slot.isolate.dispose();
   }
 
-  #error(
-    slot: Slot,
-    code: 'PF_ERR_MEMORY' | 'PF_ERR_SANDBOX' | 'PF_ERR_WATCHDOG',
-    what: string,
-  ): ProtoflyError {
+  #error(slot: Slot, code: 'PF_ERR_MEMORY' | 'PF_ERR_WATCHDOG', what: string): ProtoflyError {
     const packages = [...slot.units];
     return new ProtoflyError(code, `sandbox ${slot.link.label} (${packages.join(', ') || 'idle'}) ${what}`, {
       sandbox: slot.link.label,

@@ -20,7 +20,7 @@ export interface Isolate {
     code: string,
     options: { filename: string; cachedData?: object; produceCachedData?: boolean },
   ): { run: unknown; runSync(context: IsolateContext): unknown; cachedData?: object };
-  getHeapStatisticsSync(): { used_heap_size: number };
+  getHeapStatisticsSync(): { used_heap_size: number; externally_allocated_size: number };
   dispose(): void;
 }
 
