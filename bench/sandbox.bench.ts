@@ -6,7 +6,9 @@ import { type Message, request } from '../core/message.js';
 import type { VerifiedPackage } from '../core/plugin.js';
 import type { StubContext } from '../core/stub.js';
 import { developmentPolicy } from '../runtime/policy.js';
-import type { ConversationContext, SandboxLogger } from '../sandbox/host.js';
+import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../sandbox/host.js';
+import { IsolateHost } from '../sandbox/isolate/isolate-host.js';
+import { loadIsolatedVm } from '../sandbox/isolate/isolated-vm.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import probeActivate from '../test/stubs/probe/index.js';
 import { verifiedPackageOf } from '../test/support/packages.js';
@@ -20,6 +22,8 @@ import { alternate, type BenchOptions, type Result, result } from './harness.js'
  * - new conversation: another instance of a package already evaluated;
  * - round trip: host → stub → host for one ~300 B message, against the same stub called in
  *   process with a plain ctx (the baseline: what isolation adds).
+ * Each for the worker host and, where isolated-vm loads (Node ≥ 24, `--no-node-snapshot`),
+ * the isolate host, in the same run; the round trips of both hosts and the baseline alternate.
  */
 
 const APP = 'user://a.example/alice';
@@ -41,11 +45,25 @@ function renamed(pkg: VerifiedPackage<StubDescriptor>, domain: string): Verified
   return { ...pkg, descriptor: { ...pkg.descriptor, domain } };
 }
 
-/** Milliseconds from `instantiate` to `live`, each time on a fresh host with its spare up. */
-async function coldSamples(pkg: VerifiedPackage<StubDescriptor>, rounds: number): Promise<number[]> {
+/** A fresh host of one kind. */
+type MakeHost = () => SandboxHost;
+const workerHost: MakeHost = () => new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
+const isolatedVm = loadIsolatedVm();
+const isolateHost: MakeHost | undefined =
+  isolatedVm.ivm && (() => new IsolateHost(isolatedVm.ivm, { policy: developmentPolicy, log: quiet }));
+
+/**
+ * Milliseconds from `instantiate` to `live`, each time on a fresh host, once it is ready (the
+ * worker host's spare up; an isolate is made by the instantiation, and counted).
+ */
+async function coldSamples(
+  makeHost: MakeHost,
+  pkg: VerifiedPackage<StubDescriptor>,
+  rounds: number,
+): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i <= rounds; i++) {
-    const host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
+    const host = makeHost();
     await host.ready();
     const t0 = performance.now();
     let live = 0;
@@ -83,14 +101,22 @@ export default async function sandboxBench({ quick, root }: BenchOptions): Promi
   const rounds = quick ? 5 : 20;
   const probe = await verifiedPackageOf(join(root, 'test/stubs/probe'));
   const [big, cleanup] = await bigPackage(root);
-  const coldSmall = await coldSamples(probe, rounds);
-  const coldBig = await coldSamples(big, rounds);
+  const coldSmall = await coldSamples(workerHost, probe, rounds);
+  const coldBig = await coldSamples(workerHost, big, rounds);
+  const isolateCold = isolateHost && (await coldSamples(isolateHost, probe, rounds));
+  const isolateColdBig = isolateHost && (await coldSamples(isolateHost, big, rounds));
   await cleanup();
+  if (!isolateHost) process.stderr.write(`  (no isolate host rows: ${isolatedVm.reason})\n`);
 
   const host = new NodeWorkerHost({ policy: developmentPolicy, log: quiet });
   await host.ready();
   let reply: (msg: Message) => void = () => {};
   const handle = await host.instantiate(
+    probe,
+    context((msg) => reply(msg)),
+  );
+  const isolates = isolateHost?.();
+  const isolated: StubHandle | undefined = await isolates?.instantiate(
     probe,
     context((msg) => reply(msg)),
   );
@@ -122,18 +148,36 @@ export default async function sandboxBench({ quick, root }: BenchOptions): Promi
     return ((performance.now() - t0) * 1000) / batch;
   };
   const inProcess = await probeActivate({ ...plainContext(), send: (m: Message) => reply(m) });
+  // Each round: the worker host's batch, then the isolate host's, against the baseline's.
+  const isolateTrips = isolated && trips((m) => isolated.postMessage(m));
+  const throughIsolate: number[] = [];
+  const workerTrips = trips((m) => handle.postMessage(m));
   const [boundary, plain] = await alternate(
     quick ? 10 : 50,
-    trips((m) => handle.postMessage(m)),
+    async () => {
+      const us = await workerTrips();
+      if (isolateTrips) throughIsolate.push(await isolateTrips());
+      return us;
+    },
     trips((m) => inProcess.postMessage(m)),
   );
+  // The warm-up round's isolate batch is not a sample.
+  throughIsolate.shift();
   await host.terminate();
+  await isolates?.terminate();
 
   return [
     result('sandbox: cold package (warm spare) to live, probe stub', 'ms', coldSmall),
     result('sandbox: cold package (warm spare) to live, 50 KB stub', 'ms', coldBig),
     result('sandbox: new conversation on an evaluated package', 'ms', conversations),
     result('sandbox: round trip host → stub → host, 300 B', 'µs', boundary, plain),
+    ...(isolateCold && isolateColdBig
+      ? [
+          result('sandbox (isolate): cold package (new isolate) to live, probe stub', 'ms', isolateCold),
+          result('sandbox (isolate): cold package (new isolate) to live, 50 KB stub', 'ms', isolateColdBig),
+          result('sandbox (isolate): round trip host → stub → host, 300 B', 'µs', throughIsolate, plain),
+        ]
+      : []),
   ];
 }
 

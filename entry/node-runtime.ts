@@ -10,7 +10,8 @@ import type { PolicyOption } from '../runtime/policy.js';
 import { Runtime, type RuntimeIdentity, type RuntimeOptions } from '../runtime/runtime.js';
 import { type TrustOptions, TrustStore } from '../runtime/trust.js';
 import type { SandboxHost } from '../sandbox/host.js';
-import { NodeWorkerHost, type NodeWorkerHostOptions } from '../sandbox/node/worker-host.js';
+import { createNodeHost, type NodeHostChoice, type NodeHostKind } from '../sandbox/isolate/choose.js';
+import type { NodeWorkerHostOptions } from '../sandbox/node/worker-host.js';
 
 /** A runtime in Node with the usual parts: worker sandbox, verifying loader, stores on disk (or in memory). */
 export interface NodeRuntimeOptions {
@@ -44,6 +45,11 @@ export interface NodeRuntimeOptions {
   /** A host to share between runtimes; otherwise one is made (and terminated on close). */
   readonly host?: SandboxHost;
   readonly hostOptions?: NodeWorkerHostOptions;
+  /**
+   * The host made when none is handed in: worker threads (default), or same-thread isolates
+   * (`isolated-vm`), which fall back to workers where they cannot run (see `sandbox`).
+   */
+  readonly sandbox?: NodeHostKind;
   readonly onCheck?: (event: CheckEvent) => void;
   readonly liveTimeoutMs?: number;
   /** The update policy per carrier domain (`'*'`: the others); see {@link RuntimeOptions.updates}. */
@@ -65,6 +71,8 @@ export interface NodeRuntime {
   readonly runtime: Runtime;
   readonly loader: Loader;
   readonly host: SandboxHost;
+  /** Which kind of host runs the stubs, and why not the one asked for; undefined for a `host` handed in. */
+  readonly sandbox: Omit<NodeHostChoice, 'host'> | undefined;
   close(): Promise<void>;
 }
 
@@ -86,9 +94,13 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
     ...(options.ranges ? { ranges: options.ranges } : {}),
     ...(options.onCheck ? { onCheck: options.onCheck } : {}),
   });
-  const host =
-    options.host ??
-    new NodeWorkerHost({ ...(options.policy ? { policy: options.policy } : {}), ...options.hostOptions });
+  const made = options.host
+    ? undefined
+    : createNodeHost(options.sandbox ?? 'worker', {
+        ...(options.policy ? { policy: options.policy } : {}),
+        ...options.hostOptions,
+      });
+  const host = options.host ?? (made as NodeHostChoice).host;
   const runtime = new Runtime({
     identity:
       'password' in options.identity
@@ -107,6 +119,7 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
     runtime,
     loader,
     host,
+    sandbox: made && (made.fallback ? { kind: made.kind, fallback: made.fallback } : { kind: made.kind }),
     async close() {
       await runtime.close();
       if (!options.host) await host.terminate();

@@ -10,6 +10,9 @@
 // bundled into it rather than left external: the worker then loads one file, not SES's module
 // graph, which is most of a spare worker's start-up.
 //
+// Also bundles the script each sandbox isolate runs first (dist/sandbox-isolate.js, for
+// sandbox/isolate/isolate-host.ts), SES included, as one classic script.
+//
 // Also bundles the runtime for browsers (dist/browser.js, package.json's `./browser`) and its
 // sandbox Web Worker (dist/browser-worker.js): self-contained and minified, for a page to load
 // from its own origin under a Content Security Policy without `unsafe-eval`.
@@ -65,6 +68,14 @@ if (process.argv.includes('--types-only')) {
       chunkNames: 'chunks/[name]-[hash]',
     }),
     build({ ...common, entryPoints: { 'sandbox-worker': 'sandbox/node/worker-entry.ts' } }),
+    // An isolate has no module loader: one classic script, SES included.
+    build({
+      ...common,
+      format: 'iife',
+      platform: 'neutral',
+      target: 'es2022',
+      entryPoints: { 'sandbox-isolate': 'sandbox/isolate/isolate-entry.ts' },
+    }),
     build({
       ...common,
       platform: 'browser',

@@ -5,13 +5,18 @@ import { ProtoflyError } from '../../core/errors.js';
 import { packageRoot } from '../../node/package-root.js';
 
 /**
- * The worker script `scripts/build.mjs` writes to `dist/sandbox-worker.js`: a worker thread
- * needs a JavaScript file, whether this module runs from source or bundled.
+ * A sandbox script `scripts/build.mjs` writes to `dist/` (`sandbox-worker.js`, a worker
+ * thread's; `sandbox-isolate.js`, an isolate's), whether this module runs from source or bundled.
  *
  * @throws ProtoflyError `PF_ERR_CONFIG` when there is none: run `npm run build`.
  */
-export function sandboxWorkerUrl(from: string = import.meta.url): URL {
-  const file = join(packageRoot(from), 'dist', 'sandbox-worker.js');
+export function sandboxScriptUrl(name: string, from: string = import.meta.url): URL {
+  const file = join(packageRoot(from), 'dist', name);
   if (existsSync(file)) return pathToFileURL(file);
   throw new ProtoflyError('PF_ERR_CONFIG', `no ${file}: run npm run build`, { from });
+}
+
+/** The worker script, `dist/sandbox-worker.js` (see {@link sandboxScriptUrl}). */
+export function sandboxWorkerUrl(from: string = import.meta.url): URL {
+  return sandboxScriptUrl('sandbox-worker.js', from);
 }

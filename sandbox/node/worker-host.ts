@@ -70,7 +70,7 @@ export interface NodeWorkerHostOptions {
  * What a worker needs on top of its package's `memoryMb`: SES, the supervisor and the channel
  * take about 8 MiB of heap (measured on Node 20), so the package's budget is its own.
  */
-const RUNTIME_HEAP_MB = 16;
+export const RUNTIME_HEAP_MB = 16;
 const MIB = 1024 * 1024;
 
 /**
@@ -98,12 +98,12 @@ export const heapSampled = typeof readHeap === 'function';
  * How often the host reads each worker's heap, in ms. The sample is answered at the worker's
  * next interrupt check, so a synchronous loop is sampled too.
  */
-const SAMPLE_MS = 50;
+export const SAMPLE_MS = 50;
 /**
  * V8's limit over the sampled one, in MiB: V8's largest single object (a string or an array's
  * elements, 1 GiB) plus what a stub allocates between two samples.
  */
-const HEADROOM_MB = 1280;
+export const HEADROOM_MB = 1280;
 
 /** One worker thread, the link to it and the sandbox it is. */
 interface Slot {

@@ -1,4 +1,8 @@
+import { describe, expect, it } from 'vitest';
 import { developmentPolicy } from '../../runtime/policy.js';
+import { createNodeHost } from '../../sandbox/isolate/choose.js';
+import { IsolateHost } from '../../sandbox/isolate/isolate-host.js';
+import { loadIsolatedVm } from '../../sandbox/isolate/isolated-vm.js';
 import { InlineHost } from '../../sandbox/node/inline-host.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { HOST_TEST_DOMAINS, hostConformance } from './host.contract.js';
@@ -17,3 +21,43 @@ hostConformance({
   create: () => new InlineHost({ policy: developmentPolicy, log: silent, trustedDomains: HOST_TEST_DOMAINS }),
   limits: { memory: false, cpu: false },
 });
+
+// isolated-vm 7 has binaries for Node 24 and later only; below, npm does not install it.
+const isolates = Number(process.versions.node.split('.')[0]) >= 24;
+const isolatedVm = loadIsolatedVm();
+
+if (isolates) {
+  describe('IsolateHost loads', () => {
+    it('isolated-vm loads on this Node (the properties below need it)', () => {
+      expect(isolatedVm.reason).toBeUndefined();
+    });
+  });
+  hostConformance({
+    name: 'IsolateHost',
+    create: ({ watchdogMs }) => {
+      // Fails every property, named, rather than skipping them.
+      if (!isolatedVm.ivm) throw new Error(`the isolate host does not load: ${isolatedVm.reason}`);
+      return new IsolateHost(isolatedVm.ivm, { policy: developmentPolicy, log: silent, watchdogMs });
+    },
+    limits: { memory: true, cpu: true },
+  });
+} else {
+  describe(`IsolateHost on Node ${process.version}`, () => {
+    it('does not load, and the worker host runs the stubs instead, saying why', async () => {
+      expect(isolatedVm.ivm).toBeUndefined();
+      const warnings: string[] = [];
+      const choice = createNodeHost('isolate', {
+        policy: developmentPolicy,
+        log: { ...silent, warn: (_fields, msg) => warnings.push(msg) },
+      });
+      try {
+        expect(choice.kind).toBe('worker');
+        expect(choice.host).toBeInstanceOf(NodeWorkerHost);
+        expect(choice.fallback).toContain(isolatedVm.reason);
+        expect(warnings).toEqual([choice.fallback]);
+      } finally {
+        await choice.host.terminate();
+      }
+    });
+  });
+}

@@ -1,0 +1,347 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ProtoflyError } from '../../core/errors.js';
+import type { StubDescriptor } from '../../core/generated/types.js';
+import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
+import {
+  type PolicyOption,
+  type ResolvedPolicy,
+  resolvePolicy,
+  withinCeiling,
+} from '../../runtime/policy.js';
+import type { HostFrame, StubLimits, WorkerFrame } from '../channel.js';
+import { consoleLogger, hostLimits } from '../defaults.js';
+import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
+import { sandboxScriptUrl } from '../node/locate.js';
+import { ScriptCache, warmTransform } from '../node/transform.js';
+import { openWebSocket } from '../node/websocket.js';
+import { HEADROOM_MB, RUNTIME_HEAP_MB, SAMPLE_MS } from '../node/worker-host.js';
+import { Sandbox } from '../sandbox.js';
+import type { SocketFactory } from '../sockets.js';
+import { WorkerLink } from '../worker-link.js';
+import type { Isolate, IsolatedVm, IsolateReference } from './isolated-vm.js';
+
+export interface IsolateHostOptions {
+  /** The runtime policy: the ceilings of memory and time, and the addresses stubs may connect to. */
+  readonly policy?: PolicyOption;
+  /** Heap of a package's isolate, in MiB (ceiling of the descriptors'). Default: the policy's. */
+  readonly memoryMb?: number;
+  /**
+   * The time one call into an isolate may take, in ms (ceiling of the descriptors'): a message,
+   * a timer, a socket event. Over it, the isolate is ended (`PF_ERR_WATCHDOG`). Default: the
+   * policy's `limits.watchdogMs`.
+   */
+  readonly watchdogMs?: number;
+  readonly limits?: Partial<StubLimits>;
+  readonly log?: SandboxLogger;
+  readonly openSocket?: SocketFactory;
+  /** The isolate script. Default: `dist/sandbox-isolate.js`. */
+  readonly isolateUrl?: URL;
+}
+
+const MIB = 1024 * 1024;
+
+/** One isolate, the link to it and the sandbox it is. */
+interface Slot {
+  readonly isolate: Isolate;
+  readonly receive: IsolateReference;
+  readonly fire: IsolateReference;
+  readonly link: WorkerLink;
+  readonly sandbox: Sandbox;
+  readonly group: string;
+  readonly memoryMb: number;
+  readonly watchdogMs: number;
+  /** The stubs' timers, held here: the isolate runs only when the host calls it. */
+  readonly timers: Map<number, ReturnType<typeof setTimeout>>;
+  /** Packages (`domain/name`) placed here. */
+  readonly units: Set<string>;
+  /** Batches of frames the isolate posted, read after its call returned. */
+  inbox: string[];
+  /** Why it ended, once it did: nothing more goes in. */
+  ended?: ProtoflyError;
+}
+
+/**
+ * The same-thread host: each carrier domain's stubs in a V8 isolate of their own
+ * (`isolated-vm`), with SES `lockdown()` inside and one Compartment per package version, over
+ * the same host side as the worker host (sandbox.ts, socket-bridge.ts). A call into an isolate
+ * runs on the host's thread, so a round trip wakes no thread. Limits, from the runtime's
+ * policy: the isolate's heap, read between calls ({@link IsolateHost.#sample}), its array
+ * buffers, metered where they are made (isolate-meter.ts), both `PF_ERR_MEMORY`; and the time
+ * of each call (a call over `watchdogMs` is ended: `PF_ERR_WATCHDOG`). Each ends the isolate
+ * and fails its conversations, and the packages that shared it get an isolate each from then
+ * on; other isolates go on. Timers and sockets are the host's.
+ */
+export class IsolateHost implements SandboxHost {
+  readonly #ivm: IsolatedVm;
+  readonly #policy: ResolvedPolicy;
+  readonly #limits: StubLimits;
+  readonly #memoryMb: number;
+  readonly #watchdogMs: number;
+  readonly #log: SandboxLogger;
+  readonly #openSocket: SocketFactory;
+  readonly #source: string;
+  readonly #scripts = new ScriptCache();
+  readonly #slots = new Map<string, Slot>();
+  /** Packages that get an isolate of their own. */
+  readonly #alone = new Set<string>();
+  /** Reads every isolate's heap between calls (see {@link IsolateHost.#sample}). */
+  readonly #sampler: ReturnType<typeof setInterval>;
+  /** V8's code cache of the isolate script, from the first isolate: later ones skip parsing it. */
+  #cachedData: object | undefined;
+  #made = 0;
+  #closed = false;
+
+  constructor(ivm: IsolatedVm, options: IsolateHostOptions = {}) {
+    this.#ivm = ivm;
+    this.#policy = resolvePolicy(options.policy);
+    this.#limits = hostLimits(this.#policy, options.limits);
+    this.#memoryMb = options.memoryMb ?? this.#policy.limits.memoryMb;
+    this.#watchdogMs = options.watchdogMs ?? this.#policy.limits.watchdogMs;
+    this.#log = options.log ?? consoleLogger;
+    this.#openSocket = options.openSocket ?? openWebSocket;
+    this.#source = readFileSync(
+      fileURLToPath(options.isolateUrl ?? sandboxScriptUrl('sandbox-isolate.js')),
+      'utf8',
+    );
+    warmTransform();
+    this.#sampler = setInterval(() => this.#sample(), SAMPLE_MS);
+    this.#sampler.unref();
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
+    if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
+    const script = this.#scripts.get(pkg);
+    const slot = this.#place(pkg.descriptor);
+    await slot.sandbox.ready;
+    const loaded = await slot.sandbox.load(descriptorKey(pkg.descriptor), pkg.descriptor, await script);
+    return slot.sandbox.activate(loaded, ctx);
+  }
+
+  unload(pkg: VerifiedPackage<StubDescriptor>): void {
+    this.#scripts.forget(pkg);
+    const key = descriptorKey(pkg.descriptor);
+    for (const slot of this.#slots.values()) slot.sandbox.unload(key);
+  }
+
+  async terminate(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#slots.values()].map((slot) => slot.sandbox.stopAll()));
+    clearInterval(this.#sampler);
+    const closed = new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
+    for (const slot of [...this.#slots.values()]) this.#end(slot, closed);
+  }
+
+  /**
+   * Ends the isolates whose heap is over their package's `memoryMb` plus the runtime's share.
+   * isolated-vm's own limit is set {@link HEADROOM_MB} higher, as the worker host sets V8's:
+   * at that limit isolated-vm disposes an isolate only if the allocation under way fits what
+   * V8 has left, and one that does not (a Map's table doubling) aborts the whole process. A
+   * stub runs only inside a call, so reading between calls (the host's thread is free then)
+   * sees all it kept; within one call, time bounds it, and the headroom is V8's largest object.
+   */
+  #sample(): void {
+    for (const slot of this.#slots.values()) {
+      if (slot.ended || slot.isolate.isDisposed) continue;
+      const heap = slot.isolate.getHeapStatisticsSync().used_heap_size;
+      const limit = (slot.memoryMb + RUNTIME_HEAP_MB) * MIB;
+      if (heap <= limit) continue;
+      const error = this.#error(
+        slot,
+        'PF_ERR_MEMORY',
+        `went over its ${slot.memoryMb} MiB memory limit (${Math.round(heap / MIB)} MiB of heap) and was ended`,
+      );
+      this.#end(slot, error);
+    }
+  }
+
+  /**
+   * The isolate for a package: its domain's (or its own, after a crash it shared), with the
+   * memory and time limits its descriptor asks for, within the host's.
+   *
+   * @throws ProtoflyError `PF_ERR_POLICY` when the descriptor asks for more than the host's.
+   */
+  #place(descriptor: StubDescriptor): Slot {
+    const unit = `${descriptor.domain}/${descriptor.name}`;
+    const memoryMb = withinCeiling(descriptor, 'memoryMb', this.#memoryMb);
+    const watchdogMs = withinCeiling(descriptor, 'watchdogMs', this.#watchdogMs);
+    const share = this.#alone.has(unit) ? `alone ${unit}` : `share ${descriptor.domain}`;
+    const group = `${share} ${memoryMb} ${watchdogMs}`;
+    const slot = this.#slots.get(group) ?? this.#make(group, memoryMb, watchdogMs);
+    slot.units.add(unit);
+    return slot;
+  }
+
+  #make(group: string, memoryMb: number, watchdogMs: number): Slot {
+    this.#made += 1;
+    const label = `isolate ${this.#made}`;
+    const ivm = this.#ivm;
+    const isolate = new ivm.Isolate({
+      memoryLimit: memoryMb + RUNTIME_HEAP_MB + HEADROOM_MB,
+      onCatastrophicError: (message) => this.#log.error({ sandbox: label }, `isolated-vm: ${message}`),
+    });
+    const context = isolate.createContextSync();
+    const timers = new Map<number, ReturnType<typeof setTimeout>>();
+    // Filled in below, once the isolate is up; its callbacks run only after that.
+    let slot: Slot | undefined;
+    const callbacks = [
+      (json: string) => {
+        if (!slot || slot.ended) return;
+        if (slot.inbox.push(json) === 1) queueMicrotask(() => this.#drain(slot as Slot));
+      },
+      (id: number, ms: number, repeat: boolean) => {
+        if (!slot || slot.ended) return;
+        const due = () => {
+          if (!repeat) timers.delete(id);
+          if (slot) this.#call(slot, slot.fire, id);
+        };
+        // A sandbox's timers never keep the process alive (as a worker's do not).
+        const timer = repeat ? setInterval(due, ms) : setTimeout(due, ms);
+        timer.unref();
+        timers.set(id, timer);
+      },
+      (id: number) => {
+        clearTimeout(timers.get(id));
+        timers.delete(id);
+      },
+      () => performance.now(),
+      (n: number) => randomBytes(Math.min(n, 65_536)).toString('latin1'),
+      () => randomUUID(),
+      (input: string) => {
+        const url = URL.parse(input);
+        if (!url) return '';
+        const { href, protocol, username, password, hostname, port, pathname, search, hash } = url;
+        return JSON.stringify({ href, protocol, username, password, hostname, port, pathname, search, hash });
+      },
+      () => isolate.getHeapStatisticsSync().externally_allocated_size,
+    ].map((fn) => new ivm.Callback(fn as (...args: never[]) => unknown));
+    context.evalClosureSync(
+      'globalThis.__protoflyHost = { post: $0, timer: $1, clear: $2, now: $3, random: $4, uuid: $5, url: $6, buffers: $7, arrayBufferBytes: $8 };',
+      [...callbacks, memoryMb * MIB],
+    );
+    const compiled = isolate.compileScriptSync(this.#source, {
+      filename: 'sandbox-isolate.js',
+      ...(this.#cachedData ? { cachedData: this.#cachedData } : { produceCachedData: true }),
+    });
+    this.#cachedData ??= compiled.cachedData;
+    compiled.runSync(context);
+    const receive = context.evalSync('__protoflyIsolate.receive', { reference: true });
+    const fire = context.evalSync('__protoflyIsolate.fire', { reference: true });
+    const post = (frame: HostFrame) => {
+      if (slot) this.#call(slot, receive, JSON.stringify(frame));
+    };
+    const link = new WorkerLink(post, { label, limits: this.#limits, log: this.#log });
+    const sandbox = new Sandbox(link, {
+      runtime: 'node',
+      limits: this.#limits,
+      policy: this.#policy,
+      log: this.#log,
+      openSocket: this.#openSocket,
+    });
+    slot = {
+      isolate,
+      receive,
+      fire,
+      link,
+      sandbox,
+      group,
+      memoryMb,
+      watchdogMs,
+      timers,
+      units: new Set(),
+      inbox: [],
+    };
+    this.#slots.set(group, slot);
+    // The `init` the link posted as it was made went nowhere: the slot did not exist yet.
+    post({ t: 'init', limits: this.#limits });
+    return slot;
+  }
+
+  /**
+   * Calls into an isolate, within its time budget. The supervisor catches every stub
+   * exception, so a call throws for a limit (time, memory), which ends the isolate, or for a
+   * promise rejection nobody handled during the call (isolated-vm throws its reason once the
+   * call's microtasks ran, with the call's work done), which is a stub's and is logged, as the
+   * worker host logs the ones its workers count.
+   */
+  #call(slot: Slot, fn: IsolateReference, arg: string | number): void {
+    if (slot.ended) return;
+    try {
+      fn.applySync(undefined, [arg], { timeout: slot.watchdogMs });
+    } catch (err) {
+      const message = (err as Error).message;
+      const memory = slot.isolate.isDisposed || /memory limit/i.test(message);
+      if (!memory && !/^Script execution timed out/.test(message)) {
+        this.#log.warn(
+          { sandbox: slot.link.label, rejection: message },
+          `stubs in ${slot.link.label} left 1 promise rejection(s) unhandled`,
+        );
+        return;
+      }
+      const error = memory
+        ? this.#error(slot, 'PF_ERR_MEMORY', `went over its ${slot.memoryMb} MiB memory limit and was ended`)
+        : this.#error(
+            slot,
+            'PF_ERR_WATCHDOG',
+            `held the thread over its ${slot.watchdogMs} ms per call and was ended`,
+          );
+      // Ended after the caller's turn: the host code that called in is mid-way through a frame.
+      this.#closeSlot(slot, error);
+      queueMicrotask(() => this.#end(slot, error));
+    }
+  }
+
+  /** Hands the frames an isolate posted to its link, batch by batch. */
+  #drain(slot: Slot): void {
+    const batches = slot.inbox;
+    slot.inbox = [];
+    for (const json of batches) {
+      for (const frame of JSON.parse(json) as WorkerFrame[]) {
+        if (slot.ended) return;
+        if (frame.t === 'memory') {
+          const [held, wanted] = [frame.held, frame.bytes].map((b) => Math.round(b / MIB));
+          const what = `held ${held} MiB of array buffers and would have taken ${wanted} MiB, over its ${slot.memoryMb} MiB limit, and was ended`;
+          return this.#end(slot, this.#error(slot, 'PF_ERR_MEMORY', what));
+        }
+        slot.link.receive(frame);
+      }
+    }
+  }
+
+  /** Nothing more goes into the isolate, and none of its timers fires. */
+  #closeSlot(slot: Slot, err: ProtoflyError): void {
+    slot.ended ??= err;
+    for (const timer of slot.timers.values()) clearTimeout(timer);
+    slot.timers.clear();
+  }
+
+  /**
+   * Ends an isolate: everything on it fails with `err`. When it crashed (any code but
+   * `PF_ERR_CLOSED`), the packages that shared it get an isolate each from now on.
+   */
+  #end(slot: Slot, err: ProtoflyError): void {
+    if (this.#slots.get(slot.group) === slot) this.#slots.delete(slot.group);
+    this.#closeSlot(slot, err);
+    if (slot.link.dead) return;
+    slot.link.die(err);
+    const crashed = err.code !== 'PF_ERR_CLOSED';
+    if (crashed && slot.units.size > 1) for (const unit of slot.units) this.#alone.add(unit);
+    if (crashed) this.#log.warn({ sandbox: slot.link.label, code: err.code }, err.message);
+    else this.#log.debug({ sandbox: slot.link.label }, err.message);
+    if (!slot.isolate.isDisposed) slot.isolate.dispose();
+  }
+
+  #error(slot: Slot, code: 'PF_ERR_MEMORY' | 'PF_ERR_WATCHDOG', what: string): ProtoflyError {
+    const packages = [...slot.units];
+    return new ProtoflyError(code, `sandbox ${slot.link.label} (${packages.join(', ') || 'idle'}) ${what}`, {
+      sandbox: slot.link.label,
+      packages,
+    });
+  }
+}
