@@ -63,7 +63,9 @@ export interface SippOptions {
  */
 export async function startSipp(scenario: string, options: SippOptions): Promise<Sipp> {
   if (!existsSync(BINARY))
-    throw new Error(`sipp is not installed at ${BINARY}; install it with: apt-get install -y sipp`);
+    throw new Error(
+      `sipp is not installed at ${BINARY}; install it with: apt-get install -y sip-tester (Debian's sipp)`,
+    );
   const dir = await mkdtemp(join(tmpdir(), 'pf-sipp-'));
   const port = await freeUdpPort();
   const messageFile = join(dir, 'messages.log');
