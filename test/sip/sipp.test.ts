@@ -52,20 +52,15 @@ async function sipp(scenario: string, options: Omit<SippOptions, 'proxyPort'> = 
 }
 
 /**
- * Carol's runtime registered, and Kamailio holding her binding (issue 17 item 1: today
- * `register()` may resolve before the REGISTER's 200): sipp's first request must find her.
+ * Carol's runtime registered, and Kamailio holding her binding (`ul.lookup` rejects when it does
+ * not): sipp's first request must find her.
  */
 async function carolRegistered() {
   const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
+  // register() resolves once the 200 to REGISTER lists Carol's binding: no waiting after it.
   await carol.runtime.register();
-  for (;;) {
-    const found = await world.kamailio.rpc('ul.lookup', ['location', 'carol']).then(
-      () => true,
-      () => false,
-    );
-    if (found) return carol;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await world.kamailio.rpc('ul.lookup', ['location', 'carol']);
+  return carol;
 }
 
 /** Binds sip:sipp@c.example to `sipp`'s port at Kamailio's registrar, as its REGISTER would. */

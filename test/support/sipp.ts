@@ -176,7 +176,11 @@ function freeUdpPort(): Promise<number> {
   });
 }
 
-/** Resolves once something has bound UDP `port` on 127.0.0.1 (the kernel's table, /proc/net/udp). */
+/**
+ * Resolves once something has bound UDP `port` on 127.0.0.1 (the kernel's table, /proc/net/udp).
+ * The one wait here on a clock: sipp tells nothing when it listens (its screen goes to a pipe
+ * block-buffered, not at start, even under `stdbuf -oL`), so the kernel's table is the barrier.
+ */
 async function bound(port: number): Promise<void> {
   const needle = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   for (;;) {
