@@ -29,5 +29,7 @@ export * from '../core/stub.js';
 export * from '../core/stub-kit/answer.js';
 /** Handing the runtime what the far side sent: taken, refused, or busy (try later). */
 export * from '../core/stub-kit/offer.js';
+/** The runtime's refusals of a socket that stand: fail, do not reconnect. */
+export * from '../core/stub-kit/refusal.js';
 /** One socket (or registration) per domain and identity, shared by the instances. */
 export * from '../core/stub-kit/shared-session.js';

@@ -87,3 +87,21 @@ describe('a stub that never goes live', () => {
     expect(alice.runtime.conversations.size).toBe(0);
   });
 });
+
+describe('a stub whose socket the runtime refuses', () => {
+  it('fails at once with the runtime’s code, not at liveTimeoutMs: register() rejects with PF_ERR_POLICY naming the URL', async () => {
+    // Loopback endpoints admitted (the descriptor loads), plain ws:// refused (the socket is not).
+    const strict = new NodeWorkerHost({
+      policy: { ...developmentPolicy, endpoints: { addresses: ['loopback'], plainWebSocket: 'never' } },
+    });
+    try {
+      // No bound that a loaded machine could meet first: only the refusal ends register().
+      const alice = domains.runtime(ALICE, { host: strict, liveTimeoutMs: 600_000 });
+      const err = await alice.runtime.register().catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PF_ERR_POLICY', detail: { policy: 'endpoints.plainWebSocket' } });
+      expect(String(err)).toContain(domains.byName.get('a.example')!.nodeUrl);
+    } finally {
+      await strict.terminate();
+    }
+  });
+});

@@ -9,6 +9,7 @@ import { messageKey, Seen } from '../../../core/seen.js';
 import { type StubContext, type StubSocket, withdrawnId } from '../../../core/stub.js';
 import { answer } from '../../../core/stub-kit/answer.js';
 import { offer } from '../../../core/stub-kit/offer.js';
+import { runtimeRefusal } from '../../../core/stub-kit/refusal.js';
 import { SessionMember, SharedSession, shared } from '../../../core/stub-kit/shared-session.js';
 import { type JsonWsSettings, settingsOf } from './config.js';
 import { readServerFrame } from './frames.js';
@@ -270,6 +271,8 @@ export class Connection {
     this.#told = 0;
     this.#pinging = false;
     this.#refusal = undefined;
+    // What the host said before closing: a socket it refused, why.
+    let error: string | undefined;
     try {
       const socket = ctx.connect(url, [PROTOCOL], {
         onOpen: () => {
@@ -279,14 +282,21 @@ export class Connection {
         },
         onMessage: (data) => this.#onData(data, current()),
         onClose: (code, reason) => {
-          if (current()) this.#lost(`closed ${code}${reason ? ` ${reason}` : ''}`, code, reason);
+          if (current()) this.#lost(`closed ${code}${reason ? ` ${reason}` : ''}`, code, reason, error);
         },
         // The close that follows says what happens next.
-        onError: (message) => ctx.log.debug('json-ws socket error', { url, message }),
+        onError: (message) => {
+          error = message;
+          ctx.log.debug('json-ws socket error', { url, message });
+        },
       });
       this.#socket = socket;
     } catch (err) {
-      return this.#fail(`cannot connect to ${url}: ${(err as Error).message}`);
+      // The sandbox's own check of the URL (the endpoint allow-list) throws at once.
+      return this.#fail(
+        `cannot connect to ${url}: ${(err as Error).message}`,
+        (err as { code?: string }).code,
+      );
     }
     this.#arm(
       'connect',
@@ -517,7 +527,7 @@ export class Connection {
   }
 
   /** The socket is gone (closed, or no `ready` in time): reconnect later, unless refused for good. */
-  #lost(detail: string, code?: number, reason?: string): void {
+  #lost(detail: string, code?: number, reason?: string, error?: string): void {
     this.#generation++;
     this.#disarm('connect');
     this.#disarm('flush');
@@ -528,6 +538,9 @@ export class Connection {
     this.#outbox.rewind([...this.#awaiting.values()]);
     this.#awaiting.clear();
     this.#backingOff = false;
+    // The runtime refused the socket (its policy, a certificate it does not trust): it would again.
+    const refused = code === undefined ? undefined : runtimeRefusal(code, reason ?? '');
+    if (refused) return this.#fail(error ?? `${refused}: ${this.#settings!.url} refused`, refused);
     // 44xx: the node refused the token or the domain; the same token will not do better.
     if (code !== undefined && code >= 4400 && code < 4500) {
       // The node gives its error code as the reason: the app gets it (PF_ERR_AUTH, PF_ERR_FORBIDDEN),

@@ -1,8 +1,8 @@
 import { type ErrorCode, isProtoflyError, ProtoflyError } from '../../../../core/errors.js';
 import { GUEST_CLOSE, GUEST_SUBPROTOCOL, type GuestCredentials } from '../../../../core/guest-protocol.js';
 import type { StubContext, StubSocket } from '../../../../core/stub.js';
+import { refusedForGood, runtimeRefusal } from '../../../../core/stub-kit/refusal.js';
 import type { TimerQueue } from '../timers/timer-queue.js';
-import { refusedForGood, runtimeRefusal } from '../transport/transport.js';
 
 /** How long the guest service may take to answer. */
 const GUEST_TIMEOUT_MS = 10_000;

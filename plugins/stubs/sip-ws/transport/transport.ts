@@ -1,6 +1,7 @@
 import { Backoff } from '../../../../core/backoff.js';
 import { type ErrorCode, isProtoflyError } from '../../../../core/errors.js';
 import type { StubContext, StubSocket } from '../../../../core/stub.js';
+import { refusedForGood, runtimeRefusal } from '../../../../core/stub-kit/refusal.js';
 import type { SipWsSettings } from '../config.js';
 import { parse, type SipMessage, serialize } from '../message/index.js';
 import type { Timer, TimerQueue } from '../timers/timer-queue.js';
@@ -13,24 +14,6 @@ const PING = '\r\n\r\n';
 const PONG = '\r\n';
 /** RFC 5626 §4.4.1: a pong is due within 10 seconds. */
 const PONG_TIMEOUT_MS = 10_000;
-
-/**
- * The runtime's refusals of a socket that stand as long as it runs: outside the descriptor's
- * endpoints, outside its policy (plain `ws://` where it wants `wss://`), a certificate it does
- * not trust. The host closes a socket it refused with 1006 and the code as reason, a close no
- * peer can send (RFC 6455 §7.4.1): neither the server nor the network can fake one.
- */
-const FINAL_REFUSALS: ReadonlySet<string> = new Set(['PF_ERR_ENDPOINT', 'PF_ERR_POLICY', 'PF_ERR_TLS']);
-
-/** Whether `code` is one of the runtime's refusals that stand (as `ctx.connect` throws them too). */
-export function refusedForGood(code: string): code is ErrorCode {
-  return FINAL_REFUSALS.has(code);
-}
-
-/** The code of the runtime's final refusal a socket closed with, if it was one. */
-export function runtimeRefusal(code: number, reason: string): ErrorCode | undefined {
-  return code === 1006 && refusedForGood(reason) ? reason : undefined;
-}
 
 /** What the transport tells its user agent. */
 export interface TransportDelegate {
