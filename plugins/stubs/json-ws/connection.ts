@@ -3,7 +3,7 @@
 // (the generation), so they stay in one class rather than in parts that share its fields.
 import { Backoff } from '../../../core/backoff.js';
 import { statusOf } from '../../../core/errors.js';
-import type { ErrFrame } from '../../../core/generated/types.js';
+import type { ErrFrame, MsgFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
 import { type StubContext, type StubSocket, withdrawnId } from '../../../core/stub.js';
@@ -131,8 +131,12 @@ export class Connection {
    * the next socket, first, and the far side answers a repeat from {@link #answers}.
    */
   readonly #awaiting = new Map<string, Pending>();
-  /** The final responses this connection sent, by the request they answer (`<from> <id>`). */
-  readonly #answers: Seen<Pending>;
+  /**
+   * The frames of the final responses this connection sent, by the request they answer
+   * (`<from> <id>`): the frame alone, as thousands are kept; the message is read back from it
+   * in the rare case it goes again.
+   */
+  readonly #answers: Seen<string>;
   readonly #backoff: Backoff;
   readonly #hyperties = new Set<string>();
   /** The session's timers, by what they are for. */
@@ -236,7 +240,7 @@ export class Connection {
     }
     const entry: Pending = { msg, frame, conversation, wired };
     if (msg.type === 'response' && (msg.body.code as number) >= 200)
-      this.#answers.add(`${msg.to} ${msg.id}`, entry);
+      this.#answers.add(`${msg.to} ${msg.id}`, frame);
     this.#outbox.push(entry);
     this.#flush();
   }
@@ -498,9 +502,13 @@ export class Connection {
    * and sent it again. The answer goes again, if it was given and is not still on its way.
    */
   #answerAgain(m: Message): void {
-    const given = this.#answers.get(`${m.from} ${m.id}`);
-    if (!given || this.#outbox.entries.includes(given)) return;
-    this.#outbox.push(given);
+    const frame = this.#answers.get(`${m.from} ${m.id}`);
+    if (frame === undefined || this.#outbox.entries.some((e) => e.frame === frame)) return;
+    const members = this.#session.members;
+    const conversation = members.find((c) => c.peers.has(m.from)) ?? members[0];
+    if (!conversation) return;
+    const msg = (JSON.parse(frame) as MsgFrame).m;
+    this.#outbox.push({ msg, frame, conversation, wired: true });
     this.#flush();
   }
 
