@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type DomainServices, publishBackends, startServices } from './backends/start-services.js';
 import type { DomainKey } from './catalogue/keys.js';
-import { type PublishResult, publish } from './catalogue/publish.js';
+import { type PublishResult, publish, readManifest } from './catalogue/publish.js';
 import { createCatalogueServer } from './catalogue/server.js';
 import { type GuestNaming, type GuestService, startGuestService } from './sip-guest/guest-service.js';
 import type { GuestStore } from './sip-guest/kamailio-guests.js';
@@ -19,8 +19,6 @@ export interface GuestDomainOptions {
   readonly stubDir: string;
   /** The messaging server's WebSocket endpoint: the stub's `url`. */
   readonly serverUrl: string;
-  /** Whether the stub's configuration names the guest service (`guestUrl`). */
-  readonly guestUrlInConfig: boolean;
   /** Where guest credentials go: the messaging server learns them there. */
   readonly store: GuestStore;
   readonly naming?: GuestNaming;
@@ -41,7 +39,8 @@ export interface RunningGuestDomain {
 /**
  * A domain whose messaging server is not protofly's (Kamailio, Prosody), as its provider runs
  * the protofly side of it: a catalogue serving the server's stub, signed for this deployment
- * (its `url` the server, its endpoints that and the guest service), and the guest credential
+ * (its `url` the server, its `guestUrl` the guest service where its configuration has one, its
+ * endpoints those two), and the guest credential
  * service that admits users of other domains (server/sip-guest), whose tokens its identity
  * service verifies. The messaging server itself runs apart. server/sip-domain.ts and
  * server/xmpp-domain.ts say which server, stub and store.
@@ -78,6 +77,11 @@ export async function startGuestDomain(options: GuestDomainOptions): Promise<Run
       ...(options.guestTtlSeconds ? { ttlSeconds: options.guestTtlSeconds } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
+    // The guest service goes into the stub's configuration where its schema has a place for it.
+    const schema = (await readManifest(options.stubDir)).configuration?.schema as
+      | { properties?: Record<string, unknown> }
+      | undefined;
+    const guestUrl = schema?.properties?.guestUrl ? { guestUrl: guests.url } : {};
     const published = await publish({
       pluginDir: options.stubDir,
       key,
@@ -85,10 +89,7 @@ export async function startGuestDomain(options: GuestDomainOptions): Promise<Run
       makeDefault: true,
       deployment: {
         endpoints: [new URL(options.serverUrl).href, guests.url],
-        defaults: {
-          url: options.serverUrl,
-          ...(options.guestUrlInConfig ? { guestUrl: guests.url } : {}),
-        },
+        defaults: { url: options.serverUrl, ...guestUrl },
       },
     });
     const [service, started] = [guests, identity];

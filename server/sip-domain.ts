@@ -37,7 +37,6 @@ export function startSipDomain(options: SipDomainOptions): Promise<RunningSipDom
     ...rest,
     stubDir: SIP_WS_STUB,
     serverUrl: sipUrl,
-    guestUrlInConfig: true,
     store: kamailioGuests(rpcUrl),
   });
 }

@@ -30,8 +30,8 @@ export type RunningXmppDomain = RunningGuestDomain;
  * it), as its provider runs the protofly side of it (server/guest-domain.ts): a catalogue serving
  * the xmpp-ws stub, its `url` Prosody's WebSocket, and the guest service, which makes a guest an
  * account `<name>~<home>` in Prosody for as long as it is online (server/xmpp-guest/README.md).
- * The xmpp-ws stub's configuration has no `guestUrl` yet: the guest service is among the
- * catalogue's endpoints, not in the stub's defaults.
+ * The xmpp-ws stub's configuration has no `guestUrl` yet: until it does, the guest service is
+ * among the stub's endpoints but not in its defaults.
  */
 export function startXmppDomain(options: XmppDomainOptions): Promise<RunningXmppDomain> {
   const { xmppUrl, accountsDir, ...rest } = options;
@@ -39,7 +39,6 @@ export function startXmppDomain(options: XmppDomainOptions): Promise<RunningXmpp
     ...rest,
     stubDir: XMPP_WS_STUB,
     serverUrl: xmppUrl,
-    guestUrlInConfig: false,
     store: prosodyGuests(accountsDir),
     naming: xmppGuestNaming,
   });
