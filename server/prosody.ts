@@ -25,7 +25,7 @@ export const PROSODY_INSTALL = 'apt-get install -y prosody';
 export interface ProsodyOptions {
   /** The virtual host it serves: the XMPP domain, and the protofly domain of its users. */
   readonly domain: string;
-  /** Users and their passwords. */
+  /** Users and their passwords; no name holds `~`, which marks guests. */
   readonly users: Readonly<Record<string, string>>;
   /** How often the guest module removes guest accounts unused past their time, in seconds. Default 60. */
   readonly guestSweepSeconds?: number;
@@ -76,14 +76,21 @@ export const accountName = (user: string) => `${encoded(user)}.dat`;
  * Starts Prosody for `options.domain` and resolves once its WebSocket endpoint takes an `xmpp`
  * handshake.
  *
- * @throws ProtoflyError `PF_ERR_CONFIG` when Prosody is not installed (saying how to install it)
- *   or exits or does not listen within 10 s (with the end of its log).
+ * @throws ProtoflyError `PF_ERR_CONFIG` when a user's name holds `~`, when Prosody is not
+ *   installed (saying how to install it), or when it exits or does not listen within 10 s
+ *   (with the end of its log).
  */
 export async function startProsody(options: ProsodyOptions): Promise<Prosody> {
   if (!prosodyInstalled())
     throw new ProtoflyError(
       'PF_ERR_CONFIG',
       `Prosody is not installed at ${BINARY}; install it with: ${PROSODY_INSTALL}`,
+    );
+  const guestLike = Object.keys(options.users).find((user) => user.includes('~'));
+  if (guestLike !== undefined)
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `Prosody user ${guestLike}: names with '~' are guests' (server/xmpp-guest), removed when they go offline`,
     );
   const dir = await mkdtemp(join(tmpdir(), 'pf-prosody-'));
   const data = join(dir, 'data');

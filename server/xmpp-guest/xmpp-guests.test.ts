@@ -130,6 +130,10 @@ describe('an XMPP domain and its guests (Prosody)', () => {
     expect(upper.close).toBe(4403);
     expect(upper.reason).toMatch(/Alice~a\.example cannot be an XMPP account/);
     expect(existsSync(account('Alice~a.example'))).toBe(false);
+    // Nor can the domain have users of its own whose names would be taken for guests'.
+    await expect(startProsody({ domain: DOMAIN, users: { 'bob~x': 'pw' } })).rejects.toThrow(
+      /names with '~' are guests'/,
+    );
     const elsewhere = await token('user://a.example/alice', 'b.example');
     expect((await askGuest(xmpp.guestUrl, JSON.stringify({ t: 'guest', token: elsewhere }))).close).toBe(
       4401,
