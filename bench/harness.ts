@@ -74,6 +74,23 @@ export async function alternate(
   return [ours, theirs];
 }
 
+/** Sends `n` with `window` in flight (each `send` resolving when its answer came); resolves with sends per second. */
+export function inFlight(n: number, window: number, send: () => Promise<unknown>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let done = 0;
+    const t0 = performance.now();
+    const one = () => {
+      sent++;
+      send().then(() => {
+        if (++done === n) resolve(n / ((performance.now() - t0) / 1000));
+        else if (sent < n) one();
+      }, reject);
+    };
+    for (let i = 0; i < Math.min(window, n); i++) one();
+  });
+}
+
 /** Heap bytes in use after a full collection, for memory figures that do not depend on GC timing. */
 export function heapAfterGc(): number {
   setFlagsFromString('--expose-gc');

@@ -12,7 +12,7 @@ import { generateDomainKey } from '../server/catalogue/keys.js';
 import { type Kamailio, startKamailio } from '../server/kamailio.js';
 import { type JsSipUser, jssipUser } from '../server/sip-client/jssip-user.js';
 import { startSipDomain } from '../server/sip-domain.js';
-import { alternate, type BenchOptions, type Result, result } from './harness.js';
+import { alternate, type BenchOptions, inFlight, type Result, result } from './harness.js';
 
 /**
  * SIP transactions through a real Kamailio over WebSocket (RFC 7118), one Node process
@@ -32,21 +32,7 @@ const DOMAIN = 'c.example';
 const TEXT = 'a chat message of about the usual size, carried by SIP MESSAGE';
 
 /** Sends `n` messages with `WINDOW` in flight; resolves with messages per second. */
-function rate(n: number, send: () => Promise<unknown>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    let done = 0;
-    const t0 = performance.now();
-    const one = () => {
-      sent++;
-      send().then(() => {
-        if (++done === n) resolve(n / ((performance.now() - t0) / 1000));
-        else if (sent < n) one();
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(WINDOW, n); i++) one();
-  });
-}
+const rate = (n: number, send: () => Promise<unknown>) => inFlight(n, WINDOW, send);
 
 /** A stub on a direct context that answers every request it delivers with 200, as a runtime would. */
 async function stubFor(kam: Kamailio, user: string, peer?: string) {

@@ -1,6 +1,7 @@
 /**
  * The guest credential protocol between the sip-ws stub and a SIP domain's guest service
- * (server/sip-guest): one WebSocket, one request, one answer. A WebSocket because `ctx.connect`
+ * (server/sip-guest; an XMPP domain's too, server/xmpp-guest, with `xmpp:` addresses): one
+ * WebSocket, one request, one answer. A WebSocket because `ctx.connect`
  * is the only door a sandboxed stub has, and it opens only to the descriptor's endpoints.
  *
  *     stub → service   {"t":"guest","token":"<identity token from the user's home domain>"}

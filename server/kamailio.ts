@@ -207,7 +207,7 @@ function escapeDbText(value: string): string {
 }
 
 /** A loopback port free now (closed again at once: Kamailio binds it next). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -3,31 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { GUEST_SUBPROTOCOL } from '../../core/guest-protocol.js';
+import { askGuest as ask } from '../../test/support/guest-client.js';
 import { type SipWorld, startSipWorld } from '../../test/support/sip-world.js';
 import { generateDomainKey } from '../catalogue/keys.js';
 import { jssipUser } from '../sip-client/jssip-user.js';
 import { startGuestService } from './guest-service.js';
 import { kamailioGuests } from './kamailio-guests.js';
-
-type Answer = { frame?: Record<string, unknown>; close: number; reason: string };
-
-/** Sends one text to the guest service and resolves with what it answered and how it closed. */
-function ask(url: string, text: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, GUEST_SUBPROTOCOL);
-    let frame: Record<string, unknown> | undefined;
-    ws.on('open', () => ws.send(text));
-    ws.on('message', (data) => {
-      frame = JSON.parse(String(data));
-    });
-    ws.on('close', (close, reason) =>
-      resolve({ ...(frame ? { frame } : {}), close, reason: String(reason) }),
-    );
-    ws.on('error', reject);
-  });
-}
 
 let world: SipWorld;
 const token = (address: string, audience = 'c.example') =>

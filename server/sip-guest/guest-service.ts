@@ -12,9 +12,27 @@ import {
 } from '../../core/guest-protocol.js';
 import type { GuestStore } from './kamailio-guests.js';
 
+/**
+ * A guest's account and address here, from its name and home domain; or why that name cannot be
+ * one (refused 4403).
+ */
+export type GuestNaming = (
+  name: string,
+  home: string,
+  domain: string,
+) => { readonly username: string; readonly aor: string } | { readonly refused: string };
+
+/** SIP's: `sip:<name>~<home>@<domain>`, the user part %-escaped where SIP needs it. */
+export const sipGuestNaming: GuestNaming = (name, home, domain) => {
+  const username = `${name}~${home}`;
+  return { username, aor: `sip:${encodeURIComponent(username)}@${domain}` };
+};
+
 export interface GuestServiceOptions {
-  /** The SIP domain (and digest realm) guests are admitted to. */
+  /** The domain (and SIP digest realm) guests are admitted to. */
   readonly domain: string;
+  /** How a guest is named here. Default `sipGuestNaming`. */
+  readonly naming?: GuestNaming;
   /** Checks an identity token for this domain; resolves to the user address it proves (`TokenVerifier.verify`). */
   readonly verify: (token: string) => Promise<string>;
   readonly store: GuestStore;
@@ -35,19 +53,20 @@ export interface GuestService {
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * A SIP domain's guest credential service: admits users of other domains for a while.
+ * A SIP or XMPP domain's guest credential service: admits users of other domains for a while.
  *
  * A user of a.example proves who they are with an identity token a.example issued for this
  * domain (audience), verified against a.example's published keys. They get a digest username
  * and AOR of their own in this domain's guest namespace, `<name>~<home domain>` (`~` never
  * appears in a domain name, so the mapping cannot collide, and this domain's own users have
- * no `~`), and a random password good for `ttlSeconds`, which the SIP server learns through
- * `store`. Asking again while it is good returns the same password with its time renewed, so
+ * no `~`), as `naming` says, and a random password good for `ttlSeconds`, which the SIP or XMPP
+ * server learns through `store` (server/xmpp-guest for Prosody). Asking again while it is good returns the same password with its time renewed, so
  * two devices of one guest do not lock each other out. A token of this domain's own users is
  * refused: they register with their own password.
  */
 export async function startGuestService(options: GuestServiceOptions): Promise<GuestService> {
   const ttl = options.ttlSeconds ?? 3600;
+  const naming = options.naming ?? sipGuestNaming;
   const issued = new Map<string, { password: string; until: number }>();
   const wss = new WebSocketServer({
     host: options.host ?? '127.0.0.1',
@@ -77,19 +96,20 @@ export async function startGuestService(options: GuestServiceOptions): Promise<G
         reason: `${address} is a user here: register with your password`,
       };
     }
-    const username = `${decoded(path[0]!)}~${domain}`;
+    const named = naming(decoded(path[0]!), domain, options.domain);
+    if ('refused' in named) return { close: GUEST_CLOSE.FORBIDDEN, reason: named.refused };
+    const { username, aor } = named;
     const now = Date.now();
     const live = issued.get(username);
     const password = live && live.until > now ? live.password : randomBytes(18).toString('base64url');
     try {
       await options.store.set(username, password, ttl);
     } catch (err) {
-      options.log?.warn({ err, username }, 'guest not stored in the SIP server');
-      return { close: GUEST_CLOSE.UNAVAILABLE, reason: 'the SIP server did not take the guest' };
+      options.log?.warn({ err, username }, 'guest not stored in the server');
+      return { close: GUEST_CLOSE.UNAVAILABLE, reason: 'the server did not take the guest' };
     }
     issued.set(username, { password, until: now + ttl * 1000 });
     for (const [name, g] of issued) if (g.until <= now) issued.delete(name);
-    const aor = `sip:${encodeURIComponent(username)}@${options.domain}`;
     options.log?.info({ guest: address, username }, 'guest admitted');
     return { t: 'credentials', username, password, aor, realm: options.domain, expires: ttl };
   };

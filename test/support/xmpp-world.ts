@@ -95,7 +95,7 @@ export async function startXmppWorld(): Promise<XmppWorld> {
 }
 
 /** An @xmpp/client user, online, sending presence on every (re)connection. */
-async function startXmppUser(service: string, username: string, password: string): Promise<XmppUser> {
+export async function startXmppUser(service: string, username: string, password: string): Promise<XmppUser> {
   const xmpp = client({ service, domain: XMPP_DOMAIN, username, password, resource: 'interop' });
   const chats: XmppChat[] = [];
   const waiters = new Set<() => void>();
