@@ -8,14 +8,13 @@
  * and refuse the same page served from another one. Without Chromium the test fails: `.ci/run`
  * installs it.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transform } from 'esbuild';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../plugins/backends/identity-static/password.js';
 import type { Conversation } from '../../runtime/conversation.js';
@@ -23,23 +22,14 @@ import { developmentPolicy } from '../../runtime/policy.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { releaseStub } from '../../server/release.js';
 import { type Domains, startDomains } from '../support/domains.js';
+import { launchChromium, PAGE_CSP, WORKER_CSP } from './launch.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
 const PASSWORD = 'correct horse';
 /** A user of b.example whom only the cross-origin page talks to. */
 const DAVE = 'user://b.example/dave';
 const root = join(import.meta.dirname, '..', '..');
-
-/** What the page is served under: its own scripts only, no eval, no inline script. */
-const PAGE_CSP =
-  "default-src 'self'; script-src 'self'; connect-src 'self' ws://127.0.0.1:* http://127.0.0.1:*; worker-src 'self'";
-/**
- * The sandbox worker's own policy (a dedicated worker's is its script's response's): SES
- * evaluates each stub in a compartment, which takes `'unsafe-eval'`, there and only there.
- */
-const WORKER_CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'";
 
 let domains: Domains;
 let host: NodeWorkerHost;
@@ -140,8 +130,6 @@ async function openPage(at = origin): Promise<Page> {
 }
 
 beforeAll(async () => {
-  // Fails, never skips: the suite needs the browser (.ci/run installs Debian's chromium).
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   await startPageServer();
   // The page's origin may log in at each domain and connect to its node; otherOrigin may not.
   domains = await startDomains(['a.example', 'b.example'], undefined, {
@@ -150,21 +138,7 @@ beforeAll(async () => {
   });
   host = new NodeWorkerHost({ policy: developmentPolicy });
   profile = await mkdtemp(join(tmpdir(), 'pf-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // Host candidates as addresses, not mDNS names that nothing here would resolve.
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
-  });
+  context = await launchChromium(profile);
 }, 120_000);
 
 afterAll(async () => {
