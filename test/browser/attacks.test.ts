@@ -358,10 +358,10 @@ describe('attack suite in Chromium (BrowserWorkerHost)', () => {
       expect(counts.other).toBe(0);
       expect(counts.accepted).toBeLessThanOrEqual(DEFAULT_LIMITS.windowBytes / FRAME_COST);
       // What was taken is delivered, all of it, and the flood is told once.
-      await s.page.waitForFunction(
-        ([i, n]) => window.attacks.view(i).updates.length === n,
-        [c.index, counts.accepted] as const,
-      );
+      await s.page.waitForFunction(([i, n]) => window.attacks.view(i).updates.length === n, [
+        c.index,
+        counts.accepted,
+      ] as const);
       await s.page.waitForFunction((i) => window.attacks.view(i).refusals.length > 0, c.index);
       expect((await c.view()).refusals.map((e) => e.code)).toEqual(['PF_ERR_FLOOD']);
     }));
@@ -374,7 +374,10 @@ describe('attack suite in Chromium (BrowserWorkerHost)', () => {
       expect(spam).toBeGreaterThan(0);
       expect(spam).toBeLessThan(DEFAULT_LIMITS.logBurst + DEFAULT_LIMITS.logPerSecond * 10);
       expect((await c.execute('once')).value).toBe('once');
-      await s.page.waitForFunction(([i, n]) => window.attacks.view(i).logs.length === n + 1, [c.index, spam] as const);
+      await s.page.waitForFunction(([i, n]) => window.attacks.view(i).logs.length === n + 1, [
+        c.index,
+        spam,
+      ] as const);
       const lines = (await c.view()).logs;
       expect(lines[spam]!.msg).toBe('after the flood');
       const dropped = lines.reduce((sum, l) => sum + Number(l.dropped ?? 0), 0);

@@ -21,6 +21,7 @@ import type { Conversation } from '../../runtime/conversation.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { releaseStub } from '../../server/release.js';
+import { eventually } from '../support/conversation.js';
 import { type Domains, startDomains } from '../support/domains.js';
 import { launchChromium, PAGE_CSP, WORKER_CSP } from './launch.js';
 
@@ -315,6 +316,58 @@ describe('protofly/browser across origins', () => {
     );
     await page.close();
   }, 60_000);
+
+  it('a chat goes on through a live swap in the page: b.example releases a version mid-chat, the page swaps its stub, nothing is lost, doubled or reordered either way', async () => {
+    const b = domains.byName.get('b.example')!;
+    const bob = domains.runtime(BOB, { host });
+    await bob.runtime.register();
+    const incoming = new Promise<Conversation>((resolve) => bob.runtime.on('conversation', resolve));
+    const page = await openPage();
+    const opened = (await page.evaluate(([s, peer]) => window.pf.open(s, peer), [
+      { ...settings('protofly-swap'), updates: { 'b.example': 'live' } },
+      BOB,
+    ] as const)) as { carrier: { version: string }; status: string };
+    expect(opened.status).toBe('live');
+    const events = `${b.catalogueUrl}/.well-known/protofly/events`;
+    await page.waitForFunction((url) => window.pf.streams.connected.includes(url), events);
+    expect(await page.evaluate(() => window.pf.send('hello'))).toMatchObject({ code: 200 });
+    const withAlice = await incoming;
+    const atBob: string[] = [];
+    withAlice.on('message', (m) => atBob.push(String((m.body as { text?: string }).text)));
+
+    const N = 200;
+    // Alice's stream waits for the swap after a100; Bob's goes on meanwhile; the release comes
+    // once Bob has Alice's first messages, so the swap falls inside both streams.
+    const aliceStream = page.evaluate(([n, half]) => window.pf.stream(n, half), [N, 100] as const);
+    const bobStream = (async () => {
+      const codes: number[] = [];
+      for (let i = 0; i < N; i++) codes.push((await withAlice.send(`b${i}`)).body.code);
+      return codes;
+    })();
+    await eventually(() => atBob.length > 20, 'Alice’s first messages reach Bob');
+    await releaseStub(b, { pluginDir: join(root, 'plugins', 'stubs', 'json-ws'), version: '0.3.0' });
+    const { sentAtSwap, failures } = await aliceStream;
+    expect(failures).toEqual([]);
+    expect(await bobStream).toEqual(Array.from({ length: N }, () => 200));
+    expect(await page.evaluate((n) => window.pf.texts(n), N)).toEqual(
+      Array.from({ length: N }, (_, i) => `b${i}`),
+    );
+    await eventually(() => atBob.length >= N + 1, 'every message of Alice reaches Bob', 30_000);
+    // Sent after all of them: anything doubled would come before it.
+    expect(await page.evaluate(() => window.pf.send('a-end'))).toMatchObject({ code: 200 });
+    await eventually(() => atBob.includes('a-end'), 'the last one');
+    expect(atBob).toEqual(['hello', ...Array.from({ length: N }, (_, i) => `a${i}`), 'a-end']);
+
+    expect(sentAtSwap).toBeGreaterThan(20);
+    expect(sentAtSwap).toBeLessThanOrEqual(101);
+    expect(await page.evaluate(() => window.pf.versions)).toContainEqual({
+      change: 'swap',
+      peer: BOB,
+      version: '0.3.0',
+    });
+    expect(await page.evaluate(() => window.pf.violations)).toEqual([]);
+    await page.close();
+  }, 120_000);
 });
 
 declare global {
@@ -322,6 +375,9 @@ declare global {
     pf: {
       violations: string[];
       streams: { opened: string[]; connected: string[]; published: string[] };
+      versions: { change: string; peer?: string; version: string }[];
+      stream(n: number, half: number): Promise<{ sentAtSwap: number; failures: string[] }>;
+      texts(n: number): Promise<string[]>;
       update(version: string): Promise<unknown>;
       open(settings: unknown, peer: string): Promise<unknown>;
       register(settings: unknown): Promise<unknown>;
