@@ -24,7 +24,7 @@ import { FRAME_COST } from '../../sandbox/channel.js';
 import { DEFAULT_LIMITS } from '../../sandbox/defaults.js';
 import type { ConverseOptions } from '../support/conversation.js';
 import { verifiedPackageOf } from '../support/packages.js';
-import { launchChromium, PAGE_CSP, WORKER_CSP } from './launch.js';
+import { launchChromium, PAGE_CSP, type PageServer, servePages, WORKER_CSP } from './launch.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const attack = (name: string) => verifiedPackageOf(join(root, 'test', 'attacks', name));
@@ -96,8 +96,7 @@ interface Scenario {
 
 let context: BrowserContext;
 let profile: string;
-let pages: Server;
-let origin: string;
+let pages: PageServer;
 let wss: WebSocketServer;
 let wsPort: number;
 const wsPaths: string[] = [];
@@ -118,7 +117,7 @@ beforeAll(async () => {
     platform: 'browser',
     logLevel: 'warning',
   });
-  const files: Record<string, { body: string | Buffer; type: string; csp: string }> = {
+  pages = await servePages({
     '/': {
       body: '<!doctype html><meta charset="utf-8"><title>attacks</title><body><script type="module" src="/attack-page.js"></script>',
       type: 'text/html; charset=utf-8',
@@ -130,15 +129,7 @@ beforeAll(async () => {
       type: 'text/javascript',
       csp: WORKER_CSP,
     },
-  };
-  pages = createServer((req, res) => {
-    const file = files[new URL(req.url ?? '/', 'http://x').pathname];
-    if (!file) return res.writeHead(req.url === '/favicon.ico' ? 204 : 404).end();
-    res.writeHead(200, { 'content-type': file.type, 'content-security-policy': file.csp });
-    res.end(file.body);
   });
-  await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(pages.address() as AddressInfo).port}`;
 
   wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   wss.on('connection', (socket, req) => {
@@ -164,7 +155,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
-  for (const s of [pages, http]) if (s) await new Promise((resolve) => s.close(resolve));
+  await pages?.close();
+  if (http) await new Promise((resolve) => http.close(resolve));
   if (wss) await new Promise((resolve) => wss.close(resolve));
   if (profile) await rm(profile, { recursive: true, force: true });
 });
@@ -179,7 +171,7 @@ async function scenario(body: (s: Scenario) => Promise<void>, watchdogMs = 1000)
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   try {
-    await page.goto(`${origin}/`);
+    await page.goto(`${pages.origin}/`);
     await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
     await page.evaluate(([p, ms]) => window.attacks.begin(p, ms), [probe, watchdogMs] as const);
     const remote = (index: number): Remote => ({
