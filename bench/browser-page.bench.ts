@@ -28,7 +28,7 @@ const BOB = 'user://b.example/bob';
 
 /** The page's `window.bench` (bench/browser-page.ts). */
 interface PageBench {
-  cold(settings: unknown, n: number, warm: boolean): Promise<number[]>;
+  cold(settings: unknown, n: number, warm: boolean): Promise<{ live: number[]; verified: number[] }>;
   open(settings: unknown): Promise<void>;
   chats(n: number): Promise<number[]>;
   connectPlain(url: string, address: string): Promise<void>;
@@ -129,13 +129,17 @@ export default async function browserPageBench({ quick, root }: BenchOptions): P
       result(
         'browser page: cold stub load to live, new worker (catalogue, verify, SES, connect)',
         'ms',
-        cold,
+        cold.live,
       ),
       result(
         'browser page: cold stub load to live, worker running (catalogue, verify, evaluate, connect)',
         'ms',
-        warm,
+        warm.live,
       ),
+      result('browser page: cold stub load, of which catalogue fetch and verification', 'ms', [
+        ...cold.verified,
+        ...warm.verified,
+      ]),
       result(`${chat}: round trip latency (p50)`, 'µs', ours, base),
       {
         name: `${chat}: round trip latency (p99)`,

@@ -18,7 +18,11 @@ const workerUrl = new URL('/browser-worker.js', location.origin);
 const CHAT = 'hello bob, a chat message';
 
 /** A runtime keeping nothing across loads (no IndexedDB), tokens from the page's server. */
-function runtime(settings: Settings, host?: Browser.BrowserWorkerHost): Browser.BrowserRuntime {
+function runtime(
+  settings: Settings,
+  host?: Browser.BrowserWorkerHost,
+  onCheck?: (check: string) => void,
+): Browser.BrowserRuntime {
   const who = encodeURIComponent(settings.address);
   return lib.createBrowserRuntime({
     identity: {
@@ -31,6 +35,7 @@ function runtime(settings: Settings, host?: Browser.BrowserWorkerHost): Browser.
     policy: 'development',
     database: false,
     ...(host ? { host } : {}),
+    ...(onCheck ? { onCheck: (e: { check: string }) => onCheck(e.check) } : {}),
   });
 }
 
@@ -41,21 +46,25 @@ const bench = {
   /**
    * `n` cold loads of the peer's stub, in ms each: a new runtime with nothing stored asks the
    * peer's catalogue for the descriptor and package, verifies them, starts the stub and waits
-   * for it live (connected and authenticated to its node). `warm`: on a worker already
+   * for it live (connected and authenticated to its node); `verified`: the part until the
+   * package's integrity was checked (the loader's last check). `warm`: on a worker already
    * running (SES locked down), which the page keeps; otherwise a new worker each time.
    */
-  async cold(settings: Settings, n: number, warm: boolean): Promise<number[]> {
+  async cold(settings: Settings, n: number, warm: boolean): Promise<{ live: number[]; verified: number[] }> {
     const host = warm ? new lib.BrowserWorkerHost({ workerUrl, policy: 'development' }) : undefined;
-    const samples: number[] = [];
+    const live: number[] = [];
+    const verified: number[] = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      const started = runtime(settings, host);
+      const started = runtime(settings, host, (check) => {
+        if (check === 'integrity') verified.push(performance.now() - t0);
+      });
       await started.runtime.conversation(settings.peer);
-      samples.push(performance.now() - t0);
+      live.push(performance.now() - t0);
       await started.close();
     }
     await host?.terminate();
-    return samples;
+    return { live, verified };
   },
   /** Opens the conversation the round trips go through. */
   async open(settings: Settings): Promise<void> {
