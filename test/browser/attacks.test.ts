@@ -4,8 +4,9 @@
  * (`BrowserWorkerHost`: a Web Worker per carrier domain under SES) inside Debian's Chromium,
  * next to the well-behaved probe stub, which must go on answering with nothing lost. Each
  * asserts the coded outcome the Node suite asserts, or where a browser differs, what the
- * browser host does instead (sandbox/README.md, "In a browser"). The memory attacks are not
- * run here: a browser sets no limit on a worker's heap or array buffers (see the README).
+ * browser host does instead (sandbox/README.md, "In a browser"). The memory attacks are
+ * declared for Node only and refused here: a browser sets no limit on a worker's heap or array
+ * buffers (see the README).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -335,6 +336,16 @@ describe('attack suite in Chromium (BrowserWorkerHost)', () => {
       expect(await s.refused(await attack('attack-loop-evaluate'))).toMatchObject({
         code: 'PF_ERR_WATCHDOG',
       });
+    }));
+
+  it('attack-memory, attack-buffer, attack-buffer-burst: declared for Node only (a browser bounds no worker’s memory), refused by the page’s host before they run', () =>
+    scenario(async (s) => {
+      for (const name of ['attack-memory', 'attack-buffer', 'attack-buffer-burst']) {
+        expect(await s.refused(await attack(name)), name).toMatchObject({
+          code: 'PF_ERR_SANDBOX',
+          message: expect.stringMatching(new RegExp(`${name}@1\\.0\\.0 runs on node, not on browser`)),
+        });
+      }
     }));
 
   it('attack-flood: a message flood is bounded at the source and refused with PF_ERR_FLOOD', () =>
