@@ -40,7 +40,7 @@ globalThis.EventSource = class extends PageEventSource {
 const updates: unknown[] = [];
 let onUpdate: (() => void) | undefined;
 /** The runtime's `version` events (which version carries which conversation), as plain data. */
-const versions: { change: string; peer?: string; version: string }[] = [];
+const versions: { change: string; peer?: string; version: string; error?: string }[] = [];
 let onSwap: (() => void) | undefined;
 
 const received: Browser.Incoming[] = [];
@@ -61,13 +61,14 @@ const pf = {
   versions,
   /**
    * Sends `a0`…`a<n-1>` through the conversation, each after the last one's 200; after
-   * `a<half>` it waits for a live swap of the conversation, so that the swap comes mid-stream
+   * `a<half>` it waits for a live swap of the conversation (or its rollback), so that the swap comes mid-stream
    * however fast the machine is. How many had been sent when the swap came, and any send
    * that did not get its 200.
    */
   async stream(n: number, half: number) {
     let sentAtSwap = -1;
     let sent = 0;
+    // A rollback ends the wait too: the test then fails on the events, rather than on its timeout.
     const swapped = new Promise<void>((resolve) => {
       onSwap = () => {
         sentAtSwap = sent;
@@ -192,8 +193,8 @@ async function start(settings: Settings): Promise<Browser.Runtime> {
     ...(settings.updates ? { updates: settings.updates } : {}),
   });
   started.on('version', (e) => {
-    versions.push({ change: e.change, peer: e.peer, version: e.carrier.version });
-    if (e.change === 'swap' && e.peer !== undefined) onSwap?.();
+    versions.push({ change: e.change, peer: e.peer, version: e.carrier.version, error: e.error?.message });
+    if (e.change !== 'start' && e.peer !== undefined) onSwap?.();
   });
   started.on('update', (e) => {
     updates.push({ domain: e.domain, policy: e.policy, carrier: e.carrier, error: e.error?.code });
