@@ -352,11 +352,9 @@ describe('attack suite in Chromium (BrowserWorkerHost)', () => {
     scenario(async (s) => {
       const c = await s.open(await attack('attack-flood'));
       expect((await c.execute('flood')).value).toBe('flooding');
-      const counts = (await c.execute('report')).value as {
-        accepted: number;
-        refused: number;
-        other: number;
-      };
+      const report = await c.execute('report');
+      expect(report).toMatchObject({ code: 200 });
+      const counts = report.value as { accepted: number; refused: number; other: number };
       expect(counts.accepted + counts.refused).toBe(100_000);
       expect(counts.other).toBe(0);
       expect(counts.accepted).toBeLessThanOrEqual(DEFAULT_LIMITS.windowBytes / FRAME_COST);
