@@ -30,6 +30,8 @@ const BOB = 'user://b.example/bob';
 const PASSWORD = 'correct horse';
 /** A user of b.example whom only the cross-origin page talks to. */
 const DAVE = 'user://b.example/dave';
+/** A user of b.example whom only the live-swap test talks to. */
+const ERIN = 'user://b.example/erin';
 const root = join(import.meta.dirname, '..', '..');
 
 let domains: Domains;
@@ -319,48 +321,48 @@ describe('protofly/browser across origins', () => {
 
   it('a chat goes on through a live swap in the page: b.example releases a version mid-chat, the page swaps its stub, nothing is lost, doubled or reordered either way', async () => {
     const b = domains.byName.get('b.example')!;
-    const bob = domains.runtime(BOB, { host });
-    await bob.runtime.register();
-    const incoming = new Promise<Conversation>((resolve) => bob.runtime.on('conversation', resolve));
+    const erin = domains.runtime(ERIN, { host });
+    await erin.runtime.register();
+    const incoming = new Promise<Conversation>((resolve) => erin.runtime.on('conversation', resolve));
     const page = await openPage();
     const opened = (await page.evaluate(([s, peer]) => window.pf.open(s, peer), [
       { ...settings('protofly-swap'), updates: { 'b.example': 'live' } },
-      BOB,
+      ERIN,
     ] as const)) as { carrier: { version: string }; status: string };
     expect(opened.status).toBe('live');
     const events = `${b.catalogueUrl}/.well-known/protofly/events`;
     await page.waitForFunction((url) => window.pf.streams.connected.includes(url), events);
     expect(await page.evaluate(() => window.pf.send('hello'))).toMatchObject({ code: 200 });
     const withAlice = await incoming;
-    const atBob: string[] = [];
-    withAlice.on('message', (m) => atBob.push(String((m.body as { text?: string }).text)));
+    const atErin: string[] = [];
+    withAlice.on('message', (m) => atErin.push(String((m.body as { text?: string }).text)));
 
     const N = 200;
-    // Alice's stream waits for the swap after a100; Bob's goes on meanwhile; the release comes
-    // once Bob has Alice's first messages, so the swap falls inside both streams.
+    // Alice's stream waits for the swap after a100; Erin's goes on meanwhile; the release comes
+    // once Erin has Alice's first messages, so the swap falls inside both streams.
     const aliceStream = page.evaluate(([n, half]) => window.pf.stream(n, half), [N, 100] as const);
-    const bobStream = (async () => {
+    const erinStream = (async () => {
       const codes: number[] = [];
       for (let i = 0; i < N; i++) codes.push((await withAlice.send(`b${i}`)).body.code);
       return codes;
     })();
-    await eventually(() => atBob.length > 20, 'Alice’s first messages reach Bob');
+    await eventually(() => atErin.length > 20, 'Alice’s first messages reach Erin');
     await releaseStub(b, { pluginDir: join(root, 'plugins', 'stubs', 'json-ws'), version: '0.3.0' });
     const { sentAtSwap, failures } = await aliceStream;
     const changes = (await page.evaluate(() => window.pf.versions)).filter(
-      (e) => e.change !== 'start' && e.peer === BOB,
+      (e) => e.change !== 'start' && e.peer === ERIN,
     );
-    expect(changes).toEqual([{ change: 'swap', peer: BOB, version: '0.3.0', error: undefined }]);
+    expect(changes).toEqual([{ change: 'swap', peer: ERIN, version: '0.3.0', error: undefined }]);
     expect(failures).toEqual([]);
-    expect(await bobStream).toEqual(Array.from({ length: N }, () => 200));
+    expect(await erinStream).toEqual(Array.from({ length: N }, () => 200));
     expect(await page.evaluate((n) => window.pf.texts(n), N)).toEqual(
       Array.from({ length: N }, (_, i) => `b${i}`),
     );
-    await eventually(() => atBob.length >= N + 1, 'every message of Alice reaches Bob', 30_000);
+    await eventually(() => atErin.length >= N + 1, 'every message of Alice reaches Erin', 30_000);
     // Sent after all of them: anything doubled would come before it.
     expect(await page.evaluate(() => window.pf.send('a-end'))).toMatchObject({ code: 200 });
-    await eventually(() => atBob.includes('a-end'), 'the last one');
-    expect(atBob).toEqual(['hello', ...Array.from({ length: N }, (_, i) => `a${i}`), 'a-end']);
+    await eventually(() => atErin.includes('a-end'), 'the last one');
+    expect(atErin).toEqual(['hello', ...Array.from({ length: N }, (_, i) => `a${i}`), 'a-end']);
 
     expect(sentAtSwap).toBeGreaterThan(20);
     expect(sentAtSwap).toBeLessThanOrEqual(101);
