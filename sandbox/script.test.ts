@@ -19,6 +19,11 @@ describe('bundleScript', () => {
     expect((run(bundleScript(minified)!) as () => number)()).toBe(7);
   });
 
+  it('takes `export` and `import` inside longer words for what they are: no module syntax', () => {
+    const source = 'var k = s => s.exportKey("raw", s.importKey);\nexport { k as default };';
+    expect(bundleScript(source)).toContain('module.exports = { default: k };');
+  });
+
   it.each([
     ['an export default declaration', 'export default function activate() {}'],
     ['another export before it', 'export const x = 1;\nvar d = 1;\nexport { d as default };'],

@@ -24,6 +24,8 @@ const EPILOGUE = /\bexport\s*\{\s*([A-Za-z_$][\w$]*)\s+as\s+default\s*\}\s*;?\s*
  */
 export function bundleScript(source: string): string | undefined {
   const epilogue = EPILOGUE.exec(source);
-  if (!epilogue || source.indexOf('export') !== epilogue.index || /\bimport\b/.test(source)) return undefined;
+  // Words, not substrings: `subtle.exportKey` is no module syntax.
+  if (!epilogue || /\bexport\b/.exec(source)?.index !== epilogue.index || /\bimport\b/.test(source))
+    return undefined;
   return wrapScript(`${source.slice(0, epilogue.index)}module.exports = { default: ${epilogue[1]} };`);
 }

@@ -14,9 +14,16 @@ import { Bus } from '../runtime/bus.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { FRAME_COST } from '../sandbox/channel.js';
 import { DEFAULT_LIMITS } from '../sandbox/defaults.js';
-import type { SandboxLogger } from '../sandbox/host.js';
 import { heapSampled, NodeWorkerHost } from '../sandbox/node/worker-host.js';
-import { type ConverseOptions, converse, eventually, type TestConversation } from './support/conversation.js';
+import {
+  type ConverseOptions,
+  capture,
+  converse,
+  eventually,
+  keepTalking,
+  type LogLine,
+  type TestConversation,
+} from './support/conversation.js';
 import { verifiedPackageOf } from './support/packages.js';
 
 /**
@@ -59,12 +66,6 @@ const HEAP_BOMBS = heapSampled ? ['strings', 'objects', 'map', 'string', 'sync']
 
 /** What the well-behaved stub sees of the intrinsics it shares with its neighbours. */
 const PRISTINE = { polluted: false, push: 'push', parse: 'number', stringify: '{"a":1}' };
-
-interface LogLine {
-  level: string;
-  fields: Record<string, unknown>;
-  msg: string;
-}
 
 /** Everything a scenario has at hand. */
 interface Scenario {
@@ -109,47 +110,6 @@ afterAll(async () => {
   await new Promise((resolve) => http.close(resolve));
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** A logger that keeps every line. */
-function capture(logs: LogLine[]): SandboxLogger {
-  const at =
-    (level: string) =>
-    (fields: Record<string, unknown>, msg: string): void => {
-      logs.push({ level, fields, msg });
-    };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
-/** Echoes through `c` one request after another until told to finish; reports any request that did not come back right. */
-function keepTalking(c: TestConversation): {
-  readonly sent: number;
-  finish(): Promise<{ sent: number; failures: string[] }>;
-} {
-  let running = true;
-  let sent = 0;
-  const failures: string[] = [];
-  const loop = (async () => {
-    while (running) {
-      sent += 1;
-      const text = `m${sent}`;
-      const res = await c.echo(text);
-      const echoed = (res.body.value as { echo?: { value?: { text?: string } } })?.echo?.value?.text;
-      if (res.body.code !== 200 || echoed !== text)
-        failures.push(`${text}: ${res.body.code} ${res.body.description}`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-  })();
-  return {
-    get sent() {
-      return sent;
-    },
-    async finish() {
-      running = false;
-      await loop;
-      return { sent, failures };
-    },
-  };
-}
 
 /**
  * Runs an attack next to a well-behaved conversation, then checks the well-behaved one lost

@@ -8,38 +8,31 @@
  * and refuse the same page served from another one. Without Chromium the test fails: `.ci/run`
  * installs it.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transform } from 'esbuild';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../plugins/backends/identity-static/password.js';
 import type { Conversation } from '../../runtime/conversation.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { releaseStub } from '../../server/release.js';
+import { eventually } from '../support/conversation.js';
 import { type Domains, startDomains } from '../support/domains.js';
+import { launchChromium, PAGE_CSP, WORKER_CSP } from './launch.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
 const PASSWORD = 'correct horse';
 /** A user of b.example whom only the cross-origin page talks to. */
 const DAVE = 'user://b.example/dave';
+/** A user of b.example whom only the live-swap test talks to. */
+const ERIN = 'user://b.example/erin';
 const root = join(import.meta.dirname, '..', '..');
-
-/** What the page is served under: its own scripts only, no eval, no inline script. */
-const PAGE_CSP =
-  "default-src 'self'; script-src 'self'; connect-src 'self' ws://127.0.0.1:* http://127.0.0.1:*; worker-src 'self'";
-/**
- * The sandbox worker's own policy (a dedicated worker's is its script's response's): SES
- * evaluates each stub in a compartment, which takes `'unsafe-eval'`, there and only there.
- */
-const WORKER_CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'";
 
 let domains: Domains;
 let host: NodeWorkerHost;
@@ -140,8 +133,6 @@ async function openPage(at = origin): Promise<Page> {
 }
 
 beforeAll(async () => {
-  // Fails, never skips: the suite needs the browser (.ci/run installs Debian's chromium).
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   await startPageServer();
   // The page's origin may log in at each domain and connect to its node; otherOrigin may not.
   domains = await startDomains(['a.example', 'b.example'], undefined, {
@@ -150,21 +141,7 @@ beforeAll(async () => {
   });
   host = new NodeWorkerHost({ policy: developmentPolicy });
   profile = await mkdtemp(join(tmpdir(), 'pf-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // Host candidates as addresses, not mDNS names that nothing here would resolve.
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
-  });
+  context = await launchChromium(profile);
 }, 120_000);
 
 afterAll(async () => {
@@ -341,6 +318,57 @@ describe('protofly/browser across origins', () => {
     );
     await page.close();
   }, 60_000);
+
+  it('a chat goes on through a live swap in the page: b.example releases a version mid-chat, the page swaps its stub, nothing is lost, doubled or reordered either way', async () => {
+    const b = domains.byName.get('b.example')!;
+    const erin = domains.runtime(ERIN, { host });
+    await erin.runtime.register();
+    const incoming = new Promise<Conversation>((resolve) => erin.runtime.on('conversation', resolve));
+    const page = await openPage();
+    const opened = (await page.evaluate(([s, peer]) => window.pf.open(s, peer), [
+      { ...settings('protofly-swap'), updates: { 'b.example': 'live' } },
+      ERIN,
+    ] as const)) as { carrier: { version: string }; status: string };
+    expect(opened.status).toBe('live');
+    const events = `${b.catalogueUrl}/.well-known/protofly/events`;
+    await page.waitForFunction((url) => window.pf.streams.connected.includes(url), events);
+    expect(await page.evaluate(() => window.pf.send('hello'))).toMatchObject({ code: 200 });
+    const withAlice = await incoming;
+    const atErin: string[] = [];
+    withAlice.on('message', (m) => atErin.push(String((m.body as { text?: string }).text)));
+
+    const N = 200;
+    // Alice's stream waits for the swap after a100; Erin's goes on meanwhile; the release comes
+    // once Erin has Alice's first messages, so the swap falls inside both streams.
+    const aliceStream = page.evaluate(([n, half]) => window.pf.stream(n, half), [N, 100] as const);
+    const erinStream = (async () => {
+      const codes: number[] = [];
+      for (let i = 0; i < N; i++) codes.push((await withAlice.send(`b${i}`)).body.code);
+      return codes;
+    })();
+    await eventually(() => atErin.length > 20, 'Alice’s first messages reach Erin');
+    await releaseStub(b, { pluginDir: join(root, 'plugins', 'stubs', 'json-ws'), version: '0.3.0' });
+    const { sentAtSwap, failures } = await aliceStream;
+    const changes = (await page.evaluate(() => window.pf.versions)).filter(
+      (e) => e.change !== 'start' && e.peer === ERIN,
+    );
+    expect(changes).toEqual([{ change: 'swap', peer: ERIN, version: '0.3.0', error: undefined }]);
+    expect(failures).toEqual([]);
+    expect(await erinStream).toEqual(Array.from({ length: N }, () => 200));
+    expect(await page.evaluate((n) => window.pf.texts(n), N)).toEqual(
+      Array.from({ length: N }, (_, i) => `b${i}`),
+    );
+    await eventually(() => atErin.length >= N + 1, 'every message of Alice reaches Erin', 30_000);
+    // Sent after all of them: anything doubled would come before it.
+    expect(await page.evaluate(() => window.pf.send('a-end'))).toMatchObject({ code: 200 });
+    await eventually(() => atErin.includes('a-end'), 'the last one');
+    expect(atErin).toEqual(['hello', ...Array.from({ length: N }, (_, i) => `a${i}`), 'a-end']);
+
+    expect(sentAtSwap).toBeGreaterThan(20);
+    expect(sentAtSwap).toBeLessThanOrEqual(101);
+    expect(await page.evaluate(() => window.pf.violations)).toEqual([]);
+    await page.close();
+  }, 120_000);
 });
 
 declare global {
@@ -348,6 +376,9 @@ declare global {
     pf: {
       violations: string[];
       streams: { opened: string[]; connected: string[]; published: string[] };
+      versions: { change: string; peer?: string; version: string; error?: string }[];
+      stream(n: number, half: number): Promise<{ sentAtSwap: number; failures: string[] }>;
+      texts(n: number): Promise<string[]>;
       update(version: string): Promise<unknown>;
       open(settings: unknown, peer: string): Promise<unknown>;
       register(settings: unknown): Promise<unknown>;

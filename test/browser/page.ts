@@ -13,6 +13,8 @@ interface Settings {
   readonly worker?: string;
   /** Log in with this password at the home domain's token endpoint, rather than take the test's tokens. */
   readonly password?: string;
+  /** The update policy per carrier domain (`live`: running conversations swap to a new version). */
+  readonly updates?: Record<string, 'pin' | 'new-conversations' | 'live'>;
 }
 
 const violations: string[] = [];
@@ -37,6 +39,9 @@ globalThis.EventSource = class extends PageEventSource {
 /** The runtime's `update` events, as plain data. */
 const updates: unknown[] = [];
 let onUpdate: (() => void) | undefined;
+/** The runtime's `version` events (which version carries which conversation), as plain data. */
+const versions: { change: string; peer?: string; version: string; error?: string }[] = [];
+let onSwap: (() => void) | undefined;
 
 const received: Browser.Incoming[] = [];
 /** The call's signaling, handed to the peer connection rather than to `next()`. */
@@ -53,6 +58,38 @@ const pf = {
   violations,
   streams,
   updates,
+  versions,
+  /**
+   * Sends `a0`…`a<n-1>` through the conversation, each after the last one's 200; after
+   * `a<half>` it waits for a live swap of the conversation (or its rollback), so that the swap comes mid-stream
+   * however fast the machine is. How many had been sent when the swap came, and any send
+   * that did not get its 200.
+   */
+  async stream(n: number, half: number) {
+    let sentAtSwap = -1;
+    let sent = 0;
+    // A rollback ends the wait too: the test then fails on the events, rather than on its timeout.
+    const swapped = new Promise<void>((resolve) => {
+      onSwap = () => {
+        sentAtSwap = sent;
+        resolve();
+      };
+    });
+    const failures: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const body = (await chat!.send(`a${i}`)).body;
+      sent++;
+      if (body.code !== 200) failures.push(`a${i}: ${body.code}`);
+      if (i === half) await swapped;
+    }
+    return { sentAtSwap, failures };
+  },
+  /** The texts of the next `n` messages the conversation receives. */
+  async texts(n: number): Promise<string[]> {
+    const texts: string[] = [];
+    for (let i = 0; i < n; i++) texts.push(String(((await pf.next()).body as { text?: string }).text));
+    return texts;
+  },
   /** The runtime's first `update` event with a carrier of `version`, or with an error. */
   async update(version: string): Promise<unknown> {
     for (;;) {
@@ -153,6 +190,11 @@ async function start(settings: Settings): Promise<Browser.Runtime> {
     catalogues: settings.catalogues,
     policy: 'development',
     database: settings.database,
+    ...(settings.updates ? { updates: settings.updates } : {}),
+  });
+  started.on('version', (e) => {
+    versions.push({ change: e.change, peer: e.peer, version: e.carrier.version, error: e.error?.message });
+    if (e.change !== 'start' && e.peer !== undefined) onSwap?.();
   });
   started.on('update', (e) => {
     updates.push({ domain: e.domain, policy: e.policy, carrier: e.carrier, error: e.error?.code });

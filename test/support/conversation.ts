@@ -4,7 +4,7 @@ import { type Message, nextId, type ResponseMessage, request } from '../../core/
 import type { VerifiedPackage } from '../../core/plugin.js';
 import type { StubStatus } from '../../core/stub.js';
 import type { Bus } from '../../runtime/bus.js';
-import type { SandboxHost, StubHandle } from '../../sandbox/host.js';
+import type { SandboxHost, SandboxLogger, StubHandle } from '../../sandbox/host.js';
 
 /** What the runtime saw of one conversation with a sandboxed stub, over a real bus. */
 export interface TestConversation {
@@ -94,4 +94,52 @@ export async function eventually(check: () => boolean, what: string, ms = 10_000
     if (performance.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** Echoes through `c` one request after another until told to finish; reports any request that did not come back right. */
+export function keepTalking(c: TestConversation): {
+  readonly sent: number;
+  finish(): Promise<{ sent: number; failures: string[] }>;
+} {
+  let running = true;
+  let sent = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      sent += 1;
+      const text = `m${sent}`;
+      const res = await c.echo(text);
+      const echoed = (res.body.value as { echo?: { value?: { text?: string } } })?.echo?.value?.text;
+      if (res.body.code !== 200 || echoed !== text)
+        failures.push(`${text}: ${res.body.code} ${res.body.description}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  return {
+    get sent() {
+      return sent;
+    },
+    async finish() {
+      running = false;
+      await loop;
+      return { sent, failures };
+    },
+  };
+}
+
+/** A log line a sandbox host wrote. */
+export interface LogLine {
+  level: string;
+  fields: Record<string, unknown>;
+  msg: string;
+}
+
+/** A logger that keeps every line. */
+export function capture(logs: LogLine[]): SandboxLogger {
+  const at =
+    (level: string) =>
+    (fields: Record<string, unknown>, msg: string): void => {
+      logs.push({ level, fields, msg });
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -1,0 +1,119 @@
+/**
+ * The page bench/browser-page.bench.ts measures in (served as /bench-page.js, a module, under
+ * the strict page policy): `protofly/browser` as an app loads it (/browser.js), and a plain
+ * WebSocket for the baseline. Times are taken in the page (`performance.now()`), so the
+ * test's driving of the page is not in them.
+ */
+import type * as Browser from '../entry/browser.js';
+
+interface Settings {
+  readonly address: string;
+  readonly peer: string;
+  readonly catalogues: Record<string, string>;
+}
+
+/** The built package, loaded once: what a page has after its first load. */
+const lib = (await import(`${location.origin}/browser.js`)) as typeof Browser;
+const workerUrl = new URL('/browser-worker.js', location.origin);
+const CHAT = 'hello bob, a chat message';
+
+/** A runtime keeping nothing across loads (no IndexedDB), tokens from the page's server. */
+function runtime(
+  settings: Settings,
+  host?: Browser.BrowserWorkerHost,
+  onCheck?: (check: string) => void,
+): Browser.BrowserRuntime {
+  const who = encodeURIComponent(settings.address);
+  return lib.createBrowserRuntime({
+    identity: {
+      address: settings.address,
+      token: async (audience) =>
+        (await fetch(`/token?address=${who}&audience=${encodeURIComponent(audience)}`)).text(),
+    },
+    workerUrl,
+    catalogues: settings.catalogues,
+    policy: 'development',
+    database: false,
+    ...(host ? { host } : {}),
+    ...(onCheck ? { onCheck: (e: { check: string }) => onCheck(e.check) } : {}),
+  });
+}
+
+let open: { rt: Browser.BrowserRuntime; chat: Browser.Conversation } | undefined;
+let plain: { ws: WebSocket; onReply: () => void } | undefined;
+
+const bench = {
+  /**
+   * `n` cold loads of the peer's stub, in ms each: a new runtime with nothing stored asks the
+   * peer's catalogue for the descriptor and package, verifies them, starts the stub and waits
+   * for it live (connected and authenticated to its node); `verified`: the part until the
+   * package's integrity was checked (the loader's last check). `warm`: on a worker already
+   * running (SES locked down), which the page keeps; otherwise a new worker each time.
+   */
+  async cold(settings: Settings, n: number, warm: boolean): Promise<{ live: number[]; verified: number[] }> {
+    const host = warm ? new lib.BrowserWorkerHost({ workerUrl, policy: 'development' }) : undefined;
+    const live: number[] = [];
+    const verified: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const started = runtime(settings, host, (check) => {
+        if (check === 'integrity') verified.push(performance.now() - t0);
+      });
+      await started.runtime.conversation(settings.peer);
+      live.push(performance.now() - t0);
+      await started.close();
+    }
+    await host?.terminate();
+    return { live, verified };
+  },
+  /** Opens the conversation the round trips go through. */
+  async open(settings: Settings): Promise<void> {
+    const rt = runtime(settings);
+    open = { rt, chat: await rt.runtime.conversation(settings.peer) };
+  },
+  /** `n` chats one after another through the stub, each until its 200 from the peer; µs each. */
+  async chats(n: number): Promise<number[]> {
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const res = await open!.chat.send(CHAT);
+      if (res.body.code !== 200) throw new Error(`a chat got ${res.body.code}`);
+      samples.push((performance.now() - t0) * 1000);
+    }
+    return samples;
+  },
+  /** Connects to the plain hub at `url` as `address`. */
+  async connectPlain(url: string, address: string): Promise<void> {
+    const ws = new WebSocket(url);
+    plain = { ws, onReply: () => {} };
+    await new Promise<void>((resolve, reject) => {
+      ws.onerror = () => reject(new Error(`WebSocket to ${url} failed`));
+      ws.onopen = () => ws.send(JSON.stringify({ t: 'hello', address }));
+      ws.onmessage = (e) => {
+        if (JSON.parse(String(e.data)).t === 'ready') resolve();
+      };
+    });
+    ws.onmessage = () => plain!.onReply();
+  },
+  /** The baseline: `n` chats through the plain hub, each until the peer's answer; µs each. */
+  async plainChats(from: string, to: string, n: number): Promise<number[]> {
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) => {
+        plain!.onReply = resolve;
+        const m = { id: `p${i}`, type: 'create', from, to, body: { value: { kind: 'chat', text: CHAT } } };
+        plain!.ws.send(JSON.stringify({ t: 'msg', m }));
+      });
+      samples.push((performance.now() - t0) * 1000);
+    }
+    return samples;
+  },
+  async close(): Promise<void> {
+    plain?.ws.close();
+    await open?.rt.close();
+  },
+};
+
+(globalThis as unknown as { bench: typeof bench }).bench = bench;
+document.body.dataset.ready = 'yes';
