@@ -213,7 +213,7 @@ export class UserAgent implements SessionHost {
     const conversations = this.#session.members;
     const takers = [
       ...conversations.filter((c) => c.peer === from),
-      ...conversations.filter((c) => c.peer === undefined),
+      ...(this.#inboxTakes(from) ? conversations.filter((c) => c.peer === undefined) : []),
     ];
     // Waiting before sending: a runtime may answer within the send itself.
     const timer = answered && this.timers.after(ANSWER_TIMEOUT_MS, () => this.#answered(id, 408));
@@ -227,6 +227,16 @@ export class UserAgent implements SessionHost {
     timer?.cancel();
     this.#pending.delete(id);
     return false;
+  }
+
+  /**
+   * Whether the inbox may open a conversation for `from`: a guest's runtime lets this domain's
+   * inbox speak for this domain's users only (runtime/carriers.ts), so anyone else is answered
+   * 480 at once rather than left to the far side's timeout.
+   */
+  #inboxTakes(from: string): boolean {
+    const { domain, identity } = this.#session.owner;
+    return identity.address.startsWith(`user://${domain}/`) || from.startsWith(`user://${domain}/`);
   }
 
   #answered(id: string, code: number, description?: string): void {
