@@ -26,6 +26,8 @@ export interface SipDomainOptions {
   /** Where other domains' catalogues (and keys) are: domain → origin. Read when a token arrives. */
   readonly peers?: Readonly<Record<string, string>>;
   readonly guestTtlSeconds?: number;
+  /** The guest service's certificate and key (PEM files): it listens on `wss://`, as its `guestUrl` then says. Default: plain ws. */
+  readonly guestTls?: { readonly certFile: string; readonly keyFile: string };
   readonly log?: Logger;
 }
 
@@ -74,6 +76,7 @@ export async function startSipDomain(options: SipDomainOptions): Promise<Running
       verify: (token) => services.identity.verify(token),
       store: kamailioGuests(options.rpcUrl),
       ...(options.guestTtlSeconds ? { ttlSeconds: options.guestTtlSeconds } : {}),
+      ...(options.guestTls ? { tls: options.guestTls } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
     const sipEndpoint = new URL(options.sipUrl).href;
