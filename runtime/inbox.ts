@@ -46,8 +46,8 @@ const RETRY_MAX_MS = 5000;
 /**
  * The inbox: a stub instance of one carrier domain (the user's home domain, or one where the
  * user is a guest) with no peer of its own, through which peers open conversations with this
- * user. It is registered once asked to, and again, with
- * back-off, when its instance fails for a reason not its own code's.
+ * user. It is registered once asked to, and again, with back-off, when its instance fails for
+ * a reason not its own code's.
  */
 export class Inbox extends Emitter<InboxEvents> {
   readonly #domain: string;
