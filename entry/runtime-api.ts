@@ -14,6 +14,7 @@ export {
 } from '../runtime/conversation.js';
 export { PasswordLogin, type PasswordLoginOptions } from '../runtime/password-login.js';
 export {
+  type RegisterOptions,
   Runtime,
   type RuntimeEvents,
   type RuntimeIdentity,

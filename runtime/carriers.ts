@@ -1,6 +1,7 @@
 // A little over 400 lines, for one thing: a carrier domain's versions, watching, swaps and
 // unloading share one state (see Carriers).
 import semver from 'semver';
+import { domainOf } from '../core/address.js';
 import { asProtoflyError, isProtoflyError, type ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
 import type { StubDescriptor } from '../core/generated/types.js';
@@ -364,6 +365,16 @@ export class Carriers extends Emitter<CarriersEvents> {
     });
   }
 
+  /**
+   * Whom an inbox may open conversations for: the home domain's, any user or hyperty (the user
+   * trusts it to route what any domain sends); a domain where the user is only a guest, its own
+   * users and hyperties alone, so that it cannot pass for another domain's.
+   */
+  #inboxSenders(domain: string): string[] {
+    if (domain === domainOf(this.#identity.address)) return ['user://', 'hyperty://'];
+    return [`user://${domain}/`, `hyperty://${domain}/`];
+  }
+
   #unload(pkg: StubPackage): void {
     this.#host.unload(pkg);
     this.emit('unload', carrierOf(pkg.descriptor));
@@ -377,7 +388,7 @@ export class Carriers extends Emitter<CarriersEvents> {
 
   /**
    * Activates a stub instance for `peer` (or the inbox, for no peer). The host lets it send only
-   * from the peer (the inbox: from any user or hyperty); the runtime adds that it may only send
+   * from the peer (the inbox: see {@link #inboxSenders}); the runtime adds that it may only send
    * to this runtime's user, and that the inbox may not speak as this user.
    */
   async #instantiate(
@@ -395,7 +406,7 @@ export class Carriers extends Emitter<CarriersEvents> {
       id: `${d.domain}/${d.name}@${d.version}→${peer ?? 'inbox'}`,
       identity: token === undefined ? { address } : { address, token },
       config: pluginConfig(d, this.#stubConfig[d.domain]),
-      from: peer === undefined ? ['user://', 'hyperty://'] : [peer],
+      from: peer === undefined ? this.#inboxSenders(d.domain) : [peer],
       ...(snapshot === undefined ? {} : { snapshot }),
       delegate: {
         onStatus,

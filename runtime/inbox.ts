@@ -6,6 +6,8 @@ import { ConversationScope, type ScopeInit } from './scope.js';
 
 /** What happened to the inbox (see {@link InboxEvents.inbox}). */
 export interface InboxEvent {
+  /** The carrier domain of the inbox: the home domain, or one where the user is a guest. */
+  readonly domain: string;
   readonly state: 'lost' | 'restored' | 'refused';
   /** Why it was lost, or why registering again failed. */
   readonly error?: ProtoflyError;
@@ -42,12 +44,13 @@ const RETRY_MS = 100;
 const RETRY_MAX_MS = 5000;
 
 /**
- * The inbox: a stub instance of the user's home domain with no peer of its own, through which
- * peers open conversations with this user. It is registered once asked to, and again, with
- * back-off, when its instance fails for a reason not its own code's.
+ * The inbox: a stub instance of one carrier domain (the user's home domain, or one where the
+ * user is a guest) with no peer of its own, through which peers open conversations with this
+ * user. It is registered once asked to, and again, with back-off, when its instance fails for
+ * a reason not its own code's.
  */
 export class Inbox extends Emitter<InboxEvents> {
-  readonly #home: string;
+  readonly #domain: string;
   readonly #link: InboxLink;
   #registering: Promise<void> | undefined;
   #scope: ConversationScope | undefined;
@@ -57,10 +60,10 @@ export class Inbox extends Emitter<InboxEvents> {
   #retry: { timer?: ReturnType<typeof setTimeout>; attempt: number } | undefined;
   #closed = false;
 
-  /** `home`: the user's home domain, whose stub carries the inbox. */
-  constructor(home: string, link: InboxLink, onListenerError: (err: unknown) => void) {
+  /** `domain`: the carrier domain whose stub carries the inbox (the home domain, or one where the user is a guest). */
+  constructor(domain: string, link: InboxLink, onListenerError: (err: unknown) => void) {
     super(onListenerError);
-    this.#home = home;
+    this.#domain = domain;
     this.#link = link;
   }
 
@@ -102,7 +105,7 @@ export class Inbox extends Emitter<InboxEvents> {
   /** Starts the inbox's instance; settles once it is live, or with why it is not (scope.ts, `live`). */
   async #register(): Promise<void> {
     const { carriers } = this.#link;
-    const pkg = await carriers.packageFor(this.#home);
+    const pkg = await carriers.packageFor(this.#domain);
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the runtime closed while registering');
     const init = this.#link.scopeInit((status, detail) => {
       if (status === 'live') carriers.resume(scope);
@@ -147,11 +150,11 @@ export class Inbox extends Emitter<InboxEvents> {
     const cause = scope.current?.failure;
     const error =
       cause ??
-      new ProtoflyError('PF_ERR_SANDBOX', `inbox stub of ${this.#home} failed: ${detail ?? ''}`.trim());
+      new ProtoflyError('PF_ERR_SANDBOX', `inbox stub of ${this.#domain} failed: ${detail ?? ''}`.trim());
     // The host's reason was reported with the failure already.
     if (!cause) this.emit('error', error);
     if (this.#closed) return;
-    this.emit('inbox', { state: 'lost', error });
+    this.emit('inbox', { domain: this.#domain, state: 'lost', error });
     this.#retry ??= { attempt: 0 };
     this.#reregister();
   }
@@ -166,16 +169,21 @@ export class Inbox extends Emitter<InboxEvents> {
       this.register().then(
         () => {
           this.#retry = undefined;
-          this.emit('inbox', { state: 'restored', attempt: retry.attempt });
+          this.emit('inbox', { domain: this.#domain, state: 'restored', attempt: retry.attempt });
         },
         (err: unknown) => {
           const error = asProtoflyError(err, 'PF_ERR_SANDBOX');
           // Its activation threw: it fails on its own, and only a new register() tries again.
           if (error.code === 'PF_ERR_SANDBOX') {
             this.#retry = undefined;
-            return this.emit('inbox', { state: 'refused', error, attempt: retry.attempt });
+            return this.emit('inbox', {
+              domain: this.#domain,
+              state: 'refused',
+              error,
+              attempt: retry.attempt,
+            });
           }
-          this.emit('inbox', { state: 'lost', error, attempt: retry.attempt, delayMs });
+          this.emit('inbox', { domain: this.#domain, state: 'lost', error, attempt: retry.attempt, delayMs });
           this.#reregister();
         },
       );

@@ -1,4 +1,4 @@
-import { parseAddress } from '../core/address.js';
+import { formatAddress, parseAddress } from '../core/address.js';
 import { asProtoflyError, ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
 import type { StubDescriptor } from '../core/generated/types.js';
@@ -16,6 +16,17 @@ import type { UpdateWatcherOptions } from './updates.js';
 
 export type { UpdateEvent, UpdatePolicy, VersionEvent } from './carriers.js';
 export type { InboxEvent } from './inbox.js';
+
+/** What {@link Runtime.register} is asked to do besides registering at the home domain. */
+export interface RegisterOptions {
+  /**
+   * Carrier domains where this user is a guest (no account of their own: a SIP domain admits
+   * `alice~a.example` on a token from a.example, see plugins/stubs/sip-ws): the runtime keeps an
+   * inbox at each, so that any user there may write or call this user first. Each stays
+   * registered, like the home inbox, until the runtime closes; naming one again is a no-op.
+   */
+  readonly guestAt?: readonly string[];
+}
 
 /** Who the runtime's user is, and how they prove it to a carrier domain. */
 export interface RuntimeIdentity {
@@ -91,7 +102,10 @@ export class Runtime extends Emitter<RuntimeEvents> {
   readonly #scopes = new Map<string, ConversationScope>();
   readonly #opening = new Map<string, Promise<Conversation>>();
   readonly #carriers: Carriers;
-  readonly #inbox: Inbox;
+  /** The inboxes by carrier domain: the home domain's, and those where the user is a guest. */
+  readonly #inboxes = new Map<string, Inbox>();
+  readonly #home: string;
+  readonly #onListenerError: (err: unknown) => void;
   readonly #unlisten: () => void;
   #closed = false;
 
@@ -102,7 +116,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
     this.#liveTimeoutMs = options.liveTimeoutMs ?? 10_000;
     this.#holdLimit = options.holdLimit ?? 1000;
     this.bus = options.bus ?? new Bus({ onError: (err) => this.emit('error', err) });
-    const home = parseAddress(this.identity.address).domain;
+    this.#home = parseAddress(this.identity.address).domain;
     this.#unlisten = this.bus.listen(this.identity.address, (msg) => this.#toApp(msg));
     const carriers = new Carriers(
       options,
@@ -118,19 +132,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
     carriers.on('unload', (carrier) => this.emit('unload', carrier));
     carriers.on('error', (err) => this.emit('error', err));
     this.#carriers = carriers;
-    const inbox = new Inbox(
-      home,
-      {
-        carriers,
-        liveTimeoutMs: this.#liveTimeoutMs,
-        scopeInit: (onStatus) => this.#scopeInit(undefined, onStatus),
-      },
-      onListenerError,
-    );
-    inbox.on('inbox', (event) => this.emit('inbox', event));
-    inbox.on('version', (event) => this.emit('version', event));
-    inbox.on('error', (err) => this.emit('error', err));
-    this.#inbox = inbox;
+    this.#onListenerError = onListenerError;
   }
 
   /** The conversations open now, by peer. */
@@ -169,13 +171,47 @@ export class Runtime extends Emitter<RuntimeEvents> {
    * it failed after it was live for a reason not its own code's, the runtime does so itself,
    * with back-off (see {@link RuntimeEvents.inbox}).
    *
+   * With `guestAt`, it also keeps an inbox at each carrier domain named where the user is a
+   * guest, and resolves once every one is live:
+   *
+   * ```ts
+   * await runtime.register({ guestAt: ['c.example'] });
+   * // any SIP user of c.example may now write or call sip:alice~a.example@c.example first
+   * ```
+   *
+   * A guest inbox opens conversations only for that domain's own users (it cannot pass for
+   * another domain's). The runtime's close ends every inbox; for SIP the binding goes
+   * (REGISTER, expires 0), and a runtime that vanishes without closing is dropped by its
+   * domain when the registration expires (sip-ws `registerExpires`, 600 s by default).
+   * Inboxes are independent: when one fails, the others stay registered, and calling again
+   * retries only what is not.
+   *
    * @throws ProtoflyError as {@link conversation}: the stub's own code when it fails before it
-   *   is live (`PF_ERR_AUTH`: the home domain refused the credentials, the message says what),
-   *   `PF_ERR_TIMEOUT` past `liveTimeoutMs`, `PF_ERR_SANDBOX`, `PF_ERR_CLOSED`; the failure is
-   *   the caller's then, not an `error` event.
+   *   is live (`PF_ERR_AUTH`: the domain refused the credentials, the message says what),
+   *   `PF_ERR_TIMEOUT` past `liveTimeoutMs`, `PF_ERR_SANDBOX`, `PF_ERR_CLOSED`,
+   *   `PF_ERR_ADDRESS` for a `guestAt` entry that is no domain name (then nothing starts); the
+   *   failure is the caller's then, not an `error` event.
    */
-  register(): Promise<void> {
-    return this.#inbox.register();
+  register(options: RegisterOptions = {}): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new ProtoflyError('PF_ERR_CLOSED', 'the runtime is closed; nothing registered'));
+    }
+    const guestAt: unknown = options.guestAt ?? [];
+    if (!Array.isArray(guestAt) || guestAt.some((d) => typeof d !== 'string')) {
+      return Promise.reject(
+        new ProtoflyError('PF_ERR_ADDRESS', 'register({ guestAt }) takes an array of domain names', {
+          guestAt,
+        }),
+      );
+    }
+    const domains = new Set<string>([this.#home, ...guestAt]);
+    try {
+      // Checked before any inbox starts: a bad name registers nothing.
+      for (const domain of domains) formatAddress({ scheme: 'domain', domain, path: [] });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return Promise.all([...domains].map((domain) => this.#inbox(domain).register())).then(() => undefined);
   }
 
   /**
@@ -192,10 +228,10 @@ export class Runtime extends Emitter<RuntimeEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#inbox.close();
+    for (const inbox of this.#inboxes.values()) inbox.close();
     this.#carriers.close();
     await Promise.allSettled([...this.#conversations.values()].map((c) => c.close()));
-    await this.#inbox.dispose();
+    await Promise.all([...this.#inboxes.values()].map((inbox) => inbox.dispose()));
     this.#unlisten();
   }
 
@@ -222,9 +258,28 @@ export class Runtime extends Emitter<RuntimeEvents> {
 
   /** The scopes that run an instance, the inbox's first. */
   *#running(): Iterable<ConversationScope> {
-    const inbox = this.#inbox.scope;
-    if (inbox) yield inbox;
+    for (const { scope } of this.#inboxes.values()) if (scope) yield scope;
     yield* this.#scopes.values();
+  }
+
+  /** The inbox at `domain`, made on first use. */
+  #inbox(domain: string): Inbox {
+    let inbox = this.#inboxes.get(domain);
+    if (inbox) return inbox;
+    inbox = new Inbox(
+      domain,
+      {
+        carriers: this.#carriers,
+        liveTimeoutMs: this.#liveTimeoutMs,
+        scopeInit: (onStatus) => this.#scopeInit(undefined, onStatus),
+      },
+      this.#onListenerError,
+    );
+    inbox.on('inbox', (event) => this.emit('inbox', event));
+    inbox.on('version', (event) => this.emit('version', event));
+    inbox.on('error', (err) => this.emit('error', err));
+    this.#inboxes.set(domain, inbox);
+    return inbox;
   }
 
   /** A live swap moved a conversation (or the inbox), or was rolled back: its conversation is told. */

@@ -25,6 +25,8 @@ export interface GuestDomainOptions {
   /** Where other domains' catalogues (and keys) are: domain → origin. Read when a token arrives. */
   readonly peers?: Readonly<Record<string, string>>;
   readonly guestTtlSeconds?: number;
+  /** The guest service's certificate and key (PEM files): it listens on `wss://`, as its `guestUrl` then says. Default: plain ws. */
+  readonly guestTls?: { readonly certFile: string; readonly keyFile: string };
   readonly log?: Logger;
 }
 
@@ -75,6 +77,7 @@ export async function startGuestDomain(options: GuestDomainOptions): Promise<Run
       store: options.store,
       ...(options.naming ? { naming: options.naming } : {}),
       ...(options.guestTtlSeconds ? { ttlSeconds: options.guestTtlSeconds } : {}),
+      ...(options.guestTls ? { tls: options.guestTls } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
     // The guest service goes into the stub's configuration where its schema has a place for it.

@@ -36,6 +36,11 @@ export interface KamailioOptions {
   /** Also listens for plain SIP over UDP on a loopback port, for test peers such as sipp. */
   readonly udp?: boolean;
   /**
+   * Runs usrloc's expiry timer every second (default 60): a binding nobody refreshed goes, and
+   * `guest <name> gone` is logged for a guest's, within a second of its expiry.
+   */
+  readonly quickExpiry?: boolean;
+  /**
    * A secure WebSocket (wss) listener too, with this certificate and key (PEM files; Debian's
    * kamailio-tls-modules). Default: plain ws only.
    */
@@ -55,6 +60,8 @@ export interface Kamailio {
   readonly udpPort: number | undefined;
   /** The end of its standard error. */
   log(): string;
+  /** Resolves at the first line of its standard error from now on that matches `pattern` (e.g. its `guest <name> gone` notice). */
+  logged(pattern: RegExp): Promise<string>;
   /** Calls a JSON-RPC method (`ul.lookup`, `htable.get`...); resolves with its result, or rejects with its error. */
   rpc(method: string, params: readonly unknown[]): Promise<unknown>;
   /** Stops it and starts it again on the same ports, with the same users (its memory, guests included, is gone). */
@@ -125,6 +132,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     '--substdef',
     `!ALGORITHM!${options.algorithm ?? 'MD5'}!`,
     ...(options.loadTest ? ['-A', 'LOAD_TEST'] : []),
+    ...(options.quickExpiry ? ['-A', 'QUICK_EXPIRY'] : []),
     ...(udpPort ? ['-A', 'WITH_UDP', '--substdef', `!UDP_PORT!${udpPort}!`] : []),
     ...(options.tls
       ? [
@@ -140,6 +148,9 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
       : []),
   ];
   let log = '';
+  /** Who waits for a line (see {@link Kamailio.logged}), and the part of a line not ended yet. */
+  const watchers = new Set<{ pattern: RegExp; found(line: string): void }>();
+  let partial = '';
   let child: ChildProcess | undefined;
   const wsUrl = `ws://127.0.0.1:${wsPort}`;
 
@@ -147,7 +158,17 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     const c = spawn('sh', ['-c', LEASH, BINARY, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
     child = c;
     c.stderr?.on('data', (d: Buffer) => {
-      log = (log + d.toString()).slice(-LOG_BYTES);
+      const text = d.toString();
+      log = (log + text).slice(-LOG_BYTES);
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!.slice(-LOG_BYTES);
+      for (const line of lines) {
+        for (const w of watchers) {
+          if (!w.pattern.test(line)) continue;
+          watchers.delete(w);
+          w.found(line);
+        }
+      }
     });
     const exited = new Promise<never>((_, reject) =>
       c.once('exit', (code) =>
@@ -186,6 +207,10 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     rpcUrl: `http://127.0.0.1:${rpcPort}/RPC`,
     udpPort,
     log: () => log,
+    logged: (pattern) =>
+      new Promise((found) => {
+        watchers.add({ pattern, found });
+      }),
     rpc,
     async restart() {
       await stop();

@@ -20,6 +20,8 @@ export interface SipDomainOptions {
   /** Where other domains' catalogues (and keys) are: domain → origin. Read when a token arrives. */
   readonly peers?: Readonly<Record<string, string>>;
   readonly guestTtlSeconds?: number;
+  /** The guest service's certificate and key (PEM files): it listens on `wss://`, as its `guestUrl` then says. Default: plain ws. */
+  readonly guestTls?: { readonly certFile: string; readonly keyFile: string };
   readonly log?: Logger;
 }
 

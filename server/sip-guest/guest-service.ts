@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -40,11 +43,16 @@ export interface GuestServiceOptions {
   readonly ttlSeconds?: number;
   readonly host?: string;
   readonly port?: number;
+  /**
+   * Listens on secure WebSocket (`wss://`) with this certificate and key (PEM files), so that
+   * a deployment whose runtimes allow no plain `ws://` admits guests too. Default: plain ws.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly log?: Logger;
 }
 
 export interface GuestService {
-  /** `ws://host:port/`: what the sip-ws stub's `guestUrl` names. */
+  /** `ws://host:port/` (`wss://` with `tls`): what the sip-ws stub's `guestUrl` names. */
   readonly url: string;
   close(): Promise<void>;
 }
@@ -68,15 +76,19 @@ export async function startGuestService(options: GuestServiceOptions): Promise<G
   const ttl = options.ttlSeconds ?? 3600;
   const naming = options.naming ?? sipGuestNaming;
   const issued = new Map<string, { password: string; until: number }>();
+  const host = options.host ?? '127.0.0.1';
+  const tls = options.tls;
+  const server = tls
+    ? createHttpsServer({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile) })
+    : createHttpServer();
   const wss = new WebSocketServer({
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? 0,
+    server,
     maxPayload: 16 * 1024,
     handleProtocols: (protocols) => (protocols.has(GUEST_SUBPROTOCOL) ? GUEST_SUBPROTOCOL : false),
   });
   await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
   });
 
   const admit = async (token: string): Promise<GuestCredentials | { close: number; reason: string }> => {
@@ -136,13 +148,13 @@ export async function startGuestService(options: GuestServiceOptions): Promise<G
     ws.on('close', () => clearTimeout(timer));
   });
 
-  const { port } = wss.address() as AddressInfo;
+  const { port } = server.address() as AddressInfo;
   return {
-    url: `ws://${options.host ?? '127.0.0.1'}:${port}/`,
+    url: `${tls ? 'wss' : 'ws'}://${host}:${port}/`,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();
-        wss.close(() => resolve());
+        wss.close(() => server.close(() => resolve()));
       }),
   };
 }

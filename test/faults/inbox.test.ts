@@ -74,7 +74,7 @@ describe('the inbox after its carrier is lost', () => {
       const gone = await lost;
       expect(gone.error?.message).toMatch(/4401/);
       // Registered again after the first back-off delay, with a token the node takes.
-      expect(await restored).toEqual({ state: 'restored', attempt: 1 });
+      expect(await restored).toEqual({ domain: DOMAIN, state: 'restored', attempt: 1 });
 
       const incoming = new Promise<Conversation>((resolve) => bob.runtime.on('conversation', resolve));
       const alice = w.runtime('alice', { identity: identity('alice') });

@@ -38,7 +38,8 @@ const policy = (trusted: readonly string[]): RuntimePolicy => ({
 
 beforeAll(async () => {
   [ca, other] = await Promise.all([makeTestCa('c.example'), makeTestCa('elsewhere')]);
-  world = await startSipWorld({ carol: 'carol-pw', dave: 'dave-pw' }, [], {
+  // a.example: a protofly domain whose user is c.example's guest.
+  world = await startSipWorld({ carol: 'carol-pw', dave: 'dave-pw' }, ['a.example'], {
     tls: { certFile: ca.certFile, keyFile: ca.keyFile },
   });
 });
@@ -140,6 +141,27 @@ describe('sip-ws over wss, with the CA in the runtime policy', () => {
     const reply = nextMessage(withDave);
     expect(await dave.send('sip:carol@c.example', 'hello Carol, over wss')).toBe(200);
     expect((await reply).body).toEqual({ kind: 'chat', text: 'hello Carol, over wss' });
+  });
+});
+
+describe('a guest over wss', () => {
+  it('the guest service listens on wss too: a runtime that allows no plain ws is admitted as a guest', async () => {
+    expect(world.sip.guestUrl).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(world.sip.published.descriptor.configuration.defaults).toMatchObject({
+      guestUrl: world.sip.guestUrl,
+    });
+    const dave = await world.jssip('dave', { ca: ca.caPem });
+    // plainWebSocket left at never: the guest service and Kamailio are both reached over TLS.
+    const alice = world.runtime('user://a.example/alice', { policy: policy([ca.caPem]) });
+    const withDave = await alice.runtime.conversation(DAVE, { capabilities: ['chat'] });
+    expect((await withDave.send('hello Dave, a guest over wss')).body.code).toBe(200);
+    expect(await dave.nextMessage()).toMatchObject({
+      from: 'sip:alice~a.example@c.example',
+      body: 'hello Dave, a guest over wss',
+    });
+    const reply = nextMessage(withDave);
+    expect(await dave.send('sip:alice~a.example@c.example', 'hello Alice, over wss')).toBe(200);
+    expect((await reply).body).toEqual({ kind: 'chat', text: 'hello Alice, over wss' });
   });
 });
 

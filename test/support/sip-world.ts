@@ -34,7 +34,8 @@ export const FAST = { reconnectDelayMs: 50, reconnectDelayMaxMs: 200, randomizat
 
 /**
  * Starts Kamailio for c.example with `users`, its catalogue and guest service, and the protofly
- * domains named. With `kamailioOptions.tls`, the domain publishes Kamailio's wss listener.
+ * domains named. With `kamailioOptions.tls`, the domain publishes Kamailio's wss listener, and
+ * its guest service listens on wss with the same certificate.
  */
 export async function startSipWorld(
   users: Readonly<Record<string, string>>,
@@ -54,6 +55,8 @@ export async function startSipWorld(
     rpcUrl: kamailio.rpcUrl,
     peers: catalogues,
     ...(guestTtlSeconds ? { guestTtlSeconds } : {}),
+    // A deployment on wss serves its guests on wss too (same certificate: both are 127.0.0.1).
+    ...(kamailioOptions.tls ? { guestTls: kamailioOptions.tls } : {}),
   });
   // The same object every runtime and identity reads: c.example is found like any other domain.
   catalogues[SIP_DOMAIN] = sip.catalogueUrl;

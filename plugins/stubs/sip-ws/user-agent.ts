@@ -90,6 +90,12 @@ export class UserAgent implements SessionHost {
   #count = 0;
   #state: State = 'connecting';
   #registration: Registration | undefined;
+  /**
+   * For a guest, `user://<this domain>/`: the runtime lets a guest's inbox speak for this
+   * domain's users only (runtime/carriers.ts), so anyone else is answered 480 at once rather
+   * than offered to it and left to the far side's timeout. Undefined for this domain's own user.
+   */
+  readonly #guestOf: string | undefined;
   /** When a guest's credentials are asked for again. */
   #renewal: Timer | undefined;
   local: NameAddr;
@@ -122,6 +128,8 @@ export class UserAgent implements SessionHost {
     const contactUri = parseUri(`sip:${randomToken(8)}@${transport.host};transport=ws;ob`);
     this.contact = { displayName: undefined, uri: contactUri, params: new Map() };
     this.local = { displayName: undefined, uri: sipUriOf(ctx.identity.address), params: new Map() };
+    const own = `user://${ctx.domain}/`;
+    this.#guestOf = ctx.identity.address.startsWith(own) ? undefined : own;
     this.#transport = transport;
     const missing = this.#missing();
     if (missing) this.#fail(missing, 'PF_ERR_CONFIG');
@@ -211,9 +219,10 @@ export class UserAgent implements SessionHost {
     const type = body.kind === 'chat' || body.kind === 'offer' ? 'create' : 'update';
     const msg = { id, type, from, to, body: { value: body } } as Message;
     const conversations = this.#session.members;
+    const inboxTakes = this.#guestOf === undefined || from.startsWith(this.#guestOf);
     const takers = [
       ...conversations.filter((c) => c.peer === from),
-      ...conversations.filter((c) => c.peer === undefined),
+      ...(inboxTakes ? conversations.filter((c) => c.peer === undefined) : []),
     ];
     // Waiting before sending: a runtime may answer within the send itself.
     const timer = answered && this.timers.after(ANSWER_TIMEOUT_MS, () => this.#answered(id, 408));
