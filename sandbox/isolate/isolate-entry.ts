@@ -182,8 +182,10 @@ const supervisor = new Supervisor({
 });
 
 scope.__protoflyIsolate = harden({
-  /** One frame from the host, as JSON. */
-  receive: (json: string) => supervisor.receive(JSON.parse(json) as HostFrame),
+  /** The frames the host posted in one turn, as a JSON array. */
+  receive: (json: string) => {
+    for (const frame of JSON.parse(json) as HostFrame[]) supervisor.receive(frame);
+  },
   /** The host's timer `id` is due: runs it (and forgets a timeout). */
   fire: (id: number) => {
     const timer = timers.get(id);

@@ -63,6 +63,8 @@ interface Slot {
   readonly units: Set<string>;
   /** Batches of frames the isolate posted, read after its call returned. */
   inbox: string[];
+  /** Frames for the isolate posted this turn: they go in together, in one call. */
+  outbox: HostFrame[];
   /** Why it ended, once it did: nothing more goes in. */
   ended?: ProtoflyError;
 }
@@ -155,12 +157,18 @@ export class IsolateHost implements SandboxHost {
    */
   #sample(): void {
     for (const slot of this.#slots.values()) {
-      if (slot.ended || slot.isolate.isDisposed) continue;
-      const heap = slot.isolate.getHeapStatisticsSync().used_heap_size;
-      const limit = (slot.memoryMb + RUNTIME_HEAP_MB) * MIB;
-      if (heap <= limit) continue;
+      if (slot.ended) continue;
+      const heap = this.#heapOver(slot);
+      if (heap === undefined) continue;
       this.#end(slot, this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb: slot.memoryMb, heap }));
     }
+  }
+
+  /** The isolate's heap, in bytes, when it is over its package's `memoryMb` plus the runtime's share. */
+  #heapOver(slot: Slot): number | undefined {
+    if (slot.isolate.isDisposed) return undefined;
+    const heap = slot.isolate.getHeapStatisticsSync().used_heap_size;
+    return heap > (slot.memoryMb + RUNTIME_HEAP_MB) * MIB ? heap : undefined;
   }
 
   /**
@@ -243,7 +251,8 @@ export class IsolateHost implements SandboxHost {
     const fire = context.evalSync('__protoflyIsolate.fire', { reference: true });
     const settle = context.evalSync('__protoflyIsolate.settle', { reference: true });
     const post = (frame: HostFrame) => {
-      if (slot) this.#call(slot, receive, [JSON.stringify(frame)]);
+      if (!slot || slot.ended) return;
+      if (slot.outbox.push(frame) === 1) queueMicrotask(() => this.#flush(slot as Slot));
     };
     const link = new WorkerLink(post, { label, limits: this.#limits, log: this.#log });
     const sandbox = new Sandbox(link, {
@@ -266,6 +275,7 @@ export class IsolateHost implements SandboxHost {
       timers,
       units: new Set(),
       inbox: [],
+      outbox: [],
     };
     this.#slots.set(group, slot);
     // The `init` the link posted as it was made went nowhere: the slot did not exist yet.
@@ -282,6 +292,8 @@ export class IsolateHost implements SandboxHost {
    */
   #call(slot: Slot, fn: IsolateReference, args: readonly (string | number)[]): void {
     if (slot.ended) return;
+    // Frames posted before a timer or an answer go in before it.
+    if (fn !== slot.receive && slot.outbox.length > 0) this.#flush(slot);
     const start = performance.now();
     try {
       fn.applySync(undefined, args, { timeout: slot.watchdogMs });
@@ -295,17 +307,27 @@ export class IsolateHost implements SandboxHost {
         );
         return;
       }
-      const error = memory
-        ? this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb: slot.memoryMb })
-        : this.#error(slot, {
-            code: 'PF_ERR_WATCHDOG',
-            ms: performance.now() - start,
-            limitMs: slot.watchdogMs,
-          });
+      const ms = performance.now() - start;
+      // A loop that never yields has its heap read once time stopped it (isolated-vm's limit,
+      // far above, bounded it meanwhile): over its bound, memory is what it is ended for, as
+      // the worker host, which reads a worker's heap while it runs, would have said.
+      const heap = memory ? undefined : this.#heapOver(slot);
+      const error =
+        memory || heap !== undefined
+          ? this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb: slot.memoryMb, ...(heap && { heap }) })
+          : this.#error(slot, { code: 'PF_ERR_WATCHDOG', ms, limitMs: slot.watchdogMs });
       // Ended after the caller's turn: the host code that called in is mid-way through a frame.
       this.#closeSlot(slot, error);
       queueMicrotask(() => this.#end(slot, error));
     }
+  }
+
+  /** Hands the isolate the frames posted for it this turn, as one JSON array in one call. */
+  #flush(slot: Slot): void {
+    const frames = slot.outbox;
+    if (frames.length === 0) return;
+    slot.outbox = [];
+    this.#call(slot, slot.receive, [JSON.stringify(frames)]);
   }
 
   /** Hands the frames an isolate posted to its link, batch by batch. */
