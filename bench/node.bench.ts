@@ -6,6 +6,9 @@ import { type Message, response } from '../core/message.js';
 import { createNodeRuntime } from '../entry/node-runtime.js';
 import activate from '../plugins/stubs/json-ws/index.js';
 import { developmentPolicy } from '../runtime/policy.js';
+import type { SandboxHost } from '../sandbox/host.js';
+import { IsolateHost } from '../sandbox/isolate/isolate-host.js';
+import { loadIsolatedVm } from '../sandbox/isolate/isolated-vm.js';
 import { DirectContext, DirectSession } from '../sandbox/node/direct-context.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { startLocalDomains } from '../server/domain.js';
@@ -110,15 +113,20 @@ async function stubPath(): Promise<Path> {
 /** Chats the end-to-end path had refused: a round trip that fails is not a fast one. */
 let refused = 0;
 
-/** Two runtimes, each with the verified json-ws stub in a worker sandbox, through real domains. */
-async function runtimePath(): Promise<Path> {
+const isolatedVm = loadIsolatedVm();
+
+/**
+ * Two runtimes, each with the verified json-ws stub in a sandbox of `host`'s making (worker
+ * threads, or same-thread isolates where isolated-vm loads), through real domains.
+ */
+async function runtimePath(makeHost: () => SandboxHost): Promise<Path> {
   const dir = await mkdtemp(join(tmpdir(), 'pf-bench-node-'));
   const domains = await startLocalDomains(['a.example', 'b.example'], dir, {
     users: new Map(),
     log: pino({ level: 'silent' }),
     limits: { messagesPerSecond: 1_000_000 },
   });
-  const host = new NodeWorkerHost({ policy: developmentPolicy });
+  const host = makeHost();
   const runtime = (address: string) => {
     const home = domains.byName.get(address.split('/')[2]!)!;
     return createNodeRuntime({
@@ -165,10 +173,25 @@ export default async function nodeBench({ quick }: BenchOptions): Promise<Result
   const n = quick ? 500 : 2500;
   const hub = await hubPath();
   const results: Result[] = [];
+  const ivm = isolatedVm.ivm;
+  const endToEnd: readonly (readonly [string, () => Promise<Path>])[] = [
+    [
+      'runtime + sandbox + json-ws stub + node, end to end',
+      () => runtimePath(() => new NodeWorkerHost({ policy: developmentPolicy })),
+    ],
+    ...(ivm
+      ? ([
+          [
+            'runtime + isolate host + json-ws stub + node, end to end',
+            () => runtimePath(() => new IsolateHost(ivm, { policy: developmentPolicy })),
+          ],
+        ] as const)
+      : []),
+  ];
   for (const [name, start] of [
     ['node, bare clients', nodePath],
     ['node, json-ws stub at both ends', stubPath],
-    ['runtime + sandbox + json-ws stub + node, end to end', runtimePath],
+    ...endToEnd,
     [
       'floor: the hub, each client behind a worker thread (8 crossings, no work)',
       () => workerFloorPath('port'),
@@ -179,9 +202,10 @@ export default async function nodeBench({ quick }: BenchOptions): Promise<Result
       () => workerFloorPath('sockets'),
     ],
   ] as const) {
+    refused = 0;
     const path = await start();
     results.push(...(await compare(name, path, hub, rounds, n)));
-    if (start === runtimePath) {
+    if (endToEnd.some(([, s]) => s === start)) {
       results.push({
         name: `${name}: chats refused (4xx/5xx)`,
         unit: 'messages',

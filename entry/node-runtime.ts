@@ -46,8 +46,9 @@ export interface NodeRuntimeOptions {
   readonly host?: SandboxHost;
   readonly hostOptions?: NodeWorkerHostOptions;
   /**
-   * The host made when none is handed in: worker threads (default), or same-thread isolates
-   * (`isolated-vm`), which fall back to workers where they cannot run (see `sandbox`).
+   * The host made when none is handed in: same-thread isolates (`isolated-vm`) or worker
+   * threads. Default: isolates where they run (Node ≥ 24, `--no-node-snapshot`), workers
+   * elsewhere; `sandbox` on the runtime says which runs, and why not isolates.
    */
   readonly sandbox?: NodeHostKind;
   readonly onCheck?: (event: CheckEvent) => void;
@@ -96,7 +97,7 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
   });
   const made = options.host
     ? undefined
-    : createNodeHost(options.sandbox ?? 'worker', {
+    : createNodeHost(options.sandbox, {
         ...(options.policy ? { policy: options.policy } : {}),
         ...options.hostOptions,
       });

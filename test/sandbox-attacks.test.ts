@@ -14,6 +14,9 @@ import { Bus } from '../runtime/bus.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { FRAME_COST } from '../sandbox/channel.js';
 import { DEFAULT_LIMITS } from '../sandbox/defaults.js';
+import type { SandboxHost } from '../sandbox/host.js';
+import { IsolateHost, type IsolateHostOptions } from '../sandbox/isolate/isolate-host.js';
+import { loadIsolatedVm } from '../sandbox/isolate/isolated-vm.js';
 import { heapSampled, NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import {
   type ConverseOptions,
@@ -33,7 +36,33 @@ import { verifiedPackageOf } from './support/packages.js';
  * must keep exchanging messages with none lost. Attacks that leave their worker running share
  * it with the well-behaved stub (a sharing policy that puts every package on one worker);
  * attacks that end their worker get one of their own (the default policy: one per domain).
+ * The same cases run against every host that runs untrusted stubs here: worker threads, and,
+ * on Node ≥ 24, same-thread isolates.
  */
+
+/** A host the suite runs against, made with the scenario's options. */
+interface HostUnderTest {
+  readonly name: string;
+  make(options: IsolateHostOptions): SandboxHost;
+}
+
+const isolatedVm = loadIsolatedVm();
+const HOSTS: HostUnderTest[] = [
+  { name: 'worker host', make: (options) => new NodeWorkerHost(options) },
+  // isolated-vm 7 has binaries for Node 24 and later only; there the isolate host must load:
+  // every case fails, named, rather than being skipped.
+  ...(Number(process.versions.node.split('.')[0]) >= 24
+    ? [
+        {
+          name: 'isolate host',
+          make: (options: IsolateHostOptions) => {
+            if (!isolatedVm.ivm) throw new Error(`the isolate host does not load: ${isolatedVm.reason}`);
+            return new IsolateHost(isolatedVm.ivm, options);
+          },
+        },
+      ]
+    : []),
+];
 
 const probeDir = join(import.meta.dirname, 'stubs/probe');
 const attack = (name: string) => verifiedPackageOf(join(import.meta.dirname, 'attacks', name));
@@ -69,7 +98,7 @@ const PRISTINE = { polluted: false, push: 'push', parse: 'number', stringify: '{
 
 /** Everything a scenario has at hand. */
 interface Scenario {
-  host: NodeWorkerHost;
+  host: SandboxHost;
   bus: Bus;
   good: TestConversation;
   logs: LogLine[];
@@ -115,13 +144,14 @@ afterAll(async () => {
  * Runs an attack next to a well-behaved conversation, then checks the well-behaved one lost
  * nothing and still sees pristine intrinsics.
  */
-async function scenario(
+async function runScenario(
+  under: HostUnderTest,
   colocate: boolean,
   body: (s: Scenario) => Promise<void>,
   watchdogMs = 1000,
 ): Promise<void> {
   const logs: LogLine[] = [];
-  const host = new NodeWorkerHost({
+  const host = under.make({
     policy: developmentPolicy,
     watchdogMs,
     log: capture(logs),
@@ -168,7 +198,23 @@ async function failure(c: TestConversation, ms?: number): Promise<ProtoflyError>
   return error;
 }
 
-describe('attack suite', () => {
+describe('the platform a stub sees', () => {
+  it('is the same on every host: globals, TextEncoder and TextDecoder, crypto.subtle', async () => {
+    const seen: unknown[] = [];
+    for (const under of HOSTS) {
+      await runScenario(under, false, async (s) => {
+        seen.push((await s.good.execute('platform')).body);
+      });
+    }
+    expect(seen[0]).toMatchObject({ code: 200 });
+    for (const other of seen.slice(1)) expect(other).toEqual(seen[0]);
+  });
+});
+
+describe.each(HOSTS)('attack suite on the $name', (under) => {
+  const scenario = (colocate: boolean, body: (s: Scenario) => Promise<void>, watchdogMs?: number) =>
+    runScenario(under, colocate, body, watchdogMs);
+
   it('attack-fs: cannot read a file', () =>
     scenario(true, async (s) => {
       const c = await s.open(await attack('attack-fs'), { config: { secretPath } });
@@ -251,7 +297,9 @@ describe('attack suite', () => {
       void c.execute('spin');
       const error = await failure(c);
       expect(error.code).toBe('PF_ERR_WATCHDOG');
-      expect(error.message).toMatch(/attack-loop\.test\/attack-loop.*did not answer its heartbeat/);
+      expect(error.message).toMatch(
+        /attack-loop\.test\/attack-loop.*held its thread for \d+ ms without yielding \(limit 1000 ms\)/,
+      );
       const again = await s.open(pkg);
       expect((await again.echo('back')).body.code).toBe(200);
     }));

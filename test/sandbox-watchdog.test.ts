@@ -73,7 +73,9 @@ describe('NodeWorkerHost watchdog', () => {
     void c.execute('spin');
     await eventually(() => failed(c).length > 0, 'the spinning stub fails', 30_000);
     expect(failed(c)[0]!.error?.code).toBe('PF_ERR_WATCHDOG');
-    expect(failed(c)[0]!.error?.message).toMatch(/did not answer its heartbeat for \d+ ms \(limit 1500 ms\)/);
+    expect(failed(c)[0]!.error?.message).toMatch(
+      /held its thread for \d+ ms without yielding \(limit 1500 ms\)/,
+    );
     const again = await converse(host, bus, pkg);
     expect((await again.echo('back')).body.code).toBe(200);
     expect((await neighbour.echo('unharmed')).body.code).toBe(200);

@@ -9,6 +9,7 @@ import {
 } from '../../runtime/policy.js';
 import type { StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
+import { type Ending, endedError } from '../ended.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
 import { Sandbox } from '../sandbox.js';
 import { bundleScript } from '../script.js';
@@ -162,11 +163,17 @@ export class BrowserWorkerHost implements SandboxHost {
       event.preventDefault();
       this.#end(
         slot,
-        this.#error(slot, 'PF_ERR_SANDBOX', `crashed: ${event.message || 'the worker script failed'}`),
+        this.#error(slot, {
+          code: 'PF_ERR_SANDBOX',
+          what: `crashed: ${event.message || 'the worker script failed'}`,
+        }),
       );
     };
     worker.onmessageerror = () =>
-      this.#end(slot, this.#error(slot, 'PF_ERR_SANDBOX', 'sent a frame the page could not read'));
+      this.#end(
+        slot,
+        this.#error(slot, { code: 'PF_ERR_SANDBOX', what: 'sent a frame the page could not read' }),
+      );
     return slot;
   }
 
@@ -195,11 +202,7 @@ export class BrowserWorkerHost implements SandboxHost {
       if (slot.silence > slot.watchdogMs) {
         this.#end(
           slot,
-          this.#error(
-            slot,
-            'PF_ERR_WATCHDOG',
-            `did not answer its heartbeat for ${Math.round(slot.silence)} ms (limit ${slot.watchdogMs} ms) and was terminated`,
-          ),
+          this.#error(slot, { code: 'PF_ERR_WATCHDOG', ms: slot.silence, limitMs: slot.watchdogMs }),
         );
         continue;
       }
@@ -216,11 +219,7 @@ export class BrowserWorkerHost implements SandboxHost {
     slot.worker.terminate();
   }
 
-  #error(slot: Slot, code: 'PF_ERR_SANDBOX' | 'PF_ERR_WATCHDOG', what: string): ProtoflyError {
-    const packages = slot.sandbox.packages;
-    return new ProtoflyError(code, `sandbox ${slot.link.label} (${packages.join(', ') || 'idle'}) ${what}`, {
-      sandbox: slot.link.label,
-      packages,
-    });
+  #error(slot: Slot, ending: Ending): ProtoflyError {
+    return endedError(slot.link.label, slot.sandbox.packages, ending);
   }
 }

@@ -3,10 +3,13 @@
 // no randomness source but Math.random. The host hands in, as synchronous callbacks, what the
 // worker side needs (see isolate-host.ts): `post` (frames out), `timer`/`clear` (its timers are
 // the host's, so an isolate never runs unless the host calls it), `now`, `random`, `uuid` and
-// `url` (WHATWG parsing, which V8 lacks and the endpoint check needs). They are captured here
+// `url` (WHATWG parsing, which V8 lacks and the endpoint check needs), `subtle` (WebCrypto, run
+// by the host off its thread as the worker's is, its answer handed back through `settle`);
+// TextEncoder and TextDecoder are the isolate's own (isolate-encoding.ts). They are captured here
 // and deleted from the global before SES locks it down, and compartments get none of them, so
 // a stub never reaches them. What the host calls in, it finds on `globalThis.__protoflyIsolate`:
-// `receive` and `fire`.
+// `receive`, `fire` and `settle`.
+import './isolate-encoding.js';
 import './isolate-meter.js';
 import 'ses';
 import { ProtoflyError } from '../../core/errors.js';
@@ -29,9 +32,16 @@ interface HostCallbacks {
   uuid(): string;
   /** The WHATWG parse of `input`, as JSON of its parts; '' when it does not parse. */
   url(input: string): string;
+  /**
+   * Starts WebCrypto operation `op` (`digest`, `sign`, `deriveBits`) as call `id`, its
+   * arguments as JSON and its data as latin-1 strings; the host answers with `settle`.
+   */
+  subtle(id: number, op: string, args: string, data: string, key: string): void;
 }
 
 const scope = globalThis as unknown as Record<string, unknown>;
+/** Answers call `id` of `crypto.subtle`: `error`, or the bytes (latin-1) when `error` is ''. */
+let settle: (id: number, error: string, bytes: string) => void = () => {};
 const host = scope.__protoflyHost as HostCallbacks;
 delete scope.__protoflyHost;
 
@@ -86,7 +96,63 @@ scope.crypto = {
     return array;
   },
   randomUUID: () => host.uuid(),
+  subtle: subtle(),
 };
+
+/**
+ * WebCrypto as the worker's `crypto.subtle`, for compartment.ts to wrap as it wraps the
+ * worker's (the same bounds, the same key handles): the host runs each operation. A key is
+ * its raw bytes and algorithm, kept here, and imported again by the host for each use: the
+ * host then holds nothing of a stub's between calls.
+ */
+function subtle(): object {
+  const calls = new Map<number, { resolve(value: unknown): void; reject(reason: unknown): void }>();
+  let ids = 0;
+  const keys = new WeakMap<object, { raw: string; algorithm: unknown; usages: string[] }>();
+  const latin1 = (data: unknown) => {
+    const bytes = ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(data as ArrayBuffer);
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    return text;
+  };
+  const run = (op: string, args: unknown, data: unknown, key?: object) =>
+    new Promise<ArrayBuffer>((resolve, reject) => {
+      const k = key === undefined ? undefined : keys.get(key);
+      if (key !== undefined && !k) throw new TypeError(`crypto.subtle.${op}: not a key`);
+      ids += 1;
+      calls.set(ids, { resolve: resolve as (value: unknown) => void, reject });
+      host.subtle(ids, op, JSON.stringify(args), latin1(data), k ? JSON.stringify(k) : '');
+    });
+  settle = (id, error, bytes) => {
+    const call = calls.get(id);
+    if (!call) return;
+    calls.delete(id);
+    if (error !== '') return call.reject(new Error(error));
+    const out = new Uint8Array(bytes.length);
+    for (let i = 0; i < bytes.length; i++) out[i] = bytes.charCodeAt(i);
+    call.resolve(out.buffer);
+  };
+  return {
+    digest: (alg: unknown, data: unknown) => run('digest', alg, data),
+    importKey: async (
+      format: string,
+      data: unknown,
+      algorithm: unknown,
+      _extractable: boolean,
+      usages: string[],
+    ) => {
+      if (format !== 'raw') throw new TypeError("crypto.subtle.importKey: only 'raw' keys");
+      const key = {};
+      keys.set(key, { raw: latin1(data), algorithm, usages: [...usages] });
+      return key;
+    },
+    sign: (alg: unknown, key: object, data: unknown) => run('sign', alg, data, key),
+    deriveBits: (alg: { salt: unknown }, key: object, length: number) =>
+      run('deriveBits', { ...alg, salt: latin1(alg.salt), length }, '', key),
+  };
+}
 
 lockdown({
   // The supervisor catches every stub exception itself and counts stray rejections for the host.
@@ -116,8 +182,10 @@ const supervisor = new Supervisor({
 });
 
 scope.__protoflyIsolate = harden({
-  /** One frame from the host, as JSON. */
-  receive: (json: string) => supervisor.receive(JSON.parse(json) as HostFrame),
+  /** The frames the host posted in one turn, as a JSON array. */
+  receive: (json: string) => {
+    for (const frame of JSON.parse(json) as HostFrame[]) supervisor.receive(frame);
+  },
   /** The host's timer `id` is due: runs it (and forgets a timeout). */
   fire: (id: number) => {
     const timer = timers.get(id);
@@ -125,4 +193,6 @@ scope.__protoflyIsolate = harden({
     if (!timer.repeat) timers.delete(id);
     timer.fn();
   },
+  /** The host's answer to a `crypto.subtle` call. */
+  settle: (id: number, error: string, bytes: string) => settle(id, error, bytes),
 });

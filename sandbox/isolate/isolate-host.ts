@@ -12,6 +12,7 @@ import {
 } from '../../runtime/policy.js';
 import type { HostFrame, StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
+import { type Ending, endedError } from '../ended.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
 import { sandboxScriptUrl } from '../node/locate.js';
 import { ScriptCache, warmTransform } from '../node/transform.js';
@@ -21,6 +22,7 @@ import { Sandbox } from '../sandbox.js';
 import type { SocketFactory } from '../sockets.js';
 import { WorkerLink } from '../worker-link.js';
 import type { Isolate, IsolatedVm, IsolateReference } from './isolated-vm.js';
+import { runSubtle } from './subtle.js';
 
 export interface IsolateHostOptions {
   /** The runtime policy: the ceilings of memory and time, and the addresses stubs may connect to. */
@@ -34,6 +36,8 @@ export interface IsolateHostOptions {
    */
   readonly watchdogMs?: number;
   readonly limits?: Partial<StubLimits>;
+  /** Packages with the same key share an isolate. Default: the carrier domain. */
+  readonly shareKey?: (descriptor: StubDescriptor) => string;
   readonly log?: SandboxLogger;
   readonly openSocket?: SocketFactory;
   /** The isolate script. Default: `dist/sandbox-isolate.js`. */
@@ -47,6 +51,7 @@ interface Slot {
   readonly isolate: Isolate;
   readonly receive: IsolateReference;
   readonly fire: IsolateReference;
+  readonly settle: IsolateReference;
   readonly link: WorkerLink;
   readonly sandbox: Sandbox;
   readonly group: string;
@@ -58,6 +63,8 @@ interface Slot {
   readonly units: Set<string>;
   /** Batches of frames the isolate posted, read after its call returned. */
   inbox: string[];
+  /** Frames for the isolate posted this turn: they go in together, in one call. */
+  outbox: HostFrame[];
   /** Why it ended, once it did: nothing more goes in. */
   ended?: ProtoflyError;
 }
@@ -81,6 +88,7 @@ export class IsolateHost implements SandboxHost {
   readonly #watchdogMs: number;
   readonly #log: SandboxLogger;
   readonly #openSocket: SocketFactory;
+  readonly #shareKey: (descriptor: StubDescriptor) => string;
   readonly #source: string;
   readonly #scripts = new ScriptCache();
   readonly #slots = new Map<string, Slot>();
@@ -101,6 +109,7 @@ export class IsolateHost implements SandboxHost {
     this.#watchdogMs = options.watchdogMs ?? this.#policy.limits.watchdogMs;
     this.#log = options.log ?? consoleLogger;
     this.#openSocket = options.openSocket ?? openWebSocket;
+    this.#shareKey = options.shareKey ?? ((d) => d.domain);
     this.#source = readFileSync(
       fileURLToPath(options.isolateUrl ?? sandboxScriptUrl('sandbox-isolate.js')),
       'utf8',
@@ -148,17 +157,18 @@ export class IsolateHost implements SandboxHost {
    */
   #sample(): void {
     for (const slot of this.#slots.values()) {
-      if (slot.ended || slot.isolate.isDisposed) continue;
-      const heap = slot.isolate.getHeapStatisticsSync().used_heap_size;
-      const limit = (slot.memoryMb + RUNTIME_HEAP_MB) * MIB;
-      if (heap <= limit) continue;
-      const error = this.#error(
-        slot,
-        'PF_ERR_MEMORY',
-        `went over its ${slot.memoryMb} MiB memory limit (${Math.round(heap / MIB)} MiB of heap) and was ended`,
-      );
-      this.#end(slot, error);
+      if (slot.ended) continue;
+      const heap = this.#heapOver(slot);
+      if (heap === undefined) continue;
+      this.#end(slot, this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb: slot.memoryMb, heap }));
     }
+  }
+
+  /** The isolate's heap, in bytes, when it is over its package's `memoryMb` plus the runtime's share. */
+  #heapOver(slot: Slot): number | undefined {
+    if (slot.isolate.isDisposed) return undefined;
+    const heap = slot.isolate.getHeapStatisticsSync().used_heap_size;
+    return heap > (slot.memoryMb + RUNTIME_HEAP_MB) * MIB ? heap : undefined;
   }
 
   /**
@@ -171,7 +181,7 @@ export class IsolateHost implements SandboxHost {
     const unit = `${descriptor.domain}/${descriptor.name}`;
     const memoryMb = withinCeiling(descriptor, 'memoryMb', this.#memoryMb);
     const watchdogMs = withinCeiling(descriptor, 'watchdogMs', this.#watchdogMs);
-    const share = this.#alone.has(unit) ? `alone ${unit}` : `share ${descriptor.domain}`;
+    const share = this.#alone.has(unit) ? `alone ${unit}` : `share ${this.#shareKey(descriptor)}`;
     const group = `${share} ${memoryMb} ${watchdogMs}`;
     const slot = this.#slots.get(group) ?? this.#make(group, memoryMb, watchdogMs);
     slot.units.add(unit);
@@ -199,7 +209,7 @@ export class IsolateHost implements SandboxHost {
         if (!slot || slot.ended) return;
         const due = () => {
           if (!repeat) timers.delete(id);
-          if (slot) this.#call(slot, slot.fire, id);
+          if (slot) this.#call(slot, slot.fire, [id]);
         };
         // A sandbox's timers never keep the process alive (as a worker's do not).
         const timer = repeat ? setInterval(due, ms) : setTimeout(due, ms);
@@ -220,9 +230,15 @@ export class IsolateHost implements SandboxHost {
         return JSON.stringify({ href, protocol, username, password, hostname, port, pathname, search, hash });
       },
       () => isolate.getHeapStatisticsSync().externally_allocated_size,
+      (id: number, op: string, args: string, data: string, key: string) => {
+        void runSubtle(op, args, data, key).then(
+          (bytes) => slot && this.#call(slot, slot.settle, [id, '', bytes]),
+          (err: Error) => slot && this.#call(slot, slot.settle, [id, String(err?.message ?? err), '']),
+        );
+      },
     ].map((fn) => new ivm.Callback(fn as (...args: never[]) => unknown));
     context.evalClosureSync(
-      'globalThis.__protoflyHost = { post: $0, timer: $1, clear: $2, now: $3, random: $4, uuid: $5, url: $6, buffers: $7, arrayBufferBytes: $8 };',
+      'globalThis.__protoflyHost = { post: $0, timer: $1, clear: $2, now: $3, random: $4, uuid: $5, url: $6, buffers: $7, subtle: $8, arrayBufferBytes: $9 };',
       [...callbacks, memoryMb * MIB],
     );
     const compiled = isolate.compileScriptSync(this.#source, {
@@ -233,8 +249,10 @@ export class IsolateHost implements SandboxHost {
     compiled.runSync(context);
     const receive = context.evalSync('__protoflyIsolate.receive', { reference: true });
     const fire = context.evalSync('__protoflyIsolate.fire', { reference: true });
+    const settle = context.evalSync('__protoflyIsolate.settle', { reference: true });
     const post = (frame: HostFrame) => {
-      if (slot) this.#call(slot, receive, JSON.stringify(frame));
+      if (!slot || slot.ended) return;
+      if (slot.outbox.push(frame) === 1) queueMicrotask(() => this.#flush(slot as Slot));
     };
     const link = new WorkerLink(post, { label, limits: this.#limits, log: this.#log });
     const sandbox = new Sandbox(link, {
@@ -248,6 +266,7 @@ export class IsolateHost implements SandboxHost {
       isolate,
       receive,
       fire,
+      settle,
       link,
       sandbox,
       group,
@@ -256,6 +275,7 @@ export class IsolateHost implements SandboxHost {
       timers,
       units: new Set(),
       inbox: [],
+      outbox: [],
     };
     this.#slots.set(group, slot);
     // The `init` the link posted as it was made went nowhere: the slot did not exist yet.
@@ -270,10 +290,13 @@ export class IsolateHost implements SandboxHost {
    * call's microtasks ran, with the call's work done), which is a stub's and is logged, as the
    * worker host logs the ones its workers count.
    */
-  #call(slot: Slot, fn: IsolateReference, arg: string | number): void {
+  #call(slot: Slot, fn: IsolateReference, args: readonly (string | number)[]): void {
     if (slot.ended) return;
+    // Frames posted before a timer or an answer go in before it.
+    if (fn !== slot.receive && slot.outbox.length > 0) this.#flush(slot);
+    const start = performance.now();
     try {
-      fn.applySync(undefined, [arg], { timeout: slot.watchdogMs });
+      fn.applySync(undefined, args, { timeout: slot.watchdogMs });
     } catch (err) {
       const message = (err as Error).message;
       const memory = slot.isolate.isDisposed || /memory limit/i.test(message);
@@ -284,17 +307,27 @@ export class IsolateHost implements SandboxHost {
         );
         return;
       }
-      const error = memory
-        ? this.#error(slot, 'PF_ERR_MEMORY', `went over its ${slot.memoryMb} MiB memory limit and was ended`)
-        : this.#error(
-            slot,
-            'PF_ERR_WATCHDOG',
-            `held the thread over its ${slot.watchdogMs} ms per call and was ended`,
-          );
+      const ms = performance.now() - start;
+      // A loop that never yields has its heap read once time stopped it (isolated-vm's limit,
+      // far above, bounded it meanwhile): over its bound, memory is what it is ended for, as
+      // the worker host, which reads a worker's heap while it runs, would have said.
+      const heap = memory ? undefined : this.#heapOver(slot);
+      const error =
+        memory || heap !== undefined
+          ? this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb: slot.memoryMb, ...(heap && { heap }) })
+          : this.#error(slot, { code: 'PF_ERR_WATCHDOG', ms, limitMs: slot.watchdogMs });
       // Ended after the caller's turn: the host code that called in is mid-way through a frame.
       this.#closeSlot(slot, error);
       queueMicrotask(() => this.#end(slot, error));
     }
+  }
+
+  /** Hands the isolate the frames posted for it this turn, as one JSON array in one call. */
+  #flush(slot: Slot): void {
+    const frames = slot.outbox;
+    if (frames.length === 0) return;
+    slot.outbox = [];
+    this.#call(slot, slot.receive, [JSON.stringify(frames)]);
   }
 
   /** Hands the frames an isolate posted to its link, batch by batch. */
@@ -305,9 +338,13 @@ export class IsolateHost implements SandboxHost {
       for (const frame of JSON.parse(json) as WorkerFrame[]) {
         if (slot.ended) return;
         if (frame.t === 'memory') {
-          const [held, wanted] = [frame.held, frame.bytes].map((b) => Math.round(b / MIB));
-          const what = `held ${held} MiB of array buffers and would have taken ${wanted} MiB, over its ${slot.memoryMb} MiB limit, and was ended`;
-          return this.#end(slot, this.#error(slot, 'PF_ERR_MEMORY', what));
+          const ending = {
+            code: 'PF_ERR_MEMORY',
+            memoryMb: slot.memoryMb,
+            held: frame.held,
+            wanted: frame.bytes,
+          } as const;
+          return this.#end(slot, this.#error(slot, ending));
         }
         slot.link.receive(frame);
       }
@@ -337,11 +374,7 @@ export class IsolateHost implements SandboxHost {
     if (!slot.isolate.isDisposed) slot.isolate.dispose();
   }
 
-  #error(slot: Slot, code: 'PF_ERR_MEMORY' | 'PF_ERR_WATCHDOG', what: string): ProtoflyError {
-    const packages = [...slot.units];
-    return new ProtoflyError(code, `sandbox ${slot.link.label} (${packages.join(', ') || 'idle'}) ${what}`, {
-      sandbox: slot.link.label,
-      packages,
-    });
+  #error(slot: Slot, ending: Ending): ProtoflyError {
+    return endedError(slot.link.label, [...slot.units], ending);
   }
 }

@@ -13,6 +13,7 @@ import {
 } from '../../runtime/policy.js';
 import type { StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
+import { type Ending, endedError } from '../ended.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
 import { Sandbox } from '../sandbox.js';
 import type { SocketFactory } from '../sockets.js';
@@ -327,15 +328,9 @@ export class NodeWorkerHost implements SandboxHost {
     this.#slots.add(slot);
     worker.on('message', (frame: WorkerFrame) => {
       if (frame.t !== 'memory') return link.receive(frame);
-      const [held, wanted] = [frame.held, frame.bytes].map((b) => Math.round(b / MIB));
       void this.#end(
         slot,
-        this.#error(
-          slot,
-          'PF_ERR_MEMORY',
-          `held ${held} MiB of array buffers and would have taken ${wanted} MiB, over its ${memoryMb} MiB limit, and was terminated`,
-          { held: frame.held, limit: memoryMb * MIB },
-        ),
+        this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb, held: frame.held, wanted: frame.bytes }),
       );
     });
     worker.on('error', (err: Error & { code?: string }) => {
@@ -343,17 +338,14 @@ export class NodeWorkerHost implements SandboxHost {
       void this.#end(
         slot,
         oom
-          ? this.#error(
-              slot,
-              'PF_ERR_MEMORY',
-              `went over its ${memoryMb} MiB memory limit and was terminated`,
-            )
-          : this.#error(slot, 'PF_ERR_SANDBOX', `crashed: ${err.message}`),
+          ? this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb })
+          : this.#error(slot, { code: 'PF_ERR_SANDBOX', what: `crashed: ${err.message}` }),
       );
     });
     worker.on(
       'exit',
-      (code) => void this.#end(slot, this.#error(slot, 'PF_ERR_SANDBOX', `exited with code ${code}`)),
+      (code) =>
+        void this.#end(slot, this.#error(slot, { code: 'PF_ERR_SANDBOX', what: `exited with code ${code}` })),
     );
     return slot;
   }
@@ -390,15 +382,8 @@ export class NodeWorkerHost implements SandboxHost {
       }
       const limitMb = slot.memoryMb + RUNTIME_HEAP_MB;
       if (slot.link.external > limitMb * MIB) {
-        const mb = Math.round(slot.link.external / MIB);
-        void this.#end(
-          slot,
-          this.#error(
-            slot,
-            'PF_ERR_MEMORY',
-            `held ${mb} MiB outside its heap, over its ${slot.memoryMb} MiB limit, and was terminated`,
-          ),
-        );
+        const outside = slot.link.external;
+        void this.#end(slot, this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb: slot.memoryMb, outside }));
         continue;
       }
       // A worker still starting, or taking a heap snapshot for the host, runs none of a stub's
@@ -415,11 +400,7 @@ export class NodeWorkerHost implements SandboxHost {
         if (slot.link.pongs >= asked) continue;
         void this.#end(
           slot,
-          this.#error(
-            slot,
-            'PF_ERR_WATCHDOG',
-            `did not answer its heartbeat for ${Math.round(slot.silence)} ms (limit ${slot.watchdogMs} ms) and was terminated`,
-          ),
+          this.#error(slot, { code: 'PF_ERR_WATCHDOG', ms: slot.silence, limitMs: slot.watchdogMs }),
         );
       }
     });
@@ -440,12 +421,7 @@ export class NodeWorkerHost implements SandboxHost {
           slot.sampling = false;
           const limit = (slot.memoryMb + RUNTIME_HEAP_MB) * MIB;
           if (heap <= limit) return;
-          const error = this.#error(
-            slot,
-            'PF_ERR_MEMORY',
-            `went over its ${slot.memoryMb} MiB memory limit (${Math.round(heap / MIB)} MiB of heap) and was terminated`,
-            { heap, limit },
-          );
+          const error = this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb: slot.memoryMb, heap });
           void this.#end(slot, error);
         },
         // Not running yet, or ended meanwhile: nothing to read.
@@ -487,17 +463,7 @@ export class NodeWorkerHost implements SandboxHost {
     await slot.worker.terminate();
   }
 
-  #error(
-    slot: Slot,
-    code: 'PF_ERR_MEMORY' | 'PF_ERR_SANDBOX' | 'PF_ERR_WATCHDOG',
-    what: string,
-    detail: Record<string, unknown> = {},
-  ): ProtoflyError {
-    const units = [...slot.units];
-    return new ProtoflyError(code, `sandbox ${slot.link.label} (${units.join(', ') || 'idle'}) ${what}`, {
-      sandbox: slot.link.label,
-      packages: units,
-      ...detail,
-    });
+  #error(slot: Slot, ending: Ending): ProtoflyError {
+    return endedError(slot.link.label, [...slot.units], ending);
   }
 }

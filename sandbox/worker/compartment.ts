@@ -44,7 +44,7 @@ function stubEndowments(): object {
  */
 export const MAX_PBKDF2_ITERATIONS = 1_000_000;
 /** Bits `deriveBits` gives at most (SCRAM needs a hash's length). */
-const MAX_DERIVED_BITS = 512;
+export const MAX_DERIVED_BITS = 512;
 
 /**
  * The part of WebCrypto a stub needs to authenticate (SASL SCRAM: PBKDF2, HMAC, digests):

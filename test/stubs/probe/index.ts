@@ -64,18 +64,23 @@ const activate: Activate = (ctx) => {
     delivered: () => delivered,
     activations: () => activations,
     random: () => [typeof Date.now(), typeof Math.random(), typeof crypto.randomUUID()],
+    platform: () => platform(),
   };
 
   const run = (msg: Message & { type: 'execute' }) => {
     const command = commands[msg.body.method];
     if (!command) return respond(ctx, msg, 404, { error: `no command ${msg.body.method}` });
-    try {
-      respond(ctx, msg, 200, command((msg.body.params ?? {}) as Params, msg) ?? null);
-    } catch (err) {
+    const refused = (err: unknown) =>
       respond(ctx, msg, 500, {
         code: (err as { code?: string }).code ?? 'none',
         message: (err as Error).message,
       });
+    try {
+      const result = command((msg.body.params ?? {}) as Params, msg);
+      if (!(result instanceof Promise)) return respond(ctx, msg, 200, result ?? null);
+      result.then((value) => respond(ctx, msg, 200, value ?? null), refused);
+    } catch (err) {
+      refused(err);
     }
   };
 
@@ -91,6 +96,46 @@ const activate: Activate = (ctx) => {
     snapshot: () => ({ delivered }),
   };
 };
+
+/**
+ * What the platform gives a stub beyond its ctx (the globals, TextEncoder and TextDecoder,
+ * crypto.subtle's answers): the same on every host (test/sandbox-attacks.test.ts).
+ */
+async function platform(): Promise<Record<string, unknown>> {
+  // biome-ignore lint/suspicious/noExplicitAny: the platform's globals, untyped in a stub.
+  const g = globalThis as any;
+  const subtle = g.crypto.subtle;
+  const data = new Uint8Array([1, 2, 3]);
+  const bytes = (b: ArrayBuffer) => [...new Uint8Array(b)];
+  const hmac = await subtle.importKey('raw', data, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const base = await subtle.importKey('raw', data, 'PBKDF2', false, ['deriveBits']);
+  const derive = { name: 'PBKDF2', hash: 'SHA-1', salt: data, iterations: 16 };
+  const decoder = new g.TextDecoder();
+  return {
+    globals: Object.getOwnPropertyNames(globalThis).sort(),
+    crypto: Object.keys(g.crypto).sort(),
+    subtle: Object.keys(subtle).sort(),
+    encoded: [...new g.TextEncoder().encode('aé€😀\ud800')],
+    into: new g.TextEncoder().encodeInto('aé€', new Uint8Array(4)),
+    decoded: new g.TextDecoder().decode(
+      new Uint8Array([0xef, 0xbb, 0xbf, 0x61, 0xc3, 0xa9, 0xff, 0xe2, 0x82]),
+    ),
+    streamed: [
+      decoder.decode(new Uint8Array([0xe2, 0x82]), { stream: true }),
+      decoder.decode(new Uint8Array([0xac])),
+    ],
+    fatal: (() => {
+      try {
+        return new g.TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array([0xff]));
+      } catch (err) {
+        return (err as Error).name;
+      }
+    })(),
+    digest: bytes(await subtle.digest('SHA-256', data)),
+    hmac: bytes(await subtle.sign('HMAC', hmac, data)),
+    pbkdf2: bytes(await subtle.deriveBits(derive, base, 160)),
+  };
+}
 
 function respond(ctx: StubContext, msg: Message, code: number, value: unknown): void {
   ctx.send({ id: msg.id, type: 'response', from: msg.to, to: msg.from, body: { code, value } });
