@@ -391,6 +391,10 @@ export interface DomainConfig {
      */
     authTimeoutMs?: number;
     /**
+     * Milliseconds a draining node (SIGTERM) waits for its clients to leave after telling them to reconnect elsewhere (1012); then it cuts those left and exits. Longer than the balancer's health checks take to see /health say draining. Default 5000.
+     */
+    shutdownGraceMs?: number;
+    /**
      * Messages kept per offline user.
      */
     offlineMessages?: number;

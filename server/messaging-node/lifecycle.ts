@@ -132,8 +132,11 @@ export class Lifecycle {
       });
       this.#port = (this.#http.address() as AddressInfo).port;
       this.#admin = await startAdminServer(host, adminPort, {
+        // Draining (shutting down) is a 503: the balancer in front stops sending this node new
+        // connections while its clients move to other hosts.
         health: async () => ({
           ok: !this.#closing,
+          status: this.#closing ? 'draining' : 'serving',
           domain,
           node: cluster.node,
           connections: sessions.size,
