@@ -151,8 +151,8 @@ export async function startCluster(
     throw err;
   }
   const nodeUrl = reports[0]!.url;
-  const published = await publishStubs(d, nodeUrl);
-  await advertiseTokenEndpoint(d, nodeUrl);
+  const published = await publishStubs(d, options.publicUrl ?? nodeUrl);
+  await advertiseTokenEndpoint(d, options.publicUrl ?? nodeUrl);
   const running: RunningCluster = {
     domain: d.config.domain,
     catalogueUrl: catalogue.url,
