@@ -23,6 +23,7 @@ describe('messaging node: health, metrics, heartbeat, shutdown', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       ok: true,
+      status: 'serving',
       domain: 'b.example',
       node: 'local',
       connections: 1,
