@@ -28,6 +28,8 @@ const BIN = join(import.meta.dirname, '../bin/protofly.js');
 const HAPROXY_CFG = join(import.meta.dirname, '../deploy/haproxy.cfg');
 const DOMAIN = 'c.example';
 const HOSTS = 3;
+/** How long a wait on a condition may take: a bound for a loaded machine, not a measure. */
+const WAIT = { timeout: 20_000 };
 const FAST = { [DOMAIN]: { reconnectDelayMs: 50, reconnectDelayMaxMs: 200, randomizationFactor: 0 } };
 
 /** One host of the domain: a `protofly serve --cluster` process and its ports. */
@@ -303,7 +305,7 @@ async function register(rt: NodeRuntime): Promise<number> {
     .poll(async () => {
       after = await counts(hosts);
       return after.reduce((a, b) => a + b, 0);
-    })
+    }, WAIT)
     .toBe(before.reduce((a, b) => a + b, 0) + 1);
   return after.findIndex((n, i) => n > before[i]!);
 }
@@ -333,7 +335,7 @@ describe('a domain on three hosts behind HAProxy (deploy/haproxy.cfg)', () => {
 
   it('spreads clients over the hosts; a host drained mid-chat moves its clients to the others, losing nothing acknowledged', async () => {
     const b = balancer!;
-    await expect.poll(() => states(b, 'protofly-nodes'), { timeout: 30_000 }).toEqual(['UP', 'UP', 'UP']);
+    await expect.poll(() => states(b, 'protofly-nodes'), WAIT).toEqual(['UP', 'UP', 'UP']);
     const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
     const users = new Map(names.map((n) => [n, runtimeOf(n)]));
     const placed = new Map<string, number>();
@@ -356,10 +358,10 @@ describe('a domain on three hosts behind HAProxy (deploy/haproxy.cfg)', () => {
       victim.child.kill('SIGTERM');
       // Draining: a 503 saying so, until the last client has left.
       await expect
-        .poll(() => health(victim).then((r) => [r.status, r.body.status]))
+        .poll(() => health(victim).then((r) => [r.status, r.body.status]), WAIT)
         .toEqual([503, 'draining']);
       // The balancer takes it out on its health checks.
-      await expect.poll(() => states(b, 'protofly-nodes')).toEqual(['DOWN', 'UP', 'UP']);
+      await expect.poll(() => states(b, 'protofly-nodes'), WAIT).toEqual(['DOWN', 'UP', 'UP']);
       const check = (await stats(b)).get('protofly-nodes/host1')!;
       expect([check.check_status, check.check_code]).toEqual(['L7STS', '503']);
       drained = true;
@@ -367,14 +369,12 @@ describe('a domain on three hosts behind HAProxy (deploy/haproxy.cfg)', () => {
     const sent = await Promise.all(chats.map((c, i) => stream(c.out, 200, 60, i === 0 ? drain : undefined)));
     expect(drained).toBe(true);
     // Every client is on another host; the drained one holds only the client that never leaves.
-    await expect.poll(() => counts(hosts)).toEqual([1, expect.any(Number), expect.any(Number)]);
+    await expect.poll(() => counts(hosts), WAIT).toEqual([1, expect.any(Number), expect.any(Number)]);
     const [, second, third] = await counts(hosts);
     expect(second! + third!).toBe(names.length);
     expect(victim.child.exitCode).toBe(null);
     for (const [i, c] of chats.entries()) {
-      await expect
-        .poll(() => c.received.length, { timeout: 15_000 })
-        .toBeGreaterThanOrEqual(sent[i]!.acknowledged.length);
+      await expect.poll(() => c.received.length, WAIT).toBeGreaterThanOrEqual(sent[i]!.acknowledged.length);
       expectDelivered(c.received, sent[i]!);
       expect(sent[i]!.acknowledged.length).toBeGreaterThan(150);
     }
