@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { readDomainKey } from '../server/catalogue/keys.js';
 import { protofly } from './support/cli.js';
 import { freePort } from './support/ports.js';
 import { type RedisServer, redisOnDemand } from './support/redis-server.js';
+import { silentWebSocket } from './support/silent-ws.js';
 
 /**
  * A domain on three hosts behind one public URL: three `protofly serve --cluster` processes on
@@ -182,32 +183,6 @@ const counts = (hosts: readonly Host[]) =>
     ),
   );
 
-/**
- * A WebSocket client that completes the handshake with `host` directly and then never answers
- * anything, not even a close: it keeps the host draining until the test ends it.
- */
-function stuckClient(host: Host): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connectTcp(host.messaging, '127.0.0.1', () =>
-      s.write(
-        [
-          'GET / HTTP/1.1',
-          `Host: 127.0.0.1:${host.messaging}`,
-          'Upgrade: websocket',
-          'Connection: Upgrade',
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-          'Sec-WebSocket-Version: 13',
-          'Sec-WebSocket-Protocol: protofly.json-ws.v1',
-          '',
-          '',
-        ].join('\r\n'),
-      ),
-    );
-    s.once('data', (d) => (String(d).startsWith('HTTP/1.1 101') ? resolve(s) : reject(new Error(String(d)))));
-    s.on('error', reject);
-  });
-}
-
 /** The texts a conversation receives from now on. */
 function texts(c: Conversation): string[] {
   const got: string[] = [];
@@ -352,7 +327,7 @@ describe('a domain on three hosts behind HAProxy (deploy/haproxy.cfg)', () => {
       }),
     );
     const victim = hosts[0]!;
-    const stuck = await stuckClient(victim);
+    const stuck = await silentWebSocket(victim.messaging);
     let drained = false;
     const drain = async () => {
       victim.child.kill('SIGTERM');
@@ -362,8 +337,13 @@ describe('a domain on three hosts behind HAProxy (deploy/haproxy.cfg)', () => {
         .toEqual([503, 'draining']);
       // The balancer takes it out on its health checks.
       await expect.poll(() => states(b, 'protofly-nodes'), WAIT).toEqual(['DOWN', 'UP', 'UP']);
-      const check = (await stats(b)).get('protofly-nodes/host1')!;
-      expect([check.check_status, check.check_code]).toEqual(['L7STS', '503']);
+      // For the 503 (L7STS: a wrong status at layer 7), read between two checks (`* ` and code 0
+      // while one runs).
+      const check = async () => {
+        const stat = (await stats(b)).get('protofly-nodes/host1');
+        return [stat?.status, stat?.check_status, stat?.check_code];
+      };
+      await expect.poll(check, WAIT).toEqual(['DOWN', 'L7STS', '503']);
       drained = true;
     };
     const sent = await Promise.all(chats.map((c, i) => stream(c.out, 200, 60, i === 0 ? drain : undefined)));
