@@ -308,6 +308,14 @@ describe('a domain on three hosts behind HAProxy (deploy/haproxy.cfg)', () => {
     expect(JSON.parse(viaBalancer).configuration.defaults.url).toBe(balancer!.messagingUrl);
   });
 
+  it('refuses a --public-url that is not a ws:// or wss:// URL, starting nothing', async () => {
+    const run = await protofly(['serve', '--public-url', 'http://lb.c.example/']);
+    expect([run.code, run.stderr.trim()]).toEqual([
+      2,
+      "PF_ERR_USAGE: --public-url must be a ws:// or wss:// URL, not 'http://lb.c.example/' (see protofly serve --help)",
+    ]);
+  });
+
   it('spreads clients over the hosts; a host drained mid-chat moves its clients to the others, losing nothing acknowledged', async () => {
     const b = balancer!;
     await expect.poll(() => states(b, 'protofly-nodes'), WAIT).toEqual(['UP', 'UP', 'UP']);
