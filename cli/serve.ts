@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { ProtoflyError } from '../core/errors.js';
 import type { PublishResult } from '../server/catalogue/publish.js';
 import { isClusterNode, type NodeReport, runClusterNode, startCluster } from '../server/cluster-mode.js';
-import { startDomain } from '../server/domain.js';
+import { type DomainOptions, startDomain } from '../server/domain.js';
 import { type Command, parse, progress, untilSignal, usageError } from './command.js';
 
 /** What `protofly serve` runs with no config: a domain on loopback, in memory but its key and catalogue. */
@@ -13,7 +13,7 @@ export const serve: Command = {
   summary:
     'run a domain: catalogue, services, messaging node(s); --cluster for several node processes on Redis',
   usage:
-    'protofly serve [--config <domain.yaml|json>] [--domain <d>] [--data <dir>] [--cluster <redis://host:port>] [--nodes <n>]',
+    'protofly serve [--config <domain.yaml|json>] [--domain <d>] [--data <dir>] [--cluster <redis://host:port>] [--nodes <n>] [--public-url <ws(s)://...>]',
   help: [
     'Options:',
     '  --config <file>    the domain config, YAML or JSON (schemas/domain-config.schema.json); without',
@@ -23,6 +23,8 @@ export const serve: Command = {
     '  --cluster <url>    run the messaging node in several processes on this Redis',
     '                     (location-redis and cluster-redis unless the config chose others)',
     '  --nodes <n>        node processes (default 1; 2 with --cluster)',
+    '  --public-url <url> the messaging URL the published stubs give clients: the load balancer in',
+    "                     front of the domain's hosts (deploy/haproxy.cfg); default this host's node",
     '',
     'Every wrong setting of the config is named at once (PF_ERR_SCHEMA); a port in use is',
     'PF_ERR_CONFIG, and nothing is left listening. Pino logs go to stdout; Ctrl-C stops it.',
@@ -40,6 +42,7 @@ export const serve: Command = {
         data: { type: 'string' },
         cluster: { type: 'string' },
         nodes: { type: 'string' },
+        'public-url': { type: 'string' },
       },
       'serve',
     );
@@ -56,8 +59,15 @@ export const serve: Command = {
         throw usageError('serve', `--nodes must be a whole number from 1, not '${values.nodes}'`);
       config.nodes = Number(values.nodes);
     } else if (values.cluster) config.nodes ??= 2;
+    const publicUrl = values['public-url'];
+    if (publicUrl !== undefined && !(URL.canParse(publicUrl) && /^wss?:$/.test(new URL(publicUrl).protocol)))
+      throw usageError('serve', `--public-url must be a ws:// or wss:// URL, not '${publicUrl}'`);
+    const options = publicUrl ? { publicUrl } : {};
     progress(`starting ${String(config.domain ?? 'the domain')}`);
-    const served = Number(config.nodes ?? 1) > 1 ? await serveCluster(config, args) : await serveOne(config);
+    const served =
+      Number(config.nodes ?? 1) > 1
+        ? await serveCluster(config, args, options)
+        : await serveOne(config, options);
     console.log([...served.lines, 'Ctrl-C stops it.'].join('\n'));
     await untilSignal();
     await served.close();
@@ -67,14 +77,15 @@ export const serve: Command = {
 
 type Served = { lines: string[]; close(): Promise<void> };
 
-async function serveOne(config: Record<string, unknown>): Promise<Served> {
-  const domain = await startDomain(config);
+async function serveOne(config: Record<string, unknown>, options: DomainOptions): Promise<Served> {
+  const domain = await startDomain(config, options);
   return {
     lines: [
       `protofly domain ${domain.domain}`,
       `  catalogue   ${domain.catalogueUrl}/.well-known/protofly/stub/default`,
       `  keys        ${domain.catalogueUrl}/.well-known/protofly/keys  (kid ${domain.key.publicJwk.kid})`,
       `  messaging   ${domain.nodeUrl}`,
+      ...publicLine(options),
       `  health      ${domain.adminUrl}/health`,
       `  metrics     ${domain.adminUrl}/metrics`,
       `  data        ${domain.dataDir}`,
@@ -85,8 +96,12 @@ async function serveOne(config: Record<string, unknown>): Promise<Served> {
   };
 }
 
-async function serveCluster(config: Record<string, unknown>, args: readonly string[]): Promise<Served> {
-  const running = await startCluster(config, ['serve', ...args]);
+async function serveCluster(
+  config: Record<string, unknown>,
+  args: readonly string[],
+  options: DomainOptions,
+): Promise<Served> {
+  const running = await startCluster(config, ['serve', ...args], options);
   const nodeLine = (n: NodeReport) => `  node        ${n.id} pid ${n.pid} admin ${n.adminUrl}`;
   running.onRespawn = (n) => console.log(`${nodeLine(n)} (started again)`);
   const nodes = [...running.nodes.values()];
@@ -96,6 +111,7 @@ async function serveCluster(config: Record<string, unknown>, args: readonly stri
       `  catalogue   ${running.catalogueUrl}/.well-known/protofly/stub/default`,
       `  keys        ${running.catalogueUrl}/.well-known/protofly/keys  (kid ${running.keyId})`,
       `  messaging   ${running.nodeUrl}`,
+      ...publicLine(options),
       ...nodes.map(nodeLine),
       `  data        ${running.dataDir}`,
       ...stubLines(running.published),
@@ -103,6 +119,11 @@ async function serveCluster(config: Record<string, unknown>, args: readonly stri
     ],
     close: () => running.close(),
   };
+}
+
+/** The balancer's URL, when the stubs give clients that rather than this host's node. */
+function publicLine(options: DomainOptions): string[] {
+  return options.publicUrl ? [`  public      ${options.publicUrl}`] : [];
 }
 
 function stubLines(published: readonly PublishResult[]): string[] {

@@ -13,6 +13,7 @@ import {
   startCatalogue,
   startDomainNode,
 } from './domain.js';
+import { SHUTDOWN_GRACE_MS } from './messaging-node/options.js';
 
 /**
  * `protofly serve` with `nodes` > 1: one domain served by several messaging node processes
@@ -48,7 +49,10 @@ export interface NodeReport {
 const NODE_ENV = 'PROTOFLY_CLUSTER_NODE';
 /** Milliseconds before a node that died is started again. */
 const RESPAWN_MS = 500;
-/** Milliseconds a node process has to close gracefully before it is killed. */
+/**
+ * Milliseconds a node process has to close gracefully, beyond the wait for its clients to leave
+ * (limits.shutdownGraceMs, the messaging node's default otherwise), before it is killed.
+ */
 const CLOSE_GRACE_MS = 10_000;
 
 export interface RunningCluster {
@@ -125,13 +129,15 @@ export async function startCluster(
     });
   };
 
+  // A draining node is not killed while it still waits for its clients.
+  const killAfter = (d.config.limits?.shutdownGraceMs ?? SHUTDOWN_GRACE_MS) + CLOSE_GRACE_MS;
   const close = async () => {
     closing = true;
     await Promise.all(
       [...workers].map(
         (w) =>
           new Promise<void>((resolve) => {
-            const kill = setTimeout(() => w.process.kill('SIGKILL'), CLOSE_GRACE_MS);
+            const kill = setTimeout(() => w.process.kill('SIGKILL'), killAfter);
             w.once('exit', () => {
               clearTimeout(kill);
               resolve();
@@ -151,8 +157,8 @@ export async function startCluster(
     throw err;
   }
   const nodeUrl = reports[0]!.url;
-  const published = await publishStubs(d, nodeUrl);
-  await advertiseTokenEndpoint(d, nodeUrl);
+  const published = await publishStubs(d, options.publicUrl ?? nodeUrl);
+  await advertiseTokenEndpoint(d, options.publicUrl ?? nodeUrl);
   const running: RunningCluster = {
     domain: d.config.domain,
     catalogueUrl: catalogue.url,

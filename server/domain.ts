@@ -47,6 +47,11 @@ export interface DomainOptions {
   /** Users (name → scrypt hash) given to identity-static instead of a users file (the demo makes its own). */
   readonly users?: ReadonlyMap<string, string>;
   readonly log?: Logger;
+  /**
+   * The messaging URL clients are given (the stubs' `url`, the token endpoint's origin): the
+   * load balancer in front of the domain's hosts. Default: this host's own node.
+   */
+  readonly publicUrl?: string;
 }
 
 /** The stubs every protofly domain serves unless its config lists others. */
@@ -105,8 +110,8 @@ export async function startDomain(config: unknown, options: DomainOptions = {}):
     await publishBackends(d.config.services, d.key, d.catalogueDir);
     const node = await startDomainNode(d, catalogue.url);
     closing.push(() => node.close());
-    const published = await publishStubs(d, node.url);
-    await advertiseTokenEndpoint(d, node.url);
+    const published = await publishStubs(d, options.publicUrl ?? node.url);
+    await advertiseTokenEndpoint(d, options.publicUrl ?? node.url);
     return {
       domain: d.config.domain,
       catalogueUrl: catalogue.url,

@@ -53,7 +53,7 @@ export type ConversationBody =
   | DtmfBody
   | PresenceBody;
 /**
- * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received. A client that has heard nothing for a while sends `ping`, which the node answers with `pong` at once: a node that stopped (its TCP connection still open) is noticed without waiting for a send to time out. A client that asked for receipts in `auth` says with `received` how many `msg` frames it has taken; what it had not taken when its connection ends is held for its recipients again (XEP-0198's acknowledgements, for json-ws). Order under refusals: once the node refuses a message of a connection to a recipient for its rate (PF_ERR_FLOOD), it refuses every later message of that connection to that recipient (PF_ERR_FLOOD, saying it was refused to keep order) until the refused one is sent again, or the connection ends; so a client that sends again what was refused, in order, keeps its order. Messages to other recipients are not held back.
+ * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received. A client that has heard nothing for a while sends `ping`, which the node answers with `pong` at once: a node that stopped (its TCP connection still open) is noticed without waiting for a send to time out. A client that asked for receipts in `auth` says with `received` how many `msg` frames it has taken; what it had not taken when its connection ends is held for its recipients again (XEP-0198's acknowledgements, for json-ws). Order under refusals: once the node refuses a message of a connection to a recipient for its rate (PF_ERR_FLOOD), it refuses every later message of that connection to that recipient (PF_ERR_FLOOD, saying it was refused to keep order) until the refused one is sent again, or the connection ends; so a client that sends again what was refused, in order, keeps its order. Messages to other recipients are not held back. Draining: a node that is stopping (SIGTERM) says so on /health (503, status draining, so a balancer in front sends it no new connections), acknowledges what it took and closes each connection with 1012 (Service Restart); a client whose connection was live reconnects at once, landing on another host, and sends again what was not acknowledged (a client closed so before `ready` waits its reconnect delay, so as not to loop on a draining node). The node waits for its clients to leave, at most shutdownGraceMs, then exits.
  */
 export type JsonWsFrame =
   AuthFrame | ReadyFrame | MsgFrame | ReceivedFrame | AckFrame | ErrFrame | PingFrame | PongFrame;
@@ -390,6 +390,10 @@ export interface DomainConfig {
      * Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.
      */
     authTimeoutMs?: number;
+    /**
+     * Milliseconds a draining node (SIGTERM) waits for its clients to leave after telling them to reconnect elsewhere (1012); then it cuts those left and exits. Longer than the balancer's health checks take to see /health say draining. Default 5000.
+     */
+    shutdownGraceMs?: number;
     /**
      * Messages kept per offline user.
      */

@@ -3962,7 +3962,7 @@ function validate138(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate138_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateDomainConfig = validate155;
-var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "browsers": { "title": "BrowserAccess", "description": "Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.", "type": "object", "additionalProperties": false, "properties": { "token": { "description": "Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "#/$defs/origin" } }, "messaging": { "description": "Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "anyOf": [{ "$ref": "#/$defs/origin" }, { "const": "*" }] } } } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } }, "origin": { "description": "A web origin: scheme://host[:port], no path.", "type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+$" } } };
+var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "browsers": { "title": "BrowserAccess", "description": "Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.", "type": "object", "additionalProperties": false, "properties": { "token": { "description": "Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "#/$defs/origin" } }, "messaging": { "description": "Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "anyOf": [{ "$ref": "#/$defs/origin" }, { "const": "*" }] } } } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "shutdownGraceMs": { "description": "Milliseconds a draining node (SIGTERM) waits for its clients to leave after telling them to reconnect elsewhere (1012); then it cuts those left and exits. Longer than the balancer's health checks take to see /health say draining. Default 5000.", "type": "integer", "minimum": 0, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } }, "origin": { "description": "A web origin: scheme://host[:port], no path.", "type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+$" } } };
 function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5164,18 +5164,23 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                       var valid13 = true;
                                                     }
                                                     if (valid13) {
-                                                      if (data27.offlineMessages !== void 0) {
-                                                        let data35 = data27.offlineMessages;
+                                                      if (data27.shutdownGraceMs !== void 0) {
+                                                        let data35 = data27.shutdownGraceMs;
                                                         const _errs73 = errors;
                                                         if (!(typeof data35 == "number" && (!(data35 % 1) && !isNaN(data35)) && isFinite(data35))) {
-                                                          validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                          validate155.errors = [{ instancePath: instancePath + "/limits/shutdownGraceMs", schemaPath: "#/properties/limits/properties/shutdownGraceMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                           return false;
                                                         }
                                                         if (errors === _errs73) {
                                                           if (typeof data35 == "number" && isFinite(data35)) {
-                                                            if (data35 < 0 || isNaN(data35)) {
-                                                              validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                            if (data35 > 6e5 || isNaN(data35)) {
+                                                              validate155.errors = [{ instancePath: instancePath + "/limits/shutdownGraceMs", schemaPath: "#/properties/limits/properties/shutdownGraceMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                                                               return false;
+                                                            } else {
+                                                              if (data35 < 0 || isNaN(data35)) {
+                                                                validate155.errors = [{ instancePath: instancePath + "/limits/shutdownGraceMs", schemaPath: "#/properties/limits/properties/shutdownGraceMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                                return false;
+                                                              }
                                                             }
                                                           }
                                                         }
@@ -5184,17 +5189,17 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                         var valid13 = true;
                                                       }
                                                       if (valid13) {
-                                                        if (data27.offlineTtlSeconds !== void 0) {
-                                                          let data36 = data27.offlineTtlSeconds;
+                                                        if (data27.offlineMessages !== void 0) {
+                                                          let data36 = data27.offlineMessages;
                                                           const _errs75 = errors;
                                                           if (!(typeof data36 == "number" && (!(data36 % 1) && !isNaN(data36)) && isFinite(data36))) {
-                                                            validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                            validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                             return false;
                                                           }
                                                           if (errors === _errs75) {
                                                             if (typeof data36 == "number" && isFinite(data36)) {
-                                                              if (data36 < 1 || isNaN(data36)) {
-                                                                validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                              if (data36 < 0 || isNaN(data36)) {
+                                                                validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                                                 return false;
                                                               }
                                                             }
@@ -5202,6 +5207,27 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                           var valid13 = _errs75 === errors;
                                                         } else {
                                                           var valid13 = true;
+                                                        }
+                                                        if (valid13) {
+                                                          if (data27.offlineTtlSeconds !== void 0) {
+                                                            let data37 = data27.offlineTtlSeconds;
+                                                            const _errs77 = errors;
+                                                            if (!(typeof data37 == "number" && (!(data37 % 1) && !isNaN(data37)) && isFinite(data37))) {
+                                                              validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                              return false;
+                                                            }
+                                                            if (errors === _errs77) {
+                                                              if (typeof data37 == "number" && isFinite(data37)) {
+                                                                if (data37 < 1 || isNaN(data37)) {
+                                                                  validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                                  return false;
+                                                                }
+                                                              }
+                                                            }
+                                                            var valid13 = _errs77 === errors;
+                                                          } else {
+                                                            var valid13 = true;
+                                                          }
                                                         }
                                                       }
                                                     }
@@ -5223,60 +5249,60 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                                 if (valid0) {
                                   if (data.groups !== void 0) {
-                                    let data37 = data.groups;
-                                    const _errs77 = errors;
-                                    if (errors === _errs77) {
-                                      if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
-                                        const _errs79 = errors;
-                                        for (const key8 in data37) {
+                                    let data38 = data.groups;
+                                    const _errs79 = errors;
+                                    if (errors === _errs79) {
+                                      if (data38 && typeof data38 == "object" && !Array.isArray(data38)) {
+                                        const _errs81 = errors;
+                                        for (const key8 in data38) {
                                           if (!(key8 === "subscribe" || key8 === "foreignDomains")) {
                                             validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
                                             return false;
                                             break;
                                           }
                                         }
-                                        if (_errs79 === errors) {
-                                          if (data37.subscribe !== void 0) {
-                                            let data38 = data37.subscribe;
-                                            const _errs80 = errors;
-                                            if (!(data38 === "members" || data38 === "domain" || data38 === "any")) {
+                                        if (_errs81 === errors) {
+                                          if (data38.subscribe !== void 0) {
+                                            let data39 = data38.subscribe;
+                                            const _errs82 = errors;
+                                            if (!(data39 === "members" || data39 === "domain" || data39 === "any")) {
                                               validate155.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
                                               return false;
                                             }
-                                            var valid14 = _errs80 === errors;
+                                            var valid14 = _errs82 === errors;
                                           } else {
                                             var valid14 = true;
                                           }
                                           if (valid14) {
-                                            if (data37.foreignDomains !== void 0) {
-                                              let data39 = data37.foreignDomains;
-                                              const _errs81 = errors;
-                                              if (errors === _errs81) {
-                                                if (Array.isArray(data39)) {
-                                                  if (data39.length > 1024) {
+                                            if (data38.foreignDomains !== void 0) {
+                                              let data40 = data38.foreignDomains;
+                                              const _errs83 = errors;
+                                              if (errors === _errs83) {
+                                                if (Array.isArray(data40)) {
+                                                  if (data40.length > 1024) {
                                                     validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
                                                     return false;
                                                   } else {
                                                     var valid15 = true;
-                                                    const len3 = data39.length;
+                                                    const len3 = data40.length;
                                                     for (let i5 = 0; i5 < len3; i5++) {
-                                                      const _errs83 = errors;
-                                                      if (!validate156(data39[i5], { instancePath: instancePath + "/groups/foreignDomains/" + i5, parentData: data39, parentDataProperty: i5, rootData, dynamicAnchors })) {
+                                                      const _errs85 = errors;
+                                                      if (!validate156(data40[i5], { instancePath: instancePath + "/groups/foreignDomains/" + i5, parentData: data40, parentDataProperty: i5, rootData, dynamicAnchors })) {
                                                         vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
                                                         errors = vErrors.length;
                                                       }
-                                                      var valid15 = _errs83 === errors;
+                                                      var valid15 = _errs85 === errors;
                                                       if (!valid15) {
                                                         break;
                                                       }
                                                     }
                                                     if (valid15) {
-                                                      let i6 = data39.length;
+                                                      let i6 = data40.length;
                                                       let j2;
                                                       if (i6 > 1) {
                                                         outer2: for (; i6--; ) {
                                                           for (j2 = i6; j2--; ) {
-                                                            if (func0(data39[i6], data39[j2])) {
+                                                            if (func0(data40[i6], data40[j2])) {
                                                               validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
                                                               return false;
                                                               break outer2;
@@ -5291,7 +5317,7 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                   return false;
                                                 }
                                               }
-                                              var valid14 = _errs81 === errors;
+                                              var valid14 = _errs83 === errors;
                                             } else {
                                               var valid14 = true;
                                             }
@@ -5302,7 +5328,7 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                         return false;
                                       }
                                     }
-                                    var valid0 = _errs77 === errors;
+                                    var valid0 = _errs79 === errors;
                                   } else {
                                     var valid0 = true;
                                   }

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { request } from '../../core/message.js';
 import { JsonWsClient } from '../../test/support/json-ws-client.js';
 import { type TwoDomains, twoDomains } from '../../test/support/node-fixture.js';
+import { silentWebSocket } from '../../test/support/silent-ws.js';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
@@ -23,6 +24,7 @@ describe('messaging node: health, metrics, heartbeat, shutdown', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       ok: true,
+      status: 'serving',
       domain: 'b.example',
       node: 'local',
       connections: 1,
@@ -107,5 +109,24 @@ describe('messaging node: health, metrics, heartbeat, shutdown', () => {
     const late = new JsonWsClient(node.url);
     expect(await late.closed).toMatchObject({ code: 1006 });
     await expect(fetch(`${node.adminUrl}/health`)).rejects.toThrow();
+  });
+
+  it('drains on shutdown: /health says draining (503), the client port refuses, and a client that never leaves is cut after shutdownGraceMs (fake clock)', async () => {
+    domains = await twoDomains({ shutdownGraceMs: 1000, authTimeoutMs: 600_000 });
+    const { node } = domains;
+    const silent = await silentWebSocket(node.port);
+    const gone = new Promise((resolve) => silent.once('close', resolve));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const closed = node.close();
+    const health = await fetch(`${node.adminUrl}/health`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ ok: false, status: 'draining', connections: 1 });
+    expect(await new JsonWsClient(node.url).closed).toMatchObject({ code: 1006 });
+    vi.advanceTimersByTime(999);
+    expect(node.connections).toBe(1);
+    vi.advanceTimersByTime(1);
+    await gone;
+    await closed;
+    expect(node.connections).toBe(0);
   });
 });

@@ -41,8 +41,10 @@ export interface LifecycleParts {
  * The heartbeat (heartbeatMs) cuts peers that missed the last ping, pings the rest and renews
  * every session's registrations, so a node that dies stops being routed to a few beats later.
  * When the cluster's shared state may be gone (Redis restarted), every session registers again
- * and takes what was held meanwhile. A shutdown tells clients to reconnect (1012), then waits for
- * their connections, the work they left, and the listeners.
+ * and takes what was held meanwhile. A shutdown drains: /health says `draining` (503) so a
+ * balancer sends no new connections, the client port stops accepting (a balancer sends a refused
+ * connection to another host), clients are told to reconnect (1012), then it waits for their
+ * connections (at most shutdownGraceMs), the work they left, and the listeners.
  */
 export class Lifecycle {
   readonly #settings: NodeSettings;
@@ -132,8 +134,11 @@ export class Lifecycle {
       });
       this.#port = (this.#http.address() as AddressInfo).port;
       this.#admin = await startAdminServer(host, adminPort, {
+        // Draining (shutting down) is a 503: the balancer in front stops sending this node new
+        // connections while its clients move to other hosts.
         health: async () => ({
           ok: !this.#closing,
+          status: this.#closing ? 'draining' : 'serving',
           domain,
           node: cluster.node,
           connections: sessions.size,

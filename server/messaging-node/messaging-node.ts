@@ -42,7 +42,8 @@ export { CLOSE } from './frames.js';
  * A page whose origin the domain does not list (`origins`) is refused at the upgrade: HTTP 403
  * with `PF_ERR_ORIGIN` as JSON, and a log line (lifecycle.ts, server/page-origins.ts).
  *
- * Close codes: 1012 shutdown (reconnect), 1009 frame too large (ws's own); every other close is
+ * Close codes: 1012 draining (reconnect at once: a balancer sends the client to another host;
+ * /health says draining, 503, meanwhile), 1009 frame too large (ws's own); every other close is
  * for an error code, its reason, with that code's close code (core/errors.ts): 1013 PF_ERR_FLOOD
  * (node full, too many connections authenticating, slow consumer), 1013 PF_ERR_FETCH (issuer's
  * keys unreachable), 1008 PF_ERR_TIMEOUT (no `auth` in time), 1011 PF_ERR_INTERNAL (handling a

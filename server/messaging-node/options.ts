@@ -144,7 +144,7 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     heartbeatMs: 30_000,
     authTimeoutMs: 5000,
     closeGraceMs: 1000,
-    shutdownGraceMs: 5000,
+    shutdownGraceMs: SHUTDOWN_GRACE_MS,
     maxBufferedBytes: 1024 * 1024,
     maxUnreceived: 1000,
     maxGroupSize: 10_000,
@@ -154,6 +154,9 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     ...definedOnly(options),
   };
 }
+
+/** Milliseconds a draining node waits for its clients to leave, unless told otherwise. */
+export const SHUTDOWN_GRACE_MS = 5000;
 
 /** `options` without its undefined members, so they do not hide defaults in a spread. */
 function definedOnly<T extends object>(options: T): T {

@@ -289,6 +289,47 @@ describe('json-ws connection', () => {
     await until(() => peers[0]!.ws.readyState === peers[0]!.ws.CLOSED);
   });
 
+  it('reconnects at once, keeping what it sends, when the node of its live socket drains (1012; fake clock)', async () => {
+    const url = await scriptedNode((peer, frame) => {
+      if (frame.t === 'msg' && peers.indexOf(peer) === 1)
+        peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
+    });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const slow = { reconnectDelayMs: 1000, reconnectDelayMaxMs: 1000, randomizationFactor: 0 };
+    const { stub, ctx } = await open(url, slow);
+    await ctx.until(() => ctx.statuses.at(-1) === 'live');
+    const m = chat(ALICE, BOB, 'while draining');
+    stub.postMessage(m);
+    await heard((f) => f.t === 'msg');
+    peers[0]!.ws.close(1012, 'service restart');
+    await ctx.until(() => ctx.statuses.at(-1) === 'disconnected');
+    vi.advanceTimersByTime(0);
+    expect(ctx.statuses.at(-1)).toBe('connecting');
+    const again = await heard((f, peer) => f.t === 'msg' && peers.indexOf(peer) === 1);
+    expect(again).toMatchObject({ m: { id: m.id } });
+  });
+
+  it('waits its reconnect delay when a node drains (1012) before the socket went live (fake clock)', async () => {
+    const url = await scriptedNode(() => {}, false);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    // The node drains as the client authenticates: no ready, the socket closed 1012.
+    const drained = heard((f, peer) => {
+      if (f.t === 'auth') peer.ws.close(1012, 'service restart');
+      return f.t === 'auth';
+    });
+    const { ctx } = await open(url, {
+      reconnectDelayMs: 1000,
+      reconnectDelayMaxMs: 1000,
+      randomizationFactor: 0,
+    });
+    await drained;
+    await ctx.until(() => ctx.statuses.at(-1) === 'disconnected');
+    vi.advanceTimersByTime(999);
+    expect(ctx.statuses).toEqual(['connecting', 'disconnected']);
+    vi.advanceTimersByTime(1);
+    expect(ctx.statuses).toEqual(['connecting', 'disconnected', 'connecting']);
+  });
+
   it('hands a swap its unacknowledged messages, and the new version sends them again first, in order', async () => {
     // The node acknowledges nothing on the first socket: every message stays in its outbox.
     const url = await scriptedNode((peer, frame) => {

@@ -22,6 +22,11 @@ export const PROTOCOL = 'protofly.json-ws.v1';
 const SESSION_KEY = 'json-ws/connection';
 /** Hyperty addresses remembered to claim again after a reconnect (the node's bound). */
 const MAX_HYPERTIES = 64;
+/**
+ * The close code of a node that is draining (shutting down, its balancer told): reconnect at
+ * once, and the balancer puts the connection on another host.
+ */
+const SERVICE_RESTART = 1012;
 /** Retry delay when the host's window toward the socket or the runtime is full. */
 const BUSY_RETRY_MS = 10;
 /** The most of a node's refusal text a failure quotes: the node is not trusted to be brief. */
@@ -90,7 +95,8 @@ export class Member extends SessionMember {
  * conversation of the same domain and identity.
  *
  * - Authenticates with the first frame and reports `connecting → live`; on a lost socket,
- *   `disconnected`, then reconnects after an exponential, jittered delay.
+ *   `disconnected`, then reconnects after an exponential, jittered delay, or at once when a
+ *   live socket's node closed it draining (1012: its balancer sends the next one elsewhere).
  * - Keeps each message until the node acknowledges it, at most `windowSize` in flight, and
  *   sends the unacknowledged ones again on the next socket (at-least-once on the wire). Keeps
  *   each request to a peer until the peer's final answer comes, and sends the unanswered ones
@@ -558,8 +564,11 @@ export class Connection {
       const who = this.#session.owner.identity.address;
       return this.#fail(`the node refused ${who} (closed ${code}): ${said}`, reason);
     }
+    // A node that served this socket and now drains sends us elsewhere: no reason to wait. A
+    // socket closed so before it went live waits its turn, so that a client cannot loop on a
+    // draining node that still takes connections.
+    const delay = code === SERVICE_RESTART && this.#state === 'live' ? 0 : this.#backoff.next();
     this.#state = 'waiting';
-    const delay = this.#backoff.next();
     this.#session.broadcast('disconnected', `${detail}; reconnecting in ${delay} ms`);
     this.#arm('connect', () => this.#connect(), delay);
   }
