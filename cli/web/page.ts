@@ -34,6 +34,10 @@ export interface PageReport {
   readonly rows: readonly Row[];
   /** Chats, offers, answers and byes (candidates are drawn, not counted). */
   readonly messages: { sent: number; received: number };
+  /** The chat log: the page's user's lines and the peer's. */
+  readonly chats: readonly { from: string; text: string }[];
+  /** What the page's Content Security Policy refused (`directive URL`). */
+  readonly violations: readonly string[];
   readonly webrtc?: { connected: boolean; rttMs: number; remoteTracks: string[] };
   readonly error?: { code: string; message: string };
 }
@@ -55,6 +59,14 @@ const draw = (row: Row) => {
   ladder.add(row);
 };
 const checks: { check: string; detail: string }[] = [];
+/** Whether the checks shown are still those of the first load (the report's loads again, from memory). */
+let verifying = true;
+/** What the page's Content Security Policy refused: nothing, if the page keeps to it. */
+const violations: string[] = [];
+document.addEventListener('securitypolicyviolation', (e) =>
+  violations.push(`${e.violatedDirective} ${e.blockedURI}`),
+);
+const chats: { from: string; text: string }[] = [];
 const messages = { sent: 0, received: 0 };
 let error: PageReport['error'];
 let webrtc: PageReport['webrtc'];
@@ -94,6 +106,7 @@ const { runtime, loader } = lib.createBrowserRuntime({
   // would refuse the next run's. What the page learns lasts as long as the page.
   database: false,
   onCheck: ({ check, detail }) => {
+    if (!verifying) return;
     checks.push({ check, detail });
     const li = document.createElement('li');
     li.textContent = `${check}: ${detail}`;
@@ -132,6 +145,7 @@ function listen(c: Browser.Conversation): void {
 
 /** Appends a chat line to the log. */
 function say(from: string, text: string): void {
+  chats.push({ from, text });
   const li = document.createElement('li');
   li.dataset.from = from;
   li.textContent = `${from}: ${text}`;
@@ -205,6 +219,8 @@ async function stubs(): Promise<DemoReport['stubs']> {
       checks,
       rows,
       messages,
+      chats,
+      violations,
       ...(webrtc ? { webrtc } : {}),
       ...(error ? { error } : {}),
     };
@@ -212,25 +228,30 @@ async function stubs(): Promise<DemoReport['stubs']> {
 };
 
 try {
-  if (settings.peer) {
-    const peer = settings.peer;
-    $('status').textContent = `loading ${settings.domain}'s stub`;
-    draw({ from: me, to: CAT, label: `GET ${settings.domain} stub/default` });
-    const c = await runtime.conversation(peer, { capabilities: ['chat', 'call'] });
-    draw({ from: CAT, to: me, label: `${carried(c)} + package` });
-    draw({ note: `verified ${[...new Set(checks.map((k) => k.check))].join(', ')}` });
-    draw({ from: me, to: NODE, label: `connect ${carried(c)}, token of ${settings.address.split('/')[2]}` });
-    listen(c);
-    await stubs();
-    $<HTMLButtonElement>('dial').disabled = false;
-    $('status').textContent = `live with ${peer} through ${settings.domain}'s ${carried(c)}`;
-    state('live');
-  } else {
-    $('status').textContent = `registering with ${settings.domain}`;
+  const peer = settings.peer;
+  $('status').textContent = peer
+    ? `loading ${settings.domain}'s stub`
+    : `registering with ${settings.domain}`;
+  draw({ from: me, to: CAT, label: `GET ${settings.domain} stub/default` });
+  let opened: Browser.Conversation | undefined;
+  if (peer) opened = await runtime.conversation(peer, { capabilities: ['chat', 'call'] });
+  else {
     runtime.on('conversation', listen);
     await runtime.register();
-    const [own] = await stubs();
-    draw({ from: me, to: NODE, label: `register [${own!.name}@${own!.version}]` });
+  }
+  verifying = false;
+  const [own] = await stubs();
+  const stub = `${own!.name}@${own!.version}`;
+  draw({ from: CAT, to: me, label: `${stub} + package` });
+  draw({ note: `verified ${[...new Set(checks.map((k) => k.check))].join(', ')}` });
+  if (opened) {
+    draw({ from: me, to: NODE, label: `connect ${stub}, token of ${settings.address.split('/')[2]}` });
+    listen(opened);
+    $<HTMLButtonElement>('dial').disabled = false;
+    $('status').textContent = `live with ${peer} through ${settings.domain}'s ${stub}`;
+    state('live');
+  } else {
+    draw({ from: me, to: NODE, label: `register [${stub}]` });
     $('status').textContent = `registered with ${settings.domain}: waiting for a chat or a call`;
     state('registered');
   }
