@@ -145,7 +145,7 @@ function handle(
       }
       page.token(audience).then(
         (token) => send('text/plain', token),
-        (err: Error) => res.writeHead(500).end(err.message),
+        (err: Error) => res.writeHead(403).end(err.message),
       );
       return;
     }
