@@ -21,27 +21,33 @@ const PINGS = 5;
 export class PageCall {
   readonly #pc = new RTCPeerConnection();
   readonly #send: SendSignal;
-  readonly #stream: MediaStream;
+  readonly #videos: CallVideos;
+  #stream: MediaStream | undefined;
   /** Candidates that came before the peer's description, which they need. */
   readonly #early: RTCIceCandidateInit[] = [];
-  /** Ours gathered before the offer went: a peer takes no candidate of a call it does not know. */
+  /** Ours gathered before the offer or answer went: the peer takes none before it. */
   #held: RTCIceCandidate[] | undefined = [];
   #channel: RTCDataChannel | undefined;
+  /** Settles once the offer (caller) or the answer (callee) went. */
+  readonly ready: Promise<void>;
+  /** Settles when the peer connection is `connected`; rejects when it failed. */
   readonly connected: Promise<void>;
   /** Settles when the call ends (the peer's bye or ours). */
   readonly ended: Promise<void>;
   #end!: () => void;
 
+  /**
+   * A call the page knows at once, so that what the peer sends while the media and the
+   * descriptions are made (its answer, its candidates) finds it; `start` makes them.
+   */
   private constructor(
     readonly callId: string,
-    stream: MediaStream,
     videos: CallVideos,
     send: SendSignal,
+    start: (call: PageCall) => Promise<void>,
   ) {
     this.#send = send;
-    this.#stream = stream;
-    videos.local.srcObject = stream;
-    for (const track of stream.getTracks()) this.#pc.addTrack(track, stream);
+    this.#videos = videos;
     this.#pc.ontrack = (e) => {
       videos.remote.srcObject = e.streams[0] ?? new MediaStream([e.track]);
     };
@@ -60,42 +66,41 @@ export class PageCall {
     this.ended = new Promise((resolve) => {
       this.#end = resolve;
     });
+    this.ready = start(this);
   }
 
   /** Places a call on `send`'s conversation: media, a data channel, the offer. */
-  static async place(send: SendSignal, videos: CallVideos): Promise<PageCall> {
-    const call = new PageCall(crypto.randomUUID(), await userMedia(), videos, send);
-    call.#channel = call.#pc.createDataChannel('rtt');
-    await call.#pc.setLocalDescription(await call.#pc.createOffer());
-    const placing = send({
-      kind: 'offer',
-      callId: call.callId,
-      sdp: call.#pc.localDescription!.sdp,
-      media: ['audio', 'video', 'data'],
+  static place(send: SendSignal, videos: CallVideos): PageCall {
+    return new PageCall(crypto.randomUUID(), videos, send, async (call) => {
+      await call.#media();
+      call.#channel = call.#pc.createDataChannel('rtt');
+      await call.#pc.setLocalDescription(await call.#pc.createOffer());
+      const placing = send({
+        kind: 'offer',
+        callId: call.callId,
+        sdp: call.#pc.localDescription!.sdp,
+        media: ['audio', 'video', 'data'],
+      });
+      // Sent after the offer, in order: the peer knows the call when they arrive.
+      call.#release();
+      await placing;
     });
-    // Sent after the offer, in order: the peer knows the call when they arrive.
-    call.#release();
-    await placing;
-    return call;
   }
 
   /** Answers an offer that arrived on `send`'s conversation; the data channel echoes the caller's pings. */
-  static async answer(
-    offer: { callId: string; sdp: string },
-    send: SendSignal,
-    videos: CallVideos,
-  ): Promise<PageCall> {
-    const call = new PageCall(offer.callId, await userMedia(), videos, send);
-    call.#pc.ondatachannel = (e) => {
-      e.channel.onmessage = (m) => e.channel.send(m.data);
-    };
-    await call.#pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
-    await call.#applyEarly();
-    await call.#pc.setLocalDescription(await call.#pc.createAnswer());
-    const answering = send({ kind: 'answer', callId: call.callId, sdp: call.#pc.localDescription!.sdp });
-    call.#release();
-    await answering;
-    return call;
+  static answer(offer: { callId: string; sdp: string }, send: SendSignal, videos: CallVideos): PageCall {
+    return new PageCall(offer.callId, videos, send, async (call) => {
+      call.#pc.ondatachannel = (e) => {
+        e.channel.onmessage = (m) => e.channel.send(m.data);
+      };
+      await call.#media();
+      await call.#pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
+      await call.#applyEarly();
+      await call.#pc.setLocalDescription(await call.#pc.createAnswer());
+      const answering = send({ kind: 'answer', callId: call.callId, sdp: call.#pc.localDescription!.sdp });
+      call.#release();
+      await answering;
+    });
   }
 
   /** The peer's answer, candidate or bye for this call. */
@@ -148,8 +153,19 @@ export class PageCall {
     await this.#send({ kind: 'bye', callId: this.callId });
   }
 
+  /** The camera's and microphone's tracks, shown and sent. */
+  async #media(): Promise<void> {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: true,
+      video: { width: 320, height: 240 },
+    });
+    this.#stream = stream;
+    this.#videos.local.srcObject = stream;
+    for (const track of stream.getTracks()) this.#pc.addTrack(track, stream);
+  }
+
   #close(): void {
-    for (const track of this.#stream.getTracks()) track.stop();
+    for (const track of this.#stream?.getTracks() ?? []) track.stop();
     this.#pc.close();
     this.#end();
   }
@@ -173,9 +189,4 @@ export class PageCall {
   async #applyEarly(): Promise<void> {
     for (const c of this.#early.splice(0)) await this.#pc.addIceCandidate(c);
   }
-}
-
-/** The camera and microphone (a page served from loopback is a secure context: the browser asks once). */
-function userMedia(): Promise<MediaStream> {
-  return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
 }

@@ -71,13 +71,17 @@ export interface DriveOptions {
   readonly phase?: (name: string) => void;
 }
 
+/** How long one step may take before the demo gives up on it. */
+const STEP_MS = 120_000;
+
 const CHAT_TO_BOB = 'Hello Bob: my page loaded your domain’s stub on the fly';
 const CHAT_TO_ALICE = 'Hello Alice, from my page';
 
 /**
  * Runs the web demo in `browser` as a person would in two tabs: Bob's page registers, Alice's
  * page loads b.example's stub, they chat both ways through the forms, Alice calls and hangs up
- * once the data channel's round trip is measured. What each page did, from its report.
+ * once the data channel's round trip is measured, then Bob calls her back and hangs up. What
+ * each page did, from its report (its `webrtc`: the call it placed).
  *
  * @throws ProtoflyError a page's own failure (its code and message), or `PF_ERR_DEMO` naming
  *   the step a page did not reach.
@@ -89,6 +93,8 @@ export async function driveDemo(
 ): Promise<{ alice: PageReport; bob: PageReport }> {
   const phase = options.phase ?? (() => {});
   const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  // A bound for a page that hangs, not an expectation: steps took seconds at a load of 18 on two cores.
+  context.setDefaultTimeout(STEP_MS);
   try {
     const bob = await open(context.newPage(), pages.bob);
     await reach(bob, 'body[data-state="registered"]', 'Bob’s page registers');
@@ -120,6 +126,14 @@ export async function driveDemo(
     await alice.click('#hangup');
     await reach(bob, 'body[data-call="ended"]', 'Alice’s bye reaches Bob’s page');
     phase('bye');
+
+    // And the other way: Bob calls Alice back on the conversation she opened.
+    await bob.click('#dial');
+    await reach(bob, 'body[data-rtt]', 'Bob’s call connects and measures its round trip');
+    await reach(alice, 'body[data-call="connected"]', 'Alice’s page answers Bob’s call');
+    await bob.click('#hangup');
+    await reach(alice, 'body[data-call="ended"]', 'Bob’s bye reaches Alice’s page');
+    phase('bob calls alice back, bye');
     return { alice: await report(alice), bob: await report(bob) };
   } finally {
     await context.close();
@@ -138,10 +152,7 @@ async function say(page: Page, text: string): Promise<void> {
   await page.click('#send');
 }
 
-/**
- * Waits until `selector` is in the page, or the page failed: then its error. The wait's bound
- * is playwright's default (30 s), for a page that hangs, not an expectation.
- */
+/** Waits until `selector` is in the page, or the page failed: then its error. */
 async function reach(page: Page, selector: string, step: string): Promise<void> {
   try {
     await page.waitForSelector(`${selector}, body[data-state="failed"]`, { state: 'attached' });

@@ -129,15 +129,15 @@ const sender =
 function listen(c: Browser.Conversation): void {
   chat ??= c;
   $<HTMLButtonElement>('send').disabled = false;
+  $<HTMLButtonElement>('dial').disabled = call !== undefined;
   c.on('message', ({ body }) => {
     if (!UNCOUNTED.has(body.kind)) messages.received++;
     draw({ from: NODE, to: me, label: `${body.kind} [${carried(c)}]` });
     if (body.kind === 'chat') return say(c.peer, body.text);
-    if (body.kind === 'offer' && !call) {
-      return void PageCall.answer(body, sender(c), videos).then((answered) => {
-        call = answered;
-        return follow(answered);
-      }, fail);
+    if (body.kind === 'offer') {
+      // One call at a time: another offer meanwhile is busy here (486).
+      if (call) return void sender(c)({ kind: 'reject', code: 486, callId: body.callId }).catch(fail);
+      return void follow(PageCall.answer(body, sender(c), videos)).catch(fail);
     }
     call?.signal(body).catch(fail);
   });
@@ -152,15 +152,25 @@ function say(from: string, text: string): void {
   $('log').append(li);
 }
 
-/** Shows the call's state as it changes: connected, then ended. */
+/** Shows `c`'s state as it changes (ringing, connected, ended); once it ended, the page may call again. */
 async function follow(c: PageCall): Promise<void> {
+  call = c;
+  $<HTMLButtonElement>('dial').disabled = true;
   document.body.dataset.call = 'ringing';
-  await c.connected;
-  document.body.dataset.call = 'connected';
-  $('call-state').textContent = `connected (${c.remoteTracks().join(', ')} from the peer)`;
+  $('call-state').textContent = 'ringing';
+  c.connected.then(() => {
+    if (call !== c) return;
+    document.body.dataset.call = 'connected';
+    $('call-state').textContent = `connected (${c.remoteTracks().join(', ')} from the peer)`;
+    $<HTMLButtonElement>('hangup').disabled = false;
+  }, fail);
+  await c.ready;
   await c.ended;
+  call = undefined;
   document.body.dataset.call = 'ended';
   $('call-state').textContent = 'ended';
+  $<HTMLButtonElement>('hangup').disabled = true;
+  $<HTMLButtonElement>('dial').disabled = false;
 }
 
 $('say').addEventListener('submit', (e) => {
@@ -175,17 +185,15 @@ $('say').addEventListener('submit', (e) => {
 
 $('dial').addEventListener('click', () => {
   if (!chat || call) return;
-  $<HTMLButtonElement>('dial').disabled = true;
+  delete document.body.dataset.rtt;
+  const placed = PageCall.place(sender(chat), videos);
+  follow(placed).catch(fail);
   void (async () => {
-    call = await PageCall.place(sender(chat), videos);
-    const following = follow(call);
-    await call.connected;
-    const rttMs = await call.rttMs();
-    webrtc = { connected: true, rttMs, remoteTracks: call.remoteTracks() };
+    await placed.connected;
+    const rttMs = await placed.rttMs();
+    webrtc = { connected: true, rttMs, remoteTracks: placed.remoteTracks() };
     $('rtt').textContent = `data channel round trip: ${rttMs.toFixed(2)} ms`;
     document.body.dataset.rtt = String(rttMs);
-    $<HTMLButtonElement>('hangup').disabled = false;
-    await following;
   })().catch(fail);
 });
 
@@ -247,7 +255,6 @@ try {
   if (opened) {
     draw({ from: me, to: NODE, label: `connect ${stub}, token of ${settings.address.split('/')[2]}` });
     listen(opened);
-    $<HTMLButtonElement>('dial').disabled = false;
     $('status').textContent = `live with ${peer} through ${settings.domain}'s ${stub}`;
     state('live');
   } else {

@@ -5,7 +5,7 @@
  * in two tabs. Each run: Bob's page (b.example's origin) registers, Alice's page (a.example's
  * origin) loads b.example's stub, verifies it and runs it in a Web Worker, they chat both ways,
  * Alice calls Bob (camera, microphone and a data channel from Chromium's fake devices) through
- * that stub, the call connects and the data channel echoes. Screenshots of both pages go to
+ * that stub, the call connects and the data channel echoes; then Bob calls Alice back. Screenshots of both pages go to
  * test-artifacts/web-demo/ (git-ignored). Without Chromium the test fails: `.ci/run` installs it.
  */
 import { spawn } from 'node:child_process';
@@ -58,8 +58,8 @@ describe('protofly demo --web in Chromium', () => {
         expect.objectContaining({ for: ALICE, ...STUB }),
         expect.objectContaining({ for: BOB, ...STUB }),
       ]);
-      // Chats both ways, the offer and the answer, the bye: each delivered once.
-      expect(report.messages).toEqual({ sent: 5, delivered: 5 });
+      // Chats both ways, and two calls (Alice's, Bob's back): offer, answer, bye each; each delivered once.
+      expect(report.messages).toEqual({ sent: 8, delivered: 8 });
       const labels = report.ladder.rows.map((r) => ('note' in r ? r.note : r.label));
       expect(labels.slice(0, 3)).toEqual([
         'GET b.example stub/default',
@@ -88,6 +88,7 @@ describe('protofly demo --web in Chromium', () => {
           if (m) pages[m[1]!.toLowerCase()] = m[2]!;
           if (pages.alice && pages.bob) break;
         }
+        expect(Object.keys(pages).sort()).toEqual(['alice', 'bob']);
         expect(new URL(pages.alice!).origin).not.toBe(new URL(pages.bob!).origin);
 
         const browser = await launchChromium(DEFAULT_CHROMIUM);
@@ -106,14 +107,17 @@ describe('protofly demo --web in Chromium', () => {
         expect(alice.chats).toEqual(chats);
         expect(bob.chats).toEqual(chats);
         expect(alice.error ?? bob.error).toBeUndefined();
-        expect(alice.webrtc).toMatchObject({
-          connected: true,
-          remoteTracks: expect.arrayContaining(['audio', 'video']),
-        });
-        expect(alice.webrtc!.rttMs).toBeGreaterThan(0);
-        // Alice sent a chat, the offer and the bye; Bob a chat and the answer: each arrived.
-        expect(alice.messages).toEqual({ sent: 3, received: 2 });
-        expect(bob.messages).toEqual({ sent: 2, received: 3 });
+        // Alice's call to Bob, and Bob's back: each connected, audio and video arrived, the data channel echoed.
+        for (const { webrtc } of [alice, bob]) {
+          expect(webrtc).toMatchObject({
+            connected: true,
+            remoteTracks: expect.arrayContaining(['audio', 'video']),
+          });
+          expect(webrtc!.rttMs).toBeGreaterThan(0);
+        }
+        // Each sent a chat, an offer, an answer and a bye, and got the other's.
+        expect(alice.messages).toEqual({ sent: 4, received: 4 });
+        expect(bob.messages).toEqual({ sent: 4, received: 4 });
         expect(alice.checks.map((c) => c.check)).toEqual(
           expect.arrayContaining(['schema', 'signature', 'policy', 'integrity']),
         );
