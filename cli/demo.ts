@@ -200,6 +200,7 @@ export const demo: Command = {
     '',
     'Example:',
     '  protofly demo --swap',
+    '  protofly demo --web --headless --json',
   ].join('\n'),
   async run(args) {
     const { values } = parse(
