@@ -20,7 +20,14 @@ export interface DemoReport {
   ladder: { columns: string[]; rows: Row[] };
   /** `--swap`: which runtime moved what to which version, and how long its messages were held. */
   swaps?: { runtime: string; peer: string; from: string; to: string; heldMs: number }[];
+  /** `--web`: whether the pages' WebRTC call connected, and its data channel's median round trip. */
+  webrtc?: { connected: boolean; rttMs: number };
 }
+
+/** The ladder's parties in the demo and in the web demo's pages. */
+export const COLUMNS = ['alice@a.example', 'b.example catalogue', 'b.example node', 'bob@b.example'];
+/** Each party's column in {@link COLUMNS}. */
+export const COLUMN = { alice: 0, catalogue: 1, node: 2, bob: 3 } as const;
 
 /** A report with nothing done yet, for a ladder with these columns. */
 export function emptyReport(columns: string[]): DemoReport {

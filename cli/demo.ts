@@ -8,19 +8,21 @@ import type { CheckEvent } from '../runtime/loader.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { startLocalDomains } from '../server/domain.js';
-import { type Command, parse, usageError } from './command.js';
-import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo-report.js';
+import { type Command, parse, untilSignal, usageError } from './command.js';
+import { COLUMN, COLUMNS, type DemoReport, emptyReport, failureOf, phaseTimer } from './demo-report.js';
 import { runSipDemo } from './demo-sip.js';
 import type { DemoInterlude } from './demo-stage.js';
 import { swapInterlude } from './demo-swap.js';
+import { runWebDemo, startWebDemo } from './demo-web.js';
 import { renderLadder } from './ladder.js';
+import { DEFAULT_CHROMIUM } from './web/drive.js';
 
-const usage = 'protofly demo [--sip | --swap] [--json]';
+const usage =
+  'protofly demo [--sip | --swap] [--json] | protofly demo --web [--headless [--json] [--chromium <path>] [--screenshots <dir>]]';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
-const COLUMNS = ['alice@a.example', 'b.example catalogue', 'b.example node', 'bob@b.example'];
-const [A, CAT, NODE, B] = [0, 1, 2, 3] as const;
+const { alice: A, catalogue: CAT, node: NODE, bob: B } = COLUMN;
 
 /**
  * The demo: two domains on loopback, each with its own key, catalogue and node; Bob's runtime
@@ -136,7 +138,7 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
         withBob,
         rows,
         report,
-        column: { alice: A, catalogue: CAT, node: NODE, bob: B },
+        column: COLUMN,
         domain: (name) => local.byName.get(name)!,
       });
       phase(interlude.phase);
@@ -179,29 +181,70 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
 
 export const demo: Command = {
   summary:
-    'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP); --swap releases a new b.example stub mid-demo, swapped live',
+    'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP); --swap releases a new b.example stub mid-demo, swapped live; --web in two browser pages, with a WebRTC call',
   usage,
   help: [
     'Options:',
     '  --sip     also Dave at c.example, a Kamailio domain: json-ws and SIP in one runtime (needs kamailio)',
     '  --swap    b.example releases json-ws 0.2.0 between the chat and the call; conversations move live',
     '  --json    the report as one JSON object: ok, stubs, messages, timings, ladder',
+    '  --web     a page per user, each on its own loopback origin: Alice’s page loads b.example’s stub,',
+    '            verifies it and runs it in a Web Worker; a chat, then a WebRTC call (camera, microphone,',
+    '            data channel) through that stub. Prints the two URLs and serves until Ctrl-C',
+    '  --headless  with --web: drives Chromium itself (fake camera and microphone) and prints the report,',
+    '            plus webrtc: { connected, rttMs }',
+    `  --chromium <path>  the Chromium --headless drives (default ${DEFAULT_CHROMIUM}; none is downloaded)`,
+    '  --screenshots <dir>  with --headless: saves alice.png and bob.png there once the call is up',
     '',
     'Everything runs on loopback in a temporary folder, removed at the end.',
     '',
     'Example:',
     '  protofly demo --swap',
+    '  protofly demo --web --headless --json',
   ].join('\n'),
   async run(args) {
     const { values } = parse(
       args,
-      { json: { type: 'boolean' }, sip: { type: 'boolean' }, swap: { type: 'boolean' } },
+      {
+        json: { type: 'boolean' },
+        sip: { type: 'boolean' },
+        swap: { type: 'boolean' },
+        web: { type: 'boolean' },
+        headless: { type: 'boolean' },
+        chromium: { type: 'string' },
+        screenshots: { type: 'string' },
+      },
       'demo',
     );
     if (values.sip && values.swap) throw usageError('demo', '--sip and --swap are two demos: choose one');
+    if (values.web && (values.sip || values.swap)) {
+      throw usageError('demo', '--web runs the demo of Alice and Bob: without --sip or --swap');
+    }
+    const headless = values.headless || values.chromium !== undefined || values.screenshots !== undefined;
+    if (!values.web && headless)
+      throw usageError('demo', '--headless, --chromium and --screenshots go with --web');
+    if (values.web && !values.headless && (headless || values.json)) {
+      throw usageError('demo', '--json, --chromium and --screenshots go with --web --headless');
+    }
+    if (values.web && !values.headless) {
+      const web = await startWebDemo();
+      console.log(`Alice (a.example): ${web.pages.alice}`);
+      console.log(`Bob   (b.example): ${web.pages.bob}`);
+      console.log('Open Bob’s page first, then Alice’s; Ctrl-C stops the demo.');
+      await untilSignal();
+      await web.close();
+      return 0;
+    }
     // --sip: a.example's Alice also talks to Dave at c.example, a Kamailio domain (cli/demo-sip.ts).
     // --swap: b.example releases a new version of its stub mid-demo, swapped live (cli/demo-swap.ts).
-    const report = values.sip ? await runSipDemo() : await runDemo(values.swap ? swapInterlude : undefined);
+    const report = values.web
+      ? await runWebDemo({
+          chromium: values.chromium ?? DEFAULT_CHROMIUM,
+          ...(values.screenshots ? { screenshots: values.screenshots } : {}),
+        })
+      : values.sip
+        ? await runSipDemo()
+        : await runDemo(values.swap ? swapInterlude : undefined);
     if (values.json) {
       console.log(JSON.stringify(report, null, 2));
       return report.ok ? 0 : 1;
@@ -219,6 +262,11 @@ export const demo: Command = {
       );
     }
     console.log(`messages: ${report.messages.sent} sent, ${report.messages.delivered} delivered`);
+    if (report.webrtc) {
+      console.log(
+        `webrtc: ${report.webrtc.connected ? 'connected' : 'NOT connected'}, data channel round trip ${report.webrtc.rttMs} ms`,
+      );
+    }
     for (const [name, ms] of Object.entries(report.timings))
       console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${name}`);
     if (report.error) {

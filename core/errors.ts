@@ -227,6 +227,10 @@ export const ERRORS = {
     status: 500,
     docs: 'A demo (`protofly demo`, `demo-sip`, `demo-swap`) failed on an error that carries no code of its own; the message is its text, the report has the rest.',
   },
+  PF_ERR_BROWSER: {
+    status: 500,
+    docs: '`protofly demo --web --headless` has no browser to drive: Chromium is not at the path given (`--chromium`, default /usr/bin/chromium) or playwright-core is not installed. The message names which and what to install.',
+  },
 } as const satisfies Readonly<Record<string, ErrorSpec>>;
 
 /** A stable protofly error code. */

@@ -15,7 +15,8 @@
 //
 // Also bundles the runtime for browsers (dist/browser.js, package.json's `./browser`) and its
 // sandbox Web Worker (dist/browser-worker.js): self-contained and minified, for a page to load
-// from its own origin under a Content Security Policy without `unsafe-eval`.
+// from its own origin under a Content Security Policy without `unsafe-eval`; and the web demo's
+// page script (dist/demo-page.js), which imports that runtime from its page's origin.
 //
 // With --types, also emits the entries' declarations into dist/types/ with tsc
 // (tsconfig.types.json): tsc reads the decorators as the sources do; a bundled .d.ts would need
@@ -81,7 +82,12 @@ if (process.argv.includes('--types-only')) {
       platform: 'browser',
       target: 'es2022',
       minify: true,
-      entryPoints: { browser: 'entry/browser.ts', 'browser-worker': 'sandbox/browser/worker-entry.ts' },
+      entryPoints: {
+        browser: 'entry/browser.ts',
+        'browser-worker': 'sandbox/browser/worker-entry.ts',
+        // The web demo's page script (`protofly demo --web`): it loads dist/browser.js at run time.
+        'demo-page': 'cli/web/page.ts',
+      },
     }),
     process.argv.includes('--types') ? types() : undefined,
   ]);

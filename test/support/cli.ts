@@ -12,14 +12,19 @@ export interface Run {
 
 /**
  * Runs the `protofly` command (dist/cli.js: `npm run build` first) as a child process, to its
- * exit; one that is still running after a minute (a half-started server) is killed, code -1.
+ * exit; one that is still running after `timeoutMs` (default a minute: a half-started server)
+ * is killed, code -1.
  */
-export function protofly(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+export function protofly(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { ...process.env, ...env }, timeout: 60_000 },
+      { env: { ...process.env, ...env }, timeout: timeoutMs },
       (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
