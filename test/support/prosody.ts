@@ -86,7 +86,7 @@ consider_websocket_secure = true
 -- Plain passwords on disk: SCRAM-SHA-1 and SCRAM-SHA-256 can both be offered from them.
 authentication = "internal_plain"
 storage = "internal"
-modules_enabled = { "roster", "saslauth", "disco", "ping", "websocket", "offline" }
+modules_enabled = { "roster", "saslauth", "disco", "ping", "websocket", "offline", "smacks" }
 modules_disabled = { "s2s" }
 VirtualHost ${lua(options.domain)}
 `,

@@ -50,13 +50,14 @@ type Config = {
 
 /** A chat handed to the runtime: where its receipt goes, and its XMPP id. */
 interface Inbound {
-  readonly to: string;
+  /** The sender's full JID, as of its latest copy: the answer goes where the sender is now. */
+  to: string;
   readonly id: string;
   readonly wantsReceipt: boolean;
 }
 
-/** Where one socket is in RFC 6120's order; `ready` once bound, with presence sent. */
-type Phase = 'opening' | 'authenticating' | 'restarting' | 'binding' | 'ready';
+/** Where one socket is in RFC 6120's order; `ready` once bound (or resumed), with presence sent. */
+type Phase = 'opening' | 'authenticating' | 'restarting' | 'resuming' | 'binding' | 'enabling' | 'ready';
 
 /** One instance, as a member of its session's stream: a conversation with `ctx.peer`, or the inbox (no peer). */
 class Member extends SessionMember {
@@ -64,6 +65,36 @@ class Member extends SessionMember {
   readonly pending = new Map<string, Message>();
   /** The app's latest presence toward the peer, not yet sent (the stream was down). */
   presence: Message | undefined;
+  /**
+   * Pending chats the server acknowledged (XEP-0198): it has them, so a new stream does not send
+   * them again (the far side would get a copy); their receipts come as the server delivers them.
+   */
+  readonly held = new Set<string>();
+}
+
+/** A stanza written since stream management was enabled and not yet acknowledged by the server; a chat names its request. */
+interface Unacked {
+  readonly tree: Xml;
+  readonly chat?: { readonly member: Member; readonly msg: Message };
+}
+
+/**
+ * One XEP-0198 session: it outlives its socket while the server keeps it resumable (`id`).
+ * The counts wrap at 2^32 (§4).
+ */
+interface Management {
+  /** The resumption id, when the server allows resumption. */
+  id: string | undefined;
+  /** Counting the server's stanzas: from its `<enabled/>` on. */
+  counting: boolean;
+  /** The server's stanzas handled. */
+  inbound: number;
+  /** Ours the server acknowledged. */
+  acked: number;
+  /** Ours written after those, in order. */
+  readonly unacked: Unacked[];
+  /** An `<r/>` is outstanding on this socket: one at a time, answered before the next. */
+  requested: boolean;
 }
 
 /** Random characters for nonces and ids (the sandbox offers `crypto.getRandomValues`). */
@@ -87,9 +118,15 @@ class Stream {
   readonly #answers: Seen<Xml>;
   /** Receipts and errors given while the stream was down: they go once it is ready. */
   readonly #unsent: Xml[] = [];
+  /** XEP-0198, once the server enabled it; kept across a lost socket to resume. */
+  #sm: Management | undefined;
+  /** What a stream management session that could not be resumed had not had acknowledged: it goes on the new stream. */
+  readonly #leftover: Unacked[] = [];
   #socket: StubSocket | undefined;
   #phase: Phase = 'opening';
   #scram: ScramClient | undefined;
+  /** The server offers XEP-0198 on this socket. */
+  #canManage = false;
   #connectTimer: number | undefined;
   #pingTimer: number | undefined;
   #next = 0;
@@ -152,7 +189,11 @@ class Stream {
     if (member.pending.size >= this.#config.maxQueued)
       return answer(member.ctx, msg, 503, `${this.#config.maxQueued} chats wait for their receipts already`);
     member.pending.set(msg.id, msg);
-    if (this.#phase === 'ready') this.#write(x.chat(msg.id, to, text));
+    if (this.#phase === 'ready') this.#sendChat(member, msg);
+  }
+
+  #sendChat(member: Member, msg: Message): void {
+    this.#write(x.chat(msg.id, jidOf(msg.to)!, textOf(msg)!), { member, msg });
   }
 
   /**
@@ -244,14 +285,28 @@ class Stream {
       return log.warn('xmpp-ws: a frame too large, dropped', { length: data.length });
     let frame: x.Frame | undefined;
     try {
-      frame = x.readFrame(parseXml(data));
+      const el = parseXml(data);
+      // XEP-0198 §4: every stanza the server sends counts, whatever the stub does with it.
+      const sm = this.#sm;
+      if (sm?.counting && x.isStanza(el.name, el.ns)) sm.inbound = (sm.inbound + 1) >>> 0;
+      frame = x.readFrame(el);
     } catch (err) {
       return log.warn('xmpp-ws: a frame that is not XMPP XML', { error: (err as Error).message });
     }
     if (!frame) return log.debug('xmpp-ws: a frame not understood', { frame: data.slice(0, 80) });
     switch (frame.verb) {
       case 'features':
-        return this.#features(frame.mechanisms, frame.bind);
+        return this.#features(frame.mechanisms, frame.bind, frame.sm);
+      case 'sm-enabled':
+        return this.#enabled(frame.id);
+      case 'sm-resumed':
+        return this.#resumed(frame.h);
+      case 'sm-failed':
+        return this.#managementFailed(frame.h, frame.condition);
+      case 'sm-ack':
+        return this.#acked(frame.h);
+      case 'sm-request':
+        return this.#sm?.counting ? this.#write(x.ack(this.#sm.inbound)) : undefined;
       case 'challenge':
         return this.#challenge(frame.data);
       case 'success':
@@ -289,7 +344,7 @@ class Stream {
   }
 
   /** Stream features: SASL mechanisms before authentication, binding after. */
-  #features(mechanisms: readonly string[], bind: boolean): void {
+  #features(mechanisms: readonly string[], bind: boolean, sm: boolean): void {
     if (this.#phase === 'opening') {
       // The strongest both sides allow (SCRAM_MECHANISMS lists them strongest first).
       const chosen = Object.keys(SCRAM_MECHANISMS).find(
@@ -312,10 +367,83 @@ class Stream {
       this.#phase = 'authenticating';
       return this.#write(x.auth(chosen, this.#scram.first()));
     }
-    if (this.#phase === 'restarting' && bind) {
-      this.#phase = 'binding';
-      this.#write(x.bindRequest('bind', this.#resource));
+    if (this.#phase !== 'restarting' || !bind) return;
+    this.#canManage = sm;
+    const previous = this.#sm;
+    if (sm && previous?.id !== undefined) {
+      // XEP-0198 §5: resumed instead of bound, the session and what the server holds for it kept.
+      this.#phase = 'resuming';
+      return this.#write(x.resume(previous.id, previous.inbound));
     }
+    if (previous) this.#abandon(previous);
+    this.#bind();
+  }
+
+  #bind(): void {
+    this.#phase = 'binding';
+    this.#write(x.bindRequest('bind', this.#resource));
+  }
+
+  /** A stream management session that cannot be resumed: what the server had not acknowledged goes on the next stream. */
+  #abandon(sm: Management): void {
+    this.#sm = undefined;
+    this.#leftover.push(...sm.unacked);
+  }
+
+  /** XEP-0198 enabled (§3): the server's stanzas count from here. */
+  #enabled(id: string | undefined): void {
+    const sm = this.#sm;
+    if (this.#phase !== 'enabling' || !sm) return;
+    sm.id = id;
+    sm.counting = true;
+    this.#ready(false);
+  }
+
+  /** Resumed (§5): the server says how much of ours it handled, and the rest goes again. */
+  #resumed(h: number): void {
+    const sm = this.#sm;
+    if (this.#phase !== 'resuming' || !sm) return;
+    this.#acked(h);
+    this.#ready(true);
+  }
+
+  /** `<failed/>`: to enable (the stream goes on without), or to resume (a new session, after what it handled). */
+  #managementFailed(h: number | undefined, condition: string): void {
+    const sm = this.#sm;
+    this.#session.owner.log.info('xmpp-ws: stream management failed', { condition, phase: this.#phase });
+    if (this.#phase === 'enabling') {
+      this.#sm = undefined;
+      return this.#ready(false);
+    }
+    if (this.#phase !== 'resuming' || !sm) return;
+    // Prosody says how much of the old session it handled (XEP-0198 §5): none of that goes again.
+    if (h !== undefined) this.#acked(h);
+    this.#abandon(sm);
+    this.#bind();
+  }
+
+  /** The server handled our stanzas up to `h`: those are off the queue; a chat among them is held by it. */
+  #acked(h: number): void {
+    const sm = this.#sm;
+    if (!sm) return;
+    let n = (h - sm.acked) >>> 0;
+    if (n > sm.unacked.length) {
+      this.#session.owner.log.warn('xmpp-ws: the server acknowledged more than was sent', {
+        h,
+        sent: sm.acked + sm.unacked.length,
+      });
+      n = sm.unacked.length;
+    }
+    for (const { chat } of sm.unacked.splice(0, n))
+      if (chat?.member.pending.has(chat.msg.id)) chat.member.held.add(chat.msg.id);
+    sm.acked = (sm.acked + n) >>> 0;
+    sm.requested = false;
+    if (sm.unacked.length > 0 && this.#phase === 'ready') this.#requestAck(sm);
+  }
+
+  #requestAck(sm: Management): void {
+    sm.requested = true;
+    this.#write(x.ackRequest());
   }
 
   #challenge(data: string): void {
@@ -343,7 +471,11 @@ class Stream {
   #iqAnswered(verb: 'iq-result' | 'iq-error', id: string, jid: string | undefined): void {
     if (id === 'bind' && this.#phase === 'binding') {
       if (verb === 'iq-error' || !jid) return this.#giveUp('the server refused to bind a resource');
-      return this.#ready();
+      if (!this.#canManage) return this.#ready(false);
+      // Counted from `<enable/>` on, ours (the server counts from there); the server's from `<enabled/>`.
+      this.#sm = { id: undefined, counting: false, inbound: 0, acked: 0, unacked: [], requested: false };
+      this.#phase = 'enabling';
+      return this.#write(x.enable());
     }
     if (this.#pingTimer !== undefined && id.startsWith('ping')) {
       this.#session.clearTimeout(this.#pingTimer);
@@ -352,16 +484,31 @@ class Stream {
     }
   }
 
-  /** Bound: presence, then what waited goes, and the members are live. */
-  #ready(): void {
+  /**
+   * Bound (with presence) or resumed: the members are live, and what waited goes. First what
+   * the server has not acknowledged of an earlier stream management session (a resumed one, or
+   * one that could not be), in order; then pending chats the server never had: every one, on a
+   * stream without XEP-0198 (the far side drops a copy by id).
+   */
+  #ready(resumed: boolean): void {
     this.#phase = 'ready';
     if (this.#connectTimer !== undefined) this.#session.clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
     this.#backoff.reset();
-    this.#write(x.presence());
+    const sm = this.#sm;
+    const again = resumed && sm ? sm.unacked.splice(0) : this.#leftover.splice(0);
+    if (sm) sm.requested = false;
+    if (!resumed) this.#write(x.presence());
     this.#session.broadcast('live');
+    const sent = new Set<Message>();
+    for (const u of again) {
+      // A chat answered meanwhile is not sent again; nor the old stream's iqs (pings, pongs), which meant that stream only.
+      if (u.chat ? !u.chat.member.pending.has(u.chat.msg.id) : u.tree[0] === 'iq') continue;
+      if (u.chat) sent.add(u.chat.msg);
+      this.#write(u.tree, u.chat);
+    }
     for (const m of this.#session.members) {
-      for (const msg of m.pending.values()) this.#write(x.chat(msg.id, jidOf(msg.to)!, textOf(msg)!));
+      for (const msg of m.pending.values()) if (!sent.has(msg) && !m.held.has(msg.id)) this.#sendChat(m, msg);
       this.#sendPresence(m);
     }
     for (const reply of this.#unsent.splice(0)) this.#write(reply);
@@ -396,8 +543,14 @@ class Stream {
       id,
       wantsReceipt: chat.wantsReceipt && chat.id !== undefined,
     };
-    // Handed over already, and not answered yet: its answer will come.
-    if (!this.#delivered.add(key, inbound)) return;
+    // Handed over already, and not answered yet: its answer will come, to the resource the copy
+    // came from (a sender whose old stream hibernates in the server, XEP-0198, would not get it).
+    const prior = this.#delivered.get(key);
+    if (prior) {
+      prior.to = inbound.to;
+      return;
+    }
+    this.#delivered.add(key, inbound);
     const members = this.#session.members;
     const member = members.find((m) => m.ctx.peer === from) ?? members.find((m) => !m.ctx.peer);
     // A canonical id is printable ASCII; an XMPP id may be anything, so a strange one is not passed on.
@@ -436,6 +589,7 @@ class Stream {
       const req = m.pending.get(id);
       if (!req || jidOf(req.to) !== from) continue;
       m.pending.delete(id);
+      m.held.delete(id);
       if (offer(m.ctx, response(req, code)) !== 'taken')
         m.ctx.log.warn('xmpp-ws: the runtime did not take an answer', { id });
       return;
@@ -475,13 +629,21 @@ class Stream {
     socket?.close(1000, 'failed');
   }
 
-  /** Writes a stanza. One a closing socket refuses is not lost: chats wait in `pending`, answers in `#answers`. */
-  #write(tree: Xml): void {
+  /**
+   * Writes an element. One a closing socket refuses is not lost: chats wait in `pending`,
+   * answers in `#answers`, and under XEP-0198 every stanza stays queued until the server
+   * acknowledges it, with an `<r/>` asking for that.
+   */
+  #write(tree: Xml, chat?: Unacked['chat']): void {
     try {
       this.#socket?.send(writeXml(tree));
     } catch (err) {
       this.#session.owner.log.debug('xmpp-ws: not sent, the socket is closing', { error: String(err) });
     }
+    const sm = this.#sm;
+    if (!sm || !x.isStanza(tree[0], tree[1].xmlns)) return;
+    sm.unacked.push(chat ? { tree, chat } : { tree });
+    if (!sm.requested) this.#requestAck(sm);
   }
 }
 
