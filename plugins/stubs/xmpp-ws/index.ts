@@ -15,6 +15,7 @@ import {
   shared,
   withdrawnId,
 } from 'protofly/stub';
+import { Calls } from './calls.js';
 import { addressOf, bare, full, type Jid, jidOf, readJid } from './jid.js';
 import { SCRAM_MECHANISMS, ScramClient, toBase64 } from './scram.js';
 import * as x from './stanzas.js';
@@ -125,6 +126,35 @@ class Stream {
   #socket: StubSocket | undefined;
   #phase: Phase = 'opening';
   #scram: ScramClient | undefined;
+  /** Our full JID, as bound. */
+  #jid = '';
+  /** Our `iq` sets waiting for their answer, by id. */
+  readonly #iqs = new Map<string, (ok: boolean) => void>();
+  /** Call bodies handed to the runtime whose answer something waits for, by id. */
+  readonly #awaiting = new Map<string, (code: number) => void>();
+  readonly #calls = new Calls({
+    write: (tree) => this.#write(tree),
+    iq: (to, payload, done) => {
+      const id = this.#id('iq');
+      if (done) this.#iqs.set(id, done);
+      this.#write(['iq', { xmlns: x.NS.client, type: 'set', id, to }, payload]);
+    },
+    tell: (peer, body, answered) => {
+      const msg: Message = {
+        id: this.#id('call-'),
+        type: body.kind === 'offer' ? 'create' : 'update',
+        from: peer,
+        to: this.#session.owner.identity.address,
+        body: { value: body },
+      };
+      const members = this.#session.members;
+      const member = members.find((m) => m.ctx.peer === peer) ?? members.find((m) => !m.ctx.peer);
+      const outcome = member ? offer(member.ctx, msg) : 'refused';
+      if (outcome === 'taken' && answered) this.#awaiting.set(msg.id, answered);
+      else if (outcome !== 'taken') answered?.(outcome === 'busy' ? 503 : 404);
+    },
+    me: () => this.#jid,
+  });
   /** The server offers XEP-0198 on this socket. */
   #canManage = false;
   #connectTimer: number | undefined;
@@ -172,6 +202,8 @@ class Stream {
     }
     const presence = presenceOf(msg);
     if (presence) return this.#presence(member, msg, presence);
+    const call = callOf(msg);
+    if (call) return this.#call(member, msg, call);
     const text = textOf(msg);
     if (text === undefined) return answer(member.ctx, msg, 501, 'xmpp-ws carries chats and presence only');
     const to = jidOf(msg.to);
@@ -194,6 +226,19 @@ class Stream {
 
   #sendChat(member: Member, msg: Message): void {
     this.#write(x.chat(msg.id, jidOf(msg.to)!, textOf(msg)!), { member, msg });
+  }
+
+  /** A call body: live calls only, so none waits for a stream that is down (503). */
+  #call(member: Member, msg: Message, body: ConversationBody): void {
+    const to = jidOf(msg.to);
+    if (!to) return answer(member.ctx, msg, 400, `${msg.to} has no XMPP address`);
+    const failure = this.#session.failure;
+    if (failure) return answer(member.ctx, msg, 503, failure.detail);
+    if (this.#phase !== 'ready') return answer(member.ctx, msg, 503, 'not connected to the XMPP server');
+    this.#calls.post(
+      { peer: msg.to, to, respond: (code, detail) => answer(member.ctx, msg, code, detail) },
+      body,
+    );
   }
 
   /**
@@ -236,6 +281,11 @@ class Stream {
   /** The runtime's answer to a chat it was handed: a receipt (200) or an error, to the sender. */
   #answer(res: Message & { type: 'response' }): void {
     if (isProvisional(res.body.code)) return;
+    const done = this.#awaiting.get(res.id);
+    if (done) {
+      this.#awaiting.delete(res.id);
+      return done(res.body.code);
+    }
     const key = `${res.to} ${res.id}`;
     const inbound = this.#delivered.get(key);
     if (!inbound || this.#answers.has(key)) return;
@@ -318,13 +368,25 @@ class Stream {
       case 'iq-result':
       case 'iq-error':
         return this.#iqAnswered(frame.verb, frame.id, frame.jid);
-      case 'iq-request':
-        // Every iq get/set is answered (RFC 6120 §8.2.3): a ping with a pong, the rest with an error.
+      case 'iq-request': {
+        // Every iq get/set is answered (RFC 6120 §8.2.3): a ping or a Jingle action we take with
+        // a result, a Jingle action for no session of ours with item-not-found, the rest with an error.
+        const from = readJid(frame.from);
+        const peer = from && addressOf(from);
+        if (frame.jingle && from && peer) {
+          const ok = this.#calls.jingle(from, peer, frame.jingle);
+          return this.#write(
+            ok ? x.pong(frame.id, frame.from) : x.stanzaError('iq', frame.id, frame.from, 'item-not-found'),
+          );
+        }
         return this.#write(
           frame.ping
             ? x.pong(frame.id, frame.from)
             : x.stanzaError('iq', frame.id, frame.from, 'service-unavailable'),
         );
+      }
+      case 'jmi':
+        return this.#calls.jmi(frame.from, addressOf(frame.from)!, frame.action, frame.sid);
       case 'chat':
         return this.#deliver(frame);
       case 'receipt':
@@ -469,8 +531,14 @@ class Stream {
   }
 
   #iqAnswered(verb: 'iq-result' | 'iq-error', id: string, jid: string | undefined): void {
+    const done = this.#iqs.get(id);
+    if (done) {
+      this.#iqs.delete(id);
+      return done(verb === 'iq-result');
+    }
     if (id === 'bind' && this.#phase === 'binding') {
       if (verb === 'iq-error' || !jid) return this.#giveUp('the server refused to bind a resource');
+      this.#jid = jid;
       if (!this.#canManage) return this.#ready(false);
       // Counted from `<enable/>` on, ours (the server counts from there); the server's from `<enabled/>`.
       this.#sm = { id: undefined, counting: false, inbound: 0, acked: 0, unacked: [], requested: false };
@@ -664,6 +732,14 @@ type Presence = { readonly kind: 'presence'; readonly status: x.PresenceStatus; 
 function presenceOf(msg: Message): Presence | undefined {
   const body = msg.type === 'update' ? (msg.body.value as ConversationBody) : undefined;
   return body?.kind === 'presence' ? (body as Presence) : undefined;
+}
+
+/** The call body (an offer, or an in-call update) a request carries; undefined for anything else. */
+function callOf(msg: Message): ConversationBody | undefined {
+  if (msg.type !== 'create' && msg.type !== 'update') return undefined;
+  const body = msg.body.value as ConversationBody | undefined;
+  if (!body || body.kind === 'chat' || body.kind === 'presence') return undefined;
+  return msg.type === 'create' ? (body.kind === 'offer' ? body : undefined) : body;
 }
 
 /** The text of a chat request; undefined for anything else. */

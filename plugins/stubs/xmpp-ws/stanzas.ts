@@ -1,4 +1,5 @@
 import { addressOf, type Jid, readJid } from './jid.js';
+import { JINGLE } from './jingle.js';
 import { child, textOf, type Xml, type XmlElement } from './xml.js';
 
 /**
@@ -138,6 +139,30 @@ export interface Chat {
   readonly wantsReceipt: boolean;
 }
 
+/** XEP-0353: a call proposed, retracted, accepted (proceed), rejected or ringing, by session id. */
+export interface Jmi {
+  readonly verb: 'jmi';
+  readonly from: Jid;
+  readonly action: 'propose' | 'retract' | 'accept' | 'proceed' | 'reject' | 'ringing';
+  readonly sid: string;
+}
+const JMI_ACTIONS: readonly string[] = ['propose', 'retract', 'accept', 'proceed', 'reject', 'ringing'];
+
+/** A JMI message (XEP-0353 §3) for session `sid`: `propose` says what media. */
+export function jmi(to: string, action: Jmi['action'], sid: string, media: readonly string[] = []): Xml {
+  return [
+    'message',
+    { xmlns: NS.client, type: 'chat', to, id: `${action}-${sid}` },
+    [
+      action,
+      { xmlns: JINGLE.jmi, id: sid },
+      ...media.map((m): Xml => ['description', { xmlns: JINGLE.rtp, media: m }]),
+    ],
+    // XEP-0334: a proposal is kept for a user offline; the rest mean nothing later.
+    ...(action === 'propose' ? [['store', { xmlns: 'urn:xmpp:hints' }] as Xml] : []),
+  ];
+}
+
 /** A frame from the server, read. */
 export type Frame =
   | { readonly verb: 'open' }
@@ -162,7 +187,10 @@ export type Frame =
       readonly id: string;
       readonly from: string | undefined;
       readonly ping: boolean;
+      /** A Jingle action (XEP-0166), when the iq is one. */
+      readonly jingle: XmlElement | undefined;
     }
+  | Jmi
   | Chat
   | { readonly verb: 'receipt'; readonly from: Jid; readonly id: string }
   | { readonly verb: 'message-error'; readonly from: Jid; readonly id: string; readonly code: number }
@@ -255,6 +283,7 @@ function readIq(el: XmlElement, id: string | undefined): Frame | undefined {
       id,
       from: el.attrs.get('from'),
       ping: child(el, 'ping', NS.ping) !== undefined,
+      jingle: type === 'set' ? child(el, 'jingle', JINGLE.jingle) : undefined,
     };
   return undefined;
 }
@@ -266,6 +295,11 @@ function readMessage(el: XmlElement, id: string | undefined): Frame | undefined 
   if (type === 'error') {
     if (id === undefined) return undefined;
     return { verb: 'message-error', from, id, code: codeOfCondition(firstChild(child(el, 'error'))) };
+  }
+  for (const c of el.children) {
+    if (typeof c === 'string' || c.ns !== JINGLE.jmi || !JMI_ACTIONS.includes(c.name)) continue;
+    const sid = c.attrs.get('id');
+    if (sid) return { verb: 'jmi', from, action: c.name as Jmi['action'], sid };
   }
   const received = child(el, 'received', NS.receipts)?.attrs.get('id');
   if (received !== undefined) return { verb: 'receipt', from, id: received };
