@@ -28,7 +28,9 @@ import { isXmlText, parseXml, writeXml, type Xml } from './xml.js';
  * asking for a receipt (XEP-0184): the receipt is the 200 the app awaits, a message error its
  * error. A chat that comes is handed to the runtime, and the runtime's answer goes back as a
  * receipt (or an error). What is not answered waits, and goes again after a reconnect with its
- * id: the receiving stub de-duplicates by sender and id, and gives its receipt again.
+ * id: the receiving stub de-duplicates by sender and id, and gives its receipt again. With
+ * XEP-0198 the server's acknowledgements say what goes again (a resumed stream, or a new one),
+ * so that a far side that keeps copies gets none. Calls are Jingle sessions (calls.ts).
  */
 
 /** Its configuration (protofly.json's schema): checked, defaults filled in, by the runtime. */
