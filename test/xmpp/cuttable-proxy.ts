@@ -12,8 +12,10 @@ export interface CuttableProxy {
   url(url: string): string;
   /** Everything the server sent, through every connection so far. */
   heard(): string;
-  /** Resolves once what the server sent holds `text`. */
+  /** Resolves once what the server sent (since `forget()`) holds `text`. */
   hears(text: string): Promise<void>;
+  /** Forgets what was heard so far: a test hears only its own. */
+  forget(): void;
   blackhole(): void;
   cut(): void;
   close(): Promise<void>;
@@ -60,6 +62,9 @@ export async function cuttableProxy(target: number): Promise<CuttableProxy> {
       return u.href;
     },
     heard: () => heard,
+    forget: () => {
+      heard = '';
+    },
     hears: (text) =>
       new Promise((resolve) => {
         const check = () => {

@@ -19,7 +19,6 @@ import { type FarSide, farSide } from './far-side.js';
 
 const DIR = join(import.meta.dirname, '../../plugins/stubs/xmpp-ws');
 const DEFAULTS = JSON.parse(readFileSync(join(DIR, 'protofly.json'), 'utf8')).configuration.defaults;
-const ALICE = `user://${XMPP_DOMAIN}/alice`;
 const ERIN = `user://${XMPP_DOMAIN}/erin`;
 
 let prosody: Prosody;
@@ -33,18 +32,21 @@ beforeAll(async () => {
 afterEach(async () => {
   await erin?.stop();
   erin = undefined;
+  // What the proxy heard is each test's own: an earlier test's `<a h/>` or `<failed/>` proves nothing.
+  proxy.forget();
 });
 afterAll(async () => {
   await proxy?.close();
   await prosody?.stop();
 });
 
-/** Alice's stub, in a conversation with Erin, through the proxy; live. */
-async function alice() {
+/** Alice's stub (or `user`'s), in a conversation with Erin, through the proxy; live. */
+async function alice(user = 'alice') {
+  const address = `user://${XMPP_DOMAIN}/${user}`;
   const ctx = new DirectContext({
-    address: ALICE,
+    address,
     domain: XMPP_DOMAIN,
-    config: { ...DEFAULTS, url: proxy.url(prosody.wsUrl), password: PASSWORDS.alice, ...FAST },
+    config: { ...DEFAULTS, url: proxy.url(prosody.wsUrl), password: PASSWORDS[user], ...FAST },
     session: new DirectSession(),
     peer: ERIN,
     from: [ERIN],
@@ -53,7 +55,7 @@ async function alice() {
   await ctx.until(() => ctx.statuses.includes('live'));
   const chats = (texts: readonly string[]) =>
     texts.map((text) => {
-      const msg = request('create', ALICE, ERIN, { value: { kind: 'chat', text } });
+      const msg = request('create', address, ERIN, { value: { kind: 'chat', text } });
       stub.postMessage(msg);
       return msg;
     });
@@ -122,10 +124,11 @@ describe('xmpp-ws stream management (XEP-0198) with Prosody', () => {
   it('a chat the server acknowledged is not sent again on a new stream: its receipt, lost with the old one, comes from storage', async () => {
     const far = await farSide(prosody.wsUrl, 'erin', PASSWORDS.erin!, false);
     erin = far;
-    const a = await alice();
+    // Bob, whom no earlier test left anything in offline storage: he writes his presence and this chat, nothing else.
+    const a = await alice('bob');
     const [held] = a.chats(['held by the server']);
     await far.next((s) => s.is('message') && s.getChildText('body') === 'held by the server');
-    // Alice's initial presence and this chat: the server handled both (XEP-0198 counts stanzas).
+    // His initial presence and this chat: the server handled both (XEP-0198 counts stanzas).
     await proxy.hears("<a h='2'");
     proxy.blackhole();
     // Erin's receipt goes into the black hole; Prosody keeps it unacknowledged by Alice.
