@@ -121,7 +121,7 @@ consider_websocket_secure = true
 authentication = "internal_plain"
 storage = "internal"
 plugin_paths = { ${lua(GUEST_MODULES)} }
-modules_enabled = { "roster", "saslauth", "disco", "ping", "websocket", "offline", "protofly_guests" }
+modules_enabled = { "roster", "saslauth", "disco", "ping", "websocket", "offline", "smacks", "protofly_guests" }
 modules_disabled = { "s2s" }
 protofly_guest_sweep = ${options.guestSweepSeconds ?? 60}
 VirtualHost ${lua(options.domain)}

@@ -41,6 +41,6 @@ stubConformance<Xmpp>({
     samples: SAMPLES,
     context: (url) => ({ domain: XMPP_DOMAIN, config: { url, password: 'pw', pingIntervalMs: 0, ...FAST } }),
   },
-  offers: { calls: false, snapshot: true },
+  offers: { calls: true, snapshot: true },
   runner: { describe, it, timers: vi },
 });

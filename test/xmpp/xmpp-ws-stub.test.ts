@@ -100,7 +100,8 @@ describe('xmpp-ws against Prosody', () => {
       alice.ctx.received.find((m) => m.type === 'response' && m.id === id)?.body as
         | { code: number }
         | undefined;
-    const offer = request('create', ALICE, BOB, { value: { kind: 'offer', callId: 'c', sdp: 'v=0' } });
+    // A create that is neither a chat nor an offer: nothing XMPP carries.
+    const offer = request('create', ALICE, BOB, { value: { kind: 'answer', callId: 'c', sdp: 'v=0' } });
     const nul = chat(ALICE, BOB, 'a\u0000b');
     const big = chat(ALICE, BOB, 'x'.repeat(2000));
     const held = chat(ALICE, BOB, 'held');

@@ -15,6 +15,7 @@ import {
   shared,
   withdrawnId,
 } from 'protofly/stub';
+import { Calls } from './calls.js';
 import { addressOf, bare, full, type Jid, jidOf, readJid } from './jid.js';
 import { SCRAM_MECHANISMS, ScramClient, toBase64 } from './scram.js';
 import * as x from './stanzas.js';
@@ -27,7 +28,9 @@ import { isXmlText, parseXml, writeXml, type Xml } from './xml.js';
  * asking for a receipt (XEP-0184): the receipt is the 200 the app awaits, a message error its
  * error. A chat that comes is handed to the runtime, and the runtime's answer goes back as a
  * receipt (or an error). What is not answered waits, and goes again after a reconnect with its
- * id: the receiving stub de-duplicates by sender and id, and gives its receipt again.
+ * id: the receiving stub de-duplicates by sender and id, and gives its receipt again. With
+ * XEP-0198 the server's acknowledgements say what goes again (a resumed stream, or a new one),
+ * so that a far side that keeps copies gets none. Calls are Jingle sessions (calls.ts).
  */
 
 /** Its configuration (protofly.json's schema): checked, defaults filled in, by the runtime. */
@@ -50,13 +53,14 @@ type Config = {
 
 /** A chat handed to the runtime: where its receipt goes, and its XMPP id. */
 interface Inbound {
-  readonly to: string;
+  /** The sender's full JID, as of its latest copy: the answer goes where the sender is now. */
+  to: string;
   readonly id: string;
   readonly wantsReceipt: boolean;
 }
 
-/** Where one socket is in RFC 6120's order; `ready` once bound, with presence sent. */
-type Phase = 'opening' | 'authenticating' | 'restarting' | 'binding' | 'ready';
+/** Where one socket is in RFC 6120's order; `ready` once bound (or resumed), with presence sent. */
+type Phase = 'opening' | 'authenticating' | 'restarting' | 'resuming' | 'binding' | 'enabling' | 'ready';
 
 /** One instance, as a member of its session's stream: a conversation with `ctx.peer`, or the inbox (no peer). */
 class Member extends SessionMember {
@@ -64,6 +68,36 @@ class Member extends SessionMember {
   readonly pending = new Map<string, Message>();
   /** The app's latest presence toward the peer, not yet sent (the stream was down). */
   presence: Message | undefined;
+  /**
+   * Pending chats the server acknowledged (XEP-0198): it has them, so a new stream does not send
+   * them again (the far side would get a copy); their receipts come as the server delivers them.
+   */
+  readonly held = new Set<string>();
+}
+
+/** A stanza written since stream management was enabled and not yet acknowledged by the server; a chat names its request. */
+interface Unacked {
+  readonly tree: Xml;
+  readonly chat?: { readonly member: Member; readonly msg: Message };
+}
+
+/**
+ * One XEP-0198 session: it outlives its socket while the server keeps it resumable (`id`).
+ * The counts wrap at 2^32 (§4).
+ */
+interface Management {
+  /** The resumption id, when the server allows resumption. */
+  id: string | undefined;
+  /** Counting the server's stanzas: from its `<enabled/>` on. */
+  counting: boolean;
+  /** The server's stanzas handled. */
+  inbound: number;
+  /** Ours the server acknowledged. */
+  acked: number;
+  /** Ours written after those, in order. */
+  readonly unacked: Unacked[];
+  /** An `<r/>` is outstanding on this socket: one at a time, answered before the next. */
+  requested: boolean;
 }
 
 /** Random characters for nonces and ids (the sandbox offers `crypto.getRandomValues`). */
@@ -87,9 +121,44 @@ class Stream {
   readonly #answers: Seen<Xml>;
   /** Receipts and errors given while the stream was down: they go once it is ready. */
   readonly #unsent: Xml[] = [];
+  /** XEP-0198, once the server enabled it; kept across a lost socket to resume. */
+  #sm: Management | undefined;
+  /** What a stream management session that could not be resumed had not had acknowledged: it goes on the new stream. */
+  readonly #leftover: Unacked[] = [];
   #socket: StubSocket | undefined;
   #phase: Phase = 'opening';
   #scram: ScramClient | undefined;
+  /** Our full JID, as bound. */
+  #jid = '';
+  /** Our `iq` sets waiting for their answer, by id. */
+  readonly #iqs = new Map<string, (ok: boolean) => void>();
+  /** Call bodies handed to the runtime whose answer something waits for, by id. */
+  readonly #awaiting = new Map<string, (code: number) => void>();
+  readonly #calls = new Calls({
+    write: (tree) => this.#write(tree),
+    iq: (to, payload, done) => {
+      const id = this.#id('iq');
+      if (done) this.#iqs.set(id, done);
+      this.#write(['iq', { xmlns: x.NS.client, type: 'set', id, to }, payload]);
+    },
+    tell: (peer, body, answered) => {
+      const msg: Message = {
+        id: this.#id('call-'),
+        type: body.kind === 'offer' ? 'create' : 'update',
+        from: peer,
+        to: this.#session.owner.identity.address,
+        body: { value: body },
+      };
+      const members = this.#session.members;
+      const member = members.find((m) => m.ctx.peer === peer) ?? members.find((m) => !m.ctx.peer);
+      const outcome = member ? offer(member.ctx, msg) : 'refused';
+      if (outcome === 'taken' && answered) this.#awaiting.set(msg.id, answered);
+      else if (outcome !== 'taken') answered?.(outcome === 'busy' ? 503 : 404);
+    },
+    me: () => this.#jid,
+  });
+  /** The server offers XEP-0198 on this socket. */
+  #canManage = false;
   #connectTimer: number | undefined;
   #pingTimer: number | undefined;
   #next = 0;
@@ -135,6 +204,8 @@ class Stream {
     }
     const presence = presenceOf(msg);
     if (presence) return this.#presence(member, msg, presence);
+    const call = callOf(msg);
+    if (call) return this.#call(member, msg, call);
     const text = textOf(msg);
     if (text === undefined) return answer(member.ctx, msg, 501, 'xmpp-ws carries chats and presence only');
     const to = jidOf(msg.to);
@@ -152,7 +223,24 @@ class Stream {
     if (member.pending.size >= this.#config.maxQueued)
       return answer(member.ctx, msg, 503, `${this.#config.maxQueued} chats wait for their receipts already`);
     member.pending.set(msg.id, msg);
-    if (this.#phase === 'ready') this.#write(x.chat(msg.id, to, text));
+    if (this.#phase === 'ready') this.#sendChat(member, msg);
+  }
+
+  #sendChat(member: Member, msg: Message): void {
+    this.#write(x.chat(msg.id, jidOf(msg.to)!, textOf(msg)!), { member, msg });
+  }
+
+  /** A call body: live calls only, so none waits for a stream that is down (503). */
+  #call(member: Member, msg: Message, body: ConversationBody): void {
+    const to = jidOf(msg.to);
+    if (!to) return answer(member.ctx, msg, 400, `${msg.to} has no XMPP address`);
+    const failure = this.#session.failure;
+    if (failure) return answer(member.ctx, msg, 503, failure.detail);
+    if (this.#phase !== 'ready') return answer(member.ctx, msg, 503, 'not connected to the XMPP server');
+    this.#calls.post(
+      { peer: msg.to, to, respond: (code, detail) => answer(member.ctx, msg, code, detail) },
+      body,
+    );
   }
 
   /**
@@ -195,6 +283,11 @@ class Stream {
   /** The runtime's answer to a chat it was handed: a receipt (200) or an error, to the sender. */
   #answer(res: Message & { type: 'response' }): void {
     if (isProvisional(res.body.code)) return;
+    const done = this.#awaiting.get(res.id);
+    if (done) {
+      this.#awaiting.delete(res.id);
+      return done(res.body.code);
+    }
     const key = `${res.to} ${res.id}`;
     const inbound = this.#delivered.get(key);
     if (!inbound || this.#answers.has(key)) return;
@@ -244,14 +337,28 @@ class Stream {
       return log.warn('xmpp-ws: a frame too large, dropped', { length: data.length });
     let frame: x.Frame | undefined;
     try {
-      frame = x.readFrame(parseXml(data));
+      const el = parseXml(data);
+      // XEP-0198 §4: every stanza the server sends counts, whatever the stub does with it.
+      const sm = this.#sm;
+      if (sm?.counting && x.isStanza(el.name, el.ns)) sm.inbound = (sm.inbound + 1) >>> 0;
+      frame = x.readFrame(el);
     } catch (err) {
       return log.warn('xmpp-ws: a frame that is not XMPP XML', { error: (err as Error).message });
     }
     if (!frame) return log.debug('xmpp-ws: a frame not understood', { frame: data.slice(0, 80) });
     switch (frame.verb) {
       case 'features':
-        return this.#features(frame.mechanisms, frame.bind);
+        return this.#features(frame.mechanisms, frame.bind, frame.sm);
+      case 'sm-enabled':
+        return this.#enabled(frame.id);
+      case 'sm-resumed':
+        return this.#resumed(frame.h);
+      case 'sm-failed':
+        return this.#managementFailed(frame.h, frame.condition);
+      case 'sm-ack':
+        return this.#acked(frame.h);
+      case 'sm-request':
+        return this.#sm?.counting ? this.#write(x.ack(this.#sm.inbound)) : undefined;
       case 'challenge':
         return this.#challenge(frame.data);
       case 'success':
@@ -263,13 +370,25 @@ class Stream {
       case 'iq-result':
       case 'iq-error':
         return this.#iqAnswered(frame.verb, frame.id, frame.jid);
-      case 'iq-request':
-        // Every iq get/set is answered (RFC 6120 §8.2.3): a ping with a pong, the rest with an error.
+      case 'iq-request': {
+        // Every iq get/set is answered (RFC 6120 §8.2.3): a ping or a Jingle action we take with
+        // a result, a Jingle action for no session of ours with item-not-found, the rest with an error.
+        const from = readJid(frame.from);
+        const peer = from && addressOf(from);
+        if (frame.jingle && from && peer) {
+          const ok = this.#calls.jingle(from, peer, frame.jingle);
+          return this.#write(
+            ok ? x.pong(frame.id, frame.from) : x.stanzaError('iq', frame.id, frame.from, 'item-not-found'),
+          );
+        }
         return this.#write(
           frame.ping
             ? x.pong(frame.id, frame.from)
             : x.stanzaError('iq', frame.id, frame.from, 'service-unavailable'),
         );
+      }
+      case 'jmi':
+        return this.#calls.jmi(frame.from, addressOf(frame.from)!, frame.action, frame.sid);
       case 'chat':
         return this.#deliver(frame);
       case 'receipt':
@@ -289,7 +408,7 @@ class Stream {
   }
 
   /** Stream features: SASL mechanisms before authentication, binding after. */
-  #features(mechanisms: readonly string[], bind: boolean): void {
+  #features(mechanisms: readonly string[], bind: boolean, sm: boolean): void {
     if (this.#phase === 'opening') {
       // The strongest both sides allow (SCRAM_MECHANISMS lists them strongest first).
       const chosen = Object.keys(SCRAM_MECHANISMS).find(
@@ -312,10 +431,83 @@ class Stream {
       this.#phase = 'authenticating';
       return this.#write(x.auth(chosen, this.#scram.first()));
     }
-    if (this.#phase === 'restarting' && bind) {
-      this.#phase = 'binding';
-      this.#write(x.bindRequest('bind', this.#resource));
+    if (this.#phase !== 'restarting' || !bind) return;
+    this.#canManage = sm;
+    const previous = this.#sm;
+    if (sm && previous?.id !== undefined) {
+      // XEP-0198 §5: resumed instead of bound, the session and what the server holds for it kept.
+      this.#phase = 'resuming';
+      return this.#write(x.resume(previous.id, previous.inbound));
     }
+    if (previous) this.#abandon(previous);
+    this.#bind();
+  }
+
+  #bind(): void {
+    this.#phase = 'binding';
+    this.#write(x.bindRequest('bind', this.#resource));
+  }
+
+  /** A stream management session that cannot be resumed: what the server had not acknowledged goes on the next stream. */
+  #abandon(sm: Management): void {
+    this.#sm = undefined;
+    this.#leftover.push(...sm.unacked);
+  }
+
+  /** XEP-0198 enabled (§3): the server's stanzas count from here. */
+  #enabled(id: string | undefined): void {
+    const sm = this.#sm;
+    if (this.#phase !== 'enabling' || !sm) return;
+    sm.id = id;
+    sm.counting = true;
+    this.#ready(false);
+  }
+
+  /** Resumed (§5): the server says how much of ours it handled, and the rest goes again. */
+  #resumed(h: number): void {
+    const sm = this.#sm;
+    if (this.#phase !== 'resuming' || !sm) return;
+    this.#acked(h);
+    this.#ready(true);
+  }
+
+  /** `<failed/>`: to enable (the stream goes on without), or to resume (a new session, after what it handled). */
+  #managementFailed(h: number | undefined, condition: string): void {
+    const sm = this.#sm;
+    this.#session.owner.log.info('xmpp-ws: stream management failed', { condition, phase: this.#phase });
+    if (this.#phase === 'enabling') {
+      this.#sm = undefined;
+      return this.#ready(false);
+    }
+    if (this.#phase !== 'resuming' || !sm) return;
+    // Prosody says how much of the old session it handled (XEP-0198 §5): none of that goes again.
+    if (h !== undefined) this.#acked(h);
+    this.#abandon(sm);
+    this.#bind();
+  }
+
+  /** The server handled our stanzas up to `h`: those are off the queue; a chat among them is held by it. */
+  #acked(h: number): void {
+    const sm = this.#sm;
+    if (!sm) return;
+    let n = (h - sm.acked) >>> 0;
+    if (n > sm.unacked.length) {
+      this.#session.owner.log.warn('xmpp-ws: the server acknowledged more than was sent', {
+        h,
+        sent: sm.acked + sm.unacked.length,
+      });
+      n = sm.unacked.length;
+    }
+    for (const { chat } of sm.unacked.splice(0, n))
+      if (chat?.member.pending.has(chat.msg.id)) chat.member.held.add(chat.msg.id);
+    sm.acked = (sm.acked + n) >>> 0;
+    sm.requested = false;
+    if (sm.unacked.length > 0 && this.#phase === 'ready') this.#requestAck(sm);
+  }
+
+  #requestAck(sm: Management): void {
+    sm.requested = true;
+    this.#write(x.ackRequest());
   }
 
   #challenge(data: string): void {
@@ -341,9 +533,19 @@ class Stream {
   }
 
   #iqAnswered(verb: 'iq-result' | 'iq-error', id: string, jid: string | undefined): void {
+    const done = this.#iqs.get(id);
+    if (done) {
+      this.#iqs.delete(id);
+      return done(verb === 'iq-result');
+    }
     if (id === 'bind' && this.#phase === 'binding') {
       if (verb === 'iq-error' || !jid) return this.#giveUp('the server refused to bind a resource');
-      return this.#ready();
+      this.#jid = jid;
+      if (!this.#canManage) return this.#ready(false);
+      // Counted from `<enable/>` on, ours (the server counts from there); the server's from `<enabled/>`.
+      this.#sm = { id: undefined, counting: false, inbound: 0, acked: 0, unacked: [], requested: false };
+      this.#phase = 'enabling';
+      return this.#write(x.enable());
     }
     if (this.#pingTimer !== undefined && id.startsWith('ping')) {
       this.#session.clearTimeout(this.#pingTimer);
@@ -352,16 +554,31 @@ class Stream {
     }
   }
 
-  /** Bound: presence, then what waited goes, and the members are live. */
-  #ready(): void {
+  /**
+   * Bound (with presence) or resumed: the members are live, and what waited goes. First what
+   * the server has not acknowledged of an earlier stream management session (a resumed one, or
+   * one that could not be), in order; then pending chats the server never had: every one, on a
+   * stream without XEP-0198 (the far side drops a copy by id).
+   */
+  #ready(resumed: boolean): void {
     this.#phase = 'ready';
     if (this.#connectTimer !== undefined) this.#session.clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
     this.#backoff.reset();
-    this.#write(x.presence());
+    const sm = this.#sm;
+    const again = resumed && sm ? sm.unacked.splice(0) : this.#leftover.splice(0);
+    if (sm) sm.requested = false;
+    if (!resumed) this.#write(x.presence());
     this.#session.broadcast('live');
+    const sent = new Set<Message>();
+    for (const u of again) {
+      // A chat answered meanwhile is not sent again; nor the old stream's iqs (pings, pongs), which meant that stream only.
+      if (u.chat ? !u.chat.member.pending.has(u.chat.msg.id) : u.tree[0] === 'iq') continue;
+      if (u.chat) sent.add(u.chat.msg);
+      this.#write(u.tree, u.chat);
+    }
     for (const m of this.#session.members) {
-      for (const msg of m.pending.values()) this.#write(x.chat(msg.id, jidOf(msg.to)!, textOf(msg)!));
+      for (const msg of m.pending.values()) if (!sent.has(msg) && !m.held.has(msg.id)) this.#sendChat(m, msg);
       this.#sendPresence(m);
     }
     for (const reply of this.#unsent.splice(0)) this.#write(reply);
@@ -396,8 +613,14 @@ class Stream {
       id,
       wantsReceipt: chat.wantsReceipt && chat.id !== undefined,
     };
-    // Handed over already, and not answered yet: its answer will come.
-    if (!this.#delivered.add(key, inbound)) return;
+    // Handed over already, and not answered yet: its answer will come, to the resource the copy
+    // came from (a sender whose old stream hibernates in the server, XEP-0198, would not get it).
+    const prior = this.#delivered.get(key);
+    if (prior) {
+      prior.to = inbound.to;
+      return;
+    }
+    this.#delivered.add(key, inbound);
     const members = this.#session.members;
     const member = members.find((m) => m.ctx.peer === from) ?? members.find((m) => !m.ctx.peer);
     // A canonical id is printable ASCII; an XMPP id may be anything, so a strange one is not passed on.
@@ -436,6 +659,7 @@ class Stream {
       const req = m.pending.get(id);
       if (!req || jidOf(req.to) !== from) continue;
       m.pending.delete(id);
+      m.held.delete(id);
       if (offer(m.ctx, response(req, code)) !== 'taken')
         m.ctx.log.warn('xmpp-ws: the runtime did not take an answer', { id });
       return;
@@ -475,13 +699,21 @@ class Stream {
     socket?.close(1000, 'failed');
   }
 
-  /** Writes a stanza. One a closing socket refuses is not lost: chats wait in `pending`, answers in `#answers`. */
-  #write(tree: Xml): void {
+  /**
+   * Writes an element. One a closing socket refuses is not lost: chats wait in `pending`,
+   * answers in `#answers`, and under XEP-0198 every stanza stays queued until the server
+   * acknowledges it, with an `<r/>` asking for that.
+   */
+  #write(tree: Xml, chat?: Unacked['chat']): void {
     try {
       this.#socket?.send(writeXml(tree));
     } catch (err) {
       this.#session.owner.log.debug('xmpp-ws: not sent, the socket is closing', { error: String(err) });
     }
+    const sm = this.#sm;
+    if (!sm || !x.isStanza(tree[0], tree[1].xmlns)) return;
+    sm.unacked.push(chat ? { tree, chat } : { tree });
+    if (!sm.requested) this.#requestAck(sm);
   }
 }
 
@@ -502,6 +734,14 @@ type Presence = { readonly kind: 'presence'; readonly status: x.PresenceStatus; 
 function presenceOf(msg: Message): Presence | undefined {
   const body = msg.type === 'update' ? (msg.body.value as ConversationBody) : undefined;
   return body?.kind === 'presence' ? (body as Presence) : undefined;
+}
+
+/** The call body (an offer, or an in-call update) a request carries; undefined for anything else. */
+function callOf(msg: Message): ConversationBody | undefined {
+  if (msg.type !== 'create' && msg.type !== 'update') return undefined;
+  const body = msg.body.value as ConversationBody | undefined;
+  if (!body || body.kind === 'chat' || body.kind === 'presence') return undefined;
+  return msg.type === 'create' ? (body.kind === 'offer' ? body : undefined) : body;
 }
 
 /** The text of a chat request; undefined for anything else. */

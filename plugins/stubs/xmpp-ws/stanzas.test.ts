@@ -79,3 +79,44 @@ describe('message stanzas', () => {
     expect(read(`<message xmlns="urn:other" from="${from}"><body>x</body></message>`)).toBeUndefined();
   });
 });
+
+describe('stream management (XEP-0198) and JMI (XEP-0353) elements', () => {
+  const SM = 'urn:xmpp:sm:3';
+  it('reads enabled, resumed, failed, r and a, with h a 32-bit count', () => {
+    expect(read(`<enabled xmlns="${SM}" id="s1" resume="true"/>`)).toEqual({ verb: 'sm-enabled', id: 's1' });
+    // Not resumable: no id to resume with.
+    expect(read(`<enabled xmlns="${SM}" id="s1"/>`)).toEqual({ verb: 'sm-enabled', id: undefined });
+    expect(read(`<resumed xmlns="${SM}" h="4294967295" previd="s1"/>`)).toEqual({
+      verb: 'sm-resumed',
+      h: 4294967295,
+    });
+    expect(read(`<a xmlns="${SM}" h="7"/>`)).toEqual({ verb: 'sm-ack', h: 7 });
+    expect(read(`<r xmlns="${SM}"/>`)).toEqual({ verb: 'sm-request' });
+    expect(
+      read(
+        `<failed xmlns="${SM}" h="3"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></failed>`,
+      ),
+    ).toEqual({
+      verb: 'sm-failed',
+      h: 3,
+      condition: 'item-not-found',
+    });
+    expect(read(`<failed xmlns="${SM}"/>`)).toEqual({ verb: 'sm-failed', h: undefined, condition: '' });
+    // A count that is not one is not understood: nothing is acknowledged by it.
+    for (const h of ['4294967296', '-1', '1e3', ' 1', '', '0x10'])
+      expect(read(`<a xmlns="${SM}" h="${h}"/>`)).toBeUndefined();
+  });
+
+  it('reads a JMI action by its session id, and leaves one without an id a message without a body', () => {
+    expect(
+      read(
+        `<message xmlns="jabber:client" from="${from}" type="chat"><propose xmlns="urn:xmpp:jingle-message:0" id="c1"/></message>`,
+      ),
+    ).toMatchObject({ verb: 'jmi', action: 'propose', sid: 'c1' });
+    expect(
+      read(
+        `<message xmlns="jabber:client" from="${from}"><proceed xmlns="urn:xmpp:jingle-message:0"/></message>`,
+      ),
+    ).toMatchObject({ verb: 'ignored' });
+  });
+});

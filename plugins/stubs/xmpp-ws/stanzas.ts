@@ -1,9 +1,10 @@
 import { addressOf, type Jid, readJid } from './jid.js';
+import { JINGLE } from './jingle.js';
 import { child, textOf, type Xml, type XmlElement } from './xml.js';
 
 /**
  * The XMPP the stub speaks, as trees to write and frames read: RFC 7395 framing, RFC 6120 SASL
- * and binding, RFC 6121 messages, XEP-0184 receipts, XEP-0199 pings. Reading turns an element
+ * and binding, RFC 6121 messages, XEP-0184 receipts, XEP-0198 stream management, XEP-0199 pings. Reading turns an element
  * into the stub's own {@link Frame}, naming what the stub does with it, or undefined.
  */
 
@@ -16,6 +17,7 @@ export const NS = {
   stanzas: 'urn:ietf:params:xml:ns:xmpp-stanzas',
   receipts: 'urn:xmpp:receipts',
   ping: 'urn:xmpp:ping',
+  sm: 'urn:xmpp:sm:3',
 } as const;
 
 /** `<open/>` to `domain` (RFC 7395 §3.4), at the start and after SASL success. */
@@ -29,6 +31,18 @@ export const bindRequest = (id: string, resource: string): Xml => [
   { xmlns: NS.client, type: 'set', id },
   ['bind', { xmlns: NS.bind }, ['resource', {}, resource]],
 ];
+/** XEP-0198 §3: stream management, resumable. */
+export const enable = (): Xml => ['enable', { xmlns: NS.sm, resume: 'true' }];
+/** XEP-0198 §5: resumes stream `previd`, having handled `h` of the server's stanzas. */
+export const resume = (previd: string, h: number): Xml => ['resume', { xmlns: NS.sm, previd, h: String(h) }];
+/** XEP-0198 §4: an acknowledgement request, and an acknowledgement of `h` stanzas handled. */
+export const ackRequest = (): Xml => ['r', { xmlns: NS.sm }];
+export const ack = (h: number): Xml => ['a', { xmlns: NS.sm, h: String(h) }];
+
+/** Whether `tree` (written) or an element (read) is a stanza, which XEP-0198 counts (§4). */
+export const isStanza = (name: string, ns: string = NS.client) =>
+  ns === NS.client && (name === 'message' || name === 'presence' || name === 'iq');
+
 /** Initial presence (RFC 6121 §4.2): a resource without it gets no chats sent to the bare JID. */
 export const presence = (): Xml => ['presence', { xmlns: NS.client }];
 export const ping = (id: string, domain: string): Xml => [
@@ -125,12 +139,46 @@ export interface Chat {
   readonly wantsReceipt: boolean;
 }
 
+/** XEP-0353: a call proposed, retracted, accepted (proceed), rejected or ringing, by session id. */
+export interface Jmi {
+  readonly verb: 'jmi';
+  readonly from: Jid;
+  readonly action: 'propose' | 'retract' | 'accept' | 'proceed' | 'reject' | 'ringing';
+  readonly sid: string;
+}
+const JMI_ACTIONS: readonly string[] = ['propose', 'retract', 'accept', 'proceed', 'reject', 'ringing'];
+
+/** A JMI message (XEP-0353 §3) for session `sid`: `propose` says what media. */
+export function jmi(to: string, action: Jmi['action'], sid: string, media: readonly string[] = []): Xml {
+  return [
+    'message',
+    { xmlns: NS.client, type: 'chat', to, id: `${action}-${sid}` },
+    [
+      action,
+      { xmlns: JINGLE.jmi, id: sid },
+      ...media.map((m): Xml => ['description', { xmlns: JINGLE.rtp, media: m }]),
+    ],
+    // XEP-0334: a proposal is kept for a user offline; the rest mean nothing later.
+    ...(action === 'propose' ? [['store', { xmlns: 'urn:xmpp:hints' }] as Xml] : []),
+  ];
+}
+
 /** A frame from the server, read. */
 export type Frame =
   | { readonly verb: 'open' }
   | { readonly verb: 'close' }
   | { readonly verb: 'stream-error'; readonly condition: string }
-  | { readonly verb: 'features'; readonly mechanisms: readonly string[]; readonly bind: boolean }
+  | {
+      readonly verb: 'features';
+      readonly mechanisms: readonly string[];
+      readonly bind: boolean;
+      /** XEP-0198 offered. */
+      readonly sm: boolean;
+    }
+  | { readonly verb: 'sm-enabled'; readonly id: string | undefined }
+  | { readonly verb: 'sm-resumed' | 'sm-ack'; readonly h: number }
+  | { readonly verb: 'sm-failed'; readonly h: number | undefined; readonly condition: string }
+  | { readonly verb: 'sm-request' }
   | { readonly verb: 'challenge' | 'success'; readonly data: string }
   | { readonly verb: 'failure'; readonly condition: string }
   | { readonly verb: 'iq-result' | 'iq-error'; readonly id: string; readonly jid: string | undefined }
@@ -139,7 +187,10 @@ export type Frame =
       readonly id: string;
       readonly from: string | undefined;
       readonly ping: boolean;
+      /** A Jingle action (XEP-0166), when the iq is one. */
+      readonly jingle: XmlElement | undefined;
     }
+  | Jmi
   | Chat
   | { readonly verb: 'receipt'; readonly from: Jid; readonly id: string }
   | { readonly verb: 'message-error'; readonly from: Jid; readonly id: string; readonly code: number }
@@ -165,8 +216,14 @@ export function readFrame(el: XmlElement): Frame | undefined {
     const mechanisms = (mechs?.children ?? []).flatMap((m) =>
       typeof m !== 'string' && m.name === 'mechanism' ? [textOf(m).trim()] : [],
     );
-    return { verb: 'features', mechanisms, bind: child(el, 'bind', NS.bind) !== undefined };
+    return {
+      verb: 'features',
+      mechanisms,
+      bind: child(el, 'bind', NS.bind) !== undefined,
+      sm: child(el, 'sm', NS.sm) !== undefined,
+    };
   }
+  if (ns === NS.sm) return readManagement(el);
   if (ns === NS.sasl) {
     if (name === 'challenge' || name === 'success') return { verb: name, data: textOf(el).trim() };
     if (name === 'failure') return { verb: 'failure', condition: firstChild(el) ?? '' };
@@ -178,6 +235,38 @@ export function readFrame(el: XmlElement): Frame | undefined {
   if (name === 'message') return readMessage(el, id);
   if (name === 'presence') return readPresence(el);
   return undefined;
+}
+
+/** XEP-0198's elements; one whose count is not a 32-bit unsigned integer is not understood. */
+function readManagement(el: XmlElement): Frame | undefined {
+  const h = el.attrs.get('h');
+  const count = h === undefined ? undefined : readCount(h);
+  switch (el.name) {
+    case 'enabled': {
+      const resume = el.attrs.get('resume');
+      return { verb: 'sm-enabled', id: resume === 'true' || resume === '1' ? el.attrs.get('id') : undefined };
+    }
+    case 'r':
+      return { verb: 'sm-request' };
+    case 'a':
+    case 'resumed':
+      return count === undefined ? undefined : { verb: el.name === 'a' ? 'sm-ack' : 'sm-resumed', h: count };
+    case 'failed':
+      return { verb: 'sm-failed', h: count, condition: firstChild(el) ?? '' };
+    default:
+      return undefined;
+  }
+}
+
+/** XEP-0198's `h`: decimal digits, at most 2^32 - 1 (it wraps, §4). */
+function readCount(text: string): number | undefined {
+  if (text.length === 0 || text.length > 10) return undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return undefined;
+  }
+  const n = Number(text);
+  return n <= 0xffffffff ? n : undefined;
 }
 
 function readIq(el: XmlElement, id: string | undefined): Frame | undefined {
@@ -194,6 +283,7 @@ function readIq(el: XmlElement, id: string | undefined): Frame | undefined {
       id,
       from: el.attrs.get('from'),
       ping: child(el, 'ping', NS.ping) !== undefined,
+      jingle: type === 'set' ? child(el, 'jingle', JINGLE.jingle) : undefined,
     };
   return undefined;
 }
@@ -205,6 +295,11 @@ function readMessage(el: XmlElement, id: string | undefined): Frame | undefined 
   if (type === 'error') {
     if (id === undefined) return undefined;
     return { verb: 'message-error', from, id, code: codeOfCondition(firstChild(child(el, 'error'))) };
+  }
+  for (const c of el.children) {
+    if (typeof c === 'string' || c.ns !== JINGLE.jmi || !JMI_ACTIONS.includes(c.name)) continue;
+    const sid = c.attrs.get('id');
+    if (sid) return { verb: 'jmi', from, action: c.name as Jmi['action'], sid };
   }
   const received = child(el, 'received', NS.receipts)?.attrs.get('id');
   if (received !== undefined) return { verb: 'receipt', from, id: received };
