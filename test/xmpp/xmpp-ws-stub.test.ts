@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Message, request, response } from '../../core/message.js';
+import type { SocketDelegate, StubSocket } from '../../core/stub.js';
 import { DirectContext, DirectSession } from '../../entry/stub-testing.js';
 import activate from '../../plugins/stubs/xmpp-ws/index.js';
 import { ConformanceContext } from '../../sandbox/node/conformance/conformance-context.js';
@@ -92,6 +93,40 @@ describe('xmpp-ws against Prosody', () => {
     expect(alice.ctx.failedWith).toBe('PF_ERR_AUTH');
     expect(alice.ctx.received).toMatchObject([{ id: held.id, type: 'response', body: { code: 503 } }]);
     await alice.stop();
+  });
+
+  it('fails for good on a socket the runtime refused (1006 with its code), answers what it held 503, and opens no other', async () => {
+    // What a host does with a socket its policy refuses (sandbox/socket-bridge.ts): an error
+    // naming why, then a close no server can send, with the code as reason.
+    let opened = 0;
+    class Refusing extends DirectContext {
+      override connect(url: string, _protocols: readonly string[], delegate: SocketDelegate): StubSocket {
+        opened++;
+        queueMicrotask(() => {
+          delegate.onError?.(`PF_ERR_POLICY: ${url}: plain ws:// is refused (endpoints.plainWebSocket)`);
+          delegate.onClose?.(1006, 'PF_ERR_POLICY');
+        });
+        return { send() {}, close() {} };
+      }
+    }
+    const ctx = new Refusing({
+      address: ALICE,
+      domain: XMPP_DOMAIN,
+      config: { ...DEFAULTS, url: prosody.wsUrl, password: PASSWORDS.alice, ...FAST },
+      session: new DirectSession(),
+      peer: BOB,
+      from: [BOB],
+    });
+    const stub = await activate(ctx);
+    const held = chat(ALICE, BOB, 'never goes');
+    stub.postMessage(held);
+    await ctx.until(() => ctx.statuses.includes('failed'));
+    expect(ctx.received).toMatchObject([{ id: held.id, type: 'response', body: { code: 503 } }]);
+    expect(ctx.received[0]!.body).toMatchObject({ description: expect.stringContaining('plainWebSocket') });
+    expect(ctx.statuses).not.toContain('disconnected');
+    expect(opened).toBe(1);
+    await stub.stop();
+    ctx.end();
   });
 
   it('answers itself what XMPP cannot carry or it will not hold, and withdrawals', async () => {

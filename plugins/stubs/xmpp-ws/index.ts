@@ -7,6 +7,7 @@ import {
   type Message,
   offer,
   response,
+  runtimeRefusal,
   Seen,
   SessionMember,
   SharedSession,
@@ -312,12 +313,24 @@ class Stream {
     const ctx = this.#session.owner;
     this.#phase = 'opening';
     let socket: StubSocket;
+    // What the host said before closing: a socket it refused, why.
+    let error: string | undefined;
     try {
       socket = ctx.connect(this.#config.url, ['xmpp'], {
         onOpen: () => socket === this.#socket && this.#write(x.open(this.#domain)),
         // A socket given up (closed by the stub) is heard no more.
         onMessage: (data) => socket === this.#socket && this.#receive(data),
-        onClose: (code, reason) => socket === this.#socket && this.#lost(reason || `closed (${code})`),
+        onClose: (code, reason) => {
+          if (socket !== this.#socket) return;
+          // The runtime refused the socket (its policy, a certificate it does not trust): it would again.
+          const refused = runtimeRefusal(code, reason);
+          if (refused) return this.#fail(error ?? `${refused}: ${this.#config.url} refused`, refused);
+          this.#lost(reason || `closed (${code})`);
+        },
+        // The close that follows says what happens next.
+        onError: (message) => {
+          error = message;
+        },
       });
     } catch (err) {
       // Its url is outside the endpoints the runtime allows: no retry will do better.
