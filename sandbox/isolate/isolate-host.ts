@@ -45,6 +45,8 @@ export interface IsolateHostOptions {
 }
 
 const MIB = 1024 * 1024;
+/** A call into an isolate this long is followed by a heap read; a stub's usual call takes well under 1 ms. */
+const LONG_CALL_MS = 10;
 
 /** One isolate, the link to it and the sandbox it is. */
 interface Slot {
@@ -297,6 +299,14 @@ export class IsolateHost implements SandboxHost {
     const start = performance.now();
     try {
       fn.applySync(undefined, args, { timeout: slot.watchdogMs });
+      // A long call may have taken memory the sampler, which reads between turns, has not seen:
+      // read it now, before what the stub said meanwhile is handed on. A stub whose own code
+      // failed for want of memory (an array past V8's largest) is ended for memory, as the
+      // worker host, which reads a heap while it runs, would have said.
+      if (performance.now() - start < LONG_CALL_MS) return;
+      const heap = this.#heapOver(slot);
+      if (heap !== undefined)
+        this.#endAfterCall(slot, this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb: slot.memoryMb, heap }));
     } catch (err) {
       const message = (err as Error).message;
       const memory = slot.isolate.isDisposed || /memory limit/i.test(message);
@@ -316,10 +326,14 @@ export class IsolateHost implements SandboxHost {
         memory || heap !== undefined
           ? this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb: slot.memoryMb, ...(heap && { heap }) })
           : this.#error(slot, { code: 'PF_ERR_WATCHDOG', ms, limitMs: slot.watchdogMs });
-      // Ended after the caller's turn: the host code that called in is mid-way through a frame.
-      this.#closeSlot(slot, error);
-      queueMicrotask(() => this.#end(slot, error));
+      this.#endAfterCall(slot, error);
     }
+  }
+
+  /** Ends `slot` after the caller's turn (the host code that called in is mid-way through a frame); nothing it posted meanwhile is handed on. */
+  #endAfterCall(slot: Slot, error: ProtoflyError): void {
+    this.#closeSlot(slot, error);
+    queueMicrotask(() => this.#end(slot, error));
   }
 
   /** Hands the isolate the frames posted for it this turn, as one JSON array in one call. */
