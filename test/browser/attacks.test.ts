@@ -224,13 +224,16 @@ async function expectContained(c: Remote, count: number): Promise<Record<string,
   return outcomes;
 }
 
-/** Waits for `check` on the Node side, polling; a containment deadline, not a timed assertion. */
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Resolves when the test's WebSocket server takes a connection on `path` (its `connection` event). */
+function connectionOn(path: string): Promise<void> {
+  return new Promise((resolve) => {
+    const seen = (_socket: unknown, req: { url?: string }) => {
+      if (req.url !== path) return;
+      wss.off('connection', seen);
+      resolve();
+    };
+    wss.on('connection', seen);
+  });
 }
 
 describe('attack suite in Chromium (BrowserWorkerHost)', () => {
@@ -277,11 +280,12 @@ describe('attack suite in Chromium (BrowserWorkerHost)', () => {
   it('attack-socket: connects only inside its allow-list, through the page’s WebSocket', () =>
     scenario(async (s) => {
       wsPaths.length = 0;
+      const allowed = connectionOn('/allowed');
       const c = await s.open(await attack('attack-socket'), { config: { port: wsPort } });
       const outcomes = await expectContained(c, 10);
       expect(outcomes['forbidden path']).toMatch(/^blocked: PF_ERR_ENDPOINT/);
       expect(outcomes['global WebSocket']).toMatch(/^blocked: /);
-      await until(() => wsPaths.includes('/allowed'), 'the allowed connection arrives');
+      await allowed;
       expect(wsPaths).toEqual(['/allowed']);
     }));
 
@@ -314,10 +318,11 @@ describe('attack suite in Chromium (BrowserWorkerHost)', () => {
   it('attack-tamper: the objects it was handed cannot be changed, and still work', () =>
     scenario(async (s) => {
       wsPaths.length = 0;
+      const opened = connectionOn('/allowed');
       const c = await s.open(await attack('attack-tamper'), { config: { port: wsPort } });
       await expectContained(c, 13);
       expect((await c.echo('ctx still works')).code).toBe(200);
-      await until(() => wsPaths.includes('/allowed'), 'its socket opened');
+      await opened;
     }));
 
   it('attack-loop: a busy loop is ended by the heartbeat watchdog, and the stub runs again when asked', () =>
