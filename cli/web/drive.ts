@@ -12,7 +12,7 @@ export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
  * Chromium as the web demo drives it: headless, with fake camera and microphone that need no
  * permission prompt, host candidates as addresses (not mDNS names nothing here resolves).
  */
-const ARGS = [
+export const CHROMIUM_ARGS: readonly string[] = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -51,7 +51,7 @@ export async function launchChromium(path: string): Promise<Browser> {
     );
   }
   try {
-    return await playwright.chromium.launch({ executablePath: path, args: ARGS });
+    return await playwright.chromium.launch({ executablePath: path, args: [...CHROMIUM_ARGS] });
   } catch (err) {
     const first = (err as Error).message.split('\n')[0];
     throw new ProtoflyError('PF_ERR_BROWSER', `Chromium at ${path} did not start: ${first}`, { path });

@@ -7,8 +7,9 @@ import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type BrowserContext, chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, DEFAULT_CHROMIUM } from '../../cli/web/drive.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM = DEFAULT_CHROMIUM;
 
 /** What a page is served under: its own scripts only, no eval, no inline script. */
 export const PAGE_CSP =
@@ -28,18 +29,7 @@ export function launchChromium(profile: string): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // Host candidates as addresses, not mDNS names that nothing here would resolve.
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
+    args: [...CHROMIUM_ARGS],
   });
 }
 
