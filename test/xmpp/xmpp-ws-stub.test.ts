@@ -85,6 +85,42 @@ describe('xmpp-ws against Prosody', () => {
     },
   );
 
+  it('acknowledges what it received before it closes (XEP-0198 §4): a chat answered just before a stop does not come again', async () => {
+    const alice = await instance(ALICE, {}, BOB);
+    // Bob answers and stops in the turn the chat reaches him, before any ack request of Prosody's.
+    let stopBob = () => {};
+    class Quick extends DirectContext {
+      override send(msg: Message): void {
+        super.send(msg);
+        if (msg.type === 'create') queueMicrotask(() => stopBob());
+      }
+    }
+    const ctx = new Quick({
+      address: BOB,
+      domain: XMPP_DOMAIN,
+      config: { ...DEFAULTS, url: prosody.wsUrl, password: PASSWORDS.bob, ...FAST },
+      session: new DirectSession(),
+    });
+    const bob = await activate(ctx);
+    stopBob = () => {
+      bob.postMessage(response(ctx.received[0]!, 200));
+      void Promise.resolve(bob.stop()).then(() => ctx.end());
+    };
+    await alice.ctx.until(() => alice.ctx.statuses.includes('live'));
+    await ctx.until(() => ctx.statuses.includes('live'));
+    const first = chat(ALICE, BOB, 'first');
+    alice.stub.postMessage(first);
+    await alice.ctx.until(() => alice.ctx.received.some((m) => m.id === first.id));
+    // Bob again: what he acknowledged is not offline in Prosody, so only the new chat comes.
+    const again = await instance(BOB);
+    await again.ctx.until(() => again.ctx.statuses.includes('live'));
+    alice.stub.postMessage(chat(ALICE, BOB, 'second'));
+    await again.ctx.until(() => again.ctx.received.some((m) => JSON.stringify(m.body).includes('second')));
+    expect(again.ctx.received.map((m) => (m.body as { value: { text: string } }).value.text)).toEqual(['second']);
+    await alice.stop();
+    await again.stop();
+  });
+
   it('fails for good with PF_ERR_AUTH on a wrong password, and answers what it held 503', async () => {
     const alice = await instance(ALICE, { password: 'wrong' }, BOB);
     const held = chat(ALICE, BOB, 'never goes');

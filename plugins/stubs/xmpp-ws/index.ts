@@ -276,7 +276,14 @@ class Stream {
     if (!this.#session.leave(member) || this.#session.members.length > 0) return;
     this.#session.close();
     const socket = this.#socket;
-    if (socket && this.#phase === 'ready') this.#write(x.close());
+    if (socket && this.#phase === 'ready') {
+      // XEP-0198 §4: "It is RECOMMENDED that initiating entities (usually clients) send an <a/>
+      // element right before they gracefully close the stream ... Otherwise it can happen that
+      // stanzas are re-sent (usually by the server) although they were actually received."
+      // Prosody puts what we did not acknowledge in offline storage, and the chat comes again.
+      if (this.#sm?.counting) this.#write(x.ack(this.#sm.inbound));
+      this.#write(x.close());
+    }
     this.#socket = undefined;
     socket?.close(1000, 'done');
   }
