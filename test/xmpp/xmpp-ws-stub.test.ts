@@ -116,7 +116,9 @@ describe('xmpp-ws against Prosody', () => {
     await again.ctx.until(() => again.ctx.statuses.includes('live'));
     alice.stub.postMessage(chat(ALICE, BOB, 'second'));
     await again.ctx.until(() => again.ctx.received.some((m) => JSON.stringify(m.body).includes('second')));
-    expect(again.ctx.received.map((m) => (m.body as { value: { text: string } }).value.text)).toEqual(['second']);
+    expect(again.ctx.received.map((m) => (m.body as { value: { text: string } }).value.text)).toEqual([
+      'second',
+    ]);
     await alice.stop();
     await again.stop();
   });
