@@ -3,16 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Message, request, response } from '../core/message.js';
 import type { Stub } from '../core/stub.js';
-import { createNodeRuntime } from '../entry/node-runtime.js';
 import activate from '../plugins/stubs/sip-ws/index.js';
-import { developmentPolicy } from '../runtime/policy.js';
 import { DirectContext, DirectSession } from '../sandbox/node/direct-context.js';
-import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { type Kamailio, startKamailio } from '../server/kamailio.js';
 import { type JsSipUser, jssipUser } from '../server/sip-client/jssip-user.js';
 import { startSipDomain } from '../server/sip-domain.js';
 import { alternate, type BenchOptions, inFlight, type Result, result } from './harness.js';
+import { runtimePair } from './runtime-pair.js';
 
 /**
  * SIP transactions through a real Kamailio over WebSocket (RFC 7118), one Node process
@@ -126,28 +124,16 @@ export default async function kamailioBench({ quick }: BenchOptions): Promise<Re
       sipUrl: kam.wsUrl,
       rpcUrl: kam.rpcUrl,
     });
-    const host = new NodeWorkerHost({ policy: developmentPolicy });
-    const runtime = (user: string) =>
-      createNodeRuntime({
-        policy: developmentPolicy,
-        identity: { address: `user://${DOMAIN}/${user}` },
-        catalogues: { [DOMAIN]: sip.catalogueUrl },
-        stubConfig: { [DOMAIN]: { password: 'pw', keepAliveMs: 0 } },
-        host,
-        // Each run makes new domain keys: nothing to keep.
-        dataDir: false,
-      });
-    const carolRt = runtime('carol');
-    const daveRt = runtime('dave');
-    // Dave's app reads what arrives (a conversation holds 10 000 unread, then answers 503).
-    daveRt.runtime.on('conversation', (c) => c.on('message', () => {}));
-    await daveRt.runtime.register();
-    const withDave = await carolRt.runtime.conversation(`user://${DOMAIN}/dave`);
-    const [product, theirsAgain] = await alternate(
+    const [product, theirsAgain] = await runtimePair({
+      domain: DOMAIN,
+      catalogueUrl: sip.catalogueUrl,
+      stubConfig: { password: 'pw', keepAliveMs: 0 },
       rounds,
-      () => rate(n, () => withDave.send(TEXT)),
-      () => rate(n, jssipChat),
-    );
+      n,
+      window: WINDOW,
+      text: TEXT,
+      theirs: jssipChat,
+    });
     results.push(
       result(
         `MESSAGE through Kamailio, runtime + sandbox + sip-ws at both ends, ${WINDOW} in flight`,
@@ -156,9 +142,6 @@ export default async function kamailioBench({ quick }: BenchOptions): Promise<Re
         theirsAgain,
       ),
     );
-    await carolRt.close();
-    await daveRt.close();
-    await host.terminate();
     await sip.close();
     await rm(dir, { recursive: true, force: true });
     await Promise.all([erin.stop(), frank.stop()]);

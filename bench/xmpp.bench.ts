@@ -5,17 +5,15 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { type Message, request, response } from '../core/message.js';
 import type { Stub } from '../core/stub.js';
-import { createNodeRuntime } from '../entry/node-runtime.js';
 import activate from '../plugins/stubs/xmpp-ws/index.js';
-import { developmentPolicy } from '../runtime/policy.js';
 import { DirectContext, DirectSession } from '../sandbox/node/direct-context.js';
-import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { type Prosody, startProsody } from '../server/prosody.js';
 import { startXmppDomain, XMPP_WS_STUB } from '../server/xmpp-domain.js';
 import { XMPP_DOMAIN } from '../test/support/prosody.js';
 import { startXmppUser } from '../test/support/xmpp-world.js';
 import { alternate, type BenchOptions, inFlight, type Result, result } from './harness.js';
+import { runtimePair } from './runtime-pair.js';
 
 /**
  * Chat messages through a real Prosody over WebSocket (RFC 7395), one Node process driving both
@@ -114,28 +112,16 @@ export default async function xmppBench({ quick }: BenchOptions): Promise<Result
       xmppUrl: prosody.wsUrl,
       accountsDir: prosody.accountsDir,
     });
-    const host = new NodeWorkerHost({ policy: developmentPolicy });
-    const runtime = (user: string) =>
-      createNodeRuntime({
-        policy: developmentPolicy,
-        identity: { address: address(user) },
-        catalogues: { [XMPP_DOMAIN]: xmpp.catalogueUrl },
-        stubConfig: { [XMPP_DOMAIN]: { password: 'pw' } },
-        host,
-        // Each run makes new domain keys: nothing to keep.
-        dataDir: false,
-      });
-    const carolRt = runtime('carol');
-    const daveRt = runtime('dave');
-    // Dave's app reads what arrives (a conversation holds 10 000 unread, then answers 503).
-    daveRt.runtime.on('conversation', (c) => c.on('message', () => {}));
-    await daveRt.runtime.register();
-    const withDave = await carolRt.runtime.conversation(address('dave'));
-    const [product, theirsAgain] = await alternate(
+    const [product, theirsAgain] = await runtimePair({
+      domain: XMPP_DOMAIN,
+      catalogueUrl: xmpp.catalogueUrl,
+      stubConfig: { password: 'pw' },
       rounds,
-      () => rate(n, () => withDave.send(TEXT)),
-      () => rate(n, theirChat),
-    );
+      n,
+      window: WINDOW,
+      text: TEXT,
+      theirs: theirChat,
+    });
     results.push(
       result(
         `chat through Prosody, runtime + sandbox + xmpp-ws at both ends, ${WINDOW} in flight`,
@@ -144,9 +130,6 @@ export default async function xmppBench({ quick }: BenchOptions): Promise<Result
         theirsAgain,
       ),
     );
-    await carolRt.close();
-    await daveRt.close();
-    await host.terminate();
     await xmpp.close();
     await rm(dir, { recursive: true, force: true });
     await Promise.all([erin.stop(), frank.stop()]);
