@@ -103,6 +103,23 @@ function jingleFrom(far: FarSide, to: string, action: string, sid: string, ...ch
     .send(xml('iq', { type: 'set', to, id }, xml('jingle', { xmlns: JINGLE, action, sid }, ...children)))
     .then(() => answered);
 }
+/**
+ * Erin calls Alice (XEP-0353 then XEP-0166): a propose, Alice's stub's proceed, then the
+ * session-initiate with her content. Resolves with Alice's full JID and the initiate's answer.
+ */
+async function erinCalls(far: FarSide, sid: string, senders?: string) {
+  await far.send(
+    xml(
+      'message',
+      { to: 'alice@x.example', type: 'chat', id: `p-${sid}` },
+      xml('propose', { xmlns: JMI, id: sid }, xml('description', { xmlns: RTP, media: 'audio' })),
+    ),
+  );
+  const proceed = await far.next((s) => jmiOf(s, 'proceed'));
+  const aliceJid = proceed.attrs.from!;
+  const initiated = await jingleFrom(far, aliceJid, 'session-initiate', sid, erinContent(senders));
+  return { aliceJid, initiated };
+}
 /** XEP-0167 Example 1's content, Erin's way: Speex and PCMU, an ICE-UDP transport with one candidate. */
 const erinContent = (senders = 'both') =>
   xml(
@@ -228,16 +245,7 @@ describe('xmpp-ws calls with Jingle, @xmpp/client the far side, through Prosody'
     const far = await farSide(prosody.wsUrl, 'erin', PASSWORDS.erin!);
     erin = far;
     const a = await alice();
-    await far.send(
-      xml(
-        'message',
-        { to: 'alice@x.example', type: 'chat', id: 'p1' },
-        xml('propose', { xmlns: JMI, id: 'call-3' }, xml('description', { xmlns: RTP, media: 'audio' })),
-      ),
-    );
-    const proceed = await far.next((s) => jmiOf(s, 'proceed'));
-    const aliceJid = proceed.attrs.from!;
-    const initiated = await jingleFrom(far, aliceJid, 'session-initiate', 'call-3', erinContent('initiator'));
+    const { initiated } = await erinCalls(far, 'call-3', 'initiator');
     expect(initiated.attrs.type).toBe('result');
     const offer = await a.body('offer');
     expect(offer).toMatchObject({
@@ -273,15 +281,7 @@ describe('xmpp-ws calls with Jingle, @xmpp/client the far side, through Prosody'
     const far = await farSide(prosody.wsUrl, 'erin', PASSWORDS.erin!);
     erin = far;
     const a = await alice();
-    await far.send(
-      xml(
-        'message',
-        { to: 'alice@x.example', type: 'chat', id: 'p2' },
-        xml('propose', { xmlns: JMI, id: 'call-4' }, xml('description', { xmlns: RTP, media: 'audio' })),
-      ),
-    );
-    const proceed = await far.next((s) => jmiOf(s, 'proceed'));
-    await jingleFrom(far, proceed.attrs.from!, 'session-initiate', 'call-4', erinContent());
+    await erinCalls(far, 'call-4');
     const offer = await a.body('offer');
     a.stub.postMessage(response(offer, 200));
     const reject = a.post('update', { kind: 'reject', callId: 'call-4', code: 486 });
