@@ -1,6 +1,7 @@
 import { client, type Element, xml } from '@xmpp/client';
 import WebSocket from 'ws';
 import { XMPP_DOMAIN } from '../support/prosody.js';
+import { presenceOnceManaged } from '../support/xmpp-world.js';
 
 /**
  * The far side of the xmpp-ws stub's tests: a user of @xmpp/client (a third-party XMPP library,
@@ -34,9 +35,7 @@ export async function farSide(service: string, user: string, password: string): 
   const waiters = new Set<() => void>();
   // Its errors (a dropped socket) are its reconnect module's to handle.
   xmpp.on('error', () => {});
-  xmpp.on('online', () => {
-    xmpp.send(xml('presence')).catch(() => {});
-  });
+  presenceOnceManaged(xmpp);
   xmpp.on('stanza', (stanza) => {
     stanzas.push(stanza);
     const received = stanza.is('message') && stanza.getChild('received', 'urn:xmpp:receipts');
