@@ -53,8 +53,6 @@ export interface XmppWorld {
 }
 
 export async function startXmppWorld(): Promise<XmppWorld> {
-  // @xmpp/client opens `new WebSocket(url, 'xmpp')` on the global, which Node 20 lacks (PEERS.md).
-  (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
   const prosody = await startProsody({ domain: XMPP_DOMAIN, users: PASSWORDS });
   const catalogue = await testCatalogue(XMPP_DOMAIN);
   await publish({
@@ -96,6 +94,8 @@ export async function startXmppWorld(): Promise<XmppWorld> {
 
 /** An @xmpp/client user, online, sending presence on every (re)connection. */
 export async function startXmppUser(service: string, username: string, password: string): Promise<XmppUser> {
+  // @xmpp/client opens `new WebSocket(url, 'xmpp')` on the global, which Node 20 lacks (PEERS.md).
+  (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
   const xmpp = client({ service, domain: XMPP_DOMAIN, username, password, resource: 'interop' });
   const chats: XmppChat[] = [];
   const waiters = new Set<() => void>();

@@ -3,6 +3,8 @@ import {
   answer,
   Backoff,
   type ConversationBody,
+  fetchGuestCredentials,
+  isProtoflyError,
   isProvisional,
   type Message,
   offer,
@@ -32,11 +34,14 @@ import { isXmlText, parseXml, writeXml, type Xml } from './xml.js';
  * id: the receiving stub de-duplicates by sender and id, and gives its receipt again. With
  * XEP-0198 the server's acknowledgements say what goes again (a resumed stream, or a new one),
  * so that a far side that keeps copies gets none. Calls are Jingle sessions (calls.ts).
+ * A user of another domain logs in as the guest account the domain's guest service gives it
+ * (`guestUrl`, core/stub-kit/guest-credentials.ts), asked again on each connection.
  */
 
 /** Its configuration (protofly.json's schema): checked, defaults filled in, by the runtime. */
 type Config = {
   readonly url: string;
+  readonly guestUrl?: string;
   readonly password?: string;
   readonly resource: string;
   readonly mechanisms: readonly string[];
@@ -112,8 +117,14 @@ class Stream {
   readonly #session: SharedSession<Member>;
   readonly #config: Config;
   readonly #backoff: Backoff;
+  /** The XMPP server's domain: the user's own, or the one it is a guest of. */
   readonly #domain: string;
-  readonly #user: string;
+  /** The account's localpart: the user's name, or its guest account's (`alice~a.example`). */
+  #user: string;
+  /** A guest's password, from the guest service; a user of the domain has `config.password`. */
+  #guestPassword: string | undefined;
+  /** The user's own domain, when it is not the server's: it logs in as a guest. */
+  readonly #guestOf: string | undefined;
   /** Asked for once per session: receipts for what went before a reconnect come back to it. */
   readonly #resource: string;
   /** Chats handed to the runtime, by `<sender address> <id>`: a copy is dropped. */
@@ -177,15 +188,18 @@ class Stream {
     this.#delivered = new Seen(dedupWindow);
     this.#answers = new Seen(dedupWindow);
     const jid = readJid(jidOf(ctx.identity.address));
-    this.#domain = jid?.domain ?? ctx.domain;
+    this.#domain = ctx.domain;
     this.#user = jid?.local ?? '';
     this.#resource = `${this.#config.resource}.${random(8)}`;
-    if (!jid) {
-      // Nothing to log in as: failed once the first member joined (and hears it).
-      this.#session.fail(`${ctx.identity.address} has no XMPP address`, 'PF_ERR_AUTH');
-      return;
-    }
-    this.#connect();
+    this.#guestOf = jid && jid.domain !== ctx.domain ? jid.domain : undefined;
+    // Nothing to log in as: failed once the first member joined (and hears it).
+    if (!jid) this.#session.fail(`${ctx.identity.address} has no XMPP address`, 'PF_ERR_AUTH');
+    else if (this.#guestOf !== undefined && this.#config.guestUrl === undefined)
+      this.#session.fail(
+        `${ctx.domain} names no guestUrl, so it admits no users of ${jid.domain}`,
+        'PF_ERR_CONFIG',
+      );
+    else this.#connect();
   }
 
   join(ctx: StubContext): Member {
@@ -315,10 +329,33 @@ class Stream {
     return `${prefix}${++this.#next}`;
   }
 
-  /** Opens the socket, on the clock of the session's oldest member, and bounds the log-in. */
+  /** Connects: a guest asks for its account first (a restarted server, or one it left, has forgotten it). */
   #connect(): void {
-    const ctx = this.#session.owner;
     this.#phase = 'opening';
+    const guestUrl = this.#config.guestUrl;
+    if (this.#guestOf === undefined || guestUrl === undefined) return this.#open();
+    fetchGuestCredentials(this.#session.owner, guestUrl, this.#session, (result) => {
+      if (this.#session.failure || this.#session.members.length === 0) return;
+      if (!isProtoflyError(result)) return this.#guest(result.username, result.password, result.aor);
+      // The service could not answer now: tried again later, as a lost connection is.
+      if (result.code === 'PF_ERR_FETCH') return this.#lost(result.message);
+      this.#fail(result.message, result.code);
+    });
+  }
+
+  /** Logs in as the guest account the service gave, once it is one of this server's. */
+  #guest(username: string, password: string, aor: string): void {
+    const jid = aor.startsWith('xmpp:') ? readJid(aor.slice(5)) : undefined;
+    if (jid?.local !== username || jid.domain !== this.#domain || jid.resource !== undefined)
+      return this.#fail(`the guest service gave ${JSON.stringify(aor)}, not an account here`, 'PF_ERR_FRAME');
+    this.#user = username;
+    this.#guestPassword = password;
+    this.#open();
+  }
+
+  /** Opens the socket, on the clock of the session's oldest member, and bounds the log-in. */
+  #open(): void {
+    const ctx = this.#session.owner;
     let socket: StubSocket;
     // What the host said before closing: a socket it refused, why.
     let error: string | undefined;
@@ -440,7 +477,7 @@ class Stream {
           'PF_ERR_AUTH',
         );
       const ctx = this.#session.owner;
-      const password = this.#config.password ?? ctx.identity.token ?? '';
+      const password = this.#guestPassword ?? this.#config.password ?? ctx.identity.token ?? '';
       this.#scram = new ScramClient(
         SCRAM_MECHANISMS[chosen]!,
         this.#user,
@@ -660,9 +697,9 @@ class Stream {
 
   /** Someone's presence: an `update` to the conversation with them, else the inbox; one's own resources' is not. */
   #presenceOf(jid: Jid, status: x.PresenceStatus, note: string | undefined): void {
+    if (bare(jid) === `${this.#user}@${this.#domain}`) return;
     const from = addressOf(jid)!;
     const to = this.#session.owner.identity.address;
-    if (from === to) return;
     const members = this.#session.members;
     const member = members.find((m) => m.ctx.peer === from) ?? members.find((m) => !m.ctx.peer);
     const value: Presence =
