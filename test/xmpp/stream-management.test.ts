@@ -40,13 +40,13 @@ afterAll(async () => {
   await prosody?.stop();
 });
 
-/** Alice's stub (or `user`'s), in a conversation with Erin, through the proxy; live. */
-async function alice(user = 'alice') {
+/** Alice's stub (or `user`'s, configured with `config` besides), in a conversation with Erin, through the proxy; live. */
+async function alice(user = 'alice', config: Record<string, unknown> = {}) {
   const address = `user://${XMPP_DOMAIN}/${user}`;
   const ctx = new DirectContext({
     address,
     domain: XMPP_DOMAIN,
-    config: { ...DEFAULTS, url: proxy.url(prosody.wsUrl), password: PASSWORDS[user], ...FAST },
+    config: { ...DEFAULTS, url: proxy.url(prosody.wsUrl), password: PASSWORDS[user], ...FAST, ...config },
     session: new DirectSession(),
     peer: ERIN,
     from: [ERIN],
@@ -149,6 +149,23 @@ describe('xmpp-ws stream management (XEP-0198) with Prosody', () => {
     await a.answered([held!], 30_000);
     expect(a.codes([held!])).toEqual([[200]]);
     expect(far.chats.map((c) => c.text)).toEqual(['held by the server']);
+    await a.stop();
+  });
+
+  it('a chat the server acknowledged whose receipt never comes is answered 504 once receiptTimeoutMs passed, and not sent again', async () => {
+    // Erin gives no receipts, as many XMPP clients do not. (A real clock: Erin's library, in
+    // this process, runs on timers too, and a fake clock stalls it.)
+    const far = await farSide(prosody.wsUrl, 'erin', PASSWORDS.erin!, false);
+    erin = far;
+    const a = await alice('alice', { receiptTimeoutMs: 500 });
+    const [chat] = a.chats(['no receipt for this']);
+    await far.next((s) => s.is('message') && s.getChildText('body') === 'no receipt for this');
+    await a.answered([chat!]);
+    expect(a.codes([chat!])).toEqual([[504]]);
+    expect(a.ctx.received.find((r) => r.id === chat!.id)!.body).toMatchObject({
+      description: 'the XMPP server took it, and no receipt came within 500 ms',
+    });
+    expect(far.chats.map((c) => c.text)).toEqual(['no receipt for this']);
     await a.stop();
   });
 

@@ -55,6 +55,7 @@ type Config = {
   readonly maxFrameBytes: number;
   readonly dedupWindow: number;
   readonly maxQueued: number;
+  readonly receiptTimeoutMs: number;
 };
 
 /** A chat handed to the runtime: where its receipt goes, and its XMPP id. */
@@ -75,10 +76,12 @@ class Member extends SessionMember {
   /** The app's latest presence toward the peer, not yet sent (the stream was down). */
   presence: Message | undefined;
   /**
-   * Pending chats the server acknowledged (XEP-0198): it has them, so a new stream does not send
-   * them again (the far side would get a copy); their receipts come as the server delivers them.
+   * Pending chats the server acknowledged (XEP-0198), by id, with when their receipt is due: it
+   * has them, so a new stream does not send them again (the far side would get a copy); their
+   * receipts come as the server delivers them, else the stub answers them (`receiptTimeoutMs`).
+   * In the order the server acknowledged them, so the first is due first.
    */
-  readonly held = new Set<string>();
+  readonly held = new Map<string, number>();
 }
 
 /** A stanza written since stream management was enabled and not yet acknowledged by the server; a chat names its request. */
@@ -173,6 +176,8 @@ class Stream {
   #canManage = false;
   #connectTimer: number | undefined;
   #pingTimer: number | undefined;
+  /** Runs when the first held chat's receipt is due. */
+  #receiptTimer: number | undefined;
   #next = 0;
 
   constructor(ctx: StubContext) {
@@ -555,11 +560,56 @@ class Stream {
       });
       n = sm.unacked.length;
     }
-    for (const { chat } of sm.unacked.splice(0, n))
-      if (chat?.member.pending.has(chat.msg.id)) chat.member.held.add(chat.msg.id);
+    const due = Date.now() + this.#config.receiptTimeoutMs;
+    for (const { chat } of sm.unacked.splice(0, n)) {
+      const { member, msg } = chat ?? {};
+      if (member && msg && member.pending.has(msg.id) && !member.held.has(msg.id))
+        member.held.set(msg.id, due);
+    }
+    this.#awaitReceipts();
     sm.acked = (sm.acked + n) >>> 0;
     sm.requested = false;
     if (sm.unacked.length > 0 && this.#phase === 'ready') this.#requestAck(sm);
+  }
+
+  /**
+   * One timer for every held chat's receipt, at the earliest due (each member's first): a held
+   * chat whose receipt is overdue is answered 504. The server has it, and nothing lost it for
+   * sure: the far side may be offline or give no receipts, or the server lost the receipt (a
+   * crash, or a restart while the user had other sessions, where Prosody bounces it to the
+   * sender rather than storing it). Either way the app's request ends, with a coded error.
+   */
+  #awaitReceipts(): void {
+    if (this.#receiptTimer !== undefined) return;
+    let first = Number.POSITIVE_INFINITY;
+    for (const m of this.#session.members) {
+      const next = m.held.values().next();
+      if (!next.done) first = Math.min(first, next.value);
+    }
+    if (first === Number.POSITIVE_INFINITY) return;
+    this.#receiptTimer = this.#session.setTimeout(
+      () => {
+        this.#receiptTimer = undefined;
+        const now = Date.now();
+        for (const m of this.#session.members) {
+          for (const [id, due] of m.held) {
+            if (due > now) break;
+            m.held.delete(id);
+            const req = m.pending.get(id);
+            if (!req) continue;
+            m.pending.delete(id);
+            answer(
+              m.ctx,
+              req,
+              504,
+              `the XMPP server took it, and no receipt came within ${this.#config.receiptTimeoutMs} ms`,
+            );
+          }
+        }
+        this.#awaitReceipts();
+      },
+      Math.max(0, first - Date.now()),
+    );
   }
 
   #requestAck(sm: Management): void {
