@@ -16,6 +16,14 @@ import { type JsSipUser, jssipUser } from '../server/sip-client/jssip-user.js';
 import { sdp } from '../server/sip-client/sdp-peer-connection.js';
 import { type RunningSipDomain, startSipDomain } from '../server/sip-domain.js';
 import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo-report.js';
+import {
+  ERIN,
+  requireProsody,
+  startXmppPart,
+  XMPP_COLUMNS,
+  XMPP_DOMAIN,
+  type XmppPart,
+} from './demo-xmpp.js';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
@@ -37,16 +45,22 @@ const [B, NODE, A, CAT, KAM, D] = [0, 1, 2, 3, 4, 5] as const;
  * guest credentials with her a.example token, registers as sip:alice~a.example@c.example, and
  * chats and calls with Dave, while it chats with Bob over json-ws.
  *
- * @throws ProtoflyError `PF_ERR_CONFIG` saying how to install Kamailio when it is missing.
+ * `protofly demo --xmpp` (`xmpp`) adds x.example, a Prosody domain (cli/demo-xmpp.ts): the same
+ * runtime also loads its xmpp-ws stub, logs in there as a guest, and chats with Erin, who uses
+ * @xmpp/client.
+ *
+ * @throws ProtoflyError `PF_ERR_CONFIG` saying how to install Kamailio (or, with `xmpp`,
+ *   Prosody) when it is missing.
  */
-export async function runSipDemo(): Promise<DemoReport> {
+export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Promise<DemoReport> {
+  if (options.xmpp) requireProsody();
   if (!kamailioInstalled()) {
     throw new ProtoflyError(
       'PF_ERR_CONFIG',
       `protofly demo --sip runs Kamailio as c.example's SIP server, and it is not installed. Install it (Debian/Ubuntu, as root):\n  ${KAMAILIO_INSTALL}\nthen run protofly demo --sip again. (protofly demo, without --sip, needs nothing.)`,
     );
   }
-  const report = emptyReport(COLUMNS);
+  const report = emptyReport(options.xmpp ? [...COLUMNS, ...XMPP_COLUMNS] : COLUMNS);
   const rows = report.ladder.rows;
   const phase = phaseTimer(report);
   const dir = await mkdtemp(join(tmpdir(), 'protofly-demo-sip-'));
@@ -57,6 +71,7 @@ export async function runSipDemo(): Promise<DemoReport> {
   let kamailio: Kamailio | undefined;
   let sip: RunningSipDomain | undefined;
   let dave: JsSipUser | undefined;
+  let xmpp: XmppPart | undefined;
   let host: NodeWorkerHost | undefined;
   try {
     const davePassword = randomBytes(12).toString('base64url');
@@ -72,7 +87,11 @@ export async function runSipDemo(): Promise<DemoReport> {
     });
     const catalogueUrl = sip.catalogueUrl;
     peers['c.example'] = catalogueUrl;
-    phase('domains (a, b: protofly; c: Kamailio)');
+    if (options.xmpp) {
+      xmpp = await startXmppPart(dir, peers, log);
+      peers[XMPP_DOMAIN] = xmpp.catalogueUrl;
+    }
+    phase(`domains (a, b: protofly; c: Kamailio${xmpp ? '; x: Prosody' : ''})`);
     host = new NodeWorkerHost({ policy: developmentPolicy });
     await host.ready();
     phase('sandbox');
@@ -102,23 +121,33 @@ export async function runSipDemo(): Promise<DemoReport> {
     const checks: CheckEvent[] = [];
     const alice = runtimeFor(ALICE, (e) => checks.push(e));
     rows.push({ from: A, to: CAT, label: 'GET stub/default' });
-    const [withBob, withDave] = await Promise.all([
+    const [withBob, withDave, withErin] = await Promise.all([
       alice.runtime.conversation(BOB, { capabilities: ['chat'] }),
       alice.runtime.conversation(DAVE, { capabilities: ['chat', 'call'] }),
+      xmpp ? alice.runtime.conversation(ERIN, { capabilities: ['chat'] }) : undefined,
     ]);
-    const stub = `${withDave.carrier.name}@${withDave.carrier.version}`;
-    rows.push({ from: CAT, to: A, label: `${stub} + package` });
-    const verified = checks
-      .filter((e) => e.url.startsWith(catalogueUrl))
-      .map((e) => e.check)
-      .filter((c) => ['schema', 'signature', 'engine', 'integrity'].includes(c));
-    rows.push({ note: `c.example's ${stub} verified: ${[...new Set(verified)].join(', ')}` });
+    /** The rows of a stub loaded from `url`, a catalogue in column `column`: what came, and what was verified. */
+    const loaded = (domain: string, url: string, column: number, c: Conversation) => {
+      const name = `${c.carrier.name}@${c.carrier.version}`;
+      rows.push({ from: column, to: A, label: `${name} + package` });
+      const verified = checks
+        .filter((e) => e.url.startsWith(url))
+        .map((e) => e.check)
+        .filter((check) => ['schema', 'signature', 'engine', 'integrity'].includes(check));
+      rows.push({ note: `${domain}'s ${name} verified: ${[...new Set(verified)].join(', ')}` });
+      return name;
+    };
+    const stub = loaded('c.example', catalogueUrl, CAT, withDave);
+    if (xmpp && withErin) {
+      rows.push({ from: A, to: COLUMNS.length, label: 'GET stub/default' });
+      loaded(XMPP_DOMAIN, xmpp.catalogueUrl, COLUMNS.length, withErin);
+    }
     rows.push({ from: A, to: CAT, label: 'guest? (a.example token)' });
     rows.push({ from: CAT, to: A, label: 'alice~a.example, password' });
     rows.push({ from: A, to: KAM, label: `REGISTER (digest) [${stub}]` });
     rows.push({ from: A, to: NODE, label: 'connect json-ws' });
-    phase('alice loads c.example’s and b.example’s stubs');
-    for (const domain of ['b.example', 'c.example']) {
+    phase(`alice loads c.example’s${xmpp ? ', x.example’s' : ''} and b.example’s stubs`);
+    for (const domain of ['b.example', 'c.example', ...(xmpp ? [XMPP_DOMAIN] : [])]) {
       const pkg = await alice.loader.load({ domain });
       report.stubs.push({
         for: ALICE,
@@ -157,6 +186,10 @@ export async function runSipDemo(): Promise<DemoReport> {
     await count(withAlice.send('Hello Alice, from b.example'), next(withBob));
     rows.push({ from: B, to: NODE, label: 'chat' }, { from: NODE, to: A, label: 'chat [json-ws]' });
     phase('chat both ways, both protocols');
+    if (xmpp && withErin) {
+      await xmpp.chat(withErin, count, next, rows, { alice: A, first: COLUMNS.length });
+      phase('chat both ways with Erin, over XMPP');
+    }
 
     const events = withDave[Symbol.asyncIterator]();
     const callId = await count(
@@ -186,6 +219,7 @@ export async function runSipDemo(): Promise<DemoReport> {
   } finally {
     await dave?.stop();
     await Promise.allSettled(runtimes.map((r) => r.close()));
+    await xmpp?.close();
     await host?.terminate();
     await sip?.close();
     await kamailio?.stop();

@@ -18,7 +18,7 @@ import { renderLadder } from './ladder.js';
 import { DEFAULT_CHROMIUM } from './web/drive.js';
 
 const usage =
-  'protofly demo [--sip | --swap] [--json] | protofly demo --web [--headless [--json] [--chromium <path>] [--screenshots <dir>]]';
+  'protofly demo [--sip | --xmpp | --swap] [--json] | protofly demo --web [--headless [--json] [--chromium <path>] [--screenshots <dir>]]';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
@@ -181,11 +181,13 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
 
 export const demo: Command = {
   summary:
-    'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP); --swap releases a new b.example stub mid-demo, swapped live; --web in two browser pages, with a WebRTC call',
+    'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP), --xmpp also Erin at x.example (Prosody, @xmpp/client); --swap releases a new b.example stub mid-demo, swapped live; --web in two browser pages, with a WebRTC call',
   usage,
   help: [
     'Options:',
     '  --sip     also Dave at c.example, a Kamailio domain: json-ws and SIP in one runtime (needs kamailio)',
+    '  --xmpp    --sip, and also Erin at x.example, a Prosody domain: json-ws, SIP and XMPP in one runtime',
+    '            (needs kamailio and prosody)',
     '  --swap    b.example releases json-ws 0.2.0 between the chat and the call; conversations move live',
     '  --json    the report as one JSON object: ok, stubs, messages, timings, ladder',
     '  --web     a page per user, each on its own loopback origin: Alice’s page loads b.example’s stub,',
@@ -208,6 +210,7 @@ export const demo: Command = {
       {
         json: { type: 'boolean' },
         sip: { type: 'boolean' },
+        xmpp: { type: 'boolean' },
         swap: { type: 'boolean' },
         web: { type: 'boolean' },
         headless: { type: 'boolean' },
@@ -216,9 +219,11 @@ export const demo: Command = {
       },
       'demo',
     );
-    if (values.sip && values.swap) throw usageError('demo', '--sip and --swap are two demos: choose one');
-    if (values.web && (values.sip || values.swap)) {
-      throw usageError('demo', '--web runs the demo of Alice and Bob: without --sip or --swap');
+    const cross = values.sip || values.xmpp;
+    if (cross && values.swap)
+      throw usageError('demo', '--sip (or --xmpp) and --swap are two demos: choose one');
+    if (values.web && (cross || values.swap)) {
+      throw usageError('demo', '--web runs the demo of Alice and Bob: without --sip, --xmpp or --swap');
     }
     const headless = values.headless || values.chromium !== undefined || values.screenshots !== undefined;
     if (!values.web && headless)
@@ -235,15 +240,16 @@ export const demo: Command = {
       await web.close();
       return 0;
     }
-    // --sip: a.example's Alice also talks to Dave at c.example, a Kamailio domain (cli/demo-sip.ts).
+    // --sip: a.example's Alice also talks to Dave at c.example, a Kamailio domain (cli/demo-sip.ts);
+    // --xmpp: and to Erin at x.example, a Prosody domain (cli/demo-xmpp.ts).
     // --swap: b.example releases a new version of its stub mid-demo, swapped live (cli/demo-swap.ts).
     const report = values.web
       ? await runWebDemo({
           chromium: values.chromium ?? DEFAULT_CHROMIUM,
           ...(values.screenshots ? { screenshots: values.screenshots } : {}),
         })
-      : values.sip
-        ? await runSipDemo()
+      : cross
+        ? await runSipDemo({ xmpp: values.xmpp === true })
         : await runDemo(values.swap ? swapInterlude : undefined);
     if (values.json) {
       console.log(JSON.stringify(report, null, 2));

@@ -19,6 +19,7 @@ export {
 } from '../core/errors.js';
 /** The canonical bodies a stub translates to and from its protocol (a chat, a call's offer, …). */
 export type { ConversationBody } from '../core/generated/types.js';
+export type { GuestCredentials } from '../core/guest-protocol.js';
 export type { Message, RequestMessage, ResponseMessage } from '../core/message.js';
 /** Responses: `response(req, code, description?)`, `Code`, reason phrases. */
 export * from '../core/response.js';
@@ -27,6 +28,8 @@ export * from '../core/seen.js';
 export * from '../core/stub.js';
 /** A stub's own answer to a request that will not go. */
 export * from '../core/stub-kit/answer.js';
+/** Credentials from the domain's guest service, for a user of another domain (core/guest-protocol.ts). */
+export * from '../core/stub-kit/guest-credentials.js';
 /** Handing the runtime what the far side sent: taken, refused, or busy (try later). */
 export * from '../core/stub-kit/offer.js';
 /** The runtime's refusals of a socket that stand: fail, do not reconnect. */

@@ -44,6 +44,8 @@ export interface Prosody {
 }
 
 const BINARY = process.env.PROTOFLY_PROSODY ?? '/usr/bin/prosody';
+/** Its console log's least level: `PF_PROSODY_LOG=debug` to see what it does with each stanza. */
+const LOG_LEVEL = process.env.PF_PROSODY_LOG ?? 'info';
 /** Kept of its console log. */
 const LOG_BYTES = 32 * 1024;
 /** Same leash as server/kamailio.ts: Prosody gets SIGTERM when this process goes, however it goes. */
@@ -108,7 +110,7 @@ export async function startProsody(options: ProsodyOptions): Promise<Prosody> {
 pidfile = ${lua(join(dir, 'prosody.pid'))}
 data_path = ${lua(data)}
 certificates = ${lua(join(dir, 'certs'))}
-log = { { levels = { min = "info" }, to = "console" } }
+log = { { levels = { min = ${lua(LOG_LEVEL)} }, to = "console" } }
 interfaces = { "127.0.0.1" }
 c2s_ports = { ${c2s} }
 s2s_ports = { }

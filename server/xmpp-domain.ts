@@ -29,9 +29,8 @@ export type RunningXmppDomain = RunningGuestDomain;
  * A domain whose messaging server is an XMPP server (Prosody, as server/prosody.ts configures
  * it), as its provider runs the protofly side of it (server/guest-domain.ts): a catalogue serving
  * the xmpp-ws stub, its `url` Prosody's WebSocket, and the guest service, which makes a guest an
- * account `<name>~<home>` in Prosody for as long as it is online (server/xmpp-guest/README.md).
- * The xmpp-ws stub's configuration has no `guestUrl` yet: until it does, the guest service is
- * among the stub's endpoints but not in its defaults.
+ * account `<name>~<home>` in Prosody for as long as it is online (server/xmpp-guest/README.md),
+ * and which the stub asks through its `guestUrl`.
  */
 export function startXmppDomain(options: XmppDomainOptions): Promise<RunningXmppDomain> {
   const { xmppUrl, accountsDir, ...rest } = options;

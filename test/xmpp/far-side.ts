@@ -1,7 +1,7 @@
 import { client, type Element, xml } from '@xmpp/client';
 import WebSocket from 'ws';
+import { presenceOnceManaged } from '../../server/xmpp-client/xmpp-user.js';
 import { XMPP_DOMAIN } from '../support/prosody.js';
-import { presenceOnceManaged } from '../support/xmpp-world.js';
 
 /**
  * The far side of the xmpp-ws stub's tests: a user of @xmpp/client (a third-party XMPP library,
@@ -24,27 +24,32 @@ export interface FarSide {
   stop(): Promise<void>;
 }
 
-/** Logs `user` in through `service` (an RFC 7395 endpoint), online with presence. */
-export async function farSide(service: string, user: string, password: string): Promise<FarSide> {
+/** Logs `user` in through `service` (an RFC 7395 endpoint), online with presence; `receipts` false: it gives none. */
+export async function farSide(
+  service: string,
+  user: string,
+  password: string,
+  receipts = true,
+): Promise<FarSide> {
   // @xmpp/client opens `new WebSocket(url, 'xmpp')` on the global, which Node 20 lacks (PEERS.md).
   (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
   const xmpp = client({ service, domain: XMPP_DOMAIN, username: user, password, resource: 'far' });
   const stanzas: Element[] = [];
   const chats: FarSide['chats'][number][] = [];
-  const receipts = new Map<string, () => void>();
+  const awaited = new Map<string, () => void>();
   const waiters = new Set<() => void>();
   // Its errors (a dropped socket) are its reconnect module's to handle.
   xmpp.on('error', () => {});
-  presenceOnceManaged(xmpp);
+  presenceOnceManaged(xmpp, xml);
   xmpp.on('stanza', (stanza) => {
     stanzas.push(stanza);
     const received = stanza.is('message') && stanza.getChild('received', 'urn:xmpp:receipts');
-    if (received) receipts.get(String(received.attrs.id))?.();
+    if (received) awaited.get(String(received.attrs.id))?.();
     const body = stanza.is('message') && stanza.attrs.type !== 'error' ? stanza.getChildText('body') : null;
     if (body !== null) {
       const { from, id } = stanza.attrs as { from: string; id?: string };
       chats.push({ from, id, text: body });
-      if (id && stanza.getChild('request', 'urn:xmpp:receipts'))
+      if (receipts && id && stanza.getChild('request', 'urn:xmpp:receipts'))
         xmpp
           .send(xml('message', { to: from }, xml('received', { xmlns: 'urn:xmpp:receipts', id })))
           .catch(() => {});
@@ -71,7 +76,7 @@ export async function farSide(service: string, user: string, password: string): 
         check();
       }),
     async chat(to, text, id) {
-      const receipt = new Promise<void>((resolve) => receipts.set(id, resolve));
+      const receipt = new Promise<void>((resolve) => awaited.set(id, resolve));
       await xmpp.send(
         xml(
           'message',

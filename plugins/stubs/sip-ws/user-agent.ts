@@ -6,6 +6,7 @@ import type { ConversationBody } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { type StubContext, UNKNOWN, withdrawnId } from '../../../core/stub.js';
 import { answer } from '../../../core/stub-kit/answer.js';
+import { fetchGuestCredentials } from '../../../core/stub-kit/guest-credentials.js';
 import { offer } from '../../../core/stub-kit/offer.js';
 import { SessionMember, SharedSession, shared } from '../../../core/stub-kit/shared-session.js';
 import { type SipWsSettings, settingsOf } from './config.js';
@@ -13,7 +14,6 @@ import type { Dialog } from './dialogs/dialog.js';
 import { Credentials } from './digest/credentials.js';
 import { percentDecode } from './message/escape.js';
 import { isSipUri, type NameAddr, parseUri, type SipRequest, type SipUri } from './message/index.js';
-import { fetchGuestCredentials } from './registration/guest-credentials.js';
 import { Registration } from './registration/registration.js';
 import { sipUriOf } from './sessions/addresses.js';
 import { Calls } from './sessions/calls.js';
@@ -331,7 +331,7 @@ export class UserAgent implements SessionHost {
     done: (c: { secret: Credentials; local: NameAddr }) => void,
   ): void {
     this.#renewal?.cancel();
-    fetchGuestCredentials(this.#session.owner, url, this.timers, (result) => {
+    fetchGuestCredentials(this.#session.owner, url, this.#session, (result) => {
       if (this.#state === 'failed' || this.#state === 'closed') return;
       if (isProtoflyError(result)) {
         if (result.code === 'PF_ERR_FETCH') return this.#transportLost(result.message);

@@ -3,6 +3,8 @@ import {
   answer,
   Backoff,
   type ConversationBody,
+  fetchGuestCredentials,
+  isProtoflyError,
   isProvisional,
   type Message,
   offer,
@@ -32,11 +34,14 @@ import { isXmlText, parseXml, writeXml, type Xml } from './xml.js';
  * id: the receiving stub de-duplicates by sender and id, and gives its receipt again. With
  * XEP-0198 the server's acknowledgements say what goes again (a resumed stream, or a new one),
  * so that a far side that keeps copies gets none. Calls are Jingle sessions (calls.ts).
+ * A user of another domain logs in as the guest account the domain's guest service gives it
+ * (`guestUrl`, core/stub-kit/guest-credentials.ts), asked again on each connection.
  */
 
 /** Its configuration (protofly.json's schema): checked, defaults filled in, by the runtime. */
 type Config = {
   readonly url: string;
+  readonly guestUrl?: string;
   readonly password?: string;
   readonly resource: string;
   readonly mechanisms: readonly string[];
@@ -50,6 +55,7 @@ type Config = {
   readonly maxFrameBytes: number;
   readonly dedupWindow: number;
   readonly maxQueued: number;
+  readonly receiptTimeoutMs: number;
 };
 
 /** A chat handed to the runtime: where its receipt goes, and its XMPP id. */
@@ -70,10 +76,12 @@ class Member extends SessionMember {
   /** The app's latest presence toward the peer, not yet sent (the stream was down). */
   presence: Message | undefined;
   /**
-   * Pending chats the server acknowledged (XEP-0198): it has them, so a new stream does not send
-   * them again (the far side would get a copy); their receipts come as the server delivers them.
+   * Pending chats the server acknowledged (XEP-0198), by id, with when their receipt is due: it
+   * has them, so a new stream does not send them again (the far side would get a copy); their
+   * receipts come as the server delivers them, else the stub answers them (`receiptTimeoutMs`).
+   * In the order the server acknowledged them, so the first is due first.
    */
-  readonly held = new Set<string>();
+  readonly held = new Map<string, number>();
 }
 
 /** A stanza written since stream management was enabled and not yet acknowledged by the server; a chat names its request. */
@@ -112,8 +120,14 @@ class Stream {
   readonly #session: SharedSession<Member>;
   readonly #config: Config;
   readonly #backoff: Backoff;
+  /** The XMPP server's domain: the user's own, or the one it is a guest of. */
   readonly #domain: string;
-  readonly #user: string;
+  /** The account's localpart: the user's name, or its guest account's (`alice~a.example`). */
+  #user: string;
+  /** A guest's password, from the guest service; a user of the domain has `config.password`. */
+  #guestPassword: string | undefined;
+  /** The user's own domain, when it is not the server's: it logs in as a guest. */
+  readonly #guestOf: string | undefined;
   /** Asked for once per session: receipts for what went before a reconnect come back to it. */
   readonly #resource: string;
   /** Chats handed to the runtime, by `<sender address> <id>`: a copy is dropped. */
@@ -162,6 +176,8 @@ class Stream {
   #canManage = false;
   #connectTimer: number | undefined;
   #pingTimer: number | undefined;
+  /** Runs when the first held chat's receipt is due. */
+  #receiptTimer: number | undefined;
   #next = 0;
 
   constructor(ctx: StubContext) {
@@ -177,15 +193,18 @@ class Stream {
     this.#delivered = new Seen(dedupWindow);
     this.#answers = new Seen(dedupWindow);
     const jid = readJid(jidOf(ctx.identity.address));
-    this.#domain = jid?.domain ?? ctx.domain;
+    this.#domain = ctx.domain;
     this.#user = jid?.local ?? '';
     this.#resource = `${this.#config.resource}.${random(8)}`;
-    if (!jid) {
-      // Nothing to log in as: failed once the first member joined (and hears it).
-      this.#session.fail(`${ctx.identity.address} has no XMPP address`, 'PF_ERR_AUTH');
-      return;
-    }
-    this.#connect();
+    this.#guestOf = jid && jid.domain !== ctx.domain ? jid.domain : undefined;
+    // Nothing to log in as: failed once the first member joined (and hears it).
+    if (!jid) this.#session.fail(`${ctx.identity.address} has no XMPP address`, 'PF_ERR_AUTH');
+    else if (this.#guestOf !== undefined && this.#config.guestUrl === undefined)
+      this.#session.fail(
+        `${ctx.domain} names no guestUrl, so it admits no users of ${jid.domain}`,
+        'PF_ERR_CONFIG',
+      );
+    else this.#connect();
   }
 
   join(ctx: StubContext): Member {
@@ -315,10 +334,33 @@ class Stream {
     return `${prefix}${++this.#next}`;
   }
 
-  /** Opens the socket, on the clock of the session's oldest member, and bounds the log-in. */
+  /** Connects: a guest asks for its account first (a restarted server, or one it left, has forgotten it). */
   #connect(): void {
-    const ctx = this.#session.owner;
     this.#phase = 'opening';
+    const guestUrl = this.#config.guestUrl;
+    if (this.#guestOf === undefined || guestUrl === undefined) return this.#open();
+    fetchGuestCredentials(this.#session.owner, guestUrl, this.#session, (result) => {
+      if (this.#session.failure || this.#session.members.length === 0) return;
+      if (!isProtoflyError(result)) return this.#guest(result.username, result.password, result.aor);
+      // The service could not answer now: tried again later, as a lost connection is.
+      if (result.code === 'PF_ERR_FETCH') return this.#lost(result.message);
+      this.#fail(result.message, result.code);
+    });
+  }
+
+  /** Logs in as the guest account the service gave, once it is one of this server's. */
+  #guest(username: string, password: string, aor: string): void {
+    const jid = aor.startsWith('xmpp:') ? readJid(aor.slice(5)) : undefined;
+    if (jid?.local !== username || jid.domain !== this.#domain || jid.resource !== undefined)
+      return this.#fail(`the guest service gave ${JSON.stringify(aor)}, not an account here`, 'PF_ERR_FRAME');
+    this.#user = username;
+    this.#guestPassword = password;
+    this.#open();
+  }
+
+  /** Opens the socket, on the clock of the session's oldest member, and bounds the log-in. */
+  #open(): void {
+    const ctx = this.#session.owner;
     let socket: StubSocket;
     // What the host said before closing: a socket it refused, why.
     let error: string | undefined;
@@ -440,7 +482,7 @@ class Stream {
           'PF_ERR_AUTH',
         );
       const ctx = this.#session.owner;
-      const password = this.#config.password ?? ctx.identity.token ?? '';
+      const password = this.#guestPassword ?? this.#config.password ?? ctx.identity.token ?? '';
       this.#scram = new ScramClient(
         SCRAM_MECHANISMS[chosen]!,
         this.#user,
@@ -518,11 +560,56 @@ class Stream {
       });
       n = sm.unacked.length;
     }
-    for (const { chat } of sm.unacked.splice(0, n))
-      if (chat?.member.pending.has(chat.msg.id)) chat.member.held.add(chat.msg.id);
+    const due = Date.now() + this.#config.receiptTimeoutMs;
+    for (const { chat } of sm.unacked.splice(0, n)) {
+      const { member, msg } = chat ?? {};
+      if (member && msg && member.pending.has(msg.id) && !member.held.has(msg.id))
+        member.held.set(msg.id, due);
+    }
+    this.#awaitReceipts();
     sm.acked = (sm.acked + n) >>> 0;
     sm.requested = false;
     if (sm.unacked.length > 0 && this.#phase === 'ready') this.#requestAck(sm);
+  }
+
+  /**
+   * One timer for every held chat's receipt, at the earliest due (each member's first): a held
+   * chat whose receipt is overdue is answered 504. The server has it, and nothing lost it for
+   * sure: the far side may be offline or give no receipts, or the server lost the receipt (a
+   * crash, or a restart while the user had other sessions, where Prosody bounces it to the
+   * sender rather than storing it). Either way the app's request ends, with a coded error.
+   */
+  #awaitReceipts(): void {
+    if (this.#receiptTimer !== undefined) return;
+    let first = Number.POSITIVE_INFINITY;
+    for (const m of this.#session.members) {
+      const next = m.held.values().next();
+      if (!next.done) first = Math.min(first, next.value);
+    }
+    if (first === Number.POSITIVE_INFINITY) return;
+    this.#receiptTimer = this.#session.setTimeout(
+      () => {
+        this.#receiptTimer = undefined;
+        const now = Date.now();
+        for (const m of this.#session.members) {
+          for (const [id, due] of m.held) {
+            if (due > now) break;
+            m.held.delete(id);
+            const req = m.pending.get(id);
+            if (!req) continue;
+            m.pending.delete(id);
+            answer(
+              m.ctx,
+              req,
+              504,
+              `the XMPP server took it, and no receipt came within ${this.#config.receiptTimeoutMs} ms`,
+            );
+          }
+        }
+        this.#awaitReceipts();
+      },
+      Math.max(0, first - Date.now()),
+    );
   }
 
   #requestAck(sm: Management): void {
@@ -660,9 +747,9 @@ class Stream {
 
   /** Someone's presence: an `update` to the conversation with them, else the inbox; one's own resources' is not. */
   #presenceOf(jid: Jid, status: x.PresenceStatus, note: string | undefined): void {
+    if (bare(jid) === `${this.#user}@${this.#domain}`) return;
     const from = addressOf(jid)!;
     const to = this.#session.owner.identity.address;
-    if (from === to) return;
     const members = this.#session.members;
     const member = members.find((m) => m.ctx.peer === from) ?? members.find((m) => !m.ctx.peer);
     const value: Presence =

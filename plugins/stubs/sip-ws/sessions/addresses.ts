@@ -5,7 +5,7 @@ import { encodeUtf8 } from '../message/utf8.js';
 
 /**
  * protofly addresses and SIP URIs: `user://c.example/dave` is `sip:dave@c.example`, and back.
- * A guest of the domain (see registration/guest-credentials.ts) is `sip:alice~a.example@c.example`,
+ * A guest of the domain (see core/stub-kit/guest-credentials.ts) is `sip:alice~a.example@c.example`,
  * which reads back as `user://c.example/alice~a.example`: c.example vouches for its guests
  * under its own name, never for a.example's users.
  */

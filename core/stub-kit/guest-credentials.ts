@@ -1,8 +1,8 @@
-import { type ErrorCode, isProtoflyError, ProtoflyError } from '../../../../core/errors.js';
-import { GUEST_CLOSE, GUEST_SUBPROTOCOL, type GuestCredentials } from '../../../../core/guest-protocol.js';
-import type { StubContext, StubSocket } from '../../../../core/stub.js';
-import { refusedForGood, runtimeRefusal } from '../../../../core/stub-kit/refusal.js';
-import type { TimerQueue } from '../timers/timer-queue.js';
+import { type ErrorCode, isProtoflyError, ProtoflyError } from '../errors.js';
+import { GUEST_CLOSE, GUEST_SUBPROTOCOL, type GuestCredentials } from '../guest-protocol.js';
+import type { StubContext, StubSocket } from '../stub.js';
+import { refusedForGood, runtimeRefusal } from './refusal.js';
+import type { TimerHost } from './shared-session.js';
 
 /** How long the guest service may take to answer. */
 const GUEST_TIMEOUT_MS = 10_000;
@@ -14,7 +14,8 @@ const REFUSALS: Readonly<Record<number, ErrorCode>> = {
 };
 
 /**
- * Asks the domain's guest service (`url`) for short-lived digest credentials, proving who the
+ * Asks the domain's guest service (`url`) for short-lived credentials (a SIP digest's, an XMPP
+ * account's: core/guest-protocol.ts), proving who the
  * user is with `ctx.identity.token` (issued by the user's home domain for this domain).
  * `done` is called once: with the credentials, or with a coded error (`PF_ERR_AUTH`,
  * `PF_ERR_FORBIDDEN`, or the runtime's refusal of the socket, `PF_ERR_POLICY`, `PF_ERR_TLS`...:
@@ -23,7 +24,7 @@ const REFUSALS: Readonly<Record<number, ErrorCode>> = {
 export function fetchGuestCredentials(
   ctx: StubContext,
   url: string,
-  timers: TimerQueue,
+  timers: TimerHost,
   done: (result: GuestCredentials | ProtoflyError) => void,
 ): void {
   const token = ctx.identity.token;
@@ -36,7 +37,7 @@ export function fetchGuestCredentials(
   const settle = (result: GuestCredentials | ProtoflyError) => {
     if (settled) return;
     settled = true;
-    timeout.cancel();
+    timers.clearTimeout(timeout);
     try {
       socket?.close(1000);
     } catch {
@@ -44,10 +45,15 @@ export function fetchGuestCredentials(
     }
     done(result);
   };
-  const timeout = timers.after(GUEST_TIMEOUT_MS, () =>
-    settle(
-      new ProtoflyError('PF_ERR_FETCH', `guest service ${url} did not answer within ${GUEST_TIMEOUT_MS} ms`),
-    ),
+  const timeout = timers.setTimeout(
+    () =>
+      settle(
+        new ProtoflyError(
+          'PF_ERR_FETCH',
+          `guest service ${url} did not answer within ${GUEST_TIMEOUT_MS} ms`,
+        ),
+      ),
+    GUEST_TIMEOUT_MS,
   );
   /** What the host said before a close: its refusal's message, when it refused. */
   let error: string | undefined;

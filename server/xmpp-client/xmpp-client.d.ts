@@ -15,6 +15,8 @@ declare module '@xmpp/client' {
     on(event: 'stanza', listener: (stanza: Element) => void): void;
     on(event: 'online' | 'offline', listener: () => void): void;
     on(event: 'error', listener: (error: Error) => void): void;
+    /** Every element read, nonzas (XEP-0198's) too: @xmpp/connection emits it. */
+    on(event: 'element', listener: (element: Element) => void): void;
     once(event: 'online', listener: () => void): void;
   }
   export function client(options: {
