@@ -27,6 +27,7 @@ export interface Isolate {
 export interface IsolateContext {
   evalClosureSync(code: string, args: readonly unknown[]): unknown;
   evalSync(code: string, options: { reference: true }): IsolateReference;
+  evalSync(code: string): unknown;
 }
 
 export interface IsolateReference {
