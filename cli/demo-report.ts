@@ -1,10 +1,18 @@
 import { asProtoflyError } from '../core/errors.js';
+import { developmentPolicy } from '../runtime/policy.js';
+import type { SandboxHost } from '../sandbox/host.js';
+import { createNodeHost, type NodeHostKind } from '../sandbox/isolate/choose.js';
 import type { Row } from './ladder.js';
 
 /** What the demo did, for people (ladder) and scripts (--json). */
 export interface DemoReport {
   ok: boolean;
   error?: { code: string; message: string };
+  /**
+   * What runs the stubs: same-thread isolates or worker threads (and why not isolates) in the
+   * demo's process, or the pages' Web Workers (`--web`).
+   */
+  host?: { kind: NodeHostKind | 'browser'; fallback?: string };
   stubs: {
     domain: string;
     name: string;
@@ -54,4 +62,15 @@ export function phaseTimer(report: DemoReport): (name: string) => void {
     report.timings[name] = Math.round((now - clock) * 100) / 100;
     clock = now;
   };
+}
+
+/**
+ * The sandbox host the demo's runtimes share: isolates where they run, worker threads
+ * elsewhere (the default of `createNodeRuntime`); the report says which, and why not isolates.
+ */
+export async function demoHost(report: DemoReport): Promise<SandboxHost> {
+  const { host, kind, fallback } = createNodeHost(undefined, { policy: developmentPolicy });
+  report.host = fallback ? { kind, fallback } : { kind };
+  await host.ready();
+  return host;
 }

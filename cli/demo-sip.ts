@@ -8,14 +8,14 @@ import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
 import type { Conversation, Incoming } from '../runtime/conversation.js';
 import type { CheckEvent } from '../runtime/loader.js';
 import { developmentPolicy } from '../runtime/policy.js';
-import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
+import type { SandboxHost } from '../sandbox/host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { startLocalDomains } from '../server/domain.js';
 import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from '../server/kamailio.js';
 import { type JsSipUser, jssipUser } from '../server/sip-client/jssip-user.js';
 import { sdp } from '../server/sip-client/sdp-peer-connection.js';
 import { type RunningSipDomain, startSipDomain } from '../server/sip-domain.js';
-import { type DemoReport, emptyReport, failureOf, phaseTimer } from './demo-report.js';
+import { type DemoReport, demoHost, emptyReport, failureOf, phaseTimer } from './demo-report.js';
 import {
   ERIN,
   requireProsody,
@@ -72,7 +72,7 @@ export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Pro
   let sip: RunningSipDomain | undefined;
   let dave: JsSipUser | undefined;
   let xmpp: XmppPart | undefined;
-  let host: NodeWorkerHost | undefined;
+  let host: SandboxHost | undefined;
   try {
     const davePassword = randomBytes(12).toString('base64url');
     kamailio = await startKamailio({ domain: 'c.example', users: { dave: davePassword } });
@@ -92,8 +92,7 @@ export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Pro
       peers[XMPP_DOMAIN] = xmpp.catalogueUrl;
     }
     phase(`domains (a, b: protofly; c: Kamailio${xmpp ? '; x: Prosody' : ''})`);
-    host = new NodeWorkerHost({ policy: developmentPolicy });
-    await host.ready();
+    host = await demoHost(report);
     phase('sandbox');
 
     const runtimeFor = (address: string, onCheck?: (e: CheckEvent) => void) => {

@@ -79,6 +79,7 @@ export async function startWebDemo(): Promise<WebDemo> {
  */
 export async function runWebDemo(options: { chromium: string; screenshots?: string }): Promise<DemoReport> {
   const report = emptyReport(COLUMNS);
+  report.host = { kind: 'browser' };
   const phase = phaseTimer(report);
   const browser = await launchChromium(options.chromium);
   let demo: WebDemo | undefined;

@@ -6,10 +6,18 @@ import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
 import type { Conversation, Incoming } from '../runtime/conversation.js';
 import type { CheckEvent } from '../runtime/loader.js';
 import { developmentPolicy } from '../runtime/policy.js';
-import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
+import type { SandboxHost } from '../sandbox/host.js';
 import { startLocalDomains } from '../server/domain.js';
 import { type Command, parse, untilSignal, usageError } from './command.js';
-import { COLUMN, COLUMNS, type DemoReport, emptyReport, failureOf, phaseTimer } from './demo-report.js';
+import {
+  COLUMN,
+  COLUMNS,
+  type DemoReport,
+  demoHost,
+  emptyReport,
+  failureOf,
+  phaseTimer,
+} from './demo-report.js';
 import { runSipDemo } from './demo-sip.js';
 import type { DemoInterlude } from './demo-stage.js';
 import { swapInterlude } from './demo-swap.js';
@@ -34,7 +42,7 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
   const rows = report.ladder.rows;
   const dir = await mkdtemp(join(tmpdir(), 'protofly-demo-'));
   const runtimes: NodeRuntime[] = [];
-  let host: NodeWorkerHost | undefined;
+  let host: SandboxHost | undefined;
   const phase = phaseTimer(report);
   const local = await startLocalDomains(['a.example', 'b.example'], dir, {
     users: new Map(),
@@ -42,8 +50,7 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
   });
   try {
     phase('domains');
-    host = new NodeWorkerHost({ policy: developmentPolicy });
-    await host.ready();
+    host = await demoHost(report);
     phase('sandbox');
     const runtimeFor = (address: string, who: number, onCheck?: (e: CheckEvent) => void) => {
       const home = local.byName.get(address.split('/')[2]!)!;
@@ -189,7 +196,7 @@ export const demo: Command = {
     '  --xmpp    --sip, and also Erin at x.example, a Prosody domain: json-ws, SIP and XMPP in one runtime',
     '            (needs kamailio and prosody)',
     '  --swap    b.example releases json-ws 0.2.0 between the chat and the call; conversations move live',
-    '  --json    the report as one JSON object: ok, stubs, messages, timings, ladder',
+    '  --json    the report as one JSON object: ok, host, stubs, messages, timings, ladder',
     '  --web     a page per user, each on its own loopback origin: Alice’s page loads b.example’s stub,',
     '            verifies it and runs it in a Web Worker; a chat, then a WebRTC call (camera, microphone,',
     '            data channel) through that stub. Prints the two URLs and serves until Ctrl-C',
@@ -266,6 +273,11 @@ export const demo: Command = {
       console.log(
         `swap in ${s.runtime}'s runtime: ${s.peer} ${s.from} → ${s.to}, messages held ${s.heldMs} ms`,
       );
+    }
+    if (report.host) {
+      const { kind, fallback } = report.host;
+      console.log(`stubs ran in: ${kind === 'browser' ? "the pages' Web Workers" : `the ${kind} host`}`);
+      if (fallback) console.log(`  (${fallback})`);
     }
     console.log(`messages: ${report.messages.sent} sent, ${report.messages.delivered} delivered`);
     if (report.webrtc) {

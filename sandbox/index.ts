@@ -4,8 +4,10 @@ export { DEFAULT_LIMITS } from './defaults.js';
 export { compileEndpoints, type EndpointMatcher } from './endpoint.js';
 export type {
   ConversationContext,
+  MeasuredHost,
   SandboxHost,
   SandboxLogger,
+  SandboxMemory,
   StubHandle,
   StubHandleDelegate,
 } from './host.js';

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
 import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
@@ -13,7 +14,7 @@ import {
 import type { HostFrame, StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
 import { type Ending, endedError } from '../ended.js';
-import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
+import type { ConversationContext, MeasuredHost, SandboxLogger, SandboxMemory, StubHandle } from '../host.js';
 import { sandboxScriptUrl } from '../node/locate.js';
 import { ScriptCache, warmTransform } from '../node/transform.js';
 import { openWebSocket } from '../node/websocket.js';
@@ -21,7 +22,7 @@ import { HEADROOM_MB, RUNTIME_HEAP_MB, SAMPLE_MS } from '../node/worker-host.js'
 import { Sandbox } from '../sandbox.js';
 import type { SocketFactory } from '../sockets.js';
 import { WorkerLink } from '../worker-link.js';
-import type { Isolate, IsolatedVm, IsolateReference } from './isolated-vm.js';
+import type { Isolate, IsolateContext, IsolatedVm, IsolateReference } from './isolated-vm.js';
 import { runSubtle } from './subtle.js';
 
 export interface IsolateHostOptions {
@@ -69,6 +70,8 @@ interface Slot {
   outbox: HostFrame[];
   /** Why it ended, once it did: nothing more goes in. */
   ended?: ProtoflyError;
+  /** The context {@link IsolateHost.measure} collects garbage from, once it has measured. */
+  collector?: IsolateContext;
 }
 
 /**
@@ -82,7 +85,7 @@ interface Slot {
  * and fails its conversations, and the packages that shared it get an isolate each from then
  * on; other isolates go on. Timers and sockets are the host's.
  */
-export class IsolateHost implements SandboxHost {
+export class IsolateHost implements MeasuredHost {
   readonly #ivm: IsolatedVm;
   readonly #policy: ResolvedPolicy;
   readonly #limits: StubLimits;
@@ -138,6 +141,28 @@ export class IsolateHost implements SandboxHost {
     this.#scripts.forget(pkg);
     const key = descriptorKey(pkg.descriptor);
     for (const slot of this.#slots.values()) slot.sandbox.unload(key);
+  }
+
+  /**
+   * Each isolate's memory after full garbage collections: its heap, and its array buffers
+   * (isolated-vm's `externally_allocated_size`). V8's `gc()`, two calls as the worker host
+   * takes two snapshots, runs in a context of the isolate's own that no stub can reach
+   * ({@link collector}); it collects the whole isolate.
+   */
+  async measure(): Promise<SandboxMemory[]> {
+    return [...this.#slots.values()]
+      .filter((slot) => !slot.ended && !slot.isolate.isDisposed)
+      .map((slot) => {
+        slot.collector ??= collector(slot.isolate);
+        slot.collector.evalSync('gc(); gc()');
+        const stats = slot.isolate.getHeapStatisticsSync();
+        return {
+          sandbox: slot.link.label,
+          packages: slot.sandbox.packages,
+          heap: stats.used_heap_size,
+          external: stats.externally_allocated_size,
+        };
+      });
   }
 
   async terminate(): Promise<void> {
@@ -390,5 +415,21 @@ export class IsolateHost implements SandboxHost {
 
   #error(slot: Slot, ending: Ending): ProtoflyError {
     return endedError(slot.link.label, [...slot.units], ending);
+  }
+}
+
+/**
+ * A new context of `isolate` with V8's `gc()` on its global. V8 gives `gc()` only to contexts
+ * made while `--expose-gc` is set, and the flag is the process's: it is set for the making of
+ * this one context, on this thread, and unset after unless the process was started with it.
+ * No stub code runs in this context: it is the host's only.
+ */
+function collector(isolate: Isolate): IsolateContext {
+  const exposed = typeof (globalThis as { gc?: unknown }).gc === 'function';
+  setFlagsFromString('--expose-gc');
+  try {
+    return isolate.createContextSync();
+  } finally {
+    if (!exposed) setFlagsFromString('--no-expose-gc');
   }
 }

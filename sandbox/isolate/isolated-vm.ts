@@ -27,6 +27,7 @@ export interface Isolate {
 export interface IsolateContext {
   evalClosureSync(code: string, args: readonly unknown[]): unknown;
   evalSync(code: string, options: { reference: true }): IsolateReference;
+  evalSync(code: string): unknown;
 }
 
 export interface IsolateReference {
@@ -53,12 +54,21 @@ export function loadIsolatedVm(): IsolatedVmLoad {
 }
 
 function load(): IsolatedVmLoad {
+  const require = createRequire(import.meta.url);
+  try {
+    require.resolve('isolated-vm');
+  } catch {
+    // First: where it is not installed, the flag below would not help.
+    return {
+      reason: `isolated-vm is not installed (an optional dependency, for Node ≥ 24; this is ${process.version})`,
+    };
+  }
   const flag = '--no-node-snapshot';
   if (!execArgv.includes(flag) && !(env.NODE_OPTIONS ?? '').split(/\s+/).includes(flag)) {
     return { reason: `Node runs with its startup snapshot: start it with ${flag} to use isolates` };
   }
   try {
-    return { ivm: createRequire(import.meta.url)('isolated-vm') as IsolatedVm };
+    return { ivm: require('isolated-vm') as IsolatedVm };
   } catch (err) {
     return { reason: `isolated-vm does not load on Node ${process.version}: ${(err as Error).message}` };
   }

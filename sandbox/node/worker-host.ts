@@ -14,25 +14,13 @@ import {
 import type { StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
 import { type Ending, endedError } from '../ended.js';
-import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
+import type { ConversationContext, MeasuredHost, SandboxLogger, SandboxMemory, StubHandle } from '../host.js';
 import { Sandbox } from '../sandbox.js';
 import type { SocketFactory } from '../sockets.js';
 import { WorkerLink } from '../worker-link.js';
 import { sandboxWorkerUrl } from './locate.js';
 import { ScriptCache, warmTransform } from './transform.js';
 import { openWebSocket } from './websocket.js';
-
-/** One worker's memory, from {@link NodeWorkerHost.measure}. */
-export interface SandboxMemory {
-  /** The worker's label ("worker 3"). */
-  readonly sandbox: string;
-  /** Packages evaluated in it, as `domain/name@version`. */
-  readonly packages: readonly string[];
-  /** Bytes of JS heap in use after a full collection. */
-  readonly heap: number;
-  /** Bytes held outside the heap (array buffers). */
-  readonly external: number;
-}
 
 export interface NodeWorkerHostOptions {
   /**
@@ -139,7 +127,7 @@ interface Slot {
  * worker whose heap is over its limit; the conversations on a terminated worker
  * fail with a coded error, and the next `instantiate` for them starts afresh.
  */
-export class NodeWorkerHost implements SandboxHost {
+export class NodeWorkerHost implements MeasuredHost {
   readonly #memoryMb: number;
   readonly #watchdogMs: number;
   readonly #idleMs: number;
@@ -214,11 +202,10 @@ export class NodeWorkerHost implements SandboxHost {
   }
 
   /**
-   * Each worker's memory after full garbage collections, and the packages evaluated in it. A
-   * collection is forced by taking a heap snapshot (V8 collects before it snapshots), which is
-   * read and dropped; two are taken, since some of V8's caches let go of what they hold only
-   * as collections age them. It costs hundreds of milliseconds per worker: for tests and
-   * diagnostics, never for the message path.
+   * Each worker's memory (the warm spare's aside) after full garbage collections. A collection
+   * is forced by taking a heap snapshot (V8 collects before it snapshots), which is read and
+   * dropped; two are taken, since some of V8's caches let go of what they hold only as
+   * collections age them.
    */
   async measure(): Promise<SandboxMemory[]> {
     const slots = [...this.#slots].filter((slot) => slot !== this.#spare && !slot.link.dead);

@@ -3,7 +3,7 @@ import { describe, it } from 'vitest';
 import { ProtoflyError } from '../../core/errors.js';
 import { request } from '../../core/message.js';
 import { Bus } from '../../runtime/bus.js';
-import type { SandboxHost } from '../../sandbox/host.js';
+import type { MeasuredHost, SandboxHost } from '../../sandbox/host.js';
 import { converse, eventually, type TestConversation } from '../support/conversation.js';
 import { verifiedPackageOf } from '../support/packages.js';
 
@@ -21,6 +21,8 @@ export interface HostSubject {
   create(options: { watchdogMs?: number }): SandboxHost;
   /** The limits it enforces on a stub: its memory (PF_ERR_MEMORY), its time on the thread (PF_ERR_WATCHDOG). */
   readonly limits: { readonly memory: boolean; readonly cpu: boolean };
+  /** It is a {@link MeasuredHost}: its sandboxes have heaps of their own, which `measure()` reads. */
+  readonly measures: boolean;
 }
 
 /** The test stubs the properties run, by folder: each published, signed and verified for real. */
@@ -82,7 +84,12 @@ const TITLES = {
   closed: 'throws PF_ERR_CLOSED for a stopped or failed instance, and once terminated',
   memory: 'ends a stub over its memory limit with PF_ERR_MEMORY, and runs the next',
   cpu: 'ends a stub that holds its thread with PF_ERR_WATCHDOG, and runs the next',
+  measure:
+    "measure() names each sandbox's packages and counts what its conversations hold, not what they let go",
 } as const;
+
+/** Conversations the measure property opens: enough that what they hold stands far above a collection's noise. */
+const MEASURED = 200;
 
 /** The properties, by key: `hostConformance` registers them in this order. */
 export const hostProperties = {
@@ -183,6 +190,44 @@ export const hostProperties = {
     },
     { watchdogMs: 500 },
   ),
+
+  measure: property(TITLES.measure, async (host, bus) => {
+    const measured = host as Partial<MeasuredHost>;
+    check(typeof measured.measure === 'function', 'it has no measure()');
+    const probe = await stub('stubs/probe');
+    const { domain, name, version } = probe.descriptor;
+    const label = `${domain}/${name}@${version}`;
+    const other = await stub('attacks/attack-throw');
+    const first = await converse(host, bus, probe);
+    await converse(host, bus, other);
+    /** Bytes the probe's sandbox holds; it is listed once, with its package, apart from the other domain's. */
+    const held = async () => {
+      const all = await measured.measure!();
+      const mine = all.filter((m) => m.packages.includes(label));
+      check(mine.length === 1, `${mine.length} sandboxes list ${label}: ${JSON.stringify(all)}`);
+      const { packages, heap, external } = mine[0]!;
+      check(
+        !packages.some((p) => p.startsWith(`${other.descriptor.domain}/`)),
+        `${packages} share a sandbox`,
+      );
+      check(heap > 0 && external >= 0, `it read heap ${heap}, external ${external}`);
+      return heap + external;
+    };
+    const before = await held();
+    const many: TestConversation[] = [];
+    for (let i = 0; i < MEASURED; i++) many.push(await converse(host, bus, probe));
+    const during = await held();
+    for (const c of many) {
+      await c.handle.stop();
+      c.detach();
+    }
+    const after = await held();
+    const grown = during - before;
+    // An instance holds its ctx, its timers' and session's tables and the stub's closures: kilobytes.
+    check(grown >= MEASURED * 1024, `${MEASURED} more conversations read as ${grown} bytes more`);
+    check(after - before < grown / 2, `after they stopped it read ${after - before} of their ${grown} bytes`);
+    check((await first.echo('still here')).body.code === 200, 'the first conversation did not answer');
+  }),
 };
 
 /** Registers every property of {@link hostProperties} as one test for `subject`. */
@@ -193,7 +238,13 @@ export function hostConformance(subject: HostSubject): void {
       typeof hostProperties.runs,
     ][]) {
       const limit = key === 'memory' || key === 'cpu' ? key : undefined;
-      if (!limit || subject.limits[limit]) it(TITLES[key], () => run(subject), 90_000);
+      if (key === 'measure' && !subject.measures) {
+        it(`${TITLES[key]}: not offered (measures is false: ${subject.name} has no heap apart from the runtime's)`, async () => {
+          const host = subject.create({});
+          await host.terminate();
+          check(!('measure' in host), 'offered');
+        });
+      } else if (!limit || subject.limits[limit]) it(TITLES[key], () => run(subject), 90_000);
       else {
         it(`${TITLES[key]}: not claimed (limits.${limit} is false: ${subject.name} sets no ${limit} limit)`, async () =>
           check(!subject.limits[limit], 'claimed'));

@@ -13,6 +13,7 @@ hostConformance({
   name: 'NodeWorkerHost',
   create: ({ watchdogMs }) => new NodeWorkerHost({ policy: developmentPolicy, log: silent, watchdogMs }),
   limits: { memory: true, cpu: true },
+  measures: true,
 });
 
 // Same thread, no isolation: no memory bound, no watchdog (sandbox/README.md).
@@ -20,6 +21,7 @@ hostConformance({
   name: 'InlineHost',
   create: () => new InlineHost({ policy: developmentPolicy, log: silent, trustedDomains: HOST_TEST_DOMAINS }),
   limits: { memory: false, cpu: false },
+  measures: false,
 });
 
 // isolated-vm 7 has binaries for Node 24 and later only; below, npm does not install it.
@@ -40,6 +42,7 @@ if (isolates) {
       return new IsolateHost(isolatedVm.ivm, { policy: developmentPolicy, log: silent, watchdogMs });
     },
     limits: { memory: true, cpu: true },
+    measures: true,
   });
   describe('the default Node host', () => {
     it('is the isolate host where isolated-vm loads', async () => {
