@@ -20,8 +20,8 @@ export interface WebDemo {
   close(): Promise<void>;
 }
 
-/** `--sip`: the ladder's columns for c.example's SIP server and Dave, after {@link COLUMNS}. */
-const SIP_COLUMNS = ['Kamailio c.example (sip-ws)', 'dave@c.example (JsSIP)'];
+/** `--sip`: the ladder's column for c.example (what Alice's page sees of it), after {@link COLUMNS}. */
+const SIP_COLUMNS = ['c.example (catalogue, Kamailio; dave on JsSIP)'];
 
 /**
  * `protofly demo --web`: the domains `protofly demo` starts (a.example and b.example on
