@@ -91,8 +91,10 @@ const bench = {
       if (!shared) r.spare.push(performance.now() - up);
       const t0 = performance.now();
       const started = runtime(settings, timed(host, r.sandbox), (check) => {
-        if (check === 'descriptor') r.descriptor.push(performance.now() - t0);
-        if (check === 'integrity') r.verified.push(performance.now() - t0);
+        // The load's own checks only: a later look at the catalogue (the update watch) checks again.
+        const at = performance.now() - t0;
+        if (check === 'descriptor' && r.descriptor.length === r.live.length) r.descriptor.push(at);
+        if (check === 'integrity' && r.verified.length === r.live.length) r.verified.push(at);
       });
       await started.runtime.conversation(settings.peer);
       const live = performance.now() - t0;
