@@ -30,6 +30,19 @@ export interface DemoReport {
   swaps?: { runtime: string; peer: string; from: string; to: string; heldMs: number }[];
   /** `--web`: whether the pages' WebRTC call connected, and its data channel's median round trip. */
   webrtc?: { connected: boolean; rttMs: number };
+  /** `--web --sip`: what Alice's page did with Dave, a SIP user on Kamailio. */
+  sip?: SipReport;
+}
+
+/** What a page did with a SIP user through that user's domain's sip-ws stub (`--web --sip`). */
+export interface SipReport {
+  readonly peer: string;
+  /** The carrier, the SIP domain's stub: `name@version`. */
+  readonly stub: string;
+  /** Bodies the page sent to the SIP user (chat, offer, bye) and got from them (chat, answer, ...). */
+  readonly messages: { sent: number; received: number };
+  /** The page's call: answered by the SIP user (the SDP answer arrived), then ended with its bye. */
+  readonly call: { answered: boolean; ended: boolean };
 }
 
 /** The ladder's parties in the demo and in the web demo's pages. */

@@ -11,10 +11,10 @@ import { developmentPolicy } from '../runtime/policy.js';
 import type { SandboxHost } from '../sandbox/host.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { startLocalDomains } from '../server/domain.js';
-import { KAMAILIO_INSTALL, type Kamailio, kamailioInstalled, startKamailio } from '../server/kamailio.js';
+import { KAMAILIO_INSTALL, kamailioInstalled, startKamailio } from '../server/kamailio.js';
 import { type JsSipUser, jssipUser } from '../server/sip-client/jssip-user.js';
 import { sdp } from '../server/sip-client/sdp-peer-connection.js';
-import { type RunningSipDomain, startSipDomain } from '../server/sip-domain.js';
+import { type RunningSipDomain, type SipDomainOptions, startSipDomain } from '../server/sip-domain.js';
 import { type DemoReport, demoHost, emptyReport, failureOf, phaseTimer } from './demo-report.js';
 import {
   ERIN,
@@ -27,7 +27,9 @@ import {
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
-const DAVE = 'user://c.example/dave';
+/** Dave, c.example's SIP user, as a protofly address; Alice as Dave sees her, a guest at c.example. */
+export const DAVE = 'user://c.example/dave';
+export const ALICE_AT_C = 'sip:alice~a.example@c.example';
 const COLUMNS = [
   'bob@b.example',
   'b.example node',
@@ -37,6 +39,67 @@ const COLUMNS = [
   'dave (JsSIP)',
 ];
 const [B, NODE, A, CAT, KAM, D] = [0, 1, 2, 3, 4, 5] as const;
+
+/** c.example as the SIP demos run it (`protofly demo --sip`, `protofly demo --web --sip`). */
+export interface SipPeer {
+  /** c.example's catalogue, which serves its sip-ws stub. */
+  readonly catalogueUrl: string;
+  /** Where a page's sip-ws stub connects: Kamailio's WebSocket and the guest service. */
+  readonly origins: readonly string[];
+  /** Dave, registered at Kamailio with JsSIP. */
+  readonly dave: JsSipUser;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts c.example in `dir`: Kamailio with its user Dave, its protofly side (a catalogue serving
+ * the sip-ws stub, the guest service, which reads `peers` for the other domains' keys), and
+ * Dave registered with JsSIP.
+ *
+ * @throws ProtoflyError `PF_ERR_CONFIG` saying how to install Kamailio when it is missing.
+ */
+export async function startSipPeer(
+  dir: string,
+  peers: Readonly<Record<string, string>>,
+  log: SipDomainOptions['log'],
+): Promise<SipPeer> {
+  if (!kamailioInstalled()) {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `the SIP demo runs Kamailio as c.example's SIP server, and it is not installed. Install it (Debian/Ubuntu, as root):\n  ${KAMAILIO_INSTALL}\nthen run it again. (protofly demo, without --sip, needs nothing.)`,
+    );
+  }
+  const davePassword = randomBytes(12).toString('base64url');
+  const kamailio = await startKamailio({ domain: 'c.example', users: { dave: davePassword } });
+  let sip: RunningSipDomain | undefined;
+  try {
+    sip = await startSipDomain({
+      domain: 'c.example',
+      key: await generateDomainKey('c.example', join(dir, 'c.example', 'keys')),
+      dataDir: join(dir, 'c.example'),
+      sipUrl: kamailio.wsUrl,
+      rpcUrl: kamailio.rpcUrl,
+      peers,
+      log,
+    });
+    const dave = await jssipUser(kamailio.wsUrl, 'c.example', 'dave', davePassword);
+    const running = sip;
+    return {
+      catalogueUrl: sip.catalogueUrl,
+      origins: [new URL(kamailio.wsUrl).origin, new URL(sip.guestUrl).origin],
+      dave,
+      async close() {
+        await dave.stop();
+        await running.close();
+        await kamailio.stop();
+      },
+    };
+  } catch (err) {
+    await sip?.close();
+    await kamailio.stop();
+    throw err;
+  }
+}
 
 /**
  * `protofly demo --sip`: the cross-protocol conversation. a.example and b.example are protofly
@@ -54,12 +117,6 @@ const [B, NODE, A, CAT, KAM, D] = [0, 1, 2, 3, 4, 5] as const;
  */
 export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Promise<DemoReport> {
   if (options.xmpp) requireProsody();
-  if (!kamailioInstalled()) {
-    throw new ProtoflyError(
-      'PF_ERR_CONFIG',
-      `protofly demo --sip runs Kamailio as c.example's SIP server, and it is not installed. Install it (Debian/Ubuntu, as root):\n  ${KAMAILIO_INSTALL}\nthen run protofly demo --sip again. (protofly demo, without --sip, needs nothing.)`,
-    );
-  }
   const report = emptyReport(options.xmpp ? [...COLUMNS, ...XMPP_COLUMNS] : COLUMNS);
   const rows = report.ladder.rows;
   const phase = phaseTimer(report);
@@ -68,30 +125,18 @@ export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Pro
   const local = await startLocalDomains(['a.example', 'b.example'], dir, { users: new Map(), log });
   const peers = local.peers as Record<string, string>;
   const runtimes: NodeRuntime[] = [];
-  let kamailio: Kamailio | undefined;
-  let sip: RunningSipDomain | undefined;
-  let dave: JsSipUser | undefined;
+  let sip: SipPeer | undefined;
   let xmpp: XmppPart | undefined;
   let host: SandboxHost | undefined;
   try {
-    const davePassword = randomBytes(12).toString('base64url');
-    kamailio = await startKamailio({ domain: 'c.example', users: { dave: davePassword } });
-    sip = await startSipDomain({
-      domain: 'c.example',
-      key: await generateDomainKey('c.example', join(dir, 'c.example', 'keys')),
-      dataDir: join(dir, 'c.example'),
-      sipUrl: kamailio.wsUrl,
-      rpcUrl: kamailio.rpcUrl,
-      peers,
-      log,
-    });
-    const catalogueUrl = sip.catalogueUrl;
+    sip = await startSipPeer(dir, peers, log);
+    const { catalogueUrl, dave } = sip;
     peers['c.example'] = catalogueUrl;
     if (options.xmpp) {
       xmpp = await startXmppPart(dir, peers, log);
       peers[XMPP_DOMAIN] = xmpp.catalogueUrl;
     }
-    phase(`domains (a, b: protofly; c: Kamailio${xmpp ? '; x: Prosody' : ''})`);
+    phase(`domains (a, b: protofly; c: Kamailio; dave registers${xmpp ? '; x: Prosody' : ''})`);
     host = await demoHost(report);
     phase('sandbox');
 
@@ -112,9 +157,8 @@ export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Pro
     const bob = runtimeFor(BOB);
     await bob.runtime.register();
     rows.push({ from: B, to: NODE, label: 'register json-ws' });
-    dave = await jssipUser(kamailio.wsUrl, 'c.example', 'dave', davePassword);
     rows.push({ from: D, to: KAM, label: 'REGISTER (digest)' });
-    phase('bob and dave register');
+    phase('bob registers');
     const bobHears = new Promise<Conversation>((resolve) => bob.runtime.on('conversation', resolve));
 
     const checks: CheckEvent[] = [];
@@ -180,7 +224,7 @@ export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Pro
     const withAlice = await bobHears;
     rows.push({ from: A, to: NODE, label: 'chat [json-ws]' }, { from: NODE, to: B, label: 'chat' });
     const fromDave = next(withDave);
-    await count(dave.send('sip:alice~a.example@c.example', 'Hello Alice, from Kamailio'), fromDave);
+    await count(dave.send(ALICE_AT_C, 'Hello Alice, from Kamailio'), fromDave);
     rows.push({ from: D, to: KAM, label: 'MESSAGE' }, { from: KAM, to: A, label: `MESSAGE [${stub}]` });
     await count(withAlice.send('Hello Alice, from b.example'), next(withBob));
     rows.push({ from: B, to: NODE, label: 'chat' }, { from: NODE, to: A, label: 'chat [json-ws]' });
@@ -195,7 +239,7 @@ export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Pro
       withDave.call(sdp('alice'), ['audio']),
       dave.nextCall().then(async (session) => {
         const confirmed = new Promise((resolve) => session.once('confirmed', resolve));
-        dave!.answer(session);
+        dave.answer(session);
         await confirmed;
       }),
     );
@@ -216,12 +260,10 @@ export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Pro
   } catch (err) {
     report.error = failureOf(err);
   } finally {
-    await dave?.stop();
     await Promise.allSettled(runtimes.map((r) => r.close()));
     await xmpp?.close();
     await host?.terminate();
     await sip?.close();
-    await kamailio?.stop();
     await local.close();
     await rm(dir, { recursive: true, force: true });
   }

@@ -26,7 +26,7 @@ import { renderLadder } from './ladder.js';
 import { DEFAULT_CHROMIUM } from './web/drive.js';
 
 const usage =
-  'protofly demo [--sip | --xmpp | --swap] [--json] | protofly demo --web [--headless [--json] [--chromium <path>] [--screenshots <dir>]]';
+  'protofly demo [--sip | --xmpp | --swap] [--json] | protofly demo --web [--sip] [--headless [--json] [--chromium <path>] [--screenshots <dir>]]';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
@@ -199,9 +199,10 @@ export const demo: Command = {
     '  --json    the report as one JSON object: ok, host, stubs, messages, timings, ladder',
     '  --web     a page per user, each on its own loopback origin: Alice’s page loads b.example’s stub,',
     '            verifies it and runs it in a Web Worker; a chat, then a WebRTC call (camera, microphone,',
-    '            data channel) through that stub. Prints the two URLs and serves until Ctrl-C',
+    '            data channel) through that stub. Prints the two URLs and serves until Ctrl-C. With --sip,',
+    '            Alice’s page also chats with and calls Dave at c.example through its sip-ws stub',
     '  --headless  with --web: drives Chromium itself (fake camera and microphone) and prints the report,',
-    '            plus webrtc: { connected, rttMs }',
+    '            plus webrtc: { connected, rttMs } (and sip: { peer, stub, messages, call } with --sip)',
     `  --chromium <path>  the Chromium --headless drives (default ${DEFAULT_CHROMIUM}; none is downloaded)`,
     '  --screenshots <dir>  with --headless: saves alice.png and bob.png there once the call is up',
     '',
@@ -229,8 +230,11 @@ export const demo: Command = {
     const cross = values.sip || values.xmpp;
     if (cross && values.swap)
       throw usageError('demo', '--sip (or --xmpp) and --swap are two demos: choose one');
-    if (values.web && (cross || values.swap)) {
-      throw usageError('demo', '--web runs the demo of Alice and Bob: without --sip, --xmpp or --swap');
+    if (values.web && (values.xmpp || values.swap)) {
+      throw usageError(
+        'demo',
+        '--web runs the demo of Alice and Bob (and Dave with --sip): without --xmpp or --swap',
+      );
     }
     const headless = values.headless || values.chromium !== undefined || values.screenshots !== undefined;
     if (!values.web && headless)
@@ -239,7 +243,7 @@ export const demo: Command = {
       throw usageError('demo', '--json, --chromium and --screenshots go with --web --headless');
     }
     if (values.web && !values.headless) {
-      const web = await startWebDemo();
+      const web = await startWebDemo({ sip: values.sip ?? false });
       console.log(`Alice (a.example): ${web.pages.alice}`);
       console.log(`Bob   (b.example): ${web.pages.bob}`);
       console.log('Open Bob’s page first, then Alice’s; Ctrl-C stops the demo.');
@@ -253,6 +257,7 @@ export const demo: Command = {
     const report = values.web
       ? await runWebDemo({
           chromium: values.chromium ?? DEFAULT_CHROMIUM,
+          sip: values.sip ?? false,
           ...(values.screenshots ? { screenshots: values.screenshots } : {}),
         })
       : cross
@@ -283,6 +288,12 @@ export const demo: Command = {
     if (report.webrtc) {
       console.log(
         `webrtc: ${report.webrtc.connected ? 'connected' : 'NOT connected'}, data channel round trip ${report.webrtc.rttMs} ms`,
+      );
+    }
+    if (report.sip) {
+      const { peer, stub, messages, call } = report.sip;
+      console.log(
+        `sip: ${peer} through ${stub}, ${messages.sent} sent, ${messages.received} received, call ${call.answered ? 'answered' : 'NOT answered'}${call.ended ? ', ended' : ''}`,
       );
     }
     for (const [name, ms] of Object.entries(report.timings))

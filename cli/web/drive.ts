@@ -3,6 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { isErrorCode, ProtoflyError } from '../../core/errors.js';
+import type { JsSipUser } from '../../server/sip-client/jssip-user.js';
+import { ALICE_AT_C, DAVE } from '../demo-sip.js';
 import type { PageReport } from './page.js';
 
 /** Where Debian's package puts Chromium; nothing is downloaded. */
@@ -69,6 +71,8 @@ export interface DriveOptions {
   readonly screenshots?: string;
   /** Called as each step ends, with its name (the report's timings). */
   readonly phase?: (name: string) => void;
+  /** `--sip`: Dave at c.example, whom Alice's page also chats with and calls (her page opened the conversation). */
+  readonly sip?: JsSipUser;
 }
 
 /** How long one step may take before the demo gives up on it. */
@@ -76,6 +80,8 @@ const STEP_MS = 120_000;
 
 const CHAT_TO_BOB = 'Hello Bob: my page loaded your domain’s stub on the fly';
 const CHAT_TO_ALICE = 'Hello Alice, from my page';
+const CHAT_TO_DAVE = 'Hello Dave: my page loaded c.example’s SIP stub on the fly';
+const CHAT_FROM_DAVE = 'Hello Alice, from Kamailio';
 
 /**
  * Runs the web demo in `browser` as a person would in two tabs: Bob's page registers, Alice's
@@ -134,10 +140,47 @@ export async function driveDemo(
     await bob.click('#hangup');
     await reach(alice, 'body[data-call="ended"]', 'Bob’s bye reaches Alice’s page');
     phase('bob calls alice back, bye');
+    if (options.sip) {
+      await driveSip(alice, options.sip);
+      phase('alice and dave (SIP): chat both ways, call answered, bye');
+    }
     return { alice: await report(alice), bob: await report(bob) };
   } finally {
     await context.close();
   }
+}
+
+/** The page's actions with the SIP user (cli/web/page.ts). */
+interface SipActions {
+  chat(text: string): Promise<void>;
+  call(): Promise<string>;
+  bye(callId: string): Promise<void>;
+}
+type SipWindow = { protoflyDemo: { sip: SipActions } };
+
+/**
+ * Alice's page and Dave (JsSIP, Node) through c.example's sip-ws stub in her page: a chat each
+ * way, then her call, which Dave answers, and her bye, which ends it at his end.
+ */
+async function driveSip(alice: Page, dave: JsSipUser): Promise<void> {
+  const heard = dave.nextMessage();
+  await alice.evaluate((text) => (window as unknown as SipWindow).protoflyDemo.sip.chat(text), CHAT_TO_DAVE);
+  const got = await heard;
+  if (got.body !== CHAT_TO_DAVE)
+    throw new ProtoflyError('PF_ERR_DEMO', `Dave got ${JSON.stringify(got.body)}`);
+  await dave.send(ALICE_AT_C, CHAT_FROM_DAVE);
+  await reach(alice, `#log li[data-from="${DAVE}"]`, 'Dave’s chat reaches Alice’s page');
+  const answered = dave.nextCall().then(async (session) => {
+    const confirmed = new Promise((resolve) => session.once('confirmed', resolve));
+    dave.answer(session);
+    await confirmed;
+    return session;
+  });
+  const callId = await alice.evaluate(() => (window as unknown as SipWindow).protoflyDemo.sip.call());
+  const session = await answered;
+  const ended = new Promise((resolve) => session.once('ended', resolve));
+  await alice.evaluate((id) => (window as unknown as SipWindow).protoflyDemo.sip.bye(id), callId);
+  await ended;
 }
 
 async function open(opening: Promise<Page>, url: string): Promise<Page> {

@@ -9,7 +9,7 @@
  * `window.protoflyDemo.report()` is what `protofly demo --web --headless` reads back.
  */
 import type * as Browser from '../../entry/browser.js';
-import type { DemoReport } from '../demo-report.js';
+import type { DemoReport, SipReport } from '../demo-report.js';
 import type { Row } from '../ladder.js';
 import { PageCall, type SendSignal } from './call.js';
 import { SvgLadder } from './ladder-svg.js';
@@ -25,6 +25,11 @@ export interface PageSettings {
   readonly columns: readonly string[];
   /** This user's, the catalogue's and the node's columns in the ladder. */
   readonly column: { readonly me: number; readonly catalogue: number; readonly node: number };
+  /**
+   * `--web --sip`: a SIP user (Dave at c.example, on Kamailio) this page also chats with and
+   * calls through c.example's sip-ws stub; `column`, the SIP server's in the ladder.
+   */
+  readonly sip?: { readonly peer: string; readonly column: number };
 }
 
 /** What a page did, for the command's JSON report. */
@@ -39,6 +44,8 @@ export interface PageReport {
   /** What the page's Content Security Policy refused (`directive URL`). */
   readonly violations: readonly string[];
   readonly webrtc?: { connected: boolean; rttMs: number; remoteTracks: string[] };
+  /** `--web --sip`: the conversation with the SIP user, and what went on it. */
+  readonly sip?: SipReport;
   readonly error?: { code: string; message: string };
 }
 
@@ -202,25 +209,96 @@ $('hangup').addEventListener('click', () => {
   call?.hangUp().catch(fail);
 });
 
-/** The stub of `settings.domain` this page's runtime verified, as the report lists it. */
+/** The stubs this page's runtime verified (`settings.domain`'s, and the SIP user's domain's), as the report lists them. */
 async function stubs(): Promise<DemoReport['stubs']> {
-  const pkg = await loader.load({ domain: settings.domain });
+  const domains = [settings.domain, ...(sip ? [sip.report.peer.split('/')[2]!] : [])];
+  const pkgs = await Promise.all(domains.map((domain) => loader.load({ domain })));
+  const main = pkgs[0]!.descriptor;
   $('stub').textContent =
-    `${pkg.descriptor.domain}/${pkg.descriptor.name}@${pkg.descriptor.version} ${pkg.descriptor.sourcePackage.integrity}, signed by ${pkg.signedBy}`;
-  return [
-    {
-      for: settings.address,
-      domain: pkg.descriptor.domain,
-      name: pkg.descriptor.name,
-      version: pkg.descriptor.version,
-      integrity: pkg.descriptor.sourcePackage.integrity,
-      verified: true,
-      signedBy: pkg.signedBy,
-    },
-  ];
+    `${main.domain}/${main.name}@${main.version} ${main.sourcePackage.integrity}, signed by ${pkgs[0]!.signedBy}`;
+  return pkgs.map((pkg) => ({
+    for: settings.address,
+    domain: pkg.descriptor.domain,
+    name: pkg.descriptor.name,
+    version: pkg.descriptor.version,
+    integrity: pkg.descriptor.sourcePackage.integrity,
+    verified: true,
+    signedBy: pkg.signedBy,
+  }));
 }
 
-(globalThis as unknown as { protoflyDemo: { report(): Promise<PageReport> } }).protoflyDemo = {
+/** The conversation with the SIP user, once open (`--web --sip`). */
+let sip:
+  | { c: Browser.Conversation; report: SipReport & { messages: { sent: number; received: number } } }
+  | undefined;
+/** The SIP user's SDP answers, by call. */
+const answers = new Map<string, () => void>();
+
+/** Opens the conversation with `settings.sip.peer`: c.example's stub loaded, verified and run like b.example's. */
+async function openSip(peer: string, column: number): Promise<void> {
+  draw({ from: me, to: column, label: `GET ${peer.split('/')[2]} stub/default` });
+  const c = await runtime.conversation(peer, { capabilities: ['chat', 'call'] });
+  const stub = carried(c);
+  draw({ from: column, to: me, label: `REGISTER 200 [${stub}]` });
+  const report = {
+    peer,
+    stub,
+    messages: { sent: 0, received: 0 },
+    call: { answered: false, ended: false },
+  };
+  sip = { c, report };
+  c.on('message', ({ body }) => {
+    report.messages.received++;
+    draw({ from: column, to: me, label: `${body.kind} [${stub}]` });
+    if (body.kind === 'chat') say(peer, body.text);
+    if (body.kind === 'answer') answers.get(body.callId)?.();
+  });
+}
+
+/** What the driver does in Alice's page with the SIP user (`--web --sip`); each resolves once it went. */
+const sipActions = {
+  /** Sends a chat to the SIP user. */
+  async chat(text: string): Promise<void> {
+    const { c, report } = sipOpen();
+    say(settings.address, text);
+    report.messages.sent++;
+    draw({ from: me, to: settings.sip!.column, label: `chat [${report.stub}]` });
+    await c.send(text);
+  },
+  /** Calls the SIP user with the page's own SDP offer (audio); resolves with the call's id once answered. */
+  async call(): Promise<string> {
+    const { c, report } = sipOpen();
+    const pc = new RTCPeerConnection();
+    pc.addTransceiver('audio');
+    const offer = await pc.createOffer();
+    pc.close();
+    report.messages.sent++;
+    draw({ from: me, to: settings.sip!.column, label: `offer [${report.stub}]` });
+    const callId = crypto.randomUUID();
+    const answered = new Promise<void>((resolve) => answers.set(callId, resolve));
+    await c.call(offer.sdp ?? '', ['audio'], callId);
+    await answered;
+    report.call.answered = true;
+    return callId;
+  },
+  /** Ends the call `callId`. */
+  async bye(callId: string): Promise<void> {
+    const { c, report } = sipOpen();
+    report.messages.sent++;
+    draw({ from: me, to: settings.sip!.column, label: `bye [${report.stub}]` });
+    await c.bye(callId);
+    report.call.ended = true;
+  },
+};
+function sipOpen(): NonNullable<typeof sip> {
+  if (!sip) throw new Error('no conversation with the SIP user: the page was not started with one');
+  return sip;
+}
+
+(
+  globalThis as unknown as { protoflyDemo: { report(): Promise<PageReport>; sip: typeof sipActions } }
+).protoflyDemo = {
+  sip: sipActions,
   async report() {
     return {
       stubs: error ? [] : await stubs(),
@@ -230,6 +308,7 @@ async function stubs(): Promise<DemoReport['stubs']> {
       chats,
       violations,
       ...(webrtc ? { webrtc } : {}),
+      ...(sip ? { sip: sip.report } : {}),
       ...(error ? { error } : {}),
     };
   },
@@ -255,7 +334,9 @@ try {
   if (opened) {
     draw({ from: me, to: NODE, label: `connect ${stub}, token of ${settings.address.split('/')[2]}` });
     listen(opened);
-    $('status').textContent = `live with ${peer} through ${settings.domain}'s ${stub}`;
+    if (settings.sip) await openSip(settings.sip.peer, settings.sip.column);
+    $('status').textContent =
+      `live with ${peer} through ${settings.domain}'s ${stub}${settings.sip ? `, and with ${settings.sip.peer} through ${sip!.report.stub}` : ''}`;
     state('live');
   } else {
     draw({ from: me, to: NODE, label: `register [${stub}]` });

@@ -7,7 +7,12 @@ describe('BrowserWorkerHost and the policy', () => {
     expect(
       () => new BrowserWorkerHost({ workerUrl: 'https://a.example/w.js', policy: { tls: { ca: [ca] } } }),
     ).toThrow(/^PF_ERR_POLICY: .*tls\.ca/);
-    const host = new BrowserWorkerHost({ workerUrl: 'https://a.example/w.js', policy: { tls: { ca: [] } } });
+    const host = new BrowserWorkerHost({
+      workerUrl: 'https://a.example/w.js',
+      policy: { tls: { ca: [] } },
+      // Node has no Web Worker to start.
+      spare: false,
+    });
     await host.terminate();
   });
 });

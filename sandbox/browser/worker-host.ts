@@ -34,6 +34,12 @@ export interface BrowserWorkerHostOptions {
   readonly limits?: Partial<StubLimits>;
   readonly log?: SandboxLogger;
   readonly openSocket?: SocketFactory;
+  /**
+   * Keeps a warm spare worker (started, SES locked down, idle) for the next carrier domain, so a
+   * cold stub load pays no worker start. Default true; false: a worker starts when a package
+   * needs one (a page that wants no idle worker).
+   */
+  readonly spare?: boolean;
 }
 
 /** One Web Worker, the link to it and the sandbox it is. */
@@ -41,8 +47,10 @@ interface Slot {
   readonly worker: Worker;
   readonly link: WorkerLink;
   readonly sandbox: Sandbox;
-  readonly key: string;
-  readonly watchdogMs: number;
+  /** Its carrier domain and watchdog limit, once placed (a spare has none yet). */
+  key: string;
+  /** Host-side only (the heartbeat's limit), so a spare takes any. */
+  watchdogMs: number;
   /** How long it has owed a heartbeat answer, counting only time the page's thread ran. */
   silence: number;
   pending: number;
@@ -53,7 +61,8 @@ interface Slot {
  * The browser host: each carrier domain's stubs in a dedicated module Web Worker under SES
  * `lockdown()`, one Compartment per package version; the same host side as in Node (sandbox.ts:
  * frame checks, sessions, credit; socket-bridge.ts: the sockets, held by the page and checked
- * against the runtime policy) over a {@link WorkerLink}. A heartbeat watchdog ends a worker that
+ * against the runtime policy) over a {@link WorkerLink}. A warm spare worker (started and locked
+ * down, idle) takes the next carrier domain, and a new spare starts once its package runs. A heartbeat watchdog ends a worker that
  * stops answering (a busy loop), failing its conversations with `PF_ERR_WATCHDOG`, as in Node.
  * What a browser does not offer: a heap limit for a worker (Chromium's heap reading is reported,
  * not enforced; a page's memory is bounded by the browser's per-tab limit alone), an array-buffer
@@ -70,6 +79,7 @@ export class BrowserWorkerHost implements SandboxHost {
   readonly #period: number;
   readonly #slots = new Map<string, Slot>();
   readonly #watchdog: ReturnType<typeof setInterval>;
+  #spare: Slot | undefined;
   #lastTick = performance.now();
   #spawned = 0;
   #closed = false;
@@ -91,10 +101,11 @@ export class BrowserWorkerHost implements SandboxHost {
     this.#idleMs = options.idleMs ?? 60_000;
     this.#period = this.#watchdogMs / 4;
     this.#watchdog = setInterval(() => this.#tick(), this.#period);
+    if (options.spare ?? true) this.#spare = this.#spawn();
   }
 
   ready(): Promise<void> {
-    return Promise.resolve();
+    return this.#spare?.sandbox.ready ?? Promise.resolve();
   }
 
   async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
@@ -110,7 +121,7 @@ export class BrowserWorkerHost implements SandboxHost {
       );
     }
     const watchdogMs = withinCeiling(pkg.descriptor, 'watchdogMs', this.#watchdogMs);
-    const slot = this.#slot(`${domain} ${watchdogMs}`, watchdogMs);
+    const { slot, fromSpare } = this.#place(`${domain} ${watchdogMs}`, watchdogMs);
     slot.pending++;
     try {
       await slot.sandbox.ready;
@@ -118,6 +129,8 @@ export class BrowserWorkerHost implements SandboxHost {
       return await slot.sandbox.activate(loaded, ctx);
     } finally {
       slot.pending--;
+      // Once the package runs, so that the next spare's lockdown does not compete with its load.
+      if (fromSpare) this.#refill();
     }
   }
 
@@ -132,12 +145,33 @@ export class BrowserWorkerHost implements SandboxHost {
     await Promise.all([...this.#slots.values()].map((slot) => slot.sandbox.stopAll()));
     clearInterval(this.#watchdog);
     const closed = new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
+    const spare = this.#spare;
+    if (spare) this.#end(spare, closed);
     for (const slot of [...this.#slots.values()]) this.#end(slot, closed);
   }
 
-  #slot(key: string, watchdogMs: number): Slot {
+  /** The worker for `key` (a carrier domain and its watchdog limit): its own, else the spare, else a new one. */
+  #place(key: string, watchdogMs: number): { slot: Slot; fromSpare: boolean } {
     const current = this.#slots.get(key);
-    if (current && !current.link.dead) return current;
+    if (current && !current.link.dead) return { slot: current, fromSpare: false };
+    const spare = this.#spare;
+    const fromSpare = spare !== undefined && !spare.link.dead;
+    if (fromSpare) this.#spare = undefined;
+    const slot = fromSpare ? spare : this.#spawn();
+    slot.key = key;
+    slot.watchdogMs = watchdogMs;
+    this.#slots.set(key, slot);
+    return { slot, fromSpare };
+  }
+
+  /** Starts a new spare unless one is up, the host is closed or keeps none. */
+  #refill(): void {
+    if (this.#closed || this.#options.spare === false || (this.#spare && !this.#spare.link.dead)) return;
+    this.#spare = this.#spawn();
+  }
+
+  /** A new worker, not yet placed. */
+  #spawn(): Slot {
     this.#spawned += 1;
     const label = `worker ${this.#spawned}`;
     const worker = new Worker(this.#options.workerUrl, {
@@ -156,8 +190,15 @@ export class BrowserWorkerHost implements SandboxHost {
       log: this.#log,
       openSocket: this.#options.openSocket ?? openBrowserWebSocket,
     });
-    const slot: Slot = { worker, link, sandbox, key, watchdogMs, silence: 0, pending: 0 };
-    this.#slots.set(key, slot);
+    const slot: Slot = {
+      worker,
+      link,
+      sandbox,
+      key: '',
+      watchdogMs: this.#watchdogMs,
+      silence: 0,
+      pending: 0,
+    };
     worker.onmessage = (event: MessageEvent<WorkerFrame>) => link.receive(event.data);
     worker.onerror = (event) => {
       event.preventDefault();
@@ -211,8 +252,9 @@ export class BrowserWorkerHost implements SandboxHost {
   }
 
   #end(slot: Slot, err: ProtoflyError): void {
-    if (this.#slots.get(slot.key) !== slot) return;
-    this.#slots.delete(slot.key);
+    if (this.#spare === slot) this.#spare = undefined;
+    else if (this.#slots.get(slot.key) === slot) this.#slots.delete(slot.key);
+    else return;
     slot.link.die(err);
     if (err.code === 'PF_ERR_CLOSED') this.#log.debug({ sandbox: slot.link.label }, err.message);
     else this.#log.warn({ sandbox: slot.link.label, code: err.code }, err.message);

@@ -5,7 +5,8 @@
  * in two tabs. Each run: Bob's page (b.example's origin) registers, Alice's page (a.example's
  * origin) loads b.example's stub, verifies it and runs it in a Web Worker, they chat both ways,
  * Alice calls Bob (camera, microphone and a data channel from Chromium's fake devices) through
- * that stub, the call connects and the data channel echoes; then Bob calls Alice back. Screenshots of both pages go to
+ * that stub, the call connects and the data channel echoes; then Bob calls Alice back; with
+ * --sip, Alice's page also chats with and calls Dave at c.example (Kamailio, JsSIP). Screenshots of both pages go to
  * test-artifacts/web-demo/ (git-ignored). Without Chromium the test fails: `.ci/run` installs it.
  */
 import { spawn } from 'node:child_process';
@@ -70,6 +71,35 @@ describe('protofly demo --web in Chromium', () => {
         expect(labels).toContain(`${kind} [json-ws@0.1.0]`);
       expect(Object.keys(report.timings)).toContain('call connects (WebRTC), data channel round trip');
       await expectScreenshots(shots);
+    },
+    RUN_MS,
+  );
+
+  it(
+    '--sip --headless --json: Alice’s page also chats with Dave (JsSIP on Kamailio) both ways and calls him, through c.example’s sip-ws stub verified in her page',
+    async () => {
+      const run = await protofly(['demo', '--web', '--sip', '--headless', '--json'], {}, RUN_MS);
+      expect(run.code, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as DemoReport;
+      expect(report.error).toBeUndefined();
+      expect(report.ok).toBe(true);
+      expect(report.webrtc?.connected).toBe(true);
+      expect(report.stubs).toEqual([
+        expect.objectContaining({ for: ALICE, ...STUB }),
+        expect.objectContaining({ for: ALICE, domain: 'c.example', name: 'sip-ws', verified: true }),
+        expect.objectContaining({ for: BOB, ...STUB }),
+      ]);
+      // Alice sent Dave a chat, an offer and a bye; she got his chat, his ringing and his answer.
+      expect(report.sip).toEqual({
+        peer: 'user://c.example/dave',
+        stub: 'sip-ws@0.1.0',
+        messages: { sent: 3, received: 3 },
+        call: { answered: true, ended: true },
+      });
+      const labels = report.ladder.rows.map((r) => ('note' in r ? r.note : r.label));
+      for (const kind of ['chat', 'offer', 'answer', 'bye'])
+        expect(labels).toContain(`${kind} [sip-ws@0.1.0]`);
+      expect(report.ladder.columns).toHaveLength(5);
     },
     RUN_MS,
   );

@@ -16,12 +16,12 @@ hostConformance({
   measures: true,
 });
 
-// Same thread, no isolation: no memory bound, no watchdog (sandbox/README.md).
 hostConformance({
   name: 'InlineHost',
   create: () => new InlineHost({ policy: developmentPolicy, log: silent, trustedDomains: HOST_TEST_DOMAINS }),
   limits: { memory: false, cpu: false },
   measures: false,
+  unclaimed: 'same thread, no isolation: no memory bound, no watchdog (sandbox/README.md)',
 });
 
 // isolated-vm 7 has binaries for Node 24 and later only; below, npm does not install it.
