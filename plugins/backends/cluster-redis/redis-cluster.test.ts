@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { RecordingMember } from '../../../test/support/cluster-member.js';
 import { startRedis } from '../../../test/support/redis-server.js';
@@ -11,9 +12,9 @@ afterAll(async () => {
 
 /** A node of the cluster; `subscribeAgainMs`: how long its subscription link waits before each reconnect. */
 async function node(url: string, name: string, subscribeAgainMs?: number) {
-  const sub = await connectRedis(url, `${name}-sub`, 2000);
+  const sub = (await connectRedis({ url }, `${name}-sub`, 2000)) as Redis;
   if (subscribeAgainMs) sub.options.retryStrategy = () => subscribeAgainMs;
-  const cluster = new RedisCluster(await connectRedis(url, `${name}-cmd`, 2000), sub, {
+  const cluster = new RedisCluster(await connectRedis({ url }, `${name}-cmd`, 2000), sub, {
     prefix: 'order:',
     heartbeatMs: 1000,
     deliveryTimeoutMs: 3000,
