@@ -354,6 +354,10 @@ describe('protofly serve --cluster: Redis restarting', () => {
 
 describe('protofly serve on a Redis Cluster: a master failing over', () => {
   const cluster = clusterOnRedisCluster(2);
+  // Six redis-servers and the domain start within the hook's bound, not the test's.
+  beforeAll(async () => {
+    await cluster();
+  });
 
   it("loses nothing acknowledged when the master carrying the recipient node's channel is killed and its replica takes over", async () => {
     const c = await cluster();
