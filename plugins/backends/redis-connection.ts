@@ -81,6 +81,24 @@ export async function connectRedis(
 }
 
 /**
+ * The prefix of a domain's keys and channels: `configured`, or `pf:<domain>:`. Keys are
+ * hash-tagged by the part after it (an address), so a brace in it would move the tag (and an
+ * empty `{}` spread the keys of one script over several slots of a Redis Cluster).
+ *
+ * @throws ProtoflyError `PF_ERR_CONFIG` naming a prefix that holds `{` or `}`.
+ */
+export function keyPrefix(configured: string | undefined, domain: string): string {
+  if (configured !== undefined && /[{}]/.test(configured)) {
+    throw new ProtoflyError(
+      'PF_ERR_CONFIG',
+      `prefix: '${configured}' holds a brace, which would move the hash tag of every key; use one without`,
+      { prefix: configured },
+    );
+  }
+  return configured ?? `pf:${domain}:`;
+}
+
+/**
  * A seed node of a Redis Cluster from its redis:// URL (the cluster tells the others).
  *
  * @throws ProtoflyError `PF_ERR_CONFIG` naming a seed that is not a redis:// URL.

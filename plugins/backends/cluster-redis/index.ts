@@ -1,6 +1,6 @@
 import { ProtoflyError } from '../../../core/errors.js';
 import { type Backend, TOKENS } from '../../../server/services/service.js';
-import { connectRedis, type RedisTarget } from '../redis-connection.js';
+import { connectRedis, keyPrefix, type RedisTarget } from '../redis-connection.js';
 import { RedisCluster } from './redis-cluster.js';
 
 /**
@@ -24,6 +24,7 @@ const backend: Backend<'cluster'> = {
       deliveryTimeoutMs: number;
       connectTimeoutMs: number;
     };
+    const keys = keyPrefix(prefix, ctx.domain);
     const redis = ctx.config as RedisTarget;
     const cmd = await connectRedis(redis, `protofly-cluster-${process.pid}`, connectTimeoutMs);
     const sub = await connectRedis(redis, `protofly-cluster-sub-${process.pid}`, connectTimeoutMs).catch(
@@ -33,7 +34,7 @@ const backend: Backend<'cluster'> = {
       },
     );
     return new RedisCluster(cmd, sub, {
-      prefix: prefix ?? `pf:${ctx.domain}:`,
+      prefix: keys,
       heartbeatMs,
       deliveryTimeoutMs,
     });

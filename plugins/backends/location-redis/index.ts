@@ -1,5 +1,5 @@
 import type { Backend } from '../../../server/services/service.js';
-import { connectRedis, type RedisTarget } from '../redis-connection.js';
+import { connectRedis, keyPrefix, type RedisTarget } from '../redis-connection.js';
 import { RedisLocation } from './redis-location.js';
 
 /** location-redis: registrations in Redis, seen by every node process of the domain. */
@@ -11,12 +11,13 @@ const backend: Backend<'location'> = {
       retainSeconds: number;
       connectTimeoutMs: number;
     };
+    const keys = keyPrefix(prefix, ctx.domain);
     const redis = await connectRedis(
       ctx.config as RedisTarget,
       `protofly-location-${process.pid}`,
       connectTimeoutMs,
     );
-    return new RedisLocation(redis, prefix ?? `pf:${ctx.domain}:`, retainSeconds * 1000);
+    return new RedisLocation(redis, keys, retainSeconds * 1000);
   },
 };
 export default backend;

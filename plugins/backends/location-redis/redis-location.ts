@@ -37,7 +37,8 @@ return 1`;
  * registrations are one hash, `<prefix>{<address>}:loc`, field = session id, value =
  * `<since> <expires> <node> <owner>`; the owner of a hyperty address is `<prefix>{<address>}:own`.
  * The address is the keys' hash tag, so the scripts, which touch both, touch one slot of a
- * Redis Cluster: the two names agree up to their first `}` whatever the prefix and address hold.
+ * Redis Cluster: the prefix holds no brace (keyPrefix), the address starts with its scheme (a
+ * tag never empty), and the two names agree up to their first `}` whatever the address holds.
  * Lookups filter out expired entries: a dead node's sessions stop counting a few heartbeats later.
  */
 export class RedisLocation implements Location {
