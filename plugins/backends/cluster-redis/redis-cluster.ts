@@ -69,11 +69,10 @@ interface Pending {
  * - Delivery: frames for another node are batched per node and tick and published on that
  *   node's sharded channel, `<prefix>node:<id>` (SPUBLISH: on a Redis Cluster only the shard
  *   owning the channel's slot carries it, not every node of the cluster); it writes each to
- *   its session and publishes back a
- *   confirmation per frame. A frame counts as delivered only then: when no node listens
- *   (SPUBLISH reached nobody: it died), the session is gone, or no confirmation comes in time,
- *   the sender holds it instead, so a message acknowledged to its sender is with a session or
- *   held. A frame may then reach a session twice (a confirmation lost with a dying node); the
+ *   its session and publishes back a confirmation per frame. A frame counts as delivered
+ *   only then: when no node listens (SPUBLISH reached nobody: it died), the session is gone,
+ *   or no confirmation comes in time, the sender holds it instead, so a message acknowledged
+ *   to its sender is with a session or held. A frame may then reach a session twice (a confirmation lost with a dying node); the
  *   json-ws stub drops repeats.
  * - Held frames: a Redis list per address, bounded and expiring; holding announces the address
  *   on `<prefix>held`, and the node with a session of it takes them (a user who reconnected to
