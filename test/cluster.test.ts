@@ -9,7 +9,12 @@ import type { Conversation } from '../runtime/conversation.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
-import { type RedisServer, redisOnDemand } from './support/redis-server.js';
+import {
+  type RedisClusterServers,
+  type RedisServer,
+  redisClusterOnDemand,
+  redisOnDemand,
+} from './support/redis-server.js';
 
 const BIN = join(import.meta.dirname, '../bin/protofly.js');
 const DOMAIN = 'c.example';
@@ -35,18 +40,40 @@ interface Served {
 
 const NODE_LINE = /^\s+node\s+(\S+) pid (\d+) admin (\S+)( \(started again\))?$/gm;
 
-async function serveCluster(dir: string, redisUrl: string, nodes: number): Promise<Served> {
+/**
+ * `protofly serve` of `nodes` node processes on `redis`: one Redis (`--cluster <url>`), or a
+ * Redis Cluster, which the domain config names as its location and cluster backends' `cluster`.
+ */
+async function serveCluster(
+  dir: string,
+  redis: { url: string } | { cluster: readonly string[] },
+  nodes: number,
+): Promise<Served> {
   const dataDir = join(dir, 'data');
   const config = join(dir, 'domain.yaml');
+  const onRedisCluster =
+    'cluster' in redis
+      ? (['location', 'cluster'] as const).map(
+          (s) => `  ${s}: { backend: ${s}-redis, config: { cluster: ${JSON.stringify(redis.cluster)} } }\n`,
+        )
+      : [];
   // A rate limit above what the tests send (a flood refusal is resent later, out of order),
   // and room to hold every message in flight to a node that dies.
   await writeFile(
     config,
-    `domain: ${DOMAIN}\ndataDir: ${dataDir}\nports: { catalogue: 0, messaging: 0, admin: 0 }\nlimits: { messagesPerSecond: 5000, offlineMessages: 1000 }\n`,
+    `domain: ${DOMAIN}\ndataDir: ${dataDir}\nports: { catalogue: 0, messaging: 0, admin: 0 }\nlimits: { messagesPerSecond: 5000, offlineMessages: 1000 }\n${onRedisCluster.length ? `services:\n${onRedisCluster.join('')}` : ''}`,
   );
   const child = spawn(
     process.execPath,
-    [BIN, 'serve', '--config', config, '--cluster', redisUrl, '--nodes', String(nodes)],
+    [
+      BIN,
+      'serve',
+      '--config',
+      config,
+      ...('url' in redis ? ['--cluster', redis.url] : []),
+      '--nodes',
+      String(nodes),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -179,10 +206,10 @@ function expectDelivered(received: readonly string[], sent: { acknowledged: stri
   expect([...received].sort((a, b) => order(a) - order(b))).toEqual(received);
 }
 
-/** A cluster of node processes on its own redis-server, and the runtimes a describe made for it. */
-interface ClusterRun {
+/** A cluster of node processes on its own Redis (a redis-server or a Redis Cluster), and the runtimes a describe made for it. */
+interface ClusterRun<R> {
   readonly served: Served;
-  readonly redis: RedisServer;
+  readonly redis: R;
   readonly runtimes: NodeRuntime[];
 }
 
@@ -191,10 +218,22 @@ interface ClusterRun {
  * (a missing redis-server fails each of its tests) and stopped after them, the primary's exit
  * status checked last.
  */
-function clusterFor(nodes: number): () => Promise<ClusterRun> {
+function clusterFor(nodes: number): () => Promise<ClusterRun<RedisServer>> {
+  return clusterOn(nodes, redisOnDemand(), (r) => ({ url: r.url }));
+}
+
+/** {@link clusterFor} on a Redis Cluster of three masters with a replica each. */
+function clusterOnRedisCluster(nodes: number): () => Promise<ClusterRun<RedisClusterServers>> {
+  return clusterOn(nodes, redisClusterOnDemand(), (r) => ({ cluster: r.seeds }));
+}
+
+function clusterOn<R>(
+  nodes: number,
+  redis: () => Promise<R>,
+  target: (r: R) => { url: string } | { cluster: readonly string[] },
+): () => Promise<ClusterRun<R>> {
   let dir = '';
-  let run: Promise<ClusterRun> | undefined;
-  const redis = redisOnDemand();
+  let run: Promise<ClusterRun<R>> | undefined;
   afterAll(async () => {
     const started = await run?.catch(() => undefined);
     if (!started) return;
@@ -207,7 +246,7 @@ function clusterFor(nodes: number): () => Promise<ClusterRun> {
     run ??= (async () => {
       dir = await mkdtemp(join(tmpdir(), `pf-cluster${nodes}-`));
       const server = await redis();
-      return { served: await serveCluster(dir, server.url, nodes), redis: server, runtimes: [] };
+      return { served: await serveCluster(dir, target(server), nodes), redis: server, runtimes: [] };
     })();
     return run;
   };
@@ -310,6 +349,37 @@ describe('protofly serve --cluster: Redis restarting', () => {
     const after = texts(out);
     await inc.send('after the restart');
     await expect.poll(() => after, { timeout: 10_000 }).toEqual(['after the restart']);
+  });
+});
+
+describe('protofly serve on a Redis Cluster: a master failing over', () => {
+  const cluster = clusterOnRedisCluster(2);
+  // Six redis-servers and the domain start within the hook's bound, not the test's.
+  beforeAll(async () => {
+    await cluster();
+  });
+
+  it("loses nothing acknowledged when the master carrying the recipient node's channel is killed and its replica takes over", async () => {
+    const c = await cluster();
+    const bob = runtimeOf(c, 'bob');
+    const alice = runtimeOf(c, 'alice');
+    const bobNode = await connect(c.served, bob);
+    expect(await connect(c.served, alice)).not.toBe(bobNode);
+    const { out, inc } = await open(alice, bob, `user://${DOMAIN}/bob`);
+    const received = texts(inc);
+    // The shard that carries what reaches Bob's node: his node's sharded channel's master.
+    const victim = await c.redis.masterOf(`pf:${DOMAIN}:node:${c.served.nodes[bobNode]!.id}`);
+    const sent = await stream(out, 300, 100, () => victim.stop('SIGKILL'));
+    await c.redis.failedOver(victim);
+    await expect
+      .poll(() => received.length, { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(sent.acknowledged.length);
+    expectDelivered(received, sent);
+    expect(sent.acknowledged.length).toBeGreaterThan(250);
+    // After the failover, new messages still cross nodes, both ways.
+    const back = texts(out);
+    await inc.send('after the failover');
+    await expect.poll(() => back, { timeout: 10_000 }).toEqual(['after the failover']);
   });
 });
 

@@ -1,8 +1,9 @@
 import { serviceOf } from '../support/backends.js';
-import { redisOnDemand } from '../support/redis-server.js';
+import { redisClusterOnDemand, redisOnDemand } from '../support/redis-server.js';
 import { locationContract } from './location.contract.js';
 
 const redis = redisOnDemand();
+const redisCluster = redisClusterOnDemand();
 
 locationContract({
   name: 'location-memory',
@@ -14,6 +15,16 @@ locationContract({
   create: async ({ retainSeconds, namespace }) =>
     serviceOf('location', 'location-redis', {
       url: (await redis()).url,
+      prefix: `t:${namespace}:`,
+      retainSeconds,
+    }),
+});
+
+locationContract({
+  name: 'location-redis on a Redis Cluster',
+  create: async ({ retainSeconds, namespace }) =>
+    serviceOf('location', 'location-redis', {
+      cluster: (await redisCluster()).seeds,
       prefix: `t:${namespace}:`,
       retainSeconds,
     }),

@@ -88,9 +88,13 @@ export async function converse(
  *
  * @throws Error naming `what` after `ms`.
  */
-export async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 10_000,
+): Promise<void> {
   const deadline = performance.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

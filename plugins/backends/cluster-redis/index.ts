@@ -1,6 +1,6 @@
 import { ProtoflyError } from '../../../core/errors.js';
 import { type Backend, TOKENS } from '../../../server/services/service.js';
-import { connectRedis } from '../redis-connection.js';
+import { connectRedis, keyPrefix, type RedisTarget } from '../redis-connection.js';
 import { RedisCluster } from './redis-cluster.js';
 
 /**
@@ -18,22 +18,23 @@ const backend: Backend<'cluster'> = {
         `services.cluster: cluster-redis needs a location every node shares (location-redis), not one of scope '${location.scope}'`,
       );
     }
-    const { url, prefix, heartbeatMs, deliveryTimeoutMs, connectTimeoutMs } = ctx.config as {
-      url: string;
+    const { prefix, heartbeatMs, deliveryTimeoutMs, connectTimeoutMs } = ctx.config as {
       prefix?: string;
       heartbeatMs: number;
       deliveryTimeoutMs: number;
       connectTimeoutMs: number;
     };
-    const cmd = await connectRedis(url, `protofly-cluster-${process.pid}`, connectTimeoutMs);
-    const sub = await connectRedis(url, `protofly-cluster-sub-${process.pid}`, connectTimeoutMs).catch(
+    const keys = keyPrefix(prefix, ctx.domain);
+    const redis = ctx.config as RedisTarget;
+    const cmd = await connectRedis(redis, `protofly-cluster-${process.pid}`, connectTimeoutMs);
+    const sub = await connectRedis(redis, `protofly-cluster-sub-${process.pid}`, connectTimeoutMs).catch(
       (err: unknown) => {
         cmd.disconnect();
         throw err;
       },
     );
     return new RedisCluster(cmd, sub, {
-      prefix: prefix ?? `pf:${ctx.domain}:`,
+      prefix: keys,
       heartbeatMs,
       deliveryTimeoutMs,
     });

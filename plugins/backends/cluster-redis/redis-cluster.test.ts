@@ -1,7 +1,8 @@
+import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { RecordingMember } from '../../../test/support/cluster-member.js';
-import { startRedis } from '../../../test/support/redis-server.js';
-import { connectRedis } from '../redis-connection.js';
+import { startRedis, startRedisCluster } from '../../../test/support/redis-server.js';
+import { connectRedis, type RedisTarget } from '../redis-connection.js';
 import { RedisCluster } from './redis-cluster.js';
 
 const made: RedisCluster[] = [];
@@ -9,11 +10,11 @@ afterAll(async () => {
   await Promise.all(made.map((c) => c.close()));
 });
 
-/** A node of the cluster; `subscribeAgainMs`: how long its subscription link waits before each reconnect. */
-async function node(url: string, name: string, subscribeAgainMs?: number) {
-  const sub = await connectRedis(url, `${name}-sub`, 2000);
-  if (subscribeAgainMs) sub.options.retryStrategy = () => subscribeAgainMs;
-  const cluster = new RedisCluster(await connectRedis(url, `${name}-cmd`, 2000), sub, {
+/** A node of the cluster; `subscribeAgainMs`: how long its subscription link (to one Redis) waits before each reconnect. */
+async function node(target: RedisTarget, name: string, subscribeAgainMs?: number) {
+  const sub = await connectRedis(target, `${name}-sub`, 2000);
+  if (subscribeAgainMs) (sub as Redis).options.retryStrategy = () => subscribeAgainMs;
+  const cluster = new RedisCluster(await connectRedis(target, `${name}-cmd`, 2000), sub, {
     prefix: 'order:',
     heartbeatMs: 1000,
     deliveryTimeoutMs: 3000,
@@ -29,7 +30,7 @@ it('delivers, in order, what one node sent another while Redis restarted, once b
   afterAll(() => redis.stop());
   // The receiving node's subscription comes back well after the sender's link: what the sender
   // publishes first, nobody hears.
-  const [one, two] = [await node(redis.url, 'one'), await node(redis.url, 'two', 500)];
+  const [one, two] = [await node(redis, 'one'), await node(redis, 'two', 500)];
   await redis.stop();
   // Sent while Redis is down: they wait for it, and reach the other node only once it subscribed again.
   const frames = Array.from({ length: 50 }, (_, i) => `f${i}`);
@@ -41,4 +42,35 @@ it('delivers, in order, what one node sent another while Redis restarted, once b
   expect(await Promise.all(results)).toEqual([...frames, ...later].map(() => true));
   expect(two.member.delivered.map((d) => d.frame)).toEqual([...frames, ...later]);
   await expect.poll(() => [one.member.rejoins, two.member.rejoins]).toEqual([1, 1]);
+});
+
+it("carries deliveries on a Redis Cluster on sharded channels, each held by its slot's master", async () => {
+  const redis = await startRedisCluster();
+  afterAll(() => redis.stop());
+  const [one, two] = [
+    await node({ cluster: redis.seeds }, 'one'),
+    await node({ cluster: redis.seeds }, 'two'),
+  ];
+  expect(await one.cluster.deliver(two.cluster.node, 'n2.1', 'x')).toBe(true);
+  expect(two.member.delivered).toEqual([{ session: 'n2.1', frame: 'x' }]);
+  const channels = (command: string) =>
+    Promise.all(
+      redis.servers.map(async (s) => {
+        const r = new Redis(s.port, '127.0.0.1');
+        try {
+          return ((await r.call('PUBSUB', command, 'order:node:*')) as string[]).sort();
+        } finally {
+          r.disconnect();
+        }
+      }),
+    );
+  // Each node's channel is a shard channel of the master of its slot, and of no other server.
+  const shard = await channels('SHARDCHANNELS');
+  for (const { cluster } of [one, two]) {
+    const channel = `order:node:${cluster.node}`;
+    const master = await redis.masterOf(channel);
+    expect(redis.servers.filter((_, i) => shard[i]!.includes(channel))).toEqual([master]);
+  }
+  // No global channel carries deliveries (a global PUBLISH would cross every node of the cluster).
+  expect((await channels('CHANNELS')).flat()).toEqual([]);
 });

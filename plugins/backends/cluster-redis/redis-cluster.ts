@@ -1,14 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { ProtoflyError } from '../../../core/errors.js';
 import type { Cluster, ClusterMember, Frame, HoldLimits } from '../../../server/services/service.js';
-import { closeRedis, defineScript, type Script } from '../redis-connection.js';
+import {
+  closeRedis,
+  defineScript,
+  onLinkChange,
+  onSubscriptionsBack,
+  type RedisLink,
+  type Script,
+  scanKeys,
+  shardSubscribers,
+} from '../redis-connection.js';
 import { type Delivery, decodeBatch, encodeConfirmations, encodeDeliveries } from './wire.js';
 
 /**
  * Holds a frame for an address: drops the expired head of its list, refuses (0) at the bound,
  * appends `<expires ms> <frame>`, and announces the address on the held channel, in one step
- * so a node that hears the notice finds the frame.
+ * so a node that hears the notice finds the frame. It touches one key (one slot on a Redis
+ * Cluster); the notice is a global PUBLISH, which a cluster carries to every node.
  * KEYS: the list. ARGV: entry, per-address bound, ttl ms, now ms, channel, address.
  */
 const HOLD = `
@@ -50,7 +59,7 @@ export interface RedisClusterOptions {
 interface Pending {
   readonly resolve: (delivered: boolean) => void;
   readonly node: string;
-  /** When the PUBLISH carrying it was answered; 0 before (a Redis outage does not time it out). */
+  /** When the SPUBLISH carrying it was answered; 0 before (a Redis outage does not time it out). */
   sentAt: number;
 }
 
@@ -58,11 +67,12 @@ interface Pending {
  * The {@link Cluster} service over Redis, for the messaging node processes of one domain.
  *
  * - Delivery: frames for another node are batched per node and tick and published on that
- *   node's channel, `<prefix>node:<id>`; it writes each to its session and publishes back a
- *   confirmation per frame. A frame counts as delivered only then: when no node listens
- *   (PUBLISH reached nobody: it died), the session is gone, or no confirmation comes in time,
- *   the sender holds it instead, so a message acknowledged to its sender is with a session or
- *   held. A frame may then reach a session twice (a confirmation lost with a dying node); the
+ *   node's sharded channel, `<prefix>node:<id>` (SPUBLISH: on a Redis Cluster only the shard
+ *   owning the channel's slot carries it, not every node of the cluster); it writes each to
+ *   its session and publishes back a confirmation per frame. A frame counts as delivered
+ *   only then: when no node listens (SPUBLISH reached nobody: it died), the session is gone,
+ *   or no confirmation comes in time, the sender holds it instead, so a message acknowledged
+ *   to its sender is with a session or held. A frame may then reach a session twice (a confirmation lost with a dying node); the
  *   json-ws stub drops repeats.
  * - Held frames: a Redis list per address, bounded and expiring; holding announces the address
  *   on `<prefix>held`, and the node with a session of it takes them (a user who reconnected to
@@ -76,11 +86,16 @@ interface Pending {
  *   "nobody heard" may mean the other node is still resubscribing, not gone: the batch is
  *   published again until it is heard or deliveryTimeoutMs passed. Held at once instead, it
  *   would reach the session after later frames heard directly.
+ * - Redis Cluster failover: commands for a slot whose master died wait for its replica's
+ *   promotion (see connectRedis); the nodes' cluster clients learn the new master, subscribe
+ *   there again and this node rejoins (registering its sessions again: a write the dead master
+ *   had not passed to its replica is lost with it). Meanwhile "nobody heard" is treated as
+ *   above, the cluster's nodes having changed counting as the link coming back.
  */
 export class RedisCluster implements Cluster {
   readonly node: string;
-  readonly #cmd: Redis;
-  readonly #sub: Redis;
+  readonly #cmd: RedisLink;
+  readonly #sub: RedisLink;
   readonly #options: RedisClusterOptions;
   readonly #hold: Script<number>;
   readonly #release: Script<Buffer[]>;
@@ -95,32 +110,37 @@ export class RedisCluster implements Cluster {
   #flushing = false;
   #probing = false;
   #seq = 0;
-  /** performance.now() when the command link last became ready. */
+  /** performance.now() when the command link last became ready, or the cluster's nodes changed. */
   #linkBackAt = 0;
   #closed = false;
 
   /** @param cmd - for commands and publishing; `sub` - for this node's subscriptions only */
-  constructor(cmd: Redis, sub: Redis, options: RedisClusterOptions) {
+  constructor(cmd: RedisLink, sub: RedisLink, options: RedisClusterOptions) {
     this.node = `${process.pid}-${randomBytes(4).toString('hex')}`;
     this.#cmd = cmd;
     this.#sub = sub;
     this.#options = options;
     this.#hold = defineScript(cmd, 'pfClusterHold', 1, HOLD);
     this.#release = defineScript(cmd, 'pfClusterRelease', 1, RELEASE, true);
-    cmd.on('ready', () => {
+    onLinkChange(cmd, () => {
       this.#linkBackAt = performance.now();
     });
-    sub.on('messageBuffer', (channel: Buffer, data: Buffer) => this.#onMessage(channel.toString(), data));
-    // 'ready' again means the link was lost and is back (Redis may have restarted, empty).
-    sub.on('ready', () => {
-      if (this.#subscribed) void this.#rejoin();
-    });
+    const onMessage = (channel: Buffer, data: Buffer) => this.#onMessage(channel.toString(), data);
+    sub.on('messageBuffer', onMessage);
+    sub.on('smessageBuffer', onMessage);
+    onSubscriptionsBack(
+      sub,
+      async () => {
+        if (this.#subscribed) await this.#subscribe();
+      },
+      () => void this.#rejoin(),
+    );
   }
 
   async join(member: ClusterMember): Promise<void> {
     this.#member = member;
     if (this.#subscribed) return;
-    await this.#sub.subscribe(this.#channel(this.node), this.#heldChannel);
+    await this.#subscribe();
     this.#subscribed = true;
     await this.#beat();
     const { heartbeatMs, deliveryTimeoutMs } = this.#options;
@@ -176,8 +196,7 @@ export class RedisCluster implements Cluster {
 
   async held(): Promise<number> {
     let count = 0;
-    const stream = this.#cmd.scanStream({ match: `${this.#options.prefix}held:*`, count: 500 });
-    for await (const keys of stream as AsyncIterable<string[]>) {
+    for await (const keys of scanKeys(this.#cmd, `${this.#options.prefix}held:*`)) {
       const lengths = await Promise.all(keys.map((k) => this.#cmd.llen(k)));
       count += lengths.reduce((a, b) => a + b, 0);
     }
@@ -233,7 +252,7 @@ export class RedisCluster implements Cluster {
       }
       for (const [node, results] of this.#confirmations) {
         // A lost confirmation times out at the sender, which holds the frame: a repeat, not a loss.
-        this.#cmd.publish(this.#channel(node), encodeConfirmations(this.node, results)).catch(() => {});
+        this.#cmd.spublish(this.#channel(node), encodeConfirmations(this.node, results)).catch(() => {});
       }
       this.#confirmations.clear();
     });
@@ -256,7 +275,10 @@ export class RedisCluster implements Cluster {
       this.#published(items, receivers);
       if (this.#deliveries.has(node)) this.#scheduleFlush();
     };
-    this.#cmd.publish(this.#channel(node), batch).then(settle, () => settle(0));
+    this.#cmd.spublish(this.#channel(node), batch).then(
+      (n) => settle(Number(n)),
+      () => settle(0),
+    );
   }
 
   /** No node listened: nothing was delivered. Else the confirmations' clock starts. */
@@ -293,10 +315,12 @@ export class RedisCluster implements Cluster {
     if (overdue.size === 0 || this.#probing) return;
     this.#probing = true;
     const nodes = [...overdue];
-    this.#cmd
-      .pubsub('NUMSUB', ...nodes.map((n) => this.#channel(n)))
-      .then((reply) => {
-        const gone = new Set(nodes.filter((_, i) => Number((reply as unknown[])[2 * i + 1]) === 0));
+    shardSubscribers(
+      this.#cmd,
+      nodes.map((n) => this.#channel(n)),
+    )
+      .then((counts) => {
+        const gone = new Set(nodes.filter((_, i) => counts[i] === 0));
         for (const [seq, p] of this.#pending) {
           if (p.sentAt === 0 || !gone.has(p.node)) continue;
           this.#pending.delete(seq);
@@ -319,8 +343,16 @@ export class RedisCluster implements Cluster {
       .catch(() => {});
   }
 
+  /** This node's channel (sharded: it carries deliveries and confirmations) and the held notices (global). */
+  async #subscribe(): Promise<void> {
+    await Promise.all([
+      this.#sub.ssubscribe(this.#channel(this.node)),
+      this.#sub.subscribe(this.#heldChannel),
+    ]);
+  }
+
   async #rejoin(): Promise<void> {
-    await this.#sub.subscribe(this.#channel(this.node), this.#heldChannel);
+    if (this.#closed) return;
     await this.#beat();
     this.#member?.rejoined();
   }

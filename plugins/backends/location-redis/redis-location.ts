@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Binding, Location } from '../../../server/services/service.js';
-import { closeRedis, defineScript, type Script } from '../redis-connection.js';
+import { closeRedis, defineScript, type RedisLink, type Script } from '../redis-connection.js';
 
 /**
  * Registers a session: refused (0) when another owner holds the address, else the owner is
@@ -35,19 +34,22 @@ return 1`;
 
 /**
  * The {@link Location} service in Redis, shared by the node processes of a domain. An address's
- * registrations are one hash, `<prefix>loc:<address>`, field = session id, value =
- * `<since> <expires> <node> <owner>`; the owner of a hyperty address is `<prefix>own:<address>`.
+ * registrations are one hash, `<prefix>{<address>}:loc`, field = session id, value =
+ * `<since> <expires> <node> <owner>`; the owner of a hyperty address is `<prefix>{<address>}:own`.
+ * The address is the keys' hash tag, so the scripts, which touch both, touch one slot of a
+ * Redis Cluster: the prefix holds no brace (keyPrefix), the address starts with its scheme (a
+ * tag never empty), and the two names agree up to their first `}` whatever the address holds.
  * Lookups filter out expired entries: a dead node's sessions stop counting a few heartbeats later.
  */
 export class RedisLocation implements Location {
   readonly scope = 'shared';
-  readonly #redis: Redis;
+  readonly #redis: RedisLink;
   readonly #prefix: string;
   readonly #retainMs: number;
   readonly #register: Script<number>;
   readonly #unregister: Script<number>;
 
-  constructor(redis: Redis, prefix: string, retainMs: number) {
+  constructor(redis: RedisLink, prefix: string, retainMs: number) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#retainMs = retainMs;
@@ -87,6 +89,6 @@ export class RedisLocation implements Location {
   }
 
   #keys(address: string): [string, string] {
-    return [`${this.#prefix}loc:${address}`, `${this.#prefix}own:${address}`];
+    return [`${this.#prefix}{${address}}:loc`, `${this.#prefix}{${address}}:own`];
   }
 }
