@@ -226,15 +226,15 @@ export class Routing {
         delivered++;
       }
     }
-    if (!remote && !after) {
-      return delivered ? this.#replies.accepted(session, m) : this.#holds.holdFor(session, m, frame);
-    }
+    const settle = (more: number) =>
+      delivered + more ? this.#replies.accepted(session, m) : this.#holds.holdFor(session, m, frame);
+    if (!remote && !after) return settle(0);
+    const failed = (err: unknown) => this.#replies.failed(session, err, 'delivering', m.id);
+    // The common cross-node case, one session elsewhere and nothing before it: one promise.
+    if (remote?.length === 1 && !after) return remote[0]!.then((ok) => settle(ok ? 1 : 0), failed);
     return Promise.all([Promise.all(remote ?? []), after]).then(
-      ([results]) => {
-        delivered += results.filter(Boolean).length;
-        return delivered ? this.#replies.accepted(session, m) : this.#holds.holdFor(session, m, frame);
-      },
-      (err) => this.#replies.failed(session, err, 'delivering', m.id),
+      ([results]) => settle(results.filter(Boolean).length),
+      failed,
     );
   }
 

@@ -110,6 +110,18 @@ export function clusterNodesContract(subject: ClusterSubject): void {
       expect(one.member.delivered).toEqual([]);
     });
 
+    it('delivers both ways at once, each frame confirmed and in order (confirmations riding with deliveries)', async () => {
+      const [one, two] = await pair();
+      const frames = Array.from({ length: 100 }, (_, i) => `${i}`);
+      const sent = frames.flatMap((f) => [
+        one.cluster.deliver(two.cluster.node, 'n2.1', `to two ${f}`),
+        two.cluster.deliver(one.cluster.node, 'n1.1', `to one ${f}`),
+      ]);
+      expect((await Promise.all(sent)).every(Boolean)).toBe(true);
+      expect(two.member.delivered.map((d) => d.frame)).toEqual(frames.map((f) => `to two ${f}`));
+      expect(one.member.delivered.map((d) => d.frame)).toEqual(frames.map((f) => `to one ${f}`));
+    });
+
     it('reports a frame the other node has no session for as not delivered', async () => {
       const [one, two] = await pair();
       two.member.accept = false;

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { ProtoflyError } from '../../../core/errors.js';
 import type { Cluster, ClusterMember, Frame, HoldLimits } from '../../../server/services/service.js';
 import { closeRedis, defineScript, type Script } from '../redis-connection.js';
-import { type Delivery, decodeBatch, encodeConfirmations, encodeDeliveries } from './wire.js';
+import { type Delivery, decodeBatch, encodeBatch } from './wire.js';
 
 /**
  * Holds a frame for an address: drops the expired head of its list, refuses (0) at the bound,
@@ -57,9 +57,10 @@ interface Pending {
 /**
  * The {@link Cluster} service over Redis, for the messaging node processes of one domain.
  *
- * - Delivery: frames for another node are batched per node and tick and published on that
- *   node's channel, `<prefix>node:<id>`; it writes each to its session and publishes back a
- *   confirmation per frame. A frame counts as delivered only then: when no node listens
+ * - Delivery: frames for another node are published on that node's channel,
+ *   `<prefix>node:<id>`, at once, or batched behind the one in flight to it; it writes each to
+ *   its session and confirms each frame, in one message per batch received, or in the next
+ *   batch it sends back. A frame counts as delivered only then: when no node listens
  *   (PUBLISH reached nobody: it died), the session is gone, or no confirmation comes in time,
  *   the sender holds it instead, so a message acknowledged to its sender is with a session or
  *   held. A frame may then reach a session twice (a confirmation lost with a dying node); the
@@ -201,39 +202,46 @@ export class RedisCluster implements Cluster {
   #onMessage(channel: string, data: Buffer): void {
     if (channel === this.#heldChannel) return this.#member?.held(data.toString());
     const batch = decodeBatch(data);
-    if (batch?.kind === 'confirmations') {
-      for (const [seq, delivered] of batch.results) {
-        const p = this.#pending.get(seq);
-        this.#pending.delete(seq);
-        p?.resolve(delivered);
-      }
-    } else if (batch?.kind === 'deliveries') {
-      const results = batch.items.map((d): [number, boolean] => [
-        d.seq,
-        this.#member?.deliver(d.session, d.frame) ?? false,
-      ]);
-      const queued = this.#confirmations.get(batch.from);
-      if (queued) queued.push(...results);
-      else this.#confirmations.set(batch.from, results);
-      this.#scheduleFlush();
+    if (batch?.kind !== 'batch') return;
+    for (const [seq, delivered] of batch.results) {
+      const p = this.#pending.get(seq);
+      this.#pending.delete(seq);
+      p?.resolve(delivered);
     }
+    if (batch.items.length === 0) return;
+    const results = batch.items.map((d): [number, boolean] => [
+      d.seq,
+      this.#member?.deliver(d.session, d.frame) ?? false,
+    ]);
+    const queued = this.#confirmations.get(batch.from);
+    if (queued) queued.push(...results);
+    else this.#confirmations.set(batch.from, results);
+    this.#scheduleFlush();
   }
 
-  /** Publishes what this tick queued: one message per destination node without one in flight. */
+  /**
+   * Publishes what was queued, once the code that queued it is done (a microtask, not the next
+   * turn: a lone delivery leaves at once; what one task queued leaves together): per destination
+   * node without a batch in flight, its deliveries and the confirmations owed to it in one
+   * message; confirmations alone to the others.
+   */
   #scheduleFlush(): void {
     if (this.#flushing) return;
     this.#flushing = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.#flushing = false;
+      const now = performance.now();
       for (const [node, items] of this.#deliveries) {
         if (this.#inFlight.has(node)) continue;
         this.#deliveries.delete(node);
         this.#inFlight.add(node);
-        this.#publish(node, items, encodeDeliveries(this.node, items), performance.now());
+        const results = this.#confirmations.get(node) ?? [];
+        this.#confirmations.delete(node);
+        this.#publish(node, items, encodeBatch(this.node, results, items), now);
       }
       for (const [node, results] of this.#confirmations) {
         // A lost confirmation times out at the sender, which holds the frame: a repeat, not a loss.
-        this.#cmd.publish(this.#channel(node), encodeConfirmations(this.node, results)).catch(() => {});
+        this.#cmd.publish(this.#channel(node), encodeBatch(this.node, results, [])).catch(() => {});
       }
       this.#confirmations.clear();
     });
