@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { ProtoflyError } from '../../../core/errors.js';
 import type { Cluster, ClusterMember, Frame, HoldLimits } from '../../../server/services/service.js';
 import { closeRedis, defineScript, type Script } from '../redis-connection.js';
+import { RedisGroups } from './redis-groups.js';
 import { type Delivery, decodeBatch, encodeBatch } from './wire.js';
 
 /**
@@ -68,6 +69,8 @@ interface Pending {
  * - Held frames: a Redis list per address, bounded and expiring; holding announces the address
  *   on `<prefix>held`, and the node with a session of it takes them (a user who reconnected to
  *   another node after theirs died gets what was held meanwhile).
+ * - Groups: membership in Redis, a message published once to each node with members
+ *   (redis-groups.ts).
  * - Presence: a sorted set of node ids scored by when they stop counting.
  * - Order: a node has one batch at a time in flight to another node (what queues meanwhile
  *   goes in the next), so a batch nobody heard is never overtaken by a later one heard.
@@ -80,6 +83,7 @@ interface Pending {
  */
 export class RedisCluster implements Cluster {
   readonly node: string;
+  readonly groups: RedisGroups;
   readonly #cmd: Redis;
   readonly #sub: Redis;
   readonly #options: RedisClusterOptions;
@@ -108,6 +112,7 @@ export class RedisCluster implements Cluster {
     this.#options = options;
     this.#hold = defineScript(cmd, 'pfClusterHold', 1, HOLD);
     this.#release = defineScript(cmd, 'pfClusterRelease', 1, RELEASE, true);
+    this.groups = new RedisGroups(cmd, options.prefix, this.node, this.#channel(''));
     cmd.on('ready', () => {
       this.#linkBackAt = performance.now();
     });
@@ -202,6 +207,10 @@ export class RedisCluster implements Cluster {
   #onMessage(channel: string, data: Buffer): void {
     if (channel === this.#heldChannel) return this.#member?.held(data.toString());
     const batch = decodeBatch(data);
+    if (batch?.kind === 'group') {
+      for (const session of batch.sessions) this.#member?.deliver(session, batch.frame);
+      return;
+    }
     if (batch?.kind !== 'batch') return;
     for (const [seq, delivered] of batch.results) {
       const p = this.#pending.get(seq);
