@@ -3,12 +3,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from '../core/message.js';
 import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
 import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
 import type { Conversation } from '../runtime/conversation.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
+import { JsonWsClient } from './support/json-ws-client.js';
 import {
   type RedisClusterServers,
   type RedisServer,
@@ -30,6 +32,8 @@ interface NodeLine {
 interface Served {
   readonly child: ChildProcess;
   readonly catalogue: string;
+  /** The messaging URL the node processes share. */
+  readonly messaging: string;
   readonly nodes: NodeLine[];
   /** Node processes started again after one died, in order. */
   readonly respawned: NodeLine[];
@@ -93,6 +97,7 @@ async function serveCluster(
   return {
     child,
     catalogue: new URL(/^\s+catalogue\s+(\S+)/m.exec(out)![1]!).origin,
+    messaging: /^\s+messaging\s+(\S+)/m.exec(out)![1]!,
     nodes: lines()
       .filter((m) => !m[4])
       .map((m) => ({ id: m[1]!, pid: Number(m[2]), admin: m[3]! })),
@@ -293,6 +298,77 @@ describe('protofly serve --cluster: two node processes on Redis', () => {
     expect(sent.acknowledged.length).toBeGreaterThan(250);
     // The primary starts a node in place of the dead one.
     await expect.poll(() => c.served.respawned.length, { timeout: 10_000 }).toBe(1);
+  });
+});
+
+/** A bare json-ws client of `user` and the index of the node that counted its connection. */
+async function bare(served: Served, user: string): Promise<{ client: JsonWsClient; node: number }> {
+  const before = await counts(served.nodes);
+  const token = await served.issuer.issue(`user://${DOMAIN}/${user}`, 600);
+  const client = await JsonWsClient.ready(served.messaging, token);
+  let after = before;
+  await expect
+    .poll(async () => {
+      after = await counts(served.nodes);
+      return after.reduce((a, b) => a + b, 0);
+    })
+    .toBe(before.reduce((a, b) => a + b, 0) + 1);
+  return { client, node: after.findIndex((n, i) => n > before[i]!) };
+}
+
+describe('protofly serve --cluster: a group conversation across two node processes', () => {
+  const cluster = clusterFor(2);
+
+  it('gives every member, on either node, each message once and in order; one that left gets none from either', async () => {
+    const c = await cluster();
+    const group = `domain://msg-node.${DOMAIN}/group/across`;
+    const users = ['gina', 'hal', 'ivy', 'jon', 'kim'];
+    const members: { client: JsonWsClient; node: number; address: string }[] = [];
+    for (const u of users) members.push({ ...(await bare(c.served, u)), address: `user://${DOMAIN}/${u}` });
+    expect(new Set(members.map((m) => m.node)).size).toBe(2);
+    const ask = async (m: (typeof members)[0], type: 'subscribe' | 'unsubscribe' | 'update', text = '') => {
+      const r = request(type, m.address, group, type === 'update' ? { value: { kind: 'chat', text } } : {});
+      m.client.msg(r);
+      return r;
+    };
+    const acked = (m: (typeof members)[0], id: string) =>
+      m.client.take((f) => f.t === 'ack' && f.ids.includes(id), 15_000);
+    for (const m of members) await acked(m, (await ask(m, 'subscribe')).id);
+    const texts = (m: (typeof members)[0]) =>
+      m.client.messages().map((x) => (x.body as { value: { text: string } }).value.text);
+
+    const [sender, ...others] = members as [(typeof members)[0], ...typeof members];
+    const sent = Array.from({ length: 40 }, (_, i) => `g${i}`);
+    let last = '';
+    for (const t of sent) last = (await ask(sender, 'update', t)).id;
+    await acked(sender, last);
+    await Promise.all(others.map((m) => m.client.take((f) => f.t === 'msg' && f.m.id === last, 15_000)));
+    for (const m of others) expect(texts(m)).toEqual(sent);
+    expect(sender.client.messages()).toEqual([]);
+
+    // One leaves; then a member on each node posts: the others get both, it gets neither.
+    const leaver = others.find((m) => m.node !== sender.node)!;
+    await acked(leaver, (await ask(leaver, 'unsubscribe')).id);
+    const stay = others.filter((m) => m !== leaver);
+    const fromOther = stay.find((m) => m.node !== sender.node)!;
+    const posts = [await ask(sender, 'update', 'after 1'), await ask(fromOther, 'update', 'after 2')];
+    await acked(sender, posts[0]!.id);
+    await acked(fromOther, posts[1]!.id);
+    for (const m of [sender, ...stay]) {
+      for (const p of posts) {
+        if (p.from !== m.address) await m.client.take((f) => f.t === 'msg' && f.m.id === p.id, 15_000);
+      }
+    }
+    // Asked of Redis after both posts: a post that reached the leaver came before this answer.
+    const probe = await ask(leaver, 'update', 'not a member');
+    expect(await leaver.client.take((f) => f.t === 'err' && f.id === probe.id, 15_000)).toMatchObject({
+      code: 'PF_ERR_FORBIDDEN',
+    });
+    expect(texts(leaver)).toEqual(sent);
+    const after = (m: (typeof members)[0]) => texts(m).filter((t) => t.startsWith('after'));
+    expect(after(sender)).toEqual(['after 2']);
+    for (const m of stay) expect(after(m)).toEqual(m === fromOther ? ['after 1'] : ['after 1', 'after 2']);
+    await Promise.all(members.map((m) => m.client.close()));
   });
 });
 

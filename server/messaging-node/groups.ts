@@ -1,53 +1,42 @@
 import { domainOf } from '../../core/address.js';
 import { ProtoflyError } from '../../core/errors.js';
 import type { GroupMembersBody } from '../../core/generated/types.js';
+import type { Frame, GroupRules } from '../services/service.js';
 import type { ClientSession } from './client-session.js';
-import type { GroupPolicy } from './options.js';
+import type { NodeSettings } from './options.js';
+import type { Outstanding } from './outstanding.js';
 
 /** Groups one session may be subscribed to at once. */
 const MAX_GROUPS_PER_SESSION = 256;
 
-/** One group: who owns it, who the owner let in or put out, and the sessions subscribed. */
-interface Group {
-  /** The user whose session created the group. */
-  readonly owner: string;
-  /** The owner's word on users: true added, false removed. */
-  readonly roster: Map<string, boolean>;
-  readonly sessions: Set<ClientSession>;
-}
-
 /**
- * A node's groups and who may join them. The first subscriber of a group that has none
- * creates it and owns it; the group ends with its last subscriber. The node's policy
- * (domain config `groups`) says whose users may join at all, the owner's roster who among them.
- * Each decision returns the refusal, if any, for the node to send; nothing here throws.
+ * A node's side of the domain's groups, whose members may be on any node: the domain's policy
+ * (domain config `groups`: whose users may join at all) and each session's own groups are
+ * decided here; who subscribed, the owner's roster and the fan-out are the Cluster service's
+ * (`cluster.groups`: in memory on one node, in Redis across nodes). The first subscriber of a
+ * group that has none creates it and owns it; the group ends with its last subscriber. Each
+ * decision settles with the refusal, if any, for the node to send; nothing here throws.
  */
 export class Groups {
-  readonly #groups = new Map<string, Group>();
-  /** The groups each session subscribed to. */
+  readonly #settings: NodeSettings;
+  readonly #outstanding: Outstanding;
+  /** The groups each session of this node subscribed to. */
   readonly #joined = new Map<ClientSession, Set<string>>();
-  readonly #membersOnly: boolean;
+  readonly #rules: GroupRules;
   /** The domains whose users may join; undefined: every domain. */
   readonly #domains: ReadonlySet<string> | undefined;
 
-  constructor(
-    domain: string,
-    policy: GroupPolicy,
-    /** Subscribers, and roster entries, one group may have. */
-    readonly maxSize: number,
-  ) {
-    const subscribe = policy.subscribe ?? 'domain';
-    this.#membersOnly = subscribe === 'members';
-    this.#domains = subscribe === 'any' ? undefined : new Set([domain, ...(policy.foreignDomains ?? [])]);
-  }
-
-  /** The sessions subscribed to `group`, if it exists. */
-  subscribers(group: string): ReadonlySet<ClientSession> | undefined {
-    return this.#groups.get(group)?.sessions;
+  constructor(settings: NodeSettings, outstanding: Outstanding) {
+    this.#settings = settings;
+    this.#outstanding = outstanding;
+    const subscribe = settings.groups.subscribe ?? 'domain';
+    this.#rules = { membersOnly: subscribe === 'members', maxSize: settings.maxGroupSize };
+    this.#domains =
+      subscribe === 'any' ? undefined : new Set([settings.domain, ...(settings.groups.foreignDomains ?? [])]);
   }
 
   /** Subscribes `session` to `group`, creating the group (owned by its user) if it has no subscriber. */
-  join(session: ClientSession, group: string): ProtoflyError | undefined {
+  async join(session: ClientSession, group: string): Promise<ProtoflyError | undefined> {
     const user = session.address!;
     if (!this.#admits(session.userDomain!)) {
       return forbidden(
@@ -55,87 +44,97 @@ export class Groups {
         group,
       );
     }
-    const g = this.#groups.get(group);
-    if (g?.sessions.has(session)) return;
-    const joined = this.#joined.get(session)?.size ?? 0;
-    // Each group costs the node memory until its last subscriber leaves: one session makes few.
-    if (joined >= MAX_GROUPS_PER_SESSION) {
-      return new ProtoflyError(
-        'PF_ERR_FLOOD',
-        `${user} has joined ${joined} groups on this connection, the limit`,
-        { limit: MAX_GROUPS_PER_SESSION },
-      );
+    let joined = this.#joined.get(session);
+    const fresh = !joined?.has(group);
+    if (fresh) {
+      // Each group costs the domain memory until its last subscriber leaves: one session makes
+      // few. Counted from the asking on, so that joins asked at once cannot pass the bound together.
+      if ((joined?.size ?? 0) >= MAX_GROUPS_PER_SESSION) {
+        return new ProtoflyError(
+          'PF_ERR_FLOOD',
+          `${user} has joined ${joined!.size} groups on this connection, the limit`,
+          { limit: MAX_GROUPS_PER_SESSION },
+        );
+      }
+      joined ??= new Set();
+      joined.add(group);
+      this.#joined.set(session, joined);
     }
-    if (!g) {
-      this.#groups.set(group, { owner: user, roster: new Map(), sessions: new Set([session]) });
-      this.#join(session, group);
-      return;
-    }
-    const word = g.roster.get(user);
-    if (user !== g.owner && (word === false || (this.#membersOnly && word !== true))) {
+    // Should the connection end meanwhile, leaveAll's leaving reaches the cluster after this.
+    const member = { session: session.id, node: this.#settings.cluster.node, user };
+    const { result, size } = await this.#settings.cluster.groups.join(group, member, this.#rules);
+    if (result === 'joined') return;
+    if (fresh) this.#forget(session, group);
+    if (result === 'refused')
       return forbidden(`${user} is not a member of ${group}; its owner adds members`, group);
-    }
-    if (g.sessions.size >= this.maxSize) {
-      return new ProtoflyError('PF_ERR_FLOOD', `${group} has its limit of ${g.sessions.size} subscribers`, {
-        to: group,
-      });
-    }
-    g.sessions.add(session);
-    this.#join(session, group);
-  }
-
-  #join(session: ClientSession, group: string): void {
-    const joined = this.#joined.get(session);
-    if (joined) joined.add(group);
-    else this.#joined.set(session, new Set([group]));
+    return new ProtoflyError('PF_ERR_FLOOD', `${group} has its limit of ${size} subscribers`, { to: group });
   }
 
   /** Unsubscribes `session` from `group`; the group ends with its last subscriber. */
-  leave(session: ClientSession, group: string): void {
-    const joined = this.#joined.get(session);
-    joined?.delete(group);
-    if (joined?.size === 0) this.#joined.delete(session);
-    const g = this.#groups.get(group);
-    g?.sessions.delete(session);
-    if (g?.sessions.size === 0) this.#groups.delete(group);
+  leave(session: ClientSession, group: string): Promise<void> {
+    this.#forget(session, group);
+    return this.#settings.cluster.groups.leave(group, session.id);
   }
 
-  /** `session` leaves every group it subscribed to (its connection ended). */
+  /** `session` leaves every group it subscribed to (its connection ended; a shutdown waits for it). */
   leaveAll(session: ClientSession): void {
-    for (const group of this.#joined.get(session) ?? []) this.leave(session, group);
+    for (const group of this.#joined.get(session) ?? []) this.#leave(session, group);
   }
 
   /**
    * The owner's change of members: all of it applies, or none (the refusal is returned).
-   * Removed users' sessions leave the group.
+   * Removed users' sessions leave the group, on every node.
    */
-  members(session: ClientSession, group: string, body: GroupMembersBody): ProtoflyError | undefined {
-    const g = this.#groups.get(group);
-    if (!g || g.owner !== session.address) {
-      return forbidden(`${session.address} does not own ${group}; only its owner changes its members`, group);
-    }
+  async members(
+    session: ClientSession,
+    group: string,
+    body: GroupMembersBody,
+  ): Promise<ProtoflyError | undefined> {
     const add = body.add ?? [];
     const remove = body.remove ?? [];
-    if (remove.includes(g.owner)) return forbidden(`${g.owner} owns ${group} and cannot be removed`, group);
     const foreign = add.find((a) => !this.#admits(domainOf(a)));
-    if (foreign)
+    if (foreign) {
       return forbidden(
         `${foreign}: users of its domain may not join this node's groups (groups policy)`,
         group,
       );
-    const fresh = new Set([...add, ...remove].filter((a) => !g.roster.has(a))).size;
-    if (g.roster.size + fresh > this.maxSize) {
+    }
+    const { maxSize } = this.#rules;
+    const change = await this.#settings.cluster.groups.change(group, session.address!, add, remove, maxSize);
+    if (change.ok) return;
+    if (change.reason === 'full') {
       return new ProtoflyError(
         'PF_ERR_FLOOD',
-        `${group} would have ${g.roster.size + fresh} members listed, over its limit of ${this.maxSize}`,
+        `${group} would have ${change.listed} members listed, over its limit of ${maxSize}`,
         { to: group },
       );
     }
-    for (const a of add) g.roster.set(a, true);
-    for (const a of remove) g.roster.set(a, false);
-    if (remove.length === 0) return;
-    const out = new Set(remove);
-    for (const s of g.sessions) if (out.has(s.address!)) this.leave(s, group);
+    return change.reason === 'owner-removed'
+      ? forbidden(`${session.address} owns ${group} and cannot be removed`, group)
+      : forbidden(`${session.address} does not own ${group}; only its owner changes its members`, group);
+  }
+
+  /** Gives `frame`, `session`'s message to `group`, to every other subscriber, on every node. */
+  async send(session: ClientSession, group: string, frame: Frame): Promise<ProtoflyError | undefined> {
+    if (await this.#settings.cluster.groups.send(group, session.id, frame)) return;
+    return new ProtoflyError('PF_ERR_FORBIDDEN', `${session.address} is not a member of ${group}`, {
+      to: group,
+    });
+  }
+
+  /** Leaves `group` for `session`, in the background: a failure is logged, a shutdown waits for it. */
+  #leave(session: ClientSession, group: string): void {
+    const leaving = this.leave(session, group).catch((err: Error) =>
+      this.#settings.log.warn({ session: session.id, group, err: err.message }, 'group not left'),
+    );
+    this.#outstanding.track(leaving);
+  }
+
+  /** `session` is not subscribed to `group`, as far as this node counts. */
+  #forget(session: ClientSession, group: string): void {
+    const joined = this.#joined.get(session);
+    joined?.delete(group);
+    if (joined?.size === 0) this.#joined.delete(session);
   }
 
   #admits(domain: string): boolean {

@@ -76,7 +76,7 @@ export async function startMessagingNode(options: MessagingNodeOptions): Promise
   const sessions = new Map<string, ClientSession>();
   const groupPrefix = `domain://msg-node.${settings.domain}/group/`;
   const replies = new Replies(metrics, settings.log, cdr);
-  const groups = new Groups(settings.domain, settings.groups, settings.maxGroupSize);
+  const groups = new Groups(settings, outstanding);
   const holds = new Holds(settings, replies, outstanding, groupPrefix);
   const presence = new Presence(settings, holds, outstanding);
   const routing = new Routing(settings, replies, holds, groups, presence, sessions, groupPrefix);

@@ -1,4 +1,4 @@
-/** Work a shutdown waits for: unregistrations and holds-again under way. */
+/** Work a shutdown waits for: unregistrations, groups left and holds-again under way. */
 export class Outstanding {
   readonly #work = new Set<Promise<void>>();
 

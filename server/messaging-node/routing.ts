@@ -22,7 +22,7 @@ const MAX_REFUSED_RUNS = 1024;
  * service and reached here or, through its Cluster service, on other nodes; a message is
  * acknowledged once a session has it or the cluster holds it for the recipient (holds.ts),
  * and its session's messages keep their order throughout (SendOrder). Messages to
- * `domain://msg-node.<domain>/group/<name>` go to the group's other subscribers (groups.ts).
+ * `domain://msg-node.<domain>/group/<name>` go to the group's other subscribers, on any node (groups.ts).
  *
  * A session whose socket holds more than `maxBufferedBytes` unsent, or more than
  * `maxUnreceived` messages its client has not said it took, is a slow consumer: told, dropped
@@ -39,6 +39,8 @@ export class Routing {
   /** Every open connection of this node, by session id (admission's, read here). */
   readonly #sessions: ReadonlyMap<string, ClientSession>;
   readonly #groupPrefix: string;
+  /** Per session, the answer to its last message to a group, while it is not sent. */
+  readonly #groupAnswers = new WeakMap<ClientSession, Promise<void>>();
 
   constructor(
     settings: NodeSettings,
@@ -226,15 +228,15 @@ export class Routing {
         delivered++;
       }
     }
-    if (!remote && !after) {
-      return delivered ? this.#replies.accepted(session, m) : this.#holds.holdFor(session, m, frame);
-    }
+    const settle = (more: number) =>
+      delivered + more ? this.#replies.accepted(session, m) : this.#holds.holdFor(session, m, frame);
+    if (!remote && !after) return settle(0);
+    const failed = (err: unknown) => this.#replies.failed(session, err, 'delivering', m.id);
+    // The common cross-node case, one session elsewhere and nothing before it: one promise.
+    if (remote?.length === 1 && !after) return remote[0]!.then((ok) => settle(ok ? 1 : 0), failed);
     return Promise.all([Promise.all(remote ?? []), after]).then(
-      ([results]) => {
-        delivered += results.filter(Boolean).length;
-        return delivered ? this.#replies.accepted(session, m) : this.#holds.holdFor(session, m, frame);
-      },
-      (err) => this.#replies.failed(session, err, 'delivering', m.id),
+      ([results]) => settle(results.filter(Boolean).length),
+      failed,
     );
   }
 
@@ -259,37 +261,37 @@ export class Routing {
   /**
    * A message to a group: `subscribe` joins, `unsubscribe` leaves, an update with a `members`
    * body from the owner changes who may join, anything else from a subscriber goes to every
-   * other one, encoded once. Groups live on this node.
+   * other one, on any node, encoded once. The decisions are the cluster's (groups.ts), asked in
+   * the order the session sent them, so that a message sent after subscribing finds it subscribed.
    */
   #toGroup(session: ClientSession, m: Message): undefined {
     const group = m.to;
-    if (m.type === 'subscribe') {
-      const refused = this.#groups.join(session, group);
-      return refused ? this.#replies.refuse(session, refused, m.id) : this.#replies.accepted(session, m);
-    }
-    if (m.type === 'unsubscribe') {
-      this.#groups.leave(session, group);
-      return this.#replies.accepted(session, m);
-    }
-    if (m.type === 'update' && (m.body.value as { kind?: unknown } | null)?.kind === 'members') {
+    let decided: Promise<ProtoflyError | undefined>;
+    if (m.type === 'subscribe') decided = this.#groups.join(session, group);
+    else if (m.type === 'unsubscribe') decided = this.#groups.leave(session, group).then(() => undefined);
+    else if (m.type === 'update' && (m.body.value as { kind?: unknown } | null)?.kind === 'members') {
       const body = m.body.value;
       if (!validateGroupMembersBody(body)) {
         const err = schemaError('members body', validateGroupMembersBody.errors ?? []);
         return this.#replies.refuse(session, err, m.id);
       }
-      const refused = this.#groups.members(session, group, body);
-      return refused ? this.#replies.refuse(session, refused, m.id) : this.#replies.accepted(session, m);
+      decided = this.#groups.members(session, group, body);
+    } else {
+      decided = this.#groups.send(session, group, msgFrame(m));
     }
-    const members = this.#groups.subscribers(group);
-    if (!members?.has(session)) {
-      const err = new ProtoflyError('PF_ERR_FORBIDDEN', `${session.address} is not a member of ${group}`, {
-        to: group,
-      });
-      return this.#replies.refuse(session, err, m.id);
-    }
-    const frame = msgFrame(m);
-    for (const member of members) if (member !== session) this.deliverHere(member.id, frame);
-    return this.#replies.accepted(session, m);
+    // Answered in the order sent, whichever decision came first (one refused here, at once).
+    const before = this.#groupAnswers.get(session);
+    const answered = (before ? before.then(() => decided) : decided)
+      .then(
+        (refused) =>
+          refused ? this.#replies.refuse(session, refused, m.id) : this.#replies.accepted(session, m),
+        (err) => this.#replies.failed(session, err, 'group', m.id),
+      )
+      .catch(session.fail);
+    this.#groupAnswers.set(session, answered);
+    void answered.then(() => {
+      if (this.#groupAnswers.get(session) === answered) this.#groupAnswers.delete(session);
+    });
   }
 
   /** Tells a slow consumer and drops it; returns false: the frame was not delivered to it. */

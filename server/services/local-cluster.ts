@@ -1,3 +1,4 @@
+import { MemoryGroups } from './memory-groups.js';
 import { OfflineStore } from './offline-store.js';
 import type { Cluster, ClusterMember, Frame, HoldLimits } from './service.js';
 
@@ -12,10 +13,11 @@ export interface LocalClusterOptions {
 
 /**
  * The {@link Cluster} service of a domain served by one process: there is no other node to
- * deliver to, and held frames stay in memory. What the `cluster-local` backend serves.
+ * deliver to, and held frames and groups stay in memory. What the `cluster-local` backend serves.
  */
 export class LocalCluster implements Cluster {
   readonly node: string;
+  readonly groups = new MemoryGroups(() => this.#member);
   readonly #store: OfflineStore;
   readonly #sweepMs: number;
   #member: ClusterMember | undefined;

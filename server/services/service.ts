@@ -115,8 +115,59 @@ export interface HoldLimits {
   readonly ttlMs: number;
 }
 
+/** A session subscribed to a group, on its node, for its user. */
+export interface GroupMember {
+  readonly session: string;
+  readonly node: string;
+  readonly user: string;
+}
+
+/** Who may join a group besides its owner, and how many sessions (and roster entries) it may have. */
+export interface GroupRules {
+  /** Only users the owner added (else: anyone the owner did not remove). */
+  readonly membersOnly: boolean;
+  readonly maxSize: number;
+}
+
+/** What an owner's change of members came to: `ok`, or the reason it was refused as a whole. */
+export type GroupChange =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not-owner' | 'owner-removed' }
+  | { readonly ok: false; readonly reason: 'full'; readonly listed: number };
+
+/**
+ * Group conversations of a domain, whose members may be on any of its nodes: who subscribed
+ * (the first subscriber of a group with none creates and owns it; it ends with its last), the
+ * owner's roster, and the fan-out of a member's message to the others, encoded once per node.
+ */
+export interface ClusterGroups {
+  /** Subscribes `member`: `joined` (or already was), `refused` (the roster says no) or `full` (with `size`). */
+  join(
+    group: string,
+    member: GroupMember,
+    rules: GroupRules,
+  ): Promise<{ readonly result: 'joined' | 'refused' | 'full'; readonly size: number }>;
+  leave(group: string, session: string): Promise<void>;
+  /** The owner `user` adds and removes users, all or none; removed users' sessions leave, on every node. */
+  change(
+    group: string,
+    user: string,
+    add: readonly string[],
+    remove: readonly string[],
+    maxSize: number,
+  ): Promise<GroupChange>;
+  /**
+   * Gives `frame` to every subscribed session but `session` (through each node's member).
+   *
+   * @returns false when `session` is not subscribed (nothing sent).
+   */
+  send(group: string, session: string, frame: Frame): Promise<boolean>;
+}
+
 /** Message delivery between the nodes of one domain, and frames held for addresses with no session. */
 export interface Cluster extends Closable {
+  /** The domain's group conversations. */
+  readonly groups: ClusterGroups;
   /** This node's id, unique in the domain. */
   readonly node: string;
   /** Starts hearing from the other nodes. */

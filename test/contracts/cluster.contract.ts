@@ -9,6 +9,7 @@ export interface ClusterSubject {
 }
 
 const BOB = 'user://b.example/bob';
+const GROUP = 'domain://msg-node.b.example/group/room';
 const LIMITS = { perAddress: 3, ttlMs: 60_000 };
 
 /** What every Cluster backend does, on one node. */
@@ -73,6 +74,34 @@ export function clusterContract(subject: ClusterSubject): void {
       expect(await cluster.deliver('no-such-node', 's1', 'lost')).toBe(false);
     });
 
+    it('keeps a group: its creator owns it, the roster decides, the size bounds, it ends with its last member', async () => {
+      const { cluster } = await join();
+      const g = cluster.groups;
+      const rules = { membersOnly: true, maxSize: 2 };
+      const [ann, bob, eve] = ['user://b.example/ann', BOB, 'user://b.example/eve'];
+      const at = (session: string, user: string) => ({ session, node: cluster.node, user });
+      expect(await g.join(GROUP, at('s1', ann), rules)).toEqual({ result: 'joined', size: 1 });
+      expect((await g.join(GROUP, at('s2', bob), rules)).result).toBe('refused');
+      expect(await g.change(GROUP, bob, [bob], [], 2)).toEqual({ ok: false, reason: 'not-owner' });
+      expect(await g.change(GROUP, ann, [], [ann], 2)).toEqual({ ok: false, reason: 'owner-removed' });
+      expect(await g.change(GROUP, ann, [bob, eve, 'user://b.example/x'], [], 2)).toEqual({
+        ok: false,
+        reason: 'full',
+        listed: 3,
+      });
+      expect(await g.change(GROUP, ann, [bob, eve], [], 2)).toEqual({ ok: true });
+      expect(await g.join(GROUP, at('s2', bob), rules)).toEqual({ result: 'joined', size: 2 });
+      expect(await g.join(GROUP, at('s3', eve), rules)).toEqual({ result: 'full', size: 2 });
+      expect(await g.send(GROUP, 's1', 'hi all')).toBe(true);
+      expect(await g.send(GROUP, 's3', 'let me in')).toBe(false);
+      expect(await g.change(GROUP, ann, [], [bob], 2)).toEqual({ ok: true });
+      expect(await g.send(GROUP, 's2', 'still here?')).toBe(false);
+      await g.leave(GROUP, 's1');
+      // Ended: the next subscriber makes it anew and owns it.
+      expect(await g.join(GROUP, at('s2', bob), rules)).toEqual({ result: 'joined', size: 1 });
+      expect(await g.change(GROUP, bob, [eve], [], 2)).toEqual({ ok: true });
+    });
+
     it('lists itself among the nodes alive', async () => {
       const { cluster } = await join();
       expect(await cluster.nodes()).toContain(cluster.node);
@@ -110,6 +139,18 @@ export function clusterNodesContract(subject: ClusterSubject): void {
       expect(one.member.delivered).toEqual([]);
     });
 
+    it('delivers both ways at once, each frame confirmed and in order (confirmations riding with deliveries)', async () => {
+      const [one, two] = await pair();
+      const frames = Array.from({ length: 100 }, (_, i) => `${i}`);
+      const sent = frames.flatMap((f) => [
+        one.cluster.deliver(two.cluster.node, 'n2.1', `to two ${f}`),
+        two.cluster.deliver(one.cluster.node, 'n1.1', `to one ${f}`),
+      ]);
+      expect((await Promise.all(sent)).every(Boolean)).toBe(true);
+      expect(two.member.delivered.map((d) => d.frame)).toEqual(frames.map((f) => `to two ${f}`));
+      expect(one.member.delivered.map((d) => d.frame)).toEqual(frames.map((f) => `to one ${f}`));
+    });
+
     it('reports a frame the other node has no session for as not delivered', async () => {
       const [one, two] = await pair();
       two.member.accept = false;
@@ -123,6 +164,34 @@ export function clusterNodesContract(subject: ClusterSubject): void {
       await two.cluster.close?.();
       expect(await one.cluster.deliver(gone, 'n2.1', 'x')).toBe(false);
       expect(await one.cluster.nodes()).not.toContain(gone);
+    });
+
+    it("gives a group's messages to its members on both nodes, once each and in order, until one leaves", async () => {
+      const [one, two] = await pair();
+      const rules = { membersOnly: false, maxSize: 10 };
+      const on = (c: typeof one, session: string, user: string) => ({ session, node: c.cluster.node, user });
+      await one.cluster.groups.join(GROUP, on(one, 'n1.1', 'user://b.example/ann'), rules);
+      await two.cluster.groups.join(GROUP, on(two, 'n2.1', BOB), rules);
+      await two.cluster.groups.join(GROUP, on(two, 'n2.2', 'user://b.example/cy'), rules);
+      await one.cluster.groups.join(GROUP, on(one, 'n1.2', 'user://b.example/di'), rules);
+      const texts = Array.from({ length: 50 }, (_, i) => `m${i}`);
+      const sent = await Promise.all(texts.map((t) => one.cluster.groups.send(GROUP, 'n1.1', t)));
+      expect(sent.every(Boolean)).toBe(true);
+      const of = (c: typeof one, session: string) =>
+        c.member.delivered.filter((d) => d.session === session).map((d) => d.frame);
+      await expect.poll(() => of(two, 'n2.2').length).toBe(texts.length);
+      await expect.poll(() => of(one, 'n1.2').length).toBe(texts.length);
+      expect([of(two, 'n2.1'), of(two, 'n2.2'), of(one, 'n1.2'), of(one, 'n1.1')]).toEqual([
+        texts,
+        texts,
+        texts,
+        [],
+      ]);
+      await two.cluster.groups.leave(GROUP, 'n2.1');
+      expect(await two.cluster.groups.send(GROUP, 'n2.1', 'gone')).toBe(false);
+      expect(await two.cluster.groups.send(GROUP, 'n2.2', 'last')).toBe(true);
+      await expect.poll(() => of(one, 'n1.1').at(-1)).toBe('last');
+      expect(of(two, 'n2.1')).toEqual(texts);
     });
 
     it('announces frames one node holds to the others, which can release them', async () => {

@@ -97,6 +97,30 @@ export function locationContract(subject: LocationSubject): void {
       expect(await location.register(reg({ address: PHONE, owner: BOB, session: 'n1.2' }))).toBe(true);
     });
 
+    it('tells a shared instance that had looked an address up of a session arriving and leaving', async () => {
+      const first = await make(300, 'changes');
+      const second = await make(300, 'changes');
+      if (first.scope !== 'shared') return;
+      // Looked up (and kept, for a backend that caches) before each change.
+      expect(await second.lookup(BOB)).toEqual([]);
+      const r = reg({ node: 'n2', session: 'n2.9' });
+      await first.register(r);
+      await expect.poll(() => second.lookup(BOB)).toEqual([r]);
+      const renewed = reg({ node: 'n2', session: 'n2.9', expires: Date.now() + 90_000 });
+      await first.register(renewed);
+      expect((await second.lookup(BOB)).map((b) => b.session)).toEqual(['n2.9']);
+      await first.unregister(BOB, r.session);
+      await expect.poll(() => second.lookup(BOB)).toEqual([]);
+    });
+
+    it('forgets a looked-up binding at its expiry, even when nothing was announced', async () => {
+      const location = await make();
+      await location.register(reg({ expires: Date.now() + 100 }));
+      expect(await location.lookup(BOB)).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await location.lookup(BOB)).toEqual([]);
+    });
+
     it('is seen by another instance exactly when its scope is shared', async () => {
       const first = await make(300, 'shared');
       const second = await make(300, 'shared');

@@ -11,7 +11,8 @@ import {
   scanKeys,
   shardSubscribers,
 } from '../redis-connection.js';
-import { type Delivery, decodeBatch, encodeConfirmations, encodeDeliveries } from './wire.js';
+import { RedisGroups } from './redis-groups.js';
+import { type Delivery, decodeBatch, encodeBatch } from './wire.js';
 
 /**
  * Holds a frame for an address: drops the expired head of its list, refuses (0) at the bound,
@@ -66,17 +67,21 @@ interface Pending {
 /**
  * The {@link Cluster} service over Redis, for the messaging node processes of one domain.
  *
- * - Delivery: frames for another node are batched per node and tick and published on that
- *   node's sharded channel, `<prefix>node:<id>` (SPUBLISH: on a Redis Cluster only the shard
- *   owning the channel's slot carries it, not every node of the cluster); it writes each to
- *   its session and publishes back a confirmation per frame. A frame counts as delivered
- *   only then: when no node listens (SPUBLISH reached nobody: it died), the session is gone,
- *   or no confirmation comes in time, the sender holds it instead, so a message acknowledged
- *   to its sender is with a session or held. A frame may then reach a session twice (a confirmation lost with a dying node); the
+ * - Delivery: frames for another node are published on that node's sharded channel,
+ *   `<prefix>node:<id>` (SPUBLISH: on a Redis Cluster only the shard owning the channel's slot
+ *   carries it, not every node of the cluster), at once, or batched behind the one in flight
+ *   to it; it writes each to its session and confirms each frame, in one message per batch
+ *   received, or in the next batch it sends back. A frame counts as delivered only then: when
+ *   no node listens (SPUBLISH reached nobody: it died), the session is gone, or no
+ *   confirmation comes in time, the sender holds it instead, so a message acknowledged to its
+ *   sender is with a session or held. A frame may then reach a session twice (a confirmation
+ *   lost with a dying node); the
  *   json-ws stub drops repeats.
  * - Held frames: a Redis list per address, bounded and expiring; holding announces the address
  *   on `<prefix>held`, and the node with a session of it takes them (a user who reconnected to
  *   another node after theirs died gets what was held meanwhile).
+ * - Groups: membership in Redis, a message published once to each node with members
+ *   (redis-groups.ts).
  * - Presence: a sorted set of node ids scored by when they stop counting.
  * - Order: a node has one batch at a time in flight to another node (what queues meanwhile
  *   goes in the next), so a batch nobody heard is never overtaken by a later one heard.
@@ -94,6 +99,7 @@ interface Pending {
  */
 export class RedisCluster implements Cluster {
   readonly node: string;
+  readonly groups: RedisGroups;
   readonly #cmd: RedisLink;
   readonly #sub: RedisLink;
   readonly #options: RedisClusterOptions;
@@ -122,6 +128,7 @@ export class RedisCluster implements Cluster {
     this.#options = options;
     this.#hold = defineScript(cmd, 'pfClusterHold', 1, HOLD);
     this.#release = defineScript(cmd, 'pfClusterRelease', 1, RELEASE, true);
+    this.groups = new RedisGroups(cmd, options.prefix, this.node, this.#channel(''));
     onLinkChange(cmd, () => {
       this.#linkBackAt = performance.now();
     });
@@ -220,39 +227,50 @@ export class RedisCluster implements Cluster {
   #onMessage(channel: string, data: Buffer): void {
     if (channel === this.#heldChannel) return this.#member?.held(data.toString());
     const batch = decodeBatch(data);
-    if (batch?.kind === 'confirmations') {
-      for (const [seq, delivered] of batch.results) {
-        const p = this.#pending.get(seq);
-        this.#pending.delete(seq);
-        p?.resolve(delivered);
-      }
-    } else if (batch?.kind === 'deliveries') {
-      const results = batch.items.map((d): [number, boolean] => [
-        d.seq,
-        this.#member?.deliver(d.session, d.frame) ?? false,
-      ]);
-      const queued = this.#confirmations.get(batch.from);
-      if (queued) queued.push(...results);
-      else this.#confirmations.set(batch.from, results);
-      this.#scheduleFlush();
+    if (batch?.kind === 'group') {
+      for (const session of batch.sessions) this.#member?.deliver(session, batch.frame);
+      return;
     }
+    if (batch?.kind !== 'batch') return;
+    for (const [seq, delivered] of batch.results) {
+      const p = this.#pending.get(seq);
+      this.#pending.delete(seq);
+      p?.resolve(delivered);
+    }
+    if (batch.items.length === 0) return;
+    const results = batch.items.map((d): [number, boolean] => [
+      d.seq,
+      this.#member?.deliver(d.session, d.frame) ?? false,
+    ]);
+    const queued = this.#confirmations.get(batch.from);
+    if (queued) queued.push(...results);
+    else this.#confirmations.set(batch.from, results);
+    this.#scheduleFlush();
   }
 
-  /** Publishes what this tick queued: one message per destination node without one in flight. */
+  /**
+   * Publishes what was queued, once the code that queued it is done (a microtask, not the next
+   * turn: a lone delivery leaves at once; what one task queued leaves together): per destination
+   * node without a batch in flight, its deliveries and the confirmations owed to it in one
+   * message; confirmations alone to the others.
+   */
   #scheduleFlush(): void {
     if (this.#flushing) return;
     this.#flushing = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.#flushing = false;
+      const now = performance.now();
       for (const [node, items] of this.#deliveries) {
         if (this.#inFlight.has(node)) continue;
         this.#deliveries.delete(node);
         this.#inFlight.add(node);
-        this.#publish(node, items, encodeDeliveries(this.node, items), performance.now());
+        const results = this.#confirmations.get(node) ?? [];
+        this.#confirmations.delete(node);
+        this.#publish(node, items, encodeBatch(this.node, results, items), now);
       }
       for (const [node, results] of this.#confirmations) {
         // A lost confirmation times out at the sender, which holds the frame: a repeat, not a loss.
-        this.#cmd.spublish(this.#channel(node), encodeConfirmations(this.node, results)).catch(() => {});
+        this.#cmd.spublish(this.#channel(node), encodeBatch(this.node, results, [])).catch(() => {});
       }
       this.#confirmations.clear();
     });

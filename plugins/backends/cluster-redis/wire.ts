@@ -1,11 +1,13 @@
 import type { Frame } from '../../../server/services/service.js';
 
 /**
- * What nodes publish to each other's channel, in batches (one PUBLISH per destination node per
- * tick):
+ * What nodes publish to each other's channel:
  *
- * - deliveries: `D <from node>\n` then per frame `<seq> <session> <byte length>\n<frame>\n`;
- * - confirmations: `C <from node>\n<seq>:<1|0> <seq>:<1|0> ...` (1 = written to the session).
+ * - a batch (one PUBLISH per destination node at a time): `B <from node>\n`, then the
+ *   confirmations of deliveries that node sent, `<seq>:<1|0> <seq>:<1|0> ...\n` (1 = written to
+ *   the session; the line may be empty), then per frame `<seq> <session> <byte length>\n<frame>\n`;
+ * - a group message (built by the group script, once per node with members):
+ *   `G <from node>\n<session> <session> ...\n<frame>`.
  *
  * Frames travel as their bytes, never re-encoded: a JSON frame inside JSON would be escaped
  * and parsed twice per hop.
@@ -19,14 +21,24 @@ export interface Delivery {
 }
 
 export type Batch =
-  | { readonly kind: 'deliveries'; readonly from: string; readonly items: Delivery[] }
-  | { readonly kind: 'confirmations'; readonly from: string; readonly results: [number, boolean][] };
+  | {
+      readonly kind: 'batch';
+      readonly from: string;
+      readonly results: [number, boolean][];
+      readonly items: Delivery[];
+    }
+  | { readonly kind: 'group'; readonly from: string; readonly sessions: string[]; readonly frame: Buffer };
 
 const NL = 0x0a;
 
-/** Encodes deliveries from node `from`. */
-export function encodeDeliveries(from: string, items: readonly Delivery[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`D ${from}\n`)];
+/** Encodes, from node `from`, confirmations of what the destination sent it and deliveries to it. */
+export function encodeBatch(
+  from: string,
+  results: readonly [number, boolean][],
+  items: readonly Delivery[],
+): Buffer {
+  const confirmed = results.map(([seq, ok]) => `${seq}:${ok ? 1 : 0}`).join(' ');
+  const parts: Buffer[] = [Buffer.from(`B ${from}\n${confirmed}\n`)];
   for (const { seq, session, frame } of items) {
     const bytes = typeof frame === 'string' ? Buffer.from(frame) : frame;
     parts.push(Buffer.from(`${seq} ${session} ${bytes.byteLength}\n`), bytes as Buffer, Buffer.from('\n'));
@@ -34,36 +46,34 @@ export function encodeDeliveries(from: string, items: readonly Delivery[]): Buff
   return Buffer.concat(parts);
 }
 
-/** Encodes confirmations from node `from`. */
-export function encodeConfirmations(from: string, results: readonly [number, boolean][]): Buffer {
-  return Buffer.from(`C ${from}\n${results.map(([seq, ok]) => `${seq}:${ok ? 1 : 0}`).join(' ')}`);
-}
-
-/** Decodes a batch; undefined for anything else (a batch from a newer protofly, junk). */
+/** Decodes a batch or a group message; undefined for anything else (from a newer protofly, junk). */
 export function decodeBatch(data: Buffer): Batch | undefined {
   const headEnd = data.indexOf(NL);
   if (headEnd < 3 || data[1] !== 0x20) return undefined;
   const from = data.toString('utf8', 2, headEnd);
-  if (data[0] === 0x43 /* C */) {
-    const results: [number, boolean][] = [];
-    for (const pair of data.toString('utf8', headEnd + 1).split(' ')) {
-      const [seq, ok] = pair.split(':');
-      if (seq && ok) results.push([Number(seq), ok === '1']);
-    }
-    return { kind: 'confirmations', from, results };
+  const lineEnd = data.indexOf(NL, headEnd + 1);
+  if (lineEnd < 0) return undefined;
+  const line = data.toString('utf8', headEnd + 1, lineEnd);
+  if (data[0] === 0x47 /* G */) {
+    return { kind: 'group', from, sessions: line.split(' '), frame: data.subarray(lineEnd + 1) };
   }
-  if (data[0] !== 0x44 /* D */) return undefined;
+  if (data[0] !== 0x42 /* B */) return undefined;
+  const results: [number, boolean][] = [];
+  for (const pair of line ? line.split(' ') : []) {
+    const [seq, ok] = pair.split(':');
+    if (seq && ok) results.push([Number(seq), ok === '1']);
+  }
   const items: Delivery[] = [];
-  let at = headEnd + 1;
+  let at = lineEnd + 1;
   while (at < data.length) {
-    const lineEnd = data.indexOf(NL, at);
-    if (lineEnd < 0) return undefined;
-    const [seq, session, length] = data.toString('utf8', at, lineEnd).split(' ');
-    const start = lineEnd + 1;
-    const end = start + Number(length);
-    if (!seq || !session || !Number.isInteger(Number(length)) || end > data.length) return undefined;
-    items.push({ seq: Number(seq), session, frame: data.subarray(start, end) });
-    at = end + 1;
+    const end = data.indexOf(NL, at);
+    if (end < 0) return undefined;
+    const [seq, session, length] = data.toString('utf8', at, end).split(' ');
+    const start = end + 1;
+    const stop = start + Number(length);
+    if (!seq || !session || !Number.isInteger(Number(length)) || stop > data.length) return undefined;
+    items.push({ seq: Number(seq), session, frame: data.subarray(start, stop) });
+    at = stop + 1;
   }
-  return { kind: 'deliveries', from, items };
+  return { kind: 'batch', from, results, items };
 }

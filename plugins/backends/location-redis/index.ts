@@ -2,7 +2,7 @@ import type { Backend } from '../../../server/services/service.js';
 import { connectRedis, keyPrefix, type RedisTarget } from '../redis-connection.js';
 import { RedisLocation } from './redis-location.js';
 
-/** location-redis: registrations in Redis, seen by every node process of the domain. */
+/** location-redis: registrations in Redis, seen by every node process of the domain (lookups cached per node). */
 const backend: Backend<'location'> = {
   service: 'location',
   async create(ctx) {
@@ -12,12 +12,17 @@ const backend: Backend<'location'> = {
       connectTimeoutMs: number;
     };
     const keys = keyPrefix(prefix, ctx.domain);
-    const redis = await connectRedis(
-      ctx.config as RedisTarget,
-      `protofly-location-${process.pid}`,
-      connectTimeoutMs,
+    const target = ctx.config as RedisTarget;
+    const redis = await connectRedis(target, `protofly-location-${process.pid}`, connectTimeoutMs);
+    const sub = await connectRedis(target, `protofly-location-sub-${process.pid}`, connectTimeoutMs).catch(
+      (err: unknown) => {
+        redis.disconnect();
+        throw err;
+      },
     );
-    return new RedisLocation(redis, keys, retainSeconds * 1000);
+    const location = new RedisLocation(redis, sub, keys, retainSeconds * 1000);
+    await location.listen();
+    return location;
   },
 };
 export default backend;

@@ -30,7 +30,8 @@ it("registers, finds and forgets any address on a Redis Cluster, whatever braces
       fc.string({ unit: fc.constantFrom('p', ':', '.'), maxLength: 6 }),
       tagged,
       async (prefix, path) => {
-        const location = new RedisLocation(link, prefix, 60_000);
+        // Not listening: every lookup goes to Redis, as this property needs.
+        const location = new RedisLocation(link, link, prefix, 60_000);
         const address = `hyperty://b.example/${path}`;
         const reg = { address, owner, node: 'n1', session: 'n1.1', since: 1, expires: Date.now() + 60_000 };
         // A key of another slot in a script is CROSSSLOT: the call rejects.

@@ -4,8 +4,11 @@ import { closeRedis, defineScript, type RedisLink, type Script } from '../redis-
 /**
  * Registers a session: refused (0) when another owner holds the address, else the owner is
  * recorded for the registration's life plus the retention time, and the session's entry is
- * set in the address's hash, which lives as long as its newest registration.
- * KEYS: registrations hash, owner key. ARGV: session, entry, owner, ttl ms, retain ms, owned (1|0).
+ * set in the address's hash, which lives as long as its newest registration. A new session of
+ * the address is announced on the changes channel, in the same step (a renewal is not: cached
+ * entries are dropped at their expiry anyway).
+ * KEYS: registrations hash, owner key. ARGV: session, entry, owner, ttl ms, retain ms, owned (1|0),
+ * changes channel, address.
  */
 const REGISTER = `
 if ARGV[6] == '1' then
@@ -13,24 +16,29 @@ if ARGV[6] == '1' then
   if holder and holder ~= ARGV[3] then return 0 end
   redis.call('SET', KEYS[2], ARGV[3], 'PX', tonumber(ARGV[4]) + tonumber(ARGV[5]))
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`;
 
 /**
- * Removes a session's registration; when it was the last of an address its owner does not
- * own by name (a hyperty), the owner stays recorded for the retention time.
- * KEYS: registrations hash, owner key. ARGV: session, address, retain ms.
+ * Removes a session's registration and announces it on the changes channel; when it was the
+ * last of an address its owner does not own by name (a hyperty), the owner stays recorded for
+ * the retention time.
+ * KEYS: registrations hash, owner key. ARGV: session, address, retain ms, changes channel.
  */
 const UNREGISTER = `
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[2])
 local owner = string.match(entry, '^%S+ %S+ %S+ (.+)$')
 if owner ~= ARGV[2] and redis.call('HLEN', KEYS[1]) == 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 return 1`;
+
+/** Addresses whose bindings one node keeps in its lookup cache. */
+const CACHED_ADDRESSES = 100_000;
 
 /**
  * The {@link Location} service in Redis, shared by the node processes of a domain. An address's
@@ -40,21 +48,55 @@ return 1`;
  * Redis Cluster: the prefix holds no brace (keyPrefix), the address starts with its scheme (a
  * tag never empty), and the two names agree up to their first `}` whatever the address holds.
  * Lookups filter out expired entries: a dead node's sessions stop counting a few heartbeats later.
+ *
+ * Lookups are cached per node, so routing a message costs no Redis round trip once its
+ * recipient was looked up. The scripts that add a session to an address or remove one
+ * announce the address on `<prefix>loc-changed` in the same step, and every node drops it
+ * from its cache when it hears that; an entry is also dropped once one of its bindings is
+ * past its expiry (renewals are not announced). While this node's subscription is down, it
+ * may miss announcements: it looks every address up in Redis until the subscription is back,
+ * then starts its cache afresh. Between a change and its announcement reaching a node, that
+ * node may route by the bindings before it, as it would with a lookup made just before the
+ * change: a session that left is not written to (its node finds no such session and the
+ * sender holds the message, announcing it), and one that arrived takes what was held for it.
  */
 export class RedisLocation implements Location {
   readonly scope = 'shared';
   readonly #redis: RedisLink;
+  readonly #sub: RedisLink;
   readonly #prefix: string;
   readonly #retainMs: number;
   readonly #register: Script<number>;
   readonly #unregister: Script<number>;
+  /** Bindings looked up, by address (insertion order: the oldest is dropped first at the bound). */
+  readonly #cache = new Map<string, readonly Binding[]>();
+  /** Lookups on their way, by address: a result is cached only if no change was heard meanwhile. */
+  readonly #asked = new Map<string, object>();
+  /** Whether this node hears every change (its subscription is up): the cache is used only then. */
+  #listening = false;
 
-  constructor(redis: RedisLink, prefix: string, retainMs: number) {
+  /** @param redis - for commands; `sub` - for hearing changes only */
+  constructor(redis: RedisLink, sub: RedisLink, prefix: string, retainMs: number) {
     this.#redis = redis;
+    this.#sub = sub;
     this.#prefix = prefix;
     this.#retainMs = retainMs;
     this.#register = defineScript(redis, 'pfLocationRegister', 2, REGISTER);
     this.#unregister = defineScript(redis, 'pfLocationUnregister', 2, UNREGISTER);
+    sub.on('message', (_channel: string, address: string) => this.#changed(address));
+    // Announcements made while the link was down are lost: whatever was cached may be stale.
+    sub.on('close', () => {
+      this.#listening = false;
+      this.#cache.clear();
+      this.#asked.clear();
+    });
+    sub.on('ready', () => void this.#listen());
+  }
+
+  /** Subscribes to the changes channel; the cache is used once subscribed. */
+  async listen(): Promise<void> {
+    await this.#sub.subscribe(this.#changes);
+    this.#listening = true;
   }
 
   async register(reg: Binding): Promise<boolean> {
@@ -62,17 +104,47 @@ export class RedisLocation implements Location {
     const ttl = Math.max(1, reg.expires - Date.now());
     const owned = reg.address === reg.owner ? '0' : '1';
     const [hash, owner] = this.#keys(reg.address);
-    return (
-      (await this.#register(hash, owner, reg.session, entry, reg.owner, ttl, this.#retainMs, owned)) === 1
+    const done = await this.#register(
+      hash,
+      owner,
+      reg.session,
+      entry,
+      reg.owner,
+      ttl,
+      this.#retainMs,
+      owned,
+      this.#changes,
+      reg.address,
     );
+    // This node routes by its own change at once, before the announcement comes back.
+    this.#changed(reg.address);
+    return done === 1;
   }
 
   async unregister(address: string, session: string): Promise<void> {
     const [hash, owner] = this.#keys(address);
-    await this.#unregister(hash, owner, session, address, this.#retainMs);
+    await this.#unregister(hash, owner, session, address, this.#retainMs, this.#changes);
+    this.#changed(address);
   }
 
-  async lookup(address: string): Promise<readonly Binding[]> {
+  lookup(address: string): readonly Binding[] | Promise<readonly Binding[]> {
+    const cached = this.#cache.get(address);
+    if (cached) {
+      const now = Date.now();
+      if (cached.every((b) => b.expires > now)) return cached;
+      this.#cache.delete(address);
+    }
+    return this.#fetch(address);
+  }
+
+  async close(): Promise<void> {
+    this.#listening = false;
+    await Promise.all([closeRedis(this.#sub), closeRedis(this.#redis)]);
+  }
+
+  async #fetch(address: string): Promise<readonly Binding[]> {
+    const asked = {};
+    if (this.#listening) this.#asked.set(address, asked);
     const entries = await this.#redis.hgetall(this.#keys(address)[0]);
     const now = Date.now();
     const regs: Binding[] = [];
@@ -81,11 +153,33 @@ export class RedisLocation implements Location {
       if (Number(expires) > now)
         regs.push({ address, owner, node, session, since: Number(since), expires: Number(expires) });
     }
-    return regs.sort((a, b) => b.since - a.since);
+    regs.sort((a, b) => b.since - a.since);
+    if (this.#asked.get(address) === asked) {
+      this.#asked.delete(address);
+      if (this.#listening) this.#keep(address, regs);
+    }
+    return regs;
   }
 
-  async close(): Promise<void> {
-    await closeRedis(this.#redis);
+  #keep(address: string, regs: readonly Binding[]): void {
+    if (this.#cache.size >= CACHED_ADDRESSES) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(address, regs);
+  }
+
+  /** `address` gained or lost a session: what this node knew of it is stale. */
+  #changed(address: string): void {
+    this.#cache.delete(address);
+    this.#asked.delete(address);
+  }
+
+  async #listen(): Promise<void> {
+    // The first 'ready' comes before listen() is called; later ones follow a lost link.
+    if (this.#listening) return;
+    await this.listen().catch(() => {});
+  }
+
+  get #changes(): string {
+    return `${this.#prefix}loc-changed`;
   }
 
   #keys(address: string): [string, string] {
