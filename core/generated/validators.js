@@ -7304,11 +7304,6 @@ function validate213(data, { instancePath = "", parentData, parentDataProperty, 
       if (func1(data) > 128) {
         validate213.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
-      } else {
-        if (func1(data) < 1) {
-          validate213.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-          return false;
-        }
       }
     } else {
       validate213.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];

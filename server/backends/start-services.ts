@@ -29,7 +29,14 @@ export const DEFAULT_BACKENDS: Readonly<Record<ServiceName, string>> = {
 };
 
 /** Services in the order they are created: each may build on the ones before it. */
-const ORDER: readonly ServiceName[] = ['identity', 'location', 'cluster', 'cdr', 'provisioning', 'addressbook'];
+const ORDER: readonly ServiceName[] = [
+  'identity',
+  'location',
+  'cluster',
+  'cdr',
+  'provisioning',
+  'addressbook',
+];
 
 type Choices = DomainConfig['services'];
 
