@@ -127,5 +127,6 @@ function recordOf(entry: Entry, map: LdapSettings['attributes']): SourceRecord {
 /** A group's name: a DN's first RDN value (memberOf: `cn=sales,ou=groups,dc=…` is `sales`), else the value. */
 export function groupName(value: string): string {
   const rdn = /^\s*[A-Za-z][A-Za-z0-9-]*\s*=\s*((?:\\.|[^,+\\])*)\s*[,+]/.exec(value);
-  return rdn ? rdn[1]!.replace(/\\(.)/g, '$1') : value;
+  // Spaces around the value are not part of it (RFC 4514 §2.4 escapes those that are).
+  return rdn ? rdn[1]!.replace(/(?<!\\)\s+$/, '').replace(/\\(.)/g, '$1') : value;
 }
