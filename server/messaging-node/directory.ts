@@ -23,11 +23,13 @@ export const DEFAULT_LIMIT = 20;
 export class Directory {
   /** The address users send their requests to. */
   readonly address: string;
+  readonly #domain: string;
   readonly #book: AddressBook;
   readonly #unwatch: () => void;
 
   constructor(domain: string, book: AddressBook, metrics: NodeMetrics, log: Logger) {
     this.address = `domain://msg-node.${domain}/directory`;
+    this.#domain = domain;
     this.#book = book;
     let failing = false;
     this.#unwatch = book.onSync((status) => {
@@ -46,12 +48,18 @@ export class Directory {
   }
 
   /**
-   * The response to a user's request `m` to the directory.
+   * The response to a request `m` to the directory from the session of `user`.
    *
-   * @throws ProtoflyError `PF_ERR_SCHEMA` for a message that is no `execute` of a known method
-   *   with its params.
+   * @throws ProtoflyError `PF_ERR_FORBIDDEN` for a user of another domain (a foreign domain's
+   *   users the node admits may reach this domain's users, not list them); `PF_ERR_SCHEMA` for
+   *   a message that is no `execute` of a known method with its params.
    */
-  answer(m: Message): ResponseMessage {
+  answer(m: Message, user: string): ResponseMessage {
+    if (!user.startsWith(`user://${this.#domain}/`)) {
+      throw new ProtoflyError('PF_ERR_FORBIDDEN', `${user} may not search ${this.#domain}'s address book`, {
+        from: user,
+      });
+    }
     if (m.type !== 'execute') {
       throw new ProtoflyError(
         'PF_ERR_SCHEMA',

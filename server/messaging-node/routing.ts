@@ -303,7 +303,7 @@ export class Routing {
   #ask(session: ClientSession, m: Message): undefined {
     let answer: ResponseMessage;
     try {
-      answer = this.#directory!.answer(m);
+      answer = this.#directory!.answer(m, session.address!);
     } catch (err) {
       if (isProtoflyError(err)) return this.#replies.refuse(session, err, m.id);
       return this.#replies.failed(session, err, 'searching the directory', m.id);
