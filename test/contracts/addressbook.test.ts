@@ -1,3 +1,4 @@
+import type { AddressBook } from '../../server/services/service.js';
 import { serviceOf } from '../support/backends.js';
 import { LDAP_PEOPLE, LDAP_READER, startSlapd } from '../support/slapd.js';
 import { addressBookContract } from './addressbook.contract.js';
@@ -33,22 +34,29 @@ addressBookContract({
   offers: { sourceDown: true },
   async create(people) {
     const slapd = await startSlapd(['sales']);
-    for (const p of people) {
-      await slapd.add({
-        uid: p.name,
-        cn: p.displayName,
-        ...(p.email ? { mail: p.email } : {}),
-        ...(p.phone ? { phone: p.phone } : {}),
-        ...(p.groups ? { groups: p.groups } : {}),
+    let book: AddressBook;
+    try {
+      for (const p of people) {
+        await slapd.add({
+          uid: p.name,
+          cn: p.displayName,
+          ...(p.email ? { mail: p.email } : {}),
+          ...(p.phone ? { phone: p.phone } : {}),
+          ...(p.groups ? { groups: p.groups } : {}),
+        });
+      }
+      book = await serviceOf('addressbook', 'addressbook-ldap', {
+        url: slapd.url,
+        bindDn: LDAP_READER.dn,
+        bindPassword: LDAP_READER.password,
+        baseDn: LDAP_PEOPLE,
+        syncIntervalSeconds: 0,
       });
+    } catch (err) {
+      // A world that never was is closed by nobody else: its slapd would outlive the test.
+      await slapd.close();
+      throw err;
     }
-    const book = await serviceOf('addressbook', 'addressbook-ldap', {
-      url: slapd.url,
-      bindDn: LDAP_READER.dn,
-      bindPassword: LDAP_READER.password,
-      baseDn: LDAP_PEOPLE,
-      syncIntervalSeconds: 0,
-    });
     return {
       book,
       add: (p) => slapd.add({ uid: p.name, cn: p.displayName }),
