@@ -210,6 +210,10 @@ export const ERRORS = {
     status: 500,
     docs: 'A data directory or store cannot be written or read: the disk is full (ENOSPC, EDQUOT), read-only (EROFS) or not ours (EACCES, EPERM), or a file is unreadable for any reason but being absent (a directory where a file belongs: EISDIR; a failing disk: EIO): only ENOENT means absent, so nothing unreadable is overwritten. detail names the path and the system code; free space or fix the permissions. A cache that cannot be written is only logged.',
   },
+  PF_ERR_DIRECTORY: {
+    status: 502,
+    docs: 'The directory an address book is synchronised from (LDAP) could not be read: unreachable, its bind refused, a search failed, or more entries than the bound. The node keeps answering from its last good copy; its status and metrics say the copy is stale.',
+  },
   PF_ERR_FOREIGN_KEY: {
     status: 409,
     docs: "A catalogue directory holds what another key signed (another domain's, or another key of this domain): it is not published into with this one.",

@@ -39,6 +39,8 @@ const VALIDATORS = {
   validateUserCreate: `${BASE}provisioning.schema.json#/$defs/userCreate`,
   validateUserUpdate: `${BASE}provisioning.schema.json#/$defs/userUpdate`,
   validateGroupMembersBody: `${BASE}group.schema.json#/$defs/groupMembersBody`,
+  validateDirectorySearch: `${BASE}address-book.schema.json#/$defs/directorySearch`,
+  validateDirectoryLookup: `${BASE}address-book.schema.json#/$defs/directoryLookup`,
 };
 /** Validator name → the generated type it narrows to. */
 const NARROWS = {
@@ -54,6 +56,8 @@ const NARROWS = {
   validateUserCreate: 'UserCreate',
   validateUserUpdate: 'UserUpdate',
   validateGroupMembersBody: 'GroupMembersBody',
+  validateDirectorySearch: 'DirectorySearch',
+  validateDirectoryLookup: 'DirectoryLookup',
 };
 
 async function validators() {

@@ -185,6 +185,7 @@ export async function startDomainNode(
     cluster: services.cluster,
     cdr: { service: services.cdr, stub: await jsonWsStubOf(c) },
     provisioning: services.provisioning,
+    addressBook: services.addressbook,
     tokenEndpoint: tokenEndpoint({
       domain: c.domain,
       identity: services.identity,

@@ -25,10 +25,18 @@ export const DEFAULT_BACKENDS: Readonly<Record<ServiceName, string>> = {
   cluster: 'cluster-local',
   cdr: 'cdr-sqlite',
   provisioning: 'provisioning-identity',
+  addressbook: 'addressbook-static',
 };
 
 /** Services in the order they are created: each may build on the ones before it. */
-const ORDER: readonly ServiceName[] = ['identity', 'location', 'cluster', 'cdr', 'provisioning'];
+const ORDER: readonly ServiceName[] = [
+  'identity',
+  'location',
+  'cluster',
+  'cdr',
+  'provisioning',
+  'addressbook',
+];
 
 type Choices = DomainConfig['services'];
 

@@ -5,10 +5,13 @@ import { WebSocketServer } from 'ws';
 import { TOKEN_PATH } from '../identity/token-endpoint.js';
 import { PageOrigins } from '../page-origins.js';
 import type { ClusterMember } from '../services/service.js';
+import { addressBookApi } from './addressbook-api.js';
+import { adminGate } from './admin-api.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import type { Admission } from './admission.js';
 import type { CdrRecorder } from './cdr-recorder.js';
 import type { ClientSession } from './client-session.js';
+import type { Directory } from './directory.js';
 import { PROTOCOL } from './frames.js';
 import type { Holds } from './holds.js';
 import type { NodeMetrics } from './metrics.js';
@@ -29,6 +32,7 @@ export interface LifecycleParts {
   readonly sessions: ReadonlyMap<string, ClientSession>;
   readonly cdr: CdrRecorder | undefined;
   readonly outstanding: Outstanding;
+  readonly directory: Directory | undefined;
 }
 
 /**
@@ -117,7 +121,7 @@ export class Lifecycle {
 
   /** Joins the cluster and takes both ports; a node that cannot take both keeps neither. */
   async listen(): Promise<void> {
-    const { host, port, adminPort, heartbeatMs, log, cluster, identity, provisioning, domain } =
+    const { host, port, adminPort, heartbeatMs, log, cluster, identity, provisioning, addressBook, domain } =
       this.#settings;
     const { metrics, admission, sessions, cdr } = this.#parts;
     await cluster.join(this.#member);
@@ -133,6 +137,8 @@ export class Lifecycle {
         });
       });
       this.#port = (this.#http.address() as AddressInfo).port;
+      // One gate for every API of the port, so failed sign-ins are limited port-wide.
+      const gate = provisioning && adminGate(provisioning, identity);
       this.#admin = await startAdminServer(host, adminPort, {
         // Draining (shutting down) is a 503: the balancer in front stops sending this node new
         // connections while its clients move to other hosts.
@@ -150,7 +156,8 @@ export class Lifecycle {
             pendingAuth: admission.pending,
             storedNow: await cluster.held(),
           }),
-        ...(provisioning ? { provisioning: provisioningApi(provisioning, identity, log) } : {}),
+        ...(gate ? { provisioning: provisioningApi(provisioning!, gate, log) } : {}),
+        ...(gate && addressBook ? { addressbook: addressBookApi(addressBook, gate, log) } : {}),
         log,
       });
     } catch (err) {
@@ -180,6 +187,7 @@ export class Lifecycle {
     await listening;
     await this.#parts.outstanding.settled();
     await this.#parts.cdr?.close();
+    this.#parts.directory?.close();
     await this.#admin?.close();
     log.info({ domain, node: cluster.node }, 'messaging node closed');
   }

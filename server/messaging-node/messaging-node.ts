@@ -1,6 +1,7 @@
 import { Admission } from './admission.js';
 import { CdrRecorder } from './cdr-recorder.js';
 import type { ClientSession } from './client-session.js';
+import { Directory } from './directory.js';
 import { Groups } from './groups.js';
 import { Holds } from './holds.js';
 import { Lifecycle } from './lifecycle.js';
@@ -31,6 +32,8 @@ export { CLOSE } from './frames.js';
  * Group conversations: a session that sends `subscribe` to `domain://msg-node.<domain>/group/<name>`
  * gets every other message its members send there (fan-out, one encoding for all); `unsubscribe`
  * leaves. Who may join is the domain's group policy and the group owner's word (groups.ts).
+ * With an address book, `domain://msg-node.<domain>/directory` answers users' searches of it
+ * (directory.ts, schemas/address-book.schema.json).
  * A slow consumer is told, dropped (1013), and what was bound for it is held for its user
  * (routing.ts).
  *
@@ -79,7 +82,9 @@ export async function startMessagingNode(options: MessagingNodeOptions): Promise
   const groups = new Groups(settings, outstanding);
   const holds = new Holds(settings, replies, outstanding, groupPrefix);
   const presence = new Presence(settings, holds, outstanding);
-  const routing = new Routing(settings, replies, holds, groups, presence, sessions, groupPrefix);
+  const directory =
+    settings.addressBook && new Directory(settings.domain, settings.addressBook, metrics, settings.log);
+  const routing = new Routing(settings, replies, holds, groups, presence, sessions, groupPrefix, directory);
   const admission = new Admission(settings, replies, holds, groups, presence, routing, sessions);
   const lifecycle = new Lifecycle(settings, {
     metrics,
@@ -90,6 +95,7 @@ export async function startMessagingNode(options: MessagingNodeOptions): Promise
     sessions,
     cdr,
     outstanding,
+    directory,
   });
   await lifecycle.listen();
   const { host, cluster } = settings;

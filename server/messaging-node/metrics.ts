@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { AddressBook } from '../services/service.js';
 
 /** What the node reads at scrape time rather than counting as it goes. */
 export interface NodeGauges {
@@ -25,6 +26,8 @@ export class NodeMetrics {
   stored = 0;
   /** Sessions closed because handling one of their frames failed (PF_ERR_INTERNAL). */
   contained = 0;
+  /** Attempts to bring the address book's copy up to date that failed (the copy stayed). */
+  addressBookSyncFailures = 0;
   /** Refusals by error code. */
   readonly refused = new Map<string, number>();
 
@@ -86,6 +89,40 @@ export class NodeMetrics {
   }
 
   /** The exposition text, with the gauges read now. */
+  /** Exposes how the node's copy of the address book stands, read from `book` at scrape time. */
+  watchAddressBook(book: AddressBook): void {
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name: `protofly_node_addressbook_${name}`,
+        help,
+        registers: [this.#registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('entries', "Entries in the node's copy of the address book.", () => book.status().entries);
+    gauge(
+      'synced',
+      '1 when the last attempt to bring the address book up to date succeeded, 0 when it failed (the copy is the last good one).',
+      () => (book.status().ok ? 1 : 0),
+    );
+    gauge(
+      'synced_timestamp_seconds',
+      'When the address book was last brought up to date (Unix time; 0 before the first success).',
+      () => (book.status().syncedAt ?? 0) / 1000,
+    );
+    const failures = () => this.addressBookSyncFailures;
+    new Counter({
+      name: 'protofly_node_addressbook_sync_failures_total',
+      help: 'Attempts to bring the address book up to date that failed; the copy stayed.',
+      registers: [this.#registry],
+      collect() {
+        this.reset();
+        this.inc(failures());
+      },
+    });
+  }
+
   render(gauges: NodeGauges): Promise<string> {
     this.#gauges = gauges;
     return this.#registry.metrics();

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
 import { LocalCluster } from '../services/local-cluster.js';
 import { MemoryLocation } from '../services/memory-location.js';
-import type { Cdr, Cluster, Identity, Location, Provisioning } from '../services/service.js';
+import type { AddressBook, Cdr, Cluster, Identity, Location, Provisioning } from '../services/service.js';
 
 /**
  * What a messaging node is started with. The limits have the names of the domain config's
@@ -21,6 +21,11 @@ export interface MessagingNodeOptions {
   readonly cdr?: CdrOptions;
   /** Serves the provisioning REST API on the admin port, when given. */
   readonly provisioning?: Provisioning;
+  /**
+   * Answers users' searches at domain://msg-node.<domain>/directory, when given, and, with
+   * `provisioning` (which says who administers), serves /addressbook/v1 on the admin port.
+   */
+  readonly addressBook?: AddressBook;
   /** Interface for both listeners. Default 127.0.0.1. */
   readonly host?: string;
   /** WebSocket port; 0 picks a free one. Default 0. */
@@ -117,8 +122,10 @@ export interface CdrOptions {
 }
 
 /** The options with every default filled in. */
-export type NodeSettings = Required<Omit<MessagingNodeOptions, 'cdr' | 'provisioning' | 'tokenEndpoint'>> &
-  Pick<MessagingNodeOptions, 'cdr' | 'provisioning' | 'tokenEndpoint'>;
+export type NodeSettings = Required<
+  Omit<MessagingNodeOptions, 'cdr' | 'provisioning' | 'addressBook' | 'tokenEndpoint'>
+> &
+  Pick<MessagingNodeOptions, 'cdr' | 'provisioning' | 'addressBook' | 'tokenEndpoint'>;
 
 /** Fills in the defaults. */
 export function settingsOf(options: MessagingNodeOptions): NodeSettings {

@@ -1,9 +1,10 @@
-import { ProtoflyError } from '../../core/errors.js';
-import type { Message } from '../../core/generated/types.js';
+import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
+import type { Message, ResponseMessage } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
 import { schemaError } from '../../core/validate.js';
 import type { Binding, Frame } from '../services/service.js';
 import type { ClientSession } from './client-session.js';
+import type { Directory } from './directory.js';
 import { msgFrame } from './frames.js';
 import type { Groups } from './groups.js';
 import type { Holds } from './holds.js';
@@ -22,7 +23,9 @@ const MAX_REFUSED_RUNS = 1024;
  * service and reached here or, through its Cluster service, on other nodes; a message is
  * acknowledged once a session has it or the cluster holds it for the recipient (holds.ts),
  * and its session's messages keep their order throughout (SendOrder). Messages to
- * `domain://msg-node.<domain>/group/<name>` go to the group's other subscribers, on any node (groups.ts).
+ * `domain://msg-node.<domain>/group/<name>` go to the group's other subscribers, on any node
+ * (groups.ts); requests to `domain://msg-node.<domain>/directory` are answered from the address
+ * book (directory.ts).
  *
  * A session whose socket holds more than `maxBufferedBytes` unsent, or more than
  * `maxUnreceived` messages its client has not said it took, is a slow consumer: told, dropped
@@ -41,6 +44,7 @@ export class Routing {
   readonly #groupPrefix: string;
   /** Per session, the answer to its last message to a group, while it is not sent. */
   readonly #groupAnswers = new WeakMap<ClientSession, Promise<void>>();
+  readonly #directory: Directory | undefined;
 
   constructor(
     settings: NodeSettings,
@@ -50,6 +54,7 @@ export class Routing {
     presence: Presence,
     sessions: ReadonlyMap<string, ClientSession>,
     groupPrefix: string,
+    directory: Directory | undefined,
   ) {
     this.#settings = settings;
     this.#metrics = replies.metrics;
@@ -59,6 +64,7 @@ export class Routing {
     this.#presence = presence;
     this.#sessions = sessions;
     this.#groupPrefix = groupPrefix;
+    this.#directory = directory;
   }
 
   /** A `msg` frame of an authenticated session: routed behind a message still waiting on a claim. */
@@ -145,6 +151,7 @@ export class Routing {
   /** Looks the recipient up; lookups answer in the order asked, so messages leave in the order sent. */
   #forward(session: ClientSession, m: Message): void {
     if (m.to.startsWith(this.#groupPrefix)) return this.#toGroup(session, m);
+    if (m.to === this.#directory?.address) return this.#ask(session, m);
     if (!m.to.startsWith('user://') && !m.to.startsWith('hyperty://')) {
       const err = new ProtoflyError(
         'PF_ERR_NO_ROUTE',
@@ -292,6 +299,22 @@ export class Routing {
     void answered.then(() => {
       if (this.#groupAnswers.get(session) === answered) this.#groupAnswers.delete(session);
     });
+  }
+
+  /** A request to the directory: acknowledged, then answered to the session that asked, or refused. */
+  #ask(session: ClientSession, m: Message): undefined {
+    let answer: ResponseMessage;
+    try {
+      answer = this.#directory!.answer(m, session.address!);
+    } catch (err) {
+      if (isProtoflyError(err)) return this.#replies.refuse(session, err, m.id);
+      return this.#replies.failed(session, err, 'searching the directory', m.id);
+    }
+    this.#replies.accepted(session, m);
+    // The ack first: a client settles its request's delivery before its answer comes.
+    session.flushAcks();
+    this.#deliverTo(session, msgFrame(answer));
+    return undefined;
   }
 
   /** Tells a slow consumer and drops it; returns false: the frame was not delivered to it. */

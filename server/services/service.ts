@@ -1,7 +1,13 @@
 import 'reflect-metadata';
 import type { DependencyContainer } from 'tsyringe';
 import { ProtoflyError } from '../../core/errors.js';
-import type { Ed25519Jwk, ServiceName } from '../../core/generated/types.js';
+import type {
+  AddressBookStatus,
+  DirectoryEntry,
+  DirectoryResult,
+  Ed25519Jwk,
+  ServiceName,
+} from '../../core/generated/types.js';
 
 /**
  * Services and backends (Sippo's idea): a *service* is what a domain offers, a *backend* is
@@ -250,6 +256,28 @@ export interface Provisioning extends UserDirectory, Closable {
   isAdmin(address: string): boolean;
 }
 
+/**
+ * The domain's address book: the people its users can find (schemas/address-book.schema.json).
+ * Answered from the node's own copy, which is brought up to date from the backend's source on
+ * an interval and on demand: a search never waits on the source, and a source that fails
+ * leaves the last good copy in place.
+ */
+export interface AddressBook extends Closable {
+  /**
+   * Entries whose name, display name, e-mail or phone contains `query` (case-insensitive,
+   * taken literally), those starting with it first, at most `limit`.
+   */
+  search(query: string, limit: number): DirectoryResult;
+  /** The entry of `address`, a user address of this domain; undefined when there is none. */
+  lookup(address: string): DirectoryEntry | undefined;
+  /** Brings the copy up to date now (joining one under way); never rejects: a failure is in the status. */
+  sync(): Promise<AddressBookStatus>;
+  /** How the copy stands now. */
+  status(): AddressBookStatus;
+  /** Calls `listener` after each attempt to bring the copy up to date; returns what stops it. */
+  onSync(listener: (status: AddressBookStatus) => void): () => void;
+}
+
 /** What each service token stands for. */
 export interface Services {
   identity: Identity;
@@ -257,6 +285,7 @@ export interface Services {
   cluster: Cluster;
   cdr: Cdr;
   provisioning: Provisioning;
+  addressbook: AddressBook;
 }
 
 function token<K extends ServiceName>(name: K): ServiceToken<Services[K]> {
@@ -270,6 +299,7 @@ export const TOKENS: { readonly [K in ServiceName]: ServiceToken<Services[K]> } 
   cluster: token('cluster'),
   cdr: token('cdr'),
   provisioning: token('provisioning'),
+  addressbook: token('addressbook'),
 };
 
 /**
