@@ -92,7 +92,12 @@ export async function testProvider(
     conformIdTokenClaims: false,
   });
   provider.on('server_error', (_ctx, err) => console.error('OIDC SERVER ERROR', err));
-  server.on('request', provider.callback());
+  const handle = provider.callback();
+  server.on('request', (req, res) => {
+    // No kept-alive connections: a provider started again on this port must not get a dead one.
+    res.setHeader('connection', 'close');
+    handle(req, res);
+  });
   return {
     issuer,
     key: keys[0]!,
