@@ -4,11 +4,13 @@ import { generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type IdTokenExpectations, verifyIdToken } from '../plugins/backends/identity-oidc/id-token.js';
 import { OidcProvider } from '../plugins/backends/identity-oidc/provider.js';
+import { codeGrantForm, codeRequest } from '../runtime/code-request.js';
 import { TOKEN_PATH, tokenEndpoint } from '../server/identity/token-endpoint.js';
 import type { Identity } from '../server/services/service.js';
 import { BACKENDS_DOMAIN, serviceOf } from './support/backends.js';
 import {
   type AuthorizedCode,
+  browse,
   CLIENT,
   OTHER_CLIENT,
   type ProviderKey,
@@ -134,8 +136,8 @@ describe('identity-oidc: the code + PKCE log-in through the token endpoint', { t
   });
 
   it('refuses an ID token whose nonce is not the one the app asked for', async () => {
-    const code = await provider.authorize('alice', { nonce: 'the-provider-saw-this' });
-    expectRefusal(await redeem(code, { nonce: 'the-app-holds-this' }), 'PF_ERR_AUTH', /another nonce/);
+    const code = await provider.authorize('alice');
+    expectRefusal(await redeem(code, { nonce: 'not-the-one-sent' }), 'PF_ERR_AUTH', /another nonce/);
   });
 
   it('refuses a provider user who maps to no user name here', async () => {
@@ -242,6 +244,44 @@ describe('identity-oidc: the code + PKCE log-in through the token endpoint', { t
     await expect(
       serviceOf('identity', 'identity-oidc', config({ issuer: 'http://idp.example' })),
     ).rejects.toThrow(/PF_ERR_CONFIG: issuer "http:\/\/idp.example" is not an https URL/);
+  });
+});
+
+describe("the app's side: the authorization request and the redirect back", { timeout: 60_000 }, () => {
+  const request = () =>
+    codeRequest({
+      authorizationEndpoint: `${provider.issuer}/auth`,
+      clientId: CLIENT.id,
+      redirectUri: REDIRECT_URI,
+    });
+
+  it('sends PKCE S256, a state and a nonce, fresh each time', async () => {
+    const [one, two] = [await request(), await request()];
+    const params = new URL(one.url).searchParams;
+    expect(params.get('code_challenge_method')).toBe('S256');
+    expect(params.get('code_challenge')).toMatch(/^[\w-]{43}$/);
+    expect(params.get('code_challenge')).not.toBe(one.codeVerifier);
+    expect([params.get('state'), params.get('nonce')]).toEqual([one.state, one.nonce]);
+    expect(
+      new Set([one.state, one.nonce, one.codeVerifier, two.state, two.nonce, two.codeVerifier]).size,
+    ).toBe(6);
+  });
+
+  it('refuses a redirect back with another state (one this app did not ask for)', async () => {
+    const mine = await request();
+    const callback = await browse((await request()).url, 'alice');
+    expect(() => codeGrantForm(mine, callback)).toThrow(
+      /^PF_ERR_AUTH: the redirect back carries another state/,
+    );
+  });
+
+  it("says the provider's refusal when the user declines", async () => {
+    const declined = await request();
+    expect(() => codeGrantForm(declined, 'callback?code=x')).toThrow(/^PF_ERR_SCHEMA: .* is not a URL/);
+    const callback = await browse(declined.url, 'alice', { abort: true });
+    expect(() => codeGrantForm(declined, callback)).toThrow(
+      /^PF_ERR_AUTH: the provider refused the log-in: access_denied/,
+    );
   });
 });
 

@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider from 'oidc-provider';
+import { codeGrantForm, codeRequest } from '../../runtime/code-request.js';
 
 /** A provider's account: the claims its ID tokens carry. */
 export interface TestAccount {
@@ -33,7 +34,6 @@ export interface TestProvider {
 
 export interface AuthorizeOptions {
   readonly clientId?: string;
-  readonly nonce?: string;
 }
 
 /** What the app holds after the redirect back: the code and what its request was made with. */
@@ -110,26 +110,37 @@ export async function testProvider(
   };
 }
 
-/** The browser's part: the authorization request, the log-in form, the redirects, with cookies. */
+/** The app's part and the browser's: the request (runtime/code-request.ts), the log-in, the form for the domain. */
 async function authorize(
   issuer: string,
   account: string,
   options: AuthorizeOptions = {},
 ): Promise<AuthorizedCode> {
-  const codeVerifier = randomBytes(32).toString('base64url');
-  const nonce = options.nonce ?? randomBytes(16).toString('base64url');
-  const state = randomBytes(16).toString('base64url');
-  const url = new URL('/auth', issuer);
-  url.search = new URLSearchParams({
-    client_id: options.clientId ?? CLIENT.id,
-    response_type: 'code',
-    scope: 'openid profile email',
-    redirect_uri: REDIRECT_URI,
-    code_challenge: createHash('sha256').update(codeVerifier).digest('base64url'),
-    code_challenge_method: 'S256',
-    nonce,
-    state,
-  }).toString();
+  const request = await codeRequest({
+    authorizationEndpoint: `${issuer}/auth`,
+    clientId: options.clientId ?? CLIENT.id,
+    redirectUri: REDIRECT_URI,
+  });
+  const form = codeGrantForm(request, await browse(request.url, account));
+  return {
+    code: form.code!,
+    codeVerifier: form.code_verifier!,
+    redirectUri: form.redirect_uri!,
+    nonce: form.nonce!,
+  };
+}
+
+/**
+ * The browser's part: from the authorization request's URL through the log-in and consent
+ * forms (or the abort link, as a user who declines) to the redirect back, with cookies.
+ *
+ * @returns the URL the provider redirected back to.
+ */
+export async function browse(
+  url: string,
+  account: string,
+  options: { abort?: boolean } = {},
+): Promise<string> {
   const cookies = new Map<string, string>();
   const go = async (target: string, form?: Record<string, string>): Promise<string> => {
     const res = await fetch(target, {
@@ -148,15 +159,13 @@ async function authorize(
       throw new Error(`${target} answered ${res.status} without a redirect: ${await res.text()}`);
     return new URL(location, target).href;
   };
-  let at = await go(url.href);
+  let at = await go(url);
   const prompts = ['login', 'consent'];
   for (let step = 0; step < 10 && !at.startsWith(REDIRECT_URI); step++) {
-    at = new URL(at).pathname.startsWith('/interaction/')
-      ? await go(at, { prompt: prompts.shift() ?? 'consent', login: account })
-      : await go(at);
+    const interaction = new URL(at).pathname.startsWith('/interaction/');
+    if (interaction && options.abort) at = await go(`${at}/abort`);
+    else if (interaction) at = await go(at, { prompt: prompts.shift() ?? 'consent', login: account });
+    else at = await go(at);
   }
-  const back = new URL(at);
-  const code = back.searchParams.get('code');
-  if (back.searchParams.get('state') !== state || !code) throw new Error(`no code: redirected to ${at}`);
-  return { code, codeVerifier, redirectUri: REDIRECT_URI, nonce };
+  return at;
 }
