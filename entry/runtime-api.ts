@@ -7,6 +7,12 @@ export * from '../core/errors.js';
 export type { ConversationBody, Message, ResponseMessage } from '../core/generated/types.js';
 export type { StubStatus } from '../core/stub.js';
 export {
+  type CodeRequest,
+  type CodeRequestOptions,
+  codeGrantForm,
+  codeRequest,
+} from '../runtime/code-request.js';
+export {
   type Carrier,
   Conversation,
   type ConversationEvents,

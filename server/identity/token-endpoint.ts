@@ -12,7 +12,13 @@ import { RefreshTokens, type RefreshTokensOptions } from './refresh-tokens.js';
  * - `grant_type=password&username=<name>&password=<pw>[&audience=<domain>]` (§4.3): a user of
  *   this domain logs in;
  * - `grant_type=refresh_token&refresh_token=<t>[&audience=<domain>]` (§6): a new access token,
- *   and a new refresh token (the one given is spent, see refresh-tokens.ts).
+ *   and a new refresh token (the one given is spent, see refresh-tokens.ts);
+ * - `grant_type=authorization_code&code=<c>&code_verifier=<v>&redirect_uri=<u>&nonce=<n>
+ *   [&audience=<domain>]` (§4.1.3, RFC 7636 §4.5), for a domain whose identity backend logs
+ *   users in at an OpenID Connect provider (`Identity.exchange`): the app ran the authorization
+ *   request itself (its own PKCE verifier and nonce, its own redirect URI, registered at the
+ *   provider) and hands the code here, where the client secret is; the domain redeems it and
+ *   answers with its own tokens. The guard counts these per client address.
  *
  * The access token is the domain's short-lived Ed25519 JWT (what the identity service issues)
  * for `audience`, the domain whose node will check it (default this domain): a runtime asks its
@@ -33,7 +39,7 @@ import { RefreshTokens, type RefreshTokensOptions } from './refresh-tokens.js';
  */
 export interface TokenEndpointOptions {
   readonly domain: string;
-  readonly identity: Pick<Identity, 'authenticate' | 'issue' | 'active'>;
+  readonly identity: Pick<Identity, 'authenticate' | 'issue' | 'active' | 'exchange'>;
   /** Access token lifetime in seconds. Default 600. */
   readonly accessTtlSeconds?: number;
   readonly guard?: LoginGuardOptions;
@@ -94,11 +100,26 @@ export function tokenEndpoint(options: TokenEndpointOptions): Handler {
       }
       address = rotated.address;
       refresh = rotated.next;
+    } else if (type === 'authorization_code' && identity.exchange) {
+      const keys = [`address:${client}`];
+      guard.admit(keys);
+      try {
+        address = await identity.exchange({
+          code: required(form, 'code'),
+          codeVerifier: required(form, 'code_verifier'),
+          redirectUri: required(form, 'redirect_uri'),
+          nonce: required(form, 'nonce'),
+        });
+      } catch (err) {
+        if (isProtoflyError(err, 'PF_ERR_AUTH')) guard.failed(keys);
+        throw err;
+      }
+      refresh = refreshTokens.issue(address);
     } else {
       throw new OAuthError(
         'unsupported_grant_type',
         'PF_ERR_SCHEMA',
-        `grant_type '${type ?? ''}': this endpoint takes password and refresh_token`,
+        `grant_type '${type ?? ''}': this endpoint takes ${identity.exchange ? 'password, refresh_token and authorization_code' : 'password and refresh_token'}`,
       );
     }
     return {

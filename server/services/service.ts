@@ -54,6 +54,20 @@ export interface UserDirectory {
   update(name: string, change: UserChange): Promise<UserRecord>;
 }
 
+/**
+ * An authorization code from an external OpenID Connect provider, as the app that started the
+ * log-in (authorization code flow with PKCE, RFC 7636) hands it to its domain.
+ */
+export interface CodeGrant {
+  readonly code: string;
+  /** The PKCE verifier whose S256 challenge the authorization request carried. */
+  readonly codeVerifier: string;
+  /** The redirect URI of the authorization request, which the provider checks again. */
+  readonly redirectUri: string;
+  /** The nonce of the authorization request, which the ID token must carry. */
+  readonly nonce: string;
+}
+
 /** A user's credentials check and the tokens that prove who they are. */
 export interface Identity extends Closable {
   /** The user's address when the password is right and the user is not disabled, else undefined. */
@@ -70,6 +84,14 @@ export interface Identity extends Closable {
   active?(address: string): Promise<boolean>;
   /** The users, when this backend can change them (provisioning builds on it). */
   readonly users?: UserDirectory;
+  /**
+   * The address an external provider's authorization code proves, for a backend whose users
+   * log in there: the code redeemed, the ID token verified and mapped to a user of this domain.
+   *
+   * @throws ProtoflyError `PF_ERR_AUTH` (code refused, ID token bad, no user it maps to),
+   *   `PF_ERR_FETCH` (the provider cannot be reached now).
+   */
+  exchange?(grant: CodeGrant): Promise<string>;
 }
 
 /**

@@ -1,17 +1,34 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { serviceOf } from '../support/backends.js';
+import { CLIENT, testProvider } from '../support/oidc-provider.js';
 import { identityContract } from './identity.contract.js';
 
 identityContract({
   name: 'identity-static (users file)',
   create: () => serviceOf('identity', 'identity-static'),
+  offers: { directory: true },
 });
 identityContract({
   name: 'identity-static (inline users)',
   create: () => serviceOf('identity', 'identity-static', { users: {} }),
+  offers: { directory: true },
+});
+
+// A real OpenID Connect provider on loopback, started once for the file.
+const provider = testProvider({ alice: { preferred_username: 'alice' } });
+afterAll(async () => (await provider).close());
+identityContract({
+  name: 'identity-oidc (oidc-provider on loopback)',
+  create: async () =>
+    serviceOf('identity', 'identity-oidc', {
+      issuer: (await provider).issuer,
+      clientId: CLIENT.id,
+      clientSecret: CLIENT.secret,
+    }),
+  offers: { directory: false, codeFor: async (name) => (await provider).authorize(name) },
 });
 
 describe('identity-static', () => {

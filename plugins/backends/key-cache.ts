@@ -1,7 +1,7 @@
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
-import { ProtoflyError } from '../../../core/errors.js';
-import type { KeysOf } from '../../../server/services/keys-of.js';
-import { TokenBucket } from '../../../server/services/token-bucket.js';
+import { ProtoflyError } from '../../core/errors.js';
+import type { KeysOf } from '../../server/services/keys-of.js';
+import { TokenBucket } from '../../server/services/token-bucket.js';
 
 export interface KeyCacheOptions {
   /** Milliseconds a fetched key set is used before it is fetched again. Default 10 minutes. */

@@ -6,10 +6,10 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { parseAddress } from '../../../core/address.js';
-import { isProtoflyError, ProtoflyError } from '../../../core/errors.js';
-import type { Jwks } from '../../../core/generated/types.js';
-import type { KeysOf } from '../../../server/services/keys-of.js';
+import { parseAddress } from '../../core/address.js';
+import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
+import type { Jwks } from '../../core/generated/types.js';
+import type { KeysOf } from '../../server/services/keys-of.js';
 import { KeyCache, type KeyCacheOptions } from './key-cache.js';
 
 /** The signature algorithms accepted: Ed25519, by its JOSE name and its fully specified one. */
