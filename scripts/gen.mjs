@@ -39,6 +39,7 @@ const VALIDATORS = {
   validateUserCreate: `${BASE}provisioning.schema.json#/$defs/userCreate`,
   validateUserUpdate: `${BASE}provisioning.schema.json#/$defs/userUpdate`,
   validateGroupMembersBody: `${BASE}group.schema.json#/$defs/groupMembersBody`,
+  validatePolicyRules: `${BASE}policy-rules.schema.json`,
 };
 /** Validator name → the generated type it narrows to. */
 const NARROWS = {
@@ -54,6 +55,7 @@ const NARROWS = {
   validateUserCreate: 'UserCreate',
   validateUserUpdate: 'UserUpdate',
   validateGroupMembersBody: 'GroupMembersBody',
+  validatePolicyRules: 'PolicyRules',
 };
 
 async function validators() {

@@ -3962,7 +3962,7 @@ function validate138(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate138_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateDomainConfig = validate155;
-var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "browsers": { "title": "BrowserAccess", "description": "Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.", "type": "object", "additionalProperties": false, "properties": { "token": { "description": "Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "#/$defs/origin" } }, "messaging": { "description": "Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "anyOf": [{ "$ref": "#/$defs/origin" }, { "const": "*" }] } } } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "shutdownGraceMs": { "description": "Milliseconds a draining node (SIGTERM) waits for its clients to leave after telling them to reconnect elsewhere (1012); then it cuts those left and exits. Longer than the balancer's health checks take to see /health say draining. Default 5000.", "type": "integer", "minimum": 0, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } }, "origin": { "description": "A web origin: scheme://host[:port], no path.", "type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+$" } } };
+var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite and provisioning-identity where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "browsers": { "title": "BrowserAccess", "description": "Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.", "type": "object", "additionalProperties": false, "properties": { "token": { "description": "Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "#/$defs/origin" } }, "messaging": { "description": "Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "anyOf": [{ "$ref": "#/$defs/origin" }, { "const": "*" }] } } } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "shutdownGraceMs": { "description": "Milliseconds a draining node (SIGTERM) waits for its clients to leave after telling them to reconnect elsewhere (1012); then it cuts those left and exits. Longer than the balancer's health checks take to see /health say draining. Default 5000.", "type": "integer", "minimum": 0, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "policy": { "description": "Who may reach whom, when, with what and at what rate: the domain's policy rules, checked by the messaging node and the guest services; changed while serving over PUT /policy/v1/rules on the admin port. Default: everyone may reach everyone.", "$ref": "policy-rules.schema.json" }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } }, "origin": { "description": "A web origin: scheme://host[:port], no path.", "type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+$" } } };
 function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -4394,6 +4394,767 @@ function validate173(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate173_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema59 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/policy-rules.schema.json", "title": "PolicyRules", "description": "A domain's policy (its policy decision point): who may reach whom, when, with which capabilities and at what rate. The messaging node checks every message a session sends to a user:// or hyperty:// address against it, and the SIP and XMPP guest services every foreign user asking for a guest account (server/policy/). Rules are read in order and the first that matches a message decides it; a message no rule matches gets `default`. The domain config's `policy`, and the body of GET and PUT /policy/v1/rules on the admin port.", "type": "object", "additionalProperties": false, "properties": { "default": { "description": "What a message no rule matches gets. Default `allow` (a domain without rules lets everyone reach everyone).", "enum": ["allow", "deny"] }, "groups": { "description": "Named sets of users, which rules name as `group:<name>`: group name \u2192 its members.", "type": "object", "maxProperties": 1024, "propertyNames": { "$ref": "#/$defs/groupName" }, "additionalProperties": { "type": "array", "maxItems": 1e4, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/userAddress" } } }, "rules": { "type": "array", "maxItems": 1024, "items": { "$ref": "#/$defs/rule" } } }, "$defs": { "groupName": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "rule": { "title": "PolicyRule", "description": "Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written, a hyperty:// one by its domain only (its user is not known before it is looked up), so `*` and `user://<domain>/*` match it, a user or a group does not. `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).", "type": "object", "additionalProperties": false, "required": ["name", "action"], "properties": { "name": { "description": "Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` is the name of the default decision.", "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "action": { "enum": ["allow", "deny"] }, "from": { "$ref": "#/$defs/selectors" }, "to": { "$ref": "#/$defs/selectors" }, "capabilities": { "description": "What the message does, read from its body value's kind (conversation.schema.json): `chat` a chat body, `call` an offer without video, `video` an offer whose media has video; a forwarded message has the capability of the one it carries. A message of none of them (an answer, a bye, a response, presence) matches only rules without `capabilities`, so a call let in is not cut by a rule about starting calls.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "video"] } }, "when": { "$ref": "#/$defs/window" }, "rate": { "description": "A token bucket per sender, on an `allow` rule: `perSecond` messages a second, `burst` at once. Each node keeps its own buckets.", "type": "object", "additionalProperties": false, "required": ["perSecond"], "properties": { "perSecond": { "type": "number", "exclusiveMinimum": 0, "maximum": 1e5 }, "burst": { "description": "Default: perSecond, at least 1.", "type": "integer", "minimum": 1, "maximum": 1e5 } } } } }, "selectors": { "title": "PolicySelectors", "type": "array", "minItems": 1, "maxItems": 1024, "uniqueItems": true, "items": { "description": "`*` anyone; `user://<domain>/<name>` one user; `user://<domain>/*` every user of a domain (a foreign domain's, or this one's); `group:<name>` the members of one of `groups`.", "anyOf": [{ "const": "*" }, { "$ref": "common.schema.json#/$defs/userAddress" }, { "type": "string", "maxLength": 264, "pattern": "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$" }, { "type": "string", "pattern": "^group:[a-z0-9][a-z0-9._-]{0,63}$" }] } }, "window": { "title": "PolicyWindow", "description": "When a rule applies: on `days`, from `start` to `end` (local time in `timeZone`). A window whose `end` is before its `start` runs past midnight (22:00 to 06:00); `days` are those of the moment looked at.", "type": "object", "additionalProperties": false, "properties": { "days": { "description": "Default: every day.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] } }, "start": { "description": "HH:MM, included. Default 00:00.", "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" }, "end": { "description": "HH:MM, excluded; 24:00 is midnight at the day's end. Default 24:00.", "type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" }, "timeZone": { "description": "An IANA time zone (Europe/Paris). Default UTC.", "type": "string", "maxLength": 64 } } } } };
+var pattern28 = new RegExp("^[a-z0-9][a-z0-9._-]{0,63}$", "u");
+function validate177(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate177_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (!pattern28.test(data)) {
+        validate177.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9._-]{0,63}$"' }];
+        return false;
+      }
+    } else {
+      validate177.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate177.errors = vErrors;
+  return errors === 0;
+}
+var validate177_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern29 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate179(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate179_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate179.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern29.test(data)) {
+          validate179.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate179.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate179.errors = vErrors;
+  return errors === 0;
+}
+var validate179_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema62 = { "title": "PolicyRule", "description": "Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written, a hyperty:// one by its domain only (its user is not known before it is looked up), so `*` and `user://<domain>/*` match it, a user or a group does not. `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).", "type": "object", "additionalProperties": false, "required": ["name", "action"], "properties": { "name": { "description": "Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` is the name of the default decision.", "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "action": { "enum": ["allow", "deny"] }, "from": { "$ref": "#/$defs/selectors" }, "to": { "$ref": "#/$defs/selectors" }, "capabilities": { "description": "What the message does, read from its body value's kind (conversation.schema.json): `chat` a chat body, `call` an offer without video, `video` an offer whose media has video; a forwarded message has the capability of the one it carries. A message of none of them (an answer, a bye, a response, presence) matches only rules without `capabilities`, so a call let in is not cut by a rule about starting calls.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "video"] } }, "when": { "$ref": "#/$defs/window" }, "rate": { "description": "A token bucket per sender, on an `allow` rule: `perSecond` messages a second, `burst` at once. Each node keeps its own buckets.", "type": "object", "additionalProperties": false, "required": ["perSecond"], "properties": { "perSecond": { "type": "number", "exclusiveMinimum": 0, "maximum": 1e5 }, "burst": { "description": "Default: perSecond, at least 1.", "type": "integer", "minimum": 1, "maximum": 1e5 } } } } };
+var pattern31 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$", "u");
+var pattern32 = new RegExp("^group:[a-z0-9][a-z0-9._-]{0,63}$", "u");
+function validate182(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate182_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (Array.isArray(data)) {
+      if (data.length > 1024) {
+        validate182.errors = [{ instancePath, schemaPath: "#/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
+        return false;
+      } else {
+        if (data.length < 1) {
+          validate182.errors = [{ instancePath, schemaPath: "#/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+          return false;
+        } else {
+          var valid0 = true;
+          const len0 = data.length;
+          for (let i0 = 0; i0 < len0; i0++) {
+            let data0 = data[i0];
+            const _errs1 = errors;
+            const _errs2 = errors;
+            let valid1 = false;
+            const _errs3 = errors;
+            if ("*" !== data0) {
+              const err0 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/0/const", keyword: "const", params: { allowedValue: "*" }, message: "must be equal to constant" };
+              if (vErrors === null) {
+                vErrors = [err0];
+              } else {
+                vErrors.push(err0);
+              }
+              errors++;
+            }
+            var _valid0 = _errs3 === errors;
+            valid1 = valid1 || _valid0;
+            const _errs4 = errors;
+            if (!validate179(data0, { instancePath: instancePath + "/" + i0, parentData: data, parentDataProperty: i0, rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+              errors = vErrors.length;
+            }
+            var _valid0 = _errs4 === errors;
+            valid1 = valid1 || _valid0;
+            const _errs5 = errors;
+            if (errors === _errs5) {
+              if (typeof data0 === "string") {
+                if (func1(data0) > 264) {
+                  const err1 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/2/maxLength", keyword: "maxLength", params: { limit: 264 }, message: "must NOT have more than 264 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err1];
+                  } else {
+                    vErrors.push(err1);
+                  }
+                  errors++;
+                } else {
+                  if (!pattern31.test(data0)) {
+                    const err2 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/2/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$" }, message: 'must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$"' };
+                    if (vErrors === null) {
+                      vErrors = [err2];
+                    } else {
+                      vErrors.push(err2);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err3 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/2/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err3];
+                } else {
+                  vErrors.push(err3);
+                }
+                errors++;
+              }
+            }
+            var _valid0 = _errs5 === errors;
+            valid1 = valid1 || _valid0;
+            const _errs7 = errors;
+            if (errors === _errs7) {
+              if (typeof data0 === "string") {
+                if (!pattern32.test(data0)) {
+                  const err4 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/3/pattern", keyword: "pattern", params: { pattern: "^group:[a-z0-9][a-z0-9._-]{0,63}$" }, message: 'must match pattern "^group:[a-z0-9][a-z0-9._-]{0,63}$"' };
+                  if (vErrors === null) {
+                    vErrors = [err4];
+                  } else {
+                    vErrors.push(err4);
+                  }
+                  errors++;
+                }
+              } else {
+                const err5 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/3/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err5];
+                } else {
+                  vErrors.push(err5);
+                }
+                errors++;
+              }
+            }
+            var _valid0 = _errs7 === errors;
+            valid1 = valid1 || _valid0;
+            if (!valid1) {
+              const err6 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
+              if (vErrors === null) {
+                vErrors = [err6];
+              } else {
+                vErrors.push(err6);
+              }
+              errors++;
+              validate182.errors = vErrors;
+              return false;
+            } else {
+              errors = _errs2;
+              if (vErrors !== null) {
+                if (_errs2) {
+                  vErrors.length = _errs2;
+                } else {
+                  vErrors = null;
+                }
+              }
+            }
+            var valid0 = _errs1 === errors;
+            if (!valid0) {
+              break;
+            }
+          }
+          if (valid0) {
+            let i1 = data.length;
+            let j0;
+            if (i1 > 1) {
+              outer0: for (; i1--; ) {
+                for (j0 = i1; j0--; ) {
+                  if (func0(data[i1], data[j0])) {
+                    validate182.errors = [{ instancePath, schemaPath: "#/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                    return false;
+                    break outer0;
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate182.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+      return false;
+    }
+  }
+  validate182.errors = vErrors;
+  return errors === 0;
+}
+var validate182_evaluated = { "items": true, "dynamicProps": false, "dynamicItems": false };
+var schema64 = { "title": "PolicyWindow", "description": "When a rule applies: on `days`, from `start` to `end` (local time in `timeZone`). A window whose `end` is before its `start` runs past midnight (22:00 to 06:00); `days` are those of the moment looked at.", "type": "object", "additionalProperties": false, "properties": { "days": { "description": "Default: every day.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] } }, "start": { "description": "HH:MM, included. Default 00:00.", "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" }, "end": { "description": "HH:MM, excluded; 24:00 is midnight at the day's end. Default 24:00.", "type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" }, "timeZone": { "description": "An IANA time zone (Europe/Paris). Default UTC.", "type": "string", "maxLength": 64 } } };
+var pattern33 = new RegExp("^([01][0-9]|2[0-3]):[0-5][0-9]$", "u");
+var pattern34 = new RegExp("^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", "u");
+function validate186(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate186_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      const _errs1 = errors;
+      for (const key0 in data) {
+        if (!(key0 === "days" || key0 === "start" || key0 === "end" || key0 === "timeZone")) {
+          validate186.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          return false;
+          break;
+        }
+      }
+      if (_errs1 === errors) {
+        if (data.days !== void 0) {
+          let data0 = data.days;
+          const _errs2 = errors;
+          if (errors === _errs2) {
+            if (Array.isArray(data0)) {
+              if (data0.length < 1) {
+                validate186.errors = [{ instancePath: instancePath + "/days", schemaPath: "#/properties/days/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                return false;
+              } else {
+                var valid1 = true;
+                const len0 = data0.length;
+                for (let i0 = 0; i0 < len0; i0++) {
+                  let data1 = data0[i0];
+                  const _errs4 = errors;
+                  if (!(data1 === "mon" || data1 === "tue" || data1 === "wed" || data1 === "thu" || data1 === "fri" || data1 === "sat" || data1 === "sun")) {
+                    validate186.errors = [{ instancePath: instancePath + "/days/" + i0, schemaPath: "#/properties/days/items/enum", keyword: "enum", params: { allowedValues: schema64.properties.days.items.enum }, message: "must be equal to one of the allowed values" }];
+                    return false;
+                  }
+                  var valid1 = _errs4 === errors;
+                  if (!valid1) {
+                    break;
+                  }
+                }
+                if (valid1) {
+                  let i1 = data0.length;
+                  let j0;
+                  if (i1 > 1) {
+                    outer0: for (; i1--; ) {
+                      for (j0 = i1; j0--; ) {
+                        if (func0(data0[i1], data0[j0])) {
+                          validate186.errors = [{ instancePath: instancePath + "/days", schemaPath: "#/properties/days/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                          return false;
+                          break outer0;
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            } else {
+              validate186.errors = [{ instancePath: instancePath + "/days", schemaPath: "#/properties/days/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+              return false;
+            }
+          }
+          var valid0 = _errs2 === errors;
+        } else {
+          var valid0 = true;
+        }
+        if (valid0) {
+          if (data.start !== void 0) {
+            let data2 = data.start;
+            const _errs5 = errors;
+            if (errors === _errs5) {
+              if (typeof data2 === "string") {
+                if (!pattern33.test(data2)) {
+                  validate186.errors = [{ instancePath: instancePath + "/start", schemaPath: "#/properties/start/pattern", keyword: "pattern", params: { pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$" }, message: 'must match pattern "^([01][0-9]|2[0-3]):[0-5][0-9]$"' }];
+                  return false;
+                }
+              } else {
+                validate186.errors = [{ instancePath: instancePath + "/start", schemaPath: "#/properties/start/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                return false;
+              }
+            }
+            var valid0 = _errs5 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.end !== void 0) {
+              let data3 = data.end;
+              const _errs7 = errors;
+              if (errors === _errs7) {
+                if (typeof data3 === "string") {
+                  if (!pattern34.test(data3)) {
+                    validate186.errors = [{ instancePath: instancePath + "/end", schemaPath: "#/properties/end/pattern", keyword: "pattern", params: { pattern: "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" }, message: 'must match pattern "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"' }];
+                    return false;
+                  }
+                } else {
+                  validate186.errors = [{ instancePath: instancePath + "/end", schemaPath: "#/properties/end/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  return false;
+                }
+              }
+              var valid0 = _errs7 === errors;
+            } else {
+              var valid0 = true;
+            }
+            if (valid0) {
+              if (data.timeZone !== void 0) {
+                let data4 = data.timeZone;
+                const _errs9 = errors;
+                if (errors === _errs9) {
+                  if (typeof data4 === "string") {
+                    if (func1(data4) > 64) {
+                      validate186.errors = [{ instancePath: instancePath + "/timeZone", schemaPath: "#/properties/timeZone/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                      return false;
+                    }
+                  } else {
+                    validate186.errors = [{ instancePath: instancePath + "/timeZone", schemaPath: "#/properties/timeZone/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    return false;
+                  }
+                }
+                var valid0 = _errs9 === errors;
+              } else {
+                var valid0 = true;
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate186.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate186.errors = vErrors;
+  return errors === 0;
+}
+var validate186_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate181(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate181_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.name === void 0 && (missing0 = "name") || data.action === void 0 && (missing0 = "action")) {
+        validate181.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "name" || key0 === "action" || key0 === "from" || key0 === "to" || key0 === "capabilities" || key0 === "when" || key0 === "rate")) {
+            validate181.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.name !== void 0) {
+            let data0 = data.name;
+            const _errs2 = errors;
+            if (errors === _errs2) {
+              if (typeof data0 === "string") {
+                if (!pattern28.test(data0)) {
+                  validate181.errors = [{ instancePath: instancePath + "/name", schemaPath: "#/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9._-]{0,63}$"' }];
+                  return false;
+                }
+              } else {
+                validate181.errors = [{ instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                return false;
+              }
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.action !== void 0) {
+              let data1 = data.action;
+              const _errs4 = errors;
+              if (!(data1 === "allow" || data1 === "deny")) {
+                validate181.errors = [{ instancePath: instancePath + "/action", schemaPath: "#/properties/action/enum", keyword: "enum", params: { allowedValues: schema62.properties.action.enum }, message: "must be equal to one of the allowed values" }];
+                return false;
+              }
+              var valid0 = _errs4 === errors;
+            } else {
+              var valid0 = true;
+            }
+            if (valid0) {
+              if (data.from !== void 0) {
+                const _errs5 = errors;
+                if (!validate182(data.from, { instancePath: instancePath + "/from", parentData: data, parentDataProperty: "from", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+                  errors = vErrors.length;
+                }
+                var valid0 = _errs5 === errors;
+              } else {
+                var valid0 = true;
+              }
+              if (valid0) {
+                if (data.to !== void 0) {
+                  const _errs6 = errors;
+                  if (!validate182(data.to, { instancePath: instancePath + "/to", parentData: data, parentDataProperty: "to", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+                    errors = vErrors.length;
+                  }
+                  var valid0 = _errs6 === errors;
+                } else {
+                  var valid0 = true;
+                }
+                if (valid0) {
+                  if (data.capabilities !== void 0) {
+                    let data4 = data.capabilities;
+                    const _errs7 = errors;
+                    if (errors === _errs7) {
+                      if (Array.isArray(data4)) {
+                        if (data4.length < 1) {
+                          validate181.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                          return false;
+                        } else {
+                          var valid1 = true;
+                          const len0 = data4.length;
+                          for (let i0 = 0; i0 < len0; i0++) {
+                            let data5 = data4[i0];
+                            const _errs9 = errors;
+                            if (!(data5 === "chat" || data5 === "call" || data5 === "video")) {
+                              validate181.errors = [{ instancePath: instancePath + "/capabilities/" + i0, schemaPath: "#/properties/capabilities/items/enum", keyword: "enum", params: { allowedValues: schema62.properties.capabilities.items.enum }, message: "must be equal to one of the allowed values" }];
+                              return false;
+                            }
+                            var valid1 = _errs9 === errors;
+                            if (!valid1) {
+                              break;
+                            }
+                          }
+                          if (valid1) {
+                            let i1 = data4.length;
+                            let j0;
+                            if (i1 > 1) {
+                              outer0: for (; i1--; ) {
+                                for (j0 = i1; j0--; ) {
+                                  if (func0(data4[i1], data4[j0])) {
+                                    validate181.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                    return false;
+                                    break outer0;
+                                  }
+                                }
+                              }
+                            }
+                          }
+                        }
+                      } else {
+                        validate181.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                        return false;
+                      }
+                    }
+                    var valid0 = _errs7 === errors;
+                  } else {
+                    var valid0 = true;
+                  }
+                  if (valid0) {
+                    if (data.when !== void 0) {
+                      const _errs10 = errors;
+                      if (!validate186(data.when, { instancePath: instancePath + "/when", parentData: data, parentDataProperty: "when", rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+                        errors = vErrors.length;
+                      }
+                      var valid0 = _errs10 === errors;
+                    } else {
+                      var valid0 = true;
+                    }
+                    if (valid0) {
+                      if (data.rate !== void 0) {
+                        let data7 = data.rate;
+                        const _errs11 = errors;
+                        if (errors === _errs11) {
+                          if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
+                            let missing1;
+                            if (data7.perSecond === void 0 && (missing1 = "perSecond")) {
+                              validate181.errors = [{ instancePath: instancePath + "/rate", schemaPath: "#/properties/rate/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                              return false;
+                            } else {
+                              const _errs13 = errors;
+                              for (const key1 in data7) {
+                                if (!(key1 === "perSecond" || key1 === "burst")) {
+                                  validate181.errors = [{ instancePath: instancePath + "/rate", schemaPath: "#/properties/rate/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                                  return false;
+                                  break;
+                                }
+                              }
+                              if (_errs13 === errors) {
+                                if (data7.perSecond !== void 0) {
+                                  let data8 = data7.perSecond;
+                                  const _errs14 = errors;
+                                  if (errors === _errs14) {
+                                    if (typeof data8 == "number" && isFinite(data8)) {
+                                      if (data8 > 1e5 || isNaN(data8)) {
+                                        validate181.errors = [{ instancePath: instancePath + "/rate/perSecond", schemaPath: "#/properties/rate/properties/perSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                        return false;
+                                      } else {
+                                        if (data8 <= 0 || isNaN(data8)) {
+                                          validate181.errors = [{ instancePath: instancePath + "/rate/perSecond", schemaPath: "#/properties/rate/properties/perSecond/exclusiveMinimum", keyword: "exclusiveMinimum", params: { comparison: ">", limit: 0 }, message: "must be > 0" }];
+                                          return false;
+                                        }
+                                      }
+                                    } else {
+                                      validate181.errors = [{ instancePath: instancePath + "/rate/perSecond", schemaPath: "#/properties/rate/properties/perSecond/type", keyword: "type", params: { type: "number" }, message: "must be number" }];
+                                      return false;
+                                    }
+                                  }
+                                  var valid3 = _errs14 === errors;
+                                } else {
+                                  var valid3 = true;
+                                }
+                                if (valid3) {
+                                  if (data7.burst !== void 0) {
+                                    let data9 = data7.burst;
+                                    const _errs16 = errors;
+                                    if (!(typeof data9 == "number" && (!(data9 % 1) && !isNaN(data9)) && isFinite(data9))) {
+                                      validate181.errors = [{ instancePath: instancePath + "/rate/burst", schemaPath: "#/properties/rate/properties/burst/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                      return false;
+                                    }
+                                    if (errors === _errs16) {
+                                      if (typeof data9 == "number" && isFinite(data9)) {
+                                        if (data9 > 1e5 || isNaN(data9)) {
+                                          validate181.errors = [{ instancePath: instancePath + "/rate/burst", schemaPath: "#/properties/rate/properties/burst/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                          return false;
+                                        } else {
+                                          if (data9 < 1 || isNaN(data9)) {
+                                            validate181.errors = [{ instancePath: instancePath + "/rate/burst", schemaPath: "#/properties/rate/properties/burst/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                            return false;
+                                          }
+                                        }
+                                      }
+                                    }
+                                    var valid3 = _errs16 === errors;
+                                  } else {
+                                    var valid3 = true;
+                                  }
+                                }
+                              }
+                            }
+                          } else {
+                            validate181.errors = [{ instancePath: instancePath + "/rate", schemaPath: "#/properties/rate/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                            return false;
+                          }
+                        }
+                        var valid0 = _errs11 === errors;
+                      } else {
+                        var valid0 = true;
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate181.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate181.errors = vErrors;
+  return errors === 0;
+}
+var validate181_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate176(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate176_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      const _errs1 = errors;
+      for (const key0 in data) {
+        if (!(key0 === "default" || key0 === "groups" || key0 === "rules")) {
+          validate176.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          return false;
+          break;
+        }
+      }
+      if (_errs1 === errors) {
+        if (data.default !== void 0) {
+          let data0 = data.default;
+          const _errs2 = errors;
+          if (!(data0 === "allow" || data0 === "deny")) {
+            validate176.errors = [{ instancePath: instancePath + "/default", schemaPath: "#/properties/default/enum", keyword: "enum", params: { allowedValues: schema59.properties.default.enum }, message: "must be equal to one of the allowed values" }];
+            return false;
+          }
+          var valid0 = _errs2 === errors;
+        } else {
+          var valid0 = true;
+        }
+        if (valid0) {
+          if (data.groups !== void 0) {
+            let data1 = data.groups;
+            const _errs3 = errors;
+            if (errors === _errs3) {
+              if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
+                if (Object.keys(data1).length > 1024) {
+                  validate176.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/maxProperties", keyword: "maxProperties", params: { limit: 1024 }, message: "must NOT have more than 1024 properties" }];
+                  return false;
+                } else {
+                  for (const key1 in data1) {
+                    const _errs5 = errors;
+                    if (!validate177(key1, { instancePath: instancePath + "/groups", parentData: data1, parentDataProperty: "groups", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
+                      errors = vErrors.length;
+                    }
+                    var valid1 = _errs5 === errors;
+                    if (!valid1) {
+                      const err0 = { instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/propertyNames", keyword: "propertyNames", params: { propertyName: key1 }, message: "property name must be valid" };
+                      if (vErrors === null) {
+                        vErrors = [err0];
+                      } else {
+                        vErrors.push(err0);
+                      }
+                      errors++;
+                      validate176.errors = vErrors;
+                      return false;
+                      break;
+                    }
+                  }
+                  if (valid1) {
+                    for (const key2 in data1) {
+                      let data2 = data1[key2];
+                      const _errs7 = errors;
+                      if (errors === _errs7) {
+                        if (Array.isArray(data2)) {
+                          if (data2.length > 1e4) {
+                            validate176.errors = [{ instancePath: instancePath + "/groups/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/groups/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 1e4 }, message: "must NOT have more than 10000 items" }];
+                            return false;
+                          } else {
+                            var valid3 = true;
+                            const len0 = data2.length;
+                            for (let i0 = 0; i0 < len0; i0++) {
+                              const _errs9 = errors;
+                              if (!validate179(data2[i0], { instancePath: instancePath + "/groups/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+                                errors = vErrors.length;
+                              }
+                              var valid3 = _errs9 === errors;
+                              if (!valid3) {
+                                break;
+                              }
+                            }
+                            if (valid3) {
+                              let i1 = data2.length;
+                              let j0;
+                              if (i1 > 1) {
+                                outer0: for (; i1--; ) {
+                                  for (j0 = i1; j0--; ) {
+                                    if (func0(data2[i1], data2[j0])) {
+                                      validate176.errors = [{ instancePath: instancePath + "/groups/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/groups/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                      return false;
+                                      break outer0;
+                                    }
+                                  }
+                                }
+                              }
+                            }
+                          }
+                        } else {
+                          validate176.errors = [{ instancePath: instancePath + "/groups/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/groups/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          return false;
+                        }
+                      }
+                      var valid2 = _errs7 === errors;
+                      if (!valid2) {
+                        break;
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate176.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            var valid0 = _errs3 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.rules !== void 0) {
+              let data4 = data.rules;
+              const _errs10 = errors;
+              if (errors === _errs10) {
+                if (Array.isArray(data4)) {
+                  if (data4.length > 1024) {
+                    validate176.errors = [{ instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
+                    return false;
+                  } else {
+                    var valid5 = true;
+                    const len1 = data4.length;
+                    for (let i2 = 0; i2 < len1; i2++) {
+                      const _errs12 = errors;
+                      if (!validate181(data4[i2], { instancePath: instancePath + "/rules/" + i2, parentData: data4, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
+                        errors = vErrors.length;
+                      }
+                      var valid5 = _errs12 === errors;
+                      if (!valid5) {
+                        break;
+                      }
+                    }
+                  }
+                } else {
+                  validate176.errors = [{ instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                  return false;
+                }
+              }
+              var valid0 = _errs10 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate176.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate176.errors = vErrors;
+  return errors === 0;
+}
+var validate176_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var pattern26 = new RegExp("^https?://[^\\s/]+$", "u");
 function validate155(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
@@ -5248,89 +6009,101 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                   var valid0 = true;
                                 }
                                 if (valid0) {
-                                  if (data.groups !== void 0) {
-                                    let data38 = data.groups;
+                                  if (data.policy !== void 0) {
                                     const _errs79 = errors;
-                                    if (errors === _errs79) {
-                                      if (data38 && typeof data38 == "object" && !Array.isArray(data38)) {
-                                        const _errs81 = errors;
-                                        for (const key8 in data38) {
-                                          if (!(key8 === "subscribe" || key8 === "foreignDomains")) {
-                                            validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
-                                            return false;
-                                            break;
-                                          }
-                                        }
-                                        if (_errs81 === errors) {
-                                          if (data38.subscribe !== void 0) {
-                                            let data39 = data38.subscribe;
-                                            const _errs82 = errors;
-                                            if (!(data39 === "members" || data39 === "domain" || data39 === "any")) {
-                                              validate155.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
+                                    if (!validate176(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
+                                      errors = vErrors.length;
+                                    }
+                                    var valid0 = _errs79 === errors;
+                                  } else {
+                                    var valid0 = true;
+                                  }
+                                  if (valid0) {
+                                    if (data.groups !== void 0) {
+                                      let data39 = data.groups;
+                                      const _errs80 = errors;
+                                      if (errors === _errs80) {
+                                        if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
+                                          const _errs82 = errors;
+                                          for (const key8 in data39) {
+                                            if (!(key8 === "subscribe" || key8 === "foreignDomains")) {
+                                              validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
                                               return false;
+                                              break;
                                             }
-                                            var valid14 = _errs82 === errors;
-                                          } else {
-                                            var valid14 = true;
                                           }
-                                          if (valid14) {
-                                            if (data38.foreignDomains !== void 0) {
-                                              let data40 = data38.foreignDomains;
+                                          if (_errs82 === errors) {
+                                            if (data39.subscribe !== void 0) {
+                                              let data40 = data39.subscribe;
                                               const _errs83 = errors;
-                                              if (errors === _errs83) {
-                                                if (Array.isArray(data40)) {
-                                                  if (data40.length > 1024) {
-                                                    validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
-                                                    return false;
-                                                  } else {
-                                                    var valid15 = true;
-                                                    const len3 = data40.length;
-                                                    for (let i5 = 0; i5 < len3; i5++) {
-                                                      const _errs85 = errors;
-                                                      if (!validate156(data40[i5], { instancePath: instancePath + "/groups/foreignDomains/" + i5, parentData: data40, parentDataProperty: i5, rootData, dynamicAnchors })) {
-                                                        vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
-                                                        errors = vErrors.length;
-                                                      }
-                                                      var valid15 = _errs85 === errors;
-                                                      if (!valid15) {
-                                                        break;
-                                                      }
-                                                    }
-                                                    if (valid15) {
-                                                      let i6 = data40.length;
-                                                      let j2;
-                                                      if (i6 > 1) {
-                                                        outer2: for (; i6--; ) {
-                                                          for (j2 = i6; j2--; ) {
-                                                            if (func0(data40[i6], data40[j2])) {
-                                                              validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
-                                                              return false;
-                                                              break outer2;
-                                                            }
-                                                          }
-                                                        }
-                                                      }
-                                                    }
-                                                  }
-                                                } else {
-                                                  validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                                                  return false;
-                                                }
+                                              if (!(data40 === "members" || data40 === "domain" || data40 === "any")) {
+                                                validate155.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
+                                                return false;
                                               }
                                               var valid14 = _errs83 === errors;
                                             } else {
                                               var valid14 = true;
                                             }
+                                            if (valid14) {
+                                              if (data39.foreignDomains !== void 0) {
+                                                let data41 = data39.foreignDomains;
+                                                const _errs84 = errors;
+                                                if (errors === _errs84) {
+                                                  if (Array.isArray(data41)) {
+                                                    if (data41.length > 1024) {
+                                                      validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
+                                                      return false;
+                                                    } else {
+                                                      var valid15 = true;
+                                                      const len3 = data41.length;
+                                                      for (let i5 = 0; i5 < len3; i5++) {
+                                                        const _errs86 = errors;
+                                                        if (!validate156(data41[i5], { instancePath: instancePath + "/groups/foreignDomains/" + i5, parentData: data41, parentDataProperty: i5, rootData, dynamicAnchors })) {
+                                                          vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
+                                                          errors = vErrors.length;
+                                                        }
+                                                        var valid15 = _errs86 === errors;
+                                                        if (!valid15) {
+                                                          break;
+                                                        }
+                                                      }
+                                                      if (valid15) {
+                                                        let i6 = data41.length;
+                                                        let j2;
+                                                        if (i6 > 1) {
+                                                          outer2: for (; i6--; ) {
+                                                            for (j2 = i6; j2--; ) {
+                                                              if (func0(data41[i6], data41[j2])) {
+                                                                validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
+                                                                return false;
+                                                                break outer2;
+                                                              }
+                                                            }
+                                                          }
+                                                        }
+                                                      }
+                                                    }
+                                                  } else {
+                                                    validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                                    return false;
+                                                  }
+                                                }
+                                                var valid14 = _errs84 === errors;
+                                              } else {
+                                                var valid14 = true;
+                                              }
+                                            }
                                           }
+                                        } else {
+                                          validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                          return false;
                                         }
-                                      } else {
-                                        validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                                        return false;
                                       }
+                                      var valid0 = _errs80 === errors;
+                                    } else {
+                                      var valid0 = true;
                                     }
-                                    var valid0 = _errs79 === errors;
-                                  } else {
-                                    var valid0 = true;
                                   }
                                 }
                               }
@@ -5355,12 +6128,12 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate155_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRuntimePolicy = validate177;
-var schema59 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/runtime-policy.schema.json", "title": "RuntimePolicy", "description": "What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]` and `developmentKeys`, for tests, demos, local domains and `protofly dev`.", "type": "object", "additionalProperties": false, "properties": { "developmentKeys": { "description": "Accept descriptors signed by a development key (one whose JWK is marked `development`, as `protofly dev` makes for a plugin being written). Default false: a runtime refuses them (PF_ERR_POLICY) unless told it is a development runtime; `developmentPolicy` sets it.", "type": "boolean" }, "endpoints": { "title": "EndpointPolicy", "description": "Where a stub may connect. A descriptor's endpoint hosts must be the carrier domain itself, one of its subdomains, or a host listed for it here; and no endpoint, named or resolved, may be a special address unless its class is listed in `addresses`.", "type": "object", "additionalProperties": false, "properties": { "hosts": { "description": "Hosts a carrier domain's stubs may connect to besides the domain and its subdomains, per carrier domain. Default: none.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } }, "addresses": { "description": "Classes of special addresses stubs may reach: `loopback` (127.0.0.0/8, ::1, `localhost` and `*.localhost`), `private` (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), `link-local` (169.254/16, fe80::/10), `special` (every other non-global address: 0.0.0.0/8, ::, multicast, reserved, documentation, benchmarking, broadcast, NAT64 and 6to4 of any of these). IPv4-mapped IPv6 addresses are judged by their IPv4 address. Default: none.", "type": "array", "uniqueItems": true, "items": { "$ref": "#/$defs/addressClass" } }, "plainWebSocket": { "description": "Where a stub may open a plain `ws://` WebSocket, whose traffic (credentials and tokens included) anyone on the path can read and change: `never` (`wss://` only), `loopback` (only to a loopback address, named and resolved: the traffic never leaves the machine), `always`. Default `never`; `developmentPolicy` sets `loopback`. A refused `ws://` URL fails its connection with PF_ERR_POLICY naming this key.", "enum": ["never", "loopback", "always"] } } }, "tls": { "title": "TlsPolicy", "description": "How a stub's `wss://` connections are authenticated. The server's certificate must chain to a trusted certificate authority and name the URL's host; one that does not fails the connection with PF_ERR_TLS. Node runtimes only: a browser trusts what the browser trusts, and a browser host refuses a policy that sets `ca`.", "type": "object", "additionalProperties": false, "properties": { "ca": { "description": "Certificate authorities (PEM) trusted besides Node's bundled roots (`tls.rootCertificates`), e.g. a company's or a test's own CA. Default: none.", "type": "array", "maxItems": 64, "items": { "type": "string", "minLength": 1, "maxLength": 65536, "pattern": "^-----BEGIN CERTIFICATE-----" } } } }, "limits": { "title": "PolicyLimits", "description": "The host's ceilings. A stub descriptor's `constraints` may ask for less of each, never more.", "type": "object", "additionalProperties": false, "properties": { "memoryMb": { "description": "Heap of a stub's sandbox, in MiB. Default 64.", "type": "integer", "minimum": 8, "maximum": 4096 }, "watchdogMs": { "description": "CPU budget: how long a stub's sandbox may leave its heartbeat unanswered (a busy loop) before it is terminated, in ms. Default 2000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "maxTimers": { "description": "Timers (ctx.setTimeout, ctx.setInterval) one conversation's stub may have pending. Default 1024.", "type": "integer", "minimum": 0, "maximum": 1e5 }, "maxSocketsPerSession": { "description": "WebSockets one session (a package and an identity) may hold open. Default 8.", "type": "integer", "minimum": 0, "maximum": 1024 }, "messagesPerSecond": { "description": "Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 100000: far above what a conversation carries (the end-to-end benchmark runs about 20 000 round trips a second through one), a ceiling against a stub that spins, while the credit window bounds what is queued.", "type": "integer", "minimum": 1, "maximum": 1e6 } } }, "packages": { "title": "PackagePolicy", "description": "Where packages may come from: the origin of the catalogue that served the descriptor, or one listed here. Checked before any fetch.", "type": "object", "additionalProperties": false, "properties": { "origins": { "description": "Other origins (`https://cdn.example`) packages may be fetched from. Default: none.", "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "type": "string", "maxLength": 2048, "pattern": "^https?://[^/?#\\s]+$" } } } }, "configurationSchema": { "title": "ConfigurationSchemaPolicy", "description": "Bounds of a descriptor's `configuration.schema`, which the runtime compiles and runs on its own thread. Only a safe subset of JSON Schema is accepted (no `pattern`, `patternProperties`, `format`, `$ref` to anything but `#...`, `$dynamicRef`, unknown keywords), within these bounds.", "type": "object", "additionalProperties": false, "properties": { "maxBytes": { "description": "Largest schema, as JSON text. Default 16384.", "type": "integer", "minimum": 2, "maximum": 1048576 }, "maxDepth": { "description": "Deepest nesting of objects and arrays in the schema. Default 16.", "type": "integer", "minimum": 1, "maximum": 64 } } } }, "$defs": { "addressClass": { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] } } };
-function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validateRuntimePolicy = validate191;
+var schema65 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/runtime-policy.schema.json", "title": "RuntimePolicy", "description": "What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]` and `developmentKeys`, for tests, demos, local domains and `protofly dev`.", "type": "object", "additionalProperties": false, "properties": { "developmentKeys": { "description": "Accept descriptors signed by a development key (one whose JWK is marked `development`, as `protofly dev` makes for a plugin being written). Default false: a runtime refuses them (PF_ERR_POLICY) unless told it is a development runtime; `developmentPolicy` sets it.", "type": "boolean" }, "endpoints": { "title": "EndpointPolicy", "description": "Where a stub may connect. A descriptor's endpoint hosts must be the carrier domain itself, one of its subdomains, or a host listed for it here; and no endpoint, named or resolved, may be a special address unless its class is listed in `addresses`.", "type": "object", "additionalProperties": false, "properties": { "hosts": { "description": "Hosts a carrier domain's stubs may connect to besides the domain and its subdomains, per carrier domain. Default: none.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } }, "addresses": { "description": "Classes of special addresses stubs may reach: `loopback` (127.0.0.0/8, ::1, `localhost` and `*.localhost`), `private` (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), `link-local` (169.254/16, fe80::/10), `special` (every other non-global address: 0.0.0.0/8, ::, multicast, reserved, documentation, benchmarking, broadcast, NAT64 and 6to4 of any of these). IPv4-mapped IPv6 addresses are judged by their IPv4 address. Default: none.", "type": "array", "uniqueItems": true, "items": { "$ref": "#/$defs/addressClass" } }, "plainWebSocket": { "description": "Where a stub may open a plain `ws://` WebSocket, whose traffic (credentials and tokens included) anyone on the path can read and change: `never` (`wss://` only), `loopback` (only to a loopback address, named and resolved: the traffic never leaves the machine), `always`. Default `never`; `developmentPolicy` sets `loopback`. A refused `ws://` URL fails its connection with PF_ERR_POLICY naming this key.", "enum": ["never", "loopback", "always"] } } }, "tls": { "title": "TlsPolicy", "description": "How a stub's `wss://` connections are authenticated. The server's certificate must chain to a trusted certificate authority and name the URL's host; one that does not fails the connection with PF_ERR_TLS. Node runtimes only: a browser trusts what the browser trusts, and a browser host refuses a policy that sets `ca`.", "type": "object", "additionalProperties": false, "properties": { "ca": { "description": "Certificate authorities (PEM) trusted besides Node's bundled roots (`tls.rootCertificates`), e.g. a company's or a test's own CA. Default: none.", "type": "array", "maxItems": 64, "items": { "type": "string", "minLength": 1, "maxLength": 65536, "pattern": "^-----BEGIN CERTIFICATE-----" } } } }, "limits": { "title": "PolicyLimits", "description": "The host's ceilings. A stub descriptor's `constraints` may ask for less of each, never more.", "type": "object", "additionalProperties": false, "properties": { "memoryMb": { "description": "Heap of a stub's sandbox, in MiB. Default 64.", "type": "integer", "minimum": 8, "maximum": 4096 }, "watchdogMs": { "description": "CPU budget: how long a stub's sandbox may leave its heartbeat unanswered (a busy loop) before it is terminated, in ms. Default 2000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "maxTimers": { "description": "Timers (ctx.setTimeout, ctx.setInterval) one conversation's stub may have pending. Default 1024.", "type": "integer", "minimum": 0, "maximum": 1e5 }, "maxSocketsPerSession": { "description": "WebSockets one session (a package and an identity) may hold open. Default 8.", "type": "integer", "minimum": 0, "maximum": 1024 }, "messagesPerSecond": { "description": "Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 100000: far above what a conversation carries (the end-to-end benchmark runs about 20 000 round trips a second through one), a ceiling against a stub that spins, while the credit window bounds what is queued.", "type": "integer", "minimum": 1, "maximum": 1e6 } } }, "packages": { "title": "PackagePolicy", "description": "Where packages may come from: the origin of the catalogue that served the descriptor, or one listed here. Checked before any fetch.", "type": "object", "additionalProperties": false, "properties": { "origins": { "description": "Other origins (`https://cdn.example`) packages may be fetched from. Default: none.", "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "type": "string", "maxLength": 2048, "pattern": "^https?://[^/?#\\s]+$" } } } }, "configurationSchema": { "title": "ConfigurationSchemaPolicy", "description": "Bounds of a descriptor's `configuration.schema`, which the runtime compiles and runs on its own thread. Only a safe subset of JSON Schema is accepted (no `pattern`, `patternProperties`, `format`, `$ref` to anything but `#...`, `$dynamicRef`, unknown keywords), within these bounds.", "type": "object", "additionalProperties": false, "properties": { "maxBytes": { "description": "Largest schema, as JSON text. Default 16384.", "type": "integer", "minimum": 2, "maximum": 1048576 }, "maxDepth": { "description": "Deepest nesting of objects and arrays in the schema. Default 16.", "type": "integer", "minimum": 1, "maximum": 64 } } } }, "$defs": { "addressClass": { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] } } };
+function validate192(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate178_evaluated;
+  const evaluated0 = validate192_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5370,28 +6143,28 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 253) {
-        validate178.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        validate192.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
         return false;
       } else {
         if (!pattern11.test(data)) {
-          validate178.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+          validate192.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
           return false;
         }
       }
     } else {
-      validate178.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate192.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate178.errors = vErrors;
+  validate192.errors = vErrors;
   return errors === 0;
 }
-var validate178_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema61 = { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] };
-function validate181(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate192_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema67 = { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] };
+function validate195(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate181_evaluated;
+  const evaluated0 = validate195_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5399,20 +6172,20 @@ function validate181(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (!(data === "loopback" || data === "private" || data === "link-local" || data === "special")) {
-    validate181.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema61.enum }, message: "must be equal to one of the allowed values" }];
+    validate195.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema67.enum }, message: "must be equal to one of the allowed values" }];
     return false;
   }
-  validate181.errors = vErrors;
+  validate195.errors = vErrors;
   return errors === 0;
 }
-var validate181_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern29 = new RegExp("^-----BEGIN CERTIFICATE-----", "u");
-var pattern30 = new RegExp("^https?://[^/?#\\s]+$", "u");
-function validate177(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate195_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern36 = new RegExp("^-----BEGIN CERTIFICATE-----", "u");
+var pattern37 = new RegExp("^https?://[^/?#\\s]+$", "u");
+function validate191(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate177_evaluated;
+  const evaluated0 = validate191_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5424,7 +6197,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
       const _errs1 = errors;
       for (const key0 in data) {
         if (!(key0 === "developmentKeys" || key0 === "endpoints" || key0 === "tls" || key0 === "limits" || key0 === "packages" || key0 === "configurationSchema")) {
-          validate177.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          validate191.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
           return false;
           break;
         }
@@ -5433,7 +6206,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
         if (data.developmentKeys !== void 0) {
           const _errs2 = errors;
           if (typeof data.developmentKeys !== "boolean") {
-            validate177.errors = [{ instancePath: instancePath + "/developmentKeys", schemaPath: "#/properties/developmentKeys/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+            validate191.errors = [{ instancePath: instancePath + "/developmentKeys", schemaPath: "#/properties/developmentKeys/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
             return false;
           }
           var valid0 = _errs2 === errors;
@@ -5449,7 +6222,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                 const _errs6 = errors;
                 for (const key1 in data1) {
                   if (!(key1 === "hosts" || key1 === "addresses" || key1 === "plainWebSocket")) {
-                    validate177.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                    validate191.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                     return false;
                     break;
                   }
@@ -5462,8 +6235,8 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                       if (data2 && typeof data2 == "object" && !Array.isArray(data2)) {
                         for (const key2 in data2) {
                           const _errs9 = errors;
-                          if (!validate178(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data2, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+                          if (!validate192(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data2, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
                             errors = vErrors.length;
                           }
                           var valid2 = _errs9 === errors;
@@ -5475,7 +6248,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                               vErrors.push(err0);
                             }
                             errors++;
-                            validate177.errors = vErrors;
+                            validate191.errors = vErrors;
                             return false;
                             break;
                           }
@@ -5487,15 +6260,15 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                             if (errors === _errs11) {
                               if (Array.isArray(data3)) {
                                 if (data3.length > 64) {
-                                  validate177.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                  validate191.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                   return false;
                                 } else {
                                   var valid4 = true;
                                   const len0 = data3.length;
                                   for (let i0 = 0; i0 < len0; i0++) {
                                     const _errs13 = errors;
-                                    if (!validate178(data3[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data3, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+                                    if (!validate192(data3[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data3, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid4 = _errs13 === errors;
@@ -5510,7 +6283,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                                       outer0: for (; i1--; ) {
                                         for (j0 = i1; j0--; ) {
                                           if (func0(data3[i1], data3[j0])) {
-                                            validate177.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                            validate191.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                             return false;
                                             break outer0;
                                           }
@@ -5520,7 +6293,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                                   }
                                 }
                               } else {
-                                validate177.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                validate191.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                 return false;
                               }
                             }
@@ -5531,7 +6304,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate177.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate191.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -5549,8 +6322,8 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                           const len1 = data5.length;
                           for (let i2 = 0; i2 < len1; i2++) {
                             const _errs16 = errors;
-                            if (!validate181(data5[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data5, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
+                            if (!validate195(data5[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data5, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
                               errors = vErrors.length;
                             }
                             var valid6 = _errs16 === errors;
@@ -5565,7 +6338,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                               outer1: for (; i3--; ) {
                                 for (j1 = i3; j1--; ) {
                                   if (func0(data5[i3], data5[j1])) {
-                                    validate177.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
+                                    validate191.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
                                     return false;
                                     break outer1;
                                   }
@@ -5574,7 +6347,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate177.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate191.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
@@ -5587,7 +6360,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                         let data7 = data1.plainWebSocket;
                         const _errs17 = errors;
                         if (!(data7 === "never" || data7 === "loopback" || data7 === "always")) {
-                          validate177.errors = [{ instancePath: instancePath + "/endpoints/plainWebSocket", schemaPath: "#/properties/endpoints/properties/plainWebSocket/enum", keyword: "enum", params: { allowedValues: schema59.properties.endpoints.properties.plainWebSocket.enum }, message: "must be equal to one of the allowed values" }];
+                          validate191.errors = [{ instancePath: instancePath + "/endpoints/plainWebSocket", schemaPath: "#/properties/endpoints/properties/plainWebSocket/enum", keyword: "enum", params: { allowedValues: schema65.properties.endpoints.properties.plainWebSocket.enum }, message: "must be equal to one of the allowed values" }];
                           return false;
                         }
                         var valid1 = _errs17 === errors;
@@ -5598,7 +6371,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate177.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate191.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5615,7 +6388,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                   const _errs20 = errors;
                   for (const key4 in data8) {
                     if (!(key4 === "ca")) {
-                      validate177.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate191.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5627,7 +6400,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                       if (errors === _errs21) {
                         if (Array.isArray(data9)) {
                           if (data9.length > 64) {
-                            validate177.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                            validate191.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                             return false;
                           } else {
                             var valid9 = true;
@@ -5638,21 +6411,21 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                               if (errors === _errs23) {
                                 if (typeof data10 === "string") {
                                   if (func1(data10) > 65536) {
-                                    validate177.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
+                                    validate191.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
                                     return false;
                                   } else {
                                     if (func1(data10) < 1) {
-                                      validate177.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                      validate191.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                       return false;
                                     } else {
-                                      if (!pattern29.test(data10)) {
-                                        validate177.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/pattern", keyword: "pattern", params: { pattern: "^-----BEGIN CERTIFICATE-----" }, message: 'must match pattern "^-----BEGIN CERTIFICATE-----"' }];
+                                      if (!pattern36.test(data10)) {
+                                        validate191.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/pattern", keyword: "pattern", params: { pattern: "^-----BEGIN CERTIFICATE-----" }, message: 'must match pattern "^-----BEGIN CERTIFICATE-----"' }];
                                         return false;
                                       }
                                     }
                                   }
                                 } else {
-                                  validate177.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                  validate191.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                   return false;
                                 }
                               }
@@ -5663,14 +6436,14 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate177.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate191.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
                     }
                   }
                 } else {
-                  validate177.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate191.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -5687,7 +6460,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                     const _errs27 = errors;
                     for (const key5 in data11) {
                       if (!(key5 === "memoryMb" || key5 === "watchdogMs" || key5 === "maxTimers" || key5 === "maxSocketsPerSession" || key5 === "messagesPerSecond")) {
-                        validate177.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                        validate191.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                         return false;
                         break;
                       }
@@ -5697,17 +6470,17 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                         let data12 = data11.memoryMb;
                         const _errs28 = errors;
                         if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                          validate177.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate191.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs28) {
                           if (typeof data12 == "number" && isFinite(data12)) {
                             if (data12 > 4096 || isNaN(data12)) {
-                              validate177.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
+                              validate191.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
                               return false;
                             } else {
                               if (data12 < 8 || isNaN(data12)) {
-                                validate177.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                validate191.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
                                 return false;
                               }
                             }
@@ -5722,17 +6495,17 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                           let data13 = data11.watchdogMs;
                           const _errs30 = errors;
                           if (!(typeof data13 == "number" && (!(data13 % 1) && !isNaN(data13)) && isFinite(data13))) {
-                            validate177.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate191.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs30) {
                             if (typeof data13 == "number" && isFinite(data13)) {
                               if (data13 > 6e5 || isNaN(data13)) {
-                                validate177.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                                validate191.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                                 return false;
                               } else {
                                 if (data13 < 100 || isNaN(data13)) {
-                                  validate177.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                                  validate191.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                                   return false;
                                 }
                               }
@@ -5747,17 +6520,17 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                             let data14 = data11.maxTimers;
                             const _errs32 = errors;
                             if (!(typeof data14 == "number" && (!(data14 % 1) && !isNaN(data14)) && isFinite(data14))) {
-                              validate177.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate191.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs32) {
                               if (typeof data14 == "number" && isFinite(data14)) {
                                 if (data14 > 1e5 || isNaN(data14)) {
-                                  validate177.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                  validate191.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
                                   return false;
                                 } else {
                                   if (data14 < 0 || isNaN(data14)) {
-                                    validate177.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                    validate191.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                     return false;
                                   }
                                 }
@@ -5772,17 +6545,17 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                               let data15 = data11.maxSocketsPerSession;
                               const _errs34 = errors;
                               if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
-                                validate177.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate191.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs34) {
                                 if (typeof data15 == "number" && isFinite(data15)) {
                                   if (data15 > 1024 || isNaN(data15)) {
-                                    validate177.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                                    validate191.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
                                     return false;
                                   } else {
                                     if (data15 < 0 || isNaN(data15)) {
-                                      validate177.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                      validate191.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                       return false;
                                     }
                                   }
@@ -5797,17 +6570,17 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                                 let data16 = data11.messagesPerSecond;
                                 const _errs36 = errors;
                                 if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
-                                  validate177.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                  validate191.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                   return false;
                                 }
                                 if (errors === _errs36) {
                                   if (typeof data16 == "number" && isFinite(data16)) {
                                     if (data16 > 1e6 || isNaN(data16)) {
-                                      validate177.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
+                                      validate191.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
                                       return false;
                                     } else {
                                       if (data16 < 1 || isNaN(data16)) {
-                                        validate177.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                        validate191.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                         return false;
                                       }
                                     }
@@ -5823,7 +6596,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate177.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                    validate191.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                     return false;
                   }
                 }
@@ -5840,7 +6613,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                       const _errs40 = errors;
                       for (const key6 in data17) {
                         if (!(key6 === "origins")) {
-                          validate177.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                          validate191.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                           return false;
                           break;
                         }
@@ -5852,7 +6625,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs41) {
                             if (Array.isArray(data18)) {
                               if (data18.length > 64) {
-                                validate177.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate191.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid12 = true;
@@ -5863,16 +6636,16 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (errors === _errs43) {
                                     if (typeof data19 === "string") {
                                       if (func1(data19) > 2048) {
-                                        validate177.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                        validate191.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                         return false;
                                       } else {
-                                        if (!pattern30.test(data19)) {
-                                          validate177.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
+                                        if (!pattern37.test(data19)) {
+                                          validate191.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
                                           return false;
                                         }
                                       }
                                     } else {
-                                      validate177.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                      validate191.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                       return false;
                                     }
                                   }
@@ -5893,7 +6666,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                                       }
                                       if (typeof indices0[item0] == "number") {
                                         j2 = indices0[item0];
-                                        validate177.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
+                                        validate191.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
                                         return false;
                                         break;
                                       }
@@ -5903,14 +6676,14 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate177.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate191.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
                         }
                       }
                     } else {
-                      validate177.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate191.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -5927,7 +6700,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                         const _errs47 = errors;
                         for (const key7 in data20) {
                           if (!(key7 === "maxBytes" || key7 === "maxDepth")) {
-                            validate177.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                            validate191.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                             return false;
                             break;
                           }
@@ -5937,17 +6710,17 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                             let data21 = data20.maxBytes;
                             const _errs48 = errors;
                             if (!(typeof data21 == "number" && (!(data21 % 1) && !isNaN(data21)) && isFinite(data21))) {
-                              validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate191.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs48) {
                               if (typeof data21 == "number" && isFinite(data21)) {
                                 if (data21 > 1048576 || isNaN(data21)) {
-                                  validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
+                                  validate191.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
                                   return false;
                                 } else {
                                   if (data21 < 2 || isNaN(data21)) {
-                                    validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
+                                    validate191.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
                                     return false;
                                   }
                                 }
@@ -5962,17 +6735,17 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                               let data22 = data20.maxDepth;
                               const _errs50 = errors;
                               if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
-                                validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate191.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs50) {
                                 if (typeof data22 == "number" && isFinite(data22)) {
                                   if (data22 > 64 || isNaN(data22)) {
-                                    validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                                    validate191.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
                                     return false;
                                   } else {
                                     if (data22 < 1 || isNaN(data22)) {
-                                      validate177.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                      validate191.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                       return false;
                                     }
                                   }
@@ -5985,7 +6758,7 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate177.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate191.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -6000,19 +6773,19 @@ function validate177(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate177.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate191.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate177.errors = vErrors;
+  validate191.errors = vErrors;
   return errors === 0;
 }
-var validate177_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAddress = validate183;
-function validate183(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate191_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAddress = validate197;
+function validate197(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate183_evaluated;
+  const evaluated0 = validate197_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6022,28 +6795,28 @@ function validate183(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate183.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate197.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
         if (!pattern4.test(data)) {
-          validate183.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
+          validate197.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
           return false;
         }
       }
     } else {
-      validate183.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate197.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate183.errors = vErrors;
+  validate197.errors = vErrors;
   return errors === 0;
 }
-var validate183_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var validateJwks = validate184;
-function validate185(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate197_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validateJwks = validate198;
+function validate199(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate185_evaluated;
+  const evaluated0 = validate199_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6054,13 +6827,13 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate185.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate199.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate185.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate199.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -6071,7 +6844,7 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate185.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate199.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -6085,11 +6858,11 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
                   if (!pattern25.test(data2)) {
-                    validate185.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                    validate199.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate185.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate199.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -6104,16 +6877,16 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate185.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate199.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate185.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate199.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate185.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate199.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -6125,7 +6898,7 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate185.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate199.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -6137,7 +6910,7 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate185.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate199.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -6148,7 +6921,7 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.development !== void 0) {
                       const _errs9 = errors;
                       if (true !== data.development) {
-                        validate185.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
+                        validate199.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid0 = _errs9 === errors;
@@ -6163,18 +6936,18 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate185.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate199.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate185.errors = vErrors;
+  validate199.errors = vErrors;
   return errors === 0;
 }
-var validate185_evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
-function validate184(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate199_evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
+function validate198(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate184_evaluated;
+  const evaluated0 = validate198_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6185,7 +6958,7 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.keys === void 0 && (missing0 = "keys")) {
-        validate184.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate198.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.keys !== void 0) {
@@ -6197,8 +6970,8 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
               const len0 = data0.length;
               for (let i0 = 0; i0 < len0; i0++) {
                 const _errs3 = errors;
-                if (!validate185(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+                if (!validate199(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
                   errors = vErrors.length;
                 }
                 var valid1 = _errs3 === errors;
@@ -6207,27 +6980,27 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
                 }
               }
             } else {
-              validate184.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+              validate198.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
               return false;
             }
           }
         }
       }
     } else {
-      validate184.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate198.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate184.errors = vErrors;
+  validate198.errors = vErrors;
   return errors === 0;
 }
-var validate184_evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
-var validateJsonWsFrame = validate187;
-var pattern33 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate188(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate198_evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
+var validateJsonWsFrame = validate201;
+var pattern40 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate202(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate188_evaluated;
+  const evaluated0 = validate202_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6237,28 +7010,27 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate188.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate202.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern33.test(data)) {
-          validate188.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+        if (!pattern40.test(data)) {
+          validate202.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
       }
     } else {
-      validate188.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate202.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate188.errors = vErrors;
+  validate202.errors = vErrors;
   return errors === 0;
 }
-var validate188_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern34 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate190(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate202_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate204(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate190_evaluated;
+  const evaluated0 = validate204_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6268,27 +7040,27 @@ function validate190(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate190.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate204.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern34.test(data)) {
-          validate190.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+        if (!pattern29.test(data)) {
+          validate204.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
       }
     } else {
-      validate190.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate204.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate190.errors = vErrors;
+  validate204.errors = vErrors;
   return errors === 0;
 }
-var validate190_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate194(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate204_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate208(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate194_evaluated;
+  const evaluated0 = validate208_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6298,34 +7070,34 @@ function validate194(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 128) {
-        validate194.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        validate208.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate194.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate208.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
           if (!pattern3.test(data)) {
-            validate194.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
+            validate208.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate194.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate208.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate194.errors = vErrors;
+  validate208.errors = vErrors;
   return errors === 0;
 }
-var validate194_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern36 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
-function validate187(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate208_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern43 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
+function validate201(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate187_evaluated;
+  const evaluated0 = validate201_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6336,7 +7108,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.t === void 0 && (missing0 = "t")) {
-        validate187.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate201.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const tag0 = data.t;
@@ -6347,13 +7119,13 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing1;
                 if (data.t === void 0 && (missing1 = "t") || data.token === void 0 && (missing1 = "token")) {
-                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  validate201.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                   return false;
                 } else {
                   const _errs4 = errors;
                   for (const key0 in data) {
                     if (!(key0 === "t" || key0 === "token" || key0 === "hyperties" || key0 === "receipts")) {
-                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+                      validate201.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6362,7 +7134,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs5 = errors;
                       if ("auth" !== data.t) {
-                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
+                        validate201.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid2 = _errs5 === errors;
@@ -6376,16 +7148,16 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs6) {
                           if (typeof data1 === "string") {
                             if (func1(data1) > 8192) {
-                              validate187.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
+                              validate201.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
                               return false;
                             } else {
                               if (func1(data1) < 1) {
-                                validate187.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                validate201.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                 return false;
                               }
                             }
                           } else {
-                            validate187.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate201.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -6400,15 +7172,15 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs8) {
                             if (Array.isArray(data2)) {
                               if (data2.length > 64) {
-                                validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate201.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid3 = true;
                                 const len0 = data2.length;
                                 for (let i0 = 0; i0 < len0; i0++) {
                                   const _errs10 = errors;
-                                  if (!validate188(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+                                  if (!validate202(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate202.errors : vErrors.concat(validate202.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid3 = _errs10 === errors;
@@ -6423,7 +7195,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                                     outer0: for (; i1--; ) {
                                       for (j0 = i1; j0--; ) {
                                         if (func0(data2[i1], data2[j0])) {
-                                          validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          validate201.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                           return false;
                                           break outer0;
                                         }
@@ -6433,7 +7205,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate201.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -6445,7 +7217,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                           if (data.receipts !== void 0) {
                             const _errs11 = errors;
                             if (typeof data.receipts !== "boolean") {
-                              validate187.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                              validate201.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
                               return false;
                             }
                             var valid2 = _errs11 === errors;
@@ -6458,7 +7230,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate201.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6469,13 +7241,13 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing2;
                 if (data.t === void 0 && (missing2 = "t") || data.address === void 0 && (missing2 = "address") || data.hyperties === void 0 && (missing2 = "hyperties")) {
-                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                  validate201.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                   return false;
                 } else {
                   const _errs15 = errors;
                   for (const key1 in data) {
                     if (!(key1 === "t" || key1 === "address" || key1 === "hyperties")) {
-                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      validate201.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6484,7 +7256,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs16 = errors;
                       if ("ready" !== data.t) {
-                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
+                        validate201.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid6 = _errs16 === errors;
@@ -6494,8 +7266,8 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid6) {
                       if (data.address !== void 0) {
                         const _errs17 = errors;
-                        if (!validate190(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+                        if (!validate204(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
                           errors = vErrors.length;
                         }
                         var valid6 = _errs17 === errors;
@@ -6509,15 +7281,15 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs18) {
                             if (Array.isArray(data7)) {
                               if (data7.length > 64) {
-                                validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate201.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid7 = true;
                                 const len1 = data7.length;
                                 for (let i2 = 0; i2 < len1; i2++) {
                                   const _errs20 = errors;
-                                  if (!validate188(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+                                  if (!validate202(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate202.errors : vErrors.concat(validate202.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid7 = _errs20 === errors;
@@ -6527,7 +7299,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate187.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate201.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -6540,7 +7312,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate201.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6553,13 +7325,13 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing3;
                 if (data.t === void 0 && (missing3 = "t") || data.m === void 0 && (missing3 = "m")) {
-                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
+                  validate201.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
                   return false;
                 } else {
                   const _errs23 = errors;
                   for (const key2 in data) {
                     if (!(key2 === "t" || key2 === "m")) {
-                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                      validate201.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6568,7 +7340,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs24 = errors;
                       if ("msg" !== data.t) {
-                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
+                        validate201.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid9 = _errs24 === errors;
@@ -6590,7 +7362,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate201.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6603,13 +7375,13 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing4;
                 if (data.t === void 0 && (missing4 = "t") || data.n === void 0 && (missing4 = "n")) {
-                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
+                  validate201.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
                   return false;
                 } else {
                   const _errs28 = errors;
                   for (const key3 in data) {
                     if (!(key3 === "t" || key3 === "n")) {
-                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                      validate201.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6618,7 +7390,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs29 = errors;
                       if ("received" !== data.t) {
-                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
+                        validate201.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid11 = _errs29 === errors;
@@ -6630,17 +7402,17 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                         let data12 = data.n;
                         const _errs30 = errors;
                         if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                          validate187.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate201.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs30) {
                           if (typeof data12 == "number" && isFinite(data12)) {
                             if (data12 > 9007199254740991 || isNaN(data12)) {
-                              validate187.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
+                              validate201.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
                               return false;
                             } else {
                               if (data12 < 0 || isNaN(data12)) {
-                                validate187.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                validate201.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                 return false;
                               }
                             }
@@ -6654,7 +7426,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate201.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6667,13 +7439,13 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing5;
                 if (data.t === void 0 && (missing5 = "t") || data.ids === void 0 && (missing5 = "ids")) {
-                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
+                  validate201.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
                   return false;
                 } else {
                   const _errs34 = errors;
                   for (const key4 in data) {
                     if (!(key4 === "t" || key4 === "ids")) {
-                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate201.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6682,7 +7454,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs35 = errors;
                       if ("ack" !== data.t) {
-                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
+                        validate201.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid13 = _errs35 === errors;
@@ -6696,15 +7468,15 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs36) {
                           if (Array.isArray(data14)) {
                             if (data14.length < 1) {
-                              validate187.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                              validate201.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                               return false;
                             } else {
                               var valid14 = true;
                               const len2 = data14.length;
                               for (let i3 = 0; i3 < len2; i3++) {
                                 const _errs38 = errors;
-                                if (!validate194(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
+                                if (!validate208(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid14 = _errs38 === errors;
@@ -6714,7 +7486,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate187.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            validate201.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                             return false;
                           }
                         }
@@ -6726,7 +7498,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate201.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6739,13 +7511,13 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing6;
                 if (data.t === void 0 && (missing6 = "t") || data.code === void 0 && (missing6 = "code") || data.message === void 0 && (missing6 = "message")) {
-                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
+                  validate201.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
                   return false;
                 } else {
                   const _errs41 = errors;
                   for (const key5 in data) {
                     if (!(key5 === "t" || key5 === "code" || key5 === "message" || key5 === "id")) {
-                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                      validate201.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6754,7 +7526,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs42 = errors;
                       if ("err" !== data.t) {
-                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
+                        validate201.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid16 = _errs42 === errors;
@@ -6768,16 +7540,16 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs43) {
                           if (typeof data17 === "string") {
                             if (func1(data17) > 64) {
-                              validate187.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                              validate201.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
                               return false;
                             } else {
-                              if (!pattern36.test(data17)) {
-                                validate187.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
+                              if (!pattern43.test(data17)) {
+                                validate201.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
                                 return false;
                               }
                             }
                           } else {
-                            validate187.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate201.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -6792,11 +7564,11 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs45) {
                             if (typeof data18 === "string") {
                               if (func1(data18) > 2048) {
-                                validate187.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                validate201.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                 return false;
                               }
                             } else {
-                              validate187.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate201.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -6807,8 +7579,8 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid16) {
                           if (data.id !== void 0) {
                             const _errs47 = errors;
-                            if (!validate194(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
+                            if (!validate208(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
                               errors = vErrors.length;
                             }
                             var valid16 = _errs47 === errors;
@@ -6821,7 +7593,7 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate201.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6834,13 +7606,13 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing7;
                 if (data.t === void 0 && (missing7 = "t")) {
-                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
+                  validate201.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
                   return false;
                 } else {
                   const _errs50 = errors;
                   for (const key6 in data) {
                     if (!(key6 === "t")) {
-                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                      validate201.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6848,14 +7620,14 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs50 === errors) {
                     if (data.t !== void 0) {
                       if ("ping" !== data.t) {
-                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/6/properties/t/const", keyword: "const", params: { allowedValue: "ping" }, message: "must be equal to constant" }];
+                        validate201.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/6/properties/t/const", keyword: "const", params: { allowedValue: "ping" }, message: "must be equal to constant" }];
                         return false;
                       }
                     }
                   }
                 }
               } else {
-                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate201.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6868,13 +7640,13 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing8;
                 if (data.t === void 0 && (missing8 = "t")) {
-                  validate187.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
+                  validate201.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
                   return false;
                 } else {
                   const _errs54 = errors;
                   for (const key7 in data) {
                     if (!(key7 === "t")) {
-                      validate187.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                      validate201.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6882,14 +7654,14 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs54 === errors) {
                     if (data.t !== void 0) {
                       if ("pong" !== data.t) {
-                        validate187.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/7/properties/t/const", keyword: "const", params: { allowedValue: "pong" }, message: "must be equal to constant" }];
+                        validate201.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/7/properties/t/const", keyword: "const", params: { allowedValue: "pong" }, message: "must be equal to constant" }];
                         return false;
                       }
                     }
                   }
                 }
               } else {
-                validate187.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate201.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6897,30 +7669,30 @@ function validate187(data, { instancePath = "", parentData, parentDataProperty, 
               props0 = true;
             }
           } else {
-            validate187.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
+            validate201.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
             return false;
           }
         } else {
-          validate187.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
+          validate201.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
           return false;
         }
       }
     } else {
-      validate187.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate201.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate187.errors = vErrors;
+  validate201.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-var validate187_evaluated = { "dynamicProps": true, "dynamicItems": false };
-var validateUserCreate = validate198;
-var pattern37 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
-function validate199(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate201_evaluated = { "dynamicProps": true, "dynamicItems": false };
+var validateUserCreate = validate212;
+var pattern44 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
+function validate213(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate199_evaluated;
+  const evaluated0 = validate213_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6930,32 +7702,32 @@ function validate199(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 128) {
-        validate199.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        validate213.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate199.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate213.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
-          if (!pattern37.test(data)) {
-            validate199.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
+          if (!pattern44.test(data)) {
+            validate213.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate199.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate213.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate199.errors = vErrors;
+  validate213.errors = vErrors;
   return errors === 0;
 }
-var validate199_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate201(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate213_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate215(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate201_evaluated;
+  const evaluated0 = validate215_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6965,27 +7737,27 @@ function validate201(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 1024) {
-        validate201.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+        validate215.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
         return false;
       } else {
         if (func1(data) < 8) {
-          validate201.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
+          validate215.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
           return false;
         }
       }
     } else {
-      validate201.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate215.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate201.errors = vErrors;
+  validate215.errors = vErrors;
   return errors === 0;
 }
-var validate201_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate198(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate215_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate212(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate198_evaluated;
+  const evaluated0 = validate212_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6996,13 +7768,13 @@ function validate198(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.name === void 0 && (missing0 = "name") || data.password === void 0 && (missing0 = "password")) {
-        validate198.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate212.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "name" || key0 === "password")) {
-            validate198.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate212.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -7010,8 +7782,8 @@ function validate198(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.name !== void 0) {
             const _errs2 = errors;
-            if (!validate199(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
+            if (!validate213(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -7021,8 +7793,8 @@ function validate198(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.password !== void 0) {
               const _errs3 = errors;
-              if (!validate201(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+              if (!validate215(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -7033,19 +7805,19 @@ function validate198(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate198.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate212.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate198.errors = vErrors;
+  validate212.errors = vErrors;
   return errors === 0;
 }
-var validate198_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateUserUpdate = validate203;
-function validate203(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate212_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateUserUpdate = validate217;
+function validate217(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate203_evaluated;
+  const evaluated0 = validate217_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7055,13 +7827,13 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       if (Object.keys(data).length < 1) {
-        validate203.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
+        validate217.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "password" || key0 === "disabled")) {
-            validate203.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate217.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -7069,8 +7841,8 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.password !== void 0) {
             const _errs2 = errors;
-            if (!validate201(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+            if (!validate215(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -7081,7 +7853,7 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
             if (data.disabled !== void 0) {
               const _errs3 = errors;
               if (typeof data.disabled !== "boolean") {
-                validate203.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                validate217.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
                 return false;
               }
               var valid0 = _errs3 === errors;
@@ -7092,19 +7864,19 @@ function validate203(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate203.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate217.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate203.errors = vErrors;
+  validate217.errors = vErrors;
   return errors === 0;
 }
-var validate203_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateGroupMembersBody = validate206;
-function validate207(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate217_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupMembersBody = validate220;
+function validate221(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate207_evaluated;
+  const evaluated0 = validate221_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7114,27 +7886,27 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate207.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate221.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern34.test(data)) {
-          validate207.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+        if (!pattern29.test(data)) {
+          validate221.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
       }
     } else {
-      validate207.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate221.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate207.errors = vErrors;
+  validate221.errors = vErrors;
   return errors === 0;
 }
-var validate207_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate206(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate221_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate220(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate206_evaluated;
+  const evaluated0 = validate220_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7145,13 +7917,13 @@ function validate206(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind")) {
-        validate206.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate220.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "kind" || key0 === "add" || key0 === "remove")) {
-            validate206.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate220.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -7160,7 +7932,7 @@ function validate206(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.kind !== void 0) {
             const _errs2 = errors;
             if ("members" !== data.kind) {
-              validate206.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "members" }, message: "must be equal to constant" }];
+              validate220.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "members" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -7174,15 +7946,15 @@ function validate206(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (Array.isArray(data1)) {
                   if (data1.length > 256) {
-                    validate206.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
+                    validate220.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
                     return false;
                   } else {
                     var valid1 = true;
                     const len0 = data1.length;
                     for (let i0 = 0; i0 < len0; i0++) {
                       const _errs5 = errors;
-                      if (!validate207(data1[i0], { instancePath: instancePath + "/add/" + i0, parentData: data1, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
+                      if (!validate221(data1[i0], { instancePath: instancePath + "/add/" + i0, parentData: data1, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
                         errors = vErrors.length;
                       }
                       var valid1 = _errs5 === errors;
@@ -7197,7 +7969,7 @@ function validate206(data, { instancePath = "", parentData, parentDataProperty, 
                         outer0: for (; i1--; ) {
                           for (j0 = i1; j0--; ) {
                             if (func0(data1[i1], data1[j0])) {
-                              validate206.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                              validate220.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                               return false;
                               break outer0;
                             }
@@ -7207,7 +7979,7 @@ function validate206(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate206.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                  validate220.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                   return false;
                 }
               }
@@ -7222,15 +7994,15 @@ function validate206(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs6) {
                   if (Array.isArray(data3)) {
                     if (data3.length > 256) {
-                      validate206.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
+                      validate220.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
                       return false;
                     } else {
                       var valid3 = true;
                       const len1 = data3.length;
                       for (let i2 = 0; i2 < len1; i2++) {
                         const _errs8 = errors;
-                        if (!validate207(data3[i2], { instancePath: instancePath + "/remove/" + i2, parentData: data3, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
+                        if (!validate221(data3[i2], { instancePath: instancePath + "/remove/" + i2, parentData: data3, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
                           errors = vErrors.length;
                         }
                         var valid3 = _errs8 === errors;
@@ -7245,7 +8017,7 @@ function validate206(data, { instancePath = "", parentData, parentDataProperty, 
                           outer1: for (; i3--; ) {
                             for (j1 = i3; j1--; ) {
                               if (func0(data3[i3], data3[j1])) {
-                                validate206.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
+                                validate220.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
                                 return false;
                                 break outer1;
                               }
@@ -7255,7 +8027,7 @@ function validate206(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate206.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                    validate220.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                     return false;
                   }
                 }
@@ -7268,14 +8040,15 @@ function validate206(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate206.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate220.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate206.errors = vErrors;
+  validate220.errors = vErrors;
   return errors === 0;
 }
-var validate206_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate220_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validatePolicyRules = validate176;
 export {
   validateAddress,
   validateBackendDescriptor,
@@ -7285,6 +8058,7 @@ export {
   validateJsonWsFrame,
   validateJwks,
   validateMessage,
+  validatePolicyRules,
   validateRuntimePolicy,
   validateStubDescriptor,
   validateUserCreate,

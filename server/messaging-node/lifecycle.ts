@@ -4,7 +4,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { TOKEN_PATH } from '../identity/token-endpoint.js';
 import { PageOrigins } from '../page-origins.js';
+import { policyApi } from '../policy/policy-api.js';
 import type { ClusterMember } from '../services/service.js';
+import { adminApis } from './admin-api.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
 import type { Admission } from './admission.js';
 import type { CdrRecorder } from './cdr-recorder.js';
@@ -117,8 +119,10 @@ export class Lifecycle {
 
   /** Joins the cluster and takes both ports; a node that cannot take both keeps neither. */
   async listen(): Promise<void> {
-    const { host, port, adminPort, heartbeatMs, log, cluster, identity, provisioning, domain } =
+    const { host, port, adminPort, heartbeatMs, log, cluster, identity, provisioning, policy, domain } =
       this.#settings;
+    // One administrators' check for the port's APIs: failed sign-ins are limited across them.
+    const api = provisioning && adminApis(provisioning, identity, log);
     const { metrics, admission, sessions, cdr } = this.#parts;
     await cluster.join(this.#member);
     await cdr?.start();
@@ -150,7 +154,9 @@ export class Lifecycle {
             pendingAuth: admission.pending,
             storedNow: await cluster.held(),
           }),
-        ...(provisioning ? { provisioning: provisioningApi(provisioning, identity, log) } : {}),
+        ...(provisioning && api
+          ? { provisioning: provisioningApi(provisioning, api, log), policy: policyApi(policy, api, log) }
+          : {}),
         log,
       });
     } catch (err) {

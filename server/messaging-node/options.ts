@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
+import { Policy } from '../policy/policy.js';
 import { LocalCluster } from '../services/local-cluster.js';
 import { MemoryLocation } from '../services/memory-location.js';
 import type { Cdr, Cluster, Identity, Location, Provisioning } from '../services/service.js';
@@ -19,8 +20,16 @@ export interface MessagingNodeOptions {
   readonly cluster?: Cluster;
   /** Records a detail record per conversation, when given. */
   readonly cdr?: CdrOptions;
-  /** Serves the provisioning REST API on the admin port, when given. */
+  /**
+   * Serves the provisioning REST API on the admin port, when given, and the policy API (both
+   * for the administrators it names).
+   */
   readonly provisioning?: Provisioning;
+  /**
+   * Who may reach whom (server/policy): checked for every message to a user:// or hyperty://
+   * address; its rules replaced over the admin port's policy API. Default: no rules, all allowed.
+   */
+  readonly policy?: Policy;
   /** Interface for both listeners. Default 127.0.0.1. */
   readonly host?: string;
   /** WebSocket port; 0 picks a free one. Default 0. */
@@ -124,6 +133,7 @@ export type NodeSettings = Required<Omit<MessagingNodeOptions, 'cdr' | 'provisio
 export function settingsOf(options: MessagingNodeOptions): NodeSettings {
   const rate = options.messagesPerSecond ?? 100;
   const ttlMs = (options.offlineTtlSeconds ?? 300) * 1000;
+  const log = options.log ?? pino({ name: 'messaging-node' });
   return {
     location: new MemoryLocation({ retainMs: ttlMs }),
     cluster: new LocalCluster({ total: options.offlineTotal ?? 100_000 }),
@@ -150,7 +160,8 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     maxGroupSize: 10_000,
     groups: {},
     origins: [],
-    log: pino({ name: 'messaging-node' }),
+    log,
+    policy: new Policy(options.domain, {}, log),
     ...definedOnly(options),
   };
 }
