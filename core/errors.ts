@@ -137,7 +137,7 @@ export const ERRORS = {
   PF_ERR_FLOOD: {
     status: 429,
     close: 1013,
-    docs: 'A sender went over its message rate or buffer bound (or the request rate per user or address at a token endpoint: HTTP 429); the excess was refused, not queued without bound.',
+    docs: "A sender went over its message rate or buffer bound (or a rate of the domain's policy rules, or the request rate per user or address at a token endpoint: HTTP 429); the excess was refused, not queued without bound.",
   },
   PF_ERR_BUSY: {
     status: 503,
@@ -162,7 +162,11 @@ export const ERRORS = {
     status: 403,
     close: 4403,
     stub: true,
-    docs: 'The peer is authenticated but not allowed to do this (e.g. its domain is not admitted).',
+    docs: "The peer is authenticated but not allowed to do this (e.g. its domain is not admitted). A message the domain's policy rules refuse (a `deny` rule, or no rule and `default: deny`) is answered with it by the messaging node, without closing (an `err` frame: the app's request gets response code 403 and the code and rule in its description); a guest service closes the connection asking for guest credentials with 4403 instead of issuing them.",
+  },
+  PF_ERR_RULES: {
+    status: 400,
+    docs: "A domain's policy rules fit their schema but cannot be used: a rule names a group that is not defined, two rules share a name (or one is named `default`), a deny rule has a rate, a time zone is not known. The message gives the JSON pointer; the rules in force are unchanged.",
   },
   PF_ERR_ORIGIN: {
     status: 403,

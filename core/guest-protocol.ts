@@ -39,7 +39,10 @@ export const GUEST_CLOSE = {
   BAD_REQUEST: 4400,
   /** The token is malformed, expired, for another audience, or does not verify. */
   AUTH: 4401,
-  /** The token is good but its domain is not admitted, or is this very domain (its users have passwords). */
+  /**
+   * The token is good but its domain is not admitted, the domain's policy rules refuse its user
+   * everything here, or it is this very domain (its users have passwords).
+   */
   FORBIDDEN: 4403,
   /** The SIP server could not be told of the guest: worth trying again later. */
   UNAVAILABLE: 4503,

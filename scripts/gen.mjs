@@ -41,6 +41,7 @@ const VALIDATORS = {
   validateGroupMembersBody: `${BASE}group.schema.json#/$defs/groupMembersBody`,
   validateDirectorySearch: `${BASE}address-book.schema.json#/$defs/directorySearch`,
   validateDirectoryLookup: `${BASE}address-book.schema.json#/$defs/directoryLookup`,
+  validatePolicyRules: `${BASE}policy-rules.schema.json`,
 };
 /** Validator name → the generated type it narrows to. */
 const NARROWS = {
@@ -58,6 +59,7 @@ const NARROWS = {
   validateGroupMembersBody: 'GroupMembersBody',
   validateDirectorySearch: 'DirectorySearch',
   validateDirectoryLookup: 'DirectoryLookup',
+  validatePolicyRules: 'PolicyRules',
 };
 
 async function validators() {

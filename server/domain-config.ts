@@ -6,6 +6,7 @@ import type { DomainConfig } from '../core/generated/types.js';
 import { validateDomainConfig } from '../core/generated/validators.js';
 import { schemaError } from '../core/validate.js';
 import { packageRoot } from '../node/package-root.js';
+import { compilePolicy } from './policy/compile.js';
 
 /**
  * Checks a domain config before anything starts, and says everything wrong with it at once:
@@ -14,7 +15,8 @@ import { packageRoot } from '../node/package-root.js';
  * it refuses is checked again, against the same schemas, for all of them.
  *
  * @throws ProtoflyError `PF_ERR_SCHEMA` listing every wrong setting, `PF_ERR_CONFIG` for
- *   settings the schema allows that cannot work together (two listeners on one port).
+ *   settings the schema allows that cannot work together (two listeners on one port),
+ *   `PF_ERR_RULES` for policy rules that cannot be used.
  */
 export function checkDomainConfig(config: unknown): asserts config is DomainConfig {
   if (!validateDomainConfig(config)) {
@@ -33,6 +35,7 @@ export function checkDomainConfig(config: unknown): asserts config is DomainConf
       );
     }
   }
+  if (config.policy) compilePolicy(config.policy, config.domain);
 }
 
 /** The domain config's validator with every error reported, compiled from the schemas when first needed. */

@@ -16,6 +16,7 @@ import { checkDomainConfig } from './domain-config.js';
 import { TOKEN_PATH, tokenEndpoint } from './identity/token-endpoint.js';
 import { type MessagingNode, startMessagingNode } from './messaging-node/messaging-node.js';
 import { originOf } from './page-origins.js';
+import { Policy } from './policy/policy.js';
 import type { Identity, Services } from './services/service.js';
 
 /**
@@ -167,6 +168,8 @@ export async function startDomainNode(
   portOffset = 0,
 ): Promise<DomainNode> {
   const c = d.config;
+  // Compiled before anything starts: rules that cannot be used stop the start.
+  const policy = new Policy(c.domain, c.policy, d.log.child({ component: 'policy' }));
   const started = await startServices({
     domain: c.domain,
     key: d.key,
@@ -186,6 +189,7 @@ export async function startDomainNode(
     cdr: { service: services.cdr, stub: await jsonWsStubOf(c) },
     provisioning: services.provisioning,
     addressBook: services.addressbook,
+    policy,
     tokenEndpoint: tokenEndpoint({
       domain: c.domain,
       identity: services.identity,

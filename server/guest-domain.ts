@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { PolicyRules } from '../core/generated/types.js';
 import { type DomainServices, publishBackends, startServices } from './backends/start-services.js';
 import type { DomainKey } from './catalogue/keys.js';
 import { type PublishResult, publish, readManifest } from './catalogue/publish.js';
 import { createCatalogueServer } from './catalogue/server.js';
+import { Policy } from './policy/policy.js';
 import { type GuestNaming, type GuestService, startGuestService } from './sip-guest/guest-service.js';
 import type { GuestStore } from './sip-guest/kamailio-guests.js';
 
@@ -25,6 +27,8 @@ export interface GuestDomainOptions {
   /** Where other domains' catalogues (and keys) are: domain → origin. Read when a token arrives. */
   readonly peers?: Readonly<Record<string, string>>;
   readonly guestTtlSeconds?: number;
+  /** The domain's policy rules: who of other domains gets a guest account (server/policy). Default: all. */
+  readonly policy?: PolicyRules;
   /** The guest service's certificate and key (PEM files): it listens on `wss://`, as its `guestUrl` then says. Default: plain ws. */
   readonly guestTls?: { readonly certFile: string; readonly keyFile: string };
   readonly log?: Logger;
@@ -71,10 +75,12 @@ export async function startGuestDomain(options: GuestDomainOptions): Promise<Run
       only: ['identity'],
     });
     const { services } = identity;
+    const policy = options.policy && new Policy(domain, options.policy, options.log);
     guests = await startGuestService({
       domain,
       verify: (token) => services.identity.verify(token),
       store: options.store,
+      ...(policy ? { policy } : {}),
       ...(options.naming ? { naming: options.naming } : {}),
       ...(options.guestTtlSeconds ? { ttlSeconds: options.guestTtlSeconds } : {}),
       ...(options.guestTls ? { tls: options.guestTls } : {}),

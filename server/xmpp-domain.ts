@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { PolicyRules } from '../core/generated/types.js';
 import { packageRoot } from '../node/package-root.js';
 import type { DomainKey } from './catalogue/keys.js';
 import { type RunningGuestDomain, startGuestDomain } from './guest-domain.js';
@@ -20,6 +21,8 @@ export interface XmppDomainOptions {
   /** Where other domains' catalogues (and keys) are: domain → origin. Read when a token arrives. */
   readonly peers?: Readonly<Record<string, string>>;
   readonly guestTtlSeconds?: number;
+  /** Who of other domains gets a guest account (server/policy). Default: all. */
+  readonly policy?: PolicyRules;
   readonly log?: Logger;
 }
 

@@ -61,6 +61,16 @@ export type ConversationBody =
   | DtmfBody
   | PresenceBody;
 /**
+ * @minItems 1
+ * @maxItems 1024
+ *
+ * Items: `*` anyone; `user://<domain>/<name>` one user; `user://<domain>/*` every user of a domain (a foreign domain's, or this one's); `group:<name>` the members of one of `groups`.
+ */
+export type PolicySelectors = [
+  '*' | UserAddress | string | string,
+  ...('*' | UserAddress | string | string)[]
+];
+/**
  * One WebSocket text frame of json-ws, protofly's native protocol between the json-ws stub and a messaging node (subprotocol protofly.json-ws.v1). The client's first frame is `auth`; the node answers `ready` and from then on both sides exchange `msg` frames. The node answers every `msg` it receives exactly once, with its id in an `ack` or in an `err`, in the order received. A client that has heard nothing for a while sends `ping`, which the node answers with `pong` at once: a node that stopped (its TCP connection still open) is noticed without waiting for a send to time out. A client that asked for receipts in `auth` says with `received` how many `msg` frames it has taken; what it had not taken when its connection ends is held for its recipients again (XEP-0198's acknowledgements, for json-ws). Order under refusals: once the node refuses a message of a connection to a recipient for its rate (PF_ERR_FLOOD), it refuses every later message of that connection to that recipient (PF_ERR_FLOOD, saying it was refused to keep order) until the refused one is sent again, or the connection ends; so a client that sends again what was refused, in order, keeps its order. Messages to other recipients are not held back. Draining: a node that is stopping (SIGTERM) says so on /health (503, status draining, so a balancer in front sends it no new connections), acknowledges what it took and closes each connection with 1012 (Service Restart); a client whose connection was live reconnects at once, landing on another host, and sends again what was not acknowledged (a client closed so before `ready` waits its reconnect delay, so as not to loop on a draining node). The node waits for its clients to leave, at most shutdownGraceMs, then exits.
  */
 export type JsonWsFrame =
@@ -455,6 +465,7 @@ export interface DomainConfig {
     offlineMessages?: number;
     offlineTtlSeconds?: number;
   };
+  policy?: PolicyRules;
   groups?: GroupPolicy;
 }
 export interface BackendChoice {
@@ -497,6 +508,83 @@ export interface BrowserAccess {
    * @maxItems 1024
    */
   messaging?: (string | '*')[];
+}
+/**
+ * Who may reach whom, when, with what and at what rate: the domain's policy rules, checked by the messaging node and the guest services; changed while serving over PUT /policy/v1/rules on the admin port. Default: everyone may reach everyone.
+ */
+export interface PolicyRules {
+  /**
+   * What a message no rule matches gets. Default `allow` (a domain without rules lets everyone reach everyone).
+   */
+  default?: 'allow' | 'deny';
+  /**
+   * Named sets of users, which rules name as `group:<name>`: group name → its members.
+   */
+  groups?: {
+    /**
+     * @maxItems 10000
+     */
+    [k: string]: UserAddress[] | undefined;
+  };
+  /**
+   * @maxItems 1024
+   */
+  rules?: PolicyRule[];
+}
+/**
+ * Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written, a hyperty:// one by its domain only (its user is not known before it is looked up), so `*` and `user://<domain>/*` match it, a user or a group does not. `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).
+ */
+export interface PolicyRule {
+  /**
+   * Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` is the name of the default decision.
+   */
+  name: string;
+  action: 'allow' | 'deny';
+  from?: PolicySelectors;
+  to?: PolicySelectors;
+  /**
+   * What the message does, read from its body value's kind (conversation.schema.json): `chat` a chat body, `call` an offer without video, `video` an offer whose media has video; a forwarded message has the capability of the one it carries. A message of none of them (an answer, a bye, a response, presence) matches only rules without `capabilities`, so a call let in is not cut by a rule about starting calls.
+   *
+   * @minItems 1
+   */
+  capabilities?: ['chat' | 'call' | 'video', ...('chat' | 'call' | 'video')[]];
+  when?: PolicyWindow;
+  /**
+   * A token bucket per sender, on an `allow` rule: `perSecond` messages a second, `burst` at once. Each node keeps its own buckets.
+   */
+  rate?: {
+    perSecond: number;
+    /**
+     * Default: perSecond, at least 1.
+     */
+    burst?: number;
+  };
+}
+/**
+ * When a rule applies: on `days`, from `start` to `end` (local time in `timeZone`). A window whose `end` is before its `start` runs past midnight (22:00 to 06:00); `days` are those of the moment looked at.
+ */
+export interface PolicyWindow {
+  /**
+   * Default: every day.
+   *
+   * @minItems 1
+   */
+  days?: [
+    'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun',
+    ...('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[]
+  ];
+  /**
+   * HH:MM, included. Default 00:00.
+   */
+  start?: string;
+  /**
+   * HH:MM, excluded; 24:00 is midnight at the day's end. Default 24:00.
+   */
+  end?: string;
+  /**
+   * An IANA time zone (Europe/Paris). Default UTC.
+   */
+  timeZone?: string;
 }
 /**
  * Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.
@@ -716,6 +804,28 @@ export interface PingFrame {
  */
 export interface PongFrame {
   t: 'pong';
+}
+/**
+ * A domain's policy (its policy decision point): who may reach whom, when, with which capabilities and at what rate. The messaging node checks every message a session sends to a user:// or hyperty:// address against it, and the SIP and XMPP guest services every foreign user asking for a guest account (server/policy/). Rules are read in order and the first that matches a message decides it; a message no rule matches gets `default`. The domain config's `policy`, and the body of GET and PUT /policy/v1/rules on the admin port.
+ */
+export interface PolicyRules1 {
+  /**
+   * What a message no rule matches gets. Default `allow` (a domain without rules lets everyone reach everyone).
+   */
+  default?: 'allow' | 'deny';
+  /**
+   * Named sets of users, which rules name as `group:<name>`: group name → its members.
+   */
+  groups?: {
+    /**
+     * @maxItems 10000
+     */
+    [k: string]: UserAddress[] | undefined;
+  };
+  /**
+   * @maxItems 1024
+   */
+  rules?: PolicyRule[];
 }
 /**
  * POST /provisioning/v1/users

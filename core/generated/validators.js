@@ -3962,7 +3962,7 @@ function validate138(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate138_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateDomainConfig = validate155;
-var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite, provisioning-identity and addressbook-static where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" }, "addressbook": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "browsers": { "title": "BrowserAccess", "description": "Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.", "type": "object", "additionalProperties": false, "properties": { "token": { "description": "Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "#/$defs/origin" } }, "messaging": { "description": "Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "anyOf": [{ "$ref": "#/$defs/origin" }, { "const": "*" }] } } } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "shutdownGraceMs": { "description": "Milliseconds a draining node (SIGTERM) waits for its clients to leave after telling them to reconnect elsewhere (1012); then it cuts those left and exits. Longer than the balancer's health checks take to see /health say draining. Default 5000.", "type": "integer", "minimum": 0, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } }, "origin": { "description": "A web origin: scheme://host[:port], no path.", "type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+$" } } };
+var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite, provisioning-identity and addressbook-static where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" }, "addressbook": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "browsers": { "title": "BrowserAccess", "description": "Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.", "type": "object", "additionalProperties": false, "properties": { "token": { "description": "Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "#/$defs/origin" } }, "messaging": { "description": "Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "anyOf": [{ "$ref": "#/$defs/origin" }, { "const": "*" }] } } } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "shutdownGraceMs": { "description": "Milliseconds a draining node (SIGTERM) waits for its clients to leave after telling them to reconnect elsewhere (1012); then it cuts those left and exits. Longer than the balancer's health checks take to see /health say draining. Default 5000.", "type": "integer", "minimum": 0, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "policy": { "description": "Who may reach whom, when, with what and at what rate: the domain's policy rules, checked by the messaging node and the guest services; changed while serving over PUT /policy/v1/rules on the admin port. Default: everyone may reach everyone.", "$ref": "policy-rules.schema.json" }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } }, "origin": { "description": "A web origin: scheme://host[:port], no path.", "type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+$" } } };
 function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -4394,6 +4394,767 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate174_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema59 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/policy-rules.schema.json", "title": "PolicyRules", "description": "A domain's policy (its policy decision point): who may reach whom, when, with which capabilities and at what rate. The messaging node checks every message a session sends to a user:// or hyperty:// address against it, and the SIP and XMPP guest services every foreign user asking for a guest account (server/policy/). Rules are read in order and the first that matches a message decides it; a message no rule matches gets `default`. The domain config's `policy`, and the body of GET and PUT /policy/v1/rules on the admin port.", "type": "object", "additionalProperties": false, "properties": { "default": { "description": "What a message no rule matches gets. Default `allow` (a domain without rules lets everyone reach everyone).", "enum": ["allow", "deny"] }, "groups": { "description": "Named sets of users, which rules name as `group:<name>`: group name \u2192 its members.", "type": "object", "maxProperties": 1024, "propertyNames": { "$ref": "#/$defs/groupName" }, "additionalProperties": { "type": "array", "maxItems": 1e4, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/userAddress" } } }, "rules": { "type": "array", "maxItems": 1024, "items": { "$ref": "#/$defs/rule" } } }, "$defs": { "groupName": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "rule": { "title": "PolicyRule", "description": "Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written, a hyperty:// one by its domain only (its user is not known before it is looked up), so `*` and `user://<domain>/*` match it, a user or a group does not. `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).", "type": "object", "additionalProperties": false, "required": ["name", "action"], "properties": { "name": { "description": "Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` is the name of the default decision.", "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "action": { "enum": ["allow", "deny"] }, "from": { "$ref": "#/$defs/selectors" }, "to": { "$ref": "#/$defs/selectors" }, "capabilities": { "description": "What the message does, read from its body value's kind (conversation.schema.json): `chat` a chat body, `call` an offer without video, `video` an offer whose media has video; a forwarded message has the capability of the one it carries. A message of none of them (an answer, a bye, a response, presence) matches only rules without `capabilities`, so a call let in is not cut by a rule about starting calls.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "video"] } }, "when": { "$ref": "#/$defs/window" }, "rate": { "description": "A token bucket per sender, on an `allow` rule: `perSecond` messages a second, `burst` at once. Each node keeps its own buckets.", "type": "object", "additionalProperties": false, "required": ["perSecond"], "properties": { "perSecond": { "type": "number", "exclusiveMinimum": 0, "maximum": 1e5 }, "burst": { "description": "Default: perSecond, at least 1.", "type": "integer", "minimum": 1, "maximum": 1e5 } } } } }, "selectors": { "title": "PolicySelectors", "type": "array", "minItems": 1, "maxItems": 1024, "uniqueItems": true, "items": { "description": "`*` anyone; `user://<domain>/<name>` one user; `user://<domain>/*` every user of a domain (a foreign domain's, or this one's); `group:<name>` the members of one of `groups`.", "anyOf": [{ "const": "*" }, { "$ref": "common.schema.json#/$defs/userAddress" }, { "type": "string", "maxLength": 264, "pattern": "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$" }, { "type": "string", "pattern": "^group:[a-z0-9][a-z0-9._-]{0,63}$" }] } }, "window": { "title": "PolicyWindow", "description": "When a rule applies: on `days`, from `start` to `end` (local time in `timeZone`). A window whose `end` is before its `start` runs past midnight (22:00 to 06:00); `days` are those of the moment looked at.", "type": "object", "additionalProperties": false, "properties": { "days": { "description": "Default: every day.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] } }, "start": { "description": "HH:MM, included. Default 00:00.", "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" }, "end": { "description": "HH:MM, excluded; 24:00 is midnight at the day's end. Default 24:00.", "type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" }, "timeZone": { "description": "An IANA time zone (Europe/Paris). Default UTC.", "type": "string", "maxLength": 64 } } } } };
+var pattern28 = new RegExp("^[a-z0-9][a-z0-9._-]{0,63}$", "u");
+function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate178_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (!pattern28.test(data)) {
+        validate178.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9._-]{0,63}$"' }];
+        return false;
+      }
+    } else {
+      validate178.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate178.errors = vErrors;
+  return errors === 0;
+}
+var validate178_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern29 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate180(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate180_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (func1(data) > 512) {
+        validate180.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        return false;
+      } else {
+        if (!pattern29.test(data)) {
+          validate180.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+          return false;
+        }
+      }
+    } else {
+      validate180.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate180.errors = vErrors;
+  return errors === 0;
+}
+var validate180_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema62 = { "title": "PolicyRule", "description": "Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written, a hyperty:// one by its domain only (its user is not known before it is looked up), so `*` and `user://<domain>/*` match it, a user or a group does not. `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).", "type": "object", "additionalProperties": false, "required": ["name", "action"], "properties": { "name": { "description": "Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` is the name of the default decision.", "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "action": { "enum": ["allow", "deny"] }, "from": { "$ref": "#/$defs/selectors" }, "to": { "$ref": "#/$defs/selectors" }, "capabilities": { "description": "What the message does, read from its body value's kind (conversation.schema.json): `chat` a chat body, `call` an offer without video, `video` an offer whose media has video; a forwarded message has the capability of the one it carries. A message of none of them (an answer, a bye, a response, presence) matches only rules without `capabilities`, so a call let in is not cut by a rule about starting calls.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "video"] } }, "when": { "$ref": "#/$defs/window" }, "rate": { "description": "A token bucket per sender, on an `allow` rule: `perSecond` messages a second, `burst` at once. Each node keeps its own buckets.", "type": "object", "additionalProperties": false, "required": ["perSecond"], "properties": { "perSecond": { "type": "number", "exclusiveMinimum": 0, "maximum": 1e5 }, "burst": { "description": "Default: perSecond, at least 1.", "type": "integer", "minimum": 1, "maximum": 1e5 } } } } };
+var pattern31 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$", "u");
+var pattern32 = new RegExp("^group:[a-z0-9][a-z0-9._-]{0,63}$", "u");
+function validate183(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate183_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (Array.isArray(data)) {
+      if (data.length > 1024) {
+        validate183.errors = [{ instancePath, schemaPath: "#/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
+        return false;
+      } else {
+        if (data.length < 1) {
+          validate183.errors = [{ instancePath, schemaPath: "#/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+          return false;
+        } else {
+          var valid0 = true;
+          const len0 = data.length;
+          for (let i0 = 0; i0 < len0; i0++) {
+            let data0 = data[i0];
+            const _errs1 = errors;
+            const _errs2 = errors;
+            let valid1 = false;
+            const _errs3 = errors;
+            if ("*" !== data0) {
+              const err0 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/0/const", keyword: "const", params: { allowedValue: "*" }, message: "must be equal to constant" };
+              if (vErrors === null) {
+                vErrors = [err0];
+              } else {
+                vErrors.push(err0);
+              }
+              errors++;
+            }
+            var _valid0 = _errs3 === errors;
+            valid1 = valid1 || _valid0;
+            const _errs4 = errors;
+            if (!validate180(data0, { instancePath: instancePath + "/" + i0, parentData: data, parentDataProperty: i0, rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+              errors = vErrors.length;
+            }
+            var _valid0 = _errs4 === errors;
+            valid1 = valid1 || _valid0;
+            const _errs5 = errors;
+            if (errors === _errs5) {
+              if (typeof data0 === "string") {
+                if (func1(data0) > 264) {
+                  const err1 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/2/maxLength", keyword: "maxLength", params: { limit: 264 }, message: "must NOT have more than 264 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err1];
+                  } else {
+                    vErrors.push(err1);
+                  }
+                  errors++;
+                } else {
+                  if (!pattern31.test(data0)) {
+                    const err2 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/2/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$" }, message: 'must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$"' };
+                    if (vErrors === null) {
+                      vErrors = [err2];
+                    } else {
+                      vErrors.push(err2);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err3 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/2/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err3];
+                } else {
+                  vErrors.push(err3);
+                }
+                errors++;
+              }
+            }
+            var _valid0 = _errs5 === errors;
+            valid1 = valid1 || _valid0;
+            const _errs7 = errors;
+            if (errors === _errs7) {
+              if (typeof data0 === "string") {
+                if (!pattern32.test(data0)) {
+                  const err4 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/3/pattern", keyword: "pattern", params: { pattern: "^group:[a-z0-9][a-z0-9._-]{0,63}$" }, message: 'must match pattern "^group:[a-z0-9][a-z0-9._-]{0,63}$"' };
+                  if (vErrors === null) {
+                    vErrors = [err4];
+                  } else {
+                    vErrors.push(err4);
+                  }
+                  errors++;
+                }
+              } else {
+                const err5 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf/3/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err5];
+                } else {
+                  vErrors.push(err5);
+                }
+                errors++;
+              }
+            }
+            var _valid0 = _errs7 === errors;
+            valid1 = valid1 || _valid0;
+            if (!valid1) {
+              const err6 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
+              if (vErrors === null) {
+                vErrors = [err6];
+              } else {
+                vErrors.push(err6);
+              }
+              errors++;
+              validate183.errors = vErrors;
+              return false;
+            } else {
+              errors = _errs2;
+              if (vErrors !== null) {
+                if (_errs2) {
+                  vErrors.length = _errs2;
+                } else {
+                  vErrors = null;
+                }
+              }
+            }
+            var valid0 = _errs1 === errors;
+            if (!valid0) {
+              break;
+            }
+          }
+          if (valid0) {
+            let i1 = data.length;
+            let j0;
+            if (i1 > 1) {
+              outer0: for (; i1--; ) {
+                for (j0 = i1; j0--; ) {
+                  if (func0(data[i1], data[j0])) {
+                    validate183.errors = [{ instancePath, schemaPath: "#/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                    return false;
+                    break outer0;
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate183.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+      return false;
+    }
+  }
+  validate183.errors = vErrors;
+  return errors === 0;
+}
+var validate183_evaluated = { "items": true, "dynamicProps": false, "dynamicItems": false };
+var schema64 = { "title": "PolicyWindow", "description": "When a rule applies: on `days`, from `start` to `end` (local time in `timeZone`). A window whose `end` is before its `start` runs past midnight (22:00 to 06:00); `days` are those of the moment looked at.", "type": "object", "additionalProperties": false, "properties": { "days": { "description": "Default: every day.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] } }, "start": { "description": "HH:MM, included. Default 00:00.", "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" }, "end": { "description": "HH:MM, excluded; 24:00 is midnight at the day's end. Default 24:00.", "type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" }, "timeZone": { "description": "An IANA time zone (Europe/Paris). Default UTC.", "type": "string", "maxLength": 64 } } };
+var pattern33 = new RegExp("^([01][0-9]|2[0-3]):[0-5][0-9]$", "u");
+var pattern34 = new RegExp("^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", "u");
+function validate187(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate187_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      const _errs1 = errors;
+      for (const key0 in data) {
+        if (!(key0 === "days" || key0 === "start" || key0 === "end" || key0 === "timeZone")) {
+          validate187.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          return false;
+          break;
+        }
+      }
+      if (_errs1 === errors) {
+        if (data.days !== void 0) {
+          let data0 = data.days;
+          const _errs2 = errors;
+          if (errors === _errs2) {
+            if (Array.isArray(data0)) {
+              if (data0.length < 1) {
+                validate187.errors = [{ instancePath: instancePath + "/days", schemaPath: "#/properties/days/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                return false;
+              } else {
+                var valid1 = true;
+                const len0 = data0.length;
+                for (let i0 = 0; i0 < len0; i0++) {
+                  let data1 = data0[i0];
+                  const _errs4 = errors;
+                  if (!(data1 === "mon" || data1 === "tue" || data1 === "wed" || data1 === "thu" || data1 === "fri" || data1 === "sat" || data1 === "sun")) {
+                    validate187.errors = [{ instancePath: instancePath + "/days/" + i0, schemaPath: "#/properties/days/items/enum", keyword: "enum", params: { allowedValues: schema64.properties.days.items.enum }, message: "must be equal to one of the allowed values" }];
+                    return false;
+                  }
+                  var valid1 = _errs4 === errors;
+                  if (!valid1) {
+                    break;
+                  }
+                }
+                if (valid1) {
+                  let i1 = data0.length;
+                  let j0;
+                  if (i1 > 1) {
+                    outer0: for (; i1--; ) {
+                      for (j0 = i1; j0--; ) {
+                        if (func0(data0[i1], data0[j0])) {
+                          validate187.errors = [{ instancePath: instancePath + "/days", schemaPath: "#/properties/days/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                          return false;
+                          break outer0;
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            } else {
+              validate187.errors = [{ instancePath: instancePath + "/days", schemaPath: "#/properties/days/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+              return false;
+            }
+          }
+          var valid0 = _errs2 === errors;
+        } else {
+          var valid0 = true;
+        }
+        if (valid0) {
+          if (data.start !== void 0) {
+            let data2 = data.start;
+            const _errs5 = errors;
+            if (errors === _errs5) {
+              if (typeof data2 === "string") {
+                if (!pattern33.test(data2)) {
+                  validate187.errors = [{ instancePath: instancePath + "/start", schemaPath: "#/properties/start/pattern", keyword: "pattern", params: { pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$" }, message: 'must match pattern "^([01][0-9]|2[0-3]):[0-5][0-9]$"' }];
+                  return false;
+                }
+              } else {
+                validate187.errors = [{ instancePath: instancePath + "/start", schemaPath: "#/properties/start/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                return false;
+              }
+            }
+            var valid0 = _errs5 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.end !== void 0) {
+              let data3 = data.end;
+              const _errs7 = errors;
+              if (errors === _errs7) {
+                if (typeof data3 === "string") {
+                  if (!pattern34.test(data3)) {
+                    validate187.errors = [{ instancePath: instancePath + "/end", schemaPath: "#/properties/end/pattern", keyword: "pattern", params: { pattern: "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" }, message: 'must match pattern "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"' }];
+                    return false;
+                  }
+                } else {
+                  validate187.errors = [{ instancePath: instancePath + "/end", schemaPath: "#/properties/end/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  return false;
+                }
+              }
+              var valid0 = _errs7 === errors;
+            } else {
+              var valid0 = true;
+            }
+            if (valid0) {
+              if (data.timeZone !== void 0) {
+                let data4 = data.timeZone;
+                const _errs9 = errors;
+                if (errors === _errs9) {
+                  if (typeof data4 === "string") {
+                    if (func1(data4) > 64) {
+                      validate187.errors = [{ instancePath: instancePath + "/timeZone", schemaPath: "#/properties/timeZone/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                      return false;
+                    }
+                  } else {
+                    validate187.errors = [{ instancePath: instancePath + "/timeZone", schemaPath: "#/properties/timeZone/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    return false;
+                  }
+                }
+                var valid0 = _errs9 === errors;
+              } else {
+                var valid0 = true;
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate187.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate187.errors = vErrors;
+  return errors === 0;
+}
+var validate187_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate182(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate182_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.name === void 0 && (missing0 = "name") || data.action === void 0 && (missing0 = "action")) {
+        validate182.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "name" || key0 === "action" || key0 === "from" || key0 === "to" || key0 === "capabilities" || key0 === "when" || key0 === "rate")) {
+            validate182.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.name !== void 0) {
+            let data0 = data.name;
+            const _errs2 = errors;
+            if (errors === _errs2) {
+              if (typeof data0 === "string") {
+                if (!pattern28.test(data0)) {
+                  validate182.errors = [{ instancePath: instancePath + "/name", schemaPath: "#/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9._-]{0,63}$"' }];
+                  return false;
+                }
+              } else {
+                validate182.errors = [{ instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                return false;
+              }
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.action !== void 0) {
+              let data1 = data.action;
+              const _errs4 = errors;
+              if (!(data1 === "allow" || data1 === "deny")) {
+                validate182.errors = [{ instancePath: instancePath + "/action", schemaPath: "#/properties/action/enum", keyword: "enum", params: { allowedValues: schema62.properties.action.enum }, message: "must be equal to one of the allowed values" }];
+                return false;
+              }
+              var valid0 = _errs4 === errors;
+            } else {
+              var valid0 = true;
+            }
+            if (valid0) {
+              if (data.from !== void 0) {
+                const _errs5 = errors;
+                if (!validate183(data.from, { instancePath: instancePath + "/from", parentData: data, parentDataProperty: "from", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+                  errors = vErrors.length;
+                }
+                var valid0 = _errs5 === errors;
+              } else {
+                var valid0 = true;
+              }
+              if (valid0) {
+                if (data.to !== void 0) {
+                  const _errs6 = errors;
+                  if (!validate183(data.to, { instancePath: instancePath + "/to", parentData: data, parentDataProperty: "to", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+                    errors = vErrors.length;
+                  }
+                  var valid0 = _errs6 === errors;
+                } else {
+                  var valid0 = true;
+                }
+                if (valid0) {
+                  if (data.capabilities !== void 0) {
+                    let data4 = data.capabilities;
+                    const _errs7 = errors;
+                    if (errors === _errs7) {
+                      if (Array.isArray(data4)) {
+                        if (data4.length < 1) {
+                          validate182.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                          return false;
+                        } else {
+                          var valid1 = true;
+                          const len0 = data4.length;
+                          for (let i0 = 0; i0 < len0; i0++) {
+                            let data5 = data4[i0];
+                            const _errs9 = errors;
+                            if (!(data5 === "chat" || data5 === "call" || data5 === "video")) {
+                              validate182.errors = [{ instancePath: instancePath + "/capabilities/" + i0, schemaPath: "#/properties/capabilities/items/enum", keyword: "enum", params: { allowedValues: schema62.properties.capabilities.items.enum }, message: "must be equal to one of the allowed values" }];
+                              return false;
+                            }
+                            var valid1 = _errs9 === errors;
+                            if (!valid1) {
+                              break;
+                            }
+                          }
+                          if (valid1) {
+                            let i1 = data4.length;
+                            let j0;
+                            if (i1 > 1) {
+                              outer0: for (; i1--; ) {
+                                for (j0 = i1; j0--; ) {
+                                  if (func0(data4[i1], data4[j0])) {
+                                    validate182.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                    return false;
+                                    break outer0;
+                                  }
+                                }
+                              }
+                            }
+                          }
+                        }
+                      } else {
+                        validate182.errors = [{ instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                        return false;
+                      }
+                    }
+                    var valid0 = _errs7 === errors;
+                  } else {
+                    var valid0 = true;
+                  }
+                  if (valid0) {
+                    if (data.when !== void 0) {
+                      const _errs10 = errors;
+                      if (!validate187(data.when, { instancePath: instancePath + "/when", parentData: data, parentDataProperty: "when", rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
+                        errors = vErrors.length;
+                      }
+                      var valid0 = _errs10 === errors;
+                    } else {
+                      var valid0 = true;
+                    }
+                    if (valid0) {
+                      if (data.rate !== void 0) {
+                        let data7 = data.rate;
+                        const _errs11 = errors;
+                        if (errors === _errs11) {
+                          if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
+                            let missing1;
+                            if (data7.perSecond === void 0 && (missing1 = "perSecond")) {
+                              validate182.errors = [{ instancePath: instancePath + "/rate", schemaPath: "#/properties/rate/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                              return false;
+                            } else {
+                              const _errs13 = errors;
+                              for (const key1 in data7) {
+                                if (!(key1 === "perSecond" || key1 === "burst")) {
+                                  validate182.errors = [{ instancePath: instancePath + "/rate", schemaPath: "#/properties/rate/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                                  return false;
+                                  break;
+                                }
+                              }
+                              if (_errs13 === errors) {
+                                if (data7.perSecond !== void 0) {
+                                  let data8 = data7.perSecond;
+                                  const _errs14 = errors;
+                                  if (errors === _errs14) {
+                                    if (typeof data8 == "number" && isFinite(data8)) {
+                                      if (data8 > 1e5 || isNaN(data8)) {
+                                        validate182.errors = [{ instancePath: instancePath + "/rate/perSecond", schemaPath: "#/properties/rate/properties/perSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                        return false;
+                                      } else {
+                                        if (data8 <= 0 || isNaN(data8)) {
+                                          validate182.errors = [{ instancePath: instancePath + "/rate/perSecond", schemaPath: "#/properties/rate/properties/perSecond/exclusiveMinimum", keyword: "exclusiveMinimum", params: { comparison: ">", limit: 0 }, message: "must be > 0" }];
+                                          return false;
+                                        }
+                                      }
+                                    } else {
+                                      validate182.errors = [{ instancePath: instancePath + "/rate/perSecond", schemaPath: "#/properties/rate/properties/perSecond/type", keyword: "type", params: { type: "number" }, message: "must be number" }];
+                                      return false;
+                                    }
+                                  }
+                                  var valid3 = _errs14 === errors;
+                                } else {
+                                  var valid3 = true;
+                                }
+                                if (valid3) {
+                                  if (data7.burst !== void 0) {
+                                    let data9 = data7.burst;
+                                    const _errs16 = errors;
+                                    if (!(typeof data9 == "number" && (!(data9 % 1) && !isNaN(data9)) && isFinite(data9))) {
+                                      validate182.errors = [{ instancePath: instancePath + "/rate/burst", schemaPath: "#/properties/rate/properties/burst/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                      return false;
+                                    }
+                                    if (errors === _errs16) {
+                                      if (typeof data9 == "number" && isFinite(data9)) {
+                                        if (data9 > 1e5 || isNaN(data9)) {
+                                          validate182.errors = [{ instancePath: instancePath + "/rate/burst", schemaPath: "#/properties/rate/properties/burst/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                          return false;
+                                        } else {
+                                          if (data9 < 1 || isNaN(data9)) {
+                                            validate182.errors = [{ instancePath: instancePath + "/rate/burst", schemaPath: "#/properties/rate/properties/burst/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                            return false;
+                                          }
+                                        }
+                                      }
+                                    }
+                                    var valid3 = _errs16 === errors;
+                                  } else {
+                                    var valid3 = true;
+                                  }
+                                }
+                              }
+                            }
+                          } else {
+                            validate182.errors = [{ instancePath: instancePath + "/rate", schemaPath: "#/properties/rate/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                            return false;
+                          }
+                        }
+                        var valid0 = _errs11 === errors;
+                      } else {
+                        var valid0 = true;
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate182.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate182.errors = vErrors;
+  return errors === 0;
+}
+var validate182_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate177(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate177_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      const _errs1 = errors;
+      for (const key0 in data) {
+        if (!(key0 === "default" || key0 === "groups" || key0 === "rules")) {
+          validate177.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          return false;
+          break;
+        }
+      }
+      if (_errs1 === errors) {
+        if (data.default !== void 0) {
+          let data0 = data.default;
+          const _errs2 = errors;
+          if (!(data0 === "allow" || data0 === "deny")) {
+            validate177.errors = [{ instancePath: instancePath + "/default", schemaPath: "#/properties/default/enum", keyword: "enum", params: { allowedValues: schema59.properties.default.enum }, message: "must be equal to one of the allowed values" }];
+            return false;
+          }
+          var valid0 = _errs2 === errors;
+        } else {
+          var valid0 = true;
+        }
+        if (valid0) {
+          if (data.groups !== void 0) {
+            let data1 = data.groups;
+            const _errs3 = errors;
+            if (errors === _errs3) {
+              if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
+                if (Object.keys(data1).length > 1024) {
+                  validate177.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/maxProperties", keyword: "maxProperties", params: { limit: 1024 }, message: "must NOT have more than 1024 properties" }];
+                  return false;
+                } else {
+                  for (const key1 in data1) {
+                    const _errs5 = errors;
+                    if (!validate178(key1, { instancePath: instancePath + "/groups", parentData: data1, parentDataProperty: "groups", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+                      errors = vErrors.length;
+                    }
+                    var valid1 = _errs5 === errors;
+                    if (!valid1) {
+                      const err0 = { instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/propertyNames", keyword: "propertyNames", params: { propertyName: key1 }, message: "property name must be valid" };
+                      if (vErrors === null) {
+                        vErrors = [err0];
+                      } else {
+                        vErrors.push(err0);
+                      }
+                      errors++;
+                      validate177.errors = vErrors;
+                      return false;
+                      break;
+                    }
+                  }
+                  if (valid1) {
+                    for (const key2 in data1) {
+                      let data2 = data1[key2];
+                      const _errs7 = errors;
+                      if (errors === _errs7) {
+                        if (Array.isArray(data2)) {
+                          if (data2.length > 1e4) {
+                            validate177.errors = [{ instancePath: instancePath + "/groups/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/groups/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 1e4 }, message: "must NOT have more than 10000 items" }];
+                            return false;
+                          } else {
+                            var valid3 = true;
+                            const len0 = data2.length;
+                            for (let i0 = 0; i0 < len0; i0++) {
+                              const _errs9 = errors;
+                              if (!validate180(data2[i0], { instancePath: instancePath + "/groups/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+                                errors = vErrors.length;
+                              }
+                              var valid3 = _errs9 === errors;
+                              if (!valid3) {
+                                break;
+                              }
+                            }
+                            if (valid3) {
+                              let i1 = data2.length;
+                              let j0;
+                              if (i1 > 1) {
+                                outer0: for (; i1--; ) {
+                                  for (j0 = i1; j0--; ) {
+                                    if (func0(data2[i1], data2[j0])) {
+                                      validate177.errors = [{ instancePath: instancePath + "/groups/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/groups/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                      return false;
+                                      break outer0;
+                                    }
+                                  }
+                                }
+                              }
+                            }
+                          }
+                        } else {
+                          validate177.errors = [{ instancePath: instancePath + "/groups/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/groups/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          return false;
+                        }
+                      }
+                      var valid2 = _errs7 === errors;
+                      if (!valid2) {
+                        break;
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate177.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            var valid0 = _errs3 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.rules !== void 0) {
+              let data4 = data.rules;
+              const _errs10 = errors;
+              if (errors === _errs10) {
+                if (Array.isArray(data4)) {
+                  if (data4.length > 1024) {
+                    validate177.errors = [{ instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
+                    return false;
+                  } else {
+                    var valid5 = true;
+                    const len1 = data4.length;
+                    for (let i2 = 0; i2 < len1; i2++) {
+                      const _errs12 = errors;
+                      if (!validate182(data4[i2], { instancePath: instancePath + "/rules/" + i2, parentData: data4, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+                        errors = vErrors.length;
+                      }
+                      var valid5 = _errs12 === errors;
+                      if (!valid5) {
+                        break;
+                      }
+                    }
+                  }
+                } else {
+                  validate177.errors = [{ instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                  return false;
+                }
+              }
+              var valid0 = _errs10 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate177.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate177.errors = vErrors;
+  return errors === 0;
+}
+var validate177_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var pattern26 = new RegExp("^https?://[^\\s/]+$", "u");
 function validate155(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
@@ -5260,89 +6021,101 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                   var valid0 = true;
                                 }
                                 if (valid0) {
-                                  if (data.groups !== void 0) {
-                                    let data39 = data.groups;
+                                  if (data.policy !== void 0) {
                                     const _errs80 = errors;
-                                    if (errors === _errs80) {
-                                      if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
-                                        const _errs82 = errors;
-                                        for (const key8 in data39) {
-                                          if (!(key8 === "subscribe" || key8 === "foreignDomains")) {
-                                            validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
-                                            return false;
-                                            break;
-                                          }
-                                        }
-                                        if (_errs82 === errors) {
-                                          if (data39.subscribe !== void 0) {
-                                            let data40 = data39.subscribe;
-                                            const _errs83 = errors;
-                                            if (!(data40 === "members" || data40 === "domain" || data40 === "any")) {
-                                              validate155.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
+                                    if (!validate177(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
+                                      errors = vErrors.length;
+                                    }
+                                    var valid0 = _errs80 === errors;
+                                  } else {
+                                    var valid0 = true;
+                                  }
+                                  if (valid0) {
+                                    if (data.groups !== void 0) {
+                                      let data40 = data.groups;
+                                      const _errs81 = errors;
+                                      if (errors === _errs81) {
+                                        if (data40 && typeof data40 == "object" && !Array.isArray(data40)) {
+                                          const _errs83 = errors;
+                                          for (const key8 in data40) {
+                                            if (!(key8 === "subscribe" || key8 === "foreignDomains")) {
+                                              validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
                                               return false;
+                                              break;
                                             }
-                                            var valid14 = _errs83 === errors;
-                                          } else {
-                                            var valid14 = true;
                                           }
-                                          if (valid14) {
-                                            if (data39.foreignDomains !== void 0) {
-                                              let data41 = data39.foreignDomains;
+                                          if (_errs83 === errors) {
+                                            if (data40.subscribe !== void 0) {
+                                              let data41 = data40.subscribe;
                                               const _errs84 = errors;
-                                              if (errors === _errs84) {
-                                                if (Array.isArray(data41)) {
-                                                  if (data41.length > 1024) {
-                                                    validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
-                                                    return false;
-                                                  } else {
-                                                    var valid15 = true;
-                                                    const len3 = data41.length;
-                                                    for (let i5 = 0; i5 < len3; i5++) {
-                                                      const _errs86 = errors;
-                                                      if (!validate156(data41[i5], { instancePath: instancePath + "/groups/foreignDomains/" + i5, parentData: data41, parentDataProperty: i5, rootData, dynamicAnchors })) {
-                                                        vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
-                                                        errors = vErrors.length;
-                                                      }
-                                                      var valid15 = _errs86 === errors;
-                                                      if (!valid15) {
-                                                        break;
-                                                      }
-                                                    }
-                                                    if (valid15) {
-                                                      let i6 = data41.length;
-                                                      let j2;
-                                                      if (i6 > 1) {
-                                                        outer2: for (; i6--; ) {
-                                                          for (j2 = i6; j2--; ) {
-                                                            if (func0(data41[i6], data41[j2])) {
-                                                              validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
-                                                              return false;
-                                                              break outer2;
-                                                            }
-                                                          }
-                                                        }
-                                                      }
-                                                    }
-                                                  }
-                                                } else {
-                                                  validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
-                                                  return false;
-                                                }
+                                              if (!(data41 === "members" || data41 === "domain" || data41 === "any")) {
+                                                validate155.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
+                                                return false;
                                               }
                                               var valid14 = _errs84 === errors;
                                             } else {
                                               var valid14 = true;
                                             }
+                                            if (valid14) {
+                                              if (data40.foreignDomains !== void 0) {
+                                                let data42 = data40.foreignDomains;
+                                                const _errs85 = errors;
+                                                if (errors === _errs85) {
+                                                  if (Array.isArray(data42)) {
+                                                    if (data42.length > 1024) {
+                                                      validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
+                                                      return false;
+                                                    } else {
+                                                      var valid15 = true;
+                                                      const len3 = data42.length;
+                                                      for (let i5 = 0; i5 < len3; i5++) {
+                                                        const _errs87 = errors;
+                                                        if (!validate156(data42[i5], { instancePath: instancePath + "/groups/foreignDomains/" + i5, parentData: data42, parentDataProperty: i5, rootData, dynamicAnchors })) {
+                                                          vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
+                                                          errors = vErrors.length;
+                                                        }
+                                                        var valid15 = _errs87 === errors;
+                                                        if (!valid15) {
+                                                          break;
+                                                        }
+                                                      }
+                                                      if (valid15) {
+                                                        let i6 = data42.length;
+                                                        let j2;
+                                                        if (i6 > 1) {
+                                                          outer2: for (; i6--; ) {
+                                                            for (j2 = i6; j2--; ) {
+                                                              if (func0(data42[i6], data42[j2])) {
+                                                                validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
+                                                                return false;
+                                                                break outer2;
+                                                              }
+                                                            }
+                                                          }
+                                                        }
+                                                      }
+                                                    }
+                                                  } else {
+                                                    validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                                    return false;
+                                                  }
+                                                }
+                                                var valid14 = _errs85 === errors;
+                                              } else {
+                                                var valid14 = true;
+                                              }
+                                            }
                                           }
+                                        } else {
+                                          validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                          return false;
                                         }
-                                      } else {
-                                        validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
-                                        return false;
                                       }
+                                      var valid0 = _errs81 === errors;
+                                    } else {
+                                      var valid0 = true;
                                     }
-                                    var valid0 = _errs80 === errors;
-                                  } else {
-                                    var valid0 = true;
                                   }
                                 }
                               }
@@ -5367,12 +6140,12 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate155_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRuntimePolicy = validate178;
-var schema59 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/runtime-policy.schema.json", "title": "RuntimePolicy", "description": "What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]` and `developmentKeys`, for tests, demos, local domains and `protofly dev`.", "type": "object", "additionalProperties": false, "properties": { "developmentKeys": { "description": "Accept descriptors signed by a development key (one whose JWK is marked `development`, as `protofly dev` makes for a plugin being written). Default false: a runtime refuses them (PF_ERR_POLICY) unless told it is a development runtime; `developmentPolicy` sets it.", "type": "boolean" }, "endpoints": { "title": "EndpointPolicy", "description": "Where a stub may connect. A descriptor's endpoint hosts must be the carrier domain itself, one of its subdomains, or a host listed for it here; and no endpoint, named or resolved, may be a special address unless its class is listed in `addresses`.", "type": "object", "additionalProperties": false, "properties": { "hosts": { "description": "Hosts a carrier domain's stubs may connect to besides the domain and its subdomains, per carrier domain. Default: none.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } }, "addresses": { "description": "Classes of special addresses stubs may reach: `loopback` (127.0.0.0/8, ::1, `localhost` and `*.localhost`), `private` (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), `link-local` (169.254/16, fe80::/10), `special` (every other non-global address: 0.0.0.0/8, ::, multicast, reserved, documentation, benchmarking, broadcast, NAT64 and 6to4 of any of these). IPv4-mapped IPv6 addresses are judged by their IPv4 address. Default: none.", "type": "array", "uniqueItems": true, "items": { "$ref": "#/$defs/addressClass" } }, "plainWebSocket": { "description": "Where a stub may open a plain `ws://` WebSocket, whose traffic (credentials and tokens included) anyone on the path can read and change: `never` (`wss://` only), `loopback` (only to a loopback address, named and resolved: the traffic never leaves the machine), `always`. Default `never`; `developmentPolicy` sets `loopback`. A refused `ws://` URL fails its connection with PF_ERR_POLICY naming this key.", "enum": ["never", "loopback", "always"] } } }, "tls": { "title": "TlsPolicy", "description": "How a stub's `wss://` connections are authenticated. The server's certificate must chain to a trusted certificate authority and name the URL's host; one that does not fails the connection with PF_ERR_TLS. Node runtimes only: a browser trusts what the browser trusts, and a browser host refuses a policy that sets `ca`.", "type": "object", "additionalProperties": false, "properties": { "ca": { "description": "Certificate authorities (PEM) trusted besides Node's bundled roots (`tls.rootCertificates`), e.g. a company's or a test's own CA. Default: none.", "type": "array", "maxItems": 64, "items": { "type": "string", "minLength": 1, "maxLength": 65536, "pattern": "^-----BEGIN CERTIFICATE-----" } } } }, "limits": { "title": "PolicyLimits", "description": "The host's ceilings. A stub descriptor's `constraints` may ask for less of each, never more.", "type": "object", "additionalProperties": false, "properties": { "memoryMb": { "description": "Heap of a stub's sandbox, in MiB. Default 64.", "type": "integer", "minimum": 8, "maximum": 4096 }, "watchdogMs": { "description": "CPU budget: how long a stub's sandbox may leave its heartbeat unanswered (a busy loop) before it is terminated, in ms. Default 2000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "maxTimers": { "description": "Timers (ctx.setTimeout, ctx.setInterval) one conversation's stub may have pending. Default 1024.", "type": "integer", "minimum": 0, "maximum": 1e5 }, "maxSocketsPerSession": { "description": "WebSockets one session (a package and an identity) may hold open. Default 8.", "type": "integer", "minimum": 0, "maximum": 1024 }, "messagesPerSecond": { "description": "Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 100000: far above what a conversation carries (the end-to-end benchmark runs about 20 000 round trips a second through one), a ceiling against a stub that spins, while the credit window bounds what is queued.", "type": "integer", "minimum": 1, "maximum": 1e6 } } }, "packages": { "title": "PackagePolicy", "description": "Where packages may come from: the origin of the catalogue that served the descriptor, or one listed here. Checked before any fetch.", "type": "object", "additionalProperties": false, "properties": { "origins": { "description": "Other origins (`https://cdn.example`) packages may be fetched from. Default: none.", "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "type": "string", "maxLength": 2048, "pattern": "^https?://[^/?#\\s]+$" } } } }, "configurationSchema": { "title": "ConfigurationSchemaPolicy", "description": "Bounds of a descriptor's `configuration.schema`, which the runtime compiles and runs on its own thread. Only a safe subset of JSON Schema is accepted (no `pattern`, `patternProperties`, `format`, `$ref` to anything but `#...`, `$dynamicRef`, unknown keywords), within these bounds.", "type": "object", "additionalProperties": false, "properties": { "maxBytes": { "description": "Largest schema, as JSON text. Default 16384.", "type": "integer", "minimum": 2, "maximum": 1048576 }, "maxDepth": { "description": "Deepest nesting of objects and arrays in the schema. Default 16.", "type": "integer", "minimum": 1, "maximum": 64 } } } }, "$defs": { "addressClass": { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] } } };
-function validate179(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validateRuntimePolicy = validate192;
+var schema65 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/runtime-policy.schema.json", "title": "RuntimePolicy", "description": "What any remote descriptor may ask of this runtime, in the spirit of Deno's permissions: a signed descriptor can only ask for less than the policy grants, never more, and a descriptor that asks for more is refused (PF_ERR_POLICY). Every field is optional and the absent ones take the safe defaults given here; `developmentPolicy` (runtime/policy.ts) is the safe default plus `addresses: [loopback]` and `developmentKeys`, for tests, demos, local domains and `protofly dev`.", "type": "object", "additionalProperties": false, "properties": { "developmentKeys": { "description": "Accept descriptors signed by a development key (one whose JWK is marked `development`, as `protofly dev` makes for a plugin being written). Default false: a runtime refuses them (PF_ERR_POLICY) unless told it is a development runtime; `developmentPolicy` sets it.", "type": "boolean" }, "endpoints": { "title": "EndpointPolicy", "description": "Where a stub may connect. A descriptor's endpoint hosts must be the carrier domain itself, one of its subdomains, or a host listed for it here; and no endpoint, named or resolved, may be a special address unless its class is listed in `addresses`.", "type": "object", "additionalProperties": false, "properties": { "hosts": { "description": "Hosts a carrier domain's stubs may connect to besides the domain and its subdomains, per carrier domain. Default: none.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } }, "addresses": { "description": "Classes of special addresses stubs may reach: `loopback` (127.0.0.0/8, ::1, `localhost` and `*.localhost`), `private` (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), `link-local` (169.254/16, fe80::/10), `special` (every other non-global address: 0.0.0.0/8, ::, multicast, reserved, documentation, benchmarking, broadcast, NAT64 and 6to4 of any of these). IPv4-mapped IPv6 addresses are judged by their IPv4 address. Default: none.", "type": "array", "uniqueItems": true, "items": { "$ref": "#/$defs/addressClass" } }, "plainWebSocket": { "description": "Where a stub may open a plain `ws://` WebSocket, whose traffic (credentials and tokens included) anyone on the path can read and change: `never` (`wss://` only), `loopback` (only to a loopback address, named and resolved: the traffic never leaves the machine), `always`. Default `never`; `developmentPolicy` sets `loopback`. A refused `ws://` URL fails its connection with PF_ERR_POLICY naming this key.", "enum": ["never", "loopback", "always"] } } }, "tls": { "title": "TlsPolicy", "description": "How a stub's `wss://` connections are authenticated. The server's certificate must chain to a trusted certificate authority and name the URL's host; one that does not fails the connection with PF_ERR_TLS. Node runtimes only: a browser trusts what the browser trusts, and a browser host refuses a policy that sets `ca`.", "type": "object", "additionalProperties": false, "properties": { "ca": { "description": "Certificate authorities (PEM) trusted besides Node's bundled roots (`tls.rootCertificates`), e.g. a company's or a test's own CA. Default: none.", "type": "array", "maxItems": 64, "items": { "type": "string", "minLength": 1, "maxLength": 65536, "pattern": "^-----BEGIN CERTIFICATE-----" } } } }, "limits": { "title": "PolicyLimits", "description": "The host's ceilings. A stub descriptor's `constraints` may ask for less of each, never more.", "type": "object", "additionalProperties": false, "properties": { "memoryMb": { "description": "Heap of a stub's sandbox, in MiB. Default 64.", "type": "integer", "minimum": 8, "maximum": 4096 }, "watchdogMs": { "description": "CPU budget: how long a stub's sandbox may leave its heartbeat unanswered (a busy loop) before it is terminated, in ms. Default 2000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "maxTimers": { "description": "Timers (ctx.setTimeout, ctx.setInterval) one conversation's stub may have pending. Default 1024.", "type": "integer", "minimum": 0, "maximum": 1e5 }, "maxSocketsPerSession": { "description": "WebSockets one session (a package and an identity) may hold open. Default 8.", "type": "integer", "minimum": 0, "maximum": 1024 }, "messagesPerSecond": { "description": "Messages (ctx.send) one conversation's stub may send into the runtime per second, with bursts of one second's worth. Default 100000: far above what a conversation carries (the end-to-end benchmark runs about 20 000 round trips a second through one), a ceiling against a stub that spins, while the credit window bounds what is queued.", "type": "integer", "minimum": 1, "maximum": 1e6 } } }, "packages": { "title": "PackagePolicy", "description": "Where packages may come from: the origin of the catalogue that served the descriptor, or one listed here. Checked before any fetch.", "type": "object", "additionalProperties": false, "properties": { "origins": { "description": "Other origins (`https://cdn.example`) packages may be fetched from. Default: none.", "type": "array", "maxItems": 64, "uniqueItems": true, "items": { "type": "string", "maxLength": 2048, "pattern": "^https?://[^/?#\\s]+$" } } } }, "configurationSchema": { "title": "ConfigurationSchemaPolicy", "description": "Bounds of a descriptor's `configuration.schema`, which the runtime compiles and runs on its own thread. Only a safe subset of JSON Schema is accepted (no `pattern`, `patternProperties`, `format`, `$ref` to anything but `#...`, `$dynamicRef`, unknown keywords), within these bounds.", "type": "object", "additionalProperties": false, "properties": { "maxBytes": { "description": "Largest schema, as JSON text. Default 16384.", "type": "integer", "minimum": 2, "maximum": 1048576 }, "maxDepth": { "description": "Deepest nesting of objects and arrays in the schema. Default 16.", "type": "integer", "minimum": 1, "maximum": 64 } } } }, "$defs": { "addressClass": { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] } } };
+function validate193(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate179_evaluated;
+  const evaluated0 = validate193_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5382,28 +6155,28 @@ function validate179(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 253) {
-        validate179.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
+        validate193.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 253 }, message: "must NOT have more than 253 characters" }];
         return false;
       } else {
         if (!pattern11.test(data)) {
-          validate179.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
+          validate193.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$" }, message: 'must match pattern "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"' }];
           return false;
         }
       }
     } else {
-      validate179.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate193.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate179.errors = vErrors;
+  validate193.errors = vErrors;
   return errors === 0;
 }
-var validate179_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema61 = { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] };
-function validate182(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate193_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema67 = { "title": "AddressClass", "enum": ["loopback", "private", "link-local", "special"] };
+function validate196(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate182_evaluated;
+  const evaluated0 = validate196_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5411,20 +6184,20 @@ function validate182(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (!(data === "loopback" || data === "private" || data === "link-local" || data === "special")) {
-    validate182.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema61.enum }, message: "must be equal to one of the allowed values" }];
+    validate196.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema67.enum }, message: "must be equal to one of the allowed values" }];
     return false;
   }
-  validate182.errors = vErrors;
+  validate196.errors = vErrors;
   return errors === 0;
 }
-var validate182_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern29 = new RegExp("^-----BEGIN CERTIFICATE-----", "u");
-var pattern30 = new RegExp("^https?://[^/?#\\s]+$", "u");
-function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate196_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern36 = new RegExp("^-----BEGIN CERTIFICATE-----", "u");
+var pattern37 = new RegExp("^https?://[^/?#\\s]+$", "u");
+function validate192(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate178_evaluated;
+  const evaluated0 = validate192_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5436,7 +6209,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
       const _errs1 = errors;
       for (const key0 in data) {
         if (!(key0 === "developmentKeys" || key0 === "endpoints" || key0 === "tls" || key0 === "limits" || key0 === "packages" || key0 === "configurationSchema")) {
-          validate178.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          validate192.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
           return false;
           break;
         }
@@ -5445,7 +6218,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
         if (data.developmentKeys !== void 0) {
           const _errs2 = errors;
           if (typeof data.developmentKeys !== "boolean") {
-            validate178.errors = [{ instancePath: instancePath + "/developmentKeys", schemaPath: "#/properties/developmentKeys/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+            validate192.errors = [{ instancePath: instancePath + "/developmentKeys", schemaPath: "#/properties/developmentKeys/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
             return false;
           }
           var valid0 = _errs2 === errors;
@@ -5461,7 +6234,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                 const _errs6 = errors;
                 for (const key1 in data1) {
                   if (!(key1 === "hosts" || key1 === "addresses" || key1 === "plainWebSocket")) {
-                    validate178.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                    validate192.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                     return false;
                     break;
                   }
@@ -5474,8 +6247,8 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                       if (data2 && typeof data2 == "object" && !Array.isArray(data2)) {
                         for (const key2 in data2) {
                           const _errs9 = errors;
-                          if (!validate179(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data2, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+                          if (!validate193(key2, { instancePath: instancePath + "/endpoints/hosts", parentData: data2, parentDataProperty: "hosts", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate193.errors : vErrors.concat(validate193.errors);
                             errors = vErrors.length;
                           }
                           var valid2 = _errs9 === errors;
@@ -5487,7 +6260,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                               vErrors.push(err0);
                             }
                             errors++;
-                            validate178.errors = vErrors;
+                            validate192.errors = vErrors;
                             return false;
                             break;
                           }
@@ -5499,15 +6272,15 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                             if (errors === _errs11) {
                               if (Array.isArray(data3)) {
                                 if (data3.length > 64) {
-                                  validate178.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                  validate192.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                   return false;
                                 } else {
                                   var valid4 = true;
                                   const len0 = data3.length;
                                   for (let i0 = 0; i0 < len0; i0++) {
                                     const _errs13 = errors;
-                                    if (!validate179(data3[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data3, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+                                    if (!validate193(data3[i0], { instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0, parentData: data3, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate193.errors : vErrors.concat(validate193.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid4 = _errs13 === errors;
@@ -5522,7 +6295,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                                       outer0: for (; i1--; ) {
                                         for (j0 = i1; j0--; ) {
                                           if (func0(data3[i1], data3[j0])) {
-                                            validate178.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                            validate192.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                             return false;
                                             break outer0;
                                           }
@@ -5532,7 +6305,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                                   }
                                 }
                               } else {
-                                validate178.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                                validate192.errors = [{ instancePath: instancePath + "/endpoints/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/endpoints/properties/hosts/additionalProperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                                 return false;
                               }
                             }
@@ -5543,7 +6316,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate178.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate192.errors = [{ instancePath: instancePath + "/endpoints/hosts", schemaPath: "#/properties/endpoints/properties/hosts/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -5561,8 +6334,8 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                           const len1 = data5.length;
                           for (let i2 = 0; i2 < len1; i2++) {
                             const _errs16 = errors;
-                            if (!validate182(data5[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data5, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+                            if (!validate196(data5[i2], { instancePath: instancePath + "/endpoints/addresses/" + i2, parentData: data5, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
                               errors = vErrors.length;
                             }
                             var valid6 = _errs16 === errors;
@@ -5577,7 +6350,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                               outer1: for (; i3--; ) {
                                 for (j1 = i3; j1--; ) {
                                   if (func0(data5[i3], data5[j1])) {
-                                    validate178.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
+                                    validate192.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
                                     return false;
                                     break outer1;
                                   }
@@ -5586,7 +6359,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate178.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate192.errors = [{ instancePath: instancePath + "/endpoints/addresses", schemaPath: "#/properties/endpoints/properties/addresses/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
@@ -5599,7 +6372,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                         let data7 = data1.plainWebSocket;
                         const _errs17 = errors;
                         if (!(data7 === "never" || data7 === "loopback" || data7 === "always")) {
-                          validate178.errors = [{ instancePath: instancePath + "/endpoints/plainWebSocket", schemaPath: "#/properties/endpoints/properties/plainWebSocket/enum", keyword: "enum", params: { allowedValues: schema59.properties.endpoints.properties.plainWebSocket.enum }, message: "must be equal to one of the allowed values" }];
+                          validate192.errors = [{ instancePath: instancePath + "/endpoints/plainWebSocket", schemaPath: "#/properties/endpoints/properties/plainWebSocket/enum", keyword: "enum", params: { allowedValues: schema65.properties.endpoints.properties.plainWebSocket.enum }, message: "must be equal to one of the allowed values" }];
                           return false;
                         }
                         var valid1 = _errs17 === errors;
@@ -5610,7 +6383,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate178.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate192.errors = [{ instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -5627,7 +6400,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                   const _errs20 = errors;
                   for (const key4 in data8) {
                     if (!(key4 === "ca")) {
-                      validate178.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate192.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -5639,7 +6412,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                       if (errors === _errs21) {
                         if (Array.isArray(data9)) {
                           if (data9.length > 64) {
-                            validate178.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                            validate192.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                             return false;
                           } else {
                             var valid9 = true;
@@ -5650,21 +6423,21 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                               if (errors === _errs23) {
                                 if (typeof data10 === "string") {
                                   if (func1(data10) > 65536) {
-                                    validate178.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
+                                    validate192.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/maxLength", keyword: "maxLength", params: { limit: 65536 }, message: "must NOT have more than 65536 characters" }];
                                     return false;
                                   } else {
                                     if (func1(data10) < 1) {
-                                      validate178.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                      validate192.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                       return false;
                                     } else {
-                                      if (!pattern29.test(data10)) {
-                                        validate178.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/pattern", keyword: "pattern", params: { pattern: "^-----BEGIN CERTIFICATE-----" }, message: 'must match pattern "^-----BEGIN CERTIFICATE-----"' }];
+                                      if (!pattern36.test(data10)) {
+                                        validate192.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/pattern", keyword: "pattern", params: { pattern: "^-----BEGIN CERTIFICATE-----" }, message: 'must match pattern "^-----BEGIN CERTIFICATE-----"' }];
                                         return false;
                                       }
                                     }
                                   }
                                 } else {
-                                  validate178.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                  validate192.errors = [{ instancePath: instancePath + "/tls/ca/" + i4, schemaPath: "#/properties/tls/properties/ca/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                   return false;
                                 }
                               }
@@ -5675,14 +6448,14 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate178.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate192.errors = [{ instancePath: instancePath + "/tls/ca", schemaPath: "#/properties/tls/properties/ca/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
                     }
                   }
                 } else {
-                  validate178.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate192.errors = [{ instancePath: instancePath + "/tls", schemaPath: "#/properties/tls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -5699,7 +6472,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                     const _errs27 = errors;
                     for (const key5 in data11) {
                       if (!(key5 === "memoryMb" || key5 === "watchdogMs" || key5 === "maxTimers" || key5 === "maxSocketsPerSession" || key5 === "messagesPerSecond")) {
-                        validate178.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                        validate192.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                         return false;
                         break;
                       }
@@ -5709,17 +6482,17 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                         let data12 = data11.memoryMb;
                         const _errs28 = errors;
                         if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                          validate178.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate192.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs28) {
                           if (typeof data12 == "number" && isFinite(data12)) {
                             if (data12 > 4096 || isNaN(data12)) {
-                              validate178.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
+                              validate192.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4096 }, message: "must be <= 4096" }];
                               return false;
                             } else {
                               if (data12 < 8 || isNaN(data12)) {
-                                validate178.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
+                                validate192.errors = [{ instancePath: instancePath + "/limits/memoryMb", schemaPath: "#/properties/limits/properties/memoryMb/minimum", keyword: "minimum", params: { comparison: ">=", limit: 8 }, message: "must be >= 8" }];
                                 return false;
                               }
                             }
@@ -5734,17 +6507,17 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                           let data13 = data11.watchdogMs;
                           const _errs30 = errors;
                           if (!(typeof data13 == "number" && (!(data13 % 1) && !isNaN(data13)) && isFinite(data13))) {
-                            validate178.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                            validate192.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                             return false;
                           }
                           if (errors === _errs30) {
                             if (typeof data13 == "number" && isFinite(data13)) {
                               if (data13 > 6e5 || isNaN(data13)) {
-                                validate178.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                                validate192.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                                 return false;
                               } else {
                                 if (data13 < 100 || isNaN(data13)) {
-                                  validate178.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
+                                  validate192.errors = [{ instancePath: instancePath + "/limits/watchdogMs", schemaPath: "#/properties/limits/properties/watchdogMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                                   return false;
                                 }
                               }
@@ -5759,17 +6532,17 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                             let data14 = data11.maxTimers;
                             const _errs32 = errors;
                             if (!(typeof data14 == "number" && (!(data14 % 1) && !isNaN(data14)) && isFinite(data14))) {
-                              validate178.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate192.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs32) {
                               if (typeof data14 == "number" && isFinite(data14)) {
                                 if (data14 > 1e5 || isNaN(data14)) {
-                                  validate178.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
+                                  validate192.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000" }];
                                   return false;
                                 } else {
                                   if (data14 < 0 || isNaN(data14)) {
-                                    validate178.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                    validate192.errors = [{ instancePath: instancePath + "/limits/maxTimers", schemaPath: "#/properties/limits/properties/maxTimers/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                     return false;
                                   }
                                 }
@@ -5784,17 +6557,17 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                               let data15 = data11.maxSocketsPerSession;
                               const _errs34 = errors;
                               if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
-                                validate178.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate192.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs34) {
                                 if (typeof data15 == "number" && isFinite(data15)) {
                                   if (data15 > 1024 || isNaN(data15)) {
-                                    validate178.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
+                                    validate192.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024" }];
                                     return false;
                                   } else {
                                     if (data15 < 0 || isNaN(data15)) {
-                                      validate178.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                      validate192.errors = [{ instancePath: instancePath + "/limits/maxSocketsPerSession", schemaPath: "#/properties/limits/properties/maxSocketsPerSession/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                       return false;
                                     }
                                   }
@@ -5809,17 +6582,17 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                                 let data16 = data11.messagesPerSecond;
                                 const _errs36 = errors;
                                 if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
-                                  validate178.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                  validate192.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                   return false;
                                 }
                                 if (errors === _errs36) {
                                   if (typeof data16 == "number" && isFinite(data16)) {
                                     if (data16 > 1e6 || isNaN(data16)) {
-                                      validate178.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
+                                      validate192.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e6 }, message: "must be <= 1000000" }];
                                       return false;
                                     } else {
                                       if (data16 < 1 || isNaN(data16)) {
-                                        validate178.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                        validate192.errors = [{ instancePath: instancePath + "/limits/messagesPerSecond", schemaPath: "#/properties/limits/properties/messagesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                         return false;
                                       }
                                     }
@@ -5835,7 +6608,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate178.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                    validate192.errors = [{ instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                     return false;
                   }
                 }
@@ -5852,7 +6625,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                       const _errs40 = errors;
                       for (const key6 in data17) {
                         if (!(key6 === "origins")) {
-                          validate178.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                          validate192.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                           return false;
                           break;
                         }
@@ -5864,7 +6637,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs41) {
                             if (Array.isArray(data18)) {
                               if (data18.length > 64) {
-                                validate178.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate192.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid12 = true;
@@ -5875,16 +6648,16 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (errors === _errs43) {
                                     if (typeof data19 === "string") {
                                       if (func1(data19) > 2048) {
-                                        validate178.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                        validate192.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                         return false;
                                       } else {
-                                        if (!pattern30.test(data19)) {
-                                          validate178.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
+                                        if (!pattern37.test(data19)) {
+                                          validate192.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/pattern", keyword: "pattern", params: { pattern: "^https?://[^/?#\\s]+$" }, message: 'must match pattern "^https?://[^/?#\\s]+$"' }];
                                           return false;
                                         }
                                       }
                                     } else {
-                                      validate178.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                      validate192.errors = [{ instancePath: instancePath + "/packages/origins/" + i5, schemaPath: "#/properties/packages/properties/origins/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                                       return false;
                                     }
                                   }
@@ -5905,7 +6678,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                                       }
                                       if (typeof indices0[item0] == "number") {
                                         j2 = indices0[item0];
-                                        validate178.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
+                                        validate192.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
                                         return false;
                                         break;
                                       }
@@ -5915,14 +6688,14 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate178.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate192.errors = [{ instancePath: instancePath + "/packages/origins", schemaPath: "#/properties/packages/properties/origins/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
                         }
                       }
                     } else {
-                      validate178.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate192.errors = [{ instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -5939,7 +6712,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                         const _errs47 = errors;
                         for (const key7 in data20) {
                           if (!(key7 === "maxBytes" || key7 === "maxDepth")) {
-                            validate178.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                            validate192.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                             return false;
                             break;
                           }
@@ -5949,17 +6722,17 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                             let data21 = data20.maxBytes;
                             const _errs48 = errors;
                             if (!(typeof data21 == "number" && (!(data21 % 1) && !isNaN(data21)) && isFinite(data21))) {
-                              validate178.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                              validate192.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                               return false;
                             }
                             if (errors === _errs48) {
                               if (typeof data21 == "number" && isFinite(data21)) {
                                 if (data21 > 1048576 || isNaN(data21)) {
-                                  validate178.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
+                                  validate192.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1048576 }, message: "must be <= 1048576" }];
                                   return false;
                                 } else {
                                   if (data21 < 2 || isNaN(data21)) {
-                                    validate178.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
+                                    validate192.errors = [{ instancePath: instancePath + "/configurationSchema/maxBytes", schemaPath: "#/properties/configurationSchema/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 2 }, message: "must be >= 2" }];
                                     return false;
                                   }
                                 }
@@ -5974,17 +6747,17 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                               let data22 = data20.maxDepth;
                               const _errs50 = errors;
                               if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
-                                validate178.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                validate192.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                 return false;
                               }
                               if (errors === _errs50) {
                                 if (typeof data22 == "number" && isFinite(data22)) {
                                   if (data22 > 64 || isNaN(data22)) {
-                                    validate178.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
+                                    validate192.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64" }];
                                     return false;
                                   } else {
                                     if (data22 < 1 || isNaN(data22)) {
-                                      validate178.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                      validate192.errors = [{ instancePath: instancePath + "/configurationSchema/maxDepth", schemaPath: "#/properties/configurationSchema/properties/maxDepth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                       return false;
                                     }
                                   }
@@ -5997,7 +6770,7 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
                           }
                         }
                       } else {
-                        validate178.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                        validate192.errors = [{ instancePath: instancePath + "/configurationSchema", schemaPath: "#/properties/configurationSchema/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                         return false;
                       }
                     }
@@ -6012,19 +6785,19 @@ function validate178(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate178.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate192.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate178.errors = vErrors;
+  validate192.errors = vErrors;
   return errors === 0;
 }
-var validate178_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAddress = validate184;
-function validate184(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate192_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAddress = validate198;
+function validate198(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate184_evaluated;
+  const evaluated0 = validate198_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6034,28 +6807,28 @@ function validate184(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate184.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate198.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
         if (!pattern4.test(data)) {
-          validate184.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
+          validate198.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$" }, message: `must match pattern "^(?:(?:user|hyperty)://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+|runtime://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*|domain://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*)$"` }];
           return false;
         }
       }
     } else {
-      validate184.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate198.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate184.errors = vErrors;
+  validate198.errors = vErrors;
   return errors === 0;
 }
-var validate184_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var validateJwks = validate185;
-function validate186(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate198_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validateJwks = validate199;
+function validate200(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate186_evaluated;
+  const evaluated0 = validate200_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6066,13 +6839,13 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kty === void 0 && (missing0 = "kty") || data.crv === void 0 && (missing0 = "crv") || data.x === void 0 && (missing0 = "x") || data.kid === void 0 && (missing0 = "kid")) {
-        validate186.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate200.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.kty !== void 0) {
           const _errs1 = errors;
           if ("OKP" !== data.kty) {
-            validate186.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
+            validate200.errors = [{ instancePath: instancePath + "/kty", schemaPath: "#/properties/kty/const", keyword: "const", params: { allowedValue: "OKP" }, message: "must be equal to constant" }];
             return false;
           }
           var valid0 = _errs1 === errors;
@@ -6083,7 +6856,7 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.crv !== void 0) {
             const _errs2 = errors;
             if ("Ed25519" !== data.crv) {
-              validate186.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
+              validate200.errors = [{ instancePath: instancePath + "/crv", schemaPath: "#/properties/crv/const", keyword: "const", params: { allowedValue: "Ed25519" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -6097,11 +6870,11 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (typeof data2 === "string") {
                   if (!pattern25.test(data2)) {
-                    validate186.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
+                    validate200.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_-]{43}$" }, message: 'must match pattern "^[A-Za-z0-9_-]{43}$"' }];
                     return false;
                   }
                 } else {
-                  validate186.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate200.errors = [{ instancePath: instancePath + "/x", schemaPath: "#/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
               }
@@ -6116,16 +6889,16 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs5) {
                   if (typeof data3 === "string") {
                     if (func1(data3) > 128) {
-                      validate186.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                      validate200.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
                       return false;
                     } else {
                       if (func1(data3) < 1) {
-                        validate186.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                        validate200.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                         return false;
                       }
                     }
                   } else {
-                    validate186.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    validate200.errors = [{ instancePath: instancePath + "/kid", schemaPath: "#/properties/kid/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                     return false;
                   }
                 }
@@ -6137,7 +6910,7 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data.use !== void 0) {
                   const _errs7 = errors;
                   if ("sig" !== data.use) {
-                    validate186.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
+                    validate200.errors = [{ instancePath: instancePath + "/use", schemaPath: "#/properties/use/const", keyword: "const", params: { allowedValue: "sig" }, message: "must be equal to constant" }];
                     return false;
                   }
                   var valid0 = _errs7 === errors;
@@ -6149,7 +6922,7 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
                     let data5 = data.alg;
                     const _errs8 = errors;
                     if (!(data5 === "EdDSA" || data5 === "Ed25519")) {
-                      validate186.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
+                      validate200.errors = [{ instancePath: instancePath + "/alg", schemaPath: "#/properties/alg/enum", keyword: "enum", params: { allowedValues: schema57.properties.alg.enum }, message: "must be equal to one of the allowed values" }];
                       return false;
                     }
                     var valid0 = _errs8 === errors;
@@ -6160,7 +6933,7 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.development !== void 0) {
                       const _errs9 = errors;
                       if (true !== data.development) {
-                        validate186.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
+                        validate200.errors = [{ instancePath: instancePath + "/development", schemaPath: "#/properties/development/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid0 = _errs9 === errors;
@@ -6175,18 +6948,18 @@ function validate186(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate186.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate200.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate186.errors = vErrors;
+  validate200.errors = vErrors;
   return errors === 0;
 }
-var validate186_evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
-function validate185(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate200_evaluated = { "props": { "kty": true, "crv": true, "x": true, "kid": true, "use": true, "alg": true, "development": true }, "dynamicProps": false, "dynamicItems": false };
+function validate199(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate185_evaluated;
+  const evaluated0 = validate199_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6197,7 +6970,7 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.keys === void 0 && (missing0 = "keys")) {
-        validate185.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate199.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         if (data.keys !== void 0) {
@@ -6209,8 +6982,8 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
               const len0 = data0.length;
               for (let i0 = 0; i0 < len0; i0++) {
                 const _errs3 = errors;
-                if (!validate186(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+                if (!validate200(data0[i0], { instancePath: instancePath + "/keys/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
                   errors = vErrors.length;
                 }
                 var valid1 = _errs3 === errors;
@@ -6219,27 +6992,27 @@ function validate185(data, { instancePath = "", parentData, parentDataProperty, 
                 }
               }
             } else {
-              validate185.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+              validate199.errors = [{ instancePath: instancePath + "/keys", schemaPath: "#/properties/keys/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
               return false;
             }
           }
         }
       }
     } else {
-      validate185.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate199.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate185.errors = vErrors;
+  validate199.errors = vErrors;
   return errors === 0;
 }
-var validate185_evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
-var validateJsonWsFrame = validate188;
-var pattern33 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate189(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate199_evaluated = { "props": { "keys": true }, "dynamicProps": false, "dynamicItems": false };
+var validateJsonWsFrame = validate202;
+var pattern40 = new RegExp("^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
+function validate203(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate189_evaluated;
+  const evaluated0 = validate203_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6249,28 +7022,27 @@ function validate189(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate189.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate203.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern33.test(data)) {
-          validate189.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+        if (!pattern40.test(data)) {
+          validate203.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^hyperty://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
       }
     } else {
-      validate189.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate203.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate189.errors = vErrors;
+  validate203.errors = vErrors;
   return errors === 0;
 }
-var validate189_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern34 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$", "u");
-function validate191(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate203_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate205(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate191_evaluated;
+  const evaluated0 = validate205_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6280,27 +7052,27 @@ function validate191(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate191.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate205.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern34.test(data)) {
-          validate191.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+        if (!pattern29.test(data)) {
+          validate205.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
       }
     } else {
-      validate191.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate205.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate191.errors = vErrors;
+  validate205.errors = vErrors;
   return errors === 0;
 }
-var validate191_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate195(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate205_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate209(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate195_evaluated;
+  const evaluated0 = validate209_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6310,34 +7082,34 @@ function validate195(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 128) {
-        validate195.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        validate209.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate195.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate209.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
           if (!pattern3.test(data)) {
-            validate195.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
+            validate209.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[\\x21-\\x7e]+$" }, message: 'must match pattern "^[\\x21-\\x7e]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate195.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate209.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate195.errors = vErrors;
+  validate209.errors = vErrors;
   return errors === 0;
 }
-var validate195_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var pattern36 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
-function validate188(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate209_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var pattern43 = new RegExp("^PF_ERR_[A-Z_]+$", "u");
+function validate202(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate188_evaluated;
+  const evaluated0 = validate202_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6348,7 +7120,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.t === void 0 && (missing0 = "t")) {
-        validate188.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate202.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const tag0 = data.t;
@@ -6359,13 +7131,13 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing1;
                 if (data.t === void 0 && (missing1 = "t") || data.token === void 0 && (missing1 = "token")) {
-                  validate188.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  validate202.errors = [{ instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                   return false;
                 } else {
                   const _errs4 = errors;
                   for (const key0 in data) {
                     if (!(key0 === "t" || key0 === "token" || key0 === "hyperties" || key0 === "receipts")) {
-                      validate188.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+                      validate202.errors = [{ instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6374,7 +7146,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs5 = errors;
                       if ("auth" !== data.t) {
-                        validate188.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
+                        validate202.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/0/properties/t/const", keyword: "const", params: { allowedValue: "auth" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid2 = _errs5 === errors;
@@ -6388,16 +7160,16 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs6) {
                           if (typeof data1 === "string") {
                             if (func1(data1) > 8192) {
-                              validate188.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
+                              validate202.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" }];
                               return false;
                             } else {
                               if (func1(data1) < 1) {
-                                validate188.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                validate202.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
                                 return false;
                               }
                             }
                           } else {
-                            validate188.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate202.errors = [{ instancePath: instancePath + "/token", schemaPath: "#/oneOf/0/properties/token/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -6412,15 +7184,15 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs8) {
                             if (Array.isArray(data2)) {
                               if (data2.length > 64) {
-                                validate188.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate202.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid3 = true;
                                 const len0 = data2.length;
                                 for (let i0 = 0; i0 < len0; i0++) {
                                   const _errs10 = errors;
-                                  if (!validate189(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate189.errors : vErrors.concat(validate189.errors);
+                                  if (!validate203(data2[i0], { instancePath: instancePath + "/hyperties/" + i0, parentData: data2, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid3 = _errs10 === errors;
@@ -6435,7 +7207,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                                     outer0: for (; i1--; ) {
                                       for (j0 = i1; j0--; ) {
                                         if (func0(data2[i1], data2[j0])) {
-                                          validate188.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                                          validate202.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                                           return false;
                                           break outer0;
                                         }
@@ -6445,7 +7217,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate188.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate202.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/0/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -6457,7 +7229,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                           if (data.receipts !== void 0) {
                             const _errs11 = errors;
                             if (typeof data.receipts !== "boolean") {
-                              validate188.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                              validate202.errors = [{ instancePath: instancePath + "/receipts", schemaPath: "#/oneOf/0/properties/receipts/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
                               return false;
                             }
                             var valid2 = _errs11 === errors;
@@ -6470,7 +7242,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate188.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate202.errors = [{ instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6481,13 +7253,13 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing2;
                 if (data.t === void 0 && (missing2 = "t") || data.address === void 0 && (missing2 = "address") || data.hyperties === void 0 && (missing2 = "hyperties")) {
-                  validate188.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                  validate202.errors = [{ instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                   return false;
                 } else {
                   const _errs15 = errors;
                   for (const key1 in data) {
                     if (!(key1 === "t" || key1 === "address" || key1 === "hyperties")) {
-                      validate188.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      validate202.errors = [{ instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6496,7 +7268,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs16 = errors;
                       if ("ready" !== data.t) {
-                        validate188.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
+                        validate202.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/1/properties/t/const", keyword: "const", params: { allowedValue: "ready" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid6 = _errs16 === errors;
@@ -6506,8 +7278,8 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid6) {
                       if (data.address !== void 0) {
                         const _errs17 = errors;
-                        if (!validate191(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
+                        if (!validate205(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
                           errors = vErrors.length;
                         }
                         var valid6 = _errs17 === errors;
@@ -6521,15 +7293,15 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs18) {
                             if (Array.isArray(data7)) {
                               if (data7.length > 64) {
-                                validate188.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                                validate202.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
                                 return false;
                               } else {
                                 var valid7 = true;
                                 const len1 = data7.length;
                                 for (let i2 = 0; i2 < len1; i2++) {
                                   const _errs20 = errors;
-                                  if (!validate189(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate189.errors : vErrors.concat(validate189.errors);
+                                  if (!validate203(data7[i2], { instancePath: instancePath + "/hyperties/" + i2, parentData: data7, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid7 = _errs20 === errors;
@@ -6539,7 +7311,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                               }
                             } else {
-                              validate188.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                              validate202.errors = [{ instancePath: instancePath + "/hyperties", schemaPath: "#/oneOf/1/properties/hyperties/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                               return false;
                             }
                           }
@@ -6552,7 +7324,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate188.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate202.errors = [{ instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6565,13 +7337,13 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing3;
                 if (data.t === void 0 && (missing3 = "t") || data.m === void 0 && (missing3 = "m")) {
-                  validate188.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
+                  validate202.errors = [{ instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: missing3 }, message: "must have required property '" + missing3 + "'" }];
                   return false;
                 } else {
                   const _errs23 = errors;
                   for (const key2 in data) {
                     if (!(key2 === "t" || key2 === "m")) {
-                      validate188.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                      validate202.errors = [{ instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6580,7 +7352,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs24 = errors;
                       if ("msg" !== data.t) {
-                        validate188.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
+                        validate202.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/2/properties/t/const", keyword: "const", params: { allowedValue: "msg" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid9 = _errs24 === errors;
@@ -6602,7 +7374,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate188.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate202.errors = [{ instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6615,13 +7387,13 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing4;
                 if (data.t === void 0 && (missing4 = "t") || data.n === void 0 && (missing4 = "n")) {
-                  validate188.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
+                  validate202.errors = [{ instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: missing4 }, message: "must have required property '" + missing4 + "'" }];
                   return false;
                 } else {
                   const _errs28 = errors;
                   for (const key3 in data) {
                     if (!(key3 === "t" || key3 === "n")) {
-                      validate188.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
+                      validate202.errors = [{ instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6630,7 +7402,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs29 = errors;
                       if ("received" !== data.t) {
-                        validate188.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
+                        validate202.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/3/properties/t/const", keyword: "const", params: { allowedValue: "received" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid11 = _errs29 === errors;
@@ -6642,17 +7414,17 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                         let data12 = data.n;
                         const _errs30 = errors;
                         if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                          validate188.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                          validate202.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                           return false;
                         }
                         if (errors === _errs30) {
                           if (typeof data12 == "number" && isFinite(data12)) {
                             if (data12 > 9007199254740991 || isNaN(data12)) {
-                              validate188.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
+                              validate202.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" }];
                               return false;
                             } else {
                               if (data12 < 0 || isNaN(data12)) {
-                                validate188.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                validate202.errors = [{ instancePath: instancePath + "/n", schemaPath: "#/oneOf/3/properties/n/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                 return false;
                               }
                             }
@@ -6666,7 +7438,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate188.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate202.errors = [{ instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6679,13 +7451,13 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing5;
                 if (data.t === void 0 && (missing5 = "t") || data.ids === void 0 && (missing5 = "ids")) {
-                  validate188.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
+                  validate202.errors = [{ instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: missing5 }, message: "must have required property '" + missing5 + "'" }];
                   return false;
                 } else {
                   const _errs34 = errors;
                   for (const key4 in data) {
                     if (!(key4 === "t" || key4 === "ids")) {
-                      validate188.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
+                      validate202.errors = [{ instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6694,7 +7466,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs35 = errors;
                       if ("ack" !== data.t) {
-                        validate188.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
+                        validate202.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/4/properties/t/const", keyword: "const", params: { allowedValue: "ack" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid13 = _errs35 === errors;
@@ -6708,15 +7480,15 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs36) {
                           if (Array.isArray(data14)) {
                             if (data14.length < 1) {
-                              validate188.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
+                              validate202.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" }];
                               return false;
                             } else {
                               var valid14 = true;
                               const len2 = data14.length;
                               for (let i3 = 0; i3 < len2; i3++) {
                                 const _errs38 = errors;
-                                if (!validate195(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+                                if (!validate209(data14[i3], { instancePath: instancePath + "/ids/" + i3, parentData: data14, parentDataProperty: i3, rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid14 = _errs38 === errors;
@@ -6726,7 +7498,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate188.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                            validate202.errors = [{ instancePath: instancePath + "/ids", schemaPath: "#/oneOf/4/properties/ids/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                             return false;
                           }
                         }
@@ -6738,7 +7510,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate188.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate202.errors = [{ instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6751,13 +7523,13 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing6;
                 if (data.t === void 0 && (missing6 = "t") || data.code === void 0 && (missing6 = "code") || data.message === void 0 && (missing6 = "message")) {
-                  validate188.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
+                  validate202.errors = [{ instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: missing6 }, message: "must have required property '" + missing6 + "'" }];
                   return false;
                 } else {
                   const _errs41 = errors;
                   for (const key5 in data) {
                     if (!(key5 === "t" || key5 === "code" || key5 === "message" || key5 === "id")) {
-                      validate188.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
+                      validate202.errors = [{ instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6766,7 +7538,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                     if (data.t !== void 0) {
                       const _errs42 = errors;
                       if ("err" !== data.t) {
-                        validate188.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
+                        validate202.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/5/properties/t/const", keyword: "const", params: { allowedValue: "err" }, message: "must be equal to constant" }];
                         return false;
                       }
                       var valid16 = _errs42 === errors;
@@ -6780,16 +7552,16 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                         if (errors === _errs43) {
                           if (typeof data17 === "string") {
                             if (func1(data17) > 64) {
-                              validate188.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                              validate202.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
                               return false;
                             } else {
-                              if (!pattern36.test(data17)) {
-                                validate188.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
+                              if (!pattern43.test(data17)) {
+                                validate202.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/pattern", keyword: "pattern", params: { pattern: "^PF_ERR_[A-Z_]+$" }, message: 'must match pattern "^PF_ERR_[A-Z_]+$"' }];
                                 return false;
                               }
                             }
                           } else {
-                            validate188.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                            validate202.errors = [{ instancePath: instancePath + "/code", schemaPath: "#/oneOf/5/properties/code/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                             return false;
                           }
                         }
@@ -6804,11 +7576,11 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                           if (errors === _errs45) {
                             if (typeof data18 === "string") {
                               if (func1(data18) > 2048) {
-                                validate188.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
+                                validate202.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/maxLength", keyword: "maxLength", params: { limit: 2048 }, message: "must NOT have more than 2048 characters" }];
                                 return false;
                               }
                             } else {
-                              validate188.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                              validate202.errors = [{ instancePath: instancePath + "/message", schemaPath: "#/oneOf/5/properties/message/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                               return false;
                             }
                           }
@@ -6819,8 +7591,8 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid16) {
                           if (data.id !== void 0) {
                             const _errs47 = errors;
-                            if (!validate195(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+                            if (!validate209(data.id, { instancePath: instancePath + "/id", parentData: data, parentDataProperty: "id", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
                               errors = vErrors.length;
                             }
                             var valid16 = _errs47 === errors;
@@ -6833,7 +7605,7 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate188.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate202.errors = [{ instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6846,13 +7618,13 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing7;
                 if (data.t === void 0 && (missing7 = "t")) {
-                  validate188.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
+                  validate202.errors = [{ instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: missing7 }, message: "must have required property '" + missing7 + "'" }];
                   return false;
                 } else {
                   const _errs50 = errors;
                   for (const key6 in data) {
                     if (!(key6 === "t")) {
-                      validate188.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
+                      validate202.errors = [{ instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6860,14 +7632,14 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs50 === errors) {
                     if (data.t !== void 0) {
                       if ("ping" !== data.t) {
-                        validate188.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/6/properties/t/const", keyword: "const", params: { allowedValue: "ping" }, message: "must be equal to constant" }];
+                        validate202.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/6/properties/t/const", keyword: "const", params: { allowedValue: "ping" }, message: "must be equal to constant" }];
                         return false;
                       }
                     }
                   }
                 }
               } else {
-                validate188.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate202.errors = [{ instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6880,13 +7652,13 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 let missing8;
                 if (data.t === void 0 && (missing8 = "t")) {
-                  validate188.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
+                  validate202.errors = [{ instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: missing8 }, message: "must have required property '" + missing8 + "'" }];
                   return false;
                 } else {
                   const _errs54 = errors;
                   for (const key7 in data) {
                     if (!(key7 === "t")) {
-                      validate188.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
+                      validate202.errors = [{ instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -6894,14 +7666,14 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs54 === errors) {
                     if (data.t !== void 0) {
                       if ("pong" !== data.t) {
-                        validate188.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/7/properties/t/const", keyword: "const", params: { allowedValue: "pong" }, message: "must be equal to constant" }];
+                        validate202.errors = [{ instancePath: instancePath + "/t", schemaPath: "#/oneOf/7/properties/t/const", keyword: "const", params: { allowedValue: "pong" }, message: "must be equal to constant" }];
                         return false;
                       }
                     }
                   }
                 }
               } else {
-                validate188.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate202.errors = [{ instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -6909,30 +7681,30 @@ function validate188(data, { instancePath = "", parentData, parentDataProperty, 
               props0 = true;
             }
           } else {
-            validate188.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
+            validate202.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "t", tagValue: tag0 }, message: 'value of tag "t" must be in oneOf' }];
             return false;
           }
         } else {
-          validate188.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
+          validate202.errors = [{ instancePath, schemaPath: "#/discriminator", keyword: "discriminator", params: { error: "tag", tag: "t", tagValue: tag0 }, message: 'tag "t" must be string' }];
           return false;
         }
       }
     } else {
-      validate188.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate202.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate188.errors = vErrors;
+  validate202.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-var validate188_evaluated = { "dynamicProps": true, "dynamicItems": false };
-var validateUserCreate = validate199;
-var pattern37 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
-function validate200(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate202_evaluated = { "dynamicProps": true, "dynamicItems": false };
+var validateUserCreate = validate213;
+var pattern44 = new RegExp("^[A-Za-z0-9._~-]+$", "u");
+function validate214(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate200_evaluated;
+  const evaluated0 = validate214_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6942,32 +7714,32 @@ function validate200(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 128) {
-        validate200.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        validate214.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       } else {
         if (func1(data) < 1) {
-          validate200.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+          validate214.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
           return false;
         } else {
-          if (!pattern37.test(data)) {
-            validate200.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
+          if (!pattern44.test(data)) {
+            validate214.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._~-]+$" }, message: 'must match pattern "^[A-Za-z0-9._~-]+$"' }];
             return false;
           }
         }
       }
     } else {
-      validate200.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate214.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate200.errors = vErrors;
+  validate214.errors = vErrors;
   return errors === 0;
 }
-var validate200_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate202(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate214_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate216(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate202_evaluated;
+  const evaluated0 = validate216_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6977,27 +7749,27 @@ function validate202(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 1024) {
-        validate202.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
+        validate216.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters" }];
         return false;
       } else {
         if (func1(data) < 8) {
-          validate202.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
+          validate216.errors = [{ instancePath, schemaPath: "#/minLength", keyword: "minLength", params: { limit: 8 }, message: "must NOT have fewer than 8 characters" }];
           return false;
         }
       }
     } else {
-      validate202.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate216.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate202.errors = vErrors;
+  validate216.errors = vErrors;
   return errors === 0;
 }
-var validate202_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate199(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate216_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate213(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate199_evaluated;
+  const evaluated0 = validate213_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7008,13 +7780,13 @@ function validate199(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.name === void 0 && (missing0 = "name") || data.password === void 0 && (missing0 = "password")) {
-        validate199.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate213.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "name" || key0 === "password")) {
-            validate199.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate213.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -7022,8 +7794,8 @@ function validate199(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.name !== void 0) {
             const _errs2 = errors;
-            if (!validate200(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
+            if (!validate214(data.name, { instancePath: instancePath + "/name", parentData: data, parentDataProperty: "name", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -7033,8 +7805,8 @@ function validate199(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.password !== void 0) {
               const _errs3 = errors;
-              if (!validate202(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate202.errors : vErrors.concat(validate202.errors);
+              if (!validate216(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -7045,19 +7817,19 @@ function validate199(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate199.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate213.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate199.errors = vErrors;
+  validate213.errors = vErrors;
   return errors === 0;
 }
-var validate199_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateUserUpdate = validate204;
-function validate204(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate213_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateUserUpdate = validate218;
+function validate218(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate204_evaluated;
+  const evaluated0 = validate218_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7067,13 +7839,13 @@ function validate204(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
       if (Object.keys(data).length < 1) {
-        validate204.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
+        validate218.errors = [{ instancePath, schemaPath: "#/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "password" || key0 === "disabled")) {
-            validate204.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate218.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -7081,8 +7853,8 @@ function validate204(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.password !== void 0) {
             const _errs2 = errors;
-            if (!validate202(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate202.errors : vErrors.concat(validate202.errors);
+            if (!validate216(data.password, { instancePath: instancePath + "/password", parentData: data, parentDataProperty: "password", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -7093,7 +7865,7 @@ function validate204(data, { instancePath = "", parentData, parentDataProperty, 
             if (data.disabled !== void 0) {
               const _errs3 = errors;
               if (typeof data.disabled !== "boolean") {
-                validate204.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                validate218.errors = [{ instancePath: instancePath + "/disabled", schemaPath: "#/properties/disabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
                 return false;
               }
               var valid0 = _errs3 === errors;
@@ -7104,19 +7876,19 @@ function validate204(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate204.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate218.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate204.errors = vErrors;
+  validate218.errors = vErrors;
   return errors === 0;
 }
-var validate204_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateGroupMembersBody = validate207;
-function validate208(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate218_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupMembersBody = validate221;
+function validate222(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate208_evaluated;
+  const evaluated0 = validate222_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7126,27 +7898,27 @@ function validate208(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate208.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate222.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern34.test(data)) {
-          validate208.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+        if (!pattern29.test(data)) {
+          validate222.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
       }
     } else {
-      validate208.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate222.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate208.errors = vErrors;
+  validate222.errors = vErrors;
   return errors === 0;
 }
-var validate208_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate207(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate222_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate221(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate207_evaluated;
+  const evaluated0 = validate221_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7157,13 +7929,13 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.kind === void 0 && (missing0 = "kind")) {
-        validate207.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate221.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "kind" || key0 === "add" || key0 === "remove")) {
-            validate207.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate221.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -7172,7 +7944,7 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.kind !== void 0) {
             const _errs2 = errors;
             if ("members" !== data.kind) {
-              validate207.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "members" }, message: "must be equal to constant" }];
+              validate221.errors = [{ instancePath: instancePath + "/kind", schemaPath: "#/properties/kind/const", keyword: "const", params: { allowedValue: "members" }, message: "must be equal to constant" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -7186,15 +7958,15 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
               if (errors === _errs3) {
                 if (Array.isArray(data1)) {
                   if (data1.length > 256) {
-                    validate207.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
+                    validate221.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
                     return false;
                   } else {
                     var valid1 = true;
                     const len0 = data1.length;
                     for (let i0 = 0; i0 < len0; i0++) {
                       const _errs5 = errors;
-                      if (!validate208(data1[i0], { instancePath: instancePath + "/add/" + i0, parentData: data1, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
+                      if (!validate222(data1[i0], { instancePath: instancePath + "/add/" + i0, parentData: data1, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
                         errors = vErrors.length;
                       }
                       var valid1 = _errs5 === errors;
@@ -7209,7 +7981,7 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
                         outer0: for (; i1--; ) {
                           for (j0 = i1; j0--; ) {
                             if (func0(data1[i1], data1[j0])) {
-                              validate207.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
+                              validate221.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)" }];
                               return false;
                               break outer0;
                             }
@@ -7219,7 +7991,7 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate207.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                  validate221.errors = [{ instancePath: instancePath + "/add", schemaPath: "#/properties/add/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                   return false;
                 }
               }
@@ -7234,15 +8006,15 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
                 if (errors === _errs6) {
                   if (Array.isArray(data3)) {
                     if (data3.length > 256) {
-                      validate207.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
+                      validate221.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items" }];
                       return false;
                     } else {
                       var valid3 = true;
                       const len1 = data3.length;
                       for (let i2 = 0; i2 < len1; i2++) {
                         const _errs8 = errors;
-                        if (!validate208(data3[i2], { instancePath: instancePath + "/remove/" + i2, parentData: data3, parentDataProperty: i2, rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
+                        if (!validate222(data3[i2], { instancePath: instancePath + "/remove/" + i2, parentData: data3, parentDataProperty: i2, rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
                           errors = vErrors.length;
                         }
                         var valid3 = _errs8 === errors;
@@ -7257,7 +8029,7 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
                           outer1: for (; i3--; ) {
                             for (j1 = i3; j1--; ) {
                               if (func0(data3[i3], data3[j1])) {
-                                validate207.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
+                                validate221.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)" }];
                                 return false;
                                 break outer1;
                               }
@@ -7267,7 +8039,7 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
                       }
                     }
                   } else {
-                    validate207.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                    validate221.errors = [{ instancePath: instancePath + "/remove", schemaPath: "#/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                     return false;
                   }
                 }
@@ -7280,19 +8052,19 @@ function validate207(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate207.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate221.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate207.errors = vErrors;
+  validate221.errors = vErrors;
   return errors === 0;
 }
-var validate207_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateDirectorySearch = validate212;
-function validate213(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate221_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateDirectorySearch = validate226;
+function validate227(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate213_evaluated;
+  const evaluated0 = validate227_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7302,22 +8074,22 @@ function validate213(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 128) {
-        validate213.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+        validate227.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
         return false;
       }
     } else {
-      validate213.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate227.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate213.errors = vErrors;
+  validate227.errors = vErrors;
   return errors === 0;
 }
-var validate213_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate215(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate227_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate229(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate215_evaluated;
+  const evaluated0 = validate229_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7325,30 +8097,30 @@ function validate215(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (!(typeof data == "number" && (!(data % 1) && !isNaN(data)) && isFinite(data))) {
-    validate215.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+    validate229.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
     return false;
   }
   if (errors === 0) {
     if (typeof data == "number" && isFinite(data)) {
       if (data > 100 || isNaN(data)) {
-        validate215.errors = [{ instancePath, schemaPath: "#/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100" }];
+        validate229.errors = [{ instancePath, schemaPath: "#/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100" }];
         return false;
       } else {
         if (data < 1 || isNaN(data)) {
-          validate215.errors = [{ instancePath, schemaPath: "#/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+          validate229.errors = [{ instancePath, schemaPath: "#/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
           return false;
         }
       }
     }
   }
-  validate215.errors = vErrors;
+  validate229.errors = vErrors;
   return errors === 0;
 }
-var validate215_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate212(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate229_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate226(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate212_evaluated;
+  const evaluated0 = validate226_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7359,13 +8131,13 @@ function validate212(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.query === void 0 && (missing0 = "query")) {
-        validate212.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate226.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "query" || key0 === "limit")) {
-            validate212.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate226.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -7373,8 +8145,8 @@ function validate212(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.query !== void 0) {
             const _errs2 = errors;
-            if (!validate213(data.query, { instancePath: instancePath + "/query", parentData: data, parentDataProperty: "query", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+            if (!validate227(data.query, { instancePath: instancePath + "/query", parentData: data, parentDataProperty: "query", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -7384,8 +8156,8 @@ function validate212(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.limit !== void 0) {
               const _errs3 = errors;
-              if (!validate215(data.limit, { instancePath: instancePath + "/limit", parentData: data, parentDataProperty: "limit", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
+              if (!validate229(data.limit, { instancePath: instancePath + "/limit", parentData: data, parentDataProperty: "limit", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -7396,19 +8168,19 @@ function validate212(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate212.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate226.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate212.errors = vErrors;
+  validate226.errors = vErrors;
   return errors === 0;
 }
-var validate212_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateDirectoryLookup = validate217;
-function validate218(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate226_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateDirectoryLookup = validate231;
+function validate232(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate218_evaluated;
+  const evaluated0 = validate232_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7418,27 +8190,27 @@ function validate218(data, { instancePath = "", parentData, parentDataProperty, 
   if (errors === 0) {
     if (typeof data === "string") {
       if (func1(data) > 512) {
-        validate218.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
+        validate232.errors = [{ instancePath, schemaPath: "#/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters" }];
         return false;
       } else {
-        if (!pattern34.test(data)) {
-          validate218.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
+        if (!pattern29.test(data)) {
+          validate232.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$" }, message: `must match pattern "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$"` }];
           return false;
         }
       }
     } else {
-      validate218.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      validate232.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
       return false;
     }
   }
-  validate218.errors = vErrors;
+  validate232.errors = vErrors;
   return errors === 0;
 }
-var validate218_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate217(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate232_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate231(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate217_evaluated;
+  const evaluated0 = validate231_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7449,35 +8221,36 @@ function validate217(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.address === void 0 && (missing0 = "address")) {
-        validate217.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate231.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "address")) {
-            validate217.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate231.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
         }
         if (_errs1 === errors) {
           if (data.address !== void 0) {
-            if (!validate218(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
+            if (!validate232(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate232.errors : vErrors.concat(validate232.errors);
               errors = vErrors.length;
             }
           }
         }
       }
     } else {
-      validate217.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate231.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate217.errors = vErrors;
+  validate231.errors = vErrors;
   return errors === 0;
 }
-var validate217_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate231_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validatePolicyRules = validate177;
 export {
   validateAddress,
   validateBackendDescriptor,
@@ -7489,6 +8262,7 @@ export {
   validateJsonWsFrame,
   validateJwks,
   validateMessage,
+  validatePolicyRules,
   validateRuntimePolicy,
   validateStubDescriptor,
   validateUserCreate,

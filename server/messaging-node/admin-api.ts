@@ -10,7 +10,7 @@ const MAX_BODY_BYTES = 16 * 1024;
 export type AdminGate = (req: IncomingMessage) => Promise<string>;
 
 /**
- * The check every REST API of the admin port makes: HTTP Basic credentials of a user the
+ * The check every REST API of the admin port (provisioning, address book, policy) makes: HTTP Basic credentials of a user the
  * Provisioning service calls an administrator, checked by the Identity service. Failed checks
  * are rate limited for the whole port, every API sharing this gate (they cost a password hash
  * each).
@@ -81,16 +81,14 @@ export function reply(res: ServerResponse, status: number, body: unknown): void 
   res.end(JSON.stringify(body));
 }
 
-/** The request body as JSON, refused past MAX_BODY_BYTES. */
-export async function readJson(req: IncomingMessage): Promise<unknown> {
+/** The request body as JSON, refused past `limit` bytes (default 16 KiB). */
+export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).byteLength;
-    if (size > MAX_BODY_BYTES) {
-      throw new ProtoflyError('PF_ERR_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`, {
-        limit: MAX_BODY_BYTES,
-      });
+    if (size > limit) {
+      throw new ProtoflyError('PF_ERR_TOO_LARGE', `request body over ${limit} bytes`, { limit });
     }
     chunks.push(chunk as Buffer);
   }

@@ -13,6 +13,8 @@ export interface AdminRoutes {
   provisioning?(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** `/addressbook/...`: the address book's REST API, when the domain serves it. */
   addressbook?(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** `/policy/...`: the policy REST API, when the domain serves it. */
+  policy?(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Where a route's failure is logged. */
   readonly log: Logger;
 }
@@ -24,7 +26,7 @@ export interface AdminServer {
 }
 
 /**
- * Starts the health, metrics, provisioning and address book HTTP listener, apart from the client port so it
+ * Starts the health, metrics, provisioning, address book and policy HTTP listener, apart from the client port so it
  * can stay private. A refusal is a JSON `{ error: { code, message } }` with its code's status;
  * a failure (a route threw) is a 500 whose cause goes to `routes.log`.
  */
@@ -63,6 +65,7 @@ export async function startAdminServer(
 async function route(req: IncomingMessage, res: ServerResponse, routes: AdminRoutes): Promise<void> {
   if (routes.provisioning && req.url?.startsWith('/provisioning/')) return routes.provisioning(req, res);
   if (routes.addressbook && req.url?.startsWith('/addressbook/')) return routes.addressbook(req, res);
+  if (routes.policy && req.url?.startsWith('/policy/')) return routes.policy(req, res);
   if (req.method !== 'GET') {
     res.setHeader('allow', 'GET');
     throw new ProtoflyError('PF_ERR_METHOD', `${req.method} is not allowed; the admin port takes GET`);

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { TOKEN_PATH } from '../identity/token-endpoint.js';
 import { PageOrigins } from '../page-origins.js';
+import { policyApi } from '../policy/policy-api.js';
 import type { ClusterMember } from '../services/service.js';
 import { addressBookApi } from './addressbook-api.js';
 import { adminGate } from './admin-api.js';
@@ -121,8 +122,19 @@ export class Lifecycle {
 
   /** Joins the cluster and takes both ports; a node that cannot take both keeps neither. */
   async listen(): Promise<void> {
-    const { host, port, adminPort, heartbeatMs, log, cluster, identity, provisioning, addressBook, domain } =
-      this.#settings;
+    const {
+      host,
+      port,
+      adminPort,
+      heartbeatMs,
+      log,
+      cluster,
+      identity,
+      provisioning,
+      addressBook,
+      policy,
+      domain,
+    } = this.#settings;
     const { metrics, admission, sessions, cdr } = this.#parts;
     await cluster.join(this.#member);
     await cdr?.start();
@@ -158,6 +170,7 @@ export class Lifecycle {
           }),
         ...(gate ? { provisioning: provisioningApi(provisioning!, gate, log) } : {}),
         ...(gate && addressBook ? { addressbook: addressBookApi(addressBook, gate, log) } : {}),
+        ...(gate ? { policy: policyApi(policy, gate, log) } : {}),
         log,
       });
     } catch (err) {

@@ -72,7 +72,7 @@ export interface MessagingNode {
 /** Starts a messaging node on its WebSocket and admin ports, joined to its cluster. */
 export async function startMessagingNode(options: MessagingNodeOptions): Promise<MessagingNode> {
   const settings = settingsOf(options);
-  const metrics = new NodeMetrics();
+  const metrics = new NodeMetrics(settings.policy);
   const cdr = settings.cdr && new CdrRecorder(settings.cdr, settings.log);
   const outstanding = new Outstanding();
   /** Every open connection, by session id: admission writes it, the other parts read it. */

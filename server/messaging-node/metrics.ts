@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { Policy } from '../policy/policy.js';
 import type { AddressBook } from '../services/service.js';
 
 /** What the node reads at scrape time rather than counting as it goes. */
@@ -35,7 +36,8 @@ export class NodeMetrics {
   /** Set by `render` for the gauges' `collect()`; the scrape is the only reader. */
   #gauges: NodeGauges = { connections: 0, pendingAuth: 0, storedNow: 0 };
 
-  constructor() {
+  /** @param policy - whose decisions are exposed, by rule. */
+  constructor(policy?: Pick<Policy, 'counts'>) {
     const gauge = (name: string, help: string, read: (g: NodeGauges) => number) => {
       const gauges = () => this.#gauges;
       new Gauge({
@@ -79,6 +81,19 @@ export class NodeMetrics {
       collect() {
         this.reset();
         for (const [code, n] of refused) this.inc({ code }, n);
+      },
+    });
+    new Counter({
+      name: 'protofly_node_policy_decisions_total',
+      help: "Messages the domain's policy decided, by rule (`default`: no rule matched) and decision.",
+      labelNames: ['rule', 'decision'],
+      registers: [this.#registry],
+      collect() {
+        this.reset();
+        for (const [rule, n] of policy?.counts() ?? []) {
+          this.inc({ rule, decision: 'allowed' }, n.allowed);
+          this.inc({ rule, decision: 'refused' }, n.refused);
+        }
       },
     });
   }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
+import { Policy } from '../policy/policy.js';
 import { LocalCluster } from '../services/local-cluster.js';
 import { MemoryLocation } from '../services/memory-location.js';
 import type { AddressBook, Cdr, Cluster, Identity, Location, Provisioning } from '../services/service.js';
@@ -19,13 +20,21 @@ export interface MessagingNodeOptions {
   readonly cluster?: Cluster;
   /** Records a detail record per conversation, when given. */
   readonly cdr?: CdrOptions;
-  /** Serves the provisioning REST API on the admin port, when given. */
+  /**
+   * Serves the provisioning REST API on the admin port, when given, and the policy API (both
+   * for the administrators it names).
+   */
   readonly provisioning?: Provisioning;
   /**
    * Answers users' searches at domain://msg-node.<domain>/directory, when given, and, with
    * `provisioning` (which says who administers), serves /addressbook/v1 on the admin port.
    */
   readonly addressBook?: AddressBook;
+  /**
+   * Who may reach whom (server/policy): checked for every message to a user:// or hyperty://
+   * address; its rules replaced over the admin port's policy API. Default: no rules, all allowed.
+   */
+  readonly policy?: Policy;
   /** Interface for both listeners. Default 127.0.0.1. */
   readonly host?: string;
   /** WebSocket port; 0 picks a free one. Default 0. */
@@ -131,6 +140,7 @@ export type NodeSettings = Required<
 export function settingsOf(options: MessagingNodeOptions): NodeSettings {
   const rate = options.messagesPerSecond ?? 100;
   const ttlMs = (options.offlineTtlSeconds ?? 300) * 1000;
+  const log = options.log ?? pino({ name: 'messaging-node' });
   return {
     location: new MemoryLocation({ retainMs: ttlMs }),
     cluster: new LocalCluster({ total: options.offlineTotal ?? 100_000 }),
@@ -157,7 +167,8 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     maxGroupSize: 10_000,
     groups: {},
     origins: [],
-    log: pino({ name: 'messaging-node' }),
+    log,
+    policy: new Policy(options.domain, {}, log),
     ...definedOnly(options),
   };
 }

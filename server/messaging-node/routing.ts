@@ -2,6 +2,7 @@ import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { Message, ResponseMessage } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
 import { schemaError } from '../../core/validate.js';
+import { capabilityOf } from '../policy/compile.js';
 import type { Binding, Frame } from '../services/service.js';
 import type { ClientSession } from './client-session.js';
 import type { Directory } from './directory.js';
@@ -26,6 +27,11 @@ const MAX_REFUSED_RUNS = 1024;
  * `domain://msg-node.<domain>/group/<name>` go to the group's other subscribers, on any node
  * (groups.ts); requests to `domain://msg-node.<domain>/directory` are answered from the address
  * book (directory.ts).
+ *
+ * The domain's policy (server/policy) decides every message to a user:// or hyperty:// address
+ * before it is looked up: a `deny` is refused with PF_ERR_FORBIDDEN (the app's request gets
+ * 403), a rule's rate gone over with PF_ERR_FLOOD like the node's own rate (its run of
+ * refusals keeps the order; json-ws sends them again after a pause).
  *
  * A session whose socket holds more than `maxBufferedBytes` unsent, or more than
  * `maxUnreceived` messages its client has not said it took, is a slow consumer: told, dropped
@@ -108,7 +114,15 @@ export class Routing {
       );
       return this.#replies.refuse(session, err, m.id);
     }
-    if (!session.bucket.take(performance.now())) return this.#overRate(session, m);
+    if (!session.bucket.take(performance.now())) {
+      const { messagesPerSecond } = this.#settings;
+      const err = new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `${session.address} is over ${messagesPerSecond} messages/s; message ${m.id} refused`,
+        { limit: messagesPerSecond },
+      );
+      return this.#overRate(session, m, err);
+    }
     if (refused !== undefined) session.order.resent(m.to);
     if (m.from !== session.address && !session.hyperties.has(m.from)) {
       if (!m.from.startsWith('hyperty://')) return this.#replies.refuse(session, spoof(session, m), m.id);
@@ -124,9 +138,8 @@ export class Routing {
     this.#forward(session, m);
   }
 
-  /** Refuses `m`, over its session's rate, and starts the run of refusals to its recipient. */
-  #overRate(session: ClientSession, m: Message): undefined {
-    const { messagesPerSecond } = this.#settings;
+  /** Refuses `m` for a rate (`err`), and starts the run of refusals to its recipient. */
+  #overRate(session: ClientSession, m: Message, err: ProtoflyError): undefined {
     const order = session.order;
     if (!order.inRun(m.to) && order.runs >= MAX_REFUSED_RUNS) {
       // Order cannot be kept for one more recipient: fail closed rather than keep without bound.
@@ -140,12 +153,32 @@ export class Routing {
       return;
     }
     order.startRun(m.to, m.id);
-    const err = new ProtoflyError(
-      'PF_ERR_FLOOD',
-      `${session.address} is over ${messagesPerSecond} messages/s; message ${m.id} refused`,
-      { limit: messagesPerSecond },
-    );
     return this.#replies.refuse(session, err, m.id);
+  }
+
+  /** The policy's decision on `m`: undefined when allowed, else `m` refused. */
+  #policed(session: ClientSession, m: Message): undefined | true {
+    const from = session.address!;
+    const capability = capabilityOf(m);
+    const d = this.#settings.policy.decide(from, m.to, capability);
+    if (d.allowed) return;
+    if (d.code === 'PF_ERR_FLOOD') {
+      const err = new ProtoflyError(
+        'PF_ERR_FLOOD',
+        `${from} is over the rate of policy rule '${d.rule}' (${d.limit} messages/s); message ${m.id} refused`,
+        { limit: d.limit, rule: d.rule },
+      );
+      this.#overRate(session, m, err);
+      return true;
+    }
+    const what = capability ? ` with ${capability}` : '';
+    const err = new ProtoflyError(
+      'PF_ERR_FORBIDDEN',
+      `${from} may not reach ${m.to}${what}: refused by policy rule '${d.rule}'`,
+      { rule: d.rule, to: m.to },
+    );
+    this.#replies.refuse(session, err, m.id);
+    return true;
   }
 
   /** Looks the recipient up; lookups answer in the order asked, so messages leave in the order sent. */
@@ -160,6 +193,7 @@ export class Routing {
       );
       return this.#replies.refuse(session, err, m.id);
     }
+    if (this.#policed(session, m)) return;
     let found: ReturnType<NodeSettings['location']['lookup']>;
     try {
       found = this.#settings.location.lookup(m.to);

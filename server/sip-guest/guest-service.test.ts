@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askGuest as ask } from '../../test/support/guest-client.js';
 import { type SipWorld, startSipWorld } from '../../test/support/sip-world.js';
 import { generateDomainKey } from '../catalogue/keys.js';
+import { Policy } from '../policy/policy.js';
 import { jssipUser } from '../sip-client/jssip-user.js';
 import { startGuestService } from './guest-service.js';
 import { kamailioGuests } from './kamailio-guests.js';
@@ -97,6 +98,42 @@ describe('the guest credential service of a SIP domain', () => {
     } finally {
       await service.close();
       await down.close();
+    }
+  });
+
+  it('gives no account to a foreign user the domain’s policy refuses everything here (4403), and one to a user a rule lets in', async () => {
+    const policy = new Policy('c.example', {
+      rules: [
+        {
+          name: 'alice-to-dave',
+          action: 'allow',
+          from: ['user://a.example/alice'],
+          to: ['user://c.example/dave'],
+        },
+        { name: 'no-a', action: 'deny', from: ['user://a.example/*'] },
+      ],
+    });
+    const service = await startGuestService({
+      domain: 'c.example',
+      // Tokens are checked in the tests above; here the token is the address it proves.
+      verify: async (t) => t,
+      store: kamailioGuests(world.kamailio.rpcUrl),
+      policy,
+    });
+    const ask2 = (address: string) => ask(service.url, JSON.stringify({ t: 'guest', token: address }));
+    try {
+      expect(await ask2('user://a.example/erin')).toEqual({
+        close: 4403,
+        reason: "PF_ERR_FORBIDDEN: policy rule 'no-a'",
+      });
+      const alice = await ask2('user://a.example/alice');
+      expect(alice).toMatchObject({ close: 1000, frame: { t: 'credentials', username: 'alice~a.example' } });
+      expect(Object.fromEntries(policy.counts())).toEqual({
+        'no-a': { allowed: 0, refused: 1 },
+        'alice-to-dave': { allowed: 1, refused: 0 },
+      });
+    } finally {
+      await service.close();
     }
   });
 });

@@ -13,6 +13,7 @@ import {
   type GuestCredentials,
   type GuestRequest,
 } from '../../core/guest-protocol.js';
+import type { Policy } from '../policy/policy.js';
 import type { GuestStore } from './kamailio-guests.js';
 
 /**
@@ -39,6 +40,11 @@ export interface GuestServiceOptions {
   /** Checks an identity token for this domain; resolves to the user address it proves (`TokenVerifier.verify`). */
   readonly verify: (token: string) => Promise<string>;
   readonly store: GuestStore;
+  /**
+   * The domain's policy: a foreign user it refuses everything here (Policy.admits) gets no
+   * guest account (closed 4403). Default: every foreign user is admitted.
+   */
+  readonly policy?: Policy;
   /** How long a guest password is good for, in seconds. Default 3600. */
   readonly ttlSeconds?: number;
   readonly host?: string;
@@ -67,7 +73,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * domain (audience), verified against a.example's published keys. They get a digest username
  * and AOR of their own in this domain's guest namespace, `<name>~<home domain>` (`~` never
  * appears in a domain name, so the mapping cannot collide, and this domain's own users have
- * no `~`), as `naming` says, and a random password good for `ttlSeconds`, which the SIP or XMPP
+ * no `~`), as `naming` says (unless the domain's `policy` refuses them everything here: 4403
+ * `PF_ERR_FORBIDDEN`, which the sip-ws stub fails with), and a random password good for `ttlSeconds`, which the SIP or XMPP
  * server learns through `store` (server/xmpp-guest for Prosody). Asking again while it is good returns the same password with its time renewed, so
  * two devices of one guest do not lock each other out. A token of this domain's own users is
  * refused: they register with their own password.
@@ -107,6 +114,10 @@ export async function startGuestService(options: GuestServiceOptions): Promise<G
         close: GUEST_CLOSE.FORBIDDEN,
         reason: `${address} is a user here: register with your password`,
       };
+    }
+    const decision = options.policy?.admits(address);
+    if (decision && !decision.allowed) {
+      return { close: GUEST_CLOSE.FORBIDDEN, reason: `PF_ERR_FORBIDDEN: policy rule '${decision.rule}'` };
     }
     const named = naming(decoded(path[0]!), domain, options.domain);
     if ('refused' in named) return { close: GUEST_CLOSE.FORBIDDEN, reason: named.refused };
