@@ -365,9 +365,9 @@ describe('protofly serve --cluster: a group conversation across two node process
       code: 'PF_ERR_FORBIDDEN',
     });
     expect(texts(leaver)).toEqual(sent);
-    const after = (m: (typeof members)[0]) => texts(m).filter((t) => t.startsWith('after'));
-    expect(after(sender)).toEqual(['after 2']);
-    for (const m of stay) expect(after(m)).toEqual(m === fromOther ? ['after 1'] : ['after 1', 'after 2']);
+    const later = (m: (typeof members)[0]) => texts(m).filter((t) => t.startsWith('after'));
+    expect(later(sender)).toEqual(['after 2']);
+    for (const m of stay) expect(later(m)).toEqual(m === fromOther ? ['after 1'] : ['after 1', 'after 2']);
     await Promise.all(members.map((m) => m.client.close()));
   });
 });
