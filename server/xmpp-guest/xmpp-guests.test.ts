@@ -1,10 +1,11 @@
-import { existsSync, watch } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Domains, startDomains } from '../../test/support/domains.js';
+import { gone } from '../../test/support/files.js';
 import { askGuest } from '../../test/support/guest-client.js';
 import { startXmppUser, type XmppUser } from '../../test/support/xmpp-world.js';
 import { generateDomainKey } from '../catalogue/keys.js';
@@ -23,21 +24,6 @@ const token = (address: string, audience = DOMAIN) =>
 const guest = async (address: string) =>
   askGuest(xmpp.guestUrl, JSON.stringify({ t: 'guest', token: await token(address) }));
 const account = (username: string) => join(prosody.accountsDir, accountName(username));
-
-/** Resolves once `file` is gone, on the directory's own events (checked once first: it may be gone already). */
-function gone(file: string): Promise<void> {
-  return new Promise((resolve) => {
-    const watcher = watch(join(file, '..'), () => {
-      if (existsSync(file)) return;
-      watcher.close();
-      resolve();
-    });
-    if (!existsSync(file)) {
-      watcher.close();
-      resolve();
-    }
-  });
-}
 
 beforeAll(async () => {
   // @xmpp/client opens `new WebSocket(url, 'xmpp')` on the global, which Node 20 lacks (PEERS.md).
