@@ -10,12 +10,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -25,7 +24,7 @@ import { FRAME_COST } from '../../sandbox/channel.js';
 import { DEFAULT_LIMITS } from '../../sandbox/defaults.js';
 import type { ConverseOptions } from '../support/conversation.js';
 import { verifiedPackageOf } from '../support/packages.js';
-import { launchChromium, PAGE_CSP, type PageServer, servePages, WORKER_CSP } from './launch.js';
+import { launchChromium, type PageServer, serveHostPage } from './launch.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const attack = (name: string) => verifiedPackageOf(join(root, 'test', 'attacks', name));
@@ -110,27 +109,7 @@ let secretPath: string;
 let markerPath: string;
 
 beforeAll(async () => {
-  const bundled = await build({
-    entryPoints: [join(import.meta.dirname, 'attack-page.ts')],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    logLevel: 'warning',
-  });
-  pages = await servePages({
-    '/': {
-      body: '<!doctype html><meta charset="utf-8"><title>attacks</title><body><script type="module" src="/attack-page.js"></script>',
-      type: 'text/html; charset=utf-8',
-      csp: PAGE_CSP,
-    },
-    '/attack-page.js': { body: bundled.outputFiles[0]!.text, type: 'text/javascript', csp: PAGE_CSP },
-    '/browser-worker.js': {
-      body: await readFile(join(root, 'dist', 'browser-worker.js')),
-      type: 'text/javascript',
-      csp: WORKER_CSP,
-    },
-  });
+  pages = await serveHostPage(join(import.meta.dirname, 'attack-page.ts'), 'attacks');
 
   wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   wss.on('connection', (socket, req) => {

@@ -6,15 +6,14 @@
  * memory property is registered as not claimed: a browser bounds no worker's memory
  * (sandbox/README.md, "In a browser").
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { HOST_TEST_STUBS, hostConformance, nodePackages } from '../contracts/host.contract.js';
 import type { HostPropertyKey, HostTestStub } from '../contracts/host.properties.js';
-import { launchChromium, PAGE_CSP, type PageServer, servePages, WORKER_CSP } from './launch.js';
+import { launchChromium, type PageServer, serveHostPage } from './launch.js';
 
 declare global {
   interface Window {
@@ -25,34 +24,13 @@ declare global {
   }
 }
 
-const root = join(import.meta.dirname, '..', '..');
 let context: BrowserContext;
 let profile: string;
 let pages: PageServer;
 let page: Page;
 
 beforeAll(async () => {
-  const bundled = await build({
-    entryPoints: [join(import.meta.dirname, 'host-page.ts')],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    logLevel: 'warning',
-  });
-  pages = await servePages({
-    '/': {
-      body: '<!doctype html><meta charset="utf-8"><title>host conformance</title><body><script type="module" src="/host-page.js"></script>',
-      type: 'text/html; charset=utf-8',
-      csp: PAGE_CSP,
-    },
-    '/host-page.js': { body: bundled.outputFiles[0]!.text, type: 'text/javascript', csp: PAGE_CSP },
-    '/browser-worker.js': {
-      body: await readFile(join(root, 'dist', 'browser-worker.js')),
-      type: 'text/javascript',
-      csp: WORKER_CSP,
-    },
-  });
+  pages = await serveHostPage(join(import.meta.dirname, 'host-page.ts'), 'host conformance');
   const packages = Object.fromEntries(
     await Promise.all(HOST_TEST_STUBS.map(async (folder) => [folder, await nodePackages(folder)] as const)),
   ) as Record<HostTestStub, unknown>;

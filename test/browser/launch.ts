@@ -4,8 +4,11 @@
  * under, and a server for a page's files.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { basename, join } from 'node:path';
+import { build } from 'esbuild';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, DEFAULT_CHROMIUM } from '../../cli/web/drive.js';
 
@@ -73,4 +76,34 @@ export async function servePages(
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * Serves a test page that runs the browser host: `entry` (a .ts file beside the test) bundled as
+ * `/<name>.js` under {@link PAGE_CSP}, loaded by `/`, and the built sandbox worker under
+ * {@link WORKER_CSP}.
+ */
+export async function serveHostPage(entry: string, title: string): Promise<PageServer> {
+  const bundled = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    logLevel: 'warning',
+  });
+  const script = `/${basename(entry, '.ts')}.js`;
+  return servePages({
+    '/': {
+      body: `<!doctype html><meta charset="utf-8"><title>${title}</title><body><script type="module" src="${script}"></script>`,
+      type: 'text/html; charset=utf-8',
+      csp: PAGE_CSP,
+    },
+    [script]: { body: bundled.outputFiles[0]!.text, type: 'text/javascript', csp: PAGE_CSP },
+    '/browser-worker.js': {
+      body: await readFile(join(import.meta.dirname, '..', '..', 'dist', 'browser-worker.js')),
+      type: 'text/javascript',
+      csp: WORKER_CSP,
+    },
+  });
 }

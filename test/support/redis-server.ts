@@ -105,11 +105,6 @@ export interface RedisClusterServers {
   readonly servers: readonly RedisServer[];
   /** The server that is master of the slot of `key` (a key or a sharded channel) now. */
   masterOf(key: string): Promise<RedisServer>;
-  /**
-   * Resolves once the cluster says it is whole again without `failed`: every slot served
-   * (cluster_state ok on every node still running) by a master other than `failed`.
-   */
-  failedOver(failed: RedisServer): Promise<void>;
   /** Stops every node and removes their files. */
   stop(): Promise<void>;
 }
@@ -163,18 +158,6 @@ export async function startRedisCluster(): Promise<RedisClusterServers> {
         return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
       });
       return servers.find((s) => s.port === port)!;
-    },
-    async failedOver(failed) {
-      const running = servers.filter((s) => s.pid && s !== failed);
-      await eventually(
-        async () => {
-          if (!(await Promise.all(running.map(whole))).every(Boolean)) return false;
-          const ranges = await ask(running[0]!, (r) => r.cluster('SLOTS'));
-          return !ranges.some((range) => range[2]?.[1] === failed.port);
-        },
-        `the Redis Cluster ok without the master on port ${failed.port}`,
-        30_000,
-      );
     },
     stop,
   };
