@@ -1,9 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Conversation } from '../../runtime/conversation.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
-import { nextConversation, type SipWorld, startSipWorld } from '../support/sip-world.js';
+import { bodies, nextConversation, type SipWorld, startSipWorld } from '../support/sip-world.js';
 
 /**
  * Hold, resume, an ICE restart and DTMF in calls through Kamailio: the canonical `update` and
@@ -31,12 +30,6 @@ afterAll(async () => {
   await host?.terminate();
 });
 
-/** The bodies a conversation receives, one at a time. */
-function inbox(c: Conversation) {
-  const it = c[Symbol.asyncIterator]();
-  return async () => (await it.next()).value.body as Record<string, unknown>;
-}
-
 /** `offer` as a hold: what a browser sends to hold (RFC 3264 §8.4). */
 const held = (offer: string) => offer.replace('a=sendrecv', 'a=sendonly');
 
@@ -47,10 +40,10 @@ describe('renegotiation and DTMF between two protofly runtimes', () => {
     await erin.runtime.register();
     const arriving = nextConversation(erin);
     const withErin = await carol.runtime.conversation(ERIN);
-    const fromErin = inbox(withErin);
+    const fromErin = bodies(withErin);
     const callId = await withErin.call(sdp('carol'), ['audio']);
     const withCarol = await arriving;
-    const fromCarol = inbox(withCarol);
+    const fromCarol = bodies(withCarol);
     const offer = await fromCarol();
     const theirs = offer.callId as string;
     expect(await fromErin()).toMatchObject({ kind: 'progress', code: 180 });
@@ -95,7 +88,7 @@ describe('renegotiation and DTMF with JsSIP', () => {
     const dave = await world.jssip('dave');
     const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
     const withDave = await carol.runtime.conversation(DAVE);
-    const fromDave = inbox(withDave);
+    const fromDave = bodies(withDave);
     const callId = await withDave.call(sdp('carol'), ['audio']);
     const session = await dave.nextCall();
     expect(await fromDave()).toMatchObject({ kind: 'progress', code: 180 });
@@ -140,7 +133,7 @@ describe('renegotiation and DTMF with JsSIP', () => {
     const dave = await world.jssip('dave');
     const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
     const withDave = await carol.runtime.conversation(DAVE);
-    const fromDave = inbox(withDave);
+    const fromDave = bodies(withDave);
     const session = dave.call('sip:carol@c.example');
     const offer = await fromDave();
     const callId = offer.callId as string;

@@ -9,6 +9,7 @@ import { type Kamailio, type KamailioOptions, startKamailio } from '../../server
 import { type JsSipUser, jssipUser } from '../../server/sip-client/jssip-user.js';
 import { type RunningSipDomain, startSipDomain } from '../../server/sip-domain.js';
 import { type Domains, startDomains } from './domains.js';
+import { type SipJsUser, sipjsUser } from './sipjs-user.js';
 
 /** c.example, a SIP domain (Kamailio + its protofly catalogue and guest service), beside protofly domains. */
 export interface SipWorld {
@@ -22,6 +23,8 @@ export interface SipWorld {
   runtime(address: string, options?: Partial<NodeRuntimeOptions> & { password?: string }): NodeRuntime;
   /** A JsSIP user agent of c.example, registered, at the URL the domain publishes (trusting `ca` for wss). */
   jssip(user: string, options?: { ca?: string }): Promise<JsSipUser>;
+  /** A SIP.js user agent of c.example, registered: the second, independent SIP library. */
+  sipjs(user: string): Promise<SipJsUser>;
   /** Ends the runtimes and user agents made so far (their bindings go): one test's users do not ring in the next. */
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -62,7 +65,7 @@ export async function startSipWorld(
   catalogues[SIP_DOMAIN] = sip.catalogueUrl;
   const runtimes: NodeRuntime[] = [];
   let made = 0;
-  const agents: JsSipUser[] = [];
+  const agents: { stop(): Promise<void> }[] = [];
   const reset = async () => {
     await Promise.allSettled(agents.splice(0).map((a) => a.stop()));
     await Promise.allSettled(runtimes.splice(0).map((r) => r.close()));
@@ -99,6 +102,11 @@ export async function startSipWorld(
       agents.push(agent);
       return agent;
     },
+    async sipjs(user) {
+      const agent = await sipjsUser(kamailio.wssUrl ?? kamailio.wsUrl, SIP_DOMAIN, user, users[user] ?? '');
+      agents.push(agent);
+      return agent;
+    },
     reset,
     async close() {
       await reset();
@@ -128,4 +136,10 @@ export function nextConversation(rt: NodeRuntime): Promise<Conversation> {
       resolve(c);
     });
   });
+}
+
+/** The bodies a conversation receives, one at a time. */
+export function bodies(c: Conversation): () => Promise<Record<string, unknown>> {
+  const it = c[Symbol.asyncIterator]();
+  return async () => (await it.next()).value.body as Record<string, unknown>;
 }
