@@ -11,7 +11,12 @@ import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
 import { JsonWsClient } from './support/json-ws-client.js';
-import { type RedisServer, redisOnDemand } from './support/redis-server.js';
+import {
+  type RedisClusterServers,
+  type RedisServer,
+  redisClusterOnDemand,
+  redisOnDemand,
+} from './support/redis-server.js';
 
 const BIN = join(import.meta.dirname, '../bin/protofly.js');
 const DOMAIN = 'c.example';
@@ -222,6 +227,11 @@ function clusterFor(nodes: number): () => Promise<ClusterRun<RedisServer>> {
   return clusterOn(nodes, redisOnDemand(), (r) => ({ url: r.url }));
 }
 
+/** {@link clusterFor} on a Redis Cluster of three masters with a replica each. */
+function clusterOnRedisCluster(nodes: number): () => Promise<ClusterRun<RedisClusterServers>> {
+  return clusterOn(nodes, redisClusterOnDemand(), (r) => ({ cluster: r.seeds }));
+}
+
 function clusterOn<R>(
   nodes: number,
   redis: () => Promise<R>,
@@ -418,6 +428,37 @@ describe('protofly serve --cluster: Redis restarting', () => {
     const after = texts(out);
     await inc.send('after the restart');
     await expect.poll(() => after, { timeout: 10_000 }).toEqual(['after the restart']);
+  });
+});
+
+describe('protofly serve on a Redis Cluster: a master failing over', () => {
+  const cluster = clusterOnRedisCluster(2);
+  // Six redis-servers and the domain start within the hook's bound, not the test's.
+  beforeAll(async () => {
+    await cluster();
+  });
+
+  it("loses nothing acknowledged when the master carrying the recipient node's channel is killed and its replica takes over", async () => {
+    const c = await cluster();
+    const bob = runtimeOf(c, 'bob');
+    const alice = runtimeOf(c, 'alice');
+    const bobNode = await connect(c.served, bob);
+    expect(await connect(c.served, alice)).not.toBe(bobNode);
+    const { out, inc } = await open(alice, bob, `user://${DOMAIN}/bob`);
+    const received = texts(inc);
+    // The shard that carries what reaches Bob's node: his node's sharded channel's master.
+    const victim = await c.redis.masterOf(`pf:${DOMAIN}:node:${c.served.nodes[bobNode]!.id}`);
+    const sent = await stream(out, 300, 100, () => victim.stop('SIGKILL'));
+    await c.redis.failedOver(victim);
+    await expect
+      .poll(() => received.length, { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(sent.acknowledged.length);
+    expectDelivered(received, sent);
+    expect(sent.acknowledged.length).toBeGreaterThan(250);
+    // After the failover, new messages still cross nodes, both ways.
+    const back = texts(out);
+    await inc.send('after the failover');
+    await expect.poll(() => back, { timeout: 10_000 }).toEqual(['after the failover']);
   });
 });
 
