@@ -18,12 +18,15 @@ const backend: Backend<'cluster'> = {
         `services.cluster: cluster-redis needs a location every node shares (location-redis), not one of scope '${location.scope}'`,
       );
     }
-    const { prefix, heartbeatMs, deliveryTimeoutMs, connectTimeoutMs } = ctx.config as {
-      prefix?: string;
-      heartbeatMs: number;
-      deliveryTimeoutMs: number;
-      connectTimeoutMs: number;
-    };
+    const { prefix, heartbeatMs, deliveryTimeoutMs, connectTimeoutMs, holdReplicas, holdReplicaTimeoutMs } =
+      ctx.config as {
+        prefix?: string;
+        heartbeatMs: number;
+        deliveryTimeoutMs: number;
+        connectTimeoutMs: number;
+        holdReplicas?: number;
+        holdReplicaTimeoutMs: number;
+      };
     const keys = keyPrefix(prefix, ctx.domain);
     const redis = ctx.config as RedisTarget;
     const cmd = await connectRedis(redis, `protofly-cluster-${process.pid}`, connectTimeoutMs);
@@ -37,6 +40,9 @@ const backend: Backend<'cluster'> = {
       prefix: keys,
       heartbeatMs,
       deliveryTimeoutMs,
+      // A Redis Cluster has replicas (failover needs them); one Redis has none unless told.
+      holdReplicas: holdReplicas ?? ('cluster' in redis ? 1 : 0),
+      holdReplicaTimeoutMs,
     });
   },
 };

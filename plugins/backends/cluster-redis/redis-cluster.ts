@@ -33,6 +33,9 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1`;
 
+/** The name HOLD is defined under (the pipeline of a replicated hold calls it by name). */
+const HOLD_SCRIPT = 'pfClusterHold';
+
 /** Takes out everything held for an address. KEYS: the list. */
 const RELEASE = `
 local all = redis.call('LRANGE', KEYS[1], 0, -1)
@@ -55,6 +58,13 @@ export interface RedisClusterOptions {
   readonly heartbeatMs: number;
   /** Milliseconds a published delivery waits for its confirmation before it counts as not delivered. */
   readonly deliveryTimeoutMs: number;
+  /**
+   * Replicas a hold must reach (`WAIT`) before it counts as done, and so before the message
+   * is acknowledged; 0: a hold is done once its master has it.
+   */
+  readonly holdReplicas: number;
+  /** Milliseconds a hold waits for those replicas before it fails. */
+  readonly holdReplicaTimeoutMs: number;
 }
 
 interface Pending {
@@ -81,7 +91,7 @@ interface Pending {
  *   on `<prefix>held`, and the node with a session of it takes them (a user who reconnected to
  *   another node after theirs died gets what was held meanwhile).
  * - Groups: membership in Redis, a message published once to each node with members
- *   (redis-groups.ts).
+ *   (redis-groups.ts); the members of a node whose presence lapsed are dropped.
  * - Presence: a sorted set of node ids scored by when they stop counting.
  * - Order: a node has one batch at a time in flight to another node (what queues meanwhile
  *   goes in the next), so a batch nobody heard is never overtaken by a later one heard.
@@ -126,9 +136,12 @@ export class RedisCluster implements Cluster {
     this.#cmd = cmd;
     this.#sub = sub;
     this.#options = options;
-    this.#hold = defineScript(cmd, 'pfClusterHold', 1, HOLD);
+    this.#hold = defineScript(cmd, HOLD_SCRIPT, 1, HOLD);
     this.#release = defineScript(cmd, 'pfClusterRelease', 1, RELEASE, true);
-    this.groups = new RedisGroups(cmd, options.prefix, this.node, this.#channel(''));
+    this.groups = new RedisGroups(cmd, options.prefix, this.node, this.#channel(''), async (node) => {
+      const until = await cmd.zscore(this.#nodesKey, node);
+      return until !== null && Number(until) > Date.now();
+    });
     onLinkChange(cmd, () => {
       this.#linkBackAt = performance.now();
     });
@@ -172,7 +185,7 @@ export class RedisCluster implements Cluster {
   async hold(address: string, frame: Frame, limits: HoldLimits): Promise<void> {
     const now = Date.now();
     const entry = Buffer.concat([Buffer.from(`${now + limits.ttlMs} `), Buffer.from(frame)]);
-    const kept = await this.#hold(
+    const args = [
       this.#heldKey(address),
       entry,
       limits.perAddress,
@@ -180,7 +193,9 @@ export class RedisCluster implements Cluster {
       now,
       this.#heldChannel,
       address,
-    );
+    ] as const;
+    const kept =
+      this.#options.holdReplicas > 0 ? await this.#holdReplicated(args) : await this.#hold(...args);
     if (kept === 0) {
       throw new ProtoflyError(
         'PF_ERR_QUEUE_FULL',
@@ -188,6 +203,34 @@ export class RedisCluster implements Cluster {
         { address, limit: limits.perAddress },
       );
     }
+  }
+
+  /**
+   * The hold script, then `WAIT` for the replicas on the same connection to the same master
+   * (one pipeline, routed by the held key's slot): asynchronous replication would otherwise
+   * lose a hold acknowledged just before its master died. WAIT "blocks the current client
+   * until all the previous write commands are successfully transferred and acknowledged by
+   * at least the specified number of replicas" (redis.io, WAIT).
+   *
+   * @throws ProtoflyError `PF_ERR_STORAGE` when fewer replicas than holdReplicas have it in time.
+   */
+  async #holdReplicated(args: readonly (string | Buffer | number)[]): Promise<number> {
+    const { holdReplicas, holdReplicaTimeoutMs } = this.#options;
+    const pipeline = this.#cmd.pipeline() as ReturnType<RedisLink['pipeline']> &
+      Record<string, Script<unknown>>;
+    pipeline[HOLD_SCRIPT]!(...args);
+    const replies = await pipeline.wait(holdReplicas, holdReplicaTimeoutMs).exec();
+    const [[holdErr, kept], [waitErr, reached]] = replies as [[Error | null, number], [Error | null, number]];
+    if (holdErr) throw holdErr;
+    if (waitErr) throw waitErr;
+    if (kept === 1 && reached < holdReplicas) {
+      throw new ProtoflyError(
+        'PF_ERR_STORAGE',
+        `a message held for ${args[6]} reached ${reached} of the ${holdReplicas} Redis replicas it must reach within ${holdReplicaTimeoutMs} ms; it is not acknowledged`,
+        { replicas: reached, required: holdReplicas },
+      );
+    }
+    return kept;
   }
 
   async release(address: string): Promise<readonly Frame[]> {
