@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../core/message.js';
 import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
+import { hashPassword } from '../plugins/backends/identity-static/password.js';
 import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
 import type { Conversation } from '../runtime/conversation.js';
 import { developmentPolicy } from '../runtime/policy.js';
@@ -53,15 +54,18 @@ async function serveCluster(
   dir: string,
   redis: { url: string } | { cluster: readonly string[] },
   nodes: number,
+  services: readonly string[] = [],
 ): Promise<Served> {
   const dataDir = join(dir, 'data');
   const config = join(dir, 'domain.yaml');
-  const onRedisCluster =
-    'cluster' in redis
+  const onRedisCluster = [
+    ...('cluster' in redis
       ? (['location', 'cluster'] as const).map(
           (s) => `  ${s}: { backend: ${s}-redis, config: { cluster: ${JSON.stringify(redis.cluster)} } }\n`,
         )
-      : [];
+      : []),
+    ...services.map((line) => `  ${line}\n`),
+  ];
   // A rate limit above what the tests send (a flood refusal is resent later, out of order),
   // and room to hold every message in flight to a node that dies.
   await writeFile(
@@ -224,8 +228,11 @@ interface ClusterRun<R> {
  * (a missing redis-server fails each of its tests) and stopped after them, the primary's exit
  * status checked last.
  */
-function clusterFor(nodes: number): () => Promise<ClusterRun<RedisServer>> {
-  return clusterOn(nodes, redisOnDemand(), (r) => ({ url: r.url }));
+function clusterFor(
+  nodes: number,
+  services?: () => Promise<string[]>,
+): () => Promise<ClusterRun<RedisServer>> {
+  return clusterOn(nodes, redisOnDemand(), (r) => ({ url: r.url }), services);
 }
 
 /** {@link clusterFor} on a Redis Cluster of three masters with a replica each. */
@@ -237,6 +244,7 @@ function clusterOn<R>(
   nodes: number,
   redis: () => Promise<R>,
   target: (r: R) => { url: string } | { cluster: readonly string[] },
+  services: () => Promise<string[]> = async () => [],
 ): () => Promise<ClusterRun<R>> {
   let dir = '';
   let run: Promise<ClusterRun<R>> | undefined;
@@ -252,7 +260,8 @@ function clusterOn<R>(
     run ??= (async () => {
       dir = await mkdtemp(join(tmpdir(), `pf-cluster${nodes}-`));
       const server = await redis();
-      return { served: await serveCluster(dir, target(server), nodes), redis: server, runtimes: [] };
+      const served = await serveCluster(dir, target(server), nodes, await services());
+      return { served, redis: server, runtimes: [] };
     })();
     return run;
   };
@@ -534,6 +543,56 @@ describe('protofly serve on a Redis Cluster: a master failing over', () => {
     const back = texts(out);
     await inc.send('after the failover');
     await expect.poll(() => back, { timeout: 10_000 }).toEqual(['after the failover']);
+  });
+});
+
+describe('protofly serve --cluster: policy rules changed on one node', () => {
+  const ROOT = `Basic ${Buffer.from('root:root password').toString('base64')}`;
+  const cluster = clusterFor(2, async () => [
+    `identity: { backend: identity-static, config: { users: { root: ${JSON.stringify(await hashPassword('root password'))} } } }`,
+    'provisioning: { backend: provisioning-identity, config: { admins: [root] } }',
+  ]);
+  const rulesAt = async (node: NodeLine) =>
+    (await fetch(`${node.admin}/policy/v1/rules`, { headers: { authorization: ROOT } })).json();
+
+  it('puts rules PUT on one node in force on the other, with no restart', async () => {
+    const c = await cluster();
+    const bob = `user://${DOMAIN}/bob`;
+    // Senders until there is one on each node.
+    const senders: GroupMemberClient[] = [];
+    for (let i = 0; new Set(senders.map((m) => m.node)).size < 2; i++) {
+      senders.push({ ...(await bare(c.served, `sender${i}`)), address: `user://${DOMAIN}/sender${i}` });
+    }
+    const chat = (m: GroupMemberClient) => {
+      const r = request('update', m.address, bob, { value: { kind: 'chat', text: 'hi bob' } });
+      m.client.msg(r);
+      return m.client.take(
+        (f) => (f.t === 'ack' && f.ids.includes(r.id)) || (f.t === 'err' && f.id === r.id),
+        15_000,
+      );
+    };
+    // Bob is offline: a chat to him is held and acknowledged, on either node.
+    for (const m of senders) expect(await chat(m)).toMatchObject({ t: 'ack' });
+
+    const [one, two] = c.served.nodes as [NodeLine, NodeLine];
+    const rules = {
+      rules: [{ name: 'no-chats-to-bob', action: 'deny', to: [bob], capabilities: ['chat'] }],
+    };
+    const put = await fetch(`${one.admin}/policy/v1/rules`, {
+      method: 'PUT',
+      headers: { authorization: ROOT },
+      body: JSON.stringify(rules),
+    });
+    expect(put.status).toBe(200);
+    await expect.poll(() => rulesAt(two), { timeout: 10_000 }).toEqual(rules);
+    for (const m of senders) {
+      expect(await chat(m)).toMatchObject({ t: 'err', code: 'PF_ERR_FORBIDDEN' });
+    }
+    // A node started after the change (in place of one killed) takes the rules shared, not its config's.
+    process.kill(two.pid, 'SIGKILL');
+    await expect.poll(() => c.served.respawned.length, { timeout: 15_000 }).toBe(1);
+    expect(await rulesAt(c.served.respawned[0]!)).toEqual(rules);
+    await Promise.all(senders.map((m) => m.client.close()));
   });
 });
 

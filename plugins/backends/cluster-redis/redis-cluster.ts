@@ -33,6 +33,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1`;
 
+/**
+ * Shares the domain's policy rules: kept for nodes that start later and published to every
+ * node, in one step, so the order nodes hear them in is the order they were kept in.
+ * KEYS: the rules key. ARGV: rules, channel.
+ */
+const SHARE_POLICY = `
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return 1`;
+
 /** The name HOLD is defined under (the pipeline of a replicated hold calls it by name). */
 const HOLD_SCRIPT = 'pfClusterHold';
 
@@ -93,6 +103,8 @@ interface Pending {
  * - Groups: membership in Redis, a message published once to each node with members
  *   (redis-groups.ts); the members of a node whose presence lapsed are dropped.
  * - Presence: a sorted set of node ids scored by when they stop counting.
+ * - Policy rules: the last shared kept in `<prefix>policy-rules`, and published on
+ *   `<prefix>policy` to every node.
  * - Order: a node has one batch at a time in flight to another node (what queues meanwhile
  *   goes in the next), so a batch nobody heard is never overtaken by a later one heard.
  * - Redis restarting: commands wait for it; once this node's subscription is back it rejoins
@@ -115,6 +127,7 @@ export class RedisCluster implements Cluster {
   readonly #options: RedisClusterOptions;
   readonly #hold: Script<number>;
   readonly #release: Script<Buffer[]>;
+  readonly #sharePolicy: Script<number>;
   readonly #pending = new Map<number, Pending>();
   readonly #deliveries = new Map<string, Delivery[]>();
   readonly #confirmations = new Map<string, [number, boolean][]>();
@@ -138,6 +151,7 @@ export class RedisCluster implements Cluster {
     this.#options = options;
     this.#hold = defineScript(cmd, HOLD_SCRIPT, 1, HOLD);
     this.#release = defineScript(cmd, 'pfClusterRelease', 1, RELEASE, true);
+    this.#sharePolicy = defineScript(cmd, 'pfClusterSharePolicy', 1, SHARE_POLICY);
     this.groups = new RedisGroups(cmd, options.prefix, this.node, this.#channel(''), async (node) => {
       const until = await cmd.zscore(this.#nodesKey, node);
       return until !== null && Number(until) > Date.now();
@@ -257,6 +271,14 @@ export class RedisCluster implements Cluster {
     return this.#cmd.zrangebyscore(this.#nodesKey, Date.now(), '+inf');
   }
 
+  async sharePolicy(rules: string): Promise<void> {
+    await this.#sharePolicy(this.#policyKey, rules, this.#policyChannel);
+  }
+
+  async sharedPolicy(): Promise<string | undefined> {
+    return (await this.#cmd.get(this.#policyKey)) ?? undefined;
+  }
+
   async close(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#closed = true;
@@ -269,6 +291,7 @@ export class RedisCluster implements Cluster {
 
   #onMessage(channel: string, data: Buffer): void {
     if (channel === this.#heldChannel) return this.#member?.held(data.toString());
+    if (channel === this.#policyChannel) return this.#member?.policy(data.toString());
     const batch = decodeBatch(data);
     if (batch?.kind === 'group') {
       for (const session of batch.sessions) this.#member?.deliver(session, batch.frame);
@@ -404,11 +427,14 @@ export class RedisCluster implements Cluster {
       .catch(() => {});
   }
 
-  /** This node's channel (sharded: it carries deliveries and confirmations) and the held notices (global). */
+  /**
+   * This node's channel (sharded: it carries deliveries and confirmations), the held notices
+   * and the policy rules shared (global: every node hears them).
+   */
   async #subscribe(): Promise<void> {
     await Promise.all([
       this.#sub.ssubscribe(this.#channel(this.node)),
-      this.#sub.subscribe(this.#heldChannel),
+      this.#sub.subscribe(this.#heldChannel, this.#policyChannel),
     ]);
   }
 
@@ -424,6 +450,14 @@ export class RedisCluster implements Cluster {
 
   get #heldChannel(): string {
     return `${this.#options.prefix}held`;
+  }
+
+  get #policyChannel(): string {
+    return `${this.#options.prefix}policy`;
+  }
+
+  get #policyKey(): string {
+    return `${this.#options.prefix}policy-rules`;
   }
 
   get #nodesKey(): string {
