@@ -95,6 +95,18 @@ function launch(port: number, args: readonly string[]): Promise<ChildProcess> {
   });
 }
 
+/** A redis-server replicating `master`, returned once its first sync is done. */
+export async function startReplica(master: RedisServer): Promise<RedisServer> {
+  const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
+  await eventually(() => synced(replica), `the replica of port ${master.port} synced`, 30_000).catch(
+    async (err) => {
+      await replica.stop();
+      throw err;
+    },
+  );
+  return replica;
+}
+
 /** Milliseconds a cluster node goes unanswered before the others count it failed (and its replica takes over). */
 const NODE_TIMEOUT_MS = 1000;
 

@@ -36,14 +36,24 @@ const backend: Backend<'cluster'> = {
         throw err;
       },
     );
-    return new RedisCluster(cmd, sub, {
-      prefix: keys,
-      heartbeatMs,
-      deliveryTimeoutMs,
-      // A Redis Cluster has replicas (failover needs them); one Redis has none unless told.
-      holdReplicas: holdReplicas ?? ('cluster' in redis ? 1 : 0),
-      holdReplicaTimeoutMs,
-    });
+    // A Redis Cluster has replicas (failover needs them); one Redis has none unless told.
+    const replicas = holdReplicas ?? ('cluster' in redis ? 1 : 0);
+    const holds =
+      replicas > 0
+        ? await connectRedis(redis, `protofly-cluster-holds-${process.pid}`, connectTimeoutMs).catch(
+            (err: unknown) => {
+              cmd.disconnect();
+              sub.disconnect();
+              throw err;
+            },
+          )
+        : cmd;
+    return new RedisCluster(
+      cmd,
+      sub,
+      { prefix: keys, heartbeatMs, deliveryTimeoutMs, holdReplicas: replicas, holdReplicaTimeoutMs },
+      holds,
+    );
   },
 };
 export default backend;

@@ -128,6 +128,7 @@ export class RedisCluster implements Cluster {
   readonly #hold: Script<number>;
   readonly #release: Script<Buffer[]>;
   readonly #sharePolicy: Script<number>;
+  readonly #holds: RedisLink;
   readonly #pending = new Map<number, Pending>();
   readonly #deliveries = new Map<string, Delivery[]>();
   readonly #confirmations = new Map<string, [number, boolean][]>();
@@ -143,13 +144,19 @@ export class RedisCluster implements Cluster {
   #linkBackAt = 0;
   #closed = false;
 
-  /** @param cmd - for commands and publishing; `sub` - for this node's subscriptions only */
-  constructor(cmd: RedisLink, sub: RedisLink, options: RedisClusterOptions) {
+  /**
+   * @param cmd - for commands and publishing; `sub` - for this node's subscriptions only;
+   *   `holds` - for holds that wait for replicas (WAIT blocks the link it is sent on until the
+   *   replicas answer, up to holdReplicaTimeoutMs: on its own link it delays no delivery)
+   */
+  constructor(cmd: RedisLink, sub: RedisLink, options: RedisClusterOptions, holds: RedisLink = cmd) {
     this.node = `${process.pid}-${randomBytes(4).toString('hex')}`;
     this.#cmd = cmd;
     this.#sub = sub;
     this.#options = options;
     this.#hold = defineScript(cmd, HOLD_SCRIPT, 1, HOLD);
+    this.#holds = holds;
+    if (holds !== cmd) defineScript(holds, HOLD_SCRIPT, 1, HOLD);
     this.#release = defineScript(cmd, 'pfClusterRelease', 1, RELEASE, true);
     this.#sharePolicy = defineScript(cmd, 'pfClusterSharePolicy', 1, SHARE_POLICY);
     this.groups = new RedisGroups(cmd, options.prefix, this.node, this.#channel(''), async (node) => {
@@ -230,7 +237,7 @@ export class RedisCluster implements Cluster {
    */
   async #holdReplicated(args: readonly (string | Buffer | number)[]): Promise<number> {
     const { holdReplicas, holdReplicaTimeoutMs } = this.#options;
-    const pipeline = this.#cmd.pipeline() as ReturnType<RedisLink['pipeline']> &
+    const pipeline = this.#holds.pipeline() as ReturnType<RedisLink['pipeline']> &
       Record<string, Script<unknown>>;
     pipeline[HOLD_SCRIPT]!(...args);
     const replies = await pipeline.wait(holdReplicas, holdReplicaTimeoutMs).exec();
@@ -286,7 +293,8 @@ export class RedisCluster implements Cluster {
     for (const p of this.#pending.values()) p.resolve(false);
     this.#pending.clear();
     if (this.#cmd.status === 'ready') await this.#cmd.zrem(this.#nodesKey, this.node).catch(() => {});
-    await Promise.all([closeRedis(this.#sub), closeRedis(this.#cmd)]);
+    const links = new Set([this.#sub, this.#cmd, this.#holds]);
+    await Promise.all([...links].map(closeRedis));
   }
 
   #onMessage(channel: string, data: Buffer): void {
