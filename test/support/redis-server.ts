@@ -95,9 +95,24 @@ function launch(port: number, args: readonly string[]): Promise<ChildProcess> {
   });
 }
 
-/** A redis-server replicating `master`, returned once its first sync is done. */
+/**
+ * A redis-server replicating `master`, returned once its first sync is done. Its sync file
+ * goes in a directory of its own, removed when it stops.
+ */
 export async function startReplica(master: RedisServer): Promise<RedisServer> {
-  const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
+  const dir = await mkdtemp(join(tmpdir(), 'pf-redis-replica-'));
+  const started = await startRedis(['--dir', dir, '--replicaof', '127.0.0.1', String(master.port)]);
+  const replica: RedisServer = {
+    ...started,
+    get pid() {
+      return started.pid;
+    },
+    start: () => started.start(),
+    async stop(signal) {
+      await started.stop(signal);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
   await eventually(() => synced(replica), `the replica of port ${master.port} synced`, 30_000).catch(
     async (err) => {
       await replica.stop();
