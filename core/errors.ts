@@ -212,7 +212,7 @@ export const ERRORS = {
   },
   PF_ERR_STORAGE: {
     status: 500,
-    docs: 'A data directory or store cannot be written or read: the disk is full (ENOSPC, EDQUOT), read-only (EROFS) or not ours (EACCES, EPERM), or a file is unreadable for any reason but being absent (a directory where a file belongs: EISDIR; a failing disk: EIO): only ENOENT means absent, so nothing unreadable is overwritten. detail names the path and the system code; free space or fix the permissions. A cache that cannot be written is only logged.',
+    docs: 'A data directory or store cannot be written or read: the disk is full (ENOSPC, EDQUOT), read-only (EROFS) or not ours (EACCES, EPERM), or a file is unreadable for any reason but being absent (a directory where a file belongs: EISDIR; a failing disk: EIO): only ENOENT means absent, so nothing unreadable is overwritten. detail names the path and the system code; free space or fix the permissions. A cache that cannot be written is only logged. Also: a message held in Redis reached fewer replicas than cluster-redis holdReplicas asks within holdReplicaTimeoutMs (WAIT); it was not acknowledged: send it again.',
   },
   PF_ERR_DIRECTORY: {
     status: 502,

@@ -2,16 +2,23 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../core/message.js';
 import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
+import { hashPassword } from '../plugins/backends/identity-static/password.js';
 import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
 import type { Conversation } from '../runtime/conversation.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
 import { JsonWsClient } from './support/json-ws-client.js';
-import { type RedisServer, redisOnDemand } from './support/redis-server.js';
+import {
+  type RedisClusterServers,
+  type RedisServer,
+  redisClusterOnDemand,
+  redisOnDemand,
+} from './support/redis-server.js';
 
 const BIN = join(import.meta.dirname, '../bin/protofly.js');
 const DOMAIN = 'c.example';
@@ -47,15 +54,18 @@ async function serveCluster(
   dir: string,
   redis: { url: string } | { cluster: readonly string[] },
   nodes: number,
+  services: readonly string[] = [],
 ): Promise<Served> {
   const dataDir = join(dir, 'data');
   const config = join(dir, 'domain.yaml');
-  const onRedisCluster =
-    'cluster' in redis
+  const onRedisCluster = [
+    ...('cluster' in redis
       ? (['location', 'cluster'] as const).map(
           (s) => `  ${s}: { backend: ${s}-redis, config: { cluster: ${JSON.stringify(redis.cluster)} } }\n`,
         )
-      : [];
+      : []),
+    ...services.map((line) => `  ${line}\n`),
+  ];
   // A rate limit above what the tests send (a flood refusal is resent later, out of order),
   // and room to hold every message in flight to a node that dies.
   await writeFile(
@@ -206,6 +216,22 @@ function expectDelivered(received: readonly string[], sent: { acknowledged: stri
   expect([...received].sort((a, b) => order(a) - order(b))).toEqual(received);
 }
 
+/**
+ * Waits until as many texts arrived as were acknowledged, then checks them (expectDelivered)
+ * and that more than `most` were acknowledged (the fault did not just refuse everything).
+ */
+async function allArrived(
+  received: readonly string[],
+  sent: { acknowledged: string[]; failed: string[] },
+  most: number,
+) {
+  await expect
+    .poll(() => received.length, { timeout: 15_000 })
+    .toBeGreaterThanOrEqual(sent.acknowledged.length);
+  expectDelivered(received, sent);
+  expect(sent.acknowledged.length).toBeGreaterThan(most);
+}
+
 /** A cluster of node processes on its own Redis (a redis-server or a Redis Cluster), and the runtimes a describe made for it. */
 interface ClusterRun<R> {
   readonly served: Served;
@@ -218,14 +244,23 @@ interface ClusterRun<R> {
  * (a missing redis-server fails each of its tests) and stopped after them, the primary's exit
  * status checked last.
  */
-function clusterFor(nodes: number): () => Promise<ClusterRun<RedisServer>> {
-  return clusterOn(nodes, redisOnDemand(), (r) => ({ url: r.url }));
+function clusterFor(
+  nodes: number,
+  services?: () => Promise<string[]>,
+): () => Promise<ClusterRun<RedisServer>> {
+  return clusterOn(nodes, redisOnDemand(), (r) => ({ url: r.url }), services);
+}
+
+/** {@link clusterFor} on a Redis Cluster of three masters with a replica each. */
+function clusterOnRedisCluster(nodes: number): () => Promise<ClusterRun<RedisClusterServers>> {
+  return clusterOn(nodes, redisClusterOnDemand(), (r) => ({ cluster: r.seeds }));
 }
 
 function clusterOn<R>(
   nodes: number,
   redis: () => Promise<R>,
   target: (r: R) => { url: string } | { cluster: readonly string[] },
+  services: () => Promise<string[]> = async () => [],
 ): () => Promise<ClusterRun<R>> {
   let dir = '';
   let run: Promise<ClusterRun<R>> | undefined;
@@ -241,7 +276,8 @@ function clusterOn<R>(
     run ??= (async () => {
       dir = await mkdtemp(join(tmpdir(), `pf-cluster${nodes}-`));
       const server = await redis();
-      return { served: await serveCluster(dir, target(server), nodes), redis: server, runtimes: [] };
+      const served = await serveCluster(dir, target(server), nodes, await services());
+      return { served, redis: server, runtimes: [] };
     })();
     return run;
   };
@@ -281,11 +317,7 @@ describe('protofly serve --cluster: two node processes on Redis', () => {
     const received = texts(inc);
     const victim = c.served.nodes[daveNode]!;
     const sent = await stream(out, 300, 100, () => process.kill(victim.pid, 'SIGKILL'));
-    await expect
-      .poll(() => received.length, { timeout: 15_000 })
-      .toBeGreaterThanOrEqual(sent.acknowledged.length);
-    expectDelivered(received, sent);
-    expect(sent.acknowledged.length).toBeGreaterThan(250);
+    await allArrived(received, sent, 250);
     // The primary starts a node in place of the dead one.
     await expect.poll(() => c.served.respawned.length, { timeout: 10_000 }).toBe(1);
   });
@@ -306,6 +338,41 @@ async function bare(served: Served, user: string): Promise<{ client: JsonWsClien
   return { client, node: after.findIndex((n, i) => n > before[i]!) };
 }
 
+/** A bare client subscribed (or to be) to a group, on a node. */
+interface GroupMemberClient {
+  readonly client: JsonWsClient;
+  readonly node: number;
+  readonly address: string;
+}
+
+/** Sends `m`'s request of `type` to `group` (a chat for an update) and returns it. */
+function groupAsk(
+  m: GroupMemberClient,
+  group: string,
+  type: 'subscribe' | 'unsubscribe' | 'update',
+  text = '',
+) {
+  const r = request(type, m.address, group, type === 'update' ? { value: { kind: 'chat', text } } : {});
+  m.client.msg(r);
+  return r;
+}
+
+/** Waits for the node's acknowledgement of `m`'s request `id`. */
+const acked = (m: GroupMemberClient, id: string) =>
+  m.client.take((f) => f.t === 'ack' && f.ids.includes(id), 15_000);
+
+/** Bare clients of `users`, each subscribed to `group`. */
+async function groupOf(
+  served: Served,
+  group: string,
+  users: readonly string[],
+): Promise<GroupMemberClient[]> {
+  const members: GroupMemberClient[] = [];
+  for (const u of users) members.push({ ...(await bare(served, u)), address: `user://${DOMAIN}/${u}` });
+  for (const m of members) await acked(m, groupAsk(m, group, 'subscribe').id);
+  return members;
+}
+
 describe('protofly serve --cluster: a group conversation across two node processes', () => {
   const cluster = clusterFor(2);
 
@@ -313,24 +380,17 @@ describe('protofly serve --cluster: a group conversation across two node process
     const c = await cluster();
     const group = `domain://msg-node.${DOMAIN}/group/across`;
     const users = ['gina', 'hal', 'ivy', 'jon', 'kim'];
-    const members: { client: JsonWsClient; node: number; address: string }[] = [];
-    for (const u of users) members.push({ ...(await bare(c.served, u)), address: `user://${DOMAIN}/${u}` });
+    const members = await groupOf(c.served, group, users);
     expect(new Set(members.map((m) => m.node)).size).toBe(2);
-    const ask = async (m: (typeof members)[0], type: 'subscribe' | 'unsubscribe' | 'update', text = '') => {
-      const r = request(type, m.address, group, type === 'update' ? { value: { kind: 'chat', text } } : {});
-      m.client.msg(r);
-      return r;
-    };
-    const acked = (m: (typeof members)[0], id: string) =>
-      m.client.take((f) => f.t === 'ack' && f.ids.includes(id), 15_000);
-    for (const m of members) await acked(m, (await ask(m, 'subscribe')).id);
-    const texts = (m: (typeof members)[0]) =>
+    const ask = (m: GroupMemberClient, type: 'unsubscribe' | 'update', text = '') =>
+      groupAsk(m, group, type, text);
+    const texts = (m: GroupMemberClient) =>
       m.client.messages().map((x) => (x.body as { value: { text: string } }).value.text);
 
-    const [sender, ...others] = members as [(typeof members)[0], ...typeof members];
+    const [sender, ...others] = members as [GroupMemberClient, ...typeof members];
     const sent = Array.from({ length: 40 }, (_, i) => `g${i}`);
     let last = '';
-    for (const t of sent) last = (await ask(sender, 'update', t)).id;
+    for (const t of sent) last = ask(sender, 'update', t).id;
     await acked(sender, last);
     await Promise.all(others.map((m) => m.client.take((f) => f.t === 'msg' && f.m.id === last, 15_000)));
     for (const m of others) expect(texts(m)).toEqual(sent);
@@ -338,13 +398,13 @@ describe('protofly serve --cluster: a group conversation across two node process
 
     // One leaves; then a member on each node posts: the others get both, it gets neither.
     const leaver = others.find((m) => m.node !== sender.node)!;
-    await acked(leaver, (await ask(leaver, 'unsubscribe')).id);
+    await acked(leaver, ask(leaver, 'unsubscribe').id);
     const stay = others.filter((m) => m !== leaver);
     const fromOther = stay.find((m) => m.node !== sender.node)!;
     // The second is posted once the first is acknowledged (published): members get them in that order.
-    const first = await ask(sender, 'update', 'after 1');
+    const first = ask(sender, 'update', 'after 1');
     await acked(sender, first.id);
-    const second = await ask(fromOther, 'update', 'after 2');
+    const second = ask(fromOther, 'update', 'after 2');
     await acked(fromOther, second.id);
     const posts = [first, second];
     for (const m of [sender, ...stay]) {
@@ -353,14 +413,59 @@ describe('protofly serve --cluster: a group conversation across two node process
       }
     }
     // Asked of Redis after both posts: a post that reached the leaver came before this answer.
-    const probe = await ask(leaver, 'update', 'not a member');
+    const probe = ask(leaver, 'update', 'not a member');
     expect(await leaver.client.take((f) => f.t === 'err' && f.id === probe.id, 15_000)).toMatchObject({
       code: 'PF_ERR_FORBIDDEN',
     });
     expect(texts(leaver)).toEqual(sent);
-    const later = (m: (typeof members)[0]) => texts(m).filter((t) => t.startsWith('after'));
+    const later = (m: GroupMemberClient) => texts(m).filter((t) => t.startsWith('after'));
     expect(later(sender)).toEqual(['after 2']);
     for (const m of stay) expect(later(m)).toEqual(m === fromOther ? ['after 1'] : ['after 1', 'after 2']);
+    await Promise.all(members.map((m) => m.client.close()));
+  });
+  it('drops the members on a node that died: once its presence lapsed, the others stop sending to it', async () => {
+    const c = await cluster();
+    const group = `domain://msg-node.${DOMAIN}/group/survivors`;
+    const members = await groupOf(c.served, group, ['lea', 'max', 'ned', 'ola', 'pam']);
+    // A sender with another member on its node (one of two nodes has three of five), and a node to kill.
+    const sender = members.find((m) => members.filter((o) => o.node === m.node).length > 1)!;
+    const dead = c.served.nodes.find((_, i) => i !== sender.node && members.some((m) => m.node === i))!;
+    const alive = members.filter((m) => m.node === sender.node);
+    const redis = new Redis(c.redis.url);
+    const monitor = await redis.monitor();
+    try {
+      const membersKey = `pf:${DOMAIN}:{group:${group}}:m`;
+      const nodesOf = async () =>
+        new Set(Object.values(await redis.hgetall(membersKey)).map((v) => v.split(' ')[0]));
+      expect(await nodesOf()).toContain(dead.id);
+      process.kill(dead.pid, 'SIGKILL');
+      // Its presence lapses three beats after its last.
+      await expect
+        .poll(async () => Number((await redis.zscore(`pf:${DOMAIN}:nodes`, dead.id)) ?? 0) < Date.now(), {
+          timeout: 15_000,
+        })
+        .toBe(true);
+      const post = async (text: string) => {
+        const p = groupAsk(sender, group, 'update', text);
+        await acked(sender, p.id);
+        for (const m of alive)
+          if (m !== sender) await m.client.take((f) => f.t === 'msg' && f.m.id === p.id, 15_000);
+      };
+      await post('first after');
+      expect(await nodesOf()).toEqual(new Set([c.served.nodes[sender.node]!.id]));
+      const commands: string[] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => commands.push(args.join(' ')));
+      await post('second after');
+      // Redis feeds its monitors in the order it runs commands: once the marker is in, so is the post.
+      await redis.echo('marker');
+      await expect.poll(() => commands.some((cmd) => cmd === 'echo marker')).toBe(true);
+      expect(commands.filter((cmd) => cmd.startsWith(`spublish pf:${DOMAIN}:node:`))).toEqual([
+        expect.stringContaining(`node:${c.served.nodes[sender.node]!.id} `),
+      ]);
+    } finally {
+      monitor.disconnect();
+      redis.disconnect();
+    }
     await Promise.all(members.map((m) => m.client.close()));
   });
 });
@@ -386,11 +491,7 @@ describe('protofly serve --cluster: three node processes on Redis', () => {
     const received = texts(ab.inc);
     const sendersNode = c.served.nodes[placed[0]!]!;
     const sent = await stream(ab.out, 300, 100, () => process.kill(sendersNode.pid, 'SIGKILL'));
-    await expect
-      .poll(() => received.length, { timeout: 15_000 })
-      .toBeGreaterThanOrEqual(sent.acknowledged.length);
-    expectDelivered(received, sent);
-    expect(sent.acknowledged.length).toBeGreaterThan(250);
+    await allArrived(received, sent, 250);
   });
 });
 
@@ -409,15 +510,89 @@ describe('protofly serve --cluster: Redis restarting', () => {
       await new Promise((r) => setTimeout(r, 300));
       await c.redis.start();
     });
-    await expect
-      .poll(() => received.length, { timeout: 15_000 })
-      .toBeGreaterThanOrEqual(sent.acknowledged.length);
-    expectDelivered(received, sent);
-    expect(sent.acknowledged.length).toBeGreaterThan(150);
+    await allArrived(received, sent, 150);
     // After the restart, new messages still cross nodes.
     const after = texts(out);
     await inc.send('after the restart');
     await expect.poll(() => after, { timeout: 10_000 }).toEqual(['after the restart']);
+  });
+});
+
+describe('protofly serve on a Redis Cluster: a master failing over', () => {
+  const cluster = clusterOnRedisCluster(2);
+  // Six redis-servers, their replicas' first sync and the domain start within the hook's bound,
+  // not the test's; a bound, not an expectation: at a load of 23 on two cores they took over 60 s.
+  beforeAll(async () => {
+    await cluster();
+  }, 180_000);
+
+  it("loses nothing acknowledged when the master carrying the recipient node's channel is killed and its replica takes over", async () => {
+    const c = await cluster();
+    const bob = runtimeOf(c, 'bob');
+    const alice = runtimeOf(c, 'alice');
+    const bobNode = await connect(c.served, bob);
+    expect(await connect(c.served, alice)).not.toBe(bobNode);
+    const { out, inc } = await open(alice, bob, `user://${DOMAIN}/bob`);
+    const received = texts(inc);
+    // The shard that carries what reaches Bob's node: his node's sharded channel's master.
+    const victim = await c.redis.masterOf(`pf:${DOMAIN}:node:${c.served.nodes[bobNode]!.id}`);
+    const sent = await stream(out, 300, 100, () => victim.stop('SIGKILL'));
+    await c.redis.failedOver(victim);
+    await allArrived(received, sent, 250);
+    // After the failover, new messages still cross nodes, both ways.
+    const back = texts(out);
+    await inc.send('after the failover');
+    await expect.poll(() => back, { timeout: 10_000 }).toEqual(['after the failover']);
+  });
+});
+
+describe('protofly serve --cluster: policy rules changed on one node', () => {
+  const ROOT = `Basic ${Buffer.from('root:root password').toString('base64')}`;
+  const cluster = clusterFor(2, async () => [
+    `identity: { backend: identity-static, config: { users: { root: ${JSON.stringify(await hashPassword('root password'))} } } }`,
+    'provisioning: { backend: provisioning-identity, config: { admins: [root] } }',
+  ]);
+  const rulesAt = async (node: NodeLine) =>
+    (await fetch(`${node.admin}/policy/v1/rules`, { headers: { authorization: ROOT } })).json();
+
+  it('puts rules PUT on one node in force on the other, with no restart', async () => {
+    const c = await cluster();
+    const bob = `user://${DOMAIN}/bob`;
+    // Senders until there is one on each node.
+    const senders: GroupMemberClient[] = [];
+    for (let i = 0; new Set(senders.map((m) => m.node)).size < 2; i++) {
+      senders.push({ ...(await bare(c.served, `sender${i}`)), address: `user://${DOMAIN}/sender${i}` });
+    }
+    const chat = (m: GroupMemberClient) => {
+      const r = request('update', m.address, bob, { value: { kind: 'chat', text: 'hi bob' } });
+      m.client.msg(r);
+      return m.client.take(
+        (f) => (f.t === 'ack' && f.ids.includes(r.id)) || (f.t === 'err' && f.id === r.id),
+        15_000,
+      );
+    };
+    // Bob is offline: a chat to him is held and acknowledged, on either node.
+    for (const m of senders) expect(await chat(m)).toMatchObject({ t: 'ack' });
+
+    const [one, two] = c.served.nodes as [NodeLine, NodeLine];
+    const rules = {
+      rules: [{ name: 'no-chats-to-bob', action: 'deny', to: [bob], capabilities: ['chat'] }],
+    };
+    const put = await fetch(`${one.admin}/policy/v1/rules`, {
+      method: 'PUT',
+      headers: { authorization: ROOT },
+      body: JSON.stringify(rules),
+    });
+    expect(put.status).toBe(200);
+    await expect.poll(() => rulesAt(two), { timeout: 10_000 }).toEqual(rules);
+    for (const m of senders) {
+      expect(await chat(m)).toMatchObject({ t: 'err', code: 'PF_ERR_FORBIDDEN' });
+    }
+    // A node started after the change (in place of one killed) takes the rules shared, not its config's.
+    process.kill(two.pid, 'SIGKILL');
+    await expect.poll(() => c.served.respawned.length, { timeout: 15_000 }).toBe(1);
+    expect(await rulesAt(c.served.respawned[0]!)).toEqual(rules);
+    await Promise.all(senders.map((m) => m.client.close()));
   });
 });
 

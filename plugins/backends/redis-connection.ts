@@ -143,6 +143,14 @@ export function onSubscriptionsBack(
   sub.on('ready', () => void resubscribe().then(back, () => {}));
 }
 
+/**
+ * Calls `lost` each time a subscription of `sub` may have missed messages: one Redis, its link
+ * closed; a cluster, the subscriber of one of its shards went away.
+ */
+export function onSubscriptionsLost(sub: RedisLink, lost: () => void): void {
+  sub.on(sub instanceof Cluster ? '-subscriber' : 'close', lost);
+}
+
 /** Calls `changed` each time `link` came back to Redis or, on a cluster, a node joined or left it. */
 export function onLinkChange(link: RedisLink, changed: () => void): void {
   if (link instanceof Cluster) {

@@ -137,6 +137,9 @@ export class Lifecycle {
     } = this.#settings;
     const { metrics, admission, sessions, cdr } = this.#parts;
     await cluster.join(this.#member);
+    // Rules another node shared before this one started (a PUT since the config was read).
+    const shared = await cluster.sharedPolicy();
+    if (shared !== undefined) this.#takePolicy(shared);
     await cdr?.start();
     try {
       await new Promise<void>((resolve, reject) => {
@@ -170,7 +173,9 @@ export class Lifecycle {
           }),
         ...(gate ? { provisioning: provisioningApi(provisioning!, gate, log) } : {}),
         ...(gate && addressBook ? { addressbook: addressBookApi(addressBook, gate, log) } : {}),
-        ...(gate ? { policy: policyApi(policy, gate, log) } : {}),
+        ...(gate
+          ? { policy: policyApi(policy, gate, log, (rules) => cluster.sharePolicy(JSON.stringify(rules))) }
+          : {}),
         log,
       });
     } catch (err) {
@@ -210,7 +215,27 @@ export class Lifecycle {
     deliver: (id, frame) => this.#parts.routing.deliverHere(id, frame),
     held: (address) => this.#parts.holds.takeHeldFor(address),
     rejoined: () => void this.#rejoin(),
+    policy: (rules) => this.#takePolicy(rules),
   };
+
+  /**
+   * Puts in force the policy rules a node of the domain shared (this one's own PUT comes back
+   * the same, already in force). Another node compiled them before sharing; should this one
+   * refuse them still (another version of protofly), it keeps its own and says so.
+   */
+  #takePolicy(rules: string): void {
+    const { policy, log } = this.#settings;
+    if (JSON.stringify(policy.rules) === rules) return;
+    try {
+      const taken = policy.replace(JSON.parse(rules));
+      log.info(
+        { rules: taken.rules?.length ?? 0 },
+        'policy rules shared by a node of the domain put in force',
+      );
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'policy rules shared by a node of the domain refused');
+    }
+  }
 
   /** Heartbeat: cut peers that missed the last ping, ping the rest, renew registrations. */
   #beat(): void {

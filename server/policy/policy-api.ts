@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ProtoflyError } from '../../core/errors.js';
+import type { PolicyRules } from '../../core/generated/types.js';
 import { type AdminGate, adminEndpoint, notAllowed, readJson, reply } from '../messaging-node/admin-api.js';
 import type { Policy } from './policy.js';
 
@@ -17,14 +18,17 @@ const MAX_RULES_BYTES = 1024 * 1024;
  *
  * A PUT replaces the rules whole and takes effect for the next message, no restart; rules
  * that cannot be used are refused (400 `PF_ERR_SCHEMA`, `PF_ERR_RULES`) and those in force
- * stay. It changes the node that answered it: each node of a domain has its own admin port
- * (protofly serve --cluster: admin port + n), and the rules are PUT to each. Administrators,
- * refusals and failures as every admin API has them (messaging-node/admin-api.ts).
+ * stay. The node that answered puts them in force, then `share`s them with the domain's other
+ * nodes (its Cluster service), which put them in force as they hear them; the answer comes
+ * once they are shared. Should sharing fail (Redis unreachable), the answer is that failure
+ * and the rules are in force on this node only: PUT them again. Administrators, refusals and
+ * failures as every admin API has them (messaging-node/admin-api.ts).
  */
 export function policyApi(
   policy: Policy,
   gate: AdminGate,
   log: Logger,
+  share: (rules: PolicyRules) => Promise<void>,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return adminEndpoint(gate, log, 'policy', async (req, res, by, url) => {
     if (url.pathname !== POLICY_PATH) {
@@ -34,6 +38,7 @@ export function policyApi(
     if (req.method !== 'PUT') throw notAllowed(res, req, 'GET, PUT');
     const rules = policy.replace(await readJson(req, MAX_RULES_BYTES));
     log.info({ by, rules: rules.rules?.length ?? 0 }, 'policy rules changed');
+    await share(rules);
     return reply(res, 200, rules);
   });
 }

@@ -21,6 +21,7 @@ export class LocalCluster implements Cluster {
   readonly #store: OfflineStore;
   readonly #sweepMs: number;
   #member: ClusterMember | undefined;
+  #policy: string | undefined;
   #sweep: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: LocalClusterOptions = {}) {
@@ -56,6 +57,15 @@ export class LocalCluster implements Cluster {
 
   async nodes(): Promise<readonly string[]> {
     return [this.node];
+  }
+
+  async sharePolicy(rules: string): Promise<void> {
+    this.#policy = rules;
+    this.#member?.policy(rules);
+  }
+
+  async sharedPolicy(): Promise<string | undefined> {
+    return this.#policy;
   }
 
   async close(): Promise<void> {

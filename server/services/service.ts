@@ -135,6 +135,8 @@ export interface ClusterMember {
   held(address: string): void;
   /** The shared state may have been lost (the link came back): register every session again, take what is held. */
   rejoined(): void;
+  /** A node (this one too) shared the domain's policy rules (JSON, as {@link Cluster.sharePolicy} took them). */
+  policy(rules: string): void;
 }
 
 /** How long and how many frames are held for one address. */
@@ -219,6 +221,14 @@ export interface Cluster extends Closable {
   held(): Promise<number>;
   /** The nodes alive now. */
   nodes(): Promise<readonly string[]>;
+  /**
+   * Puts the domain's policy rules (JSON) in force on every node: kept for nodes that start
+   * later ({@link sharedPolicy}) and told to each node's member, this one's too, in the order
+   * shared, so every node ends with the last rules shared.
+   */
+  sharePolicy(rules: string): Promise<void>;
+  /** The policy rules last shared in the domain, if any. */
+  sharedPolicy(): Promise<string | undefined>;
 }
 
 /** What one node saw of one conversation since its last report. */

@@ -106,6 +106,14 @@ export function clusterContract(subject: ClusterSubject): void {
       const { cluster } = await join();
       expect(await cluster.nodes()).toContain(cluster.node);
     });
+
+    it('keeps the policy rules shared and tells its own member', async () => {
+      const { cluster, member } = await join();
+      expect(await cluster.sharedPolicy()).toBeUndefined();
+      await cluster.sharePolicy('{"rules":[]}');
+      expect(await cluster.sharedPolicy()).toBe('{"rules":[]}');
+      await expect.poll(() => member.policies).toEqual(['{"rules":[]}']);
+    });
   });
 }
 
@@ -128,6 +136,15 @@ export function clusterNodesContract(subject: ClusterSubject): void {
     };
     afterEach(async () => {
       await Promise.all(made.splice(0).map((c) => c.close?.()));
+    });
+
+    it('tells every node the policy rules shared, in order, and keeps the last for a node that starts later', async () => {
+      const [one, two] = await pair();
+      const shared = ['{"default":"deny"}', '{"default":"allow"}'];
+      for (const rules of shared) await one.cluster.sharePolicy(rules);
+      await expect.poll(() => two.member.policies).toEqual(shared);
+      expect(one.member.policies).toEqual(shared);
+      expect(await two.cluster.sharedPolicy()).toBe(shared[1]);
     });
 
     it('delivers frames to sessions of another node in order, confirmed once written there', async () => {

@@ -4,6 +4,7 @@ import type { ClusterMember, Frame } from '../../server/services/service.js';
 export class RecordingMember implements ClusterMember {
   readonly delivered: { session: string; frame: string }[] = [];
   readonly heldFor: string[] = [];
+  readonly policies: string[] = [];
   rejoins = 0;
   accept = true;
 
@@ -18,5 +19,9 @@ export class RecordingMember implements ClusterMember {
 
   rejoined(): void {
     this.rejoins++;
+  }
+
+  policy(rules: string): void {
+    this.policies.push(rules);
   }
 }

@@ -95,6 +95,33 @@ function launch(port: number, args: readonly string[]): Promise<ChildProcess> {
   });
 }
 
+/**
+ * A redis-server replicating `master`, returned once its first sync is done. Its sync file
+ * goes in a directory of its own, removed when it stops.
+ */
+export async function startReplica(master: RedisServer): Promise<RedisServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'pf-redis-replica-'));
+  const started = await startRedis(['--dir', dir, '--replicaof', '127.0.0.1', String(master.port)]);
+  const replica: RedisServer = {
+    ...started,
+    get pid() {
+      return started.pid;
+    },
+    start: () => started.start(),
+    async stop(signal) {
+      await started.stop(signal);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await eventually(() => synced(replica), `the replica of port ${master.port} synced`, 30_000).catch(
+    async (err) => {
+      await replica.stop();
+      throw err;
+    },
+  );
+  return replica;
+}
+
 /** Milliseconds a cluster node goes unanswered before the others count it failed (and its replica takes over). */
 const NODE_TIMEOUT_MS = 1000;
 
@@ -105,6 +132,11 @@ export interface RedisClusterServers {
   readonly servers: readonly RedisServer[];
   /** The server that is master of the slot of `key` (a key or a sharded channel) now. */
   masterOf(key: string): Promise<RedisServer>;
+  /**
+   * Resolves once the cluster says it is whole again without `failed`: every slot served
+   * (cluster_state ok on every node still running) by a master other than `failed`.
+   */
+  failedOver(failed: RedisServer): Promise<void>;
   /** Stops every node and removes their files. */
   stop(): Promise<void>;
 }
@@ -135,13 +167,20 @@ export async function startRedisCluster(): Promise<RedisClusterServers> {
           String(await freePort()),
           '--cluster-node-timeout',
           String(NODE_TIMEOUT_MS),
+          // A replica's first sync starts at once, not after the default 5 s wait for others.
+          '--repl-diskless-sync-delay',
+          '0',
         ]),
       );
     }
     await create(servers);
+    // Whole, and each replica synced: a replica that never had its master's data refuses to
+    // take over from it for ever ("Disconnected from master for longer than allowed": its
+    // data age counts from never), so a master killed before would stay failed.
     await eventually(
-      async () => (await Promise.all(servers.map(whole))).every(Boolean),
-      'the new Redis Cluster ok',
+      async () =>
+        (await Promise.all(servers.map(async (s) => (await whole(s)) && (await synced(s))))).every(Boolean),
+      'the new Redis Cluster ok, its replicas synced',
       30_000,
     );
   } catch (err) {
@@ -158,6 +197,18 @@ export async function startRedisCluster(): Promise<RedisClusterServers> {
         return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
       });
       return servers.find((s) => s.port === port)!;
+    },
+    async failedOver(failed) {
+      const running = servers.filter((s) => s.pid && s !== failed);
+      await eventually(
+        async () => {
+          if (!(await Promise.all(running.map(whole))).every(Boolean)) return false;
+          const ranges = await ask(running[0]!, (r) => r.cluster('SLOTS'));
+          return !ranges.some((range) => range[2]?.[1] === failed.port);
+        },
+        `the Redis Cluster ok without the master on port ${failed.port}`,
+        30_000,
+      );
     },
     stop,
   };
@@ -202,6 +253,17 @@ async function ask<T>(server: RedisServer, use: (r: Redis) => Promise<T>): Promi
   } finally {
     r.disconnect();
   }
+}
+
+/**
+ * Whether `server` is a master with a replica online, or a replica whose link to its master is
+ * up: their first sync is done (`INFO replication`).
+ */
+async function synced(server: RedisServer): Promise<boolean> {
+  const info = await ask(server, (r) => r.info('replication')).catch(() => '');
+  return info.includes('role:master\r\n')
+    ? /^slave0:.*state=online/m.test(info)
+    : info.includes('master_link_status:up\r\n');
 }
 
 /** Whether `server` says its cluster is ok with every slot served (`CLUSTER INFO`); false when it does not answer. */

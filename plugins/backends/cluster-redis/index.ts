@@ -18,12 +18,15 @@ const backend: Backend<'cluster'> = {
         `services.cluster: cluster-redis needs a location every node shares (location-redis), not one of scope '${location.scope}'`,
       );
     }
-    const { prefix, heartbeatMs, deliveryTimeoutMs, connectTimeoutMs } = ctx.config as {
-      prefix?: string;
-      heartbeatMs: number;
-      deliveryTimeoutMs: number;
-      connectTimeoutMs: number;
-    };
+    const { prefix, heartbeatMs, deliveryTimeoutMs, connectTimeoutMs, holdReplicas, holdReplicaTimeoutMs } =
+      ctx.config as {
+        prefix?: string;
+        heartbeatMs: number;
+        deliveryTimeoutMs: number;
+        connectTimeoutMs: number;
+        holdReplicas?: number;
+        holdReplicaTimeoutMs: number;
+      };
     const keys = keyPrefix(prefix, ctx.domain);
     const redis = ctx.config as RedisTarget;
     const cmd = await connectRedis(redis, `protofly-cluster-${process.pid}`, connectTimeoutMs);
@@ -33,11 +36,24 @@ const backend: Backend<'cluster'> = {
         throw err;
       },
     );
-    return new RedisCluster(cmd, sub, {
-      prefix: keys,
-      heartbeatMs,
-      deliveryTimeoutMs,
-    });
+    // A Redis Cluster has replicas (failover needs them); one Redis has none unless told.
+    const replicas = holdReplicas ?? ('cluster' in redis ? 1 : 0);
+    const holds =
+      replicas > 0
+        ? await connectRedis(redis, `protofly-cluster-holds-${process.pid}`, connectTimeoutMs).catch(
+            (err: unknown) => {
+              cmd.disconnect();
+              sub.disconnect();
+              throw err;
+            },
+          )
+        : cmd;
+    return new RedisCluster(
+      cmd,
+      sub,
+      { prefix: keys, heartbeatMs, deliveryTimeoutMs, holdReplicas: replicas, holdReplicaTimeoutMs },
+      holds,
+    );
   },
 };
 export default backend;

@@ -10,14 +10,19 @@ afterAll(async () => {
   await Promise.all(made.map((c) => c.close()));
 });
 
-/** A node of the cluster; `subscribeAgainMs`: how long its subscription link (to one Redis) waits before each reconnect. */
-async function node(target: RedisTarget, name: string, subscribeAgainMs?: number) {
+/**
+ * A node of the cluster; `subscribeAgainMs`: how long its subscription link (to one Redis)
+ * waits before each reconnect; `holdReplicas`: replicas a hold must reach.
+ */
+async function node(target: RedisTarget, name: string, subscribeAgainMs?: number, holdReplicas = 0) {
   const sub = await connectRedis(target, `${name}-sub`, 2000);
   if (subscribeAgainMs) (sub as Redis).options.retryStrategy = () => subscribeAgainMs;
   const cluster = new RedisCluster(await connectRedis(target, `${name}-cmd`, 2000), sub, {
     prefix: 'order:',
     heartbeatMs: 1000,
     deliveryTimeoutMs: 3000,
+    holdReplicas,
+    holdReplicaTimeoutMs: 500,
   });
   made.push(cluster);
   const member = new RecordingMember();
@@ -73,4 +78,42 @@ it("carries deliveries on a Redis Cluster on sharded channels, each held by its 
   }
   // No global channel carries deliveries (a global PUBLISH would cross every node of the cluster).
   expect((await channels('CHANNELS')).flat()).toEqual([]);
+});
+
+it('counts a hold done once a replica has it too (WAIT), and fails one that reaches no replica', async () => {
+  const limits = { perAddress: 10, ttlMs: 60_000 };
+  const redis = await startRedisCluster();
+  afterAll(() => redis.stop());
+  const { cluster } = await node({ cluster: redis.seeds }, 'waits', undefined, 1);
+  const address = 'user://a.example/held';
+  await cluster.hold(address, 'kept', limits);
+  // Asked of the replica itself, at once: the hold was acknowledged only once it had it.
+  const key = `order:held:${address}`;
+  const master = await redis.masterOf(key);
+  const replicas = await Promise.all(
+    redis.servers.map(async (s) => {
+      const r = new Redis(s.port, '127.0.0.1');
+      try {
+        const info = await r.info('replication');
+        return info.includes(`master_port:${master.port}\r\n`) ? s : undefined;
+      } finally {
+        r.disconnect();
+      }
+    }),
+  );
+  const own = new Redis(replicas.find(Boolean)!.port, '127.0.0.1');
+  try {
+    await own.call('READONLY');
+    expect(await own.llen(key)).toBe(1);
+  } finally {
+    own.disconnect();
+  }
+
+  // One Redis with no replica: a hold asking for one fails, coded, and the message is not acknowledged.
+  const lone = await startRedis();
+  afterAll(() => lone.stop());
+  const alone = await node(lone, 'alone', undefined, 1);
+  await expect(alone.cluster.hold(address, 'not kept', limits)).rejects.toMatchObject({
+    code: 'PF_ERR_STORAGE',
+  });
 });

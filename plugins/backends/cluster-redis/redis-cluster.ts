@@ -33,6 +33,19 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1`;
 
+/**
+ * Shares the domain's policy rules: kept for nodes that start later and published to every
+ * node, in one step, so the order nodes hear them in is the order they were kept in.
+ * KEYS: the rules key. ARGV: rules, channel.
+ */
+const SHARE_POLICY = `
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return 1`;
+
+/** The name HOLD is defined under (the pipeline of a replicated hold calls it by name). */
+const HOLD_SCRIPT = 'pfClusterHold';
+
 /** Takes out everything held for an address. KEYS: the list. */
 const RELEASE = `
 local all = redis.call('LRANGE', KEYS[1], 0, -1)
@@ -55,6 +68,13 @@ export interface RedisClusterOptions {
   readonly heartbeatMs: number;
   /** Milliseconds a published delivery waits for its confirmation before it counts as not delivered. */
   readonly deliveryTimeoutMs: number;
+  /**
+   * Replicas a hold must reach (`WAIT`) before it counts as done, and so before the message
+   * is acknowledged; 0: a hold is done once its master has it.
+   */
+  readonly holdReplicas: number;
+  /** Milliseconds a hold waits for those replicas before it fails. */
+  readonly holdReplicaTimeoutMs: number;
 }
 
 interface Pending {
@@ -81,8 +101,10 @@ interface Pending {
  *   on `<prefix>held`, and the node with a session of it takes them (a user who reconnected to
  *   another node after theirs died gets what was held meanwhile).
  * - Groups: membership in Redis, a message published once to each node with members
- *   (redis-groups.ts).
+ *   (redis-groups.ts); the members of a node whose presence lapsed are dropped.
  * - Presence: a sorted set of node ids scored by when they stop counting.
+ * - Policy rules: the last shared kept in `<prefix>policy-rules`, and published on
+ *   `<prefix>policy` to every node.
  * - Order: a node has one batch at a time in flight to another node (what queues meanwhile
  *   goes in the next), so a batch nobody heard is never overtaken by a later one heard.
  * - Redis restarting: commands wait for it; once this node's subscription is back it rejoins
@@ -105,6 +127,8 @@ export class RedisCluster implements Cluster {
   readonly #options: RedisClusterOptions;
   readonly #hold: Script<number>;
   readonly #release: Script<Buffer[]>;
+  readonly #sharePolicy: Script<number>;
+  readonly #holds: RedisLink;
   readonly #pending = new Map<number, Pending>();
   readonly #deliveries = new Map<string, Delivery[]>();
   readonly #confirmations = new Map<string, [number, boolean][]>();
@@ -120,15 +144,25 @@ export class RedisCluster implements Cluster {
   #linkBackAt = 0;
   #closed = false;
 
-  /** @param cmd - for commands and publishing; `sub` - for this node's subscriptions only */
-  constructor(cmd: RedisLink, sub: RedisLink, options: RedisClusterOptions) {
+  /**
+   * @param cmd - for commands and publishing; `sub` - for this node's subscriptions only;
+   *   `holds` - for holds that wait for replicas (WAIT blocks the link it is sent on until the
+   *   replicas answer, up to holdReplicaTimeoutMs: on its own link it delays no delivery)
+   */
+  constructor(cmd: RedisLink, sub: RedisLink, options: RedisClusterOptions, holds: RedisLink = cmd) {
     this.node = `${process.pid}-${randomBytes(4).toString('hex')}`;
     this.#cmd = cmd;
     this.#sub = sub;
     this.#options = options;
-    this.#hold = defineScript(cmd, 'pfClusterHold', 1, HOLD);
+    this.#hold = defineScript(cmd, HOLD_SCRIPT, 1, HOLD);
+    this.#holds = holds;
+    if (holds !== cmd) defineScript(holds, HOLD_SCRIPT, 1, HOLD);
     this.#release = defineScript(cmd, 'pfClusterRelease', 1, RELEASE, true);
-    this.groups = new RedisGroups(cmd, options.prefix, this.node, this.#channel(''));
+    this.#sharePolicy = defineScript(cmd, 'pfClusterSharePolicy', 1, SHARE_POLICY);
+    this.groups = new RedisGroups(cmd, options.prefix, this.node, this.#channel(''), async (node) => {
+      const until = await cmd.zscore(this.#nodesKey, node);
+      return until !== null && Number(until) > Date.now();
+    });
     onLinkChange(cmd, () => {
       this.#linkBackAt = performance.now();
     });
@@ -172,7 +206,7 @@ export class RedisCluster implements Cluster {
   async hold(address: string, frame: Frame, limits: HoldLimits): Promise<void> {
     const now = Date.now();
     const entry = Buffer.concat([Buffer.from(`${now + limits.ttlMs} `), Buffer.from(frame)]);
-    const kept = await this.#hold(
+    const args = [
       this.#heldKey(address),
       entry,
       limits.perAddress,
@@ -180,7 +214,9 @@ export class RedisCluster implements Cluster {
       now,
       this.#heldChannel,
       address,
-    );
+    ] as const;
+    const kept =
+      this.#options.holdReplicas > 0 ? await this.#holdReplicated(args) : await this.#hold(...args);
     if (kept === 0) {
       throw new ProtoflyError(
         'PF_ERR_QUEUE_FULL',
@@ -188,6 +224,34 @@ export class RedisCluster implements Cluster {
         { address, limit: limits.perAddress },
       );
     }
+  }
+
+  /**
+   * The hold script, then `WAIT` for the replicas on the same connection to the same master
+   * (one pipeline, routed by the held key's slot): asynchronous replication would otherwise
+   * lose a hold acknowledged just before its master died. WAIT "blocks the current client
+   * until all the previous write commands are successfully transferred and acknowledged by
+   * at least the specified number of replicas" (redis.io, WAIT).
+   *
+   * @throws ProtoflyError `PF_ERR_STORAGE` when fewer replicas than holdReplicas have it in time.
+   */
+  async #holdReplicated(args: readonly (string | Buffer | number)[]): Promise<number> {
+    const { holdReplicas, holdReplicaTimeoutMs } = this.#options;
+    const pipeline = this.#holds.pipeline() as ReturnType<RedisLink['pipeline']> &
+      Record<string, Script<unknown>>;
+    pipeline[HOLD_SCRIPT]!(...args);
+    const replies = await pipeline.wait(holdReplicas, holdReplicaTimeoutMs).exec();
+    const [[holdErr, kept], [waitErr, reached]] = replies as [[Error | null, number], [Error | null, number]];
+    if (holdErr) throw holdErr;
+    if (waitErr) throw waitErr;
+    if (kept === 1 && reached < holdReplicas) {
+      throw new ProtoflyError(
+        'PF_ERR_STORAGE',
+        `a message held for ${args[6]} reached ${reached} of the ${holdReplicas} Redis replicas it must reach within ${holdReplicaTimeoutMs} ms; it is not acknowledged`,
+        { replicas: reached, required: holdReplicas },
+      );
+    }
+    return kept;
   }
 
   async release(address: string): Promise<readonly Frame[]> {
@@ -214,6 +278,14 @@ export class RedisCluster implements Cluster {
     return this.#cmd.zrangebyscore(this.#nodesKey, Date.now(), '+inf');
   }
 
+  async sharePolicy(rules: string): Promise<void> {
+    await this.#sharePolicy(this.#policyKey, rules, this.#policyChannel);
+  }
+
+  async sharedPolicy(): Promise<string | undefined> {
+    return (await this.#cmd.get(this.#policyKey)) ?? undefined;
+  }
+
   async close(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#closed = true;
@@ -221,11 +293,13 @@ export class RedisCluster implements Cluster {
     for (const p of this.#pending.values()) p.resolve(false);
     this.#pending.clear();
     if (this.#cmd.status === 'ready') await this.#cmd.zrem(this.#nodesKey, this.node).catch(() => {});
-    await Promise.all([closeRedis(this.#sub), closeRedis(this.#cmd)]);
+    const links = new Set([this.#sub, this.#cmd, this.#holds]);
+    await Promise.all([...links].map(closeRedis));
   }
 
   #onMessage(channel: string, data: Buffer): void {
     if (channel === this.#heldChannel) return this.#member?.held(data.toString());
+    if (channel === this.#policyChannel) return this.#member?.policy(data.toString());
     const batch = decodeBatch(data);
     if (batch?.kind === 'group') {
       for (const session of batch.sessions) this.#member?.deliver(session, batch.frame);
@@ -361,11 +435,14 @@ export class RedisCluster implements Cluster {
       .catch(() => {});
   }
 
-  /** This node's channel (sharded: it carries deliveries and confirmations) and the held notices (global). */
+  /**
+   * This node's channel (sharded: it carries deliveries and confirmations), the held notices
+   * and the policy rules shared (global: every node hears them).
+   */
   async #subscribe(): Promise<void> {
     await Promise.all([
       this.#sub.ssubscribe(this.#channel(this.node)),
-      this.#sub.subscribe(this.#heldChannel),
+      this.#sub.subscribe(this.#heldChannel, this.#policyChannel),
     ]);
   }
 
@@ -381,6 +458,14 @@ export class RedisCluster implements Cluster {
 
   get #heldChannel(): string {
     return `${this.#options.prefix}held`;
+  }
+
+  get #policyChannel(): string {
+    return `${this.#options.prefix}policy`;
+  }
+
+  get #policyKey(): string {
+    return `${this.#options.prefix}policy-rules`;
   }
 
   get #nodesKey(): string {

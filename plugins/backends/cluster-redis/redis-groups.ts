@@ -93,6 +93,19 @@ end
 return out`;
 
 /**
+ * Drops the sessions of a node that is gone (it died: its presence lapsed) from a group; the
+ * group ends with its last. Only entries still naming that node go.
+ * KEYS: members hash, group hash. ARGV: node, sessions...
+ */
+const PRUNE = `
+for i = 2, #ARGV do
+  local entry = redis.call('HGET', KEYS[1], ARGV[i])
+  if entry and string.match(entry, '^(%S+)') == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+return 1`;
+
+/**
  * The {@link ClusterGroups} of a domain in Redis: per group a hash of its subscribed sessions,
  * `<prefix>{group:<group>}:m` (session → `<node> <user>`), and one of its owner and roster,
  * `<prefix>{group:<group>}:g` (`owner`, `r:<user>` → 1 added | 0 removed); the two share a
@@ -100,6 +113,11 @@ return out`;
  * at once see each other's decisions. A message is published (SPUBLISH, wire.ts `G`) once to
  * each node with members, as its script names them, which writes it to its sessions (RedisCluster): live only, like a group
  * message on one node, never held.
+ *
+ * Membership lasts as long as its node: a node that died leaves its sessions' entries behind,
+ * and the first message to the group that reaches none of that node's listeners once its
+ * presence lapsed (RedisCluster: three beats) drops them, so the group stops sending to it and
+ * no longer counts them against its size.
  */
 export class RedisGroups implements ClusterGroups {
   readonly #prefix: string;
@@ -110,17 +128,31 @@ export class RedisGroups implements ClusterGroups {
   readonly #leave: Script<number>;
   readonly #change: Script<number[]>;
   readonly #send: Script<(number | string)[]>;
+  readonly #prune: Script<number>;
   readonly #redis: RedisLink;
+  readonly #alive: (node: string) => Promise<boolean>;
 
-  constructor(redis: RedisLink, prefix: string, node: string, channels: string) {
+  /**
+   * @param channels - the prefix of node channels
+   * @param alive - whether a node's presence has not lapsed
+   */
+  constructor(
+    redis: RedisLink,
+    prefix: string,
+    node: string,
+    channels: string,
+    alive: (node: string) => Promise<boolean>,
+  ) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#node = node;
     this.#channels = channels;
+    this.#alive = alive;
     this.#join = defineScript(redis, 'pfGroupJoin', 2, JOIN);
     this.#leave = defineScript(redis, 'pfGroupLeave', 2, LEAVE);
     this.#change = defineScript(redis, 'pfGroupChange', 2, CHANGE);
     this.#send = defineScript(redis, 'pfGroupSend', 1, SEND);
+    this.#prune = defineScript(redis, 'pfGroupPrune', 2, PRUNE);
   }
 
   async join(group: string, member: GroupMember, rules: GroupRules) {
@@ -165,13 +197,22 @@ export class RedisGroups implements ClusterGroups {
   async send(group: string, session: string, frame: Frame): Promise<boolean> {
     const frameArg =
       typeof frame === 'string' ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-    const [subscribed, ...targets] = await this.#send(this.#keys(group)[0], session);
+    const keys = this.#keys(group);
+    const [subscribed, ...targets] = await this.#send(keys[0], session);
     if (subscribed !== 1) return false;
     const body = typeof frameArg === 'string' ? Buffer.from(frameArg) : frameArg;
     const sends: Promise<unknown>[] = [];
     for (let i = 0; i < targets.length; i += 2) {
-      const head = Buffer.from(`G ${this.#node}\n${targets[i + 1]}\n`);
-      sends.push(this.#redis.spublish(`${this.#channels}${targets[i]}`, Buffer.concat([head, body])));
+      const [node, sessions] = [String(targets[i]), String(targets[i + 1])];
+      const head = Buffer.from(`G ${this.#node}\n${sessions}\n`);
+      sends.push(
+        this.#redis.spublish(`${this.#channels}${node}`, Buffer.concat([head, body])).then(async (heard) => {
+          // Nobody listens on its channel: the node died, or is resubscribing (its presence holds).
+          if (Number(heard) === 0 && !(await this.#alive(node))) {
+            await this.#prune(...keys, node, ...sessions.split(' '));
+          }
+        }),
+      );
     }
     await Promise.all(sends);
     return true;

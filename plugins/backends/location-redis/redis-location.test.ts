@@ -54,3 +54,50 @@ it('refuses a prefix holding a brace, which would move the hash tag of every key
     "PF_ERR_CONFIG: prefix: 'pf:{}:' holds a brace, which would move the hash tag of every key",
   );
 });
+
+it('announces changes on a Redis Cluster on sharded channels, never on a global one (which every server would carry)', async () => {
+  const prefix = 'announce:';
+  const [one, two] = [
+    await serviceOf('location', 'location-redis', { cluster: redis.seeds, prefix }),
+    await serviceOf('location', 'location-redis', { cluster: redis.seeds, prefix }),
+  ];
+  try {
+    const address = 'user://b.example/ann';
+    // Looked up (and cached) by one node, then registered by the other: the first hears of it.
+    expect(await two.lookup(address)).toEqual([]);
+    const reg = {
+      address,
+      owner: address,
+      node: 'n1',
+      session: 'n1.1',
+      since: 1,
+      expires: Date.now() + 60_000,
+    };
+    expect(await one.register(reg)).toBe(true);
+    await expect.poll(() => two.lookup(address)).toEqual([reg]);
+    await one.unregister(address, 'n1.1');
+    await expect.poll(() => two.lookup(address)).toEqual([]);
+    const channels = async (command: string) =>
+      (
+        await Promise.all(
+          redis.servers.map((s) => connectRedis({ url: `redis://127.0.0.1:${s.port}` }, 'pubsub', 5000)),
+        ).then((links) =>
+          Promise.all(
+            links.map(async (l) => {
+              try {
+                return (await l.call('PUBSUB', command, `${prefix}*`)) as string[];
+              } finally {
+                l.disconnect();
+              }
+            }),
+          ),
+        )
+      ).flat();
+    expect(await channels('CHANNELS')).toEqual([]);
+    expect(
+      (await channels('SHARDCHANNELS')).filter((c) => c.startsWith(`${prefix}loc-changed:{`)).length,
+    ).toBe(64);
+  } finally {
+    await Promise.all([one.close?.(), two.close?.()]);
+  }
+});

@@ -1,14 +1,24 @@
+import { crc32 } from 'node:zlib';
+import { Cluster } from 'ioredis';
 import type { Binding, Location } from '../../../server/services/service.js';
-import { closeRedis, defineScript, type RedisLink, type Script } from '../redis-connection.js';
+import {
+  closeRedis,
+  defineScript,
+  onSubscriptionsBack,
+  onSubscriptionsLost,
+  type RedisLink,
+  type Script,
+} from '../redis-connection.js';
 
 /**
  * Registers a session: refused (0) when another owner holds the address, else the owner is
  * recorded for the registration's life plus the retention time, and the session's entry is
  * set in the address's hash, which lives as long as its newest registration. A new session of
- * the address is announced on the changes channel, in the same step (a renewal is not: cached
- * entries are dropped at their expiry anyway).
+ * the address is announced on the changes channel, in the same step, when one is given (a
+ * renewal is not: cached entries are dropped at their expiry anyway). Returns 2 for a new
+ * session, 1 for a renewal.
  * KEYS: registrations hash, owner key. ARGV: session, entry, owner, ttl ms, retain ms, owned (1|0),
- * changes channel, address.
+ * changes channel or '', address.
  */
 const REGISTER = `
 if ARGV[6] == '1' then
@@ -16,21 +26,22 @@ if ARGV[6] == '1' then
   if holder and holder ~= ARGV[3] then return 0 end
   redis.call('SET', KEYS[2], ARGV[3], 'PX', tonumber(ARGV[4]) + tonumber(ARGV[5]))
 end
-if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
+local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if added == 1 and ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 1`;
+return 1 + added`;
 
 /**
- * Removes a session's registration and announces it on the changes channel; when it was the
- * last of an address its owner does not own by name (a hyperty), the owner stays recorded for
- * the retention time.
- * KEYS: registrations hash, owner key. ARGV: session, address, retain ms, changes channel.
+ * Removes a session's registration and announces it on the changes channel when one is
+ * given; when it was the last of an address its owner does not own by name (a hyperty), the
+ * owner stays recorded for the retention time. Returns 1 when there was one to remove.
+ * KEYS: registrations hash, owner key. ARGV: session, address, retain ms, changes channel or ''.
  */
 const UNREGISTER = `
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[4], ARGV[2])
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[2]) end
 local owner = string.match(entry, '^%S+ %S+ %S+ (.+)$')
 if owner ~= ARGV[2] and redis.call('HLEN', KEYS[1]) == 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
@@ -39,6 +50,13 @@ return 1`;
 
 /** Addresses whose bindings one node keeps in its lookup cache. */
 const CACHED_ADDRESSES = 100_000;
+
+/**
+ * Sharded channels the changes are spread over on a Redis Cluster, `<prefix>loc-changed:{<n>}`
+ * (each its own slot, so the shards share them): enough to spread the announcements over the
+ * shards of a cluster, few enough that a node subscribes to them all.
+ */
+const CHANGE_CHANNELS = 64;
 
 /**
  * The {@link Location} service in Redis, shared by the node processes of a domain. An address's
@@ -50,12 +68,17 @@ const CACHED_ADDRESSES = 100_000;
  * Lookups filter out expired entries: a dead node's sessions stop counting a few heartbeats later.
  *
  * Lookups are cached per node, so routing a message costs no Redis round trip once its
- * recipient was looked up. The scripts that add a session to an address or remove one
- * announce the address on `<prefix>loc-changed` in the same step, and every node drops it
- * from its cache when it hears that; an entry is also dropped once one of its bindings is
- * past its expiry (renewals are not announced). While this node's subscription is down, it
- * may miss announcements: it looks every address up in Redis until the subscription is back,
- * then starts its cache afresh. Between a change and its announcement reaching a node, that
+ * recipient was looked up. A session added to an address or removed from it is announced,
+ * and every node drops the address from its cache when it hears that; an entry is also
+ * dropped once one of its bindings is past its expiry (renewals are not announced). On one
+ * Redis the scripts announce on `<prefix>loc-changed` in the same step. On a Redis Cluster a
+ * plain PUBLISH is carried to every server of the cluster, so the announcement is a sharded
+ * one (SPUBLISH, which only the channel's shard carries), on one of {@link CHANGE_CHANNELS}
+ * channels by the address, sent once the script is done (a script may publish only in its
+ * own slot): a lookup answered between the change and its announcement is not cached (it
+ * was asked before the announcement came, see #asked). While this node's subscription is
+ * down (on a cluster: any shard's), it may miss announcements: it looks every address up in
+ * Redis until the subscription is back, then starts its cache afresh. Between a change and its announcement reaching a node, that
  * node may route by the bindings before it, as it would with a lookup made just before the
  * change: a session that left is not written to (its node finds no such session and the
  * sender holds the message, announcing it), and one that arrived takes what was held for it.
@@ -74,6 +97,8 @@ export class RedisLocation implements Location {
   readonly #asked = new Map<string, object>();
   /** Whether this node hears every change (its subscription is up): the cache is used only then. */
   #listening = false;
+  /** On a Redis Cluster: the sharded channels changes are announced on; else none (the scripts announce). */
+  readonly #sharded: readonly string[];
 
   /** @param redis - for commands; `sub` - for hearing changes only */
   constructor(redis: RedisLink, sub: RedisLink, prefix: string, retainMs: number) {
@@ -83,19 +108,35 @@ export class RedisLocation implements Location {
     this.#retainMs = retainMs;
     this.#register = defineScript(redis, 'pfLocationRegister', 2, REGISTER);
     this.#unregister = defineScript(redis, 'pfLocationUnregister', 2, UNREGISTER);
-    sub.on('message', (_channel: string, address: string) => this.#changed(address));
+    this.#sharded =
+      sub instanceof Cluster
+        ? Array.from({ length: CHANGE_CHANNELS }, (_, i) => `${prefix}loc-changed:{${i}}`)
+        : [];
+    const heard = (_channel: string, address: string) => this.#changed(address);
+    sub.on('message', heard);
+    sub.on('smessage', heard);
     // Announcements made while the link was down are lost: whatever was cached may be stale.
-    sub.on('close', () => {
+    onSubscriptionsLost(sub, () => {
       this.#listening = false;
       this.#cache.clear();
       this.#asked.clear();
     });
-    sub.on('ready', () => void this.#listen());
+    onSubscriptionsBack(
+      sub,
+      () => this.#listen(),
+      () => {
+        // One Redis: #listen subscribed again. A cluster's client did (see onSubscriptionsBack).
+        this.#listening = true;
+      },
+    );
   }
 
-  /** Subscribes to the changes channel; the cache is used once subscribed. */
+  /** Subscribes to the changes channels; the cache is used once subscribed. */
   async listen(): Promise<void> {
-    await this.#sub.subscribe(this.#changes);
+    // One SSUBSCRIBE per channel: the channels of one command must share a slot.
+    await (this.#sharded.length
+      ? Promise.all(this.#sharded.map((c) => this.#sub.ssubscribe(c)))
+      : this.#sub.subscribe(this.#changes));
     this.#listening = true;
   }
 
@@ -113,18 +154,28 @@ export class RedisLocation implements Location {
       ttl,
       this.#retainMs,
       owned,
-      this.#changes,
+      this.#sharded.length ? '' : this.#changes,
       reg.address,
     );
+    if (done === 2) await this.#announce(reg.address);
     // This node routes by its own change at once, before the announcement comes back.
     this.#changed(reg.address);
-    return done === 1;
+    return done > 0;
   }
 
   async unregister(address: string, session: string): Promise<void> {
     const [hash, owner] = this.#keys(address);
-    await this.#unregister(hash, owner, session, address, this.#retainMs, this.#changes);
+    const changes = this.#sharded.length ? '' : this.#changes;
+    if ((await this.#unregister(hash, owner, session, address, this.#retainMs, changes)) === 1) {
+      await this.#announce(address);
+    }
     this.#changed(address);
+  }
+
+  /** On a Redis Cluster, announces a change of `address` on its sharded channel (on one Redis the script did). */
+  async #announce(address: string): Promise<void> {
+    if (!this.#sharded.length) return;
+    await this.#redis.spublish(this.#sharded[crc32(address) % this.#sharded.length]!, address);
   }
 
   lookup(address: string): readonly Binding[] | Promise<readonly Binding[]> {
@@ -175,7 +226,7 @@ export class RedisLocation implements Location {
   async #listen(): Promise<void> {
     // The first 'ready' comes before listen() is called; later ones follow a lost link.
     if (this.#listening) return;
-    await this.listen().catch(() => {});
+    await this.listen();
   }
 
   get #changes(): string {
