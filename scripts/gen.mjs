@@ -43,7 +43,7 @@ const VALIDATORS = {
   validateDirectoryLookup: `${BASE}address-book.schema.json#/$defs/directoryLookup`,
   validatePolicyRules: `${BASE}policy-rules.schema.json`,
   validateStatsQuery: `${BASE}stats.schema.json#/$defs/statsQuery`,
-  validateStats: `${BASE}stats.schema.json`,
+  validateStats: `${BASE}stats.schema.json#/$defs/stats`,
 };
 /** Validator name → the generated type it narrows to. */
 const NARROWS = {

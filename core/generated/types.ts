@@ -102,6 +102,10 @@ export type AddressClass = 'loopback' | 'private' | 'link-local' | 'special';
  * The width of a bucket: an hour or a day, in UTC.
  */
 export type StatsBucket = 'hour' | 'day';
+/**
+ * An ISO 8601 date (UTC midnight) or date and time with its zone (Z or ±hh:mm), e.g. 2026-12-01 or 2026-12-01T08:00:00Z.
+ */
+export type StatsTime = string;
 
 /**
  * The params of protofly.directory.search.
@@ -1061,6 +1065,14 @@ export interface StatsPolicy {
         }
       | undefined;
   };
+}
+/**
+ * The query parameters of GET /stats/v1/summary (and the page /stats/). from and to are ISO 8601 times (default: the 24 hours to now; an empty one is its default); bucket defaults to hour. The range holds at most 1000 buckets.
+ */
+export interface StatsQuery {
+  from?: StatsTime;
+  to?: StatsTime;
+  bucket?: StatsBucket;
 }
 /**
  * What a domain publishes about one version of its protocol stub. Signed: no signature, no load.

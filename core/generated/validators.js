@@ -8251,12 +8251,38 @@ function validate231(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate231_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validatePolicyRules = validate177;
-var validateStatsQuery = validate274;
-var schema90 = { "title": "StatsBucket", "description": "The width of a bucket: an hour or a day, in UTC.", "enum": ["hour", "day"] };
-function validate235(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validateStatsQuery = validate235;
+var pattern47 = new RegExp("^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$", "u");
+function validate236(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate235_evaluated;
+  const evaluated0 = validate236_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (!pattern47.test(data)) {
+        validate236.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$" }, message: 'must match pattern "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$"' }];
+        return false;
+      }
+    } else {
+      validate236.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate236.errors = vErrors;
+  return errors === 0;
+}
+var validate236_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema92 = { "title": "StatsBucket", "description": "The width of a bucket: an hour or a day, in UTC.", "enum": ["hour", "day"] };
+function validate239(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate239_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8264,17 +8290,17 @@ function validate235(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (!(data === "hour" || data === "day")) {
-    validate235.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema90.enum }, message: "must be equal to one of the allowed values" }];
+    validate239.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema92.enum }, message: "must be equal to one of the allowed values" }];
     return false;
   }
-  validate235.errors = vErrors;
+  validate239.errors = vErrors;
   return errors === 0;
 }
-var validate235_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate274(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate239_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate235(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate274_evaluated;
+  const evaluated0 = validate235_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8286,30 +8312,17 @@ function validate274(data, { instancePath = "", parentData, parentDataProperty, 
       const _errs1 = errors;
       for (const key0 in data) {
         if (!(key0 === "from" || key0 === "to" || key0 === "bucket")) {
-          validate274.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          validate235.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
           return false;
           break;
         }
       }
       if (_errs1 === errors) {
         if (data.from !== void 0) {
-          let data0 = data.from;
           const _errs2 = errors;
-          if (errors === _errs2) {
-            if (typeof data0 === "string") {
-              if (func1(data0) > 64) {
-                validate274.errors = [{ instancePath: instancePath + "/from", schemaPath: "#/properties/from/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
-                return false;
-              } else {
-                if (func1(data0) < 1) {
-                  validate274.errors = [{ instancePath: instancePath + "/from", schemaPath: "#/properties/from/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-                  return false;
-                }
-              }
-            } else {
-              validate274.errors = [{ instancePath: instancePath + "/from", schemaPath: "#/properties/from/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-              return false;
-            }
+          if (!validate236(data.from, { instancePath: instancePath + "/from", parentData: data, parentDataProperty: "from", rootData, dynamicAnchors })) {
+            vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+            errors = vErrors.length;
           }
           var valid0 = _errs2 === errors;
         } else {
@@ -8317,36 +8330,23 @@ function validate274(data, { instancePath = "", parentData, parentDataProperty, 
         }
         if (valid0) {
           if (data.to !== void 0) {
-            let data1 = data.to;
-            const _errs4 = errors;
-            if (errors === _errs4) {
-              if (typeof data1 === "string") {
-                if (func1(data1) > 64) {
-                  validate274.errors = [{ instancePath: instancePath + "/to", schemaPath: "#/properties/to/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
-                  return false;
-                } else {
-                  if (func1(data1) < 1) {
-                    validate274.errors = [{ instancePath: instancePath + "/to", schemaPath: "#/properties/to/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
-                    return false;
-                  }
-                }
-              } else {
-                validate274.errors = [{ instancePath: instancePath + "/to", schemaPath: "#/properties/to/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-                return false;
-              }
+            const _errs3 = errors;
+            if (!validate236(data.to, { instancePath: instancePath + "/to", parentData: data, parentDataProperty: "to", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+              errors = vErrors.length;
             }
-            var valid0 = _errs4 === errors;
+            var valid0 = _errs3 === errors;
           } else {
             var valid0 = true;
           }
           if (valid0) {
             if (data.bucket !== void 0) {
-              const _errs6 = errors;
-              if (!validate235(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate235.errors : vErrors.concat(validate235.errors);
+              const _errs4 = errors;
+              if (!validate239(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
                 errors = vErrors.length;
               }
-              var valid0 = _errs6 === errors;
+              var valid0 = _errs4 === errors;
             } else {
               var valid0 = true;
             }
@@ -8354,20 +8354,20 @@ function validate274(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate274.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate235.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate274.errors = vErrors;
+  validate235.errors = vErrors;
   return errors === 0;
 }
-var validate274_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateStats = validate234;
-var schema89 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/stats.schema.json", "title": "Stats", "description": "A domain's statistics over a time range, as its node's admin port answers GET /stats/v1/summary?from=<ISO 8601>&to=<ISO 8601>&bucket=hour|day (HTTP Basic credentials of an administrator; refusals are provisioning.schema.json's ApiError) and `protofly stats` prints. The conversation figures come from the domain's call and chat detail records (the Cdr service), aggregated by the backend: conversations that started in [from, to), in UTC buckets of their start. protocols: by the wire protocol the domain served the conversation with (json-ws, sip-ws, xmpp-ws); stubs: by the domain's stub that served it, as name@version; domains: by the foreign domain of the party that is not of this domain (conversations between two users of the domain are in none; at most 100 domains, those with the most conversations). The policy decisions and refusals are the answering node's live counters, since it started.", "type": "object", "additionalProperties": false, "required": ["domain", "from", "to", "bucket", "total", "buckets", "protocols", "stubs", "domains", "policy", "refusals"], "properties": { "domain": { "type": "string", "description": "The domain whose figures these are." }, "from": { "type": "string", "description": "Start of the range, ISO 8601 (UTC), inclusive." }, "to": { "type": "string", "description": "End of the range, ISO 8601 (UTC), exclusive." }, "bucket": { "$ref": "#/$defs/statsBucket" }, "total": { "$ref": "#/$defs/statsFigures" }, "buckets": { "description": "One entry per bucket of the range, oldest first, empty buckets included (zero figures).", "type": "array", "items": { "$ref": "#/$defs/statsBucketFigures" } }, "protocols": { "$ref": "#/$defs/statsBreakdown" }, "stubs": { "$ref": "#/$defs/statsBreakdown" }, "domains": { "$ref": "#/$defs/statsBreakdown" }, "policy": { "$ref": "#/$defs/statsPolicy" }, "refusals": { "description": "Frames and connections the node refused since it started, by protofly error code (core/errors.ts).", "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 } } }, "$defs": { "statsBucket": { "title": "StatsBucket", "description": "The width of a bucket: an hour or a day, in UTC.", "enum": ["hour", "day"] }, "statsQuery": { "title": "StatsQuery", "description": "The query parameters of GET /stats/v1/summary (and the page /stats/). from and to are ISO 8601 times (default: the 24 hours to now); bucket defaults to hour. The range holds at most 1000 buckets.", "type": "object", "additionalProperties": false, "properties": { "from": { "type": "string", "minLength": 1, "maxLength": 64 }, "to": { "type": "string", "minLength": 1, "maxLength": 64 }, "bucket": { "$ref": "#/$defs/statsBucket" } } }, "statsCount": { "type": "integer", "minimum": 0 }, "statsOutcomes": { "title": "StatsOutcomes", "description": "Conversations by how they stand or ended, as the CDR names it (chat: chatting, completed, rejected; call: ringing, answered, completed, cancelled, rejected, unanswered; either: interrupted).", "type": "object", "additionalProperties": { "$ref": "#/$defs/statsCount" } }, "statsDurations": { "title": "StatsDurations", "description": "Durations of the calls that were answered and have ended (outcome completed), in milliseconds from the offer to the end: the CDR keeps no answer time, so ringing is included. Percentiles by nearest rank; 0 with no such call.", "type": "object", "additionalProperties": false, "required": ["count", "totalMs", "meanMs", "p50Ms", "p95Ms"], "properties": { "count": { "$ref": "#/$defs/statsCount" }, "totalMs": { "$ref": "#/$defs/statsCount" }, "meanMs": { "$ref": "#/$defs/statsCount" }, "p50Ms": { "$ref": "#/$defs/statsCount" }, "p95Ms": { "$ref": "#/$defs/statsCount" } } }, "statsFigures": { "title": "StatsFigures", "description": "The figures of a set of conversations. For calls, answered is the outcomes answered and completed, refused is rejected, failed is cancelled, unanswered and interrupted; a call still ringing is in none.", "type": "object", "additionalProperties": false, "required": ["chats", "calls"], "properties": { "chats": { "type": "object", "additionalProperties": false, "required": ["count", "messages", "outcomes"], "properties": { "count": { "$ref": "#/$defs/statsCount" }, "messages": { "$ref": "#/$defs/statsCount" }, "outcomes": { "$ref": "#/$defs/statsOutcomes" } } }, "calls": { "type": "object", "additionalProperties": false, "required": ["count", "messages", "outcomes", "answered", "refused", "failed", "durations"], "properties": { "count": { "$ref": "#/$defs/statsCount" }, "messages": { "$ref": "#/$defs/statsCount" }, "outcomes": { "$ref": "#/$defs/statsOutcomes" }, "answered": { "$ref": "#/$defs/statsCount" }, "refused": { "$ref": "#/$defs/statsCount" }, "failed": { "$ref": "#/$defs/statsCount" }, "durations": { "$ref": "#/$defs/statsDurations" } } } } }, "statsBucketFigures": { "title": "StatsBucketFigures", "description": "One bucket's figures; start is its start, ISO 8601 (UTC).", "type": "object", "additionalProperties": false, "required": ["start", "figures"], "properties": { "start": { "type": "string" }, "figures": { "$ref": "#/$defs/statsFigures" } } }, "statsBreakdown": { "title": "StatsBreakdown", "description": "Figures by a name (a protocol, a stub, a domain).", "type": "object", "additionalProperties": { "$ref": "#/$defs/statsFigures" } }, "statsPolicy": { "title": "StatsPolicy", "description": "The domain policy's decisions on messages and guests (server/policy) since the node started: allowed, refused by a deny, refused over a rule's rate (flood); in all and by rule (`default`: no rule matched).", "type": "object", "additionalProperties": false, "required": ["allowed", "refused", "flood", "rules"], "properties": { "allowed": { "$ref": "#/$defs/statsCount" }, "refused": { "$ref": "#/$defs/statsCount" }, "flood": { "$ref": "#/$defs/statsCount" }, "rules": { "type": "object", "additionalProperties": { "type": "object", "additionalProperties": false, "required": ["allowed", "refused", "flood"], "properties": { "allowed": { "$ref": "#/$defs/statsCount" }, "refused": { "$ref": "#/$defs/statsCount" }, "flood": { "$ref": "#/$defs/statsCount" } } } } } } } };
-function validate238(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate235_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateStats = validate241;
+var schema93 = { "title": "Stats", "description": "A domain's statistics over a time range, as its node's admin port answers GET /stats/v1/summary?from=<ISO 8601>&to=<ISO 8601>&bucket=hour|day (HTTP Basic credentials of an administrator; refusals are provisioning.schema.json's ApiError) and `protofly stats` prints. The conversation figures come from the domain's call and chat detail records (the Cdr service), aggregated by the backend: conversations that started in [from, to), in UTC buckets of their start. protocols: by the wire protocol the domain served the conversation with (json-ws, sip-ws, xmpp-ws); stubs: by the domain's stub that served it, as name@version; domains: by the foreign domain of the party that is not of this domain (conversations between two users of the domain are in none; at most 100 domains, those with the most conversations). The policy decisions and refusals are the answering node's live counters, since it started.", "type": "object", "additionalProperties": false, "required": ["domain", "from", "to", "bucket", "total", "buckets", "protocols", "stubs", "domains", "policy", "refusals"], "properties": { "domain": { "type": "string", "description": "The domain whose figures these are." }, "from": { "type": "string", "description": "Start of the range, ISO 8601 (UTC), inclusive." }, "to": { "type": "string", "description": "End of the range, ISO 8601 (UTC), exclusive." }, "bucket": { "$ref": "#/$defs/statsBucket" }, "total": { "$ref": "#/$defs/statsFigures" }, "buckets": { "description": "One entry per bucket of the range, oldest first, empty buckets included (zero figures).", "type": "array", "items": { "$ref": "#/$defs/statsBucketFigures" } }, "protocols": { "$ref": "#/$defs/statsBreakdown" }, "stubs": { "$ref": "#/$defs/statsBreakdown" }, "domains": { "$ref": "#/$defs/statsBreakdown" }, "policy": { "$ref": "#/$defs/statsPolicy" }, "refusals": { "description": "Frames and connections the node refused since it started, by protofly error code (core/errors.ts).", "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 } } } };
+function validate244(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate238_evaluated;
+  const evaluated0 = validate244_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8375,25 +8375,25 @@ function validate238(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (!(typeof data == "number" && (!(data % 1) && !isNaN(data)) && isFinite(data))) {
-    validate238.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+    validate244.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
     return false;
   }
   if (errors === 0) {
     if (typeof data == "number" && isFinite(data)) {
       if (data < 0 || isNaN(data)) {
-        validate238.errors = [{ instancePath, schemaPath: "#/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+        validate244.errors = [{ instancePath, schemaPath: "#/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
         return false;
       }
     }
   }
-  validate238.errors = vErrors;
+  validate244.errors = vErrors;
   return errors === 0;
 }
-var validate238_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate241(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate244_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate247(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate241_evaluated;
+  const evaluated0 = validate247_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8404,8 +8404,8 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       for (const key0 in data) {
         const _errs2 = errors;
-        if (!validate238(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
-          vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+        if (!validate244(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
+          vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
           errors = vErrors.length;
         }
         var valid0 = _errs2 === errors;
@@ -8414,18 +8414,18 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate241.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate247.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate241.errors = vErrors;
+  validate247.errors = vErrors;
   return errors === 0;
 }
-var validate241_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate250(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate247_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate256(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate250_evaluated;
+  const evaluated0 = validate256_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8436,13 +8436,13 @@ function validate250(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.count === void 0 && (missing0 = "count") || data.totalMs === void 0 && (missing0 = "totalMs") || data.meanMs === void 0 && (missing0 = "meanMs") || data.p50Ms === void 0 && (missing0 = "p50Ms") || data.p95Ms === void 0 && (missing0 = "p95Ms")) {
-        validate250.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate256.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "count" || key0 === "totalMs" || key0 === "meanMs" || key0 === "p50Ms" || key0 === "p95Ms")) {
-            validate250.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate256.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -8450,8 +8450,8 @@ function validate250(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.count !== void 0) {
             const _errs2 = errors;
-            if (!validate238(data.count, { instancePath: instancePath + "/count", parentData: data, parentDataProperty: "count", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+            if (!validate244(data.count, { instancePath: instancePath + "/count", parentData: data, parentDataProperty: "count", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -8461,8 +8461,8 @@ function validate250(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.totalMs !== void 0) {
               const _errs3 = errors;
-              if (!validate238(data.totalMs, { instancePath: instancePath + "/totalMs", parentData: data, parentDataProperty: "totalMs", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+              if (!validate244(data.totalMs, { instancePath: instancePath + "/totalMs", parentData: data, parentDataProperty: "totalMs", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -8472,8 +8472,8 @@ function validate250(data, { instancePath = "", parentData, parentDataProperty, 
             if (valid0) {
               if (data.meanMs !== void 0) {
                 const _errs4 = errors;
-                if (!validate238(data.meanMs, { instancePath: instancePath + "/meanMs", parentData: data, parentDataProperty: "meanMs", rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                if (!validate244(data.meanMs, { instancePath: instancePath + "/meanMs", parentData: data, parentDataProperty: "meanMs", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                   errors = vErrors.length;
                 }
                 var valid0 = _errs4 === errors;
@@ -8483,8 +8483,8 @@ function validate250(data, { instancePath = "", parentData, parentDataProperty, 
               if (valid0) {
                 if (data.p50Ms !== void 0) {
                   const _errs5 = errors;
-                  if (!validate238(data.p50Ms, { instancePath: instancePath + "/p50Ms", parentData: data, parentDataProperty: "p50Ms", rootData, dynamicAnchors })) {
-                    vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                  if (!validate244(data.p50Ms, { instancePath: instancePath + "/p50Ms", parentData: data, parentDataProperty: "p50Ms", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                     errors = vErrors.length;
                   }
                   var valid0 = _errs5 === errors;
@@ -8494,8 +8494,8 @@ function validate250(data, { instancePath = "", parentData, parentDataProperty, 
                 if (valid0) {
                   if (data.p95Ms !== void 0) {
                     const _errs6 = errors;
-                    if (!validate238(data.p95Ms, { instancePath: instancePath + "/p95Ms", parentData: data, parentDataProperty: "p95Ms", rootData, dynamicAnchors })) {
-                      vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                    if (!validate244(data.p95Ms, { instancePath: instancePath + "/p95Ms", parentData: data, parentDataProperty: "p95Ms", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                       errors = vErrors.length;
                     }
                     var valid0 = _errs6 === errors;
@@ -8509,18 +8509,18 @@ function validate250(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate250.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate256.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate250.errors = vErrors;
+  validate256.errors = vErrors;
   return errors === 0;
 }
-var validate250_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate237(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate256_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate243(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate237_evaluated;
+  const evaluated0 = validate243_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8531,13 +8531,13 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.chats === void 0 && (missing0 = "chats") || data.calls === void 0 && (missing0 = "calls")) {
-        validate237.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate243.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "chats" || key0 === "calls")) {
-            validate237.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate243.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -8550,13 +8550,13 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
               if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
                 let missing1;
                 if (data0.count === void 0 && (missing1 = "count") || data0.messages === void 0 && (missing1 = "messages") || data0.outcomes === void 0 && (missing1 = "outcomes")) {
-                  validate237.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  validate243.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                   return false;
                 } else {
                   const _errs4 = errors;
                   for (const key1 in data0) {
                     if (!(key1 === "count" || key1 === "messages" || key1 === "outcomes")) {
-                      validate237.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      validate243.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -8564,8 +8564,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs4 === errors) {
                     if (data0.count !== void 0) {
                       const _errs5 = errors;
-                      if (!validate238(data0.count, { instancePath: instancePath + "/chats/count", parentData: data0, parentDataProperty: "count", rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                      if (!validate244(data0.count, { instancePath: instancePath + "/chats/count", parentData: data0, parentDataProperty: "count", rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                         errors = vErrors.length;
                       }
                       var valid1 = _errs5 === errors;
@@ -8575,8 +8575,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid1) {
                       if (data0.messages !== void 0) {
                         const _errs6 = errors;
-                        if (!validate238(data0.messages, { instancePath: instancePath + "/chats/messages", parentData: data0, parentDataProperty: "messages", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                        if (!validate244(data0.messages, { instancePath: instancePath + "/chats/messages", parentData: data0, parentDataProperty: "messages", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                           errors = vErrors.length;
                         }
                         var valid1 = _errs6 === errors;
@@ -8586,8 +8586,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid1) {
                         if (data0.outcomes !== void 0) {
                           const _errs7 = errors;
-                          if (!validate241(data0.outcomes, { instancePath: instancePath + "/chats/outcomes", parentData: data0, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate241.errors : vErrors.concat(validate241.errors);
+                          if (!validate247(data0.outcomes, { instancePath: instancePath + "/chats/outcomes", parentData: data0, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
                             errors = vErrors.length;
                           }
                           var valid1 = _errs7 === errors;
@@ -8599,7 +8599,7 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate237.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate243.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -8615,13 +8615,13 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data4 && typeof data4 == "object" && !Array.isArray(data4)) {
                   let missing2;
                   if (data4.count === void 0 && (missing2 = "count") || data4.messages === void 0 && (missing2 = "messages") || data4.outcomes === void 0 && (missing2 = "outcomes") || data4.answered === void 0 && (missing2 = "answered") || data4.refused === void 0 && (missing2 = "refused") || data4.failed === void 0 && (missing2 = "failed") || data4.durations === void 0 && (missing2 = "durations")) {
-                    validate237.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                    validate243.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                     return false;
                   } else {
                     const _errs10 = errors;
                     for (const key2 in data4) {
                       if (!(key2 === "count" || key2 === "messages" || key2 === "outcomes" || key2 === "answered" || key2 === "refused" || key2 === "failed" || key2 === "durations")) {
-                        validate237.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                        validate243.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                         return false;
                         break;
                       }
@@ -8629,8 +8629,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                     if (_errs10 === errors) {
                       if (data4.count !== void 0) {
                         const _errs11 = errors;
-                        if (!validate238(data4.count, { instancePath: instancePath + "/calls/count", parentData: data4, parentDataProperty: "count", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                        if (!validate244(data4.count, { instancePath: instancePath + "/calls/count", parentData: data4, parentDataProperty: "count", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                           errors = vErrors.length;
                         }
                         var valid2 = _errs11 === errors;
@@ -8640,8 +8640,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid2) {
                         if (data4.messages !== void 0) {
                           const _errs12 = errors;
-                          if (!validate238(data4.messages, { instancePath: instancePath + "/calls/messages", parentData: data4, parentDataProperty: "messages", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                          if (!validate244(data4.messages, { instancePath: instancePath + "/calls/messages", parentData: data4, parentDataProperty: "messages", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                             errors = vErrors.length;
                           }
                           var valid2 = _errs12 === errors;
@@ -8651,8 +8651,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid2) {
                           if (data4.outcomes !== void 0) {
                             const _errs13 = errors;
-                            if (!validate241(data4.outcomes, { instancePath: instancePath + "/calls/outcomes", parentData: data4, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate241.errors : vErrors.concat(validate241.errors);
+                            if (!validate247(data4.outcomes, { instancePath: instancePath + "/calls/outcomes", parentData: data4, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
                               errors = vErrors.length;
                             }
                             var valid2 = _errs13 === errors;
@@ -8662,8 +8662,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid2) {
                             if (data4.answered !== void 0) {
                               const _errs14 = errors;
-                              if (!validate238(data4.answered, { instancePath: instancePath + "/calls/answered", parentData: data4, parentDataProperty: "answered", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                              if (!validate244(data4.answered, { instancePath: instancePath + "/calls/answered", parentData: data4, parentDataProperty: "answered", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                                 errors = vErrors.length;
                               }
                               var valid2 = _errs14 === errors;
@@ -8673,8 +8673,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                             if (valid2) {
                               if (data4.refused !== void 0) {
                                 const _errs15 = errors;
-                                if (!validate238(data4.refused, { instancePath: instancePath + "/calls/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                                if (!validate244(data4.refused, { instancePath: instancePath + "/calls/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid2 = _errs15 === errors;
@@ -8684,8 +8684,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                               if (valid2) {
                                 if (data4.failed !== void 0) {
                                   const _errs16 = errors;
-                                  if (!validate238(data4.failed, { instancePath: instancePath + "/calls/failed", parentData: data4, parentDataProperty: "failed", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                                  if (!validate244(data4.failed, { instancePath: instancePath + "/calls/failed", parentData: data4, parentDataProperty: "failed", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid2 = _errs16 === errors;
@@ -8695,8 +8695,8 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (valid2) {
                                   if (data4.durations !== void 0) {
                                     const _errs17 = errors;
-                                    if (!validate250(data4.durations, { instancePath: instancePath + "/calls/durations", parentData: data4, parentDataProperty: "durations", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
+                                    if (!validate256(data4.durations, { instancePath: instancePath + "/calls/durations", parentData: data4, parentDataProperty: "durations", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate256.errors : vErrors.concat(validate256.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid2 = _errs17 === errors;
@@ -8712,7 +8712,7 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate237.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate243.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -8724,18 +8724,18 @@ function validate237(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate237.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate243.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate237.errors = vErrors;
+  validate243.errors = vErrors;
   return errors === 0;
 }
-var validate237_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate258(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate243_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate264(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate258_evaluated;
+  const evaluated0 = validate264_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8746,13 +8746,13 @@ function validate258(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.start === void 0 && (missing0 = "start") || data.figures === void 0 && (missing0 = "figures")) {
-        validate258.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate264.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "start" || key0 === "figures")) {
-            validate258.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate264.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -8761,7 +8761,7 @@ function validate258(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.start !== void 0) {
             const _errs2 = errors;
             if (typeof data.start !== "string") {
-              validate258.errors = [{ instancePath: instancePath + "/start", schemaPath: "#/properties/start/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+              validate264.errors = [{ instancePath: instancePath + "/start", schemaPath: "#/properties/start/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -8771,8 +8771,8 @@ function validate258(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.figures !== void 0) {
               const _errs4 = errors;
-              if (!validate237(data.figures, { instancePath: instancePath + "/figures", parentData: data, parentDataProperty: "figures", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+              if (!validate243(data.figures, { instancePath: instancePath + "/figures", parentData: data, parentDataProperty: "figures", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs4 === errors;
@@ -8783,18 +8783,18 @@ function validate258(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate258.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate264.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate258.errors = vErrors;
+  validate264.errors = vErrors;
   return errors === 0;
 }
-var validate258_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate261(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate264_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate267(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate261_evaluated;
+  const evaluated0 = validate267_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8805,8 +8805,8 @@ function validate261(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       for (const key0 in data) {
         const _errs2 = errors;
-        if (!validate237(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
-          vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+        if (!validate243(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
+          vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
           errors = vErrors.length;
         }
         var valid0 = _errs2 === errors;
@@ -8815,18 +8815,18 @@ function validate261(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate261.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate267.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate261.errors = vErrors;
+  validate267.errors = vErrors;
   return errors === 0;
 }
-var validate261_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate266(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate267_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate272(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate266_evaluated;
+  const evaluated0 = validate272_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8837,13 +8837,13 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.allowed === void 0 && (missing0 = "allowed") || data.refused === void 0 && (missing0 = "refused") || data.flood === void 0 && (missing0 = "flood") || data.rules === void 0 && (missing0 = "rules")) {
-        validate266.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate272.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "allowed" || key0 === "refused" || key0 === "flood" || key0 === "rules")) {
-            validate266.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate272.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -8851,8 +8851,8 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.allowed !== void 0) {
             const _errs2 = errors;
-            if (!validate238(data.allowed, { instancePath: instancePath + "/allowed", parentData: data, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+            if (!validate244(data.allowed, { instancePath: instancePath + "/allowed", parentData: data, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -8862,8 +8862,8 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.refused !== void 0) {
               const _errs3 = errors;
-              if (!validate238(data.refused, { instancePath: instancePath + "/refused", parentData: data, parentDataProperty: "refused", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+              if (!validate244(data.refused, { instancePath: instancePath + "/refused", parentData: data, parentDataProperty: "refused", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -8873,8 +8873,8 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
             if (valid0) {
               if (data.flood !== void 0) {
                 const _errs4 = errors;
-                if (!validate238(data.flood, { instancePath: instancePath + "/flood", parentData: data, parentDataProperty: "flood", rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                if (!validate244(data.flood, { instancePath: instancePath + "/flood", parentData: data, parentDataProperty: "flood", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                   errors = vErrors.length;
                 }
                 var valid0 = _errs4 === errors;
@@ -8894,13 +8894,13 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
                           if (data4 && typeof data4 == "object" && !Array.isArray(data4)) {
                             let missing1;
                             if (data4.allowed === void 0 && (missing1 = "allowed") || data4.refused === void 0 && (missing1 = "refused") || data4.flood === void 0 && (missing1 = "flood")) {
-                              validate266.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                              validate272.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                               return false;
                             } else {
                               const _errs10 = errors;
                               for (const key2 in data4) {
                                 if (!(key2 === "allowed" || key2 === "refused" || key2 === "flood")) {
-                                  validate266.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                                  validate272.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                                   return false;
                                   break;
                                 }
@@ -8908,8 +8908,8 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
                               if (_errs10 === errors) {
                                 if (data4.allowed !== void 0) {
                                   const _errs11 = errors;
-                                  if (!validate238(data4.allowed, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/allowed", parentData: data4, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                                  if (!validate244(data4.allowed, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/allowed", parentData: data4, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid2 = _errs11 === errors;
@@ -8919,8 +8919,8 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (valid2) {
                                   if (data4.refused !== void 0) {
                                     const _errs12 = errors;
-                                    if (!validate238(data4.refused, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                                    if (!validate244(data4.refused, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid2 = _errs12 === errors;
@@ -8930,8 +8930,8 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (valid2) {
                                     if (data4.flood !== void 0) {
                                       const _errs13 = errors;
-                                      if (!validate238(data4.flood, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/flood", parentData: data4, parentDataProperty: "flood", rootData, dynamicAnchors })) {
-                                        vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
+                                      if (!validate244(data4.flood, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/flood", parentData: data4, parentDataProperty: "flood", rootData, dynamicAnchors })) {
+                                        vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
                                         errors = vErrors.length;
                                       }
                                       var valid2 = _errs13 === errors;
@@ -8943,7 +8943,7 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate266.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                            validate272.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                             return false;
                           }
                         }
@@ -8953,7 +8953,7 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
                         }
                       }
                     } else {
-                      validate266.errors = [{ instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate272.errors = [{ instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -8967,19 +8967,18 @@ function validate266(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate266.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate272.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate266.errors = vErrors;
+  validate272.errors = vErrors;
   return errors === 0;
 }
-var validate266_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate234(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  ;
+var validate272_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate241(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate234_evaluated;
+  const evaluated0 = validate241_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8990,13 +8989,13 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.domain === void 0 && (missing0 = "domain") || data.from === void 0 && (missing0 = "from") || data.to === void 0 && (missing0 = "to") || data.bucket === void 0 && (missing0 = "bucket") || data.total === void 0 && (missing0 = "total") || data.buckets === void 0 && (missing0 = "buckets") || data.protocols === void 0 && (missing0 = "protocols") || data.stubs === void 0 && (missing0 = "stubs") || data.domains === void 0 && (missing0 = "domains") || data.policy === void 0 && (missing0 = "policy") || data.refusals === void 0 && (missing0 = "refusals")) {
-        validate234.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate241.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
-          if (!func24.call(schema89.properties, key0)) {
-            validate234.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          if (!func24.call(schema93.properties, key0)) {
+            validate241.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -9005,7 +9004,7 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.domain !== void 0) {
             const _errs2 = errors;
             if (typeof data.domain !== "string") {
-              validate234.errors = [{ instancePath: instancePath + "/domain", schemaPath: "#/properties/domain/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+              validate241.errors = [{ instancePath: instancePath + "/domain", schemaPath: "#/properties/domain/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -9016,7 +9015,7 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
             if (data.from !== void 0) {
               const _errs4 = errors;
               if (typeof data.from !== "string") {
-                validate234.errors = [{ instancePath: instancePath + "/from", schemaPath: "#/properties/from/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate241.errors = [{ instancePath: instancePath + "/from", schemaPath: "#/properties/from/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
               var valid0 = _errs4 === errors;
@@ -9027,7 +9026,7 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
               if (data.to !== void 0) {
                 const _errs6 = errors;
                 if (typeof data.to !== "string") {
-                  validate234.errors = [{ instancePath: instancePath + "/to", schemaPath: "#/properties/to/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate241.errors = [{ instancePath: instancePath + "/to", schemaPath: "#/properties/to/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
                 var valid0 = _errs6 === errors;
@@ -9037,8 +9036,8 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
               if (valid0) {
                 if (data.bucket !== void 0) {
                   const _errs8 = errors;
-                  if (!validate235(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
-                    vErrors = vErrors === null ? validate235.errors : vErrors.concat(validate235.errors);
+                  if (!validate239(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
                     errors = vErrors.length;
                   }
                   var valid0 = _errs8 === errors;
@@ -9048,8 +9047,8 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
                 if (valid0) {
                   if (data.total !== void 0) {
                     const _errs9 = errors;
-                    if (!validate237(data.total, { instancePath: instancePath + "/total", parentData: data, parentDataProperty: "total", rootData, dynamicAnchors })) {
-                      vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+                    if (!validate243(data.total, { instancePath: instancePath + "/total", parentData: data, parentDataProperty: "total", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
                       errors = vErrors.length;
                     }
                     var valid0 = _errs9 === errors;
@@ -9066,8 +9065,8 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
                           const len0 = data5.length;
                           for (let i0 = 0; i0 < len0; i0++) {
                             const _errs12 = errors;
-                            if (!validate258(data5[i0], { instancePath: instancePath + "/buckets/" + i0, parentData: data5, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
+                            if (!validate264(data5[i0], { instancePath: instancePath + "/buckets/" + i0, parentData: data5, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
                               errors = vErrors.length;
                             }
                             var valid1 = _errs12 === errors;
@@ -9076,7 +9075,7 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate234.errors = [{ instancePath: instancePath + "/buckets", schemaPath: "#/properties/buckets/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate241.errors = [{ instancePath: instancePath + "/buckets", schemaPath: "#/properties/buckets/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
@@ -9087,8 +9086,8 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid0) {
                       if (data.protocols !== void 0) {
                         const _errs13 = errors;
-                        if (!validate261(data.protocols, { instancePath: instancePath + "/protocols", parentData: data, parentDataProperty: "protocols", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate261.errors : vErrors.concat(validate261.errors);
+                        if (!validate267(data.protocols, { instancePath: instancePath + "/protocols", parentData: data, parentDataProperty: "protocols", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
                           errors = vErrors.length;
                         }
                         var valid0 = _errs13 === errors;
@@ -9098,8 +9097,8 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid0) {
                         if (data.stubs !== void 0) {
                           const _errs14 = errors;
-                          if (!validate261(data.stubs, { instancePath: instancePath + "/stubs", parentData: data, parentDataProperty: "stubs", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate261.errors : vErrors.concat(validate261.errors);
+                          if (!validate267(data.stubs, { instancePath: instancePath + "/stubs", parentData: data, parentDataProperty: "stubs", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
                             errors = vErrors.length;
                           }
                           var valid0 = _errs14 === errors;
@@ -9109,8 +9108,8 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid0) {
                           if (data.domains !== void 0) {
                             const _errs15 = errors;
-                            if (!validate261(data.domains, { instancePath: instancePath + "/domains", parentData: data, parentDataProperty: "domains", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate261.errors : vErrors.concat(validate261.errors);
+                            if (!validate267(data.domains, { instancePath: instancePath + "/domains", parentData: data, parentDataProperty: "domains", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
                               errors = vErrors.length;
                             }
                             var valid0 = _errs15 === errors;
@@ -9120,8 +9119,8 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid0) {
                             if (data.policy !== void 0) {
                               const _errs16 = errors;
-                              if (!validate266(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate266.errors : vErrors.concat(validate266.errors);
+                              if (!validate272(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
                                 errors = vErrors.length;
                               }
                               var valid0 = _errs16 === errors;
@@ -9138,13 +9137,13 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
                                       let data12 = data11[key1];
                                       const _errs20 = errors;
                                       if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                                        validate234.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                        validate241.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                         return false;
                                       }
                                       if (errors === _errs20) {
                                         if (typeof data12 == "number" && isFinite(data12)) {
                                           if (data12 < 0 || isNaN(data12)) {
-                                            validate234.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                            validate241.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                             return false;
                                           }
                                         }
@@ -9155,7 +9154,7 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
                                       }
                                     }
                                   } else {
-                                    validate234.errors = [{ instancePath: instancePath + "/refusals", schemaPath: "#/properties/refusals/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                    validate241.errors = [{ instancePath: instancePath + "/refusals", schemaPath: "#/properties/refusals/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                     return false;
                                   }
                                 }
@@ -9176,14 +9175,14 @@ function validate234(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate234.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate241.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate234.errors = vErrors;
+  validate241.errors = vErrors;
   return errors === 0;
 }
-var validate234_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate241_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,
