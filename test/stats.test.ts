@@ -28,13 +28,6 @@ async function summary(query = ''): Promise<Stats> {
 
 describe('statistics of a real domain over its admin port', { timeout: 120_000 }, () => {
   it('counts the chats and calls made through the node, by hour, protocol, stub and foreign domain', async () => {
-    // The node writes its CDRs every second; the budget is for a machine many times slower.
-    await expect
-      .poll(async () => (await summary()).total.calls.outcomes, { timeout: 15_000 })
-      .toEqual({
-        completed: 1,
-        rejected: 1,
-      });
     const stats = await summary();
     const records = await world.domain.services.cdr.list();
     const answered = records.find((r) => r.callId === world.calls.answered)!;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { vi } from 'vitest';
 import { createNodeRuntime, type NodeRuntime } from '../../entry/node-runtime.js';
 import { hashPassword } from '../../plugins/backends/identity-static/password.js';
 import type { Conversation } from '../../runtime/conversation.js';
@@ -29,8 +30,8 @@ export interface StatsDomains {
 /**
  * Starts the domains and makes real conversations through p.example's node: Alice (of
  * a.example) and Bob chat (2 messages) and Alice calls Bob, who answers, then she hangs up;
- * Carol (of p.example) sends Bob a chat and calls him, and he rejects the call. Once it
- * resolves, the messages went through; the node writes their CDRs within its flush interval.
+ * Carol (of p.example) sends Bob a chat and calls him, and he rejects the call. It resolves
+ * once the node has written the calls' ended CDRs (and the chats' with them: one write).
  */
 export async function startStatsDomains(): Promise<StatsDomains> {
   const dir = await mkdtemp(join(tmpdir(), 'pf-stats-'));
@@ -94,6 +95,14 @@ export async function startStatsDomains(): Promise<StatsDomains> {
     const atBob2 = await fromCarol;
     const rejected = await carolToBob.call(SDP, ['audio']);
     await atBob2.reject(486, rejected);
+    // The node writes its CDRs every second; the budget is for a machine many times slower.
+    await vi.waitFor(
+      async () => {
+        const records = await domain.services.cdr.list();
+        if (records.filter((r) => r.end !== undefined).length < 2) throw new Error('calls not written yet');
+      },
+      { timeout: 15_000, interval: 100 },
+    );
     return { domain, calls: { answered, rejected }, close };
   } catch (err) {
     await close();
@@ -102,11 +111,7 @@ export async function startStatsDomains(): Promise<StatsDomains> {
 }
 
 /** A GET on p.example's admin port, as `who` (name:password; empty: no credentials). */
-export function adminGet(
-  domain: RunningDomain,
-  path: string,
-  who = ROOT,
-): Promise<Response> {
+export function adminGet(domain: RunningDomain, path: string, who = ROOT): Promise<Response> {
   return fetch(`${domain.adminUrl}${path}`, {
     headers: who ? { authorization: `Basic ${Buffer.from(who).toString('base64')}` } : {},
   });
