@@ -65,7 +65,7 @@ export function statsRange(params: URLSearchParams, now = Date.now()): StatsRang
   if (buckets > MAX_BUCKETS) {
     throw new ProtoflyError(
       'PF_ERR_SCHEMA',
-      `statistics query: ${buckets} buckets of an ${bucket === 'hour' ? 'hour' : 'day'}; at most ${MAX_BUCKETS}`,
+      `statistics query: ${buckets} buckets of ${bucket === 'hour' ? 'an hour' : 'a day'}; at most ${MAX_BUCKETS}`,
       { pointer: '/bucket' },
     );
   }

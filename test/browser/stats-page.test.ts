@@ -91,7 +91,10 @@ describe('the statistics page in Chromium', { timeout: 120_000 }, () => {
     const row = (table: string, name: string) =>
       page.$$eval(
         `#${table} tbody tr`,
-        (rows, n) => rows.map((r) => [...r.cells].map((c) => c.textContent)).find((cells) => cells[0] === n),
+        (rows, n) =>
+          rows
+            .map((r) => Array.from((r as HTMLTableRowElement).cells, (c) => c.textContent))
+            .find((cells) => cells[0] === n),
         name,
       );
     // domain, chats, calls, answered, refused, failed, mean, p95.
