@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { localService } from '../server/backends/local-service.js';
 import type { CdrRecord } from '../server/services/service.js';
-import { type Command, parse, usageError } from './command.js';
+import { type Command, parse, textTable, usageError } from './command.js';
 
 const usage =
   'protofly cdr (--db <cdr.sqlite> | --data <domain data dir>) [--since <ISO time>] [--until <ISO time>] [--party <address>] [--limit <n>] [--format table|csv|json]';
@@ -109,15 +109,7 @@ function jsonOf(r: CdrRecord): Record<string, unknown> {
 function text(records: readonly CdrRecord[], format: string): string {
   const rows = [COLUMNS, ...records.map(row)];
   if (format === 'csv') return rows.map((cells) => cells.map(csvCell).join(',')).join('\n');
-  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((cells) => cells[i]!.length)));
-  return rows
-    .map((cells) =>
-      cells
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return textTable(rows);
 }
 
 /** RFC 4180: a cell with a comma, quote or line break is quoted, its quotes doubled. */

@@ -69,3 +69,24 @@ export async function policyOption(value: string, command: string): Promise<Poli
     throw usageError(command, `--policy ${value}: ${(err as Error).message}`);
   }
 }
+
+/** The first line of stdin, for a secret given to command `name` (a terminal would echo it). */
+export async function firstLineOfStdin(name: string, what: string): Promise<string> {
+  if (process.stdin.isTTY) throw usageError(name, `give the ${what} on stdin (it is not echoed back)`);
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  return text.split(/\r?\n/)[0] ?? '';
+}
+
+/** Rows as a text table: each column as wide as its widest cell, two spaces between columns. */
+export function textTable(rows: readonly (readonly string[])[]): string {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((cells) => cells[i]?.length ?? 0)));
+  return rows
+    .map((cells) =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

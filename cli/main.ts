@@ -13,6 +13,7 @@ import { publish } from './publish.js';
 import { release } from './release.js';
 import { rollback } from './rollback.js';
 import { serve } from './serve.js';
+import { stats } from './stats.js';
 import { users } from './users.js';
 import { verify } from './verify.js';
 
@@ -33,6 +34,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   verify,
   users,
   cdr,
+  stats,
   chat,
   new: newProject,
   dev,

@@ -4,7 +4,7 @@ import { validateUserCreate } from '../core/generated/validators.js';
 import { assertValid } from '../core/validate.js';
 import { exists } from '../node/files.js';
 import { localService } from '../server/backends/local-service.js';
-import { type Command, parse, usageError } from './command.js';
+import { type Command, firstLineOfStdin, parse, usageError } from './command.js';
 
 const DONE: Readonly<Record<string, string>> = {
   add: 'added',
@@ -71,7 +71,7 @@ export const users: Command = {
     }
     if (!name) throw usageError('users', `${action} needs a user name`);
     if (action === 'add' || action === 'passwd') {
-      const password = await passwordFromStdin();
+      const password = await firstLineOfStdin('users', 'password');
       // The same rules as the provisioning API's.
       assertValid(validateUserCreate, { name, password }, 'user');
       if (action === 'add') await store.create(name, password);
@@ -83,13 +83,3 @@ export const users: Command = {
     return 0;
   },
 };
-
-/** The first line of stdin. */
-async function passwordFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) {
-    throw usageError('users', 'give the password on stdin (it is not echoed back)');
-  }
-  let text = '';
-  for await (const chunk of process.stdin) text += chunk;
-  return text.split(/\r?\n/)[0] ?? '';
-}

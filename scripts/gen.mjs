@@ -42,6 +42,8 @@ const VALIDATORS = {
   validateDirectorySearch: `${BASE}address-book.schema.json#/$defs/directorySearch`,
   validateDirectoryLookup: `${BASE}address-book.schema.json#/$defs/directoryLookup`,
   validatePolicyRules: `${BASE}policy-rules.schema.json`,
+  validateStatsQuery: `${BASE}stats.schema.json#/$defs/statsQuery`,
+  validateStats: `${BASE}stats.schema.json#/$defs/stats`,
 };
 /** Validator name → the generated type it narrows to. */
 const NARROWS = {
@@ -60,6 +62,8 @@ const NARROWS = {
   validateDirectorySearch: 'DirectorySearch',
   validateDirectoryLookup: 'DirectoryLookup',
   validatePolicyRules: 'PolicyRules',
+  validateStatsQuery: 'StatsQuery',
+  validateStats: 'Stats',
 };
 
 async function validators() {

@@ -51,6 +51,7 @@ describe('protofly command', { timeout: 120_000 }, () => {
       'verify',
       'users',
       'cdr',
+      'stats',
       'chat',
       'new',
       'dev',

@@ -98,6 +98,14 @@ export type MessageId = string;
 export type UserName = string;
 export type Password = string;
 export type AddressClass = 'loopback' | 'private' | 'link-local' | 'special';
+/**
+ * The width of a bucket: an hour or a day, in UTC.
+ */
+export type StatsBucket = 'hour' | 'day';
+/**
+ * An ISO 8601 date (UTC midnight) or date and time with its zone (Z or ±hh:mm), e.g. 2026-12-01 or 2026-12-01T08:00:00Z.
+ */
+export type StatsTime = string;
 
 /**
  * The params of protofly.directory.search.
@@ -959,6 +967,112 @@ export interface ConfigurationSchemaPolicy {
    * Deepest nesting of objects and arrays in the schema. Default 16.
    */
   maxDepth?: number;
+}
+/**
+ * A domain's statistics over a time range, as its node's admin port answers GET /stats/v1/summary?from=<ISO 8601>&to=<ISO 8601>&bucket=hour|day (HTTP Basic credentials of an administrator; refusals are provisioning.schema.json's ApiError) and `protofly stats` prints. The conversation figures come from the domain's call and chat detail records (the Cdr service), aggregated by the backend: conversations that started in [from, to), in UTC buckets of their start. protocols: by the wire protocol the domain served the conversation with (json-ws, sip-ws, xmpp-ws); stubs: by the domain's stub that served it, as name@version; domains: by the foreign domain of the party that is not of this domain (conversations between two users of the domain are in none; at most 100 domains, those with the most conversations). The policy decisions and refusals are the answering node's live counters, since it started.
+ */
+export interface Stats {
+  /**
+   * The domain whose figures these are.
+   */
+  domain: string;
+  /**
+   * Start of the range, ISO 8601 (UTC), inclusive.
+   */
+  from: string;
+  /**
+   * End of the range, ISO 8601 (UTC), exclusive.
+   */
+  to: string;
+  bucket: StatsBucket;
+  total: StatsFigures;
+  /**
+   * One entry per bucket of the range, oldest first, empty buckets included (zero figures).
+   */
+  buckets: StatsBucketFigures[];
+  protocols: StatsBreakdown;
+  stubs: StatsBreakdown;
+  domains: StatsBreakdown;
+  policy: StatsPolicy;
+  /**
+   * Frames and connections the node refused since it started, by protofly error code (core/errors.ts).
+   */
+  refusals: {
+    [k: string]: number | undefined;
+  };
+}
+/**
+ * The figures of a set of conversations. For calls, answered is the outcomes answered and completed, refused is rejected, failed is cancelled, unanswered and interrupted; a call still ringing is in none.
+ */
+export interface StatsFigures {
+  chats: {
+    count: number;
+    messages: number;
+    outcomes: StatsOutcomes;
+  };
+  calls: {
+    count: number;
+    messages: number;
+    outcomes: StatsOutcomes;
+    answered: number;
+    refused: number;
+    failed: number;
+    durations: StatsDurations;
+  };
+}
+/**
+ * Conversations by how they stand or ended, as the CDR names it (chat: chatting, completed, rejected; call: ringing, answered, completed, cancelled, rejected, unanswered; either: interrupted).
+ */
+export interface StatsOutcomes {
+  [k: string]: number | undefined;
+}
+/**
+ * Durations of the calls that were answered and have ended (outcome completed), in milliseconds from the offer to the end: the CDR keeps no answer time, so ringing is included. Percentiles by nearest rank; 0 with no such call.
+ */
+export interface StatsDurations {
+  count: number;
+  totalMs: number;
+  meanMs: number;
+  p50Ms: number;
+  p95Ms: number;
+}
+/**
+ * One bucket's figures; start is its start, ISO 8601 (UTC).
+ */
+export interface StatsBucketFigures {
+  start: string;
+  figures: StatsFigures;
+}
+/**
+ * Figures by a name (a protocol, a stub, a domain).
+ */
+export interface StatsBreakdown {
+  [k: string]: StatsFigures | undefined;
+}
+/**
+ * The domain policy's decisions on messages and guests (server/policy) since the node started: allowed, refused by a deny, refused over a rule's rate (flood); in all and by rule (`default`: no rule matched).
+ */
+export interface StatsPolicy {
+  allowed: number;
+  refused: number;
+  flood: number;
+  rules: {
+    [k: string]:
+      | {
+          allowed: number;
+          refused: number;
+          flood: number;
+        }
+      | undefined;
+  };
+}
+/**
+ * The query parameters of GET /stats/v1/summary (and the page /stats/). from and to are ISO 8601 times (default: the 24 hours to now; an empty one is its default); bucket defaults to hour. The range holds at most 1000 buckets.
+ */
+export interface StatsQuery {
+  from?: StatsTime;
+  to?: StatsTime;
+  bucket?: StatsBucket;
 }
 /**
  * What a domain publishes about one version of its protocol stub. Signed: no signature, no load.

@@ -8251,6 +8251,938 @@ function validate231(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate231_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validatePolicyRules = validate177;
+var validateStatsQuery = validate235;
+var pattern47 = new RegExp("^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$", "u");
+function validate236(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate236_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (!pattern47.test(data)) {
+        validate236.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$" }, message: 'must match pattern "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$"' }];
+        return false;
+      }
+    } else {
+      validate236.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate236.errors = vErrors;
+  return errors === 0;
+}
+var validate236_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema92 = { "title": "StatsBucket", "description": "The width of a bucket: an hour or a day, in UTC.", "enum": ["hour", "day"] };
+function validate239(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate239_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (!(data === "hour" || data === "day")) {
+    validate239.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema92.enum }, message: "must be equal to one of the allowed values" }];
+    return false;
+  }
+  validate239.errors = vErrors;
+  return errors === 0;
+}
+var validate239_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate235(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate235_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      const _errs1 = errors;
+      for (const key0 in data) {
+        if (!(key0 === "from" || key0 === "to" || key0 === "bucket")) {
+          validate235.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          return false;
+          break;
+        }
+      }
+      if (_errs1 === errors) {
+        if (data.from !== void 0) {
+          const _errs2 = errors;
+          if (!validate236(data.from, { instancePath: instancePath + "/from", parentData: data, parentDataProperty: "from", rootData, dynamicAnchors })) {
+            vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+            errors = vErrors.length;
+          }
+          var valid0 = _errs2 === errors;
+        } else {
+          var valid0 = true;
+        }
+        if (valid0) {
+          if (data.to !== void 0) {
+            const _errs3 = errors;
+            if (!validate236(data.to, { instancePath: instancePath + "/to", parentData: data, parentDataProperty: "to", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+              errors = vErrors.length;
+            }
+            var valid0 = _errs3 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.bucket !== void 0) {
+              const _errs4 = errors;
+              if (!validate239(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+                errors = vErrors.length;
+              }
+              var valid0 = _errs4 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate235.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate235.errors = vErrors;
+  return errors === 0;
+}
+var validate235_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateStats = validate241;
+var schema93 = { "title": "Stats", "description": "A domain's statistics over a time range, as its node's admin port answers GET /stats/v1/summary?from=<ISO 8601>&to=<ISO 8601>&bucket=hour|day (HTTP Basic credentials of an administrator; refusals are provisioning.schema.json's ApiError) and `protofly stats` prints. The conversation figures come from the domain's call and chat detail records (the Cdr service), aggregated by the backend: conversations that started in [from, to), in UTC buckets of their start. protocols: by the wire protocol the domain served the conversation with (json-ws, sip-ws, xmpp-ws); stubs: by the domain's stub that served it, as name@version; domains: by the foreign domain of the party that is not of this domain (conversations between two users of the domain are in none; at most 100 domains, those with the most conversations). The policy decisions and refusals are the answering node's live counters, since it started.", "type": "object", "additionalProperties": false, "required": ["domain", "from", "to", "bucket", "total", "buckets", "protocols", "stubs", "domains", "policy", "refusals"], "properties": { "domain": { "type": "string", "description": "The domain whose figures these are." }, "from": { "type": "string", "description": "Start of the range, ISO 8601 (UTC), inclusive." }, "to": { "type": "string", "description": "End of the range, ISO 8601 (UTC), exclusive." }, "bucket": { "$ref": "#/$defs/statsBucket" }, "total": { "$ref": "#/$defs/statsFigures" }, "buckets": { "description": "One entry per bucket of the range, oldest first, empty buckets included (zero figures).", "type": "array", "items": { "$ref": "#/$defs/statsBucketFigures" } }, "protocols": { "$ref": "#/$defs/statsBreakdown" }, "stubs": { "$ref": "#/$defs/statsBreakdown" }, "domains": { "$ref": "#/$defs/statsBreakdown" }, "policy": { "$ref": "#/$defs/statsPolicy" }, "refusals": { "description": "Frames and connections the node refused since it started, by protofly error code (core/errors.ts).", "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 } } } };
+function validate244(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate244_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (!(typeof data == "number" && (!(data % 1) && !isNaN(data)) && isFinite(data))) {
+    validate244.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+    return false;
+  }
+  if (errors === 0) {
+    if (typeof data == "number" && isFinite(data)) {
+      if (data < 0 || isNaN(data)) {
+        validate244.errors = [{ instancePath, schemaPath: "#/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+        return false;
+      }
+    }
+  }
+  validate244.errors = vErrors;
+  return errors === 0;
+}
+var validate244_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate247(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate247_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      for (const key0 in data) {
+        const _errs2 = errors;
+        if (!validate244(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
+          vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+          errors = vErrors.length;
+        }
+        var valid0 = _errs2 === errors;
+        if (!valid0) {
+          break;
+        }
+      }
+    } else {
+      validate247.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate247.errors = vErrors;
+  return errors === 0;
+}
+var validate247_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate256(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate256_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.count === void 0 && (missing0 = "count") || data.totalMs === void 0 && (missing0 = "totalMs") || data.meanMs === void 0 && (missing0 = "meanMs") || data.p50Ms === void 0 && (missing0 = "p50Ms") || data.p95Ms === void 0 && (missing0 = "p95Ms")) {
+        validate256.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "count" || key0 === "totalMs" || key0 === "meanMs" || key0 === "p50Ms" || key0 === "p95Ms")) {
+            validate256.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.count !== void 0) {
+            const _errs2 = errors;
+            if (!validate244(data.count, { instancePath: instancePath + "/count", parentData: data, parentDataProperty: "count", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+              errors = vErrors.length;
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.totalMs !== void 0) {
+              const _errs3 = errors;
+              if (!validate244(data.totalMs, { instancePath: instancePath + "/totalMs", parentData: data, parentDataProperty: "totalMs", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                errors = vErrors.length;
+              }
+              var valid0 = _errs3 === errors;
+            } else {
+              var valid0 = true;
+            }
+            if (valid0) {
+              if (data.meanMs !== void 0) {
+                const _errs4 = errors;
+                if (!validate244(data.meanMs, { instancePath: instancePath + "/meanMs", parentData: data, parentDataProperty: "meanMs", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                  errors = vErrors.length;
+                }
+                var valid0 = _errs4 === errors;
+              } else {
+                var valid0 = true;
+              }
+              if (valid0) {
+                if (data.p50Ms !== void 0) {
+                  const _errs5 = errors;
+                  if (!validate244(data.p50Ms, { instancePath: instancePath + "/p50Ms", parentData: data, parentDataProperty: "p50Ms", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                    errors = vErrors.length;
+                  }
+                  var valid0 = _errs5 === errors;
+                } else {
+                  var valid0 = true;
+                }
+                if (valid0) {
+                  if (data.p95Ms !== void 0) {
+                    const _errs6 = errors;
+                    if (!validate244(data.p95Ms, { instancePath: instancePath + "/p95Ms", parentData: data, parentDataProperty: "p95Ms", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                      errors = vErrors.length;
+                    }
+                    var valid0 = _errs6 === errors;
+                  } else {
+                    var valid0 = true;
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate256.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate256.errors = vErrors;
+  return errors === 0;
+}
+var validate256_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate243(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate243_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.chats === void 0 && (missing0 = "chats") || data.calls === void 0 && (missing0 = "calls")) {
+        validate243.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "chats" || key0 === "calls")) {
+            validate243.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.chats !== void 0) {
+            let data0 = data.chats;
+            const _errs2 = errors;
+            if (errors === _errs2) {
+              if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
+                let missing1;
+                if (data0.count === void 0 && (missing1 = "count") || data0.messages === void 0 && (missing1 = "messages") || data0.outcomes === void 0 && (missing1 = "outcomes")) {
+                  validate243.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  return false;
+                } else {
+                  const _errs4 = errors;
+                  for (const key1 in data0) {
+                    if (!(key1 === "count" || key1 === "messages" || key1 === "outcomes")) {
+                      validate243.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      return false;
+                      break;
+                    }
+                  }
+                  if (_errs4 === errors) {
+                    if (data0.count !== void 0) {
+                      const _errs5 = errors;
+                      if (!validate244(data0.count, { instancePath: instancePath + "/chats/count", parentData: data0, parentDataProperty: "count", rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                        errors = vErrors.length;
+                      }
+                      var valid1 = _errs5 === errors;
+                    } else {
+                      var valid1 = true;
+                    }
+                    if (valid1) {
+                      if (data0.messages !== void 0) {
+                        const _errs6 = errors;
+                        if (!validate244(data0.messages, { instancePath: instancePath + "/chats/messages", parentData: data0, parentDataProperty: "messages", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                          errors = vErrors.length;
+                        }
+                        var valid1 = _errs6 === errors;
+                      } else {
+                        var valid1 = true;
+                      }
+                      if (valid1) {
+                        if (data0.outcomes !== void 0) {
+                          const _errs7 = errors;
+                          if (!validate247(data0.outcomes, { instancePath: instancePath + "/chats/outcomes", parentData: data0, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
+                            errors = vErrors.length;
+                          }
+                          var valid1 = _errs7 === errors;
+                        } else {
+                          var valid1 = true;
+                        }
+                      }
+                    }
+                  }
+                }
+              } else {
+                validate243.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                return false;
+              }
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.calls !== void 0) {
+              let data4 = data.calls;
+              const _errs8 = errors;
+              if (errors === _errs8) {
+                if (data4 && typeof data4 == "object" && !Array.isArray(data4)) {
+                  let missing2;
+                  if (data4.count === void 0 && (missing2 = "count") || data4.messages === void 0 && (missing2 = "messages") || data4.outcomes === void 0 && (missing2 = "outcomes") || data4.answered === void 0 && (missing2 = "answered") || data4.refused === void 0 && (missing2 = "refused") || data4.failed === void 0 && (missing2 = "failed") || data4.durations === void 0 && (missing2 = "durations")) {
+                    validate243.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                    return false;
+                  } else {
+                    const _errs10 = errors;
+                    for (const key2 in data4) {
+                      if (!(key2 === "count" || key2 === "messages" || key2 === "outcomes" || key2 === "answered" || key2 === "refused" || key2 === "failed" || key2 === "durations")) {
+                        validate243.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                        return false;
+                        break;
+                      }
+                    }
+                    if (_errs10 === errors) {
+                      if (data4.count !== void 0) {
+                        const _errs11 = errors;
+                        if (!validate244(data4.count, { instancePath: instancePath + "/calls/count", parentData: data4, parentDataProperty: "count", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                          errors = vErrors.length;
+                        }
+                        var valid2 = _errs11 === errors;
+                      } else {
+                        var valid2 = true;
+                      }
+                      if (valid2) {
+                        if (data4.messages !== void 0) {
+                          const _errs12 = errors;
+                          if (!validate244(data4.messages, { instancePath: instancePath + "/calls/messages", parentData: data4, parentDataProperty: "messages", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                            errors = vErrors.length;
+                          }
+                          var valid2 = _errs12 === errors;
+                        } else {
+                          var valid2 = true;
+                        }
+                        if (valid2) {
+                          if (data4.outcomes !== void 0) {
+                            const _errs13 = errors;
+                            if (!validate247(data4.outcomes, { instancePath: instancePath + "/calls/outcomes", parentData: data4, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
+                              errors = vErrors.length;
+                            }
+                            var valid2 = _errs13 === errors;
+                          } else {
+                            var valid2 = true;
+                          }
+                          if (valid2) {
+                            if (data4.answered !== void 0) {
+                              const _errs14 = errors;
+                              if (!validate244(data4.answered, { instancePath: instancePath + "/calls/answered", parentData: data4, parentDataProperty: "answered", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                errors = vErrors.length;
+                              }
+                              var valid2 = _errs14 === errors;
+                            } else {
+                              var valid2 = true;
+                            }
+                            if (valid2) {
+                              if (data4.refused !== void 0) {
+                                const _errs15 = errors;
+                                if (!validate244(data4.refused, { instancePath: instancePath + "/calls/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                  errors = vErrors.length;
+                                }
+                                var valid2 = _errs15 === errors;
+                              } else {
+                                var valid2 = true;
+                              }
+                              if (valid2) {
+                                if (data4.failed !== void 0) {
+                                  const _errs16 = errors;
+                                  if (!validate244(data4.failed, { instancePath: instancePath + "/calls/failed", parentData: data4, parentDataProperty: "failed", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                    errors = vErrors.length;
+                                  }
+                                  var valid2 = _errs16 === errors;
+                                } else {
+                                  var valid2 = true;
+                                }
+                                if (valid2) {
+                                  if (data4.durations !== void 0) {
+                                    const _errs17 = errors;
+                                    if (!validate256(data4.durations, { instancePath: instancePath + "/calls/durations", parentData: data4, parentDataProperty: "durations", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate256.errors : vErrors.concat(validate256.errors);
+                                      errors = vErrors.length;
+                                    }
+                                    var valid2 = _errs17 === errors;
+                                  } else {
+                                    var valid2 = true;
+                                  }
+                                }
+                              }
+                            }
+                          }
+                        }
+                      }
+                    }
+                  }
+                } else {
+                  validate243.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  return false;
+                }
+              }
+              var valid0 = _errs8 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate243.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate243.errors = vErrors;
+  return errors === 0;
+}
+var validate243_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate264(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate264_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.start === void 0 && (missing0 = "start") || data.figures === void 0 && (missing0 = "figures")) {
+        validate264.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "start" || key0 === "figures")) {
+            validate264.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.start !== void 0) {
+            const _errs2 = errors;
+            if (typeof data.start !== "string") {
+              validate264.errors = [{ instancePath: instancePath + "/start", schemaPath: "#/properties/start/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+              return false;
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.figures !== void 0) {
+              const _errs4 = errors;
+              if (!validate243(data.figures, { instancePath: instancePath + "/figures", parentData: data, parentDataProperty: "figures", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+                errors = vErrors.length;
+              }
+              var valid0 = _errs4 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate264.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate264.errors = vErrors;
+  return errors === 0;
+}
+var validate264_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate267(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate267_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      for (const key0 in data) {
+        const _errs2 = errors;
+        if (!validate243(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
+          vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+          errors = vErrors.length;
+        }
+        var valid0 = _errs2 === errors;
+        if (!valid0) {
+          break;
+        }
+      }
+    } else {
+      validate267.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate267.errors = vErrors;
+  return errors === 0;
+}
+var validate267_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate272(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate272_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.allowed === void 0 && (missing0 = "allowed") || data.refused === void 0 && (missing0 = "refused") || data.flood === void 0 && (missing0 = "flood") || data.rules === void 0 && (missing0 = "rules")) {
+        validate272.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "allowed" || key0 === "refused" || key0 === "flood" || key0 === "rules")) {
+            validate272.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.allowed !== void 0) {
+            const _errs2 = errors;
+            if (!validate244(data.allowed, { instancePath: instancePath + "/allowed", parentData: data, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+              errors = vErrors.length;
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.refused !== void 0) {
+              const _errs3 = errors;
+              if (!validate244(data.refused, { instancePath: instancePath + "/refused", parentData: data, parentDataProperty: "refused", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                errors = vErrors.length;
+              }
+              var valid0 = _errs3 === errors;
+            } else {
+              var valid0 = true;
+            }
+            if (valid0) {
+              if (data.flood !== void 0) {
+                const _errs4 = errors;
+                if (!validate244(data.flood, { instancePath: instancePath + "/flood", parentData: data, parentDataProperty: "flood", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                  errors = vErrors.length;
+                }
+                var valid0 = _errs4 === errors;
+              } else {
+                var valid0 = true;
+              }
+              if (valid0) {
+                if (data.rules !== void 0) {
+                  let data3 = data.rules;
+                  const _errs5 = errors;
+                  if (errors === _errs5) {
+                    if (data3 && typeof data3 == "object" && !Array.isArray(data3)) {
+                      for (const key1 in data3) {
+                        let data4 = data3[key1];
+                        const _errs8 = errors;
+                        if (errors === _errs8) {
+                          if (data4 && typeof data4 == "object" && !Array.isArray(data4)) {
+                            let missing1;
+                            if (data4.allowed === void 0 && (missing1 = "allowed") || data4.refused === void 0 && (missing1 = "refused") || data4.flood === void 0 && (missing1 = "flood")) {
+                              validate272.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                              return false;
+                            } else {
+                              const _errs10 = errors;
+                              for (const key2 in data4) {
+                                if (!(key2 === "allowed" || key2 === "refused" || key2 === "flood")) {
+                                  validate272.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                                  return false;
+                                  break;
+                                }
+                              }
+                              if (_errs10 === errors) {
+                                if (data4.allowed !== void 0) {
+                                  const _errs11 = errors;
+                                  if (!validate244(data4.allowed, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/allowed", parentData: data4, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                    errors = vErrors.length;
+                                  }
+                                  var valid2 = _errs11 === errors;
+                                } else {
+                                  var valid2 = true;
+                                }
+                                if (valid2) {
+                                  if (data4.refused !== void 0) {
+                                    const _errs12 = errors;
+                                    if (!validate244(data4.refused, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                      errors = vErrors.length;
+                                    }
+                                    var valid2 = _errs12 === errors;
+                                  } else {
+                                    var valid2 = true;
+                                  }
+                                  if (valid2) {
+                                    if (data4.flood !== void 0) {
+                                      const _errs13 = errors;
+                                      if (!validate244(data4.flood, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/flood", parentData: data4, parentDataProperty: "flood", rootData, dynamicAnchors })) {
+                                        vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                        errors = vErrors.length;
+                                      }
+                                      var valid2 = _errs13 === errors;
+                                    } else {
+                                      var valid2 = true;
+                                    }
+                                  }
+                                }
+                              }
+                            }
+                          } else {
+                            validate272.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                            return false;
+                          }
+                        }
+                        var valid1 = _errs8 === errors;
+                        if (!valid1) {
+                          break;
+                        }
+                      }
+                    } else {
+                      validate272.errors = [{ instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      return false;
+                    }
+                  }
+                  var valid0 = _errs5 === errors;
+                } else {
+                  var valid0 = true;
+                }
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate272.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate272.errors = vErrors;
+  return errors === 0;
+}
+var validate272_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate241(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate241_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.domain === void 0 && (missing0 = "domain") || data.from === void 0 && (missing0 = "from") || data.to === void 0 && (missing0 = "to") || data.bucket === void 0 && (missing0 = "bucket") || data.total === void 0 && (missing0 = "total") || data.buckets === void 0 && (missing0 = "buckets") || data.protocols === void 0 && (missing0 = "protocols") || data.stubs === void 0 && (missing0 = "stubs") || data.domains === void 0 && (missing0 = "domains") || data.policy === void 0 && (missing0 = "policy") || data.refusals === void 0 && (missing0 = "refusals")) {
+        validate241.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!func24.call(schema93.properties, key0)) {
+            validate241.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.domain !== void 0) {
+            const _errs2 = errors;
+            if (typeof data.domain !== "string") {
+              validate241.errors = [{ instancePath: instancePath + "/domain", schemaPath: "#/properties/domain/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+              return false;
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.from !== void 0) {
+              const _errs4 = errors;
+              if (typeof data.from !== "string") {
+                validate241.errors = [{ instancePath: instancePath + "/from", schemaPath: "#/properties/from/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                return false;
+              }
+              var valid0 = _errs4 === errors;
+            } else {
+              var valid0 = true;
+            }
+            if (valid0) {
+              if (data.to !== void 0) {
+                const _errs6 = errors;
+                if (typeof data.to !== "string") {
+                  validate241.errors = [{ instancePath: instancePath + "/to", schemaPath: "#/properties/to/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  return false;
+                }
+                var valid0 = _errs6 === errors;
+              } else {
+                var valid0 = true;
+              }
+              if (valid0) {
+                if (data.bucket !== void 0) {
+                  const _errs8 = errors;
+                  if (!validate239(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+                    errors = vErrors.length;
+                  }
+                  var valid0 = _errs8 === errors;
+                } else {
+                  var valid0 = true;
+                }
+                if (valid0) {
+                  if (data.total !== void 0) {
+                    const _errs9 = errors;
+                    if (!validate243(data.total, { instancePath: instancePath + "/total", parentData: data, parentDataProperty: "total", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+                      errors = vErrors.length;
+                    }
+                    var valid0 = _errs9 === errors;
+                  } else {
+                    var valid0 = true;
+                  }
+                  if (valid0) {
+                    if (data.buckets !== void 0) {
+                      let data5 = data.buckets;
+                      const _errs10 = errors;
+                      if (errors === _errs10) {
+                        if (Array.isArray(data5)) {
+                          var valid1 = true;
+                          const len0 = data5.length;
+                          for (let i0 = 0; i0 < len0; i0++) {
+                            const _errs12 = errors;
+                            if (!validate264(data5[i0], { instancePath: instancePath + "/buckets/" + i0, parentData: data5, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
+                              errors = vErrors.length;
+                            }
+                            var valid1 = _errs12 === errors;
+                            if (!valid1) {
+                              break;
+                            }
+                          }
+                        } else {
+                          validate241.errors = [{ instancePath: instancePath + "/buckets", schemaPath: "#/properties/buckets/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          return false;
+                        }
+                      }
+                      var valid0 = _errs10 === errors;
+                    } else {
+                      var valid0 = true;
+                    }
+                    if (valid0) {
+                      if (data.protocols !== void 0) {
+                        const _errs13 = errors;
+                        if (!validate267(data.protocols, { instancePath: instancePath + "/protocols", parentData: data, parentDataProperty: "protocols", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+                          errors = vErrors.length;
+                        }
+                        var valid0 = _errs13 === errors;
+                      } else {
+                        var valid0 = true;
+                      }
+                      if (valid0) {
+                        if (data.stubs !== void 0) {
+                          const _errs14 = errors;
+                          if (!validate267(data.stubs, { instancePath: instancePath + "/stubs", parentData: data, parentDataProperty: "stubs", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+                            errors = vErrors.length;
+                          }
+                          var valid0 = _errs14 === errors;
+                        } else {
+                          var valid0 = true;
+                        }
+                        if (valid0) {
+                          if (data.domains !== void 0) {
+                            const _errs15 = errors;
+                            if (!validate267(data.domains, { instancePath: instancePath + "/domains", parentData: data, parentDataProperty: "domains", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+                              errors = vErrors.length;
+                            }
+                            var valid0 = _errs15 === errors;
+                          } else {
+                            var valid0 = true;
+                          }
+                          if (valid0) {
+                            if (data.policy !== void 0) {
+                              const _errs16 = errors;
+                              if (!validate272(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
+                                errors = vErrors.length;
+                              }
+                              var valid0 = _errs16 === errors;
+                            } else {
+                              var valid0 = true;
+                            }
+                            if (valid0) {
+                              if (data.refusals !== void 0) {
+                                let data11 = data.refusals;
+                                const _errs17 = errors;
+                                if (errors === _errs17) {
+                                  if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
+                                    for (const key1 in data11) {
+                                      let data12 = data11[key1];
+                                      const _errs20 = errors;
+                                      if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
+                                        validate241.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                        return false;
+                                      }
+                                      if (errors === _errs20) {
+                                        if (typeof data12 == "number" && isFinite(data12)) {
+                                          if (data12 < 0 || isNaN(data12)) {
+                                            validate241.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                            return false;
+                                          }
+                                        }
+                                      }
+                                      var valid2 = _errs20 === errors;
+                                      if (!valid2) {
+                                        break;
+                                      }
+                                    }
+                                  } else {
+                                    validate241.errors = [{ instancePath: instancePath + "/refusals", schemaPath: "#/properties/refusals/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                    return false;
+                                  }
+                                }
+                                var valid0 = _errs17 === errors;
+                              } else {
+                                var valid0 = true;
+                              }
+                            }
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    } else {
+      validate241.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate241.errors = vErrors;
+  return errors === 0;
+}
+var validate241_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,
@@ -8264,6 +9196,8 @@ export {
   validateMessage,
   validatePolicyRules,
   validateRuntimePolicy,
+  validateStats,
+  validateStatsQuery,
   validateStubDescriptor,
   validateUserCreate,
   validateUserUpdate

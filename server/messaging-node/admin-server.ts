@@ -15,6 +15,8 @@ export interface AdminRoutes {
   addressbook?(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** `/policy/...`: the policy REST API, when the domain serves it. */
   policy?(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** `/stats/...`: the statistics REST API and page, when the domain serves them. */
+  stats?(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Where a route's failure is logged. */
   readonly log: Logger;
 }
@@ -26,7 +28,7 @@ export interface AdminServer {
 }
 
 /**
- * Starts the health, metrics, provisioning, address book and policy HTTP listener, apart from the client port so it
+ * Starts the health, metrics, provisioning, address book, policy and statistics HTTP listener, apart from the client port so it
  * can stay private. A refusal is a JSON `{ error: { code, message } }` with its code's status;
  * a failure (a route threw) is a 500 whose cause goes to `routes.log`.
  */
@@ -66,6 +68,7 @@ async function route(req: IncomingMessage, res: ServerResponse, routes: AdminRou
   if (routes.provisioning && req.url?.startsWith('/provisioning/')) return routes.provisioning(req, res);
   if (routes.addressbook && req.url?.startsWith('/addressbook/')) return routes.addressbook(req, res);
   if (routes.policy && req.url?.startsWith('/policy/')) return routes.policy(req, res);
+  if (routes.stats && req.url?.startsWith('/stats/')) return routes.stats(req, res);
   if (req.method !== 'GET') {
     res.setHeader('allow', 'GET');
     throw new ProtoflyError('PF_ERR_METHOD', `${req.method} is not allowed; the admin port takes GET`);

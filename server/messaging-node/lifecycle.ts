@@ -6,6 +6,7 @@ import { TOKEN_PATH } from '../identity/token-endpoint.js';
 import { PageOrigins } from '../page-origins.js';
 import { policyApi } from '../policy/policy-api.js';
 import type { ClusterMember } from '../services/service.js';
+import { statsApi } from '../stats/stats-api.js';
 import { addressBookApi } from './addressbook-api.js';
 import { adminGate } from './admin-api.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
@@ -135,6 +136,7 @@ export class Lifecycle {
       policy,
       domain,
     } = this.#settings;
+    const cdrService = this.#settings.cdr?.service;
     const { metrics, admission, sessions, cdr } = this.#parts;
     await cluster.join(this.#member);
     // Rules another node shared before this one started (a PUT since the config was read).
@@ -175,6 +177,11 @@ export class Lifecycle {
         ...(gate && addressBook ? { addressbook: addressBookApi(addressBook, gate, log) } : {}),
         ...(gate
           ? { policy: policyApi(policy, gate, log, (rules) => cluster.sharePolicy(JSON.stringify(rules))) }
+          : {}),
+        ...(gate && cdrService
+          ? {
+              stats: statsApi({ domain, cdr: cdrService, policy, refused: metrics.refused }, gate, log),
+            }
           : {}),
         log,
       });

@@ -85,7 +85,7 @@ export class NodeMetrics {
     });
     new Counter({
       name: 'protofly_node_policy_decisions_total',
-      help: "Messages the domain's policy decided, by rule (`default`: no rule matched) and decision.",
+      help: "Messages the domain's policy decided, by rule (`default`: no rule matched) and decision (allowed, refused by a deny, flood: over the rule's rate).",
       labelNames: ['rule', 'decision'],
       registers: [this.#registry],
       collect() {
@@ -93,6 +93,7 @@ export class NodeMetrics {
         for (const [rule, n] of policy?.counts() ?? []) {
           this.inc({ rule, decision: 'allowed' }, n.allowed);
           this.inc({ rule, decision: 'refused' }, n.refused);
+          this.inc({ rule, decision: 'flood' }, n.flood);
         }
       },
     });

@@ -43,8 +43,8 @@ describe('messaging node: policy', () => {
     await bob.take((f) => f.t === 'msg' && f.m.id === bye.id);
     expect(bob.messages().map((m) => m.id)).toEqual([audio.id, bye.id]);
     expect(Object.fromEntries(policy.counts())).toEqual({
-      'no-video-from-a': { allowed: 0, refused: 1 },
-      default: { allowed: 2, refused: 0 },
+      'no-video-from-a': { allowed: 0, refused: 1, flood: 0 },
+      default: { allowed: 2, refused: 0, flood: 0 },
     });
   });
 
@@ -78,5 +78,7 @@ describe('messaging node: policy', () => {
     });
     await bob.take((f) => f.t === 'msg' && f.m.id === first.id);
     expect(bob.messages().map((m) => m.id)).toEqual([first.id]);
+    // Over the rate is counted as flood, not as a deny; the third never reached the policy.
+    expect(policy.counts().get('slow')).toEqual({ allowed: 1, refused: 0, flood: 1 });
   });
 });

@@ -2,10 +2,13 @@ import type { Logger } from 'pino';
 import type { PolicyRules } from '../../core/generated/types.js';
 import { type Capability, type CompiledPolicy, compilePolicy, type Decision } from './compile.js';
 
-/** Decisions taken under one rule name, since the process started. */
+/** Decisions taken under one rule name, since the process started: each counted once, in one of the three. */
 export interface PolicyCount {
   allowed: number;
+  /** Refused by a deny (PF_ERR_FORBIDDEN). */
   refused: number;
+  /** Refused over the rule's rate (PF_ERR_FLOOD). */
+  flood: number;
 }
 
 /**
@@ -76,10 +79,11 @@ export class Policy {
   #count(d: Decision): void {
     let count = this.#counts.get(d.rule);
     if (!count) {
-      count = { allowed: 0, refused: 0 };
+      count = { allowed: 0, refused: 0, flood: 0 };
       this.#counts.set(d.rule, count);
     }
     if (d.allowed) count.allowed++;
+    else if (d.code === 'PF_ERR_FLOOD') count.flood++;
     else count.refused++;
   }
 }

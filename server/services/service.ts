@@ -273,6 +273,56 @@ export interface CdrFilter {
   readonly limit?: number;
 }
 
+/**
+ * Which records to add up: those that started in [since, until), into UTC buckets of
+ * `bucketMs` counted from the epoch, by their start.
+ */
+export interface CdrAggregateQuery {
+  readonly since: number;
+  readonly until: number;
+  readonly bucketMs: number;
+  /** The domain the records are of: a record's foreign domain is that of its party of another domain. */
+  readonly domain: string;
+}
+
+/** Records of one kind and outcome, and their messages. */
+export interface CdrOutcomeCount {
+  readonly kind: 'chat' | 'call';
+  readonly outcome: string;
+  readonly records: number;
+  readonly messages: number;
+}
+
+/**
+ * Durations (end − start, milliseconds) of the calls that ended `completed` (answered, then
+ * ended): how many, their sum, and the 50th and 95th percentiles by nearest rank (the value of
+ * rank ⌈p·n/100⌉ in ascending order). All 0 with none.
+ */
+export interface CdrDurations {
+  readonly count: number;
+  readonly totalMs: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+}
+
+/** What a set of records adds up to. */
+export interface CdrGroup {
+  /** One entry per kind and outcome present. */
+  readonly outcomes: readonly CdrOutcomeCount[];
+  readonly durations: CdrDurations;
+}
+
+/** Records added up in all and by group; a group is there only when it has records. */
+export interface CdrAggregate {
+  readonly total: CdrGroup;
+  /** By the start of the bucket (milliseconds since the epoch). */
+  readonly buckets: ReadonlyMap<number, CdrGroup>;
+  readonly protocols: ReadonlyMap<string, CdrGroup>;
+  readonly stubs: ReadonlyMap<string, CdrGroup>;
+  /** By foreign domain; a record whose parties are both of `domain` is in none. */
+  readonly domains: ReadonlyMap<string, CdrGroup>;
+}
+
 /** Call and chat detail records. */
 export interface Cdr extends Closable {
   /** Adds each update to the open record of its conversation, or opens one. */
@@ -280,6 +330,11 @@ export interface Cdr extends Closable {
   /** Ends open records with no message since `before` as `outcome` (left open by a node that stopped). */
   closeStale(before: number, outcome: string): Promise<number>;
   list(filter?: CdrFilter): Promise<readonly CdrRecord[]>;
+  /**
+   * Adds up the records of a time range where they are kept (the statistics): the answer's
+   * size is bounded by the groups, whatever the number of records.
+   */
+  aggregate(query: CdrAggregateQuery): Promise<CdrAggregate>;
 }
 
 /** The users of a domain as its administrators manage them: the identity's directory and the domain's policy. */

@@ -129,8 +129,8 @@ describe('the guest credential service of a SIP domain', () => {
       const alice = await ask2('user://a.example/alice');
       expect(alice).toMatchObject({ close: 1000, frame: { t: 'credentials', username: 'alice~a.example' } });
       expect(Object.fromEntries(policy.counts())).toEqual({
-        'no-a': { allowed: 0, refused: 1 },
-        'alice-to-dave': { allowed: 1, refused: 0 },
+        'no-a': { allowed: 0, refused: 1, flood: 0 },
+        'alice-to-dave': { allowed: 1, refused: 0, flood: 0 },
       });
     } finally {
       await service.close();

@@ -13,12 +13,13 @@ export interface Run {
 /**
  * Runs the `protofly` command (dist/cli.js: `npm run build` first) as a child process, to its
  * exit; one that is still running after `timeoutMs` (default a minute: a half-started server)
- * is killed, code -1.
+ * is killed, code -1. `input` is its stdin.
  */
 export function protofly(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 60_000,
+  input = '',
 ): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(
@@ -28,7 +29,7 @@ export function protofly(
       (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
-    child.stdin?.end();
+    child.stdin?.end(input);
   });
 }
 

@@ -1,6 +1,14 @@
 import Database from 'better-sqlite3';
 import { ProtoflyError } from '../../../core/errors.js';
-import type { Cdr, CdrFilter, CdrRecord, CdrUpdate } from '../../../server/services/service.js';
+import type {
+  Cdr,
+  CdrAggregate,
+  CdrAggregateQuery,
+  CdrFilter,
+  CdrRecord,
+  CdrUpdate,
+} from '../../../server/services/service.js';
+import { aggregator } from './aggregate.js';
 import { migrate } from './migrations.js';
 
 export interface SqliteCdrOptions {
@@ -35,6 +43,7 @@ export class SqliteCdr implements Cdr {
   readonly file: string;
   readonly #db: Database.Database;
   readonly #record: (updates: readonly CdrUpdate[]) => void;
+  readonly #aggregate: (query: CdrAggregateQuery) => CdrAggregate;
 
   /** @throws ProtoflyError `PF_ERR_CONFIG` when the file cannot be opened or is of a newer schema. */
   constructor(file: string, options: SqliteCdrOptions = {}) {
@@ -82,6 +91,7 @@ export class SqliteCdr implements Cdr {
         else insert.run({ ...row, a: u.parties[0], b: u.parties[1], callId: u.callId ?? null });
       }
     }).immediate;
+    this.#aggregate = aggregator(this.#db);
   }
 
   async record(updates: readonly CdrUpdate[]): Promise<void> {
@@ -119,6 +129,10 @@ export class SqliteCdr implements Cdr {
       outcome: r.outcome,
       messages: r.messages,
     }));
+  }
+
+  async aggregate(query: CdrAggregateQuery): Promise<CdrAggregate> {
+    return this.#aggregate(query);
   }
 
   async close(): Promise<void> {
