@@ -166,10 +166,30 @@ export class Carriers extends Emitter<CarriersEvents> {
   }
 
   /**
-   * Starts an instance of `pkg` for `scope` (counted in until {@link stop}); its status
-   * reports go to the scope, which knows whether it carries the conversation.
+   * What a new instance of `domain` needs, asked at once: the version ({@link packageFor}) and
+   * the token it is given. The token comes from this runtime's own identity (its home domain),
+   * needs nothing the verification yields, and reaches the stub only once the package passed
+   * every check; so the load does not wait for it after verifying. A token asked for a load that
+   * then fails is dropped unused.
    */
-  start(pkg: StubPackage, scope: ConversationScope, snapshot?: unknown): Activation {
+  async prepare(domain: string): Promise<{ pkg: StubPackage; token: Promise<string | undefined> }> {
+    const token = (async () => this.#identity.token?.(domain))();
+    // Its failure is the instance's, at activation; when no instance starts, nobody's.
+    token.catch(() => {});
+    return { pkg: await this.packageFor(domain), token };
+  }
+
+  /**
+   * Starts an instance of `pkg` for `scope` (counted in until {@link stop}); its status
+   * reports go to the scope, which knows whether it carries the conversation. `token`: the one
+   * {@link prepare} asked for `pkg`'s domain; otherwise one is asked now.
+   */
+  start(
+    pkg: StubPackage,
+    scope: ConversationScope,
+    snapshot?: unknown,
+    token?: Promise<string | undefined>,
+  ): Activation {
     if (this.#versions.started(pkg)) this.#watch(pkg.descriptor.domain);
     const instance: Activation = {
       pkg,
@@ -178,6 +198,7 @@ export class Carriers extends Emitter<CarriersEvents> {
         pkg,
         scope.peer,
         snapshot,
+        token,
         (status, detail, error) => {
           if (error) {
             // Recorded first: whoever hears of it may ask whether it is the instance's failure.
@@ -395,13 +416,14 @@ export class Carriers extends Emitter<CarriersEvents> {
     pkg: StubPackage,
     peer: string | undefined,
     snapshot: unknown,
+    asked: Promise<string | undefined> | undefined,
     onStatus: (status: StubStatus, detail?: string, error?: ProtoflyError) => void,
     send: (msg: Message) => void,
     report: (err: ProtoflyError) => void,
   ): Promise<StubHandle> {
     const d = pkg.descriptor;
     const { address } = this.#identity;
-    const token = await this.#identity.token?.(d.domain);
+    const token = await (asked ?? this.#identity.token?.(d.domain));
     return this.#host.instantiate(pkg, {
       id: `${d.domain}/${d.name}@${d.version}→${peer ?? 'inbox'}`,
       identity: token === undefined ? { address } : { address, token },
