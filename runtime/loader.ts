@@ -300,9 +300,11 @@ export class Loader {
     const storeKey = `pkg:${integrity}`;
     const stored = await this.#store.get(storeKey);
     if (stored !== undefined) {
-      // The store is outside our control (a disk): check it again.
+      this.#check(url, 'package', 'from the store');
+      // The store is outside our control (a disk; in a page, IndexedDB, which any script of the
+      // page's origin may write): check it again, so that what was put there runs nowhere.
       await assertIntegrity(new TextEncoder().encode(stored), integrity, `${id} (cached)`);
-      this.#check(url, 'package', 'from the store, integrity checked');
+      this.#check(url, 'integrity', `${integrity}, the stored copy checked again`);
       return stored;
     }
     const bytes = await this.catalogue.bytes(packageUrl, size, `package of ${id}`);
