@@ -177,6 +177,10 @@ export class Loader {
     fetched?: Fetched<unknown>,
   ): Promise<VerifiedPackage> {
     const { kind } = asked;
+    // On first use, the domain's keys are fetched alongside its descriptor, not after it: they
+    // come from the domain's own catalogue whatever the descriptor says, and are recorded only
+    // when the descriptor, once checked, asks for them.
+    const early = asked.domain === undefined ? undefined : this.#earlyKeys(asked.domain);
     const { body, maxAge } = fetched ?? (await this.catalogue.json(url, MAX_DESCRIPTOR_BYTES, 'descriptor'));
     this.#check(url, 'descriptor', `${url}`);
     // Another kind would fail the schema somewhere; say what is wrong instead.
@@ -212,11 +216,11 @@ export class Loader {
     }
     this.#check(url, 'domain', asked.range === undefined ? d.domain : `${id}, within ${asked.range}`);
 
-    const trusted = await this.#trust.keyFor(d.domain, d.signature.keyId, async () => {
-      return (
-        await this.catalogue.json(this.catalogue.keysUrl(d.domain), MAX_KEYS_BYTES, `keys of ${d.domain}`)
-      ).body;
-    });
+    const trusted = await this.#trust.keyFor(
+      d.domain,
+      d.signature.keyId,
+      async () => (await early) ?? this.#publishedKeys(d.domain),
+    );
     assertSigner(d, trusted, this.#policy);
     await assertSignature(d, trusted.key);
     this.#check(url, 'signature', `Ed25519 by ${trusted.id} (${trusted.how})`);
@@ -261,6 +265,23 @@ export class Loader {
     const pkg: VerifiedPackage = { descriptor: d, source, url, signedBy: trusted.id };
     this.#verified.set(url, { pkg, expires: Date.now() + maxAge * 1000 });
     return pkg;
+  }
+
+  /** `domain`'s published keys, from its own catalogue. */
+  async #publishedKeys(domain: string): Promise<unknown> {
+    return (await this.catalogue.json(this.catalogue.keysUrl(domain), MAX_KEYS_BYTES, `keys of ${domain}`))
+      .body;
+  }
+
+  /**
+   * `domain`'s published keys fetched now when the trust store will want them (its first use),
+   * else undefined. A failure is the load's only if the keys are then asked for.
+   */
+  #earlyKeys(domain: string): Promise<unknown> {
+    const keys = (async () =>
+      (await this.#trust.firstUse(domain)) ? this.#publishedKeys(domain) : undefined)();
+    keys.catch(() => {});
+    return keys;
   }
 
   /** The verified source of a descriptor's package, downloaded at most once at a time. */
