@@ -1,6 +1,7 @@
 // A little over 400 lines, for one thing: a carrier domain's versions, watching, swaps and
 // unloading share one state (see Carriers).
-import semver from 'semver';
+// One module, not the package's index: a page's bundle takes only this.
+import lt from 'semver/functions/lt.js';
 import { domainOf } from '../core/address.js';
 import { asProtoflyError, isProtoflyError, type ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
@@ -285,7 +286,7 @@ export class Carriers extends Emitter<CarriersEvents> {
       (policy === 'pin' ||
         versionOf(current) === versionOf(pkg) ||
         this.#refused.has(versionOf(pkg)) ||
-        semver.lt(pkg.descriptor.version, current.descriptor.version))
+        lt(pkg.descriptor.version, current.descriptor.version))
     ) {
       return current;
     }

@@ -1,4 +1,9 @@
-import semver from 'semver';
+// One module per function, not the package's index: a page's bundle takes only these.
+import gt from 'semver/functions/gt.js';
+import lt from 'semver/functions/lt.js';
+import satisfies from 'semver/functions/satisfies.js';
+import valid from 'semver/functions/valid.js';
+import validRange from 'semver/ranges/valid.js';
 import { ProtoflyError } from '../core/errors.js';
 import { validateBackendDescriptor, validateStubDescriptor } from '../core/generated/validators.js';
 import { VERSION } from '../core/generated/version.js';
@@ -113,7 +118,7 @@ export class Loader {
     const kind = req.kind ?? 'stub';
     const name = req.name ?? 'default';
     const range = req.range ?? this.#ranges[req.domain];
-    if (range !== undefined && semver.validRange(range) === null) {
+    if (range !== undefined && validRange(range) === null) {
       return Promise.reject(
         new ProtoflyError('PF_ERR_CONFIG', `range '${range}' for ${req.domain} is not a semver range`, {
           range,
@@ -189,7 +194,7 @@ export class Loader {
     assertValid(VALIDATORS[kind] as (d: unknown) => d is Descriptor, body, `${kind} descriptor`);
     const d = body;
     // The schema's pattern lets through versions semver cannot compare (a part over 2^53).
-    if (semver.valid(d.version) === null) {
+    if (valid(d.version) === null) {
       throw new ProtoflyError(
         'PF_ERR_SCHEMA',
         `${kind} descriptor: /version '${d.version}' is out of range`,
@@ -211,7 +216,7 @@ export class Loader {
       );
     }
     if (asked.name !== undefined && d.name !== asked.name) throw notAsked(url, 'name', asked.name, d.name);
-    if (asked.range !== undefined && !semver.satisfies(d.version, asked.range)) {
+    if (asked.range !== undefined && !satisfies(d.version, asked.range)) {
       throw notAsked(url, 'version', asked.range, d.version);
     }
     this.#check(url, 'domain', asked.range === undefined ? d.domain : `${id}, within ${asked.range}`);
@@ -234,7 +239,7 @@ export class Loader {
       'package origin, configuration schema, endpoints and limits within the policy',
     );
 
-    if (!semver.satisfies(this.#engine, d.engine, { includePrerelease: true })) {
+    if (!satisfies(this.#engine, d.engine, { includePrerelease: true })) {
       throw new ProtoflyError('PF_ERR_ENGINE', `${id} needs protofly ${d.engine}; this is ${this.#engine}`, {
         engine: d.engine,
         version: this.#engine,
@@ -245,14 +250,14 @@ export class Loader {
     const seenKey = `seen:${ref}`;
     const seen = await this.#store.get(seenKey);
     // The store is outside our control (a disk): what it says must still be a version.
-    if (seen !== undefined && semver.valid(seen) === null) {
+    if (seen !== undefined && valid(seen) === null) {
       throw new ProtoflyError(
         'PF_ERR_DOWNGRADE',
         `${id}: the version recorded as seen for ${ref} is not a version (${shortly(seen)}); the store is damaged`,
         { offered: d.version, seen },
       );
     }
-    if (seen !== undefined && semver.lt(d.version, seen)) {
+    if (seen !== undefined && lt(d.version, seen)) {
       throw new ProtoflyError('PF_ERR_DOWNGRADE', `${id} is older than ${seen}, already seen for ${ref}`, {
         offered: d.version,
         seen,
@@ -261,7 +266,7 @@ export class Loader {
     this.#check(url, 'downgrade', seen === undefined ? 'first version seen' : `not older than ${seen}`);
 
     const source = await this.#package(d, url, packageUrl);
-    if (seen === undefined || semver.gt(d.version, seen)) await this.#store.set(seenKey, d.version);
+    if (seen === undefined || gt(d.version, seen)) await this.#store.set(seenKey, d.version);
     const pkg: VerifiedPackage = { descriptor: d, source, url, signedBy: trusted.id };
     this.#verified.set(url, { pkg, expires: Date.now() + maxAge * 1000 });
     return pkg;
