@@ -6,41 +6,65 @@ import type { WebSocket } from 'ws';
 import { response } from '../core/message.js';
 import { launchChromium, PAGE_CSP, servePages, WORKER_CSP } from '../test/browser/launch.js';
 import { startDomains } from '../test/support/domains.js';
+import { bundleSizes } from './browser-bundle.js';
 import { type BenchOptions, percentile, type Result, result } from './harness.js';
 import { startPlainHub } from './plain-hub.js';
 import { bareClient } from './round-trips.js';
 
 /**
- * protofly/browser in Debian's Chromium (headless, loopback), measured in the page:
+ * protofly/browser in Debian's Chromium (headless, loopback), measured in the page, in one run
+ * with the bundle's size (bench/browser-bundle.ts):
  *
- * - a cold stub load: a runtime with nothing stored fetches b.example's descriptor and package
- *   from its catalogue, verifies them (WebCrypto: sha384, Ed25519 over JCS), starts the stub in
- *   a Web Worker under SES and waits for it live (its token fetched, connected and
- *   authenticated to b.example's node): on a new host with its warm spare worker up (started
- *   and locked down before the load, as a page's runtime has it), and on a worker already
- *   running for the domain; with its phases (catalogue and verification, the sandbox, the
- *   connection) and what the spare's start and lockdown took. Issue #18's target: ≤ 15 ms p50.
+ * - a cold stub load: a new runtime fetches b.example's descriptor from its catalogue,
+ *   verifies it (WebCrypto: Ed25519 over JCS, sha384), starts the stub in a Web Worker under
+ *   SES and waits for it live (its token fetched, connected and authenticated to b.example's
+ *   node), with each phase: on a page's first visit (nothing stored: the domain's keys and the
+ *   package fetched), on a later visit (the key, the version seen and the verified package in
+ *   IndexedDB), both on a new host whose warm spare worker is up (started and locked down
+ *   before the load, as a page's runtime has it), and on a worker already running for the
+ *   domain. Issue #18's target: ≤ 15 ms p50.
  * - a chat round trip page → stub (Web Worker) → b.example's node → Bob → node → stub → page,
  *   against its baseline in the same run: the same page with a plain `WebSocket` to the plain
  *   hub (bench/plain-hub.ts). Bob is a bare client answering 200 in both.
  */
 
-/** bench/browser-page.ts's figures of cold loads, ms each. */
+/** bench/browser-page.ts's figures of cold loads: each one's timeline (ms from its start to each step), and the spare's start. */
 interface ColdLoads {
-  live: number[];
-  descriptor: number[];
-  verified: number[];
-  sandbox: number[];
-  connect: number[];
+  loads: Record<string, number>[];
   spare: number[];
 }
+
+/**
+ * The phases of a cold load reported, each from one step of bench/browser-page.ts's timeline
+ * to another ('' is the load's start). Those of the loader run one after another; the token is
+ * asked at the start and runs alongside them; the socket is asked by the stub as it activates.
+ */
+const PHASES: readonly (readonly [phase: string, from: string, to: string])[] = [
+  ['the runtime made, until it asks for the descriptor', '', 'descriptor asked'],
+  ['the descriptor fetched from the catalogue', 'descriptor asked', 'descriptor'],
+  ['the descriptor checked (schema, the one asked for)', 'descriptor', 'domain'],
+  ["the domain's keys fetched (first use)", 'keys fetched asked', 'keys fetched'],
+  [
+    "the domain's key (fetched on first use, else read from IndexedDB) and the signature verified (Ed25519 over JCS)",
+    'domain',
+    'signature',
+  ],
+  ['policy, engine, downgrade (the version seen read)', 'signature', 'downgrade'],
+  ['the package fetched or read from IndexedDB', 'downgrade', 'package'],
+  ['integrity (sha384 of the package)', 'package', 'integrity'],
+  ['the token (asked at the start, alongside)', 'token asked', 'token'],
+  ['from verified to the sandbox asked (waiting for the token)', 'integrity', 'sandbox asked'],
+  ['the sandbox (into the worker, evaluated, activated)', 'sandbox asked', 'sandbox'],
+  ["the stub's WebSocket, asked to open", 'socket asked', 'socket open'],
+  ['from the socket open to live (authentication)', 'socket open', 'live'],
+];
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
 
 /** The page's `window.bench` (bench/browser-page.ts). */
 interface PageBench {
-  cold(settings: unknown, n: number, warm: boolean): Promise<ColdLoads>;
+  cold(settings: unknown, n: number, mode: 'first' | 'reload' | 'running'): Promise<ColdLoads>;
   open(settings: unknown): Promise<void>;
   chats(n: number): Promise<number[]>;
   connectPlain(url: string, address: string): Promise<void>;
@@ -113,9 +137,19 @@ export default async function browserPageBench({ quick, root }: BenchOptions): P
     const n = quick ? 50 : 200;
 
     // One load first, so that neither figure pays for the page's first compilation of the package.
-    await page.evaluate(([s]) => window.bench.cold(s, 1, false), [settings] as const);
-    const cold = await page.evaluate(([s, k]) => window.bench.cold(s, k, false), [settings, loads] as const);
-    const warm = await page.evaluate(([s, k]) => window.bench.cold(s, k, true), [settings, loads] as const);
+    await page.evaluate(([s]) => window.bench.cold(s, 1, 'first'), [settings] as const);
+    const first = await page.evaluate(([s, k]) => window.bench.cold(s, k, 'first'), [
+      settings,
+      loads,
+    ] as const);
+    const reload = await page.evaluate(([s, k]) => window.bench.cold(s, k, 'reload'), [
+      settings,
+      loads,
+    ] as const);
+    const running = await page.evaluate(([s, k]) => window.bench.cold(s, k, 'running'), [
+      settings,
+      loads,
+    ] as const);
 
     await page.evaluate(([s]) => window.bench.open(s), [settings] as const);
     await page.evaluate(([url, who]) => window.bench.connectPlain(url, who), [hub.url, ALICE] as const);
@@ -137,40 +171,36 @@ export default async function browserPageBench({ quick, root }: BenchOptions): P
     await page.evaluate(() => window.bench.close());
     const chat =
       'page → json-ws stub (Web Worker) → node → Bob → page, against a page on a plain WebSocket to the plain hub';
-    const both = (key: keyof ColdLoads) => [...cold[key], ...warm[key]];
+    const loadRows = (mode: string, c: ColdLoads): Result[] => [
+      result(
+        `browser page: cold stub load to live, ${mode}`,
+        'ms',
+        c.loads.map((l) => l.live!),
+      ),
+      ...PHASES.flatMap(([phase, from, to]) => {
+        const samples = c.loads.flatMap((l) => {
+          const start = from === '' ? 0 : l[from];
+          const end = l[to];
+          return start === undefined || end === undefined ? [] : [end - start];
+        });
+        return samples.length === 0
+          ? []
+          : [result(`browser page: ${mode}, of which ${phase}`, 'ms', samples)];
+      }),
+    ];
     return [
+      ...(await bundleSizes(root)),
+      ...loadRows('first visit (nothing stored; warm spare worker)', first),
+      ...loadRows('later visit (key, version seen and package in IndexedDB; warm spare worker)', reload),
       result(
-        'browser page: cold stub load to live, warm spare worker (catalogue, verify, sandbox, connect)',
+        'browser page: cold stub load to live, worker for the domain running (nothing stored)',
         'ms',
-        cold.live,
+        running.loads.map((l) => l.live!),
       ),
-      result(
-        'browser page: cold stub load to live, worker running (catalogue, verify, evaluate, connect)',
-        'ms',
-        warm.live,
-      ),
-      result('browser page: cold stub load, of which the descriptor fetched', 'ms', both('descriptor')),
-      result(
-        'browser page: cold stub load, of which catalogue fetch and verification (descriptor, signature, package, integrity)',
-        'ms',
-        both('verified'),
-      ),
-      result(
-        'browser page: cold stub load, of which the sandbox on the warm spare (evaluate, activate)',
-        'ms',
-        cold.sandbox,
-      ),
-      result('browser page: cold stub load, of which the sandbox on a running worker', 'ms', warm.sandbox),
-      result(
-        'browser page: cold stub load, of which the rest to live (token, WebSocket, authentication)',
-        'ms',
-        both('connect'),
-      ),
-      result(
-        'browser page: the warm spare worker started and SES locked down (before a load)',
-        'ms',
-        cold.spare,
-      ),
+      result('browser page: the warm spare worker started and SES locked down (before a load)', 'ms', [
+        ...first.spare,
+        ...reload.spare,
+      ]),
       result(`${chat}: round trip latency (p50)`, 'µs', ours, base),
       {
         name: `${chat}: round trip latency (p99)`,

@@ -18,47 +18,92 @@ const lib = (await import(`${location.origin}/browser.js`)) as typeof Browser;
 const workerUrl = new URL('/browser-worker.js', location.origin);
 const CHAT = 'hello bob, a chat message';
 
-/** A runtime keeping nothing across loads (no IndexedDB), tokens from the page's server. */
+/**
+ * A runtime with tokens from the page's server, keeping what it verified in the IndexedDB
+ * database `database`, or nothing across loads.
+ */
 function runtime(
   settings: Settings,
   host?: SandboxHost,
-  onCheck?: (check: string) => void,
+  database: string | false = false,
 ): Browser.BrowserRuntime {
   const who = encodeURIComponent(settings.address);
   return lib.createBrowserRuntime({
     identity: {
       address: settings.address,
-      token: async (audience) =>
-        (await fetch(`/token?address=${who}&audience=${encodeURIComponent(audience)}`)).text(),
+      token: async (audience) => {
+        const t0 = performance.now();
+        const token = await (
+          await fetch(`/token?address=${who}&audience=${encodeURIComponent(audience)}`)
+        ).text();
+        mark('token', t0);
+        return token;
+      },
     },
     workerUrl,
     catalogues: settings.catalogues,
     policy: 'development',
-    database: false,
+    database,
     ...(host ? { host } : {}),
-    ...(onCheck ? { onCheck: (e: { check: string }) => onCheck(e.check) } : {}),
+    onCheck: (e: { check: string }) => mark(e.check),
   });
 }
 
-/** A cold load's figures, in ms each: see `bench.cold`. */
+/**
+ * One cold load's timeline: ms from its start to each step's end, in the order they happen.
+ * Steps: the loader's checks (`descriptor` fetched, `schema`, `domain`, `signature` with the
+ * domain's keys fetched on first use, `policy`, `engine`, `downgrade`, `package` fetched or
+ * read, `integrity`), the fetches the loader makes (`keys fetched`), the identity's `token`
+ * (from when it was asked), the host's `sandbox` (into a worker, evaluated, activated; from
+ * when it was asked), the stub's `socket open` and `live` (authenticated, the conversation open).
+ */
+type Timeline = Record<string, number>;
+
+/** Cold loads: each one's timeline, and the spare's start and SES lockdown before it (ms). */
 interface ColdLoads {
-  live: number[];
-  descriptor: number[];
-  verified: number[];
-  sandbox: number[];
-  connect: number[];
+  loads: Timeline[];
   spare: number[];
 }
 
+/** The load being timed, if any: where the page's instruments write. */
+let timing: { t0: number; at: Timeline } | undefined;
+/** Records `step` of the load being timed, once (a later look at the catalogue checks again). */
+function mark(step: string, t0?: number): void {
+  if (!timing || step in timing.at) return;
+  const now = performance.now() - timing.t0;
+  timing.at[step] = now;
+  if (t0 !== undefined) timing.at[`${step} asked`] = t0 - timing.t0;
+}
+
+// The page's fetches and sockets, instrumented for the breakdown (the library calls both on
+// the page's globals when it uses them).
+const pageFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const t0 = performance.now();
+  const url = String(input);
+  if (url.includes('/.well-known/protofly/stub/')) mark('descriptor asked');
+  const res = await pageFetch(input, init);
+  if (url.includes('/.well-known/protofly/keys')) mark('keys fetched', t0);
+  return res;
+};
+const PageSocket = globalThis.WebSocket;
+globalThis.WebSocket = class extends PageSocket {
+  constructor(url: string | URL, protocols?: string | string[]) {
+    super(url, protocols);
+    mark('socket asked');
+    this.addEventListener('open', () => mark('socket open'));
+  }
+};
+
 /** `host`, timing each instantiation (the sandbox phase: into a worker, evaluated, activated). */
-function timed(host: Browser.BrowserWorkerHost, took: number[]): SandboxHost {
+function timed(host: Browser.BrowserWorkerHost): SandboxHost {
   return {
     async instantiate(pkg, ctx) {
       const t0 = performance.now();
       try {
         return await host.instantiate(pkg, ctx);
       } finally {
-        took.push(performance.now() - t0);
+        mark('sandbox', t0);
       }
     },
     unload: (pkg) => host.unload(pkg),
@@ -67,43 +112,54 @@ function timed(host: Browser.BrowserWorkerHost, took: number[]): SandboxHost {
   };
 }
 
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(name);
+    req.onsuccess = () => resolve();
+    req.onerror = () => reject(req.error);
+  });
+}
+
 let open: { rt: Browser.BrowserRuntime; chat: Browser.Conversation } | undefined;
 let plain: { ws: WebSocket; onReply: () => void } | undefined;
 
 const bench = {
   /**
-   * `n` cold loads of the peer's stub: a new runtime with nothing stored asks the peer's
-   * catalogue for the descriptor and package, verifies them, starts the stub and waits for it
-   * live (connected and authenticated to its node). Phases, from the start: `descriptor`
-   * fetched, `verified` (the package fetched and its integrity checked, the loader's last
-   * check); `sandbox`, the host's instantiation (into a worker, evaluated in a compartment,
-   * activated); `connect`, from there to live (token, WebSocket, authentication). Without
-   * `warm`, each load has a new host whose warm spare worker is up (`spare`: its start and SES
-   * lockdown, before the load); with `warm`, one host whose worker for the domain runs already.
+   * `n` cold loads of the peer's stub, each by a new runtime that asks the peer's catalogue for
+   * the descriptor, verifies it, starts the stub and waits for it live (connected and
+   * authenticated to its node), each with its {@link Timeline}. `first`: nothing stored (the
+   * domain's keys and the package fetched too), each on a new host whose warm spare worker is up
+   * (`spare`: its start and SES lockdown, before the load), as a page's first visit; `reload`:
+   * the same with the domain's key, the version seen and the verified package in IndexedDB from
+   * an earlier load, as a page's later visits; `running`: nothing stored, on one host whose
+   * worker for the domain runs already.
    */
-  async cold(settings: Settings, n: number, warm: boolean): Promise<ColdLoads> {
-    const shared = warm ? new lib.BrowserWorkerHost({ workerUrl, policy: 'development' }) : undefined;
-    const r: ColdLoads = { live: [], descriptor: [], verified: [], sandbox: [], connect: [], spare: [] };
+  async cold(settings: Settings, n: number, mode: 'first' | 'reload' | 'running'): Promise<ColdLoads> {
+    const shared =
+      mode === 'running' ? new lib.BrowserWorkerHost({ workerUrl, policy: 'development' }) : undefined;
+    const database = mode === 'reload' ? `bench-${Math.random()}` : false;
+    if (database) {
+      const filling = runtime(settings, undefined, database);
+      await filling.runtime.conversation(settings.peer);
+      await filling.close();
+    }
+    const r: ColdLoads = { loads: [], spare: [] };
     for (let i = 0; i < n; i++) {
       const host = shared ?? new lib.BrowserWorkerHost({ workerUrl, policy: 'development' });
       const up = performance.now();
       await host.ready();
       if (!shared) r.spare.push(performance.now() - up);
-      const t0 = performance.now();
-      const started = runtime(settings, timed(host, r.sandbox), (check) => {
-        // The load's own checks only: a later look at the catalogue (the update watch) checks again.
-        const at = performance.now() - t0;
-        if (check === 'descriptor' && r.descriptor.length === r.live.length) r.descriptor.push(at);
-        if (check === 'integrity' && r.verified.length === r.live.length) r.verified.push(at);
-      });
+      timing = { t0: performance.now(), at: {} };
+      const started = runtime(settings, timed(host), database);
       await started.runtime.conversation(settings.peer);
-      const live = performance.now() - t0;
-      r.live.push(live);
-      r.connect.push(live - r.verified.at(-1)! - r.sandbox.at(-1)!);
+      mark('live');
+      r.loads.push(timing.at);
+      timing = undefined;
       await started.close();
       if (!shared) await host.terminate();
     }
     await shared?.terminate();
+    if (database) await deleteDatabase(database);
     return r;
   },
   /** Opens the conversation the round trips go through. */

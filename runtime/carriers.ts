@@ -1,6 +1,7 @@
 // A little over 400 lines, for one thing: a carrier domain's versions, watching, swaps and
 // unloading share one state (see Carriers).
-import semver from 'semver';
+// One module, not the package's index: a page's bundle takes only this.
+import lt from 'semver/functions/lt.js';
 import { domainOf } from '../core/address.js';
 import { asProtoflyError, isProtoflyError, type ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
@@ -166,10 +167,30 @@ export class Carriers extends Emitter<CarriersEvents> {
   }
 
   /**
-   * Starts an instance of `pkg` for `scope` (counted in until {@link stop}); its status
-   * reports go to the scope, which knows whether it carries the conversation.
+   * What a new instance of `domain` needs, asked at once: the version ({@link packageFor}) and
+   * the token it is given. The token comes from this runtime's own identity (its home domain),
+   * needs nothing the verification yields, and reaches the stub only once the package passed
+   * every check; so the load does not wait for it after verifying. A token asked for a load that
+   * then fails is dropped unused.
    */
-  start(pkg: StubPackage, scope: ConversationScope, snapshot?: unknown): Activation {
+  async prepare(domain: string): Promise<{ pkg: StubPackage; token: Promise<string | undefined> }> {
+    const token = (async () => this.#identity.token?.(domain))();
+    // Its failure is the instance's, at activation; when no instance starts, nobody's.
+    token.catch(() => {});
+    return { pkg: await this.packageFor(domain), token };
+  }
+
+  /**
+   * Starts an instance of `pkg` for `scope` (counted in until {@link stop}); its status
+   * reports go to the scope, which knows whether it carries the conversation. `token`: the one
+   * {@link prepare} asked for `pkg`'s domain; otherwise one is asked now.
+   */
+  start(
+    pkg: StubPackage,
+    scope: ConversationScope,
+    snapshot?: unknown,
+    token?: Promise<string | undefined>,
+  ): Activation {
     if (this.#versions.started(pkg)) this.#watch(pkg.descriptor.domain);
     const instance: Activation = {
       pkg,
@@ -178,6 +199,7 @@ export class Carriers extends Emitter<CarriersEvents> {
         pkg,
         scope.peer,
         snapshot,
+        token,
         (status, detail, error) => {
           if (error) {
             // Recorded first: whoever hears of it may ask whether it is the instance's failure.
@@ -264,7 +286,7 @@ export class Carriers extends Emitter<CarriersEvents> {
       (policy === 'pin' ||
         versionOf(current) === versionOf(pkg) ||
         this.#refused.has(versionOf(pkg)) ||
-        semver.lt(pkg.descriptor.version, current.descriptor.version))
+        lt(pkg.descriptor.version, current.descriptor.version))
     ) {
       return current;
     }
@@ -395,13 +417,14 @@ export class Carriers extends Emitter<CarriersEvents> {
     pkg: StubPackage,
     peer: string | undefined,
     snapshot: unknown,
+    asked: Promise<string | undefined> | undefined,
     onStatus: (status: StubStatus, detail?: string, error?: ProtoflyError) => void,
     send: (msg: Message) => void,
     report: (err: ProtoflyError) => void,
   ): Promise<StubHandle> {
     const d = pkg.descriptor;
     const { address } = this.#identity;
-    const token = await this.#identity.token?.(d.domain);
+    const token = await (asked ?? this.#identity.token?.(d.domain));
     return this.#host.instantiate(pkg, {
       id: `${d.domain}/${d.name}@${d.version}→${peer ?? 'inbox'}`,
       identity: token === undefined ? { address } : { address, token },

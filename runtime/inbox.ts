@@ -105,7 +105,7 @@ export class Inbox extends Emitter<InboxEvents> {
   /** Starts the inbox's instance; settles once it is live, or with why it is not (scope.ts, `live`). */
   async #register(): Promise<void> {
     const { carriers } = this.#link;
-    const pkg = await carriers.packageFor(this.#domain);
+    const { pkg, token } = await carriers.prepare(this.#domain);
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the runtime closed while registering');
     const init = this.#link.scopeInit((status, detail) => {
       if (status === 'live') carriers.resume(scope);
@@ -118,7 +118,7 @@ export class Inbox extends Emitter<InboxEvents> {
         if (this.#pending !== scope || err !== scope.current?.failure) init.onError(err);
       },
     });
-    const instance = carriers.start(pkg, scope);
+    const instance = carriers.start(pkg, scope, undefined, token);
     scope.current = instance;
     this.#scope = scope;
     this.#pending = scope;

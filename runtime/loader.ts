@@ -1,4 +1,9 @@
-import semver from 'semver';
+// One module per function, not the package's index: a page's bundle takes only these.
+import gt from 'semver/functions/gt.js';
+import lt from 'semver/functions/lt.js';
+import satisfies from 'semver/functions/satisfies.js';
+import valid from 'semver/functions/valid.js';
+import validRange from 'semver/ranges/valid.js';
 import { ProtoflyError } from '../core/errors.js';
 import { validateBackendDescriptor, validateStubDescriptor } from '../core/generated/validators.js';
 import { VERSION } from '../core/generated/version.js';
@@ -113,7 +118,7 @@ export class Loader {
     const kind = req.kind ?? 'stub';
     const name = req.name ?? 'default';
     const range = req.range ?? this.#ranges[req.domain];
-    if (range !== undefined && semver.validRange(range) === null) {
+    if (range !== undefined && validRange(range) === null) {
       return Promise.reject(
         new ProtoflyError('PF_ERR_CONFIG', `range '${range}' for ${req.domain} is not a semver range`, {
           range,
@@ -177,6 +182,10 @@ export class Loader {
     fetched?: Fetched<unknown>,
   ): Promise<VerifiedPackage> {
     const { kind } = asked;
+    // On first use, the domain's keys are fetched alongside its descriptor, not after it: they
+    // come from the domain's own catalogue whatever the descriptor says, and are recorded only
+    // when the descriptor, once checked, asks for them.
+    const early = asked.domain === undefined ? undefined : this.#earlyKeys(asked.domain);
     const { body, maxAge } = fetched ?? (await this.catalogue.json(url, MAX_DESCRIPTOR_BYTES, 'descriptor'));
     this.#check(url, 'descriptor', `${url}`);
     // Another kind would fail the schema somewhere; say what is wrong instead.
@@ -185,7 +194,7 @@ export class Loader {
     assertValid(VALIDATORS[kind] as (d: unknown) => d is Descriptor, body, `${kind} descriptor`);
     const d = body;
     // The schema's pattern lets through versions semver cannot compare (a part over 2^53).
-    if (semver.valid(d.version) === null) {
+    if (valid(d.version) === null) {
       throw new ProtoflyError(
         'PF_ERR_SCHEMA',
         `${kind} descriptor: /version '${d.version}' is out of range`,
@@ -207,16 +216,16 @@ export class Loader {
       );
     }
     if (asked.name !== undefined && d.name !== asked.name) throw notAsked(url, 'name', asked.name, d.name);
-    if (asked.range !== undefined && !semver.satisfies(d.version, asked.range)) {
+    if (asked.range !== undefined && !satisfies(d.version, asked.range)) {
       throw notAsked(url, 'version', asked.range, d.version);
     }
     this.#check(url, 'domain', asked.range === undefined ? d.domain : `${id}, within ${asked.range}`);
 
-    const trusted = await this.#trust.keyFor(d.domain, d.signature.keyId, async () => {
-      return (
-        await this.catalogue.json(this.catalogue.keysUrl(d.domain), MAX_KEYS_BYTES, `keys of ${d.domain}`)
-      ).body;
-    });
+    const trusted = await this.#trust.keyFor(
+      d.domain,
+      d.signature.keyId,
+      async () => (await early) ?? this.#publishedKeys(d.domain),
+    );
     assertSigner(d, trusted, this.#policy);
     await assertSignature(d, trusted.key);
     this.#check(url, 'signature', `Ed25519 by ${trusted.id} (${trusted.how})`);
@@ -230,7 +239,7 @@ export class Loader {
       'package origin, configuration schema, endpoints and limits within the policy',
     );
 
-    if (!semver.satisfies(this.#engine, d.engine, { includePrerelease: true })) {
+    if (!satisfies(this.#engine, d.engine, { includePrerelease: true })) {
       throw new ProtoflyError('PF_ERR_ENGINE', `${id} needs protofly ${d.engine}; this is ${this.#engine}`, {
         engine: d.engine,
         version: this.#engine,
@@ -241,14 +250,14 @@ export class Loader {
     const seenKey = `seen:${ref}`;
     const seen = await this.#store.get(seenKey);
     // The store is outside our control (a disk): what it says must still be a version.
-    if (seen !== undefined && semver.valid(seen) === null) {
+    if (seen !== undefined && valid(seen) === null) {
       throw new ProtoflyError(
         'PF_ERR_DOWNGRADE',
         `${id}: the version recorded as seen for ${ref} is not a version (${shortly(seen)}); the store is damaged`,
         { offered: d.version, seen },
       );
     }
-    if (seen !== undefined && semver.lt(d.version, seen)) {
+    if (seen !== undefined && lt(d.version, seen)) {
       throw new ProtoflyError('PF_ERR_DOWNGRADE', `${id} is older than ${seen}, already seen for ${ref}`, {
         offered: d.version,
         seen,
@@ -257,10 +266,27 @@ export class Loader {
     this.#check(url, 'downgrade', seen === undefined ? 'first version seen' : `not older than ${seen}`);
 
     const source = await this.#package(d, url, packageUrl);
-    if (seen === undefined || semver.gt(d.version, seen)) await this.#store.set(seenKey, d.version);
+    if (seen === undefined || gt(d.version, seen)) await this.#store.set(seenKey, d.version);
     const pkg: VerifiedPackage = { descriptor: d, source, url, signedBy: trusted.id };
     this.#verified.set(url, { pkg, expires: Date.now() + maxAge * 1000 });
     return pkg;
+  }
+
+  /** `domain`'s published keys, from its own catalogue. */
+  async #publishedKeys(domain: string): Promise<unknown> {
+    return (await this.catalogue.json(this.catalogue.keysUrl(domain), MAX_KEYS_BYTES, `keys of ${domain}`))
+      .body;
+  }
+
+  /**
+   * `domain`'s published keys fetched now when the trust store will want them (its first use),
+   * else undefined. A failure is the load's only if the keys are then asked for.
+   */
+  #earlyKeys(domain: string): Promise<unknown> {
+    const keys = (async () =>
+      (await this.#trust.firstUse(domain)) ? this.#publishedKeys(domain) : undefined)();
+    keys.catch(() => {});
+    return keys;
   }
 
   /** The verified source of a descriptor's package, downloaded at most once at a time. */
@@ -300,9 +326,11 @@ export class Loader {
     const storeKey = `pkg:${integrity}`;
     const stored = await this.#store.get(storeKey);
     if (stored !== undefined) {
-      // The store is outside our control (a disk): check it again.
+      this.#check(url, 'package', 'from the store');
+      // The store is outside our control (a disk; in a page, IndexedDB, which any script of the
+      // page's origin may write): check it again, so that what was put there runs nowhere.
       await assertIntegrity(new TextEncoder().encode(stored), integrity, `${id} (cached)`);
-      this.#check(url, 'package', 'from the store, integrity checked');
+      this.#check(url, 'integrity', `${integrity}, the stored copy checked again`);
       return stored;
     }
     const bytes = await this.catalogue.bytes(packageUrl, size, `package of ${id}`);

@@ -236,7 +236,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
   }
 
   async #open(peer: string, capabilities: readonly string[]): Promise<Conversation> {
-    const pkg = await this.#carriers.packageFor(parseAddress(peer).domain);
+    const { pkg, token } = await this.#carriers.prepare(parseAddress(peer).domain);
     const d = pkg.descriptor;
     const missing = capabilities.filter((c) => !(d.capabilities as readonly string[]).includes(c));
     if (missing.length > 0) {
@@ -246,7 +246,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
         { missing },
       );
     }
-    const conversation = this.#begin(peer, pkg, false);
+    const conversation = this.#begin(peer, pkg, false, token);
     try {
       await this.#scopes.get(peer)!.live(this.#liveTimeoutMs);
     } catch (err) {
@@ -308,8 +308,16 @@ export class Runtime extends Emitter<RuntimeEvents> {
     };
   }
 
-  /** Creates a conversation and its scope, and starts its stub instance (not waiting for it). */
-  #begin(peer: string, pkg: StubPackage, incoming: boolean): Conversation {
+  /**
+   * Creates a conversation and its scope, and starts its stub instance (not waiting for it),
+   * with `token` when one was asked already.
+   */
+  #begin(
+    peer: string,
+    pkg: StubPackage,
+    incoming: boolean,
+    token?: Promise<string | undefined>,
+  ): Conversation {
     let scope: ConversationScope | undefined;
     const conversation = new Conversation(peer, this.identity.address, carrierOf(pkg.descriptor), incoming, {
       send: (msg) => this.bus.send(msg),
@@ -332,7 +340,7 @@ export class Runtime extends Emitter<RuntimeEvents> {
     );
     this.#conversations.set(peer, conversation);
     this.#scopes.set(peer, scope);
-    const instance = this.#carriers.start(pkg, scope);
+    const instance = this.#carriers.start(pkg, scope, undefined, token);
     scope.current = instance;
     instance.started.then(
       (handle) => scope.attach(instance, handle),

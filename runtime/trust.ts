@@ -72,6 +72,16 @@ export class TrustStore {
     return this.#pick(domain, kid, keys, 'first-use', "is not among the domain's published keys");
   }
 
+  /**
+   * Whether {@link keyFor} would fetch `domain`'s published keys now: nothing pinned for it in
+   * trust-on-first-use mode, and nothing recorded (an unreadable record is no first use: keyFor
+   * refuses it).
+   */
+  async firstUse(domain: string): Promise<boolean> {
+    if (this.#pinned[domain] || this.mode === 'pinned') return false;
+    return (await this.#recorded(domain).catch(() => [])) === undefined;
+  }
+
   /** Forgets what was recorded for a domain, so its next key set is trusted on first use again. */
   async forget(domain: string): Promise<void> {
     await this.#store.delete(storeKey(domain));

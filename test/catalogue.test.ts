@@ -182,6 +182,38 @@ describe('refusals, each with its code and nothing instantiated', () => {
     );
   });
 
+  it('trust on first use: the keys are fetched alongside the descriptor, and not at all once recorded', async () => {
+    await cat.publish(ECHO);
+    const store = new FileStore(join(work, 'trust'));
+    const asked: string[] = [];
+    let keysAsked!: () => void;
+    const keys = new Promise<void>((resolve) => {
+      keysAsked = resolve;
+    });
+    // The descriptor is answered only once the keys were asked for: a loader that asked for them
+    // after the descriptor would never get an answer.
+    const fetching: typeof fetch = async (input, init) => {
+      const url = String(input);
+      asked.push(new URL(url).pathname);
+      if (url.endsWith('/keys')) keysAsked();
+      else if (url.includes('/stub/')) await keys;
+      return fetch(input, init);
+    };
+    const tofu = () =>
+      loader({
+        trust: new TrustStore({ mode: 'tofu', store }),
+        catalogue: new CatalogueClient({ catalogues: { [DOMAIN]: cat.url }, fetch: fetching }),
+      });
+    expect((await tofu().load({ domain: DOMAIN })).signedBy).toBe(`${DOMAIN}#${cat.key.publicJwk.kid}`);
+    expect(asked.filter((p) => p.endsWith('/keys'))).toHaveLength(1);
+
+    // Recorded now: a new loader on the same store asks for the descriptor and the package only.
+    asked.length = 0;
+    await tofu().load({ domain: DOMAIN });
+    expect(asked.some((p) => p.endsWith('/keys'))).toBe(false);
+    expect(asked.some((p) => p.includes('/stub/'))).toBe(true);
+  });
+
   it('a descriptor that breaks the schema: PF_ERR_SCHEMA naming the field', async () => {
     const { descriptorFile } = await cat.publish(ECHO);
     await rewriteDescriptor(descriptorFile, (d) => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProtoflyError } from '../core/errors.js';
 import type { Conversation, Incoming } from '../runtime/conversation.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
@@ -136,6 +137,52 @@ describe('many domains, restarts and refusals', () => {
     expect(texts).toEqual(['hello', ...Array.from({ length: 1000 }, (_, i) => `m${i}`)]);
     expect(statuses).toContain('disconnected');
     expect(withDave.status).toBe('live');
+  });
+
+  it('asks the carrier’s token while the stub is verified, not after, and gives it to the stub once verified', async () => {
+    const ERIN = 'user://a.example/erin';
+    const a = three.byName.get('a.example')!;
+    const checks: string[] = [];
+    let integrity!: () => void;
+    const verified = new Promise<void>((resolve) => {
+      integrity = resolve;
+    });
+    let checksWhenAsked: string[] | undefined;
+    const erin = three.runtime(ERIN, {
+      host,
+      onCheck: ({ check }) => {
+        checks.push(check);
+        if (check === 'integrity') integrity();
+      },
+      identity: {
+        address: ERIN,
+        token: async (audience) => {
+          checksWhenAsked = [...checks];
+          // Answered only once the package passed its last check: had the load waited for the
+          // token before verifying, it would never get there.
+          await verified;
+          return a.identity.issue(ERIN, 600, audience);
+        },
+      },
+    });
+    const withBob = await erin.runtime.conversation(BOB);
+    expect(withBob.status).toBe('live');
+    expect(checksWhenAsked).toEqual([]);
+    expect(checks).toContain('integrity');
+  });
+
+  it('fails the conversation with the token’s own refusal when the token asked during verification fails', async () => {
+    const FRANK = 'user://a.example/frank';
+    const frank = three.runtime(FRANK, {
+      host,
+      identity: {
+        address: FRANK,
+        token: async () => {
+          throw new ProtoflyError('PF_ERR_AUTH', 'frank is logged out');
+        },
+      },
+    });
+    await expect(frank.runtime.conversation(BOB)).rejects.toThrow(/^PF_ERR_AUTH: frank is logged out$/);
   });
 
   it('refuses a runtime whose token the carrier’s node rejects, with a coded error', async () => {

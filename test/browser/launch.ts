@@ -79,11 +79,10 @@ export async function servePages(
 }
 
 /**
- * Serves a test page that runs the browser host: `entry` (a .ts file beside the test) bundled as
- * `/<name>.js` under {@link PAGE_CSP}, loaded by `/`, and the built sandbox worker under
- * {@link WORKER_CSP}.
+ * A test page's script: `entry` (a .ts file) and what it imports, one ES module for the browser.
+ * An `import()` of a computed URL (the built package, as an app loads it) stays as it is.
  */
-export async function serveHostPage(entry: string, title: string): Promise<PageServer> {
+export async function bundlePage(entry: string): Promise<string> {
   const bundled = await build({
     entryPoints: [entry],
     bundle: true,
@@ -92,6 +91,15 @@ export async function serveHostPage(entry: string, title: string): Promise<PageS
     platform: 'browser',
     logLevel: 'warning',
   });
+  return bundled.outputFiles[0]!.text;
+}
+
+/**
+ * Serves a test page that runs the browser host: `entry` (a .ts file beside the test) bundled as
+ * `/<name>.js` under {@link PAGE_CSP}, loaded by `/`, and the built sandbox worker under
+ * {@link WORKER_CSP}.
+ */
+export async function serveHostPage(entry: string, title: string): Promise<PageServer> {
   const script = `/${basename(entry, '.ts')}.js`;
   return servePages({
     '/': {
@@ -99,7 +107,7 @@ export async function serveHostPage(entry: string, title: string): Promise<PageS
       type: 'text/html; charset=utf-8',
       csp: PAGE_CSP,
     },
-    [script]: { body: bundled.outputFiles[0]!.text, type: 'text/javascript', csp: PAGE_CSP },
+    [script]: { body: await bundlePage(entry), type: 'text/javascript', csp: PAGE_CSP },
     '/browser-worker.js': {
       body: await readFile(join(import.meta.dirname, '..', '..', 'dist', 'browser-worker.js')),
       type: 'text/javascript',

@@ -3,6 +3,9 @@
  * Security Policy): it imports the built `protofly/browser` from /browser.js and gives the test
  * a few calls on `window.pf`. Counts the policy violations the page sees.
  */
+
+import { IdbStore, openDatabase } from '../../browser/idb-store.js';
+import { type CallVideos, PageCall } from '../../cli/web/call.js';
 import type * as Browser from '../../entry/browser.js';
 
 interface Settings {
@@ -44,9 +47,10 @@ const versions: { change: string; peer?: string; version: string; error?: string
 let onSwap: (() => void) | undefined;
 
 const received: Browser.Incoming[] = [];
-/** The call's signaling, handed to the peer connection rather than to `next()`. */
-const SIGNALING = new Set(['offer', 'answer', 'candidate']);
-let onSignal: ((m: Browser.Incoming) => void) | undefined;
+/** A call's signaling after its offer, handed to the call rather than to `next()`. */
+const SIGNALING = new Set(['answer', 'candidate', 'bye']);
+/** The page's call, placed or answered. */
+let calling: PageCall | undefined;
 const waiting: ((m: Browser.Incoming) => void)[] = [];
 let runtime: Browser.Runtime | undefined;
 let chat: Browser.Conversation | undefined;
@@ -122,48 +126,30 @@ const pf = {
       chat ??= c;
       listen(c);
     });
-    answerCalls();
     await runtime.register();
     return { registered: true };
   },
   /**
-   * Calls the peer: an RTCPeerConnection with a data channel, its offer, answer and trickled
-   * candidates through the conversation's stub. Resolves once ICE connected and the channel
-   * echoed a ping, with its round-trip time.
+   * Calls the peer as the web demo's page does (cli/web/call.ts): an RTCPeerConnection with the
+   * fake camera and microphone and a data channel, its offer, answer and trickled candidates
+   * through the conversation's stub. Resolves once the peer connection is connected and the
+   * channel echoed its pings, with their round-trip time.
    */
   async call() {
-    const pc = new RTCPeerConnection();
-    const callId = crypto.randomUUID();
-    const channel = pc.createDataChannel('pf');
-    let placed = false;
-    const early: RTCIceCandidate[] = [];
-    const trickle = (c: RTCIceCandidate) =>
-      void chat!.candidate(callId, c.candidate, c.sdpMid, c.sdpMLineIndex);
-    pc.onicecandidate = (e) => {
-      if (!e.candidate) return;
-      if (placed) trickle(e.candidate);
-      else early.push(e.candidate);
-    };
-    const remote = peerSignals(pc);
-    await pc.setLocalDescription(await pc.createOffer());
-    await chat!.call(pc.localDescription!.sdp, ['data'], callId);
-    placed = true;
-    for (const c of early.splice(0)) trickle(c);
-    await remote;
-    await new Promise<void>((resolve) => {
-      if (channel.readyState === 'open') resolve();
-      else channel.onopen = () => resolve();
-    });
-    const sent = performance.now();
-    const echoed = new Promise<number>((resolve) => {
-      channel.onmessage = () => resolve(performance.now() - sent);
-    });
-    channel.send('ping');
-    const rttMs = await echoed;
-    return { ice: pc.iceConnectionState, rttMs };
+    const placed = PageCall.place((body) => chat!.post(body), videos());
+    calling = placed;
+    await placed.ready;
+    await placed.connected;
+    return { connected: true, rttMs: await placed.rttMs(), remoteTracks: placed.remoteTracks() };
   },
-  /** The answering side's ICE state once it connected. */
+  /** The answering side's call: settles `connected` once its peer connection is. */
   answered: undefined as Promise<string> | undefined,
+  /** Writes `value` at `key` in the database's `packages` store, as any script of the page's origin may. */
+  async plant(database: string, key: string, value: string) {
+    const db = openDatabase(database, ['trust', 'packages']);
+    await new IdbStore(db, 'packages').set(key, value);
+    (await db).close();
+  },
   async send(text: string) {
     return (await chat!.send(text)).body;
   },
@@ -203,104 +189,28 @@ async function start(settings: Settings): Promise<Browser.Runtime> {
   return started;
 }
 
-/** Messages of `c`: signaling to the call, the rest to {@link pf.next}. */
+/** Messages of `c`: an offer answered, the rest of a call's signaling to the call, the rest to {@link pf.next}. */
 function listen(c: Browser.Conversation): void {
   c.on('message', (m) => {
-    if (SIGNALING.has(m.body.kind)) return onSignal?.(m);
+    const { body } = m;
+    if (body.kind === 'offer') {
+      const answering = PageCall.answer(body, (b) => c.post(b), videos());
+      calling = answering;
+      pf.answered = answering.ready.then(() => answering.connected).then(() => 'connected');
+      return;
+    }
+    if (SIGNALING.has(body.kind)) return void calling?.signal(body);
     const w = waiting.shift();
     if (w) w(m);
     else received.push(m);
   });
 }
 
-/** Applies the peer's answer and candidates to `pc`; resolves once ICE connected. */
-function peerSignals(pc: RTCPeerConnection): Promise<void> {
-  const pending: RTCIceCandidateInit[] = [];
-  onSignal = (m) => {
-    const body = m.body as {
-      kind: string;
-      sdp?: string;
-      candidate?: string;
-      sdpMid?: string;
-      sdpMLineIndex?: number;
-    };
-    if (body.kind === 'answer') {
-      void pc.setRemoteDescription({ type: 'answer', sdp: body.sdp! }).then(() => {
-        for (const c of pending.splice(0)) void pc.addIceCandidate(c);
-      });
-    } else if (body.kind === 'candidate' && body.candidate) {
-      const c = {
-        candidate: body.candidate,
-        sdpMid: body.sdpMid ?? null,
-        sdpMLineIndex: body.sdpMLineIndex ?? null,
-      };
-      if (pc.remoteDescription) void pc.addIceCandidate(c);
-      else pending.push(c);
-    }
-  };
-  return connected(pc);
-}
-
-/** Resolves once `pc`'s ICE connection is up. */
-function connected(pc: RTCPeerConnection): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') resolve();
-    };
-    pc.oniceconnectionstatechange = check;
-    check();
-  });
-}
-
-/** The answering side: takes an offer, answers it, trickles its candidates, echoes data-channel pings. */
-function answerCalls(): void {
-  let pc: RTCPeerConnection | undefined;
-  const pending: RTCIceCandidateInit[] = [];
-  let up: () => void;
-  pf.answered = new Promise<string>((resolve) => {
-    up = () => resolve(pc!.iceConnectionState);
-  });
-  onSignal = (m) => {
-    const body = m.body as {
-      kind: string;
-      callId: string;
-      sdp?: string;
-      candidate?: string;
-      sdpMid?: string;
-      sdpMLineIndex?: number;
-    };
-    if (body.kind === 'offer') {
-      const peer = new RTCPeerConnection();
-      pc = peer;
-      peer.ondatachannel = (e) => {
-        e.channel.onmessage = (msg) => e.channel.send(msg.data);
-      };
-      peer.onicecandidate = (e) => {
-        if (e.candidate)
-          void chat!.candidate(
-            body.callId,
-            e.candidate.candidate,
-            e.candidate.sdpMid,
-            e.candidate.sdpMLineIndex,
-          );
-      };
-      void connected(peer).then(() => up());
-      void (async () => {
-        await peer.setRemoteDescription({ type: 'offer', sdp: body.sdp! });
-        for (const c of pending.splice(0)) await peer.addIceCandidate(c);
-        await peer.setLocalDescription(await peer.createAnswer());
-        await chat!.answer(body.callId, peer.localDescription!.sdp);
-      })();
-    } else if (body.kind === 'candidate' && body.candidate) {
-      const c = {
-        candidate: body.candidate,
-        sdpMid: body.sdpMid ?? null,
-        sdpMLineIndex: body.sdpMLineIndex ?? null,
-      };
-      if (pc?.remoteDescription) void pc.addIceCandidate(c);
-      else pending.push(c);
-    }
-  };
+/** Where a call shows its media: two video elements of the page. */
+function videos(): CallVideos {
+  const video = () =>
+    Object.assign(document.body.appendChild(document.createElement('video')), { muted: true });
+  return { local: video(), remote: video() };
 }
 
 (globalThis as unknown as { pf: typeof pf }).pf = pf;

@@ -1,16 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { BenchOptions, Result } from './harness.js';
+import type { Result } from './harness.js';
 
 /**
  * What a page downloads to run protofly, stubs not included (each is fetched and verified per
  * carrier domain): `protofly/browser` (the runtime and the host that runs stubs in Web
  * Workers) and the sandbox worker's script (SES lockdown, the compartment, the instance side),
  * as built by scripts/build.mjs (minified), gzip at zlib's default level as a server sends it.
- * Issue #18's target: the page script at most 60 KB. No baseline: a size, not a speed.
+ * Issue #18's target: runtime and host at most 60 KB. No baseline: a size, not a speed.
  */
-export default async function browserBundleBench({ root }: BenchOptions): Promise<Result[]> {
+export async function bundleSizes(root: string): Promise<Result[]> {
   const size = async (file: string) => {
     const bytes = await readFile(join(root, 'dist', file));
     return [bytes.byteLength / 1024, gzipSync(bytes).byteLength / 1024] as const;
