@@ -41,6 +41,7 @@ const VALIDATORS = {
   validateGroupMembersBody: `${BASE}group.schema.json#/$defs/groupMembersBody`,
   validateDirectorySearch: `${BASE}address-book.schema.json#/$defs/directorySearch`,
   validateDirectoryLookup: `${BASE}address-book.schema.json#/$defs/directoryLookup`,
+  validateDirectoryResult: `${BASE}address-book.schema.json#/$defs/directoryResult`,
   validatePolicyRules: `${BASE}policy-rules.schema.json`,
 };
 /** Validator name → the generated type it narrows to. */
@@ -59,6 +60,7 @@ const NARROWS = {
   validateGroupMembersBody: 'GroupMembersBody',
   validateDirectorySearch: 'DirectorySearch',
   validateDirectoryLookup: 'DirectoryLookup',
+  validateDirectoryResult: 'DirectoryResult',
   validatePolicyRules: 'PolicyRules',
 };
 
