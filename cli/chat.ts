@@ -4,7 +4,16 @@ import { isProtoflyError } from '../core/errors.js';
 import { createNodeRuntime } from '../entry/node-runtime.js';
 import type { Conversation, Incoming } from '../runtime/conversation.js';
 import type { UpdatePolicy } from '../runtime/runtime.js';
-import { type Command, parse, policyOption, progress, required, untilSignal, usageError } from './command.js';
+import {
+  type Command,
+  parse,
+  peerCatalogues,
+  policyOption,
+  progress,
+  required,
+  untilSignal,
+  usageError,
+} from './command.js';
 import { type Login, login } from './login.js';
 
 export const chat: Command = {
@@ -67,7 +76,7 @@ export const chat: Command = {
     const identity = await login(how);
     const node = createNodeRuntime({
       identity,
-      catalogues: catalogues(values.peer ?? []),
+      catalogues: peerCatalogues(values.peer ?? [], 'chat'),
       ...(values.policy ? { policy: await policyOption(values.policy, 'chat') } : {}),
       ...(updates ? { updates: { '*': updates as UpdatePolicy } } : {}),
     });
@@ -88,19 +97,6 @@ export const chat: Command = {
 };
 
 const UPDATE_POLICIES: readonly UpdatePolicy[] = ['pin', 'new-conversations', 'live'];
-
-/** `--peer d=url` options as a catalogue map. */
-function catalogues(peers: readonly string[]): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (const p of peers) {
-    const at = p.indexOf('=');
-    const url = p.slice(at + 1);
-    if (at < 1 || !URL.canParse(url))
-      throw usageError('chat', `--peer must be <domain>=<catalogue URL>, not '${p}'`);
-    map[p.slice(0, at)] = url;
-  }
-  return map;
-}
 
 function print(conversation: Conversation): void {
   conversation.on('message', (m: Incoming) => {

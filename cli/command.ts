@@ -90,3 +90,16 @@ export function textTable(rows: readonly (readonly string[])[]): string {
     )
     .join('\n');
 }
+
+/** `--peer d=url` options of command `name` as a catalogue map, or `PF_ERR_USAGE`. */
+export function peerCatalogues(peers: readonly string[], name: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const p of peers) {
+    const at = p.indexOf('=');
+    const url = p.slice(at + 1);
+    if (at < 1 || !URL.canParse(url))
+      throw usageError(name, `--peer must be <domain>=<catalogue URL>, not '${p}'`);
+    map[p.slice(0, at)] = url;
+  }
+  return map;
+}

@@ -9,6 +9,7 @@ import { demo } from './demo.js';
 import { dev } from './dev.js';
 import { keygen } from './keygen.js';
 import { newProject } from './new.js';
+import { login } from './oidc-login.js';
 import { publish } from './publish.js';
 import { release } from './release.js';
 import { rollback } from './rollback.js';
@@ -36,6 +37,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cdr,
   stats,
   chat,
+  login,
   new: newProject,
   dev,
 };

@@ -200,7 +200,7 @@ export const ERRORS = {
   PF_ERR_DELIVERY: {
     status: 503,
     stub: true,
-    docs: 'A message was refused by the far side or its server (4xx/5xx), or not acknowledged in time (408). detail.code has the response code.',
+    docs: 'A message was refused by the far side or its server (4xx/5xx), or not acknowledged in time (408). detail.code has the response code, detail.description its description.',
   },
   PF_ERR_CONVERSATION: {
     status: 503,

@@ -69,7 +69,8 @@ export interface SendOptions {
 /** A request sent and not answered yet. */
 interface Awaiting {
   readonly msg: Message;
-  readonly kind: ConversationBody['kind'];
+  /** What it is, for messages: a body's kind, or `execute <method>`. */
+  readonly kind: string;
   readonly resolve: (res: ResponseMessage) => void;
   readonly reject: (err: ProtoflyError) => void;
   timer?: ReturnType<typeof setTimeout>;
@@ -194,13 +195,6 @@ export class Conversation extends Emitter<ConversationEvents> {
    *   close, `PF_ERR_DELIVERY` when it will not be delivered.
    */
   post(body: ConversationBody, options: SendOptions = {}): Promise<ResponseMessage> {
-    if (this.#closed) {
-      return Promise.reject(
-        new ProtoflyError('PF_ERR_CONVERSATION', `conversation with ${this.peer} is closed`, {
-          peer: this.peer,
-        }),
-      );
-    }
     try {
       assertValid(validateConversationBody, body, 'conversation body');
     } catch (err) {
@@ -209,8 +203,40 @@ export class Conversation extends Emitter<ConversationEvents> {
     const msg = CREATES.has(body.kind)
       ? request('create', this.local, this.peer, { value: body })
       : request('update', this.local, this.peer, { value: body });
+    return this.#request(msg, body.kind, options);
+  }
+
+  /**
+   * Asks the peer to run `method` with `params` (an `execute`, schemas/message.schema.json): a
+   * service's request, such as a search of the domain's directory (see runtime/directory.ts);
+   * settles as {@link send} says.
+   *
+   * @throws ProtoflyError `PF_ERR_CONVERSATION` after close, `PF_ERR_DELIVERY` when it will not be
+   *   delivered or the peer refused it (`detail.code`: the response code).
+   */
+  execute(
+    method: string,
+    params: Record<string, unknown>,
+    options: SendOptions = {},
+  ): Promise<ResponseMessage> {
+    return this.#request(
+      request('execute', this.local, this.peer, { method, params }),
+      `execute ${method}`,
+      options,
+    );
+  }
+
+  /** Sends the request `msg` and waits for its final response (see {@link send}). */
+  #request(msg: Message, kind: string, options: SendOptions): Promise<ResponseMessage> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ProtoflyError('PF_ERR_CONVERSATION', `conversation with ${this.peer} is closed`, {
+          peer: this.peer,
+        }),
+      );
+    }
     return new Promise((resolve, reject) => {
-      const awaiting: Awaiting = { msg, kind: body.kind, resolve, reject };
+      const awaiting: Awaiting = { msg, kind, resolve, reject };
       this.#awaiting.set(msg.id, awaiting);
       try {
         this.link.send(msg);
@@ -373,7 +399,12 @@ function notDelivered(
   return new ProtoflyError(
     'PF_ERR_DELIVERY',
     `${awaiting.kind} ${awaiting.msg.id} to ${awaiting.msg.to} got ${code} ${description}`.trim(),
-    { code, id: awaiting.msg.id, ...(withdrawn ? { withdrawn } : {}) },
+    {
+      code,
+      id: awaiting.msg.id,
+      ...(description ? { description } : {}),
+      ...(withdrawn ? { withdrawn } : {}),
+    },
   );
 }
 

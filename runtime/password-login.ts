@@ -103,31 +103,13 @@ export class PasswordLogin implements RuntimeIdentity {
     const endpoint = await this.#tokenEndpoint();
     this.#checkPage();
     const asked = this.#now();
-    const what = `token endpoint of ${this.#domain}`;
-    const { status, retryAfter, body } = await this.#catalogue.postForm(
+    const { token, refresh, ttl } = await grant(
+      this.#catalogue,
+      this.#domain,
       endpoint,
       { ...form, audience },
-      MAX_ANSWER_BYTES,
-      what,
-      GRANT_TIMEOUT_MS,
+      this.address,
     );
-    const answer = (body ?? {}) as Record<string, unknown>;
-    if (status !== 200) {
-      const code = answer.pf_code;
-      throw new ProtoflyError(
-        isErrorCode(code) ? code : 'PF_ERR_AUTH',
-        `${this.address}: ${what} refused (HTTP ${status} ${String(answer.error)}): ${String(answer.error_description)}`,
-        { status, error: answer.error, ...(retryAfter ? { retryAfterSeconds: Number(retryAfter) } : {}) },
-      );
-    }
-    const { access_token: token, refresh_token: refresh, expires_in: ttl } = answer;
-    if (typeof token !== 'string' || typeof refresh !== 'string' || typeof ttl !== 'number' || !(ttl > 0)) {
-      throw new ProtoflyError(
-        'PF_ERR_SCHEMA',
-        `${what}: ${endpoint} answered without access_token, refresh_token and a positive expires_in`,
-        { url: endpoint, pointer: '' },
-      );
-    }
     this.#refresh = refresh;
     this.#held.set(audience, { token, renewAt: asked + ttl * 800 });
     return token;
@@ -152,29 +134,100 @@ export class PasswordLogin implements RuntimeIdentity {
 
   async #tokenEndpoint(): Promise<string> {
     if (this.#endpoint) return this.#endpoint;
-    const base = this.#catalogue.baseOf(this.#domain);
-    const url = `${base}${AUTHORIZATION_SERVER_PATH}`;
-    const what = `token endpoint metadata of ${this.#domain}`;
-    const { body } = await this.#catalogue.json(url, MAX_ANSWER_BYTES, what);
-    const endpoint = (body as { token_endpoint?: unknown } | null)?.token_endpoint;
-    const pages = (body as Record<string, unknown> | null)?.[BROWSER_ORIGINS];
+    const { tokenEndpoint, metadata } = await authorizationServer(this.#catalogue, this.#domain);
+    const pages = metadata[BROWSER_ORIGINS];
     if (Array.isArray(pages)) this.#pages = pages.filter((p): p is string => typeof p === 'string');
-    let parsed: URL | undefined;
-    try {
-      parsed = typeof endpoint === 'string' ? new URL(endpoint) : undefined;
-    } catch {
-      // Refused below.
-    }
-    // The password goes where the catalogue says: never over plain HTTP from an HTTPS catalogue.
-    const allowed = new URL(base).protocol === 'https:' ? ['https:'] : ['https:', 'http:'];
-    if (!parsed || !allowed.includes(parsed.protocol)) {
-      throw new ProtoflyError(
-        'PF_ERR_SCHEMA',
-        `${what}: token_endpoint ${JSON.stringify(endpoint)} is not an ${allowed.join(' or ')} URL`,
-        { url, pointer: '/token_endpoint' },
-      );
-    }
-    this.#endpoint = parsed.href;
+    this.#endpoint = tokenEndpoint;
     return this.#endpoint;
   }
+}
+
+/** A home domain's RFC 8414 metadata, and its token endpoint checked. */
+export interface AuthorizationServer {
+  readonly tokenEndpoint: string;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The RFC 8414 metadata of `domain`, from its catalogue: where its token endpoint is (never
+ * plain HTTP from an HTTPS catalogue: credentials go there), and the rest as it is.
+ *
+ * @throws ProtoflyError `PF_ERR_SCHEMA` (no usable token_endpoint), `PF_ERR_FETCH`,
+ *   `PF_ERR_NOT_FOUND` (the domain advertises no token endpoint).
+ */
+export async function authorizationServer(
+  catalogue: CatalogueClient,
+  domain: string,
+): Promise<AuthorizationServer> {
+  const base = catalogue.baseOf(domain);
+  const url = `${base}${AUTHORIZATION_SERVER_PATH}`;
+  const what = `token endpoint metadata of ${domain}`;
+  const { body } = await catalogue.json(url, MAX_ANSWER_BYTES, what);
+  const metadata = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const endpoint = metadata.token_endpoint;
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof endpoint === 'string' ? new URL(endpoint) : undefined;
+  } catch {
+    // Refused below.
+  }
+  const allowed = new URL(base).protocol === 'https:' ? ['https:'] : ['https:', 'http:'];
+  if (!parsed || !allowed.includes(parsed.protocol)) {
+    throw new ProtoflyError(
+      'PF_ERR_SCHEMA',
+      `${what}: token_endpoint ${JSON.stringify(endpoint)} is not an ${allowed.join(' or ')} URL`,
+      { url, pointer: '/token_endpoint' },
+    );
+  }
+  return { tokenEndpoint: parsed.href, metadata };
+}
+
+/** What a token endpoint granted: the domain's access token, its refresh token and lifetime. */
+export interface Granted {
+  readonly token: string;
+  readonly refresh: string;
+  /** Seconds. */
+  readonly ttl: number;
+}
+
+/**
+ * Posts a grant (`form`, RFC 6749 §4) to `domain`'s token endpoint `endpoint`, for the user
+ * `who` (named in a refusal).
+ *
+ * @throws ProtoflyError the endpoint's own code for a refusal (`pf_code`, else `PF_ERR_AUTH`;
+ *   `detail.status`), `PF_ERR_SCHEMA` for an answer without the tokens, `PF_ERR_FETCH`.
+ */
+export async function grant(
+  catalogue: CatalogueClient,
+  domain: string,
+  endpoint: string,
+  form: Record<string, string>,
+  who: string,
+): Promise<Granted> {
+  const what = `token endpoint of ${domain}`;
+  const { status, retryAfter, body } = await catalogue.postForm(
+    endpoint,
+    form,
+    MAX_ANSWER_BYTES,
+    what,
+    GRANT_TIMEOUT_MS,
+  );
+  const answer = (body ?? {}) as Record<string, unknown>;
+  if (status !== 200) {
+    const code = answer.pf_code;
+    throw new ProtoflyError(
+      isErrorCode(code) ? code : 'PF_ERR_AUTH',
+      `${who}: ${what} refused (HTTP ${status} ${String(answer.error)}): ${String(answer.error_description)}`,
+      { status, error: answer.error, ...(retryAfter ? { retryAfterSeconds: Number(retryAfter) } : {}) },
+    );
+  }
+  const { access_token: token, refresh_token: refresh, expires_in: ttl } = answer;
+  if (typeof token !== 'string' || typeof refresh !== 'string' || typeof ttl !== 'number' || !(ttl > 0)) {
+    throw new ProtoflyError(
+      'PF_ERR_SCHEMA',
+      `${what}: ${endpoint} answered without access_token, refresh_token and a positive expires_in`,
+      { url: endpoint, pointer: '' },
+    );
+  }
+  return { token, refresh, ttl };
 }

@@ -9,6 +9,7 @@ import { WITHDRAW } from '../core/stub.js';
 import { Bus } from './bus.js';
 import { Carriers, type UpdateEvent, type UpdatePolicy, type VersionEvent } from './carriers.js';
 import { type Carrier, Conversation, carrierOf } from './conversation.js';
+import { Directory, directoryAddress } from './directory.js';
 import { Inbox, type InboxEvent } from './inbox.js';
 import type { Loader } from './loader.js';
 import { type Activation, ConversationScope, type ScopeInit } from './scope.js';
@@ -156,9 +157,31 @@ export class Runtime extends Emitter<RuntimeEvents> {
    *   `liveTimeoutMs`, `PF_ERR_SANDBOX` (it threw, or failed without a code).
    */
   conversation(peer: string, options: { capabilities?: readonly string[] } = {}): Promise<Conversation> {
+    return this.#conversation(peer, options.capabilities ?? []);
+  }
+
+  /**
+   * The address book of `domain` (the home domain's by default), searched through the domain's
+   * messaging node: `await runtime.directory().search('bo')`. Its requests travel on a
+   * conversation with the node's directory (`domain://msg-node.<domain>/directory`, in
+   * {@link conversations}), carried by `domain`'s stub. A node answers its own domain's users.
+   *
+   * @throws ProtoflyError `PF_ERR_ADDRESS` for a domain that is no domain name.
+   */
+  directory(domain: string = this.#home): Directory {
+    const address = directoryAddress(domain);
+    parseAddress(address);
+    return new Directory(domain, () => this.#conversation(address, [], domain));
+  }
+
+  /**
+   * The open (or opening) conversation with `peer`, else one opened, carried by the stub of
+   * `carrier` (default: the peer's domain).
+   */
+  #conversation(peer: string, capabilities: readonly string[], carrier?: string): Promise<Conversation> {
     const open = this.#conversations.get(peer) ?? this.#opening.get(peer);
     if (open) return Promise.resolve(open);
-    const opening = this.#open(peer, options.capabilities ?? []).finally(() => this.#opening.delete(peer));
+    const opening = this.#open(peer, capabilities, carrier).finally(() => this.#opening.delete(peer));
     this.#opening.set(peer, opening);
     return opening;
   }
@@ -235,8 +258,8 @@ export class Runtime extends Emitter<RuntimeEvents> {
     this.#unlisten();
   }
 
-  async #open(peer: string, capabilities: readonly string[]): Promise<Conversation> {
-    const { pkg, token } = await this.#carriers.prepare(parseAddress(peer).domain);
+  async #open(peer: string, capabilities: readonly string[], carrier?: string): Promise<Conversation> {
+    const { pkg, token } = await this.#carriers.prepare(carrier ?? parseAddress(peer).domain);
     const d = pkg.descriptor;
     const missing = capabilities.filter((c) => !(d.capabilities as readonly string[]).includes(c));
     if (missing.length > 0) {

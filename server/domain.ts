@@ -6,6 +6,7 @@ import { ProtoflyError } from '../core/errors.js';
 import type { BackendDescriptor, DomainConfig } from '../core/generated/types.js';
 import { assertWritable, exists, writeAtomic } from '../node/files.js';
 import { packageRoot } from '../node/package-root.js';
+import { OIDC_LOGIN } from '../runtime/code-request.js';
 import { BROWSER_ORIGINS } from '../runtime/password-login.js';
 import { publishBackends, startServices } from './backends/start-services.js';
 import { type DomainKey, generateDomainKey, readDomainKey } from './catalogue/keys.js';
@@ -271,17 +272,32 @@ export async function publishStubs(d: PreparedDomain, nodeUrl: string): Promise<
  */
 export async function advertiseTokenEndpoint(d: PreparedDomain, nodeUrl: string): Promise<void> {
   const url = new URL(TOKEN_PATH, nodeUrl.replace(/^ws/, 'http'));
+  const oidc = oidcLogin(d.config);
   const metadata = {
     // The `iss` of the domain's tokens (a domain name, where RFC 8414 has a URL).
     issuer: d.config.domain,
     token_endpoint: url.href,
-    grant_types_supported: ['password', 'refresh_token'],
+    grant_types_supported: ['password', 'refresh_token', ...(oidc ? ['authorization_code'] : [])],
     token_endpoint_auth_methods_supported: ['none'],
     // The pages the endpoint serves: a refused page cannot see why (the browser hides the
     // answer), so a runtime in one checks here first and says so (runtime/password-login.ts).
     [BROWSER_ORIGINS]: (d.config.browsers?.token ?? []).map(originOf),
+    ...(oidc ? { [OIDC_LOGIN]: oidc } : {}),
   };
   await writeAtomic(layout.authorizationServer(d.catalogueDir), `${JSON.stringify(metadata, null, 2)}\n`);
+}
+
+/**
+ * Where the domain's users log in, when its identity is identity-oidc: its provider and client
+ * id (public; the secret stays in the config), which apps need to start the log-in.
+ */
+function oidcLogin(c: DomainConfig): { issuer: string; client_id: string } | undefined {
+  const identity = c.services?.identity;
+  if (identity?.backend !== 'identity-oidc') return undefined;
+  const { issuer, clientId } = (identity.config ?? {}) as { issuer?: unknown; clientId?: unknown };
+  // The backend checked its config when it started; anything else advertises nothing.
+  if (typeof issuer !== 'string' || typeof clientId !== 'string') return undefined;
+  return { issuer, client_id: clientId };
 }
 
 function stubDirs(c: DomainConfig): string[] {

@@ -55,6 +55,7 @@ describe('protofly command', { timeout: 120_000 }, () => {
       'chat',
       'new',
       'dev',
+      'login',
     ];
     // In-process: what is printed is the point here, not the process.
     const helps: { code: number; stdout: string }[] = [];

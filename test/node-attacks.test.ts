@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ErrFrame, JsonWsFrame } from '../core/generated/types.js';
 import { validateDomainConfig } from '../core/generated/validators.js';
 import { type Message, request } from '../core/message.js';
+import { Policy } from '../server/policy/policy.js';
 import { MemoryLocation } from '../server/services/memory-location.js';
 import type { Location } from '../server/services/service.js';
 import { JsonWsClient } from './support/json-ws-client.js';
@@ -27,11 +28,14 @@ afterEach(() => {
   return domains?.close();
 });
 
-/** Connects from `localAddress` (any of 127/8 on Linux) and authenticates as `user`. */
-async function login(user: string, localAddress = '127.0.0.1'): Promise<JsonWsClient> {
+/**
+ * Connects from `localAddress` (any of 127/8 on Linux) and authenticates as `user`, claiming
+ * `hyperties`.
+ */
+async function login(user: string, localAddress = '127.0.0.1', hyperties?: string[]): Promise<JsonWsClient> {
   const client = new JsonWsClient(domains.node.url, { localAddress });
   await client.opened();
-  client.send({ t: 'auth', token: await domains.token(user) });
+  client.send({ t: 'auth', token: await domains.token(user), hyperties });
   await client.take((f) => f.t === 'ready');
   return client;
 }
@@ -359,6 +363,65 @@ describe('messaging node attacks: connections that do not authenticate', () => {
     }
     expect(domains.node.pendingAuth).toBe(0);
     await roundTrip(await neighbours());
+  });
+});
+
+describe('messaging node attacks: policy through a hyperty address', () => {
+  it("refuses a message to a user's hyperty address as the policy refuses one to the user, and one to a hyperty no session holds", async () => {
+    const bobsHyperty = 'hyperty://b.example/bob-phone';
+    domains = await twoDomains({
+      policy: new Policy('b.example', {
+        rules: [{ name: 'not-bob', action: 'deny', from: [EVE], to: [BOB] }],
+      }),
+    });
+    const bob = await login(BOB, '127.0.0.80', [bobsHyperty]);
+    const eve = await login(EVE, '127.0.0.81');
+    const alice = await login(ALICE, '127.0.0.82');
+    // Eve knows Bob's hyperty address (he wrote to her from it once): its domain is no way past the rule.
+    const sneak = chat(EVE, bobsHyperty, 'around the rule');
+    eve.msg(sneak);
+    expect(await outcome(eve, sneak.id)).toMatchObject({
+      t: 'err',
+      code: 'PF_ERR_FORBIDDEN',
+      message: `${EVE} may not reach ${bobsHyperty} with chat: refused by policy rule 'not-bob'`,
+    });
+    // Where the node knows no user for it, it fails closed.
+    const unknown = chat(EVE, 'hyperty://b.example/nobodys', 'anyone?');
+    eve.msg(unknown);
+    expect(await outcome(eve, unknown.id)).toMatchObject({
+      t: 'err',
+      code: 'PF_ERR_FORBIDDEN',
+      message: expect.stringContaining('its user is not known'),
+    });
+    // Those the rule does not name still reach him there.
+    const fine = chat(ALICE, bobsHyperty, 'hello phone');
+    alice.msg(fine);
+    expect(await outcome(alice, fine.id)).toEqual({ t: 'ack', ids: [fine.id] });
+    await bob.take((f) => f.t === 'msg' && f.m.id === fine.id);
+    expect(bob.messages().map((m) => m.id)).toEqual([fine.id]);
+    expect(domains.node.metrics.contained).toBe(0);
+  });
+
+  it('decides a hyperty recipient as its user after an asynchronous lookup too (a shared Location)', async () => {
+    const bobsHyperty = 'hyperty://b.example/bob-laptop';
+    domains = await twoDomains({
+      location: laterLookups(new MemoryLocation()),
+      policy: new Policy('b.example', {
+        groups: { private: [BOB] },
+        rules: [{ name: 'private', action: 'deny', from: ['user://a.example/*'], to: ['group:private'] }],
+      }),
+    });
+    const bob = await login(BOB, '127.0.0.83', [bobsHyperty]);
+    const alice = await login(ALICE, '127.0.0.84');
+    const eve = await login(EVE, '127.0.0.85');
+    const sneak = chat(ALICE, bobsHyperty);
+    alice.msg(sneak);
+    expect(await outcome(alice, sneak.id)).toMatchObject({ code: 'PF_ERR_FORBIDDEN', id: sneak.id });
+    const fine = chat(EVE, bobsHyperty);
+    eve.msg(fine);
+    expect(await outcome(eve, fine.id)).toEqual({ t: 'ack', ids: [fine.id] });
+    await bob.take((f) => f.t === 'msg' && f.m.id === fine.id);
+    expect(bob.messages().map((m) => m.id)).toEqual([fine.id]);
   });
 });
 

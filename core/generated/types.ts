@@ -540,11 +540,11 @@ export interface PolicyRules {
   rules?: PolicyRule[];
 }
 /**
- * Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written, a hyperty:// one by its domain only (its user is not known before it is looked up), so `*` and `user://<domain>/*` match it, a user or a group does not. `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).
+ * Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written; a hyperty:// one, when some rule's `to` names a user (or a group with members), as the user whose session holds it, and refused when none does (PF_ERR_FORBIDDEN, counted under `unknown-recipient`: its user is not known); when no rule names one, by its domain (`*` and `user://<domain>/*` match it). `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).
  */
 export interface PolicyRule {
   /**
-   * Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` is the name of the default decision.
+   * Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` and `unknown-recipient` are taken: the default decision, and the refusal of a hyperty recipient whose user is not known.
    */
   name: string;
   action: 'allow' | 'deny';

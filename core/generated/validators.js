@@ -4394,7 +4394,7 @@ function validate174(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate174_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema59 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/policy-rules.schema.json", "title": "PolicyRules", "description": "A domain's policy (its policy decision point): who may reach whom, when, with which capabilities and at what rate. The messaging node checks every message a session sends to a user:// or hyperty:// address against it, and the SIP and XMPP guest services every foreign user asking for a guest account (server/policy/). Rules are read in order and the first that matches a message decides it; a message no rule matches gets `default`. The domain config's `policy`, and the body of GET and PUT /policy/v1/rules on the admin port.", "type": "object", "additionalProperties": false, "properties": { "default": { "description": "What a message no rule matches gets. Default `allow` (a domain without rules lets everyone reach everyone).", "enum": ["allow", "deny"] }, "groups": { "description": "Named sets of users, which rules name as `group:<name>`: group name \u2192 its members.", "type": "object", "maxProperties": 1024, "propertyNames": { "$ref": "#/$defs/groupName" }, "additionalProperties": { "type": "array", "maxItems": 1e4, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/userAddress" } } }, "rules": { "type": "array", "maxItems": 1024, "items": { "$ref": "#/$defs/rule" } } }, "$defs": { "groupName": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "rule": { "title": "PolicyRule", "description": "Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written, a hyperty:// one by its domain only (its user is not known before it is looked up), so `*` and `user://<domain>/*` match it, a user or a group does not. `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).", "type": "object", "additionalProperties": false, "required": ["name", "action"], "properties": { "name": { "description": "Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` is the name of the default decision.", "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "action": { "enum": ["allow", "deny"] }, "from": { "$ref": "#/$defs/selectors" }, "to": { "$ref": "#/$defs/selectors" }, "capabilities": { "description": "What the message does, read from its body value's kind (conversation.schema.json): `chat` a chat body, `call` an offer without video, `video` an offer whose media has video; a forwarded message has the capability of the one it carries. A message of none of them (an answer, a bye, a response, presence) matches only rules without `capabilities`, so a call let in is not cut by a rule about starting calls.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "video"] } }, "when": { "$ref": "#/$defs/window" }, "rate": { "description": "A token bucket per sender, on an `allow` rule: `perSecond` messages a second, `burst` at once. Each node keeps its own buckets.", "type": "object", "additionalProperties": false, "required": ["perSecond"], "properties": { "perSecond": { "type": "number", "exclusiveMinimum": 0, "maximum": 1e5 }, "burst": { "description": "Default: perSecond, at least 1.", "type": "integer", "minimum": 1, "maximum": 1e5 } } } } }, "selectors": { "title": "PolicySelectors", "type": "array", "minItems": 1, "maxItems": 1024, "uniqueItems": true, "items": { "description": "`*` anyone; `user://<domain>/<name>` one user; `user://<domain>/*` every user of a domain (a foreign domain's, or this one's); `group:<name>` the members of one of `groups`.", "anyOf": [{ "const": "*" }, { "$ref": "common.schema.json#/$defs/userAddress" }, { "type": "string", "maxLength": 264, "pattern": "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$" }, { "type": "string", "pattern": "^group:[a-z0-9][a-z0-9._-]{0,63}$" }] } }, "window": { "title": "PolicyWindow", "description": "When a rule applies: on `days`, from `start` to `end` (local time in `timeZone`). A window whose `end` is before its `start` runs past midnight (22:00 to 06:00); `days` are those of the moment looked at.", "type": "object", "additionalProperties": false, "properties": { "days": { "description": "Default: every day.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] } }, "start": { "description": "HH:MM, included. Default 00:00.", "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" }, "end": { "description": "HH:MM, excluded; 24:00 is midnight at the day's end. Default 24:00.", "type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" }, "timeZone": { "description": "An IANA time zone (Europe/Paris). Default UTC.", "type": "string", "maxLength": 64 } } } } };
+var schema59 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/policy-rules.schema.json", "title": "PolicyRules", "description": "A domain's policy (its policy decision point): who may reach whom, when, with which capabilities and at what rate. The messaging node checks every message a session sends to a user:// or hyperty:// address against it, and the SIP and XMPP guest services every foreign user asking for a guest account (server/policy/). Rules are read in order and the first that matches a message decides it; a message no rule matches gets `default`. The domain config's `policy`, and the body of GET and PUT /policy/v1/rules on the admin port.", "type": "object", "additionalProperties": false, "properties": { "default": { "description": "What a message no rule matches gets. Default `allow` (a domain without rules lets everyone reach everyone).", "enum": ["allow", "deny"] }, "groups": { "description": "Named sets of users, which rules name as `group:<name>`: group name \u2192 its members.", "type": "object", "maxProperties": 1024, "propertyNames": { "$ref": "#/$defs/groupName" }, "additionalProperties": { "type": "array", "maxItems": 1e4, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/userAddress" } } }, "rules": { "type": "array", "maxItems": 1024, "items": { "$ref": "#/$defs/rule" } } }, "$defs": { "groupName": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "rule": { "title": "PolicyRule", "description": "Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written; a hyperty:// one, when some rule's `to` names a user (or a group with members), as the user whose session holds it, and refused when none does (PF_ERR_FORBIDDEN, counted under `unknown-recipient`: its user is not known); when no rule names one, by its domain (`*` and `user://<domain>/*` match it). `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).", "type": "object", "additionalProperties": false, "required": ["name", "action"], "properties": { "name": { "description": "Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` and `unknown-recipient` are taken: the default decision, and the refusal of a hyperty recipient whose user is not known.", "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "action": { "enum": ["allow", "deny"] }, "from": { "$ref": "#/$defs/selectors" }, "to": { "$ref": "#/$defs/selectors" }, "capabilities": { "description": "What the message does, read from its body value's kind (conversation.schema.json): `chat` a chat body, `call` an offer without video, `video` an offer whose media has video; a forwarded message has the capability of the one it carries. A message of none of them (an answer, a bye, a response, presence) matches only rules without `capabilities`, so a call let in is not cut by a rule about starting calls.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "video"] } }, "when": { "$ref": "#/$defs/window" }, "rate": { "description": "A token bucket per sender, on an `allow` rule: `perSecond` messages a second, `burst` at once. Each node keeps its own buckets.", "type": "object", "additionalProperties": false, "required": ["perSecond"], "properties": { "perSecond": { "type": "number", "exclusiveMinimum": 0, "maximum": 1e5 }, "burst": { "description": "Default: perSecond, at least 1.", "type": "integer", "minimum": 1, "maximum": 1e5 } } } } }, "selectors": { "title": "PolicySelectors", "type": "array", "minItems": 1, "maxItems": 1024, "uniqueItems": true, "items": { "description": "`*` anyone; `user://<domain>/<name>` one user; `user://<domain>/*` every user of a domain (a foreign domain's, or this one's); `group:<name>` the members of one of `groups`.", "anyOf": [{ "const": "*" }, { "$ref": "common.schema.json#/$defs/userAddress" }, { "type": "string", "maxLength": 264, "pattern": "^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$" }, { "type": "string", "pattern": "^group:[a-z0-9][a-z0-9._-]{0,63}$" }] } }, "window": { "title": "PolicyWindow", "description": "When a rule applies: on `days`, from `start` to `end` (local time in `timeZone`). A window whose `end` is before its `start` runs past midnight (22:00 to 06:00); `days` are those of the moment looked at.", "type": "object", "additionalProperties": false, "properties": { "days": { "description": "Default: every day.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] } }, "start": { "description": "HH:MM, included. Default 00:00.", "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" }, "end": { "description": "HH:MM, excluded; 24:00 is midnight at the day's end. Default 24:00.", "type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" }, "timeZone": { "description": "An IANA time zone (Europe/Paris). Default UTC.", "type": "string", "maxLength": 64 } } } } };
 var pattern28 = new RegExp("^[a-z0-9][a-z0-9._-]{0,63}$", "u");
 function validate178(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
@@ -4452,7 +4452,7 @@ function validate180(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate180_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema62 = { "title": "PolicyRule", "description": "Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written, a hyperty:// one by its domain only (its user is not known before it is looked up), so `*` and `user://<domain>/*` match it, a user or a group does not. `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).", "type": "object", "additionalProperties": false, "required": ["name", "action"], "properties": { "name": { "description": "Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` is the name of the default decision.", "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "action": { "enum": ["allow", "deny"] }, "from": { "$ref": "#/$defs/selectors" }, "to": { "$ref": "#/$defs/selectors" }, "capabilities": { "description": "What the message does, read from its body value's kind (conversation.schema.json): `chat` a chat body, `call` an offer without video, `video` an offer whose media has video; a forwarded message has the capability of the one it carries. A message of none of them (an answer, a bye, a response, presence) matches only rules without `capabilities`, so a call let in is not cut by a rule about starting calls.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "video"] } }, "when": { "$ref": "#/$defs/window" }, "rate": { "description": "A token bucket per sender, on an `allow` rule: `perSecond` messages a second, `burst` at once. Each node keeps its own buckets.", "type": "object", "additionalProperties": false, "required": ["perSecond"], "properties": { "perSecond": { "type": "number", "exclusiveMinimum": 0, "maximum": 1e5 }, "burst": { "description": "Default: perSecond, at least 1.", "type": "integer", "minimum": 1, "maximum": 1e5 } } } } };
+var schema62 = { "title": "PolicyRule", "description": "Matches a message when its sender is among `from`, its recipient among `to`, its capability among `capabilities` and its time within `when`; an absent condition matches every message. The sender is the user its session authenticated as (a message sent as one of its hyperty addresses is its user's); a user:// recipient is matched as written; a hyperty:// one, when some rule's `to` names a user (or a group with members), as the user whose session holds it, and refused when none does (PF_ERR_FORBIDDEN, counted under `unknown-recipient`: its user is not known); when no rule names one, by its domain (`*` and `user://<domain>/*` match it). `deny` refuses it (PF_ERR_FORBIDDEN, 403); `allow` lets it through, within `rate` when the rule has one (past it: PF_ERR_FLOOD, 429).", "type": "object", "additionalProperties": false, "required": ["name", "action"], "properties": { "name": { "description": "Unique among the rules: what decisions are logged and counted under (metrics label `rule`). `default` and `unknown-recipient` are taken: the default decision, and the refusal of a hyperty recipient whose user is not known.", "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }, "action": { "enum": ["allow", "deny"] }, "from": { "$ref": "#/$defs/selectors" }, "to": { "$ref": "#/$defs/selectors" }, "capabilities": { "description": "What the message does, read from its body value's kind (conversation.schema.json): `chat` a chat body, `call` an offer without video, `video` an offer whose media has video; a forwarded message has the capability of the one it carries. A message of none of them (an answer, a bye, a response, presence) matches only rules without `capabilities`, so a call let in is not cut by a rule about starting calls.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["chat", "call", "video"] } }, "when": { "$ref": "#/$defs/window" }, "rate": { "description": "A token bucket per sender, on an `allow` rule: `perSecond` messages a second, `burst` at once. Each node keeps its own buckets.", "type": "object", "additionalProperties": false, "required": ["perSecond"], "properties": { "perSecond": { "type": "number", "exclusiveMinimum": 0, "maximum": 1e5 }, "burst": { "description": "Default: perSecond, at least 1.", "type": "integer", "minimum": 1, "maximum": 1e5 } } } } };
 var pattern31 = new RegExp("^user://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/\\*$", "u");
 var pattern32 = new RegExp("^group:[a-z0-9][a-z0-9._-]{0,63}$", "u");
 function validate183(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
@@ -8250,53 +8250,7 @@ function validate231(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate231_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validatePolicyRules = validate177;
-var validateStatsQuery = validate235;
-var pattern47 = new RegExp("^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$", "u");
-function validate236(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate236_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (errors === 0) {
-    if (typeof data === "string") {
-      if (!pattern47.test(data)) {
-        validate236.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$" }, message: 'must match pattern "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$"' }];
-        return false;
-      }
-    } else {
-      validate236.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
-      return false;
-    }
-  }
-  validate236.errors = vErrors;
-  return errors === 0;
-}
-var validate236_evaluated = { "dynamicProps": false, "dynamicItems": false };
-var schema92 = { "title": "StatsBucket", "description": "The width of a bucket: an hour or a day, in UTC.", "enum": ["hour", "day"] };
-function validate239(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
-  let vErrors = null;
-  let errors = 0;
-  const evaluated0 = validate239_evaluated;
-  if (evaluated0.dynamicProps) {
-    evaluated0.props = void 0;
-  }
-  if (evaluated0.dynamicItems) {
-    evaluated0.items = void 0;
-  }
-  if (!(data === "hour" || data === "day")) {
-    validate239.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema92.enum }, message: "must be equal to one of the allowed values" }];
-    return false;
-  }
-  validate239.errors = vErrors;
-  return errors === 0;
-}
-var validate239_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var validateDirectoryResult = validate234;
 function validate235(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -8309,46 +8263,135 @@ function validate235(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (errors === 0) {
     if (data && typeof data == "object" && !Array.isArray(data)) {
-      const _errs1 = errors;
-      for (const key0 in data) {
-        if (!(key0 === "from" || key0 === "to" || key0 === "bucket")) {
-          validate235.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
-          return false;
-          break;
-        }
-      }
-      if (_errs1 === errors) {
-        if (data.from !== void 0) {
-          const _errs2 = errors;
-          if (!validate236(data.from, { instancePath: instancePath + "/from", parentData: data, parentDataProperty: "from", rootData, dynamicAnchors })) {
-            vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
-            errors = vErrors.length;
+      let missing0;
+      if (data.address === void 0 && (missing0 = "address") || data.displayName === void 0 && (missing0 = "displayName") || data.groups === void 0 && (missing0 = "groups")) {
+        validate235.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "address" || key0 === "displayName" || key0 === "email" || key0 === "phone" || key0 === "groups")) {
+            validate235.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
           }
-          var valid0 = _errs2 === errors;
-        } else {
-          var valid0 = true;
         }
-        if (valid0) {
-          if (data.to !== void 0) {
-            const _errs3 = errors;
-            if (!validate236(data.to, { instancePath: instancePath + "/to", parentData: data, parentDataProperty: "to", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+        if (_errs1 === errors) {
+          if (data.address !== void 0) {
+            const _errs2 = errors;
+            if (!validate232(data.address, { instancePath: instancePath + "/address", parentData: data, parentDataProperty: "address", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate232.errors : vErrors.concat(validate232.errors);
               errors = vErrors.length;
             }
-            var valid0 = _errs3 === errors;
+            var valid0 = _errs2 === errors;
           } else {
             var valid0 = true;
           }
           if (valid0) {
-            if (data.bucket !== void 0) {
-              const _errs4 = errors;
-              if (!validate239(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
-                errors = vErrors.length;
+            if (data.displayName !== void 0) {
+              let data1 = data.displayName;
+              const _errs3 = errors;
+              if (errors === _errs3) {
+                if (typeof data1 === "string") {
+                  if (func1(data1) > 256) {
+                    validate235.errors = [{ instancePath: instancePath + "/displayName", schemaPath: "#/properties/displayName/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+                    return false;
+                  }
+                } else {
+                  validate235.errors = [{ instancePath: instancePath + "/displayName", schemaPath: "#/properties/displayName/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  return false;
+                }
               }
-              var valid0 = _errs4 === errors;
+              var valid0 = _errs3 === errors;
             } else {
               var valid0 = true;
+            }
+            if (valid0) {
+              if (data.email !== void 0) {
+                let data2 = data.email;
+                const _errs5 = errors;
+                if (errors === _errs5) {
+                  if (typeof data2 === "string") {
+                    if (func1(data2) > 256) {
+                      validate235.errors = [{ instancePath: instancePath + "/email", schemaPath: "#/properties/email/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" }];
+                      return false;
+                    }
+                  } else {
+                    validate235.errors = [{ instancePath: instancePath + "/email", schemaPath: "#/properties/email/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                    return false;
+                  }
+                }
+                var valid0 = _errs5 === errors;
+              } else {
+                var valid0 = true;
+              }
+              if (valid0) {
+                if (data.phone !== void 0) {
+                  let data3 = data.phone;
+                  const _errs7 = errors;
+                  if (errors === _errs7) {
+                    if (typeof data3 === "string") {
+                      if (func1(data3) > 64) {
+                        validate235.errors = [{ instancePath: instancePath + "/phone", schemaPath: "#/properties/phone/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" }];
+                        return false;
+                      }
+                    } else {
+                      validate235.errors = [{ instancePath: instancePath + "/phone", schemaPath: "#/properties/phone/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                      return false;
+                    }
+                  }
+                  var valid0 = _errs7 === errors;
+                } else {
+                  var valid0 = true;
+                }
+                if (valid0) {
+                  if (data.groups !== void 0) {
+                    let data4 = data.groups;
+                    const _errs9 = errors;
+                    if (errors === _errs9) {
+                      if (Array.isArray(data4)) {
+                        if (data4.length > 64) {
+                          validate235.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items" }];
+                          return false;
+                        } else {
+                          var valid1 = true;
+                          const len0 = data4.length;
+                          for (let i0 = 0; i0 < len0; i0++) {
+                            let data5 = data4[i0];
+                            const _errs11 = errors;
+                            if (errors === _errs11) {
+                              if (typeof data5 === "string") {
+                                if (func1(data5) > 128) {
+                                  validate235.errors = [{ instancePath: instancePath + "/groups/" + i0, schemaPath: "#/properties/groups/items/maxLength", keyword: "maxLength", params: { limit: 128 }, message: "must NOT have more than 128 characters" }];
+                                  return false;
+                                } else {
+                                  if (func1(data5) < 1) {
+                                    validate235.errors = [{ instancePath: instancePath + "/groups/" + i0, schemaPath: "#/properties/groups/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" }];
+                                    return false;
+                                  }
+                                }
+                              } else {
+                                validate235.errors = [{ instancePath: instancePath + "/groups/" + i0, schemaPath: "#/properties/groups/items/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                                return false;
+                              }
+                            }
+                            var valid1 = _errs11 === errors;
+                            if (!valid1) {
+                              break;
+                            }
+                          }
+                        }
+                      } else {
+                        validate235.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                        return false;
+                      }
+                    }
+                    var valid0 = _errs9 === errors;
+                  } else {
+                    var valid0 = true;
+                  }
+                }
+              }
             }
           }
         }
@@ -8362,12 +8405,200 @@ function validate235(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 var validate235_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateStats = validate241;
-var schema93 = { "title": "Stats", "description": "A domain's statistics over a time range, as its node's admin port answers GET /stats/v1/summary?from=<ISO 8601>&to=<ISO 8601>&bucket=hour|day (HTTP Basic credentials of an administrator; refusals are provisioning.schema.json's ApiError) and `protofly stats` prints. The conversation figures come from the domain's call and chat detail records (the Cdr service), aggregated by the backend: conversations that started in [from, to), in UTC buckets of their start. protocols: by the wire protocol the domain served the conversation with (json-ws, sip-ws, xmpp-ws); stubs: by the domain's stub that served it, as name@version; domains: by the foreign domain of the party that is not of this domain (conversations between two users of the domain are in none; at most 100 domains, those with the most conversations). The policy decisions and refusals are the answering node's live counters, since it started.", "type": "object", "additionalProperties": false, "required": ["domain", "from", "to", "bucket", "total", "buckets", "protocols", "stubs", "domains", "policy", "refusals"], "properties": { "domain": { "type": "string", "description": "The domain whose figures these are." }, "from": { "type": "string", "description": "Start of the range, ISO 8601 (UTC), inclusive." }, "to": { "type": "string", "description": "End of the range, ISO 8601 (UTC), exclusive." }, "bucket": { "$ref": "#/$defs/statsBucket" }, "total": { "$ref": "#/$defs/statsFigures" }, "buckets": { "description": "One entry per bucket of the range, oldest first, empty buckets included (zero figures).", "type": "array", "items": { "$ref": "#/$defs/statsBucketFigures" } }, "protocols": { "$ref": "#/$defs/statsBreakdown" }, "stubs": { "$ref": "#/$defs/statsBreakdown" }, "domains": { "$ref": "#/$defs/statsBreakdown" }, "policy": { "$ref": "#/$defs/statsPolicy" }, "refusals": { "description": "Frames and connections the node refused since it started, by protofly error code (core/errors.ts).", "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 } } } };
-function validate244(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate234(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate244_evaluated;
+  const evaluated0 = validate234_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.entries === void 0 && (missing0 = "entries") || data.more === void 0 && (missing0 = "more")) {
+        validate234.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        return false;
+      } else {
+        const _errs1 = errors;
+        for (const key0 in data) {
+          if (!(key0 === "entries" || key0 === "more")) {
+            validate234.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            return false;
+            break;
+          }
+        }
+        if (_errs1 === errors) {
+          if (data.entries !== void 0) {
+            let data0 = data.entries;
+            const _errs2 = errors;
+            if (errors === _errs2) {
+              if (Array.isArray(data0)) {
+                var valid1 = true;
+                const len0 = data0.length;
+                for (let i0 = 0; i0 < len0; i0++) {
+                  const _errs4 = errors;
+                  if (!validate235(data0[i0], { instancePath: instancePath + "/entries/" + i0, parentData: data0, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate235.errors : vErrors.concat(validate235.errors);
+                    errors = vErrors.length;
+                  }
+                  var valid1 = _errs4 === errors;
+                  if (!valid1) {
+                    break;
+                  }
+                }
+              } else {
+                validate234.errors = [{ instancePath: instancePath + "/entries", schemaPath: "#/properties/entries/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                return false;
+              }
+            }
+            var valid0 = _errs2 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.more !== void 0) {
+              const _errs5 = errors;
+              if (typeof data.more !== "boolean") {
+                validate234.errors = [{ instancePath: instancePath + "/more", schemaPath: "#/properties/more/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" }];
+                return false;
+              }
+              var valid0 = _errs5 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate234.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate234.errors = vErrors;
+  return errors === 0;
+}
+var validate234_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validatePolicyRules = validate177;
+var validateStatsQuery = validate239;
+var pattern47 = new RegExp("^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$", "u");
+function validate240(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate240_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (typeof data === "string") {
+      if (!pattern47.test(data)) {
+        validate240.errors = [{ instancePath, schemaPath: "#/pattern", keyword: "pattern", params: { pattern: "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$" }, message: 'must match pattern "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$"' }];
+        return false;
+      }
+    } else {
+      validate240.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+      return false;
+    }
+  }
+  validate240.errors = vErrors;
+  return errors === 0;
+}
+var validate240_evaluated = { "dynamicProps": false, "dynamicItems": false };
+var schema94 = { "title": "StatsBucket", "description": "The width of a bucket: an hour or a day, in UTC.", "enum": ["hour", "day"] };
+function validate243(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate243_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (!(data === "hour" || data === "day")) {
+    validate243.errors = [{ instancePath, schemaPath: "#/enum", keyword: "enum", params: { allowedValues: schema94.enum }, message: "must be equal to one of the allowed values" }];
+    return false;
+  }
+  validate243.errors = vErrors;
+  return errors === 0;
+}
+var validate243_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate239(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate239_evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (errors === 0) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      const _errs1 = errors;
+      for (const key0 in data) {
+        if (!(key0 === "from" || key0 === "to" || key0 === "bucket")) {
+          validate239.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          return false;
+          break;
+        }
+      }
+      if (_errs1 === errors) {
+        if (data.from !== void 0) {
+          const _errs2 = errors;
+          if (!validate240(data.from, { instancePath: instancePath + "/from", parentData: data, parentDataProperty: "from", rootData, dynamicAnchors })) {
+            vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
+            errors = vErrors.length;
+          }
+          var valid0 = _errs2 === errors;
+        } else {
+          var valid0 = true;
+        }
+        if (valid0) {
+          if (data.to !== void 0) {
+            const _errs3 = errors;
+            if (!validate240(data.to, { instancePath: instancePath + "/to", parentData: data, parentDataProperty: "to", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
+              errors = vErrors.length;
+            }
+            var valid0 = _errs3 === errors;
+          } else {
+            var valid0 = true;
+          }
+          if (valid0) {
+            if (data.bucket !== void 0) {
+              const _errs4 = errors;
+              if (!validate243(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+                errors = vErrors.length;
+              }
+              var valid0 = _errs4 === errors;
+            } else {
+              var valid0 = true;
+            }
+          }
+        }
+      }
+    } else {
+      validate239.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      return false;
+    }
+  }
+  validate239.errors = vErrors;
+  return errors === 0;
+}
+var validate239_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateStats = validate245;
+var schema95 = { "title": "Stats", "description": "A domain's statistics over a time range, as its node's admin port answers GET /stats/v1/summary?from=<ISO 8601>&to=<ISO 8601>&bucket=hour|day (HTTP Basic credentials of an administrator; refusals are provisioning.schema.json's ApiError) and `protofly stats` prints. The conversation figures come from the domain's call and chat detail records (the Cdr service), aggregated by the backend: conversations that started in [from, to), in UTC buckets of their start. protocols: by the wire protocol the domain served the conversation with (json-ws, sip-ws, xmpp-ws); stubs: by the domain's stub that served it, as name@version; domains: by the foreign domain of the party that is not of this domain (conversations between two users of the domain are in none; at most 100 domains, those with the most conversations). The policy decisions and refusals are the answering node's live counters, since it started.", "type": "object", "additionalProperties": false, "required": ["domain", "from", "to", "bucket", "total", "buckets", "protocols", "stubs", "domains", "policy", "refusals"], "properties": { "domain": { "type": "string", "description": "The domain whose figures these are." }, "from": { "type": "string", "description": "Start of the range, ISO 8601 (UTC), inclusive." }, "to": { "type": "string", "description": "End of the range, ISO 8601 (UTC), exclusive." }, "bucket": { "$ref": "#/$defs/statsBucket" }, "total": { "$ref": "#/$defs/statsFigures" }, "buckets": { "description": "One entry per bucket of the range, oldest first, empty buckets included (zero figures).", "type": "array", "items": { "$ref": "#/$defs/statsBucketFigures" } }, "protocols": { "$ref": "#/$defs/statsBreakdown" }, "stubs": { "$ref": "#/$defs/statsBreakdown" }, "domains": { "$ref": "#/$defs/statsBreakdown" }, "policy": { "$ref": "#/$defs/statsPolicy" }, "refusals": { "description": "Frames and connections the node refused since it started, by protofly error code (core/errors.ts).", "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 } } } };
+function validate248(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate248_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8375,25 +8606,25 @@ function validate244(data, { instancePath = "", parentData, parentDataProperty, 
     evaluated0.items = void 0;
   }
   if (!(typeof data == "number" && (!(data % 1) && !isNaN(data)) && isFinite(data))) {
-    validate244.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+    validate248.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
     return false;
   }
   if (errors === 0) {
     if (typeof data == "number" && isFinite(data)) {
       if (data < 0 || isNaN(data)) {
-        validate244.errors = [{ instancePath, schemaPath: "#/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+        validate248.errors = [{ instancePath, schemaPath: "#/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
         return false;
       }
     }
   }
-  validate244.errors = vErrors;
+  validate248.errors = vErrors;
   return errors === 0;
 }
-var validate244_evaluated = { "dynamicProps": false, "dynamicItems": false };
-function validate247(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate248_evaluated = { "dynamicProps": false, "dynamicItems": false };
+function validate251(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate247_evaluated;
+  const evaluated0 = validate251_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8404,8 +8635,8 @@ function validate247(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       for (const key0 in data) {
         const _errs2 = errors;
-        if (!validate244(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
-          vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+        if (!validate248(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
+          vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
           errors = vErrors.length;
         }
         var valid0 = _errs2 === errors;
@@ -8414,18 +8645,18 @@ function validate247(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate247.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate251.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate247.errors = vErrors;
+  validate251.errors = vErrors;
   return errors === 0;
 }
-var validate247_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate256(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate251_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate260(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate256_evaluated;
+  const evaluated0 = validate260_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8436,13 +8667,13 @@ function validate256(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.count === void 0 && (missing0 = "count") || data.totalMs === void 0 && (missing0 = "totalMs") || data.meanMs === void 0 && (missing0 = "meanMs") || data.p50Ms === void 0 && (missing0 = "p50Ms") || data.p95Ms === void 0 && (missing0 = "p95Ms")) {
-        validate256.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate260.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "count" || key0 === "totalMs" || key0 === "meanMs" || key0 === "p50Ms" || key0 === "p95Ms")) {
-            validate256.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate260.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -8450,8 +8681,8 @@ function validate256(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.count !== void 0) {
             const _errs2 = errors;
-            if (!validate244(data.count, { instancePath: instancePath + "/count", parentData: data, parentDataProperty: "count", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+            if (!validate248(data.count, { instancePath: instancePath + "/count", parentData: data, parentDataProperty: "count", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -8461,8 +8692,8 @@ function validate256(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.totalMs !== void 0) {
               const _errs3 = errors;
-              if (!validate244(data.totalMs, { instancePath: instancePath + "/totalMs", parentData: data, parentDataProperty: "totalMs", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+              if (!validate248(data.totalMs, { instancePath: instancePath + "/totalMs", parentData: data, parentDataProperty: "totalMs", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -8472,8 +8703,8 @@ function validate256(data, { instancePath = "", parentData, parentDataProperty, 
             if (valid0) {
               if (data.meanMs !== void 0) {
                 const _errs4 = errors;
-                if (!validate244(data.meanMs, { instancePath: instancePath + "/meanMs", parentData: data, parentDataProperty: "meanMs", rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                if (!validate248(data.meanMs, { instancePath: instancePath + "/meanMs", parentData: data, parentDataProperty: "meanMs", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                   errors = vErrors.length;
                 }
                 var valid0 = _errs4 === errors;
@@ -8483,8 +8714,8 @@ function validate256(data, { instancePath = "", parentData, parentDataProperty, 
               if (valid0) {
                 if (data.p50Ms !== void 0) {
                   const _errs5 = errors;
-                  if (!validate244(data.p50Ms, { instancePath: instancePath + "/p50Ms", parentData: data, parentDataProperty: "p50Ms", rootData, dynamicAnchors })) {
-                    vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                  if (!validate248(data.p50Ms, { instancePath: instancePath + "/p50Ms", parentData: data, parentDataProperty: "p50Ms", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                     errors = vErrors.length;
                   }
                   var valid0 = _errs5 === errors;
@@ -8494,8 +8725,8 @@ function validate256(data, { instancePath = "", parentData, parentDataProperty, 
                 if (valid0) {
                   if (data.p95Ms !== void 0) {
                     const _errs6 = errors;
-                    if (!validate244(data.p95Ms, { instancePath: instancePath + "/p95Ms", parentData: data, parentDataProperty: "p95Ms", rootData, dynamicAnchors })) {
-                      vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                    if (!validate248(data.p95Ms, { instancePath: instancePath + "/p95Ms", parentData: data, parentDataProperty: "p95Ms", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                       errors = vErrors.length;
                     }
                     var valid0 = _errs6 === errors;
@@ -8509,18 +8740,18 @@ function validate256(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate256.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate260.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate256.errors = vErrors;
+  validate260.errors = vErrors;
   return errors === 0;
 }
-var validate256_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate243(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate260_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate247(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate243_evaluated;
+  const evaluated0 = validate247_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8531,13 +8762,13 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.chats === void 0 && (missing0 = "chats") || data.calls === void 0 && (missing0 = "calls")) {
-        validate243.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate247.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "chats" || key0 === "calls")) {
-            validate243.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate247.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -8550,13 +8781,13 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
               if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
                 let missing1;
                 if (data0.count === void 0 && (missing1 = "count") || data0.messages === void 0 && (missing1 = "messages") || data0.outcomes === void 0 && (missing1 = "outcomes")) {
-                  validate243.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                  validate247.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                   return false;
                 } else {
                   const _errs4 = errors;
                   for (const key1 in data0) {
                     if (!(key1 === "count" || key1 === "messages" || key1 === "outcomes")) {
-                      validate243.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
+                      validate247.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" }];
                       return false;
                       break;
                     }
@@ -8564,8 +8795,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                   if (_errs4 === errors) {
                     if (data0.count !== void 0) {
                       const _errs5 = errors;
-                      if (!validate244(data0.count, { instancePath: instancePath + "/chats/count", parentData: data0, parentDataProperty: "count", rootData, dynamicAnchors })) {
-                        vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                      if (!validate248(data0.count, { instancePath: instancePath + "/chats/count", parentData: data0, parentDataProperty: "count", rootData, dynamicAnchors })) {
+                        vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                         errors = vErrors.length;
                       }
                       var valid1 = _errs5 === errors;
@@ -8575,8 +8806,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid1) {
                       if (data0.messages !== void 0) {
                         const _errs6 = errors;
-                        if (!validate244(data0.messages, { instancePath: instancePath + "/chats/messages", parentData: data0, parentDataProperty: "messages", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                        if (!validate248(data0.messages, { instancePath: instancePath + "/chats/messages", parentData: data0, parentDataProperty: "messages", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                           errors = vErrors.length;
                         }
                         var valid1 = _errs6 === errors;
@@ -8586,8 +8817,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid1) {
                         if (data0.outcomes !== void 0) {
                           const _errs7 = errors;
-                          if (!validate247(data0.outcomes, { instancePath: instancePath + "/chats/outcomes", parentData: data0, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
+                          if (!validate251(data0.outcomes, { instancePath: instancePath + "/chats/outcomes", parentData: data0, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate251.errors : vErrors.concat(validate251.errors);
                             errors = vErrors.length;
                           }
                           var valid1 = _errs7 === errors;
@@ -8599,7 +8830,7 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                   }
                 }
               } else {
-                validate243.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                validate247.errors = [{ instancePath: instancePath + "/chats", schemaPath: "#/properties/chats/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                 return false;
               }
             }
@@ -8615,13 +8846,13 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                 if (data4 && typeof data4 == "object" && !Array.isArray(data4)) {
                   let missing2;
                   if (data4.count === void 0 && (missing2 = "count") || data4.messages === void 0 && (missing2 = "messages") || data4.outcomes === void 0 && (missing2 = "outcomes") || data4.answered === void 0 && (missing2 = "answered") || data4.refused === void 0 && (missing2 = "refused") || data4.failed === void 0 && (missing2 = "failed") || data4.durations === void 0 && (missing2 = "durations")) {
-                    validate243.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
+                    validate247.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/required", keyword: "required", params: { missingProperty: missing2 }, message: "must have required property '" + missing2 + "'" }];
                     return false;
                   } else {
                     const _errs10 = errors;
                     for (const key2 in data4) {
                       if (!(key2 === "count" || key2 === "messages" || key2 === "outcomes" || key2 === "answered" || key2 === "refused" || key2 === "failed" || key2 === "durations")) {
-                        validate243.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                        validate247.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                         return false;
                         break;
                       }
@@ -8629,8 +8860,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                     if (_errs10 === errors) {
                       if (data4.count !== void 0) {
                         const _errs11 = errors;
-                        if (!validate244(data4.count, { instancePath: instancePath + "/calls/count", parentData: data4, parentDataProperty: "count", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                        if (!validate248(data4.count, { instancePath: instancePath + "/calls/count", parentData: data4, parentDataProperty: "count", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                           errors = vErrors.length;
                         }
                         var valid2 = _errs11 === errors;
@@ -8640,8 +8871,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid2) {
                         if (data4.messages !== void 0) {
                           const _errs12 = errors;
-                          if (!validate244(data4.messages, { instancePath: instancePath + "/calls/messages", parentData: data4, parentDataProperty: "messages", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                          if (!validate248(data4.messages, { instancePath: instancePath + "/calls/messages", parentData: data4, parentDataProperty: "messages", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                             errors = vErrors.length;
                           }
                           var valid2 = _errs12 === errors;
@@ -8651,8 +8882,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid2) {
                           if (data4.outcomes !== void 0) {
                             const _errs13 = errors;
-                            if (!validate247(data4.outcomes, { instancePath: instancePath + "/calls/outcomes", parentData: data4, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
+                            if (!validate251(data4.outcomes, { instancePath: instancePath + "/calls/outcomes", parentData: data4, parentDataProperty: "outcomes", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate251.errors : vErrors.concat(validate251.errors);
                               errors = vErrors.length;
                             }
                             var valid2 = _errs13 === errors;
@@ -8662,8 +8893,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid2) {
                             if (data4.answered !== void 0) {
                               const _errs14 = errors;
-                              if (!validate244(data4.answered, { instancePath: instancePath + "/calls/answered", parentData: data4, parentDataProperty: "answered", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                              if (!validate248(data4.answered, { instancePath: instancePath + "/calls/answered", parentData: data4, parentDataProperty: "answered", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                                 errors = vErrors.length;
                               }
                               var valid2 = _errs14 === errors;
@@ -8673,8 +8904,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                             if (valid2) {
                               if (data4.refused !== void 0) {
                                 const _errs15 = errors;
-                                if (!validate244(data4.refused, { instancePath: instancePath + "/calls/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
-                                  vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                if (!validate248(data4.refused, { instancePath: instancePath + "/calls/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
+                                  vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                                   errors = vErrors.length;
                                 }
                                 var valid2 = _errs15 === errors;
@@ -8684,8 +8915,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                               if (valid2) {
                                 if (data4.failed !== void 0) {
                                   const _errs16 = errors;
-                                  if (!validate244(data4.failed, { instancePath: instancePath + "/calls/failed", parentData: data4, parentDataProperty: "failed", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                  if (!validate248(data4.failed, { instancePath: instancePath + "/calls/failed", parentData: data4, parentDataProperty: "failed", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid2 = _errs16 === errors;
@@ -8695,8 +8926,8 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (valid2) {
                                   if (data4.durations !== void 0) {
                                     const _errs17 = errors;
-                                    if (!validate256(data4.durations, { instancePath: instancePath + "/calls/durations", parentData: data4, parentDataProperty: "durations", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate256.errors : vErrors.concat(validate256.errors);
+                                    if (!validate260(data4.durations, { instancePath: instancePath + "/calls/durations", parentData: data4, parentDataProperty: "durations", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate260.errors : vErrors.concat(validate260.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid2 = _errs17 === errors;
@@ -8712,7 +8943,7 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
                     }
                   }
                 } else {
-                  validate243.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                  validate247.errors = [{ instancePath: instancePath + "/calls", schemaPath: "#/properties/calls/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                   return false;
                 }
               }
@@ -8724,18 +8955,18 @@ function validate243(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate243.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate247.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate243.errors = vErrors;
+  validate247.errors = vErrors;
   return errors === 0;
 }
-var validate243_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate264(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate247_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate268(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate264_evaluated;
+  const evaluated0 = validate268_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8746,13 +8977,13 @@ function validate264(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.start === void 0 && (missing0 = "start") || data.figures === void 0 && (missing0 = "figures")) {
-        validate264.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate268.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "start" || key0 === "figures")) {
-            validate264.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate268.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -8761,7 +8992,7 @@ function validate264(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.start !== void 0) {
             const _errs2 = errors;
             if (typeof data.start !== "string") {
-              validate264.errors = [{ instancePath: instancePath + "/start", schemaPath: "#/properties/start/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+              validate268.errors = [{ instancePath: instancePath + "/start", schemaPath: "#/properties/start/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -8771,8 +9002,8 @@ function validate264(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.figures !== void 0) {
               const _errs4 = errors;
-              if (!validate243(data.figures, { instancePath: instancePath + "/figures", parentData: data, parentDataProperty: "figures", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+              if (!validate247(data.figures, { instancePath: instancePath + "/figures", parentData: data, parentDataProperty: "figures", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs4 === errors;
@@ -8783,18 +9014,18 @@ function validate264(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate264.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate268.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate264.errors = vErrors;
+  validate268.errors = vErrors;
   return errors === 0;
 }
-var validate264_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate267(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate268_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate271(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate267_evaluated;
+  const evaluated0 = validate271_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8805,8 +9036,8 @@ function validate267(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       for (const key0 in data) {
         const _errs2 = errors;
-        if (!validate243(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
-          vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+        if (!validate247(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
+          vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
           errors = vErrors.length;
         }
         var valid0 = _errs2 === errors;
@@ -8815,18 +9046,18 @@ function validate267(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate267.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate271.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate267.errors = vErrors;
+  validate271.errors = vErrors;
   return errors === 0;
 }
-var validate267_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate272(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate271_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate276(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate272_evaluated;
+  const evaluated0 = validate276_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8837,13 +9068,13 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.allowed === void 0 && (missing0 = "allowed") || data.refused === void 0 && (missing0 = "refused") || data.flood === void 0 && (missing0 = "flood") || data.rules === void 0 && (missing0 = "rules")) {
-        validate272.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate276.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
           if (!(key0 === "allowed" || key0 === "refused" || key0 === "flood" || key0 === "rules")) {
-            validate272.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+            validate276.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -8851,8 +9082,8 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
         if (_errs1 === errors) {
           if (data.allowed !== void 0) {
             const _errs2 = errors;
-            if (!validate244(data.allowed, { instancePath: instancePath + "/allowed", parentData: data, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
-              vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+            if (!validate248(data.allowed, { instancePath: instancePath + "/allowed", parentData: data, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
+              vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
               errors = vErrors.length;
             }
             var valid0 = _errs2 === errors;
@@ -8862,8 +9093,8 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
           if (valid0) {
             if (data.refused !== void 0) {
               const _errs3 = errors;
-              if (!validate244(data.refused, { instancePath: instancePath + "/refused", parentData: data, parentDataProperty: "refused", rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+              if (!validate248(data.refused, { instancePath: instancePath + "/refused", parentData: data, parentDataProperty: "refused", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                 errors = vErrors.length;
               }
               var valid0 = _errs3 === errors;
@@ -8873,8 +9104,8 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
             if (valid0) {
               if (data.flood !== void 0) {
                 const _errs4 = errors;
-                if (!validate244(data.flood, { instancePath: instancePath + "/flood", parentData: data, parentDataProperty: "flood", rootData, dynamicAnchors })) {
-                  vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                if (!validate248(data.flood, { instancePath: instancePath + "/flood", parentData: data, parentDataProperty: "flood", rootData, dynamicAnchors })) {
+                  vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                   errors = vErrors.length;
                 }
                 var valid0 = _errs4 === errors;
@@ -8894,13 +9125,13 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
                           if (data4 && typeof data4 == "object" && !Array.isArray(data4)) {
                             let missing1;
                             if (data4.allowed === void 0 && (missing1 = "allowed") || data4.refused === void 0 && (missing1 = "refused") || data4.flood === void 0 && (missing1 = "flood")) {
-                              validate272.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
+                              validate276.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/required", keyword: "required", params: { missingProperty: missing1 }, message: "must have required property '" + missing1 + "'" }];
                               return false;
                             } else {
                               const _errs10 = errors;
                               for (const key2 in data4) {
                                 if (!(key2 === "allowed" || key2 === "refused" || key2 === "flood")) {
-                                  validate272.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
+                                  validate276.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" }];
                                   return false;
                                   break;
                                 }
@@ -8908,8 +9139,8 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
                               if (_errs10 === errors) {
                                 if (data4.allowed !== void 0) {
                                   const _errs11 = errors;
-                                  if (!validate244(data4.allowed, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/allowed", parentData: data4, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
-                                    vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                  if (!validate248(data4.allowed, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/allowed", parentData: data4, parentDataProperty: "allowed", rootData, dynamicAnchors })) {
+                                    vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                                     errors = vErrors.length;
                                   }
                                   var valid2 = _errs11 === errors;
@@ -8919,8 +9150,8 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
                                 if (valid2) {
                                   if (data4.refused !== void 0) {
                                     const _errs12 = errors;
-                                    if (!validate244(data4.refused, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
-                                      vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                    if (!validate248(data4.refused, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/refused", parentData: data4, parentDataProperty: "refused", rootData, dynamicAnchors })) {
+                                      vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                                       errors = vErrors.length;
                                     }
                                     var valid2 = _errs12 === errors;
@@ -8930,8 +9161,8 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
                                   if (valid2) {
                                     if (data4.flood !== void 0) {
                                       const _errs13 = errors;
-                                      if (!validate244(data4.flood, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/flood", parentData: data4, parentDataProperty: "flood", rootData, dynamicAnchors })) {
-                                        vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+                                      if (!validate248(data4.flood, { instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/flood", parentData: data4, parentDataProperty: "flood", rootData, dynamicAnchors })) {
+                                        vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
                                         errors = vErrors.length;
                                       }
                                       var valid2 = _errs13 === errors;
@@ -8943,7 +9174,7 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
                               }
                             }
                           } else {
-                            validate272.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                            validate276.errors = [{ instancePath: instancePath + "/rules/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                             return false;
                           }
                         }
@@ -8953,7 +9184,7 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
                         }
                       }
                     } else {
-                      validate272.errors = [{ instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                      validate276.errors = [{ instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                       return false;
                     }
                   }
@@ -8967,18 +9198,18 @@ function validate272(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate272.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate276.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate272.errors = vErrors;
+  validate276.errors = vErrors;
   return errors === 0;
 }
-var validate272_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate241(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validate276_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate245(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate241_evaluated;
+  const evaluated0 = validate245_evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8989,13 +9220,13 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
     if (data && typeof data == "object" && !Array.isArray(data)) {
       let missing0;
       if (data.domain === void 0 && (missing0 = "domain") || data.from === void 0 && (missing0 = "from") || data.to === void 0 && (missing0 = "to") || data.bucket === void 0 && (missing0 = "bucket") || data.total === void 0 && (missing0 = "total") || data.buckets === void 0 && (missing0 = "buckets") || data.protocols === void 0 && (missing0 = "protocols") || data.stubs === void 0 && (missing0 = "stubs") || data.domains === void 0 && (missing0 = "domains") || data.policy === void 0 && (missing0 = "policy") || data.refusals === void 0 && (missing0 = "refusals")) {
-        validate241.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
+        validate245.errors = [{ instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: missing0 }, message: "must have required property '" + missing0 + "'" }];
         return false;
       } else {
         const _errs1 = errors;
         for (const key0 in data) {
-          if (!func24.call(schema93.properties, key0)) {
-            validate241.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
+          if (!func24.call(schema95.properties, key0)) {
+            validate245.errors = [{ instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" }];
             return false;
             break;
           }
@@ -9004,7 +9235,7 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
           if (data.domain !== void 0) {
             const _errs2 = errors;
             if (typeof data.domain !== "string") {
-              validate241.errors = [{ instancePath: instancePath + "/domain", schemaPath: "#/properties/domain/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+              validate245.errors = [{ instancePath: instancePath + "/domain", schemaPath: "#/properties/domain/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
               return false;
             }
             var valid0 = _errs2 === errors;
@@ -9015,7 +9246,7 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
             if (data.from !== void 0) {
               const _errs4 = errors;
               if (typeof data.from !== "string") {
-                validate241.errors = [{ instancePath: instancePath + "/from", schemaPath: "#/properties/from/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                validate245.errors = [{ instancePath: instancePath + "/from", schemaPath: "#/properties/from/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                 return false;
               }
               var valid0 = _errs4 === errors;
@@ -9026,7 +9257,7 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
               if (data.to !== void 0) {
                 const _errs6 = errors;
                 if (typeof data.to !== "string") {
-                  validate241.errors = [{ instancePath: instancePath + "/to", schemaPath: "#/properties/to/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
+                  validate245.errors = [{ instancePath: instancePath + "/to", schemaPath: "#/properties/to/type", keyword: "type", params: { type: "string" }, message: "must be string" }];
                   return false;
                 }
                 var valid0 = _errs6 === errors;
@@ -9036,8 +9267,8 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
               if (valid0) {
                 if (data.bucket !== void 0) {
                   const _errs8 = errors;
-                  if (!validate239(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
-                    vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+                  if (!validate243(data.bucket, { instancePath: instancePath + "/bucket", parentData: data, parentDataProperty: "bucket", rootData, dynamicAnchors })) {
+                    vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
                     errors = vErrors.length;
                   }
                   var valid0 = _errs8 === errors;
@@ -9047,8 +9278,8 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
                 if (valid0) {
                   if (data.total !== void 0) {
                     const _errs9 = errors;
-                    if (!validate243(data.total, { instancePath: instancePath + "/total", parentData: data, parentDataProperty: "total", rootData, dynamicAnchors })) {
-                      vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+                    if (!validate247(data.total, { instancePath: instancePath + "/total", parentData: data, parentDataProperty: "total", rootData, dynamicAnchors })) {
+                      vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
                       errors = vErrors.length;
                     }
                     var valid0 = _errs9 === errors;
@@ -9065,8 +9296,8 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
                           const len0 = data5.length;
                           for (let i0 = 0; i0 < len0; i0++) {
                             const _errs12 = errors;
-                            if (!validate264(data5[i0], { instancePath: instancePath + "/buckets/" + i0, parentData: data5, parentDataProperty: i0, rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
+                            if (!validate268(data5[i0], { instancePath: instancePath + "/buckets/" + i0, parentData: data5, parentDataProperty: i0, rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate268.errors : vErrors.concat(validate268.errors);
                               errors = vErrors.length;
                             }
                             var valid1 = _errs12 === errors;
@@ -9075,7 +9306,7 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
                             }
                           }
                         } else {
-                          validate241.errors = [{ instancePath: instancePath + "/buckets", schemaPath: "#/properties/buckets/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
+                          validate245.errors = [{ instancePath: instancePath + "/buckets", schemaPath: "#/properties/buckets/type", keyword: "type", params: { type: "array" }, message: "must be array" }];
                           return false;
                         }
                       }
@@ -9086,8 +9317,8 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
                     if (valid0) {
                       if (data.protocols !== void 0) {
                         const _errs13 = errors;
-                        if (!validate267(data.protocols, { instancePath: instancePath + "/protocols", parentData: data, parentDataProperty: "protocols", rootData, dynamicAnchors })) {
-                          vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+                        if (!validate271(data.protocols, { instancePath: instancePath + "/protocols", parentData: data, parentDataProperty: "protocols", rootData, dynamicAnchors })) {
+                          vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
                           errors = vErrors.length;
                         }
                         var valid0 = _errs13 === errors;
@@ -9097,8 +9328,8 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
                       if (valid0) {
                         if (data.stubs !== void 0) {
                           const _errs14 = errors;
-                          if (!validate267(data.stubs, { instancePath: instancePath + "/stubs", parentData: data, parentDataProperty: "stubs", rootData, dynamicAnchors })) {
-                            vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+                          if (!validate271(data.stubs, { instancePath: instancePath + "/stubs", parentData: data, parentDataProperty: "stubs", rootData, dynamicAnchors })) {
+                            vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
                             errors = vErrors.length;
                           }
                           var valid0 = _errs14 === errors;
@@ -9108,8 +9339,8 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
                         if (valid0) {
                           if (data.domains !== void 0) {
                             const _errs15 = errors;
-                            if (!validate267(data.domains, { instancePath: instancePath + "/domains", parentData: data, parentDataProperty: "domains", rootData, dynamicAnchors })) {
-                              vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+                            if (!validate271(data.domains, { instancePath: instancePath + "/domains", parentData: data, parentDataProperty: "domains", rootData, dynamicAnchors })) {
+                              vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
                               errors = vErrors.length;
                             }
                             var valid0 = _errs15 === errors;
@@ -9119,8 +9350,8 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
                           if (valid0) {
                             if (data.policy !== void 0) {
                               const _errs16 = errors;
-                              if (!validate272(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
-                                vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
+                              if (!validate276(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
+                                vErrors = vErrors === null ? validate276.errors : vErrors.concat(validate276.errors);
                                 errors = vErrors.length;
                               }
                               var valid0 = _errs16 === errors;
@@ -9137,13 +9368,13 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
                                       let data12 = data11[key1];
                                       const _errs20 = errors;
                                       if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                                        validate241.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                        validate245.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                         return false;
                                       }
                                       if (errors === _errs20) {
                                         if (typeof data12 == "number" && isFinite(data12)) {
                                           if (data12 < 0 || isNaN(data12)) {
-                                            validate241.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                            validate245.errors = [{ instancePath: instancePath + "/refusals/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/refusals/additionalProperties/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                             return false;
                                           }
                                         }
@@ -9154,7 +9385,7 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
                                       }
                                     }
                                   } else {
-                                    validate241.errors = [{ instancePath: instancePath + "/refusals", schemaPath: "#/properties/refusals/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+                                    validate245.errors = [{ instancePath: instancePath + "/refusals", schemaPath: "#/properties/refusals/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
                                     return false;
                                   }
                                 }
@@ -9175,19 +9406,20 @@ function validate241(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     } else {
-      validate241.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
+      validate245.errors = [{ instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" }];
       return false;
     }
   }
-  validate241.errors = vErrors;
+  validate245.errors = vErrors;
   return errors === 0;
 }
-var validate241_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validate245_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAddress,
   validateBackendDescriptor,
   validateConversationBody,
   validateDirectoryLookup,
+  validateDirectoryResult,
   validateDirectorySearch,
   validateDomainConfig,
   validateGroupMembersBody,

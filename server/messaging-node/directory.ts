@@ -4,12 +4,14 @@ import type { DirectoryResult, Message, ResponseMessage } from '../../core/gener
 import { validateDirectoryLookup, validateDirectorySearch } from '../../core/generated/validators.js';
 import { Code, response } from '../../core/response.js';
 import { assertValid } from '../../core/validate.js';
+import {
+  directoryAddress,
+  DIRECTORY_LOOKUP as LOOKUP,
+  DIRECTORY_SEARCH as SEARCH,
+} from '../../runtime/directory.js';
 import type { AddressBook } from '../services/service.js';
 import type { NodeMetrics } from './metrics.js';
 
-/** The methods a user's `execute` to the directory may name (schemas/address-book.schema.json). */
-export const SEARCH = 'protofly.directory.search';
-export const LOOKUP = 'protofly.directory.lookup';
 /** Entries a search answers when it names no limit. */
 export const DEFAULT_LIMIT = 20;
 
@@ -28,7 +30,7 @@ export class Directory {
   readonly #unwatch: () => void;
 
   constructor(domain: string, book: AddressBook, metrics: NodeMetrics, log: Logger) {
-    this.address = `domain://msg-node.${domain}/directory`;
+    this.address = directoryAddress(domain);
     this.#domain = domain;
     this.#book = book;
     let failing = false;

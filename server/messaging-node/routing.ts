@@ -2,7 +2,7 @@ import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { Message, ResponseMessage } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
 import { schemaError } from '../../core/validate.js';
-import { capabilityOf } from '../policy/compile.js';
+import { capabilityOf, UNKNOWN_RECIPIENT_RULE } from '../policy/compile.js';
 import type { Binding, Frame } from '../services/service.js';
 import type { ClientSession } from './client-session.js';
 import type { Directory } from './directory.js';
@@ -29,9 +29,12 @@ const MAX_REFUSED_RUNS = 1024;
  * book (directory.ts).
  *
  * The domain's policy (server/policy) decides every message to a user:// or hyperty:// address
- * before it is looked up: a `deny` is refused with PF_ERR_FORBIDDEN (the app's request gets
+ * before it is delivered: a `deny` is refused with PF_ERR_FORBIDDEN (the app's request gets
  * 403), a rule's rate gone over with PF_ERR_FLOOD like the node's own rate (its run of
- * refusals keeps the order; json-ws sends them again after a pause).
+ * refusals keeps the order; json-ws sends them again after a pause). A user:// recipient is
+ * decided before it is looked up; a hyperty:// one, when the rules name recipient users, after,
+ * as the user whose session holds it (else a sender who knows a user's hyperty address would get
+ * past a rule on that user), and refused when no session holds it (its user is not known).
  *
  * A session whose socket holds more than `maxBufferedBytes` unsent, or more than
  * `maxUnreceived` messages its client has not said it took, is a slow consumer: told, dropped
@@ -156,11 +159,14 @@ export class Routing {
     return this.#replies.refuse(session, err, m.id);
   }
 
-  /** The policy's decision on `m`: undefined when allowed, else `m` refused. */
-  #policed(session: ClientSession, m: Message): undefined | true {
+  /**
+   * The policy's decision on `m` to the user `to` (`m.to`, or the user a hyperty recipient
+   * belongs to): undefined when allowed, else `m` refused.
+   */
+  #policed(session: ClientSession, m: Message, to: string): undefined | true {
     const from = session.address!;
     const capability = capabilityOf(m);
-    const d = this.#settings.policy.decide(from, m.to, capability);
+    const d = this.#settings.policy.decide(from, to, capability);
     if (d.allowed) return;
     if (d.code === 'PF_ERR_FLOOD') {
       const err = new ProtoflyError(
@@ -172,11 +178,14 @@ export class Routing {
       return true;
     }
     const what = capability ? ` with ${capability}` : '';
-    const err = new ProtoflyError(
-      'PF_ERR_FORBIDDEN',
-      `${from} may not reach ${m.to}${what}: refused by policy rule '${d.rule}'`,
-      { rule: d.rule, to: m.to },
-    );
+    const why =
+      d.rule === UNKNOWN_RECIPIENT_RULE
+        ? 'no session holds it, so its user is not known, and the policy rules name recipient users'
+        : `refused by policy rule '${d.rule}'`;
+    const err = new ProtoflyError('PF_ERR_FORBIDDEN', `${from} may not reach ${m.to}${what}: ${why}`, {
+      rule: d.rule,
+      to: m.to,
+    });
     this.#replies.refuse(session, err, m.id);
     return true;
   }
@@ -193,20 +202,31 @@ export class Routing {
       );
       return this.#replies.refuse(session, err, m.id);
     }
-    if (this.#policed(session, m)) return;
+    // A hyperty recipient is decided as its user, known once it is looked up.
+    const byOwner = this.#settings.policy.namesRecipients && m.to.startsWith('hyperty://');
+    if (!byOwner && this.#policed(session, m, m.to)) return;
     let found: ReturnType<NodeSettings['location']['lookup']>;
     try {
       found = this.#settings.location.lookup(m.to);
     } catch (err) {
       return this.#replies.failed(session, err, 'looking up', m.id);
     }
-    if (Array.isArray(found)) return this.#dispatch(session, m, found);
+    if (Array.isArray(found)) return this.#found(session, m, found, byOwner);
     (found as Promise<readonly Binding[]>)
       .then(
-        (regs) => this.#dispatch(session, m, regs),
+        (regs) => this.#found(session, m, regs, byOwner),
         (err) => this.#replies.failed(session, err, 'looking up', m.id),
       )
       .catch(session.fail);
+  }
+
+  /**
+   * The recipient's bindings found: `m` decided by the policy as their owner first when
+   * `byOwner` (without a binding the hyperty address stays, which the policy refuses), then sent.
+   */
+  #found(session: ClientSession, m: Message, regs: readonly Binding[], byOwner: boolean): void {
+    if (byOwner && this.#policed(session, m, regs[0]?.owner ?? m.to)) return;
+    this.#dispatch(session, m, regs);
   }
 
   /**

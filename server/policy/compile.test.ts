@@ -36,17 +36,31 @@ describe('compilePolicy', () => {
     expect(decide(rules, ALICE, BOB)).toMatchObject({ rule: 'default', allowed: true });
   });
 
-  it('matches groups, and hyperty recipients by their domain only', () => {
-    const rules: PolicyRules = {
-      groups: { staff: [BOB] },
-      rules: [
-        { name: 'staff', action: 'deny', to: ['group:staff'] },
-        { name: 'domain', action: 'deny', from: [DAVE], to: [`user://${DOMAIN}/*`] },
-      ],
+  it('matches groups; a hyperty recipient by its domain where no rule names users, else refused as unknown', () => {
+    const byDomain: PolicyRules = {
+      rules: [{ name: 'domain', action: 'deny', from: [DAVE], to: [`user://${DOMAIN}/*`] }],
     };
-    expect(decide(rules, ALICE, BOB).rule).toBe('staff');
-    expect(decide(rules, ALICE, `hyperty://${DOMAIN}/h1`).rule).toBe('default');
-    expect(decide(rules, DAVE, `hyperty://${DOMAIN}/h1`).rule).toBe('domain');
+    expect(compilePolicy(byDomain, DOMAIN).namesRecipients).toBe(false);
+    expect(decide(byDomain, ALICE, `hyperty://${DOMAIN}/h1`).rule).toBe('default');
+    expect(decide(byDomain, DAVE, `hyperty://${DOMAIN}/h1`).rule).toBe('domain');
+    const byUser: PolicyRules = {
+      groups: { staff: [BOB] },
+      rules: [{ name: 'staff', action: 'deny', to: ['group:staff'] }, ...byDomain.rules!],
+    };
+    expect(compilePolicy(byUser, DOMAIN).namesRecipients).toBe(true);
+    expect(decide(byUser, ALICE, BOB).rule).toBe('staff');
+    // Its domain alone would let Alice reach Bob through his hyperty: its user must be known.
+    expect(decide(byUser, ALICE, `hyperty://${DOMAIN}/h1`)).toEqual({
+      rule: 'unknown-recipient',
+      allowed: false,
+      code: 'PF_ERR_FORBIDDEN',
+    });
+    // An empty group names no one.
+    const empty: PolicyRules = {
+      groups: { none: [] },
+      rules: [{ name: 'n', action: 'deny', to: ['group:none'] }],
+    };
+    expect(compilePolicy(empty, DOMAIN).namesRecipients).toBe(false);
   });
 
   it('tells calls from video, and leaves what starts nothing to rules without capabilities', () => {
@@ -124,9 +138,12 @@ describe('compilePolicy', () => {
       code: 'PF_ERR_RULES',
       detail: { pointer: '/rules/1/name' },
     });
-    expect(unusable({ rules: [{ name: 'default', action: 'allow' }] })).toMatchObject({
-      code: 'PF_ERR_RULES',
-    });
+    for (const name of ['default', 'unknown-recipient']) {
+      expect(unusable({ rules: [{ name, action: 'allow' }] })).toMatchObject({
+        code: 'PF_ERR_RULES',
+        detail: { pointer: '/rules/0/name' },
+      });
+    }
     expect(unusable({ rules: [{ name: 'a', action: 'deny', rate: { perSecond: 1 } }] })).toMatchObject({
       code: 'PF_ERR_RULES',
       detail: { pointer: '/rules/0/rate' },
@@ -197,6 +214,12 @@ function referenceDecide(
   capability: Capability | undefined,
   now: number,
 ): Decision {
+  const namesUser = (s: string) =>
+    s.startsWith('group:') ? (rules.groups?.[s.slice(6)]?.length ?? 0) > 0 : s !== '*' && !s.endsWith('/*');
+  const namesUsers = (rules.rules ?? []).some((r) => r.to?.some(namesUser));
+  if (namesUsers && to.startsWith('hyperty://')) {
+    return { rule: 'unknown-recipient', allowed: false, code: 'PF_ERR_FORBIDDEN' };
+  }
   for (const r of rules.rules ?? []) {
     if (r.capabilities && !(capability && r.capabilities.includes(capability))) continue;
     if (r.from && !r.from.some((s) => selects(rules, s, from))) continue;
@@ -291,7 +314,7 @@ const policyRules: fc.Arbitrary<PolicyRules> = fc
         ) as unknown as PolicyRule,
     ),
   }));
-const request = fc.record({
+const requestFields = {
   from: fc.constantFrom(...USERS),
   to: fc.constantFrom(...RECIPIENTS),
   capability: fc.constantFrom<Capability | undefined>('chat', 'call', 'video', undefined),
@@ -299,7 +322,8 @@ const request = fc.record({
   at: fc
     .tuple(fc.integer({ min: 0, max: 6 }), fc.constantFrom(...MINUTES), fc.integer({ min: 0, max: 1500 }))
     .map(([day, minute, ms]) => MONDAY + day * 24 * HOUR + minute * 60_000 + ms),
-});
+};
+const request = fc.record(requestFields);
 
 describe('compilePolicy against a plain reading of the rules', () => {
   it('decides every message as the reference does, rates included', () => {
@@ -314,6 +338,33 @@ describe('compilePolicy against a plain reading of the rules', () => {
           expect(compiled.admits(r.from, r.at)).toEqual(referenceAdmits(rules, r.from, r.at));
         }
       }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('a hyperty recipient cannot get past a rule on its user', () => {
+  it('is decided as any user of its domain where no rule names users, and refused where one does', () => {
+    const hyperties = [`hyperty://${DOMAIN}/h1`, 'hyperty://b.example/h2'];
+    fc.assert(
+      fc.property(
+        policyRules,
+        fc.array(fc.record({ ...requestFields, to: fc.constantFrom(...hyperties) }), { maxLength: 30 }),
+        (rules, requests) => {
+          // Two policies fed the same messages, so that their rate buckets stay alike.
+          const asHyperty = compilePolicy(rules, DOMAIN);
+          const asUser = compilePolicy(rules, DOMAIN);
+          for (const r of requests.sort((a, b) => a.at - b.at)) {
+            const d = asHyperty.decide(r.from, r.to, r.capability, r.at);
+            if (asHyperty.namesRecipients && rules.rules!.length > 0) {
+              expect(d).toMatchObject({ rule: 'unknown-recipient', allowed: false });
+            } else {
+              const someUser = `user://${r.to.split('/')[2]}/anyone`;
+              expect(d).toEqual(asUser.decide(r.from, someUser, r.capability, r.at));
+            }
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -9,6 +9,11 @@ export type Capability = 'chat' | 'call' | 'video';
 
 /** The name the default decision is logged and counted under. */
 export const DEFAULT_RULE = 'default';
+/**
+ * The name a hyperty recipient whose user is not known is refused under, when the rules name
+ * recipient users (see CompiledPolicy.namesRecipients).
+ */
+export const UNKNOWN_RECIPIENT_RULE = 'unknown-recipient';
 
 /**
  * One decision. Each rule has one object per outcome, made when the rules are compiled, so
@@ -27,9 +32,17 @@ export interface Decision {
 /** The rules compiled: first match decides. */
 export interface CompiledPolicy {
   /**
-   * The decision on a message from the user `from` to `to` (a user:// or hyperty:// address)
-   * of `capability` (none: a message that starts nothing) at `now` (ms since the epoch); takes
-   * from the deciding rule's rate.
+   * Whether some rule's `to` names users (a user, or a group with members): a hyperty recipient
+   * is then decided as the user it belongs to, which its caller resolves first (the node, from
+   * Location's bindings), since its domain alone could let a message past a rule on that user.
+   */
+  readonly namesRecipients: boolean;
+  /**
+   * The decision on a message from the user `from` to `to` (a user:// address, or a hyperty's
+   * user as `namesRecipients` asks) of `capability` (none: a message that starts nothing) at
+   * `now` (ms since the epoch); takes from the deciding rule's rate. A hyperty:// `to` is
+   * matched by its domain where no rule names users; where one does, it is refused under
+   * `unknown-recipient` (fail closed: its user is not known).
    */
   decide(from: string, to: string, capability: Capability | undefined, now: number): Decision;
   /**
@@ -88,14 +101,11 @@ interface Rule {
 export function compilePolicy(rules: unknown, domain: string): CompiledPolicy {
   assertValid(validatePolicyRules, rules, 'policy rules');
   const groups = rules.groups ?? {};
-  const names = new Set<string>([DEFAULT_RULE]);
+  const names = new Set<string>([DEFAULT_RULE, UNKNOWN_RECIPIENT_RULE]);
   const compiled = (rules.rules ?? []).map((r, i): Rule => {
     const at = `/rules/${i}`;
     if (names.has(r.name)) {
-      throw unusable(
-        `${at}/name`,
-        `'${r.name}' is ${r.name === DEFAULT_RULE ? 'the default decision' : 'taken by an earlier rule'}`,
-      );
+      throw unusable(`${at}/name`, `'${r.name}' is ${reserved(r.name) ?? 'taken by an earlier rule'}`);
     }
     names.add(r.name);
     if (r.rate && r.action === 'deny') throw unusable(`${at}/rate`, 'a deny rule has no rate');
@@ -120,10 +130,18 @@ export function compilePolicy(rules: unknown, domain: string): CompiledPolicy {
     rules.default === 'deny'
       ? { rule: DEFAULT_RULE, allowed: false, code: 'PF_ERR_FORBIDDEN' }
       : { rule: DEFAULT_RULE, allowed: true };
+  const namesRecipients = compiled.some((r) => r.to !== undefined && r.to.users.size > 0);
+  const unknownRecipient: Decision = {
+    rule: UNKNOWN_RECIPIENT_RULE,
+    allowed: false,
+    code: 'PF_ERR_FORBIDDEN',
+  };
 
   return {
+    namesRecipients,
     decide(from, to, capability, now) {
       if (compiled.length === 0) return byDefault;
+      if (namesRecipients && to.startsWith('hyperty://')) return unknownRecipient;
       const fromDomain = domainOf(from);
       const toDomain = domainOf(to);
       const bit = capability ? CAPABILITY_BITS[capability] : 0;
@@ -249,6 +267,13 @@ function bucketOf(rule: Rule, from: string, now: number): TokenBucket {
   bucket = new TokenBucket(rule.rate!.perSecond, rule.rate!.burst, now);
   rule.buckets.set(from, bucket);
   return bucket;
+}
+
+/** Why a rule may not be named `name`, if it may not: names of the decisions no rule makes. */
+function reserved(name: string): string | undefined {
+  if (name === DEFAULT_RULE) return 'the default decision';
+  if (name === UNKNOWN_RECIPIENT_RULE) return 'the refusal of a hyperty recipient whose user is not known';
+  return undefined;
 }
 
 function unusable(pointer: string, reason: string): ProtoflyError {

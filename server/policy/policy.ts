@@ -50,6 +50,11 @@ export class Policy {
     return this.#rules;
   }
 
+  /** Whether a hyperty recipient is to be decided as its user (see CompiledPolicy.namesRecipients). */
+  get namesRecipients(): boolean {
+    return this.#compiled.namesRecipients;
+  }
+
   /** The decision on a message from the user `from` to `to` (see CompiledPolicy.decide). */
   decide(from: string, to: string, capability: Capability | undefined, now = Date.now()): Decision {
     const d = this.#compiled.decide(from, to, capability, now);

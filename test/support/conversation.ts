@@ -138,12 +138,14 @@ export interface LogLine {
   msg: string;
 }
 
-/** A logger that keeps every line. */
-export function capture(logs: LogLine[]): SandboxLogger {
+/** A logger that keeps every line, and tells `onLine` of each as it comes. */
+export function capture(logs: LogLine[], onLine?: (line: LogLine) => void): SandboxLogger {
   const at =
     (level: string) =>
     (fields: Record<string, unknown>, msg: string): void => {
-      logs.push({ level, fields, msg });
+      const line = { level, fields, msg };
+      logs.push(line);
+      onLine?.(line);
     };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

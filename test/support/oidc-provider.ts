@@ -132,7 +132,8 @@ async function authorize(
 
 /**
  * The browser's part: from the authorization request's URL through the log-in and consent
- * forms (or the abort link, as a user who declines) to the redirect back, with cookies.
+ * forms (or the abort link, as a user who declines) to the redirect back (to the request's
+ * `redirect_uri`), with cookies.
  *
  * @returns the URL the provider redirected back to.
  */
@@ -159,9 +160,10 @@ export async function browse(
       throw new Error(`${target} answered ${res.status} without a redirect: ${await res.text()}`);
     return new URL(location, target).href;
   };
+  const back = new URL(url).searchParams.get('redirect_uri') ?? REDIRECT_URI;
   let at = await go(url);
   const prompts = ['login', 'consent'];
-  for (let step = 0; step < 10 && !at.startsWith(REDIRECT_URI); step++) {
+  for (let step = 0; step < 10 && !at.startsWith(back); step++) {
     const interaction = new URL(at).pathname.startsWith('/interaction/');
     if (interaction && options.abort) at = await go(`${at}/abort`);
     else if (interaction) at = await go(at, { prompt: prompts.shift() ?? 'consent', login: account });
