@@ -8,6 +8,7 @@ import { type Balancer, balancerCommand, startBalancer, stats } from '../test/su
 import { freePort } from '../test/support/ports.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { type BenchOptions, percentile, type Result, result, single } from './harness.js';
+import { redisUsage } from './redis-usage.js';
 import { barePair, fanOut, latencies, type Path, throughput, WINDOW } from './round-trips.js';
 import { benchIdentity, benchKey, ServerChild } from './server-child.js';
 
@@ -29,19 +30,6 @@ import { benchIdentity, benchKey, ServerChild } from './server-child.js';
  */
 
 const HOSTS = 3;
-
-/** Redis's CPU seconds so far and the commands it ran. */
-async function redisUsage(redis: Redis): Promise<{ cpuUs: number; commands: number }> {
-  const cpu = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)![1]);
-  const commandstats = await redis.info('commandstats');
-  let commands = 0;
-  for (const m of commandstats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) {
-    // The bench's own INFO calls are not the domain's work.
-    if (m[1] !== 'info') commands += Number(m[2]);
-  }
-  return { cpuUs: (field('used_cpu_user') + field('used_cpu_sys')) * 1e6, commands };
-}
 
 /** A process's user + system CPU time so far, µs (Linux /proc, clock ticks of 10 ms). */
 function procCpuUs(pid: number): number {
@@ -65,6 +53,20 @@ async function inService(balancer: Balancer, on: readonly number[]): Promise<voi
     if (states.every((s, i) => all.get(`protofly-nodes/host${i + 1}`)?.status === s)) return;
     await pause();
   }
+}
+
+/** Waits until the nodes hold no connection (closes reach them after the clients closed). */
+async function allClosed(hosts: readonly ServerChild[]): Promise<void> {
+  const open = async () => {
+    const healths = await Promise.all(
+      hosts.map(
+        async (h) =>
+          ((await (await fetch(`${h.adminUrl}/health`)).json()) as { connections: number }).connections,
+      ),
+    );
+    return healths.reduce((a, b) => a + b, 0);
+  };
+  while ((await open()) > 0) await pause();
 }
 
 /** A tenth of a second, between looks at the balancer's state. */
@@ -142,6 +144,7 @@ export default async function hostsBench({ quick }: BenchOptions): Promise<Resul
       for (let r = 0; r < rounds; r++) rate.push(await throughput(all, n * 4));
       const after = await usage();
       await all.close();
+      await allClosed(hosts);
       // Each round trip is two messages, the chat and its answer.
       const messages = 2 * rounds * n * 4;
       oneHost ??= { rate, connect: connectPerSecond };
@@ -203,6 +206,7 @@ export default async function hostsBench({ quick }: BenchOptions): Promise<Resul
     );
     await cross.close();
     await same.close();
+    await allClosed(hosts);
     return results;
   } finally {
     if (balancer) {

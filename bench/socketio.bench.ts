@@ -1,9 +1,11 @@
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import type { Message } from '../core/message.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { type BenchOptions, percentile, type Result, result, single } from './harness.js';
 import { ALICE, BOB, barePair, latencies, type Path, throughput } from './round-trips.js';
+import { redisUsage } from './redis-usage.js';
 import { ServerChild, type ServerRole } from './server-child.js';
 
 /**
@@ -69,15 +71,24 @@ async function protoflyPair(alice: ServerChild, bob: ServerChild): Promise<Path>
   return barePair({ alice: alice.url, bob: bob.url }, hello, async () => {});
 }
 
-/** Round trips and CPU of one system's servers, one round. */
-async function round(path: Path, servers: readonly ServerChild[], n: number) {
+/** Round trips and CPU of one system's servers (and of their Redis, when they share one), one round. */
+async function round(path: Path, servers: readonly ServerChild[], n: number, redis?: Redis) {
   const cpu = async () => (await Promise.all(servers.map((s) => s.cpu()))).reduce((a, b) => a + b, 0);
   const before = await cpu();
+  const redisBefore = redis && (await redisUsage(redis));
   const lat = await latencies(path, n);
   const rate = await throughput(path, n * 4);
   // Each round trip is two messages (the chat and Bob's answer).
-  const usPerMessage = ((await cpu()) - before) / (2 * 5 * n);
-  return { lat, rate, usPerMessage };
+  const messages = 2 * 5 * n;
+  const usPerMessage = ((await cpu()) - before) / messages;
+  const redisAfter = redis && (await redisUsage(redis));
+  return {
+    lat,
+    rate,
+    usPerMessage,
+    redisUs: redisAfter ? (redisAfter.cpuUs - redisBefore!.cpuUs) / messages : 0,
+    redisCommands: redisAfter ? (redisAfter.commands - redisBefore!.commands) / messages : 0,
+  };
 }
 
 async function compareSystems(
@@ -86,27 +97,40 @@ async function compareSystems(
   theirs: [Path, ServerChild[]],
   rounds: number,
   n: number,
+  redis?: Redis,
 ) {
-  await round(...ours, n);
-  await round(...theirs, n);
-  const acc = [
-    { lat: [] as number[], rate: [] as number[], cpu: [] as number[] },
-    { lat: [] as number[], rate: [] as number[], cpu: [] as number[] },
-  ];
+  await round(...ours, n, redis);
+  await round(...theirs, n, redis);
+  const side = () => ({
+    lat: [] as number[],
+    rate: [] as number[],
+    cpu: [] as number[],
+    redisUs: [] as number[],
+    redisCommands: [] as number[],
+  });
+  const acc = [side(), side()] as const;
   for (let r = 0; r < rounds; r++) {
-    for (const [i, side] of [ours, theirs].entries()) {
-      const got = await round(...side, n);
+    for (const [i, system] of [ours, theirs].entries()) {
+      const got = await round(...system, n, redis);
       acc[i]!.lat.push(...got.lat);
       acc[i]!.rate.push(got.rate);
       acc[i]!.cpu.push(got.usPerMessage);
+      acc[i]!.redisUs.push(got.redisUs);
+      acc[i]!.redisCommands.push(got.redisCommands);
     }
   }
-  const [o, t] = acc as [(typeof acc)[0], (typeof acc)[0]];
+  const [o, t] = acc;
   return [
     result(`${name}: round trip latency (p50)`, 'µs', o.lat, t.lat),
     single(`${name}: round trip latency (p99)`, 'µs', percentile(o.lat, 99), percentile(t.lat, 99)),
     result(`${name}: round trips, 64 in flight`, 'round trips/s', o.rate, t.rate),
     result(`${name}: server CPU per message`, 'µs', o.cpu, t.cpu),
+    ...(redis
+      ? [
+          result(`${name}: Redis CPU per message`, 'µs', o.redisUs, t.redisUs),
+          result(`${name}: Redis commands per message`, 'commands', o.redisCommands, t.redisCommands),
+        ]
+      : []),
   ];
 }
 
@@ -114,6 +138,7 @@ export default async function socketioBench({ quick }: BenchOptions): Promise<Re
   const rounds = quick ? 3 : 7;
   const n = quick ? 300 : 1500;
   const redis = await startRedis();
+  const info = new Redis(redis.url);
   const children: ServerChild[] = [];
   const start = (role: ServerRole, url?: string) => {
     const c = new ServerChild(fileURLToPath(import.meta.url), role, url);
@@ -137,6 +162,7 @@ export default async function socketioBench({ quick }: BenchOptions): Promise<Re
         [await socketioPair(s1.url, s2.url), [s1, s2]],
         rounds,
         n,
+        info,
       )),
       ...(await compareSystems(
         'one node, protofly against socket.io (acks)',
@@ -149,6 +175,7 @@ export default async function socketioBench({ quick }: BenchOptions): Promise<Re
     return results;
   } finally {
     for (const c of children) c.stop();
+    info.disconnect();
     await redis.stop();
   }
 }
