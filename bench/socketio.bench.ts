@@ -4,8 +4,8 @@ import { WebSocket } from 'ws';
 import type { Message } from '../core/message.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { type BenchOptions, percentile, type Result, result, single } from './harness.js';
-import { ALICE, BOB, barePair, latencies, type Path, throughput } from './round-trips.js';
 import { redisUsage } from './redis-usage.js';
+import { ALICE, BOB, barePair, latencies, type Path, throughput } from './round-trips.js';
 import { ServerChild, type ServerRole } from './server-child.js';
 
 /**
