@@ -116,6 +116,7 @@ export default async function hostsBench({ quick }: BenchOptions): Promise<Resul
       );
       const name = `${active} host${active > 1 ? 's' : ''} behind HAProxy, ${2 * pairs} clients`;
       const heapBefore = await heaps();
+      const connecting = await usage();
       // Clients connect and authenticate 50 at a time, as a crowd arriving would.
       const t0 = performance.now();
       const paths: Path[] = [];
@@ -135,6 +136,7 @@ export default async function hostsBench({ quick }: BenchOptions): Promise<Resul
         );
       }
       const connectPerSecond = (2 * pairs) / ((performance.now() - t0) / 1000);
+      const connected = await usage();
       const heapAfter = await heaps();
       const heapKb = heapAfter.reduce((sum, h, i) => sum + h - heapBefore[i]!, 0) / (2 * pairs) / 1024;
       const all = fanOut(paths, async () => {});
@@ -162,6 +164,16 @@ export default async function hostsBench({ quick }: BenchOptions): Promise<Resul
           oneHost.connect,
         ),
         single(`${name}: node heap per connection`, 'KB', heapKb),
+        single(
+          `${name}: node CPU per connection made and authenticated`,
+          'µs',
+          (connected.nodes - connecting.nodes) / (2 * pairs),
+        ),
+        single(
+          `${name}: Redis commands per connection made and authenticated`,
+          'commands',
+          (connected.redis.commands - connecting.redis.commands) / (2 * pairs),
+        ),
         single(`${name}: node CPU per message (all hosts)`, 'µs', (after.nodes - before.nodes) / messages),
         single(`${name}: Redis CPU per message`, 'µs', (after.redis.cpuUs - before.redis.cpuUs) / messages),
         single(
