@@ -1,19 +1,12 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { Server } from 'socket.io';
 import { WebSocket } from 'ws';
 import type { Message } from '../core/message.js';
-import { startMessagingNode } from '../server/messaging-node/messaging-node.js';
-import { serviceOf } from '../test/support/backends.js';
-import { testIdentity } from '../test/support/identity-fixtures.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { type BenchOptions, percentile, type Result, result, single } from './harness.js';
+import { redisUsage } from './redis-usage.js';
 import { ALICE, BOB, barePair, latencies, type Path, throughput } from './round-trips.js';
+import { ServerChild, type ServerRole } from './server-child.js';
 
 /**
  * protofly's messaging node against socket.io 4.8 with server acks (what ApiRTC's node was
@@ -25,97 +18,6 @@ import { ALICE, BOB, barePair, latencies, type Path, throughput } from './round-
  * acknowledged once emitted), Alice on one and Bob on the other; and one node each (protofly
  * on its default in-memory services, socket.io on its in-memory adapter).
  */
-
-/** What a server child says and is asked over IPC. */
-type FromChild = { t: 'ready'; url: string } | { t: 'token'; token: string } | { t: 'cpu'; us: number };
-
-const ROLE = process.env.PF_BENCH_SERVER;
-if (ROLE) void serve(ROLE, process.env.PF_BENCH_REDIS);
-
-/** A child: one protofly node or one socket.io server, on Redis when given. */
-async function serve(role: string, redisUrl: string | undefined): Promise<void> {
-  let url: string;
-  let issue: (address: string) => Promise<string> = async () => '';
-  if (role === 'protofly') {
-    const identity = await testIdentity('b.example');
-    const services = redisUrl
-      ? await (async () => {
-          const location = await serviceOf('location', 'location-redis', { url: redisUrl });
-          return {
-            location,
-            cluster: await serviceOf('cluster', 'cluster-redis', { url: redisUrl }, { location }),
-          };
-        })()
-      : {};
-    const node = await startMessagingNode({
-      domain: 'b.example',
-      identity,
-      messagesPerSecond: 1e9,
-      log: pino({ level: 'silent' }),
-      ...services,
-    });
-    url = node.url;
-    issue = (address) => identity.issue(address);
-  } else {
-    const http = createServer();
-    const io = new Server(http, { transports: ['websocket'], perMessageDeflate: false });
-    if (redisUrl) io.adapter(createAdapter(new Redis(redisUrl), new Redis(redisUrl)));
-    io.on('connection', (socket) => {
-      void socket.join(String(socket.handshake.query.user));
-      socket.on('msg', (m: { to: string }, ack?: () => void) => {
-        io.to(m.to).emit('msg', m);
-        ack?.();
-      });
-    });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/socket.io/?EIO=4&transport=websocket`;
-  }
-  process.on('message', (q: { t: string; address?: string }) => {
-    if (q.t === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send!({ t: 'cpu', us: user + system });
-    } else if (q.t === 'token') void issue(q.address!).then((token) => process.send!({ t: 'token', token }));
-  });
-  process.send!({ t: 'ready', url });
-}
-
-/** A server child and what it answers. */
-class Child {
-  readonly proc: ChildProcess;
-  url = '';
-  #waiting: ((m: FromChild) => void)[] = [];
-
-  constructor(role: string, redisUrl?: string) {
-    this.proc = fork(fileURLToPath(import.meta.url), [], {
-      env: { ...process.env, PF_BENCH_SERVER: role, PF_BENCH_REDIS: redisUrl ?? '' },
-      stdio: 'inherit',
-    });
-    this.proc.on('message', (m: FromChild) => this.#waiting.shift()?.(m));
-  }
-
-  async ready(): Promise<this> {
-    this.url = ((await this.#next()) as { url: string }).url;
-    return this;
-  }
-
-  async ask(q: object): Promise<FromChild> {
-    const answer = this.#next();
-    this.proc.send(q);
-    return answer;
-  }
-
-  #next(): Promise<FromChild> {
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  async cpu(): Promise<number> {
-    return ((await this.ask({ t: 'cpu' })) as { us: number }).us;
-  }
-
-  stop(): void {
-    this.proc.kill();
-  }
-}
 
 /** A bare socket.io client (Engine.IO 4 over `ws`): connected to namespace `/`, answering pings. */
 function socketioClient(
@@ -161,52 +63,74 @@ async function socketioPair(alice: string, bob: string): Promise<Path> {
   return path;
 }
 
-async function protoflyPair(alice: Child, bob: Child): Promise<Path> {
-  const hello = async (address: string) => {
-    const node = address === ALICE ? alice : bob;
-    return { t: 'auth', token: ((await node.ask({ t: 'token', address })) as { token: string }).token };
-  };
+async function protoflyPair(alice: ServerChild, bob: ServerChild): Promise<Path> {
+  const hello = async (address: string) => ({
+    t: 'auth',
+    token: await (address === ALICE ? alice : bob).token(address),
+  });
   return barePair({ alice: alice.url, bob: bob.url }, hello, async () => {});
 }
 
-/** Round trips and CPU of one system's servers, one round. */
-async function round(path: Path, servers: readonly Child[], n: number) {
+/** Round trips and CPU of one system's servers (and of their Redis, when they share one), one round. */
+async function round(path: Path, servers: readonly ServerChild[], n: number, redis?: Redis) {
   const cpu = async () => (await Promise.all(servers.map((s) => s.cpu()))).reduce((a, b) => a + b, 0);
   const before = await cpu();
+  const redisBefore = redis && (await redisUsage(redis));
   const lat = await latencies(path, n);
   const rate = await throughput(path, n * 4);
   // Each round trip is two messages (the chat and Bob's answer).
-  const usPerMessage = ((await cpu()) - before) / (2 * 5 * n);
-  return { lat, rate, usPerMessage };
+  const messages = 2 * 5 * n;
+  const usPerMessage = ((await cpu()) - before) / messages;
+  const redisAfter = redis && (await redisUsage(redis));
+  return {
+    lat,
+    rate,
+    usPerMessage,
+    redisUs: redisAfter ? (redisAfter.cpuUs - redisBefore!.cpuUs) / messages : 0,
+    redisCommands: redisAfter ? (redisAfter.commands - redisBefore!.commands) / messages : 0,
+  };
 }
 
 async function compareSystems(
   name: string,
-  ours: [Path, Child[]],
-  theirs: [Path, Child[]],
+  ours: [Path, ServerChild[]],
+  theirs: [Path, ServerChild[]],
   rounds: number,
   n: number,
+  redis?: Redis,
 ) {
-  await round(...ours, n);
-  await round(...theirs, n);
-  const acc = [
-    { lat: [] as number[], rate: [] as number[], cpu: [] as number[] },
-    { lat: [] as number[], rate: [] as number[], cpu: [] as number[] },
-  ];
+  await round(...ours, n, redis);
+  await round(...theirs, n, redis);
+  const side = () => ({
+    lat: [] as number[],
+    rate: [] as number[],
+    cpu: [] as number[],
+    redisUs: [] as number[],
+    redisCommands: [] as number[],
+  });
+  const acc = [side(), side()] as const;
   for (let r = 0; r < rounds; r++) {
-    for (const [i, side] of [ours, theirs].entries()) {
-      const got = await round(...side, n);
+    for (const [i, system] of [ours, theirs].entries()) {
+      const got = await round(...system, n, redis);
       acc[i]!.lat.push(...got.lat);
       acc[i]!.rate.push(got.rate);
       acc[i]!.cpu.push(got.usPerMessage);
+      acc[i]!.redisUs.push(got.redisUs);
+      acc[i]!.redisCommands.push(got.redisCommands);
     }
   }
-  const [o, t] = acc as [(typeof acc)[0], (typeof acc)[0]];
+  const [o, t] = acc;
   return [
     result(`${name}: round trip latency (p50)`, 'µs', o.lat, t.lat),
     single(`${name}: round trip latency (p99)`, 'µs', percentile(o.lat, 99), percentile(t.lat, 99)),
     result(`${name}: round trips, 64 in flight`, 'round trips/s', o.rate, t.rate),
     result(`${name}: server CPU per message`, 'µs', o.cpu, t.cpu),
+    ...(redis
+      ? [
+          result(`${name}: Redis CPU per message`, 'µs', o.redisUs, t.redisUs),
+          result(`${name}: Redis commands per message`, 'commands', o.redisCommands, t.redisCommands),
+        ]
+      : []),
   ];
 }
 
@@ -214,9 +138,10 @@ export default async function socketioBench({ quick }: BenchOptions): Promise<Re
   const rounds = quick ? 3 : 7;
   const n = quick ? 300 : 1500;
   const redis = await startRedis();
-  const children: Child[] = [];
-  const start = (role: string, url?: string) => {
-    const c = new Child(role, url);
+  const info = new Redis(redis.url);
+  const children: ServerChild[] = [];
+  const start = (role: ServerRole, url?: string) => {
+    const c = new ServerChild(fileURLToPath(import.meta.url), role, url);
     children.push(c);
     return c.ready();
   };
@@ -237,6 +162,7 @@ export default async function socketioBench({ quick }: BenchOptions): Promise<Re
         [await socketioPair(s1.url, s2.url), [s1, s2]],
         rounds,
         n,
+        info,
       )),
       ...(await compareSystems(
         'one node, protofly against socket.io (acks)',
@@ -249,6 +175,7 @@ export default async function socketioBench({ quick }: BenchOptions): Promise<Re
     return results;
   } finally {
     for (const c of children) c.stop();
+    info.disconnect();
     await redis.stop();
   }
 }

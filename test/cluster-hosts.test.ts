@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
 import { protofly } from './support/cli.js';
+import { type Balancer, type Stat, startBalancer, stats } from './support/haproxy.js';
 import { freePort } from './support/ports.js';
 import { type RedisServer, redisOnDemand } from './support/redis-server.js';
 import { silentWebSocket } from './support/silent-ws.js';
@@ -26,7 +26,6 @@ import { silentWebSocket } from './support/silent-ws.js';
  */
 
 const BIN = join(import.meta.dirname, '../bin/protofly.js');
-const HAPROXY_CFG = join(import.meta.dirname, '../deploy/haproxy.cfg');
 const DOMAIN = 'c.example';
 const HOSTS = 3;
 /** How long a wait on a condition may take: a bound for a loaded machine, not a measure. */
@@ -40,14 +39,6 @@ interface Host {
   readonly admin: number;
   readonly catalogue: number;
   readonly exited: Promise<number | null>;
-}
-
-/** The balancer: HAProxy with deploy/haproxy.cfg, and the ports it was given. */
-interface Balancer {
-  readonly child: ChildProcess;
-  readonly messagingUrl: string;
-  readonly catalogueUrl: string;
-  readonly socket: string;
 }
 
 async function startHost(
@@ -93,69 +84,6 @@ async function startHost(
     void exited.then((code) => reject(new Error(`host ${index} exited ${code}: ${out}`)));
   });
   return { child, messaging, admin, catalogue, exited };
-}
-
-async function startBalancer(dir: string, hosts: readonly Host[], ports: number[]): Promise<Balancer> {
-  if (spawnSync('haproxy', ['-v']).error) {
-    throw new Error('haproxy is not installed: apt-get install -y haproxy (CI installs it in .ci/run)');
-  }
-  const [messaging, catalogue] = ports as [number, number];
-  const socket = join(dir, 'haproxy.sock');
-  // The values deploy/haproxy.cfg documents.
-  const env: Record<string, string> = {
-    PF_MESSAGING_BIND: `127.0.0.1:${messaging}`,
-    PF_CATALOGUE_BIND: `127.0.0.1:${catalogue}`,
-    PF_CHECK_INTERVAL: '100ms',
-    PF_STATS_SOCKET: socket,
-  };
-  hosts.forEach((h, i) => {
-    env[`PF_HOST${i + 1}_MESSAGING`] = `127.0.0.1:${h.messaging}`;
-    env[`PF_HOST${i + 1}_ADMIN_PORT`] = String(h.admin);
-    env[`PF_HOST${i + 1}_CATALOGUE`] = `127.0.0.1:${h.catalogue}`;
-  });
-  const child = spawn('haproxy', ['-f', HAPROXY_CFG, '-db'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  child.once('exit', (code) => {
-    if (code) console.error(`haproxy exited ${code}: ${err}`);
-  });
-  return {
-    child,
-    messagingUrl: `ws://127.0.0.1:${messaging}/`,
-    catalogueUrl: `http://127.0.0.1:${catalogue}`,
-    socket,
-  };
-}
-
-/** A server's line of HAProxy's `show stat`, by column name. */
-type Stat = Record<string, string>;
-
-/** HAProxy's `show stat` from its runtime API, by `<backend>/<server>`. */
-function stats(balancer: Balancer): Promise<Map<string, Stat>> {
-  return new Promise((resolve, reject) => {
-    const s = connectTcp(balancer.socket);
-    let text = '';
-    s.on('data', (d) => {
-      text += d;
-    });
-    s.on('error', reject);
-    s.on('end', () => {
-      const [header, ...rows] = text.trim().split('\n');
-      const names = header!.replace(/^# /, '').split(',');
-      const byServer = new Map<string, Stat>();
-      for (const row of rows) {
-        const stat = Object.fromEntries(row.split(',').map((v, i) => [names[i], v]));
-        byServer.set(`${stat.pxname}/${stat.svname}`, stat);
-      }
-      resolve(byServer);
-    });
-    s.end('show stat\n');
-  });
 }
 
 /** Each host's `status` in a backend of the balancer (UP, DOWN...), in host order. */
@@ -242,7 +170,7 @@ beforeAll(async () => {
   hosts.push(...started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])));
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
-  balancer = await startBalancer(dir, hosts, ports);
+  balancer = startBalancer(dir, hosts, ports);
   workerHost = new NodeWorkerHost({ policy: developmentPolicy });
   await workerHost.ready();
 }, 300_000);

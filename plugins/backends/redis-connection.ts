@@ -26,7 +26,7 @@ const CLUSTER_ATTEMPTS = 200;
  * restart delays messages, it does not refuse them. On a cluster, a command whose slot lost its
  * master waits for the replica's promotion, up to about 20 s, then fails (the node refuses the
  * message it was for: fail closed). Commands issued in one tick go in one write
- * (auto-pipelining).
+ * (auto-pipelining), but for SPUBLISH, sent at once.
  *
  * @throws ProtoflyError `PF_ERR_CONFIG` when Redis does not answer within `connectTimeoutMs`
  *   at start: a wrong URL fails the start instead of waiting forever.
@@ -40,12 +40,18 @@ export async function connectRedis(
     connectionName: name,
     maxRetriesPerRequest: null,
     retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+    // A publish leaves at once. The cluster backend already sends one per destination node per
+    // tick; auto-pipelined, it would wait behind the pipeline in flight (ioredis runs one at a
+    // time per connection: a Redis round trip) and cost a pipeline of its own. Measured on a
+    // delivery and its confirmation between two nodes: about half the CPU and the latency.
+    autoPipeliningIgnoredCommands: ['spublish'],
   };
   const redis = !('cluster' in target)
     ? new Redis(target.url, { ...options, enableAutoPipelining: true, autoResubscribe: false })
     : new Cluster(target.cluster.map(seedNode), {
         redisOptions: options,
         enableAutoPipelining: true,
+        autoPipeliningIgnoredCommands: options.autoPipeliningIgnoredCommands,
         shardedSubscribers: true,
         clusterRetryStrategy: options.retryStrategy,
         retryDelayOnClusterDown: CLUSTER_DOWN_RETRY_MS,
