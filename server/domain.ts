@@ -8,7 +8,7 @@ import { assertWritable, exists, writeAtomic } from '../node/files.js';
 import { packageRoot } from '../node/package-root.js';
 import { OIDC_LOGIN } from '../runtime/code-request.js';
 import { BROWSER_ORIGINS } from '../runtime/password-login.js';
-import { publishBackends, startServices } from './backends/start-services.js';
+import { type DomainServices, publishBackends, startServices } from './backends/start-services.js';
 import { type DomainKey, generateDomainKey, readDomainKey } from './catalogue/keys.js';
 import { layout } from './catalogue/layout.js';
 import { type PublishResult, publish } from './catalogue/publish.js';
@@ -18,7 +18,7 @@ import { TOKEN_PATH, tokenEndpoint } from './identity/token-endpoint.js';
 import { type MessagingNode, startMessagingNode } from './messaging-node/messaging-node.js';
 import { originOf } from './page-origins.js';
 import { Policy } from './policy/policy.js';
-import type { Identity, Services } from './services/service.js';
+import type { Identity } from './services/service.js';
 
 /**
  * One domain, everything a provider runs for it in one process: its signing key (made on
@@ -34,7 +34,7 @@ export interface RunningDomain {
   readonly adminUrl: string;
   readonly key: DomainKey;
   readonly identity: Identity;
-  readonly services: Services;
+  readonly services: DomainServices['services'];
   /** The stubs published for this deployment. */
   readonly published: readonly PublishResult[];
   /** The backends serving the services, as verified. */
@@ -149,7 +149,7 @@ export async function startCatalogue(d: PreparedDomain): Promise<{ server: Catal
 export interface DomainNode {
   readonly node: MessagingNode;
   readonly url: string;
-  readonly services: Services;
+  readonly services: DomainServices['services'];
   readonly backends: readonly BackendDescriptor[];
   /** Closes the node and starts it again on the same ports, with the same services. */
   restart(): Promise<void>;

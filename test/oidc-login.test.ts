@@ -9,7 +9,7 @@ import { main } from '../cli/main.js';
 import { AUTHORIZATION_SERVER_PATH } from '../runtime/catalogue.js';
 import { OIDC_LOGIN } from '../runtime/code-request.js';
 import { type CatalogueServer, createCatalogueServer } from '../server/catalogue/server.js';
-import { advertiseTokenEndpoint, prepareDomain } from '../server/domain.js';
+import { advertiseTokenEndpoint, prepareDomain, startDomain } from '../server/domain.js';
 import { tokenEndpoint } from '../server/identity/token-endpoint.js';
 import type { Identity } from '../server/services/service.js';
 import { BACKENDS_DOMAIN, serviceOf } from './support/backends.js';
@@ -134,5 +134,26 @@ describe('protofly login with OpenID Connect', { timeout: 60_000 }, () => {
     const { code, err } = await run.done;
     expect(code).toBe(1);
     expect(err.at(-1)).toMatch(/^PF_ERR_NOT_FOUND: plain\.example has no OpenID Connect log-in/);
+  });
+
+  it('starts as `protofly serve` starts it: no provisioning (the users live at the provider), unless asked for by name', async () => {
+    const config = { issuer: provider.issuer, clientId: CLIENT.id, clientSecret: CLIENT.secret };
+    const services = { identity: { backend: 'identity-oidc', config } };
+    const domain = await startDomain(
+      { domain: 'serve.example', dataDir: join(dir, 'serve'), services },
+      { log },
+    );
+    try {
+      expect(domain.services.provisioning).toBeUndefined();
+      expect(domain.backends.map((b) => b.name)).not.toContain('provisioning-identity');
+      const res = await fetch(`${domain.adminUrl}/provisioning/v1/users`);
+      expect(res.status).toBe(404);
+    } finally {
+      await domain.close();
+    }
+    const asked = { ...services, provisioning: { backend: 'provisioning-identity', config: { admins: [] } } };
+    await expect(
+      startDomain({ domain: 'asked.example', dataDir: join(dir, 'asked'), services: asked }, { log }),
+    ).rejects.toMatchObject({ code: 'PF_ERR_CONFIG' });
   });
 });

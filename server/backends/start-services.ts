@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { container as rootContainer } from 'tsyringe';
+import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { ProtoflyError } from '../../core/errors.js';
 import type { BackendDescriptor, DomainConfig, ServiceName } from '../../core/generated/types.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
@@ -85,7 +85,8 @@ export interface StartServicesOptions<K extends ServiceName = ServiceName> {
 
 /** A domain's services, created from its verified backends. */
 export interface DomainServices<K extends ServiceName = ServiceName> {
-  readonly services: Pick<Services, K>;
+  /** Provisioning is absent where the identity keeps no user directory and none was asked for. */
+  readonly services: Pick<Services, Exclude<K, 'provisioning'>> & Partial<Pick<Services, K & 'provisioning'>>;
   /** The descriptor of each backend, as verified. */
   readonly backends: readonly BackendDescriptor[];
   /** Closes every service, the last created first. */
@@ -121,6 +122,10 @@ export async function startServices<K extends ServiceName = ServiceName>(
       ServiceName,
       string,
     ][]) {
+      // An identity that keeps no user directory (identity-oidc: the users live at the provider)
+      // leaves nothing to provision and no passwords for the admin port: unless the config asks
+      // for provisioning by name (then its backend refuses), the domain has none.
+      if (service === 'provisioning' && !options.choices?.provisioning && !hasDirectory(container)) continue;
       const pkg = (await loader.load({
         domain,
         kind: 'backend',
@@ -153,7 +158,16 @@ export async function startServices<K extends ServiceName = ServiceName>(
     throw err;
   }
   const services = Object.fromEntries(
-    ORDER.filter((s) => options.only?.includes(s as K) ?? true).map((s) => [s, container.resolve(TOKENS[s])]),
-  ) as unknown as Pick<Services, K>;
+    ORDER.filter((s) => (options.only?.includes(s as K) ?? true) && container.isRegistered(TOKENS[s])).map(
+      (s) => [s, container.resolve(TOKENS[s])],
+    ),
+  ) as unknown as DomainServices<K>['services'];
   return { services, backends, close };
+}
+
+function hasDirectory(container: DependencyContainer): boolean {
+  return (
+    container.isRegistered(TOKENS.identity) &&
+    container.resolve<Services['identity']>(TOKENS.identity).users !== undefined
+  );
 }
