@@ -32,6 +32,10 @@ export interface DemoReport {
   webrtc?: { connected: boolean; rttMs: number };
   /** `--web --sip`: what Alice's page did with Dave, a SIP user on Kamailio. */
   sip?: SipReport;
+  /** `--cluster`: the domain's hosts, the users the balancer put on each, and the one killed. */
+  hosts?: { name: string; address: string; users: string[]; killed: boolean }[];
+  /** `--cluster`: chats acknowledged to their sender that never reached their recipient. */
+  lost?: number;
 }
 
 /** What a page did with a SIP user through that user's domain's sip-ws stub (`--web --sip`). */
