@@ -2,9 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
-import { developmentPolicy } from '../runtime/policy.js';
 import type { SandboxHost } from '../sandbox/host.js';
-import { type NetworkDomain, startNetworkDomain } from '../server/network-domain.js';
+import { type NetworkDomain, networkClientPolicy, startNetworkDomain } from '../server/network-domain.js';
 import { type ChatLine, openChat, type Sent, stream, verdict } from './chat-load.js';
 import { type DemoReport, demoHost, emptyReport, failureOf, phaseTimer } from './demo-report.js';
 import { login } from './login.js';
@@ -67,7 +66,7 @@ export async function runClusterDemo(): Promise<DemoReport> {
       note: `${d.network.subnet}: redis ${d.redis.seeds.length} nodes, balancer, ${d.hosts.length} hosts`,
     });
     phase('network, Redis Cluster, hosts, balancer');
-    sandbox = await demoHost(report);
+    sandbox = await demoHost(report, networkClientPolicy);
     const host = sandbox;
     phase('sandbox');
 
@@ -77,7 +76,7 @@ export async function runClusterDemo(): Promise<DemoReport> {
     for (const name of USERS) {
       const address = `user://${DOMAIN}/${name}`;
       const rt = createNodeRuntime({
-        policy: developmentPolicy,
+        policy: networkClientPolicy,
         identity: await login({ address, key: d.keyFile }),
         catalogues: { [DOMAIN]: d.catalogueUrl },
         host,

@@ -1,5 +1,5 @@
 import { asProtoflyError } from '../core/errors.js';
-import { developmentPolicy } from '../runtime/policy.js';
+import { developmentPolicy, type RuntimePolicy } from '../runtime/policy.js';
 import type { SandboxHost } from '../sandbox/host.js';
 import { createNodeHost, type NodeHostKind } from '../sandbox/isolate/choose.js';
 import type { Row } from './ladder.js';
@@ -83,10 +83,14 @@ export function phaseTimer(report: DemoReport): (name: string) => void {
 
 /**
  * The sandbox host the demo's runtimes share: isolates where they run, worker threads
- * elsewhere (the default of `createNodeRuntime`); the report says which, and why not isolates.
+ * elsewhere (the default of `createNodeRuntime`), under `policy`; the report says which, and why
+ * not isolates.
  */
-export async function demoHost(report: DemoReport): Promise<SandboxHost> {
-  const { host, kind, fallback } = createNodeHost(undefined, { policy: developmentPolicy });
+export async function demoHost(
+  report: DemoReport,
+  policy: RuntimePolicy = developmentPolicy,
+): Promise<SandboxHost> {
+  const { host, kind, fallback } = createNodeHost(undefined, { policy });
   report.host = fallback ? { kind, fallback } : { kind };
   await host.ready();
   return host;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProtoflyError } from '../core/errors.js';
 import { packageRoot } from '../node/package-root.js';
+import { developmentPolicy, type RuntimePolicy } from '../runtime/policy.js';
 import { generateDomainKey } from './catalogue/keys.js';
 import { createNetwork, type HostNetwork, type NetHost } from './netns.js';
 import { type RedisClusterServers, startRedisCluster } from './redis-cluster.js';
@@ -27,6 +28,16 @@ const REDIS_FIRST_PORT = 7000;
 const CHECK_INTERVAL = '100ms';
 /** The HAProxy install line for the error when it is missing. */
 const HAPROXY_INSTALL = 'apt-get install -y haproxy';
+
+/**
+ * The runtime policy of the domain's clients: developmentPolicy's, but for the endpoints, which
+ * are on the network's private addresses over plain `ws://` (a network inside this machine, that
+ * no one else is on; a domain on real machines puts `wss://` in front).
+ */
+export const networkClientPolicy: RuntimePolicy = {
+  ...developmentPolicy,
+  endpoints: { addresses: ['private'], plainWebSocket: 'always' },
+};
 
 /** One host of the domain: a `protofly serve` process in its own namespace. */
 export interface DomainHost {

@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatLine, openChat, type Sent, stream, verdict } from '../cli/chat-load.js';
 import { login } from '../cli/login.js';
 import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
-import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { netnsLeft } from '../server/netns.js';
-import { type NetworkDomain, startNetworkDomain } from '../server/network-domain.js';
+import { type NetworkDomain, networkClientPolicy, startNetworkDomain } from '../server/network-domain.js';
 
 /**
  * A domain on real network hosts: three `protofly serve` hosts, HAProxy (deploy/haproxy.cfg) and a
@@ -24,13 +23,15 @@ const START_MS = 240_000;
 const WAIT = { timeout: 30_000 };
 const FAST = { [DOMAIN]: { reconnectDelayMs: 50, reconnectDelayMaxMs: 200, randomizationFactor: 0 } };
 const CHATS = 200;
+/** After how many chats of its line the fault comes. */
+const AT = 60;
 
 let d: NetworkDomain;
 let sandbox: NodeWorkerHost;
 
 beforeAll(async () => {
   d = await startNetworkDomain({ domain: DOMAIN, hosts: 3 });
-  sandbox = new NodeWorkerHost({ policy: developmentPolicy });
+  sandbox = new NodeWorkerHost({ policy: networkClientPolicy });
   await sandbox.ready();
 }, START_MS);
 
@@ -82,7 +83,7 @@ async function load(tag: string): Promise<Load> {
       const name = `${tag}${i}`;
       const address = `user://${DOMAIN}/${name}`;
       const rt = createNodeRuntime({
-        policy: developmentPolicy,
+        policy: networkClientPolicy,
         identity: await login({ address, key: d.keyFile }),
         catalogues: { [DOMAIN]: d.catalogueUrl },
         host: sandbox,
@@ -143,7 +144,7 @@ describe('a domain on three network hosts behind HAProxy, on a Redis Cluster', (
       const victim = d.hosts[0]!;
       const sent = await Promise.all(
         l.lines.map((line, i) =>
-          stream(line, CHATS, i === 0 ? { at: CHATS / 3, during: () => victim.kill() } : {}),
+          stream(line, CHATS, i === 0 ? { at: AT, during: () => victim.kill() } : {}),
         ),
       );
       // The balancer took it out; its users are on the two others.
@@ -170,7 +171,7 @@ describe('a domain on three network hosts behind HAProxy, on a Redis Cluster', (
             CHATS,
             i === 1
               ? {
-                  at: CHATS / 3,
+                  at: AT,
                   during: async () => {
                     await victim.cut();
                     // Out at the balancer, which closes the sessions through it: its users move.
@@ -209,7 +210,7 @@ describe('a domain on three network hosts behind HAProxy, on a Redis Cluster', (
       const master = await d.redis.masterOf(`pf:${DOMAIN}:node:${node.node}`);
       const sent = await Promise.all(
         l.lines.map((line, i) =>
-          stream(line, CHATS, i === 2 ? { at: CHATS / 3, during: () => master.stop('SIGKILL') } : {}),
+          stream(line, CHATS, i === 2 ? { at: AT, during: () => master.stop('SIGKILL') } : {}),
         ),
       );
       await d.redis.failedOver(master);
