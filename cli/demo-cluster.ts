@@ -99,6 +99,7 @@ export async function runClusterDemo(): Promise<DemoReport> {
     }
     report.hosts = d.hosts.map((h, i) => ({
       name: h.name,
+      namespace: d.network.hosts.get(h.name)!.namespace,
       address: h.address,
       users: USERS.filter((u) => placed.get(u) === i),
       killed: false,

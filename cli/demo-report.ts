@@ -33,7 +33,7 @@ export interface DemoReport {
   /** `--web --sip`: what Alice's page did with Dave, a SIP user on Kamailio. */
   sip?: SipReport;
   /** `--cluster`: the domain's hosts, the users the balancer put on each, and the one killed. */
-  hosts?: { name: string; address: string; users: string[]; killed: boolean }[];
+  hosts?: { name: string; namespace: string; address: string; users: string[]; killed: boolean }[];
   /** `--cluster`: chats acknowledged to their sender that never reached their recipient. */
   lost?: number;
 }

@@ -22,6 +22,8 @@ const DOMAIN = 'c.example';
 const START_MS = 240_000;
 const WAIT = { timeout: 30_000 };
 const FAST = { [DOMAIN]: { reconnectDelayMs: 50, reconnectDelayMaxMs: 200, randomizationFactor: 0 } };
+/** A test's bound: under 30 s on a quiet machine, about 60 s at a load of 25 on two cores. */
+const TEST_MS = 120_000;
 const CHATS = 200;
 /** After how many chats of its line the fault comes. */
 const AT = 60;
@@ -137,86 +139,98 @@ async function expectDelivered(lines: readonly ChatLine[], sent: readonly Sent[]
 }
 
 describe('a domain on three network hosts behind HAProxy, on a Redis Cluster', () => {
-  it('loses nothing acknowledged when a host is killed mid-chat; the host rejoins once started again', async () => {
-    await expect.poll(states, WAIT).toEqual(['UP', 'UP', 'UP']);
-    const l = await load('kill');
-    try {
-      const victim = d.hosts[0]!;
-      const sent = await Promise.all(
-        l.lines.map((line, i) =>
-          stream(line, CHATS, i === 0 ? { at: AT, during: () => victim.kill() } : {}),
-        ),
-      );
-      // The balancer took it out; its users are on the two others.
-      await expect.poll(states, WAIT).toEqual(['DOWN', 'UP', 'UP']);
-      await expect.poll(connections, WAIT).toEqual([0, expect.any(Number), expect.any(Number)]);
-      expect((await connections()).reduce((a, b) => a + b)).toBe(6);
-      await expectDelivered(l.lines, sent);
-    } finally {
-      await l.close();
-    }
-    await d.hosts[0]!.start();
-    await expect.poll(states, WAIT).toEqual(['UP', 'UP', 'UP']);
-  });
-
-  it("loses nothing acknowledged when a host's link is cut mid-chat and restored", async () => {
-    await expect.poll(connections, WAIT).toEqual([0, 0, 0]);
-    const l = await load('cut');
-    try {
-      const victim = d.hosts[1]!;
-      const sent = await Promise.all(
-        l.lines.map((line, i) =>
-          stream(
-            line,
-            CHATS,
-            i === 1
-              ? {
-                  at: AT,
-                  during: async () => {
-                    await victim.cut();
-                    // Out at the balancer, which closes the sessions through it: its users move.
-                    await expect.poll(states, WAIT).toEqual(['UP', 'DOWN', 'UP']);
-                  },
-                }
-              : {},
-          ),
-        ),
-      );
-      await expectDelivered(l.lines, sent);
-      await victim.restore();
+  it(
+    'loses nothing acknowledged when a host is killed mid-chat; the host rejoins once started again',
+    async () => {
       await expect.poll(states, WAIT).toEqual(['UP', 'UP', 'UP']);
-      // Back on the network, the host delivers nothing late: a second round on the same lines
-      // arrives once and in order after the first.
-      const again = await Promise.all(l.lines.map((line) => stream(line, 20, { first: CHATS })));
-      await expectDelivered(
-        l.lines,
-        sent.map((s, i) => ({
-          acknowledged: [...s.acknowledged, ...again[i]!.acknowledged],
-          failed: [...s.failed, ...again[i]!.failed],
-        })),
-      );
-    } finally {
-      await l.close();
-    }
-  });
+      const l = await load('kill');
+      try {
+        const victim = d.hosts[0]!;
+        const sent = await Promise.all(
+          l.lines.map((line, i) =>
+            stream(line, CHATS, i === 0 ? { at: AT, during: () => victim.kill() } : {}),
+          ),
+        );
+        // The balancer took it out; its users are on the two others.
+        await expect.poll(states, WAIT).toEqual(['DOWN', 'UP', 'UP']);
+        await expect.poll(connections, WAIT).toEqual([0, expect.any(Number), expect.any(Number)]);
+        expect((await connections()).reduce((a, b) => a + b)).toBe(6);
+        await expectDelivered(l.lines, sent);
+      } finally {
+        await l.close();
+      }
+      await d.hosts[0]!.start();
+      await expect.poll(states, WAIT).toEqual(['UP', 'UP', 'UP']);
+    },
+    TEST_MS,
+  );
 
-  it("loses nothing acknowledged when the Redis master of a host's channel is killed and its replica takes over", async () => {
-    await expect.poll(connections, WAIT).toEqual([0, 0, 0]);
-    const l = await load('failover');
-    try {
-      // The shard that carries what reaches the recipient of the third chat: its host's channel's master.
-      const recipientHost = d.hosts[l.placed.get(l.lines[2]!.to)!]!;
-      const node = (await recipientHost.health()).body as unknown as { node: string };
-      const master = await d.redis.masterOf(`pf:${DOMAIN}:node:${node.node}`);
-      const sent = await Promise.all(
-        l.lines.map((line, i) =>
-          stream(line, CHATS, i === 2 ? { at: AT, during: () => master.stop('SIGKILL') } : {}),
-        ),
-      );
-      await d.redis.failedOver(master);
-      await expectDelivered(l.lines, sent);
-    } finally {
-      await l.close();
-    }
-  });
+  it(
+    "loses nothing acknowledged when a host's link is cut mid-chat and restored",
+    async () => {
+      await expect.poll(connections, WAIT).toEqual([0, 0, 0]);
+      const l = await load('cut');
+      try {
+        const victim = d.hosts[1]!;
+        const sent = await Promise.all(
+          l.lines.map((line, i) =>
+            stream(
+              line,
+              CHATS,
+              i === 1
+                ? {
+                    at: AT,
+                    during: async () => {
+                      await victim.cut();
+                      // Out at the balancer, which closes the sessions through it: its users move.
+                      await expect.poll(states, WAIT).toEqual(['UP', 'DOWN', 'UP']);
+                    },
+                  }
+                : {},
+            ),
+          ),
+        );
+        await expectDelivered(l.lines, sent);
+        await victim.restore();
+        await expect.poll(states, WAIT).toEqual(['UP', 'UP', 'UP']);
+        // Back on the network, the host delivers nothing late: a second round on the same lines
+        // arrives once and in order after the first.
+        const again = await Promise.all(l.lines.map((line) => stream(line, 20, { first: CHATS })));
+        await expectDelivered(
+          l.lines,
+          sent.map((s, i) => ({
+            acknowledged: [...s.acknowledged, ...again[i]!.acknowledged],
+            failed: [...s.failed, ...again[i]!.failed],
+          })),
+        );
+      } finally {
+        await l.close();
+      }
+    },
+    TEST_MS,
+  );
+
+  it(
+    "loses nothing acknowledged when the Redis master of a host's channel is killed and its replica takes over",
+    async () => {
+      await expect.poll(connections, WAIT).toEqual([0, 0, 0]);
+      const l = await load('failover');
+      try {
+        // The shard that carries what reaches the recipient of the third chat: its host's channel's master.
+        const recipientHost = d.hosts[l.placed.get(l.lines[2]!.to)!]!;
+        const node = (await recipientHost.health()).body as unknown as { node: string };
+        const master = await d.redis.masterOf(`pf:${DOMAIN}:node:${node.node}`);
+        const sent = await Promise.all(
+          l.lines.map((line, i) =>
+            stream(line, CHATS, i === 2 ? { at: AT, during: () => master.stop('SIGKILL') } : {}),
+          ),
+        );
+        await d.redis.failedOver(master);
+        await expectDelivered(l.lines, sent);
+      } finally {
+        await l.close();
+      }
+    },
+    TEST_MS,
+  );
 });
