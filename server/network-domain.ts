@@ -24,6 +24,8 @@ const PORTS = { catalogue: 7080, messaging: 7081, admin: 7082 } as const;
 const PUBLIC = { catalogue: 7080, messaging: 7081 } as const;
 /** The Redis Cluster's first port: node i on FIRST + i, its cluster bus on FIRST + 100 + i. */
 const REDIS_FIRST_PORT = 7000;
+/** How long a host's start waits for the Redis Cluster to answer. */
+const REDIS_CONNECT_MS = 30_000;
 /** Health checks this often: a host that fails two is out. */
 const CHECK_INTERVAL = '100ms';
 /** The HAProxy install line for the error when it is missing. */
@@ -179,7 +181,9 @@ async function serveOn(host: NetHost, s: HostSetup): Promise<DomainHost> {
   await mkdir(join(home, 'data', 'keys'), { recursive: true });
   await copyFile(s.keyFile, join(home, 'data', 'keys', `${s.domain}.key`));
   const config = join(home, 'domain.yaml');
-  const redis = `{ cluster: ${JSON.stringify(s.seeds)} }`;
+  // Three hosts starting at once on a small machine: the first answer of a Redis Cluster (a
+  // connection to each of its masters) may take longer than the default 5 s.
+  const redis = `{ cluster: ${JSON.stringify(s.seeds)}, connectTimeoutMs: ${REDIS_CONNECT_MS} }`;
   await writeFile(
     config,
     [

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import type { Conversation } from '../runtime/conversation.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
+import { type BalancerStat, balancerStats } from '../server/network-domain.js';
 import { protofly } from './support/cli.js';
 import { freePort } from './support/ports.js';
 import { type RedisServer, redisOnDemand } from './support/redis-server.js';
@@ -132,35 +132,9 @@ async function startBalancer(dir: string, hosts: readonly Host[], ports: number[
   };
 }
 
-/** A server's line of HAProxy's `show stat`, by column name. */
-type Stat = Record<string, string>;
-
-/** HAProxy's `show stat` from its runtime API, by `<backend>/<server>`. */
-function stats(balancer: Balancer): Promise<Map<string, Stat>> {
-  return new Promise((resolve, reject) => {
-    const s = connectTcp(balancer.socket);
-    let text = '';
-    s.on('data', (d) => {
-      text += d;
-    });
-    s.on('error', reject);
-    s.on('end', () => {
-      const [header, ...rows] = text.trim().split('\n');
-      const names = header!.replace(/^# /, '').split(',');
-      const byServer = new Map<string, Stat>();
-      for (const row of rows) {
-        const stat = Object.fromEntries(row.split(',').map((v, i) => [names[i], v]));
-        byServer.set(`${stat.pxname}/${stat.svname}`, stat);
-      }
-      resolve(byServer);
-    });
-    s.end('show stat\n');
-  });
-}
-
 /** Each host's `status` in a backend of the balancer (UP, DOWN...), in host order. */
 async function states(balancer: Balancer, backend: string): Promise<string[]> {
-  const all = await stats(balancer).catch(() => new Map<string, Stat>());
+  const all = await balancerStats(balancer.socket).catch(() => new Map<string, BalancerStat>());
   return Array.from({ length: HOSTS }, (_, i) => all.get(`${backend}/host${i + 1}`)?.status ?? 'none');
 }
 
@@ -354,7 +328,7 @@ describe('a domain on three hosts behind HAProxy (deploy/haproxy.cfg)', () => {
       // For the 503 (L7STS: a wrong status at layer 7), read between two checks (`* ` and code 0
       // while one runs).
       const check = async () => {
-        const stat = (await stats(b)).get('protofly-nodes/host1');
+        const stat = (await balancerStats(b.socket)).get('protofly-nodes/host1');
         return [stat?.status, stat?.check_status, stat?.check_code];
       };
       await expect.poll(check, WAIT).toEqual(['DOWN', 'L7STS', '503']);
