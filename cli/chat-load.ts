@@ -59,6 +59,53 @@ export async function openChat(
   return { ...names, out, received };
 }
 
+/** Users of a domain on several hosts: each one's runtime and the index of the host it is on. */
+export type Placed = ReadonlyMap<string, { readonly runtime: Runtime; readonly host: number }>;
+
+/**
+ * Registers `runtime` and resolves with the index of the host it landed on: the one whose open
+ * connections (`connections`, one count per host) rose, polled for at most `ms`.
+ *
+ * @throws Error when no host's count rose within `ms`.
+ */
+export async function registerPlaced(
+  runtime: Runtime,
+  connections: () => Promise<number[]>,
+  ms: number,
+): Promise<number> {
+  const before = await connections();
+  await runtime.register();
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const after = await connections();
+    const at = after.findIndex((n, i) => n > before[i]!);
+    if (at >= 0) return at;
+    if (performance.now() > deadline) throw new Error(`no host counted the registration within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Opens a chat from a user of each of `hosts` hosts to a user of the next (the last's to the
+ * first's): every host sends and receives. `address` names a user.
+ *
+ * @throws Error when a host has no user.
+ */
+export async function chatsAround(
+  placed: Placed,
+  hosts: number,
+  address: (name: string) => string,
+): Promise<ChatLine[]> {
+  const on = (h: number) => [...placed].filter(([, p]) => p.host === h).map(([name]) => name);
+  const lines: ChatLine[] = [];
+  for (let h = 0; h < hosts; h++) {
+    const [from, to] = [on(h)[0], on((h + 1) % hosts).at(-1)];
+    if (!from || !to) throw new Error(`host ${h + 1} or the next has no user`);
+    lines.push(await openChat(placed.get(from)!.runtime, placed.get(to)!.runtime, { from, to }, address(to)));
+  }
+  return lines;
+}
+
 /** When to act in a {@link stream}, and where its numbers start. */
 export interface StreamOptions {
   /** The number of the first chat (default 0): a second stream on a line goes on from the first's. */

@@ -2,9 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { SandboxHost } from '../sandbox/host.js';
 import { type NetworkDomain, networkClientPolicy, startNetworkDomain } from '../server/network-domain.js';
-import { type ChatLine, openChat, type Sent, stream, verdict } from './chat-load.js';
+import { chatsAround, registerPlaced, type Sent, stream, verdict } from './chat-load.js';
 import { type DemoReport, demoHost, emptyReport, failureOf, phaseTimer } from './demo-report.js';
 import { login } from './login.js';
 
@@ -71,8 +72,7 @@ export async function runClusterDemo(): Promise<DemoReport> {
     phase('sandbox');
 
     // Registered one at a time, to see where the balancer put each.
-    const placed = new Map<string, number>();
-    const byUser = new Map<string, NodeRuntime>();
+    const placed = new Map<string, { runtime: Runtime; host: number }>();
     for (const name of USERS) {
       const address = `user://${DOMAIN}/${name}`;
       const rt = createNodeRuntime({
@@ -84,16 +84,8 @@ export async function runClusterDemo(): Promise<DemoReport> {
         dataDir: join(dir, name),
       });
       runtimes.push(rt);
-      byUser.set(name, rt);
-      const before = await connections(d);
-      await rt.runtime.register();
-      let after = before;
-      await within(ARRIVAL_MS, async () => {
-        after = await connections(d);
-        return after.some((n, i) => n > before[i]!);
-      });
-      const at = after.findIndex((n, i) => n > before[i]!);
-      placed.set(name, at);
+      const at = await registerPlaced(rt.runtime, () => connections(d), ARRIVAL_MS);
+      placed.set(name, { runtime: rt.runtime, host: at });
       rows.push({ from: USERS_COL, to: LB, label: `${name}: register` });
       rows.push({ from: LB, to: hostColumn(at), label: name });
     }
@@ -101,26 +93,15 @@ export async function runClusterDemo(): Promise<DemoReport> {
       name: h.name,
       namespace: d.network.hosts.get(h.name)!.namespace,
       address: h.address,
-      users: USERS.filter((u) => placed.get(u) === i),
+      users: USERS.filter((u) => placed.get(u)?.host === i),
       killed: false,
     }));
     phase('six users register through the balancer');
 
     // A chat from a user of each host to a user of the next.
-    const on = (i: number) => USERS.filter((u) => placed.get(u) === i);
-    const lines: ChatLine[] = [];
-    for (let i = 0; i < d.hosts.length; i++) {
-      const [from, to] = [on(i)[0], on((i + 1) % d.hosts.length).at(-1)];
-      if (!from || !to) throw new Error(`the balancer left ${d.hosts[i]!.name} or the next without users`);
-      lines.push(
-        await openChat(
-          byUser.get(from)!.runtime,
-          byUser.get(to)!.runtime,
-          { from, to },
-          `user://${DOMAIN}/${to}`,
-        ),
-      );
-      rows.push({ from: hostColumn(i), to: REDIS, label: `${from} → ${to}: SPUBLISH` });
+    const lines = await chatsAround(placed, d.hosts.length, (name) => `user://${DOMAIN}/${name}`);
+    for (const [i, l] of lines.entries()) {
+      rows.push({ from: hostColumn(i), to: REDIS, label: `${l.from} → ${l.to}: SPUBLISH` });
       rows.push({ from: REDIS, to: hostColumn((i + 1) % d.hosts.length), label: 'chat' });
     }
     phase('three chats across hosts');

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChatLine, openChat, type Sent, stream, verdict } from '../cli/chat-load.js';
+import {
+  type ChatLine,
+  chatsAround,
+  type Placed,
+  registerPlaced,
+  type Sent,
+  stream,
+  verdict,
+} from '../cli/chat-load.js';
 import { login } from '../cli/login.js';
 import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { netnsLeft } from '../server/netns.js';
 import { type NetworkDomain, networkClientPolicy, startNetworkDomain } from '../server/network-domain.js';
@@ -64,9 +73,7 @@ async function states(): Promise<string[]> {
 
 /** The users of one test and their three chats, one from each host to the next. */
 interface Load {
-  readonly runtimes: NodeRuntime[];
-  /** Each user's host, by index. */
-  readonly placed: Map<string, number>;
+  readonly placed: Placed;
   readonly lines: ChatLine[];
   close(): Promise<void>;
 }
@@ -77,8 +84,7 @@ interface Load {
  */
 async function load(tag: string): Promise<Load> {
   const runtimes: NodeRuntime[] = [];
-  const placed = new Map<string, number>();
-  const byUser = new Map<string, NodeRuntime>();
+  const placed = new Map<string, { runtime: Runtime; host: number }>();
   const close = () => Promise.allSettled(runtimes.map((r) => r.close())).then(() => {});
   try {
     for (let i = 0; i < 6; i++) {
@@ -93,36 +99,15 @@ async function load(tag: string): Promise<Load> {
         dataDir: false,
       });
       runtimes.push(rt);
-      byUser.set(name, rt);
-      const before = await connections();
-      await rt.runtime.register();
-      let after = before;
-      await expect
-        .poll(async () => {
-          after = await connections();
-          return after.some((n, h) => n > before[h]!);
-        }, WAIT)
-        .toBe(true);
-      placed.set(
-        name,
-        after.findIndex((n, h) => n > before[h]!),
-      );
+      placed.set(name, {
+        runtime: rt.runtime,
+        host: await registerPlaced(rt.runtime, connections, WAIT.timeout),
+      });
     }
-    const on = (h: number) => [...placed].filter(([, at]) => at === h).map(([n]) => n);
-    expect(d.hosts.map((_, h) => on(h).length)).toEqual([2, 2, 2]);
-    const lines: ChatLine[] = [];
-    for (let h = 0; h < 3; h++) {
-      const [from, to] = [on(h)[0]!, on((h + 1) % 3)[1]!];
-      lines.push(
-        await openChat(
-          byUser.get(from)!.runtime,
-          byUser.get(to)!.runtime,
-          { from, to },
-          `user://${DOMAIN}/${to}`,
-        ),
-      );
-    }
-    return { runtimes, placed, lines, close };
+    const counts = d.hosts.map((_, h) => [...placed.values()].filter((p) => p.host === h).length);
+    expect(counts).toEqual([2, 2, 2]);
+    const lines = await chatsAround(placed, 3, (name) => `user://${DOMAIN}/${name}`);
+    return { placed, lines, close };
   } catch (err) {
     await close();
     throw err;
@@ -217,7 +202,7 @@ describe('a domain on three network hosts behind HAProxy, on a Redis Cluster', (
       const l = await load('failover');
       try {
         // The shard that carries what reaches the recipient of the third chat: its host's channel's master.
-        const recipientHost = d.hosts[l.placed.get(l.lines[2]!.to)!]!;
+        const recipientHost = d.hosts[l.placed.get(l.lines[2]!.to)!.host]!;
         const node = (await recipientHost.health()).body as unknown as { node: string };
         const master = await d.redis.masterOf(`pf:${DOMAIN}:node:${node.node}`);
         const sent = await Promise.all(
