@@ -12,7 +12,8 @@ import { ProtoflyError } from '../core/errors.js';
  *
  * Names are unique per network (`pf<8 hex>-<host>`), so networks of runs side by side do not
  * meet; {@link HostNetwork.close} kills what runs inside and deletes the namespaces (which
- * deletes their links), and so does this process's exit when close was never reached.
+ * deletes their links), and so do this process's exit, SIGINT and SIGTERM when close was never
+ * reached.
  * Debian's iproute2 (`ip`), as root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
  */
 
@@ -120,9 +121,19 @@ export async function createNetwork(names: readonly string[]): Promise<HostNetwo
   open.add(made);
   if (!exitHook) {
     exitHook = true;
-    process.once('exit', () => {
+    const teardown = () => {
       for (const m of open) teardownSync(m);
-    });
+      open.clear();
+    };
+    process.once('exit', teardown);
+    // Ctrl-C or a kill ends a process without its exit event: the network goes first, then
+    // the signal does what it would have done (unless someone else listens for it).
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        teardown();
+        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      });
+    }
   }
   const hosts = new Map<string, NetHost>();
   let closed = false;

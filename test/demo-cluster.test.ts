@@ -28,6 +28,16 @@ describe('protofly demo --cluster', () => {
     for (const h of report.hosts!) expect(left).not.toContain(h.namespace);
   }, 300_000);
 
+  it('is a demo of its own: with --sip, --xmpp, --swap or --web it is a usage error', async () => {
+    for (const other of ['--sip', '--xmpp', '--swap', '--web']) {
+      const run = await protofly(['demo', '--cluster', other]);
+      expect([run.code, run.stderr.trim()]).toEqual([
+        2,
+        'PF_ERR_USAGE: --cluster is a demo of its own: without --sip, --xmpp, --swap or --web (see protofly demo --help)',
+      ]);
+    }
+  });
+
   it('fails with PF_ERR_NETNS, saying why, where namespaces cannot be made (not root)', async () => {
     // As nobody: `ip netns add` is refused (no CAP_SYS_ADMIN).
     const run = await new Promise<{ code: number; stdout: string }>((resolve) => {
