@@ -1,5 +1,5 @@
 import { asProtoflyError } from '../core/errors.js';
-import { developmentPolicy } from '../runtime/policy.js';
+import { developmentPolicy, type RuntimePolicy } from '../runtime/policy.js';
 import type { SandboxHost } from '../sandbox/host.js';
 import { createNodeHost, type NodeHostKind } from '../sandbox/isolate/choose.js';
 import type { Row } from './ladder.js';
@@ -32,6 +32,10 @@ export interface DemoReport {
   webrtc?: { connected: boolean; rttMs: number };
   /** `--web --sip`: what Alice's page did with Dave, a SIP user on Kamailio. */
   sip?: SipReport;
+  /** `--cluster`: the domain's hosts, the users the balancer put on each, and the one killed. */
+  hosts?: { name: string; namespace: string; address: string; users: string[]; killed: boolean }[];
+  /** `--cluster`: chats acknowledged to their sender that never reached their recipient. */
+  lost?: number;
 }
 
 /** What a page did with a SIP user through that user's domain's sip-ws stub (`--web --sip`). */
@@ -79,10 +83,14 @@ export function phaseTimer(report: DemoReport): (name: string) => void {
 
 /**
  * The sandbox host the demo's runtimes share: isolates where they run, worker threads
- * elsewhere (the default of `createNodeRuntime`); the report says which, and why not isolates.
+ * elsewhere (the default of `createNodeRuntime`), under `policy`; the report says which, and why
+ * not isolates.
  */
-export async function demoHost(report: DemoReport): Promise<SandboxHost> {
-  const { host, kind, fallback } = createNodeHost(undefined, { policy: developmentPolicy });
+export async function demoHost(
+  report: DemoReport,
+  policy: RuntimePolicy = developmentPolicy,
+): Promise<SandboxHost> {
+  const { host, kind, fallback } = createNodeHost(undefined, { policy });
   report.host = fallback ? { kind, fallback } : { kind };
   await host.ready();
   return host;

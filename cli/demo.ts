@@ -9,6 +9,7 @@ import { developmentPolicy } from '../runtime/policy.js';
 import type { SandboxHost } from '../sandbox/host.js';
 import { startLocalDomains } from '../server/domain.js';
 import { type Command, parse, untilSignal, usageError } from './command.js';
+import { runClusterDemo } from './demo-cluster.js';
 import {
   COLUMN,
   COLUMNS,
@@ -26,7 +27,7 @@ import { renderLadder } from './ladder.js';
 import { DEFAULT_CHROMIUM } from './web/drive.js';
 
 const usage =
-  'protofly demo [--sip | --xmpp | --swap] [--json] | protofly demo --web [--sip] [--headless [--json] [--chromium <path>] [--screenshots <dir>]]';
+  'protofly demo [--sip | --xmpp | --swap | --cluster] [--json] | protofly demo --web [--sip] [--headless [--json] [--chromium <path>] [--screenshots <dir>]]';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
@@ -188,7 +189,7 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
 
 export const demo: Command = {
   summary:
-    'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP), --xmpp also Erin at x.example (Prosody, @xmpp/client); --swap releases a new b.example stub mid-demo, swapped live; --web in two browser pages, with a WebRTC call',
+    'two domains on loopback: Alice loads b.example’s stub on the fly, chats and calls Bob; --sip adds Dave at c.example (Kamailio, JsSIP), --xmpp also Erin at x.example (Prosody, @xmpp/client); --swap releases a new b.example stub mid-demo, swapped live; --web in two browser pages, with a WebRTC call; --cluster on three network hosts behind a balancer, one killed mid-chat',
   usage,
   help: [
     'Options:',
@@ -196,6 +197,9 @@ export const demo: Command = {
     '  --xmpp    --sip, and also Erin at x.example, a Prosody domain: json-ws, SIP and XMPP in one runtime',
     '            (needs kamailio and prosody)',
     '  --swap    b.example releases json-ws 0.2.0 between the chat and the call; conversations move live',
+    '  --cluster c.example on three hosts, each a network namespace, behind HAProxy on a Redis Cluster;',
+    '            six users chat across them and one host is killed mid-chat (needs root, iproute2,',
+    '            haproxy and redis-server); the report adds hosts and lost',
     '  --json    the report as one JSON object: ok, host, stubs, messages, timings, ladder',
     '  --web     a page per user, each on its own loopback origin: Alice’s page loads b.example’s stub,',
     '            verifies it and runs it in a Web Worker; a chat, then a WebRTC call (camera, microphone,',
@@ -220,6 +224,7 @@ export const demo: Command = {
         sip: { type: 'boolean' },
         xmpp: { type: 'boolean' },
         swap: { type: 'boolean' },
+        cluster: { type: 'boolean' },
         web: { type: 'boolean' },
         headless: { type: 'boolean' },
         chromium: { type: 'string' },
@@ -228,6 +233,8 @@ export const demo: Command = {
       'demo',
     );
     const cross = values.sip || values.xmpp;
+    if (values.cluster && (cross || values.swap || values.web))
+      throw usageError('demo', '--cluster is a demo of its own: without --sip, --xmpp, --swap or --web');
     if (cross && values.swap)
       throw usageError('demo', '--sip (or --xmpp) and --swap are two demos: choose one');
     if (values.web && (values.xmpp || values.swap)) {
@@ -260,9 +267,11 @@ export const demo: Command = {
           sip: values.sip ?? false,
           ...(values.screenshots ? { screenshots: values.screenshots } : {}),
         })
-      : cross
-        ? await runSipDemo({ xmpp: values.xmpp === true })
-        : await runDemo(values.swap ? swapInterlude : undefined);
+      : values.cluster
+        ? await runClusterDemo()
+        : cross
+          ? await runSipDemo({ xmpp: values.xmpp === true })
+          : await runDemo(values.swap ? swapInterlude : undefined);
     if (values.json) {
       console.log(JSON.stringify(report, null, 2));
       return report.ok ? 0 : 1;
@@ -285,6 +294,12 @@ export const demo: Command = {
       if (fallback) console.log(`  (${fallback})`);
     }
     console.log(`messages: ${report.messages.sent} sent, ${report.messages.delivered} delivered`);
+    for (const h of report.hosts ?? []) {
+      console.log(
+        `${h.name} ${h.address}: ${h.users.join(', ') || 'no users'}${h.killed ? ' (killed mid-chat)' : ''}`,
+      );
+    }
+    if (report.lost !== undefined) console.log(`lost: ${report.lost} acknowledged chats never arrived`);
     if (report.webrtc) {
       console.log(
         `webrtc: ${report.webrtc.connected ? 'connected' : 'NOT connected'}, data channel round trip ${report.webrtc.rttMs} ms`,

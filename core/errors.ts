@@ -235,6 +235,10 @@ export const ERRORS = {
     status: 500,
     docs: 'A demo (`protofly demo`, `demo-sip`, `demo-swap`) failed on an error that carries no code of its own; the message is its text, the report has the rest.',
   },
+  PF_ERR_NETNS: {
+    status: 500,
+    docs: 'Network namespaces cannot be made on this machine (`protofly demo --cluster`, the tests over network hosts): they need Linux, iproute2 (`ip`) and root (CAP_NET_ADMIN, CAP_SYS_ADMIN). The message gives what `ip` said; nothing made is left behind.',
+  },
   PF_ERR_BROWSER: {
     status: 500,
     docs: '`protofly demo --web --headless` has no browser to drive: Chromium is not at the path given (`--chromium`, default /usr/bin/chromium) or playwright-core is not installed. The message names which and what to install.',

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request, response } from '../../core/message.js';
 import { JsonWsClient } from '../../test/support/json-ws-client.js';
 import { type TwoDomains, twoDomains } from '../../test/support/node-fixture.js';
+import { MemoryLocation } from '../services/memory-location.js';
+import type { Location } from '../services/service.js';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
@@ -35,6 +37,32 @@ describe('messaging node: routing', () => {
     await alice.take((f) => f.t === 'ack' && f.ids.includes(sent[19]!.id));
     expect(alice.answers()).toEqual(sent.map((m) => ({ id: m.id, ok: true })));
     expect(alice.frames.filter((f) => f.t === 'ack').length).toBeLessThan(20);
+  });
+
+  it("dispatches a user's messages to one recipient in the order sent when their lookups answer out of order", async () => {
+    // A shared location answers from its cache at once, and from Redis later: the first
+    // lookup of Bob here waits until released, the next ones answer at once.
+    const location: Location = new MemoryLocation();
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let asked = 0;
+    const lookup = location.lookup.bind(location);
+    location.lookup = (address) => {
+      if (address !== BOB || ++asked > 1) return lookup(address);
+      return released.then(() => lookup(address));
+    };
+    domains = await twoDomains({ location });
+    const alice = await JsonWsClient.ready(domains.node.url, await domains.token(ALICE));
+    const bob = await JsonWsClient.ready(domains.node.url, await domains.token(BOB));
+    const [first, second] = [chat(ALICE, BOB, 'first'), chat(ALICE, BOB, 'second')];
+    alice.msg(first);
+    alice.msg(second);
+    await expect.poll(() => asked).toBe(2);
+    release();
+    await bob.take((f) => f.t === 'msg' && f.m.id === second.id);
+    expect(bob.messages()).toEqual([first, second]);
   });
 
   it('forks a user:// message to every session of the user, and a hyperty:// one to one session', async () => {

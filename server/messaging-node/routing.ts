@@ -190,7 +190,7 @@ export class Routing {
     return true;
   }
 
-  /** Looks the recipient up; lookups answer in the order asked, so messages leave in the order sent. */
+  /** Looks the recipient up; messages to one recipient are dispatched in the order sent, whatever order their lookups answer in. */
   #forward(session: ClientSession, m: Message): void {
     if (m.to.startsWith(this.#groupPrefix)) return this.#toGroup(session, m);
     if (m.to === this.#directory?.address) return this.#ask(session, m);
@@ -211,13 +211,18 @@ export class Routing {
     } catch (err) {
       return this.#replies.failed(session, err, 'looking up', m.id);
     }
-    if (Array.isArray(found)) return this.#found(session, m, found, byOwner);
-    (found as Promise<readonly Binding[]>)
-      .then(
-        (regs) => this.#found(session, m, regs, byOwner),
-        (err) => this.#replies.failed(session, err, 'looking up', m.id),
-      )
-      .catch(session.fail);
+    const order = session.order;
+    const before = order.lookingUp(m.to);
+    if (Array.isArray(found) && !before) return this.#found(session, m, found, byOwner);
+    // An earlier message to the same recipient is still being looked up: this one waits for it,
+    // even when its own answer came first (from the cache, or a command retried sooner).
+    const looked = Promise.resolve(found);
+    const step = (before ? before.then(() => looked) : looked).then(
+      (regs) => this.#found(session, m, regs, byOwner),
+      (err) => this.#replies.failed(session, err, 'looking up', m.id),
+    );
+    const settled = step.catch(session.fail);
+    order.lookup(m.to, settled);
   }
 
   /**

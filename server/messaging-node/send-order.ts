@@ -10,10 +10,11 @@ export interface Lane {
 
 /**
  * What keeps one session's messages in the order its client sent them; routing's state for
- * that session (see routing.ts), written by nothing else. Three things can reorder them: a
- * message waiting for a hyperty address to be claimed, messages to one recipient settling out
- * of order (lanes), and a client sending again only some of the messages refused for its rate
- * (runs of refusals).
+ * that session (see routing.ts), written by nothing else. Four things can reorder them: a
+ * message waiting for a hyperty address to be claimed, lookups of one recipient answering out
+ * of order (a cached answer is at once, and a Redis Cluster's client retries a command during
+ * a failover on its own timer), messages to one recipient settling out of order (lanes), and a
+ * client sending again only some of the messages refused for its rate (runs of refusals).
  */
 export class SendOrder {
   #queue: Promise<void> | undefined;
@@ -39,6 +40,25 @@ export class SendOrder {
     this.#queue = tail;
     void tail.then(() => {
       if (this.#queue === tail) this.#queue = undefined;
+    });
+  }
+
+  /**
+   * Per recipient, the last of this session's messages whose recipient is being looked up:
+   * settles once it was dispatched (or refused).
+   */
+  readonly #lookups = new Map<string, Promise<void>>();
+
+  /** The lookup for an earlier message to `to` still on its way, if any. */
+  lookingUp(to: string): Promise<void> | undefined {
+    return this.#lookups.get(to);
+  }
+
+  /** A message to `to` is dispatched once `step` settles (it never rejects): later ones wait for it. */
+  lookup(to: string, step: Promise<void>): void {
+    this.#lookups.set(to, step);
+    void step.then(() => {
+      if (this.#lookups.get(to) === step) this.#lookups.delete(to);
     });
   }
 

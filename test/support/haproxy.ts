@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
+import { type BalancerStat, balancerStats } from '../../server/network-domain.js';
 
 /** deploy/haproxy.cfg: the balancer the tests and benchmarks run is the one shipped. */
 const HAPROXY_CFG = join(import.meta.dirname, '../../deploy/haproxy.cfg');
@@ -81,16 +82,9 @@ export function balancerCommand(balancer: Balancer, command: string): Promise<st
 }
 
 /** A server's line of HAProxy's `show stat`, by column name. */
-export type Stat = Record<string, string>;
+export type Stat = BalancerStat;
 
 /** HAProxy's `show stat` from its runtime API, by `<backend>/<server>`. */
-export async function stats(balancer: Balancer): Promise<Map<string, Stat>> {
-  const [header, ...rows] = (await balancerCommand(balancer, 'show stat')).trim().split('\n');
-  const names = header!.replace(/^# /, '').split(',');
-  const byServer = new Map<string, Stat>();
-  for (const row of rows) {
-    const stat = Object.fromEntries(row.split(',').map((v, i) => [names[i], v]));
-    byServer.set(`${stat.pxname}/${stat.svname}`, stat);
-  }
-  return byServer;
+export function stats(balancer: Balancer): Promise<Map<string, Stat>> {
+  return balancerStats(balancer.socket);
 }

@@ -117,7 +117,11 @@ interface Pending {
  *   promotion (see connectRedis); the nodes' cluster clients learn the new master, subscribe
  *   there again and this node rejoins (registering its sessions again: a write the dead master
  *   had not passed to its replica is lost with it). Meanwhile "nobody heard" is treated as
- *   above, the cluster's nodes having changed counting as the link coming back.
+ *   above, the cluster's nodes having changed counting as the link coming back; and so is it
+ *   for as long as the other node was heard from (a batch of its own) within three beats: its
+ *   channel's master may have failed over without this node's link seeing a change (the dead
+ *   master was another's), and the other node subscribes again only once its own client
+ *   learnt the new master.
  */
 export class RedisCluster implements Cluster {
   readonly node: string;
@@ -134,6 +138,8 @@ export class RedisCluster implements Cluster {
   readonly #confirmations = new Map<string, [number, boolean][]>();
   /** Nodes with a batch of deliveries in flight (published and not answered, or to be published again). */
   readonly #inFlight = new Set<string>();
+  /** performance.now() when a batch (deliveries or confirmations) last came from each node. */
+  readonly #heardAt = new Map<string, number>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #member: ClusterMember | undefined;
   #subscribed = false;
@@ -306,6 +312,7 @@ export class RedisCluster implements Cluster {
       return;
     }
     if (batch?.kind !== 'batch') return;
+    this.#heardAt.set(batch.from, performance.now());
     for (const [seq, delivered] of batch.results) {
       const p = this.#pending.get(seq);
       this.#pending.delete(seq);
@@ -355,9 +362,11 @@ export class RedisCluster implements Cluster {
     const settle = (receivers: number) => {
       if (this.#closed) return;
       const now = performance.now();
+      const recently = (at: number | undefined) =>
+        at !== undefined && now - at < 3 * this.#options.heartbeatMs;
       if (
         receivers === 0 &&
-        now - this.#linkBackAt < 3 * this.#options.heartbeatMs &&
+        (recently(this.#linkBackAt) || recently(this.#heardAt.get(node))) &&
         now - since < this.#options.deliveryTimeoutMs
       ) {
         setTimeout(() => this.#publish(node, items, batch, since), REPUBLISH_MS).unref();
