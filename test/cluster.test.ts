@@ -181,19 +181,38 @@ function texts(c: Conversation): string[] {
 async function stream(c: Conversation, n: number, at: number, during: () => unknown) {
   const acknowledged: string[] = [];
   const failed: string[] = [];
+  const pending = new Set<string>();
   const sends: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
     const text = `m${i}`;
+    pending.add(text);
     sends.push(
-      c.send(text).then(
-        () => void acknowledged.push(text),
-        () => void failed.push(text),
-      ),
+      c
+        .send(text)
+        .then(
+          () => void acknowledged.push(text),
+          () => void failed.push(text),
+        )
+        .finally(() => pending.delete(text)),
     );
     if (i === at) await during();
     if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
   }
-  await Promise.all(sends);
+  // A bound for a hang, not a measure: a send that never settles fails the test naming itself
+  // (once in a CI run, at a load of 4, one of these tests hung for its whole 60 s, untold why).
+  let hung: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    hung = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `sends never settled: ${[...pending].join(' ')} (${acknowledged.length} acknowledged, ${failed.length} failed)`,
+          ),
+        ),
+      40_000,
+    );
+  });
+  await Promise.race([Promise.all(sends), bound]).finally(() => clearTimeout(hung));
   return { acknowledged, failed };
 }
 
