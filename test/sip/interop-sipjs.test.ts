@@ -30,6 +30,16 @@ afterAll(async () => {
   await host?.terminate();
 });
 
+/** Carol's runtime calls Dave on SIP.js with `offer`: the call's id, and the INVITE as SIP.js has it. */
+async function runtimeCalls(offer: string) {
+  const dave = await world.sipjs('dave');
+  const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
+  const withDave = await carol.runtime.conversation(DAVE);
+  const fromDave = bodies(withDave);
+  const callId = await withDave.call(offer, ['audio']);
+  return { dave, withDave, fromDave, callId, invitation: await dave.nextCall() };
+}
+
 /** Dave on SIP.js calls Carol's registered runtime: the call, its conversation and the offer in it. */
 async function sipjsCalls() {
   const dave = await world.sipjs('dave');
@@ -66,13 +76,8 @@ describe('protofly runtime and SIP.js through Kamailio', () => {
   });
 
   it('the runtime calls: ringing, SIP.js answers with its SDP, the runtime’s BYE ends it', async () => {
-    const dave = await world.sipjs('dave');
-    const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
-    const withDave = await carol.runtime.conversation(DAVE);
-    const fromDave = bodies(withDave);
     const offer = sdp('carol');
-    const callId = await withDave.call(offer, ['audio']);
-    const invitation = await dave.nextCall();
+    const { dave, withDave, fromDave, callId, invitation } = await runtimeCalls(offer);
     expect(invitation.body).toBe(offer);
     // SIP.js rings by itself: its user agent sends 180 before it hands the INVITE to the app.
     expect(await fromDave()).toEqual({ kind: 'progress', callId, code: 180, description: 'Ringing' });
@@ -107,12 +112,7 @@ describe('protofly runtime and SIP.js through Kamailio', () => {
   });
 
   it('SIP.js declines with 486: the runtime hears a coded reject', async () => {
-    const dave = await world.sipjs('dave');
-    const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
-    const withDave = await carol.runtime.conversation(DAVE);
-    const fromDave = bodies(withDave);
-    const callId = await withDave.call(sdp('carol'));
-    const invitation = await dave.nextCall();
+    const { fromDave, callId, invitation } = await runtimeCalls(sdp('carol'));
     expect(await fromDave()).toMatchObject({ kind: 'progress', code: 180 });
     await invitation.reject({ statusCode: 486, reasonPhrase: 'Busy Here' });
     expect(await fromDave()).toEqual({ kind: 'reject', callId, code: 486, reason: 'Busy Here' });
@@ -162,12 +162,7 @@ describe('protofly runtime and SIP.js through Kamailio', () => {
   });
 
   it('the runtime presses keys in a call: SIP.js hears each digit in an INFO it accepts', async () => {
-    const dave = await world.sipjs('dave');
-    const carol = world.runtime(CAROL, { host, password: 'carol-pw' });
-    const withDave = await carol.runtime.conversation(DAVE);
-    const fromDave = bodies(withDave);
-    const callId = await withDave.call(sdp('carol'));
-    const invitation = await dave.nextCall();
+    const { dave, withDave, fromDave, callId, invitation } = await runtimeCalls(sdp('carol'));
     const digits: string[] = [];
     const heard = new Promise<void>((resolve) => {
       invitation.delegate = {
