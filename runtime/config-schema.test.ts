@@ -115,6 +115,13 @@ const schema = (withDefaults: boolean): fc.Arbitrary<unknown> =>
         }),
     );
 
+/** True when some `if` in `s` holds `unevaluatedProperties` or `unevaluatedItems`, at any depth. */
+function unevaluatedUnderIf(s: unknown, underIf = false): boolean {
+  if (s === null || typeof s !== 'object') return false;
+  if (underIf && !Array.isArray(s) && ('unevaluatedProperties' in s || 'unevaluatedItems' in s)) return true;
+  return Object.entries(s).some(([k, v]) => unevaluatedUnderIf(v, underIf || k === 'if'));
+}
+
 /** True when some schema in `s` has both `contains` and `prefixItems`. */
 function containsBesidePrefixItems(s: unknown): boolean {
   if (s === null || typeof s !== 'object') return false;
@@ -129,6 +136,11 @@ describe('configuration schema walker', () => {
         // ajv's own bug: beside prefixItems, `contains` passes an empty array (the walker follows
         // the specification: no item matches, under minContains 1).
         fc.pre(!containsBesidePrefixItems(s));
+        // ajv's own bug: an `if` that fails still counts as having evaluated what its own
+        // `unevaluatedProperties` covered, once the `else` has a keyword ({if: {unevaluatedProperties:
+        // false}, else: {minLength: 0}, unevaluatedProperties: false} passes {a: null}); the
+        // specification drops a failed subschema's annotations, as the walker does.
+        fc.pre(!unevaluatedUnderIf(s));
         assertSafeSchema(s, MAX_SCHEMA_BOUNDS, 'generated');
         const validate = ajv.compile(s as object);
         if (typeof s === 'object') ajv.removeSchema(s as object);
