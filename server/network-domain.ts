@@ -294,8 +294,8 @@ async function startBalancer(host: NetHost, hosts: readonly DomainHost[], socket
   }
 }
 
-/** HAProxy's `show stat` from its runtime API at `socket`, by `<backend>/<server>`. */
-export function balancerStats(socket: string): Promise<Map<string, BalancerStat>> {
+/** Sends one command to HAProxy's runtime API at `socket`; its answer. */
+export function balancerCommand(socket: string, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(socket);
     let text = '';
@@ -303,16 +303,19 @@ export function balancerStats(socket: string): Promise<Map<string, BalancerStat>
       text += d;
     });
     s.on('error', reject);
-    s.on('end', () => {
-      const [header, ...rows] = text.trim().split('\n');
-      const names = header!.replace(/^# /, '').split(',');
-      const byServer = new Map<string, BalancerStat>();
-      for (const row of rows) {
-        const stat = Object.fromEntries(row.split(',').map((v, i) => [names[i], v]));
-        byServer.set(`${stat.pxname}/${stat.svname}`, stat);
-      }
-      resolve(byServer);
-    });
-    s.end('show stat\n');
+    s.on('end', () => resolve(text));
+    s.end(`${command}\n`);
   });
+}
+
+/** HAProxy's `show stat` from its runtime API at `socket`, by `<backend>/<server>`. */
+export async function balancerStats(socket: string): Promise<Map<string, BalancerStat>> {
+  const [header, ...rows] = (await balancerCommand(socket, 'show stat')).trim().split('\n');
+  const names = header!.replace(/^# /, '').split(',');
+  const byServer = new Map<string, BalancerStat>();
+  for (const row of rows) {
+    const stat = Object.fromEntries(row.split(',').map((v, i) => [names[i], v]));
+    byServer.set(`${stat.pxname}/${stat.svname}`, stat);
+  }
+  return byServer;
 }

@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
-import { type BalancerStat, balancerStats } from '../../server/network-domain.js';
+import {
+  type BalancerStat,
+  balancerStats,
+  balancerCommand as commandAt,
+} from '../../server/network-domain.js';
 
 /** deploy/haproxy.cfg: the balancer the tests and benchmarks run is the one shipped. */
 const HAPROXY_CFG = join(import.meta.dirname, '../../deploy/haproxy.cfg');
@@ -69,16 +72,7 @@ export function startBalancer(dir: string, hosts: readonly BalancedHost[], ports
 
 /** Sends one command to the balancer's runtime API; its answer. */
 export function balancerCommand(balancer: Balancer, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connectTcp(balancer.socket);
-    let text = '';
-    s.on('data', (d) => {
-      text += d;
-    });
-    s.on('error', reject);
-    s.on('end', () => resolve(text));
-    s.end(`${command}\n`);
-  });
+  return commandAt(balancer.socket, command);
 }
 
 /** A server's line of HAProxy's `show stat`, by column name. */
