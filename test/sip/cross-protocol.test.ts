@@ -1,9 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CheckEvent } from '../../runtime/loader.js';
-import { developmentPolicy } from '../../runtime/policy.js';
-import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
+import type { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
-import { nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';
+import {
+  nextConversation,
+  nextMessage,
+  type SipWorld,
+  sipWorldForFile,
+  startSipWorld,
+} from '../support/sip-world.js';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
@@ -11,19 +16,13 @@ const DAVE = 'user://c.example/dave';
 
 let world: SipWorld;
 let host: NodeWorkerHost;
-
-beforeAll(async () => {
-  world = await startSipWorld({ dave: 'dave-pw' }, ['a.example', 'b.example']);
-  host = new NodeWorkerHost({ policy: developmentPolicy });
-  await host.ready();
-});
-afterEach(async () => {
-  await world.reset();
-});
-afterAll(async () => {
-  await world?.close();
-  await host?.terminate();
-});
+sipWorldForFile(
+  () => startSipWorld({ dave: 'dave-pw' }, ['a.example', 'b.example']),
+  (w, h) => {
+    world = w;
+    host = h;
+  },
+);
 
 describe('one runtime, two protocols', () => {
   it('Alice of a.example chats with Bob over json-ws and, as a guest of c.example, with Dave over SIP', async () => {

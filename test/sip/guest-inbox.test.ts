@@ -4,15 +4,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { RTCSession } from 'jssip/lib/RTCSession.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StubDescriptor } from '../../core/generated/types.js';
 import type { ConversationContext } from '../../core/host.js';
 import type { VerifiedPackage } from '../../core/plugin.js';
-import { developmentPolicy } from '../../runtime/policy.js';
-import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
+import type { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { jssipUser } from '../../server/sip-client/jssip-user.js';
 import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
-import { FAST, nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';
+import {
+  FAST,
+  nextConversation,
+  nextMessage,
+  type SipWorld,
+  sipWorldForFile,
+  startSipWorld,
+} from '../support/sip-world.js';
 
 /**
  * Issue #17 item 4: a user of another domain is reachable as a guest of a SIP domain while her
@@ -39,20 +45,14 @@ const DAVE = 'user://c.example/dave';
 
 let world: SipWorld;
 let host: NodeWorkerHost;
-
-beforeAll(async () => {
-  // usrloc's expiry timer every second: a binding nobody refreshed goes within a second of its expiry.
-  world = await startSipWorld({ dave: 'dave-pw' }, ['a.example'], { quickExpiry: true });
-  host = new NodeWorkerHost({ policy: developmentPolicy });
-  await host.ready();
-});
-afterEach(async () => {
-  await world.reset();
-});
-afterAll(async () => {
-  await world?.close();
-  await host?.terminate();
-});
+// usrloc's expiry timer every second: a binding nobody refreshed goes within a second of its expiry.
+sipWorldForFile(
+  () => startSipWorld({ dave: 'dave-pw' }, ['a.example'], { quickExpiry: true }),
+  (w, h) => {
+    world = w;
+    host = h;
+  },
+);
 
 /** A guest's password in Kamailio, if it holds one. */
 async function guestPassword(username: string): Promise<unknown> {

@@ -1,9 +1,15 @@
 import { SessionState } from 'sip.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { developmentPolicy } from '../../runtime/policy.js';
-import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
+import { describe, expect, it } from 'vitest';
+import type { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
-import { bodies, nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';
+import {
+  bodies,
+  nextConversation,
+  nextMessage,
+  type SipWorld,
+  sipWorldForFile,
+  startSipWorld,
+} from '../support/sip-world.js';
 
 /**
  * The sip-ws stub against SIP.js, a second SIP library independent of JsSIP, through real
@@ -16,19 +22,13 @@ const DAVE = 'user://c.example/dave';
 
 let world: SipWorld;
 let host: NodeWorkerHost;
-
-beforeAll(async () => {
-  world = await startSipWorld({ carol: 'carol-pw', dave: 'dave-pw' });
-  host = new NodeWorkerHost({ policy: developmentPolicy });
-  await host.ready();
-});
-afterEach(async () => {
-  await world.reset();
-});
-afterAll(async () => {
-  await world?.close();
-  await host?.terminate();
-});
+sipWorldForFile(
+  () => startSipWorld({ carol: 'carol-pw', dave: 'dave-pw' }),
+  (w, h) => {
+    world = w;
+    host = h;
+  },
+);
 
 /** Carol's runtime calls Dave on SIP.js with `offer`: the call's id, and the INVITE as SIP.js has it. */
 async function runtimeCalls(offer: string) {

@@ -1,27 +1,26 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { developmentPolicy } from '../../runtime/policy.js';
-import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
+import { describe, expect, it } from 'vitest';
+import type { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
-import { nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';
+import {
+  nextConversation,
+  nextMessage,
+  type SipWorld,
+  sipWorldForFile,
+  startSipWorld,
+} from '../support/sip-world.js';
 
 const CAROL = 'user://c.example/carol';
 const DAVE = 'user://c.example/dave';
 
 let world: SipWorld;
 let host: NodeWorkerHost;
-
-beforeAll(async () => {
-  world = await startSipWorld({ carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' });
-  host = new NodeWorkerHost({ policy: developmentPolicy });
-  await host.ready();
-});
-afterEach(async () => {
-  await world.reset();
-});
-afterAll(async () => {
-  await world?.close();
-  await host?.terminate();
-});
+sipWorldForFile(
+  () => startSipWorld({ carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' }),
+  (w, h) => {
+    world = w;
+    host = h;
+  },
+);
 
 describe('protofly runtime and JsSIP through Kamailio', () => {
   it('chat both ways', async () => {

@@ -1,8 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProtoflyError } from '../../core/errors.js';
-import { developmentPolicy } from '../../runtime/policy.js';
-import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
-import { nextConversation, nextMessage, type SipWorld, startSipWorld } from '../support/sip-world.js';
+import type { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
+import {
+  nextConversation,
+  nextMessage,
+  type SipWorld,
+  sipWorldForFile,
+  startSipWorld,
+} from '../support/sip-world.js';
 
 /**
  * `runtime.register()` through a real Kamailio (issue #17, item 1): it resolves once the stub is
@@ -14,17 +19,13 @@ const CAROL = 'user://c.example/carol';
 
 let world: SipWorld;
 let host: NodeWorkerHost;
-
-beforeAll(async () => {
-  world = await startSipWorld({ carol: 'carol-pw', dave: 'dave-pw' });
-  host = new NodeWorkerHost({ policy: developmentPolicy });
-  await host.ready();
-});
-afterEach(() => world.reset());
-afterAll(async () => {
-  await world?.close();
-  await host?.terminate();
-});
+sipWorldForFile(
+  () => startSipWorld({ carol: 'carol-pw', dave: 'dave-pw' }),
+  (w, h) => {
+    world = w;
+    host = h;
+  },
+);
 
 /** How many REGISTERs with credentials Kamailio refused for `user` (its cfg counts them). */
 async function refusedRegisters(user: string): Promise<number> {

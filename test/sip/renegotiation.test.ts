@@ -1,8 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { developmentPolicy } from '../../runtime/policy.js';
-import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
+import { describe, expect, it } from 'vitest';
+import type { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
-import { bodies, nextConversation, type SipWorld, startSipWorld } from '../support/sip-world.js';
+import {
+  bodies,
+  nextConversation,
+  type SipWorld,
+  sipWorldForFile,
+  startSipWorld,
+} from '../support/sip-world.js';
 
 /**
  * Hold, resume, an ICE restart and DTMF in calls through Kamailio: the canonical `update` and
@@ -16,19 +21,13 @@ const ERIN = 'user://c.example/erin';
 
 let world: SipWorld;
 let host: NodeWorkerHost;
-
-beforeAll(async () => {
-  world = await startSipWorld({ carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' });
-  host = new NodeWorkerHost({ policy: developmentPolicy });
-  await host.ready();
-});
-afterEach(async () => {
-  await world.reset();
-});
-afterAll(async () => {
-  await world?.close();
-  await host?.terminate();
-});
+sipWorldForFile(
+  () => startSipWorld({ carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' }),
+  (w, h) => {
+    world = w;
+    host = h;
+  },
+);
 
 /** `offer` as a hold: what a browser sends to hold (RFC 3264 §8.4). */
 const held = (offer: string) => offer.replace('a=sendrecv', 'a=sendonly');

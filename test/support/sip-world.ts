@@ -1,9 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../entry/node-runtime.js';
 import type { Conversation, Incoming } from '../../runtime/conversation.js';
 import { developmentPolicy } from '../../runtime/policy.js';
+import { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { generateDomainKey } from '../../server/catalogue/keys.js';
 import { type Kamailio, type KamailioOptions, startKamailio } from '../../server/kamailio.js';
 import { type JsSipUser, jssipUser } from '../../server/sip-client/jssip-user.js';
@@ -142,4 +144,28 @@ export function nextConversation(rt: NodeRuntime): Promise<Conversation> {
 export function bodies(c: Conversation): () => Promise<Record<string, unknown>> {
   const it = c[Symbol.asyncIterator]();
   return async () => (await it.next()).value.body as Record<string, unknown>;
+}
+
+/**
+ * The hooks of a file of SIP tests: before them, the world `start` makes and a worker host,
+ * given to `use`; after each test, the runtimes and user agents it made go; after them all,
+ * both close.
+ */
+export function sipWorldForFile(
+  start: () => Promise<SipWorld>,
+  use: (world: SipWorld, host: NodeWorkerHost) => void,
+): void {
+  let world: SipWorld | undefined;
+  let host: NodeWorkerHost | undefined;
+  beforeAll(async () => {
+    world = await start();
+    host = new NodeWorkerHost({ policy: developmentPolicy });
+    await host.ready();
+    use(world, host);
+  });
+  afterEach(() => world?.reset());
+  afterAll(async () => {
+    await world?.close();
+    await host?.terminate();
+  });
 }
