@@ -335,18 +335,39 @@ describe('protofly serve --cluster: two node processes on Redis', () => {
     const { out, inc } = await open(erin, dave, `user://${DOMAIN}/dave`);
     const received = texts(inc);
     const victim = c.served.nodes[daveNode]!;
+    // Deterministically, besides the race of the stream: messages written to a client on the
+    // node about to die, which has not said it took them (receipts asked for, none sent).
+    const fay = await bareOn(c.served, 'fay', daveNode, true);
+    const gus = await bareOn(c.served, 'gus', erinNode);
+    const toFay = ['f0', 'f1', 'f2'].map((text) =>
+      request('update', `user://${DOMAIN}/gus`, `user://${DOMAIN}/fay`, { value: { kind: 'chat', text } }),
+    );
+    for (const r of toFay) gus.msg(r);
+    await expect.poll(() => fay.messages().length).toBe(toFay.length);
     const sent = await stream(out, 300, 100, () => process.kill(victim.pid, 'SIGKILL'));
     await allArrived(received, sent, 250);
+    // Acknowledged to gus only once held (fay's node died with them unreceived), and given to fay's next session.
+    await expect.poll(() => gus.answers()).toEqual(toFay.map((r) => ({ id: r.id, ok: true })));
+    const token = await c.served.issuer.issue(`user://${DOMAIN}/fay`, 600);
+    const fayAgain = await JsonWsClient.ready(c.served.messaging, token);
+    await expect.poll(() => fayAgain.messages().map((m) => m.id)).toEqual(toFay.map((r) => r.id));
     // The primary starts a node in place of the dead one.
     await expect.poll(() => c.served.respawned.length, { timeout: 10_000 }).toBe(1);
   });
 });
 
-/** A bare json-ws client of `user` and the index of the node that counted its connection. */
-async function bare(served: Served, user: string): Promise<{ client: JsonWsClient; node: number }> {
+/**
+ * A bare json-ws client of `user` (asking for receipts when told to) and the index of the node
+ * that counted its connection.
+ */
+async function bare(
+  served: Served,
+  user: string,
+  receipts?: boolean,
+): Promise<{ client: JsonWsClient; node: number }> {
   const before = await counts(served.nodes);
   const token = await served.issuer.issue(`user://${DOMAIN}/${user}`, 600);
-  const client = await JsonWsClient.ready(served.messaging, token);
+  const client = await JsonWsClient.ready(served.messaging, token, undefined, receipts);
   let after = before;
   await expect
     .poll(async () => {
@@ -355,6 +376,19 @@ async function bare(served: Served, user: string): Promise<{ client: JsonWsClien
     })
     .toBe(before.reduce((a, b) => a + b, 0) + 1);
   return { client, node: after.findIndex((n, i) => n > before[i]!) };
+}
+
+/** A bare client of `user` on node `node`: connects again until the balancer puts it there. */
+async function bareOn(served: Served, user: string, node: number, receipts?: boolean): Promise<JsonWsClient> {
+  for (let tries = 0; tries < 20; tries++) {
+    const before = await counts(served.nodes);
+    const b = await bare(served, user, receipts);
+    if (b.node === node) return b.client;
+    await b.client.close();
+    // Gone from its node's count before the next try counts connections again.
+    await expect.poll(async () => (await counts(served.nodes))[b.node]).toBe(before[b.node]);
+  }
+  throw new Error(`the balancer never put ${user} on node ${node} in 20 connections`);
 }
 
 /** A bare client subscribed (or to be) to a group, on a node. */

@@ -2,10 +2,16 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { closeCodeOf, type ErrorCode } from '../../core/errors.js';
 import { batchWrites } from '../../node/write-batch.js';
-import type { Frame } from '../services/service.js';
+import type { Frame, Taken } from '../services/service.js';
 import { TokenBucket } from '../services/token-bucket.js';
 import { ackFrame } from './frames.js';
 import { SendOrder } from './send-order.js';
+
+/** A `msg` frame for a client, and whom to tell once it is safe when another node waits to confirm it. */
+export interface Untaken {
+  readonly frame: Frame;
+  readonly taken?: Taken | undefined;
+}
 
 /**
  * One client connection to the node, and once it has authenticated, the user it speaks for: its
@@ -29,7 +35,7 @@ export class ClientSession {
   /** Answered the last ping (or is new). */
   #alive = true;
   /** Frames for this session that arrived while held ones were being taken out; sent after them. */
-  #deferred: Frame[] | undefined;
+  #deferred: Untaken[] | undefined;
   /** Takings-out of held frames under way. */
   #catchingUp = 0;
   /** Handling one of its frames failed: it is being closed. */
@@ -40,6 +46,11 @@ export class ClientSession {
    */
   #unreceived: Frame[] | undefined;
   #received = 0;
+  /**
+   * Of those, the ones another node delivered and waits to confirm (see ClusterMember.deliver):
+   * each one's number on this connection (counting from 1) and whom to tell, oldest first.
+   */
+  readonly #takers: { readonly n: number; readonly taken: Taken }[] = [];
   #acks: string[] = [];
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -163,16 +174,25 @@ export class ClientSession {
     this.ws.send(frame, { binary: false });
   }
 
-  /** Delivers a message frame: now, or after the held frames being taken out for this session. */
-  deliver(frame: Frame): void {
-    if (this.#deferred) this.#deferred.push(frame);
-    else this.sendMsg(frame);
+  /**
+   * Delivers a message frame: now, or after the held frames being taken out for this session;
+   * `taken` is told once it is safe (see {@link sendMsg}).
+   */
+  deliver(frame: Frame, taken?: Taken): void {
+    if (this.#deferred) this.#deferred.push({ frame, taken });
+    else this.sendMsg(frame, taken);
   }
 
-  /** Sends a `msg` frame, kept until the client says it took it when receipts are on. */
-  sendMsg(frame: Frame): void {
-    this.#unreceived?.push(frame);
+  /**
+   * Sends a `msg` frame. With receipts on, it is kept until the client says it took it, and
+   * `taken` is told then; without, `taken` is told once it is written.
+   */
+  sendMsg(frame: Frame, taken?: Taken): void {
+    const unreceived = this.#unreceived;
     this.send(frame);
+    if (!unreceived) return taken?.(true);
+    unreceived.push(frame);
+    if (taken) this.#takers.push({ n: this.#received + unreceived.length, taken });
   }
 
   /** Held frames are being taken out for it: what is delivered meanwhile waits behind them. */
@@ -185,7 +205,7 @@ export class ClientSession {
    * A taking-out of held frames ended. When it was the last, returns the frames that waited
    * behind it, which the session no longer keeps; else undefined.
    */
-  caughtUp(): Frame[] | undefined {
+  caughtUp(): Untaken[] | undefined {
     if (--this.#catchingUp > 0) return;
     const deferred = this.#deferred ?? [];
     this.#deferred = undefined;
@@ -202,11 +222,16 @@ export class ClientSession {
     return this.#received;
   }
 
-  /** The `msg` frames the client has not said it took, which this session now forgets. */
-  takeUnreceived(): Frame[] {
+  /**
+   * The `msg` frames the client has not said it took, which this session now forgets, each with
+   * whom to tell once it is held again.
+   */
+  takeUnreceived(): Untaken[] {
     const frames = this.#unreceived ?? [];
     this.#unreceived = undefined;
-    return frames;
+    const takers = new Map(this.#takers.splice(0).map(({ n, taken }) => [n, taken]));
+    const first = this.#received + 1;
+    return frames.map((frame, i) => ({ frame, taken: takers.get(first + i) }));
   }
 
   /**
@@ -219,6 +244,10 @@ export class ClientSession {
     if (!this.#unreceived || taken < 0 || taken > this.#unreceived.length) return false;
     this.#unreceived.splice(0, taken);
     this.#received = n;
+    const takers = this.#takers;
+    let told = 0;
+    while (told < takers.length && takers[told]!.n <= n) takers[told++]!.taken(true);
+    if (told > 0) takers.splice(0, told);
     return true;
   }
 }

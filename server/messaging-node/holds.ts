@@ -1,7 +1,7 @@
 import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
 import type { Message, MsgFrame } from '../../core/generated/types.js';
 import type { Frame, HoldLimits } from '../services/service.js';
-import type { ClientSession } from './client-session.js';
+import type { ClientSession, Untaken } from './client-session.js';
 import type { NodeSettings } from './options.js';
 import type { Outstanding } from './outstanding.js';
 import type { Replies } from './replies.js';
@@ -75,7 +75,7 @@ export class Holds {
   caughtUp(session: ClientSession): void {
     const deferred = session.caughtUp();
     if (!deferred) return;
-    if (session.open) for (const f of deferred) session.sendMsg(f);
+    if (session.open) for (const d of deferred) session.sendMsg(d.frame, d.taken);
     else this.holdAgain(deferred);
   }
 
@@ -129,21 +129,25 @@ export class Holds {
    * had their acks: without this, a client that vanished (a crash, a cut network) would lose
    * what was on its way to it. The holds are issued at once and in order, so that what arrives
    * for the recipient later is held after them. The client may have taken some and not said so
-   * yet; its stub drops those as duplicates. Group updates are live only and are not held.
+   * yet; its stub drops those as duplicates. Group updates are live only and are not held. A
+   * frame another node delivered is confirmed to it once held (or not, when it could not be):
+   * that node holds back the sender's later messages to the recipient until then.
    */
-  holdAgain(frames: readonly Frame[]): void {
+  holdAgain(frames: readonly Untaken[]): void {
     const { cluster, log } = this.#settings;
     const { metrics } = this.#replies;
     const holds: Promise<void>[] = [];
-    for (const frame of frames) {
+    for (const { frame, taken } of frames) {
       const { m } = JSON.parse(typeof frame === 'string' ? frame : Buffer.from(frame).toString()) as MsgFrame;
       if (m.to.startsWith(this.#groupPrefix)) continue;
       holds.push(
         cluster.hold(m.to, frame, this.#limits).then(
           () => {
             metrics.stored++;
+            taken?.(true);
           },
           (err: Error) => {
+            taken?.(false);
             const code = isProtoflyError(err) ? err.code : 'PF_ERR_DELIVERY';
             metrics.refuse(code);
             log.warn(

@@ -219,7 +219,7 @@ export class Lifecycle {
 
   /** What the other nodes of the cluster reach this one through. */
   readonly #member: ClusterMember = {
-    deliver: (id, frame) => this.#parts.routing.deliverHere(id, frame),
+    deliver: (id, frame, taken) => this.#parts.routing.deliverHere(id, frame, taken),
     held: (address) => this.#parts.holds.takeHeldFor(address),
     rejoined: () => void this.#rejoin(),
     policy: (rules) => this.#takePolicy(rules),

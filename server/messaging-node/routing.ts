@@ -3,7 +3,7 @@ import type { Message, ResponseMessage } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
 import { schemaError } from '../../core/validate.js';
 import { capabilityOf, UNKNOWN_RECIPIENT_RULE } from '../policy/compile.js';
-import type { Binding, Frame } from '../services/service.js';
+import type { Binding, Frame, Taken } from '../services/service.js';
 import type { ClientSession } from './client-session.js';
 import type { Directory } from './directory.js';
 import { msgFrame } from './frames.js';
@@ -86,13 +86,14 @@ export class Routing {
 
   /**
    * Gives a `msg` frame to the session `id` of this node (asked by this node or another one
-   * through the cluster); false when it did not take it.
+   * through the cluster, which passes `taken`: see ClusterMember.deliver); false when it did
+   * not take it.
    */
-  deliverHere(id: string, frame: Frame): boolean {
+  deliverHere(id: string, frame: Frame, taken?: Taken): boolean {
     const session = this.#sessions.get(id);
     if (!session?.address) return false;
     try {
-      return this.#deliverTo(session, frame);
+      return this.#deliverTo(session, frame, taken);
     } catch (err) {
       session.fail(err);
       return false;
@@ -307,7 +308,7 @@ export class Routing {
   }
 
   /** Gives a `msg` frame to one of this node's sessions; false when it did not take it. */
-  #deliverTo(session: ClientSession, frame: Frame): boolean {
+  #deliverTo(session: ClientSession, frame: Frame, taken?: Taken): boolean {
     if (!session.open) {
       // Going (its close event may come later): what it had not taken is held before this.
       this.#holds.holdAgain(session.takeUnreceived());
@@ -319,7 +320,7 @@ export class Routing {
     ) {
       return this.#dropSlow(session);
     }
-    session.deliver(frame);
+    session.deliver(frame, taken);
     this.#metrics.messagesOut++;
     return true;
   }

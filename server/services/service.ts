@@ -127,10 +127,23 @@ export interface Location extends Closable {
   lookup(address: string): MaybePromise<readonly Binding[]>;
 }
 
+/**
+ * Told once whether a frame another node delivered is safe here (see {@link ClusterMember.deliver}):
+ * true when the session's client said it took it, or it was held again for its recipient.
+ */
+export type Taken = (safe: boolean) => void;
+
 /** What a node gives its cluster, to hear from the other nodes. */
 export interface ClusterMember {
-  /** A frame from another node for `session` of this one; false when that session is not here. */
-  deliver(session: string, frame: Frame): boolean;
+  /**
+   * A frame from another node for `session` of this one; false when that session is not here.
+   * When it returns true and `taken` is given (the other node waits to confirm the delivery),
+   * `taken` is called once: true when the session's client said it took the frame (receipts on;
+   * else once written), or when the connection ended first and the frame was held again; false
+   * when it could not be held. Until then the frame is on this node only: a node that dies
+   * would lose it, so the sender's node does not count it as delivered.
+   */
+  deliver(session: string, frame: Frame, taken?: Taken): boolean;
   /** Frames were held for `address`: a node with a session of it takes them. */
   held(address: string): void;
   /** The shared state may have been lost (the link came back): register every session again, take what is held. */
@@ -205,8 +218,11 @@ export interface Cluster extends Closable {
   /**
    * Delivers a frame to a session on another node.
    *
-   * @returns true once that node has written it to the session; false when it could not
-   *   (no such session or node, or no answer in time): the caller holds the frame instead.
+   * @returns true once the session's client took it, or its node held it again (what
+   *   {@link ClusterMember.deliver}'s `taken` said there); false when it could not (no such
+   *   session or node, the node died first, or no answer in time): the caller holds the frame
+   *   instead. A frame only written to the session when its node dies is not lost: its sender's
+   *   node holds it (XEP-0198 §4 for the hop between nodes).
    */
   deliver(node: string, session: string, frame: Frame): Promise<boolean>;
   /**

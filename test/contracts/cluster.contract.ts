@@ -147,7 +147,7 @@ export function clusterNodesContract(subject: ClusterSubject): void {
       expect(await two.cluster.sharedPolicy()).toBe(shared[1]);
     });
 
-    it('delivers frames to sessions of another node in order, confirmed once written there', async () => {
+    it('delivers frames to sessions of another node in order, each confirmed once safe there', async () => {
       const [one, two] = await pair();
       const frames = Array.from({ length: 200 }, (_, i) => `{"i":${i},"text":"line\\n${i}"}`);
       const results = await Promise.all(frames.map((f) => one.cluster.deliver(two.cluster.node, 'n2.1', f)));
@@ -166,6 +166,34 @@ export function clusterNodesContract(subject: ClusterSubject): void {
       expect((await Promise.all(sent)).every(Boolean)).toBe(true);
       expect(two.member.delivered.map((d) => d.frame)).toEqual(frames.map((f) => `to two ${f}`));
       expect(one.member.delivered.map((d) => d.frame)).toEqual(frames.map((f) => `to one ${f}`));
+    });
+
+    it("confirms a frame only once the other node's member says it is safe there, each as it says", async () => {
+      const [one, two] = await pair();
+      two.member.confirm = false;
+      const settled: boolean[] = [];
+      const sent = ['a', 'b', 'c'].map((f) =>
+        one.cluster.deliver(two.cluster.node, 'n2.1', f).then((ok) => void settled.push(ok)),
+      );
+      await expect.poll(() => two.member.unsafe.length).toBe(3);
+      const [a, b, c] = two.member.unsafe;
+      a!(true);
+      await sent[0];
+      expect(settled).toEqual([true]);
+      b!(false);
+      c!(true);
+      await Promise.all(sent);
+      expect(settled).toEqual([true, false, true]);
+    });
+
+    it('reports a frame as not delivered when its node leaves before saying it is safe', async () => {
+      const [one, two] = await pair();
+      two.member.confirm = false;
+      const sent = one.cluster.deliver(two.cluster.node, 'n2.1', 'x');
+      await expect.poll(() => two.member.unsafe.length).toBe(1);
+      await two.cluster.close?.();
+      two.member.unsafe[0]!(true);
+      expect(await sent).toBe(false);
     });
 
     it('reports a frame the other node has no session for as not delivered', async () => {

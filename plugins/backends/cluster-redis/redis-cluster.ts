@@ -90,13 +90,14 @@ interface Pending {
  * - Delivery: frames for another node are published on that node's sharded channel,
  *   `<prefix>node:<id>` (SPUBLISH: on a Redis Cluster only the shard owning the channel's slot
  *   carries it, not every node of the cluster), at once, or batched behind the one in flight
- *   to it; it writes each to its session and confirms each frame, in one message per batch
- *   received, or in the next batch it sends back. A frame counts as delivered only then: when
- *   no node listens (SPUBLISH reached nobody: it died), the session is gone, or no
- *   confirmation comes in time, the sender holds it instead, so a message acknowledged to its
- *   sender is with a session or held. A frame may then reach a session twice (a confirmation
- *   lost with a dying node); the
- *   json-ws stub drops repeats.
+ *   to it; it writes each to its session and confirms each frame once it is safe there (its
+ *   client said it took it, or it was held again: ClusterMember.deliver), batched, or in the
+ *   next batch it sends back. A frame counts as delivered only then: when no node listens
+ *   (SPUBLISH reached nobody: it died), the session is gone, the other node dies before
+ *   confirming (its channel found without a listener), or no confirmation comes in time, the
+ *   sender holds it instead, so a message acknowledged to its sender is with a client or held,
+ *   never only in the memory or socket of a node that can die. A frame may then reach a session
+ *   twice (taken, and its confirmation lost with a dying node); the json-ws stub drops repeats.
  * - Held frames: a Redis list per address, bounded and expiring; holding announces the address
  *   on `<prefix>held`, and the node with a session of it takes them (a user who reconnected to
  *   another node after theirs died gets what was held meanwhile).
@@ -318,14 +319,18 @@ export class RedisCluster implements Cluster {
       this.#pending.delete(seq);
       p?.resolve(delivered);
     }
-    if (batch.items.length === 0) return;
-    const results = batch.items.map((d): [number, boolean] => [
-      d.seq,
-      this.#member?.deliver(d.session, d.frame) ?? false,
-    ]);
-    const queued = this.#confirmations.get(batch.from);
-    if (queued) queued.push(...results);
-    else this.#confirmations.set(batch.from, results);
+    for (const d of batch.items) {
+      const taken = (safe: boolean) => this.#confirm(batch.from, d.seq, safe);
+      if (!this.#member?.deliver(d.session, d.frame, taken)) taken(false);
+    }
+  }
+
+  /** Confirms delivery `seq` of `node` (in its next batch of confirmations): its frame is safe here, or not delivered. */
+  #confirm(node: string, seq: number, safe: boolean): void {
+    if (this.#closed) return;
+    const queued = this.#confirmations.get(node);
+    if (queued) queued.push([seq, safe]);
+    else this.#confirmations.set(node, [[seq, safe]]);
     this.#scheduleFlush();
   }
 
