@@ -5,7 +5,7 @@ import { asProtoflyError, ProtoflyError } from '../../core/errors.js';
 
 /** What the admin port answers. */
 export interface AdminRoutes {
-  /** `/health`: 200 while serving, 503 while draining (shutting down). */
+  /** `/health`: 200 while serving, 503 while draining (shutting down); answered from the process's own state. */
   health(): Promise<{ ok: boolean; [fact: string]: unknown }>;
   /** `/metrics`: Prometheus text. */
   metrics(): Promise<string>;

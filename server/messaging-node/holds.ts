@@ -83,11 +83,17 @@ export class Holds {
   takeHeldFor(address: string): void {
     const holders = [...(this.#holders.get(address) ?? [])].filter((s) => s.open);
     const newest = holders.at(-1);
-    if (newest) {
-      this.takeHeld(newest, [address]).catch((err: Error) =>
-        this.#settings.log.warn({ address, err: err.message }, 'held frames not taken'),
-      );
-    }
+    if (newest) this.takeHeldNow(newest, address);
+  }
+
+  /**
+   * `session` takes what is held for `address` now: what reaches it from here on waits behind
+   * (another node asks this before a frame that must not overtake them: Cluster.deliver's `heldFirst`).
+   */
+  takeHeldNow(session: ClientSession, address: string): void {
+    this.takeHeld(session, [address]).catch((err: Error) =>
+      this.#settings.log.warn({ address, err: err.message }, 'held frames not taken'),
+    );
   }
 
   /** `session` holds `address` (it registered it): frames held for it are taken at once. */

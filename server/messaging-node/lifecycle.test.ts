@@ -28,7 +28,6 @@ describe('messaging node: health, metrics, heartbeat, shutdown', () => {
       domain: 'b.example',
       node: 'local',
       connections: 1,
-      stored: 0,
     });
     expect((await fetch(`${domains.node.adminUrl}/nope`)).status).toBe(404);
   });

@@ -158,14 +158,15 @@ export class Lifecycle {
       const gate = provisioning && adminGate(provisioning, identity);
       this.#admin = await startAdminServer(host, adminPort, {
         // Draining (shutting down) is a 503: the balancer in front stops sending this node new
-        // connections while its clients move to other hosts.
+        // connections while its clients move to other hosts. From this process alone, never
+        // waiting on Redis: a balancer checks it every few hundred milliseconds and cuts the
+        // sessions of a host it marks down, and a Redis failover must not mark every host down.
         health: async () => ({
           ok: !this.#closing,
           status: this.#closing ? 'draining' : 'serving',
           domain,
           node: cluster.node,
           connections: sessions.size,
-          stored: await cluster.held(),
         }),
         metrics: async () =>
           metrics.render({
@@ -219,7 +220,7 @@ export class Lifecycle {
 
   /** What the other nodes of the cluster reach this one through. */
   readonly #member: ClusterMember = {
-    deliver: (id, frame, taken) => this.#parts.routing.deliverHere(id, frame, taken),
+    deliver: (id, frame, taken, heldFirst) => this.#parts.routing.deliverHere(id, frame, taken, heldFirst),
     held: (address) => this.#parts.holds.takeHeldFor(address),
     rejoined: () => void this.#rejoin(),
     policy: (rules) => this.#takePolicy(rules),

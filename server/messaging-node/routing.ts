@@ -89,11 +89,11 @@ export class Routing {
    * through the cluster, which passes `taken`: see ClusterMember.deliver); false when it did
    * not take it.
    */
-  deliverHere(id: string, frame: Frame, taken?: Taken): boolean {
+  deliverHere(id: string, frame: Frame, taken?: Taken, heldFirst?: string): boolean {
     const session = this.#sessions.get(id);
     if (!session?.address) return false;
     try {
-      return this.#deliverTo(session, frame, taken);
+      return this.#deliverTo(session, frame, taken, heldFirst);
     } catch (err) {
       session.fail(err);
       return false;
@@ -284,19 +284,26 @@ export class Routing {
     after?: Promise<void>,
   ): Promise<void> | undefined {
     const { cluster } = this.#settings;
+    const order = session.order;
     const frame = msgFrame(m);
+    // Earlier messages to the recipient were held: a session elsewhere takes them before this one.
+    const heldFirst = order.wasHeld(m.to) ? m.to : undefined;
     let delivered = 0;
     let remote: Promise<boolean>[] | undefined;
     for (const reg of targets) {
       if (reg.node !== cluster.node) {
         remote ??= [];
-        remote.push(cluster.deliver(reg.node, reg.session, frame));
+        remote.push(cluster.deliver(reg.node, reg.session, frame, heldFirst));
       } else if (this.deliverHere(reg.session, frame)) {
         delivered++;
       }
     }
-    const settle = (more: number) =>
-      delivered + more ? this.#replies.accepted(session, m) : this.#holds.holdFor(session, m, frame);
+    const settle = (more: number) => {
+      if (heldFirst && more) order.heldTaken(m.to);
+      if (delivered + more) return this.#replies.accepted(session, m);
+      order.held(m.to);
+      return this.#holds.holdFor(session, m, frame);
+    };
     if (!remote && !after) return settle(0);
     const failed = (err: unknown) => this.#replies.failed(session, err, 'delivering', m.id);
     // The common cross-node case, one session elsewhere and nothing before it: one promise.
@@ -307,8 +314,11 @@ export class Routing {
     );
   }
 
-  /** Gives a `msg` frame to one of this node's sessions; false when it did not take it. */
-  #deliverTo(session: ClientSession, frame: Frame, taken?: Taken): boolean {
+  /**
+   * Gives a `msg` frame to one of this node's sessions, after what is held for `heldFirst` when
+   * given (an address of the session's); false when it did not take it.
+   */
+  #deliverTo(session: ClientSession, frame: Frame, taken?: Taken, heldFirst?: string): boolean {
     if (!session.open) {
       // Going (its close event may come later): what it had not taken is held before this.
       this.#holds.holdAgain(session.takeUnreceived());
@@ -319,6 +329,9 @@ export class Routing {
       (session.unreceived?.length ?? 0) >= this.#settings.maxUnreceived
     ) {
       return this.#dropSlow(session);
+    }
+    if (heldFirst && (heldFirst === session.address || session.hyperties.has(heldFirst))) {
+      this.#holds.takeHeldNow(session, heldFirst);
     }
     session.deliver(frame, taken);
     this.#metrics.messagesOut++;

@@ -10,11 +10,13 @@ export interface Lane {
 
 /**
  * What keeps one session's messages in the order its client sent them; routing's state for
- * that session (see routing.ts), written by nothing else. Four things can reorder them: a
+ * that session (see routing.ts), written by nothing else. Five things can reorder them: a
  * message waiting for a hyperty address to be claimed, lookups of one recipient answering out
  * of order (a cached answer is at once, and a Redis Cluster's client retries a command during
- * a failover on its own timer), messages to one recipient settling out of order (lanes), and a
- * client sending again only some of the messages refused for its rate (runs of refusals).
+ * a failover on its own timer), messages to one recipient settling out of order (lanes), a
+ * client sending again only some of the messages refused for its rate (runs of refusals), and
+ * a later message delivered to the recipient's session on another node before the held ones
+ * reached it (held first: the held ones and the later one travel different ways).
  */
 export class SendOrder {
   #queue: Promise<void> | undefined;
@@ -25,6 +27,11 @@ export class SendOrder {
    * recipient are refused too, until this one is sent again, so that retries keep the order.
    */
   #refusedTo: Map<string, string> | undefined;
+  /**
+   * Recipients some of this session's messages to were held instead of delivered, until a
+   * session of theirs on another node took what was held (before a later message).
+   */
+  #heldTo: Set<string> | undefined;
 
   /**
    * A hyperty address this session sends from being claimed: later messages wait behind it,
@@ -91,6 +98,22 @@ export class SendOrder {
         if (this.#lanes.get(to) === lane) this.#lanes.delete(to);
       })
       .catch(fail);
+  }
+
+  /** A message to `to` was held: later ones delivered to another node ask for the held ones first. */
+  held(to: string): void {
+    this.#heldTo ??= new Set();
+    this.#heldTo.add(to);
+  }
+
+  /** Whether messages to `to` were held since a session of it last took what was held. */
+  wasHeld(to: string): boolean {
+    return this.#heldTo?.has(to) ?? false;
+  }
+
+  /** A session of `to` took what was held for it, before a later message. */
+  heldTaken(to: string): void {
+    this.#heldTo?.delete(to);
   }
 
   /** The message to `to` refused for the rate that must be sent again first, if any. */

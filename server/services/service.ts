@@ -141,9 +141,10 @@ export interface ClusterMember {
    * `taken` is called once: true when the session's client said it took the frame (receipts on;
    * else once written), or when the connection ended first and the frame was held again; false
    * when it could not be held. Until then the frame is on this node only: a node that dies
-   * would lose it, so the sender's node does not count it as delivered.
+   * would lose it, so the sender's node does not count it as delivered. With `heldFirst`, the
+   * session takes what is held for that address (one of its own) before this frame.
    */
-  deliver(session: string, frame: Frame, taken?: Taken): boolean;
+  deliver(session: string, frame: Frame, taken?: Taken, heldFirst?: string): boolean;
   /** Frames were held for `address`: a node with a session of it takes them. */
   held(address: string): void;
   /** The shared state may have been lost (the link came back): register every session again, take what is held. */
@@ -223,8 +224,11 @@ export interface Cluster extends Closable {
    *   session or node, the node died first, or no answer in time): the caller holds the frame
    *   instead. A frame only written to the session when its node dies is not lost: its sender's
    *   node holds it (XEP-0198 §4 for the hop between nodes).
+   * @param heldFirst - an address of the session's whose held frames it takes before this
+   *   one: the sender's earlier messages to it that were held instead of delivered, which this
+   *   one must not overtake
    */
-  deliver(node: string, session: string, frame: Frame): Promise<boolean>;
+  deliver(node: string, session: string, frame: Frame, heldFirst?: string): Promise<boolean>;
   /**
    * Holds a frame for `address` and tells the nodes, so one with a session of it takes it.
    *

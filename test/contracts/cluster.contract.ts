@@ -186,6 +186,16 @@ export function clusterNodesContract(subject: ClusterSubject): void {
       expect(settled).toEqual([true, false, true]);
     });
 
+    it('tells the other node which address a frame must come after the held frames of', async () => {
+      const [one, two] = await pair();
+      expect(await one.cluster.deliver(two.cluster.node, 'n2.1', 'after', BOB)).toBe(true);
+      expect(await one.cluster.deliver(two.cluster.node, 'n2.1', 'plain')).toBe(true);
+      expect(two.member.delivered).toEqual([
+        { session: 'n2.1', frame: 'after', heldFirst: BOB },
+        { session: 'n2.1', frame: 'plain' },
+      ]);
+    });
+
     it('reports a frame as not delivered when its node leaves before saying it is safe', async () => {
       const [one, two] = await pair();
       two.member.confirm = false;

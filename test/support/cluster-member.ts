@@ -6,7 +6,7 @@ import type { ClusterMember, Frame, Taken } from '../../server/services/service.
  * as for a client that has not yet said it took it).
  */
 export class RecordingMember implements ClusterMember {
-  readonly delivered: { session: string; frame: string }[] = [];
+  readonly delivered: { session: string; frame: string; heldFirst?: string }[] = [];
   readonly unsafe: Taken[] = [];
   confirm = true;
   readonly heldFor: string[] = [];
@@ -14,9 +14,13 @@ export class RecordingMember implements ClusterMember {
   rejoins = 0;
   accept = true;
 
-  deliver(session: string, frame: Frame, taken?: Taken): boolean {
+  deliver(session: string, frame: Frame, taken?: Taken, heldFirst?: string): boolean {
     if (!this.accept) return false;
-    this.delivered.push({ session, frame: Buffer.from(frame).toString() });
+    this.delivered.push({
+      session,
+      frame: Buffer.from(frame).toString(),
+      ...(heldFirst ? { heldFirst } : {}),
+    });
     if (taken && this.confirm) taken(true);
     else if (taken) this.unsafe.push(taken);
     return true;

@@ -107,7 +107,10 @@ interface Pending {
  * - Policy rules: the last shared kept in `<prefix>policy-rules`, and published on
  *   `<prefix>policy` to every node.
  * - Order: a node has one batch at a time in flight to another node (what queues meanwhile
- *   goes in the next), so a batch nobody heard is never overtaken by a later one heard.
+ *   goes in the next), so a batch nobody heard is never overtaken by a later one heard; once
+ *   one is given up as not delivered, so is what queued behind it. The sender holds them, and
+ *   its later frames to the same address ask the session to take what is held first
+ *   (`heldFirst`), so the held ones are not overtaken either.
  * - Redis restarting: commands wait for it; once this node's subscription is back it rejoins
  *   (its member registers its sessions again and takes what was held for them). For as long
  *   as presence takes to forget a node (three beats) after this node's own link came back,
@@ -199,13 +202,14 @@ export class RedisCluster implements Cluster {
     for (const t of this.#timers) t.unref();
   }
 
-  deliver(node: string, session: string, frame: Frame): Promise<boolean> {
+  deliver(node: string, session: string, frame: Frame, heldFirst?: string): Promise<boolean> {
     return new Promise((resolve) => {
       const seq = ++this.#seq;
       this.#pending.set(seq, { resolve, node, sentAt: 0 });
+      const delivery = { seq, session, frame, heldFirst };
       const batch = this.#deliveries.get(node);
-      if (batch) batch.push({ seq, session, frame });
-      else this.#deliveries.set(node, [{ seq, session, frame }]);
+      if (batch) batch.push(delivery);
+      else this.#deliveries.set(node, [delivery]);
       this.#scheduleFlush();
     });
   }
@@ -321,7 +325,7 @@ export class RedisCluster implements Cluster {
     }
     for (const d of batch.items) {
       const taken = (safe: boolean) => this.#confirm(batch.from, d.seq, safe);
-      if (!this.#member?.deliver(d.session, d.frame, taken)) taken(false);
+      if (!this.#member?.deliver(d.session, d.frame, taken, d.heldFirst)) taken(false);
     }
   }
 
@@ -379,7 +383,15 @@ export class RedisCluster implements Cluster {
       }
       this.#inFlight.delete(node);
       this.#published(items, receivers);
-      if (this.#deliveries.has(node)) this.#scheduleFlush();
+      const queued = this.#deliveries.get(node);
+      if (queued && receivers === 0) {
+        // Nobody heard this batch: what queued behind it would overtake it (held, then given
+        // to the session later) should the node hear the next one. Not delivered either.
+        this.#deliveries.delete(node);
+        this.#published(queued, 0);
+      } else if (queued) {
+        this.#scheduleFlush();
+      }
     };
     this.#cmd.spublish(this.#channel(node), batch).then(
       (n) => settle(Number(n)),

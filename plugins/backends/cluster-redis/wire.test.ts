@@ -10,7 +10,7 @@ describe('cluster-redis wire', () => {
         [],
         [
           { seq: 1, session: 'n1.1', frame: frames[0]! },
-          { seq: 2, session: 'n1.2', frame: frames[1]! },
+          { seq: 2, session: 'n1.2', frame: frames[1]!, heldFirst: 'user://b.example/bob' },
         ],
       ),
     );
@@ -18,9 +18,9 @@ describe('cluster-redis wire', () => {
     if (batch?.kind !== 'batch') return;
     expect(batch.from).toBe('n1');
     expect(batch.results).toEqual([]);
-    expect(batch.items.map((i) => [i.seq, i.session, Buffer.from(i.frame).toString()])).toEqual([
-      [1, 'n1.1', frames[0]],
-      [2, 'n1.2', frames[1]!.toString()],
+    expect(batch.items.map((i) => [i.seq, i.session, Buffer.from(i.frame).toString(), i.heldFirst])).toEqual([
+      [1, 'n1.1', frames[0], undefined],
+      [2, 'n1.2', frames[1]!.toString(), 'user://b.example/bob'],
     ]);
   });
 

@@ -4,8 +4,10 @@ import type { Frame } from '../../../server/services/service.js';
  * What nodes publish to each other's channel:
  *
  * - a batch (one PUBLISH per destination node at a time): `B <from node>\n`, then the
- *   confirmations of deliveries that node sent, `<seq>:<1|0> <seq>:<1|0> ...\n` (1 = written to
- *   the session; the line may be empty), then per frame `<seq> <session> <byte length>\n<frame>\n`;
+ *   confirmations of deliveries that node sent, `<seq>:<1|0> <seq>:<1|0> ...\n` (1 = safe with
+ *   the session; the line may be empty), then per frame `<seq> <session> <byte length>\n<frame>\n`,
+ *   or `<seq> <session> <byte length> <address>\n<frame>\n` for a frame the session takes only
+ *   after what is held for `<address>` (see Cluster.deliver);
  * - a group message (built by the group script, once per node with members):
  *   `G <from node>\n<session> <session> ...\n<frame>`.
  *
@@ -18,6 +20,8 @@ export interface Delivery {
   readonly seq: number;
   readonly session: string;
   readonly frame: Frame;
+  /** The address whose held frames the session takes first. */
+  readonly heldFirst?: string | undefined;
 }
 
 export type Batch =
@@ -39,9 +43,14 @@ export function encodeBatch(
 ): Buffer {
   const confirmed = results.map(([seq, ok]) => `${seq}:${ok ? 1 : 0}`).join(' ');
   const parts: Buffer[] = [Buffer.from(`B ${from}\n${confirmed}\n`)];
-  for (const { seq, session, frame } of items) {
+  for (const { seq, session, frame, heldFirst } of items) {
     const bytes = typeof frame === 'string' ? Buffer.from(frame) : frame;
-    parts.push(Buffer.from(`${seq} ${session} ${bytes.byteLength}\n`), bytes as Buffer, Buffer.from('\n'));
+    const after = heldFirst ? ` ${heldFirst}` : '';
+    parts.push(
+      Buffer.from(`${seq} ${session} ${bytes.byteLength}${after}\n`),
+      bytes as Buffer,
+      Buffer.from('\n'),
+    );
   }
   return Buffer.concat(parts);
 }
@@ -68,11 +77,11 @@ export function decodeBatch(data: Buffer): Batch | undefined {
   while (at < data.length) {
     const end = data.indexOf(NL, at);
     if (end < 0) return undefined;
-    const [seq, session, length] = data.toString('utf8', at, end).split(' ');
+    const [seq, session, length, heldFirst] = data.toString('utf8', at, end).split(' ');
     const start = end + 1;
     const stop = start + Number(length);
     if (!seq || !session || !Number.isInteger(Number(length)) || stop > data.length) return undefined;
-    items.push({ seq: Number(seq), session, frame: data.subarray(start, stop) });
+    items.push({ seq: Number(seq), session, frame: data.subarray(start, stop), heldFirst });
     at = stop + 1;
   }
   return { kind: 'batch', from, results, items };
