@@ -116,27 +116,52 @@ export interface StreamOptions {
 }
 
 /**
+ * Milliseconds a stream waits for its chats' answers once all were sent: a bound for a hang,
+ * not a measure (a fault's recovery takes seconds); past it the stream fails naming the chats
+ * never answered, rather than hanging whoever waits for it.
+ */
+const ANSWERS_MS = 60_000;
+
+/**
  * Sends `n` chats `m<first>`, `m<first+1>`… on `line`, a few at a time, calling `during` once
  * `at` have been sent; resolves when every chat was answered.
+ *
+ * @throws Error naming the chats not answered (acknowledged or failed) within ANSWERS_MS
  */
 export async function stream(line: ChatLine, n: number, options: StreamOptions = {}): Promise<Sent> {
   const { first = 0, at, during } = options;
   const acknowledged: string[] = [];
   const failed: string[] = [];
+  const pending = new Set<string>();
   const sends: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
     const text = `m${first + i}`;
+    pending.add(text);
     sends.push(
-      line.out.send(text).then(
-        () => void acknowledged.push(text),
-        () => void failed.push(text),
-      ),
+      line.out
+        .send(text)
+        .then(
+          () => void acknowledged.push(text),
+          () => void failed.push(text),
+        )
+        .finally(() => pending.delete(text)),
     );
     if (i === at) await during?.();
     // A turn of the event loop now and then: a load, not one burst.
     if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  await Promise.all(sends);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const arrived = [...pending].filter((t) => line.received.includes(t));
+      reject(
+        new Error(
+          `${line.from} → ${line.to}: chats never answered within ${ANSWERS_MS} ms: ${[...pending].join(' ')}, of which ${line.to} received ${arrived.join(' ') || 'none'} (${acknowledged.length} acknowledged, ${failed.length} failed)`,
+        ),
+      );
+    }, ANSWERS_MS);
+  });
+  await Promise.race([Promise.all(sends), bound]).finally(() => clearTimeout(timer));
   return { acknowledged, failed };
 }
 
