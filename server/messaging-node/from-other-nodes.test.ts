@@ -79,6 +79,26 @@ describe('messaging node: frames from other nodes', () => {
     expect(texts(bob)).toEqual(['first', 'second']);
   });
 
+  it('cuts the session when what is held cannot be taken out, and its next one gets it all in order', async () => {
+    const cluster = new OtherNodes();
+    const { bob, session } = await bobOn(cluster);
+    cluster.quiet = true;
+    const [first, second] = [chat('first'), chat('second')];
+    await cluster.hold(BOB, msgFrame(first), { perAddress: 10, ttlMs: 60_000 });
+    const release = cluster.release.bind(cluster);
+    cluster.release = () => Promise.reject(new Error('CLUSTERDOWN The cluster is down'));
+    const told: boolean[] = [];
+    cluster.member.deliver(session, msgFrame(second), (safe) => told.push(safe), BOB);
+    // Not given `second` before `first`: cut, and `second` held again behind `first`, then confirmed.
+    expect((await bob.closed).code).toBe(1011);
+    expect(texts(bob)).toEqual([]);
+    await expect.poll(() => told).toEqual([true]);
+    cluster.release = release;
+    const back = await JsonWsClient.ready(domains.node.url, await domains.token(BOB), undefined, true);
+    await back.take((f) => f.t === 'msg' && f.m.id === second.id);
+    expect(texts(back)).toEqual(['first', 'second']);
+  });
+
   it('takes nothing held for an address the session does not hold', async () => {
     const cluster = new OtherNodes();
     const { bob, session } = await bobOn(cluster);

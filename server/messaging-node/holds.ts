@@ -51,7 +51,13 @@ export class Holds {
     );
   }
 
-  /** Sends what was held for `addresses` to `session`, then what arrived for it meanwhile. */
+  /**
+   * Sends what was held for `addresses` to `session`, then what arrived for it meanwhile. When
+   * the held frames cannot be taken out (the store failing over past its client's patience), the
+   * session is cut (PF_ERR_STORAGE, 1011): going on would give it later frames before the held
+   * ones and leave those until it next connects; its client reconnects and takes them then, and
+   * what waited behind them is held again after them.
+   */
   async takeHeld(session: ClientSession, addresses: readonly string[]): Promise<void> {
     const { cluster } = this.#settings;
     session.catchUp();
@@ -66,6 +72,9 @@ export class Holds {
         for (const f of frames) session.sendMsg(f);
         this.#replies.metrics.messagesOut += frames.length;
       }
+    } catch (err) {
+      if (session.open) session.cut('PF_ERR_STORAGE', 'PF_ERR_STORAGE held messages not read; reconnect');
+      throw err;
     } finally {
       this.caughtUp(session);
     }
