@@ -61,6 +61,14 @@ const PROBE_MS = 200;
 /** Milliseconds between publishing again a batch nobody heard while the other node may be resubscribing. */
 const REPUBLISH_MS = 50;
 
+/**
+ * Milliseconds confirmations wait for a batch of deliveries to the same node to ride with
+ * before they go alone: in a conversation the answer goes back within that time, and carries
+ * them (one publish a way instead of two). The sender's acknowledgement waits as long; the
+ * node batches those for as long again (ackDelayMs).
+ */
+const CONFIRM_DELAY_MS = 2;
+
 export interface RedisClusterOptions {
   /** Prefix of every key and channel. */
   readonly prefix: string;
@@ -145,6 +153,7 @@ export class RedisCluster implements Cluster {
   /** performance.now() when a batch (deliveries or confirmations) last came from each node. */
   readonly #heardAt = new Map<string, number>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #confirmTimer: ReturnType<typeof setTimeout> | undefined;
   #member: ClusterMember | undefined;
   #subscribed = false;
   #flushing = false;
@@ -299,6 +308,7 @@ export class RedisCluster implements Cluster {
 
   async close(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#confirmTimer);
     this.#closed = true;
     this.#member = undefined;
     for (const p of this.#pending.values()) p.resolve(false);
@@ -342,7 +352,7 @@ export class RedisCluster implements Cluster {
    * Publishes what was queued, once the code that queued it is done (a microtask, not the next
    * turn: a lone delivery leaves at once; what one task queued leaves together): per destination
    * node without a batch in flight, its deliveries and the confirmations owed to it in one
-   * message; confirmations alone to the others.
+   * message; confirmations alone to the others after CONFIRM_DELAY_MS, unless a batch takes them first.
    */
   #scheduleFlush(): void {
     if (this.#flushing) return;
@@ -358,13 +368,20 @@ export class RedisCluster implements Cluster {
         this.#confirmations.delete(node);
         this.#publish(node, items, encodeBatch(this.node, results, items), now);
       }
-      for (const [node, results] of this.#confirmations) {
-        // A lost confirmation times out at the sender, which holds the frame: a repeat, not a loss.
-        this.#cmd.spublish(this.#channel(node), encodeBatch(this.node, results, [])).catch(() => {});
-      }
-      this.#confirmations.clear();
+      if (this.#confirmations.size > 0)
+        this.#confirmTimer ??= setTimeout(this.#confirmAlone, CONFIRM_DELAY_MS);
     });
   }
+
+  /** Publishes the confirmations no batch took. */
+  readonly #confirmAlone = (): void => {
+    this.#confirmTimer = undefined;
+    for (const [node, results] of this.#confirmations) {
+      // A lost confirmation times out at the sender, which holds the frame: a repeat, not a loss.
+      this.#cmd.spublish(this.#channel(node), encodeBatch(this.node, results, [])).catch(() => {});
+    }
+    this.#confirmations.clear();
+  };
 
   /** Publishes a batch of deliveries first tried at `since`, again while nobody hears it and the other node may be resubscribing. */
   #publish(node: string, items: readonly Delivery[], batch: Buffer, since: number): void {
