@@ -153,19 +153,39 @@ function runtimeOf(c: { served: Served; runtimes: NodeRuntime[] }, user: string)
   return rt;
 }
 
-/** Registers `user` and waits until a node counts the connection; returns the node's index. */
-async function connect(served: Served, rt: NodeRuntime): Promise<number> {
+const total = (n: readonly number[]) => n.reduce((a, b) => a + b, 0);
+
+/**
+ * Opens one connection (`opening`) and returns the index of the node that counted it. The
+ * counts must not be moving otherwise: a test closes its connections with {@link closeAll}.
+ */
+async function counted(served: Served, opening: () => Promise<unknown>): Promise<number> {
   const before = await counts(served.nodes);
-  await rt.runtime.register();
+  await opening();
   let after = before;
   await expect
-    .poll(async () => {
-      after = await counts(served.nodes);
-      return after.reduce((a, b) => a + b, 0);
-    })
-    .toBe(before.reduce((a, b) => a + b, 0) + 1);
+    .poll(
+      async () => {
+        after = await counts(served.nodes);
+        return total(after);
+      },
+      { timeout: 10_000 },
+    )
+    .toBe(total(before) + 1);
   return after.findIndex((n, i) => n > before[i]!);
 }
+
+/** Closes `clients` and waits until the nodes no longer count them. */
+async function closeAll(served: Served, clients: readonly JsonWsClient[]): Promise<void> {
+  const before = total(await counts(served.nodes));
+  await Promise.all(clients.map((c) => c.close()));
+  await expect
+    .poll(async () => total(await counts(served.nodes)), { timeout: 10_000 })
+    .toBe(before - clients.length);
+}
+
+/** Registers `user` and waits until a node counts the connection; returns the node's index. */
+const connect = (served: Served, rt: NodeRuntime) => counted(served, () => rt.runtime.register());
 
 /** The texts a conversation receives from now on. */
 function texts(c: Conversation): string[] {
@@ -365,28 +385,20 @@ async function bare(
   user: string,
   receipts?: boolean,
 ): Promise<{ client: JsonWsClient; node: number }> {
-  const before = await counts(served.nodes);
   const token = await served.issuer.issue(`user://${DOMAIN}/${user}`, 600);
-  const client = await JsonWsClient.ready(served.messaging, token, undefined, receipts);
-  let after = before;
-  await expect
-    .poll(async () => {
-      after = await counts(served.nodes);
-      return after.reduce((a, b) => a + b, 0);
-    })
-    .toBe(before.reduce((a, b) => a + b, 0) + 1);
-  return { client, node: after.findIndex((n, i) => n > before[i]!) };
+  let client: JsonWsClient | undefined;
+  const node = await counted(served, async () => {
+    client = await JsonWsClient.ready(served.messaging, token, undefined, receipts);
+  });
+  return { client: client!, node };
 }
 
 /** A bare client of `user` on node `node`: connects again until the balancer puts it there. */
 async function bareOn(served: Served, user: string, node: number, receipts?: boolean): Promise<JsonWsClient> {
   for (let tries = 0; tries < 20; tries++) {
-    const before = await counts(served.nodes);
     const b = await bare(served, user, receipts);
     if (b.node === node) return b.client;
-    await b.client.close();
-    // Gone from its node's count before the next try counts connections again.
-    await expect.poll(async () => (await counts(served.nodes))[b.node]).toBe(before[b.node]);
+    await closeAll(served, [b.client]);
   }
   throw new Error(`the balancer never put ${user} on node ${node} in 20 connections`);
 }
@@ -474,7 +486,10 @@ describe('protofly serve --cluster: a group conversation across two node process
     const later = (m: GroupMemberClient) => texts(m).filter((t) => t.startsWith('after'));
     expect(later(sender)).toEqual(['after 2']);
     for (const m of stay) expect(later(m)).toEqual(m === fromOther ? ['after 1'] : ['after 1', 'after 2']);
-    await Promise.all(members.map((m) => m.client.close()));
+    await closeAll(
+      c.served,
+      members.map((m) => m.client),
+    );
   });
   it('drops the members on a node that died: once its presence lapsed, the others stop sending to it', async () => {
     const c = await cluster();
