@@ -20,6 +20,9 @@ export default defineConfig({
     // domains, Redis and Kamailio took over 10 s at a load of 20 on two cores.
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll waits for a condition; its default bound of 1 s failed a cluster test under
+    // CI's load (the condition held a moment later). A bound, not a measure.
+    expect: { poll: { timeout: 15_000 } },
     globalSetup: ['test/support/build.ts'],
     // isolated-vm's isolates crash a process whose Node started from its snapshot
     // (sandbox/isolate/isolated-vm.ts); the flag costs each test process a few ms of start-up.
