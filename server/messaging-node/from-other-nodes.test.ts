@@ -40,6 +40,18 @@ async function bobOn(cluster: OtherNodes) {
   return { bob, session: binding!.session };
 }
 
+/**
+ * {@link bobOn}, with `frame` held for `address` by another node whose notice never comes here
+ * (it comes late, or by another way than the sender's next delivery).
+ */
+async function bobWithHeld(address: string, frame: Frame) {
+  const cluster = new OtherNodes();
+  const on = await bobOn(cluster);
+  cluster.quiet = true;
+  await cluster.hold(address, frame, { perAddress: 10, ttlMs: 60_000 });
+  return { cluster, ...on };
+}
+
 describe('messaging node: frames from other nodes', () => {
   it('confirms a frame to the node that sent it once the client said it took it, not once it was written', async () => {
     const cluster = new OtherNodes();
@@ -68,23 +80,17 @@ describe('messaging node: frames from other nodes', () => {
   });
 
   it('gives the session what is held for the address a frame names before that frame', async () => {
-    const cluster = new OtherNodes();
-    const { bob, session } = await bobOn(cluster);
-    // Held by another node, its notice not here yet: the sender's later message must not overtake it.
-    cluster.quiet = true;
+    // The sender's later message must not overtake the held one.
     const [first, second] = [chat('first'), chat('second')];
-    await cluster.hold(BOB, msgFrame(first), { perAddress: 10, ttlMs: 60_000 });
+    const { cluster, bob, session } = await bobWithHeld(BOB, msgFrame(first));
     expect(cluster.member.deliver(session, msgFrame(second), () => {}, BOB)).toBe(true);
     await bob.take((f) => f.t === 'msg' && f.m.id === second.id);
     expect(texts(bob)).toEqual(['first', 'second']);
   });
 
   it('cuts the session when what is held cannot be taken out, and its next one gets it all in order', async () => {
-    const cluster = new OtherNodes();
-    const { bob, session } = await bobOn(cluster);
-    cluster.quiet = true;
     const [first, second] = [chat('first'), chat('second')];
-    await cluster.hold(BOB, msgFrame(first), { perAddress: 10, ttlMs: 60_000 });
+    const { cluster, bob, session } = await bobWithHeld(BOB, msgFrame(first));
     const release = cluster.release.bind(cluster);
     cluster.release = () => Promise.reject(new Error('CLUSTERDOWN The cluster is down'));
     const told: boolean[] = [];
@@ -100,11 +106,8 @@ describe('messaging node: frames from other nodes', () => {
   });
 
   it('takes nothing held for an address the session does not hold', async () => {
-    const cluster = new OtherNodes();
-    const { bob, session } = await bobOn(cluster);
-    cluster.quiet = true;
     const carol = 'user://b.example/carol';
-    await cluster.hold(carol, msgFrame(chat('for carol')), { perAddress: 10, ttlMs: 60_000 });
+    const { cluster, bob, session } = await bobWithHeld(carol, msgFrame(chat('for carol')));
     const m = chat('for bob');
     cluster.member.deliver(session, msgFrame(m), () => {}, carol);
     await bob.take((f) => f.t === 'msg' && f.m.id === m.id);

@@ -29,7 +29,8 @@ export class SendOrder {
   #refusedTo: Map<string, string> | undefined;
   /**
    * Recipients some of this session's messages to were held instead of delivered, until a
-   * session of theirs on another node took what was held (before a later message).
+   * session of theirs on another node took what was held (before a later message). As many as
+   * the recipients this session wrote to while they were away, and gone with the session.
    */
   #heldTo: Set<string> | undefined;
 
