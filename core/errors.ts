@@ -30,6 +30,14 @@ export interface ErrorSpec {
    * remote domain's code cannot pass for the runtime's own judgement.
    */
   readonly stub?: true;
+  /**
+   * Nothing was taken, for a reason that passes: the same message sent again after a pause may
+   * be. A messaging node refuses what the sender sent after it to the same recipient, with the
+   * same code, until it comes again, so that order holds; json-ws gives such a message back and
+   * sends it again in its place after `retryPauseMs`, and its app waits meanwhile (send() is
+   * pending, within its own `timeoutMs` if it set one).
+   */
+  readonly retry?: true;
 }
 
 export const ERRORS = {
@@ -99,7 +107,7 @@ export const ERRORS = {
   PF_ERR_TOO_LARGE: {
     status: 413,
     close: 1009,
-    docs: 'A package or message is larger than the limit that applies to it.',
+    docs: "A package, message or group is larger than the limit that applies to it (a group's subscribers; the groups one connection joined): a bound, not a rate, so the same request is refused again until the count goes down.",
   },
   PF_ERR_DOWNGRADE: {
     status: 502,
@@ -137,11 +145,13 @@ export const ERRORS = {
   PF_ERR_FLOOD: {
     status: 429,
     close: 1013,
+    retry: true,
     docs: "A sender went over its message rate or buffer bound (or a rate of the domain's policy rules, or the request rate per user or address at a token endpoint: HTTP 429); the excess was refused, not queued without bound.",
   },
   PF_ERR_BUSY: {
     status: 503,
     close: 1013,
+    retry: true,
     docs: "A server is at a capacity bound that is not the caller's doing (every place on a catalogue's update stream is taken): try again later, or poll.",
   },
   PF_ERR_UNTRUSTED_DOMAIN: {
@@ -212,7 +222,12 @@ export const ERRORS = {
   },
   PF_ERR_STORAGE: {
     status: 500,
-    docs: 'A data directory or store cannot be written or read: the disk is full (ENOSPC, EDQUOT), read-only (EROFS) or not ours (EACCES, EPERM), or a file is unreadable for any reason but being absent (a directory where a file belongs: EISDIR; a failing disk: EIO): only ENOENT means absent, so nothing unreadable is overwritten. detail names the path and the system code; free space or fix the permissions. A cache that cannot be written is only logged. Also: a message held in Redis reached fewer replicas than cluster-redis holdReplicas asks within holdReplicaTimeoutMs (WAIT); it was not acknowledged: send it again.',
+    docs: 'A data directory or store cannot be written or read: the disk is full (ENOSPC, EDQUOT), read-only (EROFS) or not ours (EACCES, EPERM), or a file is unreadable for any reason but being absent (a directory where a file belongs: EISDIR; a failing disk: EIO): only ENOENT means absent, so nothing unreadable is overwritten. detail names the path and the system code; free space or fix the permissions. A cache that cannot be written is only logged.',
+  },
+  PF_ERR_UNAVAILABLE: {
+    status: 503,
+    retry: true,
+    docs: "A service the messaging node needs on a message's way (the location, cluster or hold store: Redis) failed or is failing over, or a message held in Redis reached fewer replicas than cluster-redis holdReplicas asks within holdReplicaTimeoutMs (WAIT). The message was not acknowledged, and what its sender sent after it to the same recipient is refused with this code too until it comes again: send them again, in order, after a pause (json-ws does). The message names the step that failed.",
   },
   PF_ERR_DIRECTORY: {
     status: 502,
@@ -318,6 +333,11 @@ export function isStubErrorCode(code: unknown): code is StubErrorCode {
  */
 export function statusOf(code: string): number {
   return ERRORS[isErrorCode(code) ? code : 'PF_ERR_INTERNAL'].status;
+}
+
+/** True when a refusal with `code`, also one that came over a wire, asks to send again (see {@link ErrorSpec.retry}). */
+export function isRetryable(code: string): boolean {
+  return isErrorCode(code) && (ERRORS[code] as ErrorSpec).retry === true;
 }
 
 /**

@@ -182,7 +182,7 @@ describe('messaging node: group owners and membership', () => {
     for (const j of joins) u0.msg(j);
     const last = joins.at(-1)!;
     expect(await u0.take((f) => f.t === 'err' && f.id === last.id)).toMatchObject({
-      code: 'PF_ERR_FLOOD',
+      code: 'PF_ERR_TOO_LARGE',
       message: `${user(0)} has joined 256 groups on this connection, the limit`,
     });
     expect(u0.answers().filter((a) => a.ok)).toHaveLength(256);
@@ -202,7 +202,7 @@ describe('messaging node: group owners and membership', () => {
     expect(await answer(owner, remove)).toEqual(ok(remove));
     expect(await answer(u1, subscribe(user(1)))).toMatchObject({ code: 'PF_ERR_FORBIDDEN' });
     expect(await answer(owner, members(user(0), { add: [user(2), user(3), user(4)] }))).toMatchObject({
-      code: 'PF_ERR_FLOOD',
+      code: 'PF_ERR_TOO_LARGE',
       message: `${GROUP} would have 4 members listed, over its limit of 3`,
     });
     const leave = request('unsubscribe', user(0), GROUP, {});

@@ -51,7 +51,7 @@ export class Groups {
       // few. Counted from the asking on, so that joins asked at once cannot pass the bound together.
       if ((joined?.size ?? 0) >= MAX_GROUPS_PER_SESSION) {
         return new ProtoflyError(
-          'PF_ERR_FLOOD',
+          'PF_ERR_TOO_LARGE',
           `${user} has joined ${joined!.size} groups on this connection, the limit`,
           { limit: MAX_GROUPS_PER_SESSION },
         );
@@ -67,7 +67,9 @@ export class Groups {
     if (fresh) this.#forget(session, group);
     if (result === 'refused')
       return forbidden(`${user} is not a member of ${group}; its owner adds members`, group);
-    return new ProtoflyError('PF_ERR_FLOOD', `${group} has its limit of ${size} subscribers`, { to: group });
+    return new ProtoflyError('PF_ERR_TOO_LARGE', `${group} has its limit of ${size} subscribers`, {
+      to: group,
+    });
   }
 
   /** Unsubscribes `session` from `group`; the group ends with its last subscriber. */
@@ -104,7 +106,7 @@ export class Groups {
     if (change.ok) return;
     if (change.reason === 'full') {
       return new ProtoflyError(
-        'PF_ERR_FLOOD',
+        'PF_ERR_TOO_LARGE',
         `${group} would have ${change.listed} members listed, over its limit of ${maxSize}`,
         { to: group },
       );

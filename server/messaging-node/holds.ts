@@ -37,18 +37,17 @@ export class Holds {
     this.#groupPrefix = groupPrefix;
   }
 
-  /** Holds `m` (encoded as `frame`), which no session took, then acknowledges it to `session`. */
-  holdFor(session: ClientSession, m: Message, frame: Frame): Promise<void> {
-    return this.#settings.cluster.hold(m.to, frame, this.#limits).then(
-      () => {
-        this.#replies.metrics.stored++;
-        // A session of the recipient here (one that registered meanwhile) takes it before
-        // the sender's next message can reach it.
-        this.takeHeldFor(m.to);
-        this.#replies.accepted(session, m);
-      },
-      (err) => this.#replies.failed(session, err, 'holding', m.id),
-    );
+  /**
+   * Holds `m` (encoded as `frame`), which no session took; rejects when the cluster does not
+   * hold it (the recipient's bound, a store failing).
+   */
+  holdFor(m: Message, frame: Frame): Promise<void> {
+    return this.#settings.cluster.hold(m.to, frame, this.#limits).then(() => {
+      this.#replies.metrics.stored++;
+      // A session of the recipient here (one that registered meanwhile) takes it before the
+      // sender's next message can reach it.
+      this.takeHeldFor(m.to);
+    });
   }
 
   /**

@@ -41,18 +41,25 @@ export class Replies {
     return undefined;
   }
 
-  /** A service failed on a message's way: the sender is told with a coded error. */
-  failed(session: ClientSession, err: unknown, doing: string, id?: string): undefined {
+  /**
+   * What a service's failure on a message's way (`doing` it) tells its sender: the coded error
+   * it raised, else PF_ERR_UNAVAILABLE (a store failing, or failing over: send it again). Logged.
+   */
+  failure(session: ClientSession, err: unknown, doing: string, id?: string): ProtoflyError {
     const e = isProtoflyError(err)
       ? err
       : new ProtoflyError(
-          'PF_ERR_DELIVERY',
+          'PF_ERR_UNAVAILABLE',
           `${doing}${id ? ` message ${id}` : ''} failed: ${(err as Error)?.message ?? String(err)}`,
-          { code: 503 },
+          { doing },
           { cause: err },
         );
     this.#log.warn({ session: session.id, code: e.code, reason: e.message }, `${doing} failed`);
-    this.refuse(session, e, id);
-    return undefined;
+    return e;
+  }
+
+  /** A service failed on a connection's way (`doing` it): its client is told with a coded error. */
+  failed(session: ClientSession, err: unknown, doing: string): undefined {
+    return this.refuse(session, this.failure(session, err, doing));
   }
 }

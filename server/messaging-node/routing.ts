@@ -1,4 +1,4 @@
-import { isProtoflyError, ProtoflyError } from '../../core/errors.js';
+import { asProtoflyError, isRetryable, ProtoflyError } from '../../core/errors.js';
 import type { Message, ResponseMessage } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';
 import { schemaError } from '../../core/validate.js';
@@ -35,6 +35,9 @@ const MAX_REFUSED_RUNS = 1024;
  * decided before it is looked up; a hyperty:// one, when the rules name recipient users, after,
  * as the user whose session holds it (else a sender who knows a user's hyperty address would get
  * past a rule on that user), and refused when no session holds it (its user is not known).
+ *
+ * A service failing on a message's way (its lookup, delivery or hold: Redis failing over) refuses
+ * it with PF_ERR_UNAVAILABLE, which asks to send it again, in a run like a rate's.
  *
  * A session whose socket holds more than `maxBufferedBytes` unsent, or more than
  * `maxUnreceived` messages its client has not said it took, is a slow consumer: told, dropped
@@ -107,17 +110,7 @@ export class Routing {
    */
   #route(session: ClientSession, m: Message): Promise<void> | undefined {
     if (!session.open) return;
-    // Refused messages to a recipient form a run, so that a client sending them again in order
-    // keeps its order: what it sent after one refused is refused too until it sends that one again.
-    const refused = session.order.refused(m.to);
-    if (refused !== undefined && refused !== m.id) {
-      const err = new ProtoflyError(
-        'PF_ERR_FLOOD',
-        `message ${m.id} refused to keep order: ${refused}, sent to ${m.to} before it, was refused for the rate; send ${refused} again first`,
-        { refused },
-      );
-      return this.#replies.refuse(session, err, m.id);
-    }
+    if (this.#outOfTurn(session, m)) return;
     if (!session.bucket.take(performance.now())) {
       const { messagesPerSecond } = this.#settings;
       const err = new ProtoflyError(
@@ -125,9 +118,10 @@ export class Routing {
         `${session.address} is over ${messagesPerSecond} messages/s; message ${m.id} refused`,
         { limit: messagesPerSecond },
       );
-      return this.#overRate(session, m, err);
+      return this.#refuseToRetry(session, m, err);
     }
-    if (refused !== undefined) session.order.resent(m.to);
+    // The refused message that began a run, sent again: the run ends.
+    if (session.order.refused(m.to)) session.order.resent(m.to);
     if (m.from !== session.address && !session.hyperties.has(m.from)) {
       if (!m.from.startsWith('hyperty://')) return this.#replies.refuse(session, spoof(session, m), m.id);
       return this.#presence.claim(session, m.from).then(
@@ -136,16 +130,45 @@ export class Routing {
           await this.#holds.takeHeld(session, [m.from]);
           this.#forward(session, m);
         },
-        (err) => this.#replies.failed(session, err, 'claiming', m.id),
+        (err) => this.#failed(session, m, err, 'claiming'),
       );
     }
     this.#forward(session, m);
   }
 
-  /** Refuses `m` for a rate (`err`), and starts the run of refusals to its recipient. */
-  #overRate(session: ClientSession, m: Message, err: ProtoflyError): undefined {
+  /**
+   * Refuses `m` when a message its session sent before it to the same recipient was refused to
+   * be sent again and has not come again: taken now, `m` would overtake it. Refused with that
+   * one's code, so that the client sends `m` again too, after it.
+   */
+  #outOfTurn(session: ClientSession, m: Message): boolean {
+    const run = session.order.refused(m.to);
+    if (!run || run.id === m.id) return false;
+    const err = new ProtoflyError(
+      run.code,
+      `message ${m.id} refused to keep order: ${run.id}, sent to ${m.to} before it, was refused (${run.code}); send ${run.id} again first`,
+      { refused: run.id },
+    );
+    this.#replies.refuse(session, err, m.id);
+    return true;
+  }
+
+  /** A service failed on `m`'s way: refused, to be sent again when the failure passes. */
+  #failed(session: ClientSession, m: Message, err: unknown, doing: string): undefined {
+    return this.#refuseToRetry(session, m, this.#replies.failure(session, err, doing, m.id));
+  }
+
+  /**
+   * Refuses `m` with `err`. A refusal to send again (a rate, a store failing over: a
+   * retryable code) starts a run of refusals to `m`'s recipient, so that a client sending them
+   * again in order keeps its order: what it sent after `m` to the same recipient is refused too
+   * until `m` comes again.
+   */
+  #refuseToRetry(session: ClientSession, m: Message, err: ProtoflyError): undefined {
     const order = session.order;
-    if (!order.inRun(m.to) && order.runs >= MAX_REFUSED_RUNS) {
+    // Not to be sent again, or after the one that began the run (settled in order): no new run.
+    if (!isRetryable(err.code) || order.refused(m.to)) return this.#replies.refuse(session, err, m.id);
+    if (order.runs >= MAX_REFUSED_RUNS) {
       // Order cannot be kept for one more recipient: fail closed rather than keep without bound.
       const err = new ProtoflyError(
         'PF_ERR_FLOOD',
@@ -156,7 +179,7 @@ export class Routing {
       session.cut('PF_ERR_FLOOD');
       return;
     }
-    order.startRun(m.to, m.id);
+    order.startRun(m.to, m.id, err.code);
     return this.#replies.refuse(session, err, m.id);
   }
 
@@ -175,7 +198,7 @@ export class Routing {
         `${from} is over the rate of policy rule '${d.rule}' (${d.limit} messages/s); message ${m.id} refused`,
         { limit: d.limit, rule: d.rule },
       );
-      this.#overRate(session, m, err);
+      this.#refuseToRetry(session, m, err);
       return true;
     }
     const what = capability ? ` with ${capability}` : '';
@@ -210,7 +233,7 @@ export class Routing {
     try {
       found = this.#settings.location.lookup(m.to);
     } catch (err) {
-      return this.#replies.failed(session, err, 'looking up', m.id);
+      return this.#notFound(session, m, err);
     }
     const order = session.order;
     const before = order.lookingUp(m.to);
@@ -220,10 +243,23 @@ export class Routing {
     const looked = Promise.resolve(found);
     const step = (before ? before.then(() => looked) : looked).then(
       (regs) => this.#found(session, m, regs, byOwner),
-      (err) => this.#replies.failed(session, err, 'looking up', m.id),
+      (err) => this.#notFound(session, m, err),
     );
     const settled = step.catch(session.fail);
     order.lookup(m.to, settled);
+  }
+
+  /**
+   * `m`'s recipient could not be looked up: refused in its turn in the lane to its recipient,
+   * once what was sent before it settled, so that a run of refusals begins with the first one
+   * sent (one before it may yet fail to be held) and what comes after waits for it.
+   */
+  #notFound(session: ClientSession, m: Message, err: unknown): void {
+    const order = session.order;
+    const lane = order.lane(m.to);
+    if (!lane) return this.#failed(session, m, err, 'looking up');
+    const refused = lane.settled.then(() => this.#failed(session, m, err, 'looking up'));
+    order.extend(m.to, '', lane.settled, refused, session.fail);
   }
 
   /**
@@ -283,14 +319,21 @@ export class Routing {
     targets: readonly Binding[],
     after?: Promise<void>,
   ): Promise<void> | undefined {
+    // A run of refusals to the recipient began while `m` waited (for its lookup, or for a lane
+    // that went elsewhere): it goes again after the refused one.
+    if (this.#outOfTurn(session, m)) return;
     const { cluster } = this.#settings;
     const order = session.order;
     const frame = msgFrame(m);
     // Earlier messages to the recipient were held: a session elsewhere takes them before this one.
     const heldFirst = order.wasHeld(m.to) ? m.to : undefined;
+    // An earlier message to the same sessions did not reach them and is settling: `m` is not
+    // tried either (a later batch could reach them), but settled after it.
+    const missing = order.missing(m.to);
+    let missed = missing !== undefined && missing === laneKey(targets);
     let delivered = 0;
     let remote: Promise<boolean>[] | undefined;
-    for (const reg of targets) {
+    for (const reg of missed ? [] : targets) {
       if (reg.node !== cluster.node) {
         remote ??= [];
         remote.push(cluster.deliver(reg.node, reg.session, frame, heldFirst));
@@ -298,20 +341,47 @@ export class Routing {
         delivered++;
       }
     }
-    const settle = (more: number) => {
+    /** Whether `more` deliveries elsewhere and those here reached nobody: later ones to the same sessions wait for `m`. */
+    const reached = (more: number) => {
+      if (delivered + more === 0 && !missed) {
+        missed = true;
+        order.miss(m.to, laneKey(targets));
+      }
+      return more;
+    };
+    if (missed) order.miss(m.to, laneKey(targets));
+    else if (!remote) reached(0);
+    const settled = () => {
+      if (missed) order.missSettled(m.to);
+    };
+    const settle = (more: number): Promise<void> | undefined => {
       if (heldFirst && more) order.heldTaken(m.to);
       if (delivered + more) return this.#replies.accepted(session, m);
+      // A message before it in its lane was refused to be sent again: held now, `m` would be ahead of it.
+      if (this.#outOfTurn(session, m)) {
+        settled();
+        return;
+      }
       order.held(m.to);
-      return this.#holds.holdFor(session, m, frame);
+      return this.#holds
+        .holdFor(m, frame)
+        .then(
+          () => this.#replies.accepted(session, m),
+          (err) => this.#failed(session, m, err, 'holding'),
+        )
+        .finally(settled);
     };
     if (!remote && !after) return settle(0);
-    const failed = (err: unknown) => this.#replies.failed(session, err, 'delivering', m.id);
+    const failed = (err: unknown) => {
+      settled();
+      this.#failed(session, m, err, 'delivering');
+    };
     // The common cross-node case, one session elsewhere and nothing before it: one promise.
-    if (remote?.length === 1 && !after) return remote[0]!.then((ok) => settle(ok ? 1 : 0), failed);
-    return Promise.all([Promise.all(remote ?? []), after]).then(
-      ([results]) => settle(results.filter(Boolean).length),
-      failed,
-    );
+    if (remote?.length === 1 && !after) return remote[0]!.then((ok) => settle(reached(ok ? 1 : 0)), failed);
+    const results = remote
+      ? Promise.all(remote).then((oks) => reached(oks.filter(Boolean).length))
+      : Promise.resolve(0);
+    return Promise.all([results, after]).then(([more]) => settle(more), failed);
   }
 
   /**
@@ -365,7 +435,7 @@ export class Routing {
       .then(
         (refused) =>
           refused ? this.#replies.refuse(session, refused, m.id) : this.#replies.accepted(session, m),
-        (err) => this.#replies.failed(session, err, 'group', m.id),
+        (err) => this.#failed(session, m, err, 'group'),
       )
       .catch(session.fail);
     this.#groupAnswers.set(session, answered);
@@ -380,8 +450,12 @@ export class Routing {
     try {
       answer = this.#directory!.answer(m, session.address!);
     } catch (err) {
-      if (isProtoflyError(err)) return this.#replies.refuse(session, err, m.id);
-      return this.#replies.failed(session, err, 'searching the directory', m.id);
+      // In memory: an uncoded failure is a fault of ours, not a store's to wait out.
+      return this.#replies.refuse(
+        session,
+        asProtoflyError(err, 'PF_ERR_INTERNAL', 'searching the directory'),
+        m.id,
+      );
     }
     this.#replies.accepted(session, m);
     // The ack first: a client settles its request's delivery before its answer comes.

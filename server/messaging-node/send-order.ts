@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../../core/errors.js';
+
 /** A session's messages to one recipient that are still on their way, and where they went. */
 export interface Lane {
   /** The sessions they went to (ids, space-separated); empty when held. */
@@ -8,13 +10,19 @@ export interface Lane {
   readonly settled: Promise<void>;
 }
 
+/** A message refused to be sent again, and the retryable code it was refused with. */
+export interface Refusal {
+  readonly id: string;
+  readonly code: ErrorCode;
+}
+
 /**
  * What keeps one session's messages in the order its client sent them; routing's state for
  * that session (see routing.ts), written by nothing else. Five things can reorder them: a
  * message waiting for a hyperty address to be claimed, lookups of one recipient answering out
  * of order (a cached answer is at once, and a Redis Cluster's client retries a command during
  * a failover on its own timer), messages to one recipient settling out of order (lanes), a
- * client sending again only some of the messages refused for its rate (runs of refusals), and
+ * client sending again only some of the messages refused to be sent again (runs of refusals), and
  * a later message delivered to the recipient's session on another node before the held ones
  * reached it (held first: the held ones and the later one travel different ways).
  */
@@ -23,16 +31,24 @@ export class SendOrder {
   /** Per recipient, this session's messages still on their way. */
   readonly #lanes = new Map<string, Lane>();
   /**
-   * Per recipient, the message of this session refused for its rate: later ones to that
-   * recipient are refused too, until this one is sent again, so that retries keep the order.
+   * Per recipient, the message of this session refused to be sent again (its rate, a store
+   * failing over: a retryable code): later ones to that recipient are refused too, until this
+   * one is sent again, so that retries keep the order.
    */
-  #refusedTo: Map<string, string> | undefined;
+  #refusedTo: Map<string, Refusal> | undefined;
   /**
    * Recipients some of this session's messages to were held instead of delivered, until a
    * session of theirs on another node took what was held (before a later message). As many as
    * the recipients this session wrote to while they were away, and gone with the session.
    */
   #heldTo: Set<string> | undefined;
+  /**
+   * Per recipient, the sessions (a lane's targets) that a message of this session did not
+   * reach, and how many messages to them are settling since: later ones to them are not
+   * delivered either until those settled, but held after them (or refused with them), so that
+   * none overtakes one that is held or refused to be sent again.
+   */
+  #missed: Map<string, { targets: string; settling: number }> | undefined;
 
   /**
    * A hyperty address this session sends from being claimed: later messages wait behind it,
@@ -117,8 +133,30 @@ export class SendOrder {
     this.#heldTo?.delete(to);
   }
 
-  /** The message to `to` refused for the rate that must be sent again first, if any. */
-  refused(to: string): string | undefined {
+  /** The targets that messages to `to` are not delivered to until what missed them settled, if any. */
+  missing(to: string): string | undefined {
+    return this.#missed?.get(to)?.targets;
+  }
+
+  /** A message to `to` did not reach `targets`, or was not sent to them for that: it settles before they are tried again. */
+  miss(to: string, targets: string): void {
+    const gate = this.#missed?.get(to);
+    if (gate?.targets === targets) {
+      gate.settling++;
+      return;
+    }
+    this.#missed ??= new Map();
+    this.#missed.set(to, { targets, settling: 1 });
+  }
+
+  /** A message {@link miss} counted settled (held, or refused). */
+  missSettled(to: string): void {
+    const gate = this.#missed?.get(to);
+    if (gate && --gate.settling === 0) this.#missed!.delete(to);
+  }
+
+  /** The refusal to send again that a later message to `to` must wait for, if any. */
+  refused(to: string): Refusal | undefined {
     return this.#refusedTo?.get(to);
   }
 
@@ -132,14 +170,12 @@ export class SendOrder {
     return this.#refusedTo?.size ?? 0;
   }
 
-  /** Whether a run of refusals to `to` is under way. */
-  inRun(to: string): boolean {
-    return this.#refusedTo?.has(to) ?? false;
-  }
-
-  /** Message `id` to `to` was refused for the rate: later ones to `to` wait for it to be sent again. */
-  startRun(to: string, id: string): void {
+  /**
+   * Message `id` to `to` was refused with `code`, to be sent again: later ones to `to` are
+   * refused too until it comes again.
+   */
+  startRun(to: string, id: string, code: ErrorCode): void {
     this.#refusedTo ??= new Map();
-    this.#refusedTo.set(to, id);
+    this.#refusedTo.set(to, { id, code });
   }
 }

@@ -114,6 +114,6 @@ it('counts a hold done once a replica has it too (WAIT), and fails one that reac
   afterAll(() => lone.stop());
   const alone = await node(lone, 'alone', undefined, 1);
   await expect(alone.cluster.hold(address, 'not kept', limits)).rejects.toMatchObject({
-    code: 'PF_ERR_STORAGE',
+    code: 'PF_ERR_UNAVAILABLE',
   });
 });

@@ -253,7 +253,8 @@ export class RedisCluster implements Cluster {
    * until all the previous write commands are successfully transferred and acknowledged by
    * at least the specified number of replicas" (redis.io, WAIT).
    *
-   * @throws ProtoflyError `PF_ERR_STORAGE` when fewer replicas than holdReplicas have it in time.
+   * @throws ProtoflyError `PF_ERR_UNAVAILABLE` when fewer replicas than holdReplicas have it in
+   * time (its master lost one, or is failing over): not acknowledged, to be sent again.
    */
   async #holdReplicated(args: readonly (string | Buffer | number)[]): Promise<number> {
     const { holdReplicas, holdReplicaTimeoutMs } = this.#options;
@@ -266,7 +267,7 @@ export class RedisCluster implements Cluster {
     if (waitErr) throw waitErr;
     if (kept === 1 && reached < holdReplicas) {
       throw new ProtoflyError(
-        'PF_ERR_STORAGE',
+        'PF_ERR_UNAVAILABLE',
         `a message held for ${args[6]} reached ${reached} of the ${holdReplicas} Redis replicas it must reach within ${holdReplicaTimeoutMs} ms; it is not acknowledged`,
         { replicas: reached, required: holdReplicas },
       );

@@ -21,8 +21,8 @@ export interface JsonWsSettings {
   readonly maxQueued: number;
   /** Message keys remembered to drop duplicates (a resent message that had arrived). */
   readonly dedupWindow: number;
-  /** Pause after the node refused a message as a flood, before sending it again. */
-  readonly floodPauseMs: number;
+  /** Pause after the node refused a message to be sent again (a retryable code), before sending it again. */
+  readonly retryPauseMs: number;
   /** Quiet this long (nothing heard from the node), the stub pings it; 0 never pings. */
   readonly pingIntervalMs: number;
   /** A ping unanswered this long gives the socket up: `disconnected`, then a reconnect. */
@@ -38,7 +38,7 @@ export const DEFAULTS: Omit<JsonWsSettings, 'url'> = {
   windowSize: 256,
   maxQueued: 10_000,
   dedupWindow: 10_000,
-  floodPauseMs: 250,
+  retryPauseMs: 250,
   pingIntervalMs: 10_000,
   pingTimeoutMs: 5_000,
 };

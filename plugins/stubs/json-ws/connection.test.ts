@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { ProtoflyError } from '../../../core/errors.js';
+import { ERRORS, isRetryable, ProtoflyError } from '../../../core/errors.js';
 import type { JsonWsFrame } from '../../../core/generated/types.js';
 import { validateMessage } from '../../../core/generated/validators.js';
 import { type Message, request, response } from '../../../core/message.js';
@@ -251,22 +251,57 @@ describe('json-ws connection', () => {
     expect(msgIds(peers[0])).toEqual(sent.map((m) => m.id));
   });
 
-  it('sends a message refused as a flood again after a pause, without bothering the app', async () => {
+  /** A node that refuses the first message it gets with `code`, then acknowledges. */
+  const refusingFirst = (code: string) => {
     let refusals = 0;
-    const url = await scriptedNode((peer, frame) => {
+    return scriptedNode((peer, frame) => {
       if (frame.t !== 'msg') return;
-      const flood = refusals++ === 0;
-      const answer = flood
-        ? { t: 'err', code: 'PF_ERR_FLOOD', message: 'slow down', id: frame.m.id }
-        : { t: 'ack', ids: [frame.m.id] };
+      const answer =
+        refusals++ === 0
+          ? { t: 'err', code, message: 'not now', id: frame.m.id }
+          : { t: 'ack', ids: [frame.m.id] };
       peer.ws.send(JSON.stringify(answer));
     });
-    const { stub, ctx } = await open(url, { floodPauseMs: 20 });
+  };
+
+  it.each(Object.keys(ERRORS).filter(isRetryable))(
+    'sends a message refused with %s (a retryable code) again after a pause, without bothering the app',
+    async (code) => {
+      const { stub, ctx } = await open(await refusingFirst(code), { retryPauseMs: 20 });
+      const m = chat(ALICE, BOB);
+      stub.postMessage(m);
+      await until(() => msgIds(peers[0]).length === 2);
+      expect(msgIds(peers[0])).toEqual([m.id, m.id]);
+      expect(ctx.received).toEqual([]);
+    },
+  );
+
+  it('sends a refused message again even when its answer came meanwhile: the node waits for it before what follows', async () => {
+    const url = await scriptedNode((peer, frame) => {
+      if (frame.t !== 'msg') return;
+      if (msgIds(peer).length > 1) return peer.ws.send(JSON.stringify({ t: 'ack', ids: [frame.m.id] }));
+      // The node delivered it but could not confirm that, nor hold it: refused, then answered.
+      peer.ws.send(
+        JSON.stringify({ t: 'err', code: 'PF_ERR_UNAVAILABLE', message: 'not held', id: frame.m.id }),
+      );
+      peer.ws.send(JSON.stringify({ t: 'msg', m: response(frame.m, 200) }));
+    });
+    const { stub, ctx } = await open(url, { retryPauseMs: 20 });
     const m = chat(ALICE, BOB);
     stub.postMessage(m);
     await until(() => msgIds(peers[0]).length === 2);
     expect(msgIds(peers[0])).toEqual([m.id, m.id]);
-    expect(ctx.received).toEqual([]);
+    // The app got the answer, once.
+    expect(ctx.received).toMatchObject([{ type: 'response', id: m.id, body: { code: 200 } }]);
+  });
+
+  it('answers the app when the node refuses a message for good (PF_ERR_FORBIDDEN), and sends it once', async () => {
+    const { stub, ctx } = await open(await refusingFirst('PF_ERR_FORBIDDEN'), { retryPauseMs: 20 });
+    const m = chat(ALICE, BOB);
+    stub.postMessage(m);
+    await ctx.until(() => ctx.received.length === 1);
+    expect(ctx.received).toMatchObject([{ type: 'response', id: m.id, body: { code: 403 } }]);
+    expect(msgIds(peers[0])).toEqual([m.id]);
   });
 
   it('fails with PF_ERR_AUTH, and sends nothing, when the node binds the socket to another user', async () => {
@@ -460,7 +495,7 @@ describe('json-ws connection', () => {
       accepted.push(id);
       peer.ws.send(JSON.stringify({ t: 'ack', ids: [id] }));
     });
-    const { stub, ctx } = await open(url, { floodPauseMs: 5 });
+    const { stub, ctx } = await open(url, { retryPauseMs: 5 });
     await ctx.until(() => ctx.statuses.at(-1) === 'live');
     const sent = Array.from({ length: 20 }, (_, i) => chat(ALICE, BOB, `${i}`));
     for (const m of sent) stub.postMessage(m);

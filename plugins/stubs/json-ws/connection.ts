@@ -2,7 +2,7 @@
 // their answer, the inbox, receipts and liveness all turn over together on every new socket
 // (the generation), so they stay in one class rather than in parts that share its fields.
 import { Backoff } from '../../../core/backoff.js';
-import { statusOf } from '../../../core/errors.js';
+import { isRetryable, statusOf } from '../../../core/errors.js';
 import type { ErrFrame, MsgFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
 import { messageKey, Seen } from '../../../core/seen.js';
@@ -47,6 +47,12 @@ interface Pending extends Outgoing {
   wired: boolean;
   /** Its far side's final answer came before the node's `ack` (acks are batched): nothing to wait for. */
   answered?: boolean;
+  /**
+   * The node refused it to be sent again (a retryable code): it goes again even if its far side
+   * answers meanwhile (a delivery the node could not confirm), since the node refuses what
+   * follows it until it comes.
+   */
+  refused?: boolean;
 }
 
 /**
@@ -102,9 +108,9 @@ export class Member extends SessionMember {
  *   each request to a peer until the peer's final answer comes, and sends the unanswered ones
  *   again, first, on the next socket: a node that goes down loses what it held and the answers
  *   on their way. A request that comes again gets the answer it got (within `dedupWindow`).
- * - After a refusal as a flood, sends nothing new until the node answered everything on the
- *   wire and a pause passed, then sends the refused ones again in their place: a refused run
- *   keeps its order.
+ * - After a refusal to send again (a retryable code: a flood, the node's store failing over),
+ *   sends nothing new until the node answered everything on the wire and a pause passed, then
+ *   sends the refused ones again in their place: a refused run keeps its order.
  * - Tells the node how many messages it took (`received`, asked for in `auth`): handed to the
  *   runtime, in order. What the runtime cannot take yet (it throws PF_ERR_FLOOD or
  *   PF_ERR_QUEUE_FULL) is kept and not told of, so the node keeps it too, and past its bound
@@ -154,7 +160,7 @@ export class Connection {
   #arrived = 0;
   #taken = 0;
   #told = 0;
-  /** A flood refusal is being waited out: nothing new goes until the wire is answered. */
+  /** A refusal to send again is being waited out: nothing new goes until the wire is answered. */
   #backingOff = false;
   /** Some frame came from the node since the last liveness check; a ping is out. */
   #heard = false;
@@ -449,19 +455,23 @@ export class Connection {
       if (onWire.msg.to === m.from) onWire.answered = true;
       return;
     }
-    if (this.#outbox.entries.some((e) => e.msg.id === m.id && e.msg.to === m.from)) this.#outbox.take(m.id);
+    if (this.#outbox.entries.some((e) => e.msg.id === m.id && e.msg.to === m.from && !e.refused))
+      this.#outbox.take(m.id);
   }
 
   /**
-   * The node refused a message. A flood: it goes again in its place, after a pause and after
-   * every message on the wire was answered (the node refuses the rest of a run too, and those
-   * go again after it). Anything else: the app is answered.
+   * The node refused a message. To be sent again (a retryable code: its rate, a store failing
+   * over): it goes again in its place, after a pause and after every message on the wire was
+   * answered (the node refuses the rest of a run too, and those go again after it). Anything
+   * else: the app is answered.
    */
   #refused(frame: ErrFrame): void {
-    if (frame.code === 'PF_ERR_FLOOD' && frame.id !== undefined && this.#outbox.giveBack(frame.id)) {
+    const back = isRetryable(frame.code) && frame.id !== undefined && this.#outbox.giveBack(frame.id);
+    if (back) {
+      back.refused = true;
       if (this.#backingOff) return this.#flush();
       this.#backingOff = true;
-      return this.#arm('flush', () => this.#flush(), this.#settings!.floodPauseMs);
+      return this.#arm('flush', () => this.#flush(), this.#settings!.retryPauseMs);
     }
     if (frame.id === undefined)
       this.#refusal = { code: frame.code, message: frame.message.slice(0, MAX_REFUSAL) };
