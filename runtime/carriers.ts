@@ -191,7 +191,8 @@ export class Carriers extends Emitter<CarriersEvents> {
     snapshot?: unknown,
     token?: Promise<string | undefined>,
   ): Activation {
-    if (this.#versions.started(pkg)) this.#watch(pkg.descriptor.domain);
+    this.#versions.started(pkg);
+    const domain = pkg.descriptor.domain;
     const instance: Activation = {
       pkg,
       status: 'created',
@@ -206,6 +207,10 @@ export class Carriers extends Emitter<CarriersEvents> {
             instance.failure = error;
             this.report(scope, instance, error);
           }
+          // Watched from when an instance runs or retries, not from its start: the update
+          // stream's connection and the check that follows it would compete with its load, and
+          // that check covers whatever was published meanwhile.
+          if (status === 'live' || status === 'disconnected') this.#watch(domain);
           scope.status(instance, status, detail);
         },
         (msg) => this.#link.fromStub(instance, scope, msg),
@@ -404,7 +409,14 @@ export class Carriers extends Emitter<CarriersEvents> {
 
   /** Listens for new versions of `domain` while it runs instances here, unless it is pinned. */
   #watch(domain: string): void {
-    if (this.#closed || this.policy(domain) === 'pin' || this.#unwatch.has(domain)) return;
+    if (
+      this.#closed ||
+      this.policy(domain) === 'pin' ||
+      this.#unwatch.has(domain) ||
+      !this.#versions.runs(domain)
+    ) {
+      return;
+    }
     this.#unwatch.set(domain, this.#watcher.subscribe(domain));
   }
 

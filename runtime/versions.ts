@@ -57,16 +57,19 @@ export class Versions {
       : undefined;
   }
 
-  /** An instance of `pkg` starts. True when it is its domain's first running instance. */
-  started(pkg: StubPackage): boolean {
+  /** Whether `domain` runs instances (counted in by {@link started}, not yet out by {@link ended}). */
+  runs(domain: string): boolean {
+    return (this.#domains.get(domain)?.running.size ?? 0) > 0;
+  }
+
+  /** An instance of `pkg` starts. */
+  started(pkg: StubPackage): void {
     const d = this.#domain(pkg.descriptor.domain);
-    const first = d.running.size === 0;
     const version = versionOf(pkg);
     const entry = d.running.get(version);
     if (entry) entry.instances++;
     else d.running.set(version, { pkg, instances: 1 });
     d.seen ??= new Seen(DEDUP_WINDOW);
-    return first;
   }
 
   /**

@@ -62,7 +62,8 @@ interface Slot {
  * `lockdown()`, one Compartment per package version; the same host side as in Node (sandbox.ts:
  * frame checks, sessions, credit; socket-bridge.ts: the sockets, held by the page and checked
  * against the runtime policy) over a {@link WorkerLink}. A warm spare worker (started and locked
- * down, idle) takes the next carrier domain, and a new spare starts once its package runs. A heartbeat watchdog ends a worker that
+ * down, idle) takes the next carrier domain, and a new spare starts once the stub on it is past
+ * connecting. A heartbeat watchdog ends a worker that
  * stops answering (a busy loop), failing its conversations with `PF_ERR_WATCHDOG`, as in Node.
  * What a browser does not offer: a heap limit for a worker (Chromium's heap reading is reported,
  * not enforced; a page's memory is bounded by the browser's per-tab limit alone), an array-buffer
@@ -122,15 +123,37 @@ export class BrowserWorkerHost implements SandboxHost {
     }
     const watchdogMs = withinCeiling(pkg.descriptor, 'watchdogMs', this.#watchdogMs);
     const { slot, fromSpare } = this.#place(`${domain} ${watchdogMs}`, watchdogMs);
+    // The next spare starts once this instance is past connecting (live, or given up): its
+    // worker start and lockdown take a core for tens of ms, which the stub's socket opening
+    // and authentication would otherwise wait behind.
+    let refilled = !fromSpare;
+    const refill = () => {
+      if (refilled) return;
+      refilled = true;
+      this.#refill();
+    };
+    const delegate = ctx.delegate;
+    const settled: ConversationContext = {
+      ...ctx,
+      delegate: {
+        ...delegate,
+        onStatus: (status, detail, error) => {
+          delegate?.onStatus?.(status, detail, error);
+          // After the task, so that what waits on this status (the app's `live`) runs first.
+          if (status !== 'created' && status !== 'connecting') setTimeout(refill, 0);
+        },
+      },
+    };
     slot.pending++;
     try {
       await slot.sandbox.ready;
       const loaded = await slot.sandbox.load(descriptorKey(pkg.descriptor), pkg.descriptor, script);
-      return await slot.sandbox.activate(loaded, ctx);
+      return await slot.sandbox.activate(loaded, settled);
+    } catch (err) {
+      refill();
+      throw err;
     } finally {
       slot.pending--;
-      // Once the package runs, so that the next spare's lockdown does not compete with its load.
-      if (fromSpare) this.#refill();
     }
   }
 

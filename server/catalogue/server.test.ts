@@ -1,10 +1,11 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { writeAtomic } from '../../node/files.js';
 import { KEYS_PATH } from '../../runtime/catalogue.js';
 import { integrityHex } from '../../runtime/integrity.js';
 import { type TestCatalogue, testCatalogue } from '../../test/support/domain-catalogue.js';
@@ -44,6 +45,37 @@ describe('catalogue server', () => {
     const etag = res.headers.get('etag')!;
     expect((await get('/.well-known/protofly/stub/echo', { 'if-none-match': etag })).status).toBe(304);
     expect((await (await get('/.well-known/protofly/keys')).json()).keys[0].kid).toBe(cat.key.publicJwk.kid);
+  });
+
+  it('serves the keys and the default stub as they are now, once kept: replaced by a new file or rewritten in place', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pf-cat-kept-'));
+    const server = createCatalogueServer({ dir });
+    const url = await server.listen();
+    const keys = layout.keys(dir);
+    const aliases = layout.aliases(dir);
+    const read = async (path: string) => (await fetch(`${url}${path}`)).text();
+    try {
+      for (const name of ['one', 'another'])
+        await writeAtomic(layout.descriptor(dir, 'stub', name, '1.0.0'), `{"name":"${name}"}`);
+      await writeAtomic(keys, '{"keys":[]}\n');
+      await writeAtomic(aliases, '{"stub/default":"one"}\n');
+      // Files changed long before: the server keeps what it read.
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 60_000);
+      expect(await read(KEYS_PATH)).toBe('{"keys":[]}\n');
+      expect(await read('/.well-known/protofly/stub/default')).toBe('{"name":"one"}');
+
+      await writeAtomic(keys, '{"keys":[{"kid":"new"}]}\n');
+      expect(await read(KEYS_PATH)).toBe('{"keys":[{"kid":"new"}]}\n');
+      await writeFile(aliases, '{"stub/default":"another"}\n');
+      expect(await read('/.well-known/protofly/stub/default')).toBe('{"name":"another"}');
+      await rm(keys);
+      expect((await fetch(`${url}${KEYS_PATH}`)).status).toBe(404);
+    } finally {
+      vi.useRealTimers();
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([

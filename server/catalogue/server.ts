@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -94,10 +94,21 @@ const PLUGIN_PATH = /^\/\.well-known\/protofly\/(stub|backend)\/([^/]+)(\/versio
 const PACKAGE_PATH = /^\/packages\/([0-9a-f]{96})\.js(\.map)?$/;
 /** Immutable files kept in memory, bytes at most. */
 const FILE_CACHE_BYTES = 64 * 1024 * 1024;
+/**
+ * A file changed this recently is read again each time: a second write within the file
+ * system's timestamp granularity could leave its stat as it was (git's "racily clean").
+ */
+const RACY_MS = 2000;
 
 interface Body {
   readonly bytes: Buffer;
   readonly etag: string;
+}
+
+/** A small file that may change (keys, aliases, metadata), with the stat it was read at. */
+interface Kept {
+  readonly body: Body;
+  readonly stamp: string;
 }
 
 export function createCatalogueServer(options: CatalogueServerOptions): CatalogueServer {
@@ -125,6 +136,28 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
     return body;
   }
 
+  // The keys, the aliases and the token endpoint's metadata are read on every descriptor or
+  // keys request: a stat tells whether what was read last is still what is there, one file
+  // system call where reading is four or five (measured: 3.9 ms p50 for aliases.json's read
+  // under the browser bench, against 0.4 ms for a readdir).
+  const kept = new Map<string, Kept>();
+  async function readMutable(file: string): Promise<Body | undefined> {
+    const st = await ifPresent(stat(file, { bigint: true }), file);
+    if (!st) {
+      kept.delete(file);
+      return undefined;
+    }
+    const stamp = `${st.dev} ${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`;
+    const hit = kept.get(file);
+    if (hit?.stamp === stamp) return hit.body;
+    kept.delete(file);
+    const bytes = await ifPresent(readFile(file), file);
+    if (!bytes) return undefined;
+    const body = { bytes, etag: etagOf(bytes) };
+    if (Date.now() - Number(st.ctimeNs / 1_000_000n) > RACY_MS) kept.set(file, { body, stamp });
+    return body;
+  }
+
   async function versions(kind: PluginKind, name: string): Promise<string[]> {
     const folder = layout.plugin(dir, kind, name);
     const files = (await ifPresent(readdir(folder), folder, 'list')) ?? [];
@@ -137,8 +170,7 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
 
   async function resolveName(kind: PluginKind, name: string): Promise<string> {
     if (name !== 'default') return name;
-    const file = layout.aliases(dir);
-    const aliases = JSON.parse((await ifPresent(readFile(file, 'utf8'), file)) ?? '{}');
+    const aliases = JSON.parse((await readMutable(layout.aliases(dir)))?.bytes.toString('utf8') ?? '{}');
     const target = aliases[`${kind}/default`];
     if (typeof target !== 'string')
       throw new ProtoflyError('PF_ERR_NOT_FOUND', `this catalogue has no default ${kind}`);
@@ -201,23 +233,14 @@ export function createCatalogueServer(options: CatalogueServerOptions): Catalogu
       );
     }
     if (url.pathname === KEYS_PATH) {
-      const file = layout.keys(dir);
-      const bytes = await ifPresent(readFile(file), file);
-      if (!bytes) throw new ProtoflyError('PF_ERR_NOT_FOUND', 'this catalogue publishes no keys yet');
-      return send(
-        res,
-        req,
-        200,
-        { bytes, etag: etagOf(bytes) },
-        'application/jwk-set+json',
-        'public, max-age=300',
-      );
+      const body = await readMutable(layout.keys(dir));
+      if (!body) throw new ProtoflyError('PF_ERR_NOT_FOUND', 'this catalogue publishes no keys yet');
+      return send(res, req, 200, body, 'application/jwk-set+json', 'public, max-age=300');
     }
     if (url.pathname === AUTHORIZATION_SERVER_PATH) {
-      const file = layout.authorizationServer(dir);
-      const bytes = await ifPresent(readFile(file), file);
-      if (!bytes) throw new ProtoflyError('PF_ERR_NOT_FOUND', 'this domain advertises no token endpoint');
-      return send(res, req, 200, { bytes, etag: etagOf(bytes) }, 'application/json', 'public, max-age=60');
+      const body = await readMutable(layout.authorizationServer(dir));
+      if (!body) throw new ProtoflyError('PF_ERR_NOT_FOUND', 'this domain advertises no token endpoint');
+      return send(res, req, 200, body, 'application/json', 'public, max-age=60');
     }
     const pluginMatch = PLUGIN_PATH.exec(url.pathname);
     if (pluginMatch) return plugin(res, req, url, pluginMatch);

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOST_TEST_STUBS, hostConformance, nodePackages } from '../contracts/host.contract.js';
 import type { HostPropertyKey, HostTestStub } from '../contracts/host.properties.js';
 import { launchChromium, type PageServer, serveHostPage } from './launch.js';
@@ -20,6 +20,7 @@ declare global {
     hostContract: {
       packages(given: Record<HostTestStub, unknown>): void;
       run(key: HostPropertyKey): Promise<void>;
+      spares(): Promise<number[]>;
     };
   }
 }
@@ -61,3 +62,10 @@ hostConformance(
   },
   (key) => page.evaluate((k) => window.hostContract.run(k), key),
 );
+
+describe('BrowserWorkerHost in Chromium: its warm spare', () => {
+  it('starts the next spare once the stub on the spare is live, not while it connects', async () => {
+    // The spare; still the spare alone while the stub connects; a new one once it is live.
+    expect(await page.evaluate(() => window.hostContract.spares())).toEqual([1, 1, 2]);
+  });
+});

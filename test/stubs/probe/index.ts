@@ -84,7 +84,8 @@ const activate: Activate = (ctx) => {
     }
   };
 
-  ctx.status('live');
+  // `connecting` on asking: a stub still on its way to its server (the `status` command ends it).
+  ctx.status(ctx.config.connecting === true ? 'connecting' : 'live');
   return {
     postMessage(msg) {
       delivered += 1;
