@@ -15,6 +15,7 @@ import type { CdrRecorder } from './cdr-recorder.js';
 import type { ClientSession } from './client-session.js';
 import type { Directory } from './directory.js';
 import { PROTOCOL } from './frames.js';
+import { heldCount } from './held-count.js';
 import type { Holds } from './holds.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeSettings } from './options.js';
@@ -138,6 +139,7 @@ export class Lifecycle {
     } = this.#settings;
     const cdrService = this.#settings.cdr?.service;
     const { metrics, admission, sessions, cdr } = this.#parts;
+    const held = heldCount(cluster);
     await cluster.join(this.#member);
     // Rules another node shared before this one started (a PUT since the config was read).
     const shared = await cluster.sharedPolicy();
@@ -172,7 +174,7 @@ export class Lifecycle {
           metrics.render({
             connections: sessions.size,
             pendingAuth: admission.pending,
-            storedNow: await cluster.held(),
+            storedNow: await held(),
           }),
         ...(gate ? { provisioning: provisioningApi(provisioning!, gate, log) } : {}),
         ...(gate && addressBook ? { addressbook: addressBookApi(addressBook, gate, log) } : {}),

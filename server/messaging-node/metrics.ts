@@ -67,7 +67,11 @@ export class NodeMetrics {
     counter('messages_out_total', 'Messages sent to sessions.', () => this.messagesOut);
     counter('acks_total', 'Messages acknowledged.', () => this.acks);
     counter('stored_total', 'Messages stored for an offline recipient.', () => this.stored);
-    gauge('stored_messages', 'Messages in the offline store now.', (g) => g.storedNow);
+    gauge(
+      'stored_messages',
+      'Messages in the offline store, counted at most every 15 s.',
+      (g) => g.storedNow,
+    );
     counter(
       'sessions_failed_total',
       'Sessions closed because handling one of their frames failed; the node served on.',
