@@ -295,6 +295,32 @@ describe('json-ws connection', () => {
     expect(ctx.received).toMatchObject([{ type: 'response', id: m.id, body: { code: 200 } }]);
   });
 
+  it('after a refusal to send again, sends the refused run one message at a time until the node takes one', async () => {
+    const sent = [chat(ALICE, BOB, 'a'), chat(ALICE, BOB, 'b'), chat(ALICE, BOB, 'c')];
+    const first = sent[0]!.id;
+    let refusals = 0;
+    const url = await scriptedNode((peer, frame) => {
+      if (frame.t !== 'msg') return;
+      const id = frame.m.id;
+      // The store fails over: the first is refused three times, and what follows it keeps order.
+      const refuse = id === first ? refusals++ < 3 : refusals <= 3;
+      peer.ws.send(
+        JSON.stringify(
+          refuse
+            ? { t: 'err', code: 'PF_ERR_UNAVAILABLE', message: 'failing over', id }
+            : { t: 'ack', ids: [id] },
+        ),
+      );
+    });
+    const { stub, ctx } = await open(url, { retryPauseMs: 5 });
+    for (const m of sent) stub.postMessage(m);
+    await until(() => msgIds(peers[0]).length === 8);
+    // The window went whole once; then the first alone until the node took it; then the rest.
+    const [a, b, c] = sent.map((m) => m.id);
+    expect(msgIds(peers[0])).toEqual([a, b, c, a, a, a, b, c]);
+    expect(ctx.received).toEqual([]);
+  });
+
   it('answers the app when the node refuses a message for good (PF_ERR_FORBIDDEN), and sends it once', async () => {
     const { stub, ctx } = await open(await refusingFirst('PF_ERR_FORBIDDEN'), { retryPauseMs: 20 });
     const m = chat(ALICE, BOB);

@@ -29,6 +29,8 @@ const MAX_HYPERTIES = 64;
 const SERVICE_RESTART = 1012;
 /** Retry delay when the host's window toward the socket or the runtime is full. */
 const BUSY_RETRY_MS = 10;
+/** How far the pause before sending a refused message again grows: 16 × retryPauseMs (4 s by default). */
+const RETRY_PAUSE_GROWTH = 16;
 /** The most of a node's refusal text a failure quotes: the node is not trusted to be brief. */
 const MAX_REFUSAL = 300;
 /**
@@ -110,7 +112,9 @@ export class Member extends SessionMember {
  *   on their way. A request that comes again gets the answer it got (within `dedupWindow`).
  * - After a refusal to send again (a retryable code: a flood, the node's store failing over),
  *   sends nothing new until the node answered everything on the wire and a pause passed, then
- *   sends the refused ones again in their place: a refused run keeps its order.
+ *   sends the refused ones again in their place, one until the node takes it, then the window:
+ *   a refused run keeps its order. The pause doubles while the node refuses (up to 16×
+ *   retryPauseMs, jittered by randomizationFactor).
  * - Tells the node how many messages it took (`received`, asked for in `auth`): handed to the
  *   runtime, in order. What the runtime cannot take yet (it throws PF_ERR_FLOOD or
  *   PF_ERR_QUEUE_FULL) is kept and not told of, so the node keeps it too, and past its bound
@@ -162,6 +166,13 @@ export class Connection {
   #told = 0;
   /** A refusal to send again is being waited out: nothing new goes until the wire is answered. */
   #backingOff = false;
+  /**
+   * After a refusal to send again, one message goes at a time until the node takes one: a node
+   * whose store fails over for seconds gets one message a pause, not the window refused whole.
+   */
+  #probing = false;
+  /** The pause before sending again, doubling while the node refuses, back to retryPauseMs once it takes one. */
+  readonly #retryPause: Backoff;
   /** Some frame came from the node since the last liveness check; a ping is out. */
   #heard = false;
   #pinging = false;
@@ -182,6 +193,12 @@ export class Connection {
       s?.reconnectDelayMaxMs ?? 0,
       s?.randomizationFactor ?? 0,
       `${ctx.domain} ${ctx.identity.address}`,
+    );
+    this.#retryPause = new Backoff(
+      s?.retryPauseMs ?? 0,
+      (s?.retryPauseMs ?? 0) * RETRY_PAUSE_GROWTH,
+      s?.randomizationFactor ?? 0,
+      `${ctx.domain} ${ctx.identity.address} retry`,
     );
   }
 
@@ -345,6 +362,10 @@ export class Connection {
     if (!current) return;
     if (frame.t === 'ack') {
       for (const id of frame.ids) this.#acknowledged(this.#outbox.settle(id));
+      if (this.#probing) {
+        this.#probing = false;
+        this.#retryPause.reset();
+      }
       this.#flush();
     } else if (frame.t === 'err') {
       this.#refused(frame);
@@ -411,7 +432,7 @@ export class Connection {
       this.#backingOff = false;
     }
     const socket = this.#socket!;
-    const window = this.#settings!.windowSize;
+    const window = this.#probing ? 1 : this.#settings!.windowSize;
     for (let e = this.#outbox.next(window); e; e = this.#outbox.next(window)) {
       if (!this.#trySend(socket, e.frame)) return this.#arm('flush', () => this.#flush(), BUSY_RETRY_MS);
       e.wired = true;
@@ -469,9 +490,10 @@ export class Connection {
     const back = isRetryable(frame.code) && frame.id !== undefined && this.#outbox.giveBack(frame.id);
     if (back) {
       back.refused = true;
+      this.#probing = true;
       if (this.#backingOff) return this.#flush();
       this.#backingOff = true;
-      return this.#arm('flush', () => this.#flush(), this.#settings!.retryPauseMs);
+      return this.#arm('flush', () => this.#flush(), this.#retryPause.next());
     }
     if (frame.id === undefined)
       this.#refusal = { code: frame.code, message: frame.message.slice(0, MAX_REFUSAL) };
@@ -561,7 +583,10 @@ export class Connection {
     // Answers lost with the node are asked for again: the requests go first, in their order.
     this.#outbox.rewind([...this.#awaiting.values()]);
     this.#awaiting.clear();
+    // A new socket is a new session at the node: no run of refusals waits there.
     this.#backingOff = false;
+    this.#probing = false;
+    this.#retryPause.reset();
     // The runtime refused the socket (its policy, a certificate it does not trust): it would again.
     const refused = code === undefined ? undefined : runtimeRefusal(code, reason ?? '');
     if (refused) return this.#fail(error ?? `${refused}: ${this.#settings!.url} refused`, refused);
