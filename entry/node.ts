@@ -3,6 +3,8 @@
  * users of any domain by loading that domain's stub, verified, into a worker sandbox.
  */
 
+/** What each error code means, for people; not in `protofly/browser`, to keep a page's script small. */
+export { ERROR_DOCS } from '../core/error-docs.js';
 export {
   createNodeRuntime,
   type NodeRuntime,

@@ -109,14 +109,14 @@ describe('the installed package', () => {
     const probe = join(app, 'probe.mjs');
     await writeFile(
       probe,
-      `import { createNodeRuntime, Runtime, Conversation, ProtoflyError, parseAddress } from 'protofly';
+      `import { createNodeRuntime, Runtime, Conversation, ProtoflyError, ERROR_DOCS, parseAddress } from 'protofly';
 import { assertTransition, response, answer, Seen, Backoff, SharedSession } from 'protofly/stub';
 import { DirectContext } from 'protofly/stub/testing';
 import { startDomain, createCatalogueServer, startMessagingNode, tokenEndpoint } from 'protofly/server';
 console.log([createNodeRuntime, Runtime, Conversation, ProtoflyError, parseAddress, assertTransition, response, answer,
   Seen, Backoff, SharedSession, DirectContext, startDomain, createCatalogueServer, startMessagingNode, tokenEndpoint]
   .map((f) => typeof f).join(' '));
-console.log(new ProtoflyError('PF_ERR_AUTH', 'x').docs.length > 0, parseAddress('user://localhost/alice').domain);`,
+console.log(ERROR_DOCS[new ProtoflyError('PF_ERR_AUTH', 'x').code].length > 0, parseAddress('user://localhost/alice').domain);`,
     );
     const { stdout } = await run(process.execPath, [probe], { cwd: app });
     expect(stdout).toBe(`${Array(16).fill('function').join(' ')}\ntrue localhost\n`);
