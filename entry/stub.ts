@@ -8,10 +8,14 @@
 export * from '../core/address.js';
 /** Reconnect delays. */
 export * from '../core/backoff.js';
-/** Failing with a code: the codes a stub may give (`isStubErrorCode`), `ProtoflyError`. */
+/**
+ * Failing with a code: the codes a stub may give (`isStubErrorCode`), `ProtoflyError`; and
+ * whether a server's refusal asks to send again (`isRetryable`).
+ */
 export {
   type ErrorCode,
   isProtoflyError,
+  isRetryable,
   isStubErrorCode,
   ProtoflyError,
   type StubErrorCode,
