@@ -25,8 +25,11 @@ const CLUSTER_ATTEMPTS = 200;
  * issued while it is away wait for it rather than fail (`maxRetriesPerRequest: null`): a Redis
  * restart delays messages, it does not refuse them. On a cluster, a command whose slot lost its
  * master waits for the replica's promotion, up to about 20 s, then fails (the node refuses the
- * message it was for: fail closed). Commands issued in one tick go in one write
- * (auto-pipelining), but for SPUBLISH, sent at once.
+ * message it was for with PF_ERR_UNAVAILABLE, which its sender sends again: fail closed).
+ * Commands issued in one tick go in one write (auto-pipelining), but for SPUBLISH, sent at
+ * once; with auto-pipelining, ioredis fails some commands with MOVED for a while after a
+ * failover instead of following the redirect (ioredis#2075, open), refused and sent again the
+ * same way.
  *
  * @throws ProtoflyError `PF_ERR_CONFIG` when Redis does not answer within `connectTimeoutMs`
  *   at start: a wrong URL fails the start instead of waiting forever.
