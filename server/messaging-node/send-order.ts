@@ -2,7 +2,7 @@ import type { ErrorCode } from '../../core/errors.js';
 
 /** A session's messages to one recipient that are still on their way, and where they went. */
 export interface Lane {
-  /** The sessions they went to (ids, space-separated); empty when held. */
+  /** The sessions they went to (ids, space-separated); empty when held, or refused before a lookup answered. */
   readonly targets: string;
   /** Settles when a message to the same sessions may be sent. */
   readonly issue: Promise<void>;
@@ -18,13 +18,15 @@ export interface Refusal {
 
 /**
  * What keeps one session's messages in the order its client sent them; routing's state for
- * that session (see routing.ts), written by nothing else. Five things can reorder them: a
+ * that session (see routing.ts), written by nothing else. Six things can reorder them: a
  * message waiting for a hyperty address to be claimed, lookups of one recipient answering out
  * of order (a cached answer is at once, and a Redis Cluster's client retries a command during
  * a failover on its own timer), messages to one recipient settling out of order (lanes), a
  * client sending again only some of the messages refused to be sent again (runs of refusals), and
  * a later message delivered to the recipient's session on another node before the held ones
- * reached it (held first: the held ones and the later one travel different ways).
+ * reached it (held first: the held ones and the later one travel different ways), and a later
+ * message reaching sessions an earlier one missed while that one is still being held or refused
+ * (misses).
  */
 export class SendOrder {
   #queue: Promise<void> | undefined;
