@@ -1,3 +1,6 @@
+// Over 400 lines, for one thing: a JSON Schema walker for the safe subset. Its keywords are
+// checked by one recursive function and its helpers, which share the run's step count and what
+// a check evaluated; split, each part would take both as arguments.
 import { ProtoflyError } from '../core/errors.js';
 import type { ValidationError } from '../core/generated/validators.js';
 

@@ -1,3 +1,6 @@
+// A little over 400 lines, for one thing: one conversation's requests and their fates. Sending,
+// the requests awaiting answers, the held inbound and closing all settle the same table of
+// requests, so they stay in one class.
 import { ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
 import type { ConversationBody, StubDescriptor } from '../core/generated/types.js';

@@ -1,3 +1,6 @@
+// A little over 400 lines, for one thing: the app's façade. Versions and swaps are the carriers'
+// (carriers.ts), the inbox is inbox.ts; what is left is the conversations and their routing,
+// which register, conversation() and close read and end together.
 import { formatAddress, parseAddress } from '../core/address.js';
 import { asProtoflyError, ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';

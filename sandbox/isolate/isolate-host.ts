@@ -1,3 +1,6 @@
+// A little over 400 lines, for one thing: the isolates of one host. Placement, the limits (heap,
+// array buffers, call time) and ending an isolate with its conversations read and change the
+// same isolates, so they stay in one class, as in the worker host.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,3 +1,6 @@
+// Over 400 lines, for one thing: a message's way from its sender's session to its recipient's,
+// with the order of its lane kept at each step (policy, lookup, delivery here or elsewhere,
+// hold). The steps hand the same message and lane on, so they stay in one class.
 import { asProtoflyError, isRetryable, ProtoflyError } from '../../core/errors.js';
 import type { Message, ResponseMessage } from '../../core/generated/types.js';
 import { validateGroupMembersBody } from '../../core/generated/validators.js';

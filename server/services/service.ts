@@ -1,3 +1,6 @@
+// Over 400 lines, for one thing: the services' contracts, side by side. Each is an interface with
+// its docs, and TOKENS below finds each by name; a backend implements its own, and the
+// contract suites (test/contracts/*.contract.ts) hold every backend to it.
 import 'reflect-metadata';
 import type { DependencyContainer } from 'tsyringe';
 import { ProtoflyError } from '../../core/errors.js';

@@ -1,3 +1,6 @@
+// Over 400 lines, for one thing: the Cluster service over Redis. Deliveries, their
+// confirmations, holds and presence share the batches in flight and the pending table; groups
+// are apart (redis-groups.ts), the batches' encoding too (wire.ts).
 import { randomBytes } from 'node:crypto';
 import { ProtoflyError } from '../../../core/errors.js';
 import type { Cluster, ClusterMember, Frame, HoldLimits } from '../../../server/services/service.js';

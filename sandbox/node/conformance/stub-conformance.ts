@@ -1,3 +1,6 @@
+// Over 400 lines, for one thing: the properties every stub is held to (Hono-style conformance),
+// one list read top to bottom, each a title and a plain async check; the context, the hostile
+// frames and the hostile server they use are apart (conformance-context.ts and the others).
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { type Message, request, response } from '../../../core/message.js';
 import type { Activate, StubStatus } from '../../../core/stub.js';
