@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ProtoflyError } from '../core/errors.js';
+import { freePort } from '../node/free-port.js';
 import { packageRoot } from '../node/package-root.js';
 
 /** The Kamailio config protofly's tests, benchmarks and `demo --sip` run (test/kamailio/kamailio.cfg). */
@@ -108,7 +107,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     'id(int,auto) table_name(string) table_version(int) \n0:subscriber:7\n',
   );
   const [wsPort, rpcPort] = [await freePort(), await freePort()];
-  const udpPort = options.udp ? await freeUdpPort() : undefined;
+  const udpPort = options.udp ? await freePort('udp') : undefined;
   const wssPort = options.tls ? await freePort() : undefined;
   const args = [
     '-f',
@@ -229,30 +228,6 @@ function escapeDbText(value: string): string {
     /[\\:\n\r\t]/g,
     (c) => `\\${c === '\n' ? 'n' : c === '\r' ? 'r' : c === '\t' ? 't' : c}`,
   );
-}
-
-/** A loopback port free now (closed again at once: Kamailio binds it next). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** A loopback UDP port free now (closed again at once: Kamailio binds it next). */
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolves once a WebSocket handshake with subprotocol `sip` succeeds at `url`. */

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ProtoflyError } from '../core/errors.js';
+import { freePort } from '../node/free-port.js';
 import { packageRoot } from '../node/package-root.js';
-import { freePort } from './kamailio.js';
 
 /**
  * Prosody (PEERS.md: 0.12 from Debian) as protofly's tests, benchmarks and `demo --xmpp` run it,

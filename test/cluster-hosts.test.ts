@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
+import { freePort } from '../node/free-port.js';
 import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
 import type { Conversation } from '../runtime/conversation.js';
 import { developmentPolicy } from '../runtime/policy.js';
@@ -11,7 +12,6 @@ import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { readDomainKey } from '../server/catalogue/keys.js';
 import { protofly } from './support/cli.js';
 import { type Balancer, type Stat, startBalancer, stats } from './support/haproxy.js';
-import { freePort } from './support/ports.js';
 import { type RedisServer, redisOnDemand } from './support/redis-server.js';
 import { silentWebSocket } from './support/silent-ws.js';
 

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { pino } from 'pino';
 import { createNodeRuntime, type NodeRuntime, type NodeRuntimeOptions } from '../../entry/node-runtime.js';
+import { freePort } from '../../node/free-port.js';
 import { StaticIdentity } from '../../plugins/backends/identity-static/static-identity.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import type { RuntimeIdentity } from '../../runtime/runtime.js';
 import { publish } from '../../server/catalogue/publish.js';
 import { type PreparedDomain, prepareDomain, publishStubs, startCatalogue } from '../../server/domain.js';
-import { freePort } from '../support/ports.js';
 
 /**
  * The fault suite's world: one domain, b.example, whose catalogue runs in the test process and

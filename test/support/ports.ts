@@ -16,10 +16,3 @@ export async function holdPort(): Promise<{ port: number; release(): Promise<voi
   const { port } = server.address() as { port: number };
   return { port, release: () => new Promise((resolve) => server.close(() => resolve())) };
 }
-
-/** A port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const held = await holdPort();
-  await held.release();
-  return held.port;
-}

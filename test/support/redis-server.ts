@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { freePort } from '../../node/free-port.js';
 import {
   type RedisClusterServers,
   type RedisPlace,
@@ -12,7 +13,6 @@ import {
   synced,
 } from '../../server/redis-cluster.js';
 import { eventually } from './conversation.js';
-import { freePort } from './ports.js';
 
 export type { RedisClusterServers, RedisServer };
 

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../node/free-port.js';
 
 /** Where Debian puts sipp; `PROTOFLY_SIPP` names another. */
 const BINARY = process.env.PROTOFLY_SIPP ?? '/usr/bin/sipp';
@@ -67,7 +67,7 @@ export async function startSipp(scenario: string, options: SippOptions): Promise
       `sipp is not installed at ${BINARY}; install it with: apt-get install -y sip-tester (Debian's sipp)`,
     );
   const dir = await mkdtemp(join(tmpdir(), 'pf-sipp-'));
-  const port = await freeUdpPort();
+  const port = await freePort('udp');
   const messageFile = join(dir, 'messages.log');
   const errorFile = join(dir, 'errors.log');
   const args = [
@@ -162,18 +162,6 @@ function parseTrace(text: string): SippMessage[] {
     });
   }
   return out;
-}
-
-/** A loopback UDP port free now (closed again at once: sipp binds it next). */
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
 }
 
 /**
