@@ -1,9 +1,8 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StubDescriptor } from '../core/generated/types.js';
 import { type Message, request } from '../core/message.js';
-import type { VerifiedPackage } from '../core/plugin.js';
+import type { StubPackage } from '../core/plugin.js';
 import type { StubContext } from '../core/stub.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../sandbox/host.js';
@@ -41,7 +40,7 @@ function context(onSend: (msg: Message) => void, onLive: () => void = () => {}):
 }
 
 /** The same package under another domain: a package version no host has seen. */
-function renamed(pkg: VerifiedPackage<StubDescriptor>, domain: string): VerifiedPackage<StubDescriptor> {
+function renamed(pkg: StubPackage, domain: string): StubPackage {
   return { ...pkg, descriptor: { ...pkg.descriptor, domain } };
 }
 
@@ -56,11 +55,7 @@ const isolateHost: MakeHost | undefined =
  * Milliseconds from `instantiate` to `live`, each time on a fresh host, once it is ready (the
  * worker host's spare up; an isolate is made by the instantiation, and counted).
  */
-async function coldSamples(
-  makeHost: MakeHost,
-  pkg: VerifiedPackage<StubDescriptor>,
-  rounds: number,
-): Promise<number[]> {
+async function coldSamples(makeHost: MakeHost, pkg: StubPackage, rounds: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i <= rounds; i++) {
     const host = makeHost();
@@ -82,7 +77,7 @@ async function coldSamples(
 }
 
 /** A ~50 KB stub: the probe plus a table, as a real protocol stub's grammar or tables would be. */
-async function bigPackage(root: string): Promise<[VerifiedPackage<StubDescriptor>, () => Promise<void>]> {
+async function bigPackage(root: string): Promise<[StubPackage, () => Promise<void>]> {
   const dir = await mkdtemp(join(tmpdir(), 'pf-bench-sandbox-'));
   const plugin = join(dir, 'big');
   await mkdir(plugin);

@@ -20,7 +20,7 @@ const CHATS_DURING = 5;
 const SWAPS_WITHIN_MS = 10_000;
 
 /** What one runtime did, in order, for the ladder. */
-type Seen = { at: number; who: number; name: string } & (
+type LadderStep = { at: number; who: number; name: string } & (
   | { kind: 'update'; event: UpdateEvent }
   | { kind: 'version'; event: VersionEvent }
   | { kind: 'unload'; carrier: Carrier }
@@ -33,7 +33,7 @@ export const swapInterlude: DemoInterlude = {
     const { alice, bob, withBob, rows, report, column } = stage;
     const from = withBob.carrier;
     const next = semver.inc(from.version, 'minor')!;
-    const seen: Seen[] = [];
+    const seen: LadderStep[] = [];
     const follow = (rt: Runtime, who: number, name: string) => [
       rt.on('update', (event) => seen.push({ at: performance.now(), who, name, kind: 'update', event })),
       rt.on('version', (event) => {
@@ -95,7 +95,7 @@ export const swapInterlude: DemoInterlude = {
   },
 };
 
-function ladderRows(s: Seen, column: DemoStage['column']): Row[] {
+function ladderRows(s: LadderStep, column: DemoStage['column']): Row[] {
   if (s.kind === 'update') {
     const v = s.event.carrier?.version;
     return [

@@ -1,7 +1,6 @@
 import type { ProtoflyError } from './errors.js';
-import type { StubDescriptor } from './generated/types.js';
 import type { Message } from './message.js';
-import type { VerifiedPackage } from './plugin.js';
+import type { StubPackage } from './plugin.js';
 import type { StubStatus } from './stub.js';
 
 /**
@@ -24,14 +23,14 @@ export interface SandboxHost {
    *   `PF_ERR_UNTRUSTED_DOMAIN` when this host may not run code of the package's domain,
    *   `PF_ERR_CLOSED` after {@link terminate}.
    */
-  instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle>;
+  instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle>;
   /**
    * The caller needs `pkg` no more (a newer version superseded it): its evaluation (the
    * compartment, and what the package's module holds) is dropped as soon as no instance of it
    * runs on this host, now or when the last one ends, so its memory can be collected. A later
    * {@link instantiate} of it evaluates it again.
    */
-  unload(pkg: VerifiedPackage<StubDescriptor>): void;
+  unload(pkg: StubPackage): void;
   /** Resolves when the host can take a cold package without starting a worker (its warm spare is up). */
   ready(): Promise<void>;
   /** Stops every instance (status `stopped`), closes their sockets and ends the workers. */

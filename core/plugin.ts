@@ -19,6 +19,9 @@ export interface VerifiedPackage<D extends Descriptor = Descriptor> {
   readonly signedBy: string;
 }
 
+/** A verified stub package: what sandbox hosts run and runtimes carry conversations on. */
+export type StubPackage = VerifiedPackage<StubDescriptor>;
+
 /**
  * Names a descriptor by what was verified: its signature covers every field, so the same
  * package bytes published by two catalogues (or two deployments) with other endpoints, limits

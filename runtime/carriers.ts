@@ -5,10 +5,9 @@ import lt from 'semver/functions/lt.js';
 import { domainOf } from '../core/address.js';
 import { asProtoflyError, isProtoflyError, type ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
-import type { StubDescriptor } from '../core/generated/types.js';
 import type { SandboxHost, StubHandle } from '../core/host.js';
 import type { Message } from '../core/message.js';
-import type { VerifiedPackage } from '../core/plugin.js';
+import type { StubPackage } from '../core/plugin.js';
 import type { StubStatus } from '../core/stub.js';
 import type { Bus } from './bus.js';
 import { pluginConfig } from './config.js';
@@ -79,8 +78,6 @@ export interface CarriersLink {
   /** The scopes that run an instance now, the inbox's first: a new version may move them. */
   scopes(): Iterable<ConversationScope>;
 }
-
-type StubPackage = VerifiedPackage<StubDescriptor>;
 
 /**
  * The carrier domains of a runtime: the domains whose stubs carry its conversations and its

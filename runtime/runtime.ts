@@ -4,10 +4,9 @@
 import { formatAddress, parseAddress } from '../core/address.js';
 import { asProtoflyError, ProtoflyError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
-import type { StubDescriptor } from '../core/generated/types.js';
 import type { SandboxHost } from '../core/host.js';
 import { Code, type Message, type ResponseMessage, request, response } from '../core/message.js';
-import type { VerifiedPackage } from '../core/plugin.js';
+import type { StubPackage } from '../core/plugin.js';
 import { WITHDRAW } from '../core/stub.js';
 import { Bus } from './bus.js';
 import { Carriers, type UpdateEvent, type UpdatePolicy, type VersionEvent } from './carriers.js';
@@ -87,8 +86,6 @@ export interface RuntimeEvents {
   /** Something went wrong that belongs to no caller: a stub broke a rule, a message could not be routed. */
   error(err: ProtoflyError): void;
 }
-
-type StubPackage = VerifiedPackage<StubDescriptor>;
 
 /**
  * The runtime, the app's façade: opens conversations with peers in any domain by loading that

@@ -1,8 +1,7 @@
 import { asProtoflyError, isProtoflyError, ProtoflyError } from '../core/errors.js';
-import type { StubDescriptor } from '../core/generated/types.js';
 import type { StubHandle } from '../core/host.js';
 import { Code, type Message, response } from '../core/message.js';
-import type { VerifiedPackage } from '../core/plugin.js';
+import type { StubPackage } from '../core/plugin.js';
 import type { StubStatus } from '../core/stub.js';
 import type { Bus } from './bus.js';
 import { labelOf } from './swap.js';
@@ -17,7 +16,7 @@ const BUSY_RETRY_MS = 5;
  * (The sandbox's own instance classes are the same instance seen from the worker.)
  */
 export interface Activation {
-  readonly pkg: VerifiedPackage<StubDescriptor>;
+  readonly pkg: StubPackage;
   /** Resolves once `activate` returned; rejects when it did not. */
   readonly started: Promise<StubHandle>;
   handle?: StubHandle;
@@ -65,7 +64,7 @@ export class ConversationScope {
   /** The timer that gives the stub what waited for room in its window. */
   #retry: ReturnType<typeof setTimeout> | undefined;
   /** The version a swap brings up, whose inbound messages wait until the old instance stopped. */
-  #parking: VerifiedPackage<StubDescriptor> | undefined;
+  #parking: StubPackage | undefined;
   readonly #parked: Message[] = [];
   readonly #unlisten: () => void;
   /** The carrying instance's last status detail. */
@@ -228,7 +227,7 @@ export class ConversationScope {
    * old instance stopped. False when it is not such a message, or when too many are parked
    * already (delivered at once then: late order beats loss).
    */
-  park(pkg: VerifiedPackage<StubDescriptor>, msg: Message): boolean {
+  park(pkg: StubPackage, msg: Message): boolean {
     if (!this.#parking || versionOf(this.#parking) !== versionOf(pkg)) return false;
     if (this.#parked.length >= this.init.holdLimit) return false;
     this.#parked.push(msg);

@@ -1,7 +1,6 @@
 import { asProtoflyError, ProtoflyError } from '../core/errors.js';
-import type { StubDescriptor } from '../core/generated/types.js';
 import type { Message } from '../core/message.js';
-import type { VerifiedPackage } from '../core/plugin.js';
+import type { StubPackage } from '../core/plugin.js';
 import type { Activation, ConversationScope } from './scope.js';
 import { assertSnapshot } from './snapshot.js';
 
@@ -30,8 +29,6 @@ import { assertSnapshot } from './snapshot.js';
  * filter: each stream arrives in order, and the old one's is a prefix of what the two carry,
  * so taking all of the old one's first keeps the order and the filter drops the copies.
  */
-
-type StubPackage = VerifiedPackage<StubDescriptor>;
 
 /** What a swap needs from its runtime. */
 export interface SwapLink {

@@ -1,6 +1,5 @@
-import type { StubDescriptor } from '../core/generated/types.js';
 import type { Message } from '../core/message.js';
-import type { VerifiedPackage } from '../core/plugin.js';
+import type { StubPackage } from '../core/plugin.js';
 import { messageKey, Seen } from '../core/seen.js';
 
 /**
@@ -14,8 +13,6 @@ import { messageKey, Seen } from '../core/seen.js';
  * what the old one had not seen acknowledged, which the far side's old version may have
  * delivered already, before anything here knew a swap would come.
  */
-
-type StubPackage = VerifiedPackage<StubDescriptor>;
 
 /**
  * Messages remembered per domain: a resent or forked copy comes within a stub's send window of

@@ -6,8 +6,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { isProtoflyError, type ProtoflyError } from '../core/errors.js';
-import type { StubDescriptor } from '../core/generated/types.js';
-import type { Descriptor, VerifiedPackage } from '../core/plugin.js';
+import type { Descriptor, StubPackage } from '../core/plugin.js';
 import { Bus } from '../runtime/bus.js';
 import { CatalogueClient } from '../runtime/catalogue.js';
 import { pluginConfig } from '../runtime/config.js';
@@ -401,7 +400,7 @@ describe('when a stub connects', () => {
   let connections = 0;
   let work: string;
   let stubCat: TestCatalogue;
-  let pkg: VerifiedPackage<StubDescriptor>;
+  let pkg: StubPackage;
 
   beforeAll(async () => {
     server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -422,7 +421,7 @@ describe('when a stub connects', () => {
     pkg = (await new Loader({
       trust: new TrustStore({ mode: 'pinned', pinned: { 'probe-policy.test': [stubCat.key.publicJwk] } }),
       catalogue: new CatalogueClient({ catalogues: { 'probe-policy.test': stubCat.url } }),
-    }).load({ domain: 'probe-policy.test' })) as VerifiedPackage<StubDescriptor>;
+    }).load({ domain: 'probe-policy.test' })) as StubPackage;
   });
   afterAll(async () => {
     await new Promise((resolve) => server.close(resolve));

@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { ProtoflyError } from '../core/errors.js';
-import type { StubDescriptor } from '../core/generated/types.js';
 import { request } from '../core/message.js';
-import type { VerifiedPackage } from '../core/plugin.js';
+import type { StubPackage } from '../core/plugin.js';
 import { Bus } from '../runtime/bus.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import { FRAME_COST } from '../sandbox/channel.js';
@@ -105,7 +104,7 @@ interface Scenario {
   /** Resolves with the first line `test` takes, logged already or when it is. */
   logged(test: (line: LogLine) => boolean): Promise<LogLine>;
   /** Starts a conversation with an attack package. */
-  open(pkg: VerifiedPackage<StubDescriptor>, options?: ConverseOptions): Promise<TestConversation>;
+  open(pkg: StubPackage, options?: ConverseOptions): Promise<TestConversation>;
 }
 
 const secret = `secret-${randomBytes(8).toString('hex')}`;

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StubDescriptor } from '../core/generated/types.js';
-import type { VerifiedPackage } from '../core/plugin.js';
+import type { StubPackage } from '../core/plugin.js';
 import { Bus } from '../runtime/bus.js';
 import { CatalogueClient } from '../runtime/catalogue.js';
 import { Loader } from '../runtime/loader.js';
@@ -28,7 +27,7 @@ const config = { url: 'ws://127.0.0.1:9/' };
 let cat: TestCatalogue;
 let host: NodeWorkerHost;
 let bus: Bus;
-const versions = new Map<string, VerifiedPackage<StubDescriptor>>();
+const versions = new Map<string, StubPackage>();
 
 beforeAll(async () => {
   cat = await testCatalogue(DOMAIN);
@@ -39,10 +38,7 @@ beforeAll(async () => {
   });
   for (const version of ['1.0.0', '2.0.0']) {
     await publish({ pluginDir: BALLAST, key: cat.key, out: cat.dir, version, makeDefault: true });
-    versions.set(
-      version,
-      (await loader.load({ domain: DOMAIN, range: version })) as VerifiedPackage<StubDescriptor>,
-    );
+    versions.set(version, (await loader.load({ domain: DOMAIN, range: version })) as StubPackage);
   }
   host = new NodeWorkerHost({
     policy: developmentPolicy,

@@ -2,9 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import type { StubDescriptor } from '../core/generated/types.js';
 import { request } from '../core/message.js';
-import type { VerifiedPackage } from '../core/plugin.js';
+import type { StubPackage } from '../core/plugin.js';
 import { Bus } from '../runtime/bus.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import type { SandboxLogger } from '../sandbox/host.js';
@@ -238,7 +237,7 @@ describe('NodeWorkerHost', () => {
 
   it('refuses a package made for another runtime', async () => {
     const pkg = await probe();
-    const browserOnly: VerifiedPackage<StubDescriptor> = {
+    const browserOnly: StubPackage = {
       ...pkg,
       descriptor: {
         ...pkg.descriptor,

@@ -1,6 +1,5 @@
 import { ProtoflyError } from '../../core/errors.js';
-import type { StubDescriptor } from '../../core/generated/types.js';
-import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
+import { descriptorKey, type StubPackage } from '../../core/plugin.js';
 import {
   type PolicyOption,
   type ResolvedPolicy,
@@ -109,7 +108,7 @@ export class BrowserWorkerHost implements SandboxHost {
     return this.#spare?.sandbox.ready ?? Promise.resolve();
   }
 
-  async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
+  async instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
     const { domain, name, version } = pkg.descriptor;
     const label = `${domain}/${name}@${version}`;
@@ -157,7 +156,7 @@ export class BrowserWorkerHost implements SandboxHost {
     }
   }
 
-  unload(pkg: VerifiedPackage<StubDescriptor>): void {
+  unload(pkg: StubPackage): void {
     const key = descriptorKey(pkg.descriptor);
     for (const slot of this.#slots.values()) slot.sandbox.unload(key);
   }

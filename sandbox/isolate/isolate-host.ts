@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
-import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
+import { descriptorKey, type StubPackage } from '../../core/plugin.js';
 import {
   type PolicyOption,
   type ResolvedPolicy,
@@ -131,7 +131,7 @@ export class IsolateHost implements MeasuredHost {
     return Promise.resolve();
   }
 
-  async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
+  async instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
     const script = this.#scripts.get(pkg);
     const slot = this.#place(pkg.descriptor);
@@ -140,7 +140,7 @@ export class IsolateHost implements MeasuredHost {
     return slot.sandbox.activate(loaded, ctx);
   }
 
-  unload(pkg: VerifiedPackage<StubDescriptor>): void {
+  unload(pkg: StubPackage): void {
     this.#scripts.forget(pkg);
     const key = descriptorKey(pkg.descriptor);
     for (const slot of this.#slots.values()) slot.sandbox.unload(key);

@@ -1,6 +1,5 @@
 import { ProtoflyError } from '../../core/errors.js';
-import type { StubDescriptor } from '../../core/generated/types.js';
-import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
+import { descriptorKey, type StubPackage } from '../../core/plugin.js';
 import { type PolicyOption, resolvePolicy } from '../../runtime/policy.js';
 import type { HostFrame, StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
@@ -82,7 +81,7 @@ export class InlineHost implements SandboxHost {
     return this.#sandbox.ready;
   }
 
-  async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
+  async instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the inline sandbox host was terminated');
     const { domain, name, version } = pkg.descriptor;
     const label = `${domain}/${name}@${version}`;
@@ -99,7 +98,7 @@ export class InlineHost implements SandboxHost {
     return this.#sandbox.activate(loaded, ctx);
   }
 
-  unload(pkg: VerifiedPackage<StubDescriptor>): void {
+  unload(pkg: StubPackage): void {
     this.#scripts.forget(pkg);
     this.#sandbox.unload(descriptorKey(pkg.descriptor));
   }

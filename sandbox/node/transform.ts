@@ -1,7 +1,6 @@
 import { type TransformFailure, transform } from 'esbuild';
 import { ProtoflyError } from '../../core/errors.js';
-import type { StubDescriptor } from '../../core/generated/types.js';
-import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
+import { descriptorKey, type StubPackage } from '../../core/plugin.js';
 import { bundleScript, wrapScript } from '../script.js';
 
 /**
@@ -49,7 +48,7 @@ export class ScriptCache {
   readonly #scripts = new Map<string, Promise<string>>();
 
   /** The script of `pkg`, transformed on first use. */
-  get(pkg: VerifiedPackage<StubDescriptor>): Promise<string> {
+  get(pkg: StubPackage): Promise<string> {
     const key = descriptorKey(pkg.descriptor);
     let script = this.#scripts.get(key);
     if (!script) {
@@ -63,7 +62,7 @@ export class ScriptCache {
   }
 
   /** Forgets the script of `pkg` (the host unloads it). */
-  forget(pkg: VerifiedPackage<StubDescriptor>): void {
+  forget(pkg: StubPackage): void {
     this.#scripts.delete(descriptorKey(pkg.descriptor));
   }
 }

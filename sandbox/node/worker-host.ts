@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
-import { descriptorKey, type VerifiedPackage } from '../../core/plugin.js';
+import { descriptorKey, type StubPackage } from '../../core/plugin.js';
 import {
   type PolicyOption,
   type ResolvedPolicy,
@@ -179,7 +179,7 @@ export class NodeWorkerHost implements MeasuredHost {
     return this.#spare?.sandbox.ready ?? Promise.resolve();
   }
 
-  async instantiate(pkg: VerifiedPackage<StubDescriptor>, ctx: ConversationContext): Promise<StubHandle> {
+  async instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
     const script = this.#scripts.get(pkg);
     const { slot, fromSpare } = this.#place(pkg.descriptor);
@@ -195,7 +195,7 @@ export class NodeWorkerHost implements MeasuredHost {
     }
   }
 
-  unload(pkg: VerifiedPackage<StubDescriptor>): void {
+  unload(pkg: StubPackage): void {
     this.#scripts.forget(pkg);
     const key = descriptorKey(pkg.descriptor);
     for (const slot of this.#slots) slot.sandbox.unload(key);

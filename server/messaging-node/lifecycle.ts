@@ -46,7 +46,7 @@ export interface LifecycleParts {
  * failed WebSocket).
  *
  * The heartbeat (heartbeatMs) cuts peers that missed the last ping, pings the rest and renews
- * every session's registrations, so a node that dies stops being routed to a few beats later.
+ * every session's bindings, so a node that dies stops being routed to a few beats later.
  * When the cluster's shared state may be gone (Redis restarted), every session registers again
  * and takes what was held meanwhile. A shutdown drains: /health says `draining` (503) so a
  * balancer sends no new connections, the client port stops accepting (a balancer sends a refused
@@ -247,7 +247,7 @@ export class Lifecycle {
     }
   }
 
-  /** Heartbeat: cut peers that missed the last ping, ping the rest, renew registrations. */
+  /** Heartbeat: cut peers that missed the last ping, ping the rest, renew bindings. */
   #beat(): void {
     const { sessions, presence } = this.#parts;
     for (const session of sessions.values()) {

@@ -10,7 +10,7 @@ const MAX_HYPERTIES = 64;
 /**
  * This node's sessions in the domain's Location service, which is how messages find them here
  * or from other nodes: a session registers its user address when it authenticates, claims
- * hyperty addresses (in `auth` or by sending from one), renews its registrations every
+ * hyperty addresses (in `auth` or by sending from one), renews its bindings every
  * heartbeat and unregisters when its connection ends. `user://` messages go to every session of
  * the user (forking), `hyperty://` ones to the newest session holding the address.
  */
@@ -42,7 +42,7 @@ export class Presence {
     return claimed;
   }
 
-  /** Renews the registrations of `sessions` (those authenticated and open). */
+  /** Renews the bindings of `sessions` (those authenticated and open). */
   async renew(sessions: Iterable<ClientSession>): Promise<void> {
     const { location, log } = this.#settings;
     const renewals: Promise<boolean>[] = [];
@@ -50,9 +50,7 @@ export class Presence {
       if (!s.address || !s.open) continue;
       for (const a of [s.address, ...s.hyperties]) renewals.push(location.register(this.#binding(s, a)));
     }
-    await Promise.all(renewals).catch((err: Error) =>
-      log.warn({ err: err.message }, 'registrations not renewed'),
-    );
+    await Promise.all(renewals).catch((err: Error) => log.warn({ err: err.message }, 'bindings not renewed'));
   }
 
   /** `session`'s connection ended: its addresses are let go (a shutdown waits for it). */

@@ -245,7 +245,7 @@ export class Routing {
     // even when its own answer came first (from the cache, or a command retried sooner).
     const looked = Promise.resolve(found);
     const step = (before ? before.then(() => looked) : looked).then(
-      (regs) => this.#found(session, m, regs, byOwner),
+      (bindings) => this.#found(session, m, bindings, byOwner),
       (err) => this.#notFound(session, m, err),
     );
     const settled = step.catch(session.fail);
@@ -269,9 +269,9 @@ export class Routing {
    * The recipient's bindings found: `m` decided by the policy as their owner first when
    * `byOwner` (without a binding the hyperty address stays, which the policy refuses), then sent.
    */
-  #found(session: ClientSession, m: Message, regs: readonly Binding[], byOwner: boolean): void {
-    if (byOwner && this.#policed(session, m, regs[0]?.owner ?? m.to)) return;
-    this.#dispatch(session, m, regs);
+  #found(session: ClientSession, m: Message, bindings: readonly Binding[], byOwner: boolean): void {
+    if (byOwner && this.#policed(session, m, bindings[0]?.owner ?? m.to)) return;
+    this.#dispatch(session, m, bindings);
   }
 
   /**
@@ -281,8 +281,8 @@ export class Routing {
    * keep their order; one bound elsewhere waits until they all settled, so it never
    * overtakes one of them that ends up held.
    */
-  #dispatch(session: ClientSession, m: Message, regs: readonly Binding[]): void {
-    const targets = m.to.startsWith('hyperty://') ? regs.slice(0, 1) : regs;
+  #dispatch(session: ClientSession, m: Message, bindings: readonly Binding[]): void {
+    const targets = m.to.startsWith('hyperty://') ? bindings.slice(0, 1) : bindings;
     const order = session.order;
     const lane = order.lane(m.to);
     if (!lane) {
@@ -336,11 +336,11 @@ export class Routing {
     let missed = missing !== undefined && missing === laneKey(targets);
     let delivered = 0;
     let remote: Promise<boolean>[] | undefined;
-    for (const reg of missed ? [] : targets) {
-      if (reg.node !== cluster.node) {
+    for (const binding of missed ? [] : targets) {
+      if (binding.node !== cluster.node) {
         remote ??= [];
-        remote.push(cluster.deliver(reg.node, reg.session, frame, heldFirst));
-      } else if (this.deliverHere(reg.session, frame)) {
+        remote.push(cluster.deliver(binding.node, binding.session, frame, heldFirst));
+      } else if (this.deliverHere(binding.session, frame)) {
         delivered++;
       }
     }

@@ -10,8 +10,8 @@ export interface Lane {
   readonly settled: Promise<void>;
 }
 
-/** A message refused to be sent again, and the retryable code it was refused with. */
-export interface Refusal {
+/** A run of refusals to one recipient: the message that began it, refused to be sent again, and its retryable code. */
+export interface RefusalRun {
   readonly id: string;
   readonly code: ErrorCode;
 }
@@ -37,7 +37,7 @@ export class SendOrder {
    * failing over: a retryable code): later ones to that recipient are refused too, until this
    * one is sent again, so that retries keep the order.
    */
-  #refusedTo: Map<string, Refusal> | undefined;
+  #refusedTo: Map<string, RefusalRun> | undefined;
   /**
    * Recipients some of this session's messages to were held instead of delivered, until a
    * session of theirs on another node took what was held (before a later message). As many as
@@ -158,7 +158,7 @@ export class SendOrder {
   }
 
   /** The refusal to send again that a later message to `to` must wait for, if any. */
-  refused(to: string): Refusal | undefined {
+  refused(to: string): RefusalRun | undefined {
     return this.#refusedTo?.get(to);
   }
 

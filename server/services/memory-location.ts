@@ -12,7 +12,7 @@ export interface MemoryLocationOptions {
  */
 export class MemoryLocation implements Location {
   readonly scope = 'process';
-  /** Registrations per address, newest first. */
+  /** Bindings per address, newest first. */
   readonly #byAddress = new Map<string, Binding[]>();
   /** Owners of addresses whose sessions are gone, until when; in release order, so in expiry order. */
   readonly #retained = new Map<string, { owner: string; until: number }>();
@@ -22,18 +22,18 @@ export class MemoryLocation implements Location {
     this.#retainMs = options.retainMs ?? 300_000;
   }
 
-  async register(reg: Binding): Promise<boolean> {
+  async register(binding: Binding): Promise<boolean> {
     const now = Date.now();
-    const list = this.#live(reg.address, now);
-    if (reg.address !== reg.owner) {
-      const holder = list[0]?.owner ?? this.#retainedOwner(reg.address, now);
-      if (holder !== undefined && holder !== reg.owner) return false;
-      this.#retained.delete(reg.address);
+    const list = this.#live(binding.address, now);
+    if (binding.address !== binding.owner) {
+      const holder = list[0]?.owner ?? this.#retainedOwner(binding.address, now);
+      if (holder !== undefined && holder !== binding.owner) return false;
+      this.#retained.delete(binding.address);
     }
-    const rest = list.filter((r) => r.session !== reg.session);
-    const at = rest.findIndex((r) => r.since <= reg.since);
-    rest.splice(at < 0 ? rest.length : at, 0, reg);
-    this.#byAddress.set(reg.address, rest);
+    const rest = list.filter((r) => r.session !== binding.session);
+    const at = rest.findIndex((r) => r.since <= binding.since);
+    rest.splice(at < 0 ? rest.length : at, 0, binding);
+    this.#byAddress.set(binding.address, rest);
     return true;
   }
 
@@ -54,7 +54,7 @@ export class MemoryLocation implements Location {
     return this.#live(address, Date.now());
   }
 
-  /** The unexpired registrations of `address`; expired ones are dropped (allocating only then). */
+  /** The unexpired bindings of `address`; expired ones are dropped (allocating only then). */
   #live(address: string, now: number): Binding[] {
     const list = this.#byAddress.get(address);
     if (!list) return [];

@@ -6,9 +6,8 @@
  * drives it through `window.attacks`; what crosses is plain data.
  */
 import type { ProtoflyError } from '../../core/errors.js';
-import type { StubDescriptor } from '../../core/generated/types.js';
 import { request } from '../../core/message.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import type { StubPackage } from '../../core/plugin.js';
 import { Bus } from '../../runtime/bus.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { BrowserWorkerHost } from '../../sandbox/browser/worker-host.js';
@@ -22,7 +21,7 @@ import {
   type TestConversation,
 } from '../support/conversation.js';
 
-type Package = VerifiedPackage<StubDescriptor>;
+type Package = StubPackage;
 
 /** A coded error as plain data. */
 const plain = (err: ProtoflyError | undefined) =>

@@ -18,8 +18,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import type { StubDescriptor } from '../../core/generated/types.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import type { StubPackage } from '../../core/plugin.js';
 import { FRAME_COST } from '../../sandbox/channel.js';
 import { DEFAULT_LIMITS } from '../../sandbox/defaults.js';
 import type { ConverseOptions } from '../support/conversation.js';
@@ -28,7 +27,7 @@ import { launchChromium, type PageServer, serveHostPage } from './launch.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const attack = (name: string) => verifiedPackageOf(join(root, 'test', 'attacks', name));
-type Package = VerifiedPackage<StubDescriptor>;
+type Package = StubPackage;
 
 /** What the well-behaved stub sees of the intrinsics of its worker. */
 const PRISTINE = { polluted: false, push: 'push', parse: 'number', stringify: '{"a":1}' };

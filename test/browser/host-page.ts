@@ -1,18 +1,11 @@
-/**
- * The page where `hostConformance` runs against the browser host (test/browser/host-conformance.test.ts;
- * bundled, served as /host-page.js under the strict page policy): the same properties as in
- * Node (test/contracts/host.properties.ts), each with a fresh `BrowserWorkerHost` of the page.
- * The test hands over the verified test stubs (plain data) and drives it through `window.hostContract`.
- */
-import type { StubDescriptor } from '../../core/generated/types.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import type { StubPackage } from '../../core/plugin.js';
 import { Bus } from '../../runtime/bus.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { BrowserWorkerHost } from '../../sandbox/browser/worker-host.js';
 import { type HostPropertyKey, type HostTestStub, hostProperties } from '../contracts/host.properties.js';
 import { converse } from '../support/conversation.js';
 
-type Package = VerifiedPackage<StubDescriptor>;
+type Package = StubPackage;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 let packages: Partial<Record<HostTestStub, Package>> = {};
 

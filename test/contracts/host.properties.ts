@@ -1,7 +1,6 @@
 import { ProtoflyError } from '../../core/errors.js';
-import type { StubDescriptor } from '../../core/generated/types.js';
 import { request } from '../../core/message.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import type { StubPackage } from '../../core/plugin.js';
 import { Bus } from '../../runtime/bus.js';
 import type { MeasuredHost, SandboxHost } from '../../sandbox/host.js';
 import { converse, eventually, type TestConversation } from '../support/conversation.js';
@@ -30,7 +29,7 @@ export type HostTestStub = (typeof HOST_TEST_STUBS)[number];
 /** Their domains (`<name>.test`): a host that runs trusted domains only must trust these. */
 export const HOST_TEST_DOMAINS = HOST_TEST_STUBS.map((folder) => `${folder.split('/')[1]}.test`);
 /** A test stub, published, signed and verified for real (test/support/packages.ts, in Node). */
-export type HostTestPackages = (folder: HostTestStub) => Promise<VerifiedPackage<StubDescriptor>>;
+export type HostTestPackages = (folder: HostTestStub) => Promise<StubPackage>;
 
 /** One property: runs against a fresh host of `factory`. */
 export type HostProperty = (factory: HostFactory, packages: HostTestPackages) => Promise<void>;

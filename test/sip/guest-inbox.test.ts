@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { RTCSession } from 'jssip/lib/RTCSession.js';
 import { describe, expect, it } from 'vitest';
-import type { StubDescriptor } from '../../core/generated/types.js';
 import type { ConversationContext } from '../../core/host.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import type { StubPackage } from '../../core/plugin.js';
 import type { NodeWorkerHost } from '../../sandbox/node/worker-host.js';
 import { jssipUser } from '../../server/sip-client/jssip-user.js';
 import { sdp } from '../../server/sip-client/sdp-peer-connection.js';
@@ -119,7 +118,7 @@ describe('a guest reachable while her runtime is registered', () => {
     const recording = new Proxy(host, {
       get(target, key) {
         if (key === 'instantiate') {
-          return (pkg: VerifiedPackage<StubDescriptor>, init: ConversationContext) => {
+          return (pkg: StubPackage, init: ConversationContext) => {
             if (init.id?.endsWith('→inbox')) granted.set(pkg.descriptor.domain, init.from);
             return target.instantiate(pkg, init);
           };

@@ -1,7 +1,6 @@
 import type { ProtoflyError } from '../../core/errors.js';
-import type { StubDescriptor } from '../../core/generated/types.js';
 import { type Message, nextId, type ResponseMessage, request } from '../../core/message.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import type { StubPackage } from '../../core/plugin.js';
 import type { StubStatus } from '../../core/stub.js';
 import type { Bus } from '../../runtime/bus.js';
 import type { SandboxHost, SandboxLogger, StubHandle } from '../../sandbox/host.js';
@@ -43,7 +42,7 @@ let count = 0;
 export async function converse(
   host: SandboxHost,
   bus: Bus,
-  pkg: VerifiedPackage<StubDescriptor>,
+  pkg: StubPackage,
   options: ConverseOptions = {},
 ): Promise<TestConversation> {
   count += 1;

@@ -1,21 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StubDescriptor } from '../../core/generated/types.js';
-import type { VerifiedPackage } from '../../core/plugin.js';
+import type { StubPackage } from '../../core/plugin.js';
 import { CatalogueClient } from '../../runtime/catalogue.js';
 import { Loader } from '../../runtime/loader.js';
 import { developmentPolicy } from '../../runtime/policy.js';
 import { TrustStore } from '../../runtime/trust.js';
 import { testCatalogue } from './domain-catalogue.js';
 
-const cache = new Map<string, Promise<VerifiedPackage<StubDescriptor>>>();
+const cache = new Map<string, Promise<StubPackage>>();
 
 /**
  * The one way tests turn a stub folder into what a sandbox host takes, the real way: the stub
  * is published (bundled, hashed, signed) into a catalogue of its own domain `<name>.test`,
  * served on loopback, and loaded through the verifying loader with that domain's key pinned.
  */
-export function verifiedPackageOf(pluginDir: string): Promise<VerifiedPackage<StubDescriptor>> {
+export function verifiedPackageOf(pluginDir: string): Promise<StubPackage> {
   let pkg = cache.get(pluginDir);
   if (!pkg) {
     pkg = load(pluginDir);
@@ -24,7 +23,7 @@ export function verifiedPackageOf(pluginDir: string): Promise<VerifiedPackage<St
   return pkg;
 }
 
-async function load(pluginDir: string): Promise<VerifiedPackage<StubDescriptor>> {
+async function load(pluginDir: string): Promise<StubPackage> {
   const { name } = JSON.parse(await readFile(join(pluginDir, 'protofly.json'), 'utf8')) as { name: string };
   const domain = `${name}.test`;
   const cat = await testCatalogue(domain);
@@ -36,7 +35,7 @@ async function load(pluginDir: string): Promise<VerifiedPackage<StubDescriptor>>
     trust: new TrustStore({ mode: 'pinned', pinned: { [domain]: [cat.key.publicJwk] } }),
     catalogue: new CatalogueClient({ catalogues: { [domain]: cat.url } }),
   });
-  return (await loader.load({ domain })) as VerifiedPackage<StubDescriptor>;
+  return (await loader.load({ domain })) as StubPackage;
 }
 
 /** A stub folder's manifest and bundle: the package's own helper (`protofly/stub/testing`). */

@@ -2,7 +2,7 @@ import type { Backend } from '../../../server/services/service.js';
 import { connectRedis, keyPrefix, type RedisTarget } from '../redis-connection.js';
 import { RedisLocation } from './redis-location.js';
 
-/** location-redis: registrations in Redis, seen by every node process of the domain (lookups cached per node). */
+/** location-redis: bindings in Redis, seen by every node process of the domain (lookups cached per node). */
 const backend: Backend<'location'> = {
   service: 'location',
   async create(ctx) {

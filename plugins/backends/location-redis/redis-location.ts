@@ -12,12 +12,12 @@ import {
 
 /**
  * Registers a session: refused (0) when another owner holds the address, else the owner is
- * recorded for the registration's life plus the retention time, and the session's entry is
- * set in the address's hash, which lives as long as its newest registration. A new session of
+ * recorded for the binding's life plus the retention time, and the session's entry is
+ * set in the address's hash, which lives as long as its newest binding. A new session of
  * the address is announced on the changes channel, in the same step, when one is given (a
  * renewal is not: cached entries are dropped at their expiry anyway). Returns 2 for a new
  * session, 1 for a renewal.
- * KEYS: registrations hash, owner key. ARGV: session, entry, owner, ttl ms, retain ms, owned (1|0),
+ * KEYS: bindings hash, owner key. ARGV: session, entry, owner, ttl ms, retain ms, owned (1|0),
  * changes channel or '', address.
  */
 const REGISTER = `
@@ -32,10 +32,10 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1 + added`;
 
 /**
- * Removes a session's registration and announces it on the changes channel when one is
+ * Removes a session's binding and announces it on the changes channel when one is
  * given; when it was the last of an address its owner does not own by name (a hyperty), the
  * owner stays recorded for the retention time. Returns 1 when there was one to remove.
- * KEYS: registrations hash, owner key. ARGV: session, address, retain ms, changes channel or ''.
+ * KEYS: bindings hash, owner key. ARGV: session, address, retain ms, changes channel or ''.
  */
 const UNREGISTER = `
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
@@ -60,7 +60,7 @@ const CHANGE_CHANNELS = 64;
 
 /**
  * The {@link Location} service in Redis, shared by the node processes of a domain. An address's
- * registrations are one hash, `<prefix>{<address>}:loc`, field = session id, value =
+ * bindings are one hash, `<prefix>{<address>}:loc`, field = session id, value =
  * `<since> <expires> <node> <owner>`; the owner of a hyperty address is `<prefix>{<address>}:own`.
  * The address is the keys' hash tag, so the scripts, which touch both, touch one slot of a
  * Redis Cluster: the prefix holds no brace (keyPrefix), the address starts with its scheme (a
@@ -140,26 +140,26 @@ export class RedisLocation implements Location {
     this.#listening = true;
   }
 
-  async register(reg: Binding): Promise<boolean> {
-    const entry = `${reg.since} ${reg.expires} ${reg.node} ${reg.owner}`;
-    const ttl = Math.max(1, reg.expires - Date.now());
-    const owned = reg.address === reg.owner ? '0' : '1';
-    const [hash, owner] = this.#keys(reg.address);
+  async register(binding: Binding): Promise<boolean> {
+    const entry = `${binding.since} ${binding.expires} ${binding.node} ${binding.owner}`;
+    const ttl = Math.max(1, binding.expires - Date.now());
+    const owned = binding.address === binding.owner ? '0' : '1';
+    const [hash, owner] = this.#keys(binding.address);
     const done = await this.#register(
       hash,
       owner,
-      reg.session,
+      binding.session,
       entry,
-      reg.owner,
+      binding.owner,
       ttl,
       this.#retainMs,
       owned,
       this.#sharded.length ? '' : this.#changes,
-      reg.address,
+      binding.address,
     );
-    if (done === 2) await this.#announce(reg.address);
+    if (done === 2) await this.#announce(binding.address);
     // This node routes by its own change at once, before the announcement comes back.
-    this.#changed(reg.address);
+    this.#changed(binding.address);
     return done > 0;
   }
 
@@ -198,23 +198,23 @@ export class RedisLocation implements Location {
     if (this.#listening) this.#asked.set(address, asked);
     const entries = await this.#redis.hgetall(this.#keys(address)[0]);
     const now = Date.now();
-    const regs: Binding[] = [];
+    const bindings: Binding[] = [];
     for (const [session, entry] of Object.entries(entries)) {
       const [since, expires, node, owner] = entry.split(' ') as [string, string, string, string];
       if (Number(expires) > now)
-        regs.push({ address, owner, node, session, since: Number(since), expires: Number(expires) });
+        bindings.push({ address, owner, node, session, since: Number(since), expires: Number(expires) });
     }
-    regs.sort((a, b) => b.since - a.since);
+    bindings.sort((a, b) => b.since - a.since);
     if (this.#asked.get(address) === asked) {
       this.#asked.delete(address);
-      if (this.#listening) this.#keep(address, regs);
+      if (this.#listening) this.#keep(address, bindings);
     }
-    return regs;
+    return bindings;
   }
 
-  #keep(address: string, regs: readonly Binding[]): void {
+  #keep(address: string, bindings: readonly Binding[]): void {
     if (this.#cache.size >= CACHED_ADDRESSES) this.#cache.delete(this.#cache.keys().next().value!);
-    this.#cache.set(address, regs);
+    this.#cache.set(address, bindings);
   }
 
   /** `address` gained or lost a session: what this node knew of it is stale. */
