@@ -2,7 +2,8 @@ import { ProtoflyError } from '../core/errors.js';
 
 /**
  * The subset of JSON Schema a remote document (a descriptor's `configuration.schema`) may use,
- * since the runtime compiles and runs it on its own thread: keywords whose validation is
+ * since the runtime checks configurations against it on its own thread (config-schema.ts walks
+ * it; nothing is compiled): keywords whose validation is
  * linear in the data, nothing that runs a regular expression (`pattern`, `patternProperties`,
  * `format`), nothing that reaches outside the document (`$ref` other than `#...`, `$id`,
  * `$dynamicRef`), within a size and a depth. Finer rules are the stub's to check, in its sandbox.

@@ -3,8 +3,8 @@ import type { HostFrame, WorkerFrame } from './channel.js';
 
 /**
  * What the host side of the stubs (sandbox.ts, instance.ts, socket-bridge.ts) needs from the
- * link to the sandbox they run in. The worker link (worker-link.ts) is one; a host that runs
- * stubs elsewhere (an isolate on the host's thread) brings its own and reuses the rest.
+ * link to the sandbox they run in: the worker link (worker-link.ts), which every host uses, the
+ * isolate host too (its `post` hands frames to the isolate instead of a worker's port).
  */
 
 /** The requests a link tracks until answered, and the frame that answers each. */
