@@ -52,6 +52,20 @@ function outcome(client: JsonWsClient, m: Message) {
   return client.take((f) => (f.t === 'ack' && f.ids.includes(m.id)) || (f.t === 'err' && f.id === m.id));
 }
 
+/** The node's answers to `sent` after its first `from` answers, once it answered each of them. */
+async function answersTo(client: JsonWsClient, sent: readonly Message[], from: number) {
+  const ids = sent.map((m) => m.id);
+  for (;;) {
+    const got = client
+      .answers()
+      .slice(from)
+      .filter((x) => ids.includes(x.id));
+    if (ids.every((id) => got.some((x) => x.id === id))) return got;
+    // Woken by the next answer (one ack frame may name several).
+    await client.take((f) => f.t === 'ack' || f.t === 'err');
+  }
+}
+
 it('refuses what it cannot hold to be sent again, keeps the order across the sending again, and holds it all once it can', async () => {
   const redis = await startRedis();
   stopped.push(redis);
@@ -83,17 +97,29 @@ it('refuses what it cannot hold to be sent again, keeps the order across the sen
     message: expect.stringContaining('refused to keep order'),
   });
 
-  // A replica attaches: the same messages, sent again in order, are held and acknowledged.
+  // A replica attaches: the same messages are sent again, in order, until each is held, as a
+  // client does (json-ws): on a loaded machine a WAIT may miss the new replica's answer once more.
   stopped.push(await startReplica(redis));
-  for (const m of [a, b, c]) alice.msg(m);
-  // Acks are batched (one frame may name several): all three acknowledged, none refused again.
-  await alice.take((f) => f.t === 'ack' && f.ids.includes(c.id));
+  const refusedBefore = alice.answers().length;
+  const held = new Set<string>();
+  for (let round = 0; held.size < 3; round++) {
+    expect(round, 'rounds of sending again before all three were held').toBeLessThan(50);
+    const pending = [a, b, c].filter((m) => !held.has(m.id));
+    const from = alice.answers().length;
+    for (const m of pending) alice.msg(m);
+    for (const x of await answersTo(alice, pending, from)) if (x.ok) held.add(x.id);
+  }
+  // Each acknowledged once, in the order sent; what was refused meanwhile was refused whole.
   expect(alice.answers().filter((x) => x.ok)).toEqual([a, b, c].map((m) => ({ id: m.id, ok: true })));
-  expect(alice.answers().filter((x) => !x.ok)).toHaveLength(4);
+  expect(refusedBefore).toBe(4);
 
   const bob = await login(d, BOB);
   await bob.take((f) => f.t === 'msg' && f.m.id === c.id);
-  // The first hold of `a` was written on the master before WAIT found no replica: Bob gets
-  // that copy too, first, which his client drops by its key (at-least-once on the wire).
-  expect(bob.messages().map((m) => m.id)).toEqual([a.id, a.id, b.id, c.id]);
+  // A hold whose WAIT found no replica was written on the master all the same: Bob gets such
+  // copies too (his client drops them by key, at-least-once on the wire), each just before the
+  // hold that was acknowledged, so the order holds. The first `a` was one.
+  const order = [a.id, b.id, c.id];
+  const got = bob.messages().map((m) => order.indexOf(m.id));
+  expect(got.filter((i, n) => i !== got[n - 1])).toEqual([0, 1, 2]);
+  expect(got.filter((i) => i === 0).length).toBeGreaterThanOrEqual(2);
 });
