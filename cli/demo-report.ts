@@ -12,7 +12,7 @@ export interface DemoReport {
    * What runs the stubs: same-thread isolates or worker threads (and why not isolates) in the
    * demo's process, or the pages' Web Workers (`--web`).
    */
-  host?: { kind: NodeHostKind | 'browser'; fallback?: string };
+  host?: { kind: NodeHostKind | 'browser' };
   stubs: {
     domain: string;
     name: string;
@@ -82,16 +82,15 @@ export function phaseTimer(report: DemoReport): (name: string) => void {
 }
 
 /**
- * The sandbox host the demo's runtimes share: isolates where they run, worker threads
- * elsewhere (the default of `createNodeRuntime`), under `policy`; the report says which, and why
- * not isolates.
+ * The sandbox host the demo's runtimes share: worker threads (the default of
+ * `createNodeRuntime`), under `policy`; the report says which.
  */
 export async function demoHost(
   report: DemoReport,
   policy: RuntimePolicy = developmentPolicy,
 ): Promise<SandboxHost> {
-  const { host, kind, fallback } = createNodeHost(undefined, { policy });
-  report.host = fallback ? { kind, fallback } : { kind };
+  const { host, kind } = createNodeHost('worker', { policy });
+  report.host = { kind };
   await host.ready();
   return host;
 }

@@ -289,9 +289,8 @@ export const demo: Command = {
       );
     }
     if (report.host) {
-      const { kind, fallback } = report.host;
+      const { kind } = report.host;
       console.log(`stubs ran in: ${kind === 'browser' ? "the pages' Web Workers" : `the ${kind} host`}`);
-      if (fallback) console.log(`  (${fallback})`);
     }
     console.log(`messages: ${report.messages.sent} sent, ${report.messages.delivered} delivered`);
     for (const h of report.hosts ?? []) {

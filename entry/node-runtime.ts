@@ -46,9 +46,10 @@ export interface NodeRuntimeOptions {
   readonly host?: SandboxHost;
   readonly hostOptions?: NodeWorkerHostOptions;
   /**
-   * The host made when none is handed in: same-thread isolates (`isolated-vm`) or worker
-   * threads. Default: isolates where they run (Node ≥ 24, `--no-node-snapshot`), workers
-   * elsewhere; `sandbox` on the runtime says which runs, and why not isolates.
+   * The host made when none is handed in: worker threads (the default) or same-thread
+   * isolates (`isolated-vm`, Node ≥ 24, `--no-node-snapshot`; not the default: see
+   * sandbox/isolate/choose.ts); `sandbox` on the runtime says which runs, and why not isolates
+   * when they were asked for.
    */
   readonly sandbox?: NodeHostKind;
   readonly onCheck?: (event: CheckEvent) => void;
