@@ -73,9 +73,10 @@ async function drive(
         }
       },
     );
-    child.on('exit', (code) => {
-      if (code) reject(new Error(`load generator exited ${code}`));
-    });
+    // Settled already once it sent its result; any other end (a code, a signal) is a failure, not a wait.
+    child.on('exit', (code, signal) =>
+      reject(new Error(`load generator ended (${signal ?? code}) before its result`)),
+    );
   });
 }
 
