@@ -9,8 +9,7 @@ export interface DemoReport {
   ok: boolean;
   error?: { code: string; message: string };
   /**
-   * What runs the stubs: same-thread isolates or worker threads (and why not isolates) in the
-   * demo's process, or the pages' Web Workers (`--web`).
+   * What runs the stubs: worker threads in the demo's process, or the pages' Web Workers (`--web`).
    */
   host?: { kind: NodeHostKind | 'browser' };
   stubs: {

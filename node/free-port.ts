@@ -28,6 +28,11 @@ export async function freePort(protocol: 'tcp' | 'udp' = 'tcp'): Promise<number>
   return port;
 }
 
+/** True when `port` of 127.0.0.1 can be listened on now (nothing holds it). */
+export async function portFree(port: number): Promise<boolean> {
+  return (await bindOnce('tcp', port)) !== undefined;
+}
+
 /** The first port of the kernel's ephemeral range, when it leaves room below it. */
 function ephemeralLow(): number | undefined {
   try {

@@ -2,9 +2,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../node/free-port.js';
+import { freePort, portFree } from '../node/free-port.js';
 import { protofly, type Run } from './support/cli.js';
-import { holdPort, portFree } from './support/ports.js';
+import { holdPort } from './support/ports.js';
 
 /**
  * The command as a good citizen: whatever is wrong with its input, it exits non-zero with one
