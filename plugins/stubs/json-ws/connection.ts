@@ -267,7 +267,7 @@ export class Connection {
     if (this.#outbox.size >= s.maxQueued) {
       return answer(conversation.ctx, msg, 503, `${s.maxQueued} messages are waiting for the node already`);
     }
-    const entry: Pending = { msg, frame, conversation, wired };
+    const entry: Pending = { msg, frame, conversation, wired, onWire: false };
     if (msg.type === 'response' && (msg.body.code as number) >= 200)
       this.#answers.add(`${msg.to} ${msg.id}`, frame);
     this.#outbox.push(entry);
@@ -512,27 +512,41 @@ export class Connection {
   #receive(m: Message | undefined, current = true): void {
     // A final answer from the peer the request went to: it needs no resending.
     if (m?.type === 'response' && (m.body.code as number) >= 200) this.#answered(m);
+    const n = current ? ++this.#arrived : 0;
+    // Nothing waiting before it (the usual case): handed on now, with nothing queued.
+    if (this.#inbox.length === 0 && this.#take(m, this.#generation, n)) return;
     if (this.#inbox.length >= this.#settings!.maxQueued) {
       if (current) this.#lost(`the runtime has not taken ${this.#inbox.length} messages`);
       return;
     }
-    this.#inbox.push({ m, generation: this.#generation, n: current ? ++this.#arrived : 0 });
-    if (!this.#timers.has('inbox')) this.#drainInbox();
+    this.#inbox.push({ m, generation: this.#generation, n });
+    if (this.#inbox.length === 1) this.#arm('inbox', () => this.#drainInbox(), BUSY_RETRY_MS);
   }
 
-  /** Hands received messages to the runtime in order, skipping repeats; waits when it is busy. */
+  /** Hands received messages to the runtime in order; waits when it is busy. */
   #drainInbox(): void {
     for (let next = this.#inbox[0]; next; next = this.#inbox[0]) {
-      const key = next.m && messageKey(next.m);
-      if (key !== undefined && !this.#seen.has(key)) {
-        if (!this.#deliver(next.m!)) return this.#arm('inbox', () => this.#drainInbox(), BUSY_RETRY_MS);
-        this.#seen.add(key);
-      } else if (key !== undefined && next.m!.type !== 'response') {
-        this.#answerAgain(next.m!);
+      if (!this.#take(next.m, next.generation, next.n)) {
+        return this.#arm('inbox', () => this.#drainInbox(), BUSY_RETRY_MS);
       }
       this.#inbox.shift();
-      if (next.generation === this.#generation && next.n > 0) this.#took(next.n);
     }
+  }
+
+  /**
+   * Hands `m` (none: a malformed `msg` frame) to the runtime unless it is a repeat, and counts it
+   * taken; false, and nothing changed, when the runtime is busy and it should be tried again.
+   */
+  #take(m: Message | undefined, generation: number, n: number): boolean {
+    const key = m && messageKey(m);
+    if (key !== undefined && !this.#seen.has(key)) {
+      if (!this.#deliver(m!)) return false;
+      this.#seen.add(key);
+    } else if (key !== undefined && m!.type !== 'response') {
+      this.#answerAgain(m!);
+    }
+    if (generation === this.#generation && n > 0) this.#took(n);
+    return true;
   }
 
   /**
@@ -546,7 +560,7 @@ export class Connection {
     const conversation = members.find((c) => c.peers.has(m.from)) ?? members[0];
     if (!conversation) return;
     const msg = (JSON.parse(frame) as MsgFrame).m;
-    this.#outbox.push({ msg, frame, conversation, wired: true });
+    this.#outbox.push({ msg, frame, conversation, wired: true, onWire: false });
     this.#flush();
   }
 
