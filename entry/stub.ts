@@ -6,6 +6,8 @@
 
 /** Addresses: `parseAddress`, `formatAddress`, `domainOf`, `userAddress`, `hypertyAddress`. */
 export * from '../core/address.js';
+/** The answers given, to give again to a request whose sender lost its answer and sent it again. */
+export * from '../core/answers.js';
 /** Reconnect delays. */
 export * from '../core/backoff.js';
 /**

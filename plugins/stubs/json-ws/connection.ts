@@ -1,6 +1,8 @@
 // Over 400 lines, for one thing: one socket's state machine. The outbox, the requests awaiting
 // their answer, the inbox, receipts and liveness all turn over together on every new socket
 // (the generation), so they stay in one class rather than in parts that share its fields.
+
+import { Answers } from '../../../core/answers.js';
 import { Backoff } from '../../../core/backoff.js';
 import { isRetryable, statusOf } from '../../../core/errors.js';
 import type { ErrFrame, MsgFrame } from '../../../core/generated/types.js';
@@ -148,11 +150,11 @@ export class Connection {
    */
   readonly #awaiting = new Map<string, Pending>();
   /**
-   * The frames of the final responses this connection sent, by the request they answer
-   * (`<from> <id>`): the frame alone, as thousands are kept; the message is read back from it
-   * in the rare case it goes again.
+   * The frames of the final responses this connection sent, by the request they answer: the
+   * frame alone, as thousands are kept; the message is read back from it in the rare case it
+   * goes again.
    */
-  readonly #answers: Seen<string>;
+  readonly #answers: Answers<string>;
   readonly #backoff: Backoff;
   readonly #hyperties = new Set<string>();
   /** The session's timers, by what they are for. */
@@ -187,7 +189,7 @@ export class Connection {
     this.#settings = settingsOf(ctx.config);
     const s = this.#settings;
     this.#seen = new Seen(s?.dedupWindow ?? 1);
-    this.#answers = new Seen(s?.dedupWindow ?? 1);
+    this.#answers = new Answers(s?.dedupWindow ?? 1);
     this.#backoff = new Backoff(
       s?.reconnectDelayMs ?? 0,
       s?.reconnectDelayMaxMs ?? 0,
@@ -268,8 +270,7 @@ export class Connection {
       return answer(conversation.ctx, msg, 503, `${s.maxQueued} messages are waiting for the node already`);
     }
     const entry: Pending = { msg, frame, conversation, wired, onWire: false };
-    if (msg.type === 'response' && (msg.body.code as number) >= 200)
-      this.#answers.add(`${msg.to} ${msg.id}`, frame);
+    if (msg.type === 'response' && (msg.body.code as number) >= 200) this.#answers.add(msg.to, msg.id, frame);
     this.#outbox.push(entry);
     this.#flush();
   }
@@ -554,7 +555,7 @@ export class Connection {
    * and sent it again. The answer goes again, if it was given and is not still on its way.
    */
   #answerAgain(m: Message): void {
-    const frame = this.#answers.get(`${m.from} ${m.id}`);
+    const frame = this.#answers.get(m.from, m.id);
     if (frame === undefined || this.#outbox.entries.some((e) => e.frame === frame)) return;
     const members = this.#session.members;
     const conversation = members.find((c) => c.peers.has(m.from)) ?? members[0];
