@@ -106,6 +106,7 @@ function timed(host: Browser.BrowserWorkerHost): SandboxHost {
         mark('sandbox', t0);
       }
     },
+    prepare: (pkg) => host.prepare(pkg),
     unload: (pkg) => host.unload(pkg),
     ready: () => host.ready(),
     terminate: () => host.terminate(),

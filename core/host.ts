@@ -25,6 +25,16 @@ export interface SandboxHost {
    */
   instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle>;
   /**
+   * Evaluates `pkg` where its instances will run, ahead of its first {@link instantiate}, which
+   * then only activates it: a live swap prepares the new version before it holds the
+   * conversation, so that what the conversation waits for is the activation alone. The
+   * evaluation is kept until {@link unload}; preparing again, or a package already running,
+   * costs nothing.
+   *
+   * @throws what {@link instantiate} throws for the package's evaluation
+   */
+  prepare(pkg: StubPackage): Promise<void>;
+  /**
    * The caller needs `pkg` no more (a newer version superseded it): its evaluation (the
    * compartment, and what the package's module holds) is dropped as soon as no instance of it
    * runs on this host, now or when the last one ends, so its memory can be collected. A later

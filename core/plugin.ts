@@ -22,6 +22,12 @@ export interface VerifiedPackage<D extends Descriptor = Descriptor> {
 /** A verified stub package: what sandbox hosts run and runtimes carry conversations on. */
 export type StubPackage = VerifiedPackage<StubDescriptor>;
 
+/** A package in messages and logs: `domain/name@version`. */
+export function labelOf(pkg: StubPackage): string {
+  const d = pkg.descriptor;
+  return `${d.domain}/${d.name}@${d.version}`;
+}
+
 /**
  * Names a descriptor by what was verified: its signature covers every field, so the same
  * package bytes published by two catalogues (or two deployments) with other endpoints, limits

@@ -127,6 +127,7 @@ export class Carriers extends Emitter<CarriersEvents> {
     });
     this.#watcher.on('error', (err) => this.emit('error', err));
     this.#swapLink = {
+      prepare: (pkg) => this.#host.prepare(pkg),
       start: (scope, pkg, snapshot) => this.start(pkg, scope, snapshot),
       stop: (instance) => this.stop(instance),
       deliver: (pkg, msg) => this.deliver(pkg, msg, (err) => this.emit('error', err)),

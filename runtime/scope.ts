@@ -2,9 +2,9 @@ import { asProtoflyError, isProtoflyError, ProtoflyError } from '../core/errors.
 import type { StubHandle } from '../core/host.js';
 import { Code, type Message, response } from '../core/message.js';
 import type { StubPackage } from '../core/plugin.js';
+import { labelOf } from '../core/plugin.js';
 import type { StubStatus } from '../core/stub.js';
 import type { Bus } from './bus.js';
-import { labelOf } from './swap.js';
 import { versionOf } from './versions.js';
 
 /** How soon a stub whose window was full is given what waited, in ms. */

@@ -1,12 +1,13 @@
 import { asProtoflyError, ProtoflyError } from '../core/errors.js';
 import type { Message } from '../core/message.js';
-import type { StubPackage } from '../core/plugin.js';
+import { labelOf, type StubPackage } from '../core/plugin.js';
 import type { Activation, ConversationScope } from './scope.js';
 import { assertSnapshot } from './snapshot.js';
 
 /**
  * A live swap: one running conversation moves to another version of its stub.
  *
+ * 0. Prepare: the new version is evaluated in the sandbox host, before anything is held.
  * 1. Hold: the scope holds the conversation's outbound messages (bounded, in order).
  * 2. Snapshot: the old instance is asked for its optional snapshot, checked to be plain JSON.
  * 3. Activate: an instance of the new version starts with the snapshot as `ctx.snapshot`. The
@@ -32,6 +33,8 @@ import { assertSnapshot } from './snapshot.js';
 
 /** What a swap needs from its runtime. */
 export interface SwapLink {
+  /** Evaluates `pkg` where its instance will run (SandboxHost.prepare). */
+  prepare(pkg: StubPackage): Promise<void>;
   /** Starts an instance of `pkg` for the scope's conversation, activated with `snapshot`. */
   start(scope: ConversationScope, pkg: StubPackage, snapshot: unknown): Activation;
   /** Stops an instance and counts it out; never rejects. */
@@ -58,12 +61,6 @@ export interface SwapOutcome {
   readonly retired?: Promise<void>;
 }
 
-/** The label of a package in messages. */
-export function labelOf(pkg: StubPackage): string {
-  const d = pkg.descriptor;
-  return `${d.domain}/${d.name}@${d.version}`;
-}
-
 /**
  * Moves the conversation of `scope` from its current instance to a new instance of `to`, or
  * rolls it back (see above). Resolves as the new instance takes over (the old one then retires,
@@ -77,12 +74,13 @@ export async function swapLive(
   timeoutMs: number,
 ): Promise<SwapOutcome> {
   const from = scope.current;
-  const begun = performance.now();
-  const deadline = begun + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
+  // Set once the conversation is held.
+  let begun = Number.NaN;
   const failure = (cause: ProtoflyError, newVersionFailed: boolean, unreachable = false): SwapOutcome => ({
     ok: false,
     held: scope.held,
-    heldMs: performance.now() - begun,
+    heldMs: Number.isNaN(begun) ? 0 : performance.now() - begun,
     newVersionFailed,
     ...(unreachable ? { unreachable } : {}),
     error: new ProtoflyError(
@@ -96,7 +94,15 @@ export async function swapLive(
     return failure(new ProtoflyError('PF_ERR_CONVERSATION', 'its stub instance is not running'), false);
   }
 
+  // The new version is evaluated before the conversation is held: the hold waits for its
+  // activation alone. A package that fails to evaluate fails again below, as the swap's cause.
+  await within(link.prepare(to), deadline, timeoutMs, `the evaluation of ${labelOf(to)}`).catch(() => {});
+  // Closed meanwhile: its disposal stopped the old instance, and must find no new one.
+  const closed = () => failure(new ProtoflyError('PF_ERR_CLOSED', 'the conversation ended'), false);
+  if (scope.disposed) return closed();
+
   scope.hold();
+  begun = performance.now();
   let snapshot: unknown;
   try {
     snapshot = await within(
@@ -112,8 +118,6 @@ export async function swapLive(
     return outcome;
   }
 
-  const closed = () => failure(new ProtoflyError('PF_ERR_CLOSED', 'the conversation ended'), false);
-  // Closed meanwhile: its disposal stopped the old instance, and must find no new one.
   if (scope.disposed) return closed();
   const candidate = link.start(scope, to, snapshot);
   scope.propose(candidate);

@@ -1,5 +1,6 @@
 import { ProtoflyError } from '../core/errors.js';
 import type { StubDescriptor } from '../core/generated/types.js';
+import { descriptorKey, type StubPackage } from '../core/plugin.js';
 import { assertEndpoints, type ResolvedPolicy, withinCeiling } from '../runtime/policy.js';
 import { costOf, LOG_LEVELS, type PackageLimits, type StubLimits } from './channel.js';
 import { compileEndpoints, type EndpointMatcher } from './endpoint.js';
@@ -160,6 +161,26 @@ export class Sandbox implements LinkReceiver {
     });
     this.#packages.set(key, entry);
     return loaded;
+  }
+
+  /** Evaluates `pkg` here ({@link load}, once per version) and activates it for one conversation. */
+  async instantiate(pkg: StubPackage, script: string, ctx: ConversationContext): Promise<StubHandle> {
+    return this.activate(await this.load(descriptorKey(pkg.descriptor), pkg.descriptor, script), ctx);
+  }
+
+  /**
+   * Evaluates `pkg` ahead of its first activation (SandboxHost.prepare): as {@link load},
+   * without keeping a use of it, so that an {@link unload} drops it.
+   */
+  async prepare(pkg: StubPackage, script: string): Promise<void> {
+    const key = descriptorKey(pkg.descriptor);
+    const loaded = this.load(key, pkg.descriptor, script);
+    const entry = this.#packages.get(key);
+    await loaded;
+    // The use `load` counted for an activation is given back (one that failed is not kept).
+    if (!entry) return;
+    entry.uses--;
+    this.#dropIfUnused(entry);
   }
 
   /**

@@ -65,6 +65,7 @@ describe('a stub that never goes live', () => {
           activated();
           return handle;
         }),
+      prepare: (pkg) => host.prepare(pkg),
       unload: (pkg) => host.unload(pkg),
       ready: () => host.ready(),
       terminate: async () => {},

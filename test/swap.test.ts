@@ -6,6 +6,7 @@ import type { ProtoflyError } from '../core/errors.js';
 import type { Conversation, Incoming } from '../runtime/conversation.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import type { Runtime, RuntimeEvents, VersionEvent } from '../runtime/runtime.js';
+import type { SandboxHost } from '../sandbox/host.js';
 import { NodeWorkerHost } from '../sandbox/node/worker-host.js';
 import { layout } from '../server/catalogue/layout.js';
 import { createCatalogueServer } from '../server/catalogue/server.js';
@@ -162,6 +163,52 @@ describe('live', () => {
     expect(text(await reply)).toBe('after');
     // 2000 messages through a swap: 14 s at a load of 20 on two cores, a second or two when idle.
   }, 120_000);
+
+  it('evaluates the new version before it holds a conversation: what is sent meanwhile goes through the old one at once', async () => {
+    const d = await fresh();
+    // The worker host, whose preparation of 0.2.0 waits until the test opens the gate.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let preparing!: () => void;
+    const prepared = new Promise<void>((resolve) => {
+      preparing = resolve;
+    });
+    const gated: SandboxHost = {
+      instantiate: (pkg, ctx) => host.instantiate(pkg, ctx),
+      prepare: async (pkg) => {
+        if (pkg.descriptor.version === '0.2.0') {
+          preparing();
+          await gate;
+        }
+        return host.prepare(pkg);
+      },
+      unload: (pkg) => host.unload(pkg),
+      ready: () => host.ready(),
+      terminate: async () => {},
+    };
+    const { alice, withBob, withAlice } = await aliceAndBob(d, {
+      host: gated,
+      updates: { 'b.example': 'live' },
+      watch: WATCH,
+      swapTimeoutMs: 60_000,
+    });
+    const versions = collect(alice.runtime, 'version');
+    const atBob = inbox(withAlice);
+    await releaseStub(d.byName.get('b.example')!, { pluginDir: JSON_WS, version: '0.2.0' });
+    await prepared;
+    // Held, it would be answered only once the new version is live, after the gate opens.
+    await withBob.send('while 0.2.0 is evaluated');
+    expect(atBob).toEqual(['hello', 'while 0.2.0 is evaluated']);
+    expect(versions.filter((e) => e.change === 'swap')).toEqual([]);
+    expect(withBob.carrier.version).toBe('0.1.0');
+    open();
+    await eventually(() => versions.some((e) => e.change === 'swap'), 'the swap, once evaluated');
+    expect(withBob.carrier.version).toBe('0.2.0');
+    await withBob.send('after');
+    await eventually(() => atBob.includes('after'), 'a message through the new version');
+  }, 60_000);
 
   it('rolls back from a version that throws in activate, one that never goes live, and never takes one that fails verification', async () => {
     const d = await fresh();

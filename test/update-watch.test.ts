@@ -35,6 +35,7 @@ function scriptedHost(): { host: SandboxHost; started: Promise<ConversationConte
         snapshot: async () => undefined,
       };
     },
+    prepare: async () => {},
     unload() {},
     ready: async () => {},
     terminate: async () => {},

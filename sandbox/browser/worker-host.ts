@@ -1,5 +1,5 @@
 import { ProtoflyError } from '../../core/errors.js';
-import { descriptorKey, type StubPackage } from '../../core/plugin.js';
+import { descriptorKey, labelOf, type StubPackage } from '../../core/plugin.js';
 import {
   type PolicyOption,
   type ResolvedPolicy,
@@ -109,19 +109,8 @@ export class BrowserWorkerHost implements SandboxHost {
   }
 
   async instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
-    if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
-    const { domain, name, version } = pkg.descriptor;
-    const label = `${domain}/${name}@${version}`;
-    const script = bundleScript(pkg.source);
-    if (script === undefined) {
-      throw new ProtoflyError(
-        'PF_ERR_SANDBOX',
-        `package ${label} is not a protofly publish bundle, the only package form the browser sandbox runs`,
-        { package: label },
-      );
-    }
-    const watchdogMs = withinCeiling(pkg.descriptor, 'watchdogMs', this.#watchdogMs);
-    const { slot, fromSpare } = this.#place(`${domain} ${watchdogMs}`, watchdogMs);
+    const script = this.#script(pkg);
+    const { slot, fromSpare } = this.#placeFor(pkg);
     // The next spare starts once this instance is past connecting (live, or given up): its
     // worker start and lockdown take a core for tens of ms, which the stub's socket opening
     // and authentication would otherwise wait behind.
@@ -146,14 +135,47 @@ export class BrowserWorkerHost implements SandboxHost {
     slot.pending++;
     try {
       await slot.sandbox.ready;
-      const loaded = await slot.sandbox.load(descriptorKey(pkg.descriptor), pkg.descriptor, script);
-      return await slot.sandbox.activate(loaded, settled);
+      return await slot.sandbox.instantiate(pkg, script, settled);
     } catch (err) {
       refill();
       throw err;
     } finally {
       slot.pending--;
     }
+  }
+
+  async prepare(pkg: StubPackage): Promise<void> {
+    const script = this.#script(pkg);
+    const { slot, fromSpare } = this.#placeFor(pkg);
+    slot.pending++;
+    try {
+      await slot.sandbox.ready;
+      await slot.sandbox.prepare(pkg, script);
+    } finally {
+      slot.pending--;
+      // Nothing to wait for here (no socket being opened): the next spare starts now.
+      if (fromSpare) this.#refill();
+    }
+  }
+
+  /** The script of `pkg`: a `protofly publish` bundle, the only package form this host runs. */
+  #script(pkg: StubPackage): string {
+    if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
+    const script = bundleScript(pkg.source);
+    if (script === undefined) {
+      throw new ProtoflyError(
+        'PF_ERR_SANDBOX',
+        `package ${labelOf(pkg)} is not a protofly publish bundle, the only package form the browser sandbox runs`,
+        { package: labelOf(pkg) },
+      );
+    }
+    return script;
+  }
+
+  /** The worker for `pkg`'s carrier domain and watchdog limit. */
+  #placeFor(pkg: StubPackage): { slot: Slot; fromSpare: boolean } {
+    const watchdogMs = withinCeiling(pkg.descriptor, 'watchdogMs', this.#watchdogMs);
+    return this.#place(`${pkg.descriptor.domain} ${watchdogMs}`, watchdogMs);
   }
 
   unload(pkg: StubPackage): void {

@@ -131,13 +131,21 @@ export class IsolateHost implements MeasuredHost {
     return Promise.resolve();
   }
 
-  async instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
+  instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
+    return this.#inSandbox(pkg, (sandbox, script) => sandbox.instantiate(pkg, script, ctx));
+  }
+
+  prepare(pkg: StubPackage): Promise<void> {
+    return this.#inSandbox(pkg, (sandbox, script) => sandbox.prepare(pkg, script));
+  }
+
+  /** Runs `use` with the isolate `pkg` belongs in, once it is up, and the package's script. */
+  async #inSandbox<T>(pkg: StubPackage, use: (sandbox: Sandbox, script: string) => Promise<T>): Promise<T> {
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
     const script = this.#scripts.get(pkg);
     const slot = this.#place(pkg.descriptor);
     await slot.sandbox.ready;
-    const loaded = await slot.sandbox.load(descriptorKey(pkg.descriptor), pkg.descriptor, await script);
-    return slot.sandbox.activate(loaded, ctx);
+    return use(slot.sandbox, await script);
   }
 
   unload(pkg: StubPackage): void {

@@ -1,5 +1,5 @@
 import { ProtoflyError } from '../../core/errors.js';
-import { descriptorKey, type StubPackage } from '../../core/plugin.js';
+import { descriptorKey, labelOf, type StubPackage } from '../../core/plugin.js';
 import { type PolicyOption, resolvePolicy } from '../../runtime/policy.js';
 import type { HostFrame, StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
@@ -82,20 +82,31 @@ export class InlineHost implements SandboxHost {
   }
 
   async instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
+    const script = await this.#trustedScript(pkg);
+    this.#log.warn(
+      { stub: labelOf(pkg), conversation: ctx.id },
+      `INLINE SANDBOX: running ${labelOf(pkg)} unisolated`,
+    );
+    return this.#sandbox.instantiate(pkg, script, ctx);
+  }
+
+  async prepare(pkg: StubPackage): Promise<void> {
+    const script = await this.#trustedScript(pkg);
+    await this.#sandbox.prepare(pkg, script);
+  }
+
+  /** The script of `pkg`, whose domain this host must trust: its code runs unisolated here. */
+  #trustedScript(pkg: StubPackage): Promise<string> {
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the inline sandbox host was terminated');
-    const { domain, name, version } = pkg.descriptor;
-    const label = `${domain}/${name}@${version}`;
+    const { domain } = pkg.descriptor;
     if (!this.#trusted.has(domain)) {
       throw new ProtoflyError(
         'PF_ERR_UNTRUSTED_DOMAIN',
-        `the inline host refuses ${label}: domain ${domain} is not in its trustedDomains (${[...this.#trusted].join(', ') || 'none'})`,
-        { domain, package: label },
+        `the inline host refuses ${labelOf(pkg)}: domain ${domain} is not in its trustedDomains (${[...this.#trusted].join(', ') || 'none'})`,
+        { domain, package: labelOf(pkg) },
       );
     }
-    this.#log.warn({ stub: label, conversation: ctx.id }, `INLINE SANDBOX: running ${label} unisolated`);
-    const script = await this.#scripts.get(pkg);
-    const loaded = await this.#sandbox.load(descriptorKey(pkg.descriptor), pkg.descriptor, script);
-    return this.#sandbox.activate(loaded, ctx);
+    return this.#scripts.get(pkg);
   }
 
   unload(pkg: StubPackage): void {

@@ -179,15 +179,23 @@ export class NodeWorkerHost implements MeasuredHost {
     return this.#spare?.sandbox.ready ?? Promise.resolve();
   }
 
-  async instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
+  instantiate(pkg: StubPackage, ctx: ConversationContext): Promise<StubHandle> {
+    return this.#inSandbox(pkg, (sandbox, script) => sandbox.instantiate(pkg, script, ctx));
+  }
+
+  prepare(pkg: StubPackage): Promise<void> {
+    return this.#inSandbox(pkg, (sandbox, script) => sandbox.prepare(pkg, script));
+  }
+
+  /** Runs `use` with the sandbox `pkg` belongs in, once it is up, and the package's script. */
+  async #inSandbox<T>(pkg: StubPackage, use: (sandbox: Sandbox, script: string) => Promise<T>): Promise<T> {
     if (this.#closed) throw new ProtoflyError('PF_ERR_CLOSED', 'the sandbox host was terminated');
     const script = this.#scripts.get(pkg);
     const { slot, fromSpare } = this.#place(pkg.descriptor);
     slot.pending++;
     try {
       await slot.sandbox.ready;
-      const loaded = await slot.sandbox.load(descriptorKey(pkg.descriptor), pkg.descriptor, await script);
-      return await slot.sandbox.activate(loaded, ctx);
+      return await use(slot.sandbox, await script);
     } finally {
       slot.pending--;
       // Started after the cold package is running, so the two do not compete for a core.

@@ -80,6 +80,8 @@ const MEASURED = 200;
 
 export const TITLES = {
   runs: 'loads a verified package and runs its stub: live, a request answered, stopped',
+  prepares:
+    'prepares a package ahead of its first conversation: evaluated before it, run by it, dropped by unload once none runs',
   reaches: "passes a stub's statuses and its own messages to the runtime",
   isolates: 'fails a stub that throws, and only its instance: its neighbours go on',
   timers: "clears a conversation's timers when it ends",
@@ -99,6 +101,29 @@ export const hostProperties: Record<keyof typeof TITLES, HostProperty> = {
     await c.handle.stop();
     check(c.handle.status === 'stopped', `after stop() the instance is ${c.handle.status}`);
     check(statuses(c).join() === 'live,stopped', `the runtime heard ${statuses(c)}, not live then stopped`);
+  }),
+
+  prepares: property(TITLES.prepares, async (host, bus, stub) => {
+    const probe = await stub('stubs/probe');
+    const { domain, name, version } = probe.descriptor;
+    const label = `${domain}/${name}@${version}`;
+    const measured = host as Partial<MeasuredHost>;
+    /** Whether a sandbox lists the probe as evaluated (where the host can tell). */
+    const evaluated = async () => (await measured.measure!()).some((m) => m.packages.includes(label));
+    await host.prepare(probe);
+    if (measured.measure) check(await evaluated(), `prepared, ${label} is not evaluated in any sandbox`);
+    // Again, or for a package already evaluated: nothing more.
+    await host.prepare(probe);
+    const c = await converse(host, bus, probe);
+    check((await c.echo('prepared')).body.code === 200, 'the prepared package did not run');
+    await c.handle.stop();
+    c.detach();
+    host.unload(probe);
+    if (measured.measure)
+      check(!(await evaluated()), `unloaded with nothing running, ${label} is still evaluated`);
+    // Unloaded, it is evaluated afresh for the next conversation.
+    const again = await converse(host, bus, probe);
+    check((await again.echo('again')).body.code === 200, 'the package did not run again after unload');
   }),
 
   reaches: property(TITLES.reaches, async (host, bus, stub) => {
