@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { ProtoflyError } from '../core/errors.js';
 import { freePort } from '../node/free-port.js';
+import { handshakeWithin, type LeashedProcess, startLeashed } from '../node/leashed-process.js';
 import { packageRoot } from '../node/package-root.js';
 
 /** The Kamailio config protofly's tests, benchmarks and `demo --sip` run (test/kamailio/kamailio.cfg). */
@@ -14,12 +13,6 @@ export const KAMAILIO_CONFIG = join(packageRoot(import.meta.url), 'test/kamailio
 const BINARY = process.env.PROTOFLY_KAMAILIO ?? '/usr/sbin/kamailio';
 /** What to run when it is missing. */
 export const KAMAILIO_INSTALL = 'apt-get install -y kamailio kamailio-websocket-modules kamailio-tls-modules';
-/**
- * Runs Kamailio (`$0 "$@"`) on a leash: it gets SIGTERM when this process closes the pipe on the
- * shell's standard input, or dies in any way (even SIGKILL), so no Kamailio outlives its test.
- * The shell exits with Kamailio.
- */
-const LEASH = 'exec 3<&0; "$0" "$@" & pid=$!; (cat <&3 >/dev/null; kill -TERM $pid 2>/dev/null) & wait $pid';
 /** Kept of its standard error, for a failure's message. */
 const LOG_BYTES = 32 * 1024;
 
@@ -150,14 +143,11 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
   /** Who waits for a line (see {@link Kamailio.logged}), and the part of a line not ended yet. */
   const watchers = new Set<{ pattern: RegExp; found(line: string): void }>();
   let partial = '';
-  let child: ChildProcess | undefined;
+  let server: LeashedProcess | undefined;
   const wsUrl = `ws://127.0.0.1:${wsPort}`;
 
   const start = async () => {
-    const c = spawn('sh', ['-c', LEASH, BINARY, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
-    child = c;
-    c.stderr?.on('data', (d: Buffer) => {
-      const text = d.toString();
+    const onLog = (text: string) => {
       log = (log + text).slice(-LOG_BYTES);
       const lines = (partial + text).split('\n');
       partial = lines.pop()!.slice(-LOG_BYTES);
@@ -168,24 +158,15 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
           w.found(line);
         }
       }
-    });
-    const exited = new Promise<never>((_, reject) =>
-      c.once('exit', (code) =>
-        reject(new ProtoflyError('PF_ERR_CONFIG', `Kamailio exited (${code}) before listening:\n${log}`)),
-      ),
-    );
-    exited.catch(() => {});
+    };
+    server = startLeashed('Kamailio', BINARY, args, onLog, () => log);
     // Kamailio binds every listener before its workers answer on any: ws answering means wss is up too.
-    await Promise.race([handshake(wsUrl, 10_000, () => log), exited]);
+    await Promise.race([handshakeWithin('Kamailio', wsUrl, 'sip', 10_000, () => log), server.exited]);
   };
   const stop = async () => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.stdin?.end();
-    });
+    const s = server;
+    server = undefined;
+    await s?.stop();
   };
 
   const rpc = async (method: string, params: readonly unknown[]): Promise<unknown> => {
@@ -228,27 +209,4 @@ function escapeDbText(value: string): string {
     /[\\:\n\r\t]/g,
     (c) => `\\${c === '\n' ? 'n' : c === '\r' ? 'r' : c === '\t' ? 't' : c}`,
   );
-}
-
-/** Resolves once a WebSocket handshake with subprotocol `sip` succeeds at `url`. */
-async function handshake(url: string, timeoutMs: number, log: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const ws = new WebSocket(url, 'sip');
-      ws.once('open', () => {
-        ws.close();
-        resolve(true);
-      });
-      ws.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) {
-      throw new ProtoflyError(
-        'PF_ERR_CONFIG',
-        `Kamailio did not listen at ${url} within ${timeoutMs} ms:\n${log()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { ProtoflyError } from '../core/errors.js';
 import { freePort } from '../node/free-port.js';
+import { handshakeWithin, type LeashedProcess, startLeashed } from '../node/leashed-process.js';
 import { packageRoot } from '../node/package-root.js';
 
 /**
@@ -48,9 +47,6 @@ const BINARY = process.env.PROTOFLY_PROSODY ?? '/usr/bin/prosody';
 const LOG_LEVEL = process.env.PF_PROSODY_LOG ?? 'info';
 /** Kept of its console log. */
 const LOG_BYTES = 32 * 1024;
-/** Same leash as server/kamailio.ts: Prosody gets SIGTERM when this process goes, however it goes. */
-const LEASH = 'exec 3<&0; "$0" "$@" & pid=$!; (cat <&3 >/dev/null; kill -TERM $pid 2>/dev/null) & wait $pid';
-
 /** A Lua string literal. */
 const lua = (s: string) => JSON.stringify(s);
 
@@ -131,34 +127,19 @@ VirtualHost ${lua(options.domain)}
   );
   const wsUrl = `ws://127.0.0.1:${http}/xmpp-websocket`;
   let log = '';
-  let child: ChildProcess | undefined;
+  let server: LeashedProcess | undefined;
 
   const start = async () => {
-    const c = spawn('sh', ['-c', LEASH, BINARY, '--config', config, '-F'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    child = c;
-    const keep = (d: Buffer) => {
-      log = (log + d.toString()).slice(-LOG_BYTES);
+    const onLog = (text: string) => {
+      log = (log + text).slice(-LOG_BYTES);
     };
-    c.stdout?.on('data', keep);
-    c.stderr?.on('data', keep);
-    const exited = new Promise<never>((_, reject) =>
-      c.once('exit', (code) =>
-        reject(new ProtoflyError('PF_ERR_CONFIG', `Prosody exited (${code}) before listening:\n${log}`)),
-      ),
-    );
-    exited.catch(() => {});
-    await Promise.race([handshake(wsUrl, 10_000, () => log), exited]);
+    server = startLeashed('Prosody', BINARY, ['--config', config, '-F'], onLog, () => log, true);
+    await Promise.race([handshakeWithin('Prosody', wsUrl, 'xmpp', 10_000, () => log), server.exited]);
   };
   const stop = async () => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.stdin?.end();
-    });
+    const s = server;
+    server = undefined;
+    await s?.stop();
   };
 
   await start();
@@ -176,27 +157,4 @@ VirtualHost ${lua(options.domain)}
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Resolves once a WebSocket handshake with subprotocol `xmpp` succeeds at `url`. */
-async function handshake(url: string, timeoutMs: number, log: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const ws = new WebSocket(url, 'xmpp');
-      ws.once('open', () => {
-        ws.close();
-        resolve(true);
-      });
-      ws.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline)
-      throw new ProtoflyError(
-        'PF_ERR_CONFIG',
-        `Prosody did not listen at ${url} within ${timeoutMs} ms:\n${log()}`,
-      );
-    // Polling the port until Prosody binds it: it says nothing on stdout when it does.
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
