@@ -1,14 +1,22 @@
 import { Redis } from 'ioredis';
-import { afterAll, expect, it } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
 import { RecordingMember } from '../../../test/support/cluster-member.js';
 import { startRedis, startRedisCluster } from '../../../test/support/redis-server.js';
 import { connectRedis, type RedisTarget } from '../redis-connection.js';
 import { RedisCluster } from './redis-cluster.js';
 
 const made: RedisCluster[] = [];
-afterAll(async () => {
-  await Promise.all(made.map((c) => c.close()));
-});
+
+/**
+ * Once the test is over: the nodes it made closed, then `server` stopped. (An `afterAll` called
+ * inside a test is never run: each full suite left this file's 14 redis-servers running.)
+ */
+function stopAfterTest(server: { stop(): Promise<void> }): void {
+  onTestFinished(async () => {
+    await Promise.all(made.splice(0).map((c) => c.close()));
+    await server.stop();
+  });
+}
 
 /**
  * A node of the cluster; `subscribeAgainMs`: how long its subscription link (to one Redis)
@@ -32,7 +40,7 @@ async function node(target: RedisTarget, name: string, subscribeAgainMs?: number
 
 it('delivers, in order, what one node sent another while Redis restarted, once both are back', async () => {
   const redis = await startRedis();
-  afterAll(() => redis.stop());
+  stopAfterTest(redis);
   // The receiving node's subscription comes back well after the sender's link: what the sender
   // publishes first, nobody hears.
   const [one, two] = [await node(redis, 'one'), await node(redis, 'two', 500)];
@@ -51,7 +59,7 @@ it('delivers, in order, what one node sent another while Redis restarted, once b
 
 it("carries deliveries on a Redis Cluster on sharded channels, each held by its slot's master", async () => {
   const redis = await startRedisCluster();
-  afterAll(() => redis.stop());
+  stopAfterTest(redis);
   const [one, two] = [
     await node({ cluster: redis.seeds }, 'one'),
     await node({ cluster: redis.seeds }, 'two'),
@@ -83,7 +91,7 @@ it("carries deliveries on a Redis Cluster on sharded channels, each held by its 
 it('counts a hold done once a replica has it too (WAIT), and fails one that reaches no replica', async () => {
   const limits = { perAddress: 10, ttlMs: 60_000 };
   const redis = await startRedisCluster();
-  afterAll(() => redis.stop());
+  stopAfterTest(redis);
   const { cluster } = await node({ cluster: redis.seeds }, 'waits', undefined, 1);
   const address = 'user://a.example/held';
   await cluster.hold(address, 'kept', limits);
@@ -111,7 +119,7 @@ it('counts a hold done once a replica has it too (WAIT), and fails one that reac
 
   // One Redis with no replica: a hold asking for one fails, coded, and the message is not acknowledged.
   const lone = await startRedis();
-  afterAll(() => lone.stop());
+  stopAfterTest(lone);
   const alone = await node(lone, 'alone', undefined, 1);
   await expect(alone.cluster.hold(address, 'not kept', limits)).rejects.toMatchObject({
     code: 'PF_ERR_UNAVAILABLE',
