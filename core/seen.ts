@@ -39,10 +39,53 @@ export class Seen<V = true> {
   }
 }
 
-/** What makes a message itself for de-duplication: its sender, its id, and its type or (a response) its code. */
-export function messageKey(m: Message): string {
-  // Joined rather than a template: a template makes a chain of string pieces that V8 copies
-  // into one when the key is hashed, and a kept key then holds both (measured: a quarter less
-  // promoted to the old heap on bench/node.bench.ts's stub path, ~2 µs less CPU a round trip).
-  return [m.from, m.id, m.type === 'response' ? m.body.code : m.type].join(' ');
+/**
+ * The last `capacity` messages received, to drop a repeat. A message is itself by its sender,
+ * its id, and its type or (a response) its code: a provisional and a final response carry their
+ * request's id, and a sender picks its ids, so another sender may reuse one.
+ *
+ * Kept by id, with the sender and kind compared on a hit, rather than in a {@link Seen} keyed by
+ * a string of the three: nothing is built per message, and a short id hashes fast (measured on
+ * bench/node.bench.ts's stub path: ~0.3 µs less a message). The rarer messages whose id is held
+ * for another sender or kind (a final response after a provisional one) go to a `Seen` keyed so.
+ */
+export class SeenMessages {
+  readonly #first: Seen<Mark>;
+  readonly #others: Seen;
+
+  constructor(capacity: number) {
+    this.#first = new Seen(capacity);
+    this.#others = new Seen(capacity);
+  }
+
+  /** Whether `m` was recorded. */
+  has(m: Message): boolean {
+    const mark = this.#first.get(m.id);
+    if (mark === undefined) return false;
+    const kind = kindOf(m);
+    return (mark.from === m.from && mark.kind === kind) || this.#others.has(otherKey(m, kind));
+  }
+
+  /** Records `m`; false, and nothing changed, if it was recorded already (a repeat). */
+  add(m: Message): boolean {
+    const kind = kindOf(m);
+    const mark = this.#first.get(m.id);
+    if (mark === undefined) return this.#first.add(m.id, { from: m.from, kind });
+    if (mark.from === m.from && mark.kind === kind) return false;
+    return this.#others.add(otherKey(m, kind));
+  }
+}
+
+/** The first message recorded with an id: its sender and kind. */
+interface Mark {
+  readonly from: string;
+  readonly kind: string | number;
+}
+
+function kindOf(m: Message): string | number {
+  return m.type === 'response' ? m.body.code : m.type;
+}
+
+function otherKey(m: Message, kind: string | number): string {
+  return `${m.from} ${m.id} ${kind}`;
 }

@@ -1,6 +1,6 @@
 import type { Message } from '../core/message.js';
 import type { StubPackage } from '../core/plugin.js';
-import { messageKey, Seen } from '../core/seen.js';
+import { SeenMessages } from '../core/seen.js';
 
 /**
  * Which stub package versions a runtime runs, per domain: the one new conversations get, how
@@ -30,7 +30,7 @@ interface DomainVersions {
   /** Instances per version, and the package. */
   readonly running: Map<string, { pkg: StubPackage; instances: number }>;
   /** While it runs instances. */
-  seen: Seen | undefined;
+  seen: SeenMessages | undefined;
 }
 
 export class Versions {
@@ -66,7 +66,7 @@ export class Versions {
     const entry = d.running.get(version);
     if (entry) entry.instances++;
     else d.running.set(version, { pkg, instances: 1 });
-    d.seen ??= new Seen(DEDUP_WINDOW);
+    d.seen ??= new SeenMessages(DEDUP_WINDOW);
   }
 
   /**
@@ -100,7 +100,7 @@ export class Versions {
   duplicate(domain: string, msg: Message): boolean {
     if (msg.type === 'response' && msg.body.code < 200) return false;
     const seen = this.#domains.get(domain)?.seen;
-    return seen !== undefined && !seen.add(messageKey(msg));
+    return seen !== undefined && !seen.add(msg);
   }
 
   #domain(domain: string): DomainVersions {

@@ -7,7 +7,7 @@ import { Backoff } from '../../../core/backoff.js';
 import { isRetryable, statusOf } from '../../../core/errors.js';
 import type { ErrFrame, MsgFrame } from '../../../core/generated/types.js';
 import type { Message } from '../../../core/message.js';
-import { messageKey, Seen } from '../../../core/seen.js';
+import { SeenMessages } from '../../../core/seen.js';
 import { type StubContext, type StubSocket, withdrawnId } from '../../../core/stub.js';
 import { answer } from '../../../core/stub-kit/answer.js';
 import { offer } from '../../../core/stub-kit/offer.js';
@@ -142,7 +142,7 @@ export class Connection {
   readonly #session: SharedSession<Member>;
   readonly #outbox = new Outbox<Pending>();
   readonly #inbox: Inbound[] = [];
-  readonly #seen: Seen;
+  readonly #seen: SeenMessages;
   /**
    * Requests the node acknowledged whose far side has not answered yet (a final response), in
    * send order. A node that goes down may have lost them, or their answers: they go again on
@@ -188,7 +188,7 @@ export class Connection {
     this.#session = new SharedSession(ctx, SESSION_KEY);
     this.#settings = settingsOf(ctx.config);
     const s = this.#settings;
-    this.#seen = new Seen(s?.dedupWindow ?? 1);
+    this.#seen = new SeenMessages(s?.dedupWindow ?? 1);
     this.#answers = new Answers(s?.dedupWindow ?? 1);
     this.#backoff = new Backoff(
       s?.reconnectDelayMs ?? 0,
@@ -539,12 +539,11 @@ export class Connection {
    * taken; false, and nothing changed, when the runtime is busy and it should be tried again.
    */
   #take(m: Message | undefined, generation: number, n: number): boolean {
-    const key = m && messageKey(m);
-    if (key !== undefined && !this.#seen.has(key)) {
-      if (!this.#deliver(m!)) return false;
-      this.#seen.add(key);
-    } else if (key !== undefined && m!.type !== 'response') {
-      this.#answerAgain(m!);
+    if (m !== undefined && !this.#seen.has(m)) {
+      if (!this.#deliver(m)) return false;
+      this.#seen.add(m);
+    } else if (m !== undefined && m.type !== 'response') {
+      this.#answerAgain(m);
     }
     if (generation === this.#generation && n > 0) this.#took(n);
     return true;
