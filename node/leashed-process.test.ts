@@ -5,21 +5,19 @@ import { handshakeWithin, startLeashed } from './leashed-process.js';
 
 describe('a leashed server process', () => {
   it('is stopped even when it ignores SIGTERM: killed after the grace', async () => {
-    let log = '';
     const server = startLeashed(
       'stubborn',
       'sh',
       ['-c', 'trap "" TERM; echo up; while :; do sleep 1; done'],
-      (text) => {
-        log += text;
+      {
+        stdout: true,
       },
-      () => log,
-      true,
     );
     await new Promise<void>((resolve) => server.child.stdout!.once('data', () => resolve()));
     await server.stop();
     expect(server.child.exitCode ?? server.child.signalCode).not.toBeNull();
-    await expect(server.exited).rejects.toThrow(/stubborn exited/);
+    // Its message names it and quotes the end of what it wrote.
+    await expect(server.exited).rejects.toThrow(/stubborn exited \(\w+\) before listening:\nup\n/);
   }, 30_000);
 
   it('is given up on when its port takes connections and never answers the upgrade', async () => {

@@ -10,6 +10,8 @@ import { ProtoflyError } from '../core/errors.js';
 
 /** Seconds a server has to exit once told to stop (SIGTERM), before it is killed (SIGKILL). */
 const STOP_GRACE_S = 5;
+/** Bytes kept of the end of what a server writes, for a failure's message. */
+const LOG_BYTES = 32 * 1024;
 
 /**
  * Runs the server (`$0 "$@"`) on a leash: it gets SIGTERM when this process closes the pipe on
@@ -26,24 +28,34 @@ export interface LeashedProcess {
   readonly exited: Promise<never>;
   /** Tells it to stop and resolves once it exited: at most {@link STOP_GRACE_S} s and a little later. */
   stop(): Promise<void>;
+  /** The end of what it wrote: its standard error, and its output with `stdout`. */
+  log(): string;
 }
 
-/**
- * Starts `binary` with `args` on the leash; its standard error (and output, with `stdout`) goes
- * to `onLog`.
- */
+export interface LeashOptions {
+  /** Its standard output is logged too (else ignored). */
+  readonly stdout?: boolean;
+  /** Called with what it writes, as it comes (a server's log lines that a test waits for). */
+  readonly onLog?: (text: string) => void;
+}
+
+/** Starts `binary` with `args` on the leash, keeping the end of what it writes. */
 export function startLeashed(
   name: string,
   binary: string,
   args: readonly string[],
-  onLog: (chunk: string) => void,
-  log: () => string,
-  stdout = false,
+  { stdout = false, onLog }: LeashOptions = {},
 ): LeashedProcess {
   const child = spawn('sh', ['-c', LEASH, binary, ...args], {
     stdio: ['pipe', stdout ? 'pipe' : 'ignore', 'pipe'],
   });
-  const keep = (d: Buffer) => onLog(d.toString());
+  let tail = '';
+  const log = () => tail;
+  const keep = (d: Buffer) => {
+    const text = d.toString();
+    tail = (tail + text).slice(-LOG_BYTES);
+    onLog?.(text);
+  };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<never>((_, reject) =>
@@ -55,6 +67,7 @@ export function startLeashed(
   return {
     child,
     exited,
+    log,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -13,8 +13,8 @@ export const KAMAILIO_CONFIG = join(packageRoot(import.meta.url), 'test/kamailio
 const BINARY = process.env.PROTOFLY_KAMAILIO ?? '/usr/sbin/kamailio';
 /** What to run when it is missing. */
 export const KAMAILIO_INSTALL = 'apt-get install -y kamailio kamailio-websocket-modules kamailio-tls-modules';
-/** Kept of its standard error, for a failure's message. */
-const LOG_BYTES = 32 * 1024;
+/** The longest part of a log line kept while its end has not come (a watched line is short). */
+const MAX_LINE = 4096;
 
 export interface KamailioOptions {
   /** The SIP domain it serves (an alias of itself, and the digest realm). */
@@ -139,7 +139,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
         ]
       : []),
   ];
-  let log = '';
+  let log = () => '';
   /** Who waits for a line (see {@link Kamailio.logged}), and the part of a line not ended yet. */
   const watchers = new Set<{ pattern: RegExp; found(line: string): void }>();
   let partial = '';
@@ -148,9 +148,8 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
 
   const start = async () => {
     const onLog = (text: string) => {
-      log = (log + text).slice(-LOG_BYTES);
       const lines = (partial + text).split('\n');
-      partial = lines.pop()!.slice(-LOG_BYTES);
+      partial = lines.pop()!.slice(-MAX_LINE);
       for (const line of lines) {
         for (const w of watchers) {
           if (!w.pattern.test(line)) continue;
@@ -159,9 +158,10 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
         }
       }
     };
-    server = startLeashed('Kamailio', BINARY, args, onLog, () => log);
+    server = startLeashed('Kamailio', BINARY, args, { onLog });
+    log = server.log;
     // Kamailio binds every listener before its workers answer on any: ws answering means wss is up too.
-    await Promise.race([handshakeWithin('Kamailio', wsUrl, 'sip', 10_000, () => log), server.exited]);
+    await Promise.race([handshakeWithin('Kamailio', wsUrl, 'sip', 10_000, log), server.exited]);
   };
   const stop = async () => {
     const s = server;
@@ -186,7 +186,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
     wssUrl: wssPort === undefined ? undefined : `wss://127.0.0.1:${wssPort}`,
     rpcUrl: `http://127.0.0.1:${rpcPort}/RPC`,
     udpPort,
-    log: () => log,
+    log: () => log(),
     logged: (pattern) =>
       new Promise((found) => {
         watchers.add({ pattern, found });

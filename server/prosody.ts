@@ -45,8 +45,6 @@ export interface Prosody {
 const BINARY = process.env.PROTOFLY_PROSODY ?? '/usr/bin/prosody';
 /** Its console log's least level: `PF_PROSODY_LOG=debug` to see what it does with each stanza. */
 const LOG_LEVEL = process.env.PF_PROSODY_LOG ?? 'info';
-/** Kept of its console log. */
-const LOG_BYTES = 32 * 1024;
 /** A Lua string literal. */
 const lua = (s: string) => JSON.stringify(s);
 
@@ -126,15 +124,13 @@ VirtualHost ${lua(options.domain)}
 `,
   );
   const wsUrl = `ws://127.0.0.1:${http}/xmpp-websocket`;
-  let log = '';
+  let log = () => '';
   let server: LeashedProcess | undefined;
 
   const start = async () => {
-    const onLog = (text: string) => {
-      log = (log + text).slice(-LOG_BYTES);
-    };
-    server = startLeashed('Prosody', BINARY, ['--config', config, '-F'], onLog, () => log, true);
-    await Promise.race([handshakeWithin('Prosody', wsUrl, 'xmpp', 10_000, () => log), server.exited]);
+    server = startLeashed('Prosody', BINARY, ['--config', config, '-F'], { stdout: true });
+    log = server.log;
+    await Promise.race([handshakeWithin('Prosody', wsUrl, 'xmpp', 10_000, log), server.exited]);
   };
   const stop = async () => {
     const s = server;
@@ -147,7 +143,7 @@ VirtualHost ${lua(options.domain)}
     domain: options.domain,
     wsUrl,
     accountsDir: accounts,
-    log: () => log,
+    log: () => log(),
     async restart() {
       await stop();
       await start();

@@ -132,29 +132,33 @@ export class BrowserWorkerHost implements SandboxHost {
         },
       },
     };
-    slot.pending++;
     try {
-      await slot.sandbox.ready;
-      return await slot.sandbox.instantiate(pkg, script, settled);
+      return await this.#use(slot, (sandbox) => sandbox.instantiate(pkg, script, settled));
     } catch (err) {
       refill();
       throw err;
-    } finally {
-      slot.pending--;
     }
   }
 
   async prepare(pkg: StubPackage): Promise<void> {
     const script = this.#script(pkg);
     const { slot, fromSpare } = this.#placeFor(pkg);
+    try {
+      await this.#use(slot, (sandbox) => sandbox.prepare(pkg, script));
+    } finally {
+      // Nothing to wait for here (no socket being opened): the next spare starts now.
+      if (fromSpare) this.#refill();
+    }
+  }
+
+  /** `use` of `slot`'s sandbox once it is ready, counted pending meanwhile (the idle sweep spares it). */
+  async #use<T>(slot: Slot, use: (sandbox: Sandbox) => Promise<T>): Promise<T> {
     slot.pending++;
     try {
       await slot.sandbox.ready;
-      await slot.sandbox.prepare(pkg, script);
+      return await use(slot.sandbox);
     } finally {
       slot.pending--;
-      // Nothing to wait for here (no socket being opened): the next spare starts now.
-      if (fromSpare) this.#refill();
     }
   }
 

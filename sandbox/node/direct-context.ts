@@ -201,7 +201,8 @@ export class DirectContext implements StubContext {
   }
 
   #wake(): void {
-    for (const waiter of [...this.#waiters]) waiter();
+    // A Set may lose entries while it is iterated (a waiter met removes itself): no copy per event.
+    for (const waiter of this.#waiters) waiter();
   }
 
   #assertOpen(what: string): void {
