@@ -45,9 +45,11 @@ export class Seen<V = true> {
  * request's id, and a sender picks its ids, so another sender may reuse one.
  *
  * Kept by id, with the sender and kind compared on a hit, rather than in a {@link Seen} keyed by
- * a string of the three: nothing is built per message, and a short id hashes fast (measured on
- * bench/node.bench.ts's stub path: ~0.3 µs less a message). The rarer messages whose id is held
+ * a string of the three: nothing is built per message, and a short id hashes fast (measured with
+ * a window of 10,000: ~290 ns a message against 540-650). The rarer messages whose id is held
  * for another sender or kind (a final response after a provisional one) go to a `Seen` keyed so.
+ * A message is known as long as the first with its id is among the last `capacity` ids kept
+ * (and, for one of those rarer ones, it is among the last `capacity` of them).
  */
 export class SeenMessages {
   readonly #first: Seen<Mark>;
