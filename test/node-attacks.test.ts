@@ -124,6 +124,32 @@ describe('messaging node attacks: nesting', () => {
   });
 });
 
+describe('messaging node attacks: bytes', () => {
+  it('reads a connection no faster than its bytes a second, so its large frames cannot hold the node, and answers every one of them in order', async () => {
+    domains = await twoDomains({ bytesPerSecond: 50_000 });
+    const pair = await neighbours();
+    const eve = await login(EVE);
+    // Arrays of small values cost the most to parse per byte: 30 KB frames, 300 KB in all,
+    // against a budget of 100 KB at once and 50 KB a second after.
+    const value = `[${Array(15_000).fill('1').join(',')}]`;
+    const ids = Array.from({ length: 10 }, (_, i) => `big${i}`);
+    for (const id of ids) eve.send(msgText(EVE, EVE, value, id));
+    const acked: string[] = [];
+    const nextAck = async () => {
+      const ack = await eve.take((f) => f.t === 'ack', 15_000);
+      acked.push(...(ack as { ids: string[] }).ids);
+    };
+    await nextAck();
+    // The node stopped reading Eve's socket (her frames wait in TCP) and serves the others.
+    await roundTrip(pair);
+    while (acked.length < ids.length) await nextAck();
+    expect(acked).toEqual(ids);
+    expect(domains.node.metrics.readPauses).toBeGreaterThan(0);
+    expect(await metricsText()).toMatch(/^protofly_node_read_pauses_total [1-9]/m);
+    expect(domains.node.metrics.contained).toBe(0);
+  }, 30_000);
+});
+
 describe('messaging node attacks: containment', () => {
   for (const [path, location] of [
     ['on the stack of the frame', undefined],
@@ -489,13 +515,14 @@ describe('messaging node: order under refusals', () => {
 });
 
 describe("domain config: the node's bounds and group policy", () => {
-  it('takes limits.maxJsonDepth, maxPendingAuth, maxPendingAuthPerAddress, authTimeoutMs and groups, within bounds', () => {
+  it('takes limits.maxJsonDepth, bytesPerSecond, maxPendingAuth, maxPendingAuthPerAddress, authTimeoutMs and groups, within bounds', () => {
     const config = (extra: object) => ({ domain: 'b.example', ...extra });
     expect(
       validateDomainConfig(
         config({
           limits: {
             maxJsonDepth: 64,
+            bytesPerSecond: 409_600,
             maxPendingAuth: 1024,
             maxPendingAuthPerAddress: 32,
             authTimeoutMs: 5000,
@@ -506,6 +533,7 @@ describe("domain config: the node's bounds and group policy", () => {
     ).toBe(true);
     for (const wrong of [
       { limits: { maxJsonDepth: 100_000 } },
+      { limits: { bytesPerSecond: 100 } },
       { limits: { maxPendingAuth: 0 } },
       { limits: { authTimeoutMs: 10 } },
       { groups: { subscribe: 'everyone' } },

@@ -448,6 +448,10 @@ export interface DomainConfig {
     maxJsonDepth?: number;
     messagesPerSecond?: number;
     /**
+     * Sustained bytes a second a connection may send, two seconds' worth at once; past it the node stops reading the connection until it is within it again (its frames wait in TCP, none dropped), so that parsing large frames cannot take the node from the others. Default 4096 × messagesPerSecond, and at least maxFrameBytes.
+     */
+    bytesPerSecond?: number;
+    /**
      * Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000.
      */
     maxConnections?: number;

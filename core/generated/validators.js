@@ -3962,7 +3962,7 @@ function validate138(data, { instancePath = "", parentData, parentDataProperty, 
 }
 var validate138_evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateDomainConfig = validate155;
-var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite, provisioning-identity and addressbook-static where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" }, "addressbook": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "browsers": { "title": "BrowserAccess", "description": "Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.", "type": "object", "additionalProperties": false, "properties": { "token": { "description": "Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "#/$defs/origin" } }, "messaging": { "description": "Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "anyOf": [{ "$ref": "#/$defs/origin" }, { "const": "*" }] } } } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "shutdownGraceMs": { "description": "Milliseconds a draining node (SIGTERM) waits for its clients to leave after telling them to reconnect elsewhere (1012); then it cuts those left and exits. Longer than the balancer's health checks take to see /health say draining. Default 5000.", "type": "integer", "minimum": 0, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "policy": { "description": "Who may reach whom, when, with what and at what rate: the domain's policy rules, checked by the messaging node and the guest services; changed while serving over PUT /policy/v1/rules on the admin port. Default: everyone may reach everyone.", "$ref": "policy-rules.schema.json" }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } }, "origin": { "description": "A web origin: scheme://host[:port], no path.", "type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+$" } } };
+var schema52 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://protofly.dev/schemas/domain-config.schema.json", "title": "DomainConfig", "description": "What `protofly serve` reads: one domain, its listeners, which backend serves each service, and whom it trusts.", "type": "object", "additionalProperties": false, "required": ["domain"], "properties": { "domain": { "$ref": "common.schema.json#/$defs/domainName" }, "host": { "description": "Interface to listen on.", "type": "string", "default": "127.0.0.1", "maxLength": 255 }, "dataDir": { "description": "Keys, catalogue and databases; defaults to .protofly/<domain>.", "type": "string", "maxLength": 4096 }, "ports": { "type": "object", "additionalProperties": false, "properties": { "catalogue": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "messaging": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." }, "admin": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "0 picks a free port." } } }, "tls": { "type": "object", "additionalProperties": false, "required": ["cert", "key"], "properties": { "cert": { "type": "string" }, "key": { "type": "string" } } }, "nodes": { "description": "Messaging node processes serving this domain on one shared port (protofly serve --cluster); more than one needs shared location and cluster backends. Default 1.", "type": "integer", "minimum": 1, "maximum": 64 }, "services": { "description": "Which backend serves each service: identity-static, location-memory, cluster-local, cdr-sqlite, provisioning-identity and addressbook-static where absent.", "type": "object", "additionalProperties": false, "properties": { "identity": { "$ref": "#/$defs/backendChoice" }, "location": { "$ref": "#/$defs/backendChoice" }, "cluster": { "$ref": "#/$defs/backendChoice" }, "cdr": { "$ref": "#/$defs/backendChoice" }, "provisioning": { "$ref": "#/$defs/backendChoice" }, "addressbook": { "$ref": "#/$defs/backendChoice" } } }, "stubs": { "description": "Plugin folders to publish into this domain's catalogue at start.", "type": "array", "items": { "type": "string", "maxLength": 4096 } }, "trust": { "$ref": "#/$defs/trust" }, "peers": { "description": "Where other domains' catalogues and keys are, for domains not served at https://<domain> (local setups, tests): domain \u2192 origin.", "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "string", "pattern": "^https?://[^\\s/]+$" } }, "browsers": { "title": "BrowserAccess", "description": "Which web pages may use this domain from a browser, by origin. Its catalogue (descriptors, packages, keys, the token endpoint's metadata, the update stream) is readable by pages of any origin (CORS `*`, no credentials): those documents are public and signed, and a runtime in any site's page must load any domain's stubs. A request without an Origin header is no page (a Node runtime, a server) and is not concerned. Default: no page may log in or connect.", "type": "object", "additionalProperties": false, "properties": { "token": { "description": "Origins of the pages that may use the token endpoint (log in, refresh): the domain's own web apps. Another page gets 403 PF_ERR_ORIGIN, unread, before its request is looked at. No `*`: any page could then make its visitors' browsers guess passwords from their addresses.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "#/$defs/origin" } }, "messaging": { "description": "Origins of the pages that may open a WebSocket to the messaging node: those of every app whose users talk to this domain's users, its own and other domains'; `*` for any page (the token in the first frame still says who the user is). Another page is refused at the upgrade with 403 PF_ERR_ORIGIN.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "anyOf": [{ "$ref": "#/$defs/origin" }, { "const": "*" }] } } } }, "limits": { "type": "object", "additionalProperties": false, "properties": { "maxFrameBytes": { "type": "integer", "minimum": 256, "maximum": 16777216 }, "maxJsonDepth": { "description": "Deepest nesting of arrays and objects in a json-ws frame, the frame's own object counting as 1 (a message's body value gets about 60 of the default). A deeper frame is refused with PF_ERR_FRAME before it is parsed, in one scan of its bytes: what is parsed is serialised again for delivery, and serialising thousands of levels overflows the stack. Default 64.", "type": "integer", "minimum": 8, "maximum": 1024 }, "messagesPerSecond": { "type": "integer", "minimum": 1 }, "bytesPerSecond": { "description": "Sustained bytes a second a connection may send, two seconds' worth at once; past it the node stops reading the connection until it is within it again (its frames wait in TCP, none dropped), so that parsing large frames cannot take the node from the others. Default 4096 \xD7 messagesPerSecond, and at least maxFrameBytes.", "type": "integer", "minimum": 1024 }, "maxConnections": { "type": "integer", "minimum": 1, "description": "Authenticated connections at most; past it, new connections are turned away (1013, PF_ERR_FLOOD). Connections still authenticating do not count: maxPendingAuth bounds them. Default 10000." }, "maxPendingAuth": { "description": "Connections not yet authenticated, at most, apart from maxConnections, so that silent sockets cannot take authenticated users' places; past it, new connections are turned away (1013, PF_ERR_FLOOD). Default 1024: with authTimeoutMs 5000, some 200 new connections a second.", "type": "integer", "minimum": 1 }, "maxPendingAuthPerAddress": { "description": "Connections not yet authenticated from one remote IP address, at most (one flooding address cannot take all of maxPendingAuth). Behind a proxy every client has the proxy's address: raise it there. Default 32.", "type": "integer", "minimum": 1 }, "authTimeoutMs": { "description": "Milliseconds a new connection has to send its auth frame and have its token verified; past it, it is closed (1008, PF_ERR_TIMEOUT). Default 5000.", "type": "integer", "minimum": 100, "maximum": 6e5 }, "shutdownGraceMs": { "description": "Milliseconds a draining node (SIGTERM) waits for its clients to leave after telling them to reconnect elsewhere (1012); then it cuts those left and exits. Longer than the balancer's health checks take to see /health say draining. Default 5000.", "type": "integer", "minimum": 0, "maximum": 6e5 }, "offlineMessages": { "description": "Messages kept per offline user.", "type": "integer", "minimum": 0 }, "offlineTtlSeconds": { "type": "integer", "minimum": 1 } } }, "policy": { "description": "Who may reach whom, when, with what and at what rate: the domain's policy rules, checked by the messaging node and the guest services; changed while serving over PUT /policy/v1/rules on the admin port. Default: everyone may reach everyone.", "$ref": "policy-rules.schema.json" }, "groups": { "title": "GroupPolicy", "description": "Who may join the messaging node's groups (domain://msg-node.<domain>/group/<name>). The first subscriber of a group that has none creates it and owns it while it has subscribers; the owner adds and removes members with an update whose value is a `members` body (group.schema.json). Default: users of this domain only, all of them unless the owner removed them.", "type": "object", "additionalProperties": false, "properties": { "subscribe": { "description": "`members`: only the owner and the members it added may subscribe; `domain` (default): any user of this domain or of foreignDomains the owner has not removed; `any`: as `domain`, with users of every domain.", "enum": ["members", "domain", "any"] }, "foreignDomains": { "description": "Domains whose users may join groups besides this node's own (ignored under `any`). Default none.", "type": "array", "maxItems": 1024, "uniqueItems": true, "items": { "$ref": "common.schema.json#/$defs/domainName" } } } } }, "$defs": { "backendChoice": { "title": "BackendChoice", "type": "object", "additionalProperties": false, "required": ["backend"], "properties": { "backend": { "$ref": "common.schema.json#/$defs/pluginName" }, "config": { "type": "object", "additionalProperties": true } } }, "trust": { "title": "TrustConfig", "description": "How foreign domains' signing keys are trusted: pinned keys only, or trust on first use (recorded, then enforced).", "type": "object", "additionalProperties": false, "required": ["mode"], "properties": { "mode": { "enum": ["pinned", "tofu"] }, "pinned": { "type": "object", "propertyNames": { "$ref": "common.schema.json#/$defs/domainName" }, "additionalProperties": { "type": "array", "minItems": 1, "items": { "$ref": "common.schema.json#/$defs/ed25519Jwk" } } }, "allowDomains": { "description": "Foreign domains admitted; all when absent.", "type": "array", "items": { "$ref": "common.schema.json#/$defs/domainName" } } } }, "origin": { "description": "A web origin: scheme://host[:port], no path.", "type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+$" } } };
 function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5852,17 +5852,17 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                               var valid13 = true;
                                             }
                                             if (valid13) {
-                                              if (data28.maxConnections !== void 0) {
-                                                let data32 = data28.maxConnections;
+                                              if (data28.bytesPerSecond !== void 0) {
+                                                let data32 = data28.bytesPerSecond;
                                                 const _errs66 = errors;
                                                 if (!(typeof data32 == "number" && (!(data32 % 1) && !isNaN(data32)) && isFinite(data32))) {
-                                                  validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                  validate155.errors = [{ instancePath: instancePath + "/limits/bytesPerSecond", schemaPath: "#/properties/limits/properties/bytesPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                   return false;
                                                 }
                                                 if (errors === _errs66) {
                                                   if (typeof data32 == "number" && isFinite(data32)) {
-                                                    if (data32 < 1 || isNaN(data32)) {
-                                                      validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                    if (data32 < 1024 || isNaN(data32)) {
+                                                      validate155.errors = [{ instancePath: instancePath + "/limits/bytesPerSecond", schemaPath: "#/properties/limits/properties/bytesPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1024 }, message: "must be >= 1024" }];
                                                       return false;
                                                     }
                                                   }
@@ -5872,17 +5872,17 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                 var valid13 = true;
                                               }
                                               if (valid13) {
-                                                if (data28.maxPendingAuth !== void 0) {
-                                                  let data33 = data28.maxPendingAuth;
+                                                if (data28.maxConnections !== void 0) {
+                                                  let data33 = data28.maxConnections;
                                                   const _errs68 = errors;
                                                   if (!(typeof data33 == "number" && (!(data33 % 1) && !isNaN(data33)) && isFinite(data33))) {
-                                                    validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                    validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                     return false;
                                                   }
                                                   if (errors === _errs68) {
                                                     if (typeof data33 == "number" && isFinite(data33)) {
                                                       if (data33 < 1 || isNaN(data33)) {
-                                                        validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                        validate155.errors = [{ instancePath: instancePath + "/limits/maxConnections", schemaPath: "#/properties/limits/properties/maxConnections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                         return false;
                                                       }
                                                     }
@@ -5892,17 +5892,17 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                   var valid13 = true;
                                                 }
                                                 if (valid13) {
-                                                  if (data28.maxPendingAuthPerAddress !== void 0) {
-                                                    let data34 = data28.maxPendingAuthPerAddress;
+                                                  if (data28.maxPendingAuth !== void 0) {
+                                                    let data34 = data28.maxPendingAuth;
                                                     const _errs70 = errors;
                                                     if (!(typeof data34 == "number" && (!(data34 % 1) && !isNaN(data34)) && isFinite(data34))) {
-                                                      validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                      validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                       return false;
                                                     }
                                                     if (errors === _errs70) {
                                                       if (typeof data34 == "number" && isFinite(data34)) {
                                                         if (data34 < 1 || isNaN(data34)) {
-                                                          validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                          validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuth", schemaPath: "#/properties/limits/properties/maxPendingAuth/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                           return false;
                                                         }
                                                       }
@@ -5912,23 +5912,18 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                     var valid13 = true;
                                                   }
                                                   if (valid13) {
-                                                    if (data28.authTimeoutMs !== void 0) {
-                                                      let data35 = data28.authTimeoutMs;
+                                                    if (data28.maxPendingAuthPerAddress !== void 0) {
+                                                      let data35 = data28.maxPendingAuthPerAddress;
                                                       const _errs72 = errors;
                                                       if (!(typeof data35 == "number" && (!(data35 % 1) && !isNaN(data35)) && isFinite(data35))) {
-                                                        validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                        validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                         return false;
                                                       }
                                                       if (errors === _errs72) {
                                                         if (typeof data35 == "number" && isFinite(data35)) {
-                                                          if (data35 > 6e5 || isNaN(data35)) {
-                                                            validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                                                          if (data35 < 1 || isNaN(data35)) {
+                                                            validate155.errors = [{ instancePath: instancePath + "/limits/maxPendingAuthPerAddress", schemaPath: "#/properties/limits/properties/maxPendingAuthPerAddress/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
                                                             return false;
-                                                          } else {
-                                                            if (data35 < 100 || isNaN(data35)) {
-                                                              validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
-                                                              return false;
-                                                            }
                                                           }
                                                         }
                                                       }
@@ -5937,21 +5932,21 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                       var valid13 = true;
                                                     }
                                                     if (valid13) {
-                                                      if (data28.shutdownGraceMs !== void 0) {
-                                                        let data36 = data28.shutdownGraceMs;
+                                                      if (data28.authTimeoutMs !== void 0) {
+                                                        let data36 = data28.authTimeoutMs;
                                                         const _errs74 = errors;
                                                         if (!(typeof data36 == "number" && (!(data36 % 1) && !isNaN(data36)) && isFinite(data36))) {
-                                                          validate155.errors = [{ instancePath: instancePath + "/limits/shutdownGraceMs", schemaPath: "#/properties/limits/properties/shutdownGraceMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                          validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                           return false;
                                                         }
                                                         if (errors === _errs74) {
                                                           if (typeof data36 == "number" && isFinite(data36)) {
                                                             if (data36 > 6e5 || isNaN(data36)) {
-                                                              validate155.errors = [{ instancePath: instancePath + "/limits/shutdownGraceMs", schemaPath: "#/properties/limits/properties/shutdownGraceMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
+                                                              validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                                                               return false;
                                                             } else {
-                                                              if (data36 < 0 || isNaN(data36)) {
-                                                                validate155.errors = [{ instancePath: instancePath + "/limits/shutdownGraceMs", schemaPath: "#/properties/limits/properties/shutdownGraceMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                              if (data36 < 100 || isNaN(data36)) {
+                                                                validate155.errors = [{ instancePath: instancePath + "/limits/authTimeoutMs", schemaPath: "#/properties/limits/properties/authTimeoutMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" }];
                                                                 return false;
                                                               }
                                                             }
@@ -5962,18 +5957,23 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                         var valid13 = true;
                                                       }
                                                       if (valid13) {
-                                                        if (data28.offlineMessages !== void 0) {
-                                                          let data37 = data28.offlineMessages;
+                                                        if (data28.shutdownGraceMs !== void 0) {
+                                                          let data37 = data28.shutdownGraceMs;
                                                           const _errs76 = errors;
                                                           if (!(typeof data37 == "number" && (!(data37 % 1) && !isNaN(data37)) && isFinite(data37))) {
-                                                            validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                            validate155.errors = [{ instancePath: instancePath + "/limits/shutdownGraceMs", schemaPath: "#/properties/limits/properties/shutdownGraceMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                             return false;
                                                           }
                                                           if (errors === _errs76) {
                                                             if (typeof data37 == "number" && isFinite(data37)) {
-                                                              if (data37 < 0 || isNaN(data37)) {
-                                                                validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                              if (data37 > 6e5 || isNaN(data37)) {
+                                                                validate155.errors = [{ instancePath: instancePath + "/limits/shutdownGraceMs", schemaPath: "#/properties/limits/properties/shutdownGraceMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 6e5 }, message: "must be <= 600000" }];
                                                                 return false;
+                                                              } else {
+                                                                if (data37 < 0 || isNaN(data37)) {
+                                                                  validate155.errors = [{ instancePath: instancePath + "/limits/shutdownGraceMs", schemaPath: "#/properties/limits/properties/shutdownGraceMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
+                                                                  return false;
+                                                                }
                                                               }
                                                             }
                                                           }
@@ -5982,17 +5982,17 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                           var valid13 = true;
                                                         }
                                                         if (valid13) {
-                                                          if (data28.offlineTtlSeconds !== void 0) {
-                                                            let data38 = data28.offlineTtlSeconds;
+                                                          if (data28.offlineMessages !== void 0) {
+                                                            let data38 = data28.offlineMessages;
                                                             const _errs78 = errors;
                                                             if (!(typeof data38 == "number" && (!(data38 % 1) && !isNaN(data38)) && isFinite(data38))) {
-                                                              validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                              validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
                                                               return false;
                                                             }
                                                             if (errors === _errs78) {
                                                               if (typeof data38 == "number" && isFinite(data38)) {
-                                                                if (data38 < 1 || isNaN(data38)) {
-                                                                  validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                                if (data38 < 0 || isNaN(data38)) {
+                                                                  validate155.errors = [{ instancePath: instancePath + "/limits/offlineMessages", schemaPath: "#/properties/limits/properties/offlineMessages/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" }];
                                                                   return false;
                                                                 }
                                                               }
@@ -6000,6 +6000,27 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                             var valid13 = _errs78 === errors;
                                                           } else {
                                                             var valid13 = true;
+                                                          }
+                                                          if (valid13) {
+                                                            if (data28.offlineTtlSeconds !== void 0) {
+                                                              let data39 = data28.offlineTtlSeconds;
+                                                              const _errs80 = errors;
+                                                              if (!(typeof data39 == "number" && (!(data39 % 1) && !isNaN(data39)) && isFinite(data39))) {
+                                                                validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" }];
+                                                                return false;
+                                                              }
+                                                              if (errors === _errs80) {
+                                                                if (typeof data39 == "number" && isFinite(data39)) {
+                                                                  if (data39 < 1 || isNaN(data39)) {
+                                                                    validate155.errors = [{ instancePath: instancePath + "/limits/offlineTtlSeconds", schemaPath: "#/properties/limits/properties/offlineTtlSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" }];
+                                                                    return false;
+                                                                  }
+                                                                }
+                                                              }
+                                                              var valid13 = _errs80 === errors;
+                                                            } else {
+                                                              var valid13 = true;
+                                                            }
                                                           }
                                                         }
                                                       }
@@ -6022,71 +6043,71 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                 }
                                 if (valid0) {
                                   if (data.policy !== void 0) {
-                                    const _errs80 = errors;
+                                    const _errs82 = errors;
                                     if (!validate177(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
                                       vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
                                       errors = vErrors.length;
                                     }
-                                    var valid0 = _errs80 === errors;
+                                    var valid0 = _errs82 === errors;
                                   } else {
                                     var valid0 = true;
                                   }
                                   if (valid0) {
                                     if (data.groups !== void 0) {
-                                      let data40 = data.groups;
-                                      const _errs81 = errors;
-                                      if (errors === _errs81) {
-                                        if (data40 && typeof data40 == "object" && !Array.isArray(data40)) {
-                                          const _errs83 = errors;
-                                          for (const key8 in data40) {
+                                      let data41 = data.groups;
+                                      const _errs83 = errors;
+                                      if (errors === _errs83) {
+                                        if (data41 && typeof data41 == "object" && !Array.isArray(data41)) {
+                                          const _errs85 = errors;
+                                          for (const key8 in data41) {
                                             if (!(key8 === "subscribe" || key8 === "foreignDomains")) {
                                               validate155.errors = [{ instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" }];
                                               return false;
                                               break;
                                             }
                                           }
-                                          if (_errs83 === errors) {
-                                            if (data40.subscribe !== void 0) {
-                                              let data41 = data40.subscribe;
-                                              const _errs84 = errors;
-                                              if (!(data41 === "members" || data41 === "domain" || data41 === "any")) {
+                                          if (_errs85 === errors) {
+                                            if (data41.subscribe !== void 0) {
+                                              let data42 = data41.subscribe;
+                                              const _errs86 = errors;
+                                              if (!(data42 === "members" || data42 === "domain" || data42 === "any")) {
                                                 validate155.errors = [{ instancePath: instancePath + "/groups/subscribe", schemaPath: "#/properties/groups/properties/subscribe/enum", keyword: "enum", params: { allowedValues: schema52.properties.groups.properties.subscribe.enum }, message: "must be equal to one of the allowed values" }];
                                                 return false;
                                               }
-                                              var valid14 = _errs84 === errors;
+                                              var valid14 = _errs86 === errors;
                                             } else {
                                               var valid14 = true;
                                             }
                                             if (valid14) {
-                                              if (data40.foreignDomains !== void 0) {
-                                                let data42 = data40.foreignDomains;
-                                                const _errs85 = errors;
-                                                if (errors === _errs85) {
-                                                  if (Array.isArray(data42)) {
-                                                    if (data42.length > 1024) {
+                                              if (data41.foreignDomains !== void 0) {
+                                                let data43 = data41.foreignDomains;
+                                                const _errs87 = errors;
+                                                if (errors === _errs87) {
+                                                  if (Array.isArray(data43)) {
+                                                    if (data43.length > 1024) {
                                                       validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/maxItems", keyword: "maxItems", params: { limit: 1024 }, message: "must NOT have more than 1024 items" }];
                                                       return false;
                                                     } else {
                                                       var valid15 = true;
-                                                      const len3 = data42.length;
+                                                      const len3 = data43.length;
                                                       for (let i5 = 0; i5 < len3; i5++) {
-                                                        const _errs87 = errors;
-                                                        if (!validate156(data42[i5], { instancePath: instancePath + "/groups/foreignDomains/" + i5, parentData: data42, parentDataProperty: i5, rootData, dynamicAnchors })) {
+                                                        const _errs89 = errors;
+                                                        if (!validate156(data43[i5], { instancePath: instancePath + "/groups/foreignDomains/" + i5, parentData: data43, parentDataProperty: i5, rootData, dynamicAnchors })) {
                                                           vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
                                                           errors = vErrors.length;
                                                         }
-                                                        var valid15 = _errs87 === errors;
+                                                        var valid15 = _errs89 === errors;
                                                         if (!valid15) {
                                                           break;
                                                         }
                                                       }
                                                       if (valid15) {
-                                                        let i6 = data42.length;
+                                                        let i6 = data43.length;
                                                         let j2;
                                                         if (i6 > 1) {
                                                           outer2: for (; i6--; ) {
                                                             for (j2 = i6; j2--; ) {
-                                                              if (func0(data42[i6], data42[j2])) {
+                                                              if (func0(data43[i6], data43[j2])) {
                                                                 validate155.errors = [{ instancePath: instancePath + "/groups/foreignDomains", schemaPath: "#/properties/groups/properties/foreignDomains/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)" }];
                                                                 return false;
                                                                 break outer2;
@@ -6101,7 +6122,7 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                                     return false;
                                                   }
                                                 }
-                                                var valid14 = _errs85 === errors;
+                                                var valid14 = _errs87 === errors;
                                               } else {
                                                 var valid14 = true;
                                               }
@@ -6112,7 +6133,7 @@ function validate155(data, { instancePath = "", parentData, parentDataProperty, 
                                           return false;
                                         }
                                       }
-                                      var valid0 = _errs81 === errors;
+                                      var valid0 = _errs83 === errors;
                                     } else {
                                       var valid0 = true;
                                     }

@@ -21,8 +21,9 @@ import type { Routing } from './routing.js';
  * are bounded apart (maxPendingAuth, and per remote address) and get authTimeoutMs to
  * authenticate; only authenticated ones count against maxConnections.
  *
- * No input stops the node: a frame's nesting is bounded before it is parsed (maxJsonDepth), and
- * whatever still throws while a session's frame is handled (parsed, checked, routed, encoded,
+ * No input stops the node: a frame's nesting is bounded before it is parsed (maxJsonDepth), so
+ * are the bytes a connection has parsed a second (bytesPerSecond: past them its socket is not
+ * read for a while, see ClientSession.read), and whatever still throws while a session's frame is handled (parsed, checked, routed, encoded,
  * delivered, fanned out, received) closes that session alone (1011, PF_ERR_INTERNAL), counted
  * and logged.
  */
@@ -73,14 +74,14 @@ export class Admission {
 
   /** A client connected: it is admitted (to authenticate within authTimeoutMs) or refused (1013). */
   connect(ws: WebSocket, socket: Socket): void {
-    const { messagesPerSecond, burst, authTimeoutMs, ackDelayMs, closeGraceMs } = this.#settings;
+    const { messagesPerSecond, burst, bytesPerSecond, authTimeoutMs, ackDelayMs, closeGraceMs } =
+      this.#settings;
     if (this.#closing) return ws.close(CLOSE.SERVICE_RESTART, 'service restart');
     const session = new ClientSession(
       ws,
       socket,
       `${this.#settings.cluster.node}.${++this.#nextSession}`,
-      messagesPerSecond,
-      burst,
+      { messagesPerSecond, burst, bytesPerSecond },
       ackDelayMs,
       closeGraceMs,
       (s, err) => this.#contain(s, err),
@@ -111,6 +112,7 @@ export class Admission {
     }, authTimeoutMs);
     ws.on('close', () => {
       clearTimeout(authTimer);
+      session.closed();
       try {
         this.#closed(session);
       } catch (err) {
@@ -120,6 +122,8 @@ export class Admission {
     // The guard of every frame: whatever its handling throws ends this session, not the node.
     ws.on('message', (data, isBinary) => {
       try {
+        // Charged before it is parsed: what parsing costs follows the bytes.
+        if (session.read(Buffer.isBuffer(data) ? data.length : 0)) this.#replies.metrics.readPauses++;
         this.#onFrame(session, data, isBinary);
       } catch (err) {
         session.fail(err);

@@ -7,6 +7,13 @@ import { TokenBucket } from '../services/token-bucket.js';
 import { ackFrame } from './frames.js';
 import { SendOrder } from './send-order.js';
 
+/** What one connection may send: messages a second (and at once above that), and bytes a second. */
+export interface SessionLimits {
+  readonly messagesPerSecond: number;
+  readonly burst: number;
+  readonly bytesPerSecond: number;
+}
+
 /** A `msg` frame for a client, and whom to tell once it is safe when another node waits to confirm it. */
 export interface Untaken {
   readonly frame: Frame;
@@ -29,7 +36,11 @@ export class ClientSession {
   #userDomain: string | undefined;
   #since = 0;
   readonly #hyperties = new Set<string>();
+  /** Its messages' rate. */
   readonly bucket: TokenBucket;
+  /** The bytes it sends (see {@link read}), and the timer that resumes reading once they are repaid. */
+  readonly #reading: TokenBucket;
+  #resume: ReturnType<typeof setTimeout> | undefined;
   /** Routing's: what keeps this session's messages in the order sent. */
   readonly order = new SendOrder();
   /** Answered the last ping (or is new). */
@@ -65,15 +76,15 @@ export class ClientSession {
     readonly socket: Socket,
     /** Unique in the domain: the node's id and a counter. */
     readonly id: string,
-    rate: number,
-    burst: number,
+    limits: SessionLimits,
     readonly ackDelayMs: number,
     /** Milliseconds a socket the node closed has to finish the closing handshake before it is cut. */
     readonly closeGraceMs: number,
     /** Contains a failure in handling this session's frames; called once per session. */
     contain: (session: ClientSession, err: unknown) => void,
   ) {
-    this.bucket = new TokenBucket(rate, burst);
+    this.bucket = new TokenBucket(limits.messagesPerSecond, limits.burst);
+    this.#reading = new TokenBucket(limits.bytesPerSecond, 2 * limits.bytesPerSecond);
     this.fail = (err) => {
       if (this.#failed) return;
       this.#failed = true;
@@ -82,6 +93,29 @@ export class ClientSession {
     ws.on('pong', () => {
       this.#alive = true;
     });
+  }
+
+  /**
+   * A frame of `bytes` came from the client. Past its byte budget the socket is not read until
+   * the budget is repaid: what the client sends meanwhile waits in TCP (back-pressure), nothing
+   * dropped or reordered, and the work its frames make (parsing costs up to ~0.1 µs a byte in
+   * arrays of small values) takes a bounded share of the node. True when it paused reading.
+   */
+  read(bytes: number): boolean {
+    const wait = this.#reading.charge(bytes);
+    if (wait === 0 || this.#resume) return false;
+    this.ws.pause();
+    this.#resume = setTimeout(() => {
+      this.#resume = undefined;
+      this.ws.resume();
+    }, Math.ceil(wait));
+    return true;
+  }
+
+  /** It closed: no reading to resume. */
+  closed(): void {
+    clearTimeout(this.#resume);
+    this.#resume = undefined;
   }
 
   /** The verified user address; undefined until the `auth` frame verified. */

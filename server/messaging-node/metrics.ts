@@ -27,6 +27,8 @@ export class NodeMetrics {
   stored = 0;
   /** Sessions closed because handling one of their frames failed (PF_ERR_INTERNAL). */
   contained = 0;
+  /** Times a connection's socket stopped being read until it was within its bytes a second. */
+  readPauses = 0;
   /** Attempts to bring the address book's copy up to date that failed (the copy stayed). */
   addressBookSyncFailures = 0;
   /** Refusals by error code. */
@@ -76,6 +78,11 @@ export class NodeMetrics {
       'sessions_failed_total',
       'Sessions closed because handling one of their frames failed; the node served on.',
       () => this.contained,
+    );
+    counter(
+      'read_pauses_total',
+      'Times a connection sent faster than its bytes a second and was not read until within it.',
+      () => this.readPauses,
     );
     new Counter({
       name: 'protofly_node_refused_total',

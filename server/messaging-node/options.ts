@@ -53,6 +53,14 @@ export interface MessagingNodeOptions {
   /** Messages a connection may send at once above the sustained rate. Default 2 × messagesPerSecond. */
   readonly burst?: number;
   /**
+   * Sustained bytes a second a connection may send, two seconds' worth at once. Past it the node
+   * stops reading the connection until it is within it again: its frames wait in TCP, none
+   * dropped. What parsing costs follows the bytes (a 64 KiB frame of small values takes
+   * milliseconds), so one connection cannot hold the node. Default 4 KiB × messagesPerSecond, and
+   * at least maxFrameBytes.
+   */
+  readonly bytesPerSecond?: number;
+  /**
    * Authenticated connections at most; past it a new connection, or one authenticating, is
    * turned away (1013). Default 10000.
    */
@@ -151,6 +159,7 @@ export function settingsOf(options: MessagingNodeOptions): NodeSettings {
     maxJsonDepth: 64,
     messagesPerSecond: rate,
     burst: 2 * rate,
+    bytesPerSecond: Math.max(4096 * rate, options.maxFrameBytes ?? 64 * 1024),
     maxConnections: 10_000,
     maxPendingAuth: 1024,
     maxPendingAuthPerAddress: 32,
