@@ -9,6 +9,7 @@ import { Server } from 'socket.io';
 import { StaticIdentity } from '../plugins/backends/identity-static/static-identity.js';
 import { publicJwkOf } from '../server/catalogue/keys.js';
 import { startMessagingNode } from '../server/messaging-node/messaging-node.js';
+import type { MessagingNodeOptions } from '../server/messaging-node/options.js';
 import { serviceOf } from '../test/support/backends.js';
 import { testIdentity } from '../test/support/identity-fixtures.js';
 import { heapAfterGc } from './harness.js';
@@ -24,6 +25,9 @@ import { heapAfterGc } from './harness.js';
 
 /** Which server a child runs. */
 export type ServerRole = 'protofly' | 'socketio';
+
+/** A protofly node's limits other than the bench's default (messages unlimited). */
+export type NodeLimits = Pick<MessagingNodeOptions, 'messagesPerSecond' | 'bytesPerSecond'>;
 
 /** What a server child says and is asked over IPC. */
 type FromChild =
@@ -77,6 +81,7 @@ async function serve(role: ServerRole, redisUrl: string | undefined): Promise<vo
       messagesPerSecond: 1e9,
       log: pino({ level: 'silent' }),
       ...services,
+      ...(JSON.parse(process.env.PF_BENCH_LIMITS || '{}') as NodeLimits),
     });
     url = node.url;
     adminUrl = node.adminUrl;
@@ -116,14 +121,16 @@ export class ServerChild {
   /**
    * @param program - the bench bundle to fork (its `import.meta.url`), which imports this module
    * @param key - a protofly node's domain key ({@link benchKey}), when several share one
+   * @param limits - a protofly node's own limits
    */
-  constructor(program: string, role: ServerRole, redisUrl?: string, key?: string) {
+  constructor(program: string, role: ServerRole, redisUrl?: string, key?: string, limits: NodeLimits = {}) {
     this.proc = fork(program, [], {
       env: {
         ...process.env,
         PF_BENCH_SERVER: role,
         PF_BENCH_REDIS: redisUrl ?? '',
         PF_BENCH_KEY: key ?? '',
+        PF_BENCH_LIMITS: JSON.stringify(limits),
       },
       stdio: 'inherit',
     });
