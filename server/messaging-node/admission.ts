@@ -21,11 +21,11 @@ import type { Routing } from './routing.js';
  * are bounded apart (maxPendingAuth, and per remote address) and get authTimeoutMs to
  * authenticate; only authenticated ones count against maxConnections.
  *
- * No input stops the node: a frame's nesting is bounded before it is parsed (maxJsonDepth), so
- * are the bytes a connection has parsed a second (bytesPerSecond: past them its socket is not
- * read for a while, see ClientSession.read), and whatever still throws while a session's frame is handled (parsed, checked, routed, encoded,
- * delivered, fanned out, received) closes that session alone (1011, PF_ERR_INTERNAL), counted
- * and logged.
+ * No input stops the node: a frame's nesting is bounded before it is parsed (maxJsonDepth), and
+ * so are the bytes a connection has parsed a second (bytesPerSecond: past them its socket is
+ * not read for a while, see ClientSession.read); whatever still throws while a session's frame
+ * is handled (parsed, checked, routed, encoded, delivered, fanned out, received) closes that
+ * session alone (1011, PF_ERR_INTERNAL), counted and logged.
  */
 export class Admission {
   readonly #settings: NodeSettings;
