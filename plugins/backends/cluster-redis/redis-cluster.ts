@@ -372,8 +372,13 @@ export class RedisCluster implements Cluster {
         this.#confirmations.delete(node);
         this.#publish(node, items, encodeBatch(this.node, results, items), now);
       }
-      if (this.#confirmations.size > 0)
+      if (this.#confirmations.size > 0) {
         this.#confirmTimer ??= setTimeout(this.#confirmAlone, CONFIRM_DELAY_MS);
+      } else if (this.#confirmTimer) {
+        // A batch took them all: a timer left armed would wake the process for nothing.
+        clearTimeout(this.#confirmTimer);
+        this.#confirmTimer = undefined;
+      }
     });
   }
 
