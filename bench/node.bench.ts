@@ -27,7 +27,8 @@ import { workerFloorPath } from './worker-floor.js';
  *   checks the sender, rate-limits, acknowledges and counts);
  * - the node with the json-ws stub at both ends (framing, ack window, de-duplication),
  *   run on a direct context, without a sandbox;
- * - the whole product: Alice's runtime (bus, conversation, sandboxed stub in a worker) →
+ * - the whole product: Alice's runtime (bus, conversation, sandboxed stub in a worker thread;
+ *   again with the worker host's sandbox in a child process; and in an isolate on Node ≥ 24) →
  *   b.example's node → Bob's runtime, whose app takes the chat and whose runtime answers 200
  *   back the same way. The round trip ends when Alice's `send` resolves.
  *
@@ -178,6 +179,10 @@ export default async function nodeBench({ quick }: BenchOptions): Promise<Result
     [
       'runtime + sandbox + json-ws stub + node, end to end',
       () => runtimePath(() => new NodeWorkerHost({ policy: developmentPolicy })),
+    ],
+    [
+      'runtime + sandbox in a child process + json-ws stub + node, end to end',
+      () => runtimePath(() => new NodeWorkerHost({ policy: developmentPolicy, isolation: 'process' })),
     ],
     ...(ivm
       ? ([

@@ -46,8 +46,9 @@ export interface NodeRuntimeOptions {
   readonly host?: SandboxHost;
   readonly hostOptions?: NodeWorkerHostOptions;
   /**
-   * The host made when none is handed in: worker threads (the default) or same-thread
-   * isolates (`isolated-vm`, Node ≥ 24, `--no-node-snapshot`; not the default: see
+   * The host made when none is handed in: worker threads (the default), a child process per
+   * sandbox (`process`: what V8 treats as fatal ends only that process; see SECURITY.md), or
+   * same-thread isolates (`isolated-vm`, Node ≥ 24, `--no-node-snapshot`; not the default: see
    * sandbox/isolate/choose.ts); `sandbox` on the runtime says which runs, and why not isolates
    * when they were asked for.
    */

@@ -131,8 +131,11 @@ export type HostFrame =
   | { readonly t: 'socket'; readonly session: number; readonly sock: number; readonly event: SocketEvent }
   | { readonly t: 'ack'; readonly session: number; readonly bytes: number }
   | { readonly t: 'endSession'; readonly session: number }
-  /** Heartbeat; `id` comes back in the pong. */
-  | { readonly t: 'ping'; readonly id: number };
+  /**
+   * Heartbeat; `id` comes back in the pong. With `collect`, the sandbox collects its garbage
+   * first, where it can (a child process: the host cannot force it from outside).
+   */
+  | { readonly t: 'ping'; readonly id: number; readonly collect?: boolean };
 
 /** Where a stub threw. */
 export type EntryPoint = 'activate' | 'postMessage' | 'stop' | 'snapshot' | 'timer' | 'socket';

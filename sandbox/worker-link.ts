@@ -112,11 +112,13 @@ export class WorkerLink implements Link {
 
   /**
    * Resolves with the worker's memory as it answers a heartbeat asked for now (not one asked
-   * earlier, whose answer may be on its way); at once, with the last known, if the link died.
+   * earlier, whose answer may be on its way), after it collected its garbage when `collect`
+   * (where it can); at once, with the last known, if the link died.
    */
-  measure(): Promise<{ heap: number; external: number }> {
+  measure(collect = false): Promise<{ heap: number; external: number }> {
     if (!this.#dead) this.#pings++;
-    return this.request({ t: 'ping', id: this.nextId() }).then(
+    const ping = { t: 'ping', id: this.nextId() } as const;
+    return this.request(collect ? { ...ping, collect } : ping).then(
       ({ heap, external }) => ({ heap, external }),
       () => ({ heap: this.heap, external: this.external }),
     );

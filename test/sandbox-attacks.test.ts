@@ -53,11 +53,20 @@ interface HostUnderTest {
  * grace at V8's heap limit (growing one array or one Map, one long string) ends the whole
  * process there (see SECURITY.md).
  */
-const HEAP_BOMBS = heapSampled ? ['strings', 'objects', 'map', 'string', 'sync'] : ['strings'];
+const ALL_HEAP_BOMBS = ['strings', 'objects', 'map', 'string', 'sync'];
+const HEAP_BOMBS = heapSampled ? ALL_HEAP_BOMBS : ['strings'];
+
+/** The worker host with a process per sandbox: V8's own limits end that process only, on every Node. */
+const PROCESS_HOST: HostUnderTest = {
+  name: 'worker host, a process per sandbox',
+  make: (options) => new NodeWorkerHost({ ...options, isolation: 'process' }),
+  heapBombs: ALL_HEAP_BOMBS,
+};
 
 const isolatedVm = loadIsolatedVm();
 const HOSTS: HostUnderTest[] = [
   { name: 'worker host', make: (options) => new NodeWorkerHost(options), heapBombs: HEAP_BOMBS },
+  PROCESS_HOST,
   // isolated-vm 7 has binaries for Node 24 and later only; there the isolate host must load:
   // every case fails, named, rather than being skipped.
   ...(Number(process.versions.node.split('.')[0]) >= 24
@@ -230,6 +239,23 @@ describe('the platform a stub sees', () => {
     expect(seen[0]).toMatchObject({ code: 200 });
     for (const other of seen.slice(1)) expect(other).toEqual(seen[0]);
   });
+});
+
+describe('what V8 treats as fatal, on the worker host with a process per sandbox', () => {
+  // Not on the other hosts: there it ends the process that runs this suite (SECURITY.md).
+  it('attack-fatal: ends its process only, with PF_ERR_SANDBOX naming V8’s error; the neighbour goes on, and the stub runs again', () =>
+    runScenario(PROCESS_HOST, false, async (s) => {
+      const pkg = await attack('attack-fatal');
+      const c = await s.open(pkg);
+      expect((await c.execute('fatal')).body.value).toBe('splitting');
+      const error = await failure(c, 30_000);
+      expect(error.code).toBe('PF_ERR_SANDBOX');
+      expect(error.message).toMatch(
+        /attack-fatal\.test\/attack-fatal.*was killed by SIG\w+: .*invalid size error/i,
+      );
+      const again = await s.open(pkg);
+      expect((await again.echo('back')).body.code).toBe(200);
+    }));
 });
 
 describe.each(HOSTS)('attack suite on the $name', (under) => {

@@ -6,6 +6,7 @@
 import 'ses';
 import { ProtoflyError } from '../../core/errors.js';
 import type { HostFrame, WorkerFrame } from '../channel.js';
+import { batched, each } from '../frame-batch.js';
 import { evaluateInCompartment } from '../worker/compartment.js';
 import { Supervisor } from '../worker/supervisor.js';
 
@@ -14,8 +15,8 @@ declare const harden: <T>(value: T) => T;
 
 /** The dedicated worker's global scope, as far as this file uses it. */
 interface WorkerScope {
-  postMessage(frame: WorkerFrame): void;
-  addEventListener(type: 'message', listener: (event: { data: HostFrame }) => void): void;
+  postMessage(sent: WorkerFrame | WorkerFrame[]): void;
+  addEventListener(type: 'message', listener: (event: { data: HostFrame | HostFrame[] }) => void): void;
   addEventListener(type: 'unhandledrejection', listener: () => void): void;
 }
 const scope = globalThis as unknown as WorkerScope;
@@ -32,10 +33,11 @@ lockdown({
 harden(ProtoflyError);
 
 const supervisor = new Supervisor({
-  post: (frame) => scope.postMessage(frame),
+  post: batched<WorkerFrame>((sent) => scope.postMessage(sent)),
   evaluate: evaluateInCompartment,
   harden,
   memory: () => ({ heap: heapOf(), external: 0 }),
 });
 scope.addEventListener('unhandledrejection', () => supervisor.rejection());
-scope.addEventListener('message', (event) => supervisor.receive(event.data));
+const receive = each<HostFrame>((frame) => supervisor.receive(frame));
+scope.addEventListener('message', (event) => receive(event.data));

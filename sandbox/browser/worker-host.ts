@@ -9,6 +9,7 @@ import {
 import type { StubLimits, WorkerFrame } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
 import { type Ending, endedError } from '../ended.js';
+import { batched, each } from '../frame-batch.js';
 import type { ConversationContext, SandboxHost, SandboxLogger, StubHandle } from '../host.js';
 import { Sandbox } from '../sandbox.js';
 import { bundleScript } from '../script.js';
@@ -226,11 +227,14 @@ export class BrowserWorkerHost implements SandboxHost {
       type: 'module',
       name: `protofly-sandbox-${this.#spawned}`,
     });
-    const link = new WorkerLink((frame) => worker.postMessage(frame), {
-      label,
-      limits: this.#limits,
-      log: this.#log,
-    });
+    const link = new WorkerLink(
+      batched((sent) => worker.postMessage(sent)),
+      {
+        label,
+        limits: this.#limits,
+        log: this.#log,
+      },
+    );
     const sandbox = new Sandbox(link, {
       runtime: 'browser',
       limits: this.#limits,
@@ -247,7 +251,8 @@ export class BrowserWorkerHost implements SandboxHost {
       silence: 0,
       pending: 0,
     };
-    worker.onmessage = (event: MessageEvent<WorkerFrame>) => link.receive(event.data);
+    const receive = each<WorkerFrame>((frame) => link.receive(frame));
+    worker.onmessage = (event: MessageEvent<WorkerFrame | WorkerFrame[]>) => receive(event.data);
     worker.onerror = (event) => {
       event.preventDefault();
       this.#end(

@@ -5,10 +5,12 @@ import { IsolateHost } from './isolate-host.js';
 import { loadIsolatedVm } from './isolated-vm.js';
 
 /**
- * The Node hosts a runtime can be given: worker threads (the default), or same-thread isolates
- * (Node ≥ 24 with `isolated-vm`, started with `--no-node-snapshot`), asked for by name.
+ * The Node hosts a runtime can be given, asked for by name: worker threads (the default), a
+ * child process per sandbox (the worker host's `process` isolation: what V8 treats as fatal
+ * ends that process only), or same-thread isolates (Node ≥ 24 with `isolated-vm`, started
+ * with `--no-node-snapshot`).
  */
-export type NodeHostKind = 'worker' | 'isolate';
+export type NodeHostKind = 'worker' | 'process' | 'isolate';
 
 /** A host made by {@link createNodeHost}, and which kind it is. */
 export interface NodeHostChoice {
@@ -33,6 +35,7 @@ export function createNodeHost(
   options: NodeWorkerHostOptions = {},
 ): NodeHostChoice {
   if (kind === 'worker') return { host: new NodeWorkerHost(options), kind };
+  if (kind === 'process') return { host: new NodeWorkerHost({ ...options, isolation: 'process' }), kind };
   const { ivm, reason } = loadIsolatedVm();
   if (ivm) return { host: new IsolateHost(ivm, options), kind: 'isolate' };
   const fallback = `isolate host unavailable, stubs run in worker threads: ${reason}`;

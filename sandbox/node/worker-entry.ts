@@ -1,22 +1,17 @@
-// The sandbox worker thread (built to dist/sandbox-worker.js). SES comes first but for the
-// array-buffer meter, whose allocators SES must find in place of the native ones (its shims
-// capture them at import): it captures the intrinsics before anything else runs, and
-// `lockdown()` then freezes them for this thread only. The host process is never locked
-// down (the server's tsyringe needs its Reflect).
+// The sandbox, a worker thread or a child process (built to dist/sandbox-worker.js). SES comes
+// first but for the array-buffer meter, whose allocators SES must find in place of the native
+// ones (its shims capture them at import): it captures the intrinsics before anything else
+// runs, and `lockdown()` then freezes them for this thread only. The host process is never
+// locked down (the server's tsyringe needs its Reflect).
 import './worker-meter.js';
 import 'ses';
-import { parentPort } from 'node:worker_threads';
 import { ProtoflyError } from '../../core/errors.js';
-import type { HostFrame } from '../channel.js';
 import { evaluateInCompartment } from '../worker/compartment.js';
 import { Supervisor } from '../worker/supervisor.js';
+import { parent } from './parent.js';
 
 declare const lockdown: (options: Record<string, string>) => void;
 declare const harden: <T>(value: T) => T;
-
-const port = parentPort;
-if (!port)
-  throw new ProtoflyError('PF_ERR_CONFIG', 'sandbox-worker.js runs as a worker thread, not as a program');
 
 lockdown({
   // The supervisor catches every stub exception itself and counts stray rejections for the host.
@@ -27,13 +22,14 @@ lockdown({
 harden(ProtoflyError);
 
 const supervisor = new Supervisor({
-  post: (frame) => port.postMessage(frame),
+  post: (frame) => parent.post(frame),
   evaluate: evaluateInCompartment,
   harden,
   memory: () => {
     const { heapUsed, external } = process.memoryUsage();
     return { heap: heapUsed, external };
   },
+  ...(parent.collect ? { collect: parent.collect } : {}),
 });
 process.on('unhandledRejection', () => supervisor.rejection());
-port.on('message', (frame: HostFrame) => supervisor.receive(frame));
+parent.onFrame((frame) => supervisor.receive(frame));

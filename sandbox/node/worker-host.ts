@@ -1,7 +1,6 @@
 // Over 400 lines, for one thing: the pool of worker slots. Placement, the warm spare, the
 // watchdog and the heap sampler all read and end the same slots through one #end, so they
 // stay in one class rather than in parts that share a slot's mutable state.
-import { Worker } from 'node:worker_threads';
 import { ProtoflyError } from '../../core/errors.js';
 import type { StubDescriptor } from '../../core/generated/types.js';
 import { descriptorKey, type StubPackage } from '../../core/plugin.js';
@@ -11,7 +10,7 @@ import {
   resolvePolicy,
   withinCeiling,
 } from '../../runtime/policy.js';
-import type { StubLimits, WorkerFrame } from '../channel.js';
+import type { StubLimits } from '../channel.js';
 import { consoleLogger, hostLimits } from '../defaults.js';
 import { type Ending, endedError } from '../ended.js';
 import type { ConversationContext, MeasuredHost, SandboxLogger, SandboxMemory, StubHandle } from '../host.js';
@@ -19,6 +18,7 @@ import { Sandbox } from '../sandbox.js';
 import type { SocketFactory } from '../sockets.js';
 import { WorkerLink } from '../worker-link.js';
 import { sandboxWorkerUrl } from './locate.js';
+import { type Isolation, type Sandboxed, spawnSandbox, threadHeapReadable } from './spawn.js';
 import { ScriptCache, warmTransform } from './transform.js';
 import { openWebSocket } from './websocket.js';
 
@@ -53,6 +53,11 @@ export interface NodeWorkerHostOptions {
   readonly openSocket?: SocketFactory;
   /** The worker script. Default: `dist/sandbox-worker.js`, found by {@link sandboxWorkerUrl}. */
   readonly workerUrl?: URL;
+  /**
+   * Worker threads (the default), or a child process per sandbox, which also contains what V8
+   * treats as fatal (see spawn.ts). Default: `thread`.
+   */
+  readonly isolation?: Isolation;
 }
 
 /**
@@ -71,10 +76,6 @@ const MIB = 1024 * 1024;
  */
 const YOUNG_MB = 24;
 
-/** `Worker#getHeapStatistics` (Node ≥ 22.16): the host can read a worker's heap from its own thread. */
-type HeapReader = (this: Worker) => Promise<{ used_heap_size: number }>;
-const readHeap = (Worker.prototype as unknown as { getHeapStatistics?: HeapReader }).getHeapStatistics;
-
 /**
  * Whether the host bounds each worker's heap itself, by sampling it every {@link SAMPLE_MS}
  * (Node ≥ 22.16), rather than by V8's heap limit alone. At V8's limit a single allocation
@@ -82,7 +83,7 @@ const readHeap = (Worker.prototype as unknown as { getHeapStatistics?: HeapReade
  * on Node 20 as on 24; so where the host can sample, V8's limit is set {@link HEADROOM_MB}
  * higher, and the sample ends the worker first.
  */
-export const heapSampled = typeof readHeap === 'function';
+export const heapSampled = threadHeapReadable;
 /**
  * How often the host reads each worker's heap, in ms. The sample is answered at the worker's
  * next interrupt check, so a synchronous loop is sampled too.
@@ -94,9 +95,9 @@ export const SAMPLE_MS = 50;
  */
 export const HEADROOM_MB = 1280;
 
-/** One worker thread, the link to it and the sandbox it is. */
+/** One worker (a thread or a process), the link to it and the sandbox it is. */
 interface Slot {
-  readonly worker: Worker;
+  readonly worker: Sandboxed;
   readonly link: WorkerLink;
   readonly sandbox: Sandbox;
   readonly memoryMb: number;
@@ -116,6 +117,8 @@ interface Slot {
   measuring: number;
   /** A heap sample is under way: one at a time, however long the worker takes to answer. */
   sampling: boolean;
+  /** Its sandbox is not up yet (`Sandbox.ready`). */
+  starting: boolean;
 }
 
 /**
@@ -137,6 +140,7 @@ export class NodeWorkerHost implements MeasuredHost {
   readonly #log: SandboxLogger;
   readonly #openSocket: SocketFactory;
   readonly #workerUrl: URL;
+  readonly #isolation: Isolation;
   readonly #scripts = new ScriptCache();
   readonly #slots = new Set<Slot>();
   readonly #byUnit = new Map<string, Slot>();
@@ -164,12 +168,13 @@ export class NodeWorkerHost implements MeasuredHost {
     this.#log = options.log ?? consoleLogger;
     this.#openSocket = options.openSocket ?? openWebSocket;
     this.#workerUrl = options.workerUrl ?? sandboxWorkerUrl();
+    this.#isolation = options.isolation ?? 'thread';
     warmTransform();
     this.#spare = this.#spawn(this.#memoryMb, this.#watchdogMs);
     this.#period = this.#watchdogMs / 4;
     this.#watchdog = setInterval(() => this.#tick(), this.#period);
     this.#watchdog.unref();
-    if (heapSampled) {
+    if (this.#sampled) {
       this.#sampler = setInterval(() => this.#sample(), SAMPLE_MS);
       this.#sampler.unref();
     }
@@ -193,11 +198,13 @@ export class NodeWorkerHost implements MeasuredHost {
     const script = this.#scripts.get(pkg);
     const { slot, fromSpare } = this.#place(pkg.descriptor);
     slot.pending++;
+    this.#hold(slot);
     try {
       await slot.sandbox.ready;
       return await use(slot.sandbox, await script);
     } finally {
       slot.pending--;
+      this.#hold(slot);
       // Started after the cold package is running, so the two do not compete for a core.
       if (fromSpare) this.#refill();
     }
@@ -219,17 +226,15 @@ export class NodeWorkerHost implements MeasuredHost {
     const slots = [...this.#slots].filter((slot) => slot !== this.#spare && !slot.link.dead);
     return Promise.all(
       slots.map(async (slot) => {
+        const { collect } = slot.worker;
         slot.measuring++;
         try {
-          for (let i = 0; i < 2; i++) {
-            for await (const _ of await slot.worker.getHeapSnapshot()) {
-              // Drained only: the collection before it is what was wanted.
-            }
-          }
+          await collect?.();
         } finally {
           slot.measuring--;
         }
-        const { heap, external } = await slot.link.measure();
+        // A sandbox the host cannot collect from outside collects itself.
+        const { heap, external } = await slot.link.measure(collect === undefined);
         return { sandbox: slot.link.label, packages: slot.sandbox.packages, heap, external };
       }),
     );
@@ -279,24 +284,28 @@ export class NodeWorkerHost implements MeasuredHost {
 
   #spawn(memoryMb: number, watchdogMs: number): Slot {
     this.#spawned += 1;
-    const label = `worker ${this.#spawned}`;
-    const worker = new Worker(this.#workerUrl, {
+    const label = `${this.#isolation === 'process' ? 'process' : 'worker'} ${this.#spawned}`;
+    // Filled in below: the link needs the worker to post to, the worker the slot to report to.
+    let slot!: Slot;
+    const worker = spawnSandbox({
+      isolation: this.#isolation,
+      script: this.#workerUrl,
       name: `protofly-sandbox-${this.#spawned}`,
-      // Nothing of the host's environment, arguments or loader flags reaches the worker.
-      env: {},
-      argv: [],
-      execArgv: [],
-      stdin: false,
-      resourceLimits: {
-        maxOldGenerationSizeMb: memoryMb + RUNTIME_HEAP_MB + (heapSampled ? HEADROOM_MB : 0),
-        maxYoungGenerationSizeMb: YOUNG_MB,
+      memoryMb,
+      // Where the host samples heaps, V8's own limit is set higher, and the sample ends it first.
+      heapMb: memoryMb + RUNTIME_HEAP_MB + (this.#sampled ? HEADROOM_MB : 0),
+      youngMb: YOUNG_MB,
+      arrayBufferBytes: memoryMb * MIB,
+      onFrame: (frame) => {
+        if (frame.t !== 'memory') return slot.link.receive(frame);
+        void this.#end(
+          slot,
+          this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb, held: frame.held, wanted: frame.bytes }),
+        );
       },
-      // Array buffers live outside the heap: the worker bounds them where they are made.
-      workerData: { arrayBufferBytes: memoryMb * MIB },
+      onEnd: (ending) => void this.#end(slot, this.#error(slot, ending)),
     });
-    // A sandbox worker never keeps the process alive on its own; the sockets it uses live in the host.
-    worker.unref();
-    const link = new WorkerLink((frame) => worker.postMessage(frame), {
+    const link = new WorkerLink((frame) => worker.post(frame), {
       label,
       limits: this.#limits,
       log: this.#log,
@@ -308,7 +317,7 @@ export class NodeWorkerHost implements MeasuredHost {
       log: this.#log,
       openSocket: this.#openSocket,
     });
-    const slot: Slot = {
+    slot = {
       worker,
       link,
       sandbox,
@@ -319,30 +328,25 @@ export class NodeWorkerHost implements MeasuredHost {
       silence: 0,
       measuring: 0,
       sampling: false,
+      starting: true,
     };
     this.#slots.add(slot);
-    worker.on('message', (frame: WorkerFrame) => {
-      if (frame.t !== 'memory') return link.receive(frame);
-      void this.#end(
-        slot,
-        this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb, held: frame.held, wanted: frame.bytes }),
-      );
-    });
-    worker.on('error', (err: Error & { code?: string }) => {
-      const oom = err.code === 'ERR_WORKER_OUT_OF_MEMORY';
-      void this.#end(
-        slot,
-        oom
-          ? this.#error(slot, { code: 'PF_ERR_MEMORY', memoryMb })
-          : this.#error(slot, { code: 'PF_ERR_SANDBOX', what: `crashed: ${err.message}` }),
-      );
-    });
-    worker.on(
-      'exit',
-      (code) =>
-        void this.#end(slot, this.#error(slot, { code: 'PF_ERR_SANDBOX', what: `exited with code ${code}` })),
-    );
+    this.#hold(slot);
+    const up = () => {
+      slot.starting = false;
+      this.#hold(slot);
+    };
+    sandbox.ready.then(up, up);
     return slot;
+  }
+
+  /**
+   * Lets `slot` keep the process alive only while someone waits on it: as it starts, and while
+   * a package is being placed in it. Otherwise a sandbox never does (its sockets live in the
+   * host, and hold the process themselves).
+   */
+  #hold(slot: Slot): void {
+    slot.worker.keepAlive(slot.starting || slot.pending > 0);
   }
 
   /** Starts a new spare unless one is up (or the host is closed). */
@@ -409,10 +413,11 @@ export class NodeWorkerHost implements MeasuredHost {
    */
   #sample(): void {
     for (const slot of this.#slots) {
+      const readHeap = slot.worker.readHeap;
       if (slot.sampling || !readHeap) continue;
       slot.sampling = true;
-      Reflect.apply(readHeap, slot.worker, []).then(
-        ({ used_heap_size: heap }) => {
+      readHeap().then(
+        (heap) => {
           slot.sampling = false;
           const limit = (slot.memoryMb + RUNTIME_HEAP_MB) * MIB;
           if (heap <= limit) return;
@@ -456,6 +461,11 @@ export class NodeWorkerHost implements MeasuredHost {
     else this.#log.debug({ sandbox: slot.link.label }, err.message);
     this.#refill();
     await slot.worker.terminate();
+  }
+
+  /** Whether heaps are sampled: threads, where the host can read them (processes end at V8's limit alone, by themselves). */
+  get #sampled(): boolean {
+    return this.#isolation === 'thread' && heapSampled;
   }
 
   #error(slot: Slot, ending: Ending): ProtoflyError {

@@ -30,6 +30,8 @@ export interface SupervisorOptions {
    * heap limit does not cover them).
    */
   memory(): { readonly heap: number; readonly external: number };
+  /** Full garbage collections, where the sandbox can run them itself (a child process's `gc`). */
+  collect?(): void;
 }
 
 /**
@@ -80,6 +82,7 @@ export class Supervisor implements InstanceSupervisor {
         return;
       }
       case 'ping': {
+        if (frame.collect) this.options.collect?.();
         const { heap, external } = this.options.memory();
         this.options.post({ t: 'pong', id: frame.id, heap, external, rejections: this.#rejections });
         this.#rejections = 0;

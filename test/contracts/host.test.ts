@@ -17,6 +17,14 @@ hostConformance({
 });
 
 hostConformance({
+  name: 'NodeWorkerHost, a process per sandbox',
+  create: ({ watchdogMs }) =>
+    new NodeWorkerHost({ policy: developmentPolicy, log: silent, watchdogMs, isolation: 'process' }),
+  limits: { memory: true, cpu: true },
+  measures: true,
+});
+
+hostConformance({
   name: 'InlineHost',
   create: () => new InlineHost({ policy: developmentPolicy, log: silent, trustedDomains: HOST_TEST_DOMAINS }),
   limits: { memory: false, cpu: false },
@@ -64,6 +72,19 @@ if (isolates) {
     });
   });
 }
+
+describe('a process per sandbox', () => {
+  it('is asked for by name: the worker host, whose sandboxes are child processes of the runtime', async () => {
+    const choice = createNodeHost('process', { policy: developmentPolicy, log: silent });
+    try {
+      expect(choice.kind).toBe('process');
+      expect(choice.host).toBeInstanceOf(NodeWorkerHost);
+      expect(choice.fallback).toBeUndefined();
+    } finally {
+      await choice.host.terminate();
+    }
+  });
+});
 
 describe('the default Node host', () => {
   it('is the worker host on every Node, isolated-vm or not: it is not tried, nothing is logged', async () => {
