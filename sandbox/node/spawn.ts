@@ -24,7 +24,7 @@ export interface Sandboxed {
   readonly readHeap: (() => Promise<number>) | undefined;
   /** Forces full garbage collections in it, where the host can (threads; a process collects itself when asked). */
   readonly collect: (() => Promise<void>) | undefined;
-  /** Whether it keeps the host's process alive (it starts not to). */
+  /** Whether it keeps the host's process alive (the worker host: while it starts or takes a package). */
   keepAlive(on: boolean): void;
   /** Ends it, and resolves once it is gone. */
   terminate(): Promise<void>;
