@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createNodeRuntime, type NodeRuntime } from '../entry/node-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SandboxHost } from '../sandbox/host.js';
+import type { NodeHostKind } from '../sandbox/isolate/choose.js';
 import { type NetworkDomain, networkClientPolicy, startNetworkDomain } from '../server/network-domain.js';
 import { chatsAround, registerPlaced, type Sent, stream, verdict } from './chat-load.js';
 import { type DemoReport, demoHost, emptyReport, failureOf, phaseTimer } from './demo-report.js';
@@ -52,7 +53,7 @@ async function within(ms: number, check: () => boolean | Promise<boolean>): Prom
   return true;
 }
 
-export async function runClusterDemo(): Promise<DemoReport> {
+export async function runClusterDemo(kind?: NodeHostKind): Promise<DemoReport> {
   const report = emptyReport(COLUMNS);
   const rows = report.ladder.rows;
   const phase = phaseTimer(report);
@@ -67,7 +68,7 @@ export async function runClusterDemo(): Promise<DemoReport> {
       note: `${d.network.subnet}: redis ${d.redis.seeds.length} nodes, balancer, ${d.hosts.length} hosts`,
     });
     phase('network, Redis Cluster, hosts, balancer');
-    sandbox = await demoHost(report, networkClientPolicy);
+    sandbox = await demoHost(report, networkClientPolicy, kind);
     const host = sandbox;
     phase('sandbox');
 

@@ -81,14 +81,15 @@ export function phaseTimer(report: DemoReport): (name: string) => void {
 }
 
 /**
- * The sandbox host the demo's runtimes share: worker threads (the default of
- * `createNodeRuntime`), under `policy`; the report says which.
+ * The sandbox host the demo's runtimes share: of `kind` (default worker threads, the default of
+ * `createNodeRuntime`), under `policy`; the report says which ran.
  */
 export async function demoHost(
   report: DemoReport,
   policy: RuntimePolicy = developmentPolicy,
+  asked: NodeHostKind = 'worker',
 ): Promise<SandboxHost> {
-  const { host, kind } = createNodeHost('worker', { policy });
+  const { host, kind } = createNodeHost(asked, { policy });
   report.host = { kind };
   await host.ready();
   return host;

@@ -9,6 +9,7 @@ import type { Conversation, Incoming } from '../runtime/conversation.js';
 import type { CheckEvent } from '../runtime/loader.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import type { SandboxHost } from '../sandbox/host.js';
+import type { NodeHostKind } from '../sandbox/isolate/choose.js';
 import { generateDomainKey } from '../server/catalogue/keys.js';
 import { startLocalDomains } from '../server/domain.js';
 import { KAMAILIO_INSTALL, kamailioInstalled, startKamailio } from '../server/kamailio.js';
@@ -115,7 +116,9 @@ export async function startSipPeer(
  * @throws ProtoflyError `PF_ERR_CONFIG` saying how to install Kamailio (or, with `xmpp`,
  *   Prosody) when it is missing.
  */
-export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Promise<DemoReport> {
+export async function runSipDemo(
+  options: { readonly xmpp?: boolean; readonly sandbox?: NodeHostKind } = {},
+): Promise<DemoReport> {
   if (options.xmpp) requireProsody();
   const report = emptyReport(options.xmpp ? [...COLUMNS, ...XMPP_COLUMNS] : COLUMNS);
   const rows = report.ladder.rows;
@@ -137,7 +140,7 @@ export async function runSipDemo(options: { readonly xmpp?: boolean } = {}): Pro
       peers[XMPP_DOMAIN] = xmpp.catalogueUrl;
     }
     phase(`domains (a, b: protofly; c: Kamailio; dave registers${xmpp ? '; x: Prosody' : ''})`);
-    host = await demoHost(report);
+    host = await demoHost(report, undefined, options.sandbox);
     phase('sandbox');
 
     const runtimeFor = (address: string, onCheck?: (e: CheckEvent) => void) => {

@@ -7,6 +7,7 @@ import type { Conversation, Incoming } from '../runtime/conversation.js';
 import type { CheckEvent } from '../runtime/loader.js';
 import { developmentPolicy } from '../runtime/policy.js';
 import type { SandboxHost } from '../sandbox/host.js';
+import { NODE_HOST_KINDS, type NodeHostKind } from '../sandbox/isolate/choose.js';
 import { startLocalDomains } from '../server/domain.js';
 import { type Command, parse, untilSignal, usageError } from './command.js';
 import { runClusterDemo } from './demo-cluster.js';
@@ -27,7 +28,7 @@ import { renderLadder } from './ladder.js';
 import { DEFAULT_CHROMIUM } from './web/drive.js';
 
 const usage =
-  'protofly demo [--sip | --xmpp | --swap | --cluster] [--json] | protofly demo --web [--sip] [--headless [--json] [--chromium <path>] [--screenshots <dir>]]';
+  'protofly demo [--sip | --xmpp | --swap | --cluster] [--sandbox <kind>] [--json] | protofly demo --web [--sip] [--headless [--json] [--chromium <path>] [--screenshots <dir>]]';
 
 const ALICE = 'user://a.example/alice';
 const BOB = 'user://b.example/bob';
@@ -38,7 +39,7 @@ const { alice: A, catalogue: CAT, node: NODE, bob: B } = COLUMN;
  * registers with b.example, and Alice's runtime, which has never seen b.example, loads its stub
  * on the fly, verifies it, chats with Bob and makes a call offer/answer through it.
  */
-export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
+export async function runDemo(interlude?: DemoInterlude, sandbox?: NodeHostKind): Promise<DemoReport> {
   const report = emptyReport(COLUMNS);
   const rows = report.ladder.rows;
   const dir = await mkdtemp(join(tmpdir(), 'protofly-demo-'));
@@ -51,7 +52,7 @@ export async function runDemo(interlude?: DemoInterlude): Promise<DemoReport> {
   });
   try {
     phase('domains');
-    host = await demoHost(report);
+    host = await demoHost(report, undefined, sandbox);
     phase('sandbox');
     const runtimeFor = (address: string, who: number, onCheck?: (e: CheckEvent) => void) => {
       const home = local.byName.get(address.split('/')[2]!)!;
@@ -200,6 +201,9 @@ export const demo: Command = {
     '  --cluster c.example on three hosts, each a network namespace, behind HAProxy on a Redis Cluster;',
     '            six users chat across them and one host is killed mid-chat (needs root, iproute2,',
     '            haproxy and redis-server); the report adds hosts and lost',
+    '  --sandbox <kind>  where the runtimes run stubs: worker (threads, the default), process (a child',
+    '            process per sandbox: what V8 treats as fatal ends only that one) or isolate (Node 24,',
+    '            trusted stubs; falls back to worker where isolated-vm does not load); not with --web',
     '  --json    the report as one JSON object: ok, host, stubs, messages, timings, ladder',
     '  --web     a page per user, each on its own loopback origin: Alice’s page loads b.example’s stub,',
     '            verifies it and runs it in a Web Worker; a chat, then a WebRTC call (camera, microphone,',
@@ -229,9 +233,17 @@ export const demo: Command = {
         headless: { type: 'boolean' },
         chromium: { type: 'string' },
         screenshots: { type: 'string' },
+        sandbox: { type: 'string' },
       },
       'demo',
     );
+    const sandbox = values.sandbox;
+    if (sandbox !== undefined && !NODE_HOST_KINDS.includes(sandbox as NodeHostKind)) {
+      throw usageError('demo', `--sandbox is one of ${NODE_HOST_KINDS.join(', ')}, not '${sandbox}'`);
+    }
+    const kind = sandbox as NodeHostKind | undefined;
+    if (kind && values.web)
+      throw usageError('demo', '--sandbox is for the Node demos: pages run stubs in Web Workers');
     const cross = values.sip || values.xmpp;
     if (values.cluster && (cross || values.swap || values.web))
       throw usageError('demo', '--cluster is a demo of its own: without --sip, --xmpp, --swap or --web');
@@ -268,10 +280,10 @@ export const demo: Command = {
           ...(values.screenshots ? { screenshots: values.screenshots } : {}),
         })
       : values.cluster
-        ? await runClusterDemo()
+        ? await runClusterDemo(kind)
         : cross
-          ? await runSipDemo({ xmpp: values.xmpp === true })
-          : await runDemo(values.swap ? swapInterlude : undefined);
+          ? await runSipDemo({ xmpp: values.xmpp === true, ...(kind ? { sandbox: kind } : {}) })
+          : await runDemo(values.swap ? swapInterlude : undefined, kind);
     if (values.json) {
       console.log(JSON.stringify(report, null, 2));
       return report.ok ? 0 : 1;

@@ -12,6 +12,9 @@ import { loadIsolatedVm } from './isolated-vm.js';
  */
 export type NodeHostKind = 'worker' | 'process' | 'isolate';
 
+/** Every {@link NodeHostKind}, the default first. */
+export const NODE_HOST_KINDS: readonly NodeHostKind[] = ['worker', 'process', 'isolate'];
+
 /** A host made by {@link createNodeHost}, and which kind it is. */
 export interface NodeHostChoice {
   readonly host: SandboxHost;
