@@ -1,7 +1,7 @@
 // The sandbox, a worker thread or a child process (built to dist/sandbox-worker.js). SES comes
 // first but for the array-buffer meter, whose allocators SES must find in place of the native
 // ones (its shims capture them at import): it captures the intrinsics before anything else
-// runs, and `lockdown()` then freezes them for this thread only. The host process is never
+// runs, and `lockdown()` then freezes them for this sandbox only. The host process is never
 // locked down (the server's tsyringe needs its Reflect).
 import './worker-meter.js';
 import 'ses';
